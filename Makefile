@@ -1,0 +1,53 @@
+# The front door. `make` builds, `make check` installs what is missing, builds and runs the
+# whole test suite (dev and asan builds), `make demo` shows sluice on the example project.
+.PHONY: all build deps check check-dev check-asan demo release bench format format-check clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build/dev/build.ninja:
+	cmake --preset dev >/dev/null
+
+build/asan/build.ninja:
+	cmake --preset asan >/dev/null
+
+build/release/build.ninja:
+	cmake --preset release >/dev/null
+
+build: build/dev/build.ninja
+	cmake --build build/dev
+
+release: build/release/build.ninja
+	cmake --build build/release
+
+check-dev: build/dev/build.ninja
+	cmake --build build/dev
+	ctest --test-dir build/dev --output-on-failure -j2
+
+check-asan: build/asan/build.ninja
+	cmake --build build/asan
+	ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/asan --output-on-failure -j2
+
+check: deps format-check
+	$(MAKE) --no-print-directory check-asan
+	$(MAKE) --no-print-directory check-dev
+
+demo: deps release
+	bash scripts/demo.sh build/release/sluice
+
+bench: deps release
+	bash scripts/install-deps.sh --bench
+	bash bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' 'bench/*.c')
+
+format-check:
+	@bad=$$(for f in $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' 'bench/*.c'); do \
+	  [ -f "$$f" ] && ! clang-format --dry-run --Werror "$$f" >/dev/null 2>&1 && echo "$$f"; done); \
+	if [ -n "$$bad" ]; then echo "clang-format disagrees with: $$bad (run make format)"; exit 1; fi
+
+clean:
+	rm -rf build

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs every Debian package that building and testing sluice needs. Idempotent: it runs
+# `apt-get update` and `apt-get install` only when something is missing. Needs root (or
+# sudo when it is there). Usage: scripts/install-deps.sh [--bench] (also the peers' tools).
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev git
+  # libraries (DESIGN.md §3)
+  libfyaml-dev libjansson-dev libpcre2-dev libmicrohttpd-dev libcurl4-openssl-dev
+  libsqlite3-dev libpq-dev libgit2-dev libarchive-dev libzstd-dev libsodium-dev
+  # tests: a real PostgreSQL server, the schema-fixture splitter, tools the e2e tests call
+  postgresql python3 python3-yaml sqlite3 curl procps ca-certificates
+)
+if [[ ${1:-} == --bench ]]; then
+  packages+=(hyperfine wrk nodejs npm rsync time)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+SUDO=
+if ((EUID != 0)); then
+  command -v sudo >/dev/null || { echo "install-deps: need root to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

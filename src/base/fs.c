@@ -1,0 +1,151 @@
+#include "base/compat.h"
+#include "base/fs.h"
+#include "base/alloc.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int sl_fs_read_file(const char *path, size_t max, char **out, size_t *len, struct sl_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    struct stat st;
+
+    if (fd < 0)
+        return sl_error_set_errno(err, errno == ENOENT ? SL_ENOENT : SL_EIO, "%s", path);
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        rc = sl_error_set(err, SL_EINVAL, "%s: is a directory", path);
+        goto out;
+    }
+    for (;;) {
+        SL_GROW(buf, cap, n + 65536 + 1);
+        ssize_t r = read(fd, buf + n, cap - n - 1);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = sl_error_set_errno(err, SL_EIO, "%s", path);
+            goto out;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+        if (n > max) {
+            rc = sl_error_set(err, SL_ELIMIT, "%s: file is larger than the limit of %zu bytes",
+                              path, max);
+            goto out;
+        }
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    buf = NULL;
+out:
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+int sl_fs_write_atomic(const char *path, const void *data, size_t len, int mode,
+                       struct sl_error *err)
+{
+    char *tmp = sl_xasprintf("%s.tmp.%d", path, (int)getpid());
+    int rc = 0;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) {
+        rc = sl_error_set_errno(err, SL_EIO, "%s", tmp);
+        goto out;
+    }
+    const char *p = data;
+    while (len) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = sl_error_set_errno(err, SL_EIO, "%s", tmp);
+            close(fd);
+            unlink(tmp);
+            goto out;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    if (close(fd) < 0 || rename(tmp, path) < 0) {
+        rc = sl_error_set_errno(err, SL_EIO, "%s", path);
+        unlink(tmp);
+    }
+out:
+    free(tmp);
+    return rc;
+}
+
+int sl_fs_mkdir_p(const char *path, int mode, struct sl_error *err)
+{
+    char *p = sl_xstrdup(path);
+    int rc = 0;
+    for (char *s = p + 1;; s++) {
+        if (*s == '/' || *s == '\0') {
+            char c = *s;
+            *s = '\0';
+            if (mkdir(p, (mode_t)mode) < 0 && errno != EEXIST) {
+                rc = sl_error_set_errno(err, SL_EIO, "cannot create directory %s", p);
+                break;
+            }
+            *s = c;
+            if (!c)
+                break;
+        }
+    }
+    free(p);
+    return rc;
+}
+
+int sl_fs_remove_tree(const char *path, struct sl_error *err)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? 0 : sl_error_set_errno(err, SL_EIO, "%s", path);
+    if (!S_ISDIR(st.st_mode)) {
+        if (unlink(path) < 0 && errno != ENOENT)
+            return sl_error_set_errno(err, SL_EIO, "cannot remove %s", path);
+        return 0;
+    }
+    DIR *d = opendir(path);
+    if (!d)
+        return sl_error_set_errno(err, SL_EIO, "%s", path);
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char *child = sl_fs_join(path, e->d_name);
+        rc = sl_fs_remove_tree(child, err);
+        free(child);
+    }
+    closedir(d);
+    if (rc == 0 && rmdir(path) < 0)
+        rc = sl_error_set_errno(err, SL_EIO, "cannot remove %s", path);
+    return rc;
+}
+
+bool sl_fs_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool sl_fs_exists(const char *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+char *sl_fs_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir);
+    if (n && dir[n - 1] == '/')
+        return sl_xasprintf("%s%s", dir, name);
+    return sl_xasprintf("%s/%s", dir, name);
+}

@@ -1,0 +1,31 @@
+/* cli.h: what the subcommands of `sluice` share.
+ *
+ * Each subcommand lives in its own file (lint.c, config.c, plan.c, run.c, serve.c, ...) and
+ * exposes `int sl_cmd_<name>(int argc, char **argv)`, where argv[0] is the subcommand name.
+ * It returns the process exit code: 0 success, 1 the pipeline or lint failed, 2 usage or
+ * configuration error (SL_EXIT_*). main.c holds the table of subcommands. */
+#ifndef SL_CLI_H
+#define SL_CLI_H
+
+#include "base/compat.h"
+
+enum { SL_EXIT_OK = 0, SL_EXIT_FAIL = 1, SL_EXIT_USAGE = 2 };
+
+int sl_cmd_lint(int argc, char **argv);
+int sl_cmd_config(int argc, char **argv);
+int sl_cmd_plan(int argc, char **argv);
+int sl_cmd_run(int argc, char **argv);
+int sl_cmd_serve(int argc, char **argv);
+int sl_cmd_agent(int argc, char **argv);
+int sl_cmd_token(int argc, char **argv);
+
+/* Prints "sluice: MESSAGE" to stderr. */
+void sl_cli_error(const char *fmt, ...) SL_PRINTF(1, 2);
+/* Finds the pipeline file when -f was not given: .gitlab-ci.yml at the root of the git
+ * work tree that holds the current directory (or the current directory when not in a
+ * work tree). Returns a new string (caller frees) or NULL with a message printed. */
+char *sl_cli_default_ci_file(void);
+/* True when stdout is a terminal and NO_COLOR is unset. */
+bool sl_cli_color(void);
+
+#endif

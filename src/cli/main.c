@@ -1,0 +1,106 @@
+/* main.c: the `sluice` entry point and its table of subcommands. */
+#include "base/compat.h"
+#include "cli/cli.h"
+#include "base/alloc.h"
+#include "base/fs.h"
+
+#include <unistd.h>
+
+static int cmd_version(int argc, char **argv);
+
+struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"version", cmd_version, "print the version"},
+};
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("sluice %s\n", SL_VERSION);
+    return SL_EXIT_OK;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: sluice [--version] [--help] COMMAND [ARGS]\n\n"
+               "sluice runs GitLab CI pipelines (.gitlab-ci.yml) locally and as a server.\n\n"
+               "Commands:\n");
+    for (size_t i = 0; i < SL_ARRAY_LEN(commands); i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nRun 'sluice COMMAND --help' for a command's options.\n"
+               "Exit codes: 0 success, 1 the pipeline or lint failed, 2 usage or configuration "
+               "error.\n");
+}
+
+void sl_cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("sluice: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+bool sl_cli_color(void)
+{
+    const char *nc = getenv("NO_COLOR");
+    return isatty(1) && !(nc && *nc);
+}
+
+char *sl_cli_default_ci_file(void)
+{
+    char *cwd = get_current_dir_name();
+    if (!cwd) {
+        sl_cli_error("cannot determine the current directory: %s", strerror(errno));
+        return NULL;
+    }
+    /* walk up to the directory holding .git (a work tree root); else use cwd */
+    char *dir = sl_xstrdup(cwd);
+    char *root = NULL;
+    for (;;) {
+        char *git = sl_fs_join(dir, ".git");
+        bool found = sl_fs_exists(git);
+        free(git);
+        if (found) {
+            root = dir;
+            break;
+        }
+        char *slash = strrchr(dir, '/');
+        if (!slash || slash == dir) {
+            free(dir);
+            break;
+        }
+        *slash = '\0';
+    }
+    char *path = sl_fs_join(root ? root : cwd, ".gitlab-ci.yml");
+    free(root);
+    free(cwd);
+    return path;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return SL_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return SL_EXIT_OK;
+    }
+    if (!strcmp(cmd, "--version"))
+        return cmd_version(argc - 1, argv + 1);
+    for (size_t i = 0; i < SL_ARRAY_LEN(commands); i++)
+        if (!strcmp(commands[i].name, cmd))
+            return commands[i].fn(argc - 1, argv + 1);
+    sl_cli_error("'%s' is not a sluice command; see 'sluice --help'", cmd);
+    return SL_EXIT_USAGE;
+}

@@ -1,0 +1,105 @@
+#include "base/compat.h"
+#include "harness/harness.h"
+#include "base/alloc.h"
+#include "base/diag.h"
+#include "base/error.h"
+#include "base/fs.h"
+#include "base/map.h"
+#include "base/str.h"
+#include "base/time.h"
+
+TEST(str_grows_and_formats)
+{
+    struct sl_str s = SL_STR_INIT;
+    CHECK_STR_EQ(s.buf, "");
+    for (int i = 0; i < 1000; i++)
+        sl_str_addf(&s, "%d,", i);
+    CHECK(s.len > 1000);
+    CHECK(!strncmp(s.buf, "0,1,2,", 6));
+    sl_str_truncate(&s, 3);
+    CHECK_STR_EQ(s.buf, "0,1");
+    char *d = sl_str_detach(&s);
+    CHECK_STR_EQ(d, "0,1");
+    CHECK_STR_EQ(s.buf, "");
+    free(d);
+}
+
+TEST(str_json_escape)
+{
+    struct sl_str s = SL_STR_INIT;
+    sl_str_add_json_escaped(&s, "a\"b\\c\n\x01");
+    CHECK_STR_EQ(s.buf, "a\\\"b\\\\c\\n\\u0001");
+    sl_str_release(&s);
+}
+
+TEST(map_put_get_delete)
+{
+    struct sl_map m = SL_MAP_INIT;
+    char keys[500][8];
+    for (int i = 0; i < 500; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "k%d", i);
+        sl_map_put(&m, keys[i], keys[i]);
+    }
+    CHECK_INT_EQ(m.n, 500);
+    for (int i = 0; i < 500; i += 2)
+        CHECK(sl_map_del(&m, keys[i]) == keys[i]);
+    for (int i = 0; i < 500; i++)
+        CHECK((sl_map_get(&m, keys[i]) != NULL) == (i % 2 == 1));
+    size_t it = 0, count = 0;
+    const char *k;
+    void *v;
+    while (sl_map_next(&m, &it, &k, &v))
+        count++;
+    CHECK_INT_EQ(count, 250);
+    sl_map_release(&m);
+}
+
+TEST(durations_parse_like_gitlab)
+{
+    int64_t s;
+    CHECK(sl_time_parse_duration("3h 30m", &s) == 0);
+    CHECK_INT_EQ(s, 12600);
+    CHECK(sl_time_parse_duration("1 week", &s) == 0);
+    CHECK_INT_EQ(s, 604800);
+    CHECK(sl_time_parse_duration("90", &s) == 0);
+    CHECK_INT_EQ(s, 90);
+    CHECK(sl_time_parse_duration("2 days and 1 hour", &s) == 0);
+    CHECK_INT_EQ(s, 176400);
+    CHECK(sl_time_parse_duration("soon", &s) < 0);
+    CHECK(sl_time_parse_duration("", &s) < 0);
+}
+
+TEST(read_file_respects_limit)
+{
+    const char *dir = sl_test_tmpdir();
+    char *p = sl_fs_join(dir, "f.txt");
+    CHECK(sl_fs_write_atomic(p, "hello world", 11, 0644, NULL) == 0);
+    char *buf = NULL;
+    size_t len = 0;
+    struct sl_error err = SL_ERROR_INIT;
+    CHECK(sl_fs_read_file(p, 100, &buf, &len, &err) == 0);
+    CHECK_STR_EQ(buf, "hello world");
+    free(buf);
+    CHECK(sl_fs_read_file(p, 5, &buf, &len, &err) == SL_ELIMIT);
+    CHECK(strstr(err.message, "limit") != NULL);
+    sl_error_release(&err);
+    char *missing = sl_fs_join(dir, "nope");
+    CHECK(sl_fs_read_file(missing, 100, &buf, &len, &err) == SL_ENOENT);
+    sl_error_release(&err);
+    free(missing);
+    free(p);
+}
+
+TEST(diag_sorts_and_dedups)
+{
+    struct sl_diag d = SL_DIAG_INIT;
+    sl_diag_add(&d, SL_DIAG_ERROR, "a.yml", 5, 1, "late");
+    sl_diag_add(&d, SL_DIAG_WARNING, "a.yml", 2, 3, "early");
+    sl_diag_add(&d, SL_DIAG_ERROR, "a.yml", 5, 1, "late");
+    CHECK_INT_EQ(d.n, 2);
+    sl_diag_sort(&d);
+    CHECK_STR_EQ(d.items[0].message, "early");
+    CHECK_INT_EQ(d.errors, 1);
+    CHECK_INT_EQ(d.warnings, 1);
+    sl_diag_release(&d);
+}
