@@ -1,0 +1,525 @@
+/* yaml.c: YAML text to a node tree, through libfyaml's event parser.
+ *
+ * We build our own tree from events rather than use libfyaml's document API so that
+ * aliases can share nodes (a "billion laughs" file costs nothing to load and is rejected by
+ * counting its expanded size), merge keys follow Psych (GitLab's loader) rather than the
+ * YAML spec, and scalars are typed as Psych types them. */
+#include "base/compat.h"
+#include "config/node.h"
+#include "base/alloc.h"
+#include "base/diag.h"
+#include "base/error.h"
+#include "base/map.h"
+#include "base/str.h"
+
+#include <ctype.h>
+#include <libfyaml.h>
+
+struct anchor {
+    struct sl_node *node;
+    size_t size; /* expanded node count */
+};
+
+struct reader {
+    struct sl_arena *a;
+    struct fy_parser *fyp;
+    const char *file; /* interned in the arena */
+    struct sl_diag *diag;
+    struct sl_yaml_limits lim;
+    struct sl_map anchors; /* name -> struct anchor (heap) */
+    int rc;
+};
+
+static struct sl_pos mark_pos(const struct reader *r, const struct fy_mark *m)
+{
+    struct sl_pos p = {r->file, m ? m->line + 1 : 0, m ? m->column + 1 : 0};
+    return p;
+}
+
+static int fail(struct reader *r, int rc, struct sl_pos pos, const char *fmt, ...) SL_PRINTF(4, 5);
+static int fail(struct reader *r, int rc, struct sl_pos pos, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (!r->rc)
+        sl_diag_vadd(r->diag, SL_DIAG_ERROR, r->file, pos.line, pos.col, fmt, ap);
+    va_end(ap);
+    if (!r->rc)
+        r->rc = rc;
+    return rc;
+}
+
+/* Copies libfyaml's own syntax errors into the diagnostics. */
+static int syntax_error(struct reader *r)
+{
+    struct fy_diag *d = fy_parser_get_diag(r->fyp);
+    void *it = NULL;
+    struct fy_diag_error *e;
+    bool any = false;
+    while (d && (e = fy_diag_errors_iterate(d, &it))) {
+        if (!r->rc)
+            sl_diag_add(r->diag, SL_DIAG_ERROR, r->file, e->line + 1, e->column + 1,
+                        "invalid YAML: %s", e->msg);
+        any = true;
+        break;
+    }
+    if (!any)
+        fail(r, SL_EINVAL, (struct sl_pos){r->file, 0, 0}, "invalid YAML");
+    r->rc = SL_EINVAL;
+    return SL_EINVAL;
+}
+
+static struct fy_event *next(struct reader *r)
+{
+    struct fy_event *e = fy_parser_parse(r->fyp);
+    if (!e)
+        syntax_error(r);
+    return e;
+}
+
+static bool ieq(const char *s, size_t n, const char *lit)
+{
+    return strlen(lit) == n && !strncasecmp(s, lit, n);
+}
+
+/* Psych's ScalarScanner for plain scalars, the cases GitLab pipelines meet. */
+static void type_plain(struct sl_arena *a, struct sl_node *n, const char *s, size_t len)
+{
+    if (len == 0 || (len == 1 && s[0] == '~') || ieq(s, len, "null")) {
+        n->kind = SL_NODE_NULL;
+        n->str = "";
+        return;
+    }
+    if (ieq(s, len, "true") || ieq(s, len, "yes") || ieq(s, len, "on")) {
+        n->kind = SL_NODE_BOOL;
+        n->str = "true";
+        return;
+    }
+    if (ieq(s, len, "false") || ieq(s, len, "no") || ieq(s, len, "off")) {
+        n->kind = SL_NODE_BOOL;
+        n->str = "false";
+        return;
+    }
+    /* integers: [-+]? then 0x.. | 0o.. | 0b.. | 0[0-7_]+ (octal) | decimal with _ */
+    size_t i = 0;
+    bool neg = false;
+    if (s[0] == '-' || s[0] == '+') {
+        neg = s[0] == '-';
+        i = 1;
+    }
+    if (i < len) {
+        int base = 10;
+        size_t j = i;
+        if (len - i > 2 && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X'))
+            base = 16, j = i + 2;
+        else if (len - i > 2 && s[i] == '0' && (s[i + 1] == 'o' || s[i + 1] == 'O'))
+            base = 8, j = i + 2;
+        else if (len - i > 2 && s[i] == '0' && (s[i + 1] == 'b' || s[i + 1] == 'B'))
+            base = 2, j = i + 2;
+        else if (len - i > 1 && s[i] == '0')
+            base = 8, j = i + 1;
+        bool ok = j < len;
+        unsigned long long v = 0;
+        bool overflow = false;
+        for (size_t k = j; k < len && ok; k++) {
+            char c = s[k];
+            int d;
+            if (c == '_' && base != 10 ? true : (c == '_' && k > j))
+                continue;
+            if (isdigit((unsigned char)c))
+                d = c - '0';
+            else if (base == 16 && isxdigit((unsigned char)c))
+                d = tolower((unsigned char)c) - 'a' + 10;
+            else {
+                ok = false;
+                break;
+            }
+            if (d >= base) {
+                ok = false;
+                break;
+            }
+            if (v > (~0ULL - (unsigned)d) / (unsigned)base)
+                overflow = true;
+            v = v * (unsigned)base + (unsigned)d;
+        }
+        if (ok && !overflow) {
+            n->kind = SL_NODE_INT;
+            n->str = sl_arena_printf(a, "%s%llu", neg && v ? "-" : "", v);
+            return;
+        }
+        if (ok) { /* too big for 64 bits: Ruby has bignums, keep the digits */
+            n->kind = SL_NODE_INT;
+            n->str = sl_arena_strndup(a, s, len);
+            return;
+        }
+    }
+    /* floats: [-+]?(.digits|digits(.digits?)?)([eE][-+]?digits)? and .inf/.nan */
+    {
+        char *end = NULL;
+        char *tmp = sl_arena_strndup(a, s, len);
+        bool has_digit = false;
+        for (size_t k = 0; k < len; k++)
+            has_digit |= isdigit((unsigned char)s[k]) != 0;
+        bool charset = true;
+        for (size_t k = 0; k < len; k++)
+            if (!strchr("0123456789+-.eE_", s[k]))
+                charset = false;
+        if (has_digit && charset) {
+            strtod(tmp, &end);
+            if (end && *end == '\0') {
+                n->kind = SL_NODE_FLOAT;
+                n->str = tmp;
+                return;
+            }
+        }
+        if (ieq(s, len, ".inf") || ieq(s, len, "-.inf") || ieq(s, len, "+.inf") ||
+            ieq(s, len, ".nan")) {
+            n->kind = SL_NODE_FLOAT;
+            n->str = tmp;
+            return;
+        }
+    }
+    n->kind = SL_NODE_STR;
+    n->str = sl_arena_strndup(a, s, len);
+}
+
+static const char *tag_of(struct reader *r, struct fy_token *tag)
+{
+    if (!tag)
+        return NULL;
+    const char *h = fy_tag_token_handle0(tag);
+    const char *s = fy_tag_token_suffix0(tag);
+    return sl_arena_printf(r->a, "%s%s", h ? h : "", s ? s : "");
+}
+
+static void remember(struct reader *r, struct fy_token *anchor, struct sl_node *n, size_t size)
+{
+    if (!anchor)
+        return;
+    size_t len;
+    const char *name = fy_token_get_text(anchor, &len);
+    char *key = sl_xstrndup(name, len);
+    struct anchor *an = sl_xmalloc(sizeof(*an));
+    an->node = n;
+    an->size = size;
+    free(sl_map_put(&r->anchors, key, an));
+    free(key);
+}
+
+static int parse_node(struct reader *r, struct fy_event *e, int depth, struct sl_node **out,
+                      size_t *size);
+
+static int check_size(struct reader *r, size_t size, struct sl_pos pos)
+{
+    if (size > r->lim.max_nodes)
+        return fail(r, SL_ELIMIT, pos, "The parsed YAML is too big");
+    return 0;
+}
+
+static void add_pair(struct reader *r, struct sl_node *map, const char *key, struct sl_pos kp,
+                     struct sl_node *value)
+{
+    /* a repeated key replaces the value but keeps its place, as a Ruby Hash does */
+    for (size_t i = 0; i < map->n; i++) {
+        if (!strcmp(map->pairs[i].key, key)) {
+            map->pairs[i].value = value;
+            map->pairs[i].key_pos = kp;
+            return;
+        }
+    }
+    sl_node_map_push(r->a, map, key, kp, value);
+}
+
+/* Psych merges `<<: *a` with Hash#merge! at the point it meets the key: keys written before
+ * it are overridden, keys after it override. A list of maps merges with earlier maps
+ * winning. */
+static int merge_into(struct reader *r, struct sl_node *map, struct sl_node *src, struct sl_pos pos)
+{
+    if (src && src->kind == SL_NODE_MAP) {
+        for (size_t i = 0; i < src->n; i++)
+            add_pair(r, map, src->pairs[i].key, src->pairs[i].key_pos, src->pairs[i].value);
+        return 0;
+    }
+    if (src && src->kind == SL_NODE_SEQ) {
+        for (size_t i = src->n; i-- > 0;)
+            if (!src->items[i] || src->items[i]->kind != SL_NODE_MAP)
+                return fail(r, SL_EINVAL, pos, "merge key '<<' expects a hash or a list of hashes");
+        /* earlier maps win: apply the list's keys so that the first occurrence wins */
+        struct sl_node *tmp = sl_node_new(r->a, SL_NODE_MAP, pos);
+        for (size_t i = src->n; i-- > 0;)
+            merge_into(r, tmp, src->items[i], pos);
+        return merge_into(r, map, tmp, pos);
+    }
+    return fail(r, SL_EINVAL, pos, "merge key '<<' expects a hash or a list of hashes");
+}
+
+static int parse_mapping(struct reader *r, struct fy_event *start, int depth, struct sl_node **out,
+                         size_t *size)
+{
+    struct sl_pos pos = mark_pos(r, fy_event_start_mark(start));
+    struct sl_node *map = sl_node_new(r->a, SL_NODE_MAP, pos);
+    struct fy_token *anchor = start->mapping_start.anchor;
+    size_t total = 1;
+    int rc = 0;
+
+    map->tag = tag_of(r, start->mapping_start.tag);
+    for (;;) {
+        struct fy_event *ke = next(r);
+        if (!ke)
+            return SL_EINVAL;
+        if (ke->type == FYET_MAPPING_END) {
+            fy_parser_event_free(r->fyp, ke);
+            break;
+        }
+        struct sl_pos kp = mark_pos(r, fy_event_start_mark(ke));
+        struct sl_node *key = NULL;
+        size_t ksize = 0;
+        bool merge = ke->type == FYET_SCALAR && ke->scalar.value &&
+                     fy_token_scalar_style(ke->scalar.value) == FYSS_PLAIN && !ke->scalar.tag;
+        if ((rc = parse_node(r, ke, depth + 1, &key, &ksize)) < 0)
+            return rc;
+        if (key && !sl_node_is_scalar(key))
+            return fail(r, SL_EINVAL, kp, "mapping keys must be strings, not %s",
+                        sl_node_kind_name(key));
+        const char *k = key ? key->str : "";
+        merge = merge && !strcmp(k, "<<");
+
+        struct fy_event *ve = next(r);
+        if (!ve)
+            return SL_EINVAL;
+        struct sl_pos vp = mark_pos(r, fy_event_start_mark(ve));
+        struct sl_node *value = NULL;
+        size_t vsize = 0;
+        if ((rc = parse_node(r, ve, depth + 1, &value, &vsize)) < 0)
+            return rc;
+        if (!value)
+            value = sl_node_new(r->a, SL_NODE_NULL, vp);
+        total += vsize;
+        if ((rc = check_size(r, total, pos)) < 0)
+            return rc;
+        if (merge) {
+            if ((rc = merge_into(r, map, value, kp)) < 0)
+                return rc;
+        } else {
+            add_pair(r, map, k, kp, value);
+        }
+    }
+    remember(r, anchor, map, total);
+    *out = map;
+    *size = total;
+    return 0;
+}
+
+static int parse_sequence(struct reader *r, struct fy_event *start, int depth, struct sl_node **out,
+                          size_t *size)
+{
+    struct sl_pos pos = mark_pos(r, fy_event_start_mark(start));
+    struct sl_node *seq = sl_node_new(r->a, SL_NODE_SEQ, pos);
+    struct fy_token *anchor = start->sequence_start.anchor;
+    size_t total = 1;
+    int rc;
+
+    seq->tag = tag_of(r, start->sequence_start.tag);
+    for (;;) {
+        struct fy_event *ie = next(r);
+        if (!ie)
+            return SL_EINVAL;
+        if (ie->type == FYET_SEQUENCE_END) {
+            fy_parser_event_free(r->fyp, ie);
+            break;
+        }
+        struct sl_pos ip = mark_pos(r, fy_event_start_mark(ie));
+        struct sl_node *item = NULL;
+        size_t isize = 0;
+        if ((rc = parse_node(r, ie, depth + 1, &item, &isize)) < 0)
+            return rc;
+        if (!item)
+            item = sl_node_new(r->a, SL_NODE_NULL, ip);
+        sl_node_seq_push(r->a, seq, item);
+        total += isize;
+        if ((rc = check_size(r, total, pos)) < 0)
+            return rc;
+    }
+    remember(r, anchor, seq, total);
+    *out = seq;
+    *size = total;
+    return 0;
+}
+
+/* Builds the node that event E starts, consuming E (and, for collections, the events up to
+ * the matching end). */
+static int parse_node(struct reader *r, struct fy_event *e, int depth, struct sl_node **out,
+                      size_t *size)
+{
+    struct sl_pos pos = mark_pos(r, fy_event_start_mark(e));
+    int rc = 0;
+
+    if (depth > r->lim.max_depth) {
+        fy_parser_event_free(r->fyp, e);
+        return fail(r, SL_ELIMIT, pos, "The parsed YAML is too deep");
+    }
+    switch (e->type) {
+    case FYET_SCALAR: {
+        size_t len = 0;
+        const char *text = e->scalar.value ? fy_token_get_text(e->scalar.value, &len) : "";
+        struct sl_node *n = sl_node_new(r->a, SL_NODE_STR, pos);
+        n->tag = tag_of(r, e->scalar.tag);
+        enum fy_scalar_style style =
+            e->scalar.value ? fy_token_scalar_style(e->scalar.value) : FYSS_PLAIN;
+        if (style == FYSS_PLAIN && !n->tag) {
+            type_plain(r->a, n, text ? text : "", text ? len : 0);
+        } else {
+            n->str = sl_arena_strndup(r->a, text ? text : "", text ? len : 0);
+            n->quoted = style != FYSS_PLAIN;
+        }
+        remember(r, e->scalar.anchor, n, 1);
+        *out = n;
+        *size = 1;
+        break;
+    }
+    case FYET_ALIAS: {
+        size_t len;
+        const char *name = fy_token_get_text(e->alias.anchor, &len);
+        char *key = sl_xstrndup(name, len);
+        struct anchor *an = sl_map_get(&r->anchors, key);
+        if (!an)
+            rc = fail(r, SL_EINVAL, pos, "unknown alias *%s", key);
+        else {
+            *out = an->node;
+            *size = an->size;
+        }
+        free(key);
+        break;
+    }
+    case FYET_MAPPING_START:
+        rc = parse_mapping(r, e, depth, out, size);
+        break;
+    case FYET_SEQUENCE_START:
+        rc = parse_sequence(r, e, depth, out, size);
+        break;
+    default:
+        rc = fail(r, SL_EINVAL, pos, "unexpected YAML event");
+    }
+    fy_parser_event_free(r->fyp, e);
+    return rc;
+}
+
+/* Parses one document after its DOCUMENT_START event, through its DOCUMENT_END. */
+static int parse_document(struct reader *r, struct sl_node **out)
+{
+    struct fy_event *e = next(r);
+    struct sl_node *root = NULL;
+    size_t size = 0;
+    int rc;
+
+    if (!e)
+        return SL_EINVAL;
+    if (e->type == FYET_DOCUMENT_END) {
+        fy_parser_event_free(r->fyp, e);
+        *out = NULL;
+        return 0;
+    }
+    if ((rc = parse_node(r, e, 1, &root, &size)) < 0)
+        return rc;
+    if ((rc = check_size(r, size, root->pos)) < 0)
+        return rc;
+    e = next(r);
+    if (!e)
+        return SL_EINVAL;
+    fy_parser_event_free(r->fyp, e); /* DOCUMENT_END */
+    *out = root;
+    return 0;
+}
+
+static bool only_spec(const struct sl_node *n)
+{
+    return n && n->kind == SL_NODE_MAP && n->n == 1 && !strcmp(n->pairs[0].key, "spec");
+}
+
+int sl_yaml_parse(struct sl_arena *a, const char *file, const char *buf, size_t len,
+                  const struct sl_yaml_limits *limits, struct sl_node **out,
+                  struct sl_node **header, struct sl_diag *diag)
+{
+    struct reader r = {0};
+    struct sl_node *docs[2] = {NULL, NULL};
+    size_t ndocs = 0;
+    struct fy_event *e = NULL;
+    int rc = 0;
+
+    r.a = a;
+    r.file = sl_arena_strdup(a, file);
+    r.diag = diag;
+    r.lim.max_bytes = limits && limits->max_bytes ? limits->max_bytes : SL_YAML_MAX_BYTES;
+    r.lim.max_nodes = limits && limits->max_nodes ? limits->max_nodes : SL_YAML_MAX_NODES;
+    r.lim.max_depth = limits && limits->max_depth ? limits->max_depth : SL_YAML_MAX_DEPTH;
+
+    if (len > r.lim.max_bytes) {
+        return fail(&r, SL_ELIMIT, (struct sl_pos){r.file, 0, 0},
+                    "config file is %zu bytes, more than the limit of %zu bytes", len,
+                    r.lim.max_bytes);
+    }
+    struct fy_diag_cfg dcfg;
+    fy_diag_cfg_default(&dcfg);
+    dcfg.fp = NULL;
+    dcfg.output_fn = NULL;
+    dcfg.level = FYET_ERROR;
+    struct fy_diag *fdiag = fy_diag_create(&dcfg);
+    if (fdiag)
+        fy_diag_set_collect_errors(fdiag, true);
+    struct fy_parse_cfg cfg = {
+        .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_ALLOW_DUPLICATE_KEYS |
+                 FYPCF_DEFAULT_VERSION_1_1 | FYPCF_DISABLE_DEPTH_LIMIT,
+        .diag = fdiag,
+    };
+    r.fyp = fy_parser_create(&cfg);
+    if (!r.fyp || fy_parser_set_string(r.fyp, buf, len) != 0) {
+        rc = fail(&r, SL_EIO, (struct sl_pos){r.file, 0, 0}, "cannot create the YAML parser");
+        goto out;
+    }
+    while ((e = next(&r))) {
+        enum fy_event_type t = e->type;
+        fy_parser_event_free(r.fyp, e);
+        if (t == FYET_STREAM_END)
+            break;
+        if (t != FYET_DOCUMENT_START)
+            continue;
+        struct sl_node *doc = NULL;
+        if ((rc = parse_document(&r, &doc)) < 0)
+            goto out;
+        if (ndocs == 2 || (ndocs == 1 && !only_spec(docs[0]))) {
+            rc = fail(&r, SL_EINVAL, doc ? doc->pos : (struct sl_pos){r.file, 0, 0},
+                      "a pipeline file holds one YAML document (after an optional `spec:` "
+                      "header)");
+            goto out;
+        }
+        docs[ndocs++] = doc;
+    }
+    if (r.rc) {
+        rc = r.rc;
+        goto out;
+    }
+    if (ndocs == 2) {
+        if (header)
+            *header = docs[0];
+        *out = docs[1];
+    } else {
+        if (header)
+            *header = NULL;
+        *out = ndocs ? docs[0] : NULL;
+    }
+out:
+    if (!rc && r.rc)
+        rc = r.rc;
+    {
+        size_t it = 0;
+        void *v;
+        while (sl_map_next(&r.anchors, &it, NULL, &v))
+            free(v);
+        sl_map_release(&r.anchors);
+    }
+    if (r.fyp)
+        fy_parser_destroy(r.fyp);
+    if (fdiag)
+        fy_diag_destroy(fdiag);
+    return rc;
+}
