@@ -1,0 +1,91 @@
+/* config.h: a `.gitlab-ci.yml` (with its includes) compiled into one resolved, validated
+ * configuration. This is the config room's public API.
+ *
+ * Processing order (GitLab's, SPEC.md §0): YAML load (anchors, merge keys) → `include`
+ * (included files merged under the main file, which wins) → `extends` → `!reference` →
+ * `.pre`/`.post` stages → `default:`/`inherit` copied into jobs → validation (keyword table,
+ * then logical checks). The config room does no I/O except through the injected reader and
+ * lister, so it is testable on strings.
+ *
+ * Ownership: a struct sl_config owns an arena holding every node and string it points to;
+ * sl_config_free releases it all. Diagnostics go to the caller's struct sl_diag. */
+#ifndef SL_CONFIG_H
+#define SL_CONFIG_H
+
+#include "base/compat.h"
+#include "base/diag.h"
+#include "base/str.h"
+#include "config/node.h"
+
+/* Reads PATH (as given to it: relative to the project dir for include:local, or the main
+ * file's path) into *out (caller frees, NUL-terminated) and *len. Returns 0, SL_ENOENT or
+ * another SL_E* code with err filled. */
+typedef int (*sl_config_read_fn)(void *ctx, const char *path, char **out, size_t *len,
+                                 struct sl_error *err);
+/* Lists every file of the project (paths relative to the project dir, "/" separated,
+ * without a leading "./"), calling EMIT for each; used to expand include:local globs.
+ * Returns 0 or an SL_E* code. */
+typedef int (*sl_config_list_fn)(void *ctx, void (*emit)(void *emit_ctx, const char *path),
+                                 void *emit_ctx, struct sl_error *err);
+
+struct sl_config_opts {
+    const char *project_dir;     /* include:local root; default: the main file's directory */
+    sl_config_read_fn read;      /* default: the file system under project_dir */
+    sl_config_list_fn list;      /* default: walk project_dir (skipping .git and .sluice) */
+    void *io_ctx;                /* passed to read and list */
+    const char *const *vars;     /* "K=V" variables usable in include paths, NULL-ended */
+    size_t max_includes;         /* default SL_CONFIG_MAX_INCLUDES */
+    struct sl_yaml_limits yaml;  /* zero: defaults */
+};
+
+#define SL_CONFIG_MAX_INCLUDES 150
+#define SL_CONFIG_MAX_EXTENDS_DEPTH 10
+#define SL_CONFIG_MAX_REFERENCE_DEPTH 10
+#define SL_CONFIG_MAX_MATRIX 200
+#define SL_CONFIG_MAX_NEEDS 50
+
+struct sl_config_job {
+    const char *name;
+    struct sl_node *node; /* the resolved job map (extends, references, defaults applied) */
+    struct sl_pos pos;    /* where the job's key is written */
+};
+
+struct sl_config {
+    struct sl_arena arena;
+    const char *path;        /* the main file, as given */
+    struct sl_node *root;    /* the resolved top-level map; hidden jobs kept */
+    struct sl_node *header;  /* the `spec:` header document, or NULL */
+    const char **stages;     /* effective stages: .pre first, .post last */
+    size_t nstages;
+    struct sl_config_job *jobs; /* visible jobs, in file order */
+    size_t njobs;
+    const char **files;      /* every file read (main file first), for messages */
+    size_t nfiles;
+};
+
+/* Loads, resolves and validates the pipeline file PATH. Returns 0 when valid (warnings may
+ * still be in DIAG), SL_EINVAL when any error was found (all of them in DIAG, sorted by
+ * position), or another SL_E* code for a failure that stopped processing early (also in
+ * DIAG). On success *out owns the configuration (free with sl_config_free). With an error,
+ * *out is still set when the file could be parsed and resolved far enough to be shown
+ * (so `sluice config` can print it), else NULL. */
+int sl_config_load_file(struct sl_config **out, const char *path,
+                        const struct sl_config_opts *opts, struct sl_diag *diag);
+/* As sl_config_load_file for an in-memory main file named NAME. */
+int sl_config_load_string(struct sl_config **out, const char *name, const char *text,
+                          size_t len, const struct sl_config_opts *opts, struct sl_diag *diag);
+void sl_config_free(struct sl_config *cfg);
+
+/* The job called NAME (visible jobs only), or NULL. */
+const struct sl_config_job *sl_config_job(const struct sl_config *cfg, const char *name);
+
+/* Writes the merged configuration as YAML, as GitLab shows its merged YAML: includes,
+ * anchors, extends, !reference and defaults resolved; top-level keys in file order. */
+void sl_config_emit_yaml(const struct sl_config *cfg, struct sl_str *out);
+
+/* The keyword-table validation and the logical checks, on a resolved configuration.
+ * Adds every problem to DIAG (errors in GitLab's wording, prefixed by position; warnings for
+ * keywords sluice accepts but does not act on). Returns true when no error was added. */
+bool sl_config_validate(const struct sl_config *cfg, struct sl_diag *diag);
+
+#endif
