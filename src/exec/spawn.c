@@ -1,0 +1,164 @@
+#include "base/compat.h"
+#include "exec/spawn.h"
+#include "base/alloc.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int pidfd_open_compat(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    (void)pid;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int sl_exec_proc_spawn(struct sl_exec_proc *p, const struct sl_exec_spawn_opts *opts,
+                       struct sl_error *err)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t all, none;
+    pid_t pid;
+    int rc = 0, e;
+
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+
+    sigfillset(&all);
+    sigdelset(&all, SIGKILL);
+    sigdelset(&all, SIGSTOP);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr,
+                             POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, opts->out_fd, 1);
+    posix_spawn_file_actions_adddup2(&fa, opts->out_fd, 2);
+    if (opts->extra_fd >= 0)
+        posix_spawn_file_actions_adddup2(&fa, opts->extra_fd, 3);
+    posix_spawn_file_actions_addclosefrom_np(&fa, opts->extra_fd >= 0 ? 4 : 3);
+    if (opts->cwd)
+        posix_spawn_file_actions_addchdir_np(&fa, opts->cwd);
+
+    e = posix_spawn(&pid, opts->path, &fa, &attr, opts->argv, opts->envp);
+    if (e != 0) {
+        errno = e;
+        rc = sl_error_set_errno(err, e == ENOENT ? SL_ENOENT : SL_EIO, "cannot start %s%s%s",
+                                opts->path, opts->cwd ? " in " : "", opts->cwd ? opts->cwd : "");
+        goto out;
+    }
+    p->pid = pid;
+    p->pidfd = pidfd_open_compat(pid);
+    p->exited = false;
+    p->reaped = false;
+    p->exit_code = -1;
+    p->signal = 0;
+out:
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    return rc;
+}
+
+static void record_status(struct sl_exec_proc *p, const siginfo_t *si)
+{
+    p->exited = true;
+    if (si->si_code == CLD_EXITED) {
+        p->exit_code = si->si_status;
+        p->signal = 0;
+    } else {
+        p->signal = si->si_status;
+        p->exit_code = 128 + si->si_status;
+    }
+}
+
+bool sl_exec_proc_check_exit(struct sl_exec_proc *p)
+{
+    siginfo_t si;
+
+    if (p->exited)
+        return true;
+    memset(&si, 0, sizeof(si));
+    if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+        if (errno == EINTR)
+            return false;
+        /* ECHILD: someone else reaped it (SIGCHLD ignored, or a stray wait()). The
+         * status is lost; report it as killed by nothing with an impossible code. */
+        p->exited = p->reaped = true;
+        p->exit_code = -1;
+        return true;
+    }
+    if (si.si_pid == 0)
+        return false;
+    record_status(p, &si);
+    return true;
+}
+
+int sl_exec_proc_signal_group(const struct sl_exec_proc *p, int sig)
+{
+    return kill(-p->pid, sig) < 0 && errno == ESRCH ? -1 : 0;
+}
+
+bool sl_exec_proc_group_empty(const struct sl_exec_proc *p)
+{
+    return kill(-p->pid, 0) < 0 && errno == ESRCH;
+}
+
+void sl_exec_proc_reap(struct sl_exec_proc *p)
+{
+    if (!p->reaped) {
+        siginfo_t si;
+        int r;
+        memset(&si, 0, sizeof(si));
+        do
+            r = waitid(P_PID, (id_t)p->pid, &si, WEXITED);
+        while (r < 0 && errno == EINTR);
+        if (r == 0 && !p->exited)
+            record_status(p, &si);
+        p->exited = p->reaped = true;
+    }
+    if (p->pidfd >= 0) {
+        close(p->pidfd);
+        p->pidfd = -1;
+    }
+}
+
+static bool is_executable_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+char *sl_exec_find_program(const char *name, const char *search_path)
+{
+    const char *p = search_path, *colon;
+
+    if (strchr(name, '/'))
+        return is_executable_file(name) ? sl_xstrdup(name) : NULL;
+    if (!p)
+        p = "/usr/local/bin:/usr/bin:/bin";
+    for (;; p = colon + 1) {
+        colon = strchr(p, ':');
+        size_t n = colon ? (size_t)(colon - p) : strlen(p);
+        /* An empty entry (the current directory for execvp) is skipped: the job's shell
+         * must not depend on where sluice happens to be started. */
+        if (n) {
+            char *cand = sl_xasprintf("%.*s/%s", (int)n, p, name);
+            if (is_executable_file(cand))
+                return cand;
+            free(cand);
+        }
+        if (!colon)
+            return NULL;
+    }
+}
