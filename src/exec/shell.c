@@ -1,9 +1,9 @@
 /* shell.c: the shell executor (GitLab's "shell" executor with bash).
  *
  * A job is at most two shell processes: one for before_script + script, one for
- * after_script. Each gets a generated script (see build_script) through a memfd passed as
- * fd 3, its output through one pipe, and is watched by one poll loop (run_phase) that
- * also watches the pidfd, the cancel handle and the deadlines. */
+ * after_script. Each gets a generated script (see build_script) as its `-c` argument (or
+ * through a memfd when it is too long for one), its output through one pipe, and is watched by one
+ * poll loop (run_phase) that also watches the pidfd, the cancel handle and the deadlines. */
 #include "base/compat.h"
 #include "exec/exec.h"
 #include "exec/cancel.h"
@@ -29,6 +29,8 @@ extern char **environ;
 /* Poll tick for the child's exit when the kernel has no pidfd_open. */
 #define TICK_MS 10
 #define READ_CHUNK (64 * 1024)
+/* Scripts up to this size go in an argument (`sh -c`); longer ones through a memfd. */
+#define SCRIPT_ARG_MAX (120 * 1024)
 
 struct phase {
     /* in */
@@ -129,14 +131,12 @@ static void add_echo(struct sl_str *b, const char *marker, const char *cmd)
 
 /* The script a phase's shell reads. `set -e` ends it at the first failing command and
  * pipefail (where the shell has it) makes a failing stage of a pipeline count, as the
- * runner's bash script does. The shell runs it from /proc/self/fd/3 (a memfd): the
- * script then has no size limit (unlike `sh -c`), needs no temporary file, and the shell
- * opens its own descriptor on it, so fd 3 is closed first to keep it from the jobs. */
+ * runner's bash script does. */
 static char *build_script(const struct job *j, const char *const *lists[], size_t nlists)
 {
     struct sl_str b = SL_STR_INIT;
 
-    sl_str_adds(&b, "exec 3<&-\nset -e\n");
+    sl_str_adds(&b, "set -e\n");
     if (j->is_bash)
         sl_str_adds(&b, "set -o pipefail\n");
     else
@@ -236,23 +236,27 @@ static int64_t ms_until(int64_t when_ns, int64_t now_ns)
     return (when_ns - now_ns + 999999) / 1000000;
 }
 
-static int memfd_with(const char *text, struct sl_error *err)
+/* A memfd holding HEAD then TEXT, or a negative code. */
+static int memfd_with(const char *head, const char *text, struct sl_error *err)
 {
-    size_t len = strlen(text), off = 0;
+    const char *parts[] = {head, text};
     int fd = memfd_create("sluice-script", MFD_CLOEXEC);
 
     if (fd < 0)
         return sl_error_set_errno(err, SL_EIO, "cannot create the script memfd");
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            sl_error_set_errno(err, SL_EIO, "cannot write the script");
-            close(fd);
-            return SL_EIO;
+    for (size_t i = 0; i < SL_ARRAY_LEN(parts); i++) {
+        size_t len = strlen(parts[i]), off = 0;
+        while (off < len) {
+            ssize_t w = write(fd, parts[i] + off, len - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0) {
+                sl_error_set_errno(err, SL_EIO, "cannot write the script");
+                close(fd);
+                return SL_EIO;
+            }
+            off += (size_t)w;
         }
-        off += (size_t)w;
     }
     return fd;
 }
@@ -265,24 +269,34 @@ static int run_phase(struct job *j, struct phase *ph, struct sl_error *err)
     int pipefd[2] = {-1, -1}, scriptfd = -1, rc;
     bool pipe_open = true, term_sent = false, kill_sent = false, group_done = false;
     int64_t kill_at = 0, stop_at = 0;
-    char *argv[5];
+    char *argv[7];
     int argc = 0;
-
-    if ((rc = scriptfd = memfd_with(ph->script, err)) < 0)
-        goto out;
-    if (pipe2(pipefd, O_CLOEXEC) < 0) {
-        rc = sl_error_set_errno(err, SL_EIO, "cannot create the output pipe");
-        goto out;
-    }
-    fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
 
     argv[argc++] = j->shell_path;
     if (j->is_bash) {
         argv[argc++] = (char *)"--noprofile";
         argv[argc++] = (char *)"--norc";
     }
-    argv[argc++] = (char *)"/proc/self/fd/3";
+    if (strlen(ph->script) <= SCRIPT_ARG_MAX) {
+        /* `SHELL -c SCRIPT SHELL`: $0 is the shell, so errors read "/usr/bin/bash: line 3:
+         * foo: command not found" as in GitLab's logs. */
+        argv[argc++] = (char *)"-c";
+        argv[argc++] = (char *)ph->script;
+        argv[argc++] = j->shell_path;
+    } else {
+        /* Too long for one argument (the kernel caps each at 128 KiB): the shell reads it
+         * from a memfd as its fd 3, which is closed first thing to keep it from jobs. */
+        if ((rc = scriptfd = memfd_with("exec 3<&-\n", ph->script, err)) < 0)
+            goto out;
+        argv[argc++] = (char *)"/proc/self/fd/3";
+    }
     argv[argc] = NULL;
+    if (pipe2(pipefd, O_CLOEXEC) < 0) {
+        rc = sl_error_set_errno(err, SL_EIO, "cannot create the output pipe");
+        goto out;
+    }
+    fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+
     struct sl_exec_spawn_opts so = {
         .path = j->shell_path,
         .argv = argv,

@@ -858,3 +858,44 @@ TEST(eight_jobs_at_once_from_threads)
         sl_str_release(&w[i].c.text);
     }
 }
+
+TEST(errors_name_the_shell_like_gitlab)
+{
+    const char *script[] = {"sluice_no_such_command_xyz", NULL};
+    struct sl_exec_spec s;
+    struct sl_exec_result r;
+    struct capture c;
+
+    spec_for(&s, &c, script);
+    CHECK_INT_EQ(run(&s, &r), 0);
+    CHECK_INT_EQ(r.exit_code, 127);
+    CHECK(has(&c, "bash: line "));
+    CHECK(has(&c, "sluice_no_such_command_xyz: command not found\n"));
+    sl_str_release(&c.text);
+}
+
+TEST(script_too_long_for_an_argument)
+{
+    /* 2000 commands of ~150 bytes: about 600 KiB of script with the echo lines, well over
+     * the 128 KiB the kernel allows one argument, so it goes through a memfd. */
+    enum { N = 2000 };
+    char **cmds = sl_xcalloc(N + 2, sizeof(*cmds));
+    struct sl_exec_spec s;
+    struct sl_exec_result r;
+    struct capture c;
+
+    for (int i = 0; i < N; i++)
+        cmds[i] = sl_xasprintf("X=%d # %0140d", i, 0);
+    cmds[N] = sl_xstrdup("if [ -e /proc/$$/fd/3 ]; then echo fd3 open; fi; echo \"last X=$X\"");
+    spec_for(&s, &c, (const char *const *)cmds);
+    int rc = run(&s, &r);
+    for (int i = 0; i <= N; i++)
+        free(cmds[i]);
+    free(cmds);
+    CHECK_INT_EQ(rc, 0);
+    CHECK_INT_EQ(r.status, SL_EXEC_SUCCESS);
+    CHECK_INT_EQ(c.echo_lines, N + 1);
+    CHECK(has(&c, "O:last X=1999\n"));
+    CHECK(!has(&c, "O:fd3 open"));
+    sl_str_release(&c.text);
+}
