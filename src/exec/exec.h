@@ -125,8 +125,10 @@ struct sl_exec_spec {
      * PATH), or a path. NULL: "bash", or "sh" when bash is not found. The shell is run
      * as `SHELL --noprofile --norc SCRIPT` when it is bash, `SHELL SCRIPT` otherwise. */
     const char *shell;
-    /* File the log is appended to (created 0644 when missing): the same lines as on_line
-     * gets, `$ command` lines included, byte for byte otherwise. NULL: none. */
+    /* File the log is appended to (created 0644 when missing): the job's output byte for
+     * byte (pieces of a long line are not cut there), each `$ command` line, and the
+     * executor's lines; a newline is added only where a system line follows output that
+     * did not end with one. NULL: none. */
     const char *log_path;
     sl_exec_line_fn on_line;       /* NULL: lines only go to the log */
     void *ctx;                     /* passed to on_line */

@@ -71,6 +71,7 @@ static void deliver(struct sl_exec_output *o, enum sl_exec_stream stream, char *
     log_append(o, line, len);
     if (newline)
         log_append(o, "\n", 1);
+    o->midline = !newline;
     o->bytes += len + (newline ? 1 : 0);
     o->lines++;
     if (o->fn) {
@@ -88,19 +89,10 @@ void sl_exec_output_feed(struct sl_exec_output *o, const char *data, size_t n)
         size_t take = nl ? (size_t)(nl - data) : n;
         size_t room = SL_EXEC_LINE_MAX - o->len;
 
-        if (take >= room) {
-            /* The line does not fit: fill the buffer and deliver it as a piece. A line of
-             * exactly SL_EXEC_LINE_MAX bytes followed by its newline stays whole. */
-            if (take == room && nl) {
-                memcpy(o->line + o->len, data, take);
-                o->len += take;
-                deliver(o, SL_EXEC_STREAM_OUTPUT, o->line, o->len, true);
-                o->len = 0;
-                o->continued = false;
-                data += take + 1;
-                n -= take + 1;
-                continue;
-            }
+        if (take > room) {
+            /* The line does not fit: fill the buffer and deliver it as a piece. A full
+             * buffer waits for the next byte, so that a line of exactly
+             * SL_EXEC_LINE_MAX bytes and its newline stay one line. */
             memcpy(o->line + o->len, data, room);
             o->len += room;
             deliver(o, SL_EXEC_STREAM_OUTPUT, o->line, o->len, false);
@@ -136,8 +128,13 @@ void sl_exec_output_system(struct sl_exec_output *o, const char *fmt, ...)
     char buf[512];
     int n;
 
-    /* A system line must not glue onto a partial line of the job's output. */
+    /* A system line must not glue onto a partial line of the job's output, in the log
+     * either. */
     sl_exec_output_end(o);
+    if (o->midline) {
+        log_append(o, "\n", 1);
+        o->bytes++;
+    }
     va_start(ap, fmt);
     n = vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);

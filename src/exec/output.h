@@ -26,6 +26,7 @@ struct sl_exec_output {
     char *line; /* SL_EXEC_LINE_MAX + 1 */
     size_t len;
     bool continued; /* the pending bytes continue a piece already delivered */
+    bool midline;   /* the log does not end with a newline */
     char *logbuf;
     size_t loglen;
     uint64_t bytes;
@@ -39,7 +40,8 @@ void sl_exec_output_release(struct sl_exec_output *o);
 void sl_exec_output_feed(struct sl_exec_output *o, const char *data, size_t n);
 /* Ends the stream: delivers a last line without newline, if any. */
 void sl_exec_output_end(struct sl_exec_output *o);
-/* Delivers a message of the executor as one line on SL_EXEC_STREAM_SYSTEM. */
+/* Delivers a message of the executor as one line on SL_EXEC_STREAM_SYSTEM, after ending
+ * a pending partial line (which then gets a newline in the log). */
 void sl_exec_output_system(struct sl_exec_output *o, const char *fmt, ...) SL_PRINTF(2, 3);
 /* Writes what is buffered to the log file. Returns 0, or -1 once a write has failed
  * (o->log_errno says why; later output is no longer written). */
