@@ -122,8 +122,10 @@ struct sl_exec_spec {
     int64_t after_script_timeout_ms; /* 0: SL_EXEC_AFTER_SCRIPT_TIMEOUT_MS; < 0: none */
     int64_t kill_grace_ms;           /* TERM to KILL delay; 0: SL_EXEC_KILL_GRACE_MS */
     /* The shell, a name looked up in the PATH of ENV (or of this process when ENV has no
-     * PATH), or a path. NULL: "bash", or "sh" when bash is not found. The shell is run
-     * as `SHELL --noprofile --norc SCRIPT` when it is bash, `SHELL SCRIPT` otherwise. */
+     * PATH), or a path. NULL: "bash", or "sh" when bash is not found. The script is run
+     * as `SHELL --noprofile --norc -c SCRIPT SHELL` when it is bash, `SHELL -c SCRIPT
+     * SHELL` otherwise (so $0 is the shell, and errors read "bash: line 3: ..."); a
+     * script over 120 KiB is passed as a memfd on fd 3 instead. */
     const char *shell;
     /* File the log is appended to (created 0644 when missing): the job's output byte for
      * byte (pieces of a long line are not cut there), each `$ command` line, and the

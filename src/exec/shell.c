@@ -140,7 +140,9 @@ static char *build_script(const struct job *j, const char *const *lists[], size_
     if (j->is_bash)
         sl_str_adds(&b, "set -o pipefail\n");
     else
-        sl_str_adds(&b, "if (set -o pipefail) 2>/dev/null; then set -o pipefail; fi\n");
+        /* `command` keeps a special builtin's error from ending the shell (POSIX), so a
+         * shell without pipefail goes on, without forking a subshell to ask first. */
+        sl_str_adds(&b, "command set -o pipefail 2>/dev/null || true\n");
     for (size_t l = 0; l < nlists; l++) {
         for (const char *const *c = lists[l]; c && *c; c++) {
             add_echo(&b, j->out.marker, *c);
