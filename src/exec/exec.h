@@ -114,8 +114,9 @@ struct sl_exec_spec {
     const char *const *script;
     const char *const *after_script;
     /* KEY=VALUE strings given to the shell as its whole environment. NULL means the
-     * environment of this process. The executor adds only CI_JOB_STATUS (running during
-     * the script, then success/failed/canceled for after_script), replacing any given. */
+     * environment of this process (environ, read without a lock: no setenv meanwhile). The executor
+     * adds only CI_JOB_STATUS (running during the script, then success/failed/canceled for
+     * after_script), replacing any given. */
     const char *const *env;
     const char *workdir;             /* NULL: the current directory */
     int64_t timeout_ms;              /* job timeout; <= 0: none */

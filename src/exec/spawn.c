@@ -21,6 +21,18 @@ static int pidfd_open_compat(pid_t pid)
 #endif
 }
 
+/* Returns FD, or a close-on-exec duplicate of it above 3 when FD is one of the
+ * descriptors the child's file actions overwrite (a process started with 0-2 closed gets
+ * its pipes there). *TMP receives the duplicate to close, or -1. */
+static int above_3(int fd, int *tmp)
+{
+    *tmp = -1;
+    if (fd < 0 || fd > 3)
+        return fd;
+    *tmp = fcntl(fd, F_DUPFD_CLOEXEC, 4);
+    return *tmp >= 0 ? *tmp : fd;
+}
+
 int sl_exec_proc_spawn(struct sl_exec_proc *p, const struct sl_exec_spawn_opts *opts,
                        struct sl_error *err)
 {
@@ -28,7 +40,9 @@ int sl_exec_proc_spawn(struct sl_exec_proc *p, const struct sl_exec_spawn_opts *
     posix_spawnattr_t attr;
     sigset_t all, none;
     pid_t pid;
-    int rc = 0, e;
+    int rc = 0, e, tmp_out, tmp_extra;
+    int out_fd = above_3(opts->out_fd, &tmp_out);
+    int extra_fd = above_3(opts->extra_fd, &tmp_extra);
 
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&attr);
@@ -43,11 +57,11 @@ int sl_exec_proc_spawn(struct sl_exec_proc *p, const struct sl_exec_spawn_opts *
                              POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, opts->out_fd, 1);
-    posix_spawn_file_actions_adddup2(&fa, opts->out_fd, 2);
-    if (opts->extra_fd >= 0)
-        posix_spawn_file_actions_adddup2(&fa, opts->extra_fd, 3);
-    posix_spawn_file_actions_addclosefrom_np(&fa, opts->extra_fd >= 0 ? 4 : 3);
+    posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+    posix_spawn_file_actions_adddup2(&fa, out_fd, 2);
+    if (extra_fd >= 0)
+        posix_spawn_file_actions_adddup2(&fa, extra_fd, 3);
+    posix_spawn_file_actions_addclosefrom_np(&fa, extra_fd >= 0 ? 4 : 3);
     if (opts->cwd)
         posix_spawn_file_actions_addchdir_np(&fa, opts->cwd);
 
@@ -65,6 +79,10 @@ int sl_exec_proc_spawn(struct sl_exec_proc *p, const struct sl_exec_spawn_opts *
     p->exit_code = -1;
     p->signal = 0;
 out:
+    if (tmp_out >= 0)
+        close(tmp_out);
+    if (tmp_extra >= 0)
+        close(tmp_extra);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     return rc;

@@ -3,6 +3,7 @@
 #include "base/compat.h"
 #include "harness/harness.h"
 #include "exec/exec.h"
+#include "exec/spawn.h"
 #include "base/alloc.h"
 #include "base/fs.h"
 #include "base/str.h"
@@ -13,6 +14,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* What a job printed: every line as "O:", "E:" or "S:" (stream) + text, one per line,
@@ -898,4 +900,84 @@ TEST(script_too_long_for_an_argument)
     CHECK(has(&c, "O:last X=1999\n"));
     CHECK(!has(&c, "O:fd3 open"));
     sl_str_release(&c.text);
+}
+
+TEST(works_when_stdio_descriptors_are_closed)
+{
+    /* A daemon may run with 0-2 closed: its pipes then land on 0-2, which the child's
+     * own stdin/stdout/stderr set-up must not trample. Checked in a child process. */
+    int res[2];
+    CHECK(pipe2(res, O_CLOEXEC) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        const char *script[] = {"echo hi", "read x || echo eof", NULL};
+        struct sl_exec_spec s;
+        struct sl_exec_result r;
+        struct capture c;
+        close(0);
+        close(1);
+        close(2);
+        spec_for(&s, &c, script);
+        char ok = sl_exec_run(&s, &r, NULL) == 0 && r.status == SL_EXEC_SUCCESS &&
+                          strstr(c.text.buf, "O:hi\nE:$ read x || echo eof\nO:eof\n")
+                      ? 'y'
+                      : 'n';
+        /* A script long enough for the memfd, which then gets descriptor 0. */
+        char *long_cmd = sl_xasprintf("echo long # %0200000d", 0);
+        const char *long_script[] = {long_cmd, NULL};
+        spec_for(&s, &c, long_script);
+        if (sl_exec_run(&s, &r, NULL) < 0 || r.status != SL_EXEC_SUCCESS ||
+            !strstr(c.text.buf, "O:long\n"))
+            ok = 'n';
+        if (write(res[1], &ok, 1) != 1)
+            _exit(2);
+        _exit(0);
+    }
+    close(res[1]);
+    char got = 0;
+    CHECK_INT_EQ(read(res[0], &got, 1), 1);
+    close(res[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    CHECK(got == 'y');
+}
+
+TEST(spawn_helpers_without_pidfd)
+{
+    /* The poll-free path used when the kernel has no pidfd_open: exit seen by asking. */
+    char *sh = sl_exec_find_program("sh", NULL);
+    char *argv[] = {sh, (char *)"-c", (char *)"sleep 0.05; exit 7", NULL};
+    char *envp[] = {NULL};
+    struct sl_exec_spawn_opts o = {.path = sh, .argv = argv, .envp = envp, .extra_fd = -1};
+    struct sl_exec_proc p;
+    int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+    CHECK(sh != NULL);
+    o.out_fd = devnull;
+    CHECK_INT_EQ(sl_exec_proc_spawn(&p, &o, NULL), 0);
+    close(p.pidfd);
+    p.pidfd = -1;
+    CHECK(getpgid(p.pid) == p.pid);
+    CHECK(getsid(p.pid) == p.pid);
+    CHECK(!sl_exec_proc_check_exit(&p));
+    int spins = 0;
+    while (!sl_exec_proc_check_exit(&p) && spins++ < 500)
+        usleep(2000);
+    CHECK(p.exited);
+    CHECK_INT_EQ(p.exit_code, 7);
+    /* Still a zombie: the group id is held until reaped. */
+    CHECK(!sl_exec_proc_group_empty(&p));
+    sl_exec_proc_reap(&p);
+    CHECK(sl_exec_proc_group_empty(&p));
+    CHECK_INT_EQ(sl_exec_proc_signal_group(&p, SIGTERM), -1);
+    sl_exec_proc_reap(&p); /* idempotent */
+
+    struct sl_error err = SL_ERROR_INIT;
+    o.path = "/nonexistent/sluice-sh";
+    CHECK_INT_EQ(sl_exec_proc_spawn(&p, &o, &err), SL_ENOENT);
+    CHECK(err.message && strstr(err.message, "/nonexistent/sluice-sh"));
+    sl_error_release(&err);
+    close(devnull);
+    free(sh);
 }
