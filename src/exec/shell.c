@@ -567,7 +567,10 @@ done:
     if (log_fd >= 0) {
         if (j.out.line) {
             sl_exec_output_flush(&j.out);
-            if (j.out.log_errno && r.failure != SL_EXEC_RUNNER_SYSTEM_FAILURE) {
+            /* A job whose log is incomplete did not run as it should have, but a cancel
+             * or a timeout says more about what happened. */
+            if (j.out.log_errno &&
+                (r.status == SL_EXEC_SUCCESS || r.failure == SL_EXEC_SCRIPT_FAILURE)) {
                 errno = j.out.log_errno;
                 sl_error_set_errno(&perr, SL_EIO, "cannot write the log file %s", spec->log_path);
                 system_failure(&r, &perr, "");

@@ -981,3 +981,24 @@ TEST(spawn_helpers_without_pidfd)
     close(devnull);
     free(sh);
 }
+
+TEST(log_write_failure_is_a_system_failure)
+{
+    const char *script[] = {"echo one", "echo two", NULL};
+    struct sl_exec_spec s;
+    struct sl_exec_result r;
+    struct capture c;
+
+    if (access("/dev/full", W_OK) != 0)
+        SKIP("no writable /dev/full to make log writes fail");
+    spec_for(&s, &c, script);
+    s.log_path = "/dev/full";
+    CHECK_INT_EQ(run(&s, &r), 0);
+    CHECK_INT_EQ(r.status, SL_EXEC_FAILED);
+    CHECK_INT_EQ(r.failure, SL_EXEC_RUNNER_SYSTEM_FAILURE);
+    CHECK_INT_EQ(r.exit_code, 0);
+    CHECK(strstr(r.message, "/dev/full") != NULL);
+    /* The callback still saw the whole job. */
+    CHECK(has(&c, "O:one\nE:$ echo two\nO:two\n"));
+    sl_str_release(&c.text);
+}
