@@ -394,7 +394,9 @@ static int run_phase(struct job *j, struct phase *ph, struct sl_error *err)
             kill_at = sl_time_mono_ns() + j->grace_ns;
         }
         if (iforce >= 0 && (pfd[iforce].revents & POLLIN)) {
-            ph->canceled = true;
+            /* Once the shell has exited its outcome stands; only leftovers die here. */
+            if (!proc.exited)
+                ph->canceled = true;
             sl_exec_proc_signal_group(&proc, SIGKILL);
             term_sent = kill_sent = true;
         }
