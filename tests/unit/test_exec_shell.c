@@ -1002,3 +1002,52 @@ TEST(log_write_failure_is_a_system_failure)
     CHECK(has(&c, "O:one\nE:$ echo two\nO:two\n"));
     sl_str_release(&c.text);
 }
+
+static struct sl_exec_cancel *signal_cancel;
+
+static void on_sigusr1(int sig)
+{
+    (void)sig;
+    sl_exec_cancel(signal_cancel);
+}
+
+static void *raise_later(void *arg)
+{
+    (void)arg;
+    usleep(150 * 1000);
+    kill(getpid(), SIGUSR1); /* any thread may take it, the one in poll included */
+    return NULL;
+}
+
+TEST(cancel_from_a_signal_handler)
+{
+    const char *script[] = {"sleep 100", NULL};
+    const char *after[] = {"echo \"after=$CI_JOB_STATUS\"", NULL};
+    struct sigaction sa, old;
+    struct sl_exec_spec s;
+    struct sl_exec_result r;
+    struct capture c;
+    pthread_t t;
+
+    signal_cancel = sl_exec_cancel_new(NULL);
+    CHECK(signal_cancel != NULL);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigusr1;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, &old);
+    spec_for(&s, &c, script);
+    s.after_script = after;
+    s.cancel = signal_cancel;
+    pthread_create(&t, NULL, raise_later, NULL);
+    int64_t t0 = sl_time_mono_ns();
+    int rc = run(&s, &r);
+    int64_t took_ms = (sl_time_mono_ns() - t0) / 1000000;
+    pthread_join(t, NULL);
+    sigaction(SIGUSR1, &old, NULL);
+    sl_exec_cancel_free(signal_cancel);
+    CHECK_INT_EQ(rc, 0);
+    CHECK_INT_EQ(r.status, SL_EXEC_CANCELED);
+    CHECK(has(&c, "O:after=canceled\n"));
+    CHECK(took_ms < 1500);
+    sl_str_release(&c.text);
+}
