@@ -149,7 +149,9 @@ static void decide(struct sl_sched *s, size_t i, enum sl_sched_status prior, int
         j->enqueue_now = false;
         set_status(s, i, SL_SCHED_PENDING);
     } else if (j->def.when == SL_SCHED_DELAYED) {
-        j->due = now + j->def.start_in_ms;
+        /* saturate: a due time past the end of time is simply never */
+        j->due =
+            now > 0 && j->def.start_in_ms > INT64_MAX - now ? INT64_MAX : now + j->def.start_in_ms;
         set_status(s, i, SL_SCHED_SCHEDULED);
     } else if (j->def.when == SL_SCHED_WHEN_MANUAL) {
         set_status(s, i, SL_SCHED_MANUAL);
@@ -609,6 +611,8 @@ int sl_sched_retry_job(struct sl_sched *s, size_t i, int64_t now, struct sl_erro
     if (j->status != SL_SCHED_SUCCESS && j->status != SL_SCHED_FAILED &&
         j->status != SL_SCHED_CANCELED)
         return wrong_status(s, i, "retry", err);
+    if (j->attempt == INT_MAX)
+        return sl_error_set(err, SL_ELIMIT, "job %s: too many attempts", job_name(s, i));
     j->attempt++;
     j->allow = static_allow(&j->def);
     j->enqueue_now = true;

@@ -553,3 +553,20 @@ TEST(large_pipeline_runs_to_completion)
     CHECK_INT_EQ(events, 2 * N);
     sl_sched_free(s);
 }
+
+TEST(delay_past_the_end_of_time_saturates)
+{
+    struct sl_sched_job jobs[] = {job("d", 0)};
+    struct sl_sched *s;
+    int64_t at = 0;
+
+    jobs[0].when = SL_SCHED_DELAYED;
+    jobs[0].start_in_ms = INT64_MAX;
+    s = make(jobs, 1, 1);
+    CHECK(s && sl_sched_start(s, 10, NULL) == 0);
+    CHECK(sl_sched_next_due(s, &at));
+    CHECK(at == INT64_MAX);
+    CHECK(sl_sched_tick(s, INT64_MAX - 1, NULL) == 0);
+    CHECK_STR_EQ(ST(s, 0), "scheduled");
+    sl_sched_free(s);
+}
