@@ -183,9 +183,10 @@ int sl_sched_job_finished(struct sl_sched *s, size_t i, enum sl_sched_failure re
 /* Plays a manual job (or runs a scheduled one now): it becomes pending; jobs skipped
  * because of it (its `needs` dependents, later stages) are reconsidered. */
 int sl_sched_play(struct sl_sched *s, size_t i, int64_t now, struct sl_error *err);
-/* Cancels the pipeline: created, pending, scheduled and manual jobs become canceled;
- * running jobs are asked to stop (a change with KILL set). Always succeeds once started
- * or not (a never-started pipeline is canceled whole). */
+/* Cancels the pipeline: created, pending and scheduled jobs, and blocking manual jobs,
+ * become canceled; running jobs are asked to stop (a change with KILL set); optional
+ * manual jobs stay playable. Succeeds in any state; a pipeline never started is canceled
+ * whole. */
 int sl_sched_cancel(struct sl_sched *s, int64_t now, struct sl_error *err);
 /* Cancels one created, pending or scheduled job (canceled at once) or running job (asked
  * to stop). Jobs after it then see a canceled job and are skipped, as in GitLab. */
