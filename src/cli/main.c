@@ -20,8 +20,14 @@ static const struct command commands[] = {
 
 static int cmd_version(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: sluice version\n\nPrints the version of sluice.\n");
+            return SL_EXIT_OK;
+        }
+        sl_cli_error("version: unknown option '%s'", argv[i]);
+        return SL_EXIT_USAGE;
+    }
     printf("sluice %s\n", SL_VERSION);
     return SL_EXIT_OK;
 }

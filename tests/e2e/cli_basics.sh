@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The front of the binary: --help, --version, unknown commands, exit codes.
+set -u
+bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+pass=0 fail=0
+check() { # check NAME WANT_EXIT CMD... ; output in $out
+  local name=$1 want=$2; shift 2
+  out=$("$@" 2>&1); local got=$?
+  if [[ $got == "$want" ]]; then pass=$((pass + 1)); echo "ok - $name";
+  else fail=$((fail + 1)); echo "not ok - $name: exit $got, want $want"; echo "$out" | sed 's/^/#   /'; fi
+}
+contains() { # contains NAME TEXT
+  if grep -qF -- "$2" <<<"$out"; then pass=$((pass + 1)); echo "ok - $1";
+  else fail=$((fail + 1)); echo "not ok - $1: output lacks '$2'"; echo "$out" | sed 's/^/#   /'; fi
+}
+check "--help exits 0" 0 "$bin" --help
+contains "--help lists commands" "Commands:"
+check "--version exits 0" 0 "$bin" --version
+contains "--version prints the version" "sluice "
+check "no command is a usage error" 2 "$bin"
+check "unknown command is a usage error" 2 "$bin" frobnicate
+contains "unknown command is named" "'frobnicate' is not a sluice command"
+for cmd in $("$bin" --help | awk '/^Commands:/{on=1; next} on && !NF {exit} on {print $1}'); do
+  check "$cmd --help exits 0" 0 "$bin" "$cmd" --help
+  contains "$cmd --help shows usage" "usage: sluice $cmd"
+  check "$cmd with a bad option is a usage error" 2 "$bin" "$cmd" --no-such-option
+done
+echo "$pass passed, $fail failed"
+((fail == 0))
