@@ -22,6 +22,14 @@ static const char *const deprecated_keys[] = {
     "image", "services", "cache", "before_script", "after_script",
 };
 
+static bool is_one_of(const char *key, const char *const *set, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(set[i], key))
+            return true;
+    return false;
+}
+
 /* Does the job's `inherit:default` let it take KEY? */
 static bool inherits(const struct sl_node *job, const char *key)
 {
@@ -48,27 +56,27 @@ int sl_config_apply_defaults(struct sl_resolve *r, struct sl_node **rootp)
 
     if (def && def->kind != SL_NODE_MAP)
         def = NULL; /* the validator reports it */
-    for (size_t i = 0; i < SL_ARRAY_LEN(deprecated_keys); i++) {
-        const struct sl_pair *top = sl_node_get_pair(root, deprecated_keys[i]);
-        if (!top)
-            continue;
-        if (def && sl_node_get_pair(def, deprecated_keys[i])) {
-            sl_resolve_error(r, top->key_pos, "%s is defined in top-level and `default:` entry",
-                             deprecated_keys[i]);
-            continue;
-        }
-        if (!eff)
-            eff = sl_node_new(r->a, SL_NODE_MAP, top->key_pos);
-        sl_node_map_push(r->a, eff, top->key, top->key_pos, top->value);
-    }
-    if (def) {
-        for (size_t i = 0; i < SL_ARRAY_LEN(default_keys); i++) {
-            const struct sl_pair *p = sl_node_get_pair(def, default_keys[i]);
-            if (!p)
+    /* in file order: the deprecated top-level keywords and `default:`'s own order */
+    for (size_t i = 0; i < root->n; i++) {
+        const struct sl_pair *top = &root->pairs[i];
+        if (is_one_of(top->key, deprecated_keys, SL_ARRAY_LEN(deprecated_keys))) {
+            if (def && sl_node_get_pair(def, top->key)) {
+                sl_resolve_error(r, top->key_pos, "%s is defined in top-level and `default:` entry",
+                                 top->key);
                 continue;
+            }
             if (!eff)
-                eff = sl_node_new(r->a, SL_NODE_MAP, def->pos);
-            sl_node_map_push(r->a, eff, p->key, p->key_pos, p->value);
+                eff = sl_node_new(r->a, SL_NODE_MAP, top->key_pos);
+            sl_node_map_push(r->a, eff, top->key, top->key_pos, top->value);
+        } else if (def && !strcmp(top->key, "default")) {
+            for (size_t k = 0; k < def->n; k++) {
+                const struct sl_pair *p = &def->pairs[k];
+                if (!is_one_of(p->key, default_keys, SL_ARRAY_LEN(default_keys)))
+                    continue;
+                if (!eff)
+                    eff = sl_node_new(r->a, SL_NODE_MAP, def->pos);
+                sl_node_map_push(r->a, eff, p->key, p->key_pos, p->value);
+            }
         }
     }
     if (!eff)

@@ -36,6 +36,12 @@ static struct sl_pos mark_pos(const struct reader *r, const struct fy_mark *m)
     return p;
 }
 
+/* Where a node starts: at its tag when it has one (`!reference [a]` is reported at `!`). */
+static struct sl_pos node_pos(const struct reader *r, struct fy_event *e, struct fy_token *tag)
+{
+    return mark_pos(r, tag ? fy_token_start_mark(tag) : fy_event_start_mark(e));
+}
+
 static int fail(struct reader *r, int rc, struct sl_pos pos, const char *fmt, ...) SL_PRINTF(4, 5);
 static int fail(struct reader *r, int rc, struct sl_pos pos, const char *fmt, ...)
 {
@@ -58,8 +64,8 @@ static int syntax_error(struct reader *r)
     bool any = false;
     while (d && (e = fy_diag_errors_iterate(d, &it))) {
         if (!r->rc)
-            sl_diag_add(r->diag, SL_DIAG_ERROR, r->file, e->line + 1, e->column + 1,
-                        "invalid YAML: %s", e->msg);
+            sl_diag_add(r->diag, SL_DIAG_ERROR, r->file, e->line, e->column, "invalid YAML: %s",
+                        e->msg);
         any = true;
         break;
     }
@@ -256,7 +262,7 @@ static int merge_into(struct reader *r, struct sl_node *map, struct sl_node *src
 static int parse_mapping(struct reader *r, struct fy_event *start, int depth, struct sl_node **out,
                          size_t *size)
 {
-    struct sl_pos pos = mark_pos(r, fy_event_start_mark(start));
+    struct sl_pos pos = node_pos(r, start, start->mapping_start.tag);
     struct sl_node *map = sl_node_new(r->a, SL_NODE_MAP, pos);
     struct fy_token *anchor = start->mapping_start.anchor;
     size_t total = 1;
@@ -313,7 +319,7 @@ static int parse_mapping(struct reader *r, struct fy_event *start, int depth, st
 static int parse_sequence(struct reader *r, struct fy_event *start, int depth, struct sl_node **out,
                           size_t *size)
 {
-    struct sl_pos pos = mark_pos(r, fy_event_start_mark(start));
+    struct sl_pos pos = node_pos(r, start, start->sequence_start.tag);
     struct sl_node *seq = sl_node_new(r->a, SL_NODE_SEQ, pos);
     struct fy_token *anchor = start->sequence_start.anchor;
     size_t total = 1;
@@ -361,6 +367,8 @@ static int parse_node(struct reader *r, struct fy_event *e, int depth, struct sl
     switch (e->type) {
     case FYET_SCALAR: {
         size_t len = 0;
+        if (e->scalar.tag)
+            pos = node_pos(r, e, e->scalar.tag);
         const char *text = e->scalar.value ? fy_token_get_text(e->scalar.value, &len) : "";
         struct sl_node *n = sl_node_new(r->a, SL_NODE_STR, pos);
         n->tag = tag_of(r, e->scalar.tag);
