@@ -69,6 +69,8 @@ static int syntax_error(struct reader *r)
         any = true;
         break;
     }
+    if (d)
+        fy_diag_unref(d); /* fy_parser_get_diag returns a new reference */
     if (!any)
         fail(r, SL_EINVAL, (struct sl_pos){r->file, 0, 0}, "invalid YAML");
     r->rc = SL_EINVAL;
@@ -466,18 +468,10 @@ int sl_yaml_parse(struct sl_arena *a, const char *file, const char *buf, size_t 
                     "config file is %zu bytes, more than the limit of %zu bytes", len,
                     r.lim.max_bytes);
     }
-    struct fy_diag_cfg dcfg;
-    fy_diag_cfg_default(&dcfg);
-    dcfg.fp = NULL;
-    dcfg.output_fn = NULL;
-    dcfg.level = FYET_ERROR;
-    struct fy_diag *fdiag = fy_diag_create(&dcfg);
-    if (fdiag)
-        fy_diag_set_collect_errors(fdiag, true);
+    /* the parser's own diag (FYPCF_COLLECT_DIAG keeps errors instead of printing them) */
     struct fy_parse_cfg cfg = {
         .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_ALLOW_DUPLICATE_KEYS |
                  FYPCF_DEFAULT_VERSION_1_1 | FYPCF_DISABLE_DEPTH_LIMIT,
-        .diag = fdiag,
     };
     r.fyp = fy_parser_create(&cfg);
     if (!r.fyp || fy_parser_set_string(r.fyp, buf, len) != 0) {
@@ -527,7 +521,5 @@ out:
     }
     if (r.fyp)
         fy_parser_destroy(r.fyp);
-    if (fdiag)
-        fy_diag_destroy(fdiag);
     return rc;
 }
