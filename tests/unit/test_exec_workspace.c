@@ -1,0 +1,320 @@
+/* Workspaces: real trees and real git repositories (made with the git command), copied
+ * with sl_workspace_prepare and inspected with lstat and git itself. */
+#include "base/compat.h"
+#include "harness/harness.h"
+#include "exec/workspace.h"
+#include "base/alloc.h"
+#include "base/fs.h"
+#include "base/str.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Runs a shell command; returns its exit status. */
+static int sh(const char *fmt, ...) SL_PRINTF(1, 2);
+static int sh(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *cmd = sl_xvasprintf(fmt, ap);
+    va_end(ap);
+    int st = system(cmd);
+    free(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The output of a shell command (stdout), trailing newline kept. Caller frees. */
+static char *sh_out(const char *fmt, ...) SL_PRINTF(1, 2);
+static char *sh_out(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *cmd = sl_xvasprintf(fmt, ap);
+    va_end(ap);
+    struct sl_str s = SL_STR_INIT;
+    FILE *p = popen(cmd, "r");
+    char buf[4096];
+    size_t n;
+    while (p && (n = fread(buf, 1, sizeof(buf), p)) > 0)
+        sl_str_add(&s, buf, n);
+    if (p)
+        pclose(p);
+    free(cmd);
+    return sl_str_detach(&s);
+}
+
+static bool have_git(void)
+{
+    return sh("git --version >/dev/null 2>&1") == 0;
+}
+
+#define GIT                                                                                        \
+    "git -c user.name=t -c user.email=t@example.com -c init.defaultBranch=main "                   \
+    "-c core.autocrlf=false"
+
+static void write_file(const char *dir, const char *rel, const char *content)
+{
+    char *p = sl_fs_join(dir, rel);
+    char *slash = strrchr(p, '/');
+    *slash = '\0';
+    sl_fs_mkdir_p(p, 0755, NULL);
+    *slash = '/';
+    sl_fs_write_atomic(p, content, strlen(content), 0644, NULL);
+    free(p);
+}
+
+static char *read_text(const char *dir, const char *rel)
+{
+    char *p = sl_fs_join(dir, rel), *buf = NULL;
+    size_t n;
+    if (sl_fs_read_file(p, 1 << 20, &buf, &n, NULL) < 0)
+        buf = NULL;
+    free(p);
+    return buf;
+}
+
+static bool exists_l(const char *dir, const char *rel, struct stat *st)
+{
+    char *p = sl_fs_join(dir, rel);
+    struct stat tmp;
+    bool ok = lstat(p, st ? st : &tmp) == 0;
+    free(p);
+    return ok;
+}
+
+/* A committed repository with the shapes a project has, then local changes of every
+ * kind on top. */
+static char *make_repo(void)
+{
+    char *proj = sl_fs_join(sl_test_tmpdir(), "proj");
+    write_file(proj, "README.md", "hello\n");
+    write_file(proj, "src/main.c", "int main(void) { return 0; }\n");
+    write_file(proj, "src/deep/er/x.txt", "x\n");
+    write_file(proj, "gone.txt", "to be deleted\n");
+    write_file(proj, "run.sh", "#!/bin/sh\necho run\n");
+    write_file(proj, ".gitignore", "*.log\nbuild/\n");
+    if (sh("cd '%s' && chmod 755 run.sh && ln -s src/main.c link && " GIT " init -q && " GIT
+           " add -A && " GIT " commit -q -m first && " GIT " tag v1.0",
+           proj) != 0)
+        return NULL;
+    write_file(proj, "README.md", "hello, edited\n");        /* unstaged edit */
+    write_file(proj, "untracked.txt", "new\n");              /* untracked */
+    write_file(proj, "newdir/inner/file.txt", "nested\n");   /* untracked dir */
+    write_file(proj, "debug.log", "ignored\n");              /* ignored */
+    write_file(proj, "build/out.o", "ignored too\n");        /* ignored dir */
+    write_file(proj, "staged.txt", "staged\n");              /* staged, new */
+    write_file(proj, ".sluice/builds/old/stale.txt", "old"); /* sluice's own */
+    if (sh("cd '%s' && rm gone.txt && " GIT " add staged.txt", proj) != 0)
+        return NULL;
+    return proj;
+}
+
+TEST(git_copy_takes_tracked_and_untracked_not_ignored)
+{
+    if (!have_git())
+        SKIP("SKIPPED: the git command is not installed");
+    char *proj = make_repo();
+    CHECK(proj);
+    char *dest = sl_fs_join(proj, ".sluice/builds/1/job");
+    struct sl_workspace_stats st;
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = sl_workspace_prepare(proj, dest, &st, &err);
+    if (rc < 0)
+        sl_test_fail(__FILE__, __LINE__, "%s", sl_error_format(&err));
+    CHECK_INT_EQ(rc, 0);
+    CHECK(st.git);
+
+    char *t = read_text(dest, "README.md");
+    CHECK_STR_EQ(t, "hello, edited\n");
+    free(t);
+    t = read_text(dest, "src/deep/er/x.txt");
+    CHECK_STR_EQ(t, "x\n");
+    free(t);
+    t = read_text(dest, "untracked.txt");
+    CHECK_STR_EQ(t, "new\n");
+    free(t);
+    t = read_text(dest, "newdir/inner/file.txt");
+    CHECK_STR_EQ(t, "nested\n");
+    free(t);
+    t = read_text(dest, "staged.txt");
+    CHECK_STR_EQ(t, "staged\n");
+    free(t);
+    CHECK(exists_l(dest, ".gitignore", NULL));
+    CHECK(!exists_l(dest, "debug.log", NULL));
+    CHECK(!exists_l(dest, "build", NULL));
+    CHECK(!exists_l(dest, "gone.txt", NULL));
+    CHECK(!exists_l(dest, ".sluice", NULL));
+
+    struct stat ls;
+    CHECK(exists_l(dest, "run.sh", &ls));
+    CHECK_INT_EQ(ls.st_mode & 0777, 0755);
+    CHECK(exists_l(dest, "README.md", &ls));
+    CHECK_INT_EQ(ls.st_mode & 0777, 0644);
+    CHECK(exists_l(dest, "link", &ls));
+    CHECK(S_ISLNK(ls.st_mode));
+    char target[64] = {0};
+    char *lp = sl_fs_join(dest, "link");
+    CHECK(readlink(lp, target, 63) > 0);
+    free(lp);
+    CHECK_STR_EQ(target, "src/main.c");
+
+    /* not a hard link: a job writing its copy leaves the project alone */
+    struct stat a, b;
+    CHECK(exists_l(proj, "src/main.c", &a) && exists_l(dest, "src/main.c", &b));
+    CHECK(a.st_ino != b.st_ino || a.st_dev != b.st_dev);
+    CHECK_INT_EQ(st.files, 8); /* README main x run .gitignore untracked file staged */
+    CHECK_INT_EQ(st.symlinks, 1);
+
+    /* git works in the copy: its own repository on the project's objects */
+    CHECK(sl_fs_is_dir(t = sl_fs_join(dest, ".git")));
+    free(t);
+    char *h1 = sh_out("git -C '%s' rev-parse HEAD", proj);
+    char *h2 = sh_out("git -C '%s' rev-parse HEAD", dest);
+    CHECK(strlen(h1) == 41);
+    CHECK_STR_EQ(h2, h1);
+    free(h1);
+    free(h2);
+    char *desc = sh_out("git -C '%s' describe --tags", dest);
+    CHECK_STR_EQ(desc, "v1.0\n");
+    free(desc);
+    char *br =
+        sh_out("git -C '%s' rev-parse --verify -q refs/heads/main >/dev/null && echo ok", dest);
+    CHECK_STR_EQ(br, "ok\n");
+    free(br);
+    char *status = sh_out("git -C '%s' status --porcelain --untracked-files=all", dest);
+    CHECK_STR_EQ(status, " M README.md\n D gone.txt\n?? newdir/inner/file.txt\n?? staged.txt\n"
+                         "?? untracked.txt\n");
+    free(status);
+    char *show = sh_out("git -C '%s' show HEAD:gone.txt", dest);
+    CHECK_STR_EQ(show, "to be deleted\n");
+    free(show);
+
+    /* the job's git writes stay in the copy */
+    CHECK_INT_EQ(sh("cd '%s' && " GIT " add -A && " GIT " commit -q -m job", dest), 0);
+    char *pst = sh_out("git -C '%s' status --porcelain", proj);
+    CHECK_STR_EQ(pst, " M README.md\n D gone.txt\nA  staged.txt\n?? .sluice/\n?? newdir/\n"
+                      "?? untracked.txt\n");
+    free(pst);
+    char *plog = sh_out("git -C '%s' log --oneline | wc -l", proj);
+    CHECK_STR_EQ(plog, "1\n");
+    free(plog);
+    free(dest);
+    free(proj);
+}
+
+TEST(git_copy_of_an_unborn_repository)
+{
+    if (!have_git())
+        SKIP("SKIPPED: the git command is not installed");
+    char *proj = sl_fs_join(sl_test_tmpdir(), "unborn");
+    write_file(proj, "a.txt", "a\n");
+    write_file(proj, "ignored.tmp", "tmp\n");
+    write_file(proj, ".gitignore", "*.tmp\n");
+    CHECK_INT_EQ(sh("cd '%s' && " GIT " init -q -b trunk", proj), 0);
+    char *dest = sl_fs_join(proj, ".sluice/builds/j");
+    struct sl_workspace_stats st;
+    struct sl_error err = SL_ERROR_INIT;
+    CHECK_INT_EQ(sl_workspace_prepare(proj, dest, &st, &err), 0);
+    CHECK(exists_l(dest, "a.txt", NULL));
+    CHECK(!exists_l(dest, "ignored.tmp", NULL));
+    char *head = sh_out("git -C '%s' symbolic-ref HEAD", dest);
+    CHECK_STR_EQ(head, "refs/heads/trunk\n");
+    free(head);
+    char *status = sh_out("git -C '%s' status --porcelain", dest);
+    CHECK_STR_EQ(status, "?? .gitignore\n?? a.txt\n");
+    free(status);
+    free(dest);
+    free(proj);
+}
+
+TEST(plain_tree_copy_keeps_modes_links_and_empty_dirs)
+{
+    char *proj = sl_fs_join(sl_test_tmpdir(), "plain");
+    write_file(proj, "a/b/c.txt", "c\n");
+    write_file(proj, ".hidden", "h\n");
+    write_file(proj, "tool", "#!/bin/sh\n");
+    write_file(proj, ".sluice/cache/k.tar.zst", "not copied");
+    CHECK_INT_EQ(sh("cd '%s' && chmod 750 tool && mkdir -p empty && ln -s /etc/hostname abs && "
+                    "ln -s a/b dirlink && mkfifo fifo",
+                    proj),
+                 0);
+    char *dest = sl_fs_join(sl_test_tmpdir(), "plain-copy");
+    struct sl_workspace_stats st;
+    struct sl_error err = SL_ERROR_INIT;
+    CHECK_INT_EQ(sl_workspace_prepare(proj, dest, &st, &err), 0);
+    CHECK(!st.git);
+    char *t = read_text(dest, "a/b/c.txt");
+    CHECK_STR_EQ(t, "c\n");
+    free(t);
+    CHECK(exists_l(dest, ".hidden", NULL));
+    CHECK(!exists_l(dest, ".sluice", NULL));
+    CHECK(!exists_l(dest, "fifo", NULL));
+    CHECK(sl_fs_is_dir(t = sl_fs_join(dest, "empty")));
+    free(t);
+    struct stat ls;
+    CHECK(exists_l(dest, "tool", &ls));
+    CHECK_INT_EQ(ls.st_mode & 07777, 0750);
+    CHECK(exists_l(dest, "abs", &ls) && S_ISLNK(ls.st_mode));
+    CHECK(exists_l(dest, "dirlink", &ls) && S_ISLNK(ls.st_mode));
+    CHECK_INT_EQ(st.files, 3);
+    CHECK_INT_EQ(st.symlinks, 2);
+    CHECK_INT_EQ(st.skipped, 1);
+
+    /* a second prepare starts from scratch */
+    write_file(dest, "left-over", "x");
+    CHECK_INT_EQ(sl_workspace_prepare(proj, dest, NULL, &err), 0);
+    CHECK(!exists_l(dest, "left-over", NULL));
+    free(dest);
+    free(proj);
+}
+
+TEST(large_and_empty_files_copy_byte_for_byte)
+{
+    char *proj = sl_fs_join(sl_test_tmpdir(), "big");
+    CHECK_INT_EQ(sl_fs_mkdir_p(proj, 0755, NULL), 0);
+    CHECK_INT_EQ(sh("cd '%s' && head -c 3000000 /dev/urandom > big.bin && : > empty", proj), 0);
+    char *dest = sl_fs_join(sl_test_tmpdir(), "big-copy");
+    CHECK_INT_EQ(sl_workspace_prepare(proj, dest, NULL, NULL), 0);
+    CHECK_INT_EQ(sh("cmp -s '%s/big.bin' '%s/big.bin' && test -f '%s/empty' && ! test -s "
+                    "'%s/empty'",
+                    proj, dest, dest, dest),
+                 0);
+    free(dest);
+    free(proj);
+}
+
+TEST(bad_destinations_are_refused)
+{
+    char *proj = sl_fs_join(sl_test_tmpdir(), "p");
+    write_file(proj, "f", "f");
+    struct sl_error err = SL_ERROR_INIT;
+    char *inside = sl_fs_join(proj, "builds/x");
+    CHECK_INT_EQ(sl_workspace_prepare(proj, inside, NULL, &err), SL_EINVAL);
+    CHECK(strstr(err.message, "must be under its .sluice/"));
+    sl_error_release(&err);
+    CHECK(!exists_l(proj, "builds", NULL)); /* refused before anything was made */
+    char *missing = sl_fs_join(sl_test_tmpdir(), "does-not-exist");
+    char *d2 = sl_fs_join(sl_test_tmpdir(), "d2");
+    CHECK_INT_EQ(sl_workspace_prepare(missing, d2, NULL, &err), SL_ENOENT);
+    sl_error_release(&err);
+    CHECK(exists_l(proj, "f", NULL));
+    free(missing);
+    free(d2);
+    free(inside);
+    free(proj);
+}
+
+TEST(destination_holding_the_project_is_refused_untouched)
+{
+    char *root = sl_fs_join(sl_test_tmpdir(), "holder");
+    char *proj = sl_fs_join(root, "proj");
+    write_file(proj, "keep.txt", "keep");
+    struct sl_error err = SL_ERROR_INIT;
+    CHECK_INT_EQ(sl_workspace_prepare(proj, root, NULL, &err), SL_EINVAL);
+    sl_error_release(&err);
+    CHECK_INT_EQ(sl_workspace_prepare(proj, proj, NULL, &err), SL_EINVAL);
+    sl_error_release(&err);
+    CHECK(exists_l(proj, "keep.txt", NULL));
+    free(proj);
+    free(root);
+}
