@@ -446,6 +446,45 @@ static bool only_spec(const struct sl_node *n)
     return n && n->kind == SL_NODE_MAP && n->n == 1 && !strcmp(n->pairs[0].key, "spec");
 }
 
+/* The offset of the first byte that is not part of valid UTF-8 (or a NUL), or LEN.
+ * libfyaml 0.7.12 loops forever on some invalid sequences (found by fuzz_config), and
+ * Psych rejects them anyway. */
+static size_t utf8_invalid_at(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        size_t n;
+        uint32_t cp;
+        if (c == 0)
+            return i;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf)
+            n = 1, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef)
+            n = 2, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4)
+            n = 3, cp = c & 0x07;
+        else
+            return i;
+        if (len - i <= n)
+            return i;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return i;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return i;
+        i += n + 1;
+    }
+    return len;
+}
+
 int sl_yaml_parse(struct sl_arena *a, const char *file, const char *buf, size_t len,
                   const struct sl_yaml_limits *limits, struct sl_node **out,
                   struct sl_node **header, struct sl_diag *diag)
@@ -467,6 +506,19 @@ int sl_yaml_parse(struct sl_arena *a, const char *file, const char *buf, size_t 
         return fail(&r, SL_ELIMIT, (struct sl_pos){r.file, 0, 0},
                     "config file is %zu bytes, more than the limit of %zu bytes", len,
                     r.lim.max_bytes);
+    }
+    size_t bad = utf8_invalid_at((const unsigned char *)buf, len);
+    if (bad < len) {
+        int line = 1, col = 1;
+        for (size_t i = 0; i < bad; i++) {
+            if (buf[i] == '\n')
+                line++, col = 1;
+            else if (((unsigned char)buf[i] & 0xc0) != 0x80)
+                col++;
+        }
+        return fail(&r, SL_EINVAL, (struct sl_pos){r.file, line, col},
+                    buf[bad] ? "invalid YAML: the file is not valid UTF-8"
+                             : "invalid YAML: the file contains a NUL byte");
     }
     /* the parser's own diag (FYPCF_COLLECT_DIAG keeps errors instead of printing them) */
     struct fy_parse_cfg cfg = {
