@@ -493,6 +493,7 @@ int sl_yaml_parse(struct sl_arena *a, const char *file, const char *buf, size_t 
     struct sl_node *docs[2] = {NULL, NULL};
     size_t ndocs = 0;
     struct fy_event *e = NULL;
+    struct fy_diag *fdiag = NULL;
     int rc = 0;
 
     r.a = a;
@@ -520,10 +521,18 @@ int sl_yaml_parse(struct sl_arena *a, const char *file, const char *buf, size_t 
                     buf[bad] ? "invalid YAML: the file is not valid UTF-8"
                              : "invalid YAML: the file contains a NUL byte");
     }
-    /* the parser's own diag (FYPCF_COLLECT_DIAG keeps errors instead of printing them) */
+    struct fy_diag_cfg dcfg;
+    fy_diag_cfg_default(&dcfg);
+    dcfg.fp = NULL;
+    dcfg.output_fn = NULL;
+    dcfg.level = FYET_ERROR;
+    fdiag = fy_diag_create(&dcfg);
+    if (fdiag)
+        fy_diag_set_collect_errors(fdiag, true);
     struct fy_parse_cfg cfg = {
         .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_ALLOW_DUPLICATE_KEYS |
                  FYPCF_DEFAULT_VERSION_1_1 | FYPCF_DISABLE_DEPTH_LIMIT,
+        .diag = fdiag,
     };
     r.fyp = fy_parser_create(&cfg);
     if (!r.fyp || fy_parser_set_string(r.fyp, buf, len) != 0) {
@@ -573,5 +582,7 @@ out:
     }
     if (r.fyp)
         fy_parser_destroy(r.fyp);
+    if (fdiag)
+        fy_diag_destroy(fdiag);
     return rc;
 }
