@@ -1,0 +1,147 @@
+/* backend.h: what a database backend gives the store (internal to src/store).
+ *
+ * The store's logic (store.c, migrate.c and one file per kind of row) is written once, in
+ * the SQL that SQLite and PostgreSQL share, with `?` placeholders. A backend connects,
+ * runs one statement with parameters (rewriting placeholders as its driver wants),
+ * runs a migration script, and supplies the few fragments where the dialects differ.
+ *
+ * Results are copied into a `struct db_rows`: every cell as NUL-terminated bytes (text as
+ * the database prints it, integers in decimal, blobs raw), so the store reads both
+ * backends the same way. */
+#ifndef SL_STORE_BACKEND_H
+#define SL_STORE_BACKEND_H
+
+#include "base/compat.h"
+#include "base/error.h"
+#include "store/store.h"
+
+#include <inttypes.h>
+
+enum db_type { DB_NULL, DB_INT, DB_REAL, DB_TEXT, DB_BLOB };
+
+/* A statement parameter; pointers are borrowed for the duration of the call. */
+struct db_value {
+    enum db_type type;
+    int64_t i;
+    double d;
+    const void *p;
+    size_t len;
+};
+
+static inline struct db_value db_int(int64_t v)
+{
+    return (struct db_value){.type = DB_INT, .i = v};
+}
+/* 0 is stored as NULL (times, optional ids). */
+static inline struct db_value db_int_or_null(int64_t v)
+{
+    return v ? db_int(v) : (struct db_value){.type = DB_NULL};
+}
+static inline struct db_value db_real(double v)
+{
+    return (struct db_value){.type = DB_REAL, .d = v};
+}
+/* NULL S is a NULL value. */
+static inline struct db_value db_text(const char *s)
+{
+    return s ? (struct db_value){.type = DB_TEXT, .p = s, .len = strlen(s)}
+             : (struct db_value){.type = DB_NULL};
+}
+static inline struct db_value db_blob(const void *p, size_t len)
+{
+    return (struct db_value){.type = DB_BLOB, .p = p, .len = len};
+}
+static inline struct db_value db_null(void)
+{
+    return (struct db_value){.type = DB_NULL};
+}
+
+struct db_cell {
+    char *data; /* owned, NUL-terminated; NULL for SQL NULL */
+    size_t len;
+};
+
+struct db_rows {
+    size_t nrows, ncols;
+    struct db_cell *cells; /* row-major */
+};
+
+void db_rows_release(struct db_rows *r);
+/* Cell accessors: NULL reads as 0 / NULL. */
+const struct db_cell *db_cell(const struct db_rows *r, size_t row, size_t col);
+int64_t db_get_int(const struct db_rows *r, size_t row, size_t col);
+double db_get_real(const struct db_rows *r, size_t row, size_t col);
+bool db_is_null(const struct db_rows *r, size_t row, size_t col);
+/* A copy of the cell (caller frees), NULL for SQL NULL. */
+char *db_get_str(const struct db_rows *r, size_t row, size_t col);
+/* A copy of the cell, "" for SQL NULL. */
+char *db_get_str0(const struct db_rows *r, size_t row, size_t col);
+
+struct sl_store_backend {
+    const char *name;
+    /* true: one process's writes are serialised by the store's write mutex (SQLite has a
+     * single writer; waiting on a mutex beats polling on SQLITE_BUSY). */
+    bool serialize_writes;
+    /* Starts a transaction that will write ("BEGIN IMMEDIATE" takes SQLite's write lock at
+     * once, so two writers never deadlock upgrading from read). */
+    const char *begin_write;
+    /* Appended to the claim's inner SELECT (PostgreSQL: FOR UPDATE SKIP LOCKED). */
+    const char *claim_lock;
+    /* Run first in the migration transaction: serialises concurrent start-ups (NULL:
+     * begin_write already does). */
+    const char *migrate_lock;
+    /* File suffix of this backend's migration variants: "sqlite" or "postgres". */
+    const char *migration_suffix;
+
+    /* Opens one connection to TARGET (a path or a libpq conninfo/URI). */
+    int (*connect)(void **conn, const char *target, const struct sl_store_options *opts,
+                   struct sl_error *err);
+    void (*disconnect)(void *conn);
+    /* Runs one statement with `?` placeholders bound to PARAMS. ROWS (may be NULL) gets
+     * the result rows; *changes (may be NULL) the number of rows written. */
+    int (*exec)(void *conn, const char *sql, const struct db_value *params, size_t nparams,
+                struct db_rows *rows, int64_t *changes, struct sl_error *err);
+    /* Runs a script of several statements without parameters (migrations). */
+    int (*exec_script)(void *conn, const char *sql, struct sl_error *err);
+    /* Whether the connection is still usable (else the pool reconnects it). */
+    bool (*healthy)(void *conn);
+};
+
+extern const struct sl_store_backend sl_store_sqlite_backend;
+extern const struct sl_store_backend sl_store_postgres_backend;
+
+/* A borrowed connection (store.c). A write borrow holds the write mutex on backends that
+ * serialise writes. */
+struct db_conn {
+    struct sl_store *st;
+    void *c;
+    bool write;
+};
+
+int db_acquire(struct sl_store *st, bool write, struct db_conn *out, struct sl_error *err);
+void db_release(struct db_conn *dc);
+int db_exec(struct db_conn *dc, const char *sql, const struct db_value *params, size_t nparams,
+            struct db_rows *rows, int64_t *changes, struct sl_error *err);
+/* Transactions on a borrowed connection: begin uses begin_write for write borrows. end
+ * commits when RC is 0 and rolls back otherwise; it returns RC, or the commit's error. */
+int db_begin(struct db_conn *dc, struct sl_error *err);
+int db_end(struct db_conn *dc, int rc, struct sl_error *err);
+
+const struct sl_store_backend *db_backend(const struct sl_store *st);
+const struct sl_store_options *db_options(const struct sl_store *st);
+
+/* Runs the migrations (migrate.c) on a fresh connection during open. */
+int sl_store_migrate(struct sl_store *st, int migrate_to, struct sl_error *err);
+
+/* Limits shared by the row files: SL_EINVAL/SL_ELIMIT naming WHAT when S is NULL (if
+ * REQUIRED) or longer than SL_STORE_TEXT_MAX. */
+/* Borrows a connection, runs one statement, returns the connection (a write when WRITE). */
+int db_run(struct sl_store *st, bool write, const char *sql, const struct db_value *params,
+           size_t nparams, struct db_rows *rows, int64_t *changes, struct sl_error *err);
+int db_check_text(const char *s, bool required, const char *what, struct sl_error *err);
+/* SL_EINVAL/SL_ELIMIT when job J cannot be stored (jobs.c). */
+int db_job_check(const struct sl_store_job *j, struct sl_error *err);
+/* LIMIT of a page, capped at SL_STORE_LIST_MAX. */
+int db_page_limit(const struct sl_store_page *page);
+
+#endif

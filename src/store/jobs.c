@@ -1,0 +1,418 @@
+/* jobs.c: jobs, the queue (atomic claims, leases) and start-up recovery. */
+#include "base/compat.h"
+#include "base/alloc.h"
+#include "base/str.h"
+#include "base/time.h"
+#include "store/backend.h"
+
+#define JOB_COLS                                                                                   \
+    "id, pipeline_id, position, name, stage, stage_idx, status, run_when, allow_failure, "         \
+    "attempt, retry, spec, failure_reason, exit_code, coverage, created_at, queued_at, "           \
+    "started_at, finished_at, due_at, runner_id, lease_deadline"
+
+void sl_store_job_release(struct sl_store_job *j)
+{
+    if (!j)
+        return;
+    free(j->name);
+    free(j->stage);
+    free(j->status);
+    free(j->when);
+    free(j->retry);
+    free(j->spec);
+    for (size_t i = 0; i < j->ntags; i++)
+        free(j->tags[i]);
+    free(j->tags);
+    free(j->failure_reason);
+    free(j->runner_id);
+    *j = (struct sl_store_job){0};
+}
+
+void sl_store_jobs_free(struct sl_store_job *arr, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sl_store_job_release(&arr[i]);
+    free(arr);
+}
+
+void sl_store_counts_free(struct sl_store_count *arr, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(arr[i].status);
+    free(arr);
+}
+
+static void read_job(const struct db_rows *r, size_t row, struct sl_store_job *j)
+{
+    *j = (struct sl_store_job){0};
+    j->id = db_get_int(r, row, 0);
+    j->pipeline_id = db_get_int(r, row, 1);
+    j->position = (int)db_get_int(r, row, 2);
+    j->name = db_get_str0(r, row, 3);
+    j->stage = db_get_str0(r, row, 4);
+    j->stage_idx = (int)db_get_int(r, row, 5);
+    j->status = db_get_str0(r, row, 6);
+    j->when = db_get_str0(r, row, 7);
+    j->allow_failure = db_get_int(r, row, 8) != 0;
+    j->attempt = (int)db_get_int(r, row, 9);
+    j->retry = db_get_str0(r, row, 10);
+    j->spec = db_get_str0(r, row, 11);
+    j->failure_reason = db_get_str(r, row, 12);
+    j->has_exit_code = !db_is_null(r, row, 13);
+    j->exit_code = (int)db_get_int(r, row, 13);
+    j->has_coverage = !db_is_null(r, row, 14);
+    j->coverage = db_get_real(r, row, 14);
+    j->created_at = db_get_int(r, row, 15);
+    j->queued_at = db_get_int(r, row, 16);
+    j->started_at = db_get_int(r, row, 17);
+    j->finished_at = db_get_int(r, row, 18);
+    j->due_at = db_get_int(r, row, 19);
+    j->runner_id = db_get_str(r, row, 20);
+    j->lease_deadline = db_get_int(r, row, 21);
+}
+
+static struct sl_store_job *read_jobs(const struct db_rows *r)
+{
+    struct sl_store_job *arr = sl_xcalloc(r->nrows ? r->nrows : 1, sizeof(*arr));
+    for (size_t i = 0; i < r->nrows; i++)
+        read_job(r, i, &arr[i]);
+    return arr;
+}
+
+static int check_worker(const char *worker_id, struct sl_error *err)
+{
+    if (!worker_id || !*worker_id)
+        return sl_error_set(err, SL_EINVAL, "a worker id is required");
+    if (strlen(worker_id) > SL_STORE_WORKER_ID_MAX)
+        return sl_error_set(err, SL_ELIMIT, "worker id longer than %d bytes",
+                            SL_STORE_WORKER_ID_MAX);
+    return 0;
+}
+
+int db_job_check(const struct sl_store_job *j, struct sl_error *err)
+{
+    int rc;
+    if ((rc = db_check_text(j->name, true, "job name", err)) < 0 ||
+        (rc = db_check_text(j->stage, true, "job stage", err)) < 0 ||
+        (rc = db_check_text(j->status, true, "job status", err)) < 0 ||
+        (rc = db_check_text(j->when, false, "job when", err)) < 0 ||
+        (rc = db_check_text(j->retry, false, "job retry", err)) < 0 ||
+        (rc = db_check_text(j->spec, false, "job spec", err)) < 0)
+        return rc;
+    if (j->ntags > SL_STORE_TAGS_MAX)
+        return sl_error_set(err, SL_ELIMIT, "job '%s' has %zu tags (max %d)", j->name, j->ntags,
+                            SL_STORE_TAGS_MAX);
+    for (size_t i = 0; i < j->ntags; i++)
+        if ((rc = db_check_text(j->tags[i], true, "job tag", err)) < 0)
+            return rc;
+    return 0;
+}
+
+int sl_store_job_get(struct sl_store *st, int64_t id, struct sl_store_job *out,
+                     struct sl_error *err)
+{
+    struct db_conn dc;
+    struct db_rows rows = {0}, tags = {0};
+    struct db_value v = db_int(id);
+    int rc;
+
+    if ((rc = db_acquire(st, false, &dc, err)) < 0)
+        return rc;
+    rc = db_exec(&dc, "SELECT " JOB_COLS " FROM jobs WHERE id = ?", &v, 1, &rows, NULL, err);
+    if (rc == 0 && rows.nrows == 0)
+        rc = sl_error_set(err, SL_ENOENT, "job %" PRId64 " does not exist", id);
+    if (rc == 0)
+        rc = db_exec(&dc, "SELECT tag FROM job_tags WHERE job_id = ? ORDER BY tag", &v, 1, &tags,
+                     NULL, err);
+    db_release(&dc);
+    if (rc == 0) {
+        read_job(&rows, 0, out);
+        out->ntags = tags.nrows;
+        out->tags = sl_xcalloc(tags.nrows ? tags.nrows : 1, sizeof(*out->tags));
+        for (size_t i = 0; i < tags.nrows; i++)
+            out->tags[i] = db_get_str0(&tags, i, 0);
+    }
+    db_rows_release(&rows);
+    db_rows_release(&tags);
+    return rc;
+}
+
+int sl_store_job_list_by_pipeline(struct sl_store *st, int64_t pipeline_id,
+                                  struct sl_store_job **out, size_t *n, struct sl_error *err)
+{
+    struct db_rows rows = {0};
+    struct db_value v = db_int(pipeline_id);
+    int rc =
+        db_run(st, false, "SELECT " JOB_COLS " FROM jobs WHERE pipeline_id = ? ORDER BY position",
+               &v, 1, &rows, NULL, err);
+    if (rc == 0) {
+        *out = read_jobs(&rows);
+        *n = rows.nrows;
+    }
+    db_rows_release(&rows);
+    return rc;
+}
+
+int sl_store_job_list(struct sl_store *st, const struct sl_store_page *page,
+                      struct sl_store_job **out, size_t *n, struct sl_error *err)
+{
+    struct db_rows rows = {0};
+    bool filter = page && page->status;
+    int rc;
+
+    if (filter && (rc = db_check_text(page->status, false, "status", err)) < 0)
+        return rc;
+    struct db_value v[3];
+    size_t nv = 0;
+    v[nv++] = db_int(page ? page->after : 0);
+    if (filter)
+        v[nv++] = db_text(page->status);
+    v[nv++] = db_int(db_page_limit(page));
+    rc = db_run(st, false,
+                filter ? "SELECT " JOB_COLS " FROM jobs WHERE id > ? AND status = ? ORDER BY id "
+                         "LIMIT ?"
+                       : "SELECT " JOB_COLS " FROM jobs WHERE id > ? ORDER BY id LIMIT ?",
+                v, nv, &rows, NULL, err);
+    if (rc == 0) {
+        *out = read_jobs(&rows);
+        *n = rows.nrows;
+    }
+    db_rows_release(&rows);
+    return rc;
+}
+
+int sl_store_job_update(struct sl_store *st, const struct sl_store_job *j,
+                        const char *expect_status, struct sl_error *err)
+{
+    struct db_conn dc;
+    struct db_rows rows = {0};
+    int64_t changes = 0;
+    int rc;
+
+    if ((rc = db_check_text(j->status, true, "job status", err)) < 0 ||
+        (rc = db_check_text(j->failure_reason, false, "failure_reason", err)) < 0 ||
+        (rc = db_check_text(expect_status, false, "expected status", err)) < 0 ||
+        (j->runner_id && (rc = check_worker(j->runner_id, err)) < 0))
+        return rc;
+    /* the queue orders by queued_at, which a pending job must have (NULLs sort differently
+     * on the two backends) */
+    int64_t queued_at = j->queued_at;
+    if (!queued_at && sl_streq(j->status, "pending"))
+        queued_at = sl_time_now_ms();
+    struct db_value v[] = {
+        db_text(j->status),
+        db_int(j->attempt > 0 ? j->attempt : 1),
+        db_text(j->failure_reason),
+        j->has_exit_code ? db_int(j->exit_code) : db_null(),
+        j->has_coverage ? db_real(j->coverage) : db_null(),
+        db_int_or_null(queued_at),
+        db_int_or_null(j->started_at),
+        db_int_or_null(j->finished_at),
+        db_int_or_null(j->due_at),
+        db_text(j->runner_id),
+        db_int_or_null(j->lease_deadline),
+        db_int(j->id),
+        db_text(expect_status),
+    };
+    if ((rc = db_acquire(st, true, &dc, err)) < 0)
+        return rc;
+    rc = db_exec(&dc,
+                 expect_status ? "UPDATE jobs SET status = ?, attempt = ?, failure_reason = ?, "
+                                 "exit_code = ?, coverage = ?, queued_at = ?, started_at = ?, "
+                                 "finished_at = ?, due_at = ?, runner_id = ?, lease_deadline = ? "
+                                 "WHERE id = ? AND status = ?"
+                               : "UPDATE jobs SET status = ?, attempt = ?, failure_reason = ?, "
+                                 "exit_code = ?, coverage = ?, queued_at = ?, started_at = ?, "
+                                 "finished_at = ?, due_at = ?, runner_id = ?, lease_deadline = ? "
+                                 "WHERE id = ?",
+                 v, expect_status ? SL_ARRAY_LEN(v) : SL_ARRAY_LEN(v) - 1, NULL, &changes, err);
+    if (rc == 0 && changes == 0) {
+        struct db_value idv = db_int(j->id);
+        rc = db_exec(&dc, "SELECT status FROM jobs WHERE id = ?", &idv, 1, &rows, NULL, err);
+        if (rc == 0 && rows.nrows == 0)
+            rc = sl_error_set(err, SL_ENOENT, "job %" PRId64 " does not exist", j->id);
+        else if (rc == 0)
+            rc = sl_error_set(err, SL_EBUSY, "job %" PRId64 " is %s, not %s", j->id,
+                              db_cell(&rows, 0, 0)->data, expect_status);
+    }
+    db_release(&dc);
+    db_rows_release(&rows);
+    return rc;
+}
+
+int sl_store_claim_job(struct sl_store *st, const char *worker_id, const char *const *tags,
+                       size_t ntags, int lease_seconds, int64_t now, struct sl_store_job *out,
+                       struct sl_error *err)
+{
+    const struct sl_store_backend *be = db_backend(st);
+    struct sl_str sql = SL_STR_INIT;
+    struct db_value v[3 + SL_STORE_TAGS_MAX];
+    struct db_rows rows = {0};
+    struct db_conn dc;
+    size_t nv = 0;
+    int rc;
+
+    if ((rc = check_worker(worker_id, err)) < 0)
+        return rc;
+    if (lease_seconds <= 0)
+        return sl_error_set(err, SL_EINVAL, "a lease must be positive");
+    if (tags && ntags > SL_STORE_TAGS_MAX)
+        return sl_error_set(err, SL_ELIMIT, "a worker with %zu tags (max %d)", ntags,
+                            SL_STORE_TAGS_MAX);
+    v[nv++] = db_text(worker_id);
+    v[nv++] = db_int(now);
+    v[nv++] = db_int(now + (int64_t)lease_seconds * 1000);
+    /* One statement picks and takes the job: the inner SELECT finds the oldest pending job
+     * (skipping rows another claimer holds, on PostgreSQL), the outer UPDATE re-checks it
+     * is still pending. SQLite runs it under BEGIN IMMEDIATE, the database's one writer. */
+    sl_str_adds(&sql, "UPDATE jobs SET status = 'running', runner_id = ?, started_at = ?, "
+                      "lease_deadline = ? WHERE status = 'pending' AND id = (SELECT j.id FROM "
+                      "jobs j WHERE j.status = 'pending'");
+    if (tags) {
+        sl_str_adds(&sql, " AND NOT EXISTS (SELECT 1 FROM job_tags t WHERE t.job_id = j.id");
+        if (ntags) {
+            sl_str_adds(&sql, " AND t.tag NOT IN (");
+            for (size_t i = 0; i < ntags; i++) {
+                if ((rc = db_check_text(tags[i], true, "worker tag", err)) < 0)
+                    goto out;
+                sl_str_adds(&sql, i ? ", ?" : "?");
+                v[nv++] = db_text(tags[i]);
+            }
+            sl_str_addc(&sql, ')');
+        }
+        sl_str_addc(&sql, ')');
+    }
+    sl_str_addf(&sql, " ORDER BY j.queued_at, j.id LIMIT 1%s) RETURNING " JOB_COLS, be->claim_lock);
+
+    if ((rc = db_acquire(st, true, &dc, err)) < 0)
+        goto out;
+    if (be->serialize_writes && (rc = db_begin(&dc, err)) < 0) {
+        db_release(&dc);
+        goto out;
+    }
+    rc = db_exec(&dc, sql.buf, v, nv, &rows, NULL, err);
+    if (be->serialize_writes)
+        rc = db_end(&dc, rc, err);
+    db_release(&dc);
+    if (rc == 0 && rows.nrows == 1) {
+        read_job(&rows, 0, out);
+        rc = 1;
+    }
+out:
+    db_rows_release(&rows);
+    sl_str_release(&sql);
+    return rc;
+}
+
+int sl_store_job_renew_lease(struct sl_store *st, int64_t id, const char *worker_id,
+                             int lease_seconds, int64_t now, struct sl_error *err)
+{
+    int64_t changes = 0;
+    int rc;
+
+    if ((rc = check_worker(worker_id, err)) < 0)
+        return rc;
+    if (lease_seconds <= 0)
+        return sl_error_set(err, SL_EINVAL, "a lease must be positive");
+    struct db_value v[] = {db_int(now + (int64_t)lease_seconds * 1000), db_int(id),
+                           db_text(worker_id)};
+    rc = db_run(st, true,
+                "UPDATE jobs SET lease_deadline = ? WHERE id = ? AND status = 'running' AND "
+                "runner_id = ?",
+                v, SL_ARRAY_LEN(v), NULL, &changes, err);
+    if (rc == 0 && changes == 0)
+        rc = sl_error_set(err, SL_ECANCELED, "job %" PRId64 " is not running under %s", id,
+                          worker_id);
+    return rc;
+}
+
+int sl_store_job_finish(struct sl_store *st, int64_t id, const char *worker_id, const char *status,
+                        const char *failure_reason, int exit_code, int64_t now,
+                        struct sl_error *err)
+{
+    int64_t changes = 0;
+    int rc;
+
+    if ((rc = check_worker(worker_id, err)) < 0 ||
+        (rc = db_check_text(status, true, "job status", err)) < 0 ||
+        (rc = db_check_text(failure_reason, false, "failure_reason", err)) < 0)
+        return rc;
+    struct db_value v[] = {
+        db_text(status),
+        db_text(failure_reason),
+        exit_code >= 0 ? db_int(exit_code) : db_null(),
+        db_int(now),
+        db_int(id),
+        db_text(worker_id),
+    };
+    rc = db_run(st, true,
+                "UPDATE jobs SET status = ?, failure_reason = ?, exit_code = ?, finished_at = ?, "
+                "lease_deadline = NULL WHERE id = ? AND status = 'running' AND runner_id = ?",
+                v, SL_ARRAY_LEN(v), NULL, &changes, err);
+    if (rc == 0 && changes == 0)
+        rc = sl_error_set(err, SL_ECANCELED, "job %" PRId64 " is not running under %s", id,
+                          worker_id);
+    return rc;
+}
+
+/* Characters (not bytes) of UTF-8 text: substr() counts characters on both backends. */
+static int64_t utf8_chars(const char *s)
+{
+    int64_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
+int sl_store_recover_jobs(struct sl_store *st, const char *owner_prefix, int64_t now,
+                          struct sl_store_job **out, size_t *n, struct sl_error *err)
+{
+    struct db_rows rows = {0};
+    bool by_owner = owner_prefix && *owner_prefix;
+    int rc;
+
+    if (by_owner && (rc = check_worker(owner_prefix, err)) < 0)
+        return rc;
+    struct db_value v[] = {db_int(now), db_int(now),
+                           db_int(by_owner ? utf8_chars(owner_prefix) : 0), db_text(owner_prefix)};
+    rc = db_run(st, true,
+                by_owner ? "UPDATE jobs SET status = 'failed', failure_reason = "
+                           "'runner_system_failure', finished_at = ?, lease_deadline = NULL "
+                           "WHERE status = 'running' AND (lease_deadline IS NULL OR "
+                           "lease_deadline < ? OR substr(runner_id, 1, ?) = ?) RETURNING " JOB_COLS
+                         : "UPDATE jobs SET status = 'failed', failure_reason = "
+                           "'runner_system_failure', finished_at = ?, lease_deadline = NULL "
+                           "WHERE status = 'running' AND (lease_deadline IS NULL OR "
+                           "lease_deadline < ?) RETURNING " JOB_COLS,
+                v, by_owner ? 4 : 2, &rows, NULL, err);
+    if (rc == 0) {
+        if (out)
+            *out = read_jobs(&rows);
+        if (n)
+            *n = rows.nrows;
+    }
+    db_rows_release(&rows);
+    return rc;
+}
+
+int sl_store_count_by_status(struct sl_store *st, enum sl_store_table table,
+                             struct sl_store_count **out, size_t *n, struct sl_error *err)
+{
+    struct db_rows rows = {0};
+    const char *sql = table == SL_STORE_JOBS
+                          ? "SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status"
+                          : "SELECT status, COUNT(*) FROM pipelines GROUP BY status ORDER BY "
+                            "status";
+    int rc = db_run(st, false, sql, NULL, 0, &rows, NULL, err);
+    if (rc == 0) {
+        struct sl_store_count *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
+        for (size_t i = 0; i < rows.nrows; i++) {
+            arr[i].status = db_get_str0(&rows, i, 0);
+            arr[i].count = db_get_int(&rows, i, 1);
+        }
+        *out = arr;
+        *n = rows.nrows;
+    }
+    db_rows_release(&rows);
+    return rc;
+}

@@ -1,0 +1,268 @@
+/* pipelines.c: pipelines, created together with their jobs. */
+#include "base/compat.h"
+#include "base/alloc.h"
+#include "store/backend.h"
+
+#define PIPELINE_COLS                                                                              \
+    "id, project_id, iid, status, ref, is_tag, sha, before_sha, source, variables, "               \
+    "error_message, yaml_errors, created_at, started_at, finished_at"
+
+void sl_store_pipeline_release(struct sl_store_pipeline *p)
+{
+    if (!p)
+        return;
+    free(p->status);
+    free(p->ref);
+    free(p->sha);
+    free(p->before_sha);
+    free(p->source);
+    free(p->variables);
+    free(p->error_message);
+    free(p->yaml_errors);
+    *p = (struct sl_store_pipeline){0};
+}
+
+void sl_store_pipelines_free(struct sl_store_pipeline *arr, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sl_store_pipeline_release(&arr[i]);
+    free(arr);
+}
+
+static void read_pipeline(const struct db_rows *r, size_t row, struct sl_store_pipeline *p)
+{
+    p->id = db_get_int(r, row, 0);
+    p->project_id = db_get_int(r, row, 1);
+    p->iid = db_get_int(r, row, 2);
+    p->status = db_get_str0(r, row, 3);
+    p->ref = db_get_str0(r, row, 4);
+    p->is_tag = db_get_int(r, row, 5) != 0;
+    p->sha = db_get_str0(r, row, 6);
+    p->before_sha = db_get_str0(r, row, 7);
+    p->source = db_get_str0(r, row, 8);
+    p->variables = db_get_str0(r, row, 9);
+    p->error_message = db_get_str(r, row, 10);
+    p->yaml_errors = db_get_str(r, row, 11);
+    p->created_at = db_get_int(r, row, 12);
+    p->started_at = db_get_int(r, row, 13);
+    p->finished_at = db_get_int(r, row, 14);
+}
+
+static int check_pipeline(const struct sl_store_pipeline *p, struct sl_error *err)
+{
+    int rc;
+    if ((rc = db_check_text(p->status, true, "pipeline status", err)) < 0 ||
+        (rc = db_check_text(p->ref, true, "ref", err)) < 0 ||
+        (rc = db_check_text(p->sha, false, "sha", err)) < 0 ||
+        (rc = db_check_text(p->before_sha, false, "before_sha", err)) < 0 ||
+        (rc = db_check_text(p->source, true, "source", err)) < 0 ||
+        (rc = db_check_text(p->variables, false, "variables", err)) < 0 ||
+        (rc = db_check_text(p->error_message, false, "error_message", err)) < 0 ||
+        (rc = db_check_text(p->yaml_errors, false, "yaml_errors", err)) < 0)
+        return rc;
+    return 0;
+}
+
+static int insert_job(struct db_conn *dc, int64_t pipeline_id, int position,
+                      const struct sl_store_job *j, int64_t now, struct sl_error *err)
+{
+    struct db_rows rows = {0};
+    int rc;
+
+    /* a pending job must have a queued_at: the queue is ordered by it */
+    int64_t queued_at = j->queued_at;
+    if (!queued_at && sl_streq(j->status, "pending"))
+        queued_at = now;
+    struct db_value v[] = {
+        db_int(pipeline_id),
+        db_int(position),
+        db_text(j->name),
+        db_text(j->stage),
+        db_int(j->stage_idx),
+        db_text(j->status),
+        db_text(j->when ? j->when : "on_success"),
+        db_int(j->allow_failure),
+        db_int(j->attempt > 0 ? j->attempt : 1),
+        db_text(j->retry ? j->retry : "{}"),
+        db_text(j->spec ? j->spec : "{}"),
+        db_int(now),
+        db_int_or_null(queued_at),
+        db_int_or_null(j->due_at),
+    };
+    rc = db_exec(dc,
+                 "INSERT INTO jobs (pipeline_id, position, name, stage, stage_idx, status, "
+                 "run_when, allow_failure, attempt, retry, spec, created_at, queued_at, due_at) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                 v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    if (rc < 0)
+        goto out;
+    int64_t job_id = db_get_int(&rows, 0, 0);
+    for (size_t t = 0; t < j->ntags; t++) {
+        struct db_value tv[] = {db_int(job_id), db_text(j->tags[t])};
+        rc = db_exec(dc, "INSERT INTO job_tags (job_id, tag) VALUES (?, ?)", tv, SL_ARRAY_LEN(tv),
+                     NULL, NULL, err);
+        if (rc == SL_EEXISTS)
+            rc = sl_error_set(err, SL_EINVAL, "job '%s' lists tag '%s' twice", j->name, j->tags[t]);
+        if (rc < 0)
+            goto out;
+    }
+out:
+    db_rows_release(&rows);
+    return rc;
+}
+
+int sl_store_pipeline_create(struct sl_store *st, const struct sl_store_pipeline *p,
+                             const struct sl_store_job *jobs, size_t njobs, int64_t now,
+                             int64_t *id_out, int64_t *iid_out, struct sl_error *err)
+{
+    struct db_conn dc = {0};
+    struct db_rows rows = {0};
+    int64_t iid = 0, id = 0;
+    int rc;
+
+    if ((rc = check_pipeline(p, err)) < 0)
+        return rc;
+    if (njobs > SL_STORE_PIPELINE_JOBS_MAX)
+        return sl_error_set(err, SL_ELIMIT, "a pipeline of %zu jobs (max %d)", njobs,
+                            SL_STORE_PIPELINE_JOBS_MAX);
+    for (size_t i = 0; i < njobs; i++)
+        if ((rc = db_job_check(&jobs[i], err)) < 0)
+            return rc;
+
+    if ((rc = db_acquire(st, true, &dc, err)) < 0)
+        return rc;
+    if ((rc = db_begin(&dc, err)) < 0)
+        goto release;
+    /* the counter row also serialises concurrent creations in one project */
+    struct db_value pv = db_int(p->project_id);
+    rc = db_exec(&dc,
+                 "UPDATE projects SET last_pipeline_iid = last_pipeline_iid + 1 WHERE id = ? "
+                 "RETURNING last_pipeline_iid",
+                 &pv, 1, &rows, NULL, err);
+    if (rc < 0)
+        goto end;
+    if (rows.nrows == 0) {
+        rc = sl_error_set(err, SL_ENOENT, "project %" PRId64 " does not exist", p->project_id);
+        goto end;
+    }
+    iid = db_get_int(&rows, 0, 0);
+    db_rows_release(&rows);
+    struct db_value v[] = {
+        db_int(p->project_id),
+        db_int(iid),
+        db_text(p->status),
+        db_text(p->ref),
+        db_int(p->is_tag),
+        db_text(p->sha ? p->sha : ""),
+        db_text(p->before_sha ? p->before_sha : ""),
+        db_text(p->source),
+        db_text(p->variables ? p->variables : "{}"),
+        db_text(p->error_message),
+        db_text(p->yaml_errors),
+        db_int(now),
+        db_int_or_null(p->started_at),
+        db_int_or_null(p->finished_at),
+    };
+    rc = db_exec(&dc,
+                 "INSERT INTO pipelines (project_id, iid, status, ref, is_tag, sha, before_sha, "
+                 "source, variables, error_message, yaml_errors, created_at, started_at, "
+                 "finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                 v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    if (rc < 0)
+        goto end;
+    id = db_get_int(&rows, 0, 0);
+    for (size_t i = 0; i < njobs; i++)
+        if ((rc = insert_job(&dc, id, (int)i, &jobs[i], now, err)) < 0)
+            goto end;
+end:
+    rc = db_end(&dc, rc, err);
+release:
+    db_release(&dc);
+    db_rows_release(&rows);
+    if (rc == 0) {
+        if (id_out)
+            *id_out = id;
+        if (iid_out)
+            *iid_out = iid;
+    }
+    return rc;
+}
+
+int sl_store_pipeline_get(struct sl_store *st, int64_t id, struct sl_store_pipeline *out,
+                          struct sl_error *err)
+{
+    struct db_rows rows = {0};
+    struct db_value v = db_int(id);
+    int rc = db_run(st, false, "SELECT " PIPELINE_COLS " FROM pipelines WHERE id = ?", &v, 1, &rows,
+                    NULL, err);
+    if (rc == 0 && rows.nrows == 0)
+        rc = sl_error_set(err, SL_ENOENT, "pipeline %" PRId64 " does not exist", id);
+    if (rc == 0)
+        read_pipeline(&rows, 0, out);
+    db_rows_release(&rows);
+    return rc;
+}
+
+int sl_store_pipeline_update(struct sl_store *st, const struct sl_store_pipeline *p,
+                             struct sl_error *err)
+{
+    int64_t changes = 0;
+    int rc;
+
+    if ((rc = db_check_text(p->status, true, "pipeline status", err)) < 0 ||
+        (rc = db_check_text(p->error_message, false, "error_message", err)) < 0 ||
+        (rc = db_check_text(p->yaml_errors, false, "yaml_errors", err)) < 0)
+        return rc;
+    struct db_value v[] = {
+        db_text(p->status),
+        db_text(p->error_message),
+        db_text(p->yaml_errors),
+        db_int_or_null(p->started_at),
+        db_int_or_null(p->finished_at),
+        db_int(p->id),
+    };
+    rc = db_run(st, true,
+                "UPDATE pipelines SET status = ?, error_message = ?, yaml_errors = ?, "
+                "started_at = ?, finished_at = ? WHERE id = ?",
+                v, SL_ARRAY_LEN(v), NULL, &changes, err);
+    if (rc == 0 && changes == 0)
+        rc = sl_error_set(err, SL_ENOENT, "pipeline %" PRId64 " does not exist", p->id);
+    return rc;
+}
+
+int sl_store_pipeline_list(struct sl_store *st, int64_t project_id,
+                           const struct sl_store_page *page, struct sl_store_pipeline **out,
+                           size_t *n, struct sl_error *err)
+{
+    struct db_rows rows = {0};
+    struct db_value v[4];
+    size_t nv = 0;
+    char sql[512];
+    int rc;
+
+    if (page && (rc = db_check_text(page->status, false, "status", err)) < 0)
+        return rc;
+    /* newest first: the next page holds smaller ids */
+    int64_t after = page && page->after > 0 ? page->after : INT64_MAX;
+    v[nv++] = db_int(after);
+    snprintf(sql, sizeof(sql),
+             "SELECT " PIPELINE_COLS " FROM pipelines WHERE id < ?%s%s "
+             "ORDER BY id DESC LIMIT ?",
+             project_id ? " AND project_id = ?" : "",
+             page && page->status ? " AND status = ?" : "");
+    if (project_id)
+        v[nv++] = db_int(project_id);
+    if (page && page->status)
+        v[nv++] = db_text(page->status);
+    v[nv++] = db_int(db_page_limit(page));
+    rc = db_run(st, false, sql, v, nv, &rows, NULL, err);
+    if (rc == 0) {
+        struct sl_store_pipeline *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
+        for (size_t i = 0; i < rows.nrows; i++)
+            read_pipeline(&rows, i, &arr[i]);
+        *out = arr;
+        *n = rows.nrows;
+    }
+    db_rows_release(&rows);
+    return rc;
+}

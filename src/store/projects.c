@@ -1,0 +1,201 @@
+/* projects.c: projects and the last commit seen per ref. */
+#include "base/compat.h"
+#include "base/alloc.h"
+#include "store/backend.h"
+
+#define PROJECT_COLS                                                                               \
+    "id, name, repo_url, default_branch, poll_interval_s, webhook_secret, created_at"
+
+void sl_store_project_release(struct sl_store_project *p)
+{
+    if (!p)
+        return;
+    free(p->name);
+    free(p->repo_url);
+    free(p->default_branch);
+    free(p->webhook_secret);
+    *p = (struct sl_store_project){0};
+}
+
+void sl_store_projects_free(struct sl_store_project *arr, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sl_store_project_release(&arr[i]);
+    free(arr);
+}
+
+static void read_project(const struct db_rows *r, size_t row, struct sl_store_project *p)
+{
+    p->id = db_get_int(r, row, 0);
+    p->name = db_get_str0(r, row, 1);
+    p->repo_url = db_get_str0(r, row, 2);
+    p->default_branch = db_get_str0(r, row, 3);
+    p->poll_interval_s = (int)db_get_int(r, row, 4);
+    p->webhook_secret = db_get_str0(r, row, 5);
+    p->created_at = db_get_int(r, row, 6);
+}
+
+static int check_project(const struct sl_store_project *p, struct sl_error *err)
+{
+    int rc;
+    if ((rc = db_check_text(p->name, true, "project name", err)) < 0 ||
+        (rc = db_check_text(p->repo_url, true, "repo_url", err)) < 0 ||
+        (rc = db_check_text(p->default_branch, false, "default_branch", err)) < 0 ||
+        (rc = db_check_text(p->webhook_secret, false, "webhook_secret", err)) < 0)
+        return rc;
+    if (!*p->name)
+        return sl_error_set(err, SL_EINVAL, "project name is empty");
+    if (p->poll_interval_s < 0)
+        return sl_error_set(err, SL_EINVAL, "poll interval is negative");
+    return 0;
+}
+
+int sl_store_project_create(struct sl_store *st, const struct sl_store_project *p, int64_t now,
+                            int64_t *id_out, struct sl_error *err)
+{
+    struct db_rows rows = {0};
+    int rc;
+
+    if ((rc = check_project(p, err)) < 0)
+        return rc;
+    struct db_value v[] = {
+        db_text(p->name),
+        db_text(p->repo_url),
+        db_text(p->default_branch ? p->default_branch : "main"),
+        db_int(p->poll_interval_s),
+        db_text(p->webhook_secret ? p->webhook_secret : ""),
+        db_int(now),
+    };
+    rc = db_run(st, true,
+                "INSERT INTO projects (name, repo_url, default_branch, poll_interval_s, "
+                "webhook_secret, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    if (rc == SL_EEXISTS)
+        rc = sl_error_set(err, SL_EEXISTS, "a project named '%s' exists", p->name);
+    if (rc == 0 && id_out)
+        *id_out = db_get_int(&rows, 0, 0);
+    db_rows_release(&rows);
+    return rc;
+}
+
+int sl_store_project_update(struct sl_store *st, const struct sl_store_project *p,
+                            struct sl_error *err)
+{
+    int64_t changes = 0;
+    int rc;
+
+    if ((rc = check_project(p, err)) < 0)
+        return rc;
+    struct db_value v[] = {
+        db_text(p->name),
+        db_text(p->repo_url),
+        db_text(p->default_branch ? p->default_branch : "main"),
+        db_int(p->poll_interval_s),
+        db_text(p->webhook_secret ? p->webhook_secret : ""),
+        db_int(p->id),
+    };
+    rc = db_run(st, true,
+                "UPDATE projects SET name = ?, repo_url = ?, default_branch = ?, "
+                "poll_interval_s = ?, webhook_secret = ? WHERE id = ?",
+                v, SL_ARRAY_LEN(v), NULL, &changes, err);
+    if (rc == SL_EEXISTS)
+        return sl_error_set(err, SL_EEXISTS, "a project named '%s' exists", p->name);
+    if (rc == 0 && changes == 0)
+        return sl_error_set(err, SL_ENOENT, "project %" PRId64 " does not exist", p->id);
+    return rc;
+}
+
+static int get_one(struct sl_store *st, const char *sql, struct db_value key, const char *what,
+                   struct sl_store_project *out, struct sl_error *err)
+{
+    struct db_rows rows = {0};
+    int rc = db_run(st, false, sql, &key, 1, &rows, NULL, err);
+    if (rc == 0 && rows.nrows == 0)
+        rc = sl_error_set(err, SL_ENOENT, "project %s does not exist", what);
+    if (rc == 0)
+        read_project(&rows, 0, out);
+    db_rows_release(&rows);
+    return rc;
+}
+
+int sl_store_project_get(struct sl_store *st, int64_t id, struct sl_store_project *out,
+                         struct sl_error *err)
+{
+    char what[32];
+    snprintf(what, sizeof(what), "%" PRId64, id);
+    return get_one(st, "SELECT " PROJECT_COLS " FROM projects WHERE id = ?", db_int(id), what, out,
+                   err);
+}
+
+int sl_store_project_get_by_name(struct sl_store *st, const char *name,
+                                 struct sl_store_project *out, struct sl_error *err)
+{
+    int rc;
+    if ((rc = db_check_text(name, true, "project name", err)) < 0)
+        return rc;
+    return get_one(st, "SELECT " PROJECT_COLS " FROM projects WHERE name = ?", db_text(name), name,
+                   out, err);
+}
+
+int sl_store_project_list(struct sl_store *st, const struct sl_store_page *page,
+                          struct sl_store_project **out, size_t *n, struct sl_error *err)
+{
+    struct db_rows rows = {0};
+    struct db_value v[] = {db_int(page ? page->after : 0), db_int(db_page_limit(page))};
+    int rc =
+        db_run(st, false, "SELECT " PROJECT_COLS " FROM projects WHERE id > ? ORDER BY id LIMIT ?",
+               v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    if (rc == 0) {
+        struct sl_store_project *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
+        for (size_t i = 0; i < rows.nrows; i++)
+            read_project(&rows, i, &arr[i]);
+        *out = arr;
+        *n = rows.nrows;
+    }
+    db_rows_release(&rows);
+    return rc;
+}
+
+int sl_store_project_delete(struct sl_store *st, int64_t id, struct sl_error *err)
+{
+    int64_t changes = 0;
+    struct db_value v = db_int(id);
+    int rc = db_run(st, true, "DELETE FROM projects WHERE id = ?", &v, 1, NULL, &changes, err);
+    if (rc == 0 && changes == 0)
+        rc = sl_error_set(err, SL_ENOENT, "project %" PRId64 " does not exist", id);
+    return rc;
+}
+
+int sl_store_project_ref_get(struct sl_store *st, int64_t project_id, const char *ref,
+                             char **sha_out, struct sl_error *err)
+{
+    struct db_rows rows = {0};
+    int rc;
+    if ((rc = db_check_text(ref, true, "ref", err)) < 0)
+        return rc;
+    struct db_value v[] = {db_int(project_id), db_text(ref)};
+    rc = db_run(st, false, "SELECT sha FROM project_refs WHERE project_id = ? AND ref = ?", v,
+                SL_ARRAY_LEN(v), &rows, NULL, err);
+    if (rc == 0)
+        *sha_out = rows.nrows ? db_get_str(&rows, 0, 0) : NULL;
+    db_rows_release(&rows);
+    return rc;
+}
+
+int sl_store_project_ref_set(struct sl_store *st, int64_t project_id, const char *ref,
+                             const char *sha, int64_t now, struct sl_error *err)
+{
+    int rc;
+    if ((rc = db_check_text(ref, true, "ref", err)) < 0 ||
+        (rc = db_check_text(sha, true, "sha", err)) < 0)
+        return rc;
+    struct db_value v[] = {db_int(project_id), db_text(ref), db_text(sha), db_int(now)};
+    rc = db_run(st, true,
+                "INSERT INTO project_refs (project_id, ref, sha, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (project_id, ref) DO UPDATE SET sha = excluded.sha, "
+                "updated_at = excluded.updated_at",
+                v, SL_ARRAY_LEN(v), NULL, NULL, err);
+    if (rc == SL_ENOENT)
+        rc = sl_error_set(err, SL_ENOENT, "project %" PRId64 " does not exist", project_id);
+    return rc;
+}

@@ -1,0 +1,219 @@
+/* sqlite.c: the SQLite backend (WAL, busy timeout, foreign keys, cached statements). */
+#include "base/compat.h"
+#include "base/alloc.h"
+#include "store/backend.h"
+
+#include <sqlite3.h>
+
+/* Statements are prepared once per connection and kept: the store runs the same few dozen
+ * statements over and over. Dynamic SQL (tag filters) is keyed by its text as well. */
+#define STMT_CACHE 48
+
+struct stmt_slot {
+    char *sql;
+    sqlite3_stmt *stmt;
+    uint64_t used; /* clock for least-recently-used eviction */
+};
+
+struct sqlite_conn {
+    sqlite3 *db;
+    struct stmt_slot cache[STMT_CACHE];
+    uint64_t clock;
+};
+
+static int map_error(sqlite3 *db, int rc, const char *what, struct sl_error *err)
+{
+    int ext = sqlite3_extended_errcode(db);
+    int code = SL_ESTORE;
+
+    if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+        code = SL_EEXISTS;
+    else if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
+        code = SL_ENOENT;
+    else if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+        code = SL_EBUSY;
+    return sl_error_set(err, code, "sqlite: %s: %s", what, sqlite3_errmsg(db));
+}
+
+static void sqlite_disconnect(void *conn)
+{
+    struct sqlite_conn *c = conn;
+    if (!c)
+        return;
+    for (size_t i = 0; i < STMT_CACHE; i++) {
+        sqlite3_finalize(c->cache[i].stmt);
+        free(c->cache[i].sql);
+    }
+    sqlite3_close_v2(c->db);
+    free(c);
+}
+
+static int sqlite_connect(void **out, const char *target, const struct sl_store_options *opts,
+                          struct sl_error *err)
+{
+    struct sqlite_conn *c = sl_xcalloc(1, sizeof(*c));
+    bool memory = sl_streq(target, ":memory:");
+    int rc;
+
+    rc = sqlite3_open_v2(target, &c->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        rc = c->db ? map_error(c->db, rc, target, err)
+                   : sl_error_set(err, SL_ESTORE, "sqlite: %s: cannot open", target);
+        goto out;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, opts->busy_timeout_ms);
+    /* WAL lets readers run beside the writer; synchronous=NORMAL is durable in WAL mode
+     * except for the last transactions before a power loss, never corrupt. */
+    const char *pragmas = memory ? "PRAGMA foreign_keys=ON;"
+                                 : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                                   "PRAGMA foreign_keys=ON;";
+    rc = sqlite3_exec(c->db, pragmas, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        rc = map_error(c->db, rc, target, err);
+        goto out;
+    }
+    *out = c;
+    c = NULL;
+    rc = 0;
+out:
+    sqlite_disconnect(c);
+    return rc;
+}
+
+static int prepare(struct sqlite_conn *c, const char *sql, sqlite3_stmt **out, struct sl_error *err)
+{
+    struct stmt_slot *victim = &c->cache[0];
+    int rc;
+
+    for (size_t i = 0; i < STMT_CACHE; i++) {
+        struct stmt_slot *s = &c->cache[i];
+        if (s->sql && sl_streq(s->sql, sql)) {
+            s->used = ++c->clock;
+            *out = s->stmt;
+            return 0;
+        }
+        if (s->used < victim->used)
+            victim = s;
+    }
+    sqlite3_stmt *stmt = NULL;
+    rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
+    if (rc != SQLITE_OK)
+        return map_error(c->db, rc, "prepare", err);
+    sqlite3_finalize(victim->stmt);
+    free(victim->sql);
+    victim->sql = sl_xstrdup(sql);
+    victim->stmt = stmt;
+    victim->used = ++c->clock;
+    *out = stmt;
+    return 0;
+}
+
+static int bind(sqlite3_stmt *stmt, int i, const struct db_value *v)
+{
+    switch (v->type) {
+    case DB_NULL:
+        return sqlite3_bind_null(stmt, i);
+    case DB_INT:
+        return sqlite3_bind_int64(stmt, i, v->i);
+    case DB_REAL:
+        return sqlite3_bind_double(stmt, i, v->d);
+    case DB_TEXT:
+        return sqlite3_bind_text64(stmt, i, v->p, v->len, SQLITE_STATIC, SQLITE_UTF8);
+    case DB_BLOB:
+        /* a zero-length blob with a NULL pointer would bind NULL */
+        return sqlite3_bind_blob64(stmt, i, v->p ? v->p : "", v->len, SQLITE_STATIC);
+    }
+    return SQLITE_MISUSE;
+}
+
+static void add_row(struct db_rows *rows, sqlite3_stmt *stmt, size_t *cap)
+{
+    size_t ncols = (size_t)sqlite3_column_count(stmt);
+    rows->ncols = ncols;
+    SL_GROW(rows->cells, *cap, (rows->nrows + 1) * ncols);
+    struct db_cell *row = rows->cells + rows->nrows * ncols;
+    for (size_t col = 0; col < ncols; col++) {
+        int type = sqlite3_column_type(stmt, (int)col);
+        if (type == SQLITE_NULL) {
+            row[col].data = NULL;
+            row[col].len = 0;
+            continue;
+        }
+        const void *p = type == SQLITE_BLOB ? sqlite3_column_blob(stmt, (int)col)
+                                            : (const void *)sqlite3_column_text(stmt, (int)col);
+        size_t len = (size_t)sqlite3_column_bytes(stmt, (int)col);
+        row[col].data = sl_xmalloc(len + 1);
+        if (len)
+            memcpy(row[col].data, p, len);
+        row[col].data[len] = '\0';
+        row[col].len = len;
+    }
+    rows->nrows++;
+}
+
+static int sqlite_exec(void *conn, const char *sql, const struct db_value *params, size_t nparams,
+                       struct db_rows *rows, int64_t *changes, struct sl_error *err)
+{
+    struct sqlite_conn *c = conn;
+    struct db_rows got = {0};
+    size_t cap = 0;
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    if ((rc = prepare(c, sql, &stmt, err)) < 0)
+        return rc;
+    for (size_t i = 0; i < nparams; i++) {
+        if ((rc = bind(stmt, (int)i + 1, &params[i])) != SQLITE_OK) {
+            rc = map_error(c->db, rc, "bind", err);
+            goto out;
+        }
+    }
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+        if (rows)
+            add_row(&got, stmt, &cap);
+    if (rc != SQLITE_DONE) {
+        rc = map_error(c->db, rc, "step", err);
+        goto out;
+    }
+    rc = 0;
+    if (changes)
+        *changes = sqlite3_changes64(c->db);
+    if (rows) {
+        *rows = got;
+        got = (struct db_rows){0};
+    }
+out:
+    db_rows_release(&got);
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    return rc;
+}
+
+static int sqlite_exec_script(void *conn, const char *sql, struct sl_error *err)
+{
+    struct sqlite_conn *c = conn;
+    int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : map_error(c->db, rc, "script", err);
+}
+
+static bool sqlite_healthy(void *conn)
+{
+    (void)conn;
+    return true;
+}
+
+const struct sl_store_backend sl_store_sqlite_backend = {
+    .name = "sqlite",
+    .serialize_writes = true,
+    .begin_write = "BEGIN IMMEDIATE",
+    .claim_lock = "",
+    .migrate_lock = NULL,
+    .migration_suffix = "sqlite",
+    .connect = sqlite_connect,
+    .disconnect = sqlite_disconnect,
+    .exec = sqlite_exec,
+    .exec_script = sqlite_exec_script,
+    .healthy = sqlite_healthy,
+};

@@ -1,0 +1,307 @@
+/* store.c: opening a store, its connection pool, and the helpers the row files share. */
+#include "base/compat.h"
+#include "base/alloc.h"
+#include "store/backend.h"
+
+#include <pthread.h>
+#include <sodium.h>
+
+#define POOL_MAX 64
+
+struct sl_store {
+    const struct sl_store_backend *be;
+    struct sl_store_options opts;
+    char *target; /* path or conninfo, kept to reconnect */
+
+    pthread_mutex_t mu; /* guards the pool */
+    pthread_cond_t cv;  /* signalled when a connection is returned */
+    void **idle;
+    size_t nidle, nconns;
+
+    pthread_mutex_t write_mu; /* one writer per process (serialize_writes backends) */
+};
+
+/* ---- rows ---- */
+
+void db_rows_release(struct db_rows *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->nrows * r->ncols; i++)
+        free(r->cells[i].data);
+    free(r->cells);
+    *r = (struct db_rows){0};
+}
+
+const struct db_cell *db_cell(const struct db_rows *r, size_t row, size_t col)
+{
+    return &r->cells[row * r->ncols + col];
+}
+
+bool db_is_null(const struct db_rows *r, size_t row, size_t col)
+{
+    return db_cell(r, row, col)->data == NULL;
+}
+
+int64_t db_get_int(const struct db_rows *r, size_t row, size_t col)
+{
+    const char *s = db_cell(r, row, col)->data;
+    return s ? strtoll(s, NULL, 10) : 0;
+}
+
+double db_get_real(const struct db_rows *r, size_t row, size_t col)
+{
+    const char *s = db_cell(r, row, col)->data;
+    return s ? strtod(s, NULL) : 0;
+}
+
+char *db_get_str(const struct db_rows *r, size_t row, size_t col)
+{
+    const struct db_cell *c = db_cell(r, row, col);
+    return c->data ? sl_xstrndup(c->data, c->len) : NULL;
+}
+
+char *db_get_str0(const struct db_rows *r, size_t row, size_t col)
+{
+    char *s = db_get_str(r, row, col);
+    return s ? s : sl_xstrdup("");
+}
+
+int db_check_text(const char *s, bool required, const char *what, struct sl_error *err)
+{
+    if (!s)
+        return required ? sl_error_set(err, SL_EINVAL, "%s is required", what) : 0;
+    if (strlen(s) > SL_STORE_TEXT_MAX)
+        return sl_error_set(err, SL_ELIMIT, "%s is longer than %d bytes", what, SL_STORE_TEXT_MAX);
+    return 0;
+}
+
+int db_page_limit(const struct sl_store_page *page)
+{
+    int limit = page ? page->limit : 0;
+    return limit <= 0 || limit > SL_STORE_LIST_MAX ? SL_STORE_LIST_MAX : limit;
+}
+
+/* ---- pool ---- */
+
+const struct sl_store_backend *db_backend(const struct sl_store *st)
+{
+    return st->be;
+}
+
+const struct sl_store_options *db_options(const struct sl_store *st)
+{
+    return &st->opts;
+}
+
+int db_acquire(struct sl_store *st, bool write, struct db_conn *out, struct sl_error *err)
+{
+    void *c;
+    int rc = 0;
+
+    if (write && st->be->serialize_writes)
+        pthread_mutex_lock(&st->write_mu);
+    pthread_mutex_lock(&st->mu);
+    while (st->nidle == 0)
+        pthread_cond_wait(&st->cv, &st->mu);
+    c = st->idle[--st->nidle];
+    pthread_mutex_unlock(&st->mu);
+
+    if (!st->be->healthy(c)) {
+        /* a PostgreSQL connection dropped (server restart): try a fresh one */
+        void *fresh = NULL;
+        if ((rc = st->be->connect(&fresh, st->target, &st->opts, err)) == 0) {
+            st->be->disconnect(c);
+            c = fresh;
+        }
+    }
+    if (rc < 0) {
+        pthread_mutex_lock(&st->mu);
+        st->idle[st->nidle++] = c;
+        pthread_cond_signal(&st->cv);
+        pthread_mutex_unlock(&st->mu);
+        if (write && st->be->serialize_writes)
+            pthread_mutex_unlock(&st->write_mu);
+        return rc;
+    }
+    *out = (struct db_conn){.st = st, .c = c, .write = write};
+    return 0;
+}
+
+void db_release(struct db_conn *dc)
+{
+    struct sl_store *st = dc->st;
+    if (!st)
+        return;
+    pthread_mutex_lock(&st->mu);
+    st->idle[st->nidle++] = dc->c;
+    pthread_cond_signal(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+    if (dc->write && st->be->serialize_writes)
+        pthread_mutex_unlock(&st->write_mu);
+    dc->st = NULL;
+}
+
+int db_exec(struct db_conn *dc, const char *sql, const struct db_value *params, size_t nparams,
+            struct db_rows *rows, int64_t *changes, struct sl_error *err)
+{
+    return dc->st->be->exec(dc->c, sql, params, nparams, rows, changes, err);
+}
+
+int db_begin(struct db_conn *dc, struct sl_error *err)
+{
+    const char *sql = dc->write ? dc->st->be->begin_write : "BEGIN";
+    return db_exec(dc, sql, NULL, 0, NULL, NULL, err);
+}
+
+int db_end(struct db_conn *dc, int rc, struct sl_error *err)
+{
+    if (rc < 0) {
+        /* the first error is the one worth reporting */
+        dc->st->be->exec(dc->c, "ROLLBACK", NULL, 0, NULL, NULL, NULL);
+        return rc;
+    }
+    return db_exec(dc, "COMMIT", NULL, 0, NULL, NULL, err);
+}
+
+/* ---- open / close ---- */
+
+/* Splits URL into a backend and the target it connects to (caller frees *target). */
+static int parse_url(const char *url, const struct sl_store_backend **be, char **target,
+                     struct sl_error *err)
+{
+    if (!url || !*url)
+        return sl_error_set(err, SL_EINVAL, "store: empty database URL");
+    if (sl_starts_with(url, "postgres://") || sl_starts_with(url, "postgresql://")) {
+        *be = &sl_store_postgres_backend;
+        *target = sl_xstrdup(url);
+        return 0;
+    }
+    const char *path = url;
+    if (sl_starts_with(url, "sqlite://"))
+        path = url + strlen("sqlite://"); /* sqlite:///abs -> /abs; sqlite://rel -> rel */
+    else if (sl_starts_with(url, "sqlite:"))
+        path = url + strlen("sqlite:");
+    else if (strstr(url, "://"))
+        return sl_error_set(err, SL_EINVAL,
+                            "store: unsupported database URL '%s' (use sqlite:///PATH, a "
+                            "path, or postgres://...)",
+                            url);
+    if (!*path)
+        return sl_error_set(err, SL_EINVAL, "store: database URL '%s' has no path", url);
+    *be = &sl_store_sqlite_backend;
+    *target = sl_xstrdup(path);
+    return 0;
+}
+
+static void store_free(struct sl_store *st)
+{
+    if (!st)
+        return;
+    for (size_t i = 0; i < st->nidle; i++)
+        st->be->disconnect(st->idle[i]);
+    free(st->idle);
+    free(st->target);
+    pthread_mutex_destroy(&st->mu);
+    pthread_cond_destroy(&st->cv);
+    pthread_mutex_destroy(&st->write_mu);
+    free(st);
+}
+
+int sl_store_open_with(struct sl_store **out, const char *url, const struct sl_store_options *opts,
+                       struct sl_error *err)
+{
+    struct sl_store *st = NULL;
+    const struct sl_store_backend *be = NULL;
+    char *target = NULL;
+    int rc;
+
+    if ((rc = parse_url(url, &be, &target, err)) < 0)
+        goto out;
+    if (sodium_init() < 0) {
+        rc = sl_error_set(err, SL_ESTORE, "store: libsodium failed to initialise");
+        goto out;
+    }
+    st = sl_xcalloc(1, sizeof(*st));
+    st->be = be;
+    st->target = target;
+    target = NULL;
+    if (opts)
+        st->opts = *opts;
+    if (st->opts.pool_size <= 0)
+        st->opts.pool_size = 4;
+    if (st->opts.pool_size > POOL_MAX)
+        st->opts.pool_size = POOL_MAX;
+    if (be == &sl_store_sqlite_backend && sl_streq(st->target, ":memory:"))
+        st->opts.pool_size = 1; /* each connection would get its own empty database */
+    if (st->opts.busy_timeout_ms <= 0)
+        st->opts.busy_timeout_ms = 5000;
+    if (st->opts.max_log_bytes <= 0)
+        st->opts.max_log_bytes = 64 * 1024 * 1024;
+    if (st->opts.connect_timeout_s <= 0)
+        st->opts.connect_timeout_s = 10;
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->cv, NULL);
+    pthread_mutex_init(&st->write_mu, NULL);
+    st->idle = sl_xcalloc((size_t)st->opts.pool_size, sizeof(*st->idle));
+
+    /* the first connection migrates before the others open, so they see the schema */
+    void *c = NULL;
+    if ((rc = be->connect(&c, st->target, &st->opts, err)) < 0)
+        goto out;
+    st->idle[st->nidle++] = c;
+    st->nconns = 1;
+    if ((rc = sl_store_migrate(st, st->opts.migrate_to, err)) < 0)
+        goto out;
+    while (st->nconns < (size_t)st->opts.pool_size) {
+        if ((rc = be->connect(&c, st->target, &st->opts, err)) < 0)
+            goto out;
+        st->idle[st->nidle++] = c;
+        st->nconns++;
+    }
+    *out = st;
+    st = NULL;
+out:
+    store_free(st);
+    free(target);
+    return rc;
+}
+
+int sl_store_open(struct sl_store **out, const char *url, struct sl_error *err)
+{
+    return sl_store_open_with(out, url, NULL, err);
+}
+
+void sl_store_close(struct sl_store *st)
+{
+    store_free(st);
+}
+
+const char *sl_store_backend(const struct sl_store *st)
+{
+    return st->be->name;
+}
+
+int sl_store_ping(struct sl_store *st, struct sl_error *err)
+{
+    struct db_conn dc;
+    int rc;
+
+    if ((rc = db_acquire(st, false, &dc, err)) < 0)
+        return rc;
+    rc = db_exec(&dc, "SELECT 1", NULL, 0, NULL, NULL, err);
+    db_release(&dc);
+    return rc;
+}
+
+int db_run(struct sl_store *st, bool write, const char *sql, const struct db_value *params,
+           size_t nparams, struct db_rows *rows, int64_t *changes, struct sl_error *err)
+{
+    struct db_conn dc;
+    int rc;
+    if ((rc = db_acquire(st, write, &dc, err)) < 0)
+        return rc;
+    rc = db_exec(&dc, sql, params, nparams, rows, changes, err);
+    db_release(&dc);
+    return rc;
+}

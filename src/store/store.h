@@ -1,0 +1,345 @@
+/* store.h: the server's database, one interface over SQLite and PostgreSQL.
+ *
+ *   struct sl_store *st;
+ *   if (sl_store_open(&st, "sqlite:///var/lib/sluice/sluice.db", err) < 0) ...
+ *   sl_store_claim_job(st, "server-1/worker-0", NULL, 300, &job, err);
+ *   sl_store_close(st);
+ *
+ * URLs: `sqlite:///abs/path.db`, `sqlite:relative.db`, a plain path (SQLite), or
+ * `postgres://…` / `postgresql://…` passed to libpq as it is, so everything libpq reads in
+ * a URI works, e.g. a unix socket: `postgresql:///sluice?host=/run/postgresql`.
+ *
+ * Opening applies the embedded migrations (src/store/migrations/NNNN_name.*.sql) that the
+ * database lacks, all in one transaction, and records them in `schema_migrations`. A
+ * database whose schema is newer than this binary is refused (SL_EUNSUPPORTED).
+ *
+ * Threads: a `struct sl_store` is thread-safe. It holds a small pool of connections; each
+ * call borrows one for its duration (waiting when all are busy). On SQLite the writes of
+ * one process are also serialised by a mutex, so threads never spin on SQLITE_BUSY; other
+ * processes are waited for through the busy timeout. Any number of processes and servers
+ * may share one PostgreSQL database.
+ *
+ * Values: statuses, failure reasons, roles and sources are GitLab's lowercase names as
+ * strings ("pending", "runner_system_failure", ...); the store does not interpret them
+ * except where a function says so (claims take "pending" jobs and make them "running").
+ * Times are milliseconds since the Unix epoch; 0 means "not set" (NULL in the database).
+ * JSON columns are text that the caller produced; the store does not parse them.
+ *
+ * Ownership: every `char *` in a struct the store fills is heap-allocated and owned by
+ * the struct: release one with sl_store_<thing>_release, an array from a list function
+ * with sl_store_<things>_free(arr, n). Input structs are only read.
+ *
+ * Errors: SL_ENOENT (no such row, or a foreign key to a missing row), SL_EEXISTS (a unique
+ * value is taken), SL_EINVAL (a bad argument or URL), SL_ELIMIT (a cap was hit), SL_EBUSY
+ * (the database stayed locked past the busy timeout, or a conditional update lost a race),
+ * SL_ECANCELED (a worker's job is no longer running under it), SL_EUNSUPPORTED (schema too
+ * new), SL_ESTORE (anything else the database reported; the message carries its text). */
+#ifndef SL_STORE_H
+#define SL_STORE_H
+
+#include "base/compat.h"
+#include "base/error.h"
+#include "base/str.h"
+
+struct sl_store;
+
+/* Limits on what callers may store; hitting one is SL_ELIMIT (SL_EINVAL for names). */
+#define SL_STORE_LIST_MAX 100                   /* rows per list page */
+#define SL_STORE_LOG_CHUNK_MAX (1024 * 1024)    /* bytes per appended log chunk */
+#define SL_STORE_LOG_READ_MAX (4 * 1024 * 1024) /* bytes per log read */
+#define SL_STORE_WORKER_ID_MAX 200              /* bytes of a worker id */
+#define SL_STORE_TAGS_MAX 64                    /* tags of a job or of a claiming worker */
+#define SL_STORE_TEXT_MAX (1024 * 1024)         /* bytes of any text or JSON value */
+#define SL_STORE_PIPELINE_JOBS_MAX 10000        /* jobs of one pipeline */
+
+struct sl_store_options {
+    int pool_size;         /* connections; 0 = 4 (1 for an in-memory SQLite database) */
+    int busy_timeout_ms;   /* SQLite: how long to wait for another process's lock; 0 = 5000 */
+    int migrate_to;        /* apply migrations up to this version only; 0 = all (tests) */
+    int64_t max_log_bytes; /* per job; 0 = 64 MiB */
+    int connect_timeout_s; /* PostgreSQL; 0 = 10 */
+};
+
+/* Opens the database at URL with default options and migrates it. *out owns the store
+ * (close with sl_store_close). */
+int sl_store_open(struct sl_store **out, const char *url, struct sl_error *err);
+/* As sl_store_open with OPTS (may be NULL). */
+int sl_store_open_with(struct sl_store **out, const char *url, const struct sl_store_options *opts,
+                       struct sl_error *err);
+/* Closes every connection. Accepts NULL. No call may be running on other threads. */
+void sl_store_close(struct sl_store *st);
+
+/* "sqlite" or "postgres". Static string. */
+const char *sl_store_backend(const struct sl_store *st);
+/* The highest migration version embedded in this binary. */
+int sl_store_latest_version(void);
+/* The highest migration version recorded in the database. */
+int sl_store_schema_version(struct sl_store *st, int *out, struct sl_error *err);
+/* Runs a trivial query: 0 when the database answers (for /readyz). */
+int sl_store_ping(struct sl_store *st, struct sl_error *err);
+
+/* Keyset pagination: a page holds up to LIMIT rows (0 or more than SL_STORE_LIST_MAX means
+ * SL_STORE_LIST_MAX) that come after the row with id AFTER in the list's order (0 = from
+ * the start). STATUS, when not NULL, keeps only rows with that status. A page shorter than
+ * the limit is the last one. */
+struct sl_store_page {
+    int64_t after;
+    int limit;
+    const char *status;
+};
+
+/* ---- projects (listed by id ascending) ---- */
+
+struct sl_store_project {
+    int64_t id;
+    char *name; /* unique */
+    char *repo_url;
+    char *default_branch;
+    int poll_interval_s;  /* 0 = no polling */
+    char *webhook_secret; /* kept in clear: HMAC verification needs it; "" = none */
+    int64_t created_at;
+};
+
+void sl_store_project_release(struct sl_store_project *p);
+void sl_store_projects_free(struct sl_store_project *arr, size_t n);
+/* Inserts P (id and created_at are ignored: NOW is the creation time); *id_out gets the new
+ * id. SL_EEXISTS when the name is taken. */
+int sl_store_project_create(struct sl_store *st, const struct sl_store_project *p, int64_t now,
+                            int64_t *id_out, struct sl_error *err);
+/* Overwrites name, repo_url, default_branch, poll_interval_s and webhook_secret of P->id. */
+int sl_store_project_update(struct sl_store *st, const struct sl_store_project *p,
+                            struct sl_error *err);
+int sl_store_project_get(struct sl_store *st, int64_t id, struct sl_store_project *out,
+                         struct sl_error *err);
+int sl_store_project_get_by_name(struct sl_store *st, const char *name,
+                                 struct sl_store_project *out, struct sl_error *err);
+/* PAGE->status is ignored. */
+int sl_store_project_list(struct sl_store *st, const struct sl_store_page *page,
+                          struct sl_store_project **out, size_t *n, struct sl_error *err);
+/* Deletes the project with all its pipelines, jobs, logs and artifact rows. */
+int sl_store_project_delete(struct sl_store *st, int64_t id, struct sl_error *err);
+/* The last commit recorded for REF of a project (polling). *sha_out (caller frees) is NULL
+ * when none was recorded. */
+int sl_store_project_ref_get(struct sl_store *st, int64_t project_id, const char *ref,
+                             char **sha_out, struct sl_error *err);
+int sl_store_project_ref_set(struct sl_store *st, int64_t project_id, const char *ref,
+                             const char *sha, int64_t now, struct sl_error *err);
+
+/* ---- pipelines (listed by id descending: newest first) ---- */
+
+struct sl_store_pipeline {
+    int64_t id;
+    int64_t project_id;
+    int64_t iid; /* 1, 2, 3... per project */
+    char *status;
+    char *ref;
+    bool is_tag;
+    char *sha;
+    char *before_sha;
+    char *source;        /* "push", "web", "api", "schedule", ... (CI_PIPELINE_SOURCE) */
+    char *variables;     /* JSON object; NULL on input means "{}" */
+    char *error_message; /* why the pipeline could not be created; NULL = none */
+    char *yaml_errors;   /* JSON array of lint messages; NULL = none */
+    int64_t created_at, started_at, finished_at;
+};
+
+/* A job as the server keeps it. On creation, id/pipeline_id are ignored and only name,
+ * stage, stage_idx, status, when, allow_failure, attempt, retry, spec, tags, queued_at and
+ * due_at are read. */
+struct sl_store_job {
+    int64_t id;
+    int64_t pipeline_id;
+    int position; /* index in the planned pipeline (sl_sched job index) */
+    char *name;
+    char *stage;
+    int stage_idx;
+    char *status;
+    char *when; /* on_success, on_failure, always, manual, delayed */
+    bool allow_failure;
+    int attempt; /* 1-based */
+    char *retry; /* JSON; NULL on input means "{}" */
+    char *spec;  /* JSON the worker runs; NULL on input means "{}" */
+    char **tags; /* NTAGS tags; filled only by sl_store_job_get */
+    size_t ntags;
+    char *failure_reason; /* NULL = none */
+    bool has_exit_code;
+    int exit_code;
+    bool has_coverage;
+    double coverage;
+    int64_t created_at, queued_at, started_at, finished_at, due_at;
+    char *runner_id; /* the worker that claimed it; NULL = none */
+    int64_t lease_deadline;
+};
+
+void sl_store_pipeline_release(struct sl_store_pipeline *p);
+void sl_store_pipelines_free(struct sl_store_pipeline *arr, size_t n);
+void sl_store_job_release(struct sl_store_job *j);
+void sl_store_jobs_free(struct sl_store_job *arr, size_t n);
+
+/* Inserts P with its NJOBS jobs in one transaction: nothing is visible (or claimable)
+ * before all of it is. The next iid of the project is taken; P's id, iid, and created_at
+ * are ignored (NOW is used, also as the jobs' created_at). JOBS[i].position is set to i.
+ * *id_out and *iid_out (either may be NULL) get the new pipeline's id and iid.
+ * SL_ENOENT when the project does not exist. */
+int sl_store_pipeline_create(struct sl_store *st, const struct sl_store_pipeline *p,
+                             const struct sl_store_job *jobs, size_t njobs, int64_t now,
+                             int64_t *id_out, int64_t *iid_out, struct sl_error *err);
+int sl_store_pipeline_get(struct sl_store *st, int64_t id, struct sl_store_pipeline *out,
+                          struct sl_error *err);
+/* Overwrites status, error_message, yaml_errors, started_at and finished_at of P->id. */
+int sl_store_pipeline_update(struct sl_store *st, const struct sl_store_pipeline *p,
+                             struct sl_error *err);
+/* Pipelines of PROJECT_ID (0 = of every project), newest first. */
+int sl_store_pipeline_list(struct sl_store *st, int64_t project_id,
+                           const struct sl_store_page *page, struct sl_store_pipeline **out,
+                           size_t *n, struct sl_error *err);
+
+/* ---- jobs ---- */
+
+int sl_store_job_get(struct sl_store *st, int64_t id, struct sl_store_job *out,
+                     struct sl_error *err);
+/* Every job of a pipeline, by position (bounded by the pipeline's size). Tags not filled. */
+int sl_store_job_list_by_pipeline(struct sl_store *st, int64_t pipeline_id,
+                                  struct sl_store_job **out, size_t *n, struct sl_error *err);
+/* Jobs of every pipeline by id ascending (PAGE->status filters, e.g. the queue). */
+int sl_store_job_list(struct sl_store *st, const struct sl_store_page *page,
+                      struct sl_store_job **out, size_t *n, struct sl_error *err);
+/* Overwrites the mutable state of J->id: status, attempt, failure_reason, exit code,
+ * coverage, queued_at, started_at, finished_at, due_at, runner_id, lease_deadline. When
+ * EXPECT_STATUS is not NULL the update happens only if the job still has that status
+ * (compare-and-set), otherwise SL_EBUSY: someone else (a worker, a cancel) moved it. */
+int sl_store_job_update(struct sl_store *st, const struct sl_store_job *j,
+                        const char *expect_status, struct sl_error *err);
+
+/* Atomically takes the oldest pending job (by queued_at, then id) and marks it running
+ * under WORKER_ID with a lease of LEASE_SECONDS from NOW: status "running", runner_id,
+ * started_at = NOW, lease_deadline. No job is ever handed to two claimers, across threads,
+ * processes and servers. TAGS: NULL claims any job; otherwise (NTAGS may be 0) only jobs
+ * whose every tag is among TAGS. Returns 1 with *out filled (release it) when a job was
+ * claimed, 0 when none is pending. */
+int sl_store_claim_job(struct sl_store *st, const char *worker_id, const char *const *tags,
+                       size_t ntags, int lease_seconds, int64_t now, struct sl_store_job *out,
+                       struct sl_error *err);
+/* Extends the lease of job ID to NOW + LEASE_SECONDS. SL_ECANCELED when the job is no
+ * longer running under WORKER_ID (canceled, recovered): the worker should stop it. */
+int sl_store_job_renew_lease(struct sl_store *st, int64_t id, const char *worker_id,
+                             int lease_seconds, int64_t now, struct sl_error *err);
+/* Records the end of job ID run by WORKER_ID: STATUS ("success", "failed", "canceled"),
+ * FAILURE_REASON (NULL for none), the exit code when EXIT_CODE >= 0, finished_at = NOW,
+ * lease cleared. SL_ECANCELED when the job is no longer running under WORKER_ID. */
+int sl_store_job_finish(struct sl_store *st, int64_t id, const char *worker_id, const char *status,
+                        const char *failure_reason, int exit_code, int64_t now,
+                        struct sl_error *err);
+/* Start-up recovery: marks "failed" with failure_reason "runner_system_failure" (and
+ * finished_at = NOW) every running job whose lease ended before NOW, and every running job
+ * whose runner_id starts with OWNER_PREFIX (this server's own workers, which a crash left
+ * behind; NULL or "" = none). *out (may be NULL; free with sl_store_jobs_free) lists the
+ * jobs changed, so the server can feed them to sl_sched as failed with
+ * SL_SCHED_FAILURE_RUNNER_SYSTEM (retrying where `retry` allows). */
+int sl_store_recover_jobs(struct sl_store *st, const char *owner_prefix, int64_t now,
+                          struct sl_store_job **out, size_t *n, struct sl_error *err);
+
+/* Counts of rows per status, for metrics. */
+struct sl_store_count {
+    char *status;
+    int64_t count;
+};
+enum sl_store_table { SL_STORE_PIPELINES, SL_STORE_JOBS };
+int sl_store_count_by_status(struct sl_store *st, enum sl_store_table table,
+                             struct sl_store_count **out, size_t *n, struct sl_error *err);
+void sl_store_counts_free(struct sl_store_count *arr, size_t n);
+
+/* ---- job logs: append-only chunks ---- */
+
+/* Appends LEN bytes (1..SL_STORE_LOG_CHUNK_MAX) to the log of job JOB_ID. *end_out (may be
+ * NULL) gets the log's size after the append. SL_ELIMIT when the log would exceed the
+ * store's max_log_bytes; SL_ENOENT when the job does not exist. */
+int sl_store_log_append(struct sl_store *st, int64_t job_id, const void *data, size_t len,
+                        int64_t now, int64_t *end_out, struct sl_error *err);
+/* Appends up to MAX bytes (capped at SL_STORE_LOG_READ_MAX) of the log from byte OFFSET to
+ * OUT; *next_out gets the offset to read from next (OFFSET + bytes read). Reading at or past
+ * the end reads nothing. */
+int sl_store_log_read(struct sl_store *st, int64_t job_id, int64_t offset, size_t max,
+                      struct sl_str *out, int64_t *next_out, struct sl_error *err);
+/* The log's current size in bytes (0 when nothing was written). */
+int sl_store_log_size(struct sl_store *st, int64_t job_id, int64_t *out, struct sl_error *err);
+
+/* ---- artifacts metadata (files live in the data directory) ---- */
+
+struct sl_store_artifact {
+    int64_t id;
+    int64_t job_id;
+    char *name;
+    char *path; /* relative to the data directory */
+    int64_t size;
+    int64_t created_at;
+    int64_t expire_at; /* 0 = never */
+};
+
+void sl_store_artifact_release(struct sl_store_artifact *a);
+void sl_store_artifacts_free(struct sl_store_artifact *arr, size_t n);
+/* Inserts A (id ignored) and returns its id. SL_ENOENT when the job does not exist. */
+int sl_store_artifact_add(struct sl_store *st, const struct sl_store_artifact *a, int64_t *id_out,
+                          struct sl_error *err);
+/* Artifacts of a job by id (bounded by SL_STORE_LIST_MAX). */
+int sl_store_artifact_list(struct sl_store *st, int64_t job_id, struct sl_store_artifact **out,
+                           size_t *n, struct sl_error *err);
+/* Up to LIMIT (capped at SL_STORE_LIST_MAX) artifacts whose expire_at is before NOW: the
+ * caller removes their files and then calls sl_store_artifact_delete. */
+int sl_store_artifact_list_expired(struct sl_store *st, int64_t now, int limit,
+                                   struct sl_store_artifact **out, size_t *n, struct sl_error *err);
+int sl_store_artifact_delete(struct sl_store *st, int64_t id, struct sl_error *err);
+
+/* ---- API tokens: only sha256(token) is stored ---- */
+
+struct sl_store_token {
+    int64_t id;
+    char *name;
+    char *role; /* admin, maintainer, developer, viewer */
+    int64_t created_at;
+    int64_t last_used_at; /* 0 = never */
+    bool revoked;
+};
+
+#define SL_STORE_TOKEN_PREFIX "slt_"
+/* "slt_" + 64 hex digits (32 random bytes) */
+#define SL_STORE_TOKEN_LEN (sizeof(SL_STORE_TOKEN_PREFIX) - 1 + 64)
+
+void sl_store_token_release(struct sl_store_token *t);
+void sl_store_tokens_free(struct sl_store_token *arr, size_t n);
+/* Creates a token from 32 random bytes (libsodium) and stores its hash. *secret_out
+ * (caller frees; show it once, it cannot be recovered) gets the token, *id_out (may be
+ * NULL) its id. */
+int sl_store_token_create(struct sl_store *st, const char *name, const char *role, int64_t now,
+                          char **secret_out, int64_t *id_out, struct sl_error *err);
+/* Looks SECRET up by its hash and compares in constant time. On success *out (may be NULL)
+ * is the token and its last_used_at becomes NOW. SL_ENOENT for an unknown, malformed or
+ * revoked token (one error for all, so callers answer 401 alike). */
+int sl_store_token_verify(struct sl_store *st, const char *secret, int64_t now,
+                          struct sl_store_token *out, struct sl_error *err);
+int sl_store_token_revoke(struct sl_store *st, int64_t id, struct sl_error *err);
+/* Tokens by id ascending. PAGE->status is ignored. */
+int sl_store_token_list(struct sl_store *st, const struct sl_store_page *page,
+                        struct sl_store_token **out, size_t *n, struct sl_error *err);
+
+/* ---- audit events (listed newest first) ---- */
+
+struct sl_store_audit {
+    int64_t id;
+    int64_t at;
+    char *actor;       /* "token:3", "webhook:github", "system" */
+    char *action;      /* "project.create", "webhook.rejected", ... */
+    char *target;      /* "project:4"; NULL on input means "" */
+    char *detail;      /* JSON; NULL on input means "{}" */
+    char *remote_addr; /* NULL on input means "" */
+};
+
+void sl_store_audit_release(struct sl_store_audit *a);
+void sl_store_audits_free(struct sl_store_audit *arr, size_t n);
+int sl_store_audit_add(struct sl_store *st, const struct sl_store_audit *a, int64_t *id_out,
+                       struct sl_error *err);
+/* PAGE->status filters on action. */
+int sl_store_audit_list(struct sl_store *st, const struct sl_store_page *page,
+                        struct sl_store_audit **out, size_t *n, struct sl_error *err);
+
+#endif
