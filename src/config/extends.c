@@ -131,17 +131,18 @@ static int resolve(struct ext *x, struct entry *e, int depth)
     struct sl_pos pos = extends_pos(v);
     struct sl_str bad = SL_STR_INIT;
 
+    size_t nbad = 0;
     for (size_t i = 0; i < n; i++)
         if (!find(x, list[i]->str))
-            sl_str_addf(&bad, "%s%s", bad.len ? ", " : "", list[i]->str);
-    if (bad.len) {
+            sl_str_addf(&bad, "%s%s", nbad++ ? ", " : "", list[i]->str);
+    if (nbad) {
         sl_resolve_error(r, pos, "%s: unknown keys in `extends` (%s)", key, bad.buf);
         goto failed;
     }
     for (size_t i = 0; i < n; i++)
         if (value_of(x, find(x, list[i]->str))->kind != SL_NODE_MAP)
-            sl_str_addf(&bad, "%s%s", bad.len ? ", " : "", list[i]->str);
-    if (bad.len) {
+            sl_str_addf(&bad, "%s%s", nbad++ ? ", " : "", list[i]->str);
+    if (nbad) {
         sl_resolve_error(r, pos, "%s: invalid base hashes in `extends` (%s)", key, bad.buf);
         goto failed;
     }

@@ -90,8 +90,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     opts.yaml.max_nodes = 100000;
     sl_config_load_string(&cfg, ".gitlab-ci.yml", buf, main_len, &opts, &diag);
     if (cfg) {
+        /* the emitted YAML must read back as the same tree */
         struct sl_str out = SL_STR_INIT;
+        struct sl_arena a = SL_ARENA_INIT;
+        struct sl_diag d2 = SL_DIAG_INIT;
+        struct sl_node *back = NULL;
         sl_config_emit_yaml(cfg, &out);
+        if (sl_yaml_parse(&a, "emitted.yml", out.buf, out.len, NULL, &back, NULL, &d2) != 0 ||
+            !sl_node_equal(back, cfg->root)) {
+            fprintf(stderr, "emitted YAML does not read back the same:\n%s\n", out.buf);
+            for (size_t i = 0; i < d2.n; i++)
+                fprintf(stderr, "%d:%d: %s\n", d2.items[i].line, d2.items[i].column,
+                        d2.items[i].message);
+            abort();
+        }
+        sl_diag_release(&d2);
+        sl_arena_release(&a);
         sl_str_release(&out);
     }
     sl_config_free(cfg);
