@@ -1,0 +1,1164 @@
+/* test_store.c: the store suite. Every STORE_TEST runs twice, as "sqlite/NAME" on a fresh
+ * file and as "postgres/NAME" on a fresh schema of a PostgreSQL server that this test starts
+ * on a private unix socket (scripts/pg-test-server.sh; SL_TEST_PG_URL uses an existing one
+ * instead). When PostgreSQL cannot be started the postgres cases are SKIPPED, loudly; with
+ * SL_REQUIRE_PG=1 they fail instead. */
+#include "base/compat.h"
+#include "harness/harness.h"
+#include "base/alloc.h"
+#include "base/fs.h"
+#include "base/str.h"
+#include "base/time.h"
+#include "store/backend.h"
+#include "store/migrate.h"
+#include "store/store.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- the PostgreSQL server ---- */
+
+static char *pg_url;    /* base URL, or NULL */
+static char *pg_why;    /* why there is none */
+static bool pg_started; /* by us: stop at exit */
+static bool pg_tried;
+
+static void pg_stop(void)
+{
+    if (!pg_started)
+        return;
+    char *cmd = sl_xasprintf("'%s/scripts/pg-test-server.sh' stop '%s' >/dev/null 2>&1",
+                             sl_test_source_dir(), pg_url);
+    if (system(cmd) != 0)
+        fprintf(stderr, "test_store: could not stop the PostgreSQL test server %s\n", pg_url);
+    free(cmd);
+}
+
+static const char *pg_server(void)
+{
+    if (pg_tried)
+        return pg_url;
+    pg_tried = true;
+    const char *env = getenv("SL_TEST_PG_URL");
+    if (env && *env) {
+        pg_url = sl_xstrdup(env);
+        return pg_url;
+    }
+    char *cmd = sl_xasprintf("'%s/scripts/pg-test-server.sh' start 2>&1", sl_test_source_dir());
+    FILE *f = popen(cmd, "r");
+    free(cmd);
+    struct sl_str out = SL_STR_INIT;
+    char buf[512];
+    size_t n;
+    while (f && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+        sl_str_add(&out, buf, n);
+    int status = f ? pclose(f) : -1;
+    while (out.len && out.buf[out.len - 1] == '\n')
+        sl_str_truncate(&out, out.len - 1);
+    if (status == 0 && sl_starts_with(out.buf, "postgresql://")) {
+        pg_url = sl_str_detach(&out);
+        pg_started = true;
+        atexit(pg_stop);
+    } else {
+        pg_why = sl_xasprintf("PostgreSQL test server did not start (exit %d): %s",
+                              WIFEXITED(status) ? WEXITSTATUS(status) : -1, out.buf);
+    }
+    sl_str_release(&out);
+    return pg_url;
+}
+
+/* Empties the database: every test starts from nothing. */
+static int pg_reset(const char *url, char **why)
+{
+    PGconn *c = PQconnectdb(url);
+    int rc = 0;
+    if (PQstatus(c) != CONNECTION_OK) {
+        *why = sl_xasprintf("connect: %s", PQerrorMessage(c));
+        rc = -1;
+    } else {
+        PGresult *r = PQexec(c, "SET client_min_messages = warning; "
+                                "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public");
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            *why = sl_xasprintf("reset: %s", PQresultErrorMessage(r));
+            rc = -1;
+        }
+        PQclear(r);
+    }
+    PQfinish(c);
+    return rc;
+}
+
+/* ---- running each test on both backends ---- */
+
+typedef void (*store_body)(struct sl_store *st, const char *url);
+
+static void run_on(const char *backend, store_body body)
+{
+    char *url = NULL;
+    struct sl_store *st = NULL;
+    struct sl_error err = SL_ERROR_INIT;
+
+    if (sl_streq(backend, "postgres")) {
+        char *why = NULL;
+        if (!pg_server()) {
+            if (getenv("SL_REQUIRE_PG")) {
+                sl_test_fail(__FILE__, __LINE__, "SL_REQUIRE_PG is set: %s", pg_why);
+                return;
+            }
+            SKIP("%s", pg_why);
+        }
+        if (pg_reset(pg_url, &why) < 0) {
+            sl_test_fail(__FILE__, __LINE__, "%s", why);
+            free(why);
+            return;
+        }
+        url = sl_xstrdup(pg_url);
+    } else {
+        url = sl_xasprintf("sqlite://%s/store.db", sl_test_tmpdir());
+    }
+    if (sl_store_open(&st, url, &err) < 0)
+        sl_test_fail(__FILE__, __LINE__, "open %s: %s", url, sl_error_format(&err));
+    else
+        body(st, url);
+    sl_store_close(st);
+    sl_error_release(&err);
+    free(url);
+}
+
+static void run_both(const char *name, store_body body)
+{
+    static const char *const backends[] = {"sqlite", "postgres"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(backends); i++) {
+        char *case_name = sl_xasprintf("%s/%s", backends[i], name);
+        sl_test_case_begin(case_name);
+        run_on(backends[i], body);
+        sl_test_case_end();
+        free(case_name);
+    }
+}
+
+#define STORE_TEST(name)                                                                           \
+    static void name##_body(struct sl_store *st, const char *url);                                 \
+    TEST(name)                                                                                     \
+    {                                                                                              \
+        run_both(#name, name##_body);                                                              \
+    }                                                                                              \
+    static void name##_body(struct sl_store *st, SL_UNUSED const char *url)
+
+#define CHECK_OK(call)                                                                             \
+    do {                                                                                           \
+        struct sl_error e_ = SL_ERROR_INIT;                                                        \
+        int rc_ = (call);                                                                          \
+        if (rc_ < 0) {                                                                             \
+            sl_test_fail(__FILE__, __LINE__, "%s: %d %s", #call, rc_, sl_error_format(&e_));       \
+            sl_error_release(&e_);                                                                 \
+            return;                                                                                \
+        }                                                                                          \
+        sl_error_release(&e_);                                                                     \
+    } while (0)
+
+/* CALL (which uses `e_` as its error) must fail with CODE. */
+#define CHECK_FAILS(code, call)                                                                    \
+    do {                                                                                           \
+        struct sl_error e_ = SL_ERROR_INIT;                                                        \
+        int rc_ = (call);                                                                          \
+        if (rc_ != (code)) {                                                                       \
+            sl_test_fail(__FILE__, __LINE__, "%s: got %d (%s), want %d", #call, rc_,               \
+                         e_.message ? e_.message : "", (int)(code));                               \
+            sl_error_release(&e_);                                                                 \
+            return;                                                                                \
+        }                                                                                          \
+        sl_error_release(&e_);                                                                     \
+    } while (0)
+
+/* ---- fixtures ---- */
+
+static int64_t make_project(struct sl_store *st, const char *name)
+{
+    struct sl_store_project p = {.name = (char *)name, .repo_url = (char *)"file:///srv/repo.git"};
+    int64_t id = 0;
+    if (sl_store_project_create(st, &p, 1000, &id, NULL) < 0)
+        return 0;
+    return id;
+}
+
+/* A pipeline of N jobs "job-<i>" in status STATUS, queued at QUEUED_AT + i. */
+static int64_t make_pipeline(struct sl_store *st, int64_t project, size_t n, const char *status,
+                             int64_t queued_at)
+{
+    struct sl_store_pipeline p = {.project_id = project,
+                                  .status = (char *)"running",
+                                  .ref = (char *)"main",
+                                  .sha = (char *)"0123456789abcdef0123456789abcdef01234567",
+                                  .source = (char *)"push"};
+    struct sl_store_job *jobs = sl_xcalloc(n ? n : 1, sizeof(*jobs));
+    char **names = sl_xcalloc(n ? n : 1, sizeof(*names));
+    int64_t id = 0;
+    for (size_t i = 0; i < n; i++) {
+        names[i] = sl_xasprintf("job-%zu", i);
+        jobs[i] = (struct sl_store_job){.name = names[i],
+                                        .stage = (char *)"test",
+                                        .status = (char *)status,
+                                        .queued_at = queued_at ? queued_at + (int64_t)i : 0};
+    }
+    if (sl_store_pipeline_create(st, &p, jobs, n, 2000, &id, NULL, NULL) < 0)
+        id = 0;
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    free(jobs);
+    return id;
+}
+
+/* ---- tests on one backend ---- */
+
+TEST(open_urls)
+{
+    struct sl_store *st = NULL;
+    struct sl_error err = SL_ERROR_INIT;
+    const char *dir = sl_test_tmpdir();
+    char *url;
+
+    CHECK_INT_EQ(sl_store_open(&st, "mysql://x/y", &err), SL_EINVAL);
+    CHECK(strstr(err.message, "unsupported database URL"));
+    CHECK_INT_EQ(sl_store_open(&st, "", &err), SL_EINVAL);
+    CHECK_INT_EQ(sl_store_open(&st, "sqlite://", &err), SL_EINVAL);
+    url = sl_xasprintf("%s/missing-dir/x.db", dir);
+    CHECK_INT_EQ(sl_store_open(&st, url, &err), SL_ESTORE);
+    free(url);
+
+    const char *forms[] = {"sqlite://", "sqlite:", ""};
+    const char *files[] = {"a.db", "b.db", "c.db"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(forms); i++) {
+        url = sl_xasprintf("%s%s/%s", forms[i], dir, files[i]);
+        int rc = sl_store_open(&st, url, &err);
+        free(url);
+        CHECK_INT_EQ(rc, 0);
+        CHECK_STR_EQ(sl_store_backend(st), "sqlite");
+        int v = 0;
+        CHECK_INT_EQ(sl_store_schema_version(st, &v, &err), 0);
+        CHECK_INT_EQ(v, sl_store_latest_version());
+        CHECK_INT_EQ(sl_store_ping(st, &err), 0);
+        sl_store_close(st);
+    }
+    char *path = sl_xasprintf("%s/a.db", dir);
+    CHECK(sl_fs_exists(path));
+    free(path);
+
+    CHECK_INT_EQ(sl_store_open(&st, ":memory:", &err), 0);
+    CHECK_INT_EQ(make_project(st, "mem") > 0, 1);
+    sl_store_close(st);
+    sl_store_close(NULL);
+
+    CHECK_INT_EQ(
+        sl_store_open(&st, "postgresql:///nope?host=/nonexistent-dir&connect_timeout=2", &err),
+        SL_ESTORE);
+    CHECK(sl_starts_with(err.message, "postgres: connect:"));
+    sl_error_release(&err);
+}
+
+TEST(migrations_are_paired)
+{
+    struct sl_store_migration *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    CHECK_INT_EQ(sl_store_migrations("sqlite", &a, &na, NULL), 0);
+    CHECK_INT_EQ(sl_store_migrations("postgres", &b, &nb, NULL), 0);
+    bool same = na == nb && na > 0;
+    for (size_t i = 0; same && i < na; i++)
+        same = a[i].version == b[i].version && sl_streq(a[i].name, b[i].name) &&
+               a[i].version == (int)i + 1;
+    int latest = na ? a[na - 1].version : 0;
+    sl_store_migrations_free(a, na);
+    sl_store_migrations_free(b, nb);
+    CHECK(same); /* both backends have the same versions 1..N with the same names */
+    CHECK_INT_EQ(sl_store_latest_version(), latest);
+    CHECK(latest >= 2);
+}
+
+/* ---- tests on both backends ---- */
+
+STORE_TEST(projects)
+{
+    struct sl_store_project p = {.name = (char *)"web",
+                                 .repo_url = (char *)"https://example.com/web.git",
+                                 .default_branch = (char *)"trunk",
+                                 .poll_interval_s = 60,
+                                 .webhook_secret = (char *)"s3cret"};
+    struct sl_store_project got = {0};
+    int64_t id = 0;
+
+    CHECK_OK(sl_store_project_create(st, &p, 1234, &id, &e_));
+    CHECK(id > 0);
+    CHECK_FAILS(SL_EEXISTS, sl_store_project_create(st, &p, 1234, NULL, &e_));
+    CHECK_OK(sl_store_project_get(st, id, &got, &e_));
+    CHECK_STR_EQ(got.name, "web");
+    CHECK_STR_EQ(got.repo_url, "https://example.com/web.git");
+    CHECK_STR_EQ(got.default_branch, "trunk");
+    CHECK_STR_EQ(got.webhook_secret, "s3cret");
+    CHECK_INT_EQ(got.poll_interval_s, 60);
+    CHECK_INT_EQ(got.created_at, 1234);
+    sl_store_project_release(&got);
+
+    p.id = id;
+    p.name = (char *)"web2";
+    p.default_branch = NULL; /* defaults to main */
+    CHECK_OK(sl_store_project_update(st, &p, &e_));
+    CHECK_OK(sl_store_project_get_by_name(st, "web2", &got, &e_));
+    CHECK_INT_EQ(got.id, id);
+    CHECK_STR_EQ(got.default_branch, "main");
+    sl_store_project_release(&got);
+    CHECK_FAILS(SL_ENOENT, sl_store_project_get_by_name(st, "web", &got, &e_));
+    CHECK_FAILS(SL_ENOENT, sl_store_project_get(st, id + 100, &got, &e_));
+    p.id = id + 100;
+    CHECK_FAILS(SL_ENOENT, sl_store_project_update(st, &p, &e_));
+    p.name = (char *)"";
+    CHECK_FAILS(SL_EINVAL, sl_store_project_create(st, &p, 1, NULL, &e_));
+    p.name = NULL;
+    CHECK_FAILS(SL_EINVAL, sl_store_project_create(st, &p, 1, NULL, &e_));
+
+    /* refs for polling: insert, then overwrite */
+    char *sha = NULL;
+    CHECK_OK(sl_store_project_ref_get(st, id, "main", &sha, &e_));
+    CHECK(sha == NULL);
+    CHECK_OK(sl_store_project_ref_set(st, id, "main", "aaa", 1, &e_));
+    CHECK_OK(sl_store_project_ref_set(st, id, "main", "bbb", 2, &e_));
+    CHECK_OK(sl_store_project_ref_get(st, id, "main", &sha, &e_));
+    CHECK_STR_EQ(sha, "bbb");
+    free(sha);
+    CHECK_FAILS(SL_ENOENT, sl_store_project_ref_set(st, id + 100, "main", "c", 3, &e_));
+
+    /* keyset pages, ascending */
+    for (int i = 0; i < 4; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "p%d", i);
+        CHECK(make_project(st, name) > 0);
+    }
+    struct sl_store_page page = {.limit = 2};
+    struct sl_store_project *list = NULL;
+    size_t n = 0, total = 0;
+    int64_t last = 0;
+    for (int round = 0; round < 10; round++) {
+        CHECK_OK(sl_store_project_list(st, &page, &list, &n, &e_));
+        for (size_t i = 0; i < n; i++) {
+            CHECK(list[i].id > last);
+            last = list[i].id;
+        }
+        total += n;
+        sl_store_projects_free(list, n);
+        if (n < 2)
+            break;
+        page.after = last;
+    }
+    CHECK_INT_EQ(total, 5);
+
+    /* delete cascades to pipelines and jobs */
+    int64_t pl = make_pipeline(st, id, 2, "pending", 0);
+    CHECK(pl > 0);
+    CHECK_OK(sl_store_project_delete(st, id, &e_));
+    CHECK_FAILS(SL_ENOENT, sl_store_project_delete(st, id, &e_));
+    struct sl_store_pipeline gp = {0};
+    CHECK_FAILS(SL_ENOENT, sl_store_pipeline_get(st, pl, &gp, &e_));
+    struct sl_store_job *jobs = NULL;
+    CHECK_OK(sl_store_job_list_by_pipeline(st, pl, &jobs, &n, &e_));
+    sl_store_jobs_free(jobs, n);
+    CHECK_INT_EQ(n, 0);
+}
+
+STORE_TEST(pipelines_with_jobs)
+{
+    int64_t proj = make_project(st, "app");
+    CHECK(proj > 0);
+    char *tags[] = {(char *)"docker", (char *)"linux"};
+    struct sl_store_job jobs[] = {
+        {.name = (char *)"build",
+         .stage = (char *)"build",
+         .stage_idx = 0,
+         .status = (char *)"pending",
+         .spec = (char *)"{\"script\":[\"make\"]}",
+         .tags = tags,
+         .ntags = 2},
+        {.name = (char *)"test",
+         .stage = (char *)"test",
+         .stage_idx = 1,
+         .status = (char *)"created",
+         .when = (char *)"manual",
+         .allow_failure = true,
+         .retry = (char *)"{\"max\":2}"},
+    };
+    struct sl_store_pipeline p = {.project_id = proj,
+                                  .status = (char *)"pending",
+                                  .ref = (char *)"v1.0",
+                                  .is_tag = true,
+                                  .sha = (char *)"abc",
+                                  .before_sha = (char *)"000",
+                                  .source = (char *)"push",
+                                  .variables = (char *)"{\"A\":\"1\"}"};
+    int64_t id = 0, iid = 0, id2 = 0, iid2 = 0;
+    CHECK_OK(sl_store_pipeline_create(st, &p, jobs, 2, 5000, &id, &iid, &e_));
+    CHECK_INT_EQ(iid, 1);
+    CHECK_OK(sl_store_pipeline_create(st, &p, NULL, 0, 6000, &id2, &iid2, &e_));
+    CHECK_INT_EQ(iid2, 2);
+    CHECK(id2 > id);
+
+    struct sl_store_pipeline got = {0};
+    CHECK_OK(sl_store_pipeline_get(st, id, &got, &e_));
+    CHECK_INT_EQ(got.project_id, proj);
+    CHECK_STR_EQ(got.status, "pending");
+    CHECK_STR_EQ(got.ref, "v1.0");
+    CHECK(got.is_tag);
+    CHECK_STR_EQ(got.sha, "abc");
+    CHECK_STR_EQ(got.before_sha, "000");
+    CHECK_STR_EQ(got.source, "push");
+    CHECK_STR_EQ(got.variables, "{\"A\":\"1\"}");
+    CHECK(got.error_message == NULL && got.yaml_errors == NULL);
+    CHECK_INT_EQ(got.created_at, 5000);
+    CHECK_INT_EQ(got.started_at, 0);
+
+    free(got.status);
+    got.status = sl_xstrdup("failed");
+    got.error_message = sl_xstrdup("yaml invalid");
+    got.yaml_errors = sl_xstrdup("[\".gitlab-ci.yml:3:1: jobs config should contain...\"]");
+    got.finished_at = 7000;
+    CHECK_OK(sl_store_pipeline_update(st, &got, &e_));
+    sl_store_pipeline_release(&got);
+    CHECK_OK(sl_store_pipeline_get(st, id, &got, &e_));
+    CHECK_STR_EQ(got.status, "failed");
+    CHECK_STR_EQ(got.error_message, "yaml invalid");
+    CHECK(got.yaml_errors && sl_starts_with(got.yaml_errors, "[\".gitlab-ci.yml:3:1"));
+    CHECK_INT_EQ(got.finished_at, 7000);
+    sl_store_pipeline_release(&got);
+
+    struct sl_store_job *list = NULL;
+    size_t n = 0;
+    CHECK_OK(sl_store_job_list_by_pipeline(st, id, &list, &n, &e_));
+    CHECK_INT_EQ(n, 2);
+    CHECK_STR_EQ(list[0].name, "build");
+    CHECK_INT_EQ(list[0].position, 0);
+    CHECK_STR_EQ(list[0].when, "on_success");
+    CHECK_INT_EQ(list[0].queued_at, 5000); /* pending without a time: queued at creation */
+    CHECK_STR_EQ(list[1].name, "test");
+    CHECK_INT_EQ(list[1].position, 1);
+    CHECK_INT_EQ(list[1].stage_idx, 1);
+    CHECK_STR_EQ(list[1].when, "manual");
+    CHECK(list[1].allow_failure);
+    CHECK_INT_EQ(list[1].attempt, 1);
+    CHECK_STR_EQ(list[1].retry, "{\"max\":2}");
+    CHECK_STR_EQ(list[1].spec, "{}");
+    CHECK_INT_EQ(list[1].queued_at, 0);
+    CHECK(!list[1].has_exit_code && !list[1].has_coverage && !list[1].failure_reason);
+    int64_t build_id = list[0].id;
+    sl_store_jobs_free(list, n);
+
+    struct sl_store_job j = {0};
+    CHECK_OK(sl_store_job_get(st, build_id, &j, &e_));
+    CHECK_INT_EQ(j.ntags, 2);
+    CHECK_STR_EQ(j.tags[0], "docker");
+    CHECK_STR_EQ(j.tags[1], "linux");
+    CHECK_STR_EQ(j.spec, "{\"script\":[\"make\"]}");
+    sl_store_job_release(&j);
+    CHECK_FAILS(SL_ENOENT, sl_store_job_get(st, build_id + 1000, &j, &e_));
+
+    /* a failing creation leaves nothing behind, not even a used iid */
+    char *dup[] = {(char *)"x", (char *)"x"};
+    jobs[1].tags = dup;
+    jobs[1].ntags = 2;
+    CHECK_FAILS(SL_EINVAL, sl_store_pipeline_create(st, &p, jobs, 2, 8000, NULL, NULL, &e_));
+    p.project_id = proj + 100;
+    CHECK_FAILS(SL_ENOENT, sl_store_pipeline_create(st, &p, NULL, 0, 8000, NULL, NULL, &e_));
+    p.project_id = proj;
+    CHECK_OK(sl_store_pipeline_create(st, &p, NULL, 0, 9000, NULL, &iid, &e_));
+    CHECK_INT_EQ(iid, 3);
+    jobs[1].name = NULL;
+    CHECK_FAILS(SL_EINVAL, sl_store_pipeline_create(st, &p, jobs, 2, 8000, NULL, NULL, &e_));
+
+    /* lists: newest first, keyset pages, status filter, per project */
+    int64_t other = make_project(st, "other");
+    CHECK(make_pipeline(st, other, 0, "x", 0) > 0);
+    struct sl_store_pipeline *pl = NULL;
+    struct sl_store_page page = {.limit = 2};
+    CHECK_OK(sl_store_pipeline_list(st, proj, &page, &pl, &n, &e_));
+    CHECK_INT_EQ(n, 2);
+    CHECK_INT_EQ(pl[0].iid, 3);
+    CHECK_INT_EQ(pl[1].iid, 2);
+    page.after = pl[1].id;
+    sl_store_pipelines_free(pl, n);
+    CHECK_OK(sl_store_pipeline_list(st, proj, &page, &pl, &n, &e_));
+    CHECK_INT_EQ(n, 1);
+    CHECK_INT_EQ(pl[0].id, id);
+    sl_store_pipelines_free(pl, n);
+    page = (struct sl_store_page){.status = "failed"};
+    CHECK_OK(sl_store_pipeline_list(st, proj, &page, &pl, &n, &e_));
+    CHECK_INT_EQ(n, 1);
+    CHECK_INT_EQ(pl[0].id, id);
+    sl_store_pipelines_free(pl, n);
+    CHECK_OK(sl_store_pipeline_list(st, 0, NULL, &pl, &n, &e_));
+    CHECK_INT_EQ(n, 4);
+    sl_store_pipelines_free(pl, n);
+}
+
+STORE_TEST(job_update_and_lists)
+{
+    int64_t proj = make_project(st, "p");
+    int64_t pl = make_pipeline(st, proj, 3, "created", 0);
+    struct sl_store_job *jobs = NULL;
+    size_t n = 0;
+    CHECK_OK(sl_store_job_list_by_pipeline(st, pl, &jobs, &n, &e_));
+    CHECK_INT_EQ(n, 3);
+
+    struct sl_store_job *j = &jobs[0];
+    free(j->status);
+    j->status = sl_xstrdup("pending");
+    CHECK_OK(sl_store_job_update(st, j, "created", &e_));
+    /* compare-and-set: the job is no longer "created" */
+    CHECK_FAILS(SL_EBUSY, sl_store_job_update(st, j, "created", &e_));
+    struct sl_store_job got = {0};
+    CHECK_OK(sl_store_job_get(st, j->id, &got, &e_));
+    CHECK(got.queued_at > 0); /* set when it became pending */
+    j->queued_at = got.queued_at;
+    sl_store_job_release(&got);
+    free(j->status);
+    j->status = sl_xstrdup("failed");
+    j->failure_reason = sl_xstrdup("script_failure");
+    j->has_exit_code = true;
+    j->exit_code = 3;
+    j->has_coverage = true;
+    j->coverage = 87.5;
+    j->attempt = 2;
+    j->finished_at = 4242;
+    CHECK_OK(sl_store_job_update(st, j, NULL, &e_));
+    CHECK_OK(sl_store_job_get(st, j->id, &got, &e_));
+    CHECK_STR_EQ(got.status, "failed");
+    CHECK_STR_EQ(got.failure_reason, "script_failure");
+    CHECK(got.has_exit_code && got.exit_code == 3);
+    CHECK(got.has_coverage && got.coverage > 87.49 && got.coverage < 87.51);
+    CHECK_INT_EQ(got.attempt, 2);
+    CHECK_INT_EQ(got.finished_at, 4242);
+    CHECK_INT_EQ(got.queued_at, j->queued_at);
+    sl_store_job_release(&got);
+    int64_t missing = jobs[2].id + 1000;
+    jobs[2].id = missing;
+    CHECK_FAILS(SL_ENOENT, sl_store_job_update(st, &jobs[2], NULL, &e_));
+    CHECK_FAILS(SL_ENOENT, sl_store_job_update(st, &jobs[2], "created", &e_));
+    sl_store_jobs_free(jobs, n);
+
+    struct sl_store_page page = {.status = "created"};
+    CHECK_OK(sl_store_job_list(st, &page, &jobs, &n, &e_));
+    CHECK_INT_EQ(n, 2);
+    sl_store_jobs_free(jobs, n);
+    page = (struct sl_store_page){.limit = 1};
+    CHECK_OK(sl_store_job_list(st, &page, &jobs, &n, &e_));
+    CHECK_INT_EQ(n, 1);
+    page.after = jobs[0].id;
+    sl_store_jobs_free(jobs, n);
+    page.limit = 1000; /* capped */
+    CHECK_OK(sl_store_job_list(st, &page, &jobs, &n, &e_));
+    CHECK_INT_EQ(n, 2);
+    sl_store_jobs_free(jobs, n);
+
+    struct sl_store_count *counts = NULL;
+    CHECK_OK(sl_store_count_by_status(st, SL_STORE_JOBS, &counts, &n, &e_));
+    CHECK_INT_EQ(n, 2);
+    CHECK_STR_EQ(counts[0].status, "created");
+    CHECK_INT_EQ(counts[0].count, 2);
+    CHECK_STR_EQ(counts[1].status, "failed");
+    CHECK_INT_EQ(counts[1].count, 1);
+    sl_store_counts_free(counts, n);
+    CHECK_OK(sl_store_count_by_status(st, SL_STORE_PIPELINES, &counts, &n, &e_));
+    CHECK_INT_EQ(n, 1);
+    CHECK_STR_EQ(counts[0].status, "running");
+    sl_store_counts_free(counts, n);
+}
+
+STORE_TEST(claim_order_and_tags)
+{
+    struct sl_store_job j = {0};
+    int64_t proj = make_project(st, "p");
+    /* queued out of id order: the oldest queued goes first */
+    int64_t late = make_pipeline(st, proj, 1, "pending", 9000);
+    int64_t early = make_pipeline(st, proj, 2, "pending", 1000);
+    CHECK(late && early);
+    CHECK_INT_EQ(make_pipeline(st, proj, 1, "created", 0) > 0, 1);
+
+    int rc;
+    CHECK_INT_EQ(rc = sl_store_claim_job(st, "w1", NULL, 0, 60, 50000, &j, NULL), 1);
+    CHECK_INT_EQ(j.pipeline_id, early);
+    CHECK_STR_EQ(j.name, "job-0");
+    CHECK_STR_EQ(j.status, "running");
+    CHECK_STR_EQ(j.runner_id, "w1");
+    CHECK_INT_EQ(j.started_at, 50000);
+    CHECK_INT_EQ(j.lease_deadline, 110000);
+    sl_store_job_release(&j);
+    CHECK_INT_EQ(sl_store_claim_job(st, "w1", NULL, 0, 60, 50000, &j, NULL), 1);
+    CHECK_INT_EQ(j.pipeline_id, early);
+    CHECK_STR_EQ(j.name, "job-1");
+    sl_store_job_release(&j);
+    CHECK_INT_EQ(sl_store_claim_job(st, "w1", NULL, 0, 60, 50000, &j, NULL), 1);
+    CHECK_INT_EQ(j.pipeline_id, late);
+    sl_store_job_release(&j);
+    CHECK_INT_EQ(sl_store_claim_job(st, "w1", NULL, 0, 60, 50000, &j, NULL), 0);
+
+    /* tags: a job runs only where all of its tags are offered */
+    char *t_docker[] = {(char *)"docker"}, *t_gpu[] = {(char *)"docker", (char *)"gpu"};
+    struct sl_store_job defs[] = {
+        {.name = (char *)"untagged",
+         .stage = (char *)"s",
+         .status = (char *)"pending",
+         .queued_at = 1},
+        {.name = (char *)"docker",
+         .stage = (char *)"s",
+         .status = (char *)"pending",
+         .queued_at = 2,
+         .tags = t_docker,
+         .ntags = 1},
+        {.name = (char *)"gpu",
+         .stage = (char *)"s",
+         .status = (char *)"pending",
+         .queued_at = 3,
+         .tags = t_gpu,
+         .ntags = 2},
+    };
+    struct sl_store_pipeline p = {.project_id = proj,
+                                  .status = (char *)"pending",
+                                  .ref = (char *)"main",
+                                  .source = (char *)"web"};
+    CHECK_OK(sl_store_pipeline_create(st, &p, defs, 3, 1, NULL, NULL, &e_));
+    const char *offer_linux_docker[] = {"linux", "docker"};
+    CHECK_INT_EQ(sl_store_claim_job(st, "w2", offer_linux_docker, 2, 60, 1, &j, NULL), 1);
+    CHECK_STR_EQ(j.name, "untagged");
+    sl_store_job_release(&j);
+    CHECK_INT_EQ(sl_store_claim_job(st, "w2", offer_linux_docker, 2, 60, 1, &j, NULL), 1);
+    CHECK_STR_EQ(j.name, "docker");
+    sl_store_job_release(&j);
+    CHECK_INT_EQ(sl_store_claim_job(st, "w2", offer_linux_docker, 2, 60, 1, &j, NULL), 0);
+    CHECK_INT_EQ(sl_store_claim_job(st, "w3", offer_linux_docker, 0, 60, 1, &j, NULL), 0);
+    const char *offer_gpu[] = {"gpu", "docker", "arm"};
+    CHECK_INT_EQ(sl_store_claim_job(st, "w4", offer_gpu, 3, 60, 1, &j, NULL), 1);
+    CHECK_STR_EQ(j.name, "gpu");
+    sl_store_job_release(&j);
+
+    CHECK_FAILS(SL_EINVAL, sl_store_claim_job(st, "", NULL, 0, 60, 1, &j, &e_));
+    CHECK_FAILS(SL_EINVAL, sl_store_claim_job(st, "w", NULL, 0, 0, 1, &j, &e_));
+    char long_id[SL_STORE_WORKER_ID_MAX + 2];
+    memset(long_id, 'w', sizeof(long_id) - 1);
+    long_id[sizeof(long_id) - 1] = '\0';
+    CHECK_FAILS(SL_ELIMIT, sl_store_claim_job(st, long_id, NULL, 0, 60, 1, &j, &e_));
+}
+
+STORE_TEST(leases_finish_and_recovery)
+{
+    struct sl_store_job a = {0}, b = {0}, c = {0}, d = {0};
+    int64_t proj = make_project(st, "p");
+    CHECK(make_pipeline(st, proj, 4, "pending", 100) > 0);
+    CHECK_INT_EQ(sl_store_claim_job(st, "srv1/w0", NULL, 0, 10, 1000, &a, NULL), 1);
+    CHECK_INT_EQ(sl_store_claim_job(st, "srv1/w1", NULL, 0, 10, 1000, &b, NULL), 1);
+    CHECK_INT_EQ(sl_store_claim_job(st, "srv2/w0", NULL, 0, 10, 1000, &c, NULL), 1);
+    CHECK_INT_EQ(sl_store_claim_job(st, "srv2/w1", NULL, 0, 10, 1000, &d, NULL), 1);
+    int64_t ida = a.id, idb = b.id, idc = c.id, idd = d.id;
+    sl_store_job_release(&a);
+    sl_store_job_release(&b);
+    sl_store_job_release(&c);
+    sl_store_job_release(&d);
+
+    CHECK_OK(sl_store_job_renew_lease(st, ida, "srv1/w0", 100, 5000, &e_));
+    CHECK_FAILS(SL_ECANCELED, sl_store_job_renew_lease(st, ida, "srv2/w0", 100, 5000, &e_));
+    CHECK_OK(sl_store_job_renew_lease(st, idd, "srv2/w1", 100, 5000, &e_));
+
+    CHECK_OK(sl_store_job_finish(st, ida, "srv1/w0", "success", NULL, 0, 6000, &e_));
+    CHECK_FAILS(SL_ECANCELED,
+                sl_store_job_finish(st, ida, "srv1/w0", "failed", NULL, 1, 6000, &e_));
+    CHECK_FAILS(SL_ECANCELED, sl_store_job_renew_lease(st, ida, "srv1/w0", 10, 6000, &e_));
+    CHECK_OK(sl_store_job_get(st, ida, &a, &e_));
+    CHECK_STR_EQ(a.status, "success");
+    CHECK(a.has_exit_code && a.exit_code == 0);
+    CHECK_INT_EQ(a.finished_at, 6000);
+    CHECK_INT_EQ(a.lease_deadline, 0);
+    sl_store_job_release(&a);
+
+    /* at 20000: c's lease (11000) ran out; b is srv1's own; d's lease (105000) holds */
+    struct sl_store_job *rec = NULL;
+    size_t n = 0;
+    CHECK_OK(sl_store_recover_jobs(st, "srv1/", 20000, &rec, &n, &e_));
+    CHECK_INT_EQ(n, 2);
+    bool saw_b = false, saw_c = false;
+    for (size_t i = 0; i < n; i++) {
+        saw_b = saw_b || rec[i].id == idb;
+        saw_c = saw_c || rec[i].id == idc;
+        CHECK_STR_EQ(rec[i].status, "failed");
+        CHECK_STR_EQ(rec[i].failure_reason, "runner_system_failure");
+        CHECK_INT_EQ(rec[i].finished_at, 20000);
+    }
+    sl_store_jobs_free(rec, n);
+    CHECK(saw_b && saw_c);
+    /* the recovered worker learns it lost its job */
+    CHECK_FAILS(SL_ECANCELED, sl_store_job_finish(st, idb, "srv1/w1", "success", NULL, 0, 1, &e_));
+    CHECK_OK(sl_store_job_get(st, idd, &d, &e_));
+    CHECK_STR_EQ(d.status, "running");
+    sl_store_job_release(&d);
+    CHECK_OK(sl_store_recover_jobs(st, NULL, 20000, NULL, &n, &e_));
+    CHECK_INT_EQ(n, 0);
+    CHECK_OK(sl_store_recover_jobs(st, NULL, 200000, NULL, &n, &e_));
+    CHECK_INT_EQ(n, 1);
+}
+
+STORE_TEST(logs)
+{
+    int64_t proj = make_project(st, "p");
+    int64_t pl = make_pipeline(st, proj, 1, "running", 0);
+    struct sl_store_job *jobs = NULL;
+    size_t n = 0;
+    CHECK_OK(sl_store_job_list_by_pipeline(st, pl, &jobs, &n, &e_));
+    int64_t job = jobs[0].id;
+    sl_store_jobs_free(jobs, n);
+
+    int64_t size = -1, end = 0, next = 0;
+    CHECK_OK(sl_store_log_size(st, job, &size, &e_));
+    CHECK_INT_EQ(size, 0);
+    /* bytes, not text: NUL, invalid UTF-8, CR */
+    static const char bin[] = {'a', '\0', 'b', (char)0xff, (char)0xc3, '\r', '\n'};
+    CHECK_OK(sl_store_log_append(st, job, "hello ", 6, 1, &end, &e_));
+    CHECK_INT_EQ(end, 6);
+    CHECK_OK(sl_store_log_append(st, job, bin, sizeof(bin), 2, &end, &e_));
+    CHECK_OK(sl_store_log_append(st, job, "world\n", 6, 3, &end, &e_));
+    CHECK_INT_EQ(end, 6 + 7 + 6);
+
+    struct sl_str s = SL_STR_INIT;
+    CHECK_OK(sl_store_log_read(st, job, 0, 1 << 20, &s, &next, &e_));
+    CHECK_INT_EQ(s.len, 19);
+    CHECK_INT_EQ(next, 19);
+    CHECK(memcmp(s.buf, "hello ", 6) == 0 && memcmp(s.buf + 6, bin, sizeof(bin)) == 0 &&
+          memcmp(s.buf + 13, "world\n", 6) == 0);
+    /* from the middle of a chunk, limited */
+    sl_str_reset(&s);
+    CHECK_OK(sl_store_log_read(st, job, 4, 5, &s, &next, &e_));
+    CHECK_INT_EQ(s.len, 5);
+    CHECK(memcmp(s.buf, "o a\0b", 5) == 0);
+    CHECK_INT_EQ(next, 9);
+    sl_str_reset(&s);
+    CHECK_OK(sl_store_log_read(st, job, 19, 100, &s, &next, &e_));
+    CHECK_INT_EQ(s.len, 0);
+    CHECK_INT_EQ(next, 19);
+    CHECK_OK(sl_store_log_read(st, job, 1000, 100, &s, &next, &e_));
+    CHECK_INT_EQ(s.len, 0);
+
+    /* many small chunks: reads go past one batch */
+    for (int i = 0; i < 600; i++) {
+        char line[16];
+        int len = snprintf(line, sizeof(line), "%04d\n", i);
+        CHECK_OK(sl_store_log_append(st, job, line, (size_t)len, 4, NULL, &e_));
+    }
+    CHECK_OK(sl_store_log_size(st, job, &size, &e_));
+    CHECK_INT_EQ(size, 19 + 600 * 5);
+    sl_str_reset(&s);
+    CHECK_OK(sl_store_log_read(st, job, 19 + 5 * 10 + 2, 1 << 20, &s, &next, &e_));
+    CHECK_INT_EQ(s.len, 600 * 5 - 52);
+    CHECK(sl_starts_with(s.buf, "10\n0011\n"));
+    CHECK(sl_ends_with(s.buf, "0599\n"));
+    CHECK_INT_EQ(next, size);
+    sl_str_release(&s);
+
+    CHECK_FAILS(SL_EINVAL, sl_store_log_append(st, job, "", 0, 1, NULL, &e_));
+    char *big = sl_xcalloc(1, SL_STORE_LOG_CHUNK_MAX + 1);
+    int rc = sl_store_log_append(st, job, big, SL_STORE_LOG_CHUNK_MAX + 1, 1, NULL, NULL);
+    free(big);
+    CHECK_INT_EQ(rc, SL_ELIMIT);
+    CHECK_FAILS(SL_ENOENT, sl_store_log_append(st, job + 1000, "x", 1, 1, NULL, &e_));
+
+    /* the per-job cap, through a second store on the same database */
+    struct sl_store *small = NULL;
+    struct sl_store_options opts = {.max_log_bytes = size + 10, .pool_size = 1};
+    CHECK_OK(sl_store_open_with(&small, url, &opts, &e_));
+    rc = sl_store_log_append(small, job, "0123456789", 10, 5, NULL, NULL);
+    int rc2 = sl_store_log_append(small, job, "x", 1, 5, NULL, NULL);
+    sl_store_close(small);
+    CHECK_INT_EQ(rc, 0);
+    CHECK_INT_EQ(rc2, SL_ELIMIT);
+}
+
+STORE_TEST(artifacts)
+{
+    int64_t proj = make_project(st, "p");
+    int64_t pl = make_pipeline(st, proj, 1, "success", 0);
+    struct sl_store_job *jobs = NULL;
+    size_t n = 0;
+    CHECK_OK(sl_store_job_list_by_pipeline(st, pl, &jobs, &n, &e_));
+    int64_t job = jobs[0].id;
+    sl_store_jobs_free(jobs, n);
+
+    struct sl_store_artifact a = {.job_id = job,
+                                  .name = (char *)"archive",
+                                  .path = (char *)"artifacts/1/archive.zip",
+                                  .size = 1234,
+                                  .created_at = 10,
+                                  .expire_at = 100};
+    int64_t id1 = 0, id2 = 0;
+    CHECK_OK(sl_store_artifact_add(st, &a, &id1, &e_));
+    a.name = (char *)"junit";
+    a.expire_at = 0;
+    CHECK_OK(sl_store_artifact_add(st, &a, &id2, &e_));
+    a.job_id = job + 100;
+    CHECK_FAILS(SL_ENOENT, sl_store_artifact_add(st, &a, NULL, &e_));
+
+    struct sl_store_artifact *list = NULL;
+    CHECK_OK(sl_store_artifact_list(st, job, &list, &n, &e_));
+    CHECK_INT_EQ(n, 2);
+    CHECK_STR_EQ(list[0].name, "archive");
+    CHECK_STR_EQ(list[0].path, "artifacts/1/archive.zip");
+    CHECK_INT_EQ(list[0].size, 1234);
+    CHECK_INT_EQ(list[0].expire_at, 100);
+    CHECK_INT_EQ(list[1].expire_at, 0);
+    sl_store_artifacts_free(list, n);
+
+    CHECK_OK(sl_store_artifact_list_expired(st, 100, 10, &list, &n, &e_));
+    CHECK_INT_EQ(n, 0);
+    sl_store_artifacts_free(list, n);
+    CHECK_OK(sl_store_artifact_list_expired(st, 101, 10, &list, &n, &e_));
+    CHECK_INT_EQ(n, 1);
+    CHECK_INT_EQ(list[0].id, id1);
+    sl_store_artifacts_free(list, n);
+    CHECK_OK(sl_store_artifact_delete(st, id1, &e_));
+    CHECK_FAILS(SL_ENOENT, sl_store_artifact_delete(st, id1, &e_));
+    CHECK_OK(sl_store_artifact_list(st, job, &list, &n, &e_));
+    CHECK_INT_EQ(n, 1);
+    CHECK_INT_EQ(list[0].id, id2);
+    sl_store_artifacts_free(list, n);
+}
+
+STORE_TEST(tokens)
+{
+    char *secret = NULL, *secret2 = NULL;
+    int64_t id = 0;
+    CHECK_OK(sl_store_token_create(st, "ci-admin", "admin", 100, &secret, &id, &e_));
+    CHECK_INT_EQ(strlen(secret), SL_STORE_TOKEN_LEN);
+    CHECK(sl_starts_with(secret, "slt_"));
+    CHECK_OK(sl_store_token_create(st, "viewer", "viewer", 100, &secret2, NULL, &e_));
+    CHECK(!sl_streq(secret, secret2));
+    CHECK_FAILS(SL_EINVAL, sl_store_token_create(st, "x", "root", 100, &secret2, NULL, &e_));
+
+    struct sl_store_token t = {0};
+    CHECK_OK(sl_store_token_verify(st, secret, 200000, &t, &e_));
+    CHECK_INT_EQ(t.id, id);
+    CHECK_STR_EQ(t.name, "ci-admin");
+    CHECK_STR_EQ(t.role, "admin");
+    CHECK_INT_EQ(t.last_used_at, 200000);
+    sl_store_token_release(&t);
+    CHECK_OK(sl_store_token_verify(st, secret2, 200000, &t, &e_));
+    CHECK_STR_EQ(t.role, "viewer");
+    sl_store_token_release(&t);
+
+    /* only the hash is stored */
+    struct db_rows rows = {0};
+    CHECK_OK(
+        db_run(st, false, "SELECT token_hash FROM tokens ORDER BY id", NULL, 0, &rows, NULL, &e_));
+    CHECK_INT_EQ(rows.nrows, 2);
+    CHECK_INT_EQ(db_cell(&rows, 0, 0)->len, 64);
+    bool leaked = strstr(db_cell(&rows, 0, 0)->data, secret + 4) != NULL;
+    db_rows_release(&rows);
+    CHECK(!leaked);
+
+    char *wrong = sl_xstrdup(secret);
+    wrong[10] = wrong[10] == 'a' ? 'b' : 'a';
+    int rc_wrong = sl_store_token_verify(st, wrong, 1, &t, NULL);
+    int rc_short = sl_store_token_verify(st, "slt_abc", 1, &t, NULL);
+    int rc_prefix = sl_store_token_verify(st, secret + 1, 1, &t, NULL);
+    wrong[10] = 'Z';
+    int rc_charset = sl_store_token_verify(st, wrong, 1, &t, NULL);
+    free(wrong);
+    CHECK_INT_EQ(rc_wrong, SL_ENOENT);
+    CHECK_INT_EQ(rc_short, SL_ENOENT);
+    CHECK_INT_EQ(rc_prefix, SL_ENOENT);
+    CHECK_INT_EQ(rc_charset, SL_ENOENT);
+    CHECK_FAILS(SL_ENOENT, sl_store_token_verify(st, NULL, 1, &t, &e_));
+
+    CHECK_OK(sl_store_token_revoke(st, id, &e_));
+    CHECK_FAILS(SL_ENOENT, sl_store_token_verify(st, secret, 1, &t, &e_));
+    CHECK_FAILS(SL_ENOENT, sl_store_token_revoke(st, id + 100, &e_));
+
+    struct sl_store_token *list = NULL;
+    size_t n = 0;
+    CHECK_OK(sl_store_token_list(st, NULL, &list, &n, &e_));
+    CHECK_INT_EQ(n, 2);
+    CHECK(list[0].revoked && !list[1].revoked);
+    CHECK_INT_EQ(list[0].last_used_at, 200000);
+    sl_store_tokens_free(list, n);
+    free(secret);
+    free(secret2);
+}
+
+STORE_TEST(audit)
+{
+    for (int i = 0; i < 5; i++) {
+        struct sl_store_audit a = {.at = 1000 + i,
+                                   .actor = (char *)"token:1",
+                                   .action =
+                                       (char *)(i % 2 ? "webhook.rejected" : "project.create"),
+                                   .target = i ? (char *)"project:1" : NULL,
+                                   .detail = i ? (char *)"{\"why\":\"bad signature\"}" : NULL,
+                                   .remote_addr = (char *)"127.0.0.1"};
+        CHECK_OK(sl_store_audit_add(st, &a, NULL, &e_));
+    }
+    struct sl_store_audit bad = {.at = 1, .actor = (char *)"x"};
+    CHECK_FAILS(SL_EINVAL, sl_store_audit_add(st, &bad, NULL, &e_));
+
+    struct sl_store_audit *list = NULL;
+    size_t n = 0;
+    struct sl_store_page page = {.limit = 3};
+    CHECK_OK(sl_store_audit_list(st, &page, &list, &n, &e_));
+    CHECK_INT_EQ(n, 3);
+    CHECK_INT_EQ(list[0].at, 1004); /* newest first */
+    CHECK_STR_EQ(list[0].detail, "{\"why\":\"bad signature\"}");
+    CHECK_STR_EQ(list[0].remote_addr, "127.0.0.1");
+    page.after = list[2].id;
+    sl_store_audits_free(list, n);
+    CHECK_OK(sl_store_audit_list(st, &page, &list, &n, &e_));
+    CHECK_INT_EQ(n, 2);
+    CHECK_INT_EQ(list[1].at, 1000);
+    CHECK_STR_EQ(list[1].target, "");
+    CHECK_STR_EQ(list[1].detail, "{}");
+    sl_store_audits_free(list, n);
+    page = (struct sl_store_page){.status = "webhook.rejected"};
+    CHECK_OK(sl_store_audit_list(st, &page, &list, &n, &e_));
+    CHECK_INT_EQ(n, 2);
+    sl_store_audits_free(list, n);
+}
+
+STORE_TEST(migrate_from_older_schema)
+{
+    /* st was opened with every migration; start over with only 0001 applied */
+    int v = 0;
+    CHECK_OK(sl_store_schema_version(st, &v, &e_));
+    CHECK_INT_EQ(v, sl_store_latest_version());
+    CHECK_OK(db_run(st, true, "DROP TABLE audit_events", NULL, 0, NULL, NULL, &e_));
+    CHECK_OK(db_run(st, true, "DROP TABLE tokens", NULL, 0, NULL, NULL, &e_));
+    CHECK_OK(db_run(st, true, "DROP TABLE artifacts", NULL, 0, NULL, NULL, &e_));
+    CHECK_OK(db_run(st, true, "DROP TABLE job_log_chunks", NULL, 0, NULL, NULL, &e_));
+    CHECK_OK(db_run(st, true, "DROP TABLE job_tags", NULL, 0, NULL, NULL, &e_));
+    CHECK_OK(db_run(st, true, "DROP TABLE jobs", NULL, 0, NULL, NULL, &e_));
+    CHECK_OK(db_run(st, true, "DROP TABLE pipelines", NULL, 0, NULL, NULL, &e_));
+    CHECK_OK(db_run(st, true, "DROP TABLE project_refs", NULL, 0, NULL, NULL, &e_));
+    CHECK_OK(db_run(st, true, "DROP TABLE projects", NULL, 0, NULL, NULL, &e_));
+    CHECK_OK(db_run(st, true, "DROP TABLE schema_migrations", NULL, 0, NULL, NULL, &e_));
+
+    struct sl_store *old = NULL, *cur = NULL;
+    struct sl_store_options opts = {.migrate_to = 1};
+    CHECK_OK(sl_store_open_with(&old, url, &opts, &e_));
+    int rc = sl_store_schema_version(old, &v, NULL);
+    int64_t proj = make_project(old, "kept");
+    int64_t pl = make_pipeline(old, proj, 2, "pending", 10);
+    char *secret = NULL;
+    int rc_tok = sl_store_token_create(old, "t", "admin", 1, &secret, NULL, NULL);
+    sl_store_close(old);
+    CHECK_INT_EQ(rc, 0);
+    CHECK_INT_EQ(v, 1);
+    CHECK(proj > 0 && pl > 0);
+    CHECK_INT_EQ(rc_tok, SL_ESTORE); /* no tokens table at version 1 */
+
+    CHECK_OK(sl_store_open(&cur, url, &e_));
+    rc = sl_store_schema_version(cur, &v, NULL);
+    struct sl_store_pipeline p = {0};
+    int rc_get = sl_store_pipeline_get(cur, pl, &p, NULL);
+    rc_tok = sl_store_token_create(cur, "t", "admin", 1, &secret, NULL, NULL);
+    struct sl_store_job j = {0};
+    int claimed = sl_store_claim_job(cur, "w", NULL, 0, 10, 100, &j, NULL);
+    struct db_rows rows = {0};
+    int rc_rows = db_run(cur, false, "SELECT version, name FROM schema_migrations ORDER BY version",
+                         NULL, 0, &rows, NULL, NULL);
+    sl_store_close(cur);
+    CHECK_INT_EQ(rc, 0);
+    CHECK_INT_EQ(v, sl_store_latest_version());
+    CHECK_INT_EQ(rc_get, 0);
+    CHECK_INT_EQ(p.project_id, proj);
+    sl_store_pipeline_release(&p);
+    CHECK_INT_EQ(rc_tok, 0);
+    free(secret);
+    CHECK_INT_EQ(claimed, 1);
+    CHECK_INT_EQ(j.pipeline_id, pl);
+    sl_store_job_release(&j);
+    CHECK_INT_EQ(rc_rows, 0);
+    CHECK_INT_EQ(rows.nrows, sl_store_latest_version());
+    bool names_ok = sl_streq(db_cell(&rows, 0, 1)->data, "init") &&
+                    sl_streq(db_cell(&rows, 1, 1)->data, "artifacts_tokens_audit");
+    db_rows_release(&rows);
+    CHECK(names_ok);
+}
+
+STORE_TEST(newer_schema_refused)
+{
+    struct db_value v[] = {db_int(999), db_text("from_the_future"), db_int(1)};
+    CHECK_OK(db_run(st, true,
+                    "INSERT INTO schema_migrations (version, name, applied_at) "
+                    "VALUES (?, ?, ?)",
+                    v, 3, NULL, NULL, &e_));
+    struct sl_store *again = NULL;
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = sl_store_open(&again, url, &err);
+    char *want = sl_xasprintf("database schema version 999 is newer than this sluice (%d); "
+                              "upgrade sluice",
+                              sl_store_latest_version());
+    bool same = err.message && sl_streq(err.message, want);
+    if (!same)
+        printf("# got: %s\n", err.message ? err.message : "(none)");
+    free(want);
+    sl_error_release(&err);
+    sl_store_close(again);
+    CHECK_INT_EQ(rc, SL_EUNSUPPORTED);
+    CHECK(same);
+}
+
+/* ---- concurrency: every job claimed exactly once ---- */
+
+#define RACE_JOBS 500
+
+struct claimer {
+    struct sl_store *st;
+    char worker[32];
+    int64_t *ids; /* RACE_JOBS slots */
+    size_t n;
+    int failures;
+};
+
+static void *claim_loop(void *arg)
+{
+    struct claimer *c = arg;
+    for (;;) {
+        struct sl_store_job j = {0};
+        int rc = sl_store_claim_job(c->st, c->worker, NULL, 0, 600, sl_time_now_ms(), &j, NULL);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            /* a busy database is not a lost job: try again a few times */
+            if (++c->failures > 1000)
+                break;
+            continue;
+        }
+        if (c->n < RACE_JOBS)
+            c->ids[c->n++] = j.id;
+        sl_store_job_release(&j);
+    }
+    return NULL;
+}
+
+/* Runs NTHREADS claimers on ST; writes every claimed id to IDS (at least RACE_JOBS slots). */
+static size_t claim_with_threads(struct sl_store *st, int nthreads, const char *prefix,
+                                 int64_t *ids, int *failures)
+{
+    struct claimer c[8];
+    pthread_t th[8];
+    size_t total = 0;
+    for (int i = 0; i < nthreads; i++) {
+        c[i] = (struct claimer){.st = st, .ids = sl_xcalloc(RACE_JOBS, sizeof(int64_t))};
+        snprintf(c[i].worker, sizeof(c[i].worker), "%s-%d", prefix, i);
+        pthread_create(&th[i], NULL, claim_loop, &c[i]);
+    }
+    for (int i = 0; i < nthreads; i++) {
+        pthread_join(th[i], NULL);
+        for (size_t k = 0; k < c[i].n && total < RACE_JOBS; k++)
+            ids[total++] = c[i].ids[k];
+        *failures += c[i].failures;
+        free(c[i].ids);
+    }
+    return total;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Every one of the RACE_JOBS jobs appears exactly once in IDS, and is running. */
+static void check_claimed_once(struct sl_store *st, int64_t *ids, size_t n)
+{
+    CHECK_INT_EQ(n, RACE_JOBS);
+    qsort(ids, n, sizeof(*ids), cmp_id);
+    for (size_t i = 1; i < n; i++)
+        CHECK(ids[i] != ids[i - 1]);
+    struct sl_store_count *counts = NULL;
+    size_t nc = 0;
+    CHECK_OK(sl_store_count_by_status(st, SL_STORE_JOBS, &counts, &nc, &e_));
+    bool all_running =
+        nc == 1 && sl_streq(counts[0].status, "running") && counts[0].count == RACE_JOBS;
+    sl_store_counts_free(counts, nc);
+    CHECK(all_running);
+}
+
+STORE_TEST(claim_race_threads)
+{
+    int64_t proj = make_project(st, "race");
+    CHECK(make_pipeline(st, proj, RACE_JOBS, "pending", 1) > 0);
+    int64_t *ids = sl_xcalloc(RACE_JOBS, sizeof(*ids));
+    int failures = 0;
+    size_t n = claim_with_threads(st, 4, "t", ids, &failures);
+    if (failures)
+        printf("# %d claim attempts failed and were retried\n", failures);
+    check_claimed_once(st, ids, n);
+    free(ids);
+}
+
+STORE_TEST(claim_race_processes)
+{
+    int64_t proj = make_project(st, "race");
+    CHECK(make_pipeline(st, proj, RACE_JOBS, "pending", 1) > 0);
+    /* two processes, each its own store (own connections) with two threads: as two
+     * servers on one database */
+    const char *dir = sl_test_tmpdir();
+    pid_t pids[2];
+    int ready[2], go[2];
+    CHECK(pipe(ready) == 0 && pipe(go) == 0);
+    fflush(stdout);
+    for (int p = 0; p < 2; p++) {
+        pids[p] = fork();
+        CHECK(pids[p] >= 0);
+        if (pids[p] == 0) {
+            struct sl_store *own = NULL;
+            int64_t ids[RACE_JOBS];
+            int failures = 0;
+            char b = 0;
+            close(go[1]);
+            if (sl_store_open(&own, url, NULL) < 0)
+                _exit(2);
+            /* both processes start claiming together */
+            if (write(ready[1], "r", 1) != 1 || read(go[0], &b, 1) != 0)
+                _exit(4);
+            char prefix[16];
+            snprintf(prefix, sizeof(prefix), "proc%d", p);
+            size_t n = claim_with_threads(own, 2, prefix, ids, &failures);
+            sl_store_close(own);
+            char *path = sl_xasprintf("%s/claimed-%d", dir, p);
+            FILE *f = fopen(path, "w");
+            for (size_t i = 0; f && i < n; i++)
+                fprintf(f, "%" PRId64 "\n", ids[i]);
+            _exit(f && fclose(f) == 0 ? 0 : 3);
+        }
+    }
+    char b[2];
+    bool both_ready = read(ready[0], b, 1) == 1 && read(ready[0], b + 1, 1) == 1;
+    close(go[1]); /* go */
+    close(go[0]);
+    close(ready[0]);
+    close(ready[1]);
+    for (int p = 0; p < 2; p++) {
+        int status = 0;
+        waitpid(pids[p], &status, 0);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    CHECK(both_ready);
+    int64_t *ids = sl_xcalloc(2 * RACE_JOBS, sizeof(*ids));
+    size_t n = 0, per[2] = {0};
+    for (int p = 0; p < 2; p++) {
+        char *path = sl_xasprintf("%s/claimed-%d", dir, p);
+        FILE *f = fopen(path, "r");
+        free(path);
+        long long id;
+        while (f && n < 2 * RACE_JOBS && fscanf(f, "%lld", &id) == 1) {
+            ids[n++] = id;
+            per[p]++;
+        }
+        if (f)
+            fclose(f);
+    }
+    printf("# process 0 claimed %zu, process 1 claimed %zu\n", per[0], per[1]);
+    check_claimed_once(st, ids, n);
+    free(ids);
+}
