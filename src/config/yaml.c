@@ -77,6 +77,8 @@ static int syntax_error(struct reader *r)
     return SL_EINVAL;
 }
 
+static size_t utf8_invalid_at(const unsigned char *s, size_t len);
+
 static struct fy_event *next(struct reader *r)
 {
     struct fy_event *e = fy_parser_parse(r->fyp);
@@ -376,6 +378,14 @@ static int parse_node(struct reader *r, struct fy_event *e, int depth, struct sl
         n->tag = tag_of(r, e->scalar.tag);
         enum fy_scalar_style style =
             e->scalar.value ? fy_token_scalar_style(e->scalar.value) : FYSS_PLAIN;
+        /* libfyaml 0.7.12 can return a block scalar longer than its content (the rest is
+         * uninitialised memory) when the content is not indented past its parent; found by
+         * fuzz_config. What we can catch (bytes that are not UTF-8) is a syntax error. */
+        if ((style == FYSS_LITERAL || style == FYSS_FOLDED) && text &&
+            utf8_invalid_at((const unsigned char *)text, len) < len) {
+            fy_parser_event_free(r->fyp, e);
+            return fail(r, SL_EINVAL, pos, "invalid YAML: malformed block scalar");
+        }
         if (style == FYSS_PLAIN && !n->tag) {
             type_plain(r->a, n, text ? text : "", text ? len : 0);
         } else {
