@@ -3,14 +3,16 @@
 # benchmarks. Nothing listens on TCP; the socket and the data live in one temporary
 # directory that `stop` removes.
 #
-#   scripts/pg-test-server.sh start [--durable]   prints a libpq URI on stdout, e.g.
+#   scripts/pg-test-server.sh start [--durable] [--watch PID]
+#                                                  prints a libpq URI on stdout, e.g.
 #                                                  postgresql:///postgres?host=/tmp/sluice-pg.X&user=postgres
 #   scripts/pg-test-server.sh stop DIR|URI        stops the server and removes its directory
 #
 # The binaries come from Debian's postgresql package (/usr/lib/postgresql/<version>/bin, the
 # newest version found; PG_BINDIR overrides). PostgreSQL refuses to run as root, so under
 # root the server runs as the `postgres` user (or `nobody`). Without --durable, fsync is off:
-# fast for tests, not for figures that claim durability.
+# fast for tests, not for figures that claim durability. With --watch PID, a background
+# watcher stops the server once process PID is gone (a test that crashed cannot stop it).
 # Exit status: 0 started/stopped; 1 failure (the reason on stderr); 77 PostgreSQL is not
 # installed (so callers can skip).
 set -euo pipefail
@@ -59,8 +61,15 @@ pick_user() {
 }
 
 start() {
-  local durable=0
-  [[ ${1:-} == --durable ]] && durable=1
+  local durable=0 watch=
+  while (($#)); do
+    case $1 in
+    --durable) durable=1 ;;
+    --watch) watch=${2:?--watch needs a PID}; shift ;;
+    *) die "unknown option $1" ;;
+    esac
+    shift
+  done
   local bindir dir
   bindir=$(find_bindir)
   pick_user
@@ -84,6 +93,12 @@ start() {
     cat "$dir/pg_ctl.log" "$dir/server.log" >&2 2>/dev/null || true
     rm -rf "$dir"
     die "pg_ctl start failed"
+  fi
+  if [[ -n $watch ]]; then
+    # detached, with no descriptor of ours open, so the caller's pipe sees EOF
+    setsid bash -c 'while kill -0 "$1" 2>/dev/null && [[ -d $2 ]]; do sleep 1; done
+                    [[ -d $2 ]] && exec "$0" stop "$2"' "$0" "$watch" "$dir" \
+      </dev/null >/dev/null 2>&1 &
   fi
   echo "postgresql:///postgres?host=$dir&user=postgres"
 }

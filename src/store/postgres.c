@@ -12,6 +12,22 @@
 /* Statements have few parameters; the claim's tag list is the longest. */
 #define PARAMS_MAX (SL_STORE_TAGS_MAX + 16)
 
+/* Statements are prepared once per connection (parse and plan once), keyed by their text,
+ * as in sqlite.c; the least recently used one is deallocated when the cache is full. */
+#define STMT_CACHE 48
+
+struct stmt_slot {
+    char *sql;
+    char name[16];
+    uint64_t used;
+};
+
+struct pg_conn {
+    PGconn *pg;
+    struct stmt_slot cache[STMT_CACHE];
+    uint64_t clock, seq;
+};
+
 static void quiet(void *arg, const char *message)
 {
     /* library code never prints: NOTICEs (e.g. "relation exists, skipping") are dropped */
@@ -30,8 +46,13 @@ static int set_pg_error(int code, const char *what, const char *msg, struct sl_e
 
 static void pg_disconnect(void *conn)
 {
-    if (conn)
-        PQfinish(conn);
+    struct pg_conn *c = conn;
+    if (!c)
+        return;
+    PQfinish(c->pg);
+    for (size_t i = 0; i < STMT_CACHE; i++)
+        free(c->cache[i].sql);
+    free(c);
 }
 
 static int pg_connect(void **out, const char *target, const struct sl_store_options *opts,
@@ -54,7 +75,9 @@ static int pg_connect(void **out, const char *target, const struct sl_store_opti
         return rc;
     }
     PQsetNoticeProcessor(c, quiet, NULL);
-    *out = c;
+    struct pg_conn *conn = sl_xcalloc(1, sizeof(*conn));
+    conn->pg = c;
+    *out = conn;
     return 0;
 }
 
@@ -98,6 +121,42 @@ static int map_result_error(PGresult *res, PGconn *c, struct sl_error *err)
     return set_pg_error(code, "query", msg && *msg ? msg : "failed", err);
 }
 
+/* The name of the prepared statement for SQL (already rewritten), preparing it if needed. */
+static int prepare(struct pg_conn *c, const char *sql, int nparams, const char **name,
+                   struct sl_error *err)
+{
+    struct stmt_slot *victim = &c->cache[0];
+    for (size_t i = 0; i < STMT_CACHE; i++) {
+        struct stmt_slot *s = &c->cache[i];
+        if (s->sql && sl_streq(s->sql, sql)) {
+            s->used = ++c->clock;
+            *name = s->name;
+            return 0;
+        }
+        if (s->used < victim->used)
+            victim = s;
+    }
+    if (victim->sql) {
+        char dealloc[40];
+        snprintf(dealloc, sizeof(dealloc), "DEALLOCATE %s", victim->name);
+        PQclear(PQexec(c->pg, dealloc));
+        free(victim->sql);
+        victim->sql = NULL;
+    }
+    snprintf(victim->name, sizeof(victim->name), "sl%" PRIu64, ++c->seq);
+    PGresult *res = PQprepare(c->pg, victim->name, sql, nparams, NULL);
+    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        int rc = map_result_error(res, c->pg, err);
+        PQclear(res);
+        return rc;
+    }
+    PQclear(res);
+    victim->sql = sl_xstrdup(sql);
+    victim->used = ++c->clock;
+    *name = victim->name;
+    return 0;
+}
+
 static int copy_rows(PGresult *res, struct db_rows *rows)
 {
     size_t nrows = (size_t)PQntuples(res), ncols = (size_t)PQnfields(res);
@@ -133,8 +192,9 @@ static int copy_rows(PGresult *res, struct db_rows *rows)
 static int pg_exec(void *conn, const char *sql, const struct db_value *params, size_t nparams,
                    struct db_rows *rows, int64_t *changes, struct sl_error *err)
 {
-    PGconn *c = conn;
+    struct pg_conn *c = conn;
     struct sl_str text = SL_STR_INIT;
+    const char *name = NULL;
     char numbuf[PARAMS_MAX][32];
     const char *values[PARAMS_MAX];
     int lengths[PARAMS_MAX], formats[PARAMS_MAX];
@@ -173,10 +233,12 @@ static int pg_exec(void *conn, const char *sql, const struct db_value *params, s
         }
     }
     rewrite(sql, &text);
-    res = PQexecParams(c, text.buf, (int)nparams, NULL, values, lengths, formats, 0);
+    if ((rc = prepare(c, text.buf, (int)nparams, &name, err)) < 0)
+        goto out;
+    res = PQexecPrepared(c->pg, name, (int)nparams, values, lengths, formats, 0);
     ExecStatusType status = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-        rc = map_result_error(res, c, err);
+        rc = map_result_error(res, c->pg, err);
         goto out;
     }
     if (changes) {
@@ -197,17 +259,19 @@ out:
 
 static int pg_exec_script(void *conn, const char *sql, struct sl_error *err)
 {
-    PGresult *res = PQexec(conn, sql);
+    struct pg_conn *c = conn;
+    PGresult *res = PQexec(c->pg, sql);
     int rc = 0;
     if (!res || (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK))
-        rc = map_result_error(res, conn, err);
+        rc = map_result_error(res, c->pg, err);
     PQclear(res);
     return rc;
 }
 
 static bool pg_healthy(void *conn)
 {
-    return PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE;
+    struct pg_conn *c = conn;
+    return PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) == PQTRANS_IDLE;
 }
 
 const struct sl_store_backend sl_store_postgres_backend = {

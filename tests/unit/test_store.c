@@ -46,7 +46,8 @@ static const char *pg_server(void)
         pg_url = sl_xstrdup(env);
         return pg_url;
     }
-    char *cmd = sl_xasprintf("'%s/scripts/pg-test-server.sh' start 2>&1", sl_test_source_dir());
+    char *cmd = sl_xasprintf("'%s/scripts/pg-test-server.sh' start --watch %d 2>&1",
+                             sl_test_source_dir(), (int)getpid());
     FILE *f = popen(cmd, "r");
     free(cmd);
     struct sl_str out = SL_STR_INIT;
