@@ -207,7 +207,8 @@ int sl_store_job_list(struct sl_store *st, const struct sl_store_page *page,
 /* Overwrites the mutable state of J->id: status, attempt, failure_reason, exit code,
  * coverage, queued_at, started_at, finished_at, due_at, runner_id, lease_deadline. When
  * EXPECT_STATUS is not NULL the update happens only if the job still has that status
- * (compare-and-set), otherwise SL_EBUSY: someone else (a worker, a cancel) moved it. */
+ * (compare-and-set), otherwise SL_EBUSY: someone else (a worker, a cancel) moved it.
+ * A job made "pending" without a queued_at is queued now (the queue orders by it). */
 int sl_store_job_update(struct sl_store *st, const struct sl_store_job *j,
                         const char *expect_status, struct sl_error *err);
 
