@@ -24,8 +24,6 @@
 #include "base/map.h"
 #include "base/str.h"
 
-#include <fnmatch.h>
-
 struct file_memo {
     struct sl_node *expanded; /* NULL while being expanded (a cycle) or after a failure */
     bool busy;
@@ -46,33 +44,63 @@ struct inc {
 static int expand_file(struct inc *x, struct sl_node *doc, const char *display,
                        struct sl_node **out);
 
-/* GitLab's wildcard: `**` → `.*?`, `*` → `[^/]*?`, everything else literal. */
-static bool wildcard_match(const char *p, const char *s)
+/* Glob matching by dynamic programming over (pattern position, path position), so no
+ * pattern can make it exponential (a backtracking matcher could, found by fuzz_config).
+ * GITLAB mode is search_files_by_wildcard_path: `**` → `.*?`, `*` → `[^/]*?`, the rest
+ * literal. FNMATCH mode is Ruby's File.fnmatch with FNM_PATHNAME|FNM_DOTMATCH (what
+ * rules:exists uses): also `?` for one character but `/`, and `**` followed by `/` matches
+ * zero or more whole directories. `[...]` classes and `{a,b}` are not supported. */
+enum glob_mode { GLOB_GITLAB, GLOB_FNMATCH };
+
+static bool glob_match(const char *p, const char *s, enum glob_mode mode)
 {
-    while (*p) {
+    size_t n = strlen(s);
+    bool *cur = sl_xcalloc(n + 1, sizeof(*cur));
+    bool *nxt = sl_xcalloc(n + 1, sizeof(*nxt));
+    bool any = true;
+    cur[0] = true;
+    while (*p && any) {
+        memset(nxt, 0, (n + 1) * sizeof(*nxt));
         if (p[0] == '*' && p[1] == '*') {
-            p += 2;
-            for (;; s++) {
-                if (wildcard_match(p, s))
-                    return true;
-                if (!*s)
-                    return false;
+            bool dirs = mode == GLOB_FNMATCH && p[2] == '/';
+            if (dirs) {
+                /* zero or more "dir/" prefixes: positions at 0 offset or after a '/' */
+                bool seen = false;
+                for (size_t j = 0; j <= n; j++) {
+                    seen = seen || cur[j];
+                    nxt[j] = cur[j] || (seen && j > 0 && s[j - 1] == '/');
+                }
+                p += 3;
+            } else {
+                bool seen = false;
+                for (size_t j = 0; j <= n; j++) {
+                    seen = seen || cur[j];
+                    nxt[j] = seen;
+                }
+                p += 2;
             }
-        }
-        if (*p == '*') {
+        } else if (p[0] == '*') {
+            for (size_t j = 0; j <= n; j++)
+                nxt[j] = cur[j] || (j > 0 && nxt[j - 1] && s[j - 1] != '/');
             p++;
-            for (;; s++) {
-                if (wildcard_match(p, s))
-                    return true;
-                if (!*s || *s == '/')
-                    return false;
-            }
+        } else {
+            bool q = mode == GLOB_FNMATCH && p[0] == '?';
+            for (size_t j = 0; j < n; j++)
+                if (cur[j] && (q ? s[j] != '/' : s[j] == p[0]))
+                    nxt[j + 1] = true;
+            p++;
         }
-        if (*p != *s)
-            return false;
-        p++, s++;
+        bool *t = cur;
+        cur = nxt;
+        nxt = t;
+        any = false;
+        for (size_t j = 0; j <= n && !any; j++)
+            any = cur[j];
     }
-    return !*s;
+    bool ok = !*p && cur[n];
+    free(cur);
+    free(nxt);
+    return ok;
 }
 
 static void collect(void *ctx, const char *path)
@@ -287,9 +315,7 @@ static bool exists_matches(struct inc *x, const struct sl_node *exists, struct s
             continue;
         char *pat = expand_vars(x, p->str);
         for (size_t k = 0; k < x->nlisting; k++) {
-            /* Ruby's File.fnmatch with PATHNAME|DOTMATCH|EXTGLOB, without {a,b} */
-            if (!fnmatch(pat, x->listing[k], FNM_PATHNAME) ||
-                (strstr(pat, "**/") && !fnmatch(pat, x->listing[k], 0))) {
+            if (glob_match(pat, x->listing[k], GLOB_FNMATCH)) {
                 free(pat);
                 return true;
             }
@@ -425,7 +451,7 @@ static int include_one(struct inc *x, const struct sl_node *loc, struct sl_node 
         if ((rc = list_project(x, local->pos)) < 0)
             goto out;
         for (size_t k = 0; k < x->nlisting && rc == 0 && !x->stop; k++) {
-            if (!wildcard_match(rel, x->listing[k]))
+            if (!glob_match(rel, x->listing[k], GLOB_GITLAB))
                 continue;
             struct sl_node *f = NULL;
             rc = include_local(x, x->listing[k], local->pos, &f);
