@@ -180,6 +180,38 @@ static void collect_stages(struct sl_resolve *r, const struct sl_node *seq, int 
     }
 }
 
+static void flatten_stages(struct sl_resolve *r, struct sl_node *out, const struct sl_node *seq,
+                           int depth)
+{
+    for (size_t i = 0; i < seq->n; i++) {
+        struct sl_node *it = seq->items[i];
+        if (it->kind == SL_NODE_SEQ && depth < SL_CONFIG_MAX_REFERENCE_DEPTH)
+            flatten_stages(r, out, it, depth + 1);
+        else if (!(sl_node_is_scalar(it) &&
+                   (!strcmp(it->str, ".pre") || !strcmp(it->str, ".post"))))
+            sl_node_seq_push(r->a, out, it);
+    }
+}
+
+/* GitLab's EdgeStagesInjector: a declared `stages` (or `types`) list is flattened and gets
+ * .pre first and .post last, which the merged YAML shows. */
+static struct sl_node *wrap_stages(struct sl_resolve *r, struct sl_node *root)
+{
+    const char *key = "stages";
+    const struct sl_pair *p = sl_node_get_pair(root, key);
+    if (!p) {
+        key = "types";
+        p = sl_node_get_pair(root, key);
+    }
+    if (!p || p->value->kind != SL_NODE_SEQ)
+        return root;
+    struct sl_node *seq = sl_node_new(r->a, SL_NODE_SEQ, p->value->pos);
+    sl_node_seq_push(r->a, seq, sl_node_new_str(r->a, ".pre", p->value->pos));
+    flatten_stages(r, seq, p->value, 1);
+    sl_node_seq_push(r->a, seq, sl_node_new_str(r->a, ".post", p->value->pos));
+    return sl_config_map_with(r->a, root, key, p->key_pos, seq);
+}
+
 /* The effective stages: the declared ones (nested arrays flattened, `types` as the old
  * name) or GitLab's default, always with .pre first and .post last. */
 static void fill_stages(struct sl_resolve *r, struct sl_node *root)
@@ -304,8 +336,9 @@ static int compile(struct sl_config **out, struct sl_resolve *r, const char *nam
             goto fail;
         }
     }
-    cfg->root = root;
     fill_stages(r, root);
+    root = wrap_stages(r, root);
+    cfg->root = root;
     fill_jobs(r, root);
     if (!sl_config_validate(cfg, r->diag))
         rc = SL_EINVAL;
