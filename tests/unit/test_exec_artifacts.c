@@ -9,7 +9,6 @@
 #include "base/str.h"
 #include "base/time.h"
 
-#if __has_include("base/glob.h")
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -547,12 +546,3 @@ TEST(untracked_takes_untracked_and_ignored_files)
     free(ws);
 }
 
-#else /* src/base/glob.h has not landed: the implementation is compiled out (artifacts.c) */
-
-TEST(waiting_for_base_glob)
-{
-    SKIP("src/base/glob.h (sl_glob_match) is not in the tree yet; "
-         "artifacts.c and cache.c are compiled out until it is");
-}
-
-#endif

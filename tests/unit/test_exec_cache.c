@@ -8,7 +8,6 @@
 #include "base/fs.h"
 #include "base/str.h"
 
-#if __has_include("base/glob.h")
 
 #include <dirent.h>
 #include <pthread.h>
@@ -424,12 +423,3 @@ TEST(concurrent_saves_leave_one_whole_archive)
     free(cache);
 }
 
-#else /* src/base/glob.h has not landed: the implementation is compiled out (artifacts.c) */
-
-TEST(waiting_for_base_glob)
-{
-    SKIP("src/base/glob.h (sl_glob_match) is not in the tree yet; "
-         "artifacts.c and cache.c are compiled out until it is");
-}
-
-#endif
