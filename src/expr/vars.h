@@ -1,0 +1,66 @@
+/* vars.h: CI/CD variable collections and their expansion (SPEC.md §4, VARIABLES.md).
+ *
+ * A collection is ordered (the order variables were first set) with one value per name:
+ * setting an existing name replaces its value in place, so a caller applies sources from
+ * the lowest precedence to the highest. References are `$NAME`, `${NAME}` and `%NAME%`
+ * (NAME = [A-Za-z_][A-Za-z0-9_]*); `$$` and `%%` are escapes that GitLab leaves alone
+ * and the runner turns into `$` and `%`... for `$$` only (the runner's os.Expand).
+ *
+ *   struct sl_vars v = SL_VARS_INIT;
+ *   sl_vars_set(&v, "A", "x", false);
+ *   sl_vars_set(&v, "B", "$A/y", false);
+ *   if (sl_vars_expand_all(&v, &err) < 0) ... "circular variable reference detected: ..."
+ *   sl_vars_get(&v, "B") is "x/y"
+ *   sl_vars_release(&v); */
+#ifndef SL_EXPR_VARS_H
+#define SL_EXPR_VARS_H
+
+#include "base/compat.h"
+#include "base/error.h"
+#include "base/map.h"
+
+struct sl_var {
+    char *name;  /* owned */
+    char *value; /* owned */
+    bool raw;    /* `expand: false`: never expanded, and references to it are kept */
+};
+
+struct sl_vars {
+    struct sl_var *v;
+    size_t n, cap;
+    struct sl_map index; /* name -> index + 1 */
+};
+
+#define SL_VARS_INIT                                                                               \
+    {                                                                                              \
+        NULL, 0, 0, SL_MAP_INIT                                                                    \
+    }
+
+void sl_vars_release(struct sl_vars *vars);
+/* Sets NAME to VALUE (copied), replacing an existing value but keeping its position. */
+void sl_vars_set(struct sl_vars *vars, const char *name, const char *value, bool raw);
+/* The value of NAME or NULL. Borrowed until the next change. */
+const char *sl_vars_get(const struct sl_vars *vars, const char *name);
+const struct sl_var *sl_vars_find(const struct sl_vars *vars, const char *name);
+void sl_vars_copy(struct sl_vars *dst, const struct sl_vars *src);
+
+/* GitLab's Collection#sort_and_expand_all: every non-raw variable's references to others
+ * are replaced by their values, in dependency order; references to undefined names are
+ * kept as written (the job's shell may know them), references to raw variables are kept
+ * too. A cycle is SL_ECYCLE with GitLab's message `circular variable reference detected:
+ * ["A", "B"]` (the names in collection order); nothing changes then. */
+int sl_vars_expand_all(struct sl_vars *vars, struct sl_error *err);
+
+/* Expands references in S against VARS. KEEP_UNDEFINED keeps `$X` for unknown X (else it
+ * becomes empty). Escapes are left as they are. Caller frees. */
+char *sl_vars_expand(const struct sl_vars *vars, const char *s, bool keep_undefined);
+
+/* What the runner does last, for the job's environment: `$$` becomes `$`. Caller frees. */
+char *sl_vars_unescape(const char *s);
+
+/* KEY=VALUE strings (values passed through sl_vars_unescape), NULL-terminated. Free with
+ * sl_vars_envp_free. */
+char **sl_vars_envp(const struct sl_vars *vars);
+void sl_vars_envp_free(char **envp);
+
+#endif
