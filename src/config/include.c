@@ -21,6 +21,7 @@
 #include "base/compat.h"
 #include "config/resolve.h"
 #include "base/alloc.h"
+#include "base/glob.h"
 #include "base/map.h"
 #include "base/str.h"
 
@@ -44,15 +45,11 @@ struct inc {
 static int expand_file(struct inc *x, struct sl_node *doc, const char *display,
                        struct sl_node **out);
 
-/* Glob matching by dynamic programming over (pattern position, path position), so no
- * pattern can make it exponential (a backtracking matcher could, found by fuzz_config).
- * GITLAB mode is search_files_by_wildcard_path: `**` → `.*?`, `*` → `[^/]*?`, the rest
- * literal. FNMATCH mode is Ruby's File.fnmatch with FNM_PATHNAME|FNM_DOTMATCH (what
- * rules:exists uses): also `?` for one character but `/`, and `**` followed by `/` matches
- * zero or more whole directories. `[...]` classes and `{a,b}` are not supported. */
-enum glob_mode { GLOB_GITLAB, GLOB_FNMATCH };
-
-static bool glob_match(const char *p, const char *s, enum glob_mode mode)
+/* GitLab's include:local wildcard (search_files_by_wildcard_path): `**` → `.*?`, `*` →
+ * "[^/]*?", everything else literal. This is not File.fnmatch (`ci/` + `**.yml` matches
+ * `ci/a/b.yml` here), so sl_glob_match does not do. Dynamic programming over (pattern,
+ * path) positions: a backtracking matcher went exponential on many stars (fuzz_config). */
+static bool wildcard_match(const char *p, const char *s)
 {
     size_t n = strlen(s);
     bool *cur = sl_xcalloc(n + 1, sizeof(*cur));
@@ -62,31 +59,19 @@ static bool glob_match(const char *p, const char *s, enum glob_mode mode)
     while (*p && any) {
         memset(nxt, 0, (n + 1) * sizeof(*nxt));
         if (p[0] == '*' && p[1] == '*') {
-            bool dirs = mode == GLOB_FNMATCH && p[2] == '/';
-            if (dirs) {
-                /* zero or more "dir/" prefixes: positions at 0 offset or after a '/' */
-                bool seen = false;
-                for (size_t j = 0; j <= n; j++) {
-                    seen = seen || cur[j];
-                    nxt[j] = cur[j] || (seen && j > 0 && s[j - 1] == '/');
-                }
-                p += 3;
-            } else {
-                bool seen = false;
-                for (size_t j = 0; j <= n; j++) {
-                    seen = seen || cur[j];
-                    nxt[j] = seen;
-                }
-                p += 2;
+            bool seen = false;
+            for (size_t j = 0; j <= n; j++) {
+                seen = seen || cur[j];
+                nxt[j] = seen;
             }
+            p += 2;
         } else if (p[0] == '*') {
             for (size_t j = 0; j <= n; j++)
                 nxt[j] = cur[j] || (j > 0 && nxt[j - 1] && s[j - 1] != '/');
             p++;
         } else {
-            bool q = mode == GLOB_FNMATCH && p[0] == '?';
             for (size_t j = 0; j < n; j++)
-                if (cur[j] && (q ? s[j] != '/' : s[j] == p[0]))
+                if (cur[j] && s[j] == p[0])
                     nxt[j + 1] = true;
             p++;
         }
@@ -315,7 +300,7 @@ static bool exists_matches(struct inc *x, const struct sl_node *exists, struct s
             continue;
         char *pat = expand_vars(x, p->str);
         for (size_t k = 0; k < x->nlisting; k++) {
-            if (glob_match(pat, x->listing[k], GLOB_FNMATCH)) {
+            if (sl_glob_match(pat, x->listing[k])) {
                 free(pat);
                 return true;
             }
@@ -451,7 +436,7 @@ static int include_one(struct inc *x, const struct sl_node *loc, struct sl_node 
         if ((rc = list_project(x, local->pos)) < 0)
             goto out;
         for (size_t k = 0; k < x->nlisting && rc == 0 && !x->stop; k++) {
-            if (!glob_match(rel, x->listing[k], GLOB_GITLAB))
+            if (!wildcard_match(rel, x->listing[k]))
                 continue;
             struct sl_node *f = NULL;
             rc = include_local(x, x->listing[k], local->pos, &f);
