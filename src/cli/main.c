@@ -15,6 +15,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"plan", sl_cmd_plan, "show which jobs a trigger would run"},
     {"version", cmd_version, "print the version"},
 };
 

@@ -88,4 +88,10 @@ void sl_config_emit_yaml(const struct sl_config *cfg, struct sl_str *out);
  * keywords sluice accepts but does not act on). Returns true when no error was added. */
 bool sl_config_validate(const struct sl_config *cfg, struct sl_diag *diag);
 
+/* The config room may not use the expression room (DESIGN.md §1), so the syntax check of
+ * `rules:if` and `only/except:variables` comes in through this hook; the CLI and the server
+ * set it to sl_expr_valid. Unset, expressions are not checked. Process-wide. */
+typedef bool (*sl_config_expr_check_fn)(const char *expression);
+void sl_config_set_expr_checker(sl_config_expr_check_fn fn);
+
 #endif

@@ -1,0 +1,147 @@
+/* pipeline.c: the steps `sluice plan` and `sluice run` share (pipeline.h). */
+#include "base/compat.h"
+#include "cli/pipeline.h"
+#include "base/alloc.h"
+#include "base/diag.h"
+#include "cli/cli.h"
+#include "expr/expr.h"
+
+#include <libgen.h>
+
+void cli_print_diag(const struct sl_diag *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        const struct sl_diag_item *it = &d->items[i];
+        const char *level = it->level == SL_DIAG_WARNING ? "warning: " : "";
+        if (it->file && it->line)
+            fprintf(stderr, "%s:%d:%d: %s%s\n", it->file, it->line, it->column, level, it->message);
+        else if (it->file)
+            fprintf(stderr, "%s: %s%s\n", it->file, level, it->message);
+        else
+            fprintf(stderr, "%s%s\n", level, it->message);
+    }
+}
+
+bool cli_parse_var(struct sl_vars *vars, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv) {
+        sl_cli_error("--var takes KEY=VALUE, not '%s'", kv);
+        return false;
+    }
+    char *key = sl_xstrndup(kv, (size_t)(eq - kv));
+    for (const char *c = key; *c; c++) {
+        if (!(*c == '_' || (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') ||
+              (*c >= 'A' && *c <= 'Z'))) {
+            sl_cli_error("--var: '%s' is not a variable name ([A-Za-z0-9_])", key);
+            free(key);
+            return false;
+        }
+    }
+    sl_vars_set(vars, key, eq + 1, false);
+    free(key);
+    return true;
+}
+
+/* The variables include:local paths may use (GitLab: project-level predefined ones). */
+static char **include_vars(const struct sl_trigger *t)
+{
+    size_t n = 0;
+    char **v = sl_xcalloc(t->predefined.n + 1, sizeof(*v));
+    for (size_t i = 0; i < t->predefined.n; i++) {
+        const struct sl_var *x = &t->predefined.v[i];
+        if (sl_starts_with(x->name, "CI_") || sl_starts_with(x->name, "GITLAB_"))
+            v[n++] = sl_xasprintf("%s=%s", x->name, x->value);
+    }
+    return v;
+}
+
+int cli_pipeline_prepare(struct cli_pipeline *p, const struct cli_pipeline_args *args)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_diag diag = SL_DIAG_INIT;
+    char **ivars = NULL;
+    int ret = SL_EXIT_OK;
+
+    memset(p, 0, sizeof(*p));
+    sl_trigger_init(&p->trigger);
+    p->file = args->file ? sl_xstrdup(args->file) : sl_cli_default_ci_file();
+    if (!p->file)
+        return SL_EXIT_USAGE;
+    char *abs = realpath(p->file, NULL);
+    if (!abs) {
+        sl_cli_error("%s: %s", p->file, strerror(errno));
+        return SL_EXIT_USAGE;
+    }
+    char *dir = sl_xstrdup(abs);
+    p->project_dir = sl_xstrdup(dirname(dir));
+    free(dir);
+    free(abs);
+
+    struct sl_trigger *t = &p->trigger;
+    if (args->tag) {
+        t->ref = sl_xstrdup(args->tag);
+        t->tag = true;
+    } else if (args->ref) {
+        t->ref = sl_xstrdup(args->ref);
+    }
+    if (args->source) {
+        free(t->source);
+        t->source = sl_xstrdup(args->source);
+    }
+    for (const char **c = args->changed; c && *c; c++)
+        sl_trigger_add_changed(t, *c);
+    if (sl_trigger_from_git(t, p->project_dir, &err) < 0) {
+        sl_cli_error("%s", sl_error_format(&err));
+        ret = SL_EXIT_USAGE;
+        goto out;
+    }
+    for (const char **v = args->vars; v && *v; v++) {
+        if (!cli_parse_var(&t->pipeline_vars, *v)) {
+            ret = SL_EXIT_USAGE;
+            goto out;
+        }
+    }
+    if (sl_plan_next_pipeline_id(p->project_dir, args->bump_counter, &t->pipeline_id, &err) < 0) {
+        sl_cli_error("%s", sl_error_format(&err));
+        ret = SL_EXIT_USAGE;
+        goto out;
+    }
+    t->pipeline_iid = t->pipeline_id;
+
+    ivars = include_vars(t);
+    struct sl_config_opts opts = {0};
+    opts.project_dir = p->project_dir;
+    opts.vars = (const char *const *)ivars;
+    int rc = sl_config_load_file(&p->cfg, p->file, &opts, &diag);
+    sl_diag_sort(&diag);
+    cli_print_diag(&diag);
+    if (rc < 0) {
+        ret = SL_EXIT_USAGE;
+        goto out;
+    }
+    if (sl_plan_build(&p->plan, p->cfg, t, &err) < 0) {
+        sl_cli_error("%s: %s", p->file, sl_error_format(&err));
+        ret = SL_EXIT_USAGE;
+        goto out;
+    }
+out:
+    if (ivars) {
+        for (char **v = ivars; *v; v++)
+            free(*v);
+        free(ivars);
+    }
+    sl_diag_release(&diag);
+    sl_error_release(&err);
+    return ret;
+}
+
+void cli_pipeline_release(struct cli_pipeline *p)
+{
+    sl_plan_free(p->plan);
+    sl_config_free(p->cfg);
+    sl_trigger_release(&p->trigger);
+    free(p->file);
+    free(p->project_dir);
+    memset(p, 0, sizeof(*p));
+}

@@ -1,0 +1,37 @@
+/* pipeline.h: what `sluice plan` and `sluice run` share: finding the pipeline file and
+ * its project, reading the trigger from git, loading the configuration and planning. */
+#ifndef SL_CLI_PIPELINE_H
+#define SL_CLI_PIPELINE_H
+
+#include "base/compat.h"
+#include "config/config.h"
+#include "plan/plan.h"
+
+struct cli_pipeline_args {
+    const char *file; /* -f, or NULL for the default */
+    const char *ref;  /* --ref */
+    const char *tag;  /* --tag */
+    const char *source;
+    const char **vars; /* "K=V" (--var), NULL-terminated */
+    const char **changed;
+    bool bump_counter; /* a real run takes a pipeline id; plan only looks */
+};
+
+struct cli_pipeline {
+    char *file;        /* the pipeline file */
+    char *project_dir; /* its directory, absolute */
+    struct sl_trigger trigger;
+    struct sl_config *cfg;
+    struct sl_plan *plan;
+};
+
+/* Does it all; prints what went wrong (configuration errors as FILE:LINE:COL: message,
+ * warnings too) and returns the exit code to use, or SL_EXIT_OK with P filled. */
+int cli_pipeline_prepare(struct cli_pipeline *p, const struct cli_pipeline_args *args);
+void cli_pipeline_release(struct cli_pipeline *p);
+/* Prints DIAG's items to stderr as FILE:LINE:COL: [warning: ]message. */
+void cli_print_diag(const struct sl_diag *diag);
+/* Parses "K=V" into the collection; false (and a message) for a malformed one. */
+bool cli_parse_var(struct sl_vars *vars, const char *kv);
+
+#endif

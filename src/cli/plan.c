@@ -1,0 +1,157 @@
+/* plan.c: `sluice plan`, which jobs a trigger would run and why the others would not. */
+#include "base/compat.h"
+#include "cli/cli.h"
+#include "base/alloc.h"
+#include "cli/pipeline.h"
+
+#include <getopt.h>
+#include <jansson.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sluice plan [-f FILE] [--ref R | --tag T] [--source S] [--var K=V]...\n"
+            "                   [--changed PATH]... [--json]\n\n"
+            "Shows the pipeline GitLab would create for a trigger: the stages in order with each\n"
+            "job's when, allow_failure and needs, then the jobs left out and the rule that left\n"
+            "them out. Nothing runs.\n\n"
+            "Options:\n"
+            "  -f, --file FILE     the pipeline file (default: .gitlab-ci.yml at the root of the\n"
+            "                      git work tree holding the current directory)\n"
+            "      --ref R         plan for branch R (default: the checked-out branch)\n"
+            "      --tag T         plan a tag pipeline for tag T\n"
+            "      --source S      CI_PIPELINE_SOURCE (default push): web, api, schedule, ...\n"
+            "      --var K=V       a pipeline variable (highest precedence); repeatable\n"
+            "      --changed PATH  a changed file for rules:changes (default: the commit's\n"
+            "                      changes against its parent); repeatable\n"
+            "      --json          print the plan as JSON\n"
+            "  -h, --help          show this help\n\n"
+            "Exit codes: 0 planned (created or skipped), 2 usage or configuration error.\n");
+}
+
+static void print_plan(const struct sl_plan *p, bool color)
+{
+    const char *b = color ? "\033[1m" : "", *g = color ? "\033[90m" : "",
+               *r = color ? "\033[0m" : "";
+    printf("%spipeline %s%s", b, p->created ? "created" : "skipped", r);
+    if (p->name)
+        printf(" \"%s\"", p->name);
+    if (p->reason)
+        printf(" %s(%s)%s", g, p->reason, r);
+    printf("\n");
+    size_t w = 10;
+    for (size_t i = 0; i < p->njobs; i++)
+        w = SL_MAX(w, strlen(p->jobs[i].name));
+    for (size_t s = 0; s < p->nstages; s++) {
+        printf("\n%sstage %s%s\n", b, p->stages[s], r);
+        for (size_t i = 0; i < p->njobs; i++) {
+            const struct sl_plan_job *j = &p->jobs[i];
+            if (j->stage_index != s)
+                continue;
+            printf("  %-*s  %-10s", (int)w, j->name, sl_plan_when_name(j->when));
+            if (j->allow_failure)
+                printf("  allow_failure");
+            if (j->needs_declared) {
+                printf("  needs: ");
+                if (!j->nneeds)
+                    printf("[]");
+                for (size_t k = 0; k < j->nneeds; k++)
+                    printf("%s%s%s", k ? ", " : "", j->needs[k].job,
+                           j->needs[k].artifacts ? "" : " (no artifacts)");
+            }
+            if (j->when == SL_PLAN_DELAYED)
+                printf("  start_in: %llds", (long long)j->start_in_s);
+            printf("\n");
+        }
+    }
+    if (p->nexcluded) {
+        printf("\n%snot in the pipeline%s\n", b, r);
+        for (size_t i = 0; i < p->nexcluded; i++)
+            printf("  %-*s  %s%s%s\n", (int)w, p->excluded[i].name, g, p->excluded[i].reason, r);
+    }
+}
+
+int sl_cmd_plan(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"file", required_argument, NULL, 'f'},
+                                             {"ref", required_argument, NULL, 'r'},
+                                             {"tag", required_argument, NULL, 't'},
+                                             {"source", required_argument, NULL, 's'},
+                                             {"var", required_argument, NULL, 'v'},
+                                             {"changed", required_argument, NULL, 'c'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    struct cli_pipeline_args args = {0};
+    const char **vars = sl_xcalloc((size_t)argc + 1, sizeof(char *));
+    const char **changed = sl_xcalloc((size_t)argc + 1, sizeof(char *));
+    size_t nvars = 0, nchanged = 0;
+    bool json = false;
+    int opt, ret;
+
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "f:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'f':
+            args.file = optarg;
+            break;
+        case 'r':
+            args.ref = optarg;
+            break;
+        case 't':
+            args.tag = optarg;
+            break;
+        case 's':
+            args.source = optarg;
+            break;
+        case 'v':
+            vars[nvars++] = optarg;
+            break;
+        case 'c':
+            changed[nchanged++] = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            ret = SL_EXIT_OK;
+            goto out;
+        default:
+            sl_cli_error("plan: unknown option '%s'; see 'sluice plan --help'", argv[optind - 1]);
+            ret = SL_EXIT_USAGE;
+            goto out;
+        }
+    }
+    if (optind < argc) {
+        sl_cli_error("plan: unexpected argument '%s'", argv[optind]);
+        ret = SL_EXIT_USAGE;
+        goto out;
+    }
+    if (args.ref && args.tag) {
+        sl_cli_error("plan: --ref and --tag exclude each other");
+        ret = SL_EXIT_USAGE;
+        goto out;
+    }
+    args.vars = vars;
+    args.changed = changed;
+    struct cli_pipeline p;
+    ret = cli_pipeline_prepare(&p, &args);
+    if (ret == SL_EXIT_OK) {
+        if (json) {
+            json_t *o = sl_plan_to_json(p.plan);
+            char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+            printf("%s\n", s);
+            free(s);
+            json_decref(o);
+        } else {
+            print_plan(p.plan, sl_cli_color());
+        }
+    }
+    cli_pipeline_release(&p);
+out:
+    free(vars);
+    free(changed);
+    return ret;
+}

@@ -1,0 +1,268 @@
+/* lint.c: sl_config_validate, the validation of a resolved configuration: every job and
+ * the default: section through the keyword table (keywords.c), the top-level keys, then
+ * the logical checks of GitLab's YamlProcessor (stages exist, needs and dependencies name
+ * jobs in allowed stages, at least one visible job, every job has script or trigger). */
+#include "base/compat.h"
+#include "config/keywords.h"
+#include "base/alloc.h"
+#include "base/str.h"
+
+#include <stdatomic.h>
+
+static _Atomic(sl_config_expr_check_fn) expr_checker;
+
+void sl_config_set_expr_checker(sl_config_expr_check_fn fn)
+{
+    atomic_store(&expr_checker, fn);
+}
+
+bool lint_expression_ok(const char *src)
+{
+    sl_config_expr_check_fn fn = atomic_load(&expr_checker);
+    return !fn || fn(src);
+}
+
+static void vadd(struct lint *l, enum sl_diag_level level, struct sl_pos pos, const char *fmt,
+                 va_list ap)
+{
+    sl_diag_vadd(l->diag, level, pos.file ? pos.file : l->cfg->path, pos.line, pos.col, fmt, ap);
+}
+
+void lint_error(struct lint *l, const struct sl_node *at, const char *fmt, ...)
+{
+    va_list ap;
+    struct sl_pos none = {NULL, 0, 0};
+    va_start(ap, fmt);
+    vadd(l, SL_DIAG_ERROR, at ? at->pos : none, fmt, ap);
+    va_end(ap);
+}
+
+void lint_error_pos(struct lint *l, struct sl_pos pos, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vadd(l, SL_DIAG_ERROR, pos, fmt, ap);
+    va_end(ap);
+}
+
+void lint_warning(struct lint *l, struct sl_pos pos, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vadd(l, SL_DIAG_WARNING, pos, fmt, ap);
+    va_end(ap);
+}
+
+/* One job's keys through the table. */
+static void check_keys(struct lint *l, const char *loc, const struct sl_node *job, unsigned where)
+{
+    struct sl_str unknown = SL_STR_INIT;
+    const struct sl_pair *first = NULL;
+    for (size_t i = 0; i < job->n; i++) {
+        const struct sl_pair *p = &job->pairs[i];
+        const struct keyword *kw = sl_keyword_find(p->key);
+        if (!kw || !(kw->where & where)) {
+            sl_str_addf(&unknown, "%s%s", unknown.len ? ", " : "", p->key);
+            if (!first)
+                first = p;
+            continue;
+        }
+        if (kw->prio == KW_RARE)
+            lint_warning(l, p->key_pos, "%s:%s is accepted but sluice does not act on it", loc,
+                         p->key);
+        /* null removes a keyword (extends/default merges write it), it is not a shape */
+        if (kw->check && p->value && p->value->kind != SL_NODE_NULL)
+            kw->check(l, loc, p->key, p->value);
+    }
+    if (first)
+        lint_error_pos(l, first->key_pos, "%s config contains unknown keys: %s", loc, unknown.buf);
+    sl_str_release(&unknown);
+}
+
+static size_t stage_of(const struct sl_config *cfg, const char *stage)
+{
+    for (size_t i = 0; i < cfg->nstages; i++)
+        if (!strcmp(cfg->stages[i], stage))
+            return i;
+    return SIZE_MAX;
+}
+
+static const char *job_stage(const struct sl_node *job)
+{
+    const char *s = sl_node_scalar(sl_node_get(job, "stage"));
+    if (!s)
+        s = sl_node_scalar(sl_node_get(job, "type"));
+    return s ? s : "test";
+}
+
+/* needs and dependencies: the names exist, in allowed stages; no job needs itself. */
+static void check_references(struct lint *l, const struct sl_config_job *j)
+{
+    const struct sl_config *cfg = l->cfg;
+    size_t my = stage_of(cfg, job_stage(j->node));
+    const struct sl_node *needs = sl_node_get(j->node, "needs");
+    for (size_t i = 0; needs && needs->kind == SL_NODE_SEQ && i < needs->n; i++) {
+        const struct sl_node *it = needs->items[i];
+        const char *name = sl_node_scalar(it);
+        if (!name && it && it->kind == SL_NODE_MAP) {
+            if (sl_node_get(it, "pipeline") || sl_node_get(it, "project"))
+                continue;
+            name = sl_node_scalar(sl_node_get(it, "job"));
+        }
+        if (!name)
+            continue;
+        if (!strcmp(name, j->name)) {
+            lint_error(l, it, "%s job: need %s is itself", j->name, name);
+            continue;
+        }
+        const struct sl_config_job *o = sl_config_job(cfg, name);
+        if (!o) {
+            bool optional = false;
+            const struct sl_node *opt =
+                it->kind == SL_NODE_MAP ? sl_node_get(it, "optional") : NULL;
+            optional = opt && opt->kind == SL_NODE_BOOL && !strcmp(opt->str, "true");
+            if (!optional)
+                lint_error(l, it, "%s job: undefined need: %s", j->name, name);
+            continue;
+        }
+        size_t theirs = stage_of(cfg, job_stage(o->node));
+        if (my != SIZE_MAX && theirs != SIZE_MAX && theirs > my)
+            lint_error(l, it, "%s job: need %s is not defined in current or prior stages", j->name,
+                       name);
+    }
+    const struct sl_node *deps = sl_node_get(j->node, "dependencies");
+    for (size_t i = 0; deps && deps->kind == SL_NODE_SEQ && i < deps->n; i++) {
+        const char *name = sl_node_scalar(deps->items[i]);
+        if (!name)
+            continue;
+        const struct sl_config_job *o = sl_config_job(cfg, name);
+        if (!o) {
+            lint_error(l, deps->items[i], "%s job: undefined dependency: %s", j->name, name);
+            continue;
+        }
+        size_t theirs = stage_of(cfg, job_stage(o->node));
+        if (my != SIZE_MAX && theirs != SIZE_MAX && theirs > my)
+            lint_error(l, deps->items[i],
+                       "%s job: dependency %s is not defined in current or prior stages", j->name,
+                       name);
+    }
+}
+
+static void check_job(struct lint *l, const struct sl_config_job *j)
+{
+    char *loc = sl_xasprintf("jobs:%s", j->name);
+    const struct sl_node *job = j->node;
+    l->job = j->name;
+    if (!job || job->kind != SL_NODE_MAP) {
+        lint_error_pos(l, j->pos, "jobs:%s config should be a hash", j->name);
+        free(loc);
+        return;
+    }
+    if (strlen(j->name) > 255)
+        lint_error_pos(l, j->pos, "jobs:%s name is too long (maximum is 255 characters)", j->name);
+    check_keys(l, loc, job, KW_JOB);
+    if (!sl_node_get(job, "script") && !sl_node_get(job, "trigger") && !sl_node_get(job, "run"))
+        lint_error_pos(l, j->pos,
+                       "jobs %s config should implement the script:, run:, or trigger: keyword",
+                       j->name);
+    if (sl_node_get(job, "rules") && (sl_node_get(job, "only") || sl_node_get(job, "except")))
+        lint_error_pos(l, j->pos, "%s config key may not be used with `rules`: only, except", loc);
+    if (sl_node_get(job, "rules") && sl_node_get(job, "start_in"))
+        lint_error_pos(l, j->pos, "%s config key may not be used with `rules`: start_in", loc);
+    const char *when = sl_node_scalar(sl_node_get(job, "when"));
+    if (when && !strcmp(when, "delayed") && !sl_node_get(job, "start_in") &&
+        !sl_node_get(job, "rules"))
+        lint_error_pos(l, j->pos, "%s start in should be a duration", loc);
+    const char *stage = job_stage(job);
+    if (stage_of(l->cfg, stage) == SIZE_MAX) {
+        struct sl_str all = SL_STR_INIT;
+        for (size_t i = 0; i < l->cfg->nstages; i++)
+            sl_str_addf(&all, "%s%s", i ? ", " : "", l->cfg->stages[i]);
+        const struct sl_node *sn = sl_node_get(job, "stage");
+        lint_error_pos(l, sn ? sn->pos : j->pos,
+                       "%s job: chosen stage %s does not exist; available stages are %s", j->name,
+                       stage, all.buf);
+        sl_str_release(&all);
+    }
+    check_references(l, j);
+    free(loc);
+}
+
+static void check_default(struct lint *l, const struct sl_node *def)
+{
+    if (!def || def->kind == SL_NODE_NULL)
+        return;
+    if (def->kind != SL_NODE_MAP) {
+        lint_error(l, def, "default config should be a hash");
+        return;
+    }
+    check_keys(l, "default", def, KW_DEFAULT);
+}
+
+static void check_top(struct lint *l, const struct sl_node *root)
+{
+    const struct sl_node *n;
+    if ((n = sl_node_get(root, "stages")) && n->kind != SL_NODE_NULL) {
+        bool ok = n->kind == SL_NODE_SEQ;
+        for (size_t i = 0; ok && i < n->n; i++)
+            ok = sl_node_scalar(n->items[i]) || (n->items[i] && n->items[i]->kind == SL_NODE_SEQ);
+        if (!ok)
+            lint_error(l, n, "stages config should be an array of strings");
+    }
+    if ((n = sl_node_get(root, "variables")) && n->kind != SL_NODE_NULL) {
+        const struct keyword *kw = sl_keyword_find("variables");
+        if (n->kind != SL_NODE_MAP)
+            lint_error(l, n, "variables config should be a hash of key value pairs");
+        else
+            kw->check(l, "root", "variables", n);
+    }
+    if ((n = sl_node_get(root, "workflow")) && n->kind != SL_NODE_NULL) {
+        static const char *const allowed[] = {"rules", "name", "auto_cancel", NULL};
+        if (n->kind != SL_NODE_MAP)
+            lint_error(l, n, "workflow config should be a hash");
+        else {
+            for (size_t i = 0; i < n->n; i++) {
+                bool ok = false;
+                for (const char *const *a = allowed; *a && !ok; a++)
+                    ok = !strcmp(*a, n->pairs[i].key);
+                if (!ok)
+                    lint_error_pos(l, n->pairs[i].key_pos,
+                                   "workflow config contains unknown keys: %s", n->pairs[i].key);
+            }
+            const struct sl_node *rules = sl_node_get(n, "rules");
+            if (rules && rules->kind != SL_NODE_NULL)
+                sl_lint_workflow_rules(l, rules);
+            const struct sl_node *name = sl_node_get(n, "name");
+            if (name && (!sl_node_scalar(name) || strlen(name->str) > 255 || !*name->str))
+                lint_error(l, name, "workflow name is too long (maximum is 255 characters)");
+        }
+    }
+    static const char *const deprecated[] = {"image", "services", "cache", "before_script",
+                                             "after_script"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(deprecated); i++) {
+        const struct sl_pair *p = sl_node_get_pair(root, deprecated[i]);
+        const struct keyword *kw = sl_keyword_find(deprecated[i]);
+        if (p && p->value && p->value->kind != SL_NODE_NULL && kw->check)
+            kw->check(l, "root", p->key, p->value);
+    }
+    check_default(l, sl_node_get(root, "default"));
+}
+
+bool sl_config_validate(const struct sl_config *cfg, struct sl_diag *diag)
+{
+    struct lint l = {cfg, diag, NULL};
+    size_t before = diag->errors;
+
+    if (!cfg->root || cfg->root->kind != SL_NODE_MAP) {
+        sl_diag_add(diag, SL_DIAG_ERROR, cfg->path, 0, 0,
+                    "Please provide content of .gitlab-ci.yml");
+        return false;
+    }
+    check_top(&l, cfg->root);
+    if (cfg->njobs == 0)
+        sl_diag_add(diag, SL_DIAG_ERROR, cfg->path, 1, 1,
+                    "jobs config should contain at least one visible job");
+    for (size_t i = 0; i < cfg->njobs; i++)
+        check_job(&l, &cfg->jobs[i]);
+    return diag->errors == before;
+}

@@ -1,0 +1,702 @@
+/* build.c: sl_plan_build, the pipeline a trigger makes (SPEC.md §2): workflow:rules, each
+ * job's rules or only/except, parallel and matrix instances, stages, needs and
+ * dependencies, the effective when/allow_failure/retry/timeout, and every job's variables
+ * in GitLab's precedence order (VARIABLES.md). */
+#include "base/compat.h"
+#include "plan/internal.h"
+#include "base/alloc.h"
+#include "base/str.h"
+#include "base/time.h"
+
+struct instance {
+    struct sl_plan_job job;
+    struct sl_vars matrix;       /* matrix variables of this instance */
+    const struct sl_node *rule;  /* the matching rule, or NULL */
+    const struct sl_node *needs; /* job or rule needs */
+    size_t order;                /* file order, for a stable sort */
+};
+
+static const char *when_names[] = {"on_success", "on_failure", "always", "manual", "delayed"};
+
+const char *sl_plan_when_name(enum sl_plan_when w)
+{
+    return when_names[w];
+}
+
+static bool parse_when(const char *s, enum sl_plan_when *out)
+{
+    for (size_t i = 0; i < SL_ARRAY_LEN(when_names); i++) {
+        if (s && !strcmp(s, when_names[i])) {
+            *out = (enum sl_plan_when)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+size_t sl_plan_find(const struct sl_plan *p, const char *name)
+{
+    for (size_t i = 0; i < p->njobs; i++)
+        if (!strcmp(p->jobs[i].name, name))
+            return i;
+    return SIZE_MAX;
+}
+
+void sl_plan_free(struct sl_plan *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->njobs; i++)
+        sl_vars_release(&p->jobs[i].variables);
+    sl_vars_release(&p->variables);
+    free(p->jobs);
+    free(p->excluded);
+    sl_arena_release(&p->arena);
+    free(p);
+}
+
+/* `variables:` of a map into VARS: scalars, or {value, expand}. */
+static void add_yaml_vars(struct sl_vars *vars, const struct sl_node *map,
+                          const struct sl_node *only_names, bool all)
+{
+    if (!map || map->kind != SL_NODE_MAP)
+        return;
+    for (size_t i = 0; i < map->n; i++) {
+        const struct sl_pair *p = &map->pairs[i];
+        if (!all) {
+            bool listed = false;
+            for (size_t k = 0; only_names && k < only_names->n; k++)
+                listed |= sl_node_scalar(only_names->items[k]) &&
+                          !strcmp(only_names->items[k]->str, p->key);
+            if (!listed)
+                continue;
+        }
+        const struct sl_node *v = p->value;
+        bool raw = false;
+        if (v && v->kind == SL_NODE_MAP) {
+            const struct sl_node *e = sl_node_get(v, "expand");
+            raw = e && e->kind == SL_NODE_BOOL && !strcmp(e->str, "false");
+            v = sl_node_get(v, "value");
+        }
+        sl_vars_set(vars, p->key, sl_node_scalar(v) ? v->str : "", raw);
+    }
+}
+
+/* Top-level variables as the job's `inherit:variables` lets it see them. */
+static void add_top_vars(struct sl_vars *vars, const struct sl_config *cfg,
+                         const struct sl_node *job)
+{
+    const struct sl_node *inh = sl_node_get(sl_node_get(job, "inherit"), "variables");
+    const struct sl_node *top = sl_node_get(cfg->root, "variables");
+    if (inh && inh->kind == SL_NODE_BOOL && !strcmp(inh->str, "false"))
+        return;
+    if (inh && inh->kind == SL_NODE_SEQ)
+        add_yaml_vars(vars, top, inh, false);
+    else
+        add_yaml_vars(vars, top, NULL, true);
+}
+
+static bool bool_of(const struct sl_node *n, bool *out)
+{
+    if (!n || n->kind != SL_NODE_BOOL)
+        return false;
+    *out = !strcmp(n->str, "true");
+    return true;
+}
+
+static int64_t duration_of(const struct sl_node *n, int64_t dflt)
+{
+    int64_t s;
+    const char *str = sl_node_scalar(n);
+    if (!str)
+        return dflt;
+    return sl_time_parse_duration(str, &s) == 0 ? s : dflt;
+}
+
+/* An int or a list of ints into an arena array. */
+static int *ints_of(struct sl_arena *a, const struct sl_node *n, size_t *count)
+{
+    *count = 0;
+    if (!n)
+        return NULL;
+    size_t max = n->kind == SL_NODE_SEQ ? n->n : 1;
+    int *v = sl_arena_alloc(a, (max + 1) * sizeof(int));
+    for (size_t i = 0; i < max; i++) {
+        const struct sl_node *x = n->kind == SL_NODE_SEQ ? n->items[i] : n;
+        if (x && x->kind == SL_NODE_INT)
+            v[(*count)++] = atoi(x->str);
+    }
+    return v;
+}
+
+/* script/before_script/after_script: strings and nested lists, flattened. */
+static void flatten(struct sl_arena *a, const struct sl_node *n, const char ***arr, size_t *len,
+                    size_t *cap, int depth)
+{
+    if (!n || depth > 16)
+        return;
+    if (n->kind == SL_NODE_SEQ) {
+        for (size_t i = 0; i < n->n; i++)
+            flatten(a, n->items[i], arr, len, cap, depth + 1);
+        return;
+    }
+    if (!sl_node_scalar(n) || n->kind == SL_NODE_NULL)
+        return;
+    SL_GROW(*arr, *cap, *len + 2);
+    (*arr)[(*len)++] = n->str;
+}
+
+static const char *const *script_of(struct sl_arena *a, const struct sl_node *n)
+{
+    const char **tmp = NULL;
+    size_t len = 0, cap = 0;
+    if (!n)
+        return NULL;
+    flatten(a, n, &tmp, &len, &cap, 0);
+    const char **out = sl_arena_alloc(a, (len + 1) * sizeof(*out));
+    for (size_t i = 0; i < len; i++)
+        out[i] = tmp[i];
+    free(tmp);
+    return out;
+}
+
+/* --- parallel ------------------------------------------------------------------------- */
+
+struct combo {
+    const char **keys, **values;
+    size_t n;
+};
+
+/* The matrix entries of `parallel: {matrix: [...]}` as combinations, first key slowest. */
+static void matrix_combos(struct sl_arena *a, const struct sl_node *matrix, struct combo **out,
+                          size_t *nout, size_t *cap)
+{
+    for (size_t e = 0; matrix && matrix->kind == SL_NODE_SEQ && e < matrix->n; e++) {
+        const struct sl_node *entry = matrix->items[e];
+        if (!entry || entry->kind != SL_NODE_MAP || entry->n == 0)
+            continue;
+        size_t nk = entry->n, total = 1;
+        for (size_t k = 0; k < nk; k++) {
+            const struct sl_node *v = entry->pairs[k].value;
+            total *= v && v->kind == SL_NODE_SEQ ? (v->n ? v->n : 1) : 1;
+            if (total > 10000)
+                return; /* the validator reports the 200 limit; never explode here */
+        }
+        for (size_t idx = 0; idx < total; idx++) {
+            SL_GROW(*out, *cap, *nout + 1);
+            struct combo *c = &(*out)[(*nout)++];
+            c->n = nk;
+            c->keys = sl_arena_alloc(a, nk * sizeof(char *));
+            c->values = sl_arena_alloc(a, nk * sizeof(char *));
+            size_t rest = idx;
+            for (size_t k = nk; k-- > 0;) { /* last key fastest */
+                const struct sl_node *v = entry->pairs[k].value;
+                size_t len = v && v->kind == SL_NODE_SEQ ? (v->n ? v->n : 1) : 1;
+                const struct sl_node *pick =
+                    v && v->kind == SL_NODE_SEQ ? (v->n ? v->items[rest % len] : NULL) : v;
+                rest /= len;
+                c->keys[k] = entry->pairs[k].key;
+                c->values[k] = sl_node_scalar(pick) ? pick->str : "";
+            }
+        }
+    }
+}
+
+static const char *matrix_name(struct sl_arena *a, const char *base, const struct combo *c)
+{
+    struct sl_str s = SL_STR_INIT;
+    sl_str_addf(&s, "%s: [", base);
+    for (size_t k = 0; k < c->n; k++)
+        sl_str_addf(&s, "%s%s", k ? ", " : "", c->values[k]);
+    sl_str_addc(&s, ']');
+    const char *r = sl_arena_strdup(a, s.buf);
+    sl_str_release(&s);
+    return r;
+}
+
+/* --- variables ------------------------------------------------------------------------ */
+
+static void job_predefined(struct sl_arena *a, struct sl_vars *v, const struct sl_plan_job *j)
+{
+    sl_vars_set(v, "CI_JOB_NAME", j->name, true);
+    sl_vars_set(v, "CI_JOB_NAME_SLUG", sl_plan_slugify(a, j->name), true);
+    sl_vars_set(v, "CI_JOB_GROUP_NAME", j->base_name, true);
+    sl_vars_set(v, "CI_JOB_STAGE", j->stage, true);
+    if (j->parallel_total)
+        sl_vars_set(v, "CI_NODE_INDEX", sl_arena_printf(a, "%d", j->parallel_index), false);
+    sl_vars_set(v, "CI_NODE_TOTAL",
+                sl_arena_printf(a, "%d", j->parallel_total ? j->parallel_total : 1), false);
+    if (j->when == SL_PLAN_MANUAL)
+        sl_vars_set(v, "CI_JOB_MANUAL", "true", false);
+    sl_vars_set(v, "CI_JOB_TIMEOUT", sl_arena_printf(a, "%lld", (long long)j->timeout_s), false);
+}
+
+/* --- the build ------------------------------------------------------------------------ */
+
+static void exclude(struct sl_plan *p, size_t *cap, const char *name, const char *reason)
+{
+    SL_GROW(p->excluded, *cap, p->nexcluded + 1);
+    p->excluded[p->nexcluded].name = name;
+    p->excluded[p->nexcluded].reason = reason;
+    p->nexcluded++;
+}
+
+static size_t stage_index(const struct sl_config *cfg, const char *stage)
+{
+    for (size_t i = 0; i < cfg->nstages; i++)
+        if (!strcmp(cfg->stages[i], stage))
+            return i;
+    return SIZE_MAX;
+}
+
+static int cmp_instance(const void *a, const void *b)
+{
+    const struct instance *x = a, *y = b;
+    if (x->job.stage_index != y->job.stage_index)
+        return x->job.stage_index < y->job.stage_index ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Resolves `needs` of instance I by name, expanding parallel jobs (all instances, or the
+ * matrix selection). Errors in GitLab's wording. */
+static int resolve_needs(struct sl_plan *p, struct instance *all, size_t n, struct instance *in,
+                         const struct sl_config *cfg, struct sl_error *err)
+{
+    const struct sl_node *needs = in->needs;
+    struct sl_plan_job *j = &in->job;
+    size_t cap = 0;
+    if (!needs || needs->kind != SL_NODE_SEQ)
+        return 0;
+    j->needs_declared = true;
+    for (size_t i = 0; i < needs->n; i++) {
+        const struct sl_node *it = needs->items[i];
+        const char *name = NULL;
+        bool artifacts = true, optional = false;
+        const struct sl_node *sel = NULL;
+        if (sl_node_is_scalar(it))
+            name = it->str;
+        else if (it && it->kind == SL_NODE_MAP) {
+            if (sl_node_get(it, "pipeline") || sl_node_get(it, "project"))
+                continue; /* cross-pipeline needs: nothing to wait for locally */
+            name = sl_node_scalar(sl_node_get(it, "job"));
+            bool_of(sl_node_get(it, "artifacts"), &artifacts);
+            bool_of(sl_node_get(it, "optional"), &optional);
+            sel = sl_node_get(sl_node_get(it, "parallel"), "matrix");
+        }
+        if (!name)
+            continue;
+        /* the names this need stands for */
+        const char **wanted = NULL;
+        size_t nwanted = 0, wcap = 0;
+        if (sel) {
+            struct combo *combos = NULL;
+            size_t nc = 0, cc = 0;
+            matrix_combos(&p->arena, sel, &combos, &nc, &cc);
+            for (size_t k = 0; k < nc; k++) {
+                SL_GROW(wanted, wcap, nwanted + 1);
+                wanted[nwanted++] = matrix_name(&p->arena, name, &combos[k]);
+            }
+            free(combos);
+        }
+        bool found = false, defined = sl_config_job(cfg, name) != NULL;
+        for (size_t k = 0; k < n; k++) {
+            struct instance *o = &all[k];
+            bool hit;
+            if (sel) {
+                hit = false;
+                for (size_t w = 0; w < nwanted && !hit; w++)
+                    hit = !strcmp(o->job.name, wanted[w]);
+            } else {
+                hit = !strcmp(o->job.base_name, name) || !strcmp(o->job.name, name);
+            }
+            if (!hit)
+                continue;
+            found = true;
+            if (o->job.stage_index > j->stage_index) {
+                free(wanted);
+                return sl_error_set(err, SL_EINVAL,
+                                    "'%s' job needs '%s' job, but '%s' is not in any previous "
+                                    "stage",
+                                    j->name, name, name);
+            }
+            SL_GROW(j->needs, cap, j->nneeds + 1);
+            j->needs[j->nneeds].job = o->job.name;
+            j->needs[j->nneeds].index = k;
+            j->needs[j->nneeds].artifacts = artifacts;
+            j->needs[j->nneeds].optional = optional;
+            j->nneeds++;
+        }
+        free(wanted);
+        if (!found && !optional) {
+            if (!defined)
+                return sl_error_set(err, SL_EINVAL, "%s job: undefined need: %s", j->name, name);
+            return sl_error_set(err, SL_EINVAL,
+                                "'%s' job needs '%s' job, but '%s' does not exist in the "
+                                "pipeline. This might be because of the only, except, or rules "
+                                "keywords. To need a job that sometimes does not exist in the "
+                                "pipeline, use needs:optional.",
+                                j->name, name, name);
+        }
+    }
+    return 0;
+}
+
+static void resolve_dependencies(struct instance *all, size_t n, struct instance *in)
+{
+    const struct sl_node *deps = sl_node_get(in->job.node, "dependencies");
+    struct sl_plan_job *j = &in->job;
+    size_t cap = 0;
+    if (!deps || deps->kind != SL_NODE_SEQ)
+        return;
+    j->dependencies_declared = true;
+    for (size_t i = 0; i < deps->n; i++) {
+        const char *name = sl_node_scalar(deps->items[i]);
+        for (size_t k = 0; name && k < n; k++) {
+            if (strcmp(all[k].job.base_name, name) && strcmp(all[k].job.name, name))
+                continue;
+            SL_GROW(j->dependencies, cap, j->ndependencies + 1);
+            j->dependencies[j->ndependencies++] = k;
+        }
+    }
+}
+
+static void normalise_retry(struct sl_arena *a, struct sl_plan_job *j, const struct sl_node *r)
+{
+    if (!r)
+        return;
+    if (r->kind == SL_NODE_INT) {
+        j->retry_max = atoi(r->str);
+        return;
+    }
+    if (r->kind != SL_NODE_MAP)
+        return;
+    const struct sl_node *max = sl_node_get(r, "max");
+    if (max && max->kind == SL_NODE_INT)
+        j->retry_max = atoi(max->str);
+    const struct sl_node *when = sl_node_get(r, "when");
+    size_t n = when && when->kind == SL_NODE_SEQ ? when->n : (when ? 1 : 0);
+    j->retry_when = sl_arena_alloc(a, (n + 1) * sizeof(char *));
+    for (size_t i = 0; i < n; i++) {
+        const struct sl_node *w = when->kind == SL_NODE_SEQ ? when->items[i] : when;
+        if (sl_node_scalar(w))
+            j->retry_when[j->nretry_when++] = w->str;
+    }
+    j->retry_exit_codes = ints_of(a, sl_node_get(r, "exit_codes"), &j->nretry_exit_codes);
+}
+
+/* Builds the instances of config job CJ that the rules let in. */
+static int plan_job(struct plan_ctx *c, const struct sl_config_job *cj, size_t order,
+                    const struct sl_vars *workflow_vars, struct instance **all, size_t *n,
+                    size_t *cap, size_t *capexcl)
+{
+    struct sl_plan *p = c->plan;
+    const struct sl_node *job = cj->node;
+    const struct sl_node *rules = sl_node_get(job, "rules");
+    const struct sl_node *rule = NULL;
+    struct sl_vars vars = SL_VARS_INIT;
+    const char *reason = NULL;
+    int rc = 0;
+
+    if (sl_node_get(job, "trigger") && !sl_node_get(job, "script")) {
+        exclude(p, capexcl, cj->name, "trigger: downstream pipelines are not run by sluice");
+        return 0;
+    }
+    /* what rules see: pipeline variables and the job's own (not matrix ones) */
+    sl_vars_copy(&vars, &c->t->predefined);
+    add_top_vars(&vars, c->cfg, job);
+    sl_vars_copy(&vars, workflow_vars);
+    add_yaml_vars(&vars, sl_node_get(job, "variables"), NULL, true);
+    sl_vars_copy(&vars, &c->t->pipeline_vars);
+
+    const char *stage = sl_node_scalar(sl_node_get(job, "stage"));
+    if (!stage)
+        stage = "test";
+    if (rules && rules->kind == SL_NODE_SEQ) {
+        size_t idx = 0;
+        rule = sl_plan_first_rule(c, rules, &vars, &idx);
+        if (!rule) {
+            exclude(p, capexcl, cj->name, "rules: no rule matched");
+            goto out;
+        }
+        const char *w = sl_node_scalar(sl_node_get(rule, "when"));
+        if (w && !strcmp(w, "never")) {
+            exclude(p, capexcl, cj->name,
+                    sl_arena_printf(&p->arena, "rules: rule %zu (line %d) has when: never", idx + 1,
+                                    rule->pos.line));
+            goto out;
+        }
+    } else if (!sl_plan_only_except(c, job, &vars, &reason)) {
+        exclude(p, capexcl, cj->name, reason);
+        goto out;
+    }
+
+    /* the effective when and allow_failure (SPEC.md §2: manual defaults differ) */
+    enum sl_plan_when when = SL_PLAN_ON_SUCCESS;
+    bool from_rule = false;
+    if (rule && parse_when(sl_node_scalar(sl_node_get(rule, "when")), &when))
+        from_rule = true;
+    else
+        parse_when(sl_node_scalar(sl_node_get(job, "when")), &when);
+    bool allow = when == SL_PLAN_MANUAL && !from_rule;
+    const struct sl_node *af = rule ? sl_node_get(rule, "allow_failure") : NULL;
+    if (!af)
+        af = sl_node_get(job, "allow_failure");
+    size_t ncodes = 0;
+    int *codes = NULL;
+    if (af && af->kind == SL_NODE_MAP) {
+        codes = ints_of(&p->arena, sl_node_get(af, "exit_codes"), &ncodes);
+        allow = true;
+    } else {
+        bool_of(af, &allow);
+    }
+    bool interruptible = false;
+    bool_of(sl_node_get(job, "interruptible"), &interruptible);
+    if (rule)
+        bool_of(sl_node_get(rule, "interruptible"), &interruptible);
+    const struct sl_node *start_in = rule && sl_node_get(rule, "start_in")
+                                         ? sl_node_get(rule, "start_in")
+                                         : sl_node_get(job, "start_in");
+    const struct sl_node *needs =
+        rule && sl_node_get(rule, "needs") ? sl_node_get(rule, "needs") : sl_node_get(job, "needs");
+
+    /* instances: parallel N, parallel:matrix, or one */
+    const struct sl_node *par = sl_node_get(job, "parallel");
+    struct combo *combos = NULL;
+    size_t ncombos = 0, ccombos = 0;
+    int count = 1;
+    if (par && par->kind == SL_NODE_INT)
+        count = atoi(par->str);
+    else if (par && par->kind == SL_NODE_MAP) {
+        matrix_combos(&p->arena, sl_node_get(par, "matrix"), &combos, &ncombos, &ccombos);
+        count = (int)ncombos;
+    }
+    if (count < 1)
+        count = 1;
+    for (int i = 0; i < count; i++) {
+        SL_GROW(*all, *cap, *n + 1);
+        struct instance *in = &(*all)[(*n)++];
+        memset(in, 0, sizeof(*in));
+        struct sl_plan_job *j = &in->job;
+        in->order = order;
+        in->rule = rule;
+        in->needs = needs;
+        j->base_name = cj->name;
+        j->node = job;
+        j->stage = stage;
+        j->stage_index = stage_index(c->cfg, stage);
+        j->when = when;
+        j->start_in_s = duration_of(start_in, 0);
+        j->allow_failure = allow;
+        j->allow_exit_codes = codes;
+        j->nallow_exit_codes = ncodes;
+        j->interruptible = interruptible;
+        j->timeout_s = duration_of(sl_node_get(job, "timeout"), SL_PLAN_DEFAULT_TIMEOUT_S);
+        normalise_retry(&p->arena, j, sl_node_get(job, "retry"));
+        j->before_script = script_of(&p->arena, sl_node_get(job, "before_script"));
+        j->script = script_of(&p->arena, sl_node_get(job, "script"));
+        j->after_script = script_of(&p->arena, sl_node_get(job, "after_script"));
+        if (combos) {
+            j->name = matrix_name(&p->arena, cj->name, &combos[i]);
+            for (size_t k = 0; k < combos[i].n; k++)
+                sl_vars_set(&in->matrix, combos[i].keys[k], combos[i].values[k], false);
+            j->parallel_index = i + 1;
+            j->parallel_total = count;
+        } else if (par && par->kind == SL_NODE_INT) {
+            j->name = sl_arena_printf(&p->arena, "%s %d/%d", cj->name, i + 1, count);
+            j->parallel_index = i + 1;
+            j->parallel_total = count;
+        } else {
+            j->name = cj->name;
+        }
+    }
+    free(combos);
+out:
+    sl_vars_release(&vars);
+    return rc;
+}
+
+/* Every variable the job sees, lowest precedence first (VARIABLES.md, builder.rb). */
+static int job_variables(struct plan_ctx *c, struct instance *in, const struct sl_vars *pipeline,
+                         const struct sl_vars *workflow_vars, struct sl_error *err)
+{
+    struct sl_plan_job *j = &in->job;
+    struct sl_vars *v = &j->variables;
+    sl_vars_copy(v, pipeline);
+    job_predefined(&c->plan->arena, v, j);
+    add_top_vars(v, c->cfg, j->node);
+    sl_vars_copy(v, workflow_vars);
+    add_yaml_vars(v, sl_node_get(j->node, "variables"), NULL, true);
+    sl_vars_copy(v, &in->matrix);
+    if (in->rule)
+        add_yaml_vars(v, sl_node_get(in->rule, "variables"), NULL, true);
+    sl_vars_copy(v, &c->t->pipeline_vars);
+    struct sl_error e = SL_ERROR_INIT;
+    if (sl_vars_expand_all(v, &e) < 0) {
+        int rc = sl_error_set(err, SL_EINVAL, "%s job: %s", j->name, e.message);
+        sl_error_release(&e);
+        return rc;
+    }
+    /* environment and resource_group are expanded by GitLab with the job's variables */
+    const struct sl_node *env = sl_node_get(j->node, "environment");
+    const char *env_name =
+        sl_node_scalar(env) ? env->str : sl_node_scalar(sl_node_get(env, "name"));
+    if (env_name) {
+        char *x = sl_vars_expand(v, env_name, false);
+        j->environment = sl_arena_strdup(&c->plan->arena, x);
+        free(x);
+        sl_vars_set(v, "CI_ENVIRONMENT_NAME", j->environment, false);
+        sl_vars_set(v, "CI_ENVIRONMENT_SLUG", sl_plan_slugify(&c->plan->arena, j->environment),
+                    false);
+        const char *action = sl_node_scalar(sl_node_get(env, "action"));
+        sl_vars_set(v, "CI_ENVIRONMENT_ACTION", action ? action : "start", false);
+        const char *url = sl_node_scalar(sl_node_get(env, "url"));
+        if (url) {
+            char *u = sl_vars_expand(v, url, false);
+            sl_vars_set(v, "CI_ENVIRONMENT_URL", u, false);
+            free(u);
+        }
+        const char *tier = sl_node_scalar(sl_node_get(env, "deployment_tier"));
+        if (tier)
+            sl_vars_set(v, "CI_ENVIRONMENT_TIER", tier, false);
+    }
+    const char *rg = sl_node_scalar(sl_node_get(j->node, "resource_group"));
+    if (rg) {
+        char *x = sl_vars_expand(v, rg, false);
+        j->resource_group = sl_arena_strdup(&c->plan->arena, x);
+        free(x);
+    }
+    return 0;
+}
+
+int sl_plan_build(struct sl_plan **out, const struct sl_config *cfg, const struct sl_trigger *t,
+                  struct sl_error *err)
+{
+    struct sl_plan *p = sl_xcalloc(1, sizeof(*p));
+    struct plan_ctx c = {p, &p->arena, cfg, t, NULL, 0, 0, false};
+    struct sl_vars workflow_vars = SL_VARS_INIT;
+    struct instance *all = NULL;
+    size_t n = 0, cap = 0, capexcl = 0;
+    int rc = 0;
+    char ts[40];
+
+    /* pipeline-level variables: what workflow:rules and workflow:name see */
+    sl_vars_copy(&p->variables, &t->predefined);
+    sl_vars_set(&p->variables, "CI_PIPELINE_ID",
+                sl_arena_printf(&p->arena, "%lld", (long long)t->pipeline_id), false);
+    sl_vars_set(&p->variables, "CI_PIPELINE_IID",
+                sl_arena_printf(&p->arena, "%lld",
+                                (long long)(t->pipeline_iid ? t->pipeline_iid : t->pipeline_id)),
+                false);
+    sl_time_iso8601(sl_time_now_ms(), ts, sizeof(ts));
+    sl_vars_set(&p->variables, "CI_PIPELINE_CREATED_AT", ts, false);
+    struct sl_vars rule_vars = SL_VARS_INIT;
+    sl_vars_copy(&rule_vars, &p->variables);
+    add_yaml_vars(&rule_vars, sl_node_get(cfg->root, "variables"), NULL, true);
+    sl_vars_copy(&rule_vars, &t->pipeline_vars);
+
+    const struct sl_node *workflow = sl_node_get(cfg->root, "workflow");
+    const struct sl_node *wrules = sl_node_get(workflow, "rules");
+    p->created = true;
+    if (wrules && wrules->kind == SL_NODE_SEQ) {
+        size_t idx = 0;
+        const struct sl_node *r = sl_plan_first_rule(&c, wrules, &rule_vars, &idx);
+        if (!r) {
+            p->created = false;
+            p->reason = "workflow:rules: no rule matched";
+        } else {
+            const char *w = sl_node_scalar(sl_node_get(r, "when"));
+            bool never = w && !strcmp(w, "never");
+            p->created = !never;
+            p->reason = sl_arena_printf(&p->arena, "workflow:rules: rule %zu (%s:%d)%s", idx + 1,
+                                        r->pos.file ? r->pos.file : "?", r->pos.line,
+                                        never ? " has when: never" : " matched");
+            add_yaml_vars(&workflow_vars, sl_node_get(r, "variables"), NULL, true);
+        }
+    }
+    const char *wname = sl_node_scalar(sl_node_get(workflow, "name"));
+    if (wname) {
+        struct sl_vars nv = SL_VARS_INIT;
+        sl_vars_copy(&nv, &rule_vars);
+        sl_vars_copy(&nv, &workflow_vars);
+        char *x = sl_vars_expand(&nv, wname, false);
+        p->name = sl_arena_strdup(&p->arena, x);
+        free(x);
+        sl_vars_release(&nv);
+        sl_vars_set(&p->variables, "CI_PIPELINE_NAME", p->name, false);
+    }
+    sl_vars_release(&rule_vars);
+    if (!p->created)
+        goto done;
+
+    for (size_t i = 0; i < cfg->njobs; i++)
+        if ((rc = plan_job(&c, &cfg->jobs[i], i, &workflow_vars, &all, &n, &cap, &capexcl)) < 0)
+            goto fail;
+    /* stage order, then file order (qsort with the order key keeps it stable) */
+    if (n)
+        qsort(all, n, sizeof(*all), cmp_instance);
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = resolve_needs(p, all, n, &all[i], cfg, err)) < 0)
+            goto fail;
+        resolve_dependencies(all, n, &all[i]);
+        if ((rc = job_variables(&c, &all[i], &p->variables, &workflow_vars, err)) < 0)
+            goto fail;
+    }
+    /* a job whose needs were all optional and absent behaves as needs: [] (already so) */
+    p->jobs = sl_xcalloc(n + 1, sizeof(*p->jobs));
+    for (size_t i = 0; i < n; i++) {
+        p->jobs[i] = all[i].job;
+        sl_vars_release(&all[i].matrix);
+    }
+    p->njobs = n;
+    /* the stages that have jobs */
+    p->stages = sl_arena_alloc(&p->arena, (cfg->nstages + 1) * sizeof(char *));
+    for (size_t s = 0; s < cfg->nstages; s++) {
+        bool used = false;
+        for (size_t i = 0; i < n && !used; i++)
+            used = p->jobs[i].stage_index == s;
+        if (used)
+            p->stages[p->nstages++] = cfg->stages[s];
+    }
+    /* renumber stage indices into p->stages */
+    for (size_t i = 0; i < n; i++) {
+        for (size_t s = 0; s < p->nstages; s++)
+            if (!strcmp(p->stages[s], p->jobs[i].stage))
+                p->jobs[i].stage_index = s;
+        /* needs arrays were allocated with SL_GROW: move them into the arena */
+        struct sl_plan_need *needs =
+            sl_arena_alloc(&p->arena, (p->jobs[i].nneeds + 1) * sizeof(*needs));
+        if (p->jobs[i].nneeds)
+            memcpy(needs, p->jobs[i].needs, p->jobs[i].nneeds * sizeof(*needs));
+        free(p->jobs[i].needs);
+        p->jobs[i].needs = needs;
+        size_t *deps = sl_arena_alloc(&p->arena, (p->jobs[i].ndependencies + 1) * sizeof(*deps));
+        if (p->jobs[i].ndependencies)
+            memcpy(deps, p->jobs[i].dependencies, p->jobs[i].ndependencies * sizeof(*deps));
+        free(p->jobs[i].dependencies);
+        p->jobs[i].dependencies = deps;
+    }
+    free(all);
+    all = NULL;
+    n = 0;
+done:
+    sl_vars_release(&workflow_vars);
+    for (size_t i = 0; i < c.nfiles; i++)
+        free(c.files[i]);
+    free(c.files);
+    *out = p;
+    return 0;
+fail:
+    for (size_t i = 0; i < n; i++) {
+        sl_vars_release(&all[i].job.variables);
+        sl_vars_release(&all[i].matrix);
+        free(all[i].job.needs);
+        free(all[i].job.dependencies);
+    }
+    free(all);
+    sl_vars_release(&workflow_vars);
+    for (size_t i = 0; i < c.nfiles; i++)
+        free(c.files[i]);
+    free(c.files);
+    sl_plan_free(p);
+    return rc;
+}

@@ -1,0 +1,405 @@
+/* context.c: the trigger of a pipeline, read from the git repository (libgit2), and the
+ * predefined variables GitLab would set for it (VARIABLES.md). */
+#include "base/compat.h"
+#include "plan/plan.h"
+#include "base/alloc.h"
+#include "base/fs.h"
+#include "base/str.h"
+#include "base/time.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <git2.h>
+#include <libgen.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#define ZERO_SHA "0000000000000000000000000000000000000000"
+
+void sl_trigger_init(struct sl_trigger *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->source = sl_xstrdup("push");
+    t->config_path = sl_xstrdup(".gitlab-ci.yml");
+}
+
+void sl_trigger_release(struct sl_trigger *t)
+{
+    free(t->ref);
+    free(t->sha);
+    free(t->before_sha);
+    free(t->source);
+    free(t->project_dir);
+    free(t->config_path);
+    for (size_t i = 0; i < t->nchanged; i++)
+        free(t->changed[i]);
+    free(t->changed);
+    sl_vars_release(&t->predefined);
+    sl_vars_release(&t->pipeline_vars);
+    memset(t, 0, sizeof(*t));
+}
+
+void sl_trigger_add_changed(struct sl_trigger *t, const char *path)
+{
+    SL_GROW(t->changed, t->capchanged, t->nchanged + 1);
+    t->changed[t->nchanged++] = sl_xstrdup(path);
+    t->changes_known = true;
+}
+
+char *sl_plan_slugify(struct sl_arena *a, const char *s)
+{
+    char buf[64];
+    size_t n = 0;
+    for (const char *p = s; *p && n < 63; p++) {
+        unsigned char c = (unsigned char)tolower((unsigned char)*p);
+        buf[n++] = (isdigit(c) || (c >= 'a' && c <= 'z')) ? (char)c : '-';
+    }
+    buf[n] = '\0';
+    size_t start = 0;
+    while (buf[start] == '-')
+        start++;
+    while (n > start && buf[n - 1] == '-')
+        buf[--n] = '\0';
+    return sl_arena_strdup(a, buf + start);
+}
+
+/* "git@host:group/sub/proj.git", "https://host/group/proj.git", "/srv/git/proj" →
+ * "group/sub/proj", "group/proj", "proj". */
+static char *project_path_from_url(const char *url)
+{
+    const char *p = url;
+    const char *scheme = strstr(p, "://");
+    if (scheme) {
+        p = scheme + 3;
+        const char *slash = strchr(p, '/');
+        p = slash ? slash + 1 : "";
+    } else if (strchr(p, ':') && !strchr(p, '/')) {
+        p = strchr(p, ':') + 1;
+    } else if (strchr(p, ':') && strchr(p, ':') < strchr(p, '/')) {
+        p = strchr(p, ':') + 1;
+    }
+    char *s = sl_xstrdup(p);
+    size_t n = strlen(s);
+    while (n && s[n - 1] == '/')
+        s[--n] = '\0';
+    if (n > 4 && !strcmp(s + n - 4, ".git"))
+        s[n - 4] = '\0';
+    char *out = s;
+    while (*out == '/')
+        out++;
+    if (!scheme && url[0] == '/') { /* a local path: keep the last two components */
+        char *last = strrchr(out, '/');
+        if (last && last != out) {
+            char *prev = last - 1;
+            while (prev > out && *prev != '/')
+                prev--;
+            out = *prev == '/' ? prev + 1 : prev;
+        }
+    }
+    char *r = sl_xstrdup(out);
+    free(s);
+    return r;
+}
+
+static void setv(struct sl_trigger *t, const char *name, const char *value)
+{
+    sl_vars_set(&t->predefined, name, value ? value : "", false);
+}
+
+static char *default_branch(git_repository *repo)
+{
+    git_reference *ref = NULL;
+    char *out = NULL;
+    if (git_reference_lookup(&ref, repo, "refs/remotes/origin/HEAD") == 0) {
+        const char *target = git_reference_symbolic_target(ref);
+        if (target && sl_starts_with(target, "refs/remotes/origin/"))
+            out = sl_xstrdup(target + strlen("refs/remotes/origin/"));
+        git_reference_free(ref);
+    }
+    if (!out) {
+        git_config *cfg = NULL;
+        git_buf buf = {0};
+        if (git_repository_config(&cfg, repo) == 0) {
+            if (git_config_get_string_buf(&buf, cfg, "init.defaultBranch") == 0)
+                out = sl_xstrdup(buf.ptr);
+            git_buf_dispose(&buf);
+            git_config_free(cfg);
+        }
+    }
+    return out ? out : sl_xstrdup("main");
+}
+
+static void config_string(git_repository *repo, const char *key, char **out)
+{
+    git_config *cfg = NULL;
+    git_buf buf = {0};
+    if (git_repository_config(&cfg, repo) == 0) {
+        if (git_config_get_string_buf(&buf, cfg, key) == 0)
+            *out = sl_xstrdup(buf.ptr);
+        git_buf_dispose(&buf);
+        git_config_free(cfg);
+    }
+}
+
+static int collect_changes(struct sl_trigger *t, git_repository *repo, git_commit *commit)
+{
+    git_commit *parent = NULL;
+    git_tree *a = NULL, *b = NULL;
+    git_diff *diff = NULL;
+    int rc = -1;
+    if (git_commit_parentcount(commit) == 0)
+        return 0; /* a first commit: like a new branch, changes are always true */
+    if (git_commit_parent(&parent, commit, 0) < 0 || git_commit_tree(&a, parent) < 0 ||
+        git_commit_tree(&b, commit) < 0 || git_diff_tree_to_tree(&diff, repo, a, b, NULL) < 0)
+        goto out;
+    t->changes_known = true;
+    for (size_t i = 0; i < git_diff_num_deltas(diff); i++) {
+        const git_diff_delta *d = git_diff_get_delta(diff, i);
+        if (d->new_file.path && d->status != GIT_DELTA_DELETED)
+            sl_trigger_add_changed(t, d->new_file.path);
+        if (d->old_file.path && (d->status == GIT_DELTA_DELETED || d->status == GIT_DELTA_RENAMED))
+            sl_trigger_add_changed(t, d->old_file.path);
+    }
+    rc = 0;
+out:
+    git_diff_free(diff);
+    git_tree_free(a);
+    git_tree_free(b);
+    git_commit_free(parent);
+    return rc;
+}
+
+/* Finds the commit the trigger's ref names: refs/tags/X (peeled), refs/heads/X,
+ * refs/remotes/origin/X; else HEAD (a ref that exists only on the server is planned as
+ * HEAD's commit). */
+static int resolve_commit(git_repository *repo, const struct sl_trigger *t, git_commit **out)
+{
+    git_object *obj = NULL;
+    if (t->ref) {
+        const char *forms[3];
+        char *a = sl_xasprintf("refs/tags/%s", t->ref);
+        char *b = sl_xasprintf("refs/heads/%s", t->ref);
+        char *c = sl_xasprintf("refs/remotes/origin/%s", t->ref);
+        forms[0] = t->tag ? a : b;
+        forms[1] = t->tag ? b : c;
+        forms[2] = t->tag ? c : a;
+        for (int i = 0; i < 3 && !obj; i++)
+            if (git_revparse_single(&obj, repo, forms[i]) < 0)
+                obj = NULL;
+        free(a);
+        free(b);
+        free(c);
+    }
+    if (!obj && git_revparse_single(&obj, repo, "HEAD") < 0)
+        return -1;
+    git_object *peeled = NULL;
+    int rc = git_object_peel(&peeled, obj, GIT_OBJECT_COMMIT);
+    git_object_free(obj);
+    if (rc < 0)
+        return -1;
+    *out = (git_commit *)peeled;
+    return 0;
+}
+
+int sl_trigger_from_git(struct sl_trigger *t, const char *project_dir, struct sl_error *err)
+{
+    git_repository *repo = NULL;
+    git_commit *commit = NULL;
+    git_reference *head = NULL;
+    char *abs = realpath(project_dir, NULL);
+    char *defbranch = NULL, *remote_url = NULL, *user_name = NULL, *user_email = NULL;
+    struct sl_arena a = SL_ARENA_INIT;
+    int rc = 0;
+
+    git_libgit2_init();
+    if (!abs) {
+        rc = sl_error_set_errno(err, SL_ENOENT, "%s", project_dir);
+        goto out;
+    }
+    free(t->project_dir);
+    t->project_dir = sl_xstrdup(abs);
+
+    if (git_repository_open_ext(&repo, abs, 0, NULL) == 0) {
+        int hr = git_repository_head(&head, repo);
+        if (!t->ref) {
+            if (hr == 0 && git_reference_is_branch(head))
+                t->ref = sl_xstrdup(git_reference_shorthand(head));
+            else if (hr == GIT_EUNBORNBRANCH) {
+                git_reference *sym = NULL;
+                if (git_reference_lookup(&sym, repo, "HEAD") == 0) {
+                    const char *target = git_reference_symbolic_target(sym);
+                    if (target && sl_starts_with(target, "refs/heads/"))
+                        t->ref = sl_xstrdup(target + strlen("refs/heads/"));
+                    git_reference_free(sym);
+                }
+            }
+        }
+        if (resolve_commit(repo, t, &commit) == 0) {
+            char sha[GIT_OID_HEXSZ + 1];
+            git_oid_tostr(sha, sizeof(sha), git_commit_id(commit));
+            free(t->sha);
+            t->sha = sl_xstrdup(sha);
+            if (!t->ref) /* detached HEAD: name the commit */
+                t->ref = sl_xstrndup(sha, 8);
+            if (git_commit_parentcount(commit) > 0) {
+                git_oid_tostr(sha, sizeof(sha), git_commit_parent_id(commit, 0));
+                free(t->before_sha);
+                t->before_sha = sl_xstrdup(sha);
+            }
+            if (!t->changes_known && !strcmp(t->source, "push") && !t->tag)
+                collect_changes(t, repo, commit);
+        } else if (t->ref && t->tag) {
+            rc = sl_error_set(err, SL_EINVAL, "tag %s does not exist in %s", t->ref, abs);
+            goto out;
+        }
+        defbranch = default_branch(repo);
+        git_remote *remote = NULL;
+        if (git_remote_lookup(&remote, repo, "origin") == 0) {
+            if (git_remote_url(remote))
+                remote_url = sl_xstrdup(git_remote_url(remote));
+            git_remote_free(remote);
+        }
+        config_string(repo, "user.name", &user_name);
+        config_string(repo, "user.email", &user_email);
+    }
+    if (!t->ref)
+        t->ref = sl_xstrdup(defbranch ? defbranch : "main");
+    if (!defbranch)
+        defbranch = sl_xstrdup("main");
+    if (!t->sha)
+        t->sha = sl_xstrdup("");
+    if (!t->before_sha)
+        t->before_sha = sl_xstrdup(ZERO_SHA);
+
+    /* the predefined variables, VARIABLES.md order */
+    char *tmp = sl_xstrdup(abs);
+    const char *dirname_ = basename(tmp);
+    char *path =
+        remote_url ? project_path_from_url(remote_url) : sl_xasprintf("local/%s", dirname_);
+    char *ns = sl_xstrdup(path);
+    char *last = strrchr(ns, '/');
+    const char *name = last ? last + 1 : ns;
+    if (last)
+        *last = '\0';
+    char *root_ns = sl_xstrdup(last ? ns : "");
+    if (strchr(root_ns, '/'))
+        *strchr(root_ns, '/') = '\0';
+
+    setv(t, "CI", "true");
+    setv(t, "GITLAB_CI", "true");
+    setv(t, "CI_SERVER", "yes");
+    setv(t, "CI_SERVER_NAME", "sluice");
+    setv(t, "CI_SERVER_VERSION", SL_VERSION);
+    setv(t, "CI_COMMIT_SHA", t->sha);
+    char shortsha[9];
+    snprintf(shortsha, sizeof(shortsha), "%s", t->sha);
+    setv(t, "CI_COMMIT_SHORT_SHA", shortsha);
+    setv(t, "CI_COMMIT_BEFORE_SHA", strcmp(t->source, "push") ? ZERO_SHA : t->before_sha);
+    setv(t, "CI_COMMIT_REF_NAME", t->ref);
+    setv(t, "CI_COMMIT_REF_SLUG", sl_plan_slugify(&a, t->ref));
+    if (t->tag)
+        setv(t, "CI_COMMIT_TAG", t->ref);
+    else if (strcmp(t->source, "merge_request_event"))
+        setv(t, "CI_COMMIT_BRANCH", t->ref);
+    setv(t, "CI_COMMIT_REF_PROTECTED", !t->tag && !strcmp(t->ref, defbranch) ? "true" : "false");
+    if (commit) {
+        const char *msg = git_commit_message(commit);
+        setv(t, "CI_COMMIT_MESSAGE", msg);
+        const char *nl = strchr(msg, '\n');
+        char *title = nl ? sl_xstrndup(msg, (size_t)(nl - msg)) : sl_xstrdup(msg);
+        setv(t, "CI_COMMIT_TITLE", title);
+        const char *body = nl ? nl + 1 : "";
+        while (*body == '\n')
+            body++;
+        setv(t, "CI_COMMIT_DESCRIPTION", strlen(title) < 100 ? body : "");
+        free(title);
+        const git_signature *au = git_commit_author(commit);
+        char *author = sl_xasprintf("%s <%s>", au->name, au->email);
+        setv(t, "CI_COMMIT_AUTHOR", author);
+        free(author);
+        char ts[40];
+        sl_time_iso8601((int64_t)git_commit_time(commit) * 1000, ts, sizeof(ts));
+        setv(t, "CI_COMMIT_TIMESTAMP", ts);
+    }
+    setv(t, "CI_DEFAULT_BRANCH", defbranch);
+    setv(t, "CI_DEFAULT_BRANCH_SLUG", sl_plan_slugify(&a, defbranch));
+    setv(t, "CI_PIPELINE_SOURCE", t->source);
+    setv(t, "CI_CONFIG_PATH", t->config_path);
+    setv(t, "CI_PROJECT_NAME", name);
+    setv(t, "CI_PROJECT_TITLE", name);
+    setv(t, "CI_PROJECT_PATH", path);
+    setv(t, "CI_PROJECT_PATH_SLUG", sl_plan_slugify(&a, path));
+    setv(t, "CI_PROJECT_NAMESPACE", ns);
+    setv(t, "CI_PROJECT_NAMESPACE_SLUG", sl_plan_slugify(&a, ns));
+    setv(t, "CI_PROJECT_ROOT_NAMESPACE", root_ns);
+    setv(t, "CI_PROJECT_ID", "1");
+    setv(t, "CI_PROJECT_VISIBILITY", "private");
+    setv(t, "CI_REPOSITORY_URL", remote_url ? remote_url : abs);
+    if (remote_url &&
+        (sl_starts_with(remote_url, "https://") || sl_starts_with(remote_url, "http://"))) {
+        char *u = sl_xstrdup(remote_url);
+        size_t n = strlen(u);
+        if (n > 4 && !strcmp(u + n - 4, ".git"))
+            u[n - 4] = '\0';
+        setv(t, "CI_PROJECT_URL", u);
+        free(u);
+    }
+    const char *login = getenv("USER");
+    setv(t, "GITLAB_USER_LOGIN", login && *login ? login : "root");
+    setv(t, "GITLAB_USER_NAME", user_name ? user_name : (login ? login : "root"));
+    setv(t, "GITLAB_USER_EMAIL", user_email ? user_email : "");
+    setv(t, "GITLAB_USER_ID", "1");
+    free(tmp);
+    free(path);
+    free(ns);
+    free(root_ns);
+out:
+    free(abs);
+    free(defbranch);
+    free(remote_url);
+    free(user_name);
+    free(user_email);
+    git_reference_free(head);
+    git_commit_free(commit);
+    git_repository_free(repo);
+    sl_arena_release(&a);
+    git_libgit2_shutdown();
+    return rc;
+}
+
+int sl_plan_next_pipeline_id(const char *project_dir, bool bump, int64_t *id, struct sl_error *err)
+{
+    char *dir = sl_fs_join(project_dir, ".sluice");
+    char *path = sl_fs_join(dir, "pipeline-counter");
+    int rc = 0, fd = -1;
+    char buf[32] = {0};
+
+    if (bump && (rc = sl_fs_mkdir_p(dir, 0755, err)) < 0)
+        goto out;
+    fd = open(path, (bump ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        if (!bump && errno == ENOENT) {
+            *id = 1;
+            goto out;
+        }
+        rc = sl_error_set_errno(err, SL_EIO, "%s", path);
+        goto out;
+    }
+    flock(fd, LOCK_EX); /* two `sluice run`s at once get different ids */
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    int64_t last = n > 0 ? strtoll(buf, NULL, 10) : 0;
+    if (last < 0)
+        last = 0;
+    *id = last + 1;
+    if (bump) {
+        int len = snprintf(buf, sizeof(buf), "%lld\n", (long long)*id);
+        if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)len, 0) != len)
+            rc = sl_error_set_errno(err, SL_EIO, "%s", path);
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    free(dir);
+    free(path);
+    return rc;
+}

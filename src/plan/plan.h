@@ -1,0 +1,152 @@
+/* plan.h: a compiled configuration plus a trigger (which commit, which ref, what caused
+ * it, which variables) becomes the pipeline: which jobs exist, in which stages, with which
+ * needs, `when`, `allow_failure` and variables, exactly as GitLab decides (SPEC.md §2).
+ *
+ *   struct sl_trigger t;
+ *   sl_trigger_init(&t);
+ *   if (sl_trigger_from_git(&t, project_dir, &err) < 0) ... no repository: a clear error ...
+ *   sl_vars_set(&t.pipeline_vars, "DEPLOY", "1", false);         (--var)
+ *   struct sl_plan *p;
+ *   if (sl_plan_build(&p, cfg, &t, &err) < 0) ... GitLab's pipeline-creation error ...
+ *   p->created ? p->jobs : p->reason
+ *   sl_plan_free(p); sl_trigger_release(&t);
+ *
+ * Everything in a plan is allocated in its arena and freed with it; node pointers borrow
+ * from the configuration, which must outlive the plan. */
+#ifndef SL_PLAN_H
+#define SL_PLAN_H
+
+#include "base/compat.h"
+#include "base/arena.h"
+#include "base/error.h"
+#include "config/config.h"
+#include "expr/vars.h"
+
+/* --- the trigger -------------------------------------------------------------------- */
+
+struct sl_trigger {
+    char *ref;        /* branch or tag name */
+    bool tag;         /* a tag pipeline */
+    char *sha;        /* the commit; "" when the repository has none */
+    char *before_sha; /* the parent, or 40 zeros */
+    char *source;     /* CI_PIPELINE_SOURCE: push (default), web, api, schedule, ... */
+    char *project_dir;
+    char *config_path; /* CI_CONFIG_PATH, relative to the project */
+    int64_t pipeline_id, pipeline_iid;
+    /* Files changed by the commit (relative paths). CHANGES_KNOWN false means there is no
+     * push event to compare with, and `changes` rules are true, as in GitLab. */
+    char **changed;
+    size_t nchanged, capchanged;
+    bool changes_known;
+    struct sl_vars predefined;    /* CI_* of the pipeline (context.c) */
+    struct sl_vars pipeline_vars; /* --var, the API's variables: the highest precedence */
+};
+
+void sl_trigger_init(struct sl_trigger *t);
+void sl_trigger_release(struct sl_trigger *t);
+/* Fills T from the git repository holding PROJECT_DIR through libgit2: HEAD's branch (or
+ * T->ref/T->tag when the caller set them first), commit, message, author, parent, changed
+ * files, default branch (origin/HEAD, init.defaultBranch, else "main"), remote URL and
+ * project path, and every predefined variable VARIABLES.md marks MUST or SHOULD that is
+ * knowable locally. A directory that is not in a repository, or a repository without a
+ * commit, is not an error: the commit variables are then empty and documented as such
+ * (docs/plan.md); the ref defaults to "main". SL_EINVAL when the requested ref or tag does
+ * not exist. */
+int sl_trigger_from_git(struct sl_trigger *t, const char *project_dir, struct sl_error *err);
+/* Adds PATH to the changed files (--changed), making changes known. */
+void sl_trigger_add_changed(struct sl_trigger *t, const char *path);
+/* The local pipeline counter in DIR/.sluice/pipeline-counter: the next id, incremented
+ * (atomically, under a lock) when BUMP. 1 for a new project. */
+int sl_plan_next_pipeline_id(const char *project_dir, bool bump, int64_t *id, struct sl_error *err);
+/* GitLab's slugify: lowercase, every char outside [a-z0-9] becomes '-', at most 63
+ * bytes, no '-' at either end. Allocated in A. */
+char *sl_plan_slugify(struct sl_arena *a, const char *s);
+
+/* --- the plan ------------------------------------------------------------------------ */
+
+enum sl_plan_when {
+    SL_PLAN_ON_SUCCESS,
+    SL_PLAN_ON_FAILURE,
+    SL_PLAN_ALWAYS,
+    SL_PLAN_MANUAL,
+    SL_PLAN_DELAYED,
+};
+
+struct sl_plan_need {
+    const char *job; /* the needed job's full name (parallel instances expanded) */
+    size_t index;    /* into plan->jobs */
+    bool artifacts;
+    bool optional;
+};
+
+struct sl_plan_job {
+    const char *name;      /* full name: "test 2/3", "build: [linux, amd64]" */
+    const char *base_name; /* the configuration's job name */
+    const struct sl_node *node;
+    const char *stage;
+    size_t stage_index; /* into plan->stages */
+    enum sl_plan_when when;
+    int64_t start_in_s; /* when: delayed */
+    bool allow_failure;
+    int *allow_exit_codes;
+    size_t nallow_exit_codes;
+    bool needs_declared; /* `needs:` present (even []) */
+    struct sl_plan_need *needs;
+    size_t nneeds;
+    bool dependencies_declared;
+    size_t *dependencies; /* indices into plan->jobs */
+    size_t ndependencies;
+    struct sl_vars variables;           /* everything the job sees, expanded, precedence applied */
+    int parallel_index, parallel_total; /* 0, 0 without parallel */
+    int retry_max;
+    const char **retry_when; /* GitLab failure names */
+    size_t nretry_when;
+    int *retry_exit_codes;
+    size_t nretry_exit_codes;
+    int64_t timeout_s;
+    const char *environment; /* expanded environment:name or NULL */
+    const char *resource_group;
+    bool interruptible;
+    const char *const *before_script; /* flattened, NULL-terminated */
+    const char *const *script;
+    const char *const *after_script;
+};
+
+struct sl_plan_excluded {
+    const char *name;
+    const char *reason;
+};
+
+struct sl_plan {
+    struct sl_arena arena;
+    bool created;        /* false: workflow:rules decided there is no pipeline */
+    const char *reason;  /* which rule decided (created or not), or NULL */
+    const char *name;    /* workflow:name, expanded, or NULL */
+    const char **stages; /* the stages that have jobs, in order */
+    size_t nstages;
+    struct sl_plan_job *jobs; /* stage order, then file order */
+    size_t njobs;
+    struct sl_plan_excluded *excluded;
+    size_t nexcluded;
+    struct sl_vars variables; /* the pipeline-level variables rules were evaluated with */
+};
+
+#define SL_PLAN_DEFAULT_TIMEOUT_S 3600
+
+/* Builds the pipeline CFG makes for T. SL_EINVAL with GitLab's pipeline-creation error
+ * (a need on a job left out, a need on a later stage, a variable cycle). On success *out
+ * owns the plan (free with sl_plan_free); a skipped pipeline is a success with
+ * created = false. */
+int sl_plan_build(struct sl_plan **out, const struct sl_config *cfg, const struct sl_trigger *t,
+                  struct sl_error *err);
+void sl_plan_free(struct sl_plan *p);
+const char *sl_plan_when_name(enum sl_plan_when w);
+/* The plan as `sluice plan --json` prints it (issue 3's shape): a jansson object the caller
+ * owns (json_decref). Declared with a forward type so that users of plan.h need not
+ * include jansson. */
+struct json_t;
+struct json_t *sl_plan_to_json(const struct sl_plan *p);
+/* The index of the job called NAME, or SIZE_MAX. */
+size_t sl_plan_find(const struct sl_plan *p, const char *name);
+
+#endif
