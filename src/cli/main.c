@@ -15,6 +15,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"lint", sl_cmd_lint, "check a pipeline file and report every error"},
     {"plan", sl_cmd_plan, "show which jobs a trigger would run"},
     {"version", cmd_version, "print the version"},
 };

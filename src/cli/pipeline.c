@@ -109,6 +109,7 @@ int cli_pipeline_prepare(struct cli_pipeline *p, const struct cli_pipeline_args 
     }
     t->pipeline_iid = t->pipeline_id;
 
+    sl_config_set_expr_checker(sl_expr_valid);
     ivars = include_vars(t);
     struct sl_config_opts opts = {0};
     opts.project_dir = p->project_dir;
