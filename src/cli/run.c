@@ -1,0 +1,587 @@
+/* run.c: `sluice run`, the pipeline of the current repository run right here: plan it,
+ * turn each planned job into a job spec (workspace, artifacts, caches, environment), and
+ * hand them to the engine (run_engine.c). */
+#include "base/compat.h"
+#include "cli/run.h"
+#include "base/alloc.h"
+#include "base/arena.h"
+#include "base/fs.h"
+#include "base/str.h"
+#include "base/time.h"
+#include "cli/cli.h"
+#include "cli/pipeline.h"
+
+#include <getopt.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sluice run [JOB...] [-f FILE] [--var K=V]... [-j N] [--needs] [--stage S]\n"
+            "                  [--manual JOB]... [--no-color] [--json] [--executor shell]\n\n"
+            "Plans the pipeline of the current repository and runs it here, as GitLab would:\n"
+            "stages and needs, when, allow_failure, retry, timeouts, artifacts, caches and\n"
+            "dotenv reports. Each job runs in its own clean copy of the project under\n"
+            ".sluice/builds/ (tracked files plus untracked files git does not ignore, so local\n"
+            "edits are tested without a commit).\n\n"
+            "Options:\n"
+            "  JOB...             run only these jobs (a parallel job's name runs all instances)\n"
+            "  -f, --file FILE    the pipeline file (default: .gitlab-ci.yml at the root of the\n"
+            "                     git work tree holding the current directory)\n"
+            "      --var K=V      a pipeline variable (highest precedence); repeatable\n"
+            "  -j, --jobs N       run up to N jobs at once (default: the number of cores)\n"
+            "      --needs        with JOB..., also run what they need, transitively\n"
+            "      --stage S      run only the jobs of stage S\n"
+            "      --manual JOB   play manual job JOB when it is reached; repeatable\n"
+            "      --ref R        plan as branch R;  --tag T  plan as tag T\n"
+            "      --no-color     no colours even on a terminal\n"
+            "      --json         JSON-lines events instead of text\n"
+            "      --executor E   shell (the only executor so far)\n"
+            "  -h, --help         show this help\n\n"
+            "Exit codes: 0 the pipeline passed, 1 it failed or was canceled, 2 usage or\n"
+            "configuration error.\n");
+}
+
+struct run_args {
+    const char **jobs, **vars, **manual;
+    size_t njobs, nvars, nmanual;
+    const char *file, *stage, *ref, *tag;
+    long parallel;
+    bool needs, color, json;
+};
+
+/* --- selection --------------------------------------------------------------------- */
+
+static void select_needs(const struct sl_plan *p, size_t i, bool *sel)
+{
+    for (size_t k = 0; k < p->jobs[i].nneeds; k++) {
+        size_t o = p->jobs[i].needs[k].index;
+        if (!sel[o]) {
+            sel[o] = true;
+            select_needs(p, o, sel);
+        }
+    }
+}
+
+static int select_jobs(const struct sl_plan *p, const struct run_args *a, bool *sel)
+{
+    bool any_filter = a->njobs || a->stage;
+    for (size_t i = 0; i < p->njobs; i++)
+        sel[i] = !any_filter;
+    for (size_t n = 0; n < a->njobs; n++) {
+        bool found = false;
+        for (size_t i = 0; i < p->njobs; i++) {
+            if (!strcmp(p->jobs[i].name, a->jobs[n]) || !strcmp(p->jobs[i].base_name, a->jobs[n])) {
+                sel[i] = found = true;
+            }
+        }
+        if (!found) {
+            bool excluded = false;
+            for (size_t e = 0; e < p->nexcluded; e++)
+                if (!strcmp(p->excluded[e].name, a->jobs[n])) {
+                    sl_cli_error("run: job '%s' is not in this pipeline: %s", a->jobs[n],
+                                 p->excluded[e].reason);
+                    excluded = true;
+                }
+            if (!excluded)
+                sl_cli_error("run: there is no job '%s'", a->jobs[n]);
+            return SL_EXIT_USAGE;
+        }
+    }
+    if (a->stage) {
+        bool found = false;
+        for (size_t i = 0; i < p->njobs; i++)
+            if (!strcmp(p->jobs[i].stage, a->stage))
+                sel[i] = found = true;
+        if (!found) {
+            sl_cli_error("run: no job of this pipeline is in stage '%s'", a->stage);
+            return SL_EXIT_USAGE;
+        }
+    }
+    if (a->needs)
+        for (size_t i = 0; i < p->njobs; i++)
+            if (sel[i])
+                select_needs(p, i, sel);
+    return SL_EXIT_OK;
+}
+
+/* --- job specs from the plan ---------------------------------------------------------- */
+
+struct builder {
+    struct sl_arena *a;
+    const struct sl_plan *plan;
+    const char *project_dir, *sluice_dir, *pipeline_dir;
+    size_t *newidx; /* plan index -> run index, SIZE_MAX when not selected */
+    char **host_env;
+};
+
+/* A string or list of strings as a NULL-terminated arena array, each expanded with the
+ * job's variables (the runner expands artifacts and cache paths). */
+static const char *const *strings(struct builder *b, const struct sl_node *n,
+                                  const struct sl_vars *vars)
+{
+    if (!n || n->kind == SL_NODE_NULL)
+        return NULL;
+    size_t cnt = n->kind == SL_NODE_SEQ ? n->n : 1;
+    const char **out = sl_arena_alloc(b->a, (cnt + 1) * sizeof(*out));
+    size_t k = 0;
+    for (size_t i = 0; i < cnt; i++) {
+        const struct sl_node *x = n->kind == SL_NODE_SEQ ? n->items[i] : n;
+        const char *s = sl_node_scalar(x);
+        if (!s)
+            continue;
+        char *e = sl_vars_expand(vars, s, false);
+        out[k++] = sl_arena_strdup(b->a, e);
+        free(e);
+    }
+    return out;
+}
+
+static const char *expand(struct builder *b, const char *s, const struct sl_vars *vars)
+{
+    if (!s)
+        return NULL;
+    char *e = sl_vars_expand(vars, s, false);
+    const char *r = sl_arena_strdup(b->a, e);
+    free(e);
+    return r;
+}
+
+static void fill_artifacts(struct builder *b, struct run_job *rj, const struct sl_plan_job *pj)
+{
+    const struct sl_node *art = sl_node_get(pj->node, "artifacts");
+    struct sl_job_spec *s = &rj->spec;
+    if (!art || art->kind != SL_NODE_MAP)
+        return;
+    const struct sl_vars *v = &pj->variables;
+    s->has_artifacts = sl_node_get(art, "paths") || sl_node_get(art, "untracked");
+    s->artifacts.name = expand(b, sl_node_scalar(sl_node_get(art, "name")), v);
+    s->artifacts.select.paths = strings(b, sl_node_get(art, "paths"), v);
+    s->artifacts.select.exclude = strings(b, sl_node_get(art, "exclude"), v);
+    const struct sl_node *u = sl_node_get(art, "untracked");
+    s->artifacts.select.untracked = u && u->kind == SL_NODE_BOOL && !strcmp(u->str, "true");
+    const char *exp = sl_node_scalar(sl_node_get(art, "expire_in"));
+    int64_t secs;
+    if (exp && !strcmp(exp, "never"))
+        s->artifacts.expire_in_s = SL_ARTIFACTS_EXPIRE_NEVER;
+    else if (exp && sl_time_parse_duration(exp, &secs) == 0)
+        s->artifacts.expire_in_s = secs;
+    const char *when = sl_node_scalar(sl_node_get(art, "when"));
+    s->artifacts_when = when && !strcmp(when, "on_failure") ? SL_JOB_ARTIFACTS_ON_FAILURE
+                        : when && !strcmp(when, "always")   ? SL_JOB_ARTIFACTS_ALWAYS
+                                                            : SL_JOB_ARTIFACTS_ON_SUCCESS;
+    const struct sl_node *reports = sl_node_get(art, "reports");
+    s->dotenv = strings(b, sl_node_get(reports, "dotenv"), v);
+    s->junit = strings(b, sl_node_get(reports, "junit"), v);
+}
+
+static void fill_cache(struct builder *b, struct run_job *rj, const struct sl_plan_job *pj)
+{
+    const struct sl_node *cache = sl_node_get(pj->node, "cache");
+    if (!cache || cache->kind == SL_NODE_NULL)
+        return;
+    size_t cnt = cache->kind == SL_NODE_SEQ ? cache->n : 1;
+    struct sl_cache_spec *specs = sl_arena_alloc(b->a, (cnt + 1) * sizeof(*specs));
+    size_t k = 0;
+    const struct sl_vars *v = &pj->variables;
+    for (size_t i = 0; i < cnt; i++) {
+        const struct sl_node *c = cache->kind == SL_NODE_SEQ ? cache->items[i] : cache;
+        if (!c || c->kind != SL_NODE_MAP)
+            continue;
+        struct sl_cache_spec *s = &specs[k++];
+        struct sl_cache_spec init = SL_CACHE_SPEC_INIT;
+        *s = init;
+        const struct sl_node *key = sl_node_get(c, "key");
+        if (key && key->kind == SL_NODE_MAP) {
+            s->key_files = strings(b, sl_node_get(key, "files"), v);
+            s->key_prefix = expand(b, sl_node_scalar(sl_node_get(key, "prefix")), v);
+        } else {
+            s->key = expand(b, sl_node_scalar(key), v);
+        }
+        s->fallback_keys = strings(b, sl_node_get(c, "fallback_keys"), v);
+        s->select.paths = strings(b, sl_node_get(c, "paths"), v);
+        const struct sl_node *u = sl_node_get(c, "untracked");
+        s->select.untracked = u && u->kind == SL_NODE_BOOL && !strcmp(u->str, "true");
+        const char *policy = expand(b, sl_node_scalar(sl_node_get(c, "policy")), v);
+        s->policy = policy && !strcmp(policy, "pull")   ? SL_CACHE_PULL
+                    : policy && !strcmp(policy, "push") ? SL_CACHE_PUSH
+                                                        : SL_CACHE_PULL_PUSH;
+        const char *when = sl_node_scalar(sl_node_get(c, "when"));
+        s->when = when && !strcmp(when, "on_failure") ? SL_CACHE_ON_FAILURE
+                  : when && !strcmp(when, "always")   ? SL_CACHE_ALWAYS
+                                                      : SL_CACHE_ON_SUCCESS;
+    }
+    rj->spec.caches = specs;
+    rj->spec.ncaches = k;
+    rj->spec.cache_dir = sl_arena_printf(b->a, "%s/cache", b->sluice_dir);
+}
+
+/* Which earlier jobs' artifacts (and dotenv variables) a job receives, GitLab's way:
+ * `dependencies` when given, else its `needs` with artifacts, else every job of the
+ * earlier stages. */
+static void fill_sources(struct builder *b, struct run_job *rj, const struct sl_plan_job *pj)
+{
+    const struct sl_plan *p = b->plan;
+    size_t cap = p->njobs + 1;
+    rj->sources = sl_arena_alloc(b->a, cap * sizeof(size_t));
+    rj->source_dotenv = sl_arena_alloc(b->a, cap * sizeof(bool));
+    if (pj->dependencies_declared) {
+        for (size_t i = 0; i < pj->ndependencies; i++) {
+            size_t o = b->newidx[pj->dependencies[i]];
+            if (o == SIZE_MAX)
+                continue;
+            rj->source_dotenv[rj->nsources] = true;
+            rj->sources[rj->nsources++] = o;
+        }
+        return;
+    }
+    if (pj->needs_declared) {
+        for (size_t i = 0; i < pj->nneeds; i++) {
+            size_t o = b->newidx[pj->needs[i].index];
+            if (o == SIZE_MAX || !pj->needs[i].artifacts)
+                continue;
+            rj->source_dotenv[rj->nsources] = true;
+            rj->sources[rj->nsources++] = o;
+        }
+        return;
+    }
+    for (size_t i = 0; i < p->njobs; i++) {
+        if (p->jobs[i].stage_index >= pj->stage_index || b->newidx[i] == SIZE_MAX)
+            continue;
+        rj->source_dotenv[rj->nsources] = true;
+        rj->sources[rj->nsources++] = b->newidx[i];
+    }
+}
+
+static enum sl_sched_when sched_when(enum sl_plan_when w)
+{
+    switch (w) {
+    case SL_PLAN_ON_FAILURE:
+        return SL_SCHED_ON_FAILURE;
+    case SL_PLAN_ALWAYS:
+        return SL_SCHED_ALWAYS;
+    case SL_PLAN_MANUAL:
+        return SL_SCHED_WHEN_MANUAL;
+    case SL_PLAN_DELAYED:
+        return SL_SCHED_DELAYED;
+    default:
+        return SL_SCHED_ON_SUCCESS;
+    }
+}
+
+/* A directory name for a job: its slug, made unique with the run index when needed. */
+static const char *job_dir_name(struct builder *b, const struct sl_plan_job *pj, size_t idx)
+{
+    const char *slug = sl_plan_slugify(b->a, pj->name);
+    return sl_arena_printf(b->a, "%03zu-%s", idx + 1, *slug ? slug : "job");
+}
+
+static void fill_env(struct builder *b, struct run_job *rj, const struct sl_plan_job *pj,
+                     size_t idx)
+{
+    struct sl_vars env = SL_VARS_INIT;
+    char ts[40];
+    /* the host's environment first (a shell executor runs as the user), then the job's */
+    for (char **e = b->host_env; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq)
+            continue;
+        char *k = sl_xstrndup(*e, (size_t)(eq - *e));
+        sl_vars_set(&env, k, eq + 1, true);
+        free(k);
+    }
+    for (size_t i = 0; i < pj->variables.n; i++)
+        sl_vars_set(&env, pj->variables.v[i].name, pj->variables.v[i].value, false);
+    sl_vars_set(&env, "CI_PROJECT_DIR", rj->spec.workspace, false);
+    sl_vars_set(&env, "CI_BUILDS_DIR", sl_arena_printf(b->a, "%s/builds", b->sluice_dir), false);
+    sl_vars_set(
+        &env, "CI_JOB_ID",
+        sl_arena_printf(b->a, "%lld",
+                        (long long)(atoll(sl_vars_get(&pj->variables, "CI_PIPELINE_ID")
+                                              ? sl_vars_get(&pj->variables, "CI_PIPELINE_ID")
+                                              : "0") *
+                                        1000 +
+                                    (long long)idx + 1)),
+        false);
+    sl_time_iso8601(sl_time_now_ms(), ts, sizeof(ts));
+    sl_vars_set(&env, "CI_JOB_STARTED_AT", ts, false);
+    sl_vars_set(&env, "CI_SHARED_ENVIRONMENT", "true", false);
+    sl_vars_set(&env, "CI_RUNNER_DESCRIPTION", "sluice run", false);
+    sl_vars_set(&env, "CI_RUNNER_TAGS", "[]", false);
+    sl_vars_set(&env, "CI_RUNNER_VERSION", SL_VERSION, false);
+    sl_vars_set(&env, "CI_CONCURRENT_ID", "0", false);
+    const char *image = sl_node_scalar(sl_node_get(pj->node, "image"));
+    if (!image)
+        image = sl_node_scalar(sl_node_get(sl_node_get(pj->node, "image"), "name"));
+    if (image)
+        sl_vars_set(&env, "CI_JOB_IMAGE", image, false);
+    char **envp = sl_vars_envp(&env);
+    size_t n = 0;
+    while (envp[n])
+        n++;
+    const char **out = sl_arena_alloc(b->a, (n + 1) * sizeof(*out));
+    for (size_t i = 0; i < n; i++)
+        out[i] = sl_arena_strdup(b->a, envp[i]);
+    sl_vars_envp_free(envp);
+    sl_vars_release(&env);
+    rj->env = out;
+}
+
+static void build_job(struct builder *b, struct run_job *rj, const struct sl_plan_job *pj,
+                      size_t idx)
+{
+    const char *dir = job_dir_name(b, pj, idx);
+    struct sl_sched_job *s = &rj->sched;
+    rj->name = pj->name;
+    rj->stage = pj->stage;
+    s->name = pj->name;
+    s->stage = (int)pj->stage_index;
+    s->needs_declared = pj->needs_declared;
+    size_t *needs = sl_arena_alloc(b->a, (pj->nneeds + 1) * sizeof(size_t));
+    size_t nn = 0;
+    for (size_t i = 0; i < pj->nneeds; i++)
+        if (b->newidx[pj->needs[i].index] != SIZE_MAX)
+            needs[nn++] = b->newidx[pj->needs[i].index];
+    s->needs = needs;
+    s->nneeds = nn;
+    s->when = sched_when(pj->when);
+    s->start_in_ms = pj->start_in_s * 1000;
+    s->allow_failure = pj->allow_failure;
+    s->allow_exit_codes = pj->allow_exit_codes;
+    s->nallow_exit_codes = pj->nallow_exit_codes;
+    s->retry_max = pj->retry_max > SL_SCHED_MAX_RETRY ? SL_SCHED_MAX_RETRY : pj->retry_max;
+    for (size_t i = 0; i < pj->nretry_when; i++)
+        sl_sched_retry_when_parse(pj->retry_when[i], &s->retry_when);
+    s->retry_exit_codes = pj->retry_exit_codes;
+    s->nretry_exit_codes = pj->nretry_exit_codes;
+
+    struct sl_job_spec *js = &rj->spec;
+    sl_exec_spec_init(&js->exec);
+    js->exec.name = pj->name;
+    js->exec.before_script = pj->before_script;
+    js->exec.script = pj->script ? pj->script : (const char *const[]){NULL};
+    js->exec.after_script = pj->after_script;
+    js->exec.timeout_ms = pj->timeout_s * 1000;
+    js->exec.log_path = sl_arena_printf(b->a, "%s/logs/%s.log", b->pipeline_dir, dir);
+    js->project_dir = b->project_dir;
+    js->workspace = sl_arena_printf(b->a, "%s/builds/%s", b->sluice_dir, dir);
+    js->artifacts_dir = sl_arena_printf(b->a, "%s/artifacts/%s", b->pipeline_dir, dir);
+    js->coverage = sl_node_scalar(sl_node_get(pj->node, "coverage"));
+    fill_artifacts(b, rj, pj);
+    fill_cache(b, rj, pj);
+    fill_sources(b, rj, pj);
+    fill_env(b, rj, pj, idx);
+}
+
+/* --- the command ------------------------------------------------------------------ */
+
+static int parse_args(int argc, char **argv, struct run_args *a)
+{
+    static const struct option longopts[] = {{"file", required_argument, NULL, 'f'},
+                                             {"var", required_argument, NULL, 'v'},
+                                             {"jobs", required_argument, NULL, 'j'},
+                                             {"needs", no_argument, NULL, 'n'},
+                                             {"stage", required_argument, NULL, 's'},
+                                             {"manual", required_argument, NULL, 'm'},
+                                             {"no-color", no_argument, NULL, 'C'},
+                                             {"json", no_argument, NULL, 'J'},
+                                             {"executor", required_argument, NULL, 'e'},
+                                             {"ref", required_argument, NULL, 'r'},
+                                             {"tag", required_argument, NULL, 't'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    int opt;
+    a->color = sl_cli_color();
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "f:j:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'f':
+            a->file = optarg;
+            break;
+        case 'v':
+            a->vars[a->nvars++] = optarg;
+            break;
+        case 'm':
+            a->manual[a->nmanual++] = optarg;
+            break;
+        case 'n':
+            a->needs = true;
+            break;
+        case 's':
+            a->stage = optarg;
+            break;
+        case 'C':
+            a->color = false;
+            break;
+        case 'J':
+            a->json = true;
+            break;
+        case 'r':
+            a->ref = optarg;
+            break;
+        case 't':
+            a->tag = optarg;
+            break;
+        case 'j': {
+            char *end;
+            a->parallel = strtol(optarg, &end, 10);
+            if (*end || a->parallel < 1 || a->parallel > 1024) {
+                sl_cli_error("run: -j takes a number of jobs from 1 to 1024, not '%s'", optarg);
+                return SL_EXIT_USAGE;
+            }
+            break;
+        }
+        case 'e':
+            if (strcmp(optarg, "shell")) {
+                sl_cli_error("run: executor '%s' is not available yet; sluice runs jobs with the "
+                             "shell executor",
+                             optarg);
+                return SL_EXIT_USAGE;
+            }
+            break;
+        case 'h':
+            usage(stdout);
+            return -1;
+        default:
+            sl_cli_error("run: unknown option '%s'; see 'sluice run --help'", argv[optind - 1]);
+            return SL_EXIT_USAGE;
+        }
+    }
+    while (optind < argc)
+        a->jobs[a->njobs++] = argv[optind++];
+    if (a->ref && a->tag) {
+        sl_cli_error("run: --ref and --tag exclude each other");
+        return SL_EXIT_USAGE;
+    }
+    return SL_EXIT_OK;
+}
+
+int sl_cmd_run(int argc, char **argv)
+{
+    struct run_args a = {0};
+    struct cli_pipeline p;
+    struct sl_arena arena = SL_ARENA_INIT;
+    struct run_job *jobs = NULL;
+    bool *sel = NULL;
+    size_t n = 0;
+    int ret;
+
+    a.jobs = sl_xcalloc((size_t)argc + 1, sizeof(char *));
+    a.vars = sl_xcalloc((size_t)argc + 1, sizeof(char *));
+    a.manual = sl_xcalloc((size_t)argc + 1, sizeof(char *));
+    a.parallel = sysconf(_SC_NPROCESSORS_ONLN);
+    if (a.parallel < 1)
+        a.parallel = 1;
+    memset(&p, 0, sizeof(p));
+    if ((ret = parse_args(argc, argv, &a)) != SL_EXIT_OK) {
+        ret = ret < 0 ? SL_EXIT_OK : ret;
+        goto out;
+    }
+    struct cli_pipeline_args pa = {a.file, a.ref, a.tag, NULL, a.vars, NULL, true};
+    if ((ret = cli_pipeline_prepare(&p, &pa)) != SL_EXIT_OK)
+        goto out;
+    const struct sl_plan *plan = p.plan;
+    if (!plan->created) {
+        printf("pipeline skipped: %s\n", plan->reason ? plan->reason : "workflow:rules");
+        goto out;
+    }
+    sel = sl_xcalloc(plan->njobs + 1, sizeof(*sel));
+    if ((ret = select_jobs(plan, &a, sel)) != SL_EXIT_OK)
+        goto out;
+
+    /* .sluice/ layout: builds/ (workspaces), cache/, pipelines/<id>/{logs,artifacts}/ */
+    struct builder b = {0};
+    b.a = &arena;
+    b.plan = plan;
+    b.project_dir = p.project_dir;
+    b.sluice_dir = sl_arena_printf(&arena, "%s/.sluice", p.project_dir);
+    b.pipeline_dir = sl_arena_printf(&arena, "%s/pipelines/%lld", b.sluice_dir,
+                                     (long long)p.trigger.pipeline_id);
+    b.host_env = environ;
+    b.newidx = sl_arena_alloc(&arena, (plan->njobs + 1) * sizeof(size_t));
+    for (size_t i = 0; i < plan->njobs; i++)
+        b.newidx[i] = sel[i] ? n++ : SIZE_MAX;
+    if (n == 0) {
+        printf("pipeline created with no jobs to run\n");
+        goto out;
+    }
+    char *logs = sl_xasprintf("%s/logs", b.pipeline_dir);
+    struct sl_error err = SL_ERROR_INIT;
+    if (sl_fs_mkdir_p(logs, 0755, &err) < 0) {
+        sl_cli_error("%s", sl_error_format(&err));
+        sl_error_release(&err);
+        free(logs);
+        ret = SL_EXIT_USAGE;
+        goto out;
+    }
+    free(logs);
+    jobs = sl_xcalloc(n, sizeof(*jobs));
+    size_t width = 0;
+    for (size_t i = 0; i < plan->njobs; i++) {
+        if (!sel[i])
+            continue;
+        build_job(&b, &jobs[b.newidx[i]], &plan->jobs[i], b.newidx[i]);
+        width = SL_MAX(width, strlen(plan->jobs[i].name));
+    }
+
+    struct run_output *out = run_output_new(stdout, a.color, a.json, width);
+    run_output_note(out, "pipeline #%lld on %s %s (%.8s): %zu job%s",
+                    (long long)p.trigger.pipeline_id, p.trigger.tag ? "tag" : "branch",
+                    p.trigger.ref, p.trigger.sha, n, n == 1 ? "" : "s");
+    struct run_options opts = {(size_t)a.parallel, a.manual, p.project_dir, b.sluice_dir,
+                               b.pipeline_dir,     NULL,     a.vars};
+    /* --var names protect those variables from dotenv reports */
+    const char **protected_vars = sl_xcalloc(a.nvars + 1, sizeof(char *));
+    for (size_t i = 0; i < a.nvars; i++) {
+        const char *eq = strchr(a.vars[i], '=');
+        protected_vars[i] = sl_arena_strndup(&arena, a.vars[i], eq ? (size_t)(eq - a.vars[i]) : 0);
+    }
+    opts.protected_vars = protected_vars;
+    enum sl_sched_status status = SL_SCHED_FAILED;
+    bool warnings = false;
+    int64_t duration = 0;
+    if (run_engine(jobs, n, plan->nstages, &opts, out, &status, &warnings, &duration, &err) < 0) {
+        sl_cli_error("run: %s", sl_error_format(&err));
+        sl_error_release(&err);
+        ret = SL_EXIT_USAGE;
+    } else {
+        struct run_summary_row *rows = sl_xcalloc(n, sizeof(*rows));
+        for (size_t i = 0; i < n; i++) {
+            struct run_job *j = &jobs[i];
+            rows[i].name = j->name;
+            rows[i].stage = j->stage;
+            rows[i].status = sl_sched_status_name(j->status);
+            rows[i].allowed_failure = j->allowed_failure;
+            rows[i].duration_ms = j->ran ? j->duration_ms : -1;
+            rows[i].coverage = j->result.coverage;
+            rows[i].tests_passed = j->result.has_junit ? (int)j->result.junit.success : -1;
+            rows[i].tests_failed =
+                j->result.has_junit ? (int)(j->result.junit.failed + j->result.junit.errored) : 0;
+            rows[i].failure_reason =
+                j->status == SL_SCHED_FAILED || j->allowed_failure ? j->failure : NULL;
+            rows[i].attempt = j->attempt;
+        }
+        const char *st = sl_sched_status_name(status);
+        run_output_summary(out, rows, n, st, warnings, duration);
+        free(rows);
+        ret = status == SL_SCHED_SUCCESS || status == SL_SCHED_MANUAL || status == SL_SCHED_SKIPPED
+                  ? SL_EXIT_OK
+                  : SL_EXIT_FAIL;
+    }
+    free(protected_vars);
+    run_output_free(out);
+    for (size_t i = 0; i < n; i++)
+        sl_job_result_release(&jobs[i].result);
+out:
+    free(jobs);
+    free(sel);
+    cli_pipeline_release(&p);
+    sl_arena_release(&arena);
+    free(a.jobs);
+    free(a.vars);
+    free(a.manual);
+    return ret;
+}

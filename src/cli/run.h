@@ -1,0 +1,60 @@
+/* run.h: `sluice run` inside: the planned jobs turned into runnable jobs (run.c) and the
+ * engine that drives them through the scheduler with a pool of job threads
+ * (run_engine.c). */
+#ifndef SL_CLI_RUN_H
+#define SL_CLI_RUN_H
+
+#include "base/compat.h"
+#include "cli/run_output.h"
+#include "exec/job.h"
+#include "sched/pipeline.h"
+
+/* One job of the run: what the scheduler needs, what the job needs to run, and what it
+ * left behind. Everything is owned by the run (freed with the run's arena or by
+ * run_jobs_release). */
+struct run_job {
+    const char *name;
+    const char *stage;
+    struct sl_sched_job sched; /* needs[] are indices into the run's jobs */
+
+    /* The job spec, except what the engine fills per attempt (workspace, sources, env
+     * additions, callbacks). */
+    struct sl_job_spec spec;
+    const char *const *env; /* KEY=VALUE, NULL-terminated: plan variables + environment */
+    /* Jobs whose artifacts (and dotenv variables) this job receives, by GitLab's rules. */
+    size_t *sources;
+    size_t nsources;
+    bool dotenv_from_sources; /* false: needs with artifacts: false (no dotenv either) */
+    bool *source_dotenv;      /* per source: receive its dotenv variables */
+
+    /* Results of the last attempt. */
+    bool ran;
+    int64_t duration_ms;
+    struct sl_job_result result;
+    const char *failure; /* failure reason of the last attempt, "" if none */
+
+    /* Set by run_engine when the pipeline ends. */
+    enum sl_sched_status status;
+    int attempt;
+    bool allowed_failure;
+};
+
+struct run_options {
+    size_t parallel;           /* -j */
+    const char *const *manual; /* jobs to play when they become manual */
+    const char *project_dir;
+    const char *sluice_dir;   /* PROJECT/.sluice */
+    const char *pipeline_dir; /* .sluice/pipelines/<id> */
+    const char *pipeline_id;
+    /* Pipeline variables (--var): dotenv reports of earlier jobs do not override them. */
+    const char *const *protected_vars;
+};
+
+/* Runs JOBS[0..N) in NSTAGES stages to the end (or until Ctrl-C), printing through OUT.
+ * Writes the pipeline's final status and warnings flag. Returns 0, or an SL_E* code when
+ * the scheduler refused the jobs (a cycle: ERR says why). */
+int run_engine(struct run_job *jobs, size_t n, size_t nstages, const struct run_options *opts,
+               struct run_output *out, enum sl_sched_status *status, bool *warnings,
+               int64_t *duration_ms, struct sl_error *err);
+
+#endif

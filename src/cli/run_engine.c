@@ -1,0 +1,403 @@
+/* run_engine.c: drives the run's jobs through the scheduler (sched/pipeline.h) with up to
+ * -j job threads, the way the server's workers will: events in (a job ended, time passed,
+ * Ctrl-C), transitions out (print them, start what became pending).
+ *
+ * One mutex guards the scheduler and the run's bookkeeping; job threads touch only their
+ * own run_job while they run and hand their end back through a queue. Signals are taken
+ * by a dedicated thread with sigwait, so no handler ever touches the mutex. */
+#include "base/compat.h"
+#include "cli/run.h"
+#include "base/alloc.h"
+#include "base/fs.h"
+#include "base/str.h"
+#include "base/time.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+
+struct engine {
+    struct run_job *jobs;
+    size_t n;
+    const struct run_options *opts;
+    struct run_output *out;
+    struct sl_sched *sched;
+    struct sl_exec_cancel *cancel;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t running;
+    size_t *finished; /* queue of job indices that ended, not yet told to the scheduler */
+    size_t nfinished, capfinished;
+    int signals; /* Ctrl-C count */
+    bool cancel_applied;
+    int64_t *started_ms;
+};
+
+struct attempt {
+    struct engine *e;
+    size_t i;
+};
+
+static void print_change(struct engine *e, const struct sl_sched_change *c)
+{
+    struct run_job *j = &e->jobs[c->job];
+    const char *status = sl_sched_status_name(c->to);
+    char detail[1024] = "";
+
+    switch (c->to) {
+    case SL_SCHED_PENDING:
+        if (c->attempt > 1)
+            snprintf(detail, sizeof(detail), "retrying, attempt %d", c->attempt);
+        else if (c->from == SL_SCHED_MANUAL)
+            snprintf(detail, sizeof(detail), "played");
+        break;
+    case SL_SCHED_RUNNING:
+        if (c->kill)
+            snprintf(detail, sizeof(detail), "stopping");
+        break;
+    case SL_SCHED_SUCCESS:
+        snprintf(detail, sizeof(detail), "%.2f s", (double)j->duration_ms / 1000);
+        break;
+    case SL_SCHED_FAILED:
+        if (sl_sched_job_failure_allowed(e->sched, c->job))
+            status = "warning";
+        snprintf(detail, sizeof(detail), "%s%s%s, exit code %d, %.2f s",
+                 sl_sched_job_failure_allowed(e->sched, c->job) ? "allowed to fail: " : "",
+                 j->failure && *j->failure ? j->failure : "failed",
+                 j->result.message[0] ? ": " : "", j->result.exit_code,
+                 (double)j->duration_ms / 1000);
+        if (j->result.message[0]) {
+            size_t l = strlen(detail);
+            snprintf(detail + l, sizeof(detail) - l, " (%.600s)", j->result.message);
+        }
+        break;
+    case SL_SCHED_MANUAL:
+        snprintf(detail, sizeof(detail), "play it with --manual '%s'", j->name);
+        break;
+    case SL_SCHED_SCHEDULED: {
+        int64_t in = sl_sched_job_due(e->sched, c->job) - sl_time_now_ms();
+        snprintf(detail, sizeof(detail), "starts in %.1f s", (double)(in < 0 ? 0 : in) / 1000);
+        break;
+    }
+    default:
+        break;
+    }
+    /* people do not need to see every step; --json readers get them all */
+    if (c->to == SL_SCHED_CREATED && c->from == SL_SCHED_CREATED)
+        return;
+    if (c->to == SL_SCHED_PENDING && !detail[0])
+        status = "pending";
+    run_output_job_status(e->out, j->name, c->job, status, detail);
+}
+
+static bool wants_play(const struct engine *e, size_t i)
+{
+    for (const char *const *m = e->opts->manual; m && *m; m++)
+        if (!strcmp(*m, e->jobs[i].name))
+            return true;
+    return false;
+}
+
+/* Prints the last event's changes, then plays the manual jobs the user asked for as they
+ * appear (which is another event, hence the loop). */
+static void apply_changes(struct engine *e)
+{
+    for (;;) {
+        size_t n = 0;
+        const struct sl_sched_change *c = sl_sched_changes(e->sched, &n);
+        size_t play = SIZE_MAX;
+        for (size_t k = 0; k < n; k++) {
+            print_change(e, &c[k]);
+            if (c[k].to == SL_SCHED_MANUAL && play == SIZE_MAX && wants_play(e, c[k].job))
+                play = c[k].job;
+        }
+        if (play == SIZE_MAX || e->signals)
+            return;
+        sl_sched_play(e->sched, play, sl_time_now_ms(), NULL);
+    }
+}
+
+/* Copies the job's environment and lays its sources' dotenv variables over it (they
+ * rank above YAML variables but below pipeline variables, which run.c marks protected). */
+static char **job_env(struct engine *e, struct run_job *j)
+{
+    size_t n = 0, cap = 0;
+    char **env = NULL;
+    for (const char *const *p = j->env; p && *p; p++) {
+        SL_GROW(env, cap, n + 2);
+        env[n++] = sl_xstrdup(*p);
+    }
+    for (size_t s = 0; s < j->nsources; s++) {
+        struct run_job *src = &e->jobs[j->sources[s]];
+        if (!j->source_dotenv[s] || !src->ran)
+            continue;
+        for (size_t v = 0; v < src->result.dotenv.n; v++) {
+            const struct sl_dotenv_var *dv = &src->result.dotenv.vars[v];
+            size_t klen = strlen(dv->key);
+            bool replaced = false, protected_ = false;
+            for (const char *const *p = e->opts->protected_vars; p && *p; p++)
+                protected_ |= !strcmp(*p, dv->key);
+            if (protected_)
+                continue;
+            for (size_t k = 0; k < n; k++) {
+                if (!strncmp(env[k], dv->key, klen) && env[k][klen] == '=') {
+                    free(env[k]);
+                    env[k] = sl_xasprintf("%s=%s", dv->key, dv->value);
+                    replaced = true;
+                }
+            }
+            if (!replaced) {
+                SL_GROW(env, cap, n + 2);
+                env[n++] = sl_xasprintf("%s=%s", dv->key, dv->value);
+            }
+        }
+    }
+    SL_GROW(env, cap, n + 1);
+    env[n] = NULL;
+    return env;
+}
+
+static void on_line(void *ctx, enum sl_exec_stream stream, const char *line, size_t len)
+{
+    struct attempt *a = ctx;
+    run_output_line(a->e->out, a->e->jobs[a->i].name, a->i, stream, line, len);
+}
+
+static void *job_thread(void *arg)
+{
+    struct attempt *a = arg;
+    struct engine *e = a->e;
+    struct run_job *j = &e->jobs[a->i];
+    struct sl_job_spec spec;
+    struct sl_job_source *sources = NULL;
+    size_t nsources = 0;
+    char **env;
+
+    pthread_mutex_lock(&e->mu);
+    env = job_env(e, j); /* reads sources' results: guarded against their threads' ends */
+    sources = sl_xcalloc(j->nsources + 1, sizeof(*sources));
+    for (size_t s = 0; s < j->nsources; s++) {
+        struct run_job *src = &e->jobs[j->sources[s]];
+        if (!src->ran)
+            continue;
+        sources[nsources].name = src->name;
+        sources[nsources].store_dir = src->spec.artifacts_dir;
+        nsources++;
+    }
+    pthread_mutex_unlock(&e->mu);
+
+    spec = j->spec;
+    spec.sources = sources;
+    spec.nsources = nsources;
+    spec.exec.env = (const char *const *)env;
+    spec.exec.on_line = on_line;
+    spec.exec.ctx = a;
+    spec.exec.cancel = e->cancel;
+    if (spec.exec.log_path)
+        unlink(spec.exec.log_path); /* each attempt's log starts empty */
+
+    struct sl_job_result result;
+    struct sl_error err = SL_ERROR_INIT;
+    int64_t t0 = sl_time_mono_ns();
+    if (sl_job_run(&spec, &result, &err) < 0) {
+        memset(&result, 0, sizeof(result));
+        result.exit_code = -1;
+        result.failure_name = "runner_system_failure";
+        snprintf(result.message, sizeof(result.message), "%s", sl_error_format(&err));
+    }
+    sl_error_release(&err);
+
+    pthread_mutex_lock(&e->mu);
+    sl_job_result_release(&j->result);
+    j->result = result;
+    j->ran = true;
+    j->duration_ms = (sl_time_mono_ns() - t0) / 1000000;
+    j->failure = result.failure_name;
+    SL_GROW(e->finished, e->capfinished, e->nfinished + 1);
+    e->finished[e->nfinished++] = a->i;
+    e->running--;
+    pthread_cond_broadcast(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+
+    for (char **p = env; *p; p++)
+        free(*p);
+    free(env);
+    free(sources);
+    free(a);
+    return NULL;
+}
+
+static void start_job(struct engine *e, size_t i)
+{
+    struct attempt *a = sl_xmalloc(sizeof(*a));
+    pthread_attr_t attr;
+    pthread_t t;
+    a->e = e;
+    a->i = i;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    e->running++;
+    if (pthread_create(&t, &attr, job_thread, a) != 0) {
+        /* no thread: report the job as a system failure through the normal path */
+        e->running--;
+        e->jobs[i].failure = "runner_system_failure";
+        e->jobs[i].result.exit_code = -1;
+        snprintf(e->jobs[i].result.message, sizeof(e->jobs[i].result.message),
+                 "cannot start a thread: %s", strerror(errno));
+        SL_GROW(e->finished, e->capfinished, e->nfinished + 1);
+        e->finished[e->nfinished++] = i;
+        free(a);
+    }
+    pthread_attr_destroy(&attr);
+}
+
+static void *signal_thread(void *arg)
+{
+    struct engine *e = arg;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1); /* the engine's own "stop waiting" */
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGUSR1)
+            return NULL;
+        pthread_mutex_lock(&e->mu);
+        e->signals++;
+        if (e->signals == 1) {
+            sl_exec_cancel(e->cancel);
+            run_output_note(e->out, "Canceling: stopping running jobs (Ctrl-C again to force)");
+        } else {
+            sl_exec_cancel_force(e->cancel);
+            run_output_note(e->out, "Forcing: killing jobs and their after_script");
+        }
+        pthread_cond_broadcast(&e->cv);
+        pthread_mutex_unlock(&e->mu);
+    }
+}
+
+static enum sl_sched_failure failure_of(const struct run_job *j)
+{
+    enum sl_sched_failure f = SL_SCHED_FAILURE_UNKNOWN;
+    if (!j->failure || !*j->failure)
+        return j->result.success ? SL_SCHED_FAILURE_NONE : SL_SCHED_FAILURE_UNKNOWN;
+    if (sl_sched_failure_parse(j->failure, &f) < 0)
+        f = SL_SCHED_FAILURE_UNKNOWN;
+    return f;
+}
+
+static void wait_for_event(struct engine *e)
+{
+    int64_t due;
+    if (!sl_sched_next_due(e->sched, &due)) {
+        pthread_cond_wait(&e->cv, &e->mu);
+        return;
+    }
+    int64_t now = sl_time_now_ms();
+    if (due <= now)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = (int64_t)ts.tv_nsec + (due - now) % 1000 * 1000000;
+    ts.tv_sec += (time_t)((due - now) / 1000 + ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    pthread_cond_timedwait(&e->cv, &e->mu, &ts);
+}
+
+int run_engine(struct run_job *jobs, size_t n, size_t nstages, const struct run_options *opts,
+               struct run_output *out, enum sl_sched_status *status, bool *warnings,
+               int64_t *duration_ms, struct sl_error *err)
+{
+    struct engine e = {0};
+    struct sl_sched_job *sj = sl_xcalloc(n, sizeof(*sj));
+    sigset_t set, old;
+    pthread_t sigthread;
+    int rc;
+    int64_t t0 = sl_time_mono_ns();
+
+    for (size_t i = 0; i < n; i++)
+        sj[i] = jobs[i].sched;
+    rc = sl_sched_new(&e.sched, sj, n, nstages, err);
+    free(sj);
+    if (rc < 0)
+        return rc;
+    if (!(e.cancel = sl_exec_cancel_new(err))) {
+        sl_sched_free(e.sched);
+        return SL_EIO;
+    }
+    e.jobs = jobs;
+    e.n = n;
+    e.opts = opts;
+    e.out = out;
+    pthread_mutex_init(&e.mu, NULL);
+    pthread_cond_init(&e.cv, NULL);
+
+    /* every thread inherits the blocked mask; only the signal thread takes them */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    pthread_create(&sigthread, NULL, signal_thread, &e);
+
+    pthread_mutex_lock(&e.mu);
+    sl_sched_start(e.sched, sl_time_now_ms(), NULL);
+    apply_changes(&e);
+    for (;;) {
+        if (e.signals && !e.cancel_applied) {
+            sl_sched_cancel(e.sched, sl_time_now_ms(), NULL);
+            apply_changes(&e);
+            e.cancel_applied = true;
+        }
+        while (e.nfinished) {
+            size_t i = e.finished[0];
+            memmove(e.finished, e.finished + 1, (e.nfinished - 1) * sizeof(*e.finished));
+            e.nfinished--;
+            sl_sched_job_finished(e.sched, i, failure_of(&jobs[i]), jobs[i].result.exit_code,
+                                  sl_time_now_ms(), NULL);
+            apply_changes(&e);
+        }
+        sl_sched_tick(e.sched, sl_time_now_ms(), NULL);
+        apply_changes(&e);
+        if (!e.signals) {
+            size_t idx[64];
+            size_t np = sl_sched_pending(e.sched, idx, SL_ARRAY_LEN(idx));
+            for (size_t k = 0; k < SL_MIN(np, SL_ARRAY_LEN(idx)); k++) {
+                if (e.running >= opts->parallel)
+                    break;
+                sl_sched_job_started(e.sched, idx[k], sl_time_now_ms(), NULL);
+                apply_changes(&e);
+                start_job(&e, idx[k]);
+            }
+        }
+        if (e.nfinished)
+            continue;
+        if (e.running == 0 && (!sl_sched_is_active(e.sched) || e.signals))
+            break;
+        wait_for_event(&e);
+    }
+    *status = sl_sched_status(e.sched);
+    *warnings = sl_sched_has_warnings(e.sched);
+    pthread_mutex_unlock(&e.mu);
+
+    pthread_kill(sigthread, SIGUSR1);
+    pthread_join(sigthread, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].status = sl_sched_job_status(e.sched, i);
+        jobs[i].attempt = sl_sched_job_attempt(e.sched, i);
+        jobs[i].allowed_failure = sl_sched_job_failure_allowed(e.sched, i);
+    }
+    *duration_ms = (sl_time_mono_ns() - t0) / 1000000;
+    sl_sched_free(e.sched);
+    sl_exec_cancel_free(e.cancel);
+    free(e.finished);
+    pthread_cond_destroy(&e.cv);
+    pthread_mutex_destroy(&e.mu);
+    return 0;
+}
