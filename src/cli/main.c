@@ -16,6 +16,7 @@ struct command {
 
 static const struct command commands[] = {
     {"lint", sl_cmd_lint, "check a pipeline file and report every error"},
+    {"config", sl_cmd_config, "print the fully merged pipeline configuration"},
     {"plan", sl_cmd_plan, "show which jobs a trigger would run"},
     {"run", sl_cmd_run, "run the pipeline here, as GitLab would"},
     {"version", cmd_version, "print the version"},
