@@ -8,6 +8,14 @@
 
 /* --- shapes -------------------------------------------------------------------------- */
 
+/* A key's value, with null read as absent: extends and default write null to remove a
+ * keyword, and GitLab validates the result, where the key is then gone. */
+static const struct sl_node *get(const struct sl_node *map, const char *key)
+{
+    const struct sl_node *n = sl_node_get(map, key);
+    return n && n->kind == SL_NODE_NULL ? NULL : n;
+}
+
 /* GitLab reads numbers and booleans as strings in many places (variables, tags). */
 static bool is_scalar_value(const struct sl_node *n)
 {
@@ -143,7 +151,7 @@ static void check_variables(struct lint *l, const char *p, const char *k, const 
         if (v && v->kind == SL_NODE_MAP) {
             char *loc = sl_xasprintf("%s:%s:%s", p, k, n->pairs[i].key);
             unknown_keys(l, loc, v, allowed);
-            const struct sl_node *e = sl_node_get(v, "expand");
+            const struct sl_node *e = get(v, "expand");
             if (e && !is_bool(e))
                 lint_error(l, e, "%s:expand config should be a boolean value", loc);
             free(loc);
@@ -169,7 +177,7 @@ static void check_image(struct lint *l, const char *p, const char *k, const stru
     }
     char *loc = loc2(p, k);
     unknown_keys(l, loc, n, allowed);
-    if (!sl_node_get(n, "name"))
+    if (!get(n, "name"))
         lint_error(l, n, "%s config missing required keys: name", loc);
     free(loc);
 }
@@ -193,7 +201,7 @@ static void check_services(struct lint *l, const char *p, const char *k, const s
             continue;
         }
         unknown_keys(l, loc, s, allowed);
-        if (!sl_node_get(s, "name"))
+        if (!get(s, "name"))
             lint_error(l, s, "%s:service config missing required keys: name", loc);
     }
     free(loc);
@@ -215,7 +223,7 @@ static void check_changes(struct lint *l, const char *loc, const char *k, const 
     if (n && n->kind == SL_NODE_MAP) {
         char *x = loc2(loc, k);
         unknown_keys(l, x, n, allowed);
-        const struct sl_node *paths = sl_node_get(n, "paths");
+        const struct sl_node *paths = get(n, "paths");
         if (!paths)
             lint_error(l, n, "%s config missing required keys: paths", x);
         else if (!array_of_strings(paths))
@@ -257,27 +265,25 @@ static void check_rules_list(struct lint *l, const char *p, const char *k, const
         }
         unknown_keys(l, loc, r, workflow ? wf_keys : job_keys);
         const struct sl_node *x;
-        if ((x = sl_node_get(r, "if")))
+        if ((x = get(r, "if")))
             check_expression(l, loc, x);
-        if ((x = sl_node_get(r, "changes")))
+        if ((x = get(r, "changes")))
             check_changes(l, loc, "changes", x);
-        if ((x = sl_node_get(r, "exists")) && !(x->kind == SL_NODE_MAP || array_of_strings(x)))
+        if ((x = get(r, "exists")) && !(x->kind == SL_NODE_MAP || array_of_strings(x)))
             lint_error(l, x, "%s exists should be an array of strings or a hash", loc);
-        if ((x = sl_node_get(r, "when")) &&
-            !one_of(sl_node_scalar(x), workflow ? wf_when : job_when))
+        if ((x = get(r, "when")) && !one_of(sl_node_scalar(x), workflow ? wf_when : job_when))
             lint_error(l, x, "%s when unknown value: %s", loc,
                        sl_node_scalar(x) ? x->str : sl_node_kind_name(x));
-        if ((x = sl_node_get(r, "allow_failure")) && !is_bool(x) &&
-            !(x->kind == SL_NODE_MAP && sl_node_get(x, "exit_codes")))
+        if ((x = get(r, "allow_failure")) && !is_bool(x) &&
+            !(x->kind == SL_NODE_MAP && get(x, "exit_codes")))
             lint_error(l, x, "%s allow_failure should be a boolean value", loc);
-        if ((x = sl_node_get(r, "interruptible")) && !is_bool(x))
+        if ((x = get(r, "interruptible")) && !is_bool(x))
             lint_error(l, x, "%s interruptible should be a boolean value", loc);
-        if ((x = sl_node_get(r, "start_in")) && !duration_ok(x, NULL))
+        if ((x = get(r, "start_in")) && !duration_ok(x, NULL))
             lint_error(l, x, "%s start_in should be a duration", loc);
-        if ((x = sl_node_get(r, "variables")))
+        if ((x = get(r, "variables")))
             check_variables(l, loc, "variables", x);
-        if (!sl_node_get(r, "if") && !sl_node_get(r, "changes") && !sl_node_get(r, "exists") &&
-            !sl_node_get(r, "when"))
+        if (!get(r, "if") && !get(r, "changes") && !get(r, "exists") && !get(r, "when"))
             lint_error(l, r, "%s config must contain at least one of: if, changes, exists, when",
                        loc);
     }
@@ -304,12 +310,12 @@ static void check_only_except(struct lint *l, const char *p, const char *k, cons
     char *loc = loc2(p, k);
     unknown_keys(l, loc, n, allowed);
     const struct sl_node *x;
-    if ((x = sl_node_get(n, "refs")) && !array_of_strings(x))
+    if ((x = get(n, "refs")) && !array_of_strings(x))
         lint_error(l, x,
                    "%s:refs config should be an array of strings or regular expressions "
                    "using re2 syntax",
                    loc);
-    if ((x = sl_node_get(n, "variables"))) {
+    if ((x = get(n, "variables"))) {
         if (!array_of_strings(x))
             lint_error(l, x, "%s:variables config should be an array of strings", loc);
         else
@@ -320,7 +326,7 @@ static void check_only_except(struct lint *l, const char *p, const char *k, cons
                                "syntax",
                                loc);
     }
-    if ((x = sl_node_get(n, "changes")) && !array_of_strings(x))
+    if ((x = get(n, "changes")) && !array_of_strings(x))
         lint_error(l, x, "%s:changes config should be an array of strings", loc);
     free(loc);
 }
@@ -345,12 +351,12 @@ static void check_needs(struct lint *l, const char *p, const char *k, const stru
             continue;
         }
         unknown_keys(l, loc, x, allowed);
-        if (!sl_node_get(x, "job"))
+        if (!get(x, "job"))
             lint_error(l, x, "%s:need config missing required keys: job", loc);
         const struct sl_node *b;
-        if ((b = sl_node_get(x, "artifacts")) && !is_bool(b))
+        if ((b = get(x, "artifacts")) && !is_bool(b))
             lint_error(l, b, "%s:need artifacts should be a boolean value", loc);
-        if ((b = sl_node_get(x, "optional")) && !is_bool(b))
+        if ((b = get(x, "optional")) && !is_bool(b))
             lint_error(l, b, "%s:need optional should be a boolean value", loc);
     }
     free(loc);
@@ -369,20 +375,20 @@ static void check_artifacts(struct lint *l, const char *p, const char *k, const 
     char *loc = loc2(p, k);
     unknown_keys(l, loc, n, allowed);
     const struct sl_node *x;
-    if ((x = sl_node_get(n, "paths")) && !array_of_strings(x))
+    if ((x = get(n, "paths")) && !array_of_strings(x))
         lint_error(l, x, "%s paths should be an array of strings", loc);
-    if ((x = sl_node_get(n, "exclude")) && !array_of_strings(x))
+    if ((x = get(n, "exclude")) && !array_of_strings(x))
         lint_error(l, x, "%s exclude should be an array of strings", loc);
-    if ((x = sl_node_get(n, "untracked")) && !is_bool(x))
+    if ((x = get(n, "untracked")) && !is_bool(x))
         lint_error(l, x, "%s untracked should be a boolean value", loc);
-    if ((x = sl_node_get(n, "when")) && !one_of(sl_node_scalar(x), whens))
+    if ((x = get(n, "when")) && !one_of(sl_node_scalar(x), whens))
         lint_error(l, x, "%s when should be on_success, on_failure or always", loc);
-    if ((x = sl_node_get(n, "expire_in")) && !(sl_node_scalar(x) && !strcmp(x->str, "never")) &&
+    if ((x = get(n, "expire_in")) && !(sl_node_scalar(x) && !strcmp(x->str, "never")) &&
         !duration_ok(x, NULL))
         lint_error(l, x, "%s expire in should be a duration", loc);
-    if ((x = sl_node_get(n, "reports")) && x->kind != SL_NODE_MAP)
+    if ((x = get(n, "reports")) && x->kind != SL_NODE_MAP)
         lint_error(l, x, "%s:reports config should be a hash", loc);
-    if (sl_node_get(n, "public") && sl_node_get(n, "access"))
+    if (get(n, "public") && get(n, "access"))
         lint_error(l, n, "%s config these keys cannot be used together: public, access", loc);
     free(loc);
 }
@@ -393,7 +399,7 @@ static void check_cache_key(struct lint *l, const char *loc, const struct sl_nod
     if (key->kind == SL_NODE_MAP) {
         char *x = loc2(loc, "key");
         unknown_keys(l, x, key, allowed);
-        const struct sl_node *f = sl_node_get(key, "files");
+        const struct sl_node *f = get(key, "files");
         if (f && !array_of_strings(f))
             lint_error(l, f, "%s:files config should be an array of strings", x);
         free(x);
@@ -420,16 +426,16 @@ static void check_one_cache(struct lint *l, const char *loc, const struct sl_nod
     }
     unknown_keys(l, loc, n, allowed);
     const struct sl_node *x;
-    if ((x = sl_node_get(n, "key")))
+    if ((x = get(n, "key")))
         check_cache_key(l, loc, x);
-    if ((x = sl_node_get(n, "paths")) && !array_of_strings(x))
+    if ((x = get(n, "paths")) && !array_of_strings(x))
         lint_error(l, x, "%s:paths config should be an array of strings", loc);
-    if ((x = sl_node_get(n, "when")) && !one_of(sl_node_scalar(x), whens))
+    if ((x = get(n, "when")) && !one_of(sl_node_scalar(x), whens))
         lint_error(l, x, "%s:when config should be one of on_success, on_failure or always", loc);
-    if ((x = sl_node_get(n, "policy")) && !one_of(sl_node_scalar(x), policies) &&
+    if ((x = get(n, "policy")) && !one_of(sl_node_scalar(x), policies) &&
         !(sl_node_scalar(x) && x->str[0] == '$'))
         lint_error(l, x, "%s:policy config should be one of: pull-push, push, pull", loc);
-    if ((x = sl_node_get(n, "fallback_keys"))) {
+    if ((x = get(n, "fallback_keys"))) {
         if (!array_of_strings(x))
             lint_error(l, x, "%s:fallback_keys config should be an array of strings", loc);
         else if (x->n > 5)
@@ -474,7 +480,7 @@ static void check_allow_failure(struct lint *l, const char *p, const char *k,
     }
     char *loc = loc2(p, k);
     unknown_keys(l, loc, n, allowed);
-    const struct sl_node *c = sl_node_get(n, "exit_codes");
+    const struct sl_node *c = get(n, "exit_codes");
     if (!c)
         lint_error(l, n, "%s config missing required keys: exit_codes", loc);
     else if (!(c->kind == SL_NODE_INT || (c->kind == SL_NODE_SEQ && c->n && c->n <= 255)))
@@ -512,8 +518,8 @@ static void check_retry(struct lint *l, const char *p, const char *k, const stru
     const struct sl_node *max = n;
     if (n && n->kind == SL_NODE_MAP) {
         unknown_keys(l, loc, n, allowed);
-        max = sl_node_get(n, "max");
-        const struct sl_node *w = sl_node_get(n, "when");
+        max = get(n, "max");
+        const struct sl_node *w = get(n, "when");
         for (size_t i = 0; w && i < (w->kind == SL_NODE_SEQ ? w->n : 1); i++) {
             const struct sl_node *x = w->kind == SL_NODE_SEQ ? w->items[i] : w;
             if (!one_of(sl_node_scalar(x), reasons))
@@ -575,7 +581,7 @@ static void check_parallel(struct lint *l, const char *p, const char *k, const s
     } else if (n && n->kind == SL_NODE_MAP) {
         static const char *const allowed[] = {"matrix", NULL};
         unknown_keys(l, loc, n, allowed);
-        const struct sl_node *m = sl_node_get(n, "matrix");
+        const struct sl_node *m = get(n, "matrix");
         if (!m || m->kind != SL_NODE_SEQ)
             lint_error(l, m ? m : n, "%s:matrix config should be an array of hashes", loc);
         else {
@@ -608,11 +614,11 @@ static void check_environment(struct lint *l, const char *p, const char *k, cons
     else {
         unknown_keys(l, loc, n, allowed);
         const struct sl_node *x;
-        if (!sl_node_get(n, "name"))
+        if (!get(n, "name"))
             lint_error(l, n, "%s name can't be blank", loc);
-        if ((x = sl_node_get(n, "action")) && !one_of(sl_node_scalar(x), actions))
+        if ((x = get(n, "action")) && !one_of(sl_node_scalar(x), actions))
             lint_error(l, x, "%s action should be start, stop, prepare, verify, or access", loc);
-        if ((x = sl_node_get(n, "deployment_tier")) && !one_of(sl_node_scalar(x), tiers))
+        if ((x = get(n, "deployment_tier")) && !one_of(sl_node_scalar(x), tiers))
             lint_error(l, x,
                        "%s deployment tier must be one of production, staging, testing, "
                        "development, other",
