@@ -607,9 +607,10 @@ int sl_plan_build(struct sl_plan **out, const struct sl_config *cfg, const struc
             const char *w = sl_node_scalar(sl_node_get(r, "when"));
             bool never = w && !strcmp(w, "never");
             p->created = !never;
+            const char *file = r->pos.file ? strrchr(r->pos.file, '/') : NULL;
+            file = file ? file + 1 : (r->pos.file ? r->pos.file : "?");
             p->reason = sl_arena_printf(&p->arena, "workflow:rules: rule %zu (%s:%d)%s", idx + 1,
-                                        r->pos.file ? r->pos.file : "?", r->pos.line,
-                                        never ? " has when: never" : " matched");
+                                        file, r->pos.line, never ? " has when: never" : " matched");
             add_yaml_vars(&workflow_vars, sl_node_get(r, "variables"), NULL, true);
         }
     }

@@ -1,0 +1,261 @@
+/* The planner against data-driven cases (tests/cases/plan/, see its README.md), plus the
+ * trigger context read from a real git repository and the slug rules. */
+#include "base/compat.h"
+#include "harness/harness.h"
+#include "base/alloc.h"
+#include "base/fs.h"
+#include "base/str.h"
+#include "expr/expr.h"
+#include "plan/plan.h"
+
+#include <dirent.h>
+#include <jansson.h>
+
+/* Every key of WANT is in GOT with a matching value; arrays match item by item. */
+static bool subset(const json_t *want, const json_t *got, struct sl_str *path)
+{
+    size_t mark = path->len;
+    bool ok = true;
+    if (json_is_object(want)) {
+        const char *k;
+        json_t *v;
+        if (!json_is_object(got))
+            return false;
+        json_object_foreach((json_t *)want, k, v)
+        {
+            sl_str_addf(path, ".%s", k);
+            if (!subset(v, json_object_get(got, k), path))
+                return false;
+            sl_str_truncate(path, mark);
+        }
+        return true;
+    }
+    if (json_is_array(want)) {
+        if (!json_is_array(got) || json_array_size(want) != json_array_size(got)) {
+            sl_str_adds(path, " (array length)");
+            return false;
+        }
+        for (size_t i = 0; ok && i < json_array_size(want); i++) {
+            sl_str_addf(path, "[%zu]", i);
+            ok = subset(json_array_get(want, i), json_array_get(got, i), path);
+            if (ok)
+                sl_str_truncate(path, mark);
+        }
+        return ok;
+    }
+    return got && json_equal((json_t *)want, (json_t *)got);
+}
+
+static void read_trigger(struct sl_trigger *t, const char *path)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    if (sl_fs_read_file(path, 1 << 16, &buf, &len, NULL) < 0)
+        return;
+    char *save = NULL;
+    for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *sp = strchr(line, ' ');
+        if (!sp)
+            continue;
+        *sp = '\0';
+        const char *arg = sp + 1;
+        if (!strcmp(line, "ref")) {
+            free(t->ref);
+            t->ref = sl_xstrdup(arg);
+        } else if (!strcmp(line, "tag")) {
+            free(t->ref);
+            t->ref = sl_xstrdup(arg);
+            t->tag = true;
+        } else if (!strcmp(line, "source")) {
+            free(t->source);
+            t->source = sl_xstrdup(arg);
+        } else if (!strcmp(line, "changed")) {
+            sl_trigger_add_changed(t, arg);
+        } else if (!strcmp(line, "var")) {
+            const char *eq = strchr(arg, '=');
+            char *k = sl_xstrndup(arg, (size_t)(eq - arg));
+            sl_vars_set(&t->pipeline_vars, k, eq + 1, false);
+            free(k);
+        }
+    }
+    free(buf);
+}
+
+static void run_case(const char *src_dir, const char *name)
+{
+    /* planned from a copy outside any git repository, so the context is deterministic */
+    const char *dir = sl_test_tmpdir();
+    char *cmd = sl_xasprintf("cp -a '%s/%s/.' '%s/'", src_dir, name, dir);
+    if (system(cmd) != 0) {
+        sl_test_fail(__FILE__, __LINE__, "cannot copy the case");
+        free(cmd);
+        return;
+    }
+    free(cmd);
+    char *file = sl_fs_join(dir, ".gitlab-ci.yml");
+    char *trig = sl_fs_join(dir, "trigger");
+    char *exp = sl_fs_join(dir, "expected.json");
+    struct sl_diag diag = SL_DIAG_INIT;
+    struct sl_config *cfg = NULL;
+    struct sl_config_opts opts = {0};
+    struct sl_trigger t;
+    struct sl_plan *p = NULL;
+    struct sl_error err = SL_ERROR_INIT;
+    json_error_t jerr;
+    json_t *want = json_load_file(exp, 0, &jerr), *got = NULL;
+
+    sl_trigger_init(&t);
+    read_trigger(&t, trig);
+    opts.project_dir = dir;
+    if (!want) {
+        sl_test_fail(__FILE__, __LINE__, "expected.json: %s", jerr.text);
+        goto out;
+    }
+    if (sl_config_load_file(&cfg, file, &opts, &diag) < 0) {
+        sl_test_fail(__FILE__, __LINE__, "config: %s",
+                     diag.n ? diag.items[0].message : "load failed");
+        goto out;
+    }
+    if (sl_trigger_from_git(&t, dir, &err) < 0) {
+        sl_test_fail(__FILE__, __LINE__, "trigger: %s", err.message);
+        goto out;
+    }
+    t.pipeline_id = 7;
+    const char *want_error = json_string_value(json_object_get(want, "error"));
+    if (sl_plan_build(&p, cfg, &t, &err) < 0) {
+        if (!want_error || strcmp(want_error, err.message))
+            sl_test_fail(__FILE__, __LINE__, "plan failed: %s\n#   want: %s", err.message,
+                         want_error ? want_error : "a plan");
+        goto out;
+    }
+    if (want_error) {
+        sl_test_fail(__FILE__, __LINE__, "planned, want the error %s", want_error);
+        goto out;
+    }
+    got = sl_plan_to_json(p);
+    struct sl_str path = SL_STR_INIT;
+    if (!subset(want, got, &path)) {
+        char *dump = json_dumps(got, JSON_COMPACT);
+        sl_test_fail(__FILE__, __LINE__, "mismatch at %s\n#   got: %.3000s", path.buf, dump);
+        free(dump);
+    }
+    sl_str_release(&path);
+out:
+    json_decref(want);
+    json_decref(got);
+    sl_plan_free(p);
+    sl_config_free(cfg);
+    sl_trigger_release(&t);
+    sl_diag_release(&diag);
+    sl_error_release(&err);
+    free(file);
+    free(trig);
+    free(exp);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+TEST(plan_cases)
+{
+    char *root = sl_fs_join(sl_test_source_dir(), "tests/cases/plan");
+    DIR *d = opendir(root);
+    CHECK(d);
+    char *names[256];
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < SL_ARRAY_LEN(names)) {
+        if (e->d_name[0] == '.' || !strcmp(e->d_name, "README.md"))
+            continue;
+        names[n++] = sl_xstrdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof(*names), cmp_names);
+    sl_config_set_expr_checker(sl_expr_valid);
+    for (size_t i = 0; i < n; i++) {
+        sl_test_case_begin(names[i]);
+        run_case(root, names[i]);
+        sl_test_case_end();
+        free(names[i]);
+    }
+    CHECK(n >= 20);
+    free(root);
+}
+
+TEST(slugs_follow_gitlab)
+{
+    struct sl_arena a = SL_ARENA_INIT;
+    CHECK_STR_EQ(sl_plan_slugify(&a, "Feature/Login_Page"), "feature-login-page");
+    CHECK_STR_EQ(sl_plan_slugify(&a, "--x--"), "x");
+    char long_name[100];
+    memset(long_name, 'a', 99);
+    long_name[99] = '\0';
+    CHECK_INT_EQ(strlen(sl_plan_slugify(&a, long_name)), 63);
+    sl_arena_release(&a);
+}
+
+TEST(context_from_a_real_repository)
+{
+    const char *dir = sl_test_tmpdir();
+    char *cmd = sl_xasprintf(
+        "cd '%s' && git init -q -b trunk && git config user.email dev@example.com && "
+        "git config user.name Dev && echo a > a.txt && git add a.txt && "
+        "git commit -qm 'first' && echo b > b.txt && mkdir -p docs && echo c > docs/c.md && "
+        "git add . && git commit -qm 'Add b' -m 'with a body' && "
+        "git remote add origin git@gitlab.example.com:group/sub/proj.git",
+        dir);
+    if (system(cmd) != 0) {
+        free(cmd);
+        SKIP("git is not available to make a repository");
+    }
+    free(cmd);
+    struct sl_trigger t;
+    struct sl_error err = SL_ERROR_INIT;
+    sl_trigger_init(&t);
+    CHECK(sl_trigger_from_git(&t, dir, &err) == 0);
+    CHECK_STR_EQ(t.ref, "trunk");
+    CHECK_INT_EQ(strlen(t.sha), 40);
+    CHECK(t.changes_known);
+    CHECK_INT_EQ(t.nchanged, 2);
+    CHECK_STR_EQ(sl_vars_get(&t.predefined, "CI_COMMIT_BRANCH"), "trunk");
+    CHECK_STR_EQ(sl_vars_get(&t.predefined, "CI_COMMIT_TITLE"), "Add b");
+    CHECK_STR_EQ(sl_vars_get(&t.predefined, "CI_COMMIT_DESCRIPTION"), "with a body\n");
+    CHECK_STR_EQ(sl_vars_get(&t.predefined, "CI_COMMIT_AUTHOR"), "Dev <dev@example.com>");
+    CHECK_STR_EQ(sl_vars_get(&t.predefined, "CI_PROJECT_PATH"), "group/sub/proj");
+    CHECK_STR_EQ(sl_vars_get(&t.predefined, "CI_PROJECT_NAMESPACE"), "group/sub");
+    CHECK_STR_EQ(sl_vars_get(&t.predefined, "CI_PROJECT_ROOT_NAMESPACE"), "group");
+    CHECK_INT_EQ(strlen(sl_vars_get(&t.predefined, "CI_COMMIT_SHORT_SHA")), 8);
+    CHECK(sl_vars_get(&t.predefined, "CI_COMMIT_TAG") == NULL);
+    sl_trigger_release(&t);
+    sl_error_release(&err);
+}
+
+TEST(no_repository_is_a_documented_fallback)
+{
+    const char *dir = sl_test_tmpdir();
+    struct sl_trigger t;
+    sl_trigger_init(&t);
+    CHECK(sl_trigger_from_git(&t, dir, NULL) == 0);
+    CHECK_STR_EQ(t.ref, "main");
+    CHECK_STR_EQ(t.sha, "");
+    CHECK(!t.changes_known);
+    CHECK(sl_starts_with(sl_vars_get(&t.predefined, "CI_PROJECT_PATH"), "local/"));
+    CHECK(sl_vars_get(&t.predefined, "CI_COMMIT_BRANCH") != NULL);
+    sl_trigger_release(&t);
+}
+
+TEST(pipeline_counter)
+{
+    const char *dir = sl_test_tmpdir();
+    int64_t id = 0;
+    CHECK(sl_plan_next_pipeline_id(dir, false, &id, NULL) == 0);
+    CHECK_INT_EQ(id, 1);
+    CHECK(sl_plan_next_pipeline_id(dir, true, &id, NULL) == 0);
+    CHECK_INT_EQ(id, 1);
+    CHECK(sl_plan_next_pipeline_id(dir, true, &id, NULL) == 0);
+    CHECK_INT_EQ(id, 2);
+    CHECK(sl_plan_next_pipeline_id(dir, false, &id, NULL) == 0);
+    CHECK_INT_EQ(id, 3);
+}
