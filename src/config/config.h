@@ -29,13 +29,13 @@ typedef int (*sl_config_list_fn)(void *ctx, void (*emit)(void *emit_ctx, const c
                                  void *emit_ctx, struct sl_error *err);
 
 struct sl_config_opts {
-    const char *project_dir;     /* include:local root; default: the main file's directory */
-    sl_config_read_fn read;      /* default: the file system under project_dir */
-    sl_config_list_fn list;      /* default: walk project_dir (skipping .git and .sluice) */
-    void *io_ctx;                /* passed to read and list */
-    const char *const *vars;     /* "K=V" variables usable in include paths, NULL-ended */
-    size_t max_includes;         /* default SL_CONFIG_MAX_INCLUDES */
-    struct sl_yaml_limits yaml;  /* zero: defaults */
+    const char *project_dir;    /* include:local root; default: the main file's directory */
+    sl_config_read_fn read;     /* default: the file system under project_dir */
+    sl_config_list_fn list;     /* default: walk project_dir (skipping .git and .sluice) */
+    void *io_ctx;               /* passed to read and list */
+    const char *const *vars;    /* "K=V" variables usable in include paths, NULL-ended */
+    size_t max_includes;        /* default SL_CONFIG_MAX_INCLUDES */
+    struct sl_yaml_limits yaml; /* zero: defaults */
 };
 
 #define SL_CONFIG_MAX_INCLUDES 150
@@ -52,14 +52,14 @@ struct sl_config_job {
 
 struct sl_config {
     struct sl_arena arena;
-    const char *path;        /* the main file, as given */
-    struct sl_node *root;    /* the resolved top-level map; hidden jobs kept */
-    struct sl_node *header;  /* the `spec:` header document, or NULL */
-    const char **stages;     /* effective stages: .pre first, .post last */
+    const char *path;       /* the main file, as given */
+    struct sl_node *root;   /* the resolved top-level map; hidden jobs kept */
+    struct sl_node *header; /* the `spec:` header document, or NULL */
+    const char **stages;    /* effective stages: .pre first, .post last */
     size_t nstages;
     struct sl_config_job *jobs; /* visible jobs, in file order */
     size_t njobs;
-    const char **files;      /* every file read (main file first), for messages */
+    const char **files; /* every file read (main file first), for messages */
     size_t nfiles;
 };
 
@@ -69,11 +69,11 @@ struct sl_config {
  * DIAG). On success *out owns the configuration (free with sl_config_free). With an error,
  * *out is still set when the file could be parsed and resolved far enough to be shown
  * (so `sluice config` can print it), else NULL. */
-int sl_config_load_file(struct sl_config **out, const char *path,
-                        const struct sl_config_opts *opts, struct sl_diag *diag);
+int sl_config_load_file(struct sl_config **out, const char *path, const struct sl_config_opts *opts,
+                        struct sl_diag *diag);
 /* As sl_config_load_file for an in-memory main file named NAME. */
-int sl_config_load_string(struct sl_config **out, const char *name, const char *text,
-                          size_t len, const struct sl_config_opts *opts, struct sl_diag *diag);
+int sl_config_load_string(struct sl_config **out, const char *name, const char *text, size_t len,
+                          const struct sl_config_opts *opts, struct sl_diag *diag);
 void sl_config_free(struct sl_config *cfg);
 
 /* The job called NAME (visible jobs only), or NULL. */

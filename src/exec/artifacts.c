@@ -917,4 +917,3 @@ int sl_artifacts_restore(const char *store_dir, const char *workspace, struct sl
     free(archive);
     return rc;
 }
-

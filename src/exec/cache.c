@@ -214,4 +214,3 @@ out:
     free(path);
     return rc;
 }
-

@@ -9,7 +9,6 @@
 #include "base/str.h"
 #include "base/time.h"
 
-
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
@@ -545,4 +544,3 @@ TEST(untracked_takes_untracked_and_ignored_files)
     free(plain);
     free(ws);
 }
-

@@ -8,7 +8,6 @@
 #include "base/fs.h"
 #include "base/str.h"
 
-
 #include <dirent.h>
 #include <pthread.h>
 #include <sys/stat.h>
@@ -422,4 +421,3 @@ TEST(concurrent_saves_leave_one_whole_archive)
     free(wb);
     free(cache);
 }
-
