@@ -10,11 +10,26 @@
 
 #include <ctype.h>
 
+/* The code point of the YAML 1.1 line breaks and BOM that S starts with (NEL U+0085,
+ * LS U+2028, PS U+2029, U+FEFF), or 0: a parser turns the breaks into newlines anywhere
+ * but in double quotes, so those strings need escapes (found by fuzz_config). */
+static unsigned special_char(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    if (n >= 2 && u[0] == 0xc2 && u[1] == 0x85)
+        return 0x85;
+    if (n >= 3 && u[0] == 0xe2 && u[1] == 0x80 && (u[2] == 0xa8 || u[2] == 0xa9))
+        return u[2] == 0xa8 ? 0x2028 : 0x2029;
+    if (n >= 3 && u[0] == 0xef && u[1] == 0xbb && u[2] == 0xbf)
+        return 0xfeff;
+    return 0;
+}
+
 static bool is_printable_line(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if ((c < 0x20 && c != '\t') || c == 0x7f)
+        if ((c < 0x20 && c != '\t') || c == 0x7f || special_char(s + i, n - i))
             return false;
     }
     return true;
@@ -46,7 +61,7 @@ static bool can_be_plain(const char *s)
         return false;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f)
+        if (c < 0x20 || c == 0x7f || special_char(s + i, n - i))
             return false;
         if (c == ':' && (s[i + 1] == ' ' || s[i + 1] == '\0'))
             return false;
@@ -65,6 +80,12 @@ static void emit_double_quoted(struct sl_str *out, const char *s)
     sl_str_addc(out, '"');
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
+        unsigned sc = special_char(s, 3); /* NUL-terminated: the checks stop at the NUL */
+        if (sc) {
+            sl_str_addf(out, "\\u%04x", sc);
+            s += sc == 0x85 ? 1 : 2;
+            continue;
+        }
         switch (c) {
         case '"':
             sl_str_adds(out, "\\\"");
