@@ -28,7 +28,8 @@ check-dev: build/dev/build.ninja
 
 check-asan: build/asan/build.ninja
 	cmake --build build/asan
-	ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/asan --output-on-failure -j2
+	ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	  ctest --test-dir build/asan --output-on-failure -j2
 
 check: deps format-check
 	$(MAKE) --no-print-directory check-asan

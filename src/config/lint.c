@@ -23,6 +23,8 @@ bool lint_expression_ok(const char *src)
 }
 
 static void vadd(struct lint *l, enum sl_diag_level level, struct sl_pos pos, const char *fmt,
+                 va_list ap) SL_PRINTF(4, 0);
+static void vadd(struct lint *l, enum sl_diag_level level, struct sl_pos pos, const char *fmt,
                  va_list ap)
 {
     sl_diag_vadd(l->diag, level, pos.file ? pos.file : l->cfg->path, pos.line, pos.col, fmt, ap);
