@@ -253,6 +253,7 @@ static void fill_jobs(struct sl_resolve *r, struct sl_node *root)
         jobs[k].node = p->value;
         jobs[k].pos = p->key_pos;
         k++;
+        sl_map_put(&r->cfg->job_index, p->key, (void *)(uintptr_t)k);
     }
     r->cfg->jobs = jobs;
     r->cfg->njobs = n;
@@ -260,18 +261,15 @@ static void fill_jobs(struct sl_resolve *r, struct sl_node *root)
 
 const struct sl_config_job *sl_config_job(const struct sl_config *cfg, const char *name)
 {
-    if (!cfg)
-        return NULL;
-    for (size_t i = 0; i < cfg->njobs; i++)
-        if (!strcmp(cfg->jobs[i].name, name))
-            return &cfg->jobs[i];
-    return NULL;
+    uintptr_t at = cfg ? (uintptr_t)sl_map_get(&cfg->job_index, name) : 0;
+    return at ? &cfg->jobs[at - 1] : NULL;
 }
 
 void sl_config_free(struct sl_config *cfg)
 {
     if (!cfg)
         return;
+    sl_map_release(&cfg->job_index);
     sl_arena_release(&cfg->arena);
     free(cfg);
 }

@@ -14,6 +14,7 @@
 
 #include "base/compat.h"
 #include "base/diag.h"
+#include "base/map.h"
 #include "base/str.h"
 #include "config/node.h"
 
@@ -59,7 +60,8 @@ struct sl_config {
     size_t nstages;
     struct sl_config_job *jobs; /* visible jobs, in file order */
     size_t njobs;
-    const char **files; /* every file read (main file first), for messages */
+    struct sl_map job_index; /* job name -> index + 1 into jobs, for sl_config_job */
+    const char **files;      /* every file read (main file first), for messages */
     size_t nfiles;
 };
 

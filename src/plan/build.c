@@ -82,12 +82,11 @@ static void add_yaml_vars(struct sl_vars *vars, const struct sl_node *map,
     }
 }
 
-/* Top-level variables as the job's `inherit:variables` lets it see them. */
-static void add_top_vars(struct sl_vars *vars, const struct sl_config *cfg,
-                         const struct sl_node *job)
+/* Top-level variables (TOP, looked up once: the root map has a key per job) as the job's
+ * `inherit:variables` lets it see them. */
+static void add_top_vars(struct sl_vars *vars, const struct sl_node *top, const struct sl_node *job)
 {
     const struct sl_node *inh = sl_node_get(sl_node_get(job, "inherit"), "variables");
-    const struct sl_node *top = sl_node_get(cfg->root, "variables");
     if (inh && inh->kind == SL_NODE_BOOL && !strcmp(inh->str, "false"))
         return;
     if (inh && inh->kind == SL_NODE_SEQ)
@@ -260,7 +259,8 @@ static int cmp_instance(const void *a, const void *b)
 /* Resolves `needs` of instance I by name, expanding parallel jobs (all instances, or the
  * matrix selection). Errors in GitLab's wording. */
 static int resolve_needs(struct sl_plan *p, struct instance *all, size_t n, struct instance *in,
-                         const struct sl_config *cfg, struct sl_error *err)
+                         const struct sl_config *cfg, const struct sl_map *byname,
+                         const struct sl_map *bybase, struct sl_error *err)
 {
     const struct sl_node *needs = in->needs;
     struct sl_plan_job *j = &in->job;
@@ -299,18 +299,26 @@ static int resolve_needs(struct sl_plan *p, struct instance *all, size_t n, stru
             free(combos);
         }
         bool found = false, defined = sl_config_job(cfg, name) != NULL;
-        for (size_t k = 0; k < n; k++) {
-            struct instance *o = &all[k];
-            bool hit;
-            if (sel) {
-                hit = false;
-                for (size_t w = 0; w < nwanted && !hit; w++)
-                    hit = !strcmp(o->job.name, wanted[w]);
-            } else {
-                hit = !strcmp(o->job.base_name, name) || !strcmp(o->job.name, name);
+        /* the instances this need stands for: a matrix selection by full name, else every
+         * instance of the base job (contiguous after the sort), else one full name */
+        size_t cand[SL_CONFIG_MAX_MATRIX + 1], ncand = 0;
+        if (sel) {
+            for (size_t w = 0; w < nwanted && ncand < SL_ARRAY_LEN(cand); w++) {
+                uintptr_t at = (uintptr_t)sl_map_get(byname, wanted[w]);
+                if (at)
+                    cand[ncand++] = at - 1;
             }
-            if (!hit)
-                continue;
+        } else {
+            uintptr_t at = (uintptr_t)sl_map_get(bybase, name);
+            for (size_t k = at ? at - 1 : n;
+                 k < n && ncand < SL_ARRAY_LEN(cand) && !strcmp(all[k].job.base_name, name); k++)
+                cand[ncand++] = k;
+            if (!ncand && (at = (uintptr_t)sl_map_get(byname, name)))
+                cand[ncand++] = at - 1;
+        }
+        for (size_t c = 0; c < ncand; c++) {
+            size_t k = cand[c];
+            struct instance *o = &all[k];
             found = true;
             if (o->job.stage_index > j->stage_index) {
                 free(wanted);
@@ -341,7 +349,8 @@ static int resolve_needs(struct sl_plan *p, struct instance *all, size_t n, stru
     return 0;
 }
 
-static void resolve_dependencies(struct instance *all, size_t n, struct instance *in)
+static void resolve_dependencies(struct instance *all, size_t n, struct instance *in,
+                                 const struct sl_map *bybase)
 {
     const struct sl_node *deps = sl_node_get(in->job.node, "dependencies");
     struct sl_plan_job *j = &in->job;
@@ -351,9 +360,8 @@ static void resolve_dependencies(struct instance *all, size_t n, struct instance
     j->dependencies_declared = true;
     for (size_t i = 0; i < deps->n; i++) {
         const char *name = sl_node_scalar(deps->items[i]);
-        for (size_t k = 0; name && k < n; k++) {
-            if (strcmp(all[k].job.base_name, name) && strcmp(all[k].job.name, name))
-                continue;
+        uintptr_t at = name ? (uintptr_t)sl_map_get(bybase, name) : 0;
+        for (size_t k = at ? at - 1 : n; k < n && !strcmp(all[k].job.base_name, name); k++) {
             SL_GROW(j->dependencies, cap, j->ndependencies + 1);
             j->dependencies[j->ndependencies++] = k;
         }
@@ -386,8 +394,8 @@ static void normalise_retry(struct sl_arena *a, struct sl_plan_job *j, const str
 
 /* Builds the instances of config job CJ that the rules let in. */
 static int plan_job(struct plan_ctx *c, const struct sl_config_job *cj, size_t order,
-                    const struct sl_vars *workflow_vars, struct instance **all, size_t *n,
-                    size_t *cap, size_t *capexcl)
+                    const struct sl_vars *base_vars, const struct sl_vars *workflow_vars,
+                    struct instance **all, size_t *n, size_t *cap, size_t *capexcl)
 {
     struct sl_plan *p = c->plan;
     const struct sl_node *job = cj->node;
@@ -401,19 +409,24 @@ static int plan_job(struct plan_ctx *c, const struct sl_config_job *cj, size_t o
         exclude(p, capexcl, cj->name, "trigger: downstream pipelines are not run by sluice");
         return 0;
     }
-    /* what rules see: pipeline variables and the job's own (not matrix ones) */
-    sl_vars_copy(&vars, &c->t->predefined);
-    add_top_vars(&vars, c->cfg, job);
-    sl_vars_copy(&vars, workflow_vars);
-    add_yaml_vars(&vars, sl_node_get(job, "variables"), NULL, true);
-    sl_vars_copy(&vars, &c->t->pipeline_vars);
+    /* what rules see: pipeline variables and the job's own (not matrix ones); most jobs
+     * have neither variables nor inherit:variables and share one set */
+    const struct sl_vars *rv = base_vars;
+    if (sl_node_get(job, "variables") || sl_node_get(sl_node_get(job, "inherit"), "variables")) {
+        sl_vars_copy(&vars, &c->plan->variables);
+        add_top_vars(&vars, c->top_vars, job);
+        sl_vars_copy(&vars, workflow_vars);
+        add_yaml_vars(&vars, sl_node_get(job, "variables"), NULL, true);
+        sl_vars_copy(&vars, &c->t->pipeline_vars);
+        rv = &vars;
+    }
 
     const char *stage = sl_node_scalar(sl_node_get(job, "stage"));
     if (!stage)
         stage = "test";
     if (rules && rules->kind == SL_NODE_SEQ) {
         size_t idx = 0;
-        rule = sl_plan_first_rule(c, rules, &vars, &idx);
+        rule = sl_plan_first_rule(c, rules, rv, &idx);
         if (!rule) {
             exclude(p, capexcl, cj->name, "rules: no rule matched");
             goto out;
@@ -425,7 +438,7 @@ static int plan_job(struct plan_ctx *c, const struct sl_config_job *cj, size_t o
                                     rule->pos.line));
             goto out;
         }
-    } else if (!sl_plan_only_except(c, job, &vars, &reason)) {
+    } else if (!sl_plan_only_except(c, job, rv, &reason)) {
         exclude(p, capexcl, cj->name, reason);
         goto out;
     }
@@ -523,7 +536,7 @@ static int job_variables(struct plan_ctx *c, struct instance *in, const struct s
     struct sl_vars *v = &j->variables;
     sl_vars_copy(v, pipeline);
     job_predefined(&c->plan->arena, v, j);
-    add_top_vars(v, c->cfg, j->node);
+    add_top_vars(v, c->top_vars, j->node);
     sl_vars_copy(v, workflow_vars);
     add_yaml_vars(v, sl_node_get(j->node, "variables"), NULL, true);
     sl_vars_copy(v, &in->matrix);
@@ -572,7 +585,7 @@ int sl_plan_build(struct sl_plan **out, const struct sl_config *cfg, const struc
                   struct sl_error *err)
 {
     struct sl_plan *p = sl_xcalloc(1, sizeof(*p));
-    struct plan_ctx c = {p, &p->arena, cfg, t, NULL, 0, 0, false};
+    struct plan_ctx c = {p, &p->arena, cfg, t, NULL, 0, 0, false, NULL};
     struct sl_vars workflow_vars = SL_VARS_INIT;
     struct instance *all = NULL;
     size_t n = 0, cap = 0, capexcl = 0;
@@ -594,6 +607,7 @@ int sl_plan_build(struct sl_plan **out, const struct sl_config *cfg, const struc
     add_yaml_vars(&rule_vars, sl_node_get(cfg->root, "variables"), NULL, true);
     sl_vars_copy(&rule_vars, &t->pipeline_vars);
 
+    c.top_vars = sl_node_get(cfg->root, "variables");
     const struct sl_node *workflow = sl_node_get(cfg->root, "workflow");
     const struct sl_node *wrules = sl_node_get(workflow, "rules");
     p->created = true;
@@ -629,19 +643,40 @@ int sl_plan_build(struct sl_plan **out, const struct sl_config *cfg, const struc
     if (!p->created)
         goto done;
 
-    for (size_t i = 0; i < cfg->njobs; i++)
-        if ((rc = plan_job(&c, &cfg->jobs[i], i, &workflow_vars, &all, &n, &cap, &capexcl)) < 0)
-            goto fail;
+    struct sl_vars base = SL_VARS_INIT;
+    sl_vars_copy(&base, &p->variables);
+    add_yaml_vars(&base, sl_node_get(cfg->root, "variables"), NULL, true);
+    sl_vars_copy(&base, &workflow_vars);
+    sl_vars_copy(&base, &t->pipeline_vars);
+    for (size_t i = 0; i < cfg->njobs && rc == 0; i++)
+        rc = plan_job(&c, &cfg->jobs[i], i, &base, &workflow_vars, &all, &n, &cap, &capexcl);
+    sl_vars_release(&base);
+    if (rc < 0)
+        goto fail;
     /* stage order, then file order (qsort with the order key keeps it stable) */
     if (n)
         qsort(all, n, sizeof(*all), cmp_instance);
+    struct sl_map byname = SL_MAP_INIT, bybase = SL_MAP_INIT;
     for (size_t i = 0; i < n; i++) {
-        if ((rc = resolve_needs(p, all, n, &all[i], cfg, err)) < 0)
-            goto fail;
-        resolve_dependencies(all, n, &all[i]);
-        if ((rc = job_variables(&c, &all[i], &p->variables, &workflow_vars, err)) < 0)
-            goto fail;
+        sl_map_put(&byname, all[i].job.name, (void *)(uintptr_t)(i + 1));
+        if (!sl_map_has(&bybase, all[i].job.base_name))
+            sl_map_put(&bybase, all[i].job.base_name, (void *)(uintptr_t)(i + 1));
     }
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = resolve_needs(p, all, n, &all[i], cfg, &byname, &bybase, err)) < 0) {
+            sl_map_release(&byname);
+            sl_map_release(&bybase);
+            goto fail;
+        }
+        resolve_dependencies(all, n, &all[i], &bybase);
+        if ((rc = job_variables(&c, &all[i], &p->variables, &workflow_vars, err)) < 0) {
+            sl_map_release(&byname);
+            sl_map_release(&bybase);
+            goto fail;
+        }
+    }
+    sl_map_release(&byname);
+    sl_map_release(&bybase);
     /* a job whose needs were all optional and absent behaves as needs: [] (already so) */
     p->jobs = sl_xcalloc(n + 1, sizeof(*p->jobs));
     for (size_t i = 0; i < n; i++) {

@@ -106,6 +106,7 @@ static void setv(struct sl_trigger *t, const char *name, const char *value)
     sl_vars_set(&t->predefined, name, value ? value : "", false);
 }
 
+/* CI_DEFAULT_BRANCH: origin/HEAD, init.defaultBranch, then a guess (below). */
 static char *default_branch(git_repository *repo)
 {
     git_reference *ref = NULL;
@@ -125,6 +126,19 @@ static char *default_branch(git_repository *repo)
             git_buf_dispose(&buf);
             git_config_free(cfg);
         }
+    }
+    /* a local repository has no server to say: main, else master, else the current branch */
+    static const char *const guesses[] = {"refs/heads/main", "refs/heads/master"};
+    for (size_t i = 0; !out && i < SL_ARRAY_LEN(guesses); i++) {
+        if (git_reference_lookup(&ref, repo, guesses[i]) == 0) {
+            out = sl_xstrdup(guesses[i] + strlen("refs/heads/"));
+            git_reference_free(ref);
+        }
+    }
+    if (!out && git_repository_head(&ref, repo) == 0) {
+        if (git_reference_is_branch(ref))
+            out = sl_xstrdup(git_reference_shorthand(ref));
+        git_reference_free(ref);
     }
     return out ? out : sl_xstrdup("main");
 }

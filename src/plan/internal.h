@@ -13,6 +13,7 @@ struct plan_ctx {
     char **files; /* the project's files, for rules:exists; listed on first use */
     size_t nfiles, capfiles;
     bool listed;
+    const struct sl_node *top_vars; /* the top-level `variables:` */
 };
 
 /* Lookup for expressions over a variable collection (ctx is a struct sl_vars *). */
