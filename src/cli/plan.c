@@ -141,7 +141,7 @@ int sl_cmd_plan(int argc, char **argv)
     if (ret == SL_EXIT_OK) {
         if (json) {
             json_t *o = sl_plan_to_json(p.plan);
-            char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+            char *s = json_dumps(o, JSON_PRESERVE_ORDER);
             printf("%s\n", s);
             free(s);
             json_decref(o);
