@@ -13,14 +13,55 @@ void sl_vars_release(struct sl_vars *vars)
         free(vars->v[i].value);
     }
     free(vars->v);
-    sl_map_release(&vars->index);
+    free(vars->slots);
     vars->v = NULL;
-    vars->n = vars->cap = 0;
+    vars->slots = NULL;
+    vars->n = vars->cap = vars->nslots = 0;
+}
+
+static uint32_t hash_name(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* The slot holding NAME (LEN bytes), or the empty slot where it would go. */
+static uint32_t *slot_of(const struct sl_vars *vars, const char *name, size_t len)
+{
+    size_t mask = vars->nslots - 1;
+    for (size_t i = hash_name(name, len) & mask;; i = (i + 1) & mask) {
+        uint32_t at = vars->slots[i];
+        if (!at)
+            return &vars->slots[i];
+        const char *k = vars->v[at - 1].name;
+        if (!strncmp(k, name, len) && k[len] == '\0')
+            return &vars->slots[i];
+    }
+}
+
+static void reindex(struct sl_vars *vars, size_t nslots)
+{
+    free(vars->slots);
+    vars->slots = sl_xcalloc(nslots, sizeof(*vars->slots));
+    vars->nslots = nslots;
+    for (size_t i = 0; i < vars->n; i++)
+        *slot_of(vars, vars->v[i].name, strlen(vars->v[i].name)) = (uint32_t)(i + 1);
+}
+
+/* Index + 1 of the variable named by the LEN bytes at NAME, or 0. */
+static size_t lookup(const struct sl_vars *vars, const char *name, size_t len)
+{
+    return vars->nslots ? *slot_of(vars, name, len) : 0;
 }
 
 void sl_vars_set(struct sl_vars *vars, const char *name, const char *value, bool raw)
 {
-    uintptr_t at = (uintptr_t)sl_map_get(&vars->index, name);
+    size_t len = strlen(name);
+    size_t at = lookup(vars, name, len);
     if (at) {
         struct sl_var *v = &vars->v[at - 1];
         free(v->value);
@@ -30,15 +71,18 @@ void sl_vars_set(struct sl_vars *vars, const char *name, const char *value, bool
     }
     SL_GROW(vars->v, vars->cap, vars->n + 1);
     struct sl_var *v = &vars->v[vars->n++];
-    v->name = sl_xstrdup(name);
+    v->name = sl_xstrndup(name, len);
     v->value = sl_xstrdup(value ? value : "");
     v->raw = raw;
-    sl_map_put(&vars->index, name, (void *)(uintptr_t)vars->n);
+    if ((vars->n + 1) * 2 > vars->nslots)
+        reindex(vars, vars->nslots ? vars->nslots * 2 : 64);
+    else
+        *slot_of(vars, name, len) = (uint32_t)vars->n;
 }
 
 const struct sl_var *sl_vars_find(const struct sl_vars *vars, const char *name)
 {
-    uintptr_t at = (uintptr_t)sl_map_get(&vars->index, name);
+    size_t at = lookup(vars, name, strlen(name));
     return at ? &vars->v[at - 1] : NULL;
 }
 
@@ -50,6 +94,20 @@ const char *sl_vars_get(const struct sl_vars *vars, const char *name)
 
 void sl_vars_copy(struct sl_vars *dst, const struct sl_vars *src)
 {
+    if (dst->n == 0 && src->n) { /* into an empty collection: no lookups needed */
+        SL_GROW(dst->v, dst->cap, src->n);
+        for (size_t i = 0; i < src->n; i++) {
+            dst->v[i].name = sl_xstrdup(src->v[i].name);
+            dst->v[i].value = sl_xstrdup(src->v[i].value);
+            dst->v[i].raw = src->v[i].raw;
+        }
+        dst->n = src->n;
+        size_t nslots = 64;
+        while ((dst->n + 1) * 2 > nslots)
+            nslots *= 2;
+        reindex(dst, nslots);
+        return;
+    }
     for (size_t i = 0; i < src->n; i++)
         sl_vars_set(dst, src->v[i].name, src->v[i].value, src->v[i].raw);
 }
@@ -122,9 +180,8 @@ char *sl_vars_expand(const struct sl_vars *vars, const char *s, bool keep_undefi
             s += len;
             continue;
         }
-        char *key = sl_xstrndup(name, nlen);
-        const struct sl_var *v = sl_vars_find(vars, key);
-        free(key);
+        size_t at = lookup(vars, name, nlen);
+        const struct sl_var *v = at ? &vars->v[at - 1] : NULL;
         if (v && !v->raw)
             sl_str_adds(&out, v->value);
         else if (v || keep_undefined)
@@ -157,9 +214,7 @@ static int visit(struct sl_vars *vars, size_t i, enum mark *marks, size_t *order
                 continue;
             }
             if (!escape) {
-                char *key = sl_xstrndup(name, nlen);
-                uintptr_t at = (uintptr_t)sl_map_get(&vars->index, key);
-                free(key);
+                size_t at = lookup(vars, name, nlen);
                 if (at) {
                     int rc = visit(vars, at - 1, marks, order, norder, err);
                     if (rc < 0)
