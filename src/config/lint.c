@@ -182,8 +182,8 @@ static void check_job(struct lint *l, const struct sl_config_job *j)
             sl_str_addf(&all, "%s%s", i ? ", " : "", l->cfg->stages[i]);
         const struct sl_node *sn = sl_node_get(job, "stage");
         lint_error_pos(l, sn ? sn->pos : j->pos,
-                       "%s job: chosen stage %s does not exist; available stages are %s", j->name,
-                       stage, all.buf);
+                       "%s job: chosen stage does not exist; available stages are %s", j->name,
+                       all.buf);
         sl_str_release(&all);
     }
     check_references(l, j);
