@@ -115,6 +115,7 @@ struct builder {
     const char *project_dir, *sluice_dir, *pipeline_dir;
     size_t *newidx; /* plan index -> run index, SIZE_MAX when not selected */
     char **host_env;
+    long long pipeline_id;
 };
 
 /* A string or list of strings as a NULL-terminated arena array, each expanded with the
@@ -221,17 +222,68 @@ static void fill_cache(struct builder *b, struct run_job *rj, const struct sl_pl
 /* Which earlier jobs' artifacts (and dotenv variables) a job receives, GitLab's way:
  * `dependencies` when given, else its `needs` with artifacts, else every job of the
  * earlier stages. */
+/* A job's directory name, the same in every run of the same configuration (so a later
+ * run can find an earlier run's artifacts): its slug, with "-2", "-3"... for jobs whose
+ * names slug alike, in plan order. */
+static const char *job_dir_name(struct builder *b, size_t plan_index)
+{
+    const struct sl_plan *p = b->plan;
+    const char *slug = sl_plan_slugify(b->a, p->jobs[plan_index].name);
+    if (!*slug)
+        slug = "job";
+    int same = 0;
+    for (size_t i = 0; i < plan_index; i++)
+        same += !strcmp(sl_plan_slugify(b->a, p->jobs[i].name), slug);
+    return same ? sl_arena_printf(b->a, "%s-%d", slug, same + 1) : slug;
+}
+
+/* The artifacts of job PLAN_INDEX from the latest earlier pipeline that collected some,
+ * for a job run alone (`sluice run deploy` after a full run), as gitlab-ci-local does. */
+static const char *earlier_artifacts(struct builder *b, size_t plan_index, long long *from)
+{
+    const char *dir = job_dir_name(b, plan_index);
+    for (long long id = b->pipeline_id - 1; id >= 1 && id > b->pipeline_id - 1000; id--) {
+        char *store = sl_xasprintf("%s/pipelines/%lld/artifacts/%s", b->sluice_dir, id, dir);
+        char *meta = sl_fs_join(store, "artifacts.json");
+        bool found = sl_fs_exists(meta);
+        free(meta);
+        if (found) {
+            const char *r = sl_arena_strdup(b->a, store);
+            free(store);
+            *from = id;
+            return r;
+        }
+        free(store);
+    }
+    return NULL;
+}
+
+/* A source job that is not part of this run: its artifacts from an earlier run, if any. */
+static void add_earlier(struct builder *b, struct run_job *rj, size_t plan_index)
+{
+    long long from = 0;
+    const char *store = earlier_artifacts(b, plan_index, &from);
+    if (!store)
+        return;
+    struct sl_job_source *x = (struct sl_job_source *)&rj->earlier[rj->nearlier++];
+    x->name = sl_arena_printf(b->a, "%s of pipeline #%lld", b->plan->jobs[plan_index].name, from);
+    x->store_dir = store;
+}
+
 static void fill_sources(struct builder *b, struct run_job *rj, const struct sl_plan_job *pj)
 {
     const struct sl_plan *p = b->plan;
     size_t cap = p->njobs + 1;
     rj->sources = sl_arena_alloc(b->a, cap * sizeof(size_t));
     rj->source_dotenv = sl_arena_alloc(b->a, cap * sizeof(bool));
+    rj->earlier = sl_arena_alloc(b->a, cap * sizeof(struct sl_job_source));
     if (pj->dependencies_declared) {
         for (size_t i = 0; i < pj->ndependencies; i++) {
             size_t o = b->newidx[pj->dependencies[i]];
-            if (o == SIZE_MAX)
+            if (o == SIZE_MAX) {
+                add_earlier(b, rj, pj->dependencies[i]);
                 continue;
+            }
             rj->source_dotenv[rj->nsources] = true;
             rj->sources[rj->nsources++] = o;
         }
@@ -240,16 +292,24 @@ static void fill_sources(struct builder *b, struct run_job *rj, const struct sl_
     if (pj->needs_declared) {
         for (size_t i = 0; i < pj->nneeds; i++) {
             size_t o = b->newidx[pj->needs[i].index];
-            if (o == SIZE_MAX || !pj->needs[i].artifacts)
+            if (!pj->needs[i].artifacts)
                 continue;
+            if (o == SIZE_MAX) {
+                add_earlier(b, rj, pj->needs[i].index);
+                continue;
+            }
             rj->source_dotenv[rj->nsources] = true;
             rj->sources[rj->nsources++] = o;
         }
         return;
     }
     for (size_t i = 0; i < p->njobs; i++) {
-        if (p->jobs[i].stage_index >= pj->stage_index || b->newidx[i] == SIZE_MAX)
+        if (p->jobs[i].stage_index >= pj->stage_index)
             continue;
+        if (b->newidx[i] == SIZE_MAX) {
+            add_earlier(b, rj, i);
+            continue;
+        }
         rj->source_dotenv[rj->nsources] = true;
         rj->sources[rj->nsources++] = b->newidx[i];
     }
@@ -269,13 +329,6 @@ static enum sl_sched_when sched_when(enum sl_plan_when w)
     default:
         return SL_SCHED_ON_SUCCESS;
     }
-}
-
-/* A directory name for a job: its slug, made unique with the run index when needed. */
-static const char *job_dir_name(struct builder *b, const struct sl_plan_job *pj, size_t idx)
-{
-    const char *slug = sl_plan_slugify(b->a, pj->name);
-    return sl_arena_printf(b->a, "%03zu-%s", idx + 1, *slug ? slug : "job");
 }
 
 static void fill_env(struct builder *b, struct run_job *rj, const struct sl_plan_job *pj,
@@ -329,10 +382,10 @@ static void fill_env(struct builder *b, struct run_job *rj, const struct sl_plan
     rj->env = out;
 }
 
-static void build_job(struct builder *b, struct run_job *rj, const struct sl_plan_job *pj,
-                      size_t idx)
+static void build_job(struct builder *b, struct run_job *rj, size_t plan_index, size_t idx)
 {
-    const char *dir = job_dir_name(b, pj, idx);
+    const struct sl_plan_job *pj = &b->plan->jobs[plan_index];
+    const char *dir = job_dir_name(b, plan_index);
     struct sl_sched_job *s = &rj->sched;
     rj->name = pj->name;
     rj->stage = pj->stage;
@@ -501,6 +554,7 @@ int sl_cmd_run(int argc, char **argv)
     b.pipeline_dir = sl_arena_printf(&arena, "%s/pipelines/%lld", b.sluice_dir,
                                      (long long)p.trigger.pipeline_id);
     b.host_env = environ;
+    b.pipeline_id = (long long)p.trigger.pipeline_id;
     b.newidx = sl_arena_alloc(&arena, (plan->njobs + 1) * sizeof(size_t));
     for (size_t i = 0; i < plan->njobs; i++)
         b.newidx[i] = sel[i] ? n++ : SIZE_MAX;
@@ -523,7 +577,7 @@ int sl_cmd_run(int argc, char **argv)
     for (size_t i = 0; i < plan->njobs; i++) {
         if (!sel[i])
             continue;
-        build_job(&b, &jobs[b.newidx[i]], &plan->jobs[i], b.newidx[i]);
+        build_job(&b, &jobs[b.newidx[i]], i, b.newidx[i]);
         width = SL_MAX(width, strlen(plan->jobs[i].name));
     }
 

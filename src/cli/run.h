@@ -26,6 +26,10 @@ struct run_job {
     size_t nsources;
     bool dotenv_from_sources; /* false: needs with artifacts: false (no dotenv either) */
     bool *source_dotenv;      /* per source: receive its dotenv variables */
+    /* Sources that are not part of this run (a job run alone): their artifacts from the
+     * latest earlier pipeline that has some. Restored before SOURCES. */
+    const struct sl_job_source *earlier;
+    size_t nearlier;
 
     /* Results of the last attempt. */
     bool ran;

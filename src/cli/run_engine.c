@@ -176,7 +176,9 @@ static void *job_thread(void *arg)
 
     pthread_mutex_lock(&e->mu);
     env = job_env(e, j); /* reads sources' results: guarded against their threads' ends */
-    sources = sl_xcalloc(j->nsources + 1, sizeof(*sources));
+    sources = sl_xcalloc(j->nsources + j->nearlier + 1, sizeof(*sources));
+    for (size_t s = 0; s < j->nearlier; s++)
+        sources[nsources++] = j->earlier[s];
     for (size_t s = 0; s < j->nsources; s++) {
         struct run_job *src = &e->jobs[j->sources[s]];
         if (!src->ran)
