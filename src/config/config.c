@@ -10,6 +10,7 @@
 #include "config/resolve.h"
 #include "base/alloc.h"
 #include "base/fs.h"
+#include "base/map.h"
 
 static const char *const reserved_keys[] = {
     "default",   "include", "before_script", "image",    "services", "after_script",
@@ -55,20 +56,33 @@ struct sl_node *sl_config_deep_merge(struct sl_arena *a, struct sl_node *base, s
     struct sl_node *m = sl_node_shallow_copy(a, base);
     m->pos = over->pos;
     m->tag = over->tag;
+    /* big maps (the top level of included files) get an index, so merging N jobs is not
+     * N^2 string comparisons */
+    struct sl_map index = SL_MAP_INIT;
+    bool indexed = base->n * over->n > 256;
+    if (indexed)
+        for (size_t j = 0; j < m->n; j++)
+            sl_map_put(&index, m->pairs[j].key, (void *)(uintptr_t)(j + 1));
     for (size_t i = 0; i < over->n; i++) {
         const struct sl_pair *op = &over->pairs[i];
-        bool found = false;
-        for (size_t j = 0; j < m->n; j++) {
-            if (strcmp(m->pairs[j].key, op->key))
-                continue;
-            m->pairs[j].value = sl_config_deep_merge(a, m->pairs[j].value, op->value);
-            m->pairs[j].key_pos = op->key_pos;
-            found = true;
-            break;
+        size_t j = 0;
+        if (indexed) {
+            j = (uintptr_t)sl_map_get(&index, op->key);
+        } else {
+            for (size_t k = 0; k < m->n && !j; k++)
+                if (!strcmp(m->pairs[k].key, op->key))
+                    j = k + 1;
         }
-        if (!found)
+        if (j) {
+            m->pairs[j - 1].value = sl_config_deep_merge(a, m->pairs[j - 1].value, op->value);
+            m->pairs[j - 1].key_pos = op->key_pos;
+        } else {
             sl_node_map_push(a, m, op->key, op->key_pos, op->value);
+            if (indexed)
+                sl_map_put(&index, op->key, (void *)(uintptr_t)m->n);
+        }
     }
+    sl_map_release(&index);
     return m;
 }
 
