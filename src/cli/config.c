@@ -11,40 +11,6 @@
 #include <getopt.h>
 #include <libgen.h>
 
-extern char **environ;
-
-/* The variables GitLab lets include:local paths use, from the environment (so a user can
- * set them), with CI_PROJECT_DIR and CI_PROJECT_NAME derived from the project directory. */
-static char **include_vars(const char *project_dir)
-{
-    static const char *const prefixes[] = {
-        "CI_PROJECT_", "CI_DEFAULT_BRANCH=", "CI_COMMIT_",       "CI_PIPELINE_SOURCE=",
-        "CI_SERVER_",  "GITLAB_FEATURES=",   "CI_MERGE_REQUEST_"};
-    size_t n = 0, cap = 0;
-    char **vars = NULL;
-    char *abs = realpath(project_dir, NULL);
-    const char *dir = abs ? abs : project_dir;
-    char *tmp = sl_xstrdup(dir);
-
-    for (char **e = environ; e && *e; e++) {
-        for (size_t i = 0; i < SL_ARRAY_LEN(prefixes); i++) {
-            if (sl_starts_with(*e, prefixes[i])) {
-                SL_GROW(vars, cap, n + 1);
-                vars[n++] = sl_xstrdup(*e);
-                break;
-            }
-        }
-    }
-    /* the loader takes the first match, so the environment wins over these */
-    SL_GROW(vars, cap, n + 3);
-    vars[n++] = sl_xasprintf("CI_PROJECT_DIR=%s", dir);
-    vars[n++] = sl_xasprintf("CI_PROJECT_NAME=%s", basename(tmp));
-    vars[n] = NULL;
-    free(tmp);
-    free(abs);
-    return vars;
-}
-
 static void usage(FILE *f)
 {
     fprintf(f, "usage: sluice config [-f FILE]\n\n"
@@ -96,7 +62,7 @@ int sl_cmd_config(int argc, char **argv)
     struct sl_config_opts opts = {0};
     char *dir = strdup(file);
     opts.project_dir = dirname(dir);
-    char **vars = include_vars(opts.project_dir);
+    char **vars = cli_env_include_vars(opts.project_dir);
     opts.vars = (const char *const *)vars;
     sl_config_set_expr_checker(sl_expr_valid);
     int rc = sl_config_load_file(&cfg, file, &opts, &diag);

@@ -94,6 +94,8 @@ int sl_cmd_lint(int argc, char **argv)
     struct sl_config_opts opts = {0};
     char *dir = strdup(file);
     opts.project_dir = dirname(dir);
+    char **vars = cli_env_include_vars(opts.project_dir);
+    opts.vars = (const char *const *)vars;
     sl_config_set_expr_checker(sl_expr_valid);
     int rc = sl_config_load_file(&cfg, file, &opts, &diag);
     sl_diag_sort(&diag);
@@ -120,6 +122,9 @@ int sl_cmd_lint(int argc, char **argv)
     }
     sl_config_free(cfg);
     sl_diag_release(&diag);
+    for (char **v = vars; *v; v++)
+        free(*v);
+    free(vars);
     free(dir);
     free(found);
     return ret;

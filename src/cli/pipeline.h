@@ -29,6 +29,10 @@ struct cli_pipeline {
  * warnings too) and returns the exit code to use, or SL_EXIT_OK with P filled. */
 int cli_pipeline_prepare(struct cli_pipeline *p, const struct cli_pipeline_args *args);
 void cli_pipeline_release(struct cli_pipeline *p);
+/* For lint and config, which read no git: the variables include:local paths may use, from
+ * the environment (CI_PROJECT_*, CI_COMMIT_*, CI_DEFAULT_BRANCH, ...), with CI_PROJECT_DIR
+ * and CI_PROJECT_NAME from PROJECT_DIR. NULL-terminated; free each string and the array. */
+char **cli_env_include_vars(const char *project_dir);
 /* Prints DIAG's items to stderr as FILE:LINE:COL: [warning: ]message. */
 void cli_print_diag(const struct sl_diag *diag);
 /* Parses "K=V" into the collection; false (and a message) for a malformed one. */
