@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev git
+  # llvm-symbolizer: sanitizer reports with names (the leak suppressions match on them)
+  llvm
   # libraries (DESIGN.md §3)
   libfyaml-dev libjansson-dev libpcre2-dev libmicrohttpd-dev libcurl4-openssl-dev
   libsqlite3-dev libpq-dev libgit2-dev libarchive-dev libzstd-dev libsodium-dev
