@@ -12,7 +12,7 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: sluice lint [-f FILE] [--json]\n\n"
+    fprintf(f, "usage: sluice lint [-f FILE] [--json] [--schema]\n\n"
                "Checks a pipeline file (with its includes) as GitLab would and prints every\n"
                "error as FILE:LINE:COL: message, and warnings as FILE:LINE:COL: warning: message,\n"
                "on stdout.\n\n"
@@ -20,6 +20,10 @@ static void usage(FILE *f)
                "  -f, --file FILE  the pipeline file (default: .gitlab-ci.yml at the root of the\n"
                "                   git work tree holding the current directory)\n"
                "      --json       print {\"valid\", \"errors\", \"warnings\"} as JSON\n"
+               "      --schema     check only the shape of every keyword, as GitLab's JSON schema\n"
+               "                   does in its editor; skip the checks that need the whole\n"
+               "                   project: stages exist, needs/dependencies name jobs, included\n"
+               "                   files exist, extends parents exist, !reference targets exist\n"
                "  -h, --help       show this help\n\n"
                "Exit codes: 0 valid (warnings allowed), 1 invalid, 2 usage error.\n");
 }
@@ -57,11 +61,12 @@ int sl_cmd_lint(int argc, char **argv)
 {
     static const struct option longopts[] = {{"file", required_argument, NULL, 'f'},
                                              {"json", no_argument, NULL, 'j'},
+                                             {"schema", no_argument, NULL, 's'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     const char *file = NULL;
     char *found = NULL;
-    bool json = false;
+    bool json = false, shape_only = false;
     int opt;
 
     optind = 1;
@@ -73,6 +78,9 @@ int sl_cmd_lint(int argc, char **argv)
             break;
         case 'j':
             json = true;
+            break;
+        case 's':
+            shape_only = true;
             break;
         case 'h':
             usage(stdout);
@@ -94,6 +102,7 @@ int sl_cmd_lint(int argc, char **argv)
     struct sl_config_opts opts = {0};
     char *dir = strdup(file);
     opts.project_dir = dirname(dir);
+    opts.shape_only = shape_only;
     char **vars = cli_env_include_vars(opts.project_dir);
     opts.vars = (const char *const *)vars;
     sl_config_set_expr_checker(sl_expr_valid);

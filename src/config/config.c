@@ -298,6 +298,7 @@ static void init_resolver(struct sl_resolve *r, struct sl_config *cfg,
     r->diag = diag;
     if (opts)
         r->opts = *opts;
+    cfg->shape_only = r->opts.shape_only;
     r->project_dir = sl_arena_strdup(r->a, r->opts.project_dir ? r->opts.project_dir
                                            : default_dir       ? default_dir
                                                                : ".");
@@ -337,6 +338,16 @@ static int compile(struct sl_config **out, struct sl_resolve *r, const char *nam
         sl_resolve_error(r, root->pos, "Invalid configuration format");
         rc = SL_EINVAL;
         goto fail;
+    }
+    /* shape-only: a single document's `spec:` is read as the header (the JSON schema
+     * knows `spec` as a top-level key), not as a job */
+    const struct sl_pair *spec =
+        r->opts.shape_only && !header ? sl_node_get_pair(root, "spec") : NULL;
+    if (spec) {
+        header = sl_node_new(r->a, SL_NODE_MAP, root->pos);
+        sl_node_map_push(r->a, header, spec->key, spec->key_pos, spec->value);
+        cfg->header = header;
+        root = sl_config_map_without(r->a, root, "spec");
     }
     for (size_t i = 0; i < SL_ARRAY_LEN(passes); i++) {
         size_t before = r->errors;

@@ -37,6 +37,14 @@ struct sl_config_opts {
     const char *const *vars;    /* "K=V" variables usable in include paths, NULL-ended */
     size_t max_includes;        /* default SL_CONFIG_MAX_INCLUDES */
     struct sl_yaml_limits yaml; /* zero: defaults */
+    /* Shape-only mode (`sluice lint --schema`), as GitLab's JSON schema checks a file in its
+     * editor: every keyword's shape and allowed values are checked, but nothing that needs
+     * the whole project. Includes are checked for shape and not read (`include` stays in the
+     * root); an unknown `extends` parent counts as an empty hash; a `!reference` that cannot
+     * be found stays a plain array; a top-level `spec:` in the one document is the header;
+     * the validator skips stages exist, needs/dependencies name jobs, and script required
+     * of a job that extends something. */
+    bool shape_only;
 };
 
 #define SL_CONFIG_MAX_INCLUDES 150
@@ -63,6 +71,7 @@ struct sl_config {
     struct sl_map job_index; /* job name -> index + 1 into jobs, for sl_config_job */
     const char **files;      /* every file read (main file first), for messages */
     size_t nfiles;
+    bool shape_only; /* loaded with opts->shape_only: sl_config_validate checks shapes only */
 };
 
 /* Loads, resolves and validates the pipeline file PATH. Returns 0 when valid (warnings may

@@ -129,6 +129,13 @@ static int resolve(struct ext *x, struct entry *e, int depth)
     const struct sl_node *list[MAX_PARENTS];
     size_t n = parents_of(v, list, MAX_PARENTS);
     struct sl_pos pos = extends_pos(v);
+    if (r->opts.shape_only) { /* an unknown parent is in a file not read: an empty hash */
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (find(x, list[i]->str))
+                list[k++] = list[i];
+        n = k;
+    }
     struct sl_str bad = SL_STR_INIT;
 
     size_t nbad = 0;

@@ -498,7 +498,9 @@ int sl_config_resolve_includes(struct sl_resolve *r, struct sl_node **root)
     struct sl_node *out = NULL;
     int rc;
 
-    if (!sl_node_get_pair(*root, "include"))
+    /* shape-only: `include` stays in the root, where the validator checks its shape;
+     * no file is read */
+    if (!sl_node_get_pair(*root, "include") || r->opts.shape_only)
         return 0;
     x.r = r;
     rc = expand_file(&x, *root, r->cfg->path, &out);

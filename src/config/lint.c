@@ -150,6 +150,21 @@ static void check_references(struct lint *l, const struct sl_config_job *j)
     }
 }
 
+/* Shape-only mode keeps the one needs check that the job alone can fail. */
+static void check_self_needs(struct lint *l, const struct sl_config_job *j)
+{
+    const struct sl_node *needs = sl_node_get(j->node, "needs");
+    for (size_t i = 0; needs && needs->kind == SL_NODE_SEQ && i < needs->n; i++) {
+        const struct sl_node *it = needs->items[i];
+        const char *name = sl_node_scalar(it);
+        if (!name && it && it->kind == SL_NODE_MAP && !sl_node_get(it, "pipeline") &&
+            !sl_node_get(it, "project"))
+            name = sl_node_scalar(sl_node_get(it, "job"));
+        if (name && !strcmp(name, j->name))
+            lint_error(l, it, "%s job: need %s is itself", j->name, name);
+    }
+}
+
 static void check_job(struct lint *l, const struct sl_config_job *j)
 {
     char *loc = sl_xasprintf("jobs:%s", j->name);
@@ -163,7 +178,10 @@ static void check_job(struct lint *l, const struct sl_config_job *j)
     if (strlen(j->name) > 255)
         lint_error_pos(l, j->pos, "jobs:%s name is too long (maximum is 255 characters)", j->name);
     check_keys(l, loc, job, KW_JOB);
-    if (!sl_node_get(job, "script") && !sl_node_get(job, "trigger") && !sl_node_get(job, "run"))
+    /* shape-only: a job that extends something may get its script from a file not read */
+    bool maybe_inherited = l->cfg->shape_only && sl_node_get(job, "extends");
+    if (!sl_node_get(job, "script") && !sl_node_get(job, "trigger") && !sl_node_get(job, "run") &&
+        !maybe_inherited)
         lint_error_pos(l, j->pos,
                        "jobs %s config should implement the script:, run:, or trigger: keyword",
                        j->name);
@@ -176,6 +194,11 @@ static void check_job(struct lint *l, const struct sl_config_job *j)
         !sl_node_get(job, "rules"))
         lint_error_pos(l, j->pos, "%s start in should be a duration", loc);
     const char *stage = job_stage(job);
+    if (l->cfg->shape_only) {
+        check_self_needs(l, j);
+        free(loc);
+        return;
+    }
     if (stage_of(l->cfg, stage) == SIZE_MAX) {
         struct sl_str all = SL_STR_INIT;
         for (size_t i = 0; i < l->cfg->nstages; i++)

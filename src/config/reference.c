@@ -118,7 +118,9 @@ static struct sl_node *resolve_reference(struct refs *x, struct sl_node *n)
     if (found && (found->kind == SL_NODE_NULL ||
                   (found->kind == SL_NODE_BOOL && !strcmp(found->str, "false"))))
         found = NULL;
-    if (!found) {
+    if (!found && r->opts.shape_only) {
+        value = n; /* in a file not read: stays the plain array it is written as */
+    } else if (!found) {
         sl_resolve_error(r, n->pos, "%s could not be found", desc.buf);
     } else {
         x->depth++;
@@ -168,7 +170,7 @@ static struct sl_node *resolve_untagged(struct refs *x, struct sl_node *n)
         for (size_t i = 0; i < n->n; i++) {
             struct sl_node *it = n->items[i];
             struct sl_node *v = resolve_node(x, it);
-            bool splice = it->tag && is_reference(it) && v->kind == SL_NODE_SEQ;
+            bool splice = it->tag && is_reference(it) && v->kind == SL_NODE_SEQ && v != it;
             if (!out && v == it)
                 continue;
             if (!out) {
