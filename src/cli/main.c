@@ -19,6 +19,8 @@ static const struct command commands[] = {
     {"config", sl_cmd_config, "print the fully merged pipeline configuration"},
     {"plan", sl_cmd_plan, "show which jobs a trigger would run"},
     {"run", sl_cmd_run, "run the pipeline here, as GitLab would"},
+    {"serve", sl_cmd_serve, "run the CI server (HTTP API and workers)"},
+    {"token", sl_cmd_token, "create API tokens for the server"},
     {"version", cmd_version, "print the version"},
 };
 

@@ -1,0 +1,129 @@
+/* serve.c: `sluice serve`, the CI server (src/server/) in the foreground until SIGTERM or
+ * SIGINT. */
+#include "base/compat.h"
+#include "base/log.h"
+#include "cli/cli.h"
+#include "server/server.h"
+
+#include <getopt.h>
+#include <signal.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sluice serve [--listen ADDR:PORT] [--data DIR] [--db URL] [--workers N]\n"
+            "                    [--grace SECONDS]\n\n"
+            "Runs the sluice server: the HTTP API under /api/v1, /healthz, /readyz and /metrics,\n"
+            "and built-in workers that run jobs with the shell executor. Logs are JSON lines on\n"
+            "stderr. SIGTERM or SIGINT stops it: no new connections, running jobs get the grace\n"
+            "period to finish, then they are canceled and recorded so.\n\n"
+            "Options:\n"
+            "  --listen ADDR:PORT  where to listen (default 127.0.0.1:8080; port 0 picks a free\n"
+            "                      port, printed on stdout)\n"
+            "  --data DIR          the data directory (default ./sluice-data): the SQLite\n"
+            "                      database, repositories, workspaces, logs, artifacts\n"
+            "  --db URL            the store (default sqlite:DIR/sluice.db; postgres://... too)\n"
+            "  --workers N         built-in workers, jobs run at once (default 1; 0 = none)\n"
+            "  --grace SECONDS     how long running jobs may finish at shutdown (default 30)\n"
+            "  -h, --help          show this help\n\n"
+            "On first start an admin token is created, printed once and written to\n"
+            "DIR/admin.token (mode 0600). More tokens: sluice token create.\n");
+}
+
+static bool parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+int sl_cmd_serve(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"listen", required_argument, NULL, 'l'},
+                                             {"data", required_argument, NULL, 'd'},
+                                             {"db", required_argument, NULL, 'b'},
+                                             {"workers", required_argument, NULL, 'w'},
+                                             {"grace", required_argument, NULL, 'g'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    struct sl_server_options o = {0};
+    long workers = 1, grace = 30;
+    int opt;
+
+    o.listen = "127.0.0.1:8080";
+    o.data_dir = "sluice-data";
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'l':
+            o.listen = optarg;
+            break;
+        case 'd':
+            o.data_dir = optarg;
+            break;
+        case 'b':
+            o.db_url = optarg;
+            break;
+        case 'w':
+            if (!parse_int(optarg, 0, 256, &workers)) {
+                sl_cli_error("serve: --workers takes 0 to 256, not '%s'", optarg);
+                return SL_EXIT_USAGE;
+            }
+            break;
+        case 'g':
+            if (!parse_int(optarg, 0, 86400, &grace)) {
+                sl_cli_error("serve: --grace takes seconds (0 to 86400), not '%s'", optarg);
+                return SL_EXIT_USAGE;
+            }
+            break;
+        case 'h':
+            usage(stdout);
+            return SL_EXIT_OK;
+        default:
+            sl_cli_error("serve: unknown option '%s'; see 'sluice serve --help'", argv[optind - 1]);
+            return SL_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        sl_cli_error("serve: unexpected argument '%s'", argv[optind]);
+        return SL_EXIT_USAGE;
+    }
+    o.workers = (int)workers;
+
+    /* Every thread the server starts inherits this mask, so only sigwait below sees the
+     * signals. SIGPIPE: a client closing early must not kill the server. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct sl_server *s = NULL;
+    struct sl_error err = SL_ERROR_INIT;
+    char *admin = NULL;
+    if (sl_server_new(&s, &o, &admin, &err) < 0) {
+        sl_cli_error("serve: %s", sl_error_format(&err));
+        sl_error_release(&err);
+        return SL_EXIT_USAGE;
+    }
+    if (admin) {
+        printf("admin token (shown once, also in %s/admin.token): %s\n", o.data_dir, admin);
+        free(admin);
+    }
+    printf("sluice serve: listening on http://%s\n", sl_server_address(s));
+    fflush(stdout);
+    sl_log(SL_LOG_INFO, "listening", "address", sl_server_address(s), NULL);
+
+    int sig = 0;
+    sigwait(&set, &sig);
+    sl_log(SL_LOG_INFO, "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+    sl_server_shutdown(s, (int64_t)grace * 1000);
+    sl_server_free(s);
+    sl_log(SL_LOG_INFO, "stopped", NULL);
+    return SL_EXIT_OK;
+}

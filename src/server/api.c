@@ -1,0 +1,529 @@
+/* api.c: the route table and its handlers (docs/api.md documents each one). */
+#include "base/compat.h"
+#include "base/alloc.h"
+#include "base/diag.h"
+#include "base/time.h"
+#include "config/config.h"
+#include "server/internal.h"
+
+#define ISO(ms, buf) (sl_time_iso8601((ms), (buf), sizeof(buf)), (buf))
+
+static json_t *time_json(int64_t ms)
+{
+    if (!ms)
+        return json_null();
+    char buf[40];
+    return json_string(ISO(ms, buf));
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+/* --- operations ----------------------------------------------------------------------- */
+
+static void h_healthz(struct req *r)
+{
+    reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void h_readyz(struct req *r)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    int v = 0;
+    if (sl_store_ping(r->s->st, &err) < 0 || sl_store_schema_version(r->s->st, &v, &err) < 0) {
+        reply_error(r, 503, "not_ready", "store: %s", sl_error_format(&err));
+    } else if (v != sl_store_latest_version()) {
+        reply_error(r, 503, "not_ready", "schema version %d, this binary needs %d", v,
+                    sl_store_latest_version());
+    } else {
+        reply_json(r, 200,
+                   json_pack("{s:s,s:s,s:i}", "status", "ready", "store",
+                             sl_store_backend(r->s->st), "schema_version", v));
+    }
+    sl_error_release(&err);
+}
+
+static void h_metrics(struct req *r)
+{
+    sl_str_reset(&r->out);
+    metrics_render(r->s, &r->out);
+    r->status = 200;
+    r->content_type = "text/plain; version=0.0.4";
+}
+
+/* --- projects ----------------------------------------------------------------------- */
+
+static json_t *project_json(const struct sl_store_project *p)
+{
+    return json_pack("{s:I,s:s,s:s,s:s,s:o}", "id", (json_int_t)p->id, "name", p->name, "repo_url",
+                     p->repo_url, "default_branch", p->default_branch, "created_at",
+                     time_json(p->created_at));
+}
+
+static bool repo_url_ok(const char *u)
+{
+    return u[0] == '/' || sl_starts_with(u, "file://") || sl_starts_with(u, "https://") ||
+           sl_starts_with(u, "http://") || sl_starts_with(u, "ssh://") || strchr(u, '@');
+}
+
+static void h_project_create(struct req *r)
+{
+    json_t *b = body_json(r);
+    if (!b)
+        return;
+    const char *name = json_string_value(json_object_get(b, "name"));
+    const char *url = json_string_value(json_object_get(b, "repo_url"));
+    const char *branch = json_string_value(json_object_get(b, "default_branch"));
+    if (!name || !*name || strlen(name) > 200 || !url || !*url || strlen(url) > 4096) {
+        reply_error(r, 400, "invalid", "name and repo_url are required strings");
+    } else if (!repo_url_ok(url)) {
+        reply_error(r, 400, "invalid",
+                    "repo_url must be an absolute path or a file://, https:// or ssh URL");
+    } else {
+        struct sl_store_project p = {0};
+        p.name = (char *)name;
+        p.repo_url = (char *)url;
+        p.default_branch = (char *)(branch && *branch ? branch : "main");
+        p.webhook_secret = (char *)"";
+        struct sl_error err = SL_ERROR_INIT;
+        int64_t id;
+        int rc = sl_store_project_create(r->s->st, &p, sl_time_now_ms(), &id, &err);
+        struct sl_store_project got = {0};
+        if (rc == 0)
+            rc = sl_store_project_get(r->s->st, id, &got, &err);
+        if (rc < 0)
+            reply_sl_error(r, rc, &err);
+        else
+            reply_json(r, 201, project_json(&got));
+        sl_store_project_release(&got);
+        sl_error_release(&err);
+    }
+    json_decref(b);
+}
+
+/* ?after=N&limit=N as a page; false (and 400) when malformed. */
+static bool page_args(struct req *r, struct sl_store_page *page)
+{
+    const char *after = query_arg(r, "after"), *limit = query_arg(r, "limit");
+    char *end;
+    page->after = 0;
+    page->limit = SL_STORE_LIST_MAX;
+    if (after) {
+        page->after = strtoll(after, &end, 10);
+        if (*end || page->after < 0) {
+            reply_error(r, 400, "invalid", "after must be an id");
+            return false;
+        }
+    }
+    if (limit) {
+        long l = strtol(limit, &end, 10);
+        if (*end || l < 1 || l > SL_STORE_LIST_MAX) {
+            reply_error(r, 400, "invalid", "limit must be 1 to %d", SL_STORE_LIST_MAX);
+            return false;
+        }
+        page->limit = (int)l;
+    }
+    return true;
+}
+
+static void h_project_list(struct req *r)
+{
+    struct sl_store_page page;
+    if (!page_args(r, &page))
+        return;
+    struct sl_store_project *ps = NULL;
+    size_t n = 0;
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = sl_store_project_list(r->s->st, &page, &ps, &n, &err);
+    if (rc < 0) {
+        reply_sl_error(r, rc, &err);
+    } else {
+        json_t *a = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(a, project_json(&ps[i]));
+        reply_json(r, 200, a);
+    }
+    sl_store_projects_free(ps, n);
+    sl_error_release(&err);
+}
+
+static void h_project_get(struct req *r)
+{
+    struct sl_store_project p = {0};
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = sl_store_project_get(r->s->st, r->id, &p, &err);
+    if (rc < 0)
+        reply_sl_error(r, rc, &err);
+    else
+        reply_json(r, 200, project_json(&p));
+    sl_store_project_release(&p);
+    sl_error_release(&err);
+}
+
+static void h_project_delete(struct req *r)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = sl_store_project_delete(r->s->st, r->id, &err);
+    if (rc < 0) {
+        reply_sl_error(r, rc, &err);
+    } else {
+        r->status = 204;
+        sl_str_reset(&r->out);
+    }
+    sl_error_release(&err);
+}
+
+/* --- pipelines ------------------------------------------------------------------------ */
+
+json_t *pipeline_json(const struct sl_store_pipeline *p)
+{
+    json_t *o = json_pack("{s:I,s:I,s:I,s:s,s:s,s:b,s:s,s:s}", "id", (json_int_t)p->id,
+                          "project_id", (json_int_t)p->project_id, "iid", (json_int_t)p->iid,
+                          "status", p->status, "ref", p->ref, "tag", p->is_tag, "sha",
+                          p->sha ? p->sha : "", "source", p->source ? p->source : "");
+    json_object_set_new(o, "created_at", time_json(p->created_at));
+    json_object_set_new(o, "started_at", time_json(p->started_at));
+    json_object_set_new(o, "finished_at", time_json(p->finished_at));
+    if (p->error_message)
+        json_object_set_new(o, "error_message", json_string(p->error_message));
+    if (p->yaml_errors) {
+        json_t *ye = json_loads(p->yaml_errors, 0, NULL);
+        json_object_set_new(o, "yaml_errors", ye ? ye : json_string(p->yaml_errors));
+    }
+    return o;
+}
+
+static double duration_s(const struct sl_store_job *j)
+{
+    if (!j->started_at)
+        return -1;
+    int64_t end = j->finished_at ? j->finished_at : sl_time_now_ms();
+    return (double)(end - j->started_at) / 1000.0;
+}
+
+static json_t *job_json(const struct sl_store_job *j, bool full)
+{
+    json_t *o = json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)j->id, "name", j->name, "stage",
+                          j->stage, "status", j->status);
+    double d = duration_s(j);
+    json_object_set_new(o, "duration_s", d < 0 ? json_null() : json_real(d));
+    json_object_set_new(o, "failure_reason", str_or_null(j->failure_reason));
+    if (full) {
+        json_object_set_new(o, "pipeline_id", json_integer(j->pipeline_id));
+        json_object_set_new(o, "when", json_string(j->when));
+        json_object_set_new(o, "allow_failure", json_boolean(j->allow_failure));
+        json_object_set_new(o, "attempt", json_integer(j->attempt));
+        json_object_set_new(o, "exit_code",
+                            j->has_exit_code ? json_integer(j->exit_code) : json_null());
+        json_object_set_new(o, "coverage", j->has_coverage ? json_real(j->coverage) : json_null());
+        json_object_set_new(o, "created_at", time_json(j->created_at));
+        json_object_set_new(o, "queued_at", time_json(j->queued_at));
+        json_object_set_new(o, "started_at", time_json(j->started_at));
+        json_object_set_new(o, "finished_at", time_json(j->finished_at));
+        json_object_set_new(o, "runner", str_or_null(j->runner_id));
+    }
+    return o;
+}
+
+static void reply_pipeline(struct req *r, int status, int64_t id)
+{
+    struct sl_store_pipeline p = {0};
+    struct sl_store_job *jobs = NULL;
+    size_t n = 0;
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = sl_store_pipeline_get(r->s->st, id, &p, &err);
+    if (rc == 0)
+        rc = sl_store_job_list_by_pipeline(r->s->st, id, &jobs, &n, &err);
+    if (rc < 0) {
+        reply_sl_error(r, rc, &err);
+    } else {
+        json_t *o = pipeline_json(&p);
+        json_t *a = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(a, job_json(&jobs[i], false));
+        json_object_set_new(o, "jobs", a);
+        reply_json(r, status, o);
+    }
+    sl_store_jobs_free(jobs, n);
+    sl_store_pipeline_release(&p);
+    sl_error_release(&err);
+}
+
+static void h_pipeline_create(struct req *r)
+{
+    json_t *b = body_json(r);
+    if (!b)
+        return;
+    struct sl_store_project p = {0};
+    struct sl_error err = SL_ERROR_INIT;
+    json_t *ref = json_object_get(b, "ref"), *vars = json_object_get(b, "variables");
+    int64_t id = 0;
+    int rc;
+    if ((ref && !json_is_string(ref)) || (vars && !json_is_object(vars) && !json_is_null(vars))) {
+        reply_error(r, 400, "invalid", "ref must be a string and variables an object");
+        goto out;
+    }
+    if ((rc = sl_store_project_get(r->s->st, r->id, &p, &err)) < 0) {
+        reply_sl_error(r, rc, &err);
+        goto out;
+    }
+    rc = srv_pipeline_create(r->s, &p, ref ? json_string_value(ref) : NULL,
+                             json_is_object(vars) ? vars : NULL, "api", &id, &err);
+    if (rc == SL_EINVAL)
+        reply_error(r, 400, "invalid", "%s", sl_error_format(&err));
+    else if (rc < 0)
+        reply_sl_error(r, rc, &err);
+    else
+        reply_pipeline(r, 201, id);
+out:
+    sl_store_project_release(&p);
+    sl_error_release(&err);
+    json_decref(b);
+}
+
+static void h_pipeline_list(struct req *r)
+{
+    struct sl_store_page page;
+    if (!page_args(r, &page))
+        return;
+    page.status = query_arg(r, "status");
+    struct sl_store_project proj = {0};
+    struct sl_store_pipeline *ps = NULL;
+    size_t n = 0;
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = sl_store_project_get(r->s->st, r->id, &proj, &err);
+    if (rc == 0)
+        rc = sl_store_pipeline_list(r->s->st, r->id, &page, &ps, &n, &err);
+    if (rc < 0) {
+        reply_sl_error(r, rc, &err);
+    } else {
+        json_t *a = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(a, pipeline_json(&ps[i]));
+        reply_json(r, 200, a);
+    }
+    sl_store_pipelines_free(ps, n);
+    sl_store_project_release(&proj);
+    sl_error_release(&err);
+}
+
+static void h_pipeline_get(struct req *r)
+{
+    reply_pipeline(r, 200, r->id);
+}
+
+static void h_pipeline_cancel(struct req *r)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = srv_transition(r->s, r->id, SRV_EV_CANCEL_PIPELINE, 0, NULL, false, &err);
+    if (rc < 0)
+        reply_sl_error(r, rc, &err);
+    else
+        reply_pipeline(r, 200, r->id);
+    sl_error_release(&err);
+}
+
+static void h_pipeline_retry(struct req *r)
+{
+    struct sl_store_job *jobs = NULL;
+    size_t n = 0;
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = sl_store_job_list_by_pipeline(r->s->st, r->id, &jobs, &n, &err);
+    if (rc == 0 && n == 0)
+        rc = sl_store_pipeline_get(r->s->st, r->id, &(struct sl_store_pipeline){0}, &err);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (!strcmp(jobs[i].status, "failed") || !strcmp(jobs[i].status, "canceled"))
+            srv_transition(r->s, r->id, SRV_EV_RETRY, (size_t)jobs[i].position, NULL, false, NULL);
+    if (rc < 0)
+        reply_sl_error(r, rc, &err);
+    else
+        reply_pipeline(r, 200, r->id);
+    sl_store_jobs_free(jobs, n);
+    sl_error_release(&err);
+}
+
+/* --- jobs ----------------------------------------------------------------------------- */
+
+static void h_job_get(struct req *r)
+{
+    struct sl_store_job j = {0};
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = sl_store_job_get(r->s->st, r->id, &j, &err);
+    if (rc < 0)
+        reply_sl_error(r, rc, &err);
+    else
+        reply_json(r, 200, job_json(&j, true));
+    sl_store_job_release(&j);
+    sl_error_release(&err);
+}
+
+static void h_job_log(struct req *r)
+{
+    const char *off = query_arg(r, "offset");
+    int64_t offset = 0;
+    if (off) {
+        char *end;
+        offset = strtoll(off, &end, 10);
+        if (*end || offset < 0) {
+            reply_error(r, 400, "invalid", "offset must be a byte offset");
+            return;
+        }
+    }
+    struct sl_store_job j = {0};
+    struct sl_error err = SL_ERROR_INIT;
+    int64_t next = 0;
+    int rc = sl_store_job_get(r->s->st, r->id, &j, &err);
+    struct sl_str text = SL_STR_INIT;
+    if (rc == 0)
+        rc = sl_store_log_read(r->s->st, r->id, offset, SL_STORE_LOG_READ_MAX, &text, &next, &err);
+    if (rc < 0) {
+        reply_sl_error(r, rc, &err);
+    } else {
+        sl_str_reset(&r->out);
+        sl_str_add(&r->out, text.buf, text.len);
+        r->status = 200;
+        r->content_type = "text/plain; charset=utf-8";
+        /* where to read from next, for polling clients */
+        snprintf(r->next_offset, sizeof(r->next_offset), "%lld", (long long)next);
+    }
+    sl_str_release(&text);
+    sl_store_job_release(&j);
+    sl_error_release(&err);
+}
+
+static void job_event(struct req *r, enum srv_event ev, const char *what)
+{
+    struct sl_store_job j = {0};
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = sl_store_job_get(r->s->st, r->id, &j, &err);
+    if (rc == 0)
+        rc = srv_transition(r->s, j.pipeline_id, ev, (size_t)j.position, NULL, false, &err);
+    if (rc == SL_EINVAL) {
+        reply_error(r, 409, "conflict", "cannot %s job %lld: it is %s", what, (long long)r->id,
+                    j.status);
+    } else if (rc < 0) {
+        reply_sl_error(r, rc, &err);
+    } else {
+        struct sl_store_job now = {0};
+        if (sl_store_job_get(r->s->st, r->id, &now, &err) == 0)
+            reply_json(r, 200, job_json(&now, true));
+        else
+            reply_sl_error(r, SL_ESTORE, &err);
+        sl_store_job_release(&now);
+    }
+    sl_store_job_release(&j);
+    sl_error_release(&err);
+}
+
+static void h_job_play(struct req *r)
+{
+    job_event(r, SRV_EV_PLAY, "play");
+}
+static void h_job_retry(struct req *r)
+{
+    job_event(r, SRV_EV_RETRY, "retry");
+}
+static void h_job_cancel(struct req *r)
+{
+    job_event(r, SRV_EV_CANCEL_JOB, "cancel");
+}
+
+static void h_job_artifacts(struct req *r)
+{
+    struct sl_store_job j = {0};
+    struct sl_store_artifact *as = NULL;
+    size_t n = 0;
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = sl_store_job_get(r->s->st, r->id, &j, &err);
+    if (rc == 0)
+        rc = sl_store_artifact_list(r->s->st, r->id, &as, &n, &err);
+    if (rc < 0) {
+        reply_sl_error(r, rc, &err);
+    } else {
+        json_t *a = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(a, json_pack("{s:I,s:s,s:s,s:I,s:o,s:o}", "id",
+                                               (json_int_t)as[i].id, "name", as[i].name, "path",
+                                               as[i].path, "size", (json_int_t)as[i].size,
+                                               "created_at", time_json(as[i].created_at),
+                                               "expire_at", time_json(as[i].expire_at)));
+        reply_json(r, 200, a);
+    }
+    sl_store_artifacts_free(as, n);
+    sl_store_job_release(&j);
+    sl_error_release(&err);
+}
+
+/* --- lint ----------------------------------------------------------------------------- */
+
+static json_t *diag_items(const struct sl_diag *d, enum sl_diag_level level)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < d->n; i++) {
+        const struct sl_diag_item *it = &d->items[i];
+        if (it->level != level)
+            continue;
+        json_array_append_new(arr,
+                              json_pack("{s:o,s:i,s:i,s:s}", "file", str_or_null(it->file), "line",
+                                        it->line, "column", it->column, "message", it->message));
+    }
+    return arr;
+}
+
+/* No file system for a linted body: include:local has nothing to read. */
+static int lint_read(void *ctx, const char *path, char **out, size_t *len, struct sl_error *err)
+{
+    (void)ctx, (void)out, (void)len;
+    return sl_error_set(err, SL_ENOENT, "%s: include:local cannot be read by POST /lint", path);
+}
+
+static int lint_list(void *ctx, void (*emit)(void *, const char *), void *emit_ctx,
+                     struct sl_error *err)
+{
+    (void)ctx, (void)emit, (void)emit_ctx, (void)err;
+    return 0;
+}
+
+static void h_lint(struct req *r)
+{
+    struct sl_diag diag = SL_DIAG_INIT;
+    struct sl_config *cfg = NULL;
+    struct sl_config_opts opts = {0};
+    opts.read = lint_read;
+    opts.list = lint_list;
+    int rc = sl_config_load_string(&cfg, ".gitlab-ci.yml", r->body ? r->body : "", r->body_len,
+                                   &opts, &diag);
+    sl_diag_sort(&diag);
+    json_t *o = json_object();
+    json_object_set_new(o, "valid", json_boolean(rc == 0 && diag.errors == 0));
+    json_object_set_new(o, "errors", diag_items(&diag, SL_DIAG_ERROR));
+    json_object_set_new(o, "warnings", diag_items(&diag, SL_DIAG_WARNING));
+    reply_json(r, 200, o);
+    sl_config_free(cfg);
+    sl_diag_release(&diag);
+}
+
+const struct route srv_routes[] = {
+    {"GET", "/healthz", h_healthz, NULL},
+    {"GET", "/readyz", h_readyz, NULL},
+    {"GET", "/metrics", h_metrics, "viewer"},
+    {"POST", "/api/v1/projects", h_project_create, "maintainer"},
+    {"GET", "/api/v1/projects", h_project_list, "viewer"},
+    {"GET", "/api/v1/projects/{id}", h_project_get, "viewer"},
+    {"DELETE", "/api/v1/projects/{id}", h_project_delete, "admin"},
+    {"POST", "/api/v1/projects/{id}/pipelines", h_pipeline_create, "developer"},
+    {"GET", "/api/v1/projects/{id}/pipelines", h_pipeline_list, "viewer"},
+    {"GET", "/api/v1/pipelines/{id}", h_pipeline_get, "viewer"},
+    {"POST", "/api/v1/pipelines/{id}/cancel", h_pipeline_cancel, "developer"},
+    {"POST", "/api/v1/pipelines/{id}/retry", h_pipeline_retry, "developer"},
+    {"GET", "/api/v1/jobs/{id}", h_job_get, "viewer"},
+    {"GET", "/api/v1/jobs/{id}/log", h_job_log, "viewer"},
+    {"GET", "/api/v1/jobs/{id}/artifacts", h_job_artifacts, "viewer"},
+    {"POST", "/api/v1/jobs/{id}/play", h_job_play, "developer"},
+    {"POST", "/api/v1/jobs/{id}/retry", h_job_retry, "developer"},
+    {"POST", "/api/v1/jobs/{id}/cancel", h_job_cancel, "developer"},
+    {"POST", "/api/v1/lint", h_lint, "viewer"},
+};
+const size_t srv_nroutes = SL_ARRAY_LEN(srv_routes);

@@ -1,0 +1,306 @@
+/* http.c: the HTTP side: libmicrohttpd's callbacks, the body cap, routing through the one
+ * route table, bearer authentication, answers and the access log. */
+#include "base/compat.h"
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/time.h"
+#include "server/http.h"
+#include "server/internal.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+
+/* Per connection: the body as it arrives. */
+struct conn_ctx {
+    struct sl_str body;
+    bool too_big;
+    int64_t t0;
+};
+
+void reply_json(struct req *r, int status, json_t *v)
+{
+    char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    json_decref(v);
+    sl_str_reset(&r->out);
+    sl_str_adds(&r->out, s ? s : "null");
+    sl_str_addc(&r->out, '\n');
+    free(s);
+    r->status = status;
+    r->content_type = "application/json";
+}
+
+void reply_error(struct req *r, int status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = sl_xvasprintf(fmt, ap);
+    va_end(ap);
+    json_t *o = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    free(msg);
+    reply_json(r, status, o);
+}
+
+void reply_sl_error(struct req *r, int code, const struct sl_error *err)
+{
+    const char *msg = err && err->message ? sl_error_format(err) : sl_strerror(code);
+    switch (code) {
+    case SL_ENOENT:
+        reply_error(r, 404, "not_found", "%s", msg);
+        break;
+    case SL_EEXISTS:
+        reply_error(r, 409, "conflict", "%s", msg);
+        break;
+    case SL_EBUSY:
+        reply_error(r, 409, "conflict", "%s", msg);
+        break;
+    case SL_EINVAL:
+    case SL_ELIMIT:
+        reply_error(r, 400, "invalid", "%s", msg);
+        break;
+    default:
+        atomic_fetch_add(&r->s->metrics.store_errors, 1);
+        sl_log(SL_LOG_ERROR, "internal error", "path", r->path, "error", msg, NULL);
+        reply_error(r, 500, "internal", "%s", msg);
+        break;
+    }
+}
+
+json_t *body_json(struct req *r)
+{
+    json_error_t je;
+    json_t *v = json_loadb(r->body ? r->body : "", r->body_len, JSON_REJECT_DUPLICATES, &je);
+    if (!v || !json_is_object(v)) {
+        reply_error(r, 400, "invalid_json", "the body must be a JSON object%s%s", v ? "" : ": ",
+                    v ? "" : je.text);
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
+const char *query_arg(struct req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* Matches PATH against PATTERN; {id} takes a positive decimal integer. */
+static bool route_match(const char *pattern, const char *path, int64_t *id)
+{
+    const char *p = pattern, *u = path;
+    while (*p && *u) {
+        if (!strncmp(p, "{id}", 4)) {
+            int64_t v = 0;
+            const char *start = u;
+            while (*u >= '0' && *u <= '9') {
+                if (v > (INT64_MAX - 9) / 10)
+                    return false;
+                v = v * 10 + (*u++ - '0');
+            }
+            if (u == start || v <= 0)
+                return false;
+            *id = v;
+            p += 4;
+            continue;
+        }
+        if (*p++ != *u++)
+            return false;
+    }
+    return !*p && !*u;
+}
+
+static void authenticate_and_run(struct req *r, const struct route *rt)
+{
+    if (rt->role) {
+        const char *h =
+            MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+            reply_error(r, 401, "unauthorized", "an API token is required (Authorization: Bearer)");
+            return;
+        }
+        const char *secret = h + 7;
+        while (*secret == ' ')
+            secret++;
+        struct sl_error err = SL_ERROR_INIT;
+        int rc = sl_store_token_verify(r->s->st, secret, sl_time_now_ms(), &r->token, &err);
+        if (rc == SL_ENOENT) {
+            reply_error(r, 401, "unauthorized", "invalid or revoked token");
+            sl_error_release(&err);
+            return;
+        }
+        if (rc < 0) {
+            reply_sl_error(r, rc, &err);
+            sl_error_release(&err);
+            return;
+        }
+        sl_error_release(&err);
+        if (sl_server_role_rank(r->token.role) < sl_server_role_rank(rt->role)) {
+            reply_error(r, 403, "forbidden", "this needs the %s role; the token has %s", rt->role,
+                        r->token.role);
+            return;
+        }
+    }
+    rt->fn(r);
+}
+
+/* Finds the route for R and runs it; returns the route's index, or srv_nroutes. */
+static size_t dispatch(struct req *r)
+{
+    bool path_known = false;
+    for (size_t i = 0; i < srv_nroutes; i++) {
+        int64_t id = 0;
+        if (!route_match(srv_routes[i].pattern, r->path, &id))
+            continue;
+        path_known = true;
+        if (strcmp(srv_routes[i].method, r->method) != 0)
+            continue;
+        r->id = id;
+        authenticate_and_run(r, &srv_routes[i]);
+        return i;
+    }
+    if (path_known)
+        reply_error(r, 405, "method_not_allowed", "%s is not allowed on %s", r->method, r->path);
+    else
+        reply_error(r, 404, "not_found", "no route for %s", r->path);
+    return srv_nroutes;
+}
+
+static enum MHD_Result send_reply(struct req *r, const char *route, int64_t t0, size_t route_idx)
+{
+    char rid[32];
+    unsigned long long n = atomic_fetch_add(&r->s->next_request_id, 1) + 1;
+    snprintf(rid, sizeof(rid), "%llu", n);
+    size_t len = r->out.len;
+    char *buf = sl_str_detach(&r->out);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            r->content_type ? r->content_type : "application/json");
+    MHD_add_response_header(resp, "X-Request-Id", rid);
+    if (r->next_offset[0])
+        MHD_add_response_header(resp, "X-Next-Offset", r->next_offset);
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+
+    double secs = (double)(sl_time_mono_ns() - t0) / 1e9;
+    metrics_request(&r->s->metrics, (int)route_idx, r->status, secs);
+    char status[16], dur[32];
+    snprintf(status, sizeof(status), "%d", r->status);
+    snprintf(dur, sizeof(dur), "%.3f", secs * 1000.0);
+    sl_log(r->status >= 500 ? SL_LOG_ERROR : SL_LOG_INFO, "request", "request_id", rid, "method",
+           r->method, "path", r->path, "route", route, "status", status, "duration_ms", dur, NULL);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    struct sl_server *s = cls;
+    struct conn_ctx *cc = *con_cls;
+    if (!cc) {
+        cc = sl_xcalloc(1, sizeof(*cc));
+        sl_str_init(&cc->body);
+        cc->t0 = sl_time_mono_ns();
+        *con_cls = cc;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (cc->too_big || cc->body.len + *upload_data_size > SRV_BODY_MAX) {
+            cc->too_big = true;
+            sl_str_release(&cc->body);
+        } else {
+            sl_str_add(&cc->body, upload_data, *upload_data_size);
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+
+    struct req r;
+    memset(&r, 0, sizeof(r));
+    r.s = s;
+    r.conn = conn;
+    r.method = method;
+    r.path = url;
+    r.body = cc->body.buf;
+    r.body_len = cc->body.len;
+    r.status = 200;
+    sl_str_init(&r.out);
+    size_t idx = srv_nroutes;
+    const char *route = "";
+    if (cc->too_big) {
+        reply_error(&r, 413, "too_large", "the request body is over %d bytes", SRV_BODY_MAX);
+    } else {
+        idx = dispatch(&r);
+        if (idx < srv_nroutes)
+            route = srv_routes[idx].pattern;
+    }
+    enum MHD_Result ret = send_reply(&r, route, cc->t0, idx);
+    sl_store_token_release(&r.token);
+    sl_str_release(&r.out);
+    return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls, (void)conn, (void)toe;
+    struct conn_ctx *cc = *con_cls;
+    if (cc) {
+        sl_str_release(&cc->body);
+        free(cc);
+        *con_cls = NULL;
+    }
+}
+
+/* "ADDR:PORT" (IPv4) into SA. */
+static int parse_listen(const char *listen, struct sockaddr_in *sa, struct sl_error *err)
+{
+    const char *colon = strrchr(listen, ':');
+    if (!colon)
+        return sl_error_set(err, SL_EINVAL, "--listen takes ADDR:PORT, not '%s'", listen);
+    char *host = sl_xstrndup(listen, (size_t)(colon - listen));
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    memset(sa, 0, sizeof(*sa));
+    sa->sin_family = AF_INET;
+    int rc = 0;
+    if (!*host || !strcmp(host, "localhost"))
+        inet_pton(AF_INET, "127.0.0.1", &sa->sin_addr);
+    else if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+        rc = sl_error_set(err, SL_EINVAL, "--listen: '%s' is not an IPv4 address", host);
+    if (!rc && (*end || colon[1] == '\0' || port < 0 || port > 65535))
+        rc = sl_error_set(err, SL_EINVAL, "--listen: '%s' is not a port", colon + 1);
+    sa->sin_port = htons((uint16_t)port);
+    free(host);
+    return rc;
+}
+
+int srv_http_start(struct sl_server *s, const char *listen, int threads, struct sl_error *err)
+{
+    struct sockaddr_in sa;
+    int rc;
+    if ((rc = parse_listen(listen, &sa, err)) < 0)
+        return rc;
+    s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
+                                 on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                                 MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 0 ? threads : 2),
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_END);
+    if (!s->daemon)
+        return sl_error_set(err, SL_EIO, "cannot listen on %s (in use or not allowed?)", listen);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    char ip[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
+    snprintf(s->address, sizeof(s->address), "%s:%u", ip,
+             info ? (unsigned)info->port : (unsigned)ntohs(sa.sin_port));
+    return 0;
+}
+
+void srv_http_stop(struct sl_server *s)
+{
+    if (s->daemon) {
+        MHD_stop_daemon(s->daemon);
+        s->daemon = NULL;
+    }
+}

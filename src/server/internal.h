@@ -1,0 +1,158 @@
+/* internal.h: what the files of the server room share (not a public API). */
+#ifndef SL_SERVER_INTERNAL_H
+#define SL_SERVER_INTERNAL_H
+
+#include "base/compat.h"
+#include "base/str.h"
+#include "sched/pipeline.h"
+#include "server/server.h"
+#include "store/store.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define SRV_BODY_MAX (1024 * 1024) /* request bodies; over it: 413 */
+#define SRV_LEASE_S 60             /* a worker renews its job's lease every second */
+#define SRV_HIST_N 12              /* buckets of the histograms */
+
+struct worker;
+
+struct metrics {
+    pthread_mutex_t mu;
+    /* requests by route (index into the route table, or the last slot for "unmatched") and
+     * status code */
+    struct route_count {
+        int route;
+        int code;
+        uint64_t n;
+    } * counts;
+    size_t ncounts, capcounts;
+    uint64_t latency[SRV_HIST_N + 1]; /* cumulative later; here per bucket, +Inf last */
+    double latency_sum;
+    uint64_t latency_n;
+    uint64_t job_dur[SRV_HIST_N + 1];
+    double job_dur_sum;
+    uint64_t job_dur_n;
+    atomic_ullong store_errors;
+};
+
+struct sl_server {
+    struct sl_store *st;
+    char *data_dir;
+    char address[80];
+    struct MHD_Daemon *daemon;
+    /* Pipeline transitions (restore, event, persist) are serialised per process: the store
+     * makes each write atomic, this makes each read-modify-write of one pipeline so. */
+    pthread_mutex_t sched_mu;
+    /* Idle workers wait here; pipeline creation, play and retry signal it. */
+    pthread_mutex_t wake_mu;
+    pthread_cond_t wake_cv;
+    atomic_bool stopping;   /* no more claims */
+    atomic_bool cancel_all; /* grace period over: cancel running jobs */
+    struct worker *workers;
+    int nworkers;
+    pthread_t ticker;
+    bool ticker_started;
+    bool shut;
+    char *worker_prefix; /* "serve@HOST/": this server's workers, for recovery */
+    atomic_ullong next_request_id;
+    struct metrics metrics;
+};
+
+/* One request as the handlers see it. */
+struct req {
+    struct sl_server *s;
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *path;
+    int64_t id; /* the {id} of the route, when it has one */
+    const char *body;
+    size_t body_len;
+    struct sl_store_token token; /* the caller (authenticated routes) */
+    /* the answer */
+    int status;
+    const char *content_type;
+    struct sl_str out;
+    char next_offset[32]; /* X-Next-Offset of a log read; "" = none */
+};
+
+typedef void (*route_fn)(struct req *r);
+
+struct route {
+    const char *method;
+    const char *pattern; /* "/api/v1/projects/{id}/pipelines" */
+    route_fn fn;
+    const char *role; /* NULL: no authentication */
+};
+
+/* The route table (api.c) and its size. */
+extern const struct route srv_routes[];
+extern const size_t srv_nroutes;
+
+/* Answers (http.c). reply_json takes ownership of V. */
+void reply_json(struct req *r, int status, json_t *v);
+void reply_error(struct req *r, int status, const char *code, const char *fmt, ...) SL_PRINTF(4, 5);
+/* Maps a store/library error to a status: ENOENT 404, EEXISTS 409, EINVAL/ELIMIT 400,
+ * EBUSY 409, anything else 500 (and counted as a store error). */
+void reply_sl_error(struct req *r, int code, const struct sl_error *err);
+/* Parses the body as a JSON object; answers 400 and returns NULL when it is not one. */
+json_t *body_json(struct req *r);
+/* The query argument NAME, or NULL. */
+const char *query_arg(struct req *r, const char *name);
+
+/* Pipelines (pipelines.c). */
+/* Plans and stores a pipeline of project P for REF ("" = the default branch) with
+ * VARIABLES (a JSON object or NULL) and SOURCE. A configuration that does not compile
+ * still gives a pipeline (failed, with its messages); SL_EINVAL only for a request that
+ * cannot be one (unknown ref, a repository that cannot be fetched: ERR says). */
+int srv_pipeline_create(struct sl_server *s, const struct sl_store_project *p, const char *ref,
+                        json_t *variables, const char *source, int64_t *id_out,
+                        struct sl_error *err);
+
+/* Transitions (transitions.c): each rebuilds the pipeline's machine from the store,
+ * applies one event and persists what changed (jobs, then the pipeline's status). */
+enum srv_event {
+    SRV_EV_SETTLE,
+    SRV_EV_FINISHED,
+    SRV_EV_PLAY,
+    SRV_EV_RETRY,
+    SRV_EV_CANCEL_JOB,
+    SRV_EV_CANCEL_PIPELINE
+};
+struct srv_finish {
+    enum sl_sched_failure reason;
+    int exit_code;
+    const char *worker_id;
+};
+/* JOB_POS is the job's position (ignored for SETTLE and CANCEL_PIPELINE). FORCE_RUNNING:
+ * the job is stored failed by recovery but must be fed to the machine as running. */
+int srv_transition(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, size_t job_pos,
+                   const struct srv_finish *fin, bool force_running, struct sl_error *err);
+/* Rebuilds the scheduler's view of one stored job from its spec JSON into SJ, with arrays
+ * allocated in *ARENA_PTRS (freed by the caller with free_sched_arrays). */
+int srv_sched_job_from_spec(const char *spec, struct sl_sched_job *sj, struct sl_error *err);
+void srv_sched_job_release(struct sl_sched_job *sj);
+
+/* Workers (worker.c). */
+int srv_workers_start(struct sl_server *s, int n, struct sl_error *err);
+/* Wakes idle workers (a job may have become pending). */
+void srv_workers_wake(struct sl_server *s);
+/* Joins them; running jobs are canceled when S->cancel_all is set. */
+void srv_workers_join(struct sl_server *s);
+/* Number of jobs running in this process's workers. */
+int srv_workers_busy(struct sl_server *s);
+/* Start-up recovery (sl_store_recover_jobs fed to the scheduler). */
+int srv_recover(struct sl_server *s, struct sl_error *err);
+
+/* Metrics (metrics.c). */
+void metrics_init(struct metrics *m);
+void metrics_release(struct metrics *m);
+void metrics_request(struct metrics *m, int route, int code, double seconds);
+void metrics_job(struct metrics *m, double seconds);
+void metrics_render(struct sl_server *s, struct sl_str *out);
+
+/* JSON of stored rows (api.c). */
+json_t *pipeline_json(const struct sl_store_pipeline *p);
+
+#endif

@@ -1,0 +1,529 @@
+/* pipelines.c: a pipeline from a repository: fetch the project into its mirror
+ * (DATA/repos/<id>, bare, libgit2), check the commit out once into DATA/trees/<sha> (the
+ * jobs copy their workspace from it), compile .gitlab-ci.yml there, plan it, and store the
+ * pipeline with its jobs. Each job carries the spec its worker needs as JSON; the
+ * scheduler's view of the job is rebuilt from that same JSON (srv_sched_job_from_spec), so
+ * creation and every later transition agree. */
+#include "base/compat.h"
+#include "base/alloc.h"
+#include "base/diag.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/time.h"
+#include "config/config.h"
+#include "expr/expr.h"
+#include "plan/plan.h"
+#include "server/internal.h"
+
+#include <git2.h>
+#include <unistd.h>
+
+#define CI_FILE_MAX (4 * 1024 * 1024)
+
+/* Repository operations of one server are serialised: libgit2 locks refs per repository,
+ * and two fetches of one mirror at once would fail for no good reason. */
+static pthread_mutex_t repo_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int git_fail(struct sl_error *err, const char *what)
+{
+    const git_error *e = git_error_last();
+    return sl_error_set(err, SL_EINVAL, "%s: %s", what, e && e->message ? e->message : "failed");
+}
+
+static int fetch_all(git_repository *repo, const char *url, struct sl_error *err)
+{
+    git_remote *rem = NULL;
+    char heads[] = "+refs/heads/*:refs/heads/*", tags[] = "+refs/tags/*:refs/tags/*";
+    char *specs[] = {heads, tags};
+    git_strarray arr = {specs, 2};
+    git_fetch_options fo;
+    git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+    int rc = 0;
+    if (git_remote_create_anonymous(&rem, repo, url) < 0 ||
+        git_remote_fetch(rem, &arr, &fo, NULL) < 0)
+        rc = git_fail(err, url);
+    git_remote_free(rem);
+    return rc;
+}
+
+/* Fetches URL into the bare mirror DIR and resolves REF there (a branch first, then a
+ * tag). *SHA_OUT (41 bytes) gets the commit, *IS_TAG whether REF was a tag. */
+static int mirror_resolve(const char *url, const char *dir, const char *ref, char *sha_out,
+                          bool *is_tag, struct sl_error *err)
+{
+    git_repository *repo = NULL;
+    git_object *obj = NULL;
+    int rc = 0;
+    if (git_repository_open_bare(&repo, dir) < 0 && git_repository_init(&repo, dir, 1) < 0) {
+        rc = git_fail(err, dir);
+        goto out;
+    }
+    if ((rc = fetch_all(repo, url, err)) < 0)
+        goto out;
+    char *branch = sl_xasprintf("refs/heads/%s^{commit}", ref);
+    char *tag = sl_xasprintf("refs/tags/%s^{commit}", ref);
+    *is_tag = false;
+    if (git_revparse_single(&obj, repo, branch) < 0) {
+        *is_tag = git_revparse_single(&obj, repo, tag) == 0;
+        if (!*is_tag)
+            rc = sl_error_set(err, SL_EINVAL, "the repository has no branch or tag '%s'", ref);
+    }
+    free(branch);
+    free(tag);
+    if (rc == 0)
+        git_oid_tostr(sha_out, GIT_OID_HEXSZ + 1, git_object_id(obj));
+out:
+    git_object_free(obj);
+    git_repository_free(repo);
+    return rc;
+}
+
+/* DATA/trees/<sha>: a repository with the mirror's branches and tags and HEAD detached at
+ * SHA, checked out. Made under a temporary name and renamed, so a tree that exists is
+ * whole. */
+static int tree_checkout(const char *mirror, const char *trees, const char *sha, char **out,
+                         struct sl_error *err)
+{
+    char *final = sl_xasprintf("%s/%s", trees, sha);
+    char *tmp = NULL;
+    git_repository *repo = NULL;
+    git_object *commit = NULL;
+    int rc = 0;
+    if (sl_fs_is_dir(final))
+        goto out;
+    if ((rc = sl_fs_mkdir_p(trees, 0755, err)) < 0)
+        goto out;
+    tmp = sl_xasprintf("%s/.tmp-%s-%d", trees, sha, (int)getpid());
+    sl_fs_remove_tree(tmp, NULL);
+    git_oid oid;
+    if (git_repository_init(&repo, tmp, 0) < 0 || fetch_all(repo, mirror, err) < 0 ||
+        git_oid_fromstr(&oid, sha) < 0 || git_repository_set_head_detached(repo, &oid) < 0 ||
+        git_object_lookup(&commit, repo, &oid, GIT_OBJECT_COMMIT) < 0) {
+        rc = err && err->code ? err->code : git_fail(err, "checkout");
+        goto out;
+    }
+    git_checkout_options co;
+    git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
+    co.checkout_strategy = GIT_CHECKOUT_FORCE;
+    if (git_checkout_tree(repo, commit, &co) < 0) {
+        rc = git_fail(err, "checkout");
+        goto out;
+    }
+    if (rename(tmp, final) < 0 && !sl_fs_is_dir(final))
+        rc = sl_error_set_errno(err, SL_EIO, "rename %s", tmp);
+out:
+    git_object_free(commit);
+    git_repository_free(repo);
+    if (tmp) {
+        if (rc < 0 || sl_fs_exists(tmp))
+            sl_fs_remove_tree(tmp, NULL);
+        free(tmp);
+    }
+    if (rc == 0)
+        *out = final;
+    else
+        free(final);
+    return rc;
+}
+
+/* --- job specs ---------------------------------------------------------------------- */
+
+static json_t *strings_json(const char *const *v)
+{
+    if (!v)
+        return json_null();
+    json_t *a = json_array();
+    for (; *v; v++)
+        json_array_append_new(a, json_string(*v));
+    return a;
+}
+
+static json_t *ints_json(const int *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_integer(v[i]));
+    return a;
+}
+
+/* A scalar or list of scalars from the job's YAML, expanded with its variables. */
+static json_t *node_strings(const struct sl_node *n, const struct sl_vars *vars)
+{
+    if (!n || n->kind == SL_NODE_NULL)
+        return json_null();
+    json_t *a = json_array();
+    size_t cnt = n->kind == SL_NODE_SEQ ? n->n : 1;
+    for (size_t i = 0; i < cnt; i++) {
+        const char *s = sl_node_scalar(n->kind == SL_NODE_SEQ ? n->items[i] : n);
+        if (!s)
+            continue;
+        char *e = sl_vars_expand(vars, s, false);
+        json_array_append_new(a, json_string(e));
+        free(e);
+    }
+    return a;
+}
+
+static json_t *artifacts_json(const struct sl_plan_job *pj)
+{
+    const struct sl_node *art = sl_node_get(pj->node, "artifacts");
+    if (!art || art->kind != SL_NODE_MAP ||
+        !(sl_node_get(art, "paths") || sl_node_get(art, "untracked")))
+        return json_null();
+    const struct sl_vars *v = &pj->variables;
+    json_t *o = json_object();
+    const char *name = sl_node_scalar(sl_node_get(art, "name"));
+    if (name) {
+        char *e = sl_vars_expand(v, name, false);
+        json_object_set_new(o, "name", json_string(e));
+        free(e);
+    }
+    json_object_set_new(o, "paths", node_strings(sl_node_get(art, "paths"), v));
+    json_object_set_new(o, "exclude", node_strings(sl_node_get(art, "exclude"), v));
+    const struct sl_node *u = sl_node_get(art, "untracked");
+    json_object_set_new(o, "untracked",
+                        json_boolean(u && u->kind == SL_NODE_BOOL && !strcmp(u->str, "true")));
+    const char *when = sl_node_scalar(sl_node_get(art, "when"));
+    json_object_set_new(o, "when", json_string(when ? when : "on_success"));
+    const char *exp = sl_node_scalar(sl_node_get(art, "expire_in"));
+    int64_t secs = 0;
+    if (exp && !strcmp(exp, "never"))
+        secs = -1;
+    else if (exp)
+        sl_time_parse_duration(exp, &secs);
+    json_object_set_new(o, "expire_in_s", json_integer(secs));
+    return o;
+}
+
+/* Which earlier jobs' artifacts a job receives (GitLab's rules, as in sluice run). */
+static json_t *sources_json(const struct sl_plan *p, const struct sl_plan_job *pj)
+{
+    json_t *a = json_array();
+    if (pj->dependencies_declared) {
+        for (size_t i = 0; i < pj->ndependencies; i++)
+            json_array_append_new(a, json_integer((json_int_t)pj->dependencies[i]));
+    } else if (pj->needs_declared) {
+        for (size_t i = 0; i < pj->nneeds; i++)
+            if (pj->needs[i].artifacts)
+                json_array_append_new(a, json_integer((json_int_t)pj->needs[i].index));
+    } else {
+        for (size_t i = 0; i < p->njobs; i++)
+            if (p->jobs[i].stage_index < pj->stage_index)
+                json_array_append_new(a, json_integer((json_int_t)i));
+    }
+    return a;
+}
+
+static json_t *job_spec_json(const struct sl_plan *p, size_t idx, const char *tree)
+{
+    const struct sl_plan_job *pj = &p->jobs[idx];
+    json_t *o = json_object();
+    json_object_set_new(o, "nstages", json_integer((json_int_t)p->nstages));
+    json_object_set_new(o, "stage_idx", json_integer((json_int_t)pj->stage_index));
+    json_object_set_new(o, "needs_declared", json_boolean(pj->needs_declared));
+    json_t *needs = json_array();
+    for (size_t i = 0; i < pj->nneeds; i++)
+        json_array_append_new(needs, json_integer((json_int_t)pj->needs[i].index));
+    json_object_set_new(o, "needs", needs);
+    json_object_set_new(o, "when", json_string(sl_plan_when_name(pj->when)));
+    json_object_set_new(o, "start_in_ms", json_integer(pj->start_in_s * 1000));
+    json_object_set_new(o, "allow_failure", json_boolean(pj->allow_failure));
+    json_object_set_new(o, "allow_exit_codes",
+                        ints_json(pj->allow_exit_codes, pj->nallow_exit_codes));
+    json_object_set_new(o, "retry_max", json_integer(SL_MIN(pj->retry_max, SL_SCHED_MAX_RETRY)));
+    uint32_t mask = 0;
+    for (size_t i = 0; i < pj->nretry_when; i++)
+        sl_sched_retry_when_parse(pj->retry_when[i], &mask);
+    json_object_set_new(o, "retry_when", json_integer(mask));
+    json_object_set_new(o, "retry_exit_codes",
+                        ints_json(pj->retry_exit_codes, pj->nretry_exit_codes));
+    json_object_set_new(o, "before_script", strings_json(pj->before_script));
+    json_object_set_new(o, "script", strings_json(pj->script));
+    json_object_set_new(o, "after_script", strings_json(pj->after_script));
+    json_object_set_new(o, "timeout_ms", json_integer(pj->timeout_s * 1000));
+    json_t *vars = json_array();
+    for (size_t i = 0; i < pj->variables.n; i++)
+        json_array_append_new(vars,
+                              json_pack("[ss]", pj->variables.v[i].name, pj->variables.v[i].value));
+    json_object_set_new(o, "variables", vars);
+    json_object_set_new(o, "sources", sources_json(p, pj));
+    json_object_set_new(o, "artifacts", artifacts_json(pj));
+    const char *cov = sl_node_scalar(sl_node_get(pj->node, "coverage"));
+    json_object_set_new(o, "coverage", cov ? json_string(cov) : json_null());
+    json_object_set_new(o, "tree", json_string(tree));
+    return o;
+}
+
+static int int_array(json_t *a, int **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!json_is_array(a) || json_array_size(a) == 0)
+        return 0;
+    *out = sl_xcalloc(json_array_size(a), sizeof(int));
+    for (size_t i = 0; i < json_array_size(a); i++)
+        (*out)[(*n)++] = (int)json_integer_value(json_array_get(a, i));
+    return 0;
+}
+
+int srv_sched_job_from_spec(const char *spec, struct sl_sched_job *sj, struct sl_error *err)
+{
+    json_error_t je;
+    json_t *o = json_loads(spec, 0, &je);
+    memset(sj, 0, sizeof(*sj));
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return sl_error_set(err, SL_EINVAL, "job spec: %s", je.text);
+    }
+    sj->stage = (int)json_integer_value(json_object_get(o, "stage_idx"));
+    sj->needs_declared = json_is_true(json_object_get(o, "needs_declared"));
+    json_t *needs = json_object_get(o, "needs");
+    if (json_array_size(needs)) {
+        size_t *nv = sl_xcalloc(json_array_size(needs), sizeof(size_t));
+        for (size_t i = 0; i < json_array_size(needs); i++)
+            nv[i] = (size_t)json_integer_value(json_array_get(needs, i));
+        sj->needs = nv;
+        sj->nneeds = json_array_size(needs);
+    }
+    enum sl_sched_when w = SL_SCHED_ON_SUCCESS;
+    const char *when = json_string_value(json_object_get(o, "when"));
+    if (when)
+        sl_sched_when_parse(when, &w);
+    sj->when = w;
+    sj->start_in_ms = json_integer_value(json_object_get(o, "start_in_ms"));
+    sj->allow_failure = json_is_true(json_object_get(o, "allow_failure"));
+    int *codes;
+    size_t n;
+    int_array(json_object_get(o, "allow_exit_codes"), &codes, &n);
+    sj->allow_exit_codes = codes;
+    sj->nallow_exit_codes = n;
+    sj->retry_max = (int)json_integer_value(json_object_get(o, "retry_max"));
+    sj->retry_when = (uint32_t)json_integer_value(json_object_get(o, "retry_when"));
+    int_array(json_object_get(o, "retry_exit_codes"), &codes, &n);
+    sj->retry_exit_codes = codes;
+    sj->nretry_exit_codes = n;
+    json_decref(o);
+    return 0;
+}
+
+void srv_sched_job_release(struct sl_sched_job *sj)
+{
+    free((void *)sj->needs);
+    free((void *)sj->allow_exit_codes);
+    free((void *)sj->retry_exit_codes);
+    memset(sj, 0, sizeof(*sj));
+}
+
+/* --- creation ----------------------------------------------------------------------- */
+
+static char **include_vars(const struct sl_trigger *t)
+{
+    size_t n = 0;
+    char **v = sl_xcalloc(t->predefined.n + 1, sizeof(*v));
+    for (size_t i = 0; i < t->predefined.n; i++) {
+        const struct sl_var *x = &t->predefined.v[i];
+        if (sl_starts_with(x->name, "CI_") || sl_starts_with(x->name, "GITLAB_"))
+            v[n++] = sl_xasprintf("%s=%s", x->name, x->value);
+    }
+    return v;
+}
+
+static bool var_name_ok(const char *k)
+{
+    if (!*k)
+        return false;
+    for (const char *c = k; *c; c++)
+        if (!(*c == '_' || (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') ||
+              (*c >= 'A' && *c <= 'Z')))
+            return false;
+    return true;
+}
+
+/* The lint messages of DIAG as a JSON array of "FILE:LINE:COL: message", paths relative
+ * to the tree. */
+static char *diag_json(const struct sl_diag *d, const char *tree)
+{
+    json_t *a = json_array();
+    size_t tl = strlen(tree);
+    for (size_t i = 0; i < d->n; i++) {
+        const struct sl_diag_item *it = &d->items[i];
+        if (it->level != SL_DIAG_ERROR)
+            continue;
+        const char *f = it->file ? it->file : ".gitlab-ci.yml";
+        if (!strncmp(f, tree, tl) && f[tl] == '/')
+            f += tl + 1;
+        char *line = it->line ? sl_xasprintf("%s:%d:%d: %s", f, it->line, it->column, it->message)
+                              : sl_xasprintf("%s: %s", f, it->message);
+        json_array_append_new(a, json_string(line));
+        free(line);
+    }
+    char *s = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    return s;
+}
+
+static const char *sched_status_store(enum sl_sched_status st)
+{
+    return sl_sched_status_name(st);
+}
+
+int srv_pipeline_create(struct sl_server *s, const struct sl_store_project *proj, const char *ref,
+                        json_t *variables, const char *source, int64_t *id_out,
+                        struct sl_error *err)
+{
+    char mirror[4096], trees[4096], sha[GIT_OID_HEXSZ + 1];
+    char *tree = NULL, **ivars = NULL, *cifile = NULL, *vars_text = NULL;
+    bool is_tag = false;
+    struct sl_trigger t;
+    struct sl_diag diag = SL_DIAG_INIT;
+    struct sl_config *cfg = NULL;
+    struct sl_plan *plan = NULL;
+    struct sl_store_job *jobs = NULL;
+    struct sl_sched_job *sj = NULL;
+    struct sl_sched *m = NULL;
+    size_t njobs = 0;
+    int rc = 0;
+    int64_t now = sl_time_now_ms();
+    struct sl_store_pipeline p;
+
+    memset(&p, 0, sizeof(p));
+    sl_trigger_init(&t);
+    if (!ref || !*ref)
+        ref = proj->default_branch;
+    snprintf(mirror, sizeof(mirror), "%s/repos/%lld", s->data_dir, (long long)proj->id);
+    snprintf(trees, sizeof(trees), "%s/trees", s->data_dir);
+
+    pthread_mutex_lock(&repo_mu);
+    rc = mirror_resolve(proj->repo_url, mirror, ref, sha, &is_tag, err);
+    if (rc == 0)
+        rc = tree_checkout(mirror, trees, sha, &tree, err);
+    pthread_mutex_unlock(&repo_mu);
+    if (rc < 0)
+        goto out;
+
+    t.ref = sl_xstrdup(ref);
+    t.tag = is_tag;
+    free(t.source);
+    t.source = sl_xstrdup(source);
+    if (variables) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(variables, k, v)
+        {
+            if (!var_name_ok(k) || !(json_is_string(v) || json_is_number(v))) {
+                rc = sl_error_set(err, SL_EINVAL,
+                                  "variables: '%s' must be a name ([A-Za-z0-9_]) with a string "
+                                  "value",
+                                  k);
+                goto out;
+            }
+            char *val = json_is_string(v) ? sl_xstrdup(json_string_value(v))
+                                          : json_dumps(v, JSON_ENCODE_ANY);
+            sl_vars_set(&t.pipeline_vars, k, val, false);
+            free(val);
+        }
+    }
+    if ((rc = sl_trigger_from_git(&t, tree, err)) < 0)
+        goto out;
+
+    p.project_id = proj->id;
+    p.ref = (char *)ref;
+    p.is_tag = is_tag;
+    p.sha = sha;
+    p.before_sha = t.before_sha;
+    p.source = (char *)source;
+    vars_text = variables ? json_dumps(variables, JSON_COMPACT) : NULL;
+    p.variables = vars_text;
+    p.status = (char *)"created";
+
+    ivars = include_vars(&t);
+    struct sl_config_opts opts = {0};
+    opts.project_dir = tree;
+    opts.vars = (const char *const *)ivars;
+    cifile = sl_fs_join(tree, ".gitlab-ci.yml");
+    int crc = sl_config_load_file(&cfg, cifile, &opts, &diag);
+    sl_diag_sort(&diag);
+    if (crc < 0) {
+        p.status = (char *)"failed";
+        p.error_message = (char *)(crc == SL_ENOENT && diag.n == 0
+                                       ? "the commit has no .gitlab-ci.yml"
+                                       : "the configuration is invalid (see yaml_errors)");
+        p.yaml_errors = diag_json(&diag, tree);
+        p.finished_at = now;
+        rc = sl_store_pipeline_create(s->st, &p, NULL, 0, now, id_out, NULL, err);
+        goto out;
+    }
+    struct sl_error perr = SL_ERROR_INIT;
+    if (sl_plan_build(&plan, cfg, &t, &perr) < 0) {
+        p.status = (char *)"failed";
+        p.error_message = (char *)sl_error_format(&perr);
+        rc = sl_store_pipeline_create(s->st, &p, NULL, 0, now, id_out, NULL, err);
+        sl_error_release(&perr);
+        goto out;
+    }
+    if (!plan->created || plan->njobs == 0) {
+        rc = sl_error_set(err, SL_EINVAL, "no pipeline: %s",
+                          !plan->created ? (plan->reason ? plan->reason : "workflow:rules")
+                                         : "the configuration has no jobs for this ref");
+        goto out;
+    }
+    njobs = plan->njobs;
+    jobs = sl_xcalloc(njobs, sizeof(*jobs));
+    sj = sl_xcalloc(njobs, sizeof(*sj));
+    const char *tree_rel = tree + strlen(s->data_dir) + 1;
+    for (size_t i = 0; i < njobs; i++) {
+        json_t *spec = job_spec_json(plan, i, tree_rel);
+        jobs[i].spec = json_dumps(spec, JSON_COMPACT);
+        json_decref(spec);
+        if ((rc = srv_sched_job_from_spec(jobs[i].spec, &sj[i], err)) < 0)
+            goto out;
+        sj[i].name = plan->jobs[i].name;
+    }
+    if ((rc = sl_sched_new(&m, sj, njobs, plan->nstages, err)) < 0 ||
+        (rc = sl_sched_start(m, now, err)) < 0)
+        goto out;
+    for (size_t i = 0; i < njobs; i++) {
+        const struct sl_plan_job *pj = &plan->jobs[i];
+        jobs[i].name = (char *)pj->name;
+        jobs[i].stage = (char *)pj->stage;
+        jobs[i].stage_idx = (int)pj->stage_index;
+        jobs[i].status = (char *)sched_status_store(sl_sched_job_status(m, i));
+        jobs[i].when = (char *)sl_plan_when_name(pj->when);
+        jobs[i].allow_failure = pj->allow_failure;
+        jobs[i].attempt = 1;
+        if (sl_sched_job_status(m, i) == SL_SCHED_PENDING)
+            jobs[i].queued_at = now;
+        if (sl_sched_job_status(m, i) == SL_SCHED_SCHEDULED)
+            jobs[i].due_at = sl_sched_job_due(m, i);
+    }
+    p.status = (char *)sl_sched_status_name(sl_sched_status(m));
+    if (sl_sched_is_finished(m))
+        p.finished_at = now;
+    rc = sl_store_pipeline_create(s->st, &p, jobs, njobs, now, id_out, NULL, err);
+    if (rc == 0)
+        srv_workers_wake(s);
+out:
+    if (jobs)
+        for (size_t i = 0; i < njobs; i++)
+            free(jobs[i].spec);
+    free(jobs);
+    if (sj)
+        for (size_t i = 0; i < njobs; i++)
+            srv_sched_job_release(&sj[i]);
+    free(sj);
+    sl_sched_free(m);
+    free(vars_text);
+    free(p.yaml_errors);
+    sl_plan_free(plan);
+    sl_config_free(cfg);
+    sl_diag_release(&diag);
+    if (ivars) {
+        for (char **v = ivars; *v; v++)
+            free(*v);
+        free(ivars);
+    }
+    free(cifile);
+    free(tree);
+    sl_trigger_release(&t);
+    return rc;
+}

@@ -1,0 +1,168 @@
+/* server.c: the server's life: store, admin token, recovery, workers, HTTP, shutdown. */
+#include "base/compat.h"
+#include "base/alloc.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/time.h"
+#include "config/config.h"
+#include "expr/expr.h"
+#include "server/http.h"
+#include "server/internal.h"
+
+#include <fcntl.h>
+#include <git2.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const roles[] = {"viewer", "developer", "maintainer", "admin"};
+
+int sl_server_role_rank(const char *role)
+{
+    for (size_t i = 0; role && i < SL_ARRAY_LEN(roles); i++)
+        if (!strcmp(role, roles[i]))
+            return (int)i;
+    return -1;
+}
+
+static char *db_url_for(const char *data_dir, const char *db_url)
+{
+    if (db_url)
+        return sl_xstrdup(db_url);
+    return sl_xasprintf("%s/sluice.db", data_dir);
+}
+
+int sl_server_token_create(const char *data_dir, const char *db_url, const char *role,
+                           const char *name, char **secret_out, struct sl_error *err)
+{
+    struct sl_store *st = NULL;
+    if (sl_server_role_rank(role) < 0)
+        return sl_error_set(err, SL_EINVAL,
+                            "unknown role '%s' (admin, maintainer, developer or viewer)",
+                            role ? role : "");
+    int rc;
+    if (!db_url && (rc = sl_fs_mkdir_p(data_dir, 0700, err)) < 0)
+        return rc;
+    char *url = db_url_for(data_dir, db_url);
+    rc = sl_store_open(&st, url, err);
+    free(url);
+    if (rc < 0)
+        return rc;
+    rc = sl_store_token_create(st, name ? name : role, role, sl_time_now_ms(), secret_out, NULL,
+                               err);
+    sl_store_close(st);
+    return rc;
+}
+
+/* First start: no token at all yet. */
+static int ensure_admin_token(struct sl_server *s, char **admin_token, struct sl_error *err)
+{
+    struct sl_store_page page = {0, 1, NULL};
+    struct sl_store_token *toks = NULL;
+    size_t n = 0;
+    int rc = sl_store_token_list(s->st, &page, &toks, &n, err);
+    sl_store_tokens_free(toks, n);
+    if (rc < 0 || n > 0)
+        return rc;
+    char *secret = NULL;
+    if ((rc = sl_store_token_create(s->st, "admin", "admin", sl_time_now_ms(), &secret, NULL,
+                                    err)) < 0)
+        return rc;
+    char *path = sl_fs_join(s->data_dir, "admin.token");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, secret, strlen(secret)) != (ssize_t)strlen(secret) ||
+        write(fd, "\n", 1) != 1)
+        rc = sl_error_set_errno(err, SL_EIO, "cannot write %s", path);
+    if (fd >= 0) {
+        fchmod(fd, 0600);
+        close(fd);
+    }
+    free(path);
+    if (rc == 0 && admin_token)
+        *admin_token = secret;
+    else
+        free(secret);
+    return rc;
+}
+
+int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, char **admin_token,
+                  struct sl_error *err)
+{
+    struct sl_server *s = sl_xcalloc(1, sizeof(*s));
+    int rc;
+    char *url = NULL;
+
+    metrics_init(&s->metrics);
+    pthread_mutex_init(&s->sched_mu, NULL);
+    pthread_mutex_init(&s->wake_mu, NULL);
+    pthread_cond_init(&s->wake_cv, NULL);
+    if (!opts->data_dir) {
+        rc = sl_error_set(err, SL_EINVAL, "a data directory is required");
+        goto out;
+    }
+    if ((rc = sl_fs_mkdir_p(opts->data_dir, 0700, err)) < 0)
+        goto out;
+    s->data_dir = realpath(opts->data_dir, NULL);
+    if (!s->data_dir) {
+        rc = sl_error_set_errno(err, SL_EIO, "%s", opts->data_dir);
+        goto out;
+    }
+    git_libgit2_init();
+    sl_config_set_expr_checker(sl_expr_valid);
+    url = db_url_for(s->data_dir, opts->db_url);
+    if ((rc = sl_store_open(&s->st, url, err)) < 0)
+        goto out;
+    if ((rc = ensure_admin_token(s, admin_token, err)) < 0)
+        goto out;
+    if ((rc = srv_recover(s, err)) < 0)
+        goto out;
+    if ((rc = srv_workers_start(s, opts->workers < 0 ? 1 : opts->workers, err)) < 0)
+        goto out;
+    if ((rc = srv_http_start(s, opts->listen ? opts->listen : "127.0.0.1:8080", opts->http_threads,
+                             err)) < 0)
+        goto out;
+    *out = s;
+    s = NULL;
+out:
+    free(url);
+    sl_server_free(s);
+    return rc;
+}
+
+const char *sl_server_address(const struct sl_server *s)
+{
+    return s->address;
+}
+
+void sl_server_shutdown(struct sl_server *s, int64_t grace_ms)
+{
+    if (s->shut)
+        return;
+    s->shut = true;
+    atomic_store(&s->stopping, true);
+    srv_http_stop(s);
+    srv_workers_wake(s);
+    int64_t deadline = sl_time_now_ms() + grace_ms;
+    while (s->workers && srv_workers_busy(s) > 0 && sl_time_now_ms() < deadline)
+        usleep(50 * 1000);
+    if (s->workers && srv_workers_busy(s) > 0) {
+        sl_log(SL_LOG_WARN, "grace period over: canceling running jobs", NULL);
+        atomic_store(&s->cancel_all, true);
+    }
+    if (s->workers)
+        srv_workers_join(s);
+}
+
+void sl_server_free(struct sl_server *s)
+{
+    if (!s)
+        return;
+    sl_server_shutdown(s, 0);
+    sl_store_close(s->st);
+    metrics_release(&s->metrics);
+    pthread_mutex_destroy(&s->sched_mu);
+    pthread_mutex_destroy(&s->wake_mu);
+    pthread_cond_destroy(&s->wake_cv);
+    free(s->worker_prefix);
+    free(s->data_dir);
+    free(s);
+}

@@ -1,0 +1,57 @@
+/* server.h: `sluice serve`: the HTTP API (libmicrohttpd), built-in workers and start-up
+ * recovery over one store.
+ *
+ *   struct sl_server_options o = {.listen = "127.0.0.1:8080", .data_dir = "/var/lib/sluice"};
+ *   struct sl_server *s;
+ *   if (sl_server_new(&s, &o, err) < 0) ...          opens the store, recovers, binds
+ *   printf("listening on %s\n", sl_server_address(s));
+ *   ... wait for a signal ...
+ *   sl_server_shutdown(s, grace_ms);                 stop accepting, drain the workers
+ *   sl_server_free(s);
+ *
+ * Data directory layout: sluice.db (SQLite, unless --db), admin.token (first start, 0600),
+ * repos/<project id>/ (bare mirrors fetched with libgit2), trees/<sha>/ (a checked-out
+ * commit the jobs copy from), builds/<job id>/ (job workspaces), pipelines/<id>/ (logs and
+ * artifacts of the jobs).
+ *
+ * docs/server.md is the user's side of this; docs/api.md lists every route. */
+#ifndef SL_SERVER_H
+#define SL_SERVER_H
+
+#include "base/compat.h"
+#include "base/error.h"
+
+struct sl_server;
+
+struct sl_server_options {
+    const char *listen;   /* "ADDR:PORT"; NULL = 127.0.0.1:8080; port 0 picks a free one */
+    const char *data_dir; /* required; created when missing */
+    const char *db_url;   /* NULL = sqlite at DATA_DIR/sluice.db */
+    int workers;          /* built-in workers; 0 = none (< 0 = 1) */
+    int http_threads;     /* libmicrohttpd's thread pool; 0 = 2 */
+};
+
+/* Opens (and migrates) the store, creates the admin token on first start (*ADMIN_TOKEN,
+ * when not NULL, gets it: caller frees; NULL when the token already existed), recovers
+ * jobs a crash left running, starts the workers and the HTTP daemon. On success *OUT owns
+ * the server. SL_EINVAL for a bad listen address, SL_EIO when it cannot bind, store errors
+ * as sl_store_open. */
+int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, char **admin_token,
+                  struct sl_error *err);
+/* "ADDR:PORT" actually bound. Borrowed. */
+const char *sl_server_address(const struct sl_server *s);
+/* Stops accepting connections, lets running jobs finish for up to GRACE_MS, then cancels
+ * the rest (recorded as canceled) and joins every thread. Idempotent. */
+void sl_server_shutdown(struct sl_server *s, int64_t grace_ms);
+/* Shuts down (grace 0) if needed and frees. Accepts NULL. */
+void sl_server_free(struct sl_server *s);
+
+/* Creates an API token with ROLE in the store at DB_URL (NULL = DATA_DIR/sluice.db).
+ * *SECRET_OUT (caller frees) is the token, shown once. SL_EINVAL for an unknown role. */
+int sl_server_token_create(const char *data_dir, const char *db_url, const char *role,
+                           const char *name, char **secret_out, struct sl_error *err);
+
+/* Roles by strength: admin > maintainer > developer > viewer. -1 for an unknown name. */
+int sl_server_role_rank(const char *role);
+
+#endif

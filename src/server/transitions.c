@@ -1,0 +1,225 @@
+/* transitions.c: one pipeline event at a time. The pipeline's machine is rebuilt from the
+ * stored jobs (sl_sched_restore), the event applied, and every job whose status or attempt
+ * changed is written back with a compare-and-set on the status it was read with; then the
+ * pipeline's status. The machine is never kept in memory, so a restart, another server or
+ * a crash between two writes changes nothing: the next event settles what was missed. */
+#include "base/compat.h"
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/time.h"
+#include "server/internal.h"
+
+static bool terminal(enum sl_sched_status st)
+{
+    return st == SL_SCHED_SUCCESS || st == SL_SCHED_FAILED || st == SL_SCHED_CANCELED ||
+           st == SL_SCHED_SKIPPED;
+}
+
+static void saved_from_row(const struct sl_store_job *j, struct sl_sched_saved *sv)
+{
+    enum sl_sched_status st = SL_SCHED_CREATED;
+    enum sl_sched_failure f = SL_SCHED_FAILURE_NONE;
+    sl_sched_status_parse(j->status, &st);
+    if (j->failure_reason && sl_sched_failure_parse(j->failure_reason, &f) < 0)
+        f = SL_SCHED_FAILURE_UNKNOWN;
+    sv->status = st;
+    sv->attempt = j->attempt > 0 ? j->attempt : 1;
+    sv->exit_code = j->has_exit_code ? j->exit_code : SL_SCHED_NO_EXIT_CODE;
+    sv->failure = f;
+    sv->due_ms = j->due_at;
+}
+
+/* Writes job I's new state from the machine into row J (read with status OLD). */
+static int persist_job(struct sl_server *s, struct sl_sched *m, size_t i, struct sl_store_job *j,
+                       bool kill, int64_t now, struct sl_error *err)
+{
+    enum sl_sched_status st = kill ? SL_SCHED_CANCELED : sl_sched_job_status(m, i);
+    int attempt = sl_sched_job_attempt(m, i);
+    char *old = sl_xstrdup(j->status);
+    enum sl_sched_status was = SL_SCHED_CREATED;
+    sl_sched_status_parse(old, &was);
+    int rc = 0;
+    if (st == was && attempt == j->attempt && !kill)
+        goto out;
+    free(j->status);
+    j->status = sl_xstrdup(sl_sched_status_name(st));
+    bool new_attempt = attempt != j->attempt;
+    j->attempt = attempt;
+    if (st == SL_SCHED_PENDING || new_attempt) {
+        j->queued_at = 0;
+        j->started_at = 0;
+        j->finished_at = 0;
+        j->has_exit_code = false;
+        free(j->failure_reason);
+        j->failure_reason = NULL;
+        free(j->runner_id);
+        j->runner_id = NULL;
+        j->lease_deadline = 0;
+    }
+    if (st == SL_SCHED_SCHEDULED)
+        j->due_at = sl_sched_job_due(m, i);
+    if (terminal(st)) {
+        if (!j->finished_at)
+            j->finished_at = now;
+        free(j->runner_id);
+        j->runner_id = NULL;
+        j->lease_deadline = 0;
+        enum sl_sched_failure f = sl_sched_job_failure(m, i);
+        free(j->failure_reason);
+        j->failure_reason =
+            st == SL_SCHED_FAILED || (st == SL_SCHED_CANCELED && !kill)
+                ? (f != SL_SCHED_FAILURE_NONE ? sl_xstrdup(sl_sched_failure_name(f)) : NULL)
+                : NULL;
+        int code = sl_sched_job_exit_code(m, i);
+        j->has_exit_code = code != SL_SCHED_NO_EXIT_CODE && st != SL_SCHED_SKIPPED;
+        j->exit_code = code;
+    }
+    rc = sl_store_job_update(s->st, j, old, err);
+out:
+    free(old);
+    return rc;
+}
+
+static int persist_pipeline(struct sl_server *s, struct sl_store_pipeline *p, struct sl_sched *m,
+                            int64_t now, struct sl_error *err)
+{
+    enum sl_sched_status st = sl_sched_status(m);
+    const char *name = sl_sched_status_name(st);
+    bool finished = sl_sched_is_finished(m);
+    bool started = st != SL_SCHED_CREATED && st != SL_SCHED_PENDING;
+    int64_t started_at = p->started_at ? p->started_at : (started ? now : 0);
+    int64_t finished_at = finished ? (p->finished_at ? p->finished_at : now) : 0;
+    if (!strcmp(p->status, name) && started_at == p->started_at && finished_at == p->finished_at)
+        return 0;
+    free(p->status);
+    p->status = sl_xstrdup(name);
+    p->started_at = started_at;
+    p->finished_at = finished_at;
+    return sl_store_pipeline_update(s->st, p, err);
+}
+
+static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, size_t pos,
+                 const struct srv_finish *fin, bool force_running, bool *lost_race,
+                 struct sl_error *err)
+{
+    struct sl_store_pipeline p;
+    struct sl_store_job *jobs = NULL;
+    struct sl_sched_job *sj = NULL;
+    struct sl_sched_saved *saved = NULL;
+    struct sl_sched *m = NULL;
+    size_t n = 0, nstages = 1;
+    int64_t now = sl_time_now_ms();
+    int rc;
+    bool woke = false;
+
+    memset(&p, 0, sizeof(p));
+    if ((rc = sl_store_pipeline_get(s->st, pipeline_id, &p, err)) < 0)
+        return rc;
+    if ((rc = sl_store_job_list_by_pipeline(s->st, pipeline_id, &jobs, &n, err)) < 0)
+        goto out;
+    if (n == 0) /* a pipeline that failed to compile: nothing to schedule */
+        goto out;
+    if ((ev != SRV_EV_SETTLE && ev != SRV_EV_CANCEL_PIPELINE) && pos >= n) {
+        rc = sl_error_set(err, SL_ENOENT, "no job at position %zu", pos);
+        goto out;
+    }
+    sj = sl_xcalloc(n, sizeof(*sj));
+    saved = sl_xcalloc(n, sizeof(*saved));
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = srv_sched_job_from_spec(jobs[i].spec, &sj[i], err)) < 0)
+            goto out;
+        sj[i].name = jobs[i].name;
+        saved_from_row(&jobs[i], &saved[i]);
+        if (jobs[i].stage_idx + 1 > (int)nstages)
+            nstages = (size_t)jobs[i].stage_idx + 1;
+    }
+    {
+        /* the spec knows the full stage count (stages without jobs of this ref count too) */
+        json_t *o = json_loads(jobs[0].spec, 0, NULL);
+        size_t ns = (size_t)json_integer_value(json_object_get(o, "nstages"));
+        json_decref(o);
+        if (ns > nstages)
+            nstages = ns;
+    }
+    if (ev == SRV_EV_FINISHED) {
+        if (force_running)
+            saved[pos].status = SL_SCHED_RUNNING;
+        else if (strcmp(jobs[pos].status, "running") != 0)
+            ev = SRV_EV_SETTLE; /* canceled meanwhile: its end changes nothing */
+    }
+    if ((rc = sl_sched_restore(&m, sj, n, nstages, saved, now, err)) < 0)
+        goto out;
+    switch (ev) {
+    case SRV_EV_SETTLE:
+        rc = sl_sched_tick(m, now, err);
+        break;
+    case SRV_EV_FINISHED:
+        rc = sl_sched_job_finished(m, pos, fin->reason, fin->exit_code, now, err);
+        break;
+    case SRV_EV_PLAY:
+        rc = sl_sched_play(m, pos, now, err);
+        break;
+    case SRV_EV_RETRY:
+        rc = sl_sched_retry_job(m, pos, now, err);
+        break;
+    case SRV_EV_CANCEL_JOB:
+        rc = sl_sched_cancel_job(m, pos, now, err);
+        break;
+    case SRV_EV_CANCEL_PIPELINE:
+        rc = sl_sched_cancel(m, now, err);
+        break;
+    }
+    if (rc < 0)
+        goto out;
+    size_t nch = 0;
+    const struct sl_sched_change *ch = sl_sched_changes(m, &nch);
+    bool *kill = sl_xcalloc(n, sizeof(bool));
+    for (size_t k = 0; k < nch; k++)
+        if (ch[k].kill && ch[k].job < n)
+            kill[ch[k].job] = true;
+    for (size_t i = 0; i < n; i++) {
+        struct sl_error jerr = SL_ERROR_INIT;
+        int jrc = persist_job(s, m, i, &jobs[i], kill[i], now, &jerr);
+        if (jrc == SL_EBUSY) {
+            *lost_race = true; /* claimed or finished meanwhile */
+        } else if (jrc < 0) {
+            sl_log(SL_LOG_ERROR, "cannot store a job's status", "job", jobs[i].name, "error",
+                   sl_error_format(&jerr), NULL);
+            atomic_fetch_add(&s->metrics.store_errors, 1);
+        }
+        if (jrc == 0 && !strcmp(jobs[i].status, "pending"))
+            woke = true;
+        sl_error_release(&jerr);
+    }
+    free(kill);
+    rc = persist_pipeline(s, &p, m, now, err);
+out:
+    if (woke)
+        srv_workers_wake(s);
+    sl_sched_free(m);
+    if (sj)
+        for (size_t i = 0; i < n; i++)
+            srv_sched_job_release(&sj[i]);
+    free(sj);
+    free(saved);
+    sl_store_jobs_free(jobs, n);
+    sl_store_pipeline_release(&p);
+    return rc;
+}
+
+int srv_transition(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, size_t job_pos,
+                   const struct srv_finish *fin, bool force_running, struct sl_error *err)
+{
+    int rc;
+    pthread_mutex_lock(&s->sched_mu);
+    bool lost = false;
+    rc = apply(s, pipeline_id, ev, job_pos, fin, force_running, &lost, err);
+    /* A pending job claimed between our read and our write: cancel again so the claimed
+     * (now running) job is asked to stop too. */
+    for (int tries = 0; rc == 0 && lost && tries < 3 && ev == SRV_EV_CANCEL_PIPELINE; tries++) {
+        lost = false;
+        rc = apply(s, pipeline_id, ev, job_pos, fin, false, &lost, err);
+    }
+    pthread_mutex_unlock(&s->sched_mu);
+    return rc;
+}

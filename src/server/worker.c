@@ -1,0 +1,462 @@
+/* worker.c: the built-in workers. Each claims the oldest pending job through
+ * sl_store_claim_job (the operation remote agents will use too), runs it with sl_job_run
+ * in DATA/builds/<job id> copied from the pipeline's tree, streams its log into the store
+ * in chunks, and reports the end as a pipeline transition. A ticker thread renews the
+ * leases of running jobs every second (a lease the store refuses means the job was
+ * canceled: the worker stops it) and promotes delayed jobs whose time came. */
+#include "base/compat.h"
+#include "base/alloc.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/time.h"
+#include "exec/job.h"
+#include "server/internal.h"
+
+#include <unistd.h>
+
+extern char **environ;
+
+#define LOG_FLUSH_BYTES (16 * 1024)
+#define LOG_FLUSH_MS 200
+
+struct worker {
+    struct sl_server *s;
+    int idx;
+    pthread_t th;
+    bool started;
+    char id[SL_STORE_WORKER_ID_MAX];
+    pthread_mutex_t mu; /* guards job_id and cancel */
+    int64_t job_id;     /* 0 when idle */
+    struct sl_exec_cancel *cancel;
+    /* the log being written */
+    struct sl_str logbuf;
+    int64_t last_flush;
+    bool log_full;
+};
+
+static void log_flush(struct worker *w)
+{
+    if (w->logbuf.len == 0 || w->log_full) {
+        sl_str_reset(&w->logbuf);
+        return;
+    }
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = sl_store_log_append(w->s->st, w->job_id, w->logbuf.buf, w->logbuf.len,
+                                 sl_time_now_ms(), NULL, &err);
+    if (rc == SL_ELIMIT)
+        w->log_full = true;
+    else if (rc < 0)
+        sl_log(SL_LOG_WARN, "cannot store a log chunk", "error", sl_error_format(&err), NULL);
+    sl_error_release(&err);
+    sl_str_reset(&w->logbuf);
+    w->last_flush = sl_time_now_ms();
+}
+
+static void on_line(void *ctx, enum sl_exec_stream stream, const char *line, size_t len)
+{
+    (void)stream;
+    struct worker *w = ctx;
+    sl_str_add(&w->logbuf, line, len);
+    sl_str_addc(&w->logbuf, '\n');
+    if (w->logbuf.len >= LOG_FLUSH_BYTES || sl_time_now_ms() - w->last_flush >= LOG_FLUSH_MS)
+        log_flush(w);
+}
+
+static const char **strings_from(json_t *a)
+{
+    if (!json_is_array(a))
+        return NULL;
+    const char **v = sl_xcalloc(json_array_size(a) + 1, sizeof(*v));
+    for (size_t i = 0; i < json_array_size(a); i++)
+        v[i] = json_string_value(json_array_get(a, i));
+    return v;
+}
+
+/* Host environment (the shell executor runs as this user), then the job's variables, then
+ * what only the worker knows. */
+static char **job_env(json_t *vars, const struct sl_store_job *job, const char *workspace,
+                      const char *builds)
+{
+    size_t n = 0, cap = 0;
+    char **env = NULL;
+    struct {
+        const char *k;
+        char *v;
+    } extra[] = {
+        {"CI_PROJECT_DIR", sl_xstrdup(workspace)},
+        {"CI_BUILDS_DIR", sl_xstrdup(builds)},
+        {"CI_JOB_ID", sl_xasprintf("%lld", (long long)job->id)},
+        {"CI_PIPELINE_ID", sl_xasprintf("%lld", (long long)job->pipeline_id)},
+        {"CI_RUNNER_DESCRIPTION", sl_xstrdup("sluice serve")},
+        {"CI_RUNNER_VERSION", sl_xstrdup(SL_VERSION)},
+        {"CI_JOB_ATTEMPT", sl_xasprintf("%d", job->attempt)},
+    };
+    for (char **e = environ; e && *e; e++) {
+        SL_GROW(env, cap, n + 1);
+        env[n++] = sl_xstrdup(*e);
+    }
+    for (size_t i = 0; i < json_array_size(vars); i++) {
+        json_t *kv = json_array_get(vars, i);
+        SL_GROW(env, cap, n + 1);
+        env[n++] = sl_xasprintf("%s=%s", json_string_value(json_array_get(kv, 0)),
+                                json_string_value(json_array_get(kv, 1)));
+    }
+    for (size_t i = 0; i < SL_ARRAY_LEN(extra); i++) {
+        SL_GROW(env, cap, n + 1);
+        env[n++] = sl_xasprintf("%s=%s", extra[i].k, extra[i].v);
+        free(extra[i].v);
+    }
+    /* later entries win: keep the last of each name */
+    size_t out = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t kl = strcspn(env[i], "=");
+        bool later = false;
+        for (size_t j = i + 1; j < n && !later; j++)
+            later = !strncmp(env[i], env[j], kl) && env[j][kl] == '=';
+        if (later)
+            free(env[i]);
+        else
+            env[out++] = env[i];
+    }
+    SL_GROW(env, cap, out + 1);
+    env[out] = NULL;
+    return env;
+}
+
+static void run_claimed(struct worker *w, struct sl_store_job *job)
+{
+    struct sl_server *s = w->s;
+    json_t *spec = json_loads(job->spec, 0, NULL);
+    struct sl_job_spec js;
+    struct sl_job_result res;
+    struct sl_error err = SL_ERROR_INIT;
+    memset(&js, 0, sizeof(js));
+    memset(&res, 0, sizeof(res));
+    char *tree = sl_fs_join(s->data_dir, json_string_value(json_object_get(spec, "tree")));
+    char *builds = sl_fs_join(s->data_dir, "builds");
+    char *workspace = sl_xasprintf("%s/%lld", builds, (long long)job->id);
+    char *pdir = sl_xasprintf("%s/pipelines/%lld", s->data_dir, (long long)job->pipeline_id);
+    char *artdir = sl_xasprintf("%s/artifacts/%d", pdir, job->position);
+    char *logdir = sl_xasprintf("%s/logs", pdir);
+    char *logpath = sl_xasprintf("%s/%lld.log", logdir, (long long)job->id);
+    sl_fs_mkdir_p(logdir, 0755, NULL);
+
+    const char **before = strings_from(json_object_get(spec, "before_script"));
+    const char **script = strings_from(json_object_get(spec, "script"));
+    const char **after = strings_from(json_object_get(spec, "after_script"));
+    char **env = job_env(json_object_get(spec, "variables"), job, workspace, builds);
+    json_t *srcs = json_object_get(spec, "sources");
+    size_t nsrc = json_array_size(srcs);
+    struct sl_job_source *sources = sl_xcalloc(nsrc + 1, sizeof(*sources));
+    char **srcdirs = sl_xcalloc(nsrc + 1, sizeof(char *));
+    size_t ns = 0;
+    for (size_t i = 0; i < nsrc; i++) {
+        int pos = (int)json_integer_value(json_array_get(srcs, i));
+        srcdirs[i] = sl_xasprintf("%s/artifacts/%d", pdir, pos);
+        char *meta = sl_fs_join(srcdirs[i], "artifacts.json");
+        if (sl_fs_exists(meta)) {
+            sources[ns].name = "an earlier job";
+            sources[ns++].store_dir = srcdirs[i];
+        }
+        free(meta);
+    }
+    json_t *art = json_object_get(spec, "artifacts");
+    const char **apaths = NULL, **aexcl = NULL;
+    if (json_is_object(art)) {
+        js.has_artifacts = true;
+        js.artifacts.name = json_string_value(json_object_get(art, "name"));
+        apaths = strings_from(json_object_get(art, "paths"));
+        aexcl = strings_from(json_object_get(art, "exclude"));
+        js.artifacts.select.paths = apaths;
+        js.artifacts.select.exclude = aexcl;
+        js.artifacts.select.untracked = json_is_true(json_object_get(art, "untracked"));
+        js.artifacts.expire_in_s = json_integer_value(json_object_get(art, "expire_in_s"));
+        const char *when = json_string_value(json_object_get(art, "when"));
+        js.artifacts_when = when && !strcmp(when, "on_failure") ? SL_JOB_ARTIFACTS_ON_FAILURE
+                            : when && !strcmp(when, "always")   ? SL_JOB_ARTIFACTS_ALWAYS
+                                                                : SL_JOB_ARTIFACTS_ON_SUCCESS;
+    }
+
+    sl_exec_spec_init(&js.exec);
+    js.exec.name = job->name;
+    js.exec.before_script = before;
+    js.exec.script = script ? script : (const char *const[]){NULL};
+    js.exec.after_script = after;
+    js.exec.env = (const char *const *)env;
+    js.exec.timeout_ms = json_integer_value(json_object_get(spec, "timeout_ms"));
+    js.exec.log_path = logpath;
+    js.exec.on_line = on_line;
+    js.exec.ctx = w;
+    js.project_dir = tree;
+    js.workspace = workspace;
+    js.sources = sources;
+    js.nsources = ns;
+    js.artifacts_dir = artdir;
+    js.coverage = json_string_value(json_object_get(spec, "coverage"));
+
+    pthread_mutex_lock(&w->mu);
+    w->cancel = sl_exec_cancel_new(NULL);
+    w->job_id = job->id;
+    pthread_mutex_unlock(&w->mu);
+    js.exec.cancel = w->cancel;
+    w->last_flush = sl_time_now_ms();
+    w->log_full = false;
+    if (job->attempt > 1) {
+        char line[96];
+        snprintf(line, sizeof(line), "--- attempt %d ---", job->attempt);
+        on_line(w, SL_EXEC_STREAM_SYSTEM, line, strlen(line));
+    }
+    char num[32];
+    snprintf(num, sizeof(num), "%lld", (long long)job->id);
+    sl_log(SL_LOG_INFO, "job started", "job_id", num, "name", job->name, "worker", w->id, NULL);
+
+    int64_t t0 = sl_time_mono_ns();
+    if (sl_job_run(&js, &res, &err) < 0) {
+        res.success = false;
+        res.failure_name = "runner_system_failure";
+        res.exit_code = -1;
+        on_line(w, SL_EXEC_STREAM_SYSTEM, sl_error_format(&err), strlen(sl_error_format(&err)));
+    }
+    double secs = (double)(sl_time_mono_ns() - t0) / 1e9;
+    metrics_job(&s->metrics, secs);
+    log_flush(w);
+    if (res.artifacts) {
+        struct sl_store_artifact a = {0};
+        a.job_id = job->id;
+        a.name = res.artifacts->name ? res.artifacts->name : (char *)"artifacts";
+        size_t dl = strlen(s->data_dir);
+        a.path = !strncmp(res.artifacts->archive, s->data_dir, dl) ? res.artifacts->archive + dl + 1
+                                                                   : res.artifacts->archive;
+        a.size = (int64_t)res.artifacts->archive_bytes;
+        a.created_at = sl_time_now_ms();
+        if (res.artifacts->expire_in_s > 0)
+            a.expire_at = a.created_at + res.artifacts->expire_in_s * 1000;
+        sl_store_artifact_add(s->st, &a, NULL, NULL);
+    }
+
+    pthread_mutex_lock(&w->mu);
+    w->job_id = 0;
+    struct sl_exec_cancel *c = w->cancel;
+    w->cancel = NULL;
+    pthread_mutex_unlock(&w->mu);
+    sl_exec_cancel_free(c);
+
+    struct sl_error terr = SL_ERROR_INIT;
+    int rc;
+    const char *outcome;
+    if (res.canceled) {
+        /* canceled through the API (already recorded) or by shutdown (record it now) */
+        outcome = "canceled";
+        rc = srv_transition(s, job->pipeline_id, SRV_EV_CANCEL_JOB, (size_t)job->position, NULL,
+                            false, &terr);
+        if (rc == SL_EINVAL) /* not running any more: the API canceled it */
+            rc = srv_transition(s, job->pipeline_id, SRV_EV_SETTLE, 0, NULL, false, &terr);
+    } else {
+        enum sl_sched_failure f = SL_SCHED_FAILURE_NONE;
+        if (!res.success && sl_sched_failure_parse(res.failure_name, &f) < 0)
+            f = SL_SCHED_FAILURE_UNKNOWN;
+        if (!res.success && f == SL_SCHED_FAILURE_NONE)
+            f = SL_SCHED_FAILURE_UNKNOWN;
+        outcome = res.success ? "success" : res.failure_name;
+        struct srv_finish fin = {f, res.exit_code >= 0 ? res.exit_code : SL_SCHED_NO_EXIT_CODE,
+                                 w->id};
+        rc = srv_transition(s, job->pipeline_id, SRV_EV_FINISHED, (size_t)job->position, &fin,
+                            false, &terr);
+    }
+    if (rc < 0)
+        sl_log(SL_LOG_ERROR, "cannot record a job's end", "job_id", num, "error",
+               sl_error_format(&terr), NULL);
+    char dur[32];
+    snprintf(dur, sizeof(dur), "%.3f", secs);
+    sl_log(SL_LOG_INFO, "job finished", "job_id", num, "name", job->name, "outcome", outcome,
+           "duration_s", dur, NULL);
+    sl_error_release(&terr);
+    sl_fs_remove_tree(workspace, NULL);
+
+    sl_job_result_release(&res);
+    sl_error_release(&err);
+    for (size_t i = 0; i < nsrc; i++)
+        free(srcdirs[i]);
+    free(srcdirs);
+    free(sources);
+    for (char **e = env; *e; e++)
+        free(*e);
+    free(env);
+    free(before);
+    free(script);
+    free(after);
+    free(apaths);
+    free(aexcl);
+    free(tree);
+    free(builds);
+    free(workspace);
+    free(pdir);
+    free(artdir);
+    free(logdir);
+    free(logpath);
+    json_decref(spec);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct sl_server *s = w->s;
+    while (!atomic_load(&s->stopping)) {
+        struct sl_store_job job;
+        struct sl_error err = SL_ERROR_INIT;
+        memset(&job, 0, sizeof(job));
+        int rc =
+            sl_store_claim_job(s->st, w->id, NULL, 0, SRV_LEASE_S, sl_time_now_ms(), &job, &err);
+        if (rc == 1) {
+            run_claimed(w, &job);
+            sl_store_job_release(&job);
+            continue;
+        }
+        if (rc < 0) {
+            atomic_fetch_add(&s->metrics.store_errors, 1);
+            sl_log(SL_LOG_ERROR, "cannot claim a job", "error", sl_error_format(&err), NULL);
+        }
+        sl_error_release(&err);
+        pthread_mutex_lock(&s->wake_mu);
+        if (!atomic_load(&s->stopping)) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&s->wake_cv, &s->wake_mu, &ts);
+        }
+        pthread_mutex_unlock(&s->wake_mu);
+    }
+    return NULL;
+}
+
+/* Renews leases (a refused renewal cancels the job), cancels everything once the grace
+ * period is over, and settles pipelines with delayed jobs. */
+static void *ticker_main(void *arg)
+{
+    struct sl_server *s = arg;
+    int64_t last_settle = 0;
+    for (;;) {
+        bool stopping = atomic_load(&s->stopping);
+        int busy = 0;
+        for (int i = 0; i < s->nworkers; i++) {
+            struct worker *w = &s->workers[i];
+            pthread_mutex_lock(&w->mu);
+            if (w->job_id) {
+                busy++;
+                int rc = sl_store_job_renew_lease(s->st, w->job_id, w->id, SRV_LEASE_S,
+                                                  sl_time_now_ms(), NULL);
+                if ((rc == SL_ECANCELED || atomic_load(&s->cancel_all)) && w->cancel)
+                    sl_exec_cancel(w->cancel);
+            }
+            pthread_mutex_unlock(&w->mu);
+        }
+        if (stopping && busy == 0)
+            break;
+        if (!stopping && sl_time_now_ms() - last_settle >= 1000) {
+            last_settle = sl_time_now_ms();
+            struct sl_store_page page = {0, SL_STORE_LIST_MAX, "scheduled"};
+            struct sl_store_job *jobs = NULL;
+            size_t n = 0;
+            if (sl_store_job_list(s->st, &page, &jobs, &n, NULL) == 0) {
+                for (size_t i = 0; i < n; i++)
+                    if (jobs[i].due_at && jobs[i].due_at <= last_settle &&
+                        (i == 0 || jobs[i].pipeline_id != jobs[i - 1].pipeline_id))
+                        srv_transition(s, jobs[i].pipeline_id, SRV_EV_SETTLE, 0, NULL, false, NULL);
+                sl_store_jobs_free(jobs, n);
+            }
+        }
+        usleep(stopping ? 100 * 1000 : 250 * 1000);
+    }
+    return NULL;
+}
+
+int srv_workers_start(struct sl_server *s, int n, struct sl_error *err)
+{
+    char host[128] = "localhost";
+    gethostname(host, sizeof(host) - 1);
+    s->worker_prefix = sl_xasprintf("serve@%s/", host);
+    s->nworkers = n;
+    s->workers = sl_xcalloc((size_t)(n > 0 ? n : 1), sizeof(struct worker));
+    for (int i = 0; i < n; i++) {
+        struct worker *w = &s->workers[i];
+        w->s = s;
+        w->idx = i;
+        snprintf(w->id, sizeof(w->id), "%sworker-%d", s->worker_prefix, i);
+        pthread_mutex_init(&w->mu, NULL);
+        sl_str_init(&w->logbuf);
+    }
+    for (int i = 0; i < n; i++) {
+        if (pthread_create(&s->workers[i].th, NULL, worker_main, &s->workers[i]) != 0)
+            return sl_error_set(err, SL_EIO, "cannot start worker %d", i);
+        s->workers[i].started = true;
+    }
+    if (pthread_create(&s->ticker, NULL, ticker_main, s) != 0)
+        return sl_error_set(err, SL_EIO, "cannot start the ticker thread");
+    s->ticker_started = true;
+    return 0;
+}
+
+void srv_workers_wake(struct sl_server *s)
+{
+    pthread_mutex_lock(&s->wake_mu);
+    pthread_cond_broadcast(&s->wake_cv);
+    pthread_mutex_unlock(&s->wake_mu);
+}
+
+int srv_workers_busy(struct sl_server *s)
+{
+    int busy = 0;
+    for (int i = 0; i < s->nworkers; i++) {
+        pthread_mutex_lock(&s->workers[i].mu);
+        busy += s->workers[i].job_id != 0;
+        pthread_mutex_unlock(&s->workers[i].mu);
+    }
+    return busy;
+}
+
+void srv_workers_join(struct sl_server *s)
+{
+    srv_workers_wake(s);
+    for (int i = 0; i < s->nworkers; i++)
+        if (s->workers[i].started)
+            pthread_join(s->workers[i].th, NULL);
+    if (s->ticker_started)
+        pthread_join(s->ticker, NULL);
+    s->ticker_started = false;
+    for (int i = 0; i < s->nworkers; i++) {
+        s->workers[i].started = false;
+        sl_str_release(&s->workers[i].logbuf);
+        pthread_mutex_destroy(&s->workers[i].mu);
+    }
+    free(s->workers);
+    s->workers = NULL;
+    s->nworkers = 0;
+}
+
+int srv_recover(struct sl_server *s, struct sl_error *err)
+{
+    struct sl_store_job *jobs = NULL;
+    size_t n = 0;
+    char host[128] = "localhost";
+    gethostname(host, sizeof(host) - 1);
+    char *prefix = sl_xasprintf("serve@%s/", host);
+    int rc = sl_store_recover_jobs(s->st, prefix, sl_time_now_ms(), &jobs, &n, err);
+    free(prefix);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        char num[32];
+        snprintf(num, sizeof(num), "%lld", (long long)jobs[i].id);
+        sl_log(SL_LOG_WARN, "job left running by a crash marked failed", "job_id", num, "name",
+               jobs[i].name, "failure_reason", "runner_system_failure", NULL);
+        struct srv_finish fin = {SL_SCHED_FAILURE_RUNNER_SYSTEM, SL_SCHED_NO_EXIT_CODE, NULL};
+        struct sl_error terr = SL_ERROR_INIT;
+        if (srv_transition(s, jobs[i].pipeline_id, SRV_EV_FINISHED, (size_t)jobs[i].position, &fin,
+                           true, &terr) < 0)
+            sl_log(SL_LOG_ERROR, "cannot settle a recovered job", "job_id", num, "error",
+                   sl_error_format(&terr), NULL);
+        sl_error_release(&terr);
+    }
+    sl_store_jobs_free(jobs, n);
+    return 0;
+}

@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# sluice serve against the real binary on loopback: a project from a temporary git
+# repository, a 3-job pipeline in two stages run to success by the built-in worker, a job's
+# log, the auth matrix over every route, lint, 404/405/413 errors, and a graceful SIGTERM.
+set -u
+bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+if ! command -v curl >/dev/null; then
+  echo "SKIPPED: server_api needs curl, which is not installed" >&2
+  exit 77
+fi
+tmp=$(mktemp -d)
+pid=
+cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok - $1"; }
+bad() { fail=$((fail + 1)); echo "not ok - $1"; [[ $# -gt 1 ]] && echo "$2" | sed 's/^/#   /'; }
+expect() { # expect NAME WANT GOT [detail]
+  if [[ $2 == "$3" ]]; then ok "$1"; else bad "$1: got '$3', want '$2'" "${4:-}"; fi
+}
+
+# the repository: two stages, three jobs, an artifact passed from build to test
+mkdir "$tmp/repo"
+(cd "$tmp/repo" && git init -q -b main && cat > .gitlab-ci.yml <<'YML'
+stages: [build, test]
+build:
+  stage: build
+  script:
+    - echo "building on $CI_COMMIT_REF_NAME with GREETING=$GREETING"
+    - mkdir -p out && echo artifact-content > out/a.txt
+  artifacts:
+    paths: [out/]
+unit:
+  stage: test
+  script:
+    - cat out/a.txt
+lint:
+  stage: test
+  script: [echo lint ok]
+YML
+git add . && git -c user.email=t@t -c user.name=t commit -qm init) || { echo "cannot make a git repo" >&2; exit 1; }
+
+"$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+for _ in $(seq 100); do grep -q 'listening on' "$tmp/out" && break; sleep 0.05; done
+addr=$(sed -n 's/.*listening on http:\/\///p' "$tmp/out")
+[[ -n $addr ]] || { bad "server starts" "$(cat "$tmp/err")"; exit 1; }
+ok "server starts on a free port ($addr)"
+url=http://$addr
+admin=$(cat "$tmp/data/admin.token")
+expect "admin token printed once" 1 "$(grep -c "$admin" "$tmp/out")"
+expect "admin.token is 0600" 600 "$(stat -c %a "$tmp/data/admin.token")"
+
+req() { # req METHOD PATH TOKEN [BODY] -> $code, $body
+  local args=(-s -o "$tmp/body" -w '%{http_code}' -X "$1" "$url$2")
+  [[ -n $3 ]] && args+=(-H "Authorization: Bearer $3")
+  [[ $# -ge 4 ]] && args+=(--data-binary "$4" -H 'Content-Type: application/json')
+  code=$(curl "${args[@]}")
+  body=$(cat "$tmp/body")
+}
+jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d'+sys.argv[1]))" "$1" <<<"$body"; }
+
+req GET /healthz ""
+expect "healthz without a token" 200 "$code"
+req GET /readyz ""
+expect "readyz without a token" 200 "$code"
+
+viewer=$("$bin" token create --role viewer --data "$tmp/data")
+dev=$("$bin" token create --role developer --data "$tmp/data" --name ci)
+maint=$("$bin" token create --role maintainer --data "$tmp/data")
+expect "token create prints a token" slt_ "${viewer:0:4}"
+"$bin" token create --role root --data "$tmp/data" >/dev/null 2>&1
+expect "token create refuses an unknown role" 2 "$?"
+
+req POST /api/v1/projects "" "{\"name\":\"demo\",\"repo_url\":\"$tmp/repo\"}"
+expect "creating a project without a token: 401" 401 "$code"
+expect "401 is a JSON error" unauthorized "$(jget "['error']['code']")"
+req POST /api/v1/projects "slt_bogus" "{\"name\":\"demo\",\"repo_url\":\"$tmp/repo\"}"
+expect "a forged token: 401" 401 "$code"
+req POST /api/v1/projects "$viewer" "{\"name\":\"demo\",\"repo_url\":\"$tmp/repo\"}"
+expect "a viewer creating a project: 403" 403 "$code"
+req POST /api/v1/projects "$maint" "{\"name\":\"demo\",\"repo_url\":\"file://$tmp/repo\",\"default_branch\":\"main\"}"
+expect "a maintainer creates a project: 201" 201 "$code" "$body"
+proj=$(jget "['id']")
+req POST /api/v1/projects "$maint" "{\"name\":\"demo\",\"repo_url\":\"$tmp/repo\"}"
+expect "a taken name: 409" 409 "$code"
+req GET /api/v1/projects "$viewer"
+expect "list projects" "200 demo" "$code $(jget "[0]['name']")" "$body"
+
+req POST /api/v1/projects/$proj/pipelines "$dev" '{"ref":"main","variables":{"GREETING":"hello"}}'
+expect "create a pipeline: 201" 201 "$code" "$body"
+pl=$(jget "['id']")
+expect "the pipeline has 3 jobs" 3 "$(jget "['jobs'].__len__()")"
+status=
+for _ in $(seq 200); do
+  req GET /api/v1/pipelines/$pl "$viewer"
+  status=$(jget "['status']")
+  [[ $status == success || $status == failed || $status == canceled ]] && break
+  sleep 0.1
+done
+expect "the pipeline succeeds" success "$status" "$body$(tail -20 "$tmp/err")"
+expect "its jobs all succeeded" "success success success" \
+  "$(jget "['jobs'][0]['status']") $(jget "['jobs'][1]['status']") $(jget "['jobs'][2]['status']")"
+expect "pipeline shape: sha, source" "40 api" "$(jget "['sha'].__len__()") $(jget "['source']")"
+build=$(jget "['jobs'][0]['id']")
+unit=$(jget "['jobs'][1]['id']")
+req GET /api/v1/jobs/$build/log "$viewer"
+expect "the build log has its output and variables" 1 \
+  "$(grep -c 'building on main with GREETING=hello' <<<"$body")" "$body"
+req GET /api/v1/jobs/$unit/log "$viewer"
+expect "the test job got the build's artifacts" 1 "$(grep -xc 'artifact-content' <<<"$body")" "$body"
+req GET "/api/v1/jobs/$unit/log?offset=5" "$viewer"
+full=$(curl -s -H "Authorization: Bearer $viewer" "$url/api/v1/jobs/$unit/log")
+expect "log offset skips bytes" "${full:5}" "$body"
+req GET /api/v1/jobs/$build "$viewer"
+expect "job detail" "success 0 1" "$(jget "['status']") $(jget "['exit_code']") $(jget "['attempt']")"
+req GET /api/v1/jobs/$build/artifacts "$viewer"
+expect "build's artifacts are recorded" 1 "$(jget ".__len__()")" "$body"
+req GET "/api/v1/projects/$proj/pipelines?status=success" "$viewer"
+expect "list pipelines by status" "200 $pl" "$code $(jget "[0]['id']")"
+req GET "/api/v1/projects/$proj/pipelines?after=$pl" "$viewer"
+expect "keyset: nothing after the last" "[]" "$body"
+req POST /api/v1/jobs/$build/retry "$dev"
+expect "retry a job" "200 2" "$code $(jget "['attempt']")" "$body"
+for _ in $(seq 100); do
+  req GET /api/v1/pipelines/$pl "$viewer"
+  [[ $(jget "['status']") == success ]] && break
+  sleep 0.1
+done
+expect "the retried pipeline succeeds again" success "$(jget "['status']")"
+
+# a broken configuration gives a failed pipeline with its messages
+(cd "$tmp/repo" && git checkout -q -b broken && printf 'job:\n  script: [true]\n  when: sometimes\n' > .gitlab-ci.yml &&
+  git -c user.email=t@t -c user.name=t commit -qam broken)
+req POST /api/v1/projects/$proj/pipelines "$dev" '{"ref":"broken"}'
+expect "a broken config still gives a pipeline" "201 failed" "$code $(jget "['status']")" "$body"
+expect "it carries the lint messages" 1 "$(jget "['yaml_errors'].__len__()>0" | grep -c True)" "$body"
+req POST /api/v1/projects/$proj/pipelines "$dev" '{"ref":"no-such-branch"}'
+expect "an unknown ref: 400" 400 "$code"
+
+# lint
+req POST /api/v1/lint "$viewer" $'job:\n  script: echo hi\n'
+expect "lint a valid pipeline" "200 True" "$code $(jget "['valid']")"
+req POST /api/v1/lint "$viewer" $'job:\n  script: echo hi\n  when: sometimes\n'
+expect "lint an invalid pipeline" "200 False" "$code $(jget "['valid']")"
+expect "lint gives errors with positions" "3:9" "$(jget "['errors'][0]['line']"):$(jget "['errors'][0]['column']")" "$body"
+
+# errors
+req GET /api/v1/pipelines/999999 "$viewer"
+expect "an unknown pipeline: 404" "404 not_found" "$code $(jget "['error']['code']")"
+req GET /api/v1/nothing "$viewer"
+expect "an unknown route: 404" 404 "$code"
+req PUT /api/v1/projects "$viewer" '{}'
+expect "a wrong method: 405" 405 "$code"
+head -c 1100000 /dev/zero | tr '\0' 'a' > "$tmp/big"
+code=$(curl -s -o "$tmp/body" -w '%{http_code}' -H "Authorization: Bearer $viewer" --data-binary @"$tmp/big" "$url/api/v1/lint")
+expect "a body over 1 MiB: 413" 413 "$code"
+req POST /api/v1/projects "$maint" 'not json'
+expect "a body that is not JSON: 400" 400 "$code"
+
+# the auth matrix over the whole route table: no token 401, each role 403 or not
+roles=(viewer developer maintainer admin)
+declare -A tok=([viewer]=$viewer [developer]=$dev [maintainer]=$maint [admin]=$admin)
+rank() { local i; for i in "${!roles[@]}"; do [[ ${roles[$i]} == "$1" ]] && echo "$i"; done; }
+while read -r method path need; do
+  [[ -z $method || $method == \#* ]] && continue
+  p=${path//\{id\}/999999}
+  if [[ $need == none ]]; then
+    req "$method" "$p" ""
+    [[ $code != 401 && $code != 403 ]] && ok "$method $path needs no token" || bad "$method $path needs no token: $code"
+    continue
+  fi
+  req "$method" "$p" ""
+  expect "$method $path without a token: 401" 401 "$code"
+  for r in "${roles[@]}"; do
+    req "$method" "$p" "${tok[$r]}" '{}'
+    if (($(rank "$r") < $(rank "$need"))); then
+      expect "$method $path as $r: 403" 403 "$code"
+    else
+      [[ $code != 401 && $code != 403 ]] && ok "$method $path as $r is allowed ($code)" ||
+        bad "$method $path as $r is allowed: $code"
+    fi
+  done
+done <<'ROUTES'
+GET /healthz none
+GET /readyz none
+GET /metrics viewer
+POST /api/v1/projects maintainer
+GET /api/v1/projects viewer
+GET /api/v1/projects/{id} viewer
+DELETE /api/v1/projects/{id} admin
+POST /api/v1/projects/{id}/pipelines developer
+GET /api/v1/projects/{id}/pipelines viewer
+GET /api/v1/pipelines/{id} viewer
+POST /api/v1/pipelines/{id}/cancel developer
+POST /api/v1/pipelines/{id}/retry developer
+GET /api/v1/jobs/{id} viewer
+GET /api/v1/jobs/{id}/log viewer
+GET /api/v1/jobs/{id}/artifacts viewer
+POST /api/v1/jobs/{id}/play developer
+POST /api/v1/jobs/{id}/retry developer
+POST /api/v1/jobs/{id}/cancel developer
+POST /api/v1/lint viewer
+ROUTES
+
+req GET /metrics "$viewer"
+expect "metrics: jobs by status" 1 "$(grep -c '^sluice_jobs{status="success"} 3' <<<"$body")" "$body"
+expect "metrics: requests by route and code" 1 \
+  "$(grep -c '^sluice_http_requests_total{method="GET",route="/api/v1/pipelines/{id}",code="200"}' <<<"$body")"
+expect "metrics: job duration histogram" 1 "$(grep -c '^sluice_job_duration_seconds_count 4' <<<"$body")"
+expect "access log is JSON lines with route and status" 1 \
+  "$(grep -c '"route":"/api/v1/projects/{id}/pipelines","status":"201"' "$tmp/err" | sed 's/[1-9][0-9]*/1/')"
+
+req DELETE /api/v1/projects/$proj "$admin"
+expect "delete a project: 204" 204 "$code"
+req GET /api/v1/projects/$proj "$admin"
+expect "it is gone" 404 "$code"
+
+kill -TERM "$pid"
+wait "$pid"
+expect "SIGTERM: exit 0" 0 "$?"
+pid=
+expect "SIGTERM is logged" 1 "$(grep -c '"msg":"stopped"' "$tmp/err")"
+
+echo "$pass passed, $fail failed"
+((fail == 0))
