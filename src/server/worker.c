@@ -199,7 +199,7 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     w->job_id = job->id;
     pthread_mutex_unlock(&w->mu);
     js.exec.cancel = w->cancel;
-    w->last_flush = sl_time_now_ms();
+    w->last_flush = 0; /* the first line goes out at once */
     w->log_full = false;
     if (job->attempt > 1) {
         char line[96];
