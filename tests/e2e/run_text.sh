@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# `sluice run` for people: prefixed output lines, the summary table, exit codes, Ctrl-C
+# still printing the summary, and nothing written outside .sluice/. (The JSON events and
+# the pipeline semantics are checked by run_cases.sh.)
+set -u
+bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+command -v git >/dev/null || { echo "SKIPPED: run_text.sh needs git" >&2; exit 77; }
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok - $1"; }
+bad() { fail=$((fail + 1)); echo "not ok - $1"; [[ -n ${2:-} ]] && sed 's/^/#   /' <<<"$2"; }
+has() { # has NAME TEXT: $out contains TEXT
+  if grep -qF -- "$2" <<<"$out"; then ok "$1"; else bad "$1: output lacks '$2'" "$out"; fi
+}
+lacks() {
+  if grep -qF -- "$2" <<<"$out"; then bad "$1: output has '$2'" "$out"; else ok "$1"; fi
+}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+proj=$tmp/project
+mkdir -p "$proj" && cd "$proj" || exit 1
+git init -q -b main .
+cat > .gitlab-ci.yml <<'YML'
+stages: [build, test]
+build-it:
+  stage: build
+  script: [echo "hello from build", 'echo "Coverage: 50.0%"']
+  coverage: '/Coverage: \d+\.\d+%/'
+t:
+  stage: test
+  script: [echo "short name"]
+broken:
+  stage: test
+  script: [echo "going down", exit 3]
+YML
+echo "data" > file.txt
+git add -A && git -c user.name=t -c user.email=t@t commit -qm init
+
+out=$(env -u CI "$bin" run --no-color -j 2 2>&1 </dev/null); rc=$?
+[[ $rc == 1 ]] && ok "failed pipeline exits 1" || bad "failed pipeline exits 1 (got $rc)" "$out"
+# every job line carries the job name, padded to the longest name
+if grep -qE '^build-it +│ hello from build$' <<<"$out"; then
+  ok "output lines are prefixed with the job name"
+else bad "output lines are prefixed with the job name" "$out"; fi
+w1=$(grep -E '^t +│ short name$' <<<"$out" | sed 's/│.*//' | wc -c)
+w2=$(grep -E '^build-it +│ hello from build$' <<<"$out" | sed 's/│.*//' | wc -c)
+if [[ $w1 -gt 2 && $w1 == "$w2" ]]; then
+  ok "job name prefixes are padded to one width"
+else bad "job name prefixes are padded to one width" "$out"; fi
+has "command lines are echoed" '$ echo "hello from build"'
+# the summary table: header, one row per job, the pipeline's verdict
+has "summary header" "job"
+has "summary has a status column" "status"
+if grep -qE '^build-it +build +success .*50(\.0+)?%?' <<<"$out"; then ok "summary row of a passing job, with coverage"
+else bad "summary row of a passing job, with coverage" "$out"; fi
+if grep -qE '^broken +test +failed .*script_failure' <<<"$out"; then ok "summary row of a failed job, with its reason"
+else bad "summary row of a failed job, with its reason" "$out"; fi
+has "the pipeline's verdict" "pipeline failed"
+if grep -q $'\e\[' <<<"$out"; then bad "--no-color prints no escape sequences" "$(cat -v <<<"$out")"; else ok "--no-color prints no escape sequences"; fi
+
+# nothing but .sluice/ appears in the project
+st=$(git status --porcelain --ignored --untracked-files=all | grep -v '^.. \.sluice/' || true)
+[[ -z $st ]] && ok "sluice writes only under .sluice/" || bad "sluice writes only under .sluice/" "$st"
+[[ -d .sluice/builds && -d .sluice/pipelines ]] && ok ".sluice/ holds builds and pipelines" \
+  || bad ".sluice/ holds builds and pipelines" "$(ls -la .sluice 2>&1)"
+
+out=$(env -u CI "$bin" run --no-color build-it t 2>&1 </dev/null); rc=$?
+[[ $rc == 0 ]] && ok "passing pipeline exits 0" || bad "passing pipeline exits 0 (got $rc)" "$out"
+has "passing pipeline says so" "pipeline passed"
+lacks "unselected jobs do not run" "going down"
+
+out=$(env -u CI "$bin" run --no-such-option 2>&1 </dev/null); rc=$?
+[[ $rc == 2 ]] && ok "bad option exits 2" || bad "bad option exits 2 (got $rc)" "$out"
+has "bad option is named" "--no-such-option"
+
+# Ctrl-C: SIGINT to sluice while a job sleeps ends the run quickly with the summary
+cat > .gitlab-ci.yml <<'YML'
+sleeper:
+  script: [echo "zzz", sleep 30]
+YML
+git add .gitlab-ci.yml && git -c user.name=t -c user.email=t@t commit -qm sleep
+env -u CI "$bin" run --no-color >"$tmp/int.out" 2>&1 </dev/null &
+pid=$!
+for _ in $(seq 100); do grep -q zzz "$tmp/int.out" 2>/dev/null && break; sleep 0.1; done
+sleep 0.5
+t0=$(date +%s%3N)
+kill -INT $pid
+for _ in $(seq 200); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+if kill -0 $pid 2>/dev/null; then
+  bad "SIGINT ends the run within 20 s"; kill -KILL $pid; wait $pid 2>/dev/null; rc=killed
+else
+  wait $pid; rc=$?
+  ok "SIGINT ends the run within 20 s ($(($(date +%s%3N) - t0)) ms)"
+fi
+out=$(cat "$tmp/int.out")
+[[ $rc == 1 ]] && ok "interrupted run exits 1" || bad "interrupted run exits 1 (got $rc)" "$out"
+if grep -qE '^sleeper +[^ ]+ +canceled' <<<"$out"; then ok "the summary shows the canceled job"
+else bad "the summary shows the canceled job" "$out"; fi
+has "the pipeline is canceled" "pipeline canceled"
+echo "$pass passed, $fail failed"
+((fail == 0))
