@@ -27,8 +27,81 @@ struct reader {
     struct sl_diag *diag;
     struct sl_yaml_limits lim;
     struct sl_map anchors; /* name -> struct anchor (heap) */
+    const char *src;       /* the text being parsed, for what libfyaml gets wrong */
+    size_t srclen;
     int rc;
 };
+
+/* Whether a literal or folded scalar uses clip chomping (no `-` or `+` in its header) and
+ * its last line ends the file without a line break. libfyaml 0.7.12 then still appends the
+ * final line break; Psych (GitLab) does not, as the YAML spec says: clip keeps the final
+ * break only when there is one. Found on a real pipeline whose last line was a `|` block. */
+static bool clip_at_eof(const struct reader *r, struct fy_token *t)
+{
+    const struct fy_mark *s = fy_token_start_mark(t), *e = fy_token_end_mark(t);
+    if (!s || !e || !r->src || !r->srclen || s->input_pos > r->srclen || e->input_pos > r->srclen)
+        return false;
+    const char *src = r->src, *end = src + r->srclen;
+    if (end[-1] == '\n' || end[-1] == '\r')
+        return false;
+    for (const char *p = src + e->input_pos; p < end; p++)
+        if (*p == '\n' || *p == '\r')
+            return false;
+    /* The file's last line must be content: not blank, and indented at least as much as the
+     * first content line (a less indented `# comment` ends the scalar). */
+    const char *c = src + s->input_pos;
+    size_t indent = 0;
+    for (const char *p = c; p < end; p++) {
+        if (*p == ' ') {
+            indent++;
+        } else if (*p == '\n' || *p == '\r') {
+            indent = 0;
+        } else {
+            break;
+        }
+    }
+    const char *last = end;
+    while (last > src && last[-1] != '\n' && last[-1] != '\r')
+        last--;
+    size_t lindent = 0;
+    while (last + lindent < end && last[lindent] == ' ')
+        lindent++;
+    if (last + lindent == end || lindent < indent)
+        return false;
+    /* The token starts at its content; the header is on the last line before it that is
+     * not blank (blank lines between belong to the content). */
+    const char *line_end = src + s->input_pos;
+    for (;;) {
+        while (line_end > src && line_end[-1] != '\n')
+            line_end--; /* start of the line holding line_end */
+        if (line_end == src)
+            return false;
+        line_end--; /* the '\n' ending the previous line */
+        const char *ls = line_end;
+        while (ls > src && ls[-1] != '\n')
+            ls--;
+        bool blank = true;
+        for (const char *p = ls; p < line_end; p++)
+            if (*p != ' ' && *p != '\t' && *p != '\r')
+                blank = false;
+        if (blank)
+            continue;
+        /* header: ... [|>][0-9+-]* [blanks] [# comment] */
+        for (const char *p = ls; p < line_end; p++) {
+            if (*p != '|' && *p != '>')
+                continue;
+            bool chomp = false;
+            const char *q = p + 1;
+            for (; q < line_end && (isdigit((unsigned char)*q) || *q == '-' || *q == '+'); q++)
+                chomp |= *q == '-' || *q == '+';
+            while (q < line_end && (*q == ' ' || *q == '\t' || *q == '\r'))
+                q++;
+            if (q == line_end || *q == '#')
+                return !chomp;
+        }
+        return false;
+    }
+}
 
 static struct sl_pos mark_pos(const struct reader *r, const struct fy_mark *m)
 {
@@ -386,6 +459,9 @@ static int parse_node(struct reader *r, struct fy_event *e, int depth, struct sl
             fy_parser_event_free(r->fyp, e);
             return fail(r, SL_EINVAL, pos, "invalid YAML: malformed block scalar");
         }
+        if ((style == FYSS_LITERAL || style == FYSS_FOLDED) && text && len &&
+            text[len - 1] == '\n' && clip_at_eof(r, e->scalar.value))
+            len--;
         if (style == FYSS_PLAIN && !n->tag) {
             type_plain(r->a, n, text ? text : "", text ? len : 0);
         } else {
@@ -509,6 +585,8 @@ int sl_yaml_parse(struct sl_arena *a, const char *file, const char *buf, size_t 
     r.a = a;
     r.file = sl_arena_strdup(a, file);
     r.diag = diag;
+    r.src = buf;
+    r.srclen = len;
     r.lim.max_bytes = limits && limits->max_bytes ? limits->max_bytes : SL_YAML_MAX_BYTES;
     r.lim.max_nodes = limits && limits->max_nodes ? limits->max_nodes : SL_YAML_MAX_NODES;
     r.lim.max_depth = limits && limits->max_depth ? limits->max_depth : SL_YAML_MAX_DEPTH;

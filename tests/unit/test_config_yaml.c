@@ -169,3 +169,35 @@ TEST(empty_document_is_null)
     sl_diag_release(&d);
     sl_arena_release(&a);
 }
+
+/* Psych (GitLab) keeps a clip block scalar's final line break only when the file has one;
+ * libfyaml 0.7.12 adds it at the end of a file that has none. Found on a real pipeline. */
+TEST(clip_block_scalar_at_end_of_file_has_no_final_break)
+{
+    static const struct {
+        const char *yaml, *want;
+    } cases[] = {
+        {"a: |\n  x\n  y", "x\ny"}, {"a: >\n  x\n  y", "x y"}, {"a: |2\n  x", "x"},
+        {"a: |\n  x\n", "x\n"},     {"a: |\n  x\n# c", "x\n"}, {"a: |\n  x\n  # y", "x\n# y"},
+        {"a: |\n\n  x", "\nx"},     {"a: |\n  x\n  ", "x\n"},  {"a: |  # note\n  x", "x"},
+        {"a: |\n  x\nb: 1", "x\n"}, {"a: |+\n  x", "x"},       {"a: |+\n  x\n\n", "x\n\n"},
+        {"a: |-\n  x", "x"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct sl_arena a = SL_ARENA_INIT;
+        struct sl_diag d = SL_DIAG_INIT;
+        int rc;
+        sl_test_case_begin(cases[i].yaml);
+        struct sl_node *n = parse(&a, cases[i].yaml, &d, &rc);
+        CHECK_INT_EQ(rc, 0);
+        const struct sl_node *v = n ? sl_node_get(n, "a") : NULL;
+        if (v && v->kind == SL_NODE_SEQ)
+            v = v->n ? v->items[0] : NULL;
+        CHECK(v && v->str);
+        if (v && v->str)
+            CHECK_STR_EQ(v->str, cases[i].want);
+        sl_test_case_end();
+        sl_diag_release(&d);
+        sl_arena_release(&a);
+    }
+}
