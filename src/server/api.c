@@ -6,6 +6,8 @@
 #include "config/config.h"
 #include "server/internal.h"
 
+#include <sodium.h>
+
 #define ISO(ms, buf) (sl_time_iso8601((ms), (buf), sizeof(buf)), (buf))
 
 static json_t *time_json(int64_t ms)
@@ -19,6 +21,14 @@ static json_t *time_json(int64_t ms)
 static json_t *str_or_null(const char *s)
 {
     return s ? json_string(s) : json_null();
+}
+
+/* An audit event of the request's token on KIND:ID. */
+static void audit_on(struct req *r, const char *action, const char *kind, int64_t id)
+{
+    char target[64];
+    snprintf(target, sizeof(target), "%s:%lld", kind, (long long)id);
+    audit(r, NULL, action, target, NULL);
 }
 
 /* --- operations ----------------------------------------------------------------------- */
@@ -57,8 +67,9 @@ static void h_metrics(struct req *r)
 
 static json_t *project_json(const struct sl_store_project *p)
 {
-    return json_pack("{s:I,s:s,s:s,s:s,s:o}", "id", (json_int_t)p->id, "name", p->name, "repo_url",
-                     p->repo_url, "default_branch", p->default_branch, "created_at",
+    return json_pack("{s:I,s:s,s:s,s:s,s:b,s:o}", "id", (json_int_t)p->id, "name", p->name,
+                     "repo_url", p->repo_url, "default_branch", p->default_branch,
+                     "webhook_secret_set", p->webhook_secret && *p->webhook_secret, "created_at",
                      time_json(p->created_at));
 }
 
@@ -66,6 +77,16 @@ static bool repo_url_ok(const char *u)
 {
     return u[0] == '/' || sl_starts_with(u, "file://") || sl_starts_with(u, "https://") ||
            sl_starts_with(u, "http://") || sl_starts_with(u, "ssh://") || strchr(u, '@');
+}
+
+/* A webhook secret for a project created without one: 32 random bytes as hex. */
+static char *new_webhook_secret(void)
+{
+    unsigned char raw[32];
+    char hex[2 * sizeof(raw) + 1];
+    randombytes_buf(raw, sizeof(raw));
+    sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
+    return sl_xstrdup(hex);
 }
 
 static void h_project_create(struct req *r)
@@ -76,30 +97,49 @@ static void h_project_create(struct req *r)
     const char *name = json_string_value(json_object_get(b, "name"));
     const char *url = json_string_value(json_object_get(b, "repo_url"));
     const char *branch = json_string_value(json_object_get(b, "default_branch"));
+    json_t *secret_v = json_object_get(b, "webhook_secret");
+    const char *secret = json_string_value(secret_v);
+    char *made = NULL;
     if (!name || !*name || strlen(name) > 200 || !url || !*url || strlen(url) > 4096) {
         reply_error(r, 400, "invalid", "name and repo_url are required strings");
     } else if (!repo_url_ok(url)) {
         reply_error(r, 400, "invalid",
                     "repo_url must be an absolute path or a file://, https:// or ssh URL");
+    } else if (secret_v && (!secret || !*secret || strlen(secret) > 256)) {
+        reply_error(r, 400, "invalid", "webhook_secret must be a string of 1 to 256 bytes");
+    } else if (branch && (!*branch || strlen(branch) > 255)) {
+        reply_error(r, 400, "invalid", "default_branch must be a branch name");
     } else {
         struct sl_store_project p = {0};
         p.name = (char *)name;
         p.repo_url = (char *)url;
-        p.default_branch = (char *)(branch && *branch ? branch : "main");
-        p.webhook_secret = (char *)"";
+        p.default_branch = (char *)(branch ? branch : "main");
+        /* Without a secret the project's webhooks could never verify: make one, shown in
+         * this answer only, as the admin token is. */
+        p.webhook_secret = secret ? (char *)secret : (made = new_webhook_secret());
         struct sl_error err = SL_ERROR_INIT;
         int64_t id;
         int rc = sl_store_project_create(r->s->st, &p, sl_time_now_ms(), &id, &err);
         struct sl_store_project got = {0};
         if (rc == 0)
             rc = sl_store_project_get(r->s->st, id, &got, &err);
-        if (rc < 0)
+        if (rc < 0) {
             reply_sl_error(r, rc, &err);
-        else
-            reply_json(r, 201, project_json(&got));
+        } else {
+            char target[48];
+            snprintf(target, sizeof(target), "project:%lld", (long long)id);
+            audit(r, NULL, "project.create", target, json_pack("{s:s}", "name", name));
+            json_t *o = project_json(&got);
+            if (made)
+                json_object_set_new(o, "webhook_secret", json_string(made));
+            reply_json(r, 201, o);
+        }
         sl_store_project_release(&got);
         sl_error_release(&err);
     }
+    if (made)
+        sodium_memzero(made, strlen(made));
+    free(made);
     json_decref(b);
 }
 
@@ -169,6 +209,9 @@ static void h_project_delete(struct req *r)
     if (rc < 0) {
         reply_sl_error(r, rc, &err);
     } else {
+        char target[48];
+        snprintf(target, sizeof(target), "project:%lld", (long long)r->id);
+        audit(r, NULL, "project.delete", target, NULL);
         r->status = 204;
         sl_str_reset(&r->out);
     }
@@ -271,12 +314,14 @@ static void h_pipeline_create(struct req *r)
     }
     rc = srv_pipeline_create(r->s, &p, ref ? json_string_value(ref) : NULL,
                              json_is_object(vars) ? vars : NULL, "api", &id, &err);
-    if (rc == SL_EINVAL)
+    if (rc == SL_EINVAL) {
         reply_error(r, 400, "invalid", "%s", sl_error_format(&err));
-    else if (rc < 0)
+    } else if (rc < 0) {
         reply_sl_error(r, rc, &err);
-    else
+    } else {
+        audit_on(r, "pipeline.create", "pipeline", id);
         reply_pipeline(r, 201, id);
+    }
 out:
     sl_store_project_release(&p);
     sl_error_release(&err);
@@ -318,10 +363,12 @@ static void h_pipeline_cancel(struct req *r)
 {
     struct sl_error err = SL_ERROR_INIT;
     int rc = srv_transition(r->s, r->id, SRV_EV_CANCEL_PIPELINE, 0, NULL, false, &err);
-    if (rc < 0)
+    if (rc < 0) {
         reply_sl_error(r, rc, &err);
-    else
+    } else {
+        audit_on(r, "pipeline.cancel", "pipeline", r->id);
         reply_pipeline(r, 200, r->id);
+    }
     sl_error_release(&err);
 }
 
@@ -336,10 +383,12 @@ static void h_pipeline_retry(struct req *r)
     for (size_t i = 0; rc == 0 && i < n; i++)
         if (!strcmp(jobs[i].status, "failed") || !strcmp(jobs[i].status, "canceled"))
             srv_transition(r->s, r->id, SRV_EV_RETRY, (size_t)jobs[i].position, NULL, false, NULL);
-    if (rc < 0)
+    if (rc < 0) {
         reply_sl_error(r, rc, &err);
-    else
+    } else {
+        audit_on(r, "pipeline.retry", "pipeline", r->id);
         reply_pipeline(r, 200, r->id);
+    }
     sl_store_jobs_free(jobs, n);
     sl_error_release(&err);
 }
@@ -395,6 +444,8 @@ static void h_job_log(struct req *r)
 
 static void job_event(struct req *r, enum srv_event ev, const char *what)
 {
+    char action[32];
+    snprintf(action, sizeof(action), "job.%s", what);
     struct sl_store_job j = {0};
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_job_get(r->s->st, r->id, &j, &err);
@@ -406,6 +457,7 @@ static void job_event(struct req *r, enum srv_event ev, const char *what)
     } else if (rc < 0) {
         reply_sl_error(r, rc, &err);
     } else {
+        audit_on(r, action, "job", r->id);
         struct sl_store_job now = {0};
         if (sl_store_job_get(r->s->st, r->id, &now, &err) == 0)
             reply_json(r, 200, job_json(&now, true));
@@ -520,10 +572,15 @@ const struct route srv_routes[] = {
     {"POST", "/api/v1/pipelines/{id}/retry", h_pipeline_retry, "developer"},
     {"GET", "/api/v1/jobs/{id}", h_job_get, "viewer"},
     {"GET", "/api/v1/jobs/{id}/log", h_job_log, "viewer"},
+    {"GET", "/api/v1/jobs/{id}/log/stream", h_job_log_stream, "viewer"},
     {"GET", "/api/v1/jobs/{id}/artifacts", h_job_artifacts, "viewer"},
     {"POST", "/api/v1/jobs/{id}/play", h_job_play, "developer"},
     {"POST", "/api/v1/jobs/{id}/retry", h_job_retry, "developer"},
     {"POST", "/api/v1/jobs/{id}/cancel", h_job_cancel, "developer"},
     {"POST", "/api/v1/lint", h_lint, "viewer"},
+    /* authenticated by the project's webhook secret, not by a token (webhook.c) */
+    {"POST", "/hooks/github", h_hook_github, NULL},
+    {"POST", "/hooks/gitlab", h_hook_gitlab, NULL},
+    {"POST", "/hooks/gitea", h_hook_gitea, NULL},
 };
 const size_t srv_nroutes = SL_ARRAY_LEN(srv_routes);

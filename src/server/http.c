@@ -8,12 +8,14 @@
 #include "server/internal.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <microhttpd.h>
 
 /* Per connection: the body as it arrives. */
 struct conn_ctx {
     struct sl_str body;
     bool too_big;
+    bool answered; /* a response is queued: ignore whatever else arrives */
     int64_t t0;
 };
 
@@ -81,6 +83,55 @@ json_t *body_json(struct req *r)
 const char *query_arg(struct req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *header_arg(struct req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+void remote_addr(struct req *r, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, (socklen_t)size);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, (socklen_t)size);
+}
+
+void audit(struct req *r, const char *actor, const char *action, const char *target, json_t *detail)
+{
+    char addr[INET6_ADDRSTRLEN + 1], who[48];
+    remote_addr(r, addr, sizeof(addr));
+    if (!actor) {
+        snprintf(who, sizeof(who), "token:%lld", (long long)r->token.id);
+        actor = who;
+    }
+    if (!detail)
+        detail = json_object();
+    json_object_set_new(detail, "request_id", json_string(r->request_id));
+    char *d = json_dumps(detail, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(detail);
+    struct sl_store_audit a = {0};
+    a.at = sl_time_now_ms();
+    a.actor = (char *)actor;
+    a.action = (char *)action;
+    a.target = (char *)target;
+    a.detail = d;
+    a.remote_addr = addr;
+    struct sl_error err = SL_ERROR_INIT;
+    if (sl_store_audit_add(r->s->st, &a, NULL, &err) < 0) {
+        atomic_fetch_add(&r->s->metrics.store_errors, 1);
+        sl_log(SL_LOG_ERROR, "cannot record an audit event", "action", action, "error",
+               sl_error_format(&err), NULL);
+    }
+    sl_error_release(&err);
+    free(d);
 }
 
 /* Matches PATH against PATTERN; {id} takes a positive decimal integer. */
@@ -164,17 +215,35 @@ static size_t dispatch(struct req *r)
     return srv_nroutes;
 }
 
+/* The client's X-Request-Id when it is short and plain (proxies set one to follow a request
+ * across services), else this server's counter. */
+static void request_id(struct req *r)
+{
+    const char *h = header_arg(r, "X-Request-Id");
+    size_t n = h ? strlen(h) : 0;
+    bool plain = n > 0 && n < sizeof(r->request_id);
+    for (size_t i = 0; plain && i < n; i++)
+        plain = isalnum((unsigned char)h[i]) || strchr("-_.:", h[i]);
+    if (plain) {
+        memcpy(r->request_id, h, n + 1);
+        return;
+    }
+    unsigned long long id = atomic_fetch_add(&r->s->next_request_id, 1) + 1;
+    snprintf(r->request_id, sizeof(r->request_id), "%llu", id);
+}
+
 static enum MHD_Result send_reply(struct req *r, const char *route, int64_t t0, size_t route_idx)
 {
-    char rid[32];
-    unsigned long long n = atomic_fetch_add(&r->s->next_request_id, 1) + 1;
-    snprintf(rid, sizeof(rid), "%llu", n);
-    size_t len = r->out.len;
-    char *buf = sl_str_detach(&r->out);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            r->content_type ? r->content_type : "application/json");
-    MHD_add_response_header(resp, "X-Request-Id", rid);
+    struct MHD_Response *resp = r->response;
+    if (!resp) {
+        size_t len = r->out.len;
+        char *buf = sl_str_detach(&r->out);
+        resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                r->content_type ? r->content_type : "application/json");
+    }
+    r->response = NULL;
+    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
     if (r->next_offset[0])
         MHD_add_response_header(resp, "X-Next-Offset", r->next_offset);
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
@@ -185,9 +254,24 @@ static enum MHD_Result send_reply(struct req *r, const char *route, int64_t t0, 
     char status[16], dur[32];
     snprintf(status, sizeof(status), "%d", r->status);
     snprintf(dur, sizeof(dur), "%.3f", secs * 1000.0);
-    sl_log(r->status >= 500 ? SL_LOG_ERROR : SL_LOG_INFO, "request", "request_id", rid, "method",
-           r->method, "path", r->path, "route", route, "status", status, "duration_ms", dur, NULL);
+    sl_log(r->status >= 500 ? SL_LOG_ERROR : SL_LOG_INFO, "request", "request_id", r->request_id,
+           "method", r->method, "path", r->path, "route", route, "status", status, "duration_ms",
+           dur, NULL);
     return ret;
+}
+
+/* Starts R as a request of S on CONN. */
+static void req_init(struct req *r, struct sl_server *s, struct MHD_Connection *conn,
+                     const char *method, const char *url)
+{
+    memset(r, 0, sizeof(*r));
+    r->s = s;
+    r->conn = conn;
+    r->method = method;
+    r->path = url;
+    r->status = 200;
+    sl_str_init(&r->out);
+    request_id(r);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -202,6 +286,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         sl_str_init(&cc->body);
         cc->t0 = sl_time_mono_ns();
         *con_cls = cc;
+        /* A declared length over the cap is refused before a byte of it is read (MHD then
+         * closes the connection instead of reading the rest). */
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > SRV_BODY_MAX) {
+            struct req r;
+            req_init(&r, s, conn, method, url);
+            reply_error(&r, 413, "too_large", "the request body is over %d bytes", SRV_BODY_MAX);
+            cc->answered = true;
+            enum MHD_Result ret = send_reply(&r, "", cc->t0, srv_nroutes);
+            sl_str_release(&r.out);
+            return ret;
+        }
+        return MHD_YES;
+    }
+    if (cc->answered) {
+        *upload_data_size = 0;
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -216,15 +317,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
 
     struct req r;
-    memset(&r, 0, sizeof(r));
-    r.s = s;
-    r.conn = conn;
-    r.method = method;
-    r.path = url;
+    req_init(&r, s, conn, method, url);
     r.body = cc->body.buf;
     r.body_len = cc->body.len;
-    r.status = 200;
-    sl_str_init(&r.out);
+    cc->answered = true;
     size_t idx = srv_nroutes;
     const char *route = "";
     if (cc->too_big) {
@@ -235,6 +331,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             route = srv_routes[idx].pattern;
     }
     enum MHD_Result ret = send_reply(&r, route, cc->t0, idx);
+    if (r.response)
+        MHD_destroy_response(r.response);
     sl_store_token_release(&r.token);
     sl_str_release(&r.out);
     return ret;
@@ -281,12 +379,13 @@ int srv_http_start(struct sl_server *s, const char *listen, int threads, struct 
     int rc;
     if ((rc = parse_listen(listen, &sa, err)) < 0)
         return rc;
-    s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
-                                 on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                                 MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 0 ? threads : 2),
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_END);
+    streams_init(s);
+    s->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
+        on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)(threads > 0 ? threads : 2), MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
+        MHD_OPTION_END);
     if (!s->daemon)
         return sl_error_set(err, SL_EIO, "cannot listen on %s (in use or not allowed?)", listen);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -300,7 +399,9 @@ int srv_http_start(struct sl_server *s, const char *listen, int threads, struct 
 void srv_http_stop(struct sl_server *s)
 {
     if (s->daemon) {
+        streams_stop(s);
         MHD_stop_daemon(s->daemon);
         s->daemon = NULL;
     }
+    streams_free(s);
 }

@@ -58,6 +58,7 @@ struct sl_server {
     char *worker_prefix; /* "serve@HOST/": this server's workers, for recovery */
     atomic_ullong next_request_id;
     struct metrics metrics;
+    struct streams *streams; /* log streams (stream.c) */
 };
 
 /* One request as the handlers see it. */
@@ -75,6 +76,10 @@ struct req {
     const char *content_type;
     struct sl_str out;
     char next_offset[32]; /* X-Next-Offset of a log read; "" = none */
+    /* A handler that answers with something other than OUT (a stream) sets this; the
+     * HTTP layer queues it with STATUS and destroys it. */
+    struct MHD_Response *response;
+    char request_id[72]; /* the client's X-Request-Id when sane, else a counter */
 };
 
 typedef void (*route_fn)(struct req *r);
@@ -100,6 +105,34 @@ void reply_sl_error(struct req *r, int code, const struct sl_error *err);
 json_t *body_json(struct req *r);
 /* The query argument NAME, or NULL. */
 const char *query_arg(struct req *r, const char *name);
+/* The request header NAME, or NULL. */
+const char *header_arg(struct req *r, const char *name);
+/* The client's address as text into BUF ("" when unknown). */
+void remote_addr(struct req *r, char *buf, size_t size);
+/* Records an audit event (failures are logged and counted as store errors, never fatal
+ * to the request). ACTOR NULL = the request's token ("token:ID"). DETAIL (may be NULL) is
+ * taken. */
+void audit(struct req *r, const char *actor, const char *action, const char *target,
+           json_t *detail);
+
+/* Log streams (stream.c): GET /api/v1/jobs/{id}/log/stream as Server-Sent Events. */
+void streams_init(struct sl_server *s);
+/* Ends every stream (their clients get the end of the body) before the daemon stops. */
+void streams_stop(struct sl_server *s);
+void streams_free(struct sl_server *s);
+void h_job_log_stream(struct req *r);
+
+/* Webhooks (webhook.c). */
+enum srv_forge { SRV_FORGE_GITHUB, SRV_FORGE_GITLAB, SRV_FORGE_GITEA };
+/* Whether SIGNATURE (the value of the forge's header) proves BODY was sent by someone who
+ * knows SECRET: GitHub "sha256=" + hex HMAC-SHA256, Gitea hex HMAC-SHA256, GitLab the
+ * secret itself. Constant time in the secret and the digest. An empty SECRET or a NULL
+ * SIGNATURE never verifies. */
+bool srv_webhook_verify(enum srv_forge forge, const char *secret, const char *signature,
+                        const void *body, size_t len);
+void h_hook_github(struct req *r);
+void h_hook_gitlab(struct req *r);
+void h_hook_gitea(struct req *r);
 
 /* Pipelines (pipelines.c). */
 /* Plans and stores a pipeline of project P for REF ("" = the default branch) with
