@@ -82,17 +82,26 @@ static void add_yaml_vars(struct sl_vars *vars, const struct sl_node *map,
     }
 }
 
-/* Top-level variables (TOP, looked up once: the root map has a key per job) as the job's
- * `inherit:variables` lets it see them. */
-static void add_top_vars(struct sl_vars *vars, const struct sl_node *top, const struct sl_node *job)
+/* The root variables as the job's `inherit:variables` lets it see them: the top-level
+ * `variables:` (TOP, looked up once: the root map has a key per job) overridden by those of
+ * the matching workflow rule (WF), which GitLab merges into the root ones before
+ * inheritance (Seed::Build#calculate_yaml_variables!). */
+static void add_root_vars(struct sl_vars *vars, const struct sl_node *top, const struct sl_vars *wf,
+                          const struct sl_node *job)
 {
     const struct sl_node *inh = sl_node_get(sl_node_get(job, "inherit"), "variables");
     if (inh && inh->kind == SL_NODE_BOOL && !strcmp(inh->str, "false"))
         return;
-    if (inh && inh->kind == SL_NODE_SEQ)
-        add_yaml_vars(vars, top, inh, false);
-    else
-        add_yaml_vars(vars, top, NULL, true);
+    const struct sl_node *names = inh && inh->kind == SL_NODE_SEQ ? inh : NULL;
+    add_yaml_vars(vars, top, names, names == NULL);
+    for (size_t i = 0; i < wf->n; i++) {
+        bool listed = names == NULL;
+        for (size_t k = 0; !listed && k < names->n; k++)
+            listed =
+                sl_node_scalar(names->items[k]) && !strcmp(names->items[k]->str, wf->v[i].name);
+        if (listed)
+            sl_vars_set(vars, wf->v[i].name, wf->v[i].value, wf->v[i].raw);
+    }
 }
 
 static bool bool_of(const struct sl_node *n, bool *out)
@@ -232,6 +241,53 @@ static void job_predefined(struct sl_arena *a, struct sl_vars *v, const struct s
 
 /* --- the build ------------------------------------------------------------------------ */
 
+/* Variables GitLab does not let rules see: they exist only once a job runs (VARIABLES.md,
+ * "Job-only"; SPEC.md §4's persisted variables). */
+static bool job_only(const char *name)
+{
+    static const char *const names[] = {
+        "CI_PIPELINE_ID",    "CI_PIPELINE_URL", "CI_PIPELINE_CREATED_AT", "CI_REPOSITORY_URL",
+        "CI_SERVER",         "CI_JOB_ID",       "CI_JOB_TOKEN",           "CI_JOB_URL",
+        "CI_JOB_STARTED_AT", "CI_PROJECT_DIR",  "CI_BUILDS_DIR"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(names); i++)
+        if (!strcmp(names[i], name))
+            return true;
+    return false;
+}
+
+static void copy_for_rules(struct sl_vars *dst, const struct sl_vars *src)
+{
+    for (size_t i = 0; i < src->n; i++)
+        if (!job_only(src->v[i].name))
+            sl_vars_set(dst, src->v[i].name, src->v[i].value, src->v[i].raw);
+}
+
+static void free_instances(struct instance *all, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        sl_vars_release(&all[i].job.variables);
+        sl_vars_release(&all[i].matrix);
+        free(all[i].job.needs);
+        free(all[i].job.dependencies);
+    }
+    free(all);
+}
+
+static void release_ctx(struct plan_ctx *c)
+{
+    for (size_t i = 0; i < c->nfiles; i++)
+        free(c->files[i]);
+    free(c->files);
+    for (size_t i = 0; i < c->ncompares; i++) {
+        for (size_t k = 0; k < c->compares[i].npaths; k++)
+            free(c->compares[i].paths[k]);
+        free(c->compares[i].paths);
+        free(c->compares[i].ref);
+    }
+    free(c->compares);
+    sl_error_release(&c->rule_err);
+}
+
 static void exclude(struct sl_plan *p, size_t *cap, const char *name, const char *reason)
 {
     SL_GROW(p->excluded, *cap, p->nexcluded + 1);
@@ -335,6 +391,11 @@ static int resolve_needs(struct sl_plan *p, struct instance *all, size_t n, stru
             j->nneeds++;
         }
         free(wanted);
+        if (j->nneeds > SL_PLAN_MAX_NEEDS)
+            return sl_error_set(err, SL_EINVAL,
+                                "%s: one job can only need %d others, but you have listed %zu. "
+                                "See needs keyword documentation for more details",
+                                j->name, SL_PLAN_MAX_NEEDS, j->nneeds);
         if (!found && !optional) {
             if (!defined)
                 return sl_error_set(err, SL_EINVAL, "%s job: undefined need: %s", j->name, name);
@@ -413,9 +474,8 @@ static int plan_job(struct plan_ctx *c, const struct sl_config_job *cj, size_t o
      * have neither variables nor inherit:variables and share one set */
     const struct sl_vars *rv = base_vars;
     if (sl_node_get(job, "variables") || sl_node_get(sl_node_get(job, "inherit"), "variables")) {
-        sl_vars_copy(&vars, &c->plan->variables);
-        add_top_vars(&vars, c->top_vars, job);
-        sl_vars_copy(&vars, workflow_vars);
+        sl_vars_copy(&vars, c->rule_base);
+        add_root_vars(&vars, c->top_vars, workflow_vars, job);
         add_yaml_vars(&vars, sl_node_get(job, "variables"), NULL, true);
         sl_vars_copy(&vars, &c->t->pipeline_vars);
         rv = &vars;
@@ -444,13 +504,14 @@ static int plan_job(struct plan_ctx *c, const struct sl_config_job *cj, size_t o
     }
 
     /* the effective when and allow_failure (SPEC.md §2: manual defaults differ) */
-    enum sl_plan_when when = SL_PLAN_ON_SUCCESS;
-    bool from_rule = false;
-    if (rule && parse_when(sl_node_scalar(sl_node_get(rule, "when")), &when))
-        from_rule = true;
-    else
-        parse_when(sl_node_scalar(sl_node_get(job, "when")), &when);
-    bool allow = when == SL_PLAN_MANUAL && !from_rule;
+    enum sl_plan_when job_when = SL_PLAN_ON_SUCCESS, when;
+    parse_when(sl_node_scalar(sl_node_get(job, "when")), &job_when);
+    when = job_when;
+    if (rule)
+        parse_when(sl_node_scalar(sl_node_get(rule, "when")), &when);
+    /* GitLab computes the default from the job's own `when` (Entry::Job#ignored?), before
+     * any rule: `rules: [{when: manual}]` blocks, a job-level `when: manual` does not */
+    bool allow = job_when == SL_PLAN_MANUAL;
     const struct sl_node *af = rule ? sl_node_get(rule, "allow_failure") : NULL;
     if (!af)
         af = sl_node_get(job, "allow_failure");
@@ -536,8 +597,7 @@ static int job_variables(struct plan_ctx *c, struct instance *in, const struct s
     struct sl_vars *v = &j->variables;
     sl_vars_copy(v, pipeline);
     job_predefined(&c->plan->arena, v, j);
-    add_top_vars(v, c->top_vars, j->node);
-    sl_vars_copy(v, workflow_vars);
+    add_root_vars(v, c->top_vars, workflow_vars, j->node);
     add_yaml_vars(v, sl_node_get(j->node, "variables"), NULL, true);
     sl_vars_copy(v, &in->matrix);
     if (in->rule)
@@ -545,7 +605,8 @@ static int job_variables(struct plan_ctx *c, struct instance *in, const struct s
     sl_vars_copy(v, &c->t->pipeline_vars);
     struct sl_error e = SL_ERROR_INIT;
     if (sl_vars_expand_all(v, &e) < 0) {
-        int rc = sl_error_set(err, SL_EINVAL, "%s job: %s", j->name, e.message);
+        /* Seed::Build#variable_expansion_errors: "<job name>: <errors>" */
+        int rc = sl_error_set(err, SL_EINVAL, "%s: %s", j->name, e.message);
         sl_error_release(&e);
         return rc;
     }
@@ -581,16 +642,33 @@ static int job_variables(struct plan_ctx *c, struct instance *in, const struct s
     return 0;
 }
 
+/* True when some job is outside .pre and .post: those alone make no pipeline
+ * (Chain::Populate#stage_names). */
+static bool has_real_stage(const struct instance *all, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(all[i].job.stage, ".pre") && strcmp(all[i].job.stage, ".post"))
+            return true;
+    return false;
+}
+
 int sl_plan_build(struct sl_plan **out, const struct sl_config *cfg, const struct sl_trigger *t,
                   struct sl_error *err)
 {
     struct sl_plan *p = sl_xcalloc(1, sizeof(*p));
-    struct plan_ctx c = {p, &p->arena, cfg, t, NULL, 0, 0, false, NULL};
-    struct sl_vars workflow_vars = SL_VARS_INIT;
+    struct plan_ctx c = {0};
+    struct sl_vars workflow_vars = SL_VARS_INIT, rule_base = SL_VARS_INIT;
+    struct sl_map byname = SL_MAP_INIT, bybase = SL_MAP_INIT;
     struct instance *all = NULL;
     size_t n = 0, cap = 0, capexcl = 0;
     int rc = 0;
     char ts[40];
+
+    c.plan = p;
+    c.a = &p->arena;
+    c.cfg = cfg;
+    c.t = t;
+    c.rule_base = &rule_base;
 
     /* pipeline-level variables: what workflow:rules and workflow:name see */
     sl_vars_copy(&p->variables, &t->predefined);
@@ -602,18 +680,25 @@ int sl_plan_build(struct sl_plan **out, const struct sl_config *cfg, const struc
                 false);
     sl_time_iso8601(sl_time_now_ms(), ts, sizeof(ts));
     sl_vars_set(&p->variables, "CI_PIPELINE_CREATED_AT", ts, false);
+    copy_for_rules(&rule_base, &p->variables);
     struct sl_vars rule_vars = SL_VARS_INIT;
-    sl_vars_copy(&rule_vars, &p->variables);
+    sl_vars_copy(&rule_vars, &rule_base);
     add_yaml_vars(&rule_vars, sl_node_get(cfg->root, "variables"), NULL, true);
     sl_vars_copy(&rule_vars, &t->pipeline_vars);
 
     c.top_vars = sl_node_get(cfg->root, "variables");
     const struct sl_node *workflow = sl_node_get(cfg->root, "workflow");
     const struct sl_node *wrules = sl_node_get(workflow, "rules");
+    c.workflow_rules = wrules && wrules->kind == SL_NODE_SEQ;
     p->created = true;
-    if (wrules && wrules->kind == SL_NODE_SEQ) {
+    if (c.workflow_rules) {
         size_t idx = 0;
         const struct sl_node *r = sl_plan_first_rule(&c, wrules, &rule_vars, &idx);
+        if (c.rule_rc < 0) {
+            rc = sl_error_set(err, c.rule_rc, "workflow: %s", c.rule_err.message);
+            sl_vars_release(&rule_vars);
+            goto fail;
+        }
         if (!r) {
             p->created = false;
             p->reason = "workflow:rules: no rule matched";
@@ -638,45 +723,54 @@ int sl_plan_build(struct sl_plan **out, const struct sl_config *cfg, const struc
         free(x);
         sl_vars_release(&nv);
         sl_vars_set(&p->variables, "CI_PIPELINE_NAME", p->name, false);
+        sl_vars_set(&rule_base, "CI_PIPELINE_NAME", p->name, false);
     }
     sl_vars_release(&rule_vars);
     if (!p->created)
         goto done;
 
     struct sl_vars base = SL_VARS_INIT;
-    sl_vars_copy(&base, &p->variables);
-    add_yaml_vars(&base, sl_node_get(cfg->root, "variables"), NULL, true);
+    sl_vars_copy(&base, &rule_base);
+    add_yaml_vars(&base, c.top_vars, NULL, true);
     sl_vars_copy(&base, &workflow_vars);
     sl_vars_copy(&base, &t->pipeline_vars);
-    for (size_t i = 0; i < cfg->njobs && rc == 0; i++)
+    for (size_t i = 0; i < cfg->njobs && rc == 0; i++) {
         rc = plan_job(&c, &cfg->jobs[i], i, &base, &workflow_vars, &all, &n, &cap, &capexcl);
+        if (rc == 0 && c.rule_rc < 0) /* Seed::Build#rules_errors */
+            rc = sl_error_set(err, c.rule_rc, "Failed to parse rule for %s: %s", cfg->jobs[i].name,
+                              c.rule_err.message);
+    }
     sl_vars_release(&base);
     if (rc < 0)
         goto fail;
     /* stage order, then file order (qsort with the order key keeps it stable) */
     if (n)
         qsort(all, n, sizeof(*all), cmp_instance);
-    struct sl_map byname = SL_MAP_INIT, bybase = SL_MAP_INIT;
     for (size_t i = 0; i < n; i++) {
         sl_map_put(&byname, all[i].job.name, (void *)(uintptr_t)(i + 1));
         if (!sl_map_has(&bybase, all[i].job.base_name))
             sl_map_put(&bybase, all[i].job.base_name, (void *)(uintptr_t)(i + 1));
     }
     for (size_t i = 0; i < n; i++) {
-        if ((rc = resolve_needs(p, all, n, &all[i], cfg, &byname, &bybase, err)) < 0) {
-            sl_map_release(&byname);
-            sl_map_release(&bybase);
+        if ((rc = resolve_needs(p, all, n, &all[i], cfg, &byname, &bybase, err)) < 0)
             goto fail;
-        }
         resolve_dependencies(all, n, &all[i], &bybase);
-        if ((rc = job_variables(&c, &all[i], &p->variables, &workflow_vars, err)) < 0) {
-            sl_map_release(&byname);
-            sl_map_release(&bybase);
+        if ((rc = job_variables(&c, &all[i], &p->variables, &workflow_vars, err)) < 0)
             goto fail;
-        }
     }
-    sl_map_release(&byname);
-    sl_map_release(&bybase);
+    if (!has_real_stage(all, n)) {
+        /* GitLab refuses to create it: no pipeline, and any .pre/.post job is left out */
+        p->created = false;
+        p->reason = "Pipeline will not run for the selected trigger. The rules configuration "
+                    "prevented any jobs from being added to the pipeline.";
+        for (size_t i = 0; i < n; i++)
+            exclude(p, &capexcl, all[i].job.name,
+                    ".pre and .post jobs alone do not make a pipeline");
+        free_instances(all, n);
+        all = NULL;
+        n = 0;
+        goto done;
+    }
     /* a job whose needs were all optional and absent behaves as needs: [] (already so) */
     p->jobs = sl_xcalloc(n + 1, sizeof(*p->jobs));
     for (size_t i = 0; i < n; i++) {
@@ -715,24 +809,20 @@ int sl_plan_build(struct sl_plan **out, const struct sl_config *cfg, const struc
     all = NULL;
     n = 0;
 done:
+    sl_map_release(&byname);
+    sl_map_release(&bybase);
     sl_vars_release(&workflow_vars);
-    for (size_t i = 0; i < c.nfiles; i++)
-        free(c.files[i]);
-    free(c.files);
+    sl_vars_release(&rule_base);
+    release_ctx(&c);
     *out = p;
     return 0;
 fail:
-    for (size_t i = 0; i < n; i++) {
-        sl_vars_release(&all[i].job.variables);
-        sl_vars_release(&all[i].matrix);
-        free(all[i].job.needs);
-        free(all[i].job.dependencies);
-    }
-    free(all);
+    sl_map_release(&byname);
+    sl_map_release(&bybase);
+    free_instances(all, n);
     sl_vars_release(&workflow_vars);
-    for (size_t i = 0; i < c.nfiles; i++)
-        free(c.files[i]);
-    free(c.files);
+    sl_vars_release(&rule_base);
+    release_ctx(&c);
     sl_plan_free(p);
     return rc;
 }

@@ -1,7 +1,7 @@
 /* context.c: the trigger of a pipeline, read from the git repository (libgit2), and the
  * predefined variables GitLab would set for it (VARIABLES.md). */
 #include "base/compat.h"
-#include "plan/plan.h"
+#include "plan/internal.h"
 #include "base/alloc.h"
 #include "base/fs.h"
 #include "base/str.h"
@@ -39,11 +39,17 @@ void sl_trigger_release(struct sl_trigger *t)
     memset(t, 0, sizeof(*t));
 }
 
-void sl_trigger_add_changed(struct sl_trigger *t, const char *path)
+static void add_changed(struct sl_trigger *t, const char *path)
 {
     SL_GROW(t->changed, t->capchanged, t->nchanged + 1);
     t->changed[t->nchanged++] = sl_xstrdup(path);
     t->changes_known = true;
+}
+
+void sl_trigger_add_changed(struct sl_trigger *t, const char *path)
+{
+    add_changed(t, path);
+    t->changed_by_user = true;
 }
 
 char *sl_plan_slugify(struct sl_arena *a, const char *s)
@@ -155,37 +161,135 @@ static void config_string(git_repository *repo, const char *key, char **out)
     }
 }
 
+/* The paths that differ between trees A and B: added, modified, and deleted or renamed
+ * away (GitLab's diff_stats paths: both names of a rename). */
+static int diff_paths(git_repository *repo, git_tree *a, git_tree *b,
+                      void (*add)(void *ctx, const char *path), void *ctx)
+{
+    git_diff *diff = NULL;
+    if (git_diff_tree_to_tree(&diff, repo, a, b, NULL) < 0)
+        return -1;
+    for (size_t i = 0; i < git_diff_num_deltas(diff); i++) {
+        const git_diff_delta *d = git_diff_get_delta(diff, i);
+        if (d->new_file.path && d->status != GIT_DELTA_DELETED)
+            add(ctx, d->new_file.path);
+        if (d->old_file.path && (d->status == GIT_DELTA_DELETED || d->status == GIT_DELTA_RENAMED))
+            add(ctx, d->old_file.path);
+    }
+    git_diff_free(diff);
+    return 0;
+}
+
+static void add_to_trigger(void *ctx, const char *path)
+{
+    add_changed(ctx, path);
+}
+
 static int collect_changes(struct sl_trigger *t, git_repository *repo, git_commit *commit)
 {
     git_commit *parent = NULL;
     git_tree *a = NULL, *b = NULL;
-    git_diff *diff = NULL;
     int rc = -1;
     if (git_commit_parentcount(commit) == 0)
         return 0; /* a first commit: like a new branch, changes are always true */
     if (git_commit_parent(&parent, commit, 0) < 0 || git_commit_tree(&a, parent) < 0 ||
-        git_commit_tree(&b, commit) < 0 || git_diff_tree_to_tree(&diff, repo, a, b, NULL) < 0)
+        git_commit_tree(&b, commit) < 0)
         goto out;
     t->changes_known = true;
-    for (size_t i = 0; i < git_diff_num_deltas(diff); i++) {
-        const git_diff_delta *d = git_diff_get_delta(diff, i);
-        if (d->new_file.path && d->status != GIT_DELTA_DELETED)
-            sl_trigger_add_changed(t, d->new_file.path);
-        if (d->old_file.path && (d->status == GIT_DELTA_DELETED || d->status == GIT_DELTA_RENAMED))
-            sl_trigger_add_changed(t, d->old_file.path);
-    }
-    rc = 0;
+    rc = diff_paths(repo, a, b, add_to_trigger, t);
 out:
-    git_diff_free(diff);
     git_tree_free(a);
     git_tree_free(b);
     git_commit_free(parent);
     return rc;
 }
 
-/* Finds the commit the trigger's ref names: refs/tags/X (peeled), refs/heads/X,
- * refs/remotes/origin/X; else HEAD (a ref that exists only on the server is planned as
- * HEAD's commit). */
+struct path_list {
+    char **paths;
+    size_t n, cap;
+};
+
+static void add_to_list(void *ctx, const char *path)
+{
+    struct path_list *l = ctx;
+    SL_GROW(l->paths, l->cap, l->n + 1);
+    l->paths[l->n++] = sl_xstrdup(path);
+}
+
+/* BASE_REF as GitLab's compare_to takes it: a full ref, a branch, a tag or a SHA; locally
+ * a branch known only as origin's is accepted too. */
+static int peel_ref(git_repository *repo, const char *ref, git_commit **out)
+{
+    static const char *const prefixes[] = {"", "refs/heads/", "refs/tags/", "refs/remotes/origin/"};
+    git_object *obj = NULL, *peeled = NULL;
+    for (size_t i = 0; i < SL_ARRAY_LEN(prefixes) && !obj; i++) {
+        char *spec = sl_xasprintf("%s%s", prefixes[i], ref);
+        if (git_revparse_single(&obj, repo, spec) < 0)
+            obj = NULL;
+        free(spec);
+    }
+    if (!obj)
+        return -1;
+    int rc = git_object_peel(&peeled, obj, GIT_OBJECT_COMMIT);
+    git_object_free(obj);
+    if (rc < 0)
+        return -1;
+    *out = (git_commit *)peeled;
+    return 0;
+}
+
+int sl_plan_git_changed_since(const char *project_dir, const char *base_ref, const char *sha,
+                              char ***paths, size_t *npaths, struct sl_error *err)
+{
+    git_repository *repo = NULL;
+    git_commit *base = NULL, *head = NULL, *mb = NULL;
+    git_tree *a = NULL, *b = NULL;
+    struct path_list list = {NULL, 0, 0};
+    git_oid oid;
+    int rc = SL_EINVAL;
+
+    git_libgit2_init();
+    if (git_repository_open_ext(&repo, project_dir, 0, NULL) < 0) {
+        rc = sl_error_set(err, SL_EINVAL, "rules:changes:compare_to needs a git repository");
+        goto out;
+    }
+    if (peel_ref(repo, base_ref, &base) < 0) {
+        rc = sl_error_set(err, SL_EINVAL, "rules:changes:compare_to is not a valid ref");
+        goto out;
+    }
+    if (peel_ref(repo, sha && *sha ? sha : "HEAD", &head) < 0) {
+        rc = sl_error_set(err, SL_EINVAL, "rules:changes:compare_to: no commit to compare");
+        goto out;
+    }
+    if (git_merge_base(&oid, repo, git_commit_id(base), git_commit_id(head)) < 0 ||
+        git_commit_lookup(&mb, repo, &oid) < 0 || git_commit_tree(&a, mb) < 0 ||
+        git_commit_tree(&b, head) < 0 || diff_paths(repo, a, b, add_to_list, &list) < 0) {
+        rc = sl_error_set(err, SL_EINVAL, "rules:changes:compare_to: no common ancestor with %s",
+                          base_ref);
+        goto out;
+    }
+    *paths = list.paths;
+    *npaths = list.n;
+    list.paths = NULL;
+    list.n = 0;
+    rc = 0;
+out:
+    for (size_t i = 0; i < list.n; i++)
+        free(list.paths[i]);
+    free(list.paths);
+    git_tree_free(a);
+    git_tree_free(b);
+    git_commit_free(mb);
+    git_commit_free(head);
+    git_commit_free(base);
+    git_repository_free(repo);
+    git_libgit2_shutdown();
+    return rc;
+}
+
+/* Finds the commit the trigger's ref names: for a tag refs/tags/X (peeled) and nothing
+ * else; for a branch refs/heads/X, refs/remotes/origin/X, else HEAD (a branch that exists
+ * only on the server is planned as HEAD's commit). */
 static int resolve_commit(git_repository *repo, const struct sl_trigger *t, git_commit **out)
 {
     git_object *obj = NULL;
@@ -197,12 +301,14 @@ static int resolve_commit(git_repository *repo, const struct sl_trigger *t, git_
         forms[0] = t->tag ? a : b;
         forms[1] = t->tag ? b : c;
         forms[2] = t->tag ? c : a;
-        for (int i = 0; i < 3 && !obj; i++)
+        for (int i = 0; i < (t->tag ? 1 : 3) && !obj; i++)
             if (git_revparse_single(&obj, repo, forms[i]) < 0)
                 obj = NULL;
         free(a);
         free(b);
         free(c);
+        if (!obj && t->tag)
+            return -1;
     }
     if (!obj && git_revparse_single(&obj, repo, "HEAD") < 0)
         return -1;
@@ -215,6 +321,22 @@ static int resolve_commit(git_repository *repo, const struct sl_trigger *t, git_
     return 0;
 }
 
+/* The message of tag NAME when it is annotated (CI_COMMIT_TAG_MESSAGE), else NULL. */
+static char *annotated_tag_message(git_repository *repo, const char *name)
+{
+    git_reference *ref = NULL;
+    git_tag *tag = NULL;
+    char *out = NULL;
+    char *full = sl_xasprintf("refs/tags/%s", name);
+    if (git_reference_lookup(&ref, repo, full) == 0 && git_reference_target(ref) &&
+        git_tag_lookup(&tag, repo, git_reference_target(ref)) == 0 && git_tag_message(tag))
+        out = sl_xstrdup(git_tag_message(tag));
+    git_tag_free(tag);
+    git_reference_free(ref);
+    free(full);
+    return out;
+}
+
 int sl_trigger_from_git(struct sl_trigger *t, const char *project_dir, struct sl_error *err)
 {
     git_repository *repo = NULL;
@@ -222,6 +344,7 @@ int sl_trigger_from_git(struct sl_trigger *t, const char *project_dir, struct sl
     git_reference *head = NULL;
     char *abs = realpath(project_dir, NULL);
     char *defbranch = NULL, *remote_url = NULL, *user_name = NULL, *user_email = NULL;
+    char *tag_message = NULL;
     struct sl_arena a = SL_ARENA_INIT;
     int rc = 0;
 
@@ -262,6 +385,8 @@ int sl_trigger_from_git(struct sl_trigger *t, const char *project_dir, struct sl
             }
             if (!t->changes_known && !strcmp(t->source, "push") && !t->tag)
                 collect_changes(t, repo, commit);
+            if (t->tag)
+                tag_message = annotated_tag_message(repo, t->ref);
         } else if (t->ref && t->tag) {
             rc = sl_error_set(err, SL_EINVAL, "tag %s does not exist in %s", t->ref, abs);
             goto out;
@@ -308,12 +433,15 @@ int sl_trigger_from_git(struct sl_trigger *t, const char *project_dir, struct sl
     char shortsha[9];
     snprintf(shortsha, sizeof(shortsha), "%s", t->sha);
     setv(t, "CI_COMMIT_SHORT_SHA", shortsha);
-    setv(t, "CI_COMMIT_BEFORE_SHA", strcmp(t->source, "push") ? ZERO_SHA : t->before_sha);
+    /* a tag push creates its ref: there is no previous tip, as for non-push sources */
+    setv(t, "CI_COMMIT_BEFORE_SHA", strcmp(t->source, "push") || t->tag ? ZERO_SHA : t->before_sha);
     setv(t, "CI_COMMIT_REF_NAME", t->ref);
     setv(t, "CI_COMMIT_REF_SLUG", sl_plan_slugify(&a, t->ref));
-    if (t->tag)
+    if (t->tag) {
         setv(t, "CI_COMMIT_TAG", t->ref);
-    else if (strcmp(t->source, "merge_request_event"))
+        if (tag_message)
+            setv(t, "CI_COMMIT_TAG_MESSAGE", tag_message);
+    } else if (strcmp(t->source, "merge_request_event"))
         setv(t, "CI_COMMIT_BRANCH", t->ref);
     setv(t, "CI_COMMIT_REF_PROTECTED", !t->tag && !strcmp(t->ref, defbranch) ? "true" : "false");
     if (commit) {
@@ -373,6 +501,7 @@ out:
     free(remote_url);
     free(user_name);
     free(user_email);
+    free(tag_message);
     git_reference_free(head);
     git_commit_free(commit);
     git_repository_free(repo);

@@ -14,7 +14,27 @@ struct plan_ctx {
     size_t nfiles, capfiles;
     bool listed;
     const struct sl_node *top_vars; /* the top-level `variables:` */
+    bool workflow_rules;            /* `workflow:rules` given: no implicit `only` */
+    /* the pipeline's variables rules may see: all but the job-only ones (VARIABLES.md) */
+    const struct sl_vars *rule_base;
+    /* rules:changes:compare_to, diffed once per ref */
+    struct compare {
+        char *ref;
+        char **paths;
+        size_t npaths;
+    } * compares;
+    size_t ncompares, capcompares;
+    /* the first error met while evaluating rules (an unknown compare_to ref): rules have
+     * no error channel of their own, so the build checks this after each job */
+    int rule_rc;
+    struct sl_error rule_err;
 };
+
+/* The files that differ between the merge base of BASE_REF and SHA, and SHA, in the git
+ * repository holding PROJECT_DIR (rules:changes:compare_to). *paths and each path are the
+ * caller's to free. SL_EINVAL when BASE_REF names nothing. */
+int sl_plan_git_changed_since(const char *project_dir, const char *base_ref, const char *sha,
+                              char ***paths, size_t *npaths, struct sl_error *err);
 
 /* Lookup for expressions over a variable collection (ctx is a struct sl_vars *). */
 const char *sl_plan_lookup(void *ctx, const char *name);

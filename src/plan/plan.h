@@ -38,6 +38,7 @@ struct sl_trigger {
     char **changed;
     size_t nchanged, capchanged;
     bool changes_known;
+    bool changed_by_user;         /* --changed: also answers rules:changes:compare_to */
     struct sl_vars predefined;    /* CI_* of the pipeline (context.c) */
     struct sl_vars pipeline_vars; /* --var, the API's variables: the highest precedence */
 };
@@ -53,7 +54,8 @@ void sl_trigger_release(struct sl_trigger *t);
  * (docs/plan.md); the ref defaults to "main". SL_EINVAL when the requested ref or tag does
  * not exist. */
 int sl_trigger_from_git(struct sl_trigger *t, const char *project_dir, struct sl_error *err);
-/* Adds PATH to the changed files (--changed), making changes known. */
+/* Adds PATH to the changed files (--changed), making changes known. Files given this way
+ * replace git's diff everywhere, rules:changes:compare_to included. */
 void sl_trigger_add_changed(struct sl_trigger *t, const char *path);
 /* The local pipeline counter in DIR/.sluice/pipeline-counter: the next id, incremented
  * (atomically, under a lock) when BUMP. 1 for a new project. */
@@ -132,6 +134,7 @@ struct sl_plan {
 };
 
 #define SL_PLAN_DEFAULT_TIMEOUT_S 3600
+#define SL_PLAN_MAX_NEEDS 50 /* GitLab's ci_needs_size_limit default */
 
 /* Builds the pipeline CFG makes for T. SL_EINVAL with GitLab's pipeline-creation error
  * (a need on a job left out, a need on a later stage, a variable cycle). On success *out

@@ -80,9 +80,47 @@ static bool any_pattern(struct plan_ctx *c, const struct sl_node *list, const st
     return false;
 }
 
+/* The files changed since REF's merge base with the commit, diffed once per ref. NULL
+ * (and c->rule_rc set) when REF names nothing. */
+static const struct compare *compare_with(struct plan_ctx *c, const char *ref)
+{
+    for (size_t i = 0; i < c->ncompares; i++)
+        if (!strcmp(c->compares[i].ref, ref))
+            return &c->compares[i];
+    char **paths = NULL;
+    size_t n = 0;
+    struct sl_error e = SL_ERROR_INIT;
+    if (sl_plan_git_changed_since(c->t->project_dir ? c->t->project_dir : ".", ref, c->t->sha,
+                                  &paths, &n, &e) < 0) {
+        if (!c->rule_rc) {
+            c->rule_rc = SL_EINVAL;
+            sl_error_set(&c->rule_err, SL_EINVAL, "%s", e.message);
+        }
+        sl_error_release(&e);
+        return NULL;
+    }
+    SL_GROW(c->compares, c->capcompares, c->ncompares + 1);
+    struct compare *cmp = &c->compares[c->ncompares++];
+    cmp->ref = sl_xstrdup(ref);
+    cmp->paths = paths;
+    cmp->npaths = n;
+    return cmp;
+}
+
 static bool changes_match(struct plan_ctx *c, const struct sl_node *changes,
                           const struct sl_vars *vars)
 {
+    const char *compare_to = changes && changes->kind == SL_NODE_MAP
+                                 ? sl_node_scalar(sl_node_get(changes, "compare_to"))
+                                 : NULL;
+    /* compare_to makes a diff even without a push event; files given with --changed
+     * stand for every diff */
+    if (compare_to && !c->t->changed_by_user) {
+        char *ref = sl_vars_expand(vars, compare_to, true);
+        const struct compare *cmp = compare_with(c, ref);
+        free(ref);
+        return cmp && any_pattern(c, patterns_of(changes), vars, cmp->paths, cmp->npaths);
+    }
     /* no push event to compare with (tags, web, schedules, new branches): always true */
     if (!c->t->changes_known)
         return true;
@@ -253,7 +291,10 @@ bool sl_plan_only_except(struct plan_ctx *c, const struct sl_node *job, const st
                                       c->t->tag ? "tag" : "branch", c->t->ref, c->t->source);
             return false;
         }
-    } else if (!keyword_matches(c->t, "branches") && !keyword_matches(c->t, "tags")) {
+    } else if (!c->workflow_rules && !keyword_matches(c->t, "branches") &&
+               !keyword_matches(c->t, "tags")) {
+        /* GitLab drops the implicit `only: [branches, tags]` when workflow:rules exist
+         * (Entry::Processable#compose!) */
         *reason = sl_arena_strdup(c->a, "only: [branches, tags] (the default) does not match");
         return false;
     }

@@ -11,7 +11,8 @@
 #include <dirent.h>
 #include <jansson.h>
 
-/* Every key of WANT is in GOT with a matching value; arrays match item by item. */
+/* Every key of WANT is in GOT with a matching value; arrays match item by item. A null in
+ * WANT also accepts an absent key ("CI_COMMIT_TAG": null: the variable is not set). */
 static bool subset(const json_t *want, const json_t *got, struct sl_str *path)
 {
     size_t mark = path->len;
@@ -24,6 +25,10 @@ static bool subset(const json_t *want, const json_t *got, struct sl_str *path)
         json_object_foreach((json_t *)want, k, v)
         {
             sl_str_addf(path, ".%s", k);
+            if (json_is_null(v) && !json_object_get(got, k)) {
+                sl_str_truncate(path, mark);
+                continue;
+            }
             if (!subset(v, json_object_get(got, k), path))
                 return false;
             sl_str_truncate(path, mark);
@@ -46,7 +51,9 @@ static bool subset(const json_t *want, const json_t *got, struct sl_str *path)
     return got && json_equal((json_t *)want, (json_t *)got);
 }
 
-static void read_trigger(struct sl_trigger *t, const char *path)
+/* Reads a case's trigger file into T; *default_branch gets a `default_branch` line (to
+ * apply once git has filled T). */
+static void read_trigger(struct sl_trigger *t, const char *path, char **default_branch)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -71,6 +78,9 @@ static void read_trigger(struct sl_trigger *t, const char *path)
             t->source = sl_xstrdup(arg);
         } else if (!strcmp(line, "changed")) {
             sl_trigger_add_changed(t, arg);
+        } else if (!strcmp(line, "default_branch")) {
+            free(*default_branch);
+            *default_branch = sl_xstrdup(arg);
         } else if (!strcmp(line, "var")) {
             const char *eq = strchr(arg, '=');
             char *k = sl_xstrndup(arg, (size_t)(eq - arg));
@@ -104,21 +114,36 @@ static void run_case(const char *src_dir, const char *name)
     json_error_t jerr;
     json_t *want = json_load_file(exp, 0, &jerr), *got = NULL;
 
+    char *default_branch = NULL;
     sl_trigger_init(&t);
-    read_trigger(&t, trig);
+    read_trigger(&t, trig, &default_branch);
     opts.project_dir = dir;
     if (!want) {
         sl_test_fail(__FILE__, __LINE__, "expected.json: %s", jerr.text);
         goto out;
     }
+    const char *want_config = json_string_value(json_object_get(want, "config_error"));
     if (sl_config_load_file(&cfg, file, &opts, &diag) < 0) {
-        sl_test_fail(__FILE__, __LINE__, "config: %s",
-                     diag.n ? diag.items[0].message : "load failed");
+        const char *msg = diag.n ? diag.items[0].message : "load failed";
+        if (!want_config || strcmp(want_config, msg))
+            sl_test_fail(__FILE__, __LINE__, "config: %s\n#   want: %s", msg,
+                         want_config ? want_config : "a configuration");
+        goto out;
+    }
+    if (want_config) {
+        sl_test_fail(__FILE__, __LINE__, "loaded, want the configuration error %s", want_config);
         goto out;
     }
     if (sl_trigger_from_git(&t, dir, &err) < 0) {
         sl_test_fail(__FILE__, __LINE__, "trigger: %s", err.message);
         goto out;
+    }
+    if (default_branch) {
+        struct sl_arena a = SL_ARENA_INIT;
+        sl_vars_set(&t.predefined, "CI_DEFAULT_BRANCH", default_branch, false);
+        sl_vars_set(&t.predefined, "CI_DEFAULT_BRANCH_SLUG", sl_plan_slugify(&a, default_branch),
+                    false);
+        sl_arena_release(&a);
     }
     t.pipeline_id = 7;
     const char *want_error = json_string_value(json_object_get(want, "error"));
@@ -148,6 +173,7 @@ out:
     sl_trigger_release(&t);
     sl_diag_release(&diag);
     sl_error_release(&err);
+    free(default_branch);
     free(file);
     free(trig);
     free(exp);
