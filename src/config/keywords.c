@@ -6,63 +6,97 @@
 #include "base/str.h"
 #include "base/time.h"
 
+#include <ctype.h>
+
 /* --- shapes -------------------------------------------------------------------------- */
 
-/* A key's value, with null read as absent: extends and default write null to remove a
- * keyword, and GitLab validates the result, where the key is then gone. */
-static const struct sl_node *get(const struct sl_node *map, const char *key)
+const struct sl_node *kw_get(const struct sl_node *map, const char *key)
 {
     const struct sl_node *n = sl_node_get(map, key);
     return n && n->kind == SL_NODE_NULL ? NULL : n;
 }
 
-/* GitLab reads numbers and booleans as strings in many places (variables, tags). */
-static bool is_scalar_value(const struct sl_node *n)
+const struct sl_node *kw_val(const struct lint *l, const struct sl_node *map, const char *key)
+{
+    return l->cfg->shape_only ? sl_node_get(map, key) : kw_get(map, key);
+}
+
+bool kw_is_scalar(const struct sl_node *n)
 {
     return n && n->kind != SL_NODE_SEQ && n->kind != SL_NODE_MAP && n->kind != SL_NODE_NULL;
 }
 
-static bool is_bool(const struct sl_node *n)
+bool kw_is_bool(const struct sl_node *n)
 {
     return n && n->kind == SL_NODE_BOOL;
 }
 
-static bool array_of_strings(const struct sl_node *n)
+bool kw_is_int(const struct sl_node *n)
+{
+    return n && n->kind == SL_NODE_INT;
+}
+
+bool kw_is_str(const struct sl_node *n, bool nonempty)
+{
+    return n && n->kind == SL_NODE_STR && (!nonempty || n->str[0]);
+}
+
+bool kw_str_array(const struct sl_node *n)
 {
     if (!n || n->kind != SL_NODE_SEQ)
         return false;
     for (size_t i = 0; i < n->n; i++)
-        if (!is_scalar_value(n->items[i]))
+        if (!kw_is_str(n->items[i], false))
             return false;
     return true;
 }
 
-static bool nested_strings(const struct sl_node *n, int depth)
+bool kw_script_ok(const struct sl_node *n, int depth)
 {
-    if (is_scalar_value(n))
+    if (kw_is_str(n, false))
         return true;
     if (!n || n->kind != SL_NODE_SEQ || depth > 10)
         return false;
     for (size_t i = 0; i < n->n; i++)
-        if (!nested_strings(n->items[i], depth + 1))
+        if (!kw_script_ok(n->items[i], depth + 1))
             return false;
     return true;
 }
 
-static bool duration_ok(const struct sl_node *n, int64_t *secs)
+bool kw_strings(const struct sl_node *n)
+{
+    if (!n || n->kind != SL_NODE_SEQ)
+        return false;
+    for (size_t i = 0; i < n->n; i++)
+        if (!kw_is_scalar(n->items[i]))
+            return false;
+    return true;
+}
+
+bool kw_nested_strings(const struct sl_node *n, int depth)
+{
+    if (kw_is_scalar(n))
+        return true;
+    if (!n || n->kind != SL_NODE_SEQ || depth > 10)
+        return false;
+    for (size_t i = 0; i < n->n; i++)
+        if (!kw_nested_strings(n->items[i], depth + 1))
+            return false;
+    return true;
+}
+
+bool kw_duration_ok(const struct sl_node *n, int64_t *secs)
 {
     int64_t s;
-    if (!is_scalar_value(n) || sl_time_parse_duration(n->str, &s) < 0)
+    if (!kw_is_scalar(n) || sl_time_parse_duration(n->str, &s) < 0)
         return false;
     if (secs)
         *secs = s;
     return true;
 }
 
-/* Reports keys of MAP not in ALLOWED (NULL-terminated) as "LOC config contains unknown
- * keys: a, b". */
-static void unknown_keys(struct lint *l, const char *loc, const struct sl_node *map,
-                         const char *const *allowed)
+bool kw_unknown_keys(struct lint *l, const char *loc, const struct sl_node *map,
+                     const char *const *allowed)
 {
     struct sl_str bad = SL_STR_INIT;
     const struct sl_pair *first = NULL;
@@ -79,9 +113,24 @@ static void unknown_keys(struct lint *l, const char *loc, const struct sl_node *
     if (first)
         lint_error_pos(l, first->key_pos, "%s config contains unknown keys: %s", loc, bad.buf);
     sl_str_release(&bad);
+    return !first;
 }
 
-static bool one_of(const char *s, const char *const *values)
+bool kw_required_keys(struct lint *l, const char *loc, const struct sl_node *map,
+                      const char *const *required)
+{
+    struct sl_str missing = SL_STR_INIT;
+    for (const char *const *r = required; *r; r++)
+        if (!sl_node_get_pair(map, *r))
+            sl_str_addf(&missing, "%s%s", missing.len ? ", " : "", *r);
+    if (missing.len)
+        lint_error(l, map, "%s config missing required keys: %s", loc, missing.buf);
+    bool ok = !missing.len;
+    sl_str_release(&missing);
+    return ok;
+}
+
+bool kw_one_of(const char *s, const char *const *values)
 {
     for (const char *const *v = values; *v; v++)
         if (s && !strcmp(s, *v))
@@ -89,7 +138,7 @@ static bool one_of(const char *s, const char *const *values)
     return false;
 }
 
-static char *join(const char *const *values)
+char *kw_join(const char *const *values)
 {
     struct sl_str s = SL_STR_INIT;
     for (const char *const *v = values; *v; v++)
@@ -97,43 +146,48 @@ static char *join(const char *const *values)
     return sl_str_detach(&s);
 }
 
-static char *loc2(const char *parent, const char *key)
+char *kw_loc(const char *parent, const char *key)
 {
     return sl_xasprintf("%s:%s", parent, key);
 }
 
 /* --- checkers ------------------------------------------------------------------------ */
 
+static void check_matrix(struct lint *l, const char *loc, const struct sl_node *m);
+static void check_exit_codes(struct lint *l, const char *loc, const struct sl_node *c);
+
 static void check_script(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    if (!nested_strings(n, 1))
+    if (!kw_script_ok(n, 1))
         lint_error(l, n,
                    "%s:%s config should be a string or a nested array of strings up to 10 "
                    "levels deep",
                    p, k);
+    else if (!strcmp(k, "script") && (n->kind == SL_NODE_SEQ ? n->n == 0 : !n->str[0]))
+        lint_error(l, n, "%s:%s config can't be blank", p, k);
 }
 
 static void check_string(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    if (!is_scalar_value(n))
+    if (!kw_is_scalar(n))
         lint_error(l, n, "%s:%s config should be a string", p, k);
 }
 
 static void check_bool(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    if (!is_bool(n))
+    if (!kw_is_bool(n))
         lint_error(l, n, "%s:%s config should be a boolean value", p, k);
 }
 
 static void check_duration(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    if (!duration_ok(n, NULL))
+    if (!kw_duration_ok(n, NULL))
         lint_error(l, n, "%s:%s config should be a duration", p, k);
 }
 
 static void check_strings(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    if (!array_of_strings(n))
+    if (!kw_strings(n))
         lint_error(l, n, "%s:%s config should be an array of strings", p, k);
 }
 
@@ -150,10 +204,16 @@ static void check_variables(struct lint *l, const char *p, const char *k, const 
         const struct sl_node *v = n->pairs[i].value;
         if (v && v->kind == SL_NODE_MAP) {
             char *loc = sl_xasprintf("%s:%s:%s", p, k, n->pairs[i].key);
-            unknown_keys(l, loc, v, allowed);
-            const struct sl_node *e = get(v, "expand");
-            if (e && !is_bool(e))
+            kw_unknown_keys(l, loc, v, allowed);
+            const struct sl_node *e = kw_get(v, "expand");
+            if (e && !kw_is_bool(e))
                 lint_error(l, e, "%s:expand config should be a boolean value", loc);
+            if ((e = kw_get(v, "value")) && !kw_is_scalar(e))
+                lint_error(l, e, "%s:value config should be a string", loc);
+            if ((e = kw_get(v, "description")) && !kw_is_scalar(e))
+                lint_error(l, e, "%s:description config should be a string", loc);
+            if ((e = kw_get(v, "options")) && (!kw_strings(e) || e->n == 0))
+                lint_error(l, e, "%s:options config should be a non-empty array of strings", loc);
             free(loc);
         } else if (v && v->kind == SL_NODE_SEQ) {
             lint_error(l, v,
@@ -165,20 +225,79 @@ static void check_variables(struct lint *l, const char *p, const char *k, const 
     }
 }
 
+/* `docker:` / `kubernetes:` executor options and `pull_policy` of an image or a service. */
+static void check_image_options(struct lint *l, const char *loc, const struct sl_node *n)
+{
+    static const char *const docker_keys[] = {"platform", "user", NULL};
+    static const char *const kube_keys[] = {"user", NULL};
+    static const char *const policies[] = {"always", "never", "if-not-present", NULL};
+    const struct sl_node *x, *y;
+    if ((x = kw_val(l, n, "docker"))) {
+        char *d = kw_loc(loc, "docker");
+        if (x->kind != SL_NODE_MAP) {
+            lint_error(l, x, "%s config should be a hash", d);
+        } else {
+            kw_unknown_keys(l, d, x, docker_keys);
+            if ((y = kw_val(l, x, "platform")) && !kw_is_str(y, true))
+                lint_error(l, y, "%s:platform config should be a non-empty string", d);
+            if ((y = kw_val(l, x, "user")) && (!kw_is_str(y, true) || strlen(y->str) > 255))
+                lint_error(l, y, "%s:user config should be a non-empty string", d);
+        }
+        free(d);
+    }
+    if ((x = kw_val(l, n, "kubernetes"))) {
+        char *d = kw_loc(loc, "kubernetes");
+        if (x->kind != SL_NODE_MAP) {
+            lint_error(l, x, "%s config should be a hash", d);
+        } else {
+            kw_unknown_keys(l, d, x, kube_keys);
+            if ((y = kw_val(l, x, "user")) &&
+                ((!kw_is_str(y, true) && !kw_is_int(y)) || strlen(y->str) > 255))
+                lint_error(l, y, "%s:user config should be a non-empty string or an integer", d);
+        }
+        free(d);
+    }
+    if ((x = kw_val(l, n, "pull_policy"))) {
+        bool ok = kw_one_of(sl_node_scalar(x), policies);
+        if (x->kind == SL_NODE_SEQ) {
+            ok = x->n > 0;
+            for (size_t i = 0; ok && i < x->n; i++)
+                ok = kw_one_of(sl_node_scalar(x->items[i]), policies);
+            for (size_t i = 0; ok && i < x->n; i++)
+                for (size_t j = 0; ok && j < i; j++)
+                    ok = strcmp(x->items[i]->str, x->items[j]->str) != 0;
+        }
+        if (!ok)
+            lint_error(l, x,
+                       "%s:pull_policy config should be one of always, never, if-not-present, "
+                       "or a non-empty array of them",
+                       loc);
+    }
+    if ((x = kw_val(l, n, "entrypoint")) && (!kw_str_array(x) || x->n == 0))
+        lint_error(l, x, "%s:entrypoint config should be a non-empty array of strings", loc);
+}
+
 static void check_image(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
     static const char *const allowed[] = {"name",       "entrypoint",  "docker",
                                           "kubernetes", "pull_policy", NULL};
-    if (is_scalar_value(n))
+    if (kw_is_scalar(n)) {
+        if (!n->str[0])
+            lint_error(l, n, "%s:%s config can't be blank", p, k);
         return;
+    }
     if (!n || n->kind != SL_NODE_MAP) {
         lint_error(l, n, "%s:%s config should be a hash or a string", p, k);
         return;
     }
-    char *loc = loc2(p, k);
-    unknown_keys(l, loc, n, allowed);
-    if (!get(n, "name"))
+    char *loc = kw_loc(p, k);
+    kw_unknown_keys(l, loc, n, allowed);
+    const struct sl_node *name = kw_val(l, n, "name");
+    if (!name)
         lint_error(l, n, "%s config missing required keys: name", loc);
+    else if (!kw_is_scalar(name) || !name->str[0])
+        lint_error(l, name, "%s:name config should be a non-empty string", loc);
+    check_image_options(l, loc, n);
     free(loc);
 }
 
@@ -191,25 +310,41 @@ static void check_services(struct lint *l, const char *p, const char *k, const s
         lint_error(l, n, "%s:%s config should be a array", p, k);
         return;
     }
-    char *loc = loc2(p, k);
+    char *loc = kw_loc(p, k);
+    char *sloc = kw_loc(loc, "service");
     for (size_t i = 0; i < n->n; i++) {
         const struct sl_node *s = n->items[i];
-        if (is_scalar_value(s))
-            continue;
-        if (!s || s->kind != SL_NODE_MAP) {
-            lint_error(l, s, "%s:service config should be a hash or a string", loc);
+        if (kw_is_scalar(s)) {
+            if (!s->str[0])
+                lint_error(l, s, "%s config can't be blank", sloc);
             continue;
         }
-        unknown_keys(l, loc, s, allowed);
-        if (!get(s, "name"))
-            lint_error(l, s, "%s:service config missing required keys: name", loc);
+        if (!s || s->kind != SL_NODE_MAP) {
+            lint_error(l, s, "%s config should be a hash or a string", sloc);
+            continue;
+        }
+        kw_unknown_keys(l, loc, s, allowed);
+        const struct sl_node *x = kw_val(l, s, "name");
+        if (!x)
+            lint_error(l, s, "%s config missing required keys: name", sloc);
+        else if (!kw_is_scalar(x) || !x->str[0])
+            lint_error(l, x, "%s:name config should be a non-empty string", sloc);
+        if ((x = kw_val(l, s, "alias")) && (!kw_is_scalar(x) || !x->str[0]))
+            lint_error(l, x, "%s:alias config should be a non-empty string", sloc);
+        if ((x = kw_val(l, s, "command")) &&
+            (!kw_script_ok(x, 1) || (x->kind == SL_NODE_SEQ ? x->n == 0 : !x->str[0])))
+            lint_error(l, x, "%s:command config should be a non-empty array of strings", sloc);
+        if ((x = kw_get(s, "variables")))
+            check_variables(l, sloc, "variables", x);
+        check_image_options(l, sloc, s);
     }
+    free(sloc);
     free(loc);
 }
 
 static void check_expression(struct lint *l, const char *loc, const struct sl_node *n)
 {
-    if (!is_scalar_value(n)) {
+    if (!kw_is_scalar(n)) {
         lint_error(l, n, "%s if should be a string", loc);
         return;
     }
@@ -221,23 +356,106 @@ static void check_changes(struct lint *l, const char *loc, const char *k, const 
 {
     static const char *const allowed[] = {"paths", "compare_to", NULL};
     if (n && n->kind == SL_NODE_MAP) {
-        char *x = loc2(loc, k);
-        unknown_keys(l, x, n, allowed);
-        const struct sl_node *paths = get(n, "paths");
+        char *x = kw_loc(loc, k);
+        kw_unknown_keys(l, x, n, allowed);
+        const struct sl_node *paths = kw_get(n, "paths"), *cmp;
         if (!paths)
             lint_error(l, n, "%s config missing required keys: paths", x);
-        else if (!array_of_strings(paths))
+        else if (!kw_strings(paths))
             lint_error(l, paths, "%s:paths config should be an array of strings", x);
+        if ((cmp = kw_val(l, n, "compare_to")) && !kw_is_scalar(cmp))
+            lint_error(l, cmp, "%s:compare_to config should be a string", x);
         free(x);
-    } else if (!array_of_strings(n)) {
+    } else if (!kw_strings(n)) {
         lint_error(l, n, "%s %s should be an array or a hash", loc, k);
     } else if (n->n > 50) {
         lint_error(l, n, "%s %s has too many entries (maximum 50)", loc, k);
     }
 }
 
+/* rules:exists: an array of paths, or {paths, project, ref} (ref only with project). */
+static void check_exists(struct lint *l, const char *loc, const struct sl_node *n)
+{
+    static const char *const allowed[] = {"paths", "project", "ref", NULL};
+    if (kw_strings(n))
+        return;
+    if (n->kind != SL_NODE_MAP) {
+        lint_error(l, n, "%s exists should be an array of strings or a hash", loc);
+        return;
+    }
+    char *x = kw_loc(loc, "exists");
+    kw_unknown_keys(l, x, n, allowed);
+    const struct sl_node *paths = kw_val(l, n, "paths"), *v;
+    if (!paths)
+        lint_error(l, n, "%s config missing required keys: paths", x);
+    else if (!kw_strings(paths))
+        lint_error(l, paths, "%s:paths config should be an array of strings", x);
+    if ((v = kw_val(l, n, "project")) && !kw_is_scalar(v))
+        lint_error(l, v, "%s:project config should be a string", x);
+    if ((v = kw_val(l, n, "ref")) && !kw_is_scalar(v))
+        lint_error(l, v, "%s:ref config should be a string", x);
+    if (kw_get(n, "ref") && !kw_get(n, "project"))
+        lint_error(l, n, "%s config ref requires project", x);
+    free(x);
+}
+
+/* rules:needs: job names or {job, artifacts, optional}. */
+static void check_rule_needs(struct lint *l, const char *loc, const struct sl_node *n)
+{
+    static const char *const allowed[] = {"job", "artifacts", "optional", NULL};
+    char *x = kw_loc(loc, "needs");
+    char *need = kw_loc(x, "need");
+    if (n->kind != SL_NODE_SEQ) {
+        lint_error(l, n, "%s config should be an array of strings or hashes", x);
+        goto out;
+    }
+    for (size_t i = 0; i < n->n; i++) {
+        const struct sl_node *it = n->items[i], *v;
+        if (kw_is_str(it, true))
+            continue;
+        if (it->kind != SL_NODE_MAP) {
+            lint_error(l, it, "%s config should be a string or a hash", need);
+            continue;
+        }
+        kw_unknown_keys(l, need, it, allowed);
+        if (!(v = kw_val(l, it, "job")))
+            lint_error(l, it, "%s config missing required keys: job", need);
+        else if (!kw_is_str(v, true))
+            lint_error(l, v, "%s:job config should be a non-empty string", need);
+        if ((v = kw_val(l, it, "artifacts")) && !kw_is_bool(v))
+            lint_error(l, v, "%s:artifacts config should be a boolean value", need);
+        if ((v = kw_val(l, it, "optional")) && !kw_is_bool(v))
+            lint_error(l, v, "%s:optional config should be a boolean value", need);
+    }
+out:
+    free(need);
+    free(x);
+}
+
+void sl_lint_auto_cancel(struct lint *l, const char *loc, const struct sl_node *n)
+{
+    static const char *const allowed[] = {"on_new_commit", "on_job_failure", NULL};
+    static const char *const on_new_commit[] = {"conservative", "interruptible", "none", NULL};
+    static const char *const on_job_failure[] = {"none", "all", NULL};
+    char *x = kw_loc(loc, "auto_cancel");
+    const struct sl_node *v;
+    if (n->kind != SL_NODE_MAP) {
+        lint_error(l, n, "%s config should be a hash", x);
+    } else {
+        kw_unknown_keys(l, x, n, allowed);
+        if ((v = kw_val(l, n, "on_new_commit")) && !kw_one_of(sl_node_scalar(v), on_new_commit))
+            lint_error(l, v, "%s on_new_commit should be one of: conservative, interruptible, none",
+                       x);
+        if ((v = kw_val(l, n, "on_job_failure")) && !kw_one_of(sl_node_scalar(v), on_job_failure))
+            lint_error(l, v, "%s on_job_failure should be one of: none, all", x);
+    }
+    free(x);
+}
+
+enum rules_kind { RULES_JOB, RULES_WORKFLOW, RULES_INCLUDE };
+
 static void check_rules_list(struct lint *l, const char *p, const char *k, const struct sl_node *n,
-                             bool workflow)
+                             enum rules_kind kind)
 {
     static const char *const job_keys[] = {
         "if",        "changes", "exists",        "when",     "allow_failure",
@@ -245,9 +463,14 @@ static void check_rules_list(struct lint *l, const char *p, const char *k, const
     static const char *const wf_keys[] = {"if",        "changes",     "exists",   "when",
                                           "variables", "auto_cancel", "start_in", "allow_failure",
                                           "needs",     NULL};
+    static const char *const inc_keys[] = {"if", "changes", "exists", "when", NULL};
     static const char *const job_when[] = {"on_success", "on_failure", "always", "manual",
                                            "delayed",    "never",      NULL};
     static const char *const wf_when[] = {"always", "never", NULL};
+    const char *const *keys = kind == RULES_JOB        ? job_keys
+                              : kind == RULES_WORKFLOW ? wf_keys
+                                                       : inc_keys;
+    const char *const *whens = kind == RULES_JOB ? job_when : wf_when;
     if (!n || n->kind != SL_NODE_SEQ) {
         lint_error(l, n, "%s %s should be an array of hashes", p, k);
         return;
@@ -256,34 +479,39 @@ static void check_rules_list(struct lint *l, const char *p, const char *k, const
     for (size_t i = 0; i < n->n; i++) {
         const struct sl_node *r = n->items[i];
         if (r && r->kind == SL_NODE_SEQ) { /* a flattened !reference */
-            check_rules_list(l, p, k, r, workflow);
+            check_rules_list(l, p, k, r, kind);
             continue;
         }
         if (!r || r->kind != SL_NODE_MAP) {
             lint_error(l, r, "%s %s should be an array of hashes", p, k);
             continue;
         }
-        unknown_keys(l, loc, r, workflow ? wf_keys : job_keys);
+        kw_unknown_keys(l, loc, r, keys);
         const struct sl_node *x;
-        if ((x = get(r, "if")))
+        if ((x = kw_val(l, r, "if")))
             check_expression(l, loc, x);
-        if ((x = get(r, "changes")))
+        if ((x = kw_get(r, "changes")))
             check_changes(l, loc, "changes", x);
-        if ((x = get(r, "exists")) && !(x->kind == SL_NODE_MAP || array_of_strings(x)))
-            lint_error(l, x, "%s exists should be an array of strings or a hash", loc);
-        if ((x = get(r, "when")) && !one_of(sl_node_scalar(x), workflow ? wf_when : job_when))
+        if ((x = kw_get(r, "exists")))
+            check_exists(l, loc, x);
+        if ((x = kw_get(r, "when")) && !kw_one_of(sl_node_scalar(x), whens))
             lint_error(l, x, "%s when unknown value: %s", loc,
                        sl_node_scalar(x) ? x->str : sl_node_kind_name(x));
-        if ((x = get(r, "allow_failure")) && !is_bool(x) &&
-            !(x->kind == SL_NODE_MAP && get(x, "exit_codes")))
+        if ((x = kw_get(r, "allow_failure")) && !kw_is_bool(x) &&
+            !(x->kind == SL_NODE_MAP && kw_get(x, "exit_codes")))
             lint_error(l, x, "%s allow_failure should be a boolean value", loc);
-        if ((x = get(r, "interruptible")) && !is_bool(x))
+        if ((x = kw_get(r, "interruptible")) && !kw_is_bool(x))
             lint_error(l, x, "%s interruptible should be a boolean value", loc);
-        if ((x = get(r, "start_in")) && !duration_ok(x, NULL))
+        if ((x = kw_get(r, "start_in")) && !kw_duration_ok(x, NULL))
             lint_error(l, x, "%s start_in should be a duration", loc);
-        if ((x = get(r, "variables")))
+        if ((x = kw_get(r, "variables")))
             check_variables(l, loc, "variables", x);
-        if (!get(r, "if") && !get(r, "changes") && !get(r, "exists") && !get(r, "when"))
+        if ((x = kw_val(l, r, "needs")))
+            check_rule_needs(l, loc, x);
+        if (kind == RULES_WORKFLOW && (x = kw_get(r, "auto_cancel")))
+            sl_lint_auto_cancel(l, loc, x);
+        if (!kw_get(r, "if") && !kw_get(r, "changes") && !kw_get(r, "exists") &&
+            !kw_get(r, "when") && !(l->cfg->shape_only && sl_node_get(r, "if")))
             lint_error(l, r, "%s config must contain at least one of: if, changes, exists, when",
                        loc);
     }
@@ -292,13 +520,13 @@ static void check_rules_list(struct lint *l, const char *p, const char *k, const
 
 static void check_rules(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    check_rules_list(l, p, k, n, false);
+    check_rules_list(l, p, k, n, RULES_JOB);
 }
 
 static void check_only_except(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
     static const char *const allowed[] = {"refs", "variables", "changes", "kubernetes", NULL};
-    if (array_of_strings(n) || is_scalar_value(n))
+    if (kw_strings(n) || kw_is_scalar(n))
         return;
     if (!n || n->kind != SL_NODE_MAP) {
         lint_error(l, n,
@@ -307,16 +535,16 @@ static void check_only_except(struct lint *l, const char *p, const char *k, cons
                    p, k);
         return;
     }
-    char *loc = loc2(p, k);
-    unknown_keys(l, loc, n, allowed);
+    char *loc = kw_loc(p, k);
+    kw_unknown_keys(l, loc, n, allowed);
     const struct sl_node *x;
-    if ((x = get(n, "refs")) && !array_of_strings(x))
+    if ((x = kw_get(n, "refs")) && !kw_strings(x))
         lint_error(l, x,
                    "%s:refs config should be an array of strings or regular expressions "
                    "using re2 syntax",
                    loc);
-    if ((x = get(n, "variables"))) {
-        if (!array_of_strings(x))
+    if ((x = kw_get(n, "variables"))) {
+        if (!kw_strings(x))
             lint_error(l, x, "%s:variables config should be an array of strings", loc);
         else
             for (size_t i = 0; i < x->n; i++)
@@ -326,40 +554,149 @@ static void check_only_except(struct lint *l, const char *p, const char *k, cons
                                "syntax",
                                loc);
     }
-    if ((x = get(n, "changes")) && !array_of_strings(x))
+    if ((x = kw_get(n, "changes")) && !kw_strings(x))
         lint_error(l, x, "%s:changes config should be an array of strings", loc);
+    free(loc);
+}
+
+/* needs:parallel: only the {matrix: [...]} form, to pick jobs of a matrix. */
+static void check_need_parallel(struct lint *l, const char *need, const struct sl_node *n)
+{
+    static const char *const allowed[] = {"matrix", NULL};
+    char *loc = kw_loc(need, "parallel");
+    const struct sl_node *m;
+    if (n->kind != SL_NODE_MAP) {
+        lint_error(l, n, "%s config should be a hash with a matrix", loc);
+    } else {
+        kw_unknown_keys(l, loc, n, allowed);
+        if (!(m = kw_val(l, n, "matrix")))
+            lint_error(l, n, "%s config missing required keys: matrix", loc);
+        else
+            check_matrix(l, loc, m);
+    }
     free(loc);
 }
 
 static void check_needs(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    static const char *const allowed[] = {"job",      "artifacts", "optional", "parallel",
-                                          "pipeline", "project",   "ref",      NULL};
+    static const char *const job_keys[] = {"job", "artifacts", "optional", "parallel", NULL};
+    static const char *const pipeline_keys[] = {"pipeline", "job",      "artifacts",
+                                                "optional", "parallel", NULL};
+    static const char *const project_keys[] = {"project",   "job",      "ref",
+                                               "artifacts", "parallel", NULL};
     if (!n || n->kind != SL_NODE_SEQ) {
         lint_error(l, n, "%s:%s config should be an array", p, k);
         return;
     }
-    char *loc = loc2(p, k);
+    char *loc = kw_loc(p, k);
+    char *need = kw_loc(loc, "need");
     if (n->n > SL_CONFIG_MAX_NEEDS)
         lint_error(l, n, "%s config has too many entries (maximum %d)", loc, SL_CONFIG_MAX_NEEDS);
     for (size_t i = 0; i < n->n; i++) {
         const struct sl_node *x = n->items[i];
-        if (is_scalar_value(x))
+        if (kw_is_str(x, true))
+            continue;
+        if (x && x->kind == SL_NODE_SEQ && x->tag) /* a !reference from a file not read */
             continue;
         if (!x || x->kind != SL_NODE_MAP) {
-            lint_error(l, x, "%s:need config should be a string or a hash", loc);
+            lint_error(l, x, "%s config should be a string or a hash", need);
             continue;
         }
-        unknown_keys(l, loc, x, allowed);
-        if (!get(x, "job"))
-            lint_error(l, x, "%s:need config missing required keys: job", loc);
+        const char *const *allowed = kw_get(x, "pipeline")  ? pipeline_keys
+                                     : kw_get(x, "project") ? project_keys
+                                                            : job_keys;
+        kw_unknown_keys(l, loc, x, allowed);
         const struct sl_node *b;
-        if ((b = get(x, "artifacts")) && !is_bool(b))
-            lint_error(l, b, "%s:need artifacts should be a boolean value", loc);
-        if ((b = get(x, "optional")) && !is_bool(b))
-            lint_error(l, b, "%s:need optional should be a boolean value", loc);
+        if (!(b = kw_val(l, x, "job")))
+            lint_error(l, x, "%s config missing required keys: job", need);
+        else if (!kw_is_str(b, true))
+            lint_error(l, b, "%s:job config should be a non-empty string", need);
+        if (kw_get(x, "project") && !kw_get(x, "ref"))
+            lint_error(l, x, "%s config missing required keys: ref", need);
+        if ((b = kw_val(l, x, "pipeline")) && !kw_is_scalar(b))
+            lint_error(l, b, "%s:pipeline config should be a string", need);
+        if ((b = kw_val(l, x, "project")) && !kw_is_scalar(b))
+            lint_error(l, b, "%s:project config should be a string", need);
+        if ((b = kw_val(l, x, "artifacts")) && !kw_is_bool(b))
+            lint_error(l, b, "%s artifacts should be a boolean value", need);
+        if ((b = kw_val(l, x, "optional")) && !kw_is_bool(b))
+            lint_error(l, b, "%s optional should be a boolean value", need);
+        if ((b = kw_val(l, x, "parallel")))
+            check_need_parallel(l, need, b);
     }
+    free(need);
     free(loc);
+}
+
+/* artifacts:reports, each report type with its shape (the JSON schema's). */
+static void check_reports(struct lint *l, const char *loc, const struct sl_node *n)
+{
+    /* string or array of strings */
+    static const char *const file_lists[] = {"api_fuzzing",
+                                             "coverage_fuzzing",
+                                             "codequality",
+                                             "dotenv",
+                                             "lsif",
+                                             "sast",
+                                             "dependency_scanning",
+                                             "container_scanning",
+                                             "dast",
+                                             "license_management",
+                                             "license_scanning",
+                                             "requirements",
+                                             "secret_detection",
+                                             "metrics",
+                                             "terraform",
+                                             "cyclonedx",
+                                             "sarif",
+                                             "load_performance",
+                                             "repository_xray",
+                                             NULL};
+    static const char *const strings[] = {"accessibility", "annotations", "browser_performance",
+                                          NULL};
+    static const char *const formats[] = {"cobertura", "jacoco", NULL};
+    static const char *const cov_keys[] = {"coverage_format", "path", NULL};
+    char *x = kw_loc(loc, "reports");
+    if (n->kind != SL_NODE_MAP) {
+        lint_error(l, n, "%s config should be a hash", x);
+        free(x);
+        return;
+    }
+    for (size_t i = 0; i < n->n; i++) {
+        const char *key = n->pairs[i].key;
+        const struct sl_node *v = n->pairs[i].value;
+        bool shape = l->cfg->shape_only; /* the backend reads a null report as absent */
+        if (kw_one_of(key, file_lists)) {
+            if ((v->kind != SL_NODE_NULL || shape) && !kw_is_str(v, false) && !kw_str_array(v))
+                lint_error(l, v, "%s:%s config should be a string or an array of strings", x, key);
+        } else if (kw_one_of(key, strings)) {
+            if ((v->kind != SL_NODE_NULL || shape) && !kw_is_str(v, false))
+                lint_error(l, v, "%s:%s config should be a string", x, key);
+        } else if (!strcmp(key, "junit")) {
+            if ((v->kind != SL_NODE_NULL || shape) && !kw_is_str(v, false) &&
+                !(kw_str_array(v) && v->n))
+                lint_error(l, v, "%s:%s config should be a string or an array of strings", x, key);
+        } else if (!strcmp(key, "coverage_report")) {
+            char *c = kw_loc(x, key);
+            const struct sl_node *f;
+            if (v->kind == SL_NODE_MAP) {
+                kw_unknown_keys(l, c, v, cov_keys);
+                if ((f = kw_get(v, "coverage_format")) && !kw_one_of(sl_node_scalar(f), formats))
+                    lint_error(l, f,
+                               "%s:coverage_format config should be one of: cobertura, "
+                               "jacoco",
+                               c);
+                if ((f = kw_val(l, v, "path")) && !kw_is_str(f, true))
+                    lint_error(l, f, "%s:path config should be a non-empty string", c);
+            } else if (v->kind != SL_NODE_NULL) {
+                lint_error(l, v, "%s config should be a hash", c);
+            }
+            free(c);
+        } else {
+            lint_error_pos(l, n->pairs[i].key_pos, "%s config contains unknown keys: %s", x, key);
+        }
+    }
+    free(x);
 }
 
 static void check_artifacts(struct lint *l, const char *p, const char *k, const struct sl_node *n)
@@ -368,28 +705,37 @@ static void check_artifacts(struct lint *l, const char *p, const char *k, const 
                                           "when",   "expire_in", "expose_as", "exclude",
                                           "public", "access",    NULL};
     static const char *const whens[] = {"on_success", "on_failure", "always", NULL};
+    static const char *const access[] = {"none", "developer", "maintainer", "all", NULL};
     if (!n || n->kind != SL_NODE_MAP) {
         lint_error(l, n, "%s:%s config should be a hash", p, k);
         return;
     }
-    char *loc = loc2(p, k);
-    unknown_keys(l, loc, n, allowed);
+    char *loc = kw_loc(p, k);
+    kw_unknown_keys(l, loc, n, allowed);
     const struct sl_node *x;
-    if ((x = get(n, "paths")) && !array_of_strings(x))
+    if ((x = kw_get(n, "paths")) && !kw_strings(x))
         lint_error(l, x, "%s paths should be an array of strings", loc);
-    if ((x = get(n, "exclude")) && !array_of_strings(x))
+    if ((x = kw_get(n, "exclude")) && !kw_strings(x))
         lint_error(l, x, "%s exclude should be an array of strings", loc);
-    if ((x = get(n, "untracked")) && !is_bool(x))
+    if ((x = kw_get(n, "untracked")) && !kw_is_bool(x))
         lint_error(l, x, "%s untracked should be a boolean value", loc);
-    if ((x = get(n, "when")) && !one_of(sl_node_scalar(x), whens))
+    if ((x = kw_get(n, "when")) && !kw_one_of(sl_node_scalar(x), whens))
         lint_error(l, x, "%s when should be on_success, on_failure or always", loc);
-    if ((x = get(n, "expire_in")) && !(sl_node_scalar(x) && !strcmp(x->str, "never")) &&
-        !duration_ok(x, NULL))
+    if ((x = kw_get(n, "expire_in")) && !(sl_node_scalar(x) && !strcmp(x->str, "never")) &&
+        !kw_duration_ok(x, NULL))
         lint_error(l, x, "%s expire in should be a duration", loc);
-    if ((x = get(n, "reports")) && x->kind != SL_NODE_MAP)
-        lint_error(l, x, "%s:reports config should be a hash", loc);
-    if (get(n, "public") && get(n, "access"))
+    if ((x = kw_get(n, "reports")))
+        check_reports(l, loc, x);
+    if ((x = kw_get(n, "public")) && !kw_is_bool(x))
+        lint_error(l, x, "%s public should be a boolean value", loc);
+    if ((x = kw_val(l, n, "access")) && !kw_one_of(sl_node_scalar(x), access))
+        lint_error(l, x, "%s access should be one of: none, developer, maintainer, all", loc);
+    if (kw_get(n, "public") && kw_get(n, "access"))
         lint_error(l, n, "%s config these keys cannot be used together: public, access", loc);
+    if ((x = kw_get(n, "name")) && !kw_is_scalar(x))
+        lint_error(l, x, "%s name should be a string", loc);
+    if ((x = kw_get(n, "expose_as")) && !kw_is_scalar(x))
+        lint_error(l, x, "%s expose_as should be a string", loc);
     free(loc);
 }
 
@@ -397,11 +743,19 @@ static void check_cache_key(struct lint *l, const char *loc, const struct sl_nod
 {
     static const char *const allowed[] = {"files", "prefix", "files_commits", NULL};
     if (key->kind == SL_NODE_MAP) {
-        char *x = loc2(loc, "key");
-        unknown_keys(l, x, key, allowed);
-        const struct sl_node *f = get(key, "files");
-        if (f && !array_of_strings(f))
+        char *x = kw_loc(loc, "key");
+        kw_unknown_keys(l, x, key, allowed);
+        const struct sl_node *f = kw_val(l, key, "files");
+        if (f && !kw_strings(f))
             lint_error(l, f, "%s:files config should be an array of strings", x);
+        else if (f && (f->n == 0 || f->n > 10))
+            lint_error(l, f, "%s:files config should have from 1 to 10 entries", x);
+        if ((f = kw_val(l, key, "files_commits")) && !kw_strings(f))
+            lint_error(l, f, "%s:files_commits config should be an array of strings", x);
+        else if (f && (f->n == 0 || f->n > 2))
+            lint_error(l, f, "%s:files_commits config should have 1 or 2 entries", x);
+        if ((f = kw_val(l, key, "prefix")) && !kw_is_scalar(f))
+            lint_error(l, f, "%s:prefix config should be a string", x);
         free(x);
         return;
     }
@@ -424,19 +778,23 @@ static void check_one_cache(struct lint *l, const char *loc, const struct sl_nod
         lint_error(l, n, "%s config should be a hash", loc);
         return;
     }
-    unknown_keys(l, loc, n, allowed);
+    kw_unknown_keys(l, loc, n, allowed);
     const struct sl_node *x;
-    if ((x = get(n, "key")))
+    if ((x = kw_get(n, "key")))
         check_cache_key(l, loc, x);
-    if ((x = get(n, "paths")) && !array_of_strings(x))
+    if ((x = kw_get(n, "paths")) && !kw_strings(x))
         lint_error(l, x, "%s:paths config should be an array of strings", loc);
-    if ((x = get(n, "when")) && !one_of(sl_node_scalar(x), whens))
+    if ((x = kw_val(l, n, "untracked")) && !kw_is_bool(x))
+        lint_error(l, x, "%s:untracked config should be a boolean value", loc);
+    if ((x = kw_val(l, n, "unprotect")) && !kw_is_bool(x))
+        lint_error(l, x, "%s:unprotect config should be a boolean value", loc);
+    if ((x = kw_get(n, "when")) && !kw_one_of(sl_node_scalar(x), whens))
         lint_error(l, x, "%s:when config should be one of on_success, on_failure or always", loc);
-    if ((x = get(n, "policy")) && !one_of(sl_node_scalar(x), policies) &&
+    if ((x = kw_get(n, "policy")) && !kw_one_of(sl_node_scalar(x), policies) &&
         !(sl_node_scalar(x) && x->str[0] == '$'))
         lint_error(l, x, "%s:policy config should be one of: pull-push, push, pull", loc);
-    if ((x = get(n, "fallback_keys"))) {
-        if (!array_of_strings(x))
+    if ((x = kw_get(n, "fallback_keys"))) {
+        if (!kw_strings(x))
             lint_error(l, x, "%s:fallback_keys config should be an array of strings", loc);
         else if (x->n > 5)
             lint_error(l, x, "%s:fallback_keys config has too many entries (maximum 5)", loc);
@@ -445,7 +803,7 @@ static void check_one_cache(struct lint *l, const char *loc, const struct sl_nod
 
 static void check_cache(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    char *loc = loc2(p, k);
+    char *loc = kw_loc(p, k);
     if (n && n->kind == SL_NODE_SEQ) {
         if (n->n > 4)
             lint_error(l, n, "%s config no more than 4 caches can be created", loc);
@@ -461,8 +819,8 @@ static void check_when(struct lint *l, const char *p, const char *k, const struc
 {
     static const char *const whens[] = {"on_success", "on_failure", "always",
                                         "manual",     "delayed",    NULL};
-    if (!one_of(sl_node_scalar(n), whens)) {
-        char *all = join(whens);
+    if (!kw_one_of(sl_node_scalar(n), whens)) {
+        char *all = kw_join(whens);
         lint_error(l, n, "%s %s should be one of: %s", p, k, all);
         free(all);
     }
@@ -472,20 +830,41 @@ static void check_allow_failure(struct lint *l, const char *p, const char *k,
                                 const struct sl_node *n)
 {
     static const char *const allowed[] = {"exit_codes", NULL};
-    if (is_bool(n))
+    if (kw_is_bool(n))
         return;
     if (!n || n->kind != SL_NODE_MAP) {
         lint_error(l, n, "%s:%s config should be a hash or a boolean value", p, k);
         return;
     }
-    char *loc = loc2(p, k);
-    unknown_keys(l, loc, n, allowed);
-    const struct sl_node *c = get(n, "exit_codes");
+    char *loc = kw_loc(p, k);
+    kw_unknown_keys(l, loc, n, allowed);
+    const struct sl_node *c = kw_get(n, "exit_codes");
     if (!c)
         lint_error(l, n, "%s config missing required keys: exit_codes", loc);
-    else if (!(c->kind == SL_NODE_INT || (c->kind == SL_NODE_SEQ && c->n && c->n <= 255)))
-        lint_error(l, c, "%s exit codes should be an array of integers or an integer", loc);
+    else
+        check_exit_codes(l, loc, c);
     free(loc);
+}
+
+/* exit_codes: an integer or a non-empty array of unique integers. */
+static void check_exit_codes(struct lint *l, const char *loc, const struct sl_node *c)
+{
+    if (kw_is_int(c))
+        return;
+    bool ok = c->kind == SL_NODE_SEQ && c->n > 0 && c->n <= 255;
+    for (size_t i = 0; ok && i < c->n; i++)
+        ok = kw_is_int(c->items[i]);
+    if (!ok) {
+        lint_error(l, c, "%s exit_codes should be an array of integers or an integer", loc);
+        return;
+    }
+    for (size_t i = 0; i < c->n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(c->items[i]->str, c->items[j]->str)) {
+                lint_error(l, c->items[i], "%s exit_codes contains duplicate values: %s", loc,
+                           c->items[i]->str);
+                return;
+            }
 }
 
 static void check_retry(struct lint *l, const char *p, const char *k, const struct sl_node *n)
@@ -514,15 +893,15 @@ static void check_retry(struct lint *l, const char *p, const char *k, const stru
                                           "server_timeout_running",
                                           "server_timeout_canceling",
                                           NULL};
-    char *loc = loc2(p, k);
+    char *loc = kw_loc(p, k);
     const struct sl_node *max = n;
     if (n && n->kind == SL_NODE_MAP) {
-        unknown_keys(l, loc, n, allowed);
-        max = get(n, "max");
-        const struct sl_node *w = get(n, "when");
+        kw_unknown_keys(l, loc, n, allowed);
+        max = kw_get(n, "max");
+        const struct sl_node *w = kw_get(n, "when");
         for (size_t i = 0; w && i < (w->kind == SL_NODE_SEQ ? w->n : 1); i++) {
             const struct sl_node *x = w->kind == SL_NODE_SEQ ? w->items[i] : w;
-            if (!one_of(sl_node_scalar(x), reasons))
+            if (!kw_one_of(sl_node_scalar(x), reasons))
                 lint_error(l, x, "%s when unknown value: %s", loc,
                            sl_node_scalar(x) ? x->str : sl_node_kind_name(x));
         }
@@ -530,6 +909,9 @@ static void check_retry(struct lint *l, const char *p, const char *k, const stru
         lint_error(l, n, "%s config has to be either an integer or a hash", loc);
         max = NULL;
     }
+    const struct sl_node *codes = n && n->kind == SL_NODE_MAP ? kw_val(l, n, "exit_codes") : NULL;
+    if (codes)
+        check_exit_codes(l, loc, codes);
     if (max && (max->kind != SL_NODE_INT || atoi(max->str) < 0 || atoi(max->str) > 2))
         lint_error(l, max, "%s config must be a non negative integer less than or equal to 2", loc);
     free(loc);
@@ -538,14 +920,14 @@ static void check_retry(struct lint *l, const char *p, const char *k, const stru
 static void check_inherit(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
     static const char *const allowed[] = {"default", "variables", NULL};
-    char *loc = loc2(p, k);
+    char *loc = kw_loc(p, k);
     if (!n || n->kind != SL_NODE_MAP)
         lint_error(l, n, "%s config should be a hash", loc);
     else {
-        unknown_keys(l, loc, n, allowed);
+        kw_unknown_keys(l, loc, n, allowed);
         for (size_t i = 0; i < n->n; i++) {
             const struct sl_node *v = n->pairs[i].value;
-            if (!is_bool(v) && !array_of_strings(v))
+            if (!kw_is_bool(v) && !kw_strings(v))
                 lint_error(l, v, "%s:%s config should be a boolean value or an array of strings",
                            loc, n->pairs[i].key);
         }
@@ -570,9 +952,34 @@ static size_t matrix_size(const struct sl_node *matrix)
     return total;
 }
 
+/* A parallel:matrix: an array of at most 200 hashes of strings, numbers or arrays. */
+static void check_matrix(struct lint *l, const char *loc, const struct sl_node *m)
+{
+    if (m->kind != SL_NODE_SEQ) {
+        lint_error(l, m, "%s:matrix config should be an array of hashes", loc);
+        return;
+    }
+    for (size_t i = 0; i < m->n; i++) {
+        const struct sl_node *e = m->items[i];
+        if (!e || e->kind != SL_NODE_MAP) {
+            lint_error(l, e, "%s:matrix config should be an array of hashes", loc);
+            continue;
+        }
+        for (size_t k = 0; k < e->n; k++) {
+            const struct sl_node *v = e->pairs[k].value;
+            if (!kw_is_scalar(v) && v->kind != SL_NODE_SEQ)
+                lint_error(l, v, "%s:matrix:%s config should be a string, a number or an array",
+                           loc, e->pairs[k].key);
+        }
+    }
+    if (matrix_size(m) > SL_CONFIG_MAX_MATRIX)
+        lint_error(l, m, "%s:matrix config generates too many jobs (maximum is %d)", loc,
+                   SL_CONFIG_MAX_MATRIX);
+}
+
 static void check_parallel(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    char *loc = loc2(p, k);
+    char *loc = kw_loc(p, k);
     if (n && n->kind == SL_NODE_INT) {
         long v = atol(n->str);
         if (v < 1 || v > SL_CONFIG_MAX_MATRIX)
@@ -580,19 +987,12 @@ static void check_parallel(struct lint *l, const char *p, const char *k, const s
                        SL_CONFIG_MAX_MATRIX);
     } else if (n && n->kind == SL_NODE_MAP) {
         static const char *const allowed[] = {"matrix", NULL};
-        unknown_keys(l, loc, n, allowed);
-        const struct sl_node *m = get(n, "matrix");
-        if (!m || m->kind != SL_NODE_SEQ)
-            lint_error(l, m ? m : n, "%s:matrix config should be an array of hashes", loc);
-        else {
-            for (size_t i = 0; i < m->n; i++)
-                if (!m->items[i] || m->items[i]->kind != SL_NODE_MAP)
-                    lint_error(l, m->items[i], "%s:matrix config should be an array of hashes",
-                               loc);
-            if (matrix_size(m) > SL_CONFIG_MAX_MATRIX)
-                lint_error(l, m, "%s:matrix config generates too many jobs (maximum is %d)", loc,
-                           SL_CONFIG_MAX_MATRIX);
-        }
+        kw_unknown_keys(l, loc, n, allowed);
+        const struct sl_node *m = kw_val(l, n, "matrix");
+        if (!m)
+            lint_error(l, n, "%s:matrix config should be an array of hashes", loc);
+        else
+            check_matrix(l, loc, m);
     } else {
         lint_error(l, n, "%s config should be an integer or a hash", loc);
     }
@@ -606,19 +1006,19 @@ static void check_environment(struct lint *l, const char *p, const char *k, cons
     static const char *const actions[] = {"start", "prepare", "stop", "verify", "access", NULL};
     static const char *const tiers[] = {"production",  "staging", "testing",
                                         "development", "other",   NULL};
-    if (is_scalar_value(n))
+    if (kw_is_scalar(n))
         return;
-    char *loc = loc2(p, k);
+    char *loc = kw_loc(p, k);
     if (!n || n->kind != SL_NODE_MAP)
         lint_error(l, n, "%s config should be a hash or a string", loc);
     else {
-        unknown_keys(l, loc, n, allowed);
+        kw_unknown_keys(l, loc, n, allowed);
         const struct sl_node *x;
-        if (!get(n, "name"))
+        if (!kw_get(n, "name"))
             lint_error(l, n, "%s name can't be blank", loc);
-        if ((x = get(n, "action")) && !one_of(sl_node_scalar(x), actions))
+        if ((x = kw_get(n, "action")) && !kw_one_of(sl_node_scalar(x), actions))
             lint_error(l, x, "%s action should be start, stop, prepare, verify, or access", loc);
-        if ((x = get(n, "deployment_tier")) && !one_of(sl_node_scalar(x), tiers))
+        if ((x = kw_get(n, "deployment_tier")) && !kw_one_of(sl_node_scalar(x), tiers))
             lint_error(l, x,
                        "%s deployment tier must be one of production, staging, testing, "
                        "development, other",
@@ -637,29 +1037,109 @@ static void check_coverage(struct lint *l, const char *p, const char *k, const s
 
 static void check_extends(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    if (!is_scalar_value(n) && !array_of_strings(n))
+    if (!kw_is_scalar(n) && !kw_strings(n))
         lint_error(l, n, "%s:%s config should be an array of strings or a string", p, k);
 }
 
 static void check_start_in(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
     int64_t s;
-    if (!duration_ok(n, &s))
+    if (!kw_duration_ok(n, &s))
         lint_error(l, n, "%s %s should be a duration", p, "start in");
     else if (s > 7 * 86400)
         lint_error(l, n, "%s %s should not exceed the limit", p, "start in");
     (void)k;
 }
 
+/* GitLab's JSON schema for a project path: `group/project` somewhere in it (a slash with a
+ * non-blank character on each side), or a variable. */
+static bool project_path_ok(const char *s)
+{
+    for (size_t i = 0; s[i]; i++) {
+        if (s[i] == '/' && i > 0 && !isspace((unsigned char)s[i - 1]) && s[i + 1] &&
+            !isspace((unsigned char)s[i + 1]))
+            return true;
+        if (s[i] == '$' && s[i + 1] && !isspace((unsigned char)s[i + 1]))
+            return true;
+    }
+    return false;
+}
+
+void sl_lint_project_path(struct lint *l, const char *loc, const struct sl_node *n)
+{
+    if (!kw_is_scalar(n))
+        lint_error(l, n, "%s project should be a string", loc);
+    else if (!project_path_ok(n->str))
+        lint_error(l, n, "%s project should be a full project path (namespace/project), not \"%s\"",
+                   loc, n->str);
+}
+
 static void check_trigger(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    if (!is_scalar_value(n) && !(n && n->kind == SL_NODE_MAP))
-        lint_error(l, n, "%s:%s config should be a hash or a string", p, k);
+    static const char *const project_keys[] = {"project", "branch",  "strategy",
+                                               "inputs",  "forward", NULL};
+    static const char *const include_keys[] = {"include", "strategy", "forward", NULL};
+    static const char *const forward_keys[] = {"yaml_variables", "pipeline_variables", NULL};
+    static const char *const strategies[] = {"depend", "mirror", NULL};
+    char *loc = kw_loc(p, k);
+    const struct sl_node *x;
+    if (kw_is_scalar(n)) {
+        sl_lint_project_path(l, loc, n);
+        goto out;
+    }
+    if (!n || n->kind != SL_NODE_MAP) {
+        lint_error(l, n, "%s config should be a hash or a string", loc);
+        goto out;
+    }
+    if (kw_get(n, "include")) {
+        kw_unknown_keys(l, loc, n, include_keys);
+        x = kw_get(n, "include");
+        char *inc = kw_loc(loc, "include");
+        if (kw_is_scalar(x)) {
+            if (!kw_is_str(x, true))
+                lint_error(l, x, "%s config should be a file path or an array of hashes", inc);
+        } else if (x->kind != SL_NODE_SEQ) {
+            lint_error(l, x, "%s config should be a file path or an array of hashes", inc);
+        } else {
+            if (x->n > 3)
+                lint_error(l, x, "%s config has too many entries (maximum 3)", inc);
+            for (size_t i = 0; i < x->n; i++)
+                sl_lint_include_item(l, inc, x->items[i], KW_INCLUDE_TRIGGER);
+        }
+        free(inc);
+    } else {
+        kw_unknown_keys(l, loc, n, project_keys);
+        if (!(x = kw_val(l, n, "project")))
+            lint_error(l, n, "%s config missing required keys: project", loc);
+        else
+            sl_lint_project_path(l, loc, x);
+        if ((x = kw_val(l, n, "branch")) && !kw_is_scalar(x))
+            lint_error(l, x, "%s branch should be a string", loc);
+        if ((x = kw_get(n, "inputs")))
+            sl_lint_inputs_values(l, loc, x);
+    }
+    if ((x = kw_val(l, n, "strategy")) && !kw_one_of(sl_node_scalar(x), strategies))
+        lint_error(l, x, "%s strategy should be one of: depend, mirror", loc);
+    if ((x = kw_val(l, n, "forward"))) {
+        char *f = kw_loc(loc, "forward");
+        if (x->kind != SL_NODE_MAP) {
+            lint_error(l, x, "%s config should be a hash", f);
+        } else {
+            kw_unknown_keys(l, f, x, forward_keys);
+            for (size_t i = 0; i < x->n; i++)
+                if (!kw_is_bool(x->pairs[i].value))
+                    lint_error(l, x->pairs[i].value, "%s %s should be a boolean value", f,
+                               x->pairs[i].key);
+        }
+        free(f);
+    }
+out:
+    free(loc);
 }
 
 static void check_tags(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    if (!nested_strings(n, 1) || !n || n->kind != SL_NODE_SEQ)
+    if (!kw_nested_strings(n, 1) || !n || n->kind != SL_NODE_SEQ)
         lint_error(l, n, "%s:%s config should be an array of strings", p, k);
     else if (n->n >= 50)
         lint_error(l, n, "%s:%s config must be less than the limit of 50 tags", p, k);
@@ -698,15 +1178,15 @@ const struct keyword sl_job_keywords[] = {
     {"start_in", KW_JOB, KW_COMMON, check_start_in},
     {"manual_confirmation", KW_JOB, KW_RARE, check_string},
     {"release", KW_JOB, KW_RARE, NULL},
-    {"secrets", KW_JOB, KW_RARE, NULL},
-    {"id_tokens", KW_JOB | KW_DEFAULT, KW_RARE, NULL},
-    {"hooks", KW_JOB | KW_DEFAULT, KW_RARE, NULL},
-    {"identity", KW_JOB | KW_DEFAULT, KW_RARE, NULL},
-    {"dast_configuration", KW_JOB, KW_RARE, NULL},
-    {"pages", KW_JOB, KW_RARE, NULL},
+    {"secrets", KW_JOB, KW_RARE, sl_kw_check_secrets},
+    {"id_tokens", KW_JOB | KW_DEFAULT, KW_RARE, sl_kw_check_id_tokens},
+    {"hooks", KW_JOB | KW_DEFAULT, KW_RARE, sl_kw_check_hooks},
+    {"identity", KW_JOB | KW_DEFAULT, KW_RARE, sl_kw_check_identity},
+    {"dast_configuration", KW_JOB, KW_RARE, sl_kw_check_dast},
+    {"pages", KW_JOB, KW_RARE, sl_kw_check_pages},
     {"publish", KW_JOB, KW_RARE, check_string},
-    {"inputs", KW_JOB, KW_RARE, NULL},
-    {"run", KW_JOB, KW_RARE, NULL},
+    {"inputs", KW_JOB, KW_RARE, sl_kw_check_job_inputs},
+    {"run", KW_JOB, KW_RARE, sl_kw_check_run},
 };
 const size_t sl_job_keywords_count = SL_ARRAY_LEN(sl_job_keywords);
 
@@ -720,5 +1200,10 @@ const struct keyword *sl_keyword_find(const char *name)
 
 void sl_lint_workflow_rules(struct lint *l, const struct sl_node *n)
 {
-    check_rules_list(l, "workflow", "rules", n, true);
+    check_rules_list(l, "workflow", "rules", n, RULES_WORKFLOW);
+}
+
+void sl_lint_include_rules(struct lint *l, const char *loc, const struct sl_node *n)
+{
+    check_rules_list(l, loc, "rules", n, RULES_INCLUDE);
 }

@@ -47,6 +47,69 @@ void lint_error_pos(struct lint *l, struct sl_pos pos, const char *fmt, ...) SL_
 void lint_warning(struct lint *l, struct sl_pos pos, const char *fmt, ...) SL_PRINTF(3, 4);
 /* `workflow:rules`, with the workflow vocabulary (when: always | never). */
 void sl_lint_workflow_rules(struct lint *l, const struct sl_node *n);
+/* `include:rules` (LOC is the include entry's location): if, changes, exists, when: never |
+ * always. */
+void sl_lint_include_rules(struct lint *l, const char *loc, const struct sl_node *n);
+/* The top-level `include` (present only in shape-only mode: otherwise include.c resolved
+ * it), the `spec:` header (HEADER is the map holding `spec`), and `workflow:auto_cancel`. */
+void sl_lint_include(struct lint *l, const struct sl_node *n);
+void sl_lint_spec(struct lint *l, const struct sl_node *header);
+void sl_lint_auto_cancel(struct lint *l, const char *loc, const struct sl_node *n);
+/* One entry of an include list, in one of three vocabularies: the top-level `include`,
+ * `trigger:include` and `spec:include`. */
+enum kw_include_kind { KW_INCLUDE_TOP, KW_INCLUDE_TRIGGER, KW_INCLUDE_SPEC };
+void sl_lint_include_item(struct lint *l, const char *loc, const struct sl_node *n,
+                          enum kw_include_kind kind);
+/* `inputs` passed to an included file or a downstream pipeline: names of letters, digits,
+ * `_` and `-`; values of any shape but strings at most 1024 characters. */
+void sl_lint_inputs_values(struct lint *l, const char *loc, const struct sl_node *n);
+
+/* A project path (`trigger`, `include:project`): "LOC project should be a full project
+ * path (namespace/project)" unless it has a slash between two non-blank characters or a
+ * variable, as GitLab's JSON schema asks. */
+void sl_lint_project_path(struct lint *l, const char *loc, const struct sl_node *n);
+
+/* The checkers of keywords_rare.c (the RARE keywords sluice keeps but does not act on). */
+void sl_kw_check_run(struct lint *l, const char *p, const char *k, const struct sl_node *n);
+void sl_kw_check_secrets(struct lint *l, const char *p, const char *k, const struct sl_node *n);
+void sl_kw_check_id_tokens(struct lint *l, const char *p, const char *k, const struct sl_node *n);
+void sl_kw_check_hooks(struct lint *l, const char *p, const char *k, const struct sl_node *n);
+void sl_kw_check_identity(struct lint *l, const char *p, const char *k, const struct sl_node *n);
+void sl_kw_check_dast(struct lint *l, const char *p, const char *k, const struct sl_node *n);
+void sl_kw_check_job_inputs(struct lint *l, const char *p, const char *k, const struct sl_node *n);
+void sl_kw_check_pages(struct lint *l, const char *p, const char *k, const struct sl_node *n);
+
+/* Shape helpers shared by keywords.c and keywords_rare.c. */
+/* KEY's value in MAP, a null value read as absent (extends and default write null to remove
+ * a keyword, and GitLab validates the result, where the key is then gone). */
+const struct sl_node *kw_get(const struct sl_node *map, const char *key);
+/* As kw_get, but in shape-only mode a null value is returned: the JSON schema sees null as
+ * a value, and the checker rejects it where the schema does. */
+const struct sl_node *kw_val(const struct lint *l, const struct sl_node *map, const char *key);
+/* Scalars other than null: GitLab reads numbers and booleans as strings in many places. */
+bool kw_is_scalar(const struct sl_node *n);
+bool kw_is_bool(const struct sl_node *n);
+bool kw_is_int(const struct sl_node *n);
+/* A string scalar (quoted or plain), optionally non-empty. */
+bool kw_is_str(const struct sl_node *n, bool nonempty);
+/* An array of scalars (kw_strings) or of string scalars only (kw_str_array). */
+bool kw_strings(const struct sl_node *n);
+bool kw_str_array(const struct sl_node *n);
+bool kw_nested_strings(const struct sl_node *n, int depth);
+bool kw_duration_ok(const struct sl_node *n, int64_t *secs);
+/* Reports keys of MAP not in ALLOWED (NULL-terminated) as "LOC config contains unknown
+ * keys: a, b". Returns true when there were none. */
+bool kw_unknown_keys(struct lint *l, const char *loc, const struct sl_node *map,
+                     const char *const *allowed);
+/* Reports the keys of REQUIRED missing from MAP as "LOC config missing required keys: a". */
+bool kw_required_keys(struct lint *l, const char *loc, const struct sl_node *map,
+                      const char *const *required);
+bool kw_one_of(const char *s, const char *const *values);
+char *kw_join(const char *const *values);          /* "a, b, c"; caller frees */
+char *kw_loc(const char *parent, const char *key); /* "PARENT:KEY"; caller frees */
+/* The `script` shape: a string or an array of strings and arrays of strings, nested up to
+ * 10 levels; numbers and booleans are not strings here (GitLab's validator is strict). */
+bool kw_script_ok(const struct sl_node *n, int depth);
 /* The expression hook (config.h). */
 bool lint_expression_ok(const char *src);
 

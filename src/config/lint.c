@@ -72,8 +72,19 @@ static void check_keys(struct lint *l, const char *loc, const struct sl_node *jo
         if (kw->prio == KW_RARE)
             lint_warning(l, p->key_pos, "%s:%s is accepted but sluice does not act on it", loc,
                          p->key);
-        /* null removes a keyword (extends/default merges write it), it is not a shape */
-        if (kw->check && p->value && p->value->kind != SL_NODE_NULL)
+        /* null removes a keyword (extends/default merges write it), it is not a shape;
+         * but GitLab's JSON schema, which shape-only mode follows, has null as a value,
+         * allowed for these keywords only */
+        if (p->value && p->value->kind == SL_NODE_NULL) {
+            static const char *const nullable[] = {"rules", "only", "except", "artifacts"};
+            bool ok = !l->cfg->shape_only;
+            for (size_t k = 0; k < SL_ARRAY_LEN(nullable) && !ok; k++)
+                ok = !strcmp(nullable[k], p->key);
+            if (!ok)
+                lint_error(l, p->value, "%s:%s config can't be blank", loc, p->key);
+            continue;
+        }
+        if (kw->check && p->value)
             kw->check(l, loc, p->key, p->value);
     }
     if (first)
@@ -230,7 +241,7 @@ static void check_top(struct lint *l, const struct sl_node *root)
     if ((n = sl_node_get(root, "stages")) && n->kind != SL_NODE_NULL) {
         bool ok = n->kind == SL_NODE_SEQ;
         for (size_t i = 0; ok && i < n->n; i++)
-            ok = sl_node_scalar(n->items[i]) || (n->items[i] && n->items[i]->kind == SL_NODE_SEQ);
+            ok = kw_is_str(n->items[i], false) || kw_str_array(n->items[i]);
         if (!ok)
             lint_error(l, n, "stages config should be an array of strings");
     }
@@ -260,6 +271,9 @@ static void check_top(struct lint *l, const struct sl_node *root)
             const struct sl_node *name = sl_node_get(n, "name");
             if (name && (!sl_node_scalar(name) || strlen(name->str) > 255 || !*name->str))
                 lint_error(l, name, "workflow name is too long (maximum is 255 characters)");
+            const struct sl_node *ac = kw_get(n, "auto_cancel");
+            if (ac)
+                sl_lint_auto_cancel(l, "workflow", ac);
         }
     }
     static const char *const deprecated[] = {"image", "services", "cache", "before_script",
@@ -271,6 +285,11 @@ static void check_top(struct lint *l, const struct sl_node *root)
             kw->check(l, "root", p->key, p->value);
     }
     check_default(l, sl_node_get(root, "default"));
+    /* only shape-only mode leaves `include` for the validator (include.c resolves it) */
+    if ((n = sl_node_get(root, "include")))
+        sl_lint_include(l, n);
+    if (l->cfg->header)
+        sl_lint_spec(l, l->cfg->header);
 }
 
 bool sl_config_validate(const struct sl_config *cfg, struct sl_diag *diag)
