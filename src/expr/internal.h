@@ -11,7 +11,7 @@ enum tok_type {
     TOK_INPUT,    /* $[[ inputs.NAME ]]: text is "inputs.NAME" */
     TOK_VARIABLE, /* $NAME: text is NAME */
     TOK_STRING,   /* text is the content */
-    TOK_PATTERN,  /* text is /re/flags */
+    TOK_PATTERN,  /* text is /re/flags as written */
     TOK_NULL,
     TOK_TRUE,
     TOK_FALSE,
@@ -28,6 +28,7 @@ struct token {
     enum tok_type type;
     char *text;             /* see above; owned */
     char *source;           /* the token as written; owned */
+    size_t offset;          /* byte offset in the expression */
     struct sl_regex *regex; /* TOK_PATTERN: compiled; owned */
 };
 
@@ -36,15 +37,16 @@ struct tokens {
     size_t n, cap;
 };
 
-/* Splits SRC into tokens (GitLab's lexer). SL_EINVAL with "Unknown lexeme found!",
+/* Splits SRC into tokens (GitLab's lexer, with its MAX_TOKENS as MAX_TOKENS: the
+ * expression may have MAX_TOKENS - 1 tokens). SL_EINVAL with "Unknown lexeme found!",
  * "Too many tokens!" or "Invalid regular expression!". *out is filled on success. */
-int sl_expr_lex(const char *src, struct tokens *out, struct sl_error *err);
+int sl_expr_lex(const char *src, int max_tokens, struct tokens *out, struct sl_error *err);
 void sl_expr_tokens_release(struct tokens *t);
 
 struct node {
     enum tok_type op;          /* an operator, or the value token's type for a leaf */
-    const struct token *tok;   /* leaves: the token (owned by the expression's tokens) */
-    struct node *left, *right; /* right only for unary ! (left NULL) and binary ops */
+    const struct token *tok;   /* the token (owned by the expression's tokens) */
+    struct node *left, *right; /* binary: both; `!`: right only */
 };
 
 struct sl_expr {
