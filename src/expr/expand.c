@@ -4,8 +4,6 @@
 #include "base/alloc.h"
 #include "base/str.h"
 
-#include <ctype.h>
-
 void sl_vars_release(struct sl_vars *vars)
 {
     for (size_t i = 0; i < vars->n; i++) {
@@ -114,12 +112,12 @@ void sl_vars_copy(struct sl_vars *dst, const struct sl_vars *src)
 
 static bool name_start(char c)
 {
-    return isalpha((unsigned char)c) || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
 
 static bool name_char(char c)
 {
-    return isalnum((unsigned char)c) || c == '_';
+    return name_start(c) || (c >= '0' && c <= '9');
 }
 
 /* Scans one reference at S: returns its length (0 if none), the name's start and length,
@@ -163,7 +161,10 @@ static size_t scan_ref(const char *s, const char **name, size_t *nlen, bool *esc
     return 0;
 }
 
-char *sl_vars_expand(const struct sl_vars *vars, const char *s, bool keep_undefined)
+/* GitLab's Collection#expand_value: SELF (an index, or SIZE_MAX) is the variable being
+ * expanded, which is not in GitLab's new collection yet, so a reference to itself counts
+ * as undefined. */
+static char *expand(const struct sl_vars *vars, const char *s, bool keep_undefined, size_t self)
 {
     struct sl_str out = SL_STR_INIT;
     while (*s) {
@@ -181,7 +182,7 @@ char *sl_vars_expand(const struct sl_vars *vars, const char *s, bool keep_undefi
             continue;
         }
         size_t at = lookup(vars, name, nlen);
-        const struct sl_var *v = at ? &vars->v[at - 1] : NULL;
+        const struct sl_var *v = at && at - 1 != self ? &vars->v[at - 1] : NULL;
         if (v && !v->raw)
             sl_str_adds(&out, v->value);
         else if (v || keep_undefined)
@@ -191,78 +192,169 @@ char *sl_vars_expand(const struct sl_vars *vars, const char *s, bool keep_undefi
     return sl_str_detach(&out);
 }
 
-/* Depth-first topological order over references; a grey node met again is a cycle. */
-enum mark { WHITE, GREY, BLACK };
-
-static int visit(struct sl_vars *vars, size_t i, enum mark *marks, size_t *order, size_t *norder,
-                 struct sl_error *err)
+char *sl_vars_expand(const struct sl_vars *vars, const char *s, bool keep_undefined)
 {
-    if (marks[i] == BLACK)
-        return 0;
-    if (marks[i] == GREY)
-        return SL_ECYCLE;
-    marks[i] = GREY;
-    if (!vars->v[i].raw) {
-        const char *s = vars->v[i].value;
-        while (*s) {
-            const char *name = NULL;
-            size_t nlen = 0;
-            bool escape;
-            size_t len = scan_ref(s, &name, &nlen, &escape);
-            if (!len) {
-                s++;
-                continue;
-            }
-            if (!escape) {
-                size_t at = lookup(vars, name, nlen);
-                if (at) {
-                    int rc = visit(vars, at - 1, marks, order, norder, err);
-                    if (rc < 0)
-                        return rc;
-                }
-            }
-            s += len;
+    return expand(vars, s, keep_undefined, SIZE_MAX);
+}
+
+/* Ruby's TSort over references (Collection::Sort), the same walk so that the same
+ * strongly connected component is reported first and its names come in the same order:
+ * each_strongly_connected_component_from, Tarjan's algorithm. */
+enum { UNSEEN = -1, DONE = -2 };
+
+struct tsort {
+    struct sl_vars *vars;
+    long *id;      /* UNSEEN, DONE or the visit number of a node on the stack */
+    size_t *stack; /* nodes being visited */
+    size_t nstack;
+    long next;
+    size_t *order; /* finished single nodes: dependencies first */
+    size_t norder;
+    size_t *cycle; /* the first component of two or more, once found */
+    size_t ncycle;
+};
+
+static long tsort_from(struct tsort *t, size_t node)
+{
+    long min = t->id[node] = t->next++;
+    size_t base = t->nstack;
+    t->stack[t->nstack++] = node;
+
+    const struct sl_var *var = &t->vars->v[node];
+    for (const char *s = var->raw ? "" : var->value; *s;) {
+        const char *name = NULL;
+        size_t nlen = 0;
+        bool escape;
+        size_t len = scan_ref(s, &name, &nlen, &escape);
+        if (!len) {
+            s++;
+            continue;
+        }
+        s += len;
+        size_t at = escape ? 0 : lookup(t->vars, name, nlen);
+        if (!at)
+            continue;
+        size_t child = at - 1;
+        if (t->id[child] == UNSEEN) {
+            long sub = tsort_from(t, child);
+            min = sub < min ? sub : min;
+        } else if (t->id[child] != DONE && t->id[child] < min) {
+            min = t->id[child];
         }
     }
-    marks[i] = BLACK;
-    order[(*norder)++] = i;
-    return 0;
+    if (t->id[node] == min) {
+        size_t n = t->nstack - base;
+        if (n > 1 && !t->ncycle) {
+            memcpy(t->cycle, t->stack + base, n * sizeof(*t->cycle));
+            t->ncycle = n;
+        }
+        if (n == 1)
+            t->order[t->norder++] = node;
+        for (size_t k = base; k < t->nstack; k++)
+            t->id[t->stack[k]] = DONE;
+        t->nstack = base;
+    }
+    return min;
 }
 
 int sl_vars_expand_all(struct sl_vars *vars, struct sl_error *err)
 {
-    enum mark *marks = sl_xcalloc(vars->n + 1, sizeof(*marks));
-    size_t *order = sl_xcalloc(vars->n + 1, sizeof(*order));
-    size_t norder = 0;
+    size_t n = vars->n;
+    struct tsort t = {vars, NULL, NULL, 0, 0, NULL, 0, NULL, 0};
     int rc = 0;
 
-    for (size_t i = 0; i < vars->n; i++) {
-        if ((rc = visit(vars, i, marks, order, &norder, err)) < 0) {
-            /* GitLab names every variable on the cycle, in collection order */
-            struct sl_str names = SL_STR_INIT;
-            for (size_t k = 0; k < vars->n; k++) {
-                if (marks[k] != GREY)
-                    continue;
-                sl_str_addf(&names, "%s\"%s\"", names.len ? ", " : "", vars->v[k].name);
-            }
-            rc = sl_error_set(err, SL_ECYCLE, "circular variable reference detected: [%s]",
-                              names.buf);
-            sl_str_release(&names);
-            goto out;
-        }
+    t.id = sl_xmalloc((n + 1) * sizeof(*t.id));
+    t.stack = sl_xmalloc((n + 1) * sizeof(*t.stack));
+    t.order = sl_xmalloc((n + 1) * sizeof(*t.order));
+    t.cycle = sl_xmalloc((n + 1) * sizeof(*t.cycle));
+    for (size_t i = 0; i < n; i++)
+        t.id[i] = UNSEEN;
+    for (size_t i = 0; i < n; i++)
+        if (t.id[i] == UNSEEN)
+            tsort_from(&t, i);
+    if (t.ncycle) {
+        struct sl_str names = SL_STR_INIT;
+        for (size_t k = 0; k < t.ncycle; k++)
+            sl_str_addf(&names, "%s\"%s\"", k ? ", " : "", vars->v[t.cycle[k]].name);
+        rc = sl_error_set(err, SL_ECYCLE, "circular variable reference detected: [%s]", names.buf);
+        sl_str_release(&names);
+        goto out;
     }
-    for (size_t k = 0; k < norder; k++) {
-        struct sl_var *v = &vars->v[order[k]];
+    for (size_t k = 0; k < t.norder; k++) {
+        struct sl_var *v = &vars->v[t.order[k]];
         if (v->raw)
             continue;
-        char *x = sl_vars_expand(vars, v->value, true);
+        char *x = expand(vars, v->value, true, t.order[k]);
         free(v->value);
         v->value = x;
     }
 out:
-    free(marks);
-    free(order);
+    free(t.id);
+    free(t.stack);
+    free(t.order);
+    free(t.cycle);
     return rc;
+}
+
+/* The runner's Variables.Get: "$" for `$$`, nothing for the shell's special parameters,
+ * the last value otherwise ("" when undefined). */
+static const char *runner_get(const struct sl_vars *vars, const char *name, size_t len)
+{
+    if (len == 1 && name[0] == '$')
+        return "$";
+    if (len == 1 && strchr("*#@!?0123456789", name[0]))
+        return "";
+    size_t at = lookup(vars, name, len);
+    return at ? vars->v[at - 1].value : "";
+}
+
+static bool go_special(char c)
+{
+    return c && strchr("*#$@!?-0123456789", c) != NULL;
+}
+
+char *sl_vars_runner_expand(const struct sl_vars *vars, const char *s)
+{
+    struct sl_str out = SL_STR_INIT;
+    /* Go's os.Expand, byte for byte */
+    for (; *s; s++) {
+        if (s[0] != '$' || !s[1]) {
+            sl_str_addc(&out, *s);
+            continue;
+        }
+        const char *r = s + 1, *name = r;
+        size_t nlen = 0, w = 0;
+        if (r[0] == '{') {
+            if (go_special(r[1]) && r[2] == '}') {
+                name = r + 1;
+                nlen = 1;
+                w = 3;
+            } else {
+                const char *close = strchr(r + 1, '}');
+                if (!close) {
+                    w = 1; /* bad syntax: eat "${" */
+                } else if (close == r + 1) {
+                    w = 2; /* bad syntax: eat "${}" */
+                } else {
+                    name = r + 1;
+                    nlen = (size_t)(close - r - 1);
+                    w = nlen + 2;
+                }
+            }
+        } else if (go_special(r[0])) {
+            nlen = w = 1;
+        } else {
+            while (name_char(r[w]) && (unsigned char)r[w] < 0x80)
+                w++;
+            nlen = w;
+        }
+        if (nlen)
+            sl_str_adds(&out, runner_get(vars, name, nlen));
+        else if (!w)
+            sl_str_addc(&out, '$'); /* `$` not followed by a name stays */
+        s += w;
+    }
+    return sl_str_detach(&out);
 }
 
 char *sl_vars_unescape(const char *s)
@@ -280,8 +372,9 @@ char **sl_vars_envp(const struct sl_vars *vars)
 {
     char **env = sl_xcalloc(vars->n + 1, sizeof(*env));
     for (size_t i = 0; i < vars->n; i++) {
-        char *val = sl_vars_unescape(vars->v[i].value);
-        env[i] = sl_xasprintf("%s=%s", vars->v[i].name, val);
+        const struct sl_var *v = &vars->v[i];
+        char *val = v->raw ? sl_xstrdup(v->value) : sl_vars_runner_expand(vars, v->value);
+        env[i] = sl_xasprintf("%s=%s", v->name, val);
         free(val);
     }
     return env;

@@ -46,11 +46,15 @@ const char *sl_vars_get(const struct sl_vars *vars, const char *name);
 const struct sl_var *sl_vars_find(const struct sl_vars *vars, const char *name);
 void sl_vars_copy(struct sl_vars *dst, const struct sl_vars *src);
 
-/* GitLab's Collection#sort_and_expand_all: every non-raw variable's references to others
- * are replaced by their values, in dependency order; references to undefined names are
- * kept as written (the job's shell may know them), references to raw variables are kept
- * too. A cycle is SL_ECYCLE with GitLab's message `circular variable reference detected:
- * ["A", "B"]` (the names in collection order); nothing changes then. */
+/* GitLab's Collection#sort_and_expand_all(keep_undefined: true, expand_raw_refs: false), as
+ * the runner payload is built: every non-raw variable's references to others are replaced
+ * by their values, in dependency order (Ruby's TSort); references to undefined names are
+ * kept as written, references to raw variables are kept too (the runner expands them
+ * once). A variable referring to itself is no cycle: the reference is kept, as GitLab's
+ * new collection does not hold the variable yet. A cycle of two or more is SL_ECYCLE with
+ * GitLab's message `circular variable reference detected: ["A", "B"]`, naming the first
+ * strongly connected component TSort finds, in its order; nothing changes then. Positions
+ * in the collection do not change. */
 int sl_vars_expand_all(struct sl_vars *vars, struct sl_error *err);
 
 /* Expands references in S against VARS. KEEP_UNDEFINED keeps `$X` for unknown X (else it
@@ -60,8 +64,16 @@ char *sl_vars_expand(const struct sl_vars *vars, const char *s, bool keep_undefi
 /* What the runner does last, for the job's environment: `$$` becomes `$`. Caller frees. */
 char *sl_vars_unescape(const char *s);
 
-/* KEY=VALUE strings (values passed through sl_vars_unescape), NULL-terminated. Free with
- * sl_vars_envp_free. */
+/* The runner's own expansion (gitlab-runner Variables.ExpandValue, Go's os.Expand):
+ * `$NAME` and `${NAME}` (any text up to `}`) become the value in VARS, or "" when
+ * undefined; `$$` becomes `$`; the shell's special parameters ($1, $?, ...) become "";
+ * `${` without `}` is dropped; one pass, values are not expanded again. `%NAME%` is left
+ * alone. Caller frees. */
+char *sl_vars_runner_expand(const struct sl_vars *vars, const char *s);
+
+/* The job's environment as the runner makes it: KEY=VALUE strings, NULL-terminated, each
+ * non-raw value through sl_vars_runner_expand against VARS, raw values verbatim. Free
+ * with sl_vars_envp_free. */
 char **sl_vars_envp(const struct sl_vars *vars);
 void sl_vars_envp_free(char **envp);
 

@@ -75,3 +75,90 @@ TEST(expand_can_drop_undefined)
     free(s);
     sl_vars_release(&v);
 }
+
+TEST(cycle_names_only_the_strongly_connected_component)
+{
+    /* X leads into the cycle but is not on it; TSort names B first when it starts there */
+    struct sl_vars v = SL_VARS_INIT;
+    sl_vars_set(&v, "X", "$B", false);
+    sl_vars_set(&v, "A", "%C%", false);
+    sl_vars_set(&v, "B", "${A}", false);
+    sl_vars_set(&v, "C", "$B-$X", false);
+    struct sl_error err = SL_ERROR_INIT;
+    CHECK(sl_vars_expand_all(&v, &err) == SL_ECYCLE);
+    CHECK_STR_EQ(err.message, "circular variable reference detected: [\"X\", \"B\", \"A\", \"C\"]");
+    sl_error_release(&err);
+    sl_vars_release(&v);
+
+    sl_vars_set(&v, "X", "$B", false);
+    sl_vars_set(&v, "A", "$B", false);
+    sl_vars_set(&v, "B", "$A", false);
+    CHECK(sl_vars_expand_all(&v, &err) == SL_ECYCLE);
+    CHECK_STR_EQ(err.message, "circular variable reference detected: [\"B\", \"A\"]");
+    sl_error_release(&err);
+    sl_vars_release(&v);
+}
+
+TEST(self_reference_is_kept_not_a_cycle)
+{
+    struct sl_vars v = SL_VARS_INIT;
+    sl_vars_set(&v, "PATH", "/opt/bin:$PATH", false);
+    sl_vars_set(&v, "B", "<$PATH>", false);
+    CHECK(sl_vars_expand_all(&v, NULL) == 0);
+    CHECK_STR_EQ(sl_vars_get(&v, "PATH"), "/opt/bin:$PATH");
+    CHECK_STR_EQ(sl_vars_get(&v, "B"), "</opt/bin:$PATH>");
+    sl_vars_release(&v);
+}
+
+TEST(long_chains_expand_in_order)
+{
+    struct sl_vars v = SL_VARS_INIT;
+    char name[16], value[32];
+    for (int i = 0; i < 2000; i++) { /* V0 refers to V1, ..., V1999 is a literal */
+        snprintf(name, sizeof(name), "V%d", i);
+        if (i < 1999)
+            snprintf(value, sizeof(value), "${V%d}", i + 1);
+        else
+            snprintf(value, sizeof(value), "end");
+        sl_vars_set(&v, name, value, false);
+    }
+    CHECK(sl_vars_expand_all(&v, NULL) == 0);
+    CHECK_STR_EQ(sl_vars_get(&v, "V0"), "end");
+    sl_vars_release(&v);
+}
+
+TEST(runner_expansion_is_go_os_expand)
+{
+    struct sl_vars v = SL_VARS_INIT;
+    sl_vars_set(&v, "A", "a", false);
+    sl_vars_set(&v, "R", "$A", true);
+    static const char *const cases[][2] = {
+        {"$A-${A}", "a-a"}, {"$$A", "$A"},  {"%A%", "%A%"}, {"$NOPE.", "."},          {"${A", "A"},
+        {"${}x", "x"},      {"$1x", "x"},   {"${R}", "$A"}, {"cost: 5$", "cost: 5$"}, {"$-x", "x"},
+        {"a$", "a$"},       {"${A B}", ""}, {"$ x", "$ x"},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
+        sl_test_case_begin(cases[i][0]);
+        char *s = sl_vars_runner_expand(&v, cases[i][0]);
+        CHECK_STR_EQ(s, cases[i][1]);
+        free(s);
+        sl_test_case_end();
+    }
+    sl_vars_release(&v);
+}
+
+TEST(envp_defers_raw_references_to_the_runner)
+{
+    struct sl_vars v = SL_VARS_INIT;
+    sl_vars_set(&v, "A", "a", false);
+    sl_vars_set(&v, "R", "$A and $$", true); /* expand: false */
+    sl_vars_set(&v, "B", "x$R", false);
+    CHECK(sl_vars_expand_all(&v, NULL) == 0);
+    CHECK_STR_EQ(sl_vars_get(&v, "B"), "x$R");
+    char **env = sl_vars_envp(&v);
+    CHECK_STR_EQ(env[0], "A=a");
+    CHECK_STR_EQ(env[1], "R=$A and $$");  /* raw: untouched */
+    CHECK_STR_EQ(env[2], "B=x$A and $$"); /* the raw value, once */
+    sl_vars_envp_free(env);
+    sl_vars_release(&v);
+}
