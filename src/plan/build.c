@@ -224,7 +224,9 @@ static const char *matrix_name(struct sl_arena *a, const char *base, const struc
 
 /* --- variables ------------------------------------------------------------------------ */
 
-static void job_predefined(struct sl_arena *a, struct sl_vars *v, const struct sl_plan_job *j)
+/* The job's predefined variables rules may see too (builder.rb predefined_variables):
+ * its names, stage and parallel position. */
+static void job_names(struct sl_arena *a, struct sl_vars *v, const struct sl_plan_job *j)
 {
     sl_vars_set(v, "CI_JOB_NAME", j->name, true);
     sl_vars_set(v, "CI_JOB_NAME_SLUG", sl_plan_slugify(a, j->name), true);
@@ -234,6 +236,25 @@ static void job_predefined(struct sl_arena *a, struct sl_vars *v, const struct s
         sl_vars_set(v, "CI_NODE_INDEX", sl_arena_printf(a, "%d", j->parallel_index), false);
     sl_vars_set(v, "CI_NODE_TOTAL",
                 sl_arena_printf(a, "%d", j->parallel_total ? j->parallel_total : 1), false);
+}
+
+/* True when a user variable (top-level, workflow or pipeline) has a name job_names sets:
+ * setting those in place would then override the user's value. */
+static bool overrides_job_names(const struct sl_node *top, const struct sl_vars *wf,
+                                const struct sl_vars *pipeline)
+{
+    static const char *const names[] = {"CI_JOB_NAME",  "CI_JOB_NAME_SLUG", "CI_JOB_GROUP_NAME",
+                                        "CI_JOB_STAGE", "CI_NODE_INDEX",    "CI_NODE_TOTAL"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(names); i++)
+        if (sl_node_get(top, names[i]) || sl_vars_get(wf, names[i]) ||
+            sl_vars_get(pipeline, names[i]))
+            return true;
+    return false;
+}
+
+static void job_predefined(struct sl_arena *a, struct sl_vars *v, const struct sl_plan_job *j)
+{
+    job_names(a, v, j);
     if (j->when == SL_PLAN_MANUAL)
         sl_vars_set(v, "CI_JOB_MANUAL", "true", false);
     sl_vars_set(v, "CI_JOB_TIMEOUT", sl_arena_printf(a, "%lld", (long long)j->timeout_s), false);
@@ -312,19 +333,54 @@ static int cmp_instance(const void *a, const void *b)
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
-/* Resolves `needs` of instance I by name, expanding parallel jobs (all instances, or the
- * matrix selection). Errors in GitLab's wording. */
-static int resolve_needs(struct sl_plan *p, struct instance *all, size_t n, struct instance *in,
+/* The names of the instances config job NODE (called NAME) expands to: "name 1/N"...,
+ * "name: [a, b]"..., or NAME itself. Appended to *names (arena strings). */
+static void instance_names(struct sl_arena *a, const char *name, const struct sl_node *node,
+                           const struct sl_node *selection, const char ***names, size_t *n,
+                           size_t *cap)
+{
+    const struct sl_node *par = sl_node_get(node, "parallel");
+    if (!selection && par && par->kind == SL_NODE_MAP)
+        selection = sl_node_get(par, "matrix");
+    if (selection) {
+        struct combo *combos = NULL;
+        size_t nc = 0, cc = 0;
+        matrix_combos(a, selection, &combos, &nc, &cc);
+        for (size_t k = 0; k < nc; k++) {
+            SL_GROW(*names, *cap, *n + 1);
+            (*names)[(*n)++] = matrix_name(a, name, &combos[k]);
+        }
+        free(combos);
+        return;
+    }
+    int count = par && par->kind == SL_NODE_INT ? atoi(par->str) : 0;
+    for (int i = 0; i < count; i++) {
+        SL_GROW(*names, *cap, *n + 1);
+        (*names)[(*n)++] = sl_arena_printf(a, "%s %d/%d", name, i + 1, count);
+    }
+    if (count < 1) {
+        SL_GROW(*names, *cap, *n + 1);
+        (*names)[(*n)++] = name;
+    }
+}
+
+/* Resolves `needs` of instance IN by name. A need on a parallel job stands for each of its
+ * instances (or the matrix selection), each of which must be in the pipeline unless the
+ * need is optional (Normalizer, then Seed::Build#needs_errors). Errors in GitLab's
+ * wording. */
+static int resolve_needs(struct sl_plan *p, struct instance *all, struct instance *in,
                          const struct sl_config *cfg, const struct sl_map *byname,
-                         const struct sl_map *bybase, struct sl_error *err)
+                         struct sl_error *err)
 {
     const struct sl_node *needs = in->needs;
     struct sl_plan_job *j = &in->job;
-    size_t cap = 0;
+    const char **wanted = NULL;
+    size_t cap = 0, wcap = 0;
+    int rc = 0;
     if (!needs || needs->kind != SL_NODE_SEQ)
         return 0;
     j->needs_declared = true;
-    for (size_t i = 0; i < needs->n; i++) {
+    for (size_t i = 0; i < needs->n && rc == 0; i++) {
         const struct sl_node *it = needs->items[i];
         const char *name = NULL;
         bool artifacts = true, optional = false;
@@ -341,73 +397,48 @@ static int resolve_needs(struct sl_plan *p, struct instance *all, size_t n, stru
         }
         if (!name)
             continue;
-        /* the names this need stands for */
-        const char **wanted = NULL;
-        size_t nwanted = 0, wcap = 0;
-        if (sel) {
-            struct combo *combos = NULL;
-            size_t nc = 0, cc = 0;
-            matrix_combos(&p->arena, sel, &combos, &nc, &cc);
-            for (size_t k = 0; k < nc; k++) {
-                SL_GROW(wanted, wcap, nwanted + 1);
-                wanted[nwanted++] = matrix_name(&p->arena, name, &combos[k]);
-            }
-            free(combos);
+        const struct sl_config_job *target = sl_config_job(cfg, name);
+        if (!target) {
+            if (!optional)
+                rc = sl_error_set(err, SL_EINVAL, "%s job: undefined need: %s", j->name, name);
+            continue;
         }
-        bool found = false, defined = sl_config_job(cfg, name) != NULL;
-        /* the instances this need stands for: a matrix selection by full name, else every
-         * instance of the base job (contiguous after the sort), else one full name */
-        size_t cand[SL_CONFIG_MAX_MATRIX + 1], ncand = 0;
-        if (sel) {
-            for (size_t w = 0; w < nwanted && ncand < SL_ARRAY_LEN(cand); w++) {
-                uintptr_t at = (uintptr_t)sl_map_get(byname, wanted[w]);
-                if (at)
-                    cand[ncand++] = at - 1;
+        size_t nwanted = 0;
+        instance_names(&p->arena, name, target->node, sel, &wanted, &nwanted, &wcap);
+        for (size_t w = 0; w < nwanted && rc == 0; w++) {
+            uintptr_t at = (uintptr_t)sl_map_get(byname, wanted[w]);
+            if (!at) {
+                if (!optional)
+                    rc = sl_error_set(err, SL_EINVAL,
+                                      "'%s' job needs '%s' job, but '%s' does not exist in the "
+                                      "pipeline. This might be because of the only, except, or "
+                                      "rules keywords. To need a job that sometimes does not "
+                                      "exist in the pipeline, use needs:optional.",
+                                      j->name, wanted[w], wanted[w]);
+                continue;
             }
-        } else {
-            uintptr_t at = (uintptr_t)sl_map_get(bybase, name);
-            for (size_t k = at ? at - 1 : n;
-                 k < n && ncand < SL_ARRAY_LEN(cand) && !strcmp(all[k].job.base_name, name); k++)
-                cand[ncand++] = k;
-            if (!ncand && (at = (uintptr_t)sl_map_get(byname, name)))
-                cand[ncand++] = at - 1;
-        }
-        for (size_t c = 0; c < ncand; c++) {
-            size_t k = cand[c];
-            struct instance *o = &all[k];
-            found = true;
+            const struct instance *o = &all[at - 1];
             if (o->job.stage_index > j->stage_index) {
-                free(wanted);
-                return sl_error_set(err, SL_EINVAL,
-                                    "'%s' job needs '%s' job, but '%s' is not in any previous "
-                                    "stage",
-                                    j->name, name, name);
+                rc = sl_error_set(err, SL_EINVAL,
+                                  "'%s' job needs '%s' job, but '%s' is not in any previous stage",
+                                  j->name, wanted[w], wanted[w]);
+                break;
             }
             SL_GROW(j->needs, cap, j->nneeds + 1);
             j->needs[j->nneeds].job = o->job.name;
-            j->needs[j->nneeds].index = k;
+            j->needs[j->nneeds].index = at - 1;
             j->needs[j->nneeds].artifacts = artifacts;
             j->needs[j->nneeds].optional = optional;
             j->nneeds++;
         }
-        free(wanted);
-        if (j->nneeds > SL_PLAN_MAX_NEEDS)
-            return sl_error_set(err, SL_EINVAL,
-                                "%s: one job can only need %d others, but you have listed %zu. "
-                                "See needs keyword documentation for more details",
-                                j->name, SL_PLAN_MAX_NEEDS, j->nneeds);
-        if (!found && !optional) {
-            if (!defined)
-                return sl_error_set(err, SL_EINVAL, "%s job: undefined need: %s", j->name, name);
-            return sl_error_set(err, SL_EINVAL,
-                                "'%s' job needs '%s' job, but '%s' does not exist in the "
-                                "pipeline. This might be because of the only, except, or rules "
-                                "keywords. To need a job that sometimes does not exist in the "
-                                "pipeline, use needs:optional.",
-                                j->name, name, name);
-        }
     }
-    return 0;
+    free(wanted);
+    if (rc == 0 && j->nneeds > SL_PLAN_MAX_NEEDS)
+        rc = sl_error_set(err, SL_EINVAL,
+                          "%s: one job can only need %d others, but you have listed %zu. "
+                          "See needs keyword documentation for more details",
+                          j->name, SL_PLAN_MAX_NEEDS, j->nneeds);
+    return rc;
 }
 
 static void resolve_dependencies(struct instance *all, size_t n, struct instance *in,
@@ -453,88 +484,95 @@ static void normalise_retry(struct sl_arena *a, struct sl_plan_job *j, const str
     j->retry_exit_codes = ints_of(a, sl_node_get(r, "exit_codes"), &j->nretry_exit_codes);
 }
 
-/* Builds the instances of config job CJ that the rules let in. */
+/* Decides whether instance IN (named, with its matrix variables) is in the pipeline, with
+ * RV the variables its rules see; on inclusion fills its when, allow_failure, needs,
+ * interruptible and start_in from the job and the matching rule. False when left out
+ * (the reason recorded). */
+static bool decide(struct plan_ctx *c, struct instance *in, const struct sl_vars *rv,
+                   size_t *capexcl)
+{
+    struct sl_plan *p = c->plan;
+    struct sl_plan_job *j = &in->job;
+    const struct sl_node *job = j->node;
+    const struct sl_node *rules = sl_node_get(job, "rules");
+    const struct sl_node *rule = NULL;
+    const char *reason = NULL;
+
+    if (rules && rules->kind == SL_NODE_SEQ) {
+        size_t idx = 0;
+        rule = sl_plan_first_rule(c, rules, rv, &idx);
+        if (!rule) {
+            exclude(p, capexcl, j->name, "rules: no rule matched");
+            return false;
+        }
+        const char *w = sl_node_scalar(sl_node_get(rule, "when"));
+        if (w && !strcmp(w, "never")) {
+            exclude(p, capexcl, j->name,
+                    sl_arena_printf(&p->arena, "rules: rule %zu (line %d) has when: never", idx + 1,
+                                    rule->pos.line));
+            return false;
+        }
+    } else if (!sl_plan_only_except(c, job, rv, &reason)) {
+        exclude(p, capexcl, j->name, reason);
+        return false;
+    }
+    in->rule = rule;
+
+    /* the effective when and allow_failure (SPEC.md §2: manual defaults differ) */
+    enum sl_plan_when job_when = SL_PLAN_ON_SUCCESS;
+    parse_when(sl_node_scalar(sl_node_get(job, "when")), &job_when);
+    j->when = job_when;
+    if (rule)
+        parse_when(sl_node_scalar(sl_node_get(rule, "when")), &j->when);
+    /* GitLab computes the default from the job's own `when` (Entry::Job#ignored?), before
+     * any rule: `rules: [{when: manual}]` blocks, a job-level `when: manual` does not */
+    j->allow_failure = job_when == SL_PLAN_MANUAL;
+    const struct sl_node *af = rule ? sl_node_get(rule, "allow_failure") : NULL;
+    if (!af)
+        af = sl_node_get(job, "allow_failure");
+    if (af && af->kind == SL_NODE_MAP) {
+        j->allow_exit_codes =
+            ints_of(&p->arena, sl_node_get(af, "exit_codes"), &j->nallow_exit_codes);
+        j->allow_failure = true;
+    } else {
+        bool_of(af, &j->allow_failure);
+    }
+    bool_of(sl_node_get(job, "interruptible"), &j->interruptible);
+    if (rule)
+        bool_of(sl_node_get(rule, "interruptible"), &j->interruptible);
+    const struct sl_node *start_in = rule && sl_node_get(rule, "start_in")
+                                         ? sl_node_get(rule, "start_in")
+                                         : sl_node_get(job, "start_in");
+    j->start_in_s = duration_of(start_in, 0);
+    in->needs =
+        rule && sl_node_get(rule, "needs") ? sl_node_get(rule, "needs") : sl_node_get(job, "needs");
+    return true;
+}
+
+/* Builds the instances of config job CJ that their rules let in. GitLab expands
+ * `parallel` first (Normalizer) and evaluates each instance's rules on its own, with its
+ * name and matrix values among the variables (Seed::Build#evaluate_context). */
 static int plan_job(struct plan_ctx *c, const struct sl_config_job *cj, size_t order,
-                    const struct sl_vars *base_vars, const struct sl_vars *workflow_vars,
+                    struct sl_vars *base_vars, const struct sl_vars *workflow_vars,
                     struct instance **all, size_t *n, size_t *cap, size_t *capexcl)
 {
     struct sl_plan *p = c->plan;
     const struct sl_node *job = cj->node;
-    const struct sl_node *rules = sl_node_get(job, "rules");
-    const struct sl_node *rule = NULL;
-    struct sl_vars vars = SL_VARS_INIT;
-    const char *reason = NULL;
-    int rc = 0;
 
     if (sl_node_get(job, "trigger") && !sl_node_get(job, "script")) {
         exclude(p, capexcl, cj->name, "trigger: downstream pipelines are not run by sluice");
         return 0;
     }
-    /* what rules see: pipeline variables and the job's own (not matrix ones); most jobs
-     * have neither variables nor inherit:variables and share one set */
-    const struct sl_vars *rv = base_vars;
-    if (sl_node_get(job, "variables") || sl_node_get(sl_node_get(job, "inherit"), "variables")) {
-        sl_vars_copy(&vars, c->rule_base);
-        add_root_vars(&vars, c->top_vars, workflow_vars, job);
-        add_yaml_vars(&vars, sl_node_get(job, "variables"), NULL, true);
-        sl_vars_copy(&vars, &c->t->pipeline_vars);
-        rv = &vars;
-    }
-
     const char *stage = sl_node_scalar(sl_node_get(job, "stage"));
     if (!stage)
         stage = "test";
-    if (rules && rules->kind == SL_NODE_SEQ) {
-        size_t idx = 0;
-        rule = sl_plan_first_rule(c, rules, rv, &idx);
-        if (!rule) {
-            exclude(p, capexcl, cj->name, "rules: no rule matched");
-            goto out;
-        }
-        const char *w = sl_node_scalar(sl_node_get(rule, "when"));
-        if (w && !strcmp(w, "never")) {
-            exclude(p, capexcl, cj->name,
-                    sl_arena_printf(&p->arena, "rules: rule %zu (line %d) has when: never", idx + 1,
-                                    rule->pos.line));
-            goto out;
-        }
-    } else if (!sl_plan_only_except(c, job, rv, &reason)) {
-        exclude(p, capexcl, cj->name, reason);
-        goto out;
-    }
-
-    /* the effective when and allow_failure (SPEC.md §2: manual defaults differ) */
-    enum sl_plan_when job_when = SL_PLAN_ON_SUCCESS, when;
-    parse_when(sl_node_scalar(sl_node_get(job, "when")), &job_when);
-    when = job_when;
-    if (rule)
-        parse_when(sl_node_scalar(sl_node_get(rule, "when")), &when);
-    /* GitLab computes the default from the job's own `when` (Entry::Job#ignored?), before
-     * any rule: `rules: [{when: manual}]` blocks, a job-level `when: manual` does not */
-    bool allow = job_when == SL_PLAN_MANUAL;
-    const struct sl_node *af = rule ? sl_node_get(rule, "allow_failure") : NULL;
-    if (!af)
-        af = sl_node_get(job, "allow_failure");
-    size_t ncodes = 0;
-    int *codes = NULL;
-    if (af && af->kind == SL_NODE_MAP) {
-        codes = ints_of(&p->arena, sl_node_get(af, "exit_codes"), &ncodes);
-        allow = true;
-    } else {
-        bool_of(af, &allow);
-    }
-    bool interruptible = false;
-    bool_of(sl_node_get(job, "interruptible"), &interruptible);
-    if (rule)
-        bool_of(sl_node_get(rule, "interruptible"), &interruptible);
-    const struct sl_node *start_in = rule && sl_node_get(rule, "start_in")
-                                         ? sl_node_get(rule, "start_in")
-                                         : sl_node_get(job, "start_in");
-    const struct sl_node *needs =
-        rule && sl_node_get(rule, "needs") ? sl_node_get(rule, "needs") : sl_node_get(job, "needs");
+    /* most jobs have neither variables, inherit:variables nor parallel: their rules see
+     * the shared BASE_VARS with the job's own predefined names set in place */
+    const struct sl_node *par = sl_node_get(job, "parallel");
+    bool shared = c->shared_rule_vars && !par && !sl_node_get(job, "variables") &&
+                  !sl_node_get(sl_node_get(job, "inherit"), "variables");
 
     /* instances: parallel N, parallel:matrix, or one */
-    const struct sl_node *par = sl_node_get(job, "parallel");
     struct combo *combos = NULL;
     size_t ncombos = 0, ccombos = 0;
     int count = 1;
@@ -548,27 +586,14 @@ static int plan_job(struct plan_ctx *c, const struct sl_config_job *cj, size_t o
         count = 1;
     for (int i = 0; i < count; i++) {
         SL_GROW(*all, *cap, *n + 1);
-        struct instance *in = &(*all)[(*n)++];
+        struct instance *in = &(*all)[*n];
         memset(in, 0, sizeof(*in));
         struct sl_plan_job *j = &in->job;
         in->order = order;
-        in->rule = rule;
-        in->needs = needs;
         j->base_name = cj->name;
         j->node = job;
         j->stage = stage;
         j->stage_index = stage_index(c->cfg, stage);
-        j->when = when;
-        j->start_in_s = duration_of(start_in, 0);
-        j->allow_failure = allow;
-        j->allow_exit_codes = codes;
-        j->nallow_exit_codes = ncodes;
-        j->interruptible = interruptible;
-        j->timeout_s = duration_of(sl_node_get(job, "timeout"), SL_PLAN_DEFAULT_TIMEOUT_S);
-        normalise_retry(&p->arena, j, sl_node_get(job, "retry"));
-        j->before_script = script_of(&p->arena, sl_node_get(job, "before_script"));
-        j->script = script_of(&p->arena, sl_node_get(job, "script"));
-        j->after_script = script_of(&p->arena, sl_node_get(job, "after_script"));
         if (combos) {
             j->name = matrix_name(&p->arena, cj->name, &combos[i]);
             for (size_t k = 0; k < combos[i].n; k++)
@@ -582,11 +607,35 @@ static int plan_job(struct plan_ctx *c, const struct sl_config_job *cj, size_t o
         } else {
             j->name = cj->name;
         }
+
+        bool in_pipeline;
+        if (shared) {
+            job_names(&p->arena, base_vars, j);
+            in_pipeline = decide(c, in, base_vars, capexcl);
+        } else {
+            struct sl_vars rv = SL_VARS_INIT;
+            sl_vars_copy(&rv, c->rule_base);
+            job_names(&p->arena, &rv, j);
+            add_root_vars(&rv, c->top_vars, workflow_vars, job);
+            add_yaml_vars(&rv, sl_node_get(job, "variables"), NULL, true);
+            sl_vars_copy(&rv, &in->matrix);
+            sl_vars_copy(&rv, &c->t->pipeline_vars);
+            in_pipeline = decide(c, in, &rv, capexcl);
+            sl_vars_release(&rv);
+        }
+        if (!in_pipeline) {
+            sl_vars_release(&in->matrix);
+            continue;
+        }
+        j->timeout_s = duration_of(sl_node_get(job, "timeout"), SL_PLAN_DEFAULT_TIMEOUT_S);
+        normalise_retry(&p->arena, j, sl_node_get(job, "retry"));
+        j->before_script = script_of(&p->arena, sl_node_get(job, "before_script"));
+        j->script = script_of(&p->arena, sl_node_get(job, "script"));
+        j->after_script = script_of(&p->arena, sl_node_get(job, "after_script"));
+        (*n)++;
     }
     free(combos);
-out:
-    sl_vars_release(&vars);
-    return rc;
+    return 0;
 }
 
 /* Every variable the job sees, lowest precedence first (VARIABLES.md, builder.rb). */
@@ -729,11 +778,16 @@ int sl_plan_build(struct sl_plan **out, const struct sl_config *cfg, const struc
     if (!p->created)
         goto done;
 
+    /* the shared rule variables keep the job names at the lowest precedence (set per job in
+     * place); a user variable of one of those names makes every job build its own */
     struct sl_vars base = SL_VARS_INIT;
     sl_vars_copy(&base, &rule_base);
+    struct sl_plan_job blank = {.name = "", .base_name = "", .stage = ""};
+    job_names(&p->arena, &base, &blank);
     add_yaml_vars(&base, c.top_vars, NULL, true);
     sl_vars_copy(&base, &workflow_vars);
     sl_vars_copy(&base, &t->pipeline_vars);
+    c.shared_rule_vars = !overrides_job_names(c.top_vars, &workflow_vars, &t->pipeline_vars);
     for (size_t i = 0; i < cfg->njobs && rc == 0; i++) {
         rc = plan_job(&c, &cfg->jobs[i], i, &base, &workflow_vars, &all, &n, &cap, &capexcl);
         if (rc == 0 && c.rule_rc < 0) /* Seed::Build#rules_errors */
@@ -752,7 +806,7 @@ int sl_plan_build(struct sl_plan **out, const struct sl_config *cfg, const struc
             sl_map_put(&bybase, all[i].job.base_name, (void *)(uintptr_t)(i + 1));
     }
     for (size_t i = 0; i < n; i++) {
-        if ((rc = resolve_needs(p, all, n, &all[i], cfg, &byname, &bybase, err)) < 0)
+        if ((rc = resolve_needs(p, all, &all[i], cfg, &byname, err)) < 0)
             goto fail;
         resolve_dependencies(all, n, &all[i], &bybase);
         if ((rc = job_variables(&c, &all[i], &p->variables, &workflow_vars, err)) < 0)

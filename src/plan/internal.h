@@ -17,6 +17,7 @@ struct plan_ctx {
     bool workflow_rules;            /* `workflow:rules` given: no implicit `only` */
     /* the pipeline's variables rules may see: all but the job-only ones (VARIABLES.md) */
     const struct sl_vars *rule_base;
+    bool shared_rule_vars; /* jobs without variables may share one rule set (build.c) */
     /* rules:changes:compare_to, diffed once per ref */
     struct compare {
         char *ref;
