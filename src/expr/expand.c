@@ -368,16 +368,28 @@ char *sl_vars_unescape(const char *s)
     return sl_str_detach(&out);
 }
 
-char **sl_vars_envp(const struct sl_vars *vars)
+static char **envp(const struct sl_vars *vars, bool runner)
 {
     char **env = sl_xcalloc(vars->n + 1, sizeof(*env));
     for (size_t i = 0; i < vars->n; i++) {
         const struct sl_var *v = &vars->v[i];
-        char *val = v->raw ? sl_xstrdup(v->value) : sl_vars_runner_expand(vars, v->value);
+        char *val = v->raw   ? sl_xstrdup(v->value)
+                    : runner ? sl_vars_runner_expand(vars, v->value)
+                             : sl_vars_unescape(v->value);
         env[i] = sl_xasprintf("%s=%s", v->name, val);
         free(val);
     }
     return env;
+}
+
+char **sl_vars_envp(const struct sl_vars *vars)
+{
+    return envp(vars, false);
+}
+
+char **sl_vars_envp_runner(const struct sl_vars *vars)
+{
+    return envp(vars, true);
 }
 
 void sl_vars_envp_free(char **envp)

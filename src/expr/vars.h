@@ -71,10 +71,14 @@ char *sl_vars_unescape(const char *s);
  * alone. Caller frees. */
 char *sl_vars_runner_expand(const struct sl_vars *vars, const char *s);
 
-/* The job's environment as the runner makes it: KEY=VALUE strings, NULL-terminated, each
- * non-raw value through sl_vars_runner_expand against VARS, raw values verbatim. Free
- * with sl_vars_envp_free. */
+/* KEY=VALUE strings, NULL-terminated: raw values verbatim, the others with `$$` turned
+ * into `$` and nothing else expanded. Free with sl_vars_envp_free. */
 char **sl_vars_envp(const struct sl_vars *vars);
+/* The job's environment exactly as the runner makes it: each non-raw value through
+ * sl_vars_runner_expand against VARS (so references deferred to raw variables are
+ * expanded once, and undefined ones become ""), raw values verbatim. Free with
+ * sl_vars_envp_free. */
+char **sl_vars_envp_runner(const struct sl_vars *vars);
 void sl_vars_envp_free(char **envp);
 
 #endif

@@ -155,10 +155,14 @@ TEST(envp_defers_raw_references_to_the_runner)
     sl_vars_set(&v, "B", "x$R", false);
     CHECK(sl_vars_expand_all(&v, NULL) == 0);
     CHECK_STR_EQ(sl_vars_get(&v, "B"), "x$R");
-    char **env = sl_vars_envp(&v);
+    char **env = sl_vars_envp_runner(&v);
     CHECK_STR_EQ(env[0], "A=a");
     CHECK_STR_EQ(env[1], "R=$A and $$");  /* raw: untouched */
     CHECK_STR_EQ(env[2], "B=x$A and $$"); /* the raw value, once */
+    sl_vars_envp_free(env);
+    env = sl_vars_envp(&v); /* the plain export leaves references alone */
+    CHECK_STR_EQ(env[1], "R=$A and $$");
+    CHECK_STR_EQ(env[2], "B=x$R");
     sl_vars_envp_free(env);
     sl_vars_release(&v);
 }
