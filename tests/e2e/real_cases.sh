@@ -7,6 +7,9 @@
 #                              these errors, in this order (warnings are ignored)
 #   config                     `sluice config` exits 0 and prints exactly the YAML that
 #   <merged YAML>              follows this first line
+#   plan                       `sluice plan --ref main --json` (run on a copy of the case
+#   NAME <- NEED, NEED         outside any git work tree) creates the pipeline with exactly
+#                              these jobs, in order, each with the jobs it needs
 # Cases of bugs not fixed yet are kept: they fail until the bug is fixed. Arguments: [CASE...]
 set -u
 : "${SLUICE_BIN:?SLUICE_BIN is not set}"
@@ -58,8 +61,37 @@ run_case() { # run_case DIR
       ok "$name: merged YAML"
     fi
     ;;
+  plan)
+    if ! command -v python3 >/dev/null; then
+      echo "SKIPPED: $name: plan cases need python3 to read sluice plan --json" >&2
+      return
+    fi
+    local tmp exp
+    tmp=$(mktemp -d) && cp -r "$dir/." "$tmp/" && rm -f "$tmp/expect"
+    got=$(cd "$tmp" && timeout 20 "$SLUICE_BIN" plan -f .gitlab-ci.yml --ref main --json 2>&1); rc=$?
+    rm -rf "$tmp"
+    exp=$(tail -n +2 "$dir/expect")
+    if ((rc != 0)); then
+      not_ok "$name" "plan exit $rc, want 0" "$got"
+      return
+    fi
+    got=$(python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+if d["pipeline"] != "created":
+    print("pipeline " + d["pipeline"] + ": " + d["reason"])
+for j in d["jobs"]:
+    needs = [n["job"] if isinstance(n, dict) else n for n in (j["needs"] or [])]
+    print(j["name"] + (" <- " + ", ".join(needs) if needs else ""))
+' <<<"$got")
+    if [[ $got != "$exp" ]]; then
+      not_ok "$name" "plan differs (- want, + got)" "$(diff <(echo "$exp") <(echo "$got") | grep '^[<>]' | sed 's/^</-/; s/^>/+/')"
+    else
+      ok "$name: plan"
+    fi
+    ;;
   *)
-    not_ok "$name" "expect must start with valid, error: or config"
+    not_ok "$name" "expect must start with valid, error:, config or plan"
     ;;
   esac
 }
