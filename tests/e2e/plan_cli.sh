@@ -3,7 +3,7 @@
 # trigger options, exit codes 0 (created or skipped) and 2 (usage, configuration and
 # pipeline-creation errors, lint errors as FILE:LINE:COL: message).
 set -u
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+bin=$(realpath "${SLUICE_BIN:?SLUICE_BIN is not set}")
 if ! command -v git >/dev/null || ! command -v python3 >/dev/null; then
   echo "SKIPPED: plan_cli needs git and python3" >&2
   exit 77
