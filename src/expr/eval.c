@@ -224,11 +224,13 @@ struct expr_cache {
 };
 
 static pthread_key_t cache_key;
+static _Thread_local struct expr_cache *tls_cache; /* the fast path to the key's value */
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 
 static void cache_free(void *p)
 {
     struct expr_cache *c = p;
+    tls_cache = NULL;
     for (size_t i = 0; c && i < SL_ARRAY_LEN(c->slot); i++) {
         free(c->slot[i].src);
         sl_expr_free(c->slot[i].e);
@@ -251,11 +253,12 @@ static const struct sl_expr *cached(const char *src, struct sl_expr **own)
             *own = NULL;
         return *own;
     }
-    pthread_once(&cache_once, cache_key_init);
-    struct expr_cache *c = pthread_getspecific(cache_key);
+    struct expr_cache *c = tls_cache;
     if (!c) {
+        pthread_once(&cache_once, cache_key_init);
         c = sl_xcalloc(1, sizeof(*c));
         pthread_setspecific(cache_key, c);
+        tls_cache = c;
     }
     c->clock++;
     uint64_t h = 14695981039346656037u;

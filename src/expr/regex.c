@@ -28,6 +28,7 @@
 
 struct sl_regex {
     pcre2_code *code;
+    bool jit;
     char *source; /* "/re/flags" as given */
 };
 
@@ -372,6 +373,7 @@ struct thread_state {
 };
 
 static pthread_key_t state_key;
+static _Thread_local struct thread_state *tls_state; /* the fast path to the key's value */
 static pthread_once_t state_once = PTHREAD_ONCE_INIT;
 
 static void state_free(void *p)
@@ -379,6 +381,7 @@ static void state_free(void *p)
     struct thread_state *st = p;
     if (!st)
         return;
+    tls_state = NULL;
     for (size_t i = 0; i < SL_ARRAY_LEN(st->cache); i++) {
         free(st->cache[i].key);
         sl_regex_free(st->cache[i].re);
@@ -398,10 +401,10 @@ static void state_key_init(void)
  * and needs no lock. Freed when the thread ends. */
 static struct thread_state *state(void)
 {
+    if (tls_state)
+        return tls_state;
     pthread_once(&state_once, state_key_init);
-    struct thread_state *st = pthread_getspecific(state_key);
-    if (st)
-        return st;
+    struct thread_state *st;
     st = sl_xcalloc(1, sizeof(*st));
     st->md = pcre2_match_data_create(1, NULL);
     st->mctx = pcre2_match_context_create(NULL);
@@ -416,6 +419,7 @@ static struct thread_state *state(void)
     pcre2_set_newline(st->cctx, PCRE2_NEWLINE_LF);
     pcre2_set_max_pattern_length(st->cctx, SL_REGEX_MAX_PATTERN);
     pthread_setspecific(state_key, st);
+    tls_state = st;
     return st;
 }
 
@@ -466,8 +470,10 @@ static int compile(struct sl_regex **out, const char *src, bool unescape_slashes
         rc = sl_error_set(err, SL_EINVAL, "%s", (const char *)msg);
         goto out;
     }
-    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); /* best effort: the interpreter also works */
+    /* best effort: the interpreter also works */
+    bool jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
     struct sl_regex *r = sl_xcalloc(1, sizeof(*r));
+    r->jit = jit;
     r->code = code;
     r->source = sl_xstrdup(given);
     code = NULL;
@@ -492,6 +498,8 @@ int sl_regex_compile_pattern(struct sl_regex **out, const char *src, struct sl_e
 bool sl_regex_search(const struct sl_regex *re, const char *subject, size_t len)
 {
     struct thread_state *st = state();
+    if (re->jit) /* the same limits apply; the JIT skips the option checks */
+        return pcre2_jit_match(re->code, (PCRE2_SPTR)subject, len, 0, 0, st->md, st->mctx) >= 0;
     return pcre2_match(re->code, (PCRE2_SPTR)subject, len, 0, 0, st->md, st->mctx) >= 0;
 }
 
