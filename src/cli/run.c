@@ -346,7 +346,8 @@ static void fill_env(struct builder *b, struct run_job *rj, const struct sl_plan
         free(k);
     }
     for (size_t i = 0; i < pj->variables.n; i++)
-        sl_vars_set(&env, pj->variables.v[i].name, pj->variables.v[i].value, false);
+        sl_vars_set(&env, pj->variables.v[i].name, pj->variables.v[i].value,
+                    pj->variables.v[i].raw);
     sl_vars_set(&env, "CI_PROJECT_DIR", rj->spec.workspace, false);
     sl_vars_set(&env, "CI_BUILDS_DIR", sl_arena_printf(b->a, "%s/builds", b->sluice_dir), false);
     sl_vars_set(
@@ -370,7 +371,9 @@ static void fill_env(struct builder *b, struct run_job *rj, const struct sl_plan
         image = sl_node_scalar(sl_node_get(sl_node_get(pj->node, "image"), "name"));
     if (image)
         sl_vars_set(&env, "CI_JOB_IMAGE", image, false);
-    char **envp = sl_vars_envp(&env);
+    /* as the runner does: references deferred to raw variables expanded once now, against
+     * the host environment too (its values are raw: verbatim) */
+    char **envp = sl_vars_envp_runner(&env);
     size_t n = 0;
     while (envp[n])
         n++;
