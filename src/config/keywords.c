@@ -510,10 +510,10 @@ static void check_rules_list(struct lint *l, const char *p, const char *k, const
             check_rule_needs(l, loc, x);
         if (kind == RULES_WORKFLOW && (x = kw_get(r, "auto_cancel")))
             sl_lint_auto_cancel(l, loc, x);
-        if (!kw_get(r, "if") && !kw_get(r, "changes") && !kw_get(r, "exists") &&
-            !kw_get(r, "when") && !(l->cfg->shape_only && sl_node_get(r, "if")))
-            lint_error(l, r, "%s config must contain at least one of: if, changes, exists, when",
-                       loc);
+        /* a rule with no clause always matches (GitLab's Rules::Rule accepts one with only
+         * allow_failure or interruptible); only an empty one is refused */
+        if (r->n == 0)
+            lint_error(l, r, "%s config can't be blank", loc);
     }
     free(loc);
 }
@@ -651,6 +651,8 @@ static void check_reports(struct lint *l, const char *loc, const struct sl_node 
                                              "sarif",
                                              "load_performance",
                                              "repository_xray",
+                                             "requirements_v2",
+                                             "cluster_image_scanning",
                                              NULL};
     static const char *const strings[] = {"accessibility", "annotations", "browser_performance",
                                           NULL};
@@ -670,7 +672,9 @@ static void check_reports(struct lint *l, const char *loc, const struct sl_node 
             if ((v->kind != SL_NODE_NULL || shape) && !kw_is_str(v, false) && !kw_str_array(v))
                 lint_error(l, v, "%s:%s config should be a string or an array of strings", x, key);
         } else if (kw_one_of(key, strings)) {
-            if ((v->kind != SL_NODE_NULL || shape) && !kw_is_str(v, false))
+            /* GitLab's backend also takes a list of paths; its JSON schema does not */
+            if ((v->kind != SL_NODE_NULL || shape) && !kw_is_str(v, false) &&
+                (shape || !kw_str_array(v)))
                 lint_error(l, v, "%s:%s config should be a string", x, key);
         } else if (!strcmp(key, "junit")) {
             if ((v->kind != SL_NODE_NULL || shape) && !kw_is_str(v, false) &&

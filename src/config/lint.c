@@ -108,6 +108,63 @@ static const char *job_stage(const struct sl_node *job)
     return s ? s : "test";
 }
 
+/* Does REST ("v1, v2]") name a combination of ENTRY's values, from key K on? A scalar value
+ * is a list of one. */
+static bool matrix_match(const char *rest, const struct sl_node *entry, size_t k)
+{
+    const struct sl_node *v = entry->pairs[k].value;
+    size_t n = v->kind == SL_NODE_SEQ ? v->n : 1;
+    for (size_t i = 0; i < n; i++) {
+        const char *s = sl_node_scalar(v->kind == SL_NODE_SEQ ? v->items[i] : v);
+        size_t len = s ? strlen(s) : 0;
+        if (!s || strncmp(rest, s, len))
+            continue;
+        if (k + 1 == entry->n
+                ? !strcmp(rest + len, "]")
+                : !strncmp(rest + len, ", ", 2) && matrix_match(rest + len + 2, entry, k + 1))
+            return true;
+    }
+    return false;
+}
+
+/* GitLab expands parallel jobs before it checks needs, so a need may name one instance:
+ * "build: [x86, debug]" of a parallel:matrix job, or "build 2/3" of parallel: 3. Returns
+ * the job NAME is an instance of, or NULL. */
+static const struct sl_config_job *instance_of(const struct sl_config *cfg, const char *name)
+{
+    const char *colon = strstr(name, ": [");
+    const char *space = strrchr(name, ' ');
+    if (colon) {
+        char *base = sl_xstrndup(name, (size_t)(colon - name));
+        const struct sl_config_job *j = sl_config_job(cfg, base);
+        free(base);
+        const struct sl_node *m =
+            j ? sl_node_get(sl_node_get(j->node, "parallel"), "matrix") : NULL;
+        for (size_t e = 0; m && m->kind == SL_NODE_SEQ && e < m->n; e++)
+            if (m->items[e]->kind == SL_NODE_MAP && m->items[e]->n &&
+                matrix_match(colon + 3, m->items[e], 0))
+                return j;
+    } else if (space) {
+        int i, total, used = 0;
+        if (sscanf(space + 1, "%d/%d%n", &i, &total, &used) != 2 || space[1 + used] || i < 1 ||
+            i > total)
+            return NULL;
+        char *base = sl_xstrndup(name, (size_t)(space - name));
+        const struct sl_config_job *j = sl_config_job(cfg, base);
+        free(base);
+        const struct sl_node *p = j ? sl_node_get(j->node, "parallel") : NULL;
+        if (p && p->kind == SL_NODE_INT && atoi(p->str) == total)
+            return j;
+    }
+    return NULL;
+}
+
+static const struct sl_config_job *job_or_instance(const struct sl_config *cfg, const char *name)
+{
+    const struct sl_config_job *j = sl_config_job(cfg, name);
+    return j ? j : instance_of(cfg, name);
+}
+
 /* needs and dependencies: the names exist, in allowed stages; no job needs itself. */
 static void check_references(struct lint *l, const struct sl_config_job *j)
 {
@@ -128,7 +185,7 @@ static void check_references(struct lint *l, const struct sl_config_job *j)
             lint_error(l, it, "%s job: need %s is itself", j->name, name);
             continue;
         }
-        const struct sl_config_job *o = sl_config_job(cfg, name);
+        const struct sl_config_job *o = job_or_instance(cfg, name);
         if (!o) {
             bool optional = false;
             const struct sl_node *opt =
@@ -148,7 +205,7 @@ static void check_references(struct lint *l, const struct sl_config_job *j)
         const char *name = sl_node_scalar(deps->items[i]);
         if (!name)
             continue;
-        const struct sl_config_job *o = sl_config_job(cfg, name);
+        const struct sl_config_job *o = job_or_instance(cfg, name);
         if (!o) {
             lint_error(l, deps->items[i], "%s job: undefined dependency: %s", j->name, name);
             continue;

@@ -71,6 +71,35 @@ for doc in negative:
     report(ok, f"negative/{doc} is rejected for: {want}",
            f"exit {rc}, errors: " + (" | ".join(got) or "none"))
 
+# --schema skips exactly the whole-project checks; without it they still run, and where
+# GitLab's backend is more lenient than its JSON schema, plain lint follows the backend.
+modes = [  # (document, error without --schema or None, error with --schema or None)
+    ("job: {stage: nope, script: [x], needs: [ghost]}\n", "chosen stage does not exist", None),
+    ("job: {script: [x], dependencies: [ghost]}\n", "undefined dependency: ghost", None),
+    ("job: {extends: .missing}\n", "unknown keys in `extends` (.missing)", None),
+    ("include: missing.yml\njob: {script: [x]}\n", "`missing.yml` does not exist", None),
+    ("job: {script: [!reference [.x, script]]}\n", "could not be found", None),
+    ("spec: {inputs: {a: {type: number, default: 1}}}\njob: {script: [x]}\n",
+     "jobs spec config should implement the script:", None),
+    ("job: {script: [x], image: null}\n", None, "jobs:job:image config can't be blank"),
+    ("job: {script: [x], artifacts: {reports: {browser_performance: [a.json]}}}\n", None,
+     "reports:browser_performance config should be a string"),
+    ("job: {script: [x], trigger: {project: group/project}}\n", None, None),
+]
+for i, (doc, plain_err, schema_err) in enumerate(modes):
+    path = os.path.join(tmp, f"mode{i}.yml")
+    with open(path, "w") as f:
+        f.write(doc)
+    for flag, want in (([], plain_err), (["--schema"], schema_err)):
+        p = subprocess.run([binary, "lint", "--json", *flag, "-f", path],
+                           capture_output=True, text=True, timeout=30)
+        out = json.loads(p.stdout)
+        got = messages(out)
+        ok = (p.returncode == 0 and out["valid"]) if want is None else \
+             (p.returncode == 1 and any(want in m for m in got))
+        report(ok, f"lint {' '.join(flag) or '(whole project)'} on {doc.strip()!r}: "
+               f"{want or 'valid'}", f"exit {p.returncode}: " + " | ".join(got))
+
 for name in sorted(set(expected) - set(negative)):
     report(False, f"negative-expected.tsv row {name}", "no such document")
 
