@@ -335,9 +335,34 @@ static int cmp_instance(const void *a, const void *b)
 
 /* The names of the instances config job NODE (called NAME) expands to: "name 1/N"...,
  * "name: [a, b]"..., or NAME itself. Appended to *names (arena strings). */
+/* A selection value `$[[ matrix.NAME ]]` (GitLab's matrix expressions, 18.8) is the
+ * needing instance's own value of NAME; NULL when it has none. Other values as given. */
+static const char *matrix_expression(const char *v, const struct sl_vars *matrix)
+{
+    const char *p = v;
+    if (strncmp(p, "$[[", 3))
+        return v;
+    p += 3;
+    while (*p == ' ')
+        p++;
+    if (strncmp(p, "matrix.", 7))
+        return v;
+    p += 7;
+    size_t len = strcspn(p, " ]");
+    const char *q = p + len;
+    while (*q == ' ')
+        q++;
+    if (strcmp(q, "]]"))
+        return v;
+    char *key = sl_xstrndup(p, len);
+    const char *val = sl_vars_get(matrix, key);
+    free(key);
+    return val;
+}
+
 static void instance_names(struct sl_arena *a, const char *name, const struct sl_node *node,
-                           const struct sl_node *selection, const char ***names, size_t *n,
-                           size_t *cap)
+                           const struct sl_node *selection, const struct sl_vars *own_matrix,
+                           const char ***names, size_t *n, size_t *cap)
 {
     const struct sl_node *par = sl_node_get(node, "parallel");
     if (!selection && par && par->kind == SL_NODE_MAP)
@@ -347,6 +372,10 @@ static void instance_names(struct sl_arena *a, const char *name, const struct sl
         size_t nc = 0, cc = 0;
         matrix_combos(a, selection, &combos, &nc, &cc);
         for (size_t k = 0; k < nc; k++) {
+            for (size_t v = 0; own_matrix && v < combos[k].n; v++) {
+                const char *x = matrix_expression(combos[k].values[v], own_matrix);
+                combos[k].values[v] = x ? x : "";
+            }
             SL_GROW(*names, *cap, *n + 1);
             (*names)[(*n)++] = matrix_name(a, name, &combos[k]);
         }
@@ -404,7 +433,8 @@ static int resolve_needs(struct sl_plan *p, struct instance *all, struct instanc
             continue;
         }
         size_t nwanted = 0;
-        instance_names(&p->arena, name, target->node, sel, &wanted, &nwanted, &wcap);
+        instance_names(&p->arena, name, target->node, sel, sel ? &in->matrix : NULL, &wanted,
+                       &nwanted, &wcap);
         for (size_t w = 0; w < nwanted && rc == 0; w++) {
             uintptr_t at = (uintptr_t)sl_map_get(byname, wanted[w]);
             if (!at) {
