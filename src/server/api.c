@@ -508,6 +508,37 @@ static void h_job_artifacts(struct req *r)
     sl_error_release(&err);
 }
 
+/* --- audit --------------------------------------------------------------------------- */
+
+static void h_audit_list(struct req *r)
+{
+    struct sl_store_page page;
+    if (!page_args(r, &page))
+        return;
+    page.status = query_arg(r, "action");
+    struct sl_store_audit *as = NULL;
+    size_t n = 0;
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = sl_store_audit_list(r->s->st, &page, &as, &n, &err);
+    if (rc < 0) {
+        reply_sl_error(r, rc, &err);
+    } else {
+        json_t *a = json_array();
+        for (size_t i = 0; i < n; i++) {
+            json_t *d = json_loads(as[i].detail ? as[i].detail : "{}", 0, NULL);
+            json_array_append_new(a, json_pack("{s:I,s:o,s:s,s:s,s:s,s:o,s:s}", "id",
+                                               (json_int_t)as[i].id, "at", time_json(as[i].at),
+                                               "actor", as[i].actor, "action", as[i].action,
+                                               "target", as[i].target ? as[i].target : "", "detail",
+                                               d ? d : json_object(), "remote_addr",
+                                               as[i].remote_addr ? as[i].remote_addr : ""));
+        }
+        reply_json(r, 200, a);
+    }
+    sl_store_audits_free(as, n);
+    sl_error_release(&err);
+}
+
 /* --- lint ----------------------------------------------------------------------------- */
 
 static json_t *diag_items(const struct sl_diag *d, enum sl_diag_level level)
@@ -578,6 +609,7 @@ const struct route srv_routes[] = {
     {"POST", "/api/v1/jobs/{id}/retry", h_job_retry, "developer"},
     {"POST", "/api/v1/jobs/{id}/cancel", h_job_cancel, "developer"},
     {"POST", "/api/v1/lint", h_lint, "viewer"},
+    {"GET", "/api/v1/audit", h_audit_list, "admin"},
     /* authenticated by the project's webhook secret, not by a token (webhook.c) */
     {"POST", "/hooks/github", h_hook_github, NULL},
     {"POST", "/hooks/gitlab", h_hook_gitlab, NULL},

@@ -1,0 +1,126 @@
+/* test_server.c: the server's pure parts: webhook signature verification (with the
+ * forges' published example vectors) and the route table's invariants. The HTTP API itself
+ * is tested against the real binary by tests/e2e/server_*.sh. */
+#include "base/compat.h"
+#include "harness/harness.h"
+#include "server/internal.h"
+
+/* GitHub's documentation of X-Hub-Signature-256 ("Validating webhook deliveries") gives
+ * this secret, payload and signature. */
+#define GH_SECRET "It's a Secret to Everybody"
+#define GH_BODY "Hello, World!"
+#define GH_SIG "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+
+TEST(github_signature_of_the_documented_example_verifies)
+{
+    CHECK(srv_webhook_verify(SRV_FORGE_GITHUB, GH_SECRET, "sha256=" GH_SIG, GH_BODY,
+                             strlen(GH_BODY)));
+    /* hex digits in upper case are the same bytes */
+    CHECK(srv_webhook_verify(
+        SRV_FORGE_GITHUB, GH_SECRET,
+        "sha256=757107EA0EB2509FC211221CCE984B8A37570B6D7586C22C46F4379C8B043E17", GH_BODY,
+        strlen(GH_BODY)));
+}
+
+TEST(github_forged_or_malformed_signatures_do_not_verify)
+{
+    const char *bad[] = {
+        "",
+        "sha256=",
+        GH_SIG, /* no prefix */
+        "sha1=" GH_SIG,
+        "sha256=857107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17", /* 1 digit */
+        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e1",  /* short */
+        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e1700",
+        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e1z",
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(bad); i++) {
+        sl_test_case_begin(bad[i]);
+        CHECK(!srv_webhook_verify(SRV_FORGE_GITHUB, GH_SECRET, bad[i], GH_BODY, strlen(GH_BODY)));
+        sl_test_case_end();
+    }
+    /* the right signature of another body, or with another secret */
+    CHECK(!srv_webhook_verify(SRV_FORGE_GITHUB, GH_SECRET, "sha256=" GH_SIG, "Hello, World?", 13));
+    CHECK(!srv_webhook_verify(SRV_FORGE_GITHUB, "another secret", "sha256=" GH_SIG, GH_BODY,
+                              strlen(GH_BODY)));
+    CHECK(!srv_webhook_verify(SRV_FORGE_GITHUB, GH_SECRET, NULL, GH_BODY, strlen(GH_BODY)));
+}
+
+TEST(gitea_signature_is_the_bare_hex_hmac)
+{
+    CHECK(srv_webhook_verify(SRV_FORGE_GITEA, GH_SECRET, GH_SIG, GH_BODY, strlen(GH_BODY)));
+    CHECK(!srv_webhook_verify(SRV_FORGE_GITEA, GH_SECRET, "sha256=" GH_SIG, GH_BODY,
+                              strlen(GH_BODY)));
+}
+
+TEST(hmac_of_an_empty_body_and_a_long_key)
+{
+    /* RFC 4231 test case 6: a 131-byte key (longer than SHA-256's block, so it is hashed
+     * first) and the message "Test Using Larger Than Block-Size Key - Hash Key First". */
+    char key[132];
+    memset(key, 0xaa, 131);
+    key[131] = '\0';
+    const char *msg = "Test Using Larger Than Block-Size Key - Hash Key First";
+    CHECK(srv_webhook_verify(SRV_FORGE_GITEA, key,
+                             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+                             msg, strlen(msg)));
+    /* HMAC-SHA256 with key "key" of the empty message */
+    CHECK(srv_webhook_verify(SRV_FORGE_GITEA, "key",
+                             "5d5d139563c95b5967b9bd9a8c9b233a9dedb45072794cd232dc1b74832607d0", "",
+                             0));
+}
+
+TEST(gitlab_token_is_compared_whole)
+{
+    CHECK(srv_webhook_verify(SRV_FORGE_GITLAB, "s3cret-token", "s3cret-token", "{}", 2));
+    CHECK(!srv_webhook_verify(SRV_FORGE_GITLAB, "s3cret-token", "s3cret-toke", "{}", 2));
+    CHECK(!srv_webhook_verify(SRV_FORGE_GITLAB, "s3cret-token", "s3cret-token ", "{}", 2));
+    CHECK(!srv_webhook_verify(SRV_FORGE_GITLAB, "s3cret-token", "", "{}", 2));
+}
+
+TEST(a_project_without_a_secret_never_verifies)
+{
+    CHECK(!srv_webhook_verify(SRV_FORGE_GITLAB, "", "", "{}", 2));
+    CHECK(!srv_webhook_verify(SRV_FORGE_GITLAB, NULL, "x", "{}", 2));
+    CHECK(!srv_webhook_verify(SRV_FORGE_GITHUB, "", "sha256=" GH_SIG, GH_BODY, strlen(GH_BODY)));
+}
+
+TEST(route_table_declares_a_known_role_for_every_route)
+{
+    /* Only these answer without a token: probes and webhooks (which verify signatures). */
+    const char *open_routes[] = {"/healthz", "/readyz", "/hooks/github", "/hooks/gitlab",
+                                 "/hooks/gitea"};
+    for (size_t i = 0; i < srv_nroutes; i++) {
+        const struct route *rt = &srv_routes[i];
+        sl_test_case_begin(rt->pattern);
+        if (rt->role) {
+            CHECK(sl_server_role_rank(rt->role) >= 0);
+        } else {
+            bool listed = false;
+            for (size_t k = 0; k < SL_ARRAY_LEN(open_routes); k++)
+                listed |= !strcmp(open_routes[k], rt->pattern);
+            CHECK(listed);
+        }
+        CHECK(rt->fn != NULL);
+        CHECK(!strcmp(rt->method, "GET") || !strcmp(rt->method, "POST") ||
+              !strcmp(rt->method, "DELETE"));
+        for (size_t k = 0; k < i; k++)
+            CHECK(strcmp(srv_routes[k].pattern, rt->pattern) != 0 ||
+                  strcmp(srv_routes[k].method, rt->method) != 0);
+        /* writes need at least a developer */
+        if (rt->role && strcmp(rt->method, "GET") != 0 && strcmp(rt->pattern, "/api/v1/lint"))
+            CHECK(sl_server_role_rank(rt->role) >= sl_server_role_rank("developer"));
+        sl_test_case_end();
+    }
+}
+
+TEST(role_ranks_are_ordered)
+{
+    CHECK(sl_server_role_rank("admin") > sl_server_role_rank("maintainer"));
+    CHECK(sl_server_role_rank("maintainer") > sl_server_role_rank("developer"));
+    CHECK(sl_server_role_rank("developer") > sl_server_role_rank("viewer"));
+    CHECK_INT_EQ(sl_server_role_rank("viewer"), 0);
+    CHECK_INT_EQ(sl_server_role_rank("root"), -1);
+    CHECK_INT_EQ(sl_server_role_rank(NULL), -1);
+    CHECK_INT_EQ(sl_server_role_rank("Admin"), -1);
+}
