@@ -162,9 +162,19 @@ expect "a body that is not JSON: 400" 400 "$code"
 roles=(viewer developer maintainer admin)
 declare -A tok=([viewer]=$viewer [developer]=$dev [maintainer]=$maint [admin]=$admin)
 rank() { local i; for i in "${!roles[@]}"; do [[ ${roles[$i]} == "$1" ]] && echo "$i"; done; }
+routes_tested=()
 while read -r method path need; do
   [[ -z $method || $method == \#* ]] && continue
+  routes_tested+=("$method $path $need")
   p=${path//\{id\}/999999}
+  if [[ $need == signature ]]; then
+    # webhooks: a token is no credential there; without the forge's signature, 401
+    for r in "" "${roles[@]}"; do
+      req "$method" "$p" "${r:+${tok[$r]}}" '{}'
+      expect "$method $path ${r:-without a token} and no signature: 401" 401 "$code"
+    done
+    continue
+  fi
   if [[ $need == none ]]; then
     req "$method" "$p" ""
     [[ $code != 401 && $code != 403 ]] && ok "$method $path needs no token" || bad "$method $path needs no token: $code"
@@ -196,12 +206,36 @@ POST /api/v1/pipelines/{id}/cancel developer
 POST /api/v1/pipelines/{id}/retry developer
 GET /api/v1/jobs/{id} viewer
 GET /api/v1/jobs/{id}/log viewer
+GET /api/v1/jobs/{id}/log/stream viewer
 GET /api/v1/jobs/{id}/artifacts viewer
 POST /api/v1/jobs/{id}/play developer
 POST /api/v1/jobs/{id}/retry developer
 POST /api/v1/jobs/{id}/cancel developer
 POST /api/v1/lint viewer
+GET /api/v1/audit admin
+POST /hooks/github signature
+POST /hooks/gitlab signature
+POST /hooks/gitea signature
 ROUTES
+
+# the matrix above must be the route table itself: every row of src/server/api.c's table,
+# with the same role, and nothing else
+if [[ -n ${SL_SOURCE_DIR:-} && -f $SL_SOURCE_DIR/src/server/api.c ]]; then
+  table=$(python3 - "$SL_SOURCE_DIR/src/server/api.c" <<'PY'
+import re, sys
+src = open(sys.argv[1]).read()
+body = src[src.index('const struct route srv_routes[]'):]
+body = body[:body.index('};')]
+for m in re.finditer(r'\{\s*"(\w+)",\s*"([^"]+)",\s*\w+,\s*(NULL|"(\w+)")\s*\}', body):
+    role = m.group(4) or ('signature' if m.group(2).startswith('/hooks/') else 'none')
+    print(m.group(1), m.group(2), role)
+PY
+)
+  expect "the auth matrix covers exactly the route table ($(wc -l <<<"$table") routes)" \
+    "$(sort <<<"$table")" "$(printf '%s\n' "${routes_tested[@]}" | sort)"
+else
+  echo "# SL_SOURCE_DIR not set: the matrix is not compared with the route table" >&2
+fi
 
 req GET /metrics "$viewer"
 expect "metrics: jobs by status" 1 "$(grep -c '^sluice_jobs{status="success"} 3' <<<"$body")" "$body"
