@@ -349,6 +349,14 @@ static int compile(struct sl_config **out, struct sl_resolve *r, const char *nam
         cfg->header = header;
         root = sl_config_map_without(r->a, root, "spec");
     }
+    if (header && !r->opts.shape_only) {
+        size_t before = r->errors;
+        sl_config_interpolate_inputs(r, &root, header);
+        if (r->errors > before) {
+            rc = SL_EINVAL;
+            goto fail;
+        }
+    }
     for (size_t i = 0; i < SL_ARRAY_LEN(passes); i++) {
         size_t before = r->errors;
         rc = passes[i](r, &root);

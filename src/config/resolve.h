@@ -57,6 +57,11 @@ bool sl_config_is_reserved_key(const char *key);
 /* include.c: expands `include` of the main file ROOT (named FILE) recursively, merging the
  * included files under it. *root is replaced by the merged map without `include`. */
 int sl_config_resolve_includes(struct sl_resolve *r, struct sl_node **root);
+/* inputs.c: replaces `$[[ inputs.NAME ]]` in *root by the defaults of HEADER's
+ * `spec:inputs` (the main file's pipeline inputs); errors for unknown or required inputs
+ * and for interpolation functions. */
+int sl_config_interpolate_inputs(struct sl_resolve *r, struct sl_node **root,
+                                 const struct sl_node *header);
 /* extends.c: resolves `extends` of every top-level entry. */
 int sl_config_resolve_extends(struct sl_resolve *r, struct sl_node **root);
 /* reference.c: resolves every `!reference` tag; reports any other unknown tag. */
