@@ -590,8 +590,6 @@ static void check_needs(struct lint *l, const char *p, const char *k, const stru
     }
     char *loc = kw_loc(p, k);
     char *need = kw_loc(loc, "need");
-    if (n->n > SL_CONFIG_MAX_NEEDS)
-        lint_error(l, n, "%s config has too many entries (maximum %d)", loc, SL_CONFIG_MAX_NEEDS);
     for (size_t i = 0; i < n->n; i++) {
         const struct sl_node *x = n->items[i];
         if (kw_is_str(x, true))

@@ -4,6 +4,7 @@
  * jobs in allowed stages, at least one visible job, every job has script or trigger). */
 #include "base/compat.h"
 #include "config/keywords.h"
+#include "config/lint_graph.h"
 #include "base/alloc.h"
 #include "base/str.h"
 
@@ -261,6 +262,10 @@ static void check_job(struct lint *l, const struct sl_config_job *j)
     if (when && !strcmp(when, "delayed") && !sl_node_get(job, "start_in") &&
         !sl_node_get(job, "rules"))
         lint_error_pos(l, j->pos, "%s start in should be a duration", loc);
+    /* GitLab's Job entry: start_in only for a delayed job without rules */
+    const struct sl_node *start_in = kw_get(job, "start_in");
+    if (start_in && (!when || strcmp(when, "delayed") || sl_node_get(job, "rules")))
+        lint_error(l, start_in, "%s start in must be blank", loc);
     const char *stage = job_stage(job);
     if (l->cfg->shape_only) {
         check_self_needs(l, j);
@@ -278,6 +283,7 @@ static void check_job(struct lint *l, const struct sl_config_job *j)
         sl_str_release(&all);
     }
     check_references(l, j);
+    sl_lint_job_graph(l, j);
     free(loc);
 }
 
@@ -365,5 +371,7 @@ bool sl_config_validate(const struct sl_config *cfg, struct sl_diag *diag)
                     "jobs config should contain at least one visible job");
     for (size_t i = 0; i < cfg->njobs; i++)
         check_job(&l, &cfg->jobs[i]);
+    if (!cfg->shape_only)
+        sl_lint_graph_cycles(&l);
     return diag->errors == before;
 }
