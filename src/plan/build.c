@@ -393,6 +393,25 @@ static void instance_names(struct sl_arena *a, const char *name, const struct sl
     }
 }
 
+/* True when NAME is the name of an instance of a parallel job of CFG: "job 2/3" or
+ * "job: [a, b]". */
+static bool is_instance_name(const struct sl_config *cfg, const char *name)
+{
+    const char *cut = strstr(name, ": [");
+    size_t len = cut ? (size_t)(cut - name) : 0;
+    if (!cut) {
+        const char *sp = strrchr(name, ' ');
+        int a, b, used = 0;
+        if (!sp || sscanf(sp + 1, "%d/%d%n", &a, &b, &used) != 2 || sp[1 + used] != '\0')
+            return false;
+        len = (size_t)(sp - name);
+    }
+    char *base = sl_xstrndup(name, len);
+    const struct sl_config_job *j = sl_config_job(cfg, base);
+    free(base);
+    return j && sl_node_get(j->node, "parallel");
+}
+
 /* Resolves `needs` of instance IN by name. A need on a parallel job stands for each of its
  * instances (or the matrix selection), each of which must be in the pipeline unless the
  * need is optional (Normalizer, then Seed::Build#needs_errors). Errors in GitLab's
@@ -427,14 +446,19 @@ static int resolve_needs(struct sl_plan *p, struct instance *all, struct instanc
         if (!name)
             continue;
         const struct sl_config_job *target = sl_config_job(cfg, name);
-        if (!target) {
+        size_t nwanted = 0;
+        if (target) {
+            instance_names(&p->arena, name, target->node, sel, sel ? &in->matrix : NULL, &wanted,
+                           &nwanted, &wcap);
+        } else if (is_instance_name(cfg, name)) {
+            /* `needs: ["build: [x86]"]` names one instance, as GitLab allows */
+            SL_GROW(wanted, wcap, 1);
+            wanted[nwanted++] = name;
+        } else {
             if (!optional)
                 rc = sl_error_set(err, SL_EINVAL, "%s job: undefined need: %s", j->name, name);
             continue;
         }
-        size_t nwanted = 0;
-        instance_names(&p->arena, name, target->node, sel, sel ? &in->matrix : NULL, &wanted,
-                       &nwanted, &wcap);
         for (size_t w = 0; w < nwanted && rc == 0; w++) {
             uintptr_t at = (uintptr_t)sl_map_get(byname, wanted[w]);
             if (!at) {
