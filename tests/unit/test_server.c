@@ -28,7 +28,7 @@ TEST(github_forged_or_malformed_signatures_do_not_verify)
         "",
         "sha256=",
         GH_SIG, /* no prefix */
-        "sha1=" GH_SIG,
+        ("sha1=" GH_SIG),
         "sha256=857107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17", /* 1 digit */
         "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e1",  /* short */
         "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e1700",
