@@ -9,6 +9,9 @@ if ! command -v curl >/dev/null; then
   exit 77
 fi
 tmp=$(mktemp -d)
+# SL_SERVER_DB: run against that store (server_pg.sh passes a PostgreSQL URI)
+db=()
+[[ -n ${SL_SERVER_DB:-} ]] && db=(--db "$SL_SERVER_DB")
 pid=
 cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
@@ -40,7 +43,7 @@ lint:
 YML
 git add . && git -c user.email=t@t -c user.name=t commit -qm init) || { echo "cannot make a git repo" >&2; exit 1; }
 
-"$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" >"$tmp/out" 2>"$tmp/err" &
+"$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" "${db[@]}" >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 for _ in $(seq 100); do grep -q 'listening on' "$tmp/out" && break; sleep 0.05; done
 addr=$(sed -n 's/.*listening on http:\/\///p' "$tmp/out")
@@ -64,12 +67,15 @@ req GET /healthz ""
 expect "healthz without a token" 200 "$code"
 req GET /readyz ""
 expect "readyz without a token" 200 "$code"
+want_store=sqlite
+[[ ${SL_SERVER_DB:-} == postgres* ]] && want_store=postgres
+expect "readyz names the store in use" "$want_store" "$(jget "['store']")"
 
-viewer=$("$bin" token create --role viewer --data "$tmp/data")
-dev=$("$bin" token create --role developer --data "$tmp/data" --name ci)
-maint=$("$bin" token create --role maintainer --data "$tmp/data")
+viewer=$("$bin" token create --role viewer --data "$tmp/data" "${db[@]}")
+dev=$("$bin" token create --role developer --data "$tmp/data" "${db[@]}" --name ci)
+maint=$("$bin" token create --role maintainer --data "$tmp/data" "${db[@]}")
 expect "token create prints a token" slt_ "${viewer:0:4}"
-"$bin" token create --role root --data "$tmp/data" >/dev/null 2>&1
+"$bin" token create --role root --data "$tmp/data" "${db[@]}" >/dev/null 2>&1
 expect "token create refuses an unknown role" 2 "$?"
 
 req POST /api/v1/projects "" "{\"name\":\"demo\",\"repo_url\":\"$tmp/repo\"}"

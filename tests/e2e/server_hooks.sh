@@ -13,6 +13,9 @@ for tool in curl openssl python3 git; do
   fi
 done
 tmp=$(mktemp -d)
+# SL_SERVER_DB: run against that store (server_pg.sh passes a PostgreSQL URI)
+db=()
+[[ -n ${SL_SERVER_DB:-} ]] && db=(--db "$SL_SERVER_DB")
 pid=
 cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
@@ -39,7 +42,7 @@ slow:
 YML
 git_c commit -qam slow && git checkout -q main) || { echo "cannot make a git repo" >&2; exit 1; }
 
-"$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" >"$tmp/out" 2>"$tmp/err" &
+"$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" "${db[@]}" >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 for _ in $(seq 100); do grep -q 'listening on' "$tmp/out" && break; sleep 0.05; done
 addr=$(sed -n 's/.*listening on http:\/\///p' "$tmp/out")
@@ -164,7 +167,7 @@ expect "an unsigned delivery is audited as such" 1 \
 api GET "/api/v1/audit?action=webhook.pipeline"
 expect "accepted deliveries are audited with their pipeline" "5 webhook:github project:$proj" \
   "$(jget '.__len__()') $(jget "[-1]['actor']") $(jget "[-1]['target']")" "$body"
-viewer=$("$bin" token create --role viewer --data "$tmp/data")
+viewer=$("$bin" token create --role viewer --data "$tmp/data" "${db[@]}")
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $viewer" "$url/api/v1/audit")
 expect "the audit trail is for admins: 403 for a viewer" 403 "$code"
 
