@@ -67,9 +67,10 @@ static void h_metrics(struct req *r)
 
 static json_t *project_json(const struct sl_store_project *p)
 {
-    return json_pack("{s:I,s:s,s:s,s:s,s:b,s:o}", "id", (json_int_t)p->id, "name", p->name,
+    return json_pack("{s:I,s:s,s:s,s:s,s:i,s:b,s:o}", "id", (json_int_t)p->id, "name", p->name,
                      "repo_url", p->repo_url, "default_branch", p->default_branch,
-                     "webhook_secret_set", p->webhook_secret && *p->webhook_secret, "created_at",
+                     "poll_interval_s", p->poll_interval_s, "webhook_secret_set",
+                     p->webhook_secret && *p->webhook_secret, "created_at",
                      time_json(p->created_at));
 }
 
@@ -99,6 +100,7 @@ static void h_project_create(struct req *r)
     const char *branch = json_string_value(json_object_get(b, "default_branch"));
     json_t *secret_v = json_object_get(b, "webhook_secret");
     const char *secret = json_string_value(secret_v);
+    json_t *poll_v = json_object_get(b, "poll_interval_s");
     char *made = NULL;
     if (!name || !*name || strlen(name) > 200 || !url || !*url || strlen(url) > 4096) {
         reply_error(r, 400, "invalid", "name and repo_url are required strings");
@@ -109,11 +111,16 @@ static void h_project_create(struct req *r)
         reply_error(r, 400, "invalid", "webhook_secret must be a string of 1 to 256 bytes");
     } else if (branch && (!*branch || strlen(branch) > 255)) {
         reply_error(r, 400, "invalid", "default_branch must be a branch name");
+    } else if (poll_v && (!json_is_integer(poll_v) || json_integer_value(poll_v) < 0 ||
+                          json_integer_value(poll_v) > SRV_POLL_MAX_S)) {
+        reply_error(r, 400, "invalid", "poll_interval_s must be 0 (no polling) to %d seconds",
+                    SRV_POLL_MAX_S);
     } else {
         struct sl_store_project p = {0};
         p.name = (char *)name;
         p.repo_url = (char *)url;
         p.default_branch = (char *)(branch ? branch : "main");
+        p.poll_interval_s = poll_v ? (int)json_integer_value(poll_v) : 0;
         /* Without a secret the project's webhooks could never verify: make one, shown in
          * this answer only, as the admin token is. */
         p.webhook_secret = secret ? (char *)secret : (made = new_webhook_secret());
@@ -129,6 +136,8 @@ static void h_project_create(struct req *r)
             char target[48];
             snprintf(target, sizeof(target), "project:%lld", (long long)id);
             audit(r, NULL, "project.create", target, json_pack("{s:s}", "name", name));
+            if (p.poll_interval_s > 0)
+                srv_poller_wake(r->s);
             json_t *o = project_json(&got);
             if (made)
                 json_object_set_new(o, "webhook_secret", json_string(made));

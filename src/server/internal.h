@@ -15,6 +15,7 @@
 #define SRV_BODY_MAX (1024 * 1024) /* request bodies; over it: 413 */
 #define SRV_LEASE_S 60             /* a worker renews its job's lease every second */
 #define SRV_HIST_N 12              /* buckets of the histograms */
+#define SRV_POLL_MAX_S 86400       /* longest poll interval a project may have */
 
 struct worker;
 
@@ -59,6 +60,12 @@ struct sl_server {
     atomic_ullong next_request_id;
     struct metrics metrics;
     struct streams *streams; /* log streams (stream.c) */
+    /* the poller (poll.c) */
+    pthread_t poller;
+    bool poller_started;
+    pthread_mutex_t poll_mu;
+    pthread_cond_t poll_cv; /* CLOCK_MONOTONIC */
+    bool poll_kick;         /* under poll_mu: look again now */
 };
 
 /* One request as the handlers see it. */
@@ -142,6 +149,19 @@ void h_hook_gitea(struct req *r);
 int srv_pipeline_create(struct sl_server *s, const struct sl_store_project *p, const char *ref,
                         json_t *variables, const char *source, int64_t *id_out,
                         struct sl_error *err);
+
+/* Fetches project P's repository into its mirror and resolves REF there (a branch, else a
+ * tag) into SHA_OUT (41 bytes). SL_EINVAL when it cannot be fetched or has no such ref. */
+int srv_repo_resolve(struct sl_server *s, const struct sl_store_project *p, const char *ref,
+                     char *sha_out, struct sl_error *err);
+
+/* Polling (poll.c): one thread fetches the repositories of projects with a poll interval
+ * when they are due and makes a "push" pipeline when the default branch moved. */
+int srv_poller_start(struct sl_server *s, struct sl_error *err);
+/* Makes the poller look at the projects again now (one was created or changed). */
+void srv_poller_wake(struct sl_server *s);
+/* Stops and joins it (S->stopping must be set). */
+void srv_poller_join(struct sl_server *s);
 
 /* Transitions (transitions.c): each rebuilds the pipeline's machine from the store,
  * applies one event and persists what changed (jobs, then the pipeline's status). */

@@ -78,6 +78,18 @@ out:
     return rc;
 }
 
+int srv_repo_resolve(struct sl_server *s, const struct sl_store_project *proj, const char *ref,
+                     char *sha_out, struct sl_error *err)
+{
+    char mirror[4096];
+    bool is_tag = false;
+    snprintf(mirror, sizeof(mirror), "%s/repos/%lld", s->data_dir, (long long)proj->id);
+    pthread_mutex_lock(&repo_mu);
+    int rc = mirror_resolve(proj->repo_url, mirror, ref, sha_out, &is_tag, err);
+    pthread_mutex_unlock(&repo_mu);
+    return rc;
+}
+
 /* DATA/trees/<sha>: a repository with the mirror's branches and tags and HEAD detached at
  * SHA, checked out. Made under a temporary name and renamed, so a tree that exists is
  * whole. */
@@ -400,6 +412,16 @@ int srv_pipeline_create(struct sl_server *s, const struct sl_store_project *proj
     pthread_mutex_unlock(&repo_mu);
     if (rc < 0)
         goto out;
+    /* A push of a branch is the commit polling compares with next: a pushed commit (by a
+     * webhook or seen by the poller) never makes a second pipeline. Recorded whatever the
+     * pipeline becomes, so a configuration workflow:rules filter out is not retried. */
+    if (!is_tag && !strcmp(source, "push")) {
+        struct sl_error rerr = SL_ERROR_INIT;
+        if (sl_store_project_ref_set(s->st, proj->id, ref, sha, now, &rerr) < 0)
+            sl_log(SL_LOG_WARN, "cannot record the pushed commit", "ref", ref, "error",
+                   sl_error_format(&rerr), NULL);
+        sl_error_release(&rerr);
+    }
 
     t.ref = sl_xstrdup(ref);
     t.tag = is_tag;

@@ -95,6 +95,12 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
     pthread_mutex_init(&s->sched_mu, NULL);
     pthread_mutex_init(&s->wake_mu, NULL);
     pthread_cond_init(&s->wake_cv, NULL);
+    pthread_mutex_init(&s->poll_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->poll_cv, &ca);
+    pthread_condattr_destroy(&ca);
     if (!opts->data_dir) {
         rc = sl_error_set(err, SL_EINVAL, "a data directory is required");
         goto out;
@@ -116,6 +122,8 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
     if ((rc = srv_recover(s, err)) < 0)
         goto out;
     if ((rc = srv_workers_start(s, opts->workers < 0 ? 1 : opts->workers, err)) < 0)
+        goto out;
+    if ((rc = srv_poller_start(s, err)) < 0)
         goto out;
     if ((rc = srv_http_start(s, opts->listen ? opts->listen : "127.0.0.1:8080", opts->http_threads,
                              err)) < 0)
@@ -140,6 +148,7 @@ void sl_server_shutdown(struct sl_server *s, int64_t grace_ms)
     s->shut = true;
     atomic_store(&s->stopping, true);
     srv_http_stop(s);
+    srv_poller_join(s);
     srv_workers_wake(s);
     int64_t deadline = sl_time_now_ms() + grace_ms;
     while (s->workers && srv_workers_busy(s) > 0 && sl_time_now_ms() < deadline)
@@ -162,6 +171,8 @@ void sl_server_free(struct sl_server *s)
     pthread_mutex_destroy(&s->sched_mu);
     pthread_mutex_destroy(&s->wake_mu);
     pthread_cond_destroy(&s->wake_cv);
+    pthread_mutex_destroy(&s->poll_mu);
+    pthread_cond_destroy(&s->poll_cv);
     free(s->worker_prefix);
     free(s->data_dir);
     free(s);

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# sluice serve polling repositories: a project with poll_interval_s is fetched every
+# interval; registering it makes no pipeline, a commit on its default branch makes one
+# (CI_PIPELINE_SOURCE=push, that commit), a commit on another branch or no commit makes
+# none, and a restart does not make the same commit's pipeline again.
+set -u
+bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+for tool in curl python3 git; do
+  if ! command -v $tool >/dev/null; then
+    echo "SKIPPED: server_poll needs $tool, which is not installed" >&2
+    exit 77
+  fi
+done
+tmp=$(mktemp -d)
+db=()
+[[ -n ${SL_SERVER_DB:-} ]] && db=(--db "$SL_SERVER_DB")
+pid=
+cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok - $1"; }
+bad() { fail=$((fail + 1)); echo "not ok - $1"; [[ $# -gt 1 ]] && echo "$2" | sed 's/^/#   /'; }
+expect() { # expect NAME WANT GOT [detail]
+  if [[ $2 == "$3" ]]; then ok "$1"; else bad "$1: got '$3', want '$2'" "${4:-}"; fi
+}
+
+git_c() { git -C "$tmp/repo" -c user.email=t@t -c user.name=t "$@"; }
+mkdir "$tmp/repo"
+git -C "$tmp/repo" init -q -b main || { echo "cannot make a git repo" >&2; exit 1; }
+cat >"$tmp/repo/.gitlab-ci.yml" <<'YML'
+job:
+  script:
+    - echo "source=$CI_PIPELINE_SOURCE sha=$CI_COMMIT_SHA"
+YML
+git_c add . && git_c commit -qm init
+
+start() {
+  : >"$tmp/out"
+  "$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" "${db[@]}" >"$tmp/out" 2>>"$tmp/err" &
+  pid=$!
+  for _ in $(seq 100); do grep -q 'listening on' "$tmp/out" && break; sleep 0.05; done
+  addr=$(sed -n 's/.*listening on http:\/\///p' "$tmp/out")
+  [[ -n $addr ]] || { bad "server starts" "$(cat "$tmp/err")"; exit 1; }
+  url=http://$addr
+  admin=$(cat "$tmp/data/admin.token")
+}
+jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d'+sys.argv[1]))" "$1" <<<"$body"; }
+api() { # api METHOD PATH [BODY] -> $code $body (as admin)
+  local args=(-s -o "$tmp/body" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $admin" "$url$2")
+  [[ $# -ge 3 ]] && args+=(--data-binary "$3")
+  code=$(curl "${args[@]}")
+  body=$(cat "$tmp/body")
+}
+npipelines() { api GET "/api/v1/projects/$proj/pipelines"; jget '.__len__()'; }
+# wait_count N SECONDS: until the project has N pipelines (or the time is up)
+wait_count() {
+  local n
+  for _ in $(seq $((${2} * 10))); do
+    n=$(npipelines)
+    [[ $n == "$1" ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+start
+api POST /api/v1/projects "{\"name\":\"p\",\"repo_url\":\"$tmp/repo\",\"poll_interval_s\":1}"
+expect "a project polled every second" "201 1" "$code $(jget "['poll_interval_s']")" "$body"
+proj=$(jget "['id']")
+api POST /api/v1/projects "{\"name\":\"bad\",\"repo_url\":\"$tmp/repo\",\"poll_interval_s\":-1}"
+expect "a negative interval: 400" 400 "$code"
+api POST /api/v1/projects "{\"name\":\"bad\",\"repo_url\":\"$tmp/repo\",\"poll_interval_s\":\"60\"}"
+expect "an interval that is not a number: 400" 400 "$code"
+api GET /api/v1/projects/$proj
+expect "the interval is part of the project" 1 "$(jget "['poll_interval_s']")"
+
+sleep 2.5
+expect "registering a project makes no pipeline (the first poll only records the branch)" 0 "$(npipelines)"
+
+git_c commit -q --allow-empty -m second
+sha=$(git -C "$tmp/repo" rev-parse main)
+if wait_count 1 10; then ok "a commit on the default branch makes a pipeline"; else bad "a commit on the default branch makes a pipeline: $(npipelines) pipelines after 10 s" "$(tail -5 "$tmp/err")"; fi
+api GET "/api/v1/projects/$proj/pipelines"
+pl=$(jget "[0]['id']")
+expect "for that commit, from a push, on the default branch" "$sha push main" \
+  "$(jget "[0]['sha']") $(jget "[0]['source']") $(jget "[0]['ref']")"
+for _ in $(seq 100); do
+  api GET /api/v1/pipelines/$pl
+  case $(jget "['status']") in success | failed | canceled) break ;; esac
+  sleep 0.1
+done
+expect "the pipeline runs" success "$(jget "['status']")" "$body"
+log=$(curl -s -H "Authorization: Bearer $admin" "$url/api/v1/jobs/$(jget "['jobs'][0]['id']")/log")
+expect "its job sees CI_PIPELINE_SOURCE=push and the commit" 1 "$(grep -c "source=push sha=$sha" <<<"$log")" "$log"
+
+git -C "$tmp/repo" checkout -q -b topic && git_c commit -q --allow-empty -m topic && git -C "$tmp/repo" checkout -q main
+sleep 2.5
+expect "nothing new on the default branch, a commit elsewhere: no pipeline" 1 "$(npipelines)"
+
+kill -TERM "$pid" && wait "$pid"
+expect "SIGTERM with the poller running: exit 0" 0 "$?"
+pid=
+start
+sleep 2.5
+expect "after a restart the same commit makes no second pipeline" 1 "$(npipelines)"
+git_c commit -q --allow-empty -m third
+if wait_count 2 10; then ok "a commit after the restart makes one"; else bad "a commit after the restart makes one: $(npipelines) pipelines" "$(tail -5 "$tmp/err")"; fi
+api GET "/api/v1/projects/$proj/pipelines"
+expect "for the new commit" "$(git -C "$tmp/repo" rev-parse main)" "$(jget "[0]['sha']")"
+
+api DELETE /api/v1/projects/$proj
+expect "a polled project can be deleted" 204 "$code"
+git_c commit -q --allow-empty -m fourth
+sleep 2
+expect "the server still answers after the project it polled is gone" 200 \
+  "$(curl -s -o /dev/null -w '%{http_code}' "$url/healthz")"
+expect "no poll error logged for it" 0 "$(grep -c 'poll: cannot' "$tmp/err")"
+
+kill -TERM "$pid" && wait "$pid"
+pid=
+echo "# $pass passed, $fail failed"
+((fail == 0))
