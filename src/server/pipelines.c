@@ -24,6 +24,15 @@
  * and two fetches of one mirror at once would fail for no good reason. */
 static pthread_mutex_t repo_mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* libgit2 is initialised on first use, not at start-up: Debian's libgit2 reads the whole
+ * system CA bundle into memory when initialised, which an idle server never needs. */
+static pthread_once_t git_once = PTHREAD_ONCE_INIT;
+
+static void git_init_once(void)
+{
+    git_libgit2_init();
+}
+
 static int git_fail(struct sl_error *err, const char *what)
 {
     const git_error *e = git_error_last();
@@ -54,6 +63,7 @@ static int mirror_resolve(const char *url, const char *dir, const char *ref, cha
     git_repository *repo = NULL;
     git_object *obj = NULL;
     int rc = 0;
+    pthread_once(&git_once, git_init_once);
     if (git_repository_open_bare(&repo, dir) < 0 && git_repository_init(&repo, dir, 1) < 0) {
         rc = git_fail(err, dir);
         goto out;

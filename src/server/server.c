@@ -10,7 +10,6 @@
 #include "server/internal.h"
 
 #include <fcntl.h>
-#include <git2.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -112,7 +111,6 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
         rc = sl_error_set_errno(err, SL_EIO, "%s", opts->data_dir);
         goto out;
     }
-    git_libgit2_init();
     sl_config_set_expr_checker(sl_expr_valid);
     url = db_url_for(s->data_dir, opts->db_url);
     if ((rc = sl_store_open(&s->st, url, err)) < 0)
