@@ -150,11 +150,6 @@ int srv_pipeline_create(struct sl_server *s, const struct sl_store_project *p, c
                         json_t *variables, const char *source, int64_t *id_out,
                         struct sl_error *err);
 
-/* Fetches project P's repository into its mirror and resolves REF there (a branch, else a
- * tag) into SHA_OUT (41 bytes). SL_EINVAL when it cannot be fetched or has no such ref. */
-int srv_repo_resolve(struct sl_server *s, const struct sl_store_project *p, const char *ref,
-                     char *sha_out, struct sl_error *err);
-
 /* Polling (poll.c): one thread fetches the repositories of projects with a poll interval
  * when they are due and makes a "push" pipeline when the default branch moved. */
 int srv_poller_start(struct sl_server *s, struct sl_error *err);
@@ -162,6 +157,13 @@ int srv_poller_start(struct sl_server *s, struct sl_error *err);
 void srv_poller_wake(struct sl_server *s);
 /* Stops and joins it (S->stopping must be set). */
 void srv_poller_join(struct sl_server *s);
+
+/* Polls project P: fetches it and makes a "push" pipeline of its default branch when the
+ * branch moved since the commit recorded for it (the first poll only records it). 1 with
+ * *ID_OUT when a pipeline was made, 0 when the branch did not move, < 0 as
+ * srv_pipeline_create. */
+int srv_pipeline_poll(struct sl_server *s, const struct sl_store_project *p, int64_t *id_out,
+                      struct sl_error *err);
 
 /* Transitions (transitions.c): each rebuilds the pipeline's machine from the store,
  * applies one event and persists what changed (jobs, then the pipeline's status). */

@@ -88,18 +88,6 @@ out:
     return rc;
 }
 
-int srv_repo_resolve(struct sl_server *s, const struct sl_store_project *proj, const char *ref,
-                     char *sha_out, struct sl_error *err)
-{
-    char mirror[4096];
-    bool is_tag = false;
-    snprintf(mirror, sizeof(mirror), "%s/repos/%lld", s->data_dir, (long long)proj->id);
-    pthread_mutex_lock(&repo_mu);
-    int rc = mirror_resolve(proj->repo_url, mirror, ref, sha_out, &is_tag, err);
-    pthread_mutex_unlock(&repo_mu);
-    return rc;
-}
-
 /* DATA/trees/<sha>: a repository with the mirror's branches and tags and HEAD detached at
  * SHA, checked out. Made under a temporary name and renamed, so a tree that exists is
  * whole. */
@@ -389,10 +377,41 @@ static const char *sched_status_store(enum sl_sched_status st)
     return sl_sched_status_name(st);
 }
 
-int srv_pipeline_create(struct sl_server *s, const struct sl_store_project *proj, const char *ref,
-                        json_t *variables, const char *source, int64_t *id_out,
-                        struct sl_error *err)
+/* A push of a branch is the commit polling compares with next, recorded whatever the
+ * pipeline becomes (a push workflow:rules filter out is not retried at every poll). With
+ * ONLY_IF_MOVED (the poller) *UNCHANGED says the branch is where it was recorded, or was
+ * not recorded yet (then it is now): no pipeline. Called under repo_mu, so a webhook's push
+ * and a poll of the same commit cannot both see the branch as moved. */
+static int record_push(struct sl_server *s, int64_t project_id, const char *ref, const char *sha,
+                       int64_t now, bool only_if_moved, bool *unchanged, struct sl_error *err)
 {
+    char *known = NULL;
+    int rc = 0;
+    *unchanged = false;
+    if (only_if_moved) {
+        if ((rc = sl_store_project_ref_get(s->st, project_id, ref, &known, err)) < 0)
+            return rc;
+        *unchanged = !known || !strcmp(known, sha);
+        bool first = !known;
+        free(known);
+        if (*unchanged && !first)
+            return 0;
+        return sl_store_project_ref_set(s->st, project_id, ref, sha, now, err);
+    }
+    struct sl_error rerr = SL_ERROR_INIT;
+    if (sl_store_project_ref_set(s->st, project_id, ref, sha, now, &rerr) < 0)
+        sl_log(SL_LOG_WARN, "cannot record the pushed commit", "ref", ref, "error",
+               sl_error_format(&rerr), NULL);
+    sl_error_release(&rerr);
+    return 0;
+}
+
+static int pipeline_create(struct sl_server *s, const struct sl_store_project *proj,
+                           const char *ref, json_t *variables, const char *source,
+                           bool only_if_moved, bool *unchanged_out, int64_t *id_out,
+                           struct sl_error *err)
+{
+    bool unchanged = false;
     char mirror[4096], trees[4096], sha[GIT_OID_HEXSZ + 1];
     char *tree = NULL, **ivars = NULL, *cifile = NULL, *vars_text = NULL;
     bool is_tag = false;
@@ -417,21 +436,13 @@ int srv_pipeline_create(struct sl_server *s, const struct sl_store_project *proj
 
     pthread_mutex_lock(&repo_mu);
     rc = mirror_resolve(proj->repo_url, mirror, ref, sha, &is_tag, err);
-    if (rc == 0)
+    if (rc == 0 && !is_tag && !strcmp(source, "push"))
+        rc = record_push(s, proj->id, ref, sha, now, only_if_moved, &unchanged, err);
+    if (rc == 0 && !unchanged)
         rc = tree_checkout(mirror, trees, sha, &tree, err);
     pthread_mutex_unlock(&repo_mu);
-    if (rc < 0)
+    if (rc < 0 || unchanged)
         goto out;
-    /* A push of a branch is the commit polling compares with next: a pushed commit (by a
-     * webhook or seen by the poller) never makes a second pipeline. Recorded whatever the
-     * pipeline becomes, so a configuration workflow:rules filter out is not retried. */
-    if (!is_tag && !strcmp(source, "push")) {
-        struct sl_error rerr = SL_ERROR_INIT;
-        if (sl_store_project_ref_set(s->st, proj->id, ref, sha, now, &rerr) < 0)
-            sl_log(SL_LOG_WARN, "cannot record the pushed commit", "ref", ref, "error",
-                   sl_error_format(&rerr), NULL);
-        sl_error_release(&rerr);
-    }
 
     t.ref = sl_xstrdup(ref);
     t.tag = is_tag;
@@ -557,5 +568,23 @@ out:
     free(cifile);
     free(tree);
     sl_trigger_release(&t);
+    if (unchanged_out)
+        *unchanged_out = unchanged;
     return rc;
+}
+
+int srv_pipeline_create(struct sl_server *s, const struct sl_store_project *proj, const char *ref,
+                        json_t *variables, const char *source, int64_t *id_out,
+                        struct sl_error *err)
+{
+    return pipeline_create(s, proj, ref, variables, source, false, NULL, id_out, err);
+}
+
+int srv_pipeline_poll(struct sl_server *s, const struct sl_store_project *proj, int64_t *id_out,
+                      struct sl_error *err)
+{
+    bool unchanged = false;
+    int rc =
+        pipeline_create(s, proj, proj->default_branch, NULL, "push", true, &unchanged, id_out, err);
+    return rc < 0 ? rc : unchanged ? 0 : 1;
 }

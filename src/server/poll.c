@@ -1,8 +1,8 @@
 /* poll.c: polling repositories. Projects with a poll interval are fetched by one thread
  * when due; when the default branch points at another commit than the one recorded for it
  * (sl_store_project_ref_get), a pipeline is made for it with CI_PIPELINE_SOURCE "push", as
- * a webhook's push would (srv_pipeline_create records the new commit, so a push seen by
- * both a webhook and the poller makes one pipeline).
+ * a webhook's push would (srv_pipeline_poll; every push pipeline of a branch records its
+ * commit, so a commit a webhook built first is not built again by the poller).
  *
  * The first look at a project only records where its default branch is: registering a
  * project is not a push. When each project is next due lives in this thread's memory
@@ -12,8 +12,6 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "server/internal.h"
-
-#include <git2.h>
 
 #define POLL_PROJECTS_MAX 10000 /* projects looked at in one pass */
 #define POLL_IDLE_MS 30000      /* longest sleep when nothing is due (a wake cuts it) */
@@ -43,47 +41,21 @@ static struct due *due_find(struct poller *pl, int64_t id)
 
 static void poll_project(struct sl_server *s, const struct sl_store_project *p)
 {
-    char sha[GIT_OID_HEXSZ + 1], num[32];
-    char *known = NULL;
+    char num[32], pid[32];
     struct sl_error err = SL_ERROR_INIT;
-    snprintf(num, sizeof(num), "%lld", (long long)p->id);
-    if (srv_repo_resolve(s, p, p->default_branch, sha, &err) < 0) {
-        sl_log(SL_LOG_WARN, "poll: cannot fetch", "project_id", num, "error", sl_error_format(&err),
-               NULL);
-        goto out;
-    }
-    if (sl_store_project_ref_get(s->st, p->id, p->default_branch, &known, &err) < 0) {
-        atomic_fetch_add(&s->metrics.store_errors, 1);
-        sl_log(SL_LOG_ERROR, "poll: store error", "project_id", num, "error", sl_error_format(&err),
-               NULL);
-        goto out;
-    }
-    if (known && !strcmp(known, sha))
-        goto out;
-    if (!known) {
-        if (sl_store_project_ref_set(s->st, p->id, p->default_branch, sha, sl_time_now_ms(), &err) <
-            0) {
-            atomic_fetch_add(&s->metrics.store_errors, 1);
-            sl_log(SL_LOG_ERROR, "poll: store error", "project_id", num, "error",
-                   sl_error_format(&err), NULL);
-        }
-        goto out;
-    }
     int64_t id = 0;
-    int rc = srv_pipeline_create(s, p, p->default_branch, NULL, "push", &id, &err);
+    snprintf(num, sizeof(num), "%lld", (long long)p->id);
+    int rc = srv_pipeline_poll(s, p, &id, &err);
     if (rc < 0) {
-        /* srv_pipeline_create recorded the commit when it got that far, so a filtered or
-         * unfetchable push is not retried at every interval */
-        sl_log(SL_LOG_WARN, "poll: no pipeline", "project_id", num, "ref", p->default_branch, "sha",
-               sha, "error", sl_error_format(&err), NULL);
-        goto out;
+        /* a fetch that failed is tried again at the next interval; a push that made no
+         * pipeline (workflow:rules, no .gitlab-ci.yml) was recorded and is not */
+        sl_log(SL_LOG_WARN, "poll: no pipeline", "project_id", num, "ref", p->default_branch,
+               "error", sl_error_format(&err), NULL);
+    } else if (rc == 1) {
+        snprintf(pid, sizeof(pid), "%lld", (long long)id);
+        sl_log(SL_LOG_INFO, "poll: pipeline created", "project_id", num, "ref", p->default_branch,
+               "pipeline_id", pid, NULL);
     }
-    char pid[32];
-    snprintf(pid, sizeof(pid), "%lld", (long long)id);
-    sl_log(SL_LOG_INFO, "poll: pipeline created", "project_id", num, "ref", p->default_branch,
-           "sha", sha, "pipeline_id", pid, NULL);
-out:
-    free(known);
     sl_error_release(&err);
 }
 

@@ -2,7 +2,8 @@
 # sluice serve polling repositories: a project with poll_interval_s is fetched every
 # interval; registering it makes no pipeline, a commit on its default branch makes one
 # (CI_PIPELINE_SOURCE=push, that commit), a commit on another branch or no commit makes
-# none, and a restart does not make the same commit's pipeline again.
+# none, a restart does not make the same commit's pipeline again, nor does a poll after a
+# webhook built it.
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 for tool in curl python3 git; do
@@ -108,13 +109,29 @@ if wait_count 2 10; then ok "a commit after the restart makes one"; else bad "a 
 api GET "/api/v1/projects/$proj/pipelines"
 expect "for the new commit" "$(git -C "$tmp/repo" rev-parse main)" "$(jget "[0]['sha']")"
 
+# a commit a webhook built first is not built again by the next poll
+git init -q -b main "$tmp/repo2" && cp "$tmp/repo/.gitlab-ci.yml" "$tmp/repo2/" &&
+  git -C "$tmp/repo2" add . && git -C "$tmp/repo2" -c user.email=t@t -c user.name=t commit -qm init
+api POST /api/v1/projects "{\"name\":\"both\",\"repo_url\":\"$tmp/repo2\",\"poll_interval_s\":4,\"webhook_secret\":\"s\"}"
+both=$(jget "['id']")
+sleep 1 # the first poll (at once) records the branch; the next is 4 s after it
+git -C "$tmp/repo2" -c user.email=t@t -c user.name=t commit -q --allow-empty -m pushed
+push="{\"ref\":\"refs/heads/main\",\"after\":\"$(git -C "$tmp/repo2" rev-parse main)\"}"
+sig=$(printf '%s' "$push" | python3 -c 'import hmac,hashlib,sys; print(hmac.new(b"s", sys.stdin.buffer.read(), hashlib.sha256).hexdigest())')
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/hooks/github?project=$both" --data-binary "$push" \
+  -H "X-GitHub-Event: push" -H "X-Hub-Signature-256: sha256=$sig")
+expect "a webhook push of the polled project makes its pipeline" 201 "$code"
+sleep 5
+api GET "/api/v1/projects/$both/pipelines"
+expect "the next poll does not build that commit again" 1 "$(jget '.__len__()')" "$body"
+
 api DELETE /api/v1/projects/$proj
 expect "a polled project can be deleted" 204 "$code"
 git_c commit -q --allow-empty -m fourth
 sleep 2
 expect "the server still answers after the project it polled is gone" 200 \
   "$(curl -s -o /dev/null -w '%{http_code}' "$url/healthz")"
-expect "no poll error logged for it" 0 "$(grep -c 'poll: cannot' "$tmp/err")"
+expect "no poll error logged for it" 0 "$(grep -c 'poll: no pipeline' "$tmp/err")"
 
 kill -TERM "$pid" && wait "$pid"
 pid=
