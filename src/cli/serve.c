@@ -1,5 +1,5 @@
-/* serve.c: `sluice serve`, the CI server (src/server/) in the foreground until SIGTERM or
- * SIGINT. */
+/* serve.c: `sluice serve`, the CI server (src/server/) in the foreground until SIGTERM,
+ * SIGINT or SIGHUP. */
 #include "base/compat.h"
 #include "base/log.h"
 #include "cli/cli.h"
@@ -16,7 +16,8 @@ static void usage(FILE *f)
             "                    [--grace SECONDS]\n\n"
             "Runs the sluice server: the HTTP API under /api/v1, /healthz, /readyz and /metrics,\n"
             "and built-in workers that run jobs with the shell executor. Logs are JSON lines on\n"
-            "stderr. SIGTERM or SIGINT stops it: no new connections, running jobs get the grace\n"
+            "stderr. SIGTERM, SIGINT or SIGHUP stops it: no new connections, running jobs get the "
+            "grace\n"
             "period to finish, then they are canceled and recorded so.\n\n"
             "Options:\n"
             "  --listen ADDR:PORT  where to listen (default 127.0.0.1:8080; port 0 picks a free\n"
@@ -105,6 +106,9 @@ int sl_cmd_serve(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    /* the terminal it was started from closed (make demo from a terminal): stop as cleanly
+     * as on SIGTERM instead of dying with jobs left running */
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -126,7 +130,11 @@ int sl_cmd_serve(int argc, char **argv)
 
     int sig = 0;
     sigwait(&set, &sig);
-    sl_log(SL_LOG_INFO, "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+    sl_log(SL_LOG_INFO, "shutting down", "signal",
+           sig == SIGTERM  ? "SIGTERM"
+           : sig == SIGHUP ? "SIGHUP"
+                           : "SIGINT",
+           NULL);
     sl_server_shutdown(s, (int64_t)grace * 1000);
     sl_server_free(s);
     sl_log(SL_LOG_INFO, "stopped", NULL);
