@@ -85,12 +85,12 @@ for p in a b c d; do
     rm -rf "$d/.gitlab-ci-local"
     t0=$(date +%s%N)
     rc=0
-    (cd "$d" && timeout "$gcl_big_limit" $gcl_cmd >"$tmp/gcl-d.log" 2>&1 </dev/null) || rc=$?
+    (cd "$d" && timeout -k 5 "$gcl_big_limit" $gcl_cmd >"$tmp/gcl-d.log" 2>&1 </dev/null) || rc=$?
     once=$(( ($(date +%s%N) - t0) / 1000000 ))
     echo "gitlab-ci-local on d, once: exit $rc after $once ms" >&2
     if ((rc == 0)); then
       g_runs=3
-    elif ((rc == 124)); then
+    elif ((rc == 124 || rc == 137)); then
       note="gitlab-ci-local stopped after ${gcl_big_limit} s without finishing; not measured"
       g_runs=0
     else
