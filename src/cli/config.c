@@ -6,10 +6,8 @@
 #include "base/str.h"
 #include "cli/pipeline.h"
 #include "config/config.h"
-#include "expr/expr.h"
 
 #include <getopt.h>
-#include <libgen.h>
 
 static void usage(FILE *f)
 {
@@ -59,14 +57,7 @@ int sl_cmd_config(int argc, char **argv)
 
     struct sl_diag diag = SL_DIAG_INIT;
     struct sl_config *cfg = NULL;
-    struct sl_config_opts opts = {0};
-    char *dir = strdup(file);
-    opts.project_dir = dirname(dir);
-    char **vars = cli_env_include_vars(opts.project_dir);
-    opts.vars = (const char *const *)vars;
-    sl_config_set_expr_checker(sl_expr_valid);
-    int rc = sl_config_load_file(&cfg, file, &opts, &diag);
-    sl_diag_sort(&diag);
+    int rc = cli_load_config(file, false, &cfg, &diag);
     int ret;
     if (rc == SL_ENOENT && diag.n == 0) {
         sl_cli_error("%s: no such file", file);
@@ -83,10 +74,6 @@ int sl_cmd_config(int argc, char **argv)
     }
     sl_config_free(cfg);
     sl_diag_release(&diag);
-    for (size_t i = 0; vars[i]; i++)
-        free(vars[i]);
-    free(vars);
-    free(dir);
     free(found);
     return ret;
 }

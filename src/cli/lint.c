@@ -4,11 +4,9 @@
 #include "base/diag.h"
 #include "cli/pipeline.h"
 #include "config/config.h"
-#include "expr/expr.h"
 
 #include <getopt.h>
 #include <jansson.h>
-#include <libgen.h>
 
 static void usage(FILE *f)
 {
@@ -99,15 +97,7 @@ int sl_cmd_lint(int argc, char **argv)
 
     struct sl_diag diag = SL_DIAG_INIT;
     struct sl_config *cfg = NULL;
-    struct sl_config_opts opts = {0};
-    char *dir = strdup(file);
-    opts.project_dir = dirname(dir);
-    opts.shape_only = shape_only;
-    char **vars = cli_env_include_vars(opts.project_dir);
-    opts.vars = (const char *const *)vars;
-    sl_config_set_expr_checker(sl_expr_valid);
-    int rc = sl_config_load_file(&cfg, file, &opts, &diag);
-    sl_diag_sort(&diag);
+    int rc = cli_load_config(file, shape_only, &cfg, &diag);
     int ret = SL_EXIT_OK;
     if (rc == SL_ENOENT && diag.n == 0) {
         sl_cli_error("%s: no such file", file);
@@ -131,10 +121,6 @@ int sl_cmd_lint(int argc, char **argv)
     }
     sl_config_free(cfg);
     sl_diag_release(&diag);
-    for (char **v = vars; *v; v++)
-        free(*v);
-    free(vars);
-    free(dir);
     free(found);
     return ret;
 }

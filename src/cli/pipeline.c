@@ -77,17 +77,22 @@ bool cli_parse_var(struct sl_vars *vars, const char *kv)
     return true;
 }
 
-/* The variables include:local paths may use (GitLab: project-level predefined ones). */
-static char **include_vars(const struct sl_trigger *t)
+int cli_load_config(const char *file, bool shape_only, struct sl_config **cfg, struct sl_diag *diag)
 {
-    size_t n = 0;
-    char **v = sl_xcalloc(t->predefined.n + 1, sizeof(*v));
-    for (size_t i = 0; i < t->predefined.n; i++) {
-        const struct sl_var *x = &t->predefined.v[i];
-        if (sl_starts_with(x->name, "CI_") || sl_starts_with(x->name, "GITLAB_"))
-            v[n++] = sl_xasprintf("%s=%s", x->name, x->value);
-    }
-    return v;
+    struct sl_config_opts opts = {0};
+    char *dir = sl_xstrdup(file);
+    opts.project_dir = dirname(dir);
+    opts.shape_only = shape_only;
+    char **vars = cli_env_include_vars(opts.project_dir);
+    opts.vars = (const char *const *)vars;
+    sl_config_set_expr_checker(sl_expr_valid);
+    int rc = sl_config_load_file(cfg, file, &opts, diag);
+    sl_diag_sort(diag);
+    for (char **v = vars; *v; v++)
+        free(*v);
+    free(vars);
+    free(dir);
+    return rc;
 }
 
 int cli_pipeline_prepare(struct cli_pipeline *p, const struct cli_pipeline_args *args)
@@ -144,7 +149,7 @@ int cli_pipeline_prepare(struct cli_pipeline *p, const struct cli_pipeline_args 
     t->pipeline_iid = t->pipeline_id;
 
     sl_config_set_expr_checker(sl_expr_valid);
-    ivars = include_vars(t);
+    ivars = sl_trigger_include_vars(t);
     struct sl_config_opts opts = {0};
     opts.project_dir = p->project_dir;
     opts.vars = (const char *const *)ivars;

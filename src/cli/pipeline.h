@@ -33,6 +33,11 @@ void cli_pipeline_release(struct cli_pipeline *p);
  * the environment (CI_PROJECT_*, CI_COMMIT_*, CI_DEFAULT_BRANCH, ...), with CI_PROJECT_DIR
  * and CI_PROJECT_NAME from PROJECT_DIR. NULL-terminated; free each string and the array. */
 char **cli_env_include_vars(const char *project_dir);
+/* lint's and config's loading: FILE's directory is the project, include variables from
+ * the environment, the expression hook set; DIAG sorted. Returns sl_config_load_file's
+ * code; *cfg as it sets it. */
+int cli_load_config(const char *file, bool shape_only, struct sl_config **cfg,
+                    struct sl_diag *diag);
 /* Prints DIAG's items to stderr as FILE:LINE:COL: [warning: ]message. */
 void cli_print_diag(const struct sl_diag *diag);
 /* Parses "K=V" into the collection; false (and a message) for a malformed one. */

@@ -510,6 +510,18 @@ out:
     return rc;
 }
 
+char **sl_trigger_include_vars(const struct sl_trigger *t)
+{
+    size_t n = 0;
+    char **v = sl_xcalloc(t->predefined.n + 1, sizeof(*v));
+    for (size_t i = 0; i < t->predefined.n; i++) {
+        const struct sl_var *x = &t->predefined.v[i];
+        if (sl_starts_with(x->name, "CI_") || sl_starts_with(x->name, "GITLAB_"))
+            v[n++] = sl_xasprintf("%s=%s", x->name, x->value);
+    }
+    return v;
+}
+
 int sl_plan_next_pipeline_id(const char *project_dir, bool bump, int64_t *id, struct sl_error *err)
 {
     char *dir = sl_fs_join(project_dir, ".sluice");

@@ -54,6 +54,10 @@ void sl_trigger_release(struct sl_trigger *t);
  * (docs/plan.md); the ref defaults to "main". SL_EINVAL when the requested ref or tag does
  * not exist. */
 int sl_trigger_from_git(struct sl_trigger *t, const char *project_dir, struct sl_error *err);
+/* The variables `include:local` paths may use (GitLab: the project-level predefined ones,
+ * CI_* and GITLAB_*), as "K=V" strings for struct sl_config_opts.vars, NULL-terminated;
+ * free each string and the array. */
+char **sl_trigger_include_vars(const struct sl_trigger *t);
 /* Adds PATH to the changed files (--changed), making changes known. Files given this way
  * replace git's diff everywhere, rules:changes:compare_to included. */
 void sl_trigger_add_changed(struct sl_trigger *t, const char *path);

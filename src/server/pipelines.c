@@ -326,18 +326,6 @@ void srv_sched_job_release(struct sl_sched_job *sj)
 
 /* --- creation ----------------------------------------------------------------------- */
 
-static char **include_vars(const struct sl_trigger *t)
-{
-    size_t n = 0;
-    char **v = sl_xcalloc(t->predefined.n + 1, sizeof(*v));
-    for (size_t i = 0; i < t->predefined.n; i++) {
-        const struct sl_var *x = &t->predefined.v[i];
-        if (sl_starts_with(x->name, "CI_") || sl_starts_with(x->name, "GITLAB_"))
-            v[n++] = sl_xasprintf("%s=%s", x->name, x->value);
-    }
-    return v;
-}
-
 static bool var_name_ok(const char *k)
 {
     if (!*k)
@@ -479,7 +467,7 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     p.variables = vars_text;
     p.status = (char *)"created";
 
-    ivars = include_vars(&t);
+    ivars = sl_trigger_include_vars(&t);
     struct sl_config_opts opts = {0};
     opts.project_dir = tree;
     opts.vars = (const char *const *)ivars;
