@@ -78,6 +78,30 @@ const char *sl_test_tmpdir(void)
     return last;
 }
 
+void sl_test_write(const char *dir, const char *rel, const char *content)
+{
+    char *p = sl_fs_join(dir, rel);
+    char *slash = strrchr(p, '/');
+    *slash = '\0';
+    sl_fs_mkdir_p(p, 0755, NULL);
+    *slash = '/';
+    if (sl_fs_write_atomic(p, content, strlen(content), 0644, NULL) < 0) {
+        fprintf(stderr, "cannot write %s\n", p);
+        abort();
+    }
+    free(p);
+}
+
+char *sl_test_read(const char *dir, const char *rel)
+{
+    char *p = sl_fs_join(dir, rel), *buf = NULL;
+    size_t n;
+    if (sl_fs_read_file(p, 1 << 24, &buf, &n, NULL) < 0)
+        buf = NULL;
+    free(p);
+    return buf;
+}
+
 static void report(const char *name)
 {
     number++;

@@ -21,6 +21,11 @@ const char *sl_test_source_dir(void);
 /* A fresh empty directory under the build's temp area; removed at exit unless the test
  * failed. Borrowed string. */
 const char *sl_test_tmpdir(void);
+/* Writes CONTENT to DIR/REL, creating the directories on the way (tests that lay out a
+ * project). Aborts the test run on failure: a test cannot go on without its files. */
+void sl_test_write(const char *dir, const char *rel, const char *content);
+/* The content of DIR/REL (caller frees), or NULL when it cannot be read. */
+char *sl_test_read(const char *dir, const char *rel);
 /* Runs a named sub-case inside a data-driven test: failures inside are reported with the
  * case name, and counted as separate results. */
 void sl_test_case_begin(const char *name);

@@ -27,27 +27,6 @@ static int sh(const char *fmt, ...)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void put(const char *dir, const char *rel, const char *content)
-{
-    char *p = sl_fs_join(dir, rel);
-    char *slash = strrchr(p, '/');
-    *slash = '\0';
-    sl_fs_mkdir_p(p, 0755, NULL);
-    *slash = '/';
-    sl_fs_write_atomic(p, content, strlen(content), 0644, NULL);
-    free(p);
-}
-
-static char *get(const char *dir, const char *rel)
-{
-    char *p = sl_fs_join(dir, rel), *buf = NULL;
-    size_t n;
-    if (sl_fs_read_file(p, 1 << 24, &buf, &n, NULL) < 0)
-        buf = NULL;
-    free(p);
-    return buf;
-}
-
 static bool there(const char *dir, const char *rel)
 {
     char *p = sl_fs_join(dir, rel);
@@ -76,17 +55,17 @@ static char *dir_of(const char *name)
 static char *build_tree(const char *name)
 {
     char *ws = dir_of(name);
-    put(ws, "dist/app.js", "app");
-    put(ws, "dist/app.js.map", "map");
-    put(ws, "dist/sub/lib.js", "lib");
-    put(ws, "dist/sub/lib.js.map", "map2");
-    put(ws, "reports/unit/junit.xml", "<x/>");
-    put(ws, "reports/notes.txt", "notes");
-    put(ws, "reports/deep/er/more.xml", "<y/>");
-    put(ws, "top.txt", "top");
-    put(ws, ".hidden/cfg", "h");
-    put(ws, ".git/config", "not an artifact");
-    put(ws, "bin/tool", "#!/bin/sh\n");
+    sl_test_write(ws, "dist/app.js", "app");
+    sl_test_write(ws, "dist/app.js.map", "map");
+    sl_test_write(ws, "dist/sub/lib.js", "lib");
+    sl_test_write(ws, "dist/sub/lib.js.map", "map2");
+    sl_test_write(ws, "reports/unit/junit.xml", "<x/>");
+    sl_test_write(ws, "reports/notes.txt", "notes");
+    sl_test_write(ws, "reports/deep/er/more.xml", "<y/>");
+    sl_test_write(ws, "top.txt", "top");
+    sl_test_write(ws, ".hidden/cfg", "h");
+    sl_test_write(ws, ".git/config", "not an artifact");
+    sl_test_write(ws, "bin/tool", "#!/bin/sh\n");
     sh("cd '%s' && chmod 755 bin/tool && ln -s dist/app.js link", ws);
     return ws;
 }
@@ -167,7 +146,7 @@ TEST(select_refuses_paths_and_links_leaving_the_workspace)
 {
     char *ws = build_tree("escape");
     char *outside = dir_of("outside");
-    put(outside, "secret", "s");
+    sl_test_write(outside, "secret", "s");
     CHECK_INT_EQ(sh("cd '%s' && ln -s /etc/hostname abs && ln -s ../outside up && "
                     "ln -s '%s' outdir && mkdir -p in && ln -s ../dist in/ok",
                     ws, outside),
@@ -265,15 +244,15 @@ TEST(collect_and_restore_round_trip)
     sl_artifacts_meta_free(back);
 
     char *next = dir_of("rt-next");
-    put(next, "dist/app.js", "old content, overwritten");
+    sl_test_write(next, "dist/app.js", "old content, overwritten");
     CHECK_INT_EQ(sl_artifacts_restore(store, next, &err), 0);
-    char *t = get(next, "dist/app.js");
+    char *t = sl_test_read(next, "dist/app.js");
     CHECK_STR_EQ(t, "app");
     free(t);
-    t = get(next, "dist/sub/lib.js");
+    t = sl_test_read(next, "dist/sub/lib.js");
     CHECK_STR_EQ(t, "lib");
     free(t);
-    t = get(next, "reports/deep/er/more.xml");
+    t = sl_test_read(next, "reports/deep/er/more.xml");
     CHECK_STR_EQ(t, "<y/>");
     free(t);
     CHECK(!there(next, "dist/app.js.map"));
@@ -307,7 +286,7 @@ TEST(collect_records_never_and_the_default_expiry)
     CHECK_INT_EQ(sl_artifacts_meta_load(&back, store, NULL), 0);
     CHECK_INT_EQ(back->expire_in_s, SL_ARTIFACTS_EXPIRE_NEVER);
     CHECK(!sl_artifacts_expired(back, INT64_MAX / 2));
-    char *json = get(store, "artifacts.json");
+    char *json = sl_test_read(store, "artifacts.json");
     CHECK(strstr(json, "\"expire_in\": \"never\""));
     free(json);
     sl_artifacts_meta_free(m);
@@ -466,13 +445,13 @@ TEST(extract_refuses_zip_slip_archives)
     struct craft through[] = {{REG, "pre/escaped.txt", "x"}, {REG, "pre2", "y"}};
     char *lnk2 = sl_fs_join(ws, "pre2");
     char *victim = sl_fs_join(outside, "victim");
-    put(outside, "victim", "untouched");
+    sl_test_write(outside, "victim", "untouched");
     CHECK_INT_EQ(symlink(victim, lnk2), 0);
     char *ar = craft_archive("through.tar.zst", through, 2);
     struct sl_error err = SL_ERROR_INIT;
     CHECK_INT_EQ(sl_artifacts_extract(ar, ws, 0, NULL, &err), 0);
     CHECK(!there(outside, "escaped.txt"));
-    char *v = get(outside, "victim");
+    char *v = sl_test_read(outside, "victim");
     CHECK_STR_EQ(v, "untouched");
     free(v);
     struct stat lst;
@@ -485,7 +464,7 @@ TEST(extract_refuses_zip_slip_archives)
     free(ar);
     ar = craft_archive("fine.tar.zst", fine, 3);
     CHECK_INT_EQ(sl_artifacts_extract(ar, ws, 0, NULL, &err), 0);
-    char *t = get(ws, "d/l");
+    char *t = sl_test_read(ws, "d/l");
     CHECK_STR_EQ(t, "f");
     free(t);
     free(ar);
@@ -516,16 +495,16 @@ TEST(untracked_takes_untracked_and_ignored_files)
     if (sh("git --version >/dev/null 2>&1") != 0)
         SKIP("SKIPPED: the git command is not installed");
     char *ws = dir_of("untracked");
-    put(ws, "tracked.txt", "t");
-    put(ws, ".gitignore", "*.log\n");
+    sl_test_write(ws, "tracked.txt", "t");
+    sl_test_write(ws, ".gitignore", "*.log\n");
     CHECK_INT_EQ(sh("cd '%s' && git -c init.defaultBranch=main init -q && git "
                     "add -A && git -c "
                     "user.name=t -c user.email=t@t commit -q -m x",
                     ws),
                  0);
-    put(ws, "new.txt", "n");
-    put(ws, "out/build.log", "ignored but taken");
-    put(ws, "out/keep.bin", "b");
+    sl_test_write(ws, "new.txt", "n");
+    sl_test_write(ws, "out/build.log", "ignored but taken");
+    sl_test_write(ws, "out/keep.bin", "b");
     const char *exclude[] = {"out/*.bin", NULL};
     struct sl_artifacts_select sel = {NULL, exclude, true};
     struct sl_artifacts_list l;
@@ -536,7 +515,7 @@ TEST(untracked_takes_untracked_and_ignored_files)
     sl_artifacts_list_release(&l);
 
     char *plain = dir_of("untracked-plain");
-    put(plain, "a", "a");
+    sl_test_write(plain, "a", "a");
     CHECK_INT_EQ(sl_artifacts_match(&l, plain, &sel, NULL), 0);
     CHECK_INT_EQ(l.n, 0);
     CHECK_INT_EQ(l.nwarnings, 1);

@@ -13,27 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void put(const char *dir, const char *rel, const char *content)
-{
-    char *p = sl_fs_join(dir, rel);
-    char *slash = strrchr(p, '/');
-    *slash = '\0';
-    sl_fs_mkdir_p(p, 0755, NULL);
-    *slash = '/';
-    sl_fs_write_atomic(p, content, strlen(content), 0644, NULL);
-    free(p);
-}
-
-static char *get(const char *dir, const char *rel)
-{
-    char *p = sl_fs_join(dir, rel), *buf = NULL;
-    size_t n;
-    if (sl_fs_read_file(p, 1 << 24, &buf, &n, NULL) < 0)
-        buf = NULL;
-    free(p);
-    return buf;
-}
-
 static char *dir_of(const char *name)
 {
     char *d = sl_fs_join(sl_test_tmpdir(), name);
@@ -117,8 +96,8 @@ TEST(key_string_default_and_refused_keys)
 TEST(key_files_hash_content_with_prefix_and_default)
 {
     char *ws = dir_of("keyfiles");
-    put(ws, "Gemfile.lock", "rails 7\n");
-    put(ws, "yarn.lock", "left-pad 1\n");
+    sl_test_write(ws, "Gemfile.lock", "rails 7\n");
+    sl_test_write(ws, "yarn.lock", "left-pad 1\n");
     struct sl_cache_spec c = SL_CACHE_SPEC_INIT;
     c.key = "ignored when files are given";
     c.key_files = (const char *const[]){"Gemfile.lock", "missing.lock", NULL};
@@ -131,7 +110,7 @@ TEST(key_files_hash_content_with_prefix_and_default)
     CHECK_INT_EQ(sl_cache_key(&k2, ws, &c, NULL), 0);
     CHECK_STR_EQ(k2, k1);
     /* content changes the key */
-    put(ws, "Gemfile.lock", "rails 8\n");
+    sl_test_write(ws, "Gemfile.lock", "rails 8\n");
     CHECK_INT_EQ(sl_cache_key(&k3, ws, &c, NULL), 0);
     CHECK(strcmp(k3, k1) != 0);
     /* prefix, and two files */
@@ -161,7 +140,7 @@ TEST(key_files_hash_content_with_prefix_and_default)
     sl_error_release(&err);
     /* the same content in another workspace gives the same key */
     char *ws2 = dir_of("keyfiles2");
-    put(ws2, "Gemfile.lock", "rails 8\n");
+    sl_test_write(ws2, "Gemfile.lock", "rails 8\n");
     c.key_prefix = NULL;
     c.key_files = (const char *const[]){"Gemfile.lock", NULL};
     CHECK_INT_EQ(sl_cache_key(&k1, ws2, &c, NULL), 0);
@@ -187,8 +166,8 @@ TEST(cache_survives_across_two_runs)
     char *ws1 = dir_of("run1");
     CHECK_INT_EQ(sl_cache_restore(&hit, cache, ws1, &c, "deps", &err), 0);
     CHECK(hit == NULL);
-    put(ws1, "vendor/lib/a.rb", "module A; end\n");
-    put(ws1, "vendor/bin/x", "x");
+    sl_test_write(ws1, "vendor/lib/a.rb", "module A; end\n");
+    sl_test_write(ws1, "vendor/bin/x", "x");
     CHECK_INT_EQ(sl_cache_save(&saved, cache, ws1, &c, "deps", true, &err), 0);
     CHECK(saved.saved);
     CHECK_INT_EQ(saved.files, 2);
@@ -202,17 +181,17 @@ TEST(cache_survives_across_two_runs)
     CHECK_INT_EQ(sl_cache_restore(&hit, cache, ws2, &c, "deps", &err), 0);
     CHECK_STR_EQ(hit, "deps");
     free(hit);
-    char *t = get(ws2, "vendor/lib/a.rb");
+    char *t = sl_test_read(ws2, "vendor/lib/a.rb");
     CHECK_STR_EQ(t, "module A; end\n");
     free(t);
     /* run 2 adds a file and saves again: the archive is replaced whole */
-    put(ws2, "vendor/lib/b.rb", "module B; end\n");
+    sl_test_write(ws2, "vendor/lib/b.rb", "module B; end\n");
     CHECK_INT_EQ(sl_cache_save(&saved, cache, ws2, &c, "deps", true, &err), 0);
     CHECK_INT_EQ(saved.files, 3);
     char *ws3 = dir_of("run3");
     CHECK_INT_EQ(sl_cache_restore(&hit, cache, ws3, &c, "deps", &err), 0);
     free(hit);
-    t = get(ws3, "vendor/lib/b.rb");
+    t = sl_test_read(ws3, "vendor/lib/b.rb");
     CHECK_STR_EQ(t, "module B; end\n");
     free(t);
     free(ws1);
@@ -228,9 +207,9 @@ TEST(fallback_keys_are_tried_in_order)
     struct sl_cache_spec c = SL_CACHE_SPEC_INIT;
     c.select.paths = (const char *const[]){"out.txt", NULL};
     struct sl_cache_saved saved;
-    put(src, "out.txt", "from main");
+    sl_test_write(src, "out.txt", "from main");
     CHECK_INT_EQ(sl_cache_save(&saved, cache, src, &c, "cache-main", true, NULL), 0);
-    put(src, "out.txt", "from default");
+    sl_test_write(src, "out.txt", "from default");
     CHECK_INT_EQ(sl_cache_save(&saved, cache, src, &c, "cache-default", true, NULL), 0);
 
     c.fallback_keys = (const char *const[]){"cache-absent", "cache-main", "cache-default", NULL};
@@ -239,7 +218,7 @@ TEST(fallback_keys_are_tried_in_order)
     CHECK_INT_EQ(sl_cache_restore(&hit, cache, ws, &c, "cache-feature", NULL), 0);
     CHECK_STR_EQ(hit, "cache-main");
     free(hit);
-    char *t = get(ws, "out.txt");
+    char *t = sl_test_read(ws, "out.txt");
     CHECK_STR_EQ(t, "from main");
     free(t);
     /* the key itself wins over fallbacks */
@@ -265,7 +244,7 @@ TEST(policy_and_when_decide_restore_and_save)
 {
     char *cache = dir_of("pol-cache");
     char *ws = dir_of("pol-ws");
-    put(ws, "f", "1");
+    sl_test_write(ws, "f", "1");
     struct sl_cache_spec c = SL_CACHE_SPEC_INIT;
     c.select.paths = (const char *const[]){"f", NULL};
     struct sl_cache_saved s;
@@ -328,9 +307,9 @@ TEST(several_caches_per_job)
 {
     char *cache = dir_of("multi-cache");
     char *ws = dir_of("multi-ws");
-    put(ws, "node_modules/x/index.js", "js");
-    put(ws, ".bundle/gems/y.rb", "rb");
-    put(ws, "package-lock.json", "{}");
+    sl_test_write(ws, "node_modules/x/index.js", "js");
+    sl_test_write(ws, ".bundle/gems/y.rb", "rb");
+    sl_test_write(ws, "package-lock.json", "{}");
     struct sl_cache_spec specs[2] = {SL_CACHE_SPEC_INIT, SL_CACHE_SPEC_INIT};
     specs[0].key_files = (const char *const[]){"package-lock.json", NULL};
     specs[0].key_prefix = "npm";
@@ -345,7 +324,7 @@ TEST(several_caches_per_job)
         CHECK(s.saved);
     }
     char *next = dir_of("multi-next");
-    put(next, "package-lock.json", "{}");
+    sl_test_write(next, "package-lock.json", "{}");
     for (int i = 0; i < 2; i++) {
         char *k = NULL, *hit = NULL;
         CHECK_INT_EQ(sl_cache_key(&k, next, &specs[i], NULL), 0);
@@ -356,10 +335,10 @@ TEST(several_caches_per_job)
         free(k);
         free(keys[i]);
     }
-    char *t = get(next, "node_modules/x/index.js");
+    char *t = sl_test_read(next, "node_modules/x/index.js");
     CHECK_STR_EQ(t, "js");
     free(t);
-    t = get(next, ".bundle/gems/y.rb");
+    t = sl_test_read(next, ".bundle/gems/y.rb");
     CHECK_STR_EQ(t, "rb");
     free(t);
     free(next);
@@ -392,8 +371,8 @@ TEST(concurrent_saves_leave_one_whole_archive)
     struct sl_str big = SL_STR_INIT;
     for (int i = 0; i < 20000; i++)
         sl_str_addf(&big, "line %d of a file that compresses\n", i);
-    put(wa, "data/a.txt", big.buf);
-    put(wb, "data/b.txt", big.buf);
+    sl_test_write(wa, "data/a.txt", big.buf);
+    sl_test_write(wb, "data/b.txt", big.buf);
     struct saver sa = {cache, wa, 0}, sb = {cache, wb, 0};
     pthread_t ta, tb;
     pthread_create(&ta, NULL, save_many, &sa);
@@ -410,7 +389,7 @@ TEST(concurrent_saves_leave_one_whole_archive)
     char *hit = NULL;
     CHECK_INT_EQ(sl_cache_restore(&hit, cache, ws, &c, "shared", NULL), 0);
     free(hit);
-    char *a = get(ws, "data/a.txt"), *b = get(ws, "data/b.txt");
+    char *a = sl_test_read(ws, "data/a.txt"), *b = sl_test_read(ws, "data/b.txt");
     CHECK((a != NULL) != (b != NULL)); /* exactly one writer's archive, whole */
     CHECK_STR_EQ(a ? a : b, big.buf);
     free(a);

@@ -52,27 +52,6 @@ static bool have_git(void)
     "git -c user.name=t -c user.email=t@example.com -c init.defaultBranch=main "                   \
     "-c core.autocrlf=false"
 
-static void write_file(const char *dir, const char *rel, const char *content)
-{
-    char *p = sl_fs_join(dir, rel);
-    char *slash = strrchr(p, '/');
-    *slash = '\0';
-    sl_fs_mkdir_p(p, 0755, NULL);
-    *slash = '/';
-    sl_fs_write_atomic(p, content, strlen(content), 0644, NULL);
-    free(p);
-}
-
-static char *read_text(const char *dir, const char *rel)
-{
-    char *p = sl_fs_join(dir, rel), *buf = NULL;
-    size_t n;
-    if (sl_fs_read_file(p, 1 << 20, &buf, &n, NULL) < 0)
-        buf = NULL;
-    free(p);
-    return buf;
-}
-
 static bool exists_l(const char *dir, const char *rel, struct stat *st)
 {
     char *p = sl_fs_join(dir, rel);
@@ -87,23 +66,23 @@ static bool exists_l(const char *dir, const char *rel, struct stat *st)
 static char *make_repo(void)
 {
     char *proj = sl_fs_join(sl_test_tmpdir(), "proj");
-    write_file(proj, "README.md", "hello\n");
-    write_file(proj, "src/main.c", "int main(void) { return 0; }\n");
-    write_file(proj, "src/deep/er/x.txt", "x\n");
-    write_file(proj, "gone.txt", "to be deleted\n");
-    write_file(proj, "run.sh", "#!/bin/sh\necho run\n");
-    write_file(proj, ".gitignore", "*.log\nbuild/\n");
+    sl_test_write(proj, "README.md", "hello\n");
+    sl_test_write(proj, "src/main.c", "int main(void) { return 0; }\n");
+    sl_test_write(proj, "src/deep/er/x.txt", "x\n");
+    sl_test_write(proj, "gone.txt", "to be deleted\n");
+    sl_test_write(proj, "run.sh", "#!/bin/sh\necho run\n");
+    sl_test_write(proj, ".gitignore", "*.log\nbuild/\n");
     if (sh("cd '%s' && chmod 755 run.sh && ln -s src/main.c link && " GIT " init -q && " GIT
            " add -A && " GIT " commit -q -m first && " GIT " tag v1.0",
            proj) != 0)
         return NULL;
-    write_file(proj, "README.md", "hello, edited\n");        /* unstaged edit */
-    write_file(proj, "untracked.txt", "new\n");              /* untracked */
-    write_file(proj, "newdir/inner/file.txt", "nested\n");   /* untracked dir */
-    write_file(proj, "debug.log", "ignored\n");              /* ignored */
-    write_file(proj, "build/out.o", "ignored too\n");        /* ignored dir */
-    write_file(proj, "staged.txt", "staged\n");              /* staged, new */
-    write_file(proj, ".sluice/builds/old/stale.txt", "old"); /* sluice's own */
+    sl_test_write(proj, "README.md", "hello, edited\n");        /* unstaged edit */
+    sl_test_write(proj, "untracked.txt", "new\n");              /* untracked */
+    sl_test_write(proj, "newdir/inner/file.txt", "nested\n");   /* untracked dir */
+    sl_test_write(proj, "debug.log", "ignored\n");              /* ignored */
+    sl_test_write(proj, "build/out.o", "ignored too\n");        /* ignored dir */
+    sl_test_write(proj, "staged.txt", "staged\n");              /* staged, new */
+    sl_test_write(proj, ".sluice/builds/old/stale.txt", "old"); /* sluice's own */
     if (sh("cd '%s' && rm gone.txt && " GIT " add staged.txt", proj) != 0)
         return NULL;
     return proj;
@@ -124,19 +103,19 @@ TEST(git_copy_takes_tracked_and_untracked_not_ignored)
     CHECK_INT_EQ(rc, 0);
     CHECK(st.git);
 
-    char *t = read_text(dest, "README.md");
+    char *t = sl_test_read(dest, "README.md");
     CHECK_STR_EQ(t, "hello, edited\n");
     free(t);
-    t = read_text(dest, "src/deep/er/x.txt");
+    t = sl_test_read(dest, "src/deep/er/x.txt");
     CHECK_STR_EQ(t, "x\n");
     free(t);
-    t = read_text(dest, "untracked.txt");
+    t = sl_test_read(dest, "untracked.txt");
     CHECK_STR_EQ(t, "new\n");
     free(t);
-    t = read_text(dest, "newdir/inner/file.txt");
+    t = sl_test_read(dest, "newdir/inner/file.txt");
     CHECK_STR_EQ(t, "nested\n");
     free(t);
-    t = read_text(dest, "staged.txt");
+    t = sl_test_read(dest, "staged.txt");
     CHECK_STR_EQ(t, "staged\n");
     free(t);
     CHECK(exists_l(dest, ".gitignore", NULL));
@@ -207,9 +186,9 @@ TEST(git_copy_of_an_unborn_repository)
     if (!have_git())
         SKIP("SKIPPED: the git command is not installed");
     char *proj = sl_fs_join(sl_test_tmpdir(), "unborn");
-    write_file(proj, "a.txt", "a\n");
-    write_file(proj, "ignored.tmp", "tmp\n");
-    write_file(proj, ".gitignore", "*.tmp\n");
+    sl_test_write(proj, "a.txt", "a\n");
+    sl_test_write(proj, "ignored.tmp", "tmp\n");
+    sl_test_write(proj, ".gitignore", "*.tmp\n");
     CHECK_INT_EQ(sh("cd '%s' && " GIT " init -q -b trunk", proj), 0);
     char *dest = sl_fs_join(proj, ".sluice/builds/j");
     struct sl_workspace_stats st;
@@ -230,10 +209,10 @@ TEST(git_copy_of_an_unborn_repository)
 TEST(plain_tree_copy_keeps_modes_links_and_empty_dirs)
 {
     char *proj = sl_fs_join(sl_test_tmpdir(), "plain");
-    write_file(proj, "a/b/c.txt", "c\n");
-    write_file(proj, ".hidden", "h\n");
-    write_file(proj, "tool", "#!/bin/sh\n");
-    write_file(proj, ".sluice/cache/k.tar.zst", "not copied");
+    sl_test_write(proj, "a/b/c.txt", "c\n");
+    sl_test_write(proj, ".hidden", "h\n");
+    sl_test_write(proj, "tool", "#!/bin/sh\n");
+    sl_test_write(proj, ".sluice/cache/k.tar.zst", "not copied");
     CHECK_INT_EQ(sh("cd '%s' && chmod 750 tool && mkdir -p empty && ln -s /etc/hostname abs && "
                     "ln -s a/b dirlink && mkfifo fifo",
                     proj),
@@ -243,7 +222,7 @@ TEST(plain_tree_copy_keeps_modes_links_and_empty_dirs)
     struct sl_error err = SL_ERROR_INIT;
     CHECK_INT_EQ(sl_workspace_prepare(proj, dest, &st, &err), 0);
     CHECK(!st.git);
-    char *t = read_text(dest, "a/b/c.txt");
+    char *t = sl_test_read(dest, "a/b/c.txt");
     CHECK_STR_EQ(t, "c\n");
     free(t);
     CHECK(exists_l(dest, ".hidden", NULL));
@@ -261,7 +240,7 @@ TEST(plain_tree_copy_keeps_modes_links_and_empty_dirs)
     CHECK_INT_EQ(st.skipped, 1);
 
     /* a second prepare starts from scratch */
-    write_file(dest, "left-over", "x");
+    sl_test_write(dest, "left-over", "x");
     CHECK_INT_EQ(sl_workspace_prepare(proj, dest, NULL, &err), 0);
     CHECK(!exists_l(dest, "left-over", NULL));
     free(dest);
@@ -286,7 +265,7 @@ TEST(large_and_empty_files_copy_byte_for_byte)
 TEST(bad_destinations_are_refused)
 {
     char *proj = sl_fs_join(sl_test_tmpdir(), "p");
-    write_file(proj, "f", "f");
+    sl_test_write(proj, "f", "f");
     struct sl_error err = SL_ERROR_INIT;
     char *inside = sl_fs_join(proj, "builds/x");
     CHECK_INT_EQ(sl_workspace_prepare(proj, inside, NULL, &err), SL_EINVAL);
@@ -308,7 +287,7 @@ TEST(destination_holding_the_project_is_refused_untouched)
 {
     char *root = sl_fs_join(sl_test_tmpdir(), "holder");
     char *proj = sl_fs_join(root, "proj");
-    write_file(proj, "keep.txt", "keep");
+    sl_test_write(proj, "keep.txt", "keep");
     struct sl_error err = SL_ERROR_INIT;
     CHECK_INT_EQ(sl_workspace_prepare(proj, root, NULL, &err), SL_EINVAL);
     sl_error_release(&err);
