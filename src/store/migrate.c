@@ -98,6 +98,17 @@ int sl_store_latest_version(void)
     return latest;
 }
 
+/* Whether VERSION is among the applied rows of schema_migrations. Migrations are applied by
+ * set, not by "everything above the highest": numbers are reserved per feature, so one
+ * with a lower number may land after a higher one and must still be applied. */
+static bool is_applied(const struct db_rows *applied, int version)
+{
+    for (size_t i = 0; i < applied->nrows; i++)
+        if (db_get_int(applied, i, 0) == version)
+            return true;
+    return false;
+}
+
 static int read_version(struct db_conn *dc, int *out, struct sl_error *err)
 {
     struct db_rows rows = {0};
@@ -126,6 +137,7 @@ int sl_store_migrate(struct sl_store *st, int migrate_to, struct sl_error *err)
     struct sl_store_migration *list = NULL;
     size_t n = 0;
     struct db_conn dc = {0};
+    struct db_rows applied = {0};
     int current = 0, rc;
 
     if ((rc = sl_store_migrations(be->migration_suffix, &list, &n, err)) < 0)
@@ -149,6 +161,9 @@ int sl_store_migrate(struct sl_store *st, int migrate_to, struct sl_error *err)
                          err);
     if (rc < 0 || (rc = read_version(&dc, &current, err)) < 0)
         goto end;
+    if ((rc = db_exec(&dc, "SELECT version FROM schema_migrations", NULL, 0, &applied, NULL,
+                      err)) < 0)
+        goto end;
     if (current > latest) {
         rc = sl_error_set(err, SL_EUNSUPPORTED,
                           "database schema version %d is newer than this sluice (%d); "
@@ -158,7 +173,7 @@ int sl_store_migrate(struct sl_store *st, int migrate_to, struct sl_error *err)
     }
     for (size_t i = 0; i < n; i++) {
         const struct sl_store_migration *m = &list[i];
-        if (m->version <= current || (migrate_to > 0 && m->version > migrate_to))
+        if (is_applied(&applied, m->version) || (migrate_to > 0 && m->version > migrate_to))
             continue;
         if ((rc = be->exec_script(dc.c, m->sql, err)) < 0) {
             char *why = sl_xstrdup(err && err->message ? err->message : "failed");
@@ -176,6 +191,7 @@ int sl_store_migrate(struct sl_store *st, int migrate_to, struct sl_error *err)
     }
 end:
     rc = db_end(&dc, rc, err);
+    db_rows_release(&applied);
 release:
     db_release(&dc);
 out:

@@ -9,10 +9,12 @@ declare -A allowed=(
   [plan]="base config expr plan"
   [sched]="base plan sched"
   [exec]="base exec"
+  [jobspec]="base plan config expr exec jobspec"
   [store]="base store"
-  [server]="base sched plan store exec server config expr"
+  [flags]="base flags"
+  [server]="base sched plan jobspec store exec flags server config expr"
   [agent]="base exec agent"
-  [cli]="base config expr plan sched exec store server agent cli"
+  [cli]="base config expr plan sched exec jobspec store flags server agent cli"
 )
 bad=0 checked=0
 for room in "${!allowed[@]}"; do
