@@ -83,6 +83,7 @@ enum sl_exec_failure {
  * Made of two eventfds that stay readable once written, so every job watching the handle
  * wakes up. */
 struct sl_exec_cancel;
+struct sl_mask;
 
 /* Creates a cancel handle; NULL with ERR set when the eventfds cannot be created. Free
  * with sl_exec_cancel_free once no job uses it any more. */
@@ -136,6 +137,10 @@ struct sl_exec_spec {
     sl_exec_line_fn on_line;       /* NULL: lines only go to the log */
     void *ctx;                     /* passed to on_line */
     struct sl_exec_cancel *cancel; /* NULL: the job cannot be canceled */
+    /* Secrets replaced by [MASKED] in everything on_line and the log get, before any byte
+     * leaves the executor (exec/mask.h: split writes, long lines, encoded forms). NULL:
+     * none. */
+    const struct sl_mask *mask;
 };
 
 struct sl_exec_result {

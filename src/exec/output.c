@@ -40,12 +40,22 @@ void sl_exec_output_init(struct sl_exec_output *o, sl_exec_line_fn fn, void *ctx
     make_marker(o->marker);
     o->line = sl_xmalloc(SL_EXEC_LINE_MAX + 1);
     o->logbuf = log_fd >= 0 ? sl_xmalloc(LOGBUF_CAP) : NULL;
+    sl_exec_output_set_mask(o, NULL);
+}
+
+static void feed_lines(void *ctx, const char *data, size_t n);
+
+void sl_exec_output_set_mask(struct sl_exec_output *o, const struct sl_mask *mask)
+{
+    sl_mask_stream_release(&o->mask);
+    sl_mask_stream_init(&o->mask, mask, feed_lines, o);
 }
 
 void sl_exec_output_release(struct sl_exec_output *o)
 {
     free(o->line);
     free(o->logbuf);
+    sl_mask_stream_release(&o->mask);
     o->line = o->logbuf = NULL;
 }
 
@@ -84,6 +94,14 @@ static void deliver(struct sl_exec_output *o, enum sl_exec_stream stream, char *
 
 void sl_exec_output_feed(struct sl_exec_output *o, const char *data, size_t n)
 {
+    sl_mask_stream_feed(&o->mask, data, n);
+}
+
+/* Cuts masked bytes into lines. */
+static void feed_lines(void *ctx, const char *data, size_t n)
+{
+    struct sl_exec_output *o = ctx;
+
     while (n > 0) {
         const char *nl = memchr(data, '\n', n);
         size_t take = nl ? (size_t)(nl - data) : n;
@@ -116,6 +134,7 @@ void sl_exec_output_feed(struct sl_exec_output *o, const char *data, size_t n)
 
 void sl_exec_output_end(struct sl_exec_output *o)
 {
+    sl_mask_stream_flush(&o->mask);
     if (o->len > 0)
         deliver(o, SL_EXEC_STREAM_OUTPUT, o->line, o->len, false);
     o->len = 0;
@@ -140,7 +159,14 @@ void sl_exec_output_system(struct sl_exec_output *o, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return;
-    deliver(o, SL_EXEC_STREAM_SYSTEM, buf, SL_MIN((size_t)n, sizeof(buf) - 1), true);
+    size_t len = SL_MIN((size_t)n, sizeof(buf) - 1);
+    if (sl_mask_empty(o->mask.mask)) {
+        deliver(o, SL_EXEC_STREAM_SYSTEM, buf, len, true);
+        return;
+    }
+    char *masked = sl_mask_string(o->mask.mask, buf, len, &len);
+    deliver(o, SL_EXEC_STREAM_SYSTEM, masked, len, true);
+    free(masked);
 }
 
 int sl_exec_output_flush(struct sl_exec_output *o)

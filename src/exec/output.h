@@ -12,6 +12,7 @@
 #define SL_EXEC_OUTPUT_H
 
 #include "exec/exec.h"
+#include "exec/mask.h"
 
 /* "@@sluice-" + 32 hex digits + "@@". Printable on purpose: bash mangles some control
  * characters (\001 is its internal quoting escape) in script text. */
@@ -31,11 +32,17 @@ struct sl_exec_output {
     size_t loglen;
     uint64_t bytes;
     uint64_t lines;
+    /* every byte passes through the masker before it is cut into lines, so a secret is
+     * masked wherever the reads and the line cap cut it */
+    struct sl_mask_stream mask;
 };
 
 /* Sets up O with a fresh random marker. LOG_FD (borrowed, may be -1) receives the log. */
 void sl_exec_output_init(struct sl_exec_output *o, sl_exec_line_fn fn, void *ctx, int log_fd);
 void sl_exec_output_release(struct sl_exec_output *o);
+/* Masks the secrets of MASK (borrowed, may be NULL) in everything O delivers and logs from
+ * now on: output and executor messages. */
+void sl_exec_output_set_mask(struct sl_exec_output *o, const struct sl_mask *mask);
 /* Feeds N bytes of the job's output. */
 void sl_exec_output_feed(struct sl_exec_output *o, const char *data, size_t n);
 /* Ends the stream: delivers a last line without newline, if any. */

@@ -518,6 +518,7 @@ int sl_exec_run(const struct sl_exec_spec *spec, struct sl_exec_result *result,
         }
     }
     sl_exec_output_init(&j.out, spec->on_line, spec->ctx, log_fd);
+    sl_exec_output_set_mask(&j.out, spec->mask);
     j.readbuf = sl_xmalloc(READ_CHUNK);
 
     if (spec->cancel && sl_exec_cancel_requested(spec->cancel)) {
