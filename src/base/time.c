@@ -27,68 +27,155 @@ void sl_time_iso8601(int64_t ms, char *buf, size_t size)
     strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* ChronicDuration's words (GitLab vendors gitlab-chronic-duration 0.12 and sets
+ * raise_exceptions, so any other word makes the value "not a duration"). Months are 30
+ * days, weeks 7, years 365.25 days. */
 struct unit {
     const char *name;
     double seconds;
 };
-
 static const struct unit units[] = {
-    {"s", 1},           {"sec", 1},          {"secs", 1},         {"second", 1},
-    {"seconds", 1},     {"m", 60},           {"min", 60},         {"mins", 60},
-    {"minute", 60},     {"minutes", 60},     {"h", 3600},         {"hr", 3600},
-    {"hrs", 3600},      {"hour", 3600},      {"hours", 3600},     {"d", 86400},
-    {"day", 86400},     {"days", 86400},     {"w", 604800},       {"wk", 604800},
-    {"wks", 604800},    {"week", 604800},    {"weeks", 604800},   {"mo", 2592000},
-    {"month", 2592000}, {"months", 2592000}, {"y", 31536000},     {"yr", 31536000},
-    {"yrs", 31536000},  {"year", 31536000},  {"years", 31536000},
+    {"s", 1},          {"sec", 1},         {"secs", 1},         {"second", 1},     {"seconds", 1},
+    {"m", 60},         {"min", 60},        {"mins", 60},        {"minute", 60},    {"minutes", 60},
+    {"h", 3600},       {"hr", 3600},       {"hrs", 3600},       {"hour", 3600},    {"hours", 3600},
+    {"d", 86400},      {"dy", 86400},      {"day", 86400},      {"days", 86400},   {"w", 604800},
+    {"wk", 604800},    {"wks", 604800},    {"week", 604800},    {"weeks", 604800}, {"mo", 2592000},
+    {"mos", 2592000},  {"month", 2592000}, {"months", 2592000}, {"y", 31557600},   {"yr", 31557600},
+    {"yrs", 31557600}, {"year", 31557600}, {"years", 31557600},
+};
+
+/* ChronicDuration's float_matcher /[0-9]*\.?[0-9]+/ at P: the length matched, 0 if none. */
+static size_t number_len(const char *p)
+{
+    size_t n = 0;
+    while (isdigit((unsigned char)p[n]))
+        n++;
+    if (p[n] == '.' && isdigit((unsigned char)p[n + 1])) {
+        n++;
+        while (isdigit((unsigned char)p[n]))
+            n++;
+    }
+    return n;
+}
+
+/* "4:01:01" (ChronicDuration's time_matcher ^[0-9]+:[0-9]+(:[0-9]+){0,4}(\.[0-9]*)?$ on the
+ * string without spaces) reads right to left as seconds, minutes, hours, days, months,
+ * years: rewrites it so into OUT (of SIZE bytes). False when S is not of that form. */
+static bool rewrite_clock(const char *s, char *out, size_t size)
+{
+    static const char *const names[] = {"seconds", "minutes", "hours", "days", "months", "years"};
+    char flat[256];
+    size_t n = 0;
+    for (; *s; s++)
+        if (*s != ' ') {
+            if (n + 1 >= sizeof(flat))
+                return false;
+            flat[n++] = *s;
+        }
+    flat[n] = 0;
+    const char *parts[6];
+    size_t lens[6], np = 0;
+    const char *p = flat;
+    for (;;) {
+        const char *b = p;
+        while (isdigit((unsigned char)*p))
+            p++;
+        if (p == b || np == 6)
+            return false;
+        parts[np] = b;
+        lens[np] = (size_t)(p - b);
+        np++;
+        if (*p == ':') {
+            p++;
+            continue;
+        }
+        if (*p == '.') { /* a fraction only on the last part */
+            p++;
+            while (isdigit((unsigned char)*p))
+                p++;
+            lens[np - 1] = (size_t)(p - parts[np - 1]);
+        }
+        break;
+    }
+    if (*p || np < 2)
+        return false;
+    size_t o = 0;
+    for (size_t i = 0; i < np; i++) {
+        int w = snprintf(out + o, size - o, "%.*s %s ", (int)lens[i], parts[i], names[np - 1 - i]);
+        if (w < 0 || (size_t)w >= size - o)
+            return false;
+        o += (size_t)w;
+    }
+    return true;
+}
+
+enum { TOK_NUM, TOK_UNIT };
+struct tok {
+    int kind;
+    double v; /* the number, or the unit's seconds */
 };
 
 int sl_time_parse_duration(const char *s, int64_t *out)
 {
-    double total = 0;
-    bool any = false;
-    const char *p = s;
+    char low[256], clock[320];
+    size_t n = strlen(s);
+    if (n >= sizeof(low))
+        return SL_EINVAL;
+    for (size_t i = 0; i <= n; i++)
+        low[i] = (char)tolower((unsigned char)s[i]);
+    const char *p = rewrite_clock(low, clock, sizeof(clock)) ? clock : low;
 
+    /* numbers are words of their own; the rest splits at white space */
+    struct tok toks[128];
+    size_t nt = 0;
     while (*p) {
-        while (isspace((unsigned char)*p) || *p == ',')
-            p++;
-        if (!*p)
-            break;
-        if (!strncmp(p, "and", 3) && (isspace((unsigned char)p[3]) || !p[3])) {
-            p += 3;
+        size_t len = number_len(p);
+        if (len) {
+            if (nt == SL_ARRAY_LEN(toks))
+                return SL_EINVAL;
+            toks[nt].kind = TOK_NUM;
+            toks[nt++].v = strtod(p, NULL);
+            p += len;
             continue;
         }
-        if (!isdigit((unsigned char)*p) && *p != '.')
-            return SL_EINVAL;
-        char *end;
-        double v = strtod(p, &end);
-        if (end == p)
-            return SL_EINVAL;
-        p = end;
-        while (isspace((unsigned char)*p))
+        if (isspace((unsigned char)*p)) {
             p++;
-        const char *u = p;
-        while (isalpha((unsigned char)*p))
-            p++;
-        size_t ulen = (size_t)(p - u);
-        double mult = 1;
-        if (ulen) {
-            bool found = false;
-            for (size_t i = 0; i < SL_ARRAY_LEN(units); i++) {
-                if (strlen(units[i].name) == ulen && !strncasecmp(units[i].name, u, ulen)) {
-                    mult = units[i].seconds;
-                    found = true;
-                    break;
-                }
-            }
-            if (!found)
-                return SL_EINVAL;
+            continue;
         }
-        total += v * mult;
-        any = true;
+        const char *w = p;
+        while (*p && !isspace((unsigned char)*p) && !number_len(p))
+            p++;
+        size_t wl = (size_t)(p - w);
+        if (wl && w[0] == ',') /* one comma either side of a word is dropped */
+            w++, wl--;
+        if (wl && w[wl - 1] == ',')
+            wl--;
+        if ((wl == 3 && !strncmp(w, "and", 3)) ||
+            (wl == 4 && (!strncmp(w, "with", 4) || !strncmp(w, "plus", 4))))
+            continue;
+        bool found = false;
+        for (size_t i = 0; i < SL_ARRAY_LEN(units) && !found; i++)
+            if (strlen(units[i].name) == wl && !strncmp(units[i].name, w, wl)) {
+                if (nt == SL_ARRAY_LEN(toks))
+                    return SL_EINVAL;
+                toks[nt].kind = TOK_UNIT;
+                toks[nt++].v = units[i].seconds;
+                found = true;
+            }
+        if (!found)
+            return SL_EINVAL; /* an invalid word (an empty one, as for a lone ",", too) */
     }
-    if (!any || total < 0 || total > 1e15)
-        return SL_EINVAL;
+    /* a leading unit counts once ("day", "minute 30sec"); a number before another number
+     * counts nothing; a last number without a unit is seconds */
+    double total = nt && toks[0].kind == TOK_UNIT ? toks[0].v : 0;
+    for (size_t i = 0; i < nt; i++) {
+        if (toks[i].kind != TOK_NUM)
+            continue;
+        double mult = i + 1 == nt ? 1 : toks[i + 1].kind == TOK_UNIT ? toks[i + 1].v : 0;
+        total += toks[i].v * mult;
+    }
+    if (!(total > 0) || total > 1e15)
+        return SL_EINVAL; /* ChronicDuration's 0 is nil: not a duration */
     *out = (int64_t)total;
     return 0;
 }

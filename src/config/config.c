@@ -25,6 +25,31 @@ bool sl_config_is_reserved_key(const char *key)
     return false;
 }
 
+/* GitLab's Entry::Root#filter_jobs! reserves every top-level keyword but `default` and
+ * `workflow`: under these two names, a hash that a job type matches (script, run or
+ * trigger) is a job. */
+static bool is_job_shaped(const struct sl_node *v)
+{
+    return v && v->kind == SL_NODE_MAP &&
+           (sl_node_get_pair(v, "script") || sl_node_get_pair(v, "run") ||
+            sl_node_get_pair(v, "trigger"));
+}
+
+bool sl_config_is_job_key(const char *key, const struct sl_node *value)
+{
+    if (key[0] == '.')
+        return false;
+    if (!sl_config_is_reserved_key(key))
+        return true;
+    return (!strcmp(key, "default") || !strcmp(key, "workflow")) && is_job_shaped(value);
+}
+
+struct sl_node *sl_config_section(const struct sl_node *root, const char *key)
+{
+    struct sl_node *v = sl_node_get(root, key);
+    return v && sl_config_is_job_key(key, v) ? NULL : v;
+}
+
 void sl_resolve_error(struct sl_resolve *r, struct sl_pos pos, const char *fmt, ...)
 {
     va_list ap;
@@ -249,19 +274,19 @@ static void fill_stages(struct sl_resolve *r, struct sl_node *root)
     r->cfg->nstages = n;
 }
 
-/* Every top-level key that is neither reserved nor hidden is a job, whatever its value
- * (the validator reports a job that is not a hash). */
+/* Every top-level key that is neither reserved nor hidden is a job (sl_config_is_job_key), whatever
+ * its value (the validator reports a job that is not a hash). */
 static void fill_jobs(struct sl_resolve *r, struct sl_node *root)
 {
     size_t n = 0;
     for (size_t i = 0; i < root->n; i++)
-        if (root->pairs[i].key[0] != '.' && !sl_config_is_reserved_key(root->pairs[i].key))
+        if (sl_config_is_job_key(root->pairs[i].key, root->pairs[i].value))
             n++;
     struct sl_config_job *jobs = n ? sl_arena_alloc(r->a, n * sizeof(*jobs)) : NULL;
     size_t k = 0;
     for (size_t i = 0; i < root->n; i++) {
         const struct sl_pair *p = &root->pairs[i];
-        if (p->key[0] == '.' || sl_config_is_reserved_key(p->key))
+        if (!sl_config_is_job_key(p->key, p->value))
             continue;
         jobs[k].name = p->key;
         jobs[k].node = p->value;

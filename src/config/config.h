@@ -89,6 +89,13 @@ void sl_config_free(struct sl_config *cfg);
 
 /* The job called NAME (visible jobs only), or NULL. */
 const struct sl_config_job *sl_config_job(const struct sl_config *cfg, const char *name);
+/* True when the top-level pair KEY: VALUE is a job (visible), as GitLab's
+ * Entry::Root#filter_jobs! decides: `default` or `workflow` with script/run/trigger is one. */
+bool sl_config_is_job_key(const char *key, const struct sl_node *value);
+/* ROOT's top-level section KEY (e.g. `default`, `workflow`), NULL when absent or when that
+ * key is a job. The node belongs to ROOT. */
+struct sl_node *sl_config_section(const struct sl_node *root, const char *key);
+
 
 /* Writes the merged configuration as YAML, as GitLab shows its merged YAML: includes,
  * anchors, extends, !reference and defaults resolved; top-level keys in file order. */

@@ -51,7 +51,7 @@ static bool inherits(const struct sl_node *job, const char *key)
 int sl_config_apply_defaults(struct sl_resolve *r, struct sl_node **rootp)
 {
     struct sl_node *root = *rootp;
-    struct sl_node *def = sl_node_get(root, "default");
+    struct sl_node *def = sl_config_section(root, "default");
     struct sl_node *eff = NULL; /* the effective defaults: keyword -> value */
 
     if (def && def->kind != SL_NODE_MAP)
@@ -86,7 +86,7 @@ int sl_config_apply_defaults(struct sl_resolve *r, struct sl_node **rootp)
     for (size_t i = 0; i < root->n; i++) {
         const struct sl_pair *jp = &root->pairs[i];
         struct sl_node *job = jp->value;
-        if (jp->key[0] == '.' || sl_config_is_reserved_key(jp->key) || job->kind != SL_NODE_MAP ||
+        if (!sl_config_is_job_key(jp->key, job) || job->kind != SL_NODE_MAP ||
             sl_node_get_pair(job, "trigger"))
             continue;
         struct sl_node *nj = NULL;

@@ -234,6 +234,26 @@ static void check_self_needs(struct lint *l, const struct sl_config_job *j)
     }
 }
 
+/* GitLab's Job entry: `only`, `except` and `start_in` may not be used with a non-null
+ * `rules`; a key whose value is null does not count, and the message names the keys
+ * present, in the job's order (the disallowed_keys validator with ignore_nil). */
+static void check_disallowed_with_rules(struct lint *l, const struct sl_config_job *j,
+                                        const char *loc)
+{
+    static const char *const disallowed[] = {"only", "except", "start_in", NULL};
+    const struct sl_node *job = j->node, *rules = sl_node_get(job, "rules");
+    if (!rules || rules->kind == SL_NODE_NULL)
+        return;
+    struct sl_str keys = SL_STR_INIT;
+    for (size_t i = 0; i < job->n; i++)
+        if (kw_one_of(job->pairs[i].key, disallowed) && job->pairs[i].value &&
+            job->pairs[i].value->kind != SL_NODE_NULL)
+            sl_str_addf(&keys, "%s%s", keys.len ? ", " : "", job->pairs[i].key);
+    if (keys.len)
+        lint_error_pos(l, j->pos, "%s config key may not be used with `rules`: %s", loc, keys.buf);
+    sl_str_release(&keys);
+}
+
 static void check_job(struct lint *l, const struct sl_config_job *j)
 {
     char *loc = sl_xasprintf("jobs:%s", j->name);
@@ -254,10 +274,7 @@ static void check_job(struct lint *l, const struct sl_config_job *j)
         lint_error_pos(l, j->pos,
                        "jobs %s config should implement the script:, run:, or trigger: keyword",
                        j->name);
-    if (sl_node_get(job, "rules") && (sl_node_get(job, "only") || sl_node_get(job, "except")))
-        lint_error_pos(l, j->pos, "%s config key may not be used with `rules`: only, except", loc);
-    if (sl_node_get(job, "rules") && sl_node_get(job, "start_in"))
-        lint_error_pos(l, j->pos, "%s config key may not be used with `rules`: start_in", loc);
+    check_disallowed_with_rules(l, j, loc);
     const char *when = sl_node_scalar(sl_node_get(job, "when"));
     if (when && !strcmp(when, "delayed") && !sl_node_get(job, "start_in") &&
         !sl_node_get(job, "rules"))
@@ -278,8 +295,8 @@ static void check_job(struct lint *l, const struct sl_config_job *j)
             sl_str_addf(&all, "%s%s", i ? ", " : "", l->cfg->stages[i]);
         const struct sl_node *sn = sl_node_get(job, "stage");
         lint_error_pos(l, sn ? sn->pos : j->pos,
-                       "%s job: chosen stage does not exist; available stages are %s", j->name,
-                       all.buf);
+                       "%s job: chosen stage %s does not exist; available stages are %s", j->name,
+                       stage, all.buf);
         sl_str_release(&all);
     }
     check_references(l, j);
@@ -315,7 +332,7 @@ static void check_top(struct lint *l, const struct sl_node *root)
         else
             kw->check(l, "root", "variables", n);
     }
-    if ((n = sl_node_get(root, "workflow")) && n->kind != SL_NODE_NULL) {
+    if ((n = sl_config_section(root, "workflow")) && n->kind != SL_NODE_NULL) {
         static const char *const allowed[] = {"rules", "name", "auto_cancel", NULL};
         if (n->kind != SL_NODE_MAP)
             lint_error(l, n, "workflow config should be a hash");
@@ -347,7 +364,7 @@ static void check_top(struct lint *l, const struct sl_node *root)
         if (p && p->value && p->value->kind != SL_NODE_NULL && kw->check)
             kw->check(l, "root", p->key, p->value);
     }
-    check_default(l, sl_node_get(root, "default"));
+    check_default(l, sl_config_section(root, "default"));
     /* only shape-only mode leaves `include` for the validator (include.c resolves it) */
     if ((n = sl_node_get(root, "include")))
         sl_lint_include(l, n);

@@ -790,7 +790,7 @@ int sl_plan_build(struct sl_plan **out, const struct sl_config *cfg, const struc
     sl_vars_copy(&rule_vars, &t->pipeline_vars);
 
     c.top_vars = sl_node_get(cfg->root, "variables");
-    const struct sl_node *workflow = sl_node_get(cfg->root, "workflow");
+    const struct sl_node *workflow = sl_config_section(cfg->root, "workflow");
     const struct sl_node *wrules = sl_node_get(workflow, "rules");
     c.workflow_rules = wrules && wrules->kind == SL_NODE_SEQ;
     p->created = true;

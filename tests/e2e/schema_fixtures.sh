@@ -74,7 +74,7 @@ for doc in negative:
 # --schema skips exactly the whole-project checks; without it they still run, and where
 # GitLab's backend is more lenient than its JSON schema, plain lint follows the backend.
 modes = [  # (document, error without --schema or None, error with --schema or None)
-    ("job: {stage: nope, script: [x], needs: [ghost]}\n", "chosen stage does not exist", None),
+    ("job: {stage: nope, script: [x], needs: [ghost]}\n", "chosen stage nope does not exist", None),
     ("job: {script: [x], dependencies: [ghost]}\n", "undefined dependency: ghost", None),
     ("job: {extends: .missing}\n", "unknown keys in `extends` (.missing)", None),
     ("include: missing.yml\njob: {script: [x]}\n", "`missing.yml` does not exist", None),
@@ -84,6 +84,8 @@ modes = [  # (document, error without --schema or None, error with --schema or N
     ("job: {script: [x], image: null}\n", None, "jobs:job:image config can't be blank"),
     ("job: {script: [x], artifacts: {reports: {browser_performance: [a.json]}}}\n", None,
      "reports:browser_performance config should be a string"),
+    ("job: {script: [x], artifacts: {reports: {performance: p.json}}}\n", None,
+     "reports config contains unknown keys: performance"),
     ("job: {script: [x], trigger: {project: group/project}}\n", None, None),
 ]
 for i, (doc, plain_err, schema_err) in enumerate(modes):

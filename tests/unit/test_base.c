@@ -69,6 +69,38 @@ TEST(durations_parse_like_gitlab)
     CHECK(sl_time_parse_duration("", &s) < 0);
 }
 
+/* tests/cases/durations/durations.tsv: one accepted or refused form a line */
+TEST(durations_table)
+{
+    char *text = sl_test_read(sl_test_source_dir(), "tests/cases/durations/durations.tsv");
+    CHECK(text != NULL);
+    size_t cases = 0;
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
+        char *tab = strchr(line, '\t');
+        if (line[0] == '#' || !tab)
+            continue;
+        *tab = 0;
+        int64_t s = -1;
+        int rc = sl_time_parse_duration(line, &s);
+        if (!strcmp(tab + 1, "invalid")) {
+            if (rc == 0)
+                fprintf(stderr, "duration '%s' parsed as %lld, want invalid\n", line, (long long)s);
+            CHECK(rc < 0);
+        } else {
+            if (rc != 0 || s != strtoll(tab + 1, NULL, 10))
+                fprintf(stderr, "duration '%s': rc %d, %lld, want %s\n", line, rc, (long long)s,
+                        tab + 1);
+            CHECK(rc == 0 && s == strtoll(tab + 1, NULL, 10));
+        }
+        cases++;
+    }
+    CHECK(cases > 50);
+    free(text);
+}
+
 TEST(read_file_respects_limit)
 {
     const char *dir = sl_test_tmpdir();
