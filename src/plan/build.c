@@ -725,16 +725,23 @@ static int job_variables(struct plan_ctx *c, struct instance *in, const struct s
         sl_vars_set(v, "CI_ENVIRONMENT_SLUG", sl_plan_slugify(&c->plan->arena, j->environment),
                     false);
         const char *action = sl_node_scalar(sl_node_get(env, "action"));
-        sl_vars_set(v, "CI_ENVIRONMENT_ACTION", action ? action : "start", false);
+        j->environment_action = action ? action : "start";
+        sl_vars_set(v, "CI_ENVIRONMENT_ACTION", j->environment_action, false);
         const char *url = sl_node_scalar(sl_node_get(env, "url"));
         if (url) {
             char *u = sl_vars_expand(v, url, false);
+            j->environment_url = sl_arena_strdup(&c->plan->arena, u);
             sl_vars_set(v, "CI_ENVIRONMENT_URL", u, false);
             free(u);
         }
         const char *tier = sl_node_scalar(sl_node_get(env, "deployment_tier"));
-        if (tier)
-            sl_vars_set(v, "CI_ENVIRONMENT_TIER", tier, false);
+        j->environment_tier = tier ? tier : sl_plan_guess_tier(j->environment);
+        sl_vars_set(v, "CI_ENVIRONMENT_TIER", j->environment_tier, false);
+        j->environment_on_stop = sl_node_scalar(sl_node_get(env, "on_stop"));
+        const char *stop_in = sl_node_scalar(sl_node_get(env, "auto_stop_in"));
+        int64_t secs = 0;
+        if (stop_in && strcmp(stop_in, "never") && sl_time_parse_duration(stop_in, &secs) == 0)
+            j->environment_auto_stop_in_s = secs;
     }
     const char *rg = sl_node_scalar(sl_node_get(j->node, "resource_group"));
     if (rg) {

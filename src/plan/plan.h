@@ -67,6 +67,9 @@ int sl_plan_next_pipeline_id(const char *project_dir, bool bump, int64_t *id, st
 /* GitLab's slugify: lowercase, every char outside [a-z0-9] becomes '-', at most 63
  * bytes, no '-' at either end. Allocated in A. */
 char *sl_plan_slugify(struct sl_arena *a, const char *s);
+/* The deployment tier GitLab guesses from an environment's NAME (Environment#guess_tier):
+ * development, testing, staging, production or other. Static string. */
+const char *sl_plan_guess_tier(const char *name);
 
 /* --- the plan ------------------------------------------------------------------------ */
 
@@ -111,6 +114,15 @@ struct sl_plan_job {
     size_t nretry_exit_codes;
     int64_t timeout_s;
     const char *environment; /* expanded environment:name or NULL */
+    /* The rest of `environment:` (meaningful when ENVIRONMENT is set): the action (start,
+     * prepare, verify, access, stop; "start" by default), the expanded url or NULL, the
+     * deployment tier (given, or guessed from the name as GitLab does), the on_stop job's
+     * name or NULL, auto_stop_in in seconds (0: never). */
+    const char *environment_action;
+    const char *environment_url;
+    const char *environment_tier;
+    const char *environment_on_stop;
+    int64_t environment_auto_stop_in_s;
     const char *resource_group;
     bool interruptible;
     const char *const *before_script; /* flattened, NULL-terminated */

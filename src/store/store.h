@@ -343,4 +343,101 @@ int sl_store_audit_add(struct sl_store *st, const struct sl_store_audit *a, int6
 int sl_store_audit_list(struct sl_store *st, const struct sl_store_page *page,
                         struct sl_store_audit **out, size_t *n, struct sl_error *err);
 
+/* ---- environments and deployments (deployments.c) ---- */
+
+/* An environment of a project, made by the first job that names it. STATE is GitLab's:
+ * "available", "stopping", "stopped". */
+struct sl_store_environment {
+    int64_t id;
+    int64_t project_id;
+    char *name;
+    char *slug;
+    char *tier; /* production, staging, testing, development, other */
+    char *url;  /* "" = none */
+    char *state;
+    int64_t auto_stop_at; /* 0 = never */
+    int64_t created_at, updated_at;
+    int64_t last_deployment_id; /* the latest successful deployment; 0 = none (read only) */
+};
+
+/* What a job with `environment:` does to it. */
+struct sl_store_environment_job {
+    int64_t job_id;
+    int64_t environment_id;
+    char *action;           /* start, prepare, verify, access, stop */
+    int64_t on_stop_job_id; /* 0 = none */
+    int64_t auto_stop_in_s; /* 0 = never */
+    char *url;              /* the job's expanded environment:url; "" = none */
+};
+
+/* One run of a deploying job. STATUS: created, running, success, failed, canceled, blocked,
+ * skipped. */
+struct sl_store_deployment {
+    int64_t id;
+    int64_t project_id;
+    int64_t environment_id;
+    int64_t iid; /* 1, 2, 3... per project */
+    int64_t job_id;
+    int64_t pipeline_id;
+    char *status;
+    char *sha;
+    char *ref;
+    char *triggered_by; /* "token:3", "webhook:github", "system" */
+    int64_t rollback_of; /* the deployment this one re-deploys; 0 = none */
+    int64_t created_at, started_at, finished_at;
+    char *environment_name; /* read only */
+};
+
+void sl_store_environment_release(struct sl_store_environment *e);
+void sl_store_environments_free(struct sl_store_environment *arr, size_t n);
+void sl_store_environment_job_release(struct sl_store_environment_job *j);
+void sl_store_deployment_release(struct sl_store_deployment *d);
+void sl_store_deployments_free(struct sl_store_deployment *arr, size_t n);
+
+/* The environment NAME of PROJECT_ID, made with SLUG, TIER and URL when it does not exist
+ * yet; an existing one keeps its tier and gets URL when URL is not empty. *id_out gets its id. */
+int sl_store_environment_ensure(struct sl_store *st, int64_t project_id, const char *name,
+                                const char *slug, const char *tier, const char *url, int64_t now,
+                                int64_t *id_out, struct sl_error *err);
+int sl_store_environment_get(struct sl_store *st, int64_t id, struct sl_store_environment *out,
+                             struct sl_error *err);
+/* Environments of a project by id ascending. PAGE->status filters on state. */
+int sl_store_environment_list(struct sl_store *st, int64_t project_id,
+                              const struct sl_store_page *page, struct sl_store_environment **out,
+                              size_t *n, struct sl_error *err);
+/* Sets STATE, AUTO_STOP_AT (0 = none) and, when URL is not NULL or empty, the url. When
+ * EXPECT_STATE is not NULL the change happens only from that state (else SL_EBUSY). */
+int sl_store_environment_set_state(struct sl_store *st, int64_t id, const char *state,
+                                   const char *expect_state, int64_t auto_stop_at,
+                                   const char *url, int64_t now, struct sl_error *err);
+/* Deletes a stopped environment with its deployments; SL_EBUSY when it is not stopped. */
+int sl_store_environment_delete(struct sl_store *st, int64_t id, struct sl_error *err);
+/* Up to LIMIT available environments whose auto_stop_at is at or before NOW. */
+int sl_store_environment_list_due(struct sl_store *st, int64_t now, int limit,
+                                  struct sl_store_environment **out, size_t *n,
+                                  struct sl_error *err);
+
+int sl_store_environment_job_add(struct sl_store *st, const struct sl_store_environment_job *j,
+                                 struct sl_error *err);
+/* SL_ENOENT when job JOB_ID has no environment. */
+int sl_store_environment_job_get(struct sl_store *st, int64_t job_id,
+                                 struct sl_store_environment_job *out, struct sl_error *err);
+
+/* Inserts D (id, iid and created_at ignored: the project's next iid and NOW). */
+int sl_store_deployment_create(struct sl_store *st, const struct sl_store_deployment *d,
+                               int64_t now, int64_t *id_out, struct sl_error *err);
+int sl_store_deployment_get(struct sl_store *st, int64_t id, struct sl_store_deployment *out,
+                            struct sl_error *err);
+/* The latest deployment of job JOB_ID; SL_ENOENT when it has none. */
+int sl_store_deployment_get_by_job(struct sl_store *st, int64_t job_id,
+                                   struct sl_store_deployment *out, struct sl_error *err);
+/* Deployments of an environment, newest first (keyset on id). PAGE->status filters. */
+int sl_store_deployment_list(struct sl_store *st, int64_t environment_id,
+                             const struct sl_store_page *page, struct sl_store_deployment **out,
+                             size_t *n, struct sl_error *err);
+/* Sets the status of deployment ID; started_at when it becomes running, finished_at when it
+ * ends. When EXPECT_STATUS is not NULL, only from that status (else SL_EBUSY). */
+int sl_store_deployment_set_status(struct sl_store *st, int64_t id, const char *status,
+                                   const char *expect_status, int64_t now, struct sl_error *err);
+
 #endif
