@@ -79,6 +79,8 @@ enum sl_sched_failure {
     SL_SCHED_FAILURE_RUNNER_INTERRUPTED,
     SL_SCHED_FAILURE_SERVER_TIMEOUT_RUNNING,
     SL_SCHED_FAILURE_SERVER_TIMEOUT_CANCELING,
+    /* a deployment job older than the environment's latest deployment (deploy.c) */
+    SL_SCHED_FAILURE_FORWARD_DEPLOYMENT,
     SL_SCHED_FAILURE_COUNT
 };
 

@@ -31,6 +31,16 @@ static void audit_on(struct req *r, const char *action, const char *kind, int64_
     audit(r, NULL, action, target, NULL);
 }
 
+json_t *srv_time_json(int64_t ms)
+{
+    return time_json(ms);
+}
+
+void srv_audit_on(struct req *r, const char *action, const char *kind, int64_t id)
+{
+    audit_on(r, action, kind, id);
+}
+
 /* --- operations ----------------------------------------------------------------------- */
 
 static void h_healthz(struct req *r)
@@ -175,6 +185,11 @@ static bool page_args(struct req *r, struct sl_store_page *page)
         page->limit = (int)l;
     }
     return true;
+}
+
+bool srv_page_args(struct req *r, struct sl_store_page *page)
+{
+    return page_args(r, page);
 }
 
 static void h_project_list(struct req *r)
@@ -617,6 +632,13 @@ const struct route srv_routes[] = {
     {"POST", "/api/v1/jobs/{id}/play", h_job_play, "developer"},
     {"POST", "/api/v1/jobs/{id}/retry", h_job_retry, "developer"},
     {"POST", "/api/v1/jobs/{id}/cancel", h_job_cancel, "developer"},
+    {"GET", "/api/v1/projects/{id}/environments", h_environment_list, "viewer"},
+    {"GET", "/api/v1/environments/{id}", h_environment_get, "viewer"},
+    {"POST", "/api/v1/environments/{id}/stop", h_environment_stop, "developer"},
+    {"POST", "/api/v1/environments/{id}/rollback", h_environment_rollback, "maintainer"},
+    {"DELETE", "/api/v1/environments/{id}", h_environment_delete, "maintainer"},
+    {"GET", "/api/v1/environments/{id}/deployments", h_environment_deployments, "viewer"},
+    {"GET", "/api/v1/deployments/{id}", h_deployment_get, "viewer"},
     {"POST", "/api/v1/lint", h_lint, "viewer"},
     {"GET", "/api/v1/audit", h_audit_list, "admin"},
     /* authenticated by the project's webhook secret, not by a token (webhook.c) */

@@ -4,6 +4,7 @@
 
 #include "base/compat.h"
 #include "base/str.h"
+#include "plan/plan.h"
 #include "sched/pipeline.h"
 #include "server/server.h"
 #include "store/store.h"
@@ -199,6 +200,44 @@ void srv_workers_join(struct sl_server *s);
 int srv_workers_busy(struct sl_server *s);
 /* Start-up recovery (sl_store_recover_jobs fed to the scheduler). */
 int srv_recover(struct sl_server *s, struct sl_error *err);
+
+/* Environments and deployments (deploy.c, deploy_api.c). */
+/* Records the environments, environment jobs and deployments of new pipeline P (stored
+ * with its jobs, in PLAN's order). */
+int srv_deploy_record(struct sl_server *s, const struct sl_store_pipeline *p,
+                      const struct sl_plan *plan, struct sl_error *err);
+/* Job JOB_ID now has status JOB_STATUS: its deployment and environment follow (a no-op for
+ * a job without an environment). Errors are logged, never returned: a job's progress never
+ * waits on its deployment's bookkeeping. */
+void srv_deploy_job_moved(struct sl_server *s, int64_t job_id, const char *job_status);
+/* Called with a job just claimed by WORKER_ID: when it would deploy over a newer successful
+ * deployment, fails it (forward_deployment_failure, a line in its log) and returns true;
+ * the caller must not run it. */
+bool srv_deploy_refuse_outdated(struct sl_server *s, const struct sl_store_job *job,
+                                const char *worker_id);
+/* Stops environment ENVIRONMENT_ID: plays (or re-runs) the on_stop job of its latest
+ * successful deployment, or stops it at once when there is none. SL_EBUSY when stopped. */
+int srv_deploy_stop(struct sl_server *s, int64_t environment_id, struct sl_error *err);
+/* Re-runs the job of successful deployment DEPLOYMENT_ID (0: the latest successful one) of
+ * the environment, as a new deployment that says what it rolls back to. */
+int srv_deploy_rollback(struct sl_server *s, int64_t environment_id, int64_t deployment_id,
+                        const char *actor, int64_t *new_id, struct sl_error *err);
+/* Stops environments whose auto_stop_in is over (the ticker calls it). */
+void srv_deploy_tick(struct sl_server *s, int64_t now);
+void h_environment_list(struct req *r);
+void h_environment_get(struct req *r);
+void h_environment_stop(struct req *r);
+void h_environment_delete(struct req *r);
+void h_environment_rollback(struct req *r);
+void h_environment_deployments(struct req *r);
+void h_deployment_get(struct req *r);
+
+/* Shared by the handler files (api.c). */
+json_t *srv_time_json(int64_t ms);
+/* ?after= and ?limit= into PAGE; answers 400 and returns false when they are bad. */
+bool srv_page_args(struct req *r, struct sl_store_page *page);
+/* An audit event of the request's token on KIND:ID. */
+void srv_audit_on(struct req *r, const char *action, const char *kind, int64_t id);
 
 /* Metrics (metrics.c). */
 void metrics_init(struct metrics *m);

@@ -530,9 +530,21 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     p.status = (char *)sl_sched_status_name(sl_sched_status(m));
     if (sl_sched_is_finished(m))
         p.finished_at = now;
-    rc = sl_store_pipeline_create(s->st, &p, jobs, njobs, now, id_out, NULL, err);
-    if (rc == 0)
+    int64_t pid = 0;
+    rc = sl_store_pipeline_create(s->st, &p, jobs, njobs, now, &pid, NULL, err);
+    if (rc == 0) {
+        p.id = pid;
+        if (id_out)
+            *id_out = pid;
+        struct sl_error derr = SL_ERROR_INIT;
+        if (srv_deploy_record(s, &p, plan, &derr) < 0) {
+            atomic_fetch_add(&s->metrics.store_errors, 1);
+            sl_log(SL_LOG_ERROR, "cannot record the pipeline's deployments", "error",
+                   sl_error_format(&derr), NULL);
+        }
+        sl_error_release(&derr);
         srv_workers_wake(s);
+    }
 out:
     if (jobs)
         for (size_t i = 0; i < njobs; i++)

@@ -75,6 +75,8 @@ static int persist_job(struct sl_server *s, struct sl_sched *m, size_t i, struct
         j->exit_code = code;
     }
     rc = sl_store_job_update(s->st, j, old, err);
+    if (rc == 0)
+        srv_deploy_job_moved(s, j->id, j->status);
 out:
     free(old);
     return rc;

@@ -308,7 +308,9 @@ static void *worker_main(void *arg)
         int rc =
             sl_store_claim_job(s->st, w->id, NULL, 0, SRV_LEASE_S, sl_time_now_ms(), &job, &err);
         if (rc == 1) {
-            run_claimed(w, &job);
+            srv_deploy_job_moved(s, job.id, "running");
+            if (!srv_deploy_refuse_outdated(s, &job, w->id))
+                run_claimed(w, &job);
             sl_store_job_release(&job);
             continue;
         }
@@ -364,6 +366,7 @@ static void *ticker_main(void *arg)
                         srv_transition(s, jobs[i].pipeline_id, SRV_EV_SETTLE, 0, NULL, false, NULL);
                 sl_store_jobs_free(jobs, n);
             }
+            srv_deploy_tick(s, last_settle);
         }
         usleep(stopping ? 100 * 1000 : 250 * 1000);
     }

@@ -170,7 +170,7 @@ int sl_store_environment_list(struct sl_store *st, int64_t project_id,
                            db_text(state), db_int(db_page_limit(page))};
     int rc = db_run(st, false,
                     "SELECT " ENV_COLS " FROM environments e WHERE e.project_id = ? AND e.id > ? "
-                    "AND (? IS NULL OR e.state = ?) ORDER BY e.id LIMIT ?",
+                    "AND (CAST(? AS TEXT) IS NULL OR e.state = ?) ORDER BY e.id LIMIT ?",
                     v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0)
         LIST_INTO(struct sl_store_environment, read_env, rows, out, n);
@@ -193,9 +193,9 @@ int sl_store_environment_set_state(struct sl_store *st, int64_t id, const char *
                            db_int(id),           db_text(expect_state),
                            db_text(expect_state)};
     int rc = db_run(st, true,
-                    "UPDATE environments SET state = ?, auto_stop_at = ?, url = CASE WHEN ? IS "
-                    "NULL OR ? = '' THEN url ELSE ? END, updated_at = ? WHERE id = ? AND (? IS "
-                    "NULL OR state = ?)",
+                    "UPDATE environments SET state = ?, auto_stop_at = ?, url = CASE WHEN "
+                    "CAST(? AS TEXT) IS NULL OR CAST(? AS TEXT) = '' THEN url ELSE ? END, "
+                    "updated_at = ? WHERE id = ? AND (CAST(? AS TEXT) IS NULL OR state = ?)",
                     w, SL_ARRAY_LEN(w), NULL, &changes, err);
     if (rc == 0 && changes == 0) {
         struct sl_store_environment e = {0};
@@ -372,11 +372,12 @@ int sl_store_deployment_list(struct sl_store *st, int64_t environment_id,
     int64_t after = page && page->after > 0 ? page->after : INT64_MAX;
     struct db_value v[] = {db_int(environment_id), db_int(after), db_text(status), db_text(status),
                            db_int(db_page_limit(page))};
-    int rc = db_run(st, false,
-                    "SELECT " DEP_COLS " FROM deployments d JOIN environments e ON e.id = "
-                    "d.environment_id WHERE d.environment_id = ? AND d.id < ? AND (? IS NULL OR "
-                    "d.status = ?) ORDER BY d.id DESC LIMIT ?",
-                    v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    int rc = db_run(
+        st, false,
+        "SELECT " DEP_COLS " FROM deployments d JOIN environments e ON e.id = "
+        "d.environment_id WHERE d.environment_id = ? AND d.id < ? AND (CAST(? AS TEXT) IS NULL OR "
+        "d.status = ?) ORDER BY d.id DESC LIMIT ?",
+        v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0)
         LIST_INTO(struct sl_store_deployment, read_dep, rows, out, n);
     db_rows_release(&rows);
@@ -401,7 +402,7 @@ int sl_store_deployment_set_status(struct sl_store *st, int64_t id, const char *
                            db_text(expect_status)};
     int rc = db_run(st, true,
                     "UPDATE deployments SET status = ?, started_at = COALESCE(?, started_at), "
-                    "finished_at = ? WHERE id = ? AND (? IS NULL OR status = ?)",
+                    "finished_at = ? WHERE id = ? AND (CAST(? AS TEXT) IS NULL OR status = ?)",
                     v, SL_ARRAY_LEN(v), NULL, &changes, err);
     if (rc == 0 && changes == 0)
         rc = sl_error_set(err, SL_EBUSY, "deployment %" PRId64 " is gone or moved on", id);

@@ -382,7 +382,7 @@ struct sl_store_deployment {
     char *status;
     char *sha;
     char *ref;
-    char *triggered_by; /* "token:3", "webhook:github", "system" */
+    char *triggered_by;  /* "token:3", "webhook:github", "system" */
     int64_t rollback_of; /* the deployment this one re-deploys; 0 = none */
     int64_t created_at, started_at, finished_at;
     char *environment_name; /* read only */
@@ -408,8 +408,8 @@ int sl_store_environment_list(struct sl_store *st, int64_t project_id,
 /* Sets STATE, AUTO_STOP_AT (0 = none) and, when URL is not NULL or empty, the url. When
  * EXPECT_STATE is not NULL the change happens only from that state (else SL_EBUSY). */
 int sl_store_environment_set_state(struct sl_store *st, int64_t id, const char *state,
-                                   const char *expect_state, int64_t auto_stop_at,
-                                   const char *url, int64_t now, struct sl_error *err);
+                                   const char *expect_state, int64_t auto_stop_at, const char *url,
+                                   int64_t now, struct sl_error *err);
 /* Deletes a stopped environment with its deployments; SL_EBUSY when it is not stopped. */
 int sl_store_environment_delete(struct sl_store *st, int64_t id, struct sl_error *err);
 /* Up to LIMIT available environments whose auto_stop_at is at or before NOW. */

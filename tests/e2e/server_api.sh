@@ -217,6 +217,13 @@ GET /api/v1/jobs/{id}/artifacts viewer
 POST /api/v1/jobs/{id}/play developer
 POST /api/v1/jobs/{id}/retry developer
 POST /api/v1/jobs/{id}/cancel developer
+GET /api/v1/projects/{id}/environments viewer
+GET /api/v1/environments/{id} viewer
+POST /api/v1/environments/{id}/stop developer
+POST /api/v1/environments/{id}/rollback maintainer
+DELETE /api/v1/environments/{id} maintainer
+GET /api/v1/environments/{id}/deployments viewer
+GET /api/v1/deployments/{id} viewer
 POST /api/v1/lint viewer
 GET /api/v1/audit admin
 POST /hooks/github signature

@@ -269,11 +269,13 @@ TEST(migrations_are_paired)
     bool same = na == nb && na > 0;
     for (size_t i = 0; same && i < na; i++)
         same = a[i].version == b[i].version && sl_streq(a[i].name, b[i].name) &&
-               a[i].version == (int)i + 1;
+               (i == 0 ? a[i].version == 1 : a[i].version > a[i - 1].version);
     int latest = na ? a[na - 1].version : 0;
     sl_store_migrations_free(a, na);
     sl_store_migrations_free(b, nb);
-    CHECK(same); /* both backends have the same versions 1..N with the same names */
+    /* both backends have the same versions, ascending from 1 (numbers are reserved per
+     * feature, so there may be gaps), with the same names */
+    CHECK(same);
     CHECK_INT_EQ(sl_store_latest_version(), latest);
     CHECK(latest >= 2);
 }
@@ -930,6 +932,9 @@ STORE_TEST(migrate_from_older_schema)
     int v = 0;
     CHECK_OK(sl_store_schema_version(st, &v, &e_));
     CHECK_INT_EQ(v, sl_store_latest_version());
+    CHECK_OK(db_run(st, true, "DROP TABLE deployments", NULL, 0, NULL, NULL, &e_));
+    CHECK_OK(db_run(st, true, "DROP TABLE environment_jobs", NULL, 0, NULL, NULL, &e_));
+    CHECK_OK(db_run(st, true, "DROP TABLE environments", NULL, 0, NULL, NULL, &e_));
     CHECK_OK(db_run(st, true, "DROP TABLE audit_events", NULL, 0, NULL, NULL, &e_));
     CHECK_OK(db_run(st, true, "DROP TABLE tokens", NULL, 0, NULL, NULL, &e_));
     CHECK_OK(db_run(st, true, "DROP TABLE artifacts", NULL, 0, NULL, NULL, &e_));
@@ -977,7 +982,11 @@ STORE_TEST(migrate_from_older_schema)
     CHECK_INT_EQ(j.pipeline_id, pl);
     sl_store_job_release(&j);
     CHECK_INT_EQ(rc_rows, 0);
-    CHECK_INT_EQ(rows.nrows, sl_store_latest_version());
+    struct sl_store_migration *all = NULL;
+    size_t nall = 0;
+    CHECK_OK(sl_store_migrations("sqlite", &all, &nall, &e_));
+    sl_store_migrations_free(all, nall);
+    CHECK_INT_EQ(rows.nrows, nall); /* every embedded migration, once */
     bool names_ok = sl_streq(db_cell(&rows, 0, 1)->data, "init") &&
                     sl_streq(db_cell(&rows, 1, 1)->data, "artifacts_tokens_audit");
     db_rows_release(&rows);

@@ -1,0 +1,336 @@
+/* deploy.c: environments and deployments as GitLab keeps them, driven by the jobs.
+ *
+ * A pipeline's jobs with `environment:` are recorded when the pipeline is made: each names
+ * its environment (made on first use) and what it does to it. A job whose action is
+ * `start` (the default) makes a deployment; `stop` stops the environment when it
+ * succeeds; `prepare`, `verify` and `access` only use it. From then on the deployment
+ * follows its job: every change of a job's status (transitions.c, a worker's claim)
+ * comes through srv_deploy_job_moved, which is a no-op for jobs without an environment.
+ *
+ * What GitLab calls "outdated deployment prevention" is checked when a worker claims a
+ * deploying job: a job of an older pipeline than the environment's latest successful
+ * deployment fails with forward_deployment_failure instead of running over it, unless
+ * it is a rollback (GitLab lets a rollback re-run an older job on purpose). */
+#include "base/compat.h"
+#include "base/alloc.h"
+#include "base/arena.h"
+#include "base/log.h"
+#include "base/time.h"
+#include "server/internal.h"
+
+#include <jansson.h>
+
+/* GitLab's wording for forward_deployment_failure (Ci::Build failure reasons) */
+#define FORWARD_DEPLOYMENT_MESSAGE                                                                 \
+    "The deployment job is older than the latest deployment, and therefore failed."
+
+/* A job's status as a deployment's: waiting jobs keep the deployment created (or blocked). */
+static const char *deployment_status(const char *job_status)
+{
+    static const char *const same[] = {"running", "success", "failed", "canceled", "skipped"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(same); i++)
+        if (!strcmp(job_status, same[i]))
+            return same[i];
+    return "created";
+}
+
+static bool ended(const char *status)
+{
+    return !strcmp(status, "success") || !strcmp(status, "failed") || !strcmp(status, "canceled") ||
+           !strcmp(status, "skipped");
+}
+
+static void log_store_error(struct sl_server *s, const char *what, const struct sl_error *err)
+{
+    atomic_fetch_add(&s->metrics.store_errors, 1);
+    sl_log(SL_LOG_ERROR, what, "error", sl_error_format(err), NULL);
+}
+
+int srv_deploy_record(struct sl_server *s, const struct sl_store_pipeline *p,
+                      const struct sl_plan *plan, struct sl_error *err)
+{
+    struct sl_store_job *jobs = NULL;
+    size_t n = 0;
+    int rc = 0;
+    int64_t now = sl_time_now_ms();
+    bool any = false;
+
+    for (size_t i = 0; i < plan->njobs; i++)
+        any = any || plan->jobs[i].environment;
+    if (!any)
+        return 0;
+    if ((rc = sl_store_job_list_by_pipeline(s->st, p->id, &jobs, &n, err)) < 0)
+        return rc;
+    for (size_t i = 0; i < plan->njobs && i < n; i++) {
+        const struct sl_plan_job *pj = &plan->jobs[i];
+        if (!pj->environment)
+            continue;
+        struct sl_arena a = SL_ARENA_INIT;
+        int64_t env_id = 0;
+        rc = sl_store_environment_ensure(s->st, p->project_id, pj->environment,
+                                         sl_plan_slugify(&a, pj->environment), pj->environment_tier,
+                                         pj->environment_url, now, &env_id, err);
+        sl_arena_release(&a);
+        if (rc < 0)
+            break;
+        struct sl_store_environment_job ej = {0};
+        ej.job_id = jobs[i].id;
+        ej.environment_id = env_id;
+        ej.action = (char *)pj->environment_action;
+        ej.auto_stop_in_s = pj->environment_auto_stop_in_s;
+        ej.url = (char *)pj->environment_url;
+        for (size_t k = 0; pj->environment_on_stop && k < plan->njobs && k < n; k++)
+            if (!strcmp(plan->jobs[k].name, pj->environment_on_stop))
+                ej.on_stop_job_id = jobs[k].id;
+        if ((rc = sl_store_environment_job_add(s->st, &ej, err)) < 0)
+            break;
+        if (strcmp(pj->environment_action, "start") != 0)
+            continue;
+        struct sl_store_deployment d = {0};
+        d.project_id = p->project_id;
+        d.environment_id = env_id;
+        d.job_id = jobs[i].id;
+        d.pipeline_id = p->id;
+        d.status = (char *)deployment_status(jobs[i].status);
+        d.sha = p->sha;
+        d.ref = p->ref;
+        char by[64];
+        snprintf(by, sizeof(by), "pipeline:%s", p->source ? p->source : "api");
+        d.triggered_by = by;
+        if ((rc = sl_store_deployment_create(s->st, &d, now, NULL, err)) < 0)
+            break;
+    }
+    sl_store_jobs_free(jobs, n);
+    return rc;
+}
+
+/* The deploying job EJ moved to JOB_STATUS: its latest deployment follows. A job that runs
+ * again after its deployment ended (a retry) makes a new deployment, as each GitLab retry
+ * is a new job with a deployment of its own. */
+static int follow_start(struct sl_server *s, const struct sl_store_environment_job *ej,
+                        const char *job_status, int64_t now, struct sl_error *err)
+{
+    struct sl_store_deployment d = {0};
+    const char *want = deployment_status(job_status);
+    int rc = sl_store_deployment_get_by_job(s->st, ej->job_id, &d, err);
+    if (rc < 0)
+        goto out;
+    if (ended(d.status) && !ended(want)) {
+        struct sl_store_deployment nd = d;
+        nd.status = (char *)want;
+        nd.rollback_of = 0;
+        nd.triggered_by = (char *)"retry";
+        rc = sl_store_deployment_create(s->st, &nd, now, NULL, err);
+        goto out;
+    }
+    if (!strcmp(d.status, want) || (!strcmp(d.status, "blocked") && !strcmp(want, "created")))
+        goto out;
+    if ((rc = sl_store_deployment_set_status(s->st, d.id, want, d.status, now, err)) < 0)
+        goto out;
+    if (!strcmp(want, "success")) {
+        int64_t stop_at = ej->auto_stop_in_s > 0 ? now + ej->auto_stop_in_s * 1000 : 0;
+        rc = sl_store_environment_set_state(s->st, ej->environment_id, "available", NULL, stop_at,
+                                            ej->url, now, err);
+    }
+out:
+    sl_store_deployment_release(&d);
+    return rc;
+}
+
+/* The stopping job EJ moved: running makes the environment stopping, success stopped, any
+ * other end available again (the stop did not happen). */
+static int follow_stop(struct sl_server *s, const struct sl_store_environment_job *ej,
+                       const char *job_status, int64_t now, struct sl_error *err)
+{
+    const char *state = !strcmp(job_status, "running")   ? "stopping"
+                        : !strcmp(job_status, "success") ? "stopped"
+                        : ended(job_status)              ? "available"
+                                                         : NULL;
+    if (!state)
+        return 0;
+    struct sl_store_environment e = {0};
+    int rc = sl_store_environment_get(s->st, ej->environment_id, &e, err);
+    /* a failed stop of an environment nobody asked to stop changes nothing */
+    if (rc == 0 && strcmp(e.state, state) &&
+        (strcmp(state, "available") || !strcmp(e.state, "stopping")))
+        rc = sl_store_environment_set_state(s->st, e.id, state, NULL, 0, NULL, now, err);
+    sl_store_environment_release(&e);
+    return rc;
+}
+
+void srv_deploy_job_moved(struct sl_server *s, int64_t job_id, const char *job_status)
+{
+    struct sl_store_environment_job ej = {0};
+    struct sl_error err = SL_ERROR_INIT;
+    int64_t now = sl_time_now_ms();
+    int rc = sl_store_environment_job_get(s->st, job_id, &ej, &err);
+    if (rc == SL_ENOENT)
+        rc = 0;
+    else if (rc == 0 && !strcmp(ej.action, "start"))
+        rc = follow_start(s, &ej, job_status, now, &err);
+    else if (rc == 0 && !strcmp(ej.action, "stop"))
+        rc = follow_stop(s, &ej, job_status, now, &err);
+    if (rc < 0)
+        log_store_error(s, "cannot record a deployment's status", &err);
+    sl_store_environment_job_release(&ej);
+    sl_error_release(&err);
+}
+
+bool srv_deploy_refuse_outdated(struct sl_server *s, const struct sl_store_job *job,
+                                const char *worker_id)
+{
+    struct sl_store_environment_job ej = {0};
+    struct sl_store_deployment d = {0}, last = {0};
+    struct sl_store_environment e = {0};
+    struct sl_error err = SL_ERROR_INIT;
+    bool refuse = false;
+
+    if (sl_store_environment_job_get(s->st, job->id, &ej, &err) < 0 || strcmp(ej.action, "start"))
+        goto out;
+    if (sl_store_deployment_get_by_job(s->st, job->id, &d, &err) < 0 || d.rollback_of)
+        goto out;
+    if (sl_store_environment_get(s->st, ej.environment_id, &e, &err) < 0 || !e.last_deployment_id ||
+        e.last_deployment_id == d.id)
+        goto out;
+    if (sl_store_deployment_get(s->st, e.last_deployment_id, &last, &err) < 0)
+        goto out;
+    refuse = last.pipeline_id > d.pipeline_id;
+    if (!refuse)
+        goto out;
+    char line[512];
+    int len = snprintf(line, sizeof(line),
+                       "ERROR: " FORWARD_DEPLOYMENT_MESSAGE " (%s runs deployment #%lld of "
+                       "pipeline %lld; this job is of pipeline %lld)\n",
+                       e.name, (long long)last.iid, (long long)last.pipeline_id,
+                       (long long)d.pipeline_id);
+    sl_store_log_append(s->st, job->id, line, (size_t)SL_MIN(len, (int)sizeof(line) - 1),
+                        sl_time_now_ms(), NULL, NULL);
+    struct srv_finish fin = {SL_SCHED_FAILURE_FORWARD_DEPLOYMENT, SL_SCHED_NO_EXIT_CODE, worker_id};
+    sl_error_release(&err);
+    if (srv_transition(s, job->pipeline_id, SRV_EV_FINISHED, (size_t)job->position, &fin, false,
+                       &err) < 0)
+        log_store_error(s, "cannot fail an outdated deployment job", &err);
+out:
+    sl_store_environment_job_release(&ej);
+    sl_store_deployment_release(&d);
+    sl_store_deployment_release(&last);
+    sl_store_environment_release(&e);
+    sl_error_release(&err);
+    return refuse;
+}
+
+int srv_deploy_stop(struct sl_server *s, int64_t environment_id, struct sl_error *err)
+{
+    struct sl_store_environment e = {0};
+    struct sl_store_deployment d = {0};
+    struct sl_store_environment_job ej = {0};
+    struct sl_store_job stop = {0};
+    int64_t now = sl_time_now_ms();
+    int rc;
+
+    if ((rc = sl_store_environment_get(s->st, environment_id, &e, err)) < 0)
+        goto out;
+    if (!strcmp(e.state, "stopped")) {
+        rc = sl_error_set(err, SL_EBUSY, "environment %s is already stopped", e.name);
+        goto out;
+    }
+    /* the on_stop job of the latest successful deployment, as GitLab stops it */
+    if (e.last_deployment_id &&
+        sl_store_deployment_get(s->st, e.last_deployment_id, &d, NULL) == 0 &&
+        sl_store_environment_job_get(s->st, d.job_id, &ej, NULL) == 0 && ej.on_stop_job_id &&
+        sl_store_job_get(s->st, ej.on_stop_job_id, &stop, NULL) == 0) {
+        enum srv_event ev = !strcmp(stop.status, "manual") || !strcmp(stop.status, "scheduled")
+                                ? SRV_EV_PLAY
+                                : SRV_EV_RETRY;
+        if (!strcmp(stop.status, "running") || !strcmp(stop.status, "pending"))
+            goto out; /* already on its way */
+        if ((rc = sl_store_environment_set_state(s->st, e.id, "stopping", NULL, 0, NULL, now,
+                                                 err)) < 0)
+            goto out;
+        rc = srv_transition(s, stop.pipeline_id, ev, (size_t)stop.position, NULL, false, err);
+        goto out;
+    }
+    /* nothing to run: stopped at once, as GitLab does without on_stop */
+    rc = sl_store_environment_set_state(s->st, e.id, "stopped", NULL, 0, NULL, now, err);
+out:
+    sl_store_environment_release(&e);
+    sl_store_deployment_release(&d);
+    sl_store_environment_job_release(&ej);
+    sl_store_job_release(&stop);
+    return rc;
+}
+
+int srv_deploy_rollback(struct sl_server *s, int64_t environment_id, int64_t deployment_id,
+                        const char *actor, int64_t *new_id, struct sl_error *err)
+{
+    struct sl_store_environment e = {0};
+    struct sl_store_deployment d = {0};
+    struct sl_store_job job = {0};
+    int64_t now = sl_time_now_ms();
+    int rc;
+
+    if ((rc = sl_store_environment_get(s->st, environment_id, &e, err)) < 0)
+        goto out;
+    if (!deployment_id)
+        deployment_id = e.last_deployment_id;
+    if (!deployment_id) {
+        rc = sl_error_set(err, SL_EINVAL, "environment %s has no successful deployment", e.name);
+        goto out;
+    }
+    if ((rc = sl_store_deployment_get(s->st, deployment_id, &d, err)) < 0)
+        goto out;
+    if (d.environment_id != e.id) {
+        rc = sl_error_set(err, SL_EINVAL, "deployment %lld is not of environment %s",
+                          (long long)deployment_id, e.name);
+        goto out;
+    }
+    if (strcmp(d.status, "success") != 0) {
+        rc = sl_error_set(err, SL_EINVAL,
+                          "deployment %lld is %s: only a successful deployment can be rolled "
+                          "back to",
+                          (long long)deployment_id, d.status);
+        goto out;
+    }
+    if ((rc = sl_store_job_get(s->st, d.job_id, &job, err)) < 0)
+        goto out;
+    if (!ended(job.status)) {
+        rc = sl_error_set(err, SL_EBUSY, "the job of deployment %lld is %s",
+                          (long long)deployment_id, job.status);
+        goto out;
+    }
+    /* the new deployment first, so the retried job follows it and not the old one */
+    struct sl_store_deployment nd = d;
+    nd.status = (char *)"created";
+    nd.rollback_of = d.id;
+    nd.triggered_by = (char *)actor;
+    if ((rc = sl_store_deployment_create(s->st, &nd, now, new_id, err)) < 0)
+        goto out;
+    rc = srv_transition(s, job.pipeline_id, SRV_EV_RETRY, (size_t)job.position, NULL, false, err);
+out:
+    sl_store_environment_release(&e);
+    sl_store_deployment_release(&d);
+    sl_store_job_release(&job);
+    return rc;
+}
+
+void srv_deploy_tick(struct sl_server *s, int64_t now)
+{
+    struct sl_store_environment *due = NULL;
+    size_t n = 0;
+    struct sl_error err = SL_ERROR_INIT;
+    if (sl_store_environment_list_due(s->st, now, 20, &due, &n, &err) < 0)
+        log_store_error(s, "cannot list environments due to stop", &err);
+    for (size_t i = 0; i < n; i++) {
+        sl_error_release(&err);
+        sl_log(SL_LOG_INFO, "auto_stop_in reached: stopping the environment", "environment",
+               due[i].name, NULL);
+        if (srv_deploy_stop(s, due[i].id, &err) < 0) {
+            log_store_error(s, "cannot stop an environment", &err);
+            /* not again at every tick: the timer is spent */
+            sl_store_environment_set_state(s->st, due[i].id, due[i].state, NULL, 0, NULL, now,
+                                           NULL);
+        }
+    }
+    sl_store_environments_free(due, n);
+    sl_error_release(&err);
+}

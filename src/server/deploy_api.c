@@ -1,0 +1,207 @@
+/* deploy_api.c: the environments and deployments routes (docs/api.md, "Environments and
+ * deployments"). The shapes follow GitLab's environments and deployments APIs: an
+ * environment has `external_url` and `state`, a deployment its `deployable` job. */
+#include "base/compat.h"
+#include "base/alloc.h"
+#include "server/internal.h"
+
+static json_t *deployment_json(const struct sl_store_deployment *d)
+{
+    json_t *o = json_pack("{s:I,s:I,s:s,s:s,s:s,s:s}", "id", (json_int_t)d->id, "iid",
+                          (json_int_t)d->iid, "ref", d->ref, "sha", d->sha, "status", d->status,
+                          "triggered_by", d->triggered_by);
+    json_object_set_new(o, "environment",
+                        json_pack("{s:I,s:s}", "id", (json_int_t)d->environment_id, "name",
+                                  d->environment_name ? d->environment_name : ""));
+    json_object_set_new(o, "deployable",
+                        json_pack("{s:I,s:I}", "id", (json_int_t)d->job_id, "pipeline_id",
+                                  (json_int_t)d->pipeline_id));
+    json_object_set_new(o, "rollback_of",
+                        d->rollback_of ? json_integer((json_int_t)d->rollback_of) : json_null());
+    json_object_set_new(o, "created_at", srv_time_json(d->created_at));
+    json_object_set_new(o, "started_at", srv_time_json(d->started_at));
+    json_object_set_new(o, "finished_at", srv_time_json(d->finished_at));
+    return o;
+}
+
+static json_t *environment_json(struct sl_server *s, const struct sl_store_environment *e)
+{
+    json_t *o = json_pack("{s:I,s:I,s:s,s:s,s:s,s:s}", "id", (json_int_t)e->id, "project_id",
+                          (json_int_t)e->project_id, "name", e->name, "slug", e->slug, "state",
+                          e->state, "tier", e->tier);
+    json_object_set_new(o, "external_url", *e->url ? json_string(e->url) : json_null());
+    json_object_set_new(o, "auto_stop_at", srv_time_json(e->auto_stop_at));
+    json_object_set_new(o, "created_at", srv_time_json(e->created_at));
+    json_object_set_new(o, "updated_at", srv_time_json(e->updated_at));
+    struct sl_store_deployment d = {0};
+    if (e->last_deployment_id &&
+        sl_store_deployment_get(s->st, e->last_deployment_id, &d, NULL) == 0)
+        json_object_set_new(o, "last_deployment", deployment_json(&d));
+    else
+        json_object_set_new(o, "last_deployment", json_null());
+    sl_store_deployment_release(&d);
+    return o;
+}
+
+static void reply_environment(struct req *r, int status, int64_t id)
+{
+    struct sl_store_environment e = {0};
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = sl_store_environment_get(r->s->st, id, &e, &err);
+    if (rc < 0)
+        reply_sl_error(r, rc, &err);
+    else
+        reply_json(r, status, environment_json(r->s, &e));
+    sl_store_environment_release(&e);
+    sl_error_release(&err);
+}
+
+void h_environment_list(struct req *r)
+{
+    struct sl_store_page page;
+    struct sl_store_project proj = {0};
+    struct sl_store_environment *es = NULL;
+    size_t n = 0;
+    struct sl_error err = SL_ERROR_INIT;
+    if (!srv_page_args(r, &page))
+        return;
+    page.status = query_arg(r, "state");
+    int rc = sl_store_project_get(r->s->st, r->id, &proj, &err);
+    if (rc == 0)
+        rc = sl_store_environment_list(r->s->st, r->id, &page, &es, &n, &err);
+    if (rc < 0) {
+        reply_sl_error(r, rc, &err);
+    } else {
+        json_t *a = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(a, environment_json(r->s, &es[i]));
+        reply_json(r, 200, a);
+    }
+    sl_store_environments_free(es, n);
+    sl_store_project_release(&proj);
+    sl_error_release(&err);
+}
+
+void h_environment_get(struct req *r)
+{
+    reply_environment(r, 200, r->id);
+}
+
+void h_environment_stop(struct req *r)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = srv_deploy_stop(r->s, r->id, &err);
+    if (rc == SL_EBUSY || rc == SL_EINVAL) {
+        reply_error(r, 409, "conflict", "%s", sl_error_format(&err));
+    } else if (rc < 0) {
+        reply_sl_error(r, rc, &err);
+    } else {
+        srv_audit_on(r, "environment.stop", "environment", r->id);
+        reply_environment(r, 200, r->id);
+    }
+    sl_error_release(&err);
+}
+
+void h_environment_delete(struct req *r)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = sl_store_environment_delete(r->s->st, r->id, &err);
+    if (rc == SL_EBUSY) {
+        reply_error(r, 409, "conflict", "%s", sl_error_format(&err));
+    } else if (rc < 0) {
+        reply_sl_error(r, rc, &err);
+    } else {
+        srv_audit_on(r, "environment.delete", "environment", r->id);
+        r->status = 204;
+    }
+    sl_error_release(&err);
+}
+
+void h_environment_rollback(struct req *r)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    int64_t dep = 0, new_id = 0;
+    json_t *b = NULL;
+    if (r->body_len) {
+        if (!(b = body_json(r)))
+            return;
+        json_t *v = json_object_get(b, "deployment_id");
+        const char *k;
+        json_t *x;
+        json_object_foreach(b, k, x)
+        {
+            if (strcmp(k, "deployment_id") != 0) {
+                reply_error(r, 400, "invalid", "unknown field '%s' (deployment_id)", k);
+                goto out;
+            }
+        }
+        if (v && (!json_is_integer(v) || json_integer_value(v) < 1)) {
+            reply_error(r, 400, "invalid", "deployment_id must be a deployment's id");
+            goto out;
+        }
+        dep = v ? (int64_t)json_integer_value(v) : 0;
+    }
+    char actor[48];
+    snprintf(actor, sizeof(actor), "token:%lld", (long long)r->token.id);
+    int rc = srv_deploy_rollback(r->s, r->id, dep, actor, &new_id, &err);
+    if (rc == SL_EBUSY || rc == SL_EINVAL) {
+        reply_error(r, rc == SL_EBUSY ? 409 : 400, rc == SL_EBUSY ? "conflict" : "invalid", "%s",
+                    sl_error_format(&err));
+    } else if (rc < 0) {
+        reply_sl_error(r, rc, &err);
+    } else {
+        char target[64];
+        snprintf(target, sizeof(target), "environment:%lld", (long long)r->id);
+        audit(r, NULL, "environment.rollback", target,
+              json_pack("{s:I,s:I}", "deployment_id", (json_int_t)new_id, "rollback_of",
+                        (json_int_t)dep));
+        struct sl_store_deployment d = {0};
+        if (sl_store_deployment_get(r->s->st, new_id, &d, &err) < 0)
+            reply_sl_error(r, SL_ESTORE, &err);
+        else
+            reply_json(r, 201, deployment_json(&d));
+        sl_store_deployment_release(&d);
+    }
+out:
+    json_decref(b);
+    sl_error_release(&err);
+}
+
+void h_environment_deployments(struct req *r)
+{
+    struct sl_store_page page;
+    struct sl_store_environment e = {0};
+    struct sl_store_deployment *ds = NULL;
+    size_t n = 0;
+    struct sl_error err = SL_ERROR_INIT;
+    if (!srv_page_args(r, &page))
+        return;
+    page.status = query_arg(r, "status");
+    int rc = sl_store_environment_get(r->s->st, r->id, &e, &err);
+    if (rc == 0)
+        rc = sl_store_deployment_list(r->s->st, r->id, &page, &ds, &n, &err);
+    if (rc < 0) {
+        reply_sl_error(r, rc, &err);
+    } else {
+        json_t *a = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(a, deployment_json(&ds[i]));
+        reply_json(r, 200, a);
+    }
+    sl_store_deployments_free(ds, n);
+    sl_store_environment_release(&e);
+    sl_error_release(&err);
+}
+
+void h_deployment_get(struct req *r)
+{
+    struct sl_store_deployment d = {0};
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = sl_store_deployment_get(r->s->st, r->id, &d, &err);
+    if (rc < 0)
+        reply_sl_error(r, rc, &err);
+    else
+        reply_json(r, 200, deployment_json(&d));
+    sl_store_deployment_release(&d);
+    sl_error_release(&err);
+}

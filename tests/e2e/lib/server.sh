@@ -1,0 +1,64 @@
+# lib/server.sh: what the server's end-to-end scripts share. Source it after setting
+# `bin` (the sluice binary) and `tmp` (a temporary directory the script removes).
+#
+#   server_start [ARGS...]   starts `sluice serve` on a free loopback port with its data in
+#                            $tmp/data (and SL_SERVER_DB's store when set); sets pid, url,
+#                            admin; returns 1 with the server's stderr when it does not start
+#   req METHOD PATH TOKEN [BODY]   one API call: sets code and body
+#   jget EXPR                Python expression on the last body: jget "['id']"
+#   wait_for SECONDS CMD...  runs CMD every 0.1 s until it succeeds or SECONDS pass
+#   ok / bad / expect        TAP-style checks counted in pass and fail; finish prints the
+#                            harness's closing line and exits non-zero on any failure
+pass=0 fail=0 pid=
+db=()
+[[ -n ${SL_SERVER_DB:-} ]] && db=(--db "$SL_SERVER_DB")
+
+ok() { pass=$((pass + 1)); echo "ok - $1"; }
+bad() { fail=$((fail + 1)); echo "not ok - $1"; [[ $# -gt 1 ]] && echo "$2" | sed 's/^/#   /'; }
+expect() { # expect NAME WANT GOT [detail]
+  if [[ $2 == "$3" ]]; then ok "$1"; else bad "$1: got '$3', want '$2'" "${4:-}"; fi
+}
+finish() {
+  echo "$pass passed, $fail failed"
+  ((fail == 0))
+}
+
+server_start() {
+  "$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" "${db[@]}" "$@" >"$tmp/out" 2>>"$tmp/err" &
+  pid=$!
+  wait_for 30 grep -q 'listening on' "$tmp/out"
+  local addr
+  addr=$(sed -n 's/.*listening on http:\/\///p' "$tmp/out")
+  if [[ -z $addr ]]; then
+    cat "$tmp/err" >&2
+    return 1
+  fi
+  url=http://$addr
+  admin=$(cat "$tmp/data/admin.token")
+}
+
+server_stop() {
+  [[ -n $pid ]] || return 0
+  kill -TERM "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  pid=
+}
+
+wait_for() { # wait_for SECONDS CMD...
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    ((SECONDS >= deadline)) && return 1
+    sleep 0.1
+  done
+}
+
+req() { # req METHOD PATH TOKEN [BODY] -> $code, $body
+  local args=(-s -o "$tmp/body" -w '%{http_code}' -X "$1" "$url$2")
+  [[ -n $3 ]] && args+=(-H "Authorization: Bearer $3")
+  [[ $# -ge 4 ]] && args+=(--data-binary "$4" -H 'Content-Type: application/json')
+  code=$(curl "${args[@]}")
+  body=$(cat "$tmp/body")
+}
+
+jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d'+sys.argv[1]))" "$1" <<<"$body"; }

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Environments and deployments on a real `sluice serve`: environments made by the first
+# deployment (name and url expanded, tier guessed), deployments following their jobs,
+# outdated-deployment prevention (forward_deployment_failure), rollback to an earlier
+# deployment, auto_stop_in running the on_stop job, stop and delete. On SQLite here and on
+# PostgreSQL through server_pg.sh (SL_SERVER_DB).
+set -u
+bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+if ! command -v curl >/dev/null; then
+  echo "SKIPPED: server_deploy needs curl, which is not installed" >&2
+  exit 77
+fi
+tmp=$(mktemp -d)
+# shellcheck source=lib/server.sh
+. "$src/tests/e2e/lib/server.sh"
+trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+
+git_commit() { git -C "$tmp/repo" -c user.email=t@t -c user.name=t commit -qam "$1"; }
+mkdir "$tmp/repo"
+(cd "$tmp/repo" && git init -q -b main && cat > .gitlab-ci.yml <<'YML'
+stages: [deploy, cleanup]
+review:
+  stage: deploy
+  script: [echo "review $CI_ENVIRONMENT_NAME at $CI_ENVIRONMENT_URL ($CI_ENVIRONMENT_TIER)"]
+  environment:
+    name: review/$CI_COMMIT_REF_SLUG
+    url: https://$CI_COMMIT_REF_SLUG.review.test
+    on_stop: stop_review
+    auto_stop_in: 2 seconds
+stop_review:
+  stage: cleanup
+  script: [echo "stopping $CI_ENVIRONMENT_NAME"]
+  when: manual
+  environment: {name: review/$CI_COMMIT_REF_SLUG, action: stop}
+production:
+  stage: deploy
+  script: [echo "deploying $CI_COMMIT_SHA to $CI_ENVIRONMENT_NAME"]
+  environment: {name: production, url: https://prod.test}
+YML
+echo 1 > version && git add . && git -c user.email=t@t -c user.name=t commit -qm one) ||
+  { echo "cannot make a git repo" >&2; exit 1; }
+
+server_start || { bad "server starts"; finish; exit 1; }
+ok "server starts ($url)"
+maint=$("$bin" token create --role maintainer --data "$tmp/data" "${db[@]}")
+dev=$("$bin" token create --role developer --data "$tmp/data" "${db[@]}")
+req POST /api/v1/projects "$maint" "{\"name\":\"app\",\"repo_url\":\"file://$tmp/repo\",\"default_branch\":\"main\"}"
+expect "project created" 201 "$code" "$body"
+proj=$(jget "['id']")
+
+pipeline_done() { # pipeline_done ID: its status is final (the manual stop job waits)
+  req GET "/api/v1/pipelines/$1" "$maint"
+  [[ $(jget "['status']") =~ ^(success|failed|canceled|manual)$ ]]
+}
+run_pipeline() { # run_pipeline -> $pl, after it finished
+  req POST "/api/v1/projects/$proj/pipelines" "$dev" '{"ref":"main"}'
+  pl=$(jget "['id']")
+  wait_for 60 pipeline_done "$pl" || bad "pipeline $pl finishes" "$body"
+}
+job_field() { # job_field NAME FIELD: FIELD of job NAME in the last pipeline body
+  python3 -c "import json,sys; print([j[sys.argv[2]] for j in json.load(sys.stdin)['jobs'] if j['name'] == sys.argv[1]][0])" "$1" "$2" <<<"$body"
+}
+job_of() { job_field "$1" id; }
+
+run_pipeline
+pl1=$pl
+expect "the first pipeline succeeds" success "$(jget "['status']")" "$body$(tail -5 "$tmp/err")"
+prod_job1=$(job_of production)
+req GET "/api/v1/projects/$proj/environments" "$dev"
+expect "two environments made by the first deployment" 2 "$(jget ".__len__()")" "$body"
+expect "names expanded with the job's variables" "review/main production" \
+  "$(jget "[0]['name']") $(jget "[1]['name']")"
+expect "tiers guessed as GitLab guesses them" "development production" \
+  "$(jget "[0]['tier']") $(jget "[1]['tier']")"
+expect "urls expanded" "https://main.review.test https://prod.test" \
+  "$(jget "[0]['external_url']") $(jget "[1]['external_url']")"
+review=$(jget "[0]['id']")
+prod=$(jget "[1]['id']")
+expect "production's last deployment is the first pipeline's" "success $prod_job1" \
+  "$(jget "[1]['last_deployment']['status']") $(jget "[1]['last_deployment']['deployable']['id']")"
+dep1=$(jget "[1]['last_deployment']['id']")
+req GET "/api/v1/jobs/$prod_job1/log" "$dev"
+expect "the job saw CI_ENVIRONMENT_*" 1 "$(grep -c 'deploying .* to production' <<<"$body")" "$body"
+
+# auto_stop_in: the ticker runs the on_stop job of the review app's deployment
+review_stopped() { req GET "/api/v1/environments/$review" "$dev"; [[ $(jget "['state']") == stopped ]]; }
+if wait_for 60 review_stopped; then ok "auto_stop_in ran the on_stop job: review/main stopped"; else
+  bad "review/main stops after auto_stop_in" "$body"; fi
+req GET "/api/v1/pipelines/$pl1" "$dev"
+expect "the stop job ran" success "$(job_field stop_review status)"
+
+echo 2 > "$tmp/repo/version" && git_commit two
+run_pipeline
+pl2=$pl
+prod_job2=$(job_of production)
+req GET "/api/v1/environments/$prod/deployments" "$dev"
+expect "two deployments of production, newest first" "2 $prod_job2 $prod_job1" \
+  "$(jget ".__len__()") $(jget "[0]['deployable']['id']") $(jget "[1]['deployable']['id']")" "$body"
+expect "deployments have per-project iids" "success success" \
+  "$(jget "[0]['status']") $(jget "[1]['status']")"
+dep2=$(jget "[0]['id']")
+req GET "/api/v1/environments/$prod/deployments?limit=1&after=$dep2" "$dev"
+expect "keyset paging of deployments" "1 $dep1" "$(jget ".__len__()") $(jget "[0]['id']")"
+
+# outdated deployment prevention: re-running the older pipeline's job does not deploy
+req POST "/api/v1/jobs/$prod_job1/retry" "$dev"
+expect "retry of the older deployment job accepted" 200 "$code" "$body"
+old_done() { req GET "/api/v1/jobs/$prod_job1" "$dev"; [[ $(jget "['status']") =~ ^(success|failed)$ ]]; }
+wait_for 60 old_done
+expect "the older job fails with forward_deployment_failure" "failed forward_deployment_failure" \
+  "$(jget "['status']") $(jget "['failure_reason']")" "$body"
+req GET "/api/v1/jobs/$prod_job1/log" "$dev"
+expect "its log says why" 1 "$(grep -c 'older than the latest deployment' <<<"$body")" "$body"
+req GET "/api/v1/environments/$prod" "$dev"
+expect "production still runs the newer deployment" "$dep2" "$(jget "['last_deployment']['id']")"
+
+# rollback: an explicit re-deploy of the older deployment runs
+req POST "/api/v1/environments/$prod/rollback" "$dev" "{\"deployment_id\":$dep1}"
+expect "a developer may not roll back" 403 "$code"
+req POST "/api/v1/environments/$prod/rollback" "$maint" '{"deployment_id":"x"}'
+expect "a bad deployment_id: 400" 400 "$code" "$body"
+req POST "/api/v1/environments/$prod/rollback" "$maint" '{"deployment_idd":1}'
+expect "an unknown field: 400" 400 "$code" "$body"
+req POST "/api/v1/environments/$prod/rollback" "$maint" "{\"deployment_id\":$dep1}"
+expect "rollback accepted: a new deployment" "201 $dep1" "$code $(jget "['rollback_of']")" "$body"
+dep3=$(jget "['id']")
+rolled() { req GET "/api/v1/deployments/$dep3" "$dev"; [[ $(jget "['status']") =~ ^(success|failed)$ ]]; }
+wait_for 60 rolled
+expect "the rollback deployed" "success $prod_job1" \
+  "$(jget "['status']") $(jget "['deployable']['id']")" "$body"
+req GET "/api/v1/environments/$prod" "$dev"
+expect "production now runs the rollback" "$dep3" "$(jget "['last_deployment']['id']")"
+req GET "/api/v1/deployments/$dep1" "$dev"
+expect "the deployment rolled back to keeps its own outcome" success "$(jget "['status']")"
+
+# stop and delete
+req DELETE "/api/v1/environments/$prod" "$maint"
+expect "an available environment cannot be deleted: 409" 409 "$code" "$body"
+req POST "/api/v1/environments/$prod/stop" "$dev"
+expect "production (no on_stop) stops at once" "200 stopped" "$code $(jget "['state']")" "$body"
+req POST "/api/v1/environments/$prod/stop" "$dev"
+expect "stopping a stopped environment: 409" 409 "$code"
+req DELETE "/api/v1/environments/$prod" "$maint"
+expect "a stopped environment is deleted" 204 "$code"
+req GET "/api/v1/environments/$prod" "$dev"
+expect "and is gone" 404 "$code"
+req GET "/api/v1/projects/999/environments" "$dev"
+expect "environments of an unknown project: 404" 404 "$code"
+req GET "/api/v1/audit?action=environment.rollback" "$admin"
+expect "the rollback is audited" environment.rollback "$(jget "[0]['action']")" "$body"
+
+server_stop
+finish
