@@ -12,8 +12,8 @@ int64_t sl_time_now_ms(void);
 void sl_time_iso8601(int64_t ms, char *buf, size_t size);
 /* Parses a human duration as GitLab's ChronicDuration (0.12, raise_exceptions) reads it:
  * "3h 30m", "1 hour", "90 minutes", "2 dy", "3 mos", "2 hrs and 5 mins", "1 week", "day",
- * "4:01:01" (h:m:s), "30" (seconds), "1.5h"; case-insensitive; 0 is not a duration. Returns the seconds in *out,
- * 0 on success or SL_EINVAL. "never" is not a duration (callers handle it). */
+ * "4:01:01" (h:m:s), "30" (seconds), "1.5h"; case-insensitive; 0 is not a duration. Returns the
+ * seconds in *out, 0 on success or SL_EINVAL. "never" is not a duration (callers handle it). */
 int sl_time_parse_duration(const char *s, int64_t *out);
 
 #endif

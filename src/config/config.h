@@ -96,7 +96,6 @@ bool sl_config_is_job_key(const char *key, const struct sl_node *value);
  * key is a job. The node belongs to ROOT. */
 struct sl_node *sl_config_section(const struct sl_node *root, const char *key);
 
-
 /* Writes the merged configuration as YAML, as GitLab shows its merged YAML: includes,
  * anchors, extends, !reference and defaults resolved; top-level keys in file order. */
 void sl_config_emit_yaml(const struct sl_config *cfg, struct sl_str *out);

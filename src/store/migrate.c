@@ -161,8 +161,8 @@ int sl_store_migrate(struct sl_store *st, int migrate_to, struct sl_error *err)
                          err);
     if (rc < 0 || (rc = read_version(&dc, &current, err)) < 0)
         goto end;
-    if ((rc = db_exec(&dc, "SELECT version FROM schema_migrations", NULL, 0, &applied, NULL,
-                      err)) < 0)
+    if ((rc = db_exec(&dc, "SELECT version FROM schema_migrations", NULL, 0, &applied, NULL, err)) <
+        0)
         goto end;
     if (current > latest) {
         rc = sl_error_set(err, SL_EUNSUPPORTED,
