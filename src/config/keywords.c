@@ -455,7 +455,7 @@ void sl_lint_auto_cancel(struct lint *l, const char *loc, const struct sl_node *
 enum rules_kind { RULES_JOB, RULES_WORKFLOW, RULES_INCLUDE };
 
 static void check_rules_list(struct lint *l, const char *p, const char *k, const struct sl_node *n,
-                             enum rules_kind kind)
+                             enum rules_kind kind, bool blank_ok)
 {
     static const char *const job_keys[] = {
         "if",        "changes", "exists",        "when",     "allow_failure",
@@ -476,10 +476,12 @@ static void check_rules_list(struct lint *l, const char *p, const char *k, const
         return;
     }
     char *loc = sl_xasprintf("%s:%s:rule", p, k);
+    if (n->n == 0 && !blank_ok) /* Entry::Rules validates presence */
+        lint_error(l, n, "%s:%s config can't be blank", p, k);
     for (size_t i = 0; i < n->n; i++) {
         const struct sl_node *r = n->items[i];
         if (r && r->kind == SL_NODE_SEQ) { /* a flattened !reference */
-            check_rules_list(l, p, k, r, kind);
+            check_rules_list(l, p, k, r, kind, true);
             continue;
         }
         if (!r || r->kind != SL_NODE_MAP) {
@@ -520,7 +522,7 @@ static void check_rules_list(struct lint *l, const char *p, const char *k, const
 
 static void check_rules(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    check_rules_list(l, p, k, n, RULES_JOB);
+    check_rules_list(l, p, k, n, RULES_JOB, false);
 }
 
 static void check_only_except(struct lint *l, const char *p, const char *k, const struct sl_node *n)
@@ -753,8 +755,12 @@ static void check_cache_key(struct lint *l, const char *loc, const struct sl_nod
         const struct sl_node *f = kw_val(l, key, "files");
         if (f && !kw_strings(f))
             lint_error(l, f, "%s:files config should be an array of strings", x);
-        else if (f && (f->n == 0 || f->n > 10))
-            lint_error(l, f, "%s:files config should have from 1 to 10 entries", x);
+        else if (f && f->n == 0) /* Entry::Files: 1 to 2 paths (10 behind a feature flag) */
+            lint_error(l, f, "%s:files config requires at least 1 item", x);
+        else if (f && f->n > 10)
+            lint_error(l, f, "%s:files config has too many items (maximum is 10)", x);
+        else if (f && f->n > 2 && !l->cfg->shape_only) /* the schema has the flagged limit */
+            lint_error(l, f, "%s:files config has too many items (maximum is 2)", x);
         if ((f = kw_val(l, key, "files_commits")) && !kw_strings(f))
             lint_error(l, f, "%s:files_commits config should be an array of strings", x);
         else if (f && (f->n == 0 || f->n > 2))
@@ -1205,10 +1211,10 @@ const struct keyword *sl_keyword_find(const char *name)
 
 void sl_lint_workflow_rules(struct lint *l, const struct sl_node *n)
 {
-    check_rules_list(l, "workflow", "rules", n, RULES_WORKFLOW);
+    check_rules_list(l, "workflow", "rules", n, RULES_WORKFLOW, false);
 }
 
 void sl_lint_include_rules(struct lint *l, const char *loc, const struct sl_node *n)
 {
-    check_rules_list(l, loc, "rules", n, RULES_INCLUDE);
+    check_rules_list(l, loc, "rules", n, RULES_INCLUDE, false);
 }

@@ -30,6 +30,10 @@ struct reader {
     const char *src;       /* the text being parsed, for what libfyaml gets wrong */
     size_t srclen;
     int rc;
+    /* the innermost open flow collection ('[' or '{', kind 0 when none): an unclosed one is
+     * reported where it opened, as Psych does, not at the end of the file */
+    struct sl_pos flow_pos;
+    char flow_kind;
 };
 
 /* Whether a literal or folded scalar uses clip chomping (no `-` or `+` in its header) and
@@ -136,7 +140,15 @@ static int syntax_error(struct reader *r)
     struct fy_diag_error *e;
     bool any = false;
     while (d && (e = fy_diag_errors_iterate(d, &it))) {
-        if (!r->rc)
+        if (!r->rc && r->flow_kind && e->msg &&
+            (strstr(e->msg, "without a closing") || strstr(e->msg, "missing comma in flow")))
+            sl_diag_add(r->diag, SL_DIAG_ERROR, r->file, r->flow_pos.line, r->flow_pos.col,
+                        "invalid YAML: did not find expected ',' or '%c' while parsing a flow "
+                        "%s at line %d column %d",
+                        r->flow_kind == '[' ? ']' : '}',
+                        r->flow_kind == '[' ? "sequence" : "mapping", r->flow_pos.line,
+                        r->flow_pos.col);
+        else if (!r->rc)
             sl_diag_add(r->diag, SL_DIAG_ERROR, r->file, e->line, e->column, "invalid YAML: %s",
                         e->msg);
         any = true;
@@ -488,11 +500,19 @@ static int parse_node(struct reader *r, struct fy_event *e, int depth, struct sl
         break;
     }
     case FYET_MAPPING_START:
-        rc = parse_mapping(r, e, depth, out, size);
+    case FYET_SEQUENCE_START: {
+        bool seq = e->type == FYET_SEQUENCE_START;
+        struct sl_pos saved = r->flow_pos;
+        char saved_kind = r->flow_kind;
+        if (fy_event_get_node_style(e) == FYNS_FLOW) {
+            r->flow_pos = node_pos(r, e, seq ? e->sequence_start.tag : e->mapping_start.tag);
+            r->flow_kind = seq ? '[' : '{';
+        }
+        rc = seq ? parse_sequence(r, e, depth, out, size) : parse_mapping(r, e, depth, out, size);
+        r->flow_pos = saved;
+        r->flow_kind = saved_kind;
         break;
-    case FYET_SEQUENCE_START:
-        rc = parse_sequence(r, e, depth, out, size);
-        break;
+    }
     default:
         rc = fail(r, SL_EINVAL, pos, "unexpected YAML event");
     }
