@@ -12,7 +12,7 @@ packages=(
   # libraries (DESIGN.md §3)
   libfyaml-dev libjansson-dev libpcre2-dev libmicrohttpd-dev libcurl4-openssl-dev
   libsqlite3-dev libpq-dev libgit2-dev libarchive-dev libzstd-dev libsodium-dev
-  libxml2-dev
+  libxml2-dev zlib1g-dev
   # tests: a real PostgreSQL server, the schema-fixture splitter, tools the e2e tests call
   postgresql python3 python3-yaml sqlite3 curl procps ca-certificates
 )

@@ -277,9 +277,28 @@ static json_t *job_json(const struct sl_store_job *j, bool full)
     double d = duration_s(j);
     json_object_set_new(o, "duration_s", d < 0 ? json_null() : json_real(d));
     json_object_set_new(o, "failure_reason", str_or_null(j->failure_reason));
+    /* what the UI draws: the needs graph (positions of the pipeline's jobs) and why a job
+     * waits */
+    json_object_set_new(o, "position", json_integer(j->position));
+    json_object_set_new(o, "when", json_string(j->when ? j->when : "on_success"));
+    json_object_set_new(o, "due_at", time_json(j->due_at));
+    json_t *spec = j->spec ? json_loads(j->spec, 0, NULL) : NULL;
+    json_t *needs = json_object_get(spec, "needs");
+    json_object_set_new(o, "needs", json_is_array(needs) ? json_incref(needs) : json_array());
+    if (full) {
+        /* the names of the job's variables, never their values (which may be secrets) */
+        json_t *names = json_array(), *vars = json_object_get(spec, "variables"), *v;
+        size_t i;
+        json_array_foreach(vars, i, v)
+        {
+            if (json_is_string(json_array_get(v, 0)))
+                json_array_append(names, json_array_get(v, 0));
+        }
+        json_object_set_new(o, "variables", names);
+    }
+    json_decref(spec);
     if (full) {
         json_object_set_new(o, "pipeline_id", json_integer(j->pipeline_id));
-        json_object_set_new(o, "when", json_string(j->when));
         json_object_set_new(o, "allow_failure", json_boolean(j->allow_failure));
         json_object_set_new(o, "attempt", json_integer(j->attempt));
         json_object_set_new(o, "exit_code",
@@ -628,6 +647,7 @@ const struct route srv_routes[] = {
     {"GET", "/api/v1/jobs/{id}", h_job_get, "viewer"},
     {"GET", "/api/v1/jobs/{id}/log", h_job_log, "viewer"},
     {"GET", "/api/v1/jobs/{id}/log/stream", h_job_log_stream, "viewer"},
+    {"GET", "/api/v1/jobs/{id}/log/raw", h_job_log_raw, "viewer"},
     {"GET", "/api/v1/jobs/{id}/artifacts", h_job_artifacts, "viewer"},
     {"POST", "/api/v1/jobs/{id}/play", h_job_play, "developer"},
     {"POST", "/api/v1/jobs/{id}/retry", h_job_retry, "developer"},
@@ -641,6 +661,13 @@ const struct route srv_routes[] = {
     {"GET", "/api/v1/deployments/{id}", h_deployment_get, "viewer"},
     {"POST", "/api/v1/lint", h_lint, "viewer"},
     {"GET", "/api/v1/audit", h_audit_list, "admin"},
+    /* the web UI's sign-in (session.c): the body's token authenticates the POST */
+    {"POST", "/api/v1/session", h_session_create, NULL},
+    {"GET", "/api/v1/session", h_session_get, "viewer"},
+    {"DELETE", "/api/v1/session", h_session_delete, "viewer"},
+    {"GET", "/api/v1/tokens", h_token_list, "admin"},
+    {"POST", "/api/v1/tokens", h_token_create, "admin"},
+    {"DELETE", "/api/v1/tokens/{id}", h_token_revoke, "admin"},
     /* authenticated by the project's webhook secret, not by a token (webhook.c) */
     {"POST", "/hooks/github", h_hook_github, NULL},
     {"POST", "/hooks/gitlab", h_hook_gitlab, NULL},

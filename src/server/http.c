@@ -164,26 +164,31 @@ static void authenticate_and_run(struct req *r, const struct route *rt)
     if (rt->role) {
         const char *h =
             MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-        if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+        if (!h && srv_session_present(r)) {
+            if (srv_session_auth(r) < 0)
+                return;
+        } else if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
             reply_error(r, 401, "unauthorized", "an API token is required (Authorization: Bearer)");
             return;
         }
-        const char *secret = h + 7;
-        while (*secret == ' ')
-            secret++;
-        struct sl_error err = SL_ERROR_INIT;
-        int rc = sl_store_token_verify(r->s->st, secret, sl_time_now_ms(), &r->token, &err);
-        if (rc == SL_ENOENT) {
-            reply_error(r, 401, "unauthorized", "invalid or revoked token");
+        if (!r->session_id[0]) {
+            const char *secret = h + 7;
+            while (*secret == ' ')
+                secret++;
+            struct sl_error err = SL_ERROR_INIT;
+            int rc = sl_store_token_verify(r->s->st, secret, sl_time_now_ms(), &r->token, &err);
+            if (rc == SL_ENOENT) {
+                reply_error(r, 401, "unauthorized", "invalid or revoked token");
+                sl_error_release(&err);
+                return;
+            }
+            if (rc < 0) {
+                reply_sl_error(r, rc, &err);
+                sl_error_release(&err);
+                return;
+            }
             sl_error_release(&err);
-            return;
         }
-        if (rc < 0) {
-            reply_sl_error(r, rc, &err);
-            sl_error_release(&err);
-            return;
-        }
-        sl_error_release(&err);
         if (sl_server_role_rank(r->token.role) < sl_server_role_rank(rt->role)) {
             reply_error(r, 403, "forbidden", "this needs the %s role; the token has %s", rt->role,
                         r->token.role);
@@ -208,6 +213,8 @@ static size_t dispatch(struct req *r)
         authenticate_and_run(r, &srv_routes[i]);
         return i;
     }
+    if (!path_known && srv_ui_handle(r))
+        return srv_nroutes;
     if (path_known)
         reply_error(r, 405, "method_not_allowed", "%s is not allowed on %s", r->method, r->path);
     else
@@ -232,6 +239,16 @@ static void request_id(struct req *r)
     snprintf(r->request_id, sizeof(r->request_id), "%llu", id);
 }
 
+static const char *const security_headers[][2] = {
+    {"Content-Security-Policy",
+     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+     "connect-src 'self'; worker-src 'self'; font-src 'self'; manifest-src 'self'; "
+     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"},
+    {"X-Frame-Options", "DENY"},
+    {"X-Content-Type-Options", "nosniff"},
+    {"Referrer-Policy", "no-referrer"},
+};
+
 static enum MHD_Result send_reply(struct req *r, const char *route, int64_t t0, size_t route_idx)
 {
     struct MHD_Response *resp = r->response;
@@ -246,6 +263,12 @@ static enum MHD_Result send_reply(struct req *r, const char *route, int64_t t0, 
     MHD_add_response_header(resp, "X-Request-Id", r->request_id);
     if (r->next_offset[0])
         MHD_add_response_header(resp, "X-Next-Offset", r->next_offset);
+    if (r->set_cookie[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, r->set_cookie);
+    /* Every answer: the UI's script and styles only from this origin, never framed, no
+     * referrer to other sites (docs/ui.md). */
+    for (size_t i = 0; i < SL_ARRAY_LEN(security_headers); i++)
+        MHD_add_response_header(resp, security_headers[i][0], security_headers[i][1]);
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
 
@@ -380,6 +403,7 @@ int srv_http_start(struct sl_server *s, const char *listen, int threads, struct 
     if ((rc = parse_listen(listen, &sa, err)) < 0)
         return rc;
     streams_init(s);
+    sessions_init(s);
     s->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
         on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
@@ -404,4 +428,5 @@ void srv_http_stop(struct sl_server *s)
         s->daemon = NULL;
     }
     streams_free(s);
+    sessions_free(s);
 }

@@ -60,7 +60,8 @@ struct sl_server {
     char *worker_prefix; /* "serve@HOST/": this server's workers, for recovery */
     atomic_ullong next_request_id;
     struct metrics metrics;
-    struct streams *streams; /* log streams (stream.c) */
+    struct streams *streams;   /* log streams (stream.c) */
+    struct sessions *sessions; /* the UI's sign-in sessions (session.c) */
     /* the poller (poll.c) */
     pthread_t poller;
     bool poller_started;
@@ -87,7 +88,9 @@ struct req {
     /* A handler that answers with something other than OUT (a stream) sets this; the
      * HTTP layer queues it with STATUS and destroys it. */
     struct MHD_Response *response;
-    char request_id[72]; /* the client's X-Request-Id when sane, else a counter */
+    char request_id[72];  /* the client's X-Request-Id when sane, else a counter */
+    char session_id[72];  /* the UI session the request was authenticated by; "" = bearer */
+    char set_cookie[160]; /* a Set-Cookie header for the answer; "" = none */
 };
 
 typedef void (*route_fn)(struct req *r);
@@ -129,6 +132,29 @@ void streams_init(struct sl_server *s);
 void streams_stop(struct sl_server *s);
 void streams_free(struct sl_server *s);
 void h_job_log_stream(struct req *r);
+
+/* The web UI (ui.c): answers GET/HEAD of / , the pages' deep links and /assets/ from the
+ * embedded web/ files; false when PATH is none of those (the caller answers 404). */
+bool srv_ui_handle(struct req *r);
+
+/* UI sessions (session.c): an API token exchanged for a cookie. */
+void sessions_init(struct sl_server *s);
+void sessions_free(struct sl_server *s);
+/* Whether R carries a session cookie. */
+bool srv_session_present(struct req *r);
+/* Authenticates R by its session cookie into R->token (and R->session_id); for a
+ * state-changing method also checks the CSRF token and the origin. 0, or -1 with R
+ * answered (401, 403). */
+int srv_session_auth(struct req *r);
+void h_session_create(struct req *r);
+void h_session_get(struct req *r);
+void h_session_delete(struct req *r);
+
+/* Tokens over HTTP and the raw log download (tokens.c). */
+void h_token_list(struct req *r);
+void h_token_create(struct req *r);
+void h_token_revoke(struct req *r);
+void h_job_log_raw(struct req *r);
 
 /* Webhooks (webhook.c). */
 enum srv_forge { SRV_FORGE_GITHUB, SRV_FORGE_GITLAB, SRV_FORGE_GITEA };

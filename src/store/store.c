@@ -237,7 +237,7 @@ int sl_store_open_with(struct sl_store **out, const char *url, const struct sl_s
     if (st->opts.busy_timeout_ms <= 0)
         st->opts.busy_timeout_ms = 5000;
     if (st->opts.max_log_bytes <= 0)
-        st->opts.max_log_bytes = 64 * 1024 * 1024;
+        st->opts.max_log_bytes = 1024LL * 1024 * 1024; /* 1 GiB: the UI shows logs of any size */
     if (st->opts.connect_timeout_s <= 0)
         st->opts.connect_timeout_s = 10;
     pthread_mutex_init(&st->mu, NULL);

@@ -56,7 +56,7 @@ struct sl_store_options {
     int pool_size;         /* connections; 0 = 4 (1 for an in-memory SQLite database) */
     int busy_timeout_ms;   /* SQLite: how long to wait for another process's lock; 0 = 5000 */
     int migrate_to;        /* apply migrations up to this version only; 0 = all (tests) */
-    int64_t max_log_bytes; /* per job; 0 = 64 MiB */
+    int64_t max_log_bytes; /* per job; 0 = 1 GiB */
     int connect_timeout_s; /* PostgreSQL; 0 = 10 */
 };
 

@@ -226,6 +226,13 @@ GET /api/v1/environments/{id}/deployments viewer
 GET /api/v1/deployments/{id} viewer
 POST /api/v1/lint viewer
 GET /api/v1/audit admin
+GET /api/v1/jobs/{id}/log/raw viewer
+POST /api/v1/session none
+GET /api/v1/session viewer
+DELETE /api/v1/session viewer
+GET /api/v1/tokens admin
+POST /api/v1/tokens admin
+DELETE /api/v1/tokens/{id} admin
 POST /hooks/github signature
 POST /hooks/gitlab signature
 POST /hooks/gitea signature

@@ -1,0 +1,365 @@
+/* app.js: the pages of the sluice UI. One page at a time in <main>, chosen by the path
+ * (history API: every page has a real URL; Back and reload work). All data comes from the
+ * HTTP API of docs/api.md with the session cookie; state-changing calls send the session's
+ * CSRF token. */
+"use strict";
+(function () {
+  const main = document.getElementById("main");
+  const nav = document.getElementById("nav");
+  let session = null; /* {csrf_token, token:{id,name,role}} */
+  let timers = [];
+  let cleanups = [];
+  const RANK = { viewer: 0, developer: 1, maintainer: 2, admin: 3 };
+  const can = (role) => session && RANK[session.token.role] >= RANK[role];
+  const FINISHED = new Set(["success", "failed", "canceled", "skipped"]);
+  const ICON = { success: "✔", failed: "✖", canceled: "⊘", skipped: "»", running: "◔", pending: "◌", created: "◌", manual: "⚙", scheduled: "⏲", waiting_for_resource: "◌" };
+
+  function h(tag, attrs, ...kids) {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v == null || v === false) continue;
+      if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+      else if (k === "class") el.className = v;
+      else el.setAttribute(k, v === true ? "" : v);
+    }
+    for (const k of kids.flat()) if (k != null) el.append(k instanceof Node ? k : String(k));
+    return el;
+  }
+  const link = (href, ...kids) => h("a", { href, "data-link": true }, ...kids);
+  const badge = (status) => h("span", { class: "st st-" + status, title: status }, h("span", { "aria-hidden": "true" }, ICON[status] || "•"), " ", status);
+  const dur = (s) => (s == null ? "" : s < 1 ? Math.round(s * 1000) + " ms" : window.SluiceFmtDur(Math.round(s)));
+  const ago = (iso) => (iso ? new Date(iso).toLocaleString() : "");
+
+  class HttpError extends Error { constructor(status, msg) { super(msg); this.status = status; } }
+
+  async function api(method, path, body) {
+    const headers = {};
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (method !== "GET" && session && session.csrf_token) headers["X-CSRF-Token"] = session.csrf_token;
+    const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" });
+    if (r.status === 401 && path !== "/api/v1/session") { session = null; go("/signin?next=" + encodeURIComponent(location.pathname + location.search)); throw new HttpError(401, "signed out"); }
+    if (r.status === 204) return null;
+    const data = await r.json().catch(() => null);
+    if (!r.ok) throw new HttpError(r.status, (data && data.error && data.error.message) || r.statusText);
+    return data;
+  }
+
+  function every(ms, fn) { const t = setInterval(fn, ms); timers.push(t); }
+  function onLeave(fn) { cleanups.push(fn); }
+
+  function go(path, replace) {
+    if (replace) history.replaceState({}, "", path); else history.pushState({}, "", path);
+    route();
+  }
+  document.addEventListener("click", (e) => {
+    const a = e.target.closest("a[data-link]");
+    if (!a || e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;
+    e.preventDefault();
+    go(a.getAttribute("href"));
+  });
+  window.addEventListener("popstate", route);
+
+  function page(title, ...kids) {
+    document.title = title + " · sluice";
+    main.textContent = "";
+    main.append(h("h1", {}, title), ...kids);
+  }
+  function fail(err) {
+    if (err.status === 401) return;
+    main.append(h("p", { class: "error", role: "alert" }, String(err.message || err)));
+  }
+
+  function drawNav() {
+    nav.textContent = "";
+    if (!session) return;
+    nav.append(link("/projects", "Projects"));
+    if (can("admin")) nav.append(link("/admin/tokens", "Tokens"), link("/admin/audit", "Audit"));
+    nav.append(h("span", { class: "who" }, session.token.name + " (" + session.token.role + ")"),
+      h("button", { type: "button", id: "signout", onclick: async () => { await api("DELETE", "/api/v1/session").catch(() => {}); session = null; go("/signin"); } }, "Sign out"));
+  }
+
+  /* --- pages -------------------------------------------------------------------------- */
+
+  function signin(q) {
+    const input = h("input", { id: "token", type: "password", name: "token", autocomplete: "current-password", required: true, placeholder: "slt_…", "aria-label": "API token" });
+    const msg = h("p", { class: "error", role: "alert" });
+    const form = h("form", { class: "signin", onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        session = await api("POST", "/api/v1/session", { token: input.value });
+        go(q.get("next") || "/projects", true);
+      } catch (err) { msg.textContent = err.message; }
+    } }, h("label", { for: "token" }, "API token"), input, h("button", { type: "submit" }, "Sign in"), msg,
+      h("p", { class: "muted" }, "A token from `sluice token create` or the admin's data/admin.token. It is exchanged for a session cookie and not kept by this page."));
+    page("Sign in", form);
+    input.focus();
+  }
+
+  async function projects() {
+    page("Projects");
+    const list = h("table", { class: "grid" }, h("thead", {}, h("tr", {}, h("th", {}, "Project"), h("th", {}, "Default branch"), h("th", {}, "Last pipeline"))));
+    const body = h("tbody");
+    list.append(body);
+    main.append(list);
+    try {
+      const ps = await api("GET", "/api/v1/projects");
+      if (!ps.length) main.append(h("p", { class: "muted" }, "No projects yet: POST /api/v1/projects (docs/api.md)."));
+      for (const p of ps) {
+        const cell = h("td", {}, "…");
+        body.append(h("tr", {}, h("td", {}, link("/projects/" + p.id, p.name)), h("td", {}, p.default_branch), cell));
+        api("GET", `/api/v1/projects/${p.id}/pipelines?ref=${encodeURIComponent(p.default_branch)}&limit=20`).then((pl) => {
+          const last = pl.find((x) => x.ref === p.default_branch);
+          cell.textContent = "";
+          cell.append(last ? link("/pipelines/" + last.id, badge(last.status), " #" + last.iid) : "none");
+        }).catch(() => (cell.textContent = "?"));
+      }
+    } catch (err) { fail(err); }
+  }
+
+  async function pipelines(id, q) {
+    const status = q.get("status") || "", ref = q.get("ref") || "", after = q.get("after") || "";
+    const sel = h("select", { id: "status", "aria-label": "status", onchange: () => go(filt({ status: sel.value, after: "" })) },
+      ["", "created", "pending", "running", "success", "failed", "canceled", "skipped", "manual", "scheduled"].map((s) => h("option", { value: s, selected: s === status }, s || "any status")));
+    const refIn = h("input", { id: "ref", value: ref, placeholder: "ref", "aria-label": "ref", onchange: () => go(filt({ ref: refIn.value, after: "" })) });
+    const filt = (o) => { const u = new URLSearchParams({ status, ref, after, ...o }); for (const [k, v] of [...u]) if (!v) u.delete(k); return `/projects/${id}` + (u.toString() ? "?" + u : ""); };
+    const body = h("tbody");
+    const more = h("p");
+    const runBtn = can("developer") ? h("button", { type: "button", onclick: async () => { try { const p = await api("POST", `/api/v1/projects/${id}/pipelines`, ref ? { ref } : {}); go("/pipelines/" + p.id); } catch (e) { fail(e); } } }, "Run pipeline") : null;
+    page("Pipelines", h("div", { class: "bar" }, sel, refIn, runBtn), h("table", { class: "grid" }, h("thead", {}, h("tr", {}, h("th", {}, "Status"), h("th", {}, "Pipeline"), h("th", {}, "Ref"), h("th", {}, "Commit"), h("th", {}, "Source"), h("th", {}, "Created"))), body), more);
+    try {
+      const proj = await api("GET", "/api/v1/projects/" + id);
+      main.querySelector("h1").textContent = proj.name + ": pipelines";
+      document.title = proj.name + " · sluice";
+    } catch (err) { return fail(err); }
+    const load = async () => {
+      const u = new URLSearchParams({ limit: "25" });
+      if (status) u.set("status", status);
+      if (ref) u.set("ref", ref);
+      if (after) u.set("after", after);
+      const pl = await api("GET", `/api/v1/projects/${id}/pipelines?${u}`);
+      const rows = pl.filter((p) => !ref || p.ref === ref);
+      body.textContent = "";
+      for (const p of rows)
+        body.append(h("tr", {}, h("td", {}, badge(p.status)), h("td", {}, link("/pipelines/" + p.id, "#" + p.iid)), h("td", {}, p.ref), h("td", { class: "mono" }, (p.sha || "").slice(0, 8)), h("td", {}, p.source), h("td", {}, ago(p.created_at))));
+      if (!rows.length) body.append(h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No pipelines.")));
+      more.textContent = "";
+      if (after) more.append(link(filt({ after: "" }), "Newest"), " ");
+      if (pl.length === 25) more.append(link(filt({ after: String(pl[pl.length - 1].id) }), "Older →"));
+    };
+    try { await load(); } catch (err) { return fail(err); }
+    every(3000, () => load().catch(() => {}));
+  }
+
+  function why(j) {
+    if (j.status === "manual") return "manual: waits for someone to play it";
+    if (j.status === "scheduled") {
+      const left = j.due_at ? Math.max(0, Math.round((new Date(j.due_at) - Date.now()) / 1000)) : null;
+      return "delayed" + (left != null ? ": starts in " + window.SluiceFmtDur(left) : "");
+    }
+    if (j.status === "skipped") return j.failure_reason || "skipped: an earlier stage or a needed job did not succeed, or its rules excluded it";
+    if (j.status === "created") return "waits for " + (j.needs.length ? "the jobs it needs" : "the earlier stages");
+    if (j.status === "pending") return "pending: waits for a free worker or runner";
+    if (j.status === "failed" && j.failure_reason) return "failed: " + j.failure_reason;
+    return "";
+  }
+
+  function actions(kind, obj, refresh) {
+    if (!can("developer")) return [];
+    const btn = (label, verb) => h("button", { type: "button", class: "act act-" + verb, "aria-label": label + " " + (obj.name || "pipeline"), onclick: async (e) => {
+      e.stopPropagation(); e.preventDefault();
+      try { await api("POST", `/api/v1/${kind}/${obj.id}/${verb}`); refresh(); } catch (err) { alert(err.message); }
+    } }, label);
+    const out = [];
+    if (kind === "jobs") {
+      if (obj.status === "manual" || obj.status === "scheduled") out.push(btn("Play", "play"));
+      if (FINISHED.has(obj.status) && obj.status !== "skipped") out.push(btn("Retry", "retry"));
+      if (!FINISHED.has(obj.status) && obj.status !== "manual") out.push(btn("Cancel", "cancel"));
+    } else {
+      if (obj.jobs.some((j) => j.status === "failed" || j.status === "canceled")) out.push(btn("Retry failed", "retry"));
+      if (!FINISHED.has(obj.status)) out.push(btn("Cancel", "cancel"));
+    }
+    return out;
+  }
+
+  async function pipeline(id) {
+    page("Pipeline");
+    const head = h("div", { class: "bar" });
+    const graph = h("div", { class: "graph" });
+    main.append(head, graph);
+    const draw = (p) => {
+      main.querySelector("h1").textContent = `Pipeline #${p.iid}`;
+      head.textContent = "";
+      head.append(badge(p.status), h("span", {}, " on ", h("b", {}, p.ref), " ", h("span", { class: "mono" }, (p.sha || "").slice(0, 8))), link("/projects/" + p.project_id, "all pipelines"), ...actions("pipelines", p, refresh));
+      if (p.yaml_errors) head.append(h("ul", { class: "error" }, p.yaml_errors.map((e) => h("li", {}, e))));
+      graph.textContent = "";
+      const stages = [];
+      for (const j of p.jobs) { let s = stages.find((x) => x.name === j.stage); if (!s) stages.push((s = { name: j.stage, jobs: [] })); s.jobs.push(j); }
+      const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+      svg.setAttribute("class", "edges");
+      svg.setAttribute("aria-hidden", "true");
+      graph.append(svg);
+      const cards = new Map();
+      for (const s of stages) {
+        const col = h("section", { class: "stage", "aria-label": "stage " + s.name }, h("h2", {}, s.name));
+        for (const j of s.jobs) {
+          const card = h("a", { class: "job st-" + j.status, href: "/jobs/" + j.id, "data-link": true, title: why(j) },
+            h("span", { class: "ic", "aria-hidden": "true" }, ICON[j.status] || "•"), h("span", { class: "nm" }, j.name), h("span", { class: "du" }, dur(j.duration_s)),
+            h("span", { class: "sr" }, " " + j.status), ...actions("jobs", j, refresh));
+          const w = why(j);
+          col.append(card);
+          if (w) col.append(h("p", { class: "why" }, w));
+          cards.set(j.position, card);
+        }
+        graph.append(col);
+      }
+      requestAnimationFrame(() => {
+        const g = graph.getBoundingClientRect();
+        svg.setAttribute("width", graph.scrollWidth);
+        svg.setAttribute("height", graph.scrollHeight);
+        for (const j of p.jobs) for (const n of j.needs || []) {
+          const a = cards.get(n), b = cards.get(j.position);
+          if (!a || !b) continue;
+          const ra = a.getBoundingClientRect(), rb = b.getBoundingClientRect();
+          const x1 = ra.right - g.left + graph.scrollLeft, y1 = ra.top + ra.height / 2 - g.top, x2 = rb.left - g.left + graph.scrollLeft, y2 = rb.top + rb.height / 2 - g.top;
+          const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+          const mx = (x1 + x2) / 2;
+          path.setAttribute("d", `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`);
+          svg.append(path);
+        }
+      });
+    };
+    let last = null;
+    const refresh = async () => { const p = await api("GET", "/api/v1/pipelines/" + id); const key = JSON.stringify(p); if (key !== last) { last = key; draw(p); } return p; };
+    try { await refresh(); } catch (err) { return fail(err); }
+    every(1500, () => refresh().catch(() => {}));
+  }
+
+  async function job(id) {
+    page("Job");
+    const head = h("div", { class: "bar" });
+    const tools = h("div", { class: "bar logtools" });
+    const box = h("div", { id: "log", "aria-label": "job log" });
+    const side = h("div", { class: "side" });
+    main.append(head, tools, box, side);
+    let j;
+    const drawHead = () => {
+      main.querySelector("h1").textContent = `Job ${j.name}`;
+      document.title = j.name + " · sluice";
+      head.textContent = "";
+      head.append(badge(j.status), h("span", {}, " stage ", h("b", {}, j.stage), " · attempt " + j.attempt + (j.duration_s != null ? " · " + dur(j.duration_s) : "")),
+        link("/pipelines/" + j.pipeline_id, "pipeline"), ...actions("jobs", j, refreshJob));
+      const w = why(j);
+      if (w) head.append(h("span", { class: "why" }, w));
+    };
+    const refreshJob = async () => { j = await api("GET", "/api/v1/jobs/" + id); drawHead(); return j; };
+    try { await refreshJob(); } catch (err) { return fail(err); }
+
+    const followBtn = h("button", { type: "button", id: "follow", "aria-pressed": "true", onclick: () => view.setFollow(!view.follow) }, "Follow");
+    const q = h("input", { id: "search", type: "search", placeholder: "Search the log", "aria-label": "search the log" });
+    const count = h("span", { class: "muted", id: "matches" });
+    let hits = [], cur = -1;
+    q.addEventListener("keydown", (e) => {
+      if (e.key !== "Enter") return;
+      e.preventDefault();
+      if (!hits.q || hits.q !== q.value) { hits = view.search(q.value, 10000); hits.q = q.value; cur = -1; }
+      if (!hits.length) { count.textContent = "no match"; return; }
+      cur = (cur + (e.shiftKey ? -1 : 1) + hits.length) % hits.length;
+      count.textContent = `${cur + 1} / ${hits.length}${hits.length === 10000 ? "+" : ""}`;
+      view.goto(hits[cur], true);
+    });
+    const lines = h("span", { class: "muted", id: "lines" });
+    tools.append(q, count, followBtn, h("a", { href: `/api/v1/jobs/${id}/log/raw`, download: `job-${id}.log` }, "Raw log"), lines);
+    const view = new window.SluiceLogView(box, {
+      follow: !FINISHED.has(j.status) && !location.hash,
+      onFollow: (on) => followBtn.setAttribute("aria-pressed", String(on)),
+      onChange: (v) => (lines.textContent = v.total + " lines"),
+    });
+    window.sluiceLog = view; /* for the end-to-end test's measurements */
+    const target = /^#L(\d+)$/.exec(location.hash);
+    let jumped = false;
+    const maybeJump = () => { if (target && !jumped && view.total >= +target[1]) { jumped = true; view.goto(+target[1] - 1, true); } };
+
+    /* what the log holds, 4 MiB a request (first lines on screen after the first), then
+     * the live tail over SSE */
+    const dec = new TextDecoder();
+    let offset = 0, live = true, es = null;
+    onLeave(() => { live = false; if (es) es.close(); });
+    try {
+      for (;;) {
+        const r = await fetch(`/api/v1/jobs/${id}/log?offset=${offset}`, { credentials: "same-origin" });
+        if (!r.ok) throw new HttpError(r.status, "log: " + r.statusText);
+        const buf = await r.arrayBuffer();
+        if (!live) return;
+        view.append(dec.decode(buf, { stream: true }));
+        maybeJump();
+        offset = +r.headers.get("X-Next-Offset") || offset + buf.byteLength;
+        if (buf.byteLength < 4 * 1024 * 1024) break;
+      }
+    } catch (err) { return fail(err); }
+    if (!jumped && target) { jumped = true; view.goto(Math.min(+target[1], view.total) - 1, true); }
+    if (!FINISHED.has(j.status)) {
+      es = new EventSource(`/api/v1/jobs/${id}/log/stream?offset=${offset}`);
+      es.addEventListener("log", (e) => { const d = JSON.parse(e.data); view.append(d.text); maybeJump(); });
+      es.addEventListener("end", () => { es.close(); refreshJob().then(sideInfo).catch(() => {}); });
+      every(2000, () => { if (!FINISHED.has(j.status)) refreshJob().catch(() => {}); });
+    }
+    const sideInfo = async () => {
+      side.textContent = "";
+      if (j.variables && j.variables.length) side.append(h("details", {}, h("summary", {}, `Variables (${j.variables.length}, names only)`), h("ul", { class: "mono" }, j.variables.map((v) => h("li", {}, v)))));
+      try {
+        const arts = await api("GET", `/api/v1/jobs/${id}/artifacts`);
+        side.append(h("h2", {}, "Artifacts"), arts.length ? h("ul", {}, arts.map((a) => h("li", {}, a.name + " (" + a.size + " bytes)" + (a.expire_at ? ", expires " + ago(a.expire_at) : "")))) : h("p", { class: "muted" }, "none"));
+      } catch (err) { /* shown empty */ }
+    };
+    sideInfo();
+  }
+
+  async function tokens() {
+    page("API tokens");
+    try {
+      const ts = await api("GET", "/api/v1/tokens");
+      main.append(h("table", { class: "grid" }, h("thead", {}, h("tr", {}, ["Id", "Name", "Role", "Created", "Last used", ""].map((x) => h("th", {}, x)))),
+        h("tbody", {}, ts.map((t) => h("tr", {}, h("td", {}, t.id), h("td", {}, t.name), h("td", {}, t.role), h("td", {}, ago(t.created_at)), h("td", {}, ago(t.last_used_at)),
+          h("td", {}, t.revoked ? "revoked" : h("button", { type: "button", onclick: async () => { if (confirm("Revoke token " + t.name + "?")) { await api("DELETE", "/api/v1/tokens/" + t.id); go(location.pathname, true); } } }, "Revoke")))))));
+    } catch (err) { fail(err); }
+  }
+
+  async function audit(q) {
+    const action = q.get("action") || "";
+    const inp = h("input", { id: "action", value: action, placeholder: "action, e.g. job.play", "aria-label": "action", onchange: () => go("/admin/audit" + (inp.value ? "?action=" + encodeURIComponent(inp.value) : "")) });
+    page("Audit log", h("div", { class: "bar" }, inp));
+    try {
+      const ev = await api("GET", "/api/v1/audit?limit=100" + (action ? "&action=" + encodeURIComponent(action) : ""));
+      main.append(h("table", { class: "grid" }, h("thead", {}, h("tr", {}, ["At", "Actor", "Action", "Target", "From"].map((x) => h("th", {}, x)))),
+        h("tbody", {}, ev.map((e) => h("tr", {}, h("td", {}, ago(e.at)), h("td", {}, e.actor), h("td", {}, e.action), h("td", {}, e.target), h("td", {}, e.remote_addr))))));
+    } catch (err) { fail(err); }
+  }
+
+  const routes = [
+    [/^\/signin$/, signin, true],
+    [/^\/(projects)?$/, projects],
+    [/^\/projects\/(\d+)$/, pipelines],
+    [/^\/pipelines\/(\d+)$/, pipeline],
+    [/^\/jobs\/(\d+)$/, job],
+    [/^\/admin\/tokens$/, tokens],
+    [/^\/admin\/audit$/, audit],
+  ];
+
+  async function route() {
+    timers.forEach(clearInterval);
+    timers = [];
+    cleanups.forEach((f) => f());
+    cleanups = [];
+    const q = new URLSearchParams(location.search);
+    const hit = routes.find(([re]) => re.test(location.pathname));
+    if (!hit) { page("Not found", h("p", {}, link("/projects", "Projects"))); return; }
+    if (!session && !hit[2]) {
+      try { session = await api("GET", "/api/v1/session"); } catch (err) { return; }
+    }
+    drawNav();
+    const m = hit[0].exec(location.pathname);
+    await hit[1](...(m.length > 1 && m[1] && /^\d+$/.test(m[1]) ? [m[1], q] : [q]));
+    main.focus({ preventScroll: true });
+  }
+  route();
+})();

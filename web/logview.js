@@ -1,0 +1,309 @@
+/* logview.js: a job's log, virtualised. The text is kept as a few large strings (chunks)
+ * with an index of where each line starts; only the rows on screen exist in the DOM (about
+ * fifty elements, reused), so a log of millions of lines costs its bytes plus 4 bytes a
+ * line, never a node a line. Logs taller than a browser can scroll (~33M px) are scrolled
+ * proportionally. GitLab's section_start/section_end markers become collapsible rows with
+ * their duration. */
+"use strict";
+(function () {
+  const LH = 18; /* px per row; app.css .log .row has the same height */
+  const MAX_PX = 8000000; /* tallest scroll area we make */
+  const MERGE = 1 << 16; /* small appended chunks (a live tail) are merged up to this */
+  const SECTION = /section_(start|end):(\d+):([A-Za-z0-9_.-]+)(\[[^\]]*\])?/;
+
+  class LogView {
+    constructor(box, opts) {
+      this.opts = opts || {};
+      this.chunks = []; /* {text, starts:Uint32Array, first} */
+      this.nlines = 0;
+      this.partial = "";
+      this.sections = []; /* {name, start, end, t0, t1, collapsed} */
+      this.open = []; /* sections not yet ended */
+      this.hidden = []; /* [a, b] line ranges hidden by collapsed sections, sorted */
+      this.follow = !!this.opts.follow;
+      this.mark = -1; /* highlighted line (deep link, search match) */
+      this.box = box;
+      box.classList.add("log");
+      box.tabIndex = 0;
+      box.setAttribute("role", "log");
+      this.pane = document.createElement("div");
+      this.pane.className = "pane";
+      this.spacer = document.createElement("div");
+      this.spacer.className = "spacer";
+      box.append(this.pane, this.spacer);
+      this.rows = [];
+      this.programmatic = false;
+      box.addEventListener("scroll", () => this.onScroll());
+      box.addEventListener("click", (e) => this.onClick(e));
+      box.addEventListener("keydown", (e) => this.onKey(e));
+      new ResizeObserver(() => this.layout()).observe(box);
+      this.layout();
+    }
+
+    /* --- data --------------------------------------------------------------------- */
+
+    append(text) {
+      if (!text) return;
+      let s = this.partial + text;
+      const cut = s.lastIndexOf("\n");
+      if (cut < 0) { this.partial = s; this.changed(); return; }
+      this.partial = s.slice(cut + 1);
+      s = s.slice(0, cut + 1);
+      const last = this.chunks[this.chunks.length - 1];
+      if (last && last.text.length < MERGE && s.length < MERGE) {
+        this.nlines = last.first;
+        this.chunks.pop();
+        s = last.text + s;
+      }
+      const first = this.nlines;
+      const starts = [];
+      for (let i = 0; i < s.length; ) {
+        starts.push(i);
+        const nl = s.indexOf("\n", i);
+        i = nl < 0 ? s.length : nl + 1;
+      }
+      const chunk = { text: s, starts: Uint32Array.from(starts), first };
+      this.chunks.push(chunk);
+      this.nlines = first + starts.length;
+      this.scanSections(chunk);
+      this.changed();
+    }
+
+    scanSections(chunk) {
+      const t = chunk.text;
+      for (let i = t.indexOf("section_"); i >= 0; i = t.indexOf("section_", i + 8)) {
+        const m = SECTION.exec(t.slice(i, i + 300));
+        if (!m) continue;
+        const line = chunk.first + this.lineIn(chunk, i);
+        if (this.sections.some((x) => x.start === line) || this.open.some((x) => x.start === line)) continue;
+        if (m[1] === "start") {
+          this.open.push({ name: m[3], start: line, end: -1, t0: +m[2], t1: 0, collapsed: /collapsed=true/.test(m[4] || "") });
+        } else {
+          const k = this.open.map((x) => x.name).lastIndexOf(m[3]);
+          if (k < 0) continue;
+          const sec = this.open.splice(k, 1)[0];
+          sec.end = line;
+          sec.t1 = +m[2];
+          this.sections.push(sec);
+          if (sec.collapsed) this.rehide();
+        }
+      }
+    }
+
+    lineIn(chunk, pos) {
+      let lo = 0, hi = chunk.starts.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (chunk.starts[mid] <= pos) lo = mid; else hi = mid - 1;
+      }
+      return lo;
+    }
+
+    get total() { return this.nlines + (this.partial ? 1 : 0); }
+
+    /* Line N (0-based) without its newline. */
+    line(n) {
+      if (n === this.nlines) return this.partial;
+      let lo = 0, hi = this.chunks.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (this.chunks[mid].first <= n) lo = mid; else hi = mid - 1;
+      }
+      const c = this.chunks[lo], k = n - c.first;
+      const end = k + 1 < c.starts.length ? c.starts[k + 1] : c.text.length;
+      return c.text.slice(c.starts[k], end).replace(/\n$/, "");
+    }
+
+    sectionAt(line) { return this.sections.find((s) => s.start === line) || this.open.find((s) => s.start === line); }
+
+    /* Lines matching Q (plain text, case-insensitive), at most MAX of them. */
+    search(q, max) {
+      const out = [];
+      if (!q) return out;
+      const needle = q.toLowerCase();
+      const scan = (text, first, starts) => {
+        const low = text.toLowerCase();
+        for (let i = low.indexOf(needle); i >= 0 && out.length < max; ) {
+          const k = starts ? this.lineIn({ starts }, i) : 0;
+          out.push(first + k);
+          const next = starts && k + 1 < starts.length ? starts[k + 1] : low.length;
+          i = low.indexOf(needle, next);
+        }
+      };
+      for (const c of this.chunks) { if (out.length >= max) break; scan(c.text, c.first, c.starts); }
+      if (out.length < max && this.partial) scan(this.partial, this.nlines, null);
+      return out;
+    }
+
+    /* --- rows and lines (collapsed sections hide lines) ------------------------------- */
+
+    rehide() {
+      this.hidden = this.sections.filter((s) => s.collapsed && s.end > s.start).map((s) => [s.start + 1, s.end]).sort((a, b) => a[0] - b[0]);
+      /* nested collapsed sections: keep the outer ranges */
+      const merged = [];
+      for (const r of this.hidden) {
+        const m = merged[merged.length - 1];
+        if (m && r[0] <= m[1]) m[1] = Math.max(m[1], r[1]); else merged.push(r.slice());
+      }
+      this.hidden = merged;
+    }
+    get nrows() { return this.total - this.hidden.reduce((n, r) => n + r[1] - r[0] + 1, 0); }
+    rowToLine(row) {
+      let line = row;
+      for (const [a, b] of this.hidden) { if (a <= line) line += b - a + 1; else break; }
+      return line;
+    }
+    lineToRow(line) {
+      let row = line;
+      for (const [a, b] of this.hidden) {
+        if (line > b) row -= b - a + 1;
+        else if (line >= a) { row -= line - a + 1; break; }
+      }
+      return row;
+    }
+
+    /* --- view --------------------------------------------------------------------- */
+
+    layout() {
+      const h = this.box.clientHeight || 400;
+      const n = Math.ceil(h / LH) + 2;
+      while (this.rows.length < n) {
+        const row = document.createElement("div");
+        row.className = "row";
+        const no = document.createElement("a");
+        no.className = "no";
+        const tx = document.createElement("span");
+        tx.className = "tx";
+        const du = document.createElement("span");
+        du.className = "du";
+        row.append(no, tx, du);
+        this.pane.append(row);
+        this.rows.push({ row, no, tx, du, line: -2, text: null });
+      }
+      this.changed();
+    }
+
+    height() { return Math.min(this.nrows * LH, MAX_PX); }
+
+    changed() {
+      if (this.pending) return;
+      this.pending = requestAnimationFrame(() => {
+        this.pending = 0;
+        const h = this.height(), vh = this.box.clientHeight;
+        this.spacer.style.height = Math.max(0, h - vh) + "px";
+        if (this.follow) this.scrollToRow(this.nrows - 1, true);
+        this.draw();
+        if (this.opts.onChange) this.opts.onChange(this);
+      });
+    }
+
+    /* The first row on screen (fractional). */
+    topRow() {
+      const vh = this.box.clientHeight, h = this.height(), st = this.box.scrollTop;
+      const visible = vh / LH;
+      if (this.nrows * LH <= MAX_PX) return st / LH;
+      const max = h - vh;
+      return max > 0 ? (st / max) * Math.max(0, this.nrows - visible) : 0;
+    }
+
+    scrollToRow(row, bottom) {
+      const vh = this.box.clientHeight, visible = vh / LH;
+      let top = bottom ? row - visible + 1 : row - Math.floor(visible / 3);
+      top = Math.max(0, Math.min(top, this.nrows - visible));
+      let px;
+      if (this.nrows * LH <= MAX_PX) px = top * LH;
+      else px = (top / Math.max(1, this.nrows - visible)) * (this.height() - vh);
+      this.programmatic = true;
+      this.box.scrollTop = px;
+      if (bottom) this.box.scrollTop = this.box.scrollHeight;
+    }
+
+    /* Shows line N (0-based), highlighted. */
+    goto(n, highlight) {
+      for (const s of this.sections) if (s.collapsed && n > s.start && n <= s.end) { s.collapsed = false; this.rehide(); }
+      this.follow = false;
+      if (highlight) this.mark = n;
+      this.scrollToRow(this.lineToRow(n), false);
+      this.draw();
+      if (this.opts.onFollow) this.opts.onFollow(false);
+    }
+
+    draw() {
+      const top = this.topRow(), first = Math.floor(top), nrows = this.nrows;
+      const shift = this.nrows * LH <= MAX_PX ? -(top - first) * LH : 0;
+      this.pane.style.transform = `translateY(${shift}px)`;
+      const digits = String(this.total).length;
+      this.pane.style.setProperty("--digits", digits + "ch");
+      for (let i = 0; i < this.rows.length; i++) {
+        const r = this.rows[i], row = first + i;
+        if (row >= nrows) { r.row.hidden = true; r.line = -2; continue; }
+        r.row.hidden = false;
+        const line = this.rowToLine(row);
+        const text = this.line(line);
+        const sec = this.sectionAt(line);
+        r.row.classList.toggle("mark", line === this.mark);
+        r.row.classList.toggle("sec", !!sec);
+        r.row.classList.toggle("closed", !!(sec && sec.collapsed));
+        if (r.line === line && r.text === text) continue;
+        r.line = line;
+        r.text = text;
+        r.no.textContent = line + 1;
+        r.no.href = "#L" + (line + 1);
+        r.no.id = "";
+        window.SluiceAnsi.render(text, r.tx);
+        r.du.textContent = sec && sec.t1 ? fmtDur(sec.t1 - sec.t0) : "";
+      }
+    }
+
+    onScroll() {
+      if (this.programmatic) { this.programmatic = false; }
+      else {
+        const atBottom = this.box.scrollTop + this.box.clientHeight >= this.box.scrollHeight - LH;
+        if (this.follow !== atBottom) { this.follow = atBottom; if (this.opts.onFollow) this.opts.onFollow(atBottom); }
+      }
+      this.draw();
+    }
+
+    onClick(e) {
+      const rowEl = e.target.closest(".row");
+      if (!rowEl) return;
+      const r = this.rows.find((x) => x.row === rowEl);
+      if (!r) return;
+      if (e.target.classList.contains("no")) {
+        e.preventDefault();
+        this.mark = r.line;
+        history.replaceState(history.state, "", "#L" + (r.line + 1));
+        this.draw();
+        return;
+      }
+      const sec = this.sectionAt(r.line);
+      if (sec) { sec.collapsed = !sec.collapsed; this.rehide(); this.changed(); }
+    }
+
+    onKey(e) {
+      const pages = { PageDown: 1, PageUp: -1 };
+      if (e.key === "End") { this.follow = true; this.changed(); e.preventDefault(); if (this.opts.onFollow) this.opts.onFollow(true); }
+      else if (e.key === "Home") { this.goto(0, false); e.preventDefault(); }
+      else if (e.key in pages || e.key === "ArrowDown" || e.key === "ArrowUp") {
+        const vis = Math.floor(this.box.clientHeight / LH);
+        const d = e.key in pages ? pages[e.key] * vis : e.key === "ArrowDown" ? 1 : -1;
+        const top = Math.floor(this.topRow()) + d;
+        this.follow = false;
+        this.scrollToRow(Math.max(0, top) + Math.floor(vis / 3), false);
+        this.draw();
+        e.preventDefault();
+      }
+    }
+
+    setFollow(on) { this.follow = on; this.changed(); }
+  }
+
+  function fmtDur(s) {
+    if (s < 60) return s + "s";
+    const m = Math.floor(s / 60);
+    return m < 60 ? `${m}m ${s % 60}s` : `${Math.floor(m / 60)}h ${m % 60}m`;
+  }
+
+  window.SluiceLogView = LogView;
+  window.SluiceFmtDur = fmtDur;
+})();
