@@ -21,6 +21,7 @@ static const struct command commands[] = {
     {"run", sl_cmd_run, "run the pipeline here, as GitLab would"},
     {"serve", sl_cmd_serve, "run the CI server (HTTP API and workers)"},
     {"token", sl_cmd_token, "create API tokens for the server"},
+    {"secrets", sl_cmd_secrets, "rotate the key CI/CD variables are sealed with"},
     {"version", cmd_version, "print the version"},
 };
 

@@ -13,7 +13,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: sluice serve [--listen ADDR:PORT] [--data DIR] [--db URL] [--workers N]\n"
-            "                    [--grace SECONDS]\n\n"
+            "                    [--grace SECONDS] [--secrets-key-file FILE]\n\n"
             "Runs the sluice server: the HTTP API under /api/v1, /healthz, /readyz and /metrics,\n"
             "and built-in workers that run jobs with the shell executor. Logs are JSON lines on\n"
             "stderr. SIGTERM, SIGINT or SIGHUP stops it: no new connections, running jobs get the "
@@ -27,6 +27,8 @@ static void usage(FILE *f)
             "  --db URL            the store (default sqlite:DIR/sluice.db; postgres://... too)\n"
             "  --workers N         built-in workers, jobs run at once (default 1; 0 = none)\n"
             "  --grace SECONDS     how long running jobs may finish at shutdown (default 30)\n"
+            "  --secrets-key-file FILE  the key CI/CD variables are sealed with (default\n"
+            "                      DIR/secrets.key, made on first start with mode 0600)\n"
             "  -h, --help          show this help\n\n"
             "On first start an admin token is created, printed once and written to\n"
             "DIR/admin.token (mode 0600). More tokens: sluice token create.\n");
@@ -49,6 +51,7 @@ int sl_cmd_serve(int argc, char **argv)
                                              {"db", required_argument, NULL, 'b'},
                                              {"workers", required_argument, NULL, 'w'},
                                              {"grace", required_argument, NULL, 'g'},
+                                             {"secrets-key-file", required_argument, NULL, 'k'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     struct sl_server_options o = {0};
@@ -81,6 +84,9 @@ int sl_cmd_serve(int argc, char **argv)
                 sl_cli_error("serve: --grace takes seconds (0 to 86400), not '%s'", optarg);
                 return SL_EXIT_USAGE;
             }
+            break;
+        case 'k':
+            o.secrets_key_file = optarg;
             break;
         case 'h':
             usage(stdout);

@@ -147,20 +147,23 @@ int sl_mask_add(struct sl_mask *m, const char *secret, size_t len, struct sl_err
         for (size_t skip = 0; skip < 3; skip++)
             add_base64(m, abc, s, len, skip, false, tmp, nofold);
     }
-    n = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (unreserved(s[i])) {
+    /* RFC 3986 (curl, jq @uri, encodeURIComponent for these characters), and with '/'
+     * kept as Python's urllib.parse.quote does by default */
+    for (int keep_slash = 0; keep_slash < 2; keep_slash++) {
+        n = 0;
+        for (size_t i = 0; i < len; i++) {
             fold[n] = false;
-            tmp[n++] = (char)s[i];
-            continue;
+            if (unreserved(s[i]) || (keep_slash && s[i] == '/')) {
+                tmp[n++] = (char)s[i];
+                continue;
+            }
+            tmp[n++] = '%';
+            fold[n] = fold[n + 1] = true;
+            tmp[n++] = hexd[s[i] >> 4];
+            tmp[n++] = hexd[s[i] & 15];
         }
-        fold[n] = false;
-        tmp[n++] = '%';
-        fold[n] = fold[n + 1] = true;
-        tmp[n++] = hexd[s[i] >> 4];
-        tmp[n++] = hexd[s[i] & 15];
+        add_pattern(m, tmp, fold, n, MIN_FORM);
     }
-    add_pattern(m, tmp, fold, n, MIN_FORM);
     for (size_t i = 0; i < len; i++) {
         tmp[2 * i] = hexd[s[i] >> 4];
         tmp[2 * i + 1] = hexd[s[i] & 15];

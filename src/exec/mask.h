@@ -6,7 +6,8 @@
  *  - the base64 encoding (standard and URL-safe alphabets) of the secret alone, and the
  *    part that stays the same when the secret sits at any offset inside longer base64
  *    text (`printf "x$S" | base64`);
- *  - its URL encoding (RFC 3986 unreserved characters kept), %xx in either case;
+ *  - its URL encoding (RFC 3986 unreserved characters kept, and also with '/' kept as
+ *    Python quotes), %xx in either case;
  *  - its hex encoding, in either case (mixed case too).
  *
  * A stream (struct sl_mask_stream) holds back only the bytes that could still be the

@@ -134,11 +134,26 @@ void audit(struct req *r, const char *actor, const char *action, const char *tar
     free(d);
 }
 
-/* Matches PATH against PATTERN; {id} takes a positive decimal integer. */
-static bool route_match(const char *pattern, const char *path, int64_t *id)
+/* Matches PATH against PATTERN; {id} takes a positive decimal integer, {key} a variable
+ * key (letters, digits and '_', up to SRV_KEY_MAX bytes) copied into KEY. */
+static bool route_match(const char *pattern, const char *path, int64_t *id,
+                        char key[SRV_KEY_MAX + 1])
 {
     const char *p = pattern, *u = path;
     while (*p && *u) {
+        if (!strncmp(p, "{key}", 5)) {
+            size_t n = 0;
+            while (isalnum((unsigned char)*u) || *u == '_') {
+                if (n == SRV_KEY_MAX)
+                    return false;
+                key[n++] = *u++;
+            }
+            if (n == 0)
+                return false;
+            key[n] = '\0';
+            p += 5;
+            continue;
+        }
         if (!strncmp(p, "{id}", 4)) {
             int64_t v = 0;
             const char *start = u;
@@ -204,7 +219,7 @@ static size_t dispatch(struct req *r)
     bool path_known = false;
     for (size_t i = 0; i < srv_nroutes; i++) {
         int64_t id = 0;
-        if (!route_match(srv_routes[i].pattern, r->path, &id))
+        if (!route_match(srv_routes[i].pattern, r->path, &id, r->key))
             continue;
         path_known = true;
         if (strcmp(srv_routes[i].method, r->method) != 0)

@@ -17,6 +17,7 @@
 #define SRV_LEASE_S 60             /* a worker renews its job's lease every second */
 #define SRV_HIST_N 12              /* buckets of the histograms */
 #define SRV_POLL_MAX_S 86400       /* longest poll interval a project may have */
+#define SRV_KEY_MAX 255            /* the {key} of a route (a CI/CD variable's key) */
 
 struct worker;
 
@@ -76,7 +77,8 @@ struct req {
     struct MHD_Connection *conn;
     const char *method;
     const char *path;
-    int64_t id; /* the {id} of the route, when it has one */
+    int64_t id;                /* the {id} of the route, when it has one */
+    char key[SRV_KEY_MAX + 1]; /* the {key} of the route, when it has one */
     const char *body;
     size_t body_len;
     struct sl_store_token token; /* the caller (authenticated routes) */
@@ -165,6 +167,17 @@ enum srv_forge { SRV_FORGE_GITHUB, SRV_FORGE_GITLAB, SRV_FORGE_GITEA };
 bool srv_webhook_verify(enum srv_forge forge, const char *secret, const char *signature,
                         const void *body, size_t len);
 void h_hook_github(struct req *r);
+/* CI/CD variables (api_variables.c). */
+void h_project_variables_list(struct req *r);
+void h_project_variable_get(struct req *r);
+void h_project_variable_create(struct req *r);
+void h_project_variable_update(struct req *r);
+void h_project_variable_delete(struct req *r);
+void h_admin_variables_list(struct req *r);
+void h_admin_variable_get(struct req *r);
+void h_admin_variable_create(struct req *r);
+void h_admin_variable_update(struct req *r);
+void h_admin_variable_delete(struct req *r);
 void h_hook_gitlab(struct req *r);
 void h_hook_gitea(struct req *r);
 

@@ -83,6 +83,18 @@ static int ensure_admin_token(struct sl_server *s, char **admin_token, struct sl
     return rc;
 }
 
+static int load_secrets_key(struct sl_server *s, const char *file, struct sl_error *err)
+{
+    char *path = file ? sl_xstrdup(file) : sl_fs_join(s->data_dir, "secrets.key");
+    bool created = false;
+    int rc = sl_store_seal_key_load(s->st, path, &created, err);
+    if (rc == 0 && created)
+        sl_log(SL_LOG_INFO, "made a new secrets key: back it up with the database", "path", path,
+               NULL);
+    free(path);
+    return rc;
+}
+
 int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, char **admin_token,
                   struct sl_error *err)
 {
@@ -114,6 +126,8 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
     sl_config_set_expr_checker(sl_expr_valid);
     url = db_url_for(s->data_dir, opts->db_url);
     if ((rc = sl_store_open(&s->st, url, err)) < 0)
+        goto out;
+    if ((rc = load_secrets_key(s, opts->secrets_key_file, err)) < 0)
         goto out;
     if ((rc = ensure_admin_token(s, admin_token, err)) < 0)
         goto out;

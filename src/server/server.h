@@ -10,6 +10,7 @@
  *   sl_server_free(s);
  *
  * Data directory layout: sluice.db (SQLite, unless --db), admin.token (first start, 0600),
+ * secrets.key (first start, 0600, unless --secrets-key-file),
  * repos/<project id>/ (bare mirrors fetched with libgit2), trees/<sha>/ (a checked-out
  * commit the jobs copy from), builds/<job id>/ (job workspaces), pipelines/<id>/ (logs and
  * artifacts of the jobs).
@@ -29,6 +30,9 @@ struct sl_server_options {
     const char *db_url;   /* NULL = sqlite at DATA_DIR/sluice.db */
     int workers;          /* built-in workers; 0 = none (< 0 = 1) */
     int http_threads;     /* libmicrohttpd's thread pool; 0 = 2 */
+    /* the key CI/CD variables are sealed with; NULL = DATA_DIR/secrets.key (made on first
+     * start, 0600) */
+    const char *secrets_key_file;
 };
 
 /* Opens (and migrates) the store, creates the admin token on first start (*ADMIN_TOKEN,

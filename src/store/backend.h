@@ -129,6 +129,16 @@ int db_end(struct db_conn *dc, int rc, struct sl_error *err);
 
 const struct sl_store_backend *db_backend(const struct sl_store *st);
 const struct sl_store_options *db_options(const struct sl_store *st);
+/* The sealing key (borrowed), or NULL when the store has none. */
+const unsigned char *db_seal_key(const struct sl_store *st);
+/* Seals LEN bytes of PLAIN for a row of PROJECT_ID under KEY (seal.c); *OUT (caller frees)
+ * gets *OUT_LEN bytes. */
+void db_seal(const unsigned char *key, int64_t project_id, const char *plain, size_t len,
+             unsigned char **out, size_t *out_len);
+/* Opens a sealed cell; *OUT (caller frees, NUL-terminated). SL_EINVAL when it does not
+ * open under KEY (another key, another project's row, tampering). */
+int db_unseal(const unsigned char *key, int64_t project_id, const struct db_cell *cell, char **out,
+              struct sl_error *err);
 
 /* Runs the migrations (migrate.c) on a fresh connection during open. */
 int sl_store_migrate(struct sl_store *st, int migrate_to, struct sl_error *err);

@@ -19,6 +19,11 @@ struct sl_store {
     size_t nidle, nconns;
 
     pthread_mutex_t write_mu; /* one writer per process (serialize_writes backends) */
+
+    /* the key variables are sealed under (seal.c); set once at start-up, or by a rotation
+     * that holds the write lock */
+    unsigned char seal_key[SL_STORE_SEAL_KEY_BYTES];
+    bool has_seal_key;
 };
 
 /* ---- rows ---- */
@@ -92,6 +97,20 @@ const struct sl_store_backend *db_backend(const struct sl_store *st)
 const struct sl_store_options *db_options(const struct sl_store *st)
 {
     return &st->opts;
+}
+
+const unsigned char *db_seal_key(const struct sl_store *st)
+{
+    return st->has_seal_key ? st->seal_key : NULL;
+}
+
+void sl_store_set_seal_key(struct sl_store *st, const unsigned char *key)
+{
+    st->has_seal_key = key != NULL;
+    if (key)
+        memcpy(st->seal_key, key, SL_STORE_SEAL_KEY_BYTES);
+    else
+        sodium_memzero(st->seal_key, sizeof(st->seal_key));
 }
 
 int db_acquire(struct sl_store *st, bool write, struct db_conn *out, struct sl_error *err)
@@ -274,6 +293,8 @@ int sl_store_open(struct sl_store **out, const char *url, struct sl_error *err)
 
 void sl_store_close(struct sl_store *st)
 {
+    if (st)
+        sl_store_set_seal_key(st, NULL);
     store_free(st);
 }
 

@@ -439,5 +439,82 @@ int sl_store_deployment_list(struct sl_store *st, int64_t environment_id,
  * ends. When EXPECT_STATUS is not NULL, only from that status (else SL_EBUSY). */
 int sl_store_deployment_set_status(struct sl_store *st, int64_t id, const char *status,
                                    const char *expect_status, int64_t now, struct sl_error *err);
+/* ---- sealing (seal.c): values of CI/CD variables are stored only sealed ----
+ *
+ * XChaCha20-Poly1305 (libsodium) under one 32-byte key, bound to the row's project so a
+ * sealed value cannot be moved to another project's row. The key lives outside the
+ * database (DATA_DIR/secrets.key or --secrets-key-file): a stolen database alone reveals
+ * no value. */
+
+#define SL_STORE_SEAL_KEY_BYTES 32
+
+/* Reads the key file PATH: 64 hex digits (and an optional newline). When PATH does not
+ * exist and CREATE, makes a new random key there (mode 0600, written whole before it is
+ * visible) and sets *created (may be NULL). SL_ENOENT when missing and not CREATE,
+ * SL_EINVAL for a malformed file, SL_EIO when it cannot be read or written. */
+int sl_store_seal_key_file(const char *path, bool create,
+                           unsigned char key[SL_STORE_SEAL_KEY_BYTES], bool *created,
+                           struct sl_error *err);
+/* Writes KEY to PATH (0600) atomically (a temporary file renamed over it). */
+int sl_store_seal_key_write(const char *path, const unsigned char key[SL_STORE_SEAL_KEY_BYTES],
+                            struct sl_error *err);
+/* Gives the store its key (copied; NULL forgets it). Without a key, variables cannot be
+ * written or read (SL_EINVAL "no secrets key"). */
+void sl_store_set_seal_key(struct sl_store *st, const unsigned char *key);
+/* Gives ST the key at PATH. When PATH is missing: made there (*CREATED, may be NULL, set)
+ * if the store holds no sealed value, else SL_EINVAL with a message saying what to
+ * restore. SL_EINVAL too when the key does not open the stored values. */
+int sl_store_seal_key_load(struct sl_store *st, const char *path, bool *created,
+                           struct sl_error *err);
+/* How many sealed values the store holds (a start-up without the key must refuse them). */
+int sl_store_sealed_count(struct sl_store *st, int64_t *n, struct sl_error *err);
+/* Re-seals every value under NEW_KEY in one transaction; on success the store uses
+ * NEW_KEY. SL_EINVAL when a value does not open under the current key (nothing changes). */
+int sl_store_rotate_seal_key(struct sl_store *st,
+                             const unsigned char new_key[SL_STORE_SEAL_KEY_BYTES],
+                             int64_t *resealed, struct sl_error *err);
+
+/* ---- CI/CD variables (variables.c), GitLab's attributes ---- */
+
+#define SL_STORE_VARIABLE_KEY_MAX 255
+#define SL_STORE_VARIABLE_VALUE_MAX 10000 /* GitLab's limit for a variable's value */
+
+struct sl_store_variable {
+    int64_t id;
+    int64_t project_id; /* 0: an instance variable */
+    char *key;
+    char *value;         /* opened; NULL in what list_meta returns */
+    char *variable_type; /* "env_var" or "file"; NULL on input means env_var */
+    bool protected_;
+    bool masked;
+    bool hidden; /* masked_and_hidden: the value is never shown again */
+    bool raw;
+    char *environment_scope; /* NULL on input means "*" */
+    char *description;       /* NULL on input means "" */
+    int64_t created_at, updated_at;
+};
+
+void sl_store_variable_release(struct sl_store_variable *v);
+void sl_store_variables_free(struct sl_store_variable *arr, size_t n);
+/* Stores V (project_id 0: instance). SL_EEXISTS when its key and scope are taken. */
+int sl_store_variable_create(struct sl_store *st, const struct sl_store_variable *v, int64_t now,
+                             int64_t *id_out, struct sl_error *err);
+/* Replaces the row of V->project_id, V->key and SCOPE (NULL: the only row of that key;
+ * SL_EINVAL when there are several) with V's attributes and value (V->value NULL keeps the
+ * value). SL_ENOENT when there is none. */
+int sl_store_variable_update(struct sl_store *st, const struct sl_store_variable *v,
+                             const char *scope, int64_t now, struct sl_error *err);
+/* Deletes KEY of PROJECT_ID in SCOPE (NULL: the only row of that key). */
+int sl_store_variable_delete(struct sl_store *st, int64_t project_id, const char *key,
+                             const char *scope, struct sl_error *err);
+/* The row of KEY (SCOPE as for delete), value opened when WITH_VALUE. */
+int sl_store_variable_get(struct sl_store *st, int64_t project_id, const char *key,
+                          const char *scope, bool with_value, struct sl_store_variable *out,
+                          struct sl_error *err);
+/* Every variable of PROJECT_ID (0: the instance's) by key then scope, values opened when
+ * WITH_VALUE. At most SL_STORE_VARIABLES_MAX. */
+#define SL_STORE_VARIABLES_MAX 8000
+int sl_store_variable_list(struct sl_store *st, int64_t project_id, bool with_value,
+                           struct sl_store_variable **out, size_t *n, struct sl_error *err);
 
 #endif

@@ -173,6 +173,7 @@ while read -r method path need; do
   [[ -z $method || $method == \#* ]] && continue
   routes_tested+=("$method $path $need")
   p=${path//\{id\}/999999}
+  p=${p//\{key\}/NO_SUCH_KEY}
   if [[ $need == signature ]]; then
     # webhooks: a token is no credential there; without the forge's signature, 401
     for r in "" "${roles[@]}"; do
@@ -233,6 +234,16 @@ DELETE /api/v1/session viewer
 GET /api/v1/tokens admin
 POST /api/v1/tokens admin
 DELETE /api/v1/tokens/{id} admin
+GET /api/v1/projects/{id}/variables developer
+POST /api/v1/projects/{id}/variables maintainer
+GET /api/v1/projects/{id}/variables/{key} developer
+PUT /api/v1/projects/{id}/variables/{key} maintainer
+DELETE /api/v1/projects/{id}/variables/{key} maintainer
+GET /api/v1/admin/variables admin
+POST /api/v1/admin/variables admin
+GET /api/v1/admin/variables/{key} admin
+PUT /api/v1/admin/variables/{key} admin
+DELETE /api/v1/admin/variables/{key} admin
 POST /hooks/github signature
 POST /hooks/gitlab signature
 POST /hooks/gitea signature

@@ -53,7 +53,7 @@ static void encode(struct sl_str *out, const uint8_t *s, size_t n, int f)
         break;
     default:
         for (size_t i = 0; i < n; i++) {
-            if (isalnum(s[i]) || strchr("-._~", s[i])) {
+            if (isalnum(s[i]) || (s[i] && strchr("-._~", s[i]))) {
                 sl_str_addc(out, (char)s[i]);
                 continue;
             }

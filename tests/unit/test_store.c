@@ -15,6 +15,8 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <sodium.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -935,6 +937,7 @@ STORE_TEST(migrate_from_older_schema)
     CHECK_OK(db_run(st, true, "DROP TABLE deployments", NULL, 0, NULL, NULL, &e_));
     CHECK_OK(db_run(st, true, "DROP TABLE environment_jobs", NULL, 0, NULL, NULL, &e_));
     CHECK_OK(db_run(st, true, "DROP TABLE environments", NULL, 0, NULL, NULL, &e_));
+    CHECK_OK(db_run(st, true, "DROP TABLE variables", NULL, 0, NULL, NULL, &e_));
     CHECK_OK(db_run(st, true, "DROP TABLE audit_events", NULL, 0, NULL, NULL, &e_));
     CHECK_OK(db_run(st, true, "DROP TABLE tokens", NULL, 0, NULL, NULL, &e_));
     CHECK_OK(db_run(st, true, "DROP TABLE artifacts", NULL, 0, NULL, NULL, &e_));
@@ -1171,4 +1174,110 @@ STORE_TEST(claim_race_processes)
     printf("# process 0 claimed %zu, process 1 claimed %zu\n", per[0], per[1]);
     check_claimed_once(st, ids, n);
     free(ids);
+}
+
+/* ---- CI/CD variables, sealed ---- */
+
+static bool file_contains(const char *path, const char *needle)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    bool hit = false;
+    if (sl_fs_read_file(path, 64u << 20, &buf, &len, NULL) == 0)
+        hit = memmem(buf, len, needle, strlen(needle)) != NULL;
+    free(buf);
+    return hit;
+}
+
+STORE_TEST(variables_sealed)
+{
+    unsigned char k1[SL_STORE_SEAL_KEY_BYTES], k2[SL_STORE_SEAL_KEY_BYTES];
+    struct sl_store_variable v = {.key = (char *)"DEPLOY_TOKEN",
+                                  .value = (char *)"v3ry-s3cret-deploy-value",
+                                  .masked = true,
+                                  .protected_ = true,
+                                  .description = (char *)"deploys"};
+    struct sl_store_variable got = {0}, *arr = NULL;
+    size_t n = 0;
+    int64_t id = 0, pid = make_project(st, "vars"), count = 0;
+    char *keypath = sl_fs_join(sl_test_tmpdir(), "secrets.key");
+    bool created = false;
+    CHECK(pid > 0);
+
+    remove(keypath);
+    CHECK_FAILS(SL_ENOENT, sl_store_seal_key_file(keypath, false, k1, NULL, &e_));
+    CHECK_OK(sl_store_seal_key_file(keypath, true, k1, &created, &e_));
+    CHECK(created);
+    struct stat sb;
+    CHECK(stat(keypath, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+    CHECK_OK(sl_store_seal_key_file(keypath, true, k2, &created, &e_));
+    CHECK(!created && memcmp(k1, k2, sizeof(k1)) == 0);
+
+    v.project_id = pid;
+    CHECK_FAILS(SL_EINVAL, sl_store_variable_create(st, &v, 10, &id, &e_)); /* no key */
+    sl_store_set_seal_key(st, k1);
+    CHECK_OK(sl_store_variable_create(st, &v, 10, &id, &e_));
+    CHECK_FAILS(SL_EEXISTS, sl_store_variable_create(st, &v, 11, NULL, &e_));
+    v.environment_scope = (char *)"production";
+    v.value = (char *)"prod-only-s3cret-value";
+    CHECK_OK(sl_store_variable_create(st, &v, 12, NULL, &e_));
+    struct sl_store_variable inst = {.key = (char *)"REGISTRY", .value = (char *)"registry.local"};
+    CHECK_OK(sl_store_variable_create(st, &inst, 13, NULL, &e_));
+
+    CHECK_FAILS(SL_EINVAL, sl_store_variable_get(st, pid, "DEPLOY_TOKEN", NULL, true, &got, &e_));
+    CHECK_OK(sl_store_variable_get(st, pid, "DEPLOY_TOKEN", "*", true, &got, &e_));
+    CHECK_STR_EQ(got.value, "v3ry-s3cret-deploy-value");
+    CHECK(got.masked && got.protected_ && !got.hidden && !got.raw);
+    CHECK_STR_EQ(got.variable_type, "env_var");
+    CHECK_STR_EQ(got.description, "deploys");
+    sl_store_variable_release(&got);
+    CHECK_OK(sl_store_variable_list(st, 0, true, &arr, &n, &e_));
+    CHECK_INT_EQ(n, 1);
+    CHECK_STR_EQ(arr[0].value, "registry.local");
+    sl_store_variables_free(arr, n);
+    CHECK_OK(sl_store_variable_list(st, pid, false, &arr, &n, &e_));
+    CHECK_INT_EQ(n, 2);
+    CHECK(arr[0].value == NULL);
+    CHECK_STR_EQ(arr[1].environment_scope, "production");
+    sl_store_variables_free(arr, n);
+
+    /* the database holds no value in clear */
+    if (sl_starts_with(url, "sqlite://")) {
+        CHECK(!file_contains(url + 9, "v3ry-s3cret-deploy-value"));
+        char *wal = sl_xasprintf("%s-wal", url + 9);
+        CHECK(!file_contains(wal, "v3ry-s3cret-deploy-value"));
+        CHECK(!file_contains(wal, "prod-only-s3cret-value"));
+        free(wal);
+    }
+
+    /* update keeps the value when none is given */
+    struct sl_store_variable up = {
+        .project_id = pid, .key = (char *)"DEPLOY_TOKEN", .variable_type = (char *)"file"};
+    CHECK_OK(sl_store_variable_update(st, &up, "*", 20, &e_));
+    CHECK_OK(sl_store_variable_get(st, pid, "DEPLOY_TOKEN", "*", true, &got, &e_));
+    CHECK_STR_EQ(got.value, "v3ry-s3cret-deploy-value");
+    CHECK_STR_EQ(got.variable_type, "file");
+    CHECK(!got.masked);
+    CHECK_INT_EQ(got.updated_at, 20);
+    sl_store_variable_release(&got);
+
+    /* rotation re-seals everything; the old key no longer opens anything */
+    randombytes_buf(k2, sizeof(k2));
+    CHECK_OK(sl_store_rotate_seal_key(st, k2, &count, &e_));
+    CHECK_INT_EQ(count, 3);
+    CHECK_OK(sl_store_variable_get(st, pid, "DEPLOY_TOKEN", "production", true, &got, &e_));
+    CHECK_STR_EQ(got.value, "prod-only-s3cret-value");
+    sl_store_variable_release(&got);
+    sl_store_set_seal_key(st, k1);
+    CHECK_FAILS(SL_EINVAL,
+                sl_store_variable_get(st, pid, "DEPLOY_TOKEN", "production", true, &got, &e_));
+    CHECK_FAILS(SL_EINVAL, sl_store_rotate_seal_key(st, k2, NULL, &e_));
+    sl_store_set_seal_key(st, k2);
+    CHECK_OK(sl_store_sealed_count(st, &count, &e_));
+    CHECK_INT_EQ(count, 3);
+
+    CHECK_OK(sl_store_variable_delete(st, pid, "DEPLOY_TOKEN", "production", &e_));
+    CHECK_OK(sl_store_variable_delete(st, pid, "DEPLOY_TOKEN", NULL, &e_));
+    CHECK_FAILS(SL_ENOENT, sl_store_variable_delete(st, pid, "DEPLOY_TOKEN", NULL, &e_));
+    free(keypath);
 }
