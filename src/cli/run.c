@@ -11,6 +11,8 @@
 #include "cli/cli.h"
 #include "cli/pipeline.h"
 
+#include "cli/run_executor.h"
+
 #include <getopt.h>
 #include <git2.h>
 #include <unistd.h>
@@ -21,7 +23,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: sluice run [JOB...] [-f FILE] [--var K=V]... [-j N] [--needs] [--stage S]\n"
-            "                  [--manual JOB]... [--no-color] [--json] [--executor shell]\n\n"
+            "                  [--manual JOB]... [--no-color] [--json] [--executor E]\n\n"
             "Plans the pipeline of the current repository and runs it here, as GitLab would:\n"
             "stages and needs, when, allow_failure, retry, timeouts, artifacts, caches and\n"
             "dotenv reports. Each job runs in its own clean copy of the project under\n"
@@ -39,7 +41,11 @@ static void usage(FILE *f)
             "      --ref R        plan as branch R;  --tag T  plan as tag T\n"
             "      --no-color     no colours even on a terminal\n"
             "      --json         JSON-lines events instead of text\n"
-            "      --executor E   shell (the only executor so far)\n"
+            "      --executor E   auto (default: docker for jobs with an image, else shell),\n"
+            "                     shell or docker (docs/executors.md)\n"
+            "      --image I      the default image of jobs without one (as a runner's)\n"
+            "      --pull-policy P           always, if-not-present (default) or never\n"
+            "      --allowed-pull-policies L  the jobs' pull_policy values honoured\n"
             "  -h, --help         show this help\n\n"
             "Exit codes: 0 the pipeline passed, 1 it failed or was canceled, 2 usage or\n"
             "configuration error.\n");
@@ -51,6 +57,7 @@ struct run_args {
     const char *file, *stage, *ref, *tag;
     long parallel;
     bool needs, color, json;
+    struct run_executor_opts xo;
 };
 
 /* --- selection --------------------------------------------------------------------- */
@@ -117,6 +124,7 @@ struct builder {
     size_t *newidx; /* plan index -> run index, SIZE_MAX when not selected */
     char **host_env;
     long long pipeline_id;
+    const struct run_executor_opts *xo;
 };
 
 /* A string or list of strings as a NULL-terminated arena array, each expanded with the
@@ -430,25 +438,32 @@ static void build_job(struct builder *b, struct run_job *rj, size_t plan_index, 
     fill_cache(b, rj, pj);
     fill_sources(b, rj, pj);
     fill_env(b, rj, pj, idx);
+    const char *warn = run_executor_apply(b->a, b->xo, pj->node, js);
+    if (warn)
+        fprintf(stderr, "%s: %s\n", pj->name, warn);
 }
 
 /* --- the command ------------------------------------------------------------------ */
 
 static int parse_args(int argc, char **argv, struct run_args *a)
 {
-    static const struct option longopts[] = {{"file", required_argument, NULL, 'f'},
-                                             {"var", required_argument, NULL, 'v'},
-                                             {"jobs", required_argument, NULL, 'j'},
-                                             {"needs", no_argument, NULL, 'n'},
-                                             {"stage", required_argument, NULL, 's'},
-                                             {"manual", required_argument, NULL, 'm'},
-                                             {"no-color", no_argument, NULL, 'C'},
-                                             {"json", no_argument, NULL, 'J'},
-                                             {"executor", required_argument, NULL, 'e'},
-                                             {"ref", required_argument, NULL, 'r'},
-                                             {"tag", required_argument, NULL, 't'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"file", required_argument, NULL, 'f'},
+        {"var", required_argument, NULL, 'v'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"needs", no_argument, NULL, 'n'},
+        {"stage", required_argument, NULL, 's'},
+        {"manual", required_argument, NULL, 'm'},
+        {"no-color", no_argument, NULL, 'C'},
+        {"json", no_argument, NULL, 'J'},
+        {"executor", required_argument, NULL, 'e'},
+        {"image", required_argument, NULL, 'I'},
+        {"pull-policy", required_argument, NULL, 'P'},
+        {"allowed-pull-policies", required_argument, NULL, 'A'},
+        {"ref", required_argument, NULL, 'r'},
+        {"tag", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     int opt;
     a->color = sl_cli_color();
     optind = 1;
@@ -492,13 +507,29 @@ static int parse_args(int argc, char **argv, struct run_args *a)
             break;
         }
         case 'e':
-            if (strcmp(optarg, "shell")) {
-                sl_cli_error("run: executor '%s' is not available yet; sluice runs jobs with the "
-                             "shell executor",
-                             optarg);
+            if (!run_executor_parse(optarg, &a->xo.executor)) {
+                sl_cli_error("run: unknown executor '%s' (auto, shell or docker)", optarg);
                 return SL_EXIT_USAGE;
             }
             break;
+        case 'I':
+            a->xo.image = optarg;
+            break;
+        case 'P':
+        case 'A': {
+            unsigned m = run_executor_policies(optarg);
+            if (!m || (opt == 'P' && (m & (m - 1)))) {
+                sl_cli_error("run: --%s takes %s of always, if-not-present, never, not '%s'",
+                             opt == 'P' ? "pull-policy" : "allowed-pull-policies",
+                             opt == 'P' ? "one" : "a comma-separated list", optarg);
+                return SL_EXIT_USAGE;
+            }
+            if (opt == 'P')
+                a->xo.pull_policy = m;
+            else
+                a->xo.allowed_policies = m;
+            break;
+        }
         case 'h':
             usage(stdout);
             return -1;
@@ -562,6 +593,7 @@ int sl_cmd_run(int argc, char **argv)
     b.pipeline_dir = sl_arena_printf(&arena, "%s/pipelines/%lld", b.sluice_dir,
                                      (long long)p.trigger.pipeline_id);
     b.host_env = environ;
+    b.xo = &a.xo;
     b.pipeline_id = (long long)p.trigger.pipeline_id;
     b.newidx = sl_arena_alloc(&arena, (plan->njobs + 1) * sizeof(size_t));
     for (size_t i = 0; i < plan->njobs; i++)

@@ -77,6 +77,60 @@ enum sl_exec_failure {
     SL_EXEC_SCRIPT_FAILURE,        /* "script_failure": a command failed or was killed */
     SL_EXEC_JOB_EXECUTION_TIMEOUT, /* "job_execution_timeout" */
     SL_EXEC_RUNNER_SYSTEM_FAILURE, /* "runner_system_failure": the executor itself failed */
+    SL_EXEC_IMAGE_PULL_FAILURE,    /* "image_pull_failure": the job's image is not there */
+};
+
+/* Where a job runs (docs/executors.md says what each isolates). */
+enum sl_exec_kind {
+    SL_EXEC_SHELL = 0, /* on the host, as this user (shell.c) */
+    SL_EXEC_SANDBOX,   /* on the host in fresh namespaces and cgroups (sandbox.c) */
+    SL_EXEC_DOCKER,    /* in a container of a Docker Engine API (docker.c) */
+};
+
+/* Pull policies, GitLab's names; a set is a bit mask. */
+enum sl_exec_pull_policy {
+    SL_PULL_ALWAYS = 1,
+    SL_PULL_IF_NOT_PRESENT = 2,
+    SL_PULL_NEVER = 4,
+};
+
+/* A service container of a docker job (GitLab's services:). */
+struct sl_exec_service {
+    const char *name;              /* the image */
+    const char *const *aliases;    /* besides those derived from NAME; may be NULL */
+    const char *const *entrypoint; /* NULL: the image's */
+    const char *const *command;    /* NULL: the image's */
+    const char *const *variables;  /* KEY=VALUE, added to the job's; may be NULL */
+    unsigned pull_policy;          /* 0: the job's */
+};
+
+/* The docker executor's part of a job. Borrowed like the rest of the spec. */
+struct sl_exec_docker {
+    const char *host;               /* "unix://PATH"; NULL: DOCKER_HOST, then discovery */
+    const char *image;              /* required */
+    const char *const *entrypoint;  /* NULL: the image's; {NULL}/{""}: none */
+    const char *platform;           /* image:docker:platform, or NULL */
+    const char *user;               /* image:docker:user, or NULL */
+    unsigned pull_policy;           /* the job's (pull_policy:), 0: the operator's default */
+    unsigned default_pull_policy;   /* the operator's (--pull-policy); 0: if-not-present */
+    unsigned allowed_pull_policies; /* the operator's (--allowed-pull-policies); 0: any */
+    const char *project_path;       /* builds/<this> in the container; NULL: CI_PROJECT_PATH
+                                     * of ENV, else the workspace's base name */
+    const struct sl_exec_service *services;
+    size_t nservices;
+    int64_t services_wait_ms; /* per service; 0: 30 s; < 0: no wait */
+};
+
+/* The sandbox executor's part of a job (set by the operator, not by the pipeline). */
+struct sl_exec_sandbox {
+    const char *helper;      /* the sluice-sandbox program; NULL: next to this program */
+    const char *rootfs;      /* the job's root, read-only; NULL: the host's "/" */
+    const char *const *hide; /* host paths made empty in the job's view (other jobs'
+                              * workspaces, the server's data) */
+    int64_t memory_bytes;    /* 0: no limit */
+    int64_t pids;            /* 0: no limit */
+    double cpus;             /* 0: no limit */
+    bool allow_host_network; /* SLUICE_SANDBOX_NETWORK=host of a job is honoured */
 };
 
 /* A cancel handle, shared by any number of jobs (one per `sluice run`, or one per job).
@@ -141,6 +195,10 @@ struct sl_exec_spec {
      * leaves the executor (exec/mask.h: split writes, long lines, encoded forms). NULL:
      * none. */
     const struct sl_mask *mask;
+    /* The executor, and its options (the one for EXECUTOR is required, others ignored). */
+    enum sl_exec_kind executor;
+    const struct sl_exec_docker *docker;
+    const struct sl_exec_sandbox *sandbox;
 };
 
 struct sl_exec_result {

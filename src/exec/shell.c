@@ -1,7 +1,7 @@
 /* shell.c: the shell executor (GitLab's "shell" executor with bash).
  *
  * A job is at most two shell processes: one for before_script + script, one for
- * after_script. Each gets a generated script (see build_script) as its `-c` argument (or
+ * after_script. Each gets a generated script (see script.c) as its `-c` argument (or
  * through a memfd when it is too long for one), its output through one pipe, and is watched by one
  * poll loop (run_phase) that also watches the pidfd, the cancel handle and the deadlines. */
 #include "base/compat.h"
@@ -9,6 +9,7 @@
 #include "exec/cancel.h"
 #include "exec/output.h"
 #include "exec/spawn.h"
+#include "exec/executors.h"
 #include "base/alloc.h"
 #include "base/str.h"
 #include "base/fs.h"
@@ -86,76 +87,15 @@ const char *sl_exec_failure_name(enum sl_exec_failure f)
         return "job_execution_timeout";
     case SL_EXEC_RUNNER_SYSTEM_FAILURE:
         return "runner_system_failure";
+    case SL_EXEC_IMAGE_PULL_FAILURE:
+        return "image_pull_failure";
     }
     return "unknown_failure";
 }
 
-/* Appends S single-quoted for a POSIX shell. */
-static void add_quoted(struct sl_str *b, const char *s, size_t n)
-{
-    sl_str_addc(b, '\'');
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '\'')
-            sl_str_adds(b, "'\\''");
-        else
-            sl_str_addc(b, s[i]);
-    }
-    sl_str_addc(b, '\'');
-}
-
-/* The echo of one command, as the runner prints it: the command trimmed, and only its
- * first line plus a marker comment when it spans several lines. */
-static void add_echo(struct sl_str *b, const char *marker, const char *cmd)
-{
-    const char *start = cmd, *end = cmd + strlen(cmd), *nl;
-    struct sl_str line = SL_STR_INIT;
-
-    while (start < end && (*start == ' ' || *start == '\t' || *start == '\n' || *start == '\r'))
-        start++;
-    while (end > start && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
-        end--;
-    sl_str_adds(&line, marker);
-    sl_str_adds(&line, "$ ");
-    nl = memchr(start, '\n', (size_t)(end - start));
-    if (nl) {
-        sl_str_add(&line, start, (size_t)(nl - start));
-        sl_str_adds(&line, " # collapsed multi-line command");
-    } else {
-        sl_str_add(&line, start, (size_t)(end - start));
-    }
-    sl_str_adds(b, "printf '%s\\n' ");
-    add_quoted(b, line.buf, line.len);
-    sl_str_addc(b, '\n');
-    sl_str_release(&line);
-}
-
-/* The script a phase's shell reads. `set -e` ends it at the first failing command and
- * pipefail (where the shell has it) makes a failing stage of a pipeline count, as the
- * runner's bash script does. */
-static char *build_script(const struct job *j, const char *const *lists[], size_t nlists)
-{
-    struct sl_str b = SL_STR_INIT;
-
-    sl_str_adds(&b, "set -e\n");
-    if (j->is_bash)
-        sl_str_adds(&b, "set -o pipefail\n");
-    else
-        /* `command` keeps a special builtin's error from ending the shell (POSIX), so a
-         * shell without pipefail goes on, without forking a subshell to ask first. */
-        sl_str_adds(&b, "command set -o pipefail 2>/dev/null || true\n");
-    for (size_t l = 0; l < nlists; l++) {
-        for (const char *const *c = lists[l]; c && *c; c++) {
-            add_echo(&b, j->out.marker, *c);
-            sl_str_adds(&b, *c);
-            sl_str_addc(&b, '\n');
-        }
-    }
-    return sl_str_detach(&b);
-}
-
 /* The environment for a phase: SRC without any CI_JOB_STATUS, plus CI_JOB_STATUS=STATUS.
  * The array is new (caller frees it, not the strings); STORAGE holds our entry. */
-static char **build_env(const char *const *src, const char *status, char **storage)
+char **sl_exec_phase_env(const char *const *src, const char *status, char **storage)
 {
     const char *const *e = src ? src : (const char *const *)environ;
     size_t n = 0, k = 0;
@@ -451,8 +391,8 @@ static void run_after_script(struct job *j, struct sl_exec_result *r)
     int64_t tmo = spec->after_script_timeout_ms ? spec->after_script_timeout_ms
                                                 : SL_EXEC_AFTER_SCRIPT_TIMEOUT_MS;
 
-    ph.script = build_script(j, lists, 1);
-    ph.envp = build_env(spec->env, sl_exec_status_name(r->status), &status_var);
+    ph.script = sl_exec_script_build(j->out.marker, j->is_bash, lists, 1);
+    ph.envp = sl_exec_phase_env(spec->env, sl_exec_status_name(r->status), &status_var);
     if (tmo > 0)
         ph.deadline_ns = sl_time_mono_ns() + tmo * 1000000;
     if (spec->cancel)
@@ -489,8 +429,8 @@ out:
     sl_error_release(&err);
 }
 
-int sl_exec_run(const struct sl_exec_spec *spec, struct sl_exec_result *result,
-                struct sl_error *err)
+int sl_exec_shell_run(const struct sl_exec_spec *spec, struct sl_exec_result *result,
+                      struct sl_error *err)
 {
     struct job j = {.spec = spec};
     struct sl_exec_result r;
@@ -536,8 +476,8 @@ int sl_exec_run(const struct sl_exec_spec *spec, struct sl_exec_result *result,
     }
 
     const char *const *lists[] = {spec->before_script, spec->script};
-    ph.script = build_script(&j, lists, 2);
-    ph.envp = build_env(spec->env, "running", &status_var);
+    ph.script = sl_exec_script_build(j.out.marker, j.is_bash, lists, 2);
+    ph.envp = sl_exec_phase_env(spec->env, "running", &status_var);
     if (spec->timeout_ms > 0)
         ph.deadline_ns = start + spec->timeout_ms * 1000000;
     if (spec->cancel) {
