@@ -153,6 +153,8 @@ int cli_pipeline_prepare(struct cli_pipeline *p, const struct cli_pipeline_args 
     struct sl_config_opts opts = {0};
     opts.project_dir = p->project_dir;
     opts.vars = (const char *const *)ivars;
+    opts.include_rule = sl_plan_include_rule;
+    opts.include_rule_ctx = t;
     int rc = sl_config_load_file(&p->cfg, p->file, &opts, &diag);
     sl_diag_sort(&diag);
     cli_print_diag(&diag);

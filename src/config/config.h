@@ -35,6 +35,11 @@ struct sl_config_opts {
     sl_config_list_fn list;     /* default: walk project_dir (skipping .git and .sluice) */
     void *io_ctx;               /* passed to read and list */
     const char *const *vars;    /* "K=V" variables usable in include paths, NULL-ended */
+    /* include:rules `if` and `changes` need the pipeline and the expression room, which
+     * config may not use: the caller decides them (sl_plan_include_rule, with
+     * include_rule_ctx and the variables above). Unset, they hold, with a warning. */
+    bool (*include_rule)(void *ctx, const struct sl_node *rule, const char *const *vars);
+    void *include_rule_ctx;
     size_t max_includes;        /* default SL_CONFIG_MAX_INCLUDES */
     struct sl_yaml_limits yaml; /* zero: defaults */
     /* Shape-only mode (`sluice lint --schema`), as GitLab's JSON schema checks a file in its

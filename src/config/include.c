@@ -16,8 +16,9 @@
  * once (GitLab deduplicates them too).
  *
  * `include:rules`: `exists` is evaluated against the project's files; `if` and `changes`
- * need the pipeline's context, which config does not have (expressions live in src/expr),
- * so a rule with them counts as matching and a warning says so. */
+ * need the pipeline's context and the expression room, so the caller decides them through
+ * opts->include_rule (the plan room's sl_plan_include_rule); without it (sluice lint,
+ * config) a rule with them counts as matching and a warning says so. */
 #include "base/compat.h"
 #include "config/resolve.h"
 #include "base/alloc.h"
@@ -140,12 +141,12 @@ static char *expand_vars(struct inc *x, const char *s)
             sl_str_addc(&out, *s++);
             continue;
         }
-        for (size_t i = 0; vars && vars[i]; i++) {
-            if (!strncmp(vars[i], name, n) && vars[i][n] == '=') {
-                sl_str_adds(&out, vars[i] + n + 1);
-                break;
-            }
-        }
+        const char *value = NULL; /* the last one given wins (pipeline variables) */
+        for (size_t i = 0; vars && vars[i]; i++)
+            if (!strncmp(vars[i], name, n) && vars[i][n] == '=')
+                value = vars[i] + n + 1;
+        if (value)
+            sl_str_adds(&out, value);
         s = name + n + (brace ? 1 : 0);
     }
     return sl_str_detach(&out);
@@ -323,10 +324,15 @@ static bool rules_include(struct inc *x, const struct sl_node *rules, struct sl_
         const struct sl_node *exists = sl_node_get(rule, "exists");
         if (exists && !exists_matches(x, exists, pos))
             match = false;
-        if (match && (sl_node_get(rule, "if") || sl_node_get(rule, "changes")))
-            sl_resolve_warning(x->r, rule->pos,
-                               "include:rules with `if` or `changes` are not evaluated by "
-                               "sluice: the file is included");
+        const struct sl_config_opts *o = &x->r->opts;
+        if (match && (sl_node_get(rule, "if") || sl_node_get(rule, "changes"))) {
+            if (o->include_rule)
+                match = o->include_rule(o->include_rule_ctx, rule, o->vars);
+            else
+                sl_resolve_warning(x->r, rule->pos,
+                                   "include:rules with `if` or `changes` are not evaluated "
+                                   "here (no pipeline): the file is included");
+        }
         if (!match)
             continue;
         const struct sl_node *when = sl_node_get(rule, "when");

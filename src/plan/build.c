@@ -294,7 +294,7 @@ static void free_instances(struct instance *all, size_t n)
     free(all);
 }
 
-static void release_ctx(struct plan_ctx *c)
+void sl_plan_ctx_release(struct plan_ctx *c)
 {
     for (size_t i = 0; i < c->nfiles; i++)
         free(c->files[i]);
@@ -335,29 +335,48 @@ static int cmp_instance(const void *a, const void *b)
 
 /* The names of the instances config job NODE (called NAME) expands to: "name 1/N"...,
  * "name: [a, b]"..., or NAME itself. Appended to *names (arena strings). */
-/* A selection value `$[[ matrix.NAME ]]` (GitLab's matrix expressions, 18.8) is the
- * needing instance's own value of NAME; NULL when it has none. Other values as given. */
-static const char *matrix_expression(const char *v, const struct sl_vars *matrix)
+/* A selection value with `$[[ matrix.NAME ]]` (GitLab's matrix expressions, 18.8) takes
+ * the needing instance's own value of NAME there, alone or within text ("x-$[[ matrix.V
+ * ]]"); NULL when the instance has no such value. Other text as given; allocated in A when
+ * anything is replaced. */
+static const char *matrix_expression(struct sl_arena *a, const char *v,
+                                     const struct sl_vars *matrix)
 {
-    const char *p = v;
-    if (strncmp(p, "$[[", 3))
+    if (!strstr(v, "$[["))
         return v;
-    p += 3;
-    while (*p == ' ')
-        p++;
-    if (strncmp(p, "matrix.", 7))
-        return v;
-    p += 7;
-    size_t len = strcspn(p, " ]");
-    const char *q = p + len;
-    while (*q == ' ')
-        q++;
-    if (strcmp(q, "]]"))
-        return v;
-    char *key = sl_xstrndup(p, len);
-    const char *val = sl_vars_get(matrix, key);
-    free(key);
-    return val;
+    struct sl_str out = SL_STR_INIT;
+    const char *s = v, *res = NULL;
+    for (;;) {
+        const char *at = strstr(s, "$[[");
+        if (!at) {
+            sl_str_adds(&out, s);
+            break;
+        }
+        sl_str_add(&out, s, (size_t)(at - s));
+        const char *p = at + 3;
+        while (*p == ' ')
+            p++;
+        size_t len = strncmp(p, "matrix.", 7) ? 0 : strcspn(p + 7, " ]");
+        const char *q = p + 7 + len;
+        while (len && *q == ' ')
+            q++;
+        if (!len || strncmp(q, "]]", 2)) { /* not a matrix expression: kept as written */
+            sl_str_add(&out, at, 3);
+            s = at + 3;
+            continue;
+        }
+        char *key = sl_xstrndup(p + 7, len);
+        const char *val = sl_vars_get(matrix, key);
+        free(key);
+        if (!val)
+            goto out;
+        sl_str_adds(&out, val);
+        s = q + 2;
+    }
+    res = sl_arena_strdup(a, out.buf ? out.buf : "");
+out:
+    sl_str_release(&out);
+    return res;
 }
 
 static void instance_names(struct sl_arena *a, const char *name, const struct sl_node *node,
@@ -373,7 +392,7 @@ static void instance_names(struct sl_arena *a, const char *name, const struct sl
         matrix_combos(a, selection, &combos, &nc, &cc);
         for (size_t k = 0; k < nc; k++) {
             for (size_t v = 0; own_matrix && v < combos[k].n; v++) {
-                const char *x = matrix_expression(combos[k].values[v], own_matrix);
+                const char *x = matrix_expression(a, combos[k].values[v], own_matrix);
                 combos[k].values[v] = x ? x : "";
             }
             SL_GROW(*names, *cap, *n + 1);
@@ -928,7 +947,7 @@ done:
     sl_map_release(&bybase);
     sl_vars_release(&workflow_vars);
     sl_vars_release(&rule_base);
-    release_ctx(&c);
+    sl_plan_ctx_release(&c);
     *out = p;
     return 0;
 fail:
@@ -937,7 +956,7 @@ fail:
     free_instances(all, n);
     sl_vars_release(&workflow_vars);
     sl_vars_release(&rule_base);
-    release_ctx(&c);
+    sl_plan_ctx_release(&c);
     sl_plan_free(p);
     return rc;
 }

@@ -519,6 +519,12 @@ char **sl_trigger_include_vars(const struct sl_trigger *t)
         if (sl_starts_with(x->name, "CI_") || sl_starts_with(x->name, "GITLAB_"))
             v[n++] = sl_xasprintf("%s=%s", x->name, x->value);
     }
+    /* and the pipeline's own variables (--var, trigger and API variables), which GitLab
+     * passes to include and include:rules too */
+    v = sl_xrealloc(v, (n + t->pipeline_vars.n + 1) * sizeof(*v));
+    for (size_t i = 0; i < t->pipeline_vars.n; i++)
+        v[n++] = sl_xasprintf("%s=%s", t->pipeline_vars.v[i].name, t->pipeline_vars.v[i].value);
+    v[n] = NULL;
     return v;
 }
 

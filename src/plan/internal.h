@@ -37,6 +37,9 @@ struct plan_ctx {
 int sl_plan_git_changed_since(const char *project_dir, const char *base_ref, const char *sha,
                               char ***paths, size_t *npaths, struct sl_error *err);
 
+/* Frees what C holds (file listing, compare_to diffs, rule error), not C itself. */
+void sl_plan_ctx_release(struct plan_ctx *c);
+
 /* Lookup for expressions over a variable collection (ctx is a struct sl_vars *). */
 const char *sl_plan_lookup(void *ctx, const char *name);
 

@@ -58,6 +58,10 @@ int sl_trigger_from_git(struct sl_trigger *t, const char *project_dir, struct sl
  * CI_* and GITLAB_*), as "K=V" strings for struct sl_config_opts.vars, NULL-terminated;
  * free each string and the array. */
 char **sl_trigger_include_vars(const struct sl_trigger *t);
+/* sl_config_opts.include_rule for a struct sl_trigger * TRIGGER: whether include:rules
+ * RULE's `if` (over VARS, "K=V" strings) and `changes` (TRIGGER's changed files, true when
+ * changes are unknown) hold. `exists` is config's. */
+bool sl_plan_include_rule(void *trigger, const struct sl_node *rule, const char *const *vars);
 /* Adds PATH to the changed files (--changed), making changes known. Files given this way
  * replace git's diff everywhere, rules:changes:compare_to included. */
 void sl_trigger_add_changed(struct sl_trigger *t, const char *path);

@@ -143,6 +143,31 @@ static bool if_match(const struct sl_node *cond, const struct sl_vars *vars)
     return src && sl_expr_matches(src, sl_plan_lookup, (void *)vars);
 }
 
+bool sl_plan_include_rule(void *trigger, const struct sl_node *rule, const char *const *vars)
+{
+    struct plan_ctx c = {0};
+    struct sl_vars v = SL_VARS_INIT;
+    const struct sl_node *n;
+    bool ok = true;
+    c.t = trigger;
+    for (const char *const *kv = vars; kv && *kv; kv++) {
+        const char *eq = strchr(*kv, '=');
+        if (!eq)
+            continue;
+        char *name = sl_xstrndup(*kv, (size_t)(eq - *kv));
+        sl_vars_set(&v, name, eq + 1, true);
+        free(name);
+    }
+    if ((n = sl_node_get(rule, "if")) && !if_match(n, &v))
+        ok = false;
+    /* an unknown compare_to ref makes the clause false here: include has no error channel */
+    if (ok && (n = sl_node_get(rule, "changes")) && !changes_match(&c, n, &v))
+        ok = false;
+    sl_plan_ctx_release(&c);
+    sl_vars_release(&v);
+    return ok;
+}
+
 bool sl_plan_rule_matches(struct plan_ctx *c, const struct sl_node *rule,
                           const struct sl_vars *vars)
 {

@@ -480,6 +480,8 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     struct sl_config_opts opts = {0};
     opts.project_dir = tree;
     opts.vars = (const char *const *)ivars;
+    opts.include_rule = sl_plan_include_rule;
+    opts.include_rule_ctx = &t;
     cifile = sl_fs_join(tree, ".gitlab-ci.yml");
     int crc = sl_config_load_file(&cfg, cifile, &opts, &diag);
     sl_diag_sort(&diag);

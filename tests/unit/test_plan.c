@@ -113,6 +113,7 @@ static void run_case(const char *src_dir, const char *name)
     struct sl_error err = SL_ERROR_INIT;
     json_error_t jerr;
     json_t *want = json_load_file(exp, 0, &jerr), *got = NULL;
+    char **ivars = NULL;
 
     char *default_branch = NULL;
     sl_trigger_init(&t);
@@ -122,6 +123,22 @@ static void run_case(const char *src_dir, const char *name)
         sl_test_fail(__FILE__, __LINE__, "expected.json: %s", jerr.text);
         goto out;
     }
+    /* the trigger first: include and include:rules see its variables, as in the CLI */
+    if (sl_trigger_from_git(&t, dir, &err) < 0) {
+        sl_test_fail(__FILE__, __LINE__, "trigger: %s", err.message);
+        goto out;
+    }
+    if (default_branch) {
+        struct sl_arena a = SL_ARENA_INIT;
+        sl_vars_set(&t.predefined, "CI_DEFAULT_BRANCH", default_branch, false);
+        sl_vars_set(&t.predefined, "CI_DEFAULT_BRANCH_SLUG", sl_plan_slugify(&a, default_branch),
+                    false);
+        sl_arena_release(&a);
+    }
+    ivars = sl_trigger_include_vars(&t);
+    opts.vars = (const char *const *)ivars;
+    opts.include_rule = sl_plan_include_rule;
+    opts.include_rule_ctx = &t;
     const char *want_config = json_string_value(json_object_get(want, "config_error"));
     if (sl_config_load_file(&cfg, file, &opts, &diag) < 0) {
         const char *msg = diag.n ? diag.items[0].message : "load failed";
@@ -133,17 +150,6 @@ static void run_case(const char *src_dir, const char *name)
     if (want_config) {
         sl_test_fail(__FILE__, __LINE__, "loaded, want the configuration error %s", want_config);
         goto out;
-    }
-    if (sl_trigger_from_git(&t, dir, &err) < 0) {
-        sl_test_fail(__FILE__, __LINE__, "trigger: %s", err.message);
-        goto out;
-    }
-    if (default_branch) {
-        struct sl_arena a = SL_ARENA_INIT;
-        sl_vars_set(&t.predefined, "CI_DEFAULT_BRANCH", default_branch, false);
-        sl_vars_set(&t.predefined, "CI_DEFAULT_BRANCH_SLUG", sl_plan_slugify(&a, default_branch),
-                    false);
-        sl_arena_release(&a);
     }
     t.pipeline_id = 7;
     const char *want_error = json_string_value(json_object_get(want, "error"));
@@ -166,6 +172,9 @@ static void run_case(const char *src_dir, const char *name)
     }
     sl_str_release(&path);
 out:
+    for (char **v = ivars; v && *v; v++)
+        free(*v);
+    free(ivars);
     json_decref(want);
     json_decref(got);
     sl_plan_free(p);
