@@ -229,6 +229,11 @@ int srv_transition(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, 
 int srv_sched_job_from_spec(const char *spec, struct sl_sched_job *sj, struct sl_error *err);
 void srv_sched_job_release(struct sl_sched_job *sj);
 
+/* The base environment of a built-in worker's job (jobenv.c): PATH, HOME, SHELL, LANG,
+ * USER, LOGNAME; never the server's. NULL-terminated; the caller frees the strings and
+ * the array. */
+char **srv_job_base_env(void);
+
 /* Workers (worker.c). */
 int srv_workers_start(struct sl_server *s, int n, struct sl_error *err);
 /* Wakes idle workers (a job may have become pending). */

@@ -10,6 +10,7 @@
 #include "server/internal.h"
 
 #include <fcntl.h>
+#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,24 +63,27 @@ static int ensure_admin_token(struct sl_server *s, char **admin_token, struct sl
     sl_store_tokens_free(toks, n);
     if (rc < 0 || n > 0)
         return rc;
-    char *secret = NULL;
-    if ((rc = sl_store_token_create(s->st, "admin", "admin", sl_time_now_ms(), &secret, NULL,
-                                    err)) < 0)
-        return rc;
+    /* The file first, then the store: a start that fails in between leaves a file whose
+     * token the store does not know (the next start makes a new one), never a stored admin
+     * token nobody has. */
+    char secret[SL_STORE_TOKEN_LEN + 1];
+    sl_store_token_generate(secret);
     char *path = sl_fs_join(s->data_dir, "admin.token");
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, secret, strlen(secret)) != (ssize_t)strlen(secret) ||
-        write(fd, "\n", 1) != 1)
+    if (fd < 0 || fchmod(fd, 0600) < 0 ||
+        write(fd, secret, strlen(secret)) != (ssize_t)strlen(secret) || write(fd, "\n", 1) != 1 ||
+        fsync(fd) < 0)
         rc = sl_error_set_errno(err, SL_EIO, "cannot write %s", path);
-    if (fd >= 0) {
-        fchmod(fd, 0600);
-        close(fd);
-    }
+    if (fd >= 0 && close(fd) < 0 && rc == 0)
+        rc = sl_error_set_errno(err, SL_EIO, "cannot write %s", path);
+    if (rc == 0)
+        rc = sl_store_token_add(s->st, "admin", "admin", secret, sl_time_now_ms(), NULL, err);
+    if (rc < 0)
+        unlink(path);
     free(path);
     if (rc == 0 && admin_token)
-        *admin_token = secret;
-    else
-        free(secret);
+        *admin_token = sl_xstrdup(secret);
+    sodium_memzero(secret, sizeof(secret));
     return rc;
 }
 

@@ -14,8 +14,6 @@
 
 #include <unistd.h>
 
-extern char **environ;
-
 #define LOG_FLUSH_BYTES (16 * 1024)
 #define LOG_FLUSH_MS 200
 
@@ -72,8 +70,8 @@ static const char **strings_from(json_t *a)
     return v;
 }
 
-/* Host environment (the shell executor runs as this user), then the job's variables, then
- * what only the worker knows. */
+/* A clean base (srv_job_base_env), then the job's variables, then what only the worker
+ * knows. */
 static char **job_env(json_t *vars, const struct sl_store_job *job, const char *workspace,
                       const char *builds)
 {
@@ -91,10 +89,13 @@ static char **job_env(json_t *vars, const struct sl_store_job *job, const char *
         {"CI_RUNNER_VERSION", sl_xstrdup(SL_VERSION)},
         {"CI_JOB_ATTEMPT", sl_xasprintf("%d", job->attempt)},
     };
-    for (char **e = environ; e && *e; e++) {
+    /* Never the server's own environment: it may hold the database URL, keys or tokens. */
+    char **base = srv_job_base_env();
+    for (char **e = base; *e; e++) {
         SL_GROW(env, cap, n + 1);
-        env[n++] = sl_xstrdup(*e);
+        env[n++] = *e;
     }
+    free(base);
     for (size_t i = 0; i < json_array_size(vars); i++) {
         json_t *kv = json_array_get(vars, i);
         SL_GROW(env, cap, n + 1);
@@ -308,6 +309,12 @@ static void *worker_main(void *arg)
         int rc =
             sl_store_claim_job(s->st, w->id, NULL, 0, SRV_LEASE_S, sl_time_now_ms(), &job, &err);
         if (rc == 1) {
+            /* the pipeline says running (with its started_at) while its job runs */
+            struct sl_error serr = SL_ERROR_INIT;
+            if (srv_transition(s, job.pipeline_id, SRV_EV_SETTLE, 0, NULL, false, &serr) < 0)
+                sl_log(SL_LOG_WARN, "cannot mark the pipeline running", "error",
+                       sl_error_format(&serr), NULL);
+            sl_error_release(&serr);
             srv_deploy_job_moved(s, job.id, "running");
             if (!srv_deploy_refuse_outdated(s, &job, w->id))
                 run_claimed(w, &job);

@@ -313,6 +313,12 @@ void sl_store_tokens_free(struct sl_store_token *arr, size_t n);
  * NULL) its id. */
 int sl_store_token_create(struct sl_store *st, const char *name, const char *role, int64_t now,
                           char **secret_out, int64_t *id_out, struct sl_error *err);
+/* A new token secret (32 random bytes, libsodium) into OUT, not stored: for a caller that must
+ * put the secret somewhere safe before the store knows it (the admin token's file). */
+void sl_store_token_generate(char out[SL_STORE_TOKEN_LEN + 1]);
+/* Stores the hash of SECRET (from sl_store_token_generate) as token NAME with ROLE. */
+int sl_store_token_add(struct sl_store *st, const char *name, const char *role, const char *secret,
+                       int64_t now, int64_t *id_out, struct sl_error *err);
 /* Looks SECRET up by its hash and compares in constant time. On success *out (may be NULL)
  * is the token and its last_used_at becomes NOW. SL_ENOENT for an unknown, malformed or
  * revoked token (one error for all, so callers answer 401 alike). */

@@ -59,11 +59,20 @@ static void read_token(const struct db_rows *r, size_t row, struct sl_store_toke
     t->revoked = db_get_int(r, row, 5) != 0;
 }
 
-int sl_store_token_create(struct sl_store *st, const char *name, const char *role, int64_t now,
-                          char **secret_out, int64_t *id_out, struct sl_error *err)
+void sl_store_token_generate(char out[SL_STORE_TOKEN_LEN + 1])
 {
     unsigned char raw[32];
-    char secret[SL_STORE_TOKEN_LEN + 1], hash[HASH_HEX + 1];
+    randombytes_buf(raw, sizeof(raw));
+    memcpy(out, SL_STORE_TOKEN_PREFIX, strlen(SL_STORE_TOKEN_PREFIX));
+    sodium_bin2hex(out + strlen(SL_STORE_TOKEN_PREFIX),
+                   SL_STORE_TOKEN_LEN + 1 - strlen(SL_STORE_TOKEN_PREFIX), raw, sizeof(raw));
+    sodium_memzero(raw, sizeof(raw));
+}
+
+int sl_store_token_add(struct sl_store *st, const char *name, const char *role, const char *secret,
+                       int64_t now, int64_t *id_out, struct sl_error *err)
+{
+    char hash[HASH_HEX + 1];
     struct db_rows rows = {0};
     bool known = false;
     int rc;
@@ -76,24 +85,27 @@ int sl_store_token_create(struct sl_store *st, const char *name, const char *rol
     if (!known)
         return sl_error_set(err, SL_EINVAL,
                             "unknown role '%s' (admin, maintainer, developer or viewer)", role);
-    randombytes_buf(raw, sizeof(raw));
-    memcpy(secret, SL_STORE_TOKEN_PREFIX, strlen(SL_STORE_TOKEN_PREFIX));
-    sodium_bin2hex(secret + strlen(SL_STORE_TOKEN_PREFIX),
-                   sizeof(secret) - strlen(SL_STORE_TOKEN_PREFIX), raw, sizeof(raw));
-    sodium_memzero(raw, sizeof(raw));
     hash_hex(secret, hash);
     struct db_value v[] = {db_text(name), db_text(role), db_text(hash), db_int(now)};
     rc = db_run(st, true,
                 "INSERT INTO tokens (name, role, token_hash, created_at) VALUES (?, ?, ?, ?) "
                 "RETURNING id",
                 v, SL_ARRAY_LEN(v), &rows, NULL, err);
-    if (rc == 0) {
-        if (id_out)
-            *id_out = db_get_int(&rows, 0, 0);
-        *secret_out = sl_xstrdup(secret);
-    }
-    sodium_memzero(secret, sizeof(secret));
+    if (rc == 0 && id_out)
+        *id_out = db_get_int(&rows, 0, 0);
     db_rows_release(&rows);
+    return rc;
+}
+
+int sl_store_token_create(struct sl_store *st, const char *name, const char *role, int64_t now,
+                          char **secret_out, int64_t *id_out, struct sl_error *err)
+{
+    char secret[SL_STORE_TOKEN_LEN + 1];
+    sl_store_token_generate(secret);
+    int rc = sl_store_token_add(st, name, role, secret, now, id_out, err);
+    if (rc == 0)
+        *secret_out = sl_xstrdup(secret);
+    sodium_memzero(secret, sizeof(secret));
     return rc;
 }
 

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# What a built-in worker's job can see of the server, and what people see of the server's
+# state: the job does not inherit the server's environment; a pipeline whose job runs says
+# running with its started_at; a first start that cannot write admin.token stores no admin
+# token (the next start makes one that works).
+set -u
+bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+for tool in curl python3 git; do
+  if ! command -v $tool >/dev/null; then
+    echo "SKIPPED: server_isolation needs $tool, which is not installed" >&2
+    exit 77
+  fi
+done
+bin=$(realpath "$bin")
+tmp=$(mktemp -d)
+. "$(dirname "$0")/lib/server.sh"
+trap 'server_stop; rm -rf "$tmp"' EXIT
+
+# -- the admin token's file comes before the store ---------------------------------------
+mkdir -p "$tmp/data/admin.token"
+"$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" "${db[@]}" >"$tmp/out0" 2>"$tmp/err0"
+expect "a first start that cannot write admin.token fails" 1 "$(($? != 0))" "$(cat "$tmp/err0")"
+rmdir "$tmp/data/admin.token"
+server_start --workers 1 || exit 1
+req GET /api/v1/projects "$admin"
+expect "the next start's admin token is the one the store knows" 200 "$code" "$body"
+
+# -- the job's environment ------------------------------------------------------------------
+mkdir "$tmp/repo"
+(cd "$tmp/repo" && git init -q -b main && cat >.gitlab-ci.yml <<YML
+job:
+  script:
+    - echo "probe=\${SL_ISOLATION_PROBE:-unset} home=\$HOME"
+    - env | grep -c '^SL_ISOLATION_PROBE=' || true
+    - while [ ! -e "$tmp/go" ]; do sleep 0.05; done
+YML
+git add . && git -c user.email=t@t -c user.name=t commit -qm init) || exit 1
+server_stop
+SL_ISOLATION_PROBE=server-secret server_start --workers 1 || exit 1
+req POST /api/v1/projects "$admin" "{\"name\":\"iso\",\"repo_url\":\"$tmp/repo\"}"
+project=$(jget "['id']")
+req POST /api/v1/projects/$project/pipelines "$admin" '{}'
+pl=$(jget "['id']")
+job_running() { req GET /api/v1/pipelines/$pl "$admin"; [[ $(jget "['jobs'][0]['status']") == running ]]; }
+wait_for 60 job_running
+pipeline_running() { req GET /api/v1/pipelines/$pl "$admin"; [[ $(jget "['status']") == running ]]; }
+wait_for 60 pipeline_running
+expect "a pipeline whose job runs says running" running "$(jget "['status']")" "$body"
+expect "with its started_at" True "$(jget ".get('started_at') is not None")" "$body"
+req GET "/api/v1/projects/$project/pipelines?status=running" "$admin"
+expect "?status=running lists it" "$pl" "$(jget "[0]['id']")" "$body"
+touch "$tmp/go"
+finished() { req GET /api/v1/pipelines/$pl "$admin"; [[ $(jget "['status']") =~ ^(success|failed)$ ]]; }
+wait_for 60 finished
+expect "the pipeline succeeds" success "$(jget "['status']")" "$body"
+job=$(jget "['jobs'][0]['id']")
+req GET /api/v1/jobs/$job/log "$admin"
+expect "the job does not see the server's environment" 1 "$(grep -c '^probe=unset home=/' <<<"$body")" "$body"
+expect "env lists none of it" 1 "$(grep -cx '0' <<<"$body")" "$body"
+expect "the server's value appears nowhere in the log" 0 "$(grep -c server-secret <<<"$body")" "$body"
+
+finish
