@@ -31,6 +31,7 @@ void sl_trigger_release(struct sl_trigger *t)
     free(t->source);
     free(t->project_dir);
     free(t->config_path);
+    free(t->server_url);
     for (size_t i = 0; i < t->nchanged; i++)
         free(t->changed[i]);
     free(t->changed);
@@ -110,6 +111,78 @@ static char *project_path_from_url(const char *url)
 static void setv(struct sl_trigger *t, const char *name, const char *value)
 {
     sl_vars_set(&t->predefined, name, value ? value : "", false);
+}
+
+/* The server a remote URL names, as GitLab's CI_SERVER_URL: "https://host[:port]" for
+ * http(s) remotes, "https://host" for ssh and scp-like ones (whose port is SSH's); NULL for
+ * local paths and file://. */
+static char *server_url_from_remote(const char *url)
+{
+    const char *scheme = strstr(url, "://"), *host;
+    bool web = sl_starts_with(url, "https://") || sl_starts_with(url, "http://");
+    if (scheme && !web && !sl_starts_with(url, "ssh://") && !sl_starts_with(url, "git://"))
+        return NULL; /* file:// and the like */
+    if (scheme)
+        host = scheme + 3;
+    else if (url[0] != '/' && strchr(url, ':') &&
+             (!strchr(url, '/') || strchr(url, ':') < strchr(url, '/')))
+        host = url; /* user@host:path */
+    else
+        return NULL;
+    const char *at = strchr(host, '@'), *end = host + strcspn(host, web ? "/" : ":/");
+    if (at && at < end)
+        host = at + 1;
+    end = host + strcspn(host, web ? "/" : ":/");
+    if (end == host)
+        return NULL;
+    if (web)
+        return sl_xasprintf("%.*s%.*s", (int)(scheme + 3 - url), url, (int)(end - host), host);
+    return sl_xasprintf("https://%.*s", (int)(end - host), host);
+}
+
+/* CI_SERVER_* and CI_API_* of the server at URL ("proto://host[:port]"), and GitLab.com's
+ * CI_PAGES_* (other instances configure their Pages domain: unknown here). */
+static void set_server_vars(struct sl_trigger *t, const char *url, const char *path,
+                            const char *root_ns)
+{
+    const char *sep = strstr(url, "://");
+    if (!sep)
+        return;
+    char *proto = sl_xstrndup(url, (size_t)(sep - url));
+    const char *fqdn = sep + 3;
+    const char *colon = strrchr(fqdn, ':');
+    if (colon && strchr(fqdn, ']') > colon) /* "[::1]" without a port */
+        colon = NULL;
+    char *host = colon ? sl_xstrndup(fqdn, (size_t)(colon - fqdn)) : sl_xstrdup(fqdn);
+    const char *port = colon ? colon + 1 : !strcmp(proto, "https") ? "443" : "80";
+    setv(t, "CI_SERVER_URL", url);
+    setv(t, "CI_SERVER_HOST", host);
+    setv(t, "CI_SERVER_PORT", port);
+    setv(t, "CI_SERVER_PROTOCOL", proto);
+    setv(t, "CI_SERVER_FQDN", fqdn);
+    setv(t, "CI_SERVER_SHELL_SSH_HOST", host);
+    setv(t, "CI_SERVER_SHELL_SSH_PORT", "22");
+    char *api = sl_xasprintf("%s/api/v4", url), *gql = sl_xasprintf("%s/api/graphql", url);
+    setv(t, "CI_API_V4_URL", api);
+    setv(t, "CI_API_GRAPHQL_URL", gql);
+    char *purl = sl_xasprintf("%s/%s", url, path);
+    setv(t, "CI_PROJECT_URL", purl);
+    if (!strcmp(host, "gitlab.com") && root_ns[0]) {
+        /* GitLab.com: NAMESPACE.gitlab.io/PROJECT-PATH-BELOW-IT */
+        char *ph = sl_xasprintf("%s.gitlab.io", root_ns);
+        const char *below = path + strlen(root_ns);
+        char *pu = sl_xasprintf("https://%s%s", ph, below);
+        setv(t, "CI_PAGES_DOMAIN", "gitlab.io");
+        setv(t, "CI_PAGES_HOSTNAME", ph);
+        setv(t, "CI_PAGES_URL", pu);
+        free(ph);
+        free(pu);
+    }
+    free(purl);
+    free(api);
+    free(gql);
+    free(host);
+    free(proto);
 }
 
 /* CI_DEFAULT_BRANCH: origin/HEAD, init.defaultBranch, then a guess (below). */
@@ -477,15 +550,10 @@ int sl_trigger_from_git(struct sl_trigger *t, const char *project_dir, struct sl
     setv(t, "CI_PROJECT_ID", "1");
     setv(t, "CI_PROJECT_VISIBILITY", "private");
     setv(t, "CI_REPOSITORY_URL", remote_url ? remote_url : abs);
-    if (remote_url &&
-        (sl_starts_with(remote_url, "https://") || sl_starts_with(remote_url, "http://"))) {
-        char *u = sl_xstrdup(remote_url);
-        size_t n = strlen(u);
-        if (n > 4 && !strcmp(u + n - 4, ".git"))
-            u[n - 4] = '\0';
-        setv(t, "CI_PROJECT_URL", u);
-        free(u);
-    }
+    if (!t->server_url && remote_url)
+        t->server_url = server_url_from_remote(remote_url);
+    if (t->server_url)
+        set_server_vars(t, t->server_url, path, root_ns);
     const char *login = getenv("USER");
     setv(t, "GITLAB_USER_LOGIN", login && *login ? login : "root");
     setv(t, "GITLAB_USER_NAME", user_name ? user_name : (login ? login : "root"));

@@ -32,6 +32,9 @@ struct sl_trigger {
     char *source;     /* CI_PIPELINE_SOURCE: push (default), web, api, schedule, ... */
     char *project_dir;
     char *config_path; /* CI_CONFIG_PATH, relative to the project */
+    /* CI_SERVER_URL ("http://127.0.0.1:8080"): the server sets its own before
+     * sl_trigger_from_git; else derived from the origin remote; NULL: none known */
+    char *server_url;
     int64_t pipeline_id, pipeline_iid;
     /* Files changed by the commit (relative paths). CHANGES_KNOWN false means there is no
      * push event to compare with, and `changes` rules are true, as in GitLab. */

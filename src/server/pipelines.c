@@ -463,6 +463,8 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
             free(val);
         }
     }
+    free(t.server_url);
+    t.server_url = sl_xasprintf("http://%s", sl_server_address(s));
     if ((rc = sl_trigger_from_git(&t, tree, err)) < 0)
         goto out;
 

@@ -265,3 +265,50 @@ TEST(changes_from_the_commit_and_compare_to)
     sl_trigger_release(&t);
     sl_error_release(&err);
 }
+
+/* tests/cases/server_vars/remotes.tsv: the server variables each origin remote gives */
+TEST(server_variables_from_the_origin_remote)
+{
+    static const char *const names[] = {"CI_SERVER_URL",      "CI_SERVER_HOST", "CI_SERVER_PORT",
+                                        "CI_SERVER_PROTOCOL", "CI_API_V4_URL",  "CI_PROJECT_URL",
+                                        "CI_PAGES_URL"};
+    const char *dir = sl_test_tmpdir();
+    if (!sh(dir, "git init -q -b main && " GIT_IDENTITY " && echo a > a && git add a && "
+                 "git commit -qm one && git remote add origin /nowhere"))
+        SKIP("git is not available to make a repository");
+    char *text = sl_test_read(sl_test_source_dir(), "tests/cases/server_vars/remotes.tsv");
+    CHECK(text != NULL);
+    size_t rows = 0;
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
+        if (line[0] == '#' || !line[0])
+            continue;
+        char *cols[8] = {0}, *save = NULL;
+        size_t n = 0;
+        for (char *c = strtok_r(line, "\t", &save); c && n < 8; c = strtok_r(NULL, "\t", &save))
+            cols[n++] = c;
+        CHECK_INT_EQ(n, 8);
+        if (n != 8)
+            continue;
+        char *set = sl_xasprintf("git remote set-url origin '%s'", cols[0]);
+        CHECK(sh(dir, set));
+        free(set);
+        struct sl_trigger t;
+        sl_trigger_init(&t);
+        CHECK(sl_trigger_from_git(&t, dir, NULL) == 0);
+        for (size_t i = 0; i < 7; i++) {
+            const char *got = var(&t, names[i]), *want = cols[i + 1];
+            bool ok = !strcmp(want, "-") ? got == NULL : got && !strcmp(got, want);
+            if (!ok)
+                fprintf(stderr, "%s: %s is %s, want %s\n", cols[0], names[i], got ? got : "unset",
+                        want);
+            CHECK(ok);
+        }
+        sl_trigger_release(&t);
+        rows++;
+    }
+    CHECK(rows >= 6);
+    free(text);
+}
