@@ -69,15 +69,32 @@ static void log_append(struct sl_exec_output *o, const char *data, size_t n)
     o->loglen += n;
 }
 
+static void deliver_one(struct sl_exec_output *o, enum sl_exec_stream stream, char *line,
+                        size_t len, bool newline);
+
+/* An echo line starts with the job's marker, but follows on the same line whatever the last
+ * command printed without a newline (`printf b64=`, a lone `\r`, binary bytes). The marker
+ * is 128 random bits, so wherever it appears it is ours: what comes before it is the job's
+ * output (delivered as a line of its own), the rest is the echo without its marker. */
 static void deliver(struct sl_exec_output *o, enum sl_exec_stream stream, char *line, size_t len,
                     bool newline)
 {
-    if (stream == SL_EXEC_STREAM_OUTPUT && !o->continued && len >= SL_EXEC_MARKER_LEN &&
-        memcmp(line, o->marker, SL_EXEC_MARKER_LEN) == 0) {
-        stream = SL_EXEC_STREAM_ECHO;
-        line += SL_EXEC_MARKER_LEN;
-        len -= SL_EXEC_MARKER_LEN;
+    char *m =
+        stream == SL_EXEC_STREAM_OUTPUT ? memmem(line, len, o->marker, SL_EXEC_MARKER_LEN) : NULL;
+    if (!m) {
+        deliver_one(o, stream, line, len, newline);
+        return;
     }
+    size_t head = (size_t)(m - line);
+    if (head > 0)
+        deliver_one(o, SL_EXEC_STREAM_OUTPUT, line, head, true);
+    deliver_one(o, SL_EXEC_STREAM_ECHO, m + SL_EXEC_MARKER_LEN, len - head - SL_EXEC_MARKER_LEN,
+                newline);
+}
+
+static void deliver_one(struct sl_exec_output *o, enum sl_exec_stream stream, char *line,
+                        size_t len, bool newline)
+{
     log_append(o, line, len);
     if (newline)
         log_append(o, "\n", 1);

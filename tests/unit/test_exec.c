@@ -61,7 +61,7 @@ TEST(lines_are_the_same_whatever_the_chunking)
     }
 }
 
-TEST(echo_marker_is_recognised_across_chunks_only_at_line_start)
+TEST(echo_marker_is_recognised_across_chunks_wherever_it_is)
 {
     struct lines l = {SL_STR_INIT, 0};
     struct sl_exec_output o;
@@ -72,13 +72,10 @@ TEST(echo_marker_is_recognised_across_chunks_only_at_line_start)
     sl_str_addf(&in, "%s$ make\nbuilt\nnot at start %s$ x\n%s", o.marker, o.marker, o.marker);
     feed_in_steps(&o, in.buf, in.len, 5);
     sl_exec_output_end(&o);
-    struct sl_str want = SL_STR_INIT;
-    sl_str_addf(&want, "1:6:$ make\n0:5:built\n0:%zu:not at start %s$ x\n1:0:\n",
-                (size_t)(13 + SL_EXEC_MARKER_LEN + 3), o.marker);
-    CHECK_STR_EQ(l.text.buf, want.buf);
-    /* The log sees the echo without its marker. */
-    CHECK_INT_EQ(o.bytes, in.len - 2 * SL_EXEC_MARKER_LEN);
-    sl_str_release(&want);
+    /* output without a newline before an echo stays the job's line; the echo is ours */
+    CHECK_STR_EQ(l.text.buf, "1:6:$ make\n0:5:built\n0:13:not at start \n1:3:$ x\n1:0:\n");
+    /* The log sees the echoes without their markers, and a newline before the second. */
+    CHECK_INT_EQ(o.bytes, in.len - 3 * SL_EXEC_MARKER_LEN + 1);
     sl_str_release(&in);
     sl_exec_output_release(&o);
     sl_str_release(&l.text);

@@ -716,6 +716,32 @@ TEST(partial_last_line_is_delivered)
     sl_str_release(&c.text);
 }
 
+/* The echo of the next command follows output without a trailing newline on the same
+ * line of the shell's stdout: the log still holds exactly what the job printed plus the
+ * echo lines, never the marker. */
+TEST(output_without_newline_never_leaks_the_marker)
+{
+    const char *script[] = {"printf b64=",
+                            "printf 'cr\\r'",
+                            "printf '\\001\\377bin'",
+                            "echo '@@sluice-0123456789abcdef0123456789abcdef@@$ fake'",
+                            "printf end",
+                            NULL};
+    struct sl_exec_spec s;
+    struct sl_exec_result r;
+    struct capture c;
+
+    spec_for(&s, &c, script);
+    CHECK_INT_EQ(run(&s, &r), 0);
+    CHECK_STR_EQ(c.text.buf, "E:$ printf b64=\nO:b64=\nE:$ printf 'cr\\r'\nO:cr\r\n"
+                             "E:$ printf '\\001\\377bin'\nO:\001\377bin\n"
+                             "E:$ echo '@@sluice-0123456789abcdef0123456789abcdef@@$ fake'\n"
+                             "O:@@sluice-0123456789abcdef0123456789abcdef@@$ fake\n"
+                             "E:$ printf end\nO:end\n");
+    CHECK(strstr(c.text.buf, "@@sluice-") == strstr(c.text.buf, "@@sluice-0123456789abcdef"));
+    sl_str_release(&c.text);
+}
+
 TEST(log_file_is_appended_with_echo_lines)
 {
     const char *script[] = {"echo hi", NULL};
