@@ -22,6 +22,7 @@ static const struct command commands[] = {
     {"serve", sl_cmd_serve, "run the CI server (HTTP API and workers)"},
     {"token", sl_cmd_token, "create API tokens for the server"},
     {"secrets", sl_cmd_secrets, "rotate the key CI/CD variables are sealed with"},
+    {"var", sl_cmd_var, "set, list and remove CI/CD variables of a server"},
     {"version", cmd_version, "print the version"},
 };
 

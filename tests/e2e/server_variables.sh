@@ -131,6 +131,25 @@ expect "the rotated key file stays 0600" 600 "$(stat -c %a "$tmp/data/secrets.ke
 start || bad "server starts with the rotated key" "$(cat "$tmp/err")"
 req GET "/api/v1/projects/$pid_p/variables/PLAIN?filter%5Benvironment_scope%5D=%2A" "$maint"
 expect "a value reads back after rotation" "200 $plain" "$code $(jget "['value']")"
+
+# the CLI: the value from stdin stays off the command line
+printf '%s\n' 'cli-Secret-value-99' | "$bin" var set CLI_SECRET - --masked --url "$url" --token "$maint" --project "$pid_p" 2>"$tmp/cli"
+expect "var set from stdin" 0 "$?" "$(cat "$tmp/cli")"
+"$bin" var set CLI_SECRET 'cli-Secret-value-100' --masked --description updated --url "$url" --token "$maint" --project "$pid_p" 2>"$tmp/cli"
+expect "var set on an existing key updates it" 0 "$?" "$(cat "$tmp/cli")"
+req GET /api/v1/projects/$pid_p/variables/CLI_SECRET "$maint"
+expect "the CLI's variable, masked" "True updated None" "$(jget "['masked']") $(jget "['description']") $(jget "['value']")"
+"$bin" var set BAD short --masked --url "$url" --token "$maint" --project "$pid_p" 2>"$tmp/cli"
+expect "var set reports a refused value" "1 1" "$? $(grep -c 'value is invalid' "$tmp/cli")"
+list=$("$bin" var list --url "$url" --token "$maint" --project "$pid_p")
+expect "var list shows keys and attributes" 1 "$(grep -cE '^CLI_SECRET +\* +env_var +masked' <<<"$list")"
+grep -q 'cli-Secret' <<<"$list" && bad "var list shows no value" || ok "var list shows no value"
+"$bin" var rm CLI_SECRET --url "$url" --token "$maint" --project "$pid_p"
+expect "var rm" 0 "$?"
+"$bin" var rm CLI_SECRET --url "$url" --token "$maint" --project "$pid_p" 2>/dev/null
+expect "var rm of a missing key fails" 1 "$?"
+"$bin" var list --url "$url" --token "$dev" >/dev/null 2>&1
+expect "instance variables need admin from the CLI too" 1 "$?"
 stop
 
 start --secrets-key-file "$tmp/old.key" && { bad "the old key is refused"; stop; } ||

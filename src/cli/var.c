@@ -1,0 +1,266 @@
+/* var.c: `sluice var set|list|rm`, CI/CD variables of a running server over its API. */
+#include "base/compat.h"
+#include "base/alloc.h"
+#include "base/str.h"
+#include "cli/cli.h"
+
+#include <curl/curl.h>
+#include <getopt.h>
+#include <jansson.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: sluice var set KEY VALUE --url URL --token TOKEN [--project ID] [options]\n"
+               "       sluice var list --url URL --token TOKEN [--project ID]\n"
+               "       sluice var rm KEY --url URL --token TOKEN [--project ID] [--scope S]\n\n"
+               "Manages CI/CD variables of a sluice server: a project's with --project, else the\n"
+               "instance's (admin). VALUE '-' reads the value from stdin, so it stays out of the\n"
+               "shell history. set creates the variable, or updates it when it exists.\n\n"
+               "Options:\n"
+               "  --url URL          the server (or SLUICE_URL)\n"
+               "  --token TOKEN      an API token (or SLUICE_TOKEN)\n"
+               "  --project ID       the project's id\n"
+               "  --masked           mask the value in job logs\n"
+               "  --hidden           masked, and never shown again (only at creation)\n"
+               "  --protected        only for pipelines on protected refs\n"
+               "  --raw              no variable expansion in the value\n"
+               "  --file             a file variable (the job gets a path to the value)\n"
+               "  --scope S          environment scope (default *)\n"
+               "  --description D    a description\n"
+               "  -h, --help         show this help\n");
+}
+
+struct call {
+    const char *url, *token;
+    struct sl_str body;
+};
+
+static size_t collect(char *p, size_t size, size_t n, void *ctx)
+{
+    sl_str_add(ctx, p, size * n);
+    return size * n;
+}
+
+/* METHOD PATH with BODY (NULL: none); *status gets the HTTP status, c->body the answer. */
+static int http(struct call *c, const char *method, const char *path, const char *body,
+                long *status)
+{
+    CURL *h = curl_easy_init();
+    struct curl_slist *hdr = NULL;
+    char *url = sl_xasprintf("%s%s", c->url, path);
+    char *auth = sl_xasprintf("Authorization: Bearer %s", c->token);
+    int rc = 0;
+
+    sl_str_reset(&c->body);
+    hdr = curl_slist_append(hdr, auth);
+    hdr = curl_slist_append(hdr, "Content-Type: application/json");
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &c->body);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+    if (body)
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    CURLcode cc = curl_easy_perform(h);
+    if (cc != CURLE_OK) {
+        sl_cli_error("var: %s: %s", c->url, curl_easy_strerror(cc));
+        rc = -1;
+    } else {
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+    }
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(h);
+    free(auth);
+    free(url);
+    return rc;
+}
+
+/* Prints the server's error message of an answer that is not 2xx. */
+static int fail(struct call *c, long status)
+{
+    json_t *j = json_loads(c->body.buf, 0, NULL);
+    const char *msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    sl_cli_error("var: the server answered %ld: %s", status, msg ? msg : c->body.buf);
+    json_decref(j);
+    return SL_EXIT_FAIL;
+}
+
+static char *read_stdin_value(void)
+{
+    struct sl_str s = SL_STR_INIT;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0 && s.len < 1 << 20)
+        sl_str_add(&s, buf, n);
+    while (s.len > 0 && (s.buf[s.len - 1] == '\n' || s.buf[s.len - 1] == '\r'))
+        sl_str_truncate(&s, s.len - 1);
+    return sl_str_detach(&s);
+}
+
+static void print_list(const char *text)
+{
+    json_t *a = json_loads(text, 0, NULL);
+    size_t i;
+    json_t *v;
+    printf("%-32s %-12s %-8s %s\n", "KEY", "SCOPE", "TYPE", "ATTRIBUTES");
+    json_array_foreach(a, i, v)
+    {
+        printf("%-32s %-12s %-8s %s%s%s%s\n", json_string_value(json_object_get(v, "key")),
+               json_string_value(json_object_get(v, "environment_scope")),
+               json_string_value(json_object_get(v, "variable_type")),
+               json_is_true(json_object_get(v, "masked")) ? "masked " : "",
+               json_is_true(json_object_get(v, "hidden")) ? "hidden " : "",
+               json_is_true(json_object_get(v, "protected")) ? "protected " : "",
+               json_is_true(json_object_get(v, "raw")) ? "raw" : "");
+    }
+    json_decref(a);
+}
+
+int sl_cmd_var(int argc, char **argv)
+{
+    enum { O_URL = 1, O_TOKEN, O_PROJECT, O_SCOPE, O_DESC };
+    static const struct option longopts[] = {{"url", required_argument, NULL, O_URL},
+                                             {"token", required_argument, NULL, O_TOKEN},
+                                             {"project", required_argument, NULL, O_PROJECT},
+                                             {"scope", required_argument, NULL, O_SCOPE},
+                                             {"description", required_argument, NULL, O_DESC},
+                                             {"masked", no_argument, NULL, 'm'},
+                                             {"hidden", no_argument, NULL, 'H'},
+                                             {"protected", no_argument, NULL, 'p'},
+                                             {"raw", no_argument, NULL, 'r'},
+                                             {"file", no_argument, NULL, 'f'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    struct call c = {getenv("SLUICE_URL"), getenv("SLUICE_TOKEN"), SL_STR_INIT};
+    const char *project = NULL, *scope = NULL, *desc = NULL;
+    bool masked = false, hidden = false, prot = false, raw = false, file = false;
+    int opt, rc = SL_EXIT_USAGE;
+    long status = 0;
+    char *value = NULL, *path = NULL, *base = NULL, *body_text = NULL;
+
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? SL_EXIT_USAGE : SL_EXIT_OK;
+    }
+    const char *sub = argv[1];
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc - 1, argv + 1, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case O_URL:
+            c.url = optarg;
+            break;
+        case O_TOKEN:
+            c.token = optarg;
+            break;
+        case O_PROJECT:
+            project = optarg;
+            break;
+        case O_SCOPE:
+            scope = optarg;
+            break;
+        case O_DESC:
+            desc = optarg;
+            break;
+        case 'm':
+            masked = true;
+            break;
+        case 'H':
+            hidden = true;
+            break;
+        case 'p':
+            prot = true;
+            break;
+        case 'r':
+            raw = true;
+            break;
+        case 'f':
+            file = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return SL_EXIT_OK;
+        default:
+            sl_cli_error("var: unknown option '%s'; see 'sluice var --help'", argv[optind]);
+            return SL_EXIT_USAGE;
+        }
+    }
+    char **args = argv + 1 + optind;
+    int nargs = argc - 1 - optind;
+    if (!c.url || !c.token) {
+        sl_cli_error("var: --url and --token (or SLUICE_URL and SLUICE_TOKEN) are required");
+        return SL_EXIT_USAGE;
+    }
+    if (project && strspn(project, "0123456789") != strlen(project)) {
+        sl_cli_error("var: --project takes a project id, not '%s'", project);
+        return SL_EXIT_USAGE;
+    }
+    base = project ? sl_xasprintf("/api/v1/projects/%s/variables", project)
+                   : sl_xstrdup("/api/v1/admin/variables");
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (!strcmp(sub, "list") && nargs == 0) {
+        if (http(&c, "GET", base, NULL, &status) < 0)
+            rc = SL_EXIT_FAIL;
+        else if (status != 200)
+            rc = fail(&c, status);
+        else {
+            print_list(c.body.buf);
+            rc = SL_EXIT_OK;
+        }
+    } else if (!strcmp(sub, "rm") && nargs == 1) {
+        char *esc = scope ? curl_easy_escape(NULL, scope, 0) : NULL;
+        path = sl_xasprintf("%s/%s%s%s", base, args[0],
+                            esc ? "?filter%5Benvironment_scope%5D=" : "", esc ? esc : "");
+        curl_free(esc);
+        if (http(&c, "DELETE", path, NULL, &status) < 0)
+            rc = SL_EXIT_FAIL;
+        else
+            rc = status == 204 ? SL_EXIT_OK : fail(&c, status);
+    } else if (!strcmp(sub, "set") && nargs == 2) {
+        value = !strcmp(args[1], "-") ? read_stdin_value() : sl_xstrdup(args[1]);
+        json_t *b = json_pack("{s:s,s:s,s:b,s:b,s:s}", "key", args[0], "value", value, "masked",
+                              masked || hidden, "protected", prot, "variable_type",
+                              file ? "file" : "env_var");
+        json_object_set_new(b, "raw", json_boolean(raw));
+        if (hidden)
+            json_object_set_new(b, "masked_and_hidden", json_true());
+        if (scope)
+            json_object_set_new(b, "environment_scope", json_string(scope));
+        if (desc)
+            json_object_set_new(b, "description", json_string(desc));
+        body_text = json_dumps(b, JSON_COMPACT);
+        json_decref(b);
+        if (http(&c, "POST", base, body_text, &status) < 0) {
+            rc = SL_EXIT_FAIL;
+        } else if (status == 400 && strstr(c.body.buf, "has already been taken")) {
+            /* it exists: update it (a hidden variable stays hidden) */
+            char *esc = curl_easy_escape(NULL, scope ? scope : "*", 0);
+            path = sl_xasprintf("%s/%s?filter%%5Benvironment_scope%%5D=%s", base, args[0], esc);
+            curl_free(esc);
+            json_t *u = json_loads(body_text, 0, NULL);
+            json_object_del(u, "masked_and_hidden");
+            free(body_text);
+            body_text = json_dumps(u, JSON_COMPACT);
+            json_decref(u);
+            if (http(&c, "PUT", path, body_text, &status) < 0)
+                rc = SL_EXIT_FAIL;
+            else
+                rc = status == 200 ? SL_EXIT_OK : fail(&c, status);
+        } else {
+            rc = status == 201 ? SL_EXIT_OK : fail(&c, status);
+        }
+    } else {
+        sl_cli_error("var: usage: sluice var set KEY VALUE | list | rm KEY (see --help)");
+    }
+    curl_global_cleanup();
+    if (value) {
+        memset(value, 0, strlen(value));
+        free(value);
+    }
+    free(body_text);
+    free(path);
+    free(base);
+    sl_str_release(&c.body);
+    return rc;
+}
