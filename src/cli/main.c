@@ -1,6 +1,7 @@
 /* main.c: the `sluice` entry point and its table of subcommands. */
 #include "base/compat.h"
 #include "cli/cli.h"
+#include "exec/exec.h"
 #include "base/alloc.h"
 #include "base/fs.h"
 
@@ -110,6 +111,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return SL_EXIT_OK;
     }
+    if (!strcmp(cmd, "__sandbox")) /* the sandbox executor's helper (exec/sandbox.c) */
+        return sl_exec_sandbox_main(argc, argv);
     if (!strcmp(cmd, "--version"))
         return cmd_version(argc - 1, argv + 1);
     for (size_t i = 0; i < SL_ARRAY_LEN(commands); i++)

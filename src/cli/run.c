@@ -42,7 +42,9 @@ static void usage(FILE *f)
             "      --no-color     no colours even on a terminal\n"
             "      --json         JSON-lines events instead of text\n"
             "      --executor E   auto (default: docker for jobs with an image, else shell),\n"
-            "                     shell or docker (docs/executors.md)\n"
+            "                     shell, docker or sandbox (docs/executors.md)\n"
+            "      --memory B, --pids N, --cpus F, --rootfs DIR  the sandbox's limits and root\n"
+            "      --sandbox-host-network    honour SLUICE_SANDBOX_NETWORK=host of jobs\n"
             "      --image I      the default image of jobs without one (as a runner's)\n"
             "      --pull-policy P           always, if-not-present (default) or never\n"
             "      --allowed-pull-policies L  the jobs' pull_policy values honoured\n"
@@ -460,6 +462,11 @@ static int parse_args(int argc, char **argv, struct run_args *a)
         {"image", required_argument, NULL, 'I'},
         {"pull-policy", required_argument, NULL, 'P'},
         {"allowed-pull-policies", required_argument, NULL, 'A'},
+        {"memory", required_argument, NULL, 'M'},
+        {"pids", required_argument, NULL, 'N'},
+        {"cpus", required_argument, NULL, 'U'},
+        {"rootfs", required_argument, NULL, 'R'},
+        {"sandbox-host-network", no_argument, NULL, 'H'},
         {"ref", required_argument, NULL, 'r'},
         {"tag", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
@@ -508,12 +515,46 @@ static int parse_args(int argc, char **argv, struct run_args *a)
         }
         case 'e':
             if (!run_executor_parse(optarg, &a->xo.executor)) {
-                sl_cli_error("run: unknown executor '%s' (auto, shell or docker)", optarg);
+                sl_cli_error("run: unknown executor '%s' (auto, shell, docker or sandbox)", optarg);
                 return SL_EXIT_USAGE;
             }
             break;
         case 'I':
             a->xo.image = optarg;
+            break;
+        case 'M':
+        case 'N':
+        case 'U': {
+            char *end;
+            double v = strtod(optarg, &end);
+            double unit = opt != 'M'                   ? 1
+                          : *end == 'k' || *end == 'K' ? 1024.0
+                          : *end == 'm' || *end == 'M' ? 1048576.0
+                          : *end == 'g' || *end == 'G' ? 1073741824.0
+                                                       : 1;
+            if (unit != 1)
+                end++;
+            if (*end || v <= 0) {
+                sl_cli_error("run: --%s takes a positive number, not '%s'",
+                             opt == 'M'   ? "memory"
+                             : opt == 'N' ? "pids"
+                                          : "cpus",
+                             optarg);
+                return SL_EXIT_USAGE;
+            }
+            if (opt == 'M')
+                a->xo.sandbox.memory_bytes = (int64_t)(v * unit);
+            else if (opt == 'N')
+                a->xo.sandbox.pids = (int64_t)v;
+            else
+                a->xo.sandbox.cpus = v;
+            break;
+        }
+        case 'R':
+            a->xo.sandbox.rootfs = optarg;
+            break;
+        case 'H':
+            a->xo.sandbox.allow_host_network = true;
             break;
         case 'P':
         case 'A': {

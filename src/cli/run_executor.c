@@ -7,7 +7,10 @@ bool run_executor_parse(const char *s, enum run_executor *e)
     static const struct {
         const char *name;
         enum run_executor e;
-    } names[] = {{"auto", RUN_EXEC_AUTO}, {"shell", RUN_EXEC_SHELL}, {"docker", RUN_EXEC_DOCKER}};
+    } names[] = {{"auto", RUN_EXEC_AUTO},
+                 {"shell", RUN_EXEC_SHELL},
+                 {"docker", RUN_EXEC_DOCKER},
+                 {"sandbox", RUN_EXEC_SANDBOX}};
     for (size_t i = 0; i < SL_ARRAY_LEN(names); i++)
         if (sl_streq(s, names[i].name)) {
             *e = names[i].e;
@@ -75,6 +78,28 @@ const char *run_executor_apply(struct sl_arena *a, const struct run_executor_opt
     if (!name || !*name)
         name = o->image;
     js->exec.executor = SL_EXEC_SHELL;
+    if (o->executor == RUN_EXEC_SANDBOX) {
+        /* the job sees neither the other jobs' workspaces nor the run's data: the whole
+         * .sluice directory (two levels above the workspace) is hidden */
+        struct sl_exec_sandbox *sb = sl_arena_alloc(a, sizeof(*sb));
+        const char **hide = sl_arena_alloc(a, 2 * sizeof(*hide));
+        char *dot = sl_arena_strdup(a, js->workspace);
+        for (int up = 0; up < 2; up++) {
+            char *slash = strrchr(dot, '/');
+            if (slash && slash != dot)
+                *slash = 0;
+        }
+        *sb = o->sandbox;
+        hide[0] = dot;
+        sb->hide = hide;
+        js->exec.executor = SL_EXEC_SANDBOX;
+        js->exec.sandbox = sb;
+        return name && *name ? sl_arena_printf(a,
+                                               "WARNING: image %s is ignored: the job runs "
+                                               "on this machine in a sandbox",
+                                               name)
+                             : NULL;
+    }
     if ((!name || !*name) && o->executor != RUN_EXEC_DOCKER)
         return NULL;
     if (o->executor == RUN_EXEC_SHELL && name)

@@ -10,16 +10,17 @@
 #include "config/node.h"
 #include "exec/job.h"
 
-enum run_executor { RUN_EXEC_AUTO = 0, RUN_EXEC_SHELL, RUN_EXEC_DOCKER };
+enum run_executor { RUN_EXEC_AUTO = 0, RUN_EXEC_SHELL, RUN_EXEC_DOCKER, RUN_EXEC_SANDBOX };
 
 struct run_executor_opts {
     enum run_executor executor;
-    const char *image;         /* --image: the runner's default image */
-    unsigned pull_policy;      /* --pull-policy; 0: if-not-present */
-    unsigned allowed_policies; /* --allowed-pull-policies; 0: any */
+    const char *image;              /* --image: the runner's default image */
+    unsigned pull_policy;           /* --pull-policy; 0: if-not-present */
+    unsigned allowed_policies;      /* --allowed-pull-policies; 0: any */
+    struct sl_exec_sandbox sandbox; /* --memory, --pids, --cpus, --rootfs */
 };
 
-/* Parses "auto|shell|docker" into *E; false when unknown. */
+/* Parses "auto|shell|docker|sandbox" into *E; false when unknown. */
 bool run_executor_parse(const char *s, enum run_executor *e);
 /* Parses a comma-separated list of pull policies into a mask; 0 when one is unknown. */
 unsigned run_executor_policies(const char *s);

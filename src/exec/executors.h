@@ -18,6 +18,13 @@ int sl_exec_docker_run(const struct sl_exec_spec *spec, struct sl_exec_result *r
 char *sl_exec_script_build(const char *marker, bool is_bash, const char *const *lists[],
                            size_t nlists);
 
+/* The sandbox's command-line prefix for SPEC (sandbox.c): the helper (`sluice __sandbox`)
+ * and its options, ending with "--"; the shell's argv follows. ARGV has room for
+ * SL_EXEC_SANDBOX_ARGS entries; each string is allocated (free them up to the returned
+ * count). Returns the count, or a negative code when the program cannot be found. */
+#define SL_EXEC_SANDBOX_ARGS 48
+int sl_exec_sandbox_argv(const struct sl_exec_spec *spec, char **argv, struct sl_error *err);
+
 /* The environment a phase runs with: SRC (NULL: environ) without CI_JOB_STATUS, plus
  * CI_JOB_STATUS=STATUS. The array is new (free it, not the strings); *STORAGE holds the
  * one string made here (free it too). */

@@ -211,9 +211,16 @@ static int run_phase(struct job *j, struct phase *ph, struct sl_error *err)
     int pipefd[2] = {-1, -1}, scriptfd = -1, rc;
     bool pipe_open = true, term_sent = false, kill_sent = false, group_done = false;
     int64_t kill_at = 0, stop_at = 0;
-    char *argv[7];
-    int argc = 0;
+    char *argv[SL_EXEC_SANDBOX_ARGS + 7];
+    int argc = 0, nwrap = 0;
 
+    if (j->spec->executor == SL_EXEC_SANDBOX) {
+        if ((rc = nwrap = sl_exec_sandbox_argv(j->spec, argv, err)) < 0) {
+            nwrap = 0;
+            goto out;
+        }
+        argc = nwrap;
+    }
     argv[argc++] = j->shell_path;
     if (j->is_bash) {
         argv[argc++] = (char *)"--noprofile";
@@ -240,7 +247,7 @@ static int run_phase(struct job *j, struct phase *ph, struct sl_error *err)
     fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
 
     struct sl_exec_spawn_opts so = {
-        .path = j->shell_path,
+        .path = nwrap ? argv[0] : j->shell_path,
         .argv = argv,
         .envp = ph->envp,
         .cwd = j->spec->workdir,
@@ -371,6 +378,8 @@ out:
         close(pipefd[1]);
     if (scriptfd >= 0)
         close(scriptfd);
+    for (int i = 0; i < nwrap; i++)
+        free(argv[i]);
     return rc;
 }
 
