@@ -7,24 +7,32 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: sluice token create --role ROLE [--data DIR] [--db URL] [--name NAME]\n\n"
-               "Creates an API token and prints it once (only its hash is stored).\n"
-               "Roles, strongest first: admin, maintainer, developer, viewer.\n\n"
-               "Options:\n"
-               "  --role ROLE   the token's role (required)\n"
-               "  --data DIR    the server's data directory (default ./sluice-data)\n"
-               "  --db URL      the store, when the server uses --db\n"
-               "  --name NAME   a name to recognise it by (default: the role)\n"
-               "  -h, --help    show this help\n");
+    fprintf(
+        f,
+        "usage: sluice token create --role ROLE [--data DIR] [--db URL] [--name NAME] [--init]\n\n"
+        "Creates an API token and prints it once (only its hash is stored).\n"
+        "Roles, strongest first: admin, maintainer, developer, viewer.\n\n"
+        "Options:\n"
+        "  --role ROLE   the token's role (required)\n"
+        "  --data DIR    the server's data directory (default ./sluice-data)\n"
+        "  --db URL      the store, when the server uses --db\n"
+        "  --name NAME   a name to recognise it by (default: the role)\n"
+        "  --init        create the store when the database holds none yet (without it,\n"
+        "                a directory or database no server has used is an error)\n"
+        "  -h, --help    show this help\n");
 }
 
 int sl_cmd_token(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"role", required_argument, NULL, 'r'}, {"data", required_argument, NULL, 'd'},
-        {"db", required_argument, NULL, 'b'},   {"name", required_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"role", required_argument, NULL, 'r'},
+                                             {"data", required_argument, NULL, 'd'},
+                                             {"db", required_argument, NULL, 'b'},
+                                             {"name", required_argument, NULL, 'n'},
+                                             {"init", no_argument, NULL, 'i'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     const char *role = NULL, *data = "sluice-data", *db = NULL, *name = NULL;
+    bool init = false;
     int opt;
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
@@ -50,6 +58,9 @@ int sl_cmd_token(int argc, char **argv)
         case 'n':
             name = optarg;
             break;
+        case 'i':
+            init = true;
+            break;
         case 'h':
             usage(stdout);
             return SL_EXIT_OK;
@@ -68,7 +79,7 @@ int sl_cmd_token(int argc, char **argv)
     }
     struct sl_error err = SL_ERROR_INIT;
     char *secret = NULL;
-    if (sl_server_token_create(data, db, role, name, &secret, &err) < 0) {
+    if (sl_server_token_create(data, db, role, name, init, &secret, &err) < 0) {
         sl_cli_error("token: %s", sl_error_format(&err));
         sl_error_release(&err);
         return SL_EXIT_USAGE;

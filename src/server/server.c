@@ -32,7 +32,7 @@ static char *db_url_for(const char *data_dir, const char *db_url)
 }
 
 int sl_server_token_create(const char *data_dir, const char *db_url, const char *role,
-                           const char *name, char **secret_out, struct sl_error *err)
+                           const char *name, bool init, char **secret_out, struct sl_error *err)
 {
     struct sl_store *st = NULL;
     if (sl_server_role_rank(role) < 0)
@@ -40,11 +40,32 @@ int sl_server_token_create(const char *data_dir, const char *db_url, const char 
                             "unknown role '%s' (admin, maintainer, developer or viewer)",
                             role ? role : "");
     int rc;
-    if (!db_url && (rc = sl_fs_mkdir_p(data_dir, 0700, err)) < 0)
-        return rc;
     char *url = db_url_for(data_dir, db_url);
-    rc = sl_store_open(&st, url, err);
+    /* A token in a store no server uses is a token nobody can use: without INIT the store
+     * must exist (a typo in --data or --db is an error, not a new empty store). */
+    if (!init && !db_url && !sl_fs_exists(url)) {
+        rc = sl_error_set(err, SL_ENOENT,
+                          "%s holds no sluice store (start `sluice serve --data %s` first, or "
+                          "pass --init to create one)",
+                          data_dir, data_dir);
+        free(url);
+        return rc;
+    }
+    if (!db_url && (rc = sl_fs_mkdir_p(data_dir, 0700, err)) < 0) {
+        free(url);
+        return rc;
+    }
+    struct sl_store_options so = {0};
+    so.existing_only = !init;
+    rc = sl_store_open_with(&st, url, &so, err);
     free(url);
+    if (rc == SL_ENOENT && !init) {
+        sl_error_release(err);
+        rc = sl_error_set(err, SL_ENOENT,
+                          "the database of %s holds no sluice store (start `sluice serve` on it "
+                          "first, or pass --init to create one)",
+                          db_url ? "--db" : data_dir);
+    }
     if (rc < 0)
         return rc;
     rc = sl_store_token_create(st, name ? name : role, role, sl_time_now_ms(), secret_out, NULL,

@@ -51,9 +51,10 @@ void sl_server_shutdown(struct sl_server *s, int64_t grace_ms);
 void sl_server_free(struct sl_server *s);
 
 /* Creates an API token with ROLE in the store at DB_URL (NULL = DATA_DIR/sluice.db).
- * *SECRET_OUT (caller frees) is the token, shown once. SL_EINVAL for an unknown role. */
+ * *SECRET_OUT (caller frees) is the token, shown once. SL_EINVAL for an unknown role;
+ * SL_ENOENT when the database holds no sluice store yet, unless INIT (then it is made). */
 int sl_server_token_create(const char *data_dir, const char *db_url, const char *role,
-                           const char *name, char **secret_out, struct sl_error *err);
+                           const char *name, bool init, char **secret_out, struct sl_error *err);
 
 /* Roles by strength: admin > maintainer > developer > viewer. -1 for an unknown name. */
 int sl_server_role_rank(const char *role);

@@ -270,6 +270,15 @@ int sl_store_open_with(struct sl_store **out, const char *url, const struct sl_s
         goto out;
     st->idle[st->nidle++] = c;
     st->nconns = 1;
+    if (st->opts.existing_only) {
+        struct sl_error verr = SL_ERROR_INIT;
+        int version = 0;
+        if (sl_store_schema_version(st, &version, &verr) < 0 || version == 0)
+            rc = sl_error_set(err, SL_ENOENT, "the database holds no sluice store");
+        sl_error_release(&verr);
+        if (rc < 0)
+            goto out;
+    }
     if ((rc = sl_store_migrate(st, st->opts.migrate_to, err)) < 0)
         goto out;
     while (st->nconns < (size_t)st->opts.pool_size) {

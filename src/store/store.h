@@ -58,6 +58,8 @@ struct sl_store_options {
     int migrate_to;        /* apply migrations up to this version only; 0 = all (tests) */
     int64_t max_log_bytes; /* per job; 0 = 1 GiB */
     int connect_timeout_s; /* PostgreSQL; 0 = 10 */
+    bool existing_only;    /* SL_ENOENT for a database that holds no sluice store yet, instead
+                              of creating one (tools that only make sense on a server's store) */
 };
 
 /* Opens the database at URL with default options and migrates it. *out owns the store

@@ -59,4 +59,17 @@ expect "the job does not see the server's environment" 1 "$(grep -c '^probe=unse
 expect "env lists none of it" 1 "$(grep -cx '0' <<<"$body")" "$body"
 expect "the server's value appears nowhere in the log" 0 "$(grep -c server-secret <<<"$body")" "$body"
 
+# -- sluice token create only on a store a server made ------------------------------------
+"$bin" token create --role viewer --data "$tmp/nostore" >/dev/null 2>"$tmp/tokerr"
+expect "token create refuses a directory without a store" 2 "$?" "$(cat "$tmp/tokerr")"
+expect "and says so" 1 "$(grep -c 'holds no sluice store' "$tmp/tokerr")" "$(cat "$tmp/tokerr")"
+expect "and creates nothing" no "$([[ -e $tmp/nostore ]] && echo yes || echo no)"
+mkdir "$tmp/empty" && : >"$tmp/empty/sluice.db"
+"$bin" token create --role viewer --data "$tmp/empty" >/dev/null 2>"$tmp/tokerr"
+expect "token create refuses an empty database" 2 "$?" "$(cat "$tmp/tokerr")"
+tok=$("$bin" token create --role viewer --data "$tmp/nostore" --init)
+expect "with --init it creates the store and the token" slt_ "${tok:0:4}"
+tok=$("$bin" token create --role viewer --data "$tmp/data")
+expect "on a server's store it needs no --init" slt_ "${tok:0:4}"
+
 finish
