@@ -81,6 +81,8 @@ enum sl_sched_failure {
     SL_SCHED_FAILURE_SERVER_TIMEOUT_CANCELING,
     /* a deployment job older than the environment's latest deployment (deploy.c) */
     SL_SCHED_FAILURE_FORWARD_DEPLOYMENT,
+    /* a deployment its approvers rejected (deploy.c) */
+    SL_SCHED_FAILURE_DEPLOYMENT_REJECTED,
     SL_SCHED_FAILURE_COUNT
 };
 

@@ -355,8 +355,10 @@ static void h_pipeline_create(struct req *r)
         reply_sl_error(r, rc, &err);
         goto out;
     }
-    rc = srv_pipeline_create(r->s, &p, ref ? json_string_value(ref) : NULL,
-                             json_is_object(vars) ? vars : NULL, "api", &id, &err);
+    char actor[48];
+    snprintf(actor, sizeof(actor), "token:%lld", (long long)r->token.id);
+    rc = srv_pipeline_create_by(r->s, &p, ref ? json_string_value(ref) : NULL,
+                                json_is_object(vars) ? vars : NULL, "api", actor, &id, &err);
     if (rc == SL_EINVAL) {
         reply_error(r, 400, "invalid", "%s", sl_error_format(&err));
     } else if (rc < 0) {
@@ -492,6 +494,10 @@ static void job_event(struct req *r, enum srv_event ev, const char *what)
     struct sl_store_job j = {0};
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_job_get(r->s->st, r->id, &j, &err);
+    if (rc == 0 && ev == SRV_EV_PLAY && srv_deploy_play_refused(r->s, j.id, &err)) {
+        reply_error(r, 409, "conflict", "%s", sl_error_format(&err));
+        goto out;
+    }
     if (rc == 0)
         rc = srv_transition(r->s, j.pipeline_id, ev, (size_t)j.position, NULL, false, &err);
     if (rc == SL_EINVAL) {
@@ -508,6 +514,7 @@ static void job_event(struct req *r, enum srv_event ev, const char *what)
             reply_sl_error(r, SL_ESTORE, &err);
         sl_store_job_release(&now);
     }
+out:
     sl_store_job_release(&j);
     sl_error_release(&err);
 }
@@ -659,6 +666,11 @@ const struct route srv_routes[] = {
     {"DELETE", "/api/v1/environments/{id}", h_environment_delete, "maintainer"},
     {"GET", "/api/v1/environments/{id}/deployments", h_environment_deployments, "viewer"},
     {"GET", "/api/v1/deployments/{id}", h_deployment_get, "viewer"},
+    {"POST", "/api/v1/deployments/{id}/approve", h_deployment_approve, "developer"},
+    {"POST", "/api/v1/deployments/{id}/reject", h_deployment_reject, "developer"},
+    {"POST", "/api/v1/projects/{id}/protected_environments", h_protected_env_create, "maintainer"},
+    {"GET", "/api/v1/projects/{id}/protected_environments", h_protected_env_list, "viewer"},
+    {"DELETE", "/api/v1/protected_environments/{id}", h_protected_env_delete, "maintainer"},
     {"POST", "/api/v1/lint", h_lint, "viewer"},
     {"GET", "/api/v1/audit", h_audit_list, "admin"},
     /* the web UI's sign-in (session.c): the body's token authenticates the POST */

@@ -18,6 +18,7 @@
 #include "base/time.h"
 #include "server/internal.h"
 
+#include <fnmatch.h>
 #include <jansson.h>
 
 /* GitLab's wording for forward_deployment_failure (Ci::Build failure reasons) */
@@ -46,8 +47,55 @@ static void log_store_error(struct sl_server *s, const char *what, const struct 
     sl_log(SL_LOG_ERROR, what, "error", sl_error_format(err), NULL);
 }
 
+/* The protection of environment NAME (of tier TIER) in PROJECT_ID: the matching rule that
+ * needs the most approvals (a name, a wildcard or a tier match). 1 with *out filled, 0 when
+ * none matches. */
+static int protection_of(struct sl_server *s, int64_t project_id, const char *name,
+                         const char *tier, struct sl_store_protected_env *out)
+{
+    struct sl_store_protected_env *rules = NULL;
+    size_t n = 0;
+    int found = 0;
+    if (sl_store_protected_env_list(s->st, project_id, &rules, &n, NULL) < 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *pat = rules[i].name;
+        if (strcmp(pat, name) && fnmatch(pat, name, 0) != 0 && (!tier || strcmp(pat, tier)))
+            continue;
+        if (found && rules[i].required_approval_count <= out->required_approval_count)
+            continue;
+        sl_store_protected_env_release(out);
+        *out = rules[i];
+        rules[i] = (struct sl_store_protected_env){0};
+        found = 1;
+    }
+    sl_store_protected_envs_free(rules, n);
+    return found;
+}
+
+static int approvals_needed(struct sl_server *s, int64_t project_id, const struct sl_plan_job *pj)
+{
+    struct sl_store_protected_env rule = {0};
+    int need = 0;
+    if (pj->environment && !strcmp(pj->environment_action, "start") &&
+        protection_of(s, project_id, pj->environment, pj->environment_tier, &rule))
+        need = rule.required_approval_count;
+    sl_store_protected_env_release(&rule);
+    return need;
+}
+
+bool srv_deploy_gate(struct sl_server *s, int64_t project_id, const struct sl_plan_job *pj,
+                     json_t *spec)
+{
+    if (approvals_needed(s, project_id, pj) <= 0)
+        return false;
+    json_object_set_new(spec, "when", json_string("manual"));
+    json_object_set_new(spec, "allow_failure", json_false());
+    return true;
+}
+
 int srv_deploy_record(struct sl_server *s, const struct sl_store_pipeline *p,
-                      const struct sl_plan *plan, struct sl_error *err)
+                      const struct sl_plan *plan, const char *actor, struct sl_error *err)
 {
     struct sl_store_job *jobs = NULL;
     size_t n = 0;
@@ -91,12 +139,14 @@ int srv_deploy_record(struct sl_server *s, const struct sl_store_pipeline *p,
         d.environment_id = env_id;
         d.job_id = jobs[i].id;
         d.pipeline_id = p->id;
-        d.status = (char *)deployment_status(jobs[i].status);
+        d.required_approvals = approvals_needed(s, p->project_id, pj);
+        d.status = d.required_approvals > 0 ? (char *)"blocked"
+                                            : (char *)deployment_status(jobs[i].status);
         d.sha = p->sha;
         d.ref = p->ref;
         char by[64];
         snprintf(by, sizeof(by), "pipeline:%s", p->source ? p->source : "api");
-        d.triggered_by = by;
+        d.triggered_by = actor ? (char *)actor : by;
         if ((rc = sl_store_deployment_create(s->st, &d, now, NULL, err)) < 0)
             break;
     }
@@ -114,6 +164,9 @@ static int follow_start(struct sl_server *s, const struct sl_store_environment_j
     const char *want = deployment_status(job_status);
     int rc = sl_store_deployment_get_by_job(s->st, ej->job_id, &d, err);
     if (rc < 0)
+        goto out;
+    /* a rejected deployment never ran: its job is played only to fail (srv_deploy_decide) */
+    if (!strcmp(d.status, "failed") && d.required_approvals > 0 && !d.started_at)
         goto out;
     if (ended(d.status) && !ended(want)) {
         struct sl_store_deployment nd = d;
@@ -176,6 +229,19 @@ void srv_deploy_job_moved(struct sl_server *s, int64_t job_id, const char *job_s
     sl_error_release(&err);
 }
 
+/* Ends claimed JOB without running it: LINE in its log, then failed with REASON. */
+static void fail_unrun(struct sl_server *s, const struct sl_store_job *job, const char *worker_id,
+                       enum sl_sched_failure reason, const char *line)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    sl_store_log_append(s->st, job->id, line, strlen(line), sl_time_now_ms(), NULL, NULL);
+    struct srv_finish fin = {reason, SL_SCHED_NO_EXIT_CODE, worker_id};
+    if (srv_transition(s, job->pipeline_id, SRV_EV_FINISHED, (size_t)job->position, &fin, false,
+                       &err) < 0)
+        log_store_error(s, "cannot fail a deployment job that may not run", &err);
+    sl_error_release(&err);
+}
+
 bool srv_deploy_refuse_outdated(struct sl_server *s, const struct sl_store_job *job,
                                 const char *worker_id)
 {
@@ -187,7 +253,16 @@ bool srv_deploy_refuse_outdated(struct sl_server *s, const struct sl_store_job *
 
     if (sl_store_environment_job_get(s->st, job->id, &ej, &err) < 0 || strcmp(ej.action, "start"))
         goto out;
-    if (sl_store_deployment_get_by_job(s->st, job->id, &d, &err) < 0 || d.rollback_of)
+    if (sl_store_deployment_get_by_job(s->st, job->id, &d, &err) < 0)
+        goto out;
+    if (!strcmp(d.status, "failed") && d.required_approvals > 0) {
+        /* rejected by an approver: played only so that it fails as GitLab fails it */
+        refuse = true;
+        fail_unrun(s, job, worker_id, SL_SCHED_FAILURE_DEPLOYMENT_REJECTED,
+                   "ERROR: The deployment was rejected by its approvers.\n");
+        goto out;
+    }
+    if (d.rollback_of)
         goto out;
     if (sl_store_environment_get(s->st, ej.environment_id, &e, &err) < 0 || !e.last_deployment_id ||
         e.last_deployment_id == d.id)
@@ -203,13 +278,8 @@ bool srv_deploy_refuse_outdated(struct sl_server *s, const struct sl_store_job *
                        "pipeline %lld; this job is of pipeline %lld)\n",
                        e.name, (long long)last.iid, (long long)last.pipeline_id,
                        (long long)d.pipeline_id);
-    sl_store_log_append(s->st, job->id, line, (size_t)SL_MIN(len, (int)sizeof(line) - 1),
-                        sl_time_now_ms(), NULL, NULL);
-    struct srv_finish fin = {SL_SCHED_FAILURE_FORWARD_DEPLOYMENT, SL_SCHED_NO_EXIT_CODE, worker_id};
-    sl_error_release(&err);
-    if (srv_transition(s, job->pipeline_id, SRV_EV_FINISHED, (size_t)job->position, &fin, false,
-                       &err) < 0)
-        log_store_error(s, "cannot fail an outdated deployment job", &err);
+    (void)len;
+    fail_unrun(s, job, worker_id, SL_SCHED_FAILURE_FORWARD_DEPLOYMENT, line);
 out:
     sl_store_environment_job_release(&ej);
     sl_store_deployment_release(&d);
@@ -333,4 +403,82 @@ void srv_deploy_tick(struct sl_server *s, int64_t now)
     }
     sl_store_environments_free(due, n);
     sl_error_release(&err);
+}
+
+bool srv_deploy_play_refused(struct sl_server *s, int64_t job_id, struct sl_error *err)
+{
+    struct sl_store_deployment d = {0};
+    bool refused = false;
+    if (sl_store_deployment_get_by_job(s->st, job_id, &d, NULL) == 0 &&
+        !strcmp(d.status, "blocked")) {
+        refused = true;
+        sl_error_set(err, SL_EBUSY, "deployment %lld to %s waits for %d approval(s)",
+                     (long long)d.id, d.environment_name, d.required_approvals);
+    }
+    sl_store_deployment_release(&d);
+    return refused;
+}
+
+int srv_deploy_decide(struct sl_server *s, int64_t deployment_id, const char *actor,
+                      const char *actor_role, bool approve, const char *comment,
+                      struct sl_error *err)
+{
+    struct sl_store_deployment d = {0};
+    struct sl_store_environment e = {0};
+    struct sl_store_protected_env rule = {0};
+    struct sl_store_approval *list = NULL;
+    struct sl_store_job job = {0};
+    size_t n = 0;
+    int64_t now = sl_time_now_ms();
+    int rc;
+
+    if ((rc = sl_store_deployment_get(s->st, deployment_id, &d, err)) < 0)
+        goto out;
+    if (strcmp(d.status, "blocked") != 0) {
+        rc = sl_error_set(err, SL_EBUSY, "deployment %lld is %s: it waits for no approval",
+                          (long long)d.id, d.status);
+        goto out;
+    }
+    if (!strcmp(d.triggered_by, actor)) {
+        rc = sl_error_set(err, SL_EPERM,
+                          "%s triggered deployment %lld and cannot approve or reject it", actor,
+                          (long long)d.id);
+        goto out;
+    }
+    if ((rc = sl_store_environment_get(s->st, d.environment_id, &e, err)) < 0)
+        goto out;
+    if (protection_of(s, d.project_id, e.name, e.tier, &rule) &&
+        sl_server_role_rank(actor_role) < sl_server_role_rank(rule.deploy_role)) {
+        rc = sl_error_set(err, SL_EPERM, "deploying to %s needs the %s role", e.name,
+                          rule.deploy_role);
+        goto out;
+    }
+    struct sl_store_approval a = {0};
+    a.deployment_id = d.id;
+    a.actor = (char *)actor;
+    a.status = approve ? (char *)"approved" : (char *)"rejected";
+    a.comment = (char *)comment;
+    if ((rc = sl_store_approval_add(s->st, &a, now, err)) < 0)
+        goto out;
+    size_t approved = 0;
+    if ((rc = sl_store_approval_list(s->st, d.id, &list, &n, err)) < 0)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        approved += !strcmp(list[i].status, "approved");
+    if (approve && approved < (size_t)d.required_approvals)
+        goto out;
+    /* enough approvals: the job is queued; a rejection: it is played to fail at once */
+    if ((rc = sl_store_deployment_set_status(s->st, d.id, approve ? "created" : "failed", "blocked",
+                                             now, err)) < 0)
+        goto out;
+    if ((rc = sl_store_job_get(s->st, d.job_id, &job, err)) < 0)
+        goto out;
+    rc = srv_transition(s, job.pipeline_id, SRV_EV_PLAY, (size_t)job.position, NULL, false, err);
+out:
+    sl_store_deployment_release(&d);
+    sl_store_environment_release(&e);
+    sl_store_protected_env_release(&rule);
+    sl_store_approvals_free(list, n);
+    sl_store_job_release(&job);
+    return rc;
 }

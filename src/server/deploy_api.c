@@ -3,6 +3,7 @@
  * environment has `external_url` and `state`, a deployment its `deployable` job. */
 #include "base/compat.h"
 #include "base/alloc.h"
+#include "base/time.h"
 #include "server/internal.h"
 
 static json_t *deployment_json(const struct sl_store_deployment *d)
@@ -18,6 +19,7 @@ static json_t *deployment_json(const struct sl_store_deployment *d)
                                   (json_int_t)d->pipeline_id));
     json_object_set_new(o, "rollback_of",
                         d->rollback_of ? json_integer((json_int_t)d->rollback_of) : json_null());
+    json_object_set_new(o, "required_approval_count", json_integer(d->required_approvals));
     json_object_set_new(o, "created_at", srv_time_json(d->created_at));
     json_object_set_new(o, "started_at", srv_time_json(d->started_at));
     json_object_set_new(o, "finished_at", srv_time_json(d->finished_at));
@@ -193,15 +195,183 @@ void h_environment_deployments(struct req *r)
     sl_error_release(&err);
 }
 
+static json_t *approvals_json(struct sl_server *s, int64_t deployment_id);
+
 void h_deployment_get(struct req *r)
 {
     struct sl_store_deployment d = {0};
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_deployment_get(r->s->st, r->id, &d, &err);
-    if (rc < 0)
+    if (rc < 0) {
         reply_sl_error(r, rc, &err);
-    else
-        reply_json(r, 200, deployment_json(&d));
+    } else {
+        json_t *o = deployment_json(&d);
+        json_object_set_new(o, "approvals", approvals_json(r->s, d.id));
+        reply_json(r, 200, o);
+    }
     sl_store_deployment_release(&d);
+    sl_error_release(&err);
+}
+
+static json_t *approvals_json(struct sl_server *s, int64_t deployment_id)
+{
+    struct sl_store_approval *list = NULL;
+    size_t n = 0;
+    json_t *a = json_array();
+    if (sl_store_approval_list(s->st, deployment_id, &list, &n, NULL) == 0)
+        for (size_t i = 0; i < n; i++) {
+            json_t *o = json_pack("{s:s,s:s,s:s}", "user", list[i].actor, "status", list[i].status,
+                                  "comment", list[i].comment);
+            json_object_set_new(o, "created_at", srv_time_json(list[i].created_at));
+            json_array_append_new(a, o);
+        }
+    sl_store_approvals_free(list, n);
+    return a;
+}
+
+/* POST /deployments/{id}/approve|reject {"comment"} */
+static void decide(struct req *r, bool approve)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    const char *comment = "";
+    json_t *b = NULL;
+    if (r->body_len) {
+        if (!(b = body_json(r)))
+            return;
+        const char *k;
+        json_t *x;
+        json_object_foreach(b, k, x)
+        {
+            if (strcmp(k, "comment") != 0 || !json_is_string(x)) {
+                reply_error(r, 400, "invalid", "'%s': the body takes only a string \"comment\"", k);
+                goto out;
+            }
+            comment = json_string_value(x);
+        }
+    }
+    char actor[48];
+    snprintf(actor, sizeof(actor), "token:%lld", (long long)r->token.id);
+    int rc = srv_deploy_decide(r->s, r->id, actor, r->token.role, approve, comment, &err);
+    if (rc == SL_EBUSY || rc == SL_EEXISTS) {
+        reply_error(r, 409, "conflict", "%s", sl_error_format(&err));
+    } else if (rc == SL_EPERM) {
+        reply_error(r, 403, "forbidden", "%s", sl_error_format(&err));
+    } else if (rc < 0) {
+        reply_sl_error(r, rc, &err);
+    } else {
+        char target[64];
+        snprintf(target, sizeof(target), "deployment:%lld", (long long)r->id);
+        audit(r, NULL, approve ? "deployment.approve" : "deployment.reject", target,
+              json_pack("{s:s}", "comment", comment));
+        h_deployment_get(r);
+    }
+out:
+    json_decref(b);
+    sl_error_release(&err);
+}
+
+void h_deployment_approve(struct req *r)
+{
+    decide(r, true);
+}
+
+void h_deployment_reject(struct req *r)
+{
+    decide(r, false);
+}
+
+static json_t *protected_json(const struct sl_store_protected_env *p)
+{
+    json_t *o = json_pack("{s:I,s:I,s:s,s:s,s:i}", "id", (json_int_t)p->id, "project_id",
+                          (json_int_t)p->project_id, "name", p->name, "deploy_role", p->deploy_role,
+                          "required_approval_count", p->required_approval_count);
+    json_object_set_new(o, "created_at", srv_time_json(p->created_at));
+    return o;
+}
+
+void h_protected_env_create(struct req *r)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_store_project proj = {0};
+    json_t *b = body_json(r);
+    if (!b)
+        return;
+    struct sl_store_protected_env p = {0};
+    p.project_id = r->id;
+    p.deploy_role = (char *)"maintainer";
+    const char *k;
+    json_t *x;
+    json_object_foreach(b, k, x)
+    {
+        if (!strcmp(k, "name") && json_is_string(x)) {
+            p.name = (char *)json_string_value(x);
+        } else if (!strcmp(k, "deploy_role") && json_is_string(x)) {
+            p.deploy_role = (char *)json_string_value(x);
+        } else if (!strcmp(k, "required_approval_count") && json_is_integer(x)) {
+            p.required_approval_count = (int)SL_MIN(json_integer_value(x), INT32_MAX);
+            if (json_integer_value(x) < 0)
+                p.required_approval_count = -1;
+        } else {
+            reply_error(r, 400, "invalid",
+                        "'%s': expected \"name\" (string), \"deploy_role\" (string), "
+                        "\"required_approval_count\" (integer)",
+                        k);
+            goto out;
+        }
+    }
+    if (!p.name) {
+        reply_error(r, 400, "invalid", "name is required");
+        goto out;
+    }
+    int64_t id = 0;
+    int rc = sl_store_project_get(r->s->st, r->id, &proj, &err);
+    if (rc == 0)
+        rc = sl_store_protected_env_create(r->s->st, &p, sl_time_now_ms(), &id, &err);
+    if (rc < 0) {
+        reply_sl_error(r, rc, &err);
+    } else {
+        srv_audit_on(r, "protected_environment.create", "protected_environment", id);
+        p.id = id;
+        p.created_at = sl_time_now_ms();
+        reply_json(r, 201, protected_json(&p));
+    }
+out:
+    sl_store_project_release(&proj);
+    json_decref(b);
+    sl_error_release(&err);
+}
+
+void h_protected_env_list(struct req *r)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_store_project proj = {0};
+    struct sl_store_protected_env *ps = NULL;
+    size_t n = 0;
+    int rc = sl_store_project_get(r->s->st, r->id, &proj, &err);
+    if (rc == 0)
+        rc = sl_store_protected_env_list(r->s->st, r->id, &ps, &n, &err);
+    if (rc < 0) {
+        reply_sl_error(r, rc, &err);
+    } else {
+        json_t *a = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(a, protected_json(&ps[i]));
+        reply_json(r, 200, a);
+    }
+    sl_store_protected_envs_free(ps, n);
+    sl_store_project_release(&proj);
+    sl_error_release(&err);
+}
+
+void h_protected_env_delete(struct req *r)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = sl_store_protected_env_delete(r->s->st, 0, r->id, &err);
+    if (rc < 0) {
+        reply_sl_error(r, rc, &err);
+    } else {
+        srv_audit_on(r, "protected_environment.delete", "protected_environment", r->id);
+        r->status = 204;
+    }
     sl_error_release(&err);
 }

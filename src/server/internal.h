@@ -190,6 +190,12 @@ int srv_pipeline_create(struct sl_server *s, const struct sl_store_project *p, c
                         json_t *variables, const char *source, int64_t *id_out,
                         struct sl_error *err);
 
+/* As srv_pipeline_create, recording ACTOR ("token:3"; NULL: the source) as who triggered
+ * the pipeline's deployments. */
+int srv_pipeline_create_by(struct sl_server *s, const struct sl_store_project *p, const char *ref,
+                           json_t *variables, const char *source, const char *actor,
+                           int64_t *id_out, struct sl_error *err);
+
 /* Polling (poll.c): one thread fetches the repositories of projects with a poll interval
  * when they are due and makes a "push" pipeline when the default branch moved. */
 int srv_poller_start(struct sl_server *s, struct sl_error *err);
@@ -249,7 +255,15 @@ int srv_recover(struct sl_server *s, struct sl_error *err);
 /* Records the environments, environment jobs and deployments of new pipeline P (stored
  * with its jobs, in PLAN's order). */
 int srv_deploy_record(struct sl_server *s, const struct sl_store_pipeline *p,
-                      const struct sl_plan *plan, struct sl_error *err);
+                      const struct sl_plan *plan, const char *actor, struct sl_error *err);
+/* Whether job PJ of a new pipeline of PROJECT_ID deploys to a protected environment that
+ * needs approvals; then it is made to wait as a manual job that does not allow failure
+ * (SPEC's "when" and "allow_failure" are rewritten) until its deployment is approved. */
+bool srv_deploy_gate(struct sl_server *s, int64_t project_id, const struct sl_plan_job *pj,
+                     json_t *spec);
+/* Whether job JOB_ID may not be played by hand: its deployment waits for approvals (ERR
+ * says so). */
+bool srv_deploy_play_refused(struct sl_server *s, int64_t job_id, struct sl_error *err);
 /* Job JOB_ID now has status JOB_STATUS: its deployment and environment follow (a no-op for
  * a job without an environment). Errors are logged, never returned: a job's progress never
  * waits on its deployment's bookkeeping. */
@@ -268,6 +282,13 @@ int srv_deploy_rollback(struct sl_server *s, int64_t environment_id, int64_t dep
                         const char *actor, int64_t *new_id, struct sl_error *err);
 /* Stops environments whose auto_stop_in is over (the ticker calls it). */
 void srv_deploy_tick(struct sl_server *s, int64_t now);
+/* Records ACTOR's (of role ACTOR_ROLE) approval or rejection of blocked deployment
+ * DEPLOYMENT_ID. With enough approvals its job is queued; a rejection fails it. SL_EBUSY
+ * when it waits for no approval, SL_EPERM for its triggerer or a role below the
+ * environment's deploy_role, SL_EEXISTS when ACTOR decided already. */
+int srv_deploy_decide(struct sl_server *s, int64_t deployment_id, const char *actor,
+                      const char *actor_role, bool approve, const char *comment,
+                      struct sl_error *err);
 void h_environment_list(struct req *r);
 void h_environment_get(struct req *r);
 void h_environment_stop(struct req *r);
@@ -275,6 +296,11 @@ void h_environment_delete(struct req *r);
 void h_environment_rollback(struct req *r);
 void h_environment_deployments(struct req *r);
 void h_deployment_get(struct req *r);
+void h_deployment_approve(struct req *r);
+void h_deployment_reject(struct req *r);
+void h_protected_env_create(struct req *r);
+void h_protected_env_list(struct req *r);
+void h_protected_env_delete(struct req *r);
 
 /* Shared by the handler files (api.c). */
 json_t *srv_time_json(int64_t ms);

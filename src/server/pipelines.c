@@ -405,8 +405,8 @@ static int record_push(struct sl_server *s, int64_t project_id, const char *ref,
 
 static int pipeline_create(struct sl_server *s, const struct sl_store_project *proj,
                            const char *ref, json_t *variables, const char *source,
-                           bool only_if_moved, bool *unchanged_out, int64_t *id_out,
-                           struct sl_error *err)
+                           const char *actor, bool only_if_moved, bool *unchanged_out,
+                           int64_t *id_out, struct sl_error *err)
 {
     bool unchanged = false;
     char mirror[4096], trees[4096], sha[GIT_OID_HEXSZ + 1];
@@ -419,6 +419,7 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     struct sl_store_job *jobs = NULL;
     struct sl_sched_job *sj = NULL;
     struct sl_sched *m = NULL;
+    bool *gated = NULL; /* jobs waiting for their deployment's approvals */
     size_t njobs = 0;
     int rc = 0;
     int64_t now = sl_time_now_ms();
@@ -515,8 +516,10 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     jobs = sl_xcalloc(njobs, sizeof(*jobs));
     sj = sl_xcalloc(njobs, sizeof(*sj));
     const char *tree_rel = tree + strlen(s->data_dir) + 1;
+    gated = sl_xcalloc(njobs, sizeof(*gated));
     for (size_t i = 0; i < njobs; i++) {
         json_t *spec = job_spec_json(plan, i, tree_rel);
+        gated[i] = srv_deploy_gate(s, proj->id, &plan->jobs[i], spec);
         jobs[i].spec = json_dumps(spec, JSON_COMPACT);
         json_decref(spec);
         if ((rc = srv_sched_job_from_spec(jobs[i].spec, &sj[i], err)) < 0)
@@ -532,7 +535,7 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
         jobs[i].stage = (char *)pj->stage;
         jobs[i].stage_idx = (int)pj->stage_index;
         jobs[i].status = (char *)sched_status_store(sl_sched_job_status(m, i));
-        jobs[i].when = (char *)sl_plan_when_name(pj->when);
+        jobs[i].when = gated[i] ? (char *)"manual" : (char *)sl_plan_when_name(pj->when);
         jobs[i].allow_failure = pj->allow_failure;
         jobs[i].attempt = 1;
         if (sl_sched_job_status(m, i) == SL_SCHED_PENDING)
@@ -550,7 +553,7 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
         if (id_out)
             *id_out = pid;
         struct sl_error derr = SL_ERROR_INIT;
-        if (srv_deploy_record(s, &p, plan, &derr) < 0) {
+        if (srv_deploy_record(s, &p, plan, actor, &derr) < 0) {
             atomic_fetch_add(&s->metrics.store_errors, 1);
             sl_log(SL_LOG_ERROR, "cannot record the pipeline's deployments", "error",
                    sl_error_format(&derr), NULL);
@@ -559,6 +562,7 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
         srv_workers_wake(s);
     }
 out:
+    free(gated);
     if (jobs)
         for (size_t i = 0; i < njobs; i++)
             free(jobs[i].spec);
@@ -590,14 +594,21 @@ int srv_pipeline_create(struct sl_server *s, const struct sl_store_project *proj
                         json_t *variables, const char *source, int64_t *id_out,
                         struct sl_error *err)
 {
-    return pipeline_create(s, proj, ref, variables, source, false, NULL, id_out, err);
+    return pipeline_create(s, proj, ref, variables, source, NULL, false, NULL, id_out, err);
+}
+
+int srv_pipeline_create_by(struct sl_server *s, const struct sl_store_project *proj,
+                           const char *ref, json_t *variables, const char *source,
+                           const char *actor, int64_t *id_out, struct sl_error *err)
+{
+    return pipeline_create(s, proj, ref, variables, source, actor, false, NULL, id_out, err);
 }
 
 int srv_pipeline_poll(struct sl_server *s, const struct sl_store_project *proj, int64_t *id_out,
                       struct sl_error *err)
 {
     bool unchanged = false;
-    int rc =
-        pipeline_create(s, proj, proj->default_branch, NULL, "push", true, &unchanged, id_out, err);
+    int rc = pipeline_create(s, proj, proj->default_branch, NULL, "push", NULL, true, &unchanged,
+                             id_out, err);
     return rc < 0 ? rc : unchanged ? 0 : 1;
 }

@@ -315,9 +315,11 @@ static void *worker_main(void *arg)
                 sl_log(SL_LOG_WARN, "cannot mark the pipeline running", "error",
                        sl_error_format(&serr), NULL);
             sl_error_release(&serr);
-            srv_deploy_job_moved(s, job.id, "running");
-            if (!srv_deploy_refuse_outdated(s, &job, w->id))
+            /* refused first: a rejected deployment must not be taken for a retried one */
+            if (!srv_deploy_refuse_outdated(s, &job, w->id)) {
+                srv_deploy_job_moved(s, job.id, "running");
                 run_claimed(w, &job);
+            }
             sl_store_job_release(&job);
             continue;
         }

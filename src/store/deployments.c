@@ -13,7 +13,8 @@
 
 #define DEP_COLS                                                                                   \
     "d.id, d.project_id, d.environment_id, d.iid, d.job_id, d.pipeline_id, d.status, d.sha, "      \
-    "d.ref, d.triggered_by, d.rollback_of, d.created_at, d.started_at, d.finished_at, e.name"
+    "d.ref, d.triggered_by, d.rollback_of, d.created_at, d.started_at, d.finished_at, e.name, "    \
+    "d.required_approvals"
 
 static const char *const env_states[] = {"available", "stopping", "stopped"};
 static const char *const dep_statuses[] = {"created",  "running", "success", "failed",
@@ -106,6 +107,7 @@ static void read_dep(const struct db_rows *r, size_t row, struct sl_store_deploy
     d->started_at = db_get_int(r, row, 12);
     d->finished_at = db_get_int(r, row, 13);
     d->environment_name = db_get_str0(r, row, 14);
+    d->required_approvals = (int)db_get_int(r, row, 15);
 }
 
 /* Runs a SELECT of ENV_COLS or DEP_COLS and copies its rows with READ into *out. */
@@ -309,12 +311,14 @@ int sl_store_deployment_create(struct sl_store *st, const struct sl_store_deploy
                                db_text(d->ref),
                                db_text(d->triggered_by ? d->triggered_by : ""),
                                db_int_or_null(d->rollback_of),
+                               db_int(d->required_approvals),
                                db_int(now),
                                db_int(d->project_id)};
         rc = db_run(st, true,
                     "INSERT INTO deployments (project_id, environment_id, iid, job_id, "
-                    "pipeline_id, status, sha, ref, triggered_by, rollback_of, created_at) "
-                    "SELECT ?, ?, COALESCE(MAX(iid), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ? FROM "
+                    "pipeline_id, status, sha, ref, triggered_by, rollback_of, required_approvals, "
+                    "created_at) SELECT ?, ?, COALESCE(MAX(iid), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+                    "FROM "
                     "deployments WHERE project_id = ? RETURNING id",
                     w, SL_ARRAY_LEN(w), &rows, NULL, &e);
         if (rc != SL_EEXISTS) {

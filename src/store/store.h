@@ -390,8 +390,9 @@ struct sl_store_deployment {
     char *status;
     char *sha;
     char *ref;
-    char *triggered_by;  /* "token:3", "webhook:github", "system" */
-    int64_t rollback_of; /* the deployment this one re-deploys; 0 = none */
+    char *triggered_by;     /* "token:3", "webhook:github", "system" */
+    int64_t rollback_of;    /* the deployment this one re-deploys; 0 = none */
+    int required_approvals; /* approvals a blocked deployment needs; 0 = none */
     int64_t created_at, started_at, finished_at;
     char *environment_name; /* read only */
 };
@@ -524,5 +525,48 @@ int sl_store_variable_get(struct sl_store *st, int64_t project_id, const char *k
 #define SL_STORE_VARIABLES_MAX 8000
 int sl_store_variable_list(struct sl_store *st, int64_t project_id, bool with_value,
                            struct sl_store_variable **out, size_t *n, struct sl_error *err);
+
+/* ---- protected environments and deployment approvals (approvals.c) ---- */
+
+/* NAME: an environment name, a wildcard (`review/` followed by `*`) or a tier. DEPLOY_ROLE: the
+ * least role that may deploy to and approve for it. */
+struct sl_store_protected_env {
+    int64_t id;
+    int64_t project_id;
+    char *name;
+    char *deploy_role;
+    int required_approval_count;
+    int64_t created_at;
+};
+
+struct sl_store_approval {
+    int64_t id;
+    int64_t deployment_id;
+    char *actor;  /* "token:3" */
+    char *status; /* approved, rejected */
+    char *comment;
+    int64_t created_at;
+};
+
+void sl_store_protected_env_release(struct sl_store_protected_env *p);
+void sl_store_protected_envs_free(struct sl_store_protected_env *arr, size_t n);
+void sl_store_approvals_free(struct sl_store_approval *arr, size_t n);
+/* SL_EEXISTS when the project protects NAME already; SL_EINVAL for an unknown role or a
+ * negative count. */
+int sl_store_protected_env_create(struct sl_store *st, const struct sl_store_protected_env *p,
+                                  int64_t now, int64_t *id_out, struct sl_error *err);
+/* Every protected environment of a project, by id (bounded by SL_STORE_LIST_MAX). */
+int sl_store_protected_env_list(struct sl_store *st, int64_t project_id,
+                                struct sl_store_protected_env **out, size_t *n,
+                                struct sl_error *err);
+/* SL_ENOENT when PROJECT_ID (0: any project) has no protected environment ID. */
+int sl_store_protected_env_delete(struct sl_store *st, int64_t project_id, int64_t id,
+                                  struct sl_error *err);
+/* Records ACTOR's decision on a deployment; SL_EEXISTS when ACTOR decided already. */
+int sl_store_approval_add(struct sl_store *st, const struct sl_store_approval *a, int64_t now,
+                          struct sl_error *err);
+/* Decisions on a deployment, oldest first (bounded by SL_STORE_LIST_MAX). */
+int sl_store_approval_list(struct sl_store *st, int64_t deployment_id,
+                           struct sl_store_approval **out, size_t *n, struct sl_error *err);
 
 #endif

@@ -225,6 +225,11 @@ POST /api/v1/environments/{id}/rollback maintainer
 DELETE /api/v1/environments/{id} maintainer
 GET /api/v1/environments/{id}/deployments viewer
 GET /api/v1/deployments/{id} viewer
+POST /api/v1/deployments/{id}/approve developer
+POST /api/v1/deployments/{id}/reject developer
+POST /api/v1/projects/{id}/protected_environments maintainer
+GET /api/v1/projects/{id}/protected_environments viewer
+DELETE /api/v1/protected_environments/{id} maintainer
 POST /api/v1/lint viewer
 GET /api/v1/audit admin
 GET /api/v1/jobs/{id}/log/raw viewer

@@ -150,5 +150,72 @@ expect "environments of an unknown project: 404" 404 "$code"
 req GET "/api/v1/audit?action=environment.rollback" "$admin"
 expect "the rollback is audited" environment.rollback "$(jget "[0]['action']")" "$body"
 
+# protected environments: two approvals, never by whoever triggered the deployment
+dev2=$("$bin" token create --role developer --data "$tmp/data" "${db[@]}")
+req POST "/api/v1/projects/$proj/protected_environments" "$dev" '{"name":"production"}'
+expect "a developer may not protect an environment" 403 "$code"
+req POST "/api/v1/projects/$proj/protected_environments" "$maint" \
+  '{"name":"production","deploy_role":"developer","required_approval_count":2}'
+expect "production protected by tier, two approvals" "201 2" "$code $(jget "['required_approval_count']")" "$body"
+rule=$(jget "['id']")
+req POST "/api/v1/projects/$proj/protected_environments" "$maint" '{"name":"production"}'
+expect "protecting it again: 409" 409 "$code"
+req POST "/api/v1/projects/$proj/protected_environments" "$maint" '{"name":"x","deploy_role":"viewer"}'
+expect "a viewer cannot be a deployer: 400" 400 "$code"
+req GET "/api/v1/projects/$proj/protected_environments" "$dev"
+expect "the rules are listed" "1 production" "$(jget ".__len__()") $(jget "[0]['name']")"
+
+echo 3 > "$tmp/repo/version" && git_commit three
+run_pipeline
+pl3=$pl
+prod_job3=$(job_of production)
+expect "the deployment job waits as a manual job" manual "$(job_field production status)" "$body"
+req GET "/api/v1/projects/$proj/environments?state=available" "$dev"
+prod=$(python3 -c "import json,sys; print([e['id'] for e in json.load(sys.stdin) if e['name'] == 'production'][0])" <<<"$body")
+req GET "/api/v1/environments/$prod/deployments" "$dev"
+dep4=$(jget "[0]['id']")
+expect "its deployment is blocked, needing 2 approvals" "blocked 2" \
+  "$(jget "[0]['status']") $(jget "[0]['required_approval_count']")" "$body"
+req POST "/api/v1/jobs/$prod_job3/play" "$maint"
+expect "playing a blocked deployment's job: 409" 409 "$code" "$body"
+req POST "/api/v1/deployments/$dep4/approve" "$dev" '{"comment":"mine"}'
+expect "whoever triggered it cannot approve: 403" 403 "$code" "$body"
+req POST "/api/v1/deployments/$dep4/approve" "$maint" '{"comment":"looks good"}'
+expect "first approval: still blocked" "200 blocked" "$code $(jget "['status']")" "$body"
+req POST "/api/v1/deployments/$dep4/approve" "$maint"
+expect "the same approver twice: 409" 409 "$code"
+req POST "/api/v1/deployments/$dep4/approve" "$dev2" '{"bogus":1}'
+expect "an unknown field: 400" 400 "$code"
+req POST "/api/v1/deployments/$dep4/approve" "$dev2"
+expect "second approval: the job is queued" "200 queued 2" \
+  "$code $([[ $(jget "['status']") =~ ^(created|running|success)$ ]] && echo queued) $(jget "['approvals'].__len__()")" "$body"
+approved() { req GET "/api/v1/deployments/$dep4" "$dev"; [[ $(jget "['status']") =~ ^(success|failed)$ ]]; }
+wait_for 60 approved
+expect "the approved deployment ran" success "$(jget "['status']")" "$body"
+expect "approvals are shown on the deployment" "token:2 looks good" \
+  "$(jget "['approvals'][0]['user']") $(jget "['approvals'][0]['comment']")"
+
+echo 4 > "$tmp/repo/version" && git_commit four
+run_pipeline
+prod_job4=$(job_of production)
+req GET "/api/v1/environments/$prod/deployments" "$dev"
+dep5=$(jget "[0]['id']")
+req POST "/api/v1/deployments/$dep5/reject" "$maint" '{"comment":"not today"}'
+expect "a rejection is recorded" 200 "$code" "$body"
+rejected() { req GET "/api/v1/jobs/$prod_job4" "$dev"; [[ $(jget "['status']") =~ ^(success|failed)$ ]]; }
+wait_for 60 rejected
+expect "a rejected deployment's job fails" "failed deployment_rejected" \
+  "$(jget "['status']") $(jget "['failure_reason']")" "$body"
+req GET "/api/v1/deployments/$dep5" "$dev"
+expect "and so does the deployment" failed "$(jget "['status']")"
+req POST "/api/v1/deployments/$dep5/approve" "$dev2"
+expect "a decided deployment takes no more approvals: 409" 409 "$code"
+req GET "/api/v1/audit?action=deployment.approve" "$admin"
+expect "approvals are audited" 2 "$(jget ".__len__()")"
+req DELETE "/api/v1/protected_environments/$rule" "$maint"
+expect "a rule is removed" 204 "$code"
+req DELETE "/api/v1/protected_environments/$rule" "$maint"
+expect "and is gone: 404" 404 "$code"
+
 server_stop
 finish
