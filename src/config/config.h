@@ -30,11 +30,11 @@ typedef int (*sl_config_list_fn)(void *ctx, void (*emit)(void *emit_ctx, const c
                                  void *emit_ctx, struct sl_error *err);
 
 struct sl_config_opts {
-    const char *project_dir;    /* include:local root; default: the main file's directory */
-    sl_config_read_fn read;     /* default: the file system under project_dir */
-    sl_config_list_fn list;     /* default: walk project_dir (skipping .git and .sluice) */
-    void *io_ctx;               /* passed to read and list */
-    const char *const *vars;    /* "K=V" variables usable in include paths, NULL-ended */
+    const char *project_dir; /* include:local root; default: the main file's directory */
+    sl_config_read_fn read;  /* default: the file system under project_dir */
+    sl_config_list_fn list;  /* default: walk project_dir (skipping .git and .sluice) */
+    void *io_ctx;            /* passed to read and list */
+    const char *const *vars; /* "K=V" variables usable in include paths, NULL-ended */
     /* include:rules `if` and `changes` need the pipeline and the expression room, which
      * config may not use: the caller decides them (sl_plan_include_rule, with
      * include_rule_ctx and the variables above). Unset, they hold, with a warning. */
