@@ -40,6 +40,20 @@ enum sl_job_artifacts_when {
 struct sl_job_source {
     const char *name;      /* for the progress line */
     const char *store_dir; /* where that job's artifacts were collected */
+    int64_t job_id;        /* that job's id (0: unknown), so a remote runner can fetch them */
+};
+
+/* An `image:` or a `services:` entry, as typed data for a container executor (the shell
+ * executor ignores them). Lists NULL-terminated; NULL means "not given" (the image's own
+ * entrypoint or command, the executor's default pull policy). ALIAS, COMMAND and VARIABLES
+ * (KEY=VALUE, already expanded) are those of a service; an image leaves them NULL. */
+struct sl_job_image {
+    const char *name; /* expanded; never NULL in a spec */
+    const char *const *entrypoint;
+    const char *const *pull_policy; /* "always", "if-not-present", "never" */
+    const char *const *alias;
+    const char *const *command;
+    const char *const *variables;
 };
 
 /* Every pointer is borrowed for the duration of sl_job_run; arrays NULL-terminated unless
@@ -68,6 +82,11 @@ struct sl_job_spec {
     const char *const *dotenv; /* reports:dotenv */
     const char *const *junit;  /* reports:junit */
     const char *coverage;      /* the `coverage` regex (/.../) or NULL */
+
+    /* containers: the job's image (NULL: none, the shell executor) and its services. */
+    const struct sl_job_image *image;
+    const struct sl_job_image *services;
+    size_t nservices;
 };
 
 struct sl_job_result {
