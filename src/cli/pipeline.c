@@ -135,6 +135,8 @@ int cli_pipeline_prepare(struct cli_pipeline *p, const struct cli_pipeline_args 
         ret = SL_EXIT_USAGE;
         goto out;
     }
+    if (t->warning)
+        fprintf(stderr, "sluice: warning: %s\n", t->warning);
     for (const char **v = args->vars; v && *v; v++) {
         if (!cli_parse_var(&t->pipeline_vars, *v)) {
             ret = SL_EXIT_USAGE;

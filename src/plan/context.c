@@ -32,6 +32,7 @@ void sl_trigger_release(struct sl_trigger *t)
     free(t->project_dir);
     free(t->config_path);
     free(t->server_url);
+    free(t->warning);
     for (size_t i = 0; i < t->nchanged; i++)
         free(t->changed[i]);
     free(t->changed);
@@ -183,6 +184,65 @@ static void set_server_vars(struct sl_trigger *t, const char *url, const char *p
     free(gql);
     free(host);
     free(proto);
+}
+
+/* CI_PIPELINE_SOURCE's values (GitLab's Ci::Pipeline sources) */
+static bool known_source(const char *s)
+{
+    static const char *const sources[] = {"api",
+                                          "chat",
+                                          "external",
+                                          "external_pull_request_event",
+                                          "merge_request_event",
+                                          "ondemand_dast_scan",
+                                          "ondemand_dast_validation",
+                                          "parent_pipeline",
+                                          "pipeline",
+                                          "push",
+                                          "schedule",
+                                          "security_orchestration_policy",
+                                          "trigger",
+                                          "web",
+                                          "webide"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(sources); i++)
+        if (!strcmp(sources[i], s))
+            return true;
+    return false;
+}
+
+/* A detached HEAD is no branch: the pipeline's ref is a branch or tag pointing at OID,
+ * the one origin knows first (refs/remotes/origin/...), then a local branch, then a tag
+ * (a tag pipeline). Sets t->ref (and t->tag); false when none points there. */
+static bool ref_at_commit(git_repository *repo, const git_oid *oid, struct sl_trigger *t)
+{
+    static const struct {
+        const char *glob;
+        size_t strip;
+        bool tag;
+    } kinds[] = {{"refs/remotes/origin/*", 20, false},
+                 {"refs/heads/*", 11, false},
+                 {"refs/tags/*", 10, true}};
+    for (size_t k = 0; k < SL_ARRAY_LEN(kinds) && !t->ref; k++) {
+        git_reference_iterator *it = NULL;
+        git_reference *ref = NULL;
+        if (git_reference_iterator_glob_new(&it, repo, kinds[k].glob) < 0)
+            continue;
+        while (!t->ref && git_reference_next(&ref, it) == 0) {
+            git_object *target = NULL;
+            const char *name = git_reference_name(ref);
+            if (git_reference_type(ref) == GIT_REFERENCE_DIRECT &&
+                strcmp(name + kinds[k].strip, "HEAD") &&
+                git_reference_peel(&target, ref, GIT_OBJECT_COMMIT) == 0 &&
+                git_oid_equal(git_object_id(target), oid)) {
+                t->ref = sl_xstrdup(name + kinds[k].strip);
+                t->tag = kinds[k].tag;
+            }
+            git_object_free(target);
+            git_reference_free(ref);
+        }
+        git_reference_iterator_free(it);
+    }
+    return t->ref != NULL;
 }
 
 /* CI_DEFAULT_BRANCH: origin/HEAD, init.defaultBranch, then a guess (below). */
@@ -363,7 +423,7 @@ out:
 /* Finds the commit the trigger's ref names: for a tag refs/tags/X (peeled) and nothing
  * else; for a branch refs/heads/X, refs/remotes/origin/X, else HEAD (a branch that exists
  * only on the server is planned as HEAD's commit). */
-static int resolve_commit(git_repository *repo, const struct sl_trigger *t, git_commit **out)
+static int resolve_commit(git_repository *repo, struct sl_trigger *t, git_commit **out)
 {
     git_object *obj = NULL;
     if (t->ref) {
@@ -382,6 +442,12 @@ static int resolve_commit(git_repository *repo, const struct sl_trigger *t, git_
         free(c);
         if (!obj && t->tag)
             return -1;
+        if (!obj) {
+            free(t->warning);
+            t->warning = sl_xasprintf("--ref %s names no branch or tag of this repository: "
+                                      "planned as branch %s at HEAD",
+                                      t->ref, t->ref);
+        }
     }
     if (!obj && git_revparse_single(&obj, repo, "HEAD") < 0)
         return -1;
@@ -428,6 +494,16 @@ int sl_trigger_from_git(struct sl_trigger *t, const char *project_dir, struct sl
     }
     free(t->project_dir);
     t->project_dir = sl_xstrdup(abs);
+    if (!known_source(t->source)) {
+        rc = sl_error_set(err, SL_EINVAL,
+                          "unknown pipeline source '%s': GitLab's are api, chat, external, "
+                          "external_pull_request_event, merge_request_event, "
+                          "ondemand_dast_scan, ondemand_dast_validation, parent_pipeline, "
+                          "pipeline, push, schedule, security_orchestration_policy, trigger, "
+                          "web, webide",
+                          t->source);
+        goto out;
+    }
 
     if (git_repository_open_ext(&repo, abs, 0, NULL) == 0) {
         int hr = git_repository_head(&head, repo);
@@ -449,8 +525,14 @@ int sl_trigger_from_git(struct sl_trigger *t, const char *project_dir, struct sl
             git_oid_tostr(sha, sizeof(sha), git_commit_id(commit));
             free(t->sha);
             t->sha = sl_xstrdup(sha);
-            if (!t->ref) /* detached HEAD: name the commit */
-                t->ref = sl_xstrndup(sha, 8);
+            if (!t->ref && !ref_at_commit(repo, git_commit_id(commit), t)) {
+                rc = sl_error_set(err, SL_EINVAL,
+                                  "HEAD is detached at %.8s and no branch or tag points at it: "
+                                  "say which ref this pipeline is for with --ref BRANCH or "
+                                  "--tag TAG",
+                                  sha);
+                goto out;
+            }
             if (git_commit_parentcount(commit) > 0) {
                 git_oid_tostr(sha, sizeof(sha), git_commit_parent_id(commit, 0));
                 free(t->before_sha);

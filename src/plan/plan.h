@@ -35,6 +35,9 @@ struct sl_trigger {
     /* CI_SERVER_URL ("http://127.0.0.1:8080"): the server sets its own before
      * sl_trigger_from_git; else derived from the origin remote; NULL: none known */
     char *server_url;
+    /* what sl_trigger_from_git had to assume (a --ref that names no branch or tag), for the
+     * caller to show as a warning; NULL when nothing */
+    char *warning;
     int64_t pipeline_id, pipeline_iid;
     /* Files changed by the commit (relative paths). CHANGES_KNOWN false means there is no
      * push event to compare with, and `changes` rules are true, as in GitLab. */

@@ -114,6 +114,12 @@ contains "skipped: says which rule" "workflow:rules: rule 1 (.gitlab-ci.yml:4) h
 check "--source schedule --json" 0 "$bin" plan --json --source schedule
 json "json skipped" 'j["pipeline"] == "skipped" and j["jobs"] == [] and "rule 1" in j["reason"]'
 
+check "--source unknown: an error" 2 "$bin" plan --source pushh
+contains "unknown source named" "unknown pipeline source 'pushh'"
+check "--ref naming no branch: planned, with a warning" 0 "$bin" plan --json --ref no-such-branch
+contains "the warning says what was assumed" "--ref no-such-branch names no branch or tag"
+json "still the branch asked for" 'j["jobs"][0]["variables"]["CI_COMMIT_BRANCH"] == "no-such-branch"'
+
 check "plan does not take a pipeline id" 0 "$bin" plan --json
 json "pipeline id 1 before any run" 'j["jobs"][0]["variables"]["CI_PIPELINE_ID"] == "1"'
 [[ ! -e .sluice/pipeline-counter ]] && { pass=$((pass + 1)); echo "ok - no counter file written"; } \

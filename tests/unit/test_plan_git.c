@@ -129,12 +129,40 @@ TEST(detached_head_and_empty_repository)
                  "git commit -qm one && git checkout -q --detach HEAD"))
         SKIP("git is not available to make a repository");
     struct sl_trigger t;
+    struct sl_error err = SL_ERROR_INIT;
+    sl_trigger_init(&t);
+    /* a detached HEAD is no branch: the branch pointing at it is the ref */
+    CHECK(sl_trigger_from_git(&t, dir, NULL) == 0);
+    CHECK_STR_EQ(t.ref, "main");
+    CHECK_STR_EQ(var(&t, "CI_COMMIT_BRANCH"), "main");
+    sl_trigger_release(&t);
+    /* origin's branch first, then a tag when no branch points there */
+    CHECK(sh(dir, "git update-ref refs/remotes/origin/release HEAD"));
     sl_trigger_init(&t);
     CHECK(sl_trigger_from_git(&t, dir, NULL) == 0);
-    /* documented fallback: the ref is the short SHA, a branch pipeline */
-    CHECK_INT_EQ(strlen(t.ref), 8);
-    CHECK(sl_starts_with(t.sha, t.ref));
-    CHECK_STR_EQ(var(&t, "CI_COMMIT_BRANCH"), t.ref);
+    CHECK_STR_EQ(t.ref, "release");
+    sl_trigger_release(&t);
+    CHECK(sh(dir, "git tag -a v1 -m v1 && echo b > b && git add b && git commit -qm two && "
+                  "git checkout -q --detach HEAD~1 && git branch -q -f main HEAD@{1} && "
+                  "git update-ref -d refs/remotes/origin/release"));
+    sl_trigger_init(&t);
+    CHECK(sl_trigger_from_git(&t, dir, NULL) == 0);
+    CHECK_STR_EQ(t.ref, "v1");
+    CHECK(t.tag);
+    CHECK_STR_EQ(var(&t, "CI_COMMIT_TAG"), "v1");
+    CHECK(var(&t, "CI_COMMIT_BRANCH") == NULL);
+    sl_trigger_release(&t);
+    /* nothing points at it: an error that says what to do, never the SHA as a branch */
+    CHECK(sh(dir, "git commit -q --allow-empty -m three"));
+    sl_trigger_init(&t);
+    CHECK(sl_trigger_from_git(&t, dir, &err) < 0);
+    CHECK(strstr(err.message, "--ref BRANCH or --tag TAG") != NULL);
+    sl_trigger_release(&t);
+    sl_error_release(&err);
+    sl_trigger_init(&t);
+    t.ref = sl_xstrdup("main");
+    CHECK(sl_trigger_from_git(&t, dir, NULL) == 0);
+    CHECK_STR_EQ(var(&t, "CI_COMMIT_BRANCH"), "main");
     sl_trigger_release(&t);
 
     const char *empty = sl_test_tmpdir();
