@@ -482,3 +482,39 @@ out:
     sl_store_job_release(&job);
     return rc;
 }
+
+int srv_deploy_stop_branch(struct sl_server *s, int64_t project_id, const char *branch,
+                           int *stopped, struct sl_error *err)
+{
+    struct sl_store_page page = {.after = 0, .limit = SL_STORE_LIST_MAX, .status = "available"};
+    int rc = 0;
+    *stopped = 0;
+    for (;;) {
+        struct sl_store_environment *es = NULL;
+        size_t n = 0;
+        if ((rc = sl_store_environment_list(s->st, project_id, &page, &es, &n, err)) < 0)
+            return rc;
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            struct sl_store_deployment d = {0};
+            struct sl_store_environment_job ej = {0};
+            /* as GitLab's StopService for a branch: environments last deployed from it
+             * that have a stop action */
+            if (es[i].last_deployment_id &&
+                sl_store_deployment_get(s->st, es[i].last_deployment_id, &d, NULL) == 0 &&
+                !strcmp(d.ref, branch) &&
+                sl_store_environment_job_get(s->st, d.job_id, &ej, NULL) == 0 &&
+                ej.on_stop_job_id) {
+                sl_log(SL_LOG_INFO, "branch deleted: stopping its environment", "environment",
+                       es[i].name, "ref", branch, NULL);
+                if ((rc = srv_deploy_stop(s, es[i].id, err)) == 0)
+                    (*stopped)++;
+            }
+            sl_store_deployment_release(&d);
+            sl_store_environment_job_release(&ej);
+        }
+        page.after = n ? es[n - 1].id : 0;
+        sl_store_environments_free(es, n);
+        if (rc < 0 || n < SL_STORE_LIST_MAX)
+            return rc;
+    }
+}

@@ -280,6 +280,10 @@ int srv_deploy_stop(struct sl_server *s, int64_t environment_id, struct sl_error
  * the environment, as a new deployment that says what it rolls back to. */
 int srv_deploy_rollback(struct sl_server *s, int64_t environment_id, int64_t deployment_id,
                         const char *actor, int64_t *new_id, struct sl_error *err);
+/* A push deleted BRANCH of PROJECT_ID: stops the environments last deployed from it that
+ * have an on_stop job (review apps), as GitLab does; *STOPPED counts them. */
+int srv_deploy_stop_branch(struct sl_server *s, int64_t project_id, const char *branch,
+                           int *stopped, struct sl_error *err);
 /* Stops environments whose auto_stop_in is over (the ticker calls it). */
 void srv_deploy_tick(struct sl_server *s, int64_t now);
 /* Records ACTOR's (of role ACTOR_ROLE) approval or rejection of blocked deployment

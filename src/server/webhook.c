@@ -265,8 +265,17 @@ static void hook(struct req *r, enum srv_forge forge)
         goto out;
     }
     if (all_zeros(after) || json_is_true(json_object_get(payload, "deleted"))) {
+        /* a deleted branch stops its review apps */
+        int stopped = 0;
+        struct sl_error serr = SL_ERROR_INIT;
+        if (sl_starts_with(ref, "refs/heads/") &&
+            srv_deploy_stop_branch(r->s, p.id, name, &stopped, &serr) < 0)
+            sl_log(SL_LOG_WARN, "cannot stop the environments of a deleted branch", "ref", ref,
+                   "error", sl_error_format(&serr), NULL);
+        sl_error_release(&serr);
         reply_json(r, 202,
-                   json_pack("{s:s,s:s}", "status", "ignored", "reason", "the ref was deleted"));
+                   json_pack("{s:s,s:s,s:i}", "status", "ignored", "reason", "the ref was deleted",
+                             "stopped_environments", stopped));
         goto out;
     }
     struct sl_error err = SL_ERROR_INIT;

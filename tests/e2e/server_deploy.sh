@@ -217,5 +217,27 @@ expect "a rule is removed" 204 "$code"
 req DELETE "/api/v1/protected_environments/$rule" "$maint"
 expect "and is gone: 404" 404 "$code"
 
+# a deleted branch stops its review app (GitLab's push of a branch deletion)
+git -C "$tmp/repo" checkout -qb feature
+sed -i '/auto_stop_in/d' "$tmp/repo/.gitlab-ci.yml" && git_commit "feature: no auto stop"
+git -C "$tmp/repo" checkout -q main
+req POST /api/v1/projects "$maint" "{\"name\":\"app2\",\"repo_url\":\"file://$tmp/repo\",\"default_branch\":\"main\",\"webhook_secret\":\"s3cret-s3cret\"}"
+proj2=$(jget "['id']")
+req POST "/api/v1/projects/$proj2/pipelines" "$dev" '{"ref":"feature"}'
+wait_for 60 pipeline_done "$(jget "['id']")"
+req GET "/api/v1/projects/$proj2/environments" "$dev"
+feature_env=$(python3 -c "import json,sys; print([e['id'] for e in json.load(sys.stdin) if e['name'] == 'review/feature'][0])" <<<"$body")
+main_env=$(python3 -c "import json,sys; print([e['id'] for e in json.load(sys.stdin) if e['name'] == 'production'][0])" <<<"$body")
+deleted='{"object_kind":"push","ref":"refs/heads/feature","after":"0000000000000000000000000000000000000000","project":{}}'
+code=$(curl -s -o "$tmp/body" -w '%{http_code}' -X POST "$url/hooks/gitlab?project=app2" --data-binary "$deleted" \
+  -H 'Content-Type: application/json' -H 'X-Gitlab-Event: Push Hook' -H 'X-Gitlab-Token: s3cret-s3cret')
+body=$(cat "$tmp/body")
+expect "a branch deletion stops one environment" "202 1" "$code $(jget "['stopped_environments']")" "$body"
+feature_stopped() { req GET "/api/v1/environments/$feature_env" "$dev"; [[ $(jget "['state']") == stopped ]]; }
+if wait_for 60 feature_stopped; then ok "review/feature stopped by its on_stop job"; else
+  bad "review/feature stops when its branch is deleted" "$body"; fi
+req GET "/api/v1/environments/$main_env" "$dev"
+expect "production (deployed from feature, no on_stop) is left alone" available "$(jget "['state']")"
+
 server_stop
 finish
