@@ -18,6 +18,8 @@ packages=(
   # the docker executor's tests: a real Podman API service (runc; netavark, aardvark-dns and
   # iptables for per-job networks) and busybox-static for the offline test image
   podman runc netavark aardvark-dns iptables uidmap busybox-static
+  # the web UI's end-to-end test (tests/ui): a real browser, driven by playwright-core
+  chromium nodejs npm
 )
 if [[ ${1:-} == --bench ]]; then
   packages+=(hyperfine wrk nodejs npm rsync time)
@@ -27,8 +29,17 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# playwright-core from npm for the UI test (tests/ui/package.json), once the packages are in
+ui_npm() {
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/ui"
+  [[ -d $dir/node_modules/playwright-core ]] && return 0
+  echo "install-deps: npm install in tests/ui (playwright-core)"
+  (cd "$dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+}
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#packages[@]} packages present"
+  ui_npm
   exit 0
 fi
 
@@ -41,4 +52,5 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+ui_npm
 echo "install-deps: done"

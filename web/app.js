@@ -274,6 +274,7 @@
       onFollow: (on) => followBtn.setAttribute("aria-pressed", String(on)),
       onChange: (v) => (lines.textContent = v.total + " lines"),
     });
+    followBtn.setAttribute("aria-pressed", String(view.follow));
     window.sluiceLog = view; /* for the end-to-end test's measurements */
     const target = /^#L(\d+)$/.exec(location.hash);
     let jumped = false;
@@ -354,7 +355,11 @@
     const hit = routes.find(([re]) => re.test(location.pathname));
     if (!hit) { page("Not found", h("p", {}, link("/projects", "Projects"))); return; }
     if (!session && !hit[2]) {
-      try { session = await api("GET", "/api/v1/session"); } catch (err) { return; }
+      try { session = await api("GET", "/api/v1/session"); } catch (err) {
+        if (err.status === 401) go("/signin?next=" + encodeURIComponent(location.pathname + location.search + location.hash), true);
+        else page("Error", h("p", { class: "error" }, String(err.message)));
+        return;
+      }
     }
     drawNav();
     const m = hit[0].exec(location.pathname);

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Runs ui.test.js: a git repository with a pipeline that exercises the UI, a real
+# `sluice serve` on loopback, Debian's chromium through playwright-core (tests/ui/node_modules,
+# installed by scripts/install-deps.sh). Skips (77) without chromium, node or playwright-core,
+# except in CI, where that is a failure.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+missing=
+command -v node >/dev/null || missing="node"
+[[ -x ${CHROMIUM:-/usr/bin/chromium} ]] || missing="$missing chromium"
+[[ -d $here/node_modules/playwright-core ]] || missing="$missing playwright-core (npm install in tests/ui)"
+if [[ -n $missing ]]; then
+  echo "SKIPPED: the UI test needs:$missing (scripts/install-deps.sh installs them)" >&2
+  [[ ${CI:-} == true ]] && exit 1
+  exit 77
+fi
+tmp=$(mktemp -d)
+pid=
+cleanup() { [[ -n $pid ]] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+mkdir "$tmp/repo"
+(cd "$tmp/repo" && git init -q -b main && cat > .gitlab-ci.yml <<'YML'
+stages: [build, test, deploy]
+build:
+  stage: build
+  script:
+    - echo -e "section_start:$(date +%s):prep[collapsed=true]\r\e[0KPreparing"
+    - echo inside the section
+    - echo -e "section_end:$(date +%s):prep\r\e[0K"
+    - printf '\033[32mgreen\033[0m \033[38;5;208morange\033[0m \033[38;2;10;20;200mtruecolor\033[0m\n'
+unit:
+  stage: test
+  needs: [build]
+  script: [echo unit ok]
+slow:
+  stage: test
+  rules: [{if: '$MODE == "full"'}]
+  script:
+    - printf '\033[32mstarting\033[0m\n'
+    - for i in $(seq 1 40); do echo "tick $i"; sleep 0.5; done
+flaky:
+  stage: test
+  rules: [{if: '$MODE == "full"'}]
+  allow_failure: true
+  script: [echo failing on purpose, exit 3]
+sleeper:
+  stage: test
+  rules: [{if: '$MODE == "full"'}]
+  allow_failure: true
+  script: [echo sleeping, sleep 600]
+big:
+  stage: test
+  rules: [{if: '$MODE == "full"'}]
+  needs: [build]
+  script: ["seq -f 'line %09.0f' 1 7000000"]
+deploy:
+  stage: deploy
+  needs: [build]
+  rules: [{if: '$MODE == "full"', when: manual}]
+  script: [echo deployed]
+YML
+git add . && git -c user.email=t@t -c user.name=t commit -qm init) || exit 1
+
+"$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" --workers 6 >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+for _ in $(seq 200); do grep -q 'listening on' "$tmp/out" && break; sleep 0.05; done
+addr=$(sed -n 's/.*listening on http:\/\///p' "$tmp/out")
+[[ -n $addr ]] || { echo "not ok - server starts"; cat "$tmp/err"; exit 1; }
+admin=$(cat "$tmp/data/admin.token")
+project=$(curl -s -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+  -d "{\"name\":\"demo\",\"repo_url\":\"$tmp/repo\"}" "http://$addr/api/v1/projects" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+shots=${SL_BUILD_DIR:-$tmp}/ui-screenshots
+mkdir -p "$shots"
+URL=http://$addr ADMIN=$admin PROJECT=$project SHOTS=$shots BENCH_OUT=${BENCH_OUT:-} \
+  NODE_PATH=$here/node_modules node "$here/ui.test.js"
+rc=$?
+echo "# screenshots in $shots"
+exit $rc

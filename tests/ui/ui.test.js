@@ -1,0 +1,255 @@
+/* The web UI end to end: playwright-core driving Debian's chromium against a real
+ * `sluice serve` on loopback (started by run.sh, which passes URL, ADMIN and PROJECT). Prints
+ * TAP-like lines and "N passed, N failed"; screenshots go to $SHOTS; the 100 MB log's
+ * figures to $BENCH_OUT (bench/ui_log.sh prints them; no timed assertion here beyond a
+ * generous functional bound). */
+"use strict";
+const { chromium } = require("playwright-core");
+const http = require("http");
+const fs = require("fs");
+
+const URL_ = process.env.URL, ADMIN = process.env.ADMIN, PROJECT = process.env.PROJECT;
+const SHOTS = process.env.SHOTS, BENCH_OUT = process.env.BENCH_OUT;
+let pass = 0, fail = 0;
+const ok = (c, name, detail) => { if (c) { pass++; console.log("ok - " + name); } else { fail++; console.log("not ok - " + name + (detail ? ": " + detail : "")); } };
+
+async function api(method, path, body) {
+  const r = await fetch(URL_ + path, { method, headers: { Authorization: "Bearer " + ADMIN, "Content-Type": "application/json" }, body: body && JSON.stringify(body) });
+  return r.status === 204 ? null : r.json();
+}
+async function until(what, fn, ms = 120000) {
+  const t0 = Date.now();
+  for (;;) {
+    try { const v = await fn(); if (v) return v; } catch (e) { /* again */ }
+    if (Date.now() - t0 > ms) throw new Error("timed out waiting for " + what);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+/* page.waitForFunction evaluates a string, which the UI's CSP (no unsafe-eval) refuses:
+ * poll page.evaluate instead */
+const waitPage = (page, fn, arg, opts) => until("page condition " + fn.toString().slice(0, 60), () => page.evaluate(fn, arg), (opts && opts.timeout) || 60000);
+const jobOf = (p, name) => p.jobs.find((j) => j.name === name);
+
+/* the renderer processes' private memory (kB): Private_Clean + Private_Dirty of smaps_rollup */
+function rendererPrivateKB(browserPid) {
+  let total = 0;
+  for (const pid of fs.readdirSync("/proc").filter((x) => /^\d+$/.test(x))) {
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      if (!cmd.includes("--type=renderer") || !cmd.includes("chromium")) continue;
+      const r = fs.readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+      const kb = (k) => +((new RegExp(k + ":\\s+(\\d+)").exec(r) || [0, 0])[1]);
+      total = Math.max(total, kb("Private_Clean") + kb("Private_Dirty"));
+    } catch (e) { /* gone */ }
+  }
+  return total;
+}
+
+(async () => {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--enable-precise-memory-info"],
+  });
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => { if (m.type() === "error" && !/401|403/.test(m.text())) errors.push(m.text()); });
+  const shot = (name) => page.screenshot({ path: `${SHOTS}/${name}.png` });
+  try {
+    /* sign in */
+    await page.goto(URL_ + "/projects");
+    await page.waitForURL(/\/signin/);
+    ok(true, "an unsigned visit goes to the sign-in page");
+    await shot("signin");
+    await page.fill("#token", ADMIN);
+    await page.click("button[type=submit]");
+    await page.waitForSelector("table.grid td a");
+    ok(page.url().endsWith("/projects"), "signed in, back on the projects page");
+    const cookies = await ctx.cookies();
+    const c = cookies.find((x) => x.name === "sl_session");
+    ok(c && c.httpOnly && c.sameSite === "Lax", "the session cookie is HttpOnly, SameSite=Lax");
+
+    /* a pipeline runs to success live */
+    const simple = await api("POST", `/api/v1/projects/${PROJECT}/pipelines`, { variables: { MODE: "simple" } });
+    await page.click("table.grid td a");
+    await page.waitForSelector(`a[href="/pipelines/${simple.id}"]`);
+    ok(true, "the project's pipelines list shows the new pipeline");
+    await page.click(`a[href="/pipelines/${simple.id}"]`);
+    await page.waitForSelector(".graph .job");
+    await page.waitForSelector(".bar .st-success", { timeout: 120000 });
+    ok(true, "the pipeline page turns to success without a reload");
+    await shot("pipeline-simple");
+    await page.goBack();
+    await page.waitForSelector(`a[href="/pipelines/${simple.id}"]`);
+    ok(page.url().endsWith(`/projects/${PROJECT}`), "Back returns to the pipelines list");
+    await page.waitForSelector(`tr:has(a[href="/pipelines/${simple.id}"]) .st-success`);
+    ok(true, "the pipelines list shows the status live");
+    await shot("pipelines");
+
+    /* the full pipeline: a running job's log, a manual job, a failing one, one to cancel */
+    const full = await api("POST", `/api/v1/projects/${PROJECT}/pipelines`, { variables: { MODE: "full" } });
+    await page.goto(`${URL_}/pipelines/${full.id}`);
+    await page.waitForSelector(".graph .job");
+    const edges = await until("needs edges", () => page.$$eval(".graph .edges path", (p) => p.length));
+    ok(edges >= 1, `needs edges are drawn (${edges})`);
+    const slow = await until("slow running", async () => { const p = await api("GET", `/api/v1/pipelines/${full.id}`); const j = jobOf(p, "slow"); return j.status === "running" && j; });
+    await page.click(`a.job[href="/jobs/${slow.id}"]`);
+    await page.waitForURL(new RegExp(`/jobs/${slow.id}$`));
+    const seen1 = await until("tick lines", () => page.$$eval("#log .row .tx", (r) => r.map((x) => x.textContent).filter((t) => t.startsWith("tick")).length));
+    const seen2 = await until("more tick lines", () => page.$$eval("#log .row .tx", (r, n) => { const k = r.map((x) => x.textContent).filter((t) => t.startsWith("tick")).length; return k > n && k; }, seen1));
+    ok(seen2 > seen1, `lines arrive live in a running job's log (${seen1} then ${seen2})`);
+    await shot("job-running");
+    const ansi = await until("ansi", () => page.$eval("#log", (l) => !!l.querySelector(".a32")));
+    ok(ansi, "ANSI colours are rendered as classes");
+    await page.goBack();
+    await page.waitForSelector(".graph .job");
+
+    /* play the manual job */
+    const deploy = jobOf(full, "deploy");
+    await until("deploy manual", async () => (await api("GET", `/api/v1/jobs/${deploy.id}`)).status === "manual");
+    await page.waitForSelector(`a.job[href="/jobs/${deploy.id}"] .act-play`);
+    await page.click(`a.job[href="/jobs/${deploy.id}"] .act-play`);
+    await until("deploy played", async () => (await api("GET", `/api/v1/jobs/${deploy.id}`)).status !== "manual");
+    ok(true, "Play starts the manual job");
+
+    /* retry the failed one */
+    const flaky = jobOf(full, "flaky");
+    await until("flaky failed", async () => (await api("GET", `/api/v1/jobs/${flaky.id}`)).status === "failed");
+    await page.goto(`${URL_}/jobs/${flaky.id}`);
+    await page.waitForSelector(".bar .act-retry");
+    await page.click(".bar .act-retry");
+    await until("flaky retried", async () => { const j = await api("GET", `/api/v1/pipelines/${full.id}`); return j.jobs.filter((x) => x.name === "flaky").length > 1 || (await api("GET", `/api/v1/jobs/${flaky.id}`)).attempt > 1; });
+    ok(true, "Retry runs the failed job again");
+
+    /* cancel the long one */
+    const sleeper = jobOf(full, "sleeper");
+    await until("sleeper running", async () => (await api("GET", `/api/v1/jobs/${sleeper.id}`)).status === "running");
+    await page.goto(`${URL_}/jobs/${sleeper.id}`);
+    await page.waitForSelector(".bar .act-cancel");
+    await page.click(".bar .act-cancel");
+    await until("sleeper canceled", async () => (await api("GET", `/api/v1/jobs/${sleeper.id}`)).status === "canceled");
+    await page.waitForSelector(".bar .st-canceled");
+    ok(true, "Cancel stops the running job and the page shows it");
+
+    /* a forged form post from another origin (another port of the same host) */
+    const evil = http.createServer((req, res) => {
+      res.setHeader("Content-Type", "text/html");
+      res.end(`<form id=f method=post action="${URL_}/api/v1/pipelines/${full.id}/cancel"><input name=x value=1></form><script>document.getElementById('f').submit()</script>`);
+    });
+    await new Promise((r) => evil.listen(0, "127.0.0.1", r));
+    const before = (await api("GET", `/api/v1/pipelines/${full.id}`)).status;
+    const forged = await ctx.newPage();
+    const resp = forged.waitForResponse((r) => r.url().endsWith("/cancel"));
+    await forged.goto(`http://127.0.0.1:${evil.address().port}/`);
+    const fr = await resp;
+    ok(fr.status() === 403, `a forged cross-origin form post is refused (${fr.status()})`);
+    const after = (await api("GET", `/api/v1/pipelines/${full.id}`)).status;
+    ok(after !== "canceled" || before === "canceled", "the pipeline was not canceled by it");
+    await forged.close();
+    evil.close();
+
+    await page.goto(`${URL_}/pipelines/${full.id}`);
+    await page.waitForSelector(".graph .edges path", { state: "attached" });
+    await shot("pipeline");
+
+    /* the 100 MB log */
+    const big = jobOf(full, "big");
+    await until("big finished", async () => (await api("GET", `/api/v1/jobs/${big.id}`)).status === "success", 600000);
+    const browserPid = null;
+    const cdp = await ctx.newCDPSession(page);
+    await cdp.send("Performance.enable");
+    await page.goto(URL_ + "/projects");
+    await page.waitForSelector("table.grid");
+    let peakHeap = 0, peakPriv = 0, sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        try {
+          const m = await cdp.send("Performance.getMetrics");
+          const heap = m.metrics.find((x) => x.name === "JSHeapUsedSize").value;
+          peakHeap = Math.max(peakHeap, heap);
+        } catch (e) { /* navigating */ }
+        peakPriv = Math.max(peakPriv, rendererPrivateKB(browserPid) * 1024);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const t0 = Date.now();
+    await page.click("a[href='/projects/" + PROJECT + "']").catch(() => {});
+    await page.evaluate((u) => { history.pushState({}, "", u); dispatchEvent(new PopStateEvent("popstate")); }, `/jobs/${big.id}`);
+    await waitPage(page, () => [...document.querySelectorAll("#log .row .tx")].some((r) => r.textContent === "line 000000001"), null, { timeout: 60000 });
+    const tFirst = Date.now() - t0;
+    await waitPage(page, () => window.sluiceLog && window.sluiceLog.total >= 7000000, null, { timeout: 120000 });
+    const tAll = Date.now() - t0;
+    await page.focus("#log");
+    await page.keyboard.press("End");
+    await waitPage(page, () => [...document.querySelectorAll("#log .row .tx")].some((r) => r.textContent === "line 007000000"), null, { timeout: 30000 });
+    const tLast = Date.now() - t0;
+    await shot("job-100mb-end");
+    /* scroll through the middle, then search */
+    for (let i = 0; i < 20; i++) await page.mouse.wheel(0, -5000);
+    await page.fill("#search", "line 003500000");
+    await page.press("#search", "Enter");
+    await waitPage(page, () => [...document.querySelectorAll("#log .row.mark .tx")].some((r) => r.textContent === "line 003500000"), null, { timeout: 30000 });
+    const tSearch = Date.now() - t0;
+    ok(true, "search finds a line in the middle of the 100 MB log and shows it");
+    await page.keyboard.press("Home");
+    sampling = false;
+    await sampler;
+    const nodes = await page.$$eval("#log *", (n) => n.length);
+    const fig = { lines: 7000000, bytes: 7000000 * 15, first_line_ms: tFirst, all_lines_ms: tAll, last_line_ms: tLast, search_done_ms: tSearch, peak_js_heap_mb: +(peakHeap / 1048576).toFixed(1), peak_renderer_private_mb: +(peakPriv / 1048576).toFixed(1), log_dom_nodes: nodes };
+    console.log("# 100 MB log: " + JSON.stringify(fig));
+    if (BENCH_OUT) fs.writeFileSync(BENCH_OUT, JSON.stringify(fig) + "\n");
+    ok(tFirst < 30000, `the first line of the 100 MB log is on screen (${tFirst} ms; generous bound 30 s)`);
+    ok(nodes < 2000, `only visible rows are in the DOM (${nodes} nodes)`);
+    ok(peakHeap < 600 * 1048576, `the JS heap stays bounded (peak ${fig.peak_js_heap_mb} MB; generous bound 600 MB)`);
+
+    /* deep link to a line, reload */
+    await page.goto(`${URL_}/jobs/${slow.id}#L3`);
+    await page.waitForSelector("#log .row.mark");
+    const marked = await page.$eval("#log .row.mark .no", (a) => a.textContent);
+    ok(marked === "3", `a deep link to line 3 highlights it after a reload (${marked})`);
+
+    /* admin pages */
+    await page.goto(URL_ + "/admin/tokens");
+    await page.waitForSelector("table.grid tbody tr");
+    await shot("tokens");
+    await page.goto(URL_ + "/admin/audit?action=job.play");
+    await page.waitForSelector("table.grid tbody tr");
+    ok((await page.$$eval("table.grid tbody tr", (r) => r.length)) >= 1, "the audit log filtered by action shows the play");
+    await shot("audit");
+
+    /* phone width, dark theme */
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: "dark" });
+    await phone.addCookies(await ctx.cookies());
+    const pp = await phone.newPage();
+    await pp.goto(`${URL_}/pipelines/${full.id}`);
+    await pp.waitForSelector(".graph .job");
+    const overflow = await pp.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1);
+    ok(overflow, "no horizontal overflow at phone width");
+    const bg = await pp.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    ok(bg === "rgb(13, 17, 23)", `the dark theme follows the system (${bg})`);
+    await pp.screenshot({ path: `${SHOTS}/pipeline-phone-dark.png` });
+    await pp.goto(`${URL_}/jobs/${slow.id}`);
+    await pp.waitForSelector("#log .row");
+    await pp.screenshot({ path: `${SHOTS}/job-phone-dark.png` });
+    await phone.close();
+
+    /* keyboard: the sign-out button is reachable with Tab */
+    await page.goto(URL_ + "/projects");
+    await page.waitForSelector("#signout");
+    let reached = false;
+    for (let i = 0; i < 12 && !reached; i++) { await page.keyboard.press("Tab"); reached = await page.evaluate(() => document.activeElement && document.activeElement.id === "signout"); }
+    ok(reached, "the sign-out button is reachable by keyboard");
+    await page.keyboard.press("Enter");
+    await page.waitForURL(/\/signin/);
+    const after401 = await page.evaluate(async () => (await fetch("/api/v1/projects")).status);
+    ok(after401 === 401, "after sign-out the cookie no longer works");
+    ok(errors.length === 0, "no script errors", errors.join(" | "));
+  } catch (e) {
+    ok(false, "the UI scenario ran to its end", e.stack);
+    await shot("failure").catch(() => {});
+  }
+  await browser.close();
+  console.log(`${pass} passed, ${fail} failed`);
+  process.exit(fail ? 1 : 0);
+})();
