@@ -112,7 +112,7 @@ int main(int argc, char **argv)
         return SL_EXIT_OK;
     }
     if (!strcmp(cmd, "__sandbox")) /* the sandbox executor's helper (exec/sandbox.c) */
-        return sl_exec_sandbox_main(argc, argv);
+        return sl_exec_sandbox_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "--version"))
         return cmd_version(argc - 1, argv + 1);
     for (size_t i = 0; i < SL_ARRAY_LEN(commands); i++)

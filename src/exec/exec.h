@@ -234,8 +234,9 @@ void sl_exec_spec_init(struct sl_exec_spec *spec);
 int sl_exec_run(const struct sl_exec_spec *spec, struct sl_exec_result *result,
                 struct sl_error *err);
 
-/* The sandbox helper, `sluice __sandbox OPTIONS -- PROGRAM ARGS...` (sandbox.c): runs
- * PROGRAM in fresh namespaces and cgroups. Called from main() of a fresh process only. */
+/* The sandbox helper, `sluice-sandbox OPTIONS -- PROGRAM ARGS...` (or `sluice __sandbox
+ * ...`, called with ARGV from "__sandbox" on; sandbox.c): runs PROGRAM in fresh namespaces
+ * and cgroups. Called from main() of a fresh process only. */
 int sl_exec_sandbox_main(int argc, char **argv);
 
 /* "success", "failed", "canceled", "timeout". Static strings. */

@@ -322,7 +322,7 @@ static int parse(int argc, char **argv, struct opts *o)
 {
     int i;
     o->rootfs = "/";
-    for (i = 2; i < argc; i++) {
+    for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--")) {
@@ -456,9 +456,18 @@ int sl_exec_sandbox_argv(const struct sl_exec_spec *spec, char **argv, struct sl
         if ((len = readlink("/proc/self/exe", self, sizeof(self) - 1)) < 0)
             return sl_error_set_errno(err, SL_EIO, "sandbox: cannot find the sluice program");
         self[len] = 0;
-        argv[n++] = sl_xstrdup(self);
+        /* sluice-sandbox next to this program when it is there (it starts faster), else
+         * this program's own `__sandbox` */
+        char *slash = strrchr(self, '/');
+        char *near = slash ? sl_xasprintf("%.*s/sluice-sandbox", (int)(slash - self), self) : NULL;
+        if (near && access(near, X_OK) == 0) {
+            argv[n++] = near;
+        } else {
+            free(near);
+            argv[n++] = sl_xstrdup(self);
+            argv[n++] = sl_xstrdup("__sandbox");
+        }
     }
-    argv[n++] = sl_xstrdup("__sandbox");
     if (spec->workdir) {
         argv[n++] = sl_xstrdup("--workspace");
         argv[n++] = sl_xstrdup(spec->workdir);
