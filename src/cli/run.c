@@ -35,7 +35,8 @@ static void usage(FILE *f)
             "                     git work tree holding the current directory)\n"
             "      --var K=V      a pipeline variable (highest precedence); repeatable\n"
             "  -j, --jobs N       run up to N jobs at once (default: the number of cores)\n"
-            "      --needs        with JOB..., also run what they need, transitively\n"
+            "      --needs        with JOB..., also run what they wait for (needs, else earlier\n"
+            "                     stages), transitively\n"
             "      --stage S      run only the jobs of stage S\n"
             "      --manual JOB   play manual job JOB when it is reached; repeatable\n"
             "      --ref R        plan as branch R;  --tag T  plan as tag T\n"
@@ -64,10 +65,21 @@ struct run_args {
 
 /* --- selection --------------------------------------------------------------------- */
 
+/* What job I waits for, as GitLab runs it: its `needs`, or without `needs` every job of the
+ * earlier stages; transitively. */
 static void select_needs(const struct sl_plan *p, size_t i, bool *sel)
 {
-    for (size_t k = 0; k < p->jobs[i].nneeds; k++) {
-        size_t o = p->jobs[i].needs[k].index;
+    const struct sl_plan_job *j = &p->jobs[i];
+    if (!j->needs_declared) {
+        for (size_t o = 0; o < p->njobs; o++)
+            if (p->jobs[o].stage_index < j->stage_index && !sel[o]) {
+                sel[o] = true;
+                select_needs(p, o, sel);
+            }
+        return;
+    }
+    for (size_t k = 0; k < j->nneeds; k++) {
+        size_t o = j->needs[k].index;
         if (!sel[o]) {
             sel[o] = true;
             select_needs(p, o, sel);
