@@ -1,6 +1,7 @@
 # lib/server.sh: what the server's end-to-end scripts share. Source it after setting
 # `bin` (the sluice binary) and `tmp` (a temporary directory the script removes).
 #
+#   server_stop              SIGTERM, then checks exit code 0 and no sanitizer report
 #   server_start [ARGS...]   starts `sluice serve` on a free loopback port with its data in
 #                            $tmp/data (and SL_SERVER_DB's store when set); sets pid, url,
 #                            admin; returns 1 with the server's stderr when it does not start
@@ -37,11 +38,16 @@ server_start() {
   admin=$(cat "$tmp/data/admin.token")
 }
 
-server_stop() {
+server_stop() { # stops the server with SIGTERM: it must exit 0 with no sanitizer report
   [[ -n $pid ]] || return 0
   kill -TERM "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
+  local rc=$?
   pid=
+  if grep -q 'Sanitizer' "$tmp/err"; then
+    bad "the server ran clean under the sanitizers" "$(grep -A30 'Sanitizer' "$tmp/err" | head -40)"
+  fi
+  expect "the server stops on SIGTERM with exit code 0" 0 "$rc"
 }
 
 wait_for() { # wait_for SECONDS CMD...
