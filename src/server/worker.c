@@ -250,7 +250,10 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
         outcome = "canceled";
         rc = srv_transition(s, job->pipeline_id, SRV_EV_CANCEL_JOB, (size_t)job->position, NULL,
                             false, &terr);
-        if (rc == SL_EINVAL) /* not running any more: the API canceled it */
+        /* SL_EINVAL: not running any more, the API canceled it. Either way settle from the
+         * stored rows: a kill is recorded on the job only, and the pipeline must finish
+         * (canceled) rather than stay running across a restart. */
+        if (rc == 0 || rc == SL_EINVAL)
             rc = srv_transition(s, job->pipeline_id, SRV_EV_SETTLE, 0, NULL, false, &terr);
     } else {
         enum sl_sched_failure f = SL_SCHED_FAILURE_NONE;

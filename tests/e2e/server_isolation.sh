@@ -59,6 +59,20 @@ expect "the job does not see the server's environment" 1 "$(grep -c '^probe=unse
 expect "env lists none of it" 1 "$(grep -cx '0' <<<"$body")" "$body"
 expect "the server's value appears nowhere in the log" 0 "$(grep -c server-secret <<<"$body")" "$body"
 
+# -- a job canceled at shutdown finishes its pipeline ---------------------------------------
+server_stop
+server_start --workers 1 --grace 0 || exit 1
+rm -f "$tmp/go"
+req POST /api/v1/projects/$project/pipelines "$admin" '{}'
+pl=$(jget "['id']")
+wait_for 60 job_running
+server_stop
+server_start --workers 1 || exit 1
+req GET /api/v1/pipelines/$pl "$admin"
+expect "a job canceled at shutdown is canceled" canceled "$(jget "['jobs'][0]['status']")" "$body"
+expect "and so is its pipeline, across the restart" canceled "$(jget "['status']")" "$body"
+expect "with its finished_at" True "$(jget ".get('finished_at') is not None")" "$body"
+
 # -- sluice token create only on a store a server made ------------------------------------
 "$bin" token create --role viewer --data "$tmp/nostore" >/dev/null 2>"$tmp/tokerr"
 expect "token create refuses a directory without a store" 2 "$?" "$(cat "$tmp/tokerr")"

@@ -25,6 +25,9 @@ finish() {
 }
 
 server_start() {
+  # the redirection below truncates out in the child, maybe after our first grep: remove the
+  # previous server's out first, or its "listening on" line would be read as the new one's
+  rm -f "$tmp/out"
   "$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" "${db[@]}" "$@" >"$tmp/out" 2>>"$tmp/err" &
   pid=$!
   wait_for 30 grep -q 'listening on' "$tmp/out"
