@@ -12,6 +12,7 @@
 #include "cli/pipeline.h"
 
 #include "cli/run_executor.h"
+#include "jobspec/jobspec.h"
 
 #include <getopt.h>
 #include <git2.h>
@@ -242,9 +243,6 @@ static void fill_cache(struct builder *b, struct run_job *rj, const struct sl_pl
     rj->spec.cache_dir = sl_arena_printf(b->a, "%s/cache", b->sluice_dir);
 }
 
-/* Which earlier jobs' artifacts (and dotenv variables) a job receives, GitLab's way:
- * `dependencies` when given, else its `needs` with artifacts, else every job of the
- * earlier stages. */
 /* A job's directory name, the same in every run of the same configuration (so a later
  * run can find an earlier run's artifacts): its slug, with "-2", "-3"... for jobs whose
  * names slug alike, in plan order. */
@@ -300,41 +298,16 @@ static void fill_sources(struct builder *b, struct run_job *rj, const struct sl_
     rj->sources = sl_arena_alloc(b->a, cap * sizeof(size_t));
     rj->source_dotenv = sl_arena_alloc(b->a, cap * sizeof(bool));
     rj->earlier = sl_arena_alloc(b->a, cap * sizeof(struct sl_job_source));
-    if (pj->dependencies_declared) {
-        for (size_t i = 0; i < pj->ndependencies; i++) {
-            size_t o = b->newidx[pj->dependencies[i]];
-            if (o == SIZE_MAX) {
-                add_earlier(b, rj, pj->dependencies[i]);
-                continue;
-            }
-            rj->source_dotenv[rj->nsources] = true;
-            rj->sources[rj->nsources++] = o;
-        }
-        return;
-    }
-    if (pj->needs_declared) {
-        for (size_t i = 0; i < pj->nneeds; i++) {
-            size_t o = b->newidx[pj->needs[i].index];
-            if (!pj->needs[i].artifacts)
-                continue;
-            if (o == SIZE_MAX) {
-                add_earlier(b, rj, pj->needs[i].index);
-                continue;
-            }
-            rj->source_dotenv[rj->nsources] = true;
-            rj->sources[rj->nsources++] = o;
-        }
-        return;
-    }
-    for (size_t i = 0; i < p->njobs; i++) {
-        if (p->jobs[i].stage_index >= pj->stage_index)
-            continue;
-        if (b->newidx[i] == SIZE_MAX) {
-            add_earlier(b, rj, i);
+    size_t *from = sl_arena_alloc(b->a, cap * sizeof(size_t));
+    size_t n = sl_jobspec_sources(p, (size_t)(pj - p->jobs), from);
+    for (size_t i = 0; i < n; i++) {
+        size_t o = b->newidx[from[i]];
+        if (o == SIZE_MAX) { /* not part of this run */
+            add_earlier(b, rj, from[i]);
             continue;
         }
         rj->source_dotenv[rj->nsources] = true;
-        rj->sources[rj->nsources++] = b->newidx[i];
+        rj->sources[rj->nsources++] = o;
     }
 }
 

@@ -12,6 +12,7 @@
 #include "base/time.h"
 #include "config/config.h"
 #include "expr/expr.h"
+#include "jobspec/jobspec.h"
 #include "plan/plan.h"
 #include "server/internal.h"
 
@@ -214,22 +215,15 @@ static json_t *artifacts_json(const struct sl_plan_job *pj)
     return o;
 }
 
-/* Which earlier jobs' artifacts a job receives (GitLab's rules, as in sluice run). */
-static json_t *sources_json(const struct sl_plan *p, const struct sl_plan_job *pj)
+/* Which earlier jobs' artifacts a job receives: the rule sluice run uses (jobspec.h). */
+static json_t *sources_json(const struct sl_plan *p, size_t idx)
 {
+    size_t *from = sl_xcalloc(p->njobs + 1, sizeof(*from));
+    size_t n = sl_jobspec_sources(p, idx, from);
     json_t *a = json_array();
-    if (pj->dependencies_declared) {
-        for (size_t i = 0; i < pj->ndependencies; i++)
-            json_array_append_new(a, json_integer((json_int_t)pj->dependencies[i]));
-    } else if (pj->needs_declared) {
-        for (size_t i = 0; i < pj->nneeds; i++)
-            if (pj->needs[i].artifacts)
-                json_array_append_new(a, json_integer((json_int_t)pj->needs[i].index));
-    } else {
-        for (size_t i = 0; i < p->njobs; i++)
-            if (p->jobs[i].stage_index < pj->stage_index)
-                json_array_append_new(a, json_integer((json_int_t)i));
-    }
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_integer((json_int_t)from[i]));
+    free(from);
     return a;
 }
 
@@ -265,7 +259,7 @@ static json_t *job_spec_json(const struct sl_plan *p, size_t idx, const char *tr
         json_array_append_new(vars,
                               json_pack("[ss]", pj->variables.v[i].name, pj->variables.v[i].value));
     json_object_set_new(o, "variables", vars);
-    json_object_set_new(o, "sources", sources_json(p, pj));
+    json_object_set_new(o, "sources", sources_json(p, idx));
     json_object_set_new(o, "artifacts", artifacts_json(pj));
     const char *cov = sl_node_scalar(sl_node_get(pj->node, "coverage"));
     json_object_set_new(o, "coverage", cov ? json_string(cov) : json_null());
