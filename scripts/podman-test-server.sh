@@ -118,7 +118,7 @@ stop() {
     $(cat "$dir/podman-cmd") rm -af -t 0 >/dev/null 2>&1 || true
     $(cat "$dir/podman-cmd") network prune -f >/dev/null 2>&1 || true
   fi
-  grep -o "$dir[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do
+  { grep -o "$dir[^ ]*" /proc/mounts 2>/dev/null || true; } | sort -r | while read -r m; do
     umount -l "$m" 2>/dev/null || true
   done
   rm -rf "$dir" 2>/dev/null || { chattr -R -i "$dir" 2>/dev/null; rm -rf "$dir" || true; }
