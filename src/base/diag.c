@@ -2,11 +2,27 @@
 #include "base/diag.h"
 #include "base/alloc.h"
 
+/* Index of an identical item, SIZE_MAX when none. */
+static size_t find(const struct sl_diag *d, enum sl_diag_level level, const char *file, int line,
+                   int column, const char *message)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        const struct sl_diag_item *it = &d->items[i];
+        if (it->level == level && it->line == line && it->column == column &&
+            !strcmp(it->message, message) &&
+            ((!it->file && !file) || (it->file && file && !strcmp(it->file, file))))
+            return i;
+    }
+    return SIZE_MAX;
+}
+
 void sl_diag_vadd(struct sl_diag *d, enum sl_diag_level level, const char *file, int line,
                   int column, const char *fmt, va_list ap)
 {
     char *msg = sl_xvasprintf(fmt, ap);
-    if (sl_diag_has(d, level, file, line, column, msg)) {
+    size_t at = find(d, level, file, line, column, msg);
+    if (at != SIZE_MAX) {
+        d->last = at;
         free(msg);
         return;
     }
@@ -17,6 +33,8 @@ void sl_diag_vadd(struct sl_diag *d, enum sl_diag_level level, const char *file,
     it->line = line;
     it->column = column;
     it->message = msg;
+    it->hint = NULL;
+    d->last = d->n - 1;
     if (level == SL_DIAG_ERROR)
         d->errors++;
     else
@@ -32,17 +50,20 @@ void sl_diag_add(struct sl_diag *d, enum sl_diag_level level, const char *file, 
     va_end(ap);
 }
 
+void sl_diag_hint(struct sl_diag *d, const char *fmt, ...)
+{
+    if (!d->n || d->items[d->last].hint)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    d->items[d->last].hint = sl_xvasprintf(fmt, ap);
+    va_end(ap);
+}
+
 bool sl_diag_has(const struct sl_diag *d, enum sl_diag_level level, const char *file, int line,
                  int column, const char *message)
 {
-    for (size_t i = 0; i < d->n; i++) {
-        const struct sl_diag_item *it = &d->items[i];
-        if (it->level == level && it->line == line && it->column == column &&
-            !strcmp(it->message, message) &&
-            ((!it->file && !file) || (it->file && file && !strcmp(it->file, file))))
-            return true;
-    }
-    return false;
+    return find(d, level, file, line, column, message) != SIZE_MAX;
 }
 
 static int cmp_item(const struct sl_diag_item *a, const struct sl_diag_item *b)
@@ -76,6 +97,7 @@ void sl_diag_release(struct sl_diag *d)
     for (size_t i = 0; i < d->n; i++) {
         free(d->items[i].file);
         free(d->items[i].message);
+        free(d->items[i].hint);
     }
     free(d->items);
     d->items = NULL;

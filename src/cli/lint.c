@@ -38,21 +38,11 @@ static json_t *items_json(const struct sl_diag *d, enum sl_diag_level level)
         json_object_set_new(o, "line", json_integer(it->line));
         json_object_set_new(o, "column", json_integer(it->column));
         json_object_set_new(o, "message", json_string(it->message));
+        if (it->hint)
+            json_object_set_new(o, "hint", json_string(it->hint));
         json_array_append_new(arr, o);
     }
     return arr;
-}
-
-static void print_text(const struct sl_diag *d)
-{
-    for (size_t i = 0; i < d->n; i++) {
-        const struct sl_diag_item *it = &d->items[i];
-        const char *level = it->level == SL_DIAG_WARNING ? "warning: " : "";
-        if (it->file && it->line)
-            printf("%s:%d:%d: %s%s\n", it->file, it->line, it->column, level, it->message);
-        else
-            printf("%s: %s%s\n", it->file ? it->file : "sluice", level, it->message);
-    }
 }
 
 int sl_cmd_lint(int argc, char **argv)
@@ -113,7 +103,7 @@ int sl_cmd_lint(int argc, char **argv)
             free(s);
             json_decref(o);
         } else {
-            print_text(&diag);
+            cli_diag_write(stdout, &diag);
             if (rc == 0 && diag.errors == 0)
                 fprintf(stderr, "%s is valid\n", file);
         }

@@ -44,16 +44,7 @@ char **cli_env_include_vars(const char *project_dir)
 
 void cli_print_diag(const struct sl_diag *d)
 {
-    for (size_t i = 0; i < d->n; i++) {
-        const struct sl_diag_item *it = &d->items[i];
-        const char *level = it->level == SL_DIAG_WARNING ? "warning: " : "";
-        if (it->file && it->line)
-            fprintf(stderr, "%s:%d:%d: %s%s\n", it->file, it->line, it->column, level, it->message);
-        else if (it->file)
-            fprintf(stderr, "%s: %s%s\n", it->file, level, it->message);
-        else
-            fprintf(stderr, "%s%s\n", level, it->message);
-    }
+    cli_diag_write(stderr, d);
 }
 
 bool cli_parse_var(struct sl_vars *vars, const char *kv)

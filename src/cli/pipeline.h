@@ -40,6 +40,9 @@ int cli_load_config(const char *file, bool shape_only, struct sl_config **cfg,
                     struct sl_diag *diag);
 /* Prints DIAG's items to stderr as FILE:LINE:COL: [warning: ]message. */
 void cli_print_diag(const struct sl_diag *diag);
+/* Each item as FILE:LINE:COL: [warning: ]MESSAGE, then the source line with a caret under
+ * the column, then "hint: ..." when the item has one (diag_print.c). */
+void cli_diag_write(FILE *out, const struct sl_diag *diag);
 /* Parses "K=V" into the collection; false (and a message) for a malformed one. */
 bool cli_parse_var(struct sl_vars *vars, const char *kv);
 

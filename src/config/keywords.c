@@ -4,6 +4,7 @@
 #include "config/keywords.h"
 #include "base/alloc.h"
 #include "base/str.h"
+#include "base/suggest.h"
 #include "base/time.h"
 
 #include <ctype.h>
@@ -110,10 +111,45 @@ bool kw_unknown_keys(struct lint *l, const char *loc, const struct sl_node *map,
                 first = &map->pairs[i];
         }
     }
-    if (first)
+    if (first) {
         lint_error_pos(l, first->key_pos, "%s config contains unknown keys: %s", loc, bad.buf);
+        kw_hint_names(l, first->key, allowed);
+    }
     sl_str_release(&bad);
     return !first;
+}
+
+static void hint(struct lint *l, const struct sl_suggest *s)
+{
+    if (s->best)
+        sl_diag_hint(l->diag, "did you mean `%s`?", s->best);
+}
+
+void kw_hint_names(struct lint *l, const char *word, const char *const *names)
+{
+    struct sl_suggest s;
+    sl_suggest_init(&s, word);
+    for (const char *const *n = names; n && *n; n++)
+        sl_suggest_try(&s, *n);
+    hint(l, &s);
+}
+
+void kw_hint_job(struct lint *l, const char *word)
+{
+    struct sl_suggest s;
+    sl_suggest_init(&s, word);
+    for (size_t i = 0; i < l->cfg->njobs; i++)
+        sl_suggest_try(&s, l->cfg->jobs[i].name);
+    hint(l, &s);
+}
+
+void kw_hint_stage(struct lint *l, const char *word)
+{
+    struct sl_suggest s;
+    sl_suggest_init(&s, word);
+    for (size_t i = 0; i < l->cfg->nstages; i++)
+        sl_suggest_try(&s, l->cfg->stages[i]);
+    hint(l, &s);
 }
 
 bool kw_required_keys(struct lint *l, const char *loc, const struct sl_node *map,
@@ -496,9 +532,11 @@ static void check_rules_list(struct lint *l, const char *p, const char *k, const
             check_changes(l, loc, "changes", x);
         if ((x = kw_get(r, "exists")))
             check_exists(l, loc, x);
-        if ((x = kw_get(r, "when")) && !kw_one_of(sl_node_scalar(x), whens))
+        if ((x = kw_get(r, "when")) && !kw_one_of(sl_node_scalar(x), whens)) {
             lint_error(l, x, "%s when unknown value: %s", loc,
                        sl_node_scalar(x) ? x->str : sl_node_kind_name(x));
+            kw_hint_names(l, sl_node_scalar(x), whens);
+        }
         if ((x = kw_get(r, "allow_failure")) && !kw_is_bool(x) &&
             !(x->kind == SL_NODE_MAP && kw_get(x, "exit_codes")))
             lint_error(l, x, "%s allow_failure should be a boolean value", loc);
@@ -833,6 +871,7 @@ static void check_when(struct lint *l, const char *p, const char *k, const struc
     if (!kw_one_of(sl_node_scalar(n), whens)) {
         char *all = kw_join(whens);
         lint_error(l, n, "%s %s should be one of: %s", p, k, all);
+        kw_hint_names(l, sl_node_scalar(n), whens);
         free(all);
     }
 }

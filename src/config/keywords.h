@@ -105,6 +105,12 @@ bool kw_unknown_keys(struct lint *l, const char *loc, const struct sl_node *map,
 bool kw_required_keys(struct lint *l, const char *loc, const struct sl_node *map,
                       const char *const *required);
 bool kw_one_of(const char *s, const char *const *values);
+/* Hints on the diagnostic just added: "did you mean `NAME`?" with the name of NAMES
+ * (NULL-terminated) closest to WORD, or of the visible jobs, or of the stages; nothing
+ * when none is close (base/suggest.h). */
+void kw_hint_names(struct lint *l, const char *word, const char *const *names);
+void kw_hint_job(struct lint *l, const char *word);
+void kw_hint_stage(struct lint *l, const char *word);
 char *kw_join(const char *const *values);          /* "a, b, c"; caller frees */
 char *kw_loc(const char *parent, const char *key); /* "PARENT:KEY"; caller frees */
 /* The `script` shape: a string or an array of strings and arrays of strings, nested up to

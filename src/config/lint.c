@@ -7,6 +7,7 @@
 #include "config/lint_graph.h"
 #include "base/alloc.h"
 #include "base/str.h"
+#include "base/suggest.h"
 
 #include <stdatomic.h>
 
@@ -88,8 +89,16 @@ static void check_keys(struct lint *l, const char *loc, const struct sl_node *jo
         if (kw->check && p->value)
             kw->check(l, loc, p->key, p->value);
     }
-    if (first)
+    if (first) {
         lint_error_pos(l, first->key_pos, "%s config contains unknown keys: %s", loc, unknown.buf);
+        struct sl_suggest s;
+        sl_suggest_init(&s, first->key);
+        for (size_t i = 0; i < sl_job_keywords_count; i++)
+            if (sl_job_keywords[i].where & where)
+                sl_suggest_try(&s, sl_job_keywords[i].name);
+        if (s.best)
+            sl_diag_hint(l->diag, "did you mean `%s`?", s.best);
+    }
     sl_str_release(&unknown);
 }
 
@@ -192,8 +201,10 @@ static void check_references(struct lint *l, const struct sl_config_job *j)
             const struct sl_node *opt =
                 it->kind == SL_NODE_MAP ? sl_node_get(it, "optional") : NULL;
             optional = opt && opt->kind == SL_NODE_BOOL && !strcmp(opt->str, "true");
-            if (!optional)
+            if (!optional) {
                 lint_error(l, it, "%s job: undefined need: %s", j->name, name);
+                kw_hint_job(l, name);
+            }
             continue;
         }
         size_t theirs = stage_of(cfg, job_stage(o->node));
@@ -209,6 +220,7 @@ static void check_references(struct lint *l, const struct sl_config_job *j)
         const struct sl_config_job *o = job_or_instance(cfg, name);
         if (!o) {
             lint_error(l, deps->items[i], "%s job: undefined dependency: %s", j->name, name);
+            kw_hint_job(l, name);
             continue;
         }
         size_t theirs = stage_of(cfg, job_stage(o->node));
@@ -297,6 +309,7 @@ static void check_job(struct lint *l, const struct sl_config_job *j)
         lint_error_pos(l, sn ? sn->pos : j->pos,
                        "%s job: chosen stage %s does not exist; available stages are %s", j->name,
                        stage, all.buf);
+        kw_hint_stage(l, stage);
         sl_str_release(&all);
     }
     check_references(l, j);

@@ -205,8 +205,10 @@ static void check_needs(struct lint *l, const struct sl_config_job *j, const str
         c.target = sel ? sl_config_job(l->cfg, name) : find_job(l->cfg, name);
         if (!c.target) {
             note_need(&c, name);
-            if (names && !c.optional)
+            if (names && !c.optional) {
                 lint_error(l, it, "%s job: undefined need: %s", j->name, name);
+                kw_hint_job(l, name);
+            }
             continue;
         }
         size_t selected = 0;

@@ -598,9 +598,11 @@ static json_t *diag_items(const struct sl_diag *d, enum sl_diag_level level)
         const struct sl_diag_item *it = &d->items[i];
         if (it->level != level)
             continue;
-        json_array_append_new(arr,
-                              json_pack("{s:o,s:i,s:i,s:s}", "file", str_or_null(it->file), "line",
-                                        it->line, "column", it->column, "message", it->message));
+        json_t *o = json_pack("{s:o,s:i,s:i,s:s}", "file", str_or_null(it->file), "line", it->line,
+                              "column", it->column, "message", it->message);
+        if (it->hint)
+            json_object_set_new(o, "hint", json_string(it->hint));
+        json_array_append_new(arr, o);
     }
     return arr;
 }
