@@ -20,6 +20,7 @@ int sl_cmd_agent(int argc, char **argv);
 int sl_cmd_token(int argc, char **argv);
 int sl_cmd_secrets(int argc, char **argv);
 int sl_cmd_var(int argc, char **argv);
+int sl_cmd_env(int argc, char **argv);
 
 /* Prints "sluice: MESSAGE" to stderr. */
 void sl_cli_error(const char *fmt, ...) SL_PRINTF(1, 2);

@@ -24,6 +24,7 @@ static const struct command commands[] = {
     {"token", sl_cmd_token, "create API tokens for the server"},
     {"secrets", sl_cmd_secrets, "rotate the key CI/CD variables are sealed with"},
     {"var", sl_cmd_var, "set, list and remove CI/CD variables of a server"},
+    {"env", sl_cmd_env, "environments and deployments of a server: list, stop, roll back, approve"},
     {"version", cmd_version, "print the version"},
 };
 

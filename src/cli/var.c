@@ -2,6 +2,7 @@
 #include "base/compat.h"
 #include "base/alloc.h"
 #include "base/str.h"
+#include "cli/api_client.h"
 #include "cli/cli.h"
 
 #include <curl/curl.h>
@@ -28,62 +29,6 @@ static void usage(FILE *f)
                "  --scope S          environment scope (default *)\n"
                "  --description D    a description\n"
                "  -h, --help         show this help\n");
-}
-
-struct call {
-    const char *url, *token;
-    struct sl_str body;
-};
-
-static size_t collect(char *p, size_t size, size_t n, void *ctx)
-{
-    sl_str_add(ctx, p, size * n);
-    return size * n;
-}
-
-/* METHOD PATH with BODY (NULL: none); *status gets the HTTP status, c->body the answer. */
-static int http(struct call *c, const char *method, const char *path, const char *body,
-                long *status)
-{
-    CURL *h = curl_easy_init();
-    struct curl_slist *hdr = NULL;
-    char *url = sl_xasprintf("%s%s", c->url, path);
-    char *auth = sl_xasprintf("Authorization: Bearer %s", c->token);
-    int rc = 0;
-
-    sl_str_reset(&c->body);
-    hdr = curl_slist_append(hdr, auth);
-    hdr = curl_slist_append(hdr, "Content-Type: application/json");
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &c->body);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
-    if (body)
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    CURLcode cc = curl_easy_perform(h);
-    if (cc != CURLE_OK) {
-        sl_cli_error("var: %s: %s", c->url, curl_easy_strerror(cc));
-        rc = -1;
-    } else {
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-    }
-    curl_slist_free_all(hdr);
-    curl_easy_cleanup(h);
-    free(auth);
-    free(url);
-    return rc;
-}
-
-/* Prints the server's error message of an answer that is not 2xx. */
-static int fail(struct call *c, long status)
-{
-    json_t *j = json_loads(c->body.buf, 0, NULL);
-    const char *msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
-    sl_cli_error("var: the server answered %ld: %s", status, msg ? msg : c->body.buf);
-    json_decref(j);
-    return SL_EXIT_FAIL;
 }
 
 static char *read_stdin_value(void)
@@ -132,7 +77,7 @@ int sl_cmd_var(int argc, char **argv)
                                              {"file", no_argument, NULL, 'f'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    struct call c = {getenv("SLUICE_URL"), getenv("SLUICE_TOKEN"), SL_STR_INIT};
+    struct sl_cli_api c = {getenv("SLUICE_URL"), getenv("SLUICE_TOKEN"), "var", SL_STR_INIT};
     const char *project = NULL, *scope = NULL, *desc = NULL;
     bool masked = false, hidden = false, prot = false, raw = false, file = false;
     int opt, rc = SL_EXIT_USAGE;
@@ -200,10 +145,10 @@ int sl_cmd_var(int argc, char **argv)
                    : sl_xstrdup("/api/v1/admin/variables");
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (!strcmp(sub, "list") && nargs == 0) {
-        if (http(&c, "GET", base, NULL, &status) < 0)
+        if (sl_cli_api_call(&c, "GET", base, NULL, &status) < 0)
             rc = SL_EXIT_FAIL;
         else if (status != 200)
-            rc = fail(&c, status);
+            rc = sl_cli_api_fail(&c, status);
         else {
             print_list(c.body.buf);
             rc = SL_EXIT_OK;
@@ -213,10 +158,10 @@ int sl_cmd_var(int argc, char **argv)
         path = sl_xasprintf("%s/%s%s%s", base, args[0],
                             esc ? "?filter%5Benvironment_scope%5D=" : "", esc ? esc : "");
         curl_free(esc);
-        if (http(&c, "DELETE", path, NULL, &status) < 0)
+        if (sl_cli_api_call(&c, "DELETE", path, NULL, &status) < 0)
             rc = SL_EXIT_FAIL;
         else
-            rc = status == 204 ? SL_EXIT_OK : fail(&c, status);
+            rc = status == 204 ? SL_EXIT_OK : sl_cli_api_fail(&c, status);
     } else if (!strcmp(sub, "set") && nargs == 2) {
         value = !strcmp(args[1], "-") ? read_stdin_value() : sl_xstrdup(args[1]);
         json_t *b = json_pack("{s:s,s:s,s:b,s:b,s:s}", "key", args[0], "value", value, "masked",
@@ -231,7 +176,7 @@ int sl_cmd_var(int argc, char **argv)
             json_object_set_new(b, "description", json_string(desc));
         body_text = json_dumps(b, JSON_COMPACT);
         json_decref(b);
-        if (http(&c, "POST", base, body_text, &status) < 0) {
+        if (sl_cli_api_call(&c, "POST", base, body_text, &status) < 0) {
             rc = SL_EXIT_FAIL;
         } else if (status == 400 && strstr(c.body.buf, "has already been taken")) {
             /* it exists: update it (a hidden variable stays hidden) */
@@ -243,12 +188,12 @@ int sl_cmd_var(int argc, char **argv)
             free(body_text);
             body_text = json_dumps(u, JSON_COMPACT);
             json_decref(u);
-            if (http(&c, "PUT", path, body_text, &status) < 0)
+            if (sl_cli_api_call(&c, "PUT", path, body_text, &status) < 0)
                 rc = SL_EXIT_FAIL;
             else
-                rc = status == 200 ? SL_EXIT_OK : fail(&c, status);
+                rc = status == 200 ? SL_EXIT_OK : sl_cli_api_fail(&c, status);
         } else {
-            rc = status == 201 ? SL_EXIT_OK : fail(&c, status);
+            rc = status == 201 ? SL_EXIT_OK : sl_cli_api_fail(&c, status);
         }
     } else {
         sl_cli_error("var: usage: sluice var set KEY VALUE | list | rm KEY (see --help)");

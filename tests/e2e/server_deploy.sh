@@ -239,5 +239,20 @@ if wait_for 60 feature_stopped; then ok "review/feature stopped by its on_stop j
 req GET "/api/v1/environments/$main_env" "$dev"
 expect "production (deployed from feature, no on_stop) is left alone" available "$(jget "['state']")"
 
+# the same through `sluice env`
+out=$("$bin" env list --project "$proj2" --url "$url" --token "$dev")
+expect "sluice env list shows the environments and their state" "1 1" \
+  "$(grep -c 'review/feature *stopped' <<<"$out") $(grep -c 'production *available' <<<"$out")" "$out"
+out=$("$bin" env show "$main_env" --url "$url" --token "$dev")
+expect "sluice env show lists the deployments" 1 "$(grep -c '^  #[0-9]* *success' <<<"$out")" "$out"
+out=$(SLUICE_URL=$url SLUICE_TOKEN=$dev "$bin" env rollback "$main_env" 2>&1)
+expect "sluice env rollback as a developer: refused, exit 1" "1 1" "$? $(grep -c 'answered 403' <<<"$out")" "$out"
+out=$("$bin" env rollback "$main_env" --url "$url" --token "$maint")
+expect "sluice env rollback re-deploys the last deployment" 1 "$(grep -c 'rolls back to deployment' <<<"$out")" "$out"
+"$bin" env approve nope --url "$url" --token "$dev" 2>/dev/null
+expect "a bad id is a usage error" 2 "$?"
+"$bin" env list --url "$url" 2>/dev/null
+expect "no token is a usage error" 2 "$?"
+
 server_stop
 finish

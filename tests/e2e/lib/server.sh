@@ -30,7 +30,7 @@ server_start() {
   rm -f "$tmp/out"
   "$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" "${db[@]}" "$@" >"$tmp/out" 2>>"$tmp/err" &
   pid=$!
-  wait_for 30 grep -q 'listening on' "$tmp/out"
+  wait_for 30 grep -qs 'listening on' "$tmp/out"
   local addr
   addr=$(sed -n 's/.*listening on http:\/\///p' "$tmp/out")
   if [[ -z $addr ]]; then

@@ -1,0 +1,230 @@
+/* env.c: `sluice env list|show|stop|rollback|approve|reject`, environments and deployments
+ * of a running server over its API (docs/deployments.md). */
+#include "base/compat.h"
+#include "base/alloc.h"
+#include "base/str.h"
+#include "cli/api_client.h"
+#include "cli/cli.h"
+
+#include <getopt.h>
+#include <jansson.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sluice env list --project ID [--url URL] [--token TOKEN]\n"
+            "       sluice env show ENV_ID [--url URL] [--token TOKEN]\n"
+            "       sluice env stop ENV_ID [--url URL] [--token TOKEN]\n"
+            "       sluice env rollback ENV_ID [--to DEPLOYMENT_ID] [--url URL] [--token TOKEN]\n"
+            "       sluice env approve|reject DEPLOYMENT_ID [--comment TEXT] [--url URL] "
+            "[--token TOKEN]\n\n"
+            "Environments and deployments of a sluice server. list: a project's environments\n"
+            "and what is deployed where; show: one environment and its deployments; stop:\n"
+            "runs its on_stop job; rollback: re-deploys an earlier successful deployment (the\n"
+            "last one without --to); approve, reject: decide on a blocked deployment.\n\n"
+            "Options:\n"
+            "  --url URL          the server (or SLUICE_URL)\n"
+            "  --token TOKEN      an API token (or SLUICE_TOKEN)\n"
+            "  --project ID       the project's id (list)\n"
+            "  --to ID            the deployment to roll back to (rollback)\n"
+            "  --comment TEXT     a comment on the decision (approve, reject)\n"
+            "  -h, --help         show this help\n");
+}
+
+static const char *str(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "-";
+}
+
+static void print_deployment_line(json_t *d)
+{
+    printf("  #%-5lld %-9s %.12s %-20s job %lld%s\n",
+           (long long)json_integer_value(json_object_get(d, "iid")), str(d, "status"),
+           str(d, "sha"), str(d, "created_at"),
+           (long long)json_integer_value(json_object_get(json_object_get(d, "deployable"), "id")),
+           json_is_integer(json_object_get(d, "rollback_of")) ? " (rollback)" : "");
+}
+
+static void print_environments(const char *text)
+{
+    json_t *a = json_loads(text, 0, NULL);
+    size_t i;
+    json_t *e;
+    printf("%-6s %-32s %-10s %-12s %-10s %s\n", "ID", "NAME", "STATE", "TIER", "DEPLOYED", "URL");
+    json_array_foreach(a, i, e)
+    {
+        json_t *last = json_object_get(e, "last_deployment");
+        char sha[16] = "-";
+        if (json_is_object(last))
+            snprintf(sha, sizeof(sha), "%.10s", str(last, "sha"));
+        printf("%-6lld %-32s %-10s %-12s %-10s %s\n",
+               (long long)json_integer_value(json_object_get(e, "id")), str(e, "name"),
+               str(e, "state"), str(e, "tier"), sha, str(e, "external_url"));
+    }
+    json_decref(a);
+}
+
+/* A positive id from ARG, or 0 (with a message) when it is not one. */
+static long long parse_id(const char *what, const char *arg)
+{
+    char *end = NULL;
+    long long v = arg ? strtoll(arg, &end, 10) : 0;
+    if (!arg || *end || v <= 0) {
+        sl_cli_error("env: %s must be a positive id, not '%s'", what, arg ? arg : "");
+        return 0;
+    }
+    return v;
+}
+
+int sl_cmd_env(int argc, char **argv)
+{
+    enum { O_URL = 1, O_TOKEN, O_PROJECT, O_TO, O_COMMENT };
+    static const struct option longopts[] = {{"url", required_argument, NULL, O_URL},
+                                             {"token", required_argument, NULL, O_TOKEN},
+                                             {"project", required_argument, NULL, O_PROJECT},
+                                             {"to", required_argument, NULL, O_TO},
+                                             {"comment", required_argument, NULL, O_COMMENT},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    struct sl_cli_api c = {getenv("SLUICE_URL"), getenv("SLUICE_TOKEN"), "env", SL_STR_INIT};
+    const char *project = NULL, *to = NULL, *comment = NULL;
+    int opt, rc = SL_EXIT_USAGE;
+    long status = 0;
+    char path[256];
+
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? SL_EXIT_USAGE : SL_EXIT_OK;
+    }
+    const char *sub = argv[1];
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc - 1, argv + 1, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case O_URL:
+            c.url = optarg;
+            break;
+        case O_TOKEN:
+            c.token = optarg;
+            break;
+        case O_PROJECT:
+            project = optarg;
+            break;
+        case O_TO:
+            to = optarg;
+            break;
+        case O_COMMENT:
+            comment = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return SL_EXIT_OK;
+        default:
+            sl_cli_error("env: unknown option '%s'", argv[optind]);
+            usage(stderr);
+            return SL_EXIT_USAGE;
+        }
+    }
+    const char *arg = optind + 1 < argc ? argv[optind + 1] : NULL;
+    if (!c.url || !c.token) {
+        sl_cli_error("env: --url and --token (or SLUICE_URL and SLUICE_TOKEN) are required");
+        return SL_EXIT_USAGE;
+    }
+    if (!strcmp(sub, "list")) {
+        long long pid = parse_id("--project", project);
+        if (!pid)
+            goto out;
+        snprintf(path, sizeof(path), "/api/v1/projects/%lld/environments", pid);
+        if (sl_cli_api_call(&c, "GET", path, NULL, &status) < 0) {
+            rc = SL_EXIT_FAIL;
+            goto out;
+        }
+        if (status != 200) {
+            rc = sl_cli_api_fail(&c, status);
+            goto out;
+        }
+        print_environments(c.body.buf);
+        rc = SL_EXIT_OK;
+    } else if (!strcmp(sub, "show") || !strcmp(sub, "stop") || !strcmp(sub, "rollback")) {
+        long long id = parse_id("ENV_ID", arg);
+        if (!id)
+            goto out;
+        char *body = NULL;
+        const char *method = "GET";
+        if (!strcmp(sub, "stop")) {
+            method = "POST";
+            snprintf(path, sizeof(path), "/api/v1/environments/%lld/stop", id);
+        } else if (!strcmp(sub, "rollback")) {
+            long long dep = to ? parse_id("--to", to) : 0;
+            if (to && !dep)
+                goto out;
+            method = "POST";
+            snprintf(path, sizeof(path), "/api/v1/environments/%lld/rollback", id);
+            if (dep)
+                body = sl_xasprintf("{\"deployment_id\":%lld}", dep);
+        } else {
+            snprintf(path, sizeof(path), "/api/v1/environments/%lld", id);
+        }
+        int hrc = sl_cli_api_call(&c, method, path, body, &status);
+        free(body);
+        if (hrc < 0) {
+            rc = SL_EXIT_FAIL;
+            goto out;
+        }
+        if (status != 200 && status != 201) {
+            rc = sl_cli_api_fail(&c, status);
+            goto out;
+        }
+        json_t *o = json_loads(c.body.buf, 0, NULL);
+        if (!strcmp(sub, "rollback")) {
+            printf("deployment #%lld rolls back to deployment %lld\n",
+                   (long long)json_integer_value(json_object_get(o, "iid")),
+                   (long long)json_integer_value(json_object_get(o, "rollback_of")));
+        } else {
+            printf("%s (%s, %s) %s\n", str(o, "name"), str(o, "state"), str(o, "tier"),
+                   str(o, "external_url"));
+        }
+        json_decref(o);
+        if (!strcmp(sub, "show")) {
+            snprintf(path, sizeof(path), "/api/v1/environments/%lld/deployments?limit=20", id);
+            if (sl_cli_api_call(&c, "GET", path, NULL, &status) == 0 && status == 200) {
+                json_t *a = json_loads(c.body.buf, 0, NULL);
+                size_t i;
+                json_t *d;
+                json_array_foreach(a, i, d) print_deployment_line(d);
+                json_decref(a);
+            }
+        }
+        rc = SL_EXIT_OK;
+    } else if (!strcmp(sub, "approve") || !strcmp(sub, "reject")) {
+        long long id = parse_id("DEPLOYMENT_ID", arg);
+        if (!id)
+            goto out;
+        snprintf(path, sizeof(path), "/api/v1/deployments/%lld/%s", id, sub);
+        json_t *b = json_pack("{s:s}", "comment", comment ? comment : "");
+        char *body = json_dumps(b, JSON_COMPACT);
+        json_decref(b);
+        int hrc = sl_cli_api_call(&c, "POST", path, body, &status);
+        free(body);
+        if (hrc < 0) {
+            rc = SL_EXIT_FAIL;
+            goto out;
+        }
+        if (status != 200) {
+            rc = sl_cli_api_fail(&c, status);
+            goto out;
+        }
+        json_t *o = json_loads(c.body.buf, 0, NULL);
+        printf("deployment %lld is %s\n", id, str(o, "status"));
+        json_decref(o);
+        rc = SL_EXIT_OK;
+    } else {
+        sl_cli_error("env: unknown subcommand '%s' (list, show, stop, rollback, approve, reject)",
+                     sub);
+        usage(stderr);
+    }
+out:
+    sl_str_release(&c.body);
+    return rc;
+}
