@@ -130,11 +130,12 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
     metrics_init(&s->metrics);
     pthread_mutex_init(&s->sched_mu, NULL);
     pthread_mutex_init(&s->wake_mu, NULL);
-    pthread_cond_init(&s->wake_cv, NULL);
     pthread_mutex_init(&s->poll_mu, NULL);
+    /* timed waits on the monotonic clock: a wall-clock step must not stall a worker */
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->wake_cv, &ca);
     pthread_cond_init(&s->poll_cv, &ca);
     pthread_condattr_destroy(&ca);
     if (!opts->data_dir) {

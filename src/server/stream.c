@@ -62,7 +62,7 @@ static void *resumer_main(void *arg)
             continue;
         }
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
+        clock_gettime(CLOCK_MONOTONIC, &ts); /* ss->cv waits on CLOCK_MONOTONIC */
         ts.tv_nsec += POLL_MS * 1000000L;
         if (ts.tv_nsec >= 1000000000L) {
             ts.tv_sec++;
@@ -85,7 +85,11 @@ void streams_init(struct sl_server *s)
         return;
     struct streams *ss = sl_xcalloc(1, sizeof(*ss));
     pthread_mutex_init(&ss->mu, NULL);
-    pthread_cond_init(&ss->cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&ss->cv, &ca);
+    pthread_condattr_destroy(&ca);
     s->streams = ss;
 }
 

@@ -334,7 +334,7 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&s->wake_mu);
         if (!atomic_load(&s->stopping)) {
             struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
+            clock_gettime(CLOCK_MONOTONIC, &ts); /* wake_cv waits on CLOCK_MONOTONIC */
             ts.tv_sec += 1;
             pthread_cond_timedwait(&s->wake_cv, &s->wake_mu, &ts);
         }
