@@ -139,6 +139,7 @@ struct builder {
     size_t *newidx; /* plan index -> run index, SIZE_MAX when not selected */
     char **host_env;
     long long pipeline_id;
+    int64_t first_job_id; /* CI_JOB_ID of run index 0 (sl_plan_reserve_job_ids) */
     const struct run_executor_opts *xo;
 };
 
@@ -346,15 +347,8 @@ static void fill_env(struct builder *b, struct run_job *rj, const struct sl_plan
                     pj->variables.v[i].raw);
     sl_vars_set(&env, "CI_PROJECT_DIR", rj->spec.workspace, false);
     sl_vars_set(&env, "CI_BUILDS_DIR", sl_arena_printf(b->a, "%s/builds", b->sluice_dir), false);
-    sl_vars_set(
-        &env, "CI_JOB_ID",
-        sl_arena_printf(b->a, "%lld",
-                        (long long)(atoll(sl_vars_get(&pj->variables, "CI_PIPELINE_ID")
-                                              ? sl_vars_get(&pj->variables, "CI_PIPELINE_ID")
-                                              : "0") *
-                                        1000 +
-                                    (long long)idx + 1)),
-        false);
+    sl_vars_set(&env, "CI_JOB_ID",
+                sl_arena_printf(b->a, "%lld", (long long)b->first_job_id + (long long)idx), false);
     sl_time_iso8601(sl_time_now_ms(), ts, sizeof(ts));
     sl_vars_set(&env, "CI_JOB_STARTED_AT", ts, false);
     sl_vars_set(&env, "CI_SHARED_ENVIRONMENT", "true", false);
@@ -638,6 +632,12 @@ int sl_cmd_run(int argc, char **argv)
         goto out;
     }
     free(logs);
+    if (sl_plan_reserve_job_ids(p.project_dir, (int64_t)n, &b.first_job_id, &err) < 0) {
+        sl_cli_error("%s", sl_error_format(&err));
+        sl_error_release(&err);
+        ret = SL_EXIT_USAGE;
+        goto out;
+    }
     jobs = sl_xcalloc(n, sizeof(*jobs));
     size_t width = 0;
     for (size_t i = 0; i < plan->njobs; i++) {

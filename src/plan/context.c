@@ -678,10 +678,13 @@ char **sl_trigger_include_vars(const struct sl_trigger *t)
     return v;
 }
 
-int sl_plan_next_pipeline_id(const char *project_dir, bool bump, int64_t *id, struct sl_error *err)
+/* The counter DIR/.sluice/NAME: *ID is its value plus one; when BUMP it is advanced by
+ * STEP (atomically, under a lock), reserving the ids *ID .. *ID + STEP - 1. */
+static int counter_next(const char *project_dir, const char *name, int64_t step, bool bump,
+                        int64_t *id, struct sl_error *err)
 {
     char *dir = sl_fs_join(project_dir, ".sluice");
-    char *path = sl_fs_join(dir, "pipeline-counter");
+    char *path = sl_fs_join(dir, name);
     int rc = 0, fd = -1;
     char buf[32] = {0};
 
@@ -703,7 +706,7 @@ int sl_plan_next_pipeline_id(const char *project_dir, bool bump, int64_t *id, st
         last = 0;
     *id = last + 1;
     if (bump) {
-        int len = snprintf(buf, sizeof(buf), "%lld\n", (long long)*id);
+        int len = snprintf(buf, sizeof(buf), "%lld\n", (long long)(last + step));
         if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)len, 0) != len)
             rc = sl_error_set_errno(err, SL_EIO, "%s", path);
     }
@@ -713,4 +716,15 @@ out:
     free(dir);
     free(path);
     return rc;
+}
+
+int sl_plan_next_pipeline_id(const char *project_dir, bool bump, int64_t *id, struct sl_error *err)
+{
+    return counter_next(project_dir, "pipeline-counter", 1, bump, id, err);
+}
+
+int sl_plan_reserve_job_ids(const char *project_dir, int64_t n, int64_t *first,
+                            struct sl_error *err)
+{
+    return counter_next(project_dir, "job-counter", n, true, first, err);
 }

@@ -74,6 +74,10 @@ void sl_trigger_add_changed(struct sl_trigger *t, const char *path);
 /* The local pipeline counter in DIR/.sluice/pipeline-counter: the next id, incremented
  * (atomically, under a lock) when BUMP. 1 for a new project. */
 int sl_plan_next_pipeline_id(const char *project_dir, bool bump, int64_t *id, struct sl_error *err);
+/* Reserves N job ids (CI_JOB_ID) in DIR/.sluice/job-counter: *FIRST .. *FIRST + N - 1,
+ * never handed out again, so jobs of different local runs never share an id. */
+int sl_plan_reserve_job_ids(const char *project_dir, int64_t n, int64_t *first,
+                            struct sl_error *err);
 /* GitLab's slugify: lowercase, every char outside [a-z0-9] becomes '-', at most 63
  * bytes, no '-' at either end. Allocated in A. */
 char *sl_plan_slugify(struct sl_arena *a, const char *s);
