@@ -7,6 +7,7 @@
 
 #include <getopt.h>
 #include <jansson.h>
+#include <sys/stat.h>
 
 static void usage(FILE *f)
 {
@@ -85,6 +86,14 @@ int sl_cmd_lint(int argc, char **argv)
     if (!file && !(file = found = sl_cli_default_ci_file()))
         return SL_EXIT_USAGE;
 
+    /* a missing pipeline file is a usage error (exit 2, stderr), not a finding; a missing
+     * included file stays a finding of the pipeline (exit 1, stdout) */
+    struct stat st;
+    if (stat(file, &st) < 0) {
+        sl_cli_error("%s: %s", file, strerror(errno));
+        free(found);
+        return SL_EXIT_USAGE;
+    }
     struct sl_diag diag = SL_DIAG_INIT;
     struct sl_config *cfg = NULL;
     int rc = cli_load_config(file, shape_only, &cfg, &diag);
@@ -103,9 +112,13 @@ int sl_cmd_lint(int argc, char **argv)
             free(s);
             json_decref(o);
         } else {
+            /* findings then the verdict, all on stdout, as shellcheck and eslint print them */
             cli_diag_write(stdout, &diag);
             if (rc == 0 && diag.errors == 0)
-                fprintf(stderr, "%s is valid\n", file);
+                printf("%s is valid\n", file);
+            else
+                printf("%s is invalid: %zu error%s, %zu warning%s\n", file, diag.errors,
+                       diag.errors == 1 ? "" : "s", diag.warnings, diag.warnings == 1 ? "" : "s");
         }
         ret = rc == 0 && diag.errors == 0 ? SL_EXIT_OK : SL_EXIT_FAIL;
     }

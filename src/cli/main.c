@@ -7,6 +7,8 @@
 
 #include <unistd.h>
 
+#include "sl_commit.h" /* generated: build/gen, cmake/commit.cmake */
+
 static int cmd_version(int argc, char **argv);
 
 struct command {
@@ -38,7 +40,7 @@ static int cmd_version(int argc, char **argv)
         sl_cli_error("version: unknown option '%s'", argv[i]);
         return SL_EXIT_USAGE;
     }
-    printf("sluice %s\n", SL_VERSION);
+    printf("sluice %s (commit %s)\n", SL_VERSION, SL_COMMIT);
     return SL_EXIT_OK;
 }
 

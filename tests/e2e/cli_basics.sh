@@ -17,6 +17,9 @@ check "--help exits 0" 0 "$bin" --help
 contains "--help lists commands" "Commands:"
 check "--version exits 0" 0 "$bin" --version
 contains "--version prints the version" "sluice "
+# the commit built, from git at build time (cmake/commit.cmake); "unknown" outside git
+if grep -qE '\(commit ([0-9a-f]{12}(-dirty)?|unknown)\)$' <<<"$out"; then pass=$((pass + 1)); echo "ok - --version names the commit";
+else fail=$((fail + 1)); echo "not ok - --version names the commit: $out"; fi
 check "no command is a usage error" 2 "$bin"
 check "unknown command is a usage error" 2 "$bin" frobnicate
 contains "unknown command is named" "'frobnicate' is not a sluice command"

@@ -39,7 +39,7 @@ run_case() { # run_case DIR
   error:*)
     got=$(cd "$dir" && timeout 20 "$SLUICE_BIN" lint -f .gitlab-ci.yml 2>/dev/null); rc=$?
     local errs exp
-    errs=$(grep -v -e ': warning: ' -e ' is valid$' -e '^  ' <<<"$got")  # '  ': source line, caret, hint
+    errs=$(grep -v -e ': warning: ' -e ' is valid$' -e ' is invalid: ' -e '^  ' <<<"$got")  # '  ': source line, caret, hint
     exp=$(sed -n 's/^error: //p' "$dir/expect")
     if ((rc != 1)); then
       not_ok "$name" "lint exit $rc, want 1" "$got"
