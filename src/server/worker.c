@@ -71,9 +71,10 @@ static const char **strings_from(json_t *a)
 }
 
 /* A clean base (srv_job_base_env), then the job's variables, then what only the worker
- * knows. */
+ * knows: ids, directories, and the job's and pipeline's pages on this server (the web UI's
+ * /jobs/ID and /pipelines/ID at the address it listens on, SERVER). */
 static char **job_env(json_t *vars, const struct sl_store_job *job, const char *workspace,
-                      const char *builds)
+                      const char *builds, const char *server)
 {
     size_t n = 0, cap = 0;
     char **env = NULL;
@@ -88,6 +89,9 @@ static char **job_env(json_t *vars, const struct sl_store_job *job, const char *
         {"CI_RUNNER_DESCRIPTION", sl_xstrdup("sluice serve")},
         {"CI_RUNNER_VERSION", sl_xstrdup(SL_VERSION)},
         {"CI_JOB_ATTEMPT", sl_xasprintf("%d", job->attempt)},
+        {"CI_JOB_URL", sl_xasprintf("http://%s/jobs/%lld", server, (long long)job->id)},
+        {"CI_PIPELINE_URL",
+         sl_xasprintf("http://%s/pipelines/%lld", server, (long long)job->pipeline_id)},
     };
     /* Never the server's own environment: it may hold the database URL, keys or tokens. */
     char **base = srv_job_base_env();
@@ -145,7 +149,8 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     const char **before = strings_from(json_object_get(spec, "before_script"));
     const char **script = strings_from(json_object_get(spec, "script"));
     const char **after = strings_from(json_object_get(spec, "after_script"));
-    char **env = job_env(json_object_get(spec, "variables"), job, workspace, builds);
+    char **env =
+        job_env(json_object_get(spec, "variables"), job, workspace, builds, sl_server_address(s));
     json_t *srcs = json_object_get(spec, "sources");
     size_t nsrc = json_array_size(srcs);
     struct sl_job_source *sources = sl_xcalloc(nsrc + 1, sizeof(*sources));

@@ -31,6 +31,7 @@ mkdir "$tmp/repo"
 job:
   script:
     - echo "probe=\${SL_ISOLATION_PROBE:-unset} home=\$HOME"
+    - echo "job_url=\$CI_JOB_URL pipeline_url=\$CI_PIPELINE_URL"
     - env | grep -c '^SL_ISOLATION_PROBE=' || true
     - while [ ! -e "$tmp/go" ]; do sleep 0.05; done
 YML
@@ -58,6 +59,8 @@ req GET /api/v1/jobs/$job/log "$admin"
 expect "the job does not see the server's environment" 1 "$(grep -c '^probe=unset home=/' <<<"$body")" "$body"
 expect "env lists none of it" 1 "$(grep -cx '0' <<<"$body")" "$body"
 expect "the server's value appears nowhere in the log" 0 "$(grep -c server-secret <<<"$body")" "$body"
+expect "CI_JOB_URL and CI_PIPELINE_URL point at this server's pages" 1 \
+  "$(grep -cx "job_url=$url/jobs/$job pipeline_url=$url/pipelines/$pl" <<<"$body")" "$body"
 
 # -- a job canceled at shutdown finishes its pipeline ---------------------------------------
 server_stop
