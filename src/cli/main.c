@@ -4,6 +4,7 @@
 #include "exec/exec.h"
 #include "base/alloc.h"
 #include "base/fs.h"
+#include "base/suggest.h"
 
 #include <unistd.h>
 
@@ -51,7 +52,7 @@ static void usage(FILE *f)
                "Commands:\n");
     for (size_t i = 0; i < SL_ARRAY_LEN(commands); i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\nRun 'sluice COMMAND --help' for a command's options.\n"
+    fprintf(f, "\nRun 'sluice COMMAND --help' (or 'sluice help COMMAND') for a command's options.\n"
                "Exit codes: 0 success, 1 the pipeline or lint failed, 2 usage or configuration "
                "error.\n");
 }
@@ -103,6 +104,26 @@ char *sl_cli_default_ci_file(void)
     return path;
 }
 
+static const struct command *find_command(const char *name)
+{
+    for (size_t i = 0; i < SL_ARRAY_LEN(commands); i++)
+        if (!strcmp(commands[i].name, name))
+            return &commands[i];
+    return NULL;
+}
+
+/* The error for NAME, with the closest command as a hint, as git does. */
+static void unknown_command(const char *name)
+{
+    struct sl_suggest s;
+    sl_suggest_init(&s, name);
+    for (size_t i = 0; i < SL_ARRAY_LEN(commands); i++)
+        sl_suggest_try(&s, commands[i].name);
+    sl_cli_error("'%s' is not a sluice command; see 'sluice --help'", name);
+    if (s.best)
+        fprintf(stderr, "  hint: did you mean `%s`?\n", s.best);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -110,6 +131,18 @@ int main(int argc, char **argv)
         return SL_EXIT_USAGE;
     }
     const char *cmd = argv[1];
+    if (!strcmp(cmd, "help") && argc > 2) { /* `sluice help run` is `sluice run --help` */
+        const struct command *c = find_command(argv[2]);
+        if (!c || argc > 3) {
+            if (!c)
+                unknown_command(argv[2]);
+            else
+                sl_cli_error("usage: sluice help [COMMAND]");
+            return SL_EXIT_USAGE;
+        }
+        char *hargv[] = {argv[2], (char *)"--help", NULL};
+        return c->fn(2, hargv);
+    }
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         usage(stdout);
         return SL_EXIT_OK;
@@ -118,9 +151,9 @@ int main(int argc, char **argv)
         return sl_exec_sandbox_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "--version"))
         return cmd_version(argc - 1, argv + 1);
-    for (size_t i = 0; i < SL_ARRAY_LEN(commands); i++)
-        if (!strcmp(commands[i].name, cmd))
-            return commands[i].fn(argc - 1, argv + 1);
-    sl_cli_error("'%s' is not a sluice command; see 'sluice --help'", cmd);
+    const struct command *c = find_command(cmd);
+    if (c)
+        return c->fn(argc - 1, argv + 1);
+    unknown_command(cmd);
     return SL_EXIT_USAGE;
 }

@@ -23,6 +23,11 @@ else fail=$((fail + 1)); echo "not ok - --version names the commit: $out"; fi
 check "no command is a usage error" 2 "$bin"
 check "unknown command is a usage error" 2 "$bin" frobnicate
 contains "unknown command is named" "'frobnicate' is not a sluice command"
+check "a misspelt command is a usage error" 2 "$bin" lnit
+contains "a misspelt command gets a hint" "did you mean \`lint\`?"
+check "help COMMAND exits 0" 0 "$bin" help run
+contains "help COMMAND is the command's --help" "usage: sluice run"
+check "help of an unknown command is a usage error" 2 "$bin" help frobnicate
 for cmd in $("$bin" --help | awk '/^Commands:/{on=1; next} on && !NF {exit} on {print $1}'); do
   check "$cmd --help exits 0" 0 "$bin" "$cmd" --help
   contains "$cmd --help shows usage" "usage: sluice $cmd"
