@@ -19,16 +19,21 @@ packages=(
   # iptables for per-job networks) and busybox-static for the offline test image
   podman runc netavark aardvark-dns iptables uidmap busybox-static
   # the web UI's end-to-end test (tests/ui): a real browser, driven by playwright-core
-  chromium nodejs npm
+  chromium
 )
 if [[ ${1:-} == --bench ]]; then
-  packages+=(hyperfine wrk nodejs npm rsync time)
+  packages+=(hyperfine wrk rsync time)
 fi
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js and npm (playwright-core for tests/ui; the peers for --bench) only when the
+# commands are missing: a machine may have them from elsewhere (NodeSource's nodejs bundles
+# npm and conflicts with Debian's npm package), and any of them will do.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 # playwright-core from npm for the UI test (tests/ui/package.json), once the packages are in
 ui_npm() {
   local dir
