@@ -150,6 +150,8 @@ expect "lint a valid pipeline" "200 True" "$code $(jget "['valid']")"
 req POST /api/v1/lint "$viewer" $'job:\n  script: echo hi\n  when: sometimes\n'
 expect "lint an invalid pipeline" "200 False" "$code $(jget "['valid']")"
 expect "lint gives errors with positions" "3:9" "$(jget "['errors'][0]['line']"):$(jget "['errors'][0]['column']")" "$body"
+req POST /api/v1/lint "$viewer" $'job:\n  scirpt: echo hi\n'
+expect "lint hints the closest keyword" "did you mean \`script\`?" "$(jget ".get('errors') and [e.get('hint') for e in d['errors'] if 'unknown keys' in e['message']][0]")" "$body"
 
 # errors
 req GET /api/v1/pipelines/999999 "$viewer"
