@@ -314,10 +314,16 @@ int srv_deploy_stop(struct sl_server *s, int64_t environment_id, struct sl_error
                                 : SRV_EV_RETRY;
         if (!strcmp(stop.status, "running") || !strcmp(stop.status, "pending"))
             goto out; /* already on its way */
-        if ((rc = sl_store_environment_set_state(s->st, e.id, "stopping", NULL, 0, NULL, now,
-                                                 err)) < 0)
+        /* the job first: a stop job that cannot be played leaves the environment as it was */
+        if ((rc = srv_transition(s, stop.pipeline_id, ev, (size_t)stop.position, NULL, false,
+                                 err)) < 0)
             goto out;
-        rc = srv_transition(s, stop.pipeline_id, ev, (size_t)stop.position, NULL, false, err);
+        /* only from the state read: the stop job may have run (and stopped it) meanwhile */
+        rc = sl_store_environment_set_state(s->st, e.id, "stopping", e.state, 0, NULL, now, err);
+        if (rc == SL_EBUSY) {
+            rc = 0;
+            sl_error_release(err);
+        }
         goto out;
     }
     /* nothing to run: stopped at once, as GitLab does without on_stop */
