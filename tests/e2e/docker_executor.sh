@@ -43,6 +43,8 @@ ours() { api '/containers/json?all=1' | grep -o '"sluice.pid":"[0-9]*"' | wc -l;
 proj=$tmp/project
 mkdir -p "$proj" && cd "$proj" || exit 1
 git init -q -b main .
+# a fresh machine has no git identity: the test commits as its own
+export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t
 cat >.gitlab-ci.yml <<'YML'
 by-name:
   image: localhost/busybox:ci

@@ -26,6 +26,8 @@ trap 'rm -rf "$tmp"' EXIT
 proj=$tmp/project
 mkdir -p "$proj" && cd "$proj" || exit 1
 git init -q -b main .
+# a fresh machine has no git identity: the test commits as its own
+export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t
 sleep 600 &
 hostpid=$!
 cat >.gitlab-ci.yml <<YML
