@@ -56,7 +56,8 @@ bool kw_script_ok(const struct sl_node *n, int depth)
 {
     if (kw_is_str(n, false))
         return true;
-    if (!n || n->kind != SL_NODE_SEQ || depth > 10)
+    /* at the top: the depth as GitLab counts it (node.h: spliced references) */
+    if (!n || n->kind != SL_NODE_SEQ || depth > 10 || (depth == 1 && sl_node_depth(n, 11) > 10))
         return false;
     for (size_t i = 0; i < n->n; i++)
         if (!kw_script_ok(n->items[i], depth + 1))
@@ -78,7 +79,8 @@ bool kw_nested_strings(const struct sl_node *n, int depth)
 {
     if (kw_is_scalar(n))
         return true;
-    if (!n || n->kind != SL_NODE_SEQ || depth > 10)
+    /* at the top: the depth as GitLab counts it (node.h: spliced references) */
+    if (!n || n->kind != SL_NODE_SEQ || depth > 10 || (depth == 1 && sl_node_depth(n, 11) > 10))
         return false;
     for (size_t i = 0; i < n->n; i++)
         if (!kw_nested_strings(n->items[i], depth + 1))

@@ -145,3 +145,18 @@ bool sl_node_equal(const struct sl_node *a, const struct sl_node *b)
         return !strcmp(a->str, b->str);
     }
 }
+
+int sl_node_depth(const struct sl_node *n, int cap)
+{
+    if (!n || n->kind != SL_NODE_SEQ || cap <= 0)
+        return 0;
+    if (n->spliced_depth)
+        return n->spliced_depth < cap ? n->spliced_depth : cap;
+    int d = 0;
+    for (size_t i = 0; i < n->n && d < cap - 1; i++) {
+        int di = sl_node_depth(n->items[i], cap - 1);
+        if (di > d)
+            d = di;
+    }
+    return d + 1;
+}

@@ -45,7 +45,10 @@ struct sl_pair {
 
 struct sl_node {
     enum sl_node_kind kind;
-    bool quoted;       /* scalar written in quotes or as a block (| >) */
+    bool quoted; /* scalar written in quotes or as a block (| >) */
+    /* SEQ that `!reference` splicing built: its array depth as GitLab counts it, where the
+     * referenced array stays an item (one level deeper); 0 for every other node. */
+    unsigned char spliced_depth;
     const char *str;   /* scalars: the string form (see above); NULL for SEQ and MAP */
     const char *tag;   /* explicit tag ("!reference") or NULL */
     struct sl_pos pos; /* where the node starts */
@@ -99,6 +102,9 @@ bool sl_node_is_str(const struct sl_node *n);
 const char *sl_node_scalar(const struct sl_node *n);
 /* Human name of N's kind for messages ("a hash", "an array", "a string", ...). */
 const char *sl_node_kind_name(const struct sl_node *n);
+/* N's array nesting depth as GitLab's validators count it (a scalar 0, `[a]` 1, `[[a]]`
+ * 2, a spliced SEQ its spliced_depth), counted no further than CAP. */
+int sl_node_depth(const struct sl_node *n, int cap);
 /* Deep equality of values (positions and tags ignored). */
 bool sl_node_equal(const struct sl_node *a, const struct sl_node *b);
 

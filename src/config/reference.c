@@ -14,6 +14,9 @@
 
 enum state { ST_BUSY = 1, ST_DONE };
 
+/* Depths are counted up to here: past GitLab's 10 levels the exact figure does not matter. */
+#define SPLICE_DEPTH_CAP 100
+
 struct memo {
     enum state state;
     struct sl_node *value; /* ST_DONE: the resolved value, NULL when it failed */
@@ -161,12 +164,27 @@ static struct sl_node *resolve_node(struct refs *x, struct sl_node *n)
     return done;
 }
 
+/* The depth GitLab's validators see in SEQ once resolved: it keeps a referenced array as
+ * one item where sluice splices it in, so splicing must not make a script shallower (the
+ * `up to 10 levels deep` check). Items resolve from the memo, so this costs a walk of SEQ. */
+static int gitlab_depth(struct refs *x, struct sl_node *seq)
+{
+    int d = 0;
+    for (size_t i = 0; i < seq->n && d < SPLICE_DEPTH_CAP - 1; i++) {
+        int di = sl_node_depth(resolve_node(x, seq->items[i]), SPLICE_DEPTH_CAP - 1);
+        if (di > d)
+            d = di;
+    }
+    return d + 1;
+}
+
 static struct sl_node *resolve_untagged(struct refs *x, struct sl_node *n)
 {
     struct sl_resolve *r = x->r;
 
     if (n->kind == SL_NODE_SEQ) {
         struct sl_node *out = NULL;
+        bool spliced = false;
         for (size_t i = 0; i < n->n; i++) {
             struct sl_node *it = n->items[i];
             struct sl_node *v = resolve_node(x, it);
@@ -184,7 +202,10 @@ static struct sl_node *resolve_untagged(struct refs *x, struct sl_node *n)
                     sl_node_seq_push(r->a, out, v->items[j]);
             else
                 sl_node_seq_push(r->a, out, v);
+            spliced |= splice;
         }
+        if (spliced)
+            out->spliced_depth = (unsigned char)gitlab_depth(x, n);
         return out ? out : n;
     }
     if (n->kind == SL_NODE_MAP) {
