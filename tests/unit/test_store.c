@@ -11,6 +11,7 @@
 #include "base/time.h"
 #include "store/backend.h"
 #include "store/migrate.h"
+#include "store/flags.h"
 #include "store/store.h"
 
 #include <libpq-fe.h>
@@ -1294,4 +1295,150 @@ STORE_TEST(variables_sealed)
     CHECK_OK(sl_store_variable_delete(st, pid, "DEPLOY_TOKEN", NULL, &e_));
     CHECK_FAILS(SL_ENOENT, sl_store_variable_delete(st, pid, "DEPLOY_TOKEN", NULL, &e_));
     free(keypath);
+}
+
+STORE_TEST(feature_flags)
+{
+    struct sl_store_project p = {.name = (char *)"app", .repo_url = (char *)"r"};
+    struct sl_store_flag f = {.name = (char *)"new-checkout",
+                              .description = (char *)"the new checkout",
+                              .impression_data = true};
+    struct sl_store_flag got = {0}, *flags = NULL;
+    struct sl_store_flag_env env = {.environment = (char *)"production",
+                                    .enabled = true,
+                                    .strategies = (char *)"[{\"name\":\"default\"}]"};
+    struct sl_store_flag_env *envs = NULL;
+    struct sl_store_flag_actor by = {.actor = "token:1", .action = "flag.create"};
+    struct sl_store_flag_actor job = {
+        .actor = "job:7", .action = "flag.env.set", .pipeline_id = 3, .job_id = 7};
+    struct sl_store_flag_change *ch = NULL;
+    struct sl_store_flag_token tok = {.environment = (char *)"production",
+                                      .type = (char *)"frontend",
+                                      .allowed_origins = (char *)"[\"https://a.example\"]"};
+    struct sl_store_flag_token vt = {0}, *toks = NULL;
+    char *secret = NULL, *inst = NULL, *inst2 = NULL;
+    int64_t pid = 0, other = 0, rev = 0, rev2 = 0, tid = 0, found = 0;
+    size_t n = 0;
+
+    CHECK_OK(sl_store_project_create(st, &p, 1, &pid, &e_));
+    p.name = (char *)"other";
+    CHECK_OK(sl_store_project_create(st, &p, 1, &other, &e_));
+    f.project_id = pid;
+    CHECK_OK(sl_store_flag_create(st, &f, &by, 10, NULL, &e_));
+    CHECK_FAILS(SL_EEXISTS, sl_store_flag_create(st, &f, &by, 10, NULL, &e_));
+    f.type = (char *)"nonsense";
+    CHECK_FAILS(SL_EINVAL, sl_store_flag_create(st, &f, &by, 10, NULL, &e_));
+    f.type = NULL;
+    f.name = (char *)"a/b";
+    CHECK_FAILS(SL_EINVAL, sl_store_flag_create(st, &f, &by, 10, NULL, &e_));
+    f.name = (char *)"new-checkout";
+    CHECK_OK(sl_store_flag_get(st, pid, "new-checkout", &got, &e_));
+    CHECK_STR_EQ(got.type, "release");
+    CHECK(got.impression_data);
+    CHECK_STR_EQ(got.dependencies, "[]");
+    sl_store_flag_release(&got);
+    CHECK_FAILS(SL_ENOENT, sl_store_flag_get(st, other, "new-checkout", &got, &e_));
+
+    /* a job's rollout step is recorded with its pipeline and job */
+    CHECK_OK(sl_store_flag_revision(st, pid, &rev, &e_));
+    CHECK_OK(sl_store_flag_env_set(st, pid, "new-checkout", &env, &job, 20, &e_));
+    CHECK_OK(sl_store_flag_revision(st, pid, &rev2, &e_));
+    CHECK(rev2 == rev + 1);
+    CHECK_FAILS(SL_ENOENT, sl_store_flag_env_set(st, pid, "missing", &env, &job, 20, &e_));
+    env.strategies = (char *)"{}";
+    CHECK_FAILS(SL_EINVAL, sl_store_flag_env_set(st, pid, "new-checkout", &env, &job, 20, &e_));
+    CHECK_OK(sl_store_flag_change_list(st, pid, "new-checkout", NULL, &ch, &n, &e_));
+    CHECK_INT_EQ(n, 2);
+    CHECK_STR_EQ(ch[0].action, "flag.env.set");
+    CHECK_STR_EQ(ch[0].environment, "production");
+    CHECK_INT_EQ(ch[0].pipeline_id, 3);
+    CHECK_INT_EQ(ch[0].job_id, 7);
+    CHECK_STR_EQ(ch[1].actor, "token:1");
+    sl_store_flag_changes_free(ch, n);
+
+    /* import: flags absent from the document end disabled in that environment only */
+    struct sl_store_flag in[] = {{.name = (char *)"fresh", .stale = true}};
+    struct sl_store_flag_env ine[] = {{.enabled = true, .variants = (char *)"[]"}};
+    struct sl_store_flag_segment seg[] = {
+        {.id = 5, .name = (char *)"beta", .constraints = (char *)"[]"}};
+    struct sl_store_flag_actor imp = {.actor = "token:1", .action = "flag.state.import"};
+    env.strategies = NULL;
+    env.environment = (char *)"staging";
+    CHECK_OK(sl_store_flag_env_set(st, pid, "new-checkout", &env, &by, 30, &e_));
+    CHECK_OK(sl_store_flag_state_replace(st, pid, "production", in, ine, 1, seg, 1, &imp, 40, &e_));
+    CHECK_OK(sl_store_flag_env_list(st, pid, NULL, "production", &envs, &n, &e_));
+    CHECK_INT_EQ(n, 2);
+    CHECK_STR_EQ(envs[0].flag, "fresh");
+    CHECK(envs[0].enabled);
+    CHECK_STR_EQ(envs[1].flag, "new-checkout");
+    CHECK(!envs[1].enabled);
+    CHECK_STR_EQ(envs[1].strategies, "[{\"name\":\"default\"}]");
+    sl_store_flag_envs_free(envs, n);
+    CHECK_OK(sl_store_flag_env_list(st, pid, "new-checkout", NULL, &envs, &n, &e_));
+    CHECK_INT_EQ(n, 2);
+    CHECK_STR_EQ(envs[1].environment, "staging");
+    CHECK(envs[1].enabled);
+    sl_store_flag_envs_free(envs, n);
+    CHECK_FAILS(SL_ENOENT, sl_store_flag_state_replace(st, 999, "production", in, ine, 1, NULL, 0,
+                                                       &imp, 40, &e_));
+    struct sl_store_flag_segment *segs = NULL;
+    CHECK_OK(sl_store_flag_segment_list(st, pid, &segs, &n, &e_));
+    CHECK_INT_EQ(n, 1);
+    CHECK_INT_EQ(segs[0].id, 5);
+    sl_store_flag_segments_free(segs, n);
+    char **names = NULL;
+    CHECK_OK(sl_store_flag_environments(st, pid, &names, &n, &e_));
+    CHECK_INT_EQ(n, 2);
+    CHECK_STR_EQ(names[0], "production");
+    sl_store_flag_names_free(names, n);
+
+    CHECK_OK(sl_store_flag_list(st, pid, &flags, &n, &e_));
+    CHECK_INT_EQ(n, 2);
+    CHECK(flags[0].stale);
+    sl_store_flags_free(flags, n);
+    CHECK_OK(sl_store_flag_delete(st, pid, "fresh", &by, 50, &e_));
+    CHECK_FAILS(SL_ENOENT, sl_store_flag_delete(st, pid, "fresh", &by, 50, &e_));
+
+    /* tokens: shown once, only the hash kept, scoped, revocable */
+    tok.project_id = pid;
+    CHECK_OK(sl_store_flag_token_create(st, &tok, "app", 60, &secret, &tid, &e_));
+    CHECK(sl_starts_with(secret, "app:production."));
+    CHECK_OK(sl_store_flag_token_verify(st, secret, 70, &vt, &e_));
+    CHECK_INT_EQ(vt.project_id, pid);
+    CHECK_STR_EQ(vt.type, "frontend");
+    CHECK_STR_EQ(vt.allowed_origins, "[\"https://a.example\"]");
+    sl_store_flag_token_release(&vt);
+    secret[strlen(secret) - 1] ^= 1;
+    CHECK_FAILS(SL_ENOENT, sl_store_flag_token_verify(st, secret, 70, NULL, &e_));
+    secret[strlen(secret) - 1] ^= 1;
+    CHECK_FAILS(SL_ENOENT, sl_store_flag_token_verify(st, "app:production.x", 70, NULL, &e_));
+    CHECK_OK(sl_store_flag_token_list(st, pid, &toks, &n, &e_));
+    CHECK_INT_EQ(n, 1);
+    sl_store_flag_tokens_free(toks, n);
+    CHECK_FAILS(SL_ENOENT, sl_store_flag_token_revoke(st, other, tid, &e_));
+    CHECK_OK(sl_store_flag_token_revoke(st, pid, tid, &e_));
+    CHECK_FAILS(SL_ENOENT, sl_store_flag_token_verify(st, secret, 70, NULL, &e_));
+    tok.type = (char *)"admin";
+    CHECK_FAILS(SL_EINVAL, sl_store_flag_token_create(st, &tok, "app", 60, &inst, NULL, &e_));
+
+    /* GitLab instance ids: stable until reset */
+    CHECK_OK(sl_store_flag_instance_id(st, pid, false, 80, &inst, &e_));
+    CHECK(sl_starts_with(inst, "glffct-"));
+    CHECK_OK(sl_store_flag_instance_id(st, pid, false, 80, &inst2, &e_));
+    CHECK_STR_EQ(inst, inst2);
+    free(inst2);
+    CHECK_OK(sl_store_flag_instance_project(st, inst, &found, &e_));
+    CHECK_INT_EQ(found, pid);
+    CHECK_OK(sl_store_flag_instance_id(st, pid, true, 90, &inst2, &e_));
+    CHECK(strcmp(inst, inst2) != 0);
+    CHECK_FAILS(SL_ENOENT, sl_store_flag_instance_project(st, inst, &found, &e_));
+    free(inst);
+    free(inst2);
+    free(secret);
+
+    /* the project takes its flags with it */
+    CHECK_OK(sl_store_project_delete(st, pid, &e_));
+    CHECK_OK(sl_store_flag_list(st, pid, &flags, &n, &e_));
+    CHECK_INT_EQ(n, 0);
+    sl_store_flags_free(flags, n);
 }
