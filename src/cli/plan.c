@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "base/alloc.h"
 #include "cli/pipeline.h"
+#include "cli/unacted.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -139,6 +140,10 @@ int sl_cmd_plan(int argc, char **argv)
     struct cli_pipeline p;
     ret = cli_pipeline_prepare(&p, &args);
     if (ret == SL_EXIT_OK) {
+        struct cli_unacted u = {0};
+        cli_unacted_local(&u, p.plan, NULL);
+        cli_unacted_print(&u, stderr);
+        cli_unacted_release(&u);
         if (json) {
             json_t *o = sl_plan_to_json(p.plan);
             char *s = json_dumps(o, JSON_PRESERVE_ORDER);

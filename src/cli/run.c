@@ -141,6 +141,7 @@ struct builder {
     long long pipeline_id;
     int64_t first_job_id; /* CI_JOB_ID of run index 0 (sl_plan_reserve_job_ids) */
     const struct run_executor_opts *xo;
+    struct cli_unacted *unacted; /* what the jobs' executors ignore, warned once */
 };
 
 /* A string or list of strings as a NULL-terminated arena array, each expanded with the
@@ -419,9 +420,7 @@ static void build_job(struct builder *b, struct run_job *rj, size_t plan_index, 
     fill_cache(b, rj, pj);
     fill_sources(b, rj, pj);
     fill_env(b, rj, pj, idx);
-    const char *warn = run_executor_apply(b->a, b->xo, pj->node, js);
-    if (warn)
-        fprintf(stderr, "%s: %s\n", pj->name, warn);
+    run_executor_apply(b->a, b->xo, pj->node, js, b->unacted);
 }
 
 /* --- the command ------------------------------------------------------------------ */
@@ -575,6 +574,7 @@ int sl_cmd_run(int argc, char **argv)
     struct run_job *jobs = NULL;
     bool *sel = NULL;
     size_t n = 0;
+    struct cli_unacted unacted = {0};
     int ret;
 
     /* one libgit2 reference for the whole run: every job's workspace opens repositories,
@@ -640,12 +640,15 @@ int sl_cmd_run(int argc, char **argv)
     }
     jobs = sl_xcalloc(n, sizeof(*jobs));
     size_t width = 0;
+    b.unacted = &unacted;
+    cli_unacted_local(&unacted, plan, sel);
     for (size_t i = 0; i < plan->njobs; i++) {
         if (!sel[i])
             continue;
         build_job(&b, &jobs[b.newidx[i]], i, b.newidx[i]);
         width = SL_MAX(width, strlen(plan->jobs[i].name));
     }
+    cli_unacted_print(&unacted, stderr);
 
     struct run_output *out = run_output_new(stdout, a.color, a.json, width);
     run_output_note(out, "pipeline #%lld on %s %s (%.8s): %zu job%s",
@@ -696,6 +699,7 @@ int sl_cmd_run(int argc, char **argv)
     for (size_t i = 0; i < n; i++)
         sl_job_result_release(&jobs[i].result);
 out:
+    cli_unacted_release(&unacted);
     free(jobs);
     free(sel);
     cli_pipeline_release(&p);

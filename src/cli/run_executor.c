@@ -2,6 +2,9 @@
 #include "base/compat.h"
 #include "cli/run_executor.h"
 
+static void apply(struct sl_arena *a, const struct run_executor_opts *o, const struct sl_node *node,
+                  struct sl_job_spec *js, struct cli_unacted *u);
+
 bool run_executor_parse(const char *s, enum run_executor *e)
 {
     static const struct {
@@ -66,8 +69,31 @@ static const char *const *strv(struct sl_arena *a, const struct sl_node *n)
     return out;
 }
 
-const char *run_executor_apply(struct sl_arena *a, const struct run_executor_opts *o,
-                               const struct sl_node *node, struct sl_job_spec *js)
+/* services: are started only by the docker executor, when it was given them */
+static void note_services(const struct sl_node *node, const struct sl_job_spec *js,
+                          struct cli_unacted *u)
+{
+    const struct sl_node *sv = sl_node_get(node, "services");
+    if (!sv || sv->kind == SL_NODE_NULL || (sv->kind == SL_NODE_SEQ && sv->n == 0))
+        return;
+    if (js->exec.executor == SL_EXEC_DOCKER && js->exec.docker && js->exec.docker->nservices)
+        return;
+    cli_unacted_add(u, "services",
+                    js->exec.executor == SL_EXEC_DOCKER
+                        ? "sluice run does not start service containers yet"
+                        : "only the docker executor starts service containers",
+                    js->exec.name);
+}
+
+void run_executor_apply(struct sl_arena *a, const struct run_executor_opts *o,
+                        const struct sl_node *node, struct sl_job_spec *js, struct cli_unacted *u)
+{
+    apply(a, o, node, js, u);
+    note_services(node, js, u);
+}
+
+static void apply(struct sl_arena *a, const struct run_executor_opts *o, const struct sl_node *node,
+                  struct sl_job_spec *js, struct cli_unacted *u)
 {
     const struct sl_node *img = sl_node_get(node, "image");
     const char *name = sl_node_scalar(img);
@@ -94,19 +120,17 @@ const char *run_executor_apply(struct sl_arena *a, const struct run_executor_opt
         sb->hide = hide;
         js->exec.executor = SL_EXEC_SANDBOX;
         js->exec.sandbox = sb;
-        return name && *name ? sl_arena_printf(a,
-                                               "WARNING: image %s is ignored: the job runs "
-                                               "on this machine in a sandbox",
-                                               name)
-                             : NULL;
+        if (name && *name)
+            cli_unacted_add(u, "image", "--executor sandbox runs jobs on this machine",
+                            js->exec.name);
+        return;
     }
     if ((!name || !*name) && o->executor != RUN_EXEC_DOCKER)
-        return NULL;
-    if (o->executor == RUN_EXEC_SHELL && name)
-        return sl_arena_printf(a,
-                               "WARNING: image %s is ignored: the job runs on this machine "
-                               "(--executor shell)",
-                               name);
+        return;
+    if (o->executor == RUN_EXEC_SHELL && name) {
+        cli_unacted_add(u, "image", "--executor shell runs jobs on this machine", js->exec.name);
+        return;
+    }
     dk = sl_arena_alloc(a, sizeof(*dk));
     dk->image = name && *name ? name : NULL; /* none: the job fails saying so */
     dk->entrypoint = strv(a, sl_node_get(img, "entrypoint"));
@@ -123,5 +147,4 @@ const char *run_executor_apply(struct sl_arena *a, const struct run_executor_opt
     dk->allowed_pull_policies = o->allowed_policies;
     js->exec.executor = SL_EXEC_DOCKER;
     js->exec.docker = dk;
-    return NULL;
 }

@@ -1,13 +1,14 @@
 /* run_executor.h: which executor runs a job of `sluice run`, and its docker options.
  *
  *   --executor auto (default): a job with an image (its own or default:'s, or --image) runs
- *   on docker, one without on shell; shell|docker force one for every job (shell prints a
- *   warning per job whose image is then ignored). */
+ *   on docker, one without on shell; shell|docker force one for every job (an image then
+ *   ignored is noted in the run's cli_unacted, warned once for all jobs). */
 #ifndef SL_CLI_RUN_EXECUTOR_H
 #define SL_CLI_RUN_EXECUTOR_H
 
 #include "base/arena.h"
 #include "config/node.h"
+#include "cli/unacted.h"
 #include "exec/job.h"
 
 enum run_executor { RUN_EXEC_AUTO = 0, RUN_EXEC_SHELL, RUN_EXEC_DOCKER, RUN_EXEC_SANDBOX };
@@ -25,8 +26,8 @@ bool run_executor_parse(const char *s, enum run_executor *e);
 /* Parses a comma-separated list of pull policies into a mask; 0 when one is unknown. */
 unsigned run_executor_policies(const char *s);
 /* Sets JS's executor and docker options from the job's image: (string or hash) of NODE.
- * Returns a warning for the job's log ("image ignored"), or NULL. Arena-allocated. */
-const char *run_executor_apply(struct sl_arena *a, const struct run_executor_opts *o,
-                               const struct sl_node *node, struct sl_job_spec *js);
+ * An image or services the job's executor ignores are noted in U. */
+void run_executor_apply(struct sl_arena *a, const struct run_executor_opts *o,
+                        const struct sl_node *node, struct sl_job_spec *js, struct cli_unacted *u);
 
 #endif

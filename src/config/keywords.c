@@ -388,6 +388,8 @@ static void check_expression(struct lint *l, const char *loc, const struct sl_no
     }
     if (!lint_expression_ok(n->str))
         lint_error(l, n, "%s if Invalid expression syntax", loc);
+    else
+        lint_note_expression(l, n);
 }
 
 static void check_changes(struct lint *l, const char *loc, const char *k, const struct sl_node *n)
@@ -595,6 +597,8 @@ static void check_only_except(struct lint *l, const char *p, const char *k, cons
                                "%s:variables config should be valid expression "
                                "syntax",
                                loc);
+                else
+                    lint_note_expression(l, x->items[i]);
     }
     if ((x = kw_get(n, "changes")) && !kw_strings(x))
         lint_error(l, x, "%s:changes config should be an array of strings", loc);

@@ -40,11 +40,30 @@ struct lint {
     const struct sl_config *cfg;
     struct sl_diag *diag;
     const char *job; /* the job being checked, for logical messages */
+    /* Expressions met (rules:if, only/except:variables), checked for misspelt variable
+     * names once every variable the file defines is known (lint_vars.c). Heap array of
+     * borrowed nodes, freed by sl_lint_expr_names. */
+    const struct sl_node **exprs;
+    size_t nexprs, exprs_cap;
+    /* Keywords sluice accepts but does not act on: warned once per pipeline at the first
+     * place, the message then counts the others (lint.c). */
+    struct {
+        const struct keyword *kw;
+        size_t item; /* index in diag */
+        size_t more;
+    } unacted[16];
+    size_t nunacted;
 };
 
 void lint_error(struct lint *l, const struct sl_node *at, const char *fmt, ...) SL_PRINTF(3, 4);
 void lint_error_pos(struct lint *l, struct sl_pos pos, const char *fmt, ...) SL_PRINTF(3, 4);
 void lint_warning(struct lint *l, struct sl_pos pos, const char *fmt, ...) SL_PRINTF(3, 4);
+/* Remembers expression N (a scalar) for sl_lint_expr_names. */
+void lint_note_expression(struct lint *l, const struct sl_node *n);
+/* Warns about each `$NAME` of the noted expressions that neither the file defines nor
+ * GitLab predefines but that is one or two edits from a name that is: "did you mean"
+ * (a name far from every known one may be a project variable: no warning). */
+void sl_lint_expr_names(struct lint *l);
 /* `workflow:rules`, with the workflow vocabulary (when: always | never). */
 void sl_lint_workflow_rules(struct lint *l, const struct sl_node *n);
 /* `include:rules` (LOC is the include entry's location): if, changes, exists, when: never |

@@ -57,6 +57,39 @@ void lint_warning(struct lint *l, struct sl_pos pos, const char *fmt, ...)
     va_end(ap);
 }
 
+/* A keyword sluice accepts but does not act on: one warning per pipeline, at its first
+ * place; the others are counted into that warning's message by count_unacted. */
+static void warn_unacted(struct lint *l, const struct keyword *kw, const char *loc,
+                         const struct sl_pair *p)
+{
+    for (size_t i = 0; i < l->nunacted; i++) {
+        if (l->unacted[i].kw == kw) {
+            l->unacted[i].more++;
+            return;
+        }
+    }
+    lint_warning(l, p->key_pos, "%s:%s is accepted but sluice does not act on it", loc, p->key);
+    if (l->nunacted < SL_ARRAY_LEN(l->unacted)) {
+        l->unacted[l->nunacted].kw = kw;
+        l->unacted[l->nunacted].item = l->diag->last;
+        l->unacted[l->nunacted++].more = 0;
+    }
+}
+
+static void count_unacted(struct lint *l)
+{
+    for (size_t i = 0; i < l->nunacted; i++) {
+        size_t more = l->unacted[i].more;
+        if (!more)
+            continue;
+        struct sl_diag_item *it = &l->diag->items[l->unacted[i].item];
+        char *m = sl_xasprintf("%s (and in %zu more place%s, warned once)", it->message, more,
+                               more == 1 ? "" : "s");
+        free(it->message);
+        it->message = m;
+    }
+}
+
 /* One job's keys through the table. */
 static void check_keys(struct lint *l, const char *loc, const struct sl_node *job, unsigned where)
 {
@@ -72,8 +105,7 @@ static void check_keys(struct lint *l, const char *loc, const struct sl_node *jo
             continue;
         }
         if (kw->prio == KW_RARE)
-            lint_warning(l, p->key_pos, "%s:%s is accepted but sluice does not act on it", loc,
-                         p->key);
+            warn_unacted(l, kw, loc, p);
         /* null removes a keyword (extends/default merges write it), it is not a shape;
          * but GitLab's JSON schema, which shape-only mode follows, has null as a value,
          * allowed for these keywords only */
@@ -387,7 +419,7 @@ static void check_top(struct lint *l, const struct sl_node *root)
 
 bool sl_config_validate(const struct sl_config *cfg, struct sl_diag *diag)
 {
-    struct lint l = {cfg, diag, NULL};
+    struct lint l = {.cfg = cfg, .diag = diag};
     size_t before = diag->errors;
 
     if (!cfg->root || cfg->root->kind != SL_NODE_MAP) {
@@ -403,5 +435,7 @@ bool sl_config_validate(const struct sl_config *cfg, struct sl_diag *diag)
         check_job(&l, &cfg->jobs[i]);
     if (!cfg->shape_only)
         sl_lint_graph_cycles(&l);
+    sl_lint_expr_names(&l);
+    count_unacted(&l);
     return diag->errors == before;
 }

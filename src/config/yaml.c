@@ -325,6 +325,26 @@ static void add_pair(struct reader *r, struct sl_node *map, const char *key, str
     sl_node_map_push(r->a, map, key, kp, value);
 }
 
+/* KEY written at KP in a mapping: a second time is legal YAML 1.1 for Psych, which keeps
+ * the last value (so does add_pair), but it is almost always a mistake; warn with both
+ * places. WRITTEN maps a key to its index + 1 in *WPOS. */
+static void note_written(struct reader *r, struct sl_map *written, struct sl_pos **wpos, size_t *nw,
+                         size_t *wcap, const char *key, struct sl_pos kp)
+{
+    uintptr_t at = (uintptr_t)sl_map_get(written, key);
+    if (at) {
+        struct sl_pos first = (*wpos)[at - 1];
+        sl_diag_add(r->diag, SL_DIAG_WARNING, r->file, kp.line, kp.col,
+                    "duplicate key `%s` (first at %d:%d): GitLab keeps this last value", key,
+                    first.line, first.col);
+        (*wpos)[at - 1] = kp;
+        return;
+    }
+    SL_GROW(*wpos, *wcap, *nw + 1);
+    (*wpos)[(*nw)++] = kp;
+    sl_map_put(written, key, (void *)(uintptr_t)*nw);
+}
+
 /* Psych merges `<<: *a` with Hash#merge! at the point it meets the key: keys written before
  * it are overridden, keys after it override. A list of maps merges with earlier maps
  * winning. */
@@ -357,11 +377,18 @@ static int parse_mapping(struct reader *r, struct fy_event *start, int depth, st
     size_t total = 1;
     int rc = 0;
 
+    /* keys written in this mapping (not merged in), to warn about a repeated one */
+    struct sl_map written = SL_MAP_INIT;
+    struct sl_pos *wpos = NULL;
+    size_t nw = 0, wcap = 0;
+
     map->tag = tag_of(r, start->mapping_start.tag);
     for (;;) {
         struct fy_event *ke = next(r);
-        if (!ke)
-            return SL_EINVAL;
+        if (!ke) {
+            rc = SL_EINVAL;
+            goto out;
+        }
         if (ke->type == FYET_MAPPING_END) {
             fy_parser_event_free(r->fyp, ke);
             break;
@@ -372,37 +399,45 @@ static int parse_mapping(struct reader *r, struct fy_event *start, int depth, st
         bool merge = ke->type == FYET_SCALAR && ke->scalar.value &&
                      fy_token_scalar_style(ke->scalar.value) == FYSS_PLAIN && !ke->scalar.tag;
         if ((rc = parse_node(r, ke, depth + 1, &key, &ksize)) < 0)
-            return rc;
-        if (key && !sl_node_is_scalar(key))
-            return fail(r, SL_EINVAL, kp, "mapping keys must be strings, not %s",
-                        sl_node_kind_name(key));
+            goto out;
+        if (key && !sl_node_is_scalar(key)) {
+            rc = fail(r, SL_EINVAL, kp, "mapping keys must be strings, not %s",
+                      sl_node_kind_name(key));
+            goto out;
+        }
         const char *k = key ? key->str : "";
         merge = merge && !strcmp(k, "<<");
 
         struct fy_event *ve = next(r);
-        if (!ve)
-            return SL_EINVAL;
+        if (!ve) {
+            rc = SL_EINVAL;
+            goto out;
+        }
         struct sl_pos vp = mark_pos(r, fy_event_start_mark(ve));
         struct sl_node *value = NULL;
         size_t vsize = 0;
         if ((rc = parse_node(r, ve, depth + 1, &value, &vsize)) < 0)
-            return rc;
+            goto out;
         if (!value)
             value = sl_node_new(r->a, SL_NODE_NULL, vp);
         total += vsize;
         if ((rc = check_size(r, total, pos)) < 0)
-            return rc;
+            goto out;
         if (merge) {
             if ((rc = merge_into(r, map, value, kp)) < 0)
-                return rc;
+                goto out;
         } else {
+            note_written(r, &written, &wpos, &nw, &wcap, k, kp);
             add_pair(r, map, k, kp, value);
         }
     }
     remember(r, anchor, map, total);
     *out = map;
     *size = total;
-    return 0;
+out:
+    sl_map_release(&written);
+    free(wpos);
+    return rc;
 }
 
 static int parse_sequence(struct reader *r, struct fy_event *start, int depth, struct sl_node **out,
