@@ -77,6 +77,7 @@ int cli_load_config(const char *file, bool shape_only, struct sl_config **cfg, s
     char **vars = cli_env_include_vars(opts.project_dir);
     opts.vars = (const char *const *)vars;
     sl_config_set_expr_checker(sl_expr_valid);
+    sl_config_set_regex_matcher(sl_regex_match_once);
     int rc = sl_config_load_file(cfg, file, &opts, diag);
     sl_diag_sort(diag);
     for (char **v = vars; *v; v++)
@@ -142,12 +143,14 @@ int cli_pipeline_prepare(struct cli_pipeline *p, const struct cli_pipeline_args 
     t->pipeline_iid = t->pipeline_id;
 
     sl_config_set_expr_checker(sl_expr_valid);
+    sl_config_set_regex_matcher(sl_regex_match_once);
     ivars = sl_trigger_include_vars(t);
     struct sl_config_opts opts = {0};
     opts.project_dir = p->project_dir;
     opts.vars = (const char *const *)ivars;
     opts.include_rule = sl_plan_include_rule;
     opts.include_rule_ctx = t;
+    opts.inputs = args->inputs;
     int rc = sl_config_load_file(&p->cfg, p->file, &opts, &diag);
     sl_diag_sort(&diag);
     cli_print_diag(&diag);

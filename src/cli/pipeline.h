@@ -14,7 +14,8 @@ struct cli_pipeline_args {
     const char *source;
     const char **vars; /* "K=V" (--var), NULL-terminated */
     const char **changed;
-    bool bump_counter; /* a real run takes a pipeline id; plan only looks */
+    bool bump_counter;   /* a real run takes a pipeline id; plan only looks */
+    const char **inputs; /* "NAME=VALUE" (--input) for the file's spec:inputs, NULL-terminated */
 };
 
 struct cli_pipeline {

@@ -12,7 +12,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: sluice plan [-f FILE] [--ref R | --tag T] [--source S] [--var K=V]...\n"
-            "                   [--changed PATH]... [--json]\n\n"
+            "                   [--input NAME=VALUE]... [--changed PATH]... [--json]\n\n"
             "Shows the pipeline GitLab would create for a trigger: the stages in order with each\n"
             "job's when, allow_failure and needs, then the jobs left out and the rule that left\n"
             "them out. Nothing runs.\n\n"
@@ -23,6 +23,7 @@ static void usage(FILE *f)
             "      --tag T         plan a tag pipeline for tag T\n"
             "      --source S      CI_PIPELINE_SOURCE (default push): web, api, schedule, ...\n"
             "      --var K=V       a pipeline variable (highest precedence); repeatable\n"
+            "      --input N=V     a value for input N of the file's spec:inputs; repeatable\n"
             "      --changed PATH  a changed file for rules:changes (default: the commit's\n"
             "                      changes against its parent); repeatable\n"
             "      --json          print the plan as JSON\n"
@@ -74,19 +75,17 @@ static void print_plan(const struct sl_plan *p, bool color)
 
 int sl_cmd_plan(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"file", required_argument, NULL, 'f'},
-                                             {"ref", required_argument, NULL, 'r'},
-                                             {"tag", required_argument, NULL, 't'},
-                                             {"source", required_argument, NULL, 's'},
-                                             {"var", required_argument, NULL, 'v'},
-                                             {"changed", required_argument, NULL, 'c'},
-                                             {"json", no_argument, NULL, 'j'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"file", required_argument, NULL, 'f'},    {"ref", required_argument, NULL, 'r'},
+        {"tag", required_argument, NULL, 't'},     {"source", required_argument, NULL, 's'},
+        {"var", required_argument, NULL, 'v'},     {"input", required_argument, NULL, 'i'},
+        {"changed", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     struct cli_pipeline_args args = {0};
     const char **vars = sl_xcalloc((size_t)argc + 1, sizeof(char *));
     const char **changed = sl_xcalloc((size_t)argc + 1, sizeof(char *));
-    size_t nvars = 0, nchanged = 0;
+    const char **inputs = sl_xcalloc((size_t)argc + 1, sizeof(char *));
+    size_t nvars = 0, nchanged = 0, ninputs = 0;
     bool json = false;
     int opt, ret;
 
@@ -108,6 +107,9 @@ int sl_cmd_plan(int argc, char **argv)
             break;
         case 'v':
             vars[nvars++] = optarg;
+            break;
+        case 'i':
+            inputs[ninputs++] = optarg;
             break;
         case 'c':
             changed[nchanged++] = optarg;
@@ -137,6 +139,7 @@ int sl_cmd_plan(int argc, char **argv)
     }
     args.vars = vars;
     args.changed = changed;
+    args.inputs = inputs;
     struct cli_pipeline p;
     ret = cli_pipeline_prepare(&p, &args);
     if (ret == SL_EXIT_OK) {
@@ -158,5 +161,6 @@ int sl_cmd_plan(int argc, char **argv)
 out:
     free(vars);
     free(changed);
+    free(inputs);
     return ret;
 }

@@ -24,7 +24,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: sluice run [JOB...] [-f FILE] [--var K=V]... [-j N] [--needs] [--stage S]\n"
-            "                  [--manual JOB]... [--no-color] [--json] [--executor E]\n\n"
+            "                  [--input N=V]... [--manual JOB]... [--no-color] [--json]\n"
+            "                  [--executor E]\n\n"
             "Plans the pipeline of the current repository and runs it here, as GitLab would:\n"
             "stages and needs, when, allow_failure, retry, timeouts, artifacts, caches and\n"
             "dotenv reports. Each job runs in its own clean copy of the project under\n"
@@ -35,6 +36,7 @@ static void usage(FILE *f)
             "  -f, --file FILE    the pipeline file (default: .gitlab-ci.yml at the root of the\n"
             "                     git work tree holding the current directory)\n"
             "      --var K=V      a pipeline variable (highest precedence); repeatable\n"
+            "      --input N=V    a value for input N of the file's spec:inputs; repeatable\n"
             "  -j, --jobs N       run up to N jobs at once (default: the number of cores)\n"
             "      --needs        with JOB..., also run what they wait for (needs, else earlier\n"
             "                     stages), transitively\n"
@@ -56,8 +58,8 @@ static void usage(FILE *f)
 }
 
 struct run_args {
-    const char **jobs, **vars, **manual;
-    size_t njobs, nvars, nmanual;
+    const char **jobs, **vars, **manual, **inputs;
+    size_t njobs, nvars, nmanual, ninputs;
     const char *file, *stage, *ref, *tag;
     long parallel;
     bool needs, color, json;
@@ -430,6 +432,7 @@ static int parse_args(int argc, char **argv, struct run_args *a)
     static const struct option longopts[] = {
         {"file", required_argument, NULL, 'f'},
         {"var", required_argument, NULL, 'v'},
+        {"input", required_argument, NULL, 'i'},
         {"jobs", required_argument, NULL, 'j'},
         {"needs", no_argument, NULL, 'n'},
         {"stage", required_argument, NULL, 's'},
@@ -460,6 +463,9 @@ static int parse_args(int argc, char **argv, struct run_args *a)
             break;
         case 'v':
             a->vars[a->nvars++] = optarg;
+            break;
+        case 'i':
+            a->inputs[a->ninputs++] = optarg;
             break;
         case 'm':
             a->manual[a->nmanual++] = optarg;
@@ -583,6 +589,7 @@ int sl_cmd_run(int argc, char **argv)
     git_libgit2_init();
     a.jobs = sl_xcalloc((size_t)argc + 1, sizeof(char *));
     a.vars = sl_xcalloc((size_t)argc + 1, sizeof(char *));
+    a.inputs = sl_xcalloc((size_t)argc + 1, sizeof(char *));
     a.manual = sl_xcalloc((size_t)argc + 1, sizeof(char *));
     a.parallel = sysconf(_SC_NPROCESSORS_ONLN);
     if (a.parallel < 1)
@@ -592,7 +599,7 @@ int sl_cmd_run(int argc, char **argv)
         ret = ret < 0 ? SL_EXIT_OK : ret;
         goto out;
     }
-    struct cli_pipeline_args pa = {a.file, a.ref, a.tag, NULL, a.vars, NULL, true};
+    struct cli_pipeline_args pa = {a.file, a.ref, a.tag, NULL, a.vars, NULL, true, a.inputs};
     if ((ret = cli_pipeline_prepare(&p, &pa)) != SL_EXIT_OK)
         goto out;
     const struct sl_plan *plan = p.plan;
@@ -706,6 +713,7 @@ out:
     sl_arena_release(&arena);
     free(a.jobs);
     free(a.vars);
+    free(a.inputs);
     free(a.manual);
     git_libgit2_shutdown();
     return ret;

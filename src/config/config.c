@@ -374,9 +374,11 @@ static int compile(struct sl_config **out, struct sl_resolve *r, const char *nam
         cfg->header = header;
         root = sl_config_map_without(r->a, root, "spec");
     }
-    if (header && !r->opts.shape_only) {
+    if (!r->opts.shape_only && (header || r->opts.inputs)) {
         size_t before = r->errors;
-        sl_config_interpolate_inputs(r, &root, header);
+        struct sl_pos at = {cfg->path, 1, 1};
+        struct sl_node *args = sl_config_inputs_from_strings(r, header, r->opts.inputs, at);
+        sl_config_interpolate_inputs(r, &root, header, args, at);
         if (r->errors > before) {
             rc = SL_EINVAL;
             goto fail;

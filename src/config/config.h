@@ -40,6 +40,9 @@ struct sl_config_opts {
      * include_rule_ctx and the variables above). Unset, they hold, with a warning. */
     bool (*include_rule)(void *ctx, const struct sl_node *rule, const char *const *vars);
     void *include_rule_ctx;
+    /* The main file's inputs, "NAME=VALUE" (NULL-ended): `sluice run --input`, the API's
+     * `inputs`. Checked against its `spec:inputs`; without them the defaults apply. */
+    const char *const *inputs;
     size_t max_includes;        /* default SL_CONFIG_MAX_INCLUDES */
     struct sl_yaml_limits yaml; /* zero: defaults */
     /* Shape-only mode (`sluice lint --schema`), as GitLab's JSON schema checks a file in its
@@ -115,5 +118,11 @@ bool sl_config_validate(const struct sl_config *cfg, struct sl_diag *diag);
  * set it to sl_expr_valid. Unset, expressions are not checked. Process-wide. */
 typedef bool (*sl_config_expr_check_fn)(const char *expression);
 void sl_config_set_expr_checker(sl_config_expr_check_fn fn);
+
+/* Likewise an input's `regex` (RE2 syntax, untrusted): returns 1 when PATTERN matches
+ * somewhere in SUBJECT, 0 when not, negative when PATTERN is invalid. The CLI and the
+ * server set it to sl_regex_match_once. Unset, `regex` is not checked. Process-wide. */
+typedef int (*sl_config_regex_match_fn)(const char *pattern, const char *subject);
+void sl_config_set_regex_matcher(sl_config_regex_match_fn fn);
 
 #endif

@@ -12,8 +12,9 @@
  * Included files are expanded recursively (their own local includes are also relative to
  * the project), then merged: {} deep_merge file1 deep_merge file2 ... deep_merge the
  * including file, so the including file wins. At most opts->max_includes distinct files;
- * a file that includes itself through a chain is an error; a file included twice is read
- * once (GitLab deduplicates them too).
+ * a file that includes itself through a chain is an error; a file included twice with the
+ * same inputs (or none) is read once (GitLab deduplicates them too). An included file's
+ * `spec:inputs` header is filled from the entry's `inputs` (inputs.c).
  *
  * `include:rules`: `exists` is evaluated against the project's files; `if` and `changes`
  * need the pipeline's context and the expression room, so the caller decides them through
@@ -181,10 +182,21 @@ static void add_file(struct sl_resolve *r, const char *name)
 }
 
 /* Reads, parses and expands one local file; *out is its expanded map (or NULL: skipped). */
-static int include_local(struct inc *x, const char *rel, struct sl_pos pos, struct sl_node **out)
+static int include_local(struct inc *x, const char *rel, const struct sl_node *args,
+                         struct sl_pos pos, struct sl_node **out)
 {
     struct sl_resolve *r = x->r;
-    struct file_memo *m = sl_map_get(&x->files, rel);
+    /* a file is read once per set of inputs: the same template is often included several
+     * times with different ones */
+    const char *key = rel;
+    if (args) {
+        struct sl_str k = SL_STR_INIT;
+        sl_str_addf(&k, "%s\n", rel);
+        sl_node_inspect(&k, args);
+        key = sl_arena_strdup(r->a, k.buf);
+        sl_str_release(&k);
+    }
+    struct file_memo *m = sl_map_get(&x->files, key);
     struct sl_error err = SL_ERROR_INIT;
     char *text = NULL;
     size_t len = 0;
@@ -216,7 +228,7 @@ static int include_local(struct inc *x, const char *rel, struct sl_pos pos, stru
     }
     r->nincludes++;
     m = sl_xcalloc(1, sizeof(*m));
-    sl_map_put(&x->files, rel, m);
+    sl_map_put(&x->files, key, m);
 
     rc = r->opts.read(r->opts.io_ctx, rel, &text, &len, &err);
     if (rc == SL_ENOENT) {
@@ -257,11 +269,12 @@ static int include_local(struct inc *x, const char *rel, struct sl_pos pos, stru
         sl_resolve_error(r, pos, "Included file `%s` does not have valid YAML syntax!", rel);
         goto failed;
     }
-    if (header && sl_node_get(header, "spec") && sl_node_get(sl_node_get(header, "spec"), "inputs"))
-        sl_resolve_warning(r, header->pos,
-                           "spec:inputs is not supported: `$[[ inputs.* ]]` in `%s` are left "
-                           "as written",
-                           rel);
+    if (header || args) {
+        size_t errors = r->errors;
+        sl_config_interpolate_inputs(r, &doc, header, args, pos);
+        if (r->errors > errors)
+            goto failed;
+    }
 
     SL_GROW(x->chain, x->capchain, x->nchain + 1);
     x->chain[x->nchain++] = sl_arena_strdup(r->a, rel);
@@ -374,7 +387,7 @@ static int include_one(struct inc *x, const struct sl_node *loc, struct sl_node 
                        size_t *nfiles, size_t *capfiles)
 {
     struct sl_resolve *r = x->r;
-    const struct sl_node *local = NULL;
+    const struct sl_node *local = NULL, *args = NULL;
     const char *kind = NULL;
     int rc = 0;
 
@@ -411,6 +424,7 @@ static int include_one(struct inc *x, const struct sl_node *loc, struct sl_node 
             return 0;
         if (!strcmp(kind, "local")) {
             local = sl_node_get(loc, "local");
+            args = sl_node_get(loc, "inputs");
             kind = NULL;
         }
     } else {
@@ -445,7 +459,7 @@ static int include_one(struct inc *x, const struct sl_node *loc, struct sl_node 
             if (!wildcard_match(rel, x->listing[k]))
                 continue;
             struct sl_node *f = NULL;
-            rc = include_local(x, x->listing[k], local->pos, &f);
+            rc = include_local(x, x->listing[k], args, local->pos, &f);
             if (f) {
                 SL_GROW(*files, *capfiles, *nfiles + 1);
                 (*files)[(*nfiles)++] = f;
@@ -453,7 +467,7 @@ static int include_one(struct inc *x, const struct sl_node *loc, struct sl_node 
         }
     } else {
         struct sl_node *f = NULL;
-        rc = include_local(x, rel, local->pos, &f);
+        rc = include_local(x, rel, args, local->pos, &f);
         if (f) {
             SL_GROW(*files, *capfiles, *nfiles + 1);
             (*files)[(*nfiles)++] = f;

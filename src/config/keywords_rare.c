@@ -9,6 +9,7 @@
  * error: lint.c adds the "accepted but sluice does not act on it" warning. */
 #include "base/compat.h"
 #include "config/keywords.h"
+#include "config/resolve.h"
 #include "base/alloc.h"
 #include "base/str.h"
 
@@ -363,17 +364,6 @@ out:
 
 static const char *const input_types[] = {"string", "number", "boolean", "array", NULL};
 
-static bool default_fits(const char *type, const struct sl_node *v)
-{
-    if (!strcmp(type, "number"))
-        return v->kind == SL_NODE_INT || v->kind == SL_NODE_FLOAT;
-    if (!strcmp(type, "boolean"))
-        return v->kind == SL_NODE_BOOL;
-    if (!strcmp(type, "array"))
-        return v->kind == SL_NODE_SEQ;
-    return v->kind == SL_NODE_STR;
-}
-
 /* One input declaration; SPEC: of spec:inputs (rules allowed, default optional), else of
  * a job's inputs (default required). */
 static void check_input(struct lint *l, const char *loc, const struct sl_node *n, bool spec)
@@ -403,7 +393,7 @@ static void check_input(struct lint *l, const char *loc, const struct sl_node *n
     }
     if (!spec && !def)
         lint_error(l, n, "%s config missing required keys: default", loc);
-    if (def && type && !default_fits(type, def))
+    if (def && type && !sl_config_input_fits(type, def))
         lint_error(l, def, "%s:default config should be %s %s value (the input's type)", loc,
                    !strcmp(type, "array") ? "an" : "a", type);
     if ((v = kw_val(l, n, "description")) && (!kw_is_scalar(v) || strlen(v->str) > 1024))

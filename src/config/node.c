@@ -1,5 +1,6 @@
 #include "base/compat.h"
 #include "config/node.h"
+#include "base/str.h"
 
 struct sl_node *sl_node_new(struct sl_arena *a, enum sl_node_kind kind, struct sl_pos pos)
 {
@@ -159,4 +160,34 @@ int sl_node_depth(const struct sl_node *n, int cap)
             d = di;
     }
     return d + 1;
+}
+
+void sl_node_inspect(struct sl_str *s, const struct sl_node *n)
+{
+    if (n->kind != SL_NODE_SEQ) {
+        if (n->kind == SL_NODE_MAP) {
+            sl_str_adds(s, "{");
+            for (size_t i = 0; i < n->n; i++) {
+                sl_str_addf(s, "%s\"", i ? ", " : "");
+                sl_str_add_json_escaped(s, n->pairs[i].key);
+                sl_str_adds(s, "\"=>");
+                sl_node_inspect(s, n->pairs[i].value);
+            }
+            sl_str_adds(s, "}");
+        } else if (n->kind == SL_NODE_STR) {
+            sl_str_adds(s, "\"");
+            sl_str_add_json_escaped(s, n->str);
+            sl_str_adds(s, "\"");
+        } else {
+            sl_str_adds(s, n->kind == SL_NODE_NULL ? "nil" : n->str);
+        }
+        return;
+    }
+    sl_str_adds(s, "[");
+    for (size_t i = 0; i < n->n; i++) {
+        if (i)
+            sl_str_adds(s, ", ");
+        sl_node_inspect(s, n->items[i]);
+    }
+    sl_str_adds(s, "]");
 }

@@ -105,6 +105,10 @@ const char *sl_node_kind_name(const struct sl_node *n);
 /* N's array nesting depth as GitLab's validators count it (a scalar 0, `[a]` 1, `[[a]]`
  * 2, a spliced SEQ its spliced_depth), counted no further than CAP. */
 int sl_node_depth(const struct sl_node *n, int cap);
+/* Appends N as Ruby's #inspect writes it (`["a", 1, {"k"=>nil}]`), which is how GitLab
+ * shows a value in its messages and turns an array into text. */
+struct sl_str;
+void sl_node_inspect(struct sl_str *s, const struct sl_node *n);
 /* Deep equality of values (positions and tags ignored). */
 bool sl_node_equal(const struct sl_node *a, const struct sl_node *b);
 

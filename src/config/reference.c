@@ -40,37 +40,6 @@ static bool is_reference(const struct sl_node *n)
     return n->tag && !strcmp(n->tag, "!reference");
 }
 
-/* Ruby's Array#inspect of the tag's items, as GitLab prints them in messages. */
-static void inspect(struct sl_str *s, const struct sl_node *n)
-{
-    if (n->kind != SL_NODE_SEQ) {
-        if (n->kind == SL_NODE_MAP) {
-            sl_str_adds(s, "{");
-            for (size_t i = 0; i < n->n; i++) {
-                sl_str_addf(s, "%s\"", i ? ", " : "");
-                sl_str_add_json_escaped(s, n->pairs[i].key);
-                sl_str_adds(s, "\"=>");
-                inspect(s, n->pairs[i].value);
-            }
-            sl_str_adds(s, "}");
-        } else if (n->kind == SL_NODE_STR) {
-            sl_str_adds(s, "\"");
-            sl_str_add_json_escaped(s, n->str);
-            sl_str_adds(s, "\"");
-        } else {
-            sl_str_adds(s, n->kind == SL_NODE_NULL ? "nil" : n->str);
-        }
-        return;
-    }
-    sl_str_adds(s, "[");
-    for (size_t i = 0; i < n->n; i++) {
-        if (i)
-            sl_str_adds(s, ", ");
-        inspect(s, n->items[i]);
-    }
-    sl_str_adds(s, "]");
-}
-
 static struct sl_node *resolve_node(struct refs *x, struct sl_node *n);
 
 static bool valid_reference(const struct sl_node *n)
@@ -91,7 +60,7 @@ static struct sl_node *resolve_reference(struct refs *x, struct sl_node *n)
     struct sl_node *found = NULL, *value = NULL;
 
     sl_str_adds(&desc, "!reference ");
-    inspect(&desc, n);
+    sl_node_inspect(&desc, n);
     if (!valid_reference(n)) {
         sl_resolve_error(r, n->pos, "%s is not valid", desc.buf);
         goto out;

@@ -57,11 +57,21 @@ bool sl_config_is_reserved_key(const char *key);
 /* include.c: expands `include` of the main file ROOT (named FILE) recursively, merging the
  * included files under it. *root is replaced by the merged map without `include`. */
 int sl_config_resolve_includes(struct sl_resolve *r, struct sl_node **root);
-/* inputs.c: replaces `$[[ inputs.NAME ]]` in *root by the defaults of HEADER's
- * `spec:inputs` (the main file's pipeline inputs); errors for unknown or required inputs
- * and for interpolation functions. */
+/* inputs.c: checks the values ARGS (a map of input name -> value, or NULL) against the
+ * `spec:inputs` of HEADER and replaces every `$[[ inputs.NAME ... ]]` of *root (inputs.c
+ * says how). AT is where the values come from, for messages about them. Errors in GitLab's
+ * wording go to r->diag; returns 0. */
 int sl_config_interpolate_inputs(struct sl_resolve *r, struct sl_node **root,
-                                 const struct sl_node *header);
+                                 const struct sl_node *header, const struct sl_node *args,
+                                 struct sl_pos at);
+/* The main file's pipeline inputs INPUTS ("NAME=VALUE", NULL-ended) as a map of values:
+ * an input declared as number, boolean or array reads its text as YAML (`3`, `true`,
+ * `[a, b]`), anything else is a string. NULL when INPUTS is empty. */
+struct sl_node *sl_config_inputs_from_strings(struct sl_resolve *r, const struct sl_node *header,
+                                              const char *const *inputs, struct sl_pos at);
+/* True when V has the input type TYPE ("string", "number", "boolean", "array"). */
+bool sl_config_input_fits(const char *type, const struct sl_node *v);
+
 /* extends.c: resolves `extends` of every top-level entry. */
 int sl_config_resolve_extends(struct sl_resolve *r, struct sl_node **root);
 /* reference.c: resolves every `!reference` tag; reports any other unknown tag. */

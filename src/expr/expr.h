@@ -102,5 +102,8 @@ bool sl_regex_literal(const char *s);
 /* SRC compiled as sl_regex_compile_pattern, from a per-thread cache of recent patterns;
  * NULL when SRC is not a valid regex. Borrowed: valid until the thread's next call. */
 const struct sl_regex *sl_regex_cached(const char *src);
+/* PATTERN, a bare RE2 regex (no slashes, as an input's `regex` is written), searched for in
+ * SUBJECT: 1 found, 0 not, SL_EINVAL when PATTERN is not valid. */
+int sl_regex_match_once(const char *pattern, const char *subject);
 
 #endif

@@ -540,3 +540,13 @@ void sl_regex_free(struct sl_regex *re)
     free(re->source);
     free(re);
 }
+
+int sl_regex_match_once(const char *pattern, const char *subject)
+{
+    char *src = sl_xasprintf("/%s/", pattern);
+    const struct sl_regex *re = sl_regex_cached(src);
+    free(src);
+    if (!re)
+        return SL_EINVAL;
+    return sl_regex_search(re, subject, strlen(subject)) ? 1 : 0;
+}

@@ -150,6 +150,7 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
         goto out;
     }
     sl_config_set_expr_checker(sl_expr_valid);
+    sl_config_set_regex_matcher(sl_regex_match_once);
     url = db_url_for(s->data_dir, opts->db_url);
     if ((rc = sl_store_open(&s->st, url, err)) < 0)
         goto out;

@@ -5,7 +5,8 @@
  * the files it includes) with either `expected.yml`, the resolved top-level map (compared
  * as trees, key order included), or `expected.err`, the exact error lines
  * `FILE:LINE:COL: message` (FILE relative to the case directory). An optional `vars` file
- * holds `K=V` lines for include paths. Every case that resolves is also emitted and read
+ * holds `K=V` lines for include paths, an optional `inputs` file `NAME=VALUE` lines, the
+ * main file's inputs (as `sluice run --input`). Every case that resolves is also emitted and read
  * back, which must give the same tree. tests/cases/config/errors/ belongs to the validator
  * and is replayed by its own test. */
 #include "base/compat.h"
@@ -96,6 +97,8 @@ static void run_case(const char *dir)
     char *want_yml = read_opt(dir, "expected.yml");
     char *vars_text = read_opt(dir, "vars");
     char **vars = vars_text ? split_lines(vars_text) : NULL;
+    char *inputs_text = read_opt(dir, "inputs");
+    char **inputs = inputs_text ? split_lines(inputs_text) : NULL;
     struct sl_config_opts opts = {0};
     struct sl_diag d = SL_DIAG_INIT;
     struct sl_config *cfg = NULL;
@@ -103,6 +106,7 @@ static void run_case(const char *dir)
 
     opts.project_dir = dir;
     opts.vars = (const char *const *)vars;
+    opts.inputs = (const char *const *)inputs;
     int rc = sl_config_load_file(&cfg, main_file, &opts, &d);
     got_err = format_errors(&d, dir);
 
@@ -138,6 +142,8 @@ static void run_case(const char *dir)
     free(got_err);
     free(vars);
     free(vars_text);
+    free(inputs);
+    free(inputs_text);
     free(want_yml);
     free(want_err);
     free(main_file);

@@ -53,7 +53,8 @@ static bool subset(const json_t *want, const json_t *got, struct sl_str *path)
 
 /* Reads a case's trigger file into T; *default_branch gets a `default_branch` line (to
  * apply once git has filled T). */
-static void read_trigger(struct sl_trigger *t, const char *path, char **default_branch)
+static void read_trigger(struct sl_trigger *t, const char *path, char **default_branch,
+                         char ***inputs)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -81,6 +82,13 @@ static void read_trigger(struct sl_trigger *t, const char *path, char **default_
         } else if (!strcmp(line, "default_branch")) {
             free(*default_branch);
             *default_branch = sl_xstrdup(arg);
+        } else if (!strcmp(line, "input")) {
+            size_t n = 0;
+            while (*inputs && (*inputs)[n])
+                n++;
+            *inputs = sl_xrealloc(*inputs, (n + 2) * sizeof(**inputs));
+            (*inputs)[n] = sl_xstrdup(arg);
+            (*inputs)[n + 1] = NULL;
         } else if (!strcmp(line, "var")) {
             const char *eq = strchr(arg, '=');
             char *k = sl_xstrndup(arg, (size_t)(eq - arg));
@@ -116,8 +124,9 @@ static void run_case(const char *src_dir, const char *name)
     char **ivars = NULL;
 
     char *default_branch = NULL;
+    char **inputs = NULL;
     sl_trigger_init(&t);
-    read_trigger(&t, trig, &default_branch);
+    read_trigger(&t, trig, &default_branch, &inputs);
     opts.project_dir = dir;
     if (!want) {
         sl_test_fail(__FILE__, __LINE__, "expected.json: %s", jerr.text);
@@ -139,6 +148,7 @@ static void run_case(const char *src_dir, const char *name)
     opts.vars = (const char *const *)ivars;
     opts.include_rule = sl_plan_include_rule;
     opts.include_rule_ctx = &t;
+    opts.inputs = (const char *const *)inputs;
     const char *want_config = json_string_value(json_object_get(want, "config_error"));
     if (sl_config_load_file(&cfg, file, &opts, &diag) < 0) {
         const char *msg = diag.n ? diag.items[0].message : "load failed";
@@ -183,6 +193,9 @@ out:
     sl_diag_release(&diag);
     sl_error_release(&err);
     free(default_branch);
+    for (char **i = inputs; i && *i; i++)
+        free(*i);
+    free(inputs);
     free(file);
     free(trig);
     free(exp);
@@ -209,6 +222,7 @@ TEST(plan_cases)
     closedir(d);
     qsort(names, n, sizeof(*names), cmp_names);
     sl_config_set_expr_checker(sl_expr_valid);
+    sl_config_set_regex_matcher(sl_regex_match_once);
     for (size_t i = 0; i < n; i++) {
         sl_test_case_begin(names[i]);
         run_case(root, names[i]);
