@@ -146,107 +146,6 @@ struct builder {
     struct cli_unacted *unacted; /* what the jobs' executors ignore, warned once */
 };
 
-/* A string or list of strings as a NULL-terminated arena array, each expanded with the
- * job's variables (the runner expands artifacts and cache paths). */
-static const char *const *strings(struct builder *b, const struct sl_node *n,
-                                  const struct sl_vars *vars)
-{
-    if (!n || n->kind == SL_NODE_NULL)
-        return NULL;
-    size_t cnt = n->kind == SL_NODE_SEQ ? n->n : 1;
-    const char **out = sl_arena_alloc(b->a, (cnt + 1) * sizeof(*out));
-    size_t k = 0;
-    for (size_t i = 0; i < cnt; i++) {
-        const struct sl_node *x = n->kind == SL_NODE_SEQ ? n->items[i] : n;
-        const char *s = sl_node_scalar(x);
-        if (!s)
-            continue;
-        char *e = sl_vars_expand(vars, s, false);
-        out[k++] = sl_arena_strdup(b->a, e);
-        free(e);
-    }
-    return out;
-}
-
-static const char *expand(struct builder *b, const char *s, const struct sl_vars *vars)
-{
-    if (!s)
-        return NULL;
-    char *e = sl_vars_expand(vars, s, false);
-    const char *r = sl_arena_strdup(b->a, e);
-    free(e);
-    return r;
-}
-
-static void fill_artifacts(struct builder *b, struct run_job *rj, const struct sl_plan_job *pj)
-{
-    const struct sl_node *art = sl_node_get(pj->node, "artifacts");
-    struct sl_job_spec *s = &rj->spec;
-    if (!art || art->kind != SL_NODE_MAP)
-        return;
-    const struct sl_vars *v = &pj->variables;
-    s->has_artifacts = sl_node_get(art, "paths") || sl_node_get(art, "untracked");
-    s->artifacts.name = expand(b, sl_node_scalar(sl_node_get(art, "name")), v);
-    s->artifacts.select.paths = strings(b, sl_node_get(art, "paths"), v);
-    s->artifacts.select.exclude = strings(b, sl_node_get(art, "exclude"), v);
-    const struct sl_node *u = sl_node_get(art, "untracked");
-    s->artifacts.select.untracked = u && u->kind == SL_NODE_BOOL && !strcmp(u->str, "true");
-    const char *exp = sl_node_scalar(sl_node_get(art, "expire_in"));
-    int64_t secs;
-    if (exp && !strcmp(exp, "never"))
-        s->artifacts.expire_in_s = SL_ARTIFACTS_EXPIRE_NEVER;
-    else if (exp && sl_time_parse_duration(exp, &secs) == 0)
-        s->artifacts.expire_in_s = secs;
-    const char *when = sl_node_scalar(sl_node_get(art, "when"));
-    s->artifacts_when = when && !strcmp(when, "on_failure") ? SL_JOB_ARTIFACTS_ON_FAILURE
-                        : when && !strcmp(when, "always")   ? SL_JOB_ARTIFACTS_ALWAYS
-                                                            : SL_JOB_ARTIFACTS_ON_SUCCESS;
-    const struct sl_node *reports = sl_node_get(art, "reports");
-    s->dotenv = strings(b, sl_node_get(reports, "dotenv"), v);
-    s->junit = strings(b, sl_node_get(reports, "junit"), v);
-}
-
-static void fill_cache(struct builder *b, struct run_job *rj, const struct sl_plan_job *pj)
-{
-    const struct sl_node *cache = sl_node_get(pj->node, "cache");
-    if (!cache || cache->kind == SL_NODE_NULL)
-        return;
-    size_t cnt = cache->kind == SL_NODE_SEQ ? cache->n : 1;
-    struct sl_cache_spec *specs = sl_arena_alloc(b->a, (cnt + 1) * sizeof(*specs));
-    size_t k = 0;
-    const struct sl_vars *v = &pj->variables;
-    for (size_t i = 0; i < cnt; i++) {
-        const struct sl_node *c = cache->kind == SL_NODE_SEQ ? cache->items[i] : cache;
-        if (!c || c->kind != SL_NODE_MAP)
-            continue;
-        struct sl_cache_spec *s = &specs[k++];
-        struct sl_cache_spec init = SL_CACHE_SPEC_INIT;
-        *s = init;
-        const struct sl_node *key = sl_node_get(c, "key");
-        if (key && key->kind == SL_NODE_MAP) {
-            s->key_files = strings(b, sl_node_get(key, "files"), v);
-            s->key_prefix = expand(b, sl_node_scalar(sl_node_get(key, "prefix")), v);
-        } else {
-            s->key = expand(b, sl_node_scalar(key), v);
-        }
-        s->fallback_keys = strings(b, sl_node_get(c, "fallback_keys"), v);
-        s->select.paths = strings(b, sl_node_get(c, "paths"), v);
-        const struct sl_node *u = sl_node_get(c, "untracked");
-        s->select.untracked = u && u->kind == SL_NODE_BOOL && !strcmp(u->str, "true");
-        const char *policy = expand(b, sl_node_scalar(sl_node_get(c, "policy")), v);
-        s->policy = policy && !strcmp(policy, "pull")   ? SL_CACHE_PULL
-                    : policy && !strcmp(policy, "push") ? SL_CACHE_PUSH
-                                                        : SL_CACHE_PULL_PUSH;
-        const char *when = sl_node_scalar(sl_node_get(c, "when"));
-        s->when = when && !strcmp(when, "on_failure") ? SL_CACHE_ON_FAILURE
-                  : when && !strcmp(when, "always")   ? SL_CACHE_ALWAYS
-                                                      : SL_CACHE_ON_SUCCESS;
-    }
-    rj->spec.caches = specs;
-    rj->spec.ncaches = k;
-    rj->spec.cache_dir = sl_arena_printf(b->a, "%s/cache", b->sluice_dir);
-}
-
 /* A job's directory name, the same in every run of the same configuration (so a later
  * run can find an earlier run's artifacts): its slug, with "-2", "-3"... for jobs whose
  * names slug alike, in plan order. */
@@ -300,7 +199,6 @@ static void fill_sources(struct builder *b, struct run_job *rj, const struct sl_
     const struct sl_plan *p = b->plan;
     size_t cap = p->njobs + 1;
     rj->sources = sl_arena_alloc(b->a, cap * sizeof(size_t));
-    rj->source_dotenv = sl_arena_alloc(b->a, cap * sizeof(bool));
     rj->earlier = sl_arena_alloc(b->a, cap * sizeof(struct sl_job_source));
     size_t *from = sl_arena_alloc(b->a, cap * sizeof(size_t));
     size_t n = sl_jobspec_sources(p, (size_t)(pj - p->jobs), from);
@@ -310,7 +208,6 @@ static void fill_sources(struct builder *b, struct run_job *rj, const struct sl_
             add_earlier(b, rj, from[i]);
             continue;
         }
-        rj->source_dotenv[rj->nsources] = true;
         rj->sources[rj->nsources++] = o;
     }
 }
@@ -329,53 +226,6 @@ static enum sl_sched_when sched_when(enum sl_plan_when w)
     default:
         return SL_SCHED_ON_SUCCESS;
     }
-}
-
-static void fill_env(struct builder *b, struct run_job *rj, const struct sl_plan_job *pj,
-                     size_t idx)
-{
-    struct sl_vars env = SL_VARS_INIT;
-    char ts[40];
-    /* the host's environment first (a shell executor runs as the user), then the job's */
-    for (char **e = b->host_env; e && *e; e++) {
-        const char *eq = strchr(*e, '=');
-        if (!eq)
-            continue;
-        char *k = sl_xstrndup(*e, (size_t)(eq - *e));
-        sl_vars_set(&env, k, eq + 1, true);
-        free(k);
-    }
-    for (size_t i = 0; i < pj->variables.n; i++)
-        sl_vars_set(&env, pj->variables.v[i].name, pj->variables.v[i].value,
-                    pj->variables.v[i].raw);
-    sl_vars_set(&env, "CI_PROJECT_DIR", rj->spec.workspace, false);
-    sl_vars_set(&env, "CI_BUILDS_DIR", sl_arena_printf(b->a, "%s/builds", b->sluice_dir), false);
-    sl_vars_set(&env, "CI_JOB_ID",
-                sl_arena_printf(b->a, "%lld", (long long)b->first_job_id + (long long)idx), false);
-    sl_time_iso8601(sl_time_now_ms(), ts, sizeof(ts));
-    sl_vars_set(&env, "CI_JOB_STARTED_AT", ts, false);
-    sl_vars_set(&env, "CI_SHARED_ENVIRONMENT", "true", false);
-    sl_vars_set(&env, "CI_RUNNER_DESCRIPTION", "sluice run", false);
-    sl_vars_set(&env, "CI_RUNNER_TAGS", "[]", false);
-    sl_vars_set(&env, "CI_RUNNER_VERSION", SL_VERSION, false);
-    sl_vars_set(&env, "CI_CONCURRENT_ID", "0", false);
-    const char *image = sl_node_scalar(sl_node_get(pj->node, "image"));
-    if (!image)
-        image = sl_node_scalar(sl_node_get(sl_node_get(pj->node, "image"), "name"));
-    if (image)
-        sl_vars_set(&env, "CI_JOB_IMAGE", image, false);
-    /* as the runner does: references deferred to raw variables expanded once now, against
-     * the host environment too (its values are raw: verbatim) */
-    char **envp = sl_vars_envp_runner(&env);
-    size_t n = 0;
-    while (envp[n])
-        n++;
-    const char **out = sl_arena_alloc(b->a, (n + 1) * sizeof(*out));
-    for (size_t i = 0; i < n; i++)
-        out[i] = sl_arena_strdup(b->a, envp[i]);
-    sl_vars_envp_free(envp);
-    sl_vars_release(&env);
-    rj->env = out;
 }
 
 static void build_job(struct builder *b, struct run_job *rj, size_t plan_index, size_t idx)
@@ -406,23 +256,24 @@ static void build_job(struct builder *b, struct run_job *rj, size_t plan_index, 
     s->retry_exit_codes = pj->retry_exit_codes;
     s->nretry_exit_codes = pj->nretry_exit_codes;
 
-    struct sl_job_spec *js = &rj->spec;
-    sl_exec_spec_init(&js->exec);
-    js->exec.name = pj->name;
-    js->exec.before_script = pj->before_script;
-    js->exec.script = pj->script ? pj->script : (const char *const[]){NULL};
-    js->exec.after_script = pj->after_script;
-    js->exec.timeout_ms = pj->timeout_s * 1000;
-    js->exec.log_path = sl_arena_printf(b->a, "%s/logs/%s.log", b->pipeline_dir, dir);
-    js->project_dir = b->project_dir;
-    js->workspace = sl_arena_printf(b->a, "%s/builds/%s", b->sluice_dir, dir);
-    js->artifacts_dir = sl_arena_printf(b->a, "%s/artifacts/%s", b->pipeline_dir, dir);
-    js->coverage = sl_node_scalar(sl_node_get(pj->node, "coverage"));
-    fill_artifacts(b, rj, pj);
-    fill_cache(b, rj, pj);
+    /* the job as written now; the run context is bound when it starts (run_engine.c),
+     * once the jobs it depends on have left their artifacts and dotenv reports */
+    sl_jobspec_plan(&rj->planned, b->plan, plan_index, NULL);
+    struct sl_jobspec_ctx *c = &rj->ctx;
+    c->base_env = (const char *const *)b->host_env;
+    c->job_id = b->first_job_id + (int64_t)idx;
+    c->project_dir = b->project_dir;
+    c->workspace = sl_arena_printf(b->a, "%s/builds/%s", b->sluice_dir, dir);
+    c->builds_dir = sl_arena_printf(b->a, "%s/builds", b->sluice_dir);
+    c->cache_dir = sl_arena_printf(b->a, "%s/cache", b->sluice_dir);
+    c->artifacts_dir = sl_arena_printf(b->a, "%s/artifacts/%s", b->pipeline_dir, dir);
+    c->runner_description = "sluice run";
+    rj->log_path = sl_arena_printf(b->a, "%s/logs/%s.log", b->pipeline_dir, dir);
     fill_sources(b, rj, pj);
-    fill_env(b, rj, pj, idx);
-    run_executor_apply(b->a, b->xo, pj->node, js, b->unacted);
+    /* what the job's executor will ignore, noted once before the run */
+    struct sl_job_spec probe = rj->planned.spec;
+    probe.workspace = c->workspace;
+    run_executor_apply(b->a, b->xo, &probe, b->unacted);
 }
 
 /* --- the command ------------------------------------------------------------------ */
@@ -661,8 +512,13 @@ int sl_cmd_run(int argc, char **argv)
     run_output_note(out, "pipeline #%lld on %s %s (%.8s): %zu job%s",
                     (long long)p.trigger.pipeline_id, p.trigger.tag ? "tag" : "branch",
                     p.trigger.ref, p.trigger.sha, n, n == 1 ? "" : "s");
-    struct run_options opts = {(size_t)a.parallel, a.manual, p.project_dir, b.sluice_dir,
-                               b.pipeline_dir,     NULL,     a.vars};
+    struct run_options opts = {0};
+    opts.parallel = (size_t)a.parallel;
+    opts.manual = a.manual;
+    opts.project_dir = p.project_dir;
+    opts.sluice_dir = b.sluice_dir;
+    opts.pipeline_dir = b.pipeline_dir;
+    opts.xo = &a.xo;
     /* --var names protect those variables from dotenv reports */
     const char **protected_vars = sl_xcalloc(a.nvars + 1, sizeof(char *));
     for (size_t i = 0; i < a.nvars; i++) {
@@ -703,10 +559,12 @@ int sl_cmd_run(int argc, char **argv)
     }
     free(protected_vars);
     run_output_free(out);
-    for (size_t i = 0; i < n; i++)
-        sl_job_result_release(&jobs[i].result);
 out:
     cli_unacted_release(&unacted);
+    for (size_t i = 0; jobs && i < n; i++) {
+        sl_job_result_release(&jobs[i].result);
+        sl_jobspec_release(&jobs[i].planned);
+    }
     free(jobs);
     free(sel);
     cli_pipeline_release(&p);

@@ -5,8 +5,10 @@
 #define SL_CLI_RUN_H
 
 #include "base/compat.h"
+#include "cli/run_executor.h"
 #include "cli/run_output.h"
 #include "exec/job.h"
+#include "jobspec/jobspec.h"
 #include "sched/pipeline.h"
 
 /* One job of the run: what the scheduler needs, what the job needs to run, and what it
@@ -17,15 +19,14 @@ struct run_job {
     const char *stage;
     struct sl_sched_job sched; /* needs[] are indices into the run's jobs */
 
-    /* The job spec, except what the engine fills per attempt (workspace, sources, env
-     * additions, callbacks). */
-    struct sl_job_spec spec;
-    const char *const *env; /* KEY=VALUE, NULL-terminated: plan variables + environment */
+    /* The job as planned (sl_jobspec_plan) and its run context but the sources, which the
+     * engine adds when an attempt starts and binds (sl_jobspec_bind). */
+    struct sl_jobspec planned;
+    struct sl_jobspec_ctx ctx;
+    const char *log_path;
     /* Jobs whose artifacts (and dotenv variables) this job receives, by GitLab's rules. */
     size_t *sources;
     size_t nsources;
-    bool dotenv_from_sources; /* false: needs with artifacts: false (no dotenv either) */
-    bool *source_dotenv;      /* per source: receive its dotenv variables */
     /* Sources that are not part of this run (a job run alone): their artifacts from the
      * latest earlier pipeline that has some. Restored before SOURCES. */
     const struct sl_job_source *earlier;
@@ -49,9 +50,9 @@ struct run_options {
     const char *project_dir;
     const char *sluice_dir;   /* PROJECT/.sluice */
     const char *pipeline_dir; /* .sluice/pipelines/<id> */
-    const char *pipeline_id;
     /* Pipeline variables (--var): dotenv reports of earlier jobs do not override them. */
     const char *const *protected_vars;
+    const struct run_executor_opts *xo; /* each job's executor (run_executor.h) */
 };
 
 /* Runs JOBS[0..N) in NSTAGES stages to the end (or until Ctrl-C), printing through OUT.

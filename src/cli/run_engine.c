@@ -118,44 +118,14 @@ static void apply_changes(struct engine *e)
     }
 }
 
-/* Copies the job's environment and lays its sources' dotenv variables over it (they
- * rank above YAML variables but below pipeline variables, which run.c marks protected). */
-static char **job_env(struct engine *e, struct run_job *j)
+/* A job's dotenv report as KEY=VALUE strings for its dependants (sl_jobspec_source).
+ * Caller frees each and the array. */
+static char **dotenv_kv(const struct sl_dotenv *d)
 {
-    size_t n = 0, cap = 0;
-    char **env = NULL;
-    for (const char *const *p = j->env; p && *p; p++) {
-        SL_GROW(env, cap, n + 2);
-        env[n++] = sl_xstrdup(*p);
-    }
-    for (size_t s = 0; s < j->nsources; s++) {
-        struct run_job *src = &e->jobs[j->sources[s]];
-        if (!j->source_dotenv[s] || !src->ran)
-            continue;
-        for (size_t v = 0; v < src->result.dotenv.n; v++) {
-            const struct sl_dotenv_var *dv = &src->result.dotenv.vars[v];
-            size_t klen = strlen(dv->key);
-            bool replaced = false, protected_ = false;
-            for (const char *const *p = e->opts->protected_vars; p && *p; p++)
-                protected_ |= !strcmp(*p, dv->key);
-            if (protected_)
-                continue;
-            for (size_t k = 0; k < n; k++) {
-                if (!strncmp(env[k], dv->key, klen) && env[k][klen] == '=') {
-                    free(env[k]);
-                    env[k] = sl_xasprintf("%s=%s", dv->key, dv->value);
-                    replaced = true;
-                }
-            }
-            if (!replaced) {
-                SL_GROW(env, cap, n + 2);
-                env[n++] = sl_xasprintf("%s=%s", dv->key, dv->value);
-            }
-        }
-    }
-    SL_GROW(env, cap, n + 1);
-    env[n] = NULL;
-    return env;
+    char **kv = sl_xcalloc(d->n + 1, sizeof(*kv));
+    for (size_t i = 0; i < d->n; i++)
+        kv[i] = sl_xasprintf("%s=%s", d->vars[i].key, d->vars[i].value);
+    return kv;
 }
 
 static void on_line(void *ctx, enum sl_exec_stream stream, const char *line, size_t len)
@@ -169,30 +139,43 @@ static void *job_thread(void *arg)
     struct attempt *a = arg;
     struct engine *e = a->e;
     struct run_job *j = &e->jobs[a->i];
-    struct sl_job_spec spec;
-    struct sl_job_source *sources = NULL;
+    struct sl_jobspec bound;
+    struct sl_jobspec_source *sources = NULL;
+    char ***dotenv = NULL;
     size_t nsources = 0;
-    char **env;
 
+    /* the sources as they ended: their artifacts and dotenv reports (read under the lock,
+     * against their threads' ends) */
     pthread_mutex_lock(&e->mu);
-    env = job_env(e, j); /* reads sources' results: guarded against their threads' ends */
     sources = sl_xcalloc(j->nsources + j->nearlier + 1, sizeof(*sources));
-    for (size_t s = 0; s < j->nearlier; s++)
-        sources[nsources++] = j->earlier[s];
+    dotenv = sl_xcalloc(j->nsources + 1, sizeof(*dotenv));
+    for (size_t s = 0; s < j->nearlier; s++) {
+        sources[nsources].name = j->earlier[s].name;
+        sources[nsources++].store_dir = j->earlier[s].store_dir;
+    }
     for (size_t s = 0; s < j->nsources; s++) {
         struct run_job *src = &e->jobs[j->sources[s]];
         if (!src->ran)
             continue;
+        dotenv[s] = dotenv_kv(&src->result.dotenv);
         sources[nsources].name = src->name;
-        sources[nsources].store_dir = src->spec.artifacts_dir;
-        nsources++;
+        sources[nsources].store_dir = src->ctx.artifacts_dir;
+        sources[nsources].job_id = src->ctx.job_id;
+        sources[nsources++].dotenv = (const char *const *)dotenv[s];
     }
     pthread_mutex_unlock(&e->mu);
 
-    spec = j->spec;
-    spec.sources = sources;
-    spec.nsources = nsources;
-    spec.exec.env = (const char *const *)env;
+    struct sl_jobspec_ctx ctx = j->ctx;
+    ctx.sources = sources;
+    ctx.nsources = nsources;
+    ctx.protected_vars = e->opts->protected_vars;
+    struct sl_error berr = SL_ERROR_INIT;
+    if (sl_jobspec_bind(&bound, &j->planned.spec, &ctx, &berr) < 0)
+        run_output_note(e->out, "%s: %s", j->name, sl_error_format(&berr));
+    sl_error_release(&berr);
+    struct sl_job_spec spec = bound.spec;
+    run_executor_apply(&bound.arena, e->opts->xo, &spec, NULL);
+    spec.exec.log_path = j->log_path;
     spec.exec.on_line = on_line;
     spec.exec.ctx = a;
     spec.exec.cancel = e->cancel;
@@ -222,10 +205,14 @@ static void *job_thread(void *arg)
     pthread_cond_broadcast(&e->cv);
     pthread_mutex_unlock(&e->mu);
 
-    for (char **p = env; *p; p++)
-        free(*p);
-    free(env);
+    for (size_t s = 0; s < j->nsources; s++) {
+        for (char **p = dotenv[s]; p && *p; p++)
+            free(*p);
+        free(dotenv[s]);
+    }
+    free(dotenv);
     free(sources);
+    sl_jobspec_release(&bound);
     free(a);
     return NULL;
 }

@@ -7,7 +7,6 @@
 #define SL_CLI_RUN_EXECUTOR_H
 
 #include "base/arena.h"
-#include "config/node.h"
 #include "cli/unacted.h"
 #include "exec/job.h"
 
@@ -25,9 +24,10 @@ struct run_executor_opts {
 bool run_executor_parse(const char *s, enum run_executor *e);
 /* Parses a comma-separated list of pull policies into a mask; 0 when one is unknown. */
 unsigned run_executor_policies(const char *s);
-/* Sets JS's executor and docker options from the job's image: (string or hash) of NODE.
- * An image or services the job's executor ignores are noted in U. */
+/* Sets JS's executor and docker options from its image (JS->image, expanded when JS is
+ * bound). An image or services the job's executor ignores are noted in U (NULL: not
+ * noted; sluice run notes them once, on the planned jobs, before the run). */
 void run_executor_apply(struct sl_arena *a, const struct run_executor_opts *o,
-                        const struct sl_node *node, struct sl_job_spec *js, struct cli_unacted *u);
+                        struct sl_job_spec *js, struct cli_unacted *u);
 
 #endif

@@ -33,8 +33,7 @@ void cli_unacted_local(struct cli_unacted *u, const struct sl_plan *p, const boo
     for (size_t i = 0; i < p->njobs; i++) {
         if (sel && !sel[i])
             continue;
-        const struct sl_node *tags = sl_node_get(p->jobs[i].node, "tags");
-        if (tags && tags->kind != SL_NODE_NULL && !(tags->kind == SL_NODE_SEQ && tags->n == 0))
+        if (p->jobs[i].tags && p->jobs[i].tags[0])
             cli_unacted_add(u, "tags", "a local run runs every job on this machine",
                             p->jobs[i].name);
     }

@@ -54,6 +54,16 @@ struct sl_job_image {
     const char *const *alias;
     const char *const *command;
     const char *const *variables;
+    const char *platform; /* image:docker:platform, or NULL */
+    const char *user;     /* image:docker:user, or NULL */
+};
+
+/* One of the job's own variables as GitLab hands it to a runner: what a planned job
+ * carries before the run context makes its environment (jobspec.h). */
+struct sl_job_var {
+    const char *key;
+    const char *value;
+    bool raw; /* `expand: false`: the runner does not expand it */
 };
 
 /* Every pointer is borrowed for the duration of sl_job_run; arrays NULL-terminated unless
@@ -87,6 +97,13 @@ struct sl_job_spec {
     const struct sl_job_image *image;
     const struct sl_job_image *services;
     size_t nservices;
+
+    /* The job's variables in precedence order, lowest first, before the run context
+     * (jobspec.h's sl_jobspec_plan fills them; sl_jobspec_bind turns them into exec.env).
+     * sl_job_run ignores them: it runs with exec.env. */
+    const struct sl_job_var *variables;
+    size_t nvariables;
+    const char *const *tags; /* the job's tags (which runner may take it), or NULL */
 };
 
 struct sl_job_result {

@@ -51,6 +51,8 @@ static json_t *image_json(const struct sl_job_image *im)
     set_strv(o, "alias", im->alias);
     set_strv(o, "command", im->command);
     set_strv(o, "variables", im->variables);
+    set_str(o, "platform", im->platform);
+    set_str(o, "user", im->user);
     return o;
 }
 
@@ -133,6 +135,15 @@ int sl_job_json_encode(char **out, const struct sl_job_spec *spec, struct sl_err
     for (size_t i = 0; i < spec->nservices; i++)
         json_array_append_new(svcs, image_json(&spec->services[i]));
     json_object_set_new(o, "services", svcs);
+
+    json_t *vars = json_array();
+    for (size_t i = 0; i < spec->nvariables; i++) {
+        const struct sl_job_var *v = &spec->variables[i];
+        json_array_append_new(vars, json_pack("{s:s,s:s,s:b}", "key", v->key ? v->key : "", "value",
+                                              v->value ? v->value : "", "raw", v->raw));
+    }
+    json_object_set_new(o, "variables", vars);
+    set_strv(o, "tags", spec->tags);
 
     *out = json_dumps(o, JSON_COMPACT);
     json_decref(o);
@@ -275,7 +286,9 @@ static int dec_image(struct dec *d, json_t *o, const char *where, void *item)
         get_strv(d, o, where, "pull_policy", &im->pull_policy) < 0 ||
         get_strv(d, o, where, "alias", &im->alias) < 0 ||
         get_strv(d, o, where, "command", &im->command) < 0 ||
-        get_strv(d, o, where, "variables", &im->variables) < 0)
+        get_strv(d, o, where, "variables", &im->variables) < 0 ||
+        get_str(d, o, where, "platform", &im->platform) < 0 ||
+        get_str(d, o, where, "user", &im->user) < 0)
         return -1;
     if (!im->name)
         return bad(d, where, "name", "missing");
@@ -289,6 +302,19 @@ static int dec_source(struct dec *d, json_t *o, const char *where, void *item)
         get_str(d, o, where, "store_dir", &s->store_dir) < 0 ||
         get_int(d, o, where, "job_id", &s->job_id) < 0)
         return -1;
+    return 0;
+}
+
+static int dec_var(struct dec *d, json_t *o, const char *where, void *item)
+{
+    struct sl_job_var *v = item;
+    if (get_str(d, o, where, "key", &v->key) < 0 || get_str(d, o, where, "value", &v->value) < 0 ||
+        get_bool(d, o, where, "raw", &v->raw) < 0)
+        return -1;
+    if (!v->key || !*v->key)
+        return bad(d, where, "key", "missing");
+    if (!v->value)
+        v->value = "";
     return 0;
 }
 
@@ -362,7 +388,10 @@ static int dec_root(struct dec *d, json_t *o, struct sl_job_spec *spec)
         get_strv(d, o, "", "junit", &spec->junit) < 0 ||
         get_str(d, o, "", "coverage", &spec->coverage) < 0 ||
         get_objs(d, o, "services", sizeof(struct sl_job_image), dec_image, (void **)&spec->services,
-                 &spec->nservices) < 0)
+                 &spec->nservices) < 0 ||
+        get_objs(d, o, "variables", sizeof(struct sl_job_var), dec_var, (void **)&spec->variables,
+                 &spec->nvariables) < 0 ||
+        get_strv(d, o, "", "tags", &spec->tags) < 0)
         return -1;
     json_t *im = json_object_get(o, "image");
     if (im && !json_is_null(im)) {

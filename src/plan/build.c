@@ -705,6 +705,7 @@ static int plan_job(struct plan_ctx *c, const struct sl_config_job *cj, size_t o
         j->before_script = script_of(&p->arena, sl_node_get(job, "before_script"));
         j->script = script_of(&p->arena, sl_node_get(job, "script"));
         j->after_script = script_of(&p->arena, sl_node_get(job, "after_script"));
+        sl_plan_job_fields(&p->arena, j);
         (*n)++;
     }
     free(combos);
@@ -816,6 +817,7 @@ int sl_plan_build(struct sl_plan **out, const struct sl_config *cfg, const struc
     sl_vars_copy(&rule_vars, &t->pipeline_vars);
 
     c.top_vars = sl_node_get(cfg->root, "variables");
+    sl_plan_var_attrs(p, c.top_vars);
     const struct sl_node *workflow = sl_config_section(cfg->root, "workflow");
     const struct sl_node *wrules = sl_node_get(workflow, "rules");
     c.workflow_rules = wrules && wrules->kind == SL_NODE_SEQ;

@@ -102,6 +102,60 @@ struct sl_plan_need {
     bool optional;
 };
 
+/* The typed keywords a runnable job is made from (jobfields.c). Strings are as written in
+ * the configuration, NOT expanded: the runner expands them with the job's final variables
+ * (jobspec.h). Lists are NULL-terminated, NULL when not given. */
+struct sl_plan_artifacts {
+    bool declared; /* `artifacts:` given as a map */
+    const char *name;
+    const char *const *paths;
+    const char *const *exclude;
+    bool untracked;
+    const char *when;      /* on_success (NULL), on_failure, always */
+    const char *expire_in; /* as written ("1 week", "never") or NULL */
+    const char *expose_as;
+    /* reports: each a path or glob list */
+    const char *const *dotenv;
+    const char *const *junit;
+    const char *coverage_format; /* reports:coverage_report:coverage_format */
+    const char *coverage_path;   /* reports:coverage_report:path */
+    /* the other reports (codequality, sast, ...) by name, paths alike: "name=path" pairs */
+    const char *const *other_reports;
+};
+
+/* One entry of `cache:` (a job may have up to 4). */
+struct sl_plan_cache {
+    const char *key;              /* key: string, or NULL */
+    const char *const *key_files; /* key:files */
+    const char *key_prefix;       /* key:prefix */
+    const char *const *fallback_keys;
+    const char *const *paths;
+    bool untracked;
+    bool unprotect;
+    const char *policy; /* pull-push (NULL), pull, push, or a variable reference */
+    const char *when;   /* on_success (NULL), on_failure, always */
+};
+
+/* `image:` or one `services:` entry, in any of its forms (a string, or a map). */
+struct sl_plan_image {
+    const char *name;
+    const char *const *entrypoint;
+    const char *const *pull_policy; /* always, if-not-present, never */
+    const char *platform;           /* docker:platform */
+    const char *user;               /* docker:user */
+    const char *alias;              /* services: alias (may list several, comma-separated) */
+    const char *const *command;     /* services */
+    const char *const *variables;   /* services: KEY=VALUE as written */
+};
+
+/* What the configuration says of one top-level variable besides its value and `expand:`
+ * (which is the variable's raw flag). */
+struct sl_plan_var_attr {
+    const char *name;
+    const char *description;    /* `description:` (manual pipeline forms) */
+    const char *const *options; /* `options:` */
+};
+
 struct sl_plan_job {
     const char *name;      /* full name: "test 2/3", "build: [linux, amd64]" */
     const char *base_name; /* the configuration's job name */
@@ -142,6 +196,15 @@ struct sl_plan_job {
     const char *const *before_script; /* flattened, NULL-terminated */
     const char *const *script;
     const char *const *after_script;
+    /* typed keywords (unexpanded, see above) */
+    struct sl_plan_artifacts artifacts;
+    struct sl_plan_cache *caches;
+    size_t ncaches;
+    const struct sl_plan_image *image; /* NULL: none */
+    struct sl_plan_image *services;
+    size_t nservices;
+    const char *coverage;    /* the `coverage` regex (/.../) or NULL */
+    const char *const *tags; /* NULL-terminated, never NULL */
 };
 
 struct sl_plan_excluded {
@@ -161,6 +224,10 @@ struct sl_plan {
     struct sl_plan_excluded *excluded;
     size_t nexcluded;
     struct sl_vars variables; /* the pipeline-level variables rules were evaluated with */
+    /* top-level variables given with description: or options: (GitLab's prefilled
+     * variables of a manual pipeline), in file order */
+    struct sl_plan_var_attr *var_attrs;
+    size_t nvar_attrs;
 };
 
 #define SL_PLAN_DEFAULT_TIMEOUT_S 3600

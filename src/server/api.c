@@ -291,8 +291,9 @@ static json_t *job_json(const struct sl_store_job *j, bool full)
         size_t i;
         json_array_foreach(vars, i, v)
         {
-            if (json_is_string(json_array_get(v, 0)))
-                json_array_append(names, json_array_get(v, 0));
+            json_t *k = json_object_get(v, "key"); /* exec/jobjson's variables */
+            if (json_is_string(k))
+                json_array_append(names, k);
         }
         json_object_set_new(o, "variables", names);
     }

@@ -12,6 +12,7 @@
 #include "base/time.h"
 #include "config/config.h"
 #include "expr/expr.h"
+#include "exec/jobjson.h"
 #include "jobspec/jobspec.h"
 #include "plan/plan.h"
 #include "server/internal.h"
@@ -148,16 +149,6 @@ out:
 
 /* --- job specs ---------------------------------------------------------------------- */
 
-static json_t *strings_json(const char *const *v)
-{
-    if (!v)
-        return json_null();
-    json_t *a = json_array();
-    for (; *v; v++)
-        json_array_append_new(a, json_string(*v));
-    return a;
-}
-
 static json_t *ints_json(const int *v, size_t n)
 {
     json_t *a = json_array();
@@ -166,56 +157,8 @@ static json_t *ints_json(const int *v, size_t n)
     return a;
 }
 
-/* A scalar or list of scalars from the job's YAML, expanded with its variables. */
-static json_t *node_strings(const struct sl_node *n, const struct sl_vars *vars)
-{
-    if (!n || n->kind == SL_NODE_NULL)
-        return json_null();
-    json_t *a = json_array();
-    size_t cnt = n->kind == SL_NODE_SEQ ? n->n : 1;
-    for (size_t i = 0; i < cnt; i++) {
-        const char *s = sl_node_scalar(n->kind == SL_NODE_SEQ ? n->items[i] : n);
-        if (!s)
-            continue;
-        char *e = sl_vars_expand(vars, s, false);
-        json_array_append_new(a, json_string(e));
-        free(e);
-    }
-    return a;
-}
-
-static json_t *artifacts_json(const struct sl_plan_job *pj)
-{
-    const struct sl_node *art = sl_node_get(pj->node, "artifacts");
-    if (!art || art->kind != SL_NODE_MAP ||
-        !(sl_node_get(art, "paths") || sl_node_get(art, "untracked")))
-        return json_null();
-    const struct sl_vars *v = &pj->variables;
-    json_t *o = json_object();
-    const char *name = sl_node_scalar(sl_node_get(art, "name"));
-    if (name) {
-        char *e = sl_vars_expand(v, name, false);
-        json_object_set_new(o, "name", json_string(e));
-        free(e);
-    }
-    json_object_set_new(o, "paths", node_strings(sl_node_get(art, "paths"), v));
-    json_object_set_new(o, "exclude", node_strings(sl_node_get(art, "exclude"), v));
-    const struct sl_node *u = sl_node_get(art, "untracked");
-    json_object_set_new(o, "untracked",
-                        json_boolean(u && u->kind == SL_NODE_BOOL && !strcmp(u->str, "true")));
-    const char *when = sl_node_scalar(sl_node_get(art, "when"));
-    json_object_set_new(o, "when", json_string(when ? when : "on_success"));
-    const char *exp = sl_node_scalar(sl_node_get(art, "expire_in"));
-    int64_t secs = 0;
-    if (exp && !strcmp(exp, "never"))
-        secs = -1;
-    else if (exp)
-        sl_time_parse_duration(exp, &secs);
-    json_object_set_new(o, "expire_in_s", json_integer(secs));
-    return o;
-}
-
-/* Which earlier jobs' artifacts a job receives: the rule sluice run uses (jobspec.h). */
+/* Which earlier jobs' artifacts a job receives, by position: the rule sluice run uses
+ * (jobspec.h). The worker turns them into the run context's sources. */
 static json_t *sources_json(const struct sl_plan *p, size_t idx)
 {
     size_t *from = sl_xcalloc(p->njobs + 1, sizeof(*from));
@@ -227,10 +170,26 @@ static json_t *sources_json(const struct sl_plan *p, size_t idx)
     return a;
 }
 
-static json_t *job_spec_json(const struct sl_plan *p, size_t idx, const char *tree)
+/* The stored job: the planned runnable job (sl_jobspec_plan) in exec/jobjson, which a
+ * worker or a runner decodes as it is (the codec ignores what it does not know), plus the
+ * scheduler's view of the job and where its sources and tree are, under keys of their
+ * own. */
+static int job_spec_json(const struct sl_plan *p, size_t idx, const char *tree, json_t **out,
+                         struct sl_error *err)
 {
     const struct sl_plan_job *pj = &p->jobs[idx];
-    json_t *o = json_object();
+    struct sl_jobspec js;
+    char *text = NULL;
+    int rc = sl_jobspec_plan(&js, p, idx, err);
+    if (rc == 0)
+        rc = sl_job_json_encode(&text, &js.spec, err);
+    sl_jobspec_release(&js);
+    if (rc < 0)
+        return rc;
+    json_t *o = json_loads(text, 0, NULL);
+    free(text);
+    if (!o)
+        return sl_error_set(err, SL_EIO, "job %s: cannot encode its spec", pj->name);
     json_object_set_new(o, "nstages", json_integer((json_int_t)p->nstages));
     json_object_set_new(o, "stage_idx", json_integer((json_int_t)pj->stage_index));
     json_object_set_new(o, "needs_declared", json_boolean(pj->needs_declared));
@@ -250,21 +209,29 @@ static json_t *job_spec_json(const struct sl_plan *p, size_t idx, const char *tr
     json_object_set_new(o, "retry_when", json_integer(mask));
     json_object_set_new(o, "retry_exit_codes",
                         ints_json(pj->retry_exit_codes, pj->nretry_exit_codes));
-    json_object_set_new(o, "before_script", strings_json(pj->before_script));
-    json_object_set_new(o, "script", strings_json(pj->script));
-    json_object_set_new(o, "after_script", strings_json(pj->after_script));
-    json_object_set_new(o, "timeout_ms", json_integer(pj->timeout_s * 1000));
-    json_t *vars = json_array();
-    for (size_t i = 0; i < pj->variables.n; i++)
-        json_array_append_new(vars,
-                              json_pack("[ss]", pj->variables.v[i].name, pj->variables.v[i].value));
-    json_object_set_new(o, "variables", vars);
-    json_object_set_new(o, "sources", sources_json(p, idx));
-    json_object_set_new(o, "artifacts", artifacts_json(pj));
-    const char *cov = sl_node_scalar(sl_node_get(pj->node, "coverage"));
-    json_object_set_new(o, "coverage", cov ? json_string(cov) : json_null());
+    json_object_set_new(o, "source_positions", sources_json(p, idx));
     json_object_set_new(o, "tree", json_string(tree));
-    return o;
+    *out = o;
+    return 0;
+}
+
+/* The job's tags for the store, each once. Borrowed from the plan; caller frees the
+ * array. */
+static char **job_tags(const struct sl_plan_job *pj, size_t *n)
+{
+    size_t cnt = 0;
+    while (pj->tags && pj->tags[cnt])
+        cnt++;
+    char **v = sl_xcalloc(cnt + 1, sizeof(*v));
+    *n = 0;
+    for (size_t i = 0; i < cnt; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < *n && !seen; k++)
+            seen = !strcmp(v[k], pj->tags[i]);
+        if (!seen)
+            v[(*n)++] = (char *)pj->tags[i];
+    }
+    return v;
 }
 
 static int int_array(json_t *a, int **out, size_t *n)
@@ -512,7 +479,10 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     const char *tree_rel = tree + strlen(s->data_dir) + 1;
     gated = sl_xcalloc(njobs, sizeof(*gated));
     for (size_t i = 0; i < njobs; i++) {
-        json_t *spec = job_spec_json(plan, i, tree_rel);
+        json_t *spec = NULL;
+        if ((rc = job_spec_json(plan, i, tree_rel, &spec, err)) < 0)
+            goto out;
+        jobs[i].tags = job_tags(&plan->jobs[i], &jobs[i].ntags);
         gated[i] = srv_deploy_gate(s, proj->id, &plan->jobs[i], spec);
         jobs[i].spec = json_dumps(spec, JSON_COMPACT);
         json_decref(spec);
@@ -558,8 +528,10 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
 out:
     free(gated);
     if (jobs)
-        for (size_t i = 0; i < njobs; i++)
+        for (size_t i = 0; i < njobs; i++) {
             free(jobs[i].spec);
+            free(jobs[i].tags);
+        }
     free(jobs);
     if (sj)
         for (size_t i = 0; i < njobs; i++)

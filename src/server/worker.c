@@ -10,6 +10,8 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "exec/job.h"
+#include "exec/jobjson.h"
+#include "jobspec/jobspec.h"
 #include "server/internal.h"
 
 #include <unistd.h>
@@ -60,83 +62,143 @@ static void on_line(void *ctx, enum sl_exec_stream stream, const char *line, siz
         log_flush(w);
 }
 
-static const char **strings_from(json_t *a)
+/* A job's dotenv report, kept beside the pipeline's artifacts for the jobs after it:
+ * DATA/pipelines/<id>/dotenv/<position>.json, a JSON array of "KEY=VALUE". */
+static char *dotenv_path(const char *pdir, int position)
 {
-    if (!json_is_array(a))
-        return NULL;
-    const char **v = sl_xcalloc(json_array_size(a) + 1, sizeof(*v));
-    for (size_t i = 0; i < json_array_size(a); i++)
-        v[i] = json_string_value(json_array_get(a, i));
-    return v;
+    return sl_xasprintf("%s/dotenv/%d.json", pdir, position);
 }
 
-/* A clean base (srv_job_base_env), then the job's variables, then what only the worker
- * knows: ids, directories, and the job's and pipeline's pages on this server (the web UI's
- * /jobs/ID and /pipelines/ID at the address it listens on, SERVER). */
-static char **job_env(json_t *vars, const struct sl_store_job *job, const char *workspace,
-                      const char *builds, const char *server)
+static void dotenv_save(const char *pdir, int position, const struct sl_dotenv *d)
 {
-    size_t n = 0, cap = 0;
-    char **env = NULL;
-    struct {
+    if (d->n == 0)
+        return;
+    json_t *a = json_array();
+    for (size_t i = 0; i < d->n; i++) {
+        char *kv = sl_xasprintf("%s=%s", d->vars[i].key, d->vars[i].value);
+        json_array_append_new(a, json_string(kv));
+        free(kv);
+    }
+    char *text = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    char *dir = sl_xasprintf("%s/dotenv", pdir), *path = dotenv_path(pdir, position);
+    struct sl_error err = SL_ERROR_INIT;
+    if (sl_fs_mkdir_p(dir, 0755, &err) < 0 ||
+        sl_fs_write_atomic(path, text, strlen(text), 0644, &err) < 0)
+        sl_log(SL_LOG_WARN, "cannot keep a dotenv report", "error", sl_error_format(&err), NULL);
+    sl_error_release(&err);
+    free(text);
+    free(dir);
+    free(path);
+}
+
+/* The dotenv report of the job at POSITION as KEY=VALUE strings, allocated in A; NULL
+ * when it left none. */
+static const char *const *dotenv_load(struct sl_arena *a, const char *pdir, int position)
+{
+    char *path = dotenv_path(pdir, position), *text = NULL;
+    size_t len = 0;
+    const char **kv = NULL;
+    if (!sl_fs_exists(path) || sl_fs_read_file(path, SL_JOB_JSON_MAX_BYTES, &text, &len, NULL) < 0)
+        goto out;
+    json_t *arr = json_loadb(text, len, 0, NULL);
+    kv = sl_arena_alloc(a, (json_array_size(arr) + 1) * sizeof(*kv));
+    size_t n = 0;
+    for (size_t i = 0; i < json_array_size(arr); i++)
+        if (json_is_string(json_array_get(arr, i)))
+            kv[n++] = sl_arena_strdup(a, json_string_value(json_array_get(arr, i)));
+    json_decref(arr);
+out:
+    free(text);
+    free(path);
+    return kv;
+}
+
+/* The run context of a claimed job: its sources (the artifacts and dotenv reports of the
+ * jobs at SPEC's source_positions, as they are now), the pipeline's own variables (which
+ * dotenv does not override), directories and ids. Strings in A. */
+static void job_ctx(struct worker *w, const struct sl_store_job *job, json_t *spec,
+                    const char *pdir, struct sl_arena *a, struct sl_jobspec_ctx *c)
+{
+    struct sl_server *s = w->s;
+    struct sl_store_pipeline pl;
+    struct sl_store_job *peers = NULL;
+    size_t npeers = 0;
+    memset(&pl, 0, sizeof(pl));
+    if (sl_store_pipeline_get(s->st, job->pipeline_id, &pl, NULL) == 0) {
+        c->cache_dir = sl_arena_printf(a, "%s/cache/%lld", s->data_dir, (long long)pl.project_id);
+        json_t *vars = pl.variables ? json_loads(pl.variables, 0, NULL) : NULL;
+        const char **prot = sl_arena_alloc(a, (json_object_size(vars) + 1) * sizeof(*prot));
+        size_t np = 0;
         const char *k;
-        char *v;
-    } extra[] = {
-        {"CI_PROJECT_DIR", sl_xstrdup(workspace)},
-        {"CI_BUILDS_DIR", sl_xstrdup(builds)},
-        {"CI_JOB_ID", sl_xasprintf("%lld", (long long)job->id)},
-        {"CI_PIPELINE_ID", sl_xasprintf("%lld", (long long)job->pipeline_id)},
-        {"CI_RUNNER_DESCRIPTION", sl_xstrdup("sluice serve")},
-        {"CI_RUNNER_VERSION", sl_xstrdup(SL_VERSION)},
-        {"CI_JOB_ATTEMPT", sl_xasprintf("%d", job->attempt)},
-        {"CI_JOB_URL", sl_xasprintf("http://%s/jobs/%lld", server, (long long)job->id)},
-        {"CI_PIPELINE_URL",
-         sl_xasprintf("http://%s/pipelines/%lld", server, (long long)job->pipeline_id)},
-    };
-    /* Never the server's own environment: it may hold the database URL, keys or tokens. */
-    char **base = srv_job_base_env();
-    for (char **e = base; *e; e++) {
-        SL_GROW(env, cap, n + 1);
-        env[n++] = *e;
+        json_t *v;
+        json_object_foreach(vars, k, v) prot[np++] = sl_arena_strdup(a, k);
+        json_decref(vars);
+        c->protected_vars = prot;
     }
-    free(base);
-    for (size_t i = 0; i < json_array_size(vars); i++) {
-        json_t *kv = json_array_get(vars, i);
-        SL_GROW(env, cap, n + 1);
-        env[n++] = sl_xasprintf("%s=%s", json_string_value(json_array_get(kv, 0)),
-                                json_string_value(json_array_get(kv, 1)));
+    sl_store_pipeline_release(&pl);
+    sl_store_job_list_by_pipeline(s->st, job->pipeline_id, &peers, &npeers, NULL);
+
+    json_t *srcs = json_object_get(spec, "source_positions");
+    struct sl_jobspec_source *src = sl_arena_alloc(a, (json_array_size(srcs) + 1) * sizeof(*src));
+    size_t ns = 0;
+    for (size_t i = 0; i < json_array_size(srcs); i++) {
+        json_int_t pos = json_integer_value(json_array_get(srcs, i));
+        if (pos < 0 || (size_t)pos >= npeers)
+            continue;
+        struct sl_jobspec_source *x = &src[ns++];
+        x->name = sl_arena_strdup(a, peers[pos].name);
+        x->job_id = peers[pos].id;
+        char *store = sl_xasprintf("%s/artifacts/%d", pdir, (int)pos);
+        char *meta = sl_fs_join(store, "artifacts.json");
+        if (sl_fs_exists(meta))
+            x->store_dir = sl_arena_strdup(a, store);
+        free(meta);
+        free(store);
+        x->dotenv = dotenv_load(a, pdir, (int)pos);
     }
-    for (size_t i = 0; i < SL_ARRAY_LEN(extra); i++) {
-        SL_GROW(env, cap, n + 1);
-        env[n++] = sl_xasprintf("%s=%s", extra[i].k, extra[i].v);
-        free(extra[i].v);
-    }
-    /* later entries win: keep the last of each name */
-    size_t out = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t kl = strcspn(env[i], "=");
-        bool later = false;
-        for (size_t j = i + 1; j < n && !later; j++)
-            later = !strncmp(env[i], env[j], kl) && env[j][kl] == '=';
-        if (later)
-            free(env[i]);
-        else
-            env[out++] = env[i];
-    }
-    SL_GROW(env, cap, out + 1);
-    env[out] = NULL;
-    return env;
+    sl_store_jobs_free(peers, npeers);
+    c->sources = src;
+    c->nsources = ns;
+    c->pipeline_id = job->pipeline_id;
+    c->job_id = job->id;
+    c->attempt = job->attempt;
+    c->job_url =
+        sl_arena_printf(a, "http://%s/jobs/%lld", sl_server_address(s), (long long)job->id);
+    c->pipeline_url = sl_arena_printf(a, "http://%s/pipelines/%lld", sl_server_address(s),
+                                      (long long)job->pipeline_id);
+    c->runner_description = "sluice serve";
+}
+
+/* Records the job's coverage on its row while it is still running under this worker. */
+static void coverage_save(struct sl_server *s, int64_t job_id, const char *coverage)
+{
+    struct sl_store_job j;
+    memset(&j, 0, sizeof(j));
+    if (!coverage || sl_store_job_get(s->st, job_id, &j, NULL) < 0)
+        return;
+    j.has_coverage = true;
+    j.coverage = strtod(coverage, NULL);
+    struct sl_error err = SL_ERROR_INIT;
+    if (sl_store_job_update(s->st, &j, "running", &err) < 0 && err.code != SL_EBUSY)
+        sl_log(SL_LOG_WARN, "cannot record a job's coverage", "error", sl_error_format(&err), NULL);
+    sl_error_release(&err);
+    sl_store_job_release(&j);
 }
 
 static void run_claimed(struct worker *w, struct sl_store_job *job)
 {
     struct sl_server *s = w->s;
     json_t *spec = json_loads(job->spec, 0, NULL);
-    struct sl_job_spec js;
+    struct sl_job_decoded planned;
+    struct sl_jobspec bound;
+    struct sl_arena ca = SL_ARENA_INIT;
+    struct sl_jobspec_ctx ctx;
     struct sl_job_result res;
     struct sl_error err = SL_ERROR_INIT;
-    memset(&js, 0, sizeof(js));
+    memset(&ctx, 0, sizeof(ctx));
     memset(&res, 0, sizeof(res));
+    memset(&bound, 0, sizeof(bound));
     char *tree = sl_fs_join(s->data_dir, json_string_value(json_object_get(spec, "tree")));
     char *builds = sl_fs_join(s->data_dir, "builds");
     char *workspace = sl_xasprintf("%s/%lld", builds, (long long)job->id);
@@ -144,61 +206,25 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     char *artdir = sl_xasprintf("%s/artifacts/%d", pdir, job->position);
     char *logdir = sl_xasprintf("%s/logs", pdir);
     char *logpath = sl_xasprintf("%s/%lld.log", logdir, (long long)job->id);
+    char **base = srv_job_base_env();
     sl_fs_mkdir_p(logdir, 0755, NULL);
 
-    const char **before = strings_from(json_object_get(spec, "before_script"));
-    const char **script = strings_from(json_object_get(spec, "script"));
-    const char **after = strings_from(json_object_get(spec, "after_script"));
-    char **env =
-        job_env(json_object_get(spec, "variables"), job, workspace, builds, sl_server_address(s));
-    json_t *srcs = json_object_get(spec, "sources");
-    size_t nsrc = json_array_size(srcs);
-    struct sl_job_source *sources = sl_xcalloc(nsrc + 1, sizeof(*sources));
-    char **srcdirs = sl_xcalloc(nsrc + 1, sizeof(char *));
-    size_t ns = 0;
-    for (size_t i = 0; i < nsrc; i++) {
-        int pos = (int)json_integer_value(json_array_get(srcs, i));
-        srcdirs[i] = sl_xasprintf("%s/artifacts/%d", pdir, pos);
-        char *meta = sl_fs_join(srcdirs[i], "artifacts.json");
-        if (sl_fs_exists(meta)) {
-            sources[ns].name = "an earlier job";
-            sources[ns++].store_dir = srcdirs[i];
-        }
-        free(meta);
+    /* the stored job as planned, bound to this run (jobspec.h): the same path sluice run
+     * takes */
+    int brc = sl_job_json_decode(&planned, job->spec, strlen(job->spec), &err);
+    if (brc == 0) {
+        job_ctx(w, job, spec, pdir, &ca, &ctx);
+        ctx.base_env = (const char *const *)base;
+        ctx.project_dir = tree;
+        ctx.workspace = workspace;
+        ctx.builds_dir = builds;
+        ctx.artifacts_dir = artdir;
+        brc = sl_jobspec_bind(&bound, &planned.spec, &ctx, &err);
     }
-    json_t *art = json_object_get(spec, "artifacts");
-    const char **apaths = NULL, **aexcl = NULL;
-    if (json_is_object(art)) {
-        js.has_artifacts = true;
-        js.artifacts.name = json_string_value(json_object_get(art, "name"));
-        apaths = strings_from(json_object_get(art, "paths"));
-        aexcl = strings_from(json_object_get(art, "exclude"));
-        js.artifacts.select.paths = apaths;
-        js.artifacts.select.exclude = aexcl;
-        js.artifacts.select.untracked = json_is_true(json_object_get(art, "untracked"));
-        js.artifacts.expire_in_s = json_integer_value(json_object_get(art, "expire_in_s"));
-        const char *when = json_string_value(json_object_get(art, "when"));
-        js.artifacts_when = when && !strcmp(when, "on_failure") ? SL_JOB_ARTIFACTS_ON_FAILURE
-                            : when && !strcmp(when, "always")   ? SL_JOB_ARTIFACTS_ALWAYS
-                                                                : SL_JOB_ARTIFACTS_ON_SUCCESS;
-    }
-
-    sl_exec_spec_init(&js.exec);
-    js.exec.name = job->name;
-    js.exec.before_script = before;
-    js.exec.script = script ? script : (const char *const[]){NULL};
-    js.exec.after_script = after;
-    js.exec.env = (const char *const *)env;
-    js.exec.timeout_ms = json_integer_value(json_object_get(spec, "timeout_ms"));
+    struct sl_job_spec js = bound.spec;
     js.exec.log_path = logpath;
     js.exec.on_line = on_line;
     js.exec.ctx = w;
-    js.project_dir = tree;
-    js.workspace = workspace;
-    js.sources = sources;
-    js.nsources = ns;
-    js.artifacts_dir = artdir;
-    js.coverage = json_string_value(json_object_get(spec, "coverage"));
 
     pthread_mutex_lock(&w->mu);
     w->cancel = sl_exec_cancel_new(NULL);
@@ -217,7 +243,7 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     sl_log(SL_LOG_INFO, "job started", "job_id", num, "name", job->name, "worker", w->id, NULL);
 
     int64_t t0 = sl_time_mono_ns();
-    if (sl_job_run(&js, &res, &err) < 0) {
+    if (brc < 0 || sl_job_run(&js, &res, &err) < 0) {
         res.success = false;
         res.failure_name = "runner_system_failure";
         res.exit_code = -1;
@@ -226,6 +252,8 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     double secs = (double)(sl_time_mono_ns() - t0) / 1e9;
     metrics_job(&s->metrics, secs);
     log_flush(w);
+    dotenv_save(pdir, job->position, &res.dotenv);
+    coverage_save(s, job->id, res.coverage);
     if (res.artifacts) {
         struct sl_store_artifact a = {0};
         a.job_id = job->id;
@@ -284,18 +312,12 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
 
     sl_job_result_release(&res);
     sl_error_release(&err);
-    for (size_t i = 0; i < nsrc; i++)
-        free(srcdirs[i]);
-    free(srcdirs);
-    free(sources);
-    for (char **e = env; *e; e++)
+    sl_jobspec_release(&bound);
+    sl_job_decoded_release(&planned);
+    sl_arena_release(&ca);
+    for (char **e = base; *e; e++)
         free(*e);
-    free(env);
-    free(before);
-    free(script);
-    free(after);
-    free(apaths);
-    free(aexcl);
+    free(base);
     free(tree);
     free(builds);
     free(workspace);

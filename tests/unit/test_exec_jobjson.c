@@ -25,8 +25,12 @@ static void full_spec(struct sl_job_spec *s)
     static const char *const alias[] = {"db", "pg", NULL};
     static const char *const cmd[] = {"postgres", "-c", "fsync=off", NULL};
     static const char *const svars[] = {"POSTGRES_PASSWORD=x", NULL};
-    static const struct sl_job_image image = {"alpine:3", entry, pull, NULL, NULL, NULL};
-    static const struct sl_job_image services[] = {{"postgres:16", NULL, NULL, alias, cmd, svars}};
+    static const struct sl_job_image image = {"alpine:3", entry, pull,          NULL,
+                                              NULL,       NULL,  "linux/arm64", "1000"};
+    static const struct sl_job_image services[] = {
+        {"postgres:16", NULL, NULL, alias, cmd, svars, NULL, NULL}};
+    static const struct sl_job_var vars[] = {{"A", "1", false}, {"B", "$A", true}};
+    static const char *const tags[] = {"docker", "linux", NULL};
 
     memset(s, 0, sizeof(*s));
     sl_exec_spec_init(&s->exec);
@@ -66,6 +70,9 @@ static void full_spec(struct sl_job_spec *s)
     s->image = &image;
     s->services = services;
     s->nservices = 1;
+    s->variables = vars;
+    s->nvariables = 2;
+    s->tags = tags;
 }
 
 static char *encode(const struct sl_job_spec *s)
@@ -110,6 +117,12 @@ TEST(round_trip_is_exact)
     CHECK(d.spec.image->alias == NULL);
     CHECK_INT_EQ(d.spec.nservices, 1);
     CHECK_STR_EQ(d.spec.services[0].alias[1], "pg");
+    CHECK_STR_EQ(d.spec.image->platform, "linux/arm64");
+    CHECK_STR_EQ(d.spec.image->user, "1000");
+    CHECK_INT_EQ(d.spec.nvariables, 2);
+    CHECK_STR_EQ(d.spec.variables[1].value, "$A");
+    CHECK(d.spec.variables[1].raw && !d.spec.variables[0].raw);
+    CHECK_STR_EQ(d.spec.tags[1], "linux");
     CHECK(d.spec.exec.on_line == NULL && d.spec.exec.log_path == NULL);
     free(a);
     free(b);
