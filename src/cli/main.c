@@ -24,6 +24,7 @@ static const struct command commands[] = {
     {"plan", sl_cmd_plan, "show which jobs a trigger would run"},
     {"run", sl_cmd_run, "run the pipeline here, as GitLab would"},
     {"serve", sl_cmd_serve, "run the CI server (HTTP API and workers)"},
+    {"agent", sl_cmd_agent, "take jobs from a server over its runner API and run them here"},
     {"token", sl_cmd_token, "create API tokens for the server"},
     {"secrets", sl_cmd_secrets, "rotate the key CI/CD variables are sealed with"},
     {"var", sl_cmd_var, "set, list and remove CI/CD variables of a server"},

@@ -643,6 +643,8 @@ int sl_artifacts_extract(const char *archive_path, const char *workspace, int64_
     archive_read_support_filter_zstd(a);
     archive_read_support_filter_none(a);
     archive_read_support_format_tar(a);
+    /* the archives gitlab-runner and sluice agent upload, handed back to dependent jobs */
+    archive_read_support_format_zip(a);
     if (archive_read_open_filename(a, archive_path, 1 << 16) != ARCHIVE_OK) {
         rc = la_fail(a, err, SL_EINVAL, archive_path);
         goto out;

@@ -97,11 +97,12 @@ int sl_artifacts_pack(const char *workspace, const struct sl_artifacts_list *lis
                       const char *archive_path, int64_t max_bytes,
                       struct sl_artifacts_pack_stats *stats, struct sl_error *err);
 
-/* Extracts ARCHIVE_PATH into WORKSPACE (created when missing), overwriting files of the
- * same name. MAX_BYTES caps the content written (0: SL_ARTIFACTS_EXTRACT_MAX_BYTES).
- * Refused entries are SL_EPERM naming the entry; a corrupt archive SL_EINVAL; SL_ENOENT
- * when the archive does not exist. Entries before a refused one stay extracted. STATS
- * (files and bytes written; archive_bytes is the archive's size) may be NULL. */
+/* Extracts ARCHIVE_PATH (tar, plain or zstd, or zip as the runner API carries them) into
+ * WORKSPACE (created when missing), overwriting files of the same name. MAX_BYTES caps the content
+ * written (0: SL_ARTIFACTS_EXTRACT_MAX_BYTES). Refused entries are SL_EPERM naming the entry; a
+ * corrupt archive SL_EINVAL; SL_ENOENT when the archive does not exist. Entries before a refused
+ * one stay extracted. STATS (files and bytes written; archive_bytes is the archive's size) may be
+ * NULL. */
 int sl_artifacts_extract(const char *archive_path, const char *workspace, int64_t max_bytes,
                          struct sl_artifacts_pack_stats *stats, struct sl_error *err);
 

@@ -214,13 +214,14 @@ int sl_job_run(const struct sl_job_spec *spec, struct sl_job_result *r, struct s
     for (size_t i = 0; i < spec->nsources; i++) {
         const struct sl_job_source *src = &spec->sources[i];
         struct sl_artifacts_meta *meta = NULL;
-        if (sl_artifacts_meta_load(&meta, src->store_dir, &e) < 0) {
+        if (!src->archive && sl_artifacts_meta_load(&meta, src->store_dir, &e) < 0) {
             /* a job that made no artifacts is not a missing dependency */
             sl_error_release(&e);
             continue;
         }
         sl_artifacts_meta_free(meta);
-        if (sl_artifacts_restore(src->store_dir, spec->workspace, &e) < 0) {
+        if ((src->archive ? sl_artifacts_extract(src->archive, spec->workspace, 0, NULL, &e)
+                          : sl_artifacts_restore(src->store_dir, spec->workspace, &e)) < 0) {
             fail(r, "unmet_prerequisites", "artifacts of %s cannot be restored: %s", src->name,
                  sl_error_format(&e));
             progress(spec, "ERROR: %s", r->message);

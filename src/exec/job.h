@@ -41,6 +41,9 @@ struct sl_job_source {
     const char *name;      /* for the progress line */
     const char *store_dir; /* where that job's artifacts were collected */
     int64_t job_id;        /* that job's id (0: unknown), so a remote runner can fetch them */
+    /* An archive file to extract instead of STORE_DIR's collected artifacts (an agent's
+     * download from the server; sl_artifacts_extract's formats); NULL: STORE_DIR. */
+    const char *archive;
 };
 
 /* An `image:` or a `services:` entry, as typed data for a container executor (the shell

@@ -14,9 +14,9 @@
  * incompatible format and refused (SL_EUNSUPPORTED), as is a document without one.
  *
  * Not encoded, since they belong to the process that runs the job: exec.log_path,
- * exec.on_line, exec.ctx, exec.cancel, exec.workdir (ignored by sl_job_run). The decoded
- * spec has them NULL; the runner sets them. Paths (workspace, store and cache
- * directories) are encoded as given: a runner on another machine replaces them. */
+ * exec.on_line, exec.ctx, exec.cancel, exec.workdir (ignored by sl_job_run), sources[].archive. The
+ * decoded spec has them NULL; the runner sets them. Paths (workspace, store and cache directories)
+ * are encoded as given: a runner on another machine replaces them. */
 #ifndef SL_EXEC_JOBJSON_H
 #define SL_EXEC_JOBJSON_H
 

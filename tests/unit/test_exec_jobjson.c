@@ -10,8 +10,8 @@ static void full_spec(struct sl_job_spec *s)
     static const char *const before[] = {"echo before", NULL};
     static const char *const script[] = {"echo one", "echo \"two\"\n", NULL};
     static const char *const env[] = {"A=1", "CI_JOB_ID=42", "EMPTY=", NULL};
-    static const struct sl_job_source sources[] = {{"build", "/data/a/7", 7},
-                                                   {"lint", "/data/a/8", 8}};
+    static const struct sl_job_source sources[] = {{"build", "/data/a/7", 7, NULL},
+                                                   {"lint", "/data/a/8", 8, NULL}};
     static const char *const cpaths[] = {"node_modules/", NULL};
     static const char *const kfiles[] = {"package-lock.json", NULL};
     static const char *const fallback[] = {"main", NULL};
