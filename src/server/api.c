@@ -346,10 +346,12 @@ static void h_pipeline_create(struct req *r)
     struct sl_store_project p = {0};
     struct sl_error err = SL_ERROR_INIT;
     json_t *ref = json_object_get(b, "ref"), *vars = json_object_get(b, "variables");
+    json_t *inputs = json_object_get(b, "inputs");
     int64_t id = 0;
     int rc;
-    if ((ref && !json_is_string(ref)) || (vars && !json_is_object(vars) && !json_is_null(vars))) {
-        reply_error(r, 400, "invalid", "ref must be a string and variables an object");
+    if ((ref && !json_is_string(ref)) || (vars && !json_is_object(vars) && !json_is_null(vars)) ||
+        (inputs && !json_is_object(inputs) && !json_is_null(inputs))) {
+        reply_error(r, 400, "invalid", "ref must be a string, variables and inputs objects");
         goto out;
     }
     if ((rc = sl_store_project_get(r->s->st, r->id, &p, &err)) < 0) {
@@ -359,7 +361,8 @@ static void h_pipeline_create(struct req *r)
     char actor[48];
     snprintf(actor, sizeof(actor), "token:%lld", (long long)r->token.id);
     rc = srv_pipeline_create_by(r->s, &p, ref ? json_string_value(ref) : NULL,
-                                json_is_object(vars) ? vars : NULL, "api", actor, &id, &err);
+                                json_is_object(vars) ? vars : NULL,
+                                json_is_object(inputs) ? inputs : NULL, "api", actor, &id, &err);
     if (rc == SL_EINVAL) {
         reply_error(r, 400, "invalid", "%s", sl_error_format(&err));
     } else if (rc < 0) {

@@ -191,9 +191,10 @@ int srv_pipeline_create(struct sl_server *s, const struct sl_store_project *p, c
                         struct sl_error *err);
 
 /* As srv_pipeline_create, recording ACTOR ("token:3"; NULL: the source) as who triggered
- * the pipeline's deployments. */
+ * the pipeline's deployments, with INPUTS (a JSON object or NULL) for the spec:inputs of
+ * the .gitlab-ci.yml. */
 int srv_pipeline_create_by(struct sl_server *s, const struct sl_store_project *p, const char *ref,
-                           json_t *variables, const char *source, const char *actor,
+                           json_t *variables, json_t *inputs, const char *source, const char *actor,
                            int64_t *id_out, struct sl_error *err);
 
 /* Polling (poll.c): one thread fetches the repositories of projects with a poll interval

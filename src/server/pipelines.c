@@ -364,14 +364,32 @@ static int record_push(struct sl_server *s, int64_t project_id, const char *ref,
     return 0;
 }
 
+/* "NAME=VALUE" strings of the API's `inputs` object for the config room (a string as it
+ * is, anything else as JSON, which YAML reads back with its type); NULL-ended, heap. */
+static char **input_strings(json_t *inputs)
+{
+    char **out = sl_xcalloc(json_object_size(inputs) + 1, sizeof(*out));
+    size_t n = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(inputs, k, v)
+    {
+        char *val = json_is_string(v) ? sl_xstrdup(json_string_value(v))
+                                      : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        out[n++] = sl_xasprintf("%s=%s", k, val ? val : "");
+        free(val);
+    }
+    return out;
+}
+
 static int pipeline_create(struct sl_server *s, const struct sl_store_project *proj,
-                           const char *ref, json_t *variables, const char *source,
+                           const char *ref, json_t *variables, json_t *inputs, const char *source,
                            const char *actor, bool only_if_moved, bool *unchanged_out,
                            int64_t *id_out, struct sl_error *err)
 {
     bool unchanged = false;
     char mirror[4096], trees[4096], sha[GIT_OID_HEXSZ + 1];
-    char *tree = NULL, **ivars = NULL, *cifile = NULL, *vars_text = NULL;
+    char *tree = NULL, **ivars = NULL, *cifile = NULL, *vars_text = NULL, **istrs = NULL;
     bool is_tag = false;
     struct sl_trigger t;
     struct sl_diag diag = SL_DIAG_INIT;
@@ -446,6 +464,8 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     opts.vars = (const char *const *)ivars;
     opts.include_rule = sl_plan_include_rule;
     opts.include_rule_ctx = &t;
+    istrs = inputs ? input_strings(inputs) : NULL;
+    opts.inputs = (const char *const *)istrs;
     cifile = sl_fs_join(tree, ".gitlab-ci.yml");
     int crc = sl_config_load_file(&cfg, cifile, &opts, &diag);
     sl_diag_sort(&diag);
@@ -548,6 +568,9 @@ out:
             free(*v);
         free(ivars);
     }
+    for (char **i = istrs; i && *i; i++)
+        free(*i);
+    free(istrs);
     free(cifile);
     free(tree);
     sl_trigger_release(&t);
@@ -560,21 +583,22 @@ int srv_pipeline_create(struct sl_server *s, const struct sl_store_project *proj
                         json_t *variables, const char *source, int64_t *id_out,
                         struct sl_error *err)
 {
-    return pipeline_create(s, proj, ref, variables, source, NULL, false, NULL, id_out, err);
+    return pipeline_create(s, proj, ref, variables, NULL, source, NULL, false, NULL, id_out, err);
 }
 
 int srv_pipeline_create_by(struct sl_server *s, const struct sl_store_project *proj,
-                           const char *ref, json_t *variables, const char *source,
+                           const char *ref, json_t *variables, json_t *inputs, const char *source,
                            const char *actor, int64_t *id_out, struct sl_error *err)
 {
-    return pipeline_create(s, proj, ref, variables, source, actor, false, NULL, id_out, err);
+    return pipeline_create(s, proj, ref, variables, inputs, source, actor, false, NULL, id_out,
+                           err);
 }
 
 int srv_pipeline_poll(struct sl_server *s, const struct sl_store_project *proj, int64_t *id_out,
                       struct sl_error *err)
 {
     bool unchanged = false;
-    int rc = pipeline_create(s, proj, proj->default_branch, NULL, "push", NULL, true, &unchanged,
-                             id_out, err);
+    int rc = pipeline_create(s, proj, proj->default_branch, NULL, NULL, "push", NULL, true,
+                             &unchanged, id_out, err);
     return rc < 0 ? rc : unchanged ? 0 : 1;
 }

@@ -144,6 +144,19 @@ expect "it carries the lint messages" 1 "$(jget "['yaml_errors'].__len__()>0" | 
 req POST /api/v1/projects/$proj/pipelines "$dev" '{"ref":"no-such-branch"}'
 expect "an unknown ref: 400" 400 "$code"
 
+# inputs fill the spec:inputs of the .gitlab-ci.yml, with their types
+(cd "$tmp/repo" && git checkout -q -b inputs main && printf 'spec:\n  inputs:\n    env:\n      options: [staging, prod]\n    replicas:\n      type: number\n      default: 1\n---\ndeploy-$[[ inputs.env ]]:\n  parallel: $[[ inputs.replicas ]]\n  when: manual\n  script: [echo]\n' > .gitlab-ci.yml &&
+  git -c user.email=t@t -c user.name=t commit -qam inputs)
+req POST /api/v1/projects/$proj/pipelines "$dev" '{"ref":"inputs","inputs":{"env":"prod","replicas":2}}'
+expect "inputs reach the pipeline's spec" "201 deploy-prod 1/2,deploy-prod 2/2" \
+  "$code $(jget "['jobs'][0]['name']"),$(jget "['jobs'][1]['name']")" "$body"
+req POST /api/v1/projects/$proj/pipelines "$dev" '{"ref":"inputs","inputs":{"env":"qa"}}'
+expect "an input outside its options fails the pipeline with GitLab's message" \
+  "201 failed .gitlab-ci.yml:1:1: \`env\` input: \`qa\` cannot be used because it is not in the list of allowed options" \
+  "$code $(jget "['status']") $(jget "['yaml_errors'][0]")" "$body"
+req POST /api/v1/projects/$proj/pipelines "$dev" '{"ref":"inputs","inputs":[1]}'
+expect "inputs that are not an object: 400" 400 "$code"
+
 # lint
 req POST /api/v1/lint "$viewer" $'job:\n  script: echo hi\n'
 expect "lint a valid pipeline" "200 True" "$code $(jget "['valid']")"
