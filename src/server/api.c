@@ -4,6 +4,7 @@
 #include "base/diag.h"
 #include "base/time.h"
 #include "config/config.h"
+#include "server/flags_api.h"
 #include "server/internal.h"
 
 #include <sodium.h>
@@ -696,6 +697,39 @@ const struct route srv_routes[] = {
     {"GET", "/api/v1/admin/variables/{key}", h_admin_variable_get, "admin"},
     {"PUT", "/api/v1/admin/variables/{key}", h_admin_variable_update, "admin"},
     {"DELETE", "/api/v1/admin/variables/{key}", h_admin_variable_delete, "admin"},
+    /* feature flags (flags_api.c); the fixed paths before {name}, which would take them */
+    {"GET", "/api/v1/projects/{id}/feature_flags/environments/{env}/state", h_flags_state_get,
+     "developer"},
+    {"PUT", "/api/v1/projects/{id}/feature_flags/environments/{env}/state", h_flags_state_put,
+     "maintainer"},
+    {"GET", "/api/v1/projects/{id}/feature_flags/tokens", h_flag_tokens_list, "maintainer"},
+    {"POST", "/api/v1/projects/{id}/feature_flags/tokens", h_flag_token_create, "maintainer"},
+    {"DELETE", "/api/v1/projects/{id}/feature_flags/tokens/{key}", h_flag_token_revoke,
+     "maintainer"},
+    {"GET", "/api/v1/projects/{id}/feature_flags/unleash", h_flags_unleash_get, "developer"},
+    {"POST", "/api/v1/projects/{id}/feature_flags/unleash/reset", h_flags_unleash_reset,
+     "maintainer"},
+    {"GET", "/api/v1/projects/{id}/feature_flags", h_flags_list, "developer"},
+    {"POST", "/api/v1/projects/{id}/feature_flags", h_flag_create, "maintainer"},
+    {"GET", "/api/v1/projects/{id}/feature_flags/{name}", h_flag_get, "developer"},
+    {"PUT", "/api/v1/projects/{id}/feature_flags/{name}", h_flag_update, "maintainer"},
+    {"DELETE", "/api/v1/projects/{id}/feature_flags/{name}", h_flag_delete, "maintainer"},
+    {"GET", "/api/v1/projects/{id}/feature_flags/{name}/history", h_flag_history, "developer"},
+    {"PUT", "/api/v1/projects/{id}/feature_flags/{name}/environments/{env}", h_flag_env_set,
+     "maintainer"},
+    /* Unleash SDKs, authenticated by Unleash tokens or GitLab instance ids (flags_client.c) */
+    {"GET", "/api/client/features", h_unleash_features, NULL},
+    {"POST", "/api/client/register", h_unleash_register, NULL},
+    {"POST", "/api/client/metrics", h_unleash_metrics, NULL},
+    {"GET", "/api/frontend", h_unleash_frontend, NULL},
+    {"POST", "/api/frontend", h_unleash_frontend, NULL},
+    {"OPTIONS", "/api/frontend", h_unleash_frontend_preflight, NULL},
+    {"POST", "/api/frontend/client/metrics", h_unleash_frontend_metrics, NULL},
+    {"OPTIONS", "/api/frontend/client/metrics", h_unleash_frontend_preflight, NULL},
+    {"GET", "/api/v4/feature_flags/unleash/{id}/features", h_gitlab_unleash_features, NULL},
+    {"GET", "/api/v4/feature_flags/unleash/{id}/client/features", h_gitlab_unleash_features, NULL},
+    {"POST", "/api/v4/feature_flags/unleash/{id}/client/register", h_gitlab_unleash_register, NULL},
+    {"POST", "/api/v4/feature_flags/unleash/{id}/client/metrics", h_gitlab_unleash_metrics, NULL},
     /* authenticated by the project's webhook secret, not by a token (webhook.c) */
     {"POST", "/hooks/github", h_hook_github, NULL},
     {"POST", "/hooks/gitlab", h_hook_gitlab, NULL},

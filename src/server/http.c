@@ -134,13 +134,39 @@ void audit(struct req *r, const char *actor, const char *action, const char *tar
     free(d);
 }
 
+/* Copies one path segment of U (any byte but '/' and controls: a feature flag's or an
+ * environment's name, UTF-8 included) into OUT; the number of bytes taken, 0 when none or
+ * too long. */
+static size_t match_segment(const char *u, char out[SRV_KEY_MAX + 1])
+{
+    size_t n = 0;
+    while (u[n] && u[n] != '/' && (unsigned char)u[n] >= 0x20 && u[n] != 0x7f) {
+        if (n == SRV_KEY_MAX)
+            return 0;
+        out[n] = u[n];
+        n++;
+    }
+    out[n] = '\0';
+    return n;
+}
+
 /* Matches PATH against PATTERN; {id} takes a positive decimal integer, {key} a variable
- * key (letters, digits and '_', up to SRV_KEY_MAX bytes) copied into KEY. */
+ * key (letters, digits and '_', up to SRV_KEY_MAX bytes) copied into KEY, {name} and {env}
+ * one path segment copied into KEY and KEY2. */
 static bool route_match(const char *pattern, const char *path, int64_t *id,
-                        char key[SRV_KEY_MAX + 1])
+                        char key[SRV_KEY_MAX + 1], char key2[SRV_KEY_MAX + 1])
 {
     const char *p = pattern, *u = path;
     while (*p && *u) {
+        if (!strncmp(p, "{name}", 6) || !strncmp(p, "{env}", 5)) {
+            bool env = p[1] == 'e';
+            size_t n = match_segment(u, env ? key2 : key);
+            if (n == 0)
+                return false;
+            u += n;
+            p += env ? 5 : 6;
+            continue;
+        }
         if (!strncmp(p, "{key}", 5)) {
             size_t n = 0;
             while (isalnum((unsigned char)*u) || *u == '_') {
@@ -219,7 +245,7 @@ static size_t dispatch(struct req *r)
     bool path_known = false;
     for (size_t i = 0; i < srv_nroutes; i++) {
         int64_t id = 0;
-        if (!route_match(srv_routes[i].pattern, r->path, &id, r->key))
+        if (!route_match(srv_routes[i].pattern, r->path, &id, r->key, r->key2))
             continue;
         path_known = true;
         if (strcmp(srv_routes[i].method, r->method) != 0)

@@ -63,6 +63,7 @@ struct sl_server {
     struct metrics metrics;
     struct streams *streams;   /* log streams (stream.c) */
     struct sessions *sessions; /* the UI's sign-in sessions (session.c) */
+    struct srv_flags *flags;   /* feature flags' cache and SDK metrics (flags_state.c) */
     /* the poller (poll.c) */
     pthread_t poller;
     bool poller_started;
@@ -77,8 +78,9 @@ struct req {
     struct MHD_Connection *conn;
     const char *method;
     const char *path;
-    int64_t id;                /* the {id} of the route, when it has one */
-    char key[SRV_KEY_MAX + 1]; /* the {key} of the route, when it has one */
+    int64_t id;                 /* the {id} of the route, when it has one */
+    char key[SRV_KEY_MAX + 1];  /* the {key} or {name} of the route, when it has one */
+    char key2[SRV_KEY_MAX + 1]; /* the {env} of the route, when it has one */
     const char *body;
     size_t body_len;
     struct sl_store_token token; /* the caller (authenticated routes) */

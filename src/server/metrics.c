@@ -3,6 +3,7 @@
  * they are right across restarts and servers. */
 #include "base/compat.h"
 #include "base/alloc.h"
+#include "server/flags_api.h"
 #include "server/internal.h"
 
 /* Upper bounds in seconds: HTTP latency and job duration share one scale. */
@@ -127,4 +128,5 @@ void metrics_render(struct sl_server *s, struct sl_str *out)
                 "# HELP sluice_store_errors_total Store calls that failed unexpectedly.\n"
                 "# TYPE sluice_store_errors_total counter\nsluice_store_errors_total %llu\n",
                 (unsigned long long)atomic_load(&m->store_errors));
+    srv_flags_metrics_render(s, out);
 }

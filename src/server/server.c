@@ -7,6 +7,7 @@
 #include "config/config.h"
 #include "expr/expr.h"
 #include "server/http.h"
+#include "server/flags_api.h"
 #include "server/internal.h"
 
 #include <fcntl.h>
@@ -128,6 +129,7 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
     char *url = NULL;
 
     metrics_init(&s->metrics);
+    srv_flags_init(s);
     pthread_mutex_init(&s->sched_mu, NULL);
     pthread_mutex_init(&s->wake_mu, NULL);
     pthread_mutex_init(&s->poll_mu, NULL);
@@ -207,6 +209,7 @@ void sl_server_free(struct sl_server *s)
     sl_server_shutdown(s, 0);
     sl_store_close(s->st);
     metrics_release(&s->metrics);
+    srv_flags_free(s);
     pthread_mutex_destroy(&s->sched_mu);
     pthread_mutex_destroy(&s->wake_mu);
     pthread_cond_destroy(&s->wake_cv);

@@ -189,6 +189,16 @@ while read -r method path need; do
   routes_tested+=("$method $path $need")
   p=${path//\{id\}/999999}
   p=${p//\{key\}/NO_SUCH_KEY}
+  p=${p//\{name\}/no-such-flag}
+  p=${p//\{env\}/production}
+  if [[ $need == unleash ]]; then
+    # Unleash SDKs' routes: a sluice API token is no Unleash token (nor an instance id)
+    for r in "" "${roles[@]}"; do
+      req "$method" "$p" "${r:+${tok[$r]}}" '{}'
+      expect "$method $path ${r:-without a token} and no Unleash token: 401" 401 "$code"
+    done
+    continue
+  fi
   if [[ $need == signature ]]; then
     # webhooks: a token is no credential there; without the forge's signature, 401
     for r in "" "${roles[@]}"; do
@@ -264,6 +274,32 @@ POST /api/v1/admin/variables admin
 GET /api/v1/admin/variables/{key} admin
 PUT /api/v1/admin/variables/{key} admin
 DELETE /api/v1/admin/variables/{key} admin
+GET /api/v1/projects/{id}/feature_flags/environments/{env}/state developer
+PUT /api/v1/projects/{id}/feature_flags/environments/{env}/state maintainer
+GET /api/v1/projects/{id}/feature_flags/tokens maintainer
+POST /api/v1/projects/{id}/feature_flags/tokens maintainer
+DELETE /api/v1/projects/{id}/feature_flags/tokens/{key} maintainer
+GET /api/v1/projects/{id}/feature_flags/unleash developer
+POST /api/v1/projects/{id}/feature_flags/unleash/reset maintainer
+GET /api/v1/projects/{id}/feature_flags developer
+POST /api/v1/projects/{id}/feature_flags maintainer
+GET /api/v1/projects/{id}/feature_flags/{name} developer
+PUT /api/v1/projects/{id}/feature_flags/{name} maintainer
+DELETE /api/v1/projects/{id}/feature_flags/{name} maintainer
+GET /api/v1/projects/{id}/feature_flags/{name}/history developer
+PUT /api/v1/projects/{id}/feature_flags/{name}/environments/{env} maintainer
+GET /api/client/features unleash
+POST /api/client/register unleash
+POST /api/client/metrics unleash
+GET /api/frontend unleash
+POST /api/frontend unleash
+OPTIONS /api/frontend none
+POST /api/frontend/client/metrics unleash
+OPTIONS /api/frontend/client/metrics none
+GET /api/v4/feature_flags/unleash/{id}/features unleash
+GET /api/v4/feature_flags/unleash/{id}/client/features unleash
+POST /api/v4/feature_flags/unleash/{id}/client/register unleash
+POST /api/v4/feature_flags/unleash/{id}/client/metrics unleash
 POST /hooks/github signature
 POST /hooks/gitlab signature
 POST /hooks/gitea signature
@@ -278,7 +314,10 @@ src = open(sys.argv[1]).read()
 body = src[src.index('const struct route srv_routes[]'):]
 body = body[:body.index('};')]
 for m in re.finditer(r'\{\s*"(\w+)",\s*"([^"]+)",\s*\w+,\s*(NULL|"(\w+)")\s*\}', body):
-    role = m.group(4) or ('signature' if m.group(2).startswith('/hooks/') else 'none')
+    role = m.group(4) or ('signature' if m.group(2).startswith('/hooks/') else
+                          'unleash' if m.group(1) != 'OPTIONS' and
+                          re.match(r'/api/(client/|frontend|v4/feature_flags/)', m.group(2)) else
+                          'none')
     print(m.group(1), m.group(2), role)
 PY
 )
