@@ -309,7 +309,7 @@ static void put_final(struct run *r, const char *state, const char *reason, int 
                    sl_error_format(&err), NULL);
             sl_error_release(&err);
         }
-        if (sl_time_mono_ns() / 1000000 >= deadline) {
+        if (sl_time_mono_ns() / 1000000 >= deadline || r->a->stop_now) {
             sl_log(SL_LOG_ERROR, "final state lost: server away too long", "job", id, NULL);
             break;
         }
@@ -479,7 +479,9 @@ report:
         state = "failed";
     }
     pthread_mutex_unlock(&a->mu);
-    int trc = sl_agent_trace_finish(r.trace, sl_time_mono_ns() / 1000000 + REPORT_DEADLINE_MS);
+    /* at a stop the agent exits soon: a server away then is given a minute, not 15 */
+    int trc = sl_agent_trace_finish(r.trace, sl_time_mono_ns() / 1000000 +
+                                                 (a->stopping ? 60000 : REPORT_DEADLINE_MS));
     if (trc == SL_ECANCELED || sl_agent_trace_aborted(r.trace))
         sl_log(SL_LOG_WARN, "job aborted by the server: outcome not sent", "job", id, NULL);
     else
