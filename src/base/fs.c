@@ -49,6 +49,104 @@ out:
     return rc;
 }
 
+int sl_fs_resolve_within(const char *root, const char *path, char **resolved, struct sl_error *err)
+{
+    char *rroot = realpath(root, NULL), *rpath = NULL;
+    int rc = 0;
+
+    if (!rroot) {
+        rc = sl_error_set_errno(err, errno == ENOENT ? SL_ENOENT : SL_EIO, "%s", root);
+        goto out;
+    }
+    if (!(rpath = realpath(path, NULL))) {
+        rc = sl_error_set_errno(err, errno == ENOENT || errno == ENOTDIR ? SL_ENOENT : SL_EIO, "%s",
+                                path);
+        goto out;
+    }
+    size_t n = strlen(rroot);
+    if (n == 1) /* ROOT is "/": everything is inside */
+        n = 0;
+    if (strncmp(rpath, rroot, n) || (rpath[n] != '/' && rpath[n] != '\0')) {
+        rc = sl_error_set(err, SL_EPERM, "%s: points outside %s", path, root);
+        goto out;
+    }
+    if (resolved) {
+        *resolved = rpath;
+        rpath = NULL;
+    }
+out:
+    free(rroot);
+    free(rpath);
+    return rc;
+}
+
+int sl_fs_read_within(const char *root, const char *rel, size_t max, char **out, size_t *len,
+                      struct sl_error *err)
+{
+    char *full = sl_fs_join(root, rel), *real = NULL;
+    int rc = sl_fs_resolve_within(root, full, &real, err);
+    if (rc == 0)
+        rc = sl_fs_read_file(real, max, out, len, err);
+    free(full);
+    free(real);
+    return rc;
+}
+
+/* Changes DIRFD's entries (recursively) and not DIRFD itself; takes DIRFD over. */
+static int chown_entries(int dirfd, uid_t uid, gid_t gid, int depth)
+{
+    DIR *d = fdopendir(dirfd);
+    struct dirent *e;
+    int rc = 0;
+
+    if (!d) {
+        close(dirfd);
+        return -1;
+    }
+    while (rc == 0 && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (fchownat(dirfd, e->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
+            rc = -1;
+            break;
+        }
+        struct stat st;
+        if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            rc = -1;
+            break;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            if (depth >= 256) {
+                errno = ELOOP;
+                rc = -1;
+                break;
+            }
+            int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub < 0 || chown_entries(sub, uid, gid, depth + 1) < 0)
+                rc = -1;
+        }
+    }
+    int saved = errno;
+    closedir(d);
+    errno = saved;
+    return rc;
+}
+
+int sl_fs_chown_tree(const char *path, uid_t uid, gid_t gid, struct sl_error *err)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0 && fchown(fd, uid, gid) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        fd = -1;
+    }
+    if (fd < 0 || chown_entries(fd, uid, gid, 0) < 0) /* chown_entries takes fd over */
+        return sl_error_set_errno(err, SL_EIO, "cannot hand %s over to uid %u", path,
+                                  (unsigned)uid);
+    return 0;
+}
+
 int sl_fs_write_atomic(const char *path, const void *data, size_t len, int mode,
                        struct sl_error *err)
 {

@@ -13,7 +13,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: sluice serve [--listen ADDR:PORT] [--data DIR] [--db URL] [--workers N]\n"
-            "                    [--grace SECONDS] [--secrets-key-file FILE]\n\n"
+            "                    [--grace SECONDS] [--secrets-key-file FILE] [--run-as USER]\n\n"
             "Runs the sluice server: the HTTP API under /api/v1, /healthz, /readyz and /metrics,\n"
             "and built-in workers that run jobs with the shell executor. Logs are JSON lines on\n"
             "stderr. SIGTERM, SIGINT or SIGHUP stops it: no new connections, running jobs get the "
@@ -29,6 +29,9 @@ static void usage(FILE *f)
             "  --grace SECONDS     how long running jobs may finish at shutdown (default 30)\n"
             "  --secrets-key-file FILE  the key CI/CD variables are sealed with (default\n"
             "                      DIR/secrets.key, made on first start with mode 0600)\n"
+            "  --run-as USER       the user built-in workers run jobs as (a name or uid;\n"
+            "                      default: nobody when the server runs as root, else the\n"
+            "                      server's own user); the data directory is then closed to it\n"
             "  -h, --help          show this help\n\n"
             "On first start an admin token is created, printed once and written to\n"
             "DIR/admin.token (mode 0600). More tokens: sluice token create.\n");
@@ -52,6 +55,7 @@ int sl_cmd_serve(int argc, char **argv)
                                              {"workers", required_argument, NULL, 'w'},
                                              {"grace", required_argument, NULL, 'g'},
                                              {"secrets-key-file", required_argument, NULL, 'k'},
+                                             {"run-as", required_argument, NULL, 'u'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     struct sl_server_options o = {0};
@@ -87,6 +91,9 @@ int sl_cmd_serve(int argc, char **argv)
             break;
         case 'k':
             o.secrets_key_file = optarg;
+            break;
+        case 'u':
+            o.run_as = optarg;
             break;
         case 'h':
             usage(stdout);

@@ -5,7 +5,8 @@
  * supported: sluice runs offline, so `remote`, `project`, `template`, `component` and
  * `artifact` are each rejected with one error. A local path may use the variables of
  * opts->vars (`$X`, `${X}`; unknown ones expand to nothing, as in GitLab), is relative to
- * the project directory (leading slashes dropped), must end in .yml or .yaml, and may be a
+ * the project directory (leading slashes dropped; `..` segments and symlinks leading out of
+ * the project are refused as files that do not exist), must end in .yml or .yaml, and may be a
  * glob: `*` matches within a path segment and `**` anything, as GitLab's
  * search_files_by_wildcard_path turns them into the regexps `[^/]*?` and `.*?`.
  *
@@ -162,6 +163,22 @@ static bool yaml_extension(const char *path)
            (n > 5 && !strcasecmp(base + n - 5, ".yaml"));
 }
 
+/* True when REL has a `..` segment: such a path is refused whether or not it would climb
+ * above the project (a repository's tree has no `..` entries to walk through). */
+static bool leaves_project(const char *rel)
+{
+    for (const char *p = rel; *p;) {
+        const char *e = strchr(p, '/');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n == 2 && p[0] == '.' && p[1] == '.')
+            return true;
+        p += n;
+        while (*p == '/')
+            p++;
+    }
+    return false;
+}
+
 static const char *display_name(struct inc *x, const char *rel)
 {
     const char *dir = x->r->project_dir;
@@ -230,8 +247,11 @@ static int include_local(struct inc *x, const char *rel, const struct sl_node *a
     m = sl_xcalloc(1, sizeof(*m));
     sl_map_put(&x->files, key, m);
 
-    rc = r->opts.read(r->opts.io_ctx, rel, &text, &len, &err);
-    if (rc == SL_ENOENT) {
+    /* Outside the project is, as far as the project is concerned, nowhere: GitLab reads
+     * include:local from the repository's tree, where `..` and a symlink's target name no
+     * file, so it answers "does not exist" for both; so does sluice, before any read. */
+    rc = leaves_project(rel) ? SL_ENOENT : r->opts.read(r->opts.io_ctx, rel, &text, &len, &err);
+    if (rc == SL_ENOENT || rc == SL_EPERM) {
         sl_resolve_error(r, pos, "Local file `%s` does not exist!", rel);
         rc = 0;
         goto failed;

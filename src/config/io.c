@@ -1,5 +1,6 @@
 /* io.c: the default reader and lister of a project directory, used when the caller of
- * sl_config_load_* injects none. Paths are relative to the project directory. */
+ * sl_config_load_* injects none. Paths are relative to the project directory, and what they
+ * name (symlinks followed) must lie inside it. */
 #include "base/compat.h"
 #include "config/resolve.h"
 #include "base/alloc.h"
@@ -17,10 +18,9 @@
 int sl_config_io_read(void *ctx, const char *path, char **out, size_t *len, struct sl_error *err)
 {
     const struct sl_config_io_root *root = ctx;
-    char *full = path[0] == '/' ? sl_xstrdup(path) : sl_fs_join(root->dir, path);
-    int rc = sl_fs_read_file(full, root->max_bytes, out, len, err);
-    free(full);
-    return rc;
+    /* Confined to the project: a symlink in a repository must not make the server (or a
+     * pipeline run on someone's checkout) read files from outside it. */
+    return sl_fs_read_within(root->dir, path, root->max_bytes, out, len, err);
 }
 
 struct walk {

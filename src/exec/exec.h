@@ -195,6 +195,12 @@ struct sl_exec_spec {
      * leaves the executor (exec/mask.h: split writes, long lines, encoded forms). NULL:
      * none. */
     const struct sl_mask *mask;
+    /* When RUN_AS, the job's shells run as UID and GID with no supplementary groups (the
+     * caller must be root; sl_job_run hands the workspace over first), so a job cannot read
+     * what only the runner's user may: its data, its keys, /proc/<runner>/environ. */
+    bool run_as;
+    uid_t uid;
+    gid_t gid;
     /* The executor, and its options (the one for EXECUTOR is required, others ignored). */
     enum sl_exec_kind executor;
     const struct sl_exec_docker *docker;

@@ -117,7 +117,10 @@ static bool read_reports(const struct sl_job_spec *spec, struct sl_job_result *r
             for (size_t i = 0; i < files.n && ok; i++) {
                 char *path = sl_fs_join(spec->workspace, files.paths[i]);
                 struct sl_dotenv one;
-                if (sl_reports_dotenv_load(&one, path, &err) < 0) {
+                /* the job wrote the workspace: a report that is a symlink out of it would be
+                 * read with the runner's rights */
+                if (sl_fs_resolve_within(spec->workspace, path, NULL, &err) < 0 ||
+                    sl_reports_dotenv_load(&one, path, &err) < 0) {
                     fail(r, "unknown_failure", "reports:dotenv %s: %s", files.paths[i],
                          err.message ? err.message : "invalid");
                     progress(spec, "ERROR: %s", r->message);
@@ -156,7 +159,8 @@ static bool read_reports(const struct sl_job_spec *spec, struct sl_job_result *r
         if (sl_artifacts_match(&files, spec->workspace, &sel, &err) == 0) {
             for (size_t i = 0; i < files.n; i++) {
                 char *path = sl_fs_join(spec->workspace, files.paths[i]);
-                if (sl_reports_junit_load(&r->junit, path, &err) < 0)
+                if (sl_fs_resolve_within(spec->workspace, path, NULL, &err) < 0 ||
+                    sl_reports_junit_load(&r->junit, path, &err) < 0)
                     progress(spec, "WARNING: reports:junit %s: %s", files.paths[i],
                              err.message ? err.message : "invalid");
                 else
@@ -234,6 +238,16 @@ int sl_job_run(const struct sl_job_spec *spec, struct sl_job_result *r, struct s
     if (spec->coverage && sl_coverage_new(&jc.coverage, spec->coverage, &e) < 0) {
         progress(spec, "WARNING: coverage regex: %s", sl_error_format(&e));
         sl_error_release(&e);
+    }
+
+    /* Handed over last, with everything restored: the job's user owns all it may change,
+     * and nothing the runner keeps elsewhere. */
+    if (spec->exec.run_as &&
+        sl_fs_chown_tree(spec->workspace, spec->exec.uid, spec->exec.gid, &e) < 0) {
+        fail(r, "runner_system_failure", "cannot prepare the workspace: %s", sl_error_format(&e));
+        progress(spec, "ERROR: %s", r->message);
+        sl_error_release(&e);
+        goto out;
     }
 
     es = spec->exec;

@@ -253,6 +253,9 @@ static int run_phase(struct job *j, struct phase *ph, struct sl_error *err)
         .cwd = j->spec->workdir,
         .out_fd = pipefd[1],
         .extra_fd = scriptfd,
+        .set_ids = j->spec->run_as,
+        .uid = j->spec->uid,
+        .gid = j->spec->gid,
     };
     if ((rc = sl_exec_proc_spawn(&proc, &so, err)) < 0)
         goto out;

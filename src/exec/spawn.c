@@ -3,6 +3,7 @@
 #include "base/alloc.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -31,6 +32,92 @@ static int above_3(int fd, int *tmp)
         return fd;
     *tmp = fcntl(fd, F_DUPFD_CLOEXEC, 4);
     return *tmp >= 0 ? *tmp : fd;
+}
+
+/* The child of spawn_as: only system calls between fork and exec (the parent has threads,
+ * whose locks may be held). Reports a failing step's errno on ERRFD and exits 127. */
+static _Noreturn void child_as(const struct sl_exec_spawn_opts *opts, int out_fd, int extra_fd,
+                               int errfd)
+{
+    struct sigaction dfl;
+    sigset_t none;
+    int e = 0;
+
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction(sig, &dfl, NULL); /* fails harmlessly for the few it cannot set */
+    sigemptyset(&none);
+    if (setsid() < 0)
+        goto fail;
+    int null = open("/dev/null", O_RDONLY);
+    if (null < 0 || dup2(null, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
+        goto fail;
+    if (extra_fd >= 0 && dup2(extra_fd, 3) < 0)
+        goto fail;
+    if (opts->cwd && chdir(opts->cwd) < 0)
+        goto fail;
+    /* raw system calls: glibc's wrappers would try to signal the parent's other threads */
+    if (syscall(SYS_setgroups, 0, NULL) < 0 ||
+        syscall(SYS_setresgid, opts->gid, opts->gid, opts->gid) < 0 ||
+        syscall(SYS_setresuid, opts->uid, opts->uid, opts->uid) < 0)
+        goto fail;
+    /* ERRFD (above 9, close-on-exec) stays open until exec succeeds; the rest closes now */
+    syscall(SYS_close_range, extra_fd >= 0 ? 4U : 3U, (unsigned)errfd - 1, 0U);
+    syscall(SYS_close_range, (unsigned)errfd + 1, ~0U, 0U);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(opts->path, opts->argv, opts->envp);
+fail:
+    e = errno;
+    if (write(errfd, &e, sizeof(e)) < 0)
+        e = 0;
+    _exit(127);
+}
+
+/* sl_exec_proc_spawn for SET_IDS: fork, drop privileges, exec; an errno from the child's
+ * steps comes back over a close-on-exec pipe (nothing read: exec succeeded). */
+static int spawn_as(pid_t *pidp, const struct sl_exec_spawn_opts *opts, int out_fd, int extra_fd)
+{
+    int errp[2], e = 0;
+    sigset_t all, old;
+
+    if (pipe2(errp, O_CLOEXEC) < 0)
+        return errno;
+    /* above the descriptors the child sets up (0-3), so dup2 there cannot clobber it */
+    int hi = fcntl(errp[1], F_DUPFD_CLOEXEC, 10);
+    if (hi < 0) {
+        e = errno;
+        close(errp[0]);
+        close(errp[1]);
+        return e;
+    }
+    close(errp[1]);
+    errp[1] = hi;
+    /* no handler of ours may run in the child before its dispositions are reset */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid = fork();
+    if (pid == 0)
+        child_as(opts, out_fd, extra_fd, errp[1]);
+    if (pid < 0)
+        e = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(errp[1]);
+    if (pid > 0) {
+        ssize_t n;
+        do
+            n = read(errp[0], &e, sizeof(e));
+        while (n < 0 && errno == EINTR);
+        if (n == (ssize_t)sizeof(e)) {
+            waitpid(pid, NULL, 0);
+        } else {
+            e = 0;
+            *pidp = pid;
+        }
+    }
+    close(errp[0]);
+    return e;
 }
 
 int sl_exec_proc_spawn(struct sl_exec_proc *p, const struct sl_exec_spawn_opts *opts,
@@ -65,7 +152,8 @@ int sl_exec_proc_spawn(struct sl_exec_proc *p, const struct sl_exec_spawn_opts *
     if (opts->cwd)
         posix_spawn_file_actions_addchdir_np(&fa, opts->cwd);
 
-    e = posix_spawn(&pid, opts->path, &fa, &attr, opts->argv, opts->envp);
+    e = opts->set_ids ? spawn_as(&pid, opts, out_fd, extra_fd)
+                      : posix_spawn(&pid, opts->path, &fa, &attr, opts->argv, opts->envp);
     if (e != 0) {
         errno = e;
         rc = sl_error_set_errno(err, e == ENOENT ? SL_ENOENT : SL_EIO, "cannot start %s%s%s",

@@ -41,6 +41,12 @@ struct sl_exec_spawn_opts {
     const char *cwd;   /* NULL: inherit */
     int out_fd;        /* becomes the child's stdout and stderr */
     int extra_fd;      /* becomes the child's fd 3; -1: none */
+    /* When SET_IDS, the child drops to UID and GID (no supplementary groups) before exec;
+     * the caller must be allowed to (root). The child is then made with fork instead of
+     * posix_spawn, and runs only async-signal-safe system calls before exec. */
+    bool set_ids;
+    uid_t uid;
+    gid_t gid;
 };
 
 /* Starts the program of OPTS with stdin on /dev/null in a new session. On success fills

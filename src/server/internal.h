@@ -55,6 +55,12 @@ struct sl_server {
     atomic_bool cancel_all; /* grace period over: cancel running jobs */
     struct worker *workers;
     int nworkers;
+    /* jobs run as this user (srv_run_as_setup); RUN_HOME: its home, NULL when it has none
+     * (each job then gets one of its own) */
+    bool run_as;
+    uid_t run_uid;
+    gid_t run_gid;
+    char *run_home;
     pthread_t ticker;
     bool ticker_started;
     bool shut;
@@ -239,9 +245,15 @@ int srv_sched_job_from_spec(const char *spec, struct sl_sched_job *sj, struct sl
 void srv_sched_job_release(struct sl_sched_job *sj);
 
 /* The base environment of a built-in worker's job (jobenv.c): PATH, HOME, SHELL, LANG,
- * USER, LOGNAME; never the server's. NULL-terminated; the caller frees the strings and
- * the array. */
-char **srv_job_base_env(void);
+ * USER, LOGNAME of the user jobs run as (S may be NULL: this process's user; HOME_OVERRIDE,
+ * when not NULL, is HOME); never the server's. NULL-terminated; the caller frees the
+ * strings and the array. */
+char **srv_job_base_env(const struct sl_server *s, const char *home_override);
+/* Decides who jobs run as (jobenv.c): USER (a name or uid; NULL: `nobody` when the server
+ * is root, else the server's own user) and, for another user, closes the data directory to
+ * it (see jobenv.c). Call once the store is open and before the workers start. SL_EINVAL:
+ * no such user; SL_EPERM: another user asked of a server that is not root. */
+int srv_run_as_setup(struct sl_server *s, const char *user, struct sl_error *err);
 
 /* Workers (worker.c). */
 int srv_workers_start(struct sl_server *s, int n, struct sl_error *err);

@@ -467,13 +467,20 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     istrs = inputs ? input_strings(inputs) : NULL;
     opts.inputs = (const char *const *)istrs;
     cifile = sl_fs_join(tree, ".gitlab-ci.yml");
-    int crc = sl_config_load_file(&cfg, cifile, &opts, &diag);
+    /* The main file is read outside include's confined reader: a symlink to the server's own
+     * files (admin.token, the store) must not be read, nor echoed back in yaml_errors. */
+    int crc = sl_fs_resolve_within(tree, cifile, NULL, NULL) == SL_EPERM
+                  ? SL_EPERM
+                  : sl_config_load_file(&cfg, cifile, &opts, &diag);
     sl_diag_sort(&diag);
     if (crc < 0) {
         p.status = (char *)"failed";
-        p.error_message = (char *)(crc == SL_ENOENT && diag.n == 0
-                                       ? "the commit has no .gitlab-ci.yml"
-                                       : "the configuration is invalid (see yaml_errors)");
+        p.error_message =
+            (char *)(crc == SL_EPERM ? "the commit's .gitlab-ci.yml is a symlink leading out of "
+                                       "the repository"
+                     : crc == SL_ENOENT && diag.n == 0
+                         ? "the commit has no .gitlab-ci.yml"
+                         : "the configuration is invalid (see yaml_errors)");
         p.yaml_errors = diag_json(&diag, tree);
         p.finished_at = now;
         rc = sl_store_pipeline_create(s->st, &p, NULL, 0, now, id_out, NULL, err);

@@ -160,6 +160,8 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
         goto out;
     if ((rc = ensure_admin_token(s, admin_token, err)) < 0)
         goto out;
+    if ((rc = srv_run_as_setup(s, opts->run_as, err)) < 0)
+        goto out;
     if ((rc = srv_recover(s, err)) < 0)
         goto out;
     if ((rc = srv_workers_start(s, opts->workers < 0 ? 1 : opts->workers, err)) < 0)
@@ -216,6 +218,7 @@ void sl_server_free(struct sl_server *s)
     pthread_mutex_destroy(&s->poll_mu);
     pthread_cond_destroy(&s->poll_cv);
     free(s->worker_prefix);
+    free(s->run_home);
     free(s->data_dir);
     free(s);
 }

@@ -33,6 +33,9 @@ struct sl_server_options {
     /* the key CI/CD variables are sealed with; NULL = DATA_DIR/secrets.key (made on first
      * start, 0600) */
     const char *secrets_key_file;
+    /* the user built-in workers run jobs as (a name or uid); NULL = `nobody` when the server
+     * runs as root, else the server's own user */
+    const char *run_as;
 };
 
 /* Opens (and migrates) the store, creates the admin token on first start (*ADMIN_TOKEN,

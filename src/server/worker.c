@@ -14,6 +14,7 @@
 #include "jobspec/jobspec.h"
 #include "server/internal.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define LOG_FLUSH_BYTES (16 * 1024)
@@ -206,7 +207,15 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     char *artdir = sl_xasprintf("%s/artifacts/%d", pdir, job->position);
     char *logdir = sl_xasprintf("%s/logs", pdir);
     char *logpath = sl_xasprintf("%s/%lld.log", logdir, (long long)job->id);
-    char **base = srv_job_base_env();
+    /* a user without a home of its own (nobody's is /nonexistent) gets one per job, so
+     * tools that write there (git config --global, caches) work */
+    char *home = s->run_as && !s->run_home ? sl_xasprintf("%s.home", workspace) : NULL;
+    if (home) {
+        sl_fs_remove_tree(home, NULL);
+        if (mkdir(home, 0700) < 0 || chown(home, s->run_uid, s->run_gid) < 0)
+            sl_log(SL_LOG_WARN, "cannot make a job's home", "path", home, NULL);
+    }
+    char **base = srv_job_base_env(s, home);
     sl_fs_mkdir_p(logdir, 0755, NULL);
 
     /* the stored job as planned, bound to this run (jobspec.h): the same path sluice run
@@ -225,6 +234,9 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     js.exec.log_path = logpath;
     js.exec.on_line = on_line;
     js.exec.ctx = w;
+    js.exec.run_as = s->run_as;
+    js.exec.uid = s->run_uid;
+    js.exec.gid = s->run_gid;
 
     pthread_mutex_lock(&w->mu);
     w->cancel = sl_exec_cancel_new(NULL);
@@ -309,6 +321,9 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
            "duration_s", dur, NULL);
     sl_error_release(&terr);
     sl_fs_remove_tree(workspace, NULL);
+    if (home)
+        sl_fs_remove_tree(home, NULL);
+    free(home);
 
     sl_job_result_release(&res);
     sl_error_release(&err);

@@ -28,6 +28,18 @@ contains "a misspelt command gets a hint" "did you mean \`lint\`?"
 check "help COMMAND exits 0" 0 "$bin" help run
 contains "help COMMAND is the command's --help" "usage: sluice run"
 check "help of an unknown command is a usage error" 2 "$bin" help frobnicate
+# include:local stays in the project: a `..` path and a symlink out of it name no file
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/project/ci" && printf 'outside: {script: [echo outside]}\n' >"$tmp/secret.yml"
+ln -s ../../secret.yml "$tmp/project/ci/link.yml"
+printf 'include:\n  - local: ../secret.yml\n  - local: ci/link.yml\njob: {script: [echo in]}\n' \
+  >"$tmp/project/.gitlab-ci.yml"
+check "lint refuses includes leaving the project" 1 "$bin" lint -f "$tmp/project/.gitlab-ci.yml"
+contains "a .. path: GitLab's wording" 'Local file `../secret.yml` does not exist!'
+contains "a symlink out of it: GitLab's wording" 'Local file `ci/link.yml` does not exist!'
+check "run refuses them too" 2 "$bin" run -f "$tmp/project/.gitlab-ci.yml"
+contains "run says why" 'Local file `ci/link.yml` does not exist!'
 for cmd in $("$bin" --help | awk '/^Commands:/{on=1; next} on && !NF {exit} on {print $1}'); do
   check "$cmd --help exits 0" 0 "$bin" "$cmd" --help
   contains "$cmd --help shows usage" "usage: sluice $cmd"

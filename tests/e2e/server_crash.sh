@@ -18,6 +18,8 @@ expect() { # expect NAME WANT GOT [detail]
 }
 
 mkdir "$tmp/repo"
+# a server started as root runs jobs as nobody: the marker goes where nobody may write
+chmod 711 "$tmp" && mkdir -m 1777 "$tmp/shared"
 (cd "$tmp/repo" && git init -q -b main && cat > .gitlab-ci.yml <<YML
 stages: [slow, after]
 retried:
@@ -26,7 +28,7 @@ retried:
     max: 1
     when: runner_system_failure
   script:
-    - if [ -f "$tmp/marker" ]; then echo second attempt; else touch "$tmp/marker"; sleep 20; fi
+    - if [ -f "$tmp/shared/marker" ]; then echo second attempt; else touch "$tmp/shared/marker"; sleep 20; fi
 lost:
   stage: slow
   allow_failure: true

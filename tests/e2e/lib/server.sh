@@ -10,6 +10,8 @@
 #   wait_for SECONDS CMD...  runs CMD every 0.1 s until it succeeds or SECONDS pass
 #   ok / bad / expect        TAP-style checks counted in pass and fail; finish prints the
 #                            harness's closing line and exits non-zero on any failure
+#   shared_dir               makes $tmp/shared, where jobs may read and write: a server
+#                            started as root runs jobs as nobody, who cannot enter $tmp
 pass=0 fail=0 pid=
 db=()
 [[ -n ${SL_SERVER_DB:-} ]] && db=(--db "$SL_SERVER_DB")
@@ -22,6 +24,12 @@ expect() { # expect NAME WANT GOT [detail]
 finish() {
   echo "$pass passed, $fail failed"
   ((fail == 0))
+}
+
+shared_dir() {
+  chmod 711 "$tmp"
+  mkdir -p "$tmp/shared"
+  chmod 1777 "$tmp/shared"
 }
 
 server_start() {
