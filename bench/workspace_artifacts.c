@@ -79,7 +79,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         char *dest = sl_xasprintf("%s/.sluice/builds/%d", proj, i);
         int64_t t0 = sl_time_mono_ns();
-        die_on(sl_workspace_prepare(proj, dest, &st, &err), &err);
+        die_on(sl_workspace_prepare(proj, dest, NULL, &st, &err), &err);
         ns[i] = sl_time_mono_ns() - t0;
         free(dest);
     }

@@ -47,9 +47,16 @@ ui_npm() {
       "(ui/web) will be SKIPPED" >&2
   fi
 }
+# --bench: the peers sluice is measured against (gitlab-ci-local 4.75.1 and its Node), in
+# bench/peers/ (bench/setup-peers.sh)
+bench_peers() {
+  [[ ${1:-} == --bench ]] || return 0
+  bash "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/bench/setup-peers.sh"
+}
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#packages[@]} packages present"
   ui_npm
+  bench_peers "${1:-}"
   exit 0
 fi
 
@@ -63,4 +70,5 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 ui_npm
+bench_peers "${1:-}"
 echo "install-deps: done"

@@ -177,6 +177,27 @@ static bool read_reports(const struct sl_job_spec *spec, struct sl_job_result *r
     return ok;
 }
 
+/* The log line of the workspace, saying what GitLab's "Fetching changes" or "Skipping
+ * Git repository setup" would. */
+static void workspace_line(const struct sl_job_spec *spec, const struct sl_workspace_options *o,
+                           const struct sl_workspace_stats *ws, int64_t ns)
+{
+    double ms = (double)ns / 1e6;
+    if (o->strategy == SL_WORKSPACE_NONE)
+        progress(spec, "Skipping Git repository setup (GIT_STRATEGY none): workspace %s",
+                 spec->workspace);
+    else if (o->strategy == SL_WORKSPACE_EMPTY)
+        progress(spec, "Prepared an empty workspace %s (GIT_STRATEGY empty)", spec->workspace);
+    else if (ws->reused)
+        progress(spec,
+                 "Prepared workspace %s (fetch: %zu files unchanged, %zu copied, %zu removed) in "
+                 "%.0f ms",
+                 spec->workspace, ws->unchanged, ws->files + ws->symlinks, ws->removed, ms);
+    else
+        progress(spec, "Prepared workspace %s (%zu files) in %.0f ms", spec->workspace, ws->files,
+                 ms);
+}
+
 int sl_job_run(const struct sl_job_spec *spec, struct sl_job_result *r, struct sl_error *err)
 {
     struct job_ctx jc = {spec, NULL};
@@ -193,15 +214,18 @@ int sl_job_run(const struct sl_job_spec *spec, struct sl_job_result *r, struct s
 
     int64_t t0 = sl_time_mono_ns();
     struct sl_workspace_stats ws;
+    struct sl_workspace_options wo;
     struct sl_error e = SL_ERROR_INIT;
-    if (sl_workspace_prepare(spec->project_dir, spec->workspace, &ws, &e) < 0) {
+    sl_workspace_options_init(&wo);
+    /* GIT_STRATEGY and friends are the job's variables, as the runner reads them */
+    if (sl_workspace_options_from_env(&wo, spec->exec.env, &e) < 0 ||
+        sl_workspace_prepare(spec->project_dir, spec->workspace, &wo, &ws, &e) < 0) {
         fail(r, "runner_system_failure", "cannot prepare the workspace: %s", sl_error_format(&e));
         progress(spec, "ERROR: %s", r->message);
         sl_error_release(&e);
         goto out;
     }
-    progress(spec, "Prepared workspace %s (%zu files) in %.0f ms", spec->workspace, ws.files,
-             (double)(sl_time_mono_ns() - t0) / 1e6);
+    workspace_line(spec, &wo, &ws, sl_time_mono_ns() - t0);
 
     if (spec->ncaches && spec->cache_dir) {
         keys = sl_xcalloc(spec->ncaches, sizeof(*keys));

@@ -1,6 +1,7 @@
 /* workspace.c: the per-job copy of the project (see workspace.h for what and why). */
 #include "base/compat.h"
 #include "exec/workspace.h"
+#include "exec/workspace_int.h"
 #include "base/alloc.h"
 #include "base/fs.h"
 #include "base/map.h"
@@ -15,20 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* What a copy run carries: the two roots, the directories already made (relative to
- * DST), and the path of DEST_DIR relative to the project when it lies inside it. */
-struct copier {
-    const char *src;
-    const char *dst;
-    struct sl_map dirs;   /* relative dir -> (void *)1 */
-    struct sl_str sp, dp; /* scratch: absolute source and destination paths */
-    const char *skip_rel; /* DEST_DIR relative to SRC, or NULL */
-    bool try_reflink;     /* false once the file system said it cannot */
-    bool try_copy_range;  /* false once copy_file_range said it cannot */
-    struct sl_workspace_stats st;
-};
-
-static void copier_init(struct copier *c, const char *src, const char *dst)
+void ws_copier_init(struct copier *c, const char *src, const char *dst)
 {
     memset(c, 0, sizeof(*c));
     c->src = src;
@@ -39,14 +27,14 @@ static void copier_init(struct copier *c, const char *src, const char *dst)
     c->try_copy_range = true;
 }
 
-static void copier_release(struct copier *c)
+void ws_copier_release(struct copier *c)
 {
     sl_map_release(&c->dirs);
     sl_str_release(&c->sp);
     sl_str_release(&c->dp);
 }
 
-static const char *abs_path(struct sl_str *s, const char *root, const char *rel)
+const char *ws_abs_path(struct sl_str *s, const char *root, const char *rel)
 {
     sl_str_reset(s);
     sl_str_adds(s, root);
@@ -56,7 +44,7 @@ static const char *abs_path(struct sl_str *s, const char *root, const char *rel)
 }
 
 /* True for paths the copy never takes: `.sluice/` at the top and DEST_DIR itself. */
-static bool excluded(const struct copier *c, const char *rel)
+bool ws_excluded(const struct copier *c, const char *rel)
 {
     if (sl_streq(rel, ".sluice") || sl_starts_with(rel, ".sluice/"))
         return true;
@@ -69,8 +57,7 @@ static bool excluded(const struct copier *c, const char *rel)
 }
 
 /* Makes the directory REL (relative to DST) and its parents, once. */
-static int make_dir(struct copier *c, const char *rel, size_t len, mode_t mode,
-                    struct sl_error *err)
+int ws_make_dir(struct copier *c, const char *rel, size_t len, mode_t mode, struct sl_error *err)
 {
     char *d = sl_xstrndup(rel, len);
     int rc = 0;
@@ -78,14 +65,28 @@ static int make_dir(struct copier *c, const char *rel, size_t len, mode_t mode,
     if (sl_map_has(&c->dirs, d))
         goto out;
     const char *slash = strrchr(d, '/');
-    if (slash && (rc = make_dir(c, d, (size_t)(slash - d), 0755, err)) < 0)
+    if (slash && (rc = ws_make_dir(c, d, (size_t)(slash - d), 0755, err)) < 0)
         goto out;
-    abs_path(&c->dp, c->dst, d);
+    ws_abs_path(&c->dp, c->dst, d);
     if (mkdir(c->dp.buf, mode | 0700) == 0) {
         c->st.dirs++;
     } else if (errno != EEXIST) {
         rc = sl_error_set_errno(err, SL_EIO, "cannot create directory %s", c->dp.buf);
         goto out;
+    } else {
+        struct stat st;
+        if (lstat(c->dp.buf, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            /* a reused workspace: whatever a job left here goes, never followed */
+            if ((rc = sl_fs_remove_tree(c->dp.buf, err)) < 0)
+                goto out;
+            c->st.removed++;
+            ws_abs_path(&c->dp, c->dst, d);
+            if (mkdir(c->dp.buf, mode | 0700) < 0) {
+                rc = sl_error_set_errno(err, SL_EIO, "cannot create directory %s", c->dp.buf);
+                goto out;
+            }
+            c->st.dirs++;
+        }
     }
     sl_map_put(&c->dirs, d, (void *)1);
 out:
@@ -93,10 +94,10 @@ out:
     return rc;
 }
 
-static int make_parent(struct copier *c, const char *rel, struct sl_error *err)
+int ws_make_parent(struct copier *c, const char *rel, struct sl_error *err)
 {
     const char *slash = strrchr(rel, '/');
-    return slash ? make_dir(c, rel, (size_t)(slash - rel), 0755, err) : 0;
+    return slash ? ws_make_dir(c, rel, (size_t)(slash - rel), 0755, err) : 0;
 }
 
 /* Copies SIZE bytes from SFD to DFD: a reflink when the file system can share extents,
@@ -156,15 +157,15 @@ static int copy_content(struct copier *c, int sfd, int dfd, int64_t size, const 
 
 /* Copies the file or link REL whose lstat is ST. Directories are made by the caller.
  * Returns 0 (also for skipped special files) or an error. */
-static int copy_one(struct copier *c, const char *rel, const struct stat *st, struct sl_error *err)
+int ws_copy_one(struct copier *c, const char *rel, const struct stat *st, struct sl_error *err)
 {
     int sfd = -1, dfd = -1, rc;
     char *target = NULL;
 
-    if ((rc = make_parent(c, rel, err)) < 0)
+    if ((rc = ws_make_parent(c, rel, err)) < 0)
         goto out;
-    abs_path(&c->sp, c->src, rel);
-    abs_path(&c->dp, c->dst, rel);
+    ws_abs_path(&c->sp, c->src, rel);
+    ws_abs_path(&c->dp, c->dst, rel);
     if (S_ISLNK(st->st_mode)) {
         size_t cap = (size_t)st->st_size + 1;
         if (cap < 2 || cap > PATH_MAX)
@@ -239,20 +240,20 @@ static int copy_tree(struct copier *c, const char *rel, struct sl_error *err)
             continue;
         char *child = rel[0] ? sl_xasprintf("%s/%s", rel, e->d_name) : sl_xstrdup(e->d_name);
         struct stat st;
-        if (excluded(c, child)) {
+        if (ws_excluded(c, child)) {
             free(child);
             continue;
         }
-        abs_path(&c->sp, c->src, child);
+        ws_abs_path(&c->sp, c->src, child);
         if (lstat(c->sp.buf, &st) < 0) {
             if (errno != ENOENT) /* vanished meanwhile: nothing to copy */
                 rc = sl_error_set_errno(err, SL_EIO, "%s", c->sp.buf);
         } else if (S_ISDIR(st.st_mode)) {
-            rc = make_dir(c, child, strlen(child), st.st_mode & 07777, err);
+            rc = ws_make_dir(c, child, strlen(child), st.st_mode & 07777, err);
             if (rc == 0)
                 rc = copy_tree(c, child, err);
         } else {
-            rc = copy_one(c, child, &st, err);
+            rc = ws_copy_one(c, child, &st, err);
         }
         free(child);
     }
@@ -262,268 +263,6 @@ out:
     if (d)
         closedir(d);
     free(dir);
-    return rc;
-}
-
-/* --- Git repositories ----------------------------------------------------------------- */
-
-static bool is_gitlink(uint32_t mode)
-{
-    return mode == GIT_FILEMODE_COMMIT;
-}
-
-static int git_fail(struct sl_error *err, const char *what)
-{
-    const git_error *e = git_error_last();
-    return sl_error_set(err, SL_EPROTO, "%s: %s", what, e && e->message ? e->message : "git error");
-}
-
-/* Copies the working-tree version of REL when it exists; missing files are counted as
- * skipped (deleted in the working tree but not yet from the index). */
-static int copy_path(struct copier *c, const char *rel, struct sl_error *err)
-{
-    struct stat st;
-
-    if (excluded(c, rel))
-        return 0;
-    abs_path(&c->sp, c->src, rel);
-    if (lstat(c->sp.buf, &st) < 0) {
-        if (errno == ENOENT || errno == ENOTDIR) {
-            c->st.skipped++;
-            return 0;
-        }
-        return sl_error_set_errno(err, SL_EIO, "%s", c->sp.buf);
-    }
-    if (S_ISDIR(st.st_mode)) /* an untracked nested repository, or a typechange */
-        return make_dir(c, rel, strlen(rel), 0755, err);
-    return copy_one(c, rel, &st, err);
-}
-
-/* Writes `.git/packed-refs` of the copy with the project's branches and tags. One file
- * whatever the number of refs; git peels tags on demand, so no peeled lines are needed. */
-static int copy_refs(git_repository *src, const char *dst_gitdir, struct sl_error *err)
-{
-    git_reference_iterator *it = NULL;
-    git_reference *ref = NULL;
-    struct sl_str out = SL_STR_INIT;
-    char *path = NULL;
-    int rc = 0, e;
-
-    if (git_reference_iterator_new(&it, src) < 0) {
-        rc = git_fail(err, "cannot list the refs");
-        goto out;
-    }
-    sl_str_adds(&out, "# pack-refs with: \n");
-    while ((e = git_reference_next(&ref, it)) == 0) {
-        const char *name = git_reference_name(ref);
-        const git_oid *oid = git_reference_target(ref);
-        if (oid && (sl_starts_with(name, "refs/heads/") || sl_starts_with(name, "refs/tags/"))) {
-            char hex[GIT_OID_HEXSZ + 1];
-            git_oid_tostr(hex, sizeof(hex), oid);
-            sl_str_addf(&out, "%s %s\n", hex, name);
-        }
-        git_reference_free(ref);
-        ref = NULL;
-    }
-    if (e != GIT_ITEROVER) {
-        rc = git_fail(err, "cannot list the refs");
-        goto out;
-    }
-    path = sl_fs_join(dst_gitdir, "packed-refs");
-    rc = sl_fs_write_atomic(path, out.buf, out.len, 0644, err);
-out:
-    git_reference_iterator_free(it);
-    sl_str_release(&out);
-    free(path);
-    return rc;
-}
-
-/* Fills the stat data of index entry E from the copied file, for files whose content is
- * the committed one, so that `git status` in the job need not hash them. */
-static void fill_stat(git_index_entry *e, const struct stat *st)
-{
-    e->ctime.seconds = (int32_t)st->st_ctim.tv_sec;
-    e->ctime.nanoseconds = (uint32_t)st->st_ctim.tv_nsec;
-    e->mtime.seconds = (int32_t)st->st_mtim.tv_sec;
-    e->mtime.nanoseconds = (uint32_t)st->st_mtim.tv_nsec;
-    e->dev = (uint32_t)st->st_dev;
-    e->ino = (uint32_t)st->st_ino;
-    e->uid = st->st_uid;
-    e->gid = st->st_gid;
-    e->file_size = (uint32_t)st->st_size;
-    /* we just copied and stat'ed it: no need for libgit2 to re-hash it as racily clean */
-    e->flags_extended |= GIT_INDEX_ENTRY_UPTODATE;
-}
-
-/* Gives DEST_DIR its own repository that borrows the project's objects (workspace.h). */
-static int make_repo(struct copier *c, git_repository *src, const struct sl_map *changed,
-                     struct sl_error *err)
-{
-    git_repository *dst = NULL;
-    git_reference *head = NULL;
-    git_commit *commit = NULL;
-    git_tree *tree = NULL;
-    git_index *idx = NULL;
-    char *gitdir = sl_fs_join(c->dst, ".git");
-    char *alt = NULL, *objects = NULL;
-    const char *initial_head = NULL;
-    int rc = 0, e;
-    git_repository_init_options opts;
-
-    git_repository_init_options_init(&opts, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
-    e = git_repository_head(&head, src);
-    if (e == GIT_EUNBORNBRANCH || e == GIT_ENOTFOUND) {
-        /* no commit yet: keep the branch name that HEAD points at */
-        git_reference *sym = NULL;
-        if (git_reference_lookup(&sym, src, "HEAD") == 0 &&
-            git_reference_type(sym) == GIT_REFERENCE_SYMBOLIC)
-            initial_head = sl_xstrdup(git_reference_symbolic_target(sym));
-        git_reference_free(sym);
-    } else if (e < 0) {
-        rc = git_fail(err, "cannot read HEAD");
-        goto out;
-    }
-    opts.flags = GIT_REPOSITORY_INIT_MKDIR | GIT_REPOSITORY_INIT_NO_REINIT;
-    opts.initial_head = initial_head;
-    if (git_repository_init_ext(&dst, gitdir, &opts) < 0) {
-        rc = git_fail(err, "cannot create the workspace repository");
-        goto out;
-    }
-    objects = sl_fs_join(git_repository_commondir(src), "objects");
-    alt = sl_fs_join(gitdir, "objects/info/alternates");
-    char *line = sl_xasprintf("%s\n", objects);
-    rc = sl_fs_write_atomic(alt, line, strlen(line), 0644, err);
-    free(line);
-    if (rc < 0)
-        goto out;
-    if ((rc = copy_refs(src, gitdir, err)) < 0)
-        goto out;
-    /* reopen, so the object database sees the alternates written above */
-    git_repository_free(dst);
-    dst = NULL;
-    if (git_repository_open_ext(&dst, c->dst, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
-        rc = git_fail(err, "cannot open the workspace repository");
-        goto out;
-    }
-    if (!head)
-        goto out; /* unborn: empty index, HEAD already names the branch */
-    const git_oid *oid = git_reference_target(head);
-    git_reference *resolved = NULL;
-    if (!oid) {
-        if (git_reference_resolve(&resolved, head) < 0) {
-            rc = git_fail(err, "cannot resolve HEAD");
-            goto out;
-        }
-        git_reference_free(head);
-        head = resolved;
-        oid = git_reference_target(head);
-    }
-    if (git_commit_lookup(&commit, dst, oid) < 0 || git_commit_tree(&tree, commit) < 0) {
-        rc = git_fail(err, "cannot read the HEAD commit through the alternates");
-        goto out;
-    }
-    if (git_repository_set_head_detached(dst, oid) < 0) {
-        rc = git_fail(err, "cannot set HEAD in the workspace");
-        goto out;
-    }
-    if (git_repository_index(&idx, dst) < 0 || git_index_read_tree(idx, tree) < 0) {
-        rc = git_fail(err, "cannot build the workspace index");
-        goto out;
-    }
-    size_t n = git_index_entrycount(idx);
-    for (size_t i = 0; i < n; i++) {
-        const git_index_entry *ie = git_index_get_byindex(idx, i);
-        struct stat st;
-        if (!ie || sl_map_has(changed, ie->path) || is_gitlink(ie->mode))
-            continue;
-        abs_path(&c->dp, c->dst, ie->path);
-        if (lstat(c->dp.buf, &st) < 0)
-            continue;
-        if ((S_ISLNK(st.st_mode) != S_ISLNK(ie->mode)) ||
-            !(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)))
-            continue;
-        git_index_entry copy = *ie;
-        fill_stat(&copy, &st);
-        if (git_index_add(idx, &copy) < 0) {
-            rc = git_fail(err, "cannot update the workspace index");
-            goto out;
-        }
-    }
-    if (git_index_write(idx) < 0) {
-        rc = git_fail(err, "cannot write the workspace index");
-        goto out;
-    }
-out:
-    git_index_free(idx);
-    git_tree_free(tree);
-    git_commit_free(commit);
-    git_reference_free(head);
-    git_repository_free(dst);
-    free((char *)initial_head);
-    free(gitdir);
-    free(alt);
-    free(objects);
-    return rc;
-}
-
-static int copy_git(struct copier *c, git_repository *repo, struct sl_error *err)
-{
-    git_status_list *status = NULL;
-    git_index *idx = NULL;
-    struct sl_map changed = SL_MAP_INIT;
-    git_status_options so;
-    const char *prev = NULL;
-    int rc = 0;
-
-    git_status_options_init(&so, GIT_STATUS_OPTIONS_VERSION);
-    /* never look into .sluice/: it may hold thousands of files of earlier builds */
-    if (git_ignore_add_rule(repo, "/.sluice/\n") < 0) {
-        rc = git_fail(err, "cannot set up the status walk");
-        goto out;
-    }
-    so.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
-    so.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
-               GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
-    if (git_status_list_new(&status, repo, &so) < 0) {
-        rc = git_fail(err, "cannot read the repository status");
-        goto out;
-    }
-    if (git_repository_index(&idx, repo) < 0) {
-        rc = git_fail(err, "cannot read the index");
-        goto out;
-    }
-    size_t n = git_index_entrycount(idx);
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        const git_index_entry *e = git_index_get_byindex(idx, i);
-        if (!e || (prev && sl_streq(prev, e->path))) /* conflict stages: copy once */
-            continue;
-        prev = e->path;
-        if (excluded(c, e->path))
-            continue;
-        if (is_gitlink(e->mode))
-            rc = make_dir(c, e->path, strlen(e->path), 0755, err);
-        else
-            rc = copy_path(c, e->path, err);
-    }
-    size_t ns = git_status_list_entrycount(status);
-    for (size_t i = 0; i < ns && rc == 0; i++) {
-        const git_status_entry *s = git_status_byindex(status, i);
-        const git_diff_delta *d = s->index_to_workdir ? s->index_to_workdir : s->head_to_index;
-        if (!d)
-            continue;
-        const char *path = d->new_file.path ? d->new_file.path : d->old_file.path;
-        if (s->head_to_index && s->head_to_index->old_file.path)
-            sl_map_put(&changed, s->head_to_index->old_file.path, (void *)1);
-        sl_map_put(&changed, path, (void *)1);
-        if ((s->status & GIT_STATUS_WT_NEW) && !sl_ends_with(path, "/"))
-            rc = copy_path(c, path, err);
-    }
-    if (rc == 0)
-        rc = make_repo(c, repo, &changed, err);
-out:
-    sl_map_release(&changed);
-    git_index_free(idx);
-    git_status_list_free(status);
     return rc;
 }
 
@@ -559,16 +298,93 @@ static char *resolve_path(const char *path)
     return res;
 }
 
-int sl_workspace_prepare(const char *project_dir, const char *dest_dir,
-                         struct sl_workspace_stats *stats, struct sl_error *err)
+void sl_workspace_options_init(struct sl_workspace_options *o)
 {
+    memset(o, 0, sizeof(*o));
+    o->strategy = SL_WORKSPACE_FETCH;
+    o->checkout = true;
+}
+
+/* The last KEY=... of ENV (later entries win, as in an environment built by appending),
+ * or NULL; an empty value counts as unset, as the runner reads these variables. */
+static const char *env_get(const char *const *env, const char *key)
+{
+    const char *v = NULL;
+    size_t n = strlen(key);
+    for (const char *const *e = env; e && *e; e++)
+        if (strncmp(*e, key, n) == 0 && (*e)[n] == '=')
+            v = *e + n + 1;
+    return v && v[0] ? v : NULL;
+}
+
+int sl_workspace_options_from_env(struct sl_workspace_options *o, const char *const *env,
+                                  struct sl_error *err)
+{
+    static const struct {
+        const char *name;
+        enum sl_workspace_strategy s;
+    } strategies[] = {{"fetch", SL_WORKSPACE_FETCH},
+                      {"clone", SL_WORKSPACE_CLONE},
+                      {"none", SL_WORKSPACE_NONE},
+                      {"empty", SL_WORKSPACE_EMPTY}};
+    struct sl_workspace_options t = *o;
+    const char *v;
+
+    if ((v = env_get(env, "GIT_STRATEGY"))) {
+        size_t i = 0, n = sizeof(strategies) / sizeof(*strategies);
+        while (i < n && !sl_streq(v, strategies[i].name))
+            i++;
+        if (i == n)
+            return sl_error_set(err, SL_EINVAL,
+                                "GIT_STRATEGY: unknown strategy \"%s\" (clone, fetch, none "
+                                "or empty)",
+                                v);
+        t.strategy = strategies[i].s;
+    }
+    if ((v = env_get(env, "GIT_DEPTH"))) {
+        char *end = NULL;
+        errno = 0;
+        long d = strtol(v, &end, 10);
+        if (errno || *end || d < 0 || d > INT_MAX)
+            return sl_error_set(err, SL_EINVAL, "GIT_DEPTH: \"%s\" is not a depth", v);
+        t.depth = (int)d;
+    }
+    if ((v = env_get(env, "GIT_CHECKOUT"))) {
+        if (sl_streq(v, "false"))
+            t.checkout = false;
+        else if (sl_streq(v, "true"))
+            t.checkout = true;
+        else
+            return sl_error_set(err, SL_EINVAL, "GIT_CHECKOUT: \"%s\" is not true or false", v);
+    }
+    if ((v = env_get(env, "GIT_CLEAN_FLAGS"))) {
+        struct ws_clean c;
+        int rc = ws_clean_parse(&c, v, err); /* refused now, not at the first reuse */
+        if (rc < 0)
+            return rc;
+        ws_clean_release(&c);
+        t.clean_flags = v;
+    }
+    *o = t;
+    return 0;
+}
+
+int sl_workspace_prepare(const char *project_dir, const char *dest_dir,
+                         const struct sl_workspace_options *opts, struct sl_workspace_stats *stats,
+                         struct sl_error *err)
+{
+    struct sl_workspace_options defaults;
     char *src = NULL, *dst = NULL, *skip = NULL;
     git_repository *repo = NULL;
     struct copier c;
     int rc = 0;
     bool git_up = false;
 
-    copier_init(&c, NULL, NULL);
+    if (!opts) {
+        sl_workspace_options_init(&defaults);
+        opts = &defaults;
+    }
+    ws_copier_init(&c, NULL, NULL);
     if (!(src = realpath(project_dir, NULL))) {
         rc = sl_error_set_errno(err, errno == ENOENT ? SL_ENOENT : SL_EIO, "%s", project_dir);
         goto out;
@@ -593,13 +409,15 @@ int sl_workspace_prepare(const char *project_dir, const char *dest_dir,
             goto out;
         }
     }
-    if ((rc = sl_fs_remove_tree(dst, err)) < 0)
-        goto out;
-    if ((rc = sl_fs_mkdir_p(dst, 0755, err)) < 0)
-        goto out;
     c.src = src;
     c.dst = dst;
     c.skip_rel = skip;
+    if (opts->strategy == SL_WORKSPACE_NONE || opts->strategy == SL_WORKSPACE_EMPTY) {
+        if (opts->strategy == SL_WORKSPACE_EMPTY && (rc = sl_fs_remove_tree(dst, err)) < 0)
+            goto out;
+        rc = sl_fs_mkdir_p(dst, 0755, err);
+        goto done;
+    }
 
     git_libgit2_init();
     git_up = true;
@@ -608,25 +426,30 @@ int sl_workspace_prepare(const char *project_dir, const char *dest_dir,
     free(dotgit);
     if (has_git) {
         if (git_repository_open_ext(&repo, src, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
-            rc = git_fail(err, "cannot open the git repository of the project");
+            rc = ws_git_fail(err, "cannot open the git repository of the project");
             goto out;
         }
         if (git_repository_is_bare(repo)) {
             rc = sl_error_set(err, SL_EINVAL, "%s: a bare repository has no files to copy", src);
             goto out;
         }
-        rc = copy_git(&c, repo, err);
+        rc = ws_git_prepare(&c, repo, opts, err);
         c.st.git = true;
     } else {
-        rc = copy_tree(&c, "", err);
+        /* no index to tell what belongs to the project: always afresh */
+        if ((rc = sl_fs_remove_tree(dst, err)) < 0 || (rc = sl_fs_mkdir_p(dst, 0755, err)) < 0)
+            goto out;
+        if (opts->checkout)
+            rc = copy_tree(&c, "", err);
     }
+done:
     if (rc == 0 && stats)
         *stats = c.st;
 out:
     git_repository_free(repo);
     if (git_up)
         git_libgit2_shutdown();
-    copier_release(&c);
+    ws_copier_release(&c);
     free(src);
     free(dst);
     free(skip);
