@@ -38,7 +38,8 @@ int ws_clean_parse(struct ws_clean *c, const char *flags, struct sl_error *err)
         c->enabled = false;
         goto out;
     }
-    for (char *t = strtok_r(copy, " \t\n", &save); t && rc == 0; t = strtok_r(NULL, " \t\n", &save)) {
+    for (char *t = strtok_r(copy, " \t\n", &save); t && rc == 0;
+         t = strtok_r(NULL, " \t\n", &save)) {
         if (sl_starts_with(t, "--exclude=")) {
             rc = add_exclude(c, &n, t + 10, err);
         } else if (sl_streq(t, "--force") || sl_streq(t, "--quiet")) {
@@ -115,7 +116,7 @@ static bool excluded(const struct ws_clean *c, const char *rel, bool is_dir)
         bool hit = false;
         if (!dir_only || is_dir)
             hit = strchr(pat, '/') || **p == '/' ? fnmatch(pat, rel, FNM_PATHNAME) == 0
-                                                  : fnmatch(pat, base, 0) == 0;
+                                                 : fnmatch(pat, base, 0) == 0;
         free(pat);
         if (hit)
             return true;
@@ -209,8 +210,7 @@ static int walk(struct walker *w, const char *rel, bool untracked, struct sl_err
         if (!rel[0] && sl_streq(e->d_name, ".git"))
             continue;
         SL_GROW(names, cap, nnames + 1);
-        names[nnames++] =
-            rel[0] ? sl_xasprintf("%s/%s", rel, e->d_name) : sl_xstrdup(e->d_name);
+        names[nnames++] = rel[0] ? sl_xasprintf("%s/%s", rel, e->d_name) : sl_xstrdup(e->d_name);
     }
     for (size_t i = 0; i < nnames && rc == 0; i++)
         rc = visit(w, names[i], untracked, err);

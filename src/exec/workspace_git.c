@@ -481,8 +481,8 @@ int ws_git_prepare(struct copier *c, git_repository *repo, const struct sl_works
     if (reuse && clean.enabled) {
         /* after the copy, so the project's current .gitignore files decide */
         expect_all(&it, &expected);
-        if ((rc = ws_clean_walk(&clean, c->dst, &expected, ignored_in, dst, &c->st.removed,
-                                err)) < 0)
+        if ((rc = ws_clean_walk(&clean, c->dst, &expected, ignored_in, dst, &c->st.removed, err)) <
+            0)
             goto out;
     }
     char *ipath = sl_fs_join(gitdir, "index");
@@ -490,8 +490,8 @@ int ws_git_prepare(struct copier *c, git_repository *repo, const struct sl_works
     struct ws_stat is = {0};
     if (lstat(ipath, &ist) == 0)
         ws_stat_from(&is, &ist);
-    if (!reuse || dirty || !sl_streq(old.head, hex) ||
-        old.entries.n != new.entries.n || !ws_stat_same(&is, &old.index)) {
+    if (!reuse || dirty || !sl_streq(old.head, hex) || old.entries.n != new.entries.n ||
+        !ws_stat_same(&is, &old.index)) {
         if (born && (rc = write_index(c, dst, &head, &changed, err)) < 0) {
             free(ipath);
             goto out;

@@ -58,8 +58,8 @@ void ws_manifest_put(struct ws_manifest *m, const char *path, const struct ws_st
 static void add_stat(struct sl_str *s, const struct ws_stat *st)
 {
     sl_str_addf(s, " %llu %llu %llu %lld %lld %o", (unsigned long long)st->dev,
-                (unsigned long long)st->ino, (unsigned long long)st->size,
-                (long long)st->mtime_ns, (long long)st->ctime_ns, (unsigned)st->mode);
+                (unsigned long long)st->ino, (unsigned long long)st->size, (long long)st->mtime_ns,
+                (long long)st->ctime_ns, (unsigned)st->mode);
 }
 
 static bool parse_stat(const char **p, const char *end, struct ws_stat *st)
@@ -131,8 +131,7 @@ int ws_manifest_load(struct ws_manifest *m, const char *path)
         if (sscanf(p, " %zu %n", &plen, &used) != 1)
             goto out;
         p += used;
-        if (plen == 0 || plen > (size_t)(end - p) - 1 || p[plen] != '\n' ||
-            memchr(p, '\0', plen))
+        if (plen == 0 || plen > (size_t)(end - p) - 1 || p[plen] != '\n' || memchr(p, '\0', plen))
             goto out;
         char *rel = sl_xstrndup(p, plen);
         ws_manifest_put(m, rel, &src, &dst);
