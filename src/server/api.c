@@ -658,6 +658,7 @@ const struct route srv_routes[] = {
     {"GET", "/api/v1/pipelines/{id}", h_pipeline_get, "viewer"},
     {"POST", "/api/v1/pipelines/{id}/cancel", h_pipeline_cancel, "developer"},
     {"POST", "/api/v1/pipelines/{id}/retry", h_pipeline_retry, "developer"},
+    {"GET", "/api/v1/pipelines/{id}/test_report", h_pipeline_test_report, "viewer"},
     {"GET", "/api/v1/jobs/{id}", h_job_get, "viewer"},
     {"GET", "/api/v1/jobs/{id}/log", h_job_log, "viewer"},
     {"GET", "/api/v1/jobs/{id}/log/stream", h_job_log_stream, "viewer"},

@@ -309,6 +309,8 @@ int srv_deploy_decide(struct sl_server *s, int64_t deployment_id, const char *ac
                       const char *actor_role, bool approve, const char *comment,
                       struct sl_error *err);
 void h_environment_list(struct req *r);
+/* GET /api/v1/pipelines/{id}/test_report (reports_api.c) */
+void h_pipeline_test_report(struct req *r);
 void h_environment_get(struct req *r);
 void h_environment_stop(struct req *r);
 void h_environment_delete(struct req *r);

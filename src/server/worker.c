@@ -63,55 +63,53 @@ static void on_line(void *ctx, enum sl_exec_stream stream, const char *line, siz
         log_flush(w);
 }
 
-/* A job's dotenv report, kept beside the pipeline's artifacts for the jobs after it:
- * DATA/pipelines/<id>/dotenv/<position>.json, a JSON array of "KEY=VALUE". */
-static char *dotenv_path(const char *pdir, int position)
+/* What the job's reports leave for the jobs after it (dotenv) and for the pipeline's test
+ * report (JUnit counts), in the store's job_reports; written after every attempt, so a
+ * retry's reports replace the earlier attempt's. */
+static void reports_save(struct sl_server *s, int64_t job_id, const struct sl_job_result *res)
 {
-    return sl_xasprintf("%s/dotenv/%d.json", pdir, position);
-}
-
-static void dotenv_save(const char *pdir, int position, const struct sl_dotenv *d)
-{
-    if (d->n == 0)
-        return;
-    json_t *a = json_array();
-    for (size_t i = 0; i < d->n; i++) {
-        char *kv = sl_xasprintf("%s=%s", d->vars[i].key, d->vars[i].value);
-        json_array_append_new(a, json_string(kv));
-        free(kv);
+    char *dotenv = NULL, *junit = NULL;
+    if (res->dotenv.n) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < res->dotenv.n; i++) {
+            char *kv = sl_xasprintf("%s=%s", res->dotenv.vars[i].key, res->dotenv.vars[i].value);
+            json_array_append_new(a, json_string(kv));
+            free(kv);
+        }
+        dotenv = json_dumps(a, JSON_COMPACT);
+        json_decref(a);
     }
-    char *text = json_dumps(a, JSON_COMPACT);
-    json_decref(a);
-    char *dir = sl_xasprintf("%s/dotenv", pdir), *path = dotenv_path(pdir, position);
+    if (res->has_junit) {
+        const struct sl_junit_counts *c = &res->junit;
+        json_t *o =
+            json_pack("{s:I,s:I,s:I,s:I,s:I,s:f}", "count", (json_int_t)c->tests, "success",
+                      (json_int_t)c->success, "failed", (json_int_t)c->failed, "skipped",
+                      (json_int_t)c->skipped, "error", (json_int_t)c->errored, "time_s", c->time_s);
+        junit = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+    }
     struct sl_error err = SL_ERROR_INIT;
-    if (sl_fs_mkdir_p(dir, 0755, &err) < 0 ||
-        sl_fs_write_atomic(path, text, strlen(text), 0644, &err) < 0)
-        sl_log(SL_LOG_WARN, "cannot keep a dotenv report", "error", sl_error_format(&err), NULL);
+    if (sl_store_job_report_set(s->st, job_id, dotenv, junit, &err) < 0)
+        sl_log(SL_LOG_WARN, "cannot record a job's reports", "error", sl_error_format(&err), NULL);
     sl_error_release(&err);
-    free(text);
-    free(dir);
-    free(path);
+    free(dotenv);
+    free(junit);
 }
 
-/* The dotenv report of the job at POSITION as KEY=VALUE strings, allocated in A; NULL
- * when it left none. */
-static const char *const *dotenv_load(struct sl_arena *a, const char *pdir, int position)
+/* A stored dotenv report (a JSON array of "KEY=VALUE") as a NULL-terminated list in A. */
+static const char *const *dotenv_list(struct sl_arena *a, const char *text)
 {
-    char *path = dotenv_path(pdir, position), *text = NULL;
-    size_t len = 0;
-    const char **kv = NULL;
-    if (!sl_fs_exists(path) || sl_fs_read_file(path, SL_JOB_JSON_MAX_BYTES, &text, &len, NULL) < 0)
-        goto out;
-    json_t *arr = json_loadb(text, len, 0, NULL);
-    kv = sl_arena_alloc(a, (json_array_size(arr) + 1) * sizeof(*kv));
+    json_t *arr = text ? json_loads(text, 0, NULL) : NULL;
+    if (!json_is_array(arr)) {
+        json_decref(arr);
+        return NULL;
+    }
+    const char **kv = sl_arena_alloc(a, (json_array_size(arr) + 1) * sizeof(*kv));
     size_t n = 0;
     for (size_t i = 0; i < json_array_size(arr); i++)
         if (json_is_string(json_array_get(arr, i)))
             kv[n++] = sl_arena_strdup(a, json_string_value(json_array_get(arr, i)));
     json_decref(arr);
-out:
-    free(text);
-    free(path);
     return kv;
 }
 
@@ -139,6 +137,9 @@ static void job_ctx(struct worker *w, const struct sl_store_job *job, json_t *sp
     }
     sl_store_pipeline_release(&pl);
     sl_store_job_list_by_pipeline(s->st, job->pipeline_id, &peers, &npeers, NULL);
+    struct sl_store_job_report *reps = NULL;
+    size_t nreps = 0;
+    sl_store_job_reports_by_pipeline(s->st, job->pipeline_id, &reps, &nreps, NULL);
 
     json_t *srcs = json_object_get(spec, "source_positions");
     struct sl_jobspec_source *src = sl_arena_alloc(a, (json_array_size(srcs) + 1) * sizeof(*src));
@@ -156,9 +157,12 @@ static void job_ctx(struct worker *w, const struct sl_store_job *job, json_t *sp
             x->store_dir = sl_arena_strdup(a, store);
         free(meta);
         free(store);
-        x->dotenv = dotenv_load(a, pdir, (int)pos);
+        for (size_t r = 0; r < nreps; r++)
+            if (reps[r].position == pos)
+                x->dotenv = dotenv_list(a, reps[r].dotenv);
     }
     sl_store_jobs_free(peers, npeers);
+    sl_store_job_reports_free(reps, nreps);
     c->sources = src;
     c->nsources = ns;
     c->pipeline_id = job->pipeline_id;
@@ -264,7 +268,7 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     double secs = (double)(sl_time_mono_ns() - t0) / 1e9;
     metrics_job(&s->metrics, secs);
     log_flush(w);
-    dotenv_save(pdir, job->position, &res.dotenv);
+    reports_save(s, job->id, &res);
     coverage_save(s, job->id, res.coverage);
     if (res.artifacts) {
         struct sl_store_artifact a = {0};

@@ -252,6 +252,27 @@ int sl_store_count_by_status(struct sl_store *st, enum sl_store_table table,
                              struct sl_store_count **out, size_t *n, struct sl_error *err);
 void sl_store_counts_free(struct sl_store_count *arr, size_t n);
 
+/* ---- job reports: what a job's reports left (job_reports) ---- */
+
+struct sl_store_job_report {
+    int64_t job_id;
+    int position;
+    char *name;
+    char *dotenv; /* JSON array of "KEY=VALUE" (reports:dotenv), or NULL */
+    char *junit;  /* JSON {"count","success","failed","skipped","error","time_s"}, or NULL */
+};
+
+void sl_store_job_report_release(struct sl_store_job_report *r);
+void sl_store_job_reports_free(struct sl_store_job_report *arr, size_t n);
+/* Sets the reports of job JOB_ID (its last attempt's: a retry overwrites them); NULL for
+ * none. SL_ENOENT when the job does not exist. */
+int sl_store_job_report_set(struct sl_store *st, int64_t job_id, const char *dotenv,
+                            const char *junit, struct sl_error *err);
+/* The reports of a pipeline's jobs that left some, by position. */
+int sl_store_job_reports_by_pipeline(struct sl_store *st, int64_t pipeline_id,
+                                     struct sl_store_job_report **out, size_t *n,
+                                     struct sl_error *err);
+
 /* ---- job logs: append-only chunks ---- */
 
 /* Appends LEN bytes (1..SL_STORE_LOG_CHUNK_MAX) to the log of job JOB_ID. *end_out (may be

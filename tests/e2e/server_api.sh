@@ -236,6 +236,7 @@ GET /api/v1/projects/{id}/pipelines viewer
 GET /api/v1/pipelines/{id} viewer
 POST /api/v1/pipelines/{id}/cancel developer
 POST /api/v1/pipelines/{id}/retry developer
+GET /api/v1/pipelines/{id}/test_report viewer
 GET /api/v1/jobs/{id} viewer
 GET /api/v1/jobs/{id}/log viewer
 GET /api/v1/jobs/{id}/log/stream viewer

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# What a server pipeline shares with `sluice run` (one job spec, src/jobspec): caches kept
+# per project in the data directory across pipelines, with key, fallback and policy rules;
+# dotenv reports feeding later jobs' variables (below the pipeline's own variables);
+# artifacts:paths with $CI_PROJECT_DIR; JUnit counts in the pipeline's test report and
+# coverage on the job; CI_JOB_URL at the server.
+set -u
+bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+for tool in curl python3 git; do
+  if ! command -v $tool >/dev/null; then
+    echo "SKIPPED: server_parity needs $tool, which is not installed" >&2
+    exit 77
+  fi
+done
+bin=$(realpath "$bin")
+tmp=$(mktemp -d)
+. "$(dirname "$0")/lib/server.sh"
+trap 'server_stop; rm -rf "$tmp"' EXIT
+
+mkdir "$tmp/repo"
+(cd "$tmp/repo" && git init -q -b main && cat >.gitlab-ci.yml <<'YML'
+stages: [build, test]
+variables:
+  FROM_PIPELINE: yaml
+build:
+  stage: build
+  cache:
+    key: deps-$CI_COMMIT_REF_SLUG
+    paths: [$CI_PROJECT_DIR/.deps]
+  script:
+    - if [ -f .deps/stamp ]; then echo "cache hit $(cat .deps/stamp)"; else echo "cache miss"; fi
+    - mkdir -p .deps out && echo "$CI_JOB_ID" > .deps/stamp
+    - echo "built" > out/app.txt && echo "debug" > out/app.o
+    - printf 'VERSION=1.2.3\nFROM_PIPELINE=dotenv\n' > build.env
+    - printf '<testsuite><testcase name="a"/><testcase name="b"><failure/></testcase><testcase name="c"><skipped/></testcase></testsuite>' > report.xml
+    - echo "Coverage 87.5%"
+    - echo "job_url=$CI_JOB_URL"
+  coverage: '/Coverage (\d+\.\d+)%/'
+  artifacts:
+    paths: [$CI_PROJECT_DIR/out/]
+    exclude: ["$CI_PROJECT_DIR/out/*.o"]
+    reports:
+      dotenv: build.env
+      junit: report.xml
+test:
+  stage: test
+  cache:
+    key: other-key
+    fallback_keys: [deps-$CI_COMMIT_REF_SLUG]
+    paths: [.deps]
+    policy: pull
+  script:
+    - echo "version=$VERSION from=$FROM_PIPELINE"
+    - echo "artifact=$(cat out/app.txt) object=$(ls out/app.o 2>/dev/null || echo none)"
+    - if [ -f .deps/stamp ]; then echo "test cache hit"; else echo "test cache miss"; fi
+YML
+git add . && git -c user.email=t@t -c user.name=t commit -qm init) || exit 1
+server_start --workers 2 || exit 1
+req POST /api/v1/projects "$admin" "{\"name\":\"parity\",\"repo_url\":\"$tmp/repo\"}"
+project=$(jget "['id']")
+
+# run_pipeline BODY: creates a pipeline and waits for its end; sets pl
+run_pipeline() {
+  req POST /api/v1/projects/$project/pipelines "$admin" "$1"
+  pl=$(jget "['id']")
+  finished() { req GET /api/v1/pipelines/$pl "$admin"; [[ $(jget "['status']") =~ ^(success|failed|canceled)$ ]]; }
+  wait_for 120 finished || bad "pipeline $pl finishes" "$body"
+}
+job_log() { # job_log NAME: the log of job NAME of pipeline $pl, in $log
+  req GET /api/v1/pipelines/$pl "$admin"
+  local id
+  id=$(python3 -c "import json,sys; d=json.load(sys.stdin)
+print([j['id'] for j in d['jobs'] if j['name'] == sys.argv[1]][0])" "$1" <<<"$body")
+  req GET /api/v1/jobs/$id "$admin"
+  job_body=$body
+  req GET /api/v1/jobs/$id/log "$admin"
+  log=$body
+}
+
+run_pipeline '{}'
+expect "the first pipeline succeeds" success "$(jget "['status']")" "$body"
+job_log build
+expect "a first pipeline starts with a cold cache" 1 "$(grep -c '^cache miss' <<<"$log")" "$log"
+expect "CI_JOB_URL points at the job's page on the server" 1 \
+  "$(grep -c "^job_url=$url/jobs/[0-9]" <<<"$log")" "$log"
+body=$job_body
+expect "the job records its coverage" 87.5 "$(jget "['coverage']")" "$body"
+job_log test
+expect "dotenv variables reach the next stage" 1 "$(grep -c '^version=1.2.3 from=dotenv' <<<"$log")" "$log"
+expect "artifacts:paths and exclude with \$CI_PROJECT_DIR" 1 \
+  "$(grep -c '^artifact=built object=none' <<<"$log")" "$log"
+expect "a fallback key restores the build job's cache" 1 "$(grep -c '^test cache hit' <<<"$log")" "$log"
+req GET /api/v1/pipelines/$pl/test_report "$admin"
+expect "the test report counts the JUnit cases" "3 1 1 1" \
+  "$(jget "['total']['count'], d['total']['success'], d['total']['failed'], d['total']['skipped']" | tr -d '(),')" "$body"
+expect "one suite per job, with its id" "build 1" \
+  "$(jget "['test_suites'][0]['name'], len(d['test_suites'][0]['build_ids'])" | tr -d "(),'")" "$body"
+ls "$tmp/data/cache/$project"/deps-main.* >/dev/null 2>&1 &&
+  ok "caches are kept per project in the data directory" ||
+  bad "caches are kept per project in the data directory" "$(find "$tmp/data" -maxdepth 3)"
+
+run_pipeline '{"variables":{"FROM_PIPELINE":"api"}}'
+expect "the second pipeline succeeds" success "$(jget "['status']")" "$body"
+job_log build
+expect "the second pipeline restores the first one's cache" 1 "$(grep -c '^cache hit [0-9]' <<<"$log")" "$log"
+job_log test
+expect "a pipeline variable ranks above dotenv" 1 "$(grep -c '^version=1.2.3 from=api' <<<"$log")" "$log"
+req GET /api/v1/pipelines/999999/test_report "$admin"
+expect "an unknown pipeline's test report is 404" 404 "$code"
+
+server_stop
+finish
