@@ -27,6 +27,44 @@ void sl_time_iso8601(int64_t ms, char *buf, size_t size)
     strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+int sl_time_parse_iso8601(const char *s, int64_t *ms)
+{
+    struct tm tm = {0};
+    int n = 0;
+    if (!s || sscanf(s, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &n) != 3 || n != 10)
+        return SL_EINVAL;
+    const char *p = s + n;
+    int64_t frac_ms = 0;
+    if (*p == 'T') {
+        int m = 0;
+        if (sscanf(p + 1, "%2d:%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &m) != 3 || m != 8)
+            return SL_EINVAL;
+        p += 1 + m;
+        if (*p == '.') {
+            int64_t scale = 100;
+            for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+                frac_ms += (*p - '0') * scale;
+        }
+        if (*p == 'Z')
+            p++;
+        else if (!strcmp(p, "+00:00"))
+            p += 6;
+        else
+            return SL_EINVAL;
+    }
+    if (*p || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+        tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60 || tm.tm_year < 1970)
+        return SL_EINVAL;
+    int mday = tm.tm_mday;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1 || tm.tm_mday != mday) /* 2026-02-30 is not a date */
+        return SL_EINVAL;
+    *ms = (int64_t)t * 1000 + frac_ms;
+    return 0;
+}
+
 /* ChronicDuration's words (GitLab vendors gitlab-chronic-duration 0.12 and sets
  * raise_exceptions, so any other word makes the value "not a duration"). Months are 30
  * days, weeks 7, years 365.25 days. */

@@ -21,6 +21,7 @@ void sl_trigger_init(struct sl_trigger *t)
     memset(t, 0, sizeof(*t));
     t->source = sl_xstrdup("push");
     t->config_path = sl_xstrdup(".gitlab-ci.yml");
+    t->ref_protected = -1;
 }
 
 void sl_trigger_release(struct sl_trigger *t)
@@ -598,7 +599,9 @@ int sl_trigger_from_git(struct sl_trigger *t, const char *project_dir, struct sl
             setv(t, "CI_COMMIT_TAG_MESSAGE", tag_message);
     } else if (strcmp(t->source, "merge_request_event"))
         setv(t, "CI_COMMIT_BRANCH", t->ref);
-    setv(t, "CI_COMMIT_REF_PROTECTED", !t->tag && !strcmp(t->ref, defbranch) ? "true" : "false");
+    bool is_protected =
+        t->ref_protected >= 0 ? t->ref_protected : !t->tag && !strcmp(t->ref, defbranch);
+    setv(t, "CI_COMMIT_REF_PROTECTED", is_protected ? "true" : "false");
     if (commit) {
         const char *msg = git_commit_message(commit);
         setv(t, "CI_COMMIT_MESSAGE", msg);

@@ -44,7 +44,11 @@ struct sl_trigger {
     char **changed;
     size_t nchanged, capchanged;
     bool changes_known;
-    bool changed_by_user;         /* --changed: also answers rules:changes:compare_to */
+    bool changed_by_user; /* --changed: also answers rules:changes:compare_to */
+    /* CI_COMMIT_REF_PROTECTED: -1 (sl_trigger_init) lets sl_trigger_from_git assume what a
+     * local run can know (the default branch is protected, as GitLab's default is); 0 or 1
+     * is the server's answer from the project's protected branches and tags. */
+    int ref_protected;
     struct sl_vars predefined;    /* CI_* of the pipeline (context.c) */
     struct sl_vars pipeline_vars; /* --var, the API's variables: the highest precedence */
 };

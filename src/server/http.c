@@ -152,7 +152,8 @@ static size_t match_segment(const char *u, char out[SRV_KEY_MAX + 1])
 
 /* Matches PATH against PATTERN; {id} takes a positive decimal integer, {key} a variable
  * key (letters, digits and '_', up to SRV_KEY_MAX bytes) copied into KEY, {name} and {env}
- * one path segment copied into KEY and KEY2. */
+ * one path segment copied into KEY and KEY2, {ref} (last in a pattern) the rest of the path,
+ * any printable bytes (a branch name with its '/'), into KEY. */
 static bool route_match(const char *pattern, const char *path, int64_t *id,
                         char key[SRV_KEY_MAX + 1], char key2[SRV_KEY_MAX + 1])
 {
@@ -179,6 +180,16 @@ static bool route_match(const char *pattern, const char *path, int64_t *id,
             key[n] = '\0';
             p += 5;
             continue;
+        }
+        if (!strcmp(p, "{ref}")) { /* the rest of the path: a ref name or pattern, '/' and all */
+            size_t n = strlen(u);
+            if (n == 0 || n > SRV_KEY_MAX)
+                return false;
+            for (size_t i = 0; i < n; i++)
+                if ((unsigned char)u[i] < 0x20 || u[i] == 0x7f)
+                    return false;
+            memcpy(key, u, n + 1);
+            return true;
         }
         if (!strncmp(p, "{id}", 4)) {
             int64_t v = 0;
@@ -213,13 +224,16 @@ static void authenticate_and_run(struct req *r, const struct route *rt)
             return;
         }
         if (!r->session_id[0]) {
+            if (srv_auth_throttled(r))
+                return;
             const char *secret = h + 7;
             while (*secret == ' ')
                 secret++;
             struct sl_error err = SL_ERROR_INIT;
             int rc = sl_store_token_verify(r->s->st, secret, sl_time_now_ms(), &r->token, &err);
             if (rc == SL_ENOENT) {
-                reply_error(r, 401, "unauthorized", "invalid or revoked token");
+                srv_auth_failed(r);
+                reply_error(r, 401, "unauthorized", "invalid, expired or revoked token");
                 sl_error_release(&err);
                 return;
             }
@@ -306,6 +320,8 @@ static enum MHD_Result send_reply(struct req *r, const char *route, int64_t t0, 
         MHD_add_response_header(resp, "X-Next-Offset", r->next_offset);
     if (r->set_cookie[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, r->set_cookie);
+    if (r->retry_after[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, r->retry_after);
     /* Every answer: the UI's script and styles only from this origin, never framed, no
      * referrer to other sites (docs/ui.md). */
     for (size_t i = 0; i < SL_ARRAY_LEN(security_headers); i++)
@@ -445,6 +461,7 @@ int srv_http_start(struct sl_server *s, const char *listen, int threads, struct 
         return rc;
     streams_init(s);
     sessions_init(s);
+    s->auth_limiter = auth_limiter_new();
     s->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
         on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
@@ -470,4 +487,6 @@ void srv_http_stop(struct sl_server *s)
     }
     streams_free(s);
     sessions_free(s);
+    auth_limiter_free(s->auth_limiter);
+    s->auth_limiter = NULL;
 }

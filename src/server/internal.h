@@ -18,6 +18,8 @@
 #define SRV_HIST_N 12              /* buckets of the histograms */
 #define SRV_POLL_MAX_S 86400       /* longest poll interval a project may have */
 #define SRV_KEY_MAX 255            /* the {key} of a route (a CI/CD variable's key) */
+#define SRV_AUTH_BURST 30          /* failed authentications an address may make at once */
+#define SRV_AUTH_REFILL_S 1.0      /* ... and one more every this many seconds (auth_limit.c) */
 
 struct worker;
 
@@ -38,6 +40,8 @@ struct metrics {
     double job_dur_sum;
     uint64_t job_dur_n;
     atomic_ullong store_errors;
+    atomic_ullong auth_failures;  /* wrong tokens, sign-ins, webhook signatures */
+    atomic_ullong auth_throttled; /* answered 429 (auth_limit.c) */
 };
 
 struct sl_server {
@@ -67,9 +71,10 @@ struct sl_server {
     char *worker_prefix; /* "serve@HOST/": this server's workers, for recovery */
     atomic_ullong next_request_id;
     struct metrics metrics;
-    struct streams *streams;   /* log streams (stream.c) */
-    struct sessions *sessions; /* the UI's sign-in sessions (session.c) */
-    struct srv_flags *flags;   /* feature flags' cache and SDK metrics (flags_state.c) */
+    struct streams *streams;           /* log streams (stream.c) */
+    struct sessions *sessions;         /* the UI's sign-in sessions (session.c) */
+    struct srv_flags *flags;           /* feature flags' cache and SDK metrics (flags_state.c) */
+    struct auth_limiter *auth_limiter; /* failed authentications per address (auth_limit.c) */
     /* the poller (poll.c) */
     pthread_t poller;
     bool poller_started;
@@ -101,6 +106,7 @@ struct req {
     char request_id[72];  /* the client's X-Request-Id when sane, else a counter */
     char session_id[72];  /* the UI session the request was authenticated by; "" = bearer */
     char set_cookie[160]; /* a Set-Cookie header for the answer; "" = none */
+    char retry_after[16]; /* a Retry-After header for the answer; "" = none */
 };
 
 typedef void (*route_fn)(struct req *r);
@@ -135,6 +141,20 @@ void remote_addr(struct req *r, char *buf, size_t size);
  * taken. */
 void audit(struct req *r, const char *actor, const char *action, const char *target,
            json_t *detail);
+
+/* Failed authentications (auth_limit.c). The limiter is per address (see the file). */
+struct auth_limiter *auth_limiter_new(void);
+void auth_limiter_free(struct auth_limiter *l);
+/* Whether ADDR may try to authenticate at NOW_NS (monotonic); when not, *RETRY_S (may be
+ * NULL) is how many seconds until it may. */
+bool auth_limiter_allow(struct auth_limiter *l, const char *addr, int64_t now_ns, int *retry_s);
+/* Takes one attempt of ADDR's budget. */
+void auth_limiter_fail(struct auth_limiter *l, const char *addr, int64_t now_ns);
+/* For a route that authenticates: answers 429 (with Retry-After) and returns true when the
+ * client's address has used up its failed attempts. */
+bool srv_auth_throttled(struct req *r);
+/* Records a failed authentication of R's client (limiter and /metrics). */
+void srv_auth_failed(struct req *r);
 
 /* Log streams (stream.c): GET /api/v1/jobs/{id}/log/stream as Server-Sent Events. */
 void streams_init(struct sl_server *s);
@@ -322,6 +342,19 @@ void h_deployment_reject(struct req *r);
 void h_protected_env_create(struct req *r);
 void h_protected_env_list(struct req *r);
 void h_protected_env_delete(struct req *r);
+/* protected_refs.c */
+void h_protected_branch_list(struct req *r);
+void h_protected_branch_create(struct req *r);
+void h_protected_branch_get(struct req *r);
+void h_protected_branch_delete(struct req *r);
+void h_protected_tag_list(struct req *r);
+void h_protected_tag_create(struct req *r);
+void h_protected_tag_get(struct req *r);
+void h_protected_tag_delete(struct req *r);
+/* Whether REF (a tag when TAG) of PROJECT_ID is protected: a protected branch or tag of the
+ * project names it or matches it as a wildcard. Decides CI_COMMIT_REF_PROTECTED. */
+int srv_ref_protected(struct sl_server *s, int64_t project_id, const char *ref, bool tag, bool *out,
+                      struct sl_error *err);
 
 /* Shared by the handler files (api.c). */
 json_t *srv_time_json(int64_t ms);

@@ -126,7 +126,15 @@ void metrics_render(struct sl_server *s, struct sl_str *out)
     pthread_mutex_unlock(&m->mu);
     sl_str_addf(out,
                 "# HELP sluice_store_errors_total Store calls that failed unexpectedly.\n"
-                "# TYPE sluice_store_errors_total counter\nsluice_store_errors_total %llu\n",
-                (unsigned long long)atomic_load(&m->store_errors));
+                "# TYPE sluice_store_errors_total counter\nsluice_store_errors_total %llu\n"
+                "# HELP sluice_auth_failures_total Failed authentications (tokens, sign-ins, "
+                "webhook signatures).\n"
+                "# TYPE sluice_auth_failures_total counter\nsluice_auth_failures_total %llu\n"
+                "# HELP sluice_auth_throttled_total Requests refused with 429 after too many "
+                "failed authentications from their address.\n"
+                "# TYPE sluice_auth_throttled_total counter\nsluice_auth_throttled_total %llu\n",
+                (unsigned long long)atomic_load(&m->store_errors),
+                (unsigned long long)atomic_load(&m->auth_failures),
+                (unsigned long long)atomic_load(&m->auth_throttled));
     srv_flags_metrics_render(s, out);
 }

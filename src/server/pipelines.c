@@ -443,6 +443,10 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
             free(val);
         }
     }
+    bool is_protected = false;
+    if ((rc = srv_ref_protected(s, proj->id, ref, is_tag, &is_protected, err)) < 0)
+        goto out;
+    t.ref_protected = is_protected;
     free(t.server_url);
     t.server_url = sl_xasprintf("http://%s", sl_server_address(s));
     if ((rc = sl_trigger_from_git(&t, tree, err)) < 0)

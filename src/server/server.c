@@ -32,9 +32,12 @@ static char *db_url_for(const char *data_dir, const char *db_url)
     return sl_xasprintf("%s/sluice.db", data_dir);
 }
 
-int sl_server_token_create(const char *data_dir, const char *db_url, const char *role,
-                           const char *name, bool init, char **secret_out, struct sl_error *err)
+int sl_server_token_create(const char *data_dir, const char *db_url,
+                           const struct sl_server_new_token *nt, char **secret_out, int64_t *id_out,
+                           struct sl_error *err)
 {
+    const char *role = nt->role, *name = nt->name;
+    bool init = nt->init;
     struct sl_store *st = NULL;
     if (sl_server_role_rank(role) < 0)
         return sl_error_set(err, SL_EINVAL,
@@ -69,8 +72,8 @@ int sl_server_token_create(const char *data_dir, const char *db_url, const char 
     }
     if (rc < 0)
         return rc;
-    rc = sl_store_token_create(st, name ? name : role, role, sl_time_now_ms(), secret_out, NULL,
-                               err);
+    rc = sl_store_token_create(st, name ? name : role, role, sl_time_now_ms(), nt->expires_at,
+                               secret_out, id_out, err);
     sl_store_close(st);
     return rc;
 }
@@ -99,7 +102,7 @@ static int ensure_admin_token(struct sl_server *s, char **admin_token, struct sl
     if (fd >= 0 && close(fd) < 0 && rc == 0)
         rc = sl_error_set_errno(err, SL_EIO, "cannot write %s", path);
     if (rc == 0)
-        rc = sl_store_token_add(s->st, "admin", "admin", secret, sl_time_now_ms(), NULL, err);
+        rc = sl_store_token_add(s->st, "admin", "admin", secret, sl_time_now_ms(), 0, NULL, err);
     if (rc < 0)
         unlink(path);
     free(path);

@@ -53,11 +53,22 @@ void sl_server_shutdown(struct sl_server *s, int64_t grace_ms);
 /* Shuts down (grace 0) if needed and frees. Accepts NULL. */
 void sl_server_free(struct sl_server *s);
 
-/* Creates an API token with ROLE in the store at DB_URL (NULL = DATA_DIR/sluice.db).
- * *SECRET_OUT (caller frees) is the token, shown once. SL_EINVAL for an unknown role;
- * SL_ENOENT when the database holds no sluice store yet, unless INIT (then it is made). */
-int sl_server_token_create(const char *data_dir, const char *db_url, const char *role,
-                           const char *name, bool init, char **secret_out, struct sl_error *err);
+/* What `sluice token create` asks for: ROLE (required), NAME (NULL: the role's), valid
+ * until EXPIRES_AT (ms since the epoch; 0: for ever); INIT makes a store where none is. */
+struct sl_server_new_token {
+    const char *role;
+    const char *name;
+    int64_t expires_at;
+    bool init;
+};
+
+/* Creates an API token in the store at DB_URL (NULL = DATA_DIR/sluice.db). *SECRET_OUT
+ * (caller frees) is the token, shown once; *ID_OUT (may be NULL) its id. SL_EINVAL for an
+ * unknown role or a past expiry; SL_ENOENT when the database holds no sluice store yet,
+ * unless NT->init (then it is made). */
+int sl_server_token_create(const char *data_dir, const char *db_url,
+                           const struct sl_server_new_token *nt, char **secret_out, int64_t *id_out,
+                           struct sl_error *err);
 
 /* Roles by strength: admin > maintainer > developer > viewer. -1 for an unknown name. */
 int sl_server_role_rank(const char *role);

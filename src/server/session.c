@@ -243,9 +243,12 @@ void h_session_create(struct req *r)
         reply_error(r, 400, "invalid", "token is required (an API token, slt_…)");
         goto out;
     }
+    if (srv_auth_throttled(r))
+        goto out;
     int rc = sl_store_token_verify(r->s->st, secret, sl_time_now_ms(), &r->token, &err);
     if (rc == SL_ENOENT) {
-        reply_error(r, 401, "unauthorized", "invalid or revoked token");
+        srv_auth_failed(r);
+        reply_error(r, 401, "unauthorized", "invalid, expired or revoked token");
         audit(r, "session", "session.rejected", "", NULL);
         goto out;
     }

@@ -19,9 +19,49 @@ static json_t *when_json(int64_t ms)
 
 static json_t *token_json(const struct sl_store_token *t)
 {
-    return json_pack("{s:I,s:s,s:s,s:o,s:o,s:b}", "id", (json_int_t)t->id, "name", t->name, "role",
-                     t->role, "created_at", when_json(t->created_at), "last_used_at",
-                     when_json(t->last_used_at), "revoked", t->revoked);
+    bool expired = t->expires_at && t->expires_at <= sl_time_now_ms();
+    return json_pack("{s:I,s:s,s:s,s:o,s:o,s:o,s:b,s:b,s:b}", "id", (json_int_t)t->id, "name",
+                     t->name, "role", t->role, "created_at", when_json(t->created_at),
+                     "last_used_at", when_json(t->last_used_at), "expires_at",
+                     when_json(t->expires_at), "revoked", t->revoked, "expired", expired, "active",
+                     !t->revoked && !expired);
+}
+
+/* The expiry a create body asks for: "expires_at" (ISO 8601: a date, as GitLab's tokens take
+ * it, or a time) or "expires_in" (seconds, or a duration such as "30 days"); 0 for none.
+ * Answers 400 and returns false when it cannot be read. */
+static bool body_expiry(struct req *r, const json_t *b, int64_t *out)
+{
+    const json_t *at = json_object_get(b, "expires_at"), *in = json_object_get(b, "expires_in");
+    int64_t secs = 0;
+    *out = 0;
+    if (at && in) {
+        reply_error(r, 400, "invalid", "give expires_at or expires_in, not both");
+        return false;
+    }
+    if (at && !json_is_null(at)) {
+        if (!json_is_string(at) || sl_time_parse_iso8601(json_string_value(at), out) < 0) {
+            reply_error(r, 400, "invalid",
+                        "expires_at must be an ISO 8601 date or time (2026-12-31, "
+                        "2026-12-31T08:00:00Z)");
+            return false;
+        }
+    } else if (in && !json_is_null(in)) {
+        if (json_is_integer(in) && json_integer_value(in) > 0 &&
+            json_integer_value(in) < INT64_MAX / 1000 / 2)
+            secs = json_integer_value(in);
+        else if (!json_is_string(in) || sl_time_parse_duration(json_string_value(in), &secs) < 0) {
+            reply_error(r, 400, "invalid",
+                        "expires_in must be a number of seconds or a duration (\"30 days\")");
+            return false;
+        }
+        *out = sl_time_now_ms() + secs * 1000;
+    }
+    if (*out && *out <= sl_time_now_ms()) {
+        reply_error(r, 400, "invalid", "the expiry must be in the future");
+        return false;
+    }
+    return true;
 }
 
 void h_token_list(struct req *r)
@@ -60,14 +100,17 @@ void h_token_create(struct req *r)
     const char *name = json_string_value(json_object_get(b, "name"));
     const char *role = json_string_value(json_object_get(b, "role"));
     char *secret = NULL;
-    int64_t id = 0;
+    int64_t id = 0, expires_at = 0;
     struct sl_error err = SL_ERROR_INIT;
-    if (!name || !*name || strlen(name) > 200) {
+    if (!body_expiry(r, b, &expires_at)) {
+        /* answered */
+    } else if (!name || !*name || strlen(name) > 200) {
         reply_error(r, 400, "invalid", "name is required (1 to 200 bytes)");
     } else if (sl_server_role_rank(role) < 0) {
         reply_error(r, 400, "invalid", "role must be admin, maintainer, developer or viewer");
     } else {
-        int rc = sl_store_token_create(r->s->st, name, role, sl_time_now_ms(), &secret, &id, &err);
+        int rc = sl_store_token_create(r->s->st, name, role, sl_time_now_ms(), expires_at, &secret,
+                                       &id, &err);
         if (rc < 0) {
             reply_sl_error(r, rc, &err);
         } else {
@@ -75,9 +118,10 @@ void h_token_create(struct req *r)
             snprintf(target, sizeof(target), "token:%lld", (long long)id);
             audit(r, NULL, "token.create", target,
                   json_pack("{s:s,s:s}", "name", name, "role", role));
-            reply_json(r, 201,
-                       json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)id, "name", name, "role",
-                                 role, "token", secret));
+            json_t *o = json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)id, "name", name, "role",
+                                  role, "token", secret);
+            json_object_set_new(o, "expires_at", when_json(expires_at));
+            reply_json(r, 201, o);
         }
     }
     if (secret) {

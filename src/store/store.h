@@ -322,6 +322,7 @@ struct sl_store_token {
     char *role; /* admin, maintainer, developer, viewer */
     int64_t created_at;
     int64_t last_used_at; /* 0 = never */
+    int64_t expires_at;   /* 0 = never; from then on the token no longer authenticates */
     bool revoked;
 };
 
@@ -335,16 +336,18 @@ void sl_store_tokens_free(struct sl_store_token *arr, size_t n);
  * (caller frees; show it once, it cannot be recovered) gets the token, *id_out (may be
  * NULL) its id. */
 int sl_store_token_create(struct sl_store *st, const char *name, const char *role, int64_t now,
-                          char **secret_out, int64_t *id_out, struct sl_error *err);
+                          int64_t expires_at, char **secret_out, int64_t *id_out,
+                          struct sl_error *err);
 /* A new token secret (32 random bytes, libsodium) into OUT, not stored: for a caller that must
  * put the secret somewhere safe before the store knows it (the admin token's file). */
 void sl_store_token_generate(char out[SL_STORE_TOKEN_LEN + 1]);
-/* Stores the hash of SECRET (from sl_store_token_generate) as token NAME with ROLE. */
+/* Stores the hash of SECRET (from sl_store_token_generate) as token NAME with ROLE, valid until
+ * EXPIRES_AT (ms since the epoch; 0: for ever). SL_EINVAL when EXPIRES_AT is not after NOW. */
 int sl_store_token_add(struct sl_store *st, const char *name, const char *role, const char *secret,
-                       int64_t now, int64_t *id_out, struct sl_error *err);
+                       int64_t now, int64_t expires_at, int64_t *id_out, struct sl_error *err);
 /* Looks SECRET up by its hash and compares in constant time. On success *out (may be NULL)
- * is the token and its last_used_at becomes NOW. SL_ENOENT for an unknown, malformed or
- * revoked token (one error for all, so callers answer 401 alike). */
+ * is the token and its last_used_at becomes NOW. SL_ENOENT for an unknown, malformed,
+ * revoked or expired token (one error for all, so callers answer 401 alike). */
 int sl_store_token_verify(struct sl_store *st, const char *secret, int64_t now,
                           struct sl_store_token *out, struct sl_error *err);
 int sl_store_token_revoke(struct sl_store *st, int64_t id, struct sl_error *err);
@@ -546,6 +549,36 @@ int sl_store_variable_get(struct sl_store *st, int64_t project_id, const char *k
 #define SL_STORE_VARIABLES_MAX 8000
 int sl_store_variable_list(struct sl_store *st, int64_t project_id, bool with_value,
                            struct sl_store_variable **out, size_t *n, struct sl_error *err);
+
+/* ---- protected branches and tags (protected_refs.c) ---- */
+
+/* NAME: a ref name or a wildcard (`release/` followed by `*`); matching a ref against them is
+ * the server's (plan/scope.h). A new project's default branch is protected (migration 0031's
+ * trigger) until its row is deleted. */
+struct sl_store_protected_ref {
+    int64_t id;
+    int64_t project_id;
+    bool tag; /* a protected tag; else a branch */
+    char *name;
+    int64_t created_at;
+};
+
+void sl_store_protected_ref_release(struct sl_store_protected_ref *p);
+void sl_store_protected_refs_free(struct sl_store_protected_ref *arr, size_t n);
+/* Protects P->name (a branch, or a tag when P->tag) of P->project_id. SL_EEXISTS, with
+ * GitLab's message ("Protected branch 'main' already exists"), when it is protected already;
+ * SL_EINVAL for an empty or over-long name. */
+int sl_store_protected_ref_create(struct sl_store *st, const struct sl_store_protected_ref *p,
+                                  int64_t now, int64_t *id_out, struct sl_error *err);
+/* The protected branches (or tags) of a project, by name (bounded by SL_STORE_LIST_MAX). */
+int sl_store_protected_ref_list(struct sl_store *st, int64_t project_id, bool tag,
+                                struct sl_store_protected_ref **out, size_t *n,
+                                struct sl_error *err);
+/* SL_ENOENT when the project does not protect NAME (exactly that name or pattern). */
+int sl_store_protected_ref_get(struct sl_store *st, int64_t project_id, bool tag, const char *name,
+                               struct sl_store_protected_ref *out, struct sl_error *err);
+int sl_store_protected_ref_delete(struct sl_store *st, int64_t project_id, bool tag,
+                                  const char *name, struct sl_error *err);
 
 /* ---- protected environments and deployment approvals (approvals.c) ---- */
 

@@ -47,7 +47,7 @@ static bool well_formed(const char *secret)
     return true;
 }
 
-#define TOKEN_COLS "id, name, role, created_at, last_used_at, revoked"
+#define TOKEN_COLS "id, name, role, created_at, last_used_at, revoked, expires_at"
 
 static void read_token(const struct db_rows *r, size_t row, struct sl_store_token *t)
 {
@@ -57,6 +57,7 @@ static void read_token(const struct db_rows *r, size_t row, struct sl_store_toke
     t->created_at = db_get_int(r, row, 3);
     t->last_used_at = db_get_int(r, row, 4);
     t->revoked = db_get_int(r, row, 5) != 0;
+    t->expires_at = db_get_int(r, row, 6);
 }
 
 void sl_store_token_generate(char out[SL_STORE_TOKEN_LEN + 1])
@@ -70,7 +71,7 @@ void sl_store_token_generate(char out[SL_STORE_TOKEN_LEN + 1])
 }
 
 int sl_store_token_add(struct sl_store *st, const char *name, const char *role, const char *secret,
-                       int64_t now, int64_t *id_out, struct sl_error *err)
+                       int64_t now, int64_t expires_at, int64_t *id_out, struct sl_error *err)
 {
     char hash[HASH_HEX + 1];
     struct db_rows rows = {0};
@@ -85,11 +86,14 @@ int sl_store_token_add(struct sl_store *st, const char *name, const char *role, 
     if (!known)
         return sl_error_set(err, SL_EINVAL,
                             "unknown role '%s' (admin, maintainer, developer or viewer)", role);
+    if (expires_at && expires_at <= now)
+        return sl_error_set(err, SL_EINVAL, "expires_at must be in the future");
     hash_hex(secret, hash);
-    struct db_value v[] = {db_text(name), db_text(role), db_text(hash), db_int(now)};
+    struct db_value v[] = {db_text(name), db_text(role), db_text(hash), db_int(now),
+                           db_int_or_null(expires_at)};
     rc = db_run(st, true,
-                "INSERT INTO tokens (name, role, token_hash, created_at) VALUES (?, ?, ?, ?) "
-                "RETURNING id",
+                "INSERT INTO tokens (name, role, token_hash, created_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?) RETURNING id",
                 v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0 && id_out)
         *id_out = db_get_int(&rows, 0, 0);
@@ -98,11 +102,12 @@ int sl_store_token_add(struct sl_store *st, const char *name, const char *role, 
 }
 
 int sl_store_token_create(struct sl_store *st, const char *name, const char *role, int64_t now,
-                          char **secret_out, int64_t *id_out, struct sl_error *err)
+                          int64_t expires_at, char **secret_out, int64_t *id_out,
+                          struct sl_error *err)
 {
     char secret[SL_STORE_TOKEN_LEN + 1];
     sl_store_token_generate(secret);
-    int rc = sl_store_token_add(st, name, role, secret, now, id_out, err);
+    int rc = sl_store_token_add(st, name, role, secret, now, expires_at, id_out, err);
     if (rc == 0)
         *secret_out = sl_xstrdup(secret);
     sodium_memzero(secret, sizeof(secret));
@@ -126,9 +131,10 @@ int sl_store_token_verify(struct sl_store *st, const char *secret, int64_t now,
         goto out;
     /* the lookup found it by equality; the constant-time compare keeps that true even if
      * an index or collation ever matched loosely */
-    if (rows.nrows == 0 || db_cell(&rows, 0, 6)->len != HASH_HEX ||
-        sodium_memcmp(db_cell(&rows, 0, 6)->data, hash, HASH_HEX) != 0 ||
-        db_get_int(&rows, 0, 5) != 0) {
+    if (rows.nrows == 0 || db_cell(&rows, 0, 7)->len != HASH_HEX ||
+        sodium_memcmp(db_cell(&rows, 0, 7)->data, hash, HASH_HEX) != 0 ||
+        db_get_int(&rows, 0, 5) != 0 ||
+        (db_get_int(&rows, 0, 6) && db_get_int(&rows, 0, 6) <= now)) {
         rc = sl_error_set(err, SL_ENOENT, "invalid token");
         goto out;
     }

@@ -199,6 +199,7 @@ while read -r method path need; do
     done
     continue
   fi
+  p=${p//\{ref\}/no-such-ref}
   if [[ $need == signature ]]; then
     # webhooks: a token is no credential there; without the forge's signature, 401
     for r in "" "${roles[@]}"; do
@@ -275,6 +276,14 @@ POST /api/v1/admin/variables admin
 GET /api/v1/admin/variables/{key} admin
 PUT /api/v1/admin/variables/{key} admin
 DELETE /api/v1/admin/variables/{key} admin
+GET /api/v1/projects/{id}/protected_branches viewer
+POST /api/v1/projects/{id}/protected_branches maintainer
+GET /api/v1/projects/{id}/protected_branches/{ref} viewer
+DELETE /api/v1/projects/{id}/protected_branches/{ref} maintainer
+GET /api/v1/projects/{id}/protected_tags viewer
+POST /api/v1/projects/{id}/protected_tags maintainer
+GET /api/v1/projects/{id}/protected_tags/{ref} viewer
+DELETE /api/v1/projects/{id}/protected_tags/{ref} maintainer
 GET /api/v1/projects/{id}/feature_flags/environments/{env}/state developer
 PUT /api/v1/projects/{id}/feature_flags/environments/{env}/state maintainer
 GET /api/v1/projects/{id}/feature_flags/tokens maintainer

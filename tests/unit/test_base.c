@@ -69,6 +69,31 @@ TEST(durations_parse_like_gitlab)
     CHECK(sl_time_parse_duration("", &s) < 0);
 }
 
+TEST(iso8601_times_parse)
+{
+    int64_t ms = 0;
+    CHECK(sl_time_parse_iso8601("2026-12-31", &ms) == 0);
+    CHECK_INT_EQ(ms, INT64_C(1798675200000));
+    CHECK(sl_time_parse_iso8601("2026-12-31T08:00:01Z", &ms) == 0);
+    CHECK_INT_EQ(ms, INT64_C(1798675200000) + 8 * 3600000 + 1000);
+    CHECK(sl_time_parse_iso8601("2026-12-31T08:00:01.250+00:00", &ms) == 0);
+    CHECK_INT_EQ(ms, INT64_C(1798675200000) + 8 * 3600000 + 1250);
+    char back[32];
+    sl_time_iso8601(INT64_C(1798675200000), back, sizeof(back));
+    CHECK_STR_EQ(back, "2026-12-31T00:00:00Z");
+    static const char *const refused[] = {"",
+                                          "2026-13-01",
+                                          "2026-02-30",
+                                          "2026-1-01",
+                                          "2026-12-31T08:00:01+02:00",
+                                          "2026-12-31T8:00:01Z",
+                                          "2026-12-31 08:00:01Z",
+                                          "tomorrow",
+                                          "2026-12-31x"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(refused); i++)
+        CHECK(sl_time_parse_iso8601(refused[i], &ms) == SL_EINVAL);
+}
+
 /* tests/cases/durations/durations.tsv: one accepted or refused form a line */
 TEST(durations_table)
 {

@@ -835,12 +835,12 @@ STORE_TEST(tokens)
 {
     char *secret = NULL, *secret2 = NULL;
     int64_t id = 0;
-    CHECK_OK(sl_store_token_create(st, "ci-admin", "admin", 100, &secret, &id, &e_));
+    CHECK_OK(sl_store_token_create(st, "ci-admin", "admin", 100, 0, &secret, &id, &e_));
     CHECK_INT_EQ(strlen(secret), SL_STORE_TOKEN_LEN);
     CHECK(sl_starts_with(secret, "slt_"));
-    CHECK_OK(sl_store_token_create(st, "viewer", "viewer", 100, &secret2, NULL, &e_));
+    CHECK_OK(sl_store_token_create(st, "viewer", "viewer", 100, 0, &secret2, NULL, &e_));
     CHECK(!sl_streq(secret, secret2));
-    CHECK_FAILS(SL_EINVAL, sl_store_token_create(st, "x", "root", 100, &secret2, NULL, &e_));
+    CHECK_FAILS(SL_EINVAL, sl_store_token_create(st, "x", "root", 100, 0, &secret2, NULL, &e_));
 
     struct sl_store_token t = {0};
     CHECK_OK(sl_store_token_verify(st, secret, 200000, &t, &e_));
@@ -877,6 +877,19 @@ STORE_TEST(tokens)
     CHECK_INT_EQ(rc_charset, SL_ENOENT);
     CHECK_FAILS(SL_ENOENT, sl_store_token_verify(st, NULL, 1, &t, &e_));
 
+    /* an expiring token authenticates until its expiry, never from then on */
+    char *expiring = NULL;
+    int64_t eid = 0;
+    CHECK_FAILS(SL_EINVAL,
+                sl_store_token_create(st, "late", "viewer", 5000, 5000, &expiring, NULL, &e_));
+    CHECK_OK(sl_store_token_create(st, "soon", "viewer", 1000, 300000, &expiring, &eid, &e_));
+    CHECK_OK(sl_store_token_verify(st, expiring, 299999, &t, &e_));
+    CHECK_INT_EQ(t.expires_at, 300000);
+    sl_store_token_release(&t);
+    CHECK_FAILS(SL_ENOENT, sl_store_token_verify(st, expiring, 300000, &t, &e_));
+    CHECK_OK(sl_store_token_revoke(st, eid, &e_));
+    free(expiring);
+
     CHECK_OK(sl_store_token_revoke(st, id, &e_));
     CHECK_FAILS(SL_ENOENT, sl_store_token_verify(st, secret, 1, &t, &e_));
     CHECK_FAILS(SL_ENOENT, sl_store_token_revoke(st, id + 100, &e_));
@@ -884,9 +897,11 @@ STORE_TEST(tokens)
     struct sl_store_token *list = NULL;
     size_t n = 0;
     CHECK_OK(sl_store_token_list(st, NULL, &list, &n, &e_));
-    CHECK_INT_EQ(n, 2);
-    CHECK(list[0].revoked && !list[1].revoked);
+    CHECK_INT_EQ(n, 3);
+    CHECK(list[0].revoked && !list[1].revoked && list[2].revoked);
     CHECK_INT_EQ(list[0].last_used_at, 200000);
+    CHECK_INT_EQ(list[0].expires_at, 0);
+    CHECK_INT_EQ(list[2].expires_at, 300000);
     sl_store_tokens_free(list, n);
     free(secret);
     free(secret2);
@@ -971,7 +986,7 @@ STORE_TEST(migrate_from_older_schema)
     int64_t proj = make_project(old, "kept");
     int64_t pl = make_pipeline(old, proj, 2, "pending", 10);
     char *secret = NULL;
-    int rc_tok = sl_store_token_create(old, "t", "admin", 1, &secret, NULL, NULL);
+    int rc_tok = sl_store_token_create(old, "t", "admin", 1, 0, &secret, NULL, NULL);
     sl_store_close(old);
     CHECK_INT_EQ(rc, 0);
     CHECK_INT_EQ(v, 1);
@@ -982,7 +997,7 @@ STORE_TEST(migrate_from_older_schema)
     rc = sl_store_schema_version(cur, &v, NULL);
     struct sl_store_pipeline p = {0};
     int rc_get = sl_store_pipeline_get(cur, pl, &p, NULL);
-    rc_tok = sl_store_token_create(cur, "t", "admin", 1, &secret, NULL, NULL);
+    rc_tok = sl_store_token_create(cur, "t", "admin", 1, 0, &secret, NULL, NULL);
     struct sl_store_job j = {0};
     int claimed = sl_store_claim_job(cur, "w", NULL, 0, 10, 100, &j, NULL);
     struct db_rows rows = {0};

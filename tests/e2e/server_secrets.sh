@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Protected refs and API tokens on a real `sluice serve`: the default branch protected from
+# the project's creation, protected branches and tags by name and wildcard deciding
+# CI_COMMIT_REF_PROTECTED (409 on a second protection, unprotecting the default branch),
+# audit events; tokens with an expiry (API and CLI) that stop working when it passes; and
+# failed authentications rate-limited per address (429 with Retry-After, /metrics).
+# On SQLite here and on PostgreSQL through server_pg.sh (SL_SERVER_DB).
+set -u
+bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+if ! command -v curl >/dev/null; then
+  echo "SKIPPED: server_secrets needs curl, which is not installed" >&2
+  exit 77
+fi
+tmp=$(mktemp -d)
+# shellcheck source=lib/server.sh
+. "$src/tests/e2e/lib/server.sh"
+trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+
+gitc() { git -C "$tmp/repo" -c user.email=t@t -c user.name=t "$@"; }
+mkdir "$tmp/repo"
+(cd "$tmp/repo" && git init -q -b main && cat > .gitlab-ci.yml <<'YML'
+show:
+  script: [echo "protected=$CI_COMMIT_REF_PROTECTED ref=$CI_COMMIT_REF_NAME"]
+YML
+git add . && git -c user.email=t@t -c user.name=t commit -qm one) ||
+  { echo "cannot make a git repo" >&2; exit 1; }
+gitc branch release/1.0
+gitc branch feature
+gitc tag v1.0
+gitc tag nightly
+
+server_start || { bad "server starts"; finish; exit 1; }
+ok "server starts ($url)"
+maint=$("$bin" token create --role maintainer --data "$tmp/data" "${db[@]}" 2>"$tmp/cli_err")
+expect "token create names the new token's id on stderr" 1 \
+  "$(grep -c '^sluice: token [0-9]* created' "$tmp/cli_err")" "$(cat "$tmp/cli_err")"
+dev=$("$bin" token create --role developer --data "$tmp/data" "${db[@]}" 2>/dev/null)
+req POST /api/v1/projects "$maint" "{\"name\":\"app\",\"repo_url\":\"file://$tmp/repo\",\"default_branch\":\"main\"}"
+expect "project created" 201 "$code" "$body"
+proj=$(jget "['id']")
+
+# ---- protected branches and tags ----
+req GET "/api/v1/projects/$proj/protected_branches" "$dev"
+expect "the default branch is protected from the project's creation" "200 main" \
+  "$code $(jget "[0]['name']")" "$body"
+req POST "/api/v1/projects/$proj/protected_branches" "$maint" '{"name":"release/*"}'
+expect "protect release/* (wildcard): 201" "201 release/*" "$code $(jget "['name']")" "$body"
+req POST "/api/v1/projects/$proj/protected_branches" "$maint" '{"name":"release/*"}'
+expect "protecting it again: 409 with GitLab's message" "409 Protected branch 'release/*' already exists" \
+  "$code $(jget "['error']['message']")" "$body"
+req POST "/api/v1/projects/$proj/protected_branches?name=hotfix-*" "$maint"
+expect "the name may come as ?name= as in GitLab's API" "201 hotfix-*" "$code $(jget "['name']")" "$body"
+req POST "/api/v1/projects/$proj/protected_branches" "$maint" '{"name":""}'
+expect "an empty name: 400" 400 "$code" "$body"
+req POST "/api/v1/projects/$proj/protected_branches" "$maint" '{"nmae":"x"}'
+expect "an unknown field: 400 naming it" "400 1" "$code $(grep -c nmae <<<"$body")" "$body"
+req GET "/api/v1/projects/$proj/protected_branches/release%2F*" "$dev"
+expect "one protected branch by its (URL-encoded) name" "200 release/*" "$code $(jget "['name']")" "$body"
+req GET "/api/v1/projects/$proj/protected_branches/nope" "$dev"
+expect "an unprotected name: 404" 404 "$code" "$body"
+req POST "/api/v1/projects/$proj/protected_tags" "$maint" '{"name":"v*"}'
+expect "protect tags v*: 201" 201 "$code" "$body"
+req POST "/api/v1/projects/999999/protected_tags" "$maint" '{"name":"v*"}'
+expect "an unknown project: 404" 404 "$code" "$body"
+
+pipeline_done() {
+  req GET "/api/v1/pipelines/$1" "$maint"
+  [[ $(jget "['status']") =~ ^(success|failed|canceled)$ ]]
+}
+protected_of() { # protected_of REF: CI_COMMIT_REF_PROTECTED of a pipeline on REF
+  req POST "/api/v1/projects/$proj/pipelines" "$dev" "{\"ref\":\"$1\"}"
+  local pl
+  pl=$(jget "['id']")
+  wait_for 60 pipeline_done "$pl" || { echo "pipeline on $1 did not finish: $body" >&2; return; }
+  local job
+  job=$(jget "['jobs'][0]['id']")
+  req GET "/api/v1/jobs/$job/log" "$dev"
+  sed -n 's/.*protected=\([a-z]*\) ref=.*/\1/p' <<<"$body" | head -1
+}
+expect "main (the default branch) is protected" true "$(protected_of main)"
+expect "release/1.0 matches release/*" true "$(protected_of release/1.0)"
+expect "feature is not protected" false "$(protected_of feature)"
+expect "tag v1.0 matches v*" true "$(protected_of v1.0)"
+expect "tag nightly is not protected" false "$(protected_of nightly)"
+
+req DELETE "/api/v1/projects/$proj/protected_branches/main" "$maint"
+expect "unprotect the default branch: 204" 204 "$code" "$body"
+req DELETE "/api/v1/projects/$proj/protected_branches/main" "$maint"
+expect "unprotecting it again: 404" 404 "$code" "$body"
+expect "main is no longer protected" false "$(protected_of main)"
+req DELETE "/api/v1/projects/$proj/protected_tags/v%2A" "$maint"
+expect "unprotect tags v*: 204" 204 "$code" "$body"
+expect "tag v1.0 is no longer protected" false "$(protected_of v1.0)"
+
+req GET "/api/v1/audit?limit=100" "$("$bin" token create --role admin --data "$tmp/data" "${db[@]}" 2>/dev/null)"
+expect "protections and unprotections are audit events" "2 1 1 1" \
+  "$(grep -o '"protected_branch.create"' <<<"$body" | wc -l) $(grep -o '"protected_branch.delete"' <<<"$body" | wc -l) $(grep -o '"protected_tag.create"' <<<"$body" | wc -l) $(grep -o '"protected_tag.delete"' <<<"$body" | wc -l)" "$body"
+
+# ---- tokens that expire ----
+admin2=$("$bin" token create --role admin --data "$tmp/data" "${db[@]}" 2>/dev/null)
+req POST /api/v1/tokens "$admin2" '{"name":"short","role":"viewer","expires_in":5}'
+expect "a token that expires in 5 s: 201 with its expires_at" "201 True" \
+  "$code $(jget "['expires_at'] is not None")" "$body"
+short=$(jget "['token']")
+short_id=$(jget "['id']")
+req GET /api/v1/projects "$short"
+expect "it works before its expiry" 200 "$code" "$body"
+short_expired() { req GET /api/v1/projects "$short"; [[ $code == 401 ]]; }
+wait_for 30 short_expired
+expect "it stops working when it expires: 401" "401 invalid, expired or revoked token" \
+  "$code $(jget "['error']['message']")" "$body"
+req GET /api/v1/tokens "$admin2"
+expect "the list says it expired, without any secret" "True False 0" \
+  "$(python3 -c "import json,sys; t=[t for t in json.load(sys.stdin) if t['id']==$short_id][0]; print(t['expired'], t['active'], int('token' in t))" <<<"$body")" "$body"
+req POST /api/v1/tokens "$admin2" '{"name":"dated","role":"viewer","expires_at":"2999-01-01"}'
+expect "expires_at as a date: 201" "201 2999-01-01T00:00:00Z" "$code $(jget "['expires_at']")" "$body"
+req POST /api/v1/tokens "$admin2" '{"name":"past","role":"viewer","expires_at":"2001-01-01"}'
+expect "an expiry in the past: 400" 400 "$code" "$body"
+req POST /api/v1/tokens "$admin2" '{"name":"bad","role":"viewer","expires_in":"soonish"}'
+expect "an expires_in that is no duration: 400" 400 "$code" "$body"
+cli_tok=$("$bin" token create --role viewer --expires-in "1 day" --data "$tmp/data" "${db[@]}" 2>/dev/null)
+req GET /api/v1/projects "$cli_tok"
+expect "sluice token create --expires-in makes a working token" 200 "$code" "$body"
+"$bin" token create --role viewer --expires-at yesterday --data "$tmp/data" "${db[@]}" >/dev/null 2>"$tmp/cli_err"
+expect "--expires-at that is no date: usage error (2)" 2 "$?"
+
+# ---- failed authentications are rate-limited per address ----
+wrong=slt_$(printf '0%.0s' {1..64})
+n401=0 retry=
+for _ in $(seq 100); do # the budget refills while we try: count until the first 429
+  code=$(curl -s -o "$tmp/body" -D "$tmp/headers" -w '%{http_code}' -H "Authorization: Bearer $wrong" "$url/api/v1/projects")
+  [[ $code == 401 ]] || break
+  n401=$((n401 + 1))
+done
+retry=$(tr -d '\r' <"$tmp/headers" | sed -n 's/^Retry-After: //Ip')
+expect "at least the burst of 30 wrong tokens gets 401" 1 "$((n401 >= 30))" "$n401"
+expect "then 429 with a Retry-After" "429 1" "$code $([[ $retry =~ ^[0-9]+$ ]] && echo 1)" \
+  "$(cat "$tmp/body") (Retry-After '$retry')"
+req GET /healthz ""
+expect "unauthenticated routes still answer" 200 "$code"
+allowed_again() { req GET /api/v1/projects "$maint"; [[ $code == 200 ]]; }
+wait_for 30 allowed_again
+expect "a valid token works again once the budget refills" 200 "$code"
+req GET /metrics "$maint"
+expect "metrics count failed and throttled authentications" "1 1" \
+  "$(grep -cE '^sluice_auth_failures_total (3[0-9]|[4-9][0-9])$' <<<"$body") $(grep -cE '^sluice_auth_throttled_total [1-9]' <<<"$body")" \
+  "$(grep sluice_auth <<<"$body")"
+
+server_stop
+finish
