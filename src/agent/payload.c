@@ -247,6 +247,22 @@ static void parse_image(struct dec *d, json_t *o, struct sl_job_image *img, cons
     img->pull_policy = strv(d, o, "pull_policy", sl_arena_printf(d->a, "%s.pull_policy", field));
     alias = str(d, o, "alias", sl_arena_printf(d->a, "%s.alias", field));
     img->alias = aliases(d, alias);
+    vars = json_object_get(o, "variables");
+    if (json_is_object(vars)) {
+        /* a map, as written in YAML ({KEY: VALUE} or {KEY: {value: V}}) */
+        const char **kv = sl_arena_alloc(d->a, (json_object_size(vars) + 1) * sizeof(*kv));
+        const char *k;
+        json_t *v;
+        size_t i = 0;
+        json_object_foreach(vars, k, v)
+        {
+            json_t *val = json_is_object(v) ? json_object_get(v, "value") : v;
+            kv[i++] = sl_arena_printf(d->a, "%s=%s", k,
+                                      json_is_string(val) ? json_string_value(val) : "");
+        }
+        img->variables = kv;
+        return;
+    }
     nv = objs(d, o, "variables", &vars);
     if (nv) {
         const char **kv = sl_arena_alloc(d->a, (nv + 1) * sizeof(*kv));
@@ -269,12 +285,23 @@ static void parse_images(struct dec *d, json_t *root, struct sl_agent_job *job)
         parse_image(d, image, img, "image");
         job->spec.image = img;
     }
-    size_t n = objs(d, root, "services", &arr);
-    if (n) {
+    arr = json_object_get(root, "services");
+    size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
+    if (arr && !json_is_null(arr) && !json_is_array(arr))
+        bad(d, "services", "not a list");
+    if (n > SL_AGENT_PAYLOAD_MAX_LIST && d->rc == 0)
+        d->rc = sl_error_set(d->err, SL_ELIMIT, "payload: services: more than %d entries",
+                             SL_AGENT_PAYLOAD_MAX_LIST);
+    if (n && d->rc == 0) {
         struct sl_job_image *svcs = sl_arena_alloc(d->a, n * sizeof(*svcs));
         for (size_t i = 0; i < n && d->rc == 0; i++) {
-            parse_image(d, json_array_get(arr, i), &svcs[i],
-                        sl_arena_printf(d->a, "services[%zu]", i));
+            json_t *e = json_array_get(arr, i);
+            if (json_is_string(e)) /* a name alone, as YAML allows */
+                svcs[i].name = sl_arena_strdup(d->a, json_string_value(e));
+            else if (json_is_object(e))
+                parse_image(d, e, &svcs[i], sl_arena_printf(d->a, "services[%zu]", i));
+            else
+                bad(d, sl_arena_printf(d->a, "services[%zu]", i), "not an image");
             if (d->rc == 0 && (!svcs[i].name || !*svcs[i].name))
                 bad(d, field_name(d, "services", i, "name"), "missing");
         }
@@ -324,7 +351,14 @@ static void parse_caches(struct dec *d, json_t *root, struct sl_agent_job *job)
         json_t *c = json_array_get(arr, i);
         struct sl_cache_spec *cs = &caches[i];
         *cs = (struct sl_cache_spec)SL_CACHE_SPEC_INIT;
-        cs->key = str(d, c, "key", field_name(d, "cache", i, "key"));
+        json_t *key = json_object_get(c, "key");
+        if (json_is_object(key)) {
+            /* key:files and key:prefix, as written: the agent hashes the files */
+            cs->key_files = strv(d, key, "files", field_name(d, "cache", i, "key.files"));
+            cs->key_prefix = str(d, key, "prefix", field_name(d, "cache", i, "key.prefix"));
+        } else {
+            cs->key = str(d, c, "key", field_name(d, "cache", i, "key"));
+        }
         cs->fallback_keys = strv(d, c, "fallback_keys", field_name(d, "cache", i, "fallback_keys"));
         cs->select.paths = strv(d, c, "paths", field_name(d, "cache", i, "paths"));
         cs->select.untracked = flag(d, c, "untracked", field_name(d, "cache", i, "untracked"));

@@ -65,7 +65,14 @@ static int fetch(const struct sl_agent_job *job, const char *mirror_dir, struct 
     git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
     fo.prune = GIT_FETCH_NO_PRUNE;
     fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-    if (git_remote_create_anonymous(&remote, repo, job->git.repo_url) < 0 ||
+    /* as the server's mirror fetch: no url.*.insteadOf rewriting, whose config glob
+     * leaks PCRE2 match frames in libgit2 1.5 on every call, and the URL is the server's
+     * own anyway */
+    git_remote_create_options ro;
+    git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+    ro.repository = repo;
+    ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+    if (git_remote_create_with_opts(&remote, job->git.repo_url, &ro) < 0 ||
         git_remote_fetch(remote, &specs, &fo, NULL) < 0) {
         rc = git_fail(err, job, "fetching the source");
         goto out;

@@ -163,3 +163,31 @@ TEST(oversized_payload_is_refused)
     sl_agent_job_release(&job);
     sl_error_release(&err);
 }
+
+/* Shapes a payload may carry as YAML wrote them: variables as a map, a service as a bare
+ * name, a cache key of files. */
+TEST(yaml_shaped_fields_are_understood)
+{
+    const char *text =
+        "{\"id\":2,\"token\":\"t\",\"git_info\":{\"repo_url\":\"http://h/p.git\","
+        "\"sha\":\"3f786850e387550fdab836ed7e6dc881de23001b\"},"
+        "\"steps\":[{\"name\":\"script\",\"script\":[\"true\"]}],"
+        "\"image\":{\"name\":\"alpine\",\"pull_policy\":\"always\"},"
+        "\"services\":[\"redis:7\",{\"name\":\"pg\",\"variables\":{\"A\":\"1\",\"B\":{\"value\":"
+        "\"2\"}}}],"
+        "\"cache\":[{\"key\":{\"files\":[\"Gemfile.lock\"],\"prefix\":\"gems\"},\"paths\":[\"v/"
+        "\"]}]}";
+    struct sl_agent_job job;
+    struct sl_error err = SL_ERROR_INIT;
+    CHECK(parse(&job, text, &err) == 0);
+    CHECK_STR_EQ(job.spec.image->pull_policy[0], "always");
+    CHECK(job.spec.nservices == 2);
+    CHECK_STR_EQ(job.spec.services[0].name, "redis:7");
+    CHECK_STR_EQ(job.spec.services[1].variables[0], "A=1");
+    CHECK_STR_EQ(job.spec.services[1].variables[1], "B=2");
+    CHECK(job.spec.caches[0].key == NULL);
+    CHECK_STR_EQ(job.spec.caches[0].key_files[0], "Gemfile.lock");
+    CHECK_STR_EQ(job.spec.caches[0].key_prefix, "gems");
+    sl_agent_job_release(&job);
+    sl_error_release(&err);
+}
