@@ -139,6 +139,12 @@ void db_seal(const unsigned char *key, int64_t project_id, const char *plain, si
  * open under KEY (another key, another project's row, tampering). */
 int db_unseal(const unsigned char *key, int64_t project_id, const struct db_cell *cell, char **out,
               struct sl_error *err);
+/* db_seal and db_unseal for another PURPOSE than a variable ("webhook"): a value sealed for
+ * one purpose does not open as another. */
+void db_seal_as(const unsigned char *key, const char *purpose, int64_t project_id,
+                const char *plain, size_t len, unsigned char **out, size_t *out_len);
+int db_unseal_as(const unsigned char *key, const char *purpose, int64_t project_id,
+                 const struct db_cell *cell, char **out, struct sl_error *err);
 
 /* Runs the migrations (migrate.c) on a fresh connection during open. */
 int sl_store_migrate(struct sl_store *st, int migrate_to, struct sl_error *err);

@@ -4,7 +4,8 @@
 #include "store/backend.h"
 
 #define PROJECT_COLS                                                                               \
-    "id, name, repo_url, default_branch, poll_interval_s, webhook_secret, created_at"
+    "id, name, repo_url, default_branch, poll_interval_s, webhook_secret, created_at, "            \
+    "webhook_secret_sealed"
 
 void sl_store_project_release(struct sl_store_project *p)
 {
@@ -24,18 +25,44 @@ void sl_store_projects_free(struct sl_store_project *arr, size_t n)
     free(arr);
 }
 
-static void read_project(const struct db_rows *r, size_t row, struct sl_store_project *p)
+/* The webhook secret is stored sealed (migration 0010); a row sealed under another key, or
+ * tampered with, reads as no secret: its webhooks are then refused, never accepted. */
+static void read_project(struct sl_store *st, const struct db_rows *r, size_t row,
+                         struct sl_store_project *p)
 {
     p->id = db_get_int(r, row, 0);
     p->name = db_get_str0(r, row, 1);
     p->repo_url = db_get_str0(r, row, 2);
     p->default_branch = db_get_str0(r, row, 3);
     p->poll_interval_s = (int)db_get_int(r, row, 4);
-    p->webhook_secret = db_get_str0(r, row, 5);
     p->created_at = db_get_int(r, row, 6);
+    p->webhook_secret = NULL;
+    if (!db_is_null(r, row, 7) && db_seal_key(st))
+        db_unseal_as(db_seal_key(st), "webhook", p->id, db_cell(r, row, 7), &p->webhook_secret,
+                     NULL);
+    if (!p->webhook_secret)
+        p->webhook_secret = db_get_str0(r, row, 5); /* "" unless from before 0010 */
 }
 
-static int check_project(const struct sl_store_project *p, struct sl_error *err)
+/* Writes P's webhook secret, sealed, into project ID's row (on DC when not NULL). */
+static int write_secret(struct sl_store *st, struct db_conn *dc, int64_t id, const char *secret,
+                        struct sl_error *err)
+{
+    unsigned char *sealed = NULL;
+    size_t slen = 0;
+    if (secret && *secret)
+        db_seal_as(db_seal_key(st), "webhook", id, secret, strlen(secret), &sealed, &slen);
+    struct db_value v[] = {sealed ? db_blob(sealed, slen) : db_null(), db_int(id)};
+    const char *sql = "UPDATE projects SET webhook_secret_sealed = ?, webhook_secret = '' "
+                      "WHERE id = ?";
+    int rc = dc ? db_exec(dc, sql, v, SL_ARRAY_LEN(v), NULL, NULL, err)
+                : db_run(st, true, sql, v, SL_ARRAY_LEN(v), NULL, NULL, err);
+    free(sealed);
+    return rc;
+}
+
+static int check_project(struct sl_store *st, const struct sl_store_project *p,
+                         struct sl_error *err)
 {
     int rc;
     if ((rc = db_check_text(p->name, true, "project name", err)) < 0 ||
@@ -45,6 +72,9 @@ static int check_project(const struct sl_store_project *p, struct sl_error *err)
         return rc;
     if (!*p->name)
         return sl_error_set(err, SL_EINVAL, "project name is empty");
+    if (p->webhook_secret && *p->webhook_secret && !db_seal_key(st))
+        return sl_error_set(err, SL_EINVAL,
+                            "no secrets key: a webhook secret is only stored sealed");
     if (p->poll_interval_s < 0)
         return sl_error_set(err, SL_EINVAL, "poll interval is negative");
     return 0;
@@ -56,24 +86,35 @@ int sl_store_project_create(struct sl_store *st, const struct sl_store_project *
     struct db_rows rows = {0};
     int rc;
 
-    if ((rc = check_project(p, err)) < 0)
+    if ((rc = check_project(st, p, err)) < 0)
         return rc;
     struct db_value v[] = {
         db_text(p->name),
         db_text(p->repo_url),
         db_text(p->default_branch ? p->default_branch : "main"),
         db_int(p->poll_interval_s),
-        db_text(p->webhook_secret ? p->webhook_secret : ""),
         db_int(now),
     };
-    rc = db_run(st, true,
-                "INSERT INTO projects (name, repo_url, default_branch, poll_interval_s, "
-                "webhook_secret, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    /* the secret is sealed bound to the row's id, known once inserted: one transaction */
+    struct db_conn dc;
+    if ((rc = db_acquire(st, true, &dc, err)) < 0)
+        return rc;
+    if ((rc = db_begin(&dc, err)) < 0)
+        goto release;
+    rc = db_exec(&dc,
+                 "INSERT INTO projects (name, repo_url, default_branch, poll_interval_s, "
+                 "webhook_secret, created_at) VALUES (?, ?, ?, ?, '', ?) RETURNING id",
+                 v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    int64_t id = rc == 0 ? db_get_int(&rows, 0, 0) : 0;
+    if (rc == 0 && p->webhook_secret && *p->webhook_secret)
+        rc = write_secret(st, &dc, id, p->webhook_secret, err);
+    rc = db_end(&dc, rc, err);
     if (rc == SL_EEXISTS)
         rc = sl_error_set(err, SL_EEXISTS, "a project named '%s' exists", p->name);
     if (rc == 0 && id_out)
-        *id_out = db_get_int(&rows, 0, 0);
+        *id_out = id;
+release:
+    db_release(&dc);
     db_rows_release(&rows);
     return rc;
 }
@@ -84,24 +125,33 @@ int sl_store_project_update(struct sl_store *st, const struct sl_store_project *
     int64_t changes = 0;
     int rc;
 
-    if ((rc = check_project(p, err)) < 0)
+    if ((rc = check_project(st, p, err)) < 0)
         return rc;
     struct db_value v[] = {
         db_text(p->name),
         db_text(p->repo_url),
         db_text(p->default_branch ? p->default_branch : "main"),
         db_int(p->poll_interval_s),
-        db_text(p->webhook_secret ? p->webhook_secret : ""),
         db_int(p->id),
     };
-    rc = db_run(st, true,
-                "UPDATE projects SET name = ?, repo_url = ?, default_branch = ?, "
-                "poll_interval_s = ?, webhook_secret = ? WHERE id = ?",
-                v, SL_ARRAY_LEN(v), NULL, &changes, err);
-    if (rc == SL_EEXISTS)
-        return sl_error_set(err, SL_EEXISTS, "a project named '%s' exists", p->name);
+    struct db_conn dc;
+    if ((rc = db_acquire(st, true, &dc, err)) < 0)
+        return rc;
+    if ((rc = db_begin(&dc, err)) < 0)
+        goto release;
+    rc = db_exec(&dc,
+                 "UPDATE projects SET name = ?, repo_url = ?, default_branch = ?, "
+                 "poll_interval_s = ? WHERE id = ?",
+                 v, SL_ARRAY_LEN(v), NULL, &changes, err);
     if (rc == 0 && changes == 0)
-        return sl_error_set(err, SL_ENOENT, "project %" PRId64 " does not exist", p->id);
+        rc = sl_error_set(err, SL_ENOENT, "project %" PRId64 " does not exist", p->id);
+    if (rc == 0)
+        rc = write_secret(st, &dc, p->id, p->webhook_secret, err);
+    rc = db_end(&dc, rc, err);
+    if (rc == SL_EEXISTS)
+        rc = sl_error_set(err, SL_EEXISTS, "a project named '%s' exists", p->name);
+release:
+    db_release(&dc);
     return rc;
 }
 
@@ -113,7 +163,7 @@ static int get_one(struct sl_store *st, const char *sql, struct db_value key, co
     if (rc == 0 && rows.nrows == 0)
         rc = sl_error_set(err, SL_ENOENT, "project %s does not exist", what);
     if (rc == 0)
-        read_project(&rows, 0, out);
+        read_project(st, &rows, 0, out);
     db_rows_release(&rows);
     return rc;
 }
@@ -148,7 +198,7 @@ int sl_store_project_list(struct sl_store *st, const struct sl_store_page *page,
     if (rc == 0) {
         struct sl_store_project *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
         for (size_t i = 0; i < rows.nrows; i++)
-            read_project(&rows, i, &arr[i]);
+            read_project(st, &rows, i, &arr[i]);
         *out = arr;
         *n = rows.nrows;
     }

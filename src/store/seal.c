@@ -16,17 +16,31 @@
 #define TAG crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define KEY_HEX (2 * SL_STORE_SEAL_KEY_BYTES)
 
-static size_t ad_for(int64_t project_id, char *buf, size_t size)
+/* The additional data: what the value is (a variable, a webhook secret) and whose, so a
+ * sealed value opens only in the column and the project's row it was sealed for. */
+static size_t ad_for(const char *purpose, int64_t project_id, char *buf, size_t size)
 {
-    int n = snprintf(buf, size, "sluice-variable:%" PRId64, project_id);
+    int n = snprintf(buf, size, "sluice-%s:%" PRId64, purpose, project_id);
     return (size_t)n;
 }
 
 void db_seal(const unsigned char *key, int64_t project_id, const char *plain, size_t len,
              unsigned char **out, size_t *out_len)
 {
-    char ad[48];
-    size_t adlen = ad_for(project_id, ad, sizeof(ad));
+    db_seal_as(key, "variable", project_id, plain, len, out, out_len);
+}
+
+int db_unseal(const unsigned char *key, int64_t project_id, const struct db_cell *cell, char **out,
+              struct sl_error *err)
+{
+    return db_unseal_as(key, "variable", project_id, cell, out, err);
+}
+
+void db_seal_as(const unsigned char *key, const char *purpose, int64_t project_id,
+                const char *plain, size_t len, unsigned char **out, size_t *out_len)
+{
+    char ad[64];
+    size_t adlen = ad_for(purpose, project_id, ad, sizeof(ad));
     unsigned char *o = sl_xmalloc(1 + NONCE + len + TAG);
     unsigned long long clen = 0;
 
@@ -39,11 +53,11 @@ void db_seal(const unsigned char *key, int64_t project_id, const char *plain, si
     *out_len = 1 + NONCE + (size_t)clen;
 }
 
-int db_unseal(const unsigned char *key, int64_t project_id, const struct db_cell *cell, char **out,
-              struct sl_error *err)
+int db_unseal_as(const unsigned char *key, const char *purpose, int64_t project_id,
+                 const struct db_cell *cell, char **out, struct sl_error *err)
 {
-    char ad[48];
-    size_t adlen = ad_for(project_id, ad, sizeof(ad));
+    char ad[64];
+    size_t adlen = ad_for(purpose, project_id, ad, sizeof(ad));
     const unsigned char *c = (const unsigned char *)(cell ? cell->data : NULL);
     unsigned long long plen = 0;
 
@@ -121,10 +135,77 @@ int sl_store_seal_key_file(const char *path, bool create,
 int sl_store_sealed_count(struct sl_store *st, int64_t *n, struct sl_error *err)
 {
     struct db_rows rows = {0};
-    int rc = db_run(st, false, "SELECT COUNT(*) FROM variables", NULL, 0, &rows, NULL, err);
+    int rc = db_run(st, false,
+                    "SELECT (SELECT COUNT(*) FROM variables) + (SELECT COUNT(*) FROM projects "
+                    "WHERE webhook_secret_sealed IS NOT NULL)",
+                    NULL, 0, &rows, NULL, err);
     if (rc == 0)
         *n = db_get_int(&rows, 0, 0);
     db_rows_release(&rows);
+    return rc;
+}
+
+/* Re-seals the projects' webhook secrets from OLD to NEW inside DC's transaction. */
+static int reseal_webhook_secrets(struct db_conn *dc, const unsigned char *old,
+                                  const unsigned char *new_key, int64_t *count,
+                                  struct sl_error *err)
+{
+    struct db_rows rows = {0};
+    int rc = db_exec(dc,
+                     "SELECT id, webhook_secret_sealed FROM projects WHERE webhook_secret_sealed "
+                     "IS NOT NULL",
+                     NULL, 0, &rows, NULL, err);
+    for (size_t i = 0; rc == 0 && i < rows.nrows; i++) {
+        int64_t id = db_get_int(&rows, i, 0);
+        char *plain = NULL;
+        if ((rc = db_unseal_as(old, "webhook", id, db_cell(&rows, i, 1), &plain, err)) < 0)
+            break;
+        unsigned char *sealed = NULL;
+        size_t slen = 0;
+        db_seal_as(new_key, "webhook", id, plain, strlen(plain), &sealed, &slen);
+        sodium_memzero(plain, strlen(plain));
+        free(plain);
+        struct db_value v[] = {db_blob(sealed, slen), db_int(id)};
+        rc = db_exec(dc, "UPDATE projects SET webhook_secret_sealed = ? WHERE id = ?", v,
+                     SL_ARRAY_LEN(v), NULL, NULL, err);
+        free(sealed);
+        (*count)++;
+    }
+    db_rows_release(&rows);
+    return rc;
+}
+
+/* Seals the webhook secrets a store from before migration 0010 keeps in clear. */
+static int seal_clear_webhook_secrets(struct sl_store *st, const unsigned char *key,
+                                      struct sl_error *err)
+{
+    struct db_conn dc;
+    struct db_rows rows = {0};
+    int rc;
+
+    if ((rc = db_acquire(st, true, &dc, err)) < 0)
+        return rc;
+    if ((rc = db_begin(&dc, err)) < 0)
+        goto release;
+    rc = db_exec(&dc, "SELECT id, webhook_secret FROM projects WHERE webhook_secret <> ''", NULL, 0,
+                 &rows, NULL, err);
+    for (size_t i = 0; rc == 0 && i < rows.nrows; i++) {
+        int64_t id = db_get_int(&rows, i, 0);
+        const struct db_cell *plain = db_cell(&rows, i, 1);
+        unsigned char *sealed = NULL;
+        size_t slen = 0;
+        db_seal_as(key, "webhook", id, plain->data, plain->len, &sealed, &slen);
+        struct db_value v[] = {db_blob(sealed, slen), db_int(id)};
+        rc = db_exec(&dc,
+                     "UPDATE projects SET webhook_secret_sealed = ?, webhook_secret = '' WHERE "
+                     "id = ?",
+                     v, SL_ARRAY_LEN(v), NULL, NULL, err);
+        free(sealed);
+    }
+    rc = db_end(&dc, rc, err);
+release:
+    db_rows_release(&rows);
+    db_release(&dc);
     return rc;
 }
 
@@ -162,6 +243,8 @@ int sl_store_rotate_seal_key(struct sl_store *st,
         free(sealed);
         count++;
     }
+    if (rc == 0)
+        rc = reseal_webhook_secrets(&dc, old, new_key, &count, err);
     rc = db_end(&dc, rc, err);
     if (rc == 0) {
         sl_store_set_seal_key(st, new_key);
@@ -204,8 +287,17 @@ int sl_store_seal_key_load(struct sl_store *st, const char *path, bool *created,
                     "LIMIT 1",
                     NULL, 0, &rows, NULL, err);
         char *plain = NULL;
+        bool webhook = rc == 0 && rows.nrows == 0; /* only webhook secrets are sealed */
+        if (webhook) {
+            db_rows_release(&rows);
+            rc = db_run(st, false,
+                        "SELECT id, webhook_secret_sealed FROM projects WHERE "
+                        "webhook_secret_sealed IS NOT NULL ORDER BY id LIMIT 1",
+                        NULL, 0, &rows, NULL, err);
+        }
         if (rc == 0 && rows.nrows == 1 &&
-            db_unseal(key, db_get_int(&rows, 0, 0), db_cell(&rows, 0, 1), &plain, NULL) < 0)
+            db_unseal_as(key, webhook ? "webhook" : "variable", db_get_int(&rows, 0, 0),
+                         db_cell(&rows, 0, 1), &plain, NULL) < 0)
             rc = sl_error_set(err, SL_EINVAL,
                               "the secrets key %s does not open the stored variable values: "
                               "it is not the key they were sealed with",
@@ -214,6 +306,8 @@ int sl_store_seal_key_load(struct sl_store *st, const char *path, bool *created,
         if (rc < 0)
             goto out;
     }
+    if ((rc = seal_clear_webhook_secrets(st, key, err)) < 0)
+        goto out;
     sl_store_set_seal_key(st, key);
     if (created)
         *created = made;

@@ -98,7 +98,7 @@ struct sl_store_project {
     char *repo_url;
     char *default_branch;
     int poll_interval_s;  /* 0 = no polling */
-    char *webhook_secret; /* kept in clear: HMAC verification needs it; "" = none */
+    char *webhook_secret; /* "" = none; stored sealed (needs the store's key to write) */
     int64_t created_at;
 };
 

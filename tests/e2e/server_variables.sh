@@ -125,7 +125,8 @@ done
 # rotation: every value re-sealed, the old key opens nothing, the new one everything
 cp "$tmp/data/secrets.key" "$tmp/old.key"
 "$bin" secrets rotate-key --data "$tmp/data" >"$tmp/rot" 2>&1
-expect "rotate-key re-seals all values" "re-sealed 5 values under a new key" "$(cat "$tmp/rot")"
+# 5 variables and the project's webhook secret
+expect "rotate-key re-seals all values" "re-sealed 6 values under a new key" "$(cat "$tmp/rot")"
 cmp -s "$tmp/old.key" "$tmp/data/secrets.key" && bad "the key file changed" || ok "the key file changed"
 expect "the rotated key file stays 0600" 600 "$(stat -c %a "$tmp/data/secrets.key")"
 start || bad "server starts with the rotated key" "$(cat "$tmp/err")"

@@ -295,9 +295,23 @@ STORE_TEST(projects)
     struct sl_store_project got = {0};
     int64_t id = 0;
 
+    unsigned char key[SL_STORE_SEAL_KEY_BYTES];
+    randombytes_buf(key, sizeof(key));
+    CHECK_FAILS(SL_EINVAL, sl_store_project_create(st, &p, 1234, &id, &e_)); /* no key */
+    sl_store_set_seal_key(st, key);
     CHECK_OK(sl_store_project_create(st, &p, 1234, &id, &e_));
     CHECK(id > 0);
     CHECK_FAILS(SL_EEXISTS, sl_store_project_create(st, &p, 1234, NULL, &e_));
+    /* the webhook secret is stored sealed only */
+    struct db_rows raw = {0};
+    CHECK_OK(
+        db_run(st, false,
+               "SELECT webhook_secret, CASE WHEN webhook_secret_sealed IS NULL THEN 0 ELSE 1 END "
+               "FROM projects",
+               NULL, 0, &raw, NULL, &e_));
+    CHECK_STR_EQ(db_cell(&raw, 0, 0)->data, "");
+    CHECK_INT_EQ(db_get_int(&raw, 0, 1), 1);
+    db_rows_release(&raw);
     CHECK_OK(sl_store_project_get(st, id, &got, &e_));
     CHECK_STR_EQ(got.name, "web");
     CHECK_STR_EQ(got.repo_url, "https://example.com/web.git");
@@ -319,6 +333,30 @@ STORE_TEST(projects)
     CHECK_FAILS(SL_ENOENT, sl_store_project_get(st, id + 100, &got, &e_));
     p.id = id + 100;
     CHECK_FAILS(SL_ENOENT, sl_store_project_update(st, &p, &e_));
+
+    /* a secret stored in clear before migration 0010 is sealed when the key is loaded */
+    CHECK_OK(db_run(st, true,
+                    "UPDATE projects SET webhook_secret = 'legacy-s3cret', "
+                    "webhook_secret_sealed = NULL",
+                    NULL, 0, NULL, NULL, &e_));
+    char *keypath = sl_fs_join(sl_test_tmpdir(), "projects.key");
+    CHECK_OK(sl_store_seal_key_write(keypath, key, &e_));
+    CHECK_OK(sl_store_seal_key_load(st, keypath, NULL, &e_));
+    free(keypath);
+    CHECK_OK(db_run(st, false, "SELECT webhook_secret FROM projects", NULL, 0, &raw, NULL, &e_));
+    CHECK_STR_EQ(db_cell(&raw, 0, 0)->data, "");
+    db_rows_release(&raw);
+    CHECK_OK(sl_store_project_get(st, id, &got, &e_));
+    CHECK_STR_EQ(got.webhook_secret, "legacy-s3cret");
+    sl_store_project_release(&got);
+    /* under another key the secret reads as none: webhooks are refused, not accepted */
+    unsigned char other[SL_STORE_SEAL_KEY_BYTES];
+    randombytes_buf(other, sizeof(other));
+    sl_store_set_seal_key(st, other);
+    CHECK_OK(sl_store_project_get(st, id, &got, &e_));
+    CHECK_STR_EQ(got.webhook_secret, "");
+    sl_store_project_release(&got);
+    sl_store_set_seal_key(st, key);
     p.name = (char *)"";
     CHECK_FAILS(SL_EINVAL, sl_store_project_create(st, &p, 1, NULL, &e_));
     p.name = NULL;
