@@ -31,6 +31,36 @@ static void usage(FILE *f)
             "Exit codes: 0 planned (created or skipped), 2 usage or configuration error.\n");
 }
 
+/* A bridge job's downstream pipeline in a few words: "child pipeline of ci/a.yml,
+ * artifact gen.yml of generate" or "project group/app (branch main)". */
+static void print_trigger(const struct sl_node *t)
+{
+    const struct sl_node *inc = sl_node_get(t, "include");
+    const char *project = sl_node_is_scalar(t) ? t->str : sl_node_scalar(sl_node_get(t, "project"));
+    if (project) {
+        const char *branch = sl_node_scalar(sl_node_get(t, "branch"));
+        printf("  trigger: project %s%s%s%s", project, branch ? " (branch " : "",
+               branch ? branch : "", branch ? ")" : "");
+    } else {
+        printf("  trigger: child pipeline of ");
+        size_t n = inc && inc->kind == SL_NODE_SEQ ? inc->n : 1;
+        for (size_t i = 0; inc && i < n; i++) {
+            const struct sl_node *e = inc->kind == SL_NODE_SEQ ? inc->items[i] : inc;
+            const char *art = sl_node_scalar(sl_node_get(e, "artifact"));
+            const char *file =
+                sl_node_is_scalar(e) ? e->str : sl_node_scalar(sl_node_get(e, "local"));
+            if (art)
+                printf("%sartifact %s of %s", i ? ", " : "", art,
+                       sl_node_scalar(sl_node_get(e, "job")) ? sl_node_get(e, "job")->str : "?");
+            else
+                printf("%s%s", i ? ", " : "", file ? file : "(a file sluice run cannot read)");
+        }
+    }
+    const char *strategy = sl_node_scalar(sl_node_get(t, "strategy"));
+    if (strategy)
+        printf(" (strategy: %s)", strategy);
+}
+
 static void print_plan(const struct sl_plan *p, bool color)
 {
     const char *b = color ? "\033[1m" : "", *g = color ? "\033[90m" : "",
@@ -63,6 +93,8 @@ static void print_plan(const struct sl_plan *p, bool color)
             }
             if (j->when == SL_PLAN_DELAYED)
                 printf("  start_in: %llds", (long long)j->start_in_s);
+            if (j->trigger)
+                print_trigger(j->trigger);
             printf("\n");
         }
     }

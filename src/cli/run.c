@@ -146,6 +146,7 @@ struct builder {
     int64_t first_job_id; /* CI_JOB_ID of run index 0 (sl_plan_reserve_job_ids) */
     const struct run_executor_opts *xo;
     struct cli_unacted *unacted; /* what the jobs' executors ignore, warned once */
+    const char *dir_prefix;      /* a child pipeline's jobs: "<bridge slug>-", else "" */
 };
 
 /* A job's directory name, the same in every run of the same configuration (so a later
@@ -160,7 +161,9 @@ static const char *job_dir_name(struct builder *b, size_t plan_index)
     int same = 0;
     for (size_t i = 0; i < plan_index; i++)
         same += !strcmp(sl_plan_slugify(b->a, p->jobs[i].name), slug);
-    return same ? sl_arena_printf(b->a, "%s-%d", slug, same + 1) : slug;
+    const char *pre = b->dir_prefix ? b->dir_prefix : "";
+    return same ? sl_arena_printf(b->a, "%s%s-%d", pre, slug, same + 1)
+                : sl_arena_printf(b->a, "%s%s", pre, slug);
 }
 
 /* The artifacts of job PLAN_INDEX from the latest earlier pipeline that collected some,
@@ -425,15 +428,396 @@ static int parse_args(int argc, char **argv, struct run_args *a)
     return SL_EXIT_OK;
 }
 
+/* --- pipelines: the top one and the children of its bridge jobs -------------------- */
+
+/* What every pipeline of one `sluice run` shares. */
+struct run_ctx {
+    const struct run_args *a;
+    const char *project_dir, *sluice_dir;
+    const char *const *protected_vars;
+    struct run_output *out;
+    struct cli_unacted *unacted;
+};
+
+/* One pipeline being run: the top one, or a bridge job's child. */
+struct run_child {
+    struct run_ctx *rc;
+    struct sl_arena arena;
+    const char *prefix;     /* "bridge > " for a child's job names, "" at the top */
+    const char *bridge;     /* the bridge job's name (a child), NULL at the top */
+    const char *dir_prefix; /* its jobs' directories: "<bridge slug>-", NULL at the top */
+    struct sl_trigger trigger;
+    struct sl_config *cfg;
+    struct sl_plan *plan;
+    bool *sel;
+    struct run_job *jobs;
+    size_t n;
+    const char *pipeline_dir;
+    struct sl_exec_cancel *cancel; /* a child's: its parent's; NULL at the top */
+    struct run_bridge_ops ops;     /* for its bridge jobs: ctx is this pipeline */
+    enum sl_sched_status status;
+    int64_t duration_ms;
+};
+
+static struct run_child *child_prepare(void *ctx, struct run_job *jobs, size_t bridge, char *why,
+                                       size_t whylen);
+static enum sl_sched_status child_run(void *ctx, struct run_child *c,
+                                      struct sl_exec_cancel *cancel);
+
+static void pipe_ops(struct run_child *c)
+{
+    c->ops.ctx = c;
+    c->ops.prepare = child_prepare;
+    c->ops.run = child_run;
+}
+
+static void pipe_release(struct run_child *c)
+{
+    for (size_t i = 0; c->jobs && i < c->n; i++) {
+        if (c->jobs[i].child) {
+            pipe_release(c->jobs[i].child);
+            free(c->jobs[i].child);
+        }
+        sl_job_result_release(&c->jobs[i].result);
+        sl_jobspec_release(&c->jobs[i].planned);
+    }
+    free(c->jobs);
+    free(c->sel);
+    if (c->prefix && *c->prefix) { /* a child owns its trigger, config and plan */
+        sl_plan_free(c->plan);
+        sl_config_free(c->cfg);
+        sl_trigger_release(&c->trigger);
+    }
+    sl_arena_release(&c->arena);
+}
+
+/* The run jobs of C's selected plan jobs, with their directories and job ids. */
+static int pipe_build(struct run_child *c, struct sl_error *err)
+{
+    struct run_ctx *rc = c->rc;
+    const struct sl_plan *plan = c->plan;
+    struct builder b = {0};
+    b.a = &c->arena;
+    b.plan = plan;
+    b.project_dir = rc->project_dir;
+    b.sluice_dir = rc->sluice_dir;
+    b.pipeline_dir = c->pipeline_dir;
+    b.host_env = environ;
+    b.xo = &rc->a->xo;
+    b.unacted = rc->unacted;
+    b.pipeline_id = (long long)c->trigger.pipeline_id;
+    b.dir_prefix = c->dir_prefix;
+    b.newidx = sl_arena_alloc(&c->arena, (plan->njobs + 1) * sizeof(size_t));
+    c->n = 0;
+    for (size_t i = 0; i < plan->njobs; i++)
+        b.newidx[i] = c->sel[i] ? c->n++ : SIZE_MAX;
+    if (c->n == 0)
+        return 0;
+    char *logs = sl_xasprintf("%s/logs", c->pipeline_dir);
+    int r = sl_fs_mkdir_p(logs, 0755, err);
+    free(logs);
+    if (r < 0)
+        return r;
+    if ((r = sl_plan_reserve_job_ids(rc->project_dir, (int64_t)c->n, &b.first_job_id, err)) < 0)
+        return r;
+    c->jobs = sl_xcalloc(c->n, sizeof(*c->jobs));
+    for (size_t i = 0; i < plan->njobs; i++) {
+        if (!c->sel[i])
+            continue;
+        struct run_job *rj = &c->jobs[b.newidx[i]];
+        build_job(&b, rj, i, b.newidx[i]);
+        if (*c->prefix) {
+            rj->name = sl_arena_printf(&c->arena, "%s%s", c->prefix, rj->name);
+            rj->sched.name = rj->name;
+        }
+        if ((rj->trigger = plan->jobs[i].trigger)) {
+            const char *st = sl_node_scalar(sl_node_get(rj->trigger, "strategy"));
+            rj->depend = st && !strcmp(st, "depend");
+        }
+    }
+    return 0;
+}
+
+static int pipe_run(struct run_child *c, struct sl_error *err)
+{
+    struct run_ctx *rc = c->rc;
+    struct run_options opts = {0};
+    opts.parallel = (size_t)rc->a->parallel;
+    opts.manual = rc->a->manual;
+    opts.project_dir = rc->project_dir;
+    opts.sluice_dir = rc->sluice_dir;
+    opts.pipeline_dir = c->pipeline_dir;
+    opts.xo = &rc->a->xo;
+    opts.protected_vars = rc->protected_vars;
+    opts.bridge = &c->ops;
+    opts.cancel = c->cancel;
+    bool warnings = false;
+    c->status = SL_SCHED_FAILED;
+    return run_engine(c->jobs, c->n, c->plan->nstages, &opts, rc->out, &c->status, &warnings,
+                      &c->duration_ms, err);
+}
+
+/* The summary rows of C's jobs, each bridge's child's rows after it. */
+static void pipe_rows(const struct run_child *c, struct run_summary_row **rows, size_t *n,
+                      size_t *cap)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        const struct run_job *j = &c->jobs[i];
+        SL_GROW(*rows, *cap, *n + 1);
+        struct run_summary_row *r = &(*rows)[(*n)++];
+        memset(r, 0, sizeof(*r));
+        r->name = j->name;
+        r->stage = j->stage;
+        r->status = sl_sched_status_name(j->status);
+        r->allowed_failure = j->allowed_failure;
+        r->duration_ms = j->ran ? j->duration_ms : -1;
+        r->coverage = j->result.coverage;
+        r->tests_passed = j->result.has_junit ? (int)j->result.junit.success : -1;
+        r->tests_failed =
+            j->result.has_junit ? (int)(j->result.junit.failed + j->result.junit.errored) : 0;
+        r->failure_reason = j->status == SL_SCHED_FAILED || j->allowed_failure ? j->failure : NULL;
+        r->attempt = j->attempt;
+        if (j->child)
+            pipe_rows(j->child, rows, n, cap);
+    }
+}
+
+/* A bridge's `trigger:forward`: yaml_variables (default true) and pipeline_variables
+ * (default false), GitLab's defaults for a child pipeline. */
+static bool forward(const struct sl_node *trigger, const char *key, bool dflt)
+{
+    const struct sl_node *v = sl_node_get(sl_node_get(trigger, "forward"), key);
+    return v && v->kind == SL_NODE_BOOL ? !strcmp(v->str, "true") : dflt;
+}
+
+/* The variables a child pipeline gets from bridge PJ of PARENT: the bridge's YAML
+ * variables (its own and the top-level ones it inherits, as the bridge sees them) and, when
+ * forwarded, the parent's pipeline variables. They are the child's pipeline variables. */
+static void forwarded_vars(const struct run_child *parent, const struct sl_plan_job *pj,
+                           struct sl_vars *out)
+{
+    const struct sl_node *trigger = pj->trigger;
+    if (forward(trigger, "yaml_variables", true)) {
+        const struct sl_node *inh = sl_node_get(sl_node_get(pj->node, "inherit"), "variables");
+        const struct sl_node *maps[2] = {NULL, sl_node_get(pj->node, "variables")};
+        if (!(inh && inh->kind == SL_NODE_BOOL && !strcmp(inh->str, "false")))
+            maps[0] = sl_config_section(parent->cfg->root, "variables");
+        for (size_t m = 0; m < 2; m++)
+            for (size_t i = 0; maps[m] && maps[m]->kind == SL_NODE_MAP && i < maps[m]->n; i++) {
+                const char *k = maps[m]->pairs[i].key;
+                const char *v = sl_vars_get(&pj->variables, k);
+                if (v)
+                    sl_vars_set(out, k, v, true);
+            }
+    }
+    if (forward(trigger, "pipeline_variables", false))
+        for (size_t i = 0; i < parent->trigger.pipeline_vars.n; i++)
+            sl_vars_set(out, parent->trigger.pipeline_vars.v[i].name,
+                        parent->trigger.pipeline_vars.v[i].value, true);
+}
+
+/* trigger:include as the child's main file: its entries as include:local, an artifact's
+ * file first restored from the job that made it into the child's directory. NULL (WHY
+ * filled) for what sluice run cannot read. Caller frees. */
+static char *child_yaml(struct run_child *parent, size_t bridge, const char *child_dir, char *why,
+                        size_t whylen)
+{
+    const struct sl_node *t = parent->jobs[bridge].trigger;
+    const struct sl_node *inc = sl_node_get(t, "include");
+    struct sl_str y = SL_STR_INIT;
+    struct sl_error err = SL_ERROR_INIT;
+    size_t n = inc && inc->kind == SL_NODE_SEQ ? inc->n : 1;
+    sl_str_adds(&y, "include:\n");
+    for (size_t i = 0; inc && i < n; i++) {
+        const struct sl_node *e = inc->kind == SL_NODE_SEQ ? inc->items[i] : inc;
+        const char *file = sl_node_is_scalar(e) ? e->str : sl_node_scalar(sl_node_get(e, "local"));
+        const char *art = sl_node_scalar(sl_node_get(e, "artifact"));
+        if (art) {
+            const char *job = sl_node_scalar(sl_node_get(e, "job"));
+            const struct run_job *src = NULL;
+            for (size_t k = 0; job && k < parent->n; k++)
+                if (!strcmp(parent->jobs[k].name + strlen(parent->prefix), job))
+                    src = &parent->jobs[k];
+            if (!src || !src->ran) {
+                snprintf(why, whylen,
+                         "trigger:include: job `%s` %s, so artifact `%s` cannot "
+                         "be read",
+                         job ? job : "?",
+                         src ? "has not run"
+                             : "is not in this "
+                               "pipeline",
+                         art);
+                goto fail;
+            }
+            char *dest = sl_xasprintf("%s/trigger-artifacts/%zu", child_dir, i);
+            int r = sl_artifacts_restore(src->ctx.artifacts_dir, dest, &err);
+            free(dest);
+            if (r < 0) {
+                snprintf(why, whylen, "trigger:include: the artifacts of `%s`: %s", job,
+                         sl_error_format(&err));
+                goto fail;
+            }
+            sl_str_addf(&y, "  - local: '%s/trigger-artifacts/%zu/%s'\n",
+                        child_dir + strlen(parent->rc->project_dir) + 1, i, art);
+        } else if (file) {
+            sl_str_addf(&y, "  - local: '%s'\n", file);
+        } else {
+            snprintf(why, whylen,
+                     "trigger:include: only local files and artifacts of earlier "
+                     "jobs can be read by sluice run (not project, template, remote or "
+                     "component)");
+            goto fail;
+        }
+        const struct sl_node *in = sl_node_get(e, "inputs");
+        if (in && in->kind == SL_NODE_MAP && in->n) {
+            sl_str_adds(&y, "    inputs:\n");
+            for (size_t k = 0; k < in->n; k++) {
+                struct sl_str v = SL_STR_INIT;
+                sl_node_inspect(&v, in->pairs[k].value); /* JSON-like: YAML reads it back */
+                sl_str_addf(&y, "      '%s': %s\n", in->pairs[k].key, v.buf);
+                sl_str_release(&v);
+            }
+        }
+    }
+    sl_error_release(&err);
+    return sl_str_detach(&y);
+fail:
+    sl_error_release(&err);
+    sl_str_release(&y);
+    return NULL;
+}
+
+static struct run_child *child_prepare(void *ctx, struct run_job *jobs, size_t bridge, char *why,
+                                       size_t whylen)
+{
+    struct run_child *parent = ctx, *c = NULL;
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_diag diag = SL_DIAG_INIT;
+    char *yaml = NULL, **ivars = NULL;
+    const struct run_job *bj = &jobs[bridge];
+    const struct sl_plan_job *pj = NULL;
+    for (size_t i = 0, k = 0; i < parent->plan->njobs && !pj; i++)
+        if (parent->sel[i] && k++ == bridge)
+            pj = &parent->plan->jobs[i];
+    const struct sl_node *t = bj->trigger;
+    if (!pj)
+        return NULL;
+    if (sl_node_is_scalar(t) || sl_node_get(t, "project")) {
+        snprintf(why, whylen,
+                 "trigger:project: multi-project pipelines run on sluice serve, "
+                 "where the server knows the project; sluice run has only this one");
+        return NULL;
+    }
+    if (!sl_node_get(t, "include")) {
+        snprintf(why, whylen, "trigger: neither include nor project");
+        return NULL;
+    }
+
+    c = sl_xcalloc(1, sizeof(*c));
+    c->rc = parent->rc;
+    c->prefix = sl_arena_printf(&c->arena, "%s > ", bj->name);
+    c->bridge = sl_arena_strdup(&c->arena, bj->name);
+    c->dir_prefix = sl_arena_printf(&c->arena, "%s-", sl_plan_slugify(&c->arena, bj->name));
+    pipe_ops(c);
+    sl_trigger_init(&c->trigger);
+    struct sl_trigger *ct = &c->trigger;
+    ct->ref = sl_xstrdup(parent->trigger.ref);
+    ct->tag = parent->trigger.tag;
+    free(ct->source);
+    ct->source = sl_xstrdup("parent_pipeline");
+    forwarded_vars(parent, pj, &ct->pipeline_vars);
+    if (sl_trigger_from_git(ct, c->rc->project_dir, &err) < 0 ||
+        sl_plan_next_pipeline_id(c->rc->project_dir, true, &ct->pipeline_id, &err) < 0) {
+        snprintf(why, whylen, "%s", sl_error_format(&err));
+        goto fail;
+    }
+    ct->pipeline_iid = ct->pipeline_id;
+    c->pipeline_dir = sl_arena_printf(&c->arena, "%s/pipelines/%lld", c->rc->sluice_dir,
+                                      (long long)ct->pipeline_id);
+    if (!(yaml = child_yaml(parent, bridge, c->pipeline_dir, why, whylen)))
+        goto fail;
+
+    ivars = sl_trigger_include_vars(ct);
+    struct sl_config_opts opts = {0};
+    opts.project_dir = c->rc->project_dir;
+    opts.vars = (const char *const *)ivars;
+    opts.include_rule = sl_plan_include_rule;
+    opts.include_rule_ctx = ct;
+    char *name = sl_xasprintf("%s/trigger:include of %s", c->rc->project_dir, pj->name);
+    int r = sl_config_load_string(&c->cfg, name, yaml, strlen(yaml), &opts, &diag);
+    free(name);
+    if (r < 0) {
+        sl_diag_sort(&diag);
+        const struct sl_diag_item *it = NULL;
+        for (size_t i = 0; i < diag.n && !it; i++)
+            if (diag.items[i].level == SL_DIAG_ERROR)
+                it = &diag.items[i];
+        const char *file = it && it->file ? it->file : "";
+        if (sl_starts_with(file, c->rc->project_dir) && file[strlen(c->rc->project_dir)] == '/')
+            file += strlen(c->rc->project_dir) + 1;
+        snprintf(why, whylen, "the downstream pipeline's configuration is invalid: %s:%d:%d: %s",
+                 file, it ? it->line : 0, it ? it->column : 0, it ? it->message : "unknown error");
+        goto fail;
+    }
+    if (sl_plan_build(&c->plan, c->cfg, ct, &err) < 0) {
+        snprintf(why, whylen, "the downstream pipeline cannot be created: %s",
+                 sl_error_format(&err));
+        goto fail;
+    }
+    if (!c->plan->created || !c->plan->njobs) {
+        snprintf(why, whylen, "the downstream pipeline was not created: %s",
+                 !c->plan->created ? (c->plan->reason ? c->plan->reason : "workflow:rules")
+                                   : "it has no jobs");
+        goto fail;
+    }
+    c->sel = sl_xcalloc(c->plan->njobs, sizeof(*c->sel));
+    for (size_t i = 0; i < c->plan->njobs; i++)
+        c->sel[i] = true;
+    if (pipe_build(c, &err) < 0) {
+        snprintf(why, whylen, "%s", sl_error_format(&err));
+        goto fail;
+    }
+    run_output_note(c->rc->out, "%s: child pipeline #%lld: %zu job%s", bj->name,
+                    (long long)ct->pipeline_id, c->n, c->n == 1 ? "" : "s");
+    goto out;
+fail:
+    if (c) {
+        pipe_release(c);
+        free(c);
+    }
+    c = NULL;
+out:
+    for (char **v = ivars; v && *v; v++)
+        free(*v);
+    free(ivars);
+    free(yaml);
+    sl_diag_release(&diag);
+    sl_error_release(&err);
+    return c;
+}
+
+static enum sl_sched_status child_run(void *ctx, struct run_child *c, struct sl_exec_cancel *cancel)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    (void)ctx;
+    c->cancel = cancel;
+    if (pipe_run(c, &err) < 0) {
+        run_output_note(c->rc->out, "%s: %s", c->bridge, sl_error_format(&err));
+        c->status = SL_SCHED_FAILED;
+    }
+    sl_error_release(&err);
+    run_output_note(c->rc->out, "%s: child pipeline #%lld %s", c->bridge,
+                    (long long)c->trigger.pipeline_id, sl_sched_status_name(c->status));
+    return c->status;
+}
+
 int sl_cmd_run(int argc, char **argv)
 {
     struct run_args a = {0};
     struct cli_pipeline p;
-    struct sl_arena arena = SL_ARENA_INIT;
-    struct run_job *jobs = NULL;
-    bool *sel = NULL;
-    size_t n = 0;
+    struct run_child top = {0};
     struct cli_unacted unacted = {0};
+    struct run_ctx rc = {0};
     int ret;
 
     /* one libgit2 reference for the whole run: every job's workspace opens repositories,
@@ -460,100 +844,68 @@ int sl_cmd_run(int argc, char **argv)
         printf("pipeline skipped: %s\n", plan->reason ? plan->reason : "workflow:rules");
         goto out;
     }
-    sel = sl_xcalloc(plan->njobs + 1, sizeof(*sel));
-    if ((ret = select_jobs(plan, &a, sel)) != SL_EXIT_OK)
+    top.sel = sl_xcalloc(plan->njobs + 1, sizeof(*top.sel));
+    if ((ret = select_jobs(plan, &a, top.sel)) != SL_EXIT_OK)
         goto out;
 
     /* .sluice/ layout: builds/ (workspaces), cache/, pipelines/<id>/{logs,artifacts}/ */
-    struct builder b = {0};
-    b.a = &arena;
-    b.plan = plan;
-    b.project_dir = p.project_dir;
-    b.sluice_dir = sl_arena_printf(&arena, "%s/.sluice", p.project_dir);
-    b.pipeline_dir = sl_arena_printf(&arena, "%s/pipelines/%lld", b.sluice_dir,
-                                     (long long)p.trigger.pipeline_id);
-    b.host_env = environ;
-    b.xo = &a.xo;
-    b.pipeline_id = (long long)p.trigger.pipeline_id;
-    b.newidx = sl_arena_alloc(&arena, (plan->njobs + 1) * sizeof(size_t));
-    for (size_t i = 0; i < plan->njobs; i++)
-        b.newidx[i] = sel[i] ? n++ : SIZE_MAX;
-    if (n == 0) {
+    rc.a = &a;
+    rc.project_dir = p.project_dir;
+    rc.sluice_dir = sl_arena_printf(&top.arena, "%s/.sluice", p.project_dir);
+    rc.unacted = &unacted;
+    top.rc = &rc;
+    top.prefix = "";
+    pipe_ops(&top);
+    top.trigger = p.trigger; /* borrowed: p releases it */
+    top.cfg = p.cfg;
+    top.plan = p.plan;
+    top.pipeline_dir = sl_arena_printf(&top.arena, "%s/pipelines/%lld", rc.sluice_dir,
+                                       (long long)p.trigger.pipeline_id);
+    struct sl_error err = SL_ERROR_INIT;
+    cli_unacted_local(&unacted, plan, top.sel);
+    if (pipe_build(&top, &err) < 0) {
+        sl_cli_error("%s", sl_error_format(&err));
+        sl_error_release(&err);
+        ret = SL_EXIT_USAGE;
+        goto out;
+    }
+    if (top.n == 0) {
         printf("pipeline created with no jobs to run\n");
         goto out;
     }
-    char *logs = sl_xasprintf("%s/logs", b.pipeline_dir);
-    struct sl_error err = SL_ERROR_INIT;
-    if (sl_fs_mkdir_p(logs, 0755, &err) < 0) {
-        sl_cli_error("%s", sl_error_format(&err));
-        sl_error_release(&err);
-        free(logs);
-        ret = SL_EXIT_USAGE;
-        goto out;
-    }
-    free(logs);
-    if (sl_plan_reserve_job_ids(p.project_dir, (int64_t)n, &b.first_job_id, &err) < 0) {
-        sl_cli_error("%s", sl_error_format(&err));
-        sl_error_release(&err);
-        ret = SL_EXIT_USAGE;
-        goto out;
-    }
-    jobs = sl_xcalloc(n, sizeof(*jobs));
-    size_t width = 0;
-    b.unacted = &unacted;
-    cli_unacted_local(&unacted, plan, sel);
-    for (size_t i = 0; i < plan->njobs; i++) {
-        if (!sel[i])
-            continue;
-        build_job(&b, &jobs[b.newidx[i]], i, b.newidx[i]);
-        width = SL_MAX(width, strlen(plan->jobs[i].name));
-    }
+    size_t n = top.n, width = 0;
+    for (size_t i = 0; i < n; i++)
+        width = SL_MAX(width, strlen(top.jobs[i].name));
     cli_unacted_print(&unacted, stderr);
 
     struct run_output *out = run_output_new(stdout, a.color, a.json, width);
+    rc.out = out;
     run_output_note(out, "pipeline #%lld on %s %s (%.8s): %zu job%s",
                     (long long)p.trigger.pipeline_id, p.trigger.tag ? "tag" : "branch",
                     p.trigger.ref, p.trigger.sha, n, n == 1 ? "" : "s");
-    struct run_options opts = {0};
-    opts.parallel = (size_t)a.parallel;
-    opts.manual = a.manual;
-    opts.project_dir = p.project_dir;
-    opts.sluice_dir = b.sluice_dir;
-    opts.pipeline_dir = b.pipeline_dir;
-    opts.xo = &a.xo;
     /* --var names protect those variables from dotenv reports */
     const char **protected_vars = sl_xcalloc(a.nvars + 1, sizeof(char *));
     for (size_t i = 0; i < a.nvars; i++) {
         const char *eq = strchr(a.vars[i], '=');
-        protected_vars[i] = sl_arena_strndup(&arena, a.vars[i], eq ? (size_t)(eq - a.vars[i]) : 0);
+        protected_vars[i] =
+            sl_arena_strndup(&top.arena, a.vars[i], eq ? (size_t)(eq - a.vars[i]) : 0);
     }
-    opts.protected_vars = protected_vars;
-    enum sl_sched_status status = SL_SCHED_FAILED;
-    bool warnings = false;
-    int64_t duration = 0;
-    if (run_engine(jobs, n, plan->nstages, &opts, out, &status, &warnings, &duration, &err) < 0) {
+    rc.protected_vars = protected_vars;
+    if (pipe_run(&top, &err) < 0) {
         sl_cli_error("run: %s", sl_error_format(&err));
         sl_error_release(&err);
         ret = SL_EXIT_USAGE;
     } else {
-        struct run_summary_row *rows = sl_xcalloc(n, sizeof(*rows));
-        for (size_t i = 0; i < n; i++) {
-            struct run_job *j = &jobs[i];
-            rows[i].name = j->name;
-            rows[i].stage = j->stage;
-            rows[i].status = sl_sched_status_name(j->status);
-            rows[i].allowed_failure = j->allowed_failure;
-            rows[i].duration_ms = j->ran ? j->duration_ms : -1;
-            rows[i].coverage = j->result.coverage;
-            rows[i].tests_passed = j->result.has_junit ? (int)j->result.junit.success : -1;
-            rows[i].tests_failed =
-                j->result.has_junit ? (int)(j->result.junit.failed + j->result.junit.errored) : 0;
-            rows[i].failure_reason =
-                j->status == SL_SCHED_FAILED || j->allowed_failure ? j->failure : NULL;
-            rows[i].attempt = j->attempt;
-        }
-        const char *st = sl_sched_status_name(status);
-        run_output_summary(out, rows, n, st, warnings, duration);
+        struct run_summary_row *rows = NULL;
+        size_t nrows = 0, caprows = 0;
+        pipe_rows(&top, &rows, &nrows, &caprows);
+        /* the top pipeline's warnings flag: any allowed failure among its rows */
+        bool warnings = false;
+        for (size_t i = 0; i < n; i++)
+            warnings = warnings || top.jobs[i].allowed_failure;
+        enum sl_sched_status status = top.status;
+        run_output_summary(out, rows, nrows, sl_sched_status_name(status), warnings,
+                           top.duration_ms);
         free(rows);
         ret = status == SL_SCHED_SUCCESS || status == SL_SCHED_MANUAL || status == SL_SCHED_SKIPPED
                   ? SL_EXIT_OK
@@ -563,14 +915,9 @@ int sl_cmd_run(int argc, char **argv)
     run_output_free(out);
 out:
     cli_unacted_release(&unacted);
-    for (size_t i = 0; jobs && i < n; i++) {
-        sl_job_result_release(&jobs[i].result);
-        sl_jobspec_release(&jobs[i].planned);
-    }
-    free(jobs);
-    free(sel);
+    top.prefix = ""; /* the top's trigger, config and plan belong to P */
+    pipe_release(&top);
     cli_pipeline_release(&p);
-    sl_arena_release(&arena);
     free(a.jobs);
     free(a.vars);
     free(a.inputs);

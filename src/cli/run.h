@@ -42,6 +42,25 @@ struct run_job {
     enum sl_sched_status status;
     int attempt;
     bool allowed_failure;
+
+    /* A bridge job (`trigger:`): what it triggers, and the child pipeline it ran (run.c
+     * owns it; its jobs show in the summary under this one). */
+    const struct sl_node *trigger;
+    bool depend; /* strategy: depend: the job mirrors the child's status */
+    struct run_child *child;
+};
+
+/* A bridge job's downstream pipeline, made and run by run.c for the engine. */
+struct run_child;
+struct run_bridge_ops {
+    void *ctx;
+    /* Makes the child pipeline of bridge job JOB of JOBS (its configuration read and
+     * planned); NULL with WHY filled when it cannot be made. Called without the engine's
+     * lock, from the job's thread. */
+    struct run_child *(*prepare)(void *ctx, struct run_job *jobs, size_t job, char *why,
+                                 size_t whylen);
+    /* Runs CHILD to its end with the parent engine's CANCEL handle; its status. */
+    enum sl_sched_status (*run)(void *ctx, struct run_child *child, struct sl_exec_cancel *cancel);
 };
 
 struct run_options {
@@ -52,7 +71,11 @@ struct run_options {
     const char *pipeline_dir; /* .sluice/pipelines/<id> */
     /* Pipeline variables (--var): dotenv reports of earlier jobs do not override them. */
     const char *const *protected_vars;
-    const struct run_executor_opts *xo; /* each job's executor (run_executor.h) */
+    const struct run_executor_opts *xo;  /* each job's executor (run_executor.h) */
+    const struct run_bridge_ops *bridge; /* bridge jobs; NULL: they fail */
+    /* A child pipeline's engine shares its parent's cancel handle (Ctrl-C reaches every
+     * job) and takes no signals itself; NULL for the top pipeline. */
+    struct sl_exec_cancel *cancel;
 };
 
 /* Runs JOBS[0..N) in NSTAGES stages to the end (or until Ctrl-C), printing through OUT.

@@ -4,7 +4,9 @@
  *
  * One mutex guards the scheduler and the run's bookkeeping; job threads touch only their
  * own run_job while they run and hand their end back through a queue. Signals are taken
- * by a dedicated thread with sigwait, so no handler ever touches the mutex. */
+ * by a dedicated thread with sigwait, so no handler ever touches the mutex. A bridge job's
+ * thread runs its child pipeline through a nested engine (run.c's run_bridge_ops) that
+ * shares this one's cancel handle. */
 #include "base/compat.h"
 #include "cli/run.h"
 #include "base/alloc.h"
@@ -27,6 +29,7 @@ struct engine {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     size_t running;
+    size_t children;  /* child pipelines still running after their bridge job ended */
     size_t *finished; /* queue of job indices that ended, not yet told to the scheduler */
     size_t nfinished, capfinished;
     int signals; /* Ctrl-C count */
@@ -62,10 +65,15 @@ static void print_change(struct engine *e, const struct sl_sched_change *c)
     case SL_SCHED_FAILED:
         if (sl_sched_job_failure_allowed(e->sched, c->job))
             status = "warning";
-        snprintf(detail, sizeof(detail), "%s%s%s, exit code %d, %.2f s",
+        if (j->trigger) { /* a bridge has no exit code: why its downstream failed */
+            snprintf(detail, sizeof(detail), "%s%s: %.900s",
+                     sl_sched_job_failure_allowed(e->sched, c->job) ? "allowed to fail: " : "",
+                     j->failure && *j->failure ? j->failure : "failed", j->result.message);
+            break;
+        }
+        snprintf(detail, sizeof(detail), "%s%s, exit code %d, %.2f s",
                  sl_sched_job_failure_allowed(e->sched, c->job) ? "allowed to fail: " : "",
-                 j->failure && *j->failure ? j->failure : "failed",
-                 j->result.message[0] ? ": " : "", j->result.exit_code,
+                 j->failure && *j->failure ? j->failure : "failed", j->result.exit_code,
                  (double)j->duration_ms / 1000);
         if (j->result.message[0]) {
             size_t l = strlen(detail);
@@ -134,6 +142,15 @@ static void on_line(void *ctx, enum sl_exec_stream stream, const char *line, siz
     run_output_line(a->e->out, a->e->jobs[a->i].name, a->i, stream, line, len);
 }
 
+/* Hands job I's end to the engine (under the lock). */
+static void job_ended(struct engine *e, size_t i)
+{
+    SL_GROW(e->finished, e->capfinished, e->nfinished + 1);
+    e->finished[e->nfinished++] = i;
+    e->running--;
+    pthread_cond_broadcast(&e->cv);
+}
+
 static void *job_thread(void *arg)
 {
     struct attempt *a = arg;
@@ -199,10 +216,7 @@ static void *job_thread(void *arg)
     j->ran = true;
     j->duration_ms = (sl_time_mono_ns() - t0) / 1000000;
     j->failure = result.failure_name;
-    SL_GROW(e->finished, e->capfinished, e->nfinished + 1);
-    e->finished[e->nfinished++] = a->i;
-    e->running--;
-    pthread_cond_broadcast(&e->cv);
+    job_ended(e, a->i);
     pthread_mutex_unlock(&e->mu);
 
     for (size_t s = 0; s < j->nsources; s++) {
@@ -217,6 +231,60 @@ static void *job_thread(void *arg)
     return NULL;
 }
 
+/* A bridge job: its child pipeline is made, then run. With `strategy: depend` the job
+ * ends with the child and mirrors its status; without, it succeeds as soon as the child
+ * exists (GitLab's bridge) and the child goes on running while the parent does. */
+static void *bridge_thread(void *arg)
+{
+    struct attempt *a = arg;
+    struct engine *e = a->e;
+    struct run_job *j = &e->jobs[a->i];
+    const struct run_bridge_ops *ops = e->opts->bridge;
+    char why[sizeof(j->result.message)] = "sluice cannot run this downstream pipeline here";
+    int64_t t0 = sl_time_mono_ns();
+    struct run_child *child = ops ? ops->prepare(ops->ctx, e->jobs, a->i, why, sizeof(why)) : NULL;
+
+    pthread_mutex_lock(&e->mu);
+    sl_job_result_release(&j->result);
+    memset(&j->result, 0, sizeof(j->result));
+    j->ran = true;
+    j->child = child;
+    if (!child) {
+        j->result.exit_code = 1;
+        j->failure = "downstream_pipeline_creation_failed";
+        snprintf(j->result.message, sizeof(j->result.message), "%s", why);
+    } else if (!j->depend) {
+        j->result.success = true;
+        j->failure = "";
+        e->children++;
+    }
+    j->duration_ms = (sl_time_mono_ns() - t0) / 1000000;
+    if (!child || !j->depend)
+        job_ended(e, a->i);
+    pthread_mutex_unlock(&e->mu);
+
+    if (child) {
+        enum sl_sched_status st = ops->run(ops->ctx, child, e->cancel);
+        pthread_mutex_lock(&e->mu);
+        if (j->depend) {
+            j->result.success = st == SL_SCHED_SUCCESS;
+            j->result.exit_code = j->result.success ? 0 : 1;
+            j->failure = j->result.success ? "" : st == SL_SCHED_CANCELED ? "canceled" : "";
+            if (!j->result.success)
+                snprintf(j->result.message, sizeof(j->result.message), "the downstream pipeline %s",
+                         sl_sched_status_name(st));
+            j->duration_ms = (sl_time_mono_ns() - t0) / 1000000;
+            job_ended(e, a->i);
+        } else {
+            e->children--;
+            pthread_cond_broadcast(&e->cv);
+        }
+        pthread_mutex_unlock(&e->mu);
+    }
+    free(a);
+    return NULL;
+}
+
 static void start_job(struct engine *e, size_t i)
 {
     struct attempt *a = sl_xmalloc(sizeof(*a));
@@ -227,7 +295,7 @@ static void start_job(struct engine *e, size_t i)
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     e->running++;
-    if (pthread_create(&t, &attr, job_thread, a) != 0) {
+    if (pthread_create(&t, &attr, e->jobs[i].trigger ? bridge_thread : job_thread, a) != 0) {
         /* no thread: report the job as a system failure through the normal path */
         e->running--;
         e->jobs[i].failure = "runner_system_failure";
@@ -314,7 +382,8 @@ int run_engine(struct run_job *jobs, size_t n, size_t nstages, const struct run_
     free(sj);
     if (rc < 0)
         return rc;
-    if (!(e.cancel = sl_exec_cancel_new(err))) {
+    bool nested = opts->cancel != NULL;
+    if (!(e.cancel = nested ? opts->cancel : sl_exec_cancel_new(err))) {
         sl_sched_free(e.sched);
         return SL_EIO;
     }
@@ -331,7 +400,8 @@ int run_engine(struct run_job *jobs, size_t n, size_t nstages, const struct run_
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, &old);
-    pthread_create(&sigthread, NULL, signal_thread, &e);
+    if (!nested)
+        pthread_create(&sigthread, NULL, signal_thread, &e);
 
     pthread_mutex_lock(&e.mu);
     sl_sched_start(e.sched, sl_time_now_ms(), NULL);
@@ -365,7 +435,7 @@ int run_engine(struct run_job *jobs, size_t n, size_t nstages, const struct run_
         }
         if (e.nfinished)
             continue;
-        if (e.running == 0 && (!sl_sched_is_active(e.sched) || e.signals))
+        if (e.running == 0 && e.children == 0 && (!sl_sched_is_active(e.sched) || e.signals))
             break;
         wait_for_event(&e);
     }
@@ -373,8 +443,10 @@ int run_engine(struct run_job *jobs, size_t n, size_t nstages, const struct run_
     *warnings = sl_sched_has_warnings(e.sched);
     pthread_mutex_unlock(&e.mu);
 
-    pthread_kill(sigthread, SIGUSR1);
-    pthread_join(sigthread, NULL);
+    if (!nested) {
+        pthread_kill(sigthread, SIGUSR1);
+        pthread_join(sigthread, NULL);
+    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 
     for (size_t i = 0; i < n; i++) {
@@ -384,7 +456,8 @@ int run_engine(struct run_job *jobs, size_t n, size_t nstages, const struct run_
     }
     *duration_ms = (sl_time_mono_ns() - t0) / 1000000;
     sl_sched_free(e.sched);
-    sl_exec_cancel_free(e.cancel);
+    if (!nested)
+        sl_exec_cancel_free(e.cancel);
     free(e.finished);
     pthread_cond_destroy(&e.cv);
     pthread_mutex_destroy(&e.mu);

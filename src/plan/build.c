@@ -632,10 +632,6 @@ static int plan_job(struct plan_ctx *c, const struct sl_config_job *cj, size_t o
     struct sl_plan *p = c->plan;
     const struct sl_node *job = cj->node;
 
-    if (sl_node_get(job, "trigger") && !sl_node_get(job, "script")) {
-        exclude(p, capexcl, cj->name, "trigger: downstream pipelines are not run by sluice");
-        return 0;
-    }
     const char *stage = sl_node_scalar(sl_node_get(job, "stage"));
     if (!stage)
         stage = "test";
@@ -705,6 +701,8 @@ static int plan_job(struct plan_ctx *c, const struct sl_config_job *cj, size_t o
         j->before_script = script_of(&p->arena, sl_node_get(job, "before_script"));
         j->script = script_of(&p->arena, sl_node_get(job, "script"));
         j->after_script = script_of(&p->arena, sl_node_get(job, "after_script"));
+        if (!sl_node_get(job, "script"))
+            j->trigger = sl_node_get(job, "trigger");
         sl_plan_job_fields(&p->arena, j);
         (*n)++;
     }

@@ -209,6 +209,10 @@ struct sl_plan_job {
     size_t nservices;
     const char *coverage;    /* the `coverage` regex (/.../) or NULL */
     const char *const *tags; /* NULL-terminated, never NULL */
+    /* A bridge job (GitLab's Ci::Bridge): its `trigger:` (a project path, or a map of
+     * include/project/branch/strategy/forward), as written; NULL for a job that runs a
+     * script. Who runs the downstream pipeline decides what it means (docs/child.md). */
+    const struct sl_node *trigger;
 };
 
 struct sl_plan_excluded {
