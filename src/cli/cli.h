@@ -18,6 +18,7 @@ int sl_cmd_run(int argc, char **argv);
 int sl_cmd_serve(int argc, char **argv);
 int sl_cmd_agent(int argc, char **argv);
 int sl_cmd_token(int argc, char **argv);
+int sl_cmd_runner(int argc, char **argv);
 int sl_cmd_secrets(int argc, char **argv);
 int sl_cmd_var(int argc, char **argv);
 int sl_cmd_env(int argc, char **argv);

@@ -26,6 +26,7 @@ static const struct command commands[] = {
     {"serve", sl_cmd_serve, "run the CI server (HTTP API and workers)"},
     {"agent", sl_cmd_agent, "take jobs from a server over its runner API and run them here"},
     {"token", sl_cmd_token, "create API tokens for the server"},
+    {"runner", sl_cmd_runner, "create runners and registration tokens for the runner API"},
     {"secrets", sl_cmd_secrets, "rotate the key CI/CD variables are sealed with"},
     {"var", sl_cmd_var, "set, list and remove CI/CD variables of a server"},
     {"env", sl_cmd_env, "environments and deployments of a server: list, stop, roll back, approve"},

@@ -13,7 +13,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: sluice serve [--listen ADDR:PORT] [--data DIR] [--db URL] [--workers N]\n"
-            "                    [--grace SECONDS] [--secrets-key-file FILE] [--run-as USER]\n\n"
+            "                    [--grace SECONDS] [--secrets-key-file FILE] [--run-as USER]\n"
+            "                    [--lease SECONDS] [--long-poll SECONDS] [--external-url URL]\n\n"
             "Runs the sluice server: the HTTP API under /api/v1, /healthz, /readyz and /metrics,\n"
             "and built-in workers that run jobs with the shell executor. Logs are JSON lines on\n"
             "stderr. SIGTERM, SIGINT or SIGHUP stops it: no new connections, running jobs get the "
@@ -32,6 +33,12 @@ static void usage(FILE *f)
             "  --run-as USER       the user built-in workers run jobs as (a name or uid;\n"
             "                      default: nobody when the server runs as root, else the\n"
             "                      server's own user); the data directory is then closed to it\n"
+            "  --lease SECONDS     how long a running job belongs to its runner without news\n"
+            "                      from it (default 60); then it fails runner_system_failure\n"
+            "  --long-poll SECONDS how long a runner's jobs/request waits for a job (default\n"
+            "                      30, the most; 0 = answer at once)\n"
+            "  --external-url URL  the URL runners and jobs reach this server at (default\n"
+            "                      http://ADDR:PORT bound)\n"
             "  -h, --help          show this help\n\n"
             "On first start an admin token is created, printed once and written to\n"
             "DIR/admin.token (mode 0600). More tokens: sluice token create.\n");
@@ -56,10 +63,13 @@ int sl_cmd_serve(int argc, char **argv)
                                              {"grace", required_argument, NULL, 'g'},
                                              {"secrets-key-file", required_argument, NULL, 'k'},
                                              {"run-as", required_argument, NULL, 'u'},
+                                             {"lease", required_argument, NULL, 'L'},
+                                             {"long-poll", required_argument, NULL, 'P'},
+                                             {"external-url", required_argument, NULL, 'E'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     struct sl_server_options o = {0};
-    long workers = 1, grace = 30;
+    long workers = 1, grace = 30, lease = 60, long_poll = 30;
     int opt;
 
     o.listen = "127.0.0.1:8080";
@@ -95,6 +105,25 @@ int sl_cmd_serve(int argc, char **argv)
         case 'u':
             o.run_as = optarg;
             break;
+        case 'L':
+            if (!parse_int(optarg, 3, 86400, &lease)) {
+                sl_cli_error("serve: --lease takes seconds (3 to 86400), not '%s'", optarg);
+                return SL_EXIT_USAGE;
+            }
+            break;
+        case 'P':
+            if (!parse_int(optarg, 0, 30, &long_poll)) {
+                sl_cli_error("serve: --long-poll takes seconds (0 to 30), not '%s'", optarg);
+                return SL_EXIT_USAGE;
+            }
+            break;
+        case 'E':
+            if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0) {
+                sl_cli_error("serve: --external-url takes http://HOST[:PORT], not '%s'", optarg);
+                return SL_EXIT_USAGE;
+            }
+            o.external_url = optarg;
+            break;
         case 'h':
             usage(stdout);
             return SL_EXIT_OK;
@@ -108,6 +137,8 @@ int sl_cmd_serve(int argc, char **argv)
         return SL_EXIT_USAGE;
     }
     o.workers = (int)workers;
+    o.lease_s = (int)lease;
+    o.long_poll_s = long_poll > 0 ? (int)long_poll : -1;
     /* glibc gives each thread that allocates an arena of its own (up to 8 per core); the
      * server's threads allocate little and rarely at once, so two arenas keep an idle or
      * lightly used server small without contention that matters. */

@@ -6,6 +6,7 @@
 #include "config/config.h"
 #include "server/flags_api.h"
 #include "server/internal.h"
+#include "server/runner.h"
 
 #include <sodium.h>
 
@@ -740,6 +741,19 @@ const struct route srv_routes[] = {
     {"GET", "/api/v4/feature_flags/unleash/{id}/client/features", h_gitlab_unleash_features, NULL},
     {"POST", "/api/v4/feature_flags/unleash/{id}/client/register", h_gitlab_unleash_register, NULL},
     {"POST", "/api/v4/feature_flags/unleash/{id}/client/metrics", h_gitlab_unleash_metrics, NULL},
+    {"POST", "/api/v1/runners", h_runner_create, "admin"},
+    {"GET", "/api/v1/runners", h_runner_list, "admin"},
+    {"GET", "/api/v1/runners/{id}", h_runner_get, "admin"},
+    {"POST", "/api/v1/runners/{id}/pause", h_runner_pause, "admin"},
+    {"POST", "/api/v1/runners/{id}/resume", h_runner_resume, "admin"},
+    {"DELETE", "/api/v1/runners/{id}", h_runner_delete, "admin"},
+    /* GitLab's runner API: authenticated by runner and job tokens (runner_api.c) */
+    {"POST", "/api/v4/runners/verify", h_v4_runner_verify, NULL},
+    {"POST", "/api/v4/runners", h_v4_runner_register, NULL},
+    {"DELETE", "/api/v4/runners", h_v4_runner_delete, NULL},
+    {"POST", "/api/v4/jobs/request", h_v4_jobs_request, NULL},
+    {"PUT", "/api/v4/jobs/{id}", h_v4_job_update, NULL},
+    {"PATCH", "/api/v4/jobs/{id}/trace", h_v4_job_trace, NULL},
     /* authenticated by the project's webhook secret, not by a token (webhook.c) */
     {"POST", "/hooks/github", h_hook_github, NULL},
     {"POST", "/hooks/gitlab", h_hook_gitlab, NULL},

@@ -6,6 +6,7 @@
 #include "base/time.h"
 #include "server/http.h"
 #include "server/internal.h"
+#include "server/runner.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -17,6 +18,7 @@ struct conn_ctx {
     bool too_big;
     bool answered; /* a response is queued: ignore whatever else arrives */
     int64_t t0;
+    int64_t hold_deadline; /* a held long-poll's (req.hold_deadline) */
 };
 
 void reply_json(struct req *r, int status, json_t *v)
@@ -65,6 +67,18 @@ void reply_sl_error(struct req *r, int code, const struct sl_error *err)
         reply_error(r, 500, "internal", "%s", msg);
         break;
     }
+}
+
+void reply_header(struct req *r, const char *name, const char *fmt, ...)
+{
+    if (r->nheaders >= (int)SL_ARRAY_LEN(r->headers))
+        return;
+    snprintf(r->headers[r->nheaders].name, sizeof(r->headers[0].name), "%s", name);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->headers[r->nheaders].value, sizeof(r->headers[0].value), fmt, ap);
+    va_end(ap);
+    r->nheaders++;
 }
 
 json_t *body_json(struct req *r)
@@ -322,6 +336,8 @@ static enum MHD_Result send_reply(struct req *r, const char *route, int64_t t0, 
         MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, r->set_cookie);
     if (r->retry_after[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, r->retry_after);
+    for (int i = 0; i < r->nheaders; i++)
+        MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value);
     /* Every answer: the UI's script and styles only from this origin, never framed, no
      * referrer to other sites (docs/ui.md). */
     for (size_t i = 0; i < SL_ARRAY_LEN(security_headers); i++)
@@ -406,7 +422,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (cc->too_big) {
         reply_error(&r, 413, "too_large", "the request body is over %d bytes", SRV_BODY_MAX);
     } else {
+        r.hold_deadline = cc->hold_deadline;
         idx = dispatch(&r);
+        /* a long-poll with nothing to hand over yet: suspend the connection until a wake
+         * or its deadline resumes it, then this runs again (a wake that came meanwhile:
+         * look again now) */
+        for (int tries = 0; r.hold; tries++) {
+            cc->hold_deadline = r.hold_deadline;
+            if (tries < 3 && srv_runner_hold(s, conn, r.hold_gen, r.hold_deadline)) {
+                cc->answered = false;
+                sl_str_release(&r.out);
+                return MHD_YES;
+            }
+            r.hold = false;
+            if (tries >= 3)
+                break;
+            sl_str_reset(&r.out);
+            r.nheaders = 0;
+            idx = dispatch(&r);
+        }
         if (idx < srv_nroutes)
             route = srv_routes[idx].pattern;
     }
@@ -482,6 +516,7 @@ void srv_http_stop(struct sl_server *s)
 {
     if (s->daemon) {
         streams_stop(s);
+        srv_runners_release_all(s);
         MHD_stop_daemon(s->daemon);
         s->daemon = NULL;
     }

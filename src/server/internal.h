@@ -14,7 +14,7 @@
 #include <stdatomic.h>
 
 #define SRV_BODY_MAX (1024 * 1024) /* request bodies; over it: 413 */
-#define SRV_LEASE_S 60             /* a worker renews its job's lease every second */
+#define SRV_LEASE_S 60             /* default lease (--lease); a worker renews it every second */
 #define SRV_HIST_N 12              /* buckets of the histograms */
 #define SRV_POLL_MAX_S 86400       /* longest poll interval a project may have */
 #define SRV_KEY_MAX 255            /* the {key} of a route (a CI/CD variable's key) */
@@ -81,6 +81,11 @@ struct sl_server {
     pthread_mutex_t poll_mu;
     pthread_cond_t poll_cv; /* CLOCK_MONOTONIC */
     bool poll_kick;         /* under poll_mu: look again now */
+    /* the runner API (runner.h) */
+    char *external_url;     /* "http://HOST:PORT": what runners and jobs are told to reach */
+    int lease_s;            /* a running job's lease (--lease) */
+    int long_poll_s;        /* how long a jobs/request is held (--long-poll; 0 = not) */
+    struct runner_hub *hub; /* held long-polls (runner_hold.c) */
 };
 
 /* One request as the handlers see it. */
@@ -107,6 +112,17 @@ struct req {
     char session_id[72];  /* the UI session the request was authenticated by; "" = bearer */
     char set_cookie[160]; /* a Set-Cookie header for the answer; "" = none */
     char retry_after[16]; /* a Retry-After header for the answer; "" = none */
+    /* more headers of the answer (reply_header) */
+    struct {
+        char name[40];
+        char value[120];
+    } headers[4];
+    int nheaders;
+    /* long-poll (runner.h): a handler sets HOLD to be suspended until a wake or
+     * HOLD_DEADLINE (monotonic ms; kept across the resumes of one request, 0 at first) */
+    bool hold;
+    unsigned long hold_gen;
+    int64_t hold_deadline;
 };
 
 typedef void (*route_fn)(struct req *r);
@@ -128,6 +144,8 @@ void reply_error(struct req *r, int status, const char *code, const char *fmt, .
 /* Maps a store/library error to a status: ENOENT 404, EEXISTS 409, EINVAL/ELIMIT 400,
  * EBUSY 409, anything else 500 (and counted as a store error). */
 void reply_sl_error(struct req *r, int code, const struct sl_error *err);
+/* Adds a header to R's answer (at most 4; more are dropped). */
+void reply_header(struct req *r, const char *name, const char *fmt, ...) SL_PRINTF(3, 4);
 /* Parses the body as a JSON object; answers 400 and returns NULL when it is not one. */
 json_t *body_json(struct req *r);
 /* The query argument NAME, or NULL. */
@@ -285,6 +303,13 @@ void srv_workers_join(struct sl_server *s);
 int srv_workers_busy(struct sl_server *s);
 /* Start-up recovery (sl_store_recover_jobs fed to the scheduler). */
 int srv_recover(struct sl_server *s, struct sl_error *err);
+/* Fails running jobs whose lease lapsed (a runner gone or stopped) as runner_system_failure
+ * (the ticker, every second). */
+void srv_recover_lapsed(struct sl_server *s);
+/* Called with JOB just claimed by WORKER_ID (a built-in worker or a remote runner): marks
+ * its pipeline running and its deployment started; false when the job was refused (an
+ * outdated deployment) and must not run. */
+bool srv_job_claimed(struct sl_server *s, const struct sl_store_job *job, const char *worker_id);
 
 /* Environments and deployments (deploy.c, deploy_api.c). */
 /* Records the environments, environment jobs and deployments of new pipeline P (stored

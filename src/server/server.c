@@ -9,6 +9,7 @@
 #include "server/http.h"
 #include "server/flags_api.h"
 #include "server/internal.h"
+#include "server/runner.h"
 
 #include <fcntl.h>
 #include <sodium.h>
@@ -32,17 +33,9 @@ static char *db_url_for(const char *data_dir, const char *db_url)
     return sl_xasprintf("%s/sluice.db", data_dir);
 }
 
-int sl_server_token_create(const char *data_dir, const char *db_url,
-                           const struct sl_server_new_token *nt, char **secret_out, int64_t *id_out,
-                           struct sl_error *err)
+int sl_server_store_open(const char *data_dir, const char *db_url, bool init, struct sl_store **out,
+                         struct sl_error *err)
 {
-    const char *role = nt->role, *name = nt->name;
-    bool init = nt->init;
-    struct sl_store *st = NULL;
-    if (sl_server_role_rank(role) < 0)
-        return sl_error_set(err, SL_EINVAL,
-                            "unknown role '%s' (admin, maintainer, developer or viewer)",
-                            role ? role : "");
     int rc;
     char *url = db_url_for(data_dir, db_url);
     /* A token in a store no server uses is a token nobody can use: without INIT the store
@@ -61,7 +54,7 @@ int sl_server_token_create(const char *data_dir, const char *db_url,
     }
     struct sl_store_options so = {0};
     so.existing_only = !init;
-    rc = sl_store_open_with(&st, url, &so, err);
+    rc = sl_store_open_with(out, url, &so, err);
     free(url);
     if (rc == SL_ENOENT && !init) {
         sl_error_release(err);
@@ -70,6 +63,20 @@ int sl_server_token_create(const char *data_dir, const char *db_url,
                           "first, or pass --init to create one)",
                           db_url ? "--db" : data_dir);
     }
+    return rc;
+}
+
+int sl_server_token_create(const char *data_dir, const char *db_url,
+                           const struct sl_server_new_token *nt, char **secret_out, int64_t *id_out,
+                           struct sl_error *err)
+{
+    const char *role = nt->role, *name = nt->name;
+    struct sl_store *st = NULL;
+    if (sl_server_role_rank(role) < 0)
+        return sl_error_set(err, SL_EINVAL,
+                            "unknown role '%s' (admin, maintainer, developer or viewer)",
+                            role ? role : "");
+    int rc = sl_server_store_open(data_dir, db_url, nt->init, &st, err);
     if (rc < 0)
         return rc;
     rc = sl_store_token_create(st, name ? name : role, role, sl_time_now_ms(), nt->expires_at,
@@ -143,6 +150,11 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
     pthread_cond_init(&s->wake_cv, &ca);
     pthread_cond_init(&s->poll_cv, &ca);
     pthread_condattr_destroy(&ca);
+    s->lease_s = opts->lease_s > 0 ? opts->lease_s : SRV_LEASE_S;
+    s->long_poll_s = opts->long_poll_s == 0  ? SRV_LONG_POLL_MAX_S
+                     : opts->long_poll_s < 0 ? 0
+                                             : SL_MIN(opts->long_poll_s, SRV_LONG_POLL_MAX_S);
+    srv_runners_init(s);
     if (!opts->data_dir) {
         rc = sl_error_set(err, SL_EINVAL, "a data directory is required");
         goto out;
@@ -174,6 +186,14 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
     if ((rc = srv_http_start(s, opts->listen ? opts->listen : "127.0.0.1:8080", opts->http_threads,
                              err)) < 0)
         goto out;
+    if (opts->external_url) {
+        size_t n = strlen(opts->external_url);
+        while (n > 0 && opts->external_url[n - 1] == '/')
+            n--;
+        s->external_url = sl_xstrndup(opts->external_url, n);
+    } else {
+        s->external_url = sl_xasprintf("http://%s", s->address);
+    }
     *out = s;
     s = NULL;
 out:
@@ -220,6 +240,8 @@ void sl_server_free(struct sl_server *s)
     pthread_cond_destroy(&s->wake_cv);
     pthread_mutex_destroy(&s->poll_mu);
     pthread_cond_destroy(&s->poll_cv);
+    srv_runners_free(s);
+    free(s->external_url);
     free(s->worker_prefix);
     free(s->run_home);
     free(s->data_dir);

@@ -36,6 +36,12 @@ struct sl_server_options {
     /* the user built-in workers run jobs as (a name or uid); NULL = `nobody` when the server
      * runs as root, else the server's own user */
     const char *run_as;
+    /* the runner API: a running job's lease in seconds (0 = 60), how long a jobs/request
+     * is held (0 = 30; < 0 = not held), the URL runners and jobs reach the server at
+     * (NULL = http://ADDRESS bound) */
+    int lease_s;
+    int long_poll_s;
+    const char *external_url;
 };
 
 /* Opens (and migrates) the store, creates the admin token on first start (*ADMIN_TOKEN,
@@ -69,6 +75,12 @@ struct sl_server_new_token {
 int sl_server_token_create(const char *data_dir, const char *db_url,
                            const struct sl_server_new_token *nt, char **secret_out, int64_t *id_out,
                            struct sl_error *err);
+
+/* Opens the store of a server's DATA_DIR (or DB_URL) for a command-line tool; *OUT owns it
+ * (sl_store_close). SL_ENOENT when it holds no sluice store yet, unless INIT. */
+struct sl_store;
+int sl_server_store_open(const char *data_dir, const char *db_url, bool init, struct sl_store **out,
+                         struct sl_error *err);
 
 /* Roles by strength: admin > maintainer > developer > viewer. -1 for an unknown name. */
 int sl_server_role_rank(const char *role);

@@ -61,8 +61,7 @@ static int persist_job(struct sl_server *s, struct sl_sched *m, size_t i, struct
     if (terminal(st)) {
         if (!j->finished_at)
             j->finished_at = now;
-        free(j->runner_id);
-        j->runner_id = NULL;
+        /* runner_id stays: the job API says who ran it, also after it ended */
         j->lease_deadline = 0;
         enum sl_sched_failure f = sl_sched_job_failure(m, i);
         free(j->failure_reason);
@@ -146,8 +145,10 @@ static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, si
     if (ev == SRV_EV_FINISHED) {
         if (force_running)
             saved[pos].status = SL_SCHED_RUNNING;
-        else if (strcmp(jobs[pos].status, "running") != 0)
-            ev = SRV_EV_SETTLE; /* canceled meanwhile: its end changes nothing */
+        else if (strcmp(jobs[pos].status, "running") != 0 ||
+                 (fin->worker_id && jobs[pos].runner_id &&
+                  strcmp(jobs[pos].runner_id, fin->worker_id) != 0))
+            ev = SRV_EV_SETTLE; /* canceled or taken over meanwhile: its end changes nothing */
     }
     if ((rc = sl_sched_restore(&m, sj, n, nstages, saved, now, err)) < 0)
         goto out;

@@ -13,6 +13,7 @@
 #include "exec/jobjson.h"
 #include "jobspec/jobspec.h"
 #include "server/internal.h"
+#include "server/runner.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -347,6 +348,21 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     json_decref(spec);
 }
 
+bool srv_job_claimed(struct sl_server *s, const struct sl_store_job *job, const char *worker_id)
+{
+    /* the pipeline says running (with its started_at) while its job runs */
+    struct sl_error serr = SL_ERROR_INIT;
+    if (srv_transition(s, job->pipeline_id, SRV_EV_SETTLE, 0, NULL, false, &serr) < 0)
+        sl_log(SL_LOG_WARN, "cannot mark the pipeline running", "error", sl_error_format(&serr),
+               NULL);
+    sl_error_release(&serr);
+    /* refused first: a rejected deployment must not be taken for a retried one */
+    if (srv_deploy_refuse_outdated(s, job, worker_id))
+        return false;
+    srv_deploy_job_moved(s, job->id, "running");
+    return true;
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -356,19 +372,10 @@ static void *worker_main(void *arg)
         struct sl_error err = SL_ERROR_INIT;
         memset(&job, 0, sizeof(job));
         int rc =
-            sl_store_claim_job(s->st, w->id, NULL, 0, SRV_LEASE_S, sl_time_now_ms(), &job, &err);
+            sl_store_claim_job(s->st, w->id, NULL, 0, s->lease_s, sl_time_now_ms(), &job, &err);
         if (rc == 1) {
-            /* the pipeline says running (with its started_at) while its job runs */
-            struct sl_error serr = SL_ERROR_INIT;
-            if (srv_transition(s, job.pipeline_id, SRV_EV_SETTLE, 0, NULL, false, &serr) < 0)
-                sl_log(SL_LOG_WARN, "cannot mark the pipeline running", "error",
-                       sl_error_format(&serr), NULL);
-            sl_error_release(&serr);
-            /* refused first: a rejected deployment must not be taken for a retried one */
-            if (!srv_deploy_refuse_outdated(s, &job, w->id)) {
-                srv_deploy_job_moved(s, job.id, "running");
+            if (srv_job_claimed(s, &job, w->id))
                 run_claimed(w, &job);
-            }
             sl_store_job_release(&job);
             continue;
         }
@@ -403,7 +410,7 @@ static void *ticker_main(void *arg)
             pthread_mutex_lock(&w->mu);
             if (w->job_id) {
                 busy++;
-                int rc = sl_store_job_renew_lease(s->st, w->job_id, w->id, SRV_LEASE_S,
+                int rc = sl_store_job_renew_lease(s->st, w->job_id, w->id, s->lease_s,
                                                   sl_time_now_ms(), NULL);
                 if ((rc == SL_ECANCELED || atomic_load(&s->cancel_all)) && w->cancel)
                     sl_exec_cancel(w->cancel);
@@ -425,7 +432,9 @@ static void *ticker_main(void *arg)
                 sl_store_jobs_free(jobs, n);
             }
             srv_deploy_tick(s, last_settle);
+            srv_recover_lapsed(s);
         }
+        srv_runners_tick(s);
         usleep(stopping ? 100 * 1000 : 250 * 1000);
     }
     return NULL;
@@ -459,6 +468,7 @@ int srv_workers_start(struct sl_server *s, int n, struct sl_error *err)
 
 void srv_workers_wake(struct sl_server *s)
 {
+    srv_runners_wake(s);
     pthread_mutex_lock(&s->wake_mu);
     pthread_cond_broadcast(&s->wake_cv);
     pthread_mutex_unlock(&s->wake_mu);
@@ -494,22 +504,21 @@ void srv_workers_join(struct sl_server *s)
     s->nworkers = 0;
 }
 
-int srv_recover(struct sl_server *s, struct sl_error *err)
+/* Fails the running jobs whose lease lapsed and, with PREFIX, those of this server's own
+ * workers, feeding each to its pipeline as a runner_system_failure (retry applies). */
+static int recover(struct sl_server *s, const char *prefix, const char *why, struct sl_error *err)
 {
     struct sl_store_job *jobs = NULL;
     size_t n = 0;
-    char host[128] = "localhost";
-    gethostname(host, sizeof(host) - 1);
-    char *prefix = sl_xasprintf("serve@%s/", host);
     int rc = sl_store_recover_jobs(s->st, prefix, sl_time_now_ms(), &jobs, &n, err);
-    free(prefix);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < n; i++) {
         char num[32];
         snprintf(num, sizeof(num), "%lld", (long long)jobs[i].id);
-        sl_log(SL_LOG_WARN, "job left running by a crash marked failed", "job_id", num, "name",
-               jobs[i].name, "failure_reason", "runner_system_failure", NULL);
+        sl_log(SL_LOG_WARN, why, "job_id", num, "name", jobs[i].name, "runner",
+               jobs[i].runner_id ? jobs[i].runner_id : "", "failure_reason",
+               "runner_system_failure", NULL);
         struct srv_finish fin = {SL_SCHED_FAILURE_RUNNER_SYSTEM, SL_SCHED_NO_EXIT_CODE, NULL};
         struct sl_error terr = SL_ERROR_INIT;
         if (srv_transition(s, jobs[i].pipeline_id, SRV_EV_FINISHED, (size_t)jobs[i].position, &fin,
@@ -520,4 +529,24 @@ int srv_recover(struct sl_server *s, struct sl_error *err)
     }
     sl_store_jobs_free(jobs, n);
     return 0;
+}
+
+int srv_recover(struct sl_server *s, struct sl_error *err)
+{
+    char host[128] = "localhost";
+    gethostname(host, sizeof(host) - 1);
+    char *prefix = sl_xasprintf("serve@%s/", host);
+    int rc = recover(s, prefix, "job left running by a crash marked failed", err);
+    free(prefix);
+    return rc;
+}
+
+void srv_recover_lapsed(struct sl_server *s)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    if (recover(s, NULL, "job whose lease lapsed marked failed", &err) < 0) {
+        atomic_fetch_add(&s->metrics.store_errors, 1);
+        sl_log(SL_LOG_ERROR, "cannot fail lapsed jobs", "error", sl_error_format(&err), NULL);
+    }
+    sl_error_release(&err);
 }

@@ -157,6 +157,14 @@ int db_run(struct sl_store *st, bool write, const char *sql, const struct db_val
 int db_check_text(const char *s, bool required, const char *what, struct sl_error *err);
 /* SL_EINVAL/SL_ELIMIT when job J cannot be stored (jobs.c). */
 int db_job_check(const struct sl_store_job *j, struct sl_error *err);
+/* Runner, registration and job tokens (runners.c): SHA-256 of SECRET as 64 lowercase hex
+ * digits into OUT; a new secret PREFIX + 2*NBYTES hex digits of random bytes into OUT
+ * (room for strlen(PREFIX) + 2*NBYTES + 1). */
+#define DB_TOKEN_HASH_HEX 64
+void db_token_hash(const char *secret, char out[DB_TOKEN_HASH_HEX + 1]);
+void db_token_generate(const char *prefix, size_t nbytes, char *out);
+/* Whether SECRET is PREFIX followed by exactly LEN - strlen(PREFIX) lowercase hex digits. */
+bool db_token_well_formed(const char *secret, const char *prefix, size_t len);
 /* LIMIT of a page, capped at SL_STORE_LIST_MAX. */
 int db_page_limit(const struct sl_store_page *page);
 

@@ -244,6 +244,14 @@ int sl_store_claim_job(struct sl_store *st, const char *worker_id, const char *c
                        size_t ntags, int lease_seconds, int64_t now, struct sl_store_job *out,
                        struct sl_error *err)
 {
+    return sl_store_claim_job_tagged(st, worker_id, tags, ntags, true, lease_seconds, now, out,
+                                     err);
+}
+
+int sl_store_claim_job_tagged(struct sl_store *st, const char *worker_id, const char *const *tags,
+                              size_t ntags, bool untagged, int lease_seconds, int64_t now,
+                              struct sl_store_job *out, struct sl_error *err)
+{
     const struct sl_store_backend *be = db_backend(st);
     struct sl_str sql = SL_STR_INIT;
     struct db_value v[3 + SL_STORE_TAGS_MAX];
@@ -281,6 +289,8 @@ int sl_store_claim_job(struct sl_store *st, const char *worker_id, const char *c
             sl_str_addc(&sql, ')');
         }
         sl_str_addc(&sql, ')');
+        if (!untagged)
+            sl_str_adds(&sql, " AND EXISTS (SELECT 1 FROM job_tags u WHERE u.job_id = j.id)");
     }
     sl_str_addf(&sql, " ORDER BY j.queued_at, j.id LIMIT 1%s) RETURNING " JOB_COLS, be->claim_lock);
 

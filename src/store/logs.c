@@ -115,3 +115,8 @@ int sl_store_log_size(struct sl_store *st, int64_t job_id, int64_t *out, struct 
     db_rows_release(&rows);
     return rc;
 }
+
+int64_t sl_store_log_max(const struct sl_store *st)
+{
+    return db_options(st)->max_log_bytes;
+}

@@ -223,6 +223,11 @@ int sl_store_job_update(struct sl_store *st, const struct sl_store_job *j,
 int sl_store_claim_job(struct sl_store *st, const char *worker_id, const char *const *tags,
                        size_t ntags, int lease_seconds, int64_t now, struct sl_store_job *out,
                        struct sl_error *err);
+/* As sl_store_claim_job; with UNTAGGED false (and TAGS not NULL) a job without tags is not
+ * taken either (a runner that does not run untagged jobs). */
+int sl_store_claim_job_tagged(struct sl_store *st, const char *worker_id, const char *const *tags,
+                              size_t ntags, bool untagged, int lease_seconds, int64_t now,
+                              struct sl_store_job *out, struct sl_error *err);
 /* Extends the lease of job ID to NOW + LEASE_SECONDS. SL_ECANCELED when the job is no
  * longer running under WORKER_ID (canceled, recovered): the worker should stop it. */
 int sl_store_job_renew_lease(struct sl_store *st, int64_t id, const char *worker_id,
@@ -285,6 +290,8 @@ int sl_store_log_append(struct sl_store *st, int64_t job_id, const void *data, s
  * the end reads nothing. */
 int sl_store_log_read(struct sl_store *st, int64_t job_id, int64_t offset, size_t max,
                       struct sl_str *out, int64_t *next_out, struct sl_error *err);
+/* The most bytes a job's log may hold (the store's max_log_bytes). */
+int64_t sl_store_log_max(const struct sl_store *st);
 /* The log's current size in bytes (0 when nothing was written). */
 int sl_store_log_size(struct sl_store *st, int64_t job_id, int64_t *out, struct sl_error *err);
 
@@ -354,6 +361,78 @@ int sl_store_token_revoke(struct sl_store *st, int64_t id, struct sl_error *err)
 /* Tokens by id ascending. PAGE->status is ignored. */
 int sl_store_token_list(struct sl_store *st, const struct sl_store_page *page,
                         struct sl_store_token **out, size_t *n, struct sl_error *err);
+
+/* ---- runners (runners.c): remote agents speaking GitLab's /api/v4 ----
+ *
+ * A runner authenticates with its token ("glrt-" + 64 hex digits, shown once at creation);
+ * only its SHA-256 is stored, compared in constant time. Deleting a runner revokes it. */
+
+#define SL_STORE_RUNNER_TOKEN_PREFIX "glrt-"
+#define SL_STORE_RUNNER_TOKEN_LEN (sizeof(SL_STORE_RUNNER_TOKEN_PREFIX) - 1 + 64)
+/* the instance's registration token (legacy `gitlab-runner register --registration-token`) */
+#define SL_STORE_REGISTRATION_TOKEN_PREFIX "GR1348941"
+#define SL_STORE_REGISTRATION_TOKEN_LEN (sizeof(SL_STORE_REGISTRATION_TOKEN_PREFIX) - 1 + 40)
+/* a job token (CI_JOB_TOKEN): "glcbt-" + 64 hex digits */
+#define SL_STORE_JOB_TOKEN_PREFIX "glcbt-"
+#define SL_STORE_JOB_TOKEN_LEN (sizeof(SL_STORE_JOB_TOKEN_PREFIX) - 1 + 64)
+#define SL_STORE_RUNNER_TEXT_MAX 1024 /* bytes of a name, description or reported info */
+
+struct sl_store_runner {
+    int64_t id;
+    char *name;
+    char *description;
+    char **tags; /* NTAGS tags (each without commas, at most SL_STORE_TAGS_MAX) */
+    size_t ntags;
+    bool run_untagged; /* takes jobs without tags */
+    bool locked;
+    bool paused; /* gets no job */
+    int64_t created_at;
+    int64_t contacted_at; /* 0 = never */
+    /* what the runner reported in its last request ("" = nothing yet) */
+    char *version, *platform, *architecture, *executor;
+};
+
+void sl_store_runner_release(struct sl_store_runner *r);
+void sl_store_runners_free(struct sl_store_runner *arr, size_t n);
+/* Stores R (id, created_at, contacted_at and the reported info are ignored) with a new
+ * token; *TOKEN_OUT (caller frees; shown once) gets it, *ID_OUT (may be NULL) the id.
+ * SL_EINVAL for a tag with a comma or an empty one, SL_ELIMIT past the caps. */
+int sl_store_runner_create(struct sl_store *st, const struct sl_store_runner *r, int64_t now,
+                           char **token_out, int64_t *id_out, struct sl_error *err);
+int sl_store_runner_get(struct sl_store *st, int64_t id, struct sl_store_runner *out,
+                        struct sl_error *err);
+/* Runners by id ascending. PAGE->status is ignored. */
+int sl_store_runner_list(struct sl_store *st, const struct sl_store_page *page,
+                         struct sl_store_runner **out, size_t *n, struct sl_error *err);
+/* Deletes (revokes) runner ID. SL_ENOENT when there is none. */
+int sl_store_runner_delete(struct sl_store *st, int64_t id, struct sl_error *err);
+int sl_store_runner_set_paused(struct sl_store *st, int64_t id, bool paused, struct sl_error *err);
+/* The runner whose token is TOKEN into *OUT (may be NULL). SL_ENOENT for an unknown,
+ * malformed or deleted token. */
+int sl_store_runner_verify(struct sl_store *st, const char *token, struct sl_store_runner *out,
+                           struct sl_error *err);
+/* Records a request of runner ID at NOW with what it reported (NULL keeps a value). Writes
+ * at most every few seconds per runner unless the info changed, so a polling fleet does not
+ * turn every request into a write. */
+int sl_store_runner_contacted(struct sl_store *st, const struct sl_store_runner *seen,
+                              const char *version, const char *platform, const char *architecture,
+                              const char *executor, int64_t now, struct sl_error *err);
+/* Makes a new registration token for the instance (the old one stops working). *TOKEN_OUT
+ * (caller frees) gets it. */
+int sl_store_registration_token_reset(struct sl_store *st, int64_t now, char **token_out,
+                                      struct sl_error *err);
+/* 0 when TOKEN is the instance's registration token, SL_ENOENT otherwise. */
+int sl_store_registration_token_check(struct sl_store *st, const char *token, struct sl_error *err);
+
+/* Gives job ID, running under WORKER_ID, a new job token (the old one, of an earlier
+ * attempt, stops working). *TOKEN_OUT (caller frees) gets it. SL_ECANCELED when the job is
+ * no longer running under WORKER_ID. */
+int sl_store_job_token_issue(struct sl_store *st, int64_t id, const char *worker_id,
+                             char **token_out, struct sl_error *err);
+/* The job whose current token is TOKEN into *OUT (any status: the caller decides what a
+ * token of a job that is not running may do). SL_ENOENT for an unknown token. */
+int sl_store_job_token_lookup(struct sl_store *st, const char *token, struct sl_store_job *out,
+                              struct sl_error *err);
 
 /* ---- audit events (listed newest first) ---- */
 

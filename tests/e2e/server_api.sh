@@ -208,6 +208,14 @@ while read -r method path need; do
     done
     continue
   fi
+  if [[ $need == runner ]]; then
+    # the runner API (/api/v4): only runner and job tokens count; an API token is none
+    for r in "" "${roles[@]}"; do
+      req "$method" "$p" "${r:+${tok[$r]}}" '{}'
+      expect "$method $path ${r:-without a token} and no runner or job token: 403" 403 "$code"
+    done
+    continue
+  fi
   if [[ $need == none ]]; then
     req "$method" "$p" ""
     [[ $code != 401 && $code != 403 ]] && ok "$method $path needs no token" || bad "$method $path needs no token: $code"
@@ -310,6 +318,18 @@ GET /api/v4/feature_flags/unleash/{id}/features unleash
 GET /api/v4/feature_flags/unleash/{id}/client/features unleash
 POST /api/v4/feature_flags/unleash/{id}/client/register unleash
 POST /api/v4/feature_flags/unleash/{id}/client/metrics unleash
+POST /api/v1/runners admin
+GET /api/v1/runners admin
+GET /api/v1/runners/{id} admin
+POST /api/v1/runners/{id}/pause admin
+POST /api/v1/runners/{id}/resume admin
+DELETE /api/v1/runners/{id} admin
+POST /api/v4/runners/verify runner
+POST /api/v4/runners runner
+DELETE /api/v4/runners runner
+POST /api/v4/jobs/request runner
+PUT /api/v4/jobs/{id} runner
+PATCH /api/v4/jobs/{id}/trace runner
 POST /hooks/github signature
 POST /hooks/gitlab signature
 POST /hooks/gitea signature
@@ -327,7 +347,7 @@ for m in re.finditer(r'\{\s*"(\w+)",\s*"([^"]+)",\s*\w+,\s*(NULL|"(\w+)")\s*\}',
     role = m.group(4) or ('signature' if m.group(2).startswith('/hooks/') else
                           'unleash' if m.group(1) != 'OPTIONS' and
                           re.match(r'/api/(client/|frontend|v4/feature_flags/)', m.group(2)) else
-                          'none')
+                          'runner' if m.group(2).startswith('/api/v4/') else 'none')
     print(m.group(1), m.group(2), role)
 PY
 )

@@ -1,0 +1,57 @@
+/* runner.h: GitLab's runner API (/api/v4) on the server, shared by the files of the runner
+ * room (runner_api.c, runner_payload.c, runner_hold.c, runner_admin.c). Not a public API.
+ *
+ * A remote runner claims jobs through the same store operation as the built-in workers
+ * (sl_store_claim_job_tagged), as worker "runner:<id>", and reports their end through the
+ * same pipeline transition; each claim issues the attempt a new job token. */
+#ifndef SL_SERVER_RUNNER_H
+#define SL_SERVER_RUNNER_H
+
+#include "base/compat.h"
+#include "server/internal.h"
+
+#define SRV_LONG_POLL_MAX_S 30 /* the longest a jobs/request is held (GitLab's Workhorse: 50) */
+
+/* The job payload of JOB (claimed by RUNNER, whose job token is TOKEN) into *OUT (caller
+ * decrefs). */
+int srv_runner_payload(struct sl_server *s, const struct sl_store_job *job,
+                       const struct sl_store_runner *runner, const char *token, json_t **out,
+                       struct sl_error *err);
+
+/* Held jobs/request long-polls (runner_hold.c). */
+void srv_runners_init(struct sl_server *s);
+void srv_runners_free(struct sl_server *s);
+/* The wake generation: read it before looking for a job, hand it to srv_runner_hold. */
+unsigned long srv_runners_gen(struct sl_server *s);
+/* Suspends CONN until a job may be pending (srv_runners_wake) or DEADLINE (monotonic ms)
+ * passes; false, without suspending, when a wake came after GEN was read (look again). */
+bool srv_runner_hold(struct sl_server *s, struct MHD_Connection *conn, unsigned long gen,
+                     int64_t deadline);
+/* Resumes every held request: a job became pending. */
+void srv_runners_wake(struct sl_server *s);
+/* Resumes requests whose deadline passed (the ticker). */
+void srv_runners_tick(struct sl_server *s);
+/* Resumes every held request (before the daemon stops: MHD requires it). */
+void srv_runners_release_all(struct sl_server *s);
+/* Whether the client of CONN is still connected (a held request's client may be gone: it
+ * must not be handed a job). */
+bool srv_conn_alive(struct MHD_Connection *conn);
+
+/* /api/v4 (runner_api.c) */
+void h_v4_runner_verify(struct req *r);
+void h_v4_runner_register(struct req *r);
+void h_v4_runner_delete(struct req *r);
+void h_v4_jobs_request(struct req *r);
+void h_v4_job_update(struct req *r);
+void h_v4_job_trace(struct req *r);
+
+/* /api/v1/runners (runner_admin.c) */
+void h_runner_create(struct req *r);
+void h_runner_list(struct req *r);
+void h_runner_get(struct req *r);
+void h_runner_pause(struct req *r);
+void h_runner_resume(struct req *r);
+void h_runner_delete(struct req *r);
+json_t *srv_runner_json(const struct sl_store_runner *rn);
+
+#endif

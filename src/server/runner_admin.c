@@ -1,0 +1,148 @@
+/* runner_admin.c: runners as the admin manages them, under /api/v1/runners: create one
+ * (its token is shown once), list, show, pause, resume, delete (revokes it: its next
+ * request gets 403). */
+#include "base/compat.h"
+#include "base/alloc.h"
+#include "base/time.h"
+#include "server/runner.h"
+
+json_t *srv_runner_json(const struct sl_store_runner *rn)
+{
+    json_t *tags = json_array();
+    for (size_t i = 0; i < rn->ntags; i++)
+        json_array_append_new(tags, json_string(rn->tags[i]));
+    return json_pack("{s:I,s:s,s:s,s:o,s:b,s:b,s:b,s:o,s:o,s:s,s:s,s:s,s:s}", "id",
+                     (json_int_t)rn->id, "name", rn->name, "description", rn->description, "tags",
+                     tags, "run_untagged", rn->run_untagged, "locked", rn->locked, "paused",
+                     rn->paused, "created_at", srv_time_json(rn->created_at), "contacted_at",
+                     srv_time_json(rn->contacted_at), "version", rn->version, "platform",
+                     rn->platform, "architecture", rn->architecture, "executor", rn->executor);
+}
+
+void h_runner_create(struct req *r)
+{
+    json_t *body = body_json(r);
+    struct sl_store_runner rn = {0};
+    struct sl_error err = SL_ERROR_INIT;
+    char *token = NULL;
+    int64_t id = 0;
+    size_t cap = 0;
+    if (!body)
+        return;
+    json_t *tags = json_object_get(body, "tags"), *t;
+    size_t i;
+    if (tags && !json_is_array(tags)) {
+        reply_error(r, 400, "invalid", "tags must be an array of strings");
+        goto out;
+    }
+    json_array_foreach(tags, i, t)
+    {
+        if (!json_is_string(t)) {
+            reply_error(r, 400, "invalid", "tags must be an array of strings");
+            goto out;
+        }
+        SL_GROW(rn.tags, cap, rn.ntags + 1);
+        rn.tags[rn.ntags++] = sl_xstrdup(json_string_value(t));
+    }
+    const char *name = json_string_value(json_object_get(body, "name"));
+    const char *desc = json_string_value(json_object_get(body, "description"));
+    rn.name = sl_xstrdup(name ? name : "");
+    rn.description = sl_xstrdup(desc ? desc : rn.name);
+    json_t *ru = json_object_get(body, "run_untagged");
+    rn.run_untagged = json_is_boolean(ru) ? json_is_true(ru) : rn.ntags == 0;
+    rn.locked = json_is_true(json_object_get(body, "locked"));
+    rn.paused = json_is_true(json_object_get(body, "paused"));
+    int rc = sl_store_runner_create(r->s->st, &rn, sl_time_now_ms(), &token, &id, &err);
+    if (rc < 0) {
+        reply_sl_error(r, rc, &err);
+        goto out;
+    }
+    srv_audit_on(r, "runner.create", "runner", id);
+    struct sl_store_runner got = {0};
+    if (sl_store_runner_get(r->s->st, id, &got, &err) < 0) {
+        reply_sl_error(r, SL_ESTORE, &err);
+        goto out;
+    }
+    json_t *o = srv_runner_json(&got);
+    json_object_set_new(o, "token", json_string(token));
+    sl_store_runner_release(&got);
+    reply_json(r, 201, o);
+out:
+    free(token);
+    sl_store_runner_release(&rn);
+    sl_error_release(&err);
+    json_decref(body);
+}
+
+void h_runner_list(struct req *r)
+{
+    struct sl_store_page page;
+    struct sl_store_runner *arr = NULL;
+    size_t n = 0;
+    struct sl_error err = SL_ERROR_INIT;
+    if (!srv_page_args(r, &page))
+        return;
+    int rc = sl_store_runner_list(r->s->st, &page, &arr, &n, &err);
+    if (rc < 0) {
+        reply_sl_error(r, rc, &err);
+    } else {
+        json_t *a = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(a, srv_runner_json(&arr[i]));
+        reply_json(r, 200, json_pack("{s:o}", "runners", a));
+    }
+    sl_store_runners_free(arr, n);
+    sl_error_release(&err);
+}
+
+void h_runner_get(struct req *r)
+{
+    struct sl_store_runner rn = {0};
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = sl_store_runner_get(r->s->st, r->id, &rn, &err);
+    if (rc < 0)
+        reply_sl_error(r, rc, &err);
+    else
+        reply_json(r, 200, srv_runner_json(&rn));
+    sl_store_runner_release(&rn);
+    sl_error_release(&err);
+}
+
+static void set_paused(struct req *r, bool paused)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = sl_store_runner_set_paused(r->s->st, r->id, paused, &err);
+    if (rc < 0) {
+        reply_sl_error(r, rc, &err);
+    } else {
+        srv_audit_on(r, paused ? "runner.pause" : "runner.resume", "runner", r->id);
+        h_runner_get(r);
+        if (!paused)
+            srv_runners_wake(r->s); /* its held request may take a job now */
+    }
+    sl_error_release(&err);
+}
+
+void h_runner_pause(struct req *r)
+{
+    set_paused(r, true);
+}
+
+void h_runner_resume(struct req *r)
+{
+    set_paused(r, false);
+}
+
+void h_runner_delete(struct req *r)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = sl_store_runner_delete(r->s->st, r->id, &err);
+    if (rc < 0) {
+        reply_sl_error(r, rc, &err);
+    } else {
+        srv_audit_on(r, "runner.delete", "runner", r->id);
+        sl_str_reset(&r->out);
+        r->status = 204;
+    }
+    sl_error_release(&err);
+}

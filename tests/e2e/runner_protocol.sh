@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# GitLab's runner API (/api/v4) spoken request by request as gitlab-runner does
+# (runner_protocol.py) against a real `sluice serve` with no built-in workers: one server
+# for registration, long-polls, payload, trace ranges, tags, cancel and revocation, one
+# with a 3 s lease for a runner that goes silent (runner_system_failure, the retry on a new
+# token, late updates refused). SL_SERVER_DB: on that store (server_pg.sh passes
+# PostgreSQL).
+set -u
+bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+for c in curl python3 git; do
+  command -v $c >/dev/null || { echo "SKIPPED: runner_protocol needs $c, which is not installed" >&2; exit 77; }
+done
+tmp=$(mktemp -d)
+cleanup() { [[ -n ${pid:-} ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+# shellcheck source=lib/server.sh
+. "$src/tests/e2e/lib/server.sh"
+
+mkdir "$tmp/repo"
+(cd "$tmp/repo" && git init -q -b main && cat > .gitlab-ci.yml <<'YML'
+stages: [build, test]
+build:
+  stage: build
+  variables: {GREETING: hello}
+  before_script: [echo before]
+  script: [echo hi]
+  timeout: 10m
+  artifacts:
+    paths: [out/]
+untagged:
+  stage: test
+  script: [echo untagged]
+tagged:
+  stage: test
+  tags: [a]
+  script: [echo tagged]
+YML
+git add . && git -c user.email=t@t -c user.name=t commit -qm init) || { echo "cannot make a git repo" >&2; exit 1; }
+
+project() { # project NAME -> $project
+  req POST /api/v1/projects "$admin" "{\"name\":\"$1\",\"repo_url\":\"$tmp/repo\"}"
+  [[ $code == 201 ]] || { bad "project created" "$body"; finish; exit 1; }
+  project=$(jget "['id']")
+}
+
+status=0
+server_start --workers 0 || { echo "not ok - server starts"; exit 1; }
+regtoken=$("$bin" runner registration-token --data "$tmp/data" "${db[@]}")
+expect "sluice runner registration-token prints one" 1 "$(grep -c '^GR1348941' <<<"$regtoken")"
+project proto
+python3 "$src/tests/e2e/runner_protocol.py" main "$url" "$admin" "$regtoken" "$project" || status=1
+cli_token=$("$bin" runner create --tags x,y --name cli --data "$tmp/data" "${db[@]}")
+req GET /api/v1/runners "$admin"
+expect "sluice runner create makes a tagged runner" "['x', 'y']" \
+  "$(jget "['runners'][-1]['tags']")"
+expect "and prints its glrt- token" 1 "$(grep -c '^glrt-' <<<"$cli_token")"
+server_stop
+
+# the lease: the retry of a job whose runner went silent
+(cd "$tmp/repo" && cat > .gitlab-ci.yml <<'YML'
+job:
+  retry: {max: 1, when: runner_system_failure}
+  script: [echo hi]
+YML
+git -c user.email=t@t -c user.name=t commit -qam lease)
+server_start --workers 0 --lease 3 || { echo "not ok - server starts"; exit 1; }
+project sleepy
+python3 "$src/tests/e2e/runner_protocol.py" lease "$url" "$admin" "$project" || status=1
+server_stop
+finish || status=1
+exit $status
