@@ -7,16 +7,9 @@
 # sluice killed with -9 leaving a container that the next run removes, a dead DOCKER_HOST,
 # and --executor shell ignoring the image with a warning.
 set -u
+. "$(dirname "$0")/lib/skip.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 src=${SL_SOURCE_DIR:?SL_SOURCE_DIR is not set}
-skip() {
-  if [[ ${CI:-} == true ]]; then
-    echo "FAILED (CI=true, nothing may skip): $*" >&2
-    exit 1
-  fi
-  echo "SKIPPED: docker_executor.sh: $*" >&2
-  exit 77
-}
 command -v git >/dev/null || skip "needs git"
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok - $1"; }

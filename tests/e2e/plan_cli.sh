@@ -3,10 +3,10 @@
 # trigger options, exit codes 0 (created or skipped) and 2 (usage, configuration and
 # pipeline-creation errors, lint errors as FILE:LINE:COL: message).
 set -u
+. "$(dirname "$0")/lib/skip.sh"
 bin=$(realpath "${SLUICE_BIN:?SLUICE_BIN is not set}")
 if ! command -v git >/dev/null || ! command -v python3 >/dev/null; then
-  echo "SKIPPED: plan_cli needs git and python3" >&2
-  exit 77
+  skip "needs git and python3"
 fi
 pass=0 fail=0
 check() { # check NAME WANT_EXIT CMD... ; stdout+stderr in $out, stdout alone in $stdout

@@ -3,15 +3,14 @@
 # a project with its .gitlab-ci.yml, and an `expect` file; see tests/cases/run/README.md).
 # The replayer is run_cases.py beside this file. Arguments: [-v] [CASE...].
 set -u
+. "$(dirname "$0")/lib/skip.sh"
 here=$(cd "$(dirname "$0")" && pwd)
 : "${SLUICE_BIN:?SLUICE_BIN is not set}"
 export SL_SOURCE_DIR=${SL_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
 if ! command -v python3 >/dev/null; then
-  echo "SKIPPED: run_cases.sh needs python3 to read sluice's JSON events, and there is none" >&2
-  exit 77
+  skip "needs python3 to read sluice's JSON events, and there is none"
 fi
 if ! command -v git >/dev/null; then
-  echo "SKIPPED: run_cases.sh needs git to make the case repositories, and there is none" >&2
-  exit 77
+  skip "needs git to make the case repositories, and there is none"
 fi
 exec python3 "$here/run_cases.py" "$@"

@@ -3,8 +3,9 @@
 # still printing the summary, and nothing written outside .sluice/. (The JSON events and
 # the pipeline semantics are checked by run_cases.sh.)
 set -u
+. "$(dirname "$0")/lib/skip.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-command -v git >/dev/null || { echo "SKIPPED: run_text.sh needs git" >&2; exit 77; }
+command -v git >/dev/null || skip "needs git"
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok - $1"; }
 bad() { fail=$((fail + 1)); echo "not ok - $1"; [[ -n ${2:-} ]] && sed 's/^/#   /' <<<"$2"; }

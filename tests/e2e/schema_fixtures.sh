@@ -5,12 +5,12 @@
 # (warnings allowed) and reject every negative one with an error whose message contains the
 # substring negative-expected.tsv gives for it (what the fixture is about).
 set -u
+. "$(dirname "$0")/lib/skip.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 src=${SL_SOURCE_DIR:?SL_SOURCE_DIR is not set}
 data=$src/tests/data/schema
 if ! command -v python3 >/dev/null || ! python3 -c 'import yaml' 2>/dev/null; then
-  echo "SKIPPED: schema_fixtures needs python3 with PyYAML (scripts/install-deps.sh installs python3-yaml)" >&2
-  exit 77
+  skip "needs python3 with PyYAML (scripts/install-deps.sh installs python3-yaml)"
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

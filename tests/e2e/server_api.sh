@@ -3,10 +3,10 @@
 # repository, a 3-job pipeline in two stages run to success by the built-in worker, a job's
 # log, the auth matrix over every route, lint, 404/405/413 errors, and a graceful SIGTERM.
 set -u
+. "$(dirname "$0")/lib/skip.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 if ! command -v curl >/dev/null; then
-  echo "SKIPPED: server_api needs curl, which is not installed" >&2
-  exit 77
+  skip "needs curl, which is not installed"
 fi
 tmp=$(mktemp -d)
 # SL_SERVER_DB: run against that store (server_pg.sh passes a PostgreSQL URI)

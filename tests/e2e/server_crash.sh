@@ -2,10 +2,10 @@
 # kill -9 of sluice serve while jobs run, then a restart: the jobs left running are marked
 # failed with runner_system_failure, retried where `retry` allows, and the pipeline finishes.
 set -u
+. "$(dirname "$0")/lib/skip.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 if ! command -v curl >/dev/null; then
-  echo "SKIPPED: server_crash needs curl, which is not installed" >&2
-  exit 77
+  skip "needs curl, which is not installed"
 fi
 tmp=$(mktemp -d)
 pid=

@@ -4,12 +4,12 @@
 # registered and one pipeline run through the API, the URL and the token's file printed,
 # and the server stopped afterwards. Run twice: the second run reuses the server's data.
 set -u
+. "$(dirname "$0")/lib/skip.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 for tool in curl python3 git cc; do
   if ! command -v $tool >/dev/null; then
-    echo "SKIPPED: server_demo needs $tool, which is not installed" >&2
-    exit 77
+    skip "needs $tool, which is not installed"
   fi
 done
 tmp=$(mktemp -d)

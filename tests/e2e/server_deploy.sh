@@ -5,11 +5,11 @@
 # deployment, auto_stop_in running the on_stop job, stop and delete. On SQLite here and on
 # PostgreSQL through server_pg.sh (SL_SERVER_DB).
 set -u
+. "$(dirname "$0")/lib/skip.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 if ! command -v curl >/dev/null; then
-  echo "SKIPPED: server_deploy needs curl, which is not installed" >&2
-  exit 77
+  skip "needs curl, which is not installed"
 fi
 tmp=$(mktemp -d)
 # shellcheck source=lib/server.sh

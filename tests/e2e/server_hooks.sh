@@ -5,11 +5,11 @@
 # wrong-project deliveries are 401 and audited; ping, other events and deleted refs are
 # ignored. Then a running job's log as Server-Sent Events, resumed with Last-Event-ID.
 set -u
+. "$(dirname "$0")/lib/skip.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 for tool in curl openssl python3 git; do
   if ! command -v $tool >/dev/null; then
-    echo "SKIPPED: server_hooks needs $tool, which is not installed" >&2
-    exit 77
+    skip "needs $tool, which is not installed"
   fi
 done
 tmp=$(mktemp -d)

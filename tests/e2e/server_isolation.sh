@@ -4,11 +4,11 @@
 # running with its started_at; a first start that cannot write admin.token stores no admin
 # token (the next start makes one that works).
 set -u
+. "$(dirname "$0")/lib/skip.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 for tool in curl python3 git; do
   if ! command -v $tool >/dev/null; then
-    echo "SKIPPED: server_isolation needs $tool, which is not installed" >&2
-    exit 77
+    skip "needs $tool, which is not installed"
   fi
 done
 bin=$(realpath "$bin")

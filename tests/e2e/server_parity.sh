@@ -5,11 +5,11 @@
 # artifacts:paths with $CI_PROJECT_DIR; JUnit counts in the pipeline's test report and
 # coverage on the job; CI_JOB_URL at the server.
 set -u
+. "$(dirname "$0")/lib/skip.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 for tool in curl python3 git; do
   if ! command -v $tool >/dev/null; then
-    echo "SKIPPED: server_parity needs $tool, which is not installed" >&2
-    exit 77
+    skip "needs $tool, which is not installed"
   fi
 done
 bin=$(realpath "$bin")

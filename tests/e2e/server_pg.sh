@@ -5,6 +5,7 @@
 # polling are proven on both stores. Skipped (77, loudly) when PostgreSQL is not installed
 # or cannot start here.
 set -u
+. "$(dirname "$0")/lib/skip.sh"
 : "${SLUICE_BIN:?SLUICE_BIN is not set}"
 src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 pg=$src/scripts/pg-test-server.sh
@@ -15,12 +16,10 @@ for t in server_api server_hooks server_poll server_deploy server_secrets runner
   why=$(cat "${TMPDIR:-/tmp}/server_pg.$$.err")
   rm -f "${TMPDIR:-/tmp}/server_pg.$$.err"
   if ((rc == 77)); then
-    echo "SKIPPED: server_pg needs PostgreSQL (Debian's postgresql package), which is not installed" >&2
-    exit 77
+    skip "needs PostgreSQL (Debian's postgresql package), which is not installed"
   fi
   if ((rc != 0)); then
-    echo "SKIPPED: server_pg: PostgreSQL is installed but cannot start here: $why" >&2
-    exit 77
+    skip "PostgreSQL is installed but cannot start here: $why"
   fi
   echo "# $t on $uri"
   SL_SERVER_DB=$uri bash "$src/tests/e2e/$t.sh"

@@ -5,11 +5,11 @@
 # none, a restart does not make the same commit's pipeline again, nor does a poll after a
 # webhook built it.
 set -u
+. "$(dirname "$0")/lib/skip.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 for tool in curl python3 git; do
   if ! command -v $tool >/dev/null; then
-    echo "SKIPPED: server_poll needs $tool, which is not installed" >&2
-    exit 77
+    skip "needs $tool, which is not installed"
   fi
 done
 tmp=$(mktemp -d)

@@ -6,11 +6,11 @@
 # failed authentications rate-limited per address (429 with Retry-After, /metrics).
 # On SQLite here and on PostgreSQL through server_pg.sh (SL_SERVER_DB).
 set -u
+. "$(dirname "$0")/lib/skip.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 if ! command -v curl >/dev/null; then
-  echo "SKIPPED: server_secrets needs curl, which is not installed" >&2
-  exit 77
+  skip "needs curl, which is not installed"
 fi
 tmp=$(mktemp -d)
 # shellcheck source=lib/server.sh

@@ -4,8 +4,9 @@
 # for a session cookie, CSRF refusals (no token, another origin: another port of the same
 # host), the token API, sign-out, and the raw log download.
 set -u
+. "$(dirname "$0")/lib/skip.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-command -v curl >/dev/null || { echo "SKIPPED: server_ui needs curl" >&2; exit 77; }
+command -v curl >/dev/null || skip "needs curl"
 tmp=$(mktemp -d)
 pid=
 cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }

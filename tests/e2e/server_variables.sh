@@ -5,10 +5,10 @@
 # clear in the SQLite file or its WAL, `sluice secrets rotate-key`, and a start refused
 # without the key (or with the wrong one).
 set -u
+. "$(dirname "$0")/lib/skip.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 if ! command -v curl >/dev/null; then
-  echo "SKIPPED: server_variables needs curl, which is not installed" >&2
-  exit 77
+  skip "needs curl, which is not installed"
 fi
 tmp=$(mktemp -d)
 pid=

@@ -26,6 +26,12 @@ const char *sl_test_tmpdir(void);
 void sl_test_write(const char *dir, const char *rel, const char *content);
 /* The content of DIR/REL (caller frees), or NULL when it cannot be read. */
 char *sl_test_read(const char *dir, const char *rel);
+/* The entries of DIR, sorted, for the data-driven walkers: every one, however many (no
+ * fixed array to fill up). Names starting with '.' are left out; with SUFFIX only names
+ * ending in it; with DIRS_ONLY only directories. NULL-terminated (free with
+ * sl_test_names_free); *N (may be NULL) gets the count. NULL when DIR cannot be read. */
+char **sl_test_list_dir(const char *dir, const char *suffix, bool dirs_only, size_t *n);
+void sl_test_names_free(char **names);
 /* Runs a named sub-case inside a data-driven test: failures inside are reported with the
  * case name, and counted as separate results. */
 void sl_test_case_begin(const char *name);

@@ -53,24 +53,12 @@ out:
     sl_diag_release(&diag);
 }
 
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 TEST(error_cases)
 {
     char *root = sl_fs_join(sl_test_source_dir(), "tests/cases/config/errors");
-    DIR *d = opendir(root);
-    CHECK(d);
-    char *names[256];
     size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < SL_ARRAY_LEN(names))
-        if (e->d_name[0] != '.')
-            names[n++] = sl_xstrdup(e->d_name);
-    closedir(d);
-    qsort(names, n, sizeof(*names), cmp_names);
+    char **names = sl_test_list_dir(root, NULL, false, &n);
+    CHECK(names);
     sl_config_set_expr_checker(fake_expr_ok);
     for (size_t i = 0; i < n; i++) {
         char *dir = sl_fs_join(root, names[i]);
@@ -78,8 +66,8 @@ TEST(error_cases)
         run_case(dir);
         sl_test_case_end();
         free(dir);
-        free(names[i]);
     }
+    sl_test_names_free(names);
     CHECK(n >= 20);
     free(root);
 }

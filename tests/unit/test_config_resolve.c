@@ -149,49 +149,17 @@ static void run_case(const char *dir)
     free(main_file);
 }
 
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorted subdirectory names of DIR (caller frees each and the array). */
-static char **subdirs(const char *dir, size_t *n)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char **v = NULL;
-    size_t cap = 0;
-    *n = 0;
-    if (!d)
-        return NULL;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char *p = sl_fs_join(dir, e->d_name);
-        bool is_dir = sl_fs_is_dir(p);
-        free(p);
-        if (!is_dir)
-            continue;
-        SL_GROW(v, cap, *n + 1);
-        v[(*n)++] = sl_xstrdup(e->d_name);
-    }
-    closedir(d);
-    if (*n)
-        qsort(v, *n, sizeof(*v), cmp_names);
-    return v;
-}
-
 TEST(cases)
 {
     char *root = sl_fs_join(sl_test_source_dir(), "tests/cases/config");
     size_t ntopics = 0, total = 0;
-    char **topics = subdirs(root, &ntopics);
+    char **topics = sl_test_list_dir(root, NULL, true, &ntopics);
     for (size_t t = 0; t < ntopics; t++) {
         if (!strcmp(topics[t], "errors"))
             continue; /* the validator's cases */
         char *tdir = sl_fs_join(root, topics[t]);
         size_t ncases = 0;
-        char **cases = subdirs(tdir, &ncases);
+        char **cases = sl_test_list_dir(tdir, NULL, true, &ncases);
         for (size_t c = 0; c < ncases; c++) {
             char *cdir = sl_fs_join(tdir, cases[c]);
             char *name = sl_xasprintf("%s/%s", topics[t], cases[c]);
@@ -201,14 +169,11 @@ TEST(cases)
             total++;
             free(name);
             free(cdir);
-            free(cases[c]);
         }
-        free(cases);
+        sl_test_names_free(cases);
         free(tdir);
     }
-    for (size_t t = 0; t < ntopics; t++)
-        free(topics[t]);
-    free(topics);
+    sl_test_names_free(topics);
     free(root);
     CHECK(total >= 40);
 }

@@ -201,34 +201,20 @@ out:
     free(exp);
 }
 
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 TEST(plan_cases)
 {
     char *root = sl_fs_join(sl_test_source_dir(), "tests/cases/plan");
-    DIR *d = opendir(root);
-    CHECK(d);
-    char *names[256];
     size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < SL_ARRAY_LEN(names)) {
-        if (e->d_name[0] == '.' || !strcmp(e->d_name, "README.md"))
-            continue;
-        names[n++] = sl_xstrdup(e->d_name);
-    }
-    closedir(d);
-    qsort(names, n, sizeof(*names), cmp_names);
+    char **names = sl_test_list_dir(root, NULL, true, &n); /* each case is a directory */
+    CHECK(names);
     sl_config_set_expr_checker(sl_expr_valid);
     sl_config_set_regex_matcher(sl_regex_match_once);
     for (size_t i = 0; i < n; i++) {
         sl_test_case_begin(names[i]);
         run_case(root, names[i]);
         sl_test_case_end();
-        free(names[i]);
     }
+    sl_test_names_free(names);
     CHECK(n >= 20);
     free(root);
 }

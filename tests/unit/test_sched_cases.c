@@ -447,33 +447,21 @@ out:
     free(sc);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 TEST(sched_scenarios_replay)
 {
-    char dir[PATH_MAX], *names[512];
+    char dir[PATH_MAX];
     size_t n = 0;
-    struct dirent *de;
-    DIR *d;
 
     snprintf(dir, sizeof(dir), "%s/tests/cases/sched", sl_test_source_dir());
-    d = opendir(dir);
-    CHECK(d != NULL);
-    while ((de = readdir(d)) && n < SL_ARRAY_LEN(names))
-        if (sl_ends_with(de->d_name, ".txt"))
-            names[n++] = sl_xstrdup(de->d_name);
-    closedir(d);
-    qsort(names, n, sizeof(*names), cmp_str);
+    char **names = sl_test_list_dir(dir, ".txt", false, &n);
+    CHECK(names != NULL);
     for (size_t i = 0; i < n; i++) {
-        char path[PATH_MAX + 256];
-        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        char *path = sl_fs_join(dir, names[i]);
         sl_test_case_begin(names[i]);
         run_scenario(path);
         sl_test_case_end();
-        free(names[i]);
+        free(path);
     }
+    sl_test_names_free(names);
     CHECK(n >= 20); /* the scenarios are there; a missing directory is a failure */
 }
