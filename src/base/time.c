@@ -217,3 +217,33 @@ int sl_time_parse_duration(const char *s, int64_t *out)
     *out = (int64_t)total;
     return 0;
 }
+
+void sl_time_format_go(int64_t ms, char *buf, size_t size)
+{
+    if (ms < 0)
+        ms = 0;
+    if (ms == 0) {
+        snprintf(buf, size, "0s");
+        return;
+    }
+    if (ms < 1000) {
+        snprintf(buf, size, "%lldms", (long long)ms);
+        return;
+    }
+    long long h = ms / 3600000, m = ms / 60000 % 60, s = ms / 1000 % 60, frac = ms % 1000;
+    char sec[32];
+    if (frac) {
+        snprintf(sec, sizeof(sec), "%lld.%03lld", s, frac);
+        size_t n = strlen(sec);
+        while (sec[n - 1] == '0') /* Go trims the fraction's trailing zeros */
+            sec[--n] = 0;
+    } else {
+        snprintf(sec, sizeof(sec), "%lld", s);
+    }
+    if (h)
+        snprintf(buf, size, "%lldh%lldm%ss", h, m, sec);
+    else if (m)
+        snprintf(buf, size, "%lldm%ss", m, sec);
+    else
+        snprintf(buf, size, "%ss", sec);
+}

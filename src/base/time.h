@@ -19,5 +19,8 @@ int sl_time_parse_iso8601(const char *s, int64_t *ms);
  * "4:01:01" (h:m:s), "30" (seconds), "1.5h"; case-insensitive; 0 is not a duration. Returns the
  * seconds in *out, 0 on success or SL_EINVAL. "never" is not a duration (callers handle it). */
 int sl_time_parse_duration(const char *s, int64_t *out);
+/* MS as Go prints a time.Duration ("1h0m0s", "5m30s", "1.5s", "200ms"), which is how
+ * GitLab Runner words a timeout: "execution took longer than 1h0m0s seconds". */
+void sl_time_format_go(int64_t ms, char *buf, size_t size);
 
 #endif

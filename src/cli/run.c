@@ -904,8 +904,10 @@ int sl_cmd_run(int argc, char **argv)
         for (size_t i = 0; i < n; i++)
             warnings = warnings || top.jobs[i].allowed_failure;
         enum sl_sched_status status = top.status;
+        char *logs_dir = sl_xasprintf("%s/logs", top.pipeline_dir);
         run_output_summary(out, rows, nrows, sl_sched_status_name(status), warnings,
-                           top.duration_ms);
+                           top.duration_ms, logs_dir);
+        free(logs_dir);
         free(rows);
         ret = status == SL_SCHED_SUCCESS || status == SL_SCHED_MANUAL || status == SL_SCHED_SKIPPED
                   ? SL_EXIT_OK

@@ -5,6 +5,7 @@
 #include "base/time.h"
 
 #include <pthread.h>
+#include <unistd.h>
 
 struct run_output {
     FILE *fp;
@@ -190,11 +191,23 @@ static void format_duration(char *buf, size_t size, int64_t ms)
         snprintf(buf, size, "%dm %02ds", (int)(ms / 60000), (int)(ms / 1000 % 60));
 }
 
+/* PATH relative to the current directory when under it (borrowed from PATH or CWD). */
+static const char *shown_path(const char *path, const char *cwd)
+{
+    size_t n = cwd ? strlen(cwd) : 0;
+    if (n && !strncmp(path, cwd, n) && path[n] == '/')
+        return path + n + 1;
+    return path;
+}
+
 void run_output_summary(struct run_output *o, const struct run_summary_row *rows, size_t n,
-                        const char *pipeline_status, bool warnings, int64_t duration_ms)
+                        const char *pipeline_status, bool warnings, int64_t duration_ms,
+                        const char *logs_dir)
 {
     struct sl_str s = SL_STR_INIT;
     char dur[32];
+    char *cwd = get_current_dir_name();
+    const char *logs = shown_path(logs_dir, cwd);
     if (o->json) {
         for (size_t i = 0; i < n; i++) {
             const struct run_summary_row *r = &rows[i];
@@ -215,10 +228,13 @@ void run_output_summary(struct run_output *o, const struct run_summary_row *rows
         }
         json_event_start(&s, "pipeline");
         json_field(&s, "status", pipeline_status);
-        sl_str_addf(&s, ",\"warnings\":%s,\"duration_ms\":%lld}\n", warnings ? "true" : "false",
+        sl_str_addf(&s, ",\"warnings\":%s,\"duration_ms\":%lld", warnings ? "true" : "false",
                     (long long)duration_ms);
+        json_field(&s, "logs", logs_dir);
+        sl_str_adds(&s, "}\n");
         emit(o, &s);
         sl_str_release(&s);
+        free(cwd);
         return;
     }
     size_t wname = 3, wstage = 5;
@@ -254,6 +270,8 @@ void run_output_summary(struct run_output *o, const struct run_summary_row *rows
                                                                         : pipeline_status;
     sl_str_addf(&s, "\n%spipeline %s%s in %s\n", o->color ? status_colour(pipeline_status) : "",
                 shown, o->color ? RESET : "", dur);
+    sl_str_addf(&s, "job logs: %s/\n", logs);
     emit(o, &s);
     sl_str_release(&s);
+    free(cwd);
 }

@@ -36,8 +36,10 @@ void run_output_job_status(struct run_output *o, const char *job, size_t job_ind
                            const char *status, const char *detail);
 /* A message about the pipeline (not a job). */
 void run_output_note(struct run_output *o, const char *fmt, ...) SL_PRINTF(2, 3);
-/* The final table and the pipeline's status line. */
+/* The final table, the pipeline's status line and, last, where the job logs are
+ * (LOGS_DIR, shown relative to the current directory when under it). */
 void run_output_summary(struct run_output *o, const struct run_summary_row *rows, size_t n,
-                        const char *pipeline_status, bool warnings, int64_t duration_ms);
+                        const char *pipeline_status, bool warnings, int64_t duration_ms,
+                        const char *logs_dir);
 
 #endif

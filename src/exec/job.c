@@ -198,6 +198,25 @@ static void workspace_line(const struct sl_job_spec *spec, const struct sl_works
                  ms);
 }
 
+/* The last line of every job log, in GitLab Runner's words. */
+static void outcome(const struct sl_job_spec *spec, const struct sl_job_result *r)
+{
+    char d[64];
+    if (r->success)
+        progress(spec, "Job succeeded");
+    else if (r->canceled)
+        progress(spec, "ERROR: Job failed: canceled");
+    else if (r->exec.status == SL_EXEC_TIMEOUT) {
+        sl_time_format_go(spec->exec.timeout_ms, d, sizeof(d));
+        progress(spec, "ERROR: Job failed: execution took longer than %s seconds", d);
+    } else if (r->exec.failure == SL_EXEC_IMAGE_PULL_FAILURE)
+        ; /* the docker executor's own "ERROR: Job failed (image_pull_failure): ..." */
+    else if (r->message[0])
+        progress(spec, "ERROR: Job failed: %s", r->message);
+    else
+        progress(spec, "ERROR: Job failed: exit code %d", r->exit_code);
+}
+
 int sl_job_run(const struct sl_job_spec *spec, struct sl_job_result *r, struct sl_error *err)
 {
     struct job_ctx jc = {spec, NULL};
@@ -221,7 +240,6 @@ int sl_job_run(const struct sl_job_spec *spec, struct sl_job_result *r, struct s
     if (sl_workspace_options_from_env(&wo, spec->exec.env, &e) < 0 ||
         sl_workspace_prepare(spec->project_dir, spec->workspace, &wo, &ws, &e) < 0) {
         fail(r, "runner_system_failure", "cannot prepare the workspace: %s", sl_error_format(&e));
-        progress(spec, "ERROR: %s", r->message);
         sl_error_release(&e);
         goto out;
     }
@@ -252,7 +270,6 @@ int sl_job_run(const struct sl_job_spec *spec, struct sl_job_result *r, struct s
                           : sl_artifacts_restore(src->store_dir, spec->workspace, &e)) < 0) {
             fail(r, "unmet_prerequisites", "artifacts of %s cannot be restored: %s", src->name,
                  sl_error_format(&e));
-            progress(spec, "ERROR: %s", r->message);
             sl_error_release(&e);
             goto out;
         }
@@ -269,7 +286,6 @@ int sl_job_run(const struct sl_job_spec *spec, struct sl_job_result *r, struct s
     if (spec->exec.run_as &&
         sl_fs_chown_tree(spec->workspace, spec->exec.uid, spec->exec.gid, &e) < 0) {
         fail(r, "runner_system_failure", "cannot prepare the workspace: %s", sl_error_format(&e));
-        progress(spec, "ERROR: %s", r->message);
         sl_error_release(&e);
         goto out;
     }
@@ -312,6 +328,8 @@ int sl_job_run(const struct sl_job_spec *spec, struct sl_job_result *r, struct s
             save_caches(spec, keys, r->success);
     }
 out:
+    if (rc == 0)
+        outcome(spec, r);
     if (keys) {
         for (size_t i = 0; i < spec->ncaches; i++)
             free(keys[i]);

@@ -487,28 +487,44 @@ static int parse_listen(const char *listen, struct sockaddr_in *sa, struct sl_er
     return rc;
 }
 
-int srv_http_start(struct sl_server *s, const char *listen, int threads, struct sl_error *err)
+int srv_http_bind(struct sl_server *s, const char *where, struct sl_error *err)
 {
     struct sockaddr_in sa;
-    int rc;
-    if ((rc = parse_listen(listen, &sa, err)) < 0)
+    socklen_t len = sizeof(sa);
+    int rc, one = 1;
+    if ((rc = parse_listen(where, &sa, err)) < 0)
         return rc;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return sl_error_set_errno(err, SL_EIO, "cannot listen on %s", where);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+        rc = sl_error_set_errno(err, SL_EIO, "cannot listen on %s", where);
+        close(fd);
+        return rc;
+    }
+    char ip[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
+    snprintf(s->address, sizeof(s->address), "%s:%u", ip, (unsigned)ntohs(sa.sin_port));
+    s->listen_fd = fd;
+    return 0;
+}
+
+int srv_http_start(struct sl_server *s, int threads, struct sl_error *err)
+{
     streams_init(s);
     sessions_init(s);
     s->auth_limiter = auth_limiter_new();
     s->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
-        on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+        on_request, s, MHD_OPTION_LISTEN_SOCKET, s->listen_fd, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)(threads > 0 ? threads : 2), MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
         MHD_OPTION_END);
     if (!s->daemon)
-        return sl_error_set(err, SL_EIO, "cannot listen on %s (in use or not allowed?)", listen);
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    char ip[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
-    snprintf(s->address, sizeof(s->address), "%s:%u", ip,
-             info ? (unsigned)info->port : (unsigned)ntohs(sa.sin_port));
+        return sl_error_set(err, SL_EIO, "cannot serve HTTP on %s", s->address);
+    s->listen_fd = -1; /* the daemon's now: MHD_stop_daemon closes it */
     return 0;
 }
 

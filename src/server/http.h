@@ -8,7 +8,12 @@
 struct sl_server;
 
 /* Binds LISTEN ("ADDR:PORT", IPv4) with a pool of THREADS and fills S->address. */
-int srv_http_start(struct sl_server *s, const char *listen, int threads, struct sl_error *err);
+/* Binds and listens on LISTEN ("ADDR:PORT") into s->listen_fd, before anything else of the
+ * server is made, so that a port in use fails the start at once with the system's reason
+ * and leaves nothing behind. */
+int srv_http_bind(struct sl_server *s, const char *listen, struct sl_error *err);
+/* Serves on the socket srv_http_bind bound (the daemon then owns it). */
+int srv_http_start(struct sl_server *s, int threads, struct sl_error *err);
 /* Stops accepting and closes every connection (waits for handlers in flight). */
 void srv_http_stop(struct sl_server *s);
 

@@ -48,6 +48,7 @@ struct sl_server {
     struct sl_store *st;
     char *data_dir;
     char address[80];
+    int listen_fd; /* bound by srv_http_bind, then the daemon's; -1: none */
     struct MHD_Daemon *daemon;
     /* Pipeline transitions (restore, event, persist) are serialised per process: the store
      * makes each write atomic, this makes each read-modify-write of one pipeline so. */

@@ -131,13 +131,32 @@ static int load_secrets_key(struct sl_server *s, const char *file, struct sl_err
     return rc;
 }
 
+/* The topmost directory of PATH that does not exist yet (PATH itself when only it is
+ * missing), or NULL when PATH exists. Caller frees. */
+static char *first_missing(const char *path)
+{
+    char *p = sl_xstrdup(path), *top = NULL;
+    while (*p && !sl_fs_exists(p)) {
+        free(top);
+        top = sl_xstrdup(p);
+        char *slash = strrchr(p, '/');
+        if (!slash || slash == p)
+            break;
+        *slash = 0;
+    }
+    free(p);
+    return top;
+}
+
 int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, char **admin_token,
                   struct sl_error *err)
 {
     struct sl_server *s = sl_xcalloc(1, sizeof(*s));
     int rc;
     char *url = NULL;
+    char *made = NULL; /* the topmost directory this start made, removed if it fails */
 
+    s->listen_fd = -1;
     metrics_init(&s->metrics);
     srv_flags_init(s);
     pthread_mutex_init(&s->sched_mu, NULL);
@@ -159,6 +178,10 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
         rc = sl_error_set(err, SL_EINVAL, "a data directory is required");
         goto out;
     }
+    /* the port first: in use, nothing else is made */
+    if ((rc = srv_http_bind(s, opts->listen ? opts->listen : "127.0.0.1:8080", err)) < 0)
+        goto out;
+    made = first_missing(opts->data_dir);
     if ((rc = sl_fs_mkdir_p(opts->data_dir, 0700, err)) < 0)
         goto out;
     s->data_dir = realpath(opts->data_dir, NULL);
@@ -173,8 +196,6 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
         goto out;
     if ((rc = load_secrets_key(s, opts->secrets_key_file, err)) < 0)
         goto out;
-    if ((rc = ensure_admin_token(s, admin_token, err)) < 0)
-        goto out;
     if ((rc = srv_run_as_setup(s, opts->run_as, err)) < 0)
         goto out;
     if ((rc = srv_recover(s, err)) < 0)
@@ -183,8 +204,7 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
         goto out;
     if ((rc = srv_poller_start(s, err)) < 0)
         goto out;
-    if ((rc = srv_http_start(s, opts->listen ? opts->listen : "127.0.0.1:8080", opts->http_threads,
-                             err)) < 0)
+    if ((rc = srv_http_start(s, opts->http_threads, err)) < 0)
         goto out;
     if (opts->external_url) {
         size_t n = strlen(opts->external_url);
@@ -194,11 +214,17 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
     } else {
         s->external_url = sl_xasprintf("http://%s", s->address);
     }
+    /* last: a start that fails leaves no admin token nobody was shown */
+    if ((rc = ensure_admin_token(s, admin_token, err)) < 0)
+        goto out;
     *out = s;
     s = NULL;
 out:
     free(url);
     sl_server_free(s);
+    if (rc < 0 && made) /* no half-made data directory either */
+        sl_fs_remove_tree(made, NULL);
+    free(made);
     return rc;
 }
 
@@ -242,6 +268,8 @@ void sl_server_free(struct sl_server *s)
     pthread_cond_destroy(&s->poll_cv);
     srv_runners_free(s);
     free(s->external_url);
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
     free(s->worker_prefix);
     free(s->run_home);
     free(s->data_dir);

@@ -56,6 +56,15 @@ else bad "summary row of a passing job, with coverage" "$out"; fi
 if grep -qE '^broken +test +failed .*script_failure' <<<"$out"; then ok "summary row of a failed job, with its reason"
 else bad "summary row of a failed job, with its reason" "$out"; fi
 has "the pipeline's verdict" "pipeline failed"
+last=$(tail -n1 <<<"$out")
+[[ $last == "job logs: .sluice/pipelines/1/logs/" ]] && ok "the summary ends with where the logs are" \
+  || bad "the summary ends with where the logs are: '$last'" "$out"
+# every job log ends with GitLab's outcome line
+[[ $(tail -n1 .sluice/pipelines/1/logs/build-it.log) == "Job succeeded" ]] && ok "log ends: Job succeeded" \
+  || bad "log ends: Job succeeded" "$(cat .sluice/pipelines/1/logs/build-it.log)"
+[[ $(tail -n1 .sluice/pipelines/1/logs/broken.log) == "ERROR: Job failed: exit code 3" ]] \
+  && ok "log ends: ERROR: Job failed: exit code 3" \
+  || bad "log ends: ERROR: Job failed: exit code 3" "$(cat .sluice/pipelines/1/logs/broken.log)"
 if grep -q $'\e\[' <<<"$out"; then bad "--no-color prints no escape sequences" "$(cat -v <<<"$out")"; else ok "--no-color prints no escape sequences"; fi
 
 # nothing but .sluice/ appears in the project

@@ -115,6 +115,9 @@ expect "the build log has its output and variables" 1 \
   "$(grep -c 'building on main with GREETING=hello' <<<"$body")" "$body"
 req GET /api/v1/jobs/$unit/log "$viewer"
 expect "the test job got the build's artifacts" 1 "$(grep -xc 'artifact-content' <<<"$body")" "$body"
+expect "the test job's log names whose artifacts it got" 1 \
+  "$(grep -c 'Downloaded artifacts of build$' <<<"$body")" "$body"
+expect "a job log ends with GitLab's outcome line" "Job succeeded" "$(tail -n1 <<<"$body")" "$body"
 req GET "/api/v1/jobs/$unit/log?offset=5" "$viewer"
 full=$(curl -s -H "Authorization: Bearer $viewer" "$url/api/v1/jobs/$unit/log")
 expect "log offset skips bytes" "${full:5}" "$body"

@@ -94,6 +94,21 @@ TEST(iso8601_times_parse)
         CHECK(sl_time_parse_iso8601(refused[i], &ms) == SL_EINVAL);
 }
 
+/* GitLab Runner words a timeout with Go's Duration.String */
+TEST(durations_format_as_go)
+{
+    char b[64];
+    static const struct {
+        int64_t ms;
+        const char *want;
+    } cases[] = {{3600000, "1h0m0s"}, {330000, "5m30s"}, {1500, "1.5s"},        {200, "200ms"},
+                 {0, "0s"},           {1000, "1s"},      {3661250, "1h1m1.25s"}};
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
+        sl_time_format_go(cases[i].ms, b, sizeof(b));
+        CHECK_STR_EQ(b, cases[i].want);
+    }
+}
+
 /* tests/cases/durations/durations.tsv: one accepted or refused form a line */
 TEST(durations_table)
 {
