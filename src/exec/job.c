@@ -211,6 +211,8 @@ static void outcome(const struct sl_job_spec *spec, const struct sl_job_result *
         progress(spec, "ERROR: Job failed: execution took longer than %s seconds", d);
     } else if (r->exec.failure == SL_EXEC_IMAGE_PULL_FAILURE)
         ; /* the docker executor's own "ERROR: Job failed (image_pull_failure): ..." */
+    else if (r->message[0] && !strcmp(r->failure_name, "runner_system_failure"))
+        progress(spec, "ERROR: Job failed (system failure): %s", r->message);
     else if (r->message[0])
         progress(spec, "ERROR: Job failed: %s", r->message);
     else
