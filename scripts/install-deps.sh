@@ -34,18 +34,26 @@ done
 # npm and conflicts with Debian's npm package), and any of them will do.
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
-# playwright-core from npm for the UI test (tests/ui/package.json), once the packages are in
-ui_npm() {
-  local dir
-  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/ui"
-  [[ -d $dir/node_modules/playwright-core ]] && return 0
-  echo "install-deps: npm install in tests/ui (playwright-core)"
+# Test-only npm modules, once the packages are in: test_npm DIR MODULE... installs DIR's
+# package.json when a MODULE is missing. Only the test of DIR needs them and it says SKIPPED
+# without them; in CI nothing may skip, so there a failed install is an error.
+test_npm() {
+  local dir m need=
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/$1"
+  shift
+  for m in "$@"; do [[ -d $dir/node_modules/$m ]] || need=1; done
+  [[ -n $need ]] || return 0
+  echo "install-deps: npm install in ${dir##*/} ($*)"
   if ! (cd "$dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null); then
-    # Only the browser test needs it; it says SKIPPED without it. In CI nothing may skip.
-    [[ ${CI:-} == true ]] && { echo "install-deps: npm install failed" >&2; return 1; }
-    echo "install-deps: WARNING: npm could not install playwright-core; the web UI test" \
-      "(ui/web) will be SKIPPED" >&2
+    [[ ${CI:-} == true ]] && { echo "install-deps: npm install failed in $dir" >&2; return 1; }
+    echo "install-deps: WARNING: npm could not install $*; the tests that need them will be" \
+      "SKIPPED" >&2
   fi
+}
+ui_npm() {
+  # playwright-core for the web UI test (tests/ui); the Unleash SDKs for the feature flags'
+  # end-to-end test (tests/flags, e2e/server_flags)
+  test_npm tests/ui playwright-core && test_npm tests/flags unleash-client unleash-proxy-client
 }
 # --bench: the peers sluice is measured against (gitlab-ci-local 4.75.1 and its Node), in
 # bench/peers/ (bench/setup-peers.sh)

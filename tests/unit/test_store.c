@@ -1394,7 +1394,8 @@ STORE_TEST(feature_flags)
 
     /* a job's rollout step is recorded with its pipeline and job */
     CHECK_OK(sl_store_flag_revision(st, pid, &rev, &e_));
-    CHECK_OK(sl_store_flag_env_set(st, pid, "new-checkout", &env, &job, 20, &e_));
+    /* a real time in milliseconds: 64-bit columns on both backends */
+    CHECK_OK(sl_store_flag_env_set(st, pid, "new-checkout", &env, &job, 1796231173923, &e_));
     CHECK_OK(sl_store_flag_revision(st, pid, &rev2, &e_));
     CHECK(rev2 == rev + 1);
     CHECK_FAILS(SL_ENOENT, sl_store_flag_env_set(st, pid, "missing", &env, &job, 20, &e_));
@@ -1406,6 +1407,7 @@ STORE_TEST(feature_flags)
     CHECK_STR_EQ(ch[0].environment, "production");
     CHECK_INT_EQ(ch[0].pipeline_id, 3);
     CHECK_INT_EQ(ch[0].job_id, 7);
+    CHECK_INT_EQ(ch[0].at, 1796231173923);
     CHECK_STR_EQ(ch[1].actor, "token:1");
     sl_store_flag_changes_free(ch, n);
 

@@ -54,7 +54,7 @@ CREATE TABLE feature_flag_changes (
     project_id  BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
     flag        TEXT NOT NULL DEFAULT '',
     environment TEXT NOT NULL DEFAULT '',
-    at          INTEGER NOT NULL,
+    at          BIGINT NOT NULL,
     actor       TEXT NOT NULL,
     action      TEXT NOT NULL,
     detail      TEXT NOT NULL DEFAULT '{}',
