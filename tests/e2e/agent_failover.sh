@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Agents that die or freeze mid-job, against a real `sluice serve` with a 4 s lease:
+#  - kill -9 of the agent running a job: the attempt ends runner_system_failure once the
+#    lease lapses, its retry (retry: {max: 1, when: runner_system_failure}) runs on the other
+#    agent, the pipeline succeeds;
+#  - SIGSTOP of the agent running a job, past its lease, then SIGCONT: the attempt failed
+#    and was retried elsewhere meanwhile; the frozen agent's late log and state are refused
+#    (the agent says so), and the job keeps its one outcome and its log without them.
+# SL_SERVER_DB: on that store (agent_pg.sh passes PostgreSQL).
+set -u
+bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+for c in curl python3 git; do
+  command -v $c >/dev/null || { echo "SKIPPED: agent_failover needs $c, which is not installed" >&2; exit 77; }
+done
+tmp=$(mktemp -d)
+cleanup() {
+  agents_kill
+  # the killed agent's job ran in a session of its own: end it too
+  for f in "$tmp"/victim*.pid; do [[ -f $f ]] && kill -9 -- "-$(cat "$f")" 2>/dev/null; done
+  [[ -n ${pid:-} ]] && kill -9 "$pid" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+# shellcheck source=lib/server.sh
+. "$src/tests/e2e/lib/server.sh"
+# shellcheck source=lib/agents.sh
+. "$src/tests/e2e/lib/agents.sh"
+
+job_by_attempt() { # job_by_attempt NAME ATTEMPT -> id from the pipeline body
+  python3 -c '
+import json,sys
+d=json.load(sys.stdin)
+ids=sorted(j["id"] for j in d["jobs"] if j["name"]==sys.argv[1])
+print(ids[int(sys.argv[2])-1] if len(ids)>=int(sys.argv[2]) else "")' "$1" "$2" <<<"$body"
+}
+
+server_start --workers 0 --lease 4 || { echo "not ok - server starts"; exit 1; }
+ta=$(runner_token A --run-untagged)
+tb=$(runner_token B --run-untagged)
+
+# --- kill -9 -------------------------------------------------------------------------
+git_repo "stages: [slow, after]
+retried:
+  stage: slow
+  retry: {max: 1, when: runner_system_failure}
+  script:
+    - echo \"\$CI_BUILDS_DIR\" >> $tmp/attempts
+    - if [ -f $tmp/marker ]; then echo second attempt; else echo \$\$ > $tmp/victim.pid; touch $tmp/marker; sleep 60; fi
+after:
+  stage: after
+  script: [echo after the loss]"
+project_make killed
+agents_need killed
+agent_start A "$ta"
+wait_for 30 grep -qs '"agent started"' "$tmp/A.err"
+pipeline_run
+wait_for 60 test -f "$tmp/marker" || bad "the job started on agent A" "$(tail -5 "$tmp/A.err")"
+agent_start B "$tb"
+wait_for 30 grep -qs '"agent started"' "$tmp/B.err"
+kill -9 "${apid[A]}"
+wait "${apid[A]}" 2>/dev/null
+unset "apid[A]"
+pipeline_wait 90
+expect "the pipeline succeeds after the agent was killed" success "$pstatus" "$body"
+first=$(job_by_attempt retried 1)
+second=$(job_by_attempt retried 2)
+req GET /api/v1/jobs/$first "$admin"
+expect "the killed agent's attempt: failed, runner_system_failure" "failed runner_system_failure" \
+  "$(jget "['status']") $(jget "['failure_reason']")" "$body"
+req GET /api/v1/jobs/$second "$admin"
+expect "its retry: success, attempt 2" "success 2" "$(jget "['status']") $(jget "['attempt']")" "$body"
+expect "the first attempt ran on A, the retry on B" "agent-A agent-B" \
+  "$(sed -n 1p "$tmp/attempts" | grep -o 'agent-[AB]') $(sed -n 2p "$tmp/attempts" | grep -o 'agent-[AB]')"
+req GET /api/v1/jobs/$second/log "$admin"
+expect "the retry's log" 1 "$(grep -cx 'second attempt' <<<"$body")" "$body"
+kill -9 -- "-$(cat "$tmp/victim.pid")" 2>/dev/null
+
+# --- SIGSTOP past the lease, then SIGCONT --------------------------------------------------
+agent_stop B
+git_repo "frozen:
+  retry: {max: 1, when: runner_system_failure}
+  script:
+    - echo \"\$CI_BUILDS_DIR\" >> $tmp/attempts2
+    - if [ -f $tmp/marker2 ]; then echo second attempt; else echo \$\$ > $tmp/victim2.pid; touch $tmp/marker2; sleep 6; echo late-line-from-the-frozen-agent; touch $tmp/late-done; fi"
+project_make frozen
+tc=$(runner_token C --run-untagged)
+td=$(runner_token D --run-untagged)
+agent_start C "$tc"
+wait_for 30 grep -qs '"agent started"' "$tmp/C.err"
+pipeline_run
+wait_for 60 test -f "$tmp/marker2" || bad "the job started on agent C" "$(tail -5 "$tmp/C.err")"
+kill -STOP "${apid[C]}"
+agent_start D "$td"
+pipeline_wait 90
+expect "the pipeline succeeds while agent C is frozen" success "$pstatus" "$body"
+first=$(job_by_attempt frozen 1)
+second=$(job_by_attempt frozen 2)
+req GET /api/v1/jobs/$first "$admin"
+expect "the frozen agent's attempt: failed, runner_system_failure" "failed runner_system_failure" \
+  "$(jget "['status']") $(jget "['failure_reason']")" "$body"
+# the frozen job's own shell (a session of its own) went on and finishes: its last line
+# waits in the pipe of frozen C
+wait_for 30 test -f "$tmp/late-done"
+kill -CONT "${apid[C]}"
+wait_for 30 grep -qs '"job no longer ours"\|"final state refused"\|"job aborted by the server' "$tmp/C.err"
+expect "agent C is told the job is no longer its own" 0 "$?" "$(tail -5 "$tmp/C.err")"
+wait_for 30 test ! -d "$tmp/agent-C/jobs/$first"
+req GET /api/v1/jobs/$first "$admin"
+expect "the attempt keeps its one outcome" "failed runner_system_failure" \
+  "$(jget "['status']") $(jget "['failure_reason']")" "$body"
+req GET /api/v1/jobs/$first/log "$admin"
+expect "no late line was appended to its log" 0 "$(grep -c late-line-from-the-frozen-agent <<<"$body")" "$body"
+req GET /api/v1/pipelines/$pl "$admin"
+expect "the pipeline is still a success" success "$(jget "['status']")"
+agent_stop C
+agent_stop D
+server_stop
+finish

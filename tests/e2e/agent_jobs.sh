@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Three `sluice agent`s against a real `sluice serve` without built-in workers, 100 jobs in
+# one pipeline: each job runs exactly once, the jobs spread over the agents, and tags are
+# respected (gpu jobs only on the gpu agent, cpu+big jobs only on the agent with both).
+# Also: the log, an artifact passed to a later job through the server, a masked variable,
+# a failing job's exit code and reason, and a clean SIGTERM of each agent. SL_SERVER_DB: on
+# that store (agent_pg.sh passes PostgreSQL).
+set -u
+bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+for c in curl python3 git; do
+  command -v $c >/dev/null || { echo "SKIPPED: agent_jobs needs $c, which is not installed" >&2; exit 77; }
+done
+tmp=$(mktemp -d)
+cleanup() { agents_kill; [[ -n ${pid:-} ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+# shellcheck source=lib/server.sh
+. "$src/tests/e2e/lib/server.sh"
+# shellcheck source=lib/agents.sh
+. "$src/tests/e2e/lib/agents.sh"
+
+mark=$tmp/runs
+yml="stages: [build, test, check]
+build:
+  stage: build
+  script:
+    - mkdir -p out && echo built-by-build > out/built.txt
+    - echo \"token is \$SECRET_TOKEN\"
+  artifacts:
+    paths: [out/]
+spread:
+  stage: test
+  parallel: 90
+  script:
+    - echo \"\$CI_JOB_NAME|\$CI_BUILDS_DIR\" >> $mark
+gpu:
+  stage: test
+  tags: [gpu]
+  parallel: 5
+  script:
+    - echo \"\$CI_JOB_NAME|\$CI_BUILDS_DIR\" >> $mark
+big:
+  stage: test
+  tags: [cpu, big]
+  parallel: 4
+  script:
+    - echo \"\$CI_JOB_NAME|\$CI_BUILDS_DIR\" >> $mark
+uses-artifact:
+  stage: check
+  script:
+    - echo \"\$CI_JOB_NAME|\$CI_BUILDS_DIR\" >> $mark
+    - cat out/built.txt
+fails:
+  stage: check
+  allow_failure: true
+  script:
+    - echo \"\$CI_JOB_NAME|\$CI_BUILDS_DIR\" >> $mark
+    - exit 3"
+git_repo "$yml"
+
+server_start --workers 0 || { echo "not ok - server starts"; exit 1; }
+ok "server starts without built-in workers"
+project_make spread
+agents_need spread
+ta=$(runner_token A --tags gpu --run-untagged)
+tb=$(runner_token B --run-untagged)
+tc=$(runner_token C --tags cpu,big --run-untagged)
+expect "three runner tokens" "glrt- glrt- glrt-" "${ta:0:5} ${tb:0:5} ${tc:0:5}"
+req POST /api/v1/projects/$project/variables "$admin" '{"key":"SECRET_TOKEN","value":"s3cr3t-value-42","masked":true}'
+[[ $code == 201 ]] || bad "a masked variable is set" "$code $body"
+for n in A B C; do
+  t=ta; [[ $n == B ]] && t=tb; [[ $n == C ]] && t=tc
+  agent_start $n "${!t}" --concurrency 2 --executor shell
+done
+wait_for 30 grep -qs '"agent started"' "$tmp/A.err" "$tmp/B.err" "$tmp/C.err"
+
+pipeline_run
+expect "the pipeline has 101 jobs" 101 "$(jget "['jobs'].__len__()")"
+pipeline_wait 300
+expect "the pipeline succeeds (the failing job may fail)" success "$pstatus" \
+  "$(tail -5 "$tmp/err"; tail -3 "$tmp/A.err")"
+jobs=$body
+
+expect "100 jobs ran a script (the marker has one line each)" 100 "$(wc -l < "$mark")"
+expect "each job ran exactly once" 100 "$(cut -d'|' -f1 "$mark" | sort -u | wc -l)"
+expect "every gpu job ran on agent A" 5 "$(grep '^gpu ' "$mark" | grep -c "/agent-A/")"
+expect "every cpu+big job ran on agent C" 4 "$(grep '^big ' "$mark" | grep -c "/agent-C/")"
+for n in A B C; do
+  c=$(grep '^spread ' "$mark" | grep -c "/agent-$n/")
+  if ((c > 0)); then ok "agent $n ran untagged jobs ($c)"; else bad "agent $n ran untagged jobs" "$(cat "$mark" | head)"; fi
+done
+statuses=$(python3 -c '
+import json,sys
+d=json.load(sys.stdin)
+print(" ".join(sorted(set(j["status"] for j in d["jobs"] if j["name"]!="fails"))))' <<<"$jobs")
+expect "all jobs but the failing one succeeded" success "$statuses"
+
+body=$jobs
+fails=$(python3 -c 'import json,sys; print([j["id"] for j in json.load(sys.stdin)["jobs"] if j["name"]=="fails"][0])' <<<"$jobs")
+build=$(python3 -c 'import json,sys; print([j["id"] for j in json.load(sys.stdin)["jobs"] if j["name"]=="build"][0])' <<<"$jobs")
+uses=$(python3 -c 'import json,sys; print([j["id"] for j in json.load(sys.stdin)["jobs"] if j["name"]=="uses-artifact"][0])' <<<"$jobs")
+req GET /api/v1/jobs/$fails "$admin"
+expect "the failing job: failed, script_failure" "failed script_failure" \
+  "$(jget "['status']") $(jget "['failure_reason']")" "$body"
+req GET /api/v1/jobs/$build/log "$admin"
+expect "the agent's log reached the server" 1 "$(grep -c 'Running with sluice agent' <<<"$body")" "$body"
+expect "the masked variable is masked in the log" "1 0" \
+  "$(grep -c 'token is \[MASKED\]' <<<"$body") $(grep -c 's3cr3t-value-42' <<<"$body")" "$body"
+req GET /api/v1/jobs/$uses/log "$admin"
+expect "the artifact of build reached uses-artifact through the server" 1 \
+  "$(grep -cx 'built-by-build' <<<"$body")" "$body"
+
+for n in A B C; do agent_stop $n; done
+expect "the agents' logs are JSON lines" 0 \
+  "$(cat "$tmp/A.err" "$tmp/B.err" "$tmp/C.err" | grep -v '^{' | grep -vc '^$')"
+server_stop
+finish

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# agent_jobs.sh, agent_failover.sh and agent_restart.sh again with the server on
+# PostgreSQL: each against its own throwaway server on a private unix socket
+# (scripts/pg-test-server.sh), so claims, leases and retries through agents are proven on
+# both stores. Skipped (77, loudly) when PostgreSQL is not installed or cannot start here.
+set -u
+: "${SLUICE_BIN:?SLUICE_BIN is not set}"
+src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+pg=$src/scripts/pg-test-server.sh
+status=0
+for t in agent_jobs agent_failover agent_restart; do
+  uri=$("$pg" start --watch $$ 2>"${TMPDIR:-/tmp}/agent_pg.$$.err")
+  rc=$?
+  why=$(cat "${TMPDIR:-/tmp}/agent_pg.$$.err")
+  rm -f "${TMPDIR:-/tmp}/agent_pg.$$.err"
+  if ((rc == 77)); then
+    echo "SKIPPED: agent_pg needs PostgreSQL (Debian's postgresql package), which is not installed" >&2
+    exit 77
+  fi
+  if ((rc != 0)); then
+    echo "SKIPPED: agent_pg: PostgreSQL is installed but cannot start here: $why" >&2
+    exit 77
+  fi
+  echo "# $t on $uri"
+  SL_SERVER_DB=$uri bash "$src/tests/e2e/$t.sh"
+  rc=$?
+  "$pg" stop "$uri" >/dev/null
+  ((rc == 0)) || { echo "not ok - $t on PostgreSQL"; status=1; }
+done
+exit $status

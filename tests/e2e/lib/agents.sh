@@ -1,0 +1,96 @@
+# lib/agents.sh: what the `sluice agent` end-to-end scripts share. Source it after
+# lib/server.sh (it uses bin, tmp, db, url, admin, req, jget, wait_for, ok/bad/expect).
+#
+#   runner_token NAME [runner create ARGS...]   a runner in the server's store: its glrt- token
+#   agent_start NAME TOKEN [agent ARGS...]      a `sluice agent` with its work dir in
+#                                               $tmp/agent-NAME and stderr in $tmp/NAME.err;
+#                                               its pid in apid[NAME]
+#   agent_stop NAME                             SIGTERM, waits, checks exit 0 and no sanitizer report
+#   agents_kill                                 kill -9 of every agent still running (cleanup)
+#   git_repo FILE                               $tmp/repo as a git repository whose
+#                                               .gitlab-ci.yml is FILE's content (a new commit)
+#   project_make NAME                           a project of $tmp/repo: sets project
+#   pipeline_run [BODY]                         a pipeline on main: sets pl
+#   pipeline_wait SECONDS                       until $pl ends: sets pstatus (and body)
+declare -A apid=()
+
+runner_token() {
+  local name=$1
+  shift
+  "$bin" runner create --name "$name" "$@" --data "$tmp/data" "${db[@]}" | grep -o 'glrt-[A-Za-z0-9_-]*' | head -1
+}
+
+agent_start() {
+  local name=$1 token=$2
+  shift 2
+  SLUICE_RUNNER_TOKEN=$token "$bin" agent --url "$url" --name "$name" \
+    --work-dir "$tmp/agent-$name" "$@" 2>>"$tmp/$name.err" &
+  apid[$name]=$!
+}
+
+agent_stop() {
+  local name=$1 rc
+  [[ -n ${apid[$name]:-} ]] || return 0
+  kill -TERM "${apid[$name]}" 2>/dev/null
+  wait "${apid[$name]}" 2>/dev/null
+  rc=$?
+  unset "apid[$name]"
+  if grep -q 'Sanitizer' "$tmp/$name.err"; then
+    bad "agent $name ran clean under the sanitizers" "$(grep -A30 'Sanitizer' "$tmp/$name.err" | head -40)"
+  fi
+  expect "agent $name stops on SIGTERM with exit code 0" 0 "$rc" "$(tail -5 "$tmp/$name.err")"
+}
+
+agents_kill() {
+  local n
+  for n in "${!apid[@]}"; do kill -9 "${apid[$n]}" 2>/dev/null; done
+}
+
+git_repo() {
+  mkdir -p "$tmp/repo"
+  (cd "$tmp/repo" && { [[ -d .git ]] || git init -q -b main; } && printf '%s\n' "$1" > .gitlab-ci.yml &&
+    git add . && git -c user.email=t@t -c user.name=t commit -qm "pipeline $(date +%s%N)") ||
+    { echo "cannot make a git repo" >&2; exit 1; }
+}
+
+project_make() {
+  req POST /api/v1/projects "$admin" "{\"name\":\"$1\",\"repo_url\":\"$tmp/repo\",\"default_branch\":\"main\"}"
+  [[ $code == 201 ]] || { bad "project $1 created" "$body"; finish; exit 1; }
+  project=$(jget "['id']")
+}
+
+pipeline_run() {
+  local b=${1:-}
+  [[ -n $b ]] || b='{"ref":"main"}'
+  req POST /api/v1/projects/$project/pipelines "$admin" "$b"
+  [[ $code == 201 ]] || { bad "pipeline created" "$body"; finish; exit 1; }
+  pl=$(jget "['id']")
+}
+
+pipeline_done() {
+  req GET /api/v1/pipelines/$pl "$admin"
+  pstatus=$(jget "['status']" 2>/dev/null)
+  [[ $pstatus == success || $pstatus == failed || $pstatus == canceled ]]
+}
+
+pipeline_wait() {
+  pstatus=
+  wait_for "$1" pipeline_done
+}
+
+# agents_need NAME: skips the script (77) when this server build lacks what agents need:
+# the runner commands and git over HTTP for the job's source (call after project_make).
+# Under CI=true that is a failure instead: nothing may skip there.
+agents_need() {
+  local c
+  c=$(curl -s -o /dev/null -w '%{http_code}' "$url/$1.git/info/refs?service=git-upload-pack")
+  if ! "$bin" runner --help >/dev/null 2>&1 || [[ $c == 404 || $c == 000 ]]; then
+    if [[ ${CI:-} == true ]]; then
+      bad "the server serves the runner API and git over HTTP (info/refs: $c)"
+      finish
+      exit 1
+    fi
+    echo "SKIPPED: this server has no runner API or git HTTP yet (info/refs answered $c)" >&2
+    exit 77
+  fi
+}
