@@ -255,6 +255,7 @@ static int bind_into(struct sl_arena *a, struct sl_job_spec *s, const struct sl_
     for (size_t i = 0; i < ctx->nsources; i++)
         set_kv(&v, ctx->sources[i].dotenv, ctx->protected_vars, false);
     set_kv(&v, ctx->extra, ctx->protected_vars, false);
+    set_kv(&v, ctx->extra_raw, ctx->protected_vars, true);
 
     char **envp = sl_vars_envp_runner(&v);
     size_t n = 0;

@@ -82,6 +82,7 @@ struct sl_jobspec_ctx {
     size_t nsources;
     const char *const *protected_vars; /* names dotenv and EXTRA never override */
     const char *const *extra;          /* KEY=VALUE above dotenv (CI/CD variables) */
+    const char *const *extra_raw;      /* the same, kept verbatim (raw: true, file paths) */
 };
 
 /* A runnable job and the arena its strings and lists live in. */

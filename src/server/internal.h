@@ -368,6 +368,36 @@ void h_deployment_reject(struct req *r);
 void h_protected_env_create(struct req *r);
 void h_protected_env_list(struct req *r);
 void h_protected_env_delete(struct req *r);
+struct sl_arena;
+struct sl_job_spec;
+struct sl_mask;
+
+/* The stored CI/CD variables one job gets (job_variables.c, GitLab's choice: instance then
+ * project, the most specific environment scope, protected ones only on protected refs). */
+struct srv_job_var {
+    char *key, *value;
+    bool raw;    /* never expanded */
+    bool masked; /* masked or hidden: masked in the job's log */
+    bool file;   /* variable_type file: the job gets a path to a file holding VALUE */
+};
+struct srv_job_vars {
+    struct srv_job_var *vars;
+    size_t n;
+};
+/* The variables of project PROJECT_ID for the job PLANNED describes (its environment and
+ * CI_COMMIT_REF_PROTECTED come from PLANNED's variables). Release with
+ * srv_job_vars_release (values are wiped). */
+int srv_job_variables(struct sl_server *s, int64_t project_id, const struct sl_job_spec *planned,
+                      struct srv_job_vars *out, struct sl_error *err);
+void srv_job_vars_release(struct srv_job_vars *jv);
+/* Adds the masked values of JV to M. */
+int srv_job_vars_mask(const struct srv_job_vars *jv, struct sl_mask *m, struct sl_error *err);
+/* JV as the KEY=VALUE lists sl_jobspec_ctx takes (extra and extra_raw), in A; file variables
+ * are written into FILES_DIR (made afresh, 0700, the job user's) and become their paths. */
+int srv_job_vars_env(struct sl_server *s, const struct srv_job_vars *jv, const char *files_dir,
+                     struct sl_arena *a, const char *const **plain, const char *const **raw,
+                     struct sl_error *err);
+
 /* protected_refs.c */
 void h_protected_branch_list(struct req *r);
 void h_protected_branch_create(struct req *r);

@@ -11,6 +11,7 @@
 #include "base/time.h"
 #include "exec/job.h"
 #include "exec/jobjson.h"
+#include "exec/mask.h"
 #include "jobspec/jobspec.h"
 #include "server/internal.h"
 #include "server/runner.h"
@@ -118,7 +119,8 @@ static const char *const *dotenv_list(struct sl_arena *a, const char *text)
  * jobs at SPEC's source_positions, as they are now), the pipeline's own variables (which
  * dotenv does not override), directories and ids. Strings in A. */
 static void job_ctx(struct worker *w, const struct sl_store_job *job, json_t *spec,
-                    const char *pdir, struct sl_arena *a, struct sl_jobspec_ctx *c)
+                    const char *pdir, struct sl_arena *a, struct sl_jobspec_ctx *c,
+                    int64_t *project_id)
 {
     struct sl_server *s = w->s;
     struct sl_store_pipeline pl;
@@ -126,6 +128,7 @@ static void job_ctx(struct worker *w, const struct sl_store_job *job, json_t *sp
     size_t npeers = 0;
     memset(&pl, 0, sizeof(pl));
     if (sl_store_pipeline_get(s->st, job->pipeline_id, &pl, NULL) == 0) {
+        *project_id = pl.project_id;
         c->cache_dir = sl_arena_printf(a, "%s/cache/%lld", s->data_dir, (long long)pl.project_id);
         json_t *vars = pl.variables ? json_loads(pl.variables, 0, NULL) : NULL;
         const char **prot = sl_arena_alloc(a, (json_object_size(vars) + 1) * sizeof(*prot));
@@ -202,6 +205,9 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     struct sl_jobspec_ctx ctx;
     struct sl_job_result res;
     struct sl_error err = SL_ERROR_INIT;
+    struct srv_job_vars jv = {0};
+    struct sl_mask *mask = NULL;
+    int64_t project_id = 0;
     memset(&ctx, 0, sizeof(ctx));
     memset(&res, 0, sizeof(res));
     memset(&bound, 0, sizeof(bound));
@@ -212,6 +218,7 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     char *artdir = sl_xasprintf("%s/artifacts/%d", pdir, job->position);
     char *logdir = sl_xasprintf("%s/logs", pdir);
     char *logpath = sl_xasprintf("%s/%lld.log", logdir, (long long)job->id);
+    char *varfiles = sl_xasprintf("%s.tmp", workspace); /* file variables, as the runner's */
     /* a user without a home of its own (nobody's is /nonexistent) gets one per job, so
      * tools that write there (git config --global, caches) work */
     char *home = s->run_as && !s->run_home ? sl_xasprintf("%s.home", workspace) : NULL;
@@ -227,18 +234,28 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
      * takes */
     int brc = sl_job_json_decode(&planned, job->spec, strlen(job->spec), &err);
     if (brc == 0) {
-        job_ctx(w, job, spec, pdir, &ca, &ctx);
+        job_ctx(w, job, spec, pdir, &ca, &ctx, &project_id);
+        /* the project's and instance's CI/CD variables, and the mask of their secrets */
+        brc = srv_job_variables(s, project_id, &planned.spec, &jv, &err);
+        if (brc == 0)
+            brc = srv_job_vars_env(s, &jv, varfiles, &ca, &ctx.extra, &ctx.extra_raw, &err);
+        if (brc == 0 && jv.n) {
+            mask = sl_mask_new();
+            brc = srv_job_vars_mask(&jv, mask, &err);
+        }
         ctx.base_env = (const char *const *)base;
         ctx.project_dir = tree;
         ctx.workspace = workspace;
         ctx.builds_dir = builds;
         ctx.artifacts_dir = artdir;
-        brc = sl_jobspec_bind(&bound, &planned.spec, &ctx, &err);
+        if (brc == 0)
+            brc = sl_jobspec_bind(&bound, &planned.spec, &ctx, &err);
     }
     struct sl_job_spec js = bound.spec;
     js.exec.log_path = logpath;
     js.exec.on_line = on_line;
     js.exec.ctx = w;
+    js.exec.mask = mask;
     js.exec.run_as = s->run_as;
     js.exec.uid = s->run_uid;
     js.exec.gid = s->run_gid;
@@ -326,12 +343,16 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
            "duration_s", dur, NULL);
     sl_error_release(&terr);
     sl_fs_remove_tree(workspace, NULL);
+    sl_fs_remove_tree(varfiles, NULL);
     if (home)
         sl_fs_remove_tree(home, NULL);
     free(home);
 
     sl_job_result_release(&res);
     sl_error_release(&err);
+    srv_job_vars_release(&jv);
+    sl_mask_free(mask);
+    free(varfiles);
     sl_jobspec_release(&bound);
     sl_job_decoded_release(&planned);
     sl_arena_release(&ca);

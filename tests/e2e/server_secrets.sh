@@ -13,6 +13,7 @@ if ! command -v curl >/dev/null; then
   skip "needs curl, which is not installed"
 fi
 tmp=$(mktemp -d)
+chmod 0711 "$tmp" # a root server runs jobs as nobody: the data directory's path must be walkable
 # shellcheck source=lib/server.sh
 . "$src/tests/e2e/lib/server.sh"
 trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
@@ -96,6 +97,97 @@ expect "tag v1.0 is no longer protected" false "$(protected_of v1.0)"
 req GET "/api/v1/audit?limit=100" "$("$bin" token create --role admin --data "$tmp/data" "${db[@]}" 2>/dev/null)"
 expect "protections and unprotections are audit events" "2 1 1 1" \
   "$(grep -o '"protected_branch.create"' <<<"$body" | wc -l) $(grep -o '"protected_branch.delete"' <<<"$body" | wc -l) $(grep -o '"protected_tag.create"' <<<"$body" | wc -l) $(grep -o '"protected_tag.delete"' <<<"$body" | wc -l)" "$body"
+
+# ---- stored CI/CD variables reach jobs, as GitLab chooses them ----
+mkdir "$tmp/vrepo"
+(cd "$tmp/vrepo" && git init -q -b main && cat > .gitlab-ci.yml <<'YML'
+variables:
+  FROM_YAML: yaml
+  OVERRIDDEN: yaml-value
+show:
+  script:
+    - echo "scoped=$SCOPED override=$OVERRIDDEN level=$LEVEL raw=$RAW_ONE yaml=$FROM_YAML"
+    - echo "prot=[${PROT_ONLY:-}] api=$FROM_API"
+    - echo "file=$(cat "$CA_FILE") path_is_file=$([ -f "$CA_FILE" ] && echo yes)"
+    - echo "$CA_FILE" > where
+  artifacts: {paths: [where]}
+deploy:
+  environment: {name: production}
+  script: [echo "scoped=$SCOPED"]
+leak:
+  script:
+    - echo "whole $SECRET"
+    - printf 'split %s' "${SECRET:0:9}"; sleep 0.2; printf '%s\n' "${SECRET:9}"
+    - printf '%s' "$SECRET" | base64
+    - python3 -c 'import os, urllib.parse; print(urllib.parse.quote(os.environ["SECRET"], safe=""))'
+    - echo "stderr $SECRET" >&2
+    - exit 1
+  after_script:
+    - echo "after $SECRET"
+YML
+git add . && git -c user.email=t@t -c user.name=t commit -qm vars && git branch feature) ||
+  { echo "cannot make a git repo" >&2; exit 1; }
+admin=$("$bin" token create --role admin --data "$tmp/data" "${db[@]}" 2>/dev/null)
+req POST /api/v1/projects "$maint" "{\"name\":\"vars\",\"repo_url\":\"file://$tmp/vrepo\",\"default_branch\":\"main\"}"
+vproj=$(jget "['id']")
+secret='Sup3r-s3cret_deploy+key/42'
+setvar() { # setvar PATH JSON
+  req POST "$1" "$admin" "$2"
+  [[ $code == 201 ]] || bad "variable $2 created" "$code $body"
+}
+setvar /api/v1/admin/variables '{"key":"LEVEL","value":"instance"}'
+setvar /api/v1/admin/variables '{"key":"INSTANCE_ONLY","value":"i"}'
+setvar "/api/v1/projects/$vproj/variables" '{"key":"LEVEL","value":"project"}'
+setvar "/api/v1/projects/$vproj/variables" '{"key":"SCOPED","value":"any"}'
+setvar "/api/v1/projects/$vproj/variables" '{"key":"SCOPED","value":"prod","environment_scope":"production"}'
+setvar "/api/v1/projects/$vproj/variables" '{"key":"SCOPED","value":"prod-ish","environment_scope":"prod*"}'
+setvar "/api/v1/projects/$vproj/variables" '{"key":"OVERRIDDEN","value":"project-value"}'
+setvar "/api/v1/projects/$vproj/variables" '{"key":"RAW_ONE","value":"$FROM_YAML-kept","raw":true}'
+setvar "/api/v1/projects/$vproj/variables" '{"key":"PROT_ONLY","value":"p","protected":true}'
+setvar "/api/v1/projects/$vproj/variables" '{"key":"FROM_API","value":"project"}'
+setvar "/api/v1/projects/$vproj/variables" '{"key":"CA_FILE","value":"-----CERT-----","variable_type":"file"}'
+setvar "/api/v1/projects/$vproj/variables" "{\"key\":\"SECRET\",\"value\":\"$secret\",\"masked\":true}"
+
+vpipeline() { # vpipeline REF [VARIABLES-JSON] -> $vpl, finished
+  req POST "/api/v1/projects/$vproj/pipelines" "$dev" "{\"ref\":\"$1\"${2:+,\"variables\":$2}}"
+  vpl=$(jget "['id']")
+  wait_for 60 pipeline_done "$vpl" || bad "pipeline $vpl finishes" "$body"
+}
+job_log() { # job_log NAME: the log of job NAME of pipeline $vpl, in $body
+  req GET "/api/v1/pipelines/$vpl" "$dev"
+  local id
+  id=$(python3 -c "import json,sys; print([j['id'] for j in json.load(sys.stdin)['jobs'] if j['name']==sys.argv[1]][0])" "$1" <<<"$body")
+  req GET "/api/v1/jobs/$id/log" "$dev"
+}
+out_line() { grep -v '^\$ ' <<<"$body" | grep -o "$1.*" | head -1; } # what the job printed
+vpipeline main '{"FROM_API":"api"}'
+job_log show
+expect "scopes, project over instance and YAML, raw kept, YAML global kept" \
+  'scoped=any override=project-value level=project raw=$FROM_YAML-kept yaml=yaml' \
+  "$(out_line scoped=)" "$body"
+expect "a protected variable on a protected ref; the API's variables rank above the project's" \
+  "prot=[p] api=api" "$(out_line prot=)" "$body"
+expect "a file variable is a path to a file holding the value" "file=-----CERT----- path_is_file=yes" \
+  "$(out_line file=)" "$body"
+job_log deploy
+expect "the exact environment scope wins over a pattern and *" "scoped=prod" \
+  "$(out_line scoped=)" "$body"
+job_log leak
+expect "the masked variable's value, split, base64 and URL-encoded, is masked (stdout, stderr, after_script)" \
+  "0 6" "$(grep -c "$secret\|c3VwM3ItczNjcmV0\|U3VwM3Itc zNjcmV0\|%2Bkey%2F42" <<<"$body") $(grep -c '\[MASKED\]' <<<"$body")" "$body"
+vpipeline feature
+job_log show
+expect "no protected variable on an unprotected ref" "prot=[] api=project" \
+  "$(out_line prot=)" "$body"
+expect "file variables are removed with the job" 0 "$(find "$tmp/data/builds" -name 'CA_FILE' 2>/dev/null | wc -l)"
+b64=$(printf '%s' "$secret" | base64)
+urlenc=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$secret")
+hits=$(grep -rlaF -e "$secret" -e "$b64" -e "$urlenc" "$tmp/data" "$tmp/out" "$tmp/err" 2>/dev/null)
+if [[ -n ${SL_SERVER_DB:-} ]] && command -v pg_dump >/dev/null; then
+  pg_dump "$SL_SERVER_DB" >"$tmp/pg.dump" 2>/dev/null &&
+    hits+=$(grep -laF -e "$secret" -e "$b64" -e "$urlenc" "$tmp/pg.dump")
+fi
+expect "no byte sluice wrote (store, WAL, logs, its own output) holds the secret in clear" "" "$hits"
 
 # ---- tokens that expire ----
 admin2=$("$bin" token create --role admin --data "$tmp/data" "${db[@]}" 2>/dev/null)

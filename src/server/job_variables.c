@@ -1,0 +1,186 @@
+/* job_variables.c: which stored CI/CD variables a job gets, as GitLab chooses them.
+ *
+ * GitLab's rules (docs/secrets.md):
+ *  - instance variables, then project variables: a project's value of a key replaces the
+ *    instance's, whatever their scopes;
+ *  - within one level, of the rows of a key whose environment scope applies to the job's
+ *    environment (plan/scope.h), the most specific wins: the exact name over a pattern
+ *    over `*`; a job without an environment gets only `*` rows;
+ *  - a protected variable only reaches pipelines whose ref is protected
+ *    (CI_COMMIT_REF_PROTECTED, protected_refs.c);
+ *  - masked (and hidden) values are masked in the job's log; a file variable's value goes
+ *    into a file and the variable holds its path.
+ * Pipeline (trigger, API) variables rank above all of this; jobspec applies that. */
+#include "base/compat.h"
+#include "base/alloc.h"
+#include "base/fs.h"
+#include "exec/job.h"
+#include "exec/mask.h"
+#include "plan/scope.h"
+#include "server/internal.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The value the planned job has for KEY, or NULL. */
+static const char *planned_var(const struct sl_job_spec *planned, const char *key)
+{
+    const char *v = NULL;
+    for (size_t i = 0; i < planned->nvariables; i++)
+        if (!strcmp(planned->variables[i].key, key))
+            v = planned->variables[i].value; /* the last one wins: precedence order */
+    return v;
+}
+
+/* Picks from one level's rows (sorted by key) the rows that apply, into OUT (appended,
+ * replacing an earlier level's row of the same key). */
+static void pick(struct sl_store_variable *rows, size_t n, const char *environment,
+                 bool ref_protected, struct sl_store_variable **out, size_t *nout)
+{
+    for (size_t i = 0; i < n;) {
+        size_t j = i, best = SIZE_MAX;
+        int best_rank = -1;
+        for (; j < n && !strcmp(rows[j].key, rows[i].key); j++) {
+            if (rows[j].protected_ && !ref_protected)
+                continue;
+            int rank = sl_scope_env_rank(rows[j].environment_scope, environment);
+            if (rank > best_rank) {
+                best_rank = rank;
+                best = j;
+            }
+        }
+        if (best != SIZE_MAX) {
+            size_t k = 0;
+            while (k < *nout && strcmp(out[k]->key, rows[best].key))
+                k++;
+            out[k] = &rows[best];
+            if (k == *nout)
+                (*nout)++;
+        }
+        i = j;
+    }
+}
+
+int srv_job_variables(struct sl_server *s, int64_t project_id, const struct sl_job_spec *planned,
+                      struct srv_job_vars *out, struct sl_error *err)
+{
+    struct sl_store_variable *inst = NULL, *proj = NULL;
+    size_t ninst = 0, nproj = 0;
+    int rc;
+    memset(out, 0, sizeof(*out));
+    if ((rc = sl_store_variable_list(s->st, 0, true, &inst, &ninst, err)) < 0 ||
+        (rc = sl_store_variable_list(s->st, project_id, true, &proj, &nproj, err)) < 0)
+        goto out;
+    const char *environment = planned_var(planned, "CI_ENVIRONMENT_NAME");
+    const char *prot = planned_var(planned, "CI_COMMIT_REF_PROTECTED");
+    bool ref_protected = prot && !strcmp(prot, "true");
+    struct sl_store_variable **chosen = sl_xcalloc(ninst + nproj + 1, sizeof(*chosen));
+    size_t n = 0;
+    pick(inst, ninst, environment, ref_protected, chosen, &n);
+    pick(proj, nproj, environment, ref_protected, chosen, &n);
+    out->vars = sl_xcalloc(n + 1, sizeof(*out->vars));
+    for (size_t i = 0; i < n; i++) {
+        struct srv_job_var *v = &out->vars[i];
+        v->key = sl_xstrdup(chosen[i]->key);
+        v->value = sl_xstrdup(chosen[i]->value ? chosen[i]->value : "");
+        v->raw = chosen[i]->raw;
+        v->masked = chosen[i]->masked || chosen[i]->hidden;
+        v->file = chosen[i]->variable_type && !strcmp(chosen[i]->variable_type, "file");
+    }
+    out->n = n;
+    free(chosen);
+out:
+    sl_store_variables_free(inst, ninst);
+    sl_store_variables_free(proj, nproj);
+    return rc;
+}
+
+void srv_job_vars_release(struct srv_job_vars *jv)
+{
+    for (size_t i = 0; jv->vars && i < jv->n; i++) {
+        free(jv->vars[i].key);
+        if (jv->vars[i].value) {
+            sodium_memzero(jv->vars[i].value, strlen(jv->vars[i].value));
+            free(jv->vars[i].value);
+        }
+    }
+    free(jv->vars);
+    memset(jv, 0, sizeof(*jv));
+}
+
+int srv_job_vars_mask(const struct srv_job_vars *jv, struct sl_mask *m, struct sl_error *err)
+{
+    for (size_t i = 0; i < jv->n; i++) {
+        const struct srv_job_var *v = &jv->vars[i];
+        int rc;
+        if (v->masked && *v->value && (rc = sl_mask_add(m, v->value, strlen(v->value), err)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Writes VALUE into DIR/KEY (0600, for UID:GID when RUN_AS), as the runner writes a file
+ * variable into the job's temporary directory. */
+static int write_file_var(const char *dir, const char *key, const char *value, bool run_as,
+                          uid_t uid, gid_t gid, char **path_out, struct sl_error *err)
+{
+    char *path = sl_fs_join(dir, key);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    size_t len = strlen(value);
+    int rc = 0;
+    if (fd < 0 || write(fd, value, len) != (ssize_t)len ||
+        (run_as && fchown(fd, uid, gid) < 0))
+        rc = sl_error_set(err, SL_EIO, "cannot write the file variable %s: %s", key,
+                          strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    if (rc == 0)
+        *path_out = path;
+    else
+        free(path);
+    return rc;
+}
+
+int srv_job_vars_env(struct sl_server *s, const struct srv_job_vars *jv, const char *files_dir,
+                     struct sl_arena *a, const char *const **plain, const char *const **raw,
+                     struct sl_error *err)
+{
+    const char **p = sl_arena_alloc(a, (jv->n + 1) * sizeof(*p));
+    const char **r = sl_arena_alloc(a, (jv->n + 1) * sizeof(*r));
+    size_t np = 0, nr = 0;
+    bool dir_made = false;
+    int rc = 0;
+    for (size_t i = 0; i < jv->n; i++) {
+        const struct srv_job_var *v = &jv->vars[i];
+        const char *value = v->value;
+        char *path = NULL;
+        if (v->file) {
+            if (!dir_made) {
+                sl_fs_remove_tree(files_dir, NULL);
+                if (mkdir(files_dir, 0700) < 0 ||
+                    (s->run_as && chown(files_dir, s->run_uid, s->run_gid) < 0))
+                    return sl_error_set(err, SL_EIO, "cannot make %s: %s", files_dir,
+                                        strerror(errno));
+                dir_made = true;
+            }
+            if ((rc = write_file_var(files_dir, v->key, v->value, s->run_as, s->run_uid,
+                                     s->run_gid, &path, err)) < 0)
+                return rc;
+            value = path;
+        }
+        char *kv = sl_arena_printf(a, "%s=%s", v->key, value);
+        free(path);
+        /* a file variable's path is never expanded; a raw variable's value neither */
+        if (v->raw || v->file)
+            r[nr++] = kv;
+        else
+            p[np++] = kv;
+    }
+    p[np] = NULL;
+    r[nr] = NULL;
+    *plain = p;
+    *raw = r;
+    return 0;
+}
