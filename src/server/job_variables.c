@@ -130,8 +130,7 @@ static int write_file_var(const char *dir, const char *key, const char *value, b
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     size_t len = strlen(value);
     int rc = 0;
-    if (fd < 0 || write(fd, value, len) != (ssize_t)len ||
-        (run_as && fchown(fd, uid, gid) < 0))
+    if (fd < 0 || write(fd, value, len) != (ssize_t)len || (run_as && fchown(fd, uid, gid) < 0))
         rc = sl_error_set(err, SL_EIO, "cannot write the file variable %s: %s", key,
                           strerror(errno));
     if (fd >= 0)
@@ -165,8 +164,8 @@ int srv_job_vars_env(struct sl_server *s, const struct srv_job_vars *jv, const c
                                         strerror(errno));
                 dir_made = true;
             }
-            if ((rc = write_file_var(files_dir, v->key, v->value, s->run_as, s->run_uid,
-                                     s->run_gid, &path, err)) < 0)
+            if ((rc = write_file_var(files_dir, v->key, v->value, s->run_as, s->run_uid, s->run_gid,
+                                     &path, err)) < 0)
                 return rc;
             value = path;
         }
