@@ -282,6 +282,8 @@ static size_t dispatch(struct req *r)
         authenticate_and_run(r, &srv_routes[i]);
         return i;
     }
+    if (!path_known && srv_git_http_handle(r))
+        return srv_nroutes;
     if (!path_known && srv_ui_handle(r))
         return srv_nroutes;
     if (path_known)

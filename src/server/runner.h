@@ -45,6 +45,11 @@ void h_v4_jobs_request(struct req *r);
 void h_v4_job_update(struct req *r);
 void h_v4_job_trace(struct req *r);
 
+/* Git over HTTP (git_http.c): answers R when its path is a project's smart-HTTP
+ * endpoint (NAME.git/info/refs, NAME.git/git-upload-pack) and returns true; false when it
+ * is not one. */
+bool srv_git_http_handle(struct req *r);
+
 /* /api/v1/runners (runner_admin.c) */
 void h_runner_create(struct req *r);
 void h_runner_list(struct req *r);

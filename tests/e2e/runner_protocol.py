@@ -9,7 +9,10 @@ usage: runner_protocol.py main URL ADMIN_TOKEN REGISTRATION_TOKEN PROJECT_ID
        runner_protocol.py lease URL ADMIN_TOKEN PROJECT_ID    (a server with --lease 3)
 """
 import json
+import os
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -251,6 +254,32 @@ def main_flow(url, admin, regtoken, project):
     expect("artifacts: one archive entry", ["archive", "zip", ["out/"]],
            [job["artifacts"][0].get(k) for k in ("artifact_type", "artifact_format", "paths")]
            if job["artifacts"] else None)
+    # --- the source over git's smart HTTP, with the job token as gitlab-runner fetches it
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="/bin/false")
+    for proto in ("0", "2"):
+        ls = subprocess.run(["git", "-c", "protocol.version=" + proto, "ls-remote",
+                             gi["repo_url"], "refs/heads/main"],
+                            capture_output=True, text=True, env=env, timeout=60)
+        expect("git ls-remote over HTTP (protocol v%s) sees the job's commit" % proto,
+               gi["sha"], ls.stdout.split("\t")[0], ls.stderr)
+    with tempfile.TemporaryDirectory() as d:
+        # as gitlab-runner does: init, fetch the refspecs, check the sha out
+        subprocess.run(["git", "init", "-q", d], check=True)
+        cl = subprocess.run(["git", "-C", d, "fetch", "-q", "--depth", str(gi["depth"]),
+                             gi["repo_url"]] + gi["refspecs"],
+                            capture_output=True, text=True, env=env, timeout=120)
+        head = subprocess.run(["git", "-C", d, "rev-parse", "refs/remotes/origin/main"],
+                              capture_output=True, text=True).stdout.strip()
+        expect("git fetch over HTTP of the refspecs gets the commit", gi["sha"], head, cl.stderr)
+    wrong = gi["repo_url"].replace(job["token"], "glcbt-" + "0" * 64)
+    ls = subprocess.run(["git", "ls-remote", wrong], capture_output=True, text=True, env=env,
+                        timeout=60)
+    expect("git over HTTP with a wrong job token fails", True, ls.returncode != 0)
+    r = call(url, "GET", "/proto.git/info/refs?service=git-upload-pack")
+    expect("git over HTTP without a job token: 401 with a Basic challenge", [401, True],
+           [r.code, (r.h("WWW-Authenticate") or "").startswith("Basic")])
+    r = call(url, "GET", "/proto.git/info/refs?service=git-receive-pack")
+    expect("no push over HTTP: 403", 403, r.code)
     ja = job_api(url, admin, job["id"])
     expect("the job API: running on runner:%d" % rn["id"],
            ["running", "runner:%d" % rn["id"]], [ja["status"], ja["runner"]])
@@ -287,6 +316,10 @@ def main_flow(url, admin, regtoken, project):
            [r.code, r.h("Job-Status")])
     r = update(url, job, "failed", failure_reason="script_failure")
     expect("a second outcome: 403", 403, r.code)
+    ls = subprocess.run(["git", "ls-remote", gi["repo_url"]], capture_output=True, text=True,
+                        env=env, timeout=60)
+    expect("the job token no longer reads the source once the job ended", True,
+           ls.returncode != 0)
     expect("the job kept one outcome", "success", job_api(url, admin, job["id"])["status"])
 
     # --- tags: the untagged runner never gets the tagged job
