@@ -42,6 +42,7 @@ struct metrics {
     atomic_ullong store_errors;
     atomic_ullong auth_failures;  /* wrong tokens, sign-ins, webhook signatures */
     atomic_ullong auth_throttled; /* answered 429 (auth_limit.c) */
+    atomic_ullong polls;          /* project polls done (poll.c): tests wait on it */
 };
 
 struct sl_server {

@@ -132,9 +132,13 @@ void metrics_render(struct sl_server *s, struct sl_str *out)
                 "# TYPE sluice_auth_failures_total counter\nsluice_auth_failures_total %llu\n"
                 "# HELP sluice_auth_throttled_total Requests refused with 429 after too many "
                 "failed authentications from their address.\n"
-                "# TYPE sluice_auth_throttled_total counter\nsluice_auth_throttled_total %llu\n",
+                "# TYPE sluice_auth_throttled_total counter\nsluice_auth_throttled_total %llu\n"
+                "# HELP sluice_polls_total Polls of projects' repositories done (fetch and "
+                "compare), whatever they found.\n"
+                "# TYPE sluice_polls_total counter\nsluice_polls_total %llu\n",
                 (unsigned long long)atomic_load(&m->store_errors),
                 (unsigned long long)atomic_load(&m->auth_failures),
-                (unsigned long long)atomic_load(&m->auth_throttled));
+                (unsigned long long)atomic_load(&m->auth_throttled),
+                (unsigned long long)atomic_load(&m->polls));
     srv_flags_metrics_render(s, out);
 }

@@ -57,6 +57,7 @@ static void poll_project(struct sl_server *s, const struct sl_store_project *p)
                "pipeline_id", pid, NULL);
     }
     sl_error_release(&err);
+    atomic_fetch_add(&s->metrics.polls, 1);
 }
 
 /* One pass over the projects: polls the due ones. Returns the monotonic time the next one

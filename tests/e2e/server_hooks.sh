@@ -176,7 +176,8 @@ api POST /api/v1/projects/$proj/pipelines '{"ref":"slow"}'
 slow=$(jget "['jobs'][0]['id']")
 curl -sN -m 30 -H "Authorization: Bearer $viewer" "$url/api/v1/jobs/$slow/log/stream" >"$tmp/sse" &
 spid=$!
-sleep 0.5
+# the first stream is open and has sent something before the second starts
+for _ in $(seq 200); do [[ -s $tmp/sse ]] && break; sleep 0.05; done
 curl -sN -m 30 -D "$tmp/sse-headers" -H "Authorization: Bearer $viewer" "$url/api/v1/jobs/$slow/log/stream?offset=3" >"$tmp/sse3" &
 spid3=$!
 # curl's own limit, so a stream that never ends fails the test instead of hanging it
@@ -223,7 +224,7 @@ api POST /api/v1/projects/$proj/pipelines '{"ref":"slow"}'
 slow2=$(jget "['jobs'][0]['id']")
 curl -sN -m 30 -H "Authorization: Bearer $viewer" "$url/api/v1/jobs/$slow2/log/stream" >"$tmp/sse-stop" &
 spid=$!
-sleep 0.5
+for _ in $(seq 200); do [[ -s $tmp/sse-stop ]] && break; sleep 0.05; done
 kill -TERM "$pid"
 wait $spid
 expect "SIGTERM: an open stream gets its end event and a clean end of body" "0 1" \

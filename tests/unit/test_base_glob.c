@@ -122,7 +122,9 @@ TEST(hostile_patterns_stop_at_the_budget)
     CHECK(!exhausted);
     int64_t ms = (sl_time_mono_ns() - t0) / 1000000;
     printf("# hostile patterns: %lld ms\n", (long long)ms);
-    CHECK(ms < 5000); /* not a timing assertion: the budget ends both in milliseconds */
+    /* not a timing assertion: the budget ends both in milliseconds, an exhaustive match would
+     * take hours; a minute cannot be reached by load alone */
+    CHECK(ms < 60000);
 }
 
 TEST(deep_trees_and_long_names)

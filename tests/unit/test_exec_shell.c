@@ -17,6 +17,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* Not a timing assertion: in the tests below the wrong outcome waits for a sleep of 100 s
+ * or more (a kill that did not happen, a pipe held open), so any duration under a minute is
+ * the right one however loaded the machine is; timings belong in bench/. */
+#define NOT_WAITED_MS 60000
+
 /* What a job printed: every line as "O:", "E:" or "S:" (stream) + text, one per line,
  * unless count_only (then only counts). */
 struct capture {
@@ -310,7 +315,7 @@ TEST(timeout_kills_the_process_group)
     CHECK_INT_EQ(r.failure, SL_EXEC_JOB_EXECUTION_TIMEOUT);
     CHECK_STR_EQ(sl_exec_failure_name(r.failure), "job_execution_timeout");
     CHECK(took_ms >= 300);
-    CHECK(took_ms < 2000);
+    CHECK(took_ms < NOT_WAITED_MS);
     pid_t bg = read_pid(dir, "bg.pid");
     CHECK(bg > 0);
     CHECK(pid_dead(bg, 1000));
@@ -333,7 +338,7 @@ TEST(timeout_kills_a_job_ignoring_sigterm)
     CHECK_INT_EQ(r.status, SL_EXEC_TIMEOUT);
     CHECK_INT_EQ(r.signal, SIGKILL);
     CHECK(took_ms >= 400);
-    CHECK(took_ms < 2000);
+    CHECK(took_ms < NOT_WAITED_MS);
     sl_str_release(&c.text);
 }
 
@@ -370,7 +375,7 @@ TEST(background_process_left_behind_does_not_hold_the_job)
     int64_t took_ms = (sl_time_mono_ns() - t0) / 1000000;
     CHECK_INT_EQ(r.status, SL_EXEC_SUCCESS);
     CHECK(has(&c, "O:done\n"));
-    CHECK(took_ms < 1000);
+    CHECK(took_ms < NOT_WAITED_MS);
     pid_t bg = read_pid(dir, "bg.pid");
     CHECK(bg > 0);
     CHECK(pid_dead(bg, 1000));
@@ -393,7 +398,7 @@ TEST(background_process_ignoring_sigterm_is_killed)
     CHECK_INT_EQ(run(&s, &r), 0);
     int64_t took_ms = (sl_time_mono_ns() - t0) / 1000000;
     CHECK_INT_EQ(r.status, SL_EXEC_SUCCESS);
-    CHECK(took_ms < 1500);
+    CHECK(took_ms < NOT_WAITED_MS);
     pid_t bg = read_pid(dir, "bg.pid");
     CHECK(bg > 0);
     CHECK(pid_dead(bg, 1000));
@@ -421,7 +426,7 @@ TEST(process_escaping_the_group_does_not_hold_the_pipe)
         kill(esc, SIGKILL);
     CHECK_INT_EQ(r.status, SL_EXEC_SUCCESS);
     CHECK(has(&c, "O:done\n"));
-    CHECK(took_ms < 1500);
+    CHECK(took_ms < NOT_WAITED_MS);
     sl_str_release(&c.text);
 }
 
@@ -483,7 +488,7 @@ TEST(cancel_from_another_thread_runs_after_script)
     pthread_join(t, NULL);
     CHECK_INT_EQ(r.status, SL_EXEC_CANCELED);
     CHECK_INT_EQ(r.failure, SL_EXEC_FAILURE_NONE);
-    CHECK(took_ms < 2000);
+    CHECK(took_ms < NOT_WAITED_MS);
     CHECK(r.after_script_ran);
     CHECK_INT_EQ(r.after_script_exit_code, 0);
     CHECK(has(&c, "S:Running after_script\nE:$ echo \"status=$CI_JOB_STATUS\"\n"
@@ -528,7 +533,7 @@ TEST(force_cancel_kills_after_script_too)
     CHECK(r.after_script_ran);
     CHECK_INT_EQ(r.after_script_exit_code, -1);
     CHECK(has(&c, "S:WARNING: after_script was canceled\n"));
-    CHECK(took_ms < 1500);
+    CHECK(took_ms < NOT_WAITED_MS);
     sl_exec_cancel_free(soft.h);
     sl_str_release(&c.text);
 }
@@ -592,7 +597,7 @@ TEST(after_script_timeout)
     CHECK_INT_EQ(r.after_script_exit_code, -1);
     CHECK(has(&c, "O:started\n"));
     CHECK(has(&c, "execution took longer than 0.200 seconds"));
-    CHECK(took_ms < 1500);
+    CHECK(took_ms < NOT_WAITED_MS);
     sl_str_release(&c.text);
 }
 
@@ -1074,6 +1079,6 @@ TEST(cancel_from_a_signal_handler)
     CHECK_INT_EQ(rc, 0);
     CHECK_INT_EQ(r.status, SL_EXEC_CANCELED);
     CHECK(has(&c, "O:after=canceled\n"));
-    CHECK(took_ms < 1500);
+    CHECK(took_ms < NOT_WAITED_MS);
     sl_str_release(&c.text);
 }

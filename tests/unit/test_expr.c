@@ -257,8 +257,9 @@ TEST(catastrophic_regex_ends_quickly)
     CHECK(!yes("$LONG =~ /(a*)*[bc]/"));
     int64_t ms = (sl_time_mono_ns() - t0) / 1000000;
     printf("# six catastrophic regexes on 100,000 bytes: %lld ms\n", (long long)ms);
-    /* a figure, not a benchmark: without limits these run for longer than a pipeline */
-    CHECK(ms < 10000);
+    /* a figure, not a benchmark: without limits these run for longer than a pipeline, so a
+     * minute (far beyond what load alone makes of milliseconds) tells the two apart */
+    CHECK(ms < 60000);
 }
 
 TEST(regex_flags_and_re2_syntax)
