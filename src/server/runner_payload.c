@@ -172,6 +172,30 @@ static json_t *dependencies_json(struct sl_server *s, const struct sl_store_job 
     return deps;
 }
 
+/* The project's and instance's CI/CD variables the job gets (job_variables.c), appended to
+ * VARS so they rank above the YAML's, except the pipeline's own variables, which rank
+ * above them and are already in VARS. Masked ones are not public and masked by the runner;
+ * file ones are written to a file by it. */
+static int stored_variables(struct sl_server *s, const struct sl_store_pipeline *p,
+                            const struct sl_job_spec *js, json_t *vars, struct sl_error *err)
+{
+    struct srv_job_vars jv = {0};
+    int rc = srv_job_variables(s, p->project_id, js, &jv, err);
+    json_t *pipeline_vars = p->variables ? json_loads(p->variables, 0, NULL) : NULL;
+    for (size_t i = 0; rc == 0 && i < jv.n; i++) {
+        const struct srv_job_var *v = &jv.vars[i];
+        if (json_object_get(pipeline_vars, v->key))
+            continue;
+        json_t *o = variable(v->key, v->value, !v->masked, v->masked);
+        json_object_set_new(o, "file", json_boolean(v->file));
+        json_object_set_new(o, "raw", json_boolean(v->raw));
+        json_array_append_new(vars, o);
+    }
+    json_decref(pipeline_vars);
+    srv_job_vars_release(&jv);
+    return rc;
+}
+
 int srv_runner_payload(struct sl_server *s, const struct sl_store_job *job,
                        const struct sl_store_runner *runner, const char *token, json_t **out,
                        struct sl_error *err)
@@ -214,6 +238,10 @@ int srv_runner_payload(struct sl_server *s, const struct sl_store_job *job,
     for (size_t i = 0; i < js->nvariables; i++)
         json_array_append_new(vars,
                               variable(js->variables[i].key, js->variables[i].value, true, false));
+    if ((rc = stored_variables(s, &p, js, vars, err)) < 0) {
+        json_decref(vars);
+        goto out;
+    }
     json_array_append_new(vars, variable("CI_JOB_ID", num, true, false));
     json_array_append_new(vars, variable("CI_JOB_NAME", job->name, true, false));
     json_array_append_new(vars, variable("CI_JOB_STAGE", job->stage, true, false));
