@@ -272,6 +272,22 @@ static double duration_s(const struct sl_store_job *j)
     return (double)(end - j->started_at) / 1000.0;
 }
 
+/* allow_failure as GitLab answers it (Ci::Build#allow_failure?): with
+ * allow_failure:exit_codes, a job that failed with another exit code was not allowed to
+ * fail, as the pipeline's status and sluice run's summary say. */
+static bool allowed_to_fail(const struct sl_store_job *j)
+{
+    if (!j->allow_failure || !j->spec || !j->has_exit_code || strcmp(j->status, "failed"))
+        return j->allow_failure;
+    json_t *spec = json_loads(j->spec, 0, NULL);
+    json_t *codes = json_object_get(spec, "allow_exit_codes");
+    bool ok = json_array_size(codes) == 0;
+    for (size_t i = 0; !ok && i < json_array_size(codes); i++)
+        ok = json_integer_value(json_array_get(codes, i)) == j->exit_code;
+    json_decref(spec);
+    return ok;
+}
+
 static json_t *job_json(const struct sl_store_job *j, bool full)
 {
     json_t *o = json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)j->id, "name", j->name, "stage",
@@ -302,7 +318,7 @@ static json_t *job_json(const struct sl_store_job *j, bool full)
     json_decref(spec);
     if (full) {
         json_object_set_new(o, "pipeline_id", json_integer(j->pipeline_id));
-        json_object_set_new(o, "allow_failure", json_boolean(j->allow_failure));
+        json_object_set_new(o, "allow_failure", json_boolean(allowed_to_fail(j)));
         json_object_set_new(o, "attempt", json_integer(j->attempt));
         json_object_set_new(o, "exit_code",
                             j->has_exit_code ? json_integer(j->exit_code) : json_null());

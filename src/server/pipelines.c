@@ -17,7 +17,9 @@
 #include "plan/plan.h"
 #include "server/internal.h"
 
+#include <ftw.h>
 #include <git2.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CI_FILE_MAX (4 * 1024 * 1024)
@@ -99,6 +101,27 @@ out:
     return rc;
 }
 
+/* A tree's files readable by the user jobs run as (--run-as): a job's workspace borrows
+ * the tree's objects (objects/info/alternates, workspace.h), so `git` in a job of a root
+ * server needs them. The tree is the commit the job gets anyway; trees/ stays 0711, so a
+ * job reaches a tree by its commit's name only, never by listing. Links are not
+ * followed. */
+static int open_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)ftw;
+    if (type == FTW_D)
+        chmod(path, (st->st_mode & 07777) | 0055);
+    else if (type == FTW_F)
+        chmod(path, (st->st_mode & 07777) | 0044);
+    return 0;
+}
+
+static void tree_open(const char *trees, const char *dir)
+{
+    chmod(trees, 0711);
+    nftw(dir, open_entry, 16, FTW_PHYS);
+}
+
 /* DATA/trees/<sha>: a repository with the mirror's branches and tags and HEAD detached at
  * SHA, checked out. Made under a temporary name and renamed, so a tree that exists is
  * whole. */
@@ -110,8 +133,10 @@ static int tree_checkout(const char *mirror, const char *trees, const char *sha,
     git_repository *repo = NULL;
     git_object *commit = NULL;
     int rc = 0;
-    if (sl_fs_is_dir(final))
+    if (sl_fs_is_dir(final)) {
+        chmod(trees, 0711); /* a restart closed it (jobenv.c) */
         goto out;
+    }
     if ((rc = sl_fs_mkdir_p(trees, 0755, err)) < 0)
         goto out;
     tmp = sl_xasprintf("%s/.tmp-%s-%d", trees, sha, (int)getpid());
@@ -130,6 +155,7 @@ static int tree_checkout(const char *mirror, const char *trees, const char *sha,
         rc = git_fail(err, "checkout");
         goto out;
     }
+    tree_open(trees, tmp);
     if (rename(tmp, final) < 0 && !sl_fs_is_dir(final))
         rc = sl_error_set_errno(err, SL_EIO, "rename %s", tmp);
 out:

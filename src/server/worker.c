@@ -1,6 +1,7 @@
 /* worker.c: the built-in workers. Each claims the oldest pending job through
  * sl_store_claim_job (the operation remote agents will use too), runs it with sl_job_run
- * in DATA/builds/<job id> copied from the pipeline's tree, streams its log into the store
+ * in DATA/builds/<project id>/<job slug>-<slot> (kept from run to run, see workspace_take)
+ * made from the pipeline's tree, streams its log into the store
  * in chunks, and reports the end as a pipeline transition. A ticker thread renews the
  * leases of running jobs every second (a lease the store refuses means the job was
  * canceled: the worker stops it) and promotes delayed jobs whose time came. */
@@ -13,10 +14,12 @@
 #include "exec/jobjson.h"
 #include "exec/mask.h"
 #include "jobspec/jobspec.h"
+#include "plan/plan.h"
 #include "server/internal.h"
 #include "server/runner.h"
 
 #include <sys/stat.h>
+#include <git2.h>
 #include <unistd.h>
 
 #define LOG_FLUSH_BYTES (16 * 1024)
@@ -195,6 +198,76 @@ static void coverage_save(struct sl_server *s, int64_t job_id, const char *cover
     sl_store_job_release(&j);
 }
 
+/* Workspaces are kept per project and job, as a runner keeps its builds directory:
+ * DATA/builds/<project id>/<job slug>-<slot>, so GIT_STRATEGY fetch finds the previous
+ * run's files (workspace.h) exactly as sluice run's .sluice/builds/<job> does. A slot is
+ * held by one job at a time: two pipelines of a project may run the same job at once, and
+ * two prepares of one directory must not (the runner's concurrent id does the same). */
+static pthread_mutex_t slots_mu = PTHREAD_MUTEX_INITIALIZER;
+static char **slots_busy;
+static size_t nslots_busy, capslots_busy;
+
+/* The kept workspace of a root server belongs to the user jobs run as (--run-as), and
+ * libgit2 refuses to open a repository its process does not own (git's safe.directory),
+ * which would turn every FETCH reuse into a system failure. The server owns the whole
+ * builds directory and libgit2 runs nothing a repository's config names, so the check is
+ * off in this process; libgit2 stays initialised from then on (as pipelines.c keeps it). */
+static pthread_once_t owner_once = PTHREAD_ONCE_INIT;
+
+static void owner_validation_off(void)
+{
+    git_libgit2_init();
+    git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+}
+
+static char *workspace_take(const char *builds, int64_t project_id, const char *job_name)
+{
+    struct sl_arena a = SL_ARENA_INIT;
+    const char *slug = sl_plan_slugify(&a, job_name);
+    char *path = NULL;
+    pthread_mutex_lock(&slots_mu);
+    for (int slot = 0; !path; slot++) {
+        char *p = sl_xasprintf("%s/%lld/%s-%d", builds, (long long)project_id, *slug ? slug : "job",
+                               slot);
+        bool busy = false;
+        for (size_t i = 0; i < nslots_busy && !busy; i++)
+            busy = !strcmp(slots_busy[i], p);
+        if (busy) {
+            free(p);
+            continue;
+        }
+        SL_GROW(slots_busy, capslots_busy, nslots_busy + 1);
+        slots_busy[nslots_busy++] = sl_xstrdup(p);
+        path = p;
+    }
+    pthread_mutex_unlock(&slots_mu);
+    sl_arena_release(&a);
+    /* 0711 as builds/ itself: a job run as another user reaches its own workspace by
+     * name and lists nobody else's */
+    char *dir = sl_xasprintf("%s/%lld", builds, (long long)project_id);
+    if (sl_fs_mkdir_p(dir, 0711, NULL) == 0)
+        chmod(dir, 0711);
+    free(dir);
+    return path;
+}
+
+static void workspace_give(const char *path)
+{
+    pthread_mutex_lock(&slots_mu);
+    for (size_t i = 0; i < nslots_busy; i++)
+        if (!strcmp(slots_busy[i], path)) {
+            free(slots_busy[i]);
+            slots_busy[i] = slots_busy[--nslots_busy];
+            break;
+        }
+    if (nslots_busy == 0) {
+        free(slots_busy);
+        slots_busy = NULL;
+        capslots_busy = 0;
+    }
+    pthread_mutex_unlock(&slots_mu);
+}
+
 static void run_claimed(struct worker *w, struct sl_store_job *job)
 {
     struct sl_server *s = w->s;
@@ -213,7 +286,13 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     memset(&bound, 0, sizeof(bound));
     char *tree = sl_fs_join(s->data_dir, json_string_value(json_object_get(spec, "tree")));
     char *builds = sl_fs_join(s->data_dir, "builds");
-    char *workspace = sl_xasprintf("%s/%lld", builds, (long long)job->id);
+    struct sl_store_pipeline pl;
+    memset(&pl, 0, sizeof(pl));
+    sl_store_pipeline_get(s->st, job->pipeline_id, &pl, NULL);
+    char *workspace = workspace_take(builds, pl.project_id, job->name);
+    if (s->run_as)
+        pthread_once(&owner_once, owner_validation_off);
+    sl_store_pipeline_release(&pl);
     char *pdir = sl_xasprintf("%s/pipelines/%lld", s->data_dir, (long long)job->pipeline_id);
     char *artdir = sl_xasprintf("%s/artifacts/%d", pdir, job->position);
     char *logdir = sl_xasprintf("%s/logs", pdir);
@@ -309,6 +388,13 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     pthread_mutex_unlock(&w->mu);
     sl_exec_cancel_free(c);
 
+    /* the workspace stays for the job's next run; its slot is free again (before the end is
+     * recorded, so a retry finds it) */
+    if (home)
+        sl_fs_remove_tree(home, NULL);
+    sl_fs_remove_tree(varfiles, NULL);
+    workspace_give(workspace);
+
     struct sl_error terr = SL_ERROR_INIT;
     int rc;
     const char *outcome;
@@ -342,10 +428,6 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     sl_log(SL_LOG_INFO, "job finished", "job_id", num, "name", job->name, "outcome", outcome,
            "duration_s", dur, NULL);
     sl_error_release(&terr);
-    sl_fs_remove_tree(workspace, NULL);
-    sl_fs_remove_tree(varfiles, NULL);
-    if (home)
-        sl_fs_remove_tree(home, NULL);
     free(home);
 
     sl_job_result_release(&res);

@@ -6,7 +6,15 @@ Each case directory is copied into a fresh git repository (branch main, one comm
 JSON-lines events are checked against the expectations. Prints `ok`/`not ok` lines and a
 final `N passed, N failed`; exits 1 when anything failed.
 
-Usage: run_cases.py [-v] [CASE...]   (CASE: a directory name under tests/cases/run/)
+With --server the same cases run through `sluice serve` instead (one server for the whole
+replay, a project per case on the case's repository, a pipeline per run created through the
+API): the server's answers (pipeline and job statuses, attempts, failure reasons, coverage,
+the test report, logs, start and end times) are turned into the events the checks read, so
+every case asserts the same outcome in both modes. What only a command line has (job
+selection, --stage, -f, another directory, sluice's stderr and its .sluice/ log files) is
+local-only: such a run, or such a check, is reported as skipped with the reason.
+
+Usage: run_cases.py [-v] [--server] [CASE...]   (CASE: a directory under tests/cases/run/)
 """
 import json
 import os
@@ -19,6 +27,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from datetime import datetime
 
 SRC = os.environ.get("SL_SOURCE_DIR") or os.path.abspath(
@@ -31,13 +41,24 @@ FINAL = {"success", "failed", "canceled", "skipped", "warning"}
 DEFAULT_WITHIN = 120.0
 
 verbose = False
+server = None   # the Server of a --server replay
 passed = 0
 failed = 0
+skipped = 0
+todos = 0
 failures = []
 
 
+todo_case = None  # the SERVER_TODO reason of the case being replayed
+
+
 def report(ok, name, detail=""):
-    global passed, failed
+    global passed, failed, todos
+    if not ok and todo_case:
+        todos += 1
+        if verbose:
+            print(f"not ok - {name} # TODO {todo_case}")
+        return
     if ok:
         passed += 1
         if verbose:
@@ -115,6 +136,8 @@ class Outcome:
         self.bad = []                   # malformed lines or events
         self.started = {}               # job -> first running time
         self.running_seen = threading.Event()
+        # server mode: job -> ((start lo, hi), (end lo, hi)), bounds from polling
+        self.windows = {}
         self.watch_job = None
 
     def feed(self, raw):
@@ -215,6 +238,225 @@ def run_sluice(proj, r, out, subst):
     return p.returncode, err, elapsed, hung, interrupted_at is not None
 
 
+# --- the server mode --------------------------------------------------------------------------
+
+# Checks about the command line itself, which a server pipeline has no counterpart of.
+LOCAL_ONLY_CHECKS = {"stderr", "nostderr", "logfile", "loglines"}
+FINAL_PIPELINE = {"success", "failed", "canceled", "skipped", "manual"}
+ACTIVE_JOB = {"pending", "running", "scheduled"}  # "created" may wait on a manual job
+
+
+# Cases whose server replay differs today, with why: replayed and reported as TODO (their
+# failures do not count), so the list shrinks as the server catches up.
+SERVER_TODO = {
+    "child-artifact": "trigger: child pipelines are run by sluice run only (the server does "
+                      "not create downstream pipelines yet)",
+    "child-no-depend": "trigger: child pipelines are run by sluice run only",
+    "child-pipeline": "trigger: child pipelines are run by sluice run only",
+}
+
+
+def skip(name, why):
+    global skipped
+    skipped += 1
+    if verbose:
+        print(f"ok - {name} # SKIP {why}")
+
+
+class Server:
+    """One `sluice serve` on a free loopback port, its data in a temporary directory."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="sluice-run-cases-server-")
+        os.chmod(self.dir, 0o711)  # a root server runs jobs as nobody (--run-as)
+        self.err = open(os.path.join(self.dir, "stderr"), "wb")
+        self.p = subprocess.Popen(
+            [BIN, "serve", "--listen", "127.0.0.1:0", "--data", os.path.join(self.dir, "data"),
+             "--workers", "8"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=self.err, env=clean_env())
+        self.url = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and self.url is None:
+            line = self.p.stdout.readline().decode("utf-8", "replace")
+            if not line:
+                break
+            m = re.search(r"listening on (http://\S+)", line)
+            if m:
+                self.url = m.group(1)
+        if self.url is None:
+            raise OSError("sluice serve did not start")
+        threading.Thread(target=lambda: self.p.stdout.read(), daemon=True).start()
+        with open(os.path.join(self.dir, "data", "admin.token"), encoding="utf-8") as f:
+            self.token = f.read().strip()
+
+    def req(self, method, path, body=None, raw=False):
+        data = json.dumps(body).encode() if body is not None else None
+        rq = urllib.request.Request(self.url + path, data=data, method=method)
+        rq.add_header("Authorization", f"Bearer {self.token}")
+        if data is not None:
+            rq.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(rq, timeout=60) as resp:
+                text = resp.read()
+                if raw:
+                    return resp.status, text, resp.headers
+                return resp.status, json.loads(text or b"null"), resp.headers
+        except urllib.error.HTTPError as e:
+            text = e.read()
+            try:
+                return e.code, json.loads(text), e.headers
+            except ValueError:
+                return e.code, text, e.headers
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            self.p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+        self.err.close()
+        with open(os.path.join(self.dir, "stderr"), encoding="utf-8", errors="replace") as f:
+            err = f.read()
+        if "Sanitizer" in err:
+            report(False, "the server ran clean under the sanitizers", err[-3000:])
+        report(self.p.returncode == 0, "the server stops on SIGTERM with exit code 0",
+               f"exit {self.p.returncode}")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def server_args(r, subst):
+    """(variables, jobs to play) of a run's arguments, or (None, reason) for a local-only run."""
+    variables, manual = {}, []
+    args = [subst(a) for a in r.args]
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in ("--var", "--manual", "-j", "--jobs") and i + 1 < len(args):
+            bad_var = a == "--var" and "=" not in args[i + 1]
+            bad_j = a in ("-j", "--jobs") and not (args[i + 1].isdigit() and
+                                                   1 <= int(args[i + 1]) <= 1024)
+            if bad_var or bad_j:
+                return None, f"`{a} {args[i + 1]}` is a usage error of the command line"
+            if a == "--var":
+                k, _, v = args[i + 1].partition("=")
+                variables[k] = v
+            elif a == "--manual":
+                manual.append(args[i + 1])
+            i += 2
+            continue
+        if a.startswith("--var="):
+            k, _, v = a[len("--var="):].partition("=")
+            variables[k] = v
+        elif not a.startswith("-j"):
+            return None, f"`{a}` has no server counterpart"
+        i += 1
+    if r.cwd != ".":
+        return None, "runs from another directory"
+    return (variables, manual), None
+
+
+def run_server(proj, project_id, r, out, subst, sel):
+    """Runs one pipeline of the case through the server and feeds OUT as sluice run's events
+    would. Returns (exit code, error text, elapsed, hung)."""
+    variables, manual = sel
+    t0 = time.monotonic()
+    ref = subprocess.run(["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=proj,
+                         capture_output=True, text=True).stdout.strip() or "main"
+    code, pl, _ = server.req("POST", f"/api/v1/projects/{project_id}/pipelines",
+                             {"ref": ref, "variables": variables})
+    if code != 201:
+        return 2, json.dumps(pl), time.monotonic() - t0, False
+    if pl.get("error_message") or pl.get("yaml_errors"):
+        return 2, json.dumps(pl), time.monotonic() - t0, False
+    pid = pl["id"]
+    seen = {}       # job -> statuses in the order polled
+    played = set()
+    interrupted = False
+    hung = True
+    prev = time.time()  # the poll before this one: each change happened in (prev, now]
+    while time.monotonic() - t0 < r.within:
+        just_played = False
+        code, pl, _ = server.req("GET", f"/api/v1/pipelines/{pid}")
+        now = time.time()
+        for j in pl.get("jobs", []):
+            st = seen.setdefault(j["name"], [])
+            if not st or st[-1][1] != j["status"]:
+                st.append((now, j["status"], prev))
+            if j["status"] == "manual" and j["name"] in manual and j["id"] not in played:
+                played.add(j["id"])
+                server.req("POST", f"/api/v1/jobs/{j['id']}/play")
+                just_played = True
+            if r.interrupt and not interrupted and j["name"] == r.interrupt[0] and \
+                    j["status"] == "running":
+                time.sleep(r.interrupt[1])
+                server.req("POST", f"/api/v1/pipelines/{pid}/cancel")
+                interrupted = True
+        jobs = pl.get("jobs", [])
+        waiting = any(j["status"] in ACTIVE_JOB for j in jobs) or any(
+            j["status"] == "manual" and j["name"] in manual and j["id"] not in played
+            for j in jobs)
+        if pl.get("status") in FINAL_PIPELINE and not waiting and not just_played:
+            hung = False
+            break
+        prev = now
+        time.sleep(0.03)
+    elapsed = time.monotonic() - t0
+    code, report_, _ = server.req("GET", f"/api/v1/pipelines/{pid}/test_report")
+    suites = {s["name"]: s for s in (report_ or {}).get("test_suites", [])} if code == 200 else {}
+    warnings = False
+    for j in pl.get("jobs", []):
+        _, full, _ = server.req("GET", f"/api/v1/jobs/{j['id']}")
+        name = full["name"]
+        allowed = full["status"] == "failed" and full.get("allow_failure", False)
+        warnings |= allowed
+        # times as the poller saw them (the API's are whole seconds): each change lies
+        # between two polls 30 ms apart, so a window is kept as bounds (see job_window)
+        start = end = None
+        for t, st, before in seen.get(name, []):
+            if st != "skipped" and st in FINAL | {"running"} and start is None:
+                start = (before, t)
+            if st in FINAL:
+                end = (before, t)
+            out.job_events.append((t, name, st, None))
+        if start is not None and full["status"] != "skipped":
+            out.started.setdefault(name, start[1])
+            out.windows[name] = (start, end)
+        if allowed and end is not None:
+            out.job_events.append((end[1], name, "warning", None))
+        suite = suites.get(re.sub(r" \d+/\d+$", "", name))
+        tests = None
+        if suite:
+            tests = {"passed": suite["success_count"],
+                     "failed": suite["failed_count"] + suite["error_count"]}
+        out.summary[name] = {"job": name, "stage": full["stage"], "status": full["status"],
+                             "allow_failure": allowed, "attempt": full["attempt"],
+                             "coverage": full.get("coverage"), "tests": tests,
+                             "failure_reason": full.get("failure_reason") or None,
+                             "duration_ms": None}
+        out.summary_order.append(name)
+        offset = 0
+        while True:
+            code, text, headers = server.req("GET", f"/api/v1/jobs/{j['id']}/log?offset={offset}",
+                                             raw=True)
+            if code != 200 or not text:
+                break
+            for line in text.decode("utf-8", "replace").split("\n"):
+                out.feed(json.dumps({"event": "log", "time": "", "job": name, "line": line,
+                                     "stream": "output"}))
+            nxt = int(headers.get("X-Next-Offset") or 0)
+            if nxt <= offset:
+                break
+            offset = nxt
+    st = pl.get("status")
+    out.pipeline = {"status": st, "warnings": warnings}
+    out.last_event = "pipeline"
+    rc = 0 if st in ("success", "manual", "skipped") else 1
+    if hung:
+        server.req("POST", f"/api/v1/pipelines/{pid}/cancel")
+    return rc, "", elapsed, hung
+
+
 # --- checks ---------------------------------------------------------------------------------
 
 def slug(name):
@@ -231,8 +473,17 @@ def latest_pipeline_dir(proj):
     return os.path.join(d, str(max(ids))) if ids else None
 
 
-def job_window(out, job):
-    """(first running time, last final-status time) of JOB, or None."""
+def job_window(out, job, bound=None):
+    """(first running time, last final-status time) of JOB, or None. In server mode the
+    times are only known between two polls: BOUND "early" gives the earliest start and end
+    they allow, "late" the latest, so a check of order or overlap asks whether the polls
+    allow it (the server's scheduler is the one sluice run uses; its order is what is
+    checked, not the poller's resolution)."""
+    if job in out.windows:
+        (slo, shi), end = out.windows[job]
+        if end is None:
+            return (slo if bound == "early" else shi), None
+        return (slo, end[0]) if bound == "early" else (shi, end[1])
     start = out.started.get(job)
     end = None
     for t, j, st, _ in out.job_events:
@@ -318,8 +569,13 @@ def check(name, words, out, rc, err, elapsed, proj, subst):
         return not probs, "; ".join(probs) + "\n" + diag(out, job)
     if key == "order":
         x, op, y = a[0], a[1], a[2]
-        sx, ex = job_window(out, x)
-        sy, ey = job_window(out, y)
+        # A < B: A's end as early, B's start as late as the polls allow; A || B: each start
+        # as early and each end as late as they allow
+        sx, ex = job_window(out, x, "early")
+        sy, ey = job_window(out, y, "late" if op == "<" else "early")
+        if op == "||":
+            ex = job_window(out, x, "late")[1]
+            ey = job_window(out, y, "late")[1]
         if None in (sx, ex, sy, ey):
             return False, f"{x!r}: ran {sx}..{ex}; {y!r}: ran {sy}..{ey} (a job never ran)"
         if op == "<":
@@ -330,8 +586,8 @@ def check(name, words, out, rc, err, elapsed, proj, subst):
         return False, f"bad operator {op}"
     if key == "gap":  # gap A B SECONDS: B started at least SECONDS after A ended
         x, y, secs = a[0], a[1], float(a[2])
-        _, ex = job_window(out, x)
-        sy, _ = job_window(out, y)
+        _, ex = job_window(out, x, "early")
+        sy, _ = job_window(out, y, "late")
         if ex is None or sy is None:
             return False, f"{x!r} end {ex}, {y!r} start {sy}"
         return sy - ex >= secs - 0.01, f"{y!r} started {sy - ex:.3f} s after {x!r} ended"
@@ -406,6 +662,10 @@ def replay(case):
     proj = os.path.join(root, "project")
     scratch = os.path.join(root, "scratch")
     os.mkdir(scratch)
+    if server:
+        # jobs of a root server run as nobody: they must reach @TMP@ as local jobs do
+        os.chmod(root, 0o711)
+        os.chmod(scratch, 0o777)
     uid = f"{os.getpid()}{int(time.time() * 1000) % 10**9}"
     subst_map = {"@ID@": uid, "@TMP@": scratch, "@PROJECT@": proj}
 
@@ -415,6 +675,7 @@ def replay(case):
         return s
 
     ok_all = True
+    project_id = None
     try:
         shutil.copytree(src, proj, ignore=shutil.ignore_patterns("expect", "README.md"),
                         symlinks=True)
@@ -430,12 +691,33 @@ def replay(case):
                                      text=True)
                 if res.returncode != 0:
                     report(False, f"{tag}: setup `{cmd}`", res.stdout + res.stderr)
+            if server and r.sh:
+                # what sluice run takes from the working tree, a server takes from a push of
+                # it (ignored files stay out either way)
+                git(proj, "add", "-A")
+                git(proj, "commit", "-q", "--allow-empty", "-m", f"{tag}: edits")
             wanted = {}
             for _, w in r.checks:
                 if w[0] in ("log", "nolog", "logline"):
                     wanted.setdefault(subst(w[1]), set()).add(subst(w[2]))
             out = Outcome(wanted)
-            rc, err, elapsed, hung, interrupted = run_sluice(proj, r, out, subst)
+            if server:
+                sel, why = server_args(r, subst)
+                if sel is None:
+                    skip(f"{tag}", f"local-only run: {why}")
+                    continue
+                if project_id is None:
+                    code, pj, _ = server.req("POST", "/api/v1/projects",
+                                             {"name": f"{case}-{uid}", "repo_url": proj})
+                    if code != 201:
+                        report(False, f"{tag}: project created", json.dumps(pj))
+                        ok_all = False
+                        continue
+                    project_id = pj["id"]
+                rc, err, elapsed, hung = run_server(proj, project_id, r, out, subst, sel)
+                interrupted = bool(r.interrupt)
+            else:
+                rc, err, elapsed, hung, interrupted = run_sluice(proj, r, out, subst)
             if hung:
                 ok_all = False
                 report(False, f"{tag}: sluice ended within {r.within:g} s",
@@ -454,6 +736,9 @@ def replay(case):
                        f"{r.interrupt[0]} never reached running\n{diag(out)}")
             for no, words in r.checks:
                 name = f"{tag}: {' '.join(shlex.quote(w) for w in words)}"
+                if server and words[0] in LOCAL_ONLY_CHECKS:
+                    skip(name, "about sluice run's own output")
+                    continue
                 try:
                     ok, detail = check(name, words, out, rc, err, elapsed, proj, subst)
                 except (IndexError, ValueError) as e:
@@ -471,22 +756,44 @@ def replay(case):
             shutil.rmtree(root, ignore_errors=True)
         elif not ok_all:
             print(f"#   (kept {root})")
-    print(f"{'ok' if ok_all else 'not ok'} - case {case}")
+    todo = f" # TODO {todo_case}" if todo_case and not ok_all else ""
+    print(f"{'ok' if ok_all else 'not ok'} - case {case}{' (server)' if server else ''}{todo}")
 
 
 def main():
-    global verbose
+    global verbose, server, todo_case
     argv = sys.argv[1:]
-    if argv and argv[0] == "-v":
-        verbose, argv = True, argv[1:]
+    use_server = False
+    while argv and argv[0] in ("-v", "--server"):
+        if argv[0] == "-v":
+            verbose = True
+        else:
+            use_server = True
+        argv = argv[1:]
     if not BIN:
         print("SLUICE_BIN is not set", file=sys.stderr)
         return 2
     cases = argv or sorted(d for d in os.listdir(CASES)
                            if os.path.isfile(os.path.join(CASES, d, "expect")))
     for c in cases:
-        replay(c)
-    print(f"{passed} passed, {failed} failed")
+        if use_server:
+            # a server per case: job ids, caches and workspaces start from nothing, as they
+            # do for a case's fresh repository in sluice run
+            try:
+                server = Server()
+            except OSError as e:
+                report(False, f"{c}: sluice serve starts", str(e))
+                continue
+        todo_case = SERVER_TODO.get(c) if use_server else None
+        try:
+            replay(c)
+        finally:
+            todo_case = None
+            if server:
+                server.stop()
+                server = None
+    print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else "") +
+          (f", {todos} todo (server differences listed in SERVER_TODO)" if todos else ""))
     return 1 if failed else 0
 
 
