@@ -3,6 +3,7 @@
  * hand them to the engine (run_engine.c). */
 #include "base/compat.h"
 #include "cli/run.h"
+#include "cli/run_variables.h"
 #include "base/alloc.h"
 #include "base/arena.h"
 #include "base/fs.h"
@@ -25,7 +26,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: sluice run [JOB...] [-f FILE] [--var K=V]... [-j N] [--needs] [--stage S]\n"
             "                  [--input N=V]... [--manual JOB]... [--no-color] [--json]\n"
-            "                  [--executor E]\n\n"
+            "                  [--executor E] [--variables-file FILE]...\n\n"
             "Plans the pipeline of the current repository and runs it here, as GitLab would:\n"
             "stages and needs, when, allow_failure, retry, timeouts, artifacts, caches and\n"
             "dotenv reports. Each job runs in its own clean copy of the project under\n"
@@ -39,6 +40,10 @@ static void usage(FILE *f)
             "                     git work tree holding the current directory)\n"
             "      --var K=V      a pipeline variable (highest precedence); repeatable\n"
             "      --input N=V    a value for input N of the file's spec:inputs; repeatable\n"
+            "      --variables-file FILE  CI/CD variables (YAML KEY: value or KEY: {value,\n"
+            "                     masked, variable_type, raw}, or KEY=value lines), as a\n"
+            "                     project's; also read: ~/.config/sluice/variables.yml and\n"
+            "                     .sluice/variables.yml; repeatable (docs/secrets.md)\n"
             "  -j, --jobs N       run up to N jobs at once (default: the number of cores)\n"
             "      --needs        with JOB..., also run what they wait for (needs, else earlier\n"
             "                     stages), transitively\n"
@@ -60,8 +65,8 @@ static void usage(FILE *f)
 }
 
 struct run_args {
-    const char **jobs, **vars, **manual, **inputs;
-    size_t njobs, nvars, nmanual, ninputs;
+    const char **jobs, **vars, **manual, **inputs, **varfiles;
+    size_t njobs, nvars, nmanual, ninputs, nvarfiles;
     const char *file, *stage, *ref, *tag;
     long parallel;
     bool needs, color, json;
@@ -289,6 +294,7 @@ static int parse_args(int argc, char **argv, struct run_args *a)
         {"file", required_argument, NULL, 'f'},
         {"var", required_argument, NULL, 'v'},
         {"input", required_argument, NULL, 'i'},
+        {"variables-file", required_argument, NULL, 'F'},
         {"jobs", required_argument, NULL, 'j'},
         {"needs", no_argument, NULL, 'n'},
         {"stage", required_argument, NULL, 's'},
@@ -322,6 +328,9 @@ static int parse_args(int argc, char **argv, struct run_args *a)
             break;
         case 'i':
             a->inputs[a->ninputs++] = optarg;
+            break;
+        case 'F':
+            a->varfiles[a->nvarfiles++] = optarg;
             break;
         case 'm':
             a->manual[a->nmanual++] = optarg;
@@ -435,6 +444,7 @@ struct run_ctx {
     const struct run_args *a;
     const char *project_dir, *sluice_dir;
     const char *const *protected_vars;
+    const struct run_variables *variables; /* the variables files' */
     struct run_output *out;
     struct cli_unacted *unacted;
 };
@@ -549,6 +559,9 @@ static int pipe_run(struct run_child *c, struct sl_error *err)
     opts.pipeline_dir = c->pipeline_dir;
     opts.xo = &rc->a->xo;
     opts.protected_vars = rc->protected_vars;
+    opts.extra = rc->variables->extra;
+    opts.extra_raw = rc->variables->extra_raw;
+    opts.mask = rc->variables->mask;
     opts.bridge = &c->ops;
     opts.cancel = c->cancel;
     bool warnings = false;
@@ -818,6 +831,7 @@ int sl_cmd_run(int argc, char **argv)
     struct run_child top = {0};
     struct cli_unacted unacted = {0};
     struct run_ctx rc = {0};
+    struct run_variables variables = {0};
     int ret;
 
     /* one libgit2 reference for the whole run: every job's workspace opens repositories,
@@ -827,6 +841,7 @@ int sl_cmd_run(int argc, char **argv)
     a.jobs = sl_xcalloc((size_t)argc + 1, sizeof(char *));
     a.vars = sl_xcalloc((size_t)argc + 1, sizeof(char *));
     a.inputs = sl_xcalloc((size_t)argc + 1, sizeof(char *));
+    a.varfiles = sl_xcalloc((size_t)argc + 1, sizeof(char *));
     a.manual = sl_xcalloc((size_t)argc + 1, sizeof(char *));
     a.parallel = sysconf(_SC_NPROCESSORS_ONLN);
     if (a.parallel < 1)
@@ -862,6 +877,16 @@ int sl_cmd_run(int argc, char **argv)
     top.pipeline_dir = sl_arena_printf(&top.arena, "%s/pipelines/%lld", rc.sluice_dir,
                                        (long long)p.trigger.pipeline_id);
     struct sl_error err = SL_ERROR_INIT;
+    char *varfiles_dir = sl_xasprintf("%s/variables", top.pipeline_dir);
+    int vrc = run_variables_load(&variables, rc.project_dir, a.varfiles, varfiles_dir, &err);
+    free(varfiles_dir);
+    if (vrc < 0) {
+        sl_cli_error("run: %s", sl_error_format(&err));
+        sl_error_release(&err);
+        ret = SL_EXIT_USAGE;
+        goto out;
+    }
+    rc.variables = &variables;
     cli_unacted_local(&unacted, plan, top.sel);
     if (pipe_build(&top, &err) < 0) {
         sl_cli_error("%s", sl_error_format(&err));
@@ -923,7 +948,9 @@ out:
     free(a.jobs);
     free(a.vars);
     free(a.inputs);
+    free(a.varfiles);
     free(a.manual);
+    run_variables_release(&variables);
     git_libgit2_shutdown();
     return ret;
 }

@@ -63,6 +63,8 @@ struct run_bridge_ops {
     enum sl_sched_status (*run)(void *ctx, struct run_child *child, struct sl_exec_cancel *cancel);
 };
 
+struct sl_mask;
+
 struct run_options {
     size_t parallel;           /* -j */
     const char *const *manual; /* jobs to play when they become manual */
@@ -71,6 +73,10 @@ struct run_options {
     const char *pipeline_dir; /* .sluice/pipelines/<id> */
     /* Pipeline variables (--var): dotenv reports of earlier jobs do not override them. */
     const char *const *protected_vars;
+    /* The variables files' variables (run_variables.h): jobspec's extra and extra_raw, and
+     * the mask of their masked values (NULL: none). */
+    const char *const *extra, *const *extra_raw;
+    const struct sl_mask *mask;
     const struct run_executor_opts *xo;  /* each job's executor (run_executor.h) */
     const struct run_bridge_ops *bridge; /* bridge jobs; NULL: they fail */
     /* A child pipeline's engine shares its parent's cancel handle (Ctrl-C reaches every

@@ -186,6 +186,8 @@ static void *job_thread(void *arg)
     ctx.sources = sources;
     ctx.nsources = nsources;
     ctx.protected_vars = e->opts->protected_vars;
+    ctx.extra = e->opts->extra;
+    ctx.extra_raw = e->opts->extra_raw;
     struct sl_error berr = SL_ERROR_INIT;
     if (sl_jobspec_bind(&bound, &j->planned.spec, &ctx, &berr) < 0)
         run_output_note(e->out, "%s: %s", j->name, sl_error_format(&berr));
@@ -196,6 +198,7 @@ static void *job_thread(void *arg)
     spec.exec.on_line = on_line;
     spec.exec.ctx = a;
     spec.exec.cancel = e->cancel;
+    spec.exec.mask = e->opts->mask;
     if (spec.exec.log_path)
         unlink(spec.exec.log_path); /* each attempt's log starts empty */
 

@@ -29,6 +29,19 @@ static const char hexd[] = "0123456789abcdef";
 /* Encoded forms shorter than this are not added: they would mask ordinary text. */
 #define MIN_FORM 6
 
+bool sl_mask_value_ok(const char *value, bool raw)
+{
+    if (strlen(value) < SL_MASK_MIN_LEN)
+        return false;
+    for (const char *p = value; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        bool ok = raw ? (c > ' ' && c != 0x7f) : (isalnum(c) || strchr("_+=/@:.~-", c));
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 struct sl_mask *sl_mask_new(void)
 {
     return sl_xcalloc(1, sizeof(struct sl_mask));

@@ -37,6 +37,10 @@
 
 struct sl_mask;
 
+/* GitLab's Ci::Maskable: whether VALUE may be a masked variable's. At least
+ * SL_MASK_MIN_LEN characters, all of A-Z a-z 0-9 _ + = / @ : . ~ - (so no form of it can
+ * hide in a line break or a [MASKED]); for a RAW variable any printable non-space ones. */
+bool sl_mask_value_ok(const char *value, bool raw);
 /* An empty mask (masks nothing). Free with sl_mask_free (NULL-safe). */
 struct sl_mask *sl_mask_new(void);
 void sl_mask_free(struct sl_mask *m);

@@ -56,6 +56,17 @@ static size_t lookup(const struct sl_vars *vars, const char *name, size_t len)
     return vars->nslots ? *slot_of(vars, name, len) : 0;
 }
 
+bool sl_vars_name_ok(const char *name)
+{
+    if (!name || !*name)
+        return false;
+    for (const char *c = name; *c; c++)
+        if (!(*c == '_' || (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') ||
+              (*c >= 'A' && *c <= 'Z')))
+            return false;
+    return true;
+}
+
 void sl_vars_set(struct sl_vars *vars, const char *name, const char *value, bool raw)
 {
     size_t len = strlen(name);

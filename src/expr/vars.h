@@ -41,6 +41,9 @@ struct sl_vars {
 void sl_vars_release(struct sl_vars *vars);
 /* Sets NAME to VALUE (copied), replacing an existing value but keeping its position. */
 void sl_vars_set(struct sl_vars *vars, const char *name, const char *value, bool raw);
+/* Whether NAME may name a CI/CD variable: one or more letters, digits and '_' (GitLab's
+ * rule for variables given over its API, in a file or on the command line). */
+bool sl_vars_name_ok(const char *name);
 /* The value of NAME or NULL. Borrowed until the next change. */
 const char *sl_vars_get(const struct sl_vars *vars, const char *name);
 const struct sl_var *sl_vars_find(const struct sl_vars *vars, const char *name);

@@ -7,34 +7,11 @@
 #include "base/compat.h"
 #include "base/alloc.h"
 #include "base/time.h"
+#include "exec/mask.h"
+#include "expr/vars.h"
 #include "server/internal.h"
 
 #include <ctype.h>
-
-/* GitLab's Ci::Maskable: what a masked value may be (expanded), or raw. */
-static bool maskable(const char *v, bool raw)
-{
-    size_t n = strlen(v);
-    if (n < 8)
-        return false;
-    for (const char *p = v; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        bool ok = raw ? (c > ' ' && c != 0x7f) : (isalnum(c) || strchr("_+=/@:.~-", c));
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
-static bool key_ok(const char *k)
-{
-    if (!*k)
-        return false;
-    for (const char *p = k; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '_')
-            return false;
-    return true;
-}
 
 /* 400 in GitLab's shape ({"message": {FIELD: [TEXT]}}) and sluice's ({"error": ...}). */
 static void field_error(struct req *r, const char *field, const char *text)
@@ -159,7 +136,7 @@ static bool read_body(struct req *r, json_t *b, struct sl_store_variable *v, boo
         free(v->description);
         v->description = sl_xstrdup(s);
     }
-    if (v->masked && v->value && !maskable(v->value, v->raw)) {
+    if (v->masked && v->value && !sl_mask_value_ok(v->value, v->raw)) {
         field_error(r, "value", "is invalid");
         return false;
     }
@@ -268,7 +245,7 @@ static void create(struct req *r, int64_t project_id)
         field_error(r, "key", "is too long (maximum is 255 characters)");
         goto out;
     }
-    if (!key_ok(key)) {
+    if (!sl_vars_name_ok(key)) {
         field_error(r, "key", "can contain only letters, digits and '_'.");
         goto out;
     }

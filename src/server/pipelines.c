@@ -15,6 +15,7 @@
 #include "exec/jobjson.h"
 #include "jobspec/jobspec.h"
 #include "plan/plan.h"
+#include "expr/vars.h"
 #include "server/internal.h"
 
 #include <ftw.h>
@@ -322,17 +323,6 @@ void srv_sched_job_release(struct sl_sched_job *sj)
 
 /* --- creation ----------------------------------------------------------------------- */
 
-static bool var_name_ok(const char *k)
-{
-    if (!*k)
-        return false;
-    for (const char *c = k; *c; c++)
-        if (!(*c == '_' || (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') ||
-              (*c >= 'A' && *c <= 'Z')))
-            return false;
-    return true;
-}
-
 /* The lint messages of DIAG as a JSON array of "FILE:LINE:COL: message", paths relative
  * to the tree. */
 static char *diag_json(const struct sl_diag *d, const char *tree)
@@ -456,7 +446,7 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
         json_t *v;
         json_object_foreach(variables, k, v)
         {
-            if (!var_name_ok(k) || !(json_is_string(v) || json_is_number(v))) {
+            if (!sl_vars_name_ok(k) || !(json_is_string(v) || json_is_number(v))) {
                 rc = sl_error_set(err, SL_EINVAL,
                                   "variables: '%s' must be a name ([A-Za-z0-9_]) with a string "
                                   "value",
