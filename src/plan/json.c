@@ -34,6 +34,82 @@ static json_t *node_json(const struct sl_node *n)
     return json_string(n->str);
 }
 
+static json_t *strv_json(const char *const *v)
+{
+    if (!v)
+        return json_null();
+    json_t *a = json_array();
+    for (; *v; v++)
+        json_array_append_new(a, json_string(*v));
+    return a;
+}
+
+static json_t *image_json(const struct sl_plan_image *im)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(im->name));
+    json_object_set_new(o, "entrypoint", strv_json(im->entrypoint));
+    json_object_set_new(o, "pull_policy", strv_json(im->pull_policy));
+    json_object_set_new(o, "platform", str_or_null(im->platform));
+    json_object_set_new(o, "user", str_or_null(im->user));
+    json_object_set_new(o, "alias", str_or_null(im->alias));
+    json_object_set_new(o, "command", strv_json(im->command));
+    json_object_set_new(o, "variables", strv_json(im->variables));
+    return o;
+}
+
+/* The typed keywords the runner acts on, as written (plan.h): what jobspec compiles. */
+static void runner_fields_json(json_t *o, const struct sl_plan_job *j)
+{
+    const struct sl_plan_artifacts *a = &j->artifacts;
+    if (a->declared) {
+        json_t *art = json_object(), *rep = json_object();
+        json_object_set_new(art, "name", str_or_null(a->name));
+        json_object_set_new(art, "paths", strv_json(a->paths));
+        json_object_set_new(art, "exclude", strv_json(a->exclude));
+        json_object_set_new(art, "untracked", json_boolean(a->untracked));
+        json_object_set_new(art, "when", json_string(a->when ? a->when : "on_success"));
+        json_object_set_new(art, "expire_in", str_or_null(a->expire_in));
+        json_object_set_new(art, "expose_as", str_or_null(a->expose_as));
+        json_object_set_new(rep, "dotenv", strv_json(a->dotenv));
+        json_object_set_new(rep, "junit", strv_json(a->junit));
+        json_object_set_new(rep, "coverage_report",
+                            a->coverage_format || a->coverage_path
+                                ? json_pack("{s:o,s:o}", "coverage_format",
+                                            str_or_null(a->coverage_format), "path",
+                                            str_or_null(a->coverage_path))
+                                : json_null());
+        json_object_set_new(rep, "other", strv_json(a->other_reports));
+        json_object_set_new(art, "reports", rep);
+        json_object_set_new(o, "artifacts", art);
+    } else {
+        json_object_set_new(o, "artifacts", json_null());
+    }
+    json_t *caches = json_array();
+    for (size_t i = 0; i < j->ncaches; i++) {
+        const struct sl_plan_cache *c = &j->caches[i];
+        json_t *co = json_object();
+        json_object_set_new(co, "key", str_or_null(c->key));
+        json_object_set_new(co, "key_files", strv_json(c->key_files));
+        json_object_set_new(co, "key_prefix", str_or_null(c->key_prefix));
+        json_object_set_new(co, "fallback_keys", strv_json(c->fallback_keys));
+        json_object_set_new(co, "paths", strv_json(c->paths));
+        json_object_set_new(co, "untracked", json_boolean(c->untracked));
+        json_object_set_new(co, "unprotect", json_boolean(c->unprotect));
+        json_object_set_new(co, "policy", json_string(c->policy ? c->policy : "pull-push"));
+        json_object_set_new(co, "when", json_string(c->when ? c->when : "on_success"));
+        json_array_append_new(caches, co);
+    }
+    json_object_set_new(o, "cache", caches);
+    json_object_set_new(o, "image", j->image ? image_json(j->image) : json_null());
+    json_t *svcs = json_array();
+    for (size_t i = 0; i < j->nservices; i++)
+        json_array_append_new(svcs, image_json(&j->services[i]));
+    json_object_set_new(o, "services", svcs);
+    json_object_set_new(o, "coverage", str_or_null(j->coverage));
+    json_object_set_new(o, "tags", strv_json(j->tags));
+}
+
 static json_t *job_json(const struct sl_plan *p, const struct sl_plan_job *j)
 {
     json_t *o = json_object();
@@ -94,6 +170,7 @@ static json_t *job_json(const struct sl_plan *p, const struct sl_plan_job *j)
         json_object_set_new(o, "start_in_s", json_integer(j->start_in_s));
     if (j->trigger)
         json_object_set_new(o, "trigger", node_json(j->trigger));
+    runner_fields_json(o, j);
     return o;
 }
 
