@@ -1,6 +1,6 @@
 # The front door. `make` builds, `make check` installs what is missing, builds and runs the
 # whole test suite (dev and asan builds), `make demo` shows sluice on the example project.
-.PHONY: all build deps check check-dev check-asan demo release bench format format-check clean
+.PHONY: all build deps check check-dev check-asan demo release bench fuzz format format-check clean
 
 all: build
 
@@ -41,6 +41,12 @@ demo: deps release
 bench: deps release
 	bash scripts/install-deps.sh --bench
 	bash bench/run.sh
+
+# Every libFuzzer target (tests/fuzz/) for FUZZ_SECONDS each, under ASan and UBSan.
+FUZZ_SECONDS ?= 60
+fuzz: build/asan/build.ninja
+	cmake --build build/asan
+	bash scripts/fuzz.sh build/asan $(FUZZ_SECONDS)
 
 format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' 'bench/*.c')
