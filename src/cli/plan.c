@@ -33,32 +33,24 @@ static void usage(FILE *f)
 
 /* A bridge job's downstream pipeline in a few words: "child pipeline of ci/a.yml,
  * artifact gen.yml of generate" or "project group/app (branch main)". */
-static void print_trigger(const struct sl_node *t)
+static void print_trigger(const struct sl_plan_trigger *t)
 {
-    const struct sl_node *inc = sl_node_get(t, "include");
-    const char *project = sl_node_is_scalar(t) ? t->str : sl_node_scalar(sl_node_get(t, "project"));
-    if (project) {
-        const char *branch = sl_node_scalar(sl_node_get(t, "branch"));
-        printf("  trigger: project %s%s%s%s", project, branch ? " (branch " : "",
-               branch ? branch : "", branch ? ")" : "");
+    if (t->project) {
+        printf("  trigger: project %s%s%s%s", t->project, t->branch ? " (branch " : "",
+               t->branch ? t->branch : "", t->branch ? ")" : "");
     } else {
         printf("  trigger: child pipeline of ");
-        size_t n = inc && inc->kind == SL_NODE_SEQ ? inc->n : 1;
-        for (size_t i = 0; inc && i < n; i++) {
-            const struct sl_node *e = inc->kind == SL_NODE_SEQ ? inc->items[i] : inc;
-            const char *art = sl_node_scalar(sl_node_get(e, "artifact"));
-            const char *file =
-                sl_node_is_scalar(e) ? e->str : sl_node_scalar(sl_node_get(e, "local"));
-            if (art)
-                printf("%sartifact %s of %s", i ? ", " : "", art,
-                       sl_node_scalar(sl_node_get(e, "job")) ? sl_node_get(e, "job")->str : "?");
+        for (size_t i = 0; i < t->nincludes; i++) {
+            const struct sl_plan_trigger_include *e = &t->includes[i];
+            if (e->artifact)
+                printf("%sartifact %s of %s", i ? ", " : "", e->artifact, e->job ? e->job : "?");
             else
-                printf("%s%s", i ? ", " : "", file ? file : "(a file sluice run cannot read)");
+                printf("%s%s", i ? ", " : "",
+                       e->local ? e->local : "(a file sluice run cannot read)");
         }
     }
-    const char *strategy = sl_node_scalar(sl_node_get(t, "strategy"));
-    if (strategy)
-        printf(" (strategy: %s)", strategy);
+    if (t->strategy)
+        printf(" (strategy: %s)", t->strategy);
 }
 
 static void print_plan(const struct sl_plan *p, bool color)
@@ -93,8 +85,8 @@ static void print_plan(const struct sl_plan *p, bool color)
             }
             if (j->when == SL_PLAN_DELAYED)
                 printf("  start_in: %llds", (long long)j->start_in_s);
-            if (j->trigger)
-                print_trigger(j->trigger);
+            if (j->bridge.declared)
+                print_trigger(&j->bridge);
             printf("\n");
         }
     }

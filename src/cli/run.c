@@ -540,9 +540,9 @@ static int pipe_build(struct run_child *c, struct sl_error *err)
             rj->name = sl_arena_printf(&c->arena, "%s%s", c->prefix, rj->name);
             rj->sched.name = rj->name;
         }
-        if ((rj->trigger = plan->jobs[i].trigger)) {
-            const char *st = sl_node_scalar(sl_node_get(rj->trigger, "strategy"));
-            rj->depend = st && !strcmp(st, "depend");
+        if (plan->jobs[i].bridge.declared) {
+            rj->trigger = &plan->jobs[i].bridge;
+            rj->depend = rj->trigger->depend;
         }
     }
     return 0;
@@ -595,35 +595,21 @@ static void pipe_rows(const struct run_child *c, struct run_summary_row **rows, 
     }
 }
 
-/* A bridge's `trigger:forward`: yaml_variables (default true) and pipeline_variables
- * (default false), GitLab's defaults for a child pipeline. */
-static bool forward(const struct sl_node *trigger, const char *key, bool dflt)
-{
-    const struct sl_node *v = sl_node_get(sl_node_get(trigger, "forward"), key);
-    return v && v->kind == SL_NODE_BOOL ? !strcmp(v->str, "true") : dflt;
-}
-
 /* The variables a child pipeline gets from bridge PJ of PARENT: the bridge's YAML
- * variables (its own and the top-level ones it inherits, as the bridge sees them) and, when
- * forwarded, the parent's pipeline variables. They are the child's pipeline variables. */
+ * variables (its own and the top-level ones it inherits, as the bridge sees them) when
+ * trigger:forward:yaml_variables (default true) and, with forward:pipeline_variables
+ * (default false), the parent's pipeline variables. They are the child's pipeline
+ * variables. */
 static void forwarded_vars(const struct run_child *parent, const struct sl_plan_job *pj,
                            struct sl_vars *out)
 {
-    const struct sl_node *trigger = pj->trigger;
-    if (forward(trigger, "yaml_variables", true)) {
-        const struct sl_node *inh = sl_node_get(sl_node_get(pj->node, "inherit"), "variables");
-        const struct sl_node *maps[2] = {NULL, sl_node_get(pj->node, "variables")};
-        if (!(inh && inh->kind == SL_NODE_BOOL && !strcmp(inh->str, "false")))
-            maps[0] = sl_config_section(parent->cfg->root, "variables");
-        for (size_t m = 0; m < 2; m++)
-            for (size_t i = 0; maps[m] && maps[m]->kind == SL_NODE_MAP && i < maps[m]->n; i++) {
-                const char *k = maps[m]->pairs[i].key;
-                const char *v = sl_vars_get(&pj->variables, k);
-                if (v)
-                    sl_vars_set(out, k, v, true);
-            }
-    }
-    if (forward(trigger, "pipeline_variables", false))
+    if (pj->bridge.forward_yaml_variables)
+        for (const char *const *k = pj->yaml_variable_names; k && *k; k++) {
+            const char *v = sl_vars_get(&pj->variables, *k);
+            if (v)
+                sl_vars_set(out, *k, v, true);
+        }
+    if (pj->bridge.forward_pipeline_variables)
         for (size_t i = 0; i < parent->trigger.pipeline_vars.n; i++)
             sl_vars_set(out, parent->trigger.pipeline_vars.v[i].name,
                         parent->trigger.pipeline_vars.v[i].value, true);
@@ -635,18 +621,16 @@ static void forwarded_vars(const struct run_child *parent, const struct sl_plan_
 static char *child_yaml(struct run_child *parent, size_t bridge, const char *child_dir, char *why,
                         size_t whylen)
 {
-    const struct sl_node *t = parent->jobs[bridge].trigger;
-    const struct sl_node *inc = sl_node_get(t, "include");
+    const struct sl_plan_trigger *t = parent->jobs[bridge].trigger;
     struct sl_str y = SL_STR_INIT;
     struct sl_error err = SL_ERROR_INIT;
-    size_t n = inc && inc->kind == SL_NODE_SEQ ? inc->n : 1;
     sl_str_adds(&y, "include:\n");
-    for (size_t i = 0; inc && i < n; i++) {
-        const struct sl_node *e = inc->kind == SL_NODE_SEQ ? inc->items[i] : inc;
-        const char *file = sl_node_is_scalar(e) ? e->str : sl_node_scalar(sl_node_get(e, "local"));
-        const char *art = sl_node_scalar(sl_node_get(e, "artifact"));
+    for (size_t i = 0; i < t->nincludes; i++) {
+        const struct sl_plan_trigger_include *e = &t->includes[i];
+        const char *file = e->local;
+        const char *art = e->artifact;
         if (art) {
-            const char *job = sl_node_scalar(sl_node_get(e, "job"));
+            const char *job = e->job;
             const struct run_job *src = NULL;
             for (size_t k = 0; job && k < parent->n; k++)
                 if (!strcmp(parent->jobs[k].name + strlen(parent->prefix), job))
@@ -681,15 +665,10 @@ static char *child_yaml(struct run_child *parent, size_t bridge, const char *chi
                      "component)");
             goto fail;
         }
-        const struct sl_node *in = sl_node_get(e, "inputs");
-        if (in && in->kind == SL_NODE_MAP && in->n) {
+        if (e->inputs) {
             sl_str_adds(&y, "    inputs:\n");
-            for (size_t k = 0; k < in->n; k++) {
-                struct sl_str v = SL_STR_INIT;
-                sl_node_inspect(&v, in->pairs[k].value); /* JSON-like: YAML reads it back */
-                sl_str_addf(&y, "      '%s': %s\n", in->pairs[k].key, v.buf);
-                sl_str_release(&v);
-            }
+            for (const char *const *in = e->inputs; *in; in++)
+                sl_str_addf(&y, "      %s\n", *in);
         }
     }
     sl_error_release(&err);
@@ -712,16 +691,16 @@ static struct run_child *child_prepare(void *ctx, struct run_job *jobs, size_t b
     for (size_t i = 0, k = 0; i < parent->plan->njobs && !pj; i++)
         if (parent->sel[i] && k++ == bridge)
             pj = &parent->plan->jobs[i];
-    const struct sl_node *t = bj->trigger;
+    const struct sl_plan_trigger *t = bj->trigger;
     if (!pj)
         return NULL;
-    if (sl_node_is_scalar(t) || sl_node_get(t, "project")) {
+    if (t->project) {
         snprintf(why, whylen,
                  "trigger:project: multi-project pipelines run on sluice serve, "
                  "where the server knows the project; sluice run has only this one");
         return NULL;
     }
-    if (!sl_node_get(t, "include")) {
+    if (!t->nincludes) {
         snprintf(why, whylen, "trigger: neither include nor project");
         return NULL;
     }

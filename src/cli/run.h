@@ -45,7 +45,7 @@ struct run_job {
 
     /* A bridge job (`trigger:`): what it triggers, and the child pipeline it ran (run.c
      * owns it; its jobs show in the summary under this one). */
-    const struct sl_node *trigger;
+    const struct sl_plan_trigger *trigger; /* borrowed from the plan; NULL: not a bridge */
     bool depend; /* strategy: depend: the job mirrors the child's status */
     struct run_child *child;
 };

@@ -703,7 +703,7 @@ static int plan_job(struct plan_ctx *c, const struct sl_config_job *cj, size_t o
         j->after_script = script_of(&p->arena, sl_node_get(job, "after_script"));
         if (!sl_node_get(job, "script"))
             j->trigger = sl_node_get(job, "trigger");
-        sl_plan_job_fields(&p->arena, j);
+        sl_plan_job_fields(&p->arena, j, c->top_vars);
         (*n)++;
     }
     free(combos);

@@ -55,9 +55,10 @@ const struct sl_node *sl_plan_first_rule(struct plan_ctx *c, const struct sl_nod
 bool sl_plan_only_except(struct plan_ctx *c, const struct sl_node *job, const struct sl_vars *vars,
                          const char **reason);
 
-/* Fills J's typed keywords (artifacts, caches, image, services, coverage, tags) from
- * J->node, in A (jobfields.c). */
-void sl_plan_job_fields(struct sl_arena *a, struct sl_plan_job *j);
+/* Fills J's typed keywords (artifacts, caches, image, services, coverage, tags, trigger,
+ * YAML variable names given the top-level `variables:` TOP_VARS) from J->node, in A
+ * (jobfields.c). */
+void sl_plan_job_fields(struct sl_arena *a, struct sl_plan_job *j, const struct sl_node *top_vars);
 /* Fills P's var_attrs from the top-level `variables:` TOP_VARS (jobfields.c). */
 void sl_plan_var_attrs(struct sl_plan *p, const struct sl_node *top_vars);
 

@@ -5,6 +5,7 @@
  * has checked the shapes; anything else found here is skipped, never trusted. */
 #include "base/compat.h"
 #include "base/alloc.h"
+#include "base/str.h"
 #include "plan/internal.h"
 
 /* A scalar or a list of scalars as a NULL-terminated array; NULL when absent or null. */
@@ -122,7 +123,84 @@ static void cache_one(struct sl_arena *a, const struct sl_node *c, struct sl_pla
     r->when = sl_node_scalar(sl_node_get(c, "when"));
 }
 
-void sl_plan_job_fields(struct sl_arena *a, struct sl_plan_job *j)
+static void trigger_of(struct sl_arena *a, const struct sl_node *t, struct sl_plan_trigger *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->forward_yaml_variables = true;
+    if (!t || t->kind == SL_NODE_NULL)
+        return;
+    r->declared = true;
+    if (t->kind != SL_NODE_MAP) {
+        r->project = sl_node_scalar(t);
+        return;
+    }
+    r->project = sl_node_scalar(sl_node_get(t, "project"));
+    r->branch = sl_node_scalar(sl_node_get(t, "branch"));
+    r->strategy = sl_node_scalar(sl_node_get(t, "strategy"));
+    r->depend = r->strategy && !strcmp(r->strategy, "depend");
+    const struct sl_node *fw = sl_node_get(t, "forward");
+    const struct sl_node *y = sl_node_get(fw, "yaml_variables");
+    const struct sl_node *pv = sl_node_get(fw, "pipeline_variables");
+    if (y && y->kind == SL_NODE_BOOL)
+        r->forward_yaml_variables = !strcmp(y->str, "true");
+    if (pv && pv->kind == SL_NODE_BOOL)
+        r->forward_pipeline_variables = !strcmp(pv->str, "true");
+    const struct sl_node *inc = sl_node_get(t, "include");
+    if (!inc || inc->kind == SL_NODE_NULL)
+        return;
+    size_t n = inc->kind == SL_NODE_SEQ ? inc->n : 1;
+    r->includes = sl_arena_alloc(a, (n + 1) * sizeof(*r->includes));
+    for (size_t i = 0; i < n; i++) {
+        const struct sl_node *e = inc->kind == SL_NODE_SEQ ? inc->items[i] : inc;
+        struct sl_plan_trigger_include *x = &r->includes[r->nincludes++];
+        if (e && e->kind != SL_NODE_MAP) {
+            x->local = sl_node_scalar(e);
+            x->other = !x->local;
+            continue;
+        }
+        x->local = sl_node_scalar(sl_node_get(e, "local"));
+        x->artifact = sl_node_scalar(sl_node_get(e, "artifact"));
+        x->job = sl_node_scalar(sl_node_get(e, "job"));
+        x->other = !x->local && !x->artifact;
+        const struct sl_node *in = sl_node_get(e, "inputs");
+        if (in && in->kind == SL_NODE_MAP && in->n) {
+            const char **lines = sl_arena_alloc(a, (in->n + 1) * sizeof(*lines));
+            for (size_t k = 0; k < in->n; k++) {
+                struct sl_str v = SL_STR_INIT;
+                sl_node_inspect(&v, in->pairs[k].value); /* JSON-like: YAML reads it back */
+                lines[k] = sl_arena_printf(a, "'%s': %s", in->pairs[k].key, v.buf);
+                sl_str_release(&v);
+            }
+            x->inputs = lines;
+        }
+    }
+}
+
+/* The job's YAML variable names: the top-level ones unless `inherit:variables` says
+ * otherwise (false, or a list of the names it takes), then its own. */
+static const char *const *yaml_names(struct sl_arena *a, const struct sl_node *job,
+                                     const struct sl_node *top)
+{
+    const struct sl_node *own = sl_node_get(job, "variables");
+    const struct sl_node *inh = sl_node_get(sl_node_get(job, "inherit"), "variables");
+    size_t cap = (top && top->kind == SL_NODE_MAP ? top->n : 0) +
+                 (own && own->kind == SL_NODE_MAP ? own->n : 0);
+    const char **out = sl_arena_alloc(a, (cap + 1) * sizeof(*out));
+    size_t n = 0;
+    bool none = inh && inh->kind == SL_NODE_BOOL && !strcmp(inh->str, "false");
+    for (size_t i = 0; !none && top && top->kind == SL_NODE_MAP && i < top->n; i++) {
+        bool take = !inh || inh->kind != SL_NODE_SEQ;
+        for (size_t k = 0; !take && k < inh->n; k++)
+            take = sl_node_scalar(inh->items[k]) && !strcmp(inh->items[k]->str, top->pairs[i].key);
+        if (take)
+            out[n++] = top->pairs[i].key;
+    }
+    for (size_t i = 0; own && own->kind == SL_NODE_MAP && i < own->n; i++)
+        out[n++] = own->pairs[i].key;
+    return out;
+}
+
+void sl_plan_job_fields(struct sl_arena *a, struct sl_plan_job *j, const struct sl_node *top_vars)
 {
     const struct sl_node *job = j->node;
     artifacts_of(a, sl_node_get(job, "artifacts"), &j->artifacts);
@@ -156,6 +234,8 @@ void sl_plan_job_fields(struct sl_arena *a, struct sl_plan_job *j)
     j->coverage = sl_node_scalar(sl_node_get(job, "coverage"));
     const char *const *tags = strv(a, sl_node_get(job, "tags"));
     j->tags = tags ? tags : sl_arena_alloc(a, sizeof(*tags));
+    trigger_of(a, j->trigger, &j->bridge);
+    j->yaml_variable_names = yaml_names(a, job, top_vars);
 }
 
 void sl_plan_var_attrs(struct sl_plan *p, const struct sl_node *top_vars)

@@ -152,6 +152,28 @@ struct sl_plan_image {
     const char *const *variables;   /* services: KEY=VALUE as written */
 };
 
+/* One entry of a bridge's `trigger:include`. */
+struct sl_plan_trigger_include {
+    const char *local;    /* include:local (or the entry as a bare string), or NULL */
+    const char *artifact; /* include:artifact, with JOB the job that made it */
+    const char *job;
+    bool other;                /* project, template, remote or component */
+    const char *const *inputs; /* the entry's inputs as YAML "'NAME': VALUE" lines */
+};
+
+/* A bridge job's `trigger:`, typed (meaningful when DECLARED). */
+struct sl_plan_trigger {
+    bool declared;
+    const char *project; /* trigger:project (or trigger as a bare string): multi-project */
+    const char *branch;
+    const char *strategy;
+    bool depend;                              /* strategy: depend */
+    bool forward_yaml_variables;              /* forward:yaml_variables (default true) */
+    bool forward_pipeline_variables;          /* forward:pipeline_variables (default false) */
+    struct sl_plan_trigger_include *includes; /* trigger:include (child pipelines) */
+    size_t nincludes;
+};
+
 /* What the configuration says of one top-level variable besides its value and `expand:`
  * (which is the variable's raw flag). */
 struct sl_plan_var_attr {
@@ -213,6 +235,10 @@ struct sl_plan_job {
      * include/project/branch/strategy/forward), as written; NULL for a job that runs a
      * script. Who runs the downstream pipeline decides what it means (docs/child.md). */
     const struct sl_node *trigger;
+    struct sl_plan_trigger bridge; /* the same, typed (jobfields.c) */
+    /* The names of the YAML variables the job has (the top-level ones it inherits, then its
+     * own), in that order: GitLab's yaml_variables, which a bridge forwards. */
+    const char *const *yaml_variable_names;
 };
 
 struct sl_plan_excluded {
