@@ -1,6 +1,7 @@
 /* json.c: a plan as JSON, the shape `sluice plan --json` and the server's API share:
  * {"pipeline": "created"|"skipped", "reason", "name", "stages", "jobs": [...],
- *  "excluded": [{"name", "reason"}]}. */
+ *  "excluded": [{"name", "reason"}], "variable_attributes": {NAME: {"description",
+ *  "options"}}}. */
 #include "base/compat.h"
 #include "plan/plan.h"
 
@@ -196,5 +197,14 @@ struct json_t *sl_plan_to_json(const struct sl_plan *p)
         json_array_append_new(excl, e);
     }
     json_object_set_new(o, "excluded", excl);
+    /* what a manual pipeline's form offers: top-level variables' description and options */
+    json_t *attrs = json_object();
+    for (size_t i = 0; i < p->nvar_attrs; i++) {
+        const struct sl_plan_var_attr *va = &p->var_attrs[i];
+        json_object_set_new(attrs, va->name,
+                            json_pack("{s:o,s:o}", "description", str_or_null(va->description),
+                                      "options", strv_json(va->options)));
+    }
+    json_object_set_new(o, "variable_attributes", attrs);
     return o;
 }

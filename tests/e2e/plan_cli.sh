@@ -84,7 +84,7 @@ contains "text: excluded section" "not in the pipeline"
 contains "text: docs left out by rules" "rules: no rule matched"
 
 check "plan --json: created" 0 "$bin" plan --json
-json "json: top-level keys" 'list(j) == ["pipeline", "reason", "name", "stages", "jobs", "excluded"]'
+json "json: top-level keys" 'list(j) == ["pipeline", "reason", "name", "stages", "jobs", "excluded", "variable_attributes"]'
 json "json: created" 'j["pipeline"] == "created" and j["name"] == "main by push"'
 json "json: stages in order" 'j["stages"] == ["build", "test", "deploy"]'
 json "json: job keys" 'set(j["jobs"][0]) >= {"name","stage","when","allow_failure","needs","dependencies","variables","parallel","retry","timeout_s","environment","resource_group","interruptible"}'
