@@ -79,11 +79,11 @@ static void h_metrics(struct req *r)
 
 static json_t *project_json(const struct sl_store_project *p)
 {
-    return json_pack("{s:I,s:s,s:s,s:s,s:i,s:b,s:o}", "id", (json_int_t)p->id, "name", p->name,
+    return json_pack("{s:I,s:s,s:s,s:s,s:i,s:b,s:b,s:o}", "id", (json_int_t)p->id, "name", p->name,
                      "repo_url", p->repo_url, "default_branch", p->default_branch,
                      "poll_interval_s", p->poll_interval_s, "webhook_secret_set",
-                     p->webhook_secret && *p->webhook_secret, "created_at",
-                     time_json(p->created_at));
+                     p->webhook_secret && *p->webhook_secret, "ci_forward_deployment_enabled",
+                     !p->outdated_deployments_allowed, "created_at", time_json(p->created_at));
 }
 
 static bool repo_url_ok(const char *u)
@@ -102,40 +102,88 @@ static char *new_webhook_secret(void)
     return sl_xstrdup(hex);
 }
 
+/* Applies the fields of body B to P (strings borrowed from B), answering 400 naming the
+ * first field that is unknown or wrong and returning false then. CREATE: name and repo_url
+ * are required. */
+static bool project_fields(struct req *r, json_t *b, struct sl_store_project *p, bool create)
+{
+    const char *k;
+    json_t *x;
+    json_object_foreach(b, k, x)
+    {
+        const char *s = json_string_value(x);
+        if (!strcmp(k, "name")) {
+            if (!s || !*s || strlen(s) > 200) {
+                reply_error(r, 400, "invalid", "name must be a string of 1 to 200 bytes");
+                return false;
+            }
+            p->name = (char *)s;
+        } else if (!strcmp(k, "repo_url")) {
+            if (!s || !*s || strlen(s) > 4096 || !repo_url_ok(s)) {
+                reply_error(r, 400, "invalid",
+                            "repo_url must be an absolute path or a file://, https:// or "
+                            "ssh URL");
+                return false;
+            }
+            p->repo_url = (char *)s;
+        } else if (!strcmp(k, "default_branch")) {
+            if (!s || !*s || strlen(s) > 255) {
+                reply_error(r, 400, "invalid", "default_branch must be a branch name");
+                return false;
+            }
+            p->default_branch = (char *)s;
+        } else if (!strcmp(k, "webhook_secret")) {
+            if (!s || !*s || strlen(s) > 256) {
+                reply_error(r, 400, "invalid", "webhook_secret must be a string of 1 to 256 bytes");
+                return false;
+            }
+            p->webhook_secret = (char *)s;
+        } else if (!strcmp(k, "poll_interval_s")) {
+            if (!json_is_integer(x) || json_integer_value(x) < 0 ||
+                json_integer_value(x) > SRV_POLL_MAX_S) {
+                reply_error(r, 400, "invalid",
+                            "poll_interval_s must be 0 (no polling) to %d seconds", SRV_POLL_MAX_S);
+                return false;
+            }
+            p->poll_interval_s = (int)json_integer_value(x);
+        } else if (!strcmp(k, "ci_forward_deployment_enabled")) {
+            if (!json_is_boolean(x)) {
+                reply_error(r, 400, "invalid",
+                            "ci_forward_deployment_enabled must be true or false");
+                return false;
+            }
+            p->outdated_deployments_allowed = !json_is_true(x);
+        } else {
+            {
+                reply_error(r, 400, "invalid",
+                            "unknown field '%s' (name, repo_url, default_branch, "
+                            "webhook_secret, poll_interval_s, ci_forward_deployment_enabled)",
+                            k);
+                return false;
+            }
+        }
+    }
+    if (create && (!p->name || !p->repo_url)) {
+        reply_error(r, 400, "invalid", "name and repo_url are required strings");
+        return false;
+    }
+    return true;
+}
+
 static void h_project_create(struct req *r)
 {
     json_t *b = body_json(r);
     if (!b)
         return;
-    const char *name = json_string_value(json_object_get(b, "name"));
-    const char *url = json_string_value(json_object_get(b, "repo_url"));
-    const char *branch = json_string_value(json_object_get(b, "default_branch"));
-    json_t *secret_v = json_object_get(b, "webhook_secret");
-    const char *secret = json_string_value(secret_v);
-    json_t *poll_v = json_object_get(b, "poll_interval_s");
     char *made = NULL;
-    if (!name || !*name || strlen(name) > 200 || !url || !*url || strlen(url) > 4096) {
-        reply_error(r, 400, "invalid", "name and repo_url are required strings");
-    } else if (!repo_url_ok(url)) {
-        reply_error(r, 400, "invalid",
-                    "repo_url must be an absolute path or a file://, https:// or ssh URL");
-    } else if (secret_v && (!secret || !*secret || strlen(secret) > 256)) {
-        reply_error(r, 400, "invalid", "webhook_secret must be a string of 1 to 256 bytes");
-    } else if (branch && (!*branch || strlen(branch) > 255)) {
-        reply_error(r, 400, "invalid", "default_branch must be a branch name");
-    } else if (poll_v && (!json_is_integer(poll_v) || json_integer_value(poll_v) < 0 ||
-                          json_integer_value(poll_v) > SRV_POLL_MAX_S)) {
-        reply_error(r, 400, "invalid", "poll_interval_s must be 0 (no polling) to %d seconds",
-                    SRV_POLL_MAX_S);
-    } else {
-        struct sl_store_project p = {0};
-        p.name = (char *)name;
-        p.repo_url = (char *)url;
-        p.default_branch = (char *)(branch ? branch : "main");
-        p.poll_interval_s = poll_v ? (int)json_integer_value(poll_v) : 0;
+    struct sl_store_project p = {0};
+    if (project_fields(r, b, &p, true)) {
+        if (!p.default_branch)
+            p.default_branch = (char *)"main";
         /* Without a secret the project's webhooks could never verify: make one, shown in
          * this answer only, as the admin token is. */
-        p.webhook_secret = secret ? (char *)secret : (made = new_webhook_secret());
+        if (!p.webhook_secret)
+            p.webhook_secret = made = new_webhook_secret();
         struct sl_error err = SL_ERROR_INIT;
         int64_t id;
         int rc = sl_store_project_create(r->s->st, &p, sl_time_now_ms(), &id, &err);
@@ -147,7 +195,7 @@ static void h_project_create(struct req *r)
         } else {
             char target[48];
             snprintf(target, sizeof(target), "project:%lld", (long long)id);
-            audit(r, NULL, "project.create", target, json_pack("{s:s}", "name", name));
+            audit(r, NULL, "project.create", target, json_pack("{s:s}", "name", p.name));
             if (p.poll_interval_s > 0)
                 srv_poller_wake(r->s);
             json_t *o = project_json(&got);
@@ -161,6 +209,47 @@ static void h_project_create(struct req *r)
     if (made)
         sodium_memzero(made, strlen(made));
     free(made);
+    json_decref(b);
+}
+
+/* PUT /api/v1/projects/{id}: changes the fields the body names, the others stay. */
+static void h_project_update(struct req *r)
+{
+    struct sl_store_project cur = {0};
+    struct sl_error err = SL_ERROR_INIT;
+    json_t *b = body_json(r);
+    if (!b)
+        return;
+    int rc = sl_store_project_get(r->s->st, r->id, &cur, &err);
+    if (rc < 0) {
+        reply_sl_error(r, rc, &err);
+        goto out;
+    }
+    struct sl_store_project p = cur; /* borrows CUR's strings, B's where the body says */
+    if (!project_fields(r, b, &p, false))
+        goto out;
+    if ((rc = sl_store_project_update(r->s->st, &p, &err)) < 0) {
+        reply_sl_error(r, rc, &err);
+        goto out;
+    }
+    char target[48];
+    snprintf(target, sizeof(target), "project:%lld", (long long)r->id);
+    json_t *fields = json_array();
+    const char *k;
+    json_t *x;
+    json_object_foreach(b, k, x) json_array_append_new(fields, json_string(k));
+    audit(r, NULL, "project.update", target, json_pack("{s:o}", "fields", fields));
+    if (p.poll_interval_s > 0)
+        srv_poller_wake(r->s);
+    struct sl_store_project got = {0};
+    if ((rc = sl_store_project_get(r->s->st, r->id, &got, &err)) < 0)
+        reply_sl_error(r, rc, &err);
+    else
+        reply_json(r, 200, project_json(&got));
+    sl_store_project_release(&got);
+out:
+    sl_store_project_release(&cur);
+    sl_error_release(&err);
     json_decref(b);
 }
 
@@ -669,6 +758,7 @@ const struct route srv_routes[] = {
     {"POST", "/api/v1/projects", h_project_create, "maintainer"},
     {"GET", "/api/v1/projects", h_project_list, "viewer"},
     {"GET", "/api/v1/projects/{id}", h_project_get, "viewer"},
+    {"PUT", "/api/v1/projects/{id}", h_project_update, "maintainer"},
     {"DELETE", "/api/v1/projects/{id}", h_project_delete, "admin"},
     {"POST", "/api/v1/projects/{id}/pipelines", h_pipeline_create, "developer"},
     {"GET", "/api/v1/projects/{id}/pipelines", h_pipeline_list, "viewer"},

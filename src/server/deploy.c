@@ -270,6 +270,12 @@ bool srv_deploy_refuse_outdated(struct sl_server *s, const struct sl_store_job *
     if (sl_store_deployment_get(s->st, e.last_deployment_id, &last, &err) < 0)
         goto out;
     refuse = last.pipeline_id > d.pipeline_id;
+    if (refuse) { /* unless the project switched the prevention off */
+        struct sl_store_project proj = {0};
+        if (sl_store_project_get(s->st, e.project_id, &proj, &err) == 0)
+            refuse = !proj.outdated_deployments_allowed;
+        sl_store_project_release(&proj);
+    }
     if (!refuse)
         goto out;
     char line[512];

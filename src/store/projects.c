@@ -5,7 +5,7 @@
 
 #define PROJECT_COLS                                                                               \
     "id, name, repo_url, default_branch, poll_interval_s, webhook_secret, created_at, "            \
-    "webhook_secret_sealed"
+    "webhook_secret_sealed, forward_deployment_enabled"
 
 void sl_store_project_release(struct sl_store_project *p)
 {
@@ -36,6 +36,7 @@ static void read_project(struct sl_store *st, const struct db_rows *r, size_t ro
     p->default_branch = db_get_str0(r, row, 3);
     p->poll_interval_s = (int)db_get_int(r, row, 4);
     p->created_at = db_get_int(r, row, 6);
+    p->outdated_deployments_allowed = db_get_int(r, row, 8) == 0;
     p->webhook_secret = NULL;
     if (!db_is_null(r, row, 7) && db_seal_key(st))
         db_unseal_as(db_seal_key(st), "webhook", p->id, db_cell(r, row, 7), &p->webhook_secret,
@@ -94,6 +95,7 @@ int sl_store_project_create(struct sl_store *st, const struct sl_store_project *
         db_text(p->default_branch ? p->default_branch : "main"),
         db_int(p->poll_interval_s),
         db_int(now),
+        db_int(!p->outdated_deployments_allowed),
     };
     /* the secret is sealed bound to the row's id, known once inserted: one transaction */
     struct db_conn dc;
@@ -103,7 +105,8 @@ int sl_store_project_create(struct sl_store *st, const struct sl_store_project *
         goto release;
     rc = db_exec(&dc,
                  "INSERT INTO projects (name, repo_url, default_branch, poll_interval_s, "
-                 "webhook_secret, created_at) VALUES (?, ?, ?, ?, '', ?) RETURNING id",
+                 "webhook_secret, created_at, forward_deployment_enabled) "
+                 "VALUES (?, ?, ?, ?, '', ?, ?) RETURNING id",
                  v, SL_ARRAY_LEN(v), &rows, NULL, err);
     int64_t id = rc == 0 ? db_get_int(&rows, 0, 0) : 0;
     if (rc == 0 && p->webhook_secret && *p->webhook_secret)
@@ -132,6 +135,7 @@ int sl_store_project_update(struct sl_store *st, const struct sl_store_project *
         db_text(p->repo_url),
         db_text(p->default_branch ? p->default_branch : "main"),
         db_int(p->poll_interval_s),
+        db_int(!p->outdated_deployments_allowed),
         db_int(p->id),
     };
     struct db_conn dc;
@@ -141,7 +145,7 @@ int sl_store_project_update(struct sl_store *st, const struct sl_store_project *
         goto release;
     rc = db_exec(&dc,
                  "UPDATE projects SET name = ?, repo_url = ?, default_branch = ?, "
-                 "poll_interval_s = ? WHERE id = ?",
+                 "poll_interval_s = ?, forward_deployment_enabled = ? WHERE id = ?",
                  v, SL_ARRAY_LEN(v), NULL, &changes, err);
     if (rc == 0 && changes == 0)
         rc = sl_error_set(err, SL_ENOENT, "project %" PRId64 " does not exist", p->id);

@@ -97,7 +97,10 @@ struct sl_store_project {
     char *name; /* unique */
     char *repo_url;
     char *default_branch;
-    int poll_interval_s;  /* 0 = no polling */
+    int poll_interval_s; /* 0 = no polling */
+    /* GitLab's ci_forward_deployment_enabled switched off: a deployment job of an older
+     * pipeline may run over a newer deployment (false, the default: it fails) */
+    bool outdated_deployments_allowed;
     char *webhook_secret; /* "" = none; stored sealed (needs the store's key to write) */
     int64_t created_at;
 };
@@ -108,7 +111,8 @@ void sl_store_projects_free(struct sl_store_project *arr, size_t n);
  * id. SL_EEXISTS when the name is taken. */
 int sl_store_project_create(struct sl_store *st, const struct sl_store_project *p, int64_t now,
                             int64_t *id_out, struct sl_error *err);
-/* Overwrites name, repo_url, default_branch, poll_interval_s and webhook_secret of P->id. */
+/* Overwrites name, repo_url, default_branch, poll_interval_s, webhook_secret and
+ * outdated_deployments_allowed of P->id. */
 int sl_store_project_update(struct sl_store *st, const struct sl_store_project *p,
                             struct sl_error *err);
 int sl_store_project_get(struct sl_store *st, int64_t id, struct sl_store_project *out,

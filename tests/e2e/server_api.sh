@@ -242,6 +242,7 @@ GET /metrics viewer
 POST /api/v1/projects maintainer
 GET /api/v1/projects viewer
 GET /api/v1/projects/{id} viewer
+PUT /api/v1/projects/{id} maintainer
 DELETE /api/v1/projects/{id} admin
 POST /api/v1/projects/{id}/pipelines developer
 GET /api/v1/projects/{id}/pipelines viewer

@@ -254,5 +254,20 @@ expect "a bad id is a usage error" 2 "$?"
 "$bin" env list --url "$url" 2>/dev/null
 expect "no token is a usage error" 2 "$?"
 
+# the per-project switch of outdated-deployment prevention (GitLab's ci_forward_deployment_enabled)
+req PUT "/api/v1/projects/$proj" "$maint" '{"ci_forward_deployment_enabled":false}'
+expect "switch the prevention off: 200" "200 False" "$code $(jget "['ci_forward_deployment_enabled']")" "$body"
+req PUT "/api/v1/projects/$proj" "$maint" '{"ci_forward_deployment_enabeld":false}'
+expect "a misspelt field: 400 naming it" "400 1" "$code $(grep -c enabeld <<<"$body")" "$body"
+req PUT "/api/v1/projects/$proj" "$dev" '{"ci_forward_deployment_enabled":true}'
+expect "a developer may not change it" 403 "$code"
+req POST "/api/v1/jobs/$prod_job1/retry" "$dev"
+expect "retry of the older deployment job again" 200 "$code" "$body"
+old_again() { req GET "/api/v1/jobs/$prod_job1" "$dev"; [[ $(jget "['status']") =~ ^(success|failed)$ ]]; }
+wait_for 60 old_again
+expect "with the prevention off the older job deploys" success "$(jget "['status']")" "$body"
+req PUT "/api/v1/projects/$proj" "$maint" '{"ci_forward_deployment_enabled":true}'
+expect "switched on again" "200 True" "$code $(jget "['ci_forward_deployment_enabled']")" "$body"
+
 server_stop
 finish
