@@ -20,7 +20,8 @@ for bin in "${targets[@]}"; do
   rm -rf "$work" && mkdir -p "$work/corpus"
   cp -r "$root/tests/fuzz/corpus/$name/." "$work/corpus/" 2>/dev/null || true
   echo "fuzz: $name for ${secs}s"
-  if ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 "$bin" -max_total_time="$secs" -timeout=10 \
+  if ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 \
+    LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0 "$bin" -max_total_time="$secs" -timeout=10 \
       -rss_limit_mb=2048 -artifact_prefix="$work/" -print_final_stats=1 "$work/corpus" \
       >"$work/log" 2>&1; then
     grep -E '^stat::number_of_executed_units|^#[0-9]+.*DONE' "$work/log" | tail -1 | sed "s/^/fuzz: $name: /"
