@@ -41,6 +41,7 @@ static const char *const failure_names[SL_SCHED_FAILURE_COUNT] = {
     [SL_SCHED_FAILURE_SERVER_TIMEOUT_CANCELING] = "server_timeout_canceling",
     [SL_SCHED_FAILURE_FORWARD_DEPLOYMENT] = "forward_deployment_failure",
     [SL_SCHED_FAILURE_DEPLOYMENT_REJECTED] = "deployment_rejected",
+    [SL_SCHED_FAILURE_DOWNSTREAM_CREATION] = "downstream_pipeline_creation_failed",
 };
 
 /* The reasons must fit the uint32_t retry_when mask. */

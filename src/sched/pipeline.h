@@ -83,6 +83,8 @@ enum sl_sched_failure {
     SL_SCHED_FAILURE_FORWARD_DEPLOYMENT,
     /* a deployment its approvers rejected (deploy.c) */
     SL_SCHED_FAILURE_DEPLOYMENT_REJECTED,
+    /* a bridge (trigger:) whose downstream pipeline could not be created */
+    SL_SCHED_FAILURE_DOWNSTREAM_CREATION,
     SL_SCHED_FAILURE_COUNT
 };
 

@@ -356,6 +356,11 @@ int srv_deploy_decide(struct sl_server *s, int64_t deployment_id, const char *ac
                       const char *actor_role, bool approve, const char *comment,
                       struct sl_error *err);
 void h_environment_list(struct req *r);
+/* True when the claimed JOB is a bridge (trigger:), which no worker or runner runs: the
+ * server does not create downstream pipelines yet (sluice run does), so its end is
+ * recorded at once as GitLab's downstream_pipeline_creation_failed, with a log line
+ * saying why (worker.c). WORKER_ID is the claimer. */
+bool srv_job_settle_bridge(struct sl_server *s, struct sl_store_job *job, const char *worker_id);
 /* GET /api/v1/pipelines/{id}/test_report (reports_api.c) */
 void h_pipeline_test_report(struct req *r);
 void h_environment_get(struct req *r);

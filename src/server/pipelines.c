@@ -207,16 +207,23 @@ static int job_spec_json(const struct sl_plan *p, size_t idx, const char *tree, 
     const struct sl_plan_job *pj = &p->jobs[idx];
     struct sl_jobspec js;
     char *text = NULL;
-    int rc = sl_jobspec_plan(&js, p, idx, err);
-    if (rc == 0)
-        rc = sl_job_json_encode(&text, &js.spec, err);
-    sl_jobspec_release(&js);
-    if (rc < 0)
-        return rc;
-    json_t *o = json_loads(text, 0, NULL);
-    free(text);
-    if (!o)
-        return sl_error_set(err, SL_EIO, "job %s: cannot encode its spec", pj->name);
+    json_t *o;
+    if (pj->bridge.declared) {
+        /* a bridge runs no script, so it has no runnable job: "bridge" tells the workers
+         * (and the runner API) to settle it instead of running it */
+        o = json_pack("{s:s,s:b}", "name", pj->name, "bridge", true);
+    } else {
+        int rc = sl_jobspec_plan(&js, p, idx, err);
+        if (rc == 0)
+            rc = sl_job_json_encode(&text, &js.spec, err);
+        sl_jobspec_release(&js);
+        if (rc < 0)
+            return rc;
+        o = json_loads(text, 0, NULL);
+        free(text);
+        if (!o)
+            return sl_error_set(err, SL_EIO, "job %s: cannot encode its spec", pj->name);
+    }
     json_object_set_new(o, "nstages", json_integer((json_int_t)p->nstages));
     json_object_set_new(o, "stage_idx", json_integer((json_int_t)pj->stage_index));
     json_object_set_new(o, "needs_declared", json_boolean(pj->needs_declared));

@@ -206,9 +206,10 @@ static bool hand_over(struct req *r, const struct sl_store_runner *rn)
         }
         if (rc == 0)
             goto out;
-        if (srv_job_claimed(s, &job, wid))
+        if (srv_job_claimed(s, &job, wid) && !srv_job_settle_bridge(s, &job, wid))
             break;
-        sl_store_job_release(&job); /* refused (an outdated deployment): the next one */
+        /* refused (an outdated deployment) or settled (a bridge runs no script): the next */
+        sl_store_job_release(&job);
     }
     if (sl_store_job_token_issue(s->st, job.id, wid, &token, &err) < 0 ||
         srv_runner_payload(s, &job, rn, token, &payload, &err) < 0) {

@@ -268,6 +268,27 @@ static void workspace_give(const char *path)
     pthread_mutex_unlock(&slots_mu);
 }
 
+bool srv_job_settle_bridge(struct sl_server *s, struct sl_store_job *job, const char *worker_id)
+{
+    json_t *spec = json_loads(job->spec, 0, NULL);
+    bool bridge = json_is_true(json_object_get(spec, "bridge"));
+    json_decref(spec);
+    if (!bridge)
+        return false;
+    static const char line[] =
+        "ERROR: trigger: downstream pipelines (child or multi-project) are not created by "
+        "sluice serve yet; sluice run runs child pipelines\n";
+    sl_store_log_append(s->st, job->id, line, sizeof(line) - 1, sl_time_now_ms(), NULL, NULL);
+    struct srv_finish fin = {SL_SCHED_FAILURE_DOWNSTREAM_CREATION, SL_SCHED_NO_EXIT_CODE,
+                             worker_id};
+    struct sl_error err = SL_ERROR_INIT;
+    if (srv_transition(s, job->pipeline_id, SRV_EV_FINISHED, (size_t)job->position, &fin, false,
+                       &err) < 0)
+        sl_log(SL_LOG_ERROR, "cannot record a bridge's end", "error", sl_error_format(&err), NULL);
+    sl_error_release(&err);
+    return true;
+}
+
 static void run_claimed(struct worker *w, struct sl_store_job *job)
 {
     struct sl_server *s = w->s;
@@ -477,7 +498,7 @@ static void *worker_main(void *arg)
         int rc =
             sl_store_claim_job(s->st, w->id, NULL, 0, s->lease_s, sl_time_now_ms(), &job, &err);
         if (rc == 1) {
-            if (srv_job_claimed(s, &job, w->id))
+            if (srv_job_claimed(s, &job, w->id) && !srv_job_settle_bridge(s, &job, w->id))
                 run_claimed(w, &job);
             sl_store_job_release(&job);
             continue;

@@ -3,7 +3,7 @@
 # per project in the data directory across pipelines, with key, fallback and policy rules;
 # dotenv reports feeding later jobs' variables (below the pipeline's own variables);
 # artifacts:paths with $CI_PROJECT_DIR; JUnit counts in the pipeline's test report and
-# coverage on the job; CI_JOB_URL at the server.
+# coverage on the job; CI_JOB_URL at the server; a bridge job settled, not refused.
 set -u
 . "$(dirname "$0")/lib/skip.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
@@ -107,6 +107,30 @@ job_log test
 expect "a pipeline variable ranks above dotenv" 1 "$(grep -c '^version=1.2.3 from=api' <<<"$log")" "$log"
 req GET /api/v1/pipelines/999999/test_report "$admin"
 expect "an unknown pipeline's test report is 404" 404 "$code"
+
+# a bridge (trigger:) does not keep a pipeline from being made: it fails as GitLab names
+# it, saying why, and allow_failure lets the rest pass
+mkdir "$tmp/bridge"
+(cd "$tmp/bridge" && git init -q -b main && cat >.gitlab-ci.yml <<'YML'
+child:
+  trigger:
+    include: child.yml
+  allow_failure: true
+after:
+  stage: deploy
+  script: [echo after]
+YML
+printf 'unit:\n  script: [echo unit]\n' > child.yml
+git add . && git -c user.email=t@t -c user.name=t commit -qm init) || exit 1
+req POST /api/v1/projects "$admin" "{\"name\":\"bridge\",\"repo_url\":\"$tmp/bridge\"}"
+project=$(jget "['id']")
+run_pipeline '{}'
+expect "a pipeline with a bridge is made and passes" success "$(jget "['status']")" "$body"
+job_log child
+body=$job_body
+expect "the bridge fails as GitLab names it" downstream_pipeline_creation_failed \
+  "$(jget "['failure_reason']")" "$body"
+expect "its log says why" 1 "$(grep -c 'not created by sluice serve yet' <<<"$log")" "$log"
 
 server_stop
 finish
