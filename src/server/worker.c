@@ -24,6 +24,7 @@
 
 #define LOG_FLUSH_BYTES (16 * 1024)
 #define LOG_FLUSH_MS 200
+#define LOG_TICK_MS 100 /* the ticker's period: a waiting line is stored within ~200 ms */
 
 struct worker {
     struct sl_server *s;
@@ -34,12 +35,17 @@ struct worker {
     pthread_mutex_t mu; /* guards job_id and cancel */
     int64_t job_id;     /* 0 when idle */
     struct sl_exec_cancel *cancel;
-    /* the log being written */
+    /* the log being written: on_line (the worker's thread) appends, and the ticker flushes
+     * what a quiet job left waiting, so a line is stored within LOG_FLUSH_MS of being
+     * printed even when no other line follows it */
+    pthread_mutex_t log_mu;
     struct sl_str logbuf;
-    int64_t last_flush;
+    int64_t log_job;    /* the job LOGBUF belongs to */
+    int64_t last_flush; /* monotonic ms */
     bool log_full;
 };
 
+/* Under w->log_mu. */
 static void log_flush(struct worker *w)
 {
     if (w->logbuf.len == 0 || w->log_full) {
@@ -47,7 +53,7 @@ static void log_flush(struct worker *w)
         return;
     }
     struct sl_error err = SL_ERROR_INIT;
-    int rc = sl_store_log_append(w->s->st, w->job_id, w->logbuf.buf, w->logbuf.len,
+    int rc = sl_store_log_append(w->s->st, w->log_job, w->logbuf.buf, w->logbuf.len,
                                  sl_time_now_ms(), NULL, &err);
     if (rc == SL_ELIMIT)
         w->log_full = true;
@@ -55,17 +61,29 @@ static void log_flush(struct worker *w)
         sl_log(SL_LOG_WARN, "cannot store a log chunk", "error", sl_error_format(&err), NULL);
     sl_error_release(&err);
     sl_str_reset(&w->logbuf);
-    w->last_flush = sl_time_now_ms();
+    w->last_flush = sl_time_mono_ns() / 1000000;
+}
+
+/* The ticker's part: stores what waited LOG_TICK_MS or more since the last flush. */
+static void log_flush_quiet(struct worker *w)
+{
+    pthread_mutex_lock(&w->log_mu);
+    if (w->logbuf.len && sl_time_mono_ns() / 1000000 - w->last_flush >= LOG_TICK_MS)
+        log_flush(w);
+    pthread_mutex_unlock(&w->log_mu);
 }
 
 static void on_line(void *ctx, enum sl_exec_stream stream, const char *line, size_t len)
 {
     (void)stream;
     struct worker *w = ctx;
+    pthread_mutex_lock(&w->log_mu);
     sl_str_add(&w->logbuf, line, len);
     sl_str_addc(&w->logbuf, '\n');
-    if (w->logbuf.len >= LOG_FLUSH_BYTES || sl_time_now_ms() - w->last_flush >= LOG_FLUSH_MS)
+    if (w->logbuf.len >= LOG_FLUSH_BYTES ||
+        sl_time_mono_ns() / 1000000 - w->last_flush >= LOG_FLUSH_MS)
         log_flush(w);
+    pthread_mutex_unlock(&w->log_mu);
 }
 
 /* What the job's reports leave for the jobs after it (dotenv) and for the pipeline's test
@@ -319,6 +337,9 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     char *logdir = sl_xasprintf("%s/logs", pdir);
     char *logpath = sl_xasprintf("%s/%lld.log", logdir, (long long)job->id);
     char *varfiles = sl_xasprintf("%s.tmp", workspace); /* file variables, as the runner's */
+    /* what a crash left of an earlier attempt goes first: its files may belong to the job's
+     * user, and git refuses to open a repository someone else owns */
+    sl_fs_remove_tree(workspace, NULL);
     /* a user without a home of its own (nobody's is /nonexistent) gets one per job, so
      * tools that write there (git config --global, caches) work */
     char *home = s->run_as && !s->run_home ? sl_xasprintf("%s.home", workspace) : NULL;
@@ -365,8 +386,11 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     w->job_id = job->id;
     pthread_mutex_unlock(&w->mu);
     js.exec.cancel = w->cancel;
+    pthread_mutex_lock(&w->log_mu);
+    w->log_job = job->id;
     w->last_flush = 0; /* the first line goes out at once */
     w->log_full = false;
+    pthread_mutex_unlock(&w->log_mu);
     if (job->attempt > 1) {
         char line[96];
         snprintf(line, sizeof(line), "--- attempt %d ---", job->attempt);
@@ -385,7 +409,9 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     }
     double secs = (double)(sl_time_mono_ns() - t0) / 1e9;
     metrics_job(&s->metrics, secs);
+    pthread_mutex_lock(&w->log_mu);
     log_flush(w);
+    pthread_mutex_unlock(&w->log_mu);
     reports_save(s, job->id, &res);
     coverage_save(s, job->id, res.coverage);
     if (res.artifacts) {
@@ -520,22 +546,53 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Renews leases (a refused renewal cancels the job), cancels everything once the grace
- * period is over, and settles pipelines with delayed jobs. */
+/* Settles every pipeline with a delayed job due by NOW, however many wait (keyset pages
+ * over the pipelines that have one, not the first rows of the queue), each once. */
+static void settle_due(struct sl_server *s, int64_t now)
+{
+    int64_t after = 0;
+    for (;;) {
+        int64_t *ids = NULL;
+        size_t n = 0;
+        struct sl_error err = SL_ERROR_INIT;
+        if (sl_store_due_pipelines(s->st, now, after, SL_STORE_LIST_MAX, &ids, &n, &err) < 0) {
+            atomic_fetch_add(&s->metrics.store_errors, 1);
+            sl_log(SL_LOG_ERROR, "cannot list delayed jobs", "error", sl_error_format(&err), NULL);
+            sl_error_release(&err);
+            return;
+        }
+        for (size_t i = 0; i < n && !atomic_load(&s->stopping); i++)
+            srv_transition(s, ids[i], SRV_EV_SETTLE, 0, NULL, false, NULL);
+        after = n ? ids[n - 1] : after;
+        free(ids);
+        if (n < (size_t)SL_STORE_LIST_MAX || atomic_load(&s->stopping))
+            return;
+    }
+}
+
+/* Every LOG_TICK_MS: stores log lines a quiet job left waiting; every 250 ms renews leases
+ * (a refused renewal cancels the job) and cancels everything once the grace period is over;
+ * every second settles pipelines with delayed jobs. */
 static void *ticker_main(void *arg)
 {
     struct sl_server *s = arg;
-    int64_t last_settle = 0;
+    int64_t last_settle = 0, last_renew = 0;
     for (;;) {
         bool stopping = atomic_load(&s->stopping);
         int busy = 0;
+        int64_t mono = sl_time_mono_ns() / 1000000;
+        bool renew = mono - last_renew >= 250;
+        if (renew)
+            last_renew = mono;
         for (int i = 0; i < s->nworkers; i++) {
             struct worker *w = &s->workers[i];
+            log_flush_quiet(w);
             pthread_mutex_lock(&w->mu);
             if (w->job_id) {
                 busy++;
-                int rc = sl_store_job_renew_lease(s->st, w->job_id, w->id, s->lease_s,
-                                                  sl_time_now_ms(), NULL);
+                int rc = renew ? sl_store_job_renew_lease(s->st, w->job_id, w->id, s->lease_s,
+                                                          sl_time_now_ms(), NULL)
+                               : 0;
                 if ((rc == SL_ECANCELED || atomic_load(&s->cancel_all)) && w->cancel)
                     sl_exec_cancel(w->cancel);
             }
@@ -545,21 +602,12 @@ static void *ticker_main(void *arg)
             break;
         if (!stopping && sl_time_now_ms() - last_settle >= 1000) {
             last_settle = sl_time_now_ms();
-            struct sl_store_page page = {0, SL_STORE_LIST_MAX, "scheduled"};
-            struct sl_store_job *jobs = NULL;
-            size_t n = 0;
-            if (sl_store_job_list(s->st, &page, &jobs, &n, NULL) == 0) {
-                for (size_t i = 0; i < n; i++)
-                    if (jobs[i].due_at && jobs[i].due_at <= last_settle &&
-                        (i == 0 || jobs[i].pipeline_id != jobs[i - 1].pipeline_id))
-                        srv_transition(s, jobs[i].pipeline_id, SRV_EV_SETTLE, 0, NULL, false, NULL);
-                sl_store_jobs_free(jobs, n);
-            }
+            settle_due(s, last_settle);
             srv_deploy_tick(s, last_settle);
             srv_recover_lapsed(s);
         }
         srv_runners_tick(s);
-        usleep(stopping ? 100 * 1000 : 250 * 1000);
+        usleep(LOG_TICK_MS * 1000);
     }
     return NULL;
 }
@@ -577,6 +625,7 @@ int srv_workers_start(struct sl_server *s, int n, struct sl_error *err)
         w->idx = i;
         snprintf(w->id, sizeof(w->id), "%sworker-%d", s->worker_prefix, i);
         pthread_mutex_init(&w->mu, NULL);
+        pthread_mutex_init(&w->log_mu, NULL);
         sl_str_init(&w->logbuf);
     }
     for (int i = 0; i < n; i++) {
@@ -622,6 +671,7 @@ void srv_workers_join(struct sl_server *s)
         s->workers[i].started = false;
         sl_str_release(&s->workers[i].logbuf);
         pthread_mutex_destroy(&s->workers[i].mu);
+        pthread_mutex_destroy(&s->workers[i].log_mu);
     }
     free(s->workers);
     s->workers = NULL;

@@ -153,6 +153,27 @@ int sl_store_job_list_by_pipeline(struct sl_store *st, int64_t pipeline_id,
     return rc;
 }
 
+int sl_store_due_pipelines(struct sl_store *st, int64_t now, int64_t after, size_t max,
+                           int64_t **ids, size_t *n, struct sl_error *err)
+{
+    struct db_rows rows = {0};
+    struct db_value v[] = {db_int(now), db_int(after), db_int((int64_t)max)};
+    int rc = db_run(st, false,
+                    "SELECT DISTINCT pipeline_id FROM jobs WHERE status = 'scheduled' AND "
+                    "due_at IS NOT NULL AND due_at <= ? AND pipeline_id > ? ORDER BY pipeline_id "
+                    "LIMIT ?",
+                    v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    if (rc == 0) {
+        int64_t *out = sl_xcalloc(rows.nrows + 1, sizeof(*out));
+        for (size_t i = 0; i < rows.nrows; i++)
+            out[i] = db_get_int(&rows, i, 0);
+        *ids = out;
+        *n = rows.nrows;
+    }
+    db_rows_release(&rows);
+    return rc;
+}
+
 int sl_store_job_list(struct sl_store *st, const struct sl_store_page *page,
                       struct sl_store_job **out, size_t *n, struct sl_error *err)
 {

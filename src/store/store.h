@@ -207,6 +207,10 @@ int sl_store_job_get(struct sl_store *st, int64_t id, struct sl_store_job *out,
 /* Every job of a pipeline, by position (bounded by the pipeline's size). Tags not filled. */
 int sl_store_job_list_by_pipeline(struct sl_store *st, int64_t pipeline_id,
                                   struct sl_store_job **out, size_t *n, struct sl_error *err);
+/* Ids of pipelines (above AFTER, ascending, at most MAX; *IDS caller frees) that have a
+ * delayed job due by NOW (status scheduled, due_at <= NOW): what the ticker settles. */
+int sl_store_due_pipelines(struct sl_store *st, int64_t now, int64_t after, size_t max,
+                           int64_t **ids, size_t *n, struct sl_error *err);
 /* Jobs of every pipeline by id ascending (PAGE->status filters, e.g. the queue). */
 int sl_store_job_list(struct sl_store *st, const struct sl_store_page *page,
                       struct sl_store_job **out, size_t *n, struct sl_error *err);

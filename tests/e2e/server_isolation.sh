@@ -57,6 +57,13 @@ expect "a pipeline whose job runs says running" running "$(jget "['status']")" "
 expect "with its started_at" True "$(jget ".get('started_at') is not None")" "$body"
 req GET "/api/v1/projects/$project/pipelines?status=running" "$admin"
 expect "?status=running lists it" "$pl" "$(jget "[0]['id']")" "$body"
+# the job now waits, printing nothing: what it printed last is in its log all the same
+req GET /api/v1/pipelines/$pl "$admin"
+job=$(jget "['jobs'][0]['id']")
+quiet_line_stored() { req GET /api/v1/jobs/$job/log "$admin"; grep -q '^home-' <<<"$body"; }
+wait_for 10 quiet_line_stored
+expect "a quiet running job's last line is in its log before the job ends" 1 \
+  "$(grep -c '^home-' <<<"$body")" "$body"
 touch "$tmp/shared/go"
 finished() { req GET /api/v1/pipelines/$pl "$admin"; [[ $(jget "['status']") =~ ^(success|failed)$ ]]; }
 wait_for 60 finished

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Delayed jobs at scale: 300 delayed jobs in 30 pipelines, each pipeline's first job due in a
+# day and the nine after it in two seconds. Every due job starts (becomes pending) although
+# an earlier job of its pipeline is not due and although far more than one page (100) of
+# delayed jobs waits server-wide; the job due tomorrow stays scheduled.
+set -u
+. "$(dirname "$0")/lib/skip.sh"
+bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+for tool in curl python3 git; do
+  command -v $tool >/dev/null || skip "needs $tool, which is not installed"
+done
+tmp=$(mktemp -d)
+. "$(dirname "$0")/lib/server.sh"
+trap 'server_stop; rm -rf "$tmp"' EXIT
+
+mkdir "$tmp/repo"
+{
+  printf 'tomorrow:\n  when: delayed\n  start_in: 1 day\n  script: [echo late]\n'
+  for i in 1 2 3 4 5 6 7 8 9; do
+    printf 'soon-%s:\n  when: delayed\n  start_in: 2 seconds\n  script: [echo soon]\n' "$i"
+  done
+} >"$tmp/repo/.gitlab-ci.yml"
+(cd "$tmp/repo" && git init -q -b main && git add . &&
+  git -c user.email=t@t -c user.name=t commit -qm init) || exit 1
+
+# no workers: a due job becomes pending and stays so, which is what is counted
+server_start --workers 0 || exit 1
+req POST /api/v1/projects "$admin" "{\"name\":\"delayed\",\"repo_url\":\"$tmp/repo\"}"
+project=$(jget "['id']")
+for i in $(seq 30); do
+  req POST /api/v1/projects/$project/pipelines "$admin" '{}'
+  [[ $code == 201 ]] || { bad "pipeline $i is created" "$body"; break; }
+done
+jobs_in() { # the gauge of jobs in status $1 (absent from /metrics when none)
+  local v
+  v=$(curl -s -H "Authorization: Bearer $admin" "$url/metrics" | sed -n "s/^sluice_jobs{status=\"$1\"} //p")
+  echo "${v:-0}"
+}
+expect "30 pipelines of 10 delayed jobs each wait" 300 "$(($(jobs_in scheduled) + $(jobs_in pending)))"
+all_due_started() { [[ $(jobs_in pending) == 270 ]]; }
+wait_for 60 all_due_started
+expect "every due job started, whatever waits before it" 270 "$(jobs_in pending)"
+expect "the jobs due tomorrow still wait" 30 "$(jobs_in scheduled)"
+finish
