@@ -404,6 +404,16 @@ int srv_job_vars_env(struct sl_server *s, const struct srv_job_vars *jv, const c
                      struct sl_arena *a, const char *const **plain, const char *const **raw,
                      struct sl_error *err);
 
+/* deploy_freeze.c */
+void h_freeze_period_create(struct req *r);
+void h_freeze_period_list(struct req *r);
+void h_freeze_period_get(struct req *r);
+void h_freeze_period_update(struct req *r);
+void h_freeze_period_delete(struct req *r);
+/* Whether a freeze period of PROJECT_ID is active at NOW_MS (GitLab's rule). */
+int srv_deploy_frozen(struct sl_server *s, int64_t project_id, int64_t now_ms, bool *out,
+                      struct sl_error *err);
+
 /* protected_refs.c */
 void h_protected_branch_list(struct req *r);
 void h_protected_branch_create(struct req *r);

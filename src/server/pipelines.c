@@ -466,14 +466,17 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
             free(val);
         }
     }
-    bool is_protected = false;
-    if ((rc = srv_ref_protected(s, proj->id, ref, is_tag, &is_protected, err)) < 0)
+    bool is_protected = false, frozen = false;
+    if ((rc = srv_ref_protected(s, proj->id, ref, is_tag, &is_protected, err)) < 0 ||
+        (rc = srv_deploy_frozen(s, proj->id, now, &frozen, err)) < 0)
         goto out;
     t.ref_protected = is_protected;
     free(t.server_url);
     t.server_url = sl_xasprintf("http://%s", sl_server_address(s));
     if ((rc = sl_trigger_from_git(&t, tree, err)) < 0)
         goto out;
+    if (frozen) /* GitLab: "true" inside a deploy freeze period, otherwise unset */
+        sl_vars_set(&t.predefined, "CI_DEPLOY_FREEZE", "true", false);
 
     p.project_id = proj->id;
     p.ref = (char *)ref;

@@ -95,7 +95,6 @@ int sl_store_project_create(struct sl_store *st, const struct sl_store_project *
         db_text(p->default_branch ? p->default_branch : "main"),
         db_int(p->poll_interval_s),
         db_int(now),
-        db_int(!p->outdated_deployments_allowed),
     };
     /* the secret is sealed bound to the row's id, known once inserted: one transaction */
     struct db_conn dc;
@@ -105,12 +104,16 @@ int sl_store_project_create(struct sl_store *st, const struct sl_store_project *
         goto release;
     rc = db_exec(&dc,
                  "INSERT INTO projects (name, repo_url, default_branch, poll_interval_s, "
-                 "webhook_secret, created_at, forward_deployment_enabled) "
-                 "VALUES (?, ?, ?, ?, '', ?, ?) RETURNING id",
+                 "webhook_secret, created_at) VALUES (?, ?, ?, ?, '', ?) RETURNING id",
                  v, SL_ARRAY_LEN(v), &rows, NULL, err);
     int64_t id = rc == 0 ? db_get_int(&rows, 0, 0) : 0;
     if (rc == 0 && p->webhook_secret && *p->webhook_secret)
         rc = write_secret(st, &dc, id, p->webhook_secret, err);
+    if (rc == 0 && p->outdated_deployments_allowed) { /* the column's default is GitLab's */
+        struct db_value idv = db_int(id);
+        rc = db_exec(&dc, "UPDATE projects SET forward_deployment_enabled = 0 WHERE id = ?", &idv,
+                     1, NULL, NULL, err);
+    }
     rc = db_end(&dc, rc, err);
     if (rc == SL_EEXISTS)
         rc = sl_error_set(err, SL_EEXISTS, "a project named '%s' exists", p->name);

@@ -637,6 +637,33 @@ int sl_store_variable_get(struct sl_store *st, int64_t project_id, const char *k
 int sl_store_variable_list(struct sl_store *st, int64_t project_id, bool with_value,
                            struct sl_store_variable **out, size_t *n, struct sl_error *err);
 
+/* ---- deploy freeze periods (freeze_periods.c) ---- */
+
+/* FREEZE_START and FREEZE_END are cron expressions read in CRON_TIMEZONE; checking them is
+ * the server's (base/cron.h). */
+struct sl_store_freeze_period {
+    int64_t id;
+    int64_t project_id;
+    char *freeze_start, *freeze_end, *cron_timezone;
+    int64_t created_at, updated_at;
+};
+
+void sl_store_freeze_period_release(struct sl_store_freeze_period *f);
+void sl_store_freeze_periods_free(struct sl_store_freeze_period *arr, size_t n);
+int sl_store_freeze_period_create(struct sl_store *st, const struct sl_store_freeze_period *f,
+                                  int64_t now, int64_t *id_out, struct sl_error *err);
+/* A project's freeze periods by id (bounded by SL_STORE_LIST_MAX). */
+int sl_store_freeze_period_list(struct sl_store *st, int64_t project_id,
+                                struct sl_store_freeze_period **out, size_t *n,
+                                struct sl_error *err);
+/* SL_ENOENT when there is no freeze period ID. */
+int sl_store_freeze_period_get(struct sl_store *st, int64_t id, struct sl_store_freeze_period *out,
+                               struct sl_error *err);
+/* Overwrites the start, end and time zone of F->id. */
+int sl_store_freeze_period_update(struct sl_store *st, const struct sl_store_freeze_period *f,
+                                  int64_t now, struct sl_error *err);
+int sl_store_freeze_period_delete(struct sl_store *st, int64_t id, struct sl_error *err);
+
 /* ---- protected branches and tags (protected_refs.c) ---- */
 
 /* NAME: a ref name or a wildcard (`release/` followed by `*`); matching a ref against them is

@@ -288,6 +288,11 @@ POST /api/v1/admin/variables admin
 GET /api/v1/admin/variables/{key} admin
 PUT /api/v1/admin/variables/{key} admin
 DELETE /api/v1/admin/variables/{key} admin
+GET /api/v1/projects/{id}/freeze_periods viewer
+POST /api/v1/projects/{id}/freeze_periods maintainer
+GET /api/v1/freeze_periods/{id} viewer
+PUT /api/v1/freeze_periods/{id} maintainer
+DELETE /api/v1/freeze_periods/{id} maintainer
 GET /api/v1/projects/{id}/protected_branches viewer
 POST /api/v1/projects/{id}/protected_branches maintainer
 GET /api/v1/projects/{id}/protected_branches/{ref} viewer

@@ -108,6 +108,7 @@ show:
   script:
     - echo "scoped=$SCOPED override=$OVERRIDDEN level=$LEVEL raw=$RAW_ONE yaml=$FROM_YAML"
     - echo "prot=[${PROT_ONLY:-}] api=$FROM_API"
+    - echo "freeze=[${CI_DEPLOY_FREEZE:-}]"
     - echo "file=$(cat "$CA_FILE") path_is_file=$([ -f "$CA_FILE" ] && echo yes)"
     - echo "$CA_FILE" > where
   artifacts: {paths: [where]}
@@ -180,6 +181,42 @@ job_log show
 expect "no protected variable on an unprotected ref" "prot=[] api=project" \
   "$(out_line prot=)" "$body"
 expect "file variables are removed with the job" 0 "$(find "$tmp/data/builds" -name 'CA_FILE' 2>/dev/null | wc -l)"
+# ---- deploy freezes: CI_DEPLOY_FREEZE inside a freeze period ----
+expect "no freeze period: CI_DEPLOY_FREEZE unset" "freeze=[]" "$(out_line freeze=)"
+crons=$(python3 -c '
+import datetime as d
+n = d.datetime.now(d.timezone.utc)
+c = lambda t: f"{t.minute} {t.hour} * * *"
+print(c(n - d.timedelta(hours=2)), c(n + d.timedelta(hours=2)), c(n + d.timedelta(hours=3)), sep="|")')
+IFS='|' read -r before after later <<<"$crons"
+req POST "/api/v1/projects/$vproj/freeze_periods" "$maint" "{\"freeze_start\":\"$after\",\"freeze_end\":\"$later\",\"cron_timezone\":\"Europe/Berlin\"}"
+expect "a freeze period later today: 201" "201 Europe/Berlin" "$code $(jget "['cron_timezone']")" "$body"
+fp_later=$(jget "['id']")
+vpipeline feature
+job_log show
+expect "a freeze that has not begun: still unset" "freeze=[]" "$(out_line freeze=)" "$body"
+req POST "/api/v1/projects/$vproj/freeze_periods" "$maint" "{\"freeze_start\":\"$before\",\"freeze_end\":\"$after\"}"
+expect "a freeze period around now (UTC by default): 201" "201 UTC" "$code $(jget "['cron_timezone']")" "$body"
+fp_now=$(jget "['id']")
+vpipeline feature
+job_log show
+expect "inside a freeze period: CI_DEPLOY_FREEZE=true" "freeze=[true]" "$(out_line freeze=)" "$body"
+req GET "/api/v1/projects/$vproj/freeze_periods" "$dev"
+expect "developers list the freeze periods" "200 2" "$code $(jget ".__len__()")" "$body"
+req PUT "/api/v1/freeze_periods/$fp_now" "$maint" '{"freeze_end":"61 * * * *"}'
+expect "a cron that is not one: 400 naming the field" "400 1" "$code $(grep -c 'freeze_end is invalid' <<<"$body")" "$body"
+req POST "/api/v1/projects/$vproj/freeze_periods" "$maint" '{"freeze_start":"0 1 * * *","freeze_end":"0 2 * * *","cron_timezone":"Mars/Olympus"}'
+expect "an unknown time zone: 400" "400 1" "$code $(grep -c 'cron_timezone is invalid' <<<"$body")" "$body"
+req PUT "/api/v1/freeze_periods/$fp_now" "$maint" "{\"freeze_start\":\"$after\",\"freeze_end\":\"$later\"}"
+expect "moved later: 200" "200 $after" "$code $(jget "['freeze_start']")" "$body"
+vpipeline feature
+job_log show
+expect "out of every freeze again: unset" "freeze=[]" "$(out_line freeze=)" "$body"
+req DELETE "/api/v1/freeze_periods/$fp_later" "$maint"
+expect "delete a freeze period: 204" 204 "$code"
+req GET "/api/v1/freeze_periods/$fp_later" "$dev"
+expect "it is gone: 404" 404 "$code"
+
 b64=$(printf '%s' "$secret" | base64)
 urlenc=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$secret")
 hits=$(grep -rlaF -e "$secret" -e "$b64" -e "$urlenc" "$tmp/data" "$tmp/out" "$tmp/err" 2>/dev/null)

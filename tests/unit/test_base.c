@@ -1,6 +1,7 @@
 #include "base/compat.h"
 #include "harness/harness.h"
 #include "base/alloc.h"
+#include "base/cron.h"
 #include "base/diag.h"
 #include "base/error.h"
 #include "base/fs.h"
@@ -67,6 +68,50 @@ TEST(durations_parse_like_gitlab)
     CHECK_INT_EQ(s, 176400);
     CHECK(sl_time_parse_duration("soon", &s) < 0);
     CHECK(sl_time_parse_duration("", &s) < 0);
+}
+
+TEST(cron_expressions_and_zones)
+{
+    struct sl_cron c;
+    struct sl_tz *utc = NULL, *berlin = NULL;
+    struct sl_error err = SL_ERROR_INIT;
+    CHECK(sl_tz_load(&utc, "UTC", &err) == 0);
+    if (sl_tz_load(&berlin, "Europe/Berlin", &err) < 0) {
+        sl_error_release(&err);
+        sl_tz_free(utc);
+        SKIP("no zoneinfo for Europe/Berlin (Debian's tzdata)");
+    }
+    int64_t now = INT64_C(1796230800); /* Wednesday 2026-12-02 17:00 UTC */
+    CHECK(sl_cron_parse(&c, "0 23 * * 5", &err) == 0);
+    CHECK_INT_EQ(sl_cron_prev(&c, berlin, now), INT64_C(1795816800)); /* Fri 23:00 CET */
+    CHECK(sl_cron_parse(&c, "0 7 * * mon", &err) == 0);
+    CHECK_INT_EQ(sl_cron_next(&c, berlin, now), INT64_C(1796623200)); /* Mon 07:00 CET */
+    CHECK(sl_cron_parse(&c, "30 2 * * *", &err) == 0);                /* summer time: 02:30 CEST */
+    CHECK_INT_EQ(sl_cron_prev(&c, berlin, INT64_C(1782907200)), INT64_C(1782865800));
+    CHECK(sl_cron_parse(&c, "0 0 29 2 *", &err) == 0);
+    CHECK_INT_EQ(sl_cron_next(&c, utc, now), INT64_C(1835395200)); /* 2028-02-29 */
+    CHECK(sl_cron_parse(&c, "*/15 9-17 1,15 * mon", &err) == 0);   /* either day field */
+    CHECK_INT_EQ(sl_cron_next(&c, utc, now), INT64_C(1796634000));
+    CHECK(sl_cron_parse(&c, "0 17 * * 3", &err) == 0); /* the minute itself counts */
+    CHECK_INT_EQ(sl_cron_prev(&c, utc, now), now);
+    CHECK_INT_EQ(sl_cron_next(&c, utc, now), now);
+    CHECK(sl_cron_parse(&c, "5/20 * * * 7", &err) == 0);           /* 5, 25, 45 on Sundays */
+    CHECK_INT_EQ(sl_cron_next(&c, utc, now), INT64_C(1796515500)); /* Sun 00:05 */
+    static const char *const bad[] = {
+        "",           "* * * *",     "* * * * * *", "60 * * * *",  "* 24 * * *",
+        "* * 0 * *",  "* * * 13 *",  "* * * * 8",   "*/0 * * * *", "1-x * * * *",
+        "1, * * * *", "5-1 * * * *", "foo * * * *"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(bad); i++) {
+        CHECK(sl_cron_parse(&c, bad[i], &err) == SL_EINVAL);
+        sl_error_release(&err);
+    }
+    struct sl_tz *none = NULL;
+    CHECK(sl_tz_load(&none, "Mars/Olympus", &err) == SL_ENOENT);
+    sl_error_release(&err);
+    CHECK(sl_tz_load(&none, "../../etc/passwd", &err) == SL_EINVAL);
+    sl_error_release(&err);
+    sl_tz_free(utc);
+    sl_tz_free(berlin);
 }
 
 TEST(iso8601_times_parse)
