@@ -25,9 +25,54 @@
 
 #define CI_FILE_MAX (4 * 1024 * 1024)
 
-/* Repository operations of one server are serialised: libgit2 locks refs per repository,
- * and two fetches of one mirror at once would fail for no good reason. */
-static pthread_mutex_t repo_mu = PTHREAD_MUTEX_INITIALIZER;
+/* Repository operations are serialised per project: libgit2 locks refs per repository,
+ * and two fetches of one mirror at once would fail for no good reason. Only per project: a
+ * remote that hangs holds its own project's lock, never another project's pipelines. The
+ * locks live while someone holds or waits for them (a list: a server has few fetches at
+ * once), under locks_mu, which is never held across a fetch. */
+struct repo_lock {
+    int64_t project_id;
+    int users; /* holding or waiting; under locks_mu */
+    pthread_mutex_t mu;
+    struct repo_lock *next;
+};
+static pthread_mutex_t locks_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct repo_lock *locks;
+static atomic_uint tree_seq; /* temporary trees' names, unique across threads */
+
+static struct repo_lock *repo_lock(int64_t project_id)
+{
+    pthread_mutex_lock(&locks_mu);
+    struct repo_lock *l = locks;
+    while (l && l->project_id != project_id)
+        l = l->next;
+    if (!l) {
+        l = sl_xcalloc(1, sizeof(*l));
+        l->project_id = project_id;
+        pthread_mutex_init(&l->mu, NULL);
+        l->next = locks;
+        locks = l;
+    }
+    l->users++;
+    pthread_mutex_unlock(&locks_mu);
+    pthread_mutex_lock(&l->mu);
+    return l;
+}
+
+static void repo_unlock(struct repo_lock *l)
+{
+    pthread_mutex_unlock(&l->mu);
+    pthread_mutex_lock(&locks_mu);
+    if (--l->users == 0) {
+        struct repo_lock **pp = &locks;
+        while (*pp != l)
+            pp = &(*pp)->next;
+        *pp = l->next;
+        pthread_mutex_destroy(&l->mu);
+        free(l);
+    }
+    pthread_mutex_unlock(&locks_mu);
+}
 
 /* libgit2 is initialised on first use, not at start-up: Debian's libgit2 reads the whole
  * system CA bundle into memory when initialised, which an idle server never needs. */
@@ -140,7 +185,9 @@ static int tree_checkout(const char *mirror, const char *trees, const char *sha,
     }
     if ((rc = sl_fs_mkdir_p(trees, 0755, err)) < 0)
         goto out;
-    tmp = sl_xasprintf("%s/.tmp-%s-%d", trees, sha, (int)getpid());
+    /* two projects (a fork and its origin) may check the same commit out at once */
+    tmp =
+        sl_xasprintf("%s/.tmp-%s-%d-%u", trees, sha, (int)getpid(), atomic_fetch_add(&tree_seq, 1));
     sl_fs_remove_tree(tmp, NULL);
     git_oid oid;
     if (git_repository_init(&repo, tmp, 0) < 0 || fetch_all(repo, mirror, err) < 0 ||
@@ -361,8 +408,8 @@ static const char *sched_status_store(enum sl_sched_status st)
 /* A push of a branch is the commit polling compares with next, recorded whatever the
  * pipeline becomes (a push workflow:rules filter out is not retried at every poll). With
  * ONLY_IF_MOVED (the poller) *UNCHANGED says the branch is where it was recorded, or was
- * not recorded yet (then it is now): no pipeline. Called under repo_mu, so a webhook's push
- * and a poll of the same commit cannot both see the branch as moved. */
+ * not recorded yet (then it is now): no pipeline. Called under the project's repo_lock, so a
+ * webhook's push and a poll of the same commit cannot both see the branch as moved. */
 static int record_push(struct sl_server *s, int64_t project_id, const char *ref, const char *sha,
                        int64_t now, bool only_if_moved, bool *unchanged, struct sl_error *err)
 {
@@ -434,13 +481,13 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     snprintf(mirror, sizeof(mirror), "%s/repos/%lld", s->data_dir, (long long)proj->id);
     snprintf(trees, sizeof(trees), "%s/trees", s->data_dir);
 
-    pthread_mutex_lock(&repo_mu);
+    struct repo_lock *lock = repo_lock(proj->id);
     rc = mirror_resolve(proj->repo_url, mirror, ref, sha, &is_tag, err);
     if (rc == 0 && !is_tag && !strcmp(source, "push"))
         rc = record_push(s, proj->id, ref, sha, now, only_if_moved, &unchanged, err);
     if (rc == 0 && !unchanged)
         rc = tree_checkout(mirror, trees, sha, &tree, err);
-    pthread_mutex_unlock(&repo_mu);
+    repo_unlock(lock);
     if (rc < 0 || unchanged)
         goto out;
 

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# No shared fate between projects: a project whose repository URL never answers (a listener
+# that accepts and says nothing) holds only its own lock while its fetch hangs; another
+# project's pipeline is created and runs meanwhile.
+set -u
+. "$(dirname "$0")/lib/skip.sh"
+bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+for tool in curl python3 git ss; do
+  command -v $tool >/dev/null || skip "needs $tool, which is not installed"
+done
+tmp=$(mktemp -d)
+. "$(dirname "$0")/lib/server.sh"
+hang=
+trap '[[ -n $hang ]] && kill "$hang" 2>/dev/null; server_stop; rm -rf "$tmp"' EXIT
+
+# the silent remote: accepts connections, reads, never answers
+python3 - "$tmp/port" <<'PY' &
+import socket, sys, threading
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1]))
+import os; os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+held = []
+while True:
+    c, _ = s.accept()
+    held.append(c)  # kept open, never answered
+PY
+hang=$!
+wait_for 10 test -s "$tmp/port" || { bad "the silent remote listens"; finish; exit 1; }
+
+mkdir "$tmp/repo"
+(cd "$tmp/repo" && git init -q -b main && printf 'job:\n  script: [echo fine]\n' >.gitlab-ci.yml &&
+  git add . && git -c user.email=t@t -c user.name=t commit -qm init) || exit 1
+
+server_start --workers 1 || exit 1
+req POST /api/v1/projects "$admin" "{\"name\":\"silent\",\"repo_url\":\"http://127.0.0.1:$(cat "$tmp/port")/x.git\"}"
+silent=$(jget "['id']")
+req POST /api/v1/projects "$admin" "{\"name\":\"fine\",\"repo_url\":\"$tmp/repo\"}"
+fine=$(jget "['id']")
+
+# the silent project's pipeline: its fetch hangs (in the background, bounded by curl)
+curl -s -m 120 -o "$tmp/silent.out" -w '%{http_code}' -X POST -H "Authorization: Bearer $admin" \
+  "$url/api/v1/projects/$silent/pipelines" --data-binary '{}' >"$tmp/silent.code" &
+cpid=$!
+# the server is connected to the silent remote (its socket is one more fd there)
+wait_for 30 bash -c "ss -tn state established 2>/dev/null | grep -q ':$(cat "$tmp/port") '"
+expect "the silent project's fetch hangs" 1 "$(kill -0 $cpid 2>/dev/null && echo 1 || echo 0)"
+
+# bounded: a server with one lock for every fetch would keep this waiting for ever
+code=$(curl -s -m 60 -o "$tmp/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $admin" \
+  "$url/api/v1/projects/$fine/pipelines" --data-binary '{}')
+body=$(cat "$tmp/body")
+expect "another project's pipeline is created meanwhile" 201 "$code" "$body"
+pl=$(jget "['id']")
+done_ok() { req GET /api/v1/pipelines/$pl "$admin"; [[ $(jget "['status']") == success ]]; }
+wait_for 60 done_ok
+expect "and runs to success" success "$(jget "['status']")" "$body"
+expect "while the silent one still hangs" 1 "$(kill -0 $cpid 2>/dev/null && echo 1 || echo 0)"
+
+kill "$hang" 2>/dev/null
+wait "$hang" 2>/dev/null
+hang=
+wait $cpid
+expect "the hung request ends with an error once the remote goes away" 1 \
+  "$([[ $(cat "$tmp/silent.code") =~ ^[45] ]] && echo 1 || echo 0)" "$(cat "$tmp/silent.code") $(cat "$tmp/silent.out")"
+finish
