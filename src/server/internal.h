@@ -356,6 +356,14 @@ int srv_deploy_decide(struct sl_server *s, int64_t deployment_id, const char *ac
                       const char *actor_role, bool approve, const char *comment,
                       struct sl_error *err);
 void h_environment_list(struct req *r);
+/* The sources of claimed JOB (its stored SPEC's source_positions): each earlier job's name,
+ * id, artifacts directory under PDIR (DATA/pipelines/<id>; NULL when it left none) and
+ * dotenv variables from the store's job_reports, in restore order, allocated in A
+ * (job_sources.c). */
+struct sl_jobspec_source;
+int srv_job_sources(struct sl_server *s, const struct sl_store_job *job, json_t *spec,
+                    const char *pdir, struct sl_arena *a, struct sl_jobspec_source **out,
+                    size_t *n);
 /* True when the claimed JOB is a bridge (trigger:), which no worker or runner runs: the
  * server does not create downstream pipelines yet (sluice run does), so its end is
  * recorded at once as GitLab's downstream_pipeline_creation_failed, with a log line

@@ -7,6 +7,7 @@
 #include "base/alloc.h"
 #include "base/time.h"
 #include "exec/jobjson.h"
+#include "jobspec/jobspec.h"
 #include "server/internal.h"
 #include "server/runner.h"
 
@@ -196,6 +197,33 @@ static int stored_variables(struct sl_server *s, const struct sl_store_pipeline 
     return rc;
 }
 
+/* The dotenv variables of the jobs this one receives artifacts from (srv_job_sources),
+ * appended to VARS: above the job's YAML variables, below the pipeline's own (which are in
+ * VARS already and are skipped), as the built-in workers bind them (jobspec.h). */
+static void dotenv_variables(struct sl_server *s, const struct sl_store_job *job, json_t *spec,
+                             const struct sl_store_pipeline *p, json_t *vars)
+{
+    struct sl_arena a = SL_ARENA_INIT;
+    struct sl_jobspec_source *src = NULL;
+    size_t n = 0;
+    char *pdir = sl_xasprintf("%s/pipelines/%lld", s->data_dir, (long long)job->pipeline_id);
+    json_t *pipeline_vars = p->variables ? json_loads(p->variables, 0, NULL) : NULL;
+    srv_job_sources(s, job, spec, pdir, &a, &src, &n);
+    for (size_t i = 0; i < n; i++)
+        for (const char *const *kv = src[i].dotenv; kv && *kv; kv++) {
+            const char *eq = strchr(*kv, '=');
+            if (!eq || eq == *kv)
+                continue;
+            char *k = sl_xstrndup(*kv, (size_t)(eq - *kv));
+            if (!json_object_get(pipeline_vars, k))
+                json_array_append_new(vars, variable(k, eq + 1, true, false));
+            free(k);
+        }
+    json_decref(pipeline_vars);
+    free(pdir);
+    sl_arena_release(&a);
+}
+
 int srv_runner_payload(struct sl_server *s, const struct sl_store_job *job,
                        const struct sl_store_runner *runner, const char *token, json_t **out,
                        struct sl_error *err)
@@ -238,6 +266,7 @@ int srv_runner_payload(struct sl_server *s, const struct sl_store_job *job,
     for (size_t i = 0; i < js->nvariables; i++)
         json_array_append_new(vars,
                               variable(js->variables[i].key, js->variables[i].value, true, false));
+    dotenv_variables(s, job, extra, &p, vars);
     if ((rc = stored_variables(s, &p, js, vars, err)) < 0) {
         json_decref(vars);
         goto out;

@@ -119,23 +119,6 @@ static void reports_save(struct sl_server *s, int64_t job_id, const struct sl_jo
     free(junit);
 }
 
-/* A stored dotenv report (a JSON array of "KEY=VALUE") as a NULL-terminated list in A. */
-static const char *const *dotenv_list(struct sl_arena *a, const char *text)
-{
-    json_t *arr = text ? json_loads(text, 0, NULL) : NULL;
-    if (!json_is_array(arr)) {
-        json_decref(arr);
-        return NULL;
-    }
-    const char **kv = sl_arena_alloc(a, (json_array_size(arr) + 1) * sizeof(*kv));
-    size_t n = 0;
-    for (size_t i = 0; i < json_array_size(arr); i++)
-        if (json_is_string(json_array_get(arr, i)))
-            kv[n++] = sl_arena_strdup(a, json_string_value(json_array_get(arr, i)));
-    json_decref(arr);
-    return kv;
-}
-
 /* The run context of a claimed job: its sources (the artifacts and dotenv reports of the
  * jobs at SPEC's source_positions, as they are now), the pipeline's own variables (which
  * dotenv does not override), directories and ids. Strings in A. */
@@ -145,8 +128,8 @@ static void job_ctx(struct worker *w, const struct sl_store_job *job, json_t *sp
 {
     struct sl_server *s = w->s;
     struct sl_store_pipeline pl;
-    struct sl_store_job *peers = NULL;
-    size_t npeers = 0;
+    struct sl_jobspec_source *src = NULL;
+    size_t ns = 0;
     memset(&pl, 0, sizeof(pl));
     if (sl_store_pipeline_get(s->st, job->pipeline_id, &pl, NULL) == 0) {
         *project_id = pl.project_id;
@@ -161,33 +144,7 @@ static void job_ctx(struct worker *w, const struct sl_store_job *job, json_t *sp
         c->protected_vars = prot;
     }
     sl_store_pipeline_release(&pl);
-    sl_store_job_list_by_pipeline(s->st, job->pipeline_id, &peers, &npeers, NULL);
-    struct sl_store_job_report *reps = NULL;
-    size_t nreps = 0;
-    sl_store_job_reports_by_pipeline(s->st, job->pipeline_id, &reps, &nreps, NULL);
-
-    json_t *srcs = json_object_get(spec, "source_positions");
-    struct sl_jobspec_source *src = sl_arena_alloc(a, (json_array_size(srcs) + 1) * sizeof(*src));
-    size_t ns = 0;
-    for (size_t i = 0; i < json_array_size(srcs); i++) {
-        json_int_t pos = json_integer_value(json_array_get(srcs, i));
-        if (pos < 0 || (size_t)pos >= npeers)
-            continue;
-        struct sl_jobspec_source *x = &src[ns++];
-        x->name = sl_arena_strdup(a, peers[pos].name);
-        x->job_id = peers[pos].id;
-        char *store = sl_xasprintf("%s/artifacts/%d", pdir, (int)pos);
-        char *meta = sl_fs_join(store, "artifacts.json");
-        if (sl_fs_exists(meta))
-            x->store_dir = sl_arena_strdup(a, store);
-        free(meta);
-        free(store);
-        for (size_t r = 0; r < nreps; r++)
-            if (reps[r].position == pos)
-                x->dotenv = dotenv_list(a, reps[r].dotenv);
-    }
-    sl_store_jobs_free(peers, npeers);
-    sl_store_job_reports_free(reps, nreps);
+    srv_job_sources(s, job, spec, pdir, a, &src, &ns);
     c->sources = src;
     c->nsources = ns;
     c->pipeline_id = job->pipeline_id;

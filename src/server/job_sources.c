@@ -1,0 +1,61 @@
+/* job_sources.c: the earlier jobs a claimed job receives artifacts and dotenv variables
+ * from (the run context's sources, jobspec.h), as they are in the store and the data
+ * directory now: for the built-in workers and for the runner API's payload alike. */
+#include "base/compat.h"
+#include "base/alloc.h"
+#include "base/fs.h"
+#include "jobspec/jobspec.h"
+#include "server/internal.h"
+
+/* A stored dotenv report (a JSON array of "KEY=VALUE") as a NULL-terminated list in A. */
+static const char *const *dotenv_list(struct sl_arena *a, const char *text)
+{
+    json_t *arr = text ? json_loads(text, 0, NULL) : NULL;
+    if (!json_is_array(arr)) {
+        json_decref(arr);
+        return NULL;
+    }
+    const char **kv = sl_arena_alloc(a, (json_array_size(arr) + 1) * sizeof(*kv));
+    size_t n = 0;
+    for (size_t i = 0; i < json_array_size(arr); i++)
+        if (json_is_string(json_array_get(arr, i)))
+            kv[n++] = sl_arena_strdup(a, json_string_value(json_array_get(arr, i)));
+    json_decref(arr);
+    return kv;
+}
+
+int srv_job_sources(struct sl_server *s, const struct sl_store_job *job, json_t *spec,
+                    const char *pdir, struct sl_arena *a, struct sl_jobspec_source **out, size_t *n)
+{
+    struct sl_store_job *peers = NULL;
+    struct sl_store_job_report *reps = NULL;
+    size_t npeers = 0, nreps = 0;
+    int rc = sl_store_job_list_by_pipeline(s->st, job->pipeline_id, &peers, &npeers, NULL);
+    if (rc == 0)
+        rc = sl_store_job_reports_by_pipeline(s->st, job->pipeline_id, &reps, &nreps, NULL);
+    json_t *srcs = json_object_get(spec, "source_positions");
+    struct sl_jobspec_source *src = sl_arena_alloc(a, (json_array_size(srcs) + 1) * sizeof(*src));
+    size_t ns = 0;
+    for (size_t i = 0; rc == 0 && i < json_array_size(srcs); i++) {
+        json_int_t pos = json_integer_value(json_array_get(srcs, i));
+        if (pos < 0 || (size_t)pos >= npeers)
+            continue;
+        struct sl_jobspec_source *x = &src[ns++];
+        x->name = sl_arena_strdup(a, peers[pos].name);
+        x->job_id = peers[pos].id;
+        char *store = sl_xasprintf("%s/artifacts/%d", pdir, (int)pos);
+        char *meta = sl_fs_join(store, "artifacts.json");
+        if (sl_fs_exists(meta))
+            x->store_dir = sl_arena_strdup(a, store);
+        free(meta);
+        free(store);
+        for (size_t r = 0; r < nreps; r++)
+            if (reps[r].position == pos)
+                x->dotenv = dotenv_list(a, reps[r].dotenv);
+    }
+    sl_store_jobs_free(peers, npeers);
+    sl_store_job_reports_free(reps, nreps);
+    *out = src;
+    *n = ns;
+    return rc;
+}
