@@ -218,7 +218,10 @@ static void count_cases(const xmlNode *root, struct sl_junit_counts *c)
             }
             descend = false; /* a testcase holds no testcases */
         }
-        if (descend && n->children) {
+        /* only into elements: an entity reference's children are the entity's own nodes,
+         * shared and parented elsewhere, and walking back up from them never returns here
+         * (found by fuzz_junit: a report with `&c;` in a suite's text hung the job) */
+        if (descend && n->type == XML_ELEMENT_NODE && n->children) {
             n = n->children;
             continue;
         }
