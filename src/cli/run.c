@@ -245,6 +245,7 @@ static void build_job(struct builder *b, struct run_job *rj, size_t plan_index, 
     struct sl_sched_job *s = &rj->sched;
     rj->name = pj->name;
     rj->stage = pj->stage;
+    rj->resource_group = pj->resource_group;
     s->name = pj->name;
     s->stage = (int)pj->stage_index;
     s->needs_declared = pj->needs_declared;

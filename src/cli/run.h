@@ -24,6 +24,8 @@ struct run_job {
     struct sl_jobspec planned;
     struct sl_jobspec_ctx ctx;
     const char *log_path;
+    /* `resource_group` (expanded) or NULL: at most one job of a group runs at a time. */
+    const char *resource_group;
     /* Jobs whose artifacts (and dotenv variables) this job receives, by GitLab's rules. */
     size_t *sources;
     size_t nsources;

@@ -35,7 +35,22 @@ struct engine {
     int signals; /* Ctrl-C count */
     bool cancel_applied;
     int64_t *started_ms;
+    /* resource_group: the job of the run holding each job's group (SIZE_MAX: none), and
+     * whether a job waiting for its group said so */
+    size_t *holder;
+    bool *wait_noted;
 };
+
+/* The running job that holds job I's resource group, or SIZE_MAX (also when it has none). */
+static size_t group_holder(const struct engine *e, size_t i)
+{
+    const char *g = e->jobs[i].resource_group;
+    for (size_t k = 0; g && k < e->n; k++)
+        if (e->holder[k] != SIZE_MAX && k != i && e->jobs[k].resource_group &&
+            !strcmp(e->jobs[k].resource_group, g))
+            return k;
+    return SIZE_MAX;
+}
 
 struct attempt {
     struct engine *e;
@@ -392,6 +407,10 @@ int run_engine(struct run_job *jobs, size_t n, size_t nstages, const struct run_
     }
     e.jobs = jobs;
     e.n = n;
+    e.holder = sl_xmalloc((n + 1) * sizeof(*e.holder));
+    for (size_t i = 0; i < n; i++)
+        e.holder[i] = SIZE_MAX;
+    e.wait_noted = sl_xcalloc(n + 1, sizeof(*e.wait_noted));
     e.opts = opts;
     e.out = out;
     pthread_mutex_init(&e.mu, NULL);
@@ -419,6 +438,7 @@ int run_engine(struct run_job *jobs, size_t n, size_t nstages, const struct run_
             size_t i = e.finished[0];
             memmove(e.finished, e.finished + 1, (e.nfinished - 1) * sizeof(*e.finished));
             e.nfinished--;
+            e.holder[i] = SIZE_MAX; /* its resource group is free again */
             sl_sched_job_finished(e.sched, i, failure_of(&jobs[i]), jobs[i].result.exit_code,
                                   sl_time_now_ms(), NULL);
             apply_changes(&e);
@@ -431,6 +451,18 @@ int run_engine(struct run_job *jobs, size_t n, size_t nstages, const struct run_
             for (size_t k = 0; k < SL_MIN(np, SL_ARRAY_LEN(idx)); k++) {
                 if (e.running >= opts->parallel)
                     break;
+                size_t h = group_holder(&e, idx[k]);
+                if (h != SIZE_MAX) { /* GitLab's waiting_for_resource */
+                    if (!e.wait_noted[idx[k]])
+                        run_output_note(out, "%s: waiting for resource '%s' (held by %s)",
+                                        jobs[idx[k]].name, jobs[idx[k]].resource_group,
+                                        jobs[h].name);
+                    e.wait_noted[idx[k]] = true;
+                    continue;
+                }
+                e.wait_noted[idx[k]] = false;
+                if (jobs[idx[k]].resource_group)
+                    e.holder[idx[k]] = idx[k];
                 sl_sched_job_started(e.sched, idx[k], sl_time_now_ms(), NULL);
                 apply_changes(&e);
                 start_job(&e, idx[k]);
@@ -462,6 +494,8 @@ int run_engine(struct run_job *jobs, size_t n, size_t nstages, const struct run_
     if (!nested)
         sl_exec_cancel_free(e.cancel);
     free(e.finished);
+    free(e.holder);
+    free(e.wait_noted);
     pthread_cond_destroy(&e.cv);
     pthread_mutex_destroy(&e.mu);
     return 0;
