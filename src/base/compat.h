@@ -10,6 +10,7 @@
 #endif
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -43,5 +44,10 @@ static inline bool sl_ends_with(const char *s, const char *suffix)
     size_t n = strlen(s), m = strlen(suffix);
     return n >= m && memcmp(s + n - m, suffix, m) == 0;
 }
+
+/* What the code must not call (base/banned.h); last, after the system headers above. */
+#ifdef SL_BANNED
+#include "base/banned.h"
+#endif
 
 #endif

@@ -24,12 +24,19 @@ void sl_str_reset(struct sl_str *s)
 
 void sl_str_grow(struct sl_str *s, size_t extra)
 {
+    /* len + extra + 1 must not wrap, nor the doubling: a wrapped size would allocate too
+     * little and the copy after it would overrun. Past SL_STR_MAX a buffer is a runaway (every
+     * outside input has its own, smaller, cap), treated as the allocation failure it is. */
+    if (extra > SL_STR_MAX || s->len > SL_STR_MAX - extra) {
+        fprintf(stderr, "sluice: a string buffer would exceed %zu bytes\n", (size_t)SL_STR_MAX);
+        abort();
+    }
     size_t need = s->len + extra + 1;
     if (need <= s->cap)
         return;
     size_t cap = s->cap ? s->cap : 64;
     while (cap < need)
-        cap *= 2;
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     if (s->cap)
         s->buf = sl_xrealloc(s->buf, cap);
     else {
@@ -124,4 +131,20 @@ void sl_str_add_json_escaped(struct sl_str *s, const char *c)
                 sl_str_addc(s, (char)ch);
         }
     }
+}
+
+long long sl_parse_ll(const char *s)
+{
+    if (!s)
+        return 0;
+    int saved = errno;
+    long long v = strtoll(s, NULL, 10); /* saturates on overflow (ERANGE) */
+    errno = saved;
+    return v;
+}
+
+long long sl_parse_clamp(const char *s, long long lo, long long hi)
+{
+    long long v = sl_parse_ll(s);
+    return v < lo ? lo : v > hi ? hi : v;
 }

@@ -968,7 +968,7 @@ static void check_retry(struct lint *l, const char *p, const char *k, const stru
     const struct sl_node *codes = n && n->kind == SL_NODE_MAP ? kw_val(l, n, "exit_codes") : NULL;
     if (codes)
         check_exit_codes(l, loc, codes);
-    if (max && (max->kind != SL_NODE_INT || atoi(max->str) < 0 || atoi(max->str) > 2))
+    if (max && (max->kind != SL_NODE_INT || sl_parse_ll(max->str) < 0 || sl_parse_ll(max->str) > 2))
         lint_error(l, max, "%s config must be a non negative integer less than or equal to 2", loc);
     free(loc);
 }
@@ -1037,7 +1037,7 @@ static void check_parallel(struct lint *l, const char *p, const char *k, const s
 {
     char *loc = kw_loc(p, k);
     if (n && n->kind == SL_NODE_INT) {
-        long v = atol(n->str);
+        long v = sl_parse_ll(n->str);
         if (v < 1 || v > SL_CONFIG_MAX_MATRIX)
             lint_error(l, n, "%s config must be less than or equal to %d and greater than 1", loc,
                        SL_CONFIG_MAX_MATRIX);

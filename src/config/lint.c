@@ -195,7 +195,7 @@ static const struct sl_config_job *instance_of(const struct sl_config *cfg, cons
         const struct sl_config_job *j = sl_config_job(cfg, base);
         free(base);
         const struct sl_node *p = j ? sl_node_get(j->node, "parallel") : NULL;
-        if (p && p->kind == SL_NODE_INT && atoi(p->str) == total)
+        if (p && p->kind == SL_NODE_INT && (int)sl_parse_clamp(p->str, INT_MIN, INT_MAX) == total)
             return j;
     }
     return NULL;

@@ -132,7 +132,7 @@ static int *ints_of(struct sl_arena *a, const struct sl_node *n, size_t *count)
     for (size_t i = 0; i < max; i++) {
         const struct sl_node *x = n->kind == SL_NODE_SEQ ? n->items[i] : n;
         if (x && x->kind == SL_NODE_INT)
-            v[(*count)++] = atoi(x->str);
+            v[(*count)++] = (int)sl_parse_clamp(x->str, INT_MIN, INT_MAX);
     }
     return v;
 }
@@ -401,7 +401,8 @@ static void instance_names(struct sl_arena *a, const char *name, const struct sl
         free(combos);
         return;
     }
-    int count = par && par->kind == SL_NODE_INT ? atoi(par->str) : 0;
+    int count =
+        par && par->kind == SL_NODE_INT ? (int)sl_parse_clamp(par->str, INT_MIN, INT_MAX) : 0;
     for (int i = 0; i < count; i++) {
         SL_GROW(*names, *cap, *n + 1);
         (*names)[(*n)++] = sl_arena_printf(a, "%s %d/%d", name, i + 1, count);
@@ -538,14 +539,14 @@ static void normalise_retry(struct sl_arena *a, struct sl_plan_job *j, const str
     if (!r)
         return;
     if (r->kind == SL_NODE_INT) {
-        j->retry_max = atoi(r->str);
+        j->retry_max = (int)sl_parse_clamp(r->str, INT_MIN, INT_MAX);
         return;
     }
     if (r->kind != SL_NODE_MAP)
         return;
     const struct sl_node *max = sl_node_get(r, "max");
     if (max && max->kind == SL_NODE_INT)
-        j->retry_max = atoi(max->str);
+        j->retry_max = (int)sl_parse_clamp(max->str, INT_MIN, INT_MAX);
     const struct sl_node *when = sl_node_get(r, "when");
     size_t n = when && when->kind == SL_NODE_SEQ ? when->n : (when ? 1 : 0);
     j->retry_when = sl_arena_alloc(a, (n + 1) * sizeof(char *));
@@ -646,7 +647,7 @@ static int plan_job(struct plan_ctx *c, const struct sl_config_job *cj, size_t o
     size_t ncombos = 0, ccombos = 0;
     int count = 1;
     if (par && par->kind == SL_NODE_INT)
-        count = atoi(par->str);
+        count = (int)sl_parse_clamp(par->str, INT_MIN, INT_MAX);
     else if (par && par->kind == SL_NODE_MAP) {
         matrix_combos(&p->arena, sl_node_get(par, "matrix"), &combos, &ncombos, &ccombos);
         count = (int)ncombos;

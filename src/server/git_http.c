@@ -5,6 +5,7 @@
  * argv with a CGI environment of our making (never a shell, never the server's
  * environment), its stdin a file holding the request body, its answer streamed back. */
 #include "base/compat.h"
+#include "base/str.h"
 #include "base/alloc.h"
 #include "base/fs.h"
 #include "base/log.h"
@@ -209,7 +210,7 @@ static void run_backend(struct req *r, int64_t project_id, const char *tail)
             next += 2;
         }
         if (!strncasecmp(line, "Status:", 7))
-            status = atoi(line + 7);
+            status = (int)sl_parse_clamp(line + 7, 0, 999); /* a CGI's Status: line */
         else if (!strncasecmp(line, "Content-Type:", 13))
             content_type = ct = sl_xstrdup(line + 13 + strspn(line + 13, " "));
     }

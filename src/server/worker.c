@@ -280,7 +280,9 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     memset(&ctx, 0, sizeof(ctx));
     memset(&res, 0, sizeof(res));
     memset(&bound, 0, sizeof(bound));
-    char *tree = sl_fs_join(s->data_dir, json_string_value(json_object_get(spec, "tree")));
+    /* a corrupt row (no JSON, no tree) fails the job below (decode, workspace), no crash */
+    const char *tree_rel = json_string_value(json_object_get(spec, "tree"));
+    char *tree = sl_fs_join(s->data_dir, tree_rel ? tree_rel : "trees/missing");
     char *builds = sl_fs_join(s->data_dir, "builds");
     struct sl_store_pipeline pl;
     memset(&pl, 0, sizeof(pl));
@@ -294,9 +296,6 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     char *logdir = sl_xasprintf("%s/logs", pdir);
     char *logpath = sl_xasprintf("%s/%lld.log", logdir, (long long)job->id);
     char *varfiles = sl_xasprintf("%s.tmp", workspace); /* file variables, as the runner's */
-    /* what a crash left of an earlier attempt goes first: its files may belong to the job's
-     * user, and git refuses to open a repository someone else owns */
-    sl_fs_remove_tree(workspace, NULL);
     /* a user without a home of its own (nobody's is /nonexistent) gets one per job, so
      * tools that write there (git config --global, caches) work */
     char *home = s->run_as && !s->run_home ? sl_xasprintf("%s.home", workspace) : NULL;
@@ -306,7 +305,10 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
             sl_log(SL_LOG_WARN, "cannot make a job's home", "path", home, NULL);
     }
     char **base = srv_job_base_env(s, home);
-    sl_fs_mkdir_p(logdir, 0755, NULL);
+    struct sl_error merr = SL_ERROR_INIT;
+    if (sl_fs_mkdir_p(logdir, 0755, &merr) < 0) /* the store keeps the log all the same */
+        sl_log(SL_LOG_WARN, "cannot make a log directory", "error", sl_error_format(&merr), NULL);
+    sl_error_release(&merr);
 
     /* the stored job as planned, bound to this run (jobspec.h): the same path sluice run
      * takes */

@@ -8,6 +8,9 @@
 #include "base/map.h"
 #include "base/str.h"
 #include "base/time.h"
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 TEST(str_grows_and_formats)
 {
@@ -23,6 +26,31 @@ TEST(str_grows_and_formats)
     CHECK_STR_EQ(d, "0,1");
     CHECK_STR_EQ(s.buf, "");
     free(d);
+}
+
+/* A size that would wrap len + extra + 1 is an abort, never a short allocation. */
+TEST(str_growth_never_wraps)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct sl_str s = SL_STR_INIT;
+        sl_str_addc(&s, 'x');
+        sl_str_grow(&s, SIZE_MAX - 1); /* 1 + (SIZE_MAX - 1) + 1 wraps to 1 */
+        _exit(0);                      /* not reached */
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+}
+
+TEST(parse_ll_saturates)
+{
+    CHECK(sl_parse_ll("99999999999999999999999") == LLONG_MAX);
+    CHECK(sl_parse_ll("-99999999999999999999999") == LLONG_MIN);
+    CHECK(sl_parse_ll(" 42x") == 42);
+    CHECK(sl_parse_ll("x") == 0);
+    CHECK(sl_parse_clamp("99999999999", 0, INT_MAX) == INT_MAX);
+    CHECK(sl_parse_clamp("-5", 0, 10) == 0);
 }
 
 TEST(str_json_escape)

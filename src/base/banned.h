@@ -1,0 +1,34 @@
+/* banned.h: C library calls the codebase does not use (as git's banned.h): included by
+ * compat.h in every room built with SL_BANNED (all but exec for now: docker.c and
+ * workspace_manifest.c still use atoi and strcpy).
+ *
+ *  - atoi, atol, atoll: no error, undefined behaviour on overflow; outside input is parsed
+ *    with strtol/strtoll and a range, or sl_parse_ll (base/str.h);
+ *  - strcpy, strcat, sprintf, vsprintf: no bound; sl_str, snprintf, sl_xasprintf;
+ *  - strtok: hidden state, not thread-safe; strtok_r or strcspn;
+ *  - gets: never. */
+#ifndef SL_BANNED_H
+#define SL_BANNED_H
+
+#define SL_BANNED_CALL(func) sorry_##func##_is_banned_see_base_banned_h
+
+#undef atoi
+#define atoi(x) SL_BANNED_CALL(atoi)
+#undef atol
+#define atol(x) SL_BANNED_CALL(atol)
+#undef atoll
+#define atoll(x) SL_BANNED_CALL(atoll)
+#undef strcpy
+#define strcpy(x, y) SL_BANNED_CALL(strcpy)
+#undef strcat
+#define strcat(x, y) SL_BANNED_CALL(strcat)
+#undef sprintf
+#define sprintf(...) SL_BANNED_CALL(sprintf)
+#undef vsprintf
+#define vsprintf(...) SL_BANNED_CALL(vsprintf)
+#undef strtok
+#define strtok(x, y) SL_BANNED_CALL(strtok)
+#undef gets
+#define gets(x) SL_BANNED_CALL(gets)
+
+#endif
