@@ -235,6 +235,8 @@ static int bind_into(struct sl_arena *a, struct sl_job_spec *s, const struct sl_
         set_num(&v, "CI_JOB_ID", (long long)ctx->job_id);
     if (ctx->pipeline_id > 0)
         set_num(&v, "CI_PIPELINE_ID", (long long)ctx->pipeline_id);
+    if (ctx->pipeline_iid > 0)
+        set_num(&v, "CI_PIPELINE_IID", (long long)ctx->pipeline_iid);
     if (ctx->attempt > 0)
         set_num(&v, "CI_JOB_ATTEMPT", ctx->attempt);
     if (ctx->job_url)

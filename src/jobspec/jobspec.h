@@ -29,7 +29,7 @@
  *   2. the job's variables from the plan (predefined, global and job YAML, matrix, rules,
  *      pipeline variables: plan.h has applied their precedence);
  *   3. what only the run knows: CI_PROJECT_DIR, CI_BUILDS_DIR, CI_JOB_ID, CI_PIPELINE_ID
- *      (when CTX gives one), CI_JOB_URL, CI_PIPELINE_URL, CI_JOB_STARTED_AT,
+ *      and CI_PIPELINE_IID (when CTX gives them), CI_JOB_URL, CI_PIPELINE_URL, CI_JOB_STARTED_AT,
  *      CI_JOB_IMAGE, CI_RUNNER_*, CI_CONCURRENT_ID, CI_SHARED_ENVIRONMENT;
  *   4. dotenv variables of the sources, in source order (a later job's value wins), then
  *      CTX->extra (project CI/CD variables rank above dotenv); neither overrides a name
@@ -68,6 +68,7 @@ struct sl_jobspec_source {
 struct sl_jobspec_ctx {
     const char *const *base_env;    /* KEY=VALUE, lowest precedence */
     int64_t pipeline_id;            /* CI_PIPELINE_ID when the plan did not know it (server) */
+    int64_t pipeline_iid;           /* CI_PIPELINE_IID likewise */
     int64_t job_id;                 /* CI_JOB_ID */
     int attempt;                    /* 1-based; the server's CI_JOB_ATTEMPT */
     const char *job_url;            /* CI_JOB_URL */

@@ -801,12 +801,18 @@ int sl_plan_build(struct sl_plan **out, const struct sl_config *cfg, const struc
 
     /* pipeline-level variables: what workflow:rules and workflow:name see */
     sl_vars_copy(&p->variables, &t->predefined);
-    sl_vars_set(&p->variables, "CI_PIPELINE_ID",
-                sl_arena_printf(&p->arena, "%lld", (long long)t->pipeline_id), false);
-    sl_vars_set(&p->variables, "CI_PIPELINE_IID",
-                sl_arena_printf(&p->arena, "%lld",
-                                (long long)(t->pipeline_iid ? t->pipeline_iid : t->pipeline_id)),
-                false);
+    /* a server plans before its store numbers the pipeline (pipeline_id 0): the ids are
+     * then left out, so references to them stay for the runner's expansion with the real
+     * ones (jobspec.h's bind) instead of becoming "0" */
+    if (t->pipeline_id > 0) {
+        sl_vars_set(&p->variables, "CI_PIPELINE_ID",
+                    sl_arena_printf(&p->arena, "%lld", (long long)t->pipeline_id), false);
+        sl_vars_set(
+            &p->variables, "CI_PIPELINE_IID",
+            sl_arena_printf(&p->arena, "%lld",
+                            (long long)(t->pipeline_iid ? t->pipeline_iid : t->pipeline_id)),
+            false);
+    }
     sl_time_iso8601(sl_time_now_ms(), ts, sizeof(ts));
     sl_vars_set(&p->variables, "CI_PIPELINE_CREATED_AT", ts, false);
     copy_for_rules(&rule_base, &p->variables);

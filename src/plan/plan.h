@@ -38,6 +38,9 @@ struct sl_trigger {
     /* what sl_trigger_from_git had to assume (a --ref that names no branch or tag), for the
      * caller to show as a warning; NULL when nothing */
     char *warning;
+    /* CI_PIPELINE_ID and CI_PIPELINE_IID; 0: not known yet (a server plans before its
+     * store numbers the pipeline): the plan leaves both out, and references to them are
+     * expanded when the job starts (jobspec.h) */
     int64_t pipeline_id, pipeline_iid;
     /* Files changed by the commit (relative paths). CHANGES_KNOWN false means there is no
      * push event to compare with, and `changes` rules are true, as in GitLab. */

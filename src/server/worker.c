@@ -133,6 +133,7 @@ static void job_ctx(struct worker *w, const struct sl_store_job *job, json_t *sp
     memset(&pl, 0, sizeof(pl));
     if (sl_store_pipeline_get(s->st, job->pipeline_id, &pl, NULL) == 0) {
         *project_id = pl.project_id;
+        c->pipeline_iid = pl.iid;
         c->cache_dir = sl_arena_printf(a, "%s/cache/%lld", s->data_dir, (long long)pl.project_id);
         json_t *vars = pl.variables ? json_loads(pl.variables, 0, NULL) : NULL;
         const char **prot = sl_arena_alloc(a, (json_object_size(vars) + 1) * sizeof(*prot));

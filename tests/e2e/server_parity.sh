@@ -35,6 +35,9 @@ build:
     - printf '<testsuite><testcase name="a"/><testcase name="b"><failure/></testcase><testcase name="c"><skipped/></testcase></testsuite>' > report.xml
     - echo "Coverage 87.5%"
     - echo "job_url=$CI_JOB_URL"
+    - echo "ids=$IDS"
+  variables:
+    IDS: "p$CI_PIPELINE_ID-i$CI_PIPELINE_IID-j$CI_JOB_ID"
   coverage: '/Coverage (\d+\.\d+)%/'
   artifacts:
     paths: [$CI_PROJECT_DIR/out/]
@@ -83,6 +86,8 @@ job_log build
 expect "a first pipeline starts with a cold cache" 1 "$(grep -c '^cache miss' <<<"$log")" "$log"
 expect "CI_JOB_URL points at the job's page on the server" 1 \
   "$(grep -c "^job_url=$url/jobs/[0-9]" <<<"$log")" "$log"
+expect "a variable's \$CI_PIPELINE_ID, _IID and \$CI_JOB_ID are the server's ids" 1 \
+  "$(grep -cx "ids=p$pl-i1-j$(python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' <<<"$job_body")" <<<"$log")" "$log"
 body=$job_body
 expect "the job records its coverage" 87.5 "$(jget "['coverage']")" "$body"
 job_log test
