@@ -4,6 +4,7 @@
  * their total. */
 #include "base/compat.h"
 #include "base/alloc.h"
+#include "base/map.h"
 #include "server/internal.h"
 
 /* A job's group: its name without a trailing " N/M" of `parallel: N` (GitLab's group_name). */
@@ -55,6 +56,7 @@ void h_pipeline_test_report(struct req *r)
     json_t *total = json_pack("{s:f,s:i,s:i,s:i,s:i,s:i,s:n}", "time", 0.0, "count", 0, "success",
                               0, "failed", 0, "skipped", 0, "error", 0, "suite_error");
     json_t *suites = json_array();
+    struct sl_map byname = SL_MAP_INIT; /* group name -> suite (borrowed from SUITES) */
     for (size_t i = 0; i < n; i++) {
         json_t *j = reps[i].junit ? json_loads(reps[i].junit, 0, NULL) : NULL;
         if (!json_is_object(j)) {
@@ -62,16 +64,14 @@ void h_pipeline_test_report(struct req *r)
             continue;
         }
         char *group = group_name(reps[i].name);
-        json_t *suite = NULL;
-        for (size_t k = 0; k < json_array_size(suites) && !suite; k++)
-            if (!strcmp(json_string_value(json_object_get(json_array_get(suites, k), "name")),
-                        group))
-                suite = json_array_get(suites, k);
+        /* by name through a map: a pipeline may have thousands of jobs */
+        json_t *suite = sl_map_get(&byname, group);
         if (!suite) {
             suite = json_pack("{s:s,s:f,s:i,s:i,s:i,s:i,s:i,s:[],s:n}", "name", group, "total_time",
                               0.0, "total_count", 0, "success_count", 0, "failed_count", 0,
                               "skipped_count", 0, "error_count", 0, "build_ids", "suite_error");
-            json_array_append_new(suites, suite);
+            json_array_append_new(suites, suite); /* the array holds the reference */
+            sl_map_put(&byname, group, suite);
         }
         add_counts(suite, j, suite_keys, junit_keys, SL_ARRAY_LEN(junit_keys));
         add_counts(total, j, total_keys, junit_keys, SL_ARRAY_LEN(junit_keys));
@@ -80,6 +80,7 @@ void h_pipeline_test_report(struct req *r)
         free(group);
         json_decref(j);
     }
+    sl_map_release(&byname);
     reply_json(r, 200, json_pack("{s:o,s:o}", "total", total, "test_suites", suites));
 out:
     sl_store_job_reports_free(reps, n);
