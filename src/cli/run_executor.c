@@ -59,10 +59,7 @@ static void note_services(const struct sl_job_spec *js, struct cli_unacted *u)
         return;
     if (js->exec.executor == SL_EXEC_DOCKER && js->exec.docker && js->exec.docker->nservices)
         return;
-    cli_unacted_add(u, "services",
-                    js->exec.executor == SL_EXEC_DOCKER
-                        ? "sluice run does not start service containers yet"
-                        : "only the docker executor starts service containers",
+    cli_unacted_add(u, "services", "only the docker executor starts service containers",
                     js->exec.name);
 }
 
@@ -123,6 +120,19 @@ static void apply(struct sl_arena *a, const struct run_executor_opts *o, struct 
     }
     dk->default_pull_policy = o->pull_policy;
     dk->allowed_pull_policies = o->allowed_policies;
+    if (js->nservices) {
+        struct sl_exec_service *sv = sl_arena_alloc(a, js->nservices * sizeof(*sv));
+        for (size_t i = 0; i < js->nservices; i++) {
+            const struct sl_job_image *s = &js->services[i];
+            unsigned pp = 0;
+            for (size_t k = 0; s->pull_policy && s->pull_policy[k]; k++)
+                pp |= policy(s->pull_policy[k], strlen(s->pull_policy[k]));
+            sv[i] = (struct sl_exec_service){s->name,    s->alias,     s->entrypoint,
+                                             s->command, s->variables, pp};
+        }
+        dk->services = sv;
+        dk->nservices = js->nservices;
+    }
     js->exec.executor = SL_EXEC_DOCKER;
     js->exec.docker = dk;
 }

@@ -14,10 +14,13 @@
  * keep-alive init), then KILL after the grace period; so after_script can still run in
  * the same container after a cancel. The container is then removed (force), always.
  * Containers carry the label sluice.pid=<pid>; the first job of a process removes those
- * whose process is gone (a sluice killed with -9). */
+ * whose process is gone (a sluice killed with -9), and the networks of services: the same.
+ * Services (docker_services.h) run beside the job's container, in its network namespace,
+ * on a network of their own per job. */
 #include "base/compat.h"
 #include "exec/cancel.h"
 #include "exec/docker_api.h"
+#include "exec/docker_services.h"
 #include "exec/executors.h"
 #include "exec/output.h"
 #include "base/alloc.h"
@@ -55,6 +58,8 @@ struct job {
     char *dir;        /* host directory with the scripts */
     char *builds_dir; /* /builds/<project path> */
     int64_t grace_ns;
+    struct sl_docker_services svc; /* services: and their network */
+    json_t *aliases;               /* the job's endpoint aliases on that network */
 };
 
 struct phase {
@@ -86,22 +91,28 @@ static void sweep(void)
     path = sl_xasprintf("/containers/json?all=1&filters=%s", filters);
     if (sl_docker_call(sweep_engine, "GET", path, NULL, &status, &list, NULL, NULL) == 0 &&
         json_is_array(list)) {
-        json_array_foreach(list, i, v)
-        {
-            const char *id = json_string_value(json_object_get(v, "Id"));
-            const char *pid =
-                json_string_value(json_object_get(json_object_get(v, "Labels"), LABEL));
-            char *del;
-            if (!id || !pid || (kill((pid_t)atoi(pid), 0) == 0 || errno == EPERM))
-                continue;
-            del = sl_xasprintf("/containers/%s?force=1&v=1", id);
-            sl_docker_call(sweep_engine, "DELETE", del, NULL, &status, NULL, NULL, NULL);
-            free(del);
-        }
+        /* services first: they live in their job container's network namespace, which
+         * the engine will not remove while they exist */
+        for (int pass = 0; pass < 2; pass++)
+            json_array_foreach(list, i, v)
+            {
+                json_t *labels = json_object_get(v, "Labels");
+                const char *id = json_string_value(json_object_get(v, "Id"));
+                const char *pid = json_string_value(json_object_get(labels, LABEL));
+                bool service = json_object_get(labels, "sluice.service") != NULL;
+                char *del;
+                if (!id || !pid || service != (pass == 0) ||
+                    (kill((pid_t)atoi(pid), 0) == 0 || errno == EPERM))
+                    continue;
+                del = sl_xasprintf("/containers/%s?force=1&v=1", id);
+                sl_docker_call(sweep_engine, "DELETE", del, NULL, &status, NULL, NULL, NULL);
+                free(del);
+            }
     }
     json_decref(list);
     free(path);
     free(filters);
+    sl_docker_services_sweep(sweep_engine, LABEL);
 }
 
 static bool feed(void *ctx, const char *data, size_t n)
@@ -177,28 +188,29 @@ static json_t *strv(const char *const *v)
     return a;
 }
 
-/* Makes sure the image is there, per the pull policy. Fills R for image_pull_failure. */
-static int ensure_image(struct job *j, struct sl_exec_result *r)
+/* Makes sure IMAGE (the job's, or a service's) is there, per the pull policy: WANTED is
+ * the pipeline's pull_policy for it (0: none given). Fills R for image_pull_failure. */
+static int ensure_image(struct job *j, const char *image, unsigned wanted, struct sl_exec_result *r)
 {
     const struct sl_exec_docker *dk = j->dk;
     unsigned policy = dk->default_pull_policy ? dk->default_pull_policy : SL_PULL_IF_NOT_PRESENT;
-    char *name = sl_docker_escape(dk->image), *path = NULL, *msg = NULL, *raw = NULL;
+    char *name = sl_docker_escape(image), *path = NULL, *msg = NULL, *raw = NULL;
     json_t *reply = NULL;
     long status = 0;
     bool present;
     int rc = 0;
 
-    if (dk->pull_policy) {
+    if (wanted) {
         unsigned allowed = dk->allowed_pull_policies ? dk->allowed_pull_policies : ~0u;
-        if (!(dk->pull_policy & allowed)) {
+        if (!(wanted & allowed)) {
             msg = sl_xasprintf("pull_policy (%s) defined in the pipeline is not one of the "
                                "allowed_pull_policies",
-                               policy_name(dk->pull_policy));
+                               policy_name(wanted));
             goto fail;
         }
         /* the first of the job's list that the operator allows */
         for (unsigned p = 1; p <= SL_PULL_NEVER; p <<= 1)
-            if (dk->pull_policy & allowed & p) {
+            if (wanted & allowed & p) {
                 policy = p;
                 break;
             }
@@ -208,23 +220,23 @@ static int ensure_image(struct job *j, struct sl_exec_result *r)
         status = 0;
     present = status == 200;
     if (policy == SL_PULL_NEVER && !present) {
-        msg = sl_xasprintf("image %s is not present and the pull policy is never", dk->image);
+        msg = sl_xasprintf("image %s is not present and the pull policy is never", image);
         goto fail;
     }
     if (policy == SL_PULL_ALWAYS || !present) {
         struct sl_error e = SL_ERROR_INIT;
-        const char *colon = strrchr(dk->image, ':'), *slash = strrchr(dk->image, '/');
+        const char *colon = strrchr(image, ':'), *slash = strrchr(image, '/');
         char *repo, *tag, *q;
         if (colon && (!slash || colon > slash)) {
-            char *r0 = sl_xstrndup(dk->image, (size_t)(colon - dk->image));
+            char *r0 = sl_xstrndup(image, (size_t)(colon - image));
             repo = sl_docker_escape(r0);
             free(r0);
             tag = sl_docker_escape(colon + 1);
         } else {
-            repo = sl_docker_escape(dk->image);
+            repo = sl_docker_escape(image);
             tag = sl_xstrdup("latest");
         }
-        sl_exec_output_system(&j->out, "Pulling docker image %s ...", dk->image);
+        sl_exec_output_system(&j->out, "Pulling docker image %s ...", image);
         q = sl_xasprintf("/images/create?fromImage=%s&tag=%s%s%s", repo, tag,
                          dk->platform ? "&platform=" : "", dk->platform ? dk->platform : "");
         free(repo);
@@ -255,7 +267,7 @@ static int ensure_image(struct job *j, struct sl_exec_result *r)
             goto fail;
         }
     }
-    sl_exec_output_system(&j->out, "Using docker image %s", dk->image);
+    sl_exec_output_system(&j->out, "Using docker image %s", image);
     goto out;
 fail:
     r->status = SL_EXEC_FAILED;
@@ -263,7 +275,7 @@ fail:
     for (char *p = msg; *p; p++)
         if (*p == '\n' || *p == '\r')
             *p = ' ';
-    snprintf(r->message, sizeof(r->message), "failed to pull image %s: %s", dk->image, msg);
+    snprintf(r->message, sizeof(r->message), "failed to pull image %s: %s", image, msg);
     sl_exec_output_system(&j->out, "ERROR: Job failed (image_pull_failure): %s", r->message);
     rc = -1;
 out:
@@ -300,6 +312,14 @@ static int create_container(struct job *j, struct sl_error *err)
     bind_ws = sl_xasprintf("%s:%s", j->spec->workdir, j->builds_dir);
     bind_dir = sl_xasprintf("%s:/sluice:ro", j->dir);
     json_object_set_new(host, "Binds", json_pack("[ss]", bind_ws, bind_dir));
+    if (j->svc.network) {
+        /* the services join this container's network namespace (docker_services.h) */
+        json_t *ep = json_object(), *eps = json_object();
+        json_object_set_new(host, "NetworkMode", json_string(j->svc.network));
+        json_object_set(ep, "Aliases", j->aliases);
+        json_object_set_new(eps, j->svc.network, ep);
+        json_object_set_new(body, "NetworkingConfig", json_pack("{so}", "EndpointsConfig", eps));
+    }
     json_object_set_new(body, "HostConfig", host);
     path =
         sl_xasprintf("/containers/create?name=sluice-%s-%d", pidstr, atomic_fetch_add(&counter, 1));
@@ -528,6 +548,56 @@ static void remove_container(struct job *j)
     free(path);
 }
 
+/* The job's network, before its container (which is created on it). */
+static int start_network(struct job *j, struct sl_error *err)
+{
+    char pid[16];
+    snprintf(pid, sizeof(pid), "%d", (int)getpid());
+    j->svc.d = j->d;
+    j->svc.out = &j->out;
+    j->svc.dk = j->dk;
+    /* the job may shorten or lengthen the wait (the runner's wait_for_services_timeout,
+     * which is the operator's there): seconds, -1 for none */
+    const char *w = env_get(j->spec->env, "SLUICE_SERVICES_WAIT_TIMEOUT");
+    if (w && *w) {
+        char *end = NULL;
+        long v = strtol(w, &end, 10);
+        if (*end == '\0' && v >= -1 && v <= 3600)
+            j->svc.wait_ms = v < 0 ? -1 : v == 0 ? -1 : (int64_t)v * 1000;
+    }
+    return sl_docker_services_network(&j->svc, LABEL, pid, &j->aliases, err);
+}
+
+/* The services, in the job container's network namespace, then the wait for their ports
+ * at the job's address on the network. */
+static int start_services(struct job *j, struct sl_error *err)
+{
+    char pid[16], *path;
+    json_t *env, *reply = NULL;
+    long status = 0;
+    int rc;
+
+    if (!j->svc.network)
+        return 0;
+    snprintf(pid, sizeof(pid), "%d", (int)getpid());
+    env = container_env(j);
+    rc = sl_docker_services_start(&j->svc, j->id, env, LABEL, pid, err);
+    json_decref(env);
+    if (rc < 0)
+        return rc;
+    path = sl_xasprintf("/containers/%s/json", j->id);
+    const char *ip = NULL;
+    if (sl_docker_call(j->d, "GET", path, NULL, &status, &reply, NULL, NULL) == 0 && status == 200)
+        ip = json_string_value(json_object_get(
+            json_object_get(json_object_get(json_object_get(reply, "NetworkSettings"), "Networks"),
+                            j->svc.network),
+            "IPAddress"));
+    sl_docker_services_wait(&j->svc, ip && *ip ? ip : NULL, j->spec->env);
+    json_decref(reply);
+    free(path);
+    return 0;
+}
+
 /* /builds/<project path>: the spec's, CI_PROJECT_PATH, or the workspace's base name. */
 static char *builds_dir(const struct sl_exec_spec *spec)
 {
@@ -602,8 +672,19 @@ int sl_exec_docker_run(const struct sl_exec_spec *spec, struct sl_exec_result *r
         system_failure(&r, &e);
         goto done;
     }
-    if (ensure_image(&j, &r) < 0)
+    if (ensure_image(&j, j.dk->image, j.dk->pull_policy, &r) < 0)
         goto done;
+    for (size_t i = 0; i < j.dk->nservices; i++) {
+        const struct sl_exec_service *sv = &j.dk->services[i];
+        if (ensure_image(&j, sv->name, sv->pull_policy ? sv->pull_policy : j.dk->pull_policy, &r) <
+            0)
+            goto done;
+    }
+    if (j.dk->nservices && start_network(&j, &e) < 0) {
+        system_failure(&r, &e);
+        sl_exec_output_system(&j.out, "ERROR: %s", r.message);
+        goto done;
+    }
     if (!mkdtemp(tmpl)) {
         sl_error_set_errno(&e, SL_EIO, "cannot make a directory for the job's scripts");
         system_failure(&r, &e);
@@ -622,7 +703,7 @@ int sl_exec_docker_run(const struct sl_exec_spec *spec, struct sl_exec_result *r
     free(s2);
     free(p1);
     free(p2);
-    if (wrc < 0 || create_container(&j, &e) < 0) {
+    if (wrc < 0 || create_container(&j, &e) < 0 || start_services(&j, &e) < 0) {
         system_failure(&r, &e);
         sl_exec_output_system(&j.out, "ERROR: %s", r.message);
         goto done;
@@ -658,8 +739,15 @@ int sl_exec_docker_run(const struct sl_exec_spec *spec, struct sl_exec_result *r
         run_after_script(&j, &r);
 
 done:
-    if (j.d)
+    const char *dbg = env_get(spec->env, "CI_DEBUG_SERVICES");
+    if (j.svc.ndone && dbg && sl_streq(dbg, "true"))
+        sl_docker_services_logs(&j.svc);
+    if (j.d) {
+        sl_docker_services_remove(&j.svc, false);
         remove_container(&j);
+        sl_docker_services_remove(&j.svc, true);
+    }
+    json_decref(j.aliases);
     if (j.dir) {
         char *p = sl_xasprintf("%s/script.sh", j.dir);
         unlink(p);
