@@ -107,8 +107,8 @@ int sl_docker_services_network(struct sl_docker_services *s, const char *label, 
         json_decref(al);
     } else {
         for (size_t i = 0; i < s->dk->nservices; i++) {
-            char **v = sl_docker_service_aliases(s->dk->services[i].name,
-                                                 s->dk->services[i].aliases);
+            char **v =
+                sl_docker_service_aliases(s->dk->services[i].name, s->dk->services[i].aliases);
             for (char **p = v; *p; p++)
                 json_array_append_new(al, json_string(*p));
             sl_docker_strv_free(v);
@@ -151,8 +151,9 @@ int sl_docker_services_start(struct sl_docker_services *s, const char *job_id, j
         json_object_set_new(body, "Labels", labels);
         if (sv->entrypoint)
             json_object_set_new(body, "Entrypoint",
-                                sv->entrypoint[0] && sv->entrypoint[0][0] ? strv_json(sv->entrypoint)
-                                                                          : json_array());
+                                sv->entrypoint[0] && sv->entrypoint[0][0]
+                                    ? strv_json(sv->entrypoint)
+                                    : json_array());
         if (sv->command)
             json_object_set_new(body, "Cmd", strv_json(sv->command));
         json_object_set_new(host, "NetworkMode", json_string(mode));
@@ -201,8 +202,8 @@ static char *service_log(struct sl_docker_services *s, const char *id, const cha
 {
     struct sl_docker_stream *st = NULL;
     struct sl_str o = SL_STR_INIT;
-    char *path = sl_xasprintf("/containers/%s/logs?stdout=1&stderr=1%s%s", id,
-                              tail ? "&tail=" : "", tail ? tail : "");
+    char *path = sl_xasprintf("/containers/%s/logs?stdout=1&stderr=1%s%s", id, tail ? "&tail=" : "",
+                              tail ? tail : "");
     int ready;
 
     if (sl_docker_stream_open(&st, s->d, "GET", path, NULL, true, collect, &o, NULL) == 0)
@@ -312,8 +313,9 @@ void sl_docker_services_wait(struct sl_docker_services *s, const char *host_ip,
                                       "not waiting for the services' ports");
         return;
     }
-    sl_exec_output_system(s->out, "Waiting for services to be up and running (timeout %lld "
-                                  "seconds)...",
+    sl_exec_output_system(s->out,
+                          "Waiting for services to be up and running (timeout %lld "
+                          "seconds)...",
                           (long long)(wait_ms / 1000));
     for (size_t i = 0; i < s->ndone; i++) {
         const char *name = s->dk->services[i].name;
@@ -351,9 +353,8 @@ void sl_docker_services_wait(struct sl_docker_services *s, const char *host_ip,
             for (size_t k = 0; k < np; k++)
                 sl_str_addf(&m, "%s%d/tcp", k ? ", " : "port ", ports[k]);
             sl_str_addf(&m, "%s%s", np ? ": " : "", why);
-            sl_exec_output_system(s->out,
-                                  "*** WARNING: Service %s probably didn't start properly: %s",
-                                  name, m.buf);
+            sl_exec_output_system(
+                s->out, "*** WARNING: Service %s probably didn't start properly: %s", name, m.buf);
             sl_str_release(&m);
             char *log = service_log(s, s->ids[i], LOG_TAIL);
             print_log(s, name, log);

@@ -35,8 +35,8 @@ struct sl_docker_services {
     struct sl_exec_output *out; /* borrowed: warnings and CI_DEBUG_SERVICES logs */
     const struct sl_exec_docker *dk;
     int64_t wait_ms; /* per service; 0: dk's, then 30 s; < 0: no wait */
-    char *network; /* created network's name, or NULL */
-    char **ids;    /* service containers (ids), ndone of them */
+    char *network;   /* created network's name, or NULL */
+    char **ids;      /* service containers (ids), ndone of them */
     size_t ndone;
 };
 
