@@ -15,6 +15,7 @@ int sl_cmd_lint(int argc, char **argv);
 int sl_cmd_config(int argc, char **argv);
 int sl_cmd_plan(int argc, char **argv);
 int sl_cmd_run(int argc, char **argv);
+int sl_cmd_clean(int argc, char **argv);
 int sl_cmd_serve(int argc, char **argv);
 int sl_cmd_agent(int argc, char **argv);
 int sl_cmd_token(int argc, char **argv);

@@ -23,6 +23,7 @@ static const struct command commands[] = {
     {"config", sl_cmd_config, "print the fully merged pipeline configuration"},
     {"plan", sl_cmd_plan, "show which jobs a trigger would run"},
     {"run", sl_cmd_run, "run the pipeline here, as GitLab would"},
+    {"clean", sl_cmd_clean, "remove the workspaces, caches and old pipelines of sluice run"},
     {"serve", sl_cmd_serve, "run the CI server (HTTP API and workers)"},
     {"agent", sl_cmd_agent, "take jobs from a server over its runner API and run them here"},
     {"token", sl_cmd_token, "create API tokens for the server"},

@@ -3,6 +3,7 @@
 #include "cli/pipeline.h"
 #include "base/alloc.h"
 #include "base/diag.h"
+#include "base/fs.h"
 #include "cli/cli.h"
 #include "expr/expr.h"
 
@@ -135,7 +136,7 @@ int cli_pipeline_prepare(struct cli_pipeline *p, const struct cli_pipeline_args 
             goto out;
         }
     }
-    if (sl_plan_next_pipeline_id(p->project_dir, args->bump_counter, &t->pipeline_id, &err) < 0) {
+    if (sl_plan_next_pipeline_id(p->project_dir, false, &t->pipeline_id, &err) < 0) {
         sl_cli_error("%s", sl_error_format(&err));
         ret = SL_EXIT_USAGE;
         goto out;
@@ -170,6 +171,45 @@ out:
         free(ivars);
     }
     sl_diag_release(&diag);
+    sl_error_release(&err);
+    return ret;
+}
+
+int cli_sluice_dir_ensure(const char *project_dir, struct sl_error *err)
+{
+    char *dir = sl_fs_join(project_dir, ".sluice");
+    char *ignore = sl_fs_join(dir, ".gitignore");
+    int rc = sl_fs_mkdir_p(dir, 0755, err);
+    if (rc == 0 && !sl_fs_exists(ignore))
+        rc = sl_fs_write_atomic(ignore, "*\n", 2, 0644, err);
+    free(ignore);
+    free(dir);
+    return rc;
+}
+
+int cli_pipeline_start(struct cli_pipeline *p)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_trigger *t = &p->trigger;
+    int64_t id = 0;
+    int ret = SL_EXIT_OK;
+
+    if (cli_sluice_dir_ensure(p->project_dir, &err) < 0 ||
+        sl_plan_next_pipeline_id(p->project_dir, true, &id, &err) < 0) {
+        sl_cli_error("%s", sl_error_format(&err));
+        ret = SL_EXIT_USAGE;
+        goto out;
+    }
+    if (id != t->pipeline_id) { /* another run started in between: plan with ours */
+        t->pipeline_id = t->pipeline_iid = id;
+        sl_plan_free(p->plan);
+        p->plan = NULL;
+        if (sl_plan_build(&p->plan, p->cfg, t, &err) < 0) {
+            sl_cli_error("%s: %s", p->file, sl_error_format(&err));
+            ret = SL_EXIT_USAGE;
+        }
+    }
+out:
     sl_error_release(&err);
     return ret;
 }

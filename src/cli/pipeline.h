@@ -14,7 +14,6 @@ struct cli_pipeline_args {
     const char *source;
     const char **vars; /* "K=V" (--var), NULL-terminated */
     const char **changed;
-    bool bump_counter;   /* a real run takes a pipeline id; plan only looks */
     const char **inputs; /* "NAME=VALUE" (--input) for the file's spec:inputs, NULL-terminated */
 };
 
@@ -30,6 +29,14 @@ struct cli_pipeline {
  * warnings too) and returns the exit code to use, or SL_EXIT_OK with P filled. */
 int cli_pipeline_prepare(struct cli_pipeline *p, const struct cli_pipeline_args *args);
 void cli_pipeline_release(struct cli_pipeline *p);
+/* A run that starts: takes its pipeline number (prepare only looked at the next one, so
+ * a run refused before it starts uses none), replanning in the rare case another run took
+ * that number meanwhile; makes .sluice/ with its .gitignore. Prints what went wrong and
+ * returns the exit code to use. */
+int cli_pipeline_start(struct cli_pipeline *p);
+/* Makes PROJECT_DIR/.sluice and its .gitignore ("*": the directory never shows in git
+ * status). Returns 0 or an SL_E* code with ERR set. */
+int cli_sluice_dir_ensure(const char *project_dir, struct sl_error *err);
 /* For lint and config, which read no git: the variables include:local paths may use, from
  * the environment (CI_PROJECT_*, CI_COMMIT_*, CI_DEFAULT_BRANCH, ...), with CI_PROJECT_DIR
  * and CI_PROJECT_NAME from PROJECT_DIR. NULL-terminated; free each string and the array. */

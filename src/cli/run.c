@@ -16,6 +16,7 @@
 #include "jobspec/jobspec.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <git2.h>
 #include <unistd.h>
 
@@ -52,6 +53,8 @@ static void usage(FILE *f)
             "      --ref R        plan as branch R;  --tag T  plan as tag T\n"
             "      --no-color     no colours even on a terminal\n"
             "      --json         JSON-lines events instead of text\n"
+            "      --list         list the pipeline's jobs (stage, when, allow_failure, needs)\n"
+            "                     without running them;  --list-json  the same as JSON\n"
             "      --executor E   auto (default: docker for jobs with an image, else shell),\n"
             "                     shell, docker or sandbox (docs/executors.md)\n"
             "      --memory B, --pids N, --cpus F, --rootfs DIR  the sandbox's limits and root\n"
@@ -70,8 +73,60 @@ struct run_args {
     const char *file, *stage, *ref, *tag;
     long parallel;
     bool needs, color, json;
+    int list; /* 0, LIST_TEXT or LIST_JSON */
     struct run_executor_opts xo;
 };
+
+enum { LIST_TEXT = 1, LIST_JSON };
+
+/* --- --list ------------------------------------------------------------------------ */
+
+/* The jobs SEL marks, as gitlab-ci-local --list shows them: needs is "-" (JSON null) when
+ * the job has no needs: and waits for the earlier stages. */
+static void list_jobs(const struct sl_plan *p, const bool *sel, bool as_json)
+{
+    json_t *arr = json_array();
+    size_t wn = 3, ws = 5;
+    for (size_t i = 0; i < p->njobs; i++)
+        if (sel[i]) {
+            wn = SL_MAX(wn, strlen(p->jobs[i].name));
+            ws = SL_MAX(ws, strlen(p->jobs[i].stage));
+        }
+    if (!as_json)
+        printf("%-*s  %-*s  %-10s  %-13s  %s\n", (int)wn, "job", (int)ws, "stage", "when",
+               "allow_failure", "needs");
+    for (size_t i = 0; i < p->njobs; i++) {
+        const struct sl_plan_job *j = &p->jobs[i];
+        if (!sel[i])
+            continue;
+        json_t *needs = j->needs_declared ? json_array() : json_null();
+        struct sl_str ns = SL_STR_INIT;
+        for (size_t k = 0; k < j->nneeds; k++) {
+            json_array_append_new(needs, json_string(j->needs[k].job));
+            sl_str_addf(&ns, "%s%s", k ? ", " : "", j->needs[k].job);
+        }
+        if (as_json) {
+            json_array_append_new(arr,
+                                  json_pack("{s:s, s:s, s:s, s:b, s:o}", "name", j->name, "stage",
+                                            j->stage, "when", sl_plan_when_name(j->when),
+                                            "allow_failure", j->allow_failure, "needs", needs));
+        } else {
+            printf("%-*s  %-*s  %-10s  %-13s  %s\n", (int)wn, j->name, (int)ws, j->stage,
+                   sl_plan_when_name(j->when), j->allow_failure ? "true" : "false",
+                   !j->needs_declared ? "-"
+                   : ns.len           ? ns.buf
+                                      : "[]");
+            json_decref(needs);
+        }
+        sl_str_release(&ns);
+    }
+    if (as_json) {
+        char *out = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        printf("%s\n", out);
+        free(out);
+    }
+    json_decref(arr);
+}
 
 /* --- selection --------------------------------------------------------------------- */
 
@@ -313,6 +368,8 @@ static int parse_args(int argc, char **argv, struct run_args *a)
         {"sandbox-host-network", no_argument, NULL, 'H'},
         {"ref", required_argument, NULL, 'r'},
         {"tag", required_argument, NULL, 't'},
+        {"list", no_argument, NULL, 'L'},
+        {"list-json", no_argument, NULL, 'O'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int opt;
@@ -421,6 +478,12 @@ static int parse_args(int argc, char **argv, struct run_args *a)
                 a->xo.allowed_policies = m;
             break;
         }
+        case 'L':
+            a->list = LIST_TEXT;
+            break;
+        case 'O':
+            a->list = LIST_JSON;
+            break;
         case 'h':
             usage(stdout);
             return -1;
@@ -831,7 +894,7 @@ int sl_cmd_run(int argc, char **argv)
         ret = ret < 0 ? SL_EXIT_OK : ret;
         goto out;
     }
-    struct cli_pipeline_args pa = {a.file, a.ref, a.tag, NULL, a.vars, NULL, true, a.inputs};
+    struct cli_pipeline_args pa = {a.file, a.ref, a.tag, NULL, a.vars, NULL, a.inputs};
     if ((ret = cli_pipeline_prepare(&p, &pa)) != SL_EXIT_OK)
         goto out;
     const struct sl_plan *plan = p.plan;
@@ -842,6 +905,21 @@ int sl_cmd_run(int argc, char **argv)
     top.sel = sl_xcalloc(plan->njobs + 1, sizeof(*top.sel));
     if ((ret = select_jobs(plan, &a, top.sel)) != SL_EXIT_OK)
         goto out;
+    if (a.list) {
+        list_jobs(plan, top.sel, a.list == LIST_JSON);
+        goto out;
+    }
+    size_t nsel = 0;
+    for (size_t i = 0; i < plan->njobs; i++)
+        nsel += top.sel[i];
+    if (nsel == 0) {
+        printf("pipeline created with no jobs to run\n");
+        goto out;
+    }
+    /* from here on the run has started: it takes its pipeline number */
+    if ((ret = cli_pipeline_start(&p)) != SL_EXIT_OK)
+        goto out;
+    plan = p.plan;
 
     /* .sluice/ layout: builds/ (workspaces), cache/, pipelines/<id>/{logs,artifacts}/ */
     rc.a = &a;
