@@ -23,22 +23,21 @@ enum {
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: sluice clean [--workspaces] [--caches] [--artifacts] [--pipelines]\n"
-            "                    [--keep N] [--dry-run] [-f FILE]\n\n"
-            "Removes what 'sluice run' keeps under .sluice/ of the project. Without a choice,\n"
-            "all of it; the pipeline and job counters stay, so numbers never repeat.\n\n"
-            "Options:\n"
-            "      --workspaces   the jobs' workspaces (.sluice/builds/)\n"
-            "      --caches       the caches (.sluice/cache/)\n"
-            "      --artifacts    the artifacts of pipelines (.sluice/pipelines/N/artifacts/)\n"
-            "      --pipelines    whole pipelines: their logs and artifacts\n"
-            "      --keep N       keep the N newest pipelines (default 0)\n"
-            "  -n, --dry-run      say what would be removed, remove nothing\n"
-            "  -f, --file FILE    the pipeline file whose project to clean (default: the\n"
-            "                     .gitlab-ci.yml at the root of the current git work tree)\n"
-            "  -h, --help         show this help\n\n"
-            "Exit codes: 0 done, 2 usage error or something could not be removed.\n");
+    fprintf(f, "usage: sluice clean [--workspaces] [--caches] [--artifacts] [--pipelines]\n"
+               "                    [--keep N] [--dry-run] [-f FILE]\n\n"
+               "Removes what 'sluice run' keeps under .sluice/ of the project. Without a choice,\n"
+               "all of it; the pipeline and job counters stay, so numbers never repeat.\n\n"
+               "Options:\n"
+               "      --workspaces   the jobs' workspaces (.sluice/builds/)\n"
+               "      --caches       the caches (.sluice/cache/)\n"
+               "      --artifacts    the artifacts of pipelines (.sluice/pipelines/N/artifacts/)\n"
+               "      --pipelines    whole pipelines: their logs and artifacts\n"
+               "      --keep N       keep the N newest pipelines (default 0)\n"
+               "  -n, --dry-run      say what would be removed, remove nothing\n"
+               "  -f, --file FILE    the pipeline file whose project to clean (default: the\n"
+               "                     .gitlab-ci.yml at the root of the current git work tree)\n"
+               "  -h, --help         show this help\n\n"
+               "Exit codes: 0 done, 2 usage error or something could not be removed.\n");
 }
 
 static _Thread_local uint64_t walked_bytes;
@@ -181,8 +180,7 @@ int sl_cmd_clean(int argc, char **argv)
             usage(stdout);
             return SL_EXIT_OK;
         default:
-            sl_cli_error("clean: unknown option '%s'; see 'sluice clean --help'",
-                         argv[optind - 1]);
+            sl_cli_error("clean: unknown option '%s'; see 'sluice clean --help'", argv[optind - 1]);
             return SL_EXIT_USAGE;
         }
     }
