@@ -54,6 +54,10 @@ for p in a b d; do
 done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# the floor: N bare shells, J at a time, each running what a job's script runs
+cat >"$tmp/floor.sh" <<'SH'
+seq "$1" | xargs -P "$2" -I{} bash -c 'echo "hello from job-{}"'
+SH
 median() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["median"])' "$1"; }
 ms() { python3 -c "import sys; print('%.0f ms' % (float(sys.argv[1]) * 1000) if sys.argv[1] else '')" "$1"; }
 ratio() { python3 -c "import sys; a, b = sys.argv[1:]; print('%.1f×' % (float(a) / float(b)) if a and b else '')" "$1" "$2"; }
@@ -65,9 +69,8 @@ for p in a b d; do
   d=$out/$p n=${count[$p]} r=$runs
   [[ $p == d ]] && r=$runs_big
   echo "== $n jobs" >&2
-  floor="seq $n | xargs -P $jobs -I{} bash -c 'echo \"hello from job-{}\"'"
   (cd "$d" && hyperfine -N -w 1 -r "$r" --output=null --export-json "$tmp/floor-$p.json" \
-      "bash -c \"$floor\"" >&2)
+      "bash $tmp/floor.sh $n $jobs" >&2)
   (cd "$d" && hyperfine -N -w 1 -r "$r" --prepare 'rm -rf .sluice' --output=null \
       --export-json "$tmp/cold-$p.json" "$sluice run -j $jobs --no-color" >&2)
   (cd "$d" && hyperfine -N -w 1 -r "$r" --output=null \

@@ -1,6 +1,7 @@
 /* run_executor.c: the executor of each job of `sluice run` (run_executor.h). */
 #include "base/compat.h"
 #include "cli/run_executor.h"
+#include "exec/choose.h"
 
 static void apply(struct sl_arena *a, const struct run_executor_opts *o, struct sl_job_spec *js,
                   struct cli_unacted *u);
@@ -24,16 +25,7 @@ bool run_executor_parse(const char *s, enum run_executor *e)
 
 static unsigned policy(const char *s, size_t n)
 {
-    static const struct {
-        const char *name;
-        unsigned bit;
-    } names[] = {{"always", SL_PULL_ALWAYS},
-                 {"if-not-present", SL_PULL_IF_NOT_PRESENT},
-                 {"never", SL_PULL_NEVER}};
-    for (size_t i = 0; i < SL_ARRAY_LEN(names); i++)
-        if (strlen(names[i].name) == n && !strncmp(s, names[i].name, n))
-            return names[i].bit;
-    return 0;
+    return sl_exec_pull_policy(s, n);
 }
 
 unsigned run_executor_policies(const char *s)
@@ -75,7 +67,6 @@ static void apply(struct sl_arena *a, const struct run_executor_opts *o, struct 
 {
     const struct sl_job_image *img = js->image;
     const char *name = img ? img->name : NULL;
-    struct sl_exec_docker *dk;
 
     if (!name || !*name)
         name = o->image;
@@ -101,38 +92,13 @@ static void apply(struct sl_arena *a, const struct run_executor_opts *o, struct 
                             js->exec.name);
         return;
     }
-    if ((!name || !*name) && o->executor != RUN_EXEC_DOCKER)
-        return;
-    if (o->executor == RUN_EXEC_SHELL && name) {
-        if (u)
-            cli_unacted_add(u, "image", "--executor shell runs jobs on this machine",
-                            js->exec.name);
-        return;
-    }
-    dk = sl_arena_alloc(a, sizeof(*dk));
-    dk->image = name && *name ? name : NULL; /* none: the job fails saying so */
-    if (img) { /* the job's own image: its options too (not --image's) */
-        dk->entrypoint = img->entrypoint;
-        for (size_t i = 0; img->pull_policy && img->pull_policy[i]; i++)
-            dk->pull_policy |= policy(img->pull_policy[i], strlen(img->pull_policy[i]));
-        dk->platform = img->platform;
-        dk->user = img->user;
-    }
-    dk->default_pull_policy = o->pull_policy;
-    dk->allowed_pull_policies = o->allowed_policies;
-    if (js->nservices) {
-        struct sl_exec_service *sv = sl_arena_alloc(a, js->nservices * sizeof(*sv));
-        for (size_t i = 0; i < js->nservices; i++) {
-            const struct sl_job_image *s = &js->services[i];
-            unsigned pp = 0;
-            for (size_t k = 0; s->pull_policy && s->pull_policy[k]; k++)
-                pp |= policy(s->pull_policy[k], strlen(s->pull_policy[k]));
-            sv[i] = (struct sl_exec_service){s->name,    s->alias,     s->entrypoint,
-                                             s->command, s->variables, pp};
-        }
-        dk->services = sv;
-        dk->nservices = js->nservices;
-    }
-    js->exec.executor = SL_EXEC_DOCKER;
-    js->exec.docker = dk;
+    if (o->executor == RUN_EXEC_SHELL && name && *name && u)
+        cli_unacted_add(u, "image", "--executor shell runs jobs on this machine", js->exec.name);
+    struct sl_exec_choice c = {o->executor == RUN_EXEC_SHELL    ? SL_EXEC_CHOOSE_SHELL
+                               : o->executor == RUN_EXEC_DOCKER ? SL_EXEC_CHOOSE_DOCKER
+                                                                : SL_EXEC_CHOOSE_AUTO,
+                               o->image, o->pull_policy, o->allowed_policies};
+    struct sl_exec_docker *dk = sl_arena_alloc(a, sizeof(*dk));
+    struct sl_exec_service *sv = sl_arena_alloc(a, (js->nservices + 1) * sizeof(*sv));
+    sl_exec_choose(&c, js, dk, sv);
 }

@@ -3,10 +3,13 @@
 #include "base/compat.h"
 #include "base/log.h"
 #include "cli/cli.h"
+#include "cli/run_executor.h"
+#include "exec/choose.h"
 #include "server/server.h"
 
 #include <getopt.h>
 #include <malloc.h>
+
 #include <signal.h>
 
 static void usage(FILE *f)
@@ -14,9 +17,12 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: sluice serve [--listen ADDR:PORT] [--data DIR] [--db URL] [--workers N]\n"
             "                    [--grace SECONDS] [--secrets-key-file FILE] [--run-as USER]\n"
-            "                    [--lease SECONDS] [--long-poll SECONDS] [--external-url URL]\n\n"
+            "                    [--lease SECONDS] [--long-poll SECONDS] [--external-url URL]\n"
+            "                    [--executor auto|shell|docker] [--image IMAGE]\n"
+            "                    [--pull-policy P] [--allowed-pull-policies LIST]\n\n"
             "Runs the sluice server: the HTTP API under /api/v1, /healthz, /readyz and /metrics,\n"
-            "and built-in workers that run jobs with the shell executor. Logs are JSON lines on\n"
+            "and built-in workers that run jobs (a job with an image in a container, by\n"
+            "default; see docs/executors.md). Logs are JSON lines on\n"
             "stderr. SIGTERM, SIGINT or SIGHUP stops it: no new connections, running jobs get the "
             "grace\n"
             "period to finish, then they are canceled and recorded so.\n\n"
@@ -39,6 +45,12 @@ static void usage(FILE *f)
             "                      30, the most; 0 = answer at once)\n"
             "  --external-url URL  the URL runners and jobs reach this server at (default\n"
             "                      http://ADDR:PORT bound)\n"
+            "  --executor E        auto (default: a job with an image runs on docker, one\n"
+            "                      without on shell), shell or docker for every job\n"
+            "  --image IMAGE       the default image of jobs that name none (as a runner's)\n"
+            "  --pull-policy P     always, if-not-present (default) or never\n"
+            "  --allowed-pull-policies LIST  the pull_policy values jobs may ask for\n"
+            "                      (comma-separated; default: any)\n"
             "  -h, --help          show this help\n\n"
             "On first start an admin token is created, printed once and written to\n"
             "DIR/admin.token (mode 0600). More tokens: sluice token create.\n");
@@ -56,18 +68,23 @@ static bool parse_int(const char *s, long lo, long hi, long *out)
 
 int sl_cmd_serve(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"listen", required_argument, NULL, 'l'},
-                                             {"data", required_argument, NULL, 'd'},
-                                             {"db", required_argument, NULL, 'b'},
-                                             {"workers", required_argument, NULL, 'w'},
-                                             {"grace", required_argument, NULL, 'g'},
-                                             {"secrets-key-file", required_argument, NULL, 'k'},
-                                             {"run-as", required_argument, NULL, 'u'},
-                                             {"lease", required_argument, NULL, 'L'},
-                                             {"long-poll", required_argument, NULL, 'P'},
-                                             {"external-url", required_argument, NULL, 'E'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"listen", required_argument, NULL, 'l'},
+        {"data", required_argument, NULL, 'd'},
+        {"db", required_argument, NULL, 'b'},
+        {"workers", required_argument, NULL, 'w'},
+        {"grace", required_argument, NULL, 'g'},
+        {"secrets-key-file", required_argument, NULL, 'k'},
+        {"run-as", required_argument, NULL, 'u'},
+        {"lease", required_argument, NULL, 'L'},
+        {"long-poll", required_argument, NULL, 'P'},
+        {"external-url", required_argument, NULL, 'E'},
+        {"executor", required_argument, NULL, 'x'},
+        {"image", required_argument, NULL, 'i'},
+        {"pull-policy", required_argument, NULL, 'p'},
+        {"allowed-pull-policies", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     struct sl_server_options o = {0};
     long workers = 1, grace = 30, lease = 60, long_poll = 30;
     int opt;
@@ -123,6 +140,37 @@ int sl_cmd_serve(int argc, char **argv)
                 return SL_EXIT_USAGE;
             }
             o.external_url = optarg;
+            break;
+        case 'x':
+            if (sl_streq(optarg, "auto"))
+                o.executor.kind = SL_EXEC_CHOOSE_AUTO;
+            else if (sl_streq(optarg, "shell"))
+                o.executor.kind = SL_EXEC_CHOOSE_SHELL;
+            else if (sl_streq(optarg, "docker"))
+                o.executor.kind = SL_EXEC_CHOOSE_DOCKER;
+            else {
+                sl_cli_error("serve: --executor takes auto, shell or docker, not '%s'", optarg);
+                return SL_EXIT_USAGE;
+            }
+            break;
+        case 'i':
+            o.executor.image = optarg;
+            break;
+        case 'p':
+            if (!(o.executor.pull_policy = sl_exec_pull_policy(optarg, strlen(optarg)))) {
+                sl_cli_error("serve: --pull-policy takes always, if-not-present or never, not "
+                             "'%s'",
+                             optarg);
+                return SL_EXIT_USAGE;
+            }
+            break;
+        case 'a':
+            if (!(o.executor.allowed_policies = run_executor_policies(optarg))) {
+                sl_cli_error("serve: --allowed-pull-policies takes a comma-separated list of "
+                             "always, if-not-present, never, not '%s'",
+                             optarg);
+                return SL_EXIT_USAGE;
+            }
             break;
         case 'h':
             usage(stdout);

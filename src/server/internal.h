@@ -66,6 +66,7 @@ struct sl_server {
     bool run_as;
     uid_t run_uid;
     gid_t run_gid;
+    struct sl_exec_choice executor; /* the workers' (sl_server_options) */
     char *run_home;
     pthread_t ticker;
     bool ticker_started;

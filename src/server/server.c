@@ -196,6 +196,7 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
         goto out;
     if ((rc = load_secrets_key(s, opts->secrets_key_file, err)) < 0)
         goto out;
+    s->executor = opts->executor;
     if ((rc = srv_run_as_setup(s, opts->run_as, err)) < 0)
         goto out;
     if ((rc = srv_recover(s, err)) < 0)

@@ -21,6 +21,7 @@
 
 #include "base/compat.h"
 #include "base/error.h"
+#include "exec/choose.h"
 
 struct sl_server;
 
@@ -42,6 +43,9 @@ struct sl_server_options {
     int lease_s;
     int long_poll_s;
     const char *external_url;
+    /* the built-in workers' executor (exec/choose.h): auto (the default) runs a job with an
+     * image in a container, one without on shell; strings borrowed for the server's life */
+    struct sl_exec_choice executor;
 };
 
 /* Opens (and migrates) the store, creates the admin token on first start (*ADMIN_TOKEN,

@@ -340,6 +340,10 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     js.exec.run_as = s->run_as;
     js.exec.uid = s->run_uid;
     js.exec.gid = s->run_gid;
+    /* the same choice as sluice run's: a job with an image runs in a container */
+    struct sl_exec_docker dk;
+    struct sl_exec_service *svcs = sl_xcalloc(js.nservices + 1, sizeof(*svcs));
+    sl_exec_choose(&s->executor, &js, &dk, svcs);
 
     pthread_mutex_lock(&w->mu);
     w->cancel = sl_exec_cancel_new(NULL);
@@ -438,6 +442,7 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     free(home);
 
     sl_job_result_release(&res);
+    free(svcs);
     sl_error_release(&err);
     srv_job_vars_release(&jv);
     sl_mask_free(mask);

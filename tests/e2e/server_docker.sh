@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# The server's built-in workers on the docker executor, against a real `podman system
+# service` on a private socket: with the default --executor auto a job with an image runs in
+# its container (with a service reached by alias), a job without one on shell; with
+# --executor shell the image is ignored; no container is left.
+set -u
+. "$(dirname "$0")/lib/skip.sh"
+bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+src=${SL_SOURCE_DIR:?SL_SOURCE_DIR is not set}
+for tool in curl python3 git; do
+  command -v $tool >/dev/null || skip "needs $tool, which is not installed"
+done
+bin=$(realpath "$bin")
+srv=$("$src/scripts/podman-test-server.sh" start --watch $$ 2>"${TMPDIR:-/tmp}/podman-start.$$")
+rc=$?
+if ((rc != 0)); then
+  cat "${TMPDIR:-/tmp}/podman-start.$$" >&2
+  rm -f "${TMPDIR:-/tmp}/podman-start.$$"
+  ((rc == 77)) && skip "podman, runc or busybox-static is not installed"
+  skip "cannot start podman system service (see above)"
+fi
+rm -f "${TMPDIR:-/tmp}/podman-start.$$"
+sock=$srv/podman.sock
+export DOCKER_HOST=unix://$sock
+tmp=$(mktemp -d)
+. "$(dirname "$0")/lib/server.sh"
+trap 'server_stop; "$src/scripts/podman-test-server.sh" stop "$srv"; rm -rf "$tmp"' EXIT
+api() { curl -s --unix-socket "$sock" "http://d/v1.41$1"; }
+ours() { api '/containers/json?all=1' | grep -o '"sluice.pid":"[0-9]*"' | wc -l; }
+
+# a service image: busybox's httpd answering on 8080 (exposed)
+export CONTAINERS_CONF=$srv/containers.conf CONTAINERS_STORAGE_CONF=$srv/storage.conf
+read -r -a P <"$srv/podman-cmd"
+"${P[@]}" create -q --name mk localhost/busybox:ci >/dev/null &&
+  "${P[@]}" commit -q --change 'EXPOSE 8080' \
+    --change 'CMD ["sh","-c","mkdir -p /www && echo hello-from-service > /www/index.html && exec httpd -f -p 8080 -h /www"]' \
+    mk localhost/websvc:ci >/dev/null &&
+  "${P[@]}" rm mk >/dev/null || skip "cannot build the service image"
+
+mkdir "$tmp/repo"
+(cd "$tmp/repo" && git init -q -b main && cat >.gitlab-ci.yml <<'YML'
+in-container:
+  image: localhost/busybox:ci
+  services:
+    - name: localhost/websvc:ci
+      alias: web
+  script:
+    - echo "dir=$CI_PROJECT_DIR pwd=$(pwd)"
+    - test -f .gitlab-ci.yml && echo workspace-mounted
+    - timeout 5 wget -q -O- http://web:8080/ | sed 's/^/svc /'
+on-host:
+  script:
+    - echo "host-pwd=$(pwd)"
+YML
+git add . && git -c user.email=t@t -c user.name=t commit -qm init) || exit 1
+
+run_pipeline() { # run_pipeline -> $pl, waits for the end
+  req POST /api/v1/projects/$project/pipelines "$admin" '{}'
+  pl=$(jget "['id']")
+  finished() { req GET /api/v1/pipelines/$pl "$admin"; [[ $(jget "['status']") =~ ^(success|failed|canceled)$ ]]; }
+  wait_for 120 finished
+}
+job_log() { # job_log NAME -> $body
+  req GET /api/v1/pipelines/$pl "$admin"
+  local id
+  id=$(python3 -c "import json,sys; d=json.load(sys.stdin); print([j['id'] for j in d['jobs'] if j['name']==sys.argv[1]][0])" "$1" <<<"$body")
+  req GET /api/v1/jobs/$id/log "$admin"
+}
+
+server_start --workers 1 || exit 1
+req POST /api/v1/projects "$admin" "{\"name\":\"dk\",\"repo_url\":\"$tmp/repo\"}"
+project=$(jget "['id']")
+run_pipeline
+expect "auto: the pipeline succeeds" success "$(jget "['status']")" "$body"
+job_log in-container
+expect "auto: the job with an image ran in its container" 1 "$(grep -c '^dir=/builds/.* pwd=/builds/' <<<"$body")" "$body"
+expect "auto: the workspace is mounted" 1 "$(grep -cx 'workspace-mounted' <<<"$body")" "$body"
+expect "auto: its service answers by alias" 1 "$(grep -cx 'svc hello-from-service' <<<"$body")" "$body"
+job_log on-host
+expect "auto: the job without an image ran on the host" 1 "$(grep -c "^host-pwd=$tmp/data/" <<<"$body")" "$body"
+expect "no container left" 0 "$(ours)"
+server_stop
+
+server_start --workers 1 --executor shell || exit 1
+run_pipeline
+job_log in-container
+expect "--executor shell: the image is ignored" 1 "$(grep -c "^dir=$tmp/data/" <<<"$body")" "$body"
+"$bin" serve --executor podman --data "$tmp/data2" >/dev/null 2>"$tmp/bad.err"
+expect "--executor with an unknown name is a usage error" 2 "$?" "$(cat "$tmp/bad.err")"
+finish
