@@ -542,6 +542,37 @@ STORE_TEST(pipelines_with_jobs)
     sl_store_pipelines_free(pl, n);
 }
 
+STORE_TEST(job_reports)
+{
+    int64_t project = make_project(st, "reports");
+    int64_t pl = make_pipeline(st, project, 3, "success", 0);
+    CHECK(pl > 0);
+    struct sl_store_job *jobs = NULL;
+    size_t n = 0;
+    CHECK_OK(sl_store_job_list_by_pipeline(st, pl, &jobs, &n, &e_));
+    CHECK_INT_EQ(n, 3);
+    CHECK_OK(sl_store_job_report_set(st, jobs[2].id, "[\"A=1\"]", NULL, &e_));
+    CHECK_OK(sl_store_job_report_set(st, jobs[0].id, NULL, "{\"count\":2}", &e_));
+    struct sl_store_job_report *r = NULL;
+    size_t nr = 0;
+    CHECK_OK(sl_store_job_reports_by_pipeline(st, pl, &r, &nr, &e_));
+    CHECK_INT_EQ(nr, 2); /* job-1 left none */
+    CHECK_INT_EQ(r[0].position, 0);
+    CHECK(r[0].dotenv == NULL);
+    CHECK_STR_EQ(r[0].junit, "{\"count\":2}");
+    CHECK_STR_EQ(r[1].name, "job-2");
+    CHECK_STR_EQ(r[1].dotenv, "[\"A=1\"]");
+    sl_store_job_reports_free(r, nr);
+    /* a retry's reports replace the earlier attempt's, none included */
+    CHECK_OK(sl_store_job_report_set(st, jobs[2].id, NULL, NULL, &e_));
+    CHECK_OK(sl_store_job_reports_by_pipeline(st, pl, &r, &nr, &e_));
+    CHECK_INT_EQ(nr, 2);
+    CHECK(r[1].dotenv == NULL && r[1].junit == NULL);
+    sl_store_job_reports_free(r, nr);
+    CHECK_FAILS(SL_ENOENT, sl_store_job_report_set(st, 999999, "[]", NULL, &e_));
+    sl_store_jobs_free(jobs, n);
+}
+
 STORE_TEST(job_update_and_lists)
 {
     int64_t proj = make_project(st, "p");
