@@ -781,6 +781,32 @@ static bool has_real_stage(const struct instance *all, size_t n)
     return false;
 }
 
+/* One auto_cancel value of NODE's KEY, if it is one of ALLOWED; else DEF. */
+static const char *auto_cancel_value(const struct sl_node *node, const char *key,
+                                     const char *const *allowed, const char *def)
+{
+    const char *v = sl_node_scalar(sl_node_get(node, key));
+    for (size_t i = 0; v && allowed[i]; i++)
+        if (!strcmp(v, allowed[i]))
+            return allowed[i];
+    return def;
+}
+
+/* workflow:auto_cancel, then the matching workflow rule's auto_cancel over it (GitLab
+ * lets a rule set either key). */
+static void auto_cancel(struct sl_plan *p, const struct sl_node *workflow_ac,
+                        const struct sl_node *rule_ac)
+{
+    static const char *const on_new_commit[] = {"conservative", "interruptible", "none", NULL};
+    static const char *const on_job_failure[] = {"none", "all", NULL};
+    p->auto_cancel_on_new_commit = auto_cancel_value(
+        rule_ac, "on_new_commit", on_new_commit,
+        auto_cancel_value(workflow_ac, "on_new_commit", on_new_commit, "conservative"));
+    p->auto_cancel_on_job_failure =
+        auto_cancel_value(rule_ac, "on_job_failure", on_job_failure,
+                          auto_cancel_value(workflow_ac, "on_job_failure", on_job_failure, "none"));
+}
+
 int sl_plan_build(struct sl_plan **out, const struct sl_config *cfg, const struct sl_trigger *t,
                   struct sl_error *err)
 {
@@ -827,9 +853,11 @@ int sl_plan_build(struct sl_plan **out, const struct sl_config *cfg, const struc
     const struct sl_node *wrules = sl_node_get(workflow, "rules");
     c.workflow_rules = wrules && wrules->kind == SL_NODE_SEQ;
     p->created = true;
+    const struct sl_node *wrule = NULL; /* the workflow rule that matched */
     if (c.workflow_rules) {
         size_t idx = 0;
         const struct sl_node *r = sl_plan_first_rule(&c, wrules, &rule_vars, &idx);
+        wrule = r;
         if (c.rule_rc < 0) {
             rc = sl_error_set(err, c.rule_rc, "workflow: %s", c.rule_err.message);
             sl_vars_release(&rule_vars);
@@ -849,6 +877,7 @@ int sl_plan_build(struct sl_plan **out, const struct sl_config *cfg, const struc
             add_yaml_vars(&workflow_vars, sl_node_get(r, "variables"), NULL, true);
         }
     }
+    auto_cancel(p, sl_node_get(workflow, "auto_cancel"), sl_node_get(wrule, "auto_cancel"));
     const char *wname = sl_node_scalar(sl_node_get(workflow, "name"));
     if (wname) {
         struct sl_vars nv = SL_VARS_INIT;

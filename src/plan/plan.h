@@ -261,6 +261,11 @@ struct sl_plan {
     struct sl_plan_excluded *excluded;
     size_t nexcluded;
     struct sl_vars variables; /* the pipeline-level variables rules were evaluated with */
+    /* workflow:auto_cancel (the matching workflow rule's overriding it), GitLab's values:
+     * on_new_commit conservative (default), interruptible or none; on_job_failure none
+     * (default) or all. Static strings. */
+    const char *auto_cancel_on_new_commit;
+    const char *auto_cancel_on_job_failure;
     /* top-level variables given with description: or options: (GitLab's prefilled
      * variables of a manual pipeline), in file order */
     struct sl_plan_var_attr *var_attrs;

@@ -413,6 +413,17 @@ int srv_job_vars_env(struct sl_server *s, const struct srv_job_vars *jv, const c
                      struct sl_arena *a, const char *const **plain, const char *const **raw,
                      struct sl_error *err);
 
+/* auto_cancel.c: GitLab's workflow:auto_cancel. A new pipeline P on a branch cancels the
+ * older unfinished pipelines of its project and branch as MODE (its on_new_commit) says:
+ * conservative (the whole older pipeline, unless a job that is not interruptible has
+ * started), interruptible (only its interruptible jobs), none. Failures are logged. */
+void srv_auto_cancel_redundant(struct sl_server *s, const struct sl_store_pipeline *p,
+                               const char *mode);
+/* on_job_failure: all. After job POS of PIPELINE_ID ended: when it failed (a failure not
+ * allowed, no retry left) and its pipeline asked for it, the rest of the pipeline is
+ * canceled. */
+void srv_auto_cancel_on_failure(struct sl_server *s, int64_t pipeline_id, size_t pos);
+
 /* deploy_freeze.c */
 void h_freeze_period_create(struct req *r);
 void h_freeze_period_list(struct req *r);

@@ -292,6 +292,11 @@ static int job_spec_json(const struct sl_plan *p, size_t idx, const char *tree, 
                         ints_json(pj->retry_exit_codes, pj->nretry_exit_codes));
     json_object_set_new(o, "source_positions", sources_json(p, idx));
     json_object_set_new(o, "tree", json_string(tree));
+    /* auto-cancel (auto_cancel.c): whether a newer pipeline may cancel this job, and
+     * whether its failure cancels the rest of its pipeline */
+    json_object_set_new(o, "interruptible", json_boolean(pj->interruptible));
+    json_object_set_new(o, "cancel_pipeline_on_failure",
+                        json_boolean(!strcmp(p->auto_cancel_on_job_failure, "all")));
     *out = o;
     return 0;
 }
@@ -627,6 +632,7 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
                    sl_error_format(&derr), NULL);
         }
         sl_error_release(&derr);
+        srv_auto_cancel_redundant(s, &p, plan->auto_cancel_on_new_commit);
         srv_workers_wake(s);
     }
 out:

@@ -224,5 +224,8 @@ int srv_transition(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, 
         rc = apply(s, pipeline_id, ev, job_pos, fin, false, &lost, err);
     }
     pthread_mutex_unlock(&s->sched_mu);
+    /* workflow:auto_cancel:on_job_failure: all (a transition of its own, so outside) */
+    if (rc == 0 && ev == SRV_EV_FINISHED && fin && fin->reason != SL_SCHED_FAILURE_NONE)
+        srv_auto_cancel_on_failure(s, pipeline_id, job_pos);
     return rc;
 }

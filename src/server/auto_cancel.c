@@ -1,0 +1,122 @@
+/* auto_cancel.c: GitLab's workflow:auto_cancel on the server (internal.h).
+ *
+ * on_new_commit, as GitLab's Ci::PipelineCreation::CancelRedundantPipelinesService: a new
+ * branch pipeline looks at the older pipelines of the same project and branch that have not
+ * finished (created, pending, running, waiting for a manual job) and
+ *  - conservative (the default): cancels each one whose started jobs are all interruptible
+ *    (a job that is not interruptible and has started protects its pipeline);
+ *  - interruptible: cancels only the interruptible jobs of each, whatever else runs;
+ *  - none: leaves them.
+ * Tag pipelines and pipelines of other refs are never touched.
+ *
+ * on_job_failure: all: a job that fails (not allowed to, no retry left) cancels the rest
+ * of its pipeline. */
+#include "base/compat.h"
+#include "base/log.h"
+#include "server/internal.h"
+
+static bool spec_flag(const char *spec, const char *key)
+{
+    json_t *o = spec ? json_loads(spec, 0, NULL) : NULL;
+    bool v = json_is_true(json_object_get(o, key));
+    json_decref(o);
+    return v;
+}
+
+static bool started(const struct sl_store_job *j)
+{
+    return j->started_at != 0 || !strcmp(j->status, "running");
+}
+
+static bool active(const struct sl_store_job *j)
+{
+    return !strcmp(j->status, "running") || !strcmp(j->status, "pending") ||
+           !strcmp(j->status, "created") || !strcmp(j->status, "scheduled");
+}
+
+static void log_failure(const char *what, int64_t pipeline_id, struct sl_error *err)
+{
+    char id[32];
+    snprintf(id, sizeof(id), "%lld", (long long)pipeline_id);
+    sl_log(SL_LOG_WARN, what, "pipeline_id", id, "error", sl_error_format(err), NULL);
+    sl_error_release(err);
+}
+
+/* Cancels what MODE says of the older pipeline OLD. */
+static void cancel_older(struct sl_server *s, const struct sl_store_pipeline *old, bool whole)
+{
+    struct sl_store_job *jobs = NULL;
+    size_t n = 0;
+    struct sl_error err = SL_ERROR_INIT;
+    if (sl_store_job_list_by_pipeline(s->st, old->id, &jobs, &n, &err) < 0) {
+        log_failure("auto-cancel: cannot read a pipeline's jobs", old->id, &err);
+        return;
+    }
+    bool protected_ = false;
+    for (size_t i = 0; i < n; i++)
+        if (started(&jobs[i]) && !spec_flag(jobs[i].spec, "interruptible"))
+            protected_ = true;
+    char id[32];
+    snprintf(id, sizeof(id), "%lld", (long long)old->id);
+    if (whole && !protected_) {
+        if (srv_transition(s, old->id, SRV_EV_CANCEL_PIPELINE, 0, NULL, false, &err) < 0)
+            log_failure("auto-cancel: cannot cancel a pipeline", old->id, &err);
+        else
+            sl_log(SL_LOG_INFO, "auto-canceled a redundant pipeline", "pipeline_id", id, NULL);
+    } else if (!whole) {
+        for (size_t i = 0; i < n; i++) {
+            if (!active(&jobs[i]) || !spec_flag(jobs[i].spec, "interruptible"))
+                continue;
+            if (srv_transition(s, old->id, SRV_EV_CANCEL_JOB, (size_t)jobs[i].position, NULL, false,
+                               &err) < 0)
+                log_failure("auto-cancel: cannot cancel a job", old->id, &err);
+        }
+        sl_log(SL_LOG_INFO, "auto-canceled the interruptible jobs of a pipeline", "pipeline_id", id,
+               NULL);
+    }
+    sl_store_jobs_free(jobs, n);
+}
+
+void srv_auto_cancel_redundant(struct sl_server *s, const struct sl_store_pipeline *p,
+                               const char *mode)
+{
+    static const char *const unfinished[] = {"created", "pending", "running", "manual"};
+    if (p->is_tag || !mode || !strcmp(mode, "none"))
+        return;
+    bool whole = !strcmp(mode, "conservative");
+    for (size_t k = 0; k < SL_ARRAY_LEN(unfinished); k++) {
+        struct sl_store_page page = {0, SL_STORE_LIST_MAX, unfinished[k]};
+        struct sl_store_pipeline *older = NULL;
+        size_t n = 0;
+        struct sl_error err = SL_ERROR_INIT;
+        if (sl_store_pipeline_list(s->st, p->project_id, &page, &older, &n, &err) < 0) {
+            log_failure("auto-cancel: cannot list pipelines", p->id, &err);
+            continue;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (older[i].id < p->id && !older[i].is_tag && !strcmp(older[i].ref, p->ref))
+                cancel_older(s, &older[i], whole);
+        sl_store_pipelines_free(older, n);
+    }
+}
+
+void srv_auto_cancel_on_failure(struct sl_server *s, int64_t pipeline_id, size_t pos)
+{
+    struct sl_store_job *jobs = NULL;
+    size_t n = 0;
+    struct sl_error err = SL_ERROR_INIT;
+    if (sl_store_job_list_by_pipeline(s->st, pipeline_id, &jobs, &n, &err) < 0) {
+        log_failure("auto-cancel: cannot read a pipeline's jobs", pipeline_id, &err);
+        return;
+    }
+    bool cancel = pos < n && !strcmp(jobs[pos].status, "failed") && !jobs[pos].allow_failure &&
+                  spec_flag(jobs[pos].spec, "cancel_pipeline_on_failure");
+    bool others = false;
+    for (size_t i = 0; cancel && i < n; i++)
+        others = others || (i != pos && active(&jobs[i]));
+    sl_store_jobs_free(jobs, n);
+    if (!cancel || !others)
+        return;
+    if (srv_transition(s, pipeline_id, SRV_EV_CANCEL_PIPELINE, 0, NULL, false, &err) < 0)
+        log_failure("auto-cancel: cannot cancel a pipeline after a failure", pipeline_id, &err);
+}
