@@ -196,9 +196,13 @@ static bool hand_over(struct req *r, const struct sl_store_runner *rn)
     bool handed = false;
     worker_id(rn, wid);
     for (;;) {
-        int rc =
-            sl_store_claim_job_tagged(s->st, wid, (const char *const *)rn->tags, rn->ntags,
-                                      rn->run_untagged, s->lease_s, sl_time_now_ms(), &job, &err);
+        /* a runner without tags has rn->tags NULL, which the store reads as "no tag
+         * filter" (the built-in workers): it must be an empty list, or an untagged runner
+         * takes tagged jobs */
+        static const char *const no_tags[] = {NULL};
+        const char *const *tags = rn->tags ? (const char *const *)rn->tags : no_tags;
+        int rc = sl_store_claim_job_tagged(s->st, wid, tags, rn->ntags, rn->run_untagged,
+                                           s->lease_s, sl_time_now_ms(), &job, &err);
         if (rc < 0) {
             reply_sl_error(r, rc, &err);
             handed = true; /* answered */
