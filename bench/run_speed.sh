@@ -14,7 +14,8 @@
 # Environment: BENCH_RUNS (hyperfine runs for 1 and 50 jobs, default 10), BENCH_RUNS_BIG
 #   (for 500, default 3), BENCH_JOBS (parallelism of everything, default nproc),
 #   BENCH_GCL_LIMIT (seconds: gitlab-ci-local on 500 jobs is timed once first and not
-#   repeated beyond this, default 240), BENCH_NO_GCL=1 (sluice and the floor only).
+#   repeated beyond this, default 240), BENCH_NO_GCL=1 (sluice and the floor only),
+#   BENCH_SIZES (which projects: default "a b d", i.e. 1, 50 and 500 jobs).
 # Needs: hyperfine, python3, git; gitlab-ci-local from bench/setup-peers.sh
 # (scripts/install-deps.sh --bench runs it).
 set -euo pipefail
@@ -65,7 +66,7 @@ ratio() { python3 -c "import sys; a, b = sys.argv[1:]; print('%.1f×' % (float(a
 declare -A count=([a]=1 [b]=50 [d]=500)
 rows=()
 load0=$(cut -d" " -f1-3 /proc/loadavg)
-for p in a b d; do
+for p in ${BENCH_SIZES:-a b d}; do
   d=$out/$p n=${count[$p]} r=$runs
   [[ $p == d ]] && r=$runs_big
   echo "== $n jobs" >&2

@@ -340,6 +340,10 @@ static void build_job(struct builder *b, struct run_job *rj, size_t plan_index, 
     struct sl_job_spec probe = rj->planned.spec;
     probe.workspace = c->workspace;
     run_executor_apply(b->a, b->xo, &probe, b->unacted);
+    /* a container gets the job's variables only, as with the runner: nothing of the
+     * environment sluice was started in (a shell job keeps it, as a local run wants) */
+    if (probe.exec.executor == SL_EXEC_DOCKER)
+        c->base_env = NULL;
 }
 
 /* --- the command ------------------------------------------------------------------ */

@@ -67,6 +67,7 @@ one:
         SVC_NAME: one
         PORT: "9090"
   script:
+    - echo "probe=${SL_HOST_PROBE:-unset}"
     - timeout 5 wget -q -O- http://web:9090/ | sed 's/^/alias1 /'
     - timeout 5 wget -q -O- http://www:9090/ | sed 's/^/alias2 /'
     - timeout 5 wget -q -O- http://localhost__websvc:9090/ | sed 's/^/derived1 /'
@@ -96,7 +97,8 @@ deaf:
     - echo deaf-job-ran
 YML
 git add -A && git commit -qm init
-out=$("$bin" run --no-color 2>&1)
+out=$(SL_HOST_PROBE=leaked "$bin" run --no-color 2>&1)
+has "the host's environment does not reach the container" "probe=unset"
 has "alias: first of a comma-separated alias" "alias1 hello-from-one"
 has "alias: second of a comma-separated alias" "alias2 hello-from-one"
 has "alias derived with __" "derived1 hello-from-one"
