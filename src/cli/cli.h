@@ -23,6 +23,7 @@ int sl_cmd_runner(int argc, char **argv);
 int sl_cmd_secrets(int argc, char **argv);
 int sl_cmd_var(int argc, char **argv);
 int sl_cmd_env(int argc, char **argv);
+int sl_cmd_flag(int argc, char **argv);
 
 /* Prints "sluice: MESSAGE" to stderr. */
 void sl_cli_error(const char *fmt, ...) SL_PRINTF(1, 2);

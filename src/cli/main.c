@@ -31,6 +31,7 @@ static const struct command commands[] = {
     {"secrets", sl_cmd_secrets, "rotate the key CI/CD variables are sealed with"},
     {"var", sl_cmd_var, "set, list and remove CI/CD variables of a server"},
     {"env", sl_cmd_env, "environments and deployments of a server: list, stop, roll back, approve"},
+    {"flag", sl_cmd_flag, "feature flags of a server: list, enable, disable, roll out"},
     {"version", cmd_version, "print the version"},
 };
 

@@ -871,3 +871,15 @@ const struct route srv_routes[] = {
     {"POST", "/hooks/gitea", h_hook_gitea, NULL},
 };
 const size_t srv_nroutes = SL_ARRAY_LEN(srv_routes);
+
+/* The routes a job's CI_JOB_TOKEN may call, on its own project: reading and rolling out
+ * feature flags from a pipeline (sluice flag in a job). */
+static const route_fn job_token_routes[] = {h_flags_list, h_flag_get, h_flag_env_set};
+
+bool srv_route_takes_job_token(const struct route *rt)
+{
+    for (size_t i = 0; i < SL_ARRAY_LEN(job_token_routes); i++)
+        if (rt->fn == job_token_routes[i])
+            return true;
+    return false;
+}

@@ -66,8 +66,15 @@ static json_t *flag_json(const struct sl_store_flag *f, const struct sl_store_fl
 static void actor_of(struct req *r, char *buf, size_t size, const char *action, const char *detail,
                      struct sl_store_flag_actor *by)
 {
-    snprintf(buf, size, "token:%lld", (long long)r->token.id);
-    *by = (struct sl_store_flag_actor){.actor = buf, .action = action, .detail = detail};
+    if (r->job_id)
+        snprintf(buf, size, "job:%lld", (long long)r->job_id);
+    else
+        snprintf(buf, size, "token:%lld", (long long)r->token.id);
+    *by = (struct sl_store_flag_actor){.actor = buf,
+                                       .action = action,
+                                       .detail = detail,
+                                       .pipeline_id = r->pipeline_id,
+                                       .job_id = r->job_id};
 }
 
 /* Compiles one feature (NAME with STRATEGIES, VARIANTS, DEPENDENCIES: borrowed, any may be

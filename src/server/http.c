@@ -225,6 +225,38 @@ static bool route_match(const char *pattern, const char *path, int64_t *id,
     return !*p && !*u;
 }
 
+/* Authenticates R by the CI_JOB_TOKEN SECRET of a running job of project R->id; 0, or -1
+ * with R answered (401 unknown or finished, 403 another project's job). */
+static int job_token_auth(struct req *r, const char *secret)
+{
+    struct sl_store_job job = {0};
+    struct sl_store_pipeline p = {0};
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = sl_store_job_token_lookup(r->s->st, secret, &job, &err);
+    if (rc == 0 && strcmp(job.status, "running") != 0)
+        rc = SL_ENOENT;
+    if (rc == 0)
+        rc = sl_store_pipeline_get(r->s->st, job.pipeline_id, &p, &err);
+    if (rc == SL_ENOENT) {
+        srv_auth_failed(r);
+        reply_error(r, 401, "unauthorized", "invalid job token, or its job is not running");
+    } else if (rc < 0) {
+        reply_sl_error(r, rc, &err);
+    } else if (p.project_id != r->id) {
+        reply_error(r, 403, "forbidden", "a job token acts on its own project only");
+        rc = -1;
+    } else {
+        r->job_id = job.id;
+        r->pipeline_id = job.pipeline_id;
+        r->token.name = sl_xasprintf("job:%lld", (long long)job.id);
+        r->token.role = sl_xstrdup("developer");
+    }
+    sl_store_job_release(&job);
+    sl_store_pipeline_release(&p);
+    sl_error_release(&err);
+    return rc < 0 ? -1 : 0;
+}
+
 static void authenticate_and_run(struct req *r, const struct route *rt)
 {
     if (rt->role) {
@@ -243,6 +275,12 @@ static void authenticate_and_run(struct req *r, const struct route *rt)
             const char *secret = h + 7;
             while (*secret == ' ')
                 secret++;
+            if (sl_starts_with(secret, SL_STORE_JOB_TOKEN_PREFIX) &&
+                srv_route_takes_job_token(rt)) {
+                if (job_token_auth(r, secret) == 0)
+                    rt->fn(r);
+                return;
+            }
             struct sl_error err = SL_ERROR_INIT;
             int rc = sl_store_token_verify(r->s->st, secret, sl_time_now_ms(), &r->token, &err);
             if (rc == SL_ENOENT) {

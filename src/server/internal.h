@@ -97,9 +97,10 @@ struct req {
     struct MHD_Connection *conn;
     const char *method;
     const char *path;
-    int64_t id;                 /* the {id} of the route, when it has one */
-    char key[SRV_KEY_MAX + 1];  /* the {key} or {name} of the route, when it has one */
-    char key2[SRV_KEY_MAX + 1]; /* the {env} of the route, when it has one */
+    int64_t id;                  /* the {id} of the route, when it has one */
+    int64_t job_id, pipeline_id; /* the caller's job, when a CI_JOB_TOKEN authenticated it */
+    char key[SRV_KEY_MAX + 1];   /* the {key} or {name} of the route, when it has one */
+    char key2[SRV_KEY_MAX + 1];  /* the {env} of the route, when it has one */
     const char *body;
     size_t body_len;
     struct sl_store_token token; /* the caller (authenticated routes) */
@@ -136,6 +137,10 @@ struct route {
     route_fn fn;
     const char *role; /* NULL: no authentication */
 };
+
+/* Whether a running job's CI_JOB_TOKEN may call RT too, on its own project only (the
+ * route's {id} is the project): rollouts from pipelines (api.c lists them). */
+bool srv_route_takes_job_token(const struct route *rt);
 
 /* The route table (api.c) and its size. */
 extern const struct route srv_routes[];

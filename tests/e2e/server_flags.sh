@@ -16,7 +16,7 @@ trap 'kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 source "$src/tests/e2e/lib/server.sh"
 jx() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1" <<<"$body"; }
 
-server_start || { echo "not ok - the server starts"; exit 1; }
+server_start --workers 0 || { echo "not ok - the server starts"; exit 1; }
 ok "server starts ($url)"
 
 req POST /api/v1/tokens "$admin" '{"name":"m","role":"maintainer"}'
@@ -225,6 +225,46 @@ req POST "$F/unleash/reset" "$maint"
 expect "a maintainer resets it" 200 "$code"
 gl -H "UNLEASH-INSTANCEID: $inst" -H 'UNLEASH-APPNAME: production' "$url/api/v4/feature_flags/unleash/$a/client/features"
 expect "the old instance id stops working" 401 "$code"
+
+# ---- rollouts from a pipeline: a job's CI_JOB_TOKEN (a job taken over the runner API) ----
+mkdir "$tmp/repo"
+(cd "$tmp/repo" && git init -q -b main && printf 'deploy:\n  script: [echo deploy]\n' >.gitlab-ci.yml &&
+  git add . && git -c user.email=t@t -c user.name=t commit -qm init) || bad "a git repository is made"
+req POST /api/v1/projects "$maint" "{\"name\":\"deployer\",\"repo_url\":\"$tmp/repo\"}"
+d=$(jget "['id']")
+req POST /api/v1/projects/$d/feature_flags "$maint" '{"name":"checkout"}'
+req POST /api/v1/runners "$admin" '{"name":"flags","tags":[]}'
+rtok=$(jget "['token']")
+req POST /api/v1/projects/$d/pipelines "$maint" '{"ref":"main"}'
+pipe=$(jget "['id']")
+code=$(curl -s -o "$tmp/job" -w '%{http_code}' -H 'Content-Type: application/json' \
+  --data "{\"token\":\"$rtok\",\"info\":{\"features\":{}}}" "$url/api/v4/jobs/request")
+expect "the runner takes the job" 201 "$code" "$(cat "$tmp/job")"
+jobvar() { python3 -c "import json,sys; print([v['value'] for v in json.load(open(sys.argv[1]))['variables'] if v['key']==sys.argv[2]][0])" "$tmp/job" "$1"; }
+jid=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['id'])" "$tmp/job")
+jtok=$(jobvar CI_JOB_TOKEN)
+# (--project: the server's jobs get CI_PROJECT_ID 1 whatever their project, from plan/context.c)
+out=$(env -u SLUICE_URL -u SLUICE_TOKEN CI_SERVER_URL="$(jobvar CI_SERVER_URL)" CI_JOB_TOKEN="$jtok" \
+  "$bin" flag set checkout --env production --rollout 10 --project "$d" 2>&1)
+expect "sluice flag set in the job, with its CI_SERVER_URL and CI_JOB_TOKEN" "0 checkout: production rolled out to 10%" "$? $out"
+req GET /api/v1/projects/$d/feature_flags/checkout/history "$dev"
+expect "the rollout step names its pipeline and job" "flag.rollout job:$jid $pipe $jid" \
+  "$(jget "[0]['action']") $(jget "[0]['actor']") $(jget "[0]['pipeline_id']") $(jget "[0]['job_id']")" "$body"
+out=$(CI_JOB_TOKEN="$jtok" "$bin" flag list --url "$url" --project "$d" --env production 2>&1)
+expect "sluice flag list with the job token" 1 "$(grep -c 'checkout .*production:on(10%)' <<<"$out")" "$out"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Authorization: Bearer $jtok" \
+  --data '{"enabled":true}' "$url/api/v1/projects/$a/feature_flags/new-checkout/environments/production")
+expect "a job token cannot touch another project's flags" 403 "$code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Authorization: Bearer $jtok" --data '{}' "$url/api/v1/projects/$d/feature_flags/checkout")
+expect "nor do more than read and roll out" 401 "$code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'Content-Type: application/json' -H "JOB-TOKEN: $jtok" \
+  --data "{\"token\":\"$jtok\",\"state\":\"success\"}" "$url/api/v4/jobs/$jid")
+out=$(CI_JOB_TOKEN="$jtok" "$bin" flag enable checkout --env production --url "$url" --project "$d" 2>&1)
+expect "once the job is over its token does nothing" 1 "$(grep -c 'not running' <<<"$out")" "$out"
+out=$("$bin" flag enable checkout --env staging --url "$url" --project "$d" --token "$maint" 2>&1)
+expect "sluice flag enable from a laptop with an API token" "checkout: enabled in staging" "$out"
+out=$("$bin" flag set checkout --env staging --rollout 101 --url "$url" --project "$d" --token "$maint" 2>&1)
+expect "a rollout over 100 is a usage error" 2 "$?"
 
 # ---- real SDKs on the whole specification ----
 mods=$src/tests/flags/node_modules

@@ -1,0 +1,192 @@
+/* flag.c: `sluice flag list|enable|disable|set`, feature flags of a running server over its
+ * API (docs/feature-flags.md). In a job it needs no options: the server, the project and the
+ * job's CI_JOB_TOKEN come from the job's variables, and the server records the rollout with
+ * the pipeline and job that made it. */
+#include "base/compat.h"
+#include "base/alloc.h"
+#include "base/str.h"
+#include "cli/api_client.h"
+#include "cli/cli.h"
+
+#include <curl/curl.h>
+#include <getopt.h>
+#include <jansson.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sluice flag list [--env E] [--project ID] [--url URL] [--token TOKEN]\n"
+            "       sluice flag enable|disable NAME --env E [--project ID] [--url URL] "
+            "[--token TOKEN]\n"
+            "       sluice flag set NAME --env E --rollout PERCENT [--project ID] [--url URL] "
+            "[--token TOKEN]\n\n"
+            "Feature flags of a sluice server's project. list: the flags and where they are on;\n"
+            "enable, disable: the flag in environment E; set --rollout: a gradual rollout to\n"
+            "PERCENT of users (the flag's flexibleRollout strategy, made when it has none).\n"
+            "In a job the defaults are the job's: CI_SERVER_URL, CI_PROJECT_ID, CI_JOB_TOKEN.\n\n"
+            "Options:\n"
+            "  --url URL          the server (or SLUICE_URL, or CI_SERVER_URL)\n"
+            "  --token TOKEN      an API token (or SLUICE_TOKEN, or CI_JOB_TOKEN)\n"
+            "  --project ID       the project's id (or CI_PROJECT_ID)\n"
+            "  --env E            the environment\n"
+            "  --rollout PERCENT  0 to 100 (set)\n"
+            "  -h, --help         show this help\n");
+}
+
+static const char *env_or(const char *a, const char *b)
+{
+    const char *v = getenv(a);
+    return v && *v ? v : getenv(b);
+}
+
+static void print_list(const char *text, const char *env)
+{
+    json_t *a = json_loads(text, 0, NULL), *f;
+    size_t i;
+    printf("%-40s %-12s %s\n", "NAME", "TYPE", "ENVIRONMENTS");
+    json_array_foreach(a, i, f)
+    {
+        struct sl_str envs = SL_STR_INIT;
+        json_t *e;
+        size_t k;
+        json_array_foreach(json_object_get(f, "environments"), k, e)
+        {
+            const char *name = json_string_value(json_object_get(e, "environment"));
+            if (env && (!name || strcmp(name, env) != 0))
+                continue;
+            sl_str_addf(&envs, "%s%s:%s", envs.len ? " " : "", name ? name : "?",
+                        json_is_true(json_object_get(e, "enabled")) ? "on" : "off");
+            json_t *s;
+            size_t j;
+            json_array_foreach(json_object_get(e, "strategies"), j, s)
+            {
+                const char *r =
+                    json_string_value(json_object_get(json_object_get(s, "parameters"), "rollout"));
+                if (r)
+                    sl_str_addf(&envs, "(%s%%)", r);
+            }
+        }
+        printf("%-40s %-12s %s%s\n", json_string_value(json_object_get(f, "name")),
+               json_string_value(json_object_get(f, "type")), envs.len ? envs.buf : "-",
+               json_is_true(json_object_get(f, "stale")) ? " [stale]" : "");
+        sl_str_release(&envs);
+    }
+    json_decref(a);
+}
+
+int sl_cmd_flag(int argc, char **argv)
+{
+    enum { O_URL = 1, O_TOKEN, O_PROJECT, O_ENV, O_ROLLOUT };
+    static const struct option longopts[] = {{"url", required_argument, NULL, O_URL},
+                                             {"token", required_argument, NULL, O_TOKEN},
+                                             {"project", required_argument, NULL, O_PROJECT},
+                                             {"env", required_argument, NULL, O_ENV},
+                                             {"rollout", required_argument, NULL, O_ROLLOUT},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    struct sl_cli_api c = {env_or("SLUICE_URL", "CI_SERVER_URL"),
+                           env_or("SLUICE_TOKEN", "CI_JOB_TOKEN"), "flag", SL_STR_INIT};
+    const char *project = getenv("CI_PROJECT_ID"), *env = NULL, *rollout = NULL;
+    int opt, rc = SL_EXIT_USAGE;
+    long status = 0;
+    char *path = NULL, *body = NULL;
+
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? SL_EXIT_USAGE : SL_EXIT_OK;
+    }
+    const char *sub = argv[1];
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc - 1, argv + 1, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case O_URL:
+            c.url = optarg;
+            break;
+        case O_TOKEN:
+            c.token = optarg;
+            break;
+        case O_PROJECT:
+            project = optarg;
+            break;
+        case O_ENV:
+            env = optarg;
+            break;
+        case O_ROLLOUT:
+            rollout = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return SL_EXIT_OK;
+        default:
+            sl_cli_error("flag: unknown option '%s'; see 'sluice flag --help'", argv[optind]);
+            return SL_EXIT_USAGE;
+        }
+    }
+    char **args = argv + 1 + optind;
+    int nargs = argc - 1 - optind;
+    if (!c.url || !c.token) {
+        sl_cli_error("flag: --url and --token (or SLUICE_URL and SLUICE_TOKEN; in a job "
+                     "CI_SERVER_URL and CI_JOB_TOKEN) are required");
+        return SL_EXIT_USAGE;
+    }
+    if (!project || !*project || strspn(project, "0123456789") != strlen(project)) {
+        sl_cli_error("flag: --project takes a project id (or CI_PROJECT_ID), not '%s'",
+                     project ? project : "");
+        return SL_EXIT_USAGE;
+    }
+    long pct = -1;
+    if (rollout) {
+        char *end;
+        pct = strtol(rollout, &end, 10);
+        if (*end || end == rollout || pct < 0 || pct > 100) {
+            sl_cli_error("flag: --rollout takes a percentage from 0 to 100, not '%s'", rollout);
+            return SL_EXIT_USAGE;
+        }
+    }
+    bool list = !strcmp(sub, "list") && nargs == 0;
+    bool on = !strcmp(sub, "enable"), off = !strcmp(sub, "disable"), set = !strcmp(sub, "set");
+    if (!list && !((on || off || (set && rollout)) && nargs == 1 && env)) {
+        sl_cli_error("flag: usage: sluice flag list | enable|disable NAME --env E | set NAME "
+                     "--env E --rollout PERCENT (see --help)");
+        return SL_EXIT_USAGE;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (list) {
+        path = sl_xasprintf("/api/v1/projects/%s/feature_flags", project);
+        if (sl_cli_api_call(&c, "GET", path, NULL, &status) < 0)
+            rc = SL_EXIT_FAIL;
+        else if (status != 200)
+            rc = sl_cli_api_fail(&c, status);
+        else {
+            print_list(c.body.buf, env);
+            rc = SL_EXIT_OK;
+        }
+    } else {
+        char *name = curl_easy_escape(NULL, args[0], 0), *e = curl_easy_escape(NULL, env, 0);
+        path =
+            sl_xasprintf("/api/v1/projects/%s/feature_flags/%s/environments/%s", project, name, e);
+        curl_free(name);
+        curl_free(e);
+        json_t *b = set ? json_pack("{s:I}", "rollout", (json_int_t)pct)
+                        : json_pack("{s:b}", "enabled", on);
+        body = json_dumps(b, JSON_COMPACT);
+        json_decref(b);
+        if (sl_cli_api_call(&c, "PUT", path, body, &status) < 0) {
+            rc = SL_EXIT_FAIL;
+        } else if (status != 200) {
+            rc = sl_cli_api_fail(&c, status);
+        } else {
+            if (set)
+                printf("%s: %s rolled out to %ld%%\n", args[0], env, pct);
+            else
+                printf("%s: %s in %s\n", args[0], on ? "enabled" : "disabled", env);
+            rc = SL_EXIT_OK;
+        }
+    }
+    curl_global_cleanup();
+    free(body);
+    free(path);
+    sl_str_release(&c.body);
+    return rc;
+}
