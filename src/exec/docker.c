@@ -739,9 +739,11 @@ int sl_exec_docker_run(const struct sl_exec_spec *spec, struct sl_exec_result *r
         run_after_script(&j, &r);
 
 done:
-    const char *dbg = env_get(spec->env, "CI_DEBUG_SERVICES");
-    if (j.svc.ndone && dbg && sl_streq(dbg, "true"))
-        sl_docker_services_logs(&j.svc);
+    if (j.svc.ndone) {
+        const char *dbg = env_get(spec->env, "CI_DEBUG_SERVICES");
+        if (dbg && sl_streq(dbg, "true"))
+            sl_docker_services_logs(&j.svc);
+    }
     if (j.d) {
         sl_docker_services_remove(&j.svc, false);
         remove_container(&j);
