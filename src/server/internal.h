@@ -410,6 +410,9 @@ struct srv_job_vars {
 int srv_job_variables(struct sl_server *s, int64_t project_id, const struct sl_job_spec *planned,
                       struct srv_job_vars *out, struct sl_error *err);
 void srv_job_vars_release(struct srv_job_vars *jv);
+/* Appends KEY=VALUE (raw; masked when MASKED) to JV: what the server adds beside the stored
+ * variables, such as the job's CI_JOB_TOKEN. */
+void srv_job_vars_add(struct srv_job_vars *jv, const char *key, const char *value, bool masked);
 /* Adds the masked values of JV to M. */
 int srv_job_vars_mask(const struct srv_job_vars *jv, struct sl_mask *m, struct sl_error *err);
 /* JV as the KEY=VALUE lists sl_jobspec_ctx takes (extra and extra_raw), in A; file variables

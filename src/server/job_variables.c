@@ -97,6 +97,13 @@ out:
     return rc;
 }
 
+void srv_job_vars_add(struct srv_job_vars *jv, const char *key, const char *value, bool masked)
+{
+    jv->vars = sl_xrealloc(jv->vars, (jv->n + 2) * sizeof(*jv->vars));
+    jv->vars[jv->n++] = (struct srv_job_var){
+        .key = sl_xstrdup(key), .value = sl_xstrdup(value), .raw = true, .masked = masked};
+}
+
 void srv_job_vars_release(struct srv_job_vars *jv)
 {
     for (size_t i = 0; jv->vars && i < jv->n; i++) {

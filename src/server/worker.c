@@ -18,6 +18,7 @@
 #include "server/internal.h"
 #include "server/runner.h"
 
+#include <sodium.h>
 #include <sys/stat.h>
 #include <git2.h>
 #include <unistd.h>
@@ -318,6 +319,15 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
         job_ctx(w, job, spec, pdir, &ca, &ctx, &project_id);
         /* the project's and instance's CI/CD variables, and the mask of their secrets */
         brc = srv_job_variables(s, project_id, &planned.spec, &jv, &err);
+        /* CI_JOB_TOKEN: valid while this attempt runs (git over HTTP, artifacts of its
+         * dependencies, the API calls that take it), masked in its log */
+        char *job_token = NULL;
+        if (brc == 0 &&
+            (brc = sl_store_job_token_issue(s->st, job->id, w->id, &job_token, &err)) == 0) {
+            srv_job_vars_add(&jv, "CI_JOB_TOKEN", job_token, true);
+            sodium_memzero(job_token, strlen(job_token));
+            free(job_token);
+        }
         if (brc == 0)
             brc = srv_job_vars_env(s, &jv, varfiles, &ca, &ctx.extra, &ctx.extra_raw, &err);
         if (brc == 0 && jv.n) {

@@ -112,6 +112,11 @@ show:
     - echo "file=$(cat "$CA_FILE") path_is_file=$([ -f "$CA_FILE" ] && echo yes)"
     - echo "$CA_FILE" > where
   artifacts: {paths: [where]}
+tokens:
+  script:
+    - echo "token $CI_JOB_TOKEN"
+    - python3 -c 'import os; print("reversed", os.environ["CI_JOB_TOKEN"][::-1])'
+    - echo "git_http=$(curl -s -o /dev/null -w '%{http_code}' -u "gitlab-ci-token:$CI_JOB_TOKEN" "$CI_SERVER_URL/vars.git/info/refs?service=git-upload-pack")"
 deploy:
   environment: {name: production}
   script: [echo "scoped=$SCOPED"]
@@ -173,6 +178,12 @@ expect "a file variable is a path to a file holding the value" "file=-----CERT--
 job_log deploy
 expect "the exact environment scope wins over a pattern and *" "scoped=prod" \
   "$(out_line scoped=)" "$body"
+job_log tokens
+expect "CI_JOB_TOKEN is masked in the log" 1 "$(grep -c '^token \[MASKED\]$' <<<"$body")" "$body"
+expect "... and works for git over HTTP while the job runs" "git_http=200" "$(out_line git_http=)" "$body"
+job_token=$(grep '^reversed ' <<<"$body" | cut -d' ' -f2 | python3 -c 'import sys; print(sys.stdin.read().strip()[::-1])')
+code=$(curl -s -o /dev/null -w '%{http_code}' -u "gitlab-ci-token:$job_token" "$url/vars.git/info/refs?service=git-upload-pack")
+expect "a job token stops working when its job ends" 1 "$([[ ${job_token:0:6} == glcbt- && $code =~ ^40[13]$ ]] && echo 1)" "$code ${job_token:0:6}"
 job_log leak
 expect "the masked variable's value, split, base64 and URL-encoded, is masked (stdout, stderr, after_script)" \
   "0 6" "$(grep -c "$secret\|c3VwM3ItczNjcmV0\|U3VwM3Itc zNjcmV0\|%2Bkey%2F42" <<<"$body") $(grep -c '\[MASKED\]' <<<"$body")" "$body"
