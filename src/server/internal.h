@@ -51,9 +51,6 @@ struct sl_server {
     char address[80];
     int listen_fd; /* bound by srv_http_bind, then the daemon's; -1: none */
     struct MHD_Daemon *daemon;
-    /* Pipeline transitions (restore, event, persist) are serialised per process: the store
-     * makes each write atomic, this makes each read-modify-write of one pipeline so. */
-    pthread_mutex_t sched_mu;
     /* Idle workers wait here; pipeline creation, play and retry signal it. */
     pthread_mutex_t wake_mu;
     pthread_cond_t wake_cv;

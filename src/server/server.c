@@ -159,7 +159,6 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
     s->listen_fd = -1;
     metrics_init(&s->metrics);
     srv_flags_init(s);
-    pthread_mutex_init(&s->sched_mu, NULL);
     pthread_mutex_init(&s->wake_mu, NULL);
     pthread_mutex_init(&s->poll_mu, NULL);
     /* timed waits on the monotonic clock: a wall-clock step must not stall a worker */
@@ -262,7 +261,6 @@ void sl_server_free(struct sl_server *s)
     sl_store_close(s->st);
     metrics_release(&s->metrics);
     srv_flags_free(s);
-    pthread_mutex_destroy(&s->sched_mu);
     pthread_mutex_destroy(&s->wake_mu);
     pthread_cond_destroy(&s->wake_cv);
     pthread_mutex_destroy(&s->poll_mu);

@@ -214,7 +214,16 @@ int srv_transition(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, 
                    const struct srv_finish *fin, bool force_running, struct sl_error *err)
 {
     int rc;
-    pthread_mutex_lock(&s->sched_mu);
+    /* One store transaction holding the pipeline's row (store.h): a crash mid-transition
+     * leaves pipeline and jobs as they were, and two servers on one PostgreSQL finishing two
+     * jobs of a pipeline at once take turns, so what they decide is decided once. A
+     * transition started from inside another (SL_EBUSY: this thread's transaction is open)
+     * runs in that one. */
+    int trc = sl_store_tx_begin(s->st, pipeline_id, err);
+    if (trc < 0 && trc != SL_EBUSY)
+        return trc;
+    if (trc == SL_EBUSY)
+        sl_error_release(err);
     bool lost = false;
     rc = apply(s, pipeline_id, ev, job_pos, fin, force_running, &lost, err);
     /* A pending job claimed between our read and our write: cancel again so the claimed
@@ -223,7 +232,8 @@ int srv_transition(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, 
         lost = false;
         rc = apply(s, pipeline_id, ev, job_pos, fin, false, &lost, err);
     }
-    pthread_mutex_unlock(&s->sched_mu);
+    if (trc == 0)
+        rc = sl_store_tx_end(s->st, rc, err);
     /* workflow:auto_cancel:on_job_failure: all (a transition of its own, so outside) */
     if (rc == 0 && ev == SRV_EV_FINISHED && fin && fin->reason != SL_SCHED_FAILURE_NONE)
         srv_auto_cancel_on_failure(s, pipeline_id, job_pos);

@@ -87,6 +87,9 @@ struct sl_store_backend {
     const char *begin_write;
     /* Appended to the claim's inner SELECT (PostgreSQL: FOR UPDATE SKIP LOCKED). */
     const char *claim_lock;
+    /* Appended to the SELECT that locks a pipeline's row for a transition (PostgreSQL: FOR
+     * UPDATE; SQLite: "", its BEGIN IMMEDIATE holds the whole database). */
+    const char *row_lock;
     /* Run first in the migration transaction: serialises concurrent start-ups (NULL:
      * begin_write already does). */
     const char *migrate_lock;
@@ -116,6 +119,9 @@ struct db_conn {
     struct sl_store *st;
     void *c;
     bool write;
+    /* borrowed inside this thread's open transaction (sl_store_tx_begin): release gives
+     * nothing back, begin/end are a savepoint */
+    bool nested;
 };
 
 int db_acquire(struct sl_store *st, bool write, struct db_conn *out, struct sl_error *err);

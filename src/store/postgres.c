@@ -279,6 +279,7 @@ const struct sl_store_backend sl_store_postgres_backend = {
     .serialize_writes = false,
     .begin_write = "BEGIN",
     .claim_lock = " FOR UPDATE SKIP LOCKED",
+    .row_lock = " FOR UPDATE",
     /* any constant: every sluice start-up on this database takes the same lock */
     .migrate_lock = "SELECT pg_advisory_xact_lock(7305873901)",
     .migration_suffix = "postgres",

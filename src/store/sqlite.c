@@ -209,6 +209,7 @@ const struct sl_store_backend sl_store_sqlite_backend = {
     .serialize_writes = true,
     .begin_write = "BEGIN IMMEDIATE",
     .claim_lock = "",
+    .row_lock = "",
     .migrate_lock = NULL,
     .migration_suffix = "sqlite",
     .connect = sqlite_connect,

@@ -113,10 +113,25 @@ void sl_store_set_seal_key(struct sl_store *st, const unsigned char *key)
         sodium_memzero(st->seal_key, sizeof(st->seal_key));
 }
 
+/* This thread's open transaction (sl_store_tx_begin): every store call of the thread on
+ * that store uses its connection, so what a transition reads and writes is one transaction
+ * without threading a connection through every store function. */
+static _Thread_local struct {
+    struct sl_store *st;
+    struct db_conn dc;
+    int savepoints;
+} tx;
+
 int db_acquire(struct sl_store *st, bool write, struct db_conn *out, struct sl_error *err)
 {
     void *c;
     int rc = 0;
+
+    if (tx.st == st) {
+        *out = tx.dc;
+        out->nested = true;
+        return 0;
+    }
 
     if (write && st->be->serialize_writes)
         pthread_mutex_lock(&st->write_mu);
@@ -152,6 +167,10 @@ void db_release(struct db_conn *dc)
     struct sl_store *st = dc->st;
     if (!st)
         return;
+    if (dc->nested) {
+        dc->st = NULL;
+        return;
+    }
     pthread_mutex_lock(&st->mu);
     st->idle[st->nidle++] = dc->c;
     pthread_cond_signal(&st->cv);
@@ -164,17 +183,34 @@ void db_release(struct db_conn *dc)
 int db_exec(struct db_conn *dc, const char *sql, const struct db_value *params, size_t nparams,
             struct db_rows *rows, int64_t *changes, struct sl_error *err)
 {
+
     return dc->st->be->exec(dc->c, sql, params, nparams, rows, changes, err);
 }
 
 int db_begin(struct db_conn *dc, struct sl_error *err)
 {
+    if (dc->nested) { /* inside the thread's transaction: a savepoint of it */
+        char sql[48];
+        snprintf(sql, sizeof(sql), "SAVEPOINT sl_%d", ++tx.savepoints);
+        return db_exec(dc, sql, NULL, 0, NULL, NULL, err);
+    }
     const char *sql = dc->write ? dc->st->be->begin_write : "BEGIN";
     return db_exec(dc, sql, NULL, 0, NULL, NULL, err);
 }
 
 int db_end(struct db_conn *dc, int rc, struct sl_error *err)
 {
+    if (dc->nested) {
+        char sql[80];
+        int n = tx.savepoints--;
+        if (rc < 0) {
+            snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT sl_%d", n);
+            dc->st->be->exec(dc->c, sql, NULL, 0, NULL, NULL, NULL);
+        }
+        snprintf(sql, sizeof(sql), "RELEASE SAVEPOINT sl_%d", n);
+        int r = dc->st->be->exec(dc->c, sql, NULL, 0, NULL, NULL, rc < 0 ? NULL : err);
+        return rc < 0 ? rc : r;
+    }
     if (rc < 0) {
         /* the first error is the one worth reporting */
         dc->st->be->exec(dc->c, "ROLLBACK", NULL, 0, NULL, NULL, NULL);
@@ -332,6 +368,48 @@ int db_run(struct sl_store *st, bool write, const char *sql, const struct db_val
     if ((rc = db_acquire(st, write, &dc, err)) < 0)
         return rc;
     rc = db_exec(&dc, sql, params, nparams, rows, changes, err);
+    db_release(&dc);
+    return rc;
+}
+
+int sl_store_tx_begin(struct sl_store *st, int64_t pipeline_id, struct sl_error *err)
+{
+    struct db_conn dc;
+    struct db_rows rows = {0};
+    int rc;
+
+    if (tx.st)
+        return sl_error_set(err, SL_EBUSY, "store: a transaction is already open here");
+    if ((rc = db_acquire(st, true, &dc, err)) < 0)
+        return rc;
+    if ((rc = db_begin(&dc, err)) < 0) {
+        db_release(&dc);
+        return rc;
+    }
+    char sql[96];
+    snprintf(sql, sizeof(sql), "SELECT id FROM pipelines WHERE id = ?%s", st->be->row_lock);
+    struct db_value v = db_int(pipeline_id);
+    if ((rc = db_exec(&dc, sql, &v, 1, &rows, NULL, err)) == 0 && rows.nrows == 0)
+        rc = sl_error_set(err, SL_ENOENT, "pipeline %" PRId64 " does not exist", pipeline_id);
+    db_rows_release(&rows);
+    if (rc < 0) {
+        db_end(&dc, rc, NULL);
+        db_release(&dc);
+        return rc;
+    }
+    tx.st = st;
+    tx.dc = dc;
+    tx.savepoints = 0;
+    return 0;
+}
+
+int sl_store_tx_end(struct sl_store *st, int rc, struct sl_error *err)
+{
+    if (tx.st != st)
+        return rc < 0 ? rc : sl_error_set(err, SL_EINVAL, "store: no transaction is open here");
+    struct db_conn dc = tx.dc;
+    tx.st = NULL;
+    rc = db_end(&dc, rc, err);
     db_release(&dc);
     return rc;
 }

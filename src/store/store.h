@@ -559,6 +559,19 @@ int sl_store_deployment_list(struct sl_store *st, int64_t environment_id,
  * ends. When EXPECT_STATUS is not NULL, only from that status (else SL_EBUSY). */
 int sl_store_deployment_set_status(struct sl_store *st, int64_t id, const char *status,
                                    const char *expect_status, int64_t now, struct sl_error *err);
+/* ---- transactions of a pipeline's transition ----
+ *
+ * sl_store_tx_begin opens a write transaction and locks PIPELINE_ID's row in it (SELECT …
+ * FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE holds the whole database): until
+ * sl_store_tx_end, every store call this thread makes on ST runs in it (a function that
+ * opens a transaction of its own gets a savepoint), and another process's transition of the
+ * same pipeline waits. sl_store_tx_end commits when RC is 0, else rolls back, and returns
+ * RC or the commit's error. One open transaction per thread; do not wait there on another
+ * thread's store call (on SQLite it would wait for this transaction). SL_ENOENT: no such
+ * pipeline. */
+int sl_store_tx_begin(struct sl_store *st, int64_t pipeline_id, struct sl_error *err);
+int sl_store_tx_end(struct sl_store *st, int rc, struct sl_error *err);
+
 /* ---- sealing (seal.c): values of CI/CD variables are stored only sealed ----
  *
  * XChaCha20-Poly1305 (libsodium) under one 32-byte key, bound to the row's project so a

@@ -1288,6 +1288,37 @@ static bool file_contains(const char *path, const char *needle)
     return hit;
 }
 
+/* A transition's transaction: every store call of the thread runs in it, a function with a
+ * transaction of its own gets a savepoint, and a rollback leaves nothing. */
+STORE_TEST(transition_transaction)
+{
+    int64_t proj = make_project(st, "tx"), pl = make_pipeline(st, proj, 2, "pending", 0), id = 0;
+    struct sl_store_pipeline got = {0};
+    CHECK(pl > 0);
+    CHECK_FAILS(SL_ENOENT, sl_store_tx_begin(st, pl + 1000, &e_));
+    CHECK_OK(sl_store_tx_begin(st, pl, &e_));
+    CHECK_FAILS(SL_EBUSY, sl_store_tx_begin(st, pl, &e_)); /* one per thread */
+    CHECK_OK(sl_store_pipeline_get(st, pl, &got, &e_));
+    free(got.status);
+    got.status = sl_xstrdup("failed"); /* make_pipeline's are running */
+    CHECK_OK(sl_store_pipeline_update(st, &got, &e_));
+    sl_store_pipeline_release(&got);
+    struct sl_store_project p = {.name = (char *)"tx-inner", .repo_url = (char *)"file:///r"};
+    CHECK_OK(sl_store_project_create(st, &p, 1, &id, &e_));      /* its own transaction: nested */
+    CHECK_FAILS(SL_EINVAL, sl_store_tx_end(st, SL_EINVAL, &e_)); /* roll back */
+    CHECK_OK(sl_store_pipeline_get(st, pl, &got, &e_));
+    CHECK_STR_EQ(got.status, "running");
+    sl_store_pipeline_release(&got);
+    struct sl_store_project gp = {0};
+    CHECK_FAILS(SL_ENOENT, sl_store_project_get_by_name(st, "tx-inner", &gp, &e_));
+    /* and a commit keeps both */
+    CHECK_OK(sl_store_tx_begin(st, pl, &e_));
+    CHECK_OK(sl_store_project_create(st, &p, 1, &id, &e_));
+    CHECK_OK(sl_store_tx_end(st, 0, &e_));
+    CHECK_OK(sl_store_project_get_by_name(st, "tx-inner", &gp, &e_));
+    sl_store_project_release(&gp);
+}
+
 STORE_TEST(variables_sealed)
 {
     unsigned char k1[SL_STORE_SEAL_KEY_BYTES], k2[SL_STORE_SEAL_KEY_BYTES];
