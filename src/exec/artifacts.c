@@ -796,6 +796,15 @@ static int meta_write(const struct sl_artifacts_meta *m, const char *path, struc
     return rc;
 }
 
+int sl_artifacts_meta_save(const struct sl_artifacts_meta *meta, const char *store_dir,
+                           struct sl_error *err)
+{
+    char *json = sl_fs_join(store_dir, "artifacts.json");
+    int rc = meta_write(meta, json, err);
+    free(json);
+    return rc;
+}
+
 static int strv_from_json(json_t *a, char ***out, size_t *n)
 {
     if (!json_is_array(a))
@@ -915,6 +924,11 @@ out:
 int sl_artifacts_restore(const char *store_dir, const char *workspace, struct sl_error *err)
 {
     char *archive = sl_fs_join(store_dir, "artifacts.tar.zst");
+    if (!sl_fs_exists(archive)) {
+        /* uploaded by a runner over /api/v4: a zip, as gitlab-runner packs it */
+        free(archive);
+        archive = sl_fs_join(store_dir, "artifacts.zip");
+    }
     int rc = sl_artifacts_extract(archive, workspace, 0, NULL, err);
     free(archive);
     return rc;

@@ -146,6 +146,10 @@ int sl_artifacts_collect(struct sl_artifacts_meta **out, const char *workspace,
 int sl_artifacts_meta_load(struct sl_artifacts_meta **out, const char *store_dir,
                            struct sl_error *err);
 void sl_artifacts_meta_free(struct sl_artifacts_meta *meta);
+/* Records META as STORE_DIR/artifacts.json (atomically), for an archive that arrived whole
+ * (a runner's upload) rather than through sl_artifacts_collect. */
+int sl_artifacts_meta_save(const struct sl_artifacts_meta *meta, const char *store_dir,
+                           struct sl_error *err);
 /* True when META's expire_in has passed at NOW_MS. */
 bool sl_artifacts_expired(const struct sl_artifacts_meta *meta, int64_t now_ms);
 /* Extracts the archive of STORE_DIR into WORKSPACE (sl_artifacts_extract with the default

@@ -865,6 +865,8 @@ const struct route srv_routes[] = {
     {"POST", "/api/v4/jobs/request", h_v4_jobs_request, NULL},
     {"PUT", "/api/v4/jobs/{id}", h_v4_job_update, NULL},
     {"PATCH", "/api/v4/jobs/{id}/trace", h_v4_job_trace, NULL},
+    {"POST", "/api/v4/jobs/{id}/artifacts", h_v4_job_artifacts_upload, NULL},
+    {"GET", "/api/v4/jobs/{id}/artifacts", h_v4_job_artifacts_download, NULL},
     /* authenticated by the project's webhook secret, not by a token (webhook.c) */
     {"POST", "/hooks/github", h_hook_github, NULL},
     {"POST", "/hooks/gitlab", h_hook_gitlab, NULL},

@@ -6,7 +6,9 @@
 #include "base/time.h"
 #include "server/http.h"
 #include "server/internal.h"
+#include "exec/artifacts.h"
 #include "server/runner.h"
+#include "server/upload.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -19,6 +21,9 @@ struct conn_ctx {
     bool answered; /* a response is queued: ignore whatever else arrives */
     int64_t t0;
     int64_t hold_deadline; /* a held long-poll's (req.hold_deadline) */
+    /* an upload route's body (upload.h); upload_bad: it is not multipart/form-data */
+    struct srv_upload *upload;
+    bool upload_bad;
 };
 
 void reply_json(struct req *r, int status, json_t *v)
@@ -426,18 +431,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
          * closes the connection instead of reading the rest). */
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > SRV_BODY_MAX) {
+        bool upload = srv_upload_route(method, url);
+        /* an upload's body goes to a file; its cap is the artifact's plus the form's */
+        unsigned long long cap =
+            upload ? (unsigned long long)SL_ARTIFACTS_MAX_BYTES + SRV_BODY_MAX : SRV_BODY_MAX;
+        if (cl && strtoull(cl, NULL, 10) > cap) {
             struct req r;
             req_init(&r, s, conn, method, url);
-            reply_error(&r, 413, "too_large", "the request body is over %d bytes", SRV_BODY_MAX);
+            reply_error(&r, 413, "too_large", "the request body is over %llu bytes", cap);
             cc->answered = true;
             enum MHD_Result ret = send_reply(&r, "", cc->t0, srv_nroutes);
             sl_str_release(&r.out);
             return ret;
         }
+        if (upload) {
+            struct sl_error err = SL_ERROR_INIT;
+            cc->upload_bad = srv_upload_new(&cc->upload, s->data_dir, conn, &err) < 0;
+            sl_error_release(&err);
+        }
         return MHD_YES;
     }
     if (cc->answered) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size && (cc->upload || cc->upload_bad)) {
+        if (cc->upload)
+            srv_upload_feed(cc->upload, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -459,8 +479,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     cc->answered = true;
     size_t idx = srv_nroutes;
     const char *route = "";
+    r.upload = cc->upload;
     if (cc->too_big) {
         reply_error(&r, 413, "too_large", "the request body is over %d bytes", SRV_BODY_MAX);
+    } else if (cc->upload_bad) {
+        reply_error(&r, 400, "invalid", "the body must be multipart/form-data");
     } else {
         r.hold_deadline = cc->hold_deadline;
         idx = dispatch(&r);
@@ -499,6 +522,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct conn_ctx *cc = *con_cls;
     if (cc) {
         sl_str_release(&cc->body);
+        srv_upload_free(cc->upload);
         free(cc);
         *con_cls = NULL;
     }

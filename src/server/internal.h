@@ -100,6 +100,7 @@ struct req {
     char key2[SRV_KEY_MAX + 1];  /* the {env} of the route, when it has one */
     const char *body;
     size_t body_len;
+    struct srv_upload *upload;   /* an upload route's streamed body (upload.h), else NULL */
     struct sl_store_token token; /* the caller (authenticated routes) */
     /* the answer */
     int status;

@@ -8,6 +8,7 @@
 #define SL_SERVER_RUNNER_H
 
 #include "base/compat.h"
+#include "exec/reports.h"
 #include "server/internal.h"
 
 #define SRV_LONG_POLL_MAX_S 30 /* the longest a jobs/request is held (GitLab's Workhorse: 50) */
@@ -37,6 +38,19 @@ void srv_runners_release_all(struct sl_server *s);
  * must not be handed a job). */
 bool srv_conn_alive(struct MHD_Connection *conn);
 
+/* A job's reports as the store keeps them (worker.c writes them for the built-in workers,
+ * runner_artifacts.c for uploads): a JSON array of "KEY=VALUE" (NULL when ENV is empty)
+ * and the JUnit counts' JSON object. Caller frees. */
+char *srv_dotenv_json(const struct sl_dotenv *env);
+char *srv_junit_json(const struct sl_junit_counts *c);
+
+/* The job of the job token TOKEN (may be NULL), which must be job R->id and running; false
+ * with R answered otherwise (403 with Job-Status saying what became of the attempt). On
+ * true *JOB is filled (release it). */
+bool srv_runner_job_auth(struct req *r, const char *token, struct sl_store_job *job);
+/* Extends JOB's lease (its runner just spoke) and tells it how often to report. */
+void srv_runner_renew(struct req *r, const struct sl_store_job *job);
+
 /* /api/v4 (runner_api.c) */
 void h_v4_runner_verify(struct req *r);
 void h_v4_runner_register(struct req *r);
@@ -44,6 +58,9 @@ void h_v4_runner_delete(struct req *r);
 void h_v4_jobs_request(struct req *r);
 void h_v4_job_update(struct req *r);
 void h_v4_job_trace(struct req *r);
+/* artifacts (runner_artifacts.c) */
+void h_v4_job_artifacts_upload(struct req *r);
+void h_v4_job_artifacts_download(struct req *r);
 
 /* Git over HTTP (git_http.c): answers R when its path is a project's smart-HTTP
  * endpoint (NAME.git/info/refs, NAME.git/git-upload-pack) and returns true; false when it

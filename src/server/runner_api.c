@@ -268,14 +268,17 @@ out:
     json_decref(body);
 }
 
-/* The job of the request's job token (the body's "token", else JOB-TOKEN), which must be
- * job R->id and running; false with R answered otherwise: 403 with Job-Status saying what
- * became of it, so a runner whose attempt is over stops. */
+/* The job of the request's job token (the body's "token", else JOB-TOKEN). */
 static bool job_auth(struct req *r, json_t *body, struct sl_store_job *job)
 {
     const char *token = body ? json_string_value(json_object_get(body, "token")) : NULL;
-    if (!token)
-        token = header_arg(r, "JOB-TOKEN");
+    return srv_runner_job_auth(r, token ? token : header_arg(r, "JOB-TOKEN"), job);
+}
+
+/* 403 with Job-Status saying what became of the attempt, so a runner whose attempt is
+ * over stops. */
+bool srv_runner_job_auth(struct req *r, const char *token, struct sl_store_job *job)
+{
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_job_token_lookup(r->s->st, token, job, &err);
     sl_error_release(&err);
@@ -300,8 +303,7 @@ static bool job_auth(struct req *r, json_t *body, struct sl_store_job *job)
     return true;
 }
 
-/* Extends the job's lease: its runner just spoke. */
-static void renew(struct req *r, const struct sl_store_job *job)
+void srv_runner_renew(struct req *r, const struct sl_store_job *job)
 {
     sl_store_job_renew_lease(r->s->st, job->id, job->runner_id, r->s->lease_s, sl_time_now_ms(),
                              NULL);
@@ -316,7 +318,7 @@ void h_v4_job_update(struct req *r)
     struct sl_store_job job = {0};
     if (!body || !job_auth(r, body, &job))
         goto out;
-    renew(r, &job);
+    srv_runner_renew(r, &job);
     const char *state = json_string_value(json_object_get(body, "state"));
     if (!state || !strcmp(state, "running")) {
         reply_header(r, "Job-Status", "running");
@@ -394,7 +396,7 @@ void h_v4_job_trace(struct req *r)
     struct sl_error err = SL_ERROR_INIT;
     if (!job_auth(r, NULL, &job))
         goto out;
-    renew(r, &job);
+    srv_runner_renew(r, &job);
     if (sl_store_log_size(s->st, job.id, &size, &err) < 0) {
         reply_sl_error(r, 500, &err);
         goto out;

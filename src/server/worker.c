@@ -87,31 +87,39 @@ static void on_line(void *ctx, enum sl_exec_stream stream, const char *line, siz
     pthread_mutex_unlock(&w->log_mu);
 }
 
+char *srv_dotenv_json(const struct sl_dotenv *env)
+{
+    if (!env->n)
+        return NULL;
+    json_t *a = json_array();
+    for (size_t i = 0; i < env->n; i++) {
+        char *kv = sl_xasprintf("%s=%s", env->vars[i].key, env->vars[i].value);
+        json_array_append_new(a, json_string(kv));
+        free(kv);
+    }
+    char *text = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    return text;
+}
+
+char *srv_junit_json(const struct sl_junit_counts *c)
+{
+    json_t *o =
+        json_pack("{s:I,s:I,s:I,s:I,s:I,s:f}", "count", (json_int_t)c->tests, "success",
+                  (json_int_t)c->success, "failed", (json_int_t)c->failed, "skipped",
+                  (json_int_t)c->skipped, "error", (json_int_t)c->errored, "time_s", c->time_s);
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return text;
+}
+
 /* What the job's reports leave for the jobs after it (dotenv) and for the pipeline's test
  * report (JUnit counts), in the store's job_reports; written after every attempt, so a
  * retry's reports replace the earlier attempt's. */
 static void reports_save(struct sl_server *s, int64_t job_id, const struct sl_job_result *res)
 {
-    char *dotenv = NULL, *junit = NULL;
-    if (res->dotenv.n) {
-        json_t *a = json_array();
-        for (size_t i = 0; i < res->dotenv.n; i++) {
-            char *kv = sl_xasprintf("%s=%s", res->dotenv.vars[i].key, res->dotenv.vars[i].value);
-            json_array_append_new(a, json_string(kv));
-            free(kv);
-        }
-        dotenv = json_dumps(a, JSON_COMPACT);
-        json_decref(a);
-    }
-    if (res->has_junit) {
-        const struct sl_junit_counts *c = &res->junit;
-        json_t *o =
-            json_pack("{s:I,s:I,s:I,s:I,s:I,s:f}", "count", (json_int_t)c->tests, "success",
-                      (json_int_t)c->success, "failed", (json_int_t)c->failed, "skipped",
-                      (json_int_t)c->skipped, "error", (json_int_t)c->errored, "time_s", c->time_s);
-        junit = json_dumps(o, JSON_COMPACT);
-        json_decref(o);
-    }
+    char *dotenv = srv_dotenv_json(&res->dotenv);
+    char *junit = res->has_junit ? srv_junit_json(&res->junit) : NULL;
     struct sl_error err = SL_ERROR_INIT;
     if (sl_store_job_report_set(s->st, job_id, dotenv, junit, &err) < 0)
         sl_log(SL_LOG_WARN, "cannot record a job's reports", "error", sl_error_format(&err), NULL);

@@ -164,6 +164,97 @@ def job_api(url, admin, jid):
     return v1(url, admin, "GET", "/api/v1/jobs/%d" % jid).json
 
 
+def ja_pipeline(url, admin, jid):
+    return (job_api(url, admin, jid) or {}).get("pipeline_id", 0)
+
+
+def multipart(fields, filename, content):
+    """A multipart/form-data body as gitlab-runner's network package builds it (the file
+    part named "file"); returns (content type, body)."""
+    b = "----sluiceboundary%d" % os.getpid()
+    out = b""
+    for k, v in fields.items():
+        out += ("--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n"
+                % (b, k, v)).encode()
+    out += ("--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=\"%s\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n" % (b, filename)).encode()
+    out += content + ("\r\n--%s--\r\n" % b).encode()
+    return "multipart/form-data; boundary=" + b, out
+
+
+def upload(url, job, query, filename, content, token=None, fields=None):
+    ctype, body = multipart(fields or {}, filename, content)
+    hdrs = {"Content-Type": ctype}
+    if token is not False:
+        hdrs["JOB-TOKEN"] = token or job["token"]
+    rq = urllib.request.Request(url + "/api/v4/jobs/%d/artifacts?%s" % (job["id"], query),
+                                data=body, method="POST", headers=hdrs)
+    try:
+        with urllib.request.urlopen(rq, timeout=60) as r:
+            return Resp(r.status, r.headers, r.read().decode("utf-8", "replace"))
+    except urllib.error.HTTPError as e:
+        return Resp(e.code, e.headers, e.read().decode("utf-8", "replace"))
+
+
+def download(url, jid, token):
+    rq = urllib.request.Request(url + "/api/v4/jobs/%d/artifacts" % jid,
+                                headers={"JOB-TOKEN": token})
+    try:
+        with urllib.request.urlopen(rq, timeout=60) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, b""
+
+
+def artifacts_flow(url, admin, job):
+    """POST and GET /api/v4/jobs/:id/artifacts as gitlab-runner sends them while JOB runs."""
+    import gzip
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("out/result.txt", "built\n")
+    zbytes = buf.getvalue()
+    r = upload(url, job, "artifact_format=zip&artifact_type=archive&expire_in=1+week",
+               "artifacts.zip", zbytes)
+    expect("POST artifacts (zip archive): 201", 201, r.code, r.raw)
+    r = upload(url, job, "artifact_format=gzip&artifact_type=dotenv", "dotenv.gz",
+               gzip.compress(b"BUILD_ID=42\n"))
+    expect("POST artifacts (dotenv, gzip): 201", 201, r.code, r.raw)
+    junit = (b'<testsuite><testcase name="a"/><testcase name="b"><failure/></testcase>'
+             b'</testsuite>')
+    r = upload(url, job, "artifact_format=gzip&artifact_type=junit", "junit.xml.gz",
+               gzip.compress(junit) + gzip.compress(b'<testsuite><testcase name="c"/></testsuite>'))
+    expect("POST artifacts (junit, two gzip members): 201", 201, r.code, r.raw)
+    r = upload(url, job, "artifact_format=gzip&artifact_type=dotenv", "dotenv.gz",
+               gzip.compress(b"not a dotenv line\n"))
+    expect("a dotenv report that does not parse: 400", 400, r.code, r.raw)
+    r = upload(url, job, "artifact_format=zip&artifact_type=sbom", "x.zip", zbytes)
+    expect("an unknown artifact_type: 400", 400, r.code, r.raw)
+    r = upload(url, job, "artifact_format=gzip&artifact_type=archive", "x.gz", zbytes)
+    expect("an archive that is not zip: 400", 400, r.code, r.raw)
+    r = upload(url, job, "", "x.zip", zbytes, token="glcbt-" + "0" * 64)
+    expect("another token: 403 Job-Status failed", [403, "failed"], [r.code, r.h("Job-Status")])
+    r = upload(url, job, "", "x.zip", zbytes, token=False, fields={"token": job["token"]})
+    expect("the job token as a form field: 201", 201, r.code, r.raw)
+    rq = urllib.request.Request(url + "/api/v4/jobs/%d/artifacts" % job["id"], data=b"{}",
+                                method="POST", headers={"JOB-TOKEN": job["token"],
+                                                        "Content-Type": "application/json"})
+    try:
+        code = urllib.request.urlopen(rq, timeout=60).status
+    except urllib.error.HTTPError as e:
+        code = e.code
+    expect("a body that is not multipart: 400", 400, code)
+    code, data = download(url, job["id"], job["token"])
+    expect("GET artifacts with a running job's token: the zip", [200, zbytes], [code, data])
+    code, _ = download(url, job["id"], "glcbt-" + "0" * 64)
+    expect("GET artifacts with an unknown token: 403", 403, code)
+    arts = v1(url, admin, "GET", "/api/v1/jobs/%d/artifacts" % job["id"]).json or []
+    expect("the archive is the job's artifact row", [len(zbytes)],
+           sorted({a["size"] for a in arts}))
+    return zbytes
+
+
 def main_flow(url, admin, regtoken, project):
     # --- verify and register, as `gitlab-runner register` and `run` do
     r = call(url, "POST", "/api/v4/runners/verify", {"token": "glrt-" + "0" * 64, "info": INFO})
@@ -302,6 +393,7 @@ def main_flow(url, admin, regtoken, project):
     r = patch(url, job, 12, b"more", token="glcbt-" + "0" * 64)
     expect("PATCH with a wrong job token: 403 Job-Status failed", [403, "failed"],
            [r.code, r.h("Job-Status")])
+    zbytes = artifacts_flow(url, admin, job)
     r = update(url, job, "success", output={"checksum": "crc32:0", "bytesize": 99}, exit_code=0)
     expect("PUT success with more log than received: 412", 412, r.code, r.raw)
     r = update(url, job, "success", output={"checksum": "crc32:0", "bytesize": 12}, exit_code=0)
@@ -321,13 +413,29 @@ def main_flow(url, admin, regtoken, project):
     expect("the job token no longer reads the source once the job ended", True,
            ls.returncode != 0)
     expect("the job kept one outcome", "success", job_api(url, admin, job["id"])["status"])
+    code, _ = download(url, job["id"], job["token"])
+    expect("GET artifacts with the token of a job that ended: 403", 403, code)
 
     # --- tags: the untagged runner never gets the tagged job
     r = request_job(url, rn["token"], timeout=60)
     expect("the untagged runner gets the next untagged job", [201, "untagged"],
            [r.code, (r.json or {}).get("job_info", {}).get("name")], r.raw)
     if r.code == 201:
-        update(url, r.json, "success", exit_code=0)
+        nj = r.json
+        expect("the later job gets the uploaded dotenv variable", "42",
+               {v["key"]: v["value"] for v in nj["variables"]}.get("BUILD_ID"))
+        dep = [d for d in nj["dependencies"] if d["id"] == job["id"]]
+        expect("its dependency names the uploaded archive", True,
+               bool(dep) and dep[0].get("artifacts_file", {}).get("size") == len(zbytes))
+        code, data = download(url, job["id"], dep[0]["token"] if dep else nj["token"])
+        expect("it downloads the archive with the token the payload gives", [200, zbytes],
+               [code, data])
+        tr = v1(url, admin, "GET",
+                "/api/v1/pipelines/%d/test_report" % ja_pipeline(url, admin, job["id"])).json
+        expect("the pipeline's test report counts the uploaded JUnit cases", [3, 1],
+               [(tr or {}).get("total", {}).get("count"), (tr or {}).get("total", {}).get("failed")],
+               tr)
+        update(url, nj, "success", exit_code=0)
     tagged_rn = new_runner(url, admin, name="tagged", tags=["a", "b"], run_untagged=False)
     r = request_job(url, tagged_rn["token"])
     expect("the tagged runner gets the job tagged a", [201, "tagged"],
