@@ -25,6 +25,21 @@ int sl_cmd_var(int argc, char **argv);
 int sl_cmd_env(int argc, char **argv);
 int sl_cmd_flag(int argc, char **argv);
 
+/* A subcommand of the table in main.c. */
+struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+};
+/* The table, in the order `sluice --help` lists it (borrowed). */
+const struct command *sl_cli_commands(size_t *n);
+/* `sluice completion bash|zsh|fish` (completion.c). */
+int sl_cli_completion(int argc, char **argv);
+/* The long and short options (and subcommand words) COMMAND's --help lists: every command
+ * documents its options in its usage text, so completion reads them there and a command
+ * added later needs no edit. NULL-terminated; free each string and the array. */
+char **sl_cli_command_words(const struct command *c);
+
 /* Prints "sluice: MESSAGE" to stderr. */
 void sl_cli_error(const char *fmt, ...) SL_PRINTF(1, 2);
 /* Finds the pipeline file when -f was not given: .gitlab-ci.yml at the root of the git

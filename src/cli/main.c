@@ -12,12 +12,6 @@
 
 static int cmd_version(int argc, char **argv);
 
-struct command {
-    const char *name;
-    int (*fn)(int argc, char **argv);
-    const char *summary;
-};
-
 static const struct command commands[] = {
     {"lint", sl_cmd_lint, "check a pipeline file and report every error"},
     {"config", sl_cmd_config, "print the fully merged pipeline configuration"},
@@ -32,8 +26,15 @@ static const struct command commands[] = {
     {"var", sl_cmd_var, "set, list and remove CI/CD variables of a server"},
     {"env", sl_cmd_env, "environments and deployments of a server: list, stop, roll back, approve"},
     {"flag", sl_cmd_flag, "feature flags of a server: list, enable, disable, roll out"},
+    {"completion", sl_cli_completion, "print the shell completion script for bash, zsh or fish"},
     {"version", cmd_version, "print the version"},
 };
+
+const struct command *sl_cli_commands(size_t *n)
+{
+    *n = SL_ARRAY_LEN(commands);
+    return commands;
+}
 
 static int cmd_version(int argc, char **argv)
 {
