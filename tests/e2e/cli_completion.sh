@@ -38,6 +38,15 @@ if command -v fish >/dev/null; then
 else
   grep -q "__fish_seen_subcommand_from run' -l list-json" "$tmp/sluice.fish" && ok "fish script printed (fish absent: not parsed)" || { out=$(head "$tmp/sluice.fish"); bad "fish script printed"; }
 fi
+# man pages from the same help texts (scripts/man.sh, which make install runs)
+out=$(bash "${SL_SOURCE_DIR:?}/scripts/man.sh" "$bin" "$tmp/man" 2>&1) && ok "man pages made" || bad "man pages made"
+[[ -f $tmp/man/sluice.1 && -f $tmp/man/sluice-run.1 && -f $tmp/man/sluice-clean.1 ]] && ok "man sluice, man sluice-run" \
+  || { out=$(ls "$tmp/man"); bad "man sluice, man sluice-run"; }
+grep -q -- "--list-json" "$tmp/man/sluice-run.1" && ok "man sluice-run lists run's options" || bad "man sluice-run lists run's options"
+if command -v man >/dev/null; then
+  out=$(MANWIDTH=100 man -l "$tmp/man/sluice-run.1" 2>&1) && grep -q "sluice-run - run the pipeline" <<<"$out" \
+    && ok "man renders sluice-run" || bad "man renders sluice-run"
+fi
 out=$("$bin" completion tcsh 2>&1); rc=$?
 [[ $rc == 2 ]] && ok "an unknown shell is a usage error" || bad "an unknown shell is a usage error"
 echo "$pass passed, $fail failed"
