@@ -15,6 +15,8 @@ packages=(
   libxml2-dev zlib1g-dev
   # tests: a real PostgreSQL server, the schema-fixture splitter, tools the e2e tests call
   postgresql python3 python3-yaml sqlite3 curl procps ca-certificates
+  # tests/e2e/openapi.sh validates the examples of docs/openapi.yaml
+  python3-jsonschema
   # the docker executor's tests: a real Podman API service (runc; netavark, aardvark-dns and
   # iptables for per-job networks) and busybox-static for the offline test image
   podman runc netavark aardvark-dns iptables uidmap busybox-static
