@@ -454,8 +454,22 @@ static void h_pipeline_create(struct req *r)
     struct sl_error err = SL_ERROR_INIT;
     json_t *ref = json_object_get(b, "ref"), *vars = json_object_get(b, "variables");
     json_t *inputs = json_object_get(b, "inputs");
+    static const char *const fields[] = {"ref", "variables", "inputs", NULL};
     int64_t id = 0;
     int rc;
+    if (!body_fields_known(r, b, fields))
+        goto out;
+    if (json_is_object(vars)) { /* GitLab's variables are strings: {"A": 1} is refused */
+        const char *k;
+        json_t *x;
+        json_object_foreach(vars, k, x)
+        {
+            if (!json_is_string(x)) {
+                reply_error(r, 400, "invalid", "variables.%s must be a string", k);
+                goto out;
+            }
+        }
+    }
     if ((ref && !json_is_string(ref)) || (vars && !json_is_object(vars) && !json_is_null(vars)) ||
         (inputs && !json_is_object(inputs) && !json_is_null(inputs))) {
         reply_error(r, 400, "invalid", "ref must be a string, variables and inputs objects");
@@ -490,6 +504,8 @@ static void h_pipeline_list(struct req *r)
     if (!page_args(r, &page))
         return;
     page.status = query_arg(r, "status");
+    if (!status_arg_ok(r, page.status))
+        return;
     struct sl_store_project proj = {0};
     struct sl_store_pipeline *ps = NULL;
     size_t n = 0;

@@ -3,6 +3,7 @@
 #include "base/compat.h"
 #include "base/alloc.h"
 #include "base/log.h"
+#include "base/str.h"
 #include "base/time.h"
 #include "server/http.h"
 #include "server/internal.h"
@@ -89,6 +90,8 @@ void reply_header(struct req *r, const char *name, const char *fmt, ...)
 json_t *body_json(struct req *r)
 {
     json_error_t je;
+    if (r->body_len == 0)
+        return json_object();
     json_t *v = json_loadb(r->body ? r->body : "", r->body_len, JSON_REJECT_DUPLICATES, &je);
     if (!v || !json_is_object(v)) {
         reply_error(r, 400, "invalid_json", "the body must be a JSON object%s%s", v ? "" : ": ",
@@ -97,6 +100,48 @@ json_t *body_json(struct req *r)
         return NULL;
     }
     return v;
+}
+
+bool body_fields_known(struct req *r, json_t *b, const char *const *fields)
+{
+    const char *k;
+    json_t *x;
+    json_object_foreach(b, k, x)
+    {
+        bool known = false;
+        for (const char *const *f = fields; *f && !known; f++)
+            known = !strcmp(*f, k);
+        if (!known) {
+            struct sl_str all = SL_STR_INIT;
+            for (const char *const *f = fields; *f; f++)
+                sl_str_addf(&all, "%s%s", f == fields ? "" : ", ", *f);
+            reply_error(r, 400, "invalid", "unknown field '%s' (%s)", k, all.buf ? all.buf : "");
+            sl_str_release(&all);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool status_arg_ok(struct req *r, const char *status)
+{
+    /* GitLab's statuses of pipelines and jobs (Ci::HasStatus::AVAILABLE_STATUSES) */
+    static const char *const known[] = {"created",   "waiting_for_resource",
+                                        "preparing", "pending",
+                                        "running",   "success",
+                                        "failed",    "canceling",
+                                        "canceled",  "skipped",
+                                        "manual",    "scheduled",
+                                        NULL};
+    if (!status)
+        return true;
+    for (const char *const *k = known; *k; k++)
+        if (!strcmp(*k, status))
+            return true;
+    reply_error(r, 400, "invalid",
+                "status must be one of created, waiting_for_resource, preparing, pending, "
+                "running, success, failed, canceling, canceled, skipped, manual, scheduled");
+    return false;
 }
 
 const char *query_arg(struct req *r, const char *name)

@@ -110,6 +110,19 @@ expect "its jobs all succeeded" "success success success" \
 expect "pipeline shape: sha, source" "40 api" "$(jget "['sha'].__len__()") $(jget "['source']")"
 build=$(jget "['jobs'][0]['id']")
 unit=$(jget "['jobs'][1]['id']")
+# API validation: unknown fields, wrong types, a status outside GitLab's, an empty body
+req POST /api/v1/projects/$proj/pipelines "$dev" '{"ref":"main","varaibles":{}}'
+expect "an unknown body field: 400 naming it" "400 1" "$code $(grep -c "unknown field 'varaibles'" <<<"$body")" "$body"
+req POST /api/v1/projects/$proj/pipelines "$dev" '{"ref":"main","variables":{"A":1}}'
+expect "a variable that is not a string: 400 naming it" "400 1" "$code $(grep -c 'variables.A must be a string' <<<"$body")" "$body"
+req GET "/api/v1/projects/$proj/pipelines?status=succeeded" "$viewer"
+expect "?status= outside GitLab's statuses: 400" 400 "$code" "$body"
+req POST /api/v1/projects "$maint" '{"name":"typo","repo_url":"/x","default_brnach":"main"}'
+expect "project: an unknown field: 400 naming it" "400 1" "$code $(grep -c "unknown field 'default_brnach'" <<<"$body")" "$body"
+req PUT /api/v1/projects/$proj "$maint" ""
+expect "an empty body where every field is optional: 200" 200 "$code" "$body"
+req PUT /api/v1/projects/$proj "$maint" "{}"
+expect "{} where every field is optional: 200" 200 "$code" "$body"
 req GET /api/v1/jobs/$build/log "$viewer"
 expect "the build log has its output and variables" 1 \
   "$(grep -c 'building on main with GREETING=hello' <<<"$body")" "$body"
