@@ -11,7 +11,7 @@ bad() { fail=$((fail + 1)); echo "not ok - $1"; }
 # the docs page of each command, besides its README section
 declare -A page=([lint]=lint [config]=lint [plan]=plan [run]=run [clean]=run [serve]=server
   [token]=server [agent]=agents [runner]=agents [var]=secrets [secrets]=secrets
-  [env]=deployments [completion]=run [version]=run)
+  [env]=deployments [flag]=feature-flags [completion]=run [version]=run)
 words=$("$bin" completion bash | sed -n 's/^    \([a-z]*\)) words="\(.*\)" ;;$/\1 \2/p' | grep -v '^help ')
 cmds=$("$bin" --help | awk '/^Commands:/{on=1; next} /^$/{if (on) exit} on {print $1}')
 for c in $cmds; do
