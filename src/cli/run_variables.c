@@ -156,25 +156,6 @@ static int load_file(struct loader *l, const char *path, bool required, struct s
     return rc;
 }
 
-static int write_file_var(const char *dir, const char *key, const char *value, char **path_out,
-                          struct sl_error *err)
-{
-    char *path = sl_fs_join(dir, key);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    size_t len = strlen(value);
-    int rc = 0;
-    if (fd < 0 || write(fd, value, len) != (ssize_t)len)
-        rc = sl_error_set(err, SL_EIO, "cannot write the file variable %s: %s", key,
-                          strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    if (rc == 0)
-        *path_out = path;
-    else
-        free(path);
-    return rc;
-}
-
 int run_variables_load(struct run_variables *rv, const char *project_dir, const char *const *files,
                        const char *files_dir, struct sl_error *err)
 {
@@ -218,8 +199,11 @@ int run_variables_load(struct run_variables *rv, const char *project_dir, const 
                     return rc;
                 rv->files_dir = sl_xstrdup(files_dir);
             }
-            if ((rc = write_file_var(files_dir, v->key, v->value, &path, err)) < 0)
+            path = sl_fs_join(files_dir, v->key);
+            if ((rc = sl_fs_write_atomic(path, v->value, strlen(v->value), 0600, err)) < 0) {
+                free(path);
                 return rc;
+            }
             value = path;
         }
         const char *kv = sl_arena_printf(&rv->arena, "%s=%s", v->key, value);

@@ -128,27 +128,6 @@ int srv_job_vars_mask(const struct srv_job_vars *jv, struct sl_mask *m, struct s
     return 0;
 }
 
-/* Writes VALUE into DIR/KEY (0600, for UID:GID when RUN_AS), as the runner writes a file
- * variable into the job's temporary directory. */
-static int write_file_var(const char *dir, const char *key, const char *value, bool run_as,
-                          uid_t uid, gid_t gid, char **path_out, struct sl_error *err)
-{
-    char *path = sl_fs_join(dir, key);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    size_t len = strlen(value);
-    int rc = 0;
-    if (fd < 0 || write(fd, value, len) != (ssize_t)len || (run_as && fchown(fd, uid, gid) < 0))
-        rc = sl_error_set(err, SL_EIO, "cannot write the file variable %s: %s", key,
-                          strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    if (rc == 0)
-        *path_out = path;
-    else
-        free(path);
-    return rc;
-}
-
 int srv_job_vars_env(struct sl_server *s, const struct srv_job_vars *jv, const char *files_dir,
                      struct sl_arena *a, const char *const **plain, const char *const **raw,
                      struct sl_error *err)
@@ -171,9 +150,14 @@ int srv_job_vars_env(struct sl_server *s, const struct srv_job_vars *jv, const c
                                         strerror(errno));
                 dir_made = true;
             }
-            if ((rc = write_file_var(files_dir, v->key, v->value, s->run_as, s->run_uid, s->run_gid,
-                                     &path, err)) < 0)
+            path = sl_fs_join(files_dir, v->key);
+            if ((rc = sl_fs_write_atomic(path, v->value, strlen(v->value), 0600, err)) < 0 ||
+                (s->run_as && chown(path, s->run_uid, s->run_gid) < 0 &&
+                 (rc = sl_error_set(err, SL_EIO, "cannot hand %s to the job's user: %s", path,
+                                    strerror(errno))) < 0)) {
+                free(path);
                 return rc;
+            }
             value = path;
         }
         char *kv = sl_arena_printf(a, "%s=%s", v->key, value);
