@@ -234,10 +234,13 @@ static void *job_thread(void *arg)
     j->ran = true;
     j->duration_ms = (sl_time_mono_ns() - t0) / 1000000;
     j->failure = result.failure_name;
+    /* after job_ended the run may end and free e->jobs (the last job's thread is not
+     * waited for): nothing of J is read past this point */
+    size_t ndotenv = j->nsources;
     job_ended(e, a->i);
     pthread_mutex_unlock(&e->mu);
 
-    for (size_t s = 0; s < j->nsources; s++) {
+    for (size_t s = 0; s < ndotenv; s++) {
         for (char **p = dotenv[s]; p && *p; p++)
             free(*p);
         free(dotenv[s]);
