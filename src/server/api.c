@@ -572,10 +572,18 @@ static void h_job_get(struct req *r)
     struct sl_store_job j = {0};
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_job_get(r->s->st, r->id, &j, &err);
-    if (rc < 0)
+    if (rc < 0) {
         reply_sl_error(r, rc, &err);
-    else
-        reply_json(r, 200, job_json(&j, true));
+    } else {
+        json_t *o = job_json(&j, true);
+        /* GitLab's stuck hint: a pending job no online runner can take says why */
+        char *why = srv_runner_stuck_reason(r->s, &j, sl_time_now_ms());
+        json_object_set_new(o, "stuck", json_boolean(why != NULL));
+        if (why)
+            json_object_set_new(o, "stuck_reason", json_string(why));
+        free(why);
+        reply_json(r, 200, o);
+    }
     sl_store_job_release(&j);
     sl_error_release(&err);
 }

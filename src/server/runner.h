@@ -11,6 +11,9 @@
 #include "exec/reports.h"
 #include "server/internal.h"
 
+/* A runner is online when it was heard from within this long (GitLab's
+ * ONLINE_CONTACT_TIMEOUT: 2 hours) */
+#define SRV_RUNNER_ONLINE_S 7200
 #define SRV_LONG_POLL_MAX_S 30 /* the longest a jobs/request is held (GitLab's Workhorse: 50) */
 
 /* The job payload of JOB (claimed by RUNNER, whose job token is TOKEN) into *OUT (caller
@@ -75,5 +78,10 @@ void h_runner_pause(struct req *r);
 void h_runner_resume(struct req *r);
 void h_runner_delete(struct req *r);
 json_t *srv_runner_json(const struct sl_store_runner *rn);
+/* Why pending JOB (with its tags, as sl_store_job_get fills them) waits for ever, in
+ * GitLab's "stuck" wording: no runner online, none that runs untagged jobs, none with the
+ * job's tags. NULL when a runner online can take it, when built-in workers run (they take
+ * any job) or when the job is not pending. Caller frees. */
+char *srv_runner_stuck_reason(struct sl_server *s, const struct sl_store_job *job, int64_t now);
 
 #endif

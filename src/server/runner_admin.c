@@ -146,3 +146,69 @@ void h_runner_delete(struct req *r)
     }
     sl_error_release(&err);
 }
+
+/* Whether runner RN takes JOB: its tags cover the job's, and an untagged job only on a
+ * runner that runs untagged jobs (as the claim's filter decides). */
+static bool runner_takes(const struct sl_store_runner *rn, const struct sl_store_job *job)
+{
+    if (job->ntags == 0)
+        return rn->run_untagged;
+    for (size_t i = 0; i < job->ntags; i++) {
+        size_t k;
+        for (k = 0; k < rn->ntags && strcmp(rn->tags[k], job->tags[i]) != 0; k++)
+            ;
+        if (k == rn->ntags)
+            return false;
+    }
+    return true;
+}
+
+char *srv_runner_stuck_reason(struct sl_server *s, const struct sl_store_job *job, int64_t now)
+{
+    struct sl_store_page page = {0, SL_STORE_LIST_MAX, NULL};
+    struct sl_store_runner *rns = NULL;
+    size_t n = 0;
+    bool online = false, takes = false;
+    char *why = NULL;
+    /* the built-in workers take any job; a job no one could list runners for is not stuck
+     * on that account */
+    if (strcmp(job->status, "pending") != 0 || s->nworkers > 0)
+        return NULL;
+    /* every runner, page by page (a fleet is small; the cap keeps a huge one bounded) */
+    for (int pages = 0; pages < 100; pages++) {
+        if (sl_store_runner_list(s->st, &page, &rns, &n, NULL) < 0)
+            return NULL;
+        for (size_t i = 0; i < n; i++) {
+            if (rns[i].paused || !rns[i].contacted_at ||
+                now - rns[i].contacted_at > (int64_t)SRV_RUNNER_ONLINE_S * 1000)
+                continue;
+            online = true;
+            takes = takes || runner_takes(&rns[i], job);
+        }
+        int64_t last = n ? rns[n - 1].id : 0;
+        sl_store_runners_free(rns, n);
+        rns = NULL;
+        if (takes || n < SL_STORE_LIST_MAX)
+            break;
+        page.after = last;
+        n = 0;
+    }
+    if (takes)
+        return NULL;
+    /* GitLab's wording (the job page's stuck hint) */
+    if (!online) {
+        why = sl_xstrdup("This job is stuck because the project doesn't have any runners online "
+                         "assigned to it.");
+    } else if (job->ntags == 0) {
+        why = sl_xstrdup("This job is stuck because you don't have any active runners that can "
+                         "run this job.");
+    } else {
+        struct sl_str t = SL_STR_INIT;
+        sl_str_adds(&t, "This job is stuck because you don't have any active runners online or "
+                        "available with any of these tags assigned to them:");
+        for (size_t i = 0; i < job->ntags; i++)
+            sl_str_addf(&t, "%s %s", i ? "," : "", job->tags[i]);
+        why = sl_str_detach(&t);
+    }
+    return why;
+}

@@ -436,6 +436,14 @@ def main_flow(url, admin, regtoken, project):
                [(tr or {}).get("total", {}).get("count"), (tr or {}).get("total", {}).get("failed")],
                tr)
         update(url, nj, "success", exit_code=0)
+    # --- the stuck hint: only the untagged runner is online, the job tagged a waits
+    pl = v1(url, admin, "GET", "/api/v1/pipelines/%d" % ja_pipeline(url, admin, job["id"])).json
+    tid = [j["id"] for j in (pl or {}).get("jobs", []) if j["name"] == "tagged"]
+    tja = job_api(url, admin, tid[0]) if tid else {}
+    expect("a pending job no online runner can take is stuck, and says why",
+           [True, "This job is stuck because you don't have any active runners online or "
+            "available with any of these tags assigned to them: a"],
+           [tja.get("stuck"), tja.get("stuck_reason")], tja)
     tagged_rn = new_runner(url, admin, name="tagged", tags=["a", "b"], run_untagged=False)
     r = request_job(url, tagged_rn["token"])
     expect("the tagged runner gets the job tagged a", [201, "tagged"],
