@@ -13,6 +13,7 @@
 #include "base/alloc.h"
 
 #include <ctype.h>
+#include <pthread.h>
 
 #define MATCH_LIMIT 100000
 #define DEPTH_LIMIT 1000
@@ -255,13 +256,30 @@ static bool string_op(const struct constraint *c, const char *v)
     return hit;
 }
 
-static _Thread_local pcre2_match_data *tls_md;
+/* One match block per thread, made on its first REGEX and freed when the thread ends (a
+ * server's request threads come and go): a pthread key's destructor, not _Thread_local. */
+static pthread_key_t md_key;
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+
+static void md_free(void *md)
+{
+    pcre2_match_data_free(md);
+}
+
+static void md_key_make(void)
+{
+    pthread_key_create(&md_key, md_free);
+}
 
 static bool regex_match(const struct sl_flags_state *st, pcre2_code *re, const char *v)
 {
-    if (!tls_md)
-        tls_md = pcre2_match_data_create(1, NULL); /* one per thread, kept for its life */
-    int rc = pcre2_match(re, (PCRE2_SPTR)v, strlen(v), 0, 0, tls_md, st->mctx);
+    pthread_once(&md_once, md_key_make);
+    pcre2_match_data *md = pthread_getspecific(md_key);
+    if (!md) {
+        md = pcre2_match_data_create(1, NULL);
+        pthread_setspecific(md_key, md);
+    }
+    int rc = pcre2_match(re, (PCRE2_SPTR)v, strlen(v), 0, 0, md, st->mctx);
     return rc >= 0;
 }
 
