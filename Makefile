@@ -49,7 +49,9 @@ check: deps format-check
 	$(MAKE) --no-print-directory check-tsan
 	$(MAKE) --no-print-directory check-dev
 
-demo: deps release
+# only the binary and its sandbox helper: the demo needs no tests built
+demo: deps build/release/build.ninja
+	cmake --build build/release --target sluice sluice-sandbox
 	bash scripts/demo.sh build/release/sluice
 
 bench: deps release

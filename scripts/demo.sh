@@ -20,7 +20,7 @@ step "sluice plan: the pipeline a push to this branch creates"
 "$sluice" plan -f .gitlab-ci.yml
 
 step "sluice run --manual deploy: run it here, playing the manual deploy job"
-# the demo runs on this machine: its gcc image is ignored (a warning per job)
+# the demo runs on this machine (the server too): its gcc image is ignored (one warning)
 "$sluice" run -f .gitlab-ci.yml --manual deploy --executor shell
 
 echo
@@ -43,7 +43,7 @@ git -C "$repo" init -q -b main
 git -C "$repo" add -A
 git -C "$repo" -c user.name="sluice demo" -c user.email=demo@sluice.invalid commit -qm "the sluice demo project"
 
-"$sluice" serve --listen 127.0.0.1:0 --data "$data" >"$data/serve.out" 2>"$data/serve.log" &
+"$sluice" serve --listen 127.0.0.1:0 --data "$data" --executor shell >"$data/serve.out" 2>"$data/serve.log" &
 server=$!
 stop_server() {
   kill -TERM "$server" 2>/dev/null && wait "$server" 2>/dev/null
@@ -96,11 +96,15 @@ echo "pipeline $pipeline: $status"
 echo
 echo "The server: $url  (API under /api/v1, docs/api.md; /metrics, /healthz)"
 echo "Admin token: $token_file  (e.g. curl -H \"Authorization: Bearer \$(cat $token_file)\" $url/api/v1/pipelines/$pipeline)"
+echo
+echo "The demo ran: sluice lint, sluice plan, sluice run (pipeline in examples/demo/.sluice/),"
+echo "sluice serve with one pipeline through its API."
 if [[ -t 0 ]]; then
   trap - EXIT
-  echo "sluice serve keeps running (pid $server); stop it with: kill $server"
+  echo "Still running: sluice serve (pid $server); stop it with: kill $server"
 else
   stop_server
-  echo "sluice serve stopped (stdin is not a terminal); run the demo from a terminal to keep it running."
+  echo "Still running: nothing (sluice serve stopped: stdin is not a terminal; run the demo"
+  echo "from a terminal to keep it running)."
 fi
 case $status in success | manual) ;; *) exit 1 ;; esac

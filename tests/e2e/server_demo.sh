@@ -40,6 +40,8 @@ for round in 1 2; do
   expect "run $round: the URL is printed" 1 "$(grep -c '^http://127.0.0.1:[0-9]*$' <<<"$url")"
   expect "run $round: the admin token's file is printed" 1 \
     "$(grep -c "^Admin token: $tmp/examples/demo/.sluice/server/admin.token" <<<"$out")"
+  expect "run $round: it says what it ran" 1 "$(grep -c '^The demo ran: sluice lint, sluice plan, sluice run' <<<"$out")"
+  expect "run $round: it says nothing is left running" 1 "$(grep -c '^Still running: nothing' <<<"$out")"
   code=$(curl -s -o /dev/null -w '%{http_code}' "$url/healthz")
   expect "run $round: stdin is not a terminal, so the server is stopped" 000 "$code"
 done
