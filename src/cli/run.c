@@ -533,6 +533,7 @@ struct run_child {
     const char *pipeline_dir;
     struct sl_exec_cancel *cancel; /* a child's: its parent's; NULL at the top */
     struct run_bridge_ops ops;     /* for its bridge jobs: ctx is this pipeline */
+    int depth;                     /* 0 at the top, 1 for a child, 2 for its child */
     enum sl_sched_status status;
     int64_t duration_ms;
 };
@@ -663,26 +664,6 @@ static void pipe_rows(const struct run_child *c, struct run_summary_row **rows, 
     }
 }
 
-/* The variables a child pipeline gets from bridge PJ of PARENT: the bridge's YAML
- * variables (its own and the top-level ones it inherits, as the bridge sees them) when
- * trigger:forward:yaml_variables (default true) and, with forward:pipeline_variables
- * (default false), the parent's pipeline variables. They are the child's pipeline
- * variables. */
-static void forwarded_vars(const struct run_child *parent, const struct sl_plan_job *pj,
-                           struct sl_vars *out)
-{
-    if (pj->bridge.forward_yaml_variables)
-        for (const char *const *k = pj->yaml_variable_names; k && *k; k++) {
-            const char *v = sl_vars_get(&pj->variables, *k);
-            if (v)
-                sl_vars_set(out, *k, v, true);
-        }
-    if (pj->bridge.forward_pipeline_variables)
-        for (size_t i = 0; i < parent->trigger.pipeline_vars.n; i++)
-            sl_vars_set(out, parent->trigger.pipeline_vars.v[i].name,
-                        parent->trigger.pipeline_vars.v[i].value, true);
-}
-
 /* trigger:include as the child's main file: its entries as include:local, an artifact's
  * file first restored from the job that made it into the child's directory. NULL (WHY
  * filled) for what sluice run cannot read. Caller frees. */
@@ -772,9 +753,16 @@ static struct run_child *child_prepare(void *ctx, struct run_job *jobs, size_t b
         snprintf(why, whylen, "trigger: neither include nor project");
         return NULL;
     }
+    if (parent->depth >= 2) { /* GitLab's limit too; a file including itself stops here */
+        snprintf(why, whylen,
+                 "downstream pipeline cannot be created: child pipelines nest at "
+                 "most 2 levels deep");
+        return NULL;
+    }
 
     c = sl_xcalloc(1, sizeof(*c));
     c->rc = parent->rc;
+    c->depth = parent->depth + 1;
     c->prefix = sl_arena_printf(&c->arena, "%s > ", bj->name);
     c->bridge = sl_arena_strdup(&c->arena, bj->name);
     c->dir_prefix = sl_arena_printf(&c->arena, "%s-", sl_plan_slugify(&c->arena, bj->name));
@@ -785,7 +773,7 @@ static struct run_child *child_prepare(void *ctx, struct run_job *jobs, size_t b
     ct->tag = parent->trigger.tag;
     free(ct->source);
     ct->source = sl_xstrdup("parent_pipeline");
-    forwarded_vars(parent, pj, &ct->pipeline_vars);
+    sl_plan_bridge_variables(pj, &parent->trigger, &ct->pipeline_vars);
     if (sl_trigger_from_git(ct, c->rc->project_dir, &err) < 0 ||
         sl_plan_next_pipeline_id(c->rc->project_dir, true, &ct->pipeline_id, &err) < 0) {
         snprintf(why, whylen, "%s", sl_error_format(&err));

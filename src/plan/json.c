@@ -14,20 +14,20 @@ static json_t *str_or_null(const char *s)
 
 /* A node as JSON (scalars as their string form, which is how GitLab shows a bridge's
  * `trigger` in its API's `downstream_pipeline` options). */
-static json_t *node_json(const struct sl_node *n)
+json_t *sl_plan_node_json(const struct sl_node *n)
 {
     if (!n || n->kind == SL_NODE_NULL)
         return json_null();
     if (n->kind == SL_NODE_SEQ) {
         json_t *a = json_array();
         for (size_t i = 0; i < n->n; i++)
-            json_array_append_new(a, node_json(n->items[i]));
+            json_array_append_new(a, sl_plan_node_json(n->items[i]));
         return a;
     }
     if (n->kind == SL_NODE_MAP) {
         json_t *o = json_object();
         for (size_t i = 0; i < n->n; i++)
-            json_object_set_new(o, n->pairs[i].key, node_json(n->pairs[i].value));
+            json_object_set_new(o, n->pairs[i].key, sl_plan_node_json(n->pairs[i].value));
         return o;
     }
     if (n->kind == SL_NODE_BOOL)
@@ -170,7 +170,7 @@ static json_t *job_json(const struct sl_plan *p, const struct sl_plan_job *j)
     if (j->when == SL_PLAN_DELAYED)
         json_object_set_new(o, "start_in_s", json_integer(j->start_in_s));
     if (j->trigger)
-        json_object_set_new(o, "trigger", node_json(j->trigger));
+        json_object_set_new(o, "trigger", sl_plan_node_json(j->trigger));
     runner_fields_json(o, j);
     return o;
 }

@@ -290,5 +290,14 @@ struct json_t;
 struct json_t *sl_plan_to_json(const struct sl_plan *p);
 /* The index of the job called NAME, or SIZE_MAX. */
 size_t sl_plan_find(const struct sl_plan *p, const char *name);
+/* A node as JSON (scalars as strings, booleans as booleans), for a bridge's `trigger`. */
+struct json_t *sl_plan_node_json(const struct sl_node *n);
+
+/* bridge.c: what bridge job PJ (triggered by T) passes to its downstream pipeline as
+ * pipeline variables, by `trigger:forward`: its YAML variables (its own and the top-level
+ * ones it inherits, with the values it sees) unless `yaml_variables: false`, and T's
+ * pipeline variables with `pipeline_variables: true`. Added to OUT. */
+void sl_plan_bridge_variables(const struct sl_plan_job *pj, const struct sl_trigger *t,
+                              struct sl_vars *out);
 
 #endif

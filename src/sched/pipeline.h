@@ -85,6 +85,8 @@ enum sl_sched_failure {
     SL_SCHED_FAILURE_DEPLOYMENT_REJECTED,
     /* a bridge (trigger:) whose downstream pipeline could not be created */
     SL_SCHED_FAILURE_DOWNSTREAM_CREATION,
+    /* a bridge whose trigger:project names a project the server does not have */
+    SL_SCHED_FAILURE_DOWNSTREAM_BRIDGE_PROJECT_NOT_FOUND,
     SL_SCHED_FAILURE_COUNT
 };
 

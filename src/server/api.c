@@ -350,6 +350,10 @@ json_t *pipeline_json(const struct sl_store_pipeline *p)
         json_t *ye = json_loads(p->yaml_errors, 0, NULL);
         json_object_set_new(o, "yaml_errors", ye ? ye : json_string(p->yaml_errors));
     }
+    if (p->parent_pipeline_id) {
+        json_object_set_new(o, "parent_pipeline_id", json_integer(p->parent_pipeline_id));
+        json_object_set_new(o, "parent_job_id", json_integer(p->parent_job_id));
+    }
     return o;
 }
 
@@ -438,6 +442,15 @@ static void reply_pipeline(struct req *r, int status, int64_t id)
         for (size_t i = 0; i < n; i++)
             json_array_append_new(a, job_json(&jobs[i], false));
         json_object_set_new(o, "jobs", a);
+        /* the pipelines its bridge jobs made (child and multi-project) */
+        struct sl_store_pipeline *ds = NULL;
+        size_t nds = 0;
+        json_t *down = json_array();
+        if (sl_store_pipeline_downstream(r->s->st, id, &ds, &nds, NULL) == 0)
+            for (size_t i = 0; i < nds; i++)
+                json_array_append_new(down, pipeline_json(&ds[i]));
+        sl_store_pipelines_free(ds, nds);
+        json_object_set_new(o, "downstream", down);
         reply_json(r, status, o);
     }
     sl_store_jobs_free(jobs, n);

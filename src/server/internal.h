@@ -256,6 +256,32 @@ int srv_pipeline_create_by(struct sl_server *s, const struct sl_store_project *p
                            json_t *variables, json_t *inputs, const char *source, const char *actor,
                            int64_t *id_out, struct sl_error *err);
 
+/* A downstream pipeline (bridge.c): the pipeline and bridge job that make it, and for a
+ * child pipeline its configuration (trigger:include as a main file named CONFIG_NAME, a
+ * path in the commit's tree for messages); CONFIG_YAML NULL: the project's .gitlab-ci.yml. */
+struct srv_downstream {
+    int64_t parent_pipeline_id, parent_job_id;
+    const char *config_yaml;
+    const char *config_name;
+};
+int srv_pipeline_create_downstream(struct sl_server *s, const struct sl_store_project *p,
+                                   const char *ref, json_t *variables, const char *source,
+                                   const struct srv_downstream *ds, int64_t *id_out,
+                                   struct sl_error *err);
+
+/* Bridge jobs (bridge.c). srv_bridge_spec adds to a bridge's stored SPEC what running it
+ * needs later ({"bridge": {"trigger", "variables", "depend"}}). srv_bridges_fire makes the
+ * downstream pipelines of the bridges of PIPELINE_ID that are running and not yet fired
+ * (each is fired once); a bridge without `strategy: depend` then succeeds, one whose
+ * downstream cannot be made fails with the reason in its log. srv_bridge_upstream_settle
+ * tells a finished downstream pipeline's `depend` bridge how it ended. Neither may be
+ * called inside a transition (srv_transition calls them after its transaction). */
+void srv_bridge_spec(json_t *spec, const struct sl_config *cfg, const struct sl_plan_job *pj,
+                     const struct sl_trigger *t);
+bool srv_spec_is_bridge(const char *spec);
+void srv_bridges_fire(struct sl_server *s, int64_t pipeline_id);
+void srv_bridge_upstream_settle(struct sl_server *s, int64_t pipeline_id);
+
 /* Polling (poll.c): one thread fetches the repositories of projects with a poll interval
  * when they are due and makes a "push" pipeline when the default branch moved. */
 int srv_poller_start(struct sl_server *s, struct sl_error *err);

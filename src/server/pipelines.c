@@ -460,7 +460,7 @@ static char **input_strings(json_t *inputs)
 static int pipeline_create(struct sl_server *s, const struct sl_store_project *proj,
                            const char *ref, json_t *variables, json_t *inputs, const char *source,
                            const char *actor, bool only_if_moved, bool *unchanged_out,
-                           int64_t *id_out, struct sl_error *err)
+                           const struct srv_downstream *ds, int64_t *id_out, struct sl_error *err)
 {
     bool unchanged = false;
     char mirror[4096], trees[4096], sha[GIT_OID_HEXSZ + 1];
@@ -548,10 +548,17 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     opts.include_rule_ctx = &t;
     istrs = inputs ? input_strings(inputs) : NULL;
     opts.inputs = (const char *const *)istrs;
-    cifile = sl_fs_join(tree, ".gitlab-ci.yml");
+    if (ds) {
+        p.parent_pipeline_id = ds->parent_pipeline_id;
+        p.parent_job_id = ds->parent_job_id;
+    }
+    bool child_config = ds && ds->config_yaml; /* its includes go through the reader */
+    cifile = sl_fs_join(tree, child_config ? ds->config_name : ".gitlab-ci.yml");
     /* The main file is read outside include's confined reader: a symlink to the server's own
      * files (admin.token, the store) must not be read, nor echoed back in yaml_errors. */
-    int crc = sl_fs_resolve_within(tree, cifile, NULL, NULL) == SL_EPERM
+    int crc = child_config ? sl_config_load_string(&cfg, cifile, ds->config_yaml,
+                                                   strlen(ds->config_yaml), &opts, &diag)
+              : sl_fs_resolve_within(tree, cifile, NULL, NULL) == SL_EPERM
                   ? SL_EPERM
                   : sl_config_load_file(&cfg, cifile, &opts, &diag);
     sl_diag_sort(&diag);
@@ -593,6 +600,8 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
             goto out;
         jobs[i].tags = job_tags(&plan->jobs[i], &jobs[i].ntags);
         gated[i] = srv_deploy_gate(s, proj->id, &plan->jobs[i], spec);
+        if (plan->jobs[i].trigger)
+            srv_bridge_spec(spec, cfg, &plan->jobs[i], &t);
         jobs[i].spec = json_dumps(spec, JSON_COMPACT);
         json_decref(spec);
         if ((rc = srv_sched_job_from_spec(jobs[i].spec, &sj[i], err)) < 0)
@@ -602,6 +611,13 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     if ((rc = sl_sched_new(&m, sj, njobs, plan->nstages, err)) < 0 ||
         (rc = sl_sched_start(m, now, err)) < 0)
         goto out;
+    /* bridge jobs are the server's own: running at once, never queued for a runner */
+    bool bridges = false;
+    for (size_t i = 0; i < njobs; i++)
+        if (plan->jobs[i].trigger && sl_sched_job_status(m, i) == SL_SCHED_PENDING) {
+            sl_sched_job_started(m, i, now, NULL);
+            bridges = true;
+        }
     for (size_t i = 0; i < njobs; i++) {
         const struct sl_plan_job *pj = &plan->jobs[i];
         jobs[i].name = (char *)pj->name;
@@ -634,6 +650,8 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
         sl_error_release(&derr);
         srv_auto_cancel_redundant(s, &p, plan->auto_cancel_on_new_commit);
         srv_workers_wake(s);
+        if (bridges)
+            srv_bridges_fire(s, pid);
     }
 out:
     free(gated);
@@ -673,14 +691,24 @@ int srv_pipeline_create(struct sl_server *s, const struct sl_store_project *proj
                         json_t *variables, const char *source, int64_t *id_out,
                         struct sl_error *err)
 {
-    return pipeline_create(s, proj, ref, variables, NULL, source, NULL, false, NULL, id_out, err);
+    return pipeline_create(s, proj, ref, variables, NULL, source, NULL, false, NULL, NULL, id_out,
+                           err);
 }
 
 int srv_pipeline_create_by(struct sl_server *s, const struct sl_store_project *proj,
                            const char *ref, json_t *variables, json_t *inputs, const char *source,
                            const char *actor, int64_t *id_out, struct sl_error *err)
 {
-    return pipeline_create(s, proj, ref, variables, inputs, source, actor, false, NULL, id_out,
+    return pipeline_create(s, proj, ref, variables, inputs, source, actor, false, NULL, NULL,
+                           id_out, err);
+}
+
+int srv_pipeline_create_downstream(struct sl_server *s, const struct sl_store_project *proj,
+                                   const char *ref, json_t *variables, const char *source,
+                                   const struct srv_downstream *ds, int64_t *id_out,
+                                   struct sl_error *err)
+{
+    return pipeline_create(s, proj, ref, variables, NULL, source, NULL, false, NULL, ds, id_out,
                            err);
 }
 
@@ -689,6 +717,6 @@ int srv_pipeline_poll(struct sl_server *s, const struct sl_store_project *proj, 
 {
     bool unchanged = false;
     int rc = pipeline_create(s, proj, proj->default_branch, NULL, NULL, "push", NULL, true,
-                             &unchanged, id_out, err);
+                             &unchanged, NULL, id_out, err);
     return rc < 0 ? rc : unchanged ? 0 : 1;
 }

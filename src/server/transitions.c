@@ -101,7 +101,7 @@ static int persist_pipeline(struct sl_server *s, struct sl_store_pipeline *p, st
 
 static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, size_t pos,
                  const struct srv_finish *fin, bool force_running, bool *lost_race,
-                 struct sl_error *err)
+                 bool *fire_bridges, bool *settle_upstream, struct sl_error *err)
 {
     struct sl_store_pipeline p;
     struct sl_store_job *jobs = NULL;
@@ -174,6 +174,12 @@ static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, si
     }
     if (rc < 0)
         goto out;
+    /* a bridge job that became pending is the server's to run (bridge.c), not a runner's */
+    for (size_t i = 0; i < n; i++)
+        if (sl_sched_job_status(m, i) == SL_SCHED_PENDING && srv_spec_is_bridge(jobs[i].spec)) {
+            sl_sched_job_started(m, i, now, NULL);
+            *fire_bridges = true;
+        }
     size_t nch = 0;
     const struct sl_sched_change *ch = sl_sched_changes(m, &nch);
     bool *kill = sl_xcalloc(n, sizeof(bool));
@@ -195,7 +201,10 @@ static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, si
         sl_error_release(&jerr);
     }
     free(kill);
+    bool was_finished = p.finished_at != 0;
     rc = persist_pipeline(s, &p, m, now, err);
+    if (rc == 0 && p.parent_job_id && !was_finished && p.finished_at)
+        *settle_upstream = true;
 out:
     if (woke)
         srv_workers_wake(s);
@@ -224,18 +233,24 @@ int srv_transition(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, 
         return trc;
     if (trc == SL_EBUSY)
         sl_error_release(err);
+    bool fire = false, settle = false;
     bool lost = false;
-    rc = apply(s, pipeline_id, ev, job_pos, fin, force_running, &lost, err);
+    rc = apply(s, pipeline_id, ev, job_pos, fin, force_running, &lost, &fire, &settle, err);
     /* A pending job claimed between our read and our write: cancel again so the claimed
      * (now running) job is asked to stop too. */
     for (int tries = 0; rc == 0 && lost && tries < 3 && ev == SRV_EV_CANCEL_PIPELINE; tries++) {
         lost = false;
-        rc = apply(s, pipeline_id, ev, job_pos, fin, false, &lost, err);
+        rc = apply(s, pipeline_id, ev, job_pos, fin, false, &lost, &fire, &settle, err);
     }
     if (trc == 0)
         rc = sl_store_tx_end(s->st, rc, err);
     /* workflow:auto_cancel:on_job_failure: all (a transition of its own, so outside) */
     if (rc == 0 && ev == SRV_EV_FINISHED && fin && fin->reason != SL_SCHED_FAILURE_NONE)
         srv_auto_cancel_on_failure(s, pipeline_id, job_pos);
+    /* downstream pipelines are made and told of after the transaction: they transition too */
+    if (fire)
+        srv_bridges_fire(s, pipeline_id);
+    if (settle)
+        srv_bridge_upstream_settle(s, pipeline_id);
     return rc;
 }

@@ -256,13 +256,14 @@ static void workspace_give(const char *path)
 bool srv_job_settle_bridge(struct sl_server *s, struct sl_store_job *job, const char *worker_id)
 {
     json_t *spec = json_loads(job->spec, 0, NULL);
-    bool bridge = json_is_true(json_object_get(spec, "bridge"));
+    json_t *b = json_object_get(spec, "bridge");
+    bool bridge = json_is_true(b) || json_is_object(b); /* bridge.c's, never pending */
     json_decref(spec);
     if (!bridge)
         return false;
     static const char line[] =
-        "ERROR: trigger: downstream pipelines (child or multi-project) are not created by "
-        "sluice serve yet; sluice run runs child pipelines\n";
+        "ERROR: trigger: this bridge job reached a runner; the server makes downstream "
+        "pipelines itself (bridge.c), so it is failed\n";
     sl_store_log_append(s->st, job->id, line, sizeof(line) - 1, sl_time_now_ms(), NULL, NULL);
     struct srv_finish fin = {SL_SCHED_FAILURE_DOWNSTREAM_CREATION, SL_SCHED_NO_EXIT_CODE,
                              worker_id};

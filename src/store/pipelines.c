@@ -5,7 +5,8 @@
 
 #define PIPELINE_COLS                                                                              \
     "id, project_id, iid, status, ref, is_tag, sha, before_sha, source, variables, "               \
-    "error_message, yaml_errors, created_at, started_at, finished_at"
+    "error_message, yaml_errors, created_at, started_at, finished_at, parent_pipeline_id, "        \
+    "parent_job_id"
 
 void sl_store_pipeline_release(struct sl_store_pipeline *p)
 {
@@ -46,6 +47,8 @@ static void read_pipeline(const struct db_rows *r, size_t row, struct sl_store_p
     p->created_at = db_get_int(r, row, 12);
     p->started_at = db_get_int(r, row, 13);
     p->finished_at = db_get_int(r, row, 14);
+    p->parent_pipeline_id = db_get_int(r, row, 15);
+    p->parent_job_id = db_get_int(r, row, 16);
 }
 
 static int check_pipeline(const struct sl_store_pipeline *p, struct sl_error *err)
@@ -162,12 +165,23 @@ int sl_store_pipeline_create(struct sl_store *st, const struct sl_store_pipeline
         db_int(now),
         db_int_or_null(p->started_at),
         db_int_or_null(p->finished_at),
+        db_int_or_null(p->parent_pipeline_id),
+        db_int_or_null(p->parent_job_id),
     };
+    /* the downstream columns only when set: a store at an older schema can still take
+     * ordinary pipelines (tests/unit/test_store.c migrate_from_older_schema) */
+    bool downstream = p->parent_pipeline_id || p->parent_job_id;
     rc = db_exec(&dc,
-                 "INSERT INTO pipelines (project_id, iid, status, ref, is_tag, sha, before_sha, "
-                 "source, variables, error_message, yaml_errors, created_at, started_at, "
-                 "finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                 v, SL_ARRAY_LEN(v), &rows, NULL, err);
+                 downstream
+                     ? "INSERT INTO pipelines (project_id, iid, status, ref, is_tag, sha, "
+                       "before_sha, source, variables, error_message, yaml_errors, created_at, "
+                       "started_at, finished_at, parent_pipeline_id, parent_job_id) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+                     : "INSERT INTO pipelines (project_id, iid, status, ref, is_tag, sha, "
+                       "before_sha, source, variables, error_message, yaml_errors, created_at, "
+                       "started_at, finished_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                 v, SL_ARRAY_LEN(v) - (downstream ? 0 : 2), &rows, NULL, err);
     if (rc < 0)
         goto end;
     id = db_get_int(&rows, 0, 0);
@@ -199,6 +213,25 @@ int sl_store_pipeline_get(struct sl_store *st, int64_t id, struct sl_store_pipel
         rc = sl_error_set(err, SL_ENOENT, "pipeline %" PRId64 " does not exist", id);
     if (rc == 0)
         read_pipeline(&rows, 0, out);
+    db_rows_release(&rows);
+    return rc;
+}
+
+int sl_store_pipeline_downstream(struct sl_store *st, int64_t parent_id,
+                                 struct sl_store_pipeline **out, size_t *n, struct sl_error *err)
+{
+    struct db_rows rows = {0};
+    struct db_value v = db_int(parent_id);
+    int rc = db_run(st, false,
+                    "SELECT " PIPELINE_COLS " FROM pipelines WHERE parent_pipeline_id = ? "
+                    "ORDER BY id LIMIT 1000",
+                    &v, 1, &rows, NULL, err);
+    if (rc == 0) {
+        *out = sl_xcalloc(rows.nrows + 1, sizeof(**out));
+        for (size_t i = 0; i < rows.nrows; i++)
+            read_pipeline(&rows, i, &(*out)[i]);
+        *n = rows.nrows;
+    }
     db_rows_release(&rows);
     return rc;
 }

@@ -147,6 +147,8 @@ struct sl_store_pipeline {
     char *error_message; /* why the pipeline could not be created; NULL = none */
     char *yaml_errors;   /* JSON array of lint messages; NULL = none */
     int64_t created_at, started_at, finished_at;
+    /* A downstream pipeline: the pipeline and the bridge job that made it; 0 = none. */
+    int64_t parent_pipeline_id, parent_job_id;
 };
 
 /* A job as the server keeps it. On creation, id/pipeline_id are ignored and only name,
@@ -195,6 +197,9 @@ int sl_store_pipeline_get(struct sl_store *st, int64_t id, struct sl_store_pipel
 /* Overwrites status, error_message, yaml_errors, started_at and finished_at of P->id. */
 int sl_store_pipeline_update(struct sl_store *st, const struct sl_store_pipeline *p,
                              struct sl_error *err);
+/* The pipelines bridge jobs of pipeline PARENT_ID made, oldest first (at most 1000). */
+int sl_store_pipeline_downstream(struct sl_store *st, int64_t parent_id,
+                                 struct sl_store_pipeline **out, size_t *n, struct sl_error *err);
 /* Pipelines of PROJECT_ID (0 = of every project), newest first. */
 int sl_store_pipeline_list(struct sl_store *st, int64_t project_id,
                            const struct sl_store_page *page, struct sl_store_pipeline **out,

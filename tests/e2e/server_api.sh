@@ -387,6 +387,33 @@ expect "metrics: job duration histogram" 1 "$(grep -c '^sluice_job_duration_seco
 expect "access log is JSON lines with route and status" 1 \
   "$(grep -c '"route":"/api/v1/projects/{id}/pipelines","status":"201"' "$tmp/err" | sed 's/[1-9][0-9]*/1/')"
 
+# bridge jobs: a child pipeline (strategy: depend) and a project the server does not have
+(cd "$tmp/repo" && git checkout -q -b bridges main && mkdir -p ci &&
+  printf 'variables:\n  TOP: from-parent\nchild:\n  trigger:\n    include: ci/child.yml\n    strategy: depend\nmissing:\n  trigger: no/such-project\n  allow_failure: true\n' > .gitlab-ci.yml &&
+  printf 'workflow:\n  rules:\n    - if: $CI_PIPELINE_SOURCE == "parent_pipeline"\nunit:\n  script: [echo "child sees $TOP"]\n' > ci/child.yml &&
+  git add . && git -c user.email=t@t -c user.name=t commit -qm bridges)
+req POST /api/v1/projects/$proj/pipelines "$dev" '{"ref":"bridges"}'
+expect "a pipeline with bridge jobs: 201" 201 "$code" "$body"
+bpl=$(jget "['id']")
+for _ in $(seq 300); do
+  req GET /api/v1/pipelines/$bpl "$viewer"
+  status=$(jget "['status']")
+  [[ $status == success || $status == failed || $status == canceled ]] && break
+  sleep 0.1
+done
+expect "a depend bridge ends with its child: the pipeline passes (missing project allowed to fail)" \
+  success "$status" "$body"
+expect "GET /api/v1/pipelines/{id} lists the child as downstream" "1 parent_pipeline success $bpl" \
+  "$(jget "['downstream'].__len__()") $(jget "['downstream'][0]['source']") $(jget "['downstream'][0]['status']") $(jget "['downstream'][0]['parent_pipeline_id']")" "$body"
+expect "a trigger:project the server does not have fails the bridge" \
+  "failed downstream_bridge_project_not_found" \
+  "$(jget "['jobs'][1]['status']") $(jget "['jobs'][1]['failure_reason']")" "$body"
+child_pl=$(jget "['downstream'][0]['id']")
+req GET /api/v1/pipelines/$child_pl "$viewer"
+unit_job=$(jget "['jobs'][0]['id']")
+req GET /api/v1/jobs/$unit_job/log/raw "$viewer"
+expect "the child's job sees the bridge's forwarded variables" 1 "$(grep -c 'child sees from-parent' <<<"$body")" "$body"
+
 req DELETE /api/v1/projects/$proj "$admin"
 expect "delete a project: 204" 204 "$code"
 req GET /api/v1/projects/$proj "$admin"

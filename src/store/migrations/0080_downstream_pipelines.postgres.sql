@@ -1,0 +1,7 @@
+-- 0080_downstream_pipelines (PostgreSQL): a pipeline made by a bridge job (`trigger:`)
+-- knows the pipeline and the job that made it; GET /api/v1/pipelines/{id} lists its
+-- downstream pipelines (parent_job_id is not a foreign key: jobs already reference
+-- pipelines, and a cycle of references would keep either table from being dropped). Keep in step with the .sqlite.sql.
+ALTER TABLE pipelines ADD COLUMN parent_pipeline_id BIGINT REFERENCES pipelines(id) ON DELETE SET NULL;
+ALTER TABLE pipelines ADD COLUMN parent_job_id BIGINT;
+CREATE INDEX pipelines_by_parent ON pipelines (parent_pipeline_id);
