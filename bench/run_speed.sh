@@ -106,7 +106,9 @@ for p in ${BENCH_SIZES:-a b d}; do
 done
 
 echo
-echo "sluice: $("$sluice" --version | head -1)${use_gcl:+; gitlab-ci-local $( ((use_gcl)) && "$gcl" --version) on node $( ((use_gcl)) && node --version)}"
+gcl_version=
+((use_gcl)) && gcl_version="; gitlab-ci-local $("$gcl" --version) on node $(node --version)"
+echo "sluice: $("$sluice" --version | head -1)$gcl_version"
 echo "load average before: $load0; $(nproc) cores, $(uname -sr), parallelism $jobs; hyperfine medians"
 echo
 echo "| jobs | floor (bash -c) | sluice warm | × floor | sluice cold | × floor | gitlab-ci-local | --shell-isolation |"
