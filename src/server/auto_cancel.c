@@ -1,18 +1,20 @@
 /* auto_cancel.c: GitLab's workflow:auto_cancel on the server (internal.h).
  *
  * on_new_commit, as GitLab's Ci::PipelineCreation::CancelRedundantPipelinesService: a new
- * branch pipeline looks at the older pipelines of the same project and branch that have not
- * finished (created, pending, running, waiting for a manual job) and
- *  - conservative (the default): cancels each one whose started jobs are all interruptible
- *    (a job that is not interruptible and has started protects its pipeline);
- *  - interruptible: cancels only the interruptible jobs of each, whatever else runs;
- *  - none: leaves them.
+ * branch pipeline looks at the older pipelines of the same project and branch that can
+ * still be canceled (created, pending, running, scheduled), made in the last 7 days for
+ * another commit than its own, and treats each as that pipeline's own setting says:
+ *  - conservative (the default): cancels it whole when its started jobs are all
+ *    interruptible (a job that is not interruptible and has started protects it);
+ *  - interruptible: cancels only its interruptible jobs, whatever else runs;
+ *  - none: leaves it.
  * Tag pipelines and pipelines of other refs are never touched.
  *
  * on_job_failure: all: a job that fails (not allowed to, no retry left) cancels the rest
  * of its pipeline. */
 #include "base/compat.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "server/internal.h"
 
 static bool spec_flag(const char *spec, const char *key)
@@ -42,14 +44,32 @@ static void log_failure(const char *what, int64_t pipeline_id, struct sl_error *
     sl_error_release(err);
 }
 
-/* Cancels what MODE says of the older pipeline OLD. */
-static void cancel_older(struct sl_server *s, const struct sl_store_pipeline *old, bool whole)
+/* The on_new_commit setting of a pipeline, kept in its jobs' specs (conservative for
+ * pipelines made before it was). */
+static const char *mode_of(const struct sl_store_job *jobs, size_t n, char *buf, size_t size)
+{
+    json_t *o = n ? json_loads(jobs[0].spec, 0, NULL) : NULL;
+    const char *m = json_string_value(json_object_get(o, "auto_cancel_on_new_commit"));
+    snprintf(buf, size, "%s", m ? m : "conservative");
+    json_decref(o);
+    return buf;
+}
+
+/* Cancels what its own setting says of the older pipeline OLD. */
+static void cancel_older(struct sl_server *s, const struct sl_store_pipeline *old)
 {
     struct sl_store_job *jobs = NULL;
     size_t n = 0;
     struct sl_error err = SL_ERROR_INIT;
     if (sl_store_job_list_by_pipeline(s->st, old->id, &jobs, &n, &err) < 0) {
         log_failure("auto-cancel: cannot read a pipeline's jobs", old->id, &err);
+        return;
+    }
+    char mode[32];
+    mode_of(jobs, n, mode, sizeof(mode));
+    bool whole = !strcmp(mode, "conservative");
+    if (!strcmp(mode, "none")) {
+        sl_store_jobs_free(jobs, n);
         return;
     }
     bool protected_ = false;
@@ -77,15 +97,16 @@ static void cancel_older(struct sl_server *s, const struct sl_store_pipeline *ol
     sl_store_jobs_free(jobs, n);
 }
 
-void srv_auto_cancel_redundant(struct sl_server *s, const struct sl_store_pipeline *p,
-                               const char *mode)
+#define AUTO_CANCEL_MAX_AGE_MS (7LL * 86400 * 1000) /* GitLab's pipelines_created_after */
+
+void srv_auto_cancel_redundant(struct sl_server *s, const struct sl_store_pipeline *p)
 {
-    static const char *const unfinished[] = {"created", "pending", "running", "manual"};
-    if (p->is_tag || !mode || !strcmp(mode, "none"))
+    static const char *const cancelable[] = {"created", "pending", "running", "scheduled"};
+    if (p->is_tag)
         return;
-    bool whole = !strcmp(mode, "conservative");
-    for (size_t k = 0; k < SL_ARRAY_LEN(unfinished); k++) {
-        struct sl_store_page page = {0, SL_STORE_LIST_MAX, unfinished[k]};
+    int64_t now = sl_time_now_ms();
+    for (size_t k = 0; k < SL_ARRAY_LEN(cancelable); k++) {
+        struct sl_store_page page = {0, SL_STORE_LIST_MAX, cancelable[k]};
         struct sl_store_pipeline *older = NULL;
         size_t n = 0;
         struct sl_error err = SL_ERROR_INIT;
@@ -94,8 +115,9 @@ void srv_auto_cancel_redundant(struct sl_server *s, const struct sl_store_pipeli
             continue;
         }
         for (size_t i = 0; i < n; i++)
-            if (older[i].id < p->id && !older[i].is_tag && !strcmp(older[i].ref, p->ref))
-                cancel_older(s, &older[i], whole);
+            if (older[i].id < p->id && !older[i].is_tag && !strcmp(older[i].ref, p->ref) &&
+                strcmp(older[i].sha, p->sha) && older[i].created_at + AUTO_CANCEL_MAX_AGE_MS > now)
+                cancel_older(s, &older[i]);
         sl_store_pipelines_free(older, n);
     }
 }

@@ -453,11 +453,11 @@ int srv_job_vars_env(struct sl_server *s, const struct srv_job_vars *jv, const c
                      struct sl_error *err);
 
 /* auto_cancel.c: GitLab's workflow:auto_cancel. A new pipeline P on a branch cancels the
- * older unfinished pipelines of its project and branch as MODE (its on_new_commit) says:
- * conservative (the whole older pipeline, unless a job that is not interruptible has
- * started), interruptible (only its interruptible jobs), none. Failures are logged. */
-void srv_auto_cancel_redundant(struct sl_server *s, const struct sl_store_pipeline *p,
-                               const char *mode);
+ * older unfinished pipelines of older commits of its project and branch, each as its own
+ * on_new_commit says: conservative (the whole pipeline, unless a job that is not
+ * interruptible has started), interruptible (only its interruptible jobs), none. Failures
+ * are logged. */
+void srv_auto_cancel_redundant(struct sl_server *s, const struct sl_store_pipeline *p);
 /* on_job_failure: all. After job POS of PIPELINE_ID ended: when it failed (a failure not
  * allowed, no retry left) and its pipeline asked for it, the rest of the pipeline is
  * canceled. */

@@ -295,6 +295,7 @@ static int job_spec_json(const struct sl_plan *p, size_t idx, const char *tree, 
     /* auto-cancel (auto_cancel.c): whether a newer pipeline may cancel this job, and
      * whether its failure cancels the rest of its pipeline */
     json_object_set_new(o, "interruptible", json_boolean(pj->interruptible));
+    json_object_set_new(o, "auto_cancel_on_new_commit", json_string(p->auto_cancel_on_new_commit));
     json_object_set_new(o, "cancel_pipeline_on_failure",
                         json_boolean(!strcmp(p->auto_cancel_on_job_failure, "all")));
     *out = o;
@@ -648,7 +649,7 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
                    sl_error_format(&derr), NULL);
         }
         sl_error_release(&derr);
-        srv_auto_cancel_redundant(s, &p, plan->auto_cancel_on_new_commit);
+        srv_auto_cancel_redundant(s, &p);
         srv_workers_wake(s);
         if (bridges)
             srv_bridges_fire(s, pid);
