@@ -22,7 +22,8 @@ struct conn_ctx {
     bool answered; /* a response is queued: ignore whatever else arrives */
     int64_t t0;
     int64_t hold_deadline; /* a held long-poll's (req.hold_deadline) */
-    /* an upload route's body (upload.h); upload_bad: it is not multipart/form-data */
+    /* an upload route's body (upload.h); upload_bad: it is not multipart/form-data (the
+     * handler gets no upload and answers 400 once the caller is authenticated) */
     struct srv_upload *upload;
     bool upload_bad;
 };
@@ -527,8 +528,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     r.upload = cc->upload;
     if (cc->too_big) {
         reply_error(&r, 413, "too_large", "the request body is over %d bytes", SRV_BODY_MAX);
-    } else if (cc->upload_bad) {
-        reply_error(&r, 400, "invalid", "the body must be multipart/form-data");
     } else {
         r.hold_deadline = cc->hold_deadline;
         idx = dispatch(&r);

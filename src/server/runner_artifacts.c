@@ -227,6 +227,12 @@ void h_v4_job_artifacts_upload(struct req *r)
     if (!srv_runner_job_auth(r, token ? token : arg(r, "token"), &job))
         goto out;
     srv_runner_renew(r, &job);
+    if (!r->upload) {
+        reply_json(r, 400,
+                   json_pack("{s:s}", "message",
+                             "400 Bad request - the body must be multipart/form-data"));
+        goto out;
+    }
     rc = srv_upload_file(r->upload, &path, &bytes);
     if (rc == SL_ELIMIT) {
         reply_json(r, 413, json_pack("{s:s}", "message", "413 Request Entity Too Large"));

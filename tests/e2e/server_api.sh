@@ -352,6 +352,8 @@ DELETE /api/v4/runners runner
 POST /api/v4/jobs/request runner
 PUT /api/v4/jobs/{id} runner
 PATCH /api/v4/jobs/{id}/trace runner
+POST /api/v4/jobs/{id}/artifacts runner
+GET /api/v4/jobs/{id}/artifacts runner
 POST /hooks/github signature
 POST /hooks/gitlab signature
 POST /hooks/gitea signature
