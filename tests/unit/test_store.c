@@ -721,6 +721,65 @@ STORE_TEST(claim_order_and_tags)
     CHECK_FAILS(SL_ELIMIT, sl_store_claim_job(st, long_id, NULL, 0, 60, 1, &j, &e_));
 }
 
+STORE_TEST(runners_and_job_tokens)
+{
+    char *tok = NULL, *tok2 = NULL, *reg = NULL, *jt = NULL, *jt2 = NULL;
+    int64_t id = 0;
+    char *tags[] = {(char *)"linux", (char *)"docker"};
+    struct sl_store_runner in = {.name = (char *)"r1", .tags = tags, .ntags = 2};
+    struct sl_store_runner got = {0};
+    CHECK_OK(sl_store_runner_create(st, &in, 10, &tok, &id, &e_));
+    CHECK(sl_starts_with(tok, "glrt-") && strlen(tok) == SL_STORE_RUNNER_TOKEN_LEN);
+    CHECK_OK(sl_store_runner_verify(st, tok, &got, &e_));
+    CHECK_INT_EQ(got.id, id);
+    CHECK_INT_EQ(got.ntags, 2);
+    CHECK_STR_EQ(got.tags[1], "docker");
+    CHECK_OK(sl_store_runner_contacted(st, &got, "17.11.0", "linux", "amd64", "shell", 20, &e_));
+    sl_store_runner_release(&got);
+    CHECK_OK(sl_store_runner_get(st, id, &got, &e_));
+    CHECK_STR_EQ(got.version, "17.11.0");
+    CHECK_INT_EQ(got.contacted_at, 20);
+    sl_store_runner_release(&got);
+    CHECK_FAILS(SL_ENOENT, sl_store_runner_verify(st, "glrt-0", NULL, &e_));
+    char *bad_tags[] = {(char *)"a,b"};
+    struct sl_store_runner bad = {.tags = bad_tags, .ntags = 1};
+    CHECK_FAILS(SL_EINVAL, sl_store_runner_create(st, &bad, 10, &tok2, NULL, &e_));
+    CHECK_OK(sl_store_runner_set_paused(st, id, true, &e_));
+    CHECK_OK(sl_store_runner_get(st, id, &got, &e_));
+    CHECK(got.paused);
+    sl_store_runner_release(&got);
+
+    CHECK_OK(sl_store_registration_token_reset(st, 30, &reg, &e_));
+    CHECK_OK(sl_store_registration_token_check(st, reg, &e_));
+    CHECK_OK(sl_store_registration_token_reset(st, 31, &tok2, &e_));
+    CHECK_FAILS(SL_ENOENT, sl_store_registration_token_check(st, reg, &e_));
+
+    /* a runner that does not run untagged jobs skips them; job tokens per claim */
+    int64_t proj = make_project(st, "p");
+    CHECK(make_pipeline(st, proj, 1, "pending", 100) > 0);
+    struct sl_store_job j = {0}, k = {0};
+    const char *const none[] = {NULL};
+    CHECK_INT_EQ(sl_store_claim_job_tagged(st, "runner:1", none, 0, false, 60, 1, &j, NULL), 0);
+    CHECK_INT_EQ(sl_store_claim_job_tagged(st, "runner:1", none, 0, true, 60, 1, &j, NULL), 1);
+    CHECK_OK(sl_store_job_token_issue(st, j.id, "runner:1", &jt, &e_));
+    CHECK(sl_starts_with(jt, "glcbt-"));
+    CHECK_FAILS(SL_ECANCELED, sl_store_job_token_issue(st, j.id, "runner:2", &jt2, &e_));
+    CHECK_OK(sl_store_job_token_lookup(st, jt, &k, &e_));
+    CHECK_INT_EQ(k.id, j.id);
+    sl_store_job_release(&k);
+    CHECK_OK(sl_store_job_token_issue(st, j.id, "runner:1", &jt2, &e_));
+    CHECK_FAILS(SL_ENOENT, sl_store_job_token_lookup(st, jt, &k, &e_));
+    sl_store_job_release(&j);
+
+    CHECK_OK(sl_store_runner_delete(st, id, &e_));
+    CHECK_FAILS(SL_ENOENT, sl_store_runner_verify(st, tok, NULL, &e_));
+    free(tok);
+    free(tok2);
+    free(reg);
+    free(jt);
+    free(jt2);
+}
+
 STORE_TEST(leases_finish_and_recovery)
 {
     struct sl_store_job a = {0}, b = {0}, c = {0}, d = {0};
