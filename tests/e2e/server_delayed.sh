@@ -15,6 +15,9 @@ trap 'server_stop; rm -rf "$tmp"' EXIT
 
 mkdir "$tmp/repo"
 {
+  # the 30 pipelines are of one branch: no auto-cancel of the older ones (GitLab cancels
+  # redundant pipelines' jobs that have not started, delayed ones included)
+  printf 'workflow:\n  auto_cancel:\n    on_new_commit: none\n'
   printf 'tomorrow:\n  when: delayed\n  start_in: 1 day\n  script: [echo late]\n'
   for i in 1 2 3 4 5 6 7 8 9; do
     printf 'soon-%s:\n  when: delayed\n  start_in: 2 seconds\n  script: [echo soon]\n' "$i"
