@@ -530,6 +530,9 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
         goto out;
     if (frozen) /* GitLab: "true" inside a deploy freeze period, otherwise unset */
         sl_vars_set(&t.predefined, "CI_DEPLOY_FREEZE", "true", false);
+    char project_id[32]; /* the server's project, not the local run's stand-in "1" */
+    snprintf(project_id, sizeof(project_id), "%lld", (long long)proj->id);
+    sl_vars_set(&t.predefined, "CI_PROJECT_ID", project_id, false);
 
     p.project_id = proj->id;
     p.ref = (char *)ref;

@@ -109,6 +109,7 @@ show:
     - echo "scoped=$SCOPED override=$OVERRIDDEN level=$LEVEL raw=$RAW_ONE yaml=$FROM_YAML"
     - echo "prot=[${PROT_ONLY:-}] api=$FROM_API"
     - echo "freeze=[${CI_DEPLOY_FREEZE:-}]"
+    - echo "project_id=$CI_PROJECT_ID"
     - echo "file=$(cat "$CA_FILE") path_is_file=$([ -f "$CA_FILE" ] && echo yes)"
     - echo "$CA_FILE" > where
   artifacts: {paths: [where]}
@@ -168,6 +169,7 @@ job_log() { # job_log NAME: the log of job NAME of pipeline $vpl, in $body
 out_line() { grep -v '^\$ ' <<<"$body" | grep -o "$1.*" | head -1; } # what the job printed
 vpipeline main '{"FROM_API":"api"}'
 job_log show
+expect "CI_PROJECT_ID is the server's project id" "project_id=$vproj" "$(out_line project_id=)" "$body"
 expect "scopes, project over instance and YAML, raw kept, YAML global kept" \
   'scoped=any override=project-value level=project raw=$FROM_YAML-kept yaml=yaml' \
   "$(out_line scoped=)" "$body"
