@@ -113,8 +113,8 @@ expect "a pipeline variable ranks above dotenv" 1 "$(grep -c '^version=1.2.3 fro
 req GET /api/v1/pipelines/999999/test_report "$admin"
 expect "an unknown pipeline's test report is 404" 404 "$code"
 
-# a bridge (trigger:) does not keep a pipeline from being made: it fails as GitLab names
-# it, saying why, and allow_failure lets the rest pass
+# a bridge (trigger:) runs its child pipeline on the server too (trigger:include: the same
+# commit, its own pipeline), and its log says which
 mkdir "$tmp/bridge"
 (cd "$tmp/bridge" && git init -q -b main && cat >.gitlab-ci.yml <<'YML'
 child:
@@ -133,9 +133,10 @@ run_pipeline '{}'
 expect "a pipeline with a bridge is made and passes" success "$(jget "['status']")" "$body"
 job_log child
 body=$job_body
-expect "the bridge fails as GitLab names it" downstream_pipeline_creation_failed \
-  "$(jget "['failure_reason']")" "$body"
-expect "its log says why" 1 "$(grep -c 'not created by sluice serve yet' <<<"$log")" "$log"
+expect "the bridge succeeds (it does not wait for its child without strategy: depend)" success \
+  "$(jget "['status']")" "$body"
+expect "its log names the downstream pipeline" 1 \
+  "$(grep -c 'downstream pipeline #[0-9]* created' <<<"$log")" "$log"
 
 server_stop
 finish
