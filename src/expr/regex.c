@@ -544,9 +544,12 @@ void sl_regex_free(struct sl_regex *re)
 int sl_regex_match_once(const char *pattern, const char *subject)
 {
     char *src = sl_xasprintf("/%s/", pattern);
-    const struct sl_regex *re = sl_regex_cached(src);
+    struct sl_regex *re = NULL;
+    int rc = sl_regex_compile(&re, src, NULL);
     free(src);
-    if (!re)
+    if (rc < 0)
         return SL_EINVAL;
-    return sl_regex_search(re, subject, strlen(subject)) ? 1 : 0;
+    rc = sl_regex_search(re, subject, strlen(subject)) ? 1 : 0;
+    sl_regex_free(re);
+    return rc;
 }

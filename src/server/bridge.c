@@ -96,7 +96,9 @@ static char *child_config(const json_t *inc, char *why, size_t whylen)
             sl_str_release(&y);
             return NULL;
         }
-        char *q = json_dumps(json_string(file), JSON_ENCODE_ANY); /* JSON is YAML */
+        json_t *js = json_string(file);
+        char *q = json_dumps(js, JSON_ENCODE_ANY); /* JSON is YAML */
+        json_decref(js);
         sl_str_addf(&y, "  - local: %s\n", q ? q : "''");
         free(q);
         json_t *in = json_object_get(e, "inputs");
@@ -211,6 +213,9 @@ void srv_bridges_fire(struct sl_server *s, int64_t pipeline_id)
             continue;
         /* fired once: the bridge's runner is "bridge" from now on */
         j->runner_id = sl_xstrdup("bridge");
+        /* no runner renews a bridge's lease: one that never runs out, so the sweep of lost
+         * jobs leaves it to its downstream pipeline */
+        j->lease_deadline = sl_time_now_ms() + (int64_t)10 * 365 * 24 * 3600 * 1000;
         if (!j->started_at)
             j->started_at = sl_time_now_ms();
         if (sl_store_job_update(s->st, j, "running", NULL) < 0)
