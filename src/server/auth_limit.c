@@ -1,8 +1,9 @@
 /* auth_limit.c: failed authentications, rate-limited per client address.
  *
  * Each address has a bucket of SRV_AUTH_BURST attempts that refills at one attempt every
- * SRV_AUTH_REFILL_S seconds; a failed authentication (a wrong token, session sign-in or
- * webhook signature) takes one. An address whose bucket is empty is answered 429 with
+ * SRV_AUTH_REFILL_S seconds; a failed authentication (a wrong token or session sign-in)
+ * takes one. Webhook signatures are counted but not limited: forges send every project's
+ * hooks from shared addresses (webhook.c). An address whose bucket is empty is answered 429 with
  * Retry-After before its credentials are even looked at, until it has refilled. Tokens are
  * 256-bit, so guessing is hopeless anyway: this keeps a guesser from costing the store a
  * lookup per request and the log a line per attempt.

@@ -102,8 +102,8 @@ static void cancel_older(struct sl_server *s, const struct sl_store_pipeline *ol
 void srv_auto_cancel_redundant(struct sl_server *s, const struct sl_store_pipeline *p)
 {
     static const char *const cancelable[] = {"created", "pending", "running", "scheduled"};
-    if (p->is_tag)
-        return;
+    if (p->is_tag || (p->source && !strcmp(p->source, "parent_pipeline")))
+        return; /* GitLab: a child pipeline cancels nothing */
     int64_t now = sl_time_now_ms();
     for (size_t k = 0; k < SL_ARRAY_LEN(cancelable); k++) {
         struct sl_store_page page = {0, SL_STORE_LIST_MAX, cancelable[k]};
