@@ -80,8 +80,13 @@ load_image() {
   local cache=${SLUICE_PODMAN_CACHE:-${HOME:-/tmp}/.cache/sluice-podman}
   local tar=$cache/busybox-ci.tar bb
   bb=$(command -v busybox)
+  mkdir -p "$cache"
+  # tests start services in parallel: one of them makes the cache, the others wait for it
+  # (two `image save` into one file made a broken tar, and every later run failed on it)
+  local lock
+  exec {lock}>"$cache/.lock"
+  flock "$lock"
   if [[ ! -s $tar || $bb -nt $tar ]]; then
-    mkdir -p "$cache"
     local rootfs=$dir/rootfs
     mkdir -p "$rootfs"/{bin,tmp,etc,root,proc,sys,dev}
     cp "$bb" "$rootfs/bin/busybox"
@@ -94,12 +99,15 @@ load_image() {
     tar -C "$rootfs" -cf "$dir/rootfs.tar" .
     "$@" image import --change 'CMD ["/bin/sh"]' --change 'ENV PATH=/bin' \
       "$dir/rootfs.tar" localhost/busybox:ci >/dev/null
-    "$@" image save -o "$tar.new" localhost/busybox:ci >/dev/null
-    mv "$tar.new" "$tar"
+    "$@" image save -o "$tar.$$" localhost/busybox:ci >/dev/null
+    mv "$tar.$$" "$tar"
     rm -rf "$rootfs" "$dir/rootfs.tar"
   else
     "$@" image load -i "$tar" >/dev/null
   fi
+  local rc=$?
+  exec {lock}>&-
+  return $rc
 }
 
 stop() {
