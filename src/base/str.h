@@ -40,13 +40,13 @@ void sl_str_vaddf(struct sl_str *s, const char *fmt, va_list ap) SL_PRINTF(2, 0)
 void sl_str_truncate(struct sl_str *s, size_t len);
 /* Returns the buffer (caller frees) and resets S. Never NULL. */
 char *sl_str_detach(struct sl_str *s);
-/* Appends C with JSON string escaping (no surrounding quotes). */
 /* S as a base-10 integer for input already checked to be one (a YAML int, a status
  * line): leading blanks and sign as strtoll, stops at the first non-digit, saturates at
  * LLONG_MIN/LLONG_MAX instead of atoi's undefined behaviour; 0 when S has no digits. */
 long long sl_parse_ll(const char *s);
 /* The same, clamped to [LO, HI] (so `(int)sl_parse_clamp(s, 0, INT_MAX)` is safe). */
 long long sl_parse_clamp(const char *s, long long lo, long long hi);
+/* Appends C with JSON string escaping (no surrounding quotes). */
 void sl_str_add_json_escaped(struct sl_str *s, const char *c);
 
 #endif

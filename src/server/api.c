@@ -563,8 +563,11 @@ static void h_pipeline_retry(struct req *r)
     size_t n = 0;
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_job_list_by_pipeline(r->s->st, r->id, &jobs, &n, &err);
-    if (rc == 0 && n == 0)
-        rc = sl_store_pipeline_get(r->s->st, r->id, &(struct sl_store_pipeline){0}, &err);
+    if (rc == 0 && n == 0) { /* no jobs: 404 unless the pipeline exists */
+        struct sl_store_pipeline p = {0};
+        rc = sl_store_pipeline_get(r->s->st, r->id, &p, &err);
+        sl_store_pipeline_release(&p);
+    }
     for (size_t i = 0; rc == 0 && i < n; i++)
         if (!strcmp(jobs[i].status, "failed") || !strcmp(jobs[i].status, "canceled"))
             srv_transition(r->s, r->id, SRV_EV_RETRY, (size_t)jobs[i].position, NULL, false, NULL);

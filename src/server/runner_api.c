@@ -368,7 +368,11 @@ out:
     json_decref(body);
 }
 
-/* "START-END" (END inclusive) of a Content-Range; false when malformed. */
+/* Offsets past this are refused, so END - START + 1 and END + 1 never overflow (a log
+ * is capped far below it). */
+#define RANGE_OFFSET_MAX (INT64_C(1) << 62)
+
+/* "START-END" (END inclusive) of a Content-Range; false when malformed or out of range. */
 static bool parse_range(const char *h, int64_t *start, int64_t *end)
 {
     char *e;
@@ -377,11 +381,11 @@ static bool parse_range(const char *h, int64_t *start, int64_t *end)
     if (!strncmp(h, "bytes ", 6))
         h += 6;
     long long a = strtoll(h, &e, 10);
-    if (e == h || *e != '-' || a < 0)
+    if (e == h || *e != '-' || a < 0 || a > RANGE_OFFSET_MAX)
         return false;
     const char *b = e + 1;
     long long z = strtoll(b, &e, 10);
-    if (e == b || (*e && *e != '/') || z < a - 1)
+    if (e == b || (*e && *e != '/') || z < a - 1 || z > RANGE_OFFSET_MAX)
         return false;
     *start = a;
     *end = z;
