@@ -689,6 +689,7 @@ static int plan_job(struct plan_ctx *c, const struct sl_config_job *cj, size_t o
             add_root_vars(&rv, c->top_vars, workflow_vars, job);
             add_yaml_vars(&rv, sl_node_get(job, "variables"), NULL, true);
             sl_vars_copy(&rv, &in->matrix);
+            sl_vars_copy(&rv, &c->t->stored_vars);
             sl_vars_copy(&rv, &c->t->pipeline_vars);
             in_pipeline = decide(c, in, &rv, capexcl);
             sl_vars_release(&rv);
@@ -845,6 +846,7 @@ int sl_plan_build(struct sl_plan **out, const struct sl_config *cfg, const struc
     struct sl_vars rule_vars = SL_VARS_INIT;
     sl_vars_copy(&rule_vars, &rule_base);
     add_yaml_vars(&rule_vars, sl_node_get(cfg->root, "variables"), NULL, true);
+    sl_vars_copy(&rule_vars, &t->stored_vars);
     sl_vars_copy(&rule_vars, &t->pipeline_vars);
 
     c.top_vars = sl_node_get(cfg->root, "variables");
@@ -880,8 +882,10 @@ int sl_plan_build(struct sl_plan **out, const struct sl_config *cfg, const struc
     auto_cancel(p, sl_node_get(workflow, "auto_cancel"), sl_node_get(wrule, "auto_cancel"));
     const char *wname = sl_node_scalar(sl_node_get(workflow, "name"));
     if (wname) {
-        struct sl_vars nv = SL_VARS_INIT;
-        sl_vars_copy(&nv, &rule_vars);
+        struct sl_vars nv = SL_VARS_INIT; /* the rules' variables but the stored ones */
+        sl_vars_copy(&nv, &rule_base);
+        add_yaml_vars(&nv, sl_node_get(cfg->root, "variables"), NULL, true);
+        sl_vars_copy(&nv, &t->pipeline_vars);
         sl_vars_copy(&nv, &workflow_vars);
         char *x = sl_vars_expand(&nv, wname, false);
         p->name = sl_arena_strdup(&p->arena, x);
@@ -902,8 +906,10 @@ int sl_plan_build(struct sl_plan **out, const struct sl_config *cfg, const struc
     job_names(&p->arena, &base, &blank);
     add_yaml_vars(&base, c.top_vars, NULL, true);
     sl_vars_copy(&base, &workflow_vars);
+    sl_vars_copy(&base, &t->stored_vars);
     sl_vars_copy(&base, &t->pipeline_vars);
-    c.shared_rule_vars = !overrides_job_names(c.top_vars, &workflow_vars, &t->pipeline_vars);
+    c.shared_rule_vars = !overrides_job_names(c.top_vars, &workflow_vars, &t->pipeline_vars) &&
+                         !overrides_job_names(c.top_vars, &workflow_vars, &t->stored_vars);
     for (size_t i = 0; i < cfg->njobs && rc == 0; i++) {
         rc = plan_job(&c, &cfg->jobs[i], i, &base, &workflow_vars, &all, &n, &cap, &capexcl);
         if (rc == 0 && c.rule_rc < 0) /* Seed::Build#rules_errors */

@@ -39,6 +39,7 @@ void sl_trigger_release(struct sl_trigger *t)
     free(t->changed);
     sl_vars_release(&t->predefined);
     sl_vars_release(&t->pipeline_vars);
+    sl_vars_release(&t->stored_vars);
     memset(t, 0, sizeof(*t));
 }
 
@@ -672,9 +673,11 @@ char **sl_trigger_include_vars(const struct sl_trigger *t)
         if (sl_starts_with(x->name, "CI_") || sl_starts_with(x->name, "GITLAB_"))
             v[n++] = sl_xasprintf("%s=%s", x->name, x->value);
     }
-    /* and the pipeline's own variables (--var, trigger and API variables), which GitLab
-     * passes to include and include:rules too */
-    v = sl_xrealloc(v, (n + t->pipeline_vars.n + 1) * sizeof(*v));
+    /* then the stored variables and the pipeline's own ones (--var, trigger and API
+     * variables), which GitLab passes to include and include:rules too */
+    v = sl_xrealloc(v, (n + t->stored_vars.n + t->pipeline_vars.n + 1) * sizeof(*v));
+    for (size_t i = 0; i < t->stored_vars.n; i++)
+        v[n++] = sl_xasprintf("%s=%s", t->stored_vars.v[i].name, t->stored_vars.v[i].value);
     for (size_t i = 0; i < t->pipeline_vars.n; i++)
         v[n++] = sl_xasprintf("%s=%s", t->pipeline_vars.v[i].name, t->pipeline_vars.v[i].value);
     v[n] = NULL;

@@ -54,6 +54,13 @@ struct sl_trigger {
     int ref_protected;
     struct sl_vars predefined;    /* CI_* of the pipeline (context.c) */
     struct sl_vars pipeline_vars; /* --var, the API's variables: the highest precedence */
+    /* The server's stored CI/CD variables that apply to the whole pipeline (instance and
+     * project, scope `*`, protected ones only on a protected ref), just below
+     * pipeline_vars: as in GitLab, include paths and rules (workflow and jobs) see them.
+     * They never go into a planned job's variables (the server adds them when the job
+     * starts, scoped to its environment) nor into anything the plan stores, such as
+     * workflow:name, so a secret is not written where it is not masked. */
+    struct sl_vars stored_vars;
 };
 
 void sl_trigger_init(struct sl_trigger *t);

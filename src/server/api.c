@@ -915,8 +915,10 @@ const struct route srv_routes[] = {
 const size_t srv_nroutes = SL_ARRAY_LEN(srv_routes);
 
 /* The routes a job's CI_JOB_TOKEN may call, on its own project: reading and rolling out
- * feature flags from a pipeline (sluice flag in a job). */
-static const route_fn job_token_routes[] = {h_flags_list, h_flag_get, h_flag_env_set};
+ * feature flags from a pipeline (sluice flag in a job), and listing the project's
+ * environments (what a deploy job may want to know). */
+static const route_fn job_token_routes[] = {h_flags_list, h_flag_get, h_flag_env_set,
+                                            h_environment_list};
 
 bool srv_route_takes_job_token(const struct route *rt)
 {

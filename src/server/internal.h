@@ -440,6 +440,11 @@ struct srv_job_vars {
  * srv_job_vars_release (values are wiped). */
 int srv_job_variables(struct sl_server *s, int64_t project_id, const struct sl_job_spec *planned,
                       struct srv_job_vars *out, struct sl_error *err);
+/* The same for a job in ENVIRONMENT (NULL: none, so only rows scoped `*` apply) on a ref
+ * that is REF_PROTECTED or not: what pipeline creation hands the planner for rules and
+ * include paths (environment NULL). */
+int srv_stored_variables(struct sl_server *s, int64_t project_id, const char *environment,
+                         bool ref_protected, struct srv_job_vars *out, struct sl_error *err);
 void srv_job_vars_release(struct srv_job_vars *jv);
 /* Appends KEY=VALUE (raw; masked when MASKED) to JV: what the server adds beside the stored
  * variables, such as the job's CI_JOB_TOKEN. */

@@ -66,6 +66,14 @@ static void pick(struct sl_store_variable *rows, size_t n, const char *environme
 int srv_job_variables(struct sl_server *s, int64_t project_id, const struct sl_job_spec *planned,
                       struct srv_job_vars *out, struct sl_error *err)
 {
+    const char *prot = planned_var(planned, "CI_COMMIT_REF_PROTECTED");
+    return srv_stored_variables(s, project_id, planned_var(planned, "CI_ENVIRONMENT_NAME"),
+                                prot && !strcmp(prot, "true"), out, err);
+}
+
+int srv_stored_variables(struct sl_server *s, int64_t project_id, const char *environment,
+                         bool ref_protected, struct srv_job_vars *out, struct sl_error *err)
+{
     struct sl_store_variable *inst = NULL, *proj = NULL;
     size_t ninst = 0, nproj = 0;
     int rc;
@@ -73,9 +81,6 @@ int srv_job_variables(struct sl_server *s, int64_t project_id, const struct sl_j
     if ((rc = sl_store_variable_list(s->st, 0, true, &inst, &ninst, err)) < 0 ||
         (rc = sl_store_variable_list(s->st, project_id, true, &proj, &nproj, err)) < 0)
         goto out;
-    const char *environment = planned_var(planned, "CI_ENVIRONMENT_NAME");
-    const char *prot = planned_var(planned, "CI_COMMIT_REF_PROTECTED");
-    bool ref_protected = prot && !strcmp(prot, "true");
     struct sl_store_variable **chosen = sl_xcalloc(ninst + nproj + 1, sizeof(*chosen));
     size_t n = 0;
     pick(inst, ninst, environment, ref_protected, chosen, &n);

@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "expr/expr.h"
 #include "exec/jobjson.h"
+#include "exec/mask.h"
 #include "jobspec/jobspec.h"
 #include "plan/plan.h"
 #include "expr/vars.h"
@@ -385,6 +386,23 @@ void srv_sched_job_release(struct sl_sched_job *sj)
 
 /* The lint messages of DIAG as a JSON array of "FILE:LINE:COL: message", paths relative
  * to the tree. */
+/* TEXT (taken) with the masked values of STORED replaced by [MASKED]: a failed pipeline's
+ * errors may quote an include path or a value expanded from a stored variable. */
+static char *masked(const struct srv_job_vars *stored, char *text)
+{
+    struct sl_mask *m = sl_mask_new();
+    struct sl_error err = SL_ERROR_INIT;
+    char *out = text;
+    if (text && srv_job_vars_mask(stored, m, &err) == 0 && !sl_mask_empty(m)) {
+        size_t n;
+        out = sl_mask_string(m, text, strlen(text), &n);
+        free(text);
+    }
+    sl_error_release(&err);
+    sl_mask_free(m);
+    return out;
+}
+
 static char *diag_json(const struct sl_diag *d, const char *tree)
 {
     json_t *a = json_array();
@@ -479,6 +497,8 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     int rc = 0;
     int64_t now = sl_time_now_ms();
     struct sl_store_pipeline p;
+    struct srv_job_vars stored = {0};
+    char *plan_error = NULL;
 
     memset(&p, 0, sizeof(p));
     sl_trigger_init(&t);
@@ -524,6 +544,13 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
         (rc = srv_deploy_frozen(s, proj->id, now, &frozen, err)) < 0)
         goto out;
     t.ref_protected = is_protected;
+    /* rules and include paths see the stored variables, as in GitLab (plan.h) */
+    if ((rc = srv_stored_variables(s, proj->id, NULL, is_protected, &stored, err)) < 0)
+        goto out;
+    for (size_t i = 0; i < stored.n; i++)
+        if (!stored.vars[i].file) /* its file does not exist before the job starts */
+            sl_vars_set(&t.stored_vars, stored.vars[i].key, stored.vars[i].value,
+                        stored.vars[i].raw);
     free(t.server_url);
     t.server_url = sl_xasprintf("http://%s", sl_server_address(s));
     if ((rc = sl_trigger_from_git(&t, tree, err)) < 0)
@@ -574,7 +601,7 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
                      : crc == SL_ENOENT && diag.n == 0
                          ? "the commit has no .gitlab-ci.yml"
                          : "the configuration is invalid (see yaml_errors)");
-        p.yaml_errors = diag_json(&diag, tree);
+        p.yaml_errors = masked(&stored, diag_json(&diag, tree));
         p.finished_at = now;
         rc = sl_store_pipeline_create(s->st, &p, NULL, 0, now, id_out, NULL, err);
         goto out;
@@ -582,7 +609,7 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     struct sl_error perr = SL_ERROR_INIT;
     if (sl_plan_build(&plan, cfg, &t, &perr) < 0) {
         p.status = (char *)"failed";
-        p.error_message = (char *)sl_error_format(&perr);
+        p.error_message = plan_error = masked(&stored, sl_xstrdup(sl_error_format(&perr)));
         rc = sl_store_pipeline_create(s->st, &p, NULL, 0, now, id_out, NULL, err);
         sl_error_release(&perr);
         goto out;
@@ -672,6 +699,8 @@ out:
     sl_sched_free(m);
     free(vars_text);
     free(p.yaml_errors);
+    free(plan_error);
+    srv_job_vars_release(&stored);
     sl_plan_free(plan);
     sl_config_free(cfg);
     sl_diag_release(&diag);

@@ -118,6 +118,8 @@ tokens:
     - echo "token $CI_JOB_TOKEN"
     - python3 -c 'import os; print("reversed", os.environ["CI_JOB_TOKEN"][::-1])'
     - echo "git_http=$(curl -s -o /dev/null -w '%{http_code}' -u "gitlab-ci-token:$CI_JOB_TOKEN" "$CI_SERVER_URL/vars.git/info/refs?service=git-upload-pack")"
+    - echo "envs=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization:Bearer $CI_JOB_TOKEN" "$CI_SERVER_URL/api/v1/projects/$CI_PROJECT_ID/environments")"
+    - echo "other_envs=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization:Bearer $CI_JOB_TOKEN" "$CI_SERVER_URL/api/v1/projects/1/environments")"
 deploy:
   environment: {name: production}
   script: [echo "scoped=$SCOPED"]
@@ -183,6 +185,8 @@ expect "the exact environment scope wins over a pattern and *" "scoped=prod" \
 job_log tokens
 expect "CI_JOB_TOKEN is masked in the log" 1 "$(grep -c '^token \[MASKED\]$' <<<"$body")" "$body"
 expect "... and works for git over HTTP while the job runs" "git_http=200" "$(out_line git_http=)" "$body"
+expect "... and lists its own project's environments, not another's" "envs=200 other_envs=403" \
+  "$(out_line envs=) $(out_line other_envs=)" "$body"
 job_token=$(grep '^reversed ' <<<"$body" | cut -d' ' -f2 | python3 -c 'import sys; print(sys.stdin.read().strip()[::-1])')
 code=$(curl -s -o /dev/null -w '%{http_code}' -u "gitlab-ci-token:$job_token" "$url/vars.git/info/refs?service=git-upload-pack")
 expect "a job token stops working when its job ends" 1 "$([[ ${job_token:0:6} == glcbt- && $code =~ ^40[13]$ ]] && echo 1)" "$code ${job_token:0:6}"
@@ -238,6 +242,61 @@ if [[ -n ${SL_SERVER_DB:-} ]] && command -v pg_dump >/dev/null; then
     hits+=$(grep -laF -e "$secret" -e "$b64" -e "$urlenc" "$tmp/pg.dump")
 fi
 expect "no byte sluice wrote (store, WAL, logs, its own output) holds the secret in clear" "" "$hits"
+
+# ---- rules and include paths see the stored variables; failed pipelines' errors are masked ----
+mkdir -p "$tmp/rrepo/ci/parts"
+(cd "$tmp/rrepo" && git init -q -b main && cat > .gitlab-ci.yml <<'YML'
+include:
+  - local: ci/$INC_DIR/extra.yml
+workflow:
+  rules:
+    - if: $PIPELINES_OFF == "yes"
+      when: never
+    - when: always
+gated:
+  rules:
+    - if: $DEPLOY_ENABLED == "yes"
+  script: [echo gated]
+prot_gated:
+  rules:
+    - if: $PROT_SWITCH
+  script: [echo prot]
+plain:
+  script: [echo "plain"]
+YML
+printf 'extra:\n  script: [echo extra]\n' > ci/parts/extra.yml
+git add . && git -c user.email=t@t -c user.name=t commit -qm rules && git checkout -qb feature &&
+  git checkout -qb broken &&
+  printf 'include:\n  - local: ci/$HIDDEN_DIR/x.yml\nplain:\n  script: [echo]\n' > .gitlab-ci.yml &&
+  git -c user.email=t@t -c user.name=t commit -qam broken) ||
+  { echo "cannot make a git repo" >&2; exit 1; }
+req POST /api/v1/projects "$maint" "{\"name\":\"rules\",\"repo_url\":\"file://$tmp/rrepo\",\"default_branch\":\"main\"}"
+rproj=$(jget "['id']")
+setvar "/api/v1/projects/$rproj/variables" '{"key":"INC_DIR","value":"parts"}'
+setvar "/api/v1/projects/$rproj/variables" '{"key":"DEPLOY_ENABLED","value":"yes"}'
+setvar "/api/v1/projects/$rproj/variables" '{"key":"PROT_SWITCH","value":"on","protected":true}'
+setvar "/api/v1/projects/$rproj/variables" '{"key":"HIDDEN_DIR","value":"Hidd3nDir_42","masked":true}'
+job_names() { # job_names REF: the jobs of a new pipeline on REF, sorted, in $names
+  req POST "/api/v1/projects/$rproj/pipelines" "$dev" "{\"ref\":\"$1\"}"
+  names=$(python3 -c "import json,sys; print(' '.join(sorted(j['name'] for j in json.load(sys.stdin).get('jobs', []))))" <<<"$body" 2>/dev/null)
+  [[ -n $names ]] || { req GET "/api/v1/pipelines/$(jget "['id']")" "$dev"
+    names=$(python3 -c "import json,sys; print(' '.join(sorted(j['name'] for j in json.load(sys.stdin)['jobs'])))" <<<"$body"); }
+}
+job_names main
+expect "a project variable in an include path and in rules:if; a protected one on a protected ref" \
+  "extra gated plain prot_gated" "$names" "$body"
+job_names feature
+expect "a protected variable is not seen by the rules of an unprotected ref" \
+  "extra gated plain" "$names" "$body"
+setvar "/api/v1/projects/$rproj/variables" '{"key":"PIPELINES_OFF","value":"yes"}'
+req POST "/api/v1/projects/$rproj/pipelines" "$dev" '{"ref":"main"}'
+expect "workflow:rules see the stored variables (when: never: no pipeline)" "1" \
+  "$([[ $code =~ ^4 ]] && grep -c 'workflow:rules' <<<"$body")" "$code $body"
+req DELETE "/api/v1/projects/$rproj/variables/PIPELINES_OFF" "$maint"
+req POST "/api/v1/projects/$rproj/pipelines" "$dev" '{"ref":"broken"}'
+req GET "/api/v1/pipelines/$(jget "['id']")" "$dev"
+expect "a failed pipeline's yaml_errors quote the include path with the masked value masked" \
+  "failed 0 1" "$(jget "['status']") $(grep -c 'Hidd3nDir_42' <<<"$body") $(grep -c 'ci/\[MASKED\]/x.yml' <<<"$body")" "$body"
 
 # ---- tokens that expire ----
 admin2=$("$bin" token create --role admin --data "$tmp/data" "${db[@]}" 2>/dev/null)
