@@ -388,6 +388,8 @@ static json_t *job_json(const struct sl_store_job *j, bool full)
     double d = duration_s(j);
     json_object_set_new(o, "duration_s", d < 0 ? json_null() : json_real(d));
     json_object_set_new(o, "failure_reason", str_or_null(j->failure_reason));
+    /* GitLab's: an attempt a later one replaced (listed only with ?include_retried=true) */
+    json_object_set_new(o, "retried", json_boolean(j->retried));
     /* what the UI draws: the needs graph (positions of the pipeline's jobs) and why a job
      * waits */
     json_object_set_new(o, "position", json_integer(j->position));
@@ -432,8 +434,12 @@ static void reply_pipeline(struct req *r, int status, int64_t id)
     size_t n = 0;
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_pipeline_get(r->s->st, id, &p, &err);
+    /* each attempt is a job of its own: the retried ones only when asked, as in GitLab */
+    const char *ir = query_arg(r, "include_retried");
+    bool retried = ir && !strcmp(ir, "true");
     if (rc == 0)
-        rc = sl_store_job_list_by_pipeline(r->s->st, id, &jobs, &n, &err);
+        rc = retried ? sl_store_job_list_attempts(r->s->st, id, &jobs, &n, &err)
+                     : sl_store_job_list_by_pipeline(r->s->st, id, &jobs, &n, &err);
     if (rc < 0) {
         reply_sl_error(r, rc, &err);
     } else {
@@ -645,6 +651,13 @@ static void job_event(struct req *r, enum srv_event ev, const char *what)
     struct sl_store_job j = {0};
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_job_get(r->s->st, r->id, &j, &err);
+    if (rc == 0 && j.retried) {
+        /* as GitLab's Ci::Build#retryable?: a retried attempt is history, its newest is the
+         * job to act on */
+        reply_error(r, 409, "conflict", "cannot %s job %lld: it was retried", what,
+                    (long long)r->id);
+        goto out;
+    }
     if (rc == 0 && ev == SRV_EV_PLAY && srv_deploy_play_refused(r->s, j.id, &err)) {
         reply_error(r, 409, "conflict", "%s", sl_error_format(&err));
         goto out;
@@ -658,8 +671,9 @@ static void job_event(struct req *r, enum srv_event ev, const char *what)
         reply_sl_error(r, rc, &err);
     } else {
         audit_on(r, action, "job", r->id);
+        /* a retry answers with the new job it made */
         struct sl_store_job now = {0};
-        if (sl_store_job_get(r->s->st, r->id, &now, &err) == 0)
+        if (sl_store_job_get_current(r->s->st, r->id, &now, &err) == 0)
             reply_json(r, 200, job_json(&now, true));
         else
             reply_sl_error(r, SL_ESTORE, &err);

@@ -55,7 +55,8 @@ static void finish(struct sl_server *s, const struct sl_store_job *j, enum sl_sc
         sl_store_log_append(s->st, j->id, line, strlen(line), sl_time_now_ms(), NULL, NULL);
         free(line);
     }
-    struct srv_finish fin = {why, why == SL_SCHED_FAILURE_NONE ? 0 : SL_SCHED_NO_EXIT_CODE, NULL};
+    struct srv_finish fin = {why, why == SL_SCHED_FAILURE_NONE ? 0 : SL_SCHED_NO_EXIT_CODE, NULL,
+                             j->id};
     if (srv_transition(s, j->pipeline_id, SRV_EV_FINISHED, (size_t)j->position, &fin, false, &err) <
         0)
         sl_log(SL_LOG_ERROR, "cannot settle a bridge job", "job", j->name, "error",

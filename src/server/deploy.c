@@ -229,13 +229,57 @@ void srv_deploy_job_moved(struct sl_server *s, int64_t job_id, const char *job_s
     sl_error_release(&err);
 }
 
+void srv_deploy_job_retried(struct sl_server *s, int64_t old_id, int64_t new_id)
+{
+    struct sl_store_environment_job ej = {0};
+    struct sl_store_deployment d = {0};
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = sl_store_environment_job_get(s->st, old_id, &ej, &err);
+    if (rc == SL_ENOENT) {
+        rc = 0;
+        goto out;
+    }
+    if (rc < 0)
+        goto out;
+    int64_t was = ej.job_id;
+    ej.job_id = new_id;
+    rc = sl_store_environment_job_add(s->st, &ej, &err);
+    ej.job_id = was;
+    if (rc < 0 || strcmp(ej.action, "start"))
+        goto out;
+    if ((rc = sl_store_deployment_get_by_job(s->st, old_id, &d, &err)) == SL_ENOENT) {
+        rc = 0;
+        goto out;
+    }
+    if (rc < 0)
+        goto out;
+    if (!ended(d.status) && !d.started_at) {
+        /* never ran (a rollback's, or one waiting for approval): the new job runs it */
+        rc = sl_store_deployment_move_job(s->st, d.id, new_id, &err);
+    } else {
+        /* as each GitLab retry is a new job with a deployment of its own */
+        struct sl_store_deployment nd = d;
+        nd.job_id = new_id;
+        nd.status = (char *)"created";
+        nd.rollback_of = 0;
+        nd.triggered_by = (char *)"retry";
+        rc = sl_store_deployment_create(s->st, &nd, sl_time_now_ms(), NULL, &err);
+    }
+out:
+    if (rc < 0)
+        log_store_error(s, "cannot give a retried job its deployment", &err);
+    sl_store_deployment_release(&d);
+    sl_store_environment_job_release(&ej);
+    sl_error_release(&err);
+}
+
 /* Ends claimed JOB without running it: LINE in its log, then failed with REASON. */
 static void fail_unrun(struct sl_server *s, const struct sl_store_job *job, const char *worker_id,
                        enum sl_sched_failure reason, const char *line)
 {
     struct sl_error err = SL_ERROR_INIT;
     sl_store_log_append(s->st, job->id, line, strlen(line), sl_time_now_ms(), NULL, NULL);
-    struct srv_finish fin = {reason, SL_SCHED_NO_EXIT_CODE, worker_id};
+    struct srv_finish fin = {reason, SL_SCHED_NO_EXIT_CODE, worker_id, job->id};
     if (srv_transition(s, job->pipeline_id, SRV_EV_FINISHED, (size_t)job->position, &fin, false,
                        &err) < 0)
         log_store_error(s, "cannot fail a deployment job that may not run", &err);
@@ -314,7 +358,7 @@ int srv_deploy_stop(struct sl_server *s, int64_t environment_id, struct sl_error
     if (e.last_deployment_id &&
         sl_store_deployment_get(s->st, e.last_deployment_id, &d, NULL) == 0 &&
         sl_store_environment_job_get(s->st, d.job_id, &ej, NULL) == 0 && ej.on_stop_job_id &&
-        sl_store_job_get(s->st, ej.on_stop_job_id, &stop, NULL) == 0) {
+        sl_store_job_get_current(s->st, ej.on_stop_job_id, &stop, NULL) == 0) {
         enum srv_event ev = !strcmp(stop.status, "manual") || !strcmp(stop.status, "scheduled")
                                 ? SRV_EV_PLAY
                                 : SRV_EV_RETRY;
@@ -373,7 +417,8 @@ int srv_deploy_rollback(struct sl_server *s, int64_t environment_id, int64_t dep
                           (long long)deployment_id, d.status);
         goto out;
     }
-    if ((rc = sl_store_job_get(s->st, d.job_id, &job, err)) < 0)
+    /* the job's newest attempt: retried since, the rollback retries that one */
+    if ((rc = sl_store_job_get_current(s->st, d.job_id, &job, err)) < 0)
         goto out;
     if (!ended(job.status)) {
         rc = sl_error_set(err, SL_EBUSY, "the job of deployment %lld is %s",
@@ -382,6 +427,7 @@ int srv_deploy_rollback(struct sl_server *s, int64_t environment_id, int64_t dep
     }
     /* the new deployment first, so the retried job follows it and not the old one */
     struct sl_store_deployment nd = d;
+    nd.job_id = job.id; /* moves to the retry with it (srv_deploy_job_retried) */
     nd.status = (char *)"created";
     nd.rollback_of = d.id;
     nd.triggered_by = (char *)actor;

@@ -43,6 +43,7 @@ struct metrics {
     atomic_ullong auth_failures;  /* wrong tokens, sign-ins, webhook signatures */
     atomic_ullong auth_throttled; /* answered 429 (auth_limit.c) */
     atomic_ullong polls;          /* project polls done (poll.c): tests wait on it */
+    atomic_ullong jobs_retried;   /* attempts retried as a new job (transitions.c) */
 };
 
 struct sl_server {
@@ -311,6 +312,9 @@ struct srv_finish {
     enum sl_sched_failure reason;
     int exit_code;
     const char *worker_id;
+    /* the attempt that ended (0: whichever is at the position): the end of an attempt
+     * retried meanwhile changes nothing of the attempt that followed it */
+    int64_t job_id;
 };
 /* JOB_POS is the job's position (ignored for SETTLE and CANCEL_PIPELINE). FORCE_RUNNING:
  * the job is stored failed by recovery but must be fed to the machine as running. */
@@ -367,6 +371,10 @@ bool srv_deploy_play_refused(struct sl_server *s, int64_t job_id, struct sl_erro
  * a job without an environment). Errors are logged, never returned: a job's progress never
  * waits on its deployment's bookkeeping. */
 void srv_deploy_job_moved(struct sl_server *s, int64_t job_id, const char *job_status);
+/* Job OLD_ID was retried as job NEW_ID: the new job does to its environment what the old
+ * one did, and has a deployment of its own (a deployment not started yet, such as a
+ * rollback's, moves to it). A no-op for jobs without an environment. */
+void srv_deploy_job_retried(struct sl_server *s, int64_t old_id, int64_t new_id);
 /* Called with a job just claimed by WORKER_ID: when it would deploy over a newer successful
  * deployment, fails it (forward_deployment_failure, a line in its log) and returns true;
  * the caller must not run it. */

@@ -135,10 +135,14 @@ void metrics_render(struct sl_server *s, struct sl_str *out)
                 "# TYPE sluice_auth_throttled_total counter\nsluice_auth_throttled_total %llu\n"
                 "# HELP sluice_polls_total Polls of projects' repositories done (fetch and "
                 "compare), whatever they found.\n"
-                "# TYPE sluice_polls_total counter\nsluice_polls_total %llu\n",
+                "# TYPE sluice_polls_total counter\nsluice_polls_total %llu\n"
+                "# HELP sluice_jobs_retried_total Attempts of jobs retried (by retry: or by "
+                "a user), each retry a new job.\n"
+                "# TYPE sluice_jobs_retried_total counter\nsluice_jobs_retried_total %llu\n",
                 (unsigned long long)atomic_load(&m->store_errors),
                 (unsigned long long)atomic_load(&m->auth_failures),
                 (unsigned long long)atomic_load(&m->auth_throttled),
-                (unsigned long long)atomic_load(&m->polls));
+                (unsigned long long)atomic_load(&m->polls),
+                (unsigned long long)atomic_load(&m->jobs_retried));
     srv_flags_metrics_render(s, out);
 }

@@ -220,7 +220,8 @@ static bool hand_over(struct req *r, const struct sl_store_runner *rn)
         /* canceled in between, or unreadable: the job cannot run here; let it end as a
          * system failure rather than hang until its lease lapses */
         sl_log(SL_LOG_WARN, "cannot hand a job over", "error", sl_error_format(&err), NULL);
-        struct srv_finish fin = {SL_SCHED_FAILURE_RUNNER_SYSTEM, SL_SCHED_NO_EXIT_CODE, wid};
+        struct srv_finish fin = {SL_SCHED_FAILURE_RUNNER_SYSTEM, SL_SCHED_NO_EXIT_CODE, wid,
+                                 job.id};
         srv_transition(s, job.pipeline_id, SRV_EV_FINISHED, (size_t)job.position, &fin, false,
                        NULL);
         goto out;
@@ -293,7 +294,8 @@ bool srv_runner_job_auth(struct req *r, const char *token, struct sl_store_job *
         return false;
     }
     if (strcmp(job->status, "running") != 0) {
-        /* a job that is pending again is a retry: the attempt this token ran failed */
+        /* the attempt ended (a retry is a new job with a token of its own: this one's
+         * attempt is over whatever the retry does) */
         bool ended = !strcmp(job->status, "success") || !strcmp(job->status, "failed") ||
                      !strcmp(job->status, "canceled") || !strcmp(job->status, "skipped");
         reply_header(r, "Job-Status", "%s", ended ? job->status : "failed");
@@ -347,8 +349,8 @@ void h_v4_job_update(struct req *r)
     }
     json_t *ec = json_object_get(body, "exit_code");
     struct srv_finish fin = {
-        f, json_is_integer(ec) ? (int)json_integer_value(ec) : SL_SCHED_NO_EXIT_CODE,
-        job.runner_id};
+        f, json_is_integer(ec) ? (int)json_integer_value(ec) : SL_SCHED_NO_EXIT_CODE, job.runner_id,
+        job.id};
     struct sl_error err = SL_ERROR_INIT;
     int rc = srv_transition(s, job.pipeline_id, SRV_EV_FINISHED, (size_t)job.position, &fin, false,
                             &err);

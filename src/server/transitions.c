@@ -1,6 +1,7 @@
 /* transitions.c: one pipeline event at a time. The pipeline's machine is rebuilt from the
- * stored jobs (sl_sched_restore), the event applied, and every job whose status or attempt
- * changed is written back with a compare-and-set on the status it was read with; then the
+ * stored jobs (sl_sched_restore), the event applied, and every job whose status changed is
+ * written back with a compare-and-set on the status it was read with (a new attempt is a
+ * new job: the retried one keeps its row, sl_store_job_retry); then the
  * pipeline's status. The machine is never kept in memory, so a restart, another server or
  * a crash between two writes changes nothing: the next event settles what was missed. */
 #include "base/compat.h"
@@ -29,9 +30,57 @@ static void saved_from_row(const struct sl_store_job *j, struct sl_sched_saved *
     sv->due_ms = j->due_at;
 }
 
-/* Writes job I's new state from the machine into row J (read with status OLD). */
+/* A new attempt of row J (GitLab's retry: a new job, Ci::RetryJobService): J keeps the
+ * outcome it has, or, still running, the one FIN (the event that ended it; NULL: none
+ * known) says, and is marked retried; the copy at its position gets the machine's state. */
+static int retry_as_new_job(struct sl_server *s, struct sl_sched *m, size_t i,
+                            struct sl_store_job *j, enum sl_sched_status st,
+                            const struct srv_finish *fin, int64_t now, struct sl_error *err)
+{
+    struct sl_store_job next = {0};
+    enum sl_sched_status was = SL_SCHED_CREATED;
+    sl_sched_status_parse(j->status, &was);
+    char *old_status = sl_xstrdup(j->status);
+    if (!terminal(was)) {
+        enum sl_sched_failure f = fin ? fin->reason : SL_SCHED_FAILURE_UNKNOWN;
+        if (f == SL_SCHED_FAILURE_NONE)
+            f = SL_SCHED_FAILURE_UNKNOWN;
+        free(j->status);
+        j->status = sl_xstrdup("failed");
+        free(j->failure_reason);
+        j->failure_reason = sl_xstrdup(sl_sched_failure_name(f));
+        j->has_exit_code = fin && fin->exit_code != SL_SCHED_NO_EXIT_CODE;
+        j->exit_code = fin ? fin->exit_code : 0;
+    }
+    if (!j->finished_at)
+        j->finished_at = now;
+    next.status = (char *)sl_sched_status_name(st);
+    next.attempt = sl_sched_job_attempt(m, i);
+    next.due_at = st == SL_SCHED_SCHEDULED ? sl_sched_job_due(m, i) : 0;
+    int64_t new_id = 0;
+    int rc = sl_store_job_retry(s->st, j, old_status, &next, &new_id, err);
+    if (rc == 0) {
+        char a[32], b[32];
+        snprintf(a, sizeof(a), "%lld", (long long)j->id);
+        snprintf(b, sizeof(b), "%lld", (long long)new_id);
+        sl_log(SL_LOG_INFO, "job retried as a new job", "job_id", a, "new_job_id", b, "name",
+               j->name, NULL);
+        atomic_fetch_add(&s->metrics.jobs_retried, 1);
+        srv_deploy_job_retried(s, j->id, new_id);
+        /* the row now stands for the new attempt (pending is what the caller looks for) */
+        j->id = new_id;
+        free(j->status);
+        j->status = sl_xstrdup(next.status);
+        srv_deploy_job_moved(s, new_id, next.status);
+    }
+    free(old_status);
+    return rc;
+}
+
+/* Writes job I's new state from the machine into row J (read with status OLD). FIN: the
+ * end of job I's attempt when that is the event (else NULL). */
 static int persist_job(struct sl_server *s, struct sl_sched *m, size_t i, struct sl_store_job *j,
-                       bool kill, int64_t now, struct sl_error *err)
+                       bool kill, const struct srv_finish *fin, int64_t now, struct sl_error *err)
 {
     enum sl_sched_status st = kill ? SL_SCHED_CANCELED : sl_sched_job_status(m, i);
     int attempt = sl_sched_job_attempt(m, i);
@@ -41,11 +90,13 @@ static int persist_job(struct sl_server *s, struct sl_sched *m, size_t i, struct
     int rc = 0;
     if (st == was && attempt == j->attempt && !kill)
         goto out;
+    if (attempt != j->attempt && !kill) {
+        rc = retry_as_new_job(s, m, i, j, st, fin, now, err);
+        goto out;
+    }
     free(j->status);
     j->status = sl_xstrdup(sl_sched_status_name(st));
-    bool new_attempt = attempt != j->attempt;
-    j->attempt = attempt;
-    if (st == SL_SCHED_PENDING || new_attempt) {
+    if (st == SL_SCHED_PENDING) {
         j->queued_at = 0;
         j->started_at = 0;
         j->finished_at = 0;
@@ -146,6 +197,7 @@ static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, si
         if (force_running)
             saved[pos].status = SL_SCHED_RUNNING;
         else if (strcmp(jobs[pos].status, "running") != 0 ||
+                 (fin->job_id && jobs[pos].id != fin->job_id) ||
                  (fin->worker_id && jobs[pos].runner_id &&
                   strcmp(jobs[pos].runner_id, fin->worker_id) != 0))
             ev = SRV_EV_SETTLE; /* canceled or taken over meanwhile: its end changes nothing */
@@ -188,7 +240,8 @@ static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, si
             kill[ch[k].job] = true;
     for (size_t i = 0; i < n; i++) {
         struct sl_error jerr = SL_ERROR_INIT;
-        int jrc = persist_job(s, m, i, &jobs[i], kill[i], now, &jerr);
+        int jrc = persist_job(s, m, i, &jobs[i], kill[i],
+                              ev == SRV_EV_FINISHED && i == pos ? fin : NULL, now, &jerr);
         if (jrc == SL_EBUSY) {
             *lost_race = true; /* claimed or finished meanwhile */
         } else if (jrc < 0) {

@@ -265,8 +265,8 @@ bool srv_job_settle_bridge(struct sl_server *s, struct sl_store_job *job, const 
         "ERROR: trigger: this bridge job reached a runner; the server makes downstream "
         "pipelines itself (bridge.c), so it is failed\n";
     sl_store_log_append(s->st, job->id, line, sizeof(line) - 1, sl_time_now_ms(), NULL, NULL);
-    struct srv_finish fin = {SL_SCHED_FAILURE_DOWNSTREAM_CREATION, SL_SCHED_NO_EXIT_CODE,
-                             worker_id};
+    struct srv_finish fin = {SL_SCHED_FAILURE_DOWNSTREAM_CREATION, SL_SCHED_NO_EXIT_CODE, worker_id,
+                             job->id};
     struct sl_error err = SL_ERROR_INIT;
     if (srv_transition(s, job->pipeline_id, SRV_EV_FINISHED, (size_t)job->position, &fin, false,
                        &err) < 0)
@@ -446,7 +446,7 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
             f = SL_SCHED_FAILURE_UNKNOWN;
         outcome = res.success ? "success" : res.failure_name;
         struct srv_finish fin = {f, res.exit_code >= 0 ? res.exit_code : SL_SCHED_NO_EXIT_CODE,
-                                 w->id};
+                                 w->id, job->id};
         rc = srv_transition(s, job->pipeline_id, SRV_EV_FINISHED, (size_t)job->position, &fin,
                             false, &terr);
     }
@@ -677,7 +677,8 @@ static int recover(struct sl_server *s, const char *prefix, const char *why, str
         sl_log(SL_LOG_WARN, why, "job_id", num, "name", jobs[i].name, "runner",
                jobs[i].runner_id ? jobs[i].runner_id : "", "failure_reason",
                "runner_system_failure", NULL);
-        struct srv_finish fin = {SL_SCHED_FAILURE_RUNNER_SYSTEM, SL_SCHED_NO_EXIT_CODE, NULL};
+        struct srv_finish fin = {SL_SCHED_FAILURE_RUNNER_SYSTEM, SL_SCHED_NO_EXIT_CODE, NULL,
+                                 jobs[i].id};
         struct sl_error terr = SL_ERROR_INIT;
         if (srv_transition(s, jobs[i].pipeline_id, SRV_EV_FINISHED, (size_t)jobs[i].position, &fin,
                            true, &terr) < 0)

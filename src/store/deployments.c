@@ -367,6 +367,20 @@ int sl_store_deployment_get_by_job(struct sl_store *st, int64_t job_id,
     return get_dep(st, "d.job_id", job_id, out, err, "deployment of job");
 }
 
+int sl_store_deployment_move_job(struct sl_store *st, int64_t id, int64_t job_id,
+                                 struct sl_error *err)
+{
+    int64_t changes = 0;
+    struct db_value v[] = {db_int(job_id), db_int(id)};
+    int rc = db_run(st, true,
+                    "UPDATE deployments SET job_id = ? WHERE id = ? AND started_at IS NULL AND "
+                    "status IN ('created', 'blocked')",
+                    v, SL_ARRAY_LEN(v), NULL, &changes, err);
+    if (rc == 0 && changes == 0)
+        rc = sl_error_set(err, SL_EBUSY, "deployment %" PRId64 " is gone or started", id);
+    return rc;
+}
+
 int sl_store_deployment_list(struct sl_store *st, int64_t environment_id,
                              const struct sl_store_page *page, struct sl_store_deployment **out,
                              size_t *n, struct sl_error *err)

@@ -8,7 +8,7 @@
 #define JOB_COLS                                                                                   \
     "id, pipeline_id, position, name, stage, stage_idx, status, run_when, allow_failure, "         \
     "attempt, retry, spec, failure_reason, exit_code, coverage, created_at, queued_at, "           \
-    "started_at, finished_at, due_at, runner_id, lease_deadline"
+    "started_at, finished_at, due_at, runner_id, lease_deadline, retried_position"
 
 void sl_store_job_release(struct sl_store_job *j)
 {
@@ -69,6 +69,10 @@ static void read_job(const struct db_rows *r, size_t row, struct sl_store_job *j
     j->due_at = db_get_int(r, row, 19);
     j->runner_id = db_get_str(r, row, 20);
     j->lease_deadline = db_get_int(r, row, 21);
+    /* a retried attempt is stored out of the way (position = -id): its planned position */
+    j->retried = !db_is_null(r, row, 22);
+    if (j->retried)
+        j->position = (int)db_get_int(r, row, 22);
 }
 
 static struct sl_store_job *read_jobs(const struct db_rows *r)
@@ -142,13 +146,105 @@ int sl_store_job_list_by_pipeline(struct sl_store *st, int64_t pipeline_id,
 {
     struct db_rows rows = {0};
     struct db_value v = db_int(pipeline_id);
-    int rc =
-        db_run(st, false, "SELECT " JOB_COLS " FROM jobs WHERE pipeline_id = ? ORDER BY position",
-               &v, 1, &rows, NULL, err);
+    int rc = db_run(st, false,
+                    "SELECT " JOB_COLS " FROM jobs WHERE pipeline_id = ? AND retried_position "
+                    "IS NULL ORDER BY position",
+                    &v, 1, &rows, NULL, err);
     if (rc == 0) {
         *out = read_jobs(&rows);
         *n = rows.nrows;
     }
+    db_rows_release(&rows);
+    return rc;
+}
+
+int sl_store_job_list_attempts(struct sl_store *st, int64_t pipeline_id, struct sl_store_job **out,
+                               size_t *n, struct sl_error *err)
+{
+    struct db_rows rows = {0};
+    /* attempts are bounded by the pipeline's size times the retries a job can have (a user
+     * may retry without end: the newest are what matters, the cap keeps an answer bounded) */
+    struct db_value v[] = {db_int(pipeline_id), db_int(SL_STORE_PIPELINE_JOBS_MAX * 4)};
+    int rc = db_run(st, false,
+                    "SELECT " JOB_COLS " FROM jobs WHERE pipeline_id = ? ORDER BY "
+                    "COALESCE(retried_position, position), id LIMIT ?",
+                    v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    if (rc == 0) {
+        *out = read_jobs(&rows);
+        *n = rows.nrows;
+    }
+    db_rows_release(&rows);
+    return rc;
+}
+
+int sl_store_job_retry(struct sl_store *st, const struct sl_store_job *old,
+                       const char *expect_status, const struct sl_store_job *next, int64_t *new_id,
+                       struct sl_error *err)
+{
+    struct db_conn dc;
+    struct db_rows rows = {0};
+    int64_t changes = 0;
+    int rc;
+
+    if ((rc = db_check_text(old->status, true, "job status", err)) < 0 ||
+        (rc = db_check_text(old->failure_reason, false, "failure_reason", err)) < 0 ||
+        (rc = db_check_text(expect_status, true, "expected status", err)) < 0 ||
+        (rc = db_check_text(next->status, true, "job status", err)) < 0)
+        return rc;
+    int64_t queued_at = next->queued_at;
+    if (!queued_at && sl_streq(next->status, "pending"))
+        queued_at = sl_time_now_ms();
+    if ((rc = db_acquire(st, true, &dc, err)) < 0)
+        return rc;
+    if ((rc = db_begin(&dc, err)) < 0)
+        goto release;
+    /* the attempt keeps what it ended with (its runner too) and leaves its position */
+    struct db_value ov[] = {
+        db_text(old->status),
+        db_text(old->failure_reason),
+        old->has_exit_code ? db_int(old->exit_code) : db_null(),
+        db_int_or_null(old->finished_at),
+        db_int(old->id),
+        db_text(expect_status),
+    };
+    rc = db_exec(&dc,
+                 "UPDATE jobs SET status = ?, failure_reason = ?, exit_code = ?, finished_at = ?, "
+                 "lease_deadline = NULL, retried_position = position, position = -id "
+                 "WHERE id = ? AND status = ? AND retried_position IS NULL",
+                 ov, SL_ARRAY_LEN(ov), NULL, &changes, err);
+    if (rc == 0 && changes == 0)
+        rc = sl_error_set(err, SL_EBUSY, "job %" PRId64 " is no longer %s", old->id, expect_status);
+    if (rc < 0)
+        goto end;
+    struct db_value nv[] = {
+        db_int(old->position),
+        db_text(next->status),
+        db_int(next->attempt > 0 ? next->attempt : 1),
+        db_int(sl_time_now_ms()),
+        db_int_or_null(queued_at),
+        db_int_or_null(next->due_at),
+        db_int(old->id),
+    };
+    rc = db_exec(&dc,
+                 "INSERT INTO jobs (pipeline_id, position, name, stage, stage_idx, status, "
+                 "run_when, allow_failure, attempt, retry, spec, created_at, queued_at, due_at) "
+                 "SELECT pipeline_id, ?, name, stage, stage_idx, ?, run_when, allow_failure, ?, "
+                 "retry, spec, ?, ?, ? FROM jobs WHERE id = ? RETURNING id",
+                 nv, SL_ARRAY_LEN(nv), &rows, NULL, err);
+    if (rc < 0)
+        goto end;
+    int64_t id = db_get_int(&rows, 0, 0);
+    struct db_value tv[] = {db_int(id), db_int(old->id)};
+    rc = db_exec(&dc,
+                 "INSERT INTO job_tags (job_id, tag) SELECT ?, tag FROM job_tags WHERE "
+                 "job_id = ?",
+                 tv, SL_ARRAY_LEN(tv), NULL, NULL, err);
+    if (rc == 0 && new_id)
+        *new_id = id;
+end:
+    rc = db_end(&dc, rc, err);
+release:
+    db_release(&dc);
     db_rows_release(&rows);
     return rc;
 }
@@ -198,6 +294,24 @@ int sl_store_job_list(struct sl_store *st, const struct sl_store_page *page,
         *out = read_jobs(&rows);
         *n = rows.nrows;
     }
+    db_rows_release(&rows);
+    return rc;
+}
+
+int sl_store_job_get_current(struct sl_store *st, int64_t id, struct sl_store_job *out,
+                             struct sl_error *err)
+{
+    struct db_rows rows = {0};
+    struct db_value v[] = {db_int(id), db_int(id)};
+    int rc = db_run(st, false,
+                    "SELECT " JOB_COLS " FROM jobs WHERE retried_position IS NULL AND "
+                    "pipeline_id = (SELECT pipeline_id FROM jobs WHERE id = ?) AND position = "
+                    "(SELECT COALESCE(retried_position, position) FROM jobs WHERE id = ?)",
+                    v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    if (rc == 0 && rows.nrows == 0)
+        rc = sl_error_set(err, SL_ENOENT, "job %" PRId64 " does not exist", id);
+    if (rc == 0)
+        read_job(&rows, 0, out);
     db_rows_release(&rows);
     return rc;
 }
@@ -430,10 +544,12 @@ int sl_store_count_by_status(struct sl_store *st, enum sl_store_table table,
                              struct sl_store_count **out, size_t *n, struct sl_error *err)
 {
     struct db_rows rows = {0};
-    const char *sql = table == SL_STORE_JOBS
-                          ? "SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status"
-                          : "SELECT status, COUNT(*) FROM pipelines GROUP BY status ORDER BY "
-                            "status";
+    const char *sql =
+        table == SL_STORE_JOBS
+            ? "SELECT status, COUNT(*) FROM jobs WHERE retried_position IS NULL GROUP BY "
+              "status ORDER BY status"
+            : "SELECT status, COUNT(*) FROM pipelines GROUP BY status ORDER BY "
+              "status";
     int rc = db_run(st, false, sql, NULL, 0, &rows, NULL, err);
     if (rc == 0) {
         struct sl_store_count *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));

@@ -47,8 +47,8 @@ int sl_store_job_reports_by_pipeline(struct sl_store *st, int64_t pipeline_id,
     struct db_value v[] = {db_int(pipeline_id), db_int(SL_STORE_PIPELINE_JOBS_MAX)};
     int rc = db_run(st, false,
                     "SELECT j.id, j.position, j.name, r.dotenv, r.junit FROM job_reports r "
-                    "JOIN jobs j ON j.id = r.job_id WHERE j.pipeline_id = ? "
-                    "ORDER BY j.position LIMIT ?",
+                    "JOIN jobs j ON j.id = r.job_id WHERE j.pipeline_id = ? AND "
+                    "j.retried_position IS NULL ORDER BY j.position LIMIT ?",
                     v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0) {
         struct sl_store_job_report *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));

@@ -177,6 +177,9 @@ struct sl_store_job {
     int64_t created_at, queued_at, started_at, finished_at, due_at;
     char *runner_id; /* the worker that claimed it; NULL = none */
     int64_t lease_deadline;
+    /* An attempt that was retried (GitLab's `retried: true`): a later attempt of the same
+     * planned job is a job of its own (sl_store_job_retry). POSITION stays the planned one. */
+    bool retried;
 };
 
 void sl_store_pipeline_release(struct sl_store_pipeline *p);
@@ -209,9 +212,27 @@ int sl_store_pipeline_list(struct sl_store *st, int64_t project_id,
 
 int sl_store_job_get(struct sl_store *st, int64_t id, struct sl_store_job *out,
                      struct sl_error *err);
-/* Every job of a pipeline, by position (bounded by the pipeline's size). Tags not filled. */
+/* Job ID or, when it was retried, the newest attempt of its planned job (what acting on
+ * "that job" of a pipeline means). Tags not filled. */
+int sl_store_job_get_current(struct sl_store *st, int64_t id, struct sl_store_job *out,
+                             struct sl_error *err);
+/* Every job of a pipeline, by position (bounded by the pipeline's size): the newest attempt
+ * of each planned job, never a retried one. Tags not filled. */
 int sl_store_job_list_by_pipeline(struct sl_store *st, int64_t pipeline_id,
                                   struct sl_store_job **out, size_t *n, struct sl_error *err);
+/* As sl_store_job_list_by_pipeline with the retried attempts too, each before the attempts
+ * that followed it (by position, then id; at most 4 x SL_STORE_PIPELINE_JOBS_MAX rows). */
+int sl_store_job_list_attempts(struct sl_store *st, int64_t pipeline_id, struct sl_store_job **out,
+                               size_t *n, struct sl_error *err);
+/* A retry is a new job (GitLab's Ci::RetryJobService clones the build): in one transaction
+ * OLD->id, if it still has EXPECT_STATUS and is not retried already, ends as OLD says
+ * (status, failure_reason, exit code, finished_at; its runner stays) and is marked retried,
+ * and a copy of it (name, stage, when, retry, spec, tags) is made at its planned position
+ * with NEXT's status, attempt, queued_at and due_at. *NEW_ID (may be NULL) gets the copy's
+ * id. SL_EBUSY when OLD moved meanwhile (nothing changes). */
+int sl_store_job_retry(struct sl_store *st, const struct sl_store_job *old,
+                       const char *expect_status, const struct sl_store_job *next, int64_t *new_id,
+                       struct sl_error *err);
 /* Ids of pipelines (above AFTER, ascending, at most MAX; *IDS caller frees) that have a
  * delayed job due by NOW (status scheduled, due_at <= NOW): what the ticker settles. */
 int sl_store_due_pipelines(struct sl_store *st, int64_t now, int64_t after, size_t max,
@@ -260,7 +281,7 @@ int sl_store_job_finish(struct sl_store *st, int64_t id, const char *worker_id, 
 int sl_store_recover_jobs(struct sl_store *st, const char *owner_prefix, int64_t now,
                           struct sl_store_job **out, size_t *n, struct sl_error *err);
 
-/* Counts of rows per status, for metrics. */
+/* Counts of rows per status, for metrics (jobs: the newest attempts, not the retried). */
 struct sl_store_count {
     char *status;
     int64_t count;
@@ -556,6 +577,10 @@ int sl_store_deployment_get(struct sl_store *st, int64_t id, struct sl_store_dep
 /* The latest deployment of job JOB_ID; SL_ENOENT when it has none. */
 int sl_store_deployment_get_by_job(struct sl_store *st, int64_t job_id,
                                    struct sl_store_deployment *out, struct sl_error *err);
+/* Deployment ID, not started yet (created or blocked), becomes JOB_ID's: the job that was
+ * to run it was retried as JOB_ID. SL_EBUSY when it started or is gone. */
+int sl_store_deployment_move_job(struct sl_store *st, int64_t id, int64_t job_id,
+                                 struct sl_error *err);
 /* Deployments of an environment, newest first (keyset on id). PAGE->status filters. */
 int sl_store_deployment_list(struct sl_store *st, int64_t environment_id,
                              const struct sl_store_page *page, struct sl_store_deployment **out,

@@ -2,9 +2,10 @@
 # Agents that die or freeze mid-job, against a real `sluice serve` with a 4 s lease:
 #  - kill -9 of the agent running a job: the attempt ends runner_system_failure once the
 #    lease lapses, its retry (retry: {max: 1, when: runner_system_failure}) runs on the other
-#    agent, the pipeline succeeds;
+#    agent, the pipeline succeeds; each attempt is a job of its own (GitLab's retry), the first
+#    marked retried with its outcome and runner;
 #  - SIGSTOP of the agent running a job, past its lease, then SIGCONT: the attempt failed
-#    and was retried elsewhere meanwhile; the frozen agent's late log and state are refused
+#    and was retried elsewhere meanwhile as a new job; the frozen agent's late log and state are refused
 #    (the agent says so), and the job keeps its one outcome and its log without them.
 # SL_SERVER_DB: on that store (agent_pg.sh passes PostgreSQL).
 set -u
@@ -27,12 +28,22 @@ trap cleanup EXIT
 # shellcheck source=lib/agents.sh
 . "$src/tests/e2e/lib/agents.sh"
 
-job_by_attempt() { # job_by_attempt NAME ATTEMPT -> id from the pipeline body
+job_by_attempt() { # job_by_attempt NAME ATTEMPT -> the id of that attempt (each is a job)
+  req GET "/api/v1/pipelines/$pl?include_retried=true" "$admin"
   python3 -c '
 import json,sys
 d=json.load(sys.stdin)
 ids=sorted(j["id"] for j in d["jobs"] if j["name"]==sys.argv[1])
 print(ids[int(sys.argv[2])-1] if len(ids)>=int(sys.argv[2]) else "")' "$1" "$2" <<<"$body"
+}
+listed() { # listed NAME -> how many jobs of that name the pipeline lists by default
+  req GET "/api/v1/pipelines/$pl" "$admin"
+  python3 -c 'import json,sys; print(sum(j["name"]==sys.argv[1] for j in json.load(sys.stdin)["jobs"]))' "$1" <<<"$body"
+}
+attempt_of() { # attempt_of ID -> $got: status, failure_reason, attempt, retried; $runner
+  req GET "/api/v1/jobs/$1" "$admin"
+  got=$(jget "['status']+' '+str(d['failure_reason'])+' '+str(d['attempt'])+' '+str(d['retried'])")
+  runner=$(jget "['runner']")
 }
 
 server_start --workers 0 --lease 4 || { echo "not ok - server starts"; exit 1; }
@@ -63,18 +74,22 @@ wait "${apid[A]}" 2>/dev/null
 unset "apid[A]"
 pipeline_wait 90
 expect "the pipeline succeeds after the agent was killed" success "$pstatus" "$body"
-# the server keeps a retry in the job's own row (attempt 2) or makes a new job for it, as
-# GitLab does: either way the retry is the last job of that name
+# as GitLab: the retry is a new job with its own id; the killed agent's attempt keeps its
+# outcome, is marked retried and is listed only with ?include_retried=true
 first=$(job_by_attempt retried 1)
 second=$(job_by_attempt retried 2)
-[[ -n $second ]] || second=$first
-if [[ $second != "$first" ]]; then
-  req GET /api/v1/jobs/$first "$admin"
-  expect "the killed agent's attempt: failed, runner_system_failure" "failed runner_system_failure" \
-    "$(jget "['status']") $(jget "['failure_reason']")" "$body"
-fi
-req GET /api/v1/jobs/$second "$admin"
-expect "its retry: success, attempt 2" "success 2" "$(jget "['status']") $(jget "['attempt']")" "$body"
+expect "the retry is a new job" yes "$([[ -n $second && $second != "$first" ]] && echo yes)"
+attempt_of "$first"
+runner_first=$runner
+expect "the killed agent's attempt: failed, runner_system_failure, retried" \
+  "failed runner_system_failure 1 True" "$got" "$body"
+attempt_of "$second"
+runner_second=$runner
+expect "its retry: success, attempt 2, not retried" "success None 2 False" "$got" "$body"
+expect "the job API says which runner ran each attempt" yes \
+  "$([[ -n $runner_first && $runner_first != None && -n $runner_second && $runner_second != None && $runner_first != "$runner_second" ]] && echo yes)" \
+  "$runner_first / $runner_second"
+expect "the pipeline lists the newest attempt only" 1 "$(listed retried)" "$body"
 expect "the first attempt ran on A, the retry on B" "agent-A agent-B" \
   "$(sed -n 1p "$tmp/attempts" | grep -o 'agent-[AB]') $(sed -n 2p "$tmp/attempts" | grep -o 'agent-[AB]')"
 req GET /api/v1/jobs/$second/log "$admin"
@@ -101,15 +116,13 @@ pipeline_wait 90
 expect "the pipeline succeeds while agent C is frozen" success "$pstatus" "$body"
 first=$(job_by_attempt frozen 1)
 second=$(job_by_attempt frozen 2)
-[[ -n $second ]] || second=$first
-req GET /api/v1/jobs/$second "$admin"
-expect "the retry of the frozen agent's job succeeded on D" "success 2 agent-C agent-D" \
-  "$(jget "['status']") $(jget "['attempt']") $(sed -n 1p "$tmp/attempts2" | grep -o 'agent-[CD]') $(sed -n 2p "$tmp/attempts2" | grep -o 'agent-[CD]')" "$body"
-if [[ $second != "$first" ]]; then
-  req GET /api/v1/jobs/$first "$admin"
-  expect "the frozen agent's attempt: failed, runner_system_failure" "failed runner_system_failure" \
-    "$(jget "['status']") $(jget "['failure_reason']")" "$body"
-fi
+expect "the frozen agent's retry is a new job" yes "$([[ -n $second && $second != "$first" ]] && echo yes)"
+attempt_of "$second"
+expect "the retry of the frozen agent's job succeeded on D" "success None 2 False agent-C agent-D" \
+  "$got $(sed -n 1p "$tmp/attempts2" | grep -o 'agent-[CD]') $(sed -n 2p "$tmp/attempts2" | grep -o 'agent-[CD]')" "$body"
+attempt_of "$first"
+expect "the frozen agent's attempt: failed, runner_system_failure, retried" \
+  "failed runner_system_failure 1 True" "$got" "$body"
 outcome=$(jget "['status']")\ $(jget "['failure_reason']")
 # the frozen job's own shell (a session of its own) went on and finishes: its last line
 # waits in the pipe of frozen C

@@ -144,6 +144,20 @@ req GET "/api/v1/projects/$proj/pipelines?after=$pl" "$viewer"
 expect "keyset: nothing after the last" "[]" "$body"
 req POST /api/v1/jobs/$build/retry "$dev"
 expect "retry a job" "200 2" "$code $(jget "['attempt']")" "$body"
+# as GitLab's: the retry is a new job, the earlier attempt keeps its outcome, marked retried
+rebuild=$(jget "['id']")
+expect "the retry is a new job" "yes False" "$([[ $rebuild != "$build" ]] && echo yes) $(jget "['retried']")" "$body"
+req GET /api/v1/jobs/$build "$viewer"
+expect "the earlier attempt keeps its outcome and is retried" "success 1 True" \
+  "$(jget "['status']") $(jget "['attempt']") $(jget "['retried']")" "$body"
+req POST /api/v1/jobs/$build/retry "$dev"
+expect "a retried attempt cannot be retried again: 409" 409 "$code" "$body"
+req GET /api/v1/pipelines/$pl "$viewer"
+attempts() { python3 -c 'import json,sys; print(" ".join("%d %s" % (j["id"], j["retried"]) for j in json.load(sys.stdin)["jobs"] if j["name"] == "build"))' <<<"$body"; }
+expect "the pipeline lists the newest attempt only" "$rebuild False" "$(attempts)" "$body"
+req GET "/api/v1/pipelines/$pl?include_retried=true" "$viewer"
+expect "?include_retried=true lists both attempts, the retried first" "$build True $rebuild False" \
+  "$(attempts)" "$body"
 for _ in $(seq 100); do
   req GET /api/v1/pipelines/$pl "$viewer"
   [[ $(jget "['status']") == success ]] && break

@@ -105,7 +105,9 @@ expect "keyset paging of deployments" "1 $dep1" "$(jget ".__len__()") $(jget "[0
 
 # outdated deployment prevention: re-running the older pipeline's job does not deploy
 req POST "/api/v1/jobs/$prod_job1/retry" "$dev"
-expect "retry of the older deployment job accepted" 200 "$code" "$body"
+expect "retry of the older deployment job accepted: a new job" "200 yes" \
+  "$code $([[ $(jget "['id']") != "$prod_job1" ]] && echo yes)" "$body"
+prod_job1=$(jget "['id']") # each retry is a new job (GitLab's): from here on, the newest
 old_done() { req GET "/api/v1/jobs/$prod_job1" "$dev"; [[ $(jget "['status']") =~ ^(success|failed)$ ]]; }
 wait_for 60 old_done
 expect "the older job fails with forward_deployment_failure" "failed forward_deployment_failure" \
@@ -127,8 +129,9 @@ expect "rollback accepted: a new deployment" "201 $dep1" "$code $(jget "['rollba
 dep3=$(jget "['id']")
 rolled() { req GET "/api/v1/deployments/$dep3" "$dev"; [[ $(jget "['status']") =~ ^(success|failed)$ ]]; }
 wait_for 60 rolled
-expect "the rollback deployed" "success $prod_job1" \
-  "$(jget "['status']") $(jget "['deployable']['id']")" "$body"
+expect "the rollback deployed, by a new job" "success yes" \
+  "$(jget "['status']") $([[ $(jget "['deployable']['id']") -gt $prod_job1 ]] && echo yes)" "$body"
+prod_job1=$(jget "['deployable']['id']")
 req GET "/api/v1/environments/$prod" "$dev"
 expect "production now runs the rollback" "$dep3" "$(jget "['last_deployment']['id']")"
 req GET "/api/v1/deployments/$dep1" "$dev"
@@ -263,6 +266,7 @@ req PUT "/api/v1/projects/$proj" "$dev" '{"ci_forward_deployment_enabled":true}'
 expect "a developer may not change it" 403 "$code"
 req POST "/api/v1/jobs/$prod_job1/retry" "$dev"
 expect "retry of the older deployment job again" 200 "$code" "$body"
+prod_job1=$(jget "['id']")
 old_again() { req GET "/api/v1/jobs/$prod_job1" "$dev"; [[ $(jget "['status']") =~ ^(success|failed)$ ]]; }
 wait_for 60 old_again
 expect "with the prevention off the older job deploys" success "$(jget "['status']")" "$body"

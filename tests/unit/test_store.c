@@ -646,6 +646,73 @@ STORE_TEST(job_update_and_lists)
     sl_store_counts_free(counts, n);
 }
 
+STORE_TEST(retry_is_a_new_job)
+{
+    int64_t proj = make_project(st, "p");
+    int64_t pl = make_pipeline(st, proj, 2, "pending", 100);
+    struct sl_store_job *jobs = NULL, claimed = {0}, got = {0};
+    size_t n = 0;
+    static const char *const tags[] = {NULL};
+    CHECK_INT_EQ(sl_store_claim_job(st, "runner:7", tags, 0, 60, 5000, &claimed, NULL), 1);
+    CHECK_STR_EQ(claimed.name, "job-0");
+    CHECK_OK(sl_store_job_report_set(st, claimed.id, "[\"OLD=1\"]", NULL, &e_));
+    /* the attempt ends failed (its runner stays) and a new job takes its position */
+    free(claimed.status);
+    claimed.status = sl_xstrdup("failed");
+    claimed.failure_reason = sl_xstrdup("runner_system_failure");
+    claimed.finished_at = 6000;
+    struct sl_store_job next = {.status = (char *)"pending", .attempt = 2};
+    int64_t id2 = 0;
+    CHECK_OK(sl_store_job_retry(st, &claimed, "running", &next, &id2, &e_));
+    CHECK(id2 > claimed.id);
+    /* once only: the attempt is retried already */
+    CHECK_FAILS(SL_EBUSY, sl_store_job_retry(st, &claimed, "failed", &next, NULL, &e_));
+    CHECK_OK(sl_store_job_get(st, claimed.id, &got, &e_));
+    CHECK(got.retried);
+    CHECK_STR_EQ(got.status, "failed");
+    CHECK_STR_EQ(got.failure_reason, "runner_system_failure");
+    CHECK_STR_EQ(got.runner_id, "runner:7");
+    CHECK_INT_EQ(got.position, 0);
+    CHECK_INT_EQ(got.attempt, 1);
+    sl_store_job_release(&got);
+    CHECK_OK(sl_store_job_get(st, id2, &got, &e_));
+    CHECK(!got.retried);
+    CHECK_STR_EQ(got.status, "pending");
+    CHECK_STR_EQ(got.name, "job-0");
+    CHECK_INT_EQ(got.position, 0);
+    CHECK_INT_EQ(got.attempt, 2);
+    CHECK(got.runner_id == NULL && got.failure_reason == NULL && got.queued_at > 0);
+    sl_store_job_release(&got);
+    CHECK_OK(sl_store_job_get_current(st, claimed.id, &got, &e_));
+    CHECK_INT_EQ(got.id, id2);
+    sl_store_job_release(&got);
+    /* the pipeline's jobs are the newest attempts; with the retried ones, each first */
+    CHECK_OK(sl_store_job_list_by_pipeline(st, pl, &jobs, &n, &e_));
+    CHECK_INT_EQ(n, 2);
+    CHECK_INT_EQ(jobs[0].id, id2);
+    sl_store_jobs_free(jobs, n);
+    CHECK_OK(sl_store_job_list_attempts(st, pl, &jobs, &n, &e_));
+    CHECK_INT_EQ(n, 3);
+    CHECK(jobs[0].id == claimed.id && jobs[0].retried && jobs[1].id == id2 && !jobs[1].retried);
+    CHECK_STR_EQ(jobs[2].name, "job-1");
+    sl_store_jobs_free(jobs, n);
+    /* the retried attempt's reports no longer count */
+    struct sl_store_job_report *r = NULL;
+    size_t nr = 0;
+    CHECK_OK(sl_store_job_reports_by_pipeline(st, pl, &r, &nr, &e_));
+    CHECK_INT_EQ(nr, 0);
+    sl_store_job_reports_free(r, nr);
+    /* metrics count the newest attempts */
+    struct sl_store_count *c = NULL;
+    size_t nc = 0;
+    CHECK_OK(sl_store_count_by_status(st, SL_STORE_JOBS, &c, &nc, &e_));
+    CHECK_INT_EQ(nc, 1);
+    CHECK_STR_EQ(c[0].status, "pending");
+    CHECK_INT_EQ(c[0].count, 2);
+    sl_store_counts_free(c, nc);
+    sl_store_job_release(&claimed);
+}
+
 STORE_TEST(claim_order_and_tags)
 {
     struct sl_store_job j = {0};
