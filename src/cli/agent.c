@@ -4,36 +4,38 @@
 #include "agent/agent.h"
 #include "base/log.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: sluice agent --url URL --token glrt-... [--name N] [--concurrency N]\n"
-            "                    [--executor auto|shell|sandbox|docker] [--work-dir DIR]\n"
-            "                    [--cache-dir DIR] [--grace SECONDS] [--long-poll SECONDS]\n\n"
-            "Takes jobs from a sluice server (or GitLab) over GitLab's runner API (/api/v4) and\n"
-            "runs them on this machine: the source over the server's git HTTP, the log streamed\n"
-            "back, artifacts uploaded, caches kept here. Logs are JSON lines on stderr.\n"
-            "SIGTERM or SIGINT: no new jobs, running ones get the grace period, then are\n"
-            "canceled; a second signal cancels them at once.\n\n"
-            "Options:\n"
-            "  --url URL           the server, e.g. http://ci.example:8080\n"
-            "  --token TOKEN       the runner's token (sluice runner create); default\n"
-            "                      $SLUICE_RUNNER_TOKEN, which keeps it out of `ps`\n"
-            "  --name N            this agent's name in logs (default: the host name)\n"
-            "  --concurrency N     jobs at once (default 1)\n"
-            "  --executor E        auto (default: docker for a job with an image, else shell),\n"
-            "                      shell, sandbox or docker\n"
-            "  --work-dir DIR      builds, git mirrors, logs (default ./sluice-agent)\n"
-            "  --cache-dir DIR     job caches (default WORK-DIR/cache)\n"
-            "  --grace SECONDS     how long running jobs may finish at stop (default 30)\n"
-            "  --long-poll SECONDS the longest a job request is held open (default 60)\n"
-            "  -h, --help          show this help\n");
-}
+static const struct sl_cli_opt agent_opts[] = {
+    {'u', 0, "url", "URL", "the server, e.g. http://ci.example:8080", SL_OPT_REQUIRED},
+    {'t', 0, "token", "TOKEN",
+     "the runner's token (sluice runner create); default $SLUICE_RUNNER_TOKEN, which keeps it "
+     "out of `ps`",
+     SL_OPT_REQUIRED},
+    {'n', 0, "name", "N", "this agent's name in logs (default: the host name)", 0},
+    {'c', 0, "concurrency", "N", "jobs at once (default 1)", 0},
+    {'e', 0, "executor", "E",
+     "auto (default: docker for a job with an image, else shell), shell, sandbox or docker", 0},
+    {'w', 0, "work-dir", "DIR", "builds, git mirrors, logs (default ./sluice-agent)", 0},
+    {'C', 0, "cache-dir", "DIR", "job caches (default WORK-DIR/cache)", 0},
+    {'g', 0, "grace", "SECONDS", "how long running jobs may finish at stop (default 30)", 0},
+    {'l', 0, "long-poll", "SECONDS", "the longest a job request is held open (default 60)", 0},
+};
+
+const struct sl_cli_spec sl_cli_spec_agent = {
+    .name = "agent",
+    .about = "Takes jobs from a sluice server (or GitLab) over GitLab's runner API (/api/v4) and\n"
+             "runs them on this machine: the source over the server's git HTTP, the log streamed\n"
+             "back, artifacts uploaded, caches kept here. Logs are JSON lines on stderr.\n"
+             "SIGTERM or SIGINT: no new jobs, running ones get the grace period, then are\n"
+             "canceled; a second signal cancels them at once.\n",
+    .docs = "docs/agents.md",
+    .opts = agent_opts,
+    .nopts = SL_ARRAY_LEN(agent_opts),
+};
 
 static bool parse_int(const char *s, long lo, long hi, long *out)
 {
@@ -70,81 +72,64 @@ static void *signals(void *arg)
 
 int sl_cmd_agent(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"url", required_argument, NULL, 'u'},
-                                             {"token", required_argument, NULL, 't'},
-                                             {"name", required_argument, NULL, 'n'},
-                                             {"concurrency", required_argument, NULL, 'c'},
-                                             {"executor", required_argument, NULL, 'e'},
-                                             {"work-dir", required_argument, NULL, 'w'},
-                                             {"cache-dir", required_argument, NULL, 'C'},
-                                             {"grace", required_argument, NULL, 'g'},
-                                             {"long-poll", required_argument, NULL, 'l'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
     struct sl_agent_options o = {0};
     long v;
     int opt;
 
     o.token = getenv("SLUICE_RUNNER_TOKEN");
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    struct sl_cli_args ca;
+    sl_cli_args_init(&ca, &sl_cli_spec_agent, argc, argv);
+    while ((opt = sl_cli_next(&ca)) > 0) {
         switch (opt) {
         case 'u':
-            o.url = optarg;
+            o.url = ca.arg;
             break;
         case 't':
-            o.token = optarg;
+            o.token = ca.arg;
             break;
         case 'n':
-            o.name = optarg;
+            o.name = ca.arg;
             break;
         case 'c':
-            if (!parse_int(optarg, 1, 256, &v)) {
-                sl_cli_error("agent: --concurrency takes 1 to 256, not '%s'", optarg);
+            if (!parse_int(ca.arg, 1, 256, &v)) {
+                sl_cli_error("agent: --concurrency takes 1 to 256, not '%s'", ca.arg);
                 return SL_EXIT_USAGE;
             }
             o.concurrency = (int)v;
             break;
         case 'e':
-            if (!sl_agent_executor_parse(optarg, &o.executor)) {
+            if (!sl_agent_executor_parse(ca.arg, &o.executor)) {
                 sl_cli_error("agent: --executor is auto, shell, sandbox or docker, not '%s'",
-                             optarg);
+                             ca.arg);
                 return SL_EXIT_USAGE;
             }
             break;
         case 'w':
-            o.work_dir = optarg;
+            o.work_dir = ca.arg;
             break;
         case 'C':
-            o.cache_dir = optarg;
+            o.cache_dir = ca.arg;
             break;
         case 'g':
-            if (!parse_int(optarg, 0, 86400, &v)) {
-                sl_cli_error("agent: --grace takes seconds (0 to 86400), not '%s'", optarg);
+            if (!parse_int(ca.arg, 0, 86400, &v)) {
+                sl_cli_error("agent: --grace takes seconds (0 to 86400), not '%s'", ca.arg);
                 return SL_EXIT_USAGE;
             }
             o.grace_ms = v ? v * 1000 : -1;
             break;
         case 'l':
-            if (!parse_int(optarg, 1, 3600, &v)) {
-                sl_cli_error("agent: --long-poll takes seconds (1 to 3600), not '%s'", optarg);
+            if (!parse_int(ca.arg, 1, 3600, &v)) {
+                sl_cli_error("agent: --long-poll takes seconds (1 to 3600), not '%s'", ca.arg);
                 return SL_EXIT_USAGE;
             }
             o.long_poll_s = (int)v;
             break;
-        case 'h':
-            usage(stdout);
-            return SL_EXIT_OK;
-        default:
-            sl_cli_error("agent: unknown option '%s'; see 'sluice agent --help'", argv[optind - 1]);
-            return SL_EXIT_USAGE;
         }
     }
-    if (optind < argc) {
-        sl_cli_error("agent: unexpected argument '%s'", argv[optind]);
+    if (opt < 0)
+        return ca.exit;
+    if (sl_cli_too_many(&ca, 0))
         return SL_EXIT_USAGE;
-    }
     if (!o.url || !o.token) {
         sl_cli_error("agent: --url and --token are required; see 'sluice agent --help'");
         return SL_EXIT_USAGE;

@@ -7,11 +7,11 @@
 #include "base/error.h"
 #include "base/fs.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "cli/pipeline.h"
 
 #include <dirent.h>
 #include <ftw.h>
-#include <getopt.h>
 #include <libgen.h>
 
 enum {
@@ -21,24 +21,28 @@ enum {
     WHAT_PIPELINES = 1 << 3,
 };
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: sluice clean [--workspaces] [--caches] [--artifacts] [--pipelines]\n"
-               "                    [--keep N] [--dry-run] [-f FILE]\n\n"
-               "Removes what 'sluice run' keeps under .sluice/ of the project. Without a choice,\n"
-               "all of it; the pipeline and job counters stay, so numbers never repeat.\n\n"
-               "Options:\n"
-               "      --workspaces   the jobs' workspaces (.sluice/builds/)\n"
-               "      --caches       the caches (.sluice/cache/)\n"
-               "      --artifacts    the artifacts of pipelines (.sluice/pipelines/N/artifacts/)\n"
-               "      --pipelines    whole pipelines: their logs and artifacts\n"
-               "      --keep N       keep the N newest pipelines (default 0)\n"
-               "  -n, --dry-run      say what would be removed, remove nothing\n"
-               "  -f, --file FILE    the pipeline file whose project to clean (default: the\n"
-               "                     .gitlab-ci.yml at the root of the current git work tree)\n"
-               "  -h, --help         show this help\n\n"
-               "Exit codes: 0 done, 2 usage error or something could not be removed.\n");
-}
+static const struct sl_cli_opt clean_opts[] = {
+    {'W', 0, "workspaces", NULL, "the jobs' workspaces (.sluice/builds/)", 0},
+    {'C', 0, "caches", NULL, "the caches (.sluice/cache/)", 0},
+    {'A', 0, "artifacts", NULL, "the artifacts of pipelines (.sluice/pipelines/N/artifacts/)", 0},
+    {'P', 0, "pipelines", NULL, "whole pipelines: their logs and artifacts", 0},
+    {'k', 0, "keep", "N", "keep the N newest pipelines (default 0)", 0},
+    {'n', 'n', "dry-run", NULL, "say what would be removed, remove nothing", 0},
+    {'f', 'f', "file", "FILE",
+     "the pipeline file whose project to clean (default: the .gitlab-ci.yml at the root of the "
+     "current git work tree)",
+     0},
+};
+
+const struct sl_cli_spec sl_cli_spec_clean = {
+    .name = "clean",
+    .about = "Removes what 'sluice run' keeps under .sluice/ of the project. Without a choice,\n"
+             "all of it; the pipeline and job counters stay, so numbers never repeat.\n",
+    .epilog = "Exit codes: 0 done, 2 usage error or something could not be removed.\n",
+    .docs = "docs/run.md",
+    .opts = clean_opts,
+    .nopts = SL_ARRAY_LEN(clean_opts),
+};
 
 static _Thread_local uint64_t walked_bytes;
 
@@ -131,15 +135,6 @@ static long long *pipeline_ids(const char *dir, size_t *n)
 
 int sl_cmd_clean(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"workspaces", no_argument, NULL, 'W'},
-                                             {"caches", no_argument, NULL, 'C'},
-                                             {"artifacts", no_argument, NULL, 'A'},
-                                             {"pipelines", no_argument, NULL, 'P'},
-                                             {"keep", required_argument, NULL, 'k'},
-                                             {"dry-run", no_argument, NULL, 'n'},
-                                             {"file", required_argument, NULL, 'f'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
     unsigned what = 0;
     long keep = 0;
     const char *file = NULL;
@@ -147,9 +142,9 @@ int sl_cmd_clean(int argc, char **argv)
     struct clean c = {0};
     int opt;
 
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "nf:h", longopts, NULL)) != -1) {
+    struct sl_cli_args ca;
+    sl_cli_args_init(&ca, &sl_cli_spec_clean, argc, argv);
+    while ((opt = sl_cli_next(&ca)) > 0) {
         switch (opt) {
         case 'W':
             what |= WHAT_WORKSPACES;
@@ -164,9 +159,9 @@ int sl_cmd_clean(int argc, char **argv)
             what |= WHAT_PIPELINES;
             break;
         case 'k':
-            keep = strtol(optarg, &end, 10);
-            if (*end || end == optarg || keep < 0) {
-                sl_cli_error("clean: --keep takes a number of pipelines, not '%s'", optarg);
+            keep = strtol(ca.arg, &end, 10);
+            if (*end || end == ca.arg || keep < 0) {
+                sl_cli_error("clean: --keep takes a number of pipelines, not '%s'", ca.arg);
                 return SL_EXIT_USAGE;
             }
             break;
@@ -174,20 +169,14 @@ int sl_cmd_clean(int argc, char **argv)
             c.dry = true;
             break;
         case 'f':
-            file = optarg;
+            file = ca.arg;
             break;
-        case 'h':
-            usage(stdout);
-            return SL_EXIT_OK;
-        default:
-            sl_cli_error("clean: unknown option '%s'; see 'sluice clean --help'", argv[optind - 1]);
-            return SL_EXIT_USAGE;
         }
     }
-    if (optind < argc) {
-        sl_cli_error("clean: unexpected argument '%s'", argv[optind]);
+    if (opt < 0)
+        return ca.exit;
+    if (sl_cli_too_many(&ca, 0))
         return SL_EXIT_USAGE;
-    }
     if (!what)
         what = WHAT_WORKSPACES | WHAT_CACHES | WHAT_PIPELINES;
     if (!file && !(file = found = sl_cli_default_ci_file()))

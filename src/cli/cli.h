@@ -25,20 +25,30 @@ int sl_cmd_var(int argc, char **argv);
 int sl_cmd_env(int argc, char **argv);
 int sl_cmd_flag(int argc, char **argv);
 
+struct sl_cli_spec; /* cli/opts.h */
+
+/* Each command's option table and help (beside its code; opts.h). */
+extern const struct sl_cli_spec sl_cli_spec_lint, sl_cli_spec_config, sl_cli_spec_plan,
+    sl_cli_spec_run, sl_cli_spec_clean, sl_cli_spec_serve, sl_cli_spec_agent, sl_cli_spec_token,
+    sl_cli_spec_runner, sl_cli_spec_secrets, sl_cli_spec_var, sl_cli_spec_env, sl_cli_spec_flag,
+    sl_cli_spec_completion, sl_cli_spec_version;
+
 /* A subcommand of the table in main.c. */
 struct command {
     const char *name;
     int (*fn)(int argc, char **argv);
     const char *summary;
+    const struct sl_cli_spec *spec; /* its options: parsing, help, completion, man page */
 };
 /* The table, in the order `sluice --help` lists it (borrowed). */
 const struct command *sl_cli_commands(size_t *n);
 /* `sluice completion bash|zsh|fish` (completion.c). */
 int sl_cli_completion(int argc, char **argv);
-/* The long and short options (and subcommand words) COMMAND's --help lists: every command
- * documents its options in its usage text, so completion reads them there and a command
- * added later needs no edit. NULL-terminated; free each string and the array. */
+/* The subcommand words, then the long and short options of COMMAND's option table (with
+ * --help and -h). NULL-terminated; free each string and the array. */
 char **sl_cli_command_words(const struct command *c);
+/* `sluice __man DIR`: the man pages sluice.1 and sluice-COMMAND.1 from the tables (man.c). */
+int sl_cli_man(int argc, char **argv);
 
 /* Prints "sluice: MESSAGE" to stderr. */
 void sl_cli_error(const char *fmt, ...) SL_PRINTF(1, 2);

@@ -1,38 +1,11 @@
 /* completion.c: `sluice completion bash|zsh|fish`. The words come from the command table
- * (main.c) and from each command's own --help, which lists every option it takes; so a
- * command or option added later completes without an edit here. */
+ * (main.c) and each command's option table (opts.h), so a command or option added later
+ * completes without an edit here. */
 #include "base/compat.h"
 #include "base/alloc.h"
 #include "base/str.h"
 #include "cli/cli.h"
-
-#include <ctype.h>
-#include <unistd.h>
-
-/* COMMAND's --help text, captured from its stdout. Caller frees. */
-static char *help_text(const struct command *c)
-{
-    FILE *tmp = tmpfile();
-    if (!tmp)
-        return sl_xstrdup("");
-    fflush(stdout);
-    int saved = dup(1);
-    dup2(fileno(tmp), 1);
-    char *argv[] = {(char *)c->name, (char *)"--help", NULL};
-    c->fn(2, argv);
-    fflush(stdout);
-    dup2(saved, 1);
-    close(saved);
-    struct sl_str s = SL_STR_INIT;
-    char buf[4096];
-    size_t n;
-    rewind(tmp);
-    while ((n = fread(buf, 1, sizeof(buf), tmp)) > 0)
-        sl_str_add(&s, buf, n);
-    fclose(tmp);
-    sl_str_addc(&s, 0);
-    return sl_str_detach(&s);
-}
+#include "cli/opts.h"
 
 static void add_word(char ***v, size_t *n, size_t *cap, const char *w, size_t len)
 {
@@ -46,43 +19,25 @@ static void add_word(char ***v, size_t *n, size_t *cap, const char *w, size_t le
 
 char **sl_cli_command_words(const struct command *c)
 {
-    char *text = help_text(c);
+    const struct sl_cli_spec *spec = c->spec;
     char **v = sl_xcalloc(1, sizeof(*v));
     size_t n = 0, cap = 1;
-    const char *usage = strstr(text, "usage: sluice ");
-    /* subcommands: "usage: sluice var list|set|..." (a word list right after the name) */
-    if (usage) {
-        const char *p = usage + strlen("usage: sluice ") + strlen(c->name);
-        while (*p == ' ')
-            p++;
-        const char *e = p;
-        while (islower((unsigned char)*e) || *e == '|' || *e == '-')
-            e++;
-        if (e > p && memchr(p, '|', (size_t)(e - p))) {
-            for (const char *w = p; w < e;) {
-                const char *bar = memchr(w, '|', (size_t)(e - w));
-                const char *we = bar ? bar : e;
-                if (we > w)
-                    add_word(&v, &n, &cap, w, (size_t)(we - w));
-                w = we + 1;
-            }
+    /* subcommands first: "list|set|rm" */
+    for (const char *w = spec->subcommands; w && *w;) {
+        size_t len = strcspn(w, "|");
+        add_word(&v, &n, &cap, w, len);
+        w += len + (w[len] == '|');
+    }
+    char buf[128];
+    for (size_t i = 0; i <= spec->nopts; i++) {
+        const struct sl_cli_opt *o = i < spec->nopts ? &spec->opts[i] : &sl_cli_help_opt;
+        snprintf(buf, sizeof(buf), "--%s", o->name);
+        add_word(&v, &n, &cap, buf, strlen(buf));
+        if (o->shrt) {
+            snprintf(buf, sizeof(buf), "-%c", o->shrt);
+            add_word(&v, &n, &cap, buf, strlen(buf));
         }
     }
-    /* options: every --long-name and -x the text shows */
-    for (const char *p = text; *p; p++) {
-        if (*p != '-' || (p > text && (isalnum((unsigned char)p[-1]) || p[-1] == '-')))
-            continue;
-        const char *w = p + 1 + (p[1] == '-');
-        const char *e = w;
-        while (isalnum((unsigned char)*e) || (*e == '-' && e > w))
-            e++;
-        bool lng = p[1] == '-';
-        if (e == w || (!lng && e - w != 1) || !isalpha((unsigned char)*w))
-            continue;
-        add_word(&v, &n, &cap, p, (size_t)(e - p));
-        p = e - 1;
-    }
-    free(text);
     return v;
 }
 
@@ -195,30 +150,40 @@ static void fish(const struct command *cmds, size_t n)
     }
 }
 
+const struct sl_cli_spec sl_cli_spec_completion = {
+    .name = "completion",
+    .forms = (const char *const[]){"bash|zsh|fish", NULL},
+    .subcommands = "bash|zsh|fish",
+    .about = "Prints the completion script of that shell: commands, their subcommands and\n"
+             "options (from each command's option table), file names for the rest.\n\n"
+             "  bash: source <(sluice completion bash)\n"
+             "  zsh:  sluice completion zsh > \"${fpath[1]}/_sluice\"\n"
+             "  fish: sluice completion fish > ~/.config/fish/completions/sluice.fish\n\n"
+             "'make install' installs all three.\n",
+    .docs = "docs/run.md",
+};
+
 int sl_cli_completion(int argc, char **argv)
 {
     static const struct {
         const char *name;
         void (*emit)(const struct command *, size_t);
     } shells[] = {{"bash", bash}, {"zsh", zsh}, {"fish", fish}};
-    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        printf("usage: sluice completion bash|zsh|fish\n\n"
-               "Prints the completion script of that shell: commands, their subcommands and\n"
-               "options (from each command's --help), file names for the rest.\n\n"
-               "  bash: source <(sluice completion bash)\n"
-               "  zsh:  sluice completion zsh > \"${fpath[1]}/_sluice\"\n"
-               "  fish: sluice completion fish > ~/.config/fish/completions/sluice.fish\n\n"
-               "'make install' installs all three.\n");
-        return SL_EXIT_OK;
-    }
-    for (size_t i = 0; argc == 2 && i < SL_ARRAY_LEN(shells); i++) {
-        if (!strcmp(argv[1], shells[i].name)) {
+    struct sl_cli_args p;
+    int opt;
+    sl_cli_args_init(&p, &sl_cli_spec_completion, argc, argv);
+    while ((opt = sl_cli_next(&p)) > 0)
+        ;
+    if (opt < 0)
+        return p.exit;
+    for (size_t i = 0; p.nrest == 1 && i < SL_ARRAY_LEN(shells); i++) {
+        if (!strcmp(p.rest[0], shells[i].name)) {
             size_t n;
             const struct command *cmds = sl_cli_commands(&n);
             shells[i].emit(cmds, n);
             return SL_EXIT_OK;
         }
     }
-    sl_cli_error("usage: sluice completion bash|zsh|fish");
+    sl_cli_usage(stderr, &sl_cli_spec_completion);
     return SL_EXIT_USAGE;
 }

@@ -1,57 +1,42 @@
 /* config.c: `sluice config [-f FILE]`, the fully merged pipeline configuration as YAML. */
 #include "base/compat.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "base/alloc.h"
 #include "base/diag.h"
 #include "base/str.h"
 #include "cli/pipeline.h"
 #include "config/config.h"
 
-#include <getopt.h>
+static const struct sl_cli_opt config_opts[] = {SL_CLI_OPT_FILE('f')};
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: sluice config [-f FILE]\n\n"
-               "Prints the pipeline configuration with includes, anchors, `extends`, `!reference`\n"
-               "and `default:` resolved, as GitLab shows its merged YAML. Errors and warnings are\n"
-               "printed as FILE:LINE:COL: message on stderr.\n\n"
-               "Options:\n"
-               "  -f, --file FILE  the pipeline file (default: .gitlab-ci.yml at the root of the\n"
-               "                   git work tree holding the current directory)\n"
-               "  -h, --help       show this help\n\n"
-               "Exit codes: 0 valid, 1 invalid configuration (the YAML is still printed when it\n"
-               "could be resolved), 2 usage error or unreadable file.\n");
-}
+const struct sl_cli_spec sl_cli_spec_config = {
+    .name = "config",
+    .about = "Prints the pipeline configuration with includes, anchors, `extends`, `!reference`\n"
+             "and `default:` resolved, as GitLab shows its merged YAML. Errors and warnings are\n"
+             "printed as FILE:LINE:COL: message on stderr.\n",
+    .epilog = "Exit codes: 0 valid, 1 invalid configuration (the YAML is still printed when it\n"
+              "could be resolved), 2 usage error or unreadable file.\n",
+    .docs = "docs/lint.md",
+    .opts = config_opts,
+    .nopts = SL_ARRAY_LEN(config_opts),
+};
 
 int sl_cmd_config(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"file", required_argument, NULL, 'f'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
     const char *file = NULL;
     char *found = NULL;
+    struct sl_cli_args p;
     int opt;
 
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "f:h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'f':
-            file = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return SL_EXIT_OK;
-        default:
-            sl_cli_error("config: unknown option '%s'; see 'sluice config --help'",
-                         argv[optind - 1]);
-            return SL_EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        sl_cli_error("config: unexpected argument '%s'", argv[optind]);
+    sl_cli_args_init(&p, &sl_cli_spec_config, argc, argv);
+    while ((opt = sl_cli_next(&p)) > 0)
+        if (opt == 'f')
+            file = p.arg;
+    if (opt < 0)
+        return p.exit;
+    if (sl_cli_too_many(&p, 0))
         return SL_EXIT_USAGE;
-    }
     if (!file && !(file = found = sl_cli_default_ci_file()))
         return SL_EXIT_USAGE;
 

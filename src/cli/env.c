@@ -5,31 +5,39 @@
 #include "base/str.h"
 #include "cli/api_client.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 
-#include <getopt.h>
 #include <jansson.h>
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: sluice env list --project ID [--url URL] [--token TOKEN]\n"
-            "       sluice env show ENV_ID [--url URL] [--token TOKEN]\n"
-            "       sluice env stop ENV_ID [--url URL] [--token TOKEN]\n"
-            "       sluice env rollback ENV_ID [--to DEPLOYMENT_ID] [--url URL] [--token TOKEN]\n"
-            "       sluice env approve|reject DEPLOYMENT_ID [--comment TEXT] [--url URL] "
-            "[--token TOKEN]\n\n"
-            "Environments and deployments of a sluice server. list: a project's environments\n"
-            "and what is deployed where; show: one environment and its deployments; stop:\n"
-            "runs its on_stop job; rollback: re-deploys an earlier successful deployment (the\n"
-            "last one without --to); approve, reject: decide on a blocked deployment.\n\n"
-            "Options:\n"
-            "  --url URL          the server (or SLUICE_URL)\n"
-            "  --token TOKEN      an API token (or SLUICE_TOKEN)\n"
-            "  --project ID       the project's id (list)\n"
-            "  --to ID            the deployment to roll back to (rollback)\n"
-            "  --comment TEXT     a comment on the decision (approve, reject)\n"
-            "  -h, --help         show this help\n");
-}
+enum { O_URL = 1, O_TOKEN, O_PROJECT, O_TO, O_COMMENT };
+
+static const struct sl_cli_opt env_opts[] = {
+    SL_CLI_OPT_URL(O_URL, ""),
+    SL_CLI_OPT_TOKEN(O_TOKEN, ""),
+    {O_PROJECT, 0, "project", "ID", "the project's id (list)", 0},
+    {O_TO, 0, "to", "ID", "the deployment to roll back to (rollback)", 0},
+    {O_COMMENT, 0, "comment", "TEXT", "a comment on the decision (approve, reject)", 0},
+};
+
+const struct sl_cli_spec sl_cli_spec_env = {
+    .name = "env",
+    .forms = (const char *const[]){"list --project ID [--url URL] [--token TOKEN]",
+                                   "show ENV_ID [--url URL] [--token TOKEN]",
+                                   "stop ENV_ID [--url URL] [--token TOKEN]",
+                                   "rollback ENV_ID [--to DEPLOYMENT_ID] [--url URL] "
+                                   "[--token TOKEN]",
+                                   "approve|reject DEPLOYMENT_ID [--comment TEXT] [--url URL] "
+                                   "[--token TOKEN]",
+                                   NULL},
+    .subcommands = "list|show|stop|rollback|approve|reject",
+    .about = "Environments and deployments of a sluice server. list: a project's environments\n"
+             "and what is deployed where; show: one environment and its deployments; stop:\n"
+             "runs its on_stop job; rollback: re-deploys an earlier successful deployment (the\n"
+             "last one without --to); approve, reject: decide on a blocked deployment.\n",
+    .docs = "docs/deployments.md",
+    .opts = env_opts,
+    .nopts = SL_ARRAY_LEN(env_opts),
+};
 
 static const char *str(json_t *o, const char *key)
 {
@@ -79,14 +87,6 @@ static long long parse_id(const char *what, const char *arg)
 
 int sl_cmd_env(int argc, char **argv)
 {
-    enum { O_URL = 1, O_TOKEN, O_PROJECT, O_TO, O_COMMENT };
-    static const struct option longopts[] = {{"url", required_argument, NULL, O_URL},
-                                             {"token", required_argument, NULL, O_TOKEN},
-                                             {"project", required_argument, NULL, O_PROJECT},
-                                             {"to", required_argument, NULL, O_TO},
-                                             {"comment", required_argument, NULL, O_COMMENT},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
     struct sl_cli_api c = {getenv("SLUICE_URL"), getenv("SLUICE_TOKEN"), "env", SL_STR_INIT};
     const char *project = NULL, *to = NULL, *comment = NULL;
     int opt, rc = SL_EXIT_USAGE;
@@ -94,39 +94,34 @@ int sl_cmd_env(int argc, char **argv)
     char path[256];
 
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(argc < 2 ? stderr : stdout);
+        sl_cli_help(argc < 2 ? stderr : stdout, &sl_cli_spec_env);
         return argc < 2 ? SL_EXIT_USAGE : SL_EXIT_OK;
     }
     const char *sub = argv[1];
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc - 1, argv + 1, "h", longopts, NULL)) != -1) {
+    struct sl_cli_args ca;
+    sl_cli_args_init(&ca, &sl_cli_spec_env, argc - 1, argv + 1);
+    while ((opt = sl_cli_next(&ca)) > 0) {
         switch (opt) {
         case O_URL:
-            c.url = optarg;
+            c.url = ca.arg;
             break;
         case O_TOKEN:
-            c.token = optarg;
+            c.token = ca.arg;
             break;
         case O_PROJECT:
-            project = optarg;
+            project = ca.arg;
             break;
         case O_TO:
-            to = optarg;
+            to = ca.arg;
             break;
         case O_COMMENT:
-            comment = optarg;
+            comment = ca.arg;
             break;
-        case 'h':
-            usage(stdout);
-            return SL_EXIT_OK;
-        default:
-            sl_cli_error("env: unknown option '%s'", argv[optind]);
-            usage(stderr);
-            return SL_EXIT_USAGE;
         }
     }
-    const char *arg = optind + 1 < argc ? argv[optind + 1] : NULL;
+    if (opt < 0)
+        return ca.exit;
+    const char *arg = ca.nrest > 0 ? ca.rest[0] : NULL;
     if (!c.url || !c.token) {
         sl_cli_error("env: --url and --token (or SLUICE_URL and SLUICE_TOKEN) are required");
         return SL_EXIT_USAGE;
@@ -222,7 +217,7 @@ int sl_cmd_env(int argc, char **argv)
     } else {
         sl_cli_error("env: unknown subcommand '%s' (list, show, stop, rollback, approve, reject)",
                      sub);
-        usage(stderr);
+        sl_cli_usage(stderr, &sl_cli_spec_env);
     }
 out:
     sl_str_release(&c.body);

@@ -7,31 +7,38 @@
 #include "base/str.h"
 #include "cli/api_client.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 
 #include <curl/curl.h>
-#include <getopt.h>
 #include <jansson.h>
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: sluice flag list [--env E] [--project ID] [--url URL] [--token TOKEN]\n"
-            "       sluice flag enable|disable NAME --env E [--project ID] [--url URL] "
-            "[--token TOKEN]\n"
-            "       sluice flag set NAME --env E --rollout PERCENT [--project ID] [--url URL] "
-            "[--token TOKEN]\n\n"
-            "Feature flags of a sluice server's project. list: the flags and where they are on;\n"
-            "enable, disable: the flag in environment E; set --rollout: a gradual rollout to\n"
-            "PERCENT of users (the flag's flexibleRollout strategy, made when it has none).\n"
-            "In a job the defaults are the job's: CI_SERVER_URL, CI_PROJECT_ID, CI_JOB_TOKEN.\n\n"
-            "Options:\n"
-            "  --url URL          the server (or SLUICE_URL, or CI_SERVER_URL)\n"
-            "  --token TOKEN      an API token (or SLUICE_TOKEN, or CI_JOB_TOKEN)\n"
-            "  --project ID       the project's id (or CI_PROJECT_ID)\n"
-            "  --env E            the environment\n"
-            "  --rollout PERCENT  0 to 100 (set)\n"
-            "  -h, --help         show this help\n");
-}
+enum { O_URL = 1, O_TOKEN, O_PROJECT, O_ENV, O_ROLLOUT };
+
+static const struct sl_cli_opt flag_opts[] = {
+    SL_CLI_OPT_URL(O_URL, ", or CI_SERVER_URL"),
+    SL_CLI_OPT_TOKEN(O_TOKEN, ", or CI_JOB_TOKEN"),
+    {O_PROJECT, 0, "project", "ID", "the project's id (or CI_PROJECT_ID)", 0},
+    {O_ENV, 0, "env", "E", "the environment", 0},
+    {O_ROLLOUT, 0, "rollout", "PERCENT", "0 to 100 (set)", 0},
+};
+
+const struct sl_cli_spec sl_cli_spec_flag = {
+    .name = "flag",
+    .forms = (const char *const[]){"list [--env E] [--project ID] [--url URL] [--token TOKEN]",
+                                   "enable|disable NAME --env E [--project ID] [--url URL] "
+                                   "[--token TOKEN]",
+                                   "set NAME --env E --rollout PERCENT [--project ID] [--url URL] "
+                                   "[--token TOKEN]",
+                                   NULL},
+    .subcommands = "list|enable|disable|set",
+    .about = "Feature flags of a sluice server's project. list: the flags and where they are on;\n"
+             "enable, disable: the flag in environment E; set --rollout: a gradual rollout to\n"
+             "PERCENT of users (the flag's flexibleRollout strategy, made when it has none).\n"
+             "In a job the defaults are the job's: CI_SERVER_URL, CI_PROJECT_ID, CI_JOB_TOKEN.\n",
+    .docs = "docs/feature-flags.md",
+    .opts = flag_opts,
+    .nopts = SL_ARRAY_LEN(flag_opts),
+};
 
 static const char *env_or(const char *a, const char *b)
 {
@@ -76,14 +83,6 @@ static void print_list(const char *text, const char *env)
 
 int sl_cmd_flag(int argc, char **argv)
 {
-    enum { O_URL = 1, O_TOKEN, O_PROJECT, O_ENV, O_ROLLOUT };
-    static const struct option longopts[] = {{"url", required_argument, NULL, O_URL},
-                                             {"token", required_argument, NULL, O_TOKEN},
-                                             {"project", required_argument, NULL, O_PROJECT},
-                                             {"env", required_argument, NULL, O_ENV},
-                                             {"rollout", required_argument, NULL, O_ROLLOUT},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
     struct sl_cli_api c = {env_or("SLUICE_URL", "CI_SERVER_URL"),
                            env_or("SLUICE_TOKEN", "CI_JOB_TOKEN"), "flag", SL_STR_INIT};
     const char *project = getenv("CI_PROJECT_ID"), *env = NULL, *rollout = NULL;
@@ -92,39 +91,35 @@ int sl_cmd_flag(int argc, char **argv)
     char *path = NULL, *body = NULL;
 
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(argc < 2 ? stderr : stdout);
+        sl_cli_help(argc < 2 ? stderr : stdout, &sl_cli_spec_flag);
         return argc < 2 ? SL_EXIT_USAGE : SL_EXIT_OK;
     }
     const char *sub = argv[1];
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc - 1, argv + 1, "h", longopts, NULL)) != -1) {
+    struct sl_cli_args ca;
+    sl_cli_args_init(&ca, &sl_cli_spec_flag, argc - 1, argv + 1);
+    while ((opt = sl_cli_next(&ca)) > 0) {
         switch (opt) {
         case O_URL:
-            c.url = optarg;
+            c.url = ca.arg;
             break;
         case O_TOKEN:
-            c.token = optarg;
+            c.token = ca.arg;
             break;
         case O_PROJECT:
-            project = optarg;
+            project = ca.arg;
             break;
         case O_ENV:
-            env = optarg;
+            env = ca.arg;
             break;
         case O_ROLLOUT:
-            rollout = optarg;
+            rollout = ca.arg;
             break;
-        case 'h':
-            usage(stdout);
-            return SL_EXIT_OK;
-        default:
-            sl_cli_error("flag: unknown option '%s'; see 'sluice flag --help'", argv[optind]);
-            return SL_EXIT_USAGE;
         }
     }
-    char **args = argv + 1 + optind;
-    int nargs = argc - 1 - optind;
+    if (opt < 0)
+        return ca.exit;
+    char **args = ca.rest;
+    int nargs = ca.nrest;
     if (!c.url || !c.token) {
         sl_cli_error("flag: --url and --token (or SLUICE_URL and SLUICE_TOKEN; in a job "
                      "CI_SERVER_URL and CI_JOB_TOKEN) are required");

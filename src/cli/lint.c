@@ -1,31 +1,34 @@
 /* lint.c: `sluice lint`, every error of a pipeline file as FILE:LINE:COL: message. */
 #include "base/compat.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "base/diag.h"
 #include "cli/pipeline.h"
 #include "config/config.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <sys/stat.h>
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: sluice lint [-f FILE] [--json] [--schema]\n\n"
-               "Checks a pipeline file (with its includes) as GitLab would and prints every\n"
-               "error as FILE:LINE:COL: message, and warnings as FILE:LINE:COL: warning: message,\n"
-               "on stdout.\n\n"
-               "Options:\n"
-               "  -f, --file FILE  the pipeline file (default: .gitlab-ci.yml at the root of the\n"
-               "                   git work tree holding the current directory)\n"
-               "      --json       print {\"valid\", \"errors\", \"warnings\"} as JSON\n"
-               "      --schema     check only the shape of every keyword, as GitLab's JSON schema\n"
-               "                   does in its editor; skip the checks that need the whole\n"
-               "                   project: stages exist, needs/dependencies name jobs, included\n"
-               "                   files exist, extends parents exist, !reference targets exist\n"
-               "  -h, --help       show this help\n\n"
-               "Exit codes: 0 valid (warnings allowed), 1 invalid, 2 usage error.\n");
-}
+static const struct sl_cli_opt lint_opts[] = {
+    SL_CLI_OPT_FILE('f'),
+    {'j', 0, "json", NULL, "print {\"valid\", \"errors\", \"warnings\"} as JSON", 0},
+    {'s', 0, "schema", NULL,
+     "check only the shape of every keyword, as GitLab's JSON schema does in its editor; skip "
+     "the checks that need the whole project: stages exist, needs/dependencies name jobs, "
+     "included files exist, extends parents exist, !reference targets exist",
+     0},
+};
+
+const struct sl_cli_spec sl_cli_spec_lint = {
+    .name = "lint",
+    .about = "Checks a pipeline file (with its includes) as GitLab would and prints every\n"
+             "error as FILE:LINE:COL: message, and warnings as FILE:LINE:COL: warning: message,\n"
+             "on stdout.\n",
+    .epilog = "Exit codes: 0 valid (warnings allowed), 1 invalid, 2 usage error.\n",
+    .docs = "docs/lint.md",
+    .opts = lint_opts,
+    .nopts = SL_ARRAY_LEN(lint_opts),
+};
 
 static json_t *items_json(const struct sl_diag *d, enum sl_diag_level level)
 {
@@ -48,22 +51,17 @@ static json_t *items_json(const struct sl_diag *d, enum sl_diag_level level)
 
 int sl_cmd_lint(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"file", required_argument, NULL, 'f'},
-                                             {"json", no_argument, NULL, 'j'},
-                                             {"schema", no_argument, NULL, 's'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
     const char *file = NULL;
     char *found = NULL;
     bool json = false, shape_only = false;
+    struct sl_cli_args p;
     int opt;
 
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "f:h", longopts, NULL)) != -1) {
+    sl_cli_args_init(&p, &sl_cli_spec_lint, argc, argv);
+    while ((opt = sl_cli_next(&p)) > 0) {
         switch (opt) {
         case 'f':
-            file = optarg;
+            file = p.arg;
             break;
         case 'j':
             json = true;
@@ -71,18 +69,12 @@ int sl_cmd_lint(int argc, char **argv)
         case 's':
             shape_only = true;
             break;
-        case 'h':
-            usage(stdout);
-            return SL_EXIT_OK;
-        default:
-            sl_cli_error("lint: unknown option '%s'; see 'sluice lint --help'", argv[optind - 1]);
-            return SL_EXIT_USAGE;
         }
     }
-    if (optind < argc) {
-        sl_cli_error("lint: unexpected argument '%s'", argv[optind]);
+    if (opt < 0)
+        return p.exit;
+    if (sl_cli_too_many(&p, 0))
         return SL_EXIT_USAGE;
-    }
     if (!file && !(file = found = sl_cli_default_ci_file()))
         return SL_EXIT_USAGE;
 

@@ -1,6 +1,7 @@
 /* main.c: the `sluice` entry point and its table of subcommands. */
 #include "base/compat.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "exec/exec.h"
 #include "base/alloc.h"
 #include "base/fs.h"
@@ -13,21 +14,28 @@
 static int cmd_version(int argc, char **argv);
 
 static const struct command commands[] = {
-    {"lint", sl_cmd_lint, "check a pipeline file and report every error"},
-    {"config", sl_cmd_config, "print the fully merged pipeline configuration"},
-    {"plan", sl_cmd_plan, "show which jobs a trigger would run"},
-    {"run", sl_cmd_run, "run the pipeline here, as GitLab would"},
-    {"clean", sl_cmd_clean, "remove the workspaces, caches and old pipelines of sluice run"},
-    {"serve", sl_cmd_serve, "run the CI server (HTTP API and workers)"},
-    {"agent", sl_cmd_agent, "take jobs from a server over its runner API and run them here"},
-    {"token", sl_cmd_token, "create API tokens for the server"},
-    {"runner", sl_cmd_runner, "create runners and registration tokens for the runner API"},
-    {"secrets", sl_cmd_secrets, "rotate the key CI/CD variables are sealed with"},
-    {"var", sl_cmd_var, "set, list and remove CI/CD variables of a server"},
-    {"env", sl_cmd_env, "environments and deployments of a server: list, stop, roll back, approve"},
-    {"flag", sl_cmd_flag, "feature flags of a server: list, enable, disable, roll out"},
-    {"completion", sl_cli_completion, "print the shell completion script for bash, zsh or fish"},
-    {"version", cmd_version, "print the version"},
+    {"lint", sl_cmd_lint, "check a pipeline file and report every error", &sl_cli_spec_lint},
+    {"config", sl_cmd_config, "print the fully merged pipeline configuration", &sl_cli_spec_config},
+    {"plan", sl_cmd_plan, "show which jobs a trigger would run", &sl_cli_spec_plan},
+    {"run", sl_cmd_run, "run the pipeline here, as GitLab would", &sl_cli_spec_run},
+    {"clean", sl_cmd_clean, "remove the workspaces, caches and old pipelines of sluice run",
+     &sl_cli_spec_clean},
+    {"serve", sl_cmd_serve, "run the CI server (HTTP API and workers)", &sl_cli_spec_serve},
+    {"agent", sl_cmd_agent, "take jobs from a server over its runner API and run them here",
+     &sl_cli_spec_agent},
+    {"token", sl_cmd_token, "create API tokens for the server", &sl_cli_spec_token},
+    {"runner", sl_cmd_runner, "create runners and registration tokens for the runner API",
+     &sl_cli_spec_runner},
+    {"secrets", sl_cmd_secrets, "rotate the key CI/CD variables are sealed with",
+     &sl_cli_spec_secrets},
+    {"var", sl_cmd_var, "set, list and remove CI/CD variables of a server", &sl_cli_spec_var},
+    {"env", sl_cmd_env, "environments and deployments of a server: list, stop, roll back, approve",
+     &sl_cli_spec_env},
+    {"flag", sl_cmd_flag, "feature flags of a server: list, enable, disable, roll out",
+     &sl_cli_spec_flag},
+    {"completion", sl_cli_completion, "print the shell completion script for bash, zsh or fish",
+     &sl_cli_spec_completion},
+    {"version", cmd_version, "print the version", &sl_cli_spec_version},
 };
 
 const struct command *sl_cli_commands(size_t *n)
@@ -36,16 +44,23 @@ const struct command *sl_cli_commands(size_t *n)
     return commands;
 }
 
+const struct sl_cli_spec sl_cli_spec_version = {
+    .name = "version",
+    .about = "Prints the version of sluice and the commit it was built from.\n",
+    .docs = "docs/run.md",
+};
+
 static int cmd_version(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: sluice version\n\nPrints the version of sluice.\n");
-            return SL_EXIT_OK;
-        }
-        sl_cli_error("version: unknown option '%s'", argv[i]);
+    struct sl_cli_args p;
+    int opt;
+    sl_cli_args_init(&p, &sl_cli_spec_version, argc, argv);
+    while ((opt = sl_cli_next(&p)) > 0)
+        ;
+    if (opt < 0)
+        return p.exit;
+    if (sl_cli_too_many(&p, 0))
         return SL_EXIT_USAGE;
-    }
     printf("sluice %s (commit %s)\n", SL_VERSION, SL_COMMIT);
     return SL_EXIT_OK;
 }
@@ -152,6 +167,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return SL_EXIT_OK;
     }
+    if (!strcmp(cmd, "__man")) /* scripts/man.sh (make install) */
+        return sl_cli_man(argc - 1, argv + 1);
     if (!strcmp(cmd, "__sandbox")) /* the sandbox executor's helper (exec/sandbox.c) */
         return sl_exec_sandbox_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "--version"))

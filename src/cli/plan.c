@@ -1,35 +1,37 @@
 /* plan.c: `sluice plan`, which jobs a trigger would run and why the others would not. */
 #include "base/compat.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "base/alloc.h"
 #include "cli/pipeline.h"
 #include "cli/unacted.h"
 
-#include <getopt.h>
 #include <jansson.h>
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: sluice plan [-f FILE] [--ref R | --tag T] [--source S] [--var K=V]...\n"
-            "                   [--input NAME=VALUE]... [--changed PATH]... [--json]\n\n"
-            "Shows the pipeline GitLab would create for a trigger: the stages in order with each\n"
-            "job's when, allow_failure and needs, then the jobs left out and the rule that left\n"
-            "them out. Nothing runs.\n\n"
-            "Options:\n"
-            "  -f, --file FILE     the pipeline file (default: .gitlab-ci.yml at the root of the\n"
-            "                      git work tree holding the current directory)\n"
-            "      --ref R         plan for branch R (default: the checked-out branch)\n"
-            "      --tag T         plan a tag pipeline for tag T\n"
-            "      --source S      CI_PIPELINE_SOURCE (default push): web, api, schedule, ...\n"
-            "      --var K=V       a pipeline variable (highest precedence); repeatable\n"
-            "      --input N=V     a value for input N of the file's spec:inputs; repeatable\n"
-            "      --changed PATH  a changed file for rules:changes (default: the commit's\n"
-            "                      changes against its parent); repeatable\n"
-            "      --json          print the plan as JSON\n"
-            "  -h, --help          show this help\n\n"
-            "Exit codes: 0 planned (created or skipped), 2 usage or configuration error.\n");
-}
+static const struct sl_cli_opt plan_opts[] = {
+    SL_CLI_OPT_FILE('f'),
+    {'r', 0, "ref", "R", "plan for branch R (default: the checked-out branch)", 0},
+    {'t', 0, "tag", "T", "plan a tag pipeline for tag T", 0},
+    {'s', 0, "source", "S", "CI_PIPELINE_SOURCE (default push): web, api, schedule, ...", 0},
+    SL_CLI_OPT_VAR('v'),
+    SL_CLI_OPT_INPUT('i'),
+    {'c', 0, "changed", "PATH",
+     "a changed file for rules:changes (default: the commit's changes against its parent); "
+     "repeatable",
+     SL_OPT_REPEAT},
+    {'j', 0, "json", NULL, "print the plan as JSON", 0},
+};
+
+const struct sl_cli_spec sl_cli_spec_plan = {
+    .name = "plan",
+    .about = "Shows the pipeline GitLab would create for a trigger: the stages in order with each\n"
+             "job's when, allow_failure and needs, then the jobs left out and the rule that left\n"
+             "them out. Nothing runs.\n",
+    .epilog = "Exit codes: 0 planned (created or skipped), 2 usage or configuration error.\n",
+    .docs = "docs/plan.md",
+    .opts = plan_opts,
+    .nopts = SL_ARRAY_LEN(plan_opts),
+};
 
 /* A bridge job's downstream pipeline in a few words: "child pipeline of ci/a.yml,
  * artifact gen.yml of generate" or "project group/app (branch main)". */
@@ -99,12 +101,6 @@ static void print_plan(const struct sl_plan *p, bool color)
 
 int sl_cmd_plan(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"file", required_argument, NULL, 'f'},    {"ref", required_argument, NULL, 'r'},
-        {"tag", required_argument, NULL, 't'},     {"source", required_argument, NULL, 's'},
-        {"var", required_argument, NULL, 'v'},     {"input", required_argument, NULL, 'i'},
-        {"changed", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     struct cli_pipeline_args args = {0};
     const char **vars = sl_xcalloc((size_t)argc + 1, sizeof(char *));
     const char **changed = sl_xcalloc((size_t)argc + 1, sizeof(char *));
@@ -113,47 +109,38 @@ int sl_cmd_plan(int argc, char **argv)
     bool json = false;
     int opt, ret;
 
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "f:h", longopts, NULL)) != -1) {
+    struct sl_cli_args ca;
+    sl_cli_args_init(&ca, &sl_cli_spec_plan, argc, argv);
+    while ((opt = sl_cli_next(&ca)) > 0) {
         switch (opt) {
         case 'f':
-            args.file = optarg;
+            args.file = ca.arg;
             break;
         case 'r':
-            args.ref = optarg;
+            args.ref = ca.arg;
             break;
         case 't':
-            args.tag = optarg;
+            args.tag = ca.arg;
             break;
         case 's':
-            args.source = optarg;
+            args.source = ca.arg;
             break;
         case 'v':
-            vars[nvars++] = optarg;
+            vars[nvars++] = ca.arg;
             break;
         case 'i':
-            inputs[ninputs++] = optarg;
+            inputs[ninputs++] = ca.arg;
             break;
         case 'c':
-            changed[nchanged++] = optarg;
+            changed[nchanged++] = ca.arg;
             break;
         case 'j':
             json = true;
             break;
-        case 'h':
-            usage(stdout);
-            ret = SL_EXIT_OK;
-            goto out;
-        default:
-            sl_cli_error("plan: unknown option '%s'; see 'sluice plan --help'", argv[optind - 1]);
-            ret = SL_EXIT_USAGE;
-            goto out;
         }
     }
-    if (optind < argc) {
-        sl_cli_error("plan: unexpected argument '%s'", argv[optind]);
-        ret = SL_EXIT_USAGE;
+    if (opt < 0 || sl_cli_too_many(&ca, 0)) {
+        ret = opt < 0 ? ca.exit : SL_EXIT_USAGE;
         goto out;
     }
     if (args.ref && args.tag) {

@@ -10,62 +10,70 @@
 #include "base/str.h"
 #include "base/time.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "cli/pipeline.h"
 
 #include "cli/run_executor.h"
 #include "jobspec/jobspec.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <git2.h>
 #include <unistd.h>
 
 extern char **environ;
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: sluice run [JOB...] [-f FILE] [--var K=V]... [-j N] [--needs] [--stage S]\n"
-            "                  [--input N=V]... [--manual JOB]... [--no-color] [--json]\n"
-            "                  [--executor E] [--variables-file FILE]...\n\n"
-            "Plans the pipeline of the current repository and runs it here, as GitLab would:\n"
-            "stages and needs, when, allow_failure, retry, timeouts, artifacts, caches and\n"
-            "dotenv reports. Each job runs in its own clean copy of the project under\n"
-            ".sluice/builds/ (tracked files plus untracked files git does not ignore, so local\n"
-            "edits are tested without a commit), kept from run to run and cleaned before each\n"
-            "job as GIT_STRATEGY fetch does (GIT_STRATEGY, GIT_CLEAN_FLAGS, GIT_DEPTH and\n"
-            "GIT_CHECKOUT work as in GitLab).\n\n"
-            "Options:\n"
-            "  JOB...             run only these jobs (a parallel job's name runs all instances)\n"
-            "  -f, --file FILE    the pipeline file (default: .gitlab-ci.yml at the root of the\n"
-            "                     git work tree holding the current directory)\n"
-            "      --var K=V      a pipeline variable (highest precedence); repeatable\n"
-            "      --input N=V    a value for input N of the file's spec:inputs; repeatable\n"
-            "      --variables-file FILE  CI/CD variables (YAML KEY: value or KEY: {value,\n"
-            "                     masked, variable_type, raw}, or KEY=value lines), as a\n"
-            "                     project's; also read: ~/.config/sluice/variables.yml and\n"
-            "                     .sluice/variables.yml; repeatable (docs/secrets.md)\n"
-            "  -j, --jobs N       run up to N jobs at once (default: the number of cores)\n"
-            "      --needs        with JOB..., also run what they wait for (needs, else earlier\n"
-            "                     stages), transitively\n"
-            "      --stage S      run only the jobs of stage S\n"
-            "      --manual JOB   play manual job JOB when it is reached; repeatable\n"
-            "      --ref R        plan as branch R;  --tag T  plan as tag T\n"
-            "      --no-color     no colours even on a terminal\n"
-            "      --json         JSON-lines events instead of text\n"
-            "      --list         list the pipeline's jobs (stage, when, allow_failure, needs)\n"
-            "                     without running them;  --list-json  the same as JSON\n"
-            "      --executor E   auto (default: docker for jobs with an image, else shell),\n"
-            "                     shell, docker or sandbox (docs/executors.md)\n"
-            "      --memory B, --pids N, --cpus F, --rootfs DIR  the sandbox's limits and root\n"
-            "      --sandbox-host-network    honour SLUICE_SANDBOX_NETWORK=host of jobs\n"
-            "      --image I      the default image of jobs without one (as a runner's)\n"
-            "      --pull-policy P           always, if-not-present (default) or never\n"
-            "      --allowed-pull-policies L  the jobs' pull_policy values honoured\n"
-            "  -h, --help         show this help\n\n"
-            "Exit codes: 0 the pipeline passed, 1 it failed or was canceled, 2 usage or\n"
-            "configuration error.\n");
-}
+static const struct sl_cli_opt run_opts[] = {
+    SL_CLI_OPT_FILE('f'),
+    SL_CLI_OPT_VAR('v'),
+    SL_CLI_OPT_INPUT('i'),
+    {'F', 0, "variables-file", "FILE",
+     "CI/CD variables (YAML KEY: value or KEY: {value, masked, variable_type, raw}, or "
+     "KEY=value lines), as a project's; also read: ~/.config/sluice/variables.yml and "
+     ".sluice/variables.yml; repeatable (docs/secrets.md)",
+     SL_OPT_REPEAT},
+    {'j', 'j', "jobs", "N", "run up to N jobs at once (default: the number of cores)", 0},
+    {'n', 0, "needs", NULL,
+     "with JOB..., also run what they wait for (needs, else earlier stages), transitively", 0},
+    {'s', 0, "stage", "S", "run only the jobs of stage S", 0},
+    {'m', 0, "manual", "JOB", "play manual job JOB when it is reached; repeatable", SL_OPT_REPEAT},
+    {'r', 0, "ref", "R", "plan as branch R", 0},
+    {'t', 0, "tag", "T", "plan as tag T", 0},
+    {'C', 0, "no-color", NULL, "no colours even on a terminal", 0},
+    {'J', 0, "json", NULL, "JSON-lines events instead of text", 0},
+    {'L', 0, "list", NULL,
+     "list the pipeline's jobs (stage, when, allow_failure, needs) without running them", 0},
+    {'O', 0, "list-json", NULL, "the same as --list, as JSON", 0},
+    {'e', 0, "executor", "E",
+     "auto (default: docker for jobs with an image, else shell), shell, docker or sandbox "
+     "(docs/executors.md)",
+     0},
+    {'I', 0, "image", "I", "the default image of jobs without one (as a runner's)", 0},
+    {'P', 0, "pull-policy", "P", "always, if-not-present (default) or never", 0},
+    {'A', 0, "allowed-pull-policies", "L", "the jobs' pull_policy values honoured", 0},
+    {'M', 0, "memory", "B", "the sandbox's memory limit (bytes; k, m, g suffixes)", 0},
+    {'N', 0, "pids", "N", "the sandbox's limit of processes", 0},
+    {'U', 0, "cpus", "F", "the sandbox's CPUs (a fraction allowed)", 0},
+    {'R', 0, "rootfs", "DIR", "the sandbox's root file system", 0},
+    {'H', 0, "sandbox-host-network", NULL, "honour SLUICE_SANDBOX_NETWORK=host of jobs", 0},
+};
+
+const struct sl_cli_spec sl_cli_spec_run = {
+    .name = "run",
+    .operands = "[JOB...]",
+    .about = "Plans the pipeline of the current repository and runs it here, as GitLab would:\n"
+             "stages and needs, when, allow_failure, retry, timeouts, artifacts, caches and\n"
+             "dotenv reports. Each job runs in its own clean copy of the project under\n"
+             ".sluice/builds/ (tracked files plus untracked files git does not ignore, so local\n"
+             "edits are tested without a commit), kept from run to run and cleaned before each\n"
+             "job as GIT_STRATEGY fetch does (GIT_STRATEGY, GIT_CLEAN_FLAGS, GIT_DEPTH and\n"
+             "GIT_CHECKOUT work as in GitLab). JOB... runs only these jobs (a parallel job's\n"
+             "name runs all its instances).\n",
+    .epilog = "Exit codes: 0 the pipeline passed, 1 it failed or was canceled, 2 usage or\n"
+              "configuration error.\n",
+    .docs = "docs/run.md",
+    .opts = run_opts,
+    .nopts = SL_ARRAY_LEN(run_opts),
+};
 
 struct run_args {
     const char **jobs, **vars, **manual, **inputs, **varfiles;
@@ -350,58 +358,32 @@ static void build_job(struct builder *b, struct run_job *rj, size_t plan_index, 
 
 static int parse_args(int argc, char **argv, struct run_args *a)
 {
-    static const struct option longopts[] = {
-        {"file", required_argument, NULL, 'f'},
-        {"var", required_argument, NULL, 'v'},
-        {"input", required_argument, NULL, 'i'},
-        {"variables-file", required_argument, NULL, 'F'},
-        {"jobs", required_argument, NULL, 'j'},
-        {"needs", no_argument, NULL, 'n'},
-        {"stage", required_argument, NULL, 's'},
-        {"manual", required_argument, NULL, 'm'},
-        {"no-color", no_argument, NULL, 'C'},
-        {"json", no_argument, NULL, 'J'},
-        {"executor", required_argument, NULL, 'e'},
-        {"image", required_argument, NULL, 'I'},
-        {"pull-policy", required_argument, NULL, 'P'},
-        {"allowed-pull-policies", required_argument, NULL, 'A'},
-        {"memory", required_argument, NULL, 'M'},
-        {"pids", required_argument, NULL, 'N'},
-        {"cpus", required_argument, NULL, 'U'},
-        {"rootfs", required_argument, NULL, 'R'},
-        {"sandbox-host-network", no_argument, NULL, 'H'},
-        {"ref", required_argument, NULL, 'r'},
-        {"tag", required_argument, NULL, 't'},
-        {"list", no_argument, NULL, 'L'},
-        {"list-json", no_argument, NULL, 'O'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
     int opt;
     a->color = sl_cli_color();
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "f:j:h", longopts, NULL)) != -1) {
+    struct sl_cli_args p;
+    sl_cli_args_init(&p, &sl_cli_spec_run, argc, argv);
+    while ((opt = sl_cli_next(&p)) > 0) {
         switch (opt) {
         case 'f':
-            a->file = optarg;
+            a->file = p.arg;
             break;
         case 'v':
-            a->vars[a->nvars++] = optarg;
+            a->vars[a->nvars++] = p.arg;
             break;
         case 'i':
-            a->inputs[a->ninputs++] = optarg;
+            a->inputs[a->ninputs++] = p.arg;
             break;
         case 'F':
-            a->varfiles[a->nvarfiles++] = optarg;
+            a->varfiles[a->nvarfiles++] = p.arg;
             break;
         case 'm':
-            a->manual[a->nmanual++] = optarg;
+            a->manual[a->nmanual++] = p.arg;
             break;
         case 'n':
             a->needs = true;
             break;
         case 's':
-            a->stage = optarg;
+            a->stage = p.arg;
             break;
         case 'C':
             a->color = false;
@@ -410,34 +392,34 @@ static int parse_args(int argc, char **argv, struct run_args *a)
             a->json = true;
             break;
         case 'r':
-            a->ref = optarg;
+            a->ref = p.arg;
             break;
         case 't':
-            a->tag = optarg;
+            a->tag = p.arg;
             break;
         case 'j': {
             char *end;
-            a->parallel = strtol(optarg, &end, 10);
+            a->parallel = strtol(p.arg, &end, 10);
             if (*end || a->parallel < 1 || a->parallel > 1024) {
-                sl_cli_error("run: -j takes a number of jobs from 1 to 1024, not '%s'", optarg);
+                sl_cli_error("run: -j takes a number of jobs from 1 to 1024, not '%s'", p.arg);
                 return SL_EXIT_USAGE;
             }
             break;
         }
         case 'e':
-            if (!run_executor_parse(optarg, &a->xo.executor)) {
-                sl_cli_error("run: unknown executor '%s' (auto, shell, docker or sandbox)", optarg);
+            if (!run_executor_parse(p.arg, &a->xo.executor)) {
+                sl_cli_error("run: unknown executor '%s' (auto, shell, docker or sandbox)", p.arg);
                 return SL_EXIT_USAGE;
             }
             break;
         case 'I':
-            a->xo.image = optarg;
+            a->xo.image = p.arg;
             break;
         case 'M':
         case 'N':
         case 'U': {
             char *end;
-            double v = strtod(optarg, &end);
+            double v = strtod(p.arg, &end);
             double unit = opt != 'M'                   ? 1
                           : *end == 'k' || *end == 'K' ? 1024.0
                           : *end == 'm' || *end == 'M' ? 1048576.0
@@ -450,7 +432,7 @@ static int parse_args(int argc, char **argv, struct run_args *a)
                              opt == 'M'   ? "memory"
                              : opt == 'N' ? "pids"
                                           : "cpus",
-                             optarg);
+                             p.arg);
                 return SL_EXIT_USAGE;
             }
             if (opt == 'M')
@@ -462,18 +444,18 @@ static int parse_args(int argc, char **argv, struct run_args *a)
             break;
         }
         case 'R':
-            a->xo.sandbox.rootfs = optarg;
+            a->xo.sandbox.rootfs = p.arg;
             break;
         case 'H':
             a->xo.sandbox.allow_host_network = true;
             break;
         case 'P':
         case 'A': {
-            unsigned m = run_executor_policies(optarg);
+            unsigned m = run_executor_policies(p.arg);
             if (!m || (opt == 'P' && (m & (m - 1)))) {
                 sl_cli_error("run: --%s takes %s of always, if-not-present, never, not '%s'",
                              opt == 'P' ? "pull-policy" : "allowed-pull-policies",
-                             opt == 'P' ? "one" : "a comma-separated list", optarg);
+                             opt == 'P' ? "one" : "a comma-separated list", p.arg);
                 return SL_EXIT_USAGE;
             }
             if (opt == 'P')
@@ -488,16 +470,12 @@ static int parse_args(int argc, char **argv, struct run_args *a)
         case 'O':
             a->list = LIST_JSON;
             break;
-        case 'h':
-            usage(stdout);
-            return -1;
-        default:
-            sl_cli_error("run: unknown option '%s'; see 'sluice run --help'", argv[optind - 1]);
-            return SL_EXIT_USAGE;
         }
     }
-    while (optind < argc)
-        a->jobs[a->njobs++] = argv[optind++];
+    if (opt < 0)
+        return p.exit == SL_EXIT_OK ? -1 : p.exit;
+    for (int i = 0; i < p.nrest; i++)
+        a->jobs[a->njobs++] = p.rest[i];
     if (a->ref && a->tag) {
         sl_cli_error("run: --ref and --tag exclude each other");
         return SL_EXIT_USAGE;

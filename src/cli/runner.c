@@ -4,33 +4,37 @@
 #include "base/alloc.h"
 #include "base/time.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "server/server.h"
 #include "store/store.h"
 
-#include <getopt.h>
+static const struct sl_cli_opt runner_opts[] = {
+    {'t', 0, "tags", "A,B", "the runner's tags: it runs jobs whose tags it all has", 0},
+    {'u', 0, "run-untagged", NULL, "it runs jobs without tags too (the default without --tags)", 0},
+    {'n', 0, "name", "N", "a name (also its description)", 0},
+    {'l', 0, "locked", NULL,
+     "locked to its projects (recorded; sluice has no per-project runners yet)", 0},
+    {'p', 0, "paused", NULL, "made paused: it gets no job until resumed", 0},
+    SL_CLI_OPT_DATA('d'),
+    SL_CLI_OPT_DB('b'),
+    SL_CLI_OPT_INIT('i'),
+};
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: sluice runner create [--tags A,B] [--run-untagged] [--name N] [--locked]\n"
-               "                            [--paused] [--data DIR | --db URL] [--init]\n"
-               "       sluice runner registration-token [--data DIR | --db URL] [--init]\n\n"
-               "create: makes a runner and prints its authentication token (glrt-..., shown once)\n"
-               "for `sluice agent --token` or `gitlab-runner register --token`.\n"
-               "registration-token: prints a new registration token for the legacy\n"
-               "`gitlab-runner register --registration-token` flow (the previous one stops\n"
-               "working).\n\n"
-               "Options:\n"
-               "  --tags A,B      the runner's tags: it runs jobs whose tags it all has\n"
-               "  --run-untagged  it runs jobs without tags too (the default without --tags)\n"
-               "  --name N        a name (also its description)\n"
-               "  --locked        locked to its projects (recorded; sluice has no per-project\n"
-               "                  runners yet)\n"
-               "  --paused        made paused: it gets no job until resumed\n"
-               "  --data DIR      the server's data directory (default ./sluice-data)\n"
-               "  --db URL        the store, when the server uses --db\n"
-               "  --init          create the store when the database holds none yet\n"
-               "  -h, --help      show this help\n");
-}
+const struct sl_cli_spec sl_cli_spec_runner = {
+    .name = "runner",
+    .forms = (const char *const[]){"create [--tags A,B] [--run-untagged] [--name N] [--locked] "
+                                   "[--paused] [--data DIR | --db URL] [--init]",
+                                   "registration-token [--data DIR | --db URL] [--init]", NULL},
+    .subcommands = "create|registration-token",
+    .about = "create: makes a runner and prints its authentication token (glrt-..., shown once)\n"
+             "for `sluice agent --token` or `gitlab-runner register --token`.\n"
+             "registration-token: prints a new registration token for the legacy\n"
+             "`gitlab-runner register --registration-token` flow (the previous one stops\n"
+             "working).\n",
+    .docs = "docs/agents.md",
+    .opts = runner_opts,
+    .nopts = SL_ARRAY_LEN(runner_opts),
+};
 
 static void split_tags(const char *s, struct sl_store_runner *rn)
 {
@@ -47,17 +51,11 @@ static void split_tags(const char *s, struct sl_store_runner *rn)
 
 int sl_cmd_runner(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"tags", required_argument, NULL, 't'}, {"run-untagged", no_argument, NULL, 'u'},
-        {"name", required_argument, NULL, 'n'}, {"locked", no_argument, NULL, 'l'},
-        {"paused", no_argument, NULL, 'p'},     {"data", required_argument, NULL, 'd'},
-        {"db", required_argument, NULL, 'b'},   {"init", no_argument, NULL, 'i'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
     const char *data = "sluice-data", *db = NULL, *tags = NULL, *name = "";
     bool init = false, untagged = false, locked = false, paused = false;
     int opt, rc;
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(argc < 2 ? stderr : stdout);
+        sl_cli_help(argc < 2 ? stderr : stdout, &sl_cli_spec_runner);
         return argc < 2 ? SL_EXIT_USAGE : SL_EXIT_OK;
     }
     bool create = !strcmp(argv[1], "create");
@@ -65,18 +63,18 @@ int sl_cmd_runner(int argc, char **argv)
         sl_cli_error("runner: unknown subcommand '%s'; see 'sluice runner --help'", argv[1]);
         return SL_EXIT_USAGE;
     }
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc - 1, argv + 1, "h", longopts, NULL)) != -1) {
+    struct sl_cli_args ca;
+    sl_cli_args_init(&ca, &sl_cli_spec_runner, argc - 1, argv + 1);
+    while ((opt = sl_cli_next(&ca)) > 0) {
         switch (opt) {
         case 't':
-            tags = optarg;
+            tags = ca.arg;
             break;
         case 'u':
             untagged = true;
             break;
         case 'n':
-            name = optarg;
+            name = ca.arg;
             break;
         case 'l':
             locked = true;
@@ -85,26 +83,20 @@ int sl_cmd_runner(int argc, char **argv)
             paused = true;
             break;
         case 'd':
-            data = optarg;
+            data = ca.arg;
             break;
         case 'b':
-            db = optarg;
+            db = ca.arg;
             break;
         case 'i':
             init = true;
             break;
-        case 'h':
-            usage(stdout);
-            return SL_EXIT_OK;
-        default:
-            sl_cli_error("runner: unknown option '%s'", argv[optind]);
-            return SL_EXIT_USAGE;
         }
     }
-    if (optind < argc - 1) {
-        sl_cli_error("runner: unexpected argument '%s'", argv[optind + 1]);
+    if (opt < 0)
+        return ca.exit;
+    if (sl_cli_too_many(&ca, 0))
         return SL_EXIT_USAGE;
-    }
     if (!create && (tags || untagged || *name || locked || paused)) {
         sl_cli_error("runner registration-token: takes only --data, --db and --init");
         return SL_EXIT_USAGE;

@@ -3,25 +3,30 @@
 #include "base/alloc.h"
 #include "base/fs.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "store/store.h"
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <sodium.h>
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: sluice secrets rotate-key [--data DIR] [--db URL] [--secrets-key-file FILE]\n\n"
-            "Makes a new secrets key and re-seals every CI/CD variable under it in one\n"
-            "transaction, then replaces the key file. Stop the server first: a running\n"
-            "server keeps the old key until it restarts.\n\n"
-            "Options:\n"
-            "  --data DIR               the server's data directory (default ./sluice-data)\n"
-            "  --db URL                 the store, when the server uses --db\n"
-            "  --secrets-key-file FILE  the key file (default DIR/secrets.key)\n"
-            "  -h, --help               show this help\n");
-}
+static const struct sl_cli_opt secrets_opts[] = {
+    SL_CLI_OPT_DATA('d'),
+    SL_CLI_OPT_DB('b'),
+    {'k', 0, "secrets-key-file", "FILE", "the key file (default DIR/secrets.key)", 0},
+};
+
+const struct sl_cli_spec sl_cli_spec_secrets = {
+    .name = "secrets",
+    .forms =
+        (const char *const[]){"rotate-key [--data DIR] [--db URL] [--secrets-key-file FILE]", NULL},
+    .subcommands = "rotate-key",
+    .about = "Makes a new secrets key and re-seals every CI/CD variable under it in one\n"
+             "transaction, then replaces the key file. Stop the server first: a running\n"
+             "server keeps the old key until it restarts.\n",
+    .docs = "docs/secrets.md",
+    .opts = secrets_opts,
+    .nopts = SL_ARRAY_LEN(secrets_opts),
+};
 
 /* The new key goes to FILE.new before the transaction and over FILE after it, so a crash at
  * any point leaves a key that opens the values: the old one (FILE) until the commit, the
@@ -61,47 +66,36 @@ out:
 
 int sl_cmd_secrets(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"data", required_argument, NULL, 'd'},
-                                             {"db", required_argument, NULL, 'b'},
-                                             {"secrets-key-file", required_argument, NULL, 'k'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
     const char *data = "sluice-data", *db = NULL, *keyfile = NULL;
     int opt;
 
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(argc < 2 ? stderr : stdout);
+        sl_cli_help(argc < 2 ? stderr : stdout, &sl_cli_spec_secrets);
         return argc < 2 ? SL_EXIT_USAGE : SL_EXIT_OK;
     }
     if (strcmp(argv[1], "rotate-key") != 0) {
         sl_cli_error("secrets: unknown subcommand '%s'; see 'sluice secrets --help'", argv[1]);
         return SL_EXIT_USAGE;
     }
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc - 1, argv + 1, "h", longopts, NULL)) != -1) {
+    struct sl_cli_args ca;
+    sl_cli_args_init(&ca, &sl_cli_spec_secrets, argc - 1, argv + 1);
+    while ((opt = sl_cli_next(&ca)) > 0) {
         switch (opt) {
         case 'd':
-            data = optarg;
+            data = ca.arg;
             break;
         case 'b':
-            db = optarg;
+            db = ca.arg;
             break;
         case 'k':
-            keyfile = optarg;
+            keyfile = ca.arg;
             break;
-        case 'h':
-            usage(stdout);
-            return SL_EXIT_OK;
-        default:
-            sl_cli_error("secrets: unknown option '%s'", argv[optind]);
-            return SL_EXIT_USAGE;
         }
     }
-    if (optind < argc - 1) {
-        sl_cli_error("secrets: unexpected argument '%s'", argv[optind + 1]);
+    if (opt < 0)
+        return ca.exit;
+    if (sl_cli_too_many(&ca, 0))
         return SL_EXIT_USAGE;
-    }
     struct sl_error err = SL_ERROR_INIT;
     int64_t n = 0;
     if (rotate(data, db, keyfile, &n, &err) < 0) {

@@ -3,58 +3,66 @@
 #include "base/compat.h"
 #include "base/log.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "cli/run_executor.h"
 #include "exec/choose.h"
 #include "server/server.h"
 
-#include <getopt.h>
 #include <malloc.h>
 
 #include <signal.h>
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: sluice serve [--listen ADDR:PORT] [--data DIR] [--db URL] [--workers N]\n"
-            "                    [--grace SECONDS] [--secrets-key-file FILE] [--run-as USER]\n"
-            "                    [--lease SECONDS] [--long-poll SECONDS] [--external-url URL]\n"
-            "                    [--executor auto|shell|docker] [--image IMAGE]\n"
-            "                    [--pull-policy P] [--allowed-pull-policies LIST]\n\n"
-            "Runs the sluice server: the HTTP API under /api/v1, /healthz, /readyz and /metrics,\n"
-            "and built-in workers that run jobs (a job with an image in a container, by\n"
-            "default; see docs/executors.md). Logs are JSON lines on\n"
-            "stderr. SIGTERM, SIGINT or SIGHUP stops it: no new connections, running jobs get the "
-            "grace\n"
-            "period to finish, then they are canceled and recorded so.\n\n"
-            "Options:\n"
-            "  --listen ADDR:PORT  where to listen (default 127.0.0.1:8080; port 0 picks a free\n"
-            "                      port, printed on stdout)\n"
-            "  --data DIR          the data directory (default ./sluice-data): the SQLite\n"
-            "                      database, repositories, workspaces, logs, artifacts\n"
-            "  --db URL            the store (default sqlite:DIR/sluice.db; postgres://... too)\n"
-            "  --workers N         built-in workers, jobs run at once (default 1; 0 = none)\n"
-            "  --grace SECONDS     how long running jobs may finish at shutdown (default 30)\n"
-            "  --secrets-key-file FILE  the key CI/CD variables are sealed with (default\n"
-            "                      DIR/secrets.key, made on first start with mode 0600)\n"
-            "  --run-as USER       the user built-in workers run jobs as (a name or uid;\n"
-            "                      default: nobody when the server runs as root, else the\n"
-            "                      server's own user); the data directory is then closed to it\n"
-            "  --lease SECONDS     how long a running job belongs to its runner without news\n"
-            "                      from it (default 60); then it fails runner_system_failure\n"
-            "  --long-poll SECONDS how long a runner's jobs/request waits for a job (default\n"
-            "                      30, the most; 0 = answer at once)\n"
-            "  --external-url URL  the URL runners and jobs reach this server at (default\n"
-            "                      http://ADDR:PORT bound)\n"
-            "  --executor E        auto (default: a job with an image runs on docker, one\n"
-            "                      without on shell), shell or docker for every job\n"
-            "  --image IMAGE       the default image of jobs that name none (as a runner's)\n"
-            "  --pull-policy P     always, if-not-present (default) or never\n"
-            "  --allowed-pull-policies LIST  the pull_policy values jobs may ask for\n"
-            "                      (comma-separated; default: any)\n"
-            "  -h, --help          show this help\n\n"
-            "On first start an admin token is created, printed once and written to\n"
-            "DIR/admin.token (mode 0600). More tokens: sluice token create.\n");
-}
+static const struct sl_cli_opt serve_opts[] = {
+    {'l', 0, "listen", "ADDR:PORT",
+     "where to listen (default 127.0.0.1:8080; port 0 picks a free port, printed on stdout)", 0},
+    {'d', 0, "data", "DIR",
+     "the data directory (default ./sluice-data): the SQLite database, repositories, "
+     "workspaces, logs, artifacts",
+     0},
+    {'b', 0, "db", "URL", "the store (default sqlite:DIR/sluice.db; postgres://... too)", 0},
+    {'w', 0, "workers", "N", "built-in workers, jobs run at once (default 1; 0 = none)", 0},
+    {'g', 0, "grace", "SECONDS", "how long running jobs may finish at shutdown (default 30)", 0},
+    {'k', 0, "secrets-key-file", "FILE",
+     "the key CI/CD variables are sealed with (default DIR/secrets.key, made on first start "
+     "with mode 0600)",
+     0},
+    {'u', 0, "run-as", "USER",
+     "the user built-in workers run jobs as (a name or uid; default: nobody when the server "
+     "runs as root, else the server's own user); the data directory is then closed to it",
+     0},
+    {'L', 0, "lease", "SECONDS",
+     "how long a running job belongs to its runner without news from it (default 60); then it "
+     "fails runner_system_failure",
+     0},
+    {'P', 0, "long-poll", "SECONDS",
+     "how long a runner's jobs/request waits for a job (default 30, the most; 0 = answer at "
+     "once)",
+     0},
+    {'E', 0, "external-url", "URL",
+     "the URL runners and jobs reach this server at (default http://ADDR:PORT bound)", 0},
+    {'x', 0, "executor", "E",
+     "auto (default: a job with an image runs on docker, one without on shell), shell or "
+     "docker for every job",
+     0},
+    {'i', 0, "image", "IMAGE", "the default image of jobs that name none (as a runner's)", 0},
+    {'p', 0, "pull-policy", "P", "always, if-not-present (default) or never", 0},
+    {'a', 0, "allowed-pull-policies", "LIST",
+     "the pull_policy values jobs may ask for (comma-separated; default: any)", 0},
+};
+
+const struct sl_cli_spec sl_cli_spec_serve = {
+    .name = "serve",
+    .about = "Runs the sluice server: the HTTP API under /api/v1, /healthz, /readyz and /metrics,\n"
+             "and built-in workers that run jobs (a job with an image in a container, by\n"
+             "default; see docs/executors.md). Logs are JSON lines on stderr. SIGTERM, SIGINT\n"
+             "or SIGHUP stops it: no new connections, running jobs get the grace period to\n"
+             "finish, then they are canceled and recorded so.\n",
+    .epilog = "On first start an admin token is created, printed once and written to\n"
+              "DIR/admin.token (mode 0600). More tokens: sluice token create.\n",
+    .docs = "docs/server.md",
+    .opts = serve_opts,
+    .nopts = SL_ARRAY_LEN(serve_opts),
+};
 
 static bool parse_int(const char *s, long lo, long hi, long *out)
 {
@@ -68,122 +76,99 @@ static bool parse_int(const char *s, long lo, long hi, long *out)
 
 int sl_cmd_serve(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"listen", required_argument, NULL, 'l'},
-        {"data", required_argument, NULL, 'd'},
-        {"db", required_argument, NULL, 'b'},
-        {"workers", required_argument, NULL, 'w'},
-        {"grace", required_argument, NULL, 'g'},
-        {"secrets-key-file", required_argument, NULL, 'k'},
-        {"run-as", required_argument, NULL, 'u'},
-        {"lease", required_argument, NULL, 'L'},
-        {"long-poll", required_argument, NULL, 'P'},
-        {"external-url", required_argument, NULL, 'E'},
-        {"executor", required_argument, NULL, 'x'},
-        {"image", required_argument, NULL, 'i'},
-        {"pull-policy", required_argument, NULL, 'p'},
-        {"allowed-pull-policies", required_argument, NULL, 'a'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
     struct sl_server_options o = {0};
     long workers = 1, grace = 30, lease = 60, long_poll = 30;
     int opt;
 
     o.listen = "127.0.0.1:8080";
     o.data_dir = "sluice-data";
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    struct sl_cli_args ca;
+    sl_cli_args_init(&ca, &sl_cli_spec_serve, argc, argv);
+    while ((opt = sl_cli_next(&ca)) > 0) {
         switch (opt) {
         case 'l':
-            o.listen = optarg;
+            o.listen = ca.arg;
             break;
         case 'd':
-            o.data_dir = optarg;
+            o.data_dir = ca.arg;
             break;
         case 'b':
-            o.db_url = optarg;
+            o.db_url = ca.arg;
             break;
         case 'w':
-            if (!parse_int(optarg, 0, 256, &workers)) {
-                sl_cli_error("serve: --workers takes 0 to 256, not '%s'", optarg);
+            if (!parse_int(ca.arg, 0, 256, &workers)) {
+                sl_cli_error("serve: --workers takes 0 to 256, not '%s'", ca.arg);
                 return SL_EXIT_USAGE;
             }
             break;
         case 'g':
-            if (!parse_int(optarg, 0, 86400, &grace)) {
-                sl_cli_error("serve: --grace takes seconds (0 to 86400), not '%s'", optarg);
+            if (!parse_int(ca.arg, 0, 86400, &grace)) {
+                sl_cli_error("serve: --grace takes seconds (0 to 86400), not '%s'", ca.arg);
                 return SL_EXIT_USAGE;
             }
             break;
         case 'k':
-            o.secrets_key_file = optarg;
+            o.secrets_key_file = ca.arg;
             break;
         case 'u':
-            o.run_as = optarg;
+            o.run_as = ca.arg;
             break;
         case 'L':
-            if (!parse_int(optarg, 3, 86400, &lease)) {
-                sl_cli_error("serve: --lease takes seconds (3 to 86400), not '%s'", optarg);
+            if (!parse_int(ca.arg, 3, 86400, &lease)) {
+                sl_cli_error("serve: --lease takes seconds (3 to 86400), not '%s'", ca.arg);
                 return SL_EXIT_USAGE;
             }
             break;
         case 'P':
-            if (!parse_int(optarg, 0, 30, &long_poll)) {
-                sl_cli_error("serve: --long-poll takes seconds (0 to 30), not '%s'", optarg);
+            if (!parse_int(ca.arg, 0, 30, &long_poll)) {
+                sl_cli_error("serve: --long-poll takes seconds (0 to 30), not '%s'", ca.arg);
                 return SL_EXIT_USAGE;
             }
             break;
         case 'E':
-            if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0) {
-                sl_cli_error("serve: --external-url takes http://HOST[:PORT], not '%s'", optarg);
+            if (strncmp(ca.arg, "http://", 7) != 0 && strncmp(ca.arg, "https://", 8) != 0) {
+                sl_cli_error("serve: --external-url takes http://HOST[:PORT], not '%s'", ca.arg);
                 return SL_EXIT_USAGE;
             }
-            o.external_url = optarg;
+            o.external_url = ca.arg;
             break;
         case 'x':
-            if (sl_streq(optarg, "auto"))
+            if (sl_streq(ca.arg, "auto"))
                 o.executor.kind = SL_EXEC_CHOOSE_AUTO;
-            else if (sl_streq(optarg, "shell"))
+            else if (sl_streq(ca.arg, "shell"))
                 o.executor.kind = SL_EXEC_CHOOSE_SHELL;
-            else if (sl_streq(optarg, "docker"))
+            else if (sl_streq(ca.arg, "docker"))
                 o.executor.kind = SL_EXEC_CHOOSE_DOCKER;
             else {
-                sl_cli_error("serve: --executor takes auto, shell or docker, not '%s'", optarg);
+                sl_cli_error("serve: --executor takes auto, shell or docker, not '%s'", ca.arg);
                 return SL_EXIT_USAGE;
             }
             break;
         case 'i':
-            o.executor.image = optarg;
+            o.executor.image = ca.arg;
             break;
         case 'p':
-            if (!(o.executor.pull_policy = sl_exec_pull_policy(optarg, strlen(optarg)))) {
+            if (!(o.executor.pull_policy = sl_exec_pull_policy(ca.arg, strlen(ca.arg)))) {
                 sl_cli_error("serve: --pull-policy takes always, if-not-present or never, not "
                              "'%s'",
-                             optarg);
+                             ca.arg);
                 return SL_EXIT_USAGE;
             }
             break;
         case 'a':
-            if (!(o.executor.allowed_policies = run_executor_policies(optarg))) {
+            if (!(o.executor.allowed_policies = run_executor_policies(ca.arg))) {
                 sl_cli_error("serve: --allowed-pull-policies takes a comma-separated list of "
                              "always, if-not-present, never, not '%s'",
-                             optarg);
+                             ca.arg);
                 return SL_EXIT_USAGE;
             }
             break;
-        case 'h':
-            usage(stdout);
-            return SL_EXIT_OK;
-        default:
-            sl_cli_error("serve: unknown option '%s'; see 'sluice serve --help'", argv[optind - 1]);
-            return SL_EXIT_USAGE;
         }
     }
-    if (optind < argc) {
-        sl_cli_error("serve: unexpected argument '%s'", argv[optind]);
+    if (opt < 0)
+        return ca.exit;
+    if (sl_cli_too_many(&ca, 0))
         return SL_EXIT_USAGE;
-    }
     o.workers = (int)workers;
     o.lease_s = (int)lease;
     o.long_poll_s = long_poll > 0 ? (int)long_poll : -1;

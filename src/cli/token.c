@@ -2,102 +2,90 @@
 #include "base/compat.h"
 #include "base/time.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "server/server.h"
 
-#include <getopt.h>
+static const struct sl_cli_opt token_opts[] = {
+    {'r', 0, "role", "ROLE", "the token's role (required)", SL_OPT_REQUIRED},
+    SL_CLI_OPT_DATA('d'),
+    SL_CLI_OPT_DB('b'),
+    {'n', 0, "name", "NAME", "a name to recognise it by (default: the role)", 0},
+    {'E', 0, "expires-in", "DURATION",
+     "the token stops working after DURATION (\"30 days\", \"12h\")", 0},
+    {'A', 0, "expires-at", "DATE", "... or at DATE (ISO 8601: 2026-12-31, or 2026-12-31T08:00:00Z)",
+     0},
+    SL_CLI_OPT_INIT('i'),
+};
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: sluice token create --role ROLE [--data DIR] [--db URL] [--name NAME]\n"
-            "                           [--expires-in DURATION | --expires-at DATE] [--init]\n\n"
-            "Creates an API token and prints it once on stdout (only its hash is stored); its id\n"
-            "goes to stderr.\n"
-            "Roles, strongest first: admin, maintainer, developer, viewer.\n\n"
-            "Options:\n"
-            "  --role ROLE   the token's role (required)\n"
-            "  --data DIR    the server's data directory (default ./sluice-data)\n"
-            "  --db URL      the store, when the server uses --db\n"
-            "  --name NAME   a name to recognise it by (default: the role)\n"
-            "  --expires-in DURATION\n"
-            "                the token stops working after DURATION (\"30 days\", \"12h\")\n"
-            "  --expires-at DATE\n"
-            "                ... or at DATE (ISO 8601: 2026-12-31, or 2026-12-31T08:00:00Z)\n"
-            "  --init        create the store when the database holds none yet (without it,\n"
-            "                a directory or database no server has used is an error)\n"
-            "  -h, --help    show this help\n");
-}
+const struct sl_cli_spec sl_cli_spec_token = {
+    .name = "token",
+    .forms = (const char *const[]){"create --role ROLE [--data DIR] [--db URL] [--name NAME] "
+                                   "[--expires-in DURATION | --expires-at DATE] [--init]",
+                                   NULL},
+    .subcommands = "create",
+    .about = "Creates an API token and prints it once on stdout (only its hash is stored); its id\n"
+             "goes to stderr.\n"
+             "Roles, strongest first: admin, maintainer, developer, viewer.\n",
+    .docs = "docs/server.md",
+    .opts = token_opts,
+    .nopts = SL_ARRAY_LEN(token_opts),
+};
 
 int sl_cmd_token(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"role", required_argument, NULL, 'r'},
-                                             {"data", required_argument, NULL, 'd'},
-                                             {"db", required_argument, NULL, 'b'},
-                                             {"name", required_argument, NULL, 'n'},
-                                             {"init", no_argument, NULL, 'i'},
-                                             {"expires-in", required_argument, NULL, 'E'},
-                                             {"expires-at", required_argument, NULL, 'A'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
     const char *data = "sluice-data", *db = NULL;
     struct sl_server_new_token nt = {0};
     int64_t secs = 0;
     int opt;
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(argc < 2 ? stderr : stdout);
+        sl_cli_help(argc < 2 ? stderr : stdout, &sl_cli_spec_token);
         return argc < 2 ? SL_EXIT_USAGE : SL_EXIT_OK;
     }
     if (strcmp(argv[1], "create") != 0) {
         sl_cli_error("token: unknown subcommand '%s'; see 'sluice token --help'", argv[1]);
         return SL_EXIT_USAGE;
     }
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc - 1, argv + 1, "h", longopts, NULL)) != -1) {
+    struct sl_cli_args ca;
+    sl_cli_args_init(&ca, &sl_cli_spec_token, argc - 1, argv + 1);
+    while ((opt = sl_cli_next(&ca)) > 0) {
         switch (opt) {
         case 'r':
-            nt.role = optarg;
+            nt.role = ca.arg;
             break;
         case 'd':
-            data = optarg;
+            data = ca.arg;
             break;
         case 'b':
-            db = optarg;
+            db = ca.arg;
             break;
         case 'n':
-            nt.name = optarg;
+            nt.name = ca.arg;
             break;
         case 'i':
             nt.init = true;
             break;
         case 'E':
-            if (sl_time_parse_duration(optarg, &secs) < 0) {
+            if (sl_time_parse_duration(ca.arg, &secs) < 0) {
                 sl_cli_error("token: --expires-in: '%s' is not a duration (\"30 days\", \"12h\")",
-                             optarg);
+                             ca.arg);
                 return SL_EXIT_USAGE;
             }
             nt.expires_at = sl_time_now_ms() + secs * 1000;
             break;
         case 'A':
-            if (sl_time_parse_iso8601(optarg, &nt.expires_at) < 0) {
+            if (sl_time_parse_iso8601(ca.arg, &nt.expires_at) < 0) {
                 sl_cli_error("token: --expires-at: '%s' is not an ISO 8601 date or time "
                              "(2026-12-31, 2026-12-31T08:00:00Z)",
-                             optarg);
+                             ca.arg);
                 return SL_EXIT_USAGE;
             }
             break;
-        case 'h':
-            usage(stdout);
-            return SL_EXIT_OK;
-        default:
-            sl_cli_error("token: unknown option '%s'", argv[optind]);
-            return SL_EXIT_USAGE;
         }
     }
-    if (optind < argc - 1) {
-        sl_cli_error("token: unexpected argument '%s'", argv[optind + 1]);
+    if (opt < 0)
+        return ca.exit;
+    if (sl_cli_too_many(&ca, 0))
         return SL_EXIT_USAGE;
-    }
     if (!nt.role) {
         sl_cli_error("token create: --role is required (admin, maintainer, developer, viewer)");
         return SL_EXIT_USAGE;

@@ -4,32 +4,42 @@
 #include "base/str.h"
 #include "cli/api_client.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 
 #include <curl/curl.h>
-#include <getopt.h>
 #include <jansson.h>
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: sluice var set KEY VALUE --url URL --token TOKEN [--project ID] [options]\n"
-               "       sluice var list --url URL --token TOKEN [--project ID]\n"
-               "       sluice var rm KEY --url URL --token TOKEN [--project ID] [--scope S]\n\n"
-               "Manages CI/CD variables of a sluice server: a project's with --project, else the\n"
-               "instance's (admin). VALUE '-' reads the value from stdin, so it stays out of the\n"
-               "shell history. set creates the variable, or updates it when it exists.\n\n"
-               "Options:\n"
-               "  --url URL          the server (or SLUICE_URL)\n"
-               "  --token TOKEN      an API token (or SLUICE_TOKEN)\n"
-               "  --project ID       the project's id\n"
-               "  --masked           mask the value in job logs\n"
-               "  --hidden           masked, and never shown again (only at creation)\n"
-               "  --protected        only for pipelines on protected refs\n"
-               "  --raw              no variable expansion in the value\n"
-               "  --file             a file variable (the job gets a path to the value)\n"
-               "  --scope S          environment scope (default *)\n"
-               "  --description D    a description\n"
-               "  -h, --help         show this help\n");
-}
+enum { O_URL = 1, O_TOKEN, O_PROJECT, O_SCOPE, O_DESC };
+
+static const struct sl_cli_opt var_opts[] = {
+    SL_CLI_OPT_URL(O_URL, ""),
+    SL_CLI_OPT_TOKEN(O_TOKEN, ""),
+    {O_PROJECT, 0, "project", "ID", "the project's id", 0},
+    {'m', 0, "masked", NULL, "mask the value in job logs", 0},
+    {'H', 0, "hidden", NULL, "masked, and never shown again (only at creation)", 0},
+    {'p', 0, "protected", NULL, "only for pipelines on protected refs", 0},
+    {'r', 0, "raw", NULL, "no variable expansion in the value", 0},
+    {'f', 0, "file", NULL, "a file variable (the job gets a path to the value)", 0},
+    {O_SCOPE, 0, "scope", "S", "environment scope (default *)", 0},
+    {O_DESC, 0, "description", "D", "a description", 0},
+};
+
+const struct sl_cli_spec sl_cli_spec_var = {
+    .name = "var",
+    .forms =
+        (const char *const[]){"set KEY VALUE --url URL --token TOKEN [--project ID] "
+                              "[--masked] [--hidden] [--protected] [--raw] [--file] "
+                              "[--scope S] [--description D]",
+                              "list --url URL --token TOKEN [--project ID]",
+                              "rm KEY --url URL --token TOKEN [--project ID] [--scope S]", NULL},
+    .subcommands = "set|list|rm",
+    .about = "Manages CI/CD variables of a sluice server: a project's with --project, else the\n"
+             "instance's (admin). VALUE '-' reads the value from stdin, so it stays out of the\n"
+             "shell history. set creates the variable, or updates it when it exists.\n",
+    .docs = "docs/secrets.md",
+    .opts = var_opts,
+    .nopts = SL_ARRAY_LEN(var_opts),
+};
 
 static char *read_stdin_value(void)
 {
@@ -64,19 +74,6 @@ static void print_list(const char *text)
 
 int sl_cmd_var(int argc, char **argv)
 {
-    enum { O_URL = 1, O_TOKEN, O_PROJECT, O_SCOPE, O_DESC };
-    static const struct option longopts[] = {{"url", required_argument, NULL, O_URL},
-                                             {"token", required_argument, NULL, O_TOKEN},
-                                             {"project", required_argument, NULL, O_PROJECT},
-                                             {"scope", required_argument, NULL, O_SCOPE},
-                                             {"description", required_argument, NULL, O_DESC},
-                                             {"masked", no_argument, NULL, 'm'},
-                                             {"hidden", no_argument, NULL, 'H'},
-                                             {"protected", no_argument, NULL, 'p'},
-                                             {"raw", no_argument, NULL, 'r'},
-                                             {"file", no_argument, NULL, 'f'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
     struct sl_cli_api c = {getenv("SLUICE_URL"), getenv("SLUICE_TOKEN"), "var", SL_STR_INIT};
     const char *project = NULL, *scope = NULL, *desc = NULL;
     bool masked = false, hidden = false, prot = false, raw = false, file = false;
@@ -85,28 +82,28 @@ int sl_cmd_var(int argc, char **argv)
     char *value = NULL, *path = NULL, *base = NULL, *body_text = NULL;
 
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(argc < 2 ? stderr : stdout);
+        sl_cli_help(argc < 2 ? stderr : stdout, &sl_cli_spec_var);
         return argc < 2 ? SL_EXIT_USAGE : SL_EXIT_OK;
     }
     const char *sub = argv[1];
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc - 1, argv + 1, "h", longopts, NULL)) != -1) {
+    struct sl_cli_args ca;
+    sl_cli_args_init(&ca, &sl_cli_spec_var, argc - 1, argv + 1);
+    while ((opt = sl_cli_next(&ca)) > 0) {
         switch (opt) {
         case O_URL:
-            c.url = optarg;
+            c.url = ca.arg;
             break;
         case O_TOKEN:
-            c.token = optarg;
+            c.token = ca.arg;
             break;
         case O_PROJECT:
-            project = optarg;
+            project = ca.arg;
             break;
         case O_SCOPE:
-            scope = optarg;
+            scope = ca.arg;
             break;
         case O_DESC:
-            desc = optarg;
+            desc = ca.arg;
             break;
         case 'm':
             masked = true;
@@ -123,16 +120,12 @@ int sl_cmd_var(int argc, char **argv)
         case 'f':
             file = true;
             break;
-        case 'h':
-            usage(stdout);
-            return SL_EXIT_OK;
-        default:
-            sl_cli_error("var: unknown option '%s'; see 'sluice var --help'", argv[optind]);
-            return SL_EXIT_USAGE;
         }
     }
-    char **args = argv + 1 + optind;
-    int nargs = argc - 1 - optind;
+    if (opt < 0)
+        return ca.exit;
+    char **args = ca.rest;
+    int nargs = ca.nrest;
     if (!c.url || !c.token) {
         sl_cli_error("var: --url and --token (or SLUICE_URL and SLUICE_TOKEN) are required");
         return SL_EXIT_USAGE;

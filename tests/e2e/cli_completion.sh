@@ -42,7 +42,7 @@ fi
 out=$(bash "${SL_SOURCE_DIR:?}/scripts/man.sh" "$bin" "$tmp/man" 2>&1) && ok "man pages made" || bad "man pages made"
 [[ -f $tmp/man/sluice.1 && -f $tmp/man/sluice-run.1 && -f $tmp/man/sluice-clean.1 ]] && ok "man sluice, man sluice-run" \
   || { out=$(ls "$tmp/man"); bad "man sluice, man sluice-run"; }
-grep -q -- "--list-json" "$tmp/man/sluice-run.1" && ok "man sluice-run lists run's options" || bad "man sluice-run lists run's options"
+grep -qF -- '\-\-list\-json' "$tmp/man/sluice-run.1" && ok "man sluice-run lists run's options" || bad "man sluice-run lists run's options"
 if command -v man >/dev/null; then
   out=$(MANWIDTH=100 man -l "$tmp/man/sluice-run.1" 2>&1) && grep -q "sluice-run - run the pipeline" <<<"$out" \
     && ok "man renders sluice-run" || bad "man renders sluice-run"
