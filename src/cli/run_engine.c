@@ -272,7 +272,10 @@ static void *bridge_thread(void *arg)
     j->child = child;
     if (!child) {
         j->result.exit_code = 1;
-        j->failure = "downstream_pipeline_creation_failed";
+        /* a local run knows no other project: GitLab's reason for a project it lacks, as
+         * the server gives for one it has not */
+        j->failure = j->trigger && j->trigger->project ? "downstream_bridge_project_not_found"
+                                                       : "downstream_pipeline_creation_failed";
         snprintf(j->result.message, sizeof(j->result.message), "%s", why);
     } else if (!j->depend) {
         j->result.success = true;

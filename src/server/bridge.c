@@ -3,8 +3,9 @@
  * file makes its downstream pipeline:
  *
  *   trigger:include   a child pipeline of the same project and commit, its configuration
- *                     the included files (local ones; up to two levels of children, as
- *                     GitLab allows), CI_PIPELINE_SOURCE=parent_pipeline;
+ *                     the included files (local ones, or one `artifact:` file of an
+ *                     earlier job; up to two levels of children, as GitLab allows),
+ *                     CI_PIPELINE_SOURCE=parent_pipeline;
  *   trigger:project   a pipeline of that project when the server has it (by name, or by
  *                     its path's last part), on `branch` or its default branch, source
  *                     `pipeline`; else the bridge fails (downstream_bridge_project_not_found).
@@ -18,8 +19,13 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "base/fs.h"
 #include "base/time.h"
+#include "exec/artifacts.h"
 #include "server/internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
 
 #define MAX_CHILD_DEPTH 2
 
@@ -80,9 +86,86 @@ static int depth_of(struct sl_server *s, const struct sl_store_pipeline *p)
     return d;
 }
 
-/* trigger:include as a main file of include:local entries; NULL with WHY set otherwise. */
-static char *child_config(const json_t *inc, char *why, size_t whylen)
+/* The most bytes a generated child configuration may have (an artifact's file). */
+#define MAX_ARTIFACT_CONFIG (4u << 20)
+
+/* trigger:include of `artifact: FILE, job: JOB`: FILE out of the archive of JOB of pipeline
+ * UP (it ran before the bridge: needs or an earlier stage), as the child's whole
+ * configuration; NULL with WHY set otherwise. The archive is unpacked into a directory of
+ * its own under the data directory and removed again. */
+static char *artifact_config(struct sl_server *s, const struct sl_store_pipeline *up,
+                             const json_t *e, char *why, size_t whylen)
 {
+    const char *file = json_string_value(json_object_get(e, "artifact"));
+    const char *job = json_string_value(json_object_get(e, "job"));
+    struct sl_store_job *jobs = NULL;
+    struct sl_store_artifact *as = NULL;
+    size_t n = 0, na = 0, len = 0;
+    struct sl_error err = SL_ERROR_INIT;
+    char *dir = NULL, *archive = NULL, *yaml = NULL;
+    const struct sl_store_job *src = NULL;
+    if (!file || !job) {
+        snprintf(why, whylen, "trigger:include: an `artifact` include needs `artifact` and `job`");
+        goto out;
+    }
+    if (sl_store_job_list_by_pipeline(s->st, up->id, &jobs, &n, &err) < 0) {
+        snprintf(why, whylen, "%s", sl_error_format(&err));
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(jobs[i].name, job))
+            src = &jobs[i];
+    if (!src || strcmp(src->status, "success") != 0) {
+        snprintf(why, whylen, "trigger:include: job `%s` %s, so artifact `%s` cannot be read", job,
+                 src ? "has not succeeded" : "is not in this pipeline", file);
+        goto out;
+    }
+    if (sl_store_artifact_list(s->st, src->id, &as, &na, &err) < 0 || na == 0 ||
+        strstr(as[na - 1].path, "..")) {
+        snprintf(why, whylen, "trigger:include: job `%s` has no artifacts, so `%s` cannot be read",
+                 job, file);
+        goto out;
+    }
+    archive = sl_fs_join(s->data_dir, as[na - 1].path); /* the newest row, as downloads take */
+    dir = sl_xasprintf("%s/tmp/bridge-%lld-XXXXXX", s->data_dir, (long long)up->id);
+    char *slash = strrchr(dir, '/');
+    *slash = '\0';
+    int rc = sl_fs_mkdir_p(dir, 0700, &err);
+    *slash = '/';
+    if (rc < 0 || !mkdtemp(dir)) {
+        snprintf(why, whylen, "trigger:include: no scratch directory for `%s`: %s", file,
+                 rc < 0 ? sl_error_format(&err) : strerror(errno));
+        free(dir);
+        dir = NULL;
+        goto out;
+    }
+    if (sl_artifacts_extract(archive, dir, 0, NULL, &err) < 0 ||
+        sl_fs_read_within(dir, file, MAX_ARTIFACT_CONFIG, &yaml, &len, &err) < 0) {
+        snprintf(why, whylen, "trigger:include: artifact `%s` of job `%s`: %s", file, job,
+                 sl_error_format(&err));
+        free(yaml);
+        yaml = NULL;
+    }
+out:
+    if (dir)
+        sl_fs_remove_tree(dir, NULL);
+    free(dir);
+    free(archive);
+    sl_store_artifacts_free(as, na);
+    sl_store_jobs_free(jobs, n);
+    sl_error_release(&err);
+    return yaml;
+}
+
+/* trigger:include as a main file of include:local entries, or a single artifact include's
+ * file (artifact_config); NULL with WHY set otherwise. */
+static char *child_config(struct sl_server *s, const struct sl_store_pipeline *up,
+                          const json_t *inc, char *why, size_t whylen)
+{
+    const json_t *first = json_is_array(inc) ? json_array_get(inc, 0) : inc;
+    size_t count = json_is_array(inc) ? json_array_size(inc) : 1;
+    if (count == 1 && json_object_get(first, "artifact"))
+        return artifact_config(s, up, first, why, whylen);
     struct sl_str y = SL_STR_INIT;
     size_t n = json_is_array(inc) ? json_array_size(inc) : 1;
     sl_str_adds(&y, "include:\n");
@@ -92,8 +175,9 @@ static char *child_config(const json_t *inc, char *why, size_t whylen)
                                              : json_string_value(json_object_get(e, "local"));
         if (!file) {
             snprintf(why, whylen,
-                     "trigger:include: the server reads local files of the commit only (not "
-                     "artifact, project, template, remote or component includes yet)");
+                     "trigger:include: the server reads local files of the commit, or one "
+                     "artifact include alone (not an artifact among other files, nor project, "
+                     "template, remote or component includes yet)");
             sl_str_release(&y);
             return NULL;
         }
@@ -151,7 +235,7 @@ static bool fire_one(struct sl_server *s, const struct sl_store_pipeline *up,
                      MAX_CHILD_DEPTH);
             goto out;
         }
-        if (!(yaml = child_config(json_object_get(t, "include"), why, whylen)))
+        if (!(yaml = child_config(s, up, json_object_get(t, "include"), why, whylen)))
             goto out;
         if (sl_store_project_get(s->st, up->project_id, &proj, &err) < 0) {
             snprintf(why, whylen, "%s", sl_error_format(&err));

@@ -247,13 +247,9 @@ ACTIVE_JOB = {"pending", "running", "scheduled"}  # "created" may wait on a manu
 
 
 # Cases whose server replay differs today, with why: replayed and reported as TODO (their
-# failures do not count), so the list shrinks as the server catches up.
-SERVER_TODO = {
-    "child-artifact": "trigger: child pipelines are run by sluice run only (the server does "
-                      "not create downstream pipelines yet)",
-    "child-no-depend": "trigger: child pipelines are run by sluice run only",
-    "child-pipeline": "trigger: child pipelines are run by sluice run only",
-}
+# failures do not count), so the list shrinks as the server catches up. Empty: every case
+# asserts the same outcome in both modes.
+SERVER_TODO = {}
 
 
 def skip(name, why):
@@ -356,6 +352,19 @@ def server_args(r, subst):
     return (variables, manual), None
 
 
+def pipeline_tree(pid, prefix="", depth=0):
+    """[(name prefix, pipeline)] of pipeline PID and the pipelines its bridges made, each
+    child's jobs named "<bridge> > <job>" as sluice run names them."""
+    _, pl, _ = server.req("GET", f"/api/v1/pipelines/{pid}")
+    tree = [(prefix, pl)]
+    bridges = {j["id"]: j["name"] for j in pl.get("jobs", [])}
+    for d in pl.get("downstream", []) if depth < 4 else []:
+        bridge = bridges.get(d.get("parent_job_id"))
+        if bridge is not None:
+            tree += pipeline_tree(d["id"], f"{prefix}{bridge} > ", depth + 1)
+    return tree
+
+
 def run_server(proj, project_id, r, out, subst, sel):
     """Runs one pipeline of the case through the server and feeds OUT as sluice run's events
     would. Returns (exit code, error text, elapsed, hung)."""
@@ -377,41 +386,48 @@ def run_server(proj, project_id, r, out, subst, sel):
     prev = time.time()  # the poll before this one: each change happened in (prev, now]
     while time.monotonic() - t0 < r.within:
         just_played = False
-        code, pl, _ = server.req("GET", f"/api/v1/pipelines/{pid}")
+        tree = pipeline_tree(pid)
+        pl = tree[0][1]
         now = time.time()
-        for j in pl.get("jobs", []):
-            st = seen.setdefault(j["name"], [])
+        jobs = [(prefix + j["name"], j) for prefix, p in tree for j in p.get("jobs", [])]
+        for name, j in jobs:
+            st = seen.setdefault(name, [])
             if not st or st[-1][1] != j["status"]:
                 st.append((now, j["status"], prev))
-            if j["status"] == "manual" and j["name"] in manual and j["id"] not in played:
+            if j["status"] == "manual" and name in manual and j["id"] not in played:
                 played.add(j["id"])
                 server.req("POST", f"/api/v1/jobs/{j['id']}/play")
                 just_played = True
-            if r.interrupt and not interrupted and j["name"] == r.interrupt[0] and \
+            if r.interrupt and not interrupted and name == r.interrupt[0] and \
                     j["status"] == "running":
                 time.sleep(r.interrupt[1])
                 server.req("POST", f"/api/v1/pipelines/{pid}/cancel")
                 interrupted = True
-        jobs = pl.get("jobs", [])
-        waiting = any(j["status"] in ACTIVE_JOB for j in jobs) or any(
-            j["status"] == "manual" and j["name"] in manual and j["id"] not in played
-            for j in jobs)
-        if pl.get("status") in FINAL_PIPELINE and not waiting and not just_played:
+        waiting = any(j["status"] in ACTIVE_JOB for _, j in jobs) or any(
+            j["status"] == "manual" and name in manual and j["id"] not in played
+            for name, j in jobs)
+        # a child pipeline without strategy:depend may outlive its parent, as under sluice
+        # run (which waits for every pipeline it started)
+        ended = all(p.get("status") in FINAL_PIPELINE for _, p in tree)
+        if ended and not waiting and not just_played:
             hung = False
             break
         prev = now
         time.sleep(0.03)
     elapsed = time.monotonic() - t0
-    code, report_, _ = server.req("GET", f"/api/v1/pipelines/{pid}/test_report")
-    suites = {s["name"]: s for s in (report_ or {}).get("test_suites", [])} if code == 200 else {}
+    suites = {}
+    for prefix, p in tree:
+        code, report_, _ = server.req("GET", f"/api/v1/pipelines/{p['id']}/test_report")
+        if code == 200:
+            for s in (report_ or {}).get("test_suites", []):
+                suites[prefix + s["name"]] = s
     warnings = False
-    for j in pl.get("jobs", []):
+    for prefix, p, j in [(x, p, j) for x, p in tree for j in p.get("jobs", [])]:
         _, full, _ = server.req("GET", f"/api/v1/jobs/{j['id']}")
-        name = full["name"]
+        name = prefix + full["name"]
         allowed = full["status"] == "failed" and full.get("allow_failure", False)
-        warnings |= allowed
-        # times as the poller saw them (the API's are whole seconds): each change lies
-        # between two polls 30 ms apart, so a window is kept as bounds (see job_window)
+        if p["id"] == pid:
+            warnings |= allowed  # a child's allowed failures are its own pipeline's
         start = end = None
         for t, st, before in seen.get(name, []):
             if st != "skipped" and st in FINAL | {"running"} and start is None:
