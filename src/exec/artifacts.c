@@ -933,3 +933,77 @@ int sl_artifacts_restore(const char *store_dir, const char *workspace, struct sl
     free(archive);
     return rc;
 }
+
+int sl_artifacts_to_zip(const char *archive_path, int out_fd, int64_t max_bytes,
+                        struct sl_error *err)
+{
+    struct archive *in = archive_read_new(), *out = archive_write_new();
+    struct archive_entry *ent;
+    int64_t cap = max_bytes > 0 ? max_bytes : SL_ARTIFACTS_EXTRACT_MAX_BYTES, bytes = 0;
+    size_t files = 0;
+    const size_t bufsz = 1 << 16;
+    char *buf = sl_xmalloc(bufsz);
+    int rc = 0, r;
+
+    archive_read_support_filter_zstd(in);
+    archive_read_support_filter_none(in);
+    archive_read_support_format_tar(in);
+    if (archive_read_open_filename(in, archive_path, 1 << 16) != ARCHIVE_OK) {
+        rc = la_fail(in, err, errno == ENOENT ? SL_ENOENT : SL_EINVAL, archive_path);
+        goto out;
+    }
+    /* deflate, as gitlab-runner's own archiver writes them */
+    if (archive_write_set_format_zip(out) != ARCHIVE_OK ||
+        archive_write_set_options(out, "zip:compression=deflate") != ARCHIVE_OK ||
+        archive_write_open_fd(out, out_fd) != ARCHIVE_OK) {
+        rc = la_fail(out, err, SL_EIO, "zip");
+        goto out;
+    }
+    while ((r = archive_read_next_header(in, &ent)) == ARCHIVE_OK) {
+        mode_t type = archive_entry_filetype(ent);
+        if (archive_entry_hardlink(ent) ||
+            !(type == AE_IFREG || type == AE_IFDIR || type == AE_IFLNK))
+            continue;
+        if (++files > SL_ARTIFACTS_MAX_FILES) {
+            rc = sl_error_set(err, SL_ELIMIT, "%s: more than %d entries", archive_path,
+                              SL_ARTIFACTS_MAX_FILES);
+            goto out;
+        }
+        if (type == AE_IFREG && archive_entry_size(ent) > cap - bytes) {
+            rc = sl_error_set(err, SL_ELIMIT, "%s: more than %lld bytes", archive_path,
+                              (long long)cap);
+            goto out;
+        }
+        if (archive_write_header(out, ent) != ARCHIVE_OK) {
+            rc = la_fail(out, err, SL_EIO, "zip");
+            goto out;
+        }
+        la_ssize_t n = 0;
+        while (type == AE_IFREG && (n = archive_read_data(in, buf, bufsz)) > 0) {
+            if ((bytes += n) > cap) {
+                rc = sl_error_set(err, SL_ELIMIT, "%s: more than %lld bytes", archive_path,
+                                  (long long)cap);
+                goto out;
+            }
+            if (archive_write_data(out, buf, (size_t)n) != n) {
+                rc = la_fail(out, err, SL_EIO, "zip");
+                goto out;
+            }
+        }
+        if (type == AE_IFREG && n < 0) {
+            rc = la_fail(in, err, SL_EINVAL, archive_path);
+            goto out;
+        }
+    }
+    if (r != ARCHIVE_EOF) {
+        rc = la_fail(in, err, SL_EINVAL, archive_path);
+        goto out;
+    }
+    if (archive_write_close(out) != ARCHIVE_OK)
+        rc = la_fail(out, err, SL_EIO, "zip");
+out:
+    archive_read_free(in);
+    archive_write_free(out);
+    free(buf);
+    return rc;
+}

@@ -105,6 +105,14 @@ int sl_artifacts_pack(const char *workspace, const struct sl_artifacts_list *lis
  * NULL. */
 int sl_artifacts_extract(const char *archive_path, const char *workspace, int64_t max_bytes,
                          struct sl_artifacts_pack_stats *stats, struct sl_error *err);
+/* Writes the tar archive ARCHIVE_PATH (plain or zstd, as sl_artifacts_pack makes it) to OUT_FD
+ * as a zip, the format gitlab-runner expects of a dependency's artifacts: regular files,
+ * directories and symbolic links, in their order (anything else is left out), streamed entry
+ * by entry. MAX_BYTES caps the content (0: SL_ARTIFACTS_EXTRACT_MAX_BYTES, SL_ELIMIT beyond),
+ * as SL_ARTIFACTS_MAX_FILES the entries. SL_EINVAL for a corrupt archive, SL_EIO when OUT_FD
+ * cannot be written. */
+int sl_artifacts_to_zip(const char *archive_path, int out_fd, int64_t max_bytes,
+                        struct sl_error *err);
 
 /* --- Job artifacts: selection + archive + metadata ------------------------------------- */
 

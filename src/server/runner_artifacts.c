@@ -317,6 +317,31 @@ out:
     return ok;
 }
 
+/* A zip of the tar archive FILE (a built-in worker's), in an unlinked file of DATA/tmp, for
+ * runners: gitlab-runner extracts a dependency's artifacts as a zip. The fd, or -1. */
+static int zip_of(struct sl_server *s, const char *file)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    char *dir = sl_fs_join(s->data_dir, "tmp");
+    char *path = sl_xasprintf("%s/zip-XXXXXX", dir);
+    int fd = -1;
+    if (sl_fs_mkdir_p(dir, 0700, &err) < 0 || (fd = mkostemp(path, O_CLOEXEC)) < 0)
+        goto out;
+    unlink(path); /* the answer's fd keeps it until it is sent */
+    if (sl_artifacts_to_zip(file, fd, 0, &err) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+        close(fd);
+        fd = -1;
+    }
+out:
+    if (fd < 0)
+        sl_log(SL_LOG_WARN, "cannot serve artifacts as a zip", "archive", file, "error",
+               sl_error_format(&err), NULL);
+    sl_error_release(&err);
+    free(path);
+    free(dir);
+    return fd;
+}
+
 void h_v4_job_artifacts_download(struct req *r)
 {
     struct sl_server *s = r->s;
@@ -345,18 +370,23 @@ void h_v4_job_artifacts_download(struct req *r)
         reply_json(r, 404, json_pack("{s:s}", "message", "404 Not Found"));
         goto out;
     }
+    /* a runner gets a zip whoever made the archive (the built-in workers keep .tar.zst) */
+    if (strlen(file) < 4 || strcmp(file + strlen(file) - 4, ".zip") != 0) {
+        close(fd);
+        if ((fd = zip_of(s, file)) < 0 || fstat(fd, &st) < 0) {
+            reply_error(r, 500, "internal", "cannot make a zip of the artifacts");
+            goto out;
+        }
+    }
     r->response = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
     if (!r->response) {
         reply_error(r, 500, "internal", "cannot answer with the archive");
         goto out;
     }
     fd = -1; /* the response owns it */
-    bool zip = strlen(file) > 4 && !strcmp(file + strlen(file) - 4, ".zip");
-    MHD_add_response_header(r->response, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            zip ? "application/zip" : "application/octet-stream");
+    MHD_add_response_header(r->response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/zip");
     MHD_add_response_header(r->response, "Content-Disposition",
-                            zip ? "attachment; filename=\"artifacts.zip\""
-                                : "attachment; filename=\"artifacts.tar.zst\"");
+                            "attachment; filename=\"artifacts.zip\"");
     r->status = 200;
 out:
     if (fd >= 0)

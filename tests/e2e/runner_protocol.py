@@ -501,6 +501,12 @@ def lease_flow(url, admin, project):
         return
     retry = r.json
     expect("the retry has its own job token", True, retry["token"] != job["token"])
+    # as GitLab's: a new job; the lost attempt keeps its outcome, marked retried
+    expect("the retry is a new job", True, retry["id"] != job["id"])
+    first = job_api(url, admin, job["id"]) or {}
+    expect("the lost attempt: failed, runner_system_failure, retried",
+           ["failed", "runner_system_failure", True],
+           [first.get("status"), first.get("failure_reason"), first.get("retried")])
     ja = job_api(url, admin, retry["id"])
     expect("attempt 2", 2, ja["attempt"])
     expect("CI_JOB_ATTEMPT 2", "2",
@@ -514,10 +520,46 @@ def lease_flow(url, admin, project):
     expect("the pipeline succeeds", "success", p.get("status"))
 
 
+def zip_flow(url, admin, pipeline):
+    """A built-in worker's artifacts (stored .tar.zst) downloaded by a runner: a zip, as
+    gitlab-runner extracts a dependency's artifacts."""
+    import io
+    import zipfile
+    p = v1(url, admin, "GET", "/api/v1/pipelines/%s" % pipeline).json or {}
+    remote = [j for j in p.get("jobs", []) if j["name"] == "remote"]
+    if not remote:
+        bad("the pipeline has its manual job", p)
+        return
+    r = v1(url, admin, "POST", "/api/v1/jobs/%d/play" % remote[0]["id"])
+    expect("play the manual job", 200, r.code, r.raw)
+    rn = new_runner(url, admin, name="zipper")
+    r = request_job(url, rn["token"])
+    expect("the job is handed over", 201, r.code, r.raw)
+    if r.code != 201:
+        return
+    job = r.json
+    deps = [d for d in job.get("dependencies", []) if d.get("name") == "build"]
+    expect("it depends on build's artifacts", True, bool(deps) and "artifacts_file" in deps[0],
+           job.get("dependencies"))
+    if not deps:
+        return
+    code, data = download(url, deps[0]["id"], deps[0]["token"])
+    expect("GET the dependency's artifacts: 200", 200, code)
+    try:
+        z = zipfile.ZipFile(io.BytesIO(data))
+        expect("a valid zip", None, z.testzip())
+        expect("holding the worker's files", b"built\n", z.read("out/file.txt"))
+    except (zipfile.BadZipFile, KeyError) as e:
+        bad("the download is a zip with out/file.txt", "%s: %r" % (e, data[:64]))
+    update(url, job, "success", exit_code=0)
+
+
 def main():
     mode = sys.argv[1]
     if mode == "main":
         main_flow(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
+    elif mode == "zip":
+        zip_flow(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         lease_flow(sys.argv[2], sys.argv[3], sys.argv[4])
     print("%d passed, %d failed" % (passed, failed))

@@ -3,7 +3,8 @@
 # (runner_protocol.py) against a real `sluice serve` with no built-in workers: one server
 # for registration, long-polls, payload, trace ranges, tags, cancel and revocation, one
 # with a 3 s lease for a runner that goes silent (runner_system_failure, the retry on a new
-# token, late updates refused). SL_SERVER_DB: on that store (server_pg.sh passes
+# token, late updates refused), and a built-in worker's artifacts downloaded as a zip.
+# SL_SERVER_DB: on that store (server_pg.sh passes
 # PostgreSQL).
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
@@ -67,6 +68,31 @@ git -c user.email=t@t -c user.name=t commit -qam lease)
 server_start --workers 0 --lease 3 || { echo "not ok - server starts"; exit 1; }
 project sleepy
 python3 "$src/tests/e2e/runner_protocol.py" lease "$url" "$admin" "$project" || status=1
+server_stop
+
+# a built-in worker's artifacts (kept as .tar.zst) reach a runner as a zip: a server with a
+# worker runs build, then one without workers hands the manual job to a runner
+(cd "$tmp/repo" && cat > .gitlab-ci.yml <<'YML'
+stages: [build, test]
+build:
+  stage: build
+  script: [mkdir -p out, echo built > out/file.txt]
+  artifacts: {paths: [out/]}
+remote:
+  stage: test
+  when: manual
+  script: [cat out/file.txt]
+YML
+git -c user.email=t@t -c user.name=t commit -qam zip)
+server_start --workers 1 || { echo "not ok - server starts"; exit 1; }
+project zipped
+req POST "/api/v1/projects/$project/pipelines" "$admin" '{"ref":"main"}'
+zpl=$(jget "['id']")
+built() { req GET "/api/v1/pipelines/$zpl" "$admin"; [[ $(jget "['jobs'][0]['status']") == success ]]; }
+wait_for 300 built || bad "the worker ran build" "$body"
+server_stop
+server_start --workers 0 || { echo "not ok - server starts"; exit 1; }
+python3 "$src/tests/e2e/runner_protocol.py" zip "$url" "$admin" "$zpl" || status=1
 server_stop
 finish || status=1
 exit $status

@@ -12,6 +12,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -347,6 +348,46 @@ TEST(size_caps_on_pack_and_extract)
     CHECK_INT_EQ(sh("cmp -s '%s/random.bin' '%s/random.bin'", ws, dest), 0);
     sl_artifacts_meta_free(m);
     free(dest);
+    free(store);
+    free(ws);
+}
+
+TEST(tar_archive_as_a_zip_for_runners)
+{
+    char *ws = build_tree("zip");
+    char *store = sl_fs_join(sl_test_tmpdir(), "store/zip");
+    const char *paths[] = {"dist/", "bin", "link", NULL};
+    struct sl_artifacts_spec spec = SL_ARTIFACTS_SPEC_INIT;
+    spec.select.paths = paths;
+    struct sl_artifacts_meta *m = NULL;
+    struct sl_error err = SL_ERROR_INIT;
+    CHECK_INT_EQ(sl_artifacts_collect(&m, ws, &spec, store, &err), 0);
+    char *zip = sl_fs_join(sl_test_tmpdir(), "artifacts.zip");
+    int fd = open(zip, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    CHECK(fd >= 0);
+    int rc = sl_artifacts_to_zip(m->archive, fd, 0, &err);
+    if (rc < 0)
+        sl_test_fail(__FILE__, __LINE__, "%s", sl_error_format(&err));
+    close(fd);
+    /* a zip that Python's zipfile tests whole and that extracts to the same files */
+    CHECK_INT_EQ(sh("python3 -c 'import sys, zipfile; "
+                    "sys.exit(zipfile.ZipFile(sys.argv[1]).testzip() is not None)' '%s'",
+                    zip),
+                 0);
+    char *dest = dir_of("zip-dest");
+    CHECK_INT_EQ(sl_artifacts_extract(zip, dest, 0, NULL, &err), 0);
+    CHECK_INT_EQ(sh("cmp -s '%s/dist/sub/lib.js' '%s/dist/sub/lib.js'", ws, dest), 0);
+    CHECK_INT_EQ(sh("test -x '%s/bin/tool' && test -L '%s/link'", dest, dest), 0);
+    /* the content cap holds, and what is not an archive is refused */
+    fd = open(zip, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    CHECK_INT_EQ(sl_artifacts_to_zip(m->archive, fd, 5, &err), SL_ELIMIT);
+    sl_error_release(&err);
+    CHECK_INT_EQ(sl_artifacts_to_zip("/etc/hostname", fd, 0, &err), SL_EINVAL);
+    sl_error_release(&err);
+    close(fd);
+    sl_artifacts_meta_free(m);
+    free(dest);
+    free(zip);
     free(store);
     free(ws);
 }
