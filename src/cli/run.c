@@ -14,10 +14,12 @@
 #include "cli/pipeline.h"
 
 #include "cli/run_executor.h"
+#include "cli/run_watch.h"
 #include "jobspec/jobspec.h"
 
 #include <jansson.h>
 #include <git2.h>
+#include <libgen.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -55,6 +57,10 @@ static const struct sl_cli_opt run_opts[] = {
     {'U', 0, "cpus", "F", "the sandbox's CPUs (a fraction allowed)", 0},
     {'R', 0, "rootfs", "DIR", "the sandbox's root file system", 0},
     {'H', 0, "sandbox-host-network", NULL, "honour SLUICE_SANDBOX_NETWORK=host of jobs", 0},
+    {'W', 0, "watch", NULL,
+     "after the run, wait for tracked files (git ls-files) to change and run again: the jobs "
+     "whose rules:changes match the changed files, else every job; Ctrl-C stops",
+     0},
 };
 
 const struct sl_cli_spec sl_cli_spec_run = {
@@ -80,7 +86,7 @@ struct run_args {
     size_t njobs, nvars, nmanual, ninputs, nvarfiles;
     const char *file, *stage, *ref, *tag;
     long parallel;
-    bool needs, color, json;
+    bool needs, color, json, watch;
     int list; /* 0, LIST_TEXT or LIST_JSON */
     struct run_executor_opts xo;
 };
@@ -464,6 +470,9 @@ static int parse_args(int argc, char **argv, struct run_args *a)
                 a->xo.allowed_policies = m;
             break;
         }
+        case 'W':
+            a->watch = true;
+            break;
         case 'L':
             a->list = LIST_TEXT;
             break;
@@ -478,6 +487,10 @@ static int parse_args(int argc, char **argv, struct run_args *a)
         a->jobs[a->njobs++] = p.rest[i];
     if (a->ref && a->tag) {
         sl_cli_error("run: --ref and --tag exclude each other");
+        return SL_EXIT_USAGE;
+    }
+    if (a->watch && a->list) {
+        sl_cli_error("run: --watch runs jobs; it does not go with --list or --list-json");
         return SL_EXIT_USAGE;
     }
     return SL_EXIT_OK;
@@ -837,9 +850,35 @@ static enum sl_sched_status child_run(void *ctx, struct run_child *c, struct sl_
     return c->status;
 }
 
-int sl_cmd_run(int argc, char **argv)
+/* A --watch re-run: of the jobs SEL marks, only those whose rules:changes match CHANGED
+ * (and what they need, with --needs); all of them when none does. */
+static void select_affected(const struct sl_plan *p, const struct run_args *a, const char **changed,
+                            bool *sel)
 {
-    struct run_args a = {0};
+    size_t nchanged = 0, naffected = 0;
+    while (changed[nchanged])
+        nchanged++;
+    bool *hit = sl_xcalloc(p->njobs + 1, sizeof(*hit));
+    for (size_t i = 0; i < p->njobs; i++) {
+        hit[i] = sel[i] && sl_plan_job_changes_match(&p->jobs[i], (char **)changed, nchanged);
+        naffected += hit[i];
+    }
+    if (naffected) {
+        memcpy(sel, hit, p->njobs * sizeof(*sel));
+        if (a->needs)
+            for (size_t i = 0; i < p->njobs; i++)
+                if (hit[i])
+                    select_needs(p, i, sel);
+    }
+    free(hit);
+}
+
+/* One pipeline: plan, select, run, summary. CHANGED (NULL-terminated, or NULL): the files
+ * a --watch re-run is for: they are the pipeline's changes (rules:changes), and only the
+ * jobs whose rules:changes match them run, or every job when none does. *CANCELED: the run
+ * was stopped by Ctrl-C. Returns the exit code. */
+static int run_pipeline(struct run_args *a, const char **changed, bool *canceled)
+{
     struct cli_pipeline p;
     struct run_child top = {0};
     struct cli_unacted unacted = {0};
@@ -847,24 +886,8 @@ int sl_cmd_run(int argc, char **argv)
     struct run_variables variables = {0};
     int ret;
 
-    /* one libgit2 reference for the whole run: every job's workspace opens repositories,
-     * and each first initialisation parses the system CA bundle (Debian's libgit2 on
-     * mbedTLS), about 10 ms of CPU that would otherwise be paid per job */
-    git_libgit2_init();
-    a.jobs = sl_xcalloc((size_t)argc + 1, sizeof(char *));
-    a.vars = sl_xcalloc((size_t)argc + 1, sizeof(char *));
-    a.inputs = sl_xcalloc((size_t)argc + 1, sizeof(char *));
-    a.varfiles = sl_xcalloc((size_t)argc + 1, sizeof(char *));
-    a.manual = sl_xcalloc((size_t)argc + 1, sizeof(char *));
-    a.parallel = sysconf(_SC_NPROCESSORS_ONLN);
-    if (a.parallel < 1)
-        a.parallel = 1;
     memset(&p, 0, sizeof(p));
-    if ((ret = parse_args(argc, argv, &a)) != SL_EXIT_OK) {
-        ret = ret < 0 ? SL_EXIT_OK : ret;
-        goto out;
-    }
-    struct cli_pipeline_args pa = {a.file, a.ref, a.tag, NULL, a.vars, NULL, a.inputs};
+    struct cli_pipeline_args pa = {a->file, a->ref, a->tag, NULL, a->vars, changed, a->inputs};
     if ((ret = cli_pipeline_prepare(&p, &pa)) != SL_EXIT_OK)
         goto out;
     const struct sl_plan *plan = p.plan;
@@ -873,10 +896,12 @@ int sl_cmd_run(int argc, char **argv)
         goto out;
     }
     top.sel = sl_xcalloc(plan->njobs + 1, sizeof(*top.sel));
-    if ((ret = select_jobs(plan, &a, top.sel)) != SL_EXIT_OK)
+    if ((ret = select_jobs(plan, a, top.sel)) != SL_EXIT_OK)
         goto out;
-    if (a.list) {
-        list_jobs(plan, top.sel, a.list == LIST_JSON);
+    if (changed)
+        select_affected(plan, a, changed, top.sel);
+    if (a->list) {
+        list_jobs(plan, top.sel, a->list == LIST_JSON);
         goto out;
     }
     size_t nsel = 0;
@@ -892,7 +917,7 @@ int sl_cmd_run(int argc, char **argv)
     plan = p.plan;
 
     /* .sluice/ layout: builds/ (workspaces), cache/, pipelines/<id>/{logs,artifacts}/ */
-    rc.a = &a;
+    rc.a = a;
     rc.project_dir = p.project_dir;
     rc.sluice_dir = sl_arena_printf(&top.arena, "%s/.sluice", p.project_dir);
     rc.unacted = &unacted;
@@ -906,7 +931,7 @@ int sl_cmd_run(int argc, char **argv)
                                        (long long)p.trigger.pipeline_id);
     struct sl_error err = SL_ERROR_INIT;
     char *varfiles_dir = sl_xasprintf("%s/variables", top.pipeline_dir);
-    int vrc = run_variables_load(&variables, rc.project_dir, a.varfiles, varfiles_dir, &err);
+    int vrc = run_variables_load(&variables, rc.project_dir, a->varfiles, varfiles_dir, &err);
     free(varfiles_dir);
     if (vrc < 0) {
         sl_cli_error("run: %s", sl_error_format(&err));
@@ -931,17 +956,17 @@ int sl_cmd_run(int argc, char **argv)
         width = SL_MAX(width, strlen(top.jobs[i].name));
     cli_unacted_print(&unacted, stderr);
 
-    struct run_output *out = run_output_new(stdout, a.color, a.json, width);
+    struct run_output *out = run_output_new(stdout, a->color, a->json, width);
     rc.out = out;
     run_output_note(out, "pipeline #%lld on %s %s (%.8s): %zu job%s",
                     (long long)p.trigger.pipeline_id, p.trigger.tag ? "tag" : "branch",
                     p.trigger.ref, p.trigger.sha, n, n == 1 ? "" : "s");
     /* --var names protect those variables from dotenv reports */
-    const char **protected_vars = sl_xcalloc(a.nvars + 1, sizeof(char *));
-    for (size_t i = 0; i < a.nvars; i++) {
-        const char *eq = strchr(a.vars[i], '=');
+    const char **protected_vars = sl_xcalloc(a->nvars + 1, sizeof(char *));
+    for (size_t i = 0; i < a->nvars; i++) {
+        const char *eq = strchr(a->vars[i], '=');
         protected_vars[i] =
-            sl_arena_strndup(&top.arena, a.vars[i], eq ? (size_t)(eq - a.vars[i]) : 0);
+            sl_arena_strndup(&top.arena, a->vars[i], eq ? (size_t)(eq - a->vars[i]) : 0);
     }
     rc.protected_vars = protected_vars;
     if (pipe_run(&top, &err) < 0) {
@@ -969,16 +994,92 @@ int sl_cmd_run(int argc, char **argv)
     free(protected_vars);
     run_output_free(out);
 out:
+    if (canceled)
+        *canceled = top.status == SL_SCHED_CANCELED;
     cli_unacted_release(&unacted);
     top.prefix = ""; /* the top's trigger, config and plan belong to P */
     pipe_release(&top);
     cli_pipeline_release(&p);
+    run_variables_release(&variables);
+    return ret;
+}
+
+/* --watch: a run, then one more each time tracked files change, until Ctrl-C (while
+ * waiting, or during a run: that run is canceled as without --watch). A run that cannot
+ * start (a configuration error) waits for the fix like any other. Returns the last run's
+ * exit code. */
+static int run_watch(struct run_args *a)
+{
+    char *found = a->file ? NULL : sl_cli_default_ci_file();
+    const char *file = a->file ? a->file : found;
+    if (!file)
+        return SL_EXIT_USAGE;
+    char *abs = realpath(file, NULL);
+    if (!abs) {
+        sl_cli_error("run: %s: %s", file, strerror(errno));
+        free(found);
+        return SL_EXIT_USAGE;
+    }
+    char *dir = sl_xstrdup(dirname(abs));
+    bool canceled = false;
+    int ret = run_pipeline(a, NULL, &canceled);
+    while (!canceled) {
+        struct sl_error err = SL_ERROR_INIT;
+        char **changed = NULL;
+        fflush(stdout);
+        int w = run_watch_wait(dir, &changed, &err);
+        if (w < 0) {
+            sl_cli_error("run: %s", sl_error_format(&err));
+            sl_error_release(&err);
+            ret = SL_EXIT_USAGE;
+        }
+        if (w <= 0)
+            break;
+        struct sl_str names = SL_STR_INIT;
+        size_t k = 0;
+        for (; changed[k]; k++)
+            if (k < 5)
+                sl_str_addf(&names, "%s%s", k ? ", " : "", changed[k]);
+        fprintf(stderr, "sluice: changed: %s%s; running again\n", names.buf, k > 5 ? ", ..." : "");
+        sl_str_release(&names);
+        ret = run_pipeline(a, (const char **)changed, &canceled);
+        run_watch_free(changed);
+    }
+    fprintf(stderr, "sluice: run --watch stopped\n");
+    free(dir);
+    free(abs);
+    free(found);
+    return ret;
+}
+
+int sl_cmd_run(int argc, char **argv)
+{
+    struct run_args a = {0};
+    int ret;
+
+    /* one libgit2 reference for the whole run: every job's workspace opens repositories,
+     * and each first initialisation parses the system CA bundle (Debian's libgit2 on
+     * mbedTLS), about 10 ms of CPU that would otherwise be paid per job */
+    git_libgit2_init();
+    a.jobs = sl_xcalloc((size_t)argc + 1, sizeof(char *));
+    a.vars = sl_xcalloc((size_t)argc + 1, sizeof(char *));
+    a.inputs = sl_xcalloc((size_t)argc + 1, sizeof(char *));
+    a.varfiles = sl_xcalloc((size_t)argc + 1, sizeof(char *));
+    a.manual = sl_xcalloc((size_t)argc + 1, sizeof(char *));
+    a.parallel = sysconf(_SC_NPROCESSORS_ONLN);
+    if (a.parallel < 1)
+        a.parallel = 1;
+    if ((ret = parse_args(argc, argv, &a)) != SL_EXIT_OK)
+        ret = ret < 0 ? SL_EXIT_OK : ret;
+    else if (a.watch)
+        ret = run_watch(&a);
+    else
+        ret = run_pipeline(&a, NULL, NULL);
     free(a.jobs);
     free(a.vars);
     free(a.inputs);
     free(a.varfiles);
     free(a.manual);
-    run_variables_release(&variables);
     git_libgit2_shutdown();
     return ret;
 }

@@ -251,6 +251,11 @@ struct sl_plan_job {
     const char *const *yaml_variable_names;
 };
 
+/* True when one of J's rules has `changes:` patterns (paths:) that match one of PATHS
+ * (relative to the project): `sluice run --watch` re-runs such jobs when those files
+ * change. compare_to is not consulted: PATHS are the changes. */
+bool sl_plan_job_changes_match(const struct sl_plan_job *j, char **paths, size_t npaths);
+
 struct sl_plan_excluded {
     const char *name;
     const char *reason;

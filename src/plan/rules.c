@@ -330,3 +330,16 @@ bool sl_plan_only_except(struct plan_ctx *c, const struct sl_node *job, const st
     }
     return true;
 }
+
+bool sl_plan_job_changes_match(const struct sl_plan_job *j, char **paths, size_t npaths)
+{
+    const struct sl_node *rules = j->node ? sl_node_get(j->node, "rules") : NULL;
+    if (!rules || rules->kind != SL_NODE_SEQ)
+        return false;
+    for (size_t i = 0; i < rules->n; i++) {
+        const struct sl_node *changes = sl_node_get(rules->items[i], "changes");
+        if (changes && any_pattern(NULL, patterns_of(changes), &j->variables, paths, npaths))
+            return true;
+    }
+    return false;
+}
