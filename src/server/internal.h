@@ -241,6 +241,41 @@ void h_admin_variable_delete(struct req *r);
 void h_hook_gitlab(struct req *r);
 void h_hook_gitea(struct req *r);
 
+/* Merge (pull) requests (merge_requests.c): a forge's request event in one shape. Strings
+ * are borrowed from the payload (or the arena given to srv_mr_read). */
+struct srv_mr {
+    int64_t iid;
+    const char *title, *description, *source_branch, *target_branch, *head_sha;
+    const char *labels; /* "a,b"; "" when none */
+    const char *state;  /* opened, closed or merged */
+    const char
+        *head_ref; /* the forge's ref of the head: refs/pull/N/head, refs/merge-requests/N/head */
+    const char *source_project_path, *source_project_url; /* the fork's, when from one */
+    bool draft, from_fork;
+    bool runs; /* the event brings commits: it makes a pipeline */
+};
+/* Whether EVENT (the forge's event header) is a merge or pull request event. */
+bool srv_mr_event(enum srv_forge forge, const char *event);
+/* Reads PAYLOAD into *MR. SL_EINVAL (*WHY says what is missing) when it is not one. */
+int srv_mr_read(enum srv_forge forge, json_t *payload, struct srv_mr *mr, struct sl_arena *a,
+                const char **why);
+/* Records the request's state (for CI_OPEN_MERGE_REQUESTS). */
+int srv_mr_record(struct sl_server *s, int64_t project_id, const struct srv_mr *mr,
+                  struct sl_error *err);
+/* For a merge request pipeline of T (filled by sl_trigger_from_git at MR's head): its
+ * CI_MERGE_REQUEST_* variables, its changed files against the target branch in MIRROR,
+ * and whether it may see protected variables (*PROTECTED_OUT). */
+int srv_mr_prepare(struct sl_server *s, int64_t project_id, const struct srv_mr *mr,
+                   const char *mirror, struct sl_trigger *t, bool *protected_out,
+                   struct sl_error *err);
+/* For a branch pipeline of BRANCH: CI_OPEN_MERGE_REQUESTS of its open requests, if any. */
+int srv_mr_open_list(struct sl_server *s, int64_t project_id, const char *branch,
+                     struct sl_trigger *t, struct sl_error *err);
+/* A merge request pipeline of project P for MR (pipelines.c), as srv_pipeline_create. */
+int srv_pipeline_create_mr(struct sl_server *s, const struct sl_store_project *p,
+                           const struct srv_mr *mr, const char *actor, int64_t *id_out,
+                           struct sl_error *err);
+
 /* Pipelines (pipelines.c). */
 /* Plans and stores a pipeline of project P for REF ("" = the default branch) with
  * VARIABLES (a JSON object or NULL) and SOURCE. A configuration that does not compile

@@ -90,12 +90,16 @@ static int git_fail(struct sl_error *err, const char *what)
     return sl_error_set(err, SL_EINVAL, "%s: %s", what, e && e->message ? e->message : "failed");
 }
 
-static int fetch_all(git_repository *repo, const char *url, struct sl_error *err)
+/* Fetches every branch and tag of URL into REPO, and EXTRA_REF (NULL: none) under its own
+ * name: a merge request's head, which a fork's commits are only reachable from. */
+static int fetch_all(git_repository *repo, const char *url, const char *extra_ref,
+                     struct sl_error *err)
 {
     git_remote *rem = NULL;
     char heads[] = "+refs/heads/*:refs/heads/*", tags[] = "+refs/tags/*:refs/tags/*";
-    char *specs[] = {heads, tags};
-    git_strarray arr = {specs, 2};
+    char *extra = extra_ref ? sl_xasprintf("+%s:%s", extra_ref, extra_ref) : NULL;
+    char *specs[] = {heads, tags, extra};
+    git_strarray arr = {specs, extra ? 3 : 2};
     git_fetch_options fo;
     git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
     /* An anonymous remote without url.*.insteadOf rewriting: libgit2 1.5 with PCRE2 10.42
@@ -112,13 +116,16 @@ static int fetch_all(git_repository *repo, const char *url, struct sl_error *err
         git_remote_fetch(rem, &arr, &fo, NULL) < 0)
         rc = git_fail(err, url);
     git_remote_free(rem);
+    free(extra);
     return rc;
 }
 
 /* Fetches URL into the bare mirror DIR and resolves REF there (a branch first, then a
- * tag). *SHA_OUT (41 bytes) gets the commit, *IS_TAG whether REF was a tag. */
-static int mirror_resolve(const char *url, const char *dir, const char *ref, char *sha_out,
-                          bool *is_tag, struct sl_error *err)
+ * tag). *SHA_OUT (41 bytes) gets the commit, *IS_TAG whether REF was a tag. For a merge
+ * request MR (else NULL) the commit is its head, fetched with its forge's head ref. */
+static int mirror_resolve(const char *url, const char *dir, const char *ref,
+                          const struct srv_mr *mr, char *sha_out, bool *is_tag,
+                          struct sl_error *err)
 {
     git_repository *repo = NULL;
     git_object *obj = NULL;
@@ -128,11 +135,23 @@ static int mirror_resolve(const char *url, const char *dir, const char *ref, cha
         rc = git_fail(err, dir);
         goto out;
     }
-    if ((rc = fetch_all(repo, url, err)) < 0)
+    if ((rc = fetch_all(repo, url, mr ? mr->head_ref : NULL, err)) < 0)
         goto out;
+    *is_tag = false;
+    if (mr) {
+        char *head = sl_xasprintf("%s^{commit}", mr->head_sha);
+        if (strlen(mr->head_sha) != GIT_OID_HEXSZ || git_revparse_single(&obj, repo, head) < 0)
+            rc = sl_error_set(err, SL_EINVAL,
+                              "the merge request's head %.40s is not in the repository (nor "
+                              "in %s)",
+                              mr->head_sha, mr->head_ref);
+        else
+            git_oid_tostr(sha_out, GIT_OID_HEXSZ + 1, git_object_id(obj));
+        free(head);
+        goto out;
+    }
     char *branch = sl_xasprintf("refs/heads/%s^{commit}", ref);
     char *tag = sl_xasprintf("refs/tags/%s^{commit}", ref);
-    *is_tag = false;
     if (git_revparse_single(&obj, repo, branch) < 0) {
         *is_tag = git_revparse_single(&obj, repo, tag) == 0;
         if (!*is_tag)
@@ -191,7 +210,7 @@ static int tree_checkout(const char *mirror, const char *trees, const char *sha,
         sl_xasprintf("%s/.tmp-%s-%d-%u", trees, sha, (int)getpid(), atomic_fetch_add(&tree_seq, 1));
     sl_fs_remove_tree(tmp, NULL);
     git_oid oid;
-    if (git_repository_init(&repo, tmp, 0) < 0 || fetch_all(repo, mirror, err) < 0 ||
+    if (git_repository_init(&repo, tmp, 0) < 0 || fetch_all(repo, mirror, NULL, err) < 0 ||
         git_oid_fromstr(&oid, sha) < 0 || git_repository_set_head_detached(repo, &oid) < 0 ||
         git_object_lookup(&commit, repo, &oid, GIT_OBJECT_COMMIT) < 0) {
         rc = err && err->code ? err->code : git_fail(err, "checkout");
@@ -479,7 +498,8 @@ static char **input_strings(json_t *inputs)
 static int pipeline_create(struct sl_server *s, const struct sl_store_project *proj,
                            const char *ref, json_t *variables, json_t *inputs, const char *source,
                            const char *actor, bool only_if_moved, bool *unchanged_out,
-                           const struct srv_downstream *ds, int64_t *id_out, struct sl_error *err)
+                           const struct srv_downstream *ds, const struct srv_mr *mr,
+                           int64_t *id_out, struct sl_error *err)
 {
     bool unchanged = false;
     char mirror[4096], trees[4096], sha[GIT_OID_HEXSZ + 1];
@@ -508,7 +528,11 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     snprintf(trees, sizeof(trees), "%s/trees", s->data_dir);
 
     struct repo_lock *lock = repo_lock(proj->id);
-    rc = mirror_resolve(proj->repo_url, mirror, ref, sha, &is_tag, err);
+    if (mr) {
+        ref = mr->source_branch;
+        source = "merge_request_event";
+    }
+    rc = mirror_resolve(proj->repo_url, mirror, ref, mr, sha, &is_tag, err);
     if (rc == 0 && !is_tag && !strcmp(source, "push"))
         rc = record_push(s, proj->id, ref, sha, now, only_if_moved, &unchanged, err);
     if (rc == 0 && !unchanged)
@@ -543,7 +567,17 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     if ((rc = srv_ref_protected(s, proj->id, ref, is_tag, &is_protected, err)) < 0 ||
         (rc = srv_deploy_frozen(s, proj->id, now, &frozen, err)) < 0)
         goto out;
-    t.ref_protected = is_protected;
+    t.ref_protected = is_protected && !mr; /* a request's: srv_mr_prepare decides */
+    free(t.server_url);
+    t.server_url = sl_xasprintf("http://%s", sl_server_address(s));
+    if ((rc = sl_trigger_from_git(&t, tree, err)) < 0)
+        goto out;
+    if (mr)
+        rc = srv_mr_prepare(s, proj->id, mr, mirror, &t, &is_protected, err);
+    else if (!is_tag)
+        rc = srv_mr_open_list(s, proj->id, ref, &t, err);
+    if (rc < 0)
+        goto out;
     /* rules and include paths see the stored variables, as in GitLab (plan.h) */
     if ((rc = srv_stored_variables(s, proj->id, NULL, is_protected, &stored, err)) < 0)
         goto out;
@@ -551,10 +585,6 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
         if (!stored.vars[i].file) /* its file does not exist before the job starts */
             sl_vars_set(&t.stored_vars, stored.vars[i].key, stored.vars[i].value,
                         stored.vars[i].raw);
-    free(t.server_url);
-    t.server_url = sl_xasprintf("http://%s", sl_server_address(s));
-    if ((rc = sl_trigger_from_git(&t, tree, err)) < 0)
-        goto out;
     if (frozen) /* GitLab: "true" inside a deploy freeze period, otherwise unset */
         sl_vars_set(&t.predefined, "CI_DEPLOY_FREEZE", "true", false);
     char project_id[32]; /* the server's project, not the local run's stand-in "1" */
@@ -724,15 +754,15 @@ int srv_pipeline_create(struct sl_server *s, const struct sl_store_project *proj
                         json_t *variables, const char *source, int64_t *id_out,
                         struct sl_error *err)
 {
-    return pipeline_create(s, proj, ref, variables, NULL, source, NULL, false, NULL, NULL, id_out,
-                           err);
+    return pipeline_create(s, proj, ref, variables, NULL, source, NULL, false, NULL, NULL, NULL,
+                           id_out, err);
 }
 
 int srv_pipeline_create_by(struct sl_server *s, const struct sl_store_project *proj,
                            const char *ref, json_t *variables, json_t *inputs, const char *source,
                            const char *actor, int64_t *id_out, struct sl_error *err)
 {
-    return pipeline_create(s, proj, ref, variables, inputs, source, actor, false, NULL, NULL,
+    return pipeline_create(s, proj, ref, variables, inputs, source, actor, false, NULL, NULL, NULL,
                            id_out, err);
 }
 
@@ -741,8 +771,16 @@ int srv_pipeline_create_downstream(struct sl_server *s, const struct sl_store_pr
                                    const struct srv_downstream *ds, int64_t *id_out,
                                    struct sl_error *err)
 {
-    return pipeline_create(s, proj, ref, variables, NULL, source, NULL, false, NULL, ds, id_out,
-                           err);
+    return pipeline_create(s, proj, ref, variables, NULL, source, NULL, false, NULL, ds, NULL,
+                           id_out, err);
+}
+
+int srv_pipeline_create_mr(struct sl_server *s, const struct sl_store_project *proj,
+                           const struct srv_mr *mr, const char *actor, int64_t *id_out,
+                           struct sl_error *err)
+{
+    return pipeline_create(s, proj, mr->source_branch, NULL, NULL, "merge_request_event", actor,
+                           false, NULL, NULL, mr, id_out, err);
 }
 
 int srv_pipeline_poll(struct sl_server *s, const struct sl_store_project *proj, int64_t *id_out,
@@ -750,6 +788,6 @@ int srv_pipeline_poll(struct sl_server *s, const struct sl_store_project *proj, 
 {
     bool unchanged = false;
     int rc = pipeline_create(s, proj, proj->default_branch, NULL, NULL, "push", NULL, true,
-                             &unchanged, NULL, id_out, err);
+                             &unchanged, NULL, NULL, id_out, err);
     return rc < 0 ? rc : unchanged ? 0 : 1;
 }

@@ -1,5 +1,6 @@
 /* webhook.c: POST /hooks/github, /hooks/gitlab, /hooks/gitea: pushes of branches and tags
- * from a forge become pipelines (CI_PIPELINE_SOURCE "push").
+ * from a forge become pipelines (CI_PIPELINE_SOURCE "push"), merge and pull request
+ * events merge request pipelines (merge_requests.c).
  *
  * The project is the one named by `?project=ID` (or name) in the hook's URL, else the ones
  * whose repo_url is one of the payload's repository URLs. The request must prove it knows
@@ -214,6 +215,69 @@ static bool all_zeros(const char *sha)
     return true;
 }
 
+/* Makes the pipeline of branch or tag NAME (REF in full) that a trusted push (MR NULL)
+ * or merge request event asks for, and answers: 201 with the pipeline, 202 when there is none to
+ * make. */
+static void answer_pipeline(struct req *r, enum srv_forge forge, const struct sl_store_project *p,
+                            const char *event, const char *ref, const char *name,
+                            const struct srv_mr *mr, const char *target)
+{
+    const struct forge *f = &forges[forge];
+    struct sl_error err = SL_ERROR_INIT;
+    int64_t id = 0;
+    char actor[32];
+    snprintf(actor, sizeof(actor), "webhook:%s", f->name);
+    int rc = mr ? srv_pipeline_create_mr(r->s, p, mr, actor, &id, &err)
+                : srv_pipeline_create(r->s, p, name, NULL, "push", &id, &err);
+    if (rc == SL_EINVAL) {
+        /* no such ref (yet), workflow:rules said no, nothing to fetch: the push is not an
+         * error of the sender's, and retrying the delivery would not help */
+        reply_json(
+            r, 202,
+            json_pack("{s:s,s:s}", "status", "no_pipeline", "message", sl_error_format(&err)));
+        audit(r, actor, "webhook.no_pipeline", target,
+              json_pack("{s:s,s:s}", "ref", ref, "message", sl_error_format(&err)));
+    } else if (rc < 0) {
+        reply_sl_error(r, rc, &err);
+    } else {
+        audit(
+            r, actor, "webhook.pipeline", target,
+            json_pack("{s:s,s:s,s:I}", "event", event, "ref", ref, "pipeline_id", (json_int_t)id));
+        struct sl_store_pipeline pl = {0};
+        if (sl_store_pipeline_get(r->s->st, id, &pl, &err) == 0)
+            reply_json(r, 201, pipeline_json(&pl));
+        else
+            reply_sl_error(r, SL_ESTORE, &err);
+        sl_store_pipeline_release(&pl);
+    }
+    sl_error_release(&err);
+}
+
+/* A merge (pull) request event: recorded, and a pipeline when it brings commits. */
+static void merge_request(struct req *r, enum srv_forge forge, const struct sl_store_project *p,
+                          json_t *payload, const char *event, const char *target)
+{
+    struct srv_mr mr;
+    struct sl_arena a = SL_ARENA_INIT;
+    struct sl_error err = SL_ERROR_INIT;
+    const char *why = NULL;
+    if (srv_mr_read(forge, payload, &mr, &a, &why) < 0) {
+        reply_error(r, 400, "invalid", "%s", why);
+    } else if (srv_mr_record(r->s, p->id, &mr, &err) < 0) {
+        reply_sl_error(r, SL_ESTORE, &err);
+    } else if (!mr.runs) {
+        reply_json(r, 202,
+                   json_pack("{s:s,s:I,s:s}", "status", "recorded", "merge_request_iid",
+                             (json_int_t)mr.iid, "state", mr.state));
+    } else {
+        char *ref = sl_xasprintf("refs/heads/%s", mr.source_branch);
+        answer_pipeline(r, forge, p, event, ref, mr.source_branch, &mr, target);
+        free(ref);
+    }
+    sl_error_release(&err);
+    sl_arena_release(&a);
+}
+
 static void hook(struct req *r, enum srv_forge forge)
 {
     const struct forge *f = &forges[forge];
@@ -251,6 +315,10 @@ static void hook(struct req *r, enum srv_forge forge)
         reply_error(r, 400, "invalid_json", "the payload must be a JSON object");
         goto out;
     }
+    if (srv_mr_event(forge, event)) {
+        merge_request(r, forge, &p, payload, event, target);
+        goto out;
+    }
     if (!is_push(forge, event)) {
         reply_json(r, 202,
                    json_pack("{s:s,s:s}", "status", "ignored", "event", event ? event : ""));
@@ -281,33 +349,7 @@ static void hook(struct req *r, enum srv_forge forge)
                              "stopped_environments", stopped));
         goto out;
     }
-    struct sl_error err = SL_ERROR_INIT;
-    int64_t id = 0;
-    char actor[32];
-    snprintf(actor, sizeof(actor), "webhook:%s", f->name);
-    rc = srv_pipeline_create(r->s, &p, name, NULL, "push", &id, &err);
-    if (rc == SL_EINVAL) {
-        /* no such ref (yet), workflow:rules said no, nothing to fetch: the push is not an
-         * error of the sender's, and retrying the delivery would not help */
-        reply_json(
-            r, 202,
-            json_pack("{s:s,s:s}", "status", "no_pipeline", "message", sl_error_format(&err)));
-        audit(r, actor, "webhook.no_pipeline", target,
-              json_pack("{s:s,s:s}", "ref", ref, "message", sl_error_format(&err)));
-    } else if (rc < 0) {
-        reply_sl_error(r, rc, &err);
-    } else {
-        audit(
-            r, actor, "webhook.pipeline", target,
-            json_pack("{s:s,s:s,s:I}", "event", event, "ref", ref, "pipeline_id", (json_int_t)id));
-        struct sl_store_pipeline pl = {0};
-        if (sl_store_pipeline_get(r->s->st, id, &pl, &err) == 0)
-            reply_json(r, 201, pipeline_json(&pl));
-        else
-            reply_sl_error(r, SL_ESTORE, &err);
-        sl_store_pipeline_release(&pl);
-    }
-    sl_error_release(&err);
+    answer_pipeline(r, forge, &p, event, ref, name, NULL, target);
 out:
     sl_store_project_release(&p);
     json_decref(payload);

@@ -707,6 +707,27 @@ int sl_store_freeze_period_update(struct sl_store *st, const struct sl_store_fre
                                   int64_t now, struct sl_error *err);
 int sl_store_freeze_period_delete(struct sl_store *st, int64_t id, struct sl_error *err);
 
+/* ---- merge requests (merge_requests.c) ---- */
+
+/* A forge's merge or pull request, as its last webhook said. */
+struct sl_store_merge_request {
+    int64_t project_id;
+    int64_t iid; /* the request's number in its project */
+    const char *title, *source_branch, *target_branch, *head_sha;
+    const char *state; /* opened, closed or merged */
+    bool from_fork;
+};
+
+/* Records MR (a new request, or its new state). SL_ENOENT when the project is gone,
+ * SL_EINVAL for text the store refuses. */
+int sl_store_merge_request_put(struct sl_store *st, const struct sl_store_merge_request *mr,
+                               int64_t now, struct sl_error *err);
+/* The iids (ascending, at most MAX, *N of them) of the open requests of the project's own
+ * SOURCE_BRANCH (a fork's branch of that name is another branch). */
+int sl_store_merge_request_open_iids(struct sl_store *st, int64_t project_id,
+                                     const char *source_branch, int64_t *iids, size_t max,
+                                     size_t *n, struct sl_error *err);
+
 /* ---- protected branches and tags (protected_refs.c) ---- */
 
 /* NAME: a ref name or a wildcard (`release/` followed by `*`); matching a ref against them is

@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Merge (pull) request pipelines on a real `sluice serve`: signed GitHub, Gitea and GitLab
+# request webhooks make pipelines with CI_PIPELINE_SOURCE=merge_request_event and GitLab's
+# CI_MERGE_REQUEST_* variables (no CI_COMMIT_BRANCH); rules:changes compares with the
+# target branch, not the last push; GitLab's "merge request pipelines, else branch
+# pipelines" workflow makes one pipeline per push (CI_OPEN_MERGE_REQUESTS), and branch
+# pipelines again once the request is closed; a request from a fork gets no protected
+# variable. On SQLite here and on PostgreSQL through server_pg.sh (SL_SERVER_DB).
+set -u
+. "$(dirname "$0")/lib/skip.sh"
+bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+for tool in curl python3 git; do
+  command -v $tool >/dev/null || skip "needs $tool, which is not installed"
+done
+tmp=$(mktemp -d)
+chmod 0711 "$tmp" # a root server runs jobs as nobody: the data directory's path must be walkable
+# shellcheck source=lib/server.sh
+. "$src/tests/e2e/lib/server.sh"
+trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+
+gitc() { git -C "$tmp/repo" -c user.email=t@t -c user.name=t "$@"; }
+mkdir -p "$tmp/repo"
+(cd "$tmp/repo" && git init -q -b main && cat > .gitlab-ci.yml <<'YML'
+workflow:
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "merge_request_event"
+    - if: $CI_COMMIT_BRANCH && $CI_OPEN_MERGE_REQUESTS
+      when: never
+    - if: $CI_COMMIT_BRANCH
+show:
+  script:
+    - echo "src=$CI_PIPELINE_SOURCE iid=${CI_MERGE_REQUEST_IID:-} title=${CI_MERGE_REQUEST_TITLE:-} branch=[${CI_COMMIT_BRANCH:-}] ref=$CI_COMMIT_REF_NAME"
+    - echo "mr=${CI_MERGE_REQUEST_SOURCE_BRANCH_NAME:-}>${CI_MERGE_REQUEST_TARGET_BRANCH_NAME:-} labels=${CI_MERGE_REQUEST_LABELS:-} draft=${CI_MERGE_REQUEST_DRAFT:-} type=${CI_MERGE_REQUEST_EVENT_TYPE:-}"
+    - echo "base=${CI_MERGE_REQUEST_DIFF_BASE_SHA:-} head=${CI_MERGE_REQUEST_SOURCE_BRANCH_SHA:-} sha=$CI_COMMIT_SHA"
+    - echo "prot=[${PROT:-}] refprot=$CI_COMMIT_REF_PROTECTED"
+docs:
+  rules:
+    - changes: [docs/*]
+  script: [echo docs]
+YML
+git add . && git -c user.email=t@t -c user.name=t commit -qm init) || { echo "cannot make a repo" >&2; exit 1; }
+base=$(gitc rev-parse main)
+gitc checkout -qb feature
+mkdir -p "$tmp/repo/docs" && echo a > "$tmp/repo/docs/a.md" && gitc add docs && gitc commit -qm docs
+echo x > "$tmp/repo/src.txt" && gitc add src.txt && gitc commit -qm code
+head=$(gitc rev-parse feature)
+# a fork's commit, reachable only from the forge's pull request ref
+gitc checkout -q --detach "$base"
+echo fork > "$tmp/repo/fork.txt" && gitc add fork.txt && gitc commit -qm fork
+fork=$(gitc rev-parse HEAD)
+gitc update-ref refs/pull/9/head "$fork"
+gitc checkout -q main
+
+server_start || { bad "server starts"; finish; exit 1; }
+ok "server starts ($url)"
+secret=mr-webhook-secret
+req POST /api/v1/projects "$admin" "{\"name\":\"mr\",\"repo_url\":\"file://$tmp/repo\",\"webhook_secret\":\"$secret\"}"
+expect "project created" 201 "$code" "$body"
+proj=$(jget "['id']")
+req POST "/api/v1/projects/$proj/protected_branches" "$admin" '{"name":"feature"}'
+req POST "/api/v1/projects/$proj/variables" "$admin" '{"key":"PROT","value":"p","protected":true}'
+expect "a protected variable" 201 "$code" "$body"
+
+# hook FORGE EVENT JSON -> $code $body (signed as the forge signs)
+hook() {
+  local sig_header sig
+  case $1 in
+  github) sig_header=X-Hub-Signature-256 sig=sha256=$(python3 -c 'import hmac,hashlib,sys; print(hmac.new(sys.argv[1].encode(), sys.argv[2].encode(), hashlib.sha256).hexdigest())' "$secret" "$3") ;;
+  gitea) sig_header=X-Gitea-Signature sig=$(python3 -c 'import hmac,hashlib,sys; print(hmac.new(sys.argv[1].encode(), sys.argv[2].encode(), hashlib.sha256).hexdigest())' "$secret" "$3") ;;
+  gitlab) sig_header=X-Gitlab-Token sig=$secret ;;
+  esac
+  local ev_header=X-GitHub-Event
+  [[ $1 == gitea ]] && ev_header=X-Gitea-Event
+  [[ $1 == gitlab ]] && ev_header=X-Gitlab-Event
+  code=$(curl -s -o "$tmp/body" -w '%{http_code}' -X POST "$url/hooks/$1" --data-binary "$3" \
+    -H 'Content-Type: application/json' -H "$ev_header: $2" -H "$sig_header: $sig")
+  body=$(cat "$tmp/body")
+}
+# pr ACTION NUMBER HEAD_SHA [FORK] [DRAFT]: a GitHub/Gitea pull_request payload
+pr() {
+  REPO=$tmp/repo python3 - "$@" <<'PY'
+import json, os, sys
+args = sys.argv[1:] + ["", ""]
+action, number, sha, fork, draft = args[:5]
+head_repo = {"full_name": fork or "t/repo", "html_url": "https://forge.example/" + (fork or "t/repo")}
+print(json.dumps({"action": action, "number": int(number),
+  "pull_request": {"number": int(number), "title": "Add docs", "body": "why", "draft": draft == "draft",
+    "labels": [{"name": "bug"}, {"name": "ui"}], "merged": False,
+    "head": {"ref": "feature", "sha": sha, "repo": head_repo},
+    "base": {"ref": "main", "sha": "", "repo": {"full_name": "t/repo"}}},
+  "repository": {"full_name": "t/repo", "clone_url": "file://" + os.environ["REPO"]}}))
+PY
+}
+push() { # push SHA: a GitHub push of branch feature
+  printf '{"ref":"refs/heads/feature","before":"%s","after":"%s","repository":{"clone_url":"file://%s"}}' \
+    "$base" "$1" "$tmp/repo"
+}
+done_pipeline() { req GET "/api/v1/pipelines/$1" "$admin"; [[ $(jget "['status']") =~ ^(success|failed|canceled)$ ]]; }
+jobs_of() { python3 -c "import json,sys; print(' '.join(sorted(j['name'] for j in json.load(sys.stdin)['jobs'])))" <<<"$body"; }
+log_of() { # log_of PIPELINE JOB -> $body
+  req GET "/api/v1/pipelines/$1" "$admin"
+  local id
+  id=$(python3 -c "import json,sys; print([j['id'] for j in json.load(sys.stdin)['jobs'] if j['name']==sys.argv[1]][0])" "$2" <<<"$body")
+  req GET "/api/v1/jobs/$id/log" "$admin"
+}
+line() { grep -v '^\$ ' <<<"$body" | grep -o "$1.*" | head -1; }
+
+# --- a branch pipeline before any request; rules:changes sees the last push only ----------
+hook github push "$(push "$head")"
+expect "a push of a branch without a request: a branch pipeline" "201 push" "$code $(jget "['source']")" "$body"
+pl=$(jget "['id']")
+wait_for 120 done_pipeline "$pl" || bad "pipeline $pl finishes" "$body"
+expect "its changes are the pushed commit's (no docs job)" "show" "$(jobs_of)" "$body"
+
+# --- GitHub: opened -----------------------------------------------------------------------
+hook github pull_request "$(pr opened 7 "$head")"
+expect "github pull_request opened: a merge request pipeline" "201 merge_request_event" \
+  "$code $(jget "['source']")" "$body"
+pl=$(jget "['id']")
+wait_for 120 done_pipeline "$pl" || bad "pipeline $pl finishes" "$body"
+expect "rules:changes compares with the target branch (docs changed two commits ago)" \
+  "docs show" "$(jobs_of)" "$body"
+log_of "$pl" show
+expect "CI_MERGE_REQUEST_IID, _TITLE, no CI_COMMIT_BRANCH, the source branch as the ref" \
+  "src=merge_request_event iid=7 title=Add docs branch=[] ref=feature" "$(line src=)" "$body"
+expect "source and target branches, labels, draft, event type" \
+  "mr=feature>main labels=bug,ui draft=false type=detached" "$(line mr=)" "$body"
+expect "the diff base is the merge base; the head is the request's" \
+  "base=$base head=$head sha=$head" "$(line base=)" "$body"
+expect "both branches protected, not a fork: protected variables" "prot=[p] refprot=true" \
+  "$(line prot=)" "$body"
+
+# --- one pipeline per push while the request is open ---------------------------------------
+hook github push "$(push "$head")"
+expect "a push of the request's branch: no branch pipeline (CI_OPEN_MERGE_REQUESTS)" \
+  "202 no_pipeline" "$code $(jget "['status']")" "$body"
+hook github pull_request "$(pr synchronize 7 "$head")"
+expect "... its synchronize event makes the one pipeline" "201 merge_request_event" \
+  "$code $(jget "['source']")" "$body"
+hook github pull_request "$(pr labeled 7 "$head")"
+expect "a labeled event is recorded, no pipeline" "202 recorded" "$code $(jget "['status']")" "$body"
+
+# --- a fork -----------------------------------------------------------------------------
+hook github pull_request "$(pr opened 9 "$fork" someone/fork)"
+expect "a fork's pull request: a pipeline on its head (fetched from refs/pull/9/head)" \
+  "201 $fork" "$code $(jget "['sha']")" "$body"
+pl=$(jget "['id']")
+wait_for 120 done_pipeline "$pl" || bad "pipeline $pl finishes" "$body"
+log_of "$pl" show
+expect "a fork gets no protected variable" "prot=[] refprot=false" "$(line prot=)" "$body"
+
+# --- closed: branch pipelines again -----------------------------------------------------
+hook github pull_request "$(pr closed 7 "$head")"
+expect "closed: recorded" "202 closed" "$code $(jget "['state']")" "$body"
+hook github push "$(push "$head")"
+expect "a push once the request is closed: a branch pipeline again (a fork's open request of a branch of the same name is another branch)" "201 push" \
+  "$code $(jget "['source']")" "$body"
+
+# --- Gitea ------------------------------------------------------------------------------
+hook gitea pull_request "$(pr opened 11 "$head")"
+expect "gitea pull_request opened: a merge request pipeline" "201 merge_request_event" \
+  "$code $(jget "['source']")" "$body"
+hook gitea pull_request "$(pr synchronized 11 "$head")"
+expect "gitea synchronized: a pipeline" 201 "$code" "$body"
+
+# --- GitLab -----------------------------------------------------------------------------
+gl() { # gl ACTION [OLDREV]
+  python3 - "$1" "${2:-}" "$head" "$tmp/repo" <<'PY'
+import json, sys
+action, oldrev, sha, repo = sys.argv[1:5]
+oa = {"iid": 3, "title": "Draft: docs", "description": "d", "source_branch": "feature",
+      "target_branch": "main", "last_commit": {"id": sha}, "action": action, "state": "opened",
+      "draft": True, "source_project_id": 1, "target_project_id": 1}
+if oldrev: oa["oldrev"] = oldrev
+print(json.dumps({"object_kind": "merge_request", "object_attributes": oa,
+  "labels": [{"title": "backend"}], "project": {"git_http_url": "file://" + repo}}))
+PY
+}
+hook gitlab "Merge Request Hook" "$(gl open)"
+expect "gitlab Merge Request Hook open: a merge request pipeline" "201 merge_request_event" \
+  "$code $(jget "['source']")" "$body"
+pl=$(jget "['id']")
+wait_for 120 done_pipeline "$pl" || bad "pipeline $pl finishes" "$body"
+log_of "$pl" show
+expect "gitlab: iid, labels and draft from the hook" "mr=feature>main labels=backend draft=true type=detached" \
+  "$(line mr=)" "$body"
+hook gitlab "Merge Request Hook" "$(gl update)"
+expect "gitlab update without new commits (no oldrev): recorded, no pipeline" "202 recorded" \
+  "$code $(jget "['status']")" "$body"
+hook gitlab "Merge Request Hook" "$(gl update "$base")"
+expect "gitlab update with new commits (oldrev): a pipeline" 201 "$code" "$body"
+hook gitlab "Merge Request Hook" "{\"object_attributes\": {\"iid\": 4}, \"project\": {\"git_http_url\": \"file://$tmp/repo\"}}"
+expect "a request event without its fields: 400 naming what is missing" "400 1" \
+  "$code $(grep -c 'lacks' <<<"$body")" "$body"
+
+server_stop
+finish
