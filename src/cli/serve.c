@@ -48,6 +48,10 @@ static const struct sl_cli_opt serve_opts[] = {
     {'p', 0, "pull-policy", "P", "always, if-not-present (default) or never", 0},
     {'a', 0, "allowed-pull-policies", "LIST",
      "the pull_policy values jobs may ask for (comma-separated; default: any)", 0},
+    {'C', 0, "log-cap", "BYTES",
+     "the most of a job's log stored (default 1G, 1 GiB; K, M, G, T suffixes); a log "
+     "reaching it ends with a line saying so",
+     0},
 };
 
 const struct sl_cli_spec sl_cli_spec_serve = {
@@ -69,6 +73,30 @@ static bool parse_int(const char *s, long lo, long hi, long *out)
     char *end;
     long v = strtol(s, &end, 10);
     if (!*s || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* "1048576", "64M", "1G": a byte count from 1 KiB to 1 TiB */
+static bool parse_size(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    int shift = 0;
+    if (!*s || errno || v <= 0 || end == s)
+        return false;
+    if (*end) {
+        const char *u = strchr("KMGT", *end);
+        if (!u || end[1])
+            return false;
+        shift = 10 * (int)(u - "KMGT" + 1);
+    }
+    if (v > (1LL << 40) >> shift)
+        return false;
+    v <<= shift;
+    if (v < 1024)
         return false;
     *out = v;
     return true;
@@ -159,6 +187,14 @@ int sl_cmd_serve(int argc, char **argv)
             if (!(o.executor.allowed_policies = run_executor_policies(ca.arg))) {
                 sl_cli_error("serve: --allowed-pull-policies takes a comma-separated list of "
                              "always, if-not-present, never, not '%s'",
+                             ca.arg);
+                return SL_EXIT_USAGE;
+            }
+            break;
+        case 'C':
+            if (!parse_size(ca.arg, &o.log_cap)) {
+                sl_cli_error("serve: --log-cap takes 1K to 1T bytes (K, M, G, T suffixes), "
+                             "not '%s'",
                              ca.arg);
                 return SL_EXIT_USAGE;
             }

@@ -610,40 +610,6 @@ static void h_job_get(struct req *r)
     sl_error_release(&err);
 }
 
-static void h_job_log(struct req *r)
-{
-    const char *off = query_arg(r, "offset");
-    int64_t offset = 0;
-    if (off) {
-        char *end;
-        offset = strtoll(off, &end, 10);
-        if (*end || offset < 0) {
-            reply_error(r, 400, "invalid", "offset must be a byte offset");
-            return;
-        }
-    }
-    struct sl_store_job j = {0};
-    struct sl_error err = SL_ERROR_INIT;
-    int64_t next = 0;
-    int rc = sl_store_job_get(r->s->st, r->id, &j, &err);
-    struct sl_str text = SL_STR_INIT;
-    if (rc == 0)
-        rc = sl_store_log_read(r->s->st, r->id, offset, SL_STORE_LOG_READ_MAX, &text, &next, &err);
-    if (rc < 0) {
-        reply_sl_error(r, rc, &err);
-    } else {
-        sl_str_reset(&r->out);
-        sl_str_add(&r->out, text.buf, text.len);
-        r->status = 200;
-        r->content_type = "text/plain; charset=utf-8";
-        /* where to read from next, for polling clients */
-        snprintf(r->next_offset, sizeof(r->next_offset), "%lld", (long long)next);
-    }
-    sl_str_release(&text);
-    sl_store_job_release(&j);
-    sl_error_release(&err);
-}
-
 static void job_event(struct req *r, enum srv_event ev, const char *what)
 {
     char action[32];
@@ -824,6 +790,7 @@ const struct route srv_routes[] = {
     {"GET", "/api/v1/jobs/{id}/log", h_job_log, "viewer"},
     {"GET", "/api/v1/jobs/{id}/log/stream", h_job_log_stream, "viewer"},
     {"GET", "/api/v1/jobs/{id}/log/raw", h_job_log_raw, "viewer"},
+    {"GET", "/api/v1/jobs/{id}/log/search", h_job_log_search, "viewer"},
     {"GET", "/api/v1/jobs/{id}/artifacts", h_job_artifacts, "viewer"},
     {"POST", "/api/v1/jobs/{id}/play", h_job_play, "developer"},
     {"POST", "/api/v1/jobs/{id}/retry", h_job_retry, "developer"},

@@ -195,6 +195,10 @@ void streams_stop(struct sl_server *s);
 void streams_free(struct sl_server *s);
 void h_job_log_stream(struct req *r);
 
+/* Log reads (log_api.c): by byte offset or line range, and the server-side search. */
+void h_job_log(struct req *r);
+void h_job_log_search(struct req *r);
+
 /* The web UI (ui.c): answers GET/HEAD of / , the pages' deep links and /assets/ from the
  * embedded web/ files; false when PATH is none of those (the caller answers 404). */
 bool srv_ui_handle(struct req *r);

@@ -416,8 +416,10 @@ void h_v4_job_trace(struct req *r)
         reply_error(r, 400, "invalid", "Content-Range must be START-END of the body's bytes");
         goto out;
     }
-    /* a log at its cap takes nothing more: what comes after is dropped, never a gap */
-    bool full = start > size && end + 1 > sl_store_log_max(s->st);
+    /* a log at its cap takes nothing more: what comes after is dropped, never a gap (a
+     * capped log is longer than the cap by its last line, the note saying so) */
+    int64_t cap = sl_store_log_max(s->st);
+    bool full = size > cap || (start > size && end + 1 > cap);
     if (start != size && !full) {
         /* a gap or an overlap: the runner resends from what we hold */
         reply_header(r, "Range", "0-%" PRId64, size);

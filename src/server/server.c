@@ -191,7 +191,8 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
     sl_config_set_expr_checker(sl_expr_valid);
     sl_config_set_regex_matcher(sl_regex_match_once);
     url = db_url_for(s->data_dir, opts->db_url);
-    if ((rc = sl_store_open(&s->st, url, err)) < 0)
+    struct sl_store_options so = {.max_log_bytes = opts->log_cap};
+    if ((rc = sl_store_open_with(&s->st, url, &so, err)) < 0)
         goto out;
     if ((rc = load_secrets_key(s, opts->secrets_key_file, err)) < 0)
         goto out;

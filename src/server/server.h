@@ -46,6 +46,8 @@ struct sl_server_options {
     /* the built-in workers' executor (exec/choose.h): auto (the default) runs a job with an
      * image in a container, one without on shell; strings borrowed for the server's life */
     struct sl_exec_choice executor;
+    /* the most bytes of a job's log stored (the store's max_log_bytes); 0 = 1 GiB */
+    int64_t log_cap;
 };
 
 /* Opens (and migrates) the store, creates the admin token on first start (*ADMIN_TOKEN,

@@ -6,12 +6,42 @@
 /* Chunks fetched per query while reading; a log written line by line has many small ones. */
 #define READ_BATCH 256
 
+/* Newlines in LEN bytes: what a chunk adds to the log's line index. */
+static int64_t count_newlines(const char *p, size_t len)
+{
+    int64_t n = 0;
+    for (const char *e = p + len; (p = memchr(p, '\n', (size_t)(e - p))) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* Inserts one chunk after the log's current END (END_LINE newlines so far; < 0 when the log
+ * predates the line index, which then stays unknown for it). */
+static int insert_chunk(struct db_conn *dc, int64_t job_id, int64_t seq, int64_t start,
+                        int64_t start_line, const char *data, size_t len, int64_t now,
+                        struct sl_error *err)
+{
+    int64_t end_line = start_line < 0 ? -1 : start_line + count_newlines(data, len);
+    struct db_value v[] = {db_int(job_id),
+                           db_int(seq),
+                           db_int(start),
+                           db_int(start + (int64_t)len),
+                           db_blob(data, len),
+                           db_int(now),
+                           end_line < 0 ? db_null() : db_int(end_line)};
+    return db_exec(dc,
+                   "INSERT INTO job_log_chunks (job_id, seq, start_offset, end_offset, data, "
+                   "created_at, end_line) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   v, SL_ARRAY_LEN(v), NULL, NULL, err);
+}
+
 int sl_store_log_append(struct sl_store *st, int64_t job_id, const void *data, size_t len,
                         int64_t now, int64_t *end_out, struct sl_error *err)
 {
     struct db_conn dc;
     struct db_rows rows = {0};
-    int64_t end = 0;
+    int64_t end = 0, max = db_options(st)->max_log_bytes;
+    bool capped = false;
     int rc;
 
     if (len == 0)
@@ -25,34 +55,61 @@ int sl_store_log_append(struct sl_store *st, int64_t job_id, const void *data, s
         goto release;
     struct db_value idv = db_int(job_id);
     rc = db_exec(&dc,
-                 "SELECT COALESCE(MAX(seq), 0), COALESCE(MAX(end_offset), 0) FROM "
-                 "job_log_chunks WHERE job_id = ?",
+                 "SELECT seq, end_offset, end_line FROM job_log_chunks WHERE job_id = ? "
+                 "ORDER BY seq DESC LIMIT 1",
                  &idv, 1, &rows, NULL, err);
     if (rc < 0)
         goto end;
-    int64_t seq = db_get_int(&rows, 0, 0), start = db_get_int(&rows, 0, 1);
-    if (start + (int64_t)len > db_options(st)->max_log_bytes) {
-        rc = sl_error_set(err, SL_ELIMIT, "the log of job %" PRId64 " exceeds %" PRId64 " bytes",
-                          job_id, db_options(st)->max_log_bytes);
+    bool first = rows.nrows == 0;
+    int64_t seq = first ? 0 : db_get_int(&rows, 0, 0);
+    int64_t start = first ? 0 : db_get_int(&rows, 0, 1);
+    int64_t lines = first ? 0 : db_is_null(&rows, 0, 2) ? -1 : db_get_int(&rows, 0, 2);
+    if (start > max) { /* only the cap's note goes past the cap: the log is closed */
+        rc = sl_error_set(err, SL_ELIMIT,
+                          "the log of job %" PRId64 " reached its cap of %" PRId64 " bytes", job_id,
+                          max);
         goto end;
     }
-    end = start + (int64_t)len;
-    struct db_value v[] = {db_int(job_id), db_int(seq + 1),    db_int(start),
-                           db_int(end),    db_blob(data, len), db_int(now)};
-    rc = db_exec(&dc,
-                 "INSERT INTO job_log_chunks (job_id, seq, start_offset, end_offset, data, "
-                 "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                 v, SL_ARRAY_LEN(v), NULL, NULL, err);
+    size_t take = start + (int64_t)len > max ? (size_t)(max - start) : len;
+    if (take > 0) {
+        rc = insert_chunk(&dc, job_id, ++seq, start, lines, data, take, now, err);
+        if (rc < 0)
+            goto end;
+        start += (int64_t)take;
+        lines = lines < 0 ? -1 : lines + count_newlines(data, take);
+    }
+    end = start;
+    if (take < len) {
+        /* the last line says why the log ends here; the log is then longer than the cap,
+         * which is how later appends (and the runner API) know it is closed */
+        char note[200];
+        bool nl = take == 0 ? start > 0 : ((const char *)data)[take - 1] != '\n';
+        int n = snprintf(note, sizeof(note),
+                         "%s\033[31;1m[sluice] this log reached its cap of %" PRId64
+                         " bytes (sluice serve --log-cap): the rest of the job's output "
+                         "was not stored\033[0m\n",
+                         nl ? "\n" : "", max);
+        rc = insert_chunk(&dc, job_id, ++seq, start, lines, note, (size_t)n, now, err);
+        if (rc == 0) {
+            end = start + n;
+            capped = true;
+        }
+    }
     if (rc == SL_ENOENT)
         rc = sl_error_set(err, SL_ENOENT, "job %" PRId64 " does not exist", job_id);
     else if (rc == SL_EEXISTS) /* two writers raced on one job's log (PostgreSQL) */
         rc = sl_error_set(err, SL_EBUSY, "concurrent append to the log of job %" PRId64, job_id);
 end:
     rc = db_end(&dc, rc, err);
+    /* what fitted and the note are stored, and the caller learns the rest was not */
+    if (rc == 0 && capped)
+        rc = sl_error_set(err, SL_ELIMIT,
+                          "the log of job %" PRId64 " reached its cap of %" PRId64 " bytes", job_id,
+                          max);
 release:
     db_release(&dc);
     db_rows_release(&rows);
-    if (rc == 0 && end_out)
+    if ((rc == 0 || capped) && end_out)
         *end_out = end;
     return rc;
 }
@@ -119,4 +176,90 @@ int sl_store_log_size(struct sl_store *st, int64_t job_id, int64_t *out, struct 
 int64_t sl_store_log_max(const struct sl_store *st)
 {
     return db_options(st)->max_log_bytes;
+}
+
+/* The line index's fallback for a log stored before it existed: counts newlines from the
+ * start. */
+static int line_offset_by_scan(struct sl_store *st, int64_t job_id, int64_t skip, int64_t *out,
+                               struct sl_error *err)
+{
+    struct sl_str buf = SL_STR_INIT;
+    int64_t pos = 0, next = 0;
+    int rc = 0;
+    while (skip > 0) {
+        sl_str_reset(&buf);
+        if ((rc = sl_store_log_read(st, job_id, pos, SL_STORE_LOG_READ_MAX, &buf, &next, err)) < 0)
+            break;
+        if (buf.len == 0)
+            break;
+        const char *p = buf.buf, *e = buf.buf + buf.len;
+        while (skip > 0 && (p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+            p++;
+            skip--;
+        }
+        pos = skip == 0 ? pos + (p - buf.buf) : next;
+    }
+    sl_str_release(&buf);
+    if (rc == 0)
+        *out = pos;
+    return rc;
+}
+
+int sl_store_log_line_offset(struct sl_store *st, int64_t job_id, int64_t line, int64_t *out,
+                             struct sl_error *err)
+{
+    struct db_rows rows = {0};
+    int64_t skip = line > 1 ? line - 1 : 0; /* newlines before the line */
+    struct db_value idv = db_int(job_id);
+    int rc = db_run(st, false,
+                    "SELECT end_line, end_offset FROM job_log_chunks WHERE job_id = ? "
+                    "ORDER BY seq DESC LIMIT 1",
+                    &idv, 1, &rows, NULL, err);
+    if (rc < 0 || skip == 0 || rows.nrows == 0) {
+        if (rc == 0)
+            *out = 0;
+        goto out;
+    }
+    if (db_is_null(&rows, 0, 0)) {
+        rc = line_offset_by_scan(st, job_id, skip, out, err);
+        goto out;
+    }
+    if (db_get_int(&rows, 0, 0) < skip) { /* past the last line: the log's end */
+        *out = db_get_int(&rows, 0, 1);
+        goto out;
+    }
+    /* the first chunk holding the SKIP-th newline: the line starts right after it */
+    struct db_value v[] = {db_int(job_id), db_int(skip)};
+    db_rows_release(&rows);
+    rc = db_run(st, false,
+                "SELECT start_offset, end_line, data FROM job_log_chunks WHERE job_id = ? AND "
+                "end_line >= ? ORDER BY end_line, seq LIMIT 1",
+                v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    if (rc < 0)
+        goto out;
+    const struct db_cell *c = db_cell(&rows, 0, 2);
+    int64_t need = skip - (db_get_int(&rows, 0, 1) - count_newlines(c->data, c->len));
+    const char *p = c->data, *e = c->data + c->len;
+    while (need > 0 && (p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+        p++;
+        need--;
+    }
+    *out = db_get_int(&rows, 0, 0) + (p ? p - c->data : (int64_t)c->len);
+out:
+    db_rows_release(&rows);
+    return rc;
+}
+
+int sl_store_log_lines(struct sl_store *st, int64_t job_id, int64_t *out, struct sl_error *err)
+{
+    struct db_rows rows = {0};
+    struct db_value v = db_int(job_id);
+    int rc = db_run(st, false,
+                    "SELECT end_line FROM job_log_chunks WHERE job_id = ? ORDER BY seq DESC "
+                    "LIMIT 1",
+                    &v, 1, &rows, NULL, err);
+    if (rc == 0)
+        *out = rows.nrows == 0 ? 0 : db_is_null(&rows, 0, 0) ? -1 : db_get_int(&rows, 0, 0);
+    db_rows_release(&rows);
+    return rc;
 }

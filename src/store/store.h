@@ -315,8 +315,10 @@ int sl_store_job_reports_by_pipeline(struct sl_store *st, int64_t pipeline_id,
 /* ---- job logs: append-only chunks ---- */
 
 /* Appends LEN bytes (1..SL_STORE_LOG_CHUNK_MAX) to the log of job JOB_ID. *end_out (may be
- * NULL) gets the log's size after the append. SL_ELIMIT when the log would exceed the
- * store's max_log_bytes; SL_ENOENT when the job does not exist. */
+ * NULL) gets the log's size after the append. A log reaching the store's max_log_bytes
+ * stores what fits, then a last line saying so, and the call answers SL_ELIMIT (*end_out
+ * set); every later append is SL_ELIMIT and stores nothing (a capped log is the one longer
+ * than the cap). SL_ENOENT when the job does not exist. */
 int sl_store_log_append(struct sl_store *st, int64_t job_id, const void *data, size_t len,
                         int64_t now, int64_t *end_out, struct sl_error *err);
 /* Appends up to MAX bytes (capped at SL_STORE_LOG_READ_MAX) of the log from byte OFFSET to
@@ -328,6 +330,14 @@ int sl_store_log_read(struct sl_store *st, int64_t job_id, int64_t offset, size_
 int64_t sl_store_log_max(const struct sl_store *st);
 /* The log's current size in bytes (0 when nothing was written). */
 int sl_store_log_size(struct sl_store *st, int64_t job_id, int64_t *out, struct sl_error *err);
+/* The byte offset where line LINE (1-based; < 1 reads as 1) of the log starts, found with
+ * the chunks' line index (one chunk read, not the log from its start; a log stored before
+ * the index is scanned). Past the last line: the log's size. */
+int sl_store_log_line_offset(struct sl_store *st, int64_t job_id, int64_t line, int64_t *out,
+                             struct sl_error *err);
+/* The newlines the log holds so far (its lines, not counting an unfinished last one); -1
+ * for a log stored before the line index. */
+int sl_store_log_lines(struct sl_store *st, int64_t job_id, int64_t *out, struct sl_error *err);
 
 /* ---- artifacts metadata (files live in the data directory) ---- */
 

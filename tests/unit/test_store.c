@@ -971,10 +971,53 @@ STORE_TEST(logs)
     struct sl_store_options opts = {.max_log_bytes = size + 10, .pool_size = 1};
     CHECK_OK(sl_store_open_with(&small, url, &opts, &e_));
     rc = sl_store_log_append(small, job, "0123456789", 10, 5, NULL, NULL);
-    int rc2 = sl_store_log_append(small, job, "x", 1, 5, NULL, NULL);
-    sl_store_close(small);
     CHECK_INT_EQ(rc, 0);
+    /* past the cap: what fits is stored, then a last line saying why the log ends there */
+    int64_t capped_end = 0;
+    rc = sl_store_log_append(small, job, "abc\nx", 5, 5, &capped_end, NULL);
+    CHECK_INT_EQ(rc, SL_ELIMIT);
+    int rc2 = sl_store_log_append(small, job, "y", 1, 5, NULL, NULL);
     CHECK_INT_EQ(rc2, SL_ELIMIT);
+    int64_t capped = 0;
+    CHECK_OK(sl_store_log_size(small, job, &capped, &e_));
+    CHECK_INT_EQ(capped, capped_end);
+    CHECK(capped > sl_store_log_max(small));
+    sl_str_reset(&s);
+    CHECK_OK(sl_store_log_read(small, job, size, 1 << 20, &s, &next, &e_));
+    CHECK(sl_starts_with(s.buf, "0123456789\n"));
+    CHECK(strstr(s.buf, "reached its cap") != NULL);
+    CHECK(sl_ends_with(s.buf, "\n"));
+    sl_str_release(&s);
+    sl_store_close(small);
+}
+
+/* The line index: line N's offset without reading the log from its start, over chunks
+ * with no newline, many, or one ending mid-line. */
+STORE_TEST(log_lines)
+{
+    int64_t proj = make_project(st, "p");
+    int64_t pl = make_pipeline(st, proj, 1, "running", 0);
+    struct sl_store_job *jobs = NULL;
+    size_t n = 0;
+    CHECK_OK(sl_store_job_list_by_pipeline(st, pl, &jobs, &n, &e_));
+    int64_t job = jobs[0].id;
+    sl_store_jobs_free(jobs, n);
+    int64_t off = -1, lines = -1;
+    CHECK_OK(sl_store_log_line_offset(st, job, 5, &off, &e_));
+    CHECK_INT_EQ(off, 0);
+    CHECK_OK(sl_store_log_lines(st, job, &lines, &e_));
+    CHECK_INT_EQ(lines, 0);
+    const char *parts[] = {"one\ntw", "o\n", "thr", "ee", "\nfour\nfive\nsi", "x\n"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(parts); i++)
+        CHECK_OK(sl_store_log_append(st, job, parts[i], strlen(parts[i]), 1, NULL, &e_));
+    /* one\ntwo\nthree\nfour\nfive\nsix\n */
+    static const int64_t want[] = {0, 0, 4, 8, 14, 19, 24, 28, 28};
+    for (int64_t line = 0; line < (int64_t)SL_ARRAY_LEN(want); line++) {
+        CHECK_OK(sl_store_log_line_offset(st, job, line, &off, &e_));
+        CHECK_INT_EQ(off, want[line]);
+    }
+    CHECK_OK(sl_store_log_lines(st, job, &lines, &e_));
+    CHECK_INT_EQ(lines, 6);
 }
 
 STORE_TEST(artifacts)
