@@ -237,6 +237,9 @@ int sl_cmd_serve(int argc, char **argv)
         printf("admin token (shown once, also in %s/admin.token): %s\n", o.data_dir, admin);
         free(admin);
     }
+    /* start-up's passing allocations (migrations, the schema, the first statements) are
+     * freed but stay in malloc's heap: hand the free pages back before idling */
+    malloc_trim(0);
     printf("sluice serve: listening on http://%s\n", sl_server_address(s));
     fflush(stdout);
     sl_log(SL_LOG_INFO, "listening", "address", sl_server_address(s), NULL);

@@ -193,6 +193,17 @@ static bool has_child(const xmlNode *n, const char *name)
 }
 
 /* Walks the element tree iteratively (a deep document must not exhaust the stack). */
+
+/* xmlFree is a variable of libxml2 (its allocator hook), not a function: libxml2 is loaded
+ * on first use (base/lazy.h), and its stubs can stand for functions only, so the hook is
+ * read through xmlMemGet. */
+static void reports_xml_free(void *p)
+{
+    xmlFreeFunc f = NULL;
+    if (xmlMemGet(&f, NULL, NULL, NULL) == 0 && f)
+        f(p);
+}
+
 static void count_cases(const xmlNode *root, struct sl_junit_counts *c)
 {
     const xmlNode *n = root;
@@ -214,7 +225,7 @@ static void count_cases(const xmlNode *root, struct sl_junit_counts *c)
                 double v = strtod((const char *)t, &end);
                 if (end != (char *)t && v >= 0 && v < 1e12)
                     c->time_s += v;
-                xmlFree(t);
+                reports_xml_free(t);
             }
             descend = false; /* a testcase holds no testcases */
         }

@@ -136,10 +136,27 @@ int db_acquire(struct sl_store *st, bool write, struct db_conn *out, struct sl_e
     if (write && st->be->serialize_writes)
         pthread_mutex_lock(&st->write_mu);
     pthread_mutex_lock(&st->mu);
-    while (st->nidle == 0)
+    while (st->nidle == 0 && st->nconns >= (size_t)st->opts.pool_size)
         pthread_cond_wait(&st->cv, &st->mu);
-    c = st->idle[--st->nidle];
-    pthread_mutex_unlock(&st->mu);
+    if (st->nidle == 0) {
+        /* the pool grows on demand up to pool_size: an idle server holds the one connection
+         * it migrated with (each SQLite connection keeps its own schema and page cache,
+         * about 250 KB), a busy one as many as its threads use at once */
+        st->nconns++;
+        pthread_mutex_unlock(&st->mu);
+        if ((rc = st->be->connect(&c, st->target, &st->opts, err)) < 0) {
+            pthread_mutex_lock(&st->mu);
+            st->nconns--;
+            pthread_cond_signal(&st->cv);
+            pthread_mutex_unlock(&st->mu);
+            if (write && st->be->serialize_writes)
+                pthread_mutex_unlock(&st->write_mu);
+            return rc;
+        }
+    } else {
+        c = st->idle[--st->nidle];
+        pthread_mutex_unlock(&st->mu);
+    }
 
     if (!st->be->healthy(c)) {
         /* a PostgreSQL connection dropped (server restart): try a fresh one */
@@ -300,7 +317,7 @@ int sl_store_open_with(struct sl_store **out, const char *url, const struct sl_s
     pthread_mutex_init(&st->write_mu, NULL);
     st->idle = sl_xcalloc((size_t)st->opts.pool_size, sizeof(*st->idle));
 
-    /* the first connection migrates before the others open, so they see the schema */
+    /* the first connection migrates before any other opens, so they see the schema */
     void *c = NULL;
     if ((rc = be->connect(&c, st->target, &st->opts, err)) < 0)
         goto out;
@@ -317,12 +334,16 @@ int sl_store_open_with(struct sl_store **out, const char *url, const struct sl_s
     }
     if ((rc = sl_store_migrate(st, st->opts.migrate_to, err)) < 0)
         goto out;
-    while (st->nconns < (size_t)st->opts.pool_size) {
-        if ((rc = be->connect(&c, st->target, &st->opts, err)) < 0)
-            goto out;
-        st->idle[st->nidle++] = c;
-        st->nconns++;
+    /* the migrations read and wrote every page of a new database: those pages are not the
+     * server's working set, give them back (SQLite keeps a connection's pages until its
+     * cache_size, 2 MB) */
+    if (be == &sl_store_sqlite_backend) {
+        struct db_conn dc = {.st = st, .c = st->idle[0]};
+        struct sl_error serr = SL_ERROR_INIT;
+        (void)db_exec(&dc, "PRAGMA shrink_memory", NULL, 0, NULL, NULL, &serr);
+        sl_error_release(&serr);
     }
+    /* the others open on first need (db_acquire) */
     *out = st;
     st = NULL;
 out:
