@@ -67,8 +67,8 @@ __asm__(".text\n"
  * there is no caller to return an error to (the stub stands for the library's own API). */
 static _Noreturn void lazy_fail(const char *what, const char *name, const char *why)
 {
-    fprintf(stderr, "sluice: cannot load %s%s%s: %s\n", what, name ? " for " : "",
-            name ? name : "", why ? why : "unknown error");
+    fprintf(stderr, "sluice: cannot load %s%s%s: %s\n", what, name ? " for " : "", name ? name : "",
+            why ? why : "unknown error");
     _exit(127);
 }
 

@@ -17,12 +17,12 @@
 #include <stddef.h>
 
 struct sl_lazy_lib {
-    const char *soname;        /* "libgit2.so.1.5": what dlopen loads */
-    const char *names;         /* the stubs' function names, each NUL-terminated */
-    const unsigned *offsets;   /* where each function's name starts in NAMES */
-    void **ptrs;               /* resolved addresses, NULL until first use */
+    const char *soname;      /* "libgit2.so.1.5": what dlopen loads */
+    const char *names;       /* the stubs' function names, each NUL-terminated */
+    const unsigned *offsets; /* where each function's name starts in NAMES */
+    void **ptrs;             /* resolved addresses, NULL until first use */
     size_t count;
-    void *handle;              /* dlopen's handle, set once (atomically) */
+    void *handle; /* dlopen's handle, set once (atomically) */
 };
 
 /* Called by the stubs (through the register-saving trampoline in lazy.c): loads LIB if it
