@@ -253,6 +253,18 @@ int sl_agent_new(struct sl_agent **out, const struct sl_agent_options *opts, str
         sl_agent_free(a);
         return rc;
     }
+    a->work_abs = realpath(a->work_dir, NULL);
+    a->cache_abs = realpath(a->cache_dir, NULL);
+    a->sandbox = a->o.sandbox;
+    a->hide[0] = a->work_abs;
+    a->hide[a->work_abs ? 1 : 0] = a->cache_abs;
+    a->sandbox.hide = a->hide;
+    /* a kernel that refuses the sandbox is found now, not at the first job */
+    if (a->o.executor == SL_AGENT_EXEC_SANDBOX &&
+        (rc = sl_exec_sandbox_probe(&a->sandbox, err)) < 0) {
+        sl_agent_free(a);
+        return rc;
+    }
     /* GitLab's system_id names the machine a runner token is used from: the same work
      * directory on the same host is the same system across restarts */
     char *seed = sl_xasprintf("%s:%s", host, a->work_dir);
@@ -371,6 +383,8 @@ void sl_agent_free(struct sl_agent *a)
     free(a->base);
     free(a->work_dir);
     free(a->cache_dir);
+    free(a->work_abs);
+    free(a->cache_abs);
     free(a->system_id);
     free(a->info_json);
     free(a->slots);

@@ -27,6 +27,7 @@
 
 #include "base/compat.h"
 #include "base/error.h"
+#include "exec/exec.h"
 
 enum sl_agent_executor {
     SL_AGENT_EXEC_AUTO = 0, /* docker for a job with an image, shell otherwise */
@@ -45,6 +46,9 @@ struct sl_agent_options {
     const char *cache_dir; /* job caches; NULL: WORK_DIR/cache */
     int64_t grace_ms;      /* for running jobs at stop; 0: 30 s; < 0: none */
     int long_poll_s;       /* how long one jobs/request may be held; 0: 60 s (curl timeout) */
+    /* --executor sandbox: limits and root (--memory, --pids, --cpus, --rootfs); `hide` is
+     * the agent's own (its work directory: other jobs' workspaces, caches, tokens) */
+    struct sl_exec_sandbox sandbox;
 };
 
 /* Parses "auto|shell|sandbox|docker"; false when unknown. */

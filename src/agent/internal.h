@@ -23,6 +23,10 @@ struct sl_agent {
     struct sl_agent_options o;
     char *base; /* URL + "/api/v4" */
     char *work_dir, *cache_dir;
+    char *work_abs;      /* WORK_DIR's real path, hidden from sandbox jobs */
+    const char *hide[3]; /* the sandbox's hidden paths: work_abs, cache_dir's real path */
+    char *cache_abs;
+    struct sl_exec_sandbox sandbox; /* o.sandbox with hide */
     char *system_id;
     char *info_json; /* the runner info object sent with requests (JSON text) */
     char *runner_hdr;

@@ -142,8 +142,6 @@ static unsigned pull_policies(const char *const *names)
     return mask;
 }
 
-static const struct sl_exec_sandbox no_limits;
-
 /* The executor for this job, and the docker part from the payload's image and services. */
 static void choose_executor(struct run *r, struct sl_exec_docker *dk, struct sl_exec_service *svcs)
 {
@@ -178,7 +176,7 @@ static void choose_executor(struct run *r, struct sl_exec_docker *dk, struct sl_
         break;
     case SL_AGENT_EXEC_SANDBOX:
         js->exec.executor = SL_EXEC_SANDBOX;
-        js->exec.sandbox = &no_limits;
+        js->exec.sandbox = &r->a->sandbox;
         break;
     default:
         js->exec.executor = SL_EXEC_SHELL;

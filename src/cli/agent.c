@@ -5,6 +5,7 @@
 #include "base/log.h"
 #include "cli/cli.h"
 #include "cli/opts.h"
+#include "cli/run_executor.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -23,6 +24,11 @@ static const struct sl_cli_opt agent_opts[] = {
     {'C', 0, "cache-dir", "DIR", "job caches (default WORK-DIR/cache)", 0},
     {'g', 0, "grace", "SECONDS", "how long running jobs may finish at stop (default 30)", 0},
     {'l', 0, "long-poll", "SECONDS", "the longest a job request is held open (default 60)", 0},
+    {'M', 0, "memory", "B", "the sandbox's memory limit per job (bytes; k, m, g suffixes)", 0},
+    {'N', 0, "pids", "N", "the sandbox's limit of processes per job", 0},
+    {'U', 0, "cpus", "F", "the sandbox's CPUs per job (a fraction allowed)", 0},
+    {'R', 0, "rootfs", "DIR", "the sandbox's root file system (default the host's /)", 0},
+    {'H', 0, "sandbox-host-network", NULL, "honour SLUICE_SANDBOX_NETWORK=host of jobs", 0},
 };
 
 const struct sl_cli_spec sl_cli_spec_agent = {
@@ -124,6 +130,22 @@ int sl_cmd_agent(int argc, char **argv)
             }
             o.long_poll_s = (int)v;
             break;
+        case 'M':
+        case 'N':
+        case 'U':
+            if (!run_executor_limit("agent",
+                                    opt == 'M'   ? "memory"
+                                    : opt == 'N' ? "pids"
+                                                 : "cpus",
+                                    ca.arg, &o.sandbox))
+                return SL_EXIT_USAGE;
+            break;
+        case 'R':
+            o.sandbox.rootfs = ca.arg;
+            break;
+        case 'H':
+            o.sandbox.allow_host_network = true;
+            break;
         }
     }
     if (opt < 0)
@@ -147,10 +169,11 @@ int sl_cmd_agent(int argc, char **argv)
 
     struct sl_agent *a = NULL;
     struct sl_error err = SL_ERROR_INIT;
-    if (sl_agent_new(&a, &o, &err) < 0) {
+    int nrc = sl_agent_new(&a, &o, &err);
+    if (nrc < 0) {
         sl_cli_error("agent: %s", sl_error_format(&err));
         sl_error_release(&err);
-        return SL_EXIT_USAGE;
+        return nrc == SL_EPERM ? SL_EXIT_FAIL : SL_EXIT_USAGE; /* EPERM: the sandbox probe */
     }
     sc.a = a;
     pthread_t t;

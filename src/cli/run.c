@@ -423,32 +423,14 @@ static int parse_args(int argc, char **argv, struct run_args *a)
             break;
         case 'M':
         case 'N':
-        case 'U': {
-            char *end;
-            double v = strtod(p.arg, &end);
-            double unit = opt != 'M'                   ? 1
-                          : *end == 'k' || *end == 'K' ? 1024.0
-                          : *end == 'm' || *end == 'M' ? 1048576.0
-                          : *end == 'g' || *end == 'G' ? 1073741824.0
-                                                       : 1;
-            if (unit != 1)
-                end++;
-            if (*end || v <= 0) {
-                sl_cli_error("run: --%s takes a positive number, not '%s'",
-                             opt == 'M'   ? "memory"
-                             : opt == 'N' ? "pids"
-                                          : "cpus",
-                             p.arg);
+        case 'U':
+            if (!run_executor_limit("run",
+                                    opt == 'M'   ? "memory"
+                                    : opt == 'N' ? "pids"
+                                                 : "cpus",
+                                    p.arg, &a->xo.sandbox))
                 return SL_EXIT_USAGE;
-            }
-            if (opt == 'M')
-                a->xo.sandbox.memory_bytes = (int64_t)(v * unit);
-            else if (opt == 'N')
-                a->xo.sandbox.pids = (int64_t)v;
-            else
-                a->xo.sandbox.cpus = v;
             break;
-        }
         case 'R':
             a->xo.sandbox.rootfs = p.arg;
             break;
@@ -909,6 +891,11 @@ static int run_pipeline(struct run_args *a, const char **changed, bool *canceled
         nsel += top.sel[i];
     if (nsel == 0) {
         printf("pipeline created with no jobs to run\n");
+        goto out;
+    }
+    /* a sandbox the kernel refuses stops the run before any job, saying what is missing */
+    if (a->xo.executor == RUN_EXEC_SANDBOX && !run_executor_probe("run", &a->xo.sandbox)) {
+        ret = SL_EXIT_FAIL;
         goto out;
     }
     /* from here on the run has started: it takes its pipeline number */

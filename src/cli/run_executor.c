@@ -1,6 +1,7 @@
 /* run_executor.c: the executor of each job of `sluice run` (run_executor.h). */
 #include "base/compat.h"
 #include "cli/run_executor.h"
+#include "cli/cli.h"
 #include "exec/choose.h"
 
 static void apply(struct sl_arena *a, const struct run_executor_opts *o, struct sl_job_spec *js,
@@ -101,4 +102,43 @@ static void apply(struct sl_arena *a, const struct run_executor_opts *o, struct 
     struct sl_exec_docker *dk = sl_arena_alloc(a, sizeof(*dk));
     struct sl_exec_service *sv = sl_arena_alloc(a, (js->nservices + 1) * sizeof(*sv));
     sl_exec_choose(&c, js, dk, sv);
+}
+
+bool run_executor_limit(const char *cmd, const char *name, const char *s,
+                        struct sl_exec_sandbox *sb)
+{
+    char *end;
+    bool memory = !strcmp(name, "memory");
+    double v = strtod(s, &end);
+    double unit = !memory                      ? 1
+                  : *end == 'k' || *end == 'K' ? 1024.0
+                  : *end == 'm' || *end == 'M' ? 1048576.0
+                  : *end == 'g' || *end == 'G' ? 1073741824.0
+                                               : 1;
+    if (unit != 1)
+        end++;
+    /* an upper bound keeps the conversions below defined (1 PiB, a million pids, 4096 cores) */
+    double max = memory ? 1125899906842624.0 : !strcmp(name, "pids") ? 1e6 : 4096;
+    if (end == s || *end || !(v > 0) || v * unit > max) {
+        sl_cli_error("%s: --%s takes a positive number%s, not '%s'", cmd, name,
+                     memory ? " of bytes (k, m, g suffixes)" : "", s);
+        return false;
+    }
+    if (memory)
+        sb->memory_bytes = (int64_t)(v * unit);
+    else if (!strcmp(name, "pids"))
+        sb->pids = (int64_t)v;
+    else
+        sb->cpus = v;
+    return true;
+}
+
+bool run_executor_probe(const char *cmd, const struct sl_exec_sandbox *sb)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    bool ok = sl_exec_sandbox_probe(sb, &err) == 0;
+    if (!ok)
+        sl_cli_error("%s: %s", cmd, sl_error_format(&err));
+    sl_error_release(&err);
+    return ok;
 }

@@ -30,4 +30,13 @@ unsigned run_executor_policies(const char *s);
 void run_executor_apply(struct sl_arena *a, const struct run_executor_opts *o,
                         struct sl_job_spec *js, struct cli_unacted *u);
 
+/* The sandbox's limit options of run, serve and agent: NAME is "memory" (bytes, or with a
+ * k, m or g suffix), "pids" or "cpus" (a fraction of cores); S its value, set in SB.
+ * Prints CMD's usage error and returns false when S is not a positive number. */
+bool run_executor_limit(const char *cmd, const char *name, const char *s,
+                        struct sl_exec_sandbox *sb);
+/* --executor sandbox at start-up: the trial job of sl_exec_sandbox_probe; prints CMD's
+ * error naming what the kernel refuses and returns false when the sandbox cannot run. */
+bool run_executor_probe(const char *cmd, const struct sl_exec_sandbox *sb);
+
 #endif

@@ -244,6 +244,13 @@ int sl_exec_run(const struct sl_exec_spec *spec, struct sl_exec_result *result,
  * ...`, called with ARGV from "__sandbox" on; sandbox.c): runs PROGRAM in fresh namespaces
  * and cgroups. Called from main() of a fresh process only. */
 int sl_exec_sandbox_main(int argc, char **argv);
+/* Runs a trial job (`/bin/sh -c :`) through the sandbox helper with SB's root and limits,
+ * so that a kernel that refuses (no user namespaces, a cgroup controller missing or not
+ * delegated for a limit asked for, a root without a shell) is found when sluice starts,
+ * not at the first job. 0, or SL_EPERM with ERR quoting the helper's line that names what
+ * is missing. The callers (run, serve, agent with --executor sandbox) stop on it: there
+ * is no fall-back to the shell executor. */
+int sl_exec_sandbox_probe(const struct sl_exec_sandbox *sb, struct sl_error *err);
 
 /* "success", "failed", "canceled", "timeout". Static strings. */
 const char *sl_exec_status_name(enum sl_exec_status s);

@@ -85,11 +85,29 @@ static bool has_v2_memory(void)
     return strstr(buf, "memory") != NULL;
 }
 
+/* Makes cgroup DIR for WHAT (an option), saying which controller is absent or that the
+ * hierarchy is not delegated to this user: the start-up probe shows this line. */
 static void cg_make(struct cg *c, const char *dir, const char *what)
 {
     if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-        fprintf(stderr, "sandbox: cannot create the cgroup %s for %s: %s\n", dir, what,
-                strerror(errno));
+        int e = errno;
+        char parent[256];
+        snprintf(parent, sizeof(parent), "%s", dir);
+        *strrchr(parent, '/') = 0;
+        if (e == ENOENT)
+            fprintf(stderr,
+                    "sandbox: %s needs a cgroup controller this machine does not mount: "
+                    "neither cgroup v2 with it in /sys/fs/cgroup/cgroup.controllers nor "
+                    "cgroup v1 at %s\n",
+                    what, parent);
+        else if (e == EACCES || e == EPERM || e == EROFS)
+            fprintf(stderr,
+                    "sandbox: %s needs cgroup delegation: this user (uid %d) may not create "
+                    "%s: %s\n",
+                    what, (int)getuid(), dir, strerror(e));
+        else
+            fprintf(stderr, "sandbox: cannot create the cgroup %s for %s: %s\n", dir, what,
+                    strerror(e));
         _exit(FAIL);
     }
     snprintf(c->dir[c->n++], sizeof(c->dir[0]), "%s", dir);
@@ -114,7 +132,7 @@ static void cg_setup(struct cg *c, const struct opts *o)
     c->v2 = has_v2_memory();
     if (c->v2) {
         snprintf(dir, sizeof(dir), "/sys/fs/cgroup/sluice-sandbox-%d", (int)getpid());
-        cg_make(c, dir, "the job's limits");
+        cg_make(c, dir, o->memory ? "--memory" : o->pids ? "--pids" : "--cpus");
         if (o->memory) {
             snprintf(v, sizeof(v), "%lld", o->memory);
             cg_set(dir, "memory.max", v);
@@ -372,7 +390,8 @@ static int enter_namespaces(const struct opts *o)
     if (unshare(flags) < 0) {
         fprintf(stderr,
                 "sandbox: the kernel refuses new namespaces (user, mount, pid, ipc, uts%s): %s; "
-                "check user.max_user_namespaces and kernel.unprivileged_userns_clone\n",
+                "user namespaces need user.max_user_namespaces above 0 (and, on kernels that "
+                "have it, kernel.unprivileged_userns_clone=1)\n",
                 o->net_host ? "" : ", net", strerror(errno));
         return FAIL;
     }
@@ -498,4 +517,68 @@ int sl_exec_sandbox_argv(const struct sl_exec_spec *spec, char **argv, struct sl
         argv[n++] = sl_xstrdup("--net-host");
     argv[n++] = sl_xstrdup("--");
     return n;
+}
+
+/* --- the start-up probe ----------------------------------------------------------------- */
+
+int sl_exec_sandbox_probe(const struct sl_exec_sandbox *sb, struct sl_error *err)
+{
+    struct sl_exec_spec spec = {0};
+    char *argv[SL_EXEC_SANDBOX_ARGS + 4] = {0};
+    char msg[1024] = "";
+    int p[2] = {-1, -1}, st = 0, rc = 0;
+    size_t got = 0;
+    spec.sandbox = sb;
+    int n = sl_exec_sandbox_argv(&spec, argv, err);
+    if (n < 0)
+        return n;
+    argv[n++] = sl_xstrdup("/bin/sh");
+    argv[n++] = sl_xstrdup("-c");
+    argv[n++] = sl_xstrdup(":");
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        rc = sl_error_set_errno(err, SL_EIO, "sandbox: the start-up probe");
+        goto out;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        rc = sl_error_set_errno(err, SL_EIO, "sandbox: the start-up probe");
+        goto out;
+    }
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        dup2(p[1], 2);
+        execv(argv[0], argv);
+        fprintf(stderr, "sandbox: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(FAIL);
+    }
+    close(p[1]);
+    p[1] = -1;
+    for (ssize_t r;
+         got < sizeof(msg) - 1 &&
+         ((r = read(p[0], msg + got, sizeof(msg) - 1 - got)) > 0 || (r < 0 && errno == EINTR));)
+        got += r > 0 ? (size_t)r : 0;
+    msg[got] = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        char *nl = strchr(msg, '\n');
+        if (nl)
+            *nl = 0;
+        const char *why = !strncmp(msg, "sandbox: ", 9) ? msg + 9 : msg;
+        rc = sl_error_set(err, SL_EPERM,
+                          "the sandbox executor cannot run on this machine: %s (a trial job "
+                          "exited %d); no job is run without its sandbox",
+                          *why ? why : "the helper said nothing",
+                          WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+    }
+out:
+    if (p[0] >= 0)
+        close(p[0]);
+    if (p[1] >= 0)
+        close(p[1]);
+    for (int i = 0; i < n; i++)
+        free(argv[i]);
+    return rc;
 }
