@@ -22,6 +22,7 @@ int sl_cmd_token(int argc, char **argv);
 int sl_cmd_runner(int argc, char **argv);
 int sl_cmd_secrets(int argc, char **argv);
 int sl_cmd_var(int argc, char **argv);
+int sl_cmd_notify(int argc, char **argv);
 int sl_cmd_env(int argc, char **argv);
 int sl_cmd_flag(int argc, char **argv);
 
@@ -30,8 +31,8 @@ struct sl_cli_spec; /* cli/opts.h */
 /* Each command's option table and help (beside its code; opts.h). */
 extern const struct sl_cli_spec sl_cli_spec_lint, sl_cli_spec_config, sl_cli_spec_plan,
     sl_cli_spec_run, sl_cli_spec_clean, sl_cli_spec_serve, sl_cli_spec_agent, sl_cli_spec_token,
-    sl_cli_spec_runner, sl_cli_spec_secrets, sl_cli_spec_var, sl_cli_spec_env, sl_cli_spec_flag,
-    sl_cli_spec_completion, sl_cli_spec_version;
+    sl_cli_spec_runner, sl_cli_spec_secrets, sl_cli_spec_var, sl_cli_spec_notify, sl_cli_spec_env,
+    sl_cli_spec_flag, sl_cli_spec_completion, sl_cli_spec_version;
 
 /* A subcommand of the table in main.c. */
 struct command {

@@ -29,6 +29,8 @@ static const struct command commands[] = {
     {"secrets", sl_cmd_secrets, "rotate the key CI/CD variables are sealed with",
      &sl_cli_spec_secrets},
     {"var", sl_cmd_var, "set, list and remove CI/CD variables of a server", &sl_cli_spec_var},
+    {"notify", sl_cmd_notify, "send a sample notification of a project (notify test)",
+     &sl_cli_spec_notify},
     {"env", sl_cmd_env, "environments and deployments of a server: list, stop, roll back, approve",
      &sl_cli_spec_env},
     {"flag", sl_cmd_flag, "feature flags of a server: list, enable, disable, roll out",

@@ -52,6 +52,15 @@ static const struct sl_cli_opt serve_opts[] = {
      "the most of a job's log stored (default 1G, 1 GiB; K, M, G, T suffixes); a log "
      "reaching it ends with a line saying so",
      0},
+    {'R', 0, "delivery-retry-base", "SECONDS",
+     "the wait before a failed commit status or notification is sent again (default 5, "
+     "doubling after each failed attempt; decimals allowed)",
+     0},
+    {'S', 0, "smtp-url", "URL",
+     "the mail relay of email notifications: smtps://HOST[:PORT] or smtp://HOST[:PORT] "
+     "(STARTTLS required off loopback); user:password@ in the URL to authenticate",
+     0},
+    {'F', 0, "smtp-from", "ADDR", "the sender address of notification mails", 0},
 };
 
 const struct sl_cli_spec sl_cli_spec_serve = {
@@ -199,10 +208,41 @@ int sl_cmd_serve(int argc, char **argv)
                 return SL_EXIT_USAGE;
             }
             break;
+        case 'R': {
+            char *end;
+            double v = strtod(ca.arg, &end);
+            if (!*ca.arg || *end || !(v >= 0.01 && v <= 3600)) {
+                sl_cli_error("serve: --delivery-retry-base takes seconds (0.01 to 3600), not '%s'",
+                             ca.arg);
+                return SL_EXIT_USAGE;
+            }
+            o.delivery_retry_base_ms = (int64_t)(v * 1000 + 0.5);
+            break;
+        }
+        case 'S':
+            if (strncmp(ca.arg, "smtp://", 7) != 0 && strncmp(ca.arg, "smtps://", 8) != 0) {
+                sl_cli_error("serve: --smtp-url takes smtp://HOST[:PORT] or smtps://HOST[:PORT], "
+                             "not '%s'",
+                             ca.arg);
+                return SL_EXIT_USAGE;
+            }
+            o.smtp_url = ca.arg;
+            break;
+        case 'F':
+            if (!*ca.arg || !strchr(ca.arg, '@') || strpbrk(ca.arg, " \r\n<>")) {
+                sl_cli_error("serve: --smtp-from takes a mail address, not '%s'", ca.arg);
+                return SL_EXIT_USAGE;
+            }
+            o.smtp_from = ca.arg;
+            break;
         }
     }
     if (opt < 0)
         return ca.exit;
+    if (!o.smtp_url != !o.smtp_from) {
+        sl_cli_error("serve: --smtp-url and --smtp-from go together");
+        return SL_EXIT_USAGE;
+    }
     if (sl_cli_too_many(&ca, 0))
         return SL_EXIT_USAGE;
     o.workers = (int)workers;

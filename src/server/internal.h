@@ -87,6 +87,14 @@ struct sl_server {
     int lease_s;            /* a running job's lease (--lease) */
     int long_poll_s;        /* how long a jobs/request is held (--long-poll; 0 = not) */
     struct runner_hub *hub; /* held long-polls (runner_hold.c) */
+    /* the delivery queue's sender (delivery.c) */
+    pthread_t sender;
+    bool sender_started;
+    pthread_mutex_t delivery_mu;
+    pthread_cond_t delivery_cv; /* CLOCK_MONOTONIC */
+    bool delivery_kick;         /* under delivery_mu: something was queued */
+    int64_t delivery_retry_base_ms;
+    char *smtp_url, *smtp_from; /* the mail relay (--smtp-url, --smtp-from); NULL: none */
 };
 
 /* One request as the handlers see it. */
@@ -545,6 +553,44 @@ json_t *srv_time_json(int64_t ms);
 bool srv_page_args(struct req *r, struct sl_store_page *page);
 /* An audit event of the request's token on KIND:ID. */
 void srv_audit_on(struct req *r, const char *action, const char *kind, int64_t id);
+
+/* The delivery queue (delivery.c): statuses and notifications are rows in the store that
+ * one thread sends with retries (see the file). */
+#define SRV_DELIVERY_ATTEMPTS 8         /* attempts before a delivery is given up */
+#define SRV_DELIVERY_RETRY_BASE_MS 5000 /* the first retry's wait (--delivery-retry-base) */
+int srv_delivery_start(struct sl_server *s, struct sl_error *err);
+/* Makes the sender look at the queue now. */
+void srv_delivery_wake(struct sl_server *s);
+/* Stops and joins it (S->stopping must be set). */
+void srv_delivery_join(struct sl_server *s);
+/* Queues a request to TARGET of KIND ("status:github", "notify:slack", ...) for PROJECT_ID
+ * from SOURCE_ID (a notification rule; 0: the forge connection) with BODY (a mail's whole
+ * message for notify:email) and wakes the sender. Inside a transition it is part of its
+ * transaction. */
+int srv_delivery_queue(struct sl_server *s, int64_t project_id, int64_t source_id, const char *kind,
+                       const char *target, const char *method, const char *body,
+                       struct sl_error *err);
+void h_delivery_list(struct req *r);
+
+/* Commit statuses (forge.c). */
+/* The header that authenticates TOKEN on a forge of KIND (caller frees; wipe it). */
+char *srv_forge_auth_header(const char *kind, const char *token);
+void h_forge_get(struct req *r);
+void h_forge_put(struct req *r);
+void h_forge_delete(struct req *r);
+/* Pipeline P moved from OLD_STATUS (NULL: it was just created) to its status: queues its
+ * commit status on the project's forge and, when it finished, the notifications its rules
+ * ask for. Errors are logged, never returned: a pipeline never waits on its reports. */
+void srv_pipeline_reported(struct sl_server *s, const struct sl_store_pipeline *p,
+                           const char *old_status);
+/* Notifications (notify.c). */
+/* Queues the notifications of finished pipeline P (failed, success, and fixed when its ref
+ * had last failed) to every rule of its project that asks for them. */
+void srv_notify_pipeline(struct sl_server *s, const struct sl_store_pipeline *p);
+void h_notification_list(struct req *r);
+void h_notification_create(struct req *r);
+void h_notification_delete(struct req *r);
+void h_notification_test(struct req *r);
 
 /* Metrics (metrics.c). */
 void metrics_init(struct metrics *m);

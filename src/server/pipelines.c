@@ -495,6 +495,21 @@ static char **input_strings(json_t *inputs)
     return out;
 }
 
+/* Stores P, a pipeline that failed before it had jobs (a configuration that does not load or
+ * plan), and reports it as any pipeline's change is. */
+static int created_failed(struct sl_server *s, struct sl_store_pipeline *p, int64_t now,
+                          int64_t *id_out, struct sl_error *err)
+{
+    int rc = sl_store_pipeline_create(s->st, p, NULL, 0, now, &p->id, &p->iid, err);
+    if (rc == 0) {
+        if (id_out)
+            *id_out = p->id;
+        p->created_at = now;
+        srv_pipeline_reported(s, p, NULL);
+    }
+    return rc;
+}
+
 static int pipeline_create(struct sl_server *s, const struct sl_store_project *proj,
                            const char *ref, json_t *variables, json_t *inputs, const char *source,
                            const char *actor, bool only_if_moved, bool *unchanged_out,
@@ -633,14 +648,14 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
                          : "the configuration is invalid (see yaml_errors)");
         p.yaml_errors = masked(&stored, diag_json(&diag, tree));
         p.finished_at = now;
-        rc = sl_store_pipeline_create(s->st, &p, NULL, 0, now, id_out, NULL, err);
+        rc = created_failed(s, &p, now, id_out, err);
         goto out;
     }
     struct sl_error perr = SL_ERROR_INIT;
     if (sl_plan_build(&plan, cfg, &t, &perr) < 0) {
         p.status = (char *)"failed";
         p.error_message = plan_error = masked(&stored, sl_xstrdup(sl_error_format(&perr)));
-        rc = sl_store_pipeline_create(s->st, &p, NULL, 0, now, id_out, NULL, err);
+        rc = created_failed(s, &p, now, id_out, err);
         sl_error_release(&perr);
         goto out;
     }
@@ -697,9 +712,10 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     if (sl_sched_is_finished(m))
         p.finished_at = now;
     int64_t pid = 0;
-    rc = sl_store_pipeline_create(s->st, &p, jobs, njobs, now, &pid, NULL, err);
+    rc = sl_store_pipeline_create(s->st, &p, jobs, njobs, now, &pid, &p.iid, err);
     if (rc == 0) {
         p.id = pid;
+        p.created_at = now;
         if (id_out)
             *id_out = pid;
         struct sl_error derr = SL_ERROR_INIT;
@@ -709,6 +725,7 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
                    sl_error_format(&derr), NULL);
         }
         sl_error_release(&derr);
+        srv_pipeline_reported(s, &p, NULL);
         srv_auto_cancel_redundant(s, &p);
         srv_workers_wake(s);
         if (bridges)

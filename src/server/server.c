@@ -167,7 +167,13 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->wake_cv, &ca);
     pthread_cond_init(&s->poll_cv, &ca);
+    pthread_mutex_init(&s->delivery_mu, NULL);
+    pthread_cond_init(&s->delivery_cv, &ca);
     pthread_condattr_destroy(&ca);
+    s->delivery_retry_base_ms = opts->delivery_retry_base_ms > 0 ? opts->delivery_retry_base_ms
+                                                                 : SRV_DELIVERY_RETRY_BASE_MS;
+    s->smtp_url = opts->smtp_url ? sl_xstrdup(opts->smtp_url) : NULL;
+    s->smtp_from = opts->smtp_from ? sl_xstrdup(opts->smtp_from) : NULL;
     s->lease_s = opts->lease_s > 0 ? opts->lease_s : SRV_LEASE_S;
     s->long_poll_s = opts->long_poll_s == 0  ? SRV_LONG_POLL_MAX_S
                      : opts->long_poll_s < 0 ? 0
@@ -215,6 +221,8 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
     } else {
         s->external_url = sl_xasprintf("http://%s", s->address);
     }
+    if ((rc = srv_delivery_start(s, err)) < 0)
+        goto out;
     /* last: a start that fails leaves no admin token nobody was shown */
     if ((rc = ensure_admin_token(s, admin_token, err)) < 0)
         goto out;
@@ -252,6 +260,8 @@ void sl_server_shutdown(struct sl_server *s, int64_t grace_ms)
     }
     if (s->workers)
         srv_workers_join(s);
+    /* after the workers: their last transitions queue statuses, sent at the next start */
+    srv_delivery_join(s);
 }
 
 void sl_server_free(struct sl_server *s)
@@ -266,6 +276,10 @@ void sl_server_free(struct sl_server *s)
     pthread_cond_destroy(&s->wake_cv);
     pthread_mutex_destroy(&s->poll_mu);
     pthread_cond_destroy(&s->poll_cv);
+    pthread_mutex_destroy(&s->delivery_mu);
+    pthread_cond_destroy(&s->delivery_cv);
+    free(s->smtp_url);
+    free(s->smtp_from);
     srv_runners_free(s);
     free(s->external_url);
     if (s->listen_fd >= 0)

@@ -48,6 +48,11 @@ struct sl_server_options {
     struct sl_exec_choice executor;
     /* the most bytes of a job's log stored (the store's max_log_bytes); 0 = 1 GiB */
     int64_t log_cap;
+    /* the delivery queue (statuses, notifications): the first retry's wait in ms (0 = 5000;
+     * doubling after each failed attempt), and the mail relay (NULL: no mail) */
+    int64_t delivery_retry_base_ms;
+    const char *smtp_url;  /* smtp://HOST[:PORT] (STARTTLS off loopback) or smtps://... */
+    const char *smtp_from; /* the sender's address */
 };
 
 /* Opens (and migrates) the store, creates the admin token on first start (*ADMIN_TOKEN,

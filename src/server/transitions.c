@@ -143,11 +143,16 @@ static int persist_pipeline(struct sl_server *s, struct sl_store_pipeline *p, st
     int64_t finished_at = finished ? (p->finished_at ? p->finished_at : now) : 0;
     if (!strcmp(p->status, name) && started_at == p->started_at && finished_at == p->finished_at)
         return 0;
-    free(p->status);
+    char *old = p->status;
     p->status = sl_xstrdup(name);
     p->started_at = started_at;
     p->finished_at = finished_at;
-    return sl_store_pipeline_update(s->st, p, err);
+    int rc = sl_store_pipeline_update(s->st, p, err);
+    /* queued in the transition's transaction: a status change and its report are one */
+    if (rc == 0 && strcmp(old, name) != 0)
+        srv_pipeline_reported(s, p, old);
+    free(old);
+    return rc;
 }
 
 static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, size_t pos,

@@ -137,7 +137,9 @@ int sl_store_sealed_count(struct sl_store *st, int64_t *n, struct sl_error *err)
     struct db_rows rows = {0};
     int rc = db_run(st, false,
                     "SELECT (SELECT COUNT(*) FROM variables) + (SELECT COUNT(*) FROM projects "
-                    "WHERE webhook_secret_sealed IS NOT NULL)",
+                    "WHERE webhook_secret_sealed IS NOT NULL) + (SELECT COUNT(*) FROM "
+                    "forge_connections) + (SELECT COUNT(*) FROM notification_rules WHERE "
+                    "secret_sealed IS NOT NULL)",
                     NULL, 0, &rows, NULL, err);
     if (rc == 0)
         *n = db_get_int(&rows, 0, 0);
@@ -145,32 +147,43 @@ int sl_store_sealed_count(struct sl_store *st, int64_t *n, struct sl_error *err)
     return rc;
 }
 
-/* Re-seals the projects' webhook secrets from OLD to NEW inside DC's transaction. */
-static int reseal_webhook_secrets(struct db_conn *dc, const unsigned char *old,
-                                  const unsigned char *new_key, int64_t *count,
-                                  struct sl_error *err)
+/* The sealed columns other than variables' values, each with its purpose and the column
+ * of the project it is bound to: rotation re-seals them all. */
+static const struct sealed_column {
+    const char *table, *id, *project, *column, *purpose;
+} sealed_columns[] = {
+    {"projects", "id", "id", "webhook_secret_sealed", "webhook"},
+    {"forge_connections", "project_id", "project_id", "token_sealed", "forge"},
+    {"notification_rules", "id", "project_id", "secret_sealed", "notify"},
+};
+
+/* Re-seals column C from OLD to NEW inside DC's transaction. */
+static int reseal_column(struct db_conn *dc, const struct sealed_column *c,
+                         const unsigned char *old, const unsigned char *new_key, int64_t *count,
+                         struct sl_error *err)
 {
     struct db_rows rows = {0};
-    int rc = db_exec(dc,
-                     "SELECT id, webhook_secret_sealed FROM projects WHERE webhook_secret_sealed "
-                     "IS NOT NULL",
-                     NULL, 0, &rows, NULL, err);
+    char *sel = sl_xasprintf("SELECT %s, %s, %s FROM %s WHERE %s IS NOT NULL", c->id, c->project,
+                             c->column, c->table, c->column);
+    char *upd = sl_xasprintf("UPDATE %s SET %s = ? WHERE %s = ?", c->table, c->column, c->id);
+    int rc = db_exec(dc, sel, NULL, 0, &rows, NULL, err);
     for (size_t i = 0; rc == 0 && i < rows.nrows; i++) {
-        int64_t id = db_get_int(&rows, i, 0);
+        int64_t id = db_get_int(&rows, i, 0), pid = db_get_int(&rows, i, 1);
         char *plain = NULL;
-        if ((rc = db_unseal_as(old, "webhook", id, db_cell(&rows, i, 1), &plain, err)) < 0)
+        if ((rc = db_unseal_as(old, c->purpose, pid, db_cell(&rows, i, 2), &plain, err)) < 0)
             break;
         unsigned char *sealed = NULL;
         size_t slen = 0;
-        db_seal_as(new_key, "webhook", id, plain, strlen(plain), &sealed, &slen);
+        db_seal_as(new_key, c->purpose, pid, plain, strlen(plain), &sealed, &slen);
         sodium_memzero(plain, strlen(plain));
         free(plain);
         struct db_value v[] = {db_blob(sealed, slen), db_int(id)};
-        rc = db_exec(dc, "UPDATE projects SET webhook_secret_sealed = ? WHERE id = ?", v,
-                     SL_ARRAY_LEN(v), NULL, NULL, err);
+        rc = db_exec(dc, upd, v, SL_ARRAY_LEN(v), NULL, NULL, err);
         free(sealed);
         (*count)++;
     }
+    free(sel);
+    free(upd);
     db_rows_release(&rows);
     return rc;
 }
@@ -243,8 +256,8 @@ int sl_store_rotate_seal_key(struct sl_store *st,
         free(sealed);
         count++;
     }
-    if (rc == 0)
-        rc = reseal_webhook_secrets(&dc, old, new_key, &count, err);
+    for (size_t i = 0; rc == 0 && i < SL_ARRAY_LEN(sealed_columns); i++)
+        rc = reseal_column(&dc, &sealed_columns[i], old, new_key, &count, err);
     rc = db_end(&dc, rc, err);
     if (rc == 0) {
         sl_store_set_seal_key(st, new_key);

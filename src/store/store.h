@@ -811,4 +811,103 @@ int sl_store_approval_add(struct sl_store *st, const struct sl_store_approval *a
 int sl_store_approval_list(struct sl_store *st, int64_t deployment_id,
                            struct sl_store_approval **out, size_t *n, struct sl_error *err);
 
+/* ---- forge connections, notification rules and the delivery queue (deliveries.c) ----
+ *
+ * What sluice tells the outside about pipelines: commit statuses on a project's forge and
+ * notifications. Tokens and secrets are stored only sealed (they need the store's key to be
+ * written or read) and never listed. A delivery is one HTTP request (or mail) to send; the
+ * sender (server/delivery.c) reads the credentials from its source when it sends, so the
+ * queue holds no secret. */
+
+#define SL_STORE_NOTIFY_RULES_MAX 50 /* notification rules of one project */
+
+struct sl_store_forge {
+    int64_t project_id;
+    char *kind;       /* github, gitlab, gitea */
+    char *api_url;    /* the API root, without a trailing slash */
+    char *repository; /* owner/name, or GitLab's project id or path */
+    char *token;      /* opened; NULL when read with WITH_TOKEN false */
+    bool per_job;     /* also one status per job */
+    int64_t created_at, updated_at;
+};
+
+struct sl_store_notify_rule {
+    int64_t id;
+    int64_t project_id;
+    char *channel; /* webhook, slack, matrix, email */
+    char *target;  /* a URL or a mail address */
+    char *events;  /* JSON array of "failed", "fixed", "success" */
+    char *refs;    /* all, protected, default */
+    char *secret;  /* opened; "" = none; NULL when read without secrets */
+    int64_t created_at;
+};
+
+struct sl_store_delivery {
+    int64_t id;
+    int64_t project_id;
+    int64_t source_id; /* the notification rule; 0 = the forge connection */
+    char *kind;        /* "status:github", "notify:webhook", ... */
+    char *target;      /* the URL (or mail address) it goes to */
+    char *payload;     /* JSON the sender builds the request from */
+    char *state;       /* pending, delivered, given_up */
+    int attempts;
+    char *last_error; /* NULL = none */
+    int64_t next_at;  /* when a pending delivery is (re)tried */
+    int64_t created_at, updated_at, delivered_at;
+};
+
+void sl_store_forge_release(struct sl_store_forge *f);
+void sl_store_notify_rule_release(struct sl_store_notify_rule *r);
+void sl_store_notify_rules_free(struct sl_store_notify_rule *arr, size_t n);
+void sl_store_delivery_release(struct sl_store_delivery *d);
+void sl_store_deliveries_free(struct sl_store_delivery *arr, size_t n);
+
+/* Sets (creates or replaces) the forge connection of F->project_id, its token sealed.
+ * SL_EINVAL without a secrets key or a token; SL_ENOENT when the project does not exist. */
+int sl_store_forge_set(struct sl_store *st, const struct sl_store_forge *f, int64_t now,
+                       struct sl_error *err);
+/* SL_ENOENT when PROJECT_ID has none. The token is opened only WITH_TOKEN (SL_EINVAL when it
+ * does not open under the store's key). */
+int sl_store_forge_get(struct sl_store *st, int64_t project_id, bool with_token,
+                       struct sl_store_forge *out, struct sl_error *err);
+int sl_store_forge_delete(struct sl_store *st, int64_t project_id, struct sl_error *err);
+
+/* Adds a rule (R->secret "" or NULL = none, sealed otherwise). SL_ELIMIT past
+ * SL_STORE_NOTIFY_RULES_MAX rules. */
+int sl_store_notify_rule_create(struct sl_store *st, const struct sl_store_notify_rule *r,
+                                int64_t now, int64_t *id_out, struct sl_error *err);
+/* A project's rules by id; secrets opened only WITH_SECRETS. */
+int sl_store_notify_rule_list(struct sl_store *st, int64_t project_id, bool with_secrets,
+                              struct sl_store_notify_rule **out, size_t *n, struct sl_error *err);
+int sl_store_notify_rule_get(struct sl_store *st, int64_t id, bool with_secret,
+                             struct sl_store_notify_rule *out, struct sl_error *err);
+/* SL_ENOENT when PROJECT_ID has no rule ID. */
+int sl_store_notify_rule_delete(struct sl_store *st, int64_t project_id, int64_t id,
+                                struct sl_error *err);
+
+/* Queues D (id, state, attempts, last_error and times ignored: pending, due at NOW). */
+int sl_store_delivery_add(struct sl_store *st, const struct sl_store_delivery *d, int64_t now,
+                          int64_t *id_out, struct sl_error *err);
+/* Takes the pending delivery that has been due the longest (next_at <= NOW) and pushes its
+ * next_at to NOW + LEASE_MS, so no other sender takes it meanwhile (and a sender that dies
+ * with it leaves it to be taken again). 1 with *OUT filled, 0 when none is due. */
+int sl_store_delivery_claim(struct sl_store *st, int64_t now, int64_t lease_ms,
+                            struct sl_store_delivery *out, struct sl_error *err);
+/* Records an attempt of D->id: state, attempts, last_error, next_at (delivered_at = NOW
+ * when delivered). */
+int sl_store_delivery_update(struct sl_store *st, const struct sl_store_delivery *d, int64_t now,
+                             struct sl_error *err);
+/* The earliest next_at of a pending delivery into *OUT (0 = none pending). */
+int sl_store_delivery_next_due(struct sl_store *st, int64_t *out, struct sl_error *err);
+/* A project's deliveries, newest first (keyset on id); PAGE->status filters on state. */
+int sl_store_delivery_list(struct sl_store *st, int64_t project_id,
+                           const struct sl_store_page *page, struct sl_store_delivery **out,
+                           size_t *n, struct sl_error *err);
+int sl_store_delivery_get(struct sl_store *st, int64_t id, struct sl_store_delivery *out,
+                          struct sl_error *err);
+/* Records STATUS as the last finished status of REF (a branch, or "refs/tags/NAME") of
+ * PROJECT_ID; *OLD_OUT (caller frees) gets the one it replaces, NULL when there was none. */
+int sl_store_ref_status_swap(struct sl_store *st, int64_t project_id, const char *ref,
+                             const char *status, int64_t now, char **old_out, struct sl_error *err);
+
 #endif

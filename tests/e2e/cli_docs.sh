@@ -10,7 +10,7 @@ ok() { pass=$((pass + 1)); echo "ok - $1"; }
 bad() { fail=$((fail + 1)); echo "not ok - $1"; }
 # the docs page of each command, besides its README section
 declare -A page=([lint]=lint [config]=lint [plan]=plan [run]=run [clean]=run [serve]=server
-  [token]=server [agent]=agents [runner]=agents [var]=secrets [secrets]=secrets
+  [token]=server [agent]=agents [runner]=agents [var]=secrets [notify]=notifications [secrets]=secrets
   [env]=deployments [flag]=feature-flags [completion]=run [version]=run)
 words=$("$bin" completion bash | sed -n 's/^    \([a-z]*\)) words="\(.*\)" ;;$/\1 \2/p' | grep -v '^help ')
 cmds=$("$bin" --help | awk '/^Commands:/{on=1; next} /^$/{if (on) exit} on {print $1}')

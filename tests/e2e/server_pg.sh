@@ -11,7 +11,7 @@ src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 pg=$src/scripts/pg-test-server.sh
 status=0
 for t in server_api server_hooks server_mr server_poll server_deploy server_secrets server_auto_cancel \
-  runner_protocol server_flags server_parity; do
+  server_notify runner_protocol server_flags server_parity; do
   uri=$("$pg" start --watch $$ 2>"${TMPDIR:-/tmp}/server_pg.$$.err")
   rc=$?
   why=$(cat "${TMPDIR:-/tmp}/server_pg.$$.err")

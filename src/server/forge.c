@@ -1,0 +1,250 @@
+/* forge.c: a project's forge connection (PUT/GET/DELETE /api/v1/projects/{id}/forge) and the
+ * commit statuses sluice reports there as a pipeline's state changes, in each forge's own
+ * API and vocabulary:
+ *
+ *   GitHub  POST {api}/repos/{owner}/{repo}/statuses/{sha}  {state, target_url, description,
+ *           context}; Authorization: Bearer TOKEN
+ *   Gitea   the same path and fields; Authorization: token TOKEN
+ *   GitLab  POST {api}/projects/{id or url-encoded path}/statuses/{sha}  {state, ref, name,
+ *           target_url, description}; PRIVATE-TOKEN: TOKEN
+ *
+ * The requests go through the delivery queue (delivery.c), so a forge that is down gets
+ * them later, in order of the pipeline's changes. */
+#include "base/compat.h"
+
+#include <inttypes.h>
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/time.h"
+#include "server/internal.h"
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#define CONTEXT_MAX 255 /* GitHub's limit on a context */
+
+/* The forges, as data. */
+static const struct forge_kind {
+    const char *kind;
+    const char *collection; /* API_ROOT/COLLECTION/REPOSITORY/statuses/SHA */
+    bool encode_repo;       /* the repository is one path segment (GitLab's id or path) */
+    const char *auth;       /* the header the token follows */
+    bool gitlab_states;
+} forge_kinds[] = {
+    {"github", "repos", false, "Authorization: Bearer ", false},
+    {"gitea", "repos", false, "Authorization: token ", false},
+    {"gitlab", "projects", true, "PRIVATE-TOKEN: ", true},
+};
+
+/* A pipeline's status in each vocabulary: GitHub and Gitea have pending, success, failure and
+ * error; GitLab's commit statuses have pending, running, success, failed, canceled. */
+static const struct state_row {
+    const char *sluice, *github, *gitlab;
+} states[] = {
+    {"created", "pending", "pending"},   {"waiting_for_resource", "pending", "pending"},
+    {"preparing", "pending", "pending"}, {"pending", "pending", "pending"},
+    {"scheduled", "pending", "pending"}, {"manual", "pending", "pending"},
+    {"running", "pending", "running"},   {"success", "success", "success"},
+    {"failed", "failure", "failed"},     {"canceled", "error", "canceled"},
+    {"skipped", "error", "canceled"},
+};
+
+static const struct forge_kind *forge_kind(const char *kind)
+{
+    for (size_t i = 0; i < SL_ARRAY_LEN(forge_kinds); i++)
+        if (!strcmp(forge_kinds[i].kind, kind))
+            return &forge_kinds[i];
+    return NULL;
+}
+
+static const char *forge_state(const struct forge_kind *fk, const char *status)
+{
+    for (size_t i = 0; status && i < SL_ARRAY_LEN(states); i++)
+        if (!strcmp(states[i].sluice, status))
+            return fk->gitlab_states ? states[i].gitlab : states[i].github;
+    return NULL;
+}
+
+char *srv_forge_auth_header(const char *kind, const char *token)
+{
+    const struct forge_kind *fk = forge_kind(kind);
+    return sl_xasprintf("%s%s", fk ? fk->auth : "Authorization: Bearer ", token ? token : "");
+}
+
+static const char *description(const char *status)
+{
+    return !strcmp(status, "success")    ? "The pipeline passed"
+           : !strcmp(status, "failed")   ? "The pipeline failed"
+           : !strcmp(status, "canceled") ? "The pipeline was canceled"
+           : !strcmp(status, "skipped")  ? "The pipeline was skipped"
+           : !strcmp(status, "running")  ? "The pipeline is running"
+                                         : "The pipeline is waiting";
+}
+
+/* Queues the status of P on forge F. */
+static int queue_status(struct sl_server *s, const struct sl_store_forge *f,
+                        const struct forge_kind *fk, const struct sl_store_pipeline *p,
+                        const char *state, struct sl_error *err)
+{
+    char *repo = fk->encode_repo ? curl_easy_escape(NULL, f->repository, 0) : NULL;
+    char *url = sl_xasprintf("%s/%s/%s/statuses/%s", f->api_url, fk->collection,
+                             repo ? repo : f->repository, p->sha);
+    char *link = sl_xasprintf("%s/pipelines/%" PRId64, s->external_url, p->id);
+    json_t *b = json_pack("{s:s,s:s,s:s}", "state", state, "target_url", link, "description",
+                          description(p->status));
+    /* one context per pipeline definition: a newer pipeline of the commit replaces it */
+    json_object_set_new(b, fk->gitlab_states ? "name" : "context", json_string("sluice/pipeline"));
+    if (fk->gitlab_states)
+        json_object_set_new(b, "ref", json_string(p->ref));
+    char *body = json_dumps(b, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char kind[32];
+    snprintf(kind, sizeof(kind), "status:%s", fk->kind);
+    int rc = srv_delivery_queue(s, p->project_id, 0, kind, url, "POST", body, err);
+    free(body);
+    json_decref(b);
+    free(link);
+    free(url);
+    curl_free(repo);
+    return rc;
+}
+
+void srv_pipeline_reported(struct sl_server *s, const struct sl_store_pipeline *p,
+                           const char *old_status)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_store_forge f = {0};
+    /* a child pipeline is part of its parent's verdict, which the forge gets */
+    if (p->parent_pipeline_id || !p->sha || !*p->sha)
+        return;
+    int rc = sl_store_forge_get(s->st, p->project_id, false, &f, &err);
+    if (rc == 0) {
+        const struct forge_kind *fk = forge_kind(f.kind);
+        const char *now = fk ? forge_state(fk, p->status) : NULL;
+        const char *was = fk ? forge_state(fk, old_status) : NULL;
+        /* running after pending is no news to GitHub: send only what the forge can tell apart */
+        if (now && (!was || strcmp(now, was) != 0))
+            rc = queue_status(s, &f, fk, p, now, &err);
+    } else if (rc == SL_ENOENT) {
+        rc = 0;
+    }
+    if (rc < 0) {
+        atomic_fetch_add(&s->metrics.store_errors, 1);
+        sl_log(SL_LOG_ERROR, "cannot queue a commit status", "error", sl_error_format(&err), NULL);
+    }
+    sl_store_forge_release(&f);
+    sl_error_release(&err);
+    bool finished = !strcmp(p->status, "success") || !strcmp(p->status, "failed");
+    if (finished && (!old_status || strcmp(old_status, p->status) != 0))
+        srv_notify_pipeline(s, p);
+}
+
+/* ---- the API ---- */
+
+static json_t *forge_json(const struct sl_store_forge *f)
+{
+    json_t *o = json_pack("{s:s,s:s,s:s}", "kind", f->kind, "api_url", f->api_url, "repository",
+                          f->repository);
+    json_object_set_new(o, "created_at", srv_time_json(f->created_at));
+    json_object_set_new(o, "updated_at", srv_time_json(f->updated_at));
+    return o;
+}
+
+void h_forge_get(struct req *r)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_store_forge f = {0};
+    int rc = sl_store_forge_get(r->s->st, r->id, false, &f, &err);
+    if (rc < 0)
+        reply_sl_error(r, rc, &err);
+    else
+        reply_json(r, 200, forge_json(&f));
+    sl_store_forge_release(&f);
+    sl_error_release(&err);
+}
+
+static bool http_url(const char *u)
+{
+    return u && (!strncmp(u, "http://", 7) || !strncmp(u, "https://", 8)) && !strpbrk(u, " \r\n");
+}
+
+void h_forge_put(struct req *r)
+{
+    static const char *const fields[] = {"kind", "api_url", "repository", "token", NULL};
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_store_project proj = {0};
+    struct sl_store_forge f = {.project_id = r->id};
+    char *api = NULL;
+    json_t *b = body_json(r);
+    if (!b)
+        return;
+    if (!body_fields_known(r, b, fields))
+        goto out;
+    const char *kind = json_string_value(json_object_get(b, "kind"));
+    const char *api_url = json_string_value(json_object_get(b, "api_url"));
+    const char *repo = json_string_value(json_object_get(b, "repository"));
+    const char *token = json_string_value(json_object_get(b, "token"));
+    const struct forge_kind *fk = kind ? forge_kind(kind) : NULL;
+    if (!fk) {
+        reply_error(r, 400, "invalid", "kind must be github, gitlab or gitea");
+        goto out;
+    }
+    if (!http_url(api_url) || strlen(api_url) > 2048) {
+        reply_error(r, 400, "invalid",
+                    "api_url must be the forge's API root, an http:// or https:// URL "
+                    "(https://api.github.com, https://gitlab.example.com/api/v4, "
+                    "https://gitea.example.com/api/v1)");
+        goto out;
+    }
+    if (!repo || !*repo || strlen(repo) > 1024 || strpbrk(repo, " \r\n?#") ||
+        (!fk->encode_repo && (!strchr(repo, '/') || strchr(repo, '/') != strrchr(repo, '/')))) {
+        reply_error(r, 400, "invalid",
+                    fk->encode_repo ? "repository must be the GitLab project's id or path"
+                                    : "repository must be owner/name");
+        goto out;
+    }
+    if (!token || !*token || strlen(token) > 4096 || strpbrk(token, "\r\n")) {
+        reply_error(r, 400, "invalid", "token is required (a single line)");
+        goto out;
+    }
+    size_t n = strlen(api_url);
+    while (n > 0 && api_url[n - 1] == '/')
+        n--;
+    api = sl_xstrndup(api_url, n);
+    f.kind = (char *)kind;
+    f.api_url = api;
+    f.repository = (char *)repo;
+    f.token = (char *)token;
+    int rc = sl_store_project_get(r->s->st, r->id, &proj, &err);
+    if (rc == 0)
+        rc = sl_store_forge_set(r->s->st, &f, sl_time_now_ms(), &err);
+    if (rc < 0) {
+        reply_sl_error(r, rc, &err);
+        goto out;
+    }
+    srv_audit_on(r, "forge.set", "project", r->id);
+    f.created_at = f.updated_at = sl_time_now_ms();
+    struct sl_store_forge stored = {0};
+    if (sl_store_forge_get(r->s->st, r->id, false, &stored, &err) == 0)
+        reply_json(r, 200, forge_json(&stored));
+    else
+        reply_json(r, 200, forge_json(&f));
+    sl_store_forge_release(&stored);
+out:
+    free(api);
+    sl_store_project_release(&proj);
+    json_decref(b);
+    sl_error_release(&err);
+}
+
+void h_forge_delete(struct req *r)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = sl_store_forge_delete(r->s->st, r->id, &err);
+    if (rc < 0) {
+        reply_sl_error(r, rc, &err);
+    } else {
+        srv_audit_on(r, "forge.delete", "project", r->id);
+        r->status = 204;
+    }
+    sl_error_release(&err);
+}
