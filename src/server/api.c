@@ -384,7 +384,7 @@ static bool allowed_to_fail(const struct sl_store_job *j)
 static json_t *job_json(const struct sl_store_job *j, bool full)
 {
     json_t *o = json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)j->id, "name", j->name, "stage",
-                          j->stage, "status", j->status);
+                          j->stage, "status", srv_job_status_shown(j));
     double d = duration_s(j);
     json_object_set_new(o, "duration_s", d < 0 ? json_null() : json_real(d));
     json_object_set_new(o, "failure_reason", str_or_null(j->failure_reason));

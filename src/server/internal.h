@@ -418,6 +418,12 @@ bool srv_deploy_play_refused(struct sl_server *s, int64_t job_id, struct sl_erro
  * a job without an environment). Errors are logged, never returned: a job's progress never
  * waits on its deployment's bookkeeping. */
 void srv_deploy_job_moved(struct sl_server *s, int64_t job_id, const char *job_status);
+/* A running job of a remote runner (sluice agent, gitlab-runner: "runner:ID"), which a
+ * cancel reaches through Job-Status: canceling rather than at once. */
+bool srv_job_on_remote_runner(const struct sl_store_job *j);
+/* The job's status as the API shows it: GitLab's "canceling" for a running job whose
+ * runner was asked to cancel it, else its stored status. */
+const char *srv_job_status_shown(const struct sl_store_job *j);
 /* Job OLD_ID was retried as job NEW_ID: the new job does to its environment what the old
  * one did, and has a deployment of its own (a deployment not started yet, such as a
  * rollback's, moves to it). A no-op for jobs without an environment. */

@@ -305,6 +305,16 @@ bool srv_runner_job_auth(struct req *r, const char *token, struct sl_store_job *
     return true;
 }
 
+bool srv_job_on_remote_runner(const struct sl_store_job *j)
+{
+    return j->runner_id && !strcmp(j->status, "running") && !strncmp(j->runner_id, "runner:", 7);
+}
+
+const char *srv_job_status_shown(const struct sl_store_job *j)
+{
+    return !strcmp(j->status, "running") && j->cancel_requested_at ? "canceling" : j->status;
+}
+
 void srv_runner_renew(struct req *r, const struct sl_store_job *job)
 {
     sl_store_job_renew_lease(r->s->st, job->id, job->runner_id, r->s->lease_s, sl_time_now_ms(),
@@ -323,7 +333,7 @@ void h_v4_job_update(struct req *r)
     srv_runner_renew(r, &job);
     const char *state = json_string_value(json_object_get(body, "state"));
     if (!state || !strcmp(state, "running")) {
-        reply_header(r, "Job-Status", "running");
+        reply_header(r, "Job-Status", "%s", srv_job_status_shown(&job));
         reply_json(r, 200, json_object());
         goto out;
     }
@@ -337,7 +347,7 @@ void h_v4_job_update(struct req *r)
     sl_store_log_size(s->st, job.id, &have, NULL);
     if (json_is_integer(bs) && json_integer_value(bs) > have &&
         json_integer_value(bs) <= sl_store_log_max(s->st)) {
-        reply_header(r, "Job-Status", "running");
+        reply_header(r, "Job-Status", "%s", srv_job_status_shown(&job));
         reply_json(r, 412, json_pack("{s:s}", "message", "trace validation failed"));
         goto out;
     }
@@ -352,8 +362,15 @@ void h_v4_job_update(struct req *r)
         f, json_is_integer(ec) ? (int)json_integer_value(ec) : SL_SCHED_NO_EXIT_CODE, job.runner_id,
         job.id};
     struct sl_error err = SL_ERROR_INIT;
-    int rc = srv_transition(s, job.pipeline_id, SRV_EV_FINISHED, (size_t)job.position, &fin, false,
-                            &err);
+    /* the end of an attempt that was canceling is its cancel, whatever the runner says (as
+     * GitLab's: gitlab-runner reports failed, job_canceled) */
+    bool canceling = job.cancel_requested_at != 0;
+    if (canceling)
+        state = "canceled";
+    int rc = canceling ? srv_transition(s, job.pipeline_id, SRV_EV_CANCEL_JOB, (size_t)job.position,
+                                        NULL, false, &err)
+                       : srv_transition(s, job.pipeline_id, SRV_EV_FINISHED, (size_t)job.position,
+                                        &fin, false, &err);
     if (rc < 0) {
         reply_sl_error(r, rc, &err);
     } else {
@@ -423,7 +440,7 @@ void h_v4_job_trace(struct req *r)
     if (start != size && !full) {
         /* a gap or an overlap: the runner resends from what we hold */
         reply_header(r, "Range", "0-%" PRId64, size);
-        reply_header(r, "Job-Status", "running");
+        reply_header(r, "Job-Status", "%s", srv_job_status_shown(&job));
         reply_json(r, 416, json_pack("{s:s}", "message", "416 Range Not Satisfiable"));
         goto out;
     }
@@ -441,7 +458,8 @@ void h_v4_job_trace(struct req *r)
             size = end + 1;
     }
     reply_header(r, "Range", "0-%" PRId64, size);
-    reply_header(r, "Job-Status", "running");
+    /* "canceling": the runner stops the script, runs after_script and reports */
+    reply_header(r, "Job-Status", "%s", srv_job_status_shown(&job));
     reply_json(r, 202, json_object());
 out:
     sl_error_release(&err);

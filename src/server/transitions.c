@@ -90,6 +90,15 @@ static int persist_job(struct sl_server *s, struct sl_sched *m, size_t i, struct
     int rc = 0;
     if (st == was && attempt == j->attempt && !kill)
         goto out;
+    if (kill && srv_job_on_remote_runner(j) && !j->cancel_requested_at) {
+        /* GitLab's canceling: the runner hears it (Job-Status: canceling), runs after_script
+         * and reports; the job is canceled then (a kill again, runner_api.c), or when its
+         * lease lapses. The machine goes on as if it were canceled. */
+        rc = sl_store_job_request_cancel(s->st, j->id, j->runner_id, now, err);
+        if (rc == 0)
+            j->cancel_requested_at = now;
+        goto out;
+    }
     if (attempt != j->attempt && !kill) {
         rc = retry_as_new_job(s, m, i, j, st, fin, now, err);
         goto out;
@@ -198,13 +207,13 @@ static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, si
         if (ns > nstages)
             nstages = ns;
     }
-    if (ev == SRV_EV_FINISHED) {
-        if (force_running)
-            saved[pos].status = SL_SCHED_RUNNING;
-        else if (strcmp(jobs[pos].status, "running") != 0 ||
-                 (fin->job_id && jobs[pos].id != fin->job_id) ||
-                 (fin->worker_id && jobs[pos].runner_id &&
-                  strcmp(jobs[pos].runner_id, fin->worker_id) != 0))
+    if (force_running && pos < n)
+        saved[pos].status = SL_SCHED_RUNNING;
+    if (ev == SRV_EV_FINISHED && !force_running) {
+        if (strcmp(jobs[pos].status, "running") != 0 ||
+            (fin->job_id && jobs[pos].id != fin->job_id) ||
+            (fin->worker_id && jobs[pos].runner_id &&
+             strcmp(jobs[pos].runner_id, fin->worker_id) != 0))
             ev = SRV_EV_SETTLE; /* canceled or taken over meanwhile: its end changes nothing */
     }
     if ((rc = sl_sched_restore(&m, sj, n, nstages, saved, now, err)) < 0)

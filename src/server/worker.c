@@ -680,8 +680,10 @@ static int recover(struct sl_server *s, const char *prefix, const char *why, str
         struct srv_finish fin = {SL_SCHED_FAILURE_RUNNER_SYSTEM, SL_SCHED_NO_EXIT_CODE, NULL,
                                  jobs[i].id};
         struct sl_error terr = SL_ERROR_INIT;
-        if (srv_transition(s, jobs[i].pipeline_id, SRV_EV_FINISHED, (size_t)jobs[i].position, &fin,
-                           true, &terr) < 0)
+        /* a job its runner was asked to cancel ends canceled, not retried */
+        enum srv_event ev = jobs[i].cancel_requested_at ? SRV_EV_CANCEL_JOB : SRV_EV_FINISHED;
+        if (srv_transition(s, jobs[i].pipeline_id, ev, (size_t)jobs[i].position, &fin, true,
+                           &terr) < 0)
             sl_log(SL_LOG_ERROR, "cannot settle a recovered job", "job_id", num, "error",
                    sl_error_format(&terr), NULL);
         sl_error_release(&terr);

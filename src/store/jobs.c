@@ -8,7 +8,8 @@
 #define JOB_COLS                                                                                   \
     "id, pipeline_id, position, name, stage, stage_idx, status, run_when, allow_failure, "         \
     "attempt, retry, spec, failure_reason, exit_code, coverage, created_at, queued_at, "           \
-    "started_at, finished_at, due_at, runner_id, lease_deadline, retried_position"
+    "started_at, finished_at, due_at, runner_id, lease_deadline, retried_position, "               \
+    "cancel_requested_at"
 
 void sl_store_job_release(struct sl_store_job *j)
 {
@@ -73,6 +74,7 @@ static void read_job(const struct db_rows *r, size_t row, struct sl_store_job *j
     j->retried = !db_is_null(r, row, 22);
     if (j->retried)
         j->position = (int)db_get_int(r, row, 22);
+    j->cancel_requested_at = db_get_int(r, row, 23);
 }
 
 static struct sl_store_job *read_jobs(const struct db_rows *r)
@@ -468,6 +470,23 @@ int sl_store_job_renew_lease(struct sl_store *st, int64_t id, const char *worker
     if (rc == 0 && changes == 0)
         rc = sl_error_set(err, SL_ECANCELED, "job %" PRId64 " is not running under %s", id,
                           worker_id);
+    return rc;
+}
+
+int sl_store_job_request_cancel(struct sl_store *st, int64_t id, const char *worker_id, int64_t now,
+                                struct sl_error *err)
+{
+    int64_t changes = 0;
+    int rc;
+    if ((rc = check_worker(worker_id, err)) < 0)
+        return rc;
+    struct db_value v[] = {db_int(now), db_int(id), db_text(worker_id)};
+    rc = db_run(st, true,
+                "UPDATE jobs SET cancel_requested_at = COALESCE(cancel_requested_at, ?) WHERE "
+                "id = ? AND status = 'running' AND runner_id = ?",
+                v, SL_ARRAY_LEN(v), NULL, &changes, err);
+    if (rc == 0 && changes == 0)
+        rc = sl_error_set(err, SL_EBUSY, "job %" PRId64 " is not running under %s", id, worker_id);
     return rc;
 }
 

@@ -180,6 +180,9 @@ struct sl_store_job {
     /* An attempt that was retried (GitLab's `retried: true`): a later attempt of the same
      * planned job is a job of its own (sl_store_job_retry). POSITION stays the planned one. */
     bool retried;
+    /* When a cancel of this running job was asked of its runner (0: never): GitLab's
+     * "canceling", until the runner reports (sl_store_job_request_cancel). */
+    int64_t cancel_requested_at;
 };
 
 void sl_store_pipeline_release(struct sl_store_pipeline *p);
@@ -266,6 +269,10 @@ int sl_store_claim_job_tagged(struct sl_store *st, const char *worker_id, const 
  * longer running under WORKER_ID (canceled, recovered): the worker should stop it. */
 int sl_store_job_renew_lease(struct sl_store *st, int64_t id, const char *worker_id,
                              int lease_seconds, int64_t now, struct sl_error *err);
+/* Asks the runner WORKER_ID to cancel job ID, which it runs: cancel_requested_at = NOW
+ * (kept when asked before). SL_EBUSY when the job is no longer running under WORKER_ID. */
+int sl_store_job_request_cancel(struct sl_store *st, int64_t id, const char *worker_id, int64_t now,
+                                struct sl_error *err);
 /* Records the end of job ID run by WORKER_ID: STATUS ("success", "failed", "canceled"),
  * FAILURE_REASON (NULL for none), the exit code when EXIT_CODE >= 0, finished_at = NOW,
  * lease cleared. SL_ECANCELED when the job is no longer running under WORKER_ID. */

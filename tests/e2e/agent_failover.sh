@@ -6,7 +6,8 @@
 #    marked retried with its outcome and runner;
 #  - SIGSTOP of the agent running a job, past its lease, then SIGCONT: the attempt failed
 #    and was retried elsewhere meanwhile as a new job; the frozen agent's late log and state are refused
-#    (the agent says so), and the job keeps its one outcome and its log without them.
+#    (the agent says so), and the job keeps its one outcome and its log without them;
+#  - cancel from the API of a job an agent runs: canceling, its after_script runs, canceled.
 # SL_SERVER_DB: on that store (agent_pg.sh passes PostgreSQL).
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
@@ -137,6 +138,27 @@ req GET /api/v1/jobs/$first/log "$admin"
 expect "no late line was appended to its log" 0 "$(grep -cx late-line-from-the-frozen-agent <<<"$body")" "$body"
 req GET /api/v1/pipelines/$pl "$admin"
 expect "the pipeline is still a success" success "$(jget "['status']")"
+
+# --- cancel from the API: Job-Status canceling reaches the agent, which runs after_script,
+# then the job is canceled --------------------------------------------------------------
+git_repo "slow:
+  script:
+    - touch $tmp/slow-started
+    - sleep 120
+  after_script:
+    - echo after-script-ran-on-cancel"
+project_make canceled
+pipeline_run
+wait_for 60 test -f "$tmp/slow-started" || bad "the slow job started" "$(tail -5 "$tmp/D.err")"
+job=$(job_by_attempt slow 1)
+req POST "/api/v1/jobs/$job/cancel" "$admin"
+expect "cancel of an agent's running job: 200, canceling" "200 canceling" \
+  "$code $(jget "['status']")" "$body"
+canceled() { req GET "/api/v1/jobs/$job" "$admin"; [[ $(jget "['status']") == canceled ]]; }
+wait_for 120 canceled
+expect "then canceled, once the agent reported" canceled "$(jget "['status']")" "$body"
+req GET "/api/v1/jobs/$job/log" "$admin"
+expect "its after_script ran" 1 "$(grep -cx after-script-ran-on-cancel <<<"$body")" "$body"
 agent_stop C
 agent_stop D
 server_stop

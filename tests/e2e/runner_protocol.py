@@ -450,12 +450,33 @@ def main_flow(url, admin, regtoken, project):
            [r.code, (r.json or {}).get("job_info", {}).get("name")], r.raw)
     tj = r.json if r.code == 201 else None
 
-    # --- cancel from the API reaches the runner through Job-Status
+    # --- cancel from the API reaches the runner through Job-Status: canceling (the runner
+    # runs after_script and reports), then canceled
     if tj:
-        v1(url, admin, "POST", "/api/v1/jobs/%d/cancel" % tj["id"])
-        r = patch(url, tj, 0, b"x")
+        update(url, tj, "running")
+        r = v1(url, admin, "POST", "/api/v1/jobs/%d/cancel" % tj["id"])
+        expect("cancel of a runner's running job: 200, canceling", [200, "canceling"],
+               [r.code, (r.json or {}).get("status")], r.raw)
+        r = patch(url, tj, 0, b"script\n")
+        expect("its patch: 202 Job-Status canceling", [202, "canceling"],
+               [r.code, r.h("Job-Status")])
+        r = update(url, tj, "running")
+        expect("its running update: 200 Job-Status canceling", [200, "canceling"],
+               [r.code, r.h("Job-Status")])
+        r = patch(url, tj, 7, b"after_script\n")
+        expect("the after_script's log is taken", [202, "canceling"], [r.code, r.h("Job-Status")])
+        r = update(url, tj, "failed", failure_reason="job_canceled", exit_code=1,
+                   output={"bytesize": 20})
+        expect("its final update (failed, job_canceled): 200 Job-Status canceled",
+               [200, "canceled"], [r.code, r.h("Job-Status")], r.raw)
+        ja = job_api(url, admin, tj["id"]) or {}
+        expect("the job is canceled, with no failure reason", ["canceled", None],
+               [ja.get("status"), ja.get("failure_reason")], ja)
+        r = patch(url, tj, 20, b"x")
         expect("a canceled job's patch: 403 Job-Status canceled", [403, "canceled"],
                [r.code, r.h("Job-Status")])
+        log = v1(url, admin, "GET", "/api/v1/jobs/%d/log" % tj["id"]).raw
+        expect("its log holds what ran until the end", "script\nafter_script\n", log)
 
     # --- unregister and delete revoke
     r = call(url, "DELETE", "/api/v4/runners", {"token": legacy.get("token", "")})
