@@ -19,7 +19,10 @@
 
 #include <jansson.h>
 #include <git2.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -859,8 +862,28 @@ static void select_affected(const struct sl_plan *p, const struct run_args *a, c
  * a --watch re-run is for: they are the pipeline's changes (rules:changes), and only the
  * jobs whose rules:changes match them run, or every job when none does. *CANCELED: the run
  * was stopped by Ctrl-C. Returns the exit code. */
+/* Two runs of one project would share its .sluice/builds/<job> workspaces (and caches):
+ * a run holds .sluice/run.lock while its jobs run, and a second one waits for it, saying
+ * so. The descriptor, or -1 when no lock could be had (the run goes on as before). */
+static int run_lock(const char *sluice_dir)
+{
+    char *path = sl_xasprintf("%s/run.lock", sluice_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    free(path);
+    if (fd < 0)
+        return -1;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+        fprintf(stderr, "sluice: run: another sluice run of this project is running; waiting for "
+                        "it to end (runs of one project share their workspaces)\n");
+        while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
+            ;
+    }
+    return fd;
+}
+
 static int run_pipeline(struct run_args *a, const char **changed, bool *canceled)
 {
+    int lock_fd = -1;
     struct cli_pipeline p;
     struct run_child top = {0};
     struct cli_unacted unacted = {0};
@@ -907,6 +930,7 @@ static int run_pipeline(struct run_args *a, const char **changed, bool *canceled
     rc.a = a;
     rc.project_dir = p.project_dir;
     rc.sluice_dir = sl_arena_printf(&top.arena, "%s/.sluice", p.project_dir);
+    lock_fd = run_lock(rc.sluice_dir);
     rc.unacted = &unacted;
     top.rc = &rc;
     top.prefix = "";
@@ -988,6 +1012,8 @@ out:
     pipe_release(&top);
     cli_pipeline_release(&p);
     run_variables_release(&variables);
+    if (lock_fd >= 0)
+        close(lock_fd);
     return ret;
 }
 

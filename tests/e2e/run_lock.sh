@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Two `sluice run`s of one project at once: they would share .sluice/builds/<job>, so the
+# second waits for the first (.sluice/run.lock), says so, and then runs; both pass and
+# the second's job starts only after the first's ended.
+set -u
+. "$(dirname "$0")/lib/skip.sh"
+bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+command -v git >/dev/null || skip "needs git"
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok - $1"; }
+bad() { fail=$((fail + 1)); echo "not ok - $1"; [[ -n ${2:-} ]] && sed 's/^/#   /' <<<"$2"; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
+git init -q -b main .
+export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t
+cat >.gitlab-ci.yml <<YML
+job:
+  script:
+    - echo start >> $tmp/order
+    - while [ ! -e $tmp/go ]; do sleep 0.05; done
+    - echo end >> $tmp/order
+YML
+git add -A && git commit -qm init
+"$bin" run --no-color >"$tmp/first.out" 2>&1 &
+first=$!
+# the first holds the lock once its job has started
+for _ in $(seq 1 3000); do [[ -s $tmp/order ]] && break; sleep 0.1; done
+"$bin" run --no-color >"$tmp/second.out" 2>&1 &
+second=$!
+for _ in $(seq 1 3000); do grep -q "waiting for it to end" "$tmp/second.out" && break; sleep 0.1; done
+grep -q "waiting for it to end" "$tmp/second.out" && ok "the second run says it waits" ||
+  bad "the second run did not wait" "$(cat "$tmp/second.out")"
+[[ $(grep -c start "$tmp/order") == 1 ]] && ok "the second run's job has not started" ||
+  bad "two jobs ran at once in one workspace" "$(cat "$tmp/order")"
+touch "$tmp/go"
+wait $first && ok "the first run passes" || bad "the first run failed" "$(cat "$tmp/first.out")"
+wait $second && ok "the second run passes" || bad "the second run failed" "$(cat "$tmp/second.out")"
+[[ $(tr '\n' ' ' <"$tmp/order") == "start end start end " ]] && ok "the jobs ran one after the other" ||
+  bad "jobs overlapped" "$(cat "$tmp/order")"
+echo "# $pass passed, $fail failed"
+((fail == 0))
