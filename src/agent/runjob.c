@@ -414,6 +414,14 @@ void agent_run_job(struct agent_slot *slot, const char *payload, size_t len)
 
     say(&r, "Getting source from Git repository");
     say(&r, "Fetching changes...");
+    /* libgit2 1.5 cannot fetch shallow: a GIT_DEPTH the job asks for is said not to apply
+     * where the user looks (the server's default depth is not: more history harms nothing) */
+    for (size_t i = 0; i < r.job.nvars; i++)
+        if (!strcmp(r.job.vars[i].key, "GIT_DEPTH") && *r.job.vars[i].value)
+            say(&r,
+                "WARNING: GIT_DEPTH=%s is not applied: the agent fetches whole histories "
+                "(once per project, into its mirror; later jobs fetch only new objects)",
+                r.job.vars[i].value);
     if (sl_agent_source_fetch(&r.job, mirror, src, &err) < 0) {
         say(&r, "ERROR: %s", sl_error_format(&err));
         sl_error_release(&err);

@@ -142,6 +142,7 @@ expect "the pipeline is still a success" success "$(jget "['status']")"
 # --- cancel from the API: Job-Status canceling reaches the agent, which runs after_script,
 # then the job is canceled --------------------------------------------------------------
 git_repo "slow:
+  variables: {GIT_DEPTH: '3'}
   script:
     - touch $tmp/slow-started
     - sleep 120
@@ -159,6 +160,7 @@ wait_for 120 canceled
 expect "then canceled, once the agent reported" canceled "$(jget "['status']")" "$body"
 req GET "/api/v1/jobs/$job/log" "$admin"
 expect "its after_script ran" 1 "$(grep -cx after-script-ran-on-cancel <<<"$body")" "$body"
+expect "its log says GIT_DEPTH is not applied" 1 "$(grep -c '^WARNING: GIT_DEPTH=3 is not applied' <<<"$body")" "$body"
 agent_stop C
 agent_stop D
 server_stop
