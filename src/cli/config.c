@@ -8,7 +8,7 @@
 #include "cli/pipeline.h"
 #include "config/config.h"
 
-static const struct sl_cli_opt config_opts[] = {SL_CLI_OPT_FILE('f')};
+static const struct sl_cli_opt config_opts[] = {SL_CLI_OPT_FILE('f'), CLI_INCLUDE_OPTS};
 
 const struct sl_cli_spec sl_cli_spec_config = {
     .name = "config",
@@ -27,23 +27,26 @@ int sl_cmd_config(int argc, char **argv)
     const char *file = NULL;
     char *found = NULL;
     struct sl_cli_args p;
-    int opt;
+    struct cli_include_opts includes = {0};
+    size_t nprojects = 0;
+    int opt, ret;
 
+    includes.projects = sl_xcalloc((size_t)argc + 1, sizeof(char *));
     sl_cli_args_init(&p, &sl_cli_spec_config, argc, argv);
     while ((opt = sl_cli_next(&p)) > 0)
         if (opt == 'f')
             file = p.arg;
-    if (opt < 0)
-        return p.exit;
-    if (sl_cli_too_many(&p, 0))
-        return SL_EXIT_USAGE;
-    if (!file && !(file = found = sl_cli_default_ci_file()))
-        return SL_EXIT_USAGE;
+        else
+            cli_include_opt(&includes, opt, p.arg, &nprojects);
+    if (opt < 0 || sl_cli_too_many(&p, 0) ||
+        (!file && !(file = found = sl_cli_default_ci_file()))) {
+        ret = opt < 0 ? p.exit : SL_EXIT_USAGE;
+        goto done;
+    }
 
     struct sl_diag diag = SL_DIAG_INIT;
     struct sl_config *cfg = NULL;
-    int rc = cli_load_config(file, false, &cfg, &diag);
-    int ret;
+    int rc = cli_load_config(file, false, &includes, &cfg, &diag);
     if (rc == SL_ENOENT && diag.n == 0) {
         sl_cli_error("%s: no such file", file);
         ret = SL_EXIT_USAGE;
@@ -59,6 +62,8 @@ int sl_cmd_config(int argc, char **argv)
     }
     sl_config_free(cfg);
     sl_diag_release(&diag);
+done:
+    free(includes.projects);
     free(found);
     return ret;
 }

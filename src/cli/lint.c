@@ -1,5 +1,6 @@
 /* lint.c: `sluice lint`, every error of a pipeline file as FILE:LINE:COL: message. */
 #include "base/compat.h"
+#include "base/alloc.h"
 #include "cli/cli.h"
 #include "cli/opts.h"
 #include "base/diag.h"
@@ -17,6 +18,7 @@ static const struct sl_cli_opt lint_opts[] = {
      "the checks that need the whole project: stages exist, needs/dependencies name jobs, "
      "included files exist, extends parents exist, !reference targets exist",
      0},
+    CLI_INCLUDE_OPTS,
 };
 
 const struct sl_cli_spec sl_cli_spec_lint = {
@@ -55,7 +57,11 @@ int sl_cmd_lint(int argc, char **argv)
     char *found = NULL;
     bool json = false, shape_only = false;
     struct sl_cli_args p;
-    int opt;
+    struct cli_include_opts includes = {0};
+    size_t nprojects = 0;
+    int opt, ret = SL_EXIT_OK;
+
+    includes.projects = sl_xcalloc((size_t)argc + 1, sizeof(char *));
 
     sl_cli_args_init(&p, &sl_cli_spec_lint, argc, argv);
     while ((opt = sl_cli_next(&p)) > 0) {
@@ -69,27 +75,27 @@ int sl_cmd_lint(int argc, char **argv)
         case 's':
             shape_only = true;
             break;
+        default:
+            cli_include_opt(&includes, opt, p.arg, &nprojects);
         }
     }
-    if (opt < 0)
-        return p.exit;
-    if (sl_cli_too_many(&p, 0))
-        return SL_EXIT_USAGE;
-    if (!file && !(file = found = sl_cli_default_ci_file()))
-        return SL_EXIT_USAGE;
+    if (opt < 0 || sl_cli_too_many(&p, 0) ||
+        (!file && !(file = found = sl_cli_default_ci_file()))) {
+        ret = opt < 0 ? p.exit : SL_EXIT_USAGE;
+        goto done;
+    }
 
     /* a missing pipeline file is a usage error (exit 2, stderr), not a finding; a missing
      * included file stays a finding of the pipeline (exit 1, stdout) */
     struct stat st;
     if (stat(file, &st) < 0) {
         sl_cli_error("%s: %s", file, strerror(errno));
-        free(found);
-        return SL_EXIT_USAGE;
+        ret = SL_EXIT_USAGE;
+        goto done;
     }
     struct sl_diag diag = SL_DIAG_INIT;
     struct sl_config *cfg = NULL;
-    int rc = cli_load_config(file, shape_only, &cfg, &diag);
-    int ret = SL_EXIT_OK;
+    int rc = cli_load_config(file, shape_only, &includes, &cfg, &diag);
     if (rc == SL_ENOENT && diag.n == 0) {
         sl_cli_error("%s: no such file", file);
         ret = SL_EXIT_USAGE;
@@ -116,6 +122,8 @@ int sl_cmd_lint(int argc, char **argv)
     }
     sl_config_free(cfg);
     sl_diag_release(&diag);
+done:
+    free(includes.projects);
     free(found);
     return ret;
 }

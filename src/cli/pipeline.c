@@ -69,17 +69,23 @@ bool cli_parse_var(struct sl_vars *vars, const char *kv)
     return true;
 }
 
-int cli_load_config(const char *file, bool shape_only, struct sl_config **cfg, struct sl_diag *diag)
+int cli_load_config(const char *file, bool shape_only, const struct cli_include_opts *includes,
+                    struct sl_config **cfg, struct sl_diag *diag)
 {
     struct sl_config_opts opts = {0};
+    struct cli_includes res;
     char *dir = sl_xstrdup(file);
     opts.project_dir = dirname(dir);
     opts.shape_only = shape_only;
     char **vars = cli_env_include_vars(opts.project_dir);
     opts.vars = (const char *const *)vars;
+    cli_includes_init(&res, includes, opts.vars);
+    opts.fetch = cli_includes_fetch;
+    opts.fetch_ctx = &res;
     sl_config_set_expr_checker(sl_expr_valid);
     sl_config_set_regex_matcher(sl_regex_match_once);
     int rc = sl_config_load_file(cfg, file, &opts, diag);
+    cli_includes_release(&res);
     sl_diag_sort(diag);
     for (char **v = vars; *v; v++)
         free(*v);
@@ -152,7 +158,13 @@ int cli_pipeline_prepare(struct cli_pipeline *p, const struct cli_pipeline_args 
     opts.include_rule = sl_plan_include_rule;
     opts.include_rule_ctx = t;
     opts.inputs = args->inputs;
+    p->includes = args->includes;
+    struct cli_includes res;
+    cli_includes_init(&res, &args->includes, opts.vars);
+    opts.fetch = cli_includes_fetch;
+    opts.fetch_ctx = &res;
     int rc = sl_config_load_file(&p->cfg, p->file, &opts, &diag);
+    cli_includes_release(&res);
     sl_diag_sort(&diag);
     cli_print_diag(&diag);
     if (rc < 0) {

@@ -4,6 +4,7 @@
 #define SL_CLI_PIPELINE_H
 
 #include "base/compat.h"
+#include "cli/includes.h"
 #include "config/config.h"
 #include "plan/plan.h"
 
@@ -15,6 +16,7 @@ struct cli_pipeline_args {
     const char **vars; /* "K=V" (--var), NULL-terminated */
     const char **changed;
     const char **inputs; /* "NAME=VALUE" (--input) for the file's spec:inputs, NULL-terminated */
+    struct cli_include_opts includes; /* --offline, --include-project, --template-dir */
 };
 
 struct cli_pipeline {
@@ -23,6 +25,7 @@ struct cli_pipeline {
     struct sl_trigger trigger;
     struct sl_config *cfg;
     struct sl_plan *plan;
+    struct cli_include_opts includes; /* as given, for child pipelines' includes */
 };
 
 /* Does it all; prints what went wrong (configuration errors as FILE:LINE:COL: message,
@@ -44,8 +47,8 @@ char **cli_env_include_vars(const char *project_dir);
 /* lint's and config's loading: FILE's directory is the project, include variables from
  * the environment, the expression hook set; DIAG sorted. Returns sl_config_load_file's
  * code; *cfg as it sets it. */
-int cli_load_config(const char *file, bool shape_only, struct sl_config **cfg,
-                    struct sl_diag *diag);
+int cli_load_config(const char *file, bool shape_only, const struct cli_include_opts *includes,
+                    struct sl_config **cfg, struct sl_diag *diag);
 /* Prints DIAG's items to stderr as FILE:LINE:COL: [warning: ]message. */
 void cli_print_diag(const struct sl_diag *diag);
 /* Each item as FILE:LINE:COL: [warning: ]MESSAGE, then the source line with a caret under

@@ -20,6 +20,7 @@ static const struct sl_cli_opt plan_opts[] = {
      "repeatable",
      SL_OPT_REPEAT},
     {'j', 0, "json", NULL, "print the plan as JSON", 0},
+    CLI_INCLUDE_OPTS,
 };
 
 const struct sl_cli_spec sl_cli_spec_plan = {
@@ -105,11 +106,12 @@ int sl_cmd_plan(int argc, char **argv)
     const char **vars = sl_xcalloc((size_t)argc + 1, sizeof(char *));
     const char **changed = sl_xcalloc((size_t)argc + 1, sizeof(char *));
     const char **inputs = sl_xcalloc((size_t)argc + 1, sizeof(char *));
-    size_t nvars = 0, nchanged = 0, ninputs = 0;
+    size_t nvars = 0, nchanged = 0, ninputs = 0, nprojects = 0;
     bool json = false;
     int opt, ret;
 
     struct sl_cli_args ca;
+    args.includes.projects = sl_xcalloc((size_t)argc + 1, sizeof(char *));
     sl_cli_args_init(&ca, &sl_cli_spec_plan, argc, argv);
     while ((opt = sl_cli_next(&ca)) > 0) {
         switch (opt) {
@@ -137,6 +139,8 @@ int sl_cmd_plan(int argc, char **argv)
         case 'j':
             json = true;
             break;
+        default:
+            cli_include_opt(&args.includes, opt, ca.arg, &nprojects);
         }
     }
     if (opt < 0 || sl_cli_too_many(&ca, 0)) {
@@ -173,5 +177,6 @@ out:
     free(vars);
     free(changed);
     free(inputs);
+    free(args.includes.projects);
     return ret;
 }

@@ -64,6 +64,7 @@ static const struct sl_cli_opt run_opts[] = {
      "after the run, wait for tracked files (git ls-files) to change and run again: the jobs "
      "whose rules:changes match the changed files, else every job; Ctrl-C stops",
      0},
+    CLI_INCLUDE_OPTS,
 };
 
 const struct sl_cli_spec sl_cli_spec_run = {
@@ -92,6 +93,8 @@ struct run_args {
     bool needs, color, json, watch;
     int list; /* 0, LIST_TEXT or LIST_JSON */
     struct run_executor_opts xo;
+    struct cli_include_opts includes;
+    size_t nprojects;
 };
 
 enum { LIST_TEXT = 1, LIST_JSON };
@@ -375,6 +378,11 @@ static int parse_args(int argc, char **argv, struct run_args *a)
         switch (opt) {
         case 'f':
             a->file = p.arg;
+            break;
+        case CLI_OPT_OFFLINE:
+        case CLI_OPT_INCLUDE_PROJECT:
+        case CLI_OPT_TEMPLATE_DIR:
+            cli_include_opt(&a->includes, opt, p.arg, &a->nprojects);
             break;
         case 'v':
             a->vars[a->nvars++] = p.arg;
@@ -767,8 +775,13 @@ static struct run_child *child_prepare(void *ctx, struct run_job *jobs, size_t b
     opts.vars = (const char *const *)ivars;
     opts.include_rule = sl_plan_include_rule;
     opts.include_rule_ctx = ct;
+    struct cli_includes res;
+    cli_includes_init(&res, &c->rc->a->includes, opts.vars);
+    opts.fetch = cli_includes_fetch;
+    opts.fetch_ctx = &res;
     char *name = sl_xasprintf("%s/trigger:include of %s", c->rc->project_dir, pj->name);
     int r = sl_config_load_string(&c->cfg, name, yaml, strlen(yaml), &opts, &diag);
+    cli_includes_release(&res);
     free(name);
     if (r < 0) {
         sl_diag_sort(&diag);
@@ -892,7 +905,8 @@ static int run_pipeline(struct run_args *a, const char **changed, bool *canceled
     int ret;
 
     memset(&p, 0, sizeof(p));
-    struct cli_pipeline_args pa = {a->file, a->ref, a->tag, NULL, a->vars, changed, a->inputs};
+    struct cli_pipeline_args pa = {a->file, a->ref,  a->tag,    NULL,
+                                   a->vars, changed, a->inputs, a->includes};
     if ((ret = cli_pipeline_prepare(&p, &pa)) != SL_EXIT_OK)
         goto out;
     const struct sl_plan *plan = p.plan;
@@ -1079,6 +1093,7 @@ int sl_cmd_run(int argc, char **argv)
     a.inputs = sl_xcalloc((size_t)argc + 1, sizeof(char *));
     a.varfiles = sl_xcalloc((size_t)argc + 1, sizeof(char *));
     a.manual = sl_xcalloc((size_t)argc + 1, sizeof(char *));
+    a.includes.projects = sl_xcalloc((size_t)argc + 1, sizeof(char *));
     a.parallel = sysconf(_SC_NPROCESSORS_ONLN);
     if (a.parallel < 1)
         a.parallel = 1;
@@ -1091,6 +1106,7 @@ int sl_cmd_run(int argc, char **argv)
     free(a.jobs);
     free(a.vars);
     free(a.inputs);
+    free(a.includes.projects);
     free(a.varfiles);
     free(a.manual);
     git_libgit2_shutdown();

@@ -29,11 +29,44 @@ typedef int (*sl_config_read_fn)(void *ctx, const char *path, char **out, size_t
 typedef int (*sl_config_list_fn)(void *ctx, void (*emit)(void *emit_ctx, const char *path),
                                  void *emit_ctx, struct sl_error *err);
 
+/* An include that is not a file of the project (include:remote, include:project,
+ * include:template, include:component, and an include:local inside a file that came from
+ * another project, which GitLab reads from that project): what the loader asks the
+ * caller's resolver for. The config room does no network and knows no cache; the CLI and
+ * the server hand it a resolver (src/cli/includes.c). Every string is borrowed and has its
+ * variables expanded already. */
+struct sl_config_include {
+    const char *kind;     /* "remote", "project", "template" or "component" */
+    const char *location; /* remote: the URL; project: the project's path (lower case);
+                           * template: the template's name; component: its address */
+    const char *ref;      /* project: the ref, NULL for the project's HEAD */
+    const char *file;     /* project: the file (no leading slash) */
+};
+/* What the resolver found. TEXT (caller frees) is the file; PROJECT and SHA (caller frees,
+ * NULL for remote and template) the project and commit it came from, which become the
+ * context of the file's own include:local entries, as GitLab's context.mutate makes them. */
+struct sl_config_fetched {
+    char *text;
+    size_t len;
+    char *project;
+    char *sha;
+};
+/* Resolves INC into *out. Returns 0; or SL_ENOENT, SL_EPERM, SL_ETIMEOUT or another SL_E*
+ * code with err->message set to the whole message for the user in GitLab's wording
+ * ("Project `g/p` reference `v9` does not exist!"), which the loader reports at the
+ * include's position. */
+typedef int (*sl_config_fetch_fn)(void *ctx, const struct sl_config_include *inc,
+                                  struct sl_config_fetched *out, struct sl_error *err);
+
 struct sl_config_opts {
     const char *project_dir; /* include:local root; default: the main file's directory */
     sl_config_read_fn read;  /* default: the file system under project_dir */
     sl_config_list_fn list;  /* default: walk project_dir (skipping .git and .sluice) */
     void *io_ctx;            /* passed to read and list */
+    /* Resolves the includes that are not local files; NULL: each is an error that says no
+     * resolver was given (a configuration loaded from a string by a library user). */
+    sl_config_fetch_fn fetch;
+    void *fetch_ctx;
     const char *const *vars; /* "K=V" variables usable in include paths, NULL-ended */
     /* include:rules `if` and `changes` need the pipeline and the expression room, which
      * config may not use: the caller decides them (sl_plan_include_rule, with

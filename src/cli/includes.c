@@ -1,0 +1,623 @@
+/* includes.c: the CLI's include resolver (includes.h). Messages are GitLab's
+ * (lib/gitlab/ci/config/external/file/, Ci::Components::FetchService), with what sluice
+ * adds (how to make a project known, that the cache has no copy) after them. */
+#include "base/compat.h"
+#include "cli/includes.h"
+#include "base/alloc.h"
+#include "base/fs.h"
+#include "base/str.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <git2.h>
+#include <sodium.h>
+
+static const char *var(const struct cli_includes *r, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *const *v = r->vars; v && *v; v++)
+        if (!strncmp(*v, name, n) && (*v)[n] == '=')
+            return *v + n + 1;
+    return NULL;
+}
+
+void cli_includes_init(struct cli_includes *r, const struct cli_include_opts *o,
+                       const char *const *vars)
+{
+    memset(r, 0, sizeof(*r));
+    if (o)
+        r->opts = *o;
+    r->vars = vars;
+    const char *env = getenv("SLUICE_INCLUDE_CACHE");
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    if (env && *env)
+        r->cache = sl_xstrdup(env);
+    else if (xdg && *xdg)
+        r->cache = sl_xasprintf("%s/sluice/includes", xdg);
+    else
+        r->cache = sl_xasprintf("%s/.cache/sluice/includes", home && *home ? home : "/tmp");
+}
+
+void cli_includes_release(struct cli_includes *r)
+{
+    free(r->cache);
+    r->cache = NULL;
+}
+
+bool cli_include_opt(struct cli_include_opts *o, int id, const char *arg, size_t *nprojects)
+{
+    switch (id) {
+    case CLI_OPT_OFFLINE:
+        o->offline = true;
+        return true;
+    case CLI_OPT_INCLUDE_PROJECT:
+        o->projects[(*nprojects)++] = arg;
+        return true;
+    case CLI_OPT_TEMPLATE_DIR:
+        o->templates = arg;
+        return true;
+    }
+    return false;
+}
+
+/* The cache's name for KEY: 32 hex digits of its BLAKE2b hash, under KIND. */
+static char *cache_path(const struct cli_includes *r, const char *kind, const char *key)
+{
+    unsigned char d[16];
+    char hex[33];
+    if (sodium_init() < 0)
+        abort();
+    crypto_generichash(d, sizeof(d), (const unsigned char *)key, strlen(key), NULL, 0);
+    sodium_bin2hex(hex, sizeof(hex), d, sizeof(d));
+    return sl_xasprintf("%s/%s/%s", r->cache, kind, hex);
+}
+
+static bool is_url(const char *s)
+{
+    return strstr(s, "://") || sl_starts_with(s, "git@");
+}
+
+/* --- HTTP ------------------------------------------------------------------------------ */
+
+struct body {
+    struct sl_str s;
+    bool too_big;
+};
+
+static size_t collect(char *p, size_t size, size_t n, void *ctx)
+{
+    struct body *b = ctx;
+    if (b->s.len + size * n > CLI_INCLUDE_MAX_BYTES) {
+        b->too_big = true;
+        return 0;
+    }
+    sl_str_add(&b->s, p, size * n);
+    return size * n;
+}
+
+/* GETs URL; 0 with *text, or an error in Remote's wording for WHAT (the URL as written). */
+static int http_get(const char *url, const char *what, char **text, size_t *len,
+                    struct sl_error *err)
+{
+    struct body b = {SL_STR_INIT, false};
+    CURL *h = curl_easy_init();
+    long code = 0;
+    int rc = 0;
+
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#endif
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, CLI_INCLUDE_TIMEOUT_S);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "sluice/" SL_VERSION);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    CURLcode cc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    if (b.too_big)
+        rc = sl_error_set(err, SL_ELIMIT,
+                          "Remote file `%s` could not be fetched: it is larger than %u bytes", what,
+                          CLI_INCLUDE_MAX_BYTES);
+    else if (cc == CURLE_OPERATION_TIMEDOUT)
+        rc =
+            sl_error_set(err, SL_ETIMEOUT,
+                         "Remote file `%s` could not be fetched because of a timeout error!", what);
+    else if (cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_CONNECT ||
+             cc == CURLE_COULDNT_RESOLVE_PROXY)
+        rc = sl_error_set(err, SL_EIO,
+                          "Remote file `%s` could not be fetched because of a socket error!", what);
+    else if (cc != CURLE_OK)
+        rc = sl_error_set(err, SL_EIO,
+                          "Remote file `%s` could not be fetched because of HTTP error! (%s)", what,
+                          curl_easy_strerror(cc));
+    else if (code >= 400)
+        rc = sl_error_set(err, code == 404 ? SL_ENOENT : SL_EIO,
+                          "Remote file `%s` could not be fetched because of HTTP code `%ld` "
+                          "error!",
+                          what, code);
+    curl_easy_cleanup(h);
+    if (rc == 0) {
+        *len = b.s.len;
+        *text = sl_str_detach(&b.s);
+    }
+    sl_str_release(&b.s);
+    return rc;
+}
+
+/* A remote file by URL, through the cache (remote/<hash of URL>): fetched online (the cache
+ * then updated), the cached copy offline. */
+static int fetch_url(struct cli_includes *r, const char *url, const char *what, char **text,
+                     size_t *len, struct sl_error *err)
+{
+    char *path = cache_path(r, "remote", url);
+    int rc;
+    if (r->opts.offline) {
+        rc = sl_fs_read_file(path, CLI_INCLUDE_MAX_BYTES, text, len, NULL);
+        if (rc < 0)
+            rc = sl_error_set(err, SL_ENOENT,
+                              "Remote file `%s` could not be fetched: it is not in the include "
+                              "cache (%s) and --offline forbids the network",
+                              what, r->cache);
+        goto out;
+    }
+    if ((rc = http_get(url, what, text, len, err)) < 0)
+        goto out;
+    char *dir = sl_fs_join(r->cache, "remote");
+    if (sl_fs_mkdir_p(dir, 0700, NULL) == 0)
+        sl_fs_write_atomic(path, *text, *len, 0600, NULL); /* a cache: best effort */
+    free(dir);
+out:
+    free(path);
+    return rc;
+}
+
+/* --- git ------------------------------------------------------------------------------- */
+
+/* Where a project is: a repository (REPO) or a plain directory (DIR). */
+struct project_src {
+    git_repository *repo;
+    char *dir;
+    char *origin; /* what it was found as, for messages */
+};
+
+static void project_src_release(struct project_src *s)
+{
+    git_repository_free(s->repo);
+    free(s->dir);
+    free(s->origin);
+    memset(s, 0, sizeof(*s));
+}
+
+static int credentials(git_credential **out, const char *url, const char *user_from_url,
+                       unsigned int allowed, void *payload)
+{
+    int *tries = payload;
+    (void)url;
+    if ((*tries)++ > 2)
+        return GIT_EUSER; /* each way once: libgit2 asks again after a refusal */
+    if (allowed & GIT_CREDENTIAL_SSH_KEY)
+        return git_credential_ssh_key_from_agent(out, user_from_url ? user_from_url : "git");
+    const char *job = getenv("CI_JOB_TOKEN"), *tok = getenv("SLUICE_GIT_TOKEN");
+    if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && tok && *tok)
+        return git_credential_userpass_plaintext_new(out, "oauth2", tok);
+    if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && job && *job)
+        return git_credential_userpass_plaintext_new(out, "gitlab-ci-token", job);
+    return GIT_PASSTHROUGH;
+}
+
+/* A bare clone of URL in the cache (repos/<hash of URL>), fetched when online. */
+static int open_clone(struct cli_includes *r, const char *url, git_repository **out,
+                      struct sl_error *err)
+{
+    char *path = cache_path(r, "repos", url);
+    git_repository *repo = NULL;
+    git_remote *remote = NULL;
+    int rc = 0;
+    bool have = git_repository_open_bare(&repo, path) == 0;
+
+    if (r->opts.offline) {
+        if (!have)
+            rc = sl_error_set(err, SL_ENOENT,
+                              "%s is not in the include cache (%s) and --offline forbids "
+                              "cloning it",
+                              url, r->cache);
+        goto out;
+    }
+    if (!have) {
+        char *dir = sl_fs_join(r->cache, "repos");
+        int mk = sl_fs_mkdir_p(dir, 0700, err);
+        free(dir);
+        if (mk < 0 || git_repository_init(&repo, path, 1) < 0) {
+            rc = mk < 0 ? mk : sl_error_set(err, SL_EIO, "%s", git_error_last()->message);
+            goto out;
+        }
+    }
+    char heads[] = "+refs/heads/*:refs/heads/*", tags[] = "+refs/tags/*:refs/tags/*";
+    char *specs[] = {heads, tags};
+    git_strarray refspecs = {specs, 2};
+    git_fetch_options fo;
+    git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+    int tries = 0;
+    fo.callbacks.credentials = credentials;
+    fo.callbacks.payload = &tries;
+    fo.prune = GIT_FETCH_PRUNE;
+    fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+    if (git_remote_create_anonymous(&remote, repo, url) < 0 ||
+        git_remote_fetch(remote, &refspecs, &fo, NULL) < 0) {
+        const git_error *e = git_error_last();
+        rc = sl_error_set(err, SL_EIO, "%s cannot be fetched: %s", url, e ? e->message : "?");
+        goto out;
+    }
+    /* the remote's HEAD becomes the clone's, for include:project without `ref` */
+    git_buf head = GIT_BUF_INIT;
+    if (git_remote_default_branch(&head, remote) == 0)
+        git_repository_set_head(repo, head.ptr);
+    git_buf_dispose(&head);
+out:
+    git_remote_free(remote);
+    free(path);
+    if (rc == 0)
+        *out = repo;
+    else
+        git_repository_free(repo);
+    return rc;
+}
+
+/* Finds PROJECT: --include-project, else CI_SERVER_URL/PROJECT.git. SL_ENOENT without a
+ * message when nothing names it; other errors with one. */
+static int project_open(struct cli_includes *r, const char *project, struct project_src *s,
+                        struct sl_error *err)
+{
+    const char *src = NULL;
+    size_t n = strlen(project);
+    memset(s, 0, sizeof(*s));
+    for (const char **p = r->opts.projects; p && *p; p++)
+        if (!strncasecmp(*p, project, n) && (*p)[n] == '=')
+            src = *p + n + 1;
+    char *url = NULL;
+    if (!src) {
+        const char *server = var(r, "CI_SERVER_URL");
+        if (!server || !*server)
+            return SL_ENOENT;
+        url = sl_xasprintf("%s/%s.git", server, project);
+        src = url;
+    }
+    s->origin = sl_xstrdup(src);
+    int rc = 0;
+    if (is_url(src)) {
+        rc = open_clone(r, src, &s->repo, err);
+    } else if (git_repository_open_ext(&s->repo, src, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+        s->repo = NULL;
+        if (sl_fs_is_dir(src))
+            s->dir = sl_xstrdup(src);
+        else
+            rc = sl_error_set(err, SL_ENOENT, "--include-project %s=%s: no such directory", project,
+                              src);
+    }
+    free(url);
+    if (rc < 0)
+        project_src_release(s);
+    return rc;
+}
+
+/* REF (NULL: HEAD) as a commit: a branch, then a tag, then anything git names. */
+static int resolve_ref(git_repository *repo, const char *ref, git_oid *out)
+{
+    git_object *o = NULL;
+    int rc = -1;
+    if (!ref) {
+        rc = git_revparse_single(&o, repo, "HEAD^{commit}");
+    } else {
+        /* a branch, then a tag, then anything git names */
+        for (int i = 0; i < 3 && rc < 0; i++) {
+            char *spec = i == 0   ? sl_xasprintf("refs/heads/%s^{commit}", ref)
+                         : i == 1 ? sl_xasprintf("refs/tags/%s^{commit}", ref)
+                                  : sl_xasprintf("%s^{commit}", ref);
+            rc = git_revparse_single(&o, repo, spec);
+            free(spec);
+        }
+    }
+    if (rc == 0)
+        git_oid_cpy(out, git_object_id(o));
+    git_object_free(o);
+    return rc;
+}
+
+/* FILE of commit OID: 0, SL_ENOENT (no such file), SL_ELIMIT. */
+static int read_blob(git_repository *repo, const git_oid *oid, const char *file, char **text,
+                     size_t *len)
+{
+    git_commit *c = NULL;
+    git_tree *t = NULL;
+    git_tree_entry *e = NULL;
+    git_blob *b = NULL;
+    int rc = SL_ENOENT;
+    if (git_commit_lookup(&c, repo, oid) < 0 || git_commit_tree(&t, c) < 0 ||
+        git_tree_entry_bypath(&e, t, file) < 0 || git_tree_entry_type(e) != GIT_OBJECT_BLOB ||
+        git_blob_lookup(&b, repo, git_tree_entry_id(e)) < 0)
+        goto out;
+    git_object_size_t size = git_blob_rawsize(b);
+    if (size > CLI_INCLUDE_MAX_BYTES) {
+        rc = SL_ELIMIT;
+        goto out;
+    }
+    *len = (size_t)size;
+    *text = sl_xmalloc(*len + 1);
+    memcpy(*text, git_blob_rawcontent(b), *len);
+    (*text)[*len] = '\0';
+    rc = 0;
+out:
+    git_blob_free(b);
+    git_tree_entry_free(e);
+    git_tree_free(t);
+    git_commit_free(c);
+    return rc;
+}
+
+/* FILE of project source S at REF; *sha set (caller frees, NULL for a plain directory).
+ * Errors as include:project's. */
+static int project_read(const char *project, struct project_src *s, const char *ref,
+                        const char *file, char **text, size_t *len, char **sha,
+                        struct sl_error *err)
+{
+    int rc;
+    *sha = NULL;
+    if (s->dir) {
+        if (ref && strcmp(ref, "HEAD"))
+            return sl_error_set(err, SL_ENOENT,
+                                "Project `%s` reference `%s` does not exist! (%s is a plain "
+                                "directory: it has no refs)",
+                                project, ref, s->dir);
+        rc = sl_fs_read_within(s->dir, file, CLI_INCLUDE_MAX_BYTES, text, len, NULL);
+    } else {
+        git_oid oid;
+        if (resolve_ref(s->repo, ref, &oid) < 0)
+            return sl_error_set(err, SL_ENOENT, "Project `%s` reference `%s` does not exist!",
+                                project, ref ? ref : "HEAD");
+        char hex[GIT_OID_HEXSZ + 1];
+        git_oid_tostr(hex, sizeof(hex), &oid);
+        rc = read_blob(s->repo, &oid, file, text, len);
+        if (rc == 0)
+            *sha = sl_xstrdup(hex);
+    }
+    if (rc == SL_ELIMIT)
+        return sl_error_set(err, rc, "Project `%s` file `%s` is larger than %u bytes", project,
+                            file, CLI_INCLUDE_MAX_BYTES);
+    if (rc < 0)
+        return sl_error_set(err, SL_ENOENT, "Project `%s` file `%s` does not exist!", project,
+                            file);
+    return 0;
+}
+
+static int fetch_project(struct cli_includes *r, const struct sl_config_include *inc,
+                         struct sl_config_fetched *out, struct sl_error *err)
+{
+    struct project_src s;
+    int rc = project_open(r, inc->location, &s, err);
+    if (rc == SL_ENOENT && !err->message)
+        return sl_error_set(err, rc,
+                            "Project `%s` not found or access denied! Make sure any includes in "
+                            "the pipeline configuration are correctly defined. (sluice: name it "
+                            "with --include-project %s=DIR-OR-GIT-URL)",
+                            inc->location, inc->location);
+    if (rc < 0)
+        return rc;
+    rc =
+        project_read(inc->location, &s, inc->ref, inc->file, &out->text, &out->len, &out->sha, err);
+    if (rc == 0)
+        out->project = sl_xstrdup(inc->location);
+    project_src_release(&s);
+    return rc;
+}
+
+/* --- templates ------------------------------------------------------------------------- */
+
+static int fetch_template(struct cli_includes *r, const struct sl_config_include *inc,
+                          struct sl_config_fetched *out, struct sl_error *err)
+{
+    const char *base = r->opts.templates ? r->opts.templates : CLI_INCLUDE_TEMPLATES_URL;
+    const char *name = inc->location;
+    int rc;
+    if (strstr(name, "..") || name[0] == '/')
+        return sl_error_set(err, SL_ENOENT, "Included file `%s` is empty or does not exist!", name);
+    if (sl_starts_with(base, "http://") || sl_starts_with(base, "https://")) {
+        char *url = sl_xasprintf("%s/%s", base, name);
+        rc = fetch_url(r, url, url, &out->text, &out->len, err);
+        if (rc == SL_ENOENT && !r->opts.offline) {
+            sl_error_release(err);
+            rc = sl_error_set(err, rc, "Included file `%s` is empty or does not exist!", name);
+        }
+        free(url);
+        return rc;
+    }
+    rc = sl_fs_read_within(base, name, CLI_INCLUDE_MAX_BYTES, &out->text, &out->len, NULL);
+    if (rc < 0)
+        return sl_error_set(err, SL_ENOENT,
+                            "Included file `%s` is empty or does not exist! (looked in "
+                            "--template-dir %s)",
+                            name, base);
+    return 0;
+}
+
+/* --- components ------------------------------------------------------------------------ */
+
+/* "v1.2.3" or "1.2.3" as three numbers; false for anything else. */
+static bool semver(const char *s, long v[3])
+{
+    char *end;
+    if (*s == 'v')
+        s++;
+    for (int i = 0; i < 3; i++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        v[i] = strtol(s, &end, 10);
+        s = end;
+        if (i < 2 && *s++ != '.')
+            return false;
+    }
+    return *s == '\0';
+}
+
+/* The highest semantic-version tag, or with WANT ("1" or "1.2") the highest of that major
+ * (and minor): GitLab takes the catalog's released versions; locally the tags are those. */
+static char *latest_tag(git_repository *repo, const char *want)
+{
+    git_strarray tags = {0};
+    long best[3] = {-1, -1, -1}, w[2] = {-1, -1};
+    char *found = NULL;
+    if (want) {
+        char *end;
+        w[0] = strtol(want, &end, 10);
+        if (*end == '.')
+            w[1] = strtol(end + 1, NULL, 10);
+    }
+    if (git_tag_list(&tags, repo) < 0)
+        return NULL;
+    for (size_t i = 0; i < tags.count; i++) {
+        long v[3];
+        if (!semver(tags.strings[i], v) || (w[0] >= 0 && v[0] != w[0]) ||
+            (w[1] >= 0 && v[1] != w[1]))
+            continue;
+        if (v[0] > best[0] ||
+            (v[0] == best[0] && (v[1] > best[1] || (v[1] == best[1] && v[2] > best[2])))) {
+            memcpy(best, v, sizeof(best));
+            free(found);
+            found = sl_xstrdup(tags.strings[i]);
+        }
+    }
+    git_strarray_dispose(&tags);
+    return found;
+}
+
+static bool partial_semver(const char *v)
+{
+    const char *p = v;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (p == v)
+        return false;
+    if (*p == '.') {
+        const char *q = ++p;
+        while (*p >= '0' && *p <= '9')
+            p++;
+        if (p == q)
+            return false;
+    }
+    return *p == '\0';
+}
+
+static int fetch_component(struct cli_includes *r, const struct sl_config_include *inc,
+                           struct sl_config_fetched *out, struct sl_error *err)
+{
+    const char *addr = inc->location;
+    const char *fqdn = var(r, "CI_SERVER_FQDN");
+    const char *at = strchr(addr, '@');
+    size_t fl = fqdn ? strlen(fqdn) : 0;
+    struct project_src s = {0};
+    char *path = NULL, *project = NULL, *version = NULL;
+    int rc = 0;
+
+    if (!at || !fqdn || !*fqdn || strncmp(addr, fqdn, fl) || addr[fl] != '/')
+        return sl_error_set(err, SL_EUNSUPPORTED,
+                            "Component '%s' - the component path is not supported%s%s%s", addr,
+                            fqdn ? " (this server is " : " (CI_SERVER_FQDN is unknown: no origin",
+                            fqdn ? fqdn : "", fqdn ? ")" : " remote)");
+    path = sl_xstrndup(addr + fl + 1, (size_t)(at - addr - (ptrdiff_t)fl - 1));
+    version = sl_xstrdup(at + 1);
+    char *slash = strrchr(path, '/');
+    if (!slash || slash == path || !slash[1] || path[0] == '/') {
+        rc = sl_error_set(err, SL_ENOENT, "Component '%s' - content not found", addr);
+        goto out;
+    }
+    project = sl_xstrndup(path, (size_t)(slash - path));
+    for (char *c = project; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    const char *name = slash + 1;
+    rc = project_open(r, project, &s, err);
+    if (rc == SL_ENOENT && !err->message) {
+        rc = sl_error_set(err, rc,
+                          "Component '%s' - project does not exist or you don't have "
+                          "sufficient permissions (sluice: name it with --include-project "
+                          "%s=DIR-OR-GIT-URL)",
+                          addr, project);
+        goto out;
+    }
+    if (rc < 0)
+        goto out;
+    if (!s.repo) {
+        rc = sl_error_set(err, SL_ENOENT,
+                          "Component '%s' - content not found (%s is not a git repository: "
+                          "components are read at a version)",
+                          addr, s.origin);
+        goto out;
+    }
+    char *ref = NULL;
+    if (!strcmp(version, "~latest") || partial_semver(version)) {
+        ref = latest_tag(s.repo, strcmp(version, "~latest") ? version : NULL);
+        if (!ref && !partial_semver(version)) {
+            rc = sl_error_set(err, SL_ENOENT,
+                              "Component '%s' - The ~latest version reference is not supported "
+                              "for non-catalog resources. Use a tag, branch, or commit SHA "
+                              "instead.",
+                              addr);
+            goto out;
+        }
+    }
+    const char *use = ref ? ref : version;
+    git_oid oid;
+    char *file1 = sl_xasprintf("templates/%s.yml", name);
+    char *file2 = sl_xasprintf("templates/%s/template.yml", name);
+    rc = SL_ENOENT;
+    if (resolve_ref(s.repo, use, &oid) == 0) {
+        rc = read_blob(s.repo, &oid, file1, &out->text, &out->len);
+        if (rc == SL_ENOENT)
+            rc = read_blob(s.repo, &oid, file2, &out->text, &out->len);
+    }
+    free(file1);
+    free(file2);
+    free(ref);
+    if (rc == SL_ELIMIT) {
+        rc = sl_error_set(err, rc, "Component '%s' - it is larger than %u bytes", addr,
+                          CLI_INCLUDE_MAX_BYTES);
+    } else if (rc < 0) {
+        rc = sl_error_set(err, rc, "Component '%s' - content not found", addr);
+    } else {
+        char hex[GIT_OID_HEXSZ + 1];
+        git_oid_tostr(hex, sizeof(hex), &oid);
+        out->sha = sl_xstrdup(hex);
+        out->project = project;
+        project = NULL;
+    }
+out:
+    project_src_release(&s);
+    free(project);
+    free(path);
+    free(version);
+    return rc;
+}
+
+int cli_includes_fetch(void *ctx, const struct sl_config_include *inc,
+                       struct sl_config_fetched *out, struct sl_error *err)
+{
+    struct cli_includes *r = ctx;
+    git_libgit2_init();
+    int rc;
+    if (!strcmp(inc->kind, "remote"))
+        rc = fetch_url(r, inc->location, inc->location, &out->text, &out->len, err);
+    else if (!strcmp(inc->kind, "project"))
+        rc = fetch_project(r, inc, out, err);
+    else if (!strcmp(inc->kind, "template"))
+        rc = fetch_template(r, inc, out, err);
+    else if (!strcmp(inc->kind, "component"))
+        rc = fetch_component(r, inc, out, err);
+    else
+        rc = sl_error_set(err, SL_EUNSUPPORTED, "include:%s is not known", inc->kind);
+    git_libgit2_shutdown();
+    return rc;
+}

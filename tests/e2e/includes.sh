@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# include:remote, include:project, include:template and include:component through the CLI's
+# resolver (src/cli/includes.c), with no internet: remote files from a loopback HTTP server
+# this test starts, projects and components from git repositories (a work tree mapped with
+# --include-project, and a file:// URL cloned into the cache), templates from a directory;
+# then --offline from the cache, and GitLab's messages for what cannot be resolved.
+set -u
+. "$(dirname "$0")/lib/skip.sh"
+bin=$(realpath "${SLUICE_BIN:?SLUICE_BIN is not set}")
+if ! command -v git >/dev/null || ! command -v python3 >/dev/null; then
+  skip "needs git and python3"
+fi
+pass=0 fail=0
+check() { # check NAME WANT_EXIT CMD... ; stdout+stderr in $out
+  local name=$1 want=$2; shift 2
+  out=$("$@" 2>&1); local got=$?
+  if [[ $got == "$want" ]]; then pass=$((pass + 1)); echo "ok - $name";
+  else fail=$((fail + 1)); echo "not ok - $name: exit $got, want $want"; echo "$out" | sed 's/^/#   /'; fi
+}
+contains() { # contains NAME TEXT
+  if grep -qF -- "$2" <<<"$out"; then pass=$((pass + 1)); echo "ok - $1";
+  else fail=$((fail + 1)); echo "not ok - $1: output lacks '$2'"; echo "$out" | sed 's/^/#   /'; fi
+}
+tmp=$(mktemp -d)
+http_pid=
+trap '[[ -n $http_pid ]] && kill "$http_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+export SLUICE_INCLUDE_CACHE=$tmp/cache GIT_CONFIG_NOSYSTEM=1 HOME=$tmp
+g() { git -c user.email=dev@example.com -c user.name=Dev -c commit.gpgsign=false "$@"; }
+
+# a loopback HTTP server on a free port; its port file appears once it listens
+mkdir -p "$tmp/www"
+printf 'remote_job:\n  script: [echo remote]\n' > "$tmp/www/remote.yml"
+printf 'tpl_remote_job: {script: [echo t]}\n' > "$tmp/www/Remote.gitlab-ci.yml"
+python3 - "$tmp/www" "$tmp/port" <<'EOF' &
+import functools, http.server, os, sys
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+handler.func.log_message = lambda *a: None
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+with open(sys.argv[2] + ".tmp", "w") as f:
+    f.write(str(srv.server_address[1]))
+os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+srv.serve_forever()
+EOF
+http_pid=$!
+for _ in $(seq 600); do [[ -s $tmp/port ]] && break; sleep 0.1; done
+[[ -s $tmp/port ]] || { echo "not ok - the HTTP server did not start"; exit 1; }
+port=$(cat "$tmp/port")
+
+# a library project: a file with a nested local include, and a component with inputs
+lib=$tmp/lib
+mkdir -p "$lib/templates/greet"
+cd "$lib" && git init -q -b main
+printf 'include: {local: nested.yml}\nproj_job: {script: [echo p]}\n' > ci.yml
+printf 'nested_job: {script: [echo n]}\n' > nested.yml
+printf 'spec:\n  inputs:\n    who: {default: world}\n---\ngreet_$[[ inputs.who ]]:\n  script: [echo hi]\n' \
+  > templates/greet/template.yml
+g add -A && g commit -qm one && g tag v1.0.0
+sed -i 's/echo hi/echo hello/' templates/greet/template.yml
+printf 'old_job: {script: [echo o]}\n' > templates/old.yml
+g add -A && g commit -qm two && g tag v1.2.0 && g tag not-a-version
+
+mkdir -p "$tmp/templates/Jobs"
+printf 'tpl_job: {script: [echo t]}\n' > "$tmp/templates/Jobs/Build.gitlab-ci.yml"
+
+repo=$tmp/repo
+mkdir -p "$repo" && cd "$repo" && git init -q -b main
+git remote add origin "https://gitlab.example.com/me/app.git"
+cat > .gitlab-ci.yml <<EOF
+include:
+  - remote: http://127.0.0.1:$port/remote.yml
+  - project: Group/Lib
+    ref: main
+    file: [ci.yml]
+  - template: Jobs/Build.gitlab-ci.yml
+  - component: \$CI_SERVER_FQDN/group/lib/greet@~latest
+    inputs: {who: there}
+  - component: gitlab.example.com/group/lib/old@1
+main_job: {script: [echo m]}
+EOF
+g add -A && g commit -qm init
+map=(--include-project "group/lib=$lib" --template-dir "$tmp/templates")
+
+check "plan resolves every kind" 0 "$bin" plan "${map[@]}"
+for j in remote_job proj_job nested_job tpl_job greet_there old_job main_job; do
+  contains "plan has $j" "  $j "
+done
+# lint and config read no git: CI_SERVER_* come from the environment
+check "config shows the component at its latest version" 0 env CI_SERVER_FQDN=gitlab.example.com "$bin" config "${map[@]}"
+contains "~latest is v1.2.0" "echo hello"
+check "lint resolves them too" 0 env CI_SERVER_FQDN=gitlab.example.com "$bin" lint "${map[@]}"
+
+# a git URL is cloned into the cache; then --offline plans from the cache alone
+url_map=(--include-project "group/lib=file://$lib" --template-dir "$tmp/templates")
+check "a project from a git URL" 0 "$bin" plan "${url_map[@]}"
+contains "the URL's project's file" "  proj_job "
+kill "$http_pid"; wait "$http_pid" 2>/dev/null; http_pid=
+check "offline from the cache" 0 "$bin" plan --offline "${url_map[@]}"
+contains "offline: the remote file from the cache" "  remote_job "
+contains "offline: the cloned project" "  greet_there "
+check "online without the server fails" 2 "$bin" plan "${url_map[@]}"
+contains "GitLab's socket error" "Remote file \`http://127.0.0.1:$port/remote.yml\` could not be fetched because of a socket error!"
+rm -rf "$tmp/cache"
+check "offline without a cache" 2 "$bin" plan --offline "${url_map[@]}"
+contains "names the include and the cache" "Remote file \`http://127.0.0.1:$port/remote.yml\` could not be fetched: it is not in the include cache ($tmp/cache) and --offline forbids the network"
+contains "the clone is missing too" "file://$lib is not in the include cache"
+
+# GitLab's messages for what does not resolve
+cat > .gitlab-ci.yml <<'EOF'
+include:
+  - project: group/lib
+    ref: nope
+    file: ci.yml
+  - project: group/lib
+    file: missing.yml
+  - project: other/unknown
+    file: ci.yml
+  - template: Nope.gitlab-ci.yml
+  - component: gitlab.example.com/group/lib/missing@v1.0.0
+  - component: elsewhere.example.com/group/lib/greet@v1.0.0
+  - component: gitlab.example.com/other/unknown/x@1.0
+main_job: {script: [echo m]}
+EOF
+check "unresolvable includes" 1 env CI_SERVER_FQDN=gitlab.example.com "$bin" lint "${map[@]}"
+contains "unknown ref" "Project \`group/lib\` reference \`nope\` does not exist!"
+contains "missing file" "Project \`group/lib\` file \`missing.yml\` does not exist!"
+contains "unknown project" "Project \`other/unknown\` not found or access denied! Make sure any includes in the pipeline configuration are correctly defined."
+contains "missing template" "Included file \`Nope.gitlab-ci.yml\` is empty or does not exist!"
+contains "missing component" "Component 'gitlab.example.com/group/lib/missing@v1.0.0' - content not found"
+contains "another instance's component" "Component 'elsewhere.example.com/group/lib/greet@v1.0.0' - the component path is not supported"
+contains "unknown component project" "Component 'gitlab.example.com/other/unknown/x@1.0' - project does not exist or you don't have sufficient permissions"
+
+echo "$pass passed, $fail failed"
+[[ $fail == 0 ]]
