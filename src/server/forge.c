@@ -81,6 +81,24 @@ static const char *description(const char *status)
                                          : "The pipeline is waiting";
 }
 
+/* The status context of P: "sluice/" + its workflow:name (recorded in its jobs' specs), or
+ * "sluice/pipeline". Caller frees. */
+static char *status_context(struct sl_server *s, const struct sl_store_pipeline *p)
+{
+    struct sl_store_job *jobs = NULL;
+    size_t n = 0;
+    char *ctx = NULL;
+    if (sl_store_job_list_by_pipeline(s->st, p->id, &jobs, &n, NULL) == 0 && n > 0) {
+        json_t *o = json_loads(jobs[0].spec, 0, NULL);
+        const char *name = json_string_value(json_object_get(o, "pipeline_name"));
+        if (name && *name)
+            ctx = sl_xasprintf("sluice/%.*s", CONTEXT_MAX - 7, name);
+        json_decref(o);
+    }
+    sl_store_jobs_free(jobs, n);
+    return ctx ? ctx : sl_xstrdup("sluice/pipeline");
+}
+
 /* Queues the status of P on forge F. */
 static int queue_status(struct sl_server *s, const struct sl_store_forge *f,
                         const struct forge_kind *fk, const struct sl_store_pipeline *p,
@@ -93,7 +111,9 @@ static int queue_status(struct sl_server *s, const struct sl_store_forge *f,
     json_t *b = json_pack("{s:s,s:s,s:s}", "state", state, "target_url", link, "description",
                           description(p->status));
     /* one context per pipeline definition: a newer pipeline of the commit replaces it */
-    json_object_set_new(b, fk->gitlab_states ? "name" : "context", json_string("sluice/pipeline"));
+    char *ctx = status_context(s, p);
+    json_object_set_new(b, fk->gitlab_states ? "name" : "context", json_string(ctx));
+    free(ctx);
     if (fk->gitlab_states)
         json_object_set_new(b, "ref", json_string(p->ref));
     char *body = json_dumps(b, JSON_COMPACT | JSON_PRESERVE_ORDER);

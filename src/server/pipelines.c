@@ -292,6 +292,9 @@ static int job_spec_json(const struct sl_plan *p, size_t idx, const char *tree, 
             return sl_error_set(err, SL_EIO, "job %s: cannot encode its spec", pj->name);
     }
     json_object_set_new(o, "nstages", json_integer((json_int_t)p->nstages));
+    /* workflow:name, for what reports the pipeline outside (forge.c's status context) */
+    if (p->name && *p->name)
+        json_object_set_new(o, "pipeline_name", json_string(p->name));
     json_object_set_new(o, "stage_idx", json_integer((json_int_t)pj->stage_index));
     json_object_set_new(o, "needs_declared", json_boolean(pj->needs_declared));
     json_t *needs = json_array();

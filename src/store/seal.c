@@ -300,21 +300,25 @@ int sl_store_seal_key_load(struct sl_store *st, const char *path, bool *created,
                     "LIMIT 1",
                     NULL, 0, &rows, NULL, err);
         char *plain = NULL;
-        bool webhook = rc == 0 && rows.nrows == 0; /* only webhook secrets are sealed */
-        if (webhook) {
+        const char *purpose = "variable";
+        /* no variable: check the first of the other sealed columns that holds a value */
+        for (size_t i = 0; rc == 0 && rows.nrows == 0 && i < SL_ARRAY_LEN(sealed_columns); i++) {
+            const struct sealed_column *c = &sealed_columns[i];
+            char *sql = sl_xasprintf("SELECT %s, %s FROM %s WHERE %s IS NOT NULL ORDER BY %s "
+                                     "LIMIT 1",
+                                     c->project, c->column, c->table, c->column, c->id);
             db_rows_release(&rows);
-            rc = db_run(st, false,
-                        "SELECT id, webhook_secret_sealed FROM projects WHERE "
-                        "webhook_secret_sealed IS NOT NULL ORDER BY id LIMIT 1",
-                        NULL, 0, &rows, NULL, err);
+            rc = db_run(st, false, sql, NULL, 0, &rows, NULL, err);
+            free(sql);
+            purpose = c->purpose;
         }
         if (rc == 0 && rows.nrows == 1 &&
-            db_unseal_as(key, webhook ? "webhook" : "variable", db_get_int(&rows, 0, 0),
-                         db_cell(&rows, 0, 1), &plain, NULL) < 0)
+            db_unseal_as(key, purpose, db_get_int(&rows, 0, 0), db_cell(&rows, 0, 1), &plain,
+                         NULL) < 0)
             rc = sl_error_set(err, SL_EINVAL,
-                              "the secrets key %s does not open the stored variable values: "
-                              "it is not the key they were sealed with",
-                              path);
+                              "the secrets key %s does not open the stored %s values: it is "
+                              "not the key they were sealed with",
+                              path, !strcmp(purpose, "variable") ? "variable" : "sealed");
         free(plain);
         if (rc < 0)
             goto out;

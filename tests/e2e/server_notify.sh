@@ -36,6 +36,8 @@ R=http://127.0.0.1:$hport
 git_c() { git -c user.email=t@t -c user.name=t "$@"; }
 mkdir "$tmp/repo"
 (cd "$tmp/repo" && git init -q -b main && cat > .gitlab-ci.yml <<YML
+workflow:
+  name: '\$PNAME'
 job:
   script:
     - echo "building \$CI_PROJECT_ID"
@@ -65,8 +67,8 @@ wait_pipeline() { # wait_pipeline ID -> its status in $st
     sleep 0.1
   done
 }
-run_pipeline() { # run_pipeline PROJECT -> $pl; fails once, then retried to success
-  req POST /api/v1/projects/$1/pipelines "$admin" '{"variables":{"FAIL_ONCE":"yes"}}'
+run_pipeline() { # run_pipeline PROJECT [NAME] -> $pl; fails once, then retried to success
+  req POST /api/v1/projects/$1/pipelines "$admin" "{\"variables\":{\"FAIL_ONCE\":\"yes\",\"PNAME\":\"${2:-}\"}}"
   pl=$(jget "['id']")
   wait_pipeline "$pl"
   expect "project $1: the first run fails" failed "$st"
@@ -91,6 +93,12 @@ PY
 }
 
 # ---- the forge connection API ----
+"$bin" serve --delivery-retry-base 0 >/dev/null 2>&1
+expect "serve refuses a retry base of 0" 2 "$?"
+"$bin" serve --smtp-url http://x --smtp-from a@b >/dev/null 2>&1
+expect "serve refuses an --smtp-url that is not smtp:// or smtps://" 2 "$?"
+"$bin" serve --smtp-url smtp://127.0.0.1 >/dev/null 2>&1
+expect "serve wants --smtp-from with --smtp-url" 2 "$?"
 project gh
 gh=$proj
 req PUT /api/v1/projects/$gh/forge "$admin" '{"kind":"gitlub","api_url":"x","repository":"o/r","token":"t"}'
@@ -134,14 +142,14 @@ req GET /api/v1/projects/$gh/notifications "$admin"
 expect "four rules are listed" 4 "$(jget ".__len__()")"
 
 # ---- GitHub: statuses in order, notifications on failed and fixed ----
-run_pipeline "$gh"
+run_pipeline "$gh" "ci main"
 ghpl=$pl
 wait_for 300 settled "$gh" || bad "GitHub's deliveries settle" "$body"
 expect "GitHub gets pending, failure, pending, success" "pending,failure,pending,success" \
   "$(states /github/repos/o/r/statuses/$sha state)"
 line=$(grep -m1 "/github/repos/o/r/statuses/$sha" "$tmp/recv/http.jsonl")
 expect "GitHub's status names the context, links the pipeline, sends the token" \
-  "sluice/pipeline $url/pipelines/$ghpl Bearer ghtok" \
+  "sluice/ci main $url/pipelines/$ghpl Bearer ghtok" \
   "$(python3 -c "import json,sys; r=json.loads(sys.argv[1]); b=json.loads(r['body']); print(b['context'], b['target_url'], r['headers']['Authorization'])" "$line")"
 req GET /api/v1/projects/$gh/deliveries "$admin"
 python3 - "$body" <<'PY' && ok "deliveries show kind, target, attempts, timestamps" || bad "deliveries show kind, target, attempts, timestamps" "$body"

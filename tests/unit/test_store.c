@@ -1728,3 +1728,171 @@ STORE_TEST(feature_flags)
     CHECK_INT_EQ(n, 0);
     sl_store_flags_free(flags, n);
 }
+
+STORE_TEST(forge_and_deliveries)
+{
+    int64_t pid = make_project(st, "forge"), id = 0, count = 0, next = 0;
+    struct sl_store_forge f = {.project_id = pid,
+                               .kind = (char *)"github",
+                               .api_url = (char *)"https://api.github.com",
+                               .repository = (char *)"o/r",
+                               .token = (char *)"ghp_s3cret-forge-token"};
+    struct sl_store_forge gotf = {0};
+    struct sl_store_notify_rule rule = {.project_id = pid,
+                                        .channel = (char *)"webhook",
+                                        .target = (char *)"http://hook",
+                                        .events = (char *)"[\"failed\"]",
+                                        .refs = (char *)"all",
+                                        .secret = (char *)"hook-s3cret"};
+    struct sl_store_notify_rule *rules = NULL;
+    struct sl_store_delivery d = {.project_id = pid,
+                                  .kind = (char *)"status:github",
+                                  .target = (char *)"http://a",
+                                  .payload = (char *)"{}"},
+                             got = {0}, *ds = NULL;
+    size_t n = 0;
+    unsigned char k1[SL_STORE_SEAL_KEY_BYTES], k2[SL_STORE_SEAL_KEY_BYTES];
+    randombytes_buf(k1, sizeof(k1));
+    randombytes_buf(k2, sizeof(k2));
+    CHECK(pid > 0);
+
+    /* the forge token and a rule's secret are stored only sealed */
+    CHECK_FAILS(SL_EINVAL, sl_store_forge_set(st, &f, 10, &e_)); /* no key */
+    sl_store_set_seal_key(st, k1);
+    CHECK_OK(sl_store_forge_set(st, &f, 10, &e_));
+    f.repository = (char *)"o/r2";
+    CHECK_OK(sl_store_forge_set(st, &f, 20, &e_)); /* replaces */
+    CHECK_OK(sl_store_forge_get(st, pid, false, &gotf, &e_));
+    CHECK_STR_EQ(gotf.repository, "o/r2");
+    CHECK(gotf.token == NULL);
+    CHECK_INT_EQ(gotf.created_at, 10);
+    CHECK_INT_EQ(gotf.updated_at, 20);
+    sl_store_forge_release(&gotf);
+    CHECK_OK(sl_store_notify_rule_create(st, &rule, 30, &id, &e_));
+    rule.secret = NULL;
+    rule.channel = (char *)"slack";
+    CHECK_OK(sl_store_notify_rule_create(st, &rule, 31, NULL, &e_));
+    if (sl_starts_with(url, "sqlite://")) {
+        CHECK(!file_contains(url + 9, "ghp_s3cret-forge-token"));
+        CHECK(!file_contains(url + 9, "hook-s3cret"));
+    }
+    /* rotation re-seals them with the variables' values and the webhook secrets */
+    CHECK_OK(sl_store_rotate_seal_key(st, k2, &count, &e_));
+    CHECK_INT_EQ(count, 2);
+    CHECK_OK(sl_store_sealed_count(st, &count, &e_));
+    CHECK_INT_EQ(count, 2);
+    CHECK_OK(sl_store_forge_get(st, pid, true, &gotf, &e_));
+    CHECK_STR_EQ(gotf.token, "ghp_s3cret-forge-token");
+    sl_store_forge_release(&gotf);
+    CHECK_OK(sl_store_notify_rule_list(st, pid, true, &rules, &n, &e_));
+    CHECK_INT_EQ(n, 2);
+    CHECK_STR_EQ(rules[0].secret, "hook-s3cret");
+    CHECK_STR_EQ(rules[1].secret, "");
+    CHECK_STR_EQ(rules[1].channel, "slack");
+    sl_store_notify_rules_free(rules, n);
+    sl_store_set_seal_key(st, k1); /* the old key opens nothing */
+    CHECK_FAILS(SL_EINVAL, sl_store_forge_get(st, pid, true, &gotf, &e_));
+    CHECK_FAILS(SL_EINVAL, sl_store_notify_rule_get(st, id, true, &rule, &e_));
+    sl_store_set_seal_key(st, k2);
+    CHECK_FAILS(SL_ENOENT, sl_store_notify_rule_delete(st, pid + 1, id, &e_));
+    CHECK_OK(sl_store_notify_rule_delete(st, pid, id, &e_));
+
+    /* deliveries: claimed when due, in order per target, leased while being sent */
+    CHECK_OK(sl_store_delivery_add(st, &d, 100, &id, &e_));
+    d.target = (char *)"http://b";
+    CHECK_OK(sl_store_delivery_add(st, &d, 100, NULL, &e_));
+    d.target = (char *)"http://a";
+    CHECK_OK(sl_store_delivery_add(st, &d, 100, NULL, &e_));            /* waits for the first */
+    CHECK_INT_EQ(sl_store_delivery_claim(st, 99, 1000, &got, NULL), 0); /* none due yet */
+    CHECK_INT_EQ(sl_store_delivery_claim(st, 100, 1000, &got, NULL), 1);
+    CHECK_INT_EQ(got.id, id);
+    CHECK_STR_EQ(got.state, "pending");
+    CHECK_INT_EQ(got.next_at, 1100);
+    /* the first to http://a is leased: the next one due is http://b's, not a's second */
+    struct sl_store_delivery other = {0};
+    CHECK_INT_EQ(sl_store_delivery_claim(st, 100, 1000, &other, NULL), 1);
+    CHECK_STR_EQ(other.target, "http://b");
+    sl_store_delivery_release(&other);
+    CHECK_INT_EQ(sl_store_delivery_claim(st, 100, 1000, &other, NULL), 0);
+    /* a failed attempt waits; then delivered */
+    free(got.state);
+    got.state = sl_xstrdup("pending");
+    got.attempts = 1;
+    got.last_error = sl_xstrdup("HTTP 503");
+    got.next_at = 200;
+    CHECK_OK(sl_store_delivery_update(st, &got, 150, &e_));
+    CHECK_OK(sl_store_delivery_next_due(st, &next, &e_));
+    CHECK_INT_EQ(next, 100); /* a's second, due but held back */
+    CHECK_INT_EQ(sl_store_delivery_claim(st, 199, 1000, &other, NULL), 0);
+    CHECK_INT_EQ(sl_store_delivery_claim(st, 200, 1000, &other, NULL), 1);
+    CHECK_INT_EQ(other.id, id);
+    CHECK_INT_EQ(other.attempts, 1);
+    CHECK_STR_EQ(other.last_error, "HTTP 503");
+    free(other.state);
+    other.state = sl_xstrdup("delivered");
+    other.attempts = 2;
+    free(other.last_error);
+    other.last_error = NULL;
+    CHECK_OK(sl_store_delivery_update(st, &other, 210, &e_));
+    sl_store_delivery_release(&other);
+    CHECK_INT_EQ(sl_store_delivery_claim(st, 300, 1000, &other, NULL), 1);
+    CHECK_STR_EQ(other.target, "http://a"); /* now a's second may go */
+    CHECK(other.id != id);
+    sl_store_delivery_release(&other);
+    sl_store_delivery_release(&got);
+    CHECK_OK(sl_store_delivery_get(st, id, &got, &e_));
+    CHECK_STR_EQ(got.state, "delivered");
+    CHECK_INT_EQ(got.delivered_at, 210);
+    CHECK(got.last_error == NULL);
+    sl_store_delivery_release(&got);
+    struct sl_store_page page = {.status = "delivered"};
+    CHECK_OK(sl_store_delivery_list(st, pid, &page, &ds, &n, &e_));
+    CHECK_INT_EQ(n, 1);
+    sl_store_deliveries_free(ds, n);
+    page = (struct sl_store_page){.limit = 2};
+    CHECK_OK(sl_store_delivery_list(st, pid, &page, &ds, &n, &e_));
+    CHECK_INT_EQ(n, 2);
+    CHECK(ds[0].id > ds[1].id); /* newest first */
+    page.after = ds[1].id;
+    sl_store_deliveries_free(ds, n);
+    CHECK_OK(sl_store_delivery_list(st, pid, &page, &ds, &n, &e_));
+    CHECK_INT_EQ(n, 1);
+    CHECK_INT_EQ(ds[0].id, id);
+    sl_store_deliveries_free(ds, n);
+
+    /* a ref's last status, for "fixed" */
+    char *old = NULL;
+    CHECK_OK(sl_store_ref_status_swap(st, pid, "main", "failed", 1, &old, &e_));
+    CHECK(old == NULL);
+    CHECK_OK(sl_store_ref_status_swap(st, pid, "main", "success", 2, &old, &e_));
+    CHECK_STR_EQ(old, "failed");
+    free(old);
+
+    /* the project takes it all with it */
+    CHECK_OK(sl_store_project_delete(st, pid, &e_));
+    CHECK_FAILS(SL_ENOENT, sl_store_forge_get(st, pid, false, &gotf, &e_));
+    CHECK_FAILS(SL_ENOENT, sl_store_delivery_get(st, id, &got, &e_));
+    CHECK_FAILS(SL_ENOENT, sl_store_forge_delete(st, pid, &e_));
+}
+
+/* A store whose only sealed value is a forge token refuses a wrong key at start-up too. */
+STORE_TEST(seal_key_checks_forge_tokens)
+{
+    int64_t pid = make_project(st, "only-forge");
+    unsigned char k1[SL_STORE_SEAL_KEY_BYTES], k2[SL_STORE_SEAL_KEY_BYTES];
+    randombytes_buf(k1, sizeof(k1));
+    randombytes_buf(k2, sizeof(k2));
+    struct sl_store_forge f = {.project_id = pid,
+                               .kind = (char *)"gitea",
+                               .api_url = (char *)"https://gitea.example/api/v1",
+                               .repository = (char *)"o/r",
+                               .token = (char *)"tok"};
+    sl_store_set_seal_key(st, k1);
+    CHECK_OK(sl_store_forge_set(st, &f, 1, &e_));
+    char *keypath = sl_fs_join(sl_test_tmpdir(), "forge-only.key");
+    CHECK_OK(sl_store_seal_key_write(keypath, k2, &e_));
+    CHECK_FAILS(SL_EINVAL, sl_store_seal_key_load(st, keypath, NULL, &e_));
+    CHECK_OK(sl_store_seal_key_write(keypath, k1, &e_));
+    CHECK_OK(sl_store_seal_key_load(st, keypath, NULL, &e_));
+    free(keypath);
+}
