@@ -28,6 +28,7 @@
   const link = (href, ...kids) => h("a", { href, "data-link": true }, ...kids);
   const badge = (status) => h("span", { class: "st st-" + status, title: status }, h("span", { "aria-hidden": "true" }, ICON[status] || "•"), " ", status);
   const dur = (s) => (s == null ? "" : s < 1 ? Math.round(s * 1000) + " ms" : window.SluiceFmtDur(Math.round(s)));
+  const bytes = (n) => (n < 1024 ? n + " B" : n < 1048576 ? (n / 1024).toFixed(1) + " KiB" : (n / 1048576).toFixed(1) + " MiB");
   const ago = (iso) => (iso ? new Date(iso).toLocaleString() : "");
 
   class HttpError extends Error { constructor(status, msg) { super(msg); this.status = status; } }
@@ -167,12 +168,17 @@
     if (!can("developer")) return [];
     const btn = (label, verb) => h("button", { type: "button", class: "act act-" + verb, "aria-label": label + " " + (obj.name || "pipeline"), onclick: async (e) => {
       e.stopPropagation(); e.preventDefault();
-      try { await api("POST", `/api/v1/${kind}/${obj.id}/${verb}`); refresh(); } catch (err) { alert(err.message); }
+      try {
+        const res = await api("POST", `/api/v1/${kind}/${obj.id}/${verb}`);
+        /* a retry is a new job (as GitLab's): its page follows to the new attempt */
+        if (kind === "jobs" && verb === "retry" && res && res.id !== obj.id && location.pathname === "/jobs/" + obj.id) go("/jobs/" + res.id);
+        else refresh();
+      } catch (err) { alert(err.message); }
     } }, label);
     const out = [];
     if (kind === "jobs") {
       if (obj.status === "manual" || obj.status === "scheduled") out.push(btn("Play", "play"));
-      if (FINISHED.has(obj.status) && obj.status !== "skipped") out.push(btn("Retry", "retry"));
+      if (FINISHED.has(obj.status) && obj.status !== "skipped" && !obj.retried) out.push(btn("Retry", "retry"));
       if (!FINISHED.has(obj.status) && obj.status !== "manual") out.push(btn("Cancel", "cancel"));
     } else {
       if (obj.jobs.some((j) => j.status === "failed" || j.status === "canceled")) out.push(btn("Retry failed", "retry"));
@@ -257,15 +263,26 @@
     const followBtn = h("button", { type: "button", id: "follow", "aria-pressed": "true", onclick: () => view.setFollow(!view.follow) }, "Follow");
     const q = h("input", { id: "search", type: "search", placeholder: "Search the log", "aria-label": "search the log" });
     const count = h("span", { class: "muted", id: "matches" });
+    /* the search runs on the server (GET /log/search): the page never scans the log */
     let hits = [], cur = -1;
-    q.addEventListener("keydown", (e) => {
+    q.addEventListener("keydown", async (e) => {
       if (e.key !== "Enter") return;
       e.preventDefault();
-      if (!hits.q || hits.q !== q.value) { hits = view.search(q.value, 10000); hits.q = q.value; cur = -1; }
+      if (!hits.q || hits.q !== q.value) {
+        if (!q.value) return;
+        count.textContent = "searching…";
+        try {
+          const r = await api("GET", `/api/v1/jobs/${id}/log/search?limit=10000&q=${encodeURIComponent(q.value)}`);
+          hits = r.lines;
+          hits.more = r.truncated;
+        } catch (err) { count.textContent = String(err.message); return; }
+        hits.q = q.value;
+        cur = -1;
+      }
       if (!hits.length) { count.textContent = "no match"; return; }
       cur = (cur + (e.shiftKey ? -1 : 1) + hits.length) % hits.length;
-      count.textContent = `${cur + 1} / ${hits.length}${hits.length === 10000 ? "+" : ""}`;
-      view.goto(hits[cur], true);
+      count.textContent = `${cur + 1} / ${hits.length}${hits.more ? "+" : ""}`;
+      view.goto(hits[cur] - 1, true);
     });
     const lines = h("span", { class: "muted", id: "lines" });
     tools.append(q, count, followBtn, h("a", { href: `/api/v1/jobs/${id}/log/raw`, download: `job-${id}.log` }, "Raw log"), lines);
@@ -273,6 +290,19 @@
       follow: !FINISHED.has(j.status) && !location.hash,
       onFollow: (on) => followBtn.setAttribute("aria-pressed", String(on)),
       onChange: (v) => (lines.textContent = v.total + " lines"),
+      /* a dropped part of a long log comes back by line range (1-based on the server) */
+      fetchLines: async (first, count) => {
+        let text = "", got = 0;
+        while (got < count) {
+          const r = await fetch(`/api/v1/jobs/${id}/log?lines=${first + got + 1}-${first + count}`, { credentials: "same-origin" });
+          if (!r.ok) throw new HttpError(r.status, "log: " + r.statusText);
+          const n = +r.headers.get("X-Log-Line-Count");
+          if (!n) break;
+          text += await r.text();
+          got += n;
+        }
+        return text;
+      },
     });
     followBtn.setAttribute("aria-pressed", String(view.follow));
     window.sluiceLog = view; /* for the end-to-end test's measurements */
@@ -304,12 +334,28 @@
       es.addEventListener("end", () => { es.close(); refreshJob().then(sideInfo).catch(() => {}); });
       every(2000, () => { if (!FINISHED.has(j.status)) refreshJob().catch(() => {}); });
     }
+    /* an artifact: its archive to download, and its files, listed when opened */
+    const artifact = (a) => {
+      const base = `/api/v1/jobs/${id}/artifacts/${a.id}`;
+      const files = h("ul", { class: "files mono" });
+      const box = h("details", { class: "art" }, h("summary", {}, a.name + " (" + bytes(a.size) + ")" + (a.expire_at ? ", expires " + ago(a.expire_at) : "")), files);
+      box.addEventListener("toggle", async () => {
+        if (!box.open || files.childElementCount) return;
+        try {
+          const r = await api("GET", base + "/files");
+          files.append(...r.files.filter((f) => f.type !== "directory").map((f) => h("li", {}, h("a", { href: `${base}/file?path=${encodeURIComponent(f.path)}`, download: f.path.split("/").pop() }, f.path), h("span", { class: "muted" }, " " + (f.type === "link" ? "link" : bytes(f.size))))));
+          if (r.truncated) files.append(h("li", { class: "muted" }, "… more files: download the archive"));
+          if (!r.files.length) files.append(h("li", { class: "muted" }, "empty"));
+        } catch (err) { files.append(h("li", { class: "error" }, String(err.message))); }
+      });
+      return h("li", {}, box, h("a", { href: base + "/download", download: true }, "Download the archive"));
+    };
     const sideInfo = async () => {
       side.textContent = "";
       if (j.variables && j.variables.length) side.append(h("details", {}, h("summary", {}, `Variables (${j.variables.length}, names only)`), h("ul", { class: "mono" }, j.variables.map((v) => h("li", {}, v)))));
       try {
         const arts = await api("GET", `/api/v1/jobs/${id}/artifacts`);
-        side.append(h("h2", {}, "Artifacts"), arts.length ? h("ul", {}, arts.map((a) => h("li", {}, a.name + " (" + a.size + " bytes)" + (a.expire_at ? ", expires " + ago(a.expire_at) : "")))) : h("p", { class: "muted" }, "none"));
+        side.append(h("h2", {}, "Artifacts"), arts.length ? h("ul", { class: "arts" }, arts.map(artifact)) : h("p", { class: "muted" }, "none"));
       } catch (err) { /* shown empty */ }
     };
     sideInfo();

@@ -1,21 +1,30 @@
 /* logview.js: a job's log, virtualised. The text is kept as a few large strings (chunks)
  * with an index of where each line starts; only the rows on screen exist in the DOM (about
- * fifty elements, reused), so a log of millions of lines costs its bytes plus 4 bytes a
- * line, never a node a line. Logs taller than a browser can scroll (~33M px) are scrolled
- * proportionally. GitLab's section_start/section_end markers become collapsible rows with
- * their duration. */
+ * fifty elements, reused), so a log of millions of lines costs 4 bytes a line, never a node
+ * a line. The text held is bounded (opts.budget characters): past it, the chunks farthest
+ * from the screen drop their text and fetch it again by line range (opts.fetchLines) when
+ * scrolled back to, so a 1 GiB log does not take 1 GiB of the tab. Logs taller than a
+ * browser can scroll (~33M px) are scrolled proportionally. GitLab's section_start /
+ * section_end markers become collapsible rows with their duration; GitLab Runner's
+ * per-line timestamps (FF_TIMESTAMPS) are shown in a column of their own. */
 "use strict";
 (function () {
   const LH = 18; /* px per row; app.css .log .row has the same height */
   const MAX_PX = 8000000; /* tallest scroll area we make */
   const MERGE = 1 << 16; /* small appended chunks (a live tail) are merged up to this */
   const SECTION = /section_(start|end):(\d+):([A-Za-z0-9_.-]+)(\[[^\]]*\])?/;
+  const BUDGET = 48 << 20; /* characters of log text held by default */
+  /* GitLab Runner's timestamped line: RFC 3339 UTC time, stream number, O/E, + when the line
+   * continues the previous one */
+  const STAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) [0-9a-f]{2}[OE]\+?(?: |$)/;
 
   class LogView {
     constructor(box, opts) {
       this.opts = opts || {};
-      this.chunks = []; /* {text, starts:Uint32Array, first} */
+      this.chunks = []; /* {text (null when dropped), starts:Uint32Array, first, loading} */
       this.nlines = 0;
+      this.held = 0; /* characters of text held */
+      this.budget = this.opts.budget || BUDGET;
       this.partial = "";
       this.sections = []; /* {name, start, end, t0, t1, collapsed} */
       this.open = []; /* sections not yet ended */
@@ -50,9 +59,10 @@
       this.partial = s.slice(cut + 1);
       s = s.slice(0, cut + 1);
       const last = this.chunks[this.chunks.length - 1];
-      if (last && last.text.length < MERGE && s.length < MERGE) {
+      if (last && last.text && last.text.length < MERGE && s.length < MERGE) {
         this.nlines = last.first;
         this.chunks.pop();
+        this.held -= last.text.length;
         s = last.text + s;
       }
       const first = this.nlines;
@@ -62,13 +72,52 @@
         const nl = s.indexOf("\n", i);
         i = nl < 0 ? s.length : nl + 1;
       }
-      const chunk = { text: s, starts: Uint32Array.from(starts), first };
+      const chunk = { text: s, starts: Uint32Array.from(starts), first, loading: false };
       this.chunks.push(chunk);
+      this.held += s.length;
       this.nlines = first + starts.length;
       this.scanSections(chunk);
+      this.evict();
       this.changed();
     }
 
+    /* Drops the text of the chunks farthest from the screen while more than the budget is
+     * held (never the last chunk, which a live tail grows; never without a way back). */
+    evict() {
+      if (!this.opts.fetchLines || this.held <= this.budget) return;
+      const here = this.rowToLine(Math.floor(this.topRow()));
+      const order = this.chunks.slice(0, -1).filter((c) => c.text && !c.loading)
+        .sort((a, b) => Math.abs(b.first - here) - Math.abs(a.first - here));
+      for (const c of order) {
+        if (this.held <= this.budget) break;
+        if (c.first <= here && here < c.first + c.starts.length) continue; /* on screen */
+        this.held -= c.text.length;
+        c.text = null;
+      }
+    }
+
+    /* Fetches a dropped chunk's text again by its line range, then redraws. */
+    load(c) {
+      if (c.loading || c.text) return;
+      c.loading = true;
+      this.opts.fetchLines(c.first, c.starts.length).then((text) => {
+        c.loading = false;
+        if (c.text) return;
+        const starts = [];
+        for (let i = 0; i < text.length && starts.length < c.starts.length; ) {
+          starts.push(i);
+          const nl = text.indexOf("\n", i);
+          i = nl < 0 ? text.length : nl + 1;
+        }
+        if (starts.length !== c.starts.length) return; /* the server answered other lines */
+        c.starts = Uint32Array.from(starts);
+        c.text = text;
+        this.held += text.length;
+        this.evict();
+        for (const r of this.rows) r.line = -2;
+        this.changed();
+      }, () => { c.loading = false; });
+    }
     scanSections(chunk) {
       const t = chunk.text;
       for (let i = t.indexOf("section_"); i >= 0; i = t.indexOf("section_", i + 8)) {
@@ -101,7 +150,7 @@
 
     get total() { return this.nlines + (this.partial ? 1 : 0); }
 
-    /* Line N (0-based) without its newline. */
+    /* Line N (0-based) without its newline; null while its text is being fetched again. */
     line(n) {
       if (n === this.nlines) return this.partial;
       let lo = 0, hi = this.chunks.length - 1;
@@ -110,30 +159,12 @@
         if (this.chunks[mid].first <= n) lo = mid; else hi = mid - 1;
       }
       const c = this.chunks[lo], k = n - c.first;
+      if (!c.text) { this.load(c); return null; }
       const end = k + 1 < c.starts.length ? c.starts[k + 1] : c.text.length;
       return c.text.slice(c.starts[k], end).replace(/\n$/, "");
     }
 
     sectionAt(line) { return this.sections.find((s) => s.start === line) || this.open.find((s) => s.start === line); }
-
-    /* Lines matching Q (plain text, case-insensitive), at most MAX of them. */
-    search(q, max) {
-      const out = [];
-      if (!q) return out;
-      const needle = q.toLowerCase();
-      const scan = (text, first, starts) => {
-        const low = text.toLowerCase();
-        for (let i = low.indexOf(needle); i >= 0 && out.length < max; ) {
-          const k = starts ? this.lineIn({ starts }, i) : 0;
-          out.push(first + k);
-          const next = starts && k + 1 < starts.length ? starts[k + 1] : low.length;
-          i = low.indexOf(needle, next);
-        }
-      };
-      for (const c of this.chunks) { if (out.length >= max) break; scan(c.text, c.first, c.starts); }
-      if (out.length < max && this.partial) scan(this.partial, this.nlines, null);
-      return out;
-    }
 
     /* --- rows and lines (collapsed sections hide lines) ------------------------------- */
 
@@ -174,11 +205,13 @@
         no.className = "no";
         const tx = document.createElement("span");
         tx.className = "tx";
+        const ts = document.createElement("span");
+        ts.className = "ts";
         const du = document.createElement("span");
         du.className = "du";
-        row.append(no, tx, du);
+        row.append(no, ts, tx, du);
         this.pane.append(row);
-        this.rows.push({ row, no, tx, du, line: -2, text: null });
+        this.rows.push({ row, no, ts, tx, du, line: -2, text: null });
       }
       this.changed();
     }
@@ -239,7 +272,7 @@
         if (row >= nrows) { r.row.hidden = true; r.line = -2; continue; }
         r.row.hidden = false;
         const line = this.rowToLine(row);
-        const text = this.line(line);
+        let text = this.line(line);
         const sec = this.sectionAt(line);
         r.row.classList.toggle("mark", line === this.mark);
         r.row.classList.toggle("sec", !!sec);
@@ -250,7 +283,13 @@
         r.no.textContent = line + 1;
         r.no.href = "#L" + (line + 1);
         r.no.id = "";
-        window.SluiceAnsi.render(text, r.tx);
+        r.row.classList.toggle("wait", text === null);
+        /* a timestamped line: its UTC time of day in a column (the full stamp on hover) */
+        const st = text ? STAMP.exec(text) : null;
+        r.ts.textContent = st ? st[1].slice(11, 19) : "";
+        r.ts.title = st ? st[1] : "";
+        if (st) text = text.slice(st[0].length);
+        window.SluiceAnsi.render(text === null ? "…" : text, r.tx);
         r.du.textContent = sec && sec.t1 ? fmtDur(sec.t1 - sec.t0) : "";
       }
     }

@@ -114,6 +114,27 @@ int sl_artifacts_extract(const char *archive_path, const char *workspace, int64_
 int sl_artifacts_to_zip(const char *archive_path, int out_fd, int64_t max_bytes,
                         struct sl_error *err);
 
+/* An entry of an artifacts archive as the API's browser lists it: its path (without a
+ * leading "./"), size (regular files; 0 otherwise) and type: 'f' file, 'd' directory, 'l'
+ * symbolic link. */
+struct sl_artifacts_entry {
+    char *path;
+    int64_t size;
+    char type;
+};
+/* The entries of ARCHIVE_PATH (tar, plain or zstd, or zip), in their order, at most MAX
+ * (*truncated says more were left out); hard links, devices and the like are left out.
+ * *OUT (owned; sl_artifacts_entries_free) and *N. SL_ENOENT for no archive, SL_EINVAL for
+ * a corrupt one. */
+int sl_artifacts_entries(const char *archive_path, size_t max, struct sl_artifacts_entry **out,
+                         size_t *n, bool *truncated, struct sl_error *err);
+void sl_artifacts_entries_free(struct sl_artifacts_entry *e, size_t n);
+/* Writes the regular file PATH of ARCHIVE_PATH (as sl_artifacts_entries names it) to OUT_FD;
+ * *size_out (may be NULL) gets its size. MAX_BYTES caps it (0: SL_ARTIFACTS_EXTRACT_MAX_BYTES;
+ * SL_ELIMIT beyond). SL_ENOENT when the archive has no such file. */
+int sl_artifacts_read_entry(const char *archive_path, const char *path, int out_fd,
+                            int64_t max_bytes, int64_t *size_out, struct sl_error *err);
+
 /* --- Job artifacts: selection + archive + metadata ------------------------------------- */
 
 struct sl_artifacts_spec {

@@ -207,6 +207,11 @@ void h_job_log_stream(struct req *r);
 void h_job_log(struct req *r);
 void h_job_log_search(struct req *r);
 
+/* A job's artifacts archive browsed (artifacts_api.c): entries, one file, the archive. */
+void h_job_artifact_files(struct req *r);
+void h_job_artifact_file(struct req *r);
+void h_job_artifact_download(struct req *r);
+
 /* The web UI (ui.c): answers GET/HEAD of / , the pages' deep links and /assets/ from the
  * embedded web/ files; false when PATH is none of those (the caller answers 404). */
 bool srv_ui_handle(struct req *r);

@@ -139,49 +139,83 @@ void h_job_log(struct req *r)
 struct search {
     char q[QUERY_MAX + 1]; /* lowercased */
     size_t qlen;
-    struct sl_str scratch; /* one line as shown: escapes removed, lowercased */
+    struct sl_str fold; /* a piece of the log as shown: escapes removed, lowercased */
     json_t *hits;
     size_t limit, nhits;
-    bool line_hit; /* the current (long) line matched already */
+    int64_t line;  /* the line the scan is in */
+    bool line_hit; /* that line matched already */
 };
 
-/* Whether LINE, as a terminal shows it (ANSI escape sequences removed), holds the query,
- * ignoring ASCII case. */
-static bool line_matches(struct search *s, const char *p, size_t len)
+/* FOLD gets P as a terminal shows it, ignoring case: ANSI escape sequences (CSI, OSC, two-
+ * byte ones) removed, ASCII lowercased; newlines are kept (an escape never swallows one),
+ * so line numbers stay the log's. */
+static void fold(struct sl_str *out, const char *p, size_t len)
 {
-    sl_str_reset(&s->scratch);
+    sl_str_reset(out);
+    sl_str_grow(out, len + 1);
+    char *o = out->buf;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)p[i];
-        if (c == 0x1b && i + 1 < len) {
+        if (c == 0x1b && i + 1 < len && p[i + 1] != '\n') {
             if (p[i + 1] == '[') { /* CSI: parameters up to a final byte */
-                for (i += 2; i < len && ((unsigned char)p[i] < 0x40 || (unsigned char)p[i] > 0x7e);)
+                for (i += 2; i < len && p[i] != '\n' &&
+                             ((unsigned char)p[i] < 0x40 || (unsigned char)p[i] > 0x7e);)
                     i++;
             } else if (p[i + 1] == ']') { /* OSC: up to BEL or ST */
-                for (i += 2; i < len && p[i] != '\a' && !(p[i] == 0x1b && i + 1 < len);)
+                for (i += 2; i < len && p[i] != '\n' && p[i] != '\a' && p[i] != 0x1b;)
                     i++;
-                if (i < len && p[i] == 0x1b)
+                if (i + 1 < len && p[i] == 0x1b && p[i + 1] == '\\')
                     i++;
             } else {
                 i++;
             }
+            if (i < len && p[i] == '\n')
+                i--; /* the newline is the next byte kept */
             continue;
         }
-        char lc = (char)tolower(c);
-        sl_str_add(&s->scratch, &lc, 1);
+        *o++ = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
     }
-    return s->scratch.len >= s->qlen && memmem(s->scratch.buf, s->scratch.len, s->q, s->qlen);
+    out->len = (size_t)(o - out->buf);
+    out->buf[out->len] = '\0';
 }
 
-static void hit(struct search *s, int64_t line)
+/* Scans P (whole lines, or the start of one very long line when it holds no newline):
+ * records each line that holds the query once, counting lines as it goes. False once the
+ * limit is reached (s->line is then the line to go on from). */
+static bool scan(struct search *s, const char *p, size_t len)
 {
-    json_array_append_new(s->hits, json_integer(line));
-    s->nhits++;
+    fold(&s->fold, p, len);
+    const char *t = s->fold.buf, *e = t + s->fold.len, *nl;
+    while (t < e) {
+        const char *m =
+            s->qlen <= (size_t)(e - t) ? memmem(t, (size_t)(e - t), s->q, s->qlen) : NULL;
+        const char *stop = m ? m : e;
+        /* count the lines passed on the way to the match */
+        while ((nl = memchr(t, '\n', (size_t)(stop - t))) != NULL) {
+            s->line++;
+            s->line_hit = false;
+            t = nl + 1;
+        }
+        if (!m)
+            break;
+        if (!s->line_hit) {
+            json_array_append_new(s->hits, json_integer(s->line));
+            s->line_hit = true;
+            if (++s->nhits >= s->limit) {
+                s->line++; /* the next search starts after this line */
+                return false;
+            }
+        }
+        nl = memchr(m, '\n', (size_t)(e - m));
+        t = nl ? nl : e;
+    }
+    return true;
 }
 
-/* Scans the log from FROM (a line number starting at byte OFFSET) until LIMIT hits or the
- * end. *next_line gets the line to continue from (0 = the end was reached). */
-static int search_log(struct req *r, struct search *s, int64_t offset, int64_t line,
-                      int64_t *next_line, struct sl_error *err)
+/* Scans the log from byte OFFSET (where line s->line starts) until the limit or the end.
+ * *next_line gets the line to go on from (0 = the end was reached). */
+static int search_log(struct req *r, struct search *s, int64_t offset, int64_t *next_line,
+                      struct sl_error *err)
 {
     struct sl_str buf = SL_STR_INIT; /* an unfinished line, then the next read */
     int64_t pos = offset, next = 0;
@@ -194,40 +228,22 @@ static int search_log(struct req *r, struct search *s, int64_t offset, int64_t l
             break;
         bool end = buf.len == carry;
         pos = next;
-        const char *p = buf.buf, *e = buf.buf + buf.len;
-        const char *nl;
-        while ((nl = memchr(p, '\n', (size_t)(e - p))) != NULL) {
-            if (!s->line_hit && line_matches(s, p, (size_t)(nl - p)))
-                hit(s, line);
-            s->line_hit = false;
-            line++;
-            p = nl + 1;
-            if (s->nhits >= s->limit) {
-                *next_line = line;
-                goto out;
-            }
-        }
-        size_t rest = (size_t)(e - p);
-        if (end) {
-            if (rest && !s->line_hit && line_matches(s, p, rest))
-                hit(s, line);
+        const char *last = buf.len ? memrchr(buf.buf, '\n', buf.len) : NULL;
+        size_t cut = end ? buf.len : last ? (size_t)(last - buf.buf) + 1 : 0;
+        size_t keep = s->qlen * 8; /* escape sequences may sit between the letters */
+        if (!end && !last && buf.len > LONG_LINE && buf.len > keep)
+            cut = buf.len - keep; /* a very long line is searched as it comes */
+        if (cut && !scan(s, buf.buf, cut)) {
+            *next_line = s->line;
             break;
         }
-        if (rest > LONG_LINE) {
-            /* a very long line is searched as it comes; its tail is kept for a match that
-             * spans two reads */
-            if (!s->line_hit && line_matches(s, p, rest)) {
-                hit(s, line);
-                s->line_hit = true;
-            }
-            size_t keep = s->qlen * 8; /* escape sequences may sit between the letters */
-            p = e - (keep < rest ? keep : rest);
-            rest = (size_t)(e - p);
-        }
-        memmove(buf.buf, p, rest);
-        buf.len = rest;
+        if (end)
+            break;
+        /* what was searched of a long line's start is left out; the tail kept may match
+         * again, and line_hit keeps that from counting twice */
+        memmove(buf.buf, buf.buf + cut, buf.len - cut);
+        buf.len -= cut;
     }
-out:
     sl_str_release(&buf);
     return rc;
 }
@@ -235,7 +251,7 @@ out:
 void h_job_log_search(struct req *r)
 {
     const char *q = query_arg(r, "q"), *from = query_arg(r, "from"), *lim = query_arg(r, "limit");
-    struct search s = {.limit = MATCHES_DEFAULT, .scratch = SL_STR_INIT};
+    struct search s = {.limit = MATCHES_DEFAULT, .fold = SL_STR_INIT};
     int64_t from_line = 1, limit = 0, offset = 0, next_line = 0;
     if (!q || !*q || strlen(q) > QUERY_MAX) {
         reply_error(r, 400, "invalid", "q must be 1 to %d bytes of text to find", QUERY_MAX);
@@ -259,8 +275,9 @@ void h_job_log_search(struct req *r)
     int rc = sl_store_job_get(r->s->st, r->id, &j, &err);
     if (rc == 0)
         rc = sl_store_log_line_offset(r->s->st, r->id, from_line, &offset, &err);
+    s.line = from_line;
     if (rc == 0)
-        rc = search_log(r, &s, offset, from_line, &next_line, &err);
+        rc = search_log(r, &s, offset, &next_line, &err);
     if (rc < 0) {
         reply_sl_error(r, rc, &err);
         json_decref(s.hits);
@@ -271,7 +288,7 @@ void h_job_log_search(struct req *r)
                              next_line != 0, "next_from",
                              next_line ? json_integer(next_line) : json_null()));
     }
-    sl_str_release(&s.scratch);
+    sl_str_release(&s.fold);
     sl_store_job_release(&j);
     sl_error_release(&err);
 }

@@ -30,6 +30,10 @@ build:
     - echo inside the section
     - echo -e "section_end:$(date +%s):prep\r\e[0K"
     - printf '\033[32mgreen\033[0m \033[38;5;208morange\033[0m \033[38;2;10;20;200mtruecolor\033[0m\n'
+    - echo "2026-12-02T20:00:00.123456Z 00O stamped line"
+    - mkdir -p out/sub && echo artifact-content > out/sub/result.txt
+  artifacts:
+    paths: [out/]
 unit:
   stage: test
   needs: [build]

@@ -87,6 +87,21 @@ function rendererPrivateKB(browserPid) {
     ok(true, "the pipelines list shows the status live");
     await shot("pipelines");
 
+    /* a finished job: its artifacts to browse and download, a runner timestamp in its column */
+    const build = jobOf(await api("GET", `/api/v1/pipelines/${simple.id}`), "build");
+    await page.goto(`${URL_}/jobs/${build.id}`);
+    await page.waitForSelector(".arts details.art summary");
+    await page.click(".arts details.art summary");
+    const fileLink = await page.waitForSelector(".arts .files a");
+    const fileText = await fileLink.textContent();
+    ok(fileText === "out/sub/result.txt", `the artifacts archive's files are listed (${fileText})`);
+    const got = await page.evaluate(async (href) => (await fetch(href)).text(), await fileLink.getAttribute("href"));
+    ok(got === "artifact-content\n", "one artifact file downloads with the session");
+    ok(await page.$(".arts a[href$='/download']") !== null, "the whole archive has a download link");
+    const stamp = await until("stamped line", () => page.$$eval("#log .row", (rows) => rows.map((r) => r.querySelector(".ts").textContent + "|" + r.querySelector(".tx").textContent).find((t) => t.endsWith("|stamped line"))));
+    ok(stamp === "20:00:00|stamped line", `a runner's timestamp is shown in its own column (${stamp})`);
+    await shot("job-artifacts");
+
     /* the full pipeline: a running job's log, a manual job, a failing one, one to cancel */
     const full = await api("POST", `/api/v1/projects/${PROJECT}/pipelines`, { variables: { MODE: "full" } });
     await page.goto(`${URL_}/pipelines/${full.id}`);
@@ -119,8 +134,10 @@ function rendererPrivateKB(browserPid) {
     await page.goto(`${URL_}/jobs/${flaky.id}`);
     await page.waitForSelector(".bar .act-retry");
     await page.click(".bar .act-retry");
-    await until("flaky retried", async () => { const j = await api("GET", `/api/v1/pipelines/${full.id}`); return j.jobs.filter((x) => x.name === "flaky").length > 1 || (await api("GET", `/api/v1/jobs/${flaky.id}`)).attempt > 1; });
-    ok(true, "Retry runs the failed job again");
+    /* a retry is a new job: the page follows to it, and the pipeline lists it in place of the old one */
+    await until("flaky retried", async () => { const j = await api("GET", `/api/v1/pipelines/${full.id}`); return j.jobs.some((x) => x.name === "flaky" && x.id !== flaky.id); });
+    await page.waitForURL((u) => /\/jobs\/\d+$/.test(u.pathname) && u.pathname !== `/jobs/${flaky.id}`);
+    ok(true, "Retry runs the failed job again and its page shows the new attempt");
 
     /* cancel the long one */
     const sleeper = jobOf(full, "sleeper");
@@ -192,7 +209,14 @@ function rendererPrivateKB(browserPid) {
     await waitPage(page, () => [...document.querySelectorAll("#log .row.mark .tx")].some((r) => r.textContent === "line 003500000"), null, { timeout: 30000 });
     const tSearch = Date.now() - t0;
     ok(true, "search finds a line in the middle of the 100 MB log and shows it");
+    /* the start of the log was dropped from the page while the rest loaded (the text held is
+     * bounded): Home brings it back by line range */
+    const dropped = await page.evaluate(() => window.sluiceLog.chunks.filter((c) => !c.text).length);
+    ok(dropped > 0, `parts of the 100 MB log far from the screen were dropped (${dropped} chunks)`);
+    await page.focus("#log");
     await page.keyboard.press("Home");
+    await waitPage(page, () => [...document.querySelectorAll("#log .row .tx")].some((r) => r.textContent === "line 000000001"), null, { timeout: 30000 });
+    ok(true, "the first line comes back (fetched by line range) after the log was scrolled away from");
     sampling = false;
     await sampler;
     const nodes = await page.$$eval("#log *", (n) => n.length);
