@@ -12,9 +12,10 @@ declare -A allowed=(
   [jobspec]="base plan config expr exec jobspec"
   [store]="base store"
   [flags]="base flags"
-  [server]="base sched plan jobspec store exec flags server config expr"
+  [scan]="base scan"
+  [server]="base sched plan jobspec store exec flags scan server config expr"
   [agent]="base exec agent"
-  [cli]="base config expr plan sched exec jobspec store flags server agent cli"
+  [cli]="base config expr plan sched exec jobspec store flags scan server agent cli"
 )
 bad=0 checked=0
 for room in "${!allowed[@]}"; do

@@ -1,0 +1,624 @@
+/* scan.c: see scan.h. Rules are read from the TOML tree (toml.h) into compiled form once;
+ * a scan lowercases the text once for the keyword pre-filter, then runs each rule whose
+ * keywords occur. */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "base/compat.h"
+#include "base/alloc.h"
+#include "base/embedded.h"
+#include "base/str.h"
+#include "scan/scan.h"
+#include "scan/toml.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <pcre2.h>
+#include <stdatomic.h>
+
+#define MATCH_LIMIT 200000 /* PCRE2 backtracking steps per match attempt */
+#define DEPTH_LIMIT 2000
+#define KEYWORDS_MAX 64
+#define WINDOW (64u << 10) /* how far past a keyword's line a match may reach */
+
+enum target { TARGET_SECRET, TARGET_MATCH, TARGET_LINE };
+
+struct allowlist {
+    pcre2_code **regexes;
+    size_t nregexes;
+    enum target target;
+    char **stopwords; /* lowercased */
+    size_t nstopwords;
+    pcre2_code **paths;
+    size_t npaths;
+    bool and_; /* condition AND: every kind given must match */
+};
+
+struct rule {
+    char *id, *description;
+    pcre2_code *regex; /* NULL: a path-only rule (diffs of files only) */
+    pcre2_code *path;
+    int secret_group;
+    double entropy;
+    char **keywords; /* lowercased */
+    size_t nkeywords;
+    struct allowlist *allow;
+    size_t nallow;
+};
+
+struct sl_scan {
+    struct rule *rules;
+    size_t nrules;
+    struct allowlist *allow; /* global */
+    size_t nallow;
+    atomic_ulong limit_hits;
+};
+
+/* --- compiling ---------------------------------------------------------------------- */
+
+static int compile(const char *re, const char *name, const char *what, pcre2_code **out,
+                   struct sl_error *err)
+{
+    int ec;
+    PCRE2_SIZE off;
+    pcre2_code *code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED,
+                                     PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &ec, &off, NULL);
+    if (!code) {
+        PCRE2_UCHAR msg[160];
+        pcre2_get_error_message(ec, msg, sizeof(msg));
+        return sl_error_set(err, SL_EINVAL, "%s: %s: the regex does not compile at offset %zu: %s",
+                            name, what, (size_t)off, (const char *)msg);
+    }
+    /* JIT for whole and partial matches (scan_text tries a line first, PARTIAL_SOFT);
+     * without JIT it still works, slower */
+    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_SOFT);
+    *out = code;
+    return 0;
+}
+
+static char *lower_dup(const char *s)
+{
+    char *d = sl_xstrdup(s);
+    for (char *p = d; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return d;
+}
+
+/* The strings of array V (a string alone counts as one) into *OUT; SL_EINVAL otherwise. */
+static int strings(json_t *v, const char *name, const char *what, char ***out, size_t *n,
+                   bool lower, struct sl_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (!v)
+        return 0;
+    if (!json_is_array(v))
+        return sl_error_set(err, SL_EINVAL, "%s: %s must be an array of strings", name, what);
+    *out = sl_xcalloc(json_array_size(v) + 1, sizeof(**out));
+    size_t i;
+    json_t *x;
+    json_array_foreach(v, i, x)
+    {
+        if (!json_is_string(x))
+            return sl_error_set(err, SL_EINVAL, "%s: %s must be an array of strings", name, what);
+        (*out)[(*n)++] = lower ? lower_dup(json_string_value(x)) : sl_xstrdup(json_string_value(x));
+    }
+    return 0;
+}
+
+static void free_strings(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static int regexes(json_t *v, const char *name, const char *what, pcre2_code ***out, size_t *n,
+                   struct sl_error *err)
+{
+    char **src = NULL;
+    size_t ns = 0;
+    int rc = strings(v, name, what, &src, &ns, false, err);
+    *out = sl_xcalloc(ns + 1, sizeof(**out));
+    *n = 0;
+    for (size_t i = 0; rc == 0 && i < ns; i++)
+        if ((rc = compile(src[i], name, what, &(*out)[i], err)) == 0)
+            (*n)++;
+    free_strings(src, ns);
+    return rc;
+}
+
+static void allowlist_release(struct allowlist *a)
+{
+    for (size_t i = 0; i < a->nregexes; i++)
+        pcre2_code_free(a->regexes[i]);
+    free(a->regexes);
+    for (size_t i = 0; i < a->npaths; i++)
+        pcre2_code_free(a->paths[i]);
+    free(a->paths);
+    free_strings(a->stopwords, a->nstopwords);
+}
+
+static int allowlist_read(json_t *o, const char *name, struct allowlist *a, struct sl_error *err)
+{
+    memset(a, 0, sizeof(*a));
+    if (!json_is_object(o))
+        return sl_error_set(err, SL_EINVAL, "%s: an allowlist must be a table", name);
+    const char *target = json_string_value(json_object_get(o, "regexTarget"));
+    const char *cond = json_string_value(json_object_get(o, "condition"));
+    a->target = !target || !strcmp(target, "secret") ? TARGET_SECRET
+                : !strcmp(target, "match")           ? TARGET_MATCH
+                : !strcmp(target, "line")            ? TARGET_LINE
+                                                     : (enum target) - 1;
+    if ((int)a->target < 0)
+        return sl_error_set(err, SL_EINVAL, "%s: regexTarget must be secret, match or line", name);
+    if (cond && strcasecmp(cond, "OR") && strcasecmp(cond, "AND"))
+        return sl_error_set(err, SL_EINVAL, "%s: an allowlist's condition must be OR or AND", name);
+    a->and_ = cond && !strcasecmp(cond, "AND");
+    int rc;
+    if ((rc = regexes(json_object_get(o, "regexes"), name, "allowlist regexes", &a->regexes,
+                      &a->nregexes, err)) < 0 ||
+        (rc = regexes(json_object_get(o, "paths"), name, "allowlist paths", &a->paths, &a->npaths,
+                      err)) < 0 ||
+        (rc = strings(json_object_get(o, "stopwords"), name, "stopwords", &a->stopwords,
+                      &a->nstopwords, true, err)) < 0)
+        return rc;
+    return 0;
+}
+
+/* The allowlists under KEY_MANY (an array of tables) and KEY_ONE (one table) of O. */
+static int allowlists_read(json_t *o, const char *key_many, const char *key_one, const char *name,
+                           struct allowlist **out, size_t *n, struct sl_error *err)
+{
+    json_t *many = json_object_get(o, key_many), *one = json_object_get(o, key_one);
+    size_t cap = (json_is_array(many) ? json_array_size(many) : 0) + (one ? 1 : 0);
+    int rc = 0;
+    *out = sl_xrealloc(*out, (*n + cap + 1) * sizeof(**out));
+    if (many && !json_is_array(many))
+        return sl_error_set(err, SL_EINVAL, "%s: %s must be an array of tables", name, key_many);
+    size_t i;
+    json_t *x;
+    json_array_foreach(many, i, x)
+    {
+        if ((rc = allowlist_read(x, name, &(*out)[*n], err)) < 0) {
+            allowlist_release(&(*out)[*n]);
+            return rc;
+        }
+        (*n)++;
+    }
+    if (one) {
+        if ((rc = allowlist_read(one, name, &(*out)[*n], err)) < 0) {
+            allowlist_release(&(*out)[*n]);
+            return rc;
+        }
+        (*n)++;
+    }
+    return 0;
+}
+
+static void rule_release(struct rule *r)
+{
+    free(r->id);
+    free(r->description);
+    pcre2_code_free(r->regex);
+    pcre2_code_free(r->path);
+    free_strings(r->keywords, r->nkeywords);
+    for (size_t i = 0; i < r->nallow; i++)
+        allowlist_release(&r->allow[i]);
+    free(r->allow);
+    memset(r, 0, sizeof(*r));
+}
+
+static int rule_read(json_t *o, const char *file, struct rule *r, struct sl_error *err)
+{
+    memset(r, 0, sizeof(*r));
+    const char *id = json_string_value(json_object_get(o, "id"));
+    if (!json_is_object(o) || !id || !*id)
+        return sl_error_set(err, SL_EINVAL, "%s: every [[rules]] needs an id", file);
+    char name[512];
+    snprintf(name, sizeof(name), "%s: rule %s", file, id);
+    r->id = sl_xstrdup(id);
+    const char *desc = json_string_value(json_object_get(o, "description"));
+    r->description = sl_xstrdup(desc ? desc : id);
+    const char *re = json_string_value(json_object_get(o, "regex"));
+    const char *path = json_string_value(json_object_get(o, "path"));
+    json_t *group = json_object_get(o, "secretGroup"), *entropy = json_object_get(o, "entropy");
+    int rc;
+    if (!re && !path)
+        return sl_error_set(err, SL_EINVAL, "%s: needs a regex or a path", name);
+    if ((re && (rc = compile(re, name, "regex", &r->regex, err)) < 0) ||
+        (path && (rc = compile(path, name, "path", &r->path, err)) < 0))
+        return rc;
+    if (group && (!json_is_integer(group) || json_integer_value(group) < 0 ||
+                  json_integer_value(group) > 99))
+        return sl_error_set(err, SL_EINVAL, "%s: secretGroup must be a group number", name);
+    r->secret_group = (int)json_integer_value(group);
+    if (entropy && (!json_is_number(entropy) || json_number_value(entropy) < 0 ||
+                    json_number_value(entropy) > 8))
+        return sl_error_set(err, SL_EINVAL, "%s: entropy must be 0 to 8 bits", name);
+    r->entropy = entropy ? json_number_value(entropy) : 0;
+    if ((rc = strings(json_object_get(o, "keywords"), name, "keywords", &r->keywords, &r->nkeywords,
+                      true, err)) < 0)
+        return rc;
+    if (r->nkeywords > KEYWORDS_MAX)
+        return sl_error_set(err, SL_EINVAL, "%s: more than %d keywords", name, KEYWORDS_MAX);
+    return allowlists_read(o, "allowlists", "allowlist", name, &r->allow, &r->nallow, err);
+}
+
+int sl_scan_extend(struct sl_scan *s, const char *toml, size_t len, const char *name,
+                   struct sl_error *err)
+{
+    json_t *doc = NULL;
+    int rc = sl_toml_parse(toml, len, name, &doc, err);
+    if (rc < 0)
+        return rc;
+    json_t *use_default = json_object_get(json_object_get(doc, "extend"), "useDefault");
+    if (json_is_false(use_default)) {
+        for (size_t i = 0; i < s->nrules; i++)
+            rule_release(&s->rules[i]);
+        s->nrules = 0;
+    }
+    json_t *rules = json_object_get(doc, "rules");
+    if (rules && !json_is_array(rules)) {
+        rc = sl_error_set(err, SL_EINVAL, "%s: rules must be [[rules]] tables", name);
+        goto out;
+    }
+    if (s->nrules + json_array_size(rules) > SL_SCAN_RULES_MAX) {
+        rc = sl_error_set(err, SL_ELIMIT, "%s: more than %d rules", name, SL_SCAN_RULES_MAX);
+        goto out;
+    }
+    s->rules = sl_xrealloc(s->rules, (s->nrules + json_array_size(rules) + 1) * sizeof(*s->rules));
+    size_t i;
+    json_t *x;
+    json_array_foreach(rules, i, x)
+    {
+        struct rule r;
+        if ((rc = rule_read(x, name, &r, err)) < 0) {
+            rule_release(&r);
+            goto out;
+        }
+        size_t k = 0;
+        while (k < s->nrules && strcmp(s->rules[k].id, r.id))
+            k++;
+        if (k < s->nrules)
+            rule_release(&s->rules[k]); /* the project's rule of that id replaces ours */
+        else
+            s->nrules++;
+        s->rules[k] = r;
+    }
+    rc = allowlists_read(doc, "allowlists", "allowlist", name, &s->allow, &s->nallow, err);
+out:
+    json_decref(doc);
+    return rc;
+}
+
+int sl_scan_load(struct sl_scan **out, const char *toml, size_t len, const char *name,
+                 struct sl_error *err)
+{
+    struct sl_scan *s = sl_xcalloc(1, sizeof(*s));
+    int rc = sl_scan_extend(s, toml, len, name, err);
+    if (rc < 0) {
+        sl_scan_free(s);
+        s = NULL;
+    }
+    *out = s;
+    return rc;
+}
+
+int sl_scan_default(struct sl_scan **out, struct sl_error *err)
+{
+    const struct sl_embedded *e = sl_embedded_find("src/scan/default-rules.toml");
+    if (!e)
+        return sl_error_set(err, SL_EINVAL, "the default secret rules are not in this binary");
+    return sl_scan_load(out, (const char *)e->data, e->size, "default-rules.toml", err);
+}
+
+void sl_scan_free(struct sl_scan *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->nrules; i++)
+        rule_release(&s->rules[i]);
+    free(s->rules);
+    for (size_t i = 0; i < s->nallow; i++)
+        allowlist_release(&s->allow[i]);
+    free(s->allow);
+    free(s);
+}
+
+size_t sl_scan_rule_count(const struct sl_scan *s)
+{
+    return s->nrules;
+}
+
+unsigned long sl_scan_stats_limit_hits(const struct sl_scan *s)
+{
+    return atomic_load(&s->limit_hits);
+}
+
+/* --- scanning ----------------------------------------------------------------------- */
+
+double sl_scan_entropy(const char *data, size_t len)
+{
+    if (len == 0)
+        return 0;
+    size_t count[256] = {0};
+    for (size_t i = 0; i < len; i++)
+        count[(unsigned char)data[i]]++;
+    double h = 0;
+    for (int i = 0; i < 256; i++)
+        if (count[i]) {
+            double p = (double)count[i] / (double)len;
+            h -= p * log2(p);
+        }
+    return h;
+}
+
+/* Whether RE matches the LEN bytes at S (anywhere). */
+static bool matches(pcre2_code *re, const char *s, size_t len, pcre2_match_context *mc)
+{
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+    int rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, md, mc);
+    pcre2_match_data_free(md);
+    return rc >= 0;
+}
+
+static bool contains_lower(const char *s, size_t len, const char *lowered_word)
+{
+    size_t w = strlen(lowered_word);
+    for (size_t i = 0; w && i + w <= len; i++) {
+        size_t k = 0;
+        while (k < w && tolower((unsigned char)s[i + k]) == lowered_word[k])
+            k++;
+        if (k == w)
+            return true;
+    }
+    return false;
+}
+
+/* Whether allowlist A lets the finding go: PATH, the whole MATCH, the SECRET and its LINE. */
+static bool allowed_by(const struct allowlist *a, const char *path, const char *match,
+                       size_t match_len, const char *secret, size_t secret_len, const char *line,
+                       size_t line_len, pcre2_match_context *mc)
+{
+    int kinds = 0, hits = 0;
+    if (a->nregexes) {
+        kinds++;
+        const char *t = a->target == TARGET_LINE    ? line
+                        : a->target == TARGET_MATCH ? match
+                                                    : secret;
+        size_t tl = a->target == TARGET_LINE    ? line_len
+                    : a->target == TARGET_MATCH ? match_len
+                                                : secret_len;
+        for (size_t i = 0; i < a->nregexes; i++)
+            if (matches(a->regexes[i], t, tl, mc)) {
+                hits++;
+                break;
+            }
+    }
+    if (a->nstopwords) {
+        kinds++;
+        for (size_t i = 0; i < a->nstopwords; i++)
+            if (contains_lower(secret, secret_len, a->stopwords[i])) {
+                hits++;
+                break;
+            }
+    }
+    if (a->npaths) {
+        kinds++;
+        for (size_t i = 0; path && i < a->npaths; i++)
+            if (matches(a->paths[i], path, strlen(path), mc)) {
+                hits++;
+                break;
+            }
+    }
+    return kinds && (a->and_ ? hits == kinds : hits > 0);
+}
+
+/* Where each distinct keyword of the rules occurs in the (lowercased) text: found in one
+ * pass over it, through a table of the keywords' first two bytes, so that 15 rules with
+ * 50 keywords cost one read of the text, not 50. */
+struct places {
+    const char *word;
+    size_t wlen;
+    size_t *at; /* ascending offsets */
+    size_t n, cap;
+    int chain; /* the next keyword with the same first two bytes, -1: none */
+};
+
+static struct places *find_places(const struct sl_scan *s, const char *lowered, size_t len,
+                                  size_t *nplaces)
+{
+    struct places *p = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < s->nrules; i++)
+        for (size_t k = 0; k < s->rules[i].nkeywords; k++) {
+            const char *w = s->rules[i].keywords[k];
+            size_t j = 0;
+            while (j < n && strcmp(p[j].word, w))
+                j++;
+            if (j == n && *w) {
+                SL_GROW(p, cap, n + 1);
+                p[n++] = (struct places){.word = w, .wlen = strlen(w), .chain = -1};
+            }
+        }
+    static const int none = -1;
+    int *head = sl_xmalloc(65536 * sizeof(*head));
+    for (size_t i = 0; i < 65536; i++)
+        head[i] = none;
+    for (size_t j = 0; j < n; j++) {
+        if (p[j].wlen < 2)
+            continue;
+        unsigned key = (unsigned char)p[j].word[0] << 8 | (unsigned char)p[j].word[1];
+        p[j].chain = head[key];
+        head[key] = (int)j;
+    }
+    for (size_t i = 0; i + 1 < len; i++) {
+        unsigned key = (unsigned char)lowered[i] << 8 | (unsigned char)lowered[i + 1];
+        for (int j = head[key]; j != none; j = p[j].chain)
+            if (p[j].wlen <= len - i && !memcmp(lowered + i, p[j].word, p[j].wlen)) {
+                SL_GROW(p[j].at, p[j].cap, p[j].n + 1);
+                p[j].at[p[j].n++] = i;
+            }
+    }
+    for (size_t j = 0; j < n; j++) /* one-byte keywords, rare */
+        if (p[j].wlen == 1)
+            for (const char *c = lowered;
+                 (c = memchr(c, p[j].word[0], len - (size_t)(c - lowered))); c++) {
+                SL_GROW(p[j].at, p[j].cap, p[j].n + 1);
+                p[j].at[p[j].n++] = (size_t)(c - lowered);
+            }
+    free(head);
+    *nplaces = n;
+    return p;
+}
+
+static void free_places(struct places *p, size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        free(p[j].at);
+    free(p);
+}
+
+static const struct places *places_of(const struct places *p, size_t n, const char *word)
+{
+    for (size_t j = 0; j < n; j++)
+        if (!strcmp(p[j].word, word))
+            return &p[j];
+    return NULL;
+}
+
+int sl_scan_text(const struct sl_scan *s, const char *path, const char *text, size_t len,
+                 sl_scan_hit_fn fn, void *ctx)
+{
+    char *lowered = sl_xmalloc(len + 1);
+    for (size_t i = 0; i < len; i++)
+        lowered[i] = (char)tolower((unsigned char)text[i]);
+    lowered[len] = 0;
+    pcre2_match_context *mc = pcre2_match_context_create(NULL);
+    pcre2_set_match_limit(mc, MATCH_LIMIT);
+    pcre2_set_depth_limit(mc, DEPTH_LIMIT);
+    size_t nplaces = 0;
+    struct places *places = find_places(s, lowered, len, &nplaces);
+    int stop = 0;
+    for (size_t ri = 0; ri < s->nrules && !stop; ri++) {
+        const struct rule *r = &s->rules[ri];
+        const struct places *kp[KEYWORDS_MAX];
+        size_t cursor[KEYWORDS_MAX], present = 0;
+        for (size_t k = 0; k < r->nkeywords; k++) {
+            kp[k] = places_of(places, nplaces, r->keywords[k]);
+            cursor[k] = 0;
+            present += kp[k] && kp[k]->n;
+        }
+        if (!r->regex || (r->nkeywords && !present))
+            continue;
+        if (r->path && (!path || !matches(r->path, path, strlen(path), mc)))
+            continue;
+        pcre2_match_data *md = pcre2_match_data_create_from_pattern(r->regex, NULL);
+        size_t at = 0, counted = 0, line = 1;
+        while (at <= len && !stop) {
+            /* The regex runs only around the lines that hold a keyword: from the start of
+             * the next such line, taking a match that starts on that line (and may reach
+             * up to WINDOW bytes past it: a private key spans lines). */
+            size_t from = at, subject = len, kw_line_end = len;
+            if (r->nkeywords) {
+                size_t k_at = SIZE_MAX;
+                for (size_t k = 0; k < r->nkeywords; k++) {
+                    while (kp[k] && cursor[k] < kp[k]->n && kp[k]->at[cursor[k]] < at)
+                        cursor[k]++;
+                    if (kp[k] && cursor[k] < kp[k]->n)
+                        k_at = SL_MIN(k_at, kp[k]->at[cursor[k]]);
+                }
+                if (k_at == SIZE_MAX)
+                    break;
+                from = k_at;
+                while (from > at && text[from - 1] != '\n')
+                    from--;
+                kw_line_end = k_at;
+                while (kw_line_end < len && text[kw_line_end] != '\n')
+                    kw_line_end++;
+                subject = SL_MIN(len, kw_line_end + 1); /* with its newline: a match that
+                                                         * cannot cross it fails there */
+            }
+            /* on the line alone first; a match that would go on past it (PARTIAL) is tried
+             * again on the window */
+            int mrc = pcre2_match(r->regex, (PCRE2_SPTR)text, subject, from,
+                                  r->nkeywords && subject < len ? PCRE2_PARTIAL_SOFT : 0, md, mc);
+            if (mrc == PCRE2_ERROR_PARTIAL)
+                mrc = pcre2_match(r->regex, (PCRE2_SPTR)text, SL_MIN(len, kw_line_end + WINDOW),
+                                  from, 0, md, mc);
+            if (mrc == PCRE2_ERROR_MATCHLIMIT || mrc == PCRE2_ERROR_DEPTHLIMIT) {
+                atomic_fetch_add((atomic_ulong *)&s->limit_hits, 1);
+                break;
+            }
+            if (mrc < 0 && !r->nkeywords)
+                break;
+            if (mrc < 0 || pcre2_get_ovector_pointer(md)[0] > kw_line_end) {
+                at = kw_line_end + 1; /* nothing on that line: on to the next keyword */
+                continue;
+            }
+            PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+            size_t ms = ov[0], me = ov[1];
+            int g = r->secret_group ? r->secret_group : mrc > 1 ? 1 : 0;
+            size_t ss = ms, se = me;
+            if (g < mrc && ov[2 * g] != PCRE2_UNSET) {
+                ss = ov[2 * g];
+                se = ov[2 * g + 1];
+            }
+            at = me > ms ? me : me + 1;
+            if (se <= ss)
+                continue;
+            if (r->entropy > 0 && sl_scan_entropy(text + ss, se - ss) < r->entropy)
+                continue;
+            size_t ls = ss, le = ss;
+            while (ls > 0 && text[ls - 1] != '\n')
+                ls--;
+            while (le < len && text[le] != '\n')
+                le++;
+            if (le > ls && text[le - 1] == '\r')
+                le--;
+            bool allowed = false;
+            for (size_t k = 0; k < r->nallow && !allowed; k++)
+                allowed = allowed_by(&r->allow[k], path, text + ms, me - ms, text + ss, se - ss,
+                                     text + ls, le - ls, mc);
+            for (size_t k = 0; k < s->nallow && !allowed; k++)
+                allowed = allowed_by(&s->allow[k], path, text + ms, me - ms, text + ss, se - ss,
+                                     text + ls, le - ls, mc);
+            if (allowed)
+                continue;
+            for (; counted < ss; counted++) /* findings of a rule come in order */
+                line += text[counted] == '\n';
+            struct sl_scan_finding f = {.rule_id = r->id,
+                                        .description = r->description,
+                                        .line = line,
+                                        .start = ss,
+                                        .end = se,
+                                        .line_start = ls,
+                                        .line_end = le};
+            stop = fn(ctx, &f);
+        }
+        pcre2_match_data_free(md);
+    }
+    free_places(places, nplaces);
+    pcre2_match_context_free(mc);
+    free(lowered);
+    return stop;
+}
+
+char *sl_scan_redact(const char *text, const struct sl_scan_finding *f)
+{
+    enum { AROUND = 80 };
+    size_t ls = f->line_start, le = f->line_end;
+    if (f->start - ls > AROUND)
+        ls = f->start - AROUND;
+    size_t se = f->end < le ? f->end : le;
+    if (le - se > AROUND)
+        le = se + AROUND;
+    size_t keep = f->end - f->start >= 16 ? 4 : 0;
+    struct sl_str s = SL_STR_INIT;
+    sl_str_add(&s, text + ls, f->start - ls);
+    sl_str_add(&s, text + f->start, keep);
+    sl_str_adds(&s, "*****");
+    if (se < le)
+        sl_str_add(&s, text + se, le - se);
+    sl_str_add(&s, "", 0);
+    return sl_str_detach(&s);
+}

@@ -1,0 +1,249 @@
+/* Secret detection (scan/): the TOML subset of rule files, the default rules against the
+ * corpus of true and false positives in tests/cases/scan/corpus.tsv (one line per case),
+ * allowlists, a project's rules on top of the defaults, redaction, and a hostile regex
+ * that stays within its match limit. */
+#include "base/compat.h"
+#include "base/fs.h"
+#include "base/str.h"
+#include "harness/harness.h"
+#include "scan/scan.h"
+#include "scan/toml.h"
+
+struct hits {
+    const char *want; /* the rule to look for; NULL: all */
+    int n;
+    struct sl_scan_finding last;
+};
+
+static int on_hit(void *ctx, const struct sl_scan_finding *f)
+{
+    struct hits *h = ctx;
+    if (!h->want || !strcmp(h->want, f->rule_id)) {
+        h->n++;
+        h->last = *f;
+    }
+    return 0;
+}
+
+static json_t *toml(const char *text)
+{
+    json_t *doc = NULL;
+    struct sl_error err = SL_ERROR_INIT;
+    if (sl_toml_parse(text, strlen(text), "t.toml", &doc, &err) < 0)
+        fprintf(stderr, "# %s\n", err.message);
+    sl_error_release(&err);
+    return doc;
+}
+
+static char *toml_error(const char *text)
+{
+    json_t *doc = NULL;
+    struct sl_error err = SL_ERROR_INIT;
+    char *msg = NULL;
+    if (sl_toml_parse(text, strlen(text), "t.toml", &doc, &err) < 0)
+        msg = strdup(err.message);
+    json_decref(doc);
+    sl_error_release(&err);
+    return msg;
+}
+
+TEST(toml_values_and_tables)
+{
+    json_t *d = toml("# comment\n"
+                     "title = \"a \\\"b\\\" \\u00e9\"\n"
+                     "lit = 'C:\\path'\n"
+                     "multi = '''\nline1\nline2'''\n"
+                     "basic = \"\"\"\nx \\\n   y\"\"\"\n"
+                     "n = 1_000\nhex = 0xff\nf = 3.5\nb = true\n"
+                     "arr = [\n  \"a\", # one\n  'b',\n]\n"
+                     "inl = {x = 1, y.z = 'w'}\n"
+                     "[extend]\nuseDefault = false\n"
+                     "[[rules]]\nid = 'one'\n[[rules.allowlists]]\nstopwords = ['s']\n"
+                     "[[rules]]\nid = 'two'\n"
+                     "[rules.allowlist]\npaths = ['p']\n");
+    CHECK(d != NULL);
+    if (!d)
+        return;
+    CHECK_STR_EQ(json_string_value(json_object_get(d, "title")), "a \"b\" \xc3\xa9");
+    CHECK_STR_EQ(json_string_value(json_object_get(d, "lit")), "C:\\path");
+    CHECK_STR_EQ(json_string_value(json_object_get(d, "multi")), "line1\nline2");
+    CHECK_STR_EQ(json_string_value(json_object_get(d, "basic")), "x y");
+    CHECK_INT_EQ(json_integer_value(json_object_get(d, "n")), 1000);
+    CHECK_INT_EQ(json_integer_value(json_object_get(d, "hex")), 255);
+    CHECK(json_number_value(json_object_get(d, "f")) == 3.5);
+    CHECK(json_is_true(json_object_get(d, "b")));
+    CHECK_INT_EQ(json_array_size(json_object_get(d, "arr")), 2);
+    CHECK_STR_EQ(
+        json_string_value(json_object_get(json_object_get(json_object_get(d, "inl"), "y"), "z")),
+        "w");
+    CHECK(json_is_false(json_object_get(json_object_get(d, "extend"), "useDefault")));
+    json_t *rules = json_object_get(d, "rules");
+    CHECK_INT_EQ(json_array_size(rules), 2);
+    json_t *one = json_array_get(rules, 0), *two = json_array_get(rules, 1);
+    CHECK_INT_EQ(json_array_size(json_object_get(one, "allowlists")), 1);
+    CHECK(json_object_get(json_object_get(two, "allowlist"), "paths") != NULL);
+    json_decref(d);
+}
+
+TEST(toml_errors_name_the_line)
+{
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"a = 1\na = 2\n", "t.toml:2: a key is defined twice"},
+        {"a = \"open\n", "t.toml:1: a newline inside a one-line string"},
+        {"a = 1 b\n", "t.toml:1: unexpected text after the value"},
+        {"\n\nwhen = 1979-05-27\n", "t.toml:3: dates and times are not supported in rule files"},
+        {"[[rules]\n", "t.toml:1: a [[table]] header is not closed by ]]"},
+        {"a = [1 2]\n", "t.toml:1: array items are separated by commas"},
+        {"= 1\n", "t.toml:1: a key is expected here"},
+        {"a = '''x", "t.toml:1: a string is not closed"},
+        {"a = \"\\q\"\n", "t.toml:1: an unknown escape in a string"},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
+        char *msg = toml_error(cases[i].text);
+        CHECK_STR_EQ(msg ? msg : "(parsed)", cases[i].want);
+        free(msg);
+    }
+    /* nesting is bounded */
+    struct sl_str deep = SL_STR_INIT;
+    sl_str_adds(&deep, "a = ");
+    for (int i = 0; i < 100; i++)
+        sl_str_addc(&deep, '[');
+    char *msg = toml_error(deep.buf);
+    CHECK(msg && strstr(msg, "nested too deep"));
+    free(msg);
+    sl_str_release(&deep);
+}
+
+/* "\n" in a corpus line is a newline. */
+static char *unescape(const char *s)
+{
+    struct sl_str o = SL_STR_INIT;
+    for (; *s; s++) {
+        if (s[0] == '\\' && s[1] == 'n') {
+            sl_str_addc(&o, '\n');
+            s++;
+        } else {
+            sl_str_addc(&o, *s);
+        }
+    }
+    sl_str_add(&o, "", 0);
+    return sl_str_detach(&o);
+}
+
+TEST(default_rules_on_the_corpus)
+{
+    struct sl_scan *s = NULL;
+    struct sl_error err = SL_ERROR_INIT;
+    CHECK_INT_EQ(sl_scan_default(&s, &err), 0);
+    if (!s) {
+        fprintf(stderr, "# %s\n", err.message);
+        sl_error_release(&err);
+        return;
+    }
+    char path[4096], *data = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof(path), "%s/tests/cases/scan/corpus.tsv", sl_test_source_dir());
+    CHECK_INT_EQ(sl_fs_read_file(path, 1u << 20, &data, &len, &err), 0);
+    int cases = 0, hits_seen = 0;
+    for (char *line = data, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
+        if (*line == '#' || !*line)
+            continue;
+        char *rule = line, *kind = strchr(rule, '\t');
+        char *text = kind ? strchr(kind + 1, '\t') : NULL;
+        CHECK(kind && text);
+        if (!kind || !text)
+            continue;
+        *kind++ = 0;
+        *text++ = 0;
+        char *t = unescape(text);
+        struct hits h = {.want = rule};
+        sl_test_case_begin(rule);
+        sl_scan_text(s, NULL, t, strlen(t), on_hit, &h);
+        bool want = !strcmp(kind, "hit");
+        if (want != (h.n > 0))
+            fprintf(stderr, "# %s %s: %s\n", rule, kind, text);
+        CHECK(want == (h.n > 0));
+        if (h.n) {
+            /* the redacted excerpt never holds the secret */
+            char *secret = strndup(t + h.last.start, h.last.end - h.last.start);
+            char *ex = sl_scan_redact(t, &h.last);
+            CHECK(strstr(ex, "*****") != NULL);
+            CHECK(strstr(ex, secret) == NULL);
+            free(ex);
+            free(secret);
+            hits_seen++;
+        }
+        sl_test_case_end();
+        free(t);
+        cases++;
+    }
+    CHECK(cases >= 40);
+    CHECK(hits_seen >= 20);
+    free(data);
+    sl_scan_free(s);
+}
+
+TEST(project_rules_extend_and_allow)
+{
+    struct sl_scan *s = NULL;
+    struct sl_error err = SL_ERROR_INIT;
+    CHECK_INT_EQ(sl_scan_default(&s, &err), 0);
+    size_t n = sl_scan_rule_count(s);
+    const char *mine = "[[rules]]\n"
+                       "id = 'acme-key'\n"
+                       "description = 'ACME internal key'\n"
+                       "regex = '''acme_([0-9a-f]{24})'''\n"
+                       "keywords = ['acme_']\n"
+                       "[allowlist]\n"
+                       "paths = ['''^test/fixtures/''']\n";
+    CHECK_INT_EQ(sl_scan_extend(s, mine, strlen(mine), ".gitleaks.toml", &err), 0);
+    CHECK_INT_EQ(sl_scan_rule_count(s), n + 1);
+    const char *text = "key = acme_0123456789abcdef01234567\n";
+    struct hits h = {.want = "acme-key"};
+    sl_scan_text(s, "src/app.conf", text, strlen(text), on_hit, &h);
+    CHECK_INT_EQ(h.n, 1);
+    CHECK_INT_EQ(h.last.line, 1);
+    h = (struct hits){.want = "acme-key"};
+    sl_scan_text(s, "test/fixtures/app.conf", text, strlen(text), on_hit, &h);
+    CHECK_INT_EQ(h.n, 0); /* the global allowlist's path */
+    /* useDefault = false keeps only the project's rules */
+    const char *only = "[extend]\nuseDefault = false\n[[rules]]\nid = 'x'\nregex = 'x+'\n";
+    CHECK_INT_EQ(sl_scan_extend(s, only, strlen(only), "only.toml", &err), 0);
+    CHECK_INT_EQ(sl_scan_rule_count(s), 1);
+    /* a bad regex names the rule and PCRE2's complaint */
+    const char *bad = "[[rules]]\nid = 'broken'\nregex = '(unclosed'\n";
+    CHECK(sl_scan_extend(s, bad, strlen(bad), "bad.toml", &err) < 0);
+    CHECK(err.message && strstr(err.message, "bad.toml: rule broken: regex"));
+    sl_error_release(&err);
+    sl_scan_free(s);
+}
+
+TEST(hostile_regex_is_bounded)
+{
+    struct sl_scan *s = NULL;
+    struct sl_error err = SL_ERROR_INIT;
+    const char *rules = "[[rules]]\nid = 'evil'\nregex = '''(a+)+$'''\n";
+    CHECK_INT_EQ(sl_scan_load(&s, rules, strlen(rules), "evil.toml", &err), 0);
+    struct sl_str text = SL_STR_INIT;
+    for (int i = 0; i < 5000; i++)
+        sl_str_addc(&text, 'a');
+    sl_str_adds(&text, "!");
+    struct hits h = {0};
+    sl_scan_text(s, NULL, text.buf, text.len, on_hit, &h);
+    /* either PCRE2's JIT finds no match quickly or the limit stops it: never a hang */
+    CHECK_INT_EQ(h.n, 0);
+    sl_str_release(&text);
+    sl_scan_free(s);
+}
+
+TEST(entropy)
+{
+    CHECK(sl_scan_entropy("aaaaaaaa", 8) == 0);
+    double e = sl_scan_entropy("abcdefgh", 8);
+    CHECK(e > 2.99 && e < 3.01);
+}
