@@ -7,6 +7,7 @@
 #include "base/time.h"
 #include "server/http.h"
 #include "server/internal.h"
+#include "server/validate.h"
 #include "exec/artifacts.h"
 #include "server/runner.h"
 #include "server/upload.h"
@@ -101,48 +102,6 @@ json_t *body_json(struct req *r)
         return NULL;
     }
     return v;
-}
-
-bool body_fields_known(struct req *r, json_t *b, const char *const *fields)
-{
-    const char *k;
-    json_t *x;
-    json_object_foreach(b, k, x)
-    {
-        bool known = false;
-        for (const char *const *f = fields; *f && !known; f++)
-            known = !strcmp(*f, k);
-        if (!known) {
-            struct sl_str all = SL_STR_INIT;
-            for (const char *const *f = fields; *f; f++)
-                sl_str_addf(&all, "%s%s", f == fields ? "" : ", ", *f);
-            reply_error(r, 400, "invalid", "unknown field '%s' (%s)", k, all.buf ? all.buf : "");
-            sl_str_release(&all);
-            return false;
-        }
-    }
-    return true;
-}
-
-bool status_arg_ok(struct req *r, const char *status)
-{
-    /* GitLab's statuses of pipelines and jobs (Ci::HasStatus::AVAILABLE_STATUSES) */
-    static const char *const known[] = {"created",   "waiting_for_resource",
-                                        "preparing", "pending",
-                                        "running",   "success",
-                                        "failed",    "canceling",
-                                        "canceled",  "skipped",
-                                        "manual",    "scheduled",
-                                        NULL};
-    if (!status)
-        return true;
-    for (const char *const *k = known; *k; k++)
-        if (!strcmp(*k, status))
-            return true;
-    reply_error(r, 400, "invalid",
-                "status must be one of created, waiting_for_resource, preparing, pending, "
-                "running, success, failed, canceling, canceled, skipped, manual, scheduled");
-    return false;
 }
 
 const char *query_arg(struct req *r, const char *name)
@@ -328,7 +287,7 @@ static void authenticate_and_run(struct req *r, const struct route *rt)
                 secret++;
             if (sl_starts_with(secret, SL_STORE_JOB_TOKEN_PREFIX) &&
                 srv_route_takes_job_token(rt)) {
-                if (job_token_auth(r, secret) == 0)
+                if (job_token_auth(r, secret) == 0 && srv_request_check(r, rt))
                     rt->fn(r);
                 return;
             }
@@ -353,7 +312,9 @@ static void authenticate_and_run(struct req *r, const struct route *rt)
             return;
         }
     }
-    rt->fn(r);
+    /* the request's shape (validate.c), after authentication: a stranger learns nothing */
+    if (srv_request_check(r, rt))
+        rt->fn(r);
 }
 
 /* Finds the route for R and runs it; returns the route's index, or srv_nroutes. */

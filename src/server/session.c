@@ -223,13 +223,7 @@ static json_t *session_json(const struct sl_store_token *t, const char *csrf, in
 /* POST /api/v1/session {"token":"slt_…"}: no authentication (the token in the body is it). */
 void h_session_create(struct req *r)
 {
-    const char *ct = header_arg(r, MHD_HTTP_HEADER_CONTENT_TYPE);
-    /* A cross-origin HTML form cannot send JSON without a CORS preflight this server never
-     * grants: so no other site can sign a browser in with its own token. */
-    if (!ct || strncasecmp(ct, "application/json", 16) != 0) {
-        reply_error(r, 415, "unsupported_media_type", "the body must be application/json");
-        return;
-    }
+    /* only application/json comes here (validate.c answers 415 to a form post) */
     if (cross_origin(r)) {
         reply_error(r, 403, "csrf", "a request from another origin is refused");
         return;

@@ -123,6 +123,28 @@ req PUT /api/v1/projects/$proj "$maint" ""
 expect "an empty body where every field is optional: 200" 200 "$code" "$body"
 req PUT /api/v1/projects/$proj "$maint" "{}"
 expect "{} where every field is optional: 200" 200 "$code" "$body"
+# ... the same one validator for every route, from its request table (src/server/validate.c)
+req POST /api/v1/tokens "$admin" '{"name":"t","rol":"viewer"}'
+expect "tokens: an unknown field, with the likely one" "400 1" "$code $(grep -c "unknown field 'rol'; did you mean 'role'" <<<"$body")" "$body"
+req POST /api/v1/runners "$admin" '{"tags":"linux"}'
+expect "runners: tags of the wrong type" "400 1" "$code $(grep -c 'tags must be an array of strings' <<<"$body")" "$body"
+req POST /api/v1/projects/$proj/freeze_periods "$maint" '{"freeze_start":1}'
+expect "freeze periods: a number for a cron string" "400 1" "$code $(grep -c 'freeze_start must be a string' <<<"$body")" "$body"
+long=$(printf 'n%.0s' $(seq 201))
+req POST /api/v1/projects "$maint" "{\"name\":\"$long\",\"repo_url\":\"/x\"}"
+expect "a project name over the documented 200 bytes" "400 1" "$code $(grep -c 'name is too long (at most 200 bytes)' <<<"$body")" "$body"
+req POST /api/v1/projects/$proj/pipelines "$dev" '{"ref":["main"]}'
+expect "pipelines: ref of the wrong type" "400 1" "$code $(grep -c 'ref must be a string' <<<"$body")" "$body"
+req POST /api/v1/pipelines/999999/cancel "$dev" '{"force":true}'
+expect "a route without body fields refuses one" "400 1" "$code $(grep -c "unknown field 'force': this route takes no body fields" <<<"$body")" "$body"
+req POST /api/v1/pipelines/999999/cancel "$dev" '{}'
+expect "... and takes {} (then answers as without a body)" 404 "$code" "$body"
+req POST /api/v1/projects/$proj/pipelines "$dev" '[1]'
+expect "a body that is not an object" "400 1" "$code $(grep -c 'the body must be a JSON object' <<<"$body")" "$body"
+req GET "/api/v1/environments/999999/deployments?status=sucess" "$viewer"
+expect "deployments: ?status= outside GitLab's, with the likely one" "400 1" "$code $(grep -c "did you mean 'success'" <<<"$body")" "$body"
+req GET "/api/v1/projects/$proj/pipelines?status=sucess" "$viewer"
+expect "pipelines: the same" "400 1" "$code $(grep -c "status 'sucess' is not one of" <<<"$body")" "$body"
 req GET /api/v1/jobs/$build/log "$viewer"
 expect "the build log has its output and variables" 1 \
   "$(grep -c 'building on main with GREETING=hello' <<<"$body")" "$body"

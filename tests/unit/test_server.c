@@ -4,6 +4,7 @@
 #include "base/compat.h"
 #include "harness/harness.h"
 #include "server/internal.h"
+#include "server/validate.h"
 
 /* GitHub's documentation of X-Hub-Signature-256 ("Validating webhook deliveries") gives
  * this secret, payload and signature. */
@@ -117,6 +118,33 @@ TEST(route_table_declares_a_known_role_for_every_route)
         if (rt->role && strcmp(rt->method, "GET") != 0 && strcmp(rt->pattern, "/api/v1/lint") &&
             strcmp(rt->pattern, "/api/v1/session"))
             CHECK(sl_server_role_rank(rt->role) >= sl_server_role_rank("developer"));
+        sl_test_case_end();
+    }
+}
+
+/* Every write of the API has its request table (validate.c), so its body is checked by the
+ * one validator; every table names a route that exists. */
+TEST(every_api_write_has_a_request_table)
+{
+    for (size_t i = 0; i < srv_nroutes; i++) {
+        const struct route *rt = &srv_routes[i];
+        if (!sl_starts_with(rt->pattern, "/api/v1/") || !strcmp(rt->method, "GET") ||
+            !strcmp(rt->method, "DELETE"))
+            continue;
+        sl_test_case_begin(rt->pattern);
+        CHECK(srv_request_spec_of(rt) != NULL);
+        sl_test_case_end();
+    }
+    for (size_t i = 0; i < srv_nrequest_specs; i++) {
+        const struct srv_request_spec *sp = &srv_request_specs[i];
+        sl_test_case_begin(sp->pattern);
+        bool found = false;
+        for (size_t k = 0; k < srv_nroutes && !found; k++)
+            found = !strcmp(srv_routes[k].pattern, sp->pattern) &&
+                    !strcmp(srv_routes[k].method, sp->method);
+        CHECK(found);
+        for (size_t f = 0; f < sp->nfields; f++)
+            CHECK(sp->fields[f].name && sp->fields[f].type);
         sl_test_case_end();
     }
 }
