@@ -104,6 +104,27 @@ json_t *body_json(struct req *r)
     return v;
 }
 
+bool body_fields_known(struct req *r, json_t *b, const char *const *fields)
+{
+    const char *k;
+    json_t *x;
+    json_object_foreach(b, k, x)
+    {
+        bool known = false;
+        for (const char *const *f = fields; *f && !known; f++)
+            known = !strcmp(*f, k);
+        if (!known) {
+            struct sl_str all = SL_STR_INIT;
+            for (const char *const *f = fields; *f; f++)
+                sl_str_addf(&all, "%s%s", f == fields ? "" : ", ", *f);
+            reply_error(r, 400, "invalid", "unknown field '%s' (%s)", k, all.buf ? all.buf : "");
+            sl_str_release(&all);
+            return false;
+        }
+    }
+    return true;
+}
+
 const char *query_arg(struct req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);

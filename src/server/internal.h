@@ -164,6 +164,10 @@ void reply_header(struct req *r, const char *name, const char *fmt, ...) SL_PRIN
 /* Parses the body as a JSON object; answers 400 and returns NULL when it is not one. An
  * empty body is the empty object (routes whose fields are all optional accept it). */
 json_t *body_json(struct req *r);
+/* True when every field of body B is one of FIELDS (NULL-terminated); else answers 400
+ * naming the first unknown one and the known ones. Superseded by the request tables of
+ * validate.c, which also check types and limits: a route with a table needs no call. */
+bool body_fields_known(struct req *r, json_t *b, const char *const *fields);
 /* The query argument NAME, or NULL. */
 const char *query_arg(struct req *r, const char *name);
 /* The request header NAME, or NULL. */
