@@ -373,7 +373,7 @@ static bool allowed_to_fail(const struct sl_store_job *j)
     return ok;
 }
 
-static json_t *job_json(const struct sl_store_job *j, bool full)
+json_t *srv_job_json(const struct sl_store_job *j, bool full)
 {
     json_t *o = json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)j->id, "name", j->name, "stage",
                           j->stage, "status", srv_job_status_shown(j));
@@ -438,7 +438,7 @@ static void reply_pipeline(struct req *r, int status, int64_t id)
         json_t *o = pipeline_json(&p);
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(a, job_json(&jobs[i], false));
+            json_array_append_new(a, srv_job_json(&jobs[i], false));
         json_object_set_new(o, "jobs", a);
         /* the pipelines its bridge jobs made (child and multi-project) */
         struct sl_store_pipeline *ds = NULL;
@@ -569,13 +569,14 @@ static void h_job_get(struct req *r)
     if (rc < 0) {
         reply_sl_error(r, rc, &err);
     } else {
-        json_t *o = job_json(&j, true);
+        json_t *o = srv_job_json(&j, true);
         /* GitLab's stuck hint: a pending job no online runner can take says why */
         char *why = srv_runner_stuck_reason(r->s, &j, sl_time_now_ms());
         json_object_set_new(o, "stuck", json_boolean(why != NULL));
         if (why)
             json_object_set_new(o, "stuck_reason", json_string(why));
         free(why);
+        srv_resource_group_job_info(r->s, &j, o);
         reply_json(r, 200, o);
     }
     sl_store_job_release(&j);
@@ -612,7 +613,7 @@ static void job_event(struct req *r, enum srv_event ev, const char *what)
         /* a retry answers with the new job it made */
         struct sl_store_job now = {0};
         if (sl_store_job_get_current(r->s->st, r->id, &now, &err) == 0)
-            reply_json(r, 200, job_json(&now, true));
+            reply_json(r, 200, srv_job_json(&now, true));
         else
             reply_sl_error(r, SL_ESTORE, &err);
         sl_store_job_release(&now);
@@ -790,6 +791,11 @@ const struct route srv_routes[] = {
     {"POST", "/api/v1/projects/{id}/notifications/test", h_notification_test, "maintainer"},
     {"DELETE", "/api/v1/projects/{id}/notifications/{key}", h_notification_delete, "maintainer"},
     {"GET", "/api/v1/projects/{id}/deliveries", h_delivery_list, "maintainer"},
+    {"GET", "/api/v1/projects/{id}/resource_groups", h_resource_group_list, "viewer"},
+    {"GET", "/api/v1/projects/{id}/resource_groups/{name}", h_resource_group_get, "viewer"},
+    {"PUT", "/api/v1/projects/{id}/resource_groups/{name}", h_resource_group_update, "maintainer"},
+    {"GET", "/api/v1/projects/{id}/resource_groups/{name}/upcoming_jobs", h_resource_group_upcoming,
+     "viewer"},
     {"GET", "/api/v1/projects/{id}/freeze_periods", h_freeze_period_list, "viewer"},
     {"POST", "/api/v1/projects/{id}/freeze_periods", h_freeze_period_create, "maintainer"},
     {"GET", "/api/v1/freeze_periods/{id}", h_freeze_period_get, "viewer"},

@@ -33,7 +33,8 @@ static bool started(const struct sl_store_job *j)
 static bool active(const struct sl_store_job *j)
 {
     return !strcmp(j->status, "running") || !strcmp(j->status, "pending") ||
-           !strcmp(j->status, "created") || !strcmp(j->status, "scheduled");
+           !strcmp(j->status, "created") || !strcmp(j->status, "scheduled") ||
+           !strcmp(j->status, "waiting_for_resource");
 }
 
 static void log_failure(const char *what, int64_t pipeline_id, struct sl_error *err)
@@ -101,7 +102,8 @@ static void cancel_older(struct sl_server *s, const struct sl_store_pipeline *ol
 
 void srv_auto_cancel_redundant(struct sl_server *s, const struct sl_store_pipeline *p)
 {
-    static const char *const cancelable[] = {"created", "pending", "running", "scheduled"};
+    static const char *const cancelable[] = {"created", "pending", "running", "scheduled",
+                                             "waiting_for_resource"};
     if (p->is_tag || (p->source && !strcmp(p->source, "parent_pipeline")))
         return; /* GitLab: a child pipeline cancels nothing */
     int64_t now = sl_time_now_ms();

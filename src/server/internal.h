@@ -447,6 +447,19 @@ int srv_deploy_rollback(struct sl_server *s, int64_t environment_id, int64_t dep
  * have an on_stop job (review apps), as GitLab does; *STOPPED counts them. */
 int srv_deploy_stop_branch(struct sl_server *s, int64_t project_id, const char *branch,
                            int *stopped, struct sl_error *err);
+/* Resource groups (resource_group.c). Gives the resource of each group of pipeline
+ * PIPELINE_ID's jobs (0: of every group in use) to the next job in line, when it is free,
+ * and wakes the workers if a job was queued. Errors are logged and counted. */
+void srv_resource_groups_kick(struct sl_server *s, int64_t pipeline_id);
+/* The store status of a job the machine says is ST: a ready job of a resource group waits
+ * for its resource (pipelines.c). */
+const char *srv_job_status_store(enum sl_sched_status st, bool in_resource_group);
+/* A job's resource group and, while it waits, the job holding it (GET /jobs/{id}). */
+void srv_resource_group_job_info(struct sl_server *s, const struct sl_store_job *j, json_t *o);
+void h_resource_group_list(struct req *r);
+void h_resource_group_get(struct req *r);
+void h_resource_group_update(struct req *r);
+void h_resource_group_upcoming(struct req *r);
 /* Stops environments whose auto_stop_in is over (the ticker calls it). */
 void srv_deploy_tick(struct sl_server *s, int64_t now);
 /* Records ACTOR's (of role ACTOR_ROLE) approval or rejection of blocked deployment
@@ -558,6 +571,8 @@ int srv_ref_protected(struct sl_server *s, int64_t project_id, const char *ref, 
 
 /* Shared by the handler files (api.c). */
 json_t *srv_time_json(int64_t ms);
+/* A job as the API shows it (FULL: as GET /jobs/{id} does, else as in a pipeline). */
+json_t *srv_job_json(const struct sl_store_job *j, bool full);
 /* ?after= and ?limit= into PAGE; answers 400 and returns false when they are bad. */
 bool srv_page_args(struct req *r, struct sl_store_page *page);
 /* An audit event of the request's token on KIND:ID. */

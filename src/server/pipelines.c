@@ -446,8 +446,10 @@ static char *diag_json(const struct sl_diag *d, const char *tree)
     return s;
 }
 
-static const char *sched_status_store(enum sl_sched_status st)
+const char *srv_job_status_store(enum sl_sched_status st, bool in_resource_group)
 {
+    if (st == SL_SCHED_PENDING && in_resource_group)
+        return "waiting_for_resource";
     return sl_sched_status_name(st);
 }
 
@@ -702,11 +704,13 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
         jobs[i].name = (char *)pj->name;
         jobs[i].stage = (char *)pj->stage;
         jobs[i].stage_idx = (int)pj->stage_index;
-        jobs[i].status = (char *)sched_status_store(sl_sched_job_status(m, i));
+        jobs[i].resource_group = pj->trigger ? NULL : pj->resource_group;
+        jobs[i].status =
+            (char *)srv_job_status_store(sl_sched_job_status(m, i), jobs[i].resource_group);
         jobs[i].when = gated[i] ? (char *)"manual" : (char *)sl_plan_when_name(pj->when);
         jobs[i].allow_failure = pj->allow_failure;
         jobs[i].attempt = 1;
-        if (sl_sched_job_status(m, i) == SL_SCHED_PENDING)
+        if (!strcmp(jobs[i].status, "pending"))
             jobs[i].queued_at = now;
         if (sl_sched_job_status(m, i) == SL_SCHED_SCHEDULED)
             jobs[i].due_at = sl_sched_job_due(m, i);
@@ -730,6 +734,7 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
         sl_error_release(&derr);
         srv_pipeline_reported(s, &p, NULL);
         srv_auto_cancel_redundant(s, &p);
+        srv_resource_groups_kick(s, pid);
         srv_workers_wake(s);
         if (bridges)
             srv_bridges_fire(s, pid);

@@ -20,7 +20,12 @@ static void saved_from_row(const struct sl_store_job *j, struct sl_sched_saved *
 {
     enum sl_sched_status st = SL_SCHED_CREATED;
     enum sl_sched_failure f = SL_SCHED_FAILURE_NONE;
-    sl_sched_status_parse(j->status, &st);
+    /* a job waiting for its resource group is ready as far as its pipeline knows: the
+     * group, not the machine, says when it is queued (resource_group.c) */
+    if (!strcmp(j->status, "waiting_for_resource"))
+        st = SL_SCHED_PENDING;
+    else
+        sl_sched_status_parse(j->status, &st);
     if (j->failure_reason && sl_sched_failure_parse(j->failure_reason, &f) < 0)
         f = SL_SCHED_FAILURE_UNKNOWN;
     sv->status = st;
@@ -54,7 +59,7 @@ static int retry_as_new_job(struct sl_server *s, struct sl_sched *m, size_t i,
     }
     if (!j->finished_at)
         j->finished_at = now;
-    next.status = (char *)sl_sched_status_name(st);
+    next.status = (char *)srv_job_status_store(st, j->resource_group_id != 0);
     next.attempt = sl_sched_job_attempt(m, i);
     next.due_at = st == SL_SCHED_SCHEDULED ? sl_sched_job_due(m, i) : 0;
     int64_t new_id = 0;
@@ -104,7 +109,7 @@ static int persist_job(struct sl_server *s, struct sl_sched *m, size_t i, struct
         goto out;
     }
     free(j->status);
-    j->status = sl_xstrdup(sl_sched_status_name(st));
+    j->status = sl_xstrdup(srv_job_status_store(st, j->resource_group_id != 0));
     if (st == SL_SCHED_PENDING) {
         j->queued_at = 0;
         j->started_at = 0;
@@ -166,7 +171,7 @@ static int persist_pipeline(struct sl_server *s, struct sl_store_pipeline *p, st
 
 static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, size_t pos,
                  const struct srv_finish *fin, bool force_running, bool *lost_race,
-                 bool *fire_bridges, bool *settle_upstream, struct sl_error *err)
+                 bool *fire_bridges, bool *settle_upstream, bool *groups, struct sl_error *err)
 {
     struct sl_store_pipeline p;
     struct sl_store_job *jobs = NULL;
@@ -265,6 +270,8 @@ static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, si
         }
         if (jrc == 0 && !strcmp(jobs[i].status, "pending"))
             woke = true;
+        if (jrc == 0 && jobs[i].resource_group_id)
+            *groups = true;
         sl_error_release(&jerr);
     }
     free(kill);
@@ -300,17 +307,23 @@ int srv_transition(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, 
         return trc;
     if (trc == SL_EBUSY)
         sl_error_release(err);
-    bool fire = false, settle = false;
+    bool fire = false, settle = false, groups = false;
     bool lost = false;
-    rc = apply(s, pipeline_id, ev, job_pos, fin, force_running, &lost, &fire, &settle, err);
+    rc =
+        apply(s, pipeline_id, ev, job_pos, fin, force_running, &lost, &fire, &settle, &groups, err);
     /* A pending job claimed between our read and our write: cancel again so the claimed
      * (now running) job is asked to stop too. */
     for (int tries = 0; rc == 0 && lost && tries < 3 && ev == SRV_EV_CANCEL_PIPELINE; tries++) {
         lost = false;
-        rc = apply(s, pipeline_id, ev, job_pos, fin, false, &lost, &fire, &settle, err);
+        rc = apply(s, pipeline_id, ev, job_pos, fin, false, &lost, &fire, &settle, &groups, err);
     }
     if (trc == 0)
         rc = sl_store_tx_end(s->st, rc, err);
+    /* a job of a resource group moved: the group's resource may go to the next in line (in
+     * a transaction of its own after ours, so no lock is ever taken in the other order;
+     * nested in a caller's transaction, the ticker does it) */
+    if (rc == 0 && groups && trc == 0)
+        srv_resource_groups_kick(s, pipeline_id);
     /* workflow:auto_cancel:on_job_failure: all (a transition of its own, so outside) */
     if (rc == 0 && ev == SRV_EV_FINISHED && fin && fin->reason != SL_SCHED_FAILURE_NONE)
         srv_auto_cancel_on_failure(s, pipeline_id, job_pos);

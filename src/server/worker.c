@@ -588,6 +588,7 @@ static void *ticker_main(void *arg)
             last_settle = sl_time_now_ms();
             settle_due(s, last_settle);
             srv_deploy_tick(s, last_settle);
+            srv_resource_groups_kick(s, 0);
             srv_recover_lapsed(s);
         }
         srv_runners_tick(s);

@@ -161,6 +161,14 @@ int sl_store_migrate(struct sl_store *st, int migrate_to, struct sl_error *err);
 int db_run(struct sl_store *st, bool write, const char *sql, const struct db_value *params,
            size_t nparams, struct db_rows *rows, int64_t *changes, struct sl_error *err);
 int db_check_text(const char *s, bool required, const char *what, struct sl_error *err);
+/* The id of PROJECT_ID's resource group KEY, made (unordered) when it is new, inside DC's
+ * transaction (resource_groups.c). */
+int db_resource_group_ensure(struct db_conn *dc, int64_t project_id, const char *key, int64_t now,
+                             int64_t *id, struct sl_error *err);
+/* Jobs read with "SELECT <every job column> FROM jobs WHERE " TAIL (jobs.c); *out is the
+ * caller's (sl_store_jobs_free). */
+int db_jobs_select(struct sl_store *st, const char *tail, const struct db_value *v, size_t nv,
+                   struct sl_store_job **out, size_t *n, struct sl_error *err);
 /* SL_EINVAL/SL_ELIMIT when job J cannot be stored (jobs.c). */
 int db_job_check(const struct sl_store_job *j, struct sl_error *err);
 /* Runner, registration and job tokens (runners.c): SHA-256 of SECRET as 64 lowercase hex

@@ -9,7 +9,7 @@
     "id, pipeline_id, position, name, stage, stage_idx, status, run_when, allow_failure, "         \
     "attempt, retry, spec, failure_reason, exit_code, coverage, created_at, queued_at, "           \
     "started_at, finished_at, due_at, runner_id, lease_deadline, retried_position, "               \
-    "cancel_requested_at"
+    "cancel_requested_at, resource_group_id"
 
 void sl_store_job_release(struct sl_store_job *j)
 {
@@ -75,6 +75,7 @@ static void read_job(const struct db_rows *r, size_t row, struct sl_store_job *j
     if (j->retried)
         j->position = (int)db_get_int(r, row, 22);
     j->cancel_requested_at = db_get_int(r, row, 23);
+    j->resource_group_id = db_get_int(r, row, 24);
 }
 
 static struct sl_store_job *read_jobs(const struct db_rows *r)
@@ -103,8 +104,13 @@ int db_job_check(const struct sl_store_job *j, struct sl_error *err)
         (rc = db_check_text(j->status, true, "job status", err)) < 0 ||
         (rc = db_check_text(j->when, false, "job when", err)) < 0 ||
         (rc = db_check_text(j->retry, false, "job retry", err)) < 0 ||
-        (rc = db_check_text(j->spec, false, "job spec", err)) < 0)
+        (rc = db_check_text(j->spec, false, "job spec", err)) < 0 ||
+        (rc = db_check_text(j->resource_group, false, "resource_group", err)) < 0)
         return rc;
+    if (j->resource_group &&
+        (!*j->resource_group || strlen(j->resource_group) > SL_STORE_RESOURCE_GROUP_KEY_MAX))
+        return sl_error_set(err, SL_EINVAL, "job '%s': resource_group must be 1 to %d characters",
+                            j->name, SL_STORE_RESOURCE_GROUP_KEY_MAX);
     if (j->ntags > SL_STORE_TAGS_MAX)
         return sl_error_set(err, SL_ELIMIT, "job '%s' has %zu tags (max %d)", j->name, j->ntags,
                             SL_STORE_TAGS_MAX);
@@ -140,6 +146,22 @@ int sl_store_job_get(struct sl_store *st, int64_t id, struct sl_store_job *out,
     }
     db_rows_release(&rows);
     db_rows_release(&tags);
+    return rc;
+}
+
+int db_jobs_select(struct sl_store *st, const char *tail, const struct db_value *v, size_t nv,
+                   struct sl_store_job **out, size_t *n, struct sl_error *err)
+{
+    struct db_rows rows = {0};
+    struct sl_str sql = SL_STR_INIT;
+    sl_str_addf(&sql, "SELECT " JOB_COLS " FROM jobs WHERE %s", tail);
+    int rc = db_run(st, false, sql.buf, v, nv, &rows, NULL, err);
+    if (rc == 0) {
+        *out = read_jobs(&rows);
+        *n = rows.nrows;
+    }
+    db_rows_release(&rows);
+    sl_str_release(&sql);
     return rc;
 }
 
@@ -229,9 +251,10 @@ int sl_store_job_retry(struct sl_store *st, const struct sl_store_job *old,
     };
     rc = db_exec(&dc,
                  "INSERT INTO jobs (pipeline_id, position, name, stage, stage_idx, status, "
-                 "run_when, allow_failure, attempt, retry, spec, created_at, queued_at, due_at) "
-                 "SELECT pipeline_id, ?, name, stage, stage_idx, ?, run_when, allow_failure, ?, "
-                 "retry, spec, ?, ?, ? FROM jobs WHERE id = ? RETURNING id",
+                 "run_when, allow_failure, attempt, retry, spec, created_at, queued_at, due_at, "
+                 "resource_group_id) SELECT pipeline_id, ?, name, stage, stage_idx, ?, run_when, "
+                 "allow_failure, ?, retry, spec, ?, ?, ?, resource_group_id FROM jobs WHERE id = ? "
+                 "RETURNING id",
                  nv, SL_ARRAY_LEN(nv), &rows, NULL, err);
     if (rc < 0)
         goto end;
@@ -409,10 +432,14 @@ int sl_store_claim_job_tagged(struct sl_store *st, const char *worker_id, const 
     v[nv++] = db_int(now + (int64_t)lease_seconds * 1000);
     /* One statement picks and takes the job: the inner SELECT finds the oldest pending job
      * (skipping rows another claimer holds, on PostgreSQL), the outer UPDATE re-checks it
-     * is still pending. SQLite runs it under BEGIN IMMEDIATE, the database's one writer. */
+     * is still pending. SQLite runs it under BEGIN IMMEDIATE, the database's one writer.
+     * A job of a resource group is taken only while it holds the group's one resource
+     * (resource_groups.c), so no claimer anywhere runs two jobs of a group at once. */
     sl_str_adds(&sql, "UPDATE jobs SET status = 'running', runner_id = ?, started_at = ?, "
                       "lease_deadline = ? WHERE status = 'pending' AND id = (SELECT j.id FROM "
-                      "jobs j WHERE j.status = 'pending'");
+                      "jobs j WHERE j.status = 'pending' AND (j.resource_group_id IS NULL OR "
+                      "EXISTS (SELECT 1 FROM resource_groups g WHERE g.id = j.resource_group_id "
+                      "AND g.holder_job_id = j.id))");
     if (tags) {
         sl_str_adds(&sql, " AND NOT EXISTS (SELECT 1 FROM job_tags t WHERE t.job_id = j.id");
         if (ntags) {

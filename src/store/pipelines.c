@@ -66,11 +66,16 @@ static int check_pipeline(const struct sl_store_pipeline *p, struct sl_error *er
     return 0;
 }
 
-static int insert_job(struct db_conn *dc, int64_t pipeline_id, int position,
+static int insert_job(struct db_conn *dc, int64_t project_id, int64_t pipeline_id, int position,
                       const struct sl_store_job *j, int64_t now, struct sl_error *err)
 {
     struct db_rows rows = {0};
+    int64_t group = 0;
     int rc;
+
+    if (j->resource_group &&
+        (rc = db_resource_group_ensure(dc, project_id, j->resource_group, now, &group, err)) < 0)
+        return rc;
 
     /* a pending job must have a queued_at: the queue is ordered by it */
     int64_t queued_at = j->queued_at;
@@ -91,12 +96,20 @@ static int insert_job(struct db_conn *dc, int64_t pipeline_id, int position,
         db_int(now),
         db_int_or_null(queued_at),
         db_int_or_null(j->due_at),
+        db_int_or_null(group),
     };
-    rc = db_exec(dc,
-                 "INSERT INTO jobs (pipeline_id, position, name, stage, stage_idx, status, "
-                 "run_when, allow_failure, attempt, retry, spec, created_at, queued_at, due_at) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                 v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    /* the column is named only when used: a store held at an older version (migrate_to)
+     * still takes jobs without a group */
+    rc =
+        db_exec(dc,
+                group ? "INSERT INTO jobs (pipeline_id, position, name, stage, stage_idx, status, "
+                        "run_when, allow_failure, attempt, retry, spec, created_at, queued_at, "
+                        "due_at, resource_group_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                        "?, ?) RETURNING id"
+                      : "INSERT INTO jobs (pipeline_id, position, name, stage, stage_idx, status, "
+                        "run_when, allow_failure, attempt, retry, spec, created_at, queued_at, "
+                        "due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                v, SL_ARRAY_LEN(v) - (group ? 0 : 1), &rows, NULL, err);
     if (rc < 0)
         goto out;
     int64_t job_id = db_get_int(&rows, 0, 0);
@@ -186,7 +199,7 @@ int sl_store_pipeline_create(struct sl_store *st, const struct sl_store_pipeline
         goto end;
     id = db_get_int(&rows, 0, 0);
     for (size_t i = 0; i < njobs; i++)
-        if ((rc = insert_job(&dc, id, (int)i, &jobs[i], now, err)) < 0)
+        if ((rc = insert_job(&dc, p->project_id, id, (int)i, &jobs[i], now, err)) < 0)
             goto end;
 end:
     rc = db_end(&dc, rc, err);

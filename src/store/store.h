@@ -183,6 +183,11 @@ struct sl_store_job {
     /* When a cancel of this running job was asked of its runner (0: never): GitLab's
      * "canceling", until the runner reports (sl_store_job_request_cancel). */
     int64_t cancel_requested_at;
+    /* The job's resource group (resource_groups.c; 0: none). On input to
+     * sl_store_pipeline_create RESOURCE_GROUP names it instead (the expanded key, borrowed;
+     * the group is made on first use); reads leave RESOURCE_GROUP NULL. */
+    int64_t resource_group_id;
+    const char *resource_group;
 };
 
 void sl_store_pipeline_release(struct sl_store_pipeline *p);
@@ -696,6 +701,56 @@ int sl_store_variable_get(struct sl_store *st, int64_t project_id, const char *k
 #define SL_STORE_VARIABLES_MAX 8000
 int sl_store_variable_list(struct sl_store *st, int64_t project_id, bool with_value,
                            struct sl_store_variable **out, size_t *n, struct sl_error *err);
+
+/* ---- resource groups (resource_groups.c) ---- */
+
+/* GitLab's resource group: at most one job of it runs at a time across the project's
+ * pipelines. Its one resource is HOLDER_JOB_ID (0: free), given by
+ * sl_store_resource_group_assign to a waiting_for_resource job, which then becomes pending;
+ * a claim takes a job of a group only while it holds the resource. */
+#define SL_STORE_RESOURCE_GROUP_KEY_MAX 255 /* GitLab's limit */
+struct sl_store_resource_group {
+    int64_t id;
+    int64_t project_id;
+    char *key;
+    char *process_mode; /* unordered, oldest_first, newest_first, newest_ready_first */
+    int64_t holder_job_id;
+    int64_t created_at, updated_at;
+};
+
+void sl_store_resource_group_release(struct sl_store_resource_group *g);
+void sl_store_resource_groups_free(struct sl_store_resource_group *arr, size_t n);
+/* Whether MODE is one of GitLab's process modes. */
+bool sl_store_resource_group_mode_valid(const char *mode);
+/* A project's groups by key (bounded by SL_STORE_LIST_MAX). */
+int sl_store_resource_group_list(struct sl_store *st, int64_t project_id,
+                                 struct sl_store_resource_group **out, size_t *n,
+                                 struct sl_error *err);
+/* SL_ENOENT when the project has no group KEY. */
+int sl_store_resource_group_get(struct sl_store *st, int64_t project_id, const char *key,
+                                struct sl_store_resource_group *out, struct sl_error *err);
+/* Group ID (SL_ENOENT when there is none). */
+int sl_store_resource_group_get_id(struct sl_store *st, int64_t id,
+                                   struct sl_store_resource_group *out, struct sl_error *err);
+/* Sets the process mode of group KEY (SL_EINVAL for an unknown mode, SL_ENOENT). */
+int sl_store_resource_group_set_mode(struct sl_store *st, int64_t project_id, const char *key,
+                                     const char *mode, int64_t now, struct sl_error *err);
+/* GitLab's AssignResourceFromResourceGroupService for group ID, in one transaction: a
+ * holder that is no longer pending or running lets go, then, when the resource is free,
+ * the first of the group's upcoming jobs in its process mode gets it and becomes pending
+ * if it is waiting_for_resource (an upcoming job not yet ready, first in oldest_first or
+ * newest_first, keeps the resource free until it is). *assigned (may be NULL) gets the job
+ * given the resource, 0 if none. */
+int sl_store_resource_group_assign(struct sl_store *st, int64_t id, int64_t now, int64_t *assigned,
+                                   struct sl_error *err);
+/* The groups of pipeline PIPELINE_ID's jobs (PIPELINE_ID 0: every group with a job waiting
+ * for its resource, and every held one), at most SL_STORE_LIST_MAX. Caller frees *ids. */
+int sl_store_resource_group_ids(struct sl_store *st, int64_t pipeline_id, int64_t **ids, size_t *n,
+                                struct sl_error *err);
+/* The jobs of group ID in the order its process mode would give them the resource
+ * (GitLab's upcoming_jobs), at most SL_STORE_LIST_MAX. */
+int sl_store_resource_group_upcoming(struct sl_store *st, int64_t id, struct sl_store_job **out,
+                                     size_t *n, struct sl_error *err);
 
 /* ---- deploy freeze periods (freeze_periods.c) ---- */
 

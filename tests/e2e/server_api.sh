@@ -337,6 +337,10 @@ POST /api/v1/admin/variables admin
 GET /api/v1/admin/variables/{key} admin
 PUT /api/v1/admin/variables/{key} admin
 DELETE /api/v1/admin/variables/{key} admin
+GET /api/v1/projects/{id}/resource_groups viewer
+GET /api/v1/projects/{id}/resource_groups/{name} viewer
+PUT /api/v1/projects/{id}/resource_groups/{name} maintainer
+GET /api/v1/projects/{id}/resource_groups/{name}/upcoming_jobs viewer
 GET /api/v1/projects/{id}/freeze_periods viewer
 POST /api/v1/projects/{id}/freeze_periods maintainer
 GET /api/v1/freeze_periods/{id} viewer

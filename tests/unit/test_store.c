@@ -713,6 +713,90 @@ STORE_TEST(retry_is_a_new_job)
     sl_store_job_release(&claimed);
 }
 
+/* A pipeline with one job "deploy" of resource group GROUP in STATUS; *job gets its id. */
+static int64_t make_group_pipeline(struct sl_store *st, int64_t project, const char *group,
+                                   const char *status, int64_t *job)
+{
+    struct sl_store_pipeline p = {.project_id = project,
+                                  .status = (char *)"pending",
+                                  .ref = (char *)"main",
+                                  .sha = (char *)"0123456789abcdef0123456789abcdef01234567",
+                                  .source = (char *)"push"};
+    struct sl_store_job j = {.name = (char *)"deploy",
+                             .stage = (char *)"deploy",
+                             .status = (char *)status,
+                             .resource_group = group};
+    struct sl_store_job *jobs = NULL;
+    size_t n = 0;
+    int64_t id = 0;
+    if (sl_store_pipeline_create(st, &p, &j, 1, 2000, &id, NULL, NULL) < 0)
+        return 0;
+    if (sl_store_job_list_by_pipeline(st, id, &jobs, &n, NULL) == 0 && n == 1)
+        *job = jobs[0].id;
+    sl_store_jobs_free(jobs, n);
+    return id;
+}
+
+/* GitLab's resource group: one resource, handed over by process mode; the claim takes a job
+ * of a group only while it holds it. */
+STORE_TEST(resource_group_one_at_a_time)
+{
+    int64_t proj = make_project(st, "p");
+    int64_t a = 0, b = 0, c = 0, got = -1;
+    struct sl_store_job j = {0};
+    struct sl_store_resource_group g = {0};
+    static const char *const tags[] = {NULL};
+    CHECK(make_group_pipeline(st, proj, "prod", "waiting_for_resource", &a) > 0);
+    CHECK(make_group_pipeline(st, proj, "prod", "waiting_for_resource", &b) > 0);
+    CHECK(make_group_pipeline(st, proj, "prod", "created", &c) > 0);
+    CHECK_OK(sl_store_resource_group_get(st, proj, "prod", &g, &e_));
+    CHECK_STR_EQ(g.process_mode, "unordered");
+    CHECK_INT_EQ(g.holder_job_id, 0);
+    /* a pending job of a group that does not hold it is never claimed */
+    CHECK_INT_EQ(sl_store_claim_job(st, "w", tags, 0, 60, 3000, &j, NULL), 0);
+    CHECK_OK(sl_store_resource_group_assign(st, g.id, 3000, &got, &e_));
+    CHECK_INT_EQ(got, a);
+    CHECK_OK(sl_store_resource_group_assign(st, g.id, 3000, &got, &e_));
+    CHECK_INT_EQ(got, 0); /* held */
+    CHECK_INT_EQ(sl_store_claim_job(st, "w", tags, 0, 60, 3000, &j, NULL), 1);
+    CHECK_INT_EQ(j.id, a);
+    CHECK_INT_EQ(sl_store_claim_job(st, "w", tags, 0, 60, 3000, &j, NULL), 0);
+    /* newest_first: the newest pipeline's job is not ready: the resource waits for it */
+    CHECK_FAILS(SL_EINVAL, sl_store_resource_group_set_mode(st, proj, "prod", "fast", 1, &e_));
+    CHECK_OK(sl_store_resource_group_set_mode(st, proj, "prod", "newest_first", 4000, &e_));
+    free(j.status);
+    j.status = sl_xstrdup("success");
+    CHECK_OK(sl_store_job_update(st, &j, "running", &e_));
+    CHECK_OK(sl_store_resource_group_assign(st, g.id, 5000, &got, &e_));
+    CHECK_INT_EQ(got, 0);
+    struct sl_store_job *up = NULL;
+    size_t n = 0;
+    CHECK_OK(sl_store_resource_group_upcoming(st, g.id, &up, &n, &e_));
+    CHECK(n == 2 && up[0].id == c && up[1].id == b);
+    sl_store_jobs_free(up, n);
+    /* newest_ready_first: the ready one */
+    CHECK_OK(sl_store_resource_group_set_mode(st, proj, "prod", "newest_ready_first", 6000, &e_));
+    CHECK_OK(sl_store_resource_group_assign(st, g.id, 6000, &got, &e_));
+    CHECK_INT_EQ(got, b);
+    sl_store_job_release(&j);
+    CHECK_OK(sl_store_job_get(st, b, &j, &e_));
+    CHECK_STR_EQ(j.status, "pending");
+    CHECK_INT_EQ(j.resource_group_id, g.id);
+    int64_t *ids = NULL;
+    size_t nids = 0;
+    CHECK_OK(sl_store_resource_group_ids(st, 0, &ids, &nids, &e_));
+    CHECK(nids == 1 && ids[0] == g.id);
+    free(ids);
+    struct sl_store_resource_group *gs = NULL;
+    CHECK_OK(sl_store_resource_group_list(st, proj, &gs, &n, &e_));
+    CHECK(n == 1 && !strcmp(gs[0].key, "prod") &&
+          !strcmp(gs[0].process_mode, "newest_ready_first"));
+    sl_store_resource_groups_free(gs, n);
+    CHECK_FAILS(SL_ENOENT, sl_store_resource_group_get(st, proj, "nope", &g, &e_));
+    sl_store_job_release(&j);
+    sl_store_resource_group_release(&g);
+}
+
 STORE_TEST(claim_order_and_tags)
 {
     struct sl_store_job j = {0};
