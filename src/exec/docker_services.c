@@ -80,6 +80,44 @@ char **sl_docker_service_aliases(const char *name, const char *const *aliases)
     return v;
 }
 
+/* The TCP ports the image of service I exposes (its ExposedPorts), at most 16. */
+static size_t exposed_ports(struct sl_docker_services *s, size_t i, int *ports)
+{
+    char *name = sl_docker_escape(s->dk->services[i].name);
+    char *path = sl_xasprintf("/images/%s/json", name);
+    json_t *reply = NULL, *v;
+    const char *key;
+    long status = 0;
+    size_t n = 0;
+
+    if (sl_docker_call(s->d, "GET", path, NULL, &status, &reply, NULL, NULL) == 0 && status == 200)
+        json_object_foreach(json_object_get(json_object_get(reply, "Config"), "ExposedPorts"), key,
+                            v)
+        {
+            int port = atoi(key);
+            if (port > 0 && port < 65536 && n < 16 && !strstr(key, "/udp"))
+                ports[n++] = port;
+        }
+    json_decref(reply);
+    free(path);
+    free(name);
+    return n;
+}
+
+/* HEALTHCHECK_TCP_PORT of the service (its variables, then the job's), or 0. */
+static int healthcheck_port(const struct sl_exec_service *sv, const char *const *job_env)
+{
+    const char *v = NULL;
+    for (const char *const *e = job_env; e && *e; e++)
+        if (sl_starts_with(*e, "HEALTHCHECK_TCP_PORT="))
+            v = *e + 21;
+    for (const char *const *e = sv->variables; e && *e; e++)
+        if (sl_starts_with(*e, "HEALTHCHECK_TCP_PORT="))
+            v = *e + 21;
+    int port = v ? atoi(v) : 0;
+    return port > 0 && port < 65536 ? port : 0;
+}
+
 int sl_docker_services_network(struct sl_docker_services *s, const char *label, const char *pid,
                                json_t **aliases, struct sl_error *err)
 {
@@ -106,13 +144,37 @@ int sl_docker_services_network(struct sl_docker_services *s, const char *label, 
         s->network = NULL;
         json_decref(al);
     } else {
+        /* the ports the services sharing the job's namespace take; aliases given so far */
+        int taken[256];
+        size_t ntaken = 0;
+        json_t *seen = json_object();
+        s->own = sl_xcalloc(s->dk->nservices + 1, sizeof(*s->own));
         for (size_t i = 0; i < s->dk->nservices; i++) {
+            int ports[16];
+            int hp = healthcheck_port(&s->dk->services[i], NULL);
+            size_t np = hp ? 1 : exposed_ports(s, i, ports);
+            if (hp)
+                ports[0] = hp;
+            bool clash = false;
+            for (size_t k = 0; k < np && !clash; k++)
+                for (size_t t = 0; t < ntaken && !clash; t++)
+                    clash = taken[t] == ports[k];
+            json_t *dest = al;
+            if (clash)
+                dest = s->own[i] = json_array();
+            else
+                for (size_t k = 0; k < np && ntaken < SL_ARRAY_LEN(taken); k++)
+                    taken[ntaken++] = ports[k];
             char **v =
                 sl_docker_service_aliases(s->dk->services[i].name, s->dk->services[i].aliases);
             for (char **p = v; *p; p++)
-                json_array_append_new(al, json_string(*p));
+                if (!json_object_get(seen, *p)) {
+                    json_object_set_new(seen, *p, json_true());
+                    json_array_append_new(dest, json_string(*p));
+                }
             sl_docker_strv_free(v);
         }
+        json_decref(seen);
         *aliases = al;
     }
     json_decref(body);
@@ -156,7 +218,16 @@ int sl_docker_services_start(struct sl_docker_services *s, const char *job_id, j
                                     : json_array());
         if (sv->command)
             json_object_set_new(body, "Cmd", strv_json(sv->command));
-        json_object_set_new(host, "NetworkMode", json_string(mode));
+        if (s->own && s->own[i]) { /* a port an earlier service has: an endpoint of its own */
+            json_t *ep = json_object(), *eps = json_object();
+            json_object_set_new(host, "NetworkMode", json_string(s->network));
+            json_object_set(ep, "Aliases", s->own[i]);
+            json_object_set_new(eps, s->network, ep);
+            json_object_set_new(body, "NetworkingConfig",
+                                json_pack("{so}", "EndpointsConfig", eps));
+        } else {
+            json_object_set_new(host, "NetworkMode", json_string(mode));
+        }
         json_object_set_new(body, "HostConfig", host);
         rc = sl_docker_call(s->d, "POST", "/containers/create", body, &status, &reply, &raw, err);
         if (rc == 0 && status != 201) {
@@ -239,6 +310,25 @@ static bool running(struct sl_docker_services *s, const char *id)
     return r;
 }
 
+/* The address of service container ID on network NET (heap), or NULL. */
+static char *service_ip(struct sl_docker_services *s, const char *id)
+{
+    json_t *reply = NULL;
+    long status = 0;
+    char *path = sl_xasprintf("/containers/%s/json", id), *ip = NULL;
+    if (sl_docker_call(s->d, "GET", path, NULL, &status, &reply, NULL, NULL) == 0 &&
+        status == 200) {
+        json_t *nets = json_object_get(json_object_get(reply, "NetworkSettings"), "Networks");
+        const char *v =
+            json_string_value(json_object_get(json_object_get(nets, s->network), "IPAddress"));
+        if (v && *v)
+            ip = sl_xstrdup(v);
+    }
+    json_decref(reply);
+    free(path);
+    return ip;
+}
+
 static bool port_open(const char *ip, int port)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -260,44 +350,6 @@ out:
     if (fd >= 0)
         close(fd);
     return ok;
-}
-
-/* The TCP ports the image of service I exposes (its ExposedPorts), at most 16. */
-static size_t exposed_ports(struct sl_docker_services *s, size_t i, int *ports)
-{
-    char *name = sl_docker_escape(s->dk->services[i].name);
-    char *path = sl_xasprintf("/images/%s/json", name);
-    json_t *reply = NULL, *v;
-    const char *key;
-    long status = 0;
-    size_t n = 0;
-
-    if (sl_docker_call(s->d, "GET", path, NULL, &status, &reply, NULL, NULL) == 0 && status == 200)
-        json_object_foreach(json_object_get(json_object_get(reply, "Config"), "ExposedPorts"), key,
-                            v)
-        {
-            int port = atoi(key);
-            if (port > 0 && port < 65536 && n < 16 && !strstr(key, "/udp"))
-                ports[n++] = port;
-        }
-    json_decref(reply);
-    free(path);
-    free(name);
-    return n;
-}
-
-/* HEALTHCHECK_TCP_PORT of the service (its variables, then the job's), or 0. */
-static int healthcheck_port(const struct sl_exec_service *sv, const char *const *job_env)
-{
-    const char *v = NULL;
-    for (const char *const *e = job_env; e && *e; e++)
-        if (sl_starts_with(*e, "HEALTHCHECK_TCP_PORT="))
-            v = *e + 21;
-    for (const char *const *e = sv->variables; e && *e; e++)
-        if (sl_starts_with(*e, "HEALTHCHECK_TCP_PORT="))
-            v = *e + 21;
-    int port = v ? atoi(v) : 0;
-    return port > 0 && port < 65536 ? port : 0;
 }
 
 void sl_docker_services_wait(struct sl_docker_services *s, const char *host_ip,
@@ -329,14 +381,18 @@ void sl_docker_services_wait(struct sl_docker_services *s, const char *host_ip,
             np = exposed_ports(s, i, ports);
         }
         const char *why = NULL;
+        char *own_ip = s->own && s->own[i] ? service_ip(s, s->ids[i]) : NULL;
+        const char *ip = s->own && s->own[i] ? own_ip : host_ip;
         if (np == 0)
             why = "it exposes no port (set HEALTHCHECK_TCP_PORT)";
+        else if (!ip)
+            why = "its address on the job's network is unknown";
         /* as the runner's health check: up when any of its ports answers */
         int64_t deadline = sl_time_mono_ns() + wait_ms * 1000000;
         while (!why) {
             bool up = false;
             for (size_t k = 0; k < np && !up; k++)
-                up = port_open(host_ip, ports[k]);
+                up = port_open(ip, ports[k]);
             if (up)
                 break;
             if (!running(s, s->ids[i]))
@@ -360,6 +416,7 @@ void sl_docker_services_wait(struct sl_docker_services *s, const char *host_ip,
             print_log(s, name, log);
             free(log);
         }
+        free(own_ip);
     }
 }
 
@@ -387,6 +444,10 @@ void sl_docker_services_remove(struct sl_docker_services *s, bool job_gone)
         s->ndone = 0;
         return;
     }
+    for (size_t i = 0; s->own && i < s->dk->nservices; i++)
+        json_decref(s->own[i]);
+    free(s->own);
+    s->own = NULL;
     if (s->network) {
         char *path = sl_xasprintf("/networks/%s", s->network);
         sl_docker_call(s->d, "DELETE", path, NULL, &status, NULL, NULL, NULL);

@@ -4,11 +4,14 @@
  * As the runner's docker executor does with a network per build, each job with services
  * gets its own network, labelled like the job's container (sluice.pid) so that a later
  * start removes what a killed sluice left. The job's container is on that network with
- * every alias of every service, and each service container joins the job container's
- * network namespace: a service is then reachable from the job by each of its aliases (the
- * network's DNS answers the job's own address) and on localhost, and services reach each
- * other the same way. Two services listening on one port therefore conflict, as they
- * would in a Kubernetes pod. */
+ * the aliases of the services that share its network namespace: such a service is
+ * reachable from the job by each of its aliases (the network's DNS answers the job's own
+ * address) and on localhost, and those services reach each other the same way. A service
+ * whose ports (HEALTHCHECK_TCP_PORT, else those its image exposes) one that came before it
+ * already takes gets a container of its own on the network with its aliases, as every
+ * service has under the runner's network per build: two postgres services on 5432 are then
+ * both reached by their aliases (the first also on localhost). An alias an earlier service
+ * already has is not given again, so it names one service. */
 #ifndef SL_EXEC_DOCKER_SERVICES_H
 #define SL_EXEC_DOCKER_SERVICES_H
 
@@ -36,20 +39,26 @@ struct sl_docker_services {
     const struct sl_exec_docker *dk;
     int64_t wait_ms; /* per service; 0: dk's, then 30 s; < 0: no wait */
     char *network;   /* created network's name, or NULL */
+    json_t **own;    /* per service: its own endpoint's aliases, or NULL when it shares
+                      * the job's network namespace */
     char **ids;      /* service containers (ids), ndone of them */
     size_t ndone;
 };
 
-/* Creates the job's network, named after LABEL_PID and a counter, labelled LABEL=PID.
- * *ALIASES gets the job container's endpoint aliases (every service's). */
+/* Creates the job's network, named after LABEL_PID and a counter, labelled LABEL=PID, and
+ * decides which services share the job's network namespace (the images are there: their
+ * exposed ports are read). *ALIASES gets the job container's endpoint aliases (those
+ * services'). */
 int sl_docker_services_network(struct sl_docker_services *s, const char *label, const char *pid,
                                json_t **aliases, struct sl_error *err);
-/* Starts every service in the network namespace of the container JOB_ID, with the job's
- * ENV (a JSON array of KEY=VALUE, borrowed) plus the service's variables. */
+/* Starts every service, in the network namespace of the container JOB_ID or on its own
+ * endpoint (see above), with the job's ENV (a JSON array of KEY=VALUE, borrowed) plus the
+ * service's variables. */
 int sl_docker_services_start(struct sl_docker_services *s, const char *job_id, json_t *env,
                              const char *label, const char *pid, struct sl_error *err);
 /* Waits, as the runner's wait-for-services does, until one of each service's TCP ports
- * accepts a connection at HOST_IP (the job's address on the network), for up to the wait
+ * accepts a connection at HOST_IP (the job's address on the network; a service of its own
+ * at its address), for up to the wait
  * time per service: HEALTHCHECK_TCP_PORT (the service's variables, else JOB_ENV's), else
  * every port its image exposes. No port opening, no port exposed, or a service that exits
  * is a warning with the service's last log lines, never a failure. */

@@ -2,7 +2,8 @@
 # services: of the docker executor against a real `podman system service` on a private
 # socket (scripts/podman-test-server.sh; test images built offline from busybox-static): a
 # service reached by its aliases (derived and given, several in one alias:) and on
-# localhost, two services with their own variables, the wait for an exposed port that
+# localhost, two services with their own variables, two services on one port (each by its
+# alias, the first on localhost too), the wait for an exposed port that
 # never opens (a warning with the service's log, not a failure), CI_DEBUG_SERVICES, and
 # cleanup: no container or network left after a job, nor after sluice is killed with -9
 # (the next run removes them).
@@ -81,10 +82,23 @@ two:
     - localhost/websvc:ci
     - name: localhost/websvc:ci
       alias: second
-      variables: {SVC_NAME: second, PORT: "8081"}
+      variables: {SVC_NAME: second, PORT: "8081", HEALTHCHECK_TCP_PORT: "8081"}
   script:
     - timeout 5 wget -q -O- http://localhost__websvc:8080/ | sed 's/^/first /'
     - timeout 5 wget -q -O- http://second:8081/ | sed 's/^/other /'
+same-port:
+  image: localhost/busybox:ci
+  services:
+    - name: localhost/websvc:ci
+      alias: db1
+      variables: {SVC_NAME: db-one}
+    - name: localhost/websvc:ci
+      alias: db2
+      variables: {SVC_NAME: db-two}
+  script:
+    - timeout 5 wget -q -O- http://db1:8080/ | sed 's/^/same1 /'
+    - timeout 5 wget -q -O- http://db2:8080/ | sed 's/^/same2 /'
+    - timeout 5 wget -q -O- http://localhost:8080/ | sed 's/^/samelocal /'
 deaf:
   image: localhost/busybox:ci
   variables:
@@ -106,6 +120,9 @@ has "alias derived with -" "derived2 hello-from-one"
 has "service on localhost" "local hello-from-one"
 has "service variables override the job's" "first hello-from-from-job"
 has "two services side by side" "other hello-from-second"
+has "two services on one port: the first by its alias" "same1 hello-from-db-one"
+has "two services on one port: the second by its alias" "same2 hello-from-db-two"
+has "two services on one port: the first on localhost" "samelocal hello-from-db-one"
 has "the wait names the timeout" "Waiting for services to be up and running (timeout 1 seconds)"
 has "a port that never opens is a warning" "*** WARNING: Service registry.example.com/tools/deaf:1 probably didn't start properly: port 7070/tcp"
 has "the warning shows the service's log" "[service:registry.example.com/tools/deaf:1] deaf service up"
