@@ -74,7 +74,7 @@
     nav.textContent = "";
     if (!session) return;
     nav.append(link("/projects", "Projects"));
-    if (can("admin")) nav.append(link("/admin/tokens", "Tokens"), link("/admin/audit", "Audit"));
+    if (can("admin")) nav.append(link("/admin/runners", "Runners"), link("/admin/tokens", "Tokens"), link("/admin/audit", "Audit"));
     nav.append(h("span", { class: "who" }, session.token.name + " (" + session.token.role + ")"),
       h("button", { type: "button", id: "signout", onclick: async () => { await api("DELETE", "/api/v1/session").catch(() => {}); session = null; go("/signin"); } }, "Sign out"));
   }
@@ -126,7 +126,7 @@
     const body = h("tbody");
     const more = h("p");
     const runBtn = can("developer") ? h("button", { type: "button", onclick: async () => { try { const p = await api("POST", `/api/v1/projects/${id}/pipelines`, ref ? { ref } : {}); go("/pipelines/" + p.id); } catch (e) { fail(e); } } }, "Run pipeline") : null;
-    page("Pipelines", h("div", { class: "bar" }, sel, refIn, runBtn), h("table", { class: "grid" }, h("thead", {}, h("tr", {}, h("th", {}, "Status"), h("th", {}, "Pipeline"), h("th", {}, "Ref"), h("th", {}, "Commit"), h("th", {}, "Source"), h("th", {}, "Created"))), body), more);
+    page("Pipelines", h("div", { class: "bar tabs" }, h("b", {}, "Pipelines"), link(`/projects/${id}/environments`, "Environments"), link(`/projects/${id}/flags`, "Feature flags")), h("div", { class: "bar" }, sel, refIn, runBtn), h("table", { class: "grid" }, h("thead", {}, h("tr", {}, h("th", {}, "Status"), h("th", {}, "Pipeline"), h("th", {}, "Ref"), h("th", {}, "Commit"), h("th", {}, "Source"), h("th", {}, "Created"))), body), more);
     try {
       const proj = await api("GET", "/api/v1/projects/" + id);
       main.querySelector("h1").textContent = proj.name + ": pipelines";
@@ -384,12 +384,14 @@
 
   const routes = [
     [/^\/signin$/, signin, true],
-    [/^\/(projects)?$/, projects],
+    [/^\/(?:projects)?$/, projects],
     [/^\/projects\/(\d+)$/, pipelines],
     [/^\/pipelines\/(\d+)$/, pipeline],
     [/^\/jobs\/(\d+)$/, job],
     [/^\/admin\/tokens$/, tokens],
     [/^\/admin\/audit$/, audit],
+    /* environments, flags, runners (ops.js) */
+    ...(window.SluiceOps ? window.SluiceOps({ h, link, badge, api, page, fail, can, go, ago, every }) : []),
   ];
 
   async function route() {
@@ -409,7 +411,7 @@
     }
     drawNav();
     const m = hit[0].exec(location.pathname);
-    await hit[1](...(m.length > 1 && m[1] && /^\d+$/.test(m[1]) ? [m[1], q] : [q]));
+    await hit[1](...m.slice(1), q);
     main.focus({ preventScroll: true });
   }
   route();

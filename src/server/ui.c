@@ -186,7 +186,8 @@ static void serve(struct req *r, const struct asset *a, const char *cache)
 }
 
 /* The UI's pages (index.html answers them all; the script routes on the path). */
-static const char *const pages[] = {"/projects", "/pipelines/", "/jobs/", "/admin", "/signin"};
+static const char *const pages[] = {"/projects",      "/pipelines/", "/jobs/",
+                                    "/environments/", "/admin",      "/signin"};
 
 bool srv_ui_handle(struct req *r)
 {

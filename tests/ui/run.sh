@@ -63,6 +63,7 @@ deploy:
   stage: deploy
   needs: [build]
   rules: [{if: '$MODE == "full"', when: manual}]
+  environment: production
   script: [echo deployed]
 YML
 git add . && git -c user.email=t@t -c user.name=t commit -qm init) || exit 1

@@ -242,6 +242,45 @@ function rendererPrivateKB(browserPid) {
     ok((await page.$$eval("table.grid tbody tr", (r) => r.length)) >= 1, "the audit log filtered by action shows the play");
     await shot("audit");
 
+    /* runners: online or not, tags, pause */
+    const runner = await api("POST", "/api/v1/runners", { name: "linux-1", tags: ["linux", "docker"] });
+    await page.goto(URL_ + "/admin/runners");
+    const rrow = await page.waitForSelector("table.grid tbody tr:has-text('linux-1')");
+    ok(/offline/.test(await rrow.textContent()) && /docker/.test(await rrow.textContent()), "the runners page shows a runner's state and tags");
+    await page.click("table.grid tbody tr:has-text('linux-1') button:has-text('Pause')");
+    await until("runner paused", async () => (await api("GET", `/api/v1/runners/${runner.id}`)).paused === true);
+    ok(true, "Pause on the runners page pauses the runner");
+    await shot("runners");
+
+    /* environments: the deploy job played above deployed to production */
+    await until("deployed", async () => { const e = await api("GET", `/api/v1/projects/${PROJECT}/environments`); return e.length && e[0].last_deployment; });
+    await page.goto(`${URL_}/projects/${PROJECT}/environments`);
+    const erow = await page.waitForSelector("table.grid tbody tr:has-text('production')");
+    ok(/success/.test(await erow.textContent()), "the environments page shows what is deployed where");
+    await page.click("table.grid tbody tr a:has-text('production')");
+    await page.waitForSelector("h2:has-text('Deployments') + table tbody tr");
+    ok(await page.$("button:has-text('Roll back to this')") !== null, "an environment's deployments offer a rollback to an admin");
+    await shot("environment");
+
+    /* feature flags: a per-environment toggle and a rollout percentage */
+    await api("POST", `/api/v1/projects/${PROJECT}/feature_flags`, { name: "new_checkout", environments: [{ environment: "production", enabled: false }] });
+    await page.goto(`${URL_}/projects/${PROJECT}/flags`);
+    await page.waitForSelector("input[aria-label='new_checkout in production']");
+    await page.check("input[aria-label='new_checkout in production']");
+    await until("flag on", async () => (await api("GET", `/api/v1/projects/${PROJECT}/feature_flags/new_checkout`)).environments[0].enabled === true);
+    ok(true, "the flag's toggle turns it on in that environment");
+    await page.fill("input[aria-label='new_checkout rollout % in production']", "25");
+    await page.press("input[aria-label='new_checkout rollout % in production']", "Tab");
+    await until("rollout 25", async () => JSON.stringify((await api("GET", `/api/v1/projects/${PROJECT}/feature_flags/new_checkout`)).environments[0].strategies).includes('"rollout":"25"') || JSON.stringify((await api("GET", `/api/v1/projects/${PROJECT}/feature_flags/new_checkout`)).environments[0].strategies).includes('"rollout":25'));
+    ok(true, "the rollout field sets the percentage");
+    await shot("flags");
+    await page.click("a:has-text('new_checkout')");
+    await page.waitForSelector("h2:has-text('History') + table tbody tr");
+    ok(true, "a flag's page shows its change history");
+    await page.goBack();
+    await page.waitForSelector("input[aria-label='new_checkout in production']");
+    ok(true, "Back returns to the flags page");
+
     /* phone width, dark theme */
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: "dark" });
     await phone.addCookies(await ctx.cookies());
