@@ -8,6 +8,7 @@
 #include "base/alloc.h"
 #include "base/diag.h"
 #include "base/fs.h"
+#include "base/include_git.h"
 #include "base/log.h"
 #include "base/time.h"
 #include "config/config.h"
@@ -502,6 +503,86 @@ static char **input_strings(json_t *inputs)
 
 /* Stores P, a pipeline that failed before it had jobs (a configuration that does not load or
  * plan), and reports it as any pipeline's change is. */
+/* The server's include resolver (includes.md "On the server"): include:project and
+ * include:component read from the mirror of a project of this server, named by its name;
+ * the mirror is fetched from the project's repository first (under its lock), as GitLab
+ * reads the project's current refs. include:remote and include:template are refused: the
+ * server makes no outside request for a pipeline's configuration. */
+struct srv_includes {
+    struct sl_server *s;
+    const char *const *vars;
+};
+
+static int srv_include_open(void *ctx, const char *project, struct sl_include_project *out,
+                            struct sl_error *err)
+{
+    struct srv_includes *ri = ctx;
+    struct sl_store_project proj;
+    struct sl_error lookup = SL_ERROR_INIT;
+    char dir[4096];
+    memset(&proj, 0, sizeof(proj));
+    int rc = sl_store_project_get_by_name(ri->s->st, project, &proj, &lookup);
+    sl_error_release(&lookup);
+    if (rc < 0)
+        return rc == SL_ENOENT ? SL_ENOENT : sl_error_set(err, rc, "the store failed");
+    snprintf(dir, sizeof(dir), "%s/repos/%lld", ri->s->data_dir, (long long)proj.id);
+    pthread_once(&git_once, git_init_once);
+    struct repo_lock *lock = repo_lock(proj.id);
+    git_repository *repo = NULL;
+    if (git_repository_open_bare(&repo, dir) < 0 && git_repository_init(&repo, dir, 1) < 0)
+        rc = git_fail(err, dir);
+    else
+        rc = fetch_all(repo, proj.repo_url, NULL, err);
+    if (rc == 0 && proj.default_branch && *proj.default_branch) {
+        /* an include without `ref` reads the project's default branch (GitLab's HEAD) */
+        char *head = sl_xasprintf("refs/heads/%s", proj.default_branch);
+        git_repository_set_head(repo, head);
+        free(head);
+    }
+    repo_unlock(lock);
+    if (rc == 0) {
+        out->repo = repo;
+        out->origin = sl_xstrdup(project);
+    } else {
+        git_repository_free(repo);
+    }
+    sl_store_project_release(&proj);
+    return rc;
+}
+
+static const char *srv_include_var(const struct srv_includes *ri, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *const *v = ri->vars; v && *v; v++)
+        if (!strncmp(*v, name, n) && (*v)[n] == '=')
+            return *v + n + 1;
+    return NULL;
+}
+
+static int srv_include_fetch(void *ctx, const struct sl_config_include *inc,
+                             struct sl_config_fetched *out, struct sl_error *err)
+{
+    struct srv_includes *ri = ctx;
+    struct sl_include_git g = {srv_include_open, ri, srv_include_var(ri, "CI_SERVER_FQDN"),
+                               "sluice: no project of this server has that name"};
+    int rc;
+    if (!strcmp(inc->kind, "project")) {
+        rc = sl_include_git_project(&g, inc->location, inc->ref, inc->file, &out->text, &out->len,
+                                    &out->sha, err);
+        if (rc == 0)
+            out->project = sl_xstrdup(inc->location);
+        return rc;
+    }
+    if (!strcmp(inc->kind, "component"))
+        return sl_include_git_component(&g, inc->location, &out->text, &out->len, &out->project,
+                                        &out->sha, err);
+    return sl_error_set(err, SL_EUNSUPPORTED,
+                        "include:%s `%s` is not resolved on this server: it makes no outside "
+                        "request for a pipeline's configuration (include the file from a "
+                        "project of the server)",
+                        inc->kind, inc->location);
+}
+
 static int created_failed(struct sl_server *s, struct sl_store_pipeline *p, int64_t now,
                           int64_t *id_out, struct sl_error *err)
 {
@@ -627,6 +708,9 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     opts.vars = (const char *const *)ivars;
     opts.include_rule = sl_plan_include_rule;
     opts.include_rule_ctx = &t;
+    struct srv_includes ri = {s, opts.vars};
+    opts.fetch = srv_include_fetch;
+    opts.fetch_ctx = &ri;
     istrs = inputs ? input_strings(inputs) : NULL;
     opts.inputs = (const char *const *)istrs;
     if (ds) {

@@ -138,5 +138,40 @@ expect "the bridge succeeds (it does not wait for its child without strategy: de
 expect "its log names the downstream pipeline" 1 \
   "$(grep -c 'downstream pipeline #[0-9]* created' <<<"$log")" "$log"
 
+# include:project and include:component from another project of the server (its mirror),
+# a nested include:local read from that project; include:remote refused with one message
+mkdir -p "$tmp/lib/templates"
+(cd "$tmp/lib" && git init -q -b main \
+  && printf 'include: {local: nested.yml}\nfrom_lib:\n  script: [echo from-lib]\n' > ci.yml \
+  && printf 'nested_lib:\n  script: [echo nested]\n' > nested.yml \
+  && printf 'spec:\n  inputs:\n    who: {default: x}\n---\ngreet_$[[ inputs.who ]]:\n  script: [echo hi]\n' > templates/greet.yml \
+  && git add . && git -c user.email=t@t -c user.name=t commit -qm init && git tag v1.0.0) || exit 1
+mkdir "$tmp/app"
+(cd "$tmp/app" && git init -q -b main && cat >.gitlab-ci.yml <<'YML'
+include:
+  - project: lib
+    file: ci.yml
+  - component: $CI_SERVER_FQDN/lib/greet@~latest
+    inputs: {who: app}
+own:
+  script: [echo own]
+YML
+git add . && git -c user.email=t@t -c user.name=t commit -qm init) || exit 1
+req POST /api/v1/projects "$admin" "{\"name\":\"lib\",\"repo_url\":\"$tmp/lib\"}"
+req POST /api/v1/projects "$admin" "{\"name\":\"app\",\"repo_url\":\"$tmp/app\"}"
+project=$(jget "['id']")
+run_pipeline '{}'
+expect "a pipeline including another project's files passes" success "$(jget "['status']")" "$body"
+names=$(python3 -c "import json,sys; print(' '.join(sorted(j['name'] for j in json.load(sys.stdin)['jobs'])))" <<<"$body")
+expect "its jobs come from the project, its nested include and the component" \
+  "from_lib greet_app nested_lib own" "$names"
+(cd "$tmp/app" && printf 'include: {remote: "https://example.com/x.yml"}\nown:\n  script: [echo own]\n' > .gitlab-ci.yml \
+  && git -c user.email=t@t -c user.name=t commit -qam remote) || exit 1
+req POST /api/v1/projects/$project/pipelines "$admin" '{}'
+pl=$(jget "['id']")
+req GET /api/v1/pipelines/$pl "$admin"
+expect "include:remote is refused on the server" 1 \
+  "$(grep -c 'include:remote `https://example.com/x.yml` is not resolved on this server' <<<"$body")" "$body"
+
 server_stop
 finish
