@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# `sluice agent --executor docker` and `--executor sandbox` against a real `sluice serve`
+# (no built-in workers) and a real `podman system service` on a private socket
+# (scripts/podman-test-server.sh, the busybox test image): a job with an image runs in a
+# container through an agent (the image's files, the workspace at /builds/<project>, an
+# artifact out of the container reaching the server); a job on a sandbox agent runs on a
+# read-only host view with the agent's own directories hidden and the agent's --pids limit.
+set -u
+bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$src/tests/e2e/lib/skip.sh"
+for c in curl python3 git; do command -v $c >/dev/null || skip "needs $c"; done
+tmp=$(mktemp -d)
+srv=
+cleanup() {
+  agents_kill
+  [[ -n ${pid:-} ]] && kill -9 "$pid" 2>/dev/null
+  [[ -n $srv ]] && "$src/scripts/podman-test-server.sh" stop "$srv"
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+# shellcheck source=lib/server.sh
+. "$src/tests/e2e/lib/server.sh"
+# shellcheck source=lib/agents.sh
+. "$src/tests/e2e/lib/agents.sh"
+
+srv=$("$src/scripts/podman-test-server.sh" start --watch $$ 2>"$tmp/podman-start")
+rc=$?
+if ((rc != 0)); then
+  cat "$tmp/podman-start" >&2
+  srv=
+  ((rc == 77)) && skip "podman, runc or busybox-static is not installed"
+  skip "cannot start podman system service (see above)"
+fi
+export DOCKER_HOST=unix://$srv/podman.sock
+probe=$("$bin" __sandbox -- /bin/true 2>&1) || skip "the kernel refuses the sandbox: $probe"
+
+server_start --workers 0 || { echo "not ok - server starts"; exit 1; }
+ok "server starts without built-in workers"
+git_repo "in-container:
+  tags: [docker]
+  image: localhost/busybox:ci
+  script:
+    - test -x /bin/busybox && ls /usr/bin/python3 2>/dev/null || echo busybox-image-only
+    - echo \"dir=\$CI_PROJECT_DIR pwd=\$(pwd)\"
+    - echo made-in-a-container > made.txt
+  artifacts:
+    paths: [made.txt]
+in-sandbox:
+  tags: [sandbox]
+  script:
+    - touch /etc/sluice-escape 2>/dev/null || echo cannot-write-etc
+    - test -e $tmp/agent-sbx/repos && echo sees-agent-mirrors || echo agent-dir-hidden
+    - sh -c 'for i in \$(seq 1 60); do sleep 30 & done' 2>&1 | grep -q -i 'fork' && echo fork-refused
+    - echo sandbox-job-done"
+project_make agent-executors
+ctr=$(runner_token ctr --tags docker)
+sbx=$(runner_token sbx --tags sandbox)
+agent_start ctr "$ctr" --executor docker
+agent_start sbx "$sbx" --executor sandbox --pids 30
+pipeline_run
+pipeline_wait 600 || bad "the pipeline ended within 600 s" "$body"
+expect "the pipeline passes" success "$pstatus" "$body"
+joblog() { # joblog NAME: the log of the pipeline's job NAME into $log
+  req GET /api/v1/pipelines/$pl "$admin"
+  local id
+  id=$(python3 -c "import json,sys; print([j['id'] for j in json.load(sys.stdin)['jobs'] if j['name']==sys.argv[1]][0])" "$1" <<<"$body")
+  req GET "/api/v1/jobs/$id/log" "$admin"
+  log=$body
+  jobid=$id
+}
+has() { if grep -qF -- "$2" <<<"$log"; then ok "$1"; else bad "$1: the log lacks '$2'" "$log"; fi; }
+joblog in-container
+has "docker agent: the job ran in the image" "busybox-image-only"
+has "docker agent: the workspace is /builds/<project>" "pwd=/builds/"
+req GET "/api/v1/jobs/$jobid/artifacts" "$admin"
+expect "docker agent: the container's artifact reached the server" 200 "$code"
+joblog in-sandbox
+has "sandbox agent: the host root is read-only" "cannot-write-etc"
+has "sandbox agent: the agent's work directory is hidden" "agent-dir-hidden"
+has "sandbox agent: --pids limits the job" "fork-refused"
+has "sandbox agent: the job ends" "sandbox-job-done"
+[[ ! -e /etc/sluice-escape ]] && ok "sandbox agent: nothing written to /etc" || bad "a sandbox job wrote /etc"
+rm -f /etc/sluice-escape
+left=$(curl -s --unix-socket "$srv/podman.sock" 'http://d/v1.41/containers/json?all=1' | grep -o '"sluice.pid"' | wc -l)
+expect "docker agent: no container left" 0 "$left"
+agent_stop ctr
+agent_stop sbx
+server_stop
+finish
