@@ -125,6 +125,15 @@ static bool project_fields(struct req *r, json_t *b, struct sl_store_project *p,
                             "ssh URL");
                 return false;
             }
+            /* a repository here that cannot be read is refused now, not at the first
+             * pipeline (srv_repo_check) */
+            struct sl_error rerr = SL_ERROR_INIT;
+            if (srv_repo_check(s, &rerr) < 0) {
+                reply_error(r, 400, "invalid", "repo_url cannot be read: %s",
+                            sl_error_format(&rerr));
+                sl_error_release(&rerr);
+                return false;
+            }
             p->repo_url = (char *)s;
         } else if (!strcmp(k, "default_branch")) {
             if (!s || !*s || strlen(s) > 255) {

@@ -341,6 +341,11 @@ void srv_poller_wake(struct sl_server *s);
 /* Stops and joins it (S->stopping must be set). */
 void srv_poller_join(struct sl_server *s);
 
+/* Whether the repository of a project's REPO_URL can be read, when it is on this machine
+ * (an absolute path or file://): it must open as a git repository (bare or not). A network
+ * URL is not tried here: it is read at the first pipeline, so a request never waits on a
+ * forge. Returns 0 or SL_EINVAL with ERR saying why (libgit2's message). */
+int srv_repo_check(const char *repo_url, struct sl_error *err);
 /* Polls project P: fetches it and makes a "push" pipeline of its default branch when the
  * branch moved since the commit recorded for it (the first poll only records it). 1 with
  * *ID_OUT when a pipeline was made, 0 when the branch did not move, < 0 as

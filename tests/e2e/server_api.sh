@@ -123,6 +123,14 @@ req PUT /api/v1/projects/$proj "$maint" ""
 expect "an empty body where every field is optional: 200" 200 "$code" "$body"
 req PUT /api/v1/projects/$proj "$maint" "{}"
 expect "{} where every field is optional: 200" 200 "$code" "$body"
+# a repository on this machine that cannot be read is refused when the project is made
+req POST /api/v1/projects "$maint" "{\"name\":\"gone\",\"repo_url\":\"$tmp/no-such-repo\"}"
+expect "repo_url: a path that does not exist: 400 naming it" "400 1" "$code $(grep -c 'repo_url cannot be read' <<<"$body")" "$body"
+mkdir "$tmp/not-a-repo"
+req POST /api/v1/projects "$maint" "{\"name\":\"plain\",\"repo_url\":\"file://$tmp/not-a-repo\"}"
+expect "repo_url: a directory that is no git repository: 400" "400 1" "$code $(grep -c 'repo_url cannot be read' <<<"$body")" "$body"
+req PUT /api/v1/projects/$proj "$maint" "{\"repo_url\":\"$tmp/no-such-repo\"}"
+expect "repo_url: the same when a project is changed" 400 "$code" "$body"
 # ... the same one validator for every route, from its request table (src/server/validate.c)
 req POST /api/v1/tokens "$admin" '{"name":"t","rol":"viewer"}'
 expect "tokens: an unknown field, with the likely one" "400 1" "$code $(grep -c "unknown field 'rol'; did you mean 'role'" <<<"$body")" "$body"
@@ -386,6 +394,18 @@ GET /api/v1/runners/{id} admin
 POST /api/v1/runners/{id}/pause admin
 POST /api/v1/runners/{id}/resume admin
 DELETE /api/v1/runners/{id} admin
+GET /api/v1/jobs/{id}/log/search viewer
+GET /api/v1/jobs/{id}/artifacts/{key}/download viewer
+GET /api/v1/jobs/{id}/artifacts/{key}/file viewer
+GET /api/v1/jobs/{id}/artifacts/{key}/files viewer
+GET /api/v1/projects/{id}/forge maintainer
+PUT /api/v1/projects/{id}/forge maintainer
+DELETE /api/v1/projects/{id}/forge maintainer
+GET /api/v1/projects/{id}/notifications maintainer
+POST /api/v1/projects/{id}/notifications maintainer
+POST /api/v1/projects/{id}/notifications/test maintainer
+DELETE /api/v1/projects/{id}/notifications/{key} maintainer
+GET /api/v1/projects/{id}/deliveries maintainer
 POST /api/v4/runners/verify runner
 POST /api/v4/runners runner
 DELETE /api/v4/runners runner

@@ -81,6 +81,7 @@ api POST /api/v1/projects "{\"name\":\"hooked\",\"repo_url\":\"$tmp/repo\",\"web
 expect "a project with a webhook secret" "201 True" "$code $(jget "['webhook_secret_set']")" "$body"
 proj=$(jget "['id']")
 expect "the secret given is not echoed" 0 "$(grep -c "$secret" <<<"$body")"
+git init -q --bare "$tmp/elsewhere" # a project's repository must be readable when it is made
 api POST /api/v1/projects "{\"name\":\"other\",\"repo_url\":\"$tmp/elsewhere\"}"
 other_secret=$(jget "['webhook_secret']")
 expect "a project without one gets a generated secret, shown once" 64 "${#other_secret}"

@@ -50,7 +50,8 @@ expect "secrets.key holds 64 hex digits" 1 "$(grep -cE '^[0-9a-f]{64}$' "$tmp/da
 admin=$(cat "$tmp/data/admin.token")
 dev=$("$bin" token create --role developer --data "$tmp/data")
 maint=$("$bin" token create --role maintainer --data "$tmp/data")
-req POST /api/v1/projects "$admin" '{"name":"p","repo_url":"/nonexistent/repo.git"}'
+git init -q --bare "$tmp/p.git" # a project's repository must be readable when it is made
+req POST /api/v1/projects "$admin" "{\"name\":\"p\",\"repo_url\":\"$tmp/p.git\"}"
 pid_p=$(jget "['id']")
 
 req POST /api/v1/projects/$pid_p/variables "$maint" "{\"key\":\"DEPLOY_KEY\",\"value\":\"$secret\",\"masked\":true,\"protected\":true}"
