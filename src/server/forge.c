@@ -71,14 +71,15 @@ char *srv_forge_auth_header(const char *kind, const char *token)
     return sl_xasprintf("%s%s", fk ? fk->auth : "Authorization: Bearer ", token ? token : "");
 }
 
-static const char *description(const char *status)
+/* What happened to a pipeline or job of STATUS, for a status's description. */
+static const char *verb(const char *status)
 {
-    return !strcmp(status, "success")    ? "The pipeline passed"
-           : !strcmp(status, "failed")   ? "The pipeline failed"
-           : !strcmp(status, "canceled") ? "The pipeline was canceled"
-           : !strcmp(status, "skipped")  ? "The pipeline was skipped"
-           : !strcmp(status, "running")  ? "The pipeline is running"
-                                         : "The pipeline is waiting";
+    return !strcmp(status, "success")    ? "passed"
+           : !strcmp(status, "failed")   ? "failed"
+           : !strcmp(status, "canceled") ? "was canceled"
+           : !strcmp(status, "skipped")  ? "was skipped"
+           : !strcmp(status, "running")  ? "is running"
+                                         : "is waiting";
 }
 
 /* The status context of P: "sluice/" + its workflow:name (recorded in its jobs' specs), or
@@ -99,21 +100,17 @@ static char *status_context(struct sl_server *s, const struct sl_store_pipeline 
     return ctx ? ctx : sl_xstrdup("sluice/pipeline");
 }
 
-/* Queues the status of P on forge F. */
+/* Queues STATE of P's commit on forge F under context CTX, linking LINK. */
 static int queue_status(struct sl_server *s, const struct sl_store_forge *f,
                         const struct forge_kind *fk, const struct sl_store_pipeline *p,
-                        const char *state, struct sl_error *err)
+                        const char *state, const char *ctx, const char *link, const char *desc,
+                        struct sl_error *err)
 {
     char *repo = fk->encode_repo ? curl_easy_escape(NULL, f->repository, 0) : NULL;
     char *url = sl_xasprintf("%s/%s/%s/statuses/%s", f->api_url, fk->collection,
                              repo ? repo : f->repository, p->sha);
-    char *link = sl_xasprintf("%s/pipelines/%" PRId64, s->external_url, p->id);
-    json_t *b = json_pack("{s:s,s:s,s:s}", "state", state, "target_url", link, "description",
-                          description(p->status));
-    /* one context per pipeline definition: a newer pipeline of the commit replaces it */
-    char *ctx = status_context(s, p);
+    json_t *b = json_pack("{s:s,s:s,s:s}", "state", state, "target_url", link, "description", desc);
     json_object_set_new(b, fk->gitlab_states ? "name" : "context", json_string(ctx));
-    free(ctx);
     if (fk->gitlab_states)
         json_object_set_new(b, "ref", json_string(p->ref));
     char *body = json_dumps(b, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -122,10 +119,69 @@ static int queue_status(struct sl_server *s, const struct sl_store_forge *f,
     int rc = srv_delivery_queue(s, p->project_id, 0, kind, url, "POST", body, err);
     free(body);
     json_decref(b);
-    free(link);
     free(url);
     curl_free(repo);
     return rc;
+}
+
+/* Queues P's own status: one context per pipeline definition, so a newer pipeline of the
+ * commit replaces an older one's. */
+static int queue_pipeline_status(struct sl_server *s, const struct sl_store_forge *f,
+                                 const struct forge_kind *fk, const struct sl_store_pipeline *p,
+                                 const char *state, struct sl_error *err)
+{
+    char *ctx = status_context(s, p);
+    char *link = sl_xasprintf("%s/pipelines/%" PRId64, s->external_url, p->id);
+    char *desc = sl_xasprintf("The pipeline %s", verb(p->status));
+    int rc = queue_status(s, f, fk, p, state, ctx, link, desc, err);
+    free(desc);
+    free(link);
+    free(ctx);
+    return rc;
+}
+
+void srv_job_reported(struct sl_server *s, int64_t job_id)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_store_job j = {0};
+    struct sl_store_pipeline p = {0};
+    struct sl_store_forge f = {0};
+    int rc = sl_store_job_get(s->st, job_id, &j, &err);
+    if (rc == 0)
+        rc = sl_store_pipeline_get(s->st, j.pipeline_id, &p, &err);
+    if (rc == 0)
+        rc = sl_store_forge_get(s->st, p.project_id, false, &f, &err);
+    if (rc == SL_ENOENT) {
+        rc = 0;
+        goto out;
+    }
+    const struct forge_kind *fk = rc == 0 ? forge_kind(f.kind) : NULL;
+    /* a job that never starts (skipped, manual, created) must not leave the commit pending */
+    bool shown = !strcmp(j.status, "pending") || !strcmp(j.status, "running") ||
+                 !strcmp(j.status, "success") || !strcmp(j.status, "failed") ||
+                 !strcmp(j.status, "canceled");
+    if (rc < 0 || !fk || !f.per_job || !shown || p.parent_pipeline_id || !*p.sha)
+        goto out;
+    /* an allowed failure does not fail the commit, as it does not fail the pipeline */
+    bool allowed = !strcmp(j.status, "failed") && j.allow_failure;
+    const char *state = forge_state(fk, allowed ? "success" : j.status);
+    char *ctx = sl_xasprintf("sluice/job/%.*s", CONTEXT_MAX - 11, j.name);
+    char *link = sl_xasprintf("%s/jobs/%" PRId64, s->external_url, j.id);
+    char *desc = sl_xasprintf("The job %s%s", verb(j.status), allowed ? " (allowed to fail)" : "");
+    rc = queue_status(s, &f, fk, &p, state, ctx, link, desc, &err);
+    free(desc);
+    free(link);
+    free(ctx);
+out:
+    if (rc < 0) {
+        atomic_fetch_add(&s->metrics.store_errors, 1);
+        sl_log(SL_LOG_ERROR, "cannot queue a job's commit status", "error", sl_error_format(&err),
+               NULL);
+    }
+    sl_store_forge_release(&f);
+    sl_store_pipeline_release(&p);
+    sl_store_job_release(&j);
+    sl_error_release(&err);
 }
 
 void srv_pipeline_reported(struct sl_server *s, const struct sl_store_pipeline *p,
@@ -143,7 +199,7 @@ void srv_pipeline_reported(struct sl_server *s, const struct sl_store_pipeline *
         const char *was = fk ? forge_state(fk, old_status) : NULL;
         /* running after pending is no news to GitHub: send only what the forge can tell apart */
         if (now && (!was || strcmp(now, was) != 0))
-            rc = queue_status(s, &f, fk, p, now, &err);
+            rc = queue_pipeline_status(s, &f, fk, p, now, &err);
     } else if (rc == SL_ENOENT) {
         rc = 0;
     }
@@ -162,8 +218,8 @@ void srv_pipeline_reported(struct sl_server *s, const struct sl_store_pipeline *
 
 static json_t *forge_json(const struct sl_store_forge *f)
 {
-    json_t *o = json_pack("{s:s,s:s,s:s}", "kind", f->kind, "api_url", f->api_url, "repository",
-                          f->repository);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:b}", "kind", f->kind, "api_url", f->api_url, "repository",
+                          f->repository, "per_job", f->per_job);
     json_object_set_new(o, "created_at", srv_time_json(f->created_at));
     json_object_set_new(o, "updated_at", srv_time_json(f->updated_at));
     return o;
@@ -201,6 +257,7 @@ void h_forge_put(struct req *r)
     const char *api_url = json_string_value(json_object_get(b, "api_url"));
     const char *repo = json_string_value(json_object_get(b, "repository"));
     const char *token = json_string_value(json_object_get(b, "token"));
+    json_t *pj = json_object_get(b, "per_job");
     const struct forge_kind *fk = kind ? forge_kind(kind) : NULL;
     if (!fk) {
         reply_error(r, 400, "invalid", "kind must be github, gitlab or gitea");
@@ -224,6 +281,10 @@ void h_forge_put(struct req *r)
         reply_error(r, 400, "invalid", "token is required (a single line)");
         goto out;
     }
+    if (pj && !json_is_boolean(pj)) {
+        reply_error(r, 400, "invalid", "per_job must be true or false");
+        goto out;
+    }
     size_t n = strlen(api_url);
     while (n > 0 && api_url[n - 1] == '/')
         n--;
@@ -232,6 +293,7 @@ void h_forge_put(struct req *r)
     f.api_url = api;
     f.repository = (char *)repo;
     f.token = (char *)token;
+    f.per_job = json_is_true(pj);
     int rc = sl_store_project_get(r->s->st, r->id, &proj, &err);
     if (rc == 0)
         rc = sl_store_forge_set(r->s->st, &f, sl_time_now_ms(), &err);

@@ -612,6 +612,9 @@ void h_forge_delete(struct req *r);
  * ask for. Errors are logged, never returned: a pipeline never waits on its reports. */
 void srv_pipeline_reported(struct sl_server *s, const struct sl_store_pipeline *p,
                            const char *old_status);
+/* Job JOB_ID's status changed: when its project's forge connection asks for per-job
+ * statuses, queues the job's own (context sluice/job/NAME). Errors are logged. */
+void srv_job_reported(struct sl_server *s, int64_t job_id);
 /* Notifications (notify.c). */
 /* Queues the notifications of finished pipeline P (failed, success, and fixed when its ref
  * had last failed) to every rule of its project that asks for them. */

@@ -77,6 +77,7 @@ static int retry_as_new_job(struct sl_server *s, struct sl_sched *m, size_t i,
         free(j->status);
         j->status = sl_xstrdup(next.status);
         srv_deploy_job_moved(s, new_id, next.status);
+        srv_job_reported(s, new_id);
     }
     free(old_status);
     return rc;
@@ -139,8 +140,10 @@ static int persist_job(struct sl_server *s, struct sl_sched *m, size_t i, struct
         j->exit_code = code;
     }
     rc = sl_store_job_update(s->st, j, old, err);
-    if (rc == 0)
+    if (rc == 0) {
         srv_deploy_job_moved(s, j->id, j->status);
+        srv_job_reported(s, j->id);
+    }
 out:
     free(old);
     return rc;

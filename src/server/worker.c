@@ -494,6 +494,7 @@ bool srv_job_claimed(struct sl_server *s, const struct sl_store_job *job, const 
     if (srv_deploy_refuse_outdated(s, job, worker_id))
         return false;
     srv_deploy_job_moved(s, job->id, "running");
+    srv_job_reported(s, job->id);
     return true;
 }
 

@@ -80,14 +80,15 @@ settled() { # settled PROJECT: no delivery of it is pending any more
   req GET "/api/v1/projects/$1/deliveries?state=pending" "$admin"
   [[ $code == 200 && $(jget "") == "[]" ]]
 }
-states() { # states PATH-PREFIX FIELD: the states the receiver got there, comma-separated
-  python3 - "$tmp/recv/http.jsonl" "$1" "$2" <<'PY'
+states() { # states PATH-PREFIX FIELD [CONTEXT]: the states the receiver got there, comma-separated
+  python3 - "$tmp/recv/http.jsonl" "$1" "$2" "${3:-}" <<'PY'
 import json, sys
 out = []
 for l in open(sys.argv[1]):
     r = json.loads(l)
-    if r["path"].startswith(sys.argv[2]):
-        out.append(json.loads(r["body"])[sys.argv[3]])
+    b = json.loads(r["body"]) if r["path"].startswith(sys.argv[2]) else None
+    if b is not None and (not sys.argv[4] or b.get("context", b.get("name")) == sys.argv[4]):
+        out.append(b[sys.argv[3]])
 print(",".join(out))
 PY
 }
@@ -201,8 +202,8 @@ req PUT /api/v1/projects/$gl/forge "$admin" "{\"kind\":\"gitlab\",\"api_url\":\"
 expect "a GitLab connection is set" 200 "$code" "$body"
 project gt
 gt=$proj
-req PUT /api/v1/projects/$gt/forge "$admin" "{\"kind\":\"gitea\",\"api_url\":\"$R/gitea/api/v1\",\"repository\":\"o/r\",\"token\":\"gttok\"}"
-expect "a Gitea connection is set" 200 "$code" "$body"
+req PUT /api/v1/projects/$gt/forge "$admin" "{\"kind\":\"gitea\",\"api_url\":\"$R/gitea/api/v1\",\"repository\":\"o/r\",\"token\":\"gttok\",\"per_job\":true}"
+expect "a Gitea connection with per-job statuses is set" "200 True" "$code $(jget "['per_job']")" "$body"
 run_pipeline "$gl"
 run_pipeline "$gt"
 wait_for 300 settled "$gl" || bad "GitLab's deliveries settle" "$body"
@@ -214,7 +215,12 @@ line=$(grep -m1 "/gitlab/api/v4/projects/group%2Fproj/statuses/$sha" "$tmp/recv/
 expect "GitLab's status has name, ref and PRIVATE-TOKEN" "sluice/pipeline main gltok" \
   "$(python3 -c "import json,sys; r=json.loads(sys.argv[1]); b=json.loads(r['body']); print(b['name'], b['ref'], r['headers']['PRIVATE-TOKEN'])" "$line")"
 expect "Gitea gets pending, failure, pending, success" "pending,failure,pending,success" \
-  "$(states /gitea/api/v1/repos/o/r/statuses/$sha state)"
+  "$(states /gitea/api/v1/repos/o/r/statuses/$sha state sluice/pipeline)"
+expect "and the job's own statuses: running, failed, retried, running, passed" \
+  "pending,failure,pending,pending,success" "$(states /gitea/api/v1/repos/o/r/statuses/$sha state sluice/job/job)"
+line=$(grep "/gitea/api/v1/repos/o/r/statuses/$sha" "$tmp/recv/http.jsonl" | grep -m1 'sluice/job/job')
+expect "a job's status links the job" "$url/jobs/" \
+  "$(python3 -c "import json,sys; b=json.loads(json.loads(sys.argv[1])['body']); print(b['target_url'].rsplit('/',1)[0]+'/')" "$line")"
 
 # ---- a receiver that fails 3 times, then succeeds ----
 project flaky
