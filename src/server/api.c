@@ -606,9 +606,17 @@ static void job_event(struct req *r, enum srv_event ev, const char *what)
                     (long long)r->id);
         goto out;
     }
-    if (rc == 0 && ev == SRV_EV_PLAY && srv_deploy_play_refused(r->s, j.id, &err)) {
-        reply_error(r, 409, "conflict", "%s", sl_error_format(&err));
-        goto out;
+    if (rc == 0 && (ev == SRV_EV_PLAY || ev == SRV_EV_RETRY)) {
+        char actor[48];
+        snprintf(actor, sizeof(actor), "token:%lld", (long long)r->token.id);
+        int refused =
+            srv_deploy_play_refused(r->s, j.id, actor, r->token.role, ev == SRV_EV_PLAY, &err);
+        if (refused < 0) {
+            reply_error(r, refused == SL_EPERM ? 403 : 409,
+                        refused == SL_EPERM ? "forbidden" : "conflict", "%s",
+                        sl_error_format(&err));
+            goto out;
+        }
     }
     if (rc == 0)
         rc = srv_transition(r->s, j.pipeline_id, ev, (size_t)j.position, NULL, false, &err);

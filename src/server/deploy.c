@@ -73,6 +73,22 @@ static int protection_of(struct sl_server *s, int64_t project_id, const char *na
     return found;
 }
 
+/* Whether ACTOR ("token:<id>") of role ROLE may deploy to (and approve for) what RULE
+ * protects: its role is high enough, or the rule names its token. */
+static bool may_deploy(const struct sl_store_protected_env *rule, const char *actor,
+                       const char *role)
+{
+    if (sl_server_role_rank(role) >= sl_server_role_rank(rule->deploy_role))
+        return true;
+    long long id = 0;
+    if (!actor || sscanf(actor, "token:%lld", &id) != 1)
+        return false;
+    for (size_t i = 0; i < rule->ndeploy_tokens; i++)
+        if (rule->deploy_tokens[i] == id)
+            return true;
+    return false;
+}
+
 static int approvals_needed(struct sl_server *s, int64_t project_id, const struct sl_plan_job *pj)
 {
     struct sl_store_protected_env rule = {0};
@@ -463,18 +479,29 @@ void srv_deploy_tick(struct sl_server *s, int64_t now)
     sl_error_release(&err);
 }
 
-bool srv_deploy_play_refused(struct sl_server *s, int64_t job_id, struct sl_error *err)
+int srv_deploy_play_refused(struct sl_server *s, int64_t job_id, const char *actor,
+                            const char *role, bool play, struct sl_error *err)
 {
     struct sl_store_deployment d = {0};
-    bool refused = false;
-    if (sl_store_deployment_get_by_job(s->st, job_id, &d, NULL) == 0 &&
-        !strcmp(d.status, "blocked")) {
-        refused = true;
-        sl_error_set(err, SL_EBUSY, "deployment %lld to %s waits for %d approval(s)",
-                     (long long)d.id, d.environment_name, d.required_approvals);
+    struct sl_store_environment e = {0};
+    struct sl_store_protected_env rule = {0};
+    int rc = 0;
+    if (sl_store_deployment_get_by_job(s->st, job_id, &d, NULL) < 0)
+        return 0;
+    if (play && !strcmp(d.status, "blocked")) {
+        rc = sl_error_set(err, SL_EBUSY, "deployment %lld to %s waits for %d approval(s)",
+                          (long long)d.id, d.environment_name, d.required_approvals);
+    } else if (sl_store_environment_get(s->st, d.environment_id, &e, NULL) == 0 &&
+               protection_of(s, d.project_id, e.name, e.tier, &rule) &&
+               !may_deploy(&rule, actor, role)) {
+        /* GitLab: only who has deploy access runs a job of a protected environment */
+        rc = sl_error_set(err, SL_EPERM, "deploying to %s needs the %s role or a deploy token",
+                          e.name, rule.deploy_role);
     }
     sl_store_deployment_release(&d);
-    return refused;
+    sl_store_environment_release(&e);
+    sl_store_protected_env_release(&rule);
+    return rc;
 }
 
 int srv_deploy_decide(struct sl_server *s, int64_t deployment_id, const char *actor,
@@ -506,9 +533,9 @@ int srv_deploy_decide(struct sl_server *s, int64_t deployment_id, const char *ac
     if ((rc = sl_store_environment_get(s->st, d.environment_id, &e, err)) < 0)
         goto out;
     if (protection_of(s, d.project_id, e.name, e.tier, &rule) &&
-        sl_server_role_rank(actor_role) < sl_server_role_rank(rule.deploy_role)) {
-        rc = sl_error_set(err, SL_EPERM, "deploying to %s needs the %s role", e.name,
-                          rule.deploy_role);
+        !may_deploy(&rule, actor, actor_role)) {
+        rc = sl_error_set(err, SL_EPERM, "deploying to %s needs the %s role or a deploy token",
+                          e.name, rule.deploy_role);
         goto out;
     }
     struct sl_store_approval a = {0};

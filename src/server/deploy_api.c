@@ -285,6 +285,10 @@ static json_t *protected_json(const struct sl_store_protected_env *p)
     json_t *o = json_pack("{s:I,s:I,s:s,s:s,s:i}", "id", (json_int_t)p->id, "project_id",
                           (json_int_t)p->project_id, "name", p->name, "deploy_role", p->deploy_role,
                           "required_approval_count", p->required_approval_count);
+    json_t *toks = json_array();
+    for (size_t i = 0; i < p->ndeploy_tokens; i++)
+        json_array_append_new(toks, json_integer(p->deploy_tokens[i]));
+    json_object_set_new(o, "deploy_tokens", toks);
     json_object_set_new(o, "created_at", srv_time_json(p->created_at));
     return o;
 }
@@ -297,7 +301,9 @@ void h_protected_env_create(struct req *r)
     if (!b)
         return;
     struct sl_store_protected_env p = {0};
+    int64_t toks[SL_STORE_DEPLOY_TOKENS_MAX];
     p.project_id = r->id;
+    p.deploy_tokens = toks;
     p.deploy_role = (char *)"maintainer";
     const char *k;
     json_t *x;
@@ -307,6 +313,20 @@ void h_protected_env_create(struct req *r)
             p.name = (char *)json_string_value(x);
         } else if (!strcmp(k, "deploy_role") && json_is_string(x)) {
             p.deploy_role = (char *)json_string_value(x);
+        } else if (!strcmp(k, "deploy_tokens") && json_is_array(x) &&
+                   json_array_size(x) <= SL_STORE_DEPLOY_TOKENS_MAX) {
+            /* GitLab's deploy access by user: here API tokens by id */
+            size_t i;
+            json_t *t;
+            json_array_foreach(x, i, t)
+            {
+                if (!json_is_integer(t) || json_integer_value(t) <= 0) {
+                    reply_error(r, 400, "invalid", "deploy_tokens: token ids (positive integers)");
+                    goto out;
+                }
+                toks[i] = json_integer_value(t);
+            }
+            p.ndeploy_tokens = json_array_size(x);
         } else if (!strcmp(k, "required_approval_count") && json_is_integer(x)) {
             p.required_approval_count = (int)SL_MIN(json_integer_value(x), INT32_MAX);
             if (json_integer_value(x) < 0)
@@ -314,8 +334,9 @@ void h_protected_env_create(struct req *r)
         } else {
             reply_error(r, 400, "invalid",
                         "'%s': expected \"name\" (string), \"deploy_role\" (string), "
-                        "\"required_approval_count\" (integer)",
-                        k);
+                        "\"deploy_tokens\" (at most %d token ids), \"required_approval_count\" "
+                        "(integer)",
+                        k, SL_STORE_DEPLOY_TOKENS_MAX);
             goto out;
         }
     }

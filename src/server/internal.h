@@ -419,9 +419,11 @@ int srv_deploy_record(struct sl_server *s, const struct sl_store_pipeline *p,
  * (SPEC's "when" and "allow_failure" are rewritten) until its deployment is approved. */
 bool srv_deploy_gate(struct sl_server *s, int64_t project_id, const struct sl_plan_job *pj,
                      json_t *spec);
-/* Whether job JOB_ID may not be played by hand: its deployment waits for approvals (ERR
- * says so). */
-bool srv_deploy_play_refused(struct sl_server *s, int64_t job_id, struct sl_error *err);
+/* Why job JOB_ID may not be played (PLAY) or retried by ACTOR ("token:<id>") of ROLE:
+ * SL_EBUSY when its deployment waits for approvals (a play), SL_EPERM when its environment
+ * is protected and ACTOR may not deploy to it (ERR says so); 0 when it may. */
+int srv_deploy_play_refused(struct sl_server *s, int64_t job_id, const char *actor,
+                            const char *role, bool play, struct sl_error *err);
 /* Job JOB_ID now has status JOB_STATUS: its deployment and environment follow (a no-op for
  * a job without an environment). Errors are logged, never returned: a job's progress never
  * waits on its deployment's bookkeeping. */

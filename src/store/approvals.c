@@ -2,9 +2,11 @@
  * environment a rule covers, and what a decision does, is the server's (deploy.c). */
 #include "base/compat.h"
 #include "base/alloc.h"
+#include "base/str.h"
 #include "store/backend.h"
 
-#define PROT_COLS "id, project_id, name, deploy_role, required_approval_count, created_at"
+#define PROT_COLS                                                                                  \
+    "id, project_id, name, deploy_role, required_approval_count, created_at, deploy_token_ids"
 #define APPROVAL_MAX 1000 /* approvals a rule may require */
 
 void sl_store_protected_env_release(struct sl_store_protected_env *p)
@@ -13,6 +15,7 @@ void sl_store_protected_env_release(struct sl_store_protected_env *p)
         return;
     free(p->name);
     free(p->deploy_role);
+    free(p->deploy_tokens);
     *p = (struct sl_store_protected_env){0};
 }
 
@@ -54,12 +57,29 @@ int sl_store_protected_env_create(struct sl_store *st, const struct sl_store_pro
     if (p->required_approval_count < 0 || p->required_approval_count > APPROVAL_MAX)
         return sl_error_set(err, SL_EINVAL, "required_approval_count must be 0 to %d",
                             APPROVAL_MAX);
-    struct db_value v[] = {db_int(p->project_id), db_text(p->name), db_text(p->deploy_role),
-                           db_int(p->required_approval_count), db_int(now)};
+    if (p->ndeploy_tokens > SL_STORE_DEPLOY_TOKENS_MAX)
+        return sl_error_set(err, SL_ELIMIT, "at most %d deploy_tokens", SL_STORE_DEPLOY_TOKENS_MAX);
+    struct sl_str ids = SL_STR_INIT;
+    sl_str_adds(&ids, "");
+    for (size_t i = 0; i < p->ndeploy_tokens; i++) {
+        if (p->deploy_tokens[i] <= 0) {
+            sl_str_release(&ids);
+            return sl_error_set(err, SL_EINVAL, "deploy_tokens are token ids (positive integers)");
+        }
+        sl_str_addf(&ids, "%s%" PRId64, i ? "," : "", p->deploy_tokens[i]);
+    }
+    struct db_value v[] = {db_int(p->project_id),
+                           db_text(p->name),
+                           db_text(p->deploy_role),
+                           db_int(p->required_approval_count),
+                           db_int(now),
+                           db_text(ids.buf)};
     rc = db_run(st, true,
                 "INSERT INTO protected_environments (project_id, name, deploy_role, "
-                "required_approval_count, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+                "required_approval_count, created_at, deploy_token_ids) VALUES (?, ?, ?, ?, ?, ?) "
+                "RETURNING id",
                 v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    sl_str_release(&ids);
     if (rc == SL_EEXISTS)
         rc = sl_error_set(err, SL_EEXISTS, "%s is protected already", p->name);
     if (rc == 0 && id_out)
@@ -87,6 +107,17 @@ int sl_store_protected_env_list(struct sl_store *st, int64_t project_id,
             arr[i].deploy_role = db_get_str0(&rows, i, 3);
             arr[i].required_approval_count = (int)db_get_int(&rows, i, 4);
             arr[i].created_at = db_get_int(&rows, i, 5);
+            /* "3,7": written by create only, so well-formed; strtoll stops at each comma */
+            const char *s = db_cell(&rows, i, 6)->data;
+            arr[i].deploy_tokens = sl_xcalloc(SL_STORE_DEPLOY_TOKENS_MAX, sizeof(int64_t));
+            while (s && *s && arr[i].ndeploy_tokens < SL_STORE_DEPLOY_TOKENS_MAX) {
+                char *end;
+                int64_t id = strtoll(s, &end, 10);
+                if (end == s)
+                    break;
+                arr[i].deploy_tokens[arr[i].ndeploy_tokens++] = id;
+                s = *end == ',' ? end + 1 : end;
+            }
         }
         *out = arr;
         *n = rows.nrows;

@@ -833,12 +833,16 @@ int sl_store_protected_ref_delete(struct sl_store *st, int64_t project_id, bool 
 /* ---- protected environments and deployment approvals (approvals.c) ---- */
 
 /* NAME: an environment name, a wildcard (`review/` followed by `*`) or a tier. DEPLOY_ROLE: the
- * least role that may deploy to and approve for it. */
+ * least role that may deploy to and approve for it; the NDEPLOY_TOKENS tokens of
+ * DEPLOY_TOKENS (ids, owned) may too, whatever their role. */
+#define SL_STORE_DEPLOY_TOKENS_MAX 100
 struct sl_store_protected_env {
     int64_t id;
     int64_t project_id;
     char *name;
     char *deploy_role;
+    int64_t *deploy_tokens;
+    size_t ndeploy_tokens;
     int required_approval_count;
     int64_t created_at;
 };

@@ -220,6 +220,32 @@ expect "a rule is removed" 204 "$code"
 req DELETE "/api/v1/protected_environments/$rule" "$maint"
 expect "and is gone: 404" 404 "$code"
 
+# who may deploy: a minimum role, or named tokens (GitLab's deploy access of users)
+req GET /api/v1/session "$dev2"
+dev2_id=$(jget "['token']['id']")
+req POST "/api/v1/projects/$proj/protected_environments" "$maint" '{"name":"production","deploy_tokens":[0]}'
+expect "deploy_tokens are token ids" 400 "$code" "$body"
+req POST "/api/v1/projects/$proj/protected_environments" "$maint" \
+  "{\"name\":\"production\",\"deploy_role\":\"admin\",\"deploy_tokens\":[$dev2_id],\"required_approval_count\":1}"
+expect "production: admins or one named developer token" "201 [$dev2_id]" "$code $(jget "['deploy_tokens']")" "$body"
+rule=$(jget "['id']")
+echo 5 > "$tmp/repo/version" && git_commit five
+run_pipeline
+prod_job5=$(job_of production)
+req GET "/api/v1/environments/$prod/deployments" "$dev"
+dep6=$(jget "[0]['id']")
+req POST "/api/v1/deployments/$dep6/approve" "$maint"
+expect "a maintainer neither admin nor named may not approve: 403" 403 "$code" "$body"
+req POST "/api/v1/deployments/$dep6/approve" "$dev2" '{"comment":"named"}'
+expect "the named developer token may" 200 "$code" "$body"
+done6() { req GET "/api/v1/jobs/$prod_job5" "$dev"; [[ $(jget "['status']") =~ ^(success|failed)$ ]]; }
+wait_for 60 done6
+expect "the deployment it approved ran" success "$(jget "['status']")" "$body"
+req POST "/api/v1/jobs/$prod_job5/retry" "$maint"
+expect "a maintainer may not re-run a job of the protected environment: 403" 403 "$code" "$body"
+req DELETE "/api/v1/protected_environments/$rule" "$maint"
+expect "the rule is removed" 204 "$code"
+
 # a deleted branch stops its review app (GitLab's push of a branch deletion)
 git -C "$tmp/repo" checkout -qb feature
 sed -i '/auto_stop_in/d' "$tmp/repo/.gitlab-ci.yml" && git_commit "feature: no auto stop"
