@@ -159,6 +159,11 @@
     }
     if (j.status === "skipped") return j.failure_reason || "skipped: an earlier stage or a needed job did not succeed, or its rules excluded it";
     if (j.status === "created") return "waits for " + (j.needs.length ? "the jobs it needs" : "the earlier stages");
+    if (j.status === "waiting_for_resource") {
+      const g = j.resource_group; /* on a job's own page */
+      return "waits for the resource group" + (g ? " " + g.key + (g.held_by ? `, held by ${g.held_by.name} (#${g.held_by.id})` : "") : "");
+    }
+    if (j.status === "pending" && j.stuck) return "stuck: " + (j.stuck_reason || "no runner can take it");
     if (j.status === "pending") return "pending: waits for a free worker or runner";
     if (j.status === "failed" && j.failure_reason) return "failed: " + j.failure_reason;
     return "";

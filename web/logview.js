@@ -13,7 +13,7 @@
   const MAX_PX = 8000000; /* tallest scroll area we make */
   const MERGE = 1 << 16; /* small appended chunks (a live tail) are merged up to this */
   const SECTION = /section_(start|end):(\d+):([A-Za-z0-9_.-]+)(\[[^\]]*\])?/;
-  const BUDGET = 48 << 20; /* characters of log text held by default */
+  const BUDGET = 16 << 20; /* characters of log text held by default */
   /* GitLab Runner's timestamped line: RFC 3339 UTC time, stream number, O/E, + when the line
    * continues the previous one */
   const STAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) [0-9a-f]{2}[OE]\+?(?: |$)/;
