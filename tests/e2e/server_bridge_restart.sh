@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# A `strategy: depend` bridge survives a restart of the server: the bridge waits on its child
+# pipeline (a manual job there), the server stops with SIGTERM and starts again on the same
+# data directory, the child's job is played, and the bridge then ends with its child.
+set -u
+. "$(dirname "$0")/lib/skip.sh"
+bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+for tool in curl python3 git; do
+  command -v $tool >/dev/null || skip "needs $tool, which is not installed"
+done
+bin=$(realpath "$bin")
+tmp=$(mktemp -d)
+. "$(dirname "$0")/lib/server.sh"
+trap 'server_stop; rm -rf "$tmp"' EXIT
+
+mkdir "$tmp/repo"
+(cd "$tmp/repo" && git init -q -b main && cat >.gitlab-ci.yml <<'YML'
+child:
+  trigger:
+    include: child.yml
+    strategy: depend
+after:
+  stage: deploy
+  script: [echo after]
+YML
+printf 'gate:\n  script: [echo gate]\n  when: manual\n  allow_failure: false\n' > child.yml
+git add . && git -c user.email=t@t -c user.name=t commit -qm init) || exit 1
+server_start --workers 1 || exit 1
+req POST /api/v1/projects "$admin" "{\"name\":\"restart\",\"repo_url\":\"$tmp/repo\"}"
+project=$(jget "['id']")
+req POST /api/v1/projects/$project/pipelines "$admin" '{}'
+pl=$(jget "['id']")
+has_child() { req GET /api/v1/pipelines/$pl "$admin"; [[ $(jget "['downstream'].__len__()") -ge 1 ]]; }
+wait_for 300 has_child || bad "the bridge creates its child pipeline" "$body"
+child=$(jget "['downstream'][0]['id']")
+gate_manual() {
+  req GET /api/v1/pipelines/$child "$admin"
+  python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(0 if [j for j in d['jobs'] if j['name']=='gate' and j['status']=='manual'] else 1)" <<<"$body"
+}
+wait_for 300 gate_manual || bad "the child's gate waits to be played" "$body"
+gate=$(python3 -c "import json,sys; print([j['id'] for j in json.load(sys.stdin)['jobs'] if j['name']=='gate'][0])" <<<"$body")
+req GET /api/v1/pipelines/$pl "$admin"
+bridge_status=$(python3 -c "import json,sys; print([j['status'] for j in json.load(sys.stdin)['jobs'] if j['name']=='child'][0])" <<<"$body")
+expect "the depend bridge is running before the restart" running "$bridge_status" "$body"
+
+server_stop
+server_start --workers 1 || exit 1
+req GET /api/v1/pipelines/$pl "$admin"
+bridge_status=$(python3 -c "import json,sys; print([j['status'] for j in json.load(sys.stdin)['jobs'] if j['name']=='child'][0])" <<<"$body")
+expect "the depend bridge is still running after the restart" running "$bridge_status" "$body"
+
+req POST /api/v1/jobs/$gate/play "$admin" ''
+expect "the child's gate is played" 200 "$code" "$body"
+finished() { req GET /api/v1/pipelines/$pl "$admin"; [[ $(jget "['status']") =~ ^(success|failed|canceled)$ ]]; }
+wait_for 300 finished || bad "the parent pipeline finishes" "$body"
+expect "the parent passes once its child does" success "$(jget "['status']")" "$body"
+bridge_status=$(python3 -c "import json,sys; print([j['status'] for j in json.load(sys.stdin)['jobs'] if j['name']=='child'][0])" <<<"$body")
+expect "the bridge mirrors its child" success "$bridge_status" "$body"
+server_stop
+finish
