@@ -750,9 +750,16 @@ static int job_variables(struct plan_ctx *c, struct instance *in, const struct s
         const char *url = sl_node_scalar(sl_node_get(env, "url"));
         if (url) {
             char *u = sl_vars_expand(v, url, false);
+            /* what the job's variables leave undefined may come from its own dotenv
+             * report (GitLab's dynamic environment URL): the server expands it again
+             * when the job succeeds */
+            char *k = sl_vars_expand(v, url, true);
             j->environment_url = sl_arena_strdup(&c->plan->arena, u);
+            if (strcmp(k, u) != 0)
+                j->environment_url_template = sl_arena_strdup(&c->plan->arena, k);
             sl_vars_set(v, "CI_ENVIRONMENT_URL", u, false);
             free(u);
+            free(k);
         }
         const char *tier = sl_node_scalar(sl_node_get(env, "deployment_tier"));
         j->environment_tier = tier ? tier : sl_plan_guess_tier(j->environment);

@@ -224,6 +224,9 @@ struct sl_plan_job {
      * name or NULL, auto_stop_in in seconds (0: never). */
     const char *environment_action;
     const char *environment_url;
+    /* environment:url as the job's variables leave it, undefined references kept, when it
+     * has some (they may come from the job's dotenv report); else NULL */
+    const char *environment_url_template;
     const char *environment_tier;
     const char *environment_on_stop;
     int64_t environment_auto_stop_in_s;

@@ -142,7 +142,8 @@ int srv_deploy_record(struct sl_server *s, const struct sl_store_pipeline *p,
         ej.environment_id = env_id;
         ej.action = (char *)pj->environment_action;
         ej.auto_stop_in_s = pj->environment_auto_stop_in_s;
-        ej.url = (char *)pj->environment_url;
+        ej.url = (char *)(pj->environment_url_template ? pj->environment_url_template
+                                                       : pj->environment_url);
         for (size_t k = 0; pj->environment_on_stop && k < plan->njobs && k < n; k++)
             if (!strcmp(plan->jobs[k].name, pj->environment_on_stop))
                 ej.on_stop_job_id = jobs[k].id;
@@ -168,6 +169,43 @@ int srv_deploy_record(struct sl_server *s, const struct sl_store_pipeline *p,
     }
     sl_store_jobs_free(jobs, n);
     return rc;
+}
+
+/* GitLab's dynamic environment URL: EJ's url still names variables its job did not have,
+ * expanded now with the job's dotenv report (what stays undefined expands to nothing).
+ * NULL when the url names none. Caller frees. */
+static char *dynamic_url(struct sl_server *s, const struct sl_store_environment_job *ej)
+{
+    struct sl_store_job job = {0};
+    struct sl_store_job_report *reps = NULL;
+    struct sl_vars v = SL_VARS_INIT;
+    size_t n = 0;
+    char *url = NULL;
+    if (!ej->url || !strchr(ej->url, '$') || sl_store_job_get(s->st, ej->job_id, &job, NULL) < 0)
+        return NULL;
+    if (sl_store_job_reports_by_pipeline(s->st, job.pipeline_id, &reps, &n, NULL) == 0)
+        for (size_t i = 0; i < n; i++) {
+            if (reps[i].job_id != ej->job_id || !reps[i].dotenv)
+                continue;
+            json_t *a = json_loads(reps[i].dotenv, 0, NULL);
+            size_t k;
+            json_t *x;
+            json_array_foreach(a, k, x)
+            {
+                const char *kv = json_string_value(x), *eq = kv ? strchr(kv, '=') : NULL;
+                if (!eq)
+                    continue;
+                char *name = sl_xstrndup(kv, (size_t)(eq - kv));
+                sl_vars_set(&v, name, eq + 1, false);
+                free(name);
+            }
+            json_decref(a);
+        }
+    url = sl_vars_expand(&v, ej->url, false);
+    sl_vars_release(&v);
+    sl_store_job_reports_free(reps, n);
+    sl_store_job_release(&job);
+    return url;
 }
 
 /* The deploying job EJ moved to JOB_STATUS: its latest deployment follows. A job that runs
@@ -198,8 +236,10 @@ static int follow_start(struct sl_server *s, const struct sl_store_environment_j
         goto out;
     if (!strcmp(want, "success")) {
         int64_t stop_at = ej->auto_stop_in_s > 0 ? now + ej->auto_stop_in_s * 1000 : 0;
+        char *url = dynamic_url(s, ej);
         rc = sl_store_environment_set_state(s->st, ej->environment_id, "available", NULL, stop_at,
-                                            ej->url, now, err);
+                                            url ? url : ej->url, now, err);
+        free(url);
     }
 out:
     sl_store_deployment_release(&d);

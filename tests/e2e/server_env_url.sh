@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# environment:url filled by the deploying job's own dotenv report, as GitLab's dynamic
+# environment URLs (`url: $DYNAMIC_URL`, the variable written by the job to a reports:dotenv
+# file): the environment's url is expanded once the job has succeeded; a url the job's
+# variables already define is kept as it is. On SQLite here and on PostgreSQL through
+# server_pg.sh.
+set -u
+bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+if ! command -v curl >/dev/null; then
+  echo "SKIPPED: server_env_url needs curl, which is not installed" >&2
+  exit 77
+fi
+tmp=$(mktemp -d)
+chmod 0711 "$tmp"
+# shellcheck source=lib/server.sh
+. "$src/tests/e2e/lib/server.sh"
+trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+
+mkdir "$tmp/repo"
+(cd "$tmp/repo" && git init -q -b main && cat > .gitlab-ci.yml <<'YML'
+review:
+  script:
+    - echo "DYNAMIC_HOST=app-$CI_PIPELINE_IID.example.test" > deploy.env
+  artifacts:
+    reports:
+      dotenv: deploy.env
+  environment:
+    name: review/$CI_COMMIT_REF_SLUG
+    url: https://$DYNAMIC_HOST/$CI_ENVIRONMENT_SLUG
+static:
+  script: ["true"]
+  environment:
+    name: staging
+    url: https://staging.example.test/$CI_COMMIT_REF_SLUG
+YML
+git add . && git -c user.email=t@t -c user.name=t commit -qm one) ||
+  { echo "cannot make a git repo" >&2; exit 1; }
+
+server_start --workers 2 || { bad "server starts"; finish; exit 1; }
+ok "server starts ($url)"
+maint=$("$bin" token create --role maintainer --data "$tmp/data" "${db[@]}" 2>/dev/null)
+req POST /api/v1/projects "$maint" "{\"name\":\"app\",\"repo_url\":\"file://$tmp/repo\"}"
+proj=$(jget "['id']")
+req POST "/api/v1/projects/$proj/pipelines" "$maint" '{"ref":"main"}'
+pl=$(jget "['id']")
+iid=$(jget "['iid']")
+done_() { req GET "/api/v1/pipelines/$pl" "$maint"; [[ $(jget "['status']") =~ ^(success|failed)$ ]]; }
+wait_for 180 done_ || bad "the pipeline ends" "$body"
+expect "the pipeline succeeds" success "$(jget "['status']")" "$body"
+env_url() { # env_url NAME
+  req GET "/api/v1/projects/$proj/environments" "$maint"
+  python3 -c "import json,sys; print([e['external_url'] for e in json.load(sys.stdin) if e['name']==sys.argv[1]][0])" "$1" <<<"$body"
+}
+expect "a url from the job's dotenv report" "https://app-$iid.example.test/review-main" \
+  "$(env_url review/main)" "$body"
+expect "a url the job's variables define" "https://staging.example.test/main" "$(env_url staging)"
+
+server_stop
+finish
