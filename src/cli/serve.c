@@ -41,9 +41,15 @@ static const struct sl_cli_opt serve_opts[] = {
     {'E', 0, "external-url", "URL",
      "the URL runners and jobs reach this server at (default http://ADDR:PORT bound)", 0},
     {'x', 0, "executor", "E",
-     "auto (default: a job with an image runs on docker, one without on shell), shell or "
-     "docker for every job",
+     "auto (default: a job with an image runs on docker, one without on shell), shell, "
+     "docker or sandbox for every job (sandbox is tried at start; the server stops, saying "
+     "what the kernel refuses)",
      0},
+    {'M', 0, "memory", "B", "the sandbox's memory limit per job (bytes; k, m, g suffixes)", 0},
+    {'N', 0, "pids", "N", "the sandbox's limit of processes per job", 0},
+    {'U', 0, "cpus", "F", "the sandbox's CPUs per job (a fraction allowed)", 0},
+    {'O', 0, "rootfs", "DIR", "the sandbox's root file system (default the host's /)", 0},
+    {'H', 0, "sandbox-host-network", NULL, "honour SLUICE_SANDBOX_NETWORK=host of jobs", 0},
     {'i', 0, "image", "IMAGE", "the default image of jobs that name none (as a runner's)", 0},
     {'p', 0, "pull-policy", "P", "always, if-not-present (default) or never", 0},
     {'a', 0, "allowed-pull-policies", "LIST",
@@ -114,6 +120,8 @@ static bool parse_size(const char *s, int64_t *out)
 int sl_cmd_serve(int argc, char **argv)
 {
     struct sl_server_options o = {0};
+    struct sl_exec_sandbox sandbox = {0};
+    bool use_sandbox = false;
     long workers = 1, grace = 30, lease = 60, long_poll = 30;
     int opt;
 
@@ -176,10 +184,29 @@ int sl_cmd_serve(int argc, char **argv)
                 o.executor.kind = SL_EXEC_CHOOSE_SHELL;
             else if (sl_streq(ca.arg, "docker"))
                 o.executor.kind = SL_EXEC_CHOOSE_DOCKER;
+            else if (sl_streq(ca.arg, "sandbox"))
+                use_sandbox = true;
             else {
-                sl_cli_error("serve: --executor takes auto, shell or docker, not '%s'", ca.arg);
+                sl_cli_error("serve: --executor takes auto, shell, docker or sandbox, not '%s'",
+                             ca.arg);
                 return SL_EXIT_USAGE;
             }
+            break;
+        case 'M':
+        case 'N':
+        case 'U':
+            if (!run_executor_limit("serve",
+                                    opt == 'M'   ? "memory"
+                                    : opt == 'N' ? "pids"
+                                                 : "cpus",
+                                    ca.arg, &sandbox))
+                return SL_EXIT_USAGE;
+            break;
+        case 'O':
+            sandbox.rootfs = ca.arg;
+            break;
+        case 'H':
+            sandbox.allow_host_network = true;
             break;
         case 'i':
             o.executor.image = ca.arg;
@@ -268,10 +295,13 @@ int sl_cmd_serve(int argc, char **argv)
     struct sl_server *s = NULL;
     struct sl_error err = SL_ERROR_INIT;
     char *admin = NULL;
-    if (sl_server_new(&s, &o, &admin, &err) < 0) {
+    if (use_sandbox)
+        o.sandbox = &sandbox;
+    int nrc = sl_server_new(&s, &o, &admin, &err);
+    if (nrc < 0) {
         sl_cli_error("serve: %s", sl_error_format(&err));
         sl_error_release(&err);
-        return SL_EXIT_USAGE;
+        return use_sandbox && nrc == SL_EPERM ? SL_EXIT_FAIL : SL_EXIT_USAGE;
     }
     if (admin) {
         printf("admin token (shown once, also in %s/admin.token): %s\n", o.data_dir, admin);

@@ -251,6 +251,10 @@ int sl_exec_sandbox_main(int argc, char **argv);
  * is missing. The callers (run, serve, agent with --executor sandbox) stop on it: there
  * is no fall-back to the shell executor. */
 int sl_exec_sandbox_probe(const struct sl_exec_sandbox *sb, struct sl_error *err);
+/* The same as the user UID:GID the jobs run as (a root server's --run-as user): the
+ * probe's process switches to it before it runs the helper. */
+int sl_exec_sandbox_probe_as(const struct sl_exec_sandbox *sb, uid_t uid, gid_t gid,
+                             struct sl_error *err);
 
 /* "success", "failed", "canceled", "timeout". Static strings. */
 const char *sl_exec_status_name(enum sl_exec_status s);

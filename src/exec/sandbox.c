@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <grp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -521,7 +522,8 @@ int sl_exec_sandbox_argv(const struct sl_exec_spec *spec, char **argv, struct sl
 
 /* --- the start-up probe ----------------------------------------------------------------- */
 
-int sl_exec_sandbox_probe(const struct sl_exec_sandbox *sb, struct sl_error *err)
+static int probe(const struct sl_exec_sandbox *sb, bool as, uid_t uid, gid_t gid,
+                 struct sl_error *err)
 {
     struct sl_exec_spec spec = {0};
     char *argv[SL_EXEC_SANDBOX_ARGS + 4] = {0};
@@ -549,6 +551,10 @@ int sl_exec_sandbox_probe(const struct sl_exec_sandbox *sb, struct sl_error *err
         dup2(devnull, 0);
         dup2(devnull, 1);
         dup2(p[1], 2);
+        if (as && (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)) {
+            fprintf(stderr, "sandbox: cannot become uid %d: %s\n", (int)uid, strerror(errno));
+            _exit(FAIL);
+        }
         execv(argv[0], argv);
         fprintf(stderr, "sandbox: cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(FAIL);
@@ -581,4 +587,15 @@ out:
     for (int i = 0; i < n; i++)
         free(argv[i]);
     return rc;
+}
+
+int sl_exec_sandbox_probe(const struct sl_exec_sandbox *sb, struct sl_error *err)
+{
+    return probe(sb, false, 0, 0, err);
+}
+
+int sl_exec_sandbox_probe_as(const struct sl_exec_sandbox *sb, uid_t uid, gid_t gid,
+                             struct sl_error *err)
+{
+    return probe(sb, true, uid, gid, err);
 }

@@ -65,6 +65,10 @@ struct sl_server {
     uid_t run_uid;
     gid_t run_gid;
     struct sl_exec_choice executor; /* the workers' (sl_server_options) */
+    bool use_sandbox;               /* --executor sandbox: every job in the sandbox */
+    struct sl_exec_sandbox sandbox; /* its options, hide = the data directory */
+    char *sandbox_hide_dir;         /* the data directory's real path */
+    const char *sandbox_hide[2];
     char *run_home;
     pthread_t ticker;
     bool ticker_started;

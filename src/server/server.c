@@ -148,6 +148,21 @@ static char *first_missing(const char *path)
     return top;
 }
 
+/* --executor sandbox: the data directory (workspaces, repositories, the store, keys)
+ * hidden from jobs, and a trial job as the jobs' user, so a kernel that refuses is found
+ * now (exec.h), not at the first job. */
+static int sandbox_setup(struct sl_server *s, const struct sl_exec_sandbox *sb,
+                         struct sl_error *err)
+{
+    s->sandbox = *sb;
+    s->sandbox_hide_dir = realpath(s->data_dir, NULL);
+    s->sandbox_hide[0] = s->sandbox_hide_dir;
+    s->sandbox.hide = s->sandbox_hide;
+    s->use_sandbox = true;
+    return s->run_as ? sl_exec_sandbox_probe_as(&s->sandbox, s->run_uid, s->run_gid, err)
+                     : sl_exec_sandbox_probe(&s->sandbox, err);
+}
+
 int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, char **admin_token,
                   struct sl_error *err)
 {
@@ -204,6 +219,8 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
         goto out;
     s->executor = opts->executor;
     if ((rc = srv_run_as_setup(s, opts->run_as, err)) < 0)
+        goto out;
+    if (opts->sandbox && (rc = sandbox_setup(s, opts->sandbox, err)) < 0)
         goto out;
     if ((rc = srv_recover(s, err)) < 0)
         goto out;
@@ -286,6 +303,7 @@ void sl_server_free(struct sl_server *s)
         close(s->listen_fd);
     free(s->worker_prefix);
     free(s->run_home);
+    free(s->sandbox_hide_dir);
     free(s->data_dir);
     free(s);
 }

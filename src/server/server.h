@@ -46,6 +46,10 @@ struct sl_server_options {
     /* the built-in workers' executor (exec/choose.h): auto (the default) runs a job with an
      * image in a container, one without on shell; strings borrowed for the server's life */
     struct sl_exec_choice executor;
+    /* --executor sandbox: every job in the sandbox with these limits and root (borrowed);
+     * NULL: executor decides. The server hides its data directory from the jobs and tries
+     * the sandbox at start as the jobs' user: a refusal fails sl_server_new (SL_EPERM). */
+    const struct sl_exec_sandbox *sandbox;
     /* the most bytes of a job's log stored (the store's max_log_bytes); 0 = 1 GiB */
     int64_t log_cap;
     /* the delivery queue (statuses, notifications): the first retry's wait in ms (0 = 5000;

@@ -363,6 +363,14 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     struct sl_exec_docker dk;
     struct sl_exec_service *svcs = sl_xcalloc(js.nservices + 1, sizeof(*svcs));
     sl_exec_choose(&s->executor, &js, &dk, svcs);
+    const char *ignored_image = NULL; /* said in the log once it is this job's */
+    if (s->use_sandbox) { /* --executor sandbox: every job, an image ignored as an agent does */
+        if (js.exec.executor == SL_EXEC_DOCKER && js.exec.docker)
+            ignored_image = js.exec.docker->image;
+        js.exec.executor = SL_EXEC_SANDBOX;
+        js.exec.docker = NULL;
+        js.exec.sandbox = &s->sandbox;
+    }
 
     pthread_mutex_lock(&w->mu);
     w->cancel = sl_exec_cancel_new(NULL);
@@ -377,6 +385,12 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     if (job->attempt > 1) {
         char line[96];
         snprintf(line, sizeof(line), "--- attempt %d ---", job->attempt);
+        on_line(w, SL_EXEC_STREAM_SYSTEM, line, strlen(line));
+    }
+    if (ignored_image) {
+        char line[512];
+        snprintf(line, sizeof(line), "WARNING: image %s ignored by the sandbox executor",
+                 ignored_image);
         on_line(w, SL_EXEC_STREAM_SYSTEM, line, strlen(line));
     }
     char num[32];
