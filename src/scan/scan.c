@@ -612,13 +612,20 @@ char *sl_scan_redact(const char *text, const struct sl_scan_finding *f)
     size_t se = f->end < le ? f->end : le;
     if (le - se > AROUND)
         le = se + AROUND;
-    size_t keep = f->end - f->start >= 16 ? 4 : 0;
+    const char *secret = text + f->start;
+    size_t n = f->end - f->start, keep = n >= 16 ? 4 : 0;
     struct sl_str s = SL_STR_INIT;
-    sl_str_add(&s, text + ls, f->start - ls);
-    sl_str_add(&s, text + f->start, keep);
-    sl_str_adds(&s, "*****");
-    if (se < le)
-        sl_str_add(&s, text + se, le - se);
+    /* every copy of the secret in the excerpt goes, not only the one found (a line may
+     * hold it twice); the finding's own may run past the line (a private key) */
+    for (size_t i = ls; i < le;) {
+        if (i == f->start || (n <= le - i && !memcmp(text + i, secret, n))) {
+            sl_str_add(&s, secret, keep);
+            sl_str_adds(&s, "*****");
+            i += n;
+        } else {
+            sl_str_addc(&s, text[i++]);
+        }
+    }
     sl_str_add(&s, "", 0);
     return sl_str_detach(&s);
 }

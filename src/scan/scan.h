@@ -61,9 +61,9 @@ size_t sl_scan_rule_count(const struct sl_scan *s);
 int sl_scan_text(const struct sl_scan *s, const char *path, const char *text, size_t len,
                  sl_scan_hit_fn fn, void *ctx);
 
-/* The line of F in TEXT with the secret replaced: its first 4 characters are kept when it
- * is at least 16 long (they name the kind: AKIA, ghp_), the rest is `*****`. At most 200
- * bytes of line around it. Caller frees. */
+/* The line of F in TEXT with the secret, and every other copy of it on that line, replaced:
+ * its first 4 characters are kept when it is at least 16 long (they name the kind: AKIA,
+ * ghp_), the rest is `*****`; at most 80 bytes of the line on each side. Caller frees. */
 char *sl_scan_redact(const char *text, const struct sl_scan_finding *f);
 
 /* Shannon entropy of DATA in bits per byte (gitleaks' `entropy`). */
