@@ -152,6 +152,7 @@
   }
 
   function why(j) {
+    if (j.status === "manual" && j.waits_for_approval) return "blocked: its deployment waits for approval (the environment's page has Approve and Reject)";
     if (j.status === "manual") return "manual: waits for someone to play it";
     if (j.status === "scheduled") {
       const left = j.due_at ? Math.max(0, Math.round((new Date(j.due_at) - Date.now()) / 1000)) : null;
@@ -182,7 +183,7 @@
     } }, label);
     const out = [];
     if (kind === "jobs") {
-      if (obj.status === "manual" || obj.status === "scheduled") out.push(btn("Play", "play"));
+      if ((obj.status === "manual" && !obj.waits_for_approval) || obj.status === "scheduled") out.push(btn("Play", "play"));
       if (FINISHED.has(obj.status) && obj.status !== "skipped" && !obj.retried) out.push(btn("Retry", "retry"));
       if (!FINISHED.has(obj.status) && obj.status !== "manual") out.push(btn("Cancel", "cancel"));
     } else {

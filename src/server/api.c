@@ -399,6 +399,10 @@ json_t *srv_job_json(const struct sl_store_job *j, bool full)
     json_t *spec = j->spec ? json_loads(j->spec, 0, NULL) : NULL;
     json_t *needs = json_object_get(spec, "needs");
     json_object_set_new(o, "needs", json_is_array(needs) ? json_incref(needs) : json_array());
+    /* a protected environment's deployment job waits for its approvals, not for a play */
+    json_object_set_new(o, "waits_for_approval",
+                        json_boolean(!strcmp(j->status, "manual") &&
+                                     json_is_true(json_object_get(spec, "deployment_approval"))));
     if (full) {
         /* the names of the job's variables, never their values (which may be secrets) */
         json_t *names = json_array(), *vars = json_object_get(spec, "variables"), *v;

@@ -107,6 +107,8 @@ bool srv_deploy_gate(struct sl_server *s, int64_t project_id, const struct sl_pl
         return false;
     json_object_set_new(spec, "when", json_string("manual"));
     json_object_set_new(spec, "allow_failure", json_false());
+    /* what the API says of the job while it is manual: blocked by approval, not a play */
+    json_object_set_new(spec, "deployment_approval", json_true());
     return true;
 }
 

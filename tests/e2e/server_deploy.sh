@@ -173,6 +173,8 @@ run_pipeline
 pl3=$pl
 prod_job3=$(job_of production)
 expect "the deployment job waits as a manual job" manual "$(job_field production status)" "$body"
+req GET "/api/v1/jobs/$prod_job3" "$dev"
+expect "the job says it waits for approval, not for a play" True "$(jget "['waits_for_approval']")" "$body"
 req GET "/api/v1/projects/$proj/environments?state=available" "$dev"
 prod=$(python3 -c "import json,sys; print([e['id'] for e in json.load(sys.stdin) if e['name'] == 'production'][0])" <<<"$body")
 req GET "/api/v1/environments/$prod/deployments" "$dev"
