@@ -368,13 +368,33 @@
   }
 
   async function tokens() {
-    page("API tokens");
+    /* a new token's secret is shown here once (the server keeps only its hash) */
+    const name = h("input", { id: "token-name", required: true, placeholder: "name", "aria-label": "new token's name" });
+    const role = h("select", { id: "token-role", "aria-label": "new token's role" }, ["viewer", "developer", "maintainer", "admin"].map((r) => h("option", { value: r }, r)));
+    const shown = h("div", { id: "token-secret", "aria-live": "polite" });
+    const form = h("form", { class: "bar", onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        const t = await api("POST", "/api/v1/tokens", { name: name.value, role: role.value });
+        shown.textContent = "";
+        shown.append(h("p", {}, `Token ${t.name} (${t.role}): copy it now, it is not shown again.`), h("code", { class: "mono secret" }, t.token));
+        name.value = "";
+        drawList();
+      } catch (err) { alert(err.message); }
+    } }, name, role, h("button", { type: "submit" }, "Create token"));
+    page("API tokens", form, shown);
+    const list = h("div");
+    main.append(list);
+    const drawList = async () => {
     try {
       const ts = await api("GET", "/api/v1/tokens");
-      main.append(h("table", { class: "grid" }, h("thead", {}, h("tr", {}, ["Id", "Name", "Role", "Created", "Last used", ""].map((x) => h("th", {}, x)))),
+      list.textContent = "";
+      list.append(h("table", { class: "grid" }, h("thead", {}, h("tr", {}, ["Id", "Name", "Role", "Created", "Last used", ""].map((x) => h("th", {}, x)))),
         h("tbody", {}, ts.map((t) => h("tr", {}, h("td", {}, t.id), h("td", {}, t.name), h("td", {}, t.role), h("td", {}, ago(t.created_at)), h("td", {}, ago(t.last_used_at)),
-          h("td", {}, t.revoked ? "revoked" : h("button", { type: "button", onclick: async () => { if (confirm("Revoke token " + t.name + "?")) { await api("DELETE", "/api/v1/tokens/" + t.id); go(location.pathname, true); } } }, "Revoke")))))));
+          h("td", {}, t.revoked ? "revoked" : h("button", { type: "button", onclick: async () => { if (confirm("Revoke token " + t.name + "?")) { await api("DELETE", "/api/v1/tokens/" + t.id); drawList(); } } }, "Revoke")))))));
     } catch (err) { fail(err); }
+    };
+    await drawList();
   }
 
   async function audit(q) {

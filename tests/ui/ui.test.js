@@ -236,6 +236,16 @@ function rendererPrivateKB(browserPid) {
     /* admin pages */
     await page.goto(URL_ + "/admin/tokens");
     await page.waitForSelector("table.grid tbody tr");
+    await page.fill("#token-name", "ui-made");
+    await page.selectOption("#token-role", "viewer");
+    await page.click("button:has-text('Create token')");
+    const secret = await (await page.waitForSelector("#token-secret code")).textContent();
+    const who = await fetch(URL_ + "/api/v1/projects", { headers: { Authorization: "Bearer " + secret } });
+    ok(who.status === 200, "a token created on the tokens page is shown once and works");
+    await page.waitForSelector("table.grid tbody tr:has-text('ui-made')");
+    await page.reload();
+    await page.waitForSelector("table.grid tbody tr:has-text('ui-made')");
+    ok((await page.$("#token-secret code")) === null, "after a reload the secret is not shown again");
     await shot("tokens");
     await page.goto(URL_ + "/admin/audit?action=job.play");
     await page.waitForSelector("table.grid tbody tr");
