@@ -39,6 +39,11 @@ struct engine {
      * whether a job waiting for its group said so */
     size_t *holder;
     bool *wait_noted;
+    /* the thread of each running job (not of bridges, whose thread may outlive its job:
+     * detached), joined when its end is told to the scheduler, so that no job thread is
+     * still exiting (libgit2's per-thread state freed at its exit) when the run ends */
+    pthread_t *tid;
+    bool *has_tid;
 };
 
 /* The running job that holds job I's resource group, or SIZE_MAX (also when it has none). */
@@ -234,8 +239,8 @@ static void *job_thread(void *arg)
     j->ran = true;
     j->duration_ms = (sl_time_mono_ns() - t0) / 1000000;
     j->failure = result.failure_name;
-    /* after job_ended the run may end and free e->jobs (the last job's thread is not
-     * waited for): nothing of J is read past this point */
+    /* after job_ended the run may end and free e->jobs (the engine joins this thread only
+     * once it told the scheduler): nothing of J is read past this point */
     size_t ndotenv = j->nsources;
     job_ended(e, a->i);
     pthread_mutex_unlock(&e->mu);
@@ -316,10 +321,17 @@ static void start_job(struct engine *e, size_t i)
     pthread_t t;
     a->e = e;
     a->i = i;
+    bool bridge = e->jobs[i].trigger != NULL;
     pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (bridge)
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     e->running++;
-    if (pthread_create(&t, &attr, e->jobs[i].trigger ? bridge_thread : job_thread, a) != 0) {
+    int prc = pthread_create(&t, &attr, bridge ? bridge_thread : job_thread, a);
+    if (prc == 0 && !bridge) {
+        e->tid[i] = t;
+        e->has_tid[i] = true;
+    }
+    if (prc != 0) {
         /* no thread: report the job as a system failure through the normal path */
         e->running--;
         e->jobs[i].failure = "runner_system_failure";
@@ -417,6 +429,8 @@ int run_engine(struct run_job *jobs, size_t n, size_t nstages, const struct run_
     for (size_t i = 0; i < n; i++)
         e.holder[i] = SIZE_MAX;
     e.wait_noted = sl_xcalloc(n + 1, sizeof(*e.wait_noted));
+    e.tid = sl_xcalloc(n + 1, sizeof(*e.tid));
+    e.has_tid = sl_xcalloc(n + 1, sizeof(*e.has_tid));
     e.opts = opts;
     e.out = out;
     pthread_mutex_init(&e.mu, NULL);
@@ -444,6 +458,10 @@ int run_engine(struct run_job *jobs, size_t n, size_t nstages, const struct run_
             size_t i = e.finished[0];
             memmove(e.finished, e.finished + 1, (e.nfinished - 1) * sizeof(*e.finished));
             e.nfinished--;
+            if (e.has_tid[i]) { /* it ended: past its last use of the lock, exiting */
+                pthread_join(e.tid[i], NULL);
+                e.has_tid[i] = false;
+            }
             e.holder[i] = SIZE_MAX; /* its resource group is free again */
             sl_sched_job_finished(e.sched, i, failure_of(&jobs[i]), jobs[i].result.exit_code,
                                   sl_time_now_ms(), NULL);
@@ -501,6 +519,8 @@ int run_engine(struct run_job *jobs, size_t n, size_t nstages, const struct run_
         sl_exec_cancel_free(e.cancel);
     free(e.finished);
     free(e.holder);
+    free(e.tid);
+    free(e.has_tid);
     free(e.wait_noted);
     pthread_cond_destroy(&e.cv);
     pthread_mutex_destroy(&e.mu);
