@@ -398,13 +398,18 @@
   }
 
   async function audit(q) {
-    const action = q.get("action") || "";
-    const inp = h("input", { id: "action", value: action, placeholder: "action, e.g. job.play", "aria-label": "action", onchange: () => go("/admin/audit" + (inp.value ? "?action=" + encodeURIComponent(inp.value) : "")) });
-    page("Audit log", h("div", { class: "bar" }, inp));
+    const action = q.get("action") || "", actor = q.get("actor") || "", after = q.get("after") || "";
+    /* the action is the API's filter; the actor narrows the page shown (the API has no such filter) */
+    const url = (o) => { const u = new URLSearchParams({ action, actor, after, ...o }); for (const [k, v] of [...u]) if (!v) u.delete(k); return "/admin/audit" + (u.toString() ? "?" + u : ""); };
+    const inp = h("input", { id: "action", value: action, placeholder: "action, e.g. job.play", "aria-label": "action", onchange: () => go(url({ action: inp.value, after: "" })) });
+    const who = h("input", { id: "actor", value: actor, placeholder: "actor, e.g. token:1", "aria-label": "actor", onchange: () => go(url({ actor: who.value, after: "" })) });
+    page("Audit log", h("div", { class: "bar" }, inp, who, after ? link(url({ after: "" }), "Newest") : null));
     try {
-      const ev = await api("GET", "/api/v1/audit?limit=100" + (action ? "&action=" + encodeURIComponent(action) : ""));
+      const ev = await api("GET", "/api/v1/audit?limit=100" + (action ? "&action=" + encodeURIComponent(action) : "") + (after ? "&after=" + encodeURIComponent(after) : ""));
+      const shown = actor ? ev.filter((e) => e.actor === actor) : ev;
       main.append(h("table", { class: "grid" }, h("thead", {}, h("tr", {}, ["At", "Actor", "Action", "Target", "From"].map((x) => h("th", {}, x)))),
-        h("tbody", {}, ev.map((e) => h("tr", {}, h("td", {}, ago(e.at)), h("td", {}, e.actor), h("td", {}, e.action), h("td", {}, e.target), h("td", {}, e.remote_addr))))));
+        h("tbody", {}, shown.map((e) => h("tr", {}, h("td", {}, ago(e.at)), h("td", {}, e.actor), h("td", {}, e.action), h("td", {}, e.target), h("td", {}, e.remote_addr))))));
+      if (ev.length === 100) main.append(h("p", {}, link(url({ after: ev[ev.length - 1].id }), "Older →")));
     } catch (err) { fail(err); }
   }
 

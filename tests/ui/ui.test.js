@@ -251,6 +251,11 @@ function rendererPrivateKB(browserPid) {
     await page.waitForSelector("table.grid tbody tr");
     ok((await page.$$eval("table.grid tbody tr", (r) => r.length)) >= 1, "the audit log filtered by action shows the play");
     await shot("audit");
+    await page.fill("#actor", "token:1");
+    await page.press("#actor", "Tab");
+    await page.waitForURL(/actor=token%3A1/);
+    const actors = await page.$$eval("table.grid tbody tr td:nth-child(2)", (c) => [...new Set(c.map((x) => x.textContent))]);
+    ok(actors.length === 1 && actors[0] === "token:1", `the audit log filters by actor too, with its own URL (${actors})`);
 
     /* runners: online or not, tags, pause */
     const runner = await api("POST", "/api/v1/runners", { name: "linux-1", tags: ["linux", "docker"] });
