@@ -7,6 +7,7 @@
 #include "base/alloc.h"
 #include "base/str.h"
 #include "base/time.h"
+#include <jansson.h>
 
 struct instance {
     struct sl_plan_job job;
@@ -760,6 +761,14 @@ static int job_variables(struct plan_ctx *c, struct instance *in, const struct s
             sl_vars_set(v, "CI_ENVIRONMENT_URL", u, false);
             free(u);
             free(k);
+        }
+        const struct sl_node *k8s = sl_node_get(env, "kubernetes");
+        if (k8s) {
+            json_t *kj = sl_plan_node_json(k8s);
+            char *text = json_dumps(kj, JSON_COMPACT | JSON_ENCODE_ANY);
+            j->environment_kubernetes = text ? sl_arena_strdup(&c->plan->arena, text) : NULL;
+            free(text);
+            json_decref(kj);
         }
         const char *tier = sl_node_scalar(sl_node_get(env, "deployment_tier"));
         j->environment_tier = tier ? tier : sl_plan_guess_tier(j->environment);

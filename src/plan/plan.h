@@ -227,6 +227,8 @@ struct sl_plan_job {
     /* environment:url as the job's variables leave it, undefined references kept, when it
      * has some (they may come from the job's dotenv report); else NULL */
     const char *environment_url_template;
+    /* environment:kubernetes as compact JSON (kept and shown, never acted on), or NULL */
+    const char *environment_kubernetes;
     const char *environment_tier;
     const char *environment_on_stop;
     int64_t environment_auto_stop_in_s;

@@ -137,6 +137,9 @@ int srv_deploy_record(struct sl_server *s, const struct sl_store_pipeline *p,
                                          sl_plan_slugify(&a, pj->environment), pj->environment_tier,
                                          pj->environment_url, now, &env_id, err);
         sl_arena_release(&a);
+        if (rc == 0 && pj->environment_kubernetes && !strcmp(pj->environment_action, "start"))
+            rc =
+                sl_store_environment_set_kubernetes(s->st, env_id, pj->environment_kubernetes, err);
         if (rc < 0)
             break;
         struct sl_store_environment_job ej = {0};

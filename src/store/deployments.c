@@ -9,7 +9,7 @@
 #define ENV_COLS                                                                                   \
     "e.id, e.project_id, e.name, e.slug, e.tier, e.url, e.state, e.auto_stop_at, e.created_at, "   \
     "e.updated_at, (SELECT MAX(d.id) FROM deployments d WHERE d.environment_id = e.id AND "        \
-    "d.status = 'success')"
+    "d.status = 'success'), e.kubernetes"
 
 #define DEP_COLS                                                                                   \
     "d.id, d.project_id, d.environment_id, d.iid, d.job_id, d.pipeline_id, d.status, d.sha, "      \
@@ -36,6 +36,7 @@ void sl_store_environment_release(struct sl_store_environment *e)
     free(e->slug);
     free(e->tier);
     free(e->url);
+    free(e->kubernetes);
     free(e->state);
     *e = (struct sl_store_environment){0};
 }
@@ -88,6 +89,7 @@ static void read_env(const struct db_rows *r, size_t row, struct sl_store_enviro
     e->created_at = db_get_int(r, row, 8);
     e->updated_at = db_get_int(r, row, 9);
     e->last_deployment_id = db_get_int(r, row, 10);
+    e->kubernetes = db_get_str(r, row, 11);
 }
 
 static void read_dep(const struct db_rows *r, size_t row, struct sl_store_deployment *d)
@@ -425,4 +427,15 @@ int sl_store_deployment_set_status(struct sl_store *st, int64_t id, const char *
     if (rc == 0 && changes == 0)
         rc = sl_error_set(err, SL_EBUSY, "deployment %" PRId64 " is gone or moved on", id);
     return rc;
+}
+
+int sl_store_environment_set_kubernetes(struct sl_store *st, int64_t id, const char *kubernetes,
+                                        struct sl_error *err)
+{
+    int rc;
+    if ((rc = db_check_text(kubernetes, false, "environment kubernetes", err)) < 0)
+        return rc;
+    struct db_value v[] = {kubernetes ? db_text(kubernetes) : db_null(), db_int(id)};
+    return db_run(st, true, "UPDATE environments SET kubernetes = ? WHERE id = ?", v,
+                  SL_ARRAY_LEN(v), NULL, NULL, err);
 }

@@ -525,6 +525,8 @@ struct sl_store_environment {
     int64_t auto_stop_at; /* 0 = never */
     int64_t created_at, updated_at;
     int64_t last_deployment_id; /* the latest successful deployment; 0 = none (read only) */
+    char *kubernetes;           /* environment:kubernetes as JSON, or NULL
+                                   (sl_store_environment_set_kubernetes) */
 };
 
 /* What a job with `environment:` does to it. */
@@ -567,6 +569,9 @@ void sl_store_deployments_free(struct sl_store_deployment *arr, size_t n);
 int sl_store_environment_ensure(struct sl_store *st, int64_t project_id, const char *name,
                                 const char *slug, const char *tier, const char *url, int64_t now,
                                 int64_t *id_out, struct sl_error *err);
+/* Keeps KUBERNETES (JSON text, NULL: none) as environment ID's environment:kubernetes. */
+int sl_store_environment_set_kubernetes(struct sl_store *st, int64_t id, const char *kubernetes,
+                                        struct sl_error *err);
 int sl_store_environment_get(struct sl_store *st, int64_t id, struct sl_store_environment *out,
                              struct sl_error *err);
 /* Environments of a project by id ascending. PAGE->status filters on state. */

@@ -2,7 +2,7 @@
 # environment:url filled by the deploying job's own dotenv report, as GitLab's dynamic
 # environment URLs (`url: $DYNAMIC_URL`, the variable written by the job to a reports:dotenv
 # file): the environment's url is expanded once the job has succeeded; a url the job's
-# variables already define is kept as it is. On SQLite here and on PostgreSQL through
+# variables already define is kept as it is. environment:kubernetes is kept and shown. On SQLite here and on PostgreSQL through
 # server_pg.sh.
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
@@ -33,6 +33,9 @@ static:
   environment:
     name: staging
     url: https://staging.example.test/$CI_COMMIT_REF_SLUG
+    kubernetes:
+      agent: group/project:staging-agent
+      namespace: staging
 YML
 git add . && git -c user.email=t@t -c user.name=t commit -qm one) ||
   { echo "cannot make a git repo" >&2; exit 1; }
@@ -55,6 +58,9 @@ env_url() { # env_url NAME
 expect "a url from the job's dotenv report" "https://app-$iid.example.test/review-main" \
   "$(env_url review/main)" "$body"
 expect "a url the job's variables define" "https://staging.example.test/main" "$(env_url staging)"
+req GET "/api/v1/projects/$proj/environments" "$maint"
+expect "environment:kubernetes is kept and shown" "group/project:staging-agent staging None" \
+  "$(python3 -c "import json,sys; e={e['name']: e for e in json.load(sys.stdin)}; print(e['staging']['kubernetes']['agent'], e['staging']['kubernetes']['namespace'], e['review/main']['kubernetes'])" <<<"$body")" "$body"
 
 server_stop
 finish
