@@ -254,6 +254,7 @@ function rendererPrivateKB(browserPid) {
     await page.fill("#actor", "token:1");
     await page.press("#actor", "Tab");
     await page.waitForURL(/actor=token%3A1/);
+    await page.waitForSelector("table.grid tbody tr"); /* the page was redrawn empty, then filled */
     const actors = await page.$$eval("table.grid tbody tr td:nth-child(2)", (c) => [...new Set(c.map((x) => x.textContent))]);
     ok(actors.length === 1 && actors[0] === "token:1", `the audit log filters by actor too, with its own URL (${actors})`);
 
