@@ -234,7 +234,13 @@ static int open_clone(struct cli_includes *r, const char *url, git_repository **
     fo.callbacks.payload = &tries;
     fo.prune = GIT_FETCH_PRUNE;
     fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-    if (git_remote_create_anonymous(&remote, repo, url) < 0 ||
+    /* not git_remote_create_anonymous: libgit2 1.5 leaks PCRE2 match frames in its
+     * url.*.insteadOf lookup (server/pipelines.c fetch_all says more) */
+    git_remote_create_options ro;
+    git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+    ro.repository = repo;
+    ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+    if (git_remote_create_with_opts(&remote, url, &ro) < 0 ||
         git_remote_fetch(remote, &refspecs, &fo, NULL) < 0) {
         const git_error *e = git_error_last();
         rc = sl_error_set(err, SL_EIO, "%s cannot be fetched: %s", url, e ? e->message : "?");
