@@ -221,6 +221,12 @@ static int key(struct cur *c, char **parts, size_t *n)
             if (rc < 0)
                 return rc;
             (*n)++;
+            /* jansson refuses (and frees the value of) a key that is not UTF-8: refuse it
+             * here, so every later json_object_set_new succeeds */
+            json_t *probe = json_string(parts[*n - 1]);
+            if (!probe)
+                return fail(c, "a key that is not UTF-8");
+            json_decref(probe);
         } else {
             const char *s = c->p;
             while (!at_end(c) && bare_key_char(*c->p))
