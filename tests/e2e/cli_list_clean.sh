@@ -62,7 +62,8 @@ out=$("$bin" clean --keep 1)
 [[ ! -e .sluice/builds && ! -e .sluice/pipelines/1 && -d .sluice/pipelines/3 ]] && ok "clean --keep 1" || bad "clean --keep 1"
 out=$("$bin" clean)
 out=$(ls -A .sluice | sort | tr '\n' ' ')
-eq "clean keeps only the counters and .gitignore" ".gitignore job-counter pipeline-counter pipelines " "$out"
+eq "clean keeps only the counters, the run lock and .gitignore" \
+  ".gitignore job-counter pipeline-counter pipelines run.lock " "$out"
 "$bin" run --no-color >/dev/null 2>&1
 eq "numbers never repeat after clean" "4" "$(ls .sluice/pipelines)"
 out=$("$bin" clean --keep x 2>&1); rc=$?
