@@ -318,13 +318,33 @@ static void record(struct sl_server *s, struct sl_store_delivery *d, const struc
 
 /* ---- the thread ---- */
 
+/* Removes finished deliveries older than SRV_DELIVERY_KEEP_MS, at most once an hour. */
+static void prune(struct sl_server *s, int64_t *last)
+{
+    int64_t now = sl_time_now_ms();
+    if (now - *last < 3600 * 1000)
+        return;
+    *last = now;
+    struct sl_error err = SL_ERROR_INIT;
+    if (sl_store_delivery_prune(s->st, now - SRV_DELIVERY_KEEP_MS, &err) < 0) {
+        atomic_fetch_add(&s->metrics.store_errors, 1);
+        sl_log(SL_LOG_ERROR, "cannot prune old deliveries", "error", sl_error_format(&err), NULL);
+    }
+    sl_error_release(&err);
+}
+
 static void *sender_main(void *arg)
 {
     struct sl_server *s = arg;
+    int64_t pruned = 0;
     while (!atomic_load(&s->stopping)) {
         struct sl_store_delivery d = {0};
         struct sl_error err = SL_ERROR_INIT;
-        int rc = sl_store_delivery_claim(s->st, sl_time_now_ms(), LEASE_MS, &d, &err);
+        int64_t next = 0, wait = IDLE_WAIT_MS, now = sl_time_now_ms();
+        /* a read first: an idle queue costs no write (SQLite has one writer) */
+        int rc = sl_store_delivery_next_due(s->st, &next, &err);
+        if (rc == 0 && next && next <= now)
+            rc = sl_store_delivery_claim(s->st, now, LEASE_MS, &d, &err);
         if (rc == 1) {
             struct outcome o = {0};
             attempt(s, &d, &o);
@@ -337,9 +357,9 @@ static void *sender_main(void *arg)
             sl_log(SL_LOG_ERROR, "cannot take a delivery", "error", sl_error_format(&err), NULL);
         }
         sl_error_release(&err);
-        int64_t next = 0, wait = IDLE_WAIT_MS;
-        if (sl_store_delivery_next_due(s->st, &next, NULL) == 0 && next)
-            wait = SL_MAX(0, SL_MIN(next - sl_time_now_ms(), (int64_t)IDLE_WAIT_MS));
+        prune(s, &pruned);
+        if (rc == 0 && next > now)
+            wait = SL_MIN(next - now, (int64_t)IDLE_WAIT_MS);
         pthread_mutex_lock(&s->delivery_mu);
         if (!s->delivery_kick && !atomic_load(&s->stopping) && wait > 0) {
             struct timespec ts;

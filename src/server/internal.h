@@ -593,6 +593,7 @@ void srv_audit_on(struct req *r, const char *action, const char *kind, int64_t i
  * one thread sends with retries (see the file). */
 #define SRV_DELIVERY_ATTEMPTS 8         /* attempts before a delivery is given up */
 #define SRV_DELIVERY_RETRY_BASE_MS 5000 /* the first retry's wait (--delivery-retry-base) */
+#define SRV_DELIVERY_KEEP_MS (30LL * 86400 * 1000) /* finished deliveries are kept 30 days */
 int srv_delivery_start(struct sl_server *s, struct sl_error *err);
 /* Makes the sender look at the queue now. */
 void srv_delivery_wake(struct sl_server *s);

@@ -372,8 +372,11 @@ int sl_store_delivery_update(struct sl_store *st, const struct sl_store_delivery
 int sl_store_delivery_next_due(struct sl_store *st, int64_t *out, struct sl_error *err)
 {
     struct db_rows rows = {0};
-    int rc = db_run(st, false, "SELECT MIN(next_at) FROM deliveries WHERE state = 'pending'", NULL,
-                    0, &rows, NULL, err);
+    int rc = db_run(st, false,
+                    "SELECT MIN(d.next_at) FROM deliveries d WHERE d.state = 'pending' AND NOT "
+                    "EXISTS (SELECT 1 FROM deliveries e WHERE e.state = 'pending' AND e.target = "
+                    "d.target AND e.id < d.id)",
+                    NULL, 0, &rows, NULL, err);
     if (rc == 0)
         *out = db_get_int(&rows, 0, 0);
     db_rows_release(&rows);
@@ -417,6 +420,13 @@ int sl_store_delivery_get(struct sl_store *st, int64_t id, struct sl_store_deliv
         read_delivery(&rows, 0, out);
     db_rows_release(&rows);
     return rc;
+}
+
+int sl_store_delivery_prune(struct sl_store *st, int64_t before, struct sl_error *err)
+{
+    struct db_value v = db_int(before);
+    return db_run(st, true, "DELETE FROM deliveries WHERE state <> 'pending' AND updated_at < ?",
+                  &v, 1, NULL, NULL, err);
 }
 
 int sl_store_ref_status_swap(struct sl_store *st, int64_t project_id, const char *ref,

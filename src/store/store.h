@@ -968,7 +968,8 @@ int sl_store_delivery_claim(struct sl_store *st, int64_t now, int64_t lease_ms,
  * when delivered). */
 int sl_store_delivery_update(struct sl_store *st, const struct sl_store_delivery *d, int64_t now,
                              struct sl_error *err);
-/* The earliest next_at of a pending delivery into *OUT (0 = none pending). */
+/* The earliest next_at of a pending delivery that may be claimed then (not held back behind
+ * an older one to its target) into *OUT (0 = none pending). */
 int sl_store_delivery_next_due(struct sl_store *st, int64_t *out, struct sl_error *err);
 /* A project's deliveries, newest first (keyset on id); PAGE->status filters on state. */
 int sl_store_delivery_list(struct sl_store *st, int64_t project_id,
@@ -976,6 +977,8 @@ int sl_store_delivery_list(struct sl_store *st, int64_t project_id,
                            size_t *n, struct sl_error *err);
 int sl_store_delivery_get(struct sl_store *st, int64_t id, struct sl_store_delivery *out,
                           struct sl_error *err);
+/* Deletes delivered and given-up deliveries last updated before BEFORE. */
+int sl_store_delivery_prune(struct sl_store *st, int64_t before, struct sl_error *err);
 /* Records STATUS as the last finished status of REF (a branch, or "refs/tags/NAME") of
  * PROJECT_ID; *OLD_OUT (caller frees) gets the one it replaces, NULL when there was none. */
 int sl_store_ref_status_swap(struct sl_store *st, int64_t project_id, const char *ref,

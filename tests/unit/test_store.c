@@ -1906,7 +1906,7 @@ STORE_TEST(forge_and_deliveries)
     got.next_at = 200;
     CHECK_OK(sl_store_delivery_update(st, &got, 150, &e_));
     CHECK_OK(sl_store_delivery_next_due(st, &next, &e_));
-    CHECK_INT_EQ(next, 100); /* a's second, due but held back */
+    CHECK_INT_EQ(next, 200); /* a's first again: a's second, due at 100, waits for it */
     CHECK_INT_EQ(sl_store_delivery_claim(st, 199, 1000, &other, NULL), 0);
     CHECK_INT_EQ(sl_store_delivery_claim(st, 200, 1000, &other, NULL), 1);
     CHECK_INT_EQ(other.id, id);
@@ -1944,6 +1944,14 @@ STORE_TEST(forge_and_deliveries)
     CHECK_INT_EQ(ds[0].id, id);
     sl_store_deliveries_free(ds, n);
 
+    /* finished deliveries go after a while, pending ones stay */
+    CHECK_OK(sl_store_delivery_prune(st, 250, &e_));
+    CHECK_FAILS(SL_ENOENT, sl_store_delivery_get(st, id, &got, &e_)); /* updated at 210 */
+    page = (struct sl_store_page){0};
+    CHECK_OK(sl_store_delivery_list(st, pid, &page, &ds, &n, &e_));
+    CHECK_INT_EQ(n, 2);
+    sl_store_deliveries_free(ds, n);
+
     /* a ref's last status, for "fixed" */
     char *old = NULL;
     CHECK_OK(sl_store_ref_status_swap(st, pid, "main", "failed", 1, &old, &e_));
@@ -1955,7 +1963,9 @@ STORE_TEST(forge_and_deliveries)
     /* the project takes it all with it */
     CHECK_OK(sl_store_project_delete(st, pid, &e_));
     CHECK_FAILS(SL_ENOENT, sl_store_forge_get(st, pid, false, &gotf, &e_));
-    CHECK_FAILS(SL_ENOENT, sl_store_delivery_get(st, id, &got, &e_));
+    CHECK_OK(sl_store_delivery_list(st, pid, &page, &ds, &n, &e_));
+    CHECK_INT_EQ(n, 0);
+    sl_store_deliveries_free(ds, n);
     CHECK_FAILS(SL_ENOENT, sl_store_forge_delete(st, pid, &e_));
 }
 
