@@ -34,7 +34,7 @@ static const char *executor_name(enum sl_agent_executor e)
     return names[e];
 }
 
-int64_t agent_backoff(int64_t delay_ms)
+int64_t sl_agent_backoff(int64_t delay_ms)
 {
     int64_t next = SL_MIN(delay_ms * 2, 60000);
     /* +-20 %: agents that lost the same server do not all come back in the same instant */
@@ -42,7 +42,7 @@ int64_t agent_backoff(int64_t delay_ms)
     return next + jitter;
 }
 
-void agent_wait(struct sl_agent *a, int64_t ms)
+void sl_agent_wait(struct sl_agent *a, int64_t ms)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -145,12 +145,12 @@ static int verify(struct sl_agent *a, struct sl_error *err)
             sl_error_release(&e);
         }
         pthread_mutex_lock(&a->mu);
-        agent_wait(a, delay);
+        sl_agent_wait(a, delay);
         bool stop = a->stopping;
         pthread_mutex_unlock(&a->mu);
         if (stop)
             break;
-        delay = agent_backoff(delay);
+        delay = sl_agent_backoff(delay);
     }
     free(url);
     free(body);
@@ -181,7 +181,7 @@ static void *slot_main(void *arg)
             was_away = false;
             if (r.status == 201) {
                 delay = 1000;
-                agent_run_job(slot, r.body, r.len);
+                sl_agent_run_job(slot, r.body, r.len);
             } else if (r.status == 204) {
                 delay = 1000; /* nothing now: ask again at once, the server holds the request */
             } else if (r.status == 403 || r.status == 401) {
@@ -202,9 +202,9 @@ static void *slot_main(void *arg)
         sl_error_release(&e);
         if (wait_ms) {
             pthread_mutex_lock(&a->mu);
-            agent_wait(a, wait_ms);
+            sl_agent_wait(a, wait_ms);
             pthread_mutex_unlock(&a->mu);
-            delay = agent_backoff(delay);
+            delay = sl_agent_backoff(delay);
         }
     }
     free(url);

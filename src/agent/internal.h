@@ -42,20 +42,20 @@ struct sl_agent {
 
 /* Runs the job PAYLOAD (LEN bytes, the 201 answer of jobs/request) on SLOT and reports it
  * to the server. Never fails: every outcome is reported, or logged when it cannot be. */
-void agent_run_job(struct agent_slot *slot, const char *payload, size_t len);
+void sl_agent_run_job(struct agent_slot *slot, const char *payload, size_t len);
 
 /* Waits up to MS on a->cv (locked by the caller), waking early on stop. */
-void agent_wait(struct sl_agent *a, int64_t ms);
+void sl_agent_wait(struct sl_agent *a, int64_t ms);
 
 /* The next backoff delay after DELAY_MS (1 s doubling to 60 s, +-20 % jitter). */
-int64_t agent_backoff(int64_t delay_ms);
+int64_t sl_agent_backoff(int64_t delay_ms);
 
 /* Collects JOB's artifacts entries due for a job that succeeded (SUCCESS) or not, packs
  * each as its artifact_format asks (zip, gzip, raw) and uploads it. SAY writes a line to
  * the job's log. Returns false when an upload the job needed failed (the job fails). */
 typedef void (*agent_say_fn)(void *ctx, const char *fmt, ...) SL_PRINTF(2, 3);
-bool agent_upload_artifacts(struct sl_agent *a, const struct sl_agent_job *job,
-                            const char *workspace, const char *tmp_dir, bool success,
-                            agent_say_fn say, void *ctx);
+bool sl_agent_upload_artifacts(struct sl_agent *a, const struct sl_agent_job *job,
+                               const char *workspace, const char *tmp_dir, bool success,
+                               agent_say_fn say, void *ctx);
 
 #endif

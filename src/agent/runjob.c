@@ -216,7 +216,7 @@ static bool download_deps(struct run *r, const char *dir, struct sl_job_source *
             }
             sl_error_release(&err);
             usleep((useconds_t)delay * 1000);
-            delay = agent_backoff(delay);
+            delay = sl_agent_backoff(delay);
         }
         free(url);
         free(hdr);
@@ -312,7 +312,7 @@ static void put_final(struct run *r, const char *state, const char *reason, int 
             break;
         }
         usleep((useconds_t)delay * 1000);
-        delay = agent_backoff(delay);
+        delay = sl_agent_backoff(delay);
     }
     free(url);
     free(body);
@@ -359,7 +359,7 @@ static void report_unreadable(struct sl_agent *a, const char *payload, size_t le
     json_decref(root);
 }
 
-void agent_run_job(struct agent_slot *slot, const char *payload, size_t len)
+void sl_agent_run_job(struct agent_slot *slot, const char *payload, size_t len)
 {
     struct sl_agent *a = slot->a;
     struct run r = {.a = a, .slot = slot};
@@ -459,7 +459,7 @@ void agent_run_job(struct agent_slot *slot, const char *payload, size_t len)
     ran = true;
     exit_code = res.exit_code;
     if (!sl_agent_trace_aborted(r.trace) && !res.canceled) {
-        if (!agent_upload_artifacts(a, &r.job, ws, tmp, res.success, say, &r) && res.success) {
+        if (!sl_agent_upload_artifacts(a, &r.job, ws, tmp, res.success, say, &r) && res.success) {
             res.success = false;
             res.failure_name = "unknown_failure";
         }

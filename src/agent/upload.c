@@ -149,7 +149,7 @@ static long post(struct sl_agent *a, const struct sl_agent_job *job,
                 break;
         }
         usleep((useconds_t)delay * 1000);
-        delay = agent_backoff(delay);
+        delay = sl_agent_backoff(delay);
     }
     curl_free(q_type);
     curl_free(q_fmt);
@@ -164,9 +164,9 @@ static bool due(enum sl_job_artifacts_when when, bool success)
     return when == SL_JOB_ARTIFACTS_ALWAYS || (when == SL_JOB_ARTIFACTS_ON_SUCCESS) == success;
 }
 
-bool agent_upload_artifacts(struct sl_agent *a, const struct sl_agent_job *job,
-                            const char *workspace, const char *tmp_dir, bool success,
-                            agent_say_fn say, void *ctx)
+bool sl_agent_upload_artifacts(struct sl_agent *a, const struct sl_agent_job *job,
+                               const char *workspace, const char *tmp_dir, bool success,
+                               agent_say_fn say, void *ctx)
 {
     bool ok = true;
     for (size_t i = 0; i < job->nuploads; i++) {

@@ -133,11 +133,11 @@ int sl_cmd_agent(int argc, char **argv)
         case 'M':
         case 'N':
         case 'U':
-            if (!run_executor_limit("agent",
-                                    opt == 'M'   ? "memory"
-                                    : opt == 'N' ? "pids"
-                                                 : "cpus",
-                                    ca.arg, &o.sandbox))
+            if (!sl_run_executor_limit("agent",
+                                       opt == 'M'   ? "memory"
+                                       : opt == 'N' ? "pids"
+                                                    : "cpus",
+                                       ca.arg, &o.sandbox))
                 return SL_EXIT_USAGE;
             break;
         case 'R':

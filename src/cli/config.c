@@ -37,7 +37,7 @@ int sl_cmd_config(int argc, char **argv)
         if (opt == 'f')
             file = p.arg;
         else
-            cli_include_opt(&includes, opt, p.arg, &nprojects);
+            sl_cli_include_opt(&includes, opt, p.arg, &nprojects);
     if (opt < 0 || sl_cli_too_many(&p, 0) ||
         (!file && !(file = found = sl_cli_default_ci_file()))) {
         ret = opt < 0 ? p.exit : SL_EXIT_USAGE;
@@ -46,12 +46,12 @@ int sl_cmd_config(int argc, char **argv)
 
     struct sl_diag diag = SL_DIAG_INIT;
     struct sl_config *cfg = NULL;
-    int rc = cli_load_config(file, false, &includes, &cfg, &diag);
+    int rc = sl_cli_load_config(file, false, &includes, &cfg, &diag);
     if (rc == SL_ENOENT && diag.n == 0) {
         sl_cli_error("%s: no such file", file);
         ret = SL_EXIT_USAGE;
     } else {
-        cli_print_diag(&diag);
+        sl_cli_print_diag(&diag);
         if (cfg) {
             struct sl_str out = SL_STR_INIT;
             sl_config_emit_yaml(cfg, &out);

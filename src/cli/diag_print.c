@@ -1,4 +1,4 @@
-/* diag_print.c: diagnostics as compilers print them (cli_diag_write, pipeline.h):
+/* diag_print.c: diagnostics as compilers print them (sl_cli_diag_write, pipeline.h):
  *
  *   .gitlab-ci.yml:4:3: jobs:build config contains unknown keys: scirpt
  *     scirpt: echo hi
@@ -59,7 +59,7 @@ static void show_line(FILE *out, const struct source *s, int line, int column)
     fputs("^\n", out);
 }
 
-void cli_diag_write(FILE *out, const struct sl_diag *d)
+void sl_cli_diag_write(FILE *out, const struct sl_diag *d)
 {
     struct source src = {NULL, NULL, 0};
     for (size_t i = 0; i < d->n; i++) {

@@ -22,8 +22,8 @@ static const char *var(const struct cli_includes *r, const char *name)
     return NULL;
 }
 
-void cli_includes_init(struct cli_includes *r, const struct cli_include_opts *o,
-                       const char *const *vars)
+void sl_cli_includes_init(struct cli_includes *r, const struct cli_include_opts *o,
+                          const char *const *vars)
 {
     memset(r, 0, sizeof(*r));
     if (o)
@@ -40,13 +40,13 @@ void cli_includes_init(struct cli_includes *r, const struct cli_include_opts *o,
         r->cache = sl_xasprintf("%s/.cache/sluice/includes", home && *home ? home : "/tmp");
 }
 
-void cli_includes_release(struct cli_includes *r)
+void sl_cli_includes_release(struct cli_includes *r)
 {
     free(r->cache);
     r->cache = NULL;
 }
 
-bool cli_include_opt(struct cli_include_opts *o, int id, const char *arg, size_t *nprojects)
+bool sl_cli_include_opt(struct cli_include_opts *o, int id, const char *arg, size_t *nprojects)
 {
     switch (id) {
     case CLI_OPT_OFFLINE:
@@ -337,8 +337,8 @@ static struct sl_include_git git_ways(struct cli_includes *r)
     return g;
 }
 
-int cli_includes_fetch(void *ctx, const struct sl_config_include *inc,
-                       struct sl_config_fetched *out, struct sl_error *err)
+int sl_cli_includes_fetch(void *ctx, const struct sl_config_include *inc,
+                          struct sl_config_fetched *out, struct sl_error *err)
 {
     struct cli_includes *r = ctx;
     git_libgit2_init();

@@ -35,14 +35,14 @@ struct cli_includes {
 };
 
 /* Sets R up (nothing is created before a fetch needs it). VARS is borrowed for R's life. */
-void cli_includes_init(struct cli_includes *r, const struct cli_include_opts *o,
-                       const char *const *vars);
-void cli_includes_release(struct cli_includes *r);
+void sl_cli_includes_init(struct cli_includes *r, const struct cli_include_opts *o,
+                          const char *const *vars);
+void sl_cli_includes_release(struct cli_includes *r);
 /* The sl_config_fetch_fn; CTX is a struct cli_includes. */
-int cli_includes_fetch(void *ctx, const struct sl_config_include *inc,
-                       struct sl_config_fetched *out, struct sl_error *err);
+int sl_cli_includes_fetch(void *ctx, const struct sl_config_include *inc,
+                          struct sl_config_fetched *out, struct sl_error *err);
 /* Handles the option ID (one of the CLI_OPT_* below) with ARG; false for another id. */
-bool cli_include_opt(struct cli_include_opts *o, int id, const char *arg, size_t *nprojects);
+bool sl_cli_include_opt(struct cli_include_opts *o, int id, const char *arg, size_t *nprojects);
 
 enum { CLI_OPT_OFFLINE = 0x200, CLI_OPT_INCLUDE_PROJECT, CLI_OPT_TEMPLATE_DIR };
 /* The three table rows, for the commands that load a pipeline. */

@@ -76,7 +76,7 @@ int sl_cmd_lint(int argc, char **argv)
             shape_only = true;
             break;
         default:
-            cli_include_opt(&includes, opt, p.arg, &nprojects);
+            sl_cli_include_opt(&includes, opt, p.arg, &nprojects);
         }
     }
     if (opt < 0 || sl_cli_too_many(&p, 0) ||
@@ -95,7 +95,7 @@ int sl_cmd_lint(int argc, char **argv)
     }
     struct sl_diag diag = SL_DIAG_INIT;
     struct sl_config *cfg = NULL;
-    int rc = cli_load_config(file, shape_only, &includes, &cfg, &diag);
+    int rc = sl_cli_load_config(file, shape_only, &includes, &cfg, &diag);
     if (rc == SL_ENOENT && diag.n == 0) {
         sl_cli_error("%s: no such file", file);
         ret = SL_EXIT_USAGE;
@@ -111,7 +111,7 @@ int sl_cmd_lint(int argc, char **argv)
             json_decref(o);
         } else {
             /* findings then the verdict, all on stdout, as shellcheck and eslint print them */
-            cli_diag_write(stdout, &diag);
+            sl_cli_diag_write(stdout, &diag);
             if (rc == 0 && diag.errors == 0)
                 printf("%s is valid\n", file);
             else

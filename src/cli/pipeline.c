@@ -13,7 +13,7 @@ extern char **environ;
 
 /* The variables GitLab lets include:local paths use, from the environment (so a user can
  * set them), with CI_PROJECT_DIR and CI_PROJECT_NAME derived from the project directory. */
-char **cli_env_include_vars(const char *project_dir)
+char **sl_cli_env_include_vars(const char *project_dir)
 {
     static const char *const prefixes[] = {
         "CI_PROJECT_", "CI_DEFAULT_BRANCH=", "CI_COMMIT_",       "CI_PIPELINE_SOURCE=",
@@ -43,12 +43,12 @@ char **cli_env_include_vars(const char *project_dir)
     return vars;
 }
 
-void cli_print_diag(const struct sl_diag *d)
+void sl_cli_print_diag(const struct sl_diag *d)
 {
-    cli_diag_write(stderr, d);
+    sl_cli_diag_write(stderr, d);
 }
 
-bool cli_parse_var(struct sl_vars *vars, const char *kv)
+bool sl_cli_parse_var(struct sl_vars *vars, const char *kv)
 {
     const char *eq = strchr(kv, '=');
     if (!eq || eq == kv) {
@@ -69,23 +69,23 @@ bool cli_parse_var(struct sl_vars *vars, const char *kv)
     return true;
 }
 
-int cli_load_config(const char *file, bool shape_only, const struct cli_include_opts *includes,
-                    struct sl_config **cfg, struct sl_diag *diag)
+int sl_cli_load_config(const char *file, bool shape_only, const struct cli_include_opts *includes,
+                       struct sl_config **cfg, struct sl_diag *diag)
 {
     struct sl_config_opts opts = {0};
     struct cli_includes res;
     char *dir = sl_xstrdup(file);
     opts.project_dir = dirname(dir);
     opts.shape_only = shape_only;
-    char **vars = cli_env_include_vars(opts.project_dir);
+    char **vars = sl_cli_env_include_vars(opts.project_dir);
     opts.vars = (const char *const *)vars;
-    cli_includes_init(&res, includes, opts.vars);
-    opts.fetch = cli_includes_fetch;
+    sl_cli_includes_init(&res, includes, opts.vars);
+    opts.fetch = sl_cli_includes_fetch;
     opts.fetch_ctx = &res;
     sl_config_set_expr_checker(sl_expr_valid);
     sl_config_set_regex_matcher(sl_regex_match_once);
     int rc = sl_config_load_file(cfg, file, &opts, diag);
-    cli_includes_release(&res);
+    sl_cli_includes_release(&res);
     sl_diag_sort(diag);
     for (char **v = vars; *v; v++)
         free(*v);
@@ -94,7 +94,7 @@ int cli_load_config(const char *file, bool shape_only, const struct cli_include_
     return rc;
 }
 
-int cli_pipeline_prepare(struct cli_pipeline *p, const struct cli_pipeline_args *args)
+int sl_cli_pipeline_prepare(struct cli_pipeline *p, const struct cli_pipeline_args *args)
 {
     struct sl_error err = SL_ERROR_INIT;
     struct sl_diag diag = SL_DIAG_INIT;
@@ -137,7 +137,7 @@ int cli_pipeline_prepare(struct cli_pipeline *p, const struct cli_pipeline_args 
     if (t->warning)
         fprintf(stderr, "sluice: warning: %s\n", t->warning);
     for (const char **v = args->vars; v && *v; v++) {
-        if (!cli_parse_var(&t->pipeline_vars, *v)) {
+        if (!sl_cli_parse_var(&t->pipeline_vars, *v)) {
             ret = SL_EXIT_USAGE;
             goto out;
         }
@@ -160,13 +160,13 @@ int cli_pipeline_prepare(struct cli_pipeline *p, const struct cli_pipeline_args 
     opts.inputs = args->inputs;
     p->includes = args->includes;
     struct cli_includes res;
-    cli_includes_init(&res, &args->includes, opts.vars);
-    opts.fetch = cli_includes_fetch;
+    sl_cli_includes_init(&res, &args->includes, opts.vars);
+    opts.fetch = sl_cli_includes_fetch;
     opts.fetch_ctx = &res;
     int rc = sl_config_load_file(&p->cfg, p->file, &opts, &diag);
-    cli_includes_release(&res);
+    sl_cli_includes_release(&res);
     sl_diag_sort(&diag);
-    cli_print_diag(&diag);
+    sl_cli_print_diag(&diag);
     if (rc < 0) {
         ret = SL_EXIT_USAGE;
         goto out;
@@ -187,7 +187,7 @@ out:
     return ret;
 }
 
-int cli_sluice_dir_ensure(const char *project_dir, struct sl_error *err)
+int sl_cli_sluice_dir_ensure(const char *project_dir, struct sl_error *err)
 {
     char *dir = sl_fs_join(project_dir, ".sluice");
     char *ignore = sl_fs_join(dir, ".gitignore");
@@ -199,14 +199,14 @@ int cli_sluice_dir_ensure(const char *project_dir, struct sl_error *err)
     return rc;
 }
 
-int cli_pipeline_start(struct cli_pipeline *p)
+int sl_cli_pipeline_start(struct cli_pipeline *p)
 {
     struct sl_error err = SL_ERROR_INIT;
     struct sl_trigger *t = &p->trigger;
     int64_t id = 0;
     int ret = SL_EXIT_OK;
 
-    if (cli_sluice_dir_ensure(p->project_dir, &err) < 0 ||
+    if (sl_cli_sluice_dir_ensure(p->project_dir, &err) < 0 ||
         sl_plan_next_pipeline_id(p->project_dir, true, &id, &err) < 0) {
         sl_cli_error("%s", sl_error_format(&err));
         ret = SL_EXIT_USAGE;
@@ -226,7 +226,7 @@ out:
     return ret;
 }
 
-void cli_pipeline_release(struct cli_pipeline *p)
+void sl_cli_pipeline_release(struct cli_pipeline *p)
 {
     sl_plan_free(p->plan);
     sl_config_free(p->cfg);

@@ -30,31 +30,31 @@ struct cli_pipeline {
 
 /* Does it all; prints what went wrong (configuration errors as FILE:LINE:COL: message,
  * warnings too) and returns the exit code to use, or SL_EXIT_OK with P filled. */
-int cli_pipeline_prepare(struct cli_pipeline *p, const struct cli_pipeline_args *args);
-void cli_pipeline_release(struct cli_pipeline *p);
+int sl_cli_pipeline_prepare(struct cli_pipeline *p, const struct cli_pipeline_args *args);
+void sl_cli_pipeline_release(struct cli_pipeline *p);
 /* A run that starts: takes its pipeline number (prepare only looked at the next one, so
  * a run refused before it starts uses none), replanning in the rare case another run took
  * that number meanwhile; makes .sluice/ with its .gitignore. Prints what went wrong and
  * returns the exit code to use. */
-int cli_pipeline_start(struct cli_pipeline *p);
+int sl_cli_pipeline_start(struct cli_pipeline *p);
 /* Makes PROJECT_DIR/.sluice and its .gitignore ("*": the directory never shows in git
  * status). Returns 0 or an SL_E* code with ERR set. */
-int cli_sluice_dir_ensure(const char *project_dir, struct sl_error *err);
+int sl_cli_sluice_dir_ensure(const char *project_dir, struct sl_error *err);
 /* For lint and config, which read no git: the variables include:local paths may use, from
  * the environment (CI_PROJECT_*, CI_COMMIT_*, CI_DEFAULT_BRANCH, ...), with CI_PROJECT_DIR
  * and CI_PROJECT_NAME from PROJECT_DIR. NULL-terminated; free each string and the array. */
-char **cli_env_include_vars(const char *project_dir);
+char **sl_cli_env_include_vars(const char *project_dir);
 /* lint's and config's loading: FILE's directory is the project, include variables from
  * the environment, the expression hook set; DIAG sorted. Returns sl_config_load_file's
  * code; *cfg as it sets it. */
-int cli_load_config(const char *file, bool shape_only, const struct cli_include_opts *includes,
-                    struct sl_config **cfg, struct sl_diag *diag);
+int sl_cli_load_config(const char *file, bool shape_only, const struct cli_include_opts *includes,
+                       struct sl_config **cfg, struct sl_diag *diag);
 /* Prints DIAG's items to stderr as FILE:LINE:COL: [warning: ]message. */
-void cli_print_diag(const struct sl_diag *diag);
+void sl_cli_print_diag(const struct sl_diag *diag);
 /* Each item as FILE:LINE:COL: [warning: ]MESSAGE, then the source line with a caret under
  * the column, then "hint: ..." when the item has one (diag_print.c). */
-void cli_diag_write(FILE *out, const struct sl_diag *diag);
+void sl_cli_diag_write(FILE *out, const struct sl_diag *diag);
 /* Parses "K=V" into the collection; false (and a message) for a malformed one. */
-bool cli_parse_var(struct sl_vars *vars, const char *kv);
+bool sl_cli_parse_var(struct sl_vars *vars, const char *kv);
 
 #endif

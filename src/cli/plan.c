@@ -140,7 +140,7 @@ int sl_cmd_plan(int argc, char **argv)
             json = true;
             break;
         default:
-            cli_include_opt(&args.includes, opt, ca.arg, &nprojects);
+            sl_cli_include_opt(&args.includes, opt, ca.arg, &nprojects);
         }
     }
     if (opt < 0 || sl_cli_too_many(&ca, 0)) {
@@ -156,12 +156,12 @@ int sl_cmd_plan(int argc, char **argv)
     args.changed = changed;
     args.inputs = inputs;
     struct cli_pipeline p;
-    ret = cli_pipeline_prepare(&p, &args);
+    ret = sl_cli_pipeline_prepare(&p, &args);
     if (ret == SL_EXIT_OK) {
         struct cli_unacted u = {0};
-        cli_unacted_local(&u, p.plan, NULL);
-        cli_unacted_print(&u, stderr);
-        cli_unacted_release(&u);
+        sl_cli_unacted_local(&u, p.plan, NULL);
+        sl_cli_unacted_print(&u, stderr);
+        sl_cli_unacted_release(&u);
         if (json) {
             json_t *o = sl_plan_to_json(p.plan);
             char *s = json_dumps(o, JSON_PRESERVE_ORDER);
@@ -172,7 +172,7 @@ int sl_cmd_plan(int argc, char **argv)
             print_plan(p.plan, sl_cli_color());
         }
     }
-    cli_pipeline_release(&p);
+    sl_cli_pipeline_release(&p);
 out:
     free(vars);
     free(changed);

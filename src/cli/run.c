@@ -1,6 +1,6 @@
 /* run.c: `sluice run`, the pipeline of the current repository run right here: plan it,
  * turn each planned job into a job spec (workspace, artifacts, caches, environment), and
- * hand them to the engine (run_engine.c). */
+ * hand them to the engine (sl_run_engine.c). */
 #include "base/compat.h"
 #include "cli/run.h"
 #include "cli/run_variables.h"
@@ -342,7 +342,7 @@ static void build_job(struct builder *b, struct run_job *rj, size_t plan_index, 
     s->retry_exit_codes = pj->retry_exit_codes;
     s->nretry_exit_codes = pj->nretry_exit_codes;
 
-    /* the job as written now; the run context is bound when it starts (run_engine.c),
+    /* the job as written now; the run context is bound when it starts (sl_run_engine.c),
      * once the jobs it depends on have left their artifacts and dotenv reports */
     sl_jobspec_plan(&rj->planned, b->plan, plan_index, NULL);
     struct sl_jobspec_ctx *c = &rj->ctx;
@@ -359,7 +359,7 @@ static void build_job(struct builder *b, struct run_job *rj, size_t plan_index, 
     /* what the job's executor will ignore, noted once before the run */
     struct sl_job_spec probe = rj->planned.spec;
     probe.workspace = c->workspace;
-    run_executor_apply(b->a, b->xo, &probe, b->unacted);
+    sl_run_executor_apply(b->a, b->xo, &probe, b->unacted);
     /* a container gets the job's variables only, as with the runner: nothing of the
      * environment sluice was started in (a shell job keeps it, as a local run wants) */
     if (probe.exec.executor == SL_EXEC_DOCKER)
@@ -382,7 +382,7 @@ static int parse_args(int argc, char **argv, struct run_args *a)
         case CLI_OPT_OFFLINE:
         case CLI_OPT_INCLUDE_PROJECT:
         case CLI_OPT_TEMPLATE_DIR:
-            cli_include_opt(&a->includes, opt, p.arg, &a->nprojects);
+            sl_cli_include_opt(&a->includes, opt, p.arg, &a->nprojects);
             break;
         case 'v':
             a->vars[a->nvars++] = p.arg;
@@ -424,7 +424,7 @@ static int parse_args(int argc, char **argv, struct run_args *a)
             break;
         }
         case 'e':
-            if (!run_executor_parse(p.arg, &a->xo.executor)) {
+            if (!sl_run_executor_parse(p.arg, &a->xo.executor)) {
                 sl_cli_error("run: unknown executor '%s' (auto, shell, docker or sandbox)", p.arg);
                 return SL_EXIT_USAGE;
             }
@@ -435,11 +435,11 @@ static int parse_args(int argc, char **argv, struct run_args *a)
         case 'M':
         case 'N':
         case 'U':
-            if (!run_executor_limit("run",
-                                    opt == 'M'   ? "memory"
-                                    : opt == 'N' ? "pids"
-                                                 : "cpus",
-                                    p.arg, &a->xo.sandbox))
+            if (!sl_run_executor_limit("run",
+                                       opt == 'M'   ? "memory"
+                                       : opt == 'N' ? "pids"
+                                                    : "cpus",
+                                       p.arg, &a->xo.sandbox))
                 return SL_EXIT_USAGE;
             break;
         case 'R':
@@ -450,7 +450,7 @@ static int parse_args(int argc, char **argv, struct run_args *a)
             break;
         case 'P':
         case 'A': {
-            unsigned m = run_executor_policies(p.arg);
+            unsigned m = sl_run_executor_policies(p.arg);
             if (!m || (opt == 'P' && (m & (m - 1)))) {
                 sl_cli_error("run: --%s takes %s of always, if-not-present, never, not '%s'",
                              opt == 'P' ? "pull-policy" : "allowed-pull-policies",
@@ -619,8 +619,8 @@ static int pipe_run(struct run_child *c, struct sl_error *err)
     opts.cancel = c->cancel;
     bool warnings = false;
     c->status = SL_SCHED_FAILED;
-    return run_engine(c->jobs, c->n, c->plan->nstages, &opts, rc->out, &c->status, &warnings,
-                      &c->duration_ms, err);
+    return sl_run_engine(c->jobs, c->n, c->plan->nstages, &opts, rc->out, &c->status, &warnings,
+                         &c->duration_ms, err);
 }
 
 /* The summary rows of C's jobs, each bridge's child's rows after it. */
@@ -776,12 +776,12 @@ static struct run_child *child_prepare(void *ctx, struct run_job *jobs, size_t b
     opts.include_rule = sl_plan_include_rule;
     opts.include_rule_ctx = ct;
     struct cli_includes res;
-    cli_includes_init(&res, &c->rc->a->includes, opts.vars);
-    opts.fetch = cli_includes_fetch;
+    sl_cli_includes_init(&res, &c->rc->a->includes, opts.vars);
+    opts.fetch = sl_cli_includes_fetch;
     opts.fetch_ctx = &res;
     char *name = sl_xasprintf("%s/trigger:include of %s", c->rc->project_dir, pj->name);
     int r = sl_config_load_string(&c->cfg, name, yaml, strlen(yaml), &opts, &diag);
-    cli_includes_release(&res);
+    sl_cli_includes_release(&res);
     free(name);
     if (r < 0) {
         sl_diag_sort(&diag);
@@ -814,8 +814,8 @@ static struct run_child *child_prepare(void *ctx, struct run_job *jobs, size_t b
         snprintf(why, whylen, "%s", sl_error_format(&err));
         goto fail;
     }
-    run_output_note(c->rc->out, "%s: child pipeline #%lld: %zu job%s", bj->name,
-                    (long long)ct->pipeline_id, c->n, c->n == 1 ? "" : "s");
+    sl_run_output_note(c->rc->out, "%s: child pipeline #%lld: %zu job%s", bj->name,
+                       (long long)ct->pipeline_id, c->n, c->n == 1 ? "" : "s");
     goto out;
 fail:
     if (c) {
@@ -839,12 +839,12 @@ static enum sl_sched_status child_run(void *ctx, struct run_child *c, struct sl_
     (void)ctx;
     c->cancel = cancel;
     if (pipe_run(c, &err) < 0) {
-        run_output_note(c->rc->out, "%s: %s", c->bridge, sl_error_format(&err));
+        sl_run_output_note(c->rc->out, "%s: %s", c->bridge, sl_error_format(&err));
         c->status = SL_SCHED_FAILED;
     }
     sl_error_release(&err);
-    run_output_note(c->rc->out, "%s: child pipeline #%lld %s", c->bridge,
-                    (long long)c->trigger.pipeline_id, sl_sched_status_name(c->status));
+    sl_run_output_note(c->rc->out, "%s: child pipeline #%lld %s", c->bridge,
+                       (long long)c->trigger.pipeline_id, sl_sched_status_name(c->status));
     return c->status;
 }
 
@@ -907,7 +907,7 @@ static int run_pipeline(struct run_args *a, const char **changed, bool *canceled
     memset(&p, 0, sizeof(p));
     struct cli_pipeline_args pa = {a->file, a->ref,  a->tag,    NULL,
                                    a->vars, changed, a->inputs, a->includes};
-    if ((ret = cli_pipeline_prepare(&p, &pa)) != SL_EXIT_OK)
+    if ((ret = sl_cli_pipeline_prepare(&p, &pa)) != SL_EXIT_OK)
         goto out;
     const struct sl_plan *plan = p.plan;
     if (!plan->created) {
@@ -931,12 +931,12 @@ static int run_pipeline(struct run_args *a, const char **changed, bool *canceled
         goto out;
     }
     /* a sandbox the kernel refuses stops the run before any job, saying what is missing */
-    if (a->xo.executor == RUN_EXEC_SANDBOX && !run_executor_probe("run", &a->xo.sandbox)) {
+    if (a->xo.executor == RUN_EXEC_SANDBOX && !sl_run_executor_probe("run", &a->xo.sandbox)) {
         ret = SL_EXIT_FAIL;
         goto out;
     }
     /* from here on the run has started: it takes its pipeline number */
-    if ((ret = cli_pipeline_start(&p)) != SL_EXIT_OK)
+    if ((ret = sl_cli_pipeline_start(&p)) != SL_EXIT_OK)
         goto out;
     plan = p.plan;
 
@@ -956,7 +956,7 @@ static int run_pipeline(struct run_args *a, const char **changed, bool *canceled
                                        (long long)p.trigger.pipeline_id);
     struct sl_error err = SL_ERROR_INIT;
     char *varfiles_dir = sl_xasprintf("%s/variables", top.pipeline_dir);
-    int vrc = run_variables_load(&variables, rc.project_dir, a->varfiles, varfiles_dir, &err);
+    int vrc = sl_run_variables_load(&variables, rc.project_dir, a->varfiles, varfiles_dir, &err);
     free(varfiles_dir);
     if (vrc < 0) {
         sl_cli_error("run: %s", sl_error_format(&err));
@@ -965,7 +965,7 @@ static int run_pipeline(struct run_args *a, const char **changed, bool *canceled
         goto out;
     }
     rc.variables = &variables;
-    cli_unacted_local(&unacted, plan, top.sel);
+    sl_cli_unacted_local(&unacted, plan, top.sel);
     if (pipe_build(&top, &err) < 0) {
         sl_cli_error("%s", sl_error_format(&err));
         sl_error_release(&err);
@@ -979,13 +979,13 @@ static int run_pipeline(struct run_args *a, const char **changed, bool *canceled
     size_t n = top.n, width = 0;
     for (size_t i = 0; i < n; i++)
         width = SL_MAX(width, strlen(top.jobs[i].name));
-    cli_unacted_print(&unacted, stderr);
+    sl_cli_unacted_print(&unacted, stderr);
 
-    struct run_output *out = run_output_new(stdout, a->color, a->json, width);
+    struct run_output *out = sl_run_output_new(stdout, a->color, a->json, width);
     rc.out = out;
-    run_output_note(out, "pipeline #%lld on %s %s (%.8s): %zu job%s",
-                    (long long)p.trigger.pipeline_id, p.trigger.tag ? "tag" : "branch",
-                    p.trigger.ref, p.trigger.sha, n, n == 1 ? "" : "s");
+    sl_run_output_note(out, "pipeline #%lld on %s %s (%.8s): %zu job%s",
+                       (long long)p.trigger.pipeline_id, p.trigger.tag ? "tag" : "branch",
+                       p.trigger.ref, p.trigger.sha, n, n == 1 ? "" : "s");
     /* --var names protect those variables from dotenv reports */
     const char **protected_vars = sl_xcalloc(a->nvars + 1, sizeof(char *));
     for (size_t i = 0; i < a->nvars; i++) {
@@ -1008,8 +1008,8 @@ static int run_pipeline(struct run_args *a, const char **changed, bool *canceled
             warnings = warnings || top.jobs[i].allowed_failure;
         enum sl_sched_status status = top.status;
         char *logs_dir = sl_xasprintf("%s/logs", top.pipeline_dir);
-        run_output_summary(out, rows, nrows, sl_sched_status_name(status), warnings,
-                           top.duration_ms, logs_dir);
+        sl_run_output_summary(out, rows, nrows, sl_sched_status_name(status), warnings,
+                              top.duration_ms, logs_dir);
         free(logs_dir);
         free(rows);
         ret = status == SL_SCHED_SUCCESS || status == SL_SCHED_MANUAL || status == SL_SCHED_SKIPPED
@@ -1017,15 +1017,15 @@ static int run_pipeline(struct run_args *a, const char **changed, bool *canceled
                   : SL_EXIT_FAIL;
     }
     free(protected_vars);
-    run_output_free(out);
+    sl_run_output_free(out);
 out:
     if (canceled)
         *canceled = top.status == SL_SCHED_CANCELED;
-    cli_unacted_release(&unacted);
+    sl_cli_unacted_release(&unacted);
     top.prefix = ""; /* the top's trigger, config and plan belong to P */
     pipe_release(&top);
-    cli_pipeline_release(&p);
-    run_variables_release(&variables);
+    sl_cli_pipeline_release(&p);
+    sl_run_variables_release(&variables);
     if (lock_fd >= 0)
         close(lock_fd);
     return ret;
@@ -1054,7 +1054,7 @@ static int run_watch(struct run_args *a)
         struct sl_error err = SL_ERROR_INIT;
         char **changed = NULL;
         fflush(stdout);
-        int w = run_watch_wait(dir, &changed, &err);
+        int w = sl_run_watch_wait(dir, &changed, &err);
         if (w < 0) {
             sl_cli_error("run: %s", sl_error_format(&err));
             sl_error_release(&err);
@@ -1070,7 +1070,7 @@ static int run_watch(struct run_args *a)
         fprintf(stderr, "sluice: changed: %s%s; running again\n", names.buf, k > 5 ? ", ..." : "");
         sl_str_release(&names);
         ret = run_pipeline(a, (const char **)changed, &canceled);
-        run_watch_free(changed);
+        sl_run_watch_free(changed);
     }
     fprintf(stderr, "sluice: run --watch stopped\n");
     free(dir);

@@ -1,6 +1,6 @@
 /* run.h: `sluice run` inside: the planned jobs turned into runnable jobs (run.c) and the
  * engine that drives them through the scheduler with a pool of job threads
- * (run_engine.c). */
+ * (sl_run_engine.c). */
 #ifndef SL_CLI_RUN_H
 #define SL_CLI_RUN_H
 
@@ -40,7 +40,7 @@ struct run_job {
     struct sl_job_result result;
     const char *failure; /* failure reason of the last attempt, "" if none */
 
-    /* Set by run_engine when the pipeline ends. */
+    /* Set by sl_run_engine when the pipeline ends. */
     enum sl_sched_status status;
     int attempt;
     bool allowed_failure;
@@ -89,8 +89,8 @@ struct run_options {
 /* Runs JOBS[0..N) in NSTAGES stages to the end (or until Ctrl-C), printing through OUT.
  * Writes the pipeline's final status and warnings flag. Returns 0, or an SL_E* code when
  * the scheduler refused the jobs (a cycle: ERR says why). */
-int run_engine(struct run_job *jobs, size_t n, size_t nstages, const struct run_options *opts,
-               struct run_output *out, enum sl_sched_status *status, bool *warnings,
-               int64_t *duration_ms, struct sl_error *err);
+int sl_run_engine(struct run_job *jobs, size_t n, size_t nstages, const struct run_options *opts,
+                  struct run_output *out, enum sl_sched_status *status, bool *warnings,
+                  int64_t *duration_ms, struct sl_error *err);
 
 #endif

@@ -1,4 +1,4 @@
-/* run_engine.c: drives the run's jobs through the scheduler (sched/pipeline.h) with up to
+/* sl_run_engine.c: drives the run's jobs through the scheduler (sched/pipeline.h) with up to
  * -j job threads, the way the server's workers will: events in (a job ended, time passed,
  * Ctrl-C), transitions out (print them, start what became pending).
  *
@@ -116,7 +116,7 @@ static void print_change(struct engine *e, const struct sl_sched_change *c)
         return;
     if (c->to == SL_SCHED_PENDING && !detail[0])
         status = "pending";
-    run_output_job_status(e->out, j->name, c->job, status, detail);
+    sl_run_output_job_status(e->out, j->name, c->job, status, detail);
 }
 
 static bool wants_play(const struct engine *e, size_t i)
@@ -159,7 +159,7 @@ static char **dotenv_kv(const struct sl_dotenv *d)
 static void on_line(void *ctx, enum sl_exec_stream stream, const char *line, size_t len)
 {
     struct attempt *a = ctx;
-    run_output_line(a->e->out, a->e->jobs[a->i].name, a->i, stream, line, len);
+    sl_run_output_line(a->e->out, a->e->jobs[a->i].name, a->i, stream, line, len);
 }
 
 /* Hands job I's end to the engine (under the lock). */
@@ -210,10 +210,10 @@ static void *job_thread(void *arg)
     ctx.extra_raw = e->opts->extra_raw;
     struct sl_error berr = SL_ERROR_INIT;
     if (sl_jobspec_bind(&bound, &j->planned.spec, &ctx, &berr) < 0)
-        run_output_note(e->out, "%s: %s", j->name, sl_error_format(&berr));
+        sl_run_output_note(e->out, "%s: %s", j->name, sl_error_format(&berr));
     sl_error_release(&berr);
     struct sl_job_spec spec = bound.spec;
-    run_executor_apply(&bound.arena, e->opts->xo, &spec, NULL);
+    sl_run_executor_apply(&bound.arena, e->opts->xo, &spec, NULL);
     spec.exec.log_path = j->log_path;
     spec.exec.on_line = on_line;
     spec.exec.ctx = a;
@@ -363,10 +363,10 @@ static void *signal_thread(void *arg)
         e->signals++;
         if (e->signals == 1) {
             sl_exec_cancel(e->cancel);
-            run_output_note(e->out, "Canceling: stopping running jobs (Ctrl-C again to force)");
+            sl_run_output_note(e->out, "Canceling: stopping running jobs (Ctrl-C again to force)");
         } else {
             sl_exec_cancel_force(e->cancel);
-            run_output_note(e->out, "Forcing: killing jobs and their after_script");
+            sl_run_output_note(e->out, "Forcing: killing jobs and their after_script");
         }
         pthread_cond_broadcast(&e->cv);
         pthread_mutex_unlock(&e->mu);
@@ -401,9 +401,9 @@ static void wait_for_event(struct engine *e)
     pthread_cond_timedwait(&e->cv, &e->mu, &ts);
 }
 
-int run_engine(struct run_job *jobs, size_t n, size_t nstages, const struct run_options *opts,
-               struct run_output *out, enum sl_sched_status *status, bool *warnings,
-               int64_t *duration_ms, struct sl_error *err)
+int sl_run_engine(struct run_job *jobs, size_t n, size_t nstages, const struct run_options *opts,
+                  struct run_output *out, enum sl_sched_status *status, bool *warnings,
+                  int64_t *duration_ms, struct sl_error *err)
 {
     struct engine e = {0};
     struct sl_sched_job *sj = sl_xcalloc(n, sizeof(*sj));
@@ -478,9 +478,9 @@ int run_engine(struct run_job *jobs, size_t n, size_t nstages, const struct run_
                 size_t h = group_holder(&e, idx[k]);
                 if (h != SIZE_MAX) { /* GitLab's waiting_for_resource */
                     if (!e.wait_noted[idx[k]])
-                        run_output_note(out, "%s: waiting for resource '%s' (held by %s)",
-                                        jobs[idx[k]].name, jobs[idx[k]].resource_group,
-                                        jobs[h].name);
+                        sl_run_output_note(out, "%s: waiting for resource '%s' (held by %s)",
+                                           jobs[idx[k]].name, jobs[idx[k]].resource_group,
+                                           jobs[h].name);
                     e.wait_noted[idx[k]] = true;
                     continue;
                 }

@@ -7,7 +7,7 @@
 static void apply(struct sl_arena *a, const struct run_executor_opts *o, struct sl_job_spec *js,
                   struct cli_unacted *u);
 
-bool run_executor_parse(const char *s, enum run_executor *e)
+bool sl_run_executor_parse(const char *s, enum run_executor *e)
 {
     static const struct {
         const char *name;
@@ -29,7 +29,7 @@ static unsigned policy(const char *s, size_t n)
     return sl_exec_pull_policy(s, n);
 }
 
-unsigned run_executor_policies(const char *s)
+unsigned sl_run_executor_policies(const char *s)
 {
     unsigned mask = 0;
     while (*s) {
@@ -52,12 +52,12 @@ static void note_services(const struct sl_job_spec *js, struct cli_unacted *u)
         return;
     if (js->exec.executor == SL_EXEC_DOCKER && js->exec.docker && js->exec.docker->nservices)
         return;
-    cli_unacted_add(u, "services", "only the docker executor starts service containers",
-                    js->exec.name);
+    sl_cli_unacted_add(u, "services", "only the docker executor starts service containers",
+                       js->exec.name);
 }
 
-void run_executor_apply(struct sl_arena *a, const struct run_executor_opts *o,
-                        struct sl_job_spec *js, struct cli_unacted *u)
+void sl_run_executor_apply(struct sl_arena *a, const struct run_executor_opts *o,
+                           struct sl_job_spec *js, struct cli_unacted *u)
 {
     apply(a, o, js, u);
     note_services(js, u);
@@ -89,12 +89,12 @@ static void apply(struct sl_arena *a, const struct run_executor_opts *o, struct 
         js->exec.executor = SL_EXEC_SANDBOX;
         js->exec.sandbox = sb;
         if (name && *name && u)
-            cli_unacted_add(u, "image", "--executor sandbox runs jobs on this machine",
-                            js->exec.name);
+            sl_cli_unacted_add(u, "image", "--executor sandbox runs jobs on this machine",
+                               js->exec.name);
         return;
     }
     if (o->executor == RUN_EXEC_SHELL && name && *name && u)
-        cli_unacted_add(u, "image", "--executor shell runs jobs on this machine", js->exec.name);
+        sl_cli_unacted_add(u, "image", "--executor shell runs jobs on this machine", js->exec.name);
     struct sl_exec_choice c = {o->executor == RUN_EXEC_SHELL    ? SL_EXEC_CHOOSE_SHELL
                                : o->executor == RUN_EXEC_DOCKER ? SL_EXEC_CHOOSE_DOCKER
                                                                 : SL_EXEC_CHOOSE_AUTO,
@@ -104,8 +104,8 @@ static void apply(struct sl_arena *a, const struct run_executor_opts *o, struct 
     sl_exec_choose(&c, js, dk, sv);
 }
 
-bool run_executor_limit(const char *cmd, const char *name, const char *s,
-                        struct sl_exec_sandbox *sb)
+bool sl_run_executor_limit(const char *cmd, const char *name, const char *s,
+                           struct sl_exec_sandbox *sb)
 {
     char *end;
     bool memory = !strcmp(name, "memory");
@@ -133,7 +133,7 @@ bool run_executor_limit(const char *cmd, const char *name, const char *s,
     return true;
 }
 
-bool run_executor_probe(const char *cmd, const struct sl_exec_sandbox *sb)
+bool sl_run_executor_probe(const char *cmd, const struct sl_exec_sandbox *sb)
 {
     struct sl_error err = SL_ERROR_INIT;
     bool ok = sl_exec_sandbox_probe(sb, &err) == 0;

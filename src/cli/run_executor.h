@@ -21,22 +21,22 @@ struct run_executor_opts {
 };
 
 /* Parses "auto|shell|docker|sandbox" into *E; false when unknown. */
-bool run_executor_parse(const char *s, enum run_executor *e);
+bool sl_run_executor_parse(const char *s, enum run_executor *e);
 /* Parses a comma-separated list of pull policies into a mask; 0 when one is unknown. */
-unsigned run_executor_policies(const char *s);
+unsigned sl_run_executor_policies(const char *s);
 /* Sets JS's executor and docker options from its image (JS->image, expanded when JS is
  * bound). An image or services the job's executor ignores are noted in U (NULL: not
  * noted; sluice run notes them once, on the planned jobs, before the run). */
-void run_executor_apply(struct sl_arena *a, const struct run_executor_opts *o,
-                        struct sl_job_spec *js, struct cli_unacted *u);
+void sl_run_executor_apply(struct sl_arena *a, const struct run_executor_opts *o,
+                           struct sl_job_spec *js, struct cli_unacted *u);
 
 /* The sandbox's limit options of run, serve and agent: NAME is "memory" (bytes, or with a
  * k, m or g suffix), "pids" or "cpus" (a fraction of cores); S its value, set in SB.
  * Prints CMD's usage error and returns false when S is not a positive number. */
-bool run_executor_limit(const char *cmd, const char *name, const char *s,
-                        struct sl_exec_sandbox *sb);
+bool sl_run_executor_limit(const char *cmd, const char *name, const char *s,
+                           struct sl_exec_sandbox *sb);
 /* --executor sandbox at start-up: the trial job of sl_exec_sandbox_probe; prints CMD's
  * error naming what the kernel refuses and returns false when the sandbox cannot run. */
-bool run_executor_probe(const char *cmd, const struct sl_exec_sandbox *sb);
+bool sl_run_executor_probe(const char *cmd, const struct sl_exec_sandbox *sb);
 
 #endif

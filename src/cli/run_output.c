@@ -25,7 +25,7 @@ struct run_output {
 static const char *const palette[] = {"\033[36m", "\033[35m", "\033[34m", "\033[33m",
                                       "\033[32m", "\033[96m", "\033[95m", "\033[94m"};
 
-struct run_output *run_output_new(FILE *fp, bool color, bool json, size_t name_width)
+struct run_output *sl_run_output_new(FILE *fp, bool color, bool json, size_t name_width)
 {
     struct run_output *o = sl_xcalloc(1, sizeof(*o));
     o->fp = fp;
@@ -36,7 +36,7 @@ struct run_output *run_output_new(FILE *fp, bool color, bool json, size_t name_w
     return o;
 }
 
-void run_output_free(struct run_output *o)
+void sl_run_output_free(struct run_output *o)
 {
     if (!o)
         return;
@@ -87,8 +87,8 @@ static void add_json_bytes(struct sl_str *s, const char *line, size_t len)
     }
 }
 
-void run_output_line(struct run_output *o, const char *job, size_t job_index,
-                     enum sl_exec_stream stream, const char *line, size_t len)
+void sl_run_output_line(struct run_output *o, const char *job, size_t job_index,
+                        enum sl_exec_stream stream, const char *line, size_t len)
 {
     struct sl_str s = SL_STR_INIT;
     if (o->json) {
@@ -134,8 +134,8 @@ static const char *status_colour(const char *status)
     return CYAN;
 }
 
-void run_output_job_status(struct run_output *o, const char *job, size_t job_index,
-                           const char *status, const char *detail)
+void sl_run_output_job_status(struct run_output *o, const char *job, size_t job_index,
+                              const char *status, const char *detail)
 {
     struct sl_str s = SL_STR_INIT;
     if (o->json) {
@@ -160,7 +160,7 @@ void run_output_job_status(struct run_output *o, const char *job, size_t job_ind
     sl_str_release(&s);
 }
 
-void run_output_note(struct run_output *o, const char *fmt, ...)
+void sl_run_output_note(struct run_output *o, const char *fmt, ...)
 {
     struct sl_str msg = SL_STR_INIT, s = SL_STR_INIT;
     va_list ap;
@@ -200,9 +200,9 @@ static const char *shown_path(const char *path, const char *cwd)
     return path;
 }
 
-void run_output_summary(struct run_output *o, const struct run_summary_row *rows, size_t n,
-                        const char *pipeline_status, bool warnings, int64_t duration_ms,
-                        const char *logs_dir)
+void sl_run_output_summary(struct run_output *o, const struct run_summary_row *rows, size_t n,
+                           const char *pipeline_status, bool warnings, int64_t duration_ms,
+                           const char *logs_dir)
 {
     struct sl_str s = SL_STR_INIT;
     char dur[32];

@@ -1,7 +1,7 @@
 /* run_output.h: what `sluice run` prints: job log lines prefixed with the job's name,
  * status lines, the summary table, or JSON-lines events with --json.
  *
- * Thread-safe: job threads call run_output_line concurrently; each call writes whole
+ * Thread-safe: job threads call sl_run_output_line concurrently; each call writes whole
  * lines under one lock, so lines of different jobs never interleave mid-line. */
 #ifndef SL_CLI_RUN_OUTPUT_H
 #define SL_CLI_RUN_OUTPUT_H
@@ -25,21 +25,21 @@ struct run_summary_row {
 
 /* FP receives everything. COLOR: ANSI colours. JSON: JSON-lines events instead of text.
  * NAME_WIDTH: the widest job name, for padding. */
-struct run_output *run_output_new(FILE *fp, bool color, bool json, size_t name_width);
-void run_output_free(struct run_output *o);
+struct run_output *sl_run_output_new(FILE *fp, bool color, bool json, size_t name_width);
+void sl_run_output_free(struct run_output *o);
 
 /* One line of job JOB's log (JOB_INDEX picks its colour). */
-void run_output_line(struct run_output *o, const char *job, size_t job_index,
-                     enum sl_exec_stream stream, const char *line, size_t len);
+void sl_run_output_line(struct run_output *o, const char *job, size_t job_index,
+                        enum sl_exec_stream stream, const char *line, size_t len);
 /* A job changed status; DETAIL is optional text ("exit code 1", "attempt 2"). */
-void run_output_job_status(struct run_output *o, const char *job, size_t job_index,
-                           const char *status, const char *detail);
+void sl_run_output_job_status(struct run_output *o, const char *job, size_t job_index,
+                              const char *status, const char *detail);
 /* A message about the pipeline (not a job). */
-void run_output_note(struct run_output *o, const char *fmt, ...) SL_PRINTF(2, 3);
+void sl_run_output_note(struct run_output *o, const char *fmt, ...) SL_PRINTF(2, 3);
 /* The final table, the pipeline's status line and, last, where the job logs are
  * (LOGS_DIR, shown relative to the current directory when under it). */
-void run_output_summary(struct run_output *o, const struct run_summary_row *rows, size_t n,
-                        const char *pipeline_status, bool warnings, int64_t duration_ms,
-                        const char *logs_dir);
+void sl_run_output_summary(struct run_output *o, const struct run_summary_row *rows, size_t n,
+                           const char *pipeline_status, bool warnings, int64_t duration_ms,
+                           const char *logs_dir);
 
 #endif

@@ -156,8 +156,8 @@ static int load_file(struct loader *l, const char *path, bool required, struct s
     return rc;
 }
 
-int run_variables_load(struct run_variables *rv, const char *project_dir, const char *const *files,
-                       const char *files_dir, struct sl_error *err)
+int sl_run_variables_load(struct run_variables *rv, const char *project_dir,
+                          const char *const *files, const char *files_dir, struct sl_error *err)
 {
     struct loader l = {.a = &rv->arena};
     int rc = 0;
@@ -218,7 +218,7 @@ int run_variables_load(struct run_variables *rv, const char *project_dir, const 
     return 0;
 }
 
-void run_variables_release(struct run_variables *rv)
+void sl_run_variables_release(struct run_variables *rv)
 {
     if (rv->files_dir)
         sl_fs_remove_tree(rv->files_dir, NULL);

@@ -33,10 +33,10 @@ struct run_variables {
 };
 
 /* Reads the default files and FILES (NULL-terminated, may be NULL) into *RV, writing file
- * variables under FILES_DIR. Release with run_variables_release, also after a failure. */
-int run_variables_load(struct run_variables *rv, const char *project_dir, const char *const *files,
-                       const char *files_dir, struct sl_error *err);
+ * variables under FILES_DIR. Release with sl_run_variables_release, also after a failure. */
+int sl_run_variables_load(struct run_variables *rv, const char *project_dir,
+                          const char *const *files, const char *files_dir, struct sl_error *err);
 /* Removes the file variables' directory and frees *RV. */
-void run_variables_release(struct run_variables *rv);
+void sl_run_variables_release(struct run_variables *rv);
 
 #endif

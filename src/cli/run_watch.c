@@ -151,10 +151,10 @@ static void watch_release(struct watch *w)
     for (size_t i = 0; i < w->ndirs; i++)
         free(w->dirs[i].dir);
     free(w->dirs);
-    run_watch_free(w->changed);
+    sl_run_watch_free(w->changed);
 }
 
-int run_watch_wait(const char *project_dir, char ***changed, struct sl_error *err)
+int sl_run_watch_wait(const char *project_dir, char ***changed, struct sl_error *err)
 {
     struct watch w = {0};
     int ifd = -1, sfd = -1, rc;
@@ -221,7 +221,7 @@ out_nomask:
     return rc;
 }
 
-void run_watch_free(char **changed)
+void sl_run_watch_free(char **changed)
 {
     for (size_t i = 0; changed && changed[i]; i++)
         free(changed[i]);

@@ -195,11 +195,11 @@ int sl_cmd_serve(int argc, char **argv)
         case 'M':
         case 'N':
         case 'U':
-            if (!run_executor_limit("serve",
-                                    opt == 'M'   ? "memory"
-                                    : opt == 'N' ? "pids"
-                                                 : "cpus",
-                                    ca.arg, &sandbox))
+            if (!sl_run_executor_limit("serve",
+                                       opt == 'M'   ? "memory"
+                                       : opt == 'N' ? "pids"
+                                                    : "cpus",
+                                       ca.arg, &sandbox))
                 return SL_EXIT_USAGE;
             break;
         case 'O':
@@ -220,7 +220,7 @@ int sl_cmd_serve(int argc, char **argv)
             }
             break;
         case 'a':
-            if (!(o.executor.allowed_policies = run_executor_policies(ca.arg))) {
+            if (!(o.executor.allowed_policies = sl_run_executor_policies(ca.arg))) {
                 sl_cli_error("serve: --allowed-pull-policies takes a comma-separated list of "
                              "always, if-not-present, never, not '%s'",
                              ca.arg);

@@ -8,7 +8,8 @@
 /* Shown at most this many job names, then "and N more". */
 #define JOBS_SHOWN 5
 
-void cli_unacted_add(struct cli_unacted *u, const char *keyword, const char *why, const char *job)
+void sl_cli_unacted_add(struct cli_unacted *u, const char *keyword, const char *why,
+                        const char *job)
 {
     size_t i = 0;
     while (i < u->n && strcmp(u->items[i].keyword, keyword))
@@ -28,18 +29,18 @@ void cli_unacted_add(struct cli_unacted *u, const char *keyword, const char *why
     free(old);
 }
 
-void cli_unacted_local(struct cli_unacted *u, const struct sl_plan *p, const bool *sel)
+void sl_cli_unacted_local(struct cli_unacted *u, const struct sl_plan *p, const bool *sel)
 {
     for (size_t i = 0; i < p->njobs; i++) {
         if (sel && !sel[i])
             continue;
         if (p->jobs[i].tags && p->jobs[i].tags[0])
-            cli_unacted_add(u, "tags", "a local run runs every job on this machine",
-                            p->jobs[i].name);
+            sl_cli_unacted_add(u, "tags", "a local run runs every job on this machine",
+                               p->jobs[i].name);
     }
 }
 
-void cli_unacted_print(const struct cli_unacted *u, FILE *f)
+void sl_cli_unacted_print(const struct cli_unacted *u, FILE *f)
 {
     for (size_t i = 0; i < u->n; i++) {
         size_t more = u->items[i].njobs > JOBS_SHOWN ? u->items[i].njobs - JOBS_SHOWN : 0;
@@ -51,7 +52,7 @@ void cli_unacted_print(const struct cli_unacted *u, FILE *f)
     }
 }
 
-void cli_unacted_release(struct cli_unacted *u)
+void sl_cli_unacted_release(struct cli_unacted *u)
 {
     for (size_t i = 0; i < u->n; i++)
         free(u->items[i].jobs);

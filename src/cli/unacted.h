@@ -22,11 +22,12 @@ struct cli_unacted {
 };
 
 /* Notes that JOB's KEYWORD is not acted on, because WHY (a static string). */
-void cli_unacted_add(struct cli_unacted *u, const char *keyword, const char *why, const char *job);
+void sl_cli_unacted_add(struct cli_unacted *u, const char *keyword, const char *why,
+                        const char *job);
 /* What no local mode acts on, for the jobs of P that SEL marks (NULL: all). */
-void cli_unacted_local(struct cli_unacted *u, const struct sl_plan *p, const bool *sel);
+void sl_cli_unacted_local(struct cli_unacted *u, const struct sl_plan *p, const bool *sel);
 /* One line per keyword: "sluice: warning: `tags` is ignored: WHY (jobs: a, b)". */
-void cli_unacted_print(const struct cli_unacted *u, FILE *f);
-void cli_unacted_release(struct cli_unacted *u);
+void sl_cli_unacted_print(const struct cli_unacted *u, FILE *f);
+void sl_cli_unacted_release(struct cli_unacted *u);
 
 #endif

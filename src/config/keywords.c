@@ -11,95 +11,95 @@
 
 /* --- shapes -------------------------------------------------------------------------- */
 
-const struct sl_node *kw_get(const struct sl_node *map, const char *key)
+const struct sl_node *sl_kw_get(const struct sl_node *map, const char *key)
 {
     const struct sl_node *n = sl_node_get(map, key);
     return n && n->kind == SL_NODE_NULL ? NULL : n;
 }
 
-const struct sl_node *kw_val(const struct lint *l, const struct sl_node *map, const char *key)
+const struct sl_node *sl_kw_val(const struct lint *l, const struct sl_node *map, const char *key)
 {
-    return l->cfg->shape_only ? sl_node_get(map, key) : kw_get(map, key);
+    return l->cfg->shape_only ? sl_node_get(map, key) : sl_kw_get(map, key);
 }
 
-bool kw_is_scalar(const struct sl_node *n)
+bool sl_kw_is_scalar(const struct sl_node *n)
 {
     return n && n->kind != SL_NODE_SEQ && n->kind != SL_NODE_MAP && n->kind != SL_NODE_NULL;
 }
 
-bool kw_is_bool(const struct sl_node *n)
+bool sl_kw_is_bool(const struct sl_node *n)
 {
     return n && n->kind == SL_NODE_BOOL;
 }
 
-bool kw_is_int(const struct sl_node *n)
+bool sl_kw_is_int(const struct sl_node *n)
 {
     return n && n->kind == SL_NODE_INT;
 }
 
-bool kw_is_str(const struct sl_node *n, bool nonempty)
+bool sl_kw_is_str(const struct sl_node *n, bool nonempty)
 {
     return n && n->kind == SL_NODE_STR && (!nonempty || n->str[0]);
 }
 
-bool kw_str_array(const struct sl_node *n)
+bool sl_kw_str_array(const struct sl_node *n)
 {
     if (!n || n->kind != SL_NODE_SEQ)
         return false;
     for (size_t i = 0; i < n->n; i++)
-        if (!kw_is_str(n->items[i], false))
+        if (!sl_kw_is_str(n->items[i], false))
             return false;
     return true;
 }
 
-bool kw_script_ok(const struct sl_node *n, int depth)
+bool sl_kw_script_ok(const struct sl_node *n, int depth)
 {
-    if (kw_is_str(n, false))
+    if (sl_kw_is_str(n, false))
         return true;
     /* at the top: the depth as GitLab counts it (node.h: spliced references) */
     if (!n || n->kind != SL_NODE_SEQ || depth > 10 || (depth == 1 && sl_node_depth(n, 11) > 10))
         return false;
     for (size_t i = 0; i < n->n; i++)
-        if (!kw_script_ok(n->items[i], depth + 1))
+        if (!sl_kw_script_ok(n->items[i], depth + 1))
             return false;
     return true;
 }
 
-bool kw_strings(const struct sl_node *n)
+bool sl_kw_strings(const struct sl_node *n)
 {
     if (!n || n->kind != SL_NODE_SEQ)
         return false;
     for (size_t i = 0; i < n->n; i++)
-        if (!kw_is_scalar(n->items[i]))
+        if (!sl_kw_is_scalar(n->items[i]))
             return false;
     return true;
 }
 
-bool kw_nested_strings(const struct sl_node *n, int depth)
+bool sl_kw_nested_strings(const struct sl_node *n, int depth)
 {
-    if (kw_is_scalar(n))
+    if (sl_kw_is_scalar(n))
         return true;
     /* at the top: the depth as GitLab counts it (node.h: spliced references) */
     if (!n || n->kind != SL_NODE_SEQ || depth > 10 || (depth == 1 && sl_node_depth(n, 11) > 10))
         return false;
     for (size_t i = 0; i < n->n; i++)
-        if (!kw_nested_strings(n->items[i], depth + 1))
+        if (!sl_kw_nested_strings(n->items[i], depth + 1))
             return false;
     return true;
 }
 
-bool kw_duration_ok(const struct sl_node *n, int64_t *secs)
+bool sl_kw_duration_ok(const struct sl_node *n, int64_t *secs)
 {
     int64_t s;
-    if (!kw_is_scalar(n) || sl_time_parse_duration(n->str, &s) < 0)
+    if (!sl_kw_is_scalar(n) || sl_time_parse_duration(n->str, &s) < 0)
         return false;
     if (secs)
         *secs = s;
     return true;
 }
 
-bool kw_unknown_keys(struct lint *l, const char *loc, const struct sl_node *map,
-                     const char *const *allowed)
+bool sl_kw_unknown_keys(struct lint *l, const char *loc, const struct sl_node *map,
+                        const char *const *allowed)
 {
     struct sl_str bad = SL_STR_INIT;
     const struct sl_pair *first = NULL;
@@ -114,8 +114,8 @@ bool kw_unknown_keys(struct lint *l, const char *loc, const struct sl_node *map,
         }
     }
     if (first) {
-        lint_error_pos(l, first->key_pos, "%s config contains unknown keys: %s", loc, bad.buf);
-        kw_hint_names(l, first->key, allowed);
+        sl_lint_error_pos(l, first->key_pos, "%s config contains unknown keys: %s", loc, bad.buf);
+        sl_kw_hint_names(l, first->key, allowed);
     }
     sl_str_release(&bad);
     return !first;
@@ -127,7 +127,7 @@ static void hint(struct lint *l, const struct sl_suggest *s)
         sl_diag_hint(l->diag, "did you mean `%s`?", s->best);
 }
 
-void kw_hint_names(struct lint *l, const char *word, const char *const *names)
+void sl_kw_hint_names(struct lint *l, const char *word, const char *const *names)
 {
     struct sl_suggest s;
     sl_suggest_init(&s, word);
@@ -136,7 +136,7 @@ void kw_hint_names(struct lint *l, const char *word, const char *const *names)
     hint(l, &s);
 }
 
-void kw_hint_job(struct lint *l, const char *word)
+void sl_kw_hint_job(struct lint *l, const char *word)
 {
     struct sl_suggest s;
     sl_suggest_init(&s, word);
@@ -145,7 +145,7 @@ void kw_hint_job(struct lint *l, const char *word)
     hint(l, &s);
 }
 
-void kw_hint_stage(struct lint *l, const char *word)
+void sl_kw_hint_stage(struct lint *l, const char *word)
 {
     struct sl_suggest s;
     sl_suggest_init(&s, word);
@@ -154,21 +154,21 @@ void kw_hint_stage(struct lint *l, const char *word)
     hint(l, &s);
 }
 
-bool kw_required_keys(struct lint *l, const char *loc, const struct sl_node *map,
-                      const char *const *required)
+bool sl_kw_required_keys(struct lint *l, const char *loc, const struct sl_node *map,
+                         const char *const *required)
 {
     struct sl_str missing = SL_STR_INIT;
     for (const char *const *r = required; *r; r++)
         if (!sl_node_get_pair(map, *r))
             sl_str_addf(&missing, "%s%s", missing.len ? ", " : "", *r);
     if (missing.len)
-        lint_error(l, map, "%s config missing required keys: %s", loc, missing.buf);
+        sl_lint_error(l, map, "%s config missing required keys: %s", loc, missing.buf);
     bool ok = !missing.len;
     sl_str_release(&missing);
     return ok;
 }
 
-bool kw_one_of(const char *s, const char *const *values)
+bool sl_kw_one_of(const char *s, const char *const *values)
 {
     for (const char *const *v = values; *v; v++)
         if (s && !strcmp(s, *v))
@@ -176,7 +176,7 @@ bool kw_one_of(const char *s, const char *const *values)
     return false;
 }
 
-char *kw_join(const char *const *values)
+char *sl_kw_join(const char *const *values)
 {
     struct sl_str s = SL_STR_INIT;
     for (const char *const *v = values; *v; v++)
@@ -184,7 +184,7 @@ char *kw_join(const char *const *values)
     return sl_str_detach(&s);
 }
 
-char *kw_loc(const char *parent, const char *key)
+char *sl_kw_loc(const char *parent, const char *key)
 {
     return sl_xasprintf("%s:%s", parent, key);
 }
@@ -196,37 +196,37 @@ static void check_exit_codes(struct lint *l, const char *loc, const struct sl_no
 
 static void check_script(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    if (!kw_script_ok(n, 1))
-        lint_error(l, n,
-                   "%s:%s config should be a string or a nested array of strings up to 10 "
-                   "levels deep",
-                   p, k);
+    if (!sl_kw_script_ok(n, 1))
+        sl_lint_error(l, n,
+                      "%s:%s config should be a string or a nested array of strings up to 10 "
+                      "levels deep",
+                      p, k);
     else if (!strcmp(k, "script") && (n->kind == SL_NODE_SEQ ? n->n == 0 : !n->str[0]))
-        lint_error(l, n, "%s:%s config can't be blank", p, k);
+        sl_lint_error(l, n, "%s:%s config can't be blank", p, k);
 }
 
 static void check_string(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    if (!kw_is_scalar(n))
-        lint_error(l, n, "%s:%s config should be a string", p, k);
+    if (!sl_kw_is_scalar(n))
+        sl_lint_error(l, n, "%s:%s config should be a string", p, k);
 }
 
 static void check_bool(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    if (!kw_is_bool(n))
-        lint_error(l, n, "%s:%s config should be a boolean value", p, k);
+    if (!sl_kw_is_bool(n))
+        sl_lint_error(l, n, "%s:%s config should be a boolean value", p, k);
 }
 
 static void check_duration(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    if (!kw_duration_ok(n, NULL))
-        lint_error(l, n, "%s:%s config should be a duration", p, k);
+    if (!sl_kw_duration_ok(n, NULL))
+        sl_lint_error(l, n, "%s:%s config should be a duration", p, k);
 }
 
 static void check_strings(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    if (!kw_strings(n))
-        lint_error(l, n, "%s:%s config should be an array of strings", p, k);
+    if (!sl_kw_strings(n))
+        sl_lint_error(l, n, "%s:%s config should be an array of strings", p, k);
 }
 
 static void check_variables(struct lint *l, const char *p, const char *k, const struct sl_node *n)
@@ -235,29 +235,30 @@ static void check_variables(struct lint *l, const char *p, const char *k, const 
     if (!n || n->kind == SL_NODE_NULL)
         return;
     if (n->kind != SL_NODE_MAP) {
-        lint_error(l, n, "%s:%s config should be a hash of key value pairs", p, k);
+        sl_lint_error(l, n, "%s:%s config should be a hash of key value pairs", p, k);
         return;
     }
     for (size_t i = 0; i < n->n; i++) {
         const struct sl_node *v = n->pairs[i].value;
         if (v && v->kind == SL_NODE_MAP) {
             char *loc = sl_xasprintf("%s:%s:%s", p, k, n->pairs[i].key);
-            kw_unknown_keys(l, loc, v, allowed);
-            const struct sl_node *e = kw_get(v, "expand");
-            if (e && !kw_is_bool(e))
-                lint_error(l, e, "%s:expand config should be a boolean value", loc);
-            if ((e = kw_get(v, "value")) && !kw_is_scalar(e))
-                lint_error(l, e, "%s:value config should be a string", loc);
-            if ((e = kw_get(v, "description")) && !kw_is_scalar(e))
-                lint_error(l, e, "%s:description config should be a string", loc);
-            if ((e = kw_get(v, "options")) && (!kw_strings(e) || e->n == 0))
-                lint_error(l, e, "%s:options config should be a non-empty array of strings", loc);
+            sl_kw_unknown_keys(l, loc, v, allowed);
+            const struct sl_node *e = sl_kw_get(v, "expand");
+            if (e && !sl_kw_is_bool(e))
+                sl_lint_error(l, e, "%s:expand config should be a boolean value", loc);
+            if ((e = sl_kw_get(v, "value")) && !sl_kw_is_scalar(e))
+                sl_lint_error(l, e, "%s:value config should be a string", loc);
+            if ((e = sl_kw_get(v, "description")) && !sl_kw_is_scalar(e))
+                sl_lint_error(l, e, "%s:description config should be a string", loc);
+            if ((e = sl_kw_get(v, "options")) && (!sl_kw_strings(e) || e->n == 0))
+                sl_lint_error(l, e, "%s:options config should be a non-empty array of strings",
+                              loc);
             free(loc);
         } else if (v && v->kind == SL_NODE_SEQ) {
-            lint_error(l, v,
-                       "%s:%s config should be a hash of key value pairs, value can be a "
-                       "hash",
-                       p, k);
+            sl_lint_error(l, v,
+                          "%s:%s config should be a hash of key value pairs, value can be a "
+                          "hash",
+                          p, k);
             return;
         }
     }
@@ -270,71 +271,71 @@ static void check_image_options(struct lint *l, const char *loc, const struct sl
     static const char *const kube_keys[] = {"user", NULL};
     static const char *const policies[] = {"always", "never", "if-not-present", NULL};
     const struct sl_node *x, *y;
-    if ((x = kw_val(l, n, "docker"))) {
-        char *d = kw_loc(loc, "docker");
+    if ((x = sl_kw_val(l, n, "docker"))) {
+        char *d = sl_kw_loc(loc, "docker");
         if (x->kind != SL_NODE_MAP) {
-            lint_error(l, x, "%s config should be a hash", d);
+            sl_lint_error(l, x, "%s config should be a hash", d);
         } else {
-            kw_unknown_keys(l, d, x, docker_keys);
-            if ((y = kw_val(l, x, "platform")) && !kw_is_str(y, true))
-                lint_error(l, y, "%s:platform config should be a non-empty string", d);
-            if ((y = kw_val(l, x, "user")) && (!kw_is_str(y, true) || strlen(y->str) > 255))
-                lint_error(l, y, "%s:user config should be a non-empty string", d);
+            sl_kw_unknown_keys(l, d, x, docker_keys);
+            if ((y = sl_kw_val(l, x, "platform")) && !sl_kw_is_str(y, true))
+                sl_lint_error(l, y, "%s:platform config should be a non-empty string", d);
+            if ((y = sl_kw_val(l, x, "user")) && (!sl_kw_is_str(y, true) || strlen(y->str) > 255))
+                sl_lint_error(l, y, "%s:user config should be a non-empty string", d);
         }
         free(d);
     }
-    if ((x = kw_val(l, n, "kubernetes"))) {
-        char *d = kw_loc(loc, "kubernetes");
+    if ((x = sl_kw_val(l, n, "kubernetes"))) {
+        char *d = sl_kw_loc(loc, "kubernetes");
         if (x->kind != SL_NODE_MAP) {
-            lint_error(l, x, "%s config should be a hash", d);
+            sl_lint_error(l, x, "%s config should be a hash", d);
         } else {
-            kw_unknown_keys(l, d, x, kube_keys);
-            if ((y = kw_val(l, x, "user")) &&
-                ((!kw_is_str(y, true) && !kw_is_int(y)) || strlen(y->str) > 255))
-                lint_error(l, y, "%s:user config should be a non-empty string or an integer", d);
+            sl_kw_unknown_keys(l, d, x, kube_keys);
+            if ((y = sl_kw_val(l, x, "user")) &&
+                ((!sl_kw_is_str(y, true) && !sl_kw_is_int(y)) || strlen(y->str) > 255))
+                sl_lint_error(l, y, "%s:user config should be a non-empty string or an integer", d);
         }
         free(d);
     }
-    if ((x = kw_val(l, n, "pull_policy"))) {
-        bool ok = kw_one_of(sl_node_scalar(x), policies);
+    if ((x = sl_kw_val(l, n, "pull_policy"))) {
+        bool ok = sl_kw_one_of(sl_node_scalar(x), policies);
         if (x->kind == SL_NODE_SEQ) {
             ok = x->n > 0;
             for (size_t i = 0; ok && i < x->n; i++)
-                ok = kw_one_of(sl_node_scalar(x->items[i]), policies);
+                ok = sl_kw_one_of(sl_node_scalar(x->items[i]), policies);
             for (size_t i = 0; ok && i < x->n; i++)
                 for (size_t j = 0; ok && j < i; j++)
                     ok = strcmp(x->items[i]->str, x->items[j]->str) != 0;
         }
         if (!ok)
-            lint_error(l, x,
-                       "%s:pull_policy config should be one of always, never, if-not-present, "
-                       "or a non-empty array of them",
-                       loc);
+            sl_lint_error(l, x,
+                          "%s:pull_policy config should be one of always, never, if-not-present, "
+                          "or a non-empty array of them",
+                          loc);
     }
-    if ((x = kw_val(l, n, "entrypoint")) && (!kw_str_array(x) || x->n == 0))
-        lint_error(l, x, "%s:entrypoint config should be a non-empty array of strings", loc);
+    if ((x = sl_kw_val(l, n, "entrypoint")) && (!sl_kw_str_array(x) || x->n == 0))
+        sl_lint_error(l, x, "%s:entrypoint config should be a non-empty array of strings", loc);
 }
 
 static void check_image(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
     static const char *const allowed[] = {"name",       "entrypoint",  "docker",
                                           "kubernetes", "pull_policy", NULL};
-    if (kw_is_scalar(n)) {
+    if (sl_kw_is_scalar(n)) {
         if (!n->str[0])
-            lint_error(l, n, "%s:%s config can't be blank", p, k);
+            sl_lint_error(l, n, "%s:%s config can't be blank", p, k);
         return;
     }
     if (!n || n->kind != SL_NODE_MAP) {
-        lint_error(l, n, "%s:%s config should be a hash or a string", p, k);
+        sl_lint_error(l, n, "%s:%s config should be a hash or a string", p, k);
         return;
     }
-    char *loc = kw_loc(p, k);
-    kw_unknown_keys(l, loc, n, allowed);
-    const struct sl_node *name = kw_val(l, n, "name");
+    char *loc = sl_kw_loc(p, k);
+    sl_kw_unknown_keys(l, loc, n, allowed);
+    const struct sl_node *name = sl_kw_val(l, n, "name");
     if (!name)
-        lint_error(l, n, "%s config missing required keys: name", loc);
-    else if (!kw_is_scalar(name) || !name->str[0])
-        lint_error(l, name, "%s:name config should be a non-empty string", loc);
+        sl_lint_error(l, n, "%s config missing required keys: name", loc);
+    else if (!sl_kw_is_scalar(name) || !name->str[0])
+        sl_lint_error(l, name, "%s:name config should be a non-empty string", loc);
     check_image_options(l, loc, n);
     free(loc);
 }
@@ -345,34 +346,34 @@ static void check_services(struct lint *l, const char *p, const char *k, const s
                                           "command",    "variables",   "docker",
                                           "kubernetes", "pull_policy", NULL};
     if (!n || n->kind != SL_NODE_SEQ) {
-        lint_error(l, n, "%s:%s config should be a array", p, k);
+        sl_lint_error(l, n, "%s:%s config should be a array", p, k);
         return;
     }
-    char *loc = kw_loc(p, k);
-    char *sloc = kw_loc(loc, "service");
+    char *loc = sl_kw_loc(p, k);
+    char *sloc = sl_kw_loc(loc, "service");
     for (size_t i = 0; i < n->n; i++) {
         const struct sl_node *s = n->items[i];
-        if (kw_is_scalar(s)) {
+        if (sl_kw_is_scalar(s)) {
             if (!s->str[0])
-                lint_error(l, s, "%s config can't be blank", sloc);
+                sl_lint_error(l, s, "%s config can't be blank", sloc);
             continue;
         }
         if (!s || s->kind != SL_NODE_MAP) {
-            lint_error(l, s, "%s config should be a hash or a string", sloc);
+            sl_lint_error(l, s, "%s config should be a hash or a string", sloc);
             continue;
         }
-        kw_unknown_keys(l, loc, s, allowed);
-        const struct sl_node *x = kw_val(l, s, "name");
+        sl_kw_unknown_keys(l, loc, s, allowed);
+        const struct sl_node *x = sl_kw_val(l, s, "name");
         if (!x)
-            lint_error(l, s, "%s config missing required keys: name", sloc);
-        else if (!kw_is_scalar(x) || !x->str[0])
-            lint_error(l, x, "%s:name config should be a non-empty string", sloc);
-        if ((x = kw_val(l, s, "alias")) && (!kw_is_scalar(x) || !x->str[0]))
-            lint_error(l, x, "%s:alias config should be a non-empty string", sloc);
-        if ((x = kw_val(l, s, "command")) &&
-            (!kw_script_ok(x, 1) || (x->kind == SL_NODE_SEQ ? x->n == 0 : !x->str[0])))
-            lint_error(l, x, "%s:command config should be a non-empty array of strings", sloc);
-        if ((x = kw_get(s, "variables")))
+            sl_lint_error(l, s, "%s config missing required keys: name", sloc);
+        else if (!sl_kw_is_scalar(x) || !x->str[0])
+            sl_lint_error(l, x, "%s:name config should be a non-empty string", sloc);
+        if ((x = sl_kw_val(l, s, "alias")) && (!sl_kw_is_scalar(x) || !x->str[0]))
+            sl_lint_error(l, x, "%s:alias config should be a non-empty string", sloc);
+        if ((x = sl_kw_val(l, s, "command")) &&
+            (!sl_kw_script_ok(x, 1) || (x->kind == SL_NODE_SEQ ? x->n == 0 : !x->str[0])))
+            sl_lint_error(l, x, "%s:command config should be a non-empty array of strings", sloc);
+        if ((x = sl_kw_get(s, "variables")))
             check_variables(l, sloc, "variables", x);
         check_image_options(l, sloc, s);
     }
@@ -382,34 +383,34 @@ static void check_services(struct lint *l, const char *p, const char *k, const s
 
 static void check_expression(struct lint *l, const char *loc, const struct sl_node *n)
 {
-    if (!kw_is_scalar(n)) {
-        lint_error(l, n, "%s if should be a string", loc);
+    if (!sl_kw_is_scalar(n)) {
+        sl_lint_error(l, n, "%s if should be a string", loc);
         return;
     }
-    if (!lint_expression_ok(n->str))
-        lint_error(l, n, "%s if Invalid expression syntax", loc);
+    if (!sl_lint_expression_ok(n->str))
+        sl_lint_error(l, n, "%s if Invalid expression syntax", loc);
     else
-        lint_note_expression(l, n);
+        sl_lint_note_expression(l, n);
 }
 
 static void check_changes(struct lint *l, const char *loc, const char *k, const struct sl_node *n)
 {
     static const char *const allowed[] = {"paths", "compare_to", NULL};
     if (n && n->kind == SL_NODE_MAP) {
-        char *x = kw_loc(loc, k);
-        kw_unknown_keys(l, x, n, allowed);
-        const struct sl_node *paths = kw_get(n, "paths"), *cmp;
+        char *x = sl_kw_loc(loc, k);
+        sl_kw_unknown_keys(l, x, n, allowed);
+        const struct sl_node *paths = sl_kw_get(n, "paths"), *cmp;
         if (!paths)
-            lint_error(l, n, "%s config missing required keys: paths", x);
-        else if (!kw_strings(paths))
-            lint_error(l, paths, "%s:paths config should be an array of strings", x);
-        if ((cmp = kw_val(l, n, "compare_to")) && !kw_is_scalar(cmp))
-            lint_error(l, cmp, "%s:compare_to config should be a string", x);
+            sl_lint_error(l, n, "%s config missing required keys: paths", x);
+        else if (!sl_kw_strings(paths))
+            sl_lint_error(l, paths, "%s:paths config should be an array of strings", x);
+        if ((cmp = sl_kw_val(l, n, "compare_to")) && !sl_kw_is_scalar(cmp))
+            sl_lint_error(l, cmp, "%s:compare_to config should be a string", x);
         free(x);
-    } else if (!kw_strings(n)) {
-        lint_error(l, n, "%s %s should be an array or a hash", loc, k);
+    } else if (!sl_kw_strings(n)) {
+        sl_lint_error(l, n, "%s %s should be an array or a hash", loc, k);
     } else if (n->n > 50) {
-        lint_error(l, n, "%s %s has too many entries (maximum 50)", loc, k);
+        sl_lint_error(l, n, "%s %s has too many entries (maximum 50)", loc, k);
     }
 }
 
@@ -417,25 +418,25 @@ static void check_changes(struct lint *l, const char *loc, const char *k, const 
 static void check_exists(struct lint *l, const char *loc, const struct sl_node *n)
 {
     static const char *const allowed[] = {"paths", "project", "ref", NULL};
-    if (kw_strings(n))
+    if (sl_kw_strings(n))
         return;
     if (n->kind != SL_NODE_MAP) {
-        lint_error(l, n, "%s exists should be an array of strings or a hash", loc);
+        sl_lint_error(l, n, "%s exists should be an array of strings or a hash", loc);
         return;
     }
-    char *x = kw_loc(loc, "exists");
-    kw_unknown_keys(l, x, n, allowed);
-    const struct sl_node *paths = kw_val(l, n, "paths"), *v;
+    char *x = sl_kw_loc(loc, "exists");
+    sl_kw_unknown_keys(l, x, n, allowed);
+    const struct sl_node *paths = sl_kw_val(l, n, "paths"), *v;
     if (!paths)
-        lint_error(l, n, "%s config missing required keys: paths", x);
-    else if (!kw_strings(paths))
-        lint_error(l, paths, "%s:paths config should be an array of strings", x);
-    if ((v = kw_val(l, n, "project")) && !kw_is_scalar(v))
-        lint_error(l, v, "%s:project config should be a string", x);
-    if ((v = kw_val(l, n, "ref")) && !kw_is_scalar(v))
-        lint_error(l, v, "%s:ref config should be a string", x);
-    if (kw_get(n, "ref") && !kw_get(n, "project"))
-        lint_error(l, n, "%s config ref requires project", x);
+        sl_lint_error(l, n, "%s config missing required keys: paths", x);
+    else if (!sl_kw_strings(paths))
+        sl_lint_error(l, paths, "%s:paths config should be an array of strings", x);
+    if ((v = sl_kw_val(l, n, "project")) && !sl_kw_is_scalar(v))
+        sl_lint_error(l, v, "%s:project config should be a string", x);
+    if ((v = sl_kw_val(l, n, "ref")) && !sl_kw_is_scalar(v))
+        sl_lint_error(l, v, "%s:ref config should be a string", x);
+    if (sl_kw_get(n, "ref") && !sl_kw_get(n, "project"))
+        sl_lint_error(l, n, "%s config ref requires project", x);
     free(x);
 }
 
@@ -443,29 +444,29 @@ static void check_exists(struct lint *l, const char *loc, const struct sl_node *
 static void check_rule_needs(struct lint *l, const char *loc, const struct sl_node *n)
 {
     static const char *const allowed[] = {"job", "artifacts", "optional", NULL};
-    char *x = kw_loc(loc, "needs");
-    char *need = kw_loc(x, "need");
+    char *x = sl_kw_loc(loc, "needs");
+    char *need = sl_kw_loc(x, "need");
     if (n->kind != SL_NODE_SEQ) {
-        lint_error(l, n, "%s config should be an array of strings or hashes", x);
+        sl_lint_error(l, n, "%s config should be an array of strings or hashes", x);
         goto out;
     }
     for (size_t i = 0; i < n->n; i++) {
         const struct sl_node *it = n->items[i], *v;
-        if (kw_is_str(it, true))
+        if (sl_kw_is_str(it, true))
             continue;
         if (it->kind != SL_NODE_MAP) {
-            lint_error(l, it, "%s config should be a string or a hash", need);
+            sl_lint_error(l, it, "%s config should be a string or a hash", need);
             continue;
         }
-        kw_unknown_keys(l, need, it, allowed);
-        if (!(v = kw_val(l, it, "job")))
-            lint_error(l, it, "%s config missing required keys: job", need);
-        else if (!kw_is_str(v, true))
-            lint_error(l, v, "%s:job config should be a non-empty string", need);
-        if ((v = kw_val(l, it, "artifacts")) && !kw_is_bool(v))
-            lint_error(l, v, "%s:artifacts config should be a boolean value", need);
-        if ((v = kw_val(l, it, "optional")) && !kw_is_bool(v))
-            lint_error(l, v, "%s:optional config should be a boolean value", need);
+        sl_kw_unknown_keys(l, need, it, allowed);
+        if (!(v = sl_kw_val(l, it, "job")))
+            sl_lint_error(l, it, "%s config missing required keys: job", need);
+        else if (!sl_kw_is_str(v, true))
+            sl_lint_error(l, v, "%s:job config should be a non-empty string", need);
+        if ((v = sl_kw_val(l, it, "artifacts")) && !sl_kw_is_bool(v))
+            sl_lint_error(l, v, "%s:artifacts config should be a boolean value", need);
+        if ((v = sl_kw_val(l, it, "optional")) && !sl_kw_is_bool(v))
+            sl_lint_error(l, v, "%s:optional config should be a boolean value", need);
     }
 out:
     free(need);
@@ -477,17 +478,19 @@ void sl_lint_auto_cancel(struct lint *l, const char *loc, const struct sl_node *
     static const char *const allowed[] = {"on_new_commit", "on_job_failure", NULL};
     static const char *const on_new_commit[] = {"conservative", "interruptible", "none", NULL};
     static const char *const on_job_failure[] = {"none", "all", NULL};
-    char *x = kw_loc(loc, "auto_cancel");
+    char *x = sl_kw_loc(loc, "auto_cancel");
     const struct sl_node *v;
     if (n->kind != SL_NODE_MAP) {
-        lint_error(l, n, "%s config should be a hash", x);
+        sl_lint_error(l, n, "%s config should be a hash", x);
     } else {
-        kw_unknown_keys(l, x, n, allowed);
-        if ((v = kw_val(l, n, "on_new_commit")) && !kw_one_of(sl_node_scalar(v), on_new_commit))
-            lint_error(l, v, "%s on_new_commit should be one of: conservative, interruptible, none",
-                       x);
-        if ((v = kw_val(l, n, "on_job_failure")) && !kw_one_of(sl_node_scalar(v), on_job_failure))
-            lint_error(l, v, "%s on_job_failure should be one of: none, all", x);
+        sl_kw_unknown_keys(l, x, n, allowed);
+        if ((v = sl_kw_val(l, n, "on_new_commit")) &&
+            !sl_kw_one_of(sl_node_scalar(v), on_new_commit))
+            sl_lint_error(
+                l, v, "%s on_new_commit should be one of: conservative, interruptible, none", x);
+        if ((v = sl_kw_val(l, n, "on_job_failure")) &&
+            !sl_kw_one_of(sl_node_scalar(v), on_job_failure))
+            sl_lint_error(l, v, "%s on_job_failure should be one of: none, all", x);
     }
     free(x);
 }
@@ -512,12 +515,12 @@ static void check_rules_list(struct lint *l, const char *p, const char *k, const
                                                        : inc_keys;
     const char *const *whens = kind == RULES_JOB ? job_when : wf_when;
     if (!n || n->kind != SL_NODE_SEQ) {
-        lint_error(l, n, "%s %s should be an array of hashes", p, k);
+        sl_lint_error(l, n, "%s %s should be an array of hashes", p, k);
         return;
     }
     char *loc = sl_xasprintf("%s:%s:rule", p, k);
     if (n->n == 0 && !blank_ok) /* Entry::Rules validates presence */
-        lint_error(l, n, "%s:%s config can't be blank", p, k);
+        sl_lint_error(l, n, "%s:%s config can't be blank", p, k);
     for (size_t i = 0; i < n->n; i++) {
         const struct sl_node *r = n->items[i];
         if (r && r->kind == SL_NODE_SEQ) { /* a flattened !reference */
@@ -525,39 +528,39 @@ static void check_rules_list(struct lint *l, const char *p, const char *k, const
             continue;
         }
         if (!r || r->kind != SL_NODE_MAP) {
-            lint_error(l, r, "%s %s should be an array of hashes", p, k);
+            sl_lint_error(l, r, "%s %s should be an array of hashes", p, k);
             continue;
         }
-        kw_unknown_keys(l, loc, r, keys);
+        sl_kw_unknown_keys(l, loc, r, keys);
         const struct sl_node *x;
-        if ((x = kw_val(l, r, "if")))
+        if ((x = sl_kw_val(l, r, "if")))
             check_expression(l, loc, x);
-        if ((x = kw_get(r, "changes")))
+        if ((x = sl_kw_get(r, "changes")))
             check_changes(l, loc, "changes", x);
-        if ((x = kw_get(r, "exists")))
+        if ((x = sl_kw_get(r, "exists")))
             check_exists(l, loc, x);
-        if ((x = kw_get(r, "when")) && !kw_one_of(sl_node_scalar(x), whens)) {
-            lint_error(l, x, "%s when unknown value: %s", loc,
-                       sl_node_scalar(x) ? x->str : sl_node_kind_name(x));
-            kw_hint_names(l, sl_node_scalar(x), whens);
+        if ((x = sl_kw_get(r, "when")) && !sl_kw_one_of(sl_node_scalar(x), whens)) {
+            sl_lint_error(l, x, "%s when unknown value: %s", loc,
+                          sl_node_scalar(x) ? x->str : sl_node_kind_name(x));
+            sl_kw_hint_names(l, sl_node_scalar(x), whens);
         }
-        if ((x = kw_get(r, "allow_failure")) && !kw_is_bool(x) &&
-            !(x->kind == SL_NODE_MAP && kw_get(x, "exit_codes")))
-            lint_error(l, x, "%s allow_failure should be a boolean value", loc);
-        if ((x = kw_get(r, "interruptible")) && !kw_is_bool(x))
-            lint_error(l, x, "%s interruptible should be a boolean value", loc);
-        if ((x = kw_get(r, "start_in")) && !kw_duration_ok(x, NULL))
-            lint_error(l, x, "%s start_in should be a duration", loc);
-        if ((x = kw_get(r, "variables")))
+        if ((x = sl_kw_get(r, "allow_failure")) && !sl_kw_is_bool(x) &&
+            !(x->kind == SL_NODE_MAP && sl_kw_get(x, "exit_codes")))
+            sl_lint_error(l, x, "%s allow_failure should be a boolean value", loc);
+        if ((x = sl_kw_get(r, "interruptible")) && !sl_kw_is_bool(x))
+            sl_lint_error(l, x, "%s interruptible should be a boolean value", loc);
+        if ((x = sl_kw_get(r, "start_in")) && !sl_kw_duration_ok(x, NULL))
+            sl_lint_error(l, x, "%s start_in should be a duration", loc);
+        if ((x = sl_kw_get(r, "variables")))
             check_variables(l, loc, "variables", x);
-        if ((x = kw_val(l, r, "needs")))
+        if ((x = sl_kw_val(l, r, "needs")))
             check_rule_needs(l, loc, x);
-        if (kind == RULES_WORKFLOW && (x = kw_get(r, "auto_cancel")))
+        if (kind == RULES_WORKFLOW && (x = sl_kw_get(r, "auto_cancel")))
             sl_lint_auto_cancel(l, loc, x);
         /* a rule with no clause always matches (GitLab's Rules::Rule accepts one with only
          * allow_failure or interruptible); only an empty one is refused */
         if (r->n == 0)
-            lint_error(l, r, "%s config can't be blank", loc);
+            sl_lint_error(l, r, "%s config can't be blank", loc);
     }
     free(loc);
 }
@@ -570,38 +573,38 @@ static void check_rules(struct lint *l, const char *p, const char *k, const stru
 static void check_only_except(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
     static const char *const allowed[] = {"refs", "variables", "changes", "kubernetes", NULL};
-    if (kw_strings(n) || kw_is_scalar(n))
+    if (sl_kw_strings(n) || sl_kw_is_scalar(n))
         return;
     if (!n || n->kind != SL_NODE_MAP) {
-        lint_error(l, n,
-                   "%s:%s config should be an array of strings or regular expressions "
-                   "using re2 syntax or a hash",
-                   p, k);
+        sl_lint_error(l, n,
+                      "%s:%s config should be an array of strings or regular expressions "
+                      "using re2 syntax or a hash",
+                      p, k);
         return;
     }
-    char *loc = kw_loc(p, k);
-    kw_unknown_keys(l, loc, n, allowed);
+    char *loc = sl_kw_loc(p, k);
+    sl_kw_unknown_keys(l, loc, n, allowed);
     const struct sl_node *x;
-    if ((x = kw_get(n, "refs")) && !kw_strings(x))
-        lint_error(l, x,
-                   "%s:refs config should be an array of strings or regular expressions "
-                   "using re2 syntax",
-                   loc);
-    if ((x = kw_get(n, "variables"))) {
-        if (!kw_strings(x))
-            lint_error(l, x, "%s:variables config should be an array of strings", loc);
+    if ((x = sl_kw_get(n, "refs")) && !sl_kw_strings(x))
+        sl_lint_error(l, x,
+                      "%s:refs config should be an array of strings or regular expressions "
+                      "using re2 syntax",
+                      loc);
+    if ((x = sl_kw_get(n, "variables"))) {
+        if (!sl_kw_strings(x))
+            sl_lint_error(l, x, "%s:variables config should be an array of strings", loc);
         else
             for (size_t i = 0; i < x->n; i++)
-                if (!lint_expression_ok(x->items[i]->str))
-                    lint_error(l, x->items[i],
-                               "%s:variables config should be valid expression "
-                               "syntax",
-                               loc);
+                if (!sl_lint_expression_ok(x->items[i]->str))
+                    sl_lint_error(l, x->items[i],
+                                  "%s:variables config should be valid expression "
+                                  "syntax",
+                                  loc);
                 else
-                    lint_note_expression(l, x->items[i]);
+                    sl_lint_note_expression(l, x->items[i]);
     }
-    if ((x = kw_get(n, "changes")) && !kw_strings(x))
-        lint_error(l, x, "%s:changes config should be an array of strings", loc);
+    if ((x = sl_kw_get(n, "changes")) && !sl_kw_strings(x))
+        sl_lint_error(l, x, "%s:changes config should be an array of strings", loc);
     free(loc);
 }
 
@@ -609,14 +612,14 @@ static void check_only_except(struct lint *l, const char *p, const char *k, cons
 static void check_need_parallel(struct lint *l, const char *need, const struct sl_node *n)
 {
     static const char *const allowed[] = {"matrix", NULL};
-    char *loc = kw_loc(need, "parallel");
+    char *loc = sl_kw_loc(need, "parallel");
     const struct sl_node *m;
     if (n->kind != SL_NODE_MAP) {
-        lint_error(l, n, "%s config should be a hash with a matrix", loc);
+        sl_lint_error(l, n, "%s config should be a hash with a matrix", loc);
     } else {
-        kw_unknown_keys(l, loc, n, allowed);
-        if (!(m = kw_val(l, n, "matrix")))
-            lint_error(l, n, "%s config missing required keys: matrix", loc);
+        sl_kw_unknown_keys(l, loc, n, allowed);
+        if (!(m = sl_kw_val(l, n, "matrix")))
+            sl_lint_error(l, n, "%s config missing required keys: matrix", loc);
         else
             check_matrix(l, loc, m);
     }
@@ -631,41 +634,41 @@ static void check_needs(struct lint *l, const char *p, const char *k, const stru
     static const char *const project_keys[] = {"project",   "job",      "ref",
                                                "artifacts", "parallel", NULL};
     if (!n || n->kind != SL_NODE_SEQ) {
-        lint_error(l, n, "%s:%s config should be an array", p, k);
+        sl_lint_error(l, n, "%s:%s config should be an array", p, k);
         return;
     }
-    char *loc = kw_loc(p, k);
-    char *need = kw_loc(loc, "need");
+    char *loc = sl_kw_loc(p, k);
+    char *need = sl_kw_loc(loc, "need");
     for (size_t i = 0; i < n->n; i++) {
         const struct sl_node *x = n->items[i];
-        if (kw_is_str(x, true))
+        if (sl_kw_is_str(x, true))
             continue;
         if (x && x->kind == SL_NODE_SEQ && x->tag) /* a !reference from a file not read */
             continue;
         if (!x || x->kind != SL_NODE_MAP) {
-            lint_error(l, x, "%s config should be a string or a hash", need);
+            sl_lint_error(l, x, "%s config should be a string or a hash", need);
             continue;
         }
-        const char *const *allowed = kw_get(x, "pipeline")  ? pipeline_keys
-                                     : kw_get(x, "project") ? project_keys
-                                                            : job_keys;
-        kw_unknown_keys(l, loc, x, allowed);
+        const char *const *allowed = sl_kw_get(x, "pipeline")  ? pipeline_keys
+                                     : sl_kw_get(x, "project") ? project_keys
+                                                               : job_keys;
+        sl_kw_unknown_keys(l, loc, x, allowed);
         const struct sl_node *b;
-        if (!(b = kw_val(l, x, "job")))
-            lint_error(l, x, "%s config missing required keys: job", need);
-        else if (!kw_is_str(b, true))
-            lint_error(l, b, "%s:job config should be a non-empty string", need);
-        if (kw_get(x, "project") && !kw_get(x, "ref"))
-            lint_error(l, x, "%s config missing required keys: ref", need);
-        if ((b = kw_val(l, x, "pipeline")) && !kw_is_scalar(b))
-            lint_error(l, b, "%s:pipeline config should be a string", need);
-        if ((b = kw_val(l, x, "project")) && !kw_is_scalar(b))
-            lint_error(l, b, "%s:project config should be a string", need);
-        if ((b = kw_val(l, x, "artifacts")) && !kw_is_bool(b))
-            lint_error(l, b, "%s artifacts should be a boolean value", need);
-        if ((b = kw_val(l, x, "optional")) && !kw_is_bool(b))
-            lint_error(l, b, "%s optional should be a boolean value", need);
-        if ((b = kw_val(l, x, "parallel")))
+        if (!(b = sl_kw_val(l, x, "job")))
+            sl_lint_error(l, x, "%s config missing required keys: job", need);
+        else if (!sl_kw_is_str(b, true))
+            sl_lint_error(l, b, "%s:job config should be a non-empty string", need);
+        if (sl_kw_get(x, "project") && !sl_kw_get(x, "ref"))
+            sl_lint_error(l, x, "%s config missing required keys: ref", need);
+        if ((b = sl_kw_val(l, x, "pipeline")) && !sl_kw_is_scalar(b))
+            sl_lint_error(l, b, "%s:pipeline config should be a string", need);
+        if ((b = sl_kw_val(l, x, "project")) && !sl_kw_is_scalar(b))
+            sl_lint_error(l, b, "%s:project config should be a string", need);
+        if ((b = sl_kw_val(l, x, "artifacts")) && !sl_kw_is_bool(b))
+            sl_lint_error(l, b, "%s artifacts should be a boolean value", need);
+        if ((b = sl_kw_val(l, x, "optional")) && !sl_kw_is_bool(b))
+            sl_lint_error(l, b, "%s optional should be a boolean value", need);
+        if ((b = sl_kw_val(l, x, "parallel")))
             check_need_parallel(l, need, b);
     }
     free(need);
@@ -703,9 +706,9 @@ static void check_reports(struct lint *l, const char *loc, const struct sl_node 
                                           NULL};
     static const char *const formats[] = {"cobertura", "jacoco", NULL};
     static const char *const cov_keys[] = {"coverage_format", "path", NULL};
-    char *x = kw_loc(loc, "reports");
+    char *x = sl_kw_loc(loc, "reports");
     if (n->kind != SL_NODE_MAP) {
-        lint_error(l, n, "%s config should be a hash", x);
+        sl_lint_error(l, n, "%s config should be a hash", x);
         free(x);
         return;
     }
@@ -715,36 +718,41 @@ static void check_reports(struct lint *l, const char *loc, const struct sl_node 
         bool shape = l->cfg->shape_only; /* the backend reads a null report as absent */
         /* Entry::Reports still takes `performance` (renamed browser_performance); the
          * JSON schema does not */
-        if (kw_one_of(key, file_lists) && !(shape && !strcmp(key, "performance"))) {
-            if ((v->kind != SL_NODE_NULL || shape) && !kw_is_str(v, false) && !kw_str_array(v))
-                lint_error(l, v, "%s:%s config should be a string or an array of strings", x, key);
-        } else if (kw_one_of(key, strings)) {
+        if (sl_kw_one_of(key, file_lists) && !(shape && !strcmp(key, "performance"))) {
+            if ((v->kind != SL_NODE_NULL || shape) && !sl_kw_is_str(v, false) &&
+                !sl_kw_str_array(v))
+                sl_lint_error(l, v, "%s:%s config should be a string or an array of strings", x,
+                              key);
+        } else if (sl_kw_one_of(key, strings)) {
             /* GitLab's backend also takes a list of paths; its JSON schema does not */
-            if ((v->kind != SL_NODE_NULL || shape) && !kw_is_str(v, false) &&
-                (shape || !kw_str_array(v)))
-                lint_error(l, v, "%s:%s config should be a string", x, key);
+            if ((v->kind != SL_NODE_NULL || shape) && !sl_kw_is_str(v, false) &&
+                (shape || !sl_kw_str_array(v)))
+                sl_lint_error(l, v, "%s:%s config should be a string", x, key);
         } else if (!strcmp(key, "junit")) {
-            if ((v->kind != SL_NODE_NULL || shape) && !kw_is_str(v, false) &&
-                !(kw_str_array(v) && v->n))
-                lint_error(l, v, "%s:%s config should be a string or an array of strings", x, key);
+            if ((v->kind != SL_NODE_NULL || shape) && !sl_kw_is_str(v, false) &&
+                !(sl_kw_str_array(v) && v->n))
+                sl_lint_error(l, v, "%s:%s config should be a string or an array of strings", x,
+                              key);
         } else if (!strcmp(key, "coverage_report")) {
-            char *c = kw_loc(x, key);
+            char *c = sl_kw_loc(x, key);
             const struct sl_node *f;
             if (v->kind == SL_NODE_MAP) {
-                kw_unknown_keys(l, c, v, cov_keys);
-                if ((f = kw_get(v, "coverage_format")) && !kw_one_of(sl_node_scalar(f), formats))
-                    lint_error(l, f,
-                               "%s:coverage_format config should be one of: cobertura, "
-                               "jacoco",
-                               c);
-                if ((f = kw_val(l, v, "path")) && !kw_is_str(f, true))
-                    lint_error(l, f, "%s:path config should be a non-empty string", c);
+                sl_kw_unknown_keys(l, c, v, cov_keys);
+                if ((f = sl_kw_get(v, "coverage_format")) &&
+                    !sl_kw_one_of(sl_node_scalar(f), formats))
+                    sl_lint_error(l, f,
+                                  "%s:coverage_format config should be one of: cobertura, "
+                                  "jacoco",
+                                  c);
+                if ((f = sl_kw_val(l, v, "path")) && !sl_kw_is_str(f, true))
+                    sl_lint_error(l, f, "%s:path config should be a non-empty string", c);
             } else if (v->kind != SL_NODE_NULL) {
-                lint_error(l, v, "%s config should be a hash", c);
+                sl_lint_error(l, v, "%s config should be a hash", c);
             }
             free(c);
         } else {
-            lint_error_pos(l, n->pairs[i].key_pos, "%s config contains unknown keys: %s", x, key);
+            sl_lint_error_pos(l, n->pairs[i].key_pos, "%s config contains unknown keys: %s", x,
+                              key);
         }
     }
     free(x);
@@ -758,35 +766,35 @@ static void check_artifacts(struct lint *l, const char *p, const char *k, const 
     static const char *const whens[] = {"on_success", "on_failure", "always", NULL};
     static const char *const access[] = {"none", "developer", "maintainer", "all", NULL};
     if (!n || n->kind != SL_NODE_MAP) {
-        lint_error(l, n, "%s:%s config should be a hash", p, k);
+        sl_lint_error(l, n, "%s:%s config should be a hash", p, k);
         return;
     }
-    char *loc = kw_loc(p, k);
-    kw_unknown_keys(l, loc, n, allowed);
+    char *loc = sl_kw_loc(p, k);
+    sl_kw_unknown_keys(l, loc, n, allowed);
     const struct sl_node *x;
-    if ((x = kw_get(n, "paths")) && !kw_strings(x))
-        lint_error(l, x, "%s paths should be an array of strings", loc);
-    if ((x = kw_get(n, "exclude")) && !kw_strings(x))
-        lint_error(l, x, "%s exclude should be an array of strings", loc);
-    if ((x = kw_get(n, "untracked")) && !kw_is_bool(x))
-        lint_error(l, x, "%s untracked should be a boolean value", loc);
-    if ((x = kw_get(n, "when")) && !kw_one_of(sl_node_scalar(x), whens))
-        lint_error(l, x, "%s when should be on_success, on_failure or always", loc);
-    if ((x = kw_get(n, "expire_in")) && !(sl_node_scalar(x) && !strcmp(x->str, "never")) &&
-        !kw_duration_ok(x, NULL))
-        lint_error(l, x, "%s expire in should be a duration", loc);
-    if ((x = kw_get(n, "reports")))
+    if ((x = sl_kw_get(n, "paths")) && !sl_kw_strings(x))
+        sl_lint_error(l, x, "%s paths should be an array of strings", loc);
+    if ((x = sl_kw_get(n, "exclude")) && !sl_kw_strings(x))
+        sl_lint_error(l, x, "%s exclude should be an array of strings", loc);
+    if ((x = sl_kw_get(n, "untracked")) && !sl_kw_is_bool(x))
+        sl_lint_error(l, x, "%s untracked should be a boolean value", loc);
+    if ((x = sl_kw_get(n, "when")) && !sl_kw_one_of(sl_node_scalar(x), whens))
+        sl_lint_error(l, x, "%s when should be on_success, on_failure or always", loc);
+    if ((x = sl_kw_get(n, "expire_in")) && !(sl_node_scalar(x) && !strcmp(x->str, "never")) &&
+        !sl_kw_duration_ok(x, NULL))
+        sl_lint_error(l, x, "%s expire in should be a duration", loc);
+    if ((x = sl_kw_get(n, "reports")))
         check_reports(l, loc, x);
-    if ((x = kw_get(n, "public")) && !kw_is_bool(x))
-        lint_error(l, x, "%s public should be a boolean value", loc);
-    if ((x = kw_val(l, n, "access")) && !kw_one_of(sl_node_scalar(x), access))
-        lint_error(l, x, "%s access should be one of: none, developer, maintainer, all", loc);
-    if (kw_get(n, "public") && kw_get(n, "access"))
-        lint_error(l, n, "%s config these keys cannot be used together: public, access", loc);
-    if ((x = kw_get(n, "name")) && !kw_is_scalar(x))
-        lint_error(l, x, "%s name should be a string", loc);
-    if ((x = kw_get(n, "expose_as")) && !kw_is_scalar(x))
-        lint_error(l, x, "%s expose_as should be a string", loc);
+    if ((x = sl_kw_get(n, "public")) && !sl_kw_is_bool(x))
+        sl_lint_error(l, x, "%s public should be a boolean value", loc);
+    if ((x = sl_kw_val(l, n, "access")) && !sl_kw_one_of(sl_node_scalar(x), access))
+        sl_lint_error(l, x, "%s access should be one of: none, developer, maintainer, all", loc);
+    if (sl_kw_get(n, "public") && sl_kw_get(n, "access"))
+        sl_lint_error(l, n, "%s config these keys cannot be used together: public, access", loc);
+    if ((x = sl_kw_get(n, "name")) && !sl_kw_is_scalar(x))
+        sl_lint_error(l, x, "%s name should be a string", loc);
+    if ((x = sl_kw_get(n, "expose_as")) && !sl_kw_is_scalar(x))
+        sl_lint_error(l, x, "%s expose_as should be a string", loc);
     free(loc);
 }
 
@@ -794,33 +802,33 @@ static void check_cache_key(struct lint *l, const char *loc, const struct sl_nod
 {
     static const char *const allowed[] = {"files", "prefix", "files_commits", NULL};
     if (key->kind == SL_NODE_MAP) {
-        char *x = kw_loc(loc, "key");
-        kw_unknown_keys(l, x, key, allowed);
-        const struct sl_node *f = kw_val(l, key, "files");
-        if (f && !kw_strings(f))
-            lint_error(l, f, "%s:files config should be an array of strings", x);
+        char *x = sl_kw_loc(loc, "key");
+        sl_kw_unknown_keys(l, x, key, allowed);
+        const struct sl_node *f = sl_kw_val(l, key, "files");
+        if (f && !sl_kw_strings(f))
+            sl_lint_error(l, f, "%s:files config should be an array of strings", x);
         else if (f && f->n == 0) /* Entry::Files: 1 to 2 paths (10 behind a feature flag) */
-            lint_error(l, f, "%s:files config requires at least 1 item", x);
+            sl_lint_error(l, f, "%s:files config requires at least 1 item", x);
         else if (f && f->n > 10)
-            lint_error(l, f, "%s:files config has too many items (maximum is 10)", x);
+            sl_lint_error(l, f, "%s:files config has too many items (maximum is 10)", x);
         else if (f && f->n > 2 && !l->cfg->shape_only) /* the schema has the flagged limit */
-            lint_error(l, f, "%s:files config has too many items (maximum is 2)", x);
-        if ((f = kw_val(l, key, "files_commits")) && !kw_strings(f))
-            lint_error(l, f, "%s:files_commits config should be an array of strings", x);
+            sl_lint_error(l, f, "%s:files config has too many items (maximum is 2)", x);
+        if ((f = sl_kw_val(l, key, "files_commits")) && !sl_kw_strings(f))
+            sl_lint_error(l, f, "%s:files_commits config should be an array of strings", x);
         else if (f && (f->n == 0 || f->n > 2))
-            lint_error(l, f, "%s:files_commits config should have 1 or 2 entries", x);
-        if ((f = kw_val(l, key, "prefix")) && !kw_is_scalar(f))
-            lint_error(l, f, "%s:prefix config should be a string", x);
+            sl_lint_error(l, f, "%s:files_commits config should have 1 or 2 entries", x);
+        if ((f = sl_kw_val(l, key, "prefix")) && !sl_kw_is_scalar(f))
+            sl_lint_error(l, f, "%s:prefix config should be a string", x);
         free(x);
         return;
     }
     const char *s = sl_node_scalar(key);
     if (!s)
-        lint_error(l, key, "%s:key config should be a hash, a string or a symbol", loc);
+        sl_lint_error(l, key, "%s:key config should be a hash, a string or a symbol", loc);
     else if (strchr(s, '/') || strstr(s, "%2F") || strstr(s, "%2f"))
-        lint_error(l, key, "%s:key config cannot contain the \"/\" character", loc);
+        sl_lint_error(l, key, "%s:key config cannot contain the \"/\" character", loc);
     else if (!strcmp(s, ".") || !strcmp(s, ".."))
-        lint_error(l, key, "%s:key config cannot be \".\" or \"..\"", loc);
+        sl_lint_error(l, key, "%s:key config cannot be \".\" or \"..\"", loc);
 }
 
 static void check_one_cache(struct lint *l, const char *loc, const struct sl_node *n)
@@ -830,38 +838,39 @@ static void check_one_cache(struct lint *l, const char *loc, const struct sl_nod
     static const char *const whens[] = {"on_success", "on_failure", "always", NULL};
     static const char *const policies[] = {"pull", "push", "pull-push", NULL};
     if (!n || n->kind != SL_NODE_MAP) {
-        lint_error(l, n, "%s config should be a hash", loc);
+        sl_lint_error(l, n, "%s config should be a hash", loc);
         return;
     }
-    kw_unknown_keys(l, loc, n, allowed);
+    sl_kw_unknown_keys(l, loc, n, allowed);
     const struct sl_node *x;
-    if ((x = kw_get(n, "key")))
+    if ((x = sl_kw_get(n, "key")))
         check_cache_key(l, loc, x);
-    if ((x = kw_get(n, "paths")) && !kw_strings(x))
-        lint_error(l, x, "%s:paths config should be an array of strings", loc);
-    if ((x = kw_val(l, n, "untracked")) && !kw_is_bool(x))
-        lint_error(l, x, "%s:untracked config should be a boolean value", loc);
-    if ((x = kw_val(l, n, "unprotect")) && !kw_is_bool(x))
-        lint_error(l, x, "%s:unprotect config should be a boolean value", loc);
-    if ((x = kw_get(n, "when")) && !kw_one_of(sl_node_scalar(x), whens))
-        lint_error(l, x, "%s:when config should be one of on_success, on_failure or always", loc);
-    if ((x = kw_get(n, "policy")) && !kw_one_of(sl_node_scalar(x), policies) &&
+    if ((x = sl_kw_get(n, "paths")) && !sl_kw_strings(x))
+        sl_lint_error(l, x, "%s:paths config should be an array of strings", loc);
+    if ((x = sl_kw_val(l, n, "untracked")) && !sl_kw_is_bool(x))
+        sl_lint_error(l, x, "%s:untracked config should be a boolean value", loc);
+    if ((x = sl_kw_val(l, n, "unprotect")) && !sl_kw_is_bool(x))
+        sl_lint_error(l, x, "%s:unprotect config should be a boolean value", loc);
+    if ((x = sl_kw_get(n, "when")) && !sl_kw_one_of(sl_node_scalar(x), whens))
+        sl_lint_error(l, x, "%s:when config should be one of on_success, on_failure or always",
+                      loc);
+    if ((x = sl_kw_get(n, "policy")) && !sl_kw_one_of(sl_node_scalar(x), policies) &&
         !(sl_node_scalar(x) && x->str[0] == '$'))
-        lint_error(l, x, "%s:policy config should be one of: pull-push, push, pull", loc);
-    if ((x = kw_get(n, "fallback_keys"))) {
-        if (!kw_strings(x))
-            lint_error(l, x, "%s:fallback_keys config should be an array of strings", loc);
+        sl_lint_error(l, x, "%s:policy config should be one of: pull-push, push, pull", loc);
+    if ((x = sl_kw_get(n, "fallback_keys"))) {
+        if (!sl_kw_strings(x))
+            sl_lint_error(l, x, "%s:fallback_keys config should be an array of strings", loc);
         else if (x->n > 5)
-            lint_error(l, x, "%s:fallback_keys config has too many entries (maximum 5)", loc);
+            sl_lint_error(l, x, "%s:fallback_keys config has too many entries (maximum 5)", loc);
     }
 }
 
 static void check_cache(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    char *loc = kw_loc(p, k);
+    char *loc = sl_kw_loc(p, k);
     if (n && n->kind == SL_NODE_SEQ) {
         if (n->n > 4)
-            lint_error(l, n, "%s config no more than 4 caches can be created", loc);
+            sl_lint_error(l, n, "%s config no more than 4 caches can be created", loc);
         for (size_t i = 0; i < n->n; i++)
             check_one_cache(l, loc, n->items[i]);
     } else if (n && n->kind != SL_NODE_NULL) {
@@ -874,10 +883,10 @@ static void check_when(struct lint *l, const char *p, const char *k, const struc
 {
     static const char *const whens[] = {"on_success", "on_failure", "always",
                                         "manual",     "delayed",    NULL};
-    if (!kw_one_of(sl_node_scalar(n), whens)) {
-        char *all = kw_join(whens);
-        lint_error(l, n, "%s %s should be one of: %s", p, k, all);
-        kw_hint_names(l, sl_node_scalar(n), whens);
+    if (!sl_kw_one_of(sl_node_scalar(n), whens)) {
+        char *all = sl_kw_join(whens);
+        sl_lint_error(l, n, "%s %s should be one of: %s", p, k, all);
+        sl_kw_hint_names(l, sl_node_scalar(n), whens);
         free(all);
     }
 }
@@ -886,17 +895,17 @@ static void check_allow_failure(struct lint *l, const char *p, const char *k,
                                 const struct sl_node *n)
 {
     static const char *const allowed[] = {"exit_codes", NULL};
-    if (kw_is_bool(n))
+    if (sl_kw_is_bool(n))
         return;
     if (!n || n->kind != SL_NODE_MAP) {
-        lint_error(l, n, "%s:%s config should be a hash or a boolean value", p, k);
+        sl_lint_error(l, n, "%s:%s config should be a hash or a boolean value", p, k);
         return;
     }
-    char *loc = kw_loc(p, k);
-    kw_unknown_keys(l, loc, n, allowed);
-    const struct sl_node *c = kw_get(n, "exit_codes");
+    char *loc = sl_kw_loc(p, k);
+    sl_kw_unknown_keys(l, loc, n, allowed);
+    const struct sl_node *c = sl_kw_get(n, "exit_codes");
     if (!c)
-        lint_error(l, n, "%s config missing required keys: exit_codes", loc);
+        sl_lint_error(l, n, "%s config missing required keys: exit_codes", loc);
     else
         check_exit_codes(l, loc, c);
     free(loc);
@@ -905,20 +914,20 @@ static void check_allow_failure(struct lint *l, const char *p, const char *k,
 /* exit_codes: an integer or a non-empty array of unique integers. */
 static void check_exit_codes(struct lint *l, const char *loc, const struct sl_node *c)
 {
-    if (kw_is_int(c))
+    if (sl_kw_is_int(c))
         return;
     bool ok = c->kind == SL_NODE_SEQ && c->n > 0 && c->n <= 255;
     for (size_t i = 0; ok && i < c->n; i++)
-        ok = kw_is_int(c->items[i]);
+        ok = sl_kw_is_int(c->items[i]);
     if (!ok) {
-        lint_error(l, c, "%s exit_codes should be an array of integers or an integer", loc);
+        sl_lint_error(l, c, "%s exit_codes should be an array of integers or an integer", loc);
         return;
     }
     for (size_t i = 0; i < c->n; i++)
         for (size_t j = 0; j < i; j++)
             if (!strcmp(c->items[i]->str, c->items[j]->str)) {
-                lint_error(l, c->items[i], "%s exit_codes contains duplicate values: %s", loc,
-                           c->items[i]->str);
+                sl_lint_error(l, c->items[i], "%s exit_codes contains duplicate values: %s", loc,
+                              c->items[i]->str);
                 return;
             }
 }
@@ -949,43 +958,45 @@ static void check_retry(struct lint *l, const char *p, const char *k, const stru
                                           "server_timeout_running",
                                           "server_timeout_canceling",
                                           NULL};
-    char *loc = kw_loc(p, k);
+    char *loc = sl_kw_loc(p, k);
     const struct sl_node *max = n;
     if (n && n->kind == SL_NODE_MAP) {
-        kw_unknown_keys(l, loc, n, allowed);
-        max = kw_get(n, "max");
-        const struct sl_node *w = kw_get(n, "when");
+        sl_kw_unknown_keys(l, loc, n, allowed);
+        max = sl_kw_get(n, "max");
+        const struct sl_node *w = sl_kw_get(n, "when");
         for (size_t i = 0; w && i < (w->kind == SL_NODE_SEQ ? w->n : 1); i++) {
             const struct sl_node *x = w->kind == SL_NODE_SEQ ? w->items[i] : w;
-            if (!kw_one_of(sl_node_scalar(x), reasons))
-                lint_error(l, x, "%s when unknown value: %s", loc,
-                           sl_node_scalar(x) ? x->str : sl_node_kind_name(x));
+            if (!sl_kw_one_of(sl_node_scalar(x), reasons))
+                sl_lint_error(l, x, "%s when unknown value: %s", loc,
+                              sl_node_scalar(x) ? x->str : sl_node_kind_name(x));
         }
     } else if (!n || n->kind != SL_NODE_INT) {
-        lint_error(l, n, "%s config has to be either an integer or a hash", loc);
+        sl_lint_error(l, n, "%s config has to be either an integer or a hash", loc);
         max = NULL;
     }
-    const struct sl_node *codes = n && n->kind == SL_NODE_MAP ? kw_val(l, n, "exit_codes") : NULL;
+    const struct sl_node *codes =
+        n && n->kind == SL_NODE_MAP ? sl_kw_val(l, n, "exit_codes") : NULL;
     if (codes)
         check_exit_codes(l, loc, codes);
     if (max && (max->kind != SL_NODE_INT || sl_parse_ll(max->str) < 0 || sl_parse_ll(max->str) > 2))
-        lint_error(l, max, "%s config must be a non negative integer less than or equal to 2", loc);
+        sl_lint_error(l, max, "%s config must be a non negative integer less than or equal to 2",
+                      loc);
     free(loc);
 }
 
 static void check_inherit(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
     static const char *const allowed[] = {"default", "variables", NULL};
-    char *loc = kw_loc(p, k);
+    char *loc = sl_kw_loc(p, k);
     if (!n || n->kind != SL_NODE_MAP)
-        lint_error(l, n, "%s config should be a hash", loc);
+        sl_lint_error(l, n, "%s config should be a hash", loc);
     else {
-        kw_unknown_keys(l, loc, n, allowed);
+        sl_kw_unknown_keys(l, loc, n, allowed);
         for (size_t i = 0; i < n->n; i++) {
             const struct sl_node *v = n->pairs[i].value;
-            if (!kw_is_bool(v) && !kw_strings(v))
-                lint_error(l, v, "%s:%s config should be a boolean value or an array of strings",
-                           loc, n->pairs[i].key);
+            if (!sl_kw_is_bool(v) && !sl_kw_strings(v))
+                sl_lint_error(l, v, "%s:%s config should be a boolean value or an array of strings",
+                              loc, n->pairs[i].key);
         }
     }
     free(loc);
@@ -1012,45 +1023,45 @@ static size_t matrix_size(const struct sl_node *matrix)
 static void check_matrix(struct lint *l, const char *loc, const struct sl_node *m)
 {
     if (m->kind != SL_NODE_SEQ) {
-        lint_error(l, m, "%s:matrix config should be an array of hashes", loc);
+        sl_lint_error(l, m, "%s:matrix config should be an array of hashes", loc);
         return;
     }
     for (size_t i = 0; i < m->n; i++) {
         const struct sl_node *e = m->items[i];
         if (!e || e->kind != SL_NODE_MAP) {
-            lint_error(l, e, "%s:matrix config should be an array of hashes", loc);
+            sl_lint_error(l, e, "%s:matrix config should be an array of hashes", loc);
             continue;
         }
         for (size_t k = 0; k < e->n; k++) {
             const struct sl_node *v = e->pairs[k].value;
-            if (!kw_is_scalar(v) && v->kind != SL_NODE_SEQ)
-                lint_error(l, v, "%s:matrix:%s config should be a string, a number or an array",
-                           loc, e->pairs[k].key);
+            if (!sl_kw_is_scalar(v) && v->kind != SL_NODE_SEQ)
+                sl_lint_error(l, v, "%s:matrix:%s config should be a string, a number or an array",
+                              loc, e->pairs[k].key);
         }
     }
     if (matrix_size(m) > SL_CONFIG_MAX_MATRIX)
-        lint_error(l, m, "%s:matrix config generates too many jobs (maximum is %d)", loc,
-                   SL_CONFIG_MAX_MATRIX);
+        sl_lint_error(l, m, "%s:matrix config generates too many jobs (maximum is %d)", loc,
+                      SL_CONFIG_MAX_MATRIX);
 }
 
 static void check_parallel(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    char *loc = kw_loc(p, k);
+    char *loc = sl_kw_loc(p, k);
     if (n && n->kind == SL_NODE_INT) {
         long v = sl_parse_ll(n->str);
         if (v < 1 || v > SL_CONFIG_MAX_MATRIX)
-            lint_error(l, n, "%s config must be less than or equal to %d and greater than 1", loc,
-                       SL_CONFIG_MAX_MATRIX);
+            sl_lint_error(l, n, "%s config must be less than or equal to %d and greater than 1",
+                          loc, SL_CONFIG_MAX_MATRIX);
     } else if (n && n->kind == SL_NODE_MAP) {
         static const char *const allowed[] = {"matrix", NULL};
-        kw_unknown_keys(l, loc, n, allowed);
-        const struct sl_node *m = kw_val(l, n, "matrix");
+        sl_kw_unknown_keys(l, loc, n, allowed);
+        const struct sl_node *m = sl_kw_val(l, n, "matrix");
         if (!m)
-            lint_error(l, n, "%s:matrix config should be an array of hashes", loc);
+            sl_lint_error(l, n, "%s:matrix config should be an array of hashes", loc);
         else
             check_matrix(l, loc, m);
     } else {
-        lint_error(l, n, "%s config should be an integer or a hash", loc);
+        sl_lint_error(l, n, "%s config should be an integer or a hash", loc);
     }
     free(loc);
 }
@@ -1062,23 +1073,23 @@ static void check_environment(struct lint *l, const char *p, const char *k, cons
     static const char *const actions[] = {"start", "prepare", "stop", "verify", "access", NULL};
     static const char *const tiers[] = {"production",  "staging", "testing",
                                         "development", "other",   NULL};
-    if (kw_is_scalar(n))
+    if (sl_kw_is_scalar(n))
         return;
-    char *loc = kw_loc(p, k);
+    char *loc = sl_kw_loc(p, k);
     if (!n || n->kind != SL_NODE_MAP)
-        lint_error(l, n, "%s config should be a hash or a string", loc);
+        sl_lint_error(l, n, "%s config should be a hash or a string", loc);
     else {
-        kw_unknown_keys(l, loc, n, allowed);
+        sl_kw_unknown_keys(l, loc, n, allowed);
         const struct sl_node *x;
-        if (!kw_get(n, "name"))
-            lint_error(l, n, "%s name can't be blank", loc);
-        if ((x = kw_get(n, "action")) && !kw_one_of(sl_node_scalar(x), actions))
-            lint_error(l, x, "%s action should be start, stop, prepare, verify, or access", loc);
-        if ((x = kw_get(n, "deployment_tier")) && !kw_one_of(sl_node_scalar(x), tiers))
-            lint_error(l, x,
-                       "%s deployment tier must be one of production, staging, testing, "
-                       "development, other",
-                       loc);
+        if (!sl_kw_get(n, "name"))
+            sl_lint_error(l, n, "%s name can't be blank", loc);
+        if ((x = sl_kw_get(n, "action")) && !sl_kw_one_of(sl_node_scalar(x), actions))
+            sl_lint_error(l, x, "%s action should be start, stop, prepare, verify, or access", loc);
+        if ((x = sl_kw_get(n, "deployment_tier")) && !sl_kw_one_of(sl_node_scalar(x), tiers))
+            sl_lint_error(l, x,
+                          "%s deployment tier must be one of production, staging, testing, "
+                          "development, other",
+                          loc);
     }
     free(loc);
 }
@@ -1088,22 +1099,22 @@ static void check_coverage(struct lint *l, const char *p, const char *k, const s
     const char *s = sl_node_scalar(n);
     size_t len = s ? strlen(s) : 0;
     if (!s || len < 2 || s[0] != '/' || s[len - 1] != '/')
-        lint_error(l, n, "%s:%s config must be a regular expression", p, k);
+        sl_lint_error(l, n, "%s:%s config must be a regular expression", p, k);
 }
 
 static void check_extends(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    if (!kw_is_scalar(n) && !kw_strings(n))
-        lint_error(l, n, "%s:%s config should be an array of strings or a string", p, k);
+    if (!sl_kw_is_scalar(n) && !sl_kw_strings(n))
+        sl_lint_error(l, n, "%s:%s config should be an array of strings or a string", p, k);
 }
 
 static void check_start_in(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
     int64_t s;
-    if (!kw_duration_ok(n, &s))
-        lint_error(l, n, "%s %s should be a duration", p, "start in");
+    if (!sl_kw_duration_ok(n, &s))
+        sl_lint_error(l, n, "%s %s should be a duration", p, "start in");
     else if (s > 7 * 86400)
-        lint_error(l, n, "%s %s should not exceed the limit", p, "start in");
+        sl_lint_error(l, n, "%s %s should not exceed the limit", p, "start in");
     (void)k;
 }
 
@@ -1123,11 +1134,12 @@ static bool project_path_ok(const char *s)
 
 void sl_lint_project_path(struct lint *l, const char *loc, const struct sl_node *n)
 {
-    if (!kw_is_scalar(n))
-        lint_error(l, n, "%s project should be a string", loc);
+    if (!sl_kw_is_scalar(n))
+        sl_lint_error(l, n, "%s project should be a string", loc);
     else if (!project_path_ok(n->str))
-        lint_error(l, n, "%s project should be a full project path (namespace/project), not \"%s\"",
-                   loc, n->str);
+        sl_lint_error(l, n,
+                      "%s project should be a full project path (namespace/project), not \"%s\"",
+                      loc, n->str);
 }
 
 static void check_trigger(struct lint *l, const char *p, const char *k, const struct sl_node *n)
@@ -1137,55 +1149,55 @@ static void check_trigger(struct lint *l, const char *p, const char *k, const st
     static const char *const include_keys[] = {"include", "strategy", "forward", NULL};
     static const char *const forward_keys[] = {"yaml_variables", "pipeline_variables", NULL};
     static const char *const strategies[] = {"depend", "mirror", NULL};
-    char *loc = kw_loc(p, k);
+    char *loc = sl_kw_loc(p, k);
     const struct sl_node *x;
-    if (kw_is_scalar(n)) {
+    if (sl_kw_is_scalar(n)) {
         sl_lint_project_path(l, loc, n);
         goto out;
     }
     if (!n || n->kind != SL_NODE_MAP) {
-        lint_error(l, n, "%s config should be a hash or a string", loc);
+        sl_lint_error(l, n, "%s config should be a hash or a string", loc);
         goto out;
     }
-    if (kw_get(n, "include")) {
-        kw_unknown_keys(l, loc, n, include_keys);
-        x = kw_get(n, "include");
-        char *inc = kw_loc(loc, "include");
-        if (kw_is_scalar(x)) {
-            if (!kw_is_str(x, true))
-                lint_error(l, x, "%s config should be a file path or an array of hashes", inc);
+    if (sl_kw_get(n, "include")) {
+        sl_kw_unknown_keys(l, loc, n, include_keys);
+        x = sl_kw_get(n, "include");
+        char *inc = sl_kw_loc(loc, "include");
+        if (sl_kw_is_scalar(x)) {
+            if (!sl_kw_is_str(x, true))
+                sl_lint_error(l, x, "%s config should be a file path or an array of hashes", inc);
         } else if (x->kind != SL_NODE_SEQ) {
-            lint_error(l, x, "%s config should be a file path or an array of hashes", inc);
+            sl_lint_error(l, x, "%s config should be a file path or an array of hashes", inc);
         } else {
             if (x->n > 3)
-                lint_error(l, x, "%s config has too many entries (maximum 3)", inc);
+                sl_lint_error(l, x, "%s config has too many entries (maximum 3)", inc);
             for (size_t i = 0; i < x->n; i++)
                 sl_lint_include_item(l, inc, x->items[i], KW_INCLUDE_TRIGGER);
         }
         free(inc);
     } else {
-        kw_unknown_keys(l, loc, n, project_keys);
-        if (!(x = kw_val(l, n, "project")))
-            lint_error(l, n, "%s config missing required keys: project", loc);
+        sl_kw_unknown_keys(l, loc, n, project_keys);
+        if (!(x = sl_kw_val(l, n, "project")))
+            sl_lint_error(l, n, "%s config missing required keys: project", loc);
         else
             sl_lint_project_path(l, loc, x);
-        if ((x = kw_val(l, n, "branch")) && !kw_is_scalar(x))
-            lint_error(l, x, "%s branch should be a string", loc);
-        if ((x = kw_get(n, "inputs")))
+        if ((x = sl_kw_val(l, n, "branch")) && !sl_kw_is_scalar(x))
+            sl_lint_error(l, x, "%s branch should be a string", loc);
+        if ((x = sl_kw_get(n, "inputs")))
             sl_lint_inputs_values(l, loc, x);
     }
-    if ((x = kw_val(l, n, "strategy")) && !kw_one_of(sl_node_scalar(x), strategies))
-        lint_error(l, x, "%s strategy should be one of: depend, mirror", loc);
-    if ((x = kw_val(l, n, "forward"))) {
-        char *f = kw_loc(loc, "forward");
+    if ((x = sl_kw_val(l, n, "strategy")) && !sl_kw_one_of(sl_node_scalar(x), strategies))
+        sl_lint_error(l, x, "%s strategy should be one of: depend, mirror", loc);
+    if ((x = sl_kw_val(l, n, "forward"))) {
+        char *f = sl_kw_loc(loc, "forward");
         if (x->kind != SL_NODE_MAP) {
-            lint_error(l, x, "%s config should be a hash", f);
+            sl_lint_error(l, x, "%s config should be a hash", f);
         } else {
-            kw_unknown_keys(l, f, x, forward_keys);
+            sl_kw_unknown_keys(l, f, x, forward_keys);
             for (size_t i = 0; i < x->n; i++)
-                if (!kw_is_bool(x->pairs[i].value))
-                    lint_error(l, x->pairs[i].value, "%s %s should be a boolean value", f,
-                               x->pairs[i].key);
+                if (!sl_kw_is_bool(x->pairs[i].value))
+                    sl_lint_error(l, x->pairs[i].value, "%s %s should be a boolean value", f,
+                                  x->pairs[i].key);
         }
         free(f);
     }
@@ -1195,10 +1207,10 @@ out:
 
 static void check_tags(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    if (!kw_nested_strings(n, 1) || !n || n->kind != SL_NODE_SEQ)
-        lint_error(l, n, "%s:%s config should be an array of strings", p, k);
+    if (!sl_kw_nested_strings(n, 1) || !n || n->kind != SL_NODE_SEQ)
+        sl_lint_error(l, n, "%s:%s config should be an array of strings", p, k);
     else if (n->n >= 50)
-        lint_error(l, n, "%s:%s config must be less than the limit of 50 tags", p, k);
+        sl_lint_error(l, n, "%s:%s config must be less than the limit of 50 tags", p, k);
 }
 
 /* The table. RARE rows are accepted with a warning that sluice does not act on them. */

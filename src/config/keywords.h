@@ -20,7 +20,7 @@ enum kw_where {
 struct lint;
 
 /* A checker: N is the value of keyword KEY inside PARENT (a location such as
- * "jobs:rspec"). It adds errors through lint_error in GitLab's wording: an entry's own
+ * "jobs:rspec"). It adds errors through sl_lint_error in GitLab's wording: an entry's own
  * errors read "PARENT:KEY config ...", an attribute's read "PARENT KEY ...". */
 typedef void (*kw_check_fn)(struct lint *l, const char *parent, const char *key,
                             const struct sl_node *n);
@@ -55,11 +55,11 @@ struct lint {
     size_t nunacted;
 };
 
-void lint_error(struct lint *l, const struct sl_node *at, const char *fmt, ...) SL_PRINTF(3, 4);
-void lint_error_pos(struct lint *l, struct sl_pos pos, const char *fmt, ...) SL_PRINTF(3, 4);
-void lint_warning(struct lint *l, struct sl_pos pos, const char *fmt, ...) SL_PRINTF(3, 4);
+void sl_lint_error(struct lint *l, const struct sl_node *at, const char *fmt, ...) SL_PRINTF(3, 4);
+void sl_lint_error_pos(struct lint *l, struct sl_pos pos, const char *fmt, ...) SL_PRINTF(3, 4);
+void sl_lint_warning(struct lint *l, struct sl_pos pos, const char *fmt, ...) SL_PRINTF(3, 4);
 /* Remembers expression N (a scalar) for sl_lint_expr_names. */
-void lint_note_expression(struct lint *l, const struct sl_node *n);
+void sl_lint_note_expression(struct lint *l, const struct sl_node *n);
 /* Warns about each `$NAME` of the noted expressions that neither the file defines nor
  * GitLab predefines but that is one or two edits from a name that is: "did you mean"
  * (a name far from every known one may be a project variable: no warning). */
@@ -101,41 +101,41 @@ void sl_kw_check_pages(struct lint *l, const char *p, const char *k, const struc
 /* Shape helpers shared by keywords.c and keywords_rare.c. */
 /* KEY's value in MAP, a null value read as absent (extends and default write null to remove
  * a keyword, and GitLab validates the result, where the key is then gone). */
-const struct sl_node *kw_get(const struct sl_node *map, const char *key);
-/* As kw_get, but in shape-only mode a null value is returned: the JSON schema sees null as
+const struct sl_node *sl_kw_get(const struct sl_node *map, const char *key);
+/* As sl_kw_get, but in shape-only mode a null value is returned: the JSON schema sees null as
  * a value, and the checker rejects it where the schema does. */
-const struct sl_node *kw_val(const struct lint *l, const struct sl_node *map, const char *key);
+const struct sl_node *sl_kw_val(const struct lint *l, const struct sl_node *map, const char *key);
 /* Scalars other than null: GitLab reads numbers and booleans as strings in many places. */
-bool kw_is_scalar(const struct sl_node *n);
-bool kw_is_bool(const struct sl_node *n);
-bool kw_is_int(const struct sl_node *n);
+bool sl_kw_is_scalar(const struct sl_node *n);
+bool sl_kw_is_bool(const struct sl_node *n);
+bool sl_kw_is_int(const struct sl_node *n);
 /* A string scalar (quoted or plain), optionally non-empty. */
-bool kw_is_str(const struct sl_node *n, bool nonempty);
-/* An array of scalars (kw_strings) or of string scalars only (kw_str_array). */
-bool kw_strings(const struct sl_node *n);
-bool kw_str_array(const struct sl_node *n);
-bool kw_nested_strings(const struct sl_node *n, int depth);
-bool kw_duration_ok(const struct sl_node *n, int64_t *secs);
+bool sl_kw_is_str(const struct sl_node *n, bool nonempty);
+/* An array of scalars (sl_kw_strings) or of string scalars only (sl_kw_str_array). */
+bool sl_kw_strings(const struct sl_node *n);
+bool sl_kw_str_array(const struct sl_node *n);
+bool sl_kw_nested_strings(const struct sl_node *n, int depth);
+bool sl_kw_duration_ok(const struct sl_node *n, int64_t *secs);
 /* Reports keys of MAP not in ALLOWED (NULL-terminated) as "LOC config contains unknown
  * keys: a, b". Returns true when there were none. */
-bool kw_unknown_keys(struct lint *l, const char *loc, const struct sl_node *map,
-                     const char *const *allowed);
+bool sl_kw_unknown_keys(struct lint *l, const char *loc, const struct sl_node *map,
+                        const char *const *allowed);
 /* Reports the keys of REQUIRED missing from MAP as "LOC config missing required keys: a". */
-bool kw_required_keys(struct lint *l, const char *loc, const struct sl_node *map,
-                      const char *const *required);
-bool kw_one_of(const char *s, const char *const *values);
+bool sl_kw_required_keys(struct lint *l, const char *loc, const struct sl_node *map,
+                         const char *const *required);
+bool sl_kw_one_of(const char *s, const char *const *values);
 /* Hints on the diagnostic just added: "did you mean `NAME`?" with the name of NAMES
  * (NULL-terminated) closest to WORD, or of the visible jobs, or of the stages; nothing
  * when none is close (base/suggest.h). */
-void kw_hint_names(struct lint *l, const char *word, const char *const *names);
-void kw_hint_job(struct lint *l, const char *word);
-void kw_hint_stage(struct lint *l, const char *word);
-char *kw_join(const char *const *values);          /* "a, b, c"; caller frees */
-char *kw_loc(const char *parent, const char *key); /* "PARENT:KEY"; caller frees */
+void sl_kw_hint_names(struct lint *l, const char *word, const char *const *names);
+void sl_kw_hint_job(struct lint *l, const char *word);
+void sl_kw_hint_stage(struct lint *l, const char *word);
+char *sl_kw_join(const char *const *values);          /* "a, b, c"; caller frees */
+char *sl_kw_loc(const char *parent, const char *key); /* "PARENT:KEY"; caller frees */
 /* The `script` shape: a string or an array of strings and arrays of strings, nested up to
  * 10 levels; numbers and booleans are not strings here (GitLab's validator is strict). */
-bool kw_script_ok(const struct sl_node *n, int depth);
+bool sl_kw_script_ok(const struct sl_node *n, int depth);
 /* The expression hook (config.h). */
-bool lint_expression_ok(const char *src);
+bool sl_lint_expression_ok(const char *src);
 
 #endif

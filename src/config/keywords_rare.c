@@ -37,13 +37,13 @@ static bool yaml_path(const char *s)
 static const struct sl_node *required_str(struct lint *l, const char *loc,
                                           const struct sl_node *map, const char *key)
 {
-    const struct sl_node *v = kw_val(l, map, key);
+    const struct sl_node *v = sl_kw_val(l, map, key);
     if (!v) {
-        lint_error(l, map, "%s config missing required keys: %s", loc, key);
+        sl_lint_error(l, map, "%s config missing required keys: %s", loc, key);
         return NULL;
     }
-    if (!kw_is_scalar(v)) {
-        lint_error(l, v, "%s:%s config should be a string", loc, key);
+    if (!sl_kw_is_scalar(v)) {
+        sl_lint_error(l, v, "%s:%s config should be a string", loc, key);
         return NULL;
     }
     return v;
@@ -54,9 +54,9 @@ static void optional_strs(struct lint *l, const char *loc, const struct sl_node 
                           const char *const *keys)
 {
     for (const char *const *k = keys; *k; k++) {
-        const struct sl_node *v = kw_val(l, map, *k);
-        if (v && !kw_is_scalar(v))
-            lint_error(l, v, "%s:%s config should be a string", loc, *k);
+        const struct sl_node *v = sl_kw_val(l, map, *k);
+        if (v && !sl_kw_is_scalar(v))
+            sl_lint_error(l, v, "%s:%s config should be a string", loc, *k);
     }
 }
 
@@ -72,22 +72,22 @@ static void check_step_ref(struct lint *l, const char *loc, const char *key,
     static const char *const oci_keys[] = {"registry", "repository", "tag", "dir", "file", NULL};
     static const char *const oci_req[] = {"registry", "repository", "tag", NULL};
     static const char *const one[] = {"git", NULL}, *const other[] = {"oci", NULL};
-    char *x = kw_loc(loc, key);
-    if (kw_is_str(n, false))
+    char *x = sl_kw_loc(loc, key);
+    if (sl_kw_is_str(n, false))
         goto out;
     if (n->kind != SL_NODE_MAP || n->n != 1 || !(sl_node_get(n, "git") || sl_node_get(n, "oci"))) {
-        lint_error(l, n, "%s config should be a string, a hash with git or a hash with oci", x);
+        sl_lint_error(l, n, "%s config should be a string, a hash with git or a hash with oci", x);
         goto out;
     }
     bool git = sl_node_get(n, "git") != NULL;
-    kw_unknown_keys(l, x, n, git ? one : other);
+    sl_kw_unknown_keys(l, x, n, git ? one : other);
     const struct sl_node *r = sl_node_get(n, git ? "git" : "oci");
-    char *rl = kw_loc(x, git ? "git" : "oci");
+    char *rl = sl_kw_loc(x, git ? "git" : "oci");
     if (r->kind != SL_NODE_MAP) {
-        lint_error(l, r, "%s config should be a hash", rl);
+        sl_lint_error(l, r, "%s config should be a hash", rl);
     } else {
-        kw_unknown_keys(l, rl, r, git ? git_keys : oci_keys);
-        kw_required_keys(l, rl, r, git ? git_req : oci_req);
+        sl_kw_unknown_keys(l, rl, r, git ? git_keys : oci_keys);
+        sl_kw_required_keys(l, rl, r, git ? git_req : oci_req);
         optional_strs(l, rl, r, git ? git_keys : oci_keys);
     }
     free(rl);
@@ -102,49 +102,51 @@ static void check_step(struct lint *l, const char *loc, const struct sl_node *n)
     static const char *const ref_keys[] = {"name", "env", "inputs", "step", "func", "action", NULL};
     static const char *const refs[] = {"script", "step", "func", "action"};
     if (n->kind != SL_NODE_MAP) {
-        lint_error(l, n, "%s config should be a hash", loc);
+        sl_lint_error(l, n, "%s config should be a hash", loc);
         return;
     }
     const struct sl_node *v;
-    if (!(v = kw_val(l, n, "name")))
-        lint_error(l, n, "%s config missing required keys: name", loc);
-    else if (!kw_is_str(v, false) || !identifier_ok(v->str))
-        lint_error(l, v, "%s:name config should be a name of letters, digits and underscores", loc);
+    if (!(v = sl_kw_val(l, n, "name")))
+        sl_lint_error(l, n, "%s config missing required keys: name", loc);
+    else if (!sl_kw_is_str(v, false) || !identifier_ok(v->str))
+        sl_lint_error(l, v, "%s:name config should be a name of letters, digits and underscores",
+                      loc);
     size_t nrefs = 0;
     for (size_t i = 0; i < SL_ARRAY_LEN(refs); i++)
         nrefs += sl_node_get_pair(n, refs[i]) != NULL;
     bool script = sl_node_get_pair(n, "script") != NULL;
-    kw_unknown_keys(l, loc, n, script ? script_keys : ref_keys);
+    sl_kw_unknown_keys(l, loc, n, script ? script_keys : ref_keys);
     if (nrefs != 1)
-        lint_error(l, n, "%s config must use exactly one of these keys: script, step, func", loc);
-    if (script && (v = sl_node_get(n, "script")) && !kw_is_str(v, true))
-        lint_error(l, v, "%s:script config should be a non-empty string", loc);
+        sl_lint_error(l, n, "%s config must use exactly one of these keys: script, step, func",
+                      loc);
+    if (script && (v = sl_node_get(n, "script")) && !sl_kw_is_str(v, true))
+        sl_lint_error(l, v, "%s:script config should be a non-empty string", loc);
     for (size_t i = 1; i < SL_ARRAY_LEN(refs); i++)
         if ((v = sl_node_get(n, refs[i])) && nrefs == 1)
             check_step_ref(l, loc, refs[i], v);
-    if ((v = kw_val(l, n, "env"))) {
+    if ((v = sl_kw_val(l, n, "env"))) {
         bool ok = v->kind == SL_NODE_MAP;
         for (size_t i = 0; ok && i < v->n; i++)
-            ok = identifier_ok(v->pairs[i].key) && kw_is_str(v->pairs[i].value, false);
+            ok = identifier_ok(v->pairs[i].key) && sl_kw_is_str(v->pairs[i].value, false);
         if (!ok)
-            lint_error(l, v, "%s:env config should be a hash of names to strings", loc);
+            sl_lint_error(l, v, "%s:env config should be a hash of names to strings", loc);
     }
-    if (!script && (v = kw_val(l, n, "inputs"))) {
+    if (!script && (v = sl_kw_val(l, n, "inputs"))) {
         bool ok = v->kind == SL_NODE_MAP;
         for (size_t i = 0; ok && i < v->n; i++)
             ok = identifier_ok(v->pairs[i].key);
         if (!ok)
-            lint_error(l, v, "%s:inputs config should be a hash of names to values", loc);
+            sl_lint_error(l, v, "%s:inputs config should be a hash of names to values", loc);
     }
 }
 
 void sl_kw_check_run(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    char *loc = kw_loc(p, k);
+    char *loc = sl_kw_loc(p, k);
     if (n->kind != SL_NODE_SEQ) {
-        lint_error(l, n, "%s config should be an array of steps", loc);
+        sl_lint_error(l, n, "%s config should be an array of steps", loc);
     } else {
-        char *step = kw_loc(loc, "step");
+        char *step = sl_kw_loc(loc, "step");
         for (size_t i = 0; i < n->n; i++)
             check_step(l, step, n->items[i]);
         free(step);
@@ -158,23 +160,23 @@ static void check_vault(struct lint *l, const char *loc, const struct sl_node *n
 {
     static const char *const keys[] = {"engine", "path", "field", NULL};
     static const char *const engine_keys[] = {"name", "path", NULL};
-    char *x = kw_loc(loc, "vault");
-    if (kw_is_scalar(n))
+    char *x = sl_kw_loc(loc, "vault");
+    if (sl_kw_is_scalar(n))
         goto out;
     if (n->kind != SL_NODE_MAP) {
-        lint_error(l, n, "%s config should be a string or a hash", x);
+        sl_lint_error(l, n, "%s config should be a string or a hash", x);
         goto out;
     }
-    kw_unknown_keys(l, x, n, keys);
-    kw_required_keys(l, x, n, keys);
-    const struct sl_node *e = kw_val(l, n, "engine");
+    sl_kw_unknown_keys(l, x, n, keys);
+    sl_kw_required_keys(l, x, n, keys);
+    const struct sl_node *e = sl_kw_val(l, n, "engine");
     if (e) {
-        char *el = kw_loc(x, "engine");
+        char *el = sl_kw_loc(x, "engine");
         if (e->kind != SL_NODE_MAP) {
-            lint_error(l, e, "%s config should be a hash", el);
+            sl_lint_error(l, e, "%s config should be a hash", el);
         } else {
-            kw_unknown_keys(l, el, e, engine_keys);
-            kw_required_keys(l, el, e, engine_keys);
+            sl_kw_unknown_keys(l, el, e, engine_keys);
+            sl_kw_required_keys(l, el, e, engine_keys);
             optional_strs(l, el, e, engine_keys);
         }
         free(el);
@@ -189,20 +191,20 @@ out:
 static void check_provider(struct lint *l, const char *loc, const char *key,
                            const struct sl_node *n, const char *const *keys, bool string_ok)
 {
-    char *x = kw_loc(loc, key);
-    if (string_ok && kw_is_scalar(n))
+    char *x = sl_kw_loc(loc, key);
+    if (string_ok && sl_kw_is_scalar(n))
         goto out;
     if (n->kind != SL_NODE_MAP) {
-        lint_error(l, n, "%s config should be a %s", x, string_ok ? "string or a hash" : "hash");
+        sl_lint_error(l, n, "%s config should be a %s", x, string_ok ? "string or a hash" : "hash");
         goto out;
     }
-    kw_unknown_keys(l, x, n, keys);
+    sl_kw_unknown_keys(l, x, n, keys);
     required_str(l, x, n, keys[0]);
     for (const char *const *k = keys + 1; *k; k++) {
-        const struct sl_node *v = kw_val(l, n, *k);
+        const struct sl_node *v = sl_kw_val(l, n, *k);
         /* gcp_secret_manager:version may be a number */
-        if (v && !kw_is_str(v, false) && !(kw_is_int(v) && !strcmp(*k, "version")))
-            lint_error(l, v, "%s:%s config should be a string", x, *k);
+        if (v && !sl_kw_is_str(v, false) && !(sl_kw_is_int(v) && !strcmp(*k, "version")))
+            sl_lint_error(l, v, "%s:%s config should be a string", x, *k);
     }
 out:
     free(x);
@@ -223,37 +225,37 @@ void sl_kw_check_secrets(struct lint *l, const char *p, const char *k, const str
     static const char *const aws[] = {"secret_id", "version_id", "version_stage",     "region",
                                       "role_arn",  "field",      "role_session_name", NULL};
     static const char *const gsm[] = {"name", "source", NULL};
-    char *loc = kw_loc(p, k);
+    char *loc = sl_kw_loc(p, k);
     if (n->kind != SL_NODE_MAP) {
-        lint_error(l, n, "%s config should be a hash", loc);
+        sl_lint_error(l, n, "%s config should be a hash", loc);
         goto out;
     }
     for (size_t i = 0; i < n->n; i++) {
         const struct sl_node *s = n->pairs[i].value, *v;
-        char *x = kw_loc(loc, n->pairs[i].key);
+        char *x = sl_kw_loc(loc, n->pairs[i].key);
         if (s->kind != SL_NODE_MAP) {
-            lint_error(l, s, "%s config should be a hash", x);
+            sl_lint_error(l, s, "%s config should be a hash", x);
             free(x);
             continue;
         }
-        kw_unknown_keys(l, x, s, allowed);
+        sl_kw_unknown_keys(l, x, s, allowed);
         size_t providers = 0;
         for (size_t j = 0; j < 5; j++)
             providers += sl_node_get_pair(s, allowed[j]) != NULL;
         if (providers == 0)
-            lint_error(l, s,
-                       "%s config must use one of these keys: vault, gcp_secret_manager, "
-                       "azure_key_vault, aws_secrets_manager, gitlab_secrets_manager",
-                       x);
+            sl_lint_error(l, s,
+                          "%s config must use one of these keys: vault, gcp_secret_manager, "
+                          "azure_key_vault, aws_secrets_manager, gitlab_secrets_manager",
+                          x);
         if ((v = sl_node_get(s, "vault")))
             check_vault(l, x, v);
         if ((v = sl_node_get(s, "gcp_secret_manager"))) {
             check_provider(l, x, "gcp_secret_manager", v, gcp, false);
             if (!sl_node_get_pair(s, "token"))
-                lint_error(l, s,
-                           "%s config missing required keys: token (gcp_secret_manager "
-                           "needs it)",
-                           x);
+                sl_lint_error(l, s,
+                              "%s config missing required keys: token (gcp_secret_manager "
+                              "needs it)",
+                              x);
         }
         if ((v = sl_node_get(s, "azure_key_vault")))
             check_provider(l, x, "azure_key_vault", v, azure, false);
@@ -261,10 +263,10 @@ void sl_kw_check_secrets(struct lint *l, const char *p, const char *k, const str
             check_provider(l, x, "aws_secrets_manager", v, aws, true);
         if ((v = sl_node_get(s, "gitlab_secrets_manager")))
             check_provider(l, x, "gitlab_secrets_manager", v, gsm, false);
-        if ((v = kw_val(l, s, "file")) && !kw_is_bool(v))
-            lint_error(l, v, "%s:file config should be a boolean value", x);
-        if ((v = kw_val(l, s, "token")) && !kw_is_scalar(v))
-            lint_error(l, v, "%s:token config should be a string", x);
+        if ((v = sl_kw_val(l, s, "file")) && !sl_kw_is_bool(v))
+            sl_lint_error(l, v, "%s:file config should be a boolean value", x);
+        if ((v = sl_kw_val(l, s, "token")) && !sl_kw_is_scalar(v))
+            sl_lint_error(l, v, "%s:token config should be a string", x);
         free(x);
     }
 out:
@@ -276,28 +278,28 @@ out:
 void sl_kw_check_id_tokens(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
     static const char *const allowed[] = {"aud", NULL};
-    char *loc = kw_loc(p, k);
+    char *loc = sl_kw_loc(p, k);
     if (n->kind != SL_NODE_MAP) {
-        lint_error(l, n, "%s config should be a hash", loc);
+        sl_lint_error(l, n, "%s config should be a hash", loc);
         goto out;
     }
     for (size_t i = 0; i < n->n; i++) {
         const struct sl_node *t = n->pairs[i].value, *aud;
-        char *x = kw_loc(loc, n->pairs[i].key);
+        char *x = sl_kw_loc(loc, n->pairs[i].key);
         if (t->kind != SL_NODE_MAP) {
-            lint_error(l, t, "%s config should be a hash", x);
+            sl_lint_error(l, t, "%s config should be a hash", x);
         } else {
-            kw_unknown_keys(l, x, t, allowed);
-            if (!(aud = kw_val(l, t, "aud"))) {
-                lint_error(l, t, "%s config missing required keys: aud", x);
+            sl_kw_unknown_keys(l, x, t, allowed);
+            if (!(aud = sl_kw_val(l, t, "aud"))) {
+                sl_lint_error(l, t, "%s config missing required keys: aud", x);
             } else {
-                bool ok = kw_is_scalar(aud) || (kw_strings(aud) && aud->n > 0);
+                bool ok = sl_kw_is_scalar(aud) || (sl_kw_strings(aud) && aud->n > 0);
                 for (size_t a = 0; ok && aud->kind == SL_NODE_SEQ && a < aud->n; a++)
                     for (size_t b = 0; ok && b < a; b++)
                         ok = strcmp(aud->items[a]->str, aud->items[b]->str) != 0;
                 if (!ok)
-                    lint_error(l, aud, "%s:aud config should be a string or an array of strings",
-                               x);
+                    sl_lint_error(l, aud, "%s:aud config should be a string or an array of strings",
+                                  x);
             }
         }
         free(x);
@@ -309,17 +311,17 @@ out:
 void sl_kw_check_hooks(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
     static const char *const allowed[] = {"pre_get_sources_script", NULL};
-    char *loc = kw_loc(p, k);
+    char *loc = sl_kw_loc(p, k);
     const struct sl_node *s;
     if (n->kind != SL_NODE_MAP) {
-        lint_error(l, n, "%s config should be a hash", loc);
+        sl_lint_error(l, n, "%s config should be a hash", loc);
     } else {
-        kw_unknown_keys(l, loc, n, allowed);
-        if ((s = kw_val(l, n, "pre_get_sources_script")) && !kw_script_ok(s, 1))
-            lint_error(l, s,
-                       "%s:pre_get_sources_script config should be a string or a nested array "
-                       "of strings up to 10 levels deep",
-                       loc);
+        sl_kw_unknown_keys(l, loc, n, allowed);
+        if ((s = sl_kw_val(l, n, "pre_get_sources_script")) && !sl_kw_script_ok(s, 1))
+            sl_lint_error(l, s,
+                          "%s:pre_get_sources_script config should be a string or a nested array "
+                          "of strings up to 10 levels deep",
+                          loc);
     }
     free(loc);
 }
@@ -328,17 +330,17 @@ void sl_kw_check_identity(struct lint *l, const char *p, const char *k, const st
 {
     const char *s = sl_node_scalar(n);
     if (!s || strcmp(s, "google_cloud"))
-        lint_error(l, n, "%s:%s config should be one of: google_cloud", p, k);
+        sl_lint_error(l, n, "%s:%s config should be one of: google_cloud", p, k);
 }
 
 void sl_kw_check_dast(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
     static const char *const allowed[] = {"site_profile", "scanner_profile", NULL};
-    char *loc = kw_loc(p, k);
+    char *loc = sl_kw_loc(p, k);
     if (n->kind != SL_NODE_MAP) {
-        lint_error(l, n, "%s config should be a hash", loc);
+        sl_lint_error(l, n, "%s config should be a hash", loc);
     } else {
-        kw_unknown_keys(l, loc, n, allowed);
+        sl_kw_unknown_keys(l, loc, n, allowed);
         optional_strs(l, loc, n, allowed);
     }
     free(loc);
@@ -347,13 +349,13 @@ void sl_kw_check_dast(struct lint *l, const char *p, const char *k, const struct
 void sl_kw_check_pages(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
     static const char *const allowed[] = {"path_prefix", "expire_in", "publish", NULL};
-    char *loc = kw_loc(p, k);
-    if (kw_is_bool(n))
+    char *loc = sl_kw_loc(p, k);
+    if (sl_kw_is_bool(n))
         goto out;
     if (n->kind != SL_NODE_MAP) {
-        lint_error(l, n, "%s config should be a hash or a boolean value", loc);
+        sl_lint_error(l, n, "%s config should be a hash or a boolean value", loc);
     } else {
-        kw_unknown_keys(l, loc, n, allowed);
+        sl_kw_unknown_keys(l, loc, n, allowed);
         optional_strs(l, loc, n, allowed);
     }
 out:
@@ -373,67 +375,69 @@ static void check_input(struct lint *l, const char *loc, const struct sl_node *n
     static const char *const job_keys[] = {"type",    "default", "description",
                                            "options", "regex",   NULL};
     static const char *const rule_keys[] = {"if", "options", "default", NULL};
-    const struct sl_node *v, *def = kw_val(l, n, "default");
+    const struct sl_node *v, *def = sl_kw_val(l, n, "default");
     const char *type = "string";
     if (spec && n->kind == SL_NODE_NULL)
         return;
     if (n->kind != SL_NODE_MAP) {
-        lint_error(l, n, "%s config should be a hash", loc);
+        sl_lint_error(l, n, "%s config should be a hash", loc);
         return;
     }
-    kw_unknown_keys(l, loc, n, spec ? spec_keys : job_keys);
-    if ((v = kw_val(l, n, "type"))) {
-        if (!kw_one_of(sl_node_scalar(v), input_types)) {
-            lint_error(l, v, "%s:type config should be one of: string, number, boolean, array",
-                       loc);
+    sl_kw_unknown_keys(l, loc, n, spec ? spec_keys : job_keys);
+    if ((v = sl_kw_val(l, n, "type"))) {
+        if (!sl_kw_one_of(sl_node_scalar(v), input_types)) {
+            sl_lint_error(l, v, "%s:type config should be one of: string, number, boolean, array",
+                          loc);
             type = NULL;
         } else {
             type = v->str;
         }
     }
     if (!spec && !def)
-        lint_error(l, n, "%s config missing required keys: default", loc);
+        sl_lint_error(l, n, "%s config missing required keys: default", loc);
     if (def && type && !sl_config_input_fits(type, def))
-        lint_error(l, def, "%s:default config should be %s %s value (the input's type)", loc,
-                   !strcmp(type, "array") ? "an" : "a", type);
-    if ((v = kw_val(l, n, "description")) && (!kw_is_scalar(v) || strlen(v->str) > 1024))
-        lint_error(l, v, "%s:description config should be a string of at most 1024 characters",
-                   loc);
-    if ((v = kw_val(l, n, "options"))) {
+        sl_lint_error(l, def, "%s:default config should be %s %s value (the input's type)", loc,
+                      !strcmp(type, "array") ? "an" : "a", type);
+    if ((v = sl_kw_val(l, n, "description")) && (!sl_kw_is_scalar(v) || strlen(v->str) > 1024))
+        sl_lint_error(l, v, "%s:description config should be a string of at most 1024 characters",
+                      loc);
+    if ((v = sl_kw_val(l, n, "options"))) {
         bool ok = v->kind == SL_NODE_SEQ && v->n <= 50;
         for (size_t i = 0; ok && i < v->n; i++)
-            ok = kw_is_scalar(v->items[i]);
+            ok = sl_kw_is_scalar(v->items[i]);
         if (!ok)
-            lint_error(l, v,
-                       "%s:options config should be an array of at most 50 strings, numbers "
-                       "or booleans",
-                       loc);
+            sl_lint_error(l, v,
+                          "%s:options config should be an array of at most 50 strings, numbers "
+                          "or booleans",
+                          loc);
     }
-    if ((v = kw_val(l, n, "regex")) && !kw_is_scalar(v))
-        lint_error(l, v, "%s:regex config should be a string", loc);
-    if (spec && (v = kw_val(l, n, "rules"))) {
+    if ((v = sl_kw_val(l, n, "regex")) && !sl_kw_is_scalar(v))
+        sl_lint_error(l, v, "%s:regex config should be a string", loc);
+    if (spec && (v = sl_kw_val(l, n, "rules"))) {
         char *rl = sl_xasprintf("%s:rules:rule", loc);
         if (sl_node_get_pair(n, "default"))
-            lint_error(l, n, "%s config these keys cannot be used together: rules, default", loc);
+            sl_lint_error(l, n, "%s config these keys cannot be used together: rules, default",
+                          loc);
         if (sl_node_get_pair(n, "options"))
-            lint_error(l, n, "%s config these keys cannot be used together: rules, options", loc);
+            sl_lint_error(l, n, "%s config these keys cannot be used together: rules, options",
+                          loc);
         if (v->kind != SL_NODE_SEQ) {
-            lint_error(l, v, "%s:rules config should be an array of hashes", loc);
+            sl_lint_error(l, v, "%s:rules config should be an array of hashes", loc);
         } else {
             for (size_t i = 0; i < v->n; i++) {
                 const struct sl_node *r = v->items[i], *x;
                 if (r->kind != SL_NODE_MAP) {
-                    lint_error(l, r, "%s:rules config should be an array of hashes", loc);
+                    sl_lint_error(l, r, "%s:rules config should be an array of hashes", loc);
                     continue;
                 }
-                kw_unknown_keys(l, rl, r, rule_keys);
+                sl_kw_unknown_keys(l, rl, r, rule_keys);
                 if (!sl_node_get_pair(r, "default"))
-                    lint_error(l, r, "%s config missing required keys: default", rl);
-                if ((x = kw_val(l, r, "if")) && !kw_is_scalar(x))
-                    lint_error(l, x, "%s if should be a string", rl);
-                if ((x = kw_val(l, r, "options")) && (x->kind != SL_NODE_SEQ || x->n > 50))
-                    lint_error(l, x, "%s:options config should be an array of at most 50 values",
-                               rl);
+                    sl_lint_error(l, r, "%s config missing required keys: default", rl);
+                if ((x = sl_kw_val(l, r, "if")) && !sl_kw_is_scalar(x))
+                    sl_lint_error(l, x, "%s if should be a string", rl);
+                if ((x = sl_kw_val(l, r, "options")) && (x->kind != SL_NODE_SEQ || x->n > 50))
+                    sl_lint_error(l, x, "%s:options config should be an array of at most 50 values",
+                                  rl);
             }
         }
         free(rl);
@@ -442,14 +446,14 @@ static void check_input(struct lint *l, const char *loc, const struct sl_node *n
 
 void sl_kw_check_job_inputs(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    char *loc = kw_loc(p, k);
+    char *loc = sl_kw_loc(p, k);
     if (n->kind != SL_NODE_MAP) {
-        lint_error(l, n, "%s config should be a hash", loc);
+        sl_lint_error(l, n, "%s config should be a hash", loc);
     } else {
         if (n->n > 50)
-            lint_error(l, n, "%s config has too many entries (maximum 50)", loc);
+            sl_lint_error(l, n, "%s config has too many entries (maximum 50)", loc);
         for (size_t i = 0; i < n->n; i++) {
-            char *x = kw_loc(loc, n->pairs[i].key);
+            char *x = sl_kw_loc(loc, n->pairs[i].key);
             check_input(l, x, n->pairs[i].value, false);
             free(x);
         }
@@ -459,9 +463,9 @@ void sl_kw_check_job_inputs(struct lint *l, const char *p, const char *k, const 
 
 void sl_lint_inputs_values(struct lint *l, const char *loc, const struct sl_node *n)
 {
-    char *x = kw_loc(loc, "inputs");
+    char *x = sl_kw_loc(loc, "inputs");
     if (n->kind != SL_NODE_MAP) {
-        lint_error(l, n, "%s config should be a hash", x);
+        sl_lint_error(l, n, "%s config should be a hash", x);
         goto out;
     }
     for (size_t i = 0; i < n->n; i++) {
@@ -471,12 +475,12 @@ void sl_lint_inputs_values(struct lint *l, const char *loc, const struct sl_node
         for (const char *c = name; ok && *c; c++)
             ok = isalnum((unsigned char)*c) || *c == '_' || *c == '-';
         if (!ok)
-            lint_error_pos(l, n->pairs[i].key_pos,
-                           "%s config has an invalid input name: %s (letters, digits, _ and - "
-                           "only)",
-                           x, name);
+            sl_lint_error_pos(l, n->pairs[i].key_pos,
+                              "%s config has an invalid input name: %s (letters, digits, _ and - "
+                              "only)",
+                              x, name);
         if (v->kind == SL_NODE_STR && strlen(v->str) > 1024)
-            lint_error(l, v, "%s:%s config is too long (maximum is 1024 characters)", x, name);
+            sl_lint_error(l, v, "%s:%s config is too long (maximum is 1024 characters)", x, name);
     }
 out:
     free(x);
@@ -521,15 +525,15 @@ static char *form_names(unsigned kind)
 static void check_include_file(struct lint *l, const char *loc, const char *key,
                                const struct sl_node *v, bool list_ok)
 {
-    bool ok = kw_is_str(v, true) && yaml_path(v->str);
+    bool ok = sl_kw_is_str(v, true) && yaml_path(v->str);
     if (list_ok && v->kind == SL_NODE_SEQ) {
         ok = v->n > 0;
         for (size_t i = 0; ok && i < v->n; i++)
-            ok = kw_is_str(v->items[i], true) && yaml_path(v->items[i]->str);
+            ok = sl_kw_is_str(v->items[i], true) && yaml_path(v->items[i]->str);
     }
     if (!ok)
-        lint_error(l, v, "%s:%s config should be a path to a .yml or .yaml file%s", loc, key,
-                   list_ok ? " or an array of them" : "");
+        sl_lint_error(l, v, "%s:%s config should be a path to a .yml or .yaml file%s", loc, key,
+                      list_ok ? " or an array of them" : "");
 }
 
 void sl_lint_include_item(struct lint *l, const char *loc, const struct sl_node *n,
@@ -540,14 +544,14 @@ void sl_lint_include_item(struct lint *l, const char *loc, const struct sl_node 
     size_t found = 0;
     const struct sl_node *v;
 
-    if (kind == KW_INCLUDE_TOP && kw_is_scalar(n)) {
-        if (!kw_is_str(n, true) || !yaml_path(n->str))
-            lint_error(l, n, "Included file `%s` does not have YAML extension!", n->str);
+    if (kind == KW_INCLUDE_TOP && sl_kw_is_scalar(n)) {
+        if (!sl_kw_is_str(n, true) || !yaml_path(n->str))
+            sl_lint_error(l, n, "Included file `%s` does not have YAML extension!", n->str);
         return;
     }
     if (n->kind != SL_NODE_MAP) {
-        lint_error(l, n, "%s config should be %s", loc,
-                   kind == KW_INCLUDE_TOP ? "a string or a hash" : "a hash");
+        sl_lint_error(l, n, "%s config should be %s", loc,
+                      kind == KW_INCLUDE_TOP ? "a string or a hash" : "a hash");
         return;
     }
     for (size_t i = 0; i < SL_ARRAY_LEN(forms); i++) {
@@ -559,9 +563,9 @@ void sl_lint_include_item(struct lint *l, const char *loc, const struct sl_node 
     if (found != 1) {
         char *names = form_names(bit);
         if (found == 0 && sl_node_get_pair(n, "file"))
-            lint_error(l, n, "%s config missing required keys: project", loc);
+            sl_lint_error(l, n, "%s config missing required keys: project", loc);
         else
-            lint_error(l, n, "%s config must use exactly one of these keys: %s", loc, names);
+            sl_lint_error(l, n, "%s config must use exactly one of these keys: %s", loc, names);
         free(names);
         return;
     }
@@ -574,43 +578,43 @@ void sl_lint_include_item(struct lint *l, const char *loc, const struct sl_node 
     if (kind != KW_INCLUDE_SPEC)
         allowed[na++] = "inputs";
     allowed[na] = NULL;
-    kw_unknown_keys(l, loc, n, allowed);
+    sl_kw_unknown_keys(l, loc, n, allowed);
 
     v = sl_node_get(n, form->key);
     if (!strcmp(form->key, "project")) {
         sl_lint_project_path(l, loc, v);
-        if (!(v = kw_val(l, n, "file")))
-            lint_error(l, n, "%s config missing required keys: file", loc);
+        if (!(v = sl_kw_val(l, n, "file")))
+            sl_lint_error(l, n, "%s config missing required keys: file", loc);
         else
             check_include_file(l, loc, "file", v, kind != KW_INCLUDE_TRIGGER);
-        if ((v = kw_val(l, n, "ref")) &&
-            !(kw_is_scalar(v) && (kind != KW_INCLUDE_TRIGGER || v->str[0])))
-            lint_error(l, v, "%s:ref config should be a non-empty string", loc);
+        if ((v = sl_kw_val(l, n, "ref")) &&
+            !(sl_kw_is_scalar(v) && (kind != KW_INCLUDE_TRIGGER || v->str[0])))
+            sl_lint_error(l, v, "%s:ref config should be a non-empty string", loc);
     } else if (!strcmp(form->key, "remote")) {
-        if (!kw_is_str(v, true) ||
+        if (!sl_kw_is_str(v, true) ||
             !(sl_starts_with(v->str, "http://") || sl_starts_with(v->str, "https://")) ||
             !yaml_path(v->str))
-            lint_error(l, v, "%s:remote config should be an http(s) URL of a .yml or .yaml file",
-                       loc);
-        if ((v = kw_val(l, n, "integrity")) &&
-            !(kw_is_str(v, false) && sl_starts_with(v->str, "sha256-") && strlen(v->str) == 51))
-            lint_error(l, v, "%s:integrity config should be sha256- and a base64 SHA-256 hash",
-                       loc);
-        if ((v = kw_val(l, n, "cache")) && !kw_is_bool(v) && !kw_is_str(v, true))
-            lint_error(l, v, "%s:cache config should be a boolean value or a duration", loc);
+            sl_lint_error(l, v, "%s:remote config should be an http(s) URL of a .yml or .yaml file",
+                          loc);
+        if ((v = sl_kw_val(l, n, "integrity")) &&
+            !(sl_kw_is_str(v, false) && sl_starts_with(v->str, "sha256-") && strlen(v->str) == 51))
+            sl_lint_error(l, v, "%s:integrity config should be sha256- and a base64 SHA-256 hash",
+                          loc);
+        if ((v = sl_kw_val(l, n, "cache")) && !sl_kw_is_bool(v) && !sl_kw_is_str(v, true))
+            sl_lint_error(l, v, "%s:cache config should be a boolean value or a duration", loc);
     } else if (!strcmp(form->key, "component")) {
-        if (!kw_is_str(v, true))
-            lint_error(l, v, "%s:component config should be a non-empty string", loc);
+        if (!sl_kw_is_str(v, true))
+            sl_lint_error(l, v, "%s:component config should be a non-empty string", loc);
     } else {
         check_include_file(l, loc, form->key, v, false);
-        if (!strcmp(form->key, "artifact") && !(v = kw_val(l, n, "job")))
-            lint_error(l, n, "%s config missing required keys: job", loc);
-        else if (!strcmp(form->key, "artifact") && !kw_is_scalar(v))
-            lint_error(l, v, "%s:job config should be a string", loc);
+        if (!strcmp(form->key, "artifact") && !(v = sl_kw_val(l, n, "job")))
+            sl_lint_error(l, n, "%s config missing required keys: job", loc);
+        else if (!strcmp(form->key, "artifact") && !sl_kw_is_scalar(v))
+            sl_lint_error(l, v, "%s:job config should be a string", loc);
     }
-    if (kind == KW_INCLUDE_TOP && (v = kw_get(n, "rules")))
+    if (kind == KW_INCLUDE_TOP && (v = sl_kw_get(n, "rules")))
         sl_lint_include_rules(l, loc, v);
-    if (kind != KW_INCLUDE_SPEC && (v = kw_get(n, "inputs")))
+    if (kind != KW_INCLUDE_SPEC && (v = sl_kw_get(n, "inputs")))
         sl_lint_inputs_values(l, loc, v);
 }
 
@@ -619,12 +623,12 @@ void sl_lint_include(struct lint *l, const struct sl_node *n)
     if (n->kind == SL_NODE_SEQ) {
         for (size_t i = 0; i < n->n; i++)
             sl_lint_include_item(l, "include", n->items[i], KW_INCLUDE_TOP);
-    } else if (n->kind == SL_NODE_MAP || kw_is_scalar(n)) {
+    } else if (n->kind == SL_NODE_MAP || sl_kw_is_scalar(n)) {
         sl_lint_include_item(l, "include", n, KW_INCLUDE_TOP);
     } else {
-        lint_error(l, n,
-                   "include config should be a string, a hash or an array of strings and "
-                   "hashes");
+        sl_lint_error(l, n,
+                      "include config should be a string, a hash or an array of strings and "
+                      "hashes");
     }
 }
 
@@ -638,15 +642,15 @@ void sl_lint_spec(struct lint *l, const struct sl_node *header)
     if (!spec)
         return;
     if (spec->kind != SL_NODE_MAP) {
-        lint_error(l, spec, "spec config should be a hash");
+        sl_lint_error(l, spec, "spec config should be a hash");
         return;
     }
-    kw_unknown_keys(l, "spec", spec, allowed);
-    if ((v = kw_val(l, spec, "description")) && (!kw_is_scalar(v) || strlen(v->str) > 256))
-        lint_error(l, v, "spec:description config is too long (maximum is 256 characters)");
-    if ((v = kw_val(l, spec, "component"))) {
+    sl_kw_unknown_keys(l, "spec", spec, allowed);
+    if ((v = sl_kw_val(l, spec, "description")) && (!sl_kw_is_scalar(v) || strlen(v->str) > 256))
+        sl_lint_error(l, v, "spec:description config is too long (maximum is 256 characters)");
+    if ((v = sl_kw_val(l, spec, "component"))) {
         if (v->kind != SL_NODE_SEQ) {
-            lint_error(l, v, "spec:component config should be an array of strings");
+            sl_lint_error(l, v, "spec:component config should be an array of strings");
         } else {
             struct sl_str bad = SL_STR_INIT;
             for (size_t i = 0; i < v->n; i++) {
@@ -654,27 +658,27 @@ void sl_lint_spec(struct lint *l, const struct sl_node *header)
                 bool dup = false;
                 for (size_t j = 0; s && j < i; j++)
                     dup = dup || !strcmp(s, v->items[j]->str);
-                if (!kw_one_of(s, components) || dup)
+                if (!sl_kw_one_of(s, components) || dup)
                     sl_str_addf(&bad, "%s%s", bad.len ? ", " : "", s ? s : "(not a string)");
             }
             if (bad.len)
-                lint_error(l, v,
-                           "spec:component config contains unknown or repeated values: %s "
-                           "(allowed: name, sha, version, reference)",
-                           bad.buf);
+                sl_lint_error(l, v,
+                              "spec:component config contains unknown or repeated values: %s "
+                              "(allowed: name, sha, version, reference)",
+                              bad.buf);
             sl_str_release(&bad);
         }
     }
-    if ((v = kw_val(l, spec, "include"))) {
+    if ((v = sl_kw_val(l, spec, "include"))) {
         if (v->kind != SL_NODE_SEQ)
-            lint_error(l, v, "spec:include config should be an array of hashes");
+            sl_lint_error(l, v, "spec:include config should be an array of hashes");
         else
             for (size_t i = 0; i < v->n; i++)
                 sl_lint_include_item(l, "spec:include", v->items[i], KW_INCLUDE_SPEC);
     }
-    if ((v = kw_val(l, spec, "inputs"))) {
+    if ((v = sl_kw_val(l, spec, "inputs"))) {
         if (v->kind != SL_NODE_MAP) {
-            lint_error(l, v, "spec:inputs config should be a hash");
+            sl_lint_error(l, v, "spec:inputs config should be a hash");
         } else {
             for (size_t i = 0; i < v->n; i++) {
                 char *x = sl_xasprintf("spec:inputs:%s", v->pairs[i].key);

@@ -18,7 +18,7 @@ void sl_config_set_expr_checker(sl_config_expr_check_fn fn)
     atomic_store(&expr_checker, fn);
 }
 
-bool lint_expression_ok(const char *src)
+bool sl_lint_expression_ok(const char *src)
 {
     sl_config_expr_check_fn fn = atomic_load(&expr_checker);
     return !fn || fn(src);
@@ -32,7 +32,7 @@ static void vadd(struct lint *l, enum sl_diag_level level, struct sl_pos pos, co
     sl_diag_vadd(l->diag, level, pos.file ? pos.file : l->cfg->path, pos.line, pos.col, fmt, ap);
 }
 
-void lint_error(struct lint *l, const struct sl_node *at, const char *fmt, ...)
+void sl_lint_error(struct lint *l, const struct sl_node *at, const char *fmt, ...)
 {
     va_list ap;
     struct sl_pos none = {NULL, 0, 0};
@@ -41,7 +41,7 @@ void lint_error(struct lint *l, const struct sl_node *at, const char *fmt, ...)
     va_end(ap);
 }
 
-void lint_error_pos(struct lint *l, struct sl_pos pos, const char *fmt, ...)
+void sl_lint_error_pos(struct lint *l, struct sl_pos pos, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -49,7 +49,7 @@ void lint_error_pos(struct lint *l, struct sl_pos pos, const char *fmt, ...)
     va_end(ap);
 }
 
-void lint_warning(struct lint *l, struct sl_pos pos, const char *fmt, ...)
+void sl_lint_warning(struct lint *l, struct sl_pos pos, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -68,7 +68,7 @@ static void warn_unacted(struct lint *l, const struct keyword *kw, const char *l
             return;
         }
     }
-    lint_warning(l, p->key_pos, "%s:%s is accepted but sluice does not act on it", loc, p->key);
+    sl_lint_warning(l, p->key_pos, "%s:%s is accepted but sluice does not act on it", loc, p->key);
     if (l->nunacted < SL_ARRAY_LEN(l->unacted)) {
         l->unacted[l->nunacted].kw = kw;
         l->unacted[l->nunacted].item = l->diag->last;
@@ -115,14 +115,15 @@ static void check_keys(struct lint *l, const char *loc, const struct sl_node *jo
             for (size_t k = 0; k < SL_ARRAY_LEN(nullable) && !ok; k++)
                 ok = !strcmp(nullable[k], p->key);
             if (!ok)
-                lint_error(l, p->value, "%s:%s config can't be blank", loc, p->key);
+                sl_lint_error(l, p->value, "%s:%s config can't be blank", loc, p->key);
             continue;
         }
         if (kw->check && p->value)
             kw->check(l, loc, p->key, p->value);
     }
     if (first) {
-        lint_error_pos(l, first->key_pos, "%s config contains unknown keys: %s", loc, unknown.buf);
+        sl_lint_error_pos(l, first->key_pos, "%s config contains unknown keys: %s", loc,
+                          unknown.buf);
         struct sl_suggest s;
         sl_suggest_init(&s, first->key);
         for (size_t i = 0; i < sl_job_keywords_count; i++)
@@ -224,7 +225,7 @@ static void check_references(struct lint *l, const struct sl_config_job *j)
         if (!name)
             continue;
         if (!strcmp(name, j->name)) {
-            lint_error(l, it, "%s job: need %s is itself", j->name, name);
+            sl_lint_error(l, it, "%s job: need %s is itself", j->name, name);
             continue;
         }
         const struct sl_config_job *o = job_or_instance(cfg, name);
@@ -234,15 +235,15 @@ static void check_references(struct lint *l, const struct sl_config_job *j)
                 it->kind == SL_NODE_MAP ? sl_node_get(it, "optional") : NULL;
             optional = opt && opt->kind == SL_NODE_BOOL && !strcmp(opt->str, "true");
             if (!optional) {
-                lint_error(l, it, "%s job: undefined need: %s", j->name, name);
-                kw_hint_job(l, name);
+                sl_lint_error(l, it, "%s job: undefined need: %s", j->name, name);
+                sl_kw_hint_job(l, name);
             }
             continue;
         }
         size_t theirs = stage_of(cfg, job_stage(o->node));
         if (my != SIZE_MAX && theirs != SIZE_MAX && theirs > my)
-            lint_error(l, it, "%s job: need %s is not defined in current or prior stages", j->name,
-                       name);
+            sl_lint_error(l, it, "%s job: need %s is not defined in current or prior stages",
+                          j->name, name);
     }
     const struct sl_node *deps = sl_node_get(j->node, "dependencies");
     for (size_t i = 0; deps && deps->kind == SL_NODE_SEQ && i < deps->n; i++) {
@@ -251,15 +252,15 @@ static void check_references(struct lint *l, const struct sl_config_job *j)
             continue;
         const struct sl_config_job *o = job_or_instance(cfg, name);
         if (!o) {
-            lint_error(l, deps->items[i], "%s job: undefined dependency: %s", j->name, name);
-            kw_hint_job(l, name);
+            sl_lint_error(l, deps->items[i], "%s job: undefined dependency: %s", j->name, name);
+            sl_kw_hint_job(l, name);
             continue;
         }
         size_t theirs = stage_of(cfg, job_stage(o->node));
         if (my != SIZE_MAX && theirs != SIZE_MAX && theirs > my)
-            lint_error(l, deps->items[i],
-                       "%s job: dependency %s is not defined in current or prior stages", j->name,
-                       name);
+            sl_lint_error(l, deps->items[i],
+                          "%s job: dependency %s is not defined in current or prior stages",
+                          j->name, name);
     }
 }
 
@@ -274,7 +275,7 @@ static void check_self_needs(struct lint *l, const struct sl_config_job *j)
             !sl_node_get(it, "project"))
             name = sl_node_scalar(sl_node_get(it, "job"));
         if (name && !strcmp(name, j->name))
-            lint_error(l, it, "%s job: need %s is itself", j->name, name);
+            sl_lint_error(l, it, "%s job: need %s is itself", j->name, name);
     }
 }
 
@@ -290,11 +291,12 @@ static void check_disallowed_with_rules(struct lint *l, const struct sl_config_j
         return;
     struct sl_str keys = SL_STR_INIT;
     for (size_t i = 0; i < job->n; i++)
-        if (kw_one_of(job->pairs[i].key, disallowed) && job->pairs[i].value &&
+        if (sl_kw_one_of(job->pairs[i].key, disallowed) && job->pairs[i].value &&
             job->pairs[i].value->kind != SL_NODE_NULL)
             sl_str_addf(&keys, "%s%s", keys.len ? ", " : "", job->pairs[i].key);
     if (keys.len)
-        lint_error_pos(l, j->pos, "%s config key may not be used with `rules`: %s", loc, keys.buf);
+        sl_lint_error_pos(l, j->pos, "%s config key may not be used with `rules`: %s", loc,
+                          keys.buf);
     sl_str_release(&keys);
 }
 
@@ -304,29 +306,30 @@ static void check_job(struct lint *l, const struct sl_config_job *j)
     const struct sl_node *job = j->node;
     l->job = j->name;
     if (!job || job->kind != SL_NODE_MAP) {
-        lint_error_pos(l, j->pos, "jobs:%s config should be a hash", j->name);
+        sl_lint_error_pos(l, j->pos, "jobs:%s config should be a hash", j->name);
         free(loc);
         return;
     }
     if (strlen(j->name) > 255)
-        lint_error_pos(l, j->pos, "jobs:%s name is too long (maximum is 255 characters)", j->name);
+        sl_lint_error_pos(l, j->pos, "jobs:%s name is too long (maximum is 255 characters)",
+                          j->name);
     check_keys(l, loc, job, KW_JOB);
     /* shape-only: a job that extends something may get its script from a file not read */
     bool maybe_inherited = l->cfg->shape_only && sl_node_get(job, "extends");
     if (!sl_node_get(job, "script") && !sl_node_get(job, "trigger") && !sl_node_get(job, "run") &&
         !maybe_inherited)
-        lint_error_pos(l, j->pos,
-                       "jobs %s config should implement the script:, run:, or trigger: keyword",
-                       j->name);
+        sl_lint_error_pos(l, j->pos,
+                          "jobs %s config should implement the script:, run:, or trigger: keyword",
+                          j->name);
     check_disallowed_with_rules(l, j, loc);
     const char *when = sl_node_scalar(sl_node_get(job, "when"));
     if (when && !strcmp(when, "delayed") && !sl_node_get(job, "start_in") &&
         !sl_node_get(job, "rules"))
-        lint_error_pos(l, j->pos, "%s start in should be a duration", loc);
+        sl_lint_error_pos(l, j->pos, "%s start in should be a duration", loc);
     /* GitLab's Job entry: start_in only for a delayed job without rules */
-    const struct sl_node *start_in = kw_get(job, "start_in");
+    const struct sl_node *start_in = sl_kw_get(job, "start_in");
     if (start_in && (!when || strcmp(when, "delayed") || sl_node_get(job, "rules")))
-        lint_error(l, start_in, "%s start in must be blank", loc);
+        sl_lint_error(l, start_in, "%s start in must be blank", loc);
     const char *stage = job_stage(job);
     if (l->cfg->shape_only) {
         check_self_needs(l, j);
@@ -338,10 +341,10 @@ static void check_job(struct lint *l, const struct sl_config_job *j)
         for (size_t i = 0; i < l->cfg->nstages; i++)
             sl_str_addf(&all, "%s%s", i ? ", " : "", l->cfg->stages[i]);
         const struct sl_node *sn = sl_node_get(job, "stage");
-        lint_error_pos(l, sn ? sn->pos : j->pos,
-                       "%s job: chosen stage %s does not exist; available stages are %s", j->name,
-                       stage, all.buf);
-        kw_hint_stage(l, stage);
+        sl_lint_error_pos(l, sn ? sn->pos : j->pos,
+                          "%s job: chosen stage %s does not exist; available stages are %s",
+                          j->name, stage, all.buf);
+        sl_kw_hint_stage(l, stage);
         sl_str_release(&all);
     }
     check_references(l, j);
@@ -354,7 +357,7 @@ static void check_default(struct lint *l, const struct sl_node *def)
     if (!def || def->kind == SL_NODE_NULL)
         return;
     if (def->kind != SL_NODE_MAP) {
-        lint_error(l, def, "default config should be a hash");
+        sl_lint_error(l, def, "default config should be a hash");
         return;
     }
     check_keys(l, "default", def, KW_DEFAULT);
@@ -366,37 +369,37 @@ static void check_top(struct lint *l, const struct sl_node *root)
     if ((n = sl_node_get(root, "stages")) && n->kind != SL_NODE_NULL) {
         bool ok = n->kind == SL_NODE_SEQ;
         for (size_t i = 0; ok && i < n->n; i++)
-            ok = kw_is_str(n->items[i], false) || kw_str_array(n->items[i]);
+            ok = sl_kw_is_str(n->items[i], false) || sl_kw_str_array(n->items[i]);
         if (!ok)
-            lint_error(l, n, "stages config should be an array of strings");
+            sl_lint_error(l, n, "stages config should be an array of strings");
     }
     if ((n = sl_node_get(root, "variables")) && n->kind != SL_NODE_NULL) {
         const struct keyword *kw = sl_keyword_find("variables");
         if (n->kind != SL_NODE_MAP)
-            lint_error(l, n, "variables config should be a hash of key value pairs");
+            sl_lint_error(l, n, "variables config should be a hash of key value pairs");
         else
             kw->check(l, "root", "variables", n);
     }
     if ((n = sl_config_section(root, "workflow")) && n->kind != SL_NODE_NULL) {
         static const char *const allowed[] = {"rules", "name", "auto_cancel", NULL};
         if (n->kind != SL_NODE_MAP)
-            lint_error(l, n, "workflow config should be a hash");
+            sl_lint_error(l, n, "workflow config should be a hash");
         else {
             for (size_t i = 0; i < n->n; i++) {
                 bool ok = false;
                 for (const char *const *a = allowed; *a && !ok; a++)
                     ok = !strcmp(*a, n->pairs[i].key);
                 if (!ok)
-                    lint_error_pos(l, n->pairs[i].key_pos,
-                                   "workflow config contains unknown keys: %s", n->pairs[i].key);
+                    sl_lint_error_pos(l, n->pairs[i].key_pos,
+                                      "workflow config contains unknown keys: %s", n->pairs[i].key);
             }
             const struct sl_node *rules = sl_node_get(n, "rules");
             if (rules && rules->kind != SL_NODE_NULL)
                 sl_lint_workflow_rules(l, rules);
             const struct sl_node *name = sl_node_get(n, "name");
             if (name && (!sl_node_scalar(name) || strlen(name->str) > 255 || !*name->str))
-                lint_error(l, name, "workflow name is too long (maximum is 255 characters)");
-            const struct sl_node *ac = kw_get(n, "auto_cancel");
+                sl_lint_error(l, name, "workflow name is too long (maximum is 255 characters)");
+            const struct sl_node *ac = sl_kw_get(n, "auto_cancel");
             if (ac)
                 sl_lint_auto_cancel(l, "workflow", ac);
         }

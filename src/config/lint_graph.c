@@ -177,7 +177,7 @@ static bool check_selected(void *ctx, const char *name)
     /* `$[[ matrix.NAME ]]` is the needing instance's own value: known only once expanded */
     if (strstr(name, "$[[") || find_job(c->l->cfg, name) == c->target || c->optional)
         return false;
-    lint_error(c->l, c->item, "%s job: undefined need: %s", c->self->name, name);
+    sl_lint_error(c->l, c->item, "%s job: undefined need: %s", c->self->name, name);
     return true;
 }
 
@@ -199,15 +199,15 @@ static void check_needs(struct lint *l, const struct sl_config_job *j, const str
         struct need_ctx c = {l, j, NULL, it, need_optional(it), &seen, &dups, &dup_at};
         if (!strcmp(name, j->name)) {
             if (names)
-                lint_error(l, it, "%s job: need %s is itself", j->name, name);
+                sl_lint_error(l, it, "%s job: need %s is itself", j->name, name);
             continue;
         }
         c.target = sel ? sl_config_job(l->cfg, name) : find_job(l->cfg, name);
         if (!c.target) {
             note_need(&c, name);
             if (names && !c.optional) {
-                lint_error(l, it, "%s job: undefined need: %s", j->name, name);
-                kw_hint_job(l, name);
+                sl_lint_error(l, it, "%s job: undefined need: %s", j->name, name);
+                sl_kw_hint_job(l, name);
             }
             continue;
         }
@@ -218,18 +218,18 @@ static void check_needs(struct lint *l, const struct sl_config_job *j, const str
             note_need(&c, name);
         size_t theirs = stage_index(l->cfg, c.target);
         if (names && mine != SIZE_MAX && theirs != SIZE_MAX && theirs > mine)
-            lint_error(l, it, "%s job: need %s is not defined in current or prior stages", j->name,
-                       name);
+            sl_lint_error(l, it, "%s job: need %s is not defined in current or prior stages",
+                          j->name, name);
     }
     /* GitLab counts needs when it creates the pipeline, after expanding parallel jobs (the
      * plan room does that); a list longer than the limit fails whatever the expansion */
     if (needs->n > SL_CONFIG_MAX_NEEDS)
-        lint_error(l, needs,
-                   "%s: one job can only need %d others, but you have listed %zu. See needs "
-                   "keyword documentation for more details",
-                   j->name, SL_CONFIG_MAX_NEEDS, needs->n);
+        sl_lint_error(l, needs,
+                      "%s: one job can only need %d others, but you have listed %zu. See needs "
+                      "keyword documentation for more details",
+                      j->name, SL_CONFIG_MAX_NEEDS, needs->n);
     if (dup_at)
-        lint_error(l, dup_at, "%s has the following needs duplicated: %s.", j->name, dups.buf);
+        sl_lint_error(l, dup_at, "%s has the following needs duplicated: %s.", j->name, dups.buf);
     sl_str_release(&dups);
     sl_map_release(&seen);
 }
@@ -257,10 +257,10 @@ static void check_dependencies_in_needs(struct lint *l, const struct sl_config_j
         local = need_name(needs->items[i], &sel) != NULL;
     }
     if (!local) {
-        lint_error(l, needs,
-                   "jobs:%s needs corresponding to dependencies must be from the same "
-                   "pipeline",
-                   j->name);
+        sl_lint_error(l, needs,
+                      "jobs:%s needs corresponding to dependencies must be from the same "
+                      "pipeline",
+                      j->name);
         return;
     }
     struct sl_str missing = SL_STR_INIT;
@@ -274,8 +274,8 @@ static void check_dependencies_in_needs(struct lint *l, const struct sl_config_j
             at = deps->items[i];
     }
     if (at)
-        lint_error(l, at, "jobs:%s dependencies the %s should be part of needs", j->name,
-                   missing.buf);
+        sl_lint_error(l, at, "jobs:%s dependencies the %s should be part of needs", j->name,
+                      missing.buf);
     sl_str_release(&missing);
 }
 
@@ -301,16 +301,16 @@ static void check_on_stop(struct lint *l, const struct sl_config_job *j)
     const char *action =
         senv && senv->kind == SL_NODE_MAP ? sl_node_scalar(sl_node_get(senv, "action")) : NULL;
     if (!stop)
-        lint_error(l, on_stop, "%s job: on_stop job %s is not defined", j->name, stop_name);
+        sl_lint_error(l, on_stop, "%s job: on_stop job %s is not defined", j->name, stop_name);
     else if (!senv || senv->kind == SL_NODE_NULL)
-        lint_error(l, on_stop, "%s job: on_stop job %s does not have environment defined", j->name,
-                   stop_name);
+        sl_lint_error(l, on_stop, "%s job: on_stop job %s does not have environment defined",
+                      j->name, stop_name);
     else if (!a || !b || strcmp(a, b))
-        lint_error(l, on_stop, "%s job: on_stop job %s have different environment name", j->name,
-                   stop_name);
+        sl_lint_error(l, on_stop, "%s job: on_stop job %s have different environment name", j->name,
+                      stop_name);
     else if (!action || strcmp(action, "stop"))
-        lint_error(l, on_stop, "%s job: on_stop job %s needs to have action stop defined", j->name,
-                   stop_name);
+        sl_lint_error(l, on_stop, "%s job: on_stop job %s needs to have action stop defined",
+                      j->name, stop_name);
 }
 
 void sl_lint_job_graph(struct lint *l, const struct sl_config_job *j)
@@ -368,7 +368,7 @@ void sl_lint_graph_cycles(struct lint *l)
             if (to == cur || state[to] == 2)
                 continue; /* a job needing itself has its own message */
             if (state[to] == 1) {
-                lint_error(l, it, "The pipeline has circular dependencies.");
+                sl_lint_error(l, it, "The pipeline has circular dependencies.");
                 goto out;
             }
             state[to] = 1;

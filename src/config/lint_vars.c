@@ -13,7 +13,7 @@
 #include "base/suggest.h"
 #include "config/predefined.h"
 
-void lint_note_expression(struct lint *l, const struct sl_node *n)
+void sl_lint_note_expression(struct lint *l, const struct sl_node *n)
 {
     if (!n || !sl_node_is_scalar(n))
         return;
@@ -73,10 +73,10 @@ static void check_name(struct lint *l, const struct sl_map *known, const struct 
         sl_suggest_try(&sg, k);
     if (!sg.best)
         return;
-    lint_warning(l, at->pos,
-                 "$%s is neither defined in this file nor predefined by GitLab: it is null "
-                 "in this expression",
-                 name);
+    sl_lint_warning(l, at->pos,
+                    "$%s is neither defined in this file nor predefined by GitLab: it is null "
+                    "in this expression",
+                    name);
     sl_diag_hint(l->diag, "did you mean `%s`?", sg.best);
 }
 

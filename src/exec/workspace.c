@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-void ws_copier_init(struct copier *c, const char *src, const char *dst)
+void sl_ws_copier_init(struct copier *c, const char *src, const char *dst)
 {
     memset(c, 0, sizeof(*c));
     c->src = src;
@@ -27,14 +27,14 @@ void ws_copier_init(struct copier *c, const char *src, const char *dst)
     c->try_copy_range = true;
 }
 
-void ws_copier_release(struct copier *c)
+void sl_ws_copier_release(struct copier *c)
 {
     sl_map_release(&c->dirs);
     sl_str_release(&c->sp);
     sl_str_release(&c->dp);
 }
 
-const char *ws_abs_path(struct sl_str *s, const char *root, const char *rel)
+const char *sl_ws_abs_path(struct sl_str *s, const char *root, const char *rel)
 {
     sl_str_reset(s);
     sl_str_adds(s, root);
@@ -44,7 +44,7 @@ const char *ws_abs_path(struct sl_str *s, const char *root, const char *rel)
 }
 
 /* True for paths the copy never takes: `.sluice/` at the top and DEST_DIR itself. */
-bool ws_excluded(const struct copier *c, const char *rel)
+bool sl_ws_excluded(const struct copier *c, const char *rel)
 {
     if (sl_streq(rel, ".sluice") || sl_starts_with(rel, ".sluice/"))
         return true;
@@ -57,7 +57,7 @@ bool ws_excluded(const struct copier *c, const char *rel)
 }
 
 /* Makes the directory REL (relative to DST) and its parents, once. */
-int ws_make_dir(struct copier *c, const char *rel, size_t len, mode_t mode, struct sl_error *err)
+int sl_ws_make_dir(struct copier *c, const char *rel, size_t len, mode_t mode, struct sl_error *err)
 {
     char *d = sl_xstrndup(rel, len);
     int rc = 0;
@@ -65,9 +65,9 @@ int ws_make_dir(struct copier *c, const char *rel, size_t len, mode_t mode, stru
     if (sl_map_has(&c->dirs, d))
         goto out;
     const char *slash = strrchr(d, '/');
-    if (slash && (rc = ws_make_dir(c, d, (size_t)(slash - d), 0755, err)) < 0)
+    if (slash && (rc = sl_ws_make_dir(c, d, (size_t)(slash - d), 0755, err)) < 0)
         goto out;
-    ws_abs_path(&c->dp, c->dst, d);
+    sl_ws_abs_path(&c->dp, c->dst, d);
     if (mkdir(c->dp.buf, mode | 0700) == 0) {
         c->st.dirs++;
     } else if (errno != EEXIST) {
@@ -80,7 +80,7 @@ int ws_make_dir(struct copier *c, const char *rel, size_t len, mode_t mode, stru
             if ((rc = sl_fs_remove_tree(c->dp.buf, err)) < 0)
                 goto out;
             c->st.removed++;
-            ws_abs_path(&c->dp, c->dst, d);
+            sl_ws_abs_path(&c->dp, c->dst, d);
             if (mkdir(c->dp.buf, mode | 0700) < 0) {
                 rc = sl_error_set_errno(err, SL_EIO, "cannot create directory %s", c->dp.buf);
                 goto out;
@@ -94,10 +94,10 @@ out:
     return rc;
 }
 
-int ws_make_parent(struct copier *c, const char *rel, struct sl_error *err)
+int sl_ws_make_parent(struct copier *c, const char *rel, struct sl_error *err)
 {
     const char *slash = strrchr(rel, '/');
-    return slash ? ws_make_dir(c, rel, (size_t)(slash - rel), 0755, err) : 0;
+    return slash ? sl_ws_make_dir(c, rel, (size_t)(slash - rel), 0755, err) : 0;
 }
 
 /* Copies SIZE bytes from SFD to DFD: a reflink when the file system can share extents,
@@ -157,15 +157,15 @@ static int copy_content(struct copier *c, int sfd, int dfd, int64_t size, const 
 
 /* Copies the file or link REL whose lstat is ST. Directories are made by the caller.
  * Returns 0 (also for skipped special files) or an error. */
-int ws_copy_one(struct copier *c, const char *rel, const struct stat *st, struct sl_error *err)
+int sl_ws_copy_one(struct copier *c, const char *rel, const struct stat *st, struct sl_error *err)
 {
     int sfd = -1, dfd = -1, rc;
     char *target = NULL;
 
-    if ((rc = ws_make_parent(c, rel, err)) < 0)
+    if ((rc = sl_ws_make_parent(c, rel, err)) < 0)
         goto out;
-    ws_abs_path(&c->sp, c->src, rel);
-    ws_abs_path(&c->dp, c->dst, rel);
+    sl_ws_abs_path(&c->sp, c->src, rel);
+    sl_ws_abs_path(&c->dp, c->dst, rel);
     if (S_ISLNK(st->st_mode)) {
         size_t cap = (size_t)st->st_size + 1;
         if (cap < 2 || cap > PATH_MAX)
@@ -240,20 +240,20 @@ static int copy_tree(struct copier *c, const char *rel, struct sl_error *err)
             continue;
         char *child = rel[0] ? sl_xasprintf("%s/%s", rel, e->d_name) : sl_xstrdup(e->d_name);
         struct stat st;
-        if (ws_excluded(c, child)) {
+        if (sl_ws_excluded(c, child)) {
             free(child);
             continue;
         }
-        ws_abs_path(&c->sp, c->src, child);
+        sl_ws_abs_path(&c->sp, c->src, child);
         if (lstat(c->sp.buf, &st) < 0) {
             if (errno != ENOENT) /* vanished meanwhile: nothing to copy */
                 rc = sl_error_set_errno(err, SL_EIO, "%s", c->sp.buf);
         } else if (S_ISDIR(st.st_mode)) {
-            rc = ws_make_dir(c, child, strlen(child), st.st_mode & 07777, err);
+            rc = sl_ws_make_dir(c, child, strlen(child), st.st_mode & 07777, err);
             if (rc == 0)
                 rc = copy_tree(c, child, err);
         } else {
-            rc = ws_copy_one(c, child, &st, err);
+            rc = sl_ws_copy_one(c, child, &st, err);
         }
         free(child);
     }
@@ -359,10 +359,10 @@ int sl_workspace_options_from_env(struct sl_workspace_options *o, const char *co
     }
     if ((v = env_get(env, "GIT_CLEAN_FLAGS"))) {
         struct ws_clean c;
-        int rc = ws_clean_parse(&c, v, err); /* refused now, not at the first reuse */
+        int rc = sl_ws_clean_parse(&c, v, err); /* refused now, not at the first reuse */
         if (rc < 0)
             return rc;
-        ws_clean_release(&c);
+        sl_ws_clean_release(&c);
         t.clean_flags = v;
     }
     *o = t;
@@ -384,7 +384,7 @@ int sl_workspace_prepare(const char *project_dir, const char *dest_dir,
         sl_workspace_options_init(&defaults);
         opts = &defaults;
     }
-    ws_copier_init(&c, NULL, NULL);
+    sl_ws_copier_init(&c, NULL, NULL);
     if (!(src = realpath(project_dir, NULL))) {
         rc = sl_error_set_errno(err, errno == ENOENT ? SL_ENOENT : SL_EIO, "%s", project_dir);
         goto out;
@@ -426,14 +426,14 @@ int sl_workspace_prepare(const char *project_dir, const char *dest_dir,
     free(dotgit);
     if (has_git) {
         if (git_repository_open_ext(&repo, src, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
-            rc = ws_git_fail(err, "cannot open the git repository of the project");
+            rc = sl_ws_git_fail(err, "cannot open the git repository of the project");
             goto out;
         }
         if (git_repository_is_bare(repo)) {
             rc = sl_error_set(err, SL_EINVAL, "%s: a bare repository has no files to copy", src);
             goto out;
         }
-        rc = ws_git_prepare(&c, repo, opts, err);
+        rc = sl_ws_git_prepare(&c, repo, opts, err);
         c.st.git = true;
     } else {
         /* no index to tell what belongs to the project: always afresh */
@@ -449,7 +449,7 @@ out:
     git_repository_free(repo);
     if (git_up)
         git_libgit2_shutdown();
-    ws_copier_release(&c);
+    sl_ws_copier_release(&c);
     free(src);
     free(dst);
     free(skip);

@@ -26,7 +26,7 @@ static int add_exclude(struct ws_clean *c, size_t *n, const char *pat, struct sl
     return 0;
 }
 
-int ws_clean_parse(struct ws_clean *c, const char *flags, struct sl_error *err)
+int sl_ws_clean_parse(struct ws_clean *c, const char *flags, struct sl_error *err)
 {
     char *copy = sl_xstrdup(flags ? flags : "-ffdx"), *save = NULL;
     size_t n = 0;
@@ -86,11 +86,11 @@ int ws_clean_parse(struct ws_clean *c, const char *flags, struct sl_error *err)
 out:
     free(copy);
     if (rc < 0)
-        ws_clean_release(c);
+        sl_ws_clean_release(c);
     return rc;
 }
 
-void ws_clean_release(struct ws_clean *c)
+void sl_ws_clean_release(struct ws_clean *c)
 {
     if (c->excludes)
         for (char **p = c->excludes; *p; p++)
@@ -224,9 +224,9 @@ out:
     return rc;
 }
 
-int ws_clean_walk(const struct ws_clean *c, const char *root, const struct sl_map *expected,
-                  bool (*is_ignored)(void *ctx, const char *rel), void *ctx, size_t *removed,
-                  struct sl_error *err)
+int sl_ws_clean_walk(const struct ws_clean *c, const char *root, const struct sl_map *expected,
+                     bool (*is_ignored)(void *ctx, const char *rel), void *ctx, size_t *removed,
+                     struct sl_error *err)
 {
     struct walker w = {c, root, expected, is_ignored, ctx, 0};
     int rc = walk(&w, "", false, err);

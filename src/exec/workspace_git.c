@@ -38,7 +38,7 @@ static bool is_gitlink(uint32_t mode)
     return mode == GIT_FILEMODE_COMMIT;
 }
 
-int ws_git_fail(struct sl_error *err, const char *what)
+int sl_ws_git_fail(struct sl_error *err, const char *what)
 {
     const git_error *e = git_error_last();
     return sl_error_set(err, SL_EPROTO, "%s: %s", what, e && e->message ? e->message : "git error");
@@ -51,11 +51,11 @@ static int add_item(struct copier *c, struct items *it, const char *rel, bool gi
 {
     struct stat st;
 
-    if (ws_excluded(c, rel))
+    if (sl_ws_excluded(c, rel))
         return 0;
     memset(&st, 0, sizeof(st));
     if (!gitlink) {
-        ws_abs_path(&c->sp, c->src, rel);
+        sl_ws_abs_path(&c->sp, c->src, rel);
         if (lstat(c->sp.buf, &st) < 0) {
             if (errno == ENOENT || errno == ENOTDIR) {
                 c->st.skipped++;
@@ -83,18 +83,18 @@ static int collect(struct copier *c, git_repository *repo, struct items *it, str
     git_status_options_init(&so, GIT_STATUS_OPTIONS_VERSION);
     /* never look into .sluice/: it may hold thousands of files of earlier builds */
     if (git_ignore_add_rule(repo, "/.sluice/\n") < 0) {
-        rc = ws_git_fail(err, "cannot set up the status walk");
+        rc = sl_ws_git_fail(err, "cannot set up the status walk");
         goto out;
     }
     so.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
     so.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
                GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
     if (git_status_list_new(&status, repo, &so) < 0) {
-        rc = ws_git_fail(err, "cannot read the repository status");
+        rc = sl_ws_git_fail(err, "cannot read the repository status");
         goto out;
     }
     if (git_repository_index(&idx, repo) < 0) {
-        rc = ws_git_fail(err, "cannot read the index");
+        rc = sl_ws_git_fail(err, "cannot read the index");
         goto out;
     }
     size_t n = git_index_entrycount(idx);
@@ -150,17 +150,17 @@ static int apply(struct copier *c, const struct item *i, const struct ws_manifes
     int rc;
 
     if (i->dir)
-        return ws_make_dir(c, i->path, strlen(i->path), 0755, err);
-    if ((rc = ws_make_parent(c, i->path, err)) < 0)
+        return sl_ws_make_dir(c, i->path, strlen(i->path), 0755, err);
+    if ((rc = sl_ws_make_parent(c, i->path, err)) < 0)
         return rc;
-    ws_stat_from(&src, &i->st);
-    ws_abs_path(&c->dp, c->dst, i->path);
+    sl_ws_stat_from(&src, &i->st);
+    sl_ws_abs_path(&c->dp, c->dst, i->path);
     bool there = lstat(c->dp.buf, &st) == 0;
     if (there && old) {
         const struct ws_entry *e = sl_map_get(&old->entries, i->path);
-        ws_stat_from(&dst, &st);
-        if (e && ws_stat_same(&e->src, &src) && ws_stat_same(&e->dst, &dst)) {
-            ws_manifest_put(new, i->path, &src, &dst);
+        sl_ws_stat_from(&dst, &st);
+        if (e && sl_ws_stat_same(&e->src, &src) && sl_ws_stat_same(&e->dst, &dst)) {
+            sl_ws_manifest_put(new, i->path, &src, &dst);
             c->st.unchanged++;
             return 0;
         }
@@ -171,12 +171,12 @@ static int apply(struct copier *c, const struct item *i, const struct ws_manifes
             return rc;
         c->st.removed++;
     }
-    if ((rc = ws_copy_one(c, i->path, &i->st, err)) < 0)
+    if ((rc = sl_ws_copy_one(c, i->path, &i->st, err)) < 0)
         return rc;
-    ws_abs_path(&c->dp, c->dst, i->path);
+    sl_ws_abs_path(&c->dp, c->dst, i->path);
     if (lstat(c->dp.buf, &st) == 0) { /* special files were skipped: nothing to record */
-        ws_stat_from(&dst, &st);
-        ws_manifest_put(new, i->path, &src, &dst);
+        sl_ws_stat_from(&dst, &st);
+        sl_ws_manifest_put(new, i->path, &src, &dst);
     }
     return 0;
 }
@@ -208,7 +208,7 @@ static int refs_text(git_repository *src, struct sl_str *out, struct sl_error *e
     int rc = 0, e;
 
     if (git_reference_iterator_new(&it, src) < 0)
-        return ws_git_fail(err, "cannot list the refs");
+        return sl_ws_git_fail(err, "cannot list the refs");
     sl_str_adds(out, "# pack-refs with: \n");
     while ((e = git_reference_next(&ref, it)) == 0) {
         const char *name = git_reference_name(ref);
@@ -222,7 +222,7 @@ static int refs_text(git_repository *src, struct sl_str *out, struct sl_error *e
         ref = NULL;
     }
     if (e != GIT_ITEROVER)
-        rc = ws_git_fail(err, "cannot list the refs");
+        rc = sl_ws_git_fail(err, "cannot list the refs");
     git_reference_iterator_free(it);
     return rc;
 }
@@ -246,7 +246,7 @@ static int read_head(git_repository *src, git_oid *oid, bool *born, struct sl_st
         return 0;
     }
     if (e < 0)
-        return ws_git_fail(err, "cannot read HEAD");
+        return sl_ws_git_fail(err, "cannot read HEAD");
     *oid = *git_reference_target(head); /* git_repository_head resolves */
     *born = true;
     git_reference_free(head);
@@ -271,7 +271,7 @@ static int shallow_text(git_repository *repo, const git_oid *head, int depth, st
         for (size_t i = 0; i < nf && rc == 0; i++) {
             git_commit *commit = NULL;
             if (git_commit_lookup(&commit, repo, &frontier[i]) < 0) {
-                rc = ws_git_fail(err, "GIT_DEPTH: cannot read a commit");
+                rc = sl_ws_git_fail(err, "GIT_DEPTH: cannot read a commit");
                 break;
             }
             unsigned np = git_commit_parentcount(commit);
@@ -334,11 +334,11 @@ static int write_index(struct copier *c, git_repository *dst, const git_oid *hea
     int rc = 0;
 
     if (git_commit_lookup(&commit, dst, head) < 0 || git_commit_tree(&tree, commit) < 0) {
-        rc = ws_git_fail(err, "cannot read the HEAD commit through the alternates");
+        rc = sl_ws_git_fail(err, "cannot read the HEAD commit through the alternates");
         goto out;
     }
     if (git_repository_index(&idx, dst) < 0 || git_index_read_tree(idx, tree) < 0) {
-        rc = ws_git_fail(err, "cannot build the workspace index");
+        rc = sl_ws_git_fail(err, "cannot build the workspace index");
         goto out;
     }
     size_t n = git_index_entrycount(idx);
@@ -347,7 +347,7 @@ static int write_index(struct copier *c, git_repository *dst, const git_oid *hea
         struct stat st;
         if (!ie || sl_map_has(changed, ie->path) || is_gitlink(ie->mode))
             continue;
-        ws_abs_path(&c->dp, c->dst, ie->path);
+        sl_ws_abs_path(&c->dp, c->dst, ie->path);
         if (lstat(c->dp.buf, &st) < 0)
             continue;
         if ((S_ISLNK(st.st_mode) != S_ISLNK(ie->mode)) ||
@@ -356,12 +356,12 @@ static int write_index(struct copier *c, git_repository *dst, const git_oid *hea
         git_index_entry copy = *ie;
         fill_stat(&copy, &st);
         if (git_index_add(idx, &copy) < 0) {
-            rc = ws_git_fail(err, "cannot update the workspace index");
+            rc = sl_ws_git_fail(err, "cannot update the workspace index");
             goto out;
         }
     }
     if (git_index_write(idx) < 0)
-        rc = ws_git_fail(err, "cannot write the workspace index");
+        rc = sl_ws_git_fail(err, "cannot write the workspace index");
 out:
     git_index_free(idx);
     git_tree_free(tree);
@@ -432,8 +432,8 @@ static bool ignored_in(void *ctx, const char *rel)
     return git_ignore_path_is_ignored(&ign, ctx, rel) == 0 && ign;
 }
 
-int ws_git_prepare(struct copier *c, git_repository *repo, const struct sl_workspace_options *o,
-                   struct sl_error *err)
+int sl_ws_git_prepare(struct copier *c, git_repository *repo, const struct sl_workspace_options *o,
+                      struct sl_error *err)
 {
     struct items it = {0};
     struct sl_map changed = SL_MAP_INIT, expected = SL_MAP_INIT;
@@ -448,12 +448,12 @@ int ws_git_prepare(struct copier *c, git_repository *repo, const struct sl_works
     bool born = false, dirty = false;
     int rc;
 
-    ws_manifest_init(&old);
-    ws_manifest_init(&new);
-    if ((rc = ws_clean_parse(&clean, o->clean_flags, err)) < 0)
+    sl_ws_manifest_init(&old);
+    sl_ws_manifest_init(&new);
+    if ((rc = sl_ws_clean_parse(&clean, o->clean_flags, err)) < 0)
         goto out;
     bool reuse = o->strategy == SL_WORKSPACE_FETCH && sl_fs_is_dir(gitdir) &&
-                 ws_manifest_load(&old, mpath) == 0;
+                 sl_ws_manifest_load(&old, mpath) == 0;
     if (!reuse && (rc = sl_fs_remove_tree(c->dst, err)) < 0)
         goto out;
     if ((rc = sl_fs_mkdir_p(c->dst, 0755, err)) < 0)
@@ -473,7 +473,7 @@ int ws_git_prepare(struct copier *c, git_repository *repo, const struct sl_works
     if ((rc = write_gitdir(repo, gitdir, &head, born, branch.buf, o->depth, err)) < 0)
         goto out;
     if (git_repository_open_ext(&dst, c->dst, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
-        rc = ws_git_fail(err, "cannot open the workspace repository");
+        rc = sl_ws_git_fail(err, "cannot open the workspace repository");
         goto out;
     }
     if (!o->checkout)
@@ -481,35 +481,35 @@ int ws_git_prepare(struct copier *c, git_repository *repo, const struct sl_works
     if (reuse && clean.enabled) {
         /* after the copy, so the project's current .gitignore files decide */
         expect_all(&it, &expected);
-        if ((rc = ws_clean_walk(&clean, c->dst, &expected, ignored_in, dst, &c->st.removed, err)) <
-            0)
+        if ((rc = sl_ws_clean_walk(&clean, c->dst, &expected, ignored_in, dst, &c->st.removed,
+                                   err)) < 0)
             goto out;
     }
     char *ipath = sl_fs_join(gitdir, "index");
     struct stat ist;
     struct ws_stat is = {0};
     if (lstat(ipath, &ist) == 0)
-        ws_stat_from(&is, &ist);
+        sl_ws_stat_from(&is, &ist);
     if (!reuse || dirty || !sl_streq(old.head, hex) || old.entries.n != new.entries.n ||
-        !ws_stat_same(&is, &old.index)) {
+        !sl_ws_stat_same(&is, &old.index)) {
         if (born && (rc = write_index(c, dst, &head, &changed, err)) < 0) {
             free(ipath);
             goto out;
         }
         memset(&is, 0, sizeof(is));
         if (lstat(ipath, &ist) == 0)
-            ws_stat_from(&is, &ist);
+            sl_ws_stat_from(&is, &ist);
     }
     free(ipath);
     snprintf(new.head, sizeof(new.head), "%s", hex);
     new.index = is;
-    rc = ws_manifest_save(&new, mpath, err);
+    rc = sl_ws_manifest_save(&new, mpath, err);
     c->st.reused = reuse;
 out:
     git_repository_free(dst);
-    ws_clean_release(&clean);
-    ws_manifest_release(&old);
-    ws_manifest_release(&new);
+    sl_ws_clean_release(&clean);
+    sl_ws_manifest_release(&old);
+    sl_ws_manifest_release(&new);
     sl_map_release(&changed);
     sl_map_release(&expected);
     sl_str_release(&branch);

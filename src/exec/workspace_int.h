@@ -28,28 +28,29 @@ struct copier {
     struct sl_workspace_stats st;
 };
 
-void ws_copier_init(struct copier *c, const char *src, const char *dst);
-void ws_copier_release(struct copier *c);
+void sl_ws_copier_init(struct copier *c, const char *src, const char *dst);
+void sl_ws_copier_release(struct copier *c);
 /* ROOT/REL in S (reset first); returns S's buffer. */
-const char *ws_abs_path(struct sl_str *s, const char *root, const char *rel);
+const char *sl_ws_abs_path(struct sl_str *s, const char *root, const char *rel);
 /* True for paths the copy never takes: `.sluice/` at the top and DEST_DIR itself. */
-bool ws_excluded(const struct copier *c, const char *rel);
+bool sl_ws_excluded(const struct copier *c, const char *rel);
 /* Makes the directory REL[0..LEN) of DST and its parents, once per run. Something
  * else in the way (a file, a link a job left) is removed first: nothing is ever written
  * through a path that was not checked with lstat. */
-int ws_make_dir(struct copier *c, const char *rel, size_t len, mode_t mode, struct sl_error *err);
-int ws_make_parent(struct copier *c, const char *rel, struct sl_error *err);
+int sl_ws_make_dir(struct copier *c, const char *rel, size_t len, mode_t mode,
+                   struct sl_error *err);
+int sl_ws_make_parent(struct copier *c, const char *rel, struct sl_error *err);
 /* Copies the file or link REL whose source lstat is ST into DST, where REL must not
  * exist. Special files are counted as skipped. */
-int ws_copy_one(struct copier *c, const char *rel, const struct stat *st, struct sl_error *err);
+int sl_ws_copy_one(struct copier *c, const char *rel, const struct stat *st, struct sl_error *err);
 
 /* --- Git projects (workspace_git.c) --------------------------------------------------- */
 
 /* Sets ERR from libgit2's last error: "WHAT: message"; returns SL_EPROTO. */
-int ws_git_fail(struct sl_error *err, const char *what);
+int sl_ws_git_fail(struct sl_error *err, const char *what);
 /* Makes (or, under FETCH, updates) the copy of the git project REPO in C->dst. */
-int ws_git_prepare(struct copier *c, git_repository *repo, const struct sl_workspace_options *o,
-                   struct sl_error *err);
+int sl_ws_git_prepare(struct copier *c, git_repository *repo, const struct sl_workspace_options *o,
+                      struct sl_error *err);
 
 /* The part of a stat that tells whether a file is still the one written: a job that
  * rewrites a file, even keeping its size and mtime, changes its ctime. */
@@ -59,8 +60,8 @@ struct ws_stat {
     uint32_t mode;
 };
 
-void ws_stat_from(struct ws_stat *out, const struct stat *st);
-bool ws_stat_same(const struct ws_stat *a, const struct ws_stat *b);
+void sl_ws_stat_from(struct ws_stat *out, const struct stat *st);
+bool sl_ws_stat_same(const struct ws_stat *a, const struct ws_stat *b);
 
 /* One copied file or link: its source's stat when copied and the copy's right after. */
 struct ws_entry {
@@ -77,17 +78,17 @@ struct ws_manifest {
 #define WS_MANIFEST_NAME "sluice-workspace"
 #define WS_MANIFEST_MAX ((size_t)256 << 20)
 
-void ws_manifest_init(struct ws_manifest *m);
-void ws_manifest_release(struct ws_manifest *m);
+void sl_ws_manifest_init(struct ws_manifest *m);
+void sl_ws_manifest_release(struct ws_manifest *m);
 /* Adds (or replaces) PATH's entry. */
-void ws_manifest_put(struct ws_manifest *m, const char *path, const struct ws_stat *src,
-                     const struct ws_stat *dst);
+void sl_ws_manifest_put(struct ws_manifest *m, const char *path, const struct ws_stat *src,
+                        const struct ws_stat *dst);
 /* Loads PATH into M (initialised). Returns 0, or -1 when the file is missing, too large
  * or damaged: the caller then starts afresh. */
-int ws_manifest_load(struct ws_manifest *m, const char *path);
+int sl_ws_manifest_load(struct ws_manifest *m, const char *path);
 /* Writes M to PATH in place when its bytes differ from what is there (no new inode when
  * nothing changed). */
-int ws_manifest_save(const struct ws_manifest *m, const char *path, struct sl_error *err);
+int sl_ws_manifest_save(const struct ws_manifest *m, const char *path, struct sl_error *err);
 
 /* GIT_CLEAN_FLAGS, parsed. */
 struct ws_clean {
@@ -98,10 +99,10 @@ struct ws_clean {
     char **excludes;   /* -e patterns, NULL-terminated, owned */
 };
 
-int ws_clean_parse(struct ws_clean *c, const char *flags, struct sl_error *err);
-void ws_clean_release(struct ws_clean *c);
+int sl_ws_clean_parse(struct ws_clean *c, const char *flags, struct sl_error *err);
+void sl_ws_clean_release(struct ws_clean *c);
 
-/* What a path of the copy must be, in the EXPECTED map of ws_clean_walk. */
+/* What a path of the copy must be, in the EXPECTED map of sl_ws_clean_walk. */
 #define WS_EXPECT_FILE ((void *)1) /* a file or a link */
 #define WS_EXPECT_DIR ((void *)2)
 
@@ -110,8 +111,8 @@ void ws_clean_release(struct ws_clean *c);
  * replace it); a path not expected is removed as C says. IS_IGNORED (may be NULL: nothing
  * is ignored) answers whether a relative path is ignored by the copy's .gitignore files.
  * `.git` at the top is never touched. *REMOVED counts what went. */
-int ws_clean_walk(const struct ws_clean *c, const char *root, const struct sl_map *expected,
-                  bool (*is_ignored)(void *ctx, const char *rel), void *ctx, size_t *removed,
-                  struct sl_error *err);
+int sl_ws_clean_walk(const struct ws_clean *c, const char *root, const struct sl_map *expected,
+                     bool (*is_ignored)(void *ctx, const char *rel), void *ctx, size_t *removed,
+                     struct sl_error *err);
 
 #endif

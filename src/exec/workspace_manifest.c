@@ -14,7 +14,7 @@
 
 #define MAGIC "sluice-workspace 1\n"
 
-void ws_stat_from(struct ws_stat *out, const struct stat *st)
+void sl_ws_stat_from(struct ws_stat *out, const struct stat *st)
 {
     out->dev = (uint64_t)st->st_dev;
     out->ino = (uint64_t)st->st_ino;
@@ -24,19 +24,19 @@ void ws_stat_from(struct ws_stat *out, const struct stat *st)
     out->mode = (uint32_t)st->st_mode;
 }
 
-bool ws_stat_same(const struct ws_stat *a, const struct ws_stat *b)
+bool sl_ws_stat_same(const struct ws_stat *a, const struct ws_stat *b)
 {
     return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
            a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns && a->mode == b->mode;
 }
 
-void ws_manifest_init(struct ws_manifest *m)
+void sl_ws_manifest_init(struct ws_manifest *m)
 {
     memset(m, 0, sizeof(*m));
     strcpy(m->head, "-");
 }
 
-void ws_manifest_release(struct ws_manifest *m)
+void sl_ws_manifest_release(struct ws_manifest *m)
 {
     size_t it = 0;
     const char *k;
@@ -46,8 +46,8 @@ void ws_manifest_release(struct ws_manifest *m)
     sl_map_release(&m->entries);
 }
 
-void ws_manifest_put(struct ws_manifest *m, const char *path, const struct ws_stat *src,
-                     const struct ws_stat *dst)
+void sl_ws_manifest_put(struct ws_manifest *m, const char *path, const struct ws_stat *src,
+                        const struct ws_stat *dst)
 {
     struct ws_entry *e = sl_xmalloc(sizeof(*e));
     e->src = *src;
@@ -101,7 +101,7 @@ static void serialise(const struct ws_manifest *m, struct sl_str *out)
     sl_str_addf(out, "end %zu\n", n);
 }
 
-int ws_manifest_load(struct ws_manifest *m, const char *path)
+int sl_ws_manifest_load(struct ws_manifest *m, const char *path)
 {
     char *buf = NULL;
     size_t len = 0, n = 0;
@@ -134,7 +134,7 @@ int ws_manifest_load(struct ws_manifest *m, const char *path)
         if (plen == 0 || plen > (size_t)(end - p) - 1 || p[plen] != '\n' || memchr(p, '\0', plen))
             goto out;
         char *rel = sl_xstrndup(p, plen);
-        ws_manifest_put(m, rel, &src, &dst);
+        sl_ws_manifest_put(m, rel, &src, &dst);
         free(rel);
         p += plen + 1;
         n++;
@@ -148,7 +148,7 @@ out:
     return rc;
 }
 
-int ws_manifest_save(const struct ws_manifest *m, const char *path, struct sl_error *err)
+int sl_ws_manifest_save(const struct ws_manifest *m, const char *path, struct sl_error *err)
 {
     struct sl_str s = SL_STR_INIT;
     char *old = NULL;

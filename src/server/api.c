@@ -25,20 +25,20 @@ static json_t *str_or_null(const char *s)
     return s ? json_string(s) : json_null();
 }
 
-/* An audit event of the request's token on KIND:ID. */
+/* An sl_audit event of the request's token on KIND:ID. */
 static void audit_on(struct req *r, const char *action, const char *kind, int64_t id)
 {
     char target[64];
     snprintf(target, sizeof(target), "%s:%lld", kind, (long long)id);
-    audit(r, NULL, action, target, NULL);
+    sl_audit(r, NULL, action, target, NULL);
 }
 
-json_t *srv_time_json(int64_t ms)
+json_t *sl_srv_time_json(int64_t ms)
 {
     return time_json(ms);
 }
 
-void srv_audit_on(struct req *r, const char *action, const char *kind, int64_t id)
+void sl_srv_audit_on(struct req *r, const char *action, const char *kind, int64_t id)
 {
     audit_on(r, action, kind, id);
 }
@@ -47,7 +47,7 @@ void srv_audit_on(struct req *r, const char *action, const char *kind, int64_t i
 
 static void h_healthz(struct req *r)
 {
-    reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+    sl_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
 }
 
 static void h_readyz(struct req *r)
@@ -55,14 +55,14 @@ static void h_readyz(struct req *r)
     struct sl_error err = SL_ERROR_INIT;
     int v = 0;
     if (sl_store_ping(r->s->st, &err) < 0 || sl_store_schema_version(r->s->st, &v, &err) < 0) {
-        reply_error(r, 503, "not_ready", "store: %s", sl_error_format(&err));
+        sl_reply_error(r, 503, "not_ready", "store: %s", sl_error_format(&err));
     } else if (v != sl_store_latest_version()) {
-        reply_error(r, 503, "not_ready", "schema version %d, this binary needs %d", v,
-                    sl_store_latest_version());
+        sl_reply_error(r, 503, "not_ready", "schema version %d, this binary needs %d", v,
+                       sl_store_latest_version());
     } else {
-        reply_json(r, 200,
-                   json_pack("{s:s,s:s,s:i}", "status", "ready", "store",
-                             sl_store_backend(r->s->st), "schema_version", v));
+        sl_reply_json(r, 200,
+                      json_pack("{s:s,s:s,s:i}", "status", "ready", "store",
+                                sl_store_backend(r->s->st), "schema_version", v));
     }
     sl_error_release(&err);
 }
@@ -70,7 +70,7 @@ static void h_readyz(struct req *r)
 static void h_metrics(struct req *r)
 {
     sl_str_reset(&r->out);
-    metrics_render(r->s, &r->out);
+    sl_metrics_render(r->s, &r->out);
     r->status = 200;
     r->content_type = "text/plain; version=0.0.4";
 }
@@ -114,58 +114,60 @@ static bool project_fields(struct req *r, json_t *b, struct sl_store_project *p,
         const char *s = json_string_value(x);
         if (!strcmp(k, "name")) {
             if (!s || !*s || strlen(s) > 200) {
-                reply_error(r, 400, "invalid", "name must be a string of 1 to 200 bytes");
+                sl_reply_error(r, 400, "invalid", "name must be a string of 1 to 200 bytes");
                 return false;
             }
             p->name = (char *)s;
         } else if (!strcmp(k, "repo_url")) {
             if (!s || !*s || strlen(s) > 4096 || !repo_url_ok(s)) {
-                reply_error(r, 400, "invalid",
-                            "repo_url must be an absolute path or a file://, https:// or "
-                            "ssh URL");
+                sl_reply_error(r, 400, "invalid",
+                               "repo_url must be an absolute path or a file://, https:// or "
+                               "ssh URL");
                 return false;
             }
             /* a repository here that cannot be read is refused now, not at the first
-             * pipeline (srv_repo_check) */
+             * pipeline (sl_srv_repo_check) */
             struct sl_error rerr = SL_ERROR_INIT;
-            if (srv_repo_check(s, &rerr) < 0) {
-                reply_error(r, 400, "invalid", "repo_url cannot be read: %s",
-                            sl_error_format(&rerr));
+            if (sl_srv_repo_check(s, &rerr) < 0) {
+                sl_reply_error(r, 400, "invalid", "repo_url cannot be read: %s",
+                               sl_error_format(&rerr));
                 sl_error_release(&rerr);
                 return false;
             }
             p->repo_url = (char *)s;
         } else if (!strcmp(k, "default_branch")) {
             if (!s || !*s || strlen(s) > 255) {
-                reply_error(r, 400, "invalid", "default_branch must be a branch name");
+                sl_reply_error(r, 400, "invalid", "default_branch must be a branch name");
                 return false;
             }
             p->default_branch = (char *)s;
         } else if (!strcmp(k, "webhook_secret")) {
             if (!s || !*s || strlen(s) > 256) {
-                reply_error(r, 400, "invalid", "webhook_secret must be a string of 1 to 256 bytes");
+                sl_reply_error(r, 400, "invalid",
+                               "webhook_secret must be a string of 1 to 256 bytes");
                 return false;
             }
             p->webhook_secret = (char *)s;
         } else if (!strcmp(k, "poll_interval_s")) {
             if (!json_is_integer(x) || json_integer_value(x) < 0 ||
                 json_integer_value(x) > SRV_POLL_MAX_S) {
-                reply_error(r, 400, "invalid",
-                            "poll_interval_s must be 0 (no polling) to %d seconds", SRV_POLL_MAX_S);
+                sl_reply_error(r, 400, "invalid",
+                               "poll_interval_s must be 0 (no polling) to %d seconds",
+                               SRV_POLL_MAX_S);
                 return false;
             }
             p->poll_interval_s = (int)json_integer_value(x);
         } else if (!strcmp(k, "ci_forward_deployment_enabled")) {
             if (!json_is_boolean(x)) {
-                reply_error(r, 400, "invalid",
-                            "ci_forward_deployment_enabled must be true or false");
+                sl_reply_error(r, 400, "invalid",
+                               "ci_forward_deployment_enabled must be true or false");
                 return false;
             }
             p->outdated_deployments_allowed = !json_is_true(x);
         } /* no other field gets here (validate.c) */
     }
     if (create && (!p->name || !p->repo_url)) {
-        reply_error(r, 400, "invalid", "name and repo_url are required strings");
+        sl_reply_error(r, 400, "invalid", "name and repo_url are required strings");
         return false;
     }
     return true;
@@ -173,7 +175,7 @@ static bool project_fields(struct req *r, json_t *b, struct sl_store_project *p,
 
 static void h_project_create(struct req *r)
 {
-    json_t *b = body_json(r);
+    json_t *b = sl_body_json(r);
     if (!b)
         return;
     char *made = NULL;
@@ -192,17 +194,17 @@ static void h_project_create(struct req *r)
         if (rc == 0)
             rc = sl_store_project_get(r->s->st, id, &got, &err);
         if (rc < 0) {
-            reply_sl_error(r, rc, &err);
+            sl_reply_sl_error(r, rc, &err);
         } else {
             char target[48];
             snprintf(target, sizeof(target), "project:%lld", (long long)id);
-            audit(r, NULL, "project.create", target, json_pack("{s:s}", "name", p.name));
+            sl_audit(r, NULL, "project.create", target, json_pack("{s:s}", "name", p.name));
             if (p.poll_interval_s > 0)
-                srv_poller_wake(r->s);
+                sl_srv_poller_wake(r->s);
             json_t *o = project_json(&got);
             if (made)
                 json_object_set_new(o, "webhook_secret", json_string(made));
-            reply_json(r, 201, o);
+            sl_reply_json(r, 201, o);
         }
         sl_store_project_release(&got);
         sl_error_release(&err);
@@ -218,19 +220,19 @@ static void h_project_update(struct req *r)
 {
     struct sl_store_project cur = {0};
     struct sl_error err = SL_ERROR_INIT;
-    json_t *b = body_json(r);
+    json_t *b = sl_body_json(r);
     if (!b)
         return;
     int rc = sl_store_project_get(r->s->st, r->id, &cur, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
         goto out;
     }
     struct sl_store_project p = cur; /* borrows CUR's strings, B's where the body says */
     if (!project_fields(r, b, &p, false))
         goto out;
     if ((rc = sl_store_project_update(r->s->st, &p, &err)) < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
         goto out;
     }
     char target[48];
@@ -239,14 +241,14 @@ static void h_project_update(struct req *r)
     const char *k;
     json_t *x;
     json_object_foreach(b, k, x) json_array_append_new(fields, json_string(k));
-    audit(r, NULL, "project.update", target, json_pack("{s:o}", "fields", fields));
+    sl_audit(r, NULL, "project.update", target, json_pack("{s:o}", "fields", fields));
     if (p.poll_interval_s > 0)
-        srv_poller_wake(r->s);
+        sl_srv_poller_wake(r->s);
     struct sl_store_project got = {0};
     if ((rc = sl_store_project_get(r->s->st, r->id, &got, &err)) < 0)
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     else
-        reply_json(r, 200, project_json(&got));
+        sl_reply_json(r, 200, project_json(&got));
     sl_store_project_release(&got);
 out:
     sl_store_project_release(&cur);
@@ -257,21 +259,21 @@ out:
 /* ?after=N&limit=N as a page; false (and 400) when malformed. */
 static bool page_args(struct req *r, struct sl_store_page *page)
 {
-    const char *after = query_arg(r, "after"), *limit = query_arg(r, "limit");
+    const char *after = sl_query_arg(r, "after"), *limit = sl_query_arg(r, "limit");
     char *end;
     page->after = 0;
     page->limit = SL_STORE_LIST_MAX;
     if (after) {
         page->after = strtoll(after, &end, 10);
         if (*end || page->after < 0) {
-            reply_error(r, 400, "invalid", "after must be an id");
+            sl_reply_error(r, 400, "invalid", "after must be an id");
             return false;
         }
     }
     if (limit) {
         long l = strtol(limit, &end, 10);
         if (*end || l < 1 || l > SL_STORE_LIST_MAX) {
-            reply_error(r, 400, "invalid", "limit must be 1 to %d", SL_STORE_LIST_MAX);
+            sl_reply_error(r, 400, "invalid", "limit must be 1 to %d", SL_STORE_LIST_MAX);
             return false;
         }
         page->limit = (int)l;
@@ -279,7 +281,7 @@ static bool page_args(struct req *r, struct sl_store_page *page)
     return true;
 }
 
-bool srv_page_args(struct req *r, struct sl_store_page *page)
+bool sl_srv_page_args(struct req *r, struct sl_store_page *page)
 {
     return page_args(r, page);
 }
@@ -294,12 +296,12 @@ static void h_project_list(struct req *r)
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_project_list(r->s->st, &page, &ps, &n, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(a, project_json(&ps[i]));
-        reply_json(r, 200, a);
+        sl_reply_json(r, 200, a);
     }
     sl_store_projects_free(ps, n);
     sl_error_release(&err);
@@ -311,9 +313,9 @@ static void h_project_get(struct req *r)
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_project_get(r->s->st, r->id, &p, &err);
     if (rc < 0)
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     else
-        reply_json(r, 200, project_json(&p));
+        sl_reply_json(r, 200, project_json(&p));
     sl_store_project_release(&p);
     sl_error_release(&err);
 }
@@ -323,11 +325,11 @@ static void h_project_delete(struct req *r)
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_project_delete(r->s->st, r->id, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
         char target[48];
         snprintf(target, sizeof(target), "project:%lld", (long long)r->id);
-        audit(r, NULL, "project.delete", target, NULL);
+        sl_audit(r, NULL, "project.delete", target, NULL);
         r->status = 204;
         sl_str_reset(&r->out);
     }
@@ -336,7 +338,7 @@ static void h_project_delete(struct req *r)
 
 /* --- pipelines ------------------------------------------------------------------------ */
 
-json_t *pipeline_json(const struct sl_store_pipeline *p)
+json_t *sl_pipeline_json(const struct sl_store_pipeline *p)
 {
     json_t *o = json_pack("{s:I,s:I,s:I,s:s,s:s,s:b,s:s,s:s}", "id", (json_int_t)p->id,
                           "project_id", (json_int_t)p->project_id, "iid", (json_int_t)p->iid,
@@ -382,10 +384,10 @@ static bool allowed_to_fail(const struct sl_store_job *j)
     return ok;
 }
 
-json_t *srv_job_json(const struct sl_store_job *j, bool full)
+json_t *sl_srv_job_json(const struct sl_store_job *j, bool full)
 {
     json_t *o = json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)j->id, "name", j->name, "stage",
-                          j->stage, "status", srv_job_status_shown(j));
+                          j->stage, "status", sl_srv_job_status_shown(j));
     double d = duration_s(j);
     json_object_set_new(o, "duration_s", d < 0 ? json_null() : json_real(d));
     json_object_set_new(o, "failure_reason", str_or_null(j->failure_reason));
@@ -440,18 +442,18 @@ static void reply_pipeline(struct req *r, int status, int64_t id)
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_pipeline_get(r->s->st, id, &p, &err);
     /* each attempt is a job of its own: the retried ones only when asked, as in GitLab */
-    const char *ir = query_arg(r, "include_retried");
+    const char *ir = sl_query_arg(r, "include_retried");
     bool retried = ir && !strcmp(ir, "true");
     if (rc == 0)
         rc = retried ? sl_store_job_list_attempts(r->s->st, id, &jobs, &n, &err)
                      : sl_store_job_list_by_pipeline(r->s->st, id, &jobs, &n, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
-        json_t *o = pipeline_json(&p);
+        json_t *o = sl_pipeline_json(&p);
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(a, srv_job_json(&jobs[i], false));
+            json_array_append_new(a, sl_srv_job_json(&jobs[i], false));
         json_object_set_new(o, "jobs", a);
         /* the pipelines its bridge jobs made (child and multi-project) */
         struct sl_store_pipeline *ds = NULL;
@@ -459,10 +461,10 @@ static void reply_pipeline(struct req *r, int status, int64_t id)
         json_t *down = json_array();
         if (sl_store_pipeline_downstream(r->s->st, id, &ds, &nds, NULL) == 0)
             for (size_t i = 0; i < nds; i++)
-                json_array_append_new(down, pipeline_json(&ds[i]));
+                json_array_append_new(down, sl_pipeline_json(&ds[i]));
         sl_store_pipelines_free(ds, nds);
         json_object_set_new(o, "downstream", down);
-        reply_json(r, status, o);
+        sl_reply_json(r, status, o);
     }
     sl_store_jobs_free(jobs, n);
     sl_store_pipeline_release(&p);
@@ -471,7 +473,7 @@ static void reply_pipeline(struct req *r, int status, int64_t id)
 
 static void h_pipeline_create(struct req *r)
 {
-    json_t *b = body_json(r);
+    json_t *b = sl_body_json(r);
     if (!b)
         return;
     struct sl_store_project p = {0};
@@ -482,18 +484,18 @@ static void h_pipeline_create(struct req *r)
     int rc;
     /* the fields and their types were checked before (validate.c) */
     if ((rc = sl_store_project_get(r->s->st, r->id, &p, &err)) < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
         goto out;
     }
     char actor[48];
     snprintf(actor, sizeof(actor), "token:%lld", (long long)r->token.id);
-    rc = srv_pipeline_create_by(r->s, &p, ref ? json_string_value(ref) : NULL,
-                                json_is_object(vars) ? vars : NULL,
-                                json_is_object(inputs) ? inputs : NULL, "api", actor, &id, &err);
+    rc = sl_srv_pipeline_create_by(r->s, &p, ref ? json_string_value(ref) : NULL,
+                                   json_is_object(vars) ? vars : NULL,
+                                   json_is_object(inputs) ? inputs : NULL, "api", actor, &id, &err);
     if (rc == SL_EINVAL) {
-        reply_error(r, 400, "invalid", "%s", sl_error_format(&err));
+        sl_reply_error(r, 400, "invalid", "%s", sl_error_format(&err));
     } else if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
         audit_on(r, "pipeline.create", "pipeline", id);
         reply_pipeline(r, 201, id);
@@ -509,7 +511,7 @@ static void h_pipeline_list(struct req *r)
     struct sl_store_page page;
     if (!page_args(r, &page))
         return;
-    page.status = query_arg(r, "status"); /* one of GitLab's (validate.c) */
+    page.status = sl_query_arg(r, "status"); /* one of GitLab's (validate.c) */
     struct sl_store_project proj = {0};
     struct sl_store_pipeline *ps = NULL;
     size_t n = 0;
@@ -518,12 +520,12 @@ static void h_pipeline_list(struct req *r)
     if (rc == 0)
         rc = sl_store_pipeline_list(r->s->st, r->id, &page, &ps, &n, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(a, pipeline_json(&ps[i]));
-        reply_json(r, 200, a);
+            json_array_append_new(a, sl_pipeline_json(&ps[i]));
+        sl_reply_json(r, 200, a);
     }
     sl_store_pipelines_free(ps, n);
     sl_store_project_release(&proj);
@@ -538,9 +540,9 @@ static void h_pipeline_get(struct req *r)
 static void h_pipeline_cancel(struct req *r)
 {
     struct sl_error err = SL_ERROR_INIT;
-    int rc = srv_transition(r->s, r->id, SRV_EV_CANCEL_PIPELINE, 0, NULL, false, &err);
+    int rc = sl_srv_transition(r->s, r->id, SRV_EV_CANCEL_PIPELINE, 0, NULL, false, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
         audit_on(r, "pipeline.cancel", "pipeline", r->id);
         reply_pipeline(r, 200, r->id);
@@ -561,9 +563,10 @@ static void h_pipeline_retry(struct req *r)
     }
     for (size_t i = 0; rc == 0 && i < n; i++)
         if (!strcmp(jobs[i].status, "failed") || !strcmp(jobs[i].status, "canceled"))
-            srv_transition(r->s, r->id, SRV_EV_RETRY, (size_t)jobs[i].position, NULL, false, NULL);
+            sl_srv_transition(r->s, r->id, SRV_EV_RETRY, (size_t)jobs[i].position, NULL, false,
+                              NULL);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
         audit_on(r, "pipeline.retry", "pipeline", r->id);
         reply_pipeline(r, 200, r->id);
@@ -580,17 +583,17 @@ static void h_job_get(struct req *r)
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_job_get(r->s->st, r->id, &j, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
-        json_t *o = srv_job_json(&j, true);
+        json_t *o = sl_srv_job_json(&j, true);
         /* GitLab's stuck hint: a pending job no online runner can take says why */
-        char *why = srv_runner_stuck_reason(r->s, &j, sl_time_now_ms());
+        char *why = sl_srv_runner_stuck_reason(r->s, &j, sl_time_now_ms());
         json_object_set_new(o, "stuck", json_boolean(why != NULL));
         if (why)
             json_object_set_new(o, "stuck_reason", json_string(why));
         free(why);
-        srv_resource_group_job_info(r->s, &j, o);
-        reply_json(r, 200, o);
+        sl_srv_resource_group_job_info(r->s, &j, o);
+        sl_reply_json(r, 200, o);
     }
     sl_store_job_release(&j);
     sl_error_release(&err);
@@ -606,37 +609,37 @@ static void job_event(struct req *r, enum srv_event ev, const char *what)
     if (rc == 0 && j.retried) {
         /* as GitLab's Ci::Build#retryable?: a retried attempt is history, its newest is the
          * job to act on */
-        reply_error(r, 409, "conflict", "cannot %s job %lld: it was retried", what,
-                    (long long)r->id);
+        sl_reply_error(r, 409, "conflict", "cannot %s job %lld: it was retried", what,
+                       (long long)r->id);
         goto out;
     }
     if (rc == 0 && (ev == SRV_EV_PLAY || ev == SRV_EV_RETRY)) {
         char actor[48];
         snprintf(actor, sizeof(actor), "token:%lld", (long long)r->token.id);
         int refused =
-            srv_deploy_play_refused(r->s, j.id, actor, r->token.role, ev == SRV_EV_PLAY, &err);
+            sl_srv_deploy_play_refused(r->s, j.id, actor, r->token.role, ev == SRV_EV_PLAY, &err);
         if (refused < 0) {
-            reply_error(r, refused == SL_EPERM ? 403 : 409,
-                        refused == SL_EPERM ? "forbidden" : "conflict", "%s",
-                        sl_error_format(&err));
+            sl_reply_error(r, refused == SL_EPERM ? 403 : 409,
+                           refused == SL_EPERM ? "forbidden" : "conflict", "%s",
+                           sl_error_format(&err));
             goto out;
         }
     }
     if (rc == 0)
-        rc = srv_transition(r->s, j.pipeline_id, ev, (size_t)j.position, NULL, false, &err);
+        rc = sl_srv_transition(r->s, j.pipeline_id, ev, (size_t)j.position, NULL, false, &err);
     if (rc == SL_EINVAL) {
-        reply_error(r, 409, "conflict", "cannot %s job %lld: it is %s", what, (long long)r->id,
-                    j.status);
+        sl_reply_error(r, 409, "conflict", "cannot %s job %lld: it is %s", what, (long long)r->id,
+                       j.status);
     } else if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
         audit_on(r, action, "job", r->id);
         /* a retry answers with the new job it made */
         struct sl_store_job now = {0};
         if (sl_store_job_get_current(r->s->st, r->id, &now, &err) == 0)
-            reply_json(r, 200, srv_job_json(&now, true));
+            sl_reply_json(r, 200, sl_srv_job_json(&now, true));
         else
-            reply_sl_error(r, SL_ESTORE, &err);
+            sl_reply_sl_error(r, SL_ESTORE, &err);
         sl_store_job_release(&now);
     }
 out:
@@ -667,7 +670,7 @@ static void h_job_artifacts(struct req *r)
     if (rc == 0)
         rc = sl_store_artifact_list(r->s->st, r->id, &as, &n, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++)
@@ -676,27 +679,27 @@ static void h_job_artifacts(struct req *r)
                                                as[i].path, "size", (json_int_t)as[i].size,
                                                "created_at", time_json(as[i].created_at),
                                                "expire_at", time_json(as[i].expire_at)));
-        reply_json(r, 200, a);
+        sl_reply_json(r, 200, a);
     }
     sl_store_artifacts_free(as, n);
     sl_store_job_release(&j);
     sl_error_release(&err);
 }
 
-/* --- audit --------------------------------------------------------------------------- */
+/* --- sl_audit --------------------------------------------------------------------------- */
 
 static void h_audit_list(struct req *r)
 {
     struct sl_store_page page;
     if (!page_args(r, &page))
         return;
-    page.status = query_arg(r, "action");
+    page.status = sl_query_arg(r, "action");
     struct sl_store_audit *as = NULL;
     size_t n = 0;
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_audit_list(r->s->st, &page, &as, &n, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++) {
@@ -708,7 +711,7 @@ static void h_audit_list(struct req *r)
                                                d ? d : json_object(), "remote_addr",
                                                as[i].remote_addr ? as[i].remote_addr : ""));
         }
-        reply_json(r, 200, a);
+        sl_reply_json(r, 200, a);
     }
     sl_store_audits_free(as, n);
     sl_error_release(&err);
@@ -760,12 +763,12 @@ static void h_lint(struct req *r)
     json_object_set_new(o, "valid", json_boolean(rc == 0 && diag.errors == 0));
     json_object_set_new(o, "errors", diag_items(&diag, SL_DIAG_ERROR));
     json_object_set_new(o, "warnings", diag_items(&diag, SL_DIAG_WARNING));
-    reply_json(r, 200, o);
+    sl_reply_json(r, 200, o);
     sl_config_free(cfg);
     sl_diag_release(&diag);
 }
 
-const struct route srv_routes[] = {
+const struct route sl_srv_routes[] = {
     {"GET", "/healthz", h_healthz, NULL},
     {"GET", "/readyz", h_readyz, NULL},
     {"GET", "/metrics", h_metrics, "viewer"},
@@ -779,139 +782,146 @@ const struct route srv_routes[] = {
     {"GET", "/api/v1/pipelines/{id}", h_pipeline_get, "viewer"},
     {"POST", "/api/v1/pipelines/{id}/cancel", h_pipeline_cancel, "developer"},
     {"POST", "/api/v1/pipelines/{id}/retry", h_pipeline_retry, "developer"},
-    {"GET", "/api/v1/pipelines/{id}/test_report", h_pipeline_test_report, "viewer"},
+    {"GET", "/api/v1/pipelines/{id}/test_report", sl_h_pipeline_test_report, "viewer"},
     {"GET", "/api/v1/jobs/{id}", h_job_get, "viewer"},
-    {"GET", "/api/v1/jobs/{id}/log", h_job_log, "viewer"},
-    {"GET", "/api/v1/jobs/{id}/log/stream", h_job_log_stream, "viewer"},
-    {"GET", "/api/v1/jobs/{id}/log/raw", h_job_log_raw, "viewer"},
-    {"GET", "/api/v1/jobs/{id}/log/search", h_job_log_search, "viewer"},
+    {"GET", "/api/v1/jobs/{id}/log", sl_h_job_log, "viewer"},
+    {"GET", "/api/v1/jobs/{id}/log/stream", sl_h_job_log_stream, "viewer"},
+    {"GET", "/api/v1/jobs/{id}/log/raw", sl_h_job_log_raw, "viewer"},
+    {"GET", "/api/v1/jobs/{id}/log/search", sl_h_job_log_search, "viewer"},
     {"GET", "/api/v1/jobs/{id}/artifacts", h_job_artifacts, "viewer"},
-    {"GET", "/api/v1/jobs/{id}/artifacts/{key}/files", h_job_artifact_files, "viewer"},
-    {"GET", "/api/v1/jobs/{id}/artifacts/{key}/file", h_job_artifact_file, "viewer"},
-    {"GET", "/api/v1/jobs/{id}/artifacts/{key}/download", h_job_artifact_download, "viewer"},
+    {"GET", "/api/v1/jobs/{id}/artifacts/{key}/files", sl_h_job_artifact_files, "viewer"},
+    {"GET", "/api/v1/jobs/{id}/artifacts/{key}/file", sl_h_job_artifact_file, "viewer"},
+    {"GET", "/api/v1/jobs/{id}/artifacts/{key}/download", sl_h_job_artifact_download, "viewer"},
     {"POST", "/api/v1/jobs/{id}/play", h_job_play, "developer"},
     {"POST", "/api/v1/jobs/{id}/retry", h_job_retry, "developer"},
     {"POST", "/api/v1/jobs/{id}/cancel", h_job_cancel, "developer"},
-    {"GET", "/api/v1/projects/{id}/environments", h_environment_list, "viewer"},
-    {"GET", "/api/v1/environments/{id}", h_environment_get, "viewer"},
-    {"POST", "/api/v1/environments/{id}/stop", h_environment_stop, "developer"},
-    {"POST", "/api/v1/environments/{id}/rollback", h_environment_rollback, "maintainer"},
-    {"DELETE", "/api/v1/environments/{id}", h_environment_delete, "maintainer"},
-    {"GET", "/api/v1/environments/{id}/deployments", h_environment_deployments, "viewer"},
-    {"GET", "/api/v1/deployments/{id}", h_deployment_get, "viewer"},
-    {"POST", "/api/v1/deployments/{id}/approve", h_deployment_approve, "developer"},
-    {"POST", "/api/v1/deployments/{id}/reject", h_deployment_reject, "developer"},
-    {"POST", "/api/v1/projects/{id}/protected_environments", h_protected_env_create, "maintainer"},
-    {"GET", "/api/v1/projects/{id}/protected_environments", h_protected_env_list, "viewer"},
-    {"DELETE", "/api/v1/protected_environments/{id}", h_protected_env_delete, "maintainer"},
-    {"GET", "/api/v1/projects/{id}/forge", h_forge_get, "maintainer"},
-    {"PUT", "/api/v1/projects/{id}/forge", h_forge_put, "maintainer"},
-    {"DELETE", "/api/v1/projects/{id}/forge", h_forge_delete, "maintainer"},
-    {"GET", "/api/v1/projects/{id}/notifications", h_notification_list, "maintainer"},
-    {"POST", "/api/v1/projects/{id}/notifications", h_notification_create, "maintainer"},
-    {"POST", "/api/v1/projects/{id}/notifications/test", h_notification_test, "maintainer"},
-    {"DELETE", "/api/v1/projects/{id}/notifications/{key}", h_notification_delete, "maintainer"},
-    {"GET", "/api/v1/projects/{id}/deliveries", h_delivery_list, "maintainer"},
-    {"GET", "/api/v1/projects/{id}/resource_groups", h_resource_group_list, "viewer"},
-    {"GET", "/api/v1/projects/{id}/resource_groups/{name}", h_resource_group_get, "viewer"},
-    {"PUT", "/api/v1/projects/{id}/resource_groups/{name}", h_resource_group_update, "maintainer"},
-    {"GET", "/api/v1/projects/{id}/resource_groups/{name}/upcoming_jobs", h_resource_group_upcoming,
-     "viewer"},
-    {"GET", "/api/v1/projects/{id}/freeze_periods", h_freeze_period_list, "viewer"},
-    {"POST", "/api/v1/projects/{id}/freeze_periods", h_freeze_period_create, "maintainer"},
-    {"GET", "/api/v1/freeze_periods/{id}", h_freeze_period_get, "viewer"},
-    {"PUT", "/api/v1/freeze_periods/{id}", h_freeze_period_update, "maintainer"},
-    {"DELETE", "/api/v1/freeze_periods/{id}", h_freeze_period_delete, "maintainer"},
-    {"GET", "/api/v1/projects/{id}/protected_branches", h_protected_branch_list, "viewer"},
-    {"POST", "/api/v1/projects/{id}/protected_branches", h_protected_branch_create, "maintainer"},
-    {"GET", "/api/v1/projects/{id}/protected_branches/{ref}", h_protected_branch_get, "viewer"},
-    {"DELETE", "/api/v1/projects/{id}/protected_branches/{ref}", h_protected_branch_delete,
+    {"GET", "/api/v1/projects/{id}/environments", sl_h_environment_list, "viewer"},
+    {"GET", "/api/v1/environments/{id}", sl_h_environment_get, "viewer"},
+    {"POST", "/api/v1/environments/{id}/stop", sl_h_environment_stop, "developer"},
+    {"POST", "/api/v1/environments/{id}/rollback", sl_h_environment_rollback, "maintainer"},
+    {"DELETE", "/api/v1/environments/{id}", sl_h_environment_delete, "maintainer"},
+    {"GET", "/api/v1/environments/{id}/deployments", sl_h_environment_deployments, "viewer"},
+    {"GET", "/api/v1/deployments/{id}", sl_h_deployment_get, "viewer"},
+    {"POST", "/api/v1/deployments/{id}/approve", sl_h_deployment_approve, "developer"},
+    {"POST", "/api/v1/deployments/{id}/reject", sl_h_deployment_reject, "developer"},
+    {"POST", "/api/v1/projects/{id}/protected_environments", sl_h_protected_env_create,
      "maintainer"},
-    {"GET", "/api/v1/projects/{id}/protected_tags", h_protected_tag_list, "viewer"},
-    {"POST", "/api/v1/projects/{id}/protected_tags", h_protected_tag_create, "maintainer"},
-    {"GET", "/api/v1/projects/{id}/protected_tags/{ref}", h_protected_tag_get, "viewer"},
-    {"DELETE", "/api/v1/projects/{id}/protected_tags/{ref}", h_protected_tag_delete, "maintainer"},
+    {"GET", "/api/v1/projects/{id}/protected_environments", sl_h_protected_env_list, "viewer"},
+    {"DELETE", "/api/v1/protected_environments/{id}", sl_h_protected_env_delete, "maintainer"},
+    {"GET", "/api/v1/projects/{id}/forge", sl_h_forge_get, "maintainer"},
+    {"PUT", "/api/v1/projects/{id}/forge", sl_h_forge_put, "maintainer"},
+    {"DELETE", "/api/v1/projects/{id}/forge", sl_h_forge_delete, "maintainer"},
+    {"GET", "/api/v1/projects/{id}/notifications", sl_h_notification_list, "maintainer"},
+    {"POST", "/api/v1/projects/{id}/notifications", sl_h_notification_create, "maintainer"},
+    {"POST", "/api/v1/projects/{id}/notifications/test", sl_h_notification_test, "maintainer"},
+    {"DELETE", "/api/v1/projects/{id}/notifications/{key}", sl_h_notification_delete, "maintainer"},
+    {"GET", "/api/v1/projects/{id}/deliveries", sl_h_delivery_list, "maintainer"},
+    {"GET", "/api/v1/projects/{id}/resource_groups", sl_h_resource_group_list, "viewer"},
+    {"GET", "/api/v1/projects/{id}/resource_groups/{name}", sl_h_resource_group_get, "viewer"},
+    {"PUT", "/api/v1/projects/{id}/resource_groups/{name}", sl_h_resource_group_update,
+     "maintainer"},
+    {"GET", "/api/v1/projects/{id}/resource_groups/{name}/upcoming_jobs",
+     sl_h_resource_group_upcoming, "viewer"},
+    {"GET", "/api/v1/projects/{id}/freeze_periods", sl_h_freeze_period_list, "viewer"},
+    {"POST", "/api/v1/projects/{id}/freeze_periods", sl_h_freeze_period_create, "maintainer"},
+    {"GET", "/api/v1/freeze_periods/{id}", sl_h_freeze_period_get, "viewer"},
+    {"PUT", "/api/v1/freeze_periods/{id}", sl_h_freeze_period_update, "maintainer"},
+    {"DELETE", "/api/v1/freeze_periods/{id}", sl_h_freeze_period_delete, "maintainer"},
+    {"GET", "/api/v1/projects/{id}/protected_branches", sl_h_protected_branch_list, "viewer"},
+    {"POST", "/api/v1/projects/{id}/protected_branches", sl_h_protected_branch_create,
+     "maintainer"},
+    {"GET", "/api/v1/projects/{id}/protected_branches/{ref}", sl_h_protected_branch_get, "viewer"},
+    {"DELETE", "/api/v1/projects/{id}/protected_branches/{ref}", sl_h_protected_branch_delete,
+     "maintainer"},
+    {"GET", "/api/v1/projects/{id}/protected_tags", sl_h_protected_tag_list, "viewer"},
+    {"POST", "/api/v1/projects/{id}/protected_tags", sl_h_protected_tag_create, "maintainer"},
+    {"GET", "/api/v1/projects/{id}/protected_tags/{ref}", sl_h_protected_tag_get, "viewer"},
+    {"DELETE", "/api/v1/projects/{id}/protected_tags/{ref}", sl_h_protected_tag_delete,
+     "maintainer"},
     {"POST", "/api/v1/lint", h_lint, "viewer"},
     {"GET", "/api/v1/audit", h_audit_list, "admin"},
     /* the web UI's sign-in (session.c): the body's token authenticates the POST */
-    {"POST", "/api/v1/session", h_session_create, NULL},
-    {"GET", "/api/v1/session", h_session_get, "viewer"},
-    {"DELETE", "/api/v1/session", h_session_delete, "viewer"},
-    {"GET", "/api/v1/tokens", h_token_list, "admin"},
-    {"POST", "/api/v1/tokens", h_token_create, "admin"},
-    {"DELETE", "/api/v1/tokens/{id}", h_token_revoke, "admin"},
-    {"GET", "/api/v1/projects/{id}/variables", h_project_variables_list, "developer"},
-    {"POST", "/api/v1/projects/{id}/variables", h_project_variable_create, "maintainer"},
-    {"GET", "/api/v1/projects/{id}/variables/{key}", h_project_variable_get, "developer"},
-    {"PUT", "/api/v1/projects/{id}/variables/{key}", h_project_variable_update, "maintainer"},
-    {"DELETE", "/api/v1/projects/{id}/variables/{key}", h_project_variable_delete, "maintainer"},
-    {"GET", "/api/v1/admin/variables", h_admin_variables_list, "admin"},
-    {"POST", "/api/v1/admin/variables", h_admin_variable_create, "admin"},
-    {"GET", "/api/v1/admin/variables/{key}", h_admin_variable_get, "admin"},
-    {"PUT", "/api/v1/admin/variables/{key}", h_admin_variable_update, "admin"},
-    {"DELETE", "/api/v1/admin/variables/{key}", h_admin_variable_delete, "admin"},
+    {"POST", "/api/v1/session", sl_h_session_create, NULL},
+    {"GET", "/api/v1/session", sl_h_session_get, "viewer"},
+    {"DELETE", "/api/v1/session", sl_h_session_delete, "viewer"},
+    {"GET", "/api/v1/tokens", sl_h_token_list, "admin"},
+    {"POST", "/api/v1/tokens", sl_h_token_create, "admin"},
+    {"DELETE", "/api/v1/tokens/{id}", sl_h_token_revoke, "admin"},
+    {"GET", "/api/v1/projects/{id}/variables", sl_h_project_variables_list, "developer"},
+    {"POST", "/api/v1/projects/{id}/variables", sl_h_project_variable_create, "maintainer"},
+    {"GET", "/api/v1/projects/{id}/variables/{key}", sl_h_project_variable_get, "developer"},
+    {"PUT", "/api/v1/projects/{id}/variables/{key}", sl_h_project_variable_update, "maintainer"},
+    {"DELETE", "/api/v1/projects/{id}/variables/{key}", sl_h_project_variable_delete, "maintainer"},
+    {"GET", "/api/v1/admin/variables", sl_h_admin_variables_list, "admin"},
+    {"POST", "/api/v1/admin/variables", sl_h_admin_variable_create, "admin"},
+    {"GET", "/api/v1/admin/variables/{key}", sl_h_admin_variable_get, "admin"},
+    {"PUT", "/api/v1/admin/variables/{key}", sl_h_admin_variable_update, "admin"},
+    {"DELETE", "/api/v1/admin/variables/{key}", sl_h_admin_variable_delete, "admin"},
     /* feature flags (flags_api.c); the fixed paths before {name}, which would take them */
-    {"GET", "/api/v1/projects/{id}/feature_flags/environments/{env}/state", h_flags_state_get,
+    {"GET", "/api/v1/projects/{id}/feature_flags/environments/{env}/state", sl_h_flags_state_get,
      "developer"},
-    {"PUT", "/api/v1/projects/{id}/feature_flags/environments/{env}/state", h_flags_state_put,
+    {"PUT", "/api/v1/projects/{id}/feature_flags/environments/{env}/state", sl_h_flags_state_put,
      "maintainer"},
-    {"GET", "/api/v1/projects/{id}/feature_flags/tokens", h_flag_tokens_list, "maintainer"},
-    {"POST", "/api/v1/projects/{id}/feature_flags/tokens", h_flag_token_create, "maintainer"},
-    {"DELETE", "/api/v1/projects/{id}/feature_flags/tokens/{key}", h_flag_token_revoke,
+    {"GET", "/api/v1/projects/{id}/feature_flags/tokens", sl_h_flag_tokens_list, "maintainer"},
+    {"POST", "/api/v1/projects/{id}/feature_flags/tokens", sl_h_flag_token_create, "maintainer"},
+    {"DELETE", "/api/v1/projects/{id}/feature_flags/tokens/{key}", sl_h_flag_token_revoke,
      "maintainer"},
-    {"GET", "/api/v1/projects/{id}/feature_flags/unleash", h_flags_unleash_get, "developer"},
-    {"POST", "/api/v1/projects/{id}/feature_flags/unleash/reset", h_flags_unleash_reset,
+    {"GET", "/api/v1/projects/{id}/feature_flags/unleash", sl_h_flags_unleash_get, "developer"},
+    {"POST", "/api/v1/projects/{id}/feature_flags/unleash/reset", sl_h_flags_unleash_reset,
      "maintainer"},
-    {"GET", "/api/v1/projects/{id}/feature_flags", h_flags_list, "developer"},
-    {"POST", "/api/v1/projects/{id}/feature_flags", h_flag_create, "maintainer"},
-    {"GET", "/api/v1/projects/{id}/feature_flags/{name}", h_flag_get, "developer"},
-    {"PUT", "/api/v1/projects/{id}/feature_flags/{name}", h_flag_update, "maintainer"},
-    {"DELETE", "/api/v1/projects/{id}/feature_flags/{name}", h_flag_delete, "maintainer"},
-    {"GET", "/api/v1/projects/{id}/feature_flags/{name}/history", h_flag_history, "developer"},
-    {"PUT", "/api/v1/projects/{id}/feature_flags/{name}/environments/{env}", h_flag_env_set,
+    {"GET", "/api/v1/projects/{id}/feature_flags", sl_h_flags_list, "developer"},
+    {"POST", "/api/v1/projects/{id}/feature_flags", sl_h_flag_create, "maintainer"},
+    {"GET", "/api/v1/projects/{id}/feature_flags/{name}", sl_h_flag_get, "developer"},
+    {"PUT", "/api/v1/projects/{id}/feature_flags/{name}", sl_h_flag_update, "maintainer"},
+    {"DELETE", "/api/v1/projects/{id}/feature_flags/{name}", sl_h_flag_delete, "maintainer"},
+    {"GET", "/api/v1/projects/{id}/feature_flags/{name}/history", sl_h_flag_history, "developer"},
+    {"PUT", "/api/v1/projects/{id}/feature_flags/{name}/environments/{env}", sl_h_flag_env_set,
      "maintainer"},
     /* Unleash SDKs, authenticated by Unleash tokens or GitLab instance ids (flags_client.c) */
-    {"GET", "/api/client/features", h_unleash_features, NULL},
-    {"POST", "/api/client/register", h_unleash_register, NULL},
-    {"POST", "/api/client/metrics", h_unleash_metrics, NULL},
-    {"GET", "/api/frontend", h_unleash_frontend, NULL},
-    {"POST", "/api/frontend", h_unleash_frontend, NULL},
-    {"OPTIONS", "/api/frontend", h_unleash_frontend_preflight, NULL},
-    {"POST", "/api/frontend/client/metrics", h_unleash_frontend_metrics, NULL},
-    {"OPTIONS", "/api/frontend/client/metrics", h_unleash_frontend_preflight, NULL},
-    {"GET", "/api/v4/feature_flags/unleash/{id}/features", h_gitlab_unleash_features, NULL},
-    {"GET", "/api/v4/feature_flags/unleash/{id}/client/features", h_gitlab_unleash_features, NULL},
-    {"POST", "/api/v4/feature_flags/unleash/{id}/client/register", h_gitlab_unleash_register, NULL},
-    {"POST", "/api/v4/feature_flags/unleash/{id}/client/metrics", h_gitlab_unleash_metrics, NULL},
-    {"POST", "/api/v1/runners", h_runner_create, "admin"},
-    {"GET", "/api/v1/runners", h_runner_list, "admin"},
-    {"GET", "/api/v1/runners/{id}", h_runner_get, "admin"},
-    {"POST", "/api/v1/runners/{id}/pause", h_runner_pause, "admin"},
-    {"POST", "/api/v1/runners/{id}/resume", h_runner_resume, "admin"},
-    {"DELETE", "/api/v1/runners/{id}", h_runner_delete, "admin"},
+    {"GET", "/api/client/features", sl_h_unleash_features, NULL},
+    {"POST", "/api/client/register", sl_h_unleash_register, NULL},
+    {"POST", "/api/client/metrics", sl_h_unleash_metrics, NULL},
+    {"GET", "/api/frontend", sl_h_unleash_frontend, NULL},
+    {"POST", "/api/frontend", sl_h_unleash_frontend, NULL},
+    {"OPTIONS", "/api/frontend", sl_h_unleash_frontend_preflight, NULL},
+    {"POST", "/api/frontend/client/metrics", sl_h_unleash_frontend_metrics, NULL},
+    {"OPTIONS", "/api/frontend/client/metrics", sl_h_unleash_frontend_preflight, NULL},
+    {"GET", "/api/v4/feature_flags/unleash/{id}/features", sl_h_gitlab_unleash_features, NULL},
+    {"GET", "/api/v4/feature_flags/unleash/{id}/client/features", sl_h_gitlab_unleash_features,
+     NULL},
+    {"POST", "/api/v4/feature_flags/unleash/{id}/client/register", sl_h_gitlab_unleash_register,
+     NULL},
+    {"POST", "/api/v4/feature_flags/unleash/{id}/client/metrics", sl_h_gitlab_unleash_metrics,
+     NULL},
+    {"POST", "/api/v1/runners", sl_h_runner_create, "admin"},
+    {"GET", "/api/v1/runners", sl_h_runner_list, "admin"},
+    {"GET", "/api/v1/runners/{id}", sl_h_runner_get, "admin"},
+    {"POST", "/api/v1/runners/{id}/pause", sl_h_runner_pause, "admin"},
+    {"POST", "/api/v1/runners/{id}/resume", sl_h_runner_resume, "admin"},
+    {"DELETE", "/api/v1/runners/{id}", sl_h_runner_delete, "admin"},
     /* GitLab's runner API: authenticated by runner and job tokens (runner_api.c) */
-    {"POST", "/api/v4/runners/verify", h_v4_runner_verify, NULL},
-    {"POST", "/api/v4/runners", h_v4_runner_register, NULL},
-    {"DELETE", "/api/v4/runners", h_v4_runner_delete, NULL},
-    {"POST", "/api/v4/jobs/request", h_v4_jobs_request, NULL},
-    {"PUT", "/api/v4/jobs/{id}", h_v4_job_update, NULL},
-    {"PATCH", "/api/v4/jobs/{id}/trace", h_v4_job_trace, NULL},
-    {"POST", "/api/v4/jobs/{id}/artifacts", h_v4_job_artifacts_upload, NULL},
-    {"GET", "/api/v4/jobs/{id}/artifacts", h_v4_job_artifacts_download, NULL},
+    {"POST", "/api/v4/runners/verify", sl_h_v4_runner_verify, NULL},
+    {"POST", "/api/v4/runners", sl_h_v4_runner_register, NULL},
+    {"DELETE", "/api/v4/runners", sl_h_v4_runner_delete, NULL},
+    {"POST", "/api/v4/jobs/request", sl_h_v4_jobs_request, NULL},
+    {"PUT", "/api/v4/jobs/{id}", sl_h_v4_job_update, NULL},
+    {"PATCH", "/api/v4/jobs/{id}/trace", sl_h_v4_job_trace, NULL},
+    {"POST", "/api/v4/jobs/{id}/artifacts", sl_h_v4_job_artifacts_upload, NULL},
+    {"GET", "/api/v4/jobs/{id}/artifacts", sl_h_v4_job_artifacts_download, NULL},
     /* authenticated by the project's webhook secret, not by a token (webhook.c) */
-    {"POST", "/hooks/github", h_hook_github, NULL},
-    {"POST", "/hooks/gitlab", h_hook_gitlab, NULL},
-    {"POST", "/hooks/gitea", h_hook_gitea, NULL},
+    {"POST", "/hooks/github", sl_h_hook_github, NULL},
+    {"POST", "/hooks/gitlab", sl_h_hook_gitlab, NULL},
+    {"POST", "/hooks/gitea", sl_h_hook_gitea, NULL},
 };
-const size_t srv_nroutes = SL_ARRAY_LEN(srv_routes);
+const size_t sl_srv_nroutes = SL_ARRAY_LEN(sl_srv_routes);
 
 /* The routes a job's CI_JOB_TOKEN may call, on its own project: reading and rolling out
  * feature flags from a pipeline (sluice flag in a job), and listing the project's
  * environments (what a deploy job may want to know). */
-static const route_fn job_token_routes[] = {h_flags_list, h_flag_get, h_flag_env_set,
-                                            h_environment_list};
+static const route_fn job_token_routes[] = {sl_h_flags_list, sl_h_flag_get, sl_h_flag_env_set,
+                                            sl_h_environment_list};
 
-bool srv_route_takes_job_token(const struct route *rt)
+bool sl_srv_route_takes_job_token(const struct route *rt)
 {
     for (size_t i = 0; i < SL_ARRAY_LEN(job_token_routes); i++)
         if (rt->fn == job_token_routes[i])

@@ -17,9 +17,9 @@
 static void field_error(struct req *r, const char *field, const char *text)
 {
     char *msg = sl_xasprintf("%s %s", field, text);
-    reply_json(r, 400,
-               json_pack("{s:{s:s,s:s,s:s},s:{s:[s]}}", "error", "code", "invalid", "message", msg,
-                         "field", field, "message", field, text));
+    sl_reply_json(r, 400,
+                  json_pack("{s:{s:s,s:s,s:s},s:{s:[s]}}", "error", "code", "invalid", "message",
+                            msg, "field", field, "message", field, text));
     free(msg);
 }
 
@@ -159,7 +159,7 @@ static void audit_var(struct req *r, int64_t project_id, const char *action,
         snprintf(target, sizeof(target), "project:%lld/variable:%s", (long long)project_id, v->key);
     else
         snprintf(target, sizeof(target), "instance/variable:%s", v->key);
-    audit(r, NULL, action, target, audit_detail(v));
+    sl_audit(r, NULL, action, target, audit_detail(v));
 }
 
 /* The project of the route exists (else 404 answered). */
@@ -169,7 +169,7 @@ static bool project_exists(struct req *r)
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_project_get(r->s->st, r->id, &p, &err);
     if (rc < 0)
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     sl_store_project_release(&p);
     sl_error_release(&err);
     return rc == 0;
@@ -177,7 +177,7 @@ static bool project_exists(struct req *r)
 
 static const char *scope_filter(struct req *r)
 {
-    return query_arg(r, "filter[environment_scope]");
+    return sl_query_arg(r, "filter[environment_scope]");
 }
 
 static void list(struct req *r, int64_t project_id)
@@ -187,12 +187,12 @@ static void list(struct req *r, int64_t project_id)
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_variable_list(r->s->st, project_id, can_see_values(r), &vs, &n, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(a, var_json(r, &vs[i]));
-        reply_json(r, 200, a);
+        sl_reply_json(r, 200, a);
     }
     sl_store_variables_free(vs, n);
     sl_error_release(&err);
@@ -205,9 +205,9 @@ static void get(struct req *r, int64_t project_id)
     int rc = sl_store_variable_get(r->s->st, project_id, r->key, scope_filter(r), can_see_values(r),
                                    &v, &err);
     if (rc < 0)
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     else
-        reply_json(r, 200, var_json(r, &v));
+        sl_reply_json(r, 200, var_json(r, &v));
     sl_store_variable_release(&v);
     sl_error_release(&err);
 }
@@ -220,16 +220,16 @@ static void reply_stored(struct req *r, int status, int64_t project_id, const ch
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_variable_get(r->s->st, project_id, key, scope, true, &got, &err);
     if (rc < 0)
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     else
-        reply_json(r, status, var_json(r, &got));
+        sl_reply_json(r, status, var_json(r, &got));
     sl_store_variable_release(&got);
     sl_error_release(&err);
 }
 
 static void create(struct req *r, int64_t project_id)
 {
-    json_t *b = body_json(r);
+    json_t *b = sl_body_json(r);
     struct sl_store_variable v = {0};
     struct sl_error err = SL_ERROR_INIT;
     bool given = false;
@@ -261,7 +261,7 @@ static void create(struct req *r, int64_t project_id)
         field_error(r, "key", msg);
         free(msg);
     } else if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
         audit_var(r, project_id, "variable.create", &v);
         reply_stored(r, 201, project_id, v.key, v.environment_scope);
@@ -274,7 +274,7 @@ out:
 
 static void update(struct req *r, int64_t project_id)
 {
-    json_t *b = body_json(r);
+    json_t *b = sl_body_json(r);
     struct sl_store_variable v = {0};
     struct sl_error err = SL_ERROR_INIT;
     bool given = false;
@@ -284,7 +284,7 @@ static void update(struct req *r, int64_t project_id)
     const char *scope = scope_filter(r);
     /* the current value is needed to check a variable that becomes masked */
     if ((rc = sl_store_variable_get(r->s->st, project_id, r->key, scope, true, &v, &err)) < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
         goto out;
     }
     char *old_scope = sl_xstrdup(v.environment_scope);
@@ -295,7 +295,7 @@ static void update(struct req *r, int64_t project_id)
         rc = sl_store_variable_update(r->s->st, &v, old_scope, sl_time_now_ms(), &err);
         v.value = value;
         if (rc < 0) {
-            reply_sl_error(r, rc, &err);
+            sl_reply_sl_error(r, rc, &err);
         } else {
             audit_var(r, project_id, "variable.update", &v);
             reply_stored(r, 200, project_id, v.key, v.environment_scope);
@@ -316,7 +316,7 @@ static void delete (struct req *r, int64_t project_id)
     if (rc == 0)
         rc = sl_store_variable_delete(r->s->st, project_id, r->key, v.environment_scope, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
         audit_var(r, project_id, "variable.delete", &v);
         r->status = 204;
@@ -326,57 +326,57 @@ static void delete (struct req *r, int64_t project_id)
     sl_error_release(&err);
 }
 
-void h_project_variables_list(struct req *r)
+void sl_h_project_variables_list(struct req *r)
 {
     if (project_exists(r))
         list(r, r->id);
 }
 
-void h_project_variable_get(struct req *r)
+void sl_h_project_variable_get(struct req *r)
 {
     if (project_exists(r))
         get(r, r->id);
 }
 
-void h_project_variable_create(struct req *r)
+void sl_h_project_variable_create(struct req *r)
 {
     if (project_exists(r))
         create(r, r->id);
 }
 
-void h_project_variable_update(struct req *r)
+void sl_h_project_variable_update(struct req *r)
 {
     if (project_exists(r))
         update(r, r->id);
 }
 
-void h_project_variable_delete(struct req *r)
+void sl_h_project_variable_delete(struct req *r)
 {
     if (project_exists(r))
         delete (r, r->id);
 }
 
-void h_admin_variables_list(struct req *r)
+void sl_h_admin_variables_list(struct req *r)
 {
     list(r, 0);
 }
 
-void h_admin_variable_get(struct req *r)
+void sl_h_admin_variable_get(struct req *r)
 {
     get(r, 0);
 }
 
-void h_admin_variable_create(struct req *r)
+void sl_h_admin_variable_create(struct req *r)
 {
     create(r, 0);
 }
 
-void h_admin_variable_update(struct req *r)
+void sl_h_admin_variable_update(struct req *r)
 {
     update(r, 0);
 }
 
-void h_admin_variable_delete(struct req *r)
+void sl_h_admin_variable_delete(struct req *r)
 {
     delete (r, 0);
 }

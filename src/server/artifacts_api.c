@@ -31,14 +31,15 @@ static char *artifact_file(struct req *r)
     if (rc == 0)
         rc = sl_store_artifact_list(r->s->st, r->id, &as, &n, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
         goto out;
     }
     for (size_t i = 0; !*end && i < n; i++)
         if (as[i].id == want && !strstr(as[i].path, ".."))
             file = sl_fs_join(r->s->data_dir, as[i].path);
     if (!file)
-        reply_error(r, 404, "not_found", "job %lld has no artifact '%s'", (long long)r->id, r->key);
+        sl_reply_error(r, 404, "not_found", "job %lld has no artifact '%s'", (long long)r->id,
+                       r->key);
 out:
     sl_store_artifacts_free(as, n);
     sl_store_job_release(&j);
@@ -46,7 +47,7 @@ out:
     return file;
 }
 
-void h_job_artifact_files(struct req *r)
+void sl_h_job_artifact_files(struct req *r)
 {
     struct sl_artifacts_entry *e = NULL;
     size_t n = 0;
@@ -57,9 +58,9 @@ void h_job_artifact_files(struct req *r)
         return;
     int rc = sl_artifacts_entries(file, ENTRIES_MAX, &e, &n, &truncated, &err);
     if (rc == SL_ENOENT) {
-        reply_error(r, 404, "not_found", "the artifact's archive is gone (expired?)");
+        sl_reply_error(r, 404, "not_found", "the artifact's archive is gone (expired?)");
     } else if (rc < 0) {
-        reply_error(r, 500, "internal", "%s", sl_error_format(&err));
+        sl_reply_error(r, 500, "internal", "%s", sl_error_format(&err));
     } else {
         json_t *files = json_array();
         for (size_t i = 0; i < n; i++) {
@@ -67,7 +68,7 @@ void h_job_artifact_files(struct req *r)
             json_array_append_new(files, json_pack("{s:s,s:s,s:I}", "path", e[i].path, "type", type,
                                                    "size", (json_int_t)e[i].size));
         }
-        reply_json(r, 200, json_pack("{s:o,s:b}", "files", files, "truncated", truncated));
+        sl_reply_json(r, 200, json_pack("{s:o,s:b}", "files", files, "truncated", truncated));
     }
     sl_artifacts_entries_free(e, n);
     sl_error_release(&err);
@@ -99,7 +100,7 @@ static void answer_fd(struct req *r, int fd, uint64_t size, const char *type, co
     r->response = MHD_create_response_from_fd(size, fd);
     if (!r->response) {
         close(fd);
-        reply_error(r, 500, "internal", "cannot answer with the file");
+        sl_reply_error(r, 500, "internal", "cannot answer with the file");
         return;
     }
     MHD_add_response_header(r->response, MHD_HTTP_HEADER_CONTENT_TYPE, type);
@@ -108,16 +109,16 @@ static void answer_fd(struct req *r, int fd, uint64_t size, const char *type, co
     r->status = 200;
 }
 
-void h_job_artifact_file(struct req *r)
+void sl_h_job_artifact_file(struct req *r)
 {
-    const char *path = query_arg(r, "path");
+    const char *path = sl_query_arg(r, "path");
     struct sl_error err = SL_ERROR_INIT;
     char *tmpdir = NULL, *tmp = NULL, *file = NULL;
     int fd = -1;
     int64_t size = 0;
     if (!path || !*path || strlen(path) > PATH_MAX_LEN) {
-        reply_error(r, 400, "invalid", "path must name a file of the archive (1 to %d bytes)",
-                    PATH_MAX_LEN);
+        sl_reply_error(r, 400, "invalid", "path must name a file of the archive (1 to %d bytes)",
+                       PATH_MAX_LEN);
         return;
     }
     if (!(file = artifact_file(r)))
@@ -126,18 +127,18 @@ void h_job_artifact_file(struct req *r)
     tmpdir = sl_fs_join(r->s->data_dir, "tmp");
     tmp = sl_xasprintf("%s/artifact-XXXXXX", tmpdir);
     if (sl_fs_mkdir_p(tmpdir, 0700, &err) < 0 || (fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
-        reply_error(r, 500, "internal", "cannot make a temporary file");
+        sl_reply_error(r, 500, "internal", "cannot make a temporary file");
         goto out;
     }
     unlink(tmp);
     int rc = sl_artifacts_read_entry(file, path, fd, 0, &size, &err);
     if (rc == SL_ENOENT) {
-        reply_error(r, 404, "not_found", "%s", sl_error_format(&err));
+        sl_reply_error(r, 404, "not_found", "%s", sl_error_format(&err));
     } else if (rc < 0) {
-        reply_error(r, rc == SL_ELIMIT ? 413 : 500, rc == SL_ELIMIT ? "too_large" : "internal",
-                    "%s", sl_error_format(&err));
+        sl_reply_error(r, rc == SL_ELIMIT ? 413 : 500, rc == SL_ELIMIT ? "too_large" : "internal",
+                       "%s", sl_error_format(&err));
     } else if (lseek(fd, 0, SEEK_SET) < 0) {
-        reply_error(r, 500, "internal", "cannot read the file back");
+        sl_reply_error(r, 500, "internal", "cannot read the file back");
     } else {
         char name[128];
         download_name(path, name, sizeof(name));
@@ -153,7 +154,7 @@ out:
     free(file);
 }
 
-void h_job_artifact_download(struct req *r)
+void sl_h_job_artifact_download(struct req *r)
 {
     struct stat st;
     char *file = artifact_file(r);
@@ -163,7 +164,7 @@ void h_job_artifact_download(struct req *r)
     if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         if (fd >= 0)
             close(fd);
-        reply_error(r, 404, "not_found", "the artifact's archive is gone (expired?)");
+        sl_reply_error(r, 404, "not_found", "the artifact's archive is gone (expired?)");
     } else {
         /* as stored: the built-in workers' tar.zst, or the zip a runner uploaded */
         bool zip = sl_ends_with(file, ".zip");

@@ -34,14 +34,14 @@ struct auth_limiter {
     struct slot slots[SLOTS];
 };
 
-struct auth_limiter *auth_limiter_new(void)
+struct auth_limiter *sl_auth_limiter_new(void)
 {
     struct auth_limiter *l = sl_xcalloc(1, sizeof(*l));
     pthread_mutex_init(&l->mu, NULL);
     return l;
 }
 
-void auth_limiter_free(struct auth_limiter *l)
+void sl_auth_limiter_free(struct auth_limiter *l)
 {
     if (!l)
         return;
@@ -79,7 +79,7 @@ static struct slot *slot_for(struct auth_limiter *l, const char *addr, int64_t n
     return stalest;
 }
 
-bool auth_limiter_allow(struct auth_limiter *l, const char *addr, int64_t now_ns, int *retry_s)
+bool sl_auth_limiter_allow(struct auth_limiter *l, const char *addr, int64_t now_ns, int *retry_s)
 {
     pthread_mutex_lock(&l->mu);
     struct slot *s = slot_for(l, addr, now_ns);
@@ -90,7 +90,7 @@ bool auth_limiter_allow(struct auth_limiter *l, const char *addr, int64_t now_ns
     return ok;
 }
 
-void auth_limiter_fail(struct auth_limiter *l, const char *addr, int64_t now_ns)
+void sl_auth_limiter_fail(struct auth_limiter *l, const char *addr, int64_t now_ns)
 {
     pthread_mutex_lock(&l->mu);
     struct slot *s = slot_for(l, addr, now_ns);
@@ -98,24 +98,24 @@ void auth_limiter_fail(struct auth_limiter *l, const char *addr, int64_t now_ns)
     pthread_mutex_unlock(&l->mu);
 }
 
-bool srv_auth_throttled(struct req *r)
+bool sl_srv_auth_throttled(struct req *r)
 {
     char addr[ADDR_MAX];
     int retry = 0;
-    remote_addr(r, addr, sizeof(addr));
-    if (auth_limiter_allow(r->s->auth_limiter, addr, sl_time_mono_ns(), &retry))
+    sl_remote_addr(r, addr, sizeof(addr));
+    if (sl_auth_limiter_allow(r->s->auth_limiter, addr, sl_time_mono_ns(), &retry))
         return false;
     atomic_fetch_add(&r->s->metrics.auth_throttled, 1);
     snprintf(r->retry_after, sizeof(r->retry_after), "%d", retry);
-    reply_error(r, 429, "too_many_requests",
-                "too many failed authentications from this address: retry in %d s", retry);
+    sl_reply_error(r, 429, "too_many_requests",
+                   "too many failed authentications from this address: retry in %d s", retry);
     return true;
 }
 
-void srv_auth_failed(struct req *r)
+void sl_srv_auth_failed(struct req *r)
 {
     char addr[ADDR_MAX];
-    remote_addr(r, addr, sizeof(addr));
-    auth_limiter_fail(r->s->auth_limiter, addr, sl_time_mono_ns());
+    sl_remote_addr(r, addr, sizeof(addr));
+    sl_auth_limiter_fail(r->s->auth_limiter, addr, sl_time_mono_ns());
     atomic_fetch_add(&r->s->metrics.auth_failures, 1);
 }

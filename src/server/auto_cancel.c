@@ -80,7 +80,7 @@ static void cancel_older(struct sl_server *s, const struct sl_store_pipeline *ol
     char id[32];
     snprintf(id, sizeof(id), "%lld", (long long)old->id);
     if (whole && !protected_) {
-        if (srv_transition(s, old->id, SRV_EV_CANCEL_PIPELINE, 0, NULL, false, &err) < 0)
+        if (sl_srv_transition(s, old->id, SRV_EV_CANCEL_PIPELINE, 0, NULL, false, &err) < 0)
             log_failure("auto-cancel: cannot cancel a pipeline", old->id, &err);
         else
             sl_log(SL_LOG_INFO, "auto-canceled a redundant pipeline", "pipeline_id", id, NULL);
@@ -88,8 +88,8 @@ static void cancel_older(struct sl_server *s, const struct sl_store_pipeline *ol
         for (size_t i = 0; i < n; i++) {
             if (!active(&jobs[i]) || !spec_flag(jobs[i].spec, "interruptible"))
                 continue;
-            if (srv_transition(s, old->id, SRV_EV_CANCEL_JOB, (size_t)jobs[i].position, NULL, false,
-                               &err) < 0)
+            if (sl_srv_transition(s, old->id, SRV_EV_CANCEL_JOB, (size_t)jobs[i].position, NULL,
+                                  false, &err) < 0)
                 log_failure("auto-cancel: cannot cancel a job", old->id, &err);
         }
         sl_log(SL_LOG_INFO, "auto-canceled the interruptible jobs of a pipeline", "pipeline_id", id,
@@ -100,7 +100,7 @@ static void cancel_older(struct sl_server *s, const struct sl_store_pipeline *ol
 
 #define AUTO_CANCEL_MAX_AGE_MS (7LL * 86400 * 1000) /* GitLab's pipelines_created_after */
 
-void srv_auto_cancel_redundant(struct sl_server *s, const struct sl_store_pipeline *p)
+void sl_srv_auto_cancel_redundant(struct sl_server *s, const struct sl_store_pipeline *p)
 {
     static const char *const cancelable[] = {"created", "pending", "running", "scheduled",
                                              "waiting_for_resource"};
@@ -124,7 +124,7 @@ void srv_auto_cancel_redundant(struct sl_server *s, const struct sl_store_pipeli
     }
 }
 
-void srv_auto_cancel_on_failure(struct sl_server *s, int64_t pipeline_id, size_t pos)
+void sl_srv_auto_cancel_on_failure(struct sl_server *s, int64_t pipeline_id, size_t pos)
 {
     struct sl_store_job *jobs = NULL;
     size_t n = 0;
@@ -141,6 +141,6 @@ void srv_auto_cancel_on_failure(struct sl_server *s, int64_t pipeline_id, size_t
     sl_store_jobs_free(jobs, n);
     if (!cancel || !others)
         return;
-    if (srv_transition(s, pipeline_id, SRV_EV_CANCEL_PIPELINE, 0, NULL, false, &err) < 0)
+    if (sl_srv_transition(s, pipeline_id, SRV_EV_CANCEL_PIPELINE, 0, NULL, false, &err) < 0)
         log_failure("auto-cancel: cannot cancel a pipeline after a failure", pipeline_id, &err);
 }

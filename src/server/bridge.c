@@ -29,8 +29,8 @@
 
 #define MAX_CHILD_DEPTH 2
 
-void srv_bridge_spec(json_t *spec, const struct sl_config *cfg, const struct sl_plan_job *pj,
-                     const struct sl_trigger *t)
+void sl_srv_bridge_spec(json_t *spec, const struct sl_config *cfg, const struct sl_plan_job *pj,
+                        const struct sl_trigger *t)
 {
     struct sl_vars vars = SL_VARS_INIT;
     (void)cfg;
@@ -46,7 +46,7 @@ void srv_bridge_spec(json_t *spec, const struct sl_config *cfg, const struct sl_
     json_object_set_new(spec, "bridge", b);
 }
 
-bool srv_spec_is_bridge(const char *spec)
+bool sl_srv_spec_is_bridge(const char *spec)
 {
     /* the key is ours and its value an object: no variable or script text can spell it */
     return spec && strstr(spec, "\"bridge\":{") != NULL;
@@ -63,8 +63,8 @@ static void finish(struct sl_server *s, const struct sl_store_job *j, enum sl_sc
     }
     struct srv_finish fin = {why, why == SL_SCHED_FAILURE_NONE ? 0 : SL_SCHED_NO_EXIT_CODE, NULL,
                              j->id};
-    if (srv_transition(s, j->pipeline_id, SRV_EV_FINISHED, (size_t)j->position, &fin, false, &err) <
-        0)
+    if (sl_srv_transition(s, j->pipeline_id, SRV_EV_FINISHED, (size_t)j->position, &fin, false,
+                          &err) < 0)
         sl_log(SL_LOG_ERROR, "cannot settle a bridge job", "job", j->name, "error",
                sl_error_format(&err), NULL);
     sl_error_release(&err);
@@ -245,8 +245,8 @@ static bool fire_one(struct sl_server *s, const struct sl_store_pipeline *up,
         ds.config_yaml = yaml;
         ds.config_name = name;
     }
-    if (srv_pipeline_create_downstream(s, &proj, ref, json_is_object(vars) ? vars : NULL, source,
-                                       &ds, &id, &err) < 0) {
+    if (sl_srv_pipeline_create_downstream(s, &proj, ref, json_is_object(vars) ? vars : NULL, source,
+                                          &ds, &id, &err) < 0) {
         snprintf(why, whylen, "downstream pipeline cannot be created: %s", sl_error_format(&err));
         goto out;
     }
@@ -283,7 +283,7 @@ out:
     return ok;
 }
 
-void srv_bridges_fire(struct sl_server *s, int64_t pipeline_id)
+void sl_srv_bridges_fire(struct sl_server *s, int64_t pipeline_id)
 {
     struct sl_store_pipeline up = {0};
     struct sl_store_job *jobs = NULL;
@@ -294,7 +294,7 @@ void srv_bridges_fire(struct sl_server *s, int64_t pipeline_id)
         goto out;
     for (size_t i = 0; i < n; i++) {
         struct sl_store_job *j = &jobs[i];
-        if (strcmp(j->status, "running") || j->runner_id || !srv_spec_is_bridge(j->spec))
+        if (strcmp(j->status, "running") || j->runner_id || !sl_srv_spec_is_bridge(j->spec))
             continue;
         /* fired once: the bridge's runner is "bridge" from now on */
         j->runner_id = sl_xstrdup("bridge");
@@ -320,7 +320,7 @@ out:
     sl_store_pipeline_release(&up);
 }
 
-void srv_bridge_upstream_settle(struct sl_server *s, int64_t pipeline_id)
+void sl_srv_bridge_upstream_settle(struct sl_server *s, int64_t pipeline_id)
 {
     struct sl_store_pipeline down = {0};
     struct sl_store_job j = {0};

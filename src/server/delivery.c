@@ -225,7 +225,7 @@ static void attempt(struct sl_server *s, const struct sl_store_delivery *d, stru
                      sl_error_format(&err));
             goto out;
         }
-        auth = srv_forge_auth_header(f.kind, f.token);
+        auth = sl_srv_forge_auth_header(f.kind, f.token);
         sl_store_forge_release(&f);
         const char *hs[] = {auth, "Accept: application/json", NULL};
         send_http(method ? method : "POST", d->target, body, hs, o);
@@ -378,7 +378,7 @@ static void *sender_main(void *arg)
     return NULL;
 }
 
-int srv_delivery_start(struct sl_server *s, struct sl_error *err)
+int sl_srv_delivery_start(struct sl_server *s, struct sl_error *err)
 {
     if (pthread_create(&s->sender, NULL, sender_main, s) != 0)
         return sl_error_set(err, SL_EIO, "cannot start the delivery thread");
@@ -386,7 +386,7 @@ int srv_delivery_start(struct sl_server *s, struct sl_error *err)
     return 0;
 }
 
-void srv_delivery_wake(struct sl_server *s)
+void sl_srv_delivery_wake(struct sl_server *s)
 {
     pthread_mutex_lock(&s->delivery_mu);
     s->delivery_kick = true;
@@ -394,18 +394,18 @@ void srv_delivery_wake(struct sl_server *s)
     pthread_mutex_unlock(&s->delivery_mu);
 }
 
-void srv_delivery_join(struct sl_server *s)
+void sl_srv_delivery_join(struct sl_server *s)
 {
     if (!s->sender_started)
         return;
-    srv_delivery_wake(s);
+    sl_srv_delivery_wake(s);
     pthread_join(s->sender, NULL);
     s->sender_started = false;
 }
 
-int srv_delivery_queue(struct sl_server *s, int64_t project_id, int64_t source_id, const char *kind,
-                       const char *target, const char *method, const char *body,
-                       struct sl_error *err)
+int sl_srv_delivery_queue(struct sl_server *s, int64_t project_id, int64_t source_id,
+                          const char *kind, const char *target, const char *method,
+                          const char *body, struct sl_error *err)
 {
     json_t *pl = json_pack("{s:s,s:s}", "method", method ? method : "POST", "body", body);
     char *text = json_dumps(pl, JSON_COMPACT);
@@ -418,7 +418,7 @@ int srv_delivery_queue(struct sl_server *s, int64_t project_id, int64_t source_i
     free(text);
     json_decref(pl);
     if (rc == 0)
-        srv_delivery_wake(s);
+        sl_srv_delivery_wake(s);
     return rc;
 }
 
@@ -429,39 +429,39 @@ static json_t *delivery_json(const struct sl_store_delivery *d)
     json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:i}", "id", (json_int_t)d->id, "kind", d->kind,
                           "target", d->target, "state", d->state, "attempts", d->attempts);
     json_object_set_new(o, "last_error", d->last_error ? json_string(d->last_error) : json_null());
-    json_object_set_new(o, "created_at", srv_time_json(d->created_at));
-    json_object_set_new(o, "updated_at", srv_time_json(d->updated_at));
-    json_object_set_new(o, "delivered_at", srv_time_json(d->delivered_at));
+    json_object_set_new(o, "created_at", sl_srv_time_json(d->created_at));
+    json_object_set_new(o, "updated_at", sl_srv_time_json(d->updated_at));
+    json_object_set_new(o, "delivered_at", sl_srv_time_json(d->delivered_at));
     json_object_set_new(o, "next_attempt_at",
-                        srv_time_json(!strcmp(d->state, "pending") ? d->next_at : 0));
+                        sl_srv_time_json(!strcmp(d->state, "pending") ? d->next_at : 0));
     return o;
 }
 
-void h_delivery_list(struct req *r)
+void sl_h_delivery_list(struct req *r)
 {
     struct sl_error err = SL_ERROR_INIT;
     struct sl_store_project proj = {0};
     struct sl_store_delivery *ds = NULL;
     struct sl_store_page page;
     size_t n = 0;
-    if (!srv_page_args(r, &page))
+    if (!sl_srv_page_args(r, &page))
         return;
-    page.status = query_arg(r, "state");
+    page.status = sl_query_arg(r, "state");
     if (page.status && strcmp(page.status, "pending") != 0 &&
         strcmp(page.status, "delivered") != 0 && strcmp(page.status, "given_up") != 0) {
-        reply_error(r, 400, "invalid", "state must be pending, delivered or given_up");
+        sl_reply_error(r, 400, "invalid", "state must be pending, delivered or given_up");
         return;
     }
     int rc = sl_store_project_get(r->s->st, r->id, &proj, &err);
     if (rc == 0)
         rc = sl_store_delivery_list(r->s->st, r->id, &page, &ds, &n, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(a, delivery_json(&ds[i]));
-        reply_json(r, 200, a);
+        sl_reply_json(r, 200, a);
     }
     sl_store_deliveries_free(ds, n);
     sl_store_project_release(&proj);

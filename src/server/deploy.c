@@ -5,7 +5,7 @@
  * `start` (the default) makes a deployment; `stop` stops the environment when it
  * succeeds; `prepare`, `verify` and `access` only use it. From then on the deployment
  * follows its job: every change of a job's status (transitions.c, a worker's claim)
- * comes through srv_deploy_job_moved, which is a no-op for jobs without an environment.
+ * comes through sl_srv_deploy_job_moved, which is a no-op for jobs without an environment.
  *
  * What GitLab calls "outdated deployment prevention" is checked when a worker claims a
  * deploying job: a job of an older pipeline than the environment's latest successful
@@ -100,8 +100,8 @@ static int approvals_needed(struct sl_server *s, int64_t project_id, const struc
     return need;
 }
 
-bool srv_deploy_gate(struct sl_server *s, int64_t project_id, const struct sl_plan_job *pj,
-                     json_t *spec)
+bool sl_srv_deploy_gate(struct sl_server *s, int64_t project_id, const struct sl_plan_job *pj,
+                        json_t *spec)
 {
     if (approvals_needed(s, project_id, pj) <= 0)
         return false;
@@ -112,8 +112,8 @@ bool srv_deploy_gate(struct sl_server *s, int64_t project_id, const struct sl_pl
     return true;
 }
 
-int srv_deploy_record(struct sl_server *s, const struct sl_store_pipeline *p,
-                      const struct sl_plan *plan, const char *actor, struct sl_error *err)
+int sl_srv_deploy_record(struct sl_server *s, const struct sl_store_pipeline *p,
+                         const struct sl_plan *plan, const char *actor, struct sl_error *err)
 {
     struct sl_store_job *jobs = NULL;
     size_t n = 0;
@@ -224,7 +224,7 @@ static int follow_start(struct sl_server *s, const struct sl_store_environment_j
     int rc = sl_store_deployment_get_by_job(s->st, ej->job_id, &d, err);
     if (rc < 0)
         goto out;
-    /* a rejected deployment never ran: its job is played only to fail (srv_deploy_decide) */
+    /* a rejected deployment never ran: its job is played only to fail (sl_srv_deploy_decide) */
     if (!strcmp(d.status, "failed") && d.required_approvals > 0 && !d.started_at)
         goto out;
     if (ended(d.status) && !ended(want)) {
@@ -272,7 +272,7 @@ static int follow_stop(struct sl_server *s, const struct sl_store_environment_jo
     return rc;
 }
 
-void srv_deploy_job_moved(struct sl_server *s, int64_t job_id, const char *job_status)
+void sl_srv_deploy_job_moved(struct sl_server *s, int64_t job_id, const char *job_status)
 {
     struct sl_store_environment_job ej = {0};
     struct sl_error err = SL_ERROR_INIT;
@@ -290,7 +290,7 @@ void srv_deploy_job_moved(struct sl_server *s, int64_t job_id, const char *job_s
     sl_error_release(&err);
 }
 
-void srv_deploy_job_retried(struct sl_server *s, int64_t old_id, int64_t new_id)
+void sl_srv_deploy_job_retried(struct sl_server *s, int64_t old_id, int64_t new_id)
 {
     struct sl_store_environment_job ej = {0};
     struct sl_store_deployment d = {0};
@@ -341,14 +341,14 @@ static void fail_unrun(struct sl_server *s, const struct sl_store_job *job, cons
     struct sl_error err = SL_ERROR_INIT;
     sl_store_log_append(s->st, job->id, line, strlen(line), sl_time_now_ms(), NULL, NULL);
     struct srv_finish fin = {reason, SL_SCHED_NO_EXIT_CODE, worker_id, job->id};
-    if (srv_transition(s, job->pipeline_id, SRV_EV_FINISHED, (size_t)job->position, &fin, false,
-                       &err) < 0)
+    if (sl_srv_transition(s, job->pipeline_id, SRV_EV_FINISHED, (size_t)job->position, &fin, false,
+                          &err) < 0)
         log_store_error(s, "cannot fail a deployment job that may not run", &err);
     sl_error_release(&err);
 }
 
-bool srv_deploy_refuse_outdated(struct sl_server *s, const struct sl_store_job *job,
-                                const char *worker_id)
+bool sl_srv_deploy_refuse_outdated(struct sl_server *s, const struct sl_store_job *job,
+                                   const char *worker_id)
 {
     struct sl_store_environment_job ej = {0};
     struct sl_store_deployment d = {0}, last = {0};
@@ -400,7 +400,7 @@ out:
     return refuse;
 }
 
-int srv_deploy_stop(struct sl_server *s, int64_t environment_id, struct sl_error *err)
+int sl_srv_deploy_stop(struct sl_server *s, int64_t environment_id, struct sl_error *err)
 {
     struct sl_store_environment e = {0};
     struct sl_store_deployment d = {0};
@@ -426,8 +426,8 @@ int srv_deploy_stop(struct sl_server *s, int64_t environment_id, struct sl_error
         if (!strcmp(stop.status, "running") || !strcmp(stop.status, "pending"))
             goto out; /* already on its way */
         /* the job first: a stop job that cannot be played leaves the environment as it was */
-        if ((rc = srv_transition(s, stop.pipeline_id, ev, (size_t)stop.position, NULL, false,
-                                 err)) < 0)
+        if ((rc = sl_srv_transition(s, stop.pipeline_id, ev, (size_t)stop.position, NULL, false,
+                                    err)) < 0)
             goto out;
         /* only from the state read: the stop job may have run (and stopped it) meanwhile */
         rc = sl_store_environment_set_state(s->st, e.id, "stopping", e.state, 0, NULL, now, err);
@@ -447,8 +447,8 @@ out:
     return rc;
 }
 
-int srv_deploy_rollback(struct sl_server *s, int64_t environment_id, int64_t deployment_id,
-                        const char *actor, int64_t *new_id, struct sl_error *err)
+int sl_srv_deploy_rollback(struct sl_server *s, int64_t environment_id, int64_t deployment_id,
+                           const char *actor, int64_t *new_id, struct sl_error *err)
 {
     struct sl_store_environment e = {0};
     struct sl_store_deployment d = {0};
@@ -488,13 +488,14 @@ int srv_deploy_rollback(struct sl_server *s, int64_t environment_id, int64_t dep
     }
     /* the new deployment first, so the retried job follows it and not the old one */
     struct sl_store_deployment nd = d;
-    nd.job_id = job.id; /* moves to the retry with it (srv_deploy_job_retried) */
+    nd.job_id = job.id; /* moves to the retry with it (sl_srv_deploy_job_retried) */
     nd.status = (char *)"created";
     nd.rollback_of = d.id;
     nd.triggered_by = (char *)actor;
     if ((rc = sl_store_deployment_create(s->st, &nd, now, new_id, err)) < 0)
         goto out;
-    rc = srv_transition(s, job.pipeline_id, SRV_EV_RETRY, (size_t)job.position, NULL, false, err);
+    rc =
+        sl_srv_transition(s, job.pipeline_id, SRV_EV_RETRY, (size_t)job.position, NULL, false, err);
 out:
     sl_store_environment_release(&e);
     sl_store_deployment_release(&d);
@@ -502,7 +503,7 @@ out:
     return rc;
 }
 
-void srv_deploy_tick(struct sl_server *s, int64_t now)
+void sl_srv_deploy_tick(struct sl_server *s, int64_t now)
 {
     struct sl_store_environment *due = NULL;
     size_t n = 0;
@@ -513,7 +514,7 @@ void srv_deploy_tick(struct sl_server *s, int64_t now)
         sl_error_release(&err);
         sl_log(SL_LOG_INFO, "auto_stop_in reached: stopping the environment", "environment",
                due[i].name, NULL);
-        if (srv_deploy_stop(s, due[i].id, &err) < 0) {
+        if (sl_srv_deploy_stop(s, due[i].id, &err) < 0) {
             log_store_error(s, "cannot stop an environment", &err);
             /* not again at every tick: the timer is spent */
             sl_store_environment_set_state(s->st, due[i].id, due[i].state, NULL, 0, NULL, now,
@@ -524,8 +525,8 @@ void srv_deploy_tick(struct sl_server *s, int64_t now)
     sl_error_release(&err);
 }
 
-int srv_deploy_play_refused(struct sl_server *s, int64_t job_id, const char *actor,
-                            const char *role, bool play, struct sl_error *err)
+int sl_srv_deploy_play_refused(struct sl_server *s, int64_t job_id, const char *actor,
+                               const char *role, bool play, struct sl_error *err)
 {
     struct sl_store_deployment d = {0};
     struct sl_store_environment e = {0};
@@ -549,9 +550,9 @@ int srv_deploy_play_refused(struct sl_server *s, int64_t job_id, const char *act
     return rc;
 }
 
-int srv_deploy_decide(struct sl_server *s, int64_t deployment_id, const char *actor,
-                      const char *actor_role, bool approve, const char *comment,
-                      struct sl_error *err)
+int sl_srv_deploy_decide(struct sl_server *s, int64_t deployment_id, const char *actor,
+                         const char *actor_role, bool approve, const char *comment,
+                         struct sl_error *err)
 {
     struct sl_store_deployment d = {0};
     struct sl_store_environment e = {0};
@@ -603,7 +604,7 @@ int srv_deploy_decide(struct sl_server *s, int64_t deployment_id, const char *ac
         goto out;
     if ((rc = sl_store_job_get(s->st, d.job_id, &job, err)) < 0)
         goto out;
-    rc = srv_transition(s, job.pipeline_id, SRV_EV_PLAY, (size_t)job.position, NULL, false, err);
+    rc = sl_srv_transition(s, job.pipeline_id, SRV_EV_PLAY, (size_t)job.position, NULL, false, err);
 out:
     sl_store_deployment_release(&d);
     sl_store_environment_release(&e);
@@ -613,8 +614,8 @@ out:
     return rc;
 }
 
-int srv_deploy_stop_branch(struct sl_server *s, int64_t project_id, const char *branch,
-                           int *stopped, struct sl_error *err)
+int sl_srv_deploy_stop_branch(struct sl_server *s, int64_t project_id, const char *branch,
+                              int *stopped, struct sl_error *err)
 {
     struct sl_store_page page = {.after = 0, .limit = SL_STORE_LIST_MAX, .status = "available"};
     int rc = 0;
@@ -636,7 +637,7 @@ int srv_deploy_stop_branch(struct sl_server *s, int64_t project_id, const char *
                 ej.on_stop_job_id) {
                 sl_log(SL_LOG_INFO, "branch deleted: stopping its environment", "environment",
                        es[i].name, "ref", branch, NULL);
-                if ((rc = srv_deploy_stop(s, es[i].id, err)) == 0)
+                if ((rc = sl_srv_deploy_stop(s, es[i].id, err)) == 0)
                     (*stopped)++;
             }
             sl_store_deployment_release(&d);

@@ -29,8 +29,8 @@ static int period_active(const struct sl_store_freeze_period *f, int64_t now, bo
     return 0;
 }
 
-int srv_deploy_frozen(struct sl_server *s, int64_t project_id, int64_t now_ms, bool *out,
-                      struct sl_error *err)
+int sl_srv_deploy_frozen(struct sl_server *s, int64_t project_id, int64_t now_ms, bool *out,
+                         struct sl_error *err)
 {
     struct sl_store_freeze_period *fs = NULL;
     size_t n = 0;
@@ -53,8 +53,8 @@ static json_t *period_json(const struct sl_store_freeze_period *f)
     json_t *o =
         json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)f->id, "freeze_start", f->freeze_start,
                   "freeze_end", f->freeze_end, "cron_timezone", f->cron_timezone);
-    json_object_set_new(o, "created_at", srv_time_json(f->created_at));
-    json_object_set_new(o, "updated_at", srv_time_json(f->updated_at));
+    json_object_set_new(o, "created_at", sl_srv_time_json(f->created_at));
+    json_object_set_new(o, "updated_at", sl_srv_time_json(f->updated_at));
     return o;
 }
 
@@ -71,10 +71,10 @@ static bool period_fields(struct req *r, json_t *b, struct sl_store_freeze_perio
                      : !strcmp(k, "cron_timezone") ? &f->cron_timezone
                                                    : NULL;
         if (!dst || !json_is_string(x)) {
-            reply_error(r, 400, "invalid",
-                        "'%s': expected \"freeze_start\", \"freeze_end\" (cron expressions) and "
-                        "\"cron_timezone\" (strings)",
-                        k);
+            sl_reply_error(r, 400, "invalid",
+                           "'%s': expected \"freeze_start\", \"freeze_end\" (cron expressions) and "
+                           "\"cron_timezone\" (strings)",
+                           k);
             return false;
         }
         *dst = (char *)json_string_value(x);
@@ -90,33 +90,33 @@ static bool period_fields(struct req *r, json_t *b, struct sl_store_freeze_perio
                           ? "cron_timezone"
                           : NULL;
     if (bad)
-        reply_error(r, 400, "invalid", "%s is invalid: %s", bad,
-                    err.message ? sl_error_format(&err) : "it is required");
+        sl_reply_error(r, 400, "invalid", "%s is invalid: %s", bad,
+                       err.message ? sl_error_format(&err) : "it is required");
     sl_tz_free(tz);
     sl_error_release(&err);
     return !bad;
 }
 
-void h_freeze_period_create(struct req *r)
+void sl_h_freeze_period_create(struct req *r)
 {
     struct sl_error err = SL_ERROR_INIT;
     struct sl_store_project proj = {0};
-    json_t *b = body_json(r);
+    json_t *b = sl_body_json(r);
     if (!b)
         return;
     struct sl_store_freeze_period f = {.project_id = r->id};
     int rc = sl_store_project_get(r->s->st, r->id, &proj, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else if (period_fields(r, b, &f)) {
         if (!f.cron_timezone)
             f.cron_timezone = (char *)"UTC";
         if ((rc = sl_store_freeze_period_create(r->s->st, &f, sl_time_now_ms(), &f.id, &err)) < 0) {
-            reply_sl_error(r, rc, &err);
+            sl_reply_sl_error(r, rc, &err);
         } else {
-            srv_audit_on(r, "freeze_period.create", "freeze_period", f.id);
+            sl_srv_audit_on(r, "freeze_period.create", "freeze_period", f.id);
             f.created_at = f.updated_at = sl_time_now_ms();
-            reply_json(r, 201, period_json(&f));
+            sl_reply_json(r, 201, period_json(&f));
         }
     }
     sl_store_project_release(&proj);
@@ -124,7 +124,7 @@ void h_freeze_period_create(struct req *r)
     sl_error_release(&err);
 }
 
-void h_freeze_period_list(struct req *r)
+void sl_h_freeze_period_list(struct req *r)
 {
     struct sl_error err = SL_ERROR_INIT;
     struct sl_store_project proj = {0};
@@ -134,50 +134,50 @@ void h_freeze_period_list(struct req *r)
     if (rc == 0)
         rc = sl_store_freeze_period_list(r->s->st, r->id, &fs, &n, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(a, period_json(&fs[i]));
-        reply_json(r, 200, a);
+        sl_reply_json(r, 200, a);
     }
     sl_store_freeze_periods_free(fs, n);
     sl_store_project_release(&proj);
     sl_error_release(&err);
 }
 
-void h_freeze_period_get(struct req *r)
+void sl_h_freeze_period_get(struct req *r)
 {
     struct sl_error err = SL_ERROR_INIT;
     struct sl_store_freeze_period f = {0};
     int rc = sl_store_freeze_period_get(r->s->st, r->id, &f, &err);
     if (rc < 0)
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     else
-        reply_json(r, 200, period_json(&f));
+        sl_reply_json(r, 200, period_json(&f));
     sl_store_freeze_period_release(&f);
     sl_error_release(&err);
 }
 
-void h_freeze_period_update(struct req *r)
+void sl_h_freeze_period_update(struct req *r)
 {
     struct sl_error err = SL_ERROR_INIT;
     struct sl_store_freeze_period cur = {0};
-    json_t *b = body_json(r);
+    json_t *b = sl_body_json(r);
     if (!b)
         return;
     int rc = sl_store_freeze_period_get(r->s->st, r->id, &cur, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
         struct sl_store_freeze_period f = cur; /* CUR's strings, B's where the body says */
         if (period_fields(r, b, &f)) {
             if ((rc = sl_store_freeze_period_update(r->s->st, &f, sl_time_now_ms(), &err)) < 0) {
-                reply_sl_error(r, rc, &err);
+                sl_reply_sl_error(r, rc, &err);
             } else {
-                srv_audit_on(r, "freeze_period.update", "freeze_period", f.id);
+                sl_srv_audit_on(r, "freeze_period.update", "freeze_period", f.id);
                 f.updated_at = sl_time_now_ms();
-                reply_json(r, 200, period_json(&f));
+                sl_reply_json(r, 200, period_json(&f));
             }
         }
     }
@@ -186,14 +186,14 @@ void h_freeze_period_update(struct req *r)
     sl_error_release(&err);
 }
 
-void h_freeze_period_delete(struct req *r)
+void sl_h_freeze_period_delete(struct req *r)
 {
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_freeze_period_delete(r->s->st, r->id, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
-        srv_audit_on(r, "freeze_period.delete", "freeze_period", r->id);
+        sl_srv_audit_on(r, "freeze_period.delete", "freeze_period", r->id);
         r->status = 204;
     }
     sl_error_release(&err);

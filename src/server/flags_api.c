@@ -5,7 +5,7 @@
  *
  * Whatever is stored is compiled by src/flags first, so a configuration that the engine
  * (and so an SDK) would refuse is a 400 naming its path, never a broken poll later. Every
- * change is recorded in the flag's history and in the audit trail. */
+ * change is recorded in the flag's history and in the sl_audit trail. */
 #include "base/compat.h"
 #include "base/alloc.h"
 #include "base/time.h"
@@ -19,7 +19,7 @@ static bool project_exists(struct req *r, struct sl_store_project *p)
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_project_get(r->s->st, r->id, p, &err);
     if (rc < 0)
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     sl_error_release(&err);
     return rc == 0;
 }
@@ -27,7 +27,7 @@ static bool project_exists(struct req *r, struct sl_store_project *p)
 static bool reply_rc(struct req *r, int rc, struct sl_error *err)
 {
     if (rc < 0)
-        reply_sl_error(r, rc, err);
+        sl_reply_sl_error(r, rc, err);
     sl_error_release(err);
     return rc == 0;
 }
@@ -42,7 +42,7 @@ static json_t *env_json(const struct sl_store_flag_env *e)
 {
     return json_pack("{s:s,s:b,s:o,s:o,s:o}", "environment", e->environment, "enabled", e->enabled,
                      "strategies", parse_or_empty(e->strategies), "variants",
-                     parse_or_empty(e->variants), "updated_at", srv_time_json(e->updated_at));
+                     parse_or_empty(e->variants), "updated_at", sl_srv_time_json(e->updated_at));
 }
 
 static json_t *flag_json(const struct sl_store_flag *f, const struct sl_store_flag_env *envs,
@@ -53,7 +53,7 @@ static json_t *flag_json(const struct sl_store_flag *f, const struct sl_store_fl
                   f->description, "type", f->type, "stale", f->stale, "archived", f->archived,
                   "impression_data", f->impression_data, "dependencies",
                   parse_or_empty(f->dependencies), "tags", parse_or_empty(f->tags), "created_at",
-                  srv_time_json(f->created_at), "updated_at", srv_time_json(f->updated_at));
+                  sl_srv_time_json(f->created_at), "updated_at", sl_srv_time_json(f->updated_at));
     json_t *arr = json_array();
     for (size_t i = 0; i < nenvs; i++)
         if (sl_streq(envs[i].flag, f->name))
@@ -94,7 +94,7 @@ static bool compiles(struct req *r, const char *name, json_t *strategies, json_t
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_flags_state_compile(&st, doc, &err);
     if (rc < 0)
-        reply_error(r, 400, "invalid", "%s", sl_error_format(&err));
+        sl_reply_error(r, 400, "invalid", "%s", sl_error_format(&err));
     sl_flags_state_free(st);
     sl_error_release(&err);
     json_decref(doc);
@@ -110,7 +110,7 @@ static bool array_text(struct req *r, const json_t *o, const char *key, char **o
     if (!v || json_is_null(v))
         return true;
     if (!json_is_array(v)) {
-        reply_error(r, 400, "invalid", "%s must be an array", key);
+        sl_reply_error(r, 400, "invalid", "%s must be an array", key);
         return false;
     }
     *out = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -123,7 +123,7 @@ static bool bool_field(struct req *r, const json_t *o, const char *key, bool *ou
     if (!v)
         return true;
     if (!json_is_boolean(v)) {
-        reply_error(r, 400, "invalid", "%s must be true or false", key);
+        sl_reply_error(r, 400, "invalid", "%s must be true or false", key);
         return false;
     }
     *out = json_is_true(v);
@@ -136,7 +136,7 @@ static bool string_field(struct req *r, const json_t *o, const char *key, char *
     if (!v)
         return true;
     if (!json_is_string(v)) {
-        reply_error(r, 400, "invalid", "%s must be a string", key);
+        sl_reply_error(r, 400, "invalid", "%s must be a string", key);
         return false;
     }
     free(*out);
@@ -173,7 +173,7 @@ static bool flag_from_body(struct req *r, const json_t *b, struct sl_store_flag 
     return true;
 }
 
-void h_flags_list(struct req *r)
+void sl_h_flags_list(struct req *r)
 {
     struct sl_store_project p = {0};
     struct sl_store_flag *flags = NULL;
@@ -189,7 +189,7 @@ void h_flags_list(struct req *r)
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(arr, flag_json(&flags[i], envs, ne));
-        reply_json(r, 200, arr);
+        sl_reply_json(r, 200, arr);
     }
     sl_store_flags_free(flags, n);
     sl_store_flag_envs_free(envs, ne);
@@ -206,12 +206,12 @@ static void reply_flag(struct req *r, const char *name, int status)
     if (rc == 0)
         rc = sl_store_flag_env_list(r->s->st, r->id, name, NULL, &envs, &ne, &err);
     if (reply_rc(r, rc, &err))
-        reply_json(r, status, flag_json(&f, envs, ne));
+        sl_reply_json(r, status, flag_json(&f, envs, ne));
     sl_store_flag_release(&f);
     sl_store_flag_envs_free(envs, ne);
 }
 
-void h_flag_get(struct req *r)
+void sl_h_flag_get(struct req *r)
 {
     reply_flag(r, r->key, 200);
 }
@@ -245,7 +245,7 @@ static bool env_from_body(struct req *r, const char *name, const char *env, cons
          * constraints when there is one), else it becomes the only strategy */
         json_int_t pct = json_integer_value(rollout);
         if (!json_is_integer(rollout) || pct < 0 || pct > 100) {
-            reply_error(r, 400, "invalid", "rollout is a percentage from 0 to 100");
+            sl_reply_error(r, 400, "invalid", "rollout is a percentage from 0 to 100");
             goto out;
         }
         if (!strategies)
@@ -276,7 +276,7 @@ static bool env_from_body(struct req *r, const char *name, const char *env, cons
             cur.enabled = true;
     }
     if ((strategies && !json_is_array(strategies)) || (variants && !json_is_array(variants))) {
-        reply_error(r, 400, "invalid", "strategies and variants must be arrays");
+        sl_reply_error(r, 400, "invalid", "strategies and variants must be arrays");
         goto out;
     }
     json_t *cs = strategies ? json_incref(strategies) : parse_or_empty(cur.strategies);
@@ -309,7 +309,7 @@ static bool env_from_body(struct req *r, const char *name, const char *env, cons
         snprintf(target, sizeof(target), "project:%lld", (long long)r->id);
         json_object_set_new(d, "flag", json_string(name));
         json_object_set_new(d, "environment", json_string(env));
-        audit(r, by.actor, by.action, target, json_incref(d));
+        sl_audit(r, by.actor, by.action, target, json_incref(d));
         ok = true;
     }
     json_decref(d);
@@ -320,7 +320,7 @@ out:
     return ok;
 }
 
-void h_flag_create(struct req *r)
+void sl_h_flag_create(struct req *r)
 {
     struct sl_store_project p = {0};
     struct sl_store_flag f = {0};
@@ -328,16 +328,16 @@ void h_flag_create(struct req *r)
     char who[48];
     struct sl_store_flag_actor by;
     json_t *b = NULL;
-    if (!project_exists(r, &p) || !(b = body_json(r)))
+    if (!project_exists(r, &p) || !(b = sl_body_json(r)))
         goto out;
     const char *name = json_string_value(json_object_get(b, "name"));
     if (!name) {
-        reply_error(r, 400, "invalid", "a flag needs a name");
+        sl_reply_error(r, 400, "invalid", "a flag needs a name");
         goto out;
     }
     for (size_t i = 0; i < SL_ARRAY_LEN(reserved); i++)
         if (sl_streq(name, reserved[i])) {
-            reply_error(r, 400, "invalid", "'%s' is reserved by the API's routes", name);
+            sl_reply_error(r, 400, "invalid", "'%s' is reserved by the API's routes", name);
             goto out;
         }
     f.project_id = r->id;
@@ -346,20 +346,20 @@ void h_flag_create(struct req *r)
         goto out;
     const json_t *envs = json_object_get(b, "environments");
     if (envs && !json_is_array(envs)) {
-        reply_error(r, 400, "invalid", "environments must be an array");
+        sl_reply_error(r, 400, "invalid", "environments must be an array");
         goto out;
     }
     actor_of(r, who, sizeof(who), "flag.create", NULL, &by);
     if (!reply_rc(r, sl_store_flag_create(r->s->st, &f, &by, sl_time_now_ms(), NULL, &err), &err))
         goto out;
-    srv_audit_on(r, "flag.create", "project", r->id);
+    sl_srv_audit_on(r, "flag.create", "project", r->id);
     size_t i;
     json_t *e;
     json_array_foreach(envs, i, e)
     {
         const char *env = json_string_value(json_object_get(e, "environment"));
         if (!env) {
-            reply_error(r, 400, "invalid", "environments[%zu] needs an environment", i);
+            sl_reply_error(r, 400, "invalid", "environments[%zu] needs an environment", i);
             goto out;
         }
         struct sl_store_flag_actor eb = by;
@@ -374,13 +374,13 @@ out:
     sl_store_project_release(&p);
 }
 
-void h_flag_update(struct req *r)
+void sl_h_flag_update(struct req *r)
 {
     struct sl_store_flag f = {0};
     struct sl_error err = SL_ERROR_INIT;
     char who[48];
     struct sl_store_flag_actor by;
-    json_t *b = body_json(r);
+    json_t *b = sl_body_json(r);
     if (!b)
         return;
     if (!reply_rc(r, sl_store_flag_get(r->s->st, r->id, r->key, &f, &err), &err) ||
@@ -389,14 +389,14 @@ void h_flag_update(struct req *r)
     actor_of(r, who, sizeof(who), "flag.update", NULL, &by);
     if (!reply_rc(r, sl_store_flag_update(r->s->st, &f, &by, sl_time_now_ms(), &err), &err))
         goto out;
-    srv_audit_on(r, "flag.update", "project", r->id);
+    sl_srv_audit_on(r, "flag.update", "project", r->id);
     reply_flag(r, f.name, 200);
 out:
     json_decref(b);
     sl_store_flag_release(&f);
 }
 
-void h_flag_delete(struct req *r)
+void sl_h_flag_delete(struct req *r)
 {
     struct sl_error err = SL_ERROR_INIT;
     char who[48];
@@ -405,16 +405,16 @@ void h_flag_delete(struct req *r)
     if (!reply_rc(r, sl_store_flag_delete(r->s->st, r->id, r->key, &by, sl_time_now_ms(), &err),
                   &err))
         return;
-    srv_audit_on(r, "flag.delete", "project", r->id);
+    sl_srv_audit_on(r, "flag.delete", "project", r->id);
     r->status = 204;
     sl_str_reset(&r->out);
 }
 
-void h_flag_env_set(struct req *r)
+void sl_h_flag_env_set(struct req *r)
 {
     char who[48];
     struct sl_store_flag_actor by;
-    json_t *b = body_json(r);
+    json_t *b = sl_body_json(r);
     if (!b)
         return;
     actor_of(r, who, sizeof(who), "flag.env.set", NULL, &by);
@@ -423,13 +423,13 @@ void h_flag_env_set(struct req *r)
     json_decref(b);
 }
 
-void h_flag_history(struct req *r)
+void sl_h_flag_history(struct req *r)
 {
     struct sl_store_page page = {0};
     struct sl_store_flag_change *ch = NULL;
     size_t n = 0;
     struct sl_error err = SL_ERROR_INIT;
-    if (!srv_page_args(r, &page))
+    if (!sl_srv_page_args(r, &page))
         return;
     int rc = sl_store_flag_change_list(r->s->st, r->id, r->key, &page, &ch, &n, &err);
     if (reply_rc(r, rc, &err)) {
@@ -437,7 +437,7 @@ void h_flag_history(struct req *r)
         for (size_t i = 0; i < n; i++) {
             json_t *o = json_pack("{s:I,s:s,s:s,s:o,s:s,s:s,s:o}", "id", (json_int_t)ch[i].id,
                                   "flag", ch[i].flag, "environment", ch[i].environment, "at",
-                                  srv_time_json(ch[i].at), "actor", ch[i].actor, "action",
+                                  sl_srv_time_json(ch[i].at), "actor", ch[i].actor, "action",
                                   ch[i].action, "detail", parse_or_empty(ch[i].detail));
             json_object_set_new(o, "pipeline_id",
                                 ch[i].pipeline_id ? json_integer(ch[i].pipeline_id) : json_null());
@@ -445,22 +445,22 @@ void h_flag_history(struct req *r)
                                 ch[i].job_id ? json_integer(ch[i].job_id) : json_null());
             json_array_append_new(arr, o);
         }
-        reply_json(r, 200, arr);
+        sl_reply_json(r, 200, arr);
     }
     sl_store_flag_changes_free(ch, n);
 }
 
 /* ---- an environment's whole state ---- */
 
-void h_flags_state_get(struct req *r)
+void sl_h_flags_state_get(struct req *r)
 {
     struct sl_store_project p = {0};
     struct sl_error err = SL_ERROR_INIT;
     json_t *doc = NULL;
     if (!project_exists(r, &p))
         return;
-    if (reply_rc(r, srv_flags_document(r->s, r->id, r->key2, NULL, &doc, &err), &err))
-        reply_json(r, 200, doc);
+    if (reply_rc(r, sl_srv_flags_document(r->s, r->id, r->key2, NULL, &doc, &err), &err))
+        sl_reply_json(r, 200, doc);
     sl_store_project_release(&p);
 }
 
@@ -470,7 +470,7 @@ static bool import_feature(struct req *r, size_t i, const json_t *feat, struct s
 {
     const char *name = json_string_value(json_object_get(feat, "name"));
     if (!name) {
-        reply_error(r, 400, "invalid", "features[%zu] has no name", i);
+        sl_reply_error(r, 400, "invalid", "features[%zu] has no name", i);
         return false;
     }
     f->project_id = r->id;
@@ -493,7 +493,7 @@ static bool import_feature(struct req *r, size_t i, const json_t *feat, struct s
     return true;
 }
 
-void h_flags_state_put(struct req *r)
+void sl_h_flags_state_put(struct req *r)
 {
     struct sl_store_project p = {0};
     struct sl_error err = SL_ERROR_INIT;
@@ -505,13 +505,13 @@ void h_flags_state_put(struct req *r)
     char who[48];
     struct sl_store_flag_actor by;
     json_t *doc = NULL, *b = NULL;
-    if (!project_exists(r, &p) || !(b = body_json(r)))
+    if (!project_exists(r, &p) || !(b = sl_body_json(r)))
         goto out;
     /* a delta-API event list (`{events: [...]}`) is applied to an empty document first */
     if (json_object_get(b, "events")) {
         doc = json_pack("{s:i,s:[],s:[]}", "version", 1, "features", "segments");
         if (sl_flags_delta_apply(doc, json_object_get(b, "events"), &err) < 0) {
-            reply_sl_error(r, SL_EINVAL, &err);
+            sl_reply_sl_error(r, SL_EINVAL, &err);
             goto out;
         }
     } else {
@@ -536,7 +536,7 @@ void h_flags_state_put(struct req *r)
     {
         json_t *id = json_object_get(v, "id"), *c = json_object_get(v, "constraints");
         if (!json_is_integer(id)) {
-            reply_error(r, 400, "invalid", "segments[%zu] needs an integer id", i);
+            sl_reply_error(r, 400, "invalid", "segments[%zu] needs an integer id", i);
             goto out;
         }
         const char *name = json_string_value(json_object_get(v, "name"));
@@ -555,12 +555,12 @@ void h_flags_state_put(struct req *r)
         goto out;
     char target[48];
     snprintf(target, sizeof(target), "project:%lld", (long long)r->id);
-    audit(r, NULL, "flag.state.import", target,
-          json_pack("{s:s,s:I,s:I}", "environment", r->key2, "features", (json_int_t)nf, "segments",
-                    (json_int_t)ns));
-    reply_json(r, 200,
-               json_pack("{s:s,s:I,s:I}", "environment", r->key2, "features", (json_int_t)nf,
-                         "segments", (json_int_t)ns));
+    sl_audit(r, NULL, "flag.state.import", target,
+             json_pack("{s:s,s:I,s:I}", "environment", r->key2, "features", (json_int_t)nf,
+                       "segments", (json_int_t)ns));
+    sl_reply_json(r, 200,
+                  json_pack("{s:s,s:I,s:I}", "environment", r->key2, "features", (json_int_t)nf,
+                            "segments", (json_int_t)ns));
 out:
     sl_store_flags_free(flags, nf);
     sl_store_flag_envs_free(envs, nf);
@@ -578,11 +578,11 @@ static json_t *token_json(const struct sl_store_flag_token *t)
     return json_pack("{s:I,s:I,s:s,s:s,s:s,s:o,s:o,s:o}", "id", (json_int_t)t->id, "project_id",
                      (json_int_t)t->project_id, "type", t->type, "environment", t->environment,
                      "name", t->name, "allowed_origins", parse_or_empty(t->allowed_origins),
-                     "created_at", srv_time_json(t->created_at), "last_used_at",
-                     srv_time_json(t->last_used_at));
+                     "created_at", sl_srv_time_json(t->created_at), "last_used_at",
+                     sl_srv_time_json(t->last_used_at));
 }
 
-void h_flag_tokens_list(struct req *r)
+void sl_h_flag_tokens_list(struct req *r)
 {
     struct sl_store_flag_token *t = NULL;
     size_t n = 0;
@@ -591,19 +591,19 @@ void h_flag_tokens_list(struct req *r)
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(arr, token_json(&t[i]));
-        reply_json(r, 200, arr);
+        sl_reply_json(r, 200, arr);
     }
     sl_store_flag_tokens_free(t, n);
 }
 
-void h_flag_token_create(struct req *r)
+void sl_h_flag_token_create(struct req *r)
 {
     struct sl_store_project p = {0};
     struct sl_error err = SL_ERROR_INIT;
     char *secret = NULL, *origins = NULL;
     int64_t id = 0;
     json_t *b = NULL;
-    if (!project_exists(r, &p) || !(b = body_json(r)))
+    if (!project_exists(r, &p) || !(b = sl_body_json(r)))
         goto out;
     struct sl_store_flag_token t = {0};
     t.project_id = r->id;
@@ -617,13 +617,13 @@ void h_flag_token_create(struct req *r)
     json_array_foreach(json_object_get(b, "allowed_origins"), i, o)
     {
         if (!json_is_string(o)) {
-            reply_error(r, 400, "invalid", "allowed_origins holds origins as strings");
+            sl_reply_error(r, 400, "invalid", "allowed_origins holds origins as strings");
             goto out;
         }
     }
     t.allowed_origins = origins;
     if (!t.environment) {
-        reply_error(r, 400, "invalid", "a token needs an environment");
+        sl_reply_error(r, 400, "invalid", "a token needs an environment");
         goto out;
     }
     if (!reply_rc(
@@ -631,14 +631,14 @@ void h_flag_token_create(struct req *r)
             sl_store_flag_token_create(r->s->st, &t, p.name, sl_time_now_ms(), &secret, &id, &err),
             &err))
         goto out;
-    srv_audit_on(r, "flag.token.create", "project", r->id);
+    sl_srv_audit_on(r, "flag.token.create", "project", r->id);
     t.id = id;
     t.created_at = sl_time_now_ms();
     t.name = t.name ? t.name : (char *)"";
     t.allowed_origins = origins ? origins : (char *)"[]";
     json_t *out = token_json(&t);
     json_object_set_new(out, "token", json_string(secret));
-    reply_json(r, 201, out);
+    sl_reply_json(r, 201, out);
 out:
     free(secret);
     free(origins);
@@ -646,18 +646,18 @@ out:
     sl_store_project_release(&p);
 }
 
-void h_flag_token_revoke(struct req *r)
+void sl_h_flag_token_revoke(struct req *r)
 {
     struct sl_error err = SL_ERROR_INIT;
     char *end;
     long long id = strtoll(r->key, &end, 10);
     if (*end || id <= 0) {
-        reply_error(r, 404, "not_found", "no feature flag token %s", r->key);
+        sl_reply_error(r, 404, "not_found", "no feature flag token %s", r->key);
         return;
     }
     if (!reply_rc(r, sl_store_flag_token_revoke(r->s->st, r->id, id, &err), &err))
         return;
-    srv_audit_on(r, "flag.token.revoke", "project", r->id);
+    sl_srv_audit_on(r, "flag.token.revoke", "project", r->id);
     r->status = 204;
     sl_str_reset(&r->out);
 }
@@ -674,27 +674,27 @@ static void reply_unleash(struct req *r, bool reset)
     if (reply_rc(r,
                  sl_store_flag_instance_id(r->s->st, r->id, reset, sl_time_now_ms(), &inst, &err),
                  &err)) {
-        const char *host = header_arg(r, "Host");
-        const char *proto = header_arg(r, "X-Forwarded-Proto");
+        const char *host = sl_header_arg(r, "Host");
+        const char *proto = sl_header_arg(r, "X-Forwarded-Proto");
         char *url = sl_xasprintf("%s://%s/api/v4/feature_flags/unleash/%lld",
                                  proto && sl_streq(proto, "https") ? "https" : "http",
                                  host && *host && !strpbrk(host, " /\\\"") ? host : r->s->address,
                                  (long long)r->id);
         if (reset)
-            srv_audit_on(r, "flag.instance_id.reset", "project", r->id);
-        reply_json(r, 200, json_pack("{s:s,s:s}", "api_url", url, "instance_id", inst));
+            sl_srv_audit_on(r, "flag.instance_id.reset", "project", r->id);
+        sl_reply_json(r, 200, json_pack("{s:s,s:s}", "api_url", url, "instance_id", inst));
         free(url);
     }
     free(inst);
     sl_store_project_release(&p);
 }
 
-void h_flags_unleash_get(struct req *r)
+void sl_h_flags_unleash_get(struct req *r)
 {
     reply_unleash(r, false);
 }
 
-void h_flags_unleash_reset(struct req *r)
+void sl_h_flags_unleash_reset(struct req *r)
 {
     reply_unleash(r, true);
 }

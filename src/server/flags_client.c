@@ -27,7 +27,7 @@
 static void reply_body(struct req *r, int status, const char *body, size_t len, const char *etag,
                        const char *origin)
 {
-    const char *inm = header_arg(r, "If-None-Match");
+    const char *inm = sl_header_arg(r, "If-None-Match");
     bool same = etag && inm && sl_streq(inm, etag);
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         same ? 0 : len, same ? (void *)"" : (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -50,7 +50,7 @@ static void reply_body(struct req *r, int status, const char *body, size_t len, 
 /* Unleash answers errors as {"message": ...}; sluice's shape is kept beside it. */
 static void unleash_error(struct req *r, int status, const char *code, const char *msg)
 {
-    reply_json(
+    sl_reply_json(
         r, status,
         json_pack("{s:s,s:{s:s,s:s}}", "message", msg, "error", "code", code, "message", msg));
 }
@@ -59,7 +59,7 @@ static void unleash_error(struct req *r, int status, const char *code, const cha
  * False with R answered (401 unknown, 403 the other type). */
 static bool unleash_auth(struct req *r, const char *type, struct sl_store_flag_token *t)
 {
-    const char *h = header_arg(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *h = sl_header_arg(r, MHD_HTTP_HEADER_AUTHORIZATION);
     struct sl_error err = SL_ERROR_INIT;
     if (h && !strncasecmp(h, "Bearer ", 7))
         h += 7;
@@ -74,7 +74,7 @@ static bool unleash_auth(struct req *r, const char *type, struct sl_store_flag_t
     if (rc == SL_ENOENT)
         unleash_error(r, 401, "unauthorized", "invalid or revoked token");
     else if (rc < 0)
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     sl_error_release(&err);
     if (rc < 0)
         return false;
@@ -110,7 +110,7 @@ static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *k
 static void serve_features(struct req *r, int64_t project_id, const char *environment)
 {
     struct values tags = {.name = "tag"}, projects = {.name = "project"};
-    struct srv_flags_filter flt = {.name_prefix = query_arg(r, "namePrefix")};
+    struct srv_flags_filter flt = {.name_prefix = sl_query_arg(r, "namePrefix")};
     struct sl_error err = SL_ERROR_INIT;
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect, &tags);
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect, &projects);
@@ -120,25 +120,25 @@ static void serve_features(struct req *r, int64_t project_id, const char *enviro
     flt.nprojects = projects.n;
     if (!flt.name_prefix && !flt.ntags && !flt.nprojects) {
         struct srv_flags_snapshot *snap = NULL;
-        int rc = srv_flags_snapshot_get(r->s, project_id, environment, &snap, &err);
+        int rc = sl_srv_flags_snapshot_get(r->s, project_id, environment, &snap, &err);
         if (rc < 0)
-            reply_sl_error(r, rc, &err);
+            sl_reply_sl_error(r, rc, &err);
         else
             reply_body(r, 200, snap->body, snap->len, snap->etag, NULL);
-        srv_flags_snapshot_release(r->s, snap);
+        sl_srv_flags_snapshot_release(r->s, snap);
         sl_error_release(&err);
         return;
     }
     /* filtered answers are rarer: built from the store each time, never cached */
     json_t *doc = NULL;
-    int rc = srv_flags_document(r->s, project_id, environment, &flt, &doc, &err);
+    int rc = sl_srv_flags_document(r->s, project_id, environment, &flt, &doc, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
         json_object_set_new(doc, "query", json_pack("{s:s*}", "namePrefix", flt.name_prefix));
         char *body = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
         char etag[48];
-        srv_flags_etag(body, strlen(body), etag);
+        sl_srv_flags_etag(body, strlen(body), etag);
         reply_body(r, 200, body, strlen(body), etag, NULL);
         free(body);
     }
@@ -146,7 +146,7 @@ static void serve_features(struct req *r, int64_t project_id, const char *enviro
     sl_error_release(&err);
 }
 
-void h_unleash_features(struct req *r)
+void sl_h_unleash_features(struct req *r)
 {
     struct sl_store_flag_token t = {0};
     if (!unleash_auth(r, "client", &t))
@@ -164,7 +164,7 @@ static void accepted(struct req *r, int status)
 /* Registration: the body is checked (an SDK with a broken one hears so), nothing kept. */
 static void do_register(struct req *r, int status)
 {
-    json_t *b = body_json(r);
+    json_t *b = sl_body_json(r);
     if (!b)
         return;
     json_decref(b);
@@ -177,22 +177,22 @@ static void do_metrics(struct req *r, int64_t project_id, const char *environmen
 {
     struct srv_flags_snapshot *snap = NULL;
     struct sl_error err = SL_ERROR_INIT;
-    json_t *b = body_json(r);
+    json_t *b = sl_body_json(r);
     if (!b)
         return;
-    int rc = srv_flags_snapshot_get(r->s, project_id, environment, &snap, &err);
+    int rc = sl_srv_flags_snapshot_get(r->s, project_id, environment, &snap, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
-        srv_flags_count(r->s, snap, json_object_get(b, "bucket"));
+        sl_srv_flags_count(r->s, snap, json_object_get(b, "bucket"));
         reply_body(r, status, "", 0, NULL, origin);
     }
-    srv_flags_snapshot_release(r->s, snap);
+    sl_srv_flags_snapshot_release(r->s, snap);
     sl_error_release(&err);
     json_decref(b);
 }
 
-void h_unleash_register(struct req *r)
+void sl_h_unleash_register(struct req *r)
 {
     struct sl_store_flag_token t = {0};
     if (!unleash_auth(r, "client", &t))
@@ -201,7 +201,7 @@ void h_unleash_register(struct req *r)
     sl_store_flag_token_release(&t);
 }
 
-void h_unleash_metrics(struct req *r)
+void sl_h_unleash_metrics(struct req *r)
 {
     struct sl_store_flag_token t = {0};
     if (!unleash_auth(r, "client", &t))
@@ -216,7 +216,7 @@ void h_unleash_metrics(struct req *r)
  * else NULL. */
 static const char *allowed_origin(struct req *r, const struct sl_store_flag_token *t)
 {
-    const char *origin = header_arg(r, "Origin");
+    const char *origin = sl_header_arg(r, "Origin");
     if (!origin)
         return NULL;
     json_t *arr = json_loads(t->allowed_origins ? t->allowed_origins : "[]", 0, NULL), *v;
@@ -270,7 +270,7 @@ static json_t *toggle_json(const struct srv_flags_snapshot *snap, size_t i,
                      sl_flags_state_impression_data(snap->state, i));
 }
 
-void h_unleash_frontend(struct req *r)
+void sl_h_unleash_frontend(struct req *r)
 {
     struct sl_store_flag_token t = {0};
     struct srv_flags_snapshot *snap = NULL;
@@ -281,7 +281,7 @@ void h_unleash_frontend(struct req *r)
         return;
     const char *origin = allowed_origin(r, &t);
     if (sl_streq(r->method, "POST")) {
-        if (!(b = body_json(r)))
+        if (!(b = sl_body_json(r)))
             goto out;
         const json_t *c = json_object_get(b, "context");
         ctxj = json_is_object(c) ? json_incref((json_t *)c) : json_object();
@@ -289,9 +289,9 @@ void h_unleash_frontend(struct req *r)
         ctxj = json_object();
         MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, context_arg, ctxj);
     }
-    int rc = srv_flags_snapshot_get(r->s, t.project_id, t.environment, &snap, &err);
+    int rc = sl_srv_flags_snapshot_get(r->s, t.project_id, t.environment, &snap, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
         goto out;
     }
     /* exactly the given context: no sessionId is made up; the random state only serves
@@ -312,20 +312,20 @@ void h_unleash_frontend(struct req *r)
     json_t *doc = json_pack("{s:o}", "toggles", toggles);
     char *body = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
     char etag[48];
-    srv_flags_etag(body, strlen(body), etag);
+    sl_srv_flags_etag(body, strlen(body), etag);
     reply_body(r, 200, body, strlen(body), etag, origin);
     free(body);
     json_decref(doc);
 out:
     sl_flags_context_hold_release(&hold);
-    srv_flags_snapshot_release(r->s, snap);
+    sl_srv_flags_snapshot_release(r->s, snap);
     sl_store_flag_token_release(&t);
     sl_error_release(&err);
     json_decref(ctxj);
     json_decref(b);
 }
 
-void h_unleash_frontend_metrics(struct req *r)
+void sl_h_unleash_frontend_metrics(struct req *r)
 {
     struct sl_store_flag_token t = {0};
     if (!unleash_auth(r, "frontend", &t))
@@ -337,9 +337,9 @@ void h_unleash_frontend_metrics(struct req *r)
 /* A browser's preflight carries no token, so it cannot be checked against one: it is
  * answered for any origin, and the real request's answer is readable only by its token's
  * allowed origins. */
-void h_unleash_frontend_preflight(struct req *r)
+void sl_h_unleash_frontend_preflight(struct req *r)
 {
-    const char *origin = header_arg(r, "Origin");
+    const char *origin = sl_header_arg(r, "Origin");
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (origin) {
@@ -365,14 +365,14 @@ void h_unleash_frontend_preflight(struct req *r)
  * answered otherwise, as GitLab answers (401). */
 static const char *gitlab_auth(struct req *r)
 {
-    const char *inst = header_arg(r, "UNLEASH-INSTANCEID");
-    const char *app = header_arg(r, "UNLEASH-APPNAME");
+    const char *inst = sl_header_arg(r, "UNLEASH-INSTANCEID");
+    const char *app = sl_header_arg(r, "UNLEASH-APPNAME");
     struct sl_error err = SL_ERROR_INIT;
     int64_t pid = 0;
     if (!inst)
-        inst = query_arg(r, "instance_id");
+        inst = sl_query_arg(r, "instance_id");
     if (!app)
-        app = query_arg(r, "app_name");
+        app = sl_query_arg(r, "app_name");
     int rc = inst ? sl_store_flag_instance_project(r->s->st, inst, &pid, &err) : SL_ENOENT;
     sl_error_release(&err);
     if (rc == SL_ENOENT || (rc == 0 && pid != r->id)) {
@@ -380,7 +380,7 @@ static const char *gitlab_auth(struct req *r)
         return NULL;
     }
     if (rc < 0) {
-        reply_sl_error(r, rc, NULL);
+        sl_reply_sl_error(r, rc, NULL);
         return NULL;
     }
     if (!app || !*app || strlen(app) > SL_STORE_FLAG_NAME_MAX) {
@@ -391,20 +391,20 @@ static const char *gitlab_auth(struct req *r)
     return app;
 }
 
-void h_gitlab_unleash_features(struct req *r)
+void sl_h_gitlab_unleash_features(struct req *r)
 {
     const char *env = gitlab_auth(r);
     if (env)
         serve_features(r, r->id, env);
 }
 
-void h_gitlab_unleash_register(struct req *r)
+void sl_h_gitlab_unleash_register(struct req *r)
 {
     if (gitlab_auth(r))
         do_register(r, 200);
 }
 
-void h_gitlab_unleash_metrics(struct req *r)
+void sl_h_gitlab_unleash_metrics(struct req *r)
 {
     const char *env = gitlab_auth(r);
     if (env)

@@ -31,7 +31,7 @@ struct srv_flags {
     uint64_t dropped;
 };
 
-void srv_flags_init(struct sl_server *s)
+void sl_srv_flags_init(struct sl_server *s)
 {
     s->flags = sl_xcalloc(1, sizeof(*s->flags));
     pthread_mutex_init(&s->flags->mu, NULL);
@@ -47,7 +47,7 @@ static void snapshot_free(struct srv_flags_snapshot *snap)
     free(snap);
 }
 
-void srv_flags_free(struct sl_server *s)
+void sl_srv_flags_free(struct sl_server *s)
 {
     struct srv_flags *f = s->flags;
     if (!f)
@@ -70,7 +70,7 @@ void srv_flags_free(struct sl_server *s)
     s->flags = NULL;
 }
 
-void srv_flags_etag(const char *body, size_t len, char out[48])
+void sl_srv_flags_etag(const char *body, size_t len, char out[48])
 {
     unsigned char h[16];
     char hex[33];
@@ -130,8 +130,8 @@ static bool keep(const struct sl_store_flag *fl, const char *project,
     return in_project;
 }
 
-int srv_flags_document(struct sl_server *s, int64_t project_id, const char *environment,
-                       const struct srv_flags_filter *filter, json_t **out, struct sl_error *err)
+int sl_srv_flags_document(struct sl_server *s, int64_t project_id, const char *environment,
+                          const struct srv_flags_filter *filter, json_t **out, struct sl_error *err)
 {
     struct sl_store_project p = {0};
     struct sl_store_flag *flags = NULL;
@@ -192,7 +192,7 @@ static int build(struct sl_server *s, int64_t project_id, const char *environmen
     struct srv_flags_snapshot *snap = NULL;
     int rc;
 
-    if ((rc = srv_flags_document(s, project_id, environment, NULL, &doc, err)) < 0)
+    if ((rc = sl_srv_flags_document(s, project_id, environment, NULL, &doc, err)) < 0)
         goto out;
     snap = sl_xcalloc(1, sizeof(*snap));
     snap->project_id = project_id;
@@ -204,7 +204,7 @@ static int build(struct sl_server *s, int64_t project_id, const char *environmen
         goto out;
     snap->body = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
     snap->len = strlen(snap->body);
-    srv_flags_etag(snap->body, snap->len, snap->etag);
+    sl_srv_flags_etag(snap->body, snap->len, snap->etag);
     *out = snap;
     snap = NULL;
 out:
@@ -213,8 +213,8 @@ out:
     return rc;
 }
 
-int srv_flags_snapshot_get(struct sl_server *s, int64_t project_id, const char *environment,
-                           struct srv_flags_snapshot **out, struct sl_error *err)
+int sl_srv_flags_snapshot_get(struct sl_server *s, int64_t project_id, const char *environment,
+                              struct srv_flags_snapshot **out, struct sl_error *err)
 {
     struct srv_flags *f = s->flags;
     struct srv_flags_snapshot *snap = NULL;
@@ -274,7 +274,7 @@ int srv_flags_snapshot_get(struct sl_server *s, int64_t project_id, const char *
 
 /* A snapshot's refs: positive while in the cache (the cache holds one), negative once
  * detached (its absolute value counts the callers still holding it). */
-void srv_flags_snapshot_release(struct sl_server *s, struct srv_flags_snapshot *snap)
+void sl_srv_flags_snapshot_release(struct sl_server *s, struct srv_flags_snapshot *snap)
 {
     if (!snap)
         return;
@@ -290,7 +290,7 @@ void srv_flags_snapshot_release(struct sl_server *s, struct srv_flags_snapshot *
         snapshot_free(snap);
 }
 
-void srv_flags_cache_stats(struct sl_server *s, uint64_t *builds, uint64_t *hits)
+void sl_srv_flags_cache_stats(struct sl_server *s, uint64_t *builds, uint64_t *hits)
 {
     pthread_mutex_lock(&s->flags->mu);
     *builds = s->flags->builds;
@@ -326,8 +326,8 @@ static uint64_t count_of(const json_t *v)
     return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
 }
 
-void srv_flags_count(struct sl_server *s, const struct srv_flags_snapshot *snap,
-                     const json_t *bucket)
+void sl_srv_flags_count(struct sl_server *s, const struct srv_flags_snapshot *snap,
+                        const json_t *bucket)
 {
     struct srv_flags *f = s->flags;
     const json_t *toggles = json_object_get(bucket, "toggles");
@@ -377,7 +377,7 @@ static void label(struct sl_str *out, const char *v)
     }
 }
 
-void srv_flags_metrics_render(struct sl_server *s, struct sl_str *out)
+void sl_srv_flags_metrics_render(struct sl_server *s, struct sl_str *out)
 {
     struct srv_flags *f = s->flags;
     size_t it;

@@ -65,7 +65,7 @@ static const char *forge_state(const struct forge_kind *fk, const char *status)
     return NULL;
 }
 
-char *srv_forge_auth_header(const char *kind, const char *token)
+char *sl_srv_forge_auth_header(const char *kind, const char *token)
 {
     const struct forge_kind *fk = forge_kind(kind);
     return sl_xasprintf("%s%s", fk ? fk->auth : "Authorization: Bearer ", token ? token : "");
@@ -116,7 +116,7 @@ static int queue_status(struct sl_server *s, const struct sl_store_forge *f,
     char *body = json_dumps(b, JSON_COMPACT | JSON_PRESERVE_ORDER);
     char kind[32];
     snprintf(kind, sizeof(kind), "status:%s", fk->kind);
-    int rc = srv_delivery_queue(s, p->project_id, 0, kind, url, "POST", body, err);
+    int rc = sl_srv_delivery_queue(s, p->project_id, 0, kind, url, "POST", body, err);
     free(body);
     json_decref(b);
     free(url);
@@ -140,7 +140,7 @@ static int queue_pipeline_status(struct sl_server *s, const struct sl_store_forg
     return rc;
 }
 
-void srv_job_reported(struct sl_server *s, int64_t job_id)
+void sl_srv_job_reported(struct sl_server *s, int64_t job_id)
 {
     struct sl_error err = SL_ERROR_INIT;
     struct sl_store_job j = {0};
@@ -184,8 +184,8 @@ out:
     sl_error_release(&err);
 }
 
-void srv_pipeline_reported(struct sl_server *s, const struct sl_store_pipeline *p,
-                           const char *old_status)
+void sl_srv_pipeline_reported(struct sl_server *s, const struct sl_store_pipeline *p,
+                              const char *old_status)
 {
     struct sl_error err = SL_ERROR_INIT;
     struct sl_store_forge f = {0};
@@ -211,7 +211,7 @@ void srv_pipeline_reported(struct sl_server *s, const struct sl_store_pipeline *
     sl_error_release(&err);
     bool finished = !strcmp(p->status, "success") || !strcmp(p->status, "failed");
     if (finished && (!old_status || strcmp(old_status, p->status) != 0))
-        srv_notify_pipeline(s, p);
+        sl_srv_notify_pipeline(s, p);
 }
 
 /* ---- the API ---- */
@@ -220,20 +220,20 @@ static json_t *forge_json(const struct sl_store_forge *f)
 {
     json_t *o = json_pack("{s:s,s:s,s:s,s:b}", "kind", f->kind, "api_url", f->api_url, "repository",
                           f->repository, "per_job", f->per_job);
-    json_object_set_new(o, "created_at", srv_time_json(f->created_at));
-    json_object_set_new(o, "updated_at", srv_time_json(f->updated_at));
+    json_object_set_new(o, "created_at", sl_srv_time_json(f->created_at));
+    json_object_set_new(o, "updated_at", sl_srv_time_json(f->updated_at));
     return o;
 }
 
-void h_forge_get(struct req *r)
+void sl_h_forge_get(struct req *r)
 {
     struct sl_error err = SL_ERROR_INIT;
     struct sl_store_forge f = {0};
     int rc = sl_store_forge_get(r->s->st, r->id, false, &f, &err);
     if (rc < 0)
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     else
-        reply_json(r, 200, forge_json(&f));
+        sl_reply_json(r, 200, forge_json(&f));
     sl_store_forge_release(&f);
     sl_error_release(&err);
 }
@@ -243,13 +243,13 @@ static bool http_url(const char *u)
     return u && (!strncmp(u, "http://", 7) || !strncmp(u, "https://", 8)) && !strpbrk(u, " \r\n");
 }
 
-void h_forge_put(struct req *r)
+void sl_h_forge_put(struct req *r)
 {
     struct sl_error err = SL_ERROR_INIT;
     struct sl_store_project proj = {0};
     struct sl_store_forge f = {.project_id = r->id};
     char *api = NULL;
-    json_t *b = body_json(r);
+    json_t *b = sl_body_json(r);
     if (!b)
         return;
     /* the fields and their types were checked before (validate.c) */
@@ -260,29 +260,29 @@ void h_forge_put(struct req *r)
     json_t *pj = json_object_get(b, "per_job");
     const struct forge_kind *fk = kind ? forge_kind(kind) : NULL;
     if (!fk) {
-        reply_error(r, 400, "invalid", "kind must be github, gitlab or gitea");
+        sl_reply_error(r, 400, "invalid", "kind must be github, gitlab or gitea");
         goto out;
     }
     if (!http_url(api_url) || strlen(api_url) > 2048) {
-        reply_error(r, 400, "invalid",
-                    "api_url must be the forge's API root, an http:// or https:// URL "
-                    "(https://api.github.com, https://gitlab.example.com/api/v4, "
-                    "https://gitea.example.com/api/v1)");
+        sl_reply_error(r, 400, "invalid",
+                       "api_url must be the forge's API root, an http:// or https:// URL "
+                       "(https://api.github.com, https://gitlab.example.com/api/v4, "
+                       "https://gitea.example.com/api/v1)");
         goto out;
     }
     if (!repo || !*repo || strlen(repo) > 1024 || strpbrk(repo, " \r\n?#") ||
         (!fk->encode_repo && (!strchr(repo, '/') || strchr(repo, '/') != strrchr(repo, '/')))) {
-        reply_error(r, 400, "invalid",
-                    fk->encode_repo ? "repository must be the GitLab project's id or path"
-                                    : "repository must be owner/name");
+        sl_reply_error(r, 400, "invalid",
+                       fk->encode_repo ? "repository must be the GitLab project's id or path"
+                                       : "repository must be owner/name");
         goto out;
     }
     if (!token || !*token || strlen(token) > 4096 || strpbrk(token, "\r\n")) {
-        reply_error(r, 400, "invalid", "token is required (a single line)");
+        sl_reply_error(r, 400, "invalid", "token is required (a single line)");
         goto out;
     }
     if (pj && !json_is_boolean(pj)) {
-        reply_error(r, 400, "invalid", "per_job must be true or false");
+        sl_reply_error(r, 400, "invalid", "per_job must be true or false");
         goto out;
     }
     size_t n = strlen(api_url);
@@ -298,16 +298,16 @@ void h_forge_put(struct req *r)
     if (rc == 0)
         rc = sl_store_forge_set(r->s->st, &f, sl_time_now_ms(), &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
         goto out;
     }
-    srv_audit_on(r, "forge.set", "project", r->id);
+    sl_srv_audit_on(r, "forge.set", "project", r->id);
     f.created_at = f.updated_at = sl_time_now_ms();
     struct sl_store_forge stored = {0};
     if (sl_store_forge_get(r->s->st, r->id, false, &stored, &err) == 0)
-        reply_json(r, 200, forge_json(&stored));
+        sl_reply_json(r, 200, forge_json(&stored));
     else
-        reply_json(r, 200, forge_json(&f));
+        sl_reply_json(r, 200, forge_json(&f));
     sl_store_forge_release(&stored);
 out:
     free(api);
@@ -316,14 +316,14 @@ out:
     sl_error_release(&err);
 }
 
-void h_forge_delete(struct req *r)
+void sl_h_forge_delete(struct req *r)
 {
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_forge_delete(r->s->st, r->id, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
-        srv_audit_on(r, "forge.delete", "project", r->id);
+        sl_srv_audit_on(r, "forge.delete", "project", r->id);
         r->status = 204;
     }
     sl_error_release(&err);

@@ -81,14 +81,14 @@ static bool git_path(const char *path, char **name, const char **tail)
 
 static void unauthorized(struct req *r)
 {
-    reply_header(r, "WWW-Authenticate", "Basic realm=\"sluice\"");
-    reply_error(r, 401, "unauthorized", "a job token is required (gitlab-ci-token:<token>)");
+    sl_reply_header(r, "WWW-Authenticate", "Basic realm=\"sluice\"");
+    sl_reply_error(r, 401, "unauthorized", "a job token is required (gitlab-ci-token:<token>)");
 }
 
 /* The job token of a Basic "gitlab-ci-token:<token>" Authorization into OUT. */
 static bool basic_token(struct req *r, char *out, size_t size)
 {
-    const char *h = header_arg(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *h = sl_header_arg(r, MHD_HTTP_HEADER_AUTHORIZATION);
     if (!h || strncasecmp(h, "Basic ", 6) != 0)
         return false;
     unsigned char dec[256];
@@ -110,11 +110,11 @@ static void run_backend(struct req *r, int64_t project_id, const char *tail)
 {
     char *root = sl_fs_join(r->s->data_dir, "repos");
     char *path_info = sl_xasprintf("/%lld%s", (long long)project_id, tail);
-    const char *query = query_arg(r, "service");
+    const char *query = sl_query_arg(r, "service");
     char *qs = sl_xasprintf("service=%s", query ? query : "");
-    const char *ctype = header_arg(r, MHD_HTTP_HEADER_CONTENT_TYPE);
-    const char *cenc = header_arg(r, MHD_HTTP_HEADER_CONTENT_ENCODING);
-    const char *proto = header_arg(r, "Git-Protocol");
+    const char *ctype = sl_header_arg(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *cenc = sl_header_arg(r, MHD_HTTP_HEADER_CONTENT_ENCODING);
+    const char *proto = sl_header_arg(r, "Git-Protocol");
     char *env[16];
     size_t ne = 0;
     env[ne++] = sl_xasprintf("GIT_PROJECT_ROOT=%s", root);
@@ -156,7 +156,7 @@ static void run_backend(struct req *r, int64_t project_id, const char *tail)
         lseek(in, 0, SEEK_SET);
     }
     if (in < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
-        reply_error(r, 500, "internal", "cannot run git http-backend");
+        sl_reply_error(r, 500, "internal", "cannot run git http-backend");
         goto out;
     }
     posix_spawn_file_actions_init(&fa);
@@ -167,7 +167,7 @@ static void run_backend(struct req *r, int64_t project_id, const char *tail)
     char *argv[] = {(char *)"git", (char *)"http-backend", NULL};
     if (posix_spawnp(&pid, "git", &fa, NULL, argv, env) != 0) {
         pid = -1;
-        reply_error(r, 500, "internal", "cannot run git http-backend (is git installed?)");
+        sl_reply_error(r, 500, "internal", "cannot run git http-backend (is git installed?)");
         goto out;
     }
     close(pipefd[1]);
@@ -192,7 +192,7 @@ static void run_backend(struct req *r, int64_t project_id, const char *tail)
     }
     if (!end) {
         sl_str_release(&head);
-        reply_error(r, 502, "bad_gateway", "git http-backend gave no answer");
+        sl_reply_error(r, 502, "bad_gateway", "git http-backend gave no answer");
         goto out;
     }
     *end = '\0';
@@ -242,7 +242,7 @@ out:
     free(root);
 }
 
-bool srv_git_http_handle(struct req *r)
+bool sl_srv_git_http_handle(struct req *r)
 {
     char *name = NULL;
     const char *tail = NULL;
@@ -254,12 +254,12 @@ bool srv_git_http_handle(struct req *r)
     struct sl_store_project proj = {0};
     bool refs = !strcmp(tail, "/info/refs");
     if ((refs && strcmp(r->method, "GET") != 0) || (!refs && strcmp(r->method, "POST") != 0)) {
-        reply_error(r, 405, "method_not_allowed", "%s is not allowed on %s", r->method, r->path);
+        sl_reply_error(r, 405, "method_not_allowed", "%s is not allowed on %s", r->method, r->path);
         goto out;
     }
-    if (refs && !sl_streq(query_arg(r, "service"), "git-upload-pack")) {
+    if (refs && !sl_streq(sl_query_arg(r, "service"), "git-upload-pack")) {
         /* read-only: no receive-pack, no dumb protocol */
-        reply_error(r, 403, "forbidden", "only git-upload-pack is served");
+        sl_reply_error(r, 403, "forbidden", "only git-upload-pack is served");
         goto out;
     }
     if (!basic_token(r, token, sizeof(token))) {

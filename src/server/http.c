@@ -29,7 +29,7 @@ struct conn_ctx {
     bool upload_bad;
 };
 
-void reply_json(struct req *r, int status, json_t *v)
+void sl_reply_json(struct req *r, int status, json_t *v)
 {
     char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
     json_decref(v);
@@ -41,7 +41,7 @@ void reply_json(struct req *r, int status, json_t *v)
     r->content_type = "application/json";
 }
 
-void reply_error(struct req *r, int status, const char *code, const char *fmt, ...)
+void sl_reply_error(struct req *r, int status, const char *code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -49,35 +49,35 @@ void reply_error(struct req *r, int status, const char *code, const char *fmt, .
     va_end(ap);
     json_t *o = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
     free(msg);
-    reply_json(r, status, o);
+    sl_reply_json(r, status, o);
 }
 
-void reply_sl_error(struct req *r, int code, const struct sl_error *err)
+void sl_reply_sl_error(struct req *r, int code, const struct sl_error *err)
 {
     const char *msg = err && err->message ? sl_error_format(err) : sl_strerror(code);
     switch (code) {
     case SL_ENOENT:
-        reply_error(r, 404, "not_found", "%s", msg);
+        sl_reply_error(r, 404, "not_found", "%s", msg);
         break;
     case SL_EEXISTS:
-        reply_error(r, 409, "conflict", "%s", msg);
+        sl_reply_error(r, 409, "conflict", "%s", msg);
         break;
     case SL_EBUSY:
-        reply_error(r, 409, "conflict", "%s", msg);
+        sl_reply_error(r, 409, "conflict", "%s", msg);
         break;
     case SL_EINVAL:
     case SL_ELIMIT:
-        reply_error(r, 400, "invalid", "%s", msg);
+        sl_reply_error(r, 400, "invalid", "%s", msg);
         break;
     default:
         atomic_fetch_add(&r->s->metrics.store_errors, 1);
         sl_log(SL_LOG_ERROR, "internal error", "path", r->path, "error", msg, NULL);
-        reply_error(r, 500, "internal", "%s", msg);
+        sl_reply_error(r, 500, "internal", "%s", msg);
         break;
     }
 }
 
-void reply_header(struct req *r, const char *name, const char *fmt, ...)
+void sl_reply_header(struct req *r, const char *name, const char *fmt, ...)
 {
     if (r->nheaders >= (int)SL_ARRAY_LEN(r->headers))
         return;
@@ -89,22 +89,22 @@ void reply_header(struct req *r, const char *name, const char *fmt, ...)
     r->nheaders++;
 }
 
-json_t *body_json(struct req *r)
+json_t *sl_body_json(struct req *r)
 {
     json_error_t je;
     if (r->body_len == 0)
         return json_object();
     json_t *v = json_loadb(r->body ? r->body : "", r->body_len, JSON_REJECT_DUPLICATES, &je);
     if (!v || !json_is_object(v)) {
-        reply_error(r, 400, "invalid_json", "the body must be a JSON object%s%s", v ? "" : ": ",
-                    v ? "" : je.text);
+        sl_reply_error(r, 400, "invalid_json", "the body must be a JSON object%s%s", v ? "" : ": ",
+                       v ? "" : je.text);
         json_decref(v);
         return NULL;
     }
     return v;
 }
 
-bool body_fields_known(struct req *r, json_t *b, const char *const *fields)
+bool sl_body_fields_known(struct req *r, json_t *b, const char *const *fields)
 {
     const char *k;
     json_t *x;
@@ -117,7 +117,7 @@ bool body_fields_known(struct req *r, json_t *b, const char *const *fields)
             struct sl_str all = SL_STR_INIT;
             for (const char *const *f = fields; *f; f++)
                 sl_str_addf(&all, "%s%s", f == fields ? "" : ", ", *f);
-            reply_error(r, 400, "invalid", "unknown field '%s' (%s)", k, all.buf ? all.buf : "");
+            sl_reply_error(r, 400, "invalid", "unknown field '%s' (%s)", k, all.buf ? all.buf : "");
             sl_str_release(&all);
             return false;
         }
@@ -125,17 +125,17 @@ bool body_fields_known(struct req *r, json_t *b, const char *const *fields)
     return true;
 }
 
-const char *query_arg(struct req *r, const char *name)
+const char *sl_query_arg(struct req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-const char *header_arg(struct req *r, const char *name)
+const char *sl_header_arg(struct req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
-void remote_addr(struct req *r, char *buf, size_t size)
+void sl_remote_addr(struct req *r, char *buf, size_t size)
 {
     buf[0] = '\0';
     const union MHD_ConnectionInfo *ci =
@@ -149,10 +149,11 @@ void remote_addr(struct req *r, char *buf, size_t size)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, (socklen_t)size);
 }
 
-void audit(struct req *r, const char *actor, const char *action, const char *target, json_t *detail)
+void sl_audit(struct req *r, const char *actor, const char *action, const char *target,
+              json_t *detail)
 {
     char addr[INET6_ADDRSTRLEN + 1], who[48];
-    remote_addr(r, addr, sizeof(addr));
+    sl_remote_addr(r, addr, sizeof(addr));
     if (!actor) {
         snprintf(who, sizeof(who), "token:%lld", (long long)r->token.id);
         actor = who;
@@ -269,12 +270,12 @@ static int job_token_auth(struct req *r, const char *secret)
     if (rc == 0)
         rc = sl_store_pipeline_get(r->s->st, job.pipeline_id, &p, &err);
     if (rc == SL_ENOENT) {
-        srv_auth_failed(r);
-        reply_error(r, 401, "unauthorized", "invalid job token, or its job is not running");
+        sl_srv_auth_failed(r);
+        sl_reply_error(r, 401, "unauthorized", "invalid job token, or its job is not running");
     } else if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else if (p.project_id != r->id) {
-        reply_error(r, 403, "forbidden", "a job token acts on its own project only");
+        sl_reply_error(r, 403, "forbidden", "a job token acts on its own project only");
         rc = -1;
     } else {
         r->job_id = job.id;
@@ -293,82 +294,83 @@ static void authenticate_and_run(struct req *r, const struct route *rt)
     if (rt->role) {
         const char *h =
             MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-        if (!h && srv_session_present(r)) {
-            if (srv_session_auth(r) < 0)
+        if (!h && sl_srv_session_present(r)) {
+            if (sl_srv_session_auth(r) < 0)
                 return;
         } else if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
-            reply_error(r, 401, "unauthorized", "an API token is required (Authorization: Bearer)");
+            sl_reply_error(r, 401, "unauthorized",
+                           "an API token is required (Authorization: Bearer)");
             return;
         }
         if (!r->session_id[0]) {
-            if (srv_auth_throttled(r))
+            if (sl_srv_auth_throttled(r))
                 return;
             const char *secret = h + 7;
             while (*secret == ' ')
                 secret++;
             if (sl_starts_with(secret, SL_STORE_JOB_TOKEN_PREFIX) &&
-                srv_route_takes_job_token(rt)) {
-                if (job_token_auth(r, secret) == 0 && srv_request_check(r, rt))
+                sl_srv_route_takes_job_token(rt)) {
+                if (job_token_auth(r, secret) == 0 && sl_srv_request_check(r, rt))
                     rt->fn(r);
                 return;
             }
             struct sl_error err = SL_ERROR_INIT;
             int rc = sl_store_token_verify(r->s->st, secret, sl_time_now_ms(), &r->token, &err);
             if (rc == SL_ENOENT) {
-                srv_auth_failed(r);
-                reply_error(r, 401, "unauthorized", "invalid, expired or revoked token");
+                sl_srv_auth_failed(r);
+                sl_reply_error(r, 401, "unauthorized", "invalid, expired or revoked token");
                 sl_error_release(&err);
                 return;
             }
             if (rc < 0) {
-                reply_sl_error(r, rc, &err);
+                sl_reply_sl_error(r, rc, &err);
                 sl_error_release(&err);
                 return;
             }
             sl_error_release(&err);
         }
         if (sl_server_role_rank(r->token.role) < sl_server_role_rank(rt->role)) {
-            reply_error(r, 403, "forbidden", "this needs the %s role; the token has %s", rt->role,
-                        r->token.role);
+            sl_reply_error(r, 403, "forbidden", "this needs the %s role; the token has %s",
+                           rt->role, r->token.role);
             return;
         }
     }
     /* the request's shape (validate.c), after authentication: a stranger learns nothing */
-    if (srv_request_check(r, rt))
+    if (sl_srv_request_check(r, rt))
         rt->fn(r);
 }
 
-/* Finds the route for R and runs it; returns the route's index, or srv_nroutes. */
+/* Finds the route for R and runs it; returns the route's index, or sl_srv_nroutes. */
 static size_t dispatch(struct req *r)
 {
     bool path_known = false;
-    for (size_t i = 0; i < srv_nroutes; i++) {
+    for (size_t i = 0; i < sl_srv_nroutes; i++) {
         int64_t id = 0;
-        if (!route_match(srv_routes[i].pattern, r->path, &id, r->key, r->key2))
+        if (!route_match(sl_srv_routes[i].pattern, r->path, &id, r->key, r->key2))
             continue;
         path_known = true;
-        if (strcmp(srv_routes[i].method, r->method) != 0)
+        if (strcmp(sl_srv_routes[i].method, r->method) != 0)
             continue;
         r->id = id;
-        authenticate_and_run(r, &srv_routes[i]);
+        authenticate_and_run(r, &sl_srv_routes[i]);
         return i;
     }
-    if (!path_known && srv_git_http_handle(r))
-        return srv_nroutes;
-    if (!path_known && srv_ui_handle(r))
-        return srv_nroutes;
+    if (!path_known && sl_srv_git_http_handle(r))
+        return sl_srv_nroutes;
+    if (!path_known && sl_srv_ui_handle(r))
+        return sl_srv_nroutes;
     if (path_known)
-        reply_error(r, 405, "method_not_allowed", "%s is not allowed on %s", r->method, r->path);
+        sl_reply_error(r, 405, "method_not_allowed", "%s is not allowed on %s", r->method, r->path);
     else
-        reply_error(r, 404, "not_found", "no route for %s", r->path);
-    return srv_nroutes;
+        sl_reply_error(r, 404, "not_found", "no route for %s", r->path);
+    return sl_srv_nroutes;
 }
 
 /* The client's X-Request-Id when it is short and plain (proxies set one to follow a request
  * across services), else this server's counter. */
 static void request_id(struct req *r)
 {
-    const char *h = header_arg(r, "X-Request-Id");
+    const char *h = sl_header_arg(r, "X-Request-Id");
     size_t n = h ? strlen(h) : 0;
     bool plain = n > 0 && n < sizeof(r->request_id);
     for (size_t i = 0; plain && i < n; i++)
@@ -419,7 +421,7 @@ static enum MHD_Result send_reply(struct req *r, const char *route, int64_t t0, 
     MHD_destroy_response(resp);
 
     double secs = (double)(sl_time_mono_ns() - t0) / 1e9;
-    metrics_request(&r->s->metrics, (int)route_idx, r->status, secs);
+    sl_metrics_request(&r->s->metrics, (int)route_idx, r->status, secs);
     char status[16], dur[32];
     snprintf(status, sizeof(status), "%d", r->status);
     snprintf(dur, sizeof(dur), "%.3f", secs * 1000.0);
@@ -459,22 +461,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
          * closes the connection instead of reading the rest). */
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        bool upload = srv_upload_route(method, url);
+        bool upload = sl_srv_upload_route(method, url);
         /* an upload's body goes to a file; its cap is the artifact's plus the form's */
         unsigned long long cap =
             upload ? (unsigned long long)SL_ARTIFACTS_MAX_BYTES + SRV_BODY_MAX : SRV_BODY_MAX;
         if (cl && strtoull(cl, NULL, 10) > cap) {
             struct req r;
             req_init(&r, s, conn, method, url);
-            reply_error(&r, 413, "too_large", "the request body is over %llu bytes", cap);
+            sl_reply_error(&r, 413, "too_large", "the request body is over %llu bytes", cap);
             cc->answered = true;
-            enum MHD_Result ret = send_reply(&r, "", cc->t0, srv_nroutes);
+            enum MHD_Result ret = send_reply(&r, "", cc->t0, sl_srv_nroutes);
             sl_str_release(&r.out);
             return ret;
         }
         if (upload) {
             struct sl_error err = SL_ERROR_INIT;
-            cc->upload_bad = srv_upload_new(&cc->upload, s->data_dir, conn, &err) < 0;
+            cc->upload_bad = sl_srv_upload_new(&cc->upload, s->data_dir, conn, &err) < 0;
             sl_error_release(&err);
         }
         return MHD_YES;
@@ -485,7 +487,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (*upload_data_size && (cc->upload || cc->upload_bad)) {
         if (cc->upload)
-            srv_upload_feed(cc->upload, upload_data, *upload_data_size);
+            sl_srv_upload_feed(cc->upload, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -505,11 +507,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     r.body = cc->body.buf;
     r.body_len = cc->body.len;
     cc->answered = true;
-    size_t idx = srv_nroutes;
+    size_t idx = sl_srv_nroutes;
     const char *route = "";
     r.upload = cc->upload;
     if (cc->too_big) {
-        reply_error(&r, 413, "too_large", "the request body is over %d bytes", SRV_BODY_MAX);
+        sl_reply_error(&r, 413, "too_large", "the request body is over %d bytes", SRV_BODY_MAX);
     } else {
         r.hold_deadline = cc->hold_deadline;
         idx = dispatch(&r);
@@ -518,7 +520,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
          * look again now) */
         for (int tries = 0; r.hold; tries++) {
             cc->hold_deadline = r.hold_deadline;
-            if (tries < 3 && srv_runner_hold(s, conn, r.hold_gen, r.hold_deadline)) {
+            if (tries < 3 && sl_srv_runner_hold(s, conn, r.hold_gen, r.hold_deadline)) {
                 cc->answered = false;
                 sl_str_release(&r.out);
                 return MHD_YES;
@@ -530,8 +532,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             r.nheaders = 0;
             idx = dispatch(&r);
         }
-        if (idx < srv_nroutes)
-            route = srv_routes[idx].pattern;
+        if (idx < sl_srv_nroutes)
+            route = sl_srv_routes[idx].pattern;
     }
     enum MHD_Result ret = send_reply(&r, route, cc->t0, idx);
     if (r.response)
@@ -548,7 +550,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct conn_ctx *cc = *con_cls;
     if (cc) {
         sl_str_release(&cc->body);
-        srv_upload_free(cc->upload);
+        sl_srv_upload_free(cc->upload);
         free(cc);
         *con_cls = NULL;
     }
@@ -577,7 +579,7 @@ static int parse_listen(const char *listen, struct sockaddr_in *sa, struct sl_er
     return rc;
 }
 
-int srv_http_bind(struct sl_server *s, const char *where, struct sl_error *err)
+int sl_srv_http_bind(struct sl_server *s, const char *where, struct sl_error *err)
 {
     struct sockaddr_in sa;
     socklen_t len = sizeof(sa);
@@ -601,11 +603,11 @@ int srv_http_bind(struct sl_server *s, const char *where, struct sl_error *err)
     return 0;
 }
 
-int srv_http_start(struct sl_server *s, int threads, struct sl_error *err)
+int sl_srv_http_start(struct sl_server *s, int threads, struct sl_error *err)
 {
-    streams_init(s);
-    sessions_init(s);
-    s->auth_limiter = auth_limiter_new();
+    sl_streams_init(s);
+    sl_sessions_init(s);
+    s->auth_limiter = sl_auth_limiter_new();
     s->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
         on_request, s, MHD_OPTION_LISTEN_SOCKET, s->listen_fd, MHD_OPTION_THREAD_POOL_SIZE,
@@ -618,16 +620,16 @@ int srv_http_start(struct sl_server *s, int threads, struct sl_error *err)
     return 0;
 }
 
-void srv_http_stop(struct sl_server *s)
+void sl_srv_http_stop(struct sl_server *s)
 {
     if (s->daemon) {
-        streams_stop(s);
-        srv_runners_release_all(s);
+        sl_streams_stop(s);
+        sl_srv_runners_release_all(s);
         MHD_stop_daemon(s->daemon);
         s->daemon = NULL;
     }
-    streams_free(s);
-    sessions_free(s);
-    auth_limiter_free(s->auth_limiter);
+    sl_streams_free(s);
+    sl_sessions_free(s);
+    sl_auth_limiter_free(s->auth_limiter);
     s->auth_limiter = NULL;
 }

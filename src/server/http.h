@@ -11,10 +11,10 @@ struct sl_server;
 /* Binds and listens on LISTEN ("ADDR:PORT") into s->listen_fd, before anything else of the
  * server is made, so that a port in use fails the start at once with the system's reason
  * and leaves nothing behind. */
-int srv_http_bind(struct sl_server *s, const char *listen, struct sl_error *err);
-/* Serves on the socket srv_http_bind bound (the daemon then owns it). */
-int srv_http_start(struct sl_server *s, int threads, struct sl_error *err);
+int sl_srv_http_bind(struct sl_server *s, const char *listen, struct sl_error *err);
+/* Serves on the socket sl_srv_http_bind bound (the daemon then owns it). */
+int sl_srv_http_start(struct sl_server *s, int threads, struct sl_error *err);
 /* Stops accepting and closes every connection (waits for handlers in flight). */
-void srv_http_stop(struct sl_server *s);
+void sl_srv_http_stop(struct sl_server *s);
 
 #endif

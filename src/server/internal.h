@@ -50,7 +50,7 @@ struct sl_server {
     struct sl_store *st;
     char *data_dir;
     char address[80];
-    int listen_fd; /* bound by srv_http_bind, then the daemon's; -1: none */
+    int listen_fd; /* bound by sl_srv_http_bind, then the daemon's; -1: none */
     struct MHD_Daemon *daemon;
     /* Idle workers wait here; pipeline creation, play and retry signal it. */
     pthread_mutex_t wake_mu;
@@ -59,7 +59,7 @@ struct sl_server {
     atomic_bool cancel_all; /* grace period over: cancel running jobs */
     struct worker *workers;
     int nworkers;
-    /* jobs run as this user (srv_run_as_setup); RUN_HOME: its home, NULL when it has none
+    /* jobs run as this user (sl_srv_run_as_setup); RUN_HOME: its home, NULL when it has none
      * (each job then gets one of its own) */
     bool run_as;
     uid_t run_uid;
@@ -127,7 +127,7 @@ struct req {
     char session_id[72];  /* the UI session the request was authenticated by; "" = bearer */
     char set_cookie[160]; /* a Set-Cookie header for the answer; "" = none */
     char retry_after[16]; /* a Retry-After header for the answer; "" = none */
-    /* more headers of the answer (reply_header) */
+    /* more headers of the answer (sl_reply_header) */
     struct {
         char name[40];
         char value[120];
@@ -151,91 +151,92 @@ struct route {
 
 /* Whether a running job's CI_JOB_TOKEN may call RT too, on its own project only (the
  * route's {id} is the project): rollouts from pipelines (api.c lists them). */
-bool srv_route_takes_job_token(const struct route *rt);
+bool sl_srv_route_takes_job_token(const struct route *rt);
 
 /* The route table (api.c) and its size. */
-extern const struct route srv_routes[];
-extern const size_t srv_nroutes;
+extern const struct route sl_srv_routes[];
+extern const size_t sl_srv_nroutes;
 
 /* Answers (http.c). reply_json takes ownership of V. */
-void reply_json(struct req *r, int status, json_t *v);
-void reply_error(struct req *r, int status, const char *code, const char *fmt, ...) SL_PRINTF(4, 5);
+void sl_reply_json(struct req *r, int status, json_t *v);
+void sl_reply_error(struct req *r, int status, const char *code, const char *fmt, ...)
+    SL_PRINTF(4, 5);
 /* Maps a store/library error to a status: ENOENT 404, EEXISTS 409, EINVAL/ELIMIT 400,
  * EBUSY 409, anything else 500 (and counted as a store error). */
-void reply_sl_error(struct req *r, int code, const struct sl_error *err);
+void sl_reply_sl_error(struct req *r, int code, const struct sl_error *err);
 /* Adds a header to R's answer (at most 4; more are dropped). */
-void reply_header(struct req *r, const char *name, const char *fmt, ...) SL_PRINTF(3, 4);
+void sl_reply_header(struct req *r, const char *name, const char *fmt, ...) SL_PRINTF(3, 4);
 /* Parses the body as a JSON object; answers 400 and returns NULL when it is not one. An
  * empty body is the empty object (routes whose fields are all optional accept it). */
-json_t *body_json(struct req *r);
+json_t *sl_body_json(struct req *r);
 /* True when every field of body B is one of FIELDS (NULL-terminated); else answers 400
  * naming the first unknown one and the known ones. Superseded by the request tables of
  * validate.c, which also check types and limits: a route with a table needs no call. */
-bool body_fields_known(struct req *r, json_t *b, const char *const *fields);
+bool sl_body_fields_known(struct req *r, json_t *b, const char *const *fields);
 /* The query argument NAME, or NULL. */
-const char *query_arg(struct req *r, const char *name);
+const char *sl_query_arg(struct req *r, const char *name);
 /* The request header NAME, or NULL. */
-const char *header_arg(struct req *r, const char *name);
+const char *sl_header_arg(struct req *r, const char *name);
 /* The client's address as text into BUF ("" when unknown). */
-void remote_addr(struct req *r, char *buf, size_t size);
-/* Records an audit event (failures are logged and counted as store errors, never fatal
+void sl_remote_addr(struct req *r, char *buf, size_t size);
+/* Records an sl_audit event (failures are logged and counted as store errors, never fatal
  * to the request). ACTOR NULL = the request's token ("token:ID"). DETAIL (may be NULL) is
  * taken. */
-void audit(struct req *r, const char *actor, const char *action, const char *target,
-           json_t *detail);
+void sl_audit(struct req *r, const char *actor, const char *action, const char *target,
+              json_t *detail);
 
 /* Failed authentications (auth_limit.c). The limiter is per address (see the file). */
-struct auth_limiter *auth_limiter_new(void);
-void auth_limiter_free(struct auth_limiter *l);
+struct auth_limiter *sl_auth_limiter_new(void);
+void sl_auth_limiter_free(struct auth_limiter *l);
 /* Whether ADDR may try to authenticate at NOW_NS (monotonic); when not, *RETRY_S (may be
  * NULL) is how many seconds until it may. */
-bool auth_limiter_allow(struct auth_limiter *l, const char *addr, int64_t now_ns, int *retry_s);
+bool sl_auth_limiter_allow(struct auth_limiter *l, const char *addr, int64_t now_ns, int *retry_s);
 /* Takes one attempt of ADDR's budget. */
-void auth_limiter_fail(struct auth_limiter *l, const char *addr, int64_t now_ns);
+void sl_auth_limiter_fail(struct auth_limiter *l, const char *addr, int64_t now_ns);
 /* For a route that authenticates: answers 429 (with Retry-After) and returns true when the
  * client's address has used up its failed attempts. */
-bool srv_auth_throttled(struct req *r);
+bool sl_srv_auth_throttled(struct req *r);
 /* Records a failed authentication of R's client (limiter and /metrics). */
-void srv_auth_failed(struct req *r);
+void sl_srv_auth_failed(struct req *r);
 
 /* Log streams (stream.c): GET /api/v1/jobs/{id}/log/stream as Server-Sent Events. */
-void streams_init(struct sl_server *s);
+void sl_streams_init(struct sl_server *s);
 /* Ends every stream (their clients get the end of the body) before the daemon stops. */
-void streams_stop(struct sl_server *s);
-void streams_free(struct sl_server *s);
-void h_job_log_stream(struct req *r);
+void sl_streams_stop(struct sl_server *s);
+void sl_streams_free(struct sl_server *s);
+void sl_h_job_log_stream(struct req *r);
 
 /* Log reads (log_api.c): by byte offset or line range, and the server-side search. */
-void h_job_log(struct req *r);
-void h_job_log_search(struct req *r);
+void sl_h_job_log(struct req *r);
+void sl_h_job_log_search(struct req *r);
 
 /* A job's artifacts archive browsed (artifacts_api.c): entries, one file, the archive. */
-void h_job_artifact_files(struct req *r);
-void h_job_artifact_file(struct req *r);
-void h_job_artifact_download(struct req *r);
+void sl_h_job_artifact_files(struct req *r);
+void sl_h_job_artifact_file(struct req *r);
+void sl_h_job_artifact_download(struct req *r);
 
 /* The web UI (ui.c): answers GET/HEAD of / , the pages' deep links and /assets/ from the
  * embedded web/ files; false when PATH is none of those (the caller answers 404). */
-bool srv_ui_handle(struct req *r);
+bool sl_srv_ui_handle(struct req *r);
 
 /* UI sessions (session.c): an API token exchanged for a cookie. */
-void sessions_init(struct sl_server *s);
-void sessions_free(struct sl_server *s);
+void sl_sessions_init(struct sl_server *s);
+void sl_sessions_free(struct sl_server *s);
 /* Whether R carries a session cookie. */
-bool srv_session_present(struct req *r);
+bool sl_srv_session_present(struct req *r);
 /* Authenticates R by its session cookie into R->token (and R->session_id); for a
  * state-changing method also checks the CSRF token and the origin. 0, or -1 with R
  * answered (401, 403). */
-int srv_session_auth(struct req *r);
-void h_session_create(struct req *r);
-void h_session_get(struct req *r);
-void h_session_delete(struct req *r);
+int sl_srv_session_auth(struct req *r);
+void sl_h_session_create(struct req *r);
+void sl_h_session_get(struct req *r);
+void sl_h_session_delete(struct req *r);
 
 /* Tokens over HTTP and the raw log download (tokens.c). */
-void h_token_list(struct req *r);
-void h_token_create(struct req *r);
-void h_token_revoke(struct req *r);
-void h_job_log_raw(struct req *r);
+void sl_h_token_list(struct req *r);
+void sl_h_token_create(struct req *r);
+void sl_h_token_revoke(struct req *r);
+void sl_h_job_log_raw(struct req *r);
 
 /* Webhooks (webhook.c). */
 enum srv_forge { SRV_FORGE_GITHUB, SRV_FORGE_GITLAB, SRV_FORGE_GITEA };
@@ -243,25 +244,25 @@ enum srv_forge { SRV_FORGE_GITHUB, SRV_FORGE_GITLAB, SRV_FORGE_GITEA };
  * knows SECRET: GitHub "sha256=" + hex HMAC-SHA256, Gitea hex HMAC-SHA256, GitLab the
  * secret itself. Constant time in the secret and the digest. An empty SECRET or a NULL
  * SIGNATURE never verifies. */
-bool srv_webhook_verify(enum srv_forge forge, const char *secret, const char *signature,
-                        const void *body, size_t len);
-void h_hook_github(struct req *r);
+bool sl_srv_webhook_verify(enum srv_forge forge, const char *secret, const char *signature,
+                           const void *body, size_t len);
+void sl_h_hook_github(struct req *r);
 /* CI/CD variables (api_variables.c). */
-void h_project_variables_list(struct req *r);
-void h_project_variable_get(struct req *r);
-void h_project_variable_create(struct req *r);
-void h_project_variable_update(struct req *r);
-void h_project_variable_delete(struct req *r);
-void h_admin_variables_list(struct req *r);
-void h_admin_variable_get(struct req *r);
-void h_admin_variable_create(struct req *r);
-void h_admin_variable_update(struct req *r);
-void h_admin_variable_delete(struct req *r);
-void h_hook_gitlab(struct req *r);
-void h_hook_gitea(struct req *r);
+void sl_h_project_variables_list(struct req *r);
+void sl_h_project_variable_get(struct req *r);
+void sl_h_project_variable_create(struct req *r);
+void sl_h_project_variable_update(struct req *r);
+void sl_h_project_variable_delete(struct req *r);
+void sl_h_admin_variables_list(struct req *r);
+void sl_h_admin_variable_get(struct req *r);
+void sl_h_admin_variable_create(struct req *r);
+void sl_h_admin_variable_update(struct req *r);
+void sl_h_admin_variable_delete(struct req *r);
+void sl_h_hook_gitlab(struct req *r);
+void sl_h_hook_gitea(struct req *r);
 
 /* Merge (pull) requests (merge_requests.c): a forge's request event in one shape. Strings
- * are borrowed from the payload (or the arena given to srv_mr_read). */
+ * are borrowed from the payload (or the arena given to sl_srv_mr_read). */
 struct srv_mr {
     int64_t iid;
     const char *title, *description, *source_branch, *target_branch, *head_sha;
@@ -274,42 +275,43 @@ struct srv_mr {
     bool runs; /* the event brings commits: it makes a pipeline */
 };
 /* Whether EVENT (the forge's event header) is a merge or pull request event. */
-bool srv_mr_event(enum srv_forge forge, const char *event);
+bool sl_srv_mr_event(enum srv_forge forge, const char *event);
 /* Reads PAYLOAD into *MR. SL_EINVAL (*WHY says what is missing) when it is not one. */
-int srv_mr_read(enum srv_forge forge, json_t *payload, struct srv_mr *mr, struct sl_arena *a,
-                const char **why);
+int sl_srv_mr_read(enum srv_forge forge, json_t *payload, struct srv_mr *mr, struct sl_arena *a,
+                   const char **why);
 /* Records the request's state (for CI_OPEN_MERGE_REQUESTS). */
-int srv_mr_record(struct sl_server *s, int64_t project_id, const struct srv_mr *mr,
-                  struct sl_error *err);
+int sl_srv_mr_record(struct sl_server *s, int64_t project_id, const struct srv_mr *mr,
+                     struct sl_error *err);
 /* For a merge request pipeline of T (filled by sl_trigger_from_git at MR's head): its
  * CI_MERGE_REQUEST_* variables, its changed files against the target branch in MIRROR,
  * and whether it may see protected variables (*PROTECTED_OUT). */
-int srv_mr_prepare(struct sl_server *s, int64_t project_id, const struct srv_mr *mr,
-                   const char *mirror, struct sl_trigger *t, bool *protected_out,
-                   struct sl_error *err);
+int sl_srv_mr_prepare(struct sl_server *s, int64_t project_id, const struct srv_mr *mr,
+                      const char *mirror, struct sl_trigger *t, bool *protected_out,
+                      struct sl_error *err);
 /* For a branch pipeline of BRANCH: CI_OPEN_MERGE_REQUESTS of its open requests, if any. */
-int srv_mr_open_list(struct sl_server *s, int64_t project_id, const char *branch,
-                     struct sl_trigger *t, struct sl_error *err);
-/* A merge request pipeline of project P for MR (pipelines.c), as srv_pipeline_create. */
-int srv_pipeline_create_mr(struct sl_server *s, const struct sl_store_project *p,
-                           const struct srv_mr *mr, const char *actor, int64_t *id_out,
-                           struct sl_error *err);
+int sl_srv_mr_open_list(struct sl_server *s, int64_t project_id, const char *branch,
+                        struct sl_trigger *t, struct sl_error *err);
+/* A merge request pipeline of project P for MR (pipelines.c), as sl_srv_pipeline_create. */
+int sl_srv_pipeline_create_mr(struct sl_server *s, const struct sl_store_project *p,
+                              const struct srv_mr *mr, const char *actor, int64_t *id_out,
+                              struct sl_error *err);
 
 /* Pipelines (pipelines.c). */
 /* Plans and stores a pipeline of project P for REF ("" = the default branch) with
  * VARIABLES (a JSON object or NULL) and SOURCE. A configuration that does not compile
  * still gives a pipeline (failed, with its messages); SL_EINVAL only for a request that
  * cannot be one (unknown ref, a repository that cannot be fetched: ERR says). */
-int srv_pipeline_create(struct sl_server *s, const struct sl_store_project *p, const char *ref,
-                        json_t *variables, const char *source, int64_t *id_out,
-                        struct sl_error *err);
+int sl_srv_pipeline_create(struct sl_server *s, const struct sl_store_project *p, const char *ref,
+                           json_t *variables, const char *source, int64_t *id_out,
+                           struct sl_error *err);
 
-/* As srv_pipeline_create, recording ACTOR ("token:3"; NULL: the source) as who triggered
+/* As sl_srv_pipeline_create, recording ACTOR ("token:3"; NULL: the source) as who triggered
  * the pipeline's deployments, with INPUTS (a JSON object or NULL) for the spec:inputs of
  * the .gitlab-ci.yml. */
-int srv_pipeline_create_by(struct sl_server *s, const struct sl_store_project *p, const char *ref,
-                           json_t *variables, json_t *inputs, const char *source, const char *actor,
-                           int64_t *id_out, struct sl_error *err);
+int sl_srv_pipeline_create_by(struct sl_server *s, const struct sl_store_project *p,
+                              const char *ref, json_t *variables, json_t *inputs,
+                              const char *source, const char *actor, int64_t *id_out,
+                              struct sl_error *err);
 
 /* A downstream pipeline (bridge.c): the pipeline and bridge job that make it, and for a
  * child pipeline its configuration (trigger:include as a main file named CONFIG_NAME, a
@@ -319,10 +321,10 @@ struct srv_downstream {
     const char *config_yaml;
     const char *config_name;
 };
-int srv_pipeline_create_downstream(struct sl_server *s, const struct sl_store_project *p,
-                                   const char *ref, json_t *variables, const char *source,
-                                   const struct srv_downstream *ds, int64_t *id_out,
-                                   struct sl_error *err);
+int sl_srv_pipeline_create_downstream(struct sl_server *s, const struct sl_store_project *p,
+                                      const char *ref, json_t *variables, const char *source,
+                                      const struct srv_downstream *ds, int64_t *id_out,
+                                      struct sl_error *err);
 
 /* Bridge jobs (bridge.c). srv_bridge_spec adds to a bridge's stored SPEC what running it
  * needs later ({"bridge": {"trigger", "variables", "depend"}}). srv_bridges_fire makes the
@@ -330,32 +332,32 @@ int srv_pipeline_create_downstream(struct sl_server *s, const struct sl_store_pr
  * (each is fired once); a bridge without `strategy: depend` then succeeds, one whose
  * downstream cannot be made fails with the reason in its log. srv_bridge_upstream_settle
  * tells a finished downstream pipeline's `depend` bridge how it ended. Neither may be
- * called inside a transition (srv_transition calls them after its transaction). */
-void srv_bridge_spec(json_t *spec, const struct sl_config *cfg, const struct sl_plan_job *pj,
-                     const struct sl_trigger *t);
-bool srv_spec_is_bridge(const char *spec);
-void srv_bridges_fire(struct sl_server *s, int64_t pipeline_id);
-void srv_bridge_upstream_settle(struct sl_server *s, int64_t pipeline_id);
+ * called inside a transition (sl_srv_transition calls them after its transaction). */
+void sl_srv_bridge_spec(json_t *spec, const struct sl_config *cfg, const struct sl_plan_job *pj,
+                        const struct sl_trigger *t);
+bool sl_srv_spec_is_bridge(const char *spec);
+void sl_srv_bridges_fire(struct sl_server *s, int64_t pipeline_id);
+void sl_srv_bridge_upstream_settle(struct sl_server *s, int64_t pipeline_id);
 
 /* Polling (poll.c): one thread fetches the repositories of projects with a poll interval
  * when they are due and makes a "push" pipeline when the default branch moved. */
-int srv_poller_start(struct sl_server *s, struct sl_error *err);
+int sl_srv_poller_start(struct sl_server *s, struct sl_error *err);
 /* Makes the poller look at the projects again now (one was created or changed). */
-void srv_poller_wake(struct sl_server *s);
+void sl_srv_poller_wake(struct sl_server *s);
 /* Stops and joins it (S->stopping must be set). */
-void srv_poller_join(struct sl_server *s);
+void sl_srv_poller_join(struct sl_server *s);
 
 /* Whether the repository of a project's REPO_URL can be read, when it is on this machine
  * (an absolute path or file://): it must open as a git repository (bare or not). A network
  * URL is not tried here: it is read at the first pipeline, so a request never waits on a
  * forge. Returns 0 or SL_EINVAL with ERR saying why (libgit2's message). */
-int srv_repo_check(const char *repo_url, struct sl_error *err);
+int sl_srv_repo_check(const char *repo_url, struct sl_error *err);
 /* Polls project P: fetches it and makes a "push" pipeline of its default branch when the
  * branch moved since the commit recorded for it (the first poll only records it). 1 with
  * *ID_OUT when a pipeline was made, 0 when the branch did not move, < 0 as
- * srv_pipeline_create. */
-int srv_pipeline_poll(struct sl_server *s, const struct sl_store_project *p, int64_t *id_out,
-                      struct sl_error *err);
+ * sl_srv_pipeline_create. */
+int sl_srv_pipeline_poll(struct sl_server *s, const struct sl_store_project *p, int64_t *id_out,
+                         struct sl_error *err);
 
 /* Transitions (transitions.c): each rebuilds the pipeline's machine from the store,
  * applies one event and persists what changed (jobs, then the pipeline's status). */
@@ -377,136 +379,136 @@ struct srv_finish {
 };
 /* JOB_POS is the job's position (ignored for SETTLE and CANCEL_PIPELINE). FORCE_RUNNING:
  * the job is stored failed by recovery but must be fed to the machine as running. */
-int srv_transition(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, size_t job_pos,
-                   const struct srv_finish *fin, bool force_running, struct sl_error *err);
+int sl_srv_transition(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, size_t job_pos,
+                      const struct srv_finish *fin, bool force_running, struct sl_error *err);
 /* Rebuilds the scheduler's view of one stored job from its spec JSON into SJ, with arrays
  * allocated in *ARENA_PTRS (freed by the caller with free_sched_arrays). */
-int srv_sched_job_from_spec(const char *spec, struct sl_sched_job *sj, struct sl_error *err);
-void srv_sched_job_release(struct sl_sched_job *sj);
+int sl_srv_sched_job_from_spec(const char *spec, struct sl_sched_job *sj, struct sl_error *err);
+void sl_srv_sched_job_release(struct sl_sched_job *sj);
 
 /* The base environment of a built-in worker's job (jobenv.c): PATH, HOME, SHELL, LANG,
  * USER, LOGNAME of the user jobs run as (S may be NULL: this process's user; HOME_OVERRIDE,
  * when not NULL, is HOME); never the server's. NULL-terminated; the caller frees the
  * strings and the array. */
-char **srv_job_base_env(const struct sl_server *s, const char *home_override);
+char **sl_srv_job_base_env(const struct sl_server *s, const char *home_override);
 /* Decides who jobs run as (jobenv.c): USER (a name or uid; NULL: `nobody` when the server
  * is root, else the server's own user) and, for another user, closes the data directory to
  * it (see jobenv.c). Call once the store is open and before the workers start. SL_EINVAL:
  * no such user; SL_EPERM: another user asked of a server that is not root. */
-int srv_run_as_setup(struct sl_server *s, const char *user, struct sl_error *err);
+int sl_srv_run_as_setup(struct sl_server *s, const char *user, struct sl_error *err);
 
 /* Workers (worker.c). */
-int srv_workers_start(struct sl_server *s, int n, struct sl_error *err);
+int sl_srv_workers_start(struct sl_server *s, int n, struct sl_error *err);
 /* Wakes idle workers (a job may have become pending). */
-void srv_workers_wake(struct sl_server *s);
+void sl_srv_workers_wake(struct sl_server *s);
 /* Joins them; running jobs are canceled when S->cancel_all is set. */
-void srv_workers_join(struct sl_server *s);
+void sl_srv_workers_join(struct sl_server *s);
 /* Number of jobs running in this process's workers. */
-int srv_workers_busy(struct sl_server *s);
+int sl_srv_workers_busy(struct sl_server *s);
 /* Start-up recovery (sl_store_recover_jobs fed to the scheduler). */
-int srv_recover(struct sl_server *s, struct sl_error *err);
+int sl_srv_recover(struct sl_server *s, struct sl_error *err);
 /* Fails running jobs whose lease lapsed (a runner gone or stopped) as runner_system_failure
  * (the ticker, every second). */
-void srv_recover_lapsed(struct sl_server *s);
+void sl_srv_recover_lapsed(struct sl_server *s);
 /* Called with JOB just claimed by WORKER_ID (a built-in worker or a remote runner): marks
  * its pipeline running and its deployment started; false when the job was refused (an
  * outdated deployment) and must not run. */
-bool srv_job_claimed(struct sl_server *s, const struct sl_store_job *job, const char *worker_id);
+bool sl_srv_job_claimed(struct sl_server *s, const struct sl_store_job *job, const char *worker_id);
 
 /* Environments and deployments (deploy.c, deploy_api.c). */
 /* Records the environments, environment jobs and deployments of new pipeline P (stored
  * with its jobs, in PLAN's order). */
-int srv_deploy_record(struct sl_server *s, const struct sl_store_pipeline *p,
-                      const struct sl_plan *plan, const char *actor, struct sl_error *err);
+int sl_srv_deploy_record(struct sl_server *s, const struct sl_store_pipeline *p,
+                         const struct sl_plan *plan, const char *actor, struct sl_error *err);
 /* Whether job PJ of a new pipeline of PROJECT_ID deploys to a protected environment that
  * needs approvals; then it is made to wait as a manual job that does not allow failure
  * (SPEC's "when" and "allow_failure" are rewritten) until its deployment is approved. */
-bool srv_deploy_gate(struct sl_server *s, int64_t project_id, const struct sl_plan_job *pj,
-                     json_t *spec);
+bool sl_srv_deploy_gate(struct sl_server *s, int64_t project_id, const struct sl_plan_job *pj,
+                        json_t *spec);
 /* Why job JOB_ID may not be played (PLAY) or retried by ACTOR ("token:<id>") of ROLE:
  * SL_EBUSY when its deployment waits for approvals (a play), SL_EPERM when its environment
  * is protected and ACTOR may not deploy to it (ERR says so); 0 when it may. */
-int srv_deploy_play_refused(struct sl_server *s, int64_t job_id, const char *actor,
-                            const char *role, bool play, struct sl_error *err);
+int sl_srv_deploy_play_refused(struct sl_server *s, int64_t job_id, const char *actor,
+                               const char *role, bool play, struct sl_error *err);
 /* Job JOB_ID now has status JOB_STATUS: its deployment and environment follow (a no-op for
  * a job without an environment). Errors are logged, never returned: a job's progress never
  * waits on its deployment's bookkeeping. */
-void srv_deploy_job_moved(struct sl_server *s, int64_t job_id, const char *job_status);
+void sl_srv_deploy_job_moved(struct sl_server *s, int64_t job_id, const char *job_status);
 /* A running job of a remote runner (sluice agent, gitlab-runner: "runner:ID"), which a
  * cancel reaches through Job-Status: canceling rather than at once. */
-bool srv_job_on_remote_runner(const struct sl_store_job *j);
+bool sl_srv_job_on_remote_runner(const struct sl_store_job *j);
 /* The job's status as the API shows it: GitLab's "canceling" for a running job whose
  * runner was asked to cancel it, else its stored status. */
-const char *srv_job_status_shown(const struct sl_store_job *j);
+const char *sl_srv_job_status_shown(const struct sl_store_job *j);
 /* Job OLD_ID was retried as job NEW_ID: the new job does to its environment what the old
  * one did, and has a deployment of its own (a deployment not started yet, such as a
  * rollback's, moves to it). A no-op for jobs without an environment. */
-void srv_deploy_job_retried(struct sl_server *s, int64_t old_id, int64_t new_id);
+void sl_srv_deploy_job_retried(struct sl_server *s, int64_t old_id, int64_t new_id);
 /* Called with a job just claimed by WORKER_ID: when it would deploy over a newer successful
  * deployment, fails it (forward_deployment_failure, a line in its log) and returns true;
  * the caller must not run it. */
-bool srv_deploy_refuse_outdated(struct sl_server *s, const struct sl_store_job *job,
-                                const char *worker_id);
+bool sl_srv_deploy_refuse_outdated(struct sl_server *s, const struct sl_store_job *job,
+                                   const char *worker_id);
 /* Stops environment ENVIRONMENT_ID: plays (or re-runs) the on_stop job of its latest
  * successful deployment, or stops it at once when there is none. SL_EBUSY when stopped. */
-int srv_deploy_stop(struct sl_server *s, int64_t environment_id, struct sl_error *err);
+int sl_srv_deploy_stop(struct sl_server *s, int64_t environment_id, struct sl_error *err);
 /* Re-runs the job of successful deployment DEPLOYMENT_ID (0: the latest successful one) of
  * the environment, as a new deployment that says what it rolls back to. */
-int srv_deploy_rollback(struct sl_server *s, int64_t environment_id, int64_t deployment_id,
-                        const char *actor, int64_t *new_id, struct sl_error *err);
+int sl_srv_deploy_rollback(struct sl_server *s, int64_t environment_id, int64_t deployment_id,
+                           const char *actor, int64_t *new_id, struct sl_error *err);
 /* A push deleted BRANCH of PROJECT_ID: stops the environments last deployed from it that
  * have an on_stop job (review apps), as GitLab does; *STOPPED counts them. */
-int srv_deploy_stop_branch(struct sl_server *s, int64_t project_id, const char *branch,
-                           int *stopped, struct sl_error *err);
+int sl_srv_deploy_stop_branch(struct sl_server *s, int64_t project_id, const char *branch,
+                              int *stopped, struct sl_error *err);
 /* Resource groups (resource_group.c). Gives the resource of each group of pipeline
  * PIPELINE_ID's jobs (0: of every group in use) to the next job in line, when it is free,
  * and wakes the workers if a job was queued. Errors are logged and counted. */
-void srv_resource_groups_kick(struct sl_server *s, int64_t pipeline_id);
+void sl_srv_resource_groups_kick(struct sl_server *s, int64_t pipeline_id);
 /* The store status of a job the machine says is ST: a ready job of a resource group waits
  * for its resource (pipelines.c). */
-const char *srv_job_status_store(enum sl_sched_status st, bool in_resource_group);
+const char *sl_srv_job_status_store(enum sl_sched_status st, bool in_resource_group);
 /* A job's resource group and, while it waits, the job holding it (GET /jobs/{id}). */
-void srv_resource_group_job_info(struct sl_server *s, const struct sl_store_job *j, json_t *o);
-void h_resource_group_list(struct req *r);
-void h_resource_group_get(struct req *r);
-void h_resource_group_update(struct req *r);
-void h_resource_group_upcoming(struct req *r);
+void sl_srv_resource_group_job_info(struct sl_server *s, const struct sl_store_job *j, json_t *o);
+void sl_h_resource_group_list(struct req *r);
+void sl_h_resource_group_get(struct req *r);
+void sl_h_resource_group_update(struct req *r);
+void sl_h_resource_group_upcoming(struct req *r);
 /* Stops environments whose auto_stop_in is over (the ticker calls it). */
-void srv_deploy_tick(struct sl_server *s, int64_t now);
+void sl_srv_deploy_tick(struct sl_server *s, int64_t now);
 /* Records ACTOR's (of role ACTOR_ROLE) approval or rejection of blocked deployment
  * DEPLOYMENT_ID. With enough approvals its job is queued; a rejection fails it. SL_EBUSY
  * when it waits for no approval, SL_EPERM for its triggerer or a role below the
  * environment's deploy_role, SL_EEXISTS when ACTOR decided already. */
-int srv_deploy_decide(struct sl_server *s, int64_t deployment_id, const char *actor,
-                      const char *actor_role, bool approve, const char *comment,
-                      struct sl_error *err);
-void h_environment_list(struct req *r);
+int sl_srv_deploy_decide(struct sl_server *s, int64_t deployment_id, const char *actor,
+                         const char *actor_role, bool approve, const char *comment,
+                         struct sl_error *err);
+void sl_h_environment_list(struct req *r);
 /* The sources of claimed JOB (its stored SPEC's source_positions): each earlier job's name,
  * id, artifacts directory under PDIR (DATA/pipelines/<id>; NULL when it left none) and
  * dotenv variables from the store's job_reports, in restore order, allocated in A
  * (job_sources.c). */
 struct sl_jobspec_source;
-int srv_job_sources(struct sl_server *s, const struct sl_store_job *job, json_t *spec,
-                    const char *pdir, struct sl_arena *a, struct sl_jobspec_source **out,
-                    size_t *n);
+int sl_srv_job_sources(struct sl_server *s, const struct sl_store_job *job, json_t *spec,
+                       const char *pdir, struct sl_arena *a, struct sl_jobspec_source **out,
+                       size_t *n);
 /* True when the claimed JOB is a bridge (trigger:), which no worker or runner runs: the
  * server does not create downstream pipelines yet (sluice run does), so its end is
  * recorded at once as GitLab's downstream_pipeline_creation_failed, with a log line
  * saying why (worker.c). WORKER_ID is the claimer. */
-bool srv_job_settle_bridge(struct sl_server *s, struct sl_store_job *job, const char *worker_id);
+bool sl_srv_job_settle_bridge(struct sl_server *s, struct sl_store_job *job, const char *worker_id);
 /* GET /api/v1/pipelines/{id}/test_report (reports_api.c) */
-void h_pipeline_test_report(struct req *r);
-void h_environment_get(struct req *r);
-void h_environment_stop(struct req *r);
-void h_environment_delete(struct req *r);
-void h_environment_rollback(struct req *r);
-void h_environment_deployments(struct req *r);
-void h_deployment_get(struct req *r);
-void h_deployment_approve(struct req *r);
-void h_deployment_reject(struct req *r);
-void h_protected_env_create(struct req *r);
-void h_protected_env_list(struct req *r);
-void h_protected_env_delete(struct req *r);
+void sl_h_pipeline_test_report(struct req *r);
+void sl_h_environment_get(struct req *r);
+void sl_h_environment_stop(struct req *r);
+void sl_h_environment_delete(struct req *r);
+void sl_h_environment_rollback(struct req *r);
+void sl_h_environment_deployments(struct req *r);
+void sl_h_deployment_get(struct req *r);
+void sl_h_deployment_approve(struct req *r);
+void sl_h_deployment_reject(struct req *r);
+void sl_h_protected_env_create(struct req *r);
+void sl_h_protected_env_list(struct req *r);
+void sl_h_protected_env_delete(struct req *r);
 struct sl_arena;
 struct sl_job_spec;
 struct sl_mask;
@@ -525,120 +527,120 @@ struct srv_job_vars {
 };
 /* The variables of project PROJECT_ID for the job PLANNED describes (its environment and
  * CI_COMMIT_REF_PROTECTED come from PLANNED's variables). Release with
- * srv_job_vars_release (values are wiped). */
-int srv_job_variables(struct sl_server *s, int64_t project_id, const struct sl_job_spec *planned,
-                      struct srv_job_vars *out, struct sl_error *err);
+ * sl_srv_job_vars_release (values are wiped). */
+int sl_srv_job_variables(struct sl_server *s, int64_t project_id, const struct sl_job_spec *planned,
+                         struct srv_job_vars *out, struct sl_error *err);
 /* The same for a job in ENVIRONMENT (NULL: none, so only rows scoped `*` apply) on a ref
  * that is REF_PROTECTED or not: what pipeline creation hands the planner for rules and
  * include paths (environment NULL). */
-int srv_stored_variables(struct sl_server *s, int64_t project_id, const char *environment,
-                         bool ref_protected, struct srv_job_vars *out, struct sl_error *err);
-void srv_job_vars_release(struct srv_job_vars *jv);
+int sl_srv_stored_variables(struct sl_server *s, int64_t project_id, const char *environment,
+                            bool ref_protected, struct srv_job_vars *out, struct sl_error *err);
+void sl_srv_job_vars_release(struct srv_job_vars *jv);
 /* Appends KEY=VALUE (raw; masked when MASKED) to JV: what the server adds beside the stored
  * variables, such as the job's CI_JOB_TOKEN. */
-void srv_job_vars_add(struct srv_job_vars *jv, const char *key, const char *value, bool masked);
+void sl_srv_job_vars_add(struct srv_job_vars *jv, const char *key, const char *value, bool masked);
 /* Adds the masked values of JV to M. */
-int srv_job_vars_mask(const struct srv_job_vars *jv, struct sl_mask *m, struct sl_error *err);
+int sl_srv_job_vars_mask(const struct srv_job_vars *jv, struct sl_mask *m, struct sl_error *err);
 /* JV as the KEY=VALUE lists sl_jobspec_ctx takes (extra and extra_raw), in A; file variables
  * are written into FILES_DIR (made afresh, 0700, the job user's) and become their paths. */
-int srv_job_vars_env(struct sl_server *s, const struct srv_job_vars *jv, const char *files_dir,
-                     struct sl_arena *a, const char *const **plain, const char *const **raw,
-                     struct sl_error *err);
+int sl_srv_job_vars_env(struct sl_server *s, const struct srv_job_vars *jv, const char *files_dir,
+                        struct sl_arena *a, const char *const **plain, const char *const **raw,
+                        struct sl_error *err);
 
 /* auto_cancel.c: GitLab's workflow:auto_cancel. A new pipeline P on a branch cancels the
  * older unfinished pipelines of older commits of its project and branch, each as its own
  * on_new_commit says: conservative (the whole pipeline, unless a job that is not
  * interruptible has started), interruptible (only its interruptible jobs), none. Failures
  * are logged. */
-void srv_auto_cancel_redundant(struct sl_server *s, const struct sl_store_pipeline *p);
+void sl_srv_auto_cancel_redundant(struct sl_server *s, const struct sl_store_pipeline *p);
 /* on_job_failure: all. After job POS of PIPELINE_ID ended: when it failed (a failure not
  * allowed, no retry left) and its pipeline asked for it, the rest of the pipeline is
  * canceled. */
-void srv_auto_cancel_on_failure(struct sl_server *s, int64_t pipeline_id, size_t pos);
+void sl_srv_auto_cancel_on_failure(struct sl_server *s, int64_t pipeline_id, size_t pos);
 
 /* deploy_freeze.c */
-void h_freeze_period_create(struct req *r);
-void h_freeze_period_list(struct req *r);
-void h_freeze_period_get(struct req *r);
-void h_freeze_period_update(struct req *r);
-void h_freeze_period_delete(struct req *r);
+void sl_h_freeze_period_create(struct req *r);
+void sl_h_freeze_period_list(struct req *r);
+void sl_h_freeze_period_get(struct req *r);
+void sl_h_freeze_period_update(struct req *r);
+void sl_h_freeze_period_delete(struct req *r);
 /* Whether a freeze period of PROJECT_ID is active at NOW_MS (GitLab's rule). */
-int srv_deploy_frozen(struct sl_server *s, int64_t project_id, int64_t now_ms, bool *out,
-                      struct sl_error *err);
+int sl_srv_deploy_frozen(struct sl_server *s, int64_t project_id, int64_t now_ms, bool *out,
+                         struct sl_error *err);
 
 /* protected_refs.c */
-void h_protected_branch_list(struct req *r);
-void h_protected_branch_create(struct req *r);
-void h_protected_branch_get(struct req *r);
-void h_protected_branch_delete(struct req *r);
-void h_protected_tag_list(struct req *r);
-void h_protected_tag_create(struct req *r);
-void h_protected_tag_get(struct req *r);
-void h_protected_tag_delete(struct req *r);
+void sl_h_protected_branch_list(struct req *r);
+void sl_h_protected_branch_create(struct req *r);
+void sl_h_protected_branch_get(struct req *r);
+void sl_h_protected_branch_delete(struct req *r);
+void sl_h_protected_tag_list(struct req *r);
+void sl_h_protected_tag_create(struct req *r);
+void sl_h_protected_tag_get(struct req *r);
+void sl_h_protected_tag_delete(struct req *r);
 /* Whether REF (a tag when TAG) of PROJECT_ID is protected: a protected branch or tag of the
  * project names it or matches it as a wildcard. Decides CI_COMMIT_REF_PROTECTED. */
-int srv_ref_protected(struct sl_server *s, int64_t project_id, const char *ref, bool tag, bool *out,
-                      struct sl_error *err);
+int sl_srv_ref_protected(struct sl_server *s, int64_t project_id, const char *ref, bool tag,
+                         bool *out, struct sl_error *err);
 
 /* Shared by the handler files (api.c). */
-json_t *srv_time_json(int64_t ms);
+json_t *sl_srv_time_json(int64_t ms);
 /* A job as the API shows it (FULL: as GET /jobs/{id} does, else as in a pipeline). */
-json_t *srv_job_json(const struct sl_store_job *j, bool full);
+json_t *sl_srv_job_json(const struct sl_store_job *j, bool full);
 /* ?after= and ?limit= into PAGE; answers 400 and returns false when they are bad. */
-bool srv_page_args(struct req *r, struct sl_store_page *page);
-/* An audit event of the request's token on KIND:ID. */
-void srv_audit_on(struct req *r, const char *action, const char *kind, int64_t id);
+bool sl_srv_page_args(struct req *r, struct sl_store_page *page);
+/* An sl_audit event of the request's token on KIND:ID. */
+void sl_srv_audit_on(struct req *r, const char *action, const char *kind, int64_t id);
 
 /* The delivery queue (delivery.c): statuses and notifications are rows in the store that
  * one thread sends with retries (see the file). */
 #define SRV_DELIVERY_ATTEMPTS 8         /* attempts before a delivery is given up */
 #define SRV_DELIVERY_RETRY_BASE_MS 5000 /* the first retry's wait (--delivery-retry-base) */
 #define SRV_DELIVERY_KEEP_MS (30LL * 86400 * 1000) /* finished deliveries are kept 30 days */
-int srv_delivery_start(struct sl_server *s, struct sl_error *err);
+int sl_srv_delivery_start(struct sl_server *s, struct sl_error *err);
 /* Makes the sender look at the queue now. */
-void srv_delivery_wake(struct sl_server *s);
+void sl_srv_delivery_wake(struct sl_server *s);
 /* Stops and joins it (S->stopping must be set). */
-void srv_delivery_join(struct sl_server *s);
+void sl_srv_delivery_join(struct sl_server *s);
 /* Queues a request to TARGET of KIND ("status:github", "notify:slack", ...) for PROJECT_ID
  * from SOURCE_ID (a notification rule; 0: the forge connection) with BODY (a mail's whole
  * message for notify:email) and wakes the sender. Inside a transition it is part of its
  * transaction. */
-int srv_delivery_queue(struct sl_server *s, int64_t project_id, int64_t source_id, const char *kind,
-                       const char *target, const char *method, const char *body,
-                       struct sl_error *err);
-void h_delivery_list(struct req *r);
+int sl_srv_delivery_queue(struct sl_server *s, int64_t project_id, int64_t source_id,
+                          const char *kind, const char *target, const char *method,
+                          const char *body, struct sl_error *err);
+void sl_h_delivery_list(struct req *r);
 
 /* Commit statuses (forge.c). */
 /* The header that authenticates TOKEN on a forge of KIND (caller frees; wipe it). */
-char *srv_forge_auth_header(const char *kind, const char *token);
-void h_forge_get(struct req *r);
-void h_forge_put(struct req *r);
-void h_forge_delete(struct req *r);
+char *sl_srv_forge_auth_header(const char *kind, const char *token);
+void sl_h_forge_get(struct req *r);
+void sl_h_forge_put(struct req *r);
+void sl_h_forge_delete(struct req *r);
 /* Pipeline P moved from OLD_STATUS (NULL: it was just created) to its status: queues its
  * commit status on the project's forge and, when it finished, the notifications its rules
  * ask for. Errors are logged, never returned: a pipeline never waits on its reports. */
-void srv_pipeline_reported(struct sl_server *s, const struct sl_store_pipeline *p,
-                           const char *old_status);
+void sl_srv_pipeline_reported(struct sl_server *s, const struct sl_store_pipeline *p,
+                              const char *old_status);
 /* Job JOB_ID's status changed: when its project's forge connection asks for per-job
  * statuses, queues the job's own (context sluice/job/NAME). Errors are logged. */
-void srv_job_reported(struct sl_server *s, int64_t job_id);
+void sl_srv_job_reported(struct sl_server *s, int64_t job_id);
 /* Notifications (notify.c). */
 /* Queues the notifications of finished pipeline P (failed, success, and fixed when its ref
  * had last failed) to every rule of its project that asks for them. */
-void srv_notify_pipeline(struct sl_server *s, const struct sl_store_pipeline *p);
-void h_notification_list(struct req *r);
-void h_notification_create(struct req *r);
-void h_notification_delete(struct req *r);
-void h_notification_test(struct req *r);
+void sl_srv_notify_pipeline(struct sl_server *s, const struct sl_store_pipeline *p);
+void sl_h_notification_list(struct req *r);
+void sl_h_notification_create(struct req *r);
+void sl_h_notification_delete(struct req *r);
+void sl_h_notification_test(struct req *r);
 
 /* Metrics (metrics.c). */
-void metrics_init(struct metrics *m);
-void metrics_release(struct metrics *m);
-void metrics_request(struct metrics *m, int route, int code, double seconds);
-void metrics_job(struct metrics *m, double seconds);
-void metrics_render(struct sl_server *s, struct sl_str *out);
+void sl_metrics_init(struct metrics *m);
+void sl_metrics_release(struct metrics *m);
+void sl_metrics_request(struct metrics *m, int route, int code, double seconds);
+void sl_metrics_job(struct metrics *m, double seconds);
+void sl_metrics_render(struct sl_server *s, struct sl_str *out);
 
 /* JSON of stored rows (api.c). */
-json_t *pipeline_json(const struct sl_store_pipeline *p);
+json_t *sl_pipeline_json(const struct sl_store_pipeline *p);
 
 #endif

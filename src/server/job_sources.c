@@ -24,8 +24,9 @@ static const char *const *dotenv_list(struct sl_arena *a, const char *text)
     return kv;
 }
 
-int srv_job_sources(struct sl_server *s, const struct sl_store_job *job, json_t *spec,
-                    const char *pdir, struct sl_arena *a, struct sl_jobspec_source **out, size_t *n)
+int sl_srv_job_sources(struct sl_server *s, const struct sl_store_job *job, json_t *spec,
+                       const char *pdir, struct sl_arena *a, struct sl_jobspec_source **out,
+                       size_t *n)
 {
     struct sl_store_job *peers = NULL;
     struct sl_store_job_report *reps = NULL;

@@ -63,16 +63,16 @@ static void pick(struct sl_store_variable *rows, size_t n, const char *environme
     }
 }
 
-int srv_job_variables(struct sl_server *s, int64_t project_id, const struct sl_job_spec *planned,
-                      struct srv_job_vars *out, struct sl_error *err)
+int sl_srv_job_variables(struct sl_server *s, int64_t project_id, const struct sl_job_spec *planned,
+                         struct srv_job_vars *out, struct sl_error *err)
 {
     const char *prot = planned_var(planned, "CI_COMMIT_REF_PROTECTED");
-    return srv_stored_variables(s, project_id, planned_var(planned, "CI_ENVIRONMENT_NAME"),
-                                prot && !strcmp(prot, "true"), out, err);
+    return sl_srv_stored_variables(s, project_id, planned_var(planned, "CI_ENVIRONMENT_NAME"),
+                                   prot && !strcmp(prot, "true"), out, err);
 }
 
-int srv_stored_variables(struct sl_server *s, int64_t project_id, const char *environment,
-                         bool ref_protected, struct srv_job_vars *out, struct sl_error *err)
+int sl_srv_stored_variables(struct sl_server *s, int64_t project_id, const char *environment,
+                            bool ref_protected, struct srv_job_vars *out, struct sl_error *err)
 {
     struct sl_store_variable *inst = NULL, *proj = NULL;
     size_t ninst = 0, nproj = 0;
@@ -102,14 +102,14 @@ out:
     return rc;
 }
 
-void srv_job_vars_add(struct srv_job_vars *jv, const char *key, const char *value, bool masked)
+void sl_srv_job_vars_add(struct srv_job_vars *jv, const char *key, const char *value, bool masked)
 {
     jv->vars = sl_xrealloc(jv->vars, (jv->n + 2) * sizeof(*jv->vars));
     jv->vars[jv->n++] = (struct srv_job_var){
         .key = sl_xstrdup(key), .value = sl_xstrdup(value), .raw = true, .masked = masked};
 }
 
-void srv_job_vars_release(struct srv_job_vars *jv)
+void sl_srv_job_vars_release(struct srv_job_vars *jv)
 {
     for (size_t i = 0; jv->vars && i < jv->n; i++) {
         free(jv->vars[i].key);
@@ -122,7 +122,7 @@ void srv_job_vars_release(struct srv_job_vars *jv)
     memset(jv, 0, sizeof(*jv));
 }
 
-int srv_job_vars_mask(const struct srv_job_vars *jv, struct sl_mask *m, struct sl_error *err)
+int sl_srv_job_vars_mask(const struct srv_job_vars *jv, struct sl_mask *m, struct sl_error *err)
 {
     for (size_t i = 0; i < jv->n; i++) {
         const struct srv_job_var *v = &jv->vars[i];
@@ -133,9 +133,9 @@ int srv_job_vars_mask(const struct srv_job_vars *jv, struct sl_mask *m, struct s
     return 0;
 }
 
-int srv_job_vars_env(struct sl_server *s, const struct srv_job_vars *jv, const char *files_dir,
-                     struct sl_arena *a, const char *const **plain, const char *const **raw,
-                     struct sl_error *err)
+int sl_srv_job_vars_env(struct sl_server *s, const struct srv_job_vars *jv, const char *files_dir,
+                        struct sl_arena *a, const char *const **plain, const char *const **raw,
+                        struct sl_error *err)
 {
     const char **p = sl_arena_alloc(a, (jv->n + 1) * sizeof(*p));
     const char **r = sl_arena_alloc(a, (jv->n + 1) * sizeof(*r));

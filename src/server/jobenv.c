@@ -28,7 +28,7 @@
 #define JOB_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define DEFAULT_RUN_AS "nobody"
 
-char **srv_job_base_env(const struct sl_server *s, const char *home_override)
+char **sl_srv_job_base_env(const struct sl_server *s, const char *home_override)
 {
     char **env = sl_xcalloc(8, sizeof(*env));
     size_t n = 0;
@@ -95,7 +95,7 @@ static void close_entries(const char *dir, const char *keep)
     closedir(d);
 }
 
-int srv_run_as_setup(struct sl_server *s, const char *user, struct sl_error *err)
+int sl_srv_run_as_setup(struct sl_server *s, const char *user, struct sl_error *err)
 {
     bool root = geteuid() == 0;
     int rc = 0;

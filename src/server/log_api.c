@@ -86,33 +86,33 @@ static int log_lines(struct req *r, int64_t a, int64_t b, struct sl_error *err)
     text.len = (size_t)(p - text.buf);
     next = start + (int64_t)text.len;
     reply_log(r, &text, next);
-    reply_header(r, "X-Log-First-Line", "%lld", (long long)a);
-    reply_header(r, "X-Log-Line-Count", "%lld", (long long)got);
-    reply_header(r, "X-Log-Offset", "%lld", (long long)start);
-    reply_header(r, "X-Log-Lines", "%lld", (long long)total);
+    sl_reply_header(r, "X-Log-First-Line", "%lld", (long long)a);
+    sl_reply_header(r, "X-Log-Line-Count", "%lld", (long long)got);
+    sl_reply_header(r, "X-Log-Offset", "%lld", (long long)start);
+    sl_reply_header(r, "X-Log-Lines", "%lld", (long long)total);
 out:
     sl_str_release(&text);
     return rc;
 }
 
-void h_job_log(struct req *r)
+void sl_h_job_log(struct req *r)
 {
-    const char *off = query_arg(r, "offset"), *lines = query_arg(r, "lines");
+    const char *off = sl_query_arg(r, "offset"), *lines = sl_query_arg(r, "lines");
     int64_t offset = 0, a = 0, b = 0;
     if (off && lines) {
-        reply_error(r, 400, "invalid", "give offset or lines, not both");
+        sl_reply_error(r, 400, "invalid", "give offset or lines, not both");
         return;
     }
     if (off) {
         char *end;
         offset = strtoll(off, &end, 10);
         if (!*off || *end || offset < 0) {
-            reply_error(r, 400, "invalid", "offset must be a byte offset");
+            sl_reply_error(r, 400, "invalid", "offset must be a byte offset");
             return;
         }
     }
     if (lines && !parse_lines(lines, &a, &b)) {
-        reply_error(r, 400, "invalid", "lines must be A-B or A- (1-based line numbers, A <= B)");
+        sl_reply_error(r, 400, "invalid", "lines must be A-B or A- (1-based line numbers, A <= B)");
         return;
     }
     struct sl_store_job j = {0};
@@ -128,7 +128,7 @@ void h_job_log(struct req *r)
             reply_log(r, &text, next);
     }
     if (rc < 0)
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     sl_str_release(&text);
     sl_store_job_release(&j);
     sl_error_release(&err);
@@ -248,21 +248,22 @@ static int search_log(struct req *r, struct search *s, int64_t offset, int64_t *
     return rc;
 }
 
-void h_job_log_search(struct req *r)
+void sl_h_job_log_search(struct req *r)
 {
-    const char *q = query_arg(r, "q"), *from = query_arg(r, "from"), *lim = query_arg(r, "limit");
+    const char *q = sl_query_arg(r, "q"), *from = sl_query_arg(r, "from"),
+               *lim = sl_query_arg(r, "limit");
     struct search s = {.limit = MATCHES_DEFAULT, .fold = SL_STR_INIT};
     int64_t from_line = 1, limit = 0, offset = 0, next_line = 0;
     if (!q || !*q || strlen(q) > QUERY_MAX) {
-        reply_error(r, 400, "invalid", "q must be 1 to %d bytes of text to find", QUERY_MAX);
+        sl_reply_error(r, 400, "invalid", "q must be 1 to %d bytes of text to find", QUERY_MAX);
         return;
     }
     if (from && !parse_count(from, &from_line)) {
-        reply_error(r, 400, "invalid", "from must be a line number (1-based)");
+        sl_reply_error(r, 400, "invalid", "from must be a line number (1-based)");
         return;
     }
     if (lim && (!parse_count(lim, &limit) || limit > MATCHES_MAX)) {
-        reply_error(r, 400, "invalid", "limit must be 1 to %d", MATCHES_MAX);
+        sl_reply_error(r, 400, "invalid", "limit must be 1 to %d", MATCHES_MAX);
         return;
     }
     if (limit)
@@ -279,14 +280,14 @@ void h_job_log_search(struct req *r)
     if (rc == 0)
         rc = search_log(r, &s, offset, &next_line, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
         json_decref(s.hits);
     } else {
         /* next_from: where a client asks again for more matches (null: none are left) */
-        reply_json(r, 200,
-                   json_pack("{s:s,s:o,s:b,s:o}", "query", q, "lines", s.hits, "truncated",
-                             next_line != 0, "next_from",
-                             next_line ? json_integer(next_line) : json_null()));
+        sl_reply_json(r, 200,
+                      json_pack("{s:s,s:o,s:b,s:o}", "query", q, "lines", s.hits, "truncated",
+                                next_line != 0, "next_from",
+                                next_line ? json_integer(next_line) : json_null()));
     }
     sl_str_release(&s.fold);
     sl_store_job_release(&j);

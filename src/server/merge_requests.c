@@ -129,7 +129,7 @@ static bool read_gitlab(json_t *payload, struct srv_mr *mr, struct sl_arena *a, 
     return true;
 }
 
-bool srv_mr_event(enum srv_forge forge, const char *event)
+bool sl_srv_mr_event(enum srv_forge forge, const char *event)
 {
     if (!event)
         return false;
@@ -137,8 +137,8 @@ bool srv_mr_event(enum srv_forge forge, const char *event)
                                      : !strcmp(event, "pull_request");
 }
 
-int srv_mr_read(enum srv_forge forge, json_t *payload, struct srv_mr *mr, struct sl_arena *a,
-                const char **why)
+int sl_srv_mr_read(enum srv_forge forge, json_t *payload, struct srv_mr *mr, struct sl_arena *a,
+                   const char **why)
 {
     memset(mr, 0, sizeof(*mr));
     bool ok = forge == SRV_FORGE_GITLAB
@@ -151,8 +151,8 @@ int srv_mr_read(enum srv_forge forge, json_t *payload, struct srv_mr *mr, struct
     return ok ? 0 : SL_EINVAL;
 }
 
-int srv_mr_record(struct sl_server *s, int64_t project_id, const struct srv_mr *mr,
-                  struct sl_error *err)
+int sl_srv_mr_record(struct sl_server *s, int64_t project_id, const struct srv_mr *mr,
+                     struct sl_error *err)
 {
     struct sl_store_merge_request row = {.project_id = project_id,
                                          .iid = mr->iid,
@@ -226,9 +226,9 @@ out:
     return rc;
 }
 
-int srv_mr_prepare(struct sl_server *s, int64_t project_id, const struct srv_mr *mr,
-                   const char *mirror, struct sl_trigger *t, bool *protected_out,
-                   struct sl_error *err)
+int sl_srv_mr_prepare(struct sl_server *s, int64_t project_id, const struct srv_mr *mr,
+                      const char *mirror, struct sl_trigger *t, bool *protected_out,
+                      struct sl_error *err)
 {
     /* (the tree and the trigger are already at the request's head: sl_trigger_from_git) */
     git_repository *repo = NULL;
@@ -240,8 +240,8 @@ int srv_mr_prepare(struct sl_server *s, int64_t project_id, const struct srv_mr 
     rc = diff_to_target(repo, mr->head_sha, mr->target_branch, target_sha, base_sha, t, err);
     git_repository_free(repo);
     if (rc < 0 ||
-        (rc = srv_ref_protected(s, project_id, mr->source_branch, false, &src_prot, err)) < 0 ||
-        (rc = srv_ref_protected(s, project_id, mr->target_branch, false, &dst_prot, err)) < 0)
+        (rc = sl_srv_ref_protected(s, project_id, mr->source_branch, false, &src_prot, err)) < 0 ||
+        (rc = sl_srv_ref_protected(s, project_id, mr->target_branch, false, &dst_prot, err)) < 0)
         return rc;
     *protected_out = src_prot && dst_prot && !mr->from_fork;
     sl_vars_set(&t->predefined, "CI_COMMIT_REF_PROTECTED", *protected_out ? "true" : "false",
@@ -292,8 +292,8 @@ int srv_mr_prepare(struct sl_server *s, int64_t project_id, const struct srv_mr 
     return 0;
 }
 
-int srv_mr_open_list(struct sl_server *s, int64_t project_id, const char *branch,
-                     struct sl_trigger *t, struct sl_error *err)
+int sl_srv_mr_open_list(struct sl_server *s, int64_t project_id, const char *branch,
+                        struct sl_trigger *t, struct sl_error *err)
 {
     int64_t iids[4]; /* GitLab lists at most 4 */
     size_t n = 0;

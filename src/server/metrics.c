@@ -11,13 +11,13 @@ static const double latency_bounds[SRV_HIST_N] = {0.001, 0.0025, 0.005, 0.01, 0.
                                                   0.1,   0.25,   0.5,   1,    2.5,   10};
 static const double job_bounds[SRV_HIST_N] = {1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200};
 
-void metrics_init(struct metrics *m)
+void sl_metrics_init(struct metrics *m)
 {
     memset(m, 0, sizeof(*m));
     pthread_mutex_init(&m->mu, NULL);
 }
 
-void metrics_release(struct metrics *m)
+void sl_metrics_release(struct metrics *m)
 {
     free(m->counts);
     pthread_mutex_destroy(&m->mu);
@@ -31,7 +31,7 @@ static size_t bucket(const double *bounds, double v)
     return i;
 }
 
-void metrics_request(struct metrics *m, int route, int code, double seconds)
+void sl_metrics_request(struct metrics *m, int route, int code, double seconds)
 {
     pthread_mutex_lock(&m->mu);
     size_t i;
@@ -49,7 +49,7 @@ void metrics_request(struct metrics *m, int route, int code, double seconds)
     pthread_mutex_unlock(&m->mu);
 }
 
-void metrics_job(struct metrics *m, double seconds)
+void sl_metrics_job(struct metrics *m, double seconds)
 {
     pthread_mutex_lock(&m->mu);
     m->job_dur[bucket(job_bounds, seconds)]++;
@@ -90,7 +90,7 @@ static void by_status(struct sl_server *s, struct sl_str *out, enum sl_store_tab
     sl_store_counts_free(c, n);
 }
 
-void metrics_render(struct sl_server *s, struct sl_str *out)
+void sl_metrics_render(struct sl_server *s, struct sl_str *out)
 {
     struct metrics *m = &s->metrics;
     int64_t pending = 0;
@@ -103,17 +103,17 @@ void metrics_render(struct sl_server *s, struct sl_str *out)
     sl_str_addf(out,
                 "# HELP sluice_jobs_running_here Jobs running in this server's workers.\n"
                 "# TYPE sluice_jobs_running_here gauge\nsluice_jobs_running_here %d\n",
-                srv_workers_busy(s));
+                sl_srv_workers_busy(s));
 
     pthread_mutex_lock(&m->mu);
     sl_str_adds(out, "# HELP sluice_http_requests_total HTTP requests by route and code.\n"
                      "# TYPE sluice_http_requests_total counter\n");
     for (size_t i = 0; i < m->ncounts; i++) {
-        const char *route = m->counts[i].route >= 0 && (size_t)m->counts[i].route < srv_nroutes
-                                ? srv_routes[m->counts[i].route].pattern
+        const char *route = m->counts[i].route >= 0 && (size_t)m->counts[i].route < sl_srv_nroutes
+                                ? sl_srv_routes[m->counts[i].route].pattern
                                 : "unmatched";
-        const char *method = m->counts[i].route >= 0 && (size_t)m->counts[i].route < srv_nroutes
-                                 ? srv_routes[m->counts[i].route].method
+        const char *method = m->counts[i].route >= 0 && (size_t)m->counts[i].route < sl_srv_nroutes
+                                 ? sl_srv_routes[m->counts[i].route].method
                                  : "";
         sl_str_addf(out,
                     "sluice_http_requests_total{method=\"%s\",route=\"%s\",code=\"%d\"} %llu\n",
@@ -144,5 +144,5 @@ void metrics_render(struct sl_server *s, struct sl_str *out)
                 (unsigned long long)atomic_load(&m->auth_throttled),
                 (unsigned long long)atomic_load(&m->polls),
                 (unsigned long long)atomic_load(&m->jobs_retried));
-    srv_flags_metrics_render(s, out);
+    sl_srv_flags_metrics_render(s, out);
 }

@@ -89,7 +89,7 @@ static bool rule_ref_ok(struct sl_server *s, const struct sl_store_notify_rule *
         return !p->is_tag && !strcmp(p->ref, proj->default_branch);
     if (!strcmp(r->refs, "protected")) {
         bool prot = false;
-        return srv_ref_protected(s, p->project_id, p->ref, p->is_tag, &prot, NULL) == 0 && prot;
+        return sl_srv_ref_protected(s, p->project_id, p->ref, p->is_tag, &prot, NULL) == 0 && prot;
     }
     return true;
 }
@@ -188,8 +188,8 @@ static char *webhook_body(struct sl_server *s, const struct message *m)
                            (json_int_t)m->p->iid, "status", m->p->status, "ref", m->p->ref, "tag",
                            m->p->is_tag, "sha", m->p->sha ? m->p->sha : "", "source",
                            m->p->source ? m->p->source : "", "url", m->url);
-    json_object_set_new(pl, "created_at", srv_time_json(m->p->created_at));
-    json_object_set_new(pl, "finished_at", srv_time_json(m->p->finished_at));
+    json_object_set_new(pl, "created_at", sl_srv_time_json(m->p->created_at));
+    json_object_set_new(pl, "finished_at", sl_srv_time_json(m->p->finished_at));
     json_t *o = json_pack("{s:s,s:s,s:{s:I,s:s},s:o,s:o}", "object_kind", "pipeline", "event",
                           m->event, "project", "id", (json_int_t)m->proj->id, "name", m->proj->name,
                           "pipeline", pl, "failed_jobs", failed);
@@ -283,8 +283,8 @@ static int queue_message(struct sl_server *s, const struct sl_store_notify_rule 
     } else {
         body = mail_message(s, m, r->target);
     }
-    int rc = srv_delivery_queue(s, r->project_id, r->id, kind, r->target,
-                                !strcmp(r->channel, "matrix") ? "PUT" : "POST", body, err);
+    int rc = sl_srv_delivery_queue(s, r->project_id, r->id, kind, r->target,
+                                   !strcmp(r->channel, "matrix") ? "PUT" : "POST", body, err);
     free(body);
     return rc;
 }
@@ -320,7 +320,7 @@ out:
     return rc;
 }
 
-void srv_notify_pipeline(struct sl_server *s, const struct sl_store_pipeline *p)
+void sl_srv_notify_pipeline(struct sl_server *s, const struct sl_store_pipeline *p)
 {
     struct sl_error err = SL_ERROR_INIT;
     if (notify(s, p, ref_event(s, p), false, NULL, &err) < 0) {
@@ -338,7 +338,7 @@ static json_t *rule_json(const struct sl_store_notify_rule *r, bool has_secret)
     json_t *o = json_pack("{s:I,s:s,s:s,s:o,s:s,s:b}", "id", (json_int_t)r->id, "channel",
                           r->channel, "target", r->target, "events", json_loads(r->events, 0, NULL),
                           "refs", r->refs, "has_secret", has_secret);
-    json_object_set_new(o, "created_at", srv_time_json(r->created_at));
+    json_object_set_new(o, "created_at", sl_srv_time_json(r->created_at));
     return o;
 }
 
@@ -350,12 +350,12 @@ static bool mail_address(const char *a)
            !strpbrk(a, " \t\r\n<>()[],;:\"\\");
 }
 
-void h_notification_create(struct req *r)
+void sl_h_notification_create(struct req *r)
 {
     struct sl_error err = SL_ERROR_INIT;
     struct sl_store_project proj = {0};
     char *ev_text = NULL;
-    json_t *b = body_json(r);
+    json_t *b = sl_body_json(r);
     if (!b)
         return;
     /* the fields and their types were checked before (validate.c) */
@@ -365,7 +365,7 @@ void h_notification_create(struct req *r)
     const char *secret = json_string_value(json_object_get(b, "secret"));
     json_t *ev = json_object_get(b, "events");
     if (!one_of(channel, channels, SL_ARRAY_LEN(channels))) {
-        reply_error(r, 400, "invalid", "channel must be webhook, slack, matrix or email");
+        sl_reply_error(r, 400, "invalid", "channel must be webhook, slack, matrix or email");
         goto out;
     }
     bool email = !strcmp(channel, "email");
@@ -373,26 +373,26 @@ void h_notification_create(struct req *r)
         (email ? !mail_address(target)
                : (strncmp(target, "http://", 7) && strncmp(target, "https://", 8)) ||
                      strpbrk(target, " \r\n"))) {
-        reply_error(r, 400, "invalid", "target must be %s",
-                    email ? "one mail address" : "an http:// or https:// URL");
+        sl_reply_error(r, 400, "invalid", "target must be %s",
+                       email ? "one mail address" : "an http:// or https:// URL");
         goto out;
     }
     if (email && (!r->s->smtp_url || !r->s->smtp_from)) {
-        reply_error(r, 400, "invalid",
-                    "this server sends no mail: start it with --smtp-url and --smtp-from");
+        sl_reply_error(r, 400, "invalid",
+                       "this server sends no mail: start it with --smtp-url and --smtp-from");
         goto out;
     }
     if (json_object_get(b, "refs") && !one_of(refs, ref_kinds, SL_ARRAY_LEN(ref_kinds))) {
-        reply_error(r, 400, "invalid", "refs must be all, protected or default");
+        sl_reply_error(r, 400, "invalid", "refs must be all, protected or default");
         goto out;
     }
     if (json_object_get(b, "secret") &&
         (!secret || strlen(secret) > 4096 || strpbrk(secret, "\r\n"))) {
-        reply_error(r, 400, "invalid", "secret must be a string (a single line)");
+        sl_reply_error(r, 400, "invalid", "secret must be a string (a single line)");
         goto out;
     }
     if (!strcmp(channel, "matrix") && (!secret || !*secret)) {
-        reply_error(r, 400, "invalid", "a matrix rule needs its access token as secret");
+        sl_reply_error(r, 400, "invalid", "a matrix rule needs its access token as secret");
         goto out;
     }
     json_t *evs = json_array();
@@ -413,7 +413,7 @@ void h_notification_create(struct req *r)
         }
         if (!good) {
             json_decref(evs);
-            reply_error(r, 400, "invalid", "events must be a list of failed, fixed and success");
+            sl_reply_error(r, 400, "invalid", "events must be a list of failed, fixed and success");
             goto out;
         }
     }
@@ -429,12 +429,12 @@ void h_notification_create(struct req *r)
     if (rc == 0)
         rc = sl_store_notify_rule_create(r->s->st, &rule, sl_time_now_ms(), &rule.id, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
         goto out;
     }
-    srv_audit_on(r, "notification.create", "notification", rule.id);
+    sl_srv_audit_on(r, "notification.create", "notification", rule.id);
     rule.created_at = sl_time_now_ms();
-    reply_json(r, 201, rule_json(&rule, secret && *secret));
+    sl_reply_json(r, 201, rule_json(&rule, secret && *secret));
 out:
     free(ev_text);
     sl_store_project_release(&proj);
@@ -442,7 +442,7 @@ out:
     sl_error_release(&err);
 }
 
-void h_notification_list(struct req *r)
+void sl_h_notification_list(struct req *r)
 {
     struct sl_error err = SL_ERROR_INIT;
     struct sl_store_project proj = {0};
@@ -453,32 +453,32 @@ void h_notification_list(struct req *r)
     if (rc == 0)
         rc = sl_store_notify_rule_list(r->s->st, r->id, true, &rules, &n, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(a, rule_json(&rules[i], rules[i].secret && *rules[i].secret));
-        reply_json(r, 200, a);
+        sl_reply_json(r, 200, a);
     }
     sl_store_notify_rules_free(rules, n);
     sl_store_project_release(&proj);
     sl_error_release(&err);
 }
 
-void h_notification_delete(struct req *r)
+void sl_h_notification_delete(struct req *r)
 {
     struct sl_error err = SL_ERROR_INIT;
     char *end;
     long long id = strtoll(r->key, &end, 10);
     if (*end || id <= 0) {
-        reply_error(r, 404, "not_found", "no notification rule '%s'", r->key);
+        sl_reply_error(r, 404, "not_found", "no notification rule '%s'", r->key);
         return;
     }
     int rc = sl_store_notify_rule_delete(r->s->st, r->id, id, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
-        srv_audit_on(r, "notification.delete", "notification", id);
+        sl_srv_audit_on(r, "notification.delete", "notification", id);
         r->status = 204;
     }
     sl_error_release(&err);
@@ -486,7 +486,7 @@ void h_notification_delete(struct req *r)
 
 /* POST /api/v1/projects/{id}/notifications/test: a sample message to every rule, about the
  * project's latest pipeline (or a made-up one when it has none). */
-void h_notification_test(struct req *r)
+void sl_h_notification_test(struct req *r)
 {
     struct sl_error err = SL_ERROR_INIT;
     struct sl_store_project proj = {0};
@@ -505,10 +505,10 @@ void h_notification_test(struct req *r)
     if (rc == 0)
         rc = notify(r->s, n ? &ps[0] : &sample, "test", true, &queued, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
-        srv_audit_on(r, "notification.test", "project", r->id);
-        reply_json(r, 202, json_pack("{s:I}", "queued", (json_int_t)queued));
+        sl_srv_audit_on(r, "notification.test", "project", r->id);
+        sl_reply_json(r, 202, json_pack("{s:I}", "queued", (json_int_t)queued));
     }
     sl_store_pipelines_free(ps, n);
     sl_store_project_release(&proj);

@@ -2,7 +2,7 @@
  * (DATA/repos/<id>, bare, libgit2), check the commit out once into DATA/trees/<sha> (the
  * jobs copy their workspace from it), compile .gitlab-ci.yml there, plan it, and store the
  * pipeline with its jobs. Each job carries the spec its worker needs as JSON; the
- * scheduler's view of the job is rebuilt from that same JSON (srv_sched_job_from_spec), so
+ * scheduler's view of the job is rebuilt from that same JSON (sl_srv_sched_job_from_spec), so
  * creation and every later transition agree. */
 #include "base/compat.h"
 #include "base/alloc.h"
@@ -93,7 +93,7 @@ static int git_fail(struct sl_error *err, const char *what)
 
 /* Fetches every branch and tag of URL into REPO, and EXTRA_REF (NULL: none) under its own
  * name: a merge request's head, which a fork's commits are only reachable from. */
-int srv_repo_check(const char *repo_url, struct sl_error *err)
+int sl_srv_repo_check(const char *repo_url, struct sl_error *err)
 {
     const char *path = sl_starts_with(repo_url, "file://") ? repo_url + 7
                        : repo_url[0] == '/'                ? repo_url
@@ -372,7 +372,7 @@ static int int_array(json_t *a, int **out, size_t *n)
     return 0;
 }
 
-int srv_sched_job_from_spec(const char *spec, struct sl_sched_job *sj, struct sl_error *err)
+int sl_srv_sched_job_from_spec(const char *spec, struct sl_sched_job *sj, struct sl_error *err)
 {
     json_error_t je;
     json_t *o = json_loads(spec, 0, &je);
@@ -412,7 +412,7 @@ int srv_sched_job_from_spec(const char *spec, struct sl_sched_job *sj, struct sl
     return 0;
 }
 
-void srv_sched_job_release(struct sl_sched_job *sj)
+void sl_srv_sched_job_release(struct sl_sched_job *sj)
 {
     free((void *)sj->needs);
     free((void *)sj->allow_exit_codes);
@@ -431,7 +431,7 @@ static char *masked(const struct srv_job_vars *stored, char *text)
     struct sl_mask *m = sl_mask_new();
     struct sl_error err = SL_ERROR_INIT;
     char *out = text;
-    if (text && srv_job_vars_mask(stored, m, &err) == 0 && !sl_mask_empty(m)) {
+    if (text && sl_srv_job_vars_mask(stored, m, &err) == 0 && !sl_mask_empty(m)) {
         size_t n;
         out = sl_mask_string(m, text, strlen(text), &n);
         free(text);
@@ -462,7 +462,7 @@ static char *diag_json(const struct sl_diag *d, const char *tree)
     return s;
 }
 
-const char *srv_job_status_store(enum sl_sched_status st, bool in_resource_group)
+const char *sl_srv_job_status_store(enum sl_sched_status st, bool in_resource_group)
 {
     if (st == SL_SCHED_PENDING && in_resource_group)
         return "waiting_for_resource";
@@ -606,7 +606,7 @@ static int created_failed(struct sl_server *s, struct sl_store_pipeline *p, int6
         if (id_out)
             *id_out = p->id;
         p->created_at = now;
-        srv_pipeline_reported(s, p, NULL);
+        sl_srv_pipeline_reported(s, p, NULL);
     }
     return rc;
 }
@@ -680,22 +680,22 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
         }
     }
     bool is_protected = false, frozen = false;
-    if ((rc = srv_ref_protected(s, proj->id, ref, is_tag, &is_protected, err)) < 0 ||
-        (rc = srv_deploy_frozen(s, proj->id, now, &frozen, err)) < 0)
+    if ((rc = sl_srv_ref_protected(s, proj->id, ref, is_tag, &is_protected, err)) < 0 ||
+        (rc = sl_srv_deploy_frozen(s, proj->id, now, &frozen, err)) < 0)
         goto out;
-    t.ref_protected = is_protected && !mr; /* a request's: srv_mr_prepare decides */
+    t.ref_protected = is_protected && !mr; /* a request's: sl_srv_mr_prepare decides */
     free(t.server_url);
     t.server_url = sl_xasprintf("http://%s", sl_server_address(s));
     if ((rc = sl_trigger_from_git(&t, tree, err)) < 0)
         goto out;
     if (mr)
-        rc = srv_mr_prepare(s, proj->id, mr, mirror, &t, &is_protected, err);
+        rc = sl_srv_mr_prepare(s, proj->id, mr, mirror, &t, &is_protected, err);
     else if (!is_tag)
-        rc = srv_mr_open_list(s, proj->id, ref, &t, err);
+        rc = sl_srv_mr_open_list(s, proj->id, ref, &t, err);
     if (rc < 0)
         goto out;
     /* rules and include paths see the stored variables, as in GitLab (plan.h) */
-    if ((rc = srv_stored_variables(s, proj->id, NULL, is_protected, &stored, err)) < 0)
+    if ((rc = sl_srv_stored_variables(s, proj->id, NULL, is_protected, &stored, err)) < 0)
         goto out;
     for (size_t i = 0; i < stored.n; i++)
         if (!stored.vars[i].file) /* its file does not exist before the job starts */
@@ -779,12 +779,12 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
         if ((rc = job_spec_json(plan, i, tree_rel, &spec, err)) < 0)
             goto out;
         jobs[i].tags = job_tags(&plan->jobs[i], &jobs[i].ntags);
-        gated[i] = srv_deploy_gate(s, proj->id, &plan->jobs[i], spec);
+        gated[i] = sl_srv_deploy_gate(s, proj->id, &plan->jobs[i], spec);
         if (plan->jobs[i].trigger)
-            srv_bridge_spec(spec, cfg, &plan->jobs[i], &t);
+            sl_srv_bridge_spec(spec, cfg, &plan->jobs[i], &t);
         jobs[i].spec = json_dumps(spec, JSON_COMPACT);
         json_decref(spec);
-        if ((rc = srv_sched_job_from_spec(jobs[i].spec, &sj[i], err)) < 0)
+        if ((rc = sl_srv_sched_job_from_spec(jobs[i].spec, &sj[i], err)) < 0)
             goto out;
         sj[i].name = plan->jobs[i].name;
     }
@@ -805,7 +805,7 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
         jobs[i].stage_idx = (int)pj->stage_index;
         jobs[i].resource_group = pj->trigger ? NULL : pj->resource_group;
         jobs[i].status =
-            (char *)srv_job_status_store(sl_sched_job_status(m, i), jobs[i].resource_group);
+            (char *)sl_srv_job_status_store(sl_sched_job_status(m, i), jobs[i].resource_group);
         jobs[i].when = gated[i] ? (char *)"manual" : (char *)sl_plan_when_name(pj->when);
         jobs[i].allow_failure = pj->allow_failure;
         jobs[i].attempt = 1;
@@ -825,18 +825,18 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
         if (id_out)
             *id_out = pid;
         struct sl_error derr = SL_ERROR_INIT;
-        if (srv_deploy_record(s, &p, plan, actor, &derr) < 0) {
+        if (sl_srv_deploy_record(s, &p, plan, actor, &derr) < 0) {
             atomic_fetch_add(&s->metrics.store_errors, 1);
             sl_log(SL_LOG_ERROR, "cannot record the pipeline's deployments", "error",
                    sl_error_format(&derr), NULL);
         }
         sl_error_release(&derr);
-        srv_pipeline_reported(s, &p, NULL);
-        srv_auto_cancel_redundant(s, &p);
-        srv_resource_groups_kick(s, pid);
-        srv_workers_wake(s);
+        sl_srv_pipeline_reported(s, &p, NULL);
+        sl_srv_auto_cancel_redundant(s, &p);
+        sl_srv_resource_groups_kick(s, pid);
+        sl_srv_workers_wake(s);
         if (bridges)
-            srv_bridges_fire(s, pid);
+            sl_srv_bridges_fire(s, pid);
     }
 out:
     free(gated);
@@ -848,13 +848,13 @@ out:
     free(jobs);
     if (sj)
         for (size_t i = 0; i < njobs; i++)
-            srv_sched_job_release(&sj[i]);
+            sl_srv_sched_job_release(&sj[i]);
     free(sj);
     sl_sched_free(m);
     free(vars_text);
     free(p.yaml_errors);
     free(plan_error);
-    srv_job_vars_release(&stored);
+    sl_srv_job_vars_release(&stored);
     sl_plan_free(plan);
     sl_config_free(cfg);
     sl_diag_release(&diag);
@@ -874,41 +874,42 @@ out:
     return rc;
 }
 
-int srv_pipeline_create(struct sl_server *s, const struct sl_store_project *proj, const char *ref,
-                        json_t *variables, const char *source, int64_t *id_out,
-                        struct sl_error *err)
+int sl_srv_pipeline_create(struct sl_server *s, const struct sl_store_project *proj,
+                           const char *ref, json_t *variables, const char *source, int64_t *id_out,
+                           struct sl_error *err)
 {
     return pipeline_create(s, proj, ref, variables, NULL, source, NULL, false, NULL, NULL, NULL,
                            id_out, err);
 }
 
-int srv_pipeline_create_by(struct sl_server *s, const struct sl_store_project *proj,
-                           const char *ref, json_t *variables, json_t *inputs, const char *source,
-                           const char *actor, int64_t *id_out, struct sl_error *err)
+int sl_srv_pipeline_create_by(struct sl_server *s, const struct sl_store_project *proj,
+                              const char *ref, json_t *variables, json_t *inputs,
+                              const char *source, const char *actor, int64_t *id_out,
+                              struct sl_error *err)
 {
     return pipeline_create(s, proj, ref, variables, inputs, source, actor, false, NULL, NULL, NULL,
                            id_out, err);
 }
 
-int srv_pipeline_create_downstream(struct sl_server *s, const struct sl_store_project *proj,
-                                   const char *ref, json_t *variables, const char *source,
-                                   const struct srv_downstream *ds, int64_t *id_out,
-                                   struct sl_error *err)
+int sl_srv_pipeline_create_downstream(struct sl_server *s, const struct sl_store_project *proj,
+                                      const char *ref, json_t *variables, const char *source,
+                                      const struct srv_downstream *ds, int64_t *id_out,
+                                      struct sl_error *err)
 {
     return pipeline_create(s, proj, ref, variables, NULL, source, NULL, false, NULL, ds, NULL,
                            id_out, err);
 }
 
-int srv_pipeline_create_mr(struct sl_server *s, const struct sl_store_project *proj,
-                           const struct srv_mr *mr, const char *actor, int64_t *id_out,
-                           struct sl_error *err)
+int sl_srv_pipeline_create_mr(struct sl_server *s, const struct sl_store_project *proj,
+                              const struct srv_mr *mr, const char *actor, int64_t *id_out,
+                              struct sl_error *err)
 {
     return pipeline_create(s, proj, mr->source_branch, NULL, NULL, "merge_request_event", actor,
                            false, NULL, NULL, mr, id_out, err);
 }
 
-int srv_pipeline_poll(struct sl_server *s, const struct sl_store_project *proj, int64_t *id_out,
-                      struct sl_error *err)
+int sl_srv_pipeline_poll(struct sl_server *s, const struct sl_store_project *proj, int64_t *id_out,
+                         struct sl_error *err)
 {
     bool unchanged = false;
     int rc = pipeline_create(s, proj, proj->default_branch, NULL, NULL, "push", NULL, true,

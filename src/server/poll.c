@@ -1,7 +1,7 @@
 /* poll.c: polling repositories. Projects with a poll interval are fetched by one thread
  * when due; when the default branch points at another commit than the one recorded for it
  * (sl_store_project_ref_get), a pipeline is made for it with CI_PIPELINE_SOURCE "push", as
- * a webhook's push would (srv_pipeline_poll; every push pipeline of a branch records its
+ * a webhook's push would (sl_srv_pipeline_poll; every push pipeline of a branch records its
  * commit, so a commit a webhook built first is not built again by the poller).
  *
  * The first look at a project only records where its default branch is: registering a
@@ -45,7 +45,7 @@ static void poll_project(struct sl_server *s, const struct sl_store_project *p)
     struct sl_error err = SL_ERROR_INIT;
     int64_t id = 0;
     snprintf(num, sizeof(num), "%lld", (long long)p->id);
-    int rc = srv_pipeline_poll(s, p, &id, &err);
+    int rc = sl_srv_pipeline_poll(s, p, &id, &err);
     if (rc < 0) {
         /* a fetch that failed is tried again at the next interval; a push that made no
          * pipeline (workflow:rules, no .gitlab-ci.yml) was recorded and is not */
@@ -135,7 +135,7 @@ static void *poller_main(void *arg)
     return NULL;
 }
 
-int srv_poller_start(struct sl_server *s, struct sl_error *err)
+int sl_srv_poller_start(struct sl_server *s, struct sl_error *err)
 {
     if (pthread_create(&s->poller, NULL, poller_main, s) != 0)
         return sl_error_set(err, SL_EIO, "cannot start the polling thread");
@@ -143,7 +143,7 @@ int srv_poller_start(struct sl_server *s, struct sl_error *err)
     return 0;
 }
 
-void srv_poller_wake(struct sl_server *s)
+void sl_srv_poller_wake(struct sl_server *s)
 {
     pthread_mutex_lock(&s->poll_mu);
     s->poll_kick = true;
@@ -151,11 +151,11 @@ void srv_poller_wake(struct sl_server *s)
     pthread_mutex_unlock(&s->poll_mu);
 }
 
-void srv_poller_join(struct sl_server *s)
+void sl_srv_poller_join(struct sl_server *s)
 {
     if (!s->poller_started)
         return;
-    srv_poller_wake(s);
+    sl_srv_poller_wake(s);
     pthread_join(s->poller, NULL);
     s->poller_started = false;
 }

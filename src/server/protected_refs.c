@@ -10,12 +10,12 @@
 static json_t *ref_json(const struct sl_store_protected_ref *p)
 {
     json_t *o = json_pack("{s:I,s:s}", "id", (json_int_t)p->id, "name", p->name);
-    json_object_set_new(o, "created_at", srv_time_json(p->created_at));
+    json_object_set_new(o, "created_at", sl_srv_time_json(p->created_at));
     return o;
 }
 
-int srv_ref_protected(struct sl_server *s, int64_t project_id, const char *ref, bool tag, bool *out,
-                      struct sl_error *err)
+int sl_srv_ref_protected(struct sl_server *s, int64_t project_id, const char *ref, bool tag,
+                         bool *out, struct sl_error *err)
 {
     struct sl_store_protected_ref *refs = NULL;
     size_t n = 0;
@@ -37,7 +37,7 @@ static bool project_exists(struct req *r)
     struct sl_store_project proj = {0};
     int rc = sl_store_project_get(r->s->st, r->id, &proj, &err);
     if (rc < 0)
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     sl_store_project_release(&proj);
     sl_error_release(&err);
     return rc == 0;
@@ -52,12 +52,12 @@ static void list(struct req *r, bool tag)
         return;
     int rc = sl_store_protected_ref_list(r->s->st, r->id, tag, &refs, &n, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(a, ref_json(&refs[i]));
-        reply_json(r, 200, a);
+        sl_reply_json(r, 200, a);
     }
     sl_store_protected_refs_free(refs, n);
     sl_error_release(&err);
@@ -68,23 +68,23 @@ static void create(struct req *r, bool tag)
 {
     struct sl_error err = SL_ERROR_INIT;
     json_t *b = NULL;
-    const char *name = query_arg(r, "name");
+    const char *name = sl_query_arg(r, "name");
     if (!name) {
-        if (!(b = body_json(r)))
+        if (!(b = sl_body_json(r)))
             return;
         const char *k;
         json_t *x;
         json_object_foreach(b, k, x)
         {
             if (strcmp(k, "name") || !json_is_string(x)) {
-                reply_error(r, 400, "invalid", "'%s': expected \"name\" (string)", k);
+                sl_reply_error(r, 400, "invalid", "'%s': expected \"name\" (string)", k);
                 goto out;
             }
             name = json_string_value(x);
         }
     }
     if (!name || !*name) {
-        reply_error(r, 400, "invalid", "name is missing");
+        sl_reply_error(r, 400, "invalid", "name is missing");
         goto out;
     }
     if (!project_exists(r))
@@ -92,13 +92,13 @@ static void create(struct req *r, bool tag)
     struct sl_store_protected_ref p = {.project_id = r->id, .tag = tag, .name = (char *)name};
     int rc = sl_store_protected_ref_create(r->s->st, &p, sl_time_now_ms(), &p.id, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
         goto out;
     }
-    srv_audit_on(r, tag ? "protected_tag.create" : "protected_branch.create",
-                 tag ? "protected_tag" : "protected_branch", p.id);
+    sl_srv_audit_on(r, tag ? "protected_tag.create" : "protected_branch.create",
+                    tag ? "protected_tag" : "protected_branch", p.id);
     p.created_at = sl_time_now_ms();
-    reply_json(r, 201, ref_json(&p));
+    sl_reply_json(r, 201, ref_json(&p));
 out:
     json_decref(b);
     sl_error_release(&err);
@@ -112,9 +112,9 @@ static void get(struct req *r, bool tag)
         return;
     int rc = sl_store_protected_ref_get(r->s->st, r->id, tag, r->key, &p, &err);
     if (rc < 0)
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     else
-        reply_json(r, 200, ref_json(&p));
+        sl_reply_json(r, 200, ref_json(&p));
     sl_store_protected_ref_release(&p);
     sl_error_release(&err);
 }
@@ -129,45 +129,45 @@ static void unprotect(struct req *r, bool tag)
     if (rc == 0)
         rc = sl_store_protected_ref_delete(r->s->st, r->id, tag, r->key, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
-        srv_audit_on(r, tag ? "protected_tag.delete" : "protected_branch.delete",
-                     tag ? "protected_tag" : "protected_branch", p.id);
+        sl_srv_audit_on(r, tag ? "protected_tag.delete" : "protected_branch.delete",
+                        tag ? "protected_tag" : "protected_branch", p.id);
         r->status = 204;
     }
     sl_store_protected_ref_release(&p);
     sl_error_release(&err);
 }
 
-void h_protected_branch_list(struct req *r)
+void sl_h_protected_branch_list(struct req *r)
 {
     list(r, false);
 }
-void h_protected_branch_create(struct req *r)
+void sl_h_protected_branch_create(struct req *r)
 {
     create(r, false);
 }
-void h_protected_branch_get(struct req *r)
+void sl_h_protected_branch_get(struct req *r)
 {
     get(r, false);
 }
-void h_protected_branch_delete(struct req *r)
+void sl_h_protected_branch_delete(struct req *r)
 {
     unprotect(r, false);
 }
-void h_protected_tag_list(struct req *r)
+void sl_h_protected_tag_list(struct req *r)
 {
     list(r, true);
 }
-void h_protected_tag_create(struct req *r)
+void sl_h_protected_tag_create(struct req *r)
 {
     create(r, true);
 }
-void h_protected_tag_get(struct req *r)
+void sl_h_protected_tag_get(struct req *r)
 {
     get(r, true);
 }
-void h_protected_tag_delete(struct req *r)
+void sl_h_protected_tag_delete(struct req *r)
 {
     unprotect(r, true);
 }

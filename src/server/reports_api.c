@@ -33,7 +33,7 @@ static void add_counts(json_t *into, json_t *from, const char *const *keys_into,
     }
 }
 
-void h_pipeline_test_report(struct req *r)
+void sl_h_pipeline_test_report(struct req *r)
 {
     static const char *const junit_keys[] = {"time_s", "count",   "success",
                                              "failed", "skipped", "error"};
@@ -50,7 +50,7 @@ void h_pipeline_test_report(struct req *r)
     if (rc == 0)
         rc = sl_store_job_reports_by_pipeline(r->s->st, r->id, &reps, &n, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
         goto out;
     }
     json_t *total = json_pack("{s:f,s:i,s:i,s:i,s:i,s:i,s:n}", "time", 0.0, "count", 0, "success",
@@ -81,7 +81,7 @@ void h_pipeline_test_report(struct req *r)
         json_decref(j);
     }
     sl_map_release(&byname);
-    reply_json(r, 200, json_pack("{s:o,s:o}", "total", total, "test_suites", suites));
+    sl_reply_json(r, 200, json_pack("{s:o,s:o}", "total", total, "test_suites", suites));
 out:
     sl_store_job_reports_free(reps, n);
     sl_store_pipeline_release(&p);

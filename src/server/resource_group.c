@@ -12,7 +12,7 @@
 #include "base/time.h"
 #include "server/internal.h"
 
-void srv_resource_groups_kick(struct sl_server *s, int64_t pipeline_id)
+void sl_srv_resource_groups_kick(struct sl_server *s, int64_t pipeline_id)
 {
     struct sl_error err = SL_ERROR_INIT;
     int64_t *ids = NULL;
@@ -39,7 +39,7 @@ fail:
     sl_log(SL_LOG_ERROR, "cannot assign a resource group", "error", sl_error_format(&err), NULL);
 out:
     if (queued)
-        srv_workers_wake(s);
+        sl_srv_workers_wake(s);
     free(ids);
     sl_error_release(&err);
 }
@@ -49,12 +49,12 @@ static json_t *group_json(const struct sl_store_resource_group *g)
 {
     json_t *o = json_pack("{s:I,s:s,s:s}", "id", (json_int_t)g->id, "key", g->key, "process_mode",
                           g->process_mode);
-    json_object_set_new(o, "created_at", srv_time_json(g->created_at));
-    json_object_set_new(o, "updated_at", srv_time_json(g->updated_at));
+    json_object_set_new(o, "created_at", sl_srv_time_json(g->created_at));
+    json_object_set_new(o, "updated_at", sl_srv_time_json(g->updated_at));
     return o;
 }
 
-void srv_resource_group_job_info(struct sl_server *s, const struct sl_store_job *j, json_t *o)
+void sl_srv_resource_group_job_info(struct sl_server *s, const struct sl_store_job *j, json_t *o)
 {
     struct sl_store_resource_group g = {0};
     struct sl_store_job h = {0};
@@ -83,13 +83,13 @@ static bool project_ok(struct req *r)
     struct sl_store_project proj = {0};
     int rc = sl_store_project_get(r->s->st, r->id, &proj, &err);
     if (rc < 0)
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     sl_store_project_release(&proj);
     sl_error_release(&err);
     return rc == 0;
 }
 
-void h_resource_group_list(struct req *r)
+void sl_h_resource_group_list(struct req *r)
 {
     struct sl_error err = SL_ERROR_INIT;
     struct sl_store_resource_group *gs = NULL;
@@ -98,18 +98,18 @@ void h_resource_group_list(struct req *r)
         return;
     int rc = sl_store_resource_group_list(r->s->st, r->id, &gs, &n, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(a, group_json(&gs[i]));
-        reply_json(r, 200, a);
+        sl_reply_json(r, 200, a);
     }
     sl_store_resource_groups_free(gs, n);
     sl_error_release(&err);
 }
 
-void h_resource_group_get(struct req *r)
+void sl_h_resource_group_get(struct req *r)
 {
     struct sl_error err = SL_ERROR_INIT;
     struct sl_store_resource_group g = {0};
@@ -117,26 +117,26 @@ void h_resource_group_get(struct req *r)
         return;
     int rc = sl_store_resource_group_get(r->s->st, r->id, r->key, &g, &err);
     if (rc < 0)
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     else
-        reply_json(r, 200, group_json(&g));
+        sl_reply_json(r, 200, group_json(&g));
     sl_store_resource_group_release(&g);
     sl_error_release(&err);
 }
 
-void h_resource_group_update(struct req *r)
+void sl_h_resource_group_update(struct req *r)
 {
     static const char *const fields[] = {"process_mode", NULL};
     struct sl_error err = SL_ERROR_INIT;
     struct sl_store_resource_group g = {0};
     json_t *b = NULL;
-    if (!project_ok(r) || !(b = body_json(r)))
+    if (!project_ok(r) || !(b = sl_body_json(r)))
         return;
-    if (!body_fields_known(r, b, fields))
+    if (!sl_body_fields_known(r, b, fields))
         goto out;
     const char *mode = json_string_value(json_object_get(b, "process_mode"));
     if (!mode) {
-        reply_error(r, 400, "invalid", "process_mode is required (a string)");
+        sl_reply_error(r, 400, "invalid", "process_mode is required (a string)");
         goto out;
     }
     int rc =
@@ -144,20 +144,20 @@ void h_resource_group_update(struct req *r)
     if (rc == 0)
         rc = sl_store_resource_group_get(r->s->st, r->id, r->key, &g, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
         goto out;
     }
-    srv_audit_on(r, "resource_group.update", "resource_group", g.id);
-    reply_json(r, 200, group_json(&g));
+    sl_srv_audit_on(r, "resource_group.update", "resource_group", g.id);
+    sl_reply_json(r, 200, group_json(&g));
     /* the new order may put a ready job first */
-    srv_resource_groups_kick(r->s, 0);
+    sl_srv_resource_groups_kick(r->s, 0);
 out:
     json_decref(b);
     sl_store_resource_group_release(&g);
     sl_error_release(&err);
 }
 
-void h_resource_group_upcoming(struct req *r)
+void sl_h_resource_group_upcoming(struct req *r)
 {
     struct sl_error err = SL_ERROR_INIT;
     struct sl_store_resource_group g = {0};
@@ -169,15 +169,15 @@ void h_resource_group_upcoming(struct req *r)
     if (rc == 0)
         rc = sl_store_resource_group_upcoming(r->s->st, g.id, &jobs, &n, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++) {
-            json_t *o = srv_job_json(&jobs[i], false);
+            json_t *o = sl_srv_job_json(&jobs[i], false);
             json_object_set_new(o, "pipeline_id", json_integer(jobs[i].pipeline_id));
             json_array_append_new(a, o);
         }
-        reply_json(r, 200, a);
+        sl_reply_json(r, 200, a);
     }
     sl_store_jobs_free(jobs, n);
     sl_store_resource_group_release(&g);

@@ -18,70 +18,70 @@
 
 /* The job payload of JOB (claimed by RUNNER, whose job token is TOKEN) into *OUT (caller
  * decrefs). */
-int srv_runner_payload(struct sl_server *s, const struct sl_store_job *job,
-                       const struct sl_store_runner *runner, const char *token, json_t **out,
-                       struct sl_error *err);
+int sl_srv_runner_payload(struct sl_server *s, const struct sl_store_job *job,
+                          const struct sl_store_runner *runner, const char *token, json_t **out,
+                          struct sl_error *err);
 
 /* Held jobs/request long-polls (runner_hold.c). */
-void srv_runners_init(struct sl_server *s);
-void srv_runners_free(struct sl_server *s);
-/* The wake generation: read it before looking for a job, hand it to srv_runner_hold. */
-unsigned long srv_runners_gen(struct sl_server *s);
-/* Suspends CONN until a job may be pending (srv_runners_wake) or DEADLINE (monotonic ms)
+void sl_srv_runners_init(struct sl_server *s);
+void sl_srv_runners_free(struct sl_server *s);
+/* The wake generation: read it before looking for a job, hand it to sl_srv_runner_hold. */
+unsigned long sl_srv_runners_gen(struct sl_server *s);
+/* Suspends CONN until a job may be pending (sl_srv_runners_wake) or DEADLINE (monotonic ms)
  * passes; false, without suspending, when a wake came after GEN was read (look again). */
-bool srv_runner_hold(struct sl_server *s, struct MHD_Connection *conn, unsigned long gen,
-                     int64_t deadline);
+bool sl_srv_runner_hold(struct sl_server *s, struct MHD_Connection *conn, unsigned long gen,
+                        int64_t deadline);
 /* Resumes every held request: a job became pending. */
-void srv_runners_wake(struct sl_server *s);
+void sl_srv_runners_wake(struct sl_server *s);
 /* Resumes requests whose deadline passed (the ticker). */
-void srv_runners_tick(struct sl_server *s);
+void sl_srv_runners_tick(struct sl_server *s);
 /* Resumes every held request (before the daemon stops: MHD requires it). */
-void srv_runners_release_all(struct sl_server *s);
+void sl_srv_runners_release_all(struct sl_server *s);
 /* Whether the client of CONN is still connected (a held request's client may be gone: it
  * must not be handed a job). */
-bool srv_conn_alive(struct MHD_Connection *conn);
+bool sl_srv_conn_alive(struct MHD_Connection *conn);
 
 /* A job's reports as the store keeps them (worker.c writes them for the built-in workers,
  * runner_artifacts.c for uploads): a JSON array of "KEY=VALUE" (NULL when ENV is empty)
  * and the JUnit counts' JSON object. Caller frees. */
-char *srv_dotenv_json(const struct sl_dotenv *env);
-char *srv_junit_json(const struct sl_junit_counts *c);
+char *sl_srv_dotenv_json(const struct sl_dotenv *env);
+char *sl_srv_junit_json(const struct sl_junit_counts *c);
 
 /* The job of the job token TOKEN (may be NULL), which must be job R->id and running; false
  * with R answered otherwise (403 with Job-Status saying what became of the attempt). On
  * true *JOB is filled (release it). */
-bool srv_runner_job_auth(struct req *r, const char *token, struct sl_store_job *job);
+bool sl_srv_runner_job_auth(struct req *r, const char *token, struct sl_store_job *job);
 /* Extends JOB's lease (its runner just spoke) and tells it how often to report. */
-void srv_runner_renew(struct req *r, const struct sl_store_job *job);
+void sl_srv_runner_renew(struct req *r, const struct sl_store_job *job);
 
 /* /api/v4 (runner_api.c) */
-void h_v4_runner_verify(struct req *r);
-void h_v4_runner_register(struct req *r);
-void h_v4_runner_delete(struct req *r);
-void h_v4_jobs_request(struct req *r);
-void h_v4_job_update(struct req *r);
-void h_v4_job_trace(struct req *r);
+void sl_h_v4_runner_verify(struct req *r);
+void sl_h_v4_runner_register(struct req *r);
+void sl_h_v4_runner_delete(struct req *r);
+void sl_h_v4_jobs_request(struct req *r);
+void sl_h_v4_job_update(struct req *r);
+void sl_h_v4_job_trace(struct req *r);
 /* artifacts (runner_artifacts.c) */
-void h_v4_job_artifacts_upload(struct req *r);
-void h_v4_job_artifacts_download(struct req *r);
+void sl_h_v4_job_artifacts_upload(struct req *r);
+void sl_h_v4_job_artifacts_download(struct req *r);
 
 /* Git over HTTP (git_http.c): answers R when its path is a project's smart-HTTP
  * endpoint (NAME.git/info/refs, NAME.git/git-upload-pack) and returns true; false when it
  * is not one. */
-bool srv_git_http_handle(struct req *r);
+bool sl_srv_git_http_handle(struct req *r);
 
 /* /api/v1/runners (runner_admin.c) */
-void h_runner_create(struct req *r);
-void h_runner_list(struct req *r);
-void h_runner_get(struct req *r);
-void h_runner_pause(struct req *r);
-void h_runner_resume(struct req *r);
-void h_runner_delete(struct req *r);
-json_t *srv_runner_json(const struct sl_store_runner *rn);
+void sl_h_runner_create(struct req *r);
+void sl_h_runner_list(struct req *r);
+void sl_h_runner_get(struct req *r);
+void sl_h_runner_pause(struct req *r);
+void sl_h_runner_resume(struct req *r);
+void sl_h_runner_delete(struct req *r);
+json_t *sl_srv_runner_json(const struct sl_store_runner *rn);
 /* Why pending JOB (with its tags, as sl_store_job_get fills them) waits for ever, in
  * GitLab's "stuck" wording: no runner online, none that runs untagged jobs, none with the
  * job's tags. NULL when a runner online can take it, when built-in workers run (they take
  * any job) or when the job is not pending. Caller frees. */
-char *srv_runner_stuck_reason(struct sl_server *s, const struct sl_store_job *job, int64_t now);
+char *sl_srv_runner_stuck_reason(struct sl_server *s, const struct sl_store_job *job, int64_t now);
 
 #endif

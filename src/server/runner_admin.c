@@ -6,7 +6,7 @@
 #include "base/time.h"
 #include "server/runner.h"
 
-json_t *srv_runner_json(const struct sl_store_runner *rn)
+json_t *sl_srv_runner_json(const struct sl_store_runner *rn)
 {
     json_t *tags = json_array();
     for (size_t i = 0; i < rn->ntags; i++)
@@ -14,14 +14,14 @@ json_t *srv_runner_json(const struct sl_store_runner *rn)
     return json_pack("{s:I,s:s,s:s,s:o,s:b,s:b,s:b,s:o,s:o,s:s,s:s,s:s,s:s}", "id",
                      (json_int_t)rn->id, "name", rn->name, "description", rn->description, "tags",
                      tags, "run_untagged", rn->run_untagged, "locked", rn->locked, "paused",
-                     rn->paused, "created_at", srv_time_json(rn->created_at), "contacted_at",
-                     srv_time_json(rn->contacted_at), "version", rn->version, "platform",
+                     rn->paused, "created_at", sl_srv_time_json(rn->created_at), "contacted_at",
+                     sl_srv_time_json(rn->contacted_at), "version", rn->version, "platform",
                      rn->platform, "architecture", rn->architecture, "executor", rn->executor);
 }
 
-void h_runner_create(struct req *r)
+void sl_h_runner_create(struct req *r)
 {
-    json_t *body = body_json(r);
+    json_t *body = sl_body_json(r);
     struct sl_store_runner rn = {0};
     struct sl_error err = SL_ERROR_INIT;
     char *token = NULL;
@@ -32,13 +32,13 @@ void h_runner_create(struct req *r)
     json_t *tags = json_object_get(body, "tags"), *t;
     size_t i;
     if (tags && !json_is_array(tags)) {
-        reply_error(r, 400, "invalid", "tags must be an array of strings");
+        sl_reply_error(r, 400, "invalid", "tags must be an array of strings");
         goto out;
     }
     json_array_foreach(tags, i, t)
     {
         if (!json_is_string(t)) {
-            reply_error(r, 400, "invalid", "tags must be an array of strings");
+            sl_reply_error(r, 400, "invalid", "tags must be an array of strings");
             goto out;
         }
         SL_GROW(rn.tags, cap, rn.ntags + 1);
@@ -54,19 +54,19 @@ void h_runner_create(struct req *r)
     rn.paused = json_is_true(json_object_get(body, "paused"));
     int rc = sl_store_runner_create(r->s->st, &rn, sl_time_now_ms(), &token, &id, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
         goto out;
     }
-    srv_audit_on(r, "runner.create", "runner", id);
+    sl_srv_audit_on(r, "runner.create", "runner", id);
     struct sl_store_runner got = {0};
     if (sl_store_runner_get(r->s->st, id, &got, &err) < 0) {
-        reply_sl_error(r, SL_ESTORE, &err);
+        sl_reply_sl_error(r, SL_ESTORE, &err);
         goto out;
     }
-    json_t *o = srv_runner_json(&got);
+    json_t *o = sl_srv_runner_json(&got);
     json_object_set_new(o, "token", json_string(token));
     sl_store_runner_release(&got);
-    reply_json(r, 201, o);
+    sl_reply_json(r, 201, o);
 out:
     free(token);
     sl_store_runner_release(&rn);
@@ -74,36 +74,36 @@ out:
     json_decref(body);
 }
 
-void h_runner_list(struct req *r)
+void sl_h_runner_list(struct req *r)
 {
     struct sl_store_page page;
     struct sl_store_runner *arr = NULL;
     size_t n = 0;
     struct sl_error err = SL_ERROR_INIT;
-    if (!srv_page_args(r, &page))
+    if (!sl_srv_page_args(r, &page))
         return;
     int rc = sl_store_runner_list(r->s->st, &page, &arr, &n, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(a, srv_runner_json(&arr[i]));
-        reply_json(r, 200, json_pack("{s:o}", "runners", a));
+            json_array_append_new(a, sl_srv_runner_json(&arr[i]));
+        sl_reply_json(r, 200, json_pack("{s:o}", "runners", a));
     }
     sl_store_runners_free(arr, n);
     sl_error_release(&err);
 }
 
-void h_runner_get(struct req *r)
+void sl_h_runner_get(struct req *r)
 {
     struct sl_store_runner rn = {0};
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_runner_get(r->s->st, r->id, &rn, &err);
     if (rc < 0)
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     else
-        reply_json(r, 200, srv_runner_json(&rn));
+        sl_reply_json(r, 200, sl_srv_runner_json(&rn));
     sl_store_runner_release(&rn);
     sl_error_release(&err);
 }
@@ -113,34 +113,34 @@ static void set_paused(struct req *r, bool paused)
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_runner_set_paused(r->s->st, r->id, paused, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
-        srv_audit_on(r, paused ? "runner.pause" : "runner.resume", "runner", r->id);
-        h_runner_get(r);
+        sl_srv_audit_on(r, paused ? "runner.pause" : "runner.resume", "runner", r->id);
+        sl_h_runner_get(r);
         if (!paused)
-            srv_runners_wake(r->s); /* its held request may take a job now */
+            sl_srv_runners_wake(r->s); /* its held request may take a job now */
     }
     sl_error_release(&err);
 }
 
-void h_runner_pause(struct req *r)
+void sl_h_runner_pause(struct req *r)
 {
     set_paused(r, true);
 }
 
-void h_runner_resume(struct req *r)
+void sl_h_runner_resume(struct req *r)
 {
     set_paused(r, false);
 }
 
-void h_runner_delete(struct req *r)
+void sl_h_runner_delete(struct req *r)
 {
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_runner_delete(r->s->st, r->id, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
-        srv_audit_on(r, "runner.delete", "runner", r->id);
+        sl_srv_audit_on(r, "runner.delete", "runner", r->id);
         sl_str_reset(&r->out);
         r->status = 204;
     }
@@ -163,7 +163,7 @@ static bool runner_takes(const struct sl_store_runner *rn, const struct sl_store
     return true;
 }
 
-char *srv_runner_stuck_reason(struct sl_server *s, const struct sl_store_job *job, int64_t now)
+char *sl_srv_runner_stuck_reason(struct sl_server *s, const struct sl_store_job *job, int64_t now)
 {
     struct sl_store_page page = {0, SL_STORE_LIST_MAX, NULL};
     struct sl_store_runner *rns = NULL;

@@ -14,7 +14,7 @@
 
 static void forbidden(struct req *r)
 {
-    reply_json(r, 403, json_pack("{s:s}", "message", "403 Forbidden"));
+    sl_reply_json(r, 403, json_pack("{s:s}", "message", "403 Forbidden"));
 }
 
 /* The request's runner token: the body's "token", else the RUNNER-TOKEN header. Borrowed
@@ -22,7 +22,7 @@ static void forbidden(struct req *r)
 static const char *runner_token(struct req *r, json_t *body)
 {
     const char *t = json_string_value(json_object_get(body, "token"));
-    return t ? t : header_arg(r, "RUNNER-TOKEN");
+    return t ? t : sl_header_arg(r, "RUNNER-TOKEN");
 }
 
 /* Authenticates the runner of R into *RN and records that it was seen with what its
@@ -34,7 +34,7 @@ static bool runner_auth(struct req *r, json_t *body, struct sl_store_runner *rn)
     if (rc == SL_ENOENT)
         forbidden(r);
     else if (rc < 0)
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     sl_error_release(&err);
     if (rc < 0)
         return false;
@@ -57,7 +57,7 @@ static json_t *body_or_empty(struct req *r)
 {
     if (r->body_len == 0)
         return json_object();
-    return body_json(r);
+    return sl_body_json(r);
 }
 
 static json_t *token_answer(int64_t id, const char *token)
@@ -65,12 +65,12 @@ static json_t *token_answer(int64_t id, const char *token)
     return json_pack("{s:I,s:s,s:n}", "id", (json_int_t)id, "token", token, "token_expires_at");
 }
 
-void h_v4_runner_verify(struct req *r)
+void sl_h_v4_runner_verify(struct req *r)
 {
     json_t *body = body_or_empty(r);
     struct sl_store_runner rn = {0};
     if (body && runner_auth(r, body, &rn))
-        reply_json(r, 200, token_answer(rn.id, runner_token(r, body)));
+        sl_reply_json(r, 200, token_answer(rn.id, runner_token(r, body)));
     sl_store_runner_release(&rn);
     json_decref(body);
 }
@@ -107,7 +107,7 @@ static void tags_from(json_t *v, struct sl_store_runner *rn)
     }
 }
 
-void h_v4_runner_register(struct req *r)
+void sl_h_v4_runner_register(struct req *r)
 {
     json_t *body = body_or_empty(r);
     struct sl_store_runner rn = {0};
@@ -123,7 +123,7 @@ void h_v4_runner_register(struct req *r)
         goto out;
     }
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
         goto out;
     }
     const char *desc = json_string_value(json_object_get(body, "description"));
@@ -137,13 +137,13 @@ void h_v4_runner_register(struct req *r)
     rn.paused = json_is_true(json_object_get(body, "paused")) ||
                 json_is_false(json_object_get(body, "active"));
     if ((rc = sl_store_runner_create(r->s->st, &rn, sl_time_now_ms(), &token, &id, &err)) < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
         goto out;
     }
     char target[48];
     snprintf(target, sizeof(target), "runner:%" PRId64, id);
-    audit(r, "registration-token", "runner.register", target, NULL);
-    reply_json(r, 201, token_answer(id, token));
+    sl_audit(r, "registration-token", "runner.register", target, NULL);
+    sl_reply_json(r, 201, token_answer(id, token));
 out:
     rn.name = rn.description = NULL;
     sl_store_runner_release(&rn);
@@ -152,7 +152,7 @@ out:
     json_decref(body);
 }
 
-void h_v4_runner_delete(struct req *r)
+void sl_h_v4_runner_delete(struct req *r)
 {
     json_t *body = body_or_empty(r);
     struct sl_store_runner rn = {0};
@@ -160,11 +160,11 @@ void h_v4_runner_delete(struct req *r)
         struct sl_error err = SL_ERROR_INIT;
         int rc = sl_store_runner_delete(r->s->st, rn.id, &err);
         if (rc < 0) {
-            reply_sl_error(r, rc, &err);
+            sl_reply_sl_error(r, rc, &err);
         } else {
             char target[48];
             snprintf(target, sizeof(target), "runner:%" PRId64, rn.id);
-            audit(r, target, "runner.unregister", target, NULL);
+            sl_audit(r, target, "runner.unregister", target, NULL);
             r->status = 204;
             sl_str_reset(&r->out);
         }
@@ -204,33 +204,33 @@ static bool hand_over(struct req *r, const struct sl_store_runner *rn)
         int rc = sl_store_claim_job_tagged(s->st, wid, tags, rn->ntags, rn->run_untagged,
                                            s->lease_s, sl_time_now_ms(), &job, &err);
         if (rc < 0) {
-            reply_sl_error(r, rc, &err);
+            sl_reply_sl_error(r, rc, &err);
             handed = true; /* answered */
             goto out;
         }
         if (rc == 0)
             goto out;
-        if (srv_job_claimed(s, &job, wid) && !srv_job_settle_bridge(s, &job, wid))
+        if (sl_srv_job_claimed(s, &job, wid) && !sl_srv_job_settle_bridge(s, &job, wid))
             break;
         /* refused (an outdated deployment) or settled (a bridge runs no script): the next */
         sl_store_job_release(&job);
     }
     if (sl_store_job_token_issue(s->st, job.id, wid, &token, &err) < 0 ||
-        srv_runner_payload(s, &job, rn, token, &payload, &err) < 0) {
+        sl_srv_runner_payload(s, &job, rn, token, &payload, &err) < 0) {
         /* canceled in between, or unreadable: the job cannot run here; let it end as a
          * system failure rather than hang until its lease lapses */
         sl_log(SL_LOG_WARN, "cannot hand a job over", "error", sl_error_format(&err), NULL);
         struct srv_finish fin = {SL_SCHED_FAILURE_RUNNER_SYSTEM, SL_SCHED_NO_EXIT_CODE, wid,
                                  job.id};
-        srv_transition(s, job.pipeline_id, SRV_EV_FINISHED, (size_t)job.position, &fin, false,
-                       NULL);
+        sl_srv_transition(s, job.pipeline_id, SRV_EV_FINISHED, (size_t)job.position, &fin, false,
+                          NULL);
         goto out;
     }
     char num[32];
     snprintf(num, sizeof(num), "%" PRId64, job.id);
     sl_log(SL_LOG_INFO, "job handed to a runner", "job_id", num, "name", job.name, "runner", wid,
            NULL);
-    reply_json(r, 201, payload);
+    sl_reply_json(r, 201, payload);
     handed = true;
 out:
     free(token);
@@ -239,18 +239,18 @@ out:
     return handed;
 }
 
-void h_v4_jobs_request(struct req *r)
+void sl_h_v4_jobs_request(struct req *r)
 {
     struct sl_server *s = r->s;
     json_t *body = body_or_empty(r);
     struct sl_store_runner rn = {0};
-    unsigned long gen = srv_runners_gen(s);
+    unsigned long gen = sl_srv_runners_gen(s);
     int64_t now = sl_time_mono_ns() / 1000000;
     if (!body || !runner_auth(r, body, &rn))
         goto out;
     no_content(r);
     /* resumed after its client went away: a job handed over now would be lost with it */
-    if (r->hold_deadline && !srv_conn_alive(r->conn))
+    if (r->hold_deadline && !sl_srv_conn_alive(r->conn))
         goto out;
     if (rn.paused || atomic_load(&s->stopping))
         goto out;
@@ -273,23 +273,23 @@ out:
 static bool job_auth(struct req *r, json_t *body, struct sl_store_job *job)
 {
     const char *token = body ? json_string_value(json_object_get(body, "token")) : NULL;
-    return srv_runner_job_auth(r, token ? token : header_arg(r, "JOB-TOKEN"), job);
+    return sl_srv_runner_job_auth(r, token ? token : sl_header_arg(r, "JOB-TOKEN"), job);
 }
 
 /* 403 with Job-Status saying what became of the attempt, so a runner whose attempt is
  * over stops. */
-bool srv_runner_job_auth(struct req *r, const char *token, struct sl_store_job *job)
+bool sl_srv_runner_job_auth(struct req *r, const char *token, struct sl_store_job *job)
 {
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_job_token_lookup(r->s->st, token, job, &err);
     sl_error_release(&err);
     if (rc < 0 && rc != SL_ENOENT) {
-        reply_error(r, 500, "internal", "cannot look the job token up");
+        sl_reply_error(r, 500, "internal", "cannot look the job token up");
         return false;
     }
     if (rc == SL_ENOENT || job->id != r->id) {
         /* an earlier attempt's token, or another job's: that attempt is over */
-        reply_header(r, "Job-Status", "failed");
+        sl_reply_header(r, "Job-Status", "failed");
         forbidden(r);
         return false;
     }
@@ -298,47 +298,48 @@ bool srv_runner_job_auth(struct req *r, const char *token, struct sl_store_job *
          * attempt is over whatever the retry does) */
         bool ended = !strcmp(job->status, "success") || !strcmp(job->status, "failed") ||
                      !strcmp(job->status, "canceled") || !strcmp(job->status, "skipped");
-        reply_header(r, "Job-Status", "%s", ended ? job->status : "failed");
+        sl_reply_header(r, "Job-Status", "%s", ended ? job->status : "failed");
         forbidden(r);
         return false;
     }
     return true;
 }
 
-bool srv_job_on_remote_runner(const struct sl_store_job *j)
+bool sl_srv_job_on_remote_runner(const struct sl_store_job *j)
 {
     return j->runner_id && !strcmp(j->status, "running") && !strncmp(j->runner_id, "runner:", 7);
 }
 
-const char *srv_job_status_shown(const struct sl_store_job *j)
+const char *sl_srv_job_status_shown(const struct sl_store_job *j)
 {
     return !strcmp(j->status, "running") && j->cancel_requested_at ? "canceling" : j->status;
 }
 
-void srv_runner_renew(struct req *r, const struct sl_store_job *job)
+void sl_srv_runner_renew(struct req *r, const struct sl_store_job *job)
 {
     sl_store_job_renew_lease(r->s->st, job->id, job->runner_id, r->s->lease_s, sl_time_now_ms(),
                              NULL);
     int every = r->s->lease_s / 3 > 0 ? r->s->lease_s / 3 : 1;
-    reply_header(r, "X-GitLab-Trace-Update-Interval", "%d", every);
+    sl_reply_header(r, "X-GitLab-Trace-Update-Interval", "%d", every);
 }
 
-void h_v4_job_update(struct req *r)
+void sl_h_v4_job_update(struct req *r)
 {
     struct sl_server *s = r->s;
-    json_t *body = body_json(r);
+    json_t *body = sl_body_json(r);
     struct sl_store_job job = {0};
     if (!body || !job_auth(r, body, &job))
         goto out;
-    srv_runner_renew(r, &job);
+    sl_srv_runner_renew(r, &job);
     const char *state = json_string_value(json_object_get(body, "state"));
     if (!state || !strcmp(state, "running")) {
-        reply_header(r, "Job-Status", "%s", srv_job_status_shown(&job));
-        reply_json(r, 200, json_object());
+        sl_reply_header(r, "Job-Status", "%s", sl_srv_job_status_shown(&job));
+        sl_reply_json(r, 200, json_object());
         goto out;
     }
     if (strcmp(state, "success") != 0 && strcmp(state, "failed") != 0) {
-        reply_error(r, 400, "invalid", "state must be running, success or failed, not '%s'", state);
+        sl_reply_error(r, 400, "invalid", "state must be running, success or failed, not '%s'",
+                       state);
         goto out;
     }
     /* the runner says how much log it sent; when we hold less, it resends (412) */
@@ -347,8 +348,8 @@ void h_v4_job_update(struct req *r)
     sl_store_log_size(s->st, job.id, &have, NULL);
     if (json_is_integer(bs) && json_integer_value(bs) > have &&
         json_integer_value(bs) <= sl_store_log_max(s->st)) {
-        reply_header(r, "Job-Status", "%s", srv_job_status_shown(&job));
-        reply_json(r, 412, json_pack("{s:s}", "message", "trace validation failed"));
+        sl_reply_header(r, "Job-Status", "%s", sl_srv_job_status_shown(&job));
+        sl_reply_json(r, 412, json_pack("{s:s}", "message", "trace validation failed"));
         goto out;
     }
     enum sl_sched_failure f = SL_SCHED_FAILURE_NONE;
@@ -367,19 +368,19 @@ void h_v4_job_update(struct req *r)
     bool canceling = job.cancel_requested_at != 0;
     if (canceling)
         state = "canceled";
-    int rc = canceling ? srv_transition(s, job.pipeline_id, SRV_EV_CANCEL_JOB, (size_t)job.position,
-                                        NULL, false, &err)
-                       : srv_transition(s, job.pipeline_id, SRV_EV_FINISHED, (size_t)job.position,
-                                        &fin, false, &err);
+    int rc = canceling ? sl_srv_transition(s, job.pipeline_id, SRV_EV_CANCEL_JOB,
+                                           (size_t)job.position, NULL, false, &err)
+                       : sl_srv_transition(s, job.pipeline_id, SRV_EV_FINISHED,
+                                           (size_t)job.position, &fin, false, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
         char num[32];
         snprintf(num, sizeof(num), "%" PRId64, job.id);
         sl_log(SL_LOG_INFO, "job finished", "job_id", num, "name", job.name, "outcome", state,
                "runner", job.runner_id, NULL);
-        reply_header(r, "Job-Status", "%s", state);
-        reply_json(r, 200, json_object());
+        sl_reply_header(r, "Job-Status", "%s", state);
+        sl_reply_json(r, 200, json_object());
     }
     sl_error_release(&err);
 out:
@@ -411,7 +412,7 @@ static bool parse_range(const char *h, int64_t *start, int64_t *end)
     return true;
 }
 
-void h_v4_job_trace(struct req *r)
+void sl_h_v4_job_trace(struct req *r)
 {
     struct sl_server *s = r->s;
     struct sl_store_job job = {0};
@@ -419,18 +420,18 @@ void h_v4_job_trace(struct req *r)
     struct sl_error err = SL_ERROR_INIT;
     if (!job_auth(r, NULL, &job))
         goto out;
-    srv_runner_renew(r, &job);
+    sl_srv_runner_renew(r, &job);
     if (sl_store_log_size(s->st, job.id, &size, &err) < 0) {
-        reply_sl_error(r, 500, &err);
+        sl_reply_sl_error(r, 500, &err);
         goto out;
     }
-    const char *cr = header_arg(r, "Content-Range");
+    const char *cr = sl_header_arg(r, "Content-Range");
     if (!cr) {
         start = size;
         end = size + (int64_t)r->body_len - 1;
     } else if (!parse_range(cr, &start, &end) || end - start + 1 != (int64_t)r->body_len) {
-        reply_header(r, "Range", "0-%" PRId64, size);
-        reply_error(r, 400, "invalid", "Content-Range must be START-END of the body's bytes");
+        sl_reply_header(r, "Range", "0-%" PRId64, size);
+        sl_reply_error(r, 400, "invalid", "Content-Range must be START-END of the body's bytes");
         goto out;
     }
     /* a log at its cap takes nothing more: what comes after is dropped, never a gap (a
@@ -439,9 +440,9 @@ void h_v4_job_trace(struct req *r)
     bool full = size > cap || (start > size && end + 1 > cap);
     if (start != size && !full) {
         /* a gap or an overlap: the runner resends from what we hold */
-        reply_header(r, "Range", "0-%" PRId64, size);
-        reply_header(r, "Job-Status", "%s", srv_job_status_shown(&job));
-        reply_json(r, 416, json_pack("{s:s}", "message", "416 Range Not Satisfiable"));
+        sl_reply_header(r, "Range", "0-%" PRId64, size);
+        sl_reply_header(r, "Job-Status", "%s", sl_srv_job_status_shown(&job));
+        sl_reply_json(r, 416, json_pack("{s:s}", "message", "416 Range Not Satisfiable"));
         goto out;
     }
     if (full) {
@@ -451,16 +452,16 @@ void h_v4_job_trace(struct req *r)
             sl_store_log_append(s->st, job.id, r->body, r->body_len, sl_time_now_ms(), &size, &err);
         /* past the log cap the rest is dropped, as the built-in workers do */
         if (rc < 0 && rc != SL_ELIMIT) {
-            reply_sl_error(r, rc, &err);
+            sl_reply_sl_error(r, rc, &err);
             goto out;
         }
         if (rc == SL_ELIMIT)
             size = end + 1;
     }
-    reply_header(r, "Range", "0-%" PRId64, size);
+    sl_reply_header(r, "Range", "0-%" PRId64, size);
     /* "canceling": the runner stops the script, runs after_script and reports */
-    reply_header(r, "Job-Status", "%s", srv_job_status_shown(&job));
-    reply_json(r, 202, json_object());
+    sl_reply_header(r, "Job-Status", "%s", sl_srv_job_status_shown(&job));
+    sl_reply_json(r, 202, json_object());
 out:
     sl_error_release(&err);
     sl_store_job_release(&job);

@@ -36,8 +36,8 @@
 /* A query argument, else the form field of the same name. */
 static const char *arg(struct req *r, const char *name)
 {
-    const char *v = query_arg(r, name);
-    return v ? v : srv_upload_field(r->upload, name);
+    const char *v = sl_query_arg(r, name);
+    return v ? v : sl_srv_upload_field(r->upload, name);
 }
 
 /* The members of the gzip stream at PATH, each inflated and handed to EACH (gitlab-runner's
@@ -154,14 +154,14 @@ static int save_report(struct sl_server *s, const struct sl_store_job *job, cons
     if (!strcmp(type, "dotenv")) {
         struct sl_dotenv env = SL_DOTENV_INIT;
         if ((rc = each_member(path, format, SL_DOTENV_MAX_BYTES, dotenv_member, &env, err)) == 0) {
-            text = srv_dotenv_json(&env);
+            text = sl_srv_dotenv_json(&env);
             rc = report_store(s, job, text ? text : "[]", NULL, err);
         }
         sl_dotenv_release(&env);
     } else {
         struct sl_junit_counts c = {0};
         if ((rc = each_member(path, format, SL_JUNIT_MAX_BYTES, junit_member, &c, err)) == 0) {
-            text = srv_junit_json(&c);
+            text = sl_srv_junit_json(&c);
             rc = report_store(s, job, NULL, text, err);
         }
     }
@@ -181,7 +181,7 @@ static int save_archive(struct sl_server *s, const struct sl_store_job *job, str
     int rc;
     if ((rc = sl_fs_mkdir_p(dir, 0755, err)) < 0)
         goto out;
-    tmp = srv_upload_take(r->upload);
+    tmp = sl_srv_upload_take(r->upload);
     if (rename(tmp, zip) < 0) {
         rc = sl_error_set_errno(err, SL_EIO, "%s", zip);
         unlink(tmp);
@@ -215,31 +215,31 @@ out:
 
 static const char *const report_types[] = {"archive", "dotenv", "junit"};
 
-void h_v4_job_artifacts_upload(struct req *r)
+void sl_h_v4_job_artifacts_upload(struct req *r)
 {
     struct sl_server *s = r->s;
     struct sl_store_job job = {0};
     struct sl_error err = SL_ERROR_INIT;
-    const char *token = header_arg(r, "JOB-TOKEN");
+    const char *token = sl_header_arg(r, "JOB-TOKEN");
     const char *path = NULL;
     int64_t bytes = 0, expire_in_s = 0;
     int rc;
-    if (!srv_runner_job_auth(r, token ? token : arg(r, "token"), &job))
+    if (!sl_srv_runner_job_auth(r, token ? token : arg(r, "token"), &job))
         goto out;
-    srv_runner_renew(r, &job);
+    sl_srv_runner_renew(r, &job);
     if (!r->upload) {
-        reply_json(r, 400,
-                   json_pack("{s:s}", "message",
-                             "400 Bad request - the body must be multipart/form-data"));
+        sl_reply_json(r, 400,
+                      json_pack("{s:s}", "message",
+                                "400 Bad request - the body must be multipart/form-data"));
         goto out;
     }
-    rc = srv_upload_file(r->upload, &path, &bytes);
+    rc = sl_srv_upload_file(r->upload, &path, &bytes);
     if (rc == SL_ELIMIT) {
-        reply_json(r, 413, json_pack("{s:s}", "message", "413 Request Entity Too Large"));
+        sl_reply_json(r, 413, json_pack("{s:s}", "message", "413 Request Entity Too Large"));
         goto out;
     }
     if (rc < 0) {
-        reply_json(r, 400, json_pack("{s:s}", "message", "400 Bad request - file is missing"));
+        sl_reply_json(r, 400, json_pack("{s:s}", "message", "400 Bad request - file is missing"));
         goto out;
     }
     const char *type = arg(r, "artifact_type");
@@ -248,8 +248,8 @@ void h_v4_job_artifacts_upload(struct req *r)
     for (t = 0; t < SL_ARRAY_LEN(report_types) && strcmp(type, report_types[t]) != 0; t++)
         ;
     if (t == SL_ARRAY_LEN(report_types)) {
-        reply_json(r, 400,
-                   json_pack("{s:s}", "message", "400 Bad request - artifact_type is invalid"));
+        sl_reply_json(r, 400,
+                      json_pack("{s:s}", "message", "400 Bad request - artifact_type is invalid"));
         goto out;
     }
     bool archive = t == 0;
@@ -257,8 +257,8 @@ void h_v4_job_artifacts_upload(struct req *r)
     format = format && *format ? format : archive ? "zip" : "gzip";
     /* GitLab's: archive only as zip, reports as gzip (or a raw file) */
     if (archive ? strcmp(format, "zip") != 0 : strcmp(format, "gzip") && strcmp(format, "raw")) {
-        reply_json(r, 400,
-                   json_pack("{s:s}", "message", "400 Bad request - artifact_format is invalid"));
+        sl_reply_json(
+            r, 400, json_pack("{s:s}", "message", "400 Bad request - artifact_format is invalid"));
         goto out;
     }
     const char *exp = arg(r, "expire_in");
@@ -266,28 +266,28 @@ void h_v4_job_artifacts_upload(struct req *r)
         if (!strcmp(exp, "never"))
             expire_in_s = SL_ARTIFACTS_EXPIRE_NEVER;
         else if (sl_time_parse_duration(exp, &expire_in_s) < 0) {
-            reply_json(r, 400,
-                       json_pack("{s:s}", "message", "400 Bad request - expire_in is invalid"));
+            sl_reply_json(r, 400,
+                          json_pack("{s:s}", "message", "400 Bad request - expire_in is invalid"));
             goto out;
         }
     }
     rc = archive ? save_archive(s, &job, r, bytes, expire_in_s, &err)
                  : save_report(s, &job, type, format, path, &err);
     if (rc == SL_EINVAL || rc == SL_ELIMIT) {
-        reply_json(r, 400, json_pack("{s:s}", "message", sl_error_format(&err)));
+        sl_reply_json(r, 400, json_pack("{s:s}", "message", sl_error_format(&err)));
         goto out;
     }
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
         goto out;
     }
     char num[32];
     snprintf(num, sizeof(num), "%" PRId64, job.id);
     sl_log(SL_LOG_INFO, "artifacts uploaded", "job_id", num, "artifact_type", type, "runner",
            job.runner_id, NULL);
-    reply_json(r, 201,
-               json_pack("{s:I,s:s,s:s}", "id", (json_int_t)job.id, "name", job.name, "status",
-                         job.status));
+    sl_reply_json(r, 201,
+                  json_pack("{s:I,s:s,s:s}", "id", (json_int_t)job.id, "name", job.name, "status",
+                            job.status));
 out:
     sl_error_release(&err);
     sl_store_job_release(&job);
@@ -342,7 +342,7 @@ out:
     return fd;
 }
 
-void h_v4_job_artifacts_download(struct req *r)
+void sl_h_v4_job_artifacts_download(struct req *r)
 {
     struct sl_server *s = r->s;
     struct sl_store_job job = {0};
@@ -350,16 +350,16 @@ void h_v4_job_artifacts_download(struct req *r)
     size_t n = 0;
     char *file = NULL;
     int fd = -1;
-    const char *token = header_arg(r, "JOB-TOKEN");
+    const char *token = sl_header_arg(r, "JOB-TOKEN");
     if (!token)
-        token = query_arg(r, "token");
+        token = sl_query_arg(r, "token");
     if (sl_store_job_get(s->st, r->id, &job, NULL) < 0 || !may_read(s, token, &job)) {
         /* an unknown job and a token that may not read it look alike */
-        reply_json(r, 403, json_pack("{s:s}", "message", "403 Forbidden"));
+        sl_reply_json(r, 403, json_pack("{s:s}", "message", "403 Forbidden"));
         goto out;
     }
     if (sl_store_artifact_list(s->st, job.id, &as, &n, NULL) < 0 || n == 0) {
-        reply_json(r, 404, json_pack("{s:s}", "message", "404 Not Found"));
+        sl_reply_json(r, 404, json_pack("{s:s}", "message", "404 Not Found"));
         goto out;
     }
     /* the newest row: a built-in worker's or an upload's archive */
@@ -367,20 +367,20 @@ void h_v4_job_artifacts_download(struct req *r)
     file = sl_fs_join(s->data_dir, as[n - 1].path);
     if (strstr(as[n - 1].path, "..") || (fd = open(file, O_RDONLY | O_CLOEXEC)) < 0 ||
         fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        reply_json(r, 404, json_pack("{s:s}", "message", "404 Not Found"));
+        sl_reply_json(r, 404, json_pack("{s:s}", "message", "404 Not Found"));
         goto out;
     }
     /* a runner gets a zip whoever made the archive (the built-in workers keep .tar.zst) */
     if (strlen(file) < 4 || strcmp(file + strlen(file) - 4, ".zip") != 0) {
         close(fd);
         if ((fd = zip_of(s, file)) < 0 || fstat(fd, &st) < 0) {
-            reply_error(r, 500, "internal", "cannot make a zip of the artifacts");
+            sl_reply_error(r, 500, "internal", "cannot make a zip of the artifacts");
             goto out;
         }
     }
     r->response = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
     if (!r->response) {
-        reply_error(r, 500, "internal", "cannot answer with the archive");
+        sl_reply_error(r, 500, "internal", "cannot answer with the archive");
         goto out;
     }
     fd = -1; /* the response owns it */

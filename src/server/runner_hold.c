@@ -24,13 +24,13 @@ struct runner_hub {
     size_t n, cap;
 };
 
-void srv_runners_init(struct sl_server *s)
+void sl_srv_runners_init(struct sl_server *s)
 {
     s->hub = sl_xcalloc(1, sizeof(*s->hub));
     pthread_mutex_init(&s->hub->mu, NULL);
 }
 
-void srv_runners_free(struct sl_server *s)
+void sl_srv_runners_free(struct sl_server *s)
 {
     if (!s->hub)
         return;
@@ -40,7 +40,7 @@ void srv_runners_free(struct sl_server *s)
     s->hub = NULL;
 }
 
-unsigned long srv_runners_gen(struct sl_server *s)
+unsigned long sl_srv_runners_gen(struct sl_server *s)
 {
     pthread_mutex_lock(&s->hub->mu);
     unsigned long g = s->hub->gen;
@@ -48,8 +48,8 @@ unsigned long srv_runners_gen(struct sl_server *s)
     return g;
 }
 
-bool srv_runner_hold(struct sl_server *s, struct MHD_Connection *conn, unsigned long gen,
-                     int64_t deadline)
+bool sl_srv_runner_hold(struct sl_server *s, struct MHD_Connection *conn, unsigned long gen,
+                        int64_t deadline)
 {
     struct runner_hub *h = s->hub;
     pthread_mutex_lock(&h->mu);
@@ -85,22 +85,22 @@ static void resume_where(struct sl_server *s, int64_t now, bool all)
     pthread_mutex_unlock(&h->mu);
 }
 
-void srv_runners_wake(struct sl_server *s)
+void sl_srv_runners_wake(struct sl_server *s)
 {
     resume_where(s, 0, true);
 }
 
-void srv_runners_release_all(struct sl_server *s)
+void sl_srv_runners_release_all(struct sl_server *s)
 {
     resume_where(s, 0, true);
 }
 
-void srv_runners_tick(struct sl_server *s)
+void sl_srv_runners_tick(struct sl_server *s)
 {
     resume_where(s, sl_time_mono_ns() / 1000000, false);
 }
 
-bool srv_conn_alive(struct MHD_Connection *conn)
+bool sl_srv_conn_alive(struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);

@@ -181,7 +181,7 @@ static int stored_variables(struct sl_server *s, const struct sl_store_pipeline 
                             const struct sl_job_spec *js, json_t *vars, struct sl_error *err)
 {
     struct srv_job_vars jv = {0};
-    int rc = srv_job_variables(s, p->project_id, js, &jv, err);
+    int rc = sl_srv_job_variables(s, p->project_id, js, &jv, err);
     json_t *pipeline_vars = p->variables ? json_loads(p->variables, 0, NULL) : NULL;
     for (size_t i = 0; rc == 0 && i < jv.n; i++) {
         const struct srv_job_var *v = &jv.vars[i];
@@ -193,11 +193,11 @@ static int stored_variables(struct sl_server *s, const struct sl_store_pipeline 
         json_array_append_new(vars, o);
     }
     json_decref(pipeline_vars);
-    srv_job_vars_release(&jv);
+    sl_srv_job_vars_release(&jv);
     return rc;
 }
 
-/* The dotenv variables of the jobs this one receives artifacts from (srv_job_sources),
+/* The dotenv variables of the jobs this one receives artifacts from (sl_srv_job_sources),
  * appended to VARS: above the job's YAML variables, below the pipeline's own (which are in
  * VARS already and are skipped), as the built-in workers bind them (jobspec.h). */
 static void dotenv_variables(struct sl_server *s, const struct sl_store_job *job, json_t *spec,
@@ -208,7 +208,7 @@ static void dotenv_variables(struct sl_server *s, const struct sl_store_job *job
     size_t n = 0;
     char *pdir = sl_xasprintf("%s/pipelines/%lld", s->data_dir, (long long)job->pipeline_id);
     json_t *pipeline_vars = p->variables ? json_loads(p->variables, 0, NULL) : NULL;
-    srv_job_sources(s, job, spec, pdir, &a, &src, &n);
+    sl_srv_job_sources(s, job, spec, pdir, &a, &src, &n);
     for (size_t i = 0; i < n; i++)
         for (const char *const *kv = src[i].dotenv; kv && *kv; kv++) {
             const char *eq = strchr(*kv, '=');
@@ -224,9 +224,9 @@ static void dotenv_variables(struct sl_server *s, const struct sl_store_job *job
     sl_arena_release(&a);
 }
 
-int srv_runner_payload(struct sl_server *s, const struct sl_store_job *job,
-                       const struct sl_store_runner *runner, const char *token, json_t **out,
-                       struct sl_error *err)
+int sl_srv_runner_payload(struct sl_server *s, const struct sl_store_job *job,
+                          const struct sl_store_runner *runner, const char *token, json_t **out,
+                          struct sl_error *err)
 {
     struct sl_store_pipeline p = {0};
     struct sl_store_project proj = {0};

@@ -172,8 +172,8 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
     char *made = NULL; /* the topmost directory this start made, removed if it fails */
 
     s->listen_fd = -1;
-    metrics_init(&s->metrics);
-    srv_flags_init(s);
+    sl_metrics_init(&s->metrics);
+    sl_srv_flags_init(s);
     pthread_mutex_init(&s->wake_mu, NULL);
     pthread_mutex_init(&s->poll_mu, NULL);
     /* timed waits on the monotonic clock: a wall-clock step must not stall a worker */
@@ -193,13 +193,13 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
     s->long_poll_s = opts->long_poll_s == 0  ? SRV_LONG_POLL_MAX_S
                      : opts->long_poll_s < 0 ? 0
                                              : SL_MIN(opts->long_poll_s, SRV_LONG_POLL_MAX_S);
-    srv_runners_init(s);
+    sl_srv_runners_init(s);
     if (!opts->data_dir) {
         rc = sl_error_set(err, SL_EINVAL, "a data directory is required");
         goto out;
     }
     /* the port first: in use, nothing else is made */
-    if ((rc = srv_http_bind(s, opts->listen ? opts->listen : "127.0.0.1:8080", err)) < 0)
+    if ((rc = sl_srv_http_bind(s, opts->listen ? opts->listen : "127.0.0.1:8080", err)) < 0)
         goto out;
     made = first_missing(opts->data_dir);
     if ((rc = sl_fs_mkdir_p(opts->data_dir, 0700, err)) < 0)
@@ -218,17 +218,17 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
     if ((rc = load_secrets_key(s, opts->secrets_key_file, err)) < 0)
         goto out;
     s->executor = opts->executor;
-    if ((rc = srv_run_as_setup(s, opts->run_as, err)) < 0)
+    if ((rc = sl_srv_run_as_setup(s, opts->run_as, err)) < 0)
         goto out;
     if (opts->sandbox && (rc = sandbox_setup(s, opts->sandbox, err)) < 0)
         goto out;
-    if ((rc = srv_recover(s, err)) < 0)
+    if ((rc = sl_srv_recover(s, err)) < 0)
         goto out;
-    if ((rc = srv_workers_start(s, opts->workers < 0 ? 1 : opts->workers, err)) < 0)
+    if ((rc = sl_srv_workers_start(s, opts->workers < 0 ? 1 : opts->workers, err)) < 0)
         goto out;
-    if ((rc = srv_poller_start(s, err)) < 0)
+    if ((rc = sl_srv_poller_start(s, err)) < 0)
         goto out;
-    if ((rc = srv_http_start(s, opts->http_threads, err)) < 0)
+    if ((rc = sl_srv_http_start(s, opts->http_threads, err)) < 0)
         goto out;
     if (opts->external_url) {
         size_t n = strlen(opts->external_url);
@@ -238,7 +238,7 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
     } else {
         s->external_url = sl_xasprintf("http://%s", s->address);
     }
-    if ((rc = srv_delivery_start(s, err)) < 0)
+    if ((rc = sl_srv_delivery_start(s, err)) < 0)
         goto out;
     /* last: a start that fails leaves no admin token nobody was shown */
     if ((rc = ensure_admin_token(s, admin_token, err)) < 0)
@@ -265,20 +265,20 @@ void sl_server_shutdown(struct sl_server *s, int64_t grace_ms)
         return;
     s->shut = true;
     atomic_store(&s->stopping, true);
-    srv_http_stop(s);
-    srv_poller_join(s);
-    srv_workers_wake(s);
+    sl_srv_http_stop(s);
+    sl_srv_poller_join(s);
+    sl_srv_workers_wake(s);
     int64_t deadline = sl_time_now_ms() + grace_ms;
-    while (s->workers && srv_workers_busy(s) > 0 && sl_time_now_ms() < deadline)
+    while (s->workers && sl_srv_workers_busy(s) > 0 && sl_time_now_ms() < deadline)
         usleep(50 * 1000);
-    if (s->workers && srv_workers_busy(s) > 0) {
+    if (s->workers && sl_srv_workers_busy(s) > 0) {
         sl_log(SL_LOG_WARN, "grace period over: canceling running jobs", NULL);
         atomic_store(&s->cancel_all, true);
     }
     if (s->workers)
-        srv_workers_join(s);
+        sl_srv_workers_join(s);
     /* after the workers: their last transitions queue statuses, sent at the next start */
-    srv_delivery_join(s);
+    sl_srv_delivery_join(s);
 }
 
 void sl_server_free(struct sl_server *s)
@@ -287,8 +287,8 @@ void sl_server_free(struct sl_server *s)
         return;
     sl_server_shutdown(s, 0);
     sl_store_close(s->st);
-    metrics_release(&s->metrics);
-    srv_flags_free(s);
+    sl_metrics_release(&s->metrics);
+    sl_srv_flags_free(s);
     pthread_mutex_destroy(&s->wake_mu);
     pthread_cond_destroy(&s->wake_cv);
     pthread_mutex_destroy(&s->poll_mu);
@@ -297,7 +297,7 @@ void sl_server_free(struct sl_server *s)
     pthread_cond_destroy(&s->delivery_cv);
     free(s->smtp_url);
     free(s->smtp_from);
-    srv_runners_free(s);
+    sl_srv_runners_free(s);
     free(s->external_url);
     if (s->listen_fd >= 0)
         close(s->listen_fd);

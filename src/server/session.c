@@ -53,13 +53,13 @@ static void session_free(struct session *se)
     free(se);
 }
 
-void sessions_init(struct sl_server *s)
+void sl_sessions_init(struct sl_server *s)
 {
     s->sessions = sl_xcalloc(1, sizeof(*s->sessions));
     pthread_mutex_init(&s->sessions->mu, NULL);
 }
 
-void sessions_free(struct sl_server *s)
+void sl_sessions_free(struct sl_server *s)
 {
     if (!s->sessions)
         return;
@@ -127,7 +127,7 @@ static void drop(struct sessions *ss, const char *id)
 
 static bool is_https(struct req *r)
 {
-    const char *p = header_arg(r, "X-Forwarded-Proto");
+    const char *p = sl_header_arg(r, "X-Forwarded-Proto");
     return p && !strcasecmp(p, "https");
 }
 
@@ -135,13 +135,13 @@ static bool is_https(struct req *r)
  * same-origin (or none, typed by the user), or an Origin that is not scheme://Host. */
 static bool cross_origin(struct req *r)
 {
-    const char *site = header_arg(r, "Sec-Fetch-Site");
+    const char *site = sl_header_arg(r, "Sec-Fetch-Site");
     if (site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0)
         return true;
-    const char *origin = header_arg(r, "Origin");
+    const char *origin = sl_header_arg(r, "Origin");
     if (!origin)
         return false;
-    const char *host = header_arg(r, MHD_HTTP_HEADER_HOST);
+    const char *host = sl_header_arg(r, MHD_HTTP_HEADER_HOST);
     if (!host)
         return true;
     char *want = sl_xasprintf("%s://%s", is_https(r) ? "https" : "http", host);
@@ -155,12 +155,12 @@ static bool safe_method(const char *m)
     return !strcmp(m, "GET") || !strcmp(m, "HEAD");
 }
 
-bool srv_session_present(struct req *r)
+bool sl_srv_session_present(struct req *r)
 {
     return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, SESSION_COOKIE) != NULL;
 }
 
-int srv_session_auth(struct req *r)
+int sl_srv_session_auth(struct req *r)
 {
     const char *id = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, SESSION_COOKIE);
     char *secret = NULL, csrf[ID_HEX + 1];
@@ -168,28 +168,28 @@ int srv_session_auth(struct req *r)
     struct sl_error err = SL_ERROR_INIT;
     int rc = -1;
     if (lookup(r->s->sessions, id, &secret, csrf, &expires_at) < 0) {
-        reply_error(r, 401, "unauthorized", "the session expired or is unknown: sign in again");
+        sl_reply_error(r, 401, "unauthorized", "the session expired or is unknown: sign in again");
         goto out;
     }
     if (!safe_method(r->method)) {
-        const char *given = header_arg(r, "X-CSRF-Token");
+        const char *given = sl_header_arg(r, "X-CSRF-Token");
         if (cross_origin(r)) {
-            reply_error(r, 403, "csrf", "a request from another origin is refused");
+            sl_reply_error(r, 403, "csrf", "a request from another origin is refused");
             goto out;
         }
         if (!given || strlen(given) != ID_HEX || sodium_memcmp(given, csrf, ID_HEX) != 0) {
-            reply_error(r, 403, "csrf", "the X-CSRF-Token header is missing or wrong");
+            sl_reply_error(r, 403, "csrf", "the X-CSRF-Token header is missing or wrong");
             goto out;
         }
     }
     int vrc = sl_store_token_verify(r->s->st, secret, sl_time_now_ms(), &r->token, &err);
     if (vrc == SL_ENOENT) {
         drop(r->s->sessions, id);
-        reply_error(r, 401, "unauthorized", "the session's token was revoked: sign in again");
+        sl_reply_error(r, 401, "unauthorized", "the session's token was revoked: sign in again");
         goto out;
     }
     if (vrc < 0) {
-        reply_sl_error(r, vrc, &err);
+        sl_reply_sl_error(r, vrc, &err);
         goto out;
     }
     snprintf(r->session_id, sizeof(r->session_id), "%s", id);
@@ -221,33 +221,33 @@ static json_t *session_json(const struct sl_store_token *t, const char *csrf, in
 }
 
 /* POST /api/v1/session {"token":"slt_…"}: no authentication (the token in the body is it). */
-void h_session_create(struct req *r)
+void sl_h_session_create(struct req *r)
 {
     /* only application/json comes here (validate.c answers 415 to a form post) */
     if (cross_origin(r)) {
-        reply_error(r, 403, "csrf", "a request from another origin is refused");
+        sl_reply_error(r, 403, "csrf", "a request from another origin is refused");
         return;
     }
-    json_t *b = body_json(r);
+    json_t *b = sl_body_json(r);
     if (!b)
         return;
     const char *secret = json_string_value(json_object_get(b, "token"));
     struct sl_error err = SL_ERROR_INIT;
     if (!secret || strlen(secret) > 256) {
-        reply_error(r, 400, "invalid", "token is required (an API token, slt_…)");
+        sl_reply_error(r, 400, "invalid", "token is required (an API token, slt_…)");
         goto out;
     }
-    if (srv_auth_throttled(r))
+    if (sl_srv_auth_throttled(r))
         goto out;
     int rc = sl_store_token_verify(r->s->st, secret, sl_time_now_ms(), &r->token, &err);
     if (rc == SL_ENOENT) {
-        srv_auth_failed(r);
-        reply_error(r, 401, "unauthorized", "invalid, expired or revoked token");
-        audit(r, "session", "session.rejected", "", NULL);
+        sl_srv_auth_failed(r);
+        sl_reply_error(r, 401, "unauthorized", "invalid, expired or revoked token");
+        sl_audit(r, "session", "session.rejected", "", NULL);
         goto out;
     }
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
         goto out;
     }
     struct sessions *ss = r->s->sessions;
@@ -268,12 +268,12 @@ void h_session_create(struct req *r)
     pthread_mutex_unlock(&ss->mu);
     if (full) {
         session_free(se);
-        reply_error(r, 503, "unavailable", "too many open sessions (%d)", SESSIONS_MAX);
+        sl_reply_error(r, 503, "unavailable", "too many open sessions (%d)", SESSIONS_MAX);
         goto out;
     }
     set_cookie(r, se->id, SESSION_TTL_MS / 1000);
-    audit(r, NULL, "session.create", "", NULL);
-    reply_json(r, 201, session_json(&r->token, se->csrf, se->expires_at));
+    sl_audit(r, NULL, "session.create", "", NULL);
+    sl_reply_json(r, 201, session_json(&r->token, se->csrf, se->expires_at));
 out:
     sl_error_release(&err);
     json_decref(b);
@@ -281,27 +281,27 @@ out:
 
 /* GET /api/v1/session: who is signed in, with the CSRF token (a reloaded page gets it back;
  * only this origin's script can read the answer). */
-void h_session_get(struct req *r)
+void sl_h_session_get(struct req *r)
 {
     char *secret = NULL, csrf[ID_HEX + 1];
     int64_t expires_at;
     if (!r->session_id[0] ||
         lookup(r->s->sessions, r->session_id, &secret, csrf, &expires_at) < 0) {
         /* a bearer token: no session, but the caller's token all the same */
-        reply_json(r, 200, session_json(&r->token, NULL, 0));
+        sl_reply_json(r, 200, session_json(&r->token, NULL, 0));
         return;
     }
     sodium_memzero(secret, strlen(secret));
     free(secret);
-    reply_json(r, 200, session_json(&r->token, csrf, expires_at));
+    sl_reply_json(r, 200, session_json(&r->token, csrf, expires_at));
 }
 
 /* DELETE /api/v1/session: signs out (the cookie is cleared too). */
-void h_session_delete(struct req *r)
+void sl_h_session_delete(struct req *r)
 {
     if (r->session_id[0]) {
         drop(r->s->sessions, r->session_id);
-        audit(r, NULL, "session.delete", "", NULL);
+        sl_audit(r, NULL, "session.delete", "", NULL);
     }
     set_cookie(r, "", 0);
     r->status = 204;

@@ -79,7 +79,7 @@ static void *resumer_main(void *arg)
     return NULL;
 }
 
-void streams_init(struct sl_server *s)
+void sl_streams_init(struct sl_server *s)
 {
     if (s->streams)
         return;
@@ -93,7 +93,7 @@ void streams_init(struct sl_server *s)
     s->streams = ss;
 }
 
-void streams_stop(struct sl_server *s)
+void sl_streams_stop(struct sl_server *s)
 {
     struct streams *ss = s->streams;
     if (!ss)
@@ -122,12 +122,12 @@ void streams_stop(struct sl_server *s)
     }
 }
 
-void streams_free(struct sl_server *s)
+void sl_streams_free(struct sl_server *s)
 {
     struct streams *ss = s->streams;
     if (!ss)
         return;
-    streams_stop(s);
+    sl_streams_stop(s);
     pthread_mutex_destroy(&ss->mu);
     pthread_cond_destroy(&ss->cv);
     free(ss);
@@ -323,18 +323,18 @@ static void stream_free(void *cls)
     free(st);
 }
 
-void h_job_log_stream(struct req *r)
+void sl_h_job_log_stream(struct req *r)
 {
     struct streams *ss = r->s->streams;
-    const char *off = query_arg(r, "offset");
+    const char *off = sl_query_arg(r, "offset");
     if (!off)
-        off = header_arg(r, "Last-Event-ID");
+        off = sl_header_arg(r, "Last-Event-ID");
     int64_t offset = 0;
     if (off) {
         char *end;
         offset = strtoll(off, &end, 10);
         if (*end || offset < 0) {
-            reply_error(r, 400, "invalid", "offset must be a byte offset");
+            sl_reply_error(r, 400, "invalid", "offset must be a byte offset");
             return;
         }
     }
@@ -343,7 +343,7 @@ void h_job_log_stream(struct req *r)
     int rc = sl_store_job_get(r->s->st, r->id, &j, &err);
     sl_store_job_release(&j);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
         sl_error_release(&err);
         return;
     }
@@ -353,8 +353,8 @@ void h_job_log_stream(struct req *r)
         ss->open++;
     pthread_mutex_unlock(&ss->mu);
     if (full || stopping) {
-        reply_error(r, 503, "unavailable", "%s",
-                    stopping ? "the server is stopping" : "too many open log streams");
+        sl_reply_error(r, 503, "unavailable", "%s",
+                       stopping ? "the server is stopping" : "too many open log streams");
         return;
     }
     struct stream *st = sl_xcalloc(1, sizeof(*st));
@@ -370,7 +370,7 @@ void h_job_log_stream(struct req *r)
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, reader, st, stream_free);
     if (!r->response) {
         stream_free(st);
-        reply_error(r, 500, "internal", "cannot create a stream");
+        sl_reply_error(r, 500, "internal", "cannot create a stream");
         return;
     }
     MHD_add_response_header(r->response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");

@@ -36,14 +36,14 @@ static bool body_expiry(struct req *r, const json_t *b, int64_t *out)
     int64_t secs = 0;
     *out = 0;
     if (at && in) {
-        reply_error(r, 400, "invalid", "give expires_at or expires_in, not both");
+        sl_reply_error(r, 400, "invalid", "give expires_at or expires_in, not both");
         return false;
     }
     if (at && !json_is_null(at)) {
         if (!json_is_string(at) || sl_time_parse_iso8601(json_string_value(at), out) < 0) {
-            reply_error(r, 400, "invalid",
-                        "expires_at must be an ISO 8601 date or time (2026-12-31, "
-                        "2026-12-31T08:00:00Z)");
+            sl_reply_error(r, 400, "invalid",
+                           "expires_at must be an ISO 8601 date or time (2026-12-31, "
+                           "2026-12-31T08:00:00Z)");
             return false;
         }
     } else if (in && !json_is_null(in)) {
@@ -51,28 +51,28 @@ static bool body_expiry(struct req *r, const json_t *b, int64_t *out)
             json_integer_value(in) < INT64_MAX / 1000 / 2)
             secs = json_integer_value(in);
         else if (!json_is_string(in) || sl_time_parse_duration(json_string_value(in), &secs) < 0) {
-            reply_error(r, 400, "invalid",
-                        "expires_in must be a number of seconds or a duration (\"30 days\")");
+            sl_reply_error(r, 400, "invalid",
+                           "expires_in must be a number of seconds or a duration (\"30 days\")");
             return false;
         }
         *out = sl_time_now_ms() + secs * 1000;
     }
     if (*out && *out <= sl_time_now_ms()) {
-        reply_error(r, 400, "invalid", "the expiry must be in the future");
+        sl_reply_error(r, 400, "invalid", "the expiry must be in the future");
         return false;
     }
     return true;
 }
 
-void h_token_list(struct req *r)
+void sl_h_token_list(struct req *r)
 {
     struct sl_store_page page = {0, SL_STORE_LIST_MAX, NULL};
-    const char *after = query_arg(r, "after");
+    const char *after = sl_query_arg(r, "after");
     if (after) {
         char *end;
         page.after = strtoll(after, &end, 10);
         if (*end || page.after < 0) {
-            reply_error(r, 400, "invalid", "after must be an id");
+            sl_reply_error(r, 400, "invalid", "after must be an id");
             return;
         }
     }
@@ -81,20 +81,20 @@ void h_token_list(struct req *r)
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_token_list(r->s->st, &page, &ts, &n, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(a, token_json(&ts[i]));
-        reply_json(r, 200, a);
+        sl_reply_json(r, 200, a);
     }
     sl_store_tokens_free(ts, n);
     sl_error_release(&err);
 }
 
-void h_token_create(struct req *r)
+void sl_h_token_create(struct req *r)
 {
-    json_t *b = body_json(r);
+    json_t *b = sl_body_json(r);
     if (!b)
         return;
     const char *name = json_string_value(json_object_get(b, "name"));
@@ -105,23 +105,23 @@ void h_token_create(struct req *r)
     if (!body_expiry(r, b, &expires_at)) {
         /* answered */
     } else if (!name || !*name || strlen(name) > 200) {
-        reply_error(r, 400, "invalid", "name is required (1 to 200 bytes)");
+        sl_reply_error(r, 400, "invalid", "name is required (1 to 200 bytes)");
     } else if (sl_server_role_rank(role) < 0) {
-        reply_error(r, 400, "invalid", "role must be admin, maintainer, developer or viewer");
+        sl_reply_error(r, 400, "invalid", "role must be admin, maintainer, developer or viewer");
     } else {
         int rc = sl_store_token_create(r->s->st, name, role, sl_time_now_ms(), expires_at, &secret,
                                        &id, &err);
         if (rc < 0) {
-            reply_sl_error(r, rc, &err);
+            sl_reply_sl_error(r, rc, &err);
         } else {
             char target[48];
             snprintf(target, sizeof(target), "token:%lld", (long long)id);
-            audit(r, NULL, "token.create", target,
-                  json_pack("{s:s,s:s}", "name", name, "role", role));
+            sl_audit(r, NULL, "token.create", target,
+                     json_pack("{s:s,s:s}", "name", name, "role", role));
             json_t *o = json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)id, "name", name, "role",
                                   role, "token", secret);
             json_object_set_new(o, "expires_at", when_json(expires_at));
-            reply_json(r, 201, o);
+            sl_reply_json(r, 201, o);
         }
     }
     if (secret) {
@@ -132,16 +132,16 @@ void h_token_create(struct req *r)
     json_decref(b);
 }
 
-void h_token_revoke(struct req *r)
+void sl_h_token_revoke(struct req *r)
 {
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_token_revoke(r->s->st, r->id, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
         char target[48];
         snprintf(target, sizeof(target), "token:%lld", (long long)r->id);
-        audit(r, NULL, "token.revoke", target, NULL);
+        sl_audit(r, NULL, "token.revoke", target, NULL);
         r->status = 204;
         sl_str_reset(&r->out);
     }
@@ -176,7 +176,7 @@ static ssize_t raw_read(void *cls, uint64_t pos, char *buf, size_t max)
     return n;
 }
 
-void h_job_log_raw(struct req *r)
+void sl_h_job_log_raw(struct req *r)
 {
     struct sl_store_job j = {0};
     struct sl_error err = SL_ERROR_INIT;
@@ -185,7 +185,7 @@ void h_job_log_raw(struct req *r)
     if (rc == 0)
         rc = sl_store_log_size(r->s->st, r->id, &size, &err);
     if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
         struct raw_log *rl = sl_xcalloc(1, sizeof(*rl));
         rl->st = r->s->st;

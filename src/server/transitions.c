@@ -59,7 +59,7 @@ static int retry_as_new_job(struct sl_server *s, struct sl_sched *m, size_t i,
     }
     if (!j->finished_at)
         j->finished_at = now;
-    next.status = (char *)srv_job_status_store(st, j->resource_group_id != 0);
+    next.status = (char *)sl_srv_job_status_store(st, j->resource_group_id != 0);
     next.attempt = sl_sched_job_attempt(m, i);
     next.due_at = st == SL_SCHED_SCHEDULED ? sl_sched_job_due(m, i) : 0;
     int64_t new_id = 0;
@@ -71,13 +71,13 @@ static int retry_as_new_job(struct sl_server *s, struct sl_sched *m, size_t i,
         sl_log(SL_LOG_INFO, "job retried as a new job", "job_id", a, "new_job_id", b, "name",
                j->name, NULL);
         atomic_fetch_add(&s->metrics.jobs_retried, 1);
-        srv_deploy_job_retried(s, j->id, new_id);
+        sl_srv_deploy_job_retried(s, j->id, new_id);
         /* the row now stands for the new attempt (pending is what the caller looks for) */
         j->id = new_id;
         free(j->status);
         j->status = sl_xstrdup(next.status);
-        srv_deploy_job_moved(s, new_id, next.status);
-        srv_job_reported(s, new_id);
+        sl_srv_deploy_job_moved(s, new_id, next.status);
+        sl_srv_job_reported(s, new_id);
     }
     free(old_status);
     return rc;
@@ -96,7 +96,7 @@ static int persist_job(struct sl_server *s, struct sl_sched *m, size_t i, struct
     int rc = 0;
     if (st == was && attempt == j->attempt && !kill)
         goto out;
-    if (kill && srv_job_on_remote_runner(j) && !j->cancel_requested_at) {
+    if (kill && sl_srv_job_on_remote_runner(j) && !j->cancel_requested_at) {
         /* GitLab's canceling: the runner hears it (Job-Status: canceling), runs after_script
          * and reports; the job is canceled then (a kill again, runner_api.c), or when its
          * lease lapses. The machine goes on as if it were canceled. */
@@ -110,7 +110,7 @@ static int persist_job(struct sl_server *s, struct sl_sched *m, size_t i, struct
         goto out;
     }
     free(j->status);
-    j->status = sl_xstrdup(srv_job_status_store(st, j->resource_group_id != 0));
+    j->status = sl_xstrdup(sl_srv_job_status_store(st, j->resource_group_id != 0));
     if (st == SL_SCHED_PENDING) {
         j->queued_at = 0;
         j->started_at = 0;
@@ -141,8 +141,8 @@ static int persist_job(struct sl_server *s, struct sl_sched *m, size_t i, struct
     }
     rc = sl_store_job_update(s->st, j, old, err);
     if (rc == 0) {
-        srv_deploy_job_moved(s, j->id, j->status);
-        srv_job_reported(s, j->id);
+        sl_srv_deploy_job_moved(s, j->id, j->status);
+        sl_srv_job_reported(s, j->id);
     }
 out:
     free(old);
@@ -167,7 +167,7 @@ static int persist_pipeline(struct sl_server *s, struct sl_store_pipeline *p, st
     int rc = sl_store_pipeline_update(s->st, p, err);
     /* queued in the transition's transaction: a status change and its report are one */
     if (rc == 0 && strcmp(old, name) != 0)
-        srv_pipeline_reported(s, p, old);
+        sl_srv_pipeline_reported(s, p, old);
     free(old);
     return rc;
 }
@@ -200,7 +200,7 @@ static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, si
     sj = sl_xcalloc(n, sizeof(*sj));
     saved = sl_xcalloc(n, sizeof(*saved));
     for (size_t i = 0; i < n; i++) {
-        if ((rc = srv_sched_job_from_spec(jobs[i].spec, &sj[i], err)) < 0)
+        if ((rc = sl_srv_sched_job_from_spec(jobs[i].spec, &sj[i], err)) < 0)
             goto out;
         sj[i].name = jobs[i].name;
         saved_from_row(&jobs[i], &saved[i]);
@@ -250,7 +250,7 @@ static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, si
         goto out;
     /* a bridge job that became pending is the server's to run (bridge.c), not a runner's */
     for (size_t i = 0; i < n; i++)
-        if (sl_sched_job_status(m, i) == SL_SCHED_PENDING && srv_spec_is_bridge(jobs[i].spec)) {
+        if (sl_sched_job_status(m, i) == SL_SCHED_PENDING && sl_srv_spec_is_bridge(jobs[i].spec)) {
             sl_sched_job_started(m, i, now, NULL);
             *fire_bridges = true;
         }
@@ -284,11 +284,11 @@ static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, si
         *settle_upstream = true;
 out:
     if (woke)
-        srv_workers_wake(s);
+        sl_srv_workers_wake(s);
     sl_sched_free(m);
     if (sj)
         for (size_t i = 0; i < n; i++)
-            srv_sched_job_release(&sj[i]);
+            sl_srv_sched_job_release(&sj[i]);
     free(sj);
     free(saved);
     sl_store_jobs_free(jobs, n);
@@ -296,8 +296,8 @@ out:
     return rc;
 }
 
-int srv_transition(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, size_t job_pos,
-                   const struct srv_finish *fin, bool force_running, struct sl_error *err)
+int sl_srv_transition(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, size_t job_pos,
+                      const struct srv_finish *fin, bool force_running, struct sl_error *err)
 {
     int rc;
     /* One store transaction holding the pipeline's row (store.h): a crash mid-transition
@@ -326,14 +326,14 @@ int srv_transition(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, 
      * a transaction of its own after ours, so no lock is ever taken in the other order;
      * nested in a caller's transaction, the ticker does it) */
     if (rc == 0 && groups && trc == 0)
-        srv_resource_groups_kick(s, pipeline_id);
+        sl_srv_resource_groups_kick(s, pipeline_id);
     /* workflow:auto_cancel:on_job_failure: all (a transition of its own, so outside) */
     if (rc == 0 && ev == SRV_EV_FINISHED && fin && fin->reason != SL_SCHED_FAILURE_NONE)
-        srv_auto_cancel_on_failure(s, pipeline_id, job_pos);
+        sl_srv_auto_cancel_on_failure(s, pipeline_id, job_pos);
     /* downstream pipelines are made and told of after the transaction: they transition too */
     if (fire)
-        srv_bridges_fire(s, pipeline_id);
+        sl_srv_bridges_fire(s, pipeline_id);
     if (settle)
-        srv_bridge_upstream_settle(s, pipeline_id);
+        sl_srv_bridge_upstream_settle(s, pipeline_id);
     return rc;
 }

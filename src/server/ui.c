@@ -154,7 +154,7 @@ static void load(void)
 
 static bool accepts_gzip(struct req *r)
 {
-    const char *ae = header_arg(r, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    const char *ae = sl_header_arg(r, MHD_HTTP_HEADER_ACCEPT_ENCODING);
     if (!ae)
         return false;
     /* "gzip;q=0" refuses it; anything else naming gzip accepts */
@@ -164,7 +164,7 @@ static bool accepts_gzip(struct req *r)
 
 static void serve(struct req *r, const struct asset *a, const char *cache)
 {
-    const char *inm = header_arg(r, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    const char *inm = sl_header_arg(r, MHD_HTTP_HEADER_IF_NONE_MATCH);
     struct MHD_Response *resp;
     bool gz = a->gz && accepts_gzip(r);
     if (inm && strstr(inm, a->etag)) {
@@ -189,7 +189,7 @@ static void serve(struct req *r, const struct asset *a, const char *cache)
 static const char *const pages[] = {"/projects",      "/pipelines/", "/jobs/",
                                     "/environments/", "/admin",      "/signin"};
 
-bool srv_ui_handle(struct req *r)
+bool sl_srv_ui_handle(struct req *r)
 {
     if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
         return false;

@@ -32,7 +32,7 @@ struct srv_upload {
     int nfields;
 };
 
-bool srv_upload_route(const char *method, const char *url)
+bool sl_srv_upload_route(const char *method, const char *url)
 {
     const char *p = "/api/v4/jobs/";
     if (strcmp(method, "POST") != 0 || strncmp(url, p, strlen(p)) != 0)
@@ -91,8 +91,8 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
     return MHD_YES;
 }
 
-int srv_upload_new(struct srv_upload **out, const char *data_dir, struct MHD_Connection *conn,
-                   struct sl_error *err)
+int sl_srv_upload_new(struct srv_upload **out, const char *data_dir, struct MHD_Connection *conn,
+                      struct sl_error *err)
 {
     struct srv_upload *u = sl_xcalloc(1, sizeof(*u));
     char *dir = sl_fs_join(data_dir, "tmp");
@@ -115,18 +115,18 @@ int srv_upload_new(struct srv_upload **out, const char *data_dir, struct MHD_Con
     *out = u;
     u = NULL;
 out:
-    srv_upload_free(u);
+    sl_srv_upload_free(u);
     free(dir);
     return rc;
 }
 
-void srv_upload_feed(struct srv_upload *u, const char *data, size_t len)
+void sl_srv_upload_feed(struct srv_upload *u, const char *data, size_t len)
 {
     if (!u->failed && MHD_post_process(u->pp, data, len) != MHD_YES)
         u->failed = true;
 }
 
-const char *srv_upload_field(const struct srv_upload *u, const char *name)
+const char *sl_srv_upload_field(const struct srv_upload *u, const char *name)
 {
     for (int i = 0; u && i < u->nfields; i++)
         if (!strcmp(u->fields[i].name, name))
@@ -134,7 +134,7 @@ const char *srv_upload_field(const struct srv_upload *u, const char *name)
     return NULL;
 }
 
-int srv_upload_file(struct srv_upload *u, const char **path, int64_t *bytes)
+int sl_srv_upload_file(struct srv_upload *u, const char **path, int64_t *bytes)
 {
     if (!u || u->failed)
         return SL_EINVAL;
@@ -151,14 +151,14 @@ int srv_upload_file(struct srv_upload *u, const char **path, int64_t *bytes)
     return 0;
 }
 
-char *srv_upload_take(struct srv_upload *u)
+char *sl_srv_upload_take(struct srv_upload *u)
 {
     char *p = u->path;
     u->path = NULL;
     return p;
 }
 
-void srv_upload_free(struct srv_upload *u)
+void sl_srv_upload_free(struct srv_upload *u)
 {
     if (!u)
         return;

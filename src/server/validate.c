@@ -71,7 +71,7 @@ static const struct srv_field flag_fields[] = {
 
 #define NO_BODY .fields = NULL, .nfields = 0
 
-const struct srv_request_spec srv_request_specs[] = {
+const struct srv_request_spec sl_srv_request_specs[] = {
     {"POST", "/api/v1/projects", .fields = project_fields, .nfields = SL_ARRAY_LEN(project_fields)},
     {"PUT", "/api/v1/projects/{id}", .fields = project_fields,
      .nfields = SL_ARRAY_LEN(project_fields)},
@@ -155,14 +155,14 @@ const struct srv_request_spec srv_request_specs[] = {
     {"POST", "/api/v1/runners/{id}/pause", NO_BODY},
     {"POST", "/api/v1/runners/{id}/resume", NO_BODY},
 };
-const size_t srv_nrequest_specs = SL_ARRAY_LEN(srv_request_specs);
+const size_t sl_srv_nrequest_specs = SL_ARRAY_LEN(sl_srv_request_specs);
 
-const struct srv_request_spec *srv_request_spec_of(const struct route *rt)
+const struct srv_request_spec *sl_srv_request_spec_of(const struct route *rt)
 {
-    for (size_t i = 0; i < srv_nrequest_specs; i++)
-        if (!strcmp(srv_request_specs[i].method, rt->method) &&
-            !strcmp(srv_request_specs[i].pattern, rt->pattern))
-            return &srv_request_specs[i];
+    for (size_t i = 0; i < sl_srv_nrequest_specs; i++)
+        if (!strcmp(sl_srv_request_specs[i].method, rt->method) &&
+            !strcmp(sl_srv_request_specs[i].pattern, rt->pattern))
+            return &sl_srv_request_specs[i];
     return NULL;
 }
 
@@ -265,25 +265,25 @@ static void unknown_field(struct req *r, const struct srv_request_spec *spec, co
         sl_str_addf(&all, "%s%s", i ? ", " : "", spec->fields[i].name);
     }
     if (!spec->nfields)
-        reply_error(r, 400, "invalid", "unknown field '%s': this route takes no body fields", k);
+        sl_reply_error(r, 400, "invalid", "unknown field '%s': this route takes no body fields", k);
     else if (sg.best)
-        reply_error(r, 400, "invalid", "unknown field '%s'; did you mean '%s'? (fields: %s)", k,
-                    sg.best, all.buf);
+        sl_reply_error(r, 400, "invalid", "unknown field '%s'; did you mean '%s'? (fields: %s)", k,
+                       sg.best, all.buf);
     else
-        reply_error(r, 400, "invalid", "unknown field '%s' (fields: %s)", k, all.buf);
+        sl_reply_error(r, 400, "invalid", "unknown field '%s' (fields: %s)", k, all.buf);
     sl_str_release(&all);
 }
 
 static bool check_body(struct req *r, const struct srv_request_spec *spec)
 {
-    const char *ct = header_arg(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *ct = sl_header_arg(r, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (spec->json_only && (!ct || strncasecmp(ct, "application/json", 16) != 0)) {
-        reply_error(r, 415, "unsupported_media_type", "the body must be application/json");
+        sl_reply_error(r, 415, "unsupported_media_type", "the body must be application/json");
         return false;
     }
     if (spec->raw || r->body_len == 0 || r->upload)
         return true;
-    json_t *b = body_json(r); /* answers 400 itself for what is not a JSON object */
+    json_t *b = sl_body_json(r); /* answers 400 itself for what is not a JSON object */
     if (!b)
         return false;
     bool ok = true;
@@ -307,15 +307,15 @@ static bool check_body(struct req *r, const struct srv_request_spec *spec)
         const char *bad = NULL;
         if (!type_ok(f, v, &bad)) {
             if (bad)
-                reply_error(r, 400, "invalid", "%s.%s must be a string", k, bad);
+                sl_reply_error(r, 400, "invalid", "%s.%s must be a string", k, bad);
             else
-                reply_error(r, 400, "invalid", "%s must be %s", k, type_name(f->type));
+                sl_reply_error(r, 400, "invalid", "%s must be %s", k, type_name(f->type));
             ok = false;
             break;
         }
         if (f->max && size_of(v) > f->max) {
-            reply_error(r, 400, "invalid", "%s is too long (at most %zu %s)", k, f->max,
-                        json_is_string(v) ? "bytes" : "members");
+            sl_reply_error(r, 400, "invalid", "%s is too long (at most %zu %s)", k, f->max,
+                           json_is_string(v) ? "bytes" : "members");
             ok = false;
             break;
         }
@@ -326,7 +326,7 @@ static bool check_body(struct req *r, const struct srv_request_spec *spec)
 
 static bool check_status(struct req *r, const struct srv_request_spec *spec)
 {
-    const char *status = spec->statuses ? query_arg(r, "status") : NULL;
+    const char *status = spec->statuses ? sl_query_arg(r, "status") : NULL;
     if (!status)
         return true;
     struct sl_str all = SL_STR_INIT;
@@ -338,14 +338,14 @@ static bool check_status(struct req *r, const struct srv_request_spec *spec)
         sl_str_addf(&all, "%s%s", s == spec->statuses ? "" : ", ", *s);
     }
     const char *hint = sl_suggest_list(status, spec->statuses);
-    reply_error(r, 400, "invalid", "status '%s' is not one of %s%s%s%s", status, all.buf,
-                hint ? "; did you mean '" : "", hint ? hint : "", hint ? "'?" : "");
+    sl_reply_error(r, 400, "invalid", "status '%s' is not one of %s%s%s%s", status, all.buf,
+                   hint ? "; did you mean '" : "", hint ? hint : "", hint ? "'?" : "");
     sl_str_release(&all);
     return false;
 }
 
-bool srv_request_check(struct req *r, const struct route *rt)
+bool sl_srv_request_check(struct req *r, const struct route *rt)
 {
-    const struct srv_request_spec *spec = srv_request_spec_of(rt);
+    const struct srv_request_spec *spec = sl_srv_request_spec_of(rt);
     return !spec || (check_status(r, spec) && check_body(r, spec));
 }

@@ -4,7 +4,7 @@
  * still checks what needs the store or the rest of the body (a required field, a cron
  * expression, a reference that exists).
  *
- * Adding a route with a JSON body: add its entry to srv_request_specs (validate.c), with a
+ * Adding a route with a JSON body: add its entry to sl_srv_request_specs (validate.c), with a
  * field table, and the limits to docs/api.md; the server_api suite's validation test fails
  * for a POST/PUT/PATCH route of /api/v1 that has no entry. An empty body (zero bytes or {})
  * passes the check: a route that needs a field says so itself. */
@@ -46,14 +46,14 @@ struct srv_request_spec {
     const char *const *statuses; /* the values ?status= takes (NULL-terminated), or NULL */
 };
 
-extern const struct srv_request_spec srv_request_specs[];
-extern const size_t srv_nrequest_specs;
+extern const struct srv_request_spec sl_srv_request_specs[];
+extern const size_t sl_srv_nrequest_specs;
 
 /* The entry of RT, or NULL. */
-const struct srv_request_spec *srv_request_spec_of(const struct route *rt);
+const struct srv_request_spec *sl_srv_request_spec_of(const struct route *rt);
 /* Checks R's body and query against RT's entry; false with 400 answered (naming the field:
  * "unknown field 'default_brnach'; did you mean 'default_branch'?"). A route without an
  * entry passes. */
-bool srv_request_check(struct req *r, const struct route *rt);
+bool sl_srv_request_check(struct req *r, const struct route *rt);
 
 #endif

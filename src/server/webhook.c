@@ -8,7 +8,7 @@
  * (`X-Hub-Signature-256: sha256=<hex>`), Gitea likewise (`X-Gitea-Signature: <hex>`),
  * GitLab sends the secret itself (`X-Gitlab-Token`). Everything secret is compared in
  * constant time (libsodium). A request that does not verify is answered 401 and recorded
- * as an audit event "webhook.rejected"; nothing tells the caller whether the project
+ * as an sl_audit event "webhook.rejected"; nothing tells the caller whether the project
  * exists. docs/webhooks.md is the user's side. */
 #include "base/compat.h"
 #include "base/alloc.h"
@@ -54,8 +54,8 @@ static bool hmac_matches(const char *secret, const char *hex, const void *body, 
     return ok;
 }
 
-bool srv_webhook_verify(enum srv_forge forge, const char *secret, const char *signature,
-                        const void *body, size_t len)
+bool sl_srv_webhook_verify(enum srv_forge forge, const char *secret, const char *signature,
+                           const void *body, size_t len)
 {
     if (!secret || !*secret || !signature || sodium_init() < 0)
         return false;
@@ -128,7 +128,7 @@ static int find_and_verify(struct req *r, enum srv_forge forge, json_t *payload,
                            const char *signature, struct sl_store_project *out, const char **reason)
 {
     struct sl_error err = SL_ERROR_INIT;
-    const char *sel = query_arg(r, "project");
+    const char *sel = sl_query_arg(r, "project");
     int rc = 0;
     *reason = "no project with a webhook secret matches the request's signature";
     if (sel) {
@@ -140,7 +140,7 @@ static int find_and_verify(struct req *r, enum srv_forge forge, json_t *payload,
         else
             rc = sl_store_project_get_by_name(r->s->st, sel, &p, &err);
         if (rc == 0 &&
-            srv_webhook_verify(forge, p.webhook_secret, signature, r->body, r->body_len)) {
+            sl_srv_webhook_verify(forge, p.webhook_secret, signature, r->body, r->body_len)) {
             *out = p;
             rc = 1;
         } else {
@@ -163,7 +163,8 @@ static int find_and_verify(struct req *r, enum srv_forge forge, json_t *payload,
             break;
         for (size_t i = 0; i < n && rc == 0; i++) {
             if (project_named_in(&ps[i], urls, nurls) &&
-                srv_webhook_verify(forge, ps[i].webhook_secret, signature, r->body, r->body_len)) {
+                sl_srv_webhook_verify(forge, ps[i].webhook_secret, signature, r->body,
+                                      r->body_len)) {
                 *out = ps[i];
                 memset(&ps[i], 0, sizeof(ps[i]));
                 rc = 1;
@@ -188,13 +189,13 @@ static void reject(struct req *r, enum srv_forge forge, const char *reason)
 {
     char actor[32];
     snprintf(actor, sizeof(actor), "webhook:%s", forges[forge].name);
-    audit(r, actor, "webhook.rejected", "", json_pack("{s:s}", "reason", reason));
+    sl_audit(r, actor, "webhook.rejected", "", json_pack("{s:s}", "reason", reason));
     sl_log(SL_LOG_WARN, "webhook rejected", "request_id", r->request_id, "forge",
            forges[forge].name, "reason", reason, NULL);
     /* counted, but not against the sender's address: forges deliver every project's hooks
      * from shared addresses, and one project's wrong secret must not block the others */
     atomic_fetch_add(&r->s->metrics.auth_failures, 1);
-    reply_error(r, 401, "unauthorized", "the webhook's signature does not verify");
+    sl_reply_error(r, 401, "unauthorized", "the webhook's signature does not verify");
 }
 
 static bool is_push(enum srv_forge forge, const char *event)
@@ -227,27 +228,27 @@ static void answer_pipeline(struct req *r, enum srv_forge forge, const struct sl
     int64_t id = 0;
     char actor[32];
     snprintf(actor, sizeof(actor), "webhook:%s", f->name);
-    int rc = mr ? srv_pipeline_create_mr(r->s, p, mr, actor, &id, &err)
-                : srv_pipeline_create(r->s, p, name, NULL, "push", &id, &err);
+    int rc = mr ? sl_srv_pipeline_create_mr(r->s, p, mr, actor, &id, &err)
+                : sl_srv_pipeline_create(r->s, p, name, NULL, "push", &id, &err);
     if (rc == SL_EINVAL) {
         /* no such ref (yet), workflow:rules said no, nothing to fetch: the push is not an
          * error of the sender's, and retrying the delivery would not help */
-        reply_json(
+        sl_reply_json(
             r, 202,
             json_pack("{s:s,s:s}", "status", "no_pipeline", "message", sl_error_format(&err)));
-        audit(r, actor, "webhook.no_pipeline", target,
-              json_pack("{s:s,s:s}", "ref", ref, "message", sl_error_format(&err)));
+        sl_audit(r, actor, "webhook.no_pipeline", target,
+                 json_pack("{s:s,s:s}", "ref", ref, "message", sl_error_format(&err)));
     } else if (rc < 0) {
-        reply_sl_error(r, rc, &err);
+        sl_reply_sl_error(r, rc, &err);
     } else {
-        audit(
+        sl_audit(
             r, actor, "webhook.pipeline", target,
             json_pack("{s:s,s:s,s:I}", "event", event, "ref", ref, "pipeline_id", (json_int_t)id));
         struct sl_store_pipeline pl = {0};
         if (sl_store_pipeline_get(r->s->st, id, &pl, &err) == 0)
-            reply_json(r, 201, pipeline_json(&pl));
+            sl_reply_json(r, 201, sl_pipeline_json(&pl));
         else
-            reply_sl_error(r, SL_ESTORE, &err);
+            sl_reply_sl_error(r, SL_ESTORE, &err);
         sl_store_pipeline_release(&pl);
     }
     sl_error_release(&err);
@@ -261,14 +262,14 @@ static void merge_request(struct req *r, enum srv_forge forge, const struct sl_s
     struct sl_arena a = SL_ARENA_INIT;
     struct sl_error err = SL_ERROR_INIT;
     const char *why = NULL;
-    if (srv_mr_read(forge, payload, &mr, &a, &why) < 0) {
-        reply_error(r, 400, "invalid", "%s", why);
-    } else if (srv_mr_record(r->s, p->id, &mr, &err) < 0) {
-        reply_sl_error(r, SL_ESTORE, &err);
+    if (sl_srv_mr_read(forge, payload, &mr, &a, &why) < 0) {
+        sl_reply_error(r, 400, "invalid", "%s", why);
+    } else if (sl_srv_mr_record(r->s, p->id, &mr, &err) < 0) {
+        sl_reply_sl_error(r, SL_ESTORE, &err);
     } else if (!mr.runs) {
-        reply_json(r, 202,
-                   json_pack("{s:s,s:I,s:s}", "status", "recorded", "merge_request_iid",
-                             (json_int_t)mr.iid, "state", mr.state));
+        sl_reply_json(r, 202,
+                      json_pack("{s:s,s:I,s:s}", "status", "recorded", "merge_request_iid",
+                                (json_int_t)mr.iid, "state", mr.state));
     } else {
         char *ref = sl_xasprintf("refs/heads/%s", mr.source_branch);
         answer_pipeline(r, forge, p, event, ref, mr.source_branch, &mr, target);
@@ -281,7 +282,7 @@ static void merge_request(struct req *r, enum srv_forge forge, const struct sl_s
 static void hook(struct req *r, enum srv_forge forge)
 {
     const struct forge *f = &forges[forge];
-    const char *signature = header_arg(r, f->sig_header);
+    const char *signature = sl_header_arg(r, f->sig_header);
     json_t *payload = NULL;
     struct sl_store_project p = {0};
     if (!signature) {
@@ -296,7 +297,7 @@ static void hook(struct req *r, enum srv_forge forge)
     const char *reason = NULL;
     int rc = find_and_verify(r, forge, payload, signature, &p, &reason);
     if (rc < 0) {
-        reply_error(r, 500, "internal", "the store failed");
+        sl_reply_error(r, 500, "internal", "the store failed");
         goto out;
     }
     if (rc == 0) {
@@ -306,22 +307,22 @@ static void hook(struct req *r, enum srv_forge forge)
     /* From here the sender is trusted. */
     char target[48];
     snprintf(target, sizeof(target), "project:%lld", (long long)p.id);
-    const char *event = header_arg(r, f->event_header);
+    const char *event = sl_header_arg(r, f->event_header);
     if (forge == SRV_FORGE_GITHUB && event && !strcmp(event, "ping")) {
-        reply_json(r, 200, json_pack("{s:s}", "status", "pong"));
+        sl_reply_json(r, 200, json_pack("{s:s}", "status", "pong"));
         goto out;
     }
     if (!payload) {
-        reply_error(r, 400, "invalid_json", "the payload must be a JSON object");
+        sl_reply_error(r, 400, "invalid_json", "the payload must be a JSON object");
         goto out;
     }
-    if (srv_mr_event(forge, event)) {
+    if (sl_srv_mr_event(forge, event)) {
         merge_request(r, forge, &p, payload, event, target);
         goto out;
     }
     if (!is_push(forge, event)) {
-        reply_json(r, 202,
-                   json_pack("{s:s,s:s}", "status", "ignored", "event", event ? event : ""));
+        sl_reply_json(r, 202,
+                      json_pack("{s:s,s:s}", "status", "ignored", "event", event ? event : ""));
         goto out;
     }
     const char *ref = json_string_value(json_object_get(payload, "ref"));
@@ -332,7 +333,7 @@ static void hook(struct req *r, enum srv_forge forge)
     else if (ref && sl_starts_with(ref, "refs/tags/"))
         name = ref + 10;
     if (!name || !*name) {
-        reply_error(r, 400, "invalid", "the push has no refs/heads/ or refs/tags/ ref");
+        sl_reply_error(r, 400, "invalid", "the push has no refs/heads/ or refs/tags/ ref");
         goto out;
     }
     if (all_zeros(after) || json_is_true(json_object_get(payload, "deleted"))) {
@@ -340,13 +341,13 @@ static void hook(struct req *r, enum srv_forge forge)
         int stopped = 0;
         struct sl_error serr = SL_ERROR_INIT;
         if (sl_starts_with(ref, "refs/heads/") &&
-            srv_deploy_stop_branch(r->s, p.id, name, &stopped, &serr) < 0)
+            sl_srv_deploy_stop_branch(r->s, p.id, name, &stopped, &serr) < 0)
             sl_log(SL_LOG_WARN, "cannot stop the environments of a deleted branch", "ref", ref,
                    "error", sl_error_format(&serr), NULL);
         sl_error_release(&serr);
-        reply_json(r, 202,
-                   json_pack("{s:s,s:s,s:i}", "status", "ignored", "reason", "the ref was deleted",
-                             "stopped_environments", stopped));
+        sl_reply_json(r, 202,
+                      json_pack("{s:s,s:s,s:i}", "status", "ignored", "reason",
+                                "the ref was deleted", "stopped_environments", stopped));
         goto out;
     }
     answer_pipeline(r, forge, &p, event, ref, name, NULL, target);
@@ -355,17 +356,17 @@ out:
     json_decref(payload);
 }
 
-void h_hook_github(struct req *r)
+void sl_h_hook_github(struct req *r)
 {
     hook(r, SRV_FORGE_GITHUB);
 }
 
-void h_hook_gitlab(struct req *r)
+void sl_h_hook_gitlab(struct req *r)
 {
     hook(r, SRV_FORGE_GITLAB);
 }
 
-void h_hook_gitea(struct req *r)
+void sl_h_hook_gitea(struct req *r)
 {
     hook(r, SRV_FORGE_GITEA);
 }

@@ -87,7 +87,7 @@ static void on_line(void *ctx, enum sl_exec_stream stream, const char *line, siz
     pthread_mutex_unlock(&w->log_mu);
 }
 
-char *srv_dotenv_json(const struct sl_dotenv *env)
+char *sl_srv_dotenv_json(const struct sl_dotenv *env)
 {
     if (!env->n)
         return NULL;
@@ -102,7 +102,7 @@ char *srv_dotenv_json(const struct sl_dotenv *env)
     return text;
 }
 
-char *srv_junit_json(const struct sl_junit_counts *c)
+char *sl_srv_junit_json(const struct sl_junit_counts *c)
 {
     json_t *o =
         json_pack("{s:I,s:I,s:I,s:I,s:I,s:f}", "count", (json_int_t)c->tests, "success",
@@ -118,8 +118,8 @@ char *srv_junit_json(const struct sl_junit_counts *c)
  * retry's reports replace the earlier attempt's. */
 static void reports_save(struct sl_server *s, int64_t job_id, const struct sl_job_result *res)
 {
-    char *dotenv = srv_dotenv_json(&res->dotenv);
-    char *junit = res->has_junit ? srv_junit_json(&res->junit) : NULL;
+    char *dotenv = sl_srv_dotenv_json(&res->dotenv);
+    char *junit = res->has_junit ? sl_srv_junit_json(&res->junit) : NULL;
     struct sl_error err = SL_ERROR_INIT;
     if (sl_store_job_report_set(s->st, job_id, dotenv, junit, &err) < 0)
         sl_log(SL_LOG_WARN, "cannot record a job's reports", "error", sl_error_format(&err), NULL);
@@ -154,7 +154,7 @@ static void job_ctx(struct worker *w, const struct sl_store_job *job, json_t *sp
         c->protected_vars = prot;
     }
     sl_store_pipeline_release(&pl);
-    srv_job_sources(s, job, spec, pdir, a, &src, &ns);
+    sl_srv_job_sources(s, job, spec, pdir, a, &src, &ns);
     c->sources = src;
     c->nsources = ns;
     c->pipeline_id = job->pipeline_id;
@@ -253,7 +253,7 @@ static void workspace_give(const char *path)
     pthread_mutex_unlock(&slots_mu);
 }
 
-bool srv_job_settle_bridge(struct sl_server *s, struct sl_store_job *job, const char *worker_id)
+bool sl_srv_job_settle_bridge(struct sl_server *s, struct sl_store_job *job, const char *worker_id)
 {
     json_t *spec = json_loads(job->spec, 0, NULL);
     json_t *b = json_object_get(spec, "bridge");
@@ -268,8 +268,8 @@ bool srv_job_settle_bridge(struct sl_server *s, struct sl_store_job *job, const 
     struct srv_finish fin = {SL_SCHED_FAILURE_DOWNSTREAM_CREATION, SL_SCHED_NO_EXIT_CODE, worker_id,
                              job->id};
     struct sl_error err = SL_ERROR_INIT;
-    if (srv_transition(s, job->pipeline_id, SRV_EV_FINISHED, (size_t)job->position, &fin, false,
-                       &err) < 0)
+    if (sl_srv_transition(s, job->pipeline_id, SRV_EV_FINISHED, (size_t)job->position, &fin, false,
+                          &err) < 0)
         sl_log(SL_LOG_ERROR, "cannot record a bridge's end", "error", sl_error_format(&err), NULL);
     sl_error_release(&err);
     return true;
@@ -315,7 +315,7 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
         if (mkdir(home, 0700) < 0 || chown(home, s->run_uid, s->run_gid) < 0)
             sl_log(SL_LOG_WARN, "cannot make a job's home", "path", home, NULL);
     }
-    char **base = srv_job_base_env(s, home);
+    char **base = sl_srv_job_base_env(s, home);
     struct sl_error merr = SL_ERROR_INIT;
     if (sl_fs_mkdir_p(logdir, 0755, &merr) < 0) /* the store keeps the log all the same */
         sl_log(SL_LOG_WARN, "cannot make a log directory", "error", sl_error_format(&merr), NULL);
@@ -327,21 +327,21 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     if (brc == 0) {
         job_ctx(w, job, spec, pdir, &ca, &ctx, &project_id);
         /* the project's and instance's CI/CD variables, and the mask of their secrets */
-        brc = srv_job_variables(s, project_id, &planned.spec, &jv, &err);
+        brc = sl_srv_job_variables(s, project_id, &planned.spec, &jv, &err);
         /* CI_JOB_TOKEN: valid while this attempt runs (git over HTTP, artifacts of its
          * dependencies, the API calls that take it), masked in its log */
         char *job_token = NULL;
         if (brc == 0 &&
             (brc = sl_store_job_token_issue(s->st, job->id, w->id, &job_token, &err)) == 0) {
-            srv_job_vars_add(&jv, "CI_JOB_TOKEN", job_token, true);
+            sl_srv_job_vars_add(&jv, "CI_JOB_TOKEN", job_token, true);
             sodium_memzero(job_token, strlen(job_token));
             free(job_token);
         }
         if (brc == 0)
-            brc = srv_job_vars_env(s, &jv, varfiles, &ca, &ctx.extra, &ctx.extra_raw, &err);
+            brc = sl_srv_job_vars_env(s, &jv, varfiles, &ca, &ctx.extra, &ctx.extra_raw, &err);
         if (brc == 0 && jv.n) {
             mask = sl_mask_new();
-            brc = srv_job_vars_mask(&jv, mask, &err);
+            brc = sl_srv_job_vars_mask(&jv, mask, &err);
         }
         ctx.base_env = (const char *const *)base;
         ctx.project_dir = tree;
@@ -405,7 +405,7 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
         on_line(w, SL_EXEC_STREAM_SYSTEM, sl_error_format(&err), strlen(sl_error_format(&err)));
     }
     double secs = (double)(sl_time_mono_ns() - t0) / 1e9;
-    metrics_job(&s->metrics, secs);
+    sl_metrics_job(&s->metrics, secs);
     pthread_mutex_lock(&w->log_mu);
     log_flush(w);
     pthread_mutex_unlock(&w->log_mu);
@@ -445,13 +445,13 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     if (res.canceled) {
         /* canceled through the API (already recorded) or by shutdown (record it now) */
         outcome = "canceled";
-        rc = srv_transition(s, job->pipeline_id, SRV_EV_CANCEL_JOB, (size_t)job->position, NULL,
-                            false, &terr);
+        rc = sl_srv_transition(s, job->pipeline_id, SRV_EV_CANCEL_JOB, (size_t)job->position, NULL,
+                               false, &terr);
         /* SL_EINVAL: not running any more, the API canceled it. Either way settle from the
          * stored rows: a kill is recorded on the job only, and the pipeline must finish
          * (canceled) rather than stay running across a restart. */
         if (rc == 0 || rc == SL_EINVAL)
-            rc = srv_transition(s, job->pipeline_id, SRV_EV_SETTLE, 0, NULL, false, &terr);
+            rc = sl_srv_transition(s, job->pipeline_id, SRV_EV_SETTLE, 0, NULL, false, &terr);
     } else {
         enum sl_sched_failure f = SL_SCHED_FAILURE_NONE;
         if (!res.success && sl_sched_failure_parse(res.failure_name, &f) < 0)
@@ -461,8 +461,8 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
         outcome = res.success ? "success" : res.failure_name;
         struct srv_finish fin = {f, res.exit_code >= 0 ? res.exit_code : SL_SCHED_NO_EXIT_CODE,
                                  w->id, job->id};
-        rc = srv_transition(s, job->pipeline_id, SRV_EV_FINISHED, (size_t)job->position, &fin,
-                            false, &terr);
+        rc = sl_srv_transition(s, job->pipeline_id, SRV_EV_FINISHED, (size_t)job->position, &fin,
+                               false, &terr);
     }
     if (rc < 0)
         sl_log(SL_LOG_ERROR, "cannot record a job's end", "job_id", num, "error",
@@ -477,7 +477,7 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     sl_job_result_release(&res);
     free(svcs);
     sl_error_release(&err);
-    srv_job_vars_release(&jv);
+    sl_srv_job_vars_release(&jv);
     sl_mask_free(mask);
     free(varfiles);
     sl_jobspec_release(&bound);
@@ -496,19 +496,19 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     json_decref(spec);
 }
 
-bool srv_job_claimed(struct sl_server *s, const struct sl_store_job *job, const char *worker_id)
+bool sl_srv_job_claimed(struct sl_server *s, const struct sl_store_job *job, const char *worker_id)
 {
     /* the pipeline says running (with its started_at) while its job runs */
     struct sl_error serr = SL_ERROR_INIT;
-    if (srv_transition(s, job->pipeline_id, SRV_EV_SETTLE, 0, NULL, false, &serr) < 0)
+    if (sl_srv_transition(s, job->pipeline_id, SRV_EV_SETTLE, 0, NULL, false, &serr) < 0)
         sl_log(SL_LOG_WARN, "cannot mark the pipeline running", "error", sl_error_format(&serr),
                NULL);
     sl_error_release(&serr);
     /* refused first: a rejected deployment must not be taken for a retried one */
-    if (srv_deploy_refuse_outdated(s, job, worker_id))
+    if (sl_srv_deploy_refuse_outdated(s, job, worker_id))
         return false;
-    srv_deploy_job_moved(s, job->id, "running");
-    srv_job_reported(s, job->id);
+    sl_srv_deploy_job_moved(s, job->id, "running");
+    sl_srv_job_reported(s, job->id);
     return true;
 }
 
@@ -523,7 +523,7 @@ static void *worker_main(void *arg)
         int rc =
             sl_store_claim_job(s->st, w->id, NULL, 0, s->lease_s, sl_time_now_ms(), &job, &err);
         if (rc == 1) {
-            if (srv_job_claimed(s, &job, w->id) && !srv_job_settle_bridge(s, &job, w->id))
+            if (sl_srv_job_claimed(s, &job, w->id) && !sl_srv_job_settle_bridge(s, &job, w->id))
                 run_claimed(w, &job);
             sl_store_job_release(&job);
             continue;
@@ -561,7 +561,7 @@ static void settle_due(struct sl_server *s, int64_t now)
             return;
         }
         for (size_t i = 0; i < n && !atomic_load(&s->stopping); i++)
-            srv_transition(s, ids[i], SRV_EV_SETTLE, 0, NULL, false, NULL);
+            sl_srv_transition(s, ids[i], SRV_EV_SETTLE, 0, NULL, false, NULL);
         after = n ? ids[n - 1] : after;
         free(ids);
         if (n < (size_t)SL_STORE_LIST_MAX || atomic_load(&s->stopping))
@@ -602,17 +602,17 @@ static void *ticker_main(void *arg)
         if (!stopping && sl_time_now_ms() - last_settle >= 1000) {
             last_settle = sl_time_now_ms();
             settle_due(s, last_settle);
-            srv_deploy_tick(s, last_settle);
-            srv_resource_groups_kick(s, 0);
-            srv_recover_lapsed(s);
+            sl_srv_deploy_tick(s, last_settle);
+            sl_srv_resource_groups_kick(s, 0);
+            sl_srv_recover_lapsed(s);
         }
-        srv_runners_tick(s);
+        sl_srv_runners_tick(s);
         usleep(LOG_TICK_MS * 1000);
     }
     return NULL;
 }
 
-int srv_workers_start(struct sl_server *s, int n, struct sl_error *err)
+int sl_srv_workers_start(struct sl_server *s, int n, struct sl_error *err)
 {
     char host[128] = "localhost";
     gethostname(host, sizeof(host) - 1);
@@ -639,15 +639,15 @@ int srv_workers_start(struct sl_server *s, int n, struct sl_error *err)
     return 0;
 }
 
-void srv_workers_wake(struct sl_server *s)
+void sl_srv_workers_wake(struct sl_server *s)
 {
-    srv_runners_wake(s);
+    sl_srv_runners_wake(s);
     pthread_mutex_lock(&s->wake_mu);
     pthread_cond_broadcast(&s->wake_cv);
     pthread_mutex_unlock(&s->wake_mu);
 }
 
-int srv_workers_busy(struct sl_server *s)
+int sl_srv_workers_busy(struct sl_server *s)
 {
     int busy = 0;
     for (int i = 0; i < s->nworkers; i++) {
@@ -658,9 +658,9 @@ int srv_workers_busy(struct sl_server *s)
     return busy;
 }
 
-void srv_workers_join(struct sl_server *s)
+void sl_srv_workers_join(struct sl_server *s)
 {
-    srv_workers_wake(s);
+    sl_srv_workers_wake(s);
     for (int i = 0; i < s->nworkers; i++)
         if (s->workers[i].started)
             pthread_join(s->workers[i].th, NULL);
@@ -698,8 +698,8 @@ static int recover(struct sl_server *s, const char *prefix, const char *why, str
         struct sl_error terr = SL_ERROR_INIT;
         /* a job its runner was asked to cancel ends canceled, not retried */
         enum srv_event ev = jobs[i].cancel_requested_at ? SRV_EV_CANCEL_JOB : SRV_EV_FINISHED;
-        if (srv_transition(s, jobs[i].pipeline_id, ev, (size_t)jobs[i].position, &fin, true,
-                           &terr) < 0)
+        if (sl_srv_transition(s, jobs[i].pipeline_id, ev, (size_t)jobs[i].position, &fin, true,
+                              &terr) < 0)
             sl_log(SL_LOG_ERROR, "cannot settle a recovered job", "job_id", num, "error",
                    sl_error_format(&terr), NULL);
         sl_error_release(&terr);
@@ -708,7 +708,7 @@ static int recover(struct sl_server *s, const char *prefix, const char *why, str
     return 0;
 }
 
-int srv_recover(struct sl_server *s, struct sl_error *err)
+int sl_srv_recover(struct sl_server *s, struct sl_error *err)
 {
     char host[128] = "localhost";
     gethostname(host, sizeof(host) - 1);
@@ -718,7 +718,7 @@ int srv_recover(struct sl_server *s, struct sl_error *err)
     return rc;
 }
 
-void srv_recover_lapsed(struct sl_server *s)
+void sl_srv_recover_lapsed(struct sl_server *s)
 {
     struct sl_error err = SL_ERROR_INIT;
     if (recover(s, NULL, "job whose lease lapsed marked failed", &err) < 0) {

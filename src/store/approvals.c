@@ -42,7 +42,7 @@ int sl_store_protected_env_create(struct sl_store *st, const struct sl_store_pro
     struct db_rows rows = {0};
     int rc;
 
-    if ((rc = db_check_text(p->name, true, "protected environment name", err)) < 0)
+    if ((rc = sl_db_check_text(p->name, true, "protected environment name", err)) < 0)
         return rc;
     if (!*p->name)
         return sl_error_set(err, SL_EINVAL, "name must not be empty");
@@ -74,17 +74,18 @@ int sl_store_protected_env_create(struct sl_store *st, const struct sl_store_pro
                            db_int(p->required_approval_count),
                            db_int(now),
                            db_text(ids.buf)};
-    rc = db_run(st, true,
-                "INSERT INTO protected_environments (project_id, name, deploy_role, "
-                "required_approval_count, created_at, deploy_token_ids) VALUES (?, ?, ?, ?, ?, ?) "
-                "RETURNING id",
-                v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    rc = sl_db_run(
+        st, true,
+        "INSERT INTO protected_environments (project_id, name, deploy_role, "
+        "required_approval_count, created_at, deploy_token_ids) VALUES (?, ?, ?, ?, ?, ?) "
+        "RETURNING id",
+        v, SL_ARRAY_LEN(v), &rows, NULL, err);
     sl_str_release(&ids);
     if (rc == SL_EEXISTS)
         rc = sl_error_set(err, SL_EEXISTS, "%s is protected already", p->name);
     if (rc == 0 && id_out)
-        *id_out = db_get_int(&rows, 0, 0);
-    db_rows_release(&rows);
+        *id_out = sl_db_get_int(&rows, 0, 0);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -94,21 +95,21 @@ int sl_store_protected_env_list(struct sl_store *st, int64_t project_id,
 {
     struct db_rows rows = {0};
     struct db_value v[] = {db_int(project_id), db_int(SL_STORE_LIST_MAX)};
-    int rc = db_run(st, false,
-                    "SELECT " PROT_COLS " FROM protected_environments WHERE project_id = ? "
-                    "ORDER BY id LIMIT ?",
-                    v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    int rc = sl_db_run(st, false,
+                       "SELECT " PROT_COLS " FROM protected_environments WHERE project_id = ? "
+                       "ORDER BY id LIMIT ?",
+                       v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0) {
         struct sl_store_protected_env *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
         for (size_t i = 0; i < rows.nrows; i++) {
-            arr[i].id = db_get_int(&rows, i, 0);
-            arr[i].project_id = db_get_int(&rows, i, 1);
-            arr[i].name = db_get_str0(&rows, i, 2);
-            arr[i].deploy_role = db_get_str0(&rows, i, 3);
-            arr[i].required_approval_count = (int)db_get_int(&rows, i, 4);
-            arr[i].created_at = db_get_int(&rows, i, 5);
+            arr[i].id = sl_db_get_int(&rows, i, 0);
+            arr[i].project_id = sl_db_get_int(&rows, i, 1);
+            arr[i].name = sl_db_get_str0(&rows, i, 2);
+            arr[i].deploy_role = sl_db_get_str0(&rows, i, 3);
+            arr[i].required_approval_count = (int)sl_db_get_int(&rows, i, 4);
+            arr[i].created_at = sl_db_get_int(&rows, i, 5);
             /* "3,7": written by create only, so well-formed; strtoll stops at each comma */
-            const char *s = db_cell(&rows, i, 6)->data;
+            const char *s = sl_db_cell(&rows, i, 6)->data;
             arr[i].deploy_tokens = sl_xcalloc(SL_STORE_DEPLOY_TOKENS_MAX, sizeof(int64_t));
             while (s && *s && arr[i].ndeploy_tokens < SL_STORE_DEPLOY_TOKENS_MAX) {
                 char *end;
@@ -122,7 +123,7 @@ int sl_store_protected_env_list(struct sl_store *st, int64_t project_id,
         *out = arr;
         *n = rows.nrows;
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -131,9 +132,9 @@ int sl_store_protected_env_delete(struct sl_store *st, int64_t project_id, int64
 {
     int64_t changes = 0;
     struct db_value v[] = {db_int(id), db_int(project_id), db_int(project_id)};
-    int rc = db_run(st, true,
-                    "DELETE FROM protected_environments WHERE id = ? AND (? = 0 OR project_id = ?)",
-                    v, SL_ARRAY_LEN(v), NULL, &changes, err);
+    int rc = sl_db_run(
+        st, true, "DELETE FROM protected_environments WHERE id = ? AND (? = 0 OR project_id = ?)",
+        v, SL_ARRAY_LEN(v), NULL, &changes, err);
     if (rc == 0 && changes == 0)
         rc = sl_error_set(err, SL_ENOENT, "protected environment %" PRId64 " does not exist", id);
     return rc;
@@ -143,17 +144,17 @@ int sl_store_approval_add(struct sl_store *st, const struct sl_store_approval *a
                           struct sl_error *err)
 {
     int rc;
-    if ((rc = db_check_text(a->actor, true, "approval actor", err)) < 0 ||
-        (rc = db_check_text(a->comment, false, "approval comment", err)) < 0)
+    if ((rc = sl_db_check_text(a->actor, true, "approval actor", err)) < 0 ||
+        (rc = sl_db_check_text(a->comment, false, "approval comment", err)) < 0)
         return rc;
     if (!a->status || (strcmp(a->status, "approved") && strcmp(a->status, "rejected")))
         return sl_error_set(err, SL_EINVAL, "an approval is approved or rejected");
     struct db_value v[] = {db_int(a->deployment_id), db_text(a->actor), db_text(a->status),
                            db_text(a->comment ? a->comment : ""), db_int(now)};
-    rc = db_run(st, true,
-                "INSERT INTO deployment_approvals (deployment_id, actor, status, comment, "
-                "created_at) VALUES (?, ?, ?, ?, ?)",
-                v, SL_ARRAY_LEN(v), NULL, NULL, err);
+    rc = sl_db_run(st, true,
+                   "INSERT INTO deployment_approvals (deployment_id, actor, status, comment, "
+                   "created_at) VALUES (?, ?, ?, ?, ?)",
+                   v, SL_ARRAY_LEN(v), NULL, NULL, err);
     if (rc == SL_EEXISTS)
         rc = sl_error_set(err, SL_EEXISTS, "%s decided on this deployment already", a->actor);
     return rc;
@@ -164,23 +165,23 @@ int sl_store_approval_list(struct sl_store *st, int64_t deployment_id,
 {
     struct db_rows rows = {0};
     struct db_value v[] = {db_int(deployment_id), db_int(SL_STORE_LIST_MAX)};
-    int rc = db_run(st, false,
-                    "SELECT id, deployment_id, actor, status, comment, created_at FROM "
-                    "deployment_approvals WHERE deployment_id = ? ORDER BY id LIMIT ?",
-                    v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    int rc = sl_db_run(st, false,
+                       "SELECT id, deployment_id, actor, status, comment, created_at FROM "
+                       "deployment_approvals WHERE deployment_id = ? ORDER BY id LIMIT ?",
+                       v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0) {
         struct sl_store_approval *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
         for (size_t i = 0; i < rows.nrows; i++) {
-            arr[i].id = db_get_int(&rows, i, 0);
-            arr[i].deployment_id = db_get_int(&rows, i, 1);
-            arr[i].actor = db_get_str0(&rows, i, 2);
-            arr[i].status = db_get_str0(&rows, i, 3);
-            arr[i].comment = db_get_str0(&rows, i, 4);
-            arr[i].created_at = db_get_int(&rows, i, 5);
+            arr[i].id = sl_db_get_int(&rows, i, 0);
+            arr[i].deployment_id = sl_db_get_int(&rows, i, 1);
+            arr[i].actor = sl_db_get_str0(&rows, i, 2);
+            arr[i].status = sl_db_get_str0(&rows, i, 3);
+            arr[i].comment = sl_db_get_str0(&rows, i, 4);
+            arr[i].created_at = sl_db_get_int(&rows, i, 5);
         }
         *out = arr;
         *n = rows.nrows;
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }

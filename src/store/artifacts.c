@@ -25,13 +25,13 @@ static struct sl_store_artifact *read_artifacts(const struct db_rows *r)
 {
     struct sl_store_artifact *arr = sl_xcalloc(r->nrows ? r->nrows : 1, sizeof(*arr));
     for (size_t i = 0; i < r->nrows; i++) {
-        arr[i].id = db_get_int(r, i, 0);
-        arr[i].job_id = db_get_int(r, i, 1);
-        arr[i].name = db_get_str0(r, i, 2);
-        arr[i].path = db_get_str0(r, i, 3);
-        arr[i].size = db_get_int(r, i, 4);
-        arr[i].created_at = db_get_int(r, i, 5);
-        arr[i].expire_at = db_get_int(r, i, 6);
+        arr[i].id = sl_db_get_int(r, i, 0);
+        arr[i].job_id = sl_db_get_int(r, i, 1);
+        arr[i].name = sl_db_get_str0(r, i, 2);
+        arr[i].path = sl_db_get_str0(r, i, 3);
+        arr[i].size = sl_db_get_int(r, i, 4);
+        arr[i].created_at = sl_db_get_int(r, i, 5);
+        arr[i].expire_at = sl_db_get_int(r, i, 6);
     }
     return arr;
 }
@@ -42,22 +42,22 @@ int sl_store_artifact_add(struct sl_store *st, const struct sl_store_artifact *a
     struct db_rows rows = {0};
     int rc;
 
-    if ((rc = db_check_text(a->name, true, "artifact name", err)) < 0 ||
-        (rc = db_check_text(a->path, true, "artifact path", err)) < 0)
+    if ((rc = sl_db_check_text(a->name, true, "artifact name", err)) < 0 ||
+        (rc = sl_db_check_text(a->path, true, "artifact path", err)) < 0)
         return rc;
     if (a->size < 0)
         return sl_error_set(err, SL_EINVAL, "artifact size is negative");
     struct db_value v[] = {db_int(a->job_id), db_text(a->name),      db_text(a->path),
                            db_int(a->size),   db_int(a->created_at), db_int_or_null(a->expire_at)};
-    rc = db_run(st, true,
-                "INSERT INTO artifacts (job_id, name, path, size, created_at, expire_at) VALUES "
-                "(?, ?, ?, ?, ?, ?) RETURNING id",
-                v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    rc = sl_db_run(st, true,
+                   "INSERT INTO artifacts (job_id, name, path, size, created_at, expire_at) VALUES "
+                   "(?, ?, ?, ?, ?, ?) RETURNING id",
+                   v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == SL_ENOENT)
         rc = sl_error_set(err, SL_ENOENT, "job %" PRId64 " does not exist", a->job_id);
     if (rc == 0 && id_out)
-        *id_out = db_get_int(&rows, 0, 0);
-    db_rows_release(&rows);
+        *id_out = sl_db_get_int(&rows, 0, 0);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -66,14 +66,14 @@ int sl_store_artifact_list(struct sl_store *st, int64_t job_id, struct sl_store_
 {
     struct db_rows rows = {0};
     struct db_value v[] = {db_int(job_id), db_int(SL_STORE_LIST_MAX)};
-    int rc = db_run(st, false,
-                    "SELECT " ARTIFACT_COLS " FROM artifacts WHERE job_id = ? ORDER BY id LIMIT ?",
-                    v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    int rc = sl_db_run(
+        st, false, "SELECT " ARTIFACT_COLS " FROM artifacts WHERE job_id = ? ORDER BY id LIMIT ?",
+        v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0) {
         *out = read_artifacts(&rows);
         *n = rows.nrows;
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -82,16 +82,16 @@ int sl_store_artifact_list_expired(struct sl_store *st, int64_t now, int limit,
 {
     struct db_rows rows = {0};
     struct sl_store_page page = {.limit = limit};
-    struct db_value v[] = {db_int(now), db_int(db_page_limit(&page))};
-    int rc = db_run(st, false,
-                    "SELECT " ARTIFACT_COLS " FROM artifacts WHERE expire_at IS NOT NULL AND "
-                    "expire_at < ? ORDER BY expire_at, id LIMIT ?",
-                    v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    struct db_value v[] = {db_int(now), db_int(sl_db_page_limit(&page))};
+    int rc = sl_db_run(st, false,
+                       "SELECT " ARTIFACT_COLS " FROM artifacts WHERE expire_at IS NOT NULL AND "
+                       "expire_at < ? ORDER BY expire_at, id LIMIT ?",
+                       v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0) {
         *out = read_artifacts(&rows);
         *n = rows.nrows;
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -99,7 +99,7 @@ int sl_store_artifact_delete(struct sl_store *st, int64_t id, struct sl_error *e
 {
     int64_t changes = 0;
     struct db_value v = db_int(id);
-    int rc = db_run(st, true, "DELETE FROM artifacts WHERE id = ?", &v, 1, NULL, &changes, err);
+    int rc = sl_db_run(st, true, "DELETE FROM artifacts WHERE id = ?", &v, 1, NULL, &changes, err);
     if (rc == 0 && changes == 0)
         rc = sl_error_set(err, SL_ENOENT, "artifact %" PRId64 " does not exist", id);
     return rc;

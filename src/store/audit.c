@@ -1,4 +1,4 @@
-/* audit.c: the audit trail (who did what, from where). */
+/* sl_audit.c: the sl_audit trail (who did what, from where). */
 #include "base/compat.h"
 #include "base/alloc.h"
 #include "store/backend.h"
@@ -30,11 +30,11 @@ int sl_store_audit_add(struct sl_store *st, const struct sl_store_audit *a, int6
     struct db_rows rows = {0};
     int rc;
 
-    if ((rc = db_check_text(a->actor, true, "audit actor", err)) < 0 ||
-        (rc = db_check_text(a->action, true, "audit action", err)) < 0 ||
-        (rc = db_check_text(a->target, false, "audit target", err)) < 0 ||
-        (rc = db_check_text(a->detail, false, "audit detail", err)) < 0 ||
-        (rc = db_check_text(a->remote_addr, false, "remote address", err)) < 0)
+    if ((rc = sl_db_check_text(a->actor, true, "audit actor", err)) < 0 ||
+        (rc = sl_db_check_text(a->action, true, "audit action", err)) < 0 ||
+        (rc = sl_db_check_text(a->target, false, "audit target", err)) < 0 ||
+        (rc = sl_db_check_text(a->detail, false, "audit detail", err)) < 0 ||
+        (rc = sl_db_check_text(a->remote_addr, false, "remote address", err)) < 0)
         return rc;
     struct db_value v[] = {
         db_int(a->at),
@@ -44,13 +44,13 @@ int sl_store_audit_add(struct sl_store *st, const struct sl_store_audit *a, int6
         db_text(a->detail ? a->detail : "{}"),
         db_text(a->remote_addr ? a->remote_addr : ""),
     };
-    rc = db_run(st, true,
-                "INSERT INTO audit_events (at, actor, action, target, detail, remote_addr) "
-                "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    rc = sl_db_run(st, true,
+                   "INSERT INTO audit_events (at, actor, action, target, detail, remote_addr) "
+                   "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                   v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0 && id_out)
-        *id_out = db_get_int(&rows, 0, 0);
-    db_rows_release(&rows);
+        *id_out = sl_db_get_int(&rows, 0, 0);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -61,34 +61,34 @@ int sl_store_audit_list(struct sl_store *st, const struct sl_store_page *page,
     bool filter = page && page->status;
     int rc;
 
-    if (filter && (rc = db_check_text(page->status, false, "action", err)) < 0)
+    if (filter && (rc = sl_db_check_text(page->status, false, "action", err)) < 0)
         return rc;
     struct db_value v[3];
     size_t nv = 0;
     v[nv++] = db_int(page && page->after > 0 ? page->after : INT64_MAX);
     if (filter)
         v[nv++] = db_text(page->status);
-    v[nv++] = db_int(db_page_limit(page));
-    rc = db_run(st, false,
-                filter ? "SELECT " AUDIT_COLS " FROM audit_events WHERE id < ? AND action = ? "
-                         "ORDER BY id DESC LIMIT ?"
-                       : "SELECT " AUDIT_COLS " FROM audit_events WHERE id < ? ORDER BY id DESC "
-                         "LIMIT ?",
-                v, nv, &rows, NULL, err);
+    v[nv++] = db_int(sl_db_page_limit(page));
+    rc = sl_db_run(st, false,
+                   filter ? "SELECT " AUDIT_COLS " FROM audit_events WHERE id < ? AND action = ? "
+                            "ORDER BY id DESC LIMIT ?"
+                          : "SELECT " AUDIT_COLS " FROM audit_events WHERE id < ? ORDER BY id DESC "
+                            "LIMIT ?",
+                   v, nv, &rows, NULL, err);
     if (rc == 0) {
         struct sl_store_audit *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
         for (size_t i = 0; i < rows.nrows; i++) {
-            arr[i].id = db_get_int(&rows, i, 0);
-            arr[i].at = db_get_int(&rows, i, 1);
-            arr[i].actor = db_get_str0(&rows, i, 2);
-            arr[i].action = db_get_str0(&rows, i, 3);
-            arr[i].target = db_get_str0(&rows, i, 4);
-            arr[i].detail = db_get_str0(&rows, i, 5);
-            arr[i].remote_addr = db_get_str0(&rows, i, 6);
+            arr[i].id = sl_db_get_int(&rows, i, 0);
+            arr[i].at = sl_db_get_int(&rows, i, 1);
+            arr[i].actor = sl_db_get_str0(&rows, i, 2);
+            arr[i].action = sl_db_get_str0(&rows, i, 3);
+            arr[i].target = sl_db_get_str0(&rows, i, 4);
+            arr[i].detail = sl_db_get_str0(&rows, i, 5);
+            arr[i].remote_addr = sl_db_get_str0(&rows, i, 6);
         }
         *out = arr;
         *n = rows.nrows;
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }

@@ -56,26 +56,26 @@ static inline struct db_value db_null(void)
     return (struct db_value){.type = DB_NULL};
 }
 
-struct db_cell {
+struct sl_db_cell {
     char *data; /* owned, NUL-terminated; NULL for SQL NULL */
     size_t len;
 };
 
 struct db_rows {
     size_t nrows, ncols;
-    struct db_cell *cells; /* row-major */
+    struct sl_db_cell *cells; /* row-major */
 };
 
-void db_rows_release(struct db_rows *r);
+void sl_db_rows_release(struct db_rows *r);
 /* Cell accessors: NULL reads as 0 / NULL. */
-const struct db_cell *db_cell(const struct db_rows *r, size_t row, size_t col);
-int64_t db_get_int(const struct db_rows *r, size_t row, size_t col);
-double db_get_real(const struct db_rows *r, size_t row, size_t col);
-bool db_is_null(const struct db_rows *r, size_t row, size_t col);
+const struct sl_db_cell *sl_db_cell(const struct db_rows *r, size_t row, size_t col);
+int64_t sl_db_get_int(const struct db_rows *r, size_t row, size_t col);
+double sl_db_get_real(const struct db_rows *r, size_t row, size_t col);
+bool sl_db_is_null(const struct db_rows *r, size_t row, size_t col);
 /* A copy of the cell (caller frees), NULL for SQL NULL. */
-char *db_get_str(const struct db_rows *r, size_t row, size_t col);
+char *sl_db_get_str(const struct db_rows *r, size_t row, size_t col);
 /* A copy of the cell, "" for SQL NULL. */
-char *db_get_str0(const struct db_rows *r, size_t row, size_t col);
+char *sl_db_get_str0(const struct db_rows *r, size_t row, size_t col);
 
 struct sl_store_backend {
     const char *name;
@@ -124,33 +124,33 @@ struct db_conn {
     bool nested;
 };
 
-int db_acquire(struct sl_store *st, bool write, struct db_conn *out, struct sl_error *err);
-void db_release(struct db_conn *dc);
-int db_exec(struct db_conn *dc, const char *sql, const struct db_value *params, size_t nparams,
-            struct db_rows *rows, int64_t *changes, struct sl_error *err);
+int sl_db_acquire(struct sl_store *st, bool write, struct db_conn *out, struct sl_error *err);
+void sl_db_release(struct db_conn *dc);
+int sl_db_exec(struct db_conn *dc, const char *sql, const struct db_value *params, size_t nparams,
+               struct db_rows *rows, int64_t *changes, struct sl_error *err);
 /* Transactions on a borrowed connection: begin uses begin_write for write borrows. end
  * commits when RC is 0 and rolls back otherwise; it returns RC, or the commit's error. */
-int db_begin(struct db_conn *dc, struct sl_error *err);
-int db_end(struct db_conn *dc, int rc, struct sl_error *err);
+int sl_db_begin(struct db_conn *dc, struct sl_error *err);
+int sl_db_end(struct db_conn *dc, int rc, struct sl_error *err);
 
-const struct sl_store_backend *db_backend(const struct sl_store *st);
-const struct sl_store_options *db_options(const struct sl_store *st);
+const struct sl_store_backend *sl_db_backend(const struct sl_store *st);
+const struct sl_store_options *sl_db_options(const struct sl_store *st);
 /* The sealing key (borrowed), or NULL when the store has none. */
-const unsigned char *db_seal_key(const struct sl_store *st);
+const unsigned char *sl_db_seal_key(const struct sl_store *st);
 /* Seals LEN bytes of PLAIN for a row of PROJECT_ID under KEY (seal.c); *OUT (caller frees)
  * gets *OUT_LEN bytes. */
-void db_seal(const unsigned char *key, int64_t project_id, const char *plain, size_t len,
-             unsigned char **out, size_t *out_len);
+void sl_db_seal(const unsigned char *key, int64_t project_id, const char *plain, size_t len,
+                unsigned char **out, size_t *out_len);
 /* Opens a sealed cell; *OUT (caller frees, NUL-terminated). SL_EINVAL when it does not
  * open under KEY (another key, another project's row, tampering). */
-int db_unseal(const unsigned char *key, int64_t project_id, const struct db_cell *cell, char **out,
-              struct sl_error *err);
-/* db_seal and db_unseal for another PURPOSE than a variable ("webhook"): a value sealed for
+int sl_db_unseal(const unsigned char *key, int64_t project_id, const struct sl_db_cell *cell,
+                 char **out, struct sl_error *err);
+/* sl_db_seal and sl_db_unseal for another PURPOSE than a variable ("webhook"): a value sealed for
  * one purpose does not open as another. */
-void db_seal_as(const unsigned char *key, const char *purpose, int64_t project_id,
-                const char *plain, size_t len, unsigned char **out, size_t *out_len);
-int db_unseal_as(const unsigned char *key, const char *purpose, int64_t project_id,
-                 const struct db_cell *cell, char **out, struct sl_error *err);
+void sl_db_seal_as(const unsigned char *key, const char *purpose, int64_t project_id,
+                   const char *plain, size_t len, unsigned char **out, size_t *out_len);
+int sl_db_unseal_as(const unsigned char *key, const char *purpose, int64_t project_id,
+                    const struct sl_db_cell *cell, char **out, struct sl_error *err);
 
 /* Runs the migrations (migrate.c) on a fresh connection during open. */
 int sl_store_migrate(struct sl_store *st, int migrate_to, struct sl_error *err);
@@ -158,28 +158,28 @@ int sl_store_migrate(struct sl_store *st, int migrate_to, struct sl_error *err);
 /* Limits shared by the row files: SL_EINVAL/SL_ELIMIT naming WHAT when S is NULL (if
  * REQUIRED) or longer than SL_STORE_TEXT_MAX. */
 /* Borrows a connection, runs one statement, returns the connection (a write when WRITE). */
-int db_run(struct sl_store *st, bool write, const char *sql, const struct db_value *params,
-           size_t nparams, struct db_rows *rows, int64_t *changes, struct sl_error *err);
-int db_check_text(const char *s, bool required, const char *what, struct sl_error *err);
+int sl_db_run(struct sl_store *st, bool write, const char *sql, const struct db_value *params,
+              size_t nparams, struct db_rows *rows, int64_t *changes, struct sl_error *err);
+int sl_db_check_text(const char *s, bool required, const char *what, struct sl_error *err);
 /* The id of PROJECT_ID's resource group KEY, made (unordered) when it is new, inside DC's
  * transaction (resource_groups.c). */
-int db_resource_group_ensure(struct db_conn *dc, int64_t project_id, const char *key, int64_t now,
-                             int64_t *id, struct sl_error *err);
+int sl_db_resource_group_ensure(struct db_conn *dc, int64_t project_id, const char *key,
+                                int64_t now, int64_t *id, struct sl_error *err);
 /* Jobs read with "SELECT <every job column> FROM jobs WHERE " TAIL (jobs.c); *out is the
  * caller's (sl_store_jobs_free). */
-int db_jobs_select(struct sl_store *st, const char *tail, const struct db_value *v, size_t nv,
-                   struct sl_store_job **out, size_t *n, struct sl_error *err);
+int sl_db_jobs_select(struct sl_store *st, const char *tail, const struct db_value *v, size_t nv,
+                      struct sl_store_job **out, size_t *n, struct sl_error *err);
 /* SL_EINVAL/SL_ELIMIT when job J cannot be stored (jobs.c). */
-int db_job_check(const struct sl_store_job *j, struct sl_error *err);
+int sl_db_job_check(const struct sl_store_job *j, struct sl_error *err);
 /* Runner, registration and job tokens (runners.c): SHA-256 of SECRET as 64 lowercase hex
  * digits into OUT; a new secret PREFIX + 2*NBYTES hex digits of random bytes into OUT
  * (room for strlen(PREFIX) + 2*NBYTES + 1). */
 #define DB_TOKEN_HASH_HEX 64
-void db_token_hash(const char *secret, char out[DB_TOKEN_HASH_HEX + 1]);
-void db_token_generate(const char *prefix, size_t nbytes, char *out);
+void sl_db_token_hash(const char *secret, char out[DB_TOKEN_HASH_HEX + 1]);
+void sl_db_token_generate(const char *prefix, size_t nbytes, char *out);
 /* Whether SECRET is PREFIX followed by exactly LEN - strlen(PREFIX) lowercase hex digits. */
-bool db_token_well_formed(const char *secret, const char *prefix, size_t len);
+bool sl_db_token_well_formed(const char *secret, const char *prefix, size_t len);
 /* LIMIT of a page, capped at SL_STORE_LIST_MAX. */
-int db_page_limit(const struct sl_store_page *page);
+int sl_db_page_limit(const struct sl_store_page *page);
 
 #endif

@@ -78,38 +78,38 @@ void sl_store_deployments_free(struct sl_store_deployment *arr, size_t n)
 
 static void read_env(const struct db_rows *r, size_t row, struct sl_store_environment *e)
 {
-    e->id = db_get_int(r, row, 0);
-    e->project_id = db_get_int(r, row, 1);
-    e->name = db_get_str0(r, row, 2);
-    e->slug = db_get_str0(r, row, 3);
-    e->tier = db_get_str0(r, row, 4);
-    e->url = db_get_str0(r, row, 5);
-    e->state = db_get_str0(r, row, 6);
-    e->auto_stop_at = db_get_int(r, row, 7);
-    e->created_at = db_get_int(r, row, 8);
-    e->updated_at = db_get_int(r, row, 9);
-    e->last_deployment_id = db_get_int(r, row, 10);
-    e->kubernetes = db_get_str(r, row, 11);
+    e->id = sl_db_get_int(r, row, 0);
+    e->project_id = sl_db_get_int(r, row, 1);
+    e->name = sl_db_get_str0(r, row, 2);
+    e->slug = sl_db_get_str0(r, row, 3);
+    e->tier = sl_db_get_str0(r, row, 4);
+    e->url = sl_db_get_str0(r, row, 5);
+    e->state = sl_db_get_str0(r, row, 6);
+    e->auto_stop_at = sl_db_get_int(r, row, 7);
+    e->created_at = sl_db_get_int(r, row, 8);
+    e->updated_at = sl_db_get_int(r, row, 9);
+    e->last_deployment_id = sl_db_get_int(r, row, 10);
+    e->kubernetes = sl_db_get_str(r, row, 11);
 }
 
 static void read_dep(const struct db_rows *r, size_t row, struct sl_store_deployment *d)
 {
-    d->id = db_get_int(r, row, 0);
-    d->project_id = db_get_int(r, row, 1);
-    d->environment_id = db_get_int(r, row, 2);
-    d->iid = db_get_int(r, row, 3);
-    d->job_id = db_get_int(r, row, 4);
-    d->pipeline_id = db_get_int(r, row, 5);
-    d->status = db_get_str0(r, row, 6);
-    d->sha = db_get_str0(r, row, 7);
-    d->ref = db_get_str0(r, row, 8);
-    d->triggered_by = db_get_str0(r, row, 9);
-    d->rollback_of = db_get_int(r, row, 10);
-    d->created_at = db_get_int(r, row, 11);
-    d->started_at = db_get_int(r, row, 12);
-    d->finished_at = db_get_int(r, row, 13);
-    d->environment_name = db_get_str0(r, row, 14);
-    d->required_approvals = (int)db_get_int(r, row, 15);
+    d->id = sl_db_get_int(r, row, 0);
+    d->project_id = sl_db_get_int(r, row, 1);
+    d->environment_id = sl_db_get_int(r, row, 2);
+    d->iid = sl_db_get_int(r, row, 3);
+    d->job_id = sl_db_get_int(r, row, 4);
+    d->pipeline_id = sl_db_get_int(r, row, 5);
+    d->status = sl_db_get_str0(r, row, 6);
+    d->sha = sl_db_get_str0(r, row, 7);
+    d->ref = sl_db_get_str0(r, row, 8);
+    d->triggered_by = sl_db_get_str0(r, row, 9);
+    d->rollback_of = sl_db_get_int(r, row, 10);
+    d->created_at = sl_db_get_int(r, row, 11);
+    d->started_at = sl_db_get_int(r, row, 12);
+    d->finished_at = sl_db_get_int(r, row, 13);
+    d->environment_name = sl_db_get_str0(r, row, 14);
+    d->required_approvals = (int)sl_db_get_int(r, row, 15);
 }
 
 /* Runs a SELECT of ENV_COLS or DEP_COLS and copies its rows with READ into *out. */
@@ -129,23 +129,23 @@ int sl_store_environment_ensure(struct sl_store *st, int64_t project_id, const c
     struct db_rows rows = {0};
     int rc;
 
-    if ((rc = db_check_text(name, true, "environment name", err)) < 0 ||
-        (rc = db_check_text(slug, true, "environment slug", err)) < 0 ||
-        (rc = db_check_text(tier, true, "environment tier", err)) < 0 ||
-        (rc = db_check_text(url, false, "environment url", err)) < 0)
+    if ((rc = sl_db_check_text(name, true, "environment name", err)) < 0 ||
+        (rc = sl_db_check_text(slug, true, "environment slug", err)) < 0 ||
+        (rc = sl_db_check_text(tier, true, "environment tier", err)) < 0 ||
+        (rc = sl_db_check_text(url, false, "environment url", err)) < 0)
         return rc;
     struct db_value v[] = {db_int(project_id),      db_text(name), db_text(slug), db_text(tier),
                            db_text(url ? url : ""), db_int(now),   db_int(now)};
     /* one statement, so two pipelines naming a new environment at once make one row */
-    rc = db_run(st, true,
-                "INSERT INTO environments (project_id, name, slug, tier, url, created_at, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project_id, name) DO "
-                "UPDATE SET url = CASE WHEN excluded.url <> '' THEN excluded.url ELSE "
-                "environments.url END, updated_at = excluded.updated_at RETURNING id",
-                v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    rc = sl_db_run(st, true,
+                   "INSERT INTO environments (project_id, name, slug, tier, url, created_at, "
+                   "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project_id, name) DO "
+                   "UPDATE SET url = CASE WHEN excluded.url <> '' THEN excluded.url ELSE "
+                   "environments.url END, updated_at = excluded.updated_at RETURNING id",
+                   v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0)
-        *id_out = db_get_int(&rows, 0, 0);
-    db_rows_release(&rows);
+        *id_out = sl_db_get_int(&rows, 0, 0);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -154,13 +154,13 @@ int sl_store_environment_get(struct sl_store *st, int64_t id, struct sl_store_en
 {
     struct db_rows rows = {0};
     struct db_value v = db_int(id);
-    int rc = db_run(st, false, "SELECT " ENV_COLS " FROM environments e WHERE e.id = ?", &v, 1,
-                    &rows, NULL, err);
+    int rc = sl_db_run(st, false, "SELECT " ENV_COLS " FROM environments e WHERE e.id = ?", &v, 1,
+                       &rows, NULL, err);
     if (rc == 0 && rows.nrows == 0)
         rc = sl_error_set(err, SL_ENOENT, "environment %" PRId64 " does not exist", id);
     if (rc == 0)
         read_env(&rows, 0, out);
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -171,14 +171,15 @@ int sl_store_environment_list(struct sl_store *st, int64_t project_id,
     struct db_rows rows = {0};
     const char *state = page ? page->status : NULL;
     struct db_value v[] = {db_int(project_id), db_int(page ? page->after : 0), db_text(state),
-                           db_text(state), db_int(db_page_limit(page))};
-    int rc = db_run(st, false,
-                    "SELECT " ENV_COLS " FROM environments e WHERE e.project_id = ? AND e.id > ? "
-                    "AND (CAST(? AS TEXT) IS NULL OR e.state = ?) ORDER BY e.id LIMIT ?",
-                    v, SL_ARRAY_LEN(v), &rows, NULL, err);
+                           db_text(state), db_int(sl_db_page_limit(page))};
+    int rc =
+        sl_db_run(st, false,
+                  "SELECT " ENV_COLS " FROM environments e WHERE e.project_id = ? AND e.id > ? "
+                  "AND (CAST(? AS TEXT) IS NULL OR e.state = ?) ORDER BY e.id LIMIT ?",
+                  v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0)
         LIST_INTO(struct sl_store_environment, read_env, rows, out, n);
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -196,11 +197,11 @@ int sl_store_environment_set_state(struct sl_store *st, int64_t id, const char *
                            db_text(url),         db_int(now),
                            db_int(id),           db_text(expect_state),
                            db_text(expect_state)};
-    int rc = db_run(st, true,
-                    "UPDATE environments SET state = ?, auto_stop_at = ?, url = CASE WHEN "
-                    "CAST(? AS TEXT) IS NULL OR CAST(? AS TEXT) = '' THEN url ELSE ? END, "
-                    "updated_at = ? WHERE id = ? AND (CAST(? AS TEXT) IS NULL OR state = ?)",
-                    w, SL_ARRAY_LEN(w), NULL, &changes, err);
+    int rc = sl_db_run(st, true,
+                       "UPDATE environments SET state = ?, auto_stop_at = ?, url = CASE WHEN "
+                       "CAST(? AS TEXT) IS NULL OR CAST(? AS TEXT) = '' THEN url ELSE ? END, "
+                       "updated_at = ? WHERE id = ? AND (CAST(? AS TEXT) IS NULL OR state = ?)",
+                       w, SL_ARRAY_LEN(w), NULL, &changes, err);
     if (rc == 0 && changes == 0) {
         struct sl_store_environment e = {0};
         rc = sl_store_environment_get(st, id, &e, err);
@@ -215,8 +216,8 @@ int sl_store_environment_delete(struct sl_store *st, int64_t id, struct sl_error
 {
     int64_t changes = 0;
     struct db_value v = db_int(id);
-    int rc = db_run(st, true, "DELETE FROM environments WHERE id = ? AND state = 'stopped'", &v, 1,
-                    NULL, &changes, err);
+    int rc = sl_db_run(st, true, "DELETE FROM environments WHERE id = ? AND state = 'stopped'", &v,
+                       1, NULL, &changes, err);
     if (rc == 0 && changes == 0) {
         struct sl_store_environment e = {0};
         rc = sl_store_environment_get(st, id, &e, err);
@@ -236,15 +237,15 @@ int sl_store_environment_list_due(struct sl_store *st, int64_t now, int limit,
 {
     struct db_rows rows = {0};
     struct sl_store_page pg = {.limit = limit};
-    struct db_value v[] = {db_int(now), db_int(db_page_limit(&pg))};
-    int rc = db_run(st, false,
-                    "SELECT " ENV_COLS " FROM environments e WHERE e.state = 'available' AND "
-                    "e.auto_stop_at IS NOT NULL AND e.auto_stop_at <= ? ORDER BY e.auto_stop_at "
-                    "LIMIT ?",
-                    v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    struct db_value v[] = {db_int(now), db_int(sl_db_page_limit(&pg))};
+    int rc = sl_db_run(st, false,
+                       "SELECT " ENV_COLS " FROM environments e WHERE e.state = 'available' AND "
+                       "e.auto_stop_at IS NOT NULL AND e.auto_stop_at <= ? ORDER BY e.auto_stop_at "
+                       "LIMIT ?",
+                       v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0)
         LIST_INTO(struct sl_store_environment, read_env, rows, out, n);
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -252,16 +253,17 @@ int sl_store_environment_job_add(struct sl_store *st, const struct sl_store_envi
                                  struct sl_error *err)
 {
     int rc;
-    if ((rc = db_check_text(j->action, true, "environment action", err)) < 0 ||
-        (rc = db_check_text(j->url, false, "environment url", err)) < 0)
+    if ((rc = sl_db_check_text(j->action, true, "environment action", err)) < 0 ||
+        (rc = sl_db_check_text(j->url, false, "environment url", err)) < 0)
         return rc;
     struct db_value v[] = {db_int(j->job_id),         db_int(j->environment_id),
                            db_text(j->action),        db_int_or_null(j->on_stop_job_id),
                            db_int(j->auto_stop_in_s), db_text(j->url ? j->url : "")};
-    return db_run(st, true,
-                  "INSERT INTO environment_jobs (job_id, environment_id, action, on_stop_job_id, "
-                  "auto_stop_in_s, url) VALUES (?, ?, ?, ?, ?, ?)",
-                  v, SL_ARRAY_LEN(v), NULL, NULL, err);
+    return sl_db_run(
+        st, true,
+        "INSERT INTO environment_jobs (job_id, environment_id, action, on_stop_job_id, "
+        "auto_stop_in_s, url) VALUES (?, ?, ?, ?, ?, ?)",
+        v, SL_ARRAY_LEN(v), NULL, NULL, err);
 }
 
 int sl_store_environment_job_get(struct sl_store *st, int64_t job_id,
@@ -269,21 +271,21 @@ int sl_store_environment_job_get(struct sl_store *st, int64_t job_id,
 {
     struct db_rows rows = {0};
     struct db_value v = db_int(job_id);
-    int rc = db_run(st, false,
-                    "SELECT job_id, environment_id, action, on_stop_job_id, auto_stop_in_s, url "
-                    "FROM environment_jobs WHERE job_id = ?",
-                    &v, 1, &rows, NULL, err);
+    int rc = sl_db_run(st, false,
+                       "SELECT job_id, environment_id, action, on_stop_job_id, auto_stop_in_s, url "
+                       "FROM environment_jobs WHERE job_id = ?",
+                       &v, 1, &rows, NULL, err);
     if (rc == 0 && rows.nrows == 0)
         rc = sl_error_set(err, SL_ENOENT, "job %" PRId64 " has no environment", job_id);
     if (rc == 0) {
-        out->job_id = db_get_int(&rows, 0, 0);
-        out->environment_id = db_get_int(&rows, 0, 1);
-        out->action = db_get_str0(&rows, 0, 2);
-        out->on_stop_job_id = db_get_int(&rows, 0, 3);
-        out->auto_stop_in_s = db_get_int(&rows, 0, 4);
-        out->url = db_get_str0(&rows, 0, 5);
+        out->job_id = sl_db_get_int(&rows, 0, 0);
+        out->environment_id = sl_db_get_int(&rows, 0, 1);
+        out->action = sl_db_get_str0(&rows, 0, 2);
+        out->on_stop_job_id = sl_db_get_int(&rows, 0, 3);
+        out->auto_stop_in_s = sl_db_get_int(&rows, 0, 4);
+        out->url = sl_db_get_str0(&rows, 0, 5);
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -296,9 +298,9 @@ int sl_store_deployment_create(struct sl_store *st, const struct sl_store_deploy
     if (!among(d->status, dep_statuses, SL_ARRAY_LEN(dep_statuses)))
         return sl_error_set(err, SL_EINVAL, "unknown deployment status '%s'",
                             d->status ? d->status : "(null)");
-    if ((rc = db_check_text(d->sha, true, "deployment sha", err)) < 0 ||
-        (rc = db_check_text(d->ref, true, "deployment ref", err)) < 0 ||
-        (rc = db_check_text(d->triggered_by, false, "deployment triggered_by", err)) < 0)
+    if ((rc = sl_db_check_text(d->sha, true, "deployment sha", err)) < 0 ||
+        (rc = sl_db_check_text(d->ref, true, "deployment ref", err)) < 0 ||
+        (rc = sl_db_check_text(d->triggered_by, false, "deployment triggered_by", err)) < 0)
         return rc;
     /* The iid is the project's next; two writers racing for it collide on the unique key
      * (PostgreSQL), and the second tries again. */
@@ -316,13 +318,14 @@ int sl_store_deployment_create(struct sl_store *st, const struct sl_store_deploy
                                db_int(d->required_approvals),
                                db_int(now),
                                db_int(d->project_id)};
-        rc = db_run(st, true,
-                    "INSERT INTO deployments (project_id, environment_id, iid, job_id, "
-                    "pipeline_id, status, sha, ref, triggered_by, rollback_of, required_approvals, "
-                    "created_at) SELECT ?, ?, COALESCE(MAX(iid), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ? "
-                    "FROM "
-                    "deployments WHERE project_id = ? RETURNING id",
-                    w, SL_ARRAY_LEN(w), &rows, NULL, &e);
+        rc = sl_db_run(
+            st, true,
+            "INSERT INTO deployments (project_id, environment_id, iid, job_id, "
+            "pipeline_id, status, sha, ref, triggered_by, rollback_of, required_approvals, "
+            "created_at) SELECT ?, ?, COALESCE(MAX(iid), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+            "FROM "
+            "deployments WHERE project_id = ? RETURNING id",
+            w, SL_ARRAY_LEN(w), &rows, NULL, &e);
         if (rc != SL_EEXISTS) {
             if (rc < 0)
                 sl_error_set(err, rc, "%s", e.message ? e.message : "cannot store a deployment");
@@ -332,8 +335,8 @@ int sl_store_deployment_create(struct sl_store *st, const struct sl_store_deploy
         sl_error_release(&e);
     }
     if (rc == 0 && id_out)
-        *id_out = db_get_int(&rows, 0, 0);
-    db_rows_release(&rows);
+        *id_out = sl_db_get_int(&rows, 0, 0);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -348,12 +351,12 @@ static int get_dep(struct sl_store *st, const char *where_col, int64_t key,
              "SELECT " DEP_COLS " FROM deployments d JOIN environments e ON e.id = "
              "d.environment_id WHERE %s = ? ORDER BY d.id DESC LIMIT 1",
              where_col);
-    int rc = db_run(st, false, sql, &v, 1, &rows, NULL, err);
+    int rc = sl_db_run(st, false, sql, &v, 1, &rows, NULL, err);
     if (rc == 0 && rows.nrows == 0)
         rc = sl_error_set(err, SL_ENOENT, "%s %" PRId64 " does not exist", missing, key);
     if (rc == 0)
         read_dep(&rows, 0, out);
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -374,10 +377,10 @@ int sl_store_deployment_move_job(struct sl_store *st, int64_t id, int64_t job_id
 {
     int64_t changes = 0;
     struct db_value v[] = {db_int(job_id), db_int(id)};
-    int rc = db_run(st, true,
-                    "UPDATE deployments SET job_id = ? WHERE id = ? AND started_at IS NULL AND "
-                    "status IN ('created', 'blocked')",
-                    v, SL_ARRAY_LEN(v), NULL, &changes, err);
+    int rc = sl_db_run(st, true,
+                       "UPDATE deployments SET job_id = ? WHERE id = ? AND started_at IS NULL AND "
+                       "status IN ('created', 'blocked')",
+                       v, SL_ARRAY_LEN(v), NULL, &changes, err);
     if (rc == 0 && changes == 0)
         rc = sl_error_set(err, SL_EBUSY, "deployment %" PRId64 " is gone or started", id);
     return rc;
@@ -391,8 +394,8 @@ int sl_store_deployment_list(struct sl_store *st, int64_t environment_id,
     const char *status = page ? page->status : NULL;
     int64_t after = page && page->after > 0 ? page->after : INT64_MAX;
     struct db_value v[] = {db_int(environment_id), db_int(after), db_text(status), db_text(status),
-                           db_int(db_page_limit(page))};
-    int rc = db_run(
+                           db_int(sl_db_page_limit(page))};
+    int rc = sl_db_run(
         st, false,
         "SELECT " DEP_COLS " FROM deployments d JOIN environments e ON e.id = "
         "d.environment_id WHERE d.environment_id = ? AND d.id < ? AND (CAST(? AS TEXT) IS NULL OR "
@@ -400,7 +403,7 @@ int sl_store_deployment_list(struct sl_store *st, int64_t environment_id,
         v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0)
         LIST_INTO(struct sl_store_deployment, read_dep, rows, out, n);
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -420,10 +423,10 @@ int sl_store_deployment_set_status(struct sl_store *st, int64_t id, const char *
                            db_int(id),
                            db_text(expect_status),
                            db_text(expect_status)};
-    int rc = db_run(st, true,
-                    "UPDATE deployments SET status = ?, started_at = COALESCE(?, started_at), "
-                    "finished_at = ? WHERE id = ? AND (CAST(? AS TEXT) IS NULL OR status = ?)",
-                    v, SL_ARRAY_LEN(v), NULL, &changes, err);
+    int rc = sl_db_run(st, true,
+                       "UPDATE deployments SET status = ?, started_at = COALESCE(?, started_at), "
+                       "finished_at = ? WHERE id = ? AND (CAST(? AS TEXT) IS NULL OR status = ?)",
+                       v, SL_ARRAY_LEN(v), NULL, &changes, err);
     if (rc == 0 && changes == 0)
         rc = sl_error_set(err, SL_EBUSY, "deployment %" PRId64 " is gone or moved on", id);
     return rc;
@@ -433,9 +436,9 @@ int sl_store_environment_set_kubernetes(struct sl_store *st, int64_t id, const c
                                         struct sl_error *err)
 {
     int rc;
-    if ((rc = db_check_text(kubernetes, false, "environment kubernetes", err)) < 0)
+    if ((rc = sl_db_check_text(kubernetes, false, "environment kubernetes", err)) < 0)
         return rc;
     struct db_value v[] = {kubernetes ? db_text(kubernetes) : db_null(), db_int(id)};
-    return db_run(st, true, "UPDATE environments SET kubernetes = ? WHERE id = ?", v,
-                  SL_ARRAY_LEN(v), NULL, NULL, err);
+    return sl_db_run(st, true, "UPDATE environments SET kubernetes = ? WHERE id = ?", v,
+                     SL_ARRAY_LEN(v), NULL, NULL, err);
 }

@@ -103,7 +103,7 @@ static int check_name(const char *s, const char *what, struct sl_error *err)
 static int check_array(const char *s, const char *what, struct sl_error *err)
 {
     int rc;
-    if ((rc = db_check_text(s, false, what, err)) < 0)
+    if ((rc = sl_db_check_text(s, false, what, err)) < 0)
         return rc;
     if (!s)
         return 0;
@@ -118,7 +118,7 @@ static int check_flag(const struct sl_store_flag *f, struct sl_error *err)
 {
     int rc;
     if ((rc = check_name(f->name, "a flag name", err)) < 0 ||
-        (rc = db_check_text(f->description, false, "description", err)) < 0 ||
+        (rc = sl_db_check_text(f->description, false, "description", err)) < 0 ||
         (rc = check_array(f->dependencies, "dependencies", err)) < 0 ||
         (rc = check_array(f->tags, "tags", err)) < 0)
         return rc;
@@ -148,9 +148,9 @@ static int check_actor(const struct sl_store_flag_actor *by, struct sl_error *er
     int rc;
     if (!by)
         return sl_error_set(err, SL_EINVAL, "a change needs its actor");
-    if ((rc = db_check_text(by->actor, true, "actor", err)) < 0 ||
-        (rc = db_check_text(by->action, true, "action", err)) < 0 ||
-        (rc = db_check_text(by->detail, false, "detail", err)) < 0)
+    if ((rc = sl_db_check_text(by->actor, true, "actor", err)) < 0 ||
+        (rc = sl_db_check_text(by->action, true, "action", err)) < 0 ||
+        (rc = sl_db_check_text(by->detail, false, "detail", err)) < 0)
         return rc;
     return 0;
 }
@@ -159,28 +159,28 @@ static int check_actor(const struct sl_store_flag_actor *by, struct sl_error *er
 
 static void read_flag(const struct db_rows *r, size_t i, struct sl_store_flag *f)
 {
-    f->id = db_get_int(r, i, 0);
-    f->project_id = db_get_int(r, i, 1);
-    f->name = db_get_str0(r, i, 2);
-    f->description = db_get_str0(r, i, 3);
-    f->type = db_get_str0(r, i, 4);
-    f->stale = db_get_int(r, i, 5) != 0;
-    f->archived = db_get_int(r, i, 6) != 0;
-    f->impression_data = db_get_int(r, i, 7) != 0;
-    f->dependencies = db_get_str0(r, i, 8);
-    f->tags = db_get_str0(r, i, 9);
-    f->created_at = db_get_int(r, i, 10);
-    f->updated_at = db_get_int(r, i, 11);
+    f->id = sl_db_get_int(r, i, 0);
+    f->project_id = sl_db_get_int(r, i, 1);
+    f->name = sl_db_get_str0(r, i, 2);
+    f->description = sl_db_get_str0(r, i, 3);
+    f->type = sl_db_get_str0(r, i, 4);
+    f->stale = sl_db_get_int(r, i, 5) != 0;
+    f->archived = sl_db_get_int(r, i, 6) != 0;
+    f->impression_data = sl_db_get_int(r, i, 7) != 0;
+    f->dependencies = sl_db_get_str0(r, i, 8);
+    f->tags = sl_db_get_str0(r, i, 9);
+    f->created_at = sl_db_get_int(r, i, 10);
+    f->updated_at = sl_db_get_int(r, i, 11);
 }
 
 static void read_env(const struct db_rows *r, size_t i, struct sl_store_flag_env *e)
 {
-    e->flag = db_get_str0(r, i, 0);
-    e->environment = db_get_str0(r, i, 1);
-    e->enabled = db_get_int(r, i, 2) != 0;
-    e->strategies = db_get_str0(r, i, 3);
-    e->variants = db_get_str0(r, i, 4);
-    e->updated_at = db_get_int(r, i, 5);
+    e->flag = sl_db_get_str0(r, i, 0);
+    e->environment = sl_db_get_str0(r, i, 1);
+    e->enabled = sl_db_get_int(r, i, 2) != 0;
+    e->strategies = sl_db_get_str0(r, i, 3);
+    e->variants = sl_db_get_str0(r, i, 4);
+    e->updated_at = sl_db_get_int(r, i, 5);
 }
 
 /* ---- one write transaction: the change, its history row and the revision ---- */
@@ -194,10 +194,10 @@ static int tx_begin(struct sl_store *st, struct tx *t, struct sl_error *err)
 {
     int rc;
     t->open = false;
-    if ((rc = db_acquire(st, true, &t->dc, err)) < 0)
+    if ((rc = sl_db_acquire(st, true, &t->dc, err)) < 0)
         return rc;
-    if ((rc = db_begin(&t->dc, err)) < 0) {
-        db_release(&t->dc);
+    if ((rc = sl_db_begin(&t->dc, err)) < 0) {
+        sl_db_release(&t->dc);
         return rc;
     }
     t->open = true;
@@ -208,8 +208,8 @@ static int tx_end(struct tx *t, int rc, struct sl_error *err)
 {
     if (!t->open)
         return rc;
-    rc = db_end(&t->dc, rc, err);
-    db_release(&t->dc);
+    rc = sl_db_end(&t->dc, rc, err);
+    sl_db_release(&t->dc);
     t->open = false;
     return rc;
 }
@@ -219,11 +219,11 @@ static int record(struct tx *t, int64_t project_id, const char *flag, const char
                   const struct sl_store_flag_actor *by, int64_t now, struct sl_error *err)
 {
     struct db_value rv = db_int(project_id);
-    int rc = db_exec(&t->dc,
-                     "INSERT INTO feature_flag_revisions (project_id, revision) VALUES (?, 1) "
-                     "ON CONFLICT (project_id) DO UPDATE SET revision = "
-                     "feature_flag_revisions.revision + 1",
-                     &rv, 1, NULL, NULL, err);
+    int rc = sl_db_exec(&t->dc,
+                        "INSERT INTO feature_flag_revisions (project_id, revision) VALUES (?, 1) "
+                        "ON CONFLICT (project_id) DO UPDATE SET revision = "
+                        "feature_flag_revisions.revision + 1",
+                        &rv, 1, NULL, NULL, err);
     if (rc < 0)
         return rc == SL_ENOENT
                    ? sl_error_set(err, SL_ENOENT, "project %" PRId64 " does not exist", project_id)
@@ -237,10 +237,10 @@ static int record(struct tx *t, int64_t project_id, const char *flag, const char
                            db_text(by->detail ? by->detail : "{}"),
                            db_int_or_null(by->pipeline_id),
                            db_int_or_null(by->job_id)};
-    return db_exec(&t->dc,
-                   "INSERT INTO feature_flag_changes (project_id, flag, environment, at, actor, "
-                   "action, detail, pipeline_id, job_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   v, SL_ARRAY_LEN(v), NULL, NULL, err);
+    return sl_db_exec(&t->dc,
+                      "INSERT INTO feature_flag_changes (project_id, flag, environment, at, actor, "
+                      "action, detail, pipeline_id, job_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      v, SL_ARRAY_LEN(v), NULL, NULL, err);
 }
 
 /* The id of flag NAME of PROJECT_ID on T's connection. */
@@ -249,13 +249,13 @@ static int flag_id(struct tx *t, int64_t project_id, const char *name, int64_t *
 {
     struct db_rows rows = {0};
     struct db_value v[] = {db_int(project_id), db_text(name)};
-    int rc = db_exec(&t->dc, "SELECT id FROM feature_flags WHERE project_id = ? AND name = ?", v, 2,
-                     &rows, NULL, err);
+    int rc = sl_db_exec(&t->dc, "SELECT id FROM feature_flags WHERE project_id = ? AND name = ?", v,
+                        2, &rows, NULL, err);
     if (rc == 0 && rows.nrows == 0)
         rc = sl_error_set(err, SL_ENOENT, "feature flag %s does not exist", name);
     if (rc == 0)
-        *id = db_get_int(&rows, 0, 0);
-    db_rows_release(&rows);
+        *id = sl_db_get_int(&rows, 0, 0);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -284,11 +284,12 @@ int sl_store_flag_create(struct sl_store *st, const struct sl_store_flag *f,
                            db_text(f->tags ? f->tags : "[]"),
                            db_int(now),
                            db_int(now)};
-    rc = db_exec(&t.dc,
-                 "INSERT INTO feature_flags (project_id, name, description, type, stale, archived, "
-                 "impression_data, dependencies, tags, created_at, updated_at) VALUES (?, ?, ?, "
-                 "?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                 v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    rc = sl_db_exec(
+        &t.dc,
+        "INSERT INTO feature_flags (project_id, name, description, type, stale, archived, "
+        "impression_data, dependencies, tags, created_at, updated_at) VALUES (?, ?, ?, "
+        "?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == SL_EEXISTS)
         rc = sl_error_set(err, SL_EEXISTS, "feature flag %s exists already", f->name);
     else if (rc == SL_ENOENT)
@@ -297,8 +298,8 @@ int sl_store_flag_create(struct sl_store *st, const struct sl_store_flag *f,
         rc = record(&t, f->project_id, f->name, NULL, by, now, err);
     rc = tx_end(&t, rc, err);
     if (rc == 0 && id_out)
-        *id_out = db_get_int(&rows, 0, 0);
-    db_rows_release(&rows);
+        *id_out = sl_db_get_int(&rows, 0, 0);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -323,11 +324,11 @@ int sl_store_flag_update(struct sl_store *st, const struct sl_store_flag *f,
                            db_int(now),
                            db_int(f->project_id),
                            db_text(f->name)};
-    rc = db_exec(&t.dc,
-                 "UPDATE feature_flags SET description = ?, type = ?, stale = ?, archived = ?, "
-                 "impression_data = ?, dependencies = ?, tags = ?, updated_at = ? WHERE "
-                 "project_id = ? AND name = ?",
-                 v, SL_ARRAY_LEN(v), NULL, &changed, err);
+    rc = sl_db_exec(&t.dc,
+                    "UPDATE feature_flags SET description = ?, type = ?, stale = ?, archived = ?, "
+                    "impression_data = ?, dependencies = ?, tags = ?, updated_at = ? WHERE "
+                    "project_id = ? AND name = ?",
+                    v, SL_ARRAY_LEN(v), NULL, &changed, err);
     if (rc == 0 && changed == 0)
         rc = sl_error_set(err, SL_ENOENT, "feature flag %s does not exist", f->name);
     if (rc == 0)
@@ -340,16 +341,16 @@ int sl_store_flag_get(struct sl_store *st, int64_t project_id, const char *name,
 {
     struct db_rows rows = {0};
     struct db_value v[] = {db_int(project_id), db_text(name)};
-    int rc = db_run(st, false,
-                    "SELECT " FLAG_COLS " FROM feature_flags WHERE project_id = ? AND name = ?", v,
-                    2, &rows, NULL, err);
+    int rc = sl_db_run(st, false,
+                       "SELECT " FLAG_COLS " FROM feature_flags WHERE project_id = ? AND name = ?",
+                       v, 2, &rows, NULL, err);
     if (rc == 0 && rows.nrows == 0)
         rc = sl_error_set(err, SL_ENOENT, "feature flag %s does not exist", name);
     if (rc == 0) {
         *out = (struct sl_store_flag){0};
         read_flag(&rows, 0, out);
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -358,10 +359,10 @@ int sl_store_flag_list(struct sl_store *st, int64_t project_id, struct sl_store_
 {
     struct db_rows rows = {0};
     struct db_value v[] = {db_int(project_id), db_int(SL_STORE_FLAGS_MAX)};
-    int rc = db_run(st, false,
-                    "SELECT " FLAG_COLS " FROM feature_flags WHERE project_id = ? ORDER BY name "
-                    "LIMIT ?",
-                    v, 2, &rows, NULL, err);
+    int rc = sl_db_run(st, false,
+                       "SELECT " FLAG_COLS " FROM feature_flags WHERE project_id = ? ORDER BY name "
+                       "LIMIT ?",
+                       v, 2, &rows, NULL, err);
     if (rc == 0) {
         struct sl_store_flag *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
         for (size_t i = 0; i < rows.nrows; i++)
@@ -369,7 +370,7 @@ int sl_store_flag_list(struct sl_store *st, int64_t project_id, struct sl_store_
         *out = arr;
         *n = rows.nrows;
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -387,7 +388,8 @@ int sl_store_flag_delete(struct sl_store *st, int64_t project_id, const char *na
     if ((rc = flag_id(&t, project_id, name, &id, err)) < 0)
         goto out;
     struct db_value v = db_int(id); /* its configurations go with it (ON DELETE CASCADE) */
-    if ((rc = db_exec(&t.dc, "DELETE FROM feature_flags WHERE id = ?", &v, 1, NULL, NULL, err)) < 0)
+    if ((rc = sl_db_exec(&t.dc, "DELETE FROM feature_flags WHERE id = ?", &v, 1, NULL, NULL, err)) <
+        0)
         goto out;
     rc = record(&t, project_id, name, NULL, by, now, err);
 out:
@@ -405,13 +407,13 @@ static int env_upsert(struct tx *t, int64_t id, const struct sl_store_flag_env *
                            db_text(e->strategies ? e->strategies : "[]"),
                            db_text(e->variants ? e->variants : "[]"),
                            db_int(now)};
-    return db_exec(&t->dc,
-                   "INSERT INTO feature_flag_envs (flag_id, environment, enabled, strategies, "
-                   "variants, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (flag_id, "
-                   "environment) DO UPDATE SET enabled = excluded.enabled, strategies = "
-                   "excluded.strategies, variants = excluded.variants, updated_at = "
-                   "excluded.updated_at",
-                   v, SL_ARRAY_LEN(v), NULL, NULL, err);
+    return sl_db_exec(&t->dc,
+                      "INSERT INTO feature_flag_envs (flag_id, environment, enabled, strategies, "
+                      "variants, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (flag_id, "
+                      "environment) DO UPDATE SET enabled = excluded.enabled, strategies = "
+                      "excluded.strategies, variants = excluded.variants, updated_at = "
+                      "excluded.updated_at",
+                      v, SL_ARRAY_LEN(v), NULL, NULL, err);
 }
 
 int sl_store_flag_env_set(struct sl_store *st, int64_t project_id, const char *name,
@@ -444,17 +446,18 @@ int sl_store_flag_env_list(struct sl_store *st, int64_t project_id, const char *
         v[nv++] = db_text(environment);
     else if (name)
         v[nv++] = db_text(name);
-    int rc = db_run(st, false,
-                    environment ? "SELECT " ENV_COLS " FROM feature_flag_envs e JOIN feature_flags "
-                                  "f ON f.id = e.flag_id WHERE f.project_id = ? AND "
-                                  "e.environment = ? ORDER BY f.name"
-                    : name ? "SELECT " ENV_COLS " FROM feature_flag_envs e JOIN feature_flags f "
-                             "ON f.id = e.flag_id WHERE f.project_id = ? AND f.name = ? ORDER "
-                             "BY e.environment"
-                           : "SELECT " ENV_COLS " FROM feature_flag_envs e JOIN feature_flags f "
-                             "ON f.id = e.flag_id WHERE f.project_id = ? ORDER BY f.name, "
-                             "e.environment",
-                    v, nv, &rows, NULL, err);
+    int rc =
+        sl_db_run(st, false,
+                  environment ? "SELECT " ENV_COLS " FROM feature_flag_envs e JOIN feature_flags "
+                                "f ON f.id = e.flag_id WHERE f.project_id = ? AND "
+                                "e.environment = ? ORDER BY f.name"
+                  : name      ? "SELECT " ENV_COLS " FROM feature_flag_envs e JOIN feature_flags f "
+                                "ON f.id = e.flag_id WHERE f.project_id = ? AND f.name = ? ORDER "
+                                "BY e.environment"
+                              : "SELECT " ENV_COLS " FROM feature_flag_envs e JOIN feature_flags f "
+                                "ON f.id = e.flag_id WHERE f.project_id = ? ORDER BY f.name, "
+                                "e.environment",
+                  v, nv, &rows, NULL, err);
     if (rc == 0) {
         struct sl_store_flag_env *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
         for (size_t i = 0; i < rows.nrows; i++)
@@ -462,7 +465,7 @@ int sl_store_flag_env_list(struct sl_store *st, int64_t project_id, const char *
         *out = arr;
         *n = rows.nrows;
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -471,19 +474,19 @@ int sl_store_flag_environments(struct sl_store *st, int64_t project_id, char ***
 {
     struct db_rows rows = {0};
     struct db_value v[] = {db_int(project_id), db_int(project_id), db_int(SL_STORE_LIST_MAX)};
-    int rc = db_run(st, false,
-                    "SELECT environment FROM feature_flag_envs e JOIN feature_flags f ON f.id = "
-                    "e.flag_id WHERE f.project_id = ? UNION SELECT environment FROM "
-                    "feature_flag_tokens WHERE project_id = ? ORDER BY 1 LIMIT ?",
-                    v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    int rc = sl_db_run(st, false,
+                       "SELECT environment FROM feature_flag_envs e JOIN feature_flags f ON f.id = "
+                       "e.flag_id WHERE f.project_id = ? UNION SELECT environment FROM "
+                       "feature_flag_tokens WHERE project_id = ? ORDER BY 1 LIMIT ?",
+                       v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0) {
         char **arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
         for (size_t i = 0; i < rows.nrows; i++)
-            arr[i] = db_get_str0(&rows, i, 0);
+            arr[i] = sl_db_get_str0(&rows, i, 0);
         *out = arr;
         *n = rows.nrows;
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -492,21 +495,21 @@ int sl_store_flag_segment_list(struct sl_store *st, int64_t project_id,
 {
     struct db_rows rows = {0};
     struct db_value v[] = {db_int(project_id), db_int(SL_STORE_FLAG_SEGMENTS_MAX)};
-    int rc = db_run(st, false,
-                    "SELECT segment_id, name, constraints FROM feature_flag_segments WHERE "
-                    "project_id = ? ORDER BY segment_id LIMIT ?",
-                    v, 2, &rows, NULL, err);
+    int rc = sl_db_run(st, false,
+                       "SELECT segment_id, name, constraints FROM feature_flag_segments WHERE "
+                       "project_id = ? ORDER BY segment_id LIMIT ?",
+                       v, 2, &rows, NULL, err);
     if (rc == 0) {
         struct sl_store_flag_segment *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
         for (size_t i = 0; i < rows.nrows; i++) {
-            arr[i].id = db_get_int(&rows, i, 0);
-            arr[i].name = db_get_str0(&rows, i, 1);
-            arr[i].constraints = db_get_str0(&rows, i, 2);
+            arr[i].id = sl_db_get_int(&rows, i, 0);
+            arr[i].name = sl_db_get_str0(&rows, i, 1);
+            arr[i].constraints = sl_db_get_str0(&rows, i, 2);
         }
         *out = arr;
         *n = rows.nrows;
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -526,18 +529,19 @@ static int flag_upsert(struct tx *t, int64_t project_id, const struct sl_store_f
                            db_text(f->tags ? f->tags : "[]"),
                            db_int(now),
                            db_int(now)};
-    int rc = db_exec(&t->dc,
-                     "INSERT INTO feature_flags (project_id, name, description, type, stale, "
-                     "impression_data, dependencies, tags, created_at, updated_at) VALUES (?, ?, "
-                     "?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project_id, name) DO UPDATE SET "
-                     "description = excluded.description, type = excluded.type, stale = "
-                     "excluded.stale, archived = 0, impression_data = excluded.impression_data, "
-                     "dependencies = excluded.dependencies, tags = excluded.tags, updated_at = "
-                     "excluded.updated_at RETURNING id",
-                     v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    int rc =
+        sl_db_exec(&t->dc,
+                   "INSERT INTO feature_flags (project_id, name, description, type, stale, "
+                   "impression_data, dependencies, tags, created_at, updated_at) VALUES (?, ?, "
+                   "?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project_id, name) DO UPDATE SET "
+                   "description = excluded.description, type = excluded.type, stale = "
+                   "excluded.stale, archived = 0, impression_data = excluded.impression_data, "
+                   "dependencies = excluded.dependencies, tags = excluded.tags, updated_at = "
+                   "excluded.updated_at RETURNING id",
+                   v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0)
-        *id = db_get_int(&rows, 0, 0);
-    db_rows_release(&rows);
+        *id = sl_db_get_int(&rows, 0, 0);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -564,7 +568,7 @@ int sl_store_flag_state_replace(struct sl_store *st, int64_t project_id, const c
             return rc;
     }
     for (size_t i = 0; i < nsegs; i++)
-        if ((rc = db_check_text(segs[i].name, false, "segment name", err)) < 0 ||
+        if ((rc = sl_db_check_text(segs[i].name, false, "segment name", err)) < 0 ||
             (rc = check_array(segs[i].constraints, "segment constraints", err)) < 0)
             return rc;
     if ((rc = tx_begin(st, &t, err)) < 0)
@@ -576,20 +580,21 @@ int sl_store_flag_state_replace(struct sl_store *st, int64_t project_id, const c
         struct db_value v[] = {
             db_int(project_id), db_int(segs[i].id), db_text(segs[i].name ? segs[i].name : ""),
             db_text(segs[i].constraints ? segs[i].constraints : "[]"), db_int(now)};
-        rc = db_exec(&t.dc,
-                     "INSERT INTO feature_flag_segments (project_id, segment_id, name, "
-                     "constraints, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (project_id, "
-                     "segment_id) DO UPDATE SET name = excluded.name, constraints = "
-                     "excluded.constraints, updated_at = excluded.updated_at",
-                     v, SL_ARRAY_LEN(v), NULL, NULL, err);
+        rc = sl_db_exec(&t.dc,
+                        "INSERT INTO feature_flag_segments (project_id, segment_id, name, "
+                        "constraints, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (project_id, "
+                        "segment_id) DO UPDATE SET name = excluded.name, constraints = "
+                        "excluded.constraints, updated_at = excluded.updated_at",
+                        v, SL_ARRAY_LEN(v), NULL, NULL, err);
         if (rc < 0)
             goto out;
     }
     struct db_value dv[] = {db_int(now), db_text(environment), db_int(project_id)};
-    rc = db_exec(&t.dc,
-                 "UPDATE feature_flag_envs SET enabled = 0, updated_at = ? WHERE environment = ? "
-                 "AND flag_id IN (SELECT id FROM feature_flags WHERE project_id = ?)",
-                 dv, SL_ARRAY_LEN(dv), NULL, NULL, err);
+    rc =
+        sl_db_exec(&t.dc,
+                   "UPDATE feature_flag_envs SET enabled = 0, updated_at = ? WHERE environment = ? "
+                   "AND flag_id IN (SELECT id FROM feature_flags WHERE project_id = ?)",
+                   dv, SL_ARRAY_LEN(dv), NULL, NULL, err);
     for (size_t i = 0; rc == 0 && i < nflags; i++) {
         int64_t id = 0;
         struct sl_store_flag_env e = envs[i];
@@ -606,11 +611,12 @@ int sl_store_flag_revision(struct sl_store *st, int64_t project_id, int64_t *out
 {
     struct db_rows rows = {0};
     struct db_value v = db_int(project_id);
-    int rc = db_run(st, false, "SELECT revision FROM feature_flag_revisions WHERE project_id = ?",
-                    &v, 1, &rows, NULL, err);
+    int rc =
+        sl_db_run(st, false, "SELECT revision FROM feature_flag_revisions WHERE project_id = ?", &v,
+                  1, &rows, NULL, err);
     if (rc == 0)
-        *out = rows.nrows ? db_get_int(&rows, 0, 0) : 0;
-    db_rows_release(&rows);
+        *out = rows.nrows ? sl_db_get_int(&rows, 0, 0) : 0;
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -625,31 +631,32 @@ int sl_store_flag_change_list(struct sl_store *st, int64_t project_id, const cha
     v[nv++] = db_int(page && page->after > 0 ? page->after : INT64_MAX);
     if (name)
         v[nv++] = db_text(name);
-    v[nv++] = db_int(db_page_limit(page));
-    int rc = db_run(st, false,
-                    name ? "SELECT " CHANGE_COLS " FROM feature_flag_changes WHERE project_id = ? "
-                           "AND id < ? AND flag = ? ORDER BY id DESC LIMIT ?"
-                         : "SELECT " CHANGE_COLS " FROM feature_flag_changes WHERE project_id = ? "
-                           "AND id < ? ORDER BY id DESC LIMIT ?",
-                    v, nv, &rows, NULL, err);
+    v[nv++] = db_int(sl_db_page_limit(page));
+    int rc =
+        sl_db_run(st, false,
+                  name ? "SELECT " CHANGE_COLS " FROM feature_flag_changes WHERE project_id = ? "
+                         "AND id < ? AND flag = ? ORDER BY id DESC LIMIT ?"
+                       : "SELECT " CHANGE_COLS " FROM feature_flag_changes WHERE project_id = ? "
+                         "AND id < ? ORDER BY id DESC LIMIT ?",
+                  v, nv, &rows, NULL, err);
     if (rc == 0) {
         struct sl_store_flag_change *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
         for (size_t i = 0; i < rows.nrows; i++) {
-            arr[i].id = db_get_int(&rows, i, 0);
-            arr[i].project_id = db_get_int(&rows, i, 1);
-            arr[i].flag = db_get_str0(&rows, i, 2);
-            arr[i].environment = db_get_str0(&rows, i, 3);
-            arr[i].at = db_get_int(&rows, i, 4);
-            arr[i].actor = db_get_str0(&rows, i, 5);
-            arr[i].action = db_get_str0(&rows, i, 6);
-            arr[i].detail = db_get_str0(&rows, i, 7);
-            arr[i].pipeline_id = db_get_int(&rows, i, 8);
-            arr[i].job_id = db_get_int(&rows, i, 9);
+            arr[i].id = sl_db_get_int(&rows, i, 0);
+            arr[i].project_id = sl_db_get_int(&rows, i, 1);
+            arr[i].flag = sl_db_get_str0(&rows, i, 2);
+            arr[i].environment = sl_db_get_str0(&rows, i, 3);
+            arr[i].at = sl_db_get_int(&rows, i, 4);
+            arr[i].actor = sl_db_get_str0(&rows, i, 5);
+            arr[i].action = sl_db_get_str0(&rows, i, 6);
+            arr[i].detail = sl_db_get_str0(&rows, i, 7);
+            arr[i].pipeline_id = sl_db_get_int(&rows, i, 8);
+            arr[i].job_id = sl_db_get_int(&rows, i, 9);
         }
         *out = arr;
         *n = rows.nrows;
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -682,15 +689,15 @@ static void hash_hex(const char *secret, char out[HASH_HEX + 1])
 
 static void read_ftoken(const struct db_rows *r, size_t i, struct sl_store_flag_token *t)
 {
-    t->id = db_get_int(r, i, 0);
-    t->project_id = db_get_int(r, i, 1);
-    t->environment = db_get_str0(r, i, 2);
-    t->type = db_get_str0(r, i, 3);
-    t->name = db_get_str0(r, i, 4);
-    t->allowed_origins = db_get_str0(r, i, 5);
-    t->created_at = db_get_int(r, i, 6);
-    t->last_used_at = db_get_int(r, i, 7);
-    t->revoked = db_get_int(r, i, 8) != 0;
+    t->id = sl_db_get_int(r, i, 0);
+    t->project_id = sl_db_get_int(r, i, 1);
+    t->environment = sl_db_get_str0(r, i, 2);
+    t->type = sl_db_get_str0(r, i, 3);
+    t->name = sl_db_get_str0(r, i, 4);
+    t->allowed_origins = sl_db_get_str0(r, i, 5);
+    t->created_at = sl_db_get_int(r, i, 6);
+    t->last_used_at = sl_db_get_int(r, i, 7);
+    t->revoked = sl_db_get_int(r, i, 8) != 0;
 }
 
 int sl_store_flag_token_create(struct sl_store *st, const struct sl_store_flag_token *t,
@@ -704,7 +711,7 @@ int sl_store_flag_token_create(struct sl_store *st, const struct sl_store_flag_t
 
     if ((rc = check_name(t->environment, "an environment name", err)) < 0 ||
         (rc = check_name(project_name, "a project name", err)) < 0 ||
-        (rc = db_check_text(t->name, false, "token name", err)) < 0 ||
+        (rc = sl_db_check_text(t->name, false, "token name", err)) < 0 ||
         (rc = check_array(t->allowed_origins, "allowed_origins", err)) < 0)
         return rc;
     if (!t->type || (!sl_streq(t->type, "client") && !sl_streq(t->type, "frontend")))
@@ -720,15 +727,16 @@ int sl_store_flag_token_create(struct sl_store *st, const struct sl_store_flag_t
                            db_text(hash),
                            db_text(t->allowed_origins ? t->allowed_origins : "[]"),
                            db_int(now)};
-    rc = db_run(st, true,
-                "INSERT INTO feature_flag_tokens (project_id, environment, type, name, token_hash, "
-                "allowed_origins, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    rc = sl_db_run(
+        st, true,
+        "INSERT INTO feature_flag_tokens (project_id, environment, type, name, token_hash, "
+        "allowed_origins, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == SL_ENOENT)
         rc = sl_error_set(err, SL_ENOENT, "project %" PRId64 " does not exist", t->project_id);
     if (rc == 0) {
         if (id_out)
-            *id_out = db_get_int(&rows, 0, 0);
+            *id_out = sl_db_get_int(&rows, 0, 0);
         *secret_out = secret;
         secret = NULL;
     }
@@ -738,7 +746,7 @@ int sl_store_flag_token_create(struct sl_store *st, const struct sl_store_flag_t
     }
     sodium_memzero(raw, sizeof(raw));
     sodium_memzero(hex, sizeof(hex));
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -756,22 +764,24 @@ int sl_store_flag_token_verify(struct sl_store *st, const char *secret, int64_t 
         return sl_error_set(err, SL_ENOENT, "invalid token");
     hash_hex(secret, hash);
     struct db_value hv = db_text(hash);
-    rc = db_run(st, false,
-                "SELECT " FTOKEN_COLS ", token_hash FROM feature_flag_tokens WHERE token_hash = ?",
-                &hv, 1, &rows, NULL, err);
+    rc = sl_db_run(st, false,
+                   "SELECT " FTOKEN_COLS
+                   ", token_hash FROM feature_flag_tokens WHERE token_hash = ?",
+                   &hv, 1, &rows, NULL, err);
     if (rc < 0)
         goto out;
-    const struct db_cell *c = rows.nrows ? db_cell(&rows, 0, 9) : NULL;
+    const struct sl_db_cell *c = rows.nrows ? sl_db_cell(&rows, 0, 9) : NULL;
     if (!c || !c->data || c->len != HASH_HEX || sodium_memcmp(c->data, hash, HASH_HEX) != 0 ||
-        db_get_int(&rows, 0, 8) != 0) {
+        sl_db_get_int(&rows, 0, 8) != 0) {
         rc = sl_error_set(err, SL_ENOENT, "invalid token");
         goto out;
     }
-    int64_t id = db_get_int(&rows, 0, 0), last = db_get_int(&rows, 0, 7);
+    int64_t id = sl_db_get_int(&rows, 0, 0), last = sl_db_get_int(&rows, 0, 7);
     if (now - last >= LAST_USED_GRANULARITY_MS) {
         struct db_value v[] = {db_int(now), db_int(id)};
-        if ((rc = db_run(st, true, "UPDATE feature_flag_tokens SET last_used_at = ? WHERE id = ?",
-                         v, 2, NULL, NULL, err)) < 0)
+        if ((rc =
+                 sl_db_run(st, true, "UPDATE feature_flag_tokens SET last_used_at = ? WHERE id = ?",
+                           v, 2, NULL, NULL, err)) < 0)
             goto out;
     }
     if (out) {
@@ -779,7 +789,7 @@ int sl_store_flag_token_verify(struct sl_store *st, const char *secret, int64_t 
         read_ftoken(&rows, 0, out);
     }
 out:
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -788,10 +798,10 @@ int sl_store_flag_token_list(struct sl_store *st, int64_t project_id,
 {
     struct db_rows rows = {0};
     struct db_value v[] = {db_int(project_id), db_int(SL_STORE_LIST_MAX)};
-    int rc = db_run(st, false,
-                    "SELECT " FTOKEN_COLS " FROM feature_flag_tokens WHERE project_id = ? AND "
-                    "revoked = 0 ORDER BY id LIMIT ?",
-                    v, 2, &rows, NULL, err);
+    int rc = sl_db_run(st, false,
+                       "SELECT " FTOKEN_COLS " FROM feature_flag_tokens WHERE project_id = ? AND "
+                       "revoked = 0 ORDER BY id LIMIT ?",
+                       v, 2, &rows, NULL, err);
     if (rc == 0) {
         struct sl_store_flag_token *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
         for (size_t i = 0; i < rows.nrows; i++)
@@ -799,7 +809,7 @@ int sl_store_flag_token_list(struct sl_store *st, int64_t project_id,
         *out = arr;
         *n = rows.nrows;
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -808,10 +818,10 @@ int sl_store_flag_token_revoke(struct sl_store *st, int64_t project_id, int64_t 
 {
     int64_t changed = 0;
     struct db_value v[] = {db_int(project_id), db_int(id)};
-    int rc = db_run(st, true,
-                    "UPDATE feature_flag_tokens SET revoked = 1 WHERE project_id = ? AND id = ? "
-                    "AND revoked = 0",
-                    v, 2, NULL, &changed, err);
+    int rc = sl_db_run(st, true,
+                       "UPDATE feature_flag_tokens SET revoked = 1 WHERE project_id = ? AND id = ? "
+                       "AND revoked = 0",
+                       v, 2, NULL, &changed, err);
     if (rc == 0 && changed == 0)
         rc = sl_error_set(err, SL_ENOENT, "no feature flag token %" PRId64, id);
     return rc;
@@ -827,15 +837,15 @@ int sl_store_flag_instance_id(struct sl_store *st, int64_t project_id, bool rese
     int rc;
 
     if (!reset) {
-        rc =
-            db_run(st, false, "SELECT instance_id FROM feature_flag_instances WHERE project_id = ?",
-                   &pv, 1, &rows, NULL, err);
+        rc = sl_db_run(st, false,
+                       "SELECT instance_id FROM feature_flag_instances WHERE project_id = ?", &pv,
+                       1, &rows, NULL, err);
         if (rc == 0 && rows.nrows) {
-            *out = db_get_str0(&rows, 0, 0);
-            db_rows_release(&rows);
+            *out = sl_db_get_str0(&rows, 0, 0);
+            sl_db_rows_release(&rows);
             return 0;
         }
-        db_rows_release(&rows);
+        sl_db_rows_release(&rows);
         if (rc < 0)
             return rc;
     }
@@ -846,11 +856,12 @@ int sl_store_flag_instance_id(struct sl_store *st, int64_t project_id, bool rese
     sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
     char *id = sl_xasprintf("glffct-%s", hex);
     struct db_value v[] = {db_int(project_id), db_text(id), db_int(now)};
-    rc = db_run(st, true,
-                "INSERT INTO feature_flag_instances (project_id, instance_id, created_at) VALUES "
-                "(?, ?, ?) ON CONFLICT (project_id) DO UPDATE SET instance_id = "
-                "excluded.instance_id, created_at = excluded.created_at",
-                v, SL_ARRAY_LEN(v), NULL, NULL, err);
+    rc =
+        sl_db_run(st, true,
+                  "INSERT INTO feature_flag_instances (project_id, instance_id, created_at) VALUES "
+                  "(?, ?, ?) ON CONFLICT (project_id) DO UPDATE SET instance_id = "
+                  "excluded.instance_id, created_at = excluded.created_at",
+                  v, SL_ARRAY_LEN(v), NULL, NULL, err);
     if (rc == SL_ENOENT)
         rc = sl_error_set(err, SL_ENOENT, "project %" PRId64 " does not exist", project_id);
     if (rc == 0)
@@ -868,12 +879,12 @@ int sl_store_flag_instance_project(struct sl_store *st, const char *instance_id,
         return sl_error_set(err, SL_ENOENT, "unknown instance id");
     struct db_value v = db_text(instance_id);
     int rc =
-        db_run(st, false, "SELECT project_id FROM feature_flag_instances WHERE instance_id = ?", &v,
-               1, &rows, NULL, err);
+        sl_db_run(st, false, "SELECT project_id FROM feature_flag_instances WHERE instance_id = ?",
+                  &v, 1, &rows, NULL, err);
     if (rc == 0 && rows.nrows == 0)
         rc = sl_error_set(err, SL_ENOENT, "unknown instance id");
     if (rc == 0)
-        *project_id = db_get_int(&rows, 0, 0);
-    db_rows_release(&rows);
+        *project_id = sl_db_get_int(&rows, 0, 0);
+    sl_db_rows_release(&rows);
     return rc;
 }

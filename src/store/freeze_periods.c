@@ -26,21 +26,21 @@ void sl_store_freeze_periods_free(struct sl_store_freeze_period *arr, size_t n)
 
 static void read_row(const struct db_rows *r, size_t i, struct sl_store_freeze_period *f)
 {
-    f->id = db_get_int(r, i, 0);
-    f->project_id = db_get_int(r, i, 1);
-    f->freeze_start = db_get_str0(r, i, 2);
-    f->freeze_end = db_get_str0(r, i, 3);
-    f->cron_timezone = db_get_str0(r, i, 4);
-    f->created_at = db_get_int(r, i, 5);
-    f->updated_at = db_get_int(r, i, 6);
+    f->id = sl_db_get_int(r, i, 0);
+    f->project_id = sl_db_get_int(r, i, 1);
+    f->freeze_start = sl_db_get_str0(r, i, 2);
+    f->freeze_end = sl_db_get_str0(r, i, 3);
+    f->cron_timezone = sl_db_get_str0(r, i, 4);
+    f->created_at = sl_db_get_int(r, i, 5);
+    f->updated_at = sl_db_get_int(r, i, 6);
 }
 
 static int check(const struct sl_store_freeze_period *f, struct sl_error *err)
 {
     int rc;
-    if ((rc = db_check_text(f->freeze_start, true, "freeze_start", err)) < 0 ||
-        (rc = db_check_text(f->freeze_end, true, "freeze_end", err)) < 0 ||
-        (rc = db_check_text(f->cron_timezone, false, "cron_timezone", err)) < 0)
+    if ((rc = sl_db_check_text(f->freeze_start, true, "freeze_start", err)) < 0 ||
+        (rc = sl_db_check_text(f->freeze_end, true, "freeze_end", err)) < 0 ||
+        (rc = sl_db_check_text(f->cron_timezone, false, "cron_timezone", err)) < 0)
         return rc;
     return 0;
 }
@@ -58,13 +58,14 @@ int sl_store_freeze_period_create(struct sl_store *st, const struct sl_store_fre
                            db_text(f->cron_timezone ? f->cron_timezone : "UTC"),
                            db_int(now),
                            db_int(now)};
-    rc = db_run(st, true,
-                "INSERT INTO freeze_periods (project_id, freeze_start, freeze_end, cron_timezone, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    rc = sl_db_run(
+        st, true,
+        "INSERT INTO freeze_periods (project_id, freeze_start, freeze_end, cron_timezone, "
+        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0 && id_out)
-        *id_out = db_get_int(&rows, 0, 0);
-    db_rows_release(&rows);
+        *id_out = sl_db_get_int(&rows, 0, 0);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -74,10 +75,11 @@ int sl_store_freeze_period_list(struct sl_store *st, int64_t project_id,
 {
     struct db_rows rows = {0};
     struct db_value v[] = {db_int(project_id), db_int(SL_STORE_LIST_MAX)};
-    int rc = db_run(st, false,
-                    "SELECT " FREEZE_COLS " FROM freeze_periods WHERE project_id = ? ORDER BY id "
-                    "LIMIT ?",
-                    v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    int rc =
+        sl_db_run(st, false,
+                  "SELECT " FREEZE_COLS " FROM freeze_periods WHERE project_id = ? ORDER BY id "
+                  "LIMIT ?",
+                  v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0) {
         struct sl_store_freeze_period *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
         for (size_t i = 0; i < rows.nrows; i++)
@@ -85,7 +87,7 @@ int sl_store_freeze_period_list(struct sl_store *st, int64_t project_id,
         *out = arr;
         *n = rows.nrows;
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -94,13 +96,13 @@ int sl_store_freeze_period_get(struct sl_store *st, int64_t id, struct sl_store_
 {
     struct db_rows rows = {0};
     struct db_value v = db_int(id);
-    int rc = db_run(st, false, "SELECT " FREEZE_COLS " FROM freeze_periods WHERE id = ?", &v, 1,
-                    &rows, NULL, err);
+    int rc = sl_db_run(st, false, "SELECT " FREEZE_COLS " FROM freeze_periods WHERE id = ?", &v, 1,
+                       &rows, NULL, err);
     if (rc == 0 && rows.nrows == 0)
         rc = sl_error_set(err, SL_ENOENT, "freeze period %" PRId64 " does not exist", id);
     else if (rc == 0)
         read_row(&rows, 0, out);
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -114,10 +116,10 @@ int sl_store_freeze_period_update(struct sl_store *st, const struct sl_store_fre
     struct db_value v[] = {db_text(f->freeze_start), db_text(f->freeze_end),
                            db_text(f->cron_timezone ? f->cron_timezone : "UTC"), db_int(now),
                            db_int(f->id)};
-    rc = db_run(st, true,
-                "UPDATE freeze_periods SET freeze_start = ?, freeze_end = ?, cron_timezone = ?, "
-                "updated_at = ? WHERE id = ?",
-                v, SL_ARRAY_LEN(v), NULL, &changes, err);
+    rc = sl_db_run(st, true,
+                   "UPDATE freeze_periods SET freeze_start = ?, freeze_end = ?, cron_timezone = ?, "
+                   "updated_at = ? WHERE id = ?",
+                   v, SL_ARRAY_LEN(v), NULL, &changes, err);
     if (rc == 0 && changes == 0)
         rc = sl_error_set(err, SL_ENOENT, "freeze period %" PRId64 " does not exist", f->id);
     return rc;
@@ -128,7 +130,7 @@ int sl_store_freeze_period_delete(struct sl_store *st, int64_t id, struct sl_err
     int64_t changes = 0;
     struct db_value v = db_int(id);
     int rc =
-        db_run(st, true, "DELETE FROM freeze_periods WHERE id = ?", &v, 1, NULL, &changes, err);
+        sl_db_run(st, true, "DELETE FROM freeze_periods WHERE id = ?", &v, 1, NULL, &changes, err);
     if (rc == 0 && changes == 0)
         rc = sl_error_set(err, SL_ENOENT, "freeze period %" PRId64 " does not exist", id);
     return rc;

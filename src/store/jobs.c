@@ -46,36 +46,36 @@ void sl_store_counts_free(struct sl_store_count *arr, size_t n)
 static void read_job(const struct db_rows *r, size_t row, struct sl_store_job *j)
 {
     *j = (struct sl_store_job){0};
-    j->id = db_get_int(r, row, 0);
-    j->pipeline_id = db_get_int(r, row, 1);
-    j->position = (int)db_get_int(r, row, 2);
-    j->name = db_get_str0(r, row, 3);
-    j->stage = db_get_str0(r, row, 4);
-    j->stage_idx = (int)db_get_int(r, row, 5);
-    j->status = db_get_str0(r, row, 6);
-    j->when = db_get_str0(r, row, 7);
-    j->allow_failure = db_get_int(r, row, 8) != 0;
-    j->attempt = (int)db_get_int(r, row, 9);
-    j->retry = db_get_str0(r, row, 10);
-    j->spec = db_get_str0(r, row, 11);
-    j->failure_reason = db_get_str(r, row, 12);
-    j->has_exit_code = !db_is_null(r, row, 13);
-    j->exit_code = (int)db_get_int(r, row, 13);
-    j->has_coverage = !db_is_null(r, row, 14);
-    j->coverage = db_get_real(r, row, 14);
-    j->created_at = db_get_int(r, row, 15);
-    j->queued_at = db_get_int(r, row, 16);
-    j->started_at = db_get_int(r, row, 17);
-    j->finished_at = db_get_int(r, row, 18);
-    j->due_at = db_get_int(r, row, 19);
-    j->runner_id = db_get_str(r, row, 20);
-    j->lease_deadline = db_get_int(r, row, 21);
+    j->id = sl_db_get_int(r, row, 0);
+    j->pipeline_id = sl_db_get_int(r, row, 1);
+    j->position = (int)sl_db_get_int(r, row, 2);
+    j->name = sl_db_get_str0(r, row, 3);
+    j->stage = sl_db_get_str0(r, row, 4);
+    j->stage_idx = (int)sl_db_get_int(r, row, 5);
+    j->status = sl_db_get_str0(r, row, 6);
+    j->when = sl_db_get_str0(r, row, 7);
+    j->allow_failure = sl_db_get_int(r, row, 8) != 0;
+    j->attempt = (int)sl_db_get_int(r, row, 9);
+    j->retry = sl_db_get_str0(r, row, 10);
+    j->spec = sl_db_get_str0(r, row, 11);
+    j->failure_reason = sl_db_get_str(r, row, 12);
+    j->has_exit_code = !sl_db_is_null(r, row, 13);
+    j->exit_code = (int)sl_db_get_int(r, row, 13);
+    j->has_coverage = !sl_db_is_null(r, row, 14);
+    j->coverage = sl_db_get_real(r, row, 14);
+    j->created_at = sl_db_get_int(r, row, 15);
+    j->queued_at = sl_db_get_int(r, row, 16);
+    j->started_at = sl_db_get_int(r, row, 17);
+    j->finished_at = sl_db_get_int(r, row, 18);
+    j->due_at = sl_db_get_int(r, row, 19);
+    j->runner_id = sl_db_get_str(r, row, 20);
+    j->lease_deadline = sl_db_get_int(r, row, 21);
     /* a retried attempt is stored out of the way (position = -id): its planned position */
-    j->retried = !db_is_null(r, row, 22);
+    j->retried = !sl_db_is_null(r, row, 22);
     if (j->retried)
-        j->position = (int)db_get_int(r, row, 22);
-    j->cancel_requested_at = db_get_int(r, row, 23);
-    j->resource_group_id = db_get_int(r, row, 24);
+        j->position = (int)sl_db_get_int(r, row, 22);
+    j->cancel_requested_at = sl_db_get_int(r, row, 23);
+    j->resource_group_id = sl_db_get_int(r, row, 24);
 }
 
 static struct sl_store_job *read_jobs(const struct db_rows *r)
@@ -96,16 +96,16 @@ static int check_worker(const char *worker_id, struct sl_error *err)
     return 0;
 }
 
-int db_job_check(const struct sl_store_job *j, struct sl_error *err)
+int sl_db_job_check(const struct sl_store_job *j, struct sl_error *err)
 {
     int rc;
-    if ((rc = db_check_text(j->name, true, "job name", err)) < 0 ||
-        (rc = db_check_text(j->stage, true, "job stage", err)) < 0 ||
-        (rc = db_check_text(j->status, true, "job status", err)) < 0 ||
-        (rc = db_check_text(j->when, false, "job when", err)) < 0 ||
-        (rc = db_check_text(j->retry, false, "job retry", err)) < 0 ||
-        (rc = db_check_text(j->spec, false, "job spec", err)) < 0 ||
-        (rc = db_check_text(j->resource_group, false, "resource_group", err)) < 0)
+    if ((rc = sl_db_check_text(j->name, true, "job name", err)) < 0 ||
+        (rc = sl_db_check_text(j->stage, true, "job stage", err)) < 0 ||
+        (rc = sl_db_check_text(j->status, true, "job status", err)) < 0 ||
+        (rc = sl_db_check_text(j->when, false, "job when", err)) < 0 ||
+        (rc = sl_db_check_text(j->retry, false, "job retry", err)) < 0 ||
+        (rc = sl_db_check_text(j->spec, false, "job spec", err)) < 0 ||
+        (rc = sl_db_check_text(j->resource_group, false, "resource_group", err)) < 0)
         return rc;
     if (j->resource_group &&
         (!*j->resource_group || strlen(j->resource_group) > SL_STORE_RESOURCE_GROUP_KEY_MAX))
@@ -115,7 +115,7 @@ int db_job_check(const struct sl_store_job *j, struct sl_error *err)
         return sl_error_set(err, SL_ELIMIT, "job '%s' has %zu tags (max %d)", j->name, j->ntags,
                             SL_STORE_TAGS_MAX);
     for (size_t i = 0; i < j->ntags; i++)
-        if ((rc = db_check_text(j->tags[i], true, "job tag", err)) < 0)
+        if ((rc = sl_db_check_text(j->tags[i], true, "job tag", err)) < 0)
             return rc;
     return 0;
 }
@@ -128,39 +128,39 @@ int sl_store_job_get(struct sl_store *st, int64_t id, struct sl_store_job *out,
     struct db_value v = db_int(id);
     int rc;
 
-    if ((rc = db_acquire(st, false, &dc, err)) < 0)
+    if ((rc = sl_db_acquire(st, false, &dc, err)) < 0)
         return rc;
-    rc = db_exec(&dc, "SELECT " JOB_COLS " FROM jobs WHERE id = ?", &v, 1, &rows, NULL, err);
+    rc = sl_db_exec(&dc, "SELECT " JOB_COLS " FROM jobs WHERE id = ?", &v, 1, &rows, NULL, err);
     if (rc == 0 && rows.nrows == 0)
         rc = sl_error_set(err, SL_ENOENT, "job %" PRId64 " does not exist", id);
     if (rc == 0)
-        rc = db_exec(&dc, "SELECT tag FROM job_tags WHERE job_id = ? ORDER BY tag", &v, 1, &tags,
-                     NULL, err);
-    db_release(&dc);
+        rc = sl_db_exec(&dc, "SELECT tag FROM job_tags WHERE job_id = ? ORDER BY tag", &v, 1, &tags,
+                        NULL, err);
+    sl_db_release(&dc);
     if (rc == 0) {
         read_job(&rows, 0, out);
         out->ntags = tags.nrows;
         out->tags = sl_xcalloc(tags.nrows ? tags.nrows : 1, sizeof(*out->tags));
         for (size_t i = 0; i < tags.nrows; i++)
-            out->tags[i] = db_get_str0(&tags, i, 0);
+            out->tags[i] = sl_db_get_str0(&tags, i, 0);
     }
-    db_rows_release(&rows);
-    db_rows_release(&tags);
+    sl_db_rows_release(&rows);
+    sl_db_rows_release(&tags);
     return rc;
 }
 
-int db_jobs_select(struct sl_store *st, const char *tail, const struct db_value *v, size_t nv,
-                   struct sl_store_job **out, size_t *n, struct sl_error *err)
+int sl_db_jobs_select(struct sl_store *st, const char *tail, const struct db_value *v, size_t nv,
+                      struct sl_store_job **out, size_t *n, struct sl_error *err)
 {
     struct db_rows rows = {0};
     struct sl_str sql = SL_STR_INIT;
     sl_str_addf(&sql, "SELECT " JOB_COLS " FROM jobs WHERE %s", tail);
-    int rc = db_run(st, false, sql.buf, v, nv, &rows, NULL, err);
+    int rc = sl_db_run(st, false, sql.buf, v, nv, &rows, NULL, err);
     if (rc == 0) {
         *out = read_jobs(&rows);
         *n = rows.nrows;
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     sl_str_release(&sql);
     return rc;
 }
@@ -170,15 +170,15 @@ int sl_store_job_list_by_pipeline(struct sl_store *st, int64_t pipeline_id,
 {
     struct db_rows rows = {0};
     struct db_value v = db_int(pipeline_id);
-    int rc = db_run(st, false,
-                    "SELECT " JOB_COLS " FROM jobs WHERE pipeline_id = ? AND retried_position "
-                    "IS NULL ORDER BY position",
-                    &v, 1, &rows, NULL, err);
+    int rc = sl_db_run(st, false,
+                       "SELECT " JOB_COLS " FROM jobs WHERE pipeline_id = ? AND retried_position "
+                       "IS NULL ORDER BY position",
+                       &v, 1, &rows, NULL, err);
     if (rc == 0) {
         *out = read_jobs(&rows);
         *n = rows.nrows;
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -189,15 +189,15 @@ int sl_store_job_list_attempts(struct sl_store *st, int64_t pipeline_id, struct 
     /* attempts are bounded by the pipeline's size times the retries a job can have (a user
      * may retry without end: the newest are what matters, the cap keeps an answer bounded) */
     struct db_value v[] = {db_int(pipeline_id), db_int(SL_STORE_PIPELINE_JOBS_MAX * 4)};
-    int rc = db_run(st, false,
-                    "SELECT " JOB_COLS " FROM jobs WHERE pipeline_id = ? ORDER BY "
-                    "COALESCE(retried_position, position), id LIMIT ?",
-                    v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    int rc = sl_db_run(st, false,
+                       "SELECT " JOB_COLS " FROM jobs WHERE pipeline_id = ? ORDER BY "
+                       "COALESCE(retried_position, position), id LIMIT ?",
+                       v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0) {
         *out = read_jobs(&rows);
         *n = rows.nrows;
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -210,17 +210,17 @@ int sl_store_job_retry(struct sl_store *st, const struct sl_store_job *old,
     int64_t changes = 0;
     int rc;
 
-    if ((rc = db_check_text(old->status, true, "job status", err)) < 0 ||
-        (rc = db_check_text(old->failure_reason, false, "failure_reason", err)) < 0 ||
-        (rc = db_check_text(expect_status, true, "expected status", err)) < 0 ||
-        (rc = db_check_text(next->status, true, "job status", err)) < 0)
+    if ((rc = sl_db_check_text(old->status, true, "job status", err)) < 0 ||
+        (rc = sl_db_check_text(old->failure_reason, false, "failure_reason", err)) < 0 ||
+        (rc = sl_db_check_text(expect_status, true, "expected status", err)) < 0 ||
+        (rc = sl_db_check_text(next->status, true, "job status", err)) < 0)
         return rc;
     int64_t queued_at = next->queued_at;
     if (!queued_at && sl_streq(next->status, "pending"))
         queued_at = sl_time_now_ms();
-    if ((rc = db_acquire(st, true, &dc, err)) < 0)
+    if ((rc = sl_db_acquire(st, true, &dc, err)) < 0)
         return rc;
-    if ((rc = db_begin(&dc, err)) < 0)
+    if ((rc = sl_db_begin(&dc, err)) < 0)
         goto release;
     /* the attempt keeps what it ended with (its runner too) and leaves its position */
     struct db_value ov[] = {
@@ -231,11 +231,12 @@ int sl_store_job_retry(struct sl_store *st, const struct sl_store_job *old,
         db_int(old->id),
         db_text(expect_status),
     };
-    rc = db_exec(&dc,
-                 "UPDATE jobs SET status = ?, failure_reason = ?, exit_code = ?, finished_at = ?, "
-                 "lease_deadline = NULL, retried_position = position, position = -id "
-                 "WHERE id = ? AND status = ? AND retried_position IS NULL",
-                 ov, SL_ARRAY_LEN(ov), NULL, &changes, err);
+    rc = sl_db_exec(
+        &dc,
+        "UPDATE jobs SET status = ?, failure_reason = ?, exit_code = ?, finished_at = ?, "
+        "lease_deadline = NULL, retried_position = position, position = -id "
+        "WHERE id = ? AND status = ? AND retried_position IS NULL",
+        ov, SL_ARRAY_LEN(ov), NULL, &changes, err);
     if (rc == 0 && changes == 0)
         rc = sl_error_set(err, SL_EBUSY, "job %" PRId64 " is no longer %s", old->id, expect_status);
     if (rc < 0)
@@ -249,28 +250,29 @@ int sl_store_job_retry(struct sl_store *st, const struct sl_store_job *old,
         db_int_or_null(next->due_at),
         db_int(old->id),
     };
-    rc = db_exec(&dc,
-                 "INSERT INTO jobs (pipeline_id, position, name, stage, stage_idx, status, "
-                 "run_when, allow_failure, attempt, retry, spec, created_at, queued_at, due_at, "
-                 "resource_group_id) SELECT pipeline_id, ?, name, stage, stage_idx, ?, run_when, "
-                 "allow_failure, ?, retry, spec, ?, ?, ?, resource_group_id FROM jobs WHERE id = ? "
-                 "RETURNING id",
-                 nv, SL_ARRAY_LEN(nv), &rows, NULL, err);
+    rc = sl_db_exec(
+        &dc,
+        "INSERT INTO jobs (pipeline_id, position, name, stage, stage_idx, status, "
+        "run_when, allow_failure, attempt, retry, spec, created_at, queued_at, due_at, "
+        "resource_group_id) SELECT pipeline_id, ?, name, stage, stage_idx, ?, run_when, "
+        "allow_failure, ?, retry, spec, ?, ?, ?, resource_group_id FROM jobs WHERE id = ? "
+        "RETURNING id",
+        nv, SL_ARRAY_LEN(nv), &rows, NULL, err);
     if (rc < 0)
         goto end;
-    int64_t id = db_get_int(&rows, 0, 0);
+    int64_t id = sl_db_get_int(&rows, 0, 0);
     struct db_value tv[] = {db_int(id), db_int(old->id)};
-    rc = db_exec(&dc,
-                 "INSERT INTO job_tags (job_id, tag) SELECT ?, tag FROM job_tags WHERE "
-                 "job_id = ?",
-                 tv, SL_ARRAY_LEN(tv), NULL, NULL, err);
+    rc = sl_db_exec(&dc,
+                    "INSERT INTO job_tags (job_id, tag) SELECT ?, tag FROM job_tags WHERE "
+                    "job_id = ?",
+                    tv, SL_ARRAY_LEN(tv), NULL, NULL, err);
     if (rc == 0 && new_id)
         *new_id = id;
 end:
-    rc = db_end(&dc, rc, err);
+    rc = sl_db_end(&dc, rc, err);
 release:
-    db_release(&dc);
-    db_rows_release(&rows);
+    sl_db_release(&dc);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -279,19 +281,20 @@ int sl_store_due_pipelines(struct sl_store *st, int64_t now, int64_t after, size
 {
     struct db_rows rows = {0};
     struct db_value v[] = {db_int(now), db_int(after), db_int((int64_t)max)};
-    int rc = db_run(st, false,
-                    "SELECT DISTINCT pipeline_id FROM jobs WHERE status = 'scheduled' AND "
-                    "due_at IS NOT NULL AND due_at <= ? AND pipeline_id > ? ORDER BY pipeline_id "
-                    "LIMIT ?",
-                    v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    int rc =
+        sl_db_run(st, false,
+                  "SELECT DISTINCT pipeline_id FROM jobs WHERE status = 'scheduled' AND "
+                  "due_at IS NOT NULL AND due_at <= ? AND pipeline_id > ? ORDER BY pipeline_id "
+                  "LIMIT ?",
+                  v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0) {
         int64_t *out = sl_xcalloc(rows.nrows + 1, sizeof(*out));
         for (size_t i = 0; i < rows.nrows; i++)
-            out[i] = db_get_int(&rows, i, 0);
+            out[i] = sl_db_get_int(&rows, i, 0);
         *ids = out;
         *n = rows.nrows;
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -302,24 +305,24 @@ int sl_store_job_list(struct sl_store *st, const struct sl_store_page *page,
     bool filter = page && page->status;
     int rc;
 
-    if (filter && (rc = db_check_text(page->status, false, "status", err)) < 0)
+    if (filter && (rc = sl_db_check_text(page->status, false, "status", err)) < 0)
         return rc;
     struct db_value v[3];
     size_t nv = 0;
     v[nv++] = db_int(page ? page->after : 0);
     if (filter)
         v[nv++] = db_text(page->status);
-    v[nv++] = db_int(db_page_limit(page));
-    rc = db_run(st, false,
-                filter ? "SELECT " JOB_COLS " FROM jobs WHERE id > ? AND status = ? ORDER BY id "
-                         "LIMIT ?"
-                       : "SELECT " JOB_COLS " FROM jobs WHERE id > ? ORDER BY id LIMIT ?",
-                v, nv, &rows, NULL, err);
+    v[nv++] = db_int(sl_db_page_limit(page));
+    rc = sl_db_run(st, false,
+                   filter ? "SELECT " JOB_COLS " FROM jobs WHERE id > ? AND status = ? ORDER BY id "
+                            "LIMIT ?"
+                          : "SELECT " JOB_COLS " FROM jobs WHERE id > ? ORDER BY id LIMIT ?",
+                   v, nv, &rows, NULL, err);
     if (rc == 0) {
         *out = read_jobs(&rows);
         *n = rows.nrows;
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -328,16 +331,16 @@ int sl_store_job_get_current(struct sl_store *st, int64_t id, struct sl_store_jo
 {
     struct db_rows rows = {0};
     struct db_value v[] = {db_int(id), db_int(id)};
-    int rc = db_run(st, false,
-                    "SELECT " JOB_COLS " FROM jobs WHERE retried_position IS NULL AND "
-                    "pipeline_id = (SELECT pipeline_id FROM jobs WHERE id = ?) AND position = "
-                    "(SELECT COALESCE(retried_position, position) FROM jobs WHERE id = ?)",
-                    v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    int rc = sl_db_run(st, false,
+                       "SELECT " JOB_COLS " FROM jobs WHERE retried_position IS NULL AND "
+                       "pipeline_id = (SELECT pipeline_id FROM jobs WHERE id = ?) AND position = "
+                       "(SELECT COALESCE(retried_position, position) FROM jobs WHERE id = ?)",
+                       v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0 && rows.nrows == 0)
         rc = sl_error_set(err, SL_ENOENT, "job %" PRId64 " does not exist", id);
     if (rc == 0)
         read_job(&rows, 0, out);
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -349,9 +352,9 @@ int sl_store_job_update(struct sl_store *st, const struct sl_store_job *j,
     int64_t changes = 0;
     int rc;
 
-    if ((rc = db_check_text(j->status, true, "job status", err)) < 0 ||
-        (rc = db_check_text(j->failure_reason, false, "failure_reason", err)) < 0 ||
-        (rc = db_check_text(expect_status, false, "expected status", err)) < 0 ||
+    if ((rc = sl_db_check_text(j->status, true, "job status", err)) < 0 ||
+        (rc = sl_db_check_text(j->failure_reason, false, "failure_reason", err)) < 0 ||
+        (rc = sl_db_check_text(expect_status, false, "expected status", err)) < 0 ||
         (j->runner_id && (rc = check_worker(j->runner_id, err)) < 0))
         return rc;
     /* the queue orders by queued_at, which a pending job must have (NULLs sort differently
@@ -374,29 +377,30 @@ int sl_store_job_update(struct sl_store *st, const struct sl_store_job *j,
         db_int(j->id),
         db_text(expect_status),
     };
-    if ((rc = db_acquire(st, true, &dc, err)) < 0)
+    if ((rc = sl_db_acquire(st, true, &dc, err)) < 0)
         return rc;
-    rc = db_exec(&dc,
-                 expect_status ? "UPDATE jobs SET status = ?, attempt = ?, failure_reason = ?, "
-                                 "exit_code = ?, coverage = ?, queued_at = ?, started_at = ?, "
-                                 "finished_at = ?, due_at = ?, runner_id = ?, lease_deadline = ? "
-                                 "WHERE id = ? AND status = ?"
-                               : "UPDATE jobs SET status = ?, attempt = ?, failure_reason = ?, "
-                                 "exit_code = ?, coverage = ?, queued_at = ?, started_at = ?, "
-                                 "finished_at = ?, due_at = ?, runner_id = ?, lease_deadline = ? "
-                                 "WHERE id = ?",
-                 v, expect_status ? SL_ARRAY_LEN(v) : SL_ARRAY_LEN(v) - 1, NULL, &changes, err);
+    rc =
+        sl_db_exec(&dc,
+                   expect_status ? "UPDATE jobs SET status = ?, attempt = ?, failure_reason = ?, "
+                                   "exit_code = ?, coverage = ?, queued_at = ?, started_at = ?, "
+                                   "finished_at = ?, due_at = ?, runner_id = ?, lease_deadline = ? "
+                                   "WHERE id = ? AND status = ?"
+                                 : "UPDATE jobs SET status = ?, attempt = ?, failure_reason = ?, "
+                                   "exit_code = ?, coverage = ?, queued_at = ?, started_at = ?, "
+                                   "finished_at = ?, due_at = ?, runner_id = ?, lease_deadline = ? "
+                                   "WHERE id = ?",
+                   v, expect_status ? SL_ARRAY_LEN(v) : SL_ARRAY_LEN(v) - 1, NULL, &changes, err);
     if (rc == 0 && changes == 0) {
         struct db_value idv = db_int(j->id);
-        rc = db_exec(&dc, "SELECT status FROM jobs WHERE id = ?", &idv, 1, &rows, NULL, err);
+        rc = sl_db_exec(&dc, "SELECT status FROM jobs WHERE id = ?", &idv, 1, &rows, NULL, err);
         if (rc == 0 && rows.nrows == 0)
             rc = sl_error_set(err, SL_ENOENT, "job %" PRId64 " does not exist", j->id);
         else if (rc == 0)
             rc = sl_error_set(err, SL_EBUSY, "job %" PRId64 " is %s, not %s", j->id,
-                              db_cell(&rows, 0, 0)->data, expect_status);
+                              sl_db_cell(&rows, 0, 0)->data, expect_status);
     }
-    db_release(&dc);
-    db_rows_release(&rows);
+    sl_db_release(&dc);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -412,7 +416,7 @@ int sl_store_claim_job_tagged(struct sl_store *st, const char *worker_id, const 
                               size_t ntags, bool untagged, int lease_seconds, int64_t now,
                               struct sl_store_job *out, struct sl_error *err)
 {
-    const struct sl_store_backend *be = db_backend(st);
+    const struct sl_store_backend *be = sl_db_backend(st);
     struct sl_str sql = SL_STR_INIT;
     struct db_value v[3 + SL_STORE_TAGS_MAX];
     struct db_rows rows = {0};
@@ -445,7 +449,7 @@ int sl_store_claim_job_tagged(struct sl_store *st, const char *worker_id, const 
         if (ntags) {
             sl_str_adds(&sql, " AND t.tag NOT IN (");
             for (size_t i = 0; i < ntags; i++) {
-                if ((rc = db_check_text(tags[i], true, "worker tag", err)) < 0)
+                if ((rc = sl_db_check_text(tags[i], true, "worker tag", err)) < 0)
                     goto out;
                 sl_str_adds(&sql, i ? ", ?" : "?");
                 v[nv++] = db_text(tags[i]);
@@ -458,22 +462,22 @@ int sl_store_claim_job_tagged(struct sl_store *st, const char *worker_id, const 
     }
     sl_str_addf(&sql, " ORDER BY j.queued_at, j.id LIMIT 1%s) RETURNING " JOB_COLS, be->claim_lock);
 
-    if ((rc = db_acquire(st, true, &dc, err)) < 0)
+    if ((rc = sl_db_acquire(st, true, &dc, err)) < 0)
         goto out;
-    if (be->serialize_writes && (rc = db_begin(&dc, err)) < 0) {
-        db_release(&dc);
+    if (be->serialize_writes && (rc = sl_db_begin(&dc, err)) < 0) {
+        sl_db_release(&dc);
         goto out;
     }
-    rc = db_exec(&dc, sql.buf, v, nv, &rows, NULL, err);
+    rc = sl_db_exec(&dc, sql.buf, v, nv, &rows, NULL, err);
     if (be->serialize_writes)
-        rc = db_end(&dc, rc, err);
-    db_release(&dc);
+        rc = sl_db_end(&dc, rc, err);
+    sl_db_release(&dc);
     if (rc == 0 && rows.nrows == 1) {
         read_job(&rows, 0, out);
         rc = 1;
     }
 out:
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     sl_str_release(&sql);
     return rc;
 }
@@ -490,10 +494,10 @@ int sl_store_job_renew_lease(struct sl_store *st, int64_t id, const char *worker
         return sl_error_set(err, SL_EINVAL, "a lease must be positive");
     struct db_value v[] = {db_int(now + (int64_t)lease_seconds * 1000), db_int(id),
                            db_text(worker_id)};
-    rc = db_run(st, true,
-                "UPDATE jobs SET lease_deadline = ? WHERE id = ? AND status = 'running' AND "
-                "runner_id = ?",
-                v, SL_ARRAY_LEN(v), NULL, &changes, err);
+    rc = sl_db_run(st, true,
+                   "UPDATE jobs SET lease_deadline = ? WHERE id = ? AND status = 'running' AND "
+                   "runner_id = ?",
+                   v, SL_ARRAY_LEN(v), NULL, &changes, err);
     if (rc == 0 && changes == 0)
         rc = sl_error_set(err, SL_ECANCELED, "job %" PRId64 " is not running under %s", id,
                           worker_id);
@@ -508,10 +512,10 @@ int sl_store_job_request_cancel(struct sl_store *st, int64_t id, const char *wor
     if ((rc = check_worker(worker_id, err)) < 0)
         return rc;
     struct db_value v[] = {db_int(now), db_int(id), db_text(worker_id)};
-    rc = db_run(st, true,
-                "UPDATE jobs SET cancel_requested_at = COALESCE(cancel_requested_at, ?) WHERE "
-                "id = ? AND status = 'running' AND runner_id = ?",
-                v, SL_ARRAY_LEN(v), NULL, &changes, err);
+    rc = sl_db_run(st, true,
+                   "UPDATE jobs SET cancel_requested_at = COALESCE(cancel_requested_at, ?) WHERE "
+                   "id = ? AND status = 'running' AND runner_id = ?",
+                   v, SL_ARRAY_LEN(v), NULL, &changes, err);
     if (rc == 0 && changes == 0)
         rc = sl_error_set(err, SL_EBUSY, "job %" PRId64 " is not running under %s", id, worker_id);
     return rc;
@@ -525,8 +529,8 @@ int sl_store_job_finish(struct sl_store *st, int64_t id, const char *worker_id, 
     int rc;
 
     if ((rc = check_worker(worker_id, err)) < 0 ||
-        (rc = db_check_text(status, true, "job status", err)) < 0 ||
-        (rc = db_check_text(failure_reason, false, "failure_reason", err)) < 0)
+        (rc = sl_db_check_text(status, true, "job status", err)) < 0 ||
+        (rc = sl_db_check_text(failure_reason, false, "failure_reason", err)) < 0)
         return rc;
     struct db_value v[] = {
         db_text(status),
@@ -536,10 +540,11 @@ int sl_store_job_finish(struct sl_store *st, int64_t id, const char *worker_id, 
         db_int(id),
         db_text(worker_id),
     };
-    rc = db_run(st, true,
-                "UPDATE jobs SET status = ?, failure_reason = ?, exit_code = ?, finished_at = ?, "
-                "lease_deadline = NULL WHERE id = ? AND status = 'running' AND runner_id = ?",
-                v, SL_ARRAY_LEN(v), NULL, &changes, err);
+    rc =
+        sl_db_run(st, true,
+                  "UPDATE jobs SET status = ?, failure_reason = ?, exit_code = ?, finished_at = ?, "
+                  "lease_deadline = NULL WHERE id = ? AND status = 'running' AND runner_id = ?",
+                  v, SL_ARRAY_LEN(v), NULL, &changes, err);
     if (rc == 0 && changes == 0)
         rc = sl_error_set(err, SL_ECANCELED, "job %" PRId64 " is not running under %s", id,
                           worker_id);
@@ -566,23 +571,24 @@ int sl_store_recover_jobs(struct sl_store *st, const char *owner_prefix, int64_t
         return rc;
     struct db_value v[] = {db_int(now), db_int(now),
                            db_int(by_owner ? utf8_chars(owner_prefix) : 0), db_text(owner_prefix)};
-    rc = db_run(st, true,
-                by_owner ? "UPDATE jobs SET status = 'failed', failure_reason = "
-                           "'runner_system_failure', finished_at = ?, lease_deadline = NULL "
-                           "WHERE status = 'running' AND (lease_deadline IS NULL OR "
-                           "lease_deadline < ? OR substr(runner_id, 1, ?) = ?) RETURNING " JOB_COLS
-                         : "UPDATE jobs SET status = 'failed', failure_reason = "
-                           "'runner_system_failure', finished_at = ?, lease_deadline = NULL "
-                           "WHERE status = 'running' AND (lease_deadline IS NULL OR "
-                           "lease_deadline < ?) RETURNING " JOB_COLS,
-                v, by_owner ? 4 : 2, &rows, NULL, err);
+    rc = sl_db_run(st, true,
+                   by_owner
+                       ? "UPDATE jobs SET status = 'failed', failure_reason = "
+                         "'runner_system_failure', finished_at = ?, lease_deadline = NULL "
+                         "WHERE status = 'running' AND (lease_deadline IS NULL OR "
+                         "lease_deadline < ? OR substr(runner_id, 1, ?) = ?) RETURNING " JOB_COLS
+                       : "UPDATE jobs SET status = 'failed', failure_reason = "
+                         "'runner_system_failure', finished_at = ?, lease_deadline = NULL "
+                         "WHERE status = 'running' AND (lease_deadline IS NULL OR "
+                         "lease_deadline < ?) RETURNING " JOB_COLS,
+                   v, by_owner ? 4 : 2, &rows, NULL, err);
     if (rc == 0) {
         if (out)
             *out = read_jobs(&rows);
         if (n)
             *n = rows.nrows;
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -596,16 +602,16 @@ int sl_store_count_by_status(struct sl_store *st, enum sl_store_table table,
               "status ORDER BY status"
             : "SELECT status, COUNT(*) FROM pipelines GROUP BY status ORDER BY "
               "status";
-    int rc = db_run(st, false, sql, NULL, 0, &rows, NULL, err);
+    int rc = sl_db_run(st, false, sql, NULL, 0, &rows, NULL, err);
     if (rc == 0) {
         struct sl_store_count *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
         for (size_t i = 0; i < rows.nrows; i++) {
-            arr[i].status = db_get_str0(&rows, i, 0);
-            arr[i].count = db_get_int(&rows, i, 1);
+            arr[i].status = sl_db_get_str0(&rows, i, 0);
+            arr[i].count = sl_db_get_int(&rows, i, 1);
         }
         *out = arr;
         *n = rows.nrows;
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }

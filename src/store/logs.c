@@ -29,10 +29,10 @@ static int insert_chunk(struct db_conn *dc, int64_t job_id, int64_t seq, int64_t
                            db_blob(data, len),
                            db_int(now),
                            end_line < 0 ? db_null() : db_int(end_line)};
-    return db_exec(dc,
-                   "INSERT INTO job_log_chunks (job_id, seq, start_offset, end_offset, data, "
-                   "created_at, end_line) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   v, SL_ARRAY_LEN(v), NULL, NULL, err);
+    return sl_db_exec(dc,
+                      "INSERT INTO job_log_chunks (job_id, seq, start_offset, end_offset, data, "
+                      "created_at, end_line) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                      v, SL_ARRAY_LEN(v), NULL, NULL, err);
 }
 
 int sl_store_log_append(struct sl_store *st, int64_t job_id, const void *data, size_t len,
@@ -40,7 +40,7 @@ int sl_store_log_append(struct sl_store *st, int64_t job_id, const void *data, s
 {
     struct db_conn dc;
     struct db_rows rows = {0};
-    int64_t end = 0, max = db_options(st)->max_log_bytes;
+    int64_t end = 0, max = sl_db_options(st)->max_log_bytes;
     bool capped = false;
     int rc;
 
@@ -49,21 +49,21 @@ int sl_store_log_append(struct sl_store *st, int64_t job_id, const void *data, s
     if (len > SL_STORE_LOG_CHUNK_MAX)
         return sl_error_set(err, SL_ELIMIT, "a log chunk of %zu bytes (max %d)", len,
                             SL_STORE_LOG_CHUNK_MAX);
-    if ((rc = db_acquire(st, true, &dc, err)) < 0)
+    if ((rc = sl_db_acquire(st, true, &dc, err)) < 0)
         return rc;
-    if ((rc = db_begin(&dc, err)) < 0)
+    if ((rc = sl_db_begin(&dc, err)) < 0)
         goto release;
     struct db_value idv = db_int(job_id);
-    rc = db_exec(&dc,
-                 "SELECT seq, end_offset, end_line FROM job_log_chunks WHERE job_id = ? "
-                 "ORDER BY seq DESC LIMIT 1",
-                 &idv, 1, &rows, NULL, err);
+    rc = sl_db_exec(&dc,
+                    "SELECT seq, end_offset, end_line FROM job_log_chunks WHERE job_id = ? "
+                    "ORDER BY seq DESC LIMIT 1",
+                    &idv, 1, &rows, NULL, err);
     if (rc < 0)
         goto end;
     bool first = rows.nrows == 0;
-    int64_t seq = first ? 0 : db_get_int(&rows, 0, 0);
-    int64_t start = first ? 0 : db_get_int(&rows, 0, 1);
-    int64_t lines = first ? 0 : db_is_null(&rows, 0, 2) ? -1 : db_get_int(&rows, 0, 2);
+    int64_t seq = first ? 0 : sl_db_get_int(&rows, 0, 0);
+    int64_t start = first ? 0 : sl_db_get_int(&rows, 0, 1);
+    int64_t lines = first ? 0 : sl_db_is_null(&rows, 0, 2) ? -1 : sl_db_get_int(&rows, 0, 2);
     if (start > max) { /* only the cap's note goes past the cap: the log is closed */
         rc = sl_error_set(err, SL_ELIMIT,
                           "the log of job %" PRId64 " reached its cap of %" PRId64 " bytes", job_id,
@@ -100,15 +100,15 @@ int sl_store_log_append(struct sl_store *st, int64_t job_id, const void *data, s
     else if (rc == SL_EEXISTS) /* two writers raced on one job's log (PostgreSQL) */
         rc = sl_error_set(err, SL_EBUSY, "concurrent append to the log of job %" PRId64, job_id);
 end:
-    rc = db_end(&dc, rc, err);
+    rc = sl_db_end(&dc, rc, err);
     /* what fitted and the note are stored, and the caller learns the rest was not */
     if (rc == 0 && capped)
         rc = sl_error_set(err, SL_ELIMIT,
                           "the log of job %" PRId64 " reached its cap of %" PRId64 " bytes", job_id,
                           max);
 release:
-    db_release(&dc);
-    db_rows_release(&rows);
+    sl_db_release(&dc);
+    sl_db_rows_release(&rows);
     if ((rc == 0 || capped) && end_out)
         *end_out = end;
     return rc;
@@ -123,23 +123,23 @@ int sl_store_log_read(struct sl_store *st, int64_t job_id, int64_t offset, size_
     size_t want = SL_MIN(max, (size_t)SL_STORE_LOG_READ_MAX), got = 0;
     int rc;
 
-    if ((rc = db_acquire(st, false, &dc, err)) < 0)
+    if ((rc = sl_db_acquire(st, false, &dc, err)) < 0)
         return rc;
     /* one snapshot, so chunks appended meanwhile cannot leave a gap */
-    if ((rc = db_begin(&dc, err)) < 0)
+    if ((rc = sl_db_begin(&dc, err)) < 0)
         goto release;
     while (got < want) {
         struct db_value v[] = {db_int(job_id), db_int(pos), db_int(READ_BATCH)};
-        db_rows_release(&rows);
-        rc = db_exec(&dc,
-                     "SELECT start_offset, data FROM job_log_chunks WHERE job_id = ? AND "
-                     "end_offset > ? ORDER BY end_offset LIMIT ?",
-                     v, SL_ARRAY_LEN(v), &rows, NULL, err);
+        sl_db_rows_release(&rows);
+        rc = sl_db_exec(&dc,
+                        "SELECT start_offset, data FROM job_log_chunks WHERE job_id = ? AND "
+                        "end_offset > ? ORDER BY end_offset LIMIT ?",
+                        v, SL_ARRAY_LEN(v), &rows, NULL, err);
         if (rc < 0 || rows.nrows == 0)
             break;
         for (size_t i = 0; i < rows.nrows && got < want; i++) {
-            int64_t start = db_get_int(&rows, i, 0);
-            const struct db_cell *c = db_cell(&rows, i, 1);
+            int64_t start = sl_db_get_int(&rows, i, 0);
+            const struct sl_db_cell *c = sl_db_cell(&rows, i, 1);
             size_t skip = pos > start ? (size_t)(pos - start) : 0;
             if (skip >= c->len)
                 continue;
@@ -151,10 +151,10 @@ int sl_store_log_read(struct sl_store *st, int64_t job_id, int64_t offset, size_
         if (rows.nrows < READ_BATCH)
             break;
     }
-    rc = db_end(&dc, rc, err);
+    rc = sl_db_end(&dc, rc, err);
 release:
-    db_release(&dc);
-    db_rows_release(&rows);
+    sl_db_release(&dc);
+    sl_db_rows_release(&rows);
     if (rc == 0 && next_out)
         *next_out = pos;
     return rc;
@@ -164,18 +164,18 @@ int sl_store_log_size(struct sl_store *st, int64_t job_id, int64_t *out, struct 
 {
     struct db_rows rows = {0};
     struct db_value v = db_int(job_id);
-    int rc = db_run(st, false,
-                    "SELECT COALESCE(MAX(end_offset), 0) FROM job_log_chunks WHERE job_id = ?", &v,
-                    1, &rows, NULL, err);
+    int rc = sl_db_run(st, false,
+                       "SELECT COALESCE(MAX(end_offset), 0) FROM job_log_chunks WHERE job_id = ?",
+                       &v, 1, &rows, NULL, err);
     if (rc == 0)
-        *out = db_get_int(&rows, 0, 0);
-    db_rows_release(&rows);
+        *out = sl_db_get_int(&rows, 0, 0);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
 int64_t sl_store_log_max(const struct sl_store *st)
 {
-    return db_options(st)->max_log_bytes;
+    return sl_db_options(st)->max_log_bytes;
 }
 
 /* The line index's fallback for a log stored before it existed: counts newlines from the
@@ -211,42 +211,42 @@ int sl_store_log_line_offset(struct sl_store *st, int64_t job_id, int64_t line, 
     struct db_rows rows = {0};
     int64_t skip = line > 1 ? line - 1 : 0; /* newlines before the line */
     struct db_value idv = db_int(job_id);
-    int rc = db_run(st, false,
-                    "SELECT end_line, end_offset FROM job_log_chunks WHERE job_id = ? "
-                    "ORDER BY seq DESC LIMIT 1",
-                    &idv, 1, &rows, NULL, err);
+    int rc = sl_db_run(st, false,
+                       "SELECT end_line, end_offset FROM job_log_chunks WHERE job_id = ? "
+                       "ORDER BY seq DESC LIMIT 1",
+                       &idv, 1, &rows, NULL, err);
     if (rc < 0 || skip == 0 || rows.nrows == 0) {
         if (rc == 0)
             *out = 0;
         goto out;
     }
-    if (db_is_null(&rows, 0, 0)) {
+    if (sl_db_is_null(&rows, 0, 0)) {
         rc = line_offset_by_scan(st, job_id, skip, out, err);
         goto out;
     }
-    if (db_get_int(&rows, 0, 0) < skip) { /* past the last line: the log's end */
-        *out = db_get_int(&rows, 0, 1);
+    if (sl_db_get_int(&rows, 0, 0) < skip) { /* past the last line: the log's end */
+        *out = sl_db_get_int(&rows, 0, 1);
         goto out;
     }
     /* the first chunk holding the SKIP-th newline: the line starts right after it */
     struct db_value v[] = {db_int(job_id), db_int(skip)};
-    db_rows_release(&rows);
-    rc = db_run(st, false,
-                "SELECT start_offset, end_line, data FROM job_log_chunks WHERE job_id = ? AND "
-                "end_line >= ? ORDER BY end_line, seq LIMIT 1",
-                v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    sl_db_rows_release(&rows);
+    rc = sl_db_run(st, false,
+                   "SELECT start_offset, end_line, data FROM job_log_chunks WHERE job_id = ? AND "
+                   "end_line >= ? ORDER BY end_line, seq LIMIT 1",
+                   v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc < 0)
         goto out;
-    const struct db_cell *c = db_cell(&rows, 0, 2);
-    int64_t need = skip - (db_get_int(&rows, 0, 1) - count_newlines(c->data, c->len));
+    const struct sl_db_cell *c = sl_db_cell(&rows, 0, 2);
+    int64_t need = skip - (sl_db_get_int(&rows, 0, 1) - count_newlines(c->data, c->len));
     const char *p = c->data, *e = c->data + c->len;
     while (need > 0 && (p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
         p++;
         need--;
     }
-    *out = db_get_int(&rows, 0, 0) + (p ? p - c->data : (int64_t)c->len);
+    *out = sl_db_get_int(&rows, 0, 0) + (p ? p - c->data : (int64_t)c->len);
 out:
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -254,12 +254,12 @@ int sl_store_log_lines(struct sl_store *st, int64_t job_id, int64_t *out, struct
 {
     struct db_rows rows = {0};
     struct db_value v = db_int(job_id);
-    int rc = db_run(st, false,
-                    "SELECT end_line FROM job_log_chunks WHERE job_id = ? ORDER BY seq DESC "
-                    "LIMIT 1",
-                    &v, 1, &rows, NULL, err);
+    int rc = sl_db_run(st, false,
+                       "SELECT end_line FROM job_log_chunks WHERE job_id = ? ORDER BY seq DESC "
+                       "LIMIT 1",
+                       &v, 1, &rows, NULL, err);
     if (rc == 0)
-        *out = rows.nrows == 0 ? 0 : db_is_null(&rows, 0, 0) ? -1 : db_get_int(&rows, 0, 0);
-    db_rows_release(&rows);
+        *out = rows.nrows == 0 ? 0 : sl_db_is_null(&rows, 0, 0) ? -1 : sl_db_get_int(&rows, 0, 0);
+    sl_db_rows_release(&rows);
     return rc;
 }

@@ -9,11 +9,11 @@ int sl_store_merge_request_put(struct sl_store *st, const struct sl_store_merge_
                                int64_t now, struct sl_error *err)
 {
     int rc;
-    if ((rc = db_check_text(mr->title, true, "merge request title", err)) < 0 ||
-        (rc = db_check_text(mr->source_branch, true, "source branch", err)) < 0 ||
-        (rc = db_check_text(mr->target_branch, true, "target branch", err)) < 0 ||
-        (rc = db_check_text(mr->head_sha, true, "head sha", err)) < 0 ||
-        (rc = db_check_text(mr->state, true, "state", err)) < 0)
+    if ((rc = sl_db_check_text(mr->title, true, "merge request title", err)) < 0 ||
+        (rc = sl_db_check_text(mr->source_branch, true, "source branch", err)) < 0 ||
+        (rc = sl_db_check_text(mr->target_branch, true, "target branch", err)) < 0 ||
+        (rc = sl_db_check_text(mr->head_sha, true, "head sha", err)) < 0 ||
+        (rc = sl_db_check_text(mr->state, true, "state", err)) < 0)
         return rc;
     struct db_value v[] = {db_int(mr->project_id),
                            db_int(mr->iid),
@@ -24,15 +24,16 @@ int sl_store_merge_request_put(struct sl_store *st, const struct sl_store_merge_
                            db_text(mr->state),
                            db_int(mr->from_fork),
                            db_int(now)};
-    rc = db_run(st, true,
-                "INSERT INTO merge_requests (project_id, iid, title, source_branch, "
-                "target_branch, head_sha, state, from_fork, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (project_id, iid) DO UPDATE SET title = excluded.title, "
-                "source_branch = excluded.source_branch, target_branch = excluded.target_branch, "
-                "head_sha = excluded.head_sha, state = excluded.state, "
-                "from_fork = excluded.from_fork, updated_at = excluded.updated_at",
-                v, SL_ARRAY_LEN(v), NULL, NULL, err);
+    rc =
+        sl_db_run(st, true,
+                  "INSERT INTO merge_requests (project_id, iid, title, source_branch, "
+                  "target_branch, head_sha, state, from_fork, updated_at) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                  "ON CONFLICT (project_id, iid) DO UPDATE SET title = excluded.title, "
+                  "source_branch = excluded.source_branch, target_branch = excluded.target_branch, "
+                  "head_sha = excluded.head_sha, state = excluded.state, "
+                  "from_fork = excluded.from_fork, updated_at = excluded.updated_at",
+                  v, SL_ARRAY_LEN(v), NULL, NULL, err);
     if (rc == SL_ENOENT)
         rc = sl_error_set(err, SL_ENOENT, "project %" PRId64 " does not exist", mr->project_id);
     return rc;
@@ -45,12 +46,12 @@ int sl_store_merge_request_open_iids(struct sl_store *st, int64_t project_id,
     struct db_rows rows = {0};
     *n = 0;
     struct db_value v[] = {db_int(project_id), db_text(source_branch), db_int((int64_t)max)};
-    int rc = db_run(st, false,
-                    "SELECT iid FROM merge_requests WHERE project_id = ? AND source_branch = ? "
-                    "AND state = 'opened' AND from_fork = 0 ORDER BY iid LIMIT ?",
-                    v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    int rc = sl_db_run(st, false,
+                       "SELECT iid FROM merge_requests WHERE project_id = ? AND source_branch = ? "
+                       "AND state = 'opened' AND from_fork = 0 ORDER BY iid LIMIT ?",
+                       v, SL_ARRAY_LEN(v), &rows, NULL, err);
     for (size_t i = 0; rc == 0 && i < rows.nrows && i < max; i++)
-        iids[(*n)++] = db_get_int(&rows, i, 0);
-    db_rows_release(&rows);
+        iids[(*n)++] = sl_db_get_int(&rows, i, 0);
+    sl_db_rows_release(&rows);
     return rc;
 }

@@ -104,7 +104,7 @@ int sl_store_latest_version(void)
 static bool is_applied(const struct db_rows *applied, int version)
 {
     for (size_t i = 0; i < applied->nrows; i++)
-        if (db_get_int(applied, i, 0) == version)
+        if (sl_db_get_int(applied, i, 0) == version)
             return true;
     return false;
 }
@@ -112,10 +112,11 @@ static bool is_applied(const struct db_rows *applied, int version)
 static int read_version(struct db_conn *dc, int *out, struct sl_error *err)
 {
     struct db_rows rows = {0};
-    int rc = db_exec(dc, "SELECT MAX(version) FROM schema_migrations", NULL, 0, &rows, NULL, err);
+    int rc =
+        sl_db_exec(dc, "SELECT MAX(version) FROM schema_migrations", NULL, 0, &rows, NULL, err);
     if (rc == 0)
-        *out = rows.nrows ? (int)db_get_int(&rows, 0, 0) : 0;
-    db_rows_release(&rows);
+        *out = rows.nrows ? (int)sl_db_get_int(&rows, 0, 0) : 0;
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -124,16 +125,16 @@ int sl_store_schema_version(struct sl_store *st, int *out, struct sl_error *err)
     struct db_conn dc;
     int rc;
 
-    if ((rc = db_acquire(st, false, &dc, err)) < 0)
+    if ((rc = sl_db_acquire(st, false, &dc, err)) < 0)
         return rc;
     rc = read_version(&dc, out, err);
-    db_release(&dc);
+    sl_db_release(&dc);
     return rc;
 }
 
 int sl_store_migrate(struct sl_store *st, int migrate_to, struct sl_error *err)
 {
-    const struct sl_store_backend *be = db_backend(st);
+    const struct sl_store_backend *be = sl_db_backend(st);
     struct sl_store_migration *list = NULL;
     size_t n = 0;
     struct db_conn dc = {0};
@@ -147,12 +148,12 @@ int sl_store_migrate(struct sl_store *st, int migrate_to, struct sl_error *err)
         goto out;
     }
     int latest = list[n - 1].version;
-    if ((rc = db_acquire(st, true, &dc, err)) < 0)
+    if ((rc = sl_db_acquire(st, true, &dc, err)) < 0)
         goto out;
-    if ((rc = db_begin(&dc, err)) < 0)
+    if ((rc = sl_db_begin(&dc, err)) < 0)
         goto release;
     /* under the lock, so two servers starting at once migrate one after the other */
-    if (be->migrate_lock && (rc = db_exec(&dc, be->migrate_lock, NULL, 0, NULL, NULL, err)) < 0)
+    if (be->migrate_lock && (rc = sl_db_exec(&dc, be->migrate_lock, NULL, 0, NULL, NULL, err)) < 0)
         goto end;
     rc = be->exec_script(dc.c,
                          "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -161,8 +162,8 @@ int sl_store_migrate(struct sl_store *st, int migrate_to, struct sl_error *err)
                          err);
     if (rc < 0 || (rc = read_version(&dc, &current, err)) < 0)
         goto end;
-    if ((rc = db_exec(&dc, "SELECT version FROM schema_migrations", NULL, 0, &applied, NULL, err)) <
-        0)
+    if ((rc = sl_db_exec(&dc, "SELECT version FROM schema_migrations", NULL, 0, &applied, NULL,
+                         err)) < 0)
         goto end;
     if (current > latest) {
         rc = sl_error_set(err, SL_EUNSUPPORTED,
@@ -182,18 +183,18 @@ int sl_store_migrate(struct sl_store *st, int migrate_to, struct sl_error *err)
             goto end;
         }
         struct db_value p[] = {db_int(m->version), db_text(m->name), db_int(sl_time_now_ms())};
-        rc = db_exec(&dc,
-                     "INSERT INTO schema_migrations (version, name, applied_at) "
-                     "VALUES (?, ?, ?)",
-                     p, SL_ARRAY_LEN(p), NULL, NULL, err);
+        rc = sl_db_exec(&dc,
+                        "INSERT INTO schema_migrations (version, name, applied_at) "
+                        "VALUES (?, ?, ?)",
+                        p, SL_ARRAY_LEN(p), NULL, NULL, err);
         if (rc < 0)
             goto end;
     }
 end:
-    rc = db_end(&dc, rc, err);
-    db_rows_release(&applied);
+    rc = sl_db_end(&dc, rc, err);
+    sl_db_rows_release(&applied);
 release:
-    db_release(&dc);
+    sl_db_release(&dc);
 out:
     sl_store_migrations_free(list, n);
     return rc;

@@ -32,36 +32,36 @@ void sl_store_pipelines_free(struct sl_store_pipeline *arr, size_t n)
 
 static void read_pipeline(const struct db_rows *r, size_t row, struct sl_store_pipeline *p)
 {
-    p->id = db_get_int(r, row, 0);
-    p->project_id = db_get_int(r, row, 1);
-    p->iid = db_get_int(r, row, 2);
-    p->status = db_get_str0(r, row, 3);
-    p->ref = db_get_str0(r, row, 4);
-    p->is_tag = db_get_int(r, row, 5) != 0;
-    p->sha = db_get_str0(r, row, 6);
-    p->before_sha = db_get_str0(r, row, 7);
-    p->source = db_get_str0(r, row, 8);
-    p->variables = db_get_str0(r, row, 9);
-    p->error_message = db_get_str(r, row, 10);
-    p->yaml_errors = db_get_str(r, row, 11);
-    p->created_at = db_get_int(r, row, 12);
-    p->started_at = db_get_int(r, row, 13);
-    p->finished_at = db_get_int(r, row, 14);
-    p->parent_pipeline_id = db_get_int(r, row, 15);
-    p->parent_job_id = db_get_int(r, row, 16);
+    p->id = sl_db_get_int(r, row, 0);
+    p->project_id = sl_db_get_int(r, row, 1);
+    p->iid = sl_db_get_int(r, row, 2);
+    p->status = sl_db_get_str0(r, row, 3);
+    p->ref = sl_db_get_str0(r, row, 4);
+    p->is_tag = sl_db_get_int(r, row, 5) != 0;
+    p->sha = sl_db_get_str0(r, row, 6);
+    p->before_sha = sl_db_get_str0(r, row, 7);
+    p->source = sl_db_get_str0(r, row, 8);
+    p->variables = sl_db_get_str0(r, row, 9);
+    p->error_message = sl_db_get_str(r, row, 10);
+    p->yaml_errors = sl_db_get_str(r, row, 11);
+    p->created_at = sl_db_get_int(r, row, 12);
+    p->started_at = sl_db_get_int(r, row, 13);
+    p->finished_at = sl_db_get_int(r, row, 14);
+    p->parent_pipeline_id = sl_db_get_int(r, row, 15);
+    p->parent_job_id = sl_db_get_int(r, row, 16);
 }
 
 static int check_pipeline(const struct sl_store_pipeline *p, struct sl_error *err)
 {
     int rc;
-    if ((rc = db_check_text(p->status, true, "pipeline status", err)) < 0 ||
-        (rc = db_check_text(p->ref, true, "ref", err)) < 0 ||
-        (rc = db_check_text(p->sha, false, "sha", err)) < 0 ||
-        (rc = db_check_text(p->before_sha, false, "before_sha", err)) < 0 ||
-        (rc = db_check_text(p->source, true, "source", err)) < 0 ||
-        (rc = db_check_text(p->variables, false, "variables", err)) < 0 ||
-        (rc = db_check_text(p->error_message, false, "error_message", err)) < 0 ||
-        (rc = db_check_text(p->yaml_errors, false, "yaml_errors", err)) < 0)
+    if ((rc = sl_db_check_text(p->status, true, "pipeline status", err)) < 0 ||
+        (rc = sl_db_check_text(p->ref, true, "ref", err)) < 0 ||
+        (rc = sl_db_check_text(p->sha, false, "sha", err)) < 0 ||
+        (rc = sl_db_check_text(p->before_sha, false, "before_sha", err)) < 0 ||
+        (rc = sl_db_check_text(p->source, true, "source", err)) < 0 ||
+        (rc = sl_db_check_text(p->variables, false, "variables", err)) < 0 ||
+        (rc = sl_db_check_text(p->error_message, false, "error_message", err)) < 0 ||
+        (rc = sl_db_check_text(p->yaml_errors, false, "yaml_errors", err)) < 0)
         return rc;
     return 0;
 }
@@ -74,7 +74,7 @@ static int insert_job(struct db_conn *dc, int64_t project_id, int64_t pipeline_i
     int rc;
 
     if (j->resource_group &&
-        (rc = db_resource_group_ensure(dc, project_id, j->resource_group, now, &group, err)) < 0)
+        (rc = sl_db_resource_group_ensure(dc, project_id, j->resource_group, now, &group, err)) < 0)
         return rc;
 
     /* a pending job must have a queued_at: the queue is ordered by it */
@@ -100,30 +100,30 @@ static int insert_job(struct db_conn *dc, int64_t project_id, int64_t pipeline_i
     };
     /* the column is named only when used: a store held at an older version (migrate_to)
      * still takes jobs without a group */
-    rc =
-        db_exec(dc,
-                group ? "INSERT INTO jobs (pipeline_id, position, name, stage, stage_idx, status, "
-                        "run_when, allow_failure, attempt, retry, spec, created_at, queued_at, "
-                        "due_at, resource_group_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                        "?, ?) RETURNING id"
-                      : "INSERT INTO jobs (pipeline_id, position, name, stage, stage_idx, status, "
-                        "run_when, allow_failure, attempt, retry, spec, created_at, queued_at, "
-                        "due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                v, SL_ARRAY_LEN(v) - (group ? 0 : 1), &rows, NULL, err);
+    rc = sl_db_exec(
+        dc,
+        group ? "INSERT INTO jobs (pipeline_id, position, name, stage, stage_idx, status, "
+                "run_when, allow_failure, attempt, retry, spec, created_at, queued_at, "
+                "due_at, resource_group_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "?, ?) RETURNING id"
+              : "INSERT INTO jobs (pipeline_id, position, name, stage, stage_idx, status, "
+                "run_when, allow_failure, attempt, retry, spec, created_at, queued_at, "
+                "due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        v, SL_ARRAY_LEN(v) - (group ? 0 : 1), &rows, NULL, err);
     if (rc < 0)
         goto out;
-    int64_t job_id = db_get_int(&rows, 0, 0);
+    int64_t job_id = sl_db_get_int(&rows, 0, 0);
     for (size_t t = 0; t < j->ntags; t++) {
         struct db_value tv[] = {db_int(job_id), db_text(j->tags[t])};
-        rc = db_exec(dc, "INSERT INTO job_tags (job_id, tag) VALUES (?, ?)", tv, SL_ARRAY_LEN(tv),
-                     NULL, NULL, err);
+        rc = sl_db_exec(dc, "INSERT INTO job_tags (job_id, tag) VALUES (?, ?)", tv,
+                        SL_ARRAY_LEN(tv), NULL, NULL, err);
         if (rc == SL_EEXISTS)
             rc = sl_error_set(err, SL_EINVAL, "job '%s' lists tag '%s' twice", j->name, j->tags[t]);
         if (rc < 0)
             goto out;
     }
 out:
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -142,27 +142,27 @@ int sl_store_pipeline_create(struct sl_store *st, const struct sl_store_pipeline
         return sl_error_set(err, SL_ELIMIT, "a pipeline of %zu jobs (max %d)", njobs,
                             SL_STORE_PIPELINE_JOBS_MAX);
     for (size_t i = 0; i < njobs; i++)
-        if ((rc = db_job_check(&jobs[i], err)) < 0)
+        if ((rc = sl_db_job_check(&jobs[i], err)) < 0)
             return rc;
 
-    if ((rc = db_acquire(st, true, &dc, err)) < 0)
+    if ((rc = sl_db_acquire(st, true, &dc, err)) < 0)
         return rc;
-    if ((rc = db_begin(&dc, err)) < 0)
+    if ((rc = sl_db_begin(&dc, err)) < 0)
         goto release;
     /* the counter row also serialises concurrent creations in one project */
     struct db_value pv = db_int(p->project_id);
-    rc = db_exec(&dc,
-                 "UPDATE projects SET last_pipeline_iid = last_pipeline_iid + 1 WHERE id = ? "
-                 "RETURNING last_pipeline_iid",
-                 &pv, 1, &rows, NULL, err);
+    rc = sl_db_exec(&dc,
+                    "UPDATE projects SET last_pipeline_iid = last_pipeline_iid + 1 WHERE id = ? "
+                    "RETURNING last_pipeline_iid",
+                    &pv, 1, &rows, NULL, err);
     if (rc < 0)
         goto end;
     if (rows.nrows == 0) {
         rc = sl_error_set(err, SL_ENOENT, "project %" PRId64 " does not exist", p->project_id);
         goto end;
     }
-    iid = db_get_int(&rows, 0, 0);
-    db_rows_release(&rows);
+    iid = sl_db_get_int(&rows, 0, 0);
+    sl_db_rows_release(&rows);
     struct db_value v[] = {
         db_int(p->project_id),
         db_int(iid),
@@ -184,28 +184,28 @@ int sl_store_pipeline_create(struct sl_store *st, const struct sl_store_pipeline
     /* the downstream columns only when set: a store at an older schema can still take
      * ordinary pipelines (tests/unit/test_store.c migrate_from_older_schema) */
     bool downstream = p->parent_pipeline_id || p->parent_job_id;
-    rc = db_exec(&dc,
-                 downstream
-                     ? "INSERT INTO pipelines (project_id, iid, status, ref, is_tag, sha, "
-                       "before_sha, source, variables, error_message, yaml_errors, created_at, "
-                       "started_at, finished_at, parent_pipeline_id, parent_job_id) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
-                     : "INSERT INTO pipelines (project_id, iid, status, ref, is_tag, sha, "
-                       "before_sha, source, variables, error_message, yaml_errors, created_at, "
-                       "started_at, finished_at) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                 v, SL_ARRAY_LEN(v) - (downstream ? 0 : 2), &rows, NULL, err);
+    rc = sl_db_exec(&dc,
+                    downstream
+                        ? "INSERT INTO pipelines (project_id, iid, status, ref, is_tag, sha, "
+                          "before_sha, source, variables, error_message, yaml_errors, created_at, "
+                          "started_at, finished_at, parent_pipeline_id, parent_job_id) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+                        : "INSERT INTO pipelines (project_id, iid, status, ref, is_tag, sha, "
+                          "before_sha, source, variables, error_message, yaml_errors, created_at, "
+                          "started_at, finished_at) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    v, SL_ARRAY_LEN(v) - (downstream ? 0 : 2), &rows, NULL, err);
     if (rc < 0)
         goto end;
-    id = db_get_int(&rows, 0, 0);
+    id = sl_db_get_int(&rows, 0, 0);
     for (size_t i = 0; i < njobs; i++)
         if ((rc = insert_job(&dc, p->project_id, id, (int)i, &jobs[i], now, err)) < 0)
             goto end;
 end:
-    rc = db_end(&dc, rc, err);
+    rc = sl_db_end(&dc, rc, err);
 release:
-    db_release(&dc);
-    db_rows_release(&rows);
+    sl_db_release(&dc);
+    sl_db_rows_release(&rows);
     if (rc == 0) {
         if (id_out)
             *id_out = id;
@@ -220,13 +220,13 @@ int sl_store_pipeline_get(struct sl_store *st, int64_t id, struct sl_store_pipel
 {
     struct db_rows rows = {0};
     struct db_value v = db_int(id);
-    int rc = db_run(st, false, "SELECT " PIPELINE_COLS " FROM pipelines WHERE id = ?", &v, 1, &rows,
-                    NULL, err);
+    int rc = sl_db_run(st, false, "SELECT " PIPELINE_COLS " FROM pipelines WHERE id = ?", &v, 1,
+                       &rows, NULL, err);
     if (rc == 0 && rows.nrows == 0)
         rc = sl_error_set(err, SL_ENOENT, "pipeline %" PRId64 " does not exist", id);
     if (rc == 0)
         read_pipeline(&rows, 0, out);
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -235,17 +235,17 @@ int sl_store_pipeline_downstream(struct sl_store *st, int64_t parent_id,
 {
     struct db_rows rows = {0};
     struct db_value v = db_int(parent_id);
-    int rc = db_run(st, false,
-                    "SELECT " PIPELINE_COLS " FROM pipelines WHERE parent_pipeline_id = ? "
-                    "ORDER BY id LIMIT 1000",
-                    &v, 1, &rows, NULL, err);
+    int rc = sl_db_run(st, false,
+                       "SELECT " PIPELINE_COLS " FROM pipelines WHERE parent_pipeline_id = ? "
+                       "ORDER BY id LIMIT 1000",
+                       &v, 1, &rows, NULL, err);
     if (rc == 0) {
         *out = sl_xcalloc(rows.nrows + 1, sizeof(**out));
         for (size_t i = 0; i < rows.nrows; i++)
             read_pipeline(&rows, i, &(*out)[i]);
         *n = rows.nrows;
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -255,9 +255,9 @@ int sl_store_pipeline_update(struct sl_store *st, const struct sl_store_pipeline
     int64_t changes = 0;
     int rc;
 
-    if ((rc = db_check_text(p->status, true, "pipeline status", err)) < 0 ||
-        (rc = db_check_text(p->error_message, false, "error_message", err)) < 0 ||
-        (rc = db_check_text(p->yaml_errors, false, "yaml_errors", err)) < 0)
+    if ((rc = sl_db_check_text(p->status, true, "pipeline status", err)) < 0 ||
+        (rc = sl_db_check_text(p->error_message, false, "error_message", err)) < 0 ||
+        (rc = sl_db_check_text(p->yaml_errors, false, "yaml_errors", err)) < 0)
         return rc;
     struct db_value v[] = {
         db_text(p->status),
@@ -267,10 +267,10 @@ int sl_store_pipeline_update(struct sl_store *st, const struct sl_store_pipeline
         db_int_or_null(p->finished_at),
         db_int(p->id),
     };
-    rc = db_run(st, true,
-                "UPDATE pipelines SET status = ?, error_message = ?, yaml_errors = ?, "
-                "started_at = ?, finished_at = ? WHERE id = ?",
-                v, SL_ARRAY_LEN(v), NULL, &changes, err);
+    rc = sl_db_run(st, true,
+                   "UPDATE pipelines SET status = ?, error_message = ?, yaml_errors = ?, "
+                   "started_at = ?, finished_at = ? WHERE id = ?",
+                   v, SL_ARRAY_LEN(v), NULL, &changes, err);
     if (rc == 0 && changes == 0)
         rc = sl_error_set(err, SL_ENOENT, "pipeline %" PRId64 " does not exist", p->id);
     return rc;
@@ -286,7 +286,7 @@ int sl_store_pipeline_list(struct sl_store *st, int64_t project_id,
     char sql[512];
     int rc;
 
-    if (page && (rc = db_check_text(page->status, false, "status", err)) < 0)
+    if (page && (rc = sl_db_check_text(page->status, false, "status", err)) < 0)
         return rc;
     /* newest first: the next page holds smaller ids */
     int64_t after = page && page->after > 0 ? page->after : INT64_MAX;
@@ -300,8 +300,8 @@ int sl_store_pipeline_list(struct sl_store *st, int64_t project_id,
         v[nv++] = db_int(project_id);
     if (page && page->status)
         v[nv++] = db_text(page->status);
-    v[nv++] = db_int(db_page_limit(page));
-    rc = db_run(st, false, sql, v, nv, &rows, NULL, err);
+    v[nv++] = db_int(sl_db_page_limit(page));
+    rc = sl_db_run(st, false, sql, v, nv, &rows, NULL, err);
     if (rc == 0) {
         struct sl_store_pipeline *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
         for (size_t i = 0; i < rows.nrows; i++)
@@ -309,6 +309,6 @@ int sl_store_pipeline_list(struct sl_store *st, int64_t project_id,
         *out = arr;
         *n = rows.nrows;
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }

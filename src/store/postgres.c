@@ -165,7 +165,7 @@ static int copy_rows(PGresult *res, struct db_rows *rows)
     rows->cells = nrows && ncols ? sl_xcalloc(nrows * ncols, sizeof(*rows->cells)) : NULL;
     for (size_t r = 0; r < nrows; r++) {
         for (size_t col = 0; col < ncols; col++) {
-            struct db_cell *cell = &rows->cells[r * ncols + col];
+            struct sl_db_cell *cell = &rows->cells[r * ncols + col];
             if (PQgetisnull(res, (int)r, (int)col))
                 continue;
             const char *v = PQgetvalue(res, (int)r, (int)col);
@@ -246,7 +246,7 @@ static int pg_exec(void *conn, const char *sql, const struct db_value *params, s
         *changes = *n ? strtoll(n, NULL, 10) : 0;
     }
     if (rows && copy_rows(res, rows) < 0) {
-        db_rows_release(rows);
+        sl_db_rows_release(rows);
         rc = sl_error_set(err, SL_ESTORE, "postgres: cannot decode bytea");
         goto out;
     }

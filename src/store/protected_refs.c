@@ -28,12 +28,12 @@ void sl_store_protected_refs_free(struct sl_store_protected_ref *arr, size_t n)
 
 static void read_row(const struct db_rows *rows, size_t i, struct sl_store_protected_ref *out)
 {
-    out->id = db_get_int(rows, i, 0);
-    out->project_id = db_get_int(rows, i, 1);
-    const struct db_cell *kind = db_cell(rows, i, 2);
+    out->id = sl_db_get_int(rows, i, 0);
+    out->project_id = sl_db_get_int(rows, i, 1);
+    const struct sl_db_cell *kind = sl_db_cell(rows, i, 2);
     out->tag = kind && kind->data && !strcmp(kind->data, "tag");
-    out->name = db_get_str0(rows, i, 3);
-    out->created_at = db_get_int(rows, i, 4);
+    out->name = sl_db_get_str0(rows, i, 3);
+    out->created_at = sl_db_get_int(rows, i, 4);
 }
 
 int sl_store_protected_ref_create(struct sl_store *st, const struct sl_store_protected_ref *p,
@@ -42,22 +42,22 @@ int sl_store_protected_ref_create(struct sl_store *st, const struct sl_store_pro
     struct db_rows rows = {0};
     int rc;
 
-    if ((rc = db_check_text(p->name, true, "protected ref name", err)) < 0)
+    if ((rc = sl_db_check_text(p->name, true, "protected ref name", err)) < 0)
         return rc;
     if (!*p->name)
         return sl_error_set(err, SL_EINVAL, "name is missing");
     struct db_value v[] = {db_int(p->project_id), db_text(kind_of(p->tag)), db_text(p->name),
                            db_int(now)};
-    rc = db_run(st, true,
-                "INSERT INTO protected_refs (project_id, kind, name, created_at) "
-                "VALUES (?, ?, ?, ?) RETURNING id",
-                v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    rc = sl_db_run(st, true,
+                   "INSERT INTO protected_refs (project_id, kind, name, created_at) "
+                   "VALUES (?, ?, ?, ?) RETURNING id",
+                   v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == SL_EEXISTS)
         rc = sl_error_set(err, SL_EEXISTS, "Protected %s '%s' already exists", kind_of(p->tag),
                           p->name);
     if (rc == 0 && id_out)
-        *id_out = db_get_int(&rows, 0, 0);
-    db_rows_release(&rows);
+        *id_out = sl_db_get_int(&rows, 0, 0);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -67,10 +67,10 @@ int sl_store_protected_ref_list(struct sl_store *st, int64_t project_id, bool ta
 {
     struct db_rows rows = {0};
     struct db_value v[] = {db_int(project_id), db_text(kind_of(tag)), db_int(SL_STORE_LIST_MAX)};
-    int rc = db_run(st, false,
-                    "SELECT " REF_COLS " FROM protected_refs WHERE project_id = ? AND kind = ? "
-                    "ORDER BY name LIMIT ?",
-                    v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    int rc = sl_db_run(st, false,
+                       "SELECT " REF_COLS " FROM protected_refs WHERE project_id = ? AND kind = ? "
+                       "ORDER BY name LIMIT ?",
+                       v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0) {
         struct sl_store_protected_ref *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
         for (size_t i = 0; i < rows.nrows; i++)
@@ -78,7 +78,7 @@ int sl_store_protected_ref_list(struct sl_store *st, int64_t project_id, bool ta
         *out = arr;
         *n = rows.nrows;
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -92,15 +92,15 @@ int sl_store_protected_ref_get(struct sl_store *st, int64_t project_id, bool tag
 {
     struct db_rows rows = {0};
     struct db_value v[] = {db_int(project_id), db_text(kind_of(tag)), db_text(name)};
-    int rc = db_run(st, false,
-                    "SELECT " REF_COLS " FROM protected_refs WHERE project_id = ? AND kind = ? "
-                    "AND name = ?",
-                    v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    int rc = sl_db_run(st, false,
+                       "SELECT " REF_COLS " FROM protected_refs WHERE project_id = ? AND kind = ? "
+                       "AND name = ?",
+                       v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0 && rows.nrows == 0)
         rc = not_protected(err, tag, name);
     else if (rc == 0)
         read_row(&rows, 0, out);
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -109,9 +109,9 @@ int sl_store_protected_ref_delete(struct sl_store *st, int64_t project_id, bool 
 {
     int64_t changes = 0;
     struct db_value v[] = {db_int(project_id), db_text(kind_of(tag)), db_text(name)};
-    int rc = db_run(st, true,
-                    "DELETE FROM protected_refs WHERE project_id = ? AND kind = ? AND name = ?", v,
-                    SL_ARRAY_LEN(v), NULL, &changes, err);
+    int rc = sl_db_run(st, true,
+                       "DELETE FROM protected_refs WHERE project_id = ? AND kind = ? AND name = ?",
+                       v, SL_ARRAY_LEN(v), NULL, &changes, err);
     if (rc == 0 && changes == 0)
         rc = not_protected(err, tag, name);
     return rc;

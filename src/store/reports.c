@@ -25,15 +25,15 @@ int sl_store_job_report_set(struct sl_store *st, int64_t job_id, const char *dot
                             const char *junit, struct sl_error *err)
 {
     int rc;
-    if ((rc = db_check_text(dotenv, false, "dotenv report", err)) < 0 ||
-        (rc = db_check_text(junit, false, "junit report", err)) < 0)
+    if ((rc = sl_db_check_text(dotenv, false, "dotenv report", err)) < 0 ||
+        (rc = sl_db_check_text(junit, false, "junit report", err)) < 0)
         return rc;
     struct db_value v[] = {db_int(job_id), db_text(dotenv), db_text(junit)};
-    rc = db_run(st, true,
-                "INSERT INTO job_reports (job_id, dotenv, junit) VALUES (?, ?, ?) "
-                "ON CONFLICT (job_id) DO UPDATE SET dotenv = excluded.dotenv, "
-                "junit = excluded.junit",
-                v, SL_ARRAY_LEN(v), NULL, NULL, err);
+    rc = sl_db_run(st, true,
+                   "INSERT INTO job_reports (job_id, dotenv, junit) VALUES (?, ?, ?) "
+                   "ON CONFLICT (job_id) DO UPDATE SET dotenv = excluded.dotenv, "
+                   "junit = excluded.junit",
+                   v, SL_ARRAY_LEN(v), NULL, NULL, err);
     if (rc == SL_ENOENT)
         rc = sl_error_set(err, SL_ENOENT, "job %" PRId64 " does not exist", job_id);
     return rc;
@@ -45,23 +45,23 @@ int sl_store_job_reports_by_pipeline(struct sl_store *st, int64_t pipeline_id,
 {
     struct db_rows rows = {0};
     struct db_value v[] = {db_int(pipeline_id), db_int(SL_STORE_PIPELINE_JOBS_MAX)};
-    int rc = db_run(st, false,
-                    "SELECT j.id, j.position, j.name, r.dotenv, r.junit FROM job_reports r "
-                    "JOIN jobs j ON j.id = r.job_id WHERE j.pipeline_id = ? AND "
-                    "j.retried_position IS NULL ORDER BY j.position LIMIT ?",
-                    v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    int rc = sl_db_run(st, false,
+                       "SELECT j.id, j.position, j.name, r.dotenv, r.junit FROM job_reports r "
+                       "JOIN jobs j ON j.id = r.job_id WHERE j.pipeline_id = ? AND "
+                       "j.retried_position IS NULL ORDER BY j.position LIMIT ?",
+                       v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0) {
         struct sl_store_job_report *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
         for (size_t i = 0; i < rows.nrows; i++) {
-            arr[i].job_id = db_get_int(&rows, i, 0);
-            arr[i].position = (int)db_get_int(&rows, i, 1);
-            arr[i].name = db_get_str0(&rows, i, 2);
-            arr[i].dotenv = db_is_null(&rows, i, 3) ? NULL : db_get_str0(&rows, i, 3);
-            arr[i].junit = db_is_null(&rows, i, 4) ? NULL : db_get_str0(&rows, i, 4);
+            arr[i].job_id = sl_db_get_int(&rows, i, 0);
+            arr[i].position = (int)sl_db_get_int(&rows, i, 1);
+            arr[i].name = sl_db_get_str0(&rows, i, 2);
+            arr[i].dotenv = sl_db_is_null(&rows, i, 3) ? NULL : sl_db_get_str0(&rows, i, 3);
+            arr[i].junit = sl_db_is_null(&rows, i, 4) ? NULL : sl_db_get_str0(&rows, i, 4);
         }
         *out = arr;
         *n = rows.nrows;
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }

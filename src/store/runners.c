@@ -15,14 +15,14 @@
     "id, name, description, tags, run_untagged, locked, paused, created_at, contacted_at, "        \
     "version, platform, architecture, executor"
 
-void db_token_hash(const char *secret, char out[DB_TOKEN_HASH_HEX + 1])
+void sl_db_token_hash(const char *secret, char out[DB_TOKEN_HASH_HEX + 1])
 {
     unsigned char h[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(h, (const unsigned char *)secret, strlen(secret));
     sodium_bin2hex(out, DB_TOKEN_HASH_HEX + 1, h, sizeof(h));
 }
 
-void db_token_generate(const char *prefix, size_t nbytes, char *out)
+void sl_db_token_generate(const char *prefix, size_t nbytes, char *out)
 {
     unsigned char raw[64];
     size_t pl = strlen(prefix);
@@ -34,7 +34,7 @@ void db_token_generate(const char *prefix, size_t nbytes, char *out)
     sodium_memzero(raw, sizeof(raw));
 }
 
-bool db_token_well_formed(const char *secret, const char *prefix, size_t len)
+bool sl_db_token_well_formed(const char *secret, const char *prefix, size_t len)
 {
     if (!secret || strlen(secret) != len || !sl_starts_with(secret, prefix))
         return false;
@@ -83,19 +83,19 @@ static void split_tags(const char *s, struct sl_store_runner *r)
 static void read_runner(const struct db_rows *rows, size_t i, struct sl_store_runner *r)
 {
     *r = (struct sl_store_runner){0};
-    r->id = db_get_int(rows, i, 0);
-    r->name = db_get_str0(rows, i, 1);
-    r->description = db_get_str0(rows, i, 2);
-    split_tags(db_cell(rows, i, 3)->data, r);
-    r->run_untagged = db_get_int(rows, i, 4) != 0;
-    r->locked = db_get_int(rows, i, 5) != 0;
-    r->paused = db_get_int(rows, i, 6) != 0;
-    r->created_at = db_get_int(rows, i, 7);
-    r->contacted_at = db_get_int(rows, i, 8);
-    r->version = db_get_str0(rows, i, 9);
-    r->platform = db_get_str0(rows, i, 10);
-    r->architecture = db_get_str0(rows, i, 11);
-    r->executor = db_get_str0(rows, i, 12);
+    r->id = sl_db_get_int(rows, i, 0);
+    r->name = sl_db_get_str0(rows, i, 1);
+    r->description = sl_db_get_str0(rows, i, 2);
+    split_tags(sl_db_cell(rows, i, 3)->data, r);
+    r->run_untagged = sl_db_get_int(rows, i, 4) != 0;
+    r->locked = sl_db_get_int(rows, i, 5) != 0;
+    r->paused = sl_db_get_int(rows, i, 6) != 0;
+    r->created_at = sl_db_get_int(rows, i, 7);
+    r->contacted_at = sl_db_get_int(rows, i, 8);
+    r->version = sl_db_get_str0(rows, i, 9);
+    r->platform = sl_db_get_str0(rows, i, 10);
+    r->architecture = sl_db_get_str0(rows, i, 11);
+    r->executor = sl_db_get_str0(rows, i, 12);
 }
 
 static int check_short(const char *s, const char *what, struct sl_error *err)
@@ -135,8 +135,8 @@ int sl_store_runner_create(struct sl_store *st, const struct sl_store_runner *r,
         (rc = check_short(r->description, "description", err)) < 0 ||
         (rc = join_tags(r, &tags, err)) < 0)
         goto out;
-    db_token_generate(SL_STORE_RUNNER_TOKEN_PREFIX, 32, token);
-    db_token_hash(token, hash);
+    sl_db_token_generate(SL_STORE_RUNNER_TOKEN_PREFIX, 32, token);
+    sl_db_token_hash(token, hash);
     struct db_value v[] = {db_text(r->name ? r->name : ""),
                            db_text(r->description ? r->description : ""),
                            db_text(tags.buf ? tags.buf : ""),
@@ -145,18 +145,18 @@ int sl_store_runner_create(struct sl_store *st, const struct sl_store_runner *r,
                            db_int(r->paused),
                            db_text(hash),
                            db_int(now)};
-    rc = db_run(st, true,
-                "INSERT INTO runners (name, description, tags, run_untagged, locked, paused, "
-                "token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    rc = sl_db_run(st, true,
+                   "INSERT INTO runners (name, description, tags, run_untagged, locked, paused, "
+                   "token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                   v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc < 0)
         goto out;
     if (id_out)
-        *id_out = db_get_int(&rows, 0, 0);
+        *id_out = sl_db_get_int(&rows, 0, 0);
     *token_out = sl_xstrdup(token);
 out:
     sodium_memzero(token, sizeof(token));
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     sl_str_release(&tags);
     return rc;
 }
@@ -166,13 +166,13 @@ int sl_store_runner_get(struct sl_store *st, int64_t id, struct sl_store_runner 
 {
     struct db_rows rows = {0};
     struct db_value v = db_int(id);
-    int rc = db_run(st, false, "SELECT " RUNNER_COLS " FROM runners WHERE id = ?", &v, 1, &rows,
-                    NULL, err);
+    int rc = sl_db_run(st, false, "SELECT " RUNNER_COLS " FROM runners WHERE id = ?", &v, 1, &rows,
+                       NULL, err);
     if (rc == 0 && rows.nrows == 0)
         rc = sl_error_set(err, SL_ENOENT, "no runner %" PRId64, id);
     if (rc == 0)
         read_runner(&rows, 0, out);
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -180,10 +180,10 @@ int sl_store_runner_list(struct sl_store *st, const struct sl_store_page *page,
                          struct sl_store_runner **out, size_t *n, struct sl_error *err)
 {
     struct db_rows rows = {0};
-    struct db_value v[] = {db_int(page ? page->after : 0), db_int(db_page_limit(page))};
+    struct db_value v[] = {db_int(page ? page->after : 0), db_int(sl_db_page_limit(page))};
     int rc =
-        db_run(st, false, "SELECT " RUNNER_COLS " FROM runners WHERE id > ? ORDER BY id LIMIT ?", v,
-               SL_ARRAY_LEN(v), &rows, NULL, err);
+        sl_db_run(st, false, "SELECT " RUNNER_COLS " FROM runners WHERE id > ? ORDER BY id LIMIT ?",
+                  v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0) {
         struct sl_store_runner *arr = sl_xcalloc(rows.nrows + 1, sizeof(*arr));
         for (size_t i = 0; i < rows.nrows; i++)
@@ -191,7 +191,7 @@ int sl_store_runner_list(struct sl_store *st, const struct sl_store_page *page,
         *out = arr;
         *n = rows.nrows;
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -200,7 +200,7 @@ static int runner_write(struct sl_store *st, const char *sql, const struct db_va
                         int64_t id, struct sl_error *err)
 {
     int64_t changes = 0;
-    int rc = db_run(st, true, sql, v, nv, NULL, &changes, err);
+    int rc = sl_db_run(st, true, sql, v, nv, NULL, &changes, err);
     if (rc == 0 && changes == 0)
         rc = sl_error_set(err, SL_ENOENT, "no runner %" PRId64, id);
     return rc;
@@ -225,23 +225,24 @@ int sl_store_runner_verify(struct sl_store *st, const char *token, struct sl_sto
     struct db_rows rows = {0};
     int rc;
 
-    if (!db_token_well_formed(token, SL_STORE_RUNNER_TOKEN_PREFIX, SL_STORE_RUNNER_TOKEN_LEN))
+    if (!sl_db_token_well_formed(token, SL_STORE_RUNNER_TOKEN_PREFIX, SL_STORE_RUNNER_TOKEN_LEN))
         return sl_error_set(err, SL_ENOENT, "invalid runner token");
-    db_token_hash(token, hash);
+    sl_db_token_hash(token, hash);
     struct db_value v = db_text(hash);
-    rc = db_run(st, false, "SELECT " RUNNER_COLS ", token_hash FROM runners WHERE token_hash = ?",
-                &v, 1, &rows, NULL, err);
+    rc =
+        sl_db_run(st, false, "SELECT " RUNNER_COLS ", token_hash FROM runners WHERE token_hash = ?",
+                  &v, 1, &rows, NULL, err);
     if (rc < 0)
         goto out;
-    if (rows.nrows == 0 || db_cell(&rows, 0, 13)->len != DB_TOKEN_HASH_HEX ||
-        sodium_memcmp(db_cell(&rows, 0, 13)->data, hash, DB_TOKEN_HASH_HEX) != 0) {
+    if (rows.nrows == 0 || sl_db_cell(&rows, 0, 13)->len != DB_TOKEN_HASH_HEX ||
+        sodium_memcmp(sl_db_cell(&rows, 0, 13)->data, hash, DB_TOKEN_HASH_HEX) != 0) {
         rc = sl_error_set(err, SL_ENOENT, "invalid runner token");
         goto out;
     }
     if (out)
         read_runner(&rows, 0, out);
 out:
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -270,26 +271,27 @@ int sl_store_runner_contacted(struct sl_store *st, const struct sl_store_runner 
                            db_text(architecture ? architecture : seen->architecture),
                            db_text(executor ? executor : seen->executor),
                            db_int(seen->id)};
-    return db_run(st, true,
-                  "UPDATE runners SET contacted_at = ?, version = COALESCE(?, ''), platform = "
-                  "COALESCE(?, ''), architecture = COALESCE(?, ''), executor = COALESCE(?, '') "
-                  "WHERE id = ?",
-                  v, SL_ARRAY_LEN(v), NULL, NULL, err);
+    return sl_db_run(st, true,
+                     "UPDATE runners SET contacted_at = ?, version = COALESCE(?, ''), platform = "
+                     "COALESCE(?, ''), architecture = COALESCE(?, ''), executor = COALESCE(?, '') "
+                     "WHERE id = ?",
+                     v, SL_ARRAY_LEN(v), NULL, NULL, err);
 }
 
 int sl_store_registration_token_reset(struct sl_store *st, int64_t now, char **token_out,
                                       struct sl_error *err)
 {
     char token[SL_STORE_REGISTRATION_TOKEN_LEN + 1], hash[DB_TOKEN_HASH_HEX + 1];
-    db_token_generate(SL_STORE_REGISTRATION_TOKEN_PREFIX, 20, token);
-    db_token_hash(token, hash);
+    sl_db_token_generate(SL_STORE_REGISTRATION_TOKEN_PREFIX, 20, token);
+    sl_db_token_hash(token, hash);
     struct db_value v[] = {db_text(hash), db_int(now)};
     /* one row: the upsert both backends share */
-    int rc = db_run(st, true,
-                    "INSERT INTO runner_registration (id, token_hash, created_at) VALUES (1, ?, ?) "
-                    "ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, "
-                    "created_at = excluded.created_at",
-                    v, SL_ARRAY_LEN(v), NULL, NULL, err);
+    int rc =
+        sl_db_run(st, true,
+                  "INSERT INTO runner_registration (id, token_hash, created_at) VALUES (1, ?, ?) "
+                  "ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, "
+                  "created_at = excluded.created_at",
+                  v, SL_ARRAY_LEN(v), NULL, NULL, err);
     if (rc == 0)
         *token_out = sl_xstrdup(token);
     sodium_memzero(token, sizeof(token));
@@ -300,16 +302,16 @@ int sl_store_registration_token_check(struct sl_store *st, const char *token, st
 {
     char hash[DB_TOKEN_HASH_HEX + 1];
     struct db_rows rows = {0};
-    if (!db_token_well_formed(token, SL_STORE_REGISTRATION_TOKEN_PREFIX,
-                              SL_STORE_REGISTRATION_TOKEN_LEN))
+    if (!sl_db_token_well_formed(token, SL_STORE_REGISTRATION_TOKEN_PREFIX,
+                                 SL_STORE_REGISTRATION_TOKEN_LEN))
         return sl_error_set(err, SL_ENOENT, "invalid registration token");
-    db_token_hash(token, hash);
-    int rc = db_run(st, false, "SELECT token_hash FROM runner_registration WHERE id = 1", NULL, 0,
-                    &rows, NULL, err);
-    if (rc == 0 && (rows.nrows == 0 || db_cell(&rows, 0, 0)->len != DB_TOKEN_HASH_HEX ||
-                    sodium_memcmp(db_cell(&rows, 0, 0)->data, hash, DB_TOKEN_HASH_HEX) != 0))
+    sl_db_token_hash(token, hash);
+    int rc = sl_db_run(st, false, "SELECT token_hash FROM runner_registration WHERE id = 1", NULL,
+                       0, &rows, NULL, err);
+    if (rc == 0 && (rows.nrows == 0 || sl_db_cell(&rows, 0, 0)->len != DB_TOKEN_HASH_HEX ||
+                    sodium_memcmp(sl_db_cell(&rows, 0, 0)->data, hash, DB_TOKEN_HASH_HEX) != 0))
         rc = sl_error_set(err, SL_ENOENT, "invalid registration token");
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -318,13 +320,13 @@ int sl_store_job_token_issue(struct sl_store *st, int64_t id, const char *worker
 {
     char token[SL_STORE_JOB_TOKEN_LEN + 1], hash[DB_TOKEN_HASH_HEX + 1];
     int64_t changes = 0;
-    db_token_generate(SL_STORE_JOB_TOKEN_PREFIX, 32, token);
-    db_token_hash(token, hash);
+    sl_db_token_generate(SL_STORE_JOB_TOKEN_PREFIX, 32, token);
+    sl_db_token_hash(token, hash);
     struct db_value v[] = {db_text(hash), db_int(id), db_text(worker_id)};
-    int rc = db_run(st, true,
-                    "UPDATE jobs SET job_token_hash = ? WHERE id = ? AND status = 'running' AND "
-                    "runner_id = ?",
-                    v, SL_ARRAY_LEN(v), NULL, &changes, err);
+    int rc = sl_db_run(st, true,
+                       "UPDATE jobs SET job_token_hash = ? WHERE id = ? AND status = 'running' AND "
+                       "runner_id = ?",
+                       v, SL_ARRAY_LEN(v), NULL, &changes, err);
     if (rc == 0 && changes == 0)
         rc = sl_error_set(err, SL_ECANCELED, "job %" PRId64 " is not running under %s", id,
                           worker_id);
@@ -339,17 +341,17 @@ int sl_store_job_token_lookup(struct sl_store *st, const char *token, struct sl_
 {
     char hash[DB_TOKEN_HASH_HEX + 1];
     struct db_rows rows = {0};
-    if (!db_token_well_formed(token, SL_STORE_JOB_TOKEN_PREFIX, SL_STORE_JOB_TOKEN_LEN))
+    if (!sl_db_token_well_formed(token, SL_STORE_JOB_TOKEN_PREFIX, SL_STORE_JOB_TOKEN_LEN))
         return sl_error_set(err, SL_ENOENT, "invalid job token");
-    db_token_hash(token, hash);
+    sl_db_token_hash(token, hash);
     struct db_value v = db_text(hash);
-    int rc = db_run(st, false, "SELECT id, job_token_hash FROM jobs WHERE job_token_hash = ?", &v,
-                    1, &rows, NULL, err);
-    if (rc == 0 && (rows.nrows == 0 || db_cell(&rows, 0, 1)->len != DB_TOKEN_HASH_HEX ||
-                    sodium_memcmp(db_cell(&rows, 0, 1)->data, hash, DB_TOKEN_HASH_HEX) != 0))
+    int rc = sl_db_run(st, false, "SELECT id, job_token_hash FROM jobs WHERE job_token_hash = ?",
+                       &v, 1, &rows, NULL, err);
+    if (rc == 0 && (rows.nrows == 0 || sl_db_cell(&rows, 0, 1)->len != DB_TOKEN_HASH_HEX ||
+                    sodium_memcmp(sl_db_cell(&rows, 0, 1)->data, hash, DB_TOKEN_HASH_HEX) != 0))
         rc = sl_error_set(err, SL_ENOENT, "invalid job token");
-    int64_t id = rc == 0 ? db_get_int(&rows, 0, 0) : 0;
-    db_rows_release(&rows);
+    int64_t id = rc == 0 ? sl_db_get_int(&rows, 0, 0) : 0;
+    sl_db_rows_release(&rows);
     if (rc == 0)
         rc = sl_store_job_get(st, id, out, err);
     return rc;

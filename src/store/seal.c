@@ -24,20 +24,20 @@ static size_t ad_for(const char *purpose, int64_t project_id, char *buf, size_t 
     return (size_t)n;
 }
 
-void db_seal(const unsigned char *key, int64_t project_id, const char *plain, size_t len,
-             unsigned char **out, size_t *out_len)
+void sl_db_seal(const unsigned char *key, int64_t project_id, const char *plain, size_t len,
+                unsigned char **out, size_t *out_len)
 {
-    db_seal_as(key, "variable", project_id, plain, len, out, out_len);
+    sl_db_seal_as(key, "variable", project_id, plain, len, out, out_len);
 }
 
-int db_unseal(const unsigned char *key, int64_t project_id, const struct db_cell *cell, char **out,
-              struct sl_error *err)
+int sl_db_unseal(const unsigned char *key, int64_t project_id, const struct sl_db_cell *cell,
+                 char **out, struct sl_error *err)
 {
-    return db_unseal_as(key, "variable", project_id, cell, out, err);
+    return sl_db_unseal_as(key, "variable", project_id, cell, out, err);
 }
 
-void db_seal_as(const unsigned char *key, const char *purpose, int64_t project_id,
-                const char *plain, size_t len, unsigned char **out, size_t *out_len)
+void sl_db_seal_as(const unsigned char *key, const char *purpose, int64_t project_id,
+                   const char *plain, size_t len, unsigned char **out, size_t *out_len)
 {
     char ad[64];
     size_t adlen = ad_for(purpose, project_id, ad, sizeof(ad));
@@ -53,8 +53,8 @@ void db_seal_as(const unsigned char *key, const char *purpose, int64_t project_i
     *out_len = 1 + NONCE + (size_t)clen;
 }
 
-int db_unseal_as(const unsigned char *key, const char *purpose, int64_t project_id,
-                 const struct db_cell *cell, char **out, struct sl_error *err)
+int sl_db_unseal_as(const unsigned char *key, const char *purpose, int64_t project_id,
+                    const struct sl_db_cell *cell, char **out, struct sl_error *err)
 {
     char ad[64];
     size_t adlen = ad_for(purpose, project_id, ad, sizeof(ad));
@@ -135,15 +135,15 @@ int sl_store_seal_key_file(const char *path, bool create,
 int sl_store_sealed_count(struct sl_store *st, int64_t *n, struct sl_error *err)
 {
     struct db_rows rows = {0};
-    int rc = db_run(st, false,
-                    "SELECT (SELECT COUNT(*) FROM variables) + (SELECT COUNT(*) FROM projects "
-                    "WHERE webhook_secret_sealed IS NOT NULL) + (SELECT COUNT(*) FROM "
-                    "forge_connections) + (SELECT COUNT(*) FROM notification_rules WHERE "
-                    "secret_sealed IS NOT NULL)",
-                    NULL, 0, &rows, NULL, err);
+    int rc = sl_db_run(st, false,
+                       "SELECT (SELECT COUNT(*) FROM variables) + (SELECT COUNT(*) FROM projects "
+                       "WHERE webhook_secret_sealed IS NOT NULL) + (SELECT COUNT(*) FROM "
+                       "forge_connections) + (SELECT COUNT(*) FROM notification_rules WHERE "
+                       "secret_sealed IS NOT NULL)",
+                       NULL, 0, &rows, NULL, err);
     if (rc == 0)
-        *n = db_get_int(&rows, 0, 0);
-    db_rows_release(&rows);
+        *n = sl_db_get_int(&rows, 0, 0);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -166,25 +166,25 @@ static int reseal_column(struct db_conn *dc, const struct sealed_column *c,
     char *sel = sl_xasprintf("SELECT %s, %s, %s FROM %s WHERE %s IS NOT NULL", c->id, c->project,
                              c->column, c->table, c->column);
     char *upd = sl_xasprintf("UPDATE %s SET %s = ? WHERE %s = ?", c->table, c->column, c->id);
-    int rc = db_exec(dc, sel, NULL, 0, &rows, NULL, err);
+    int rc = sl_db_exec(dc, sel, NULL, 0, &rows, NULL, err);
     for (size_t i = 0; rc == 0 && i < rows.nrows; i++) {
-        int64_t id = db_get_int(&rows, i, 0), pid = db_get_int(&rows, i, 1);
+        int64_t id = sl_db_get_int(&rows, i, 0), pid = sl_db_get_int(&rows, i, 1);
         char *plain = NULL;
-        if ((rc = db_unseal_as(old, c->purpose, pid, db_cell(&rows, i, 2), &plain, err)) < 0)
+        if ((rc = sl_db_unseal_as(old, c->purpose, pid, sl_db_cell(&rows, i, 2), &plain, err)) < 0)
             break;
         unsigned char *sealed = NULL;
         size_t slen = 0;
-        db_seal_as(new_key, c->purpose, pid, plain, strlen(plain), &sealed, &slen);
+        sl_db_seal_as(new_key, c->purpose, pid, plain, strlen(plain), &sealed, &slen);
         sodium_memzero(plain, strlen(plain));
         free(plain);
         struct db_value v[] = {db_blob(sealed, slen), db_int(id)};
-        rc = db_exec(dc, upd, v, SL_ARRAY_LEN(v), NULL, NULL, err);
+        rc = sl_db_exec(dc, upd, v, SL_ARRAY_LEN(v), NULL, NULL, err);
         free(sealed);
         (*count)++;
     }
     free(sel);
     free(upd);
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -196,29 +196,29 @@ static int seal_clear_webhook_secrets(struct sl_store *st, const unsigned char *
     struct db_rows rows = {0};
     int rc;
 
-    if ((rc = db_acquire(st, true, &dc, err)) < 0)
+    if ((rc = sl_db_acquire(st, true, &dc, err)) < 0)
         return rc;
-    if ((rc = db_begin(&dc, err)) < 0)
+    if ((rc = sl_db_begin(&dc, err)) < 0)
         goto release;
-    rc = db_exec(&dc, "SELECT id, webhook_secret FROM projects WHERE webhook_secret <> ''", NULL, 0,
-                 &rows, NULL, err);
+    rc = sl_db_exec(&dc, "SELECT id, webhook_secret FROM projects WHERE webhook_secret <> ''", NULL,
+                    0, &rows, NULL, err);
     for (size_t i = 0; rc == 0 && i < rows.nrows; i++) {
-        int64_t id = db_get_int(&rows, i, 0);
-        const struct db_cell *plain = db_cell(&rows, i, 1);
+        int64_t id = sl_db_get_int(&rows, i, 0);
+        const struct sl_db_cell *plain = sl_db_cell(&rows, i, 1);
         unsigned char *sealed = NULL;
         size_t slen = 0;
-        db_seal_as(key, "webhook", id, plain->data, plain->len, &sealed, &slen);
+        sl_db_seal_as(key, "webhook", id, plain->data, plain->len, &sealed, &slen);
         struct db_value v[] = {db_blob(sealed, slen), db_int(id)};
-        rc = db_exec(&dc,
-                     "UPDATE projects SET webhook_secret_sealed = ?, webhook_secret = '' WHERE "
-                     "id = ?",
-                     v, SL_ARRAY_LEN(v), NULL, NULL, err);
+        rc = sl_db_exec(&dc,
+                        "UPDATE projects SET webhook_secret_sealed = ?, webhook_secret = '' WHERE "
+                        "id = ?",
+                        v, SL_ARRAY_LEN(v), NULL, NULL, err);
         free(sealed);
     }
-    rc = db_end(&dc, rc, err);
+    rc = sl_db_end(&dc, rc, err);
 release:
-    db_rows_release(&rows);
-    db_release(&dc);
+    sl_db_rows_release(&rows);
+    sl_db_release(&dc);
     return rc;
 }
 
@@ -226,7 +226,7 @@ int sl_store_rotate_seal_key(struct sl_store *st,
                              const unsigned char new_key[SL_STORE_SEAL_KEY_BYTES],
                              int64_t *resealed, struct sl_error *err)
 {
-    const unsigned char *old = db_seal_key(st);
+    const unsigned char *old = sl_db_seal_key(st);
     struct db_conn dc;
     struct db_rows rows = {0};
     int64_t count = 0;
@@ -234,39 +234,39 @@ int sl_store_rotate_seal_key(struct sl_store *st,
 
     if (!old)
         return sl_error_set(err, SL_EINVAL, "the store has no secrets key to rotate from");
-    if ((rc = db_acquire(st, true, &dc, err)) < 0)
+    if ((rc = sl_db_acquire(st, true, &dc, err)) < 0)
         return rc;
-    if ((rc = db_begin(&dc, err)) < 0)
+    if ((rc = sl_db_begin(&dc, err)) < 0)
         goto release;
-    rc = db_exec(&dc, "SELECT id, COALESCE(project_id, 0), value_sealed FROM variables", NULL, 0,
-                 &rows, NULL, err);
+    rc = sl_db_exec(&dc, "SELECT id, COALESCE(project_id, 0), value_sealed FROM variables", NULL, 0,
+                    &rows, NULL, err);
     for (size_t i = 0; rc == 0 && i < rows.nrows; i++) {
         char *plain = NULL;
-        int64_t pid = db_get_int(&rows, i, 1);
-        if ((rc = db_unseal(old, pid, db_cell(&rows, i, 2), &plain, err)) < 0)
+        int64_t pid = sl_db_get_int(&rows, i, 1);
+        if ((rc = sl_db_unseal(old, pid, sl_db_cell(&rows, i, 2), &plain, err)) < 0)
             break;
         unsigned char *sealed = NULL;
         size_t slen = 0;
-        db_seal(new_key, pid, plain, strlen(plain), &sealed, &slen);
+        sl_db_seal(new_key, pid, plain, strlen(plain), &sealed, &slen);
         sodium_memzero(plain, strlen(plain));
         free(plain);
-        struct db_value v[] = {db_blob(sealed, slen), db_int(db_get_int(&rows, i, 0))};
-        rc = db_exec(&dc, "UPDATE variables SET value_sealed = ? WHERE id = ?", v, SL_ARRAY_LEN(v),
-                     NULL, NULL, err);
+        struct db_value v[] = {db_blob(sealed, slen), db_int(sl_db_get_int(&rows, i, 0))};
+        rc = sl_db_exec(&dc, "UPDATE variables SET value_sealed = ? WHERE id = ?", v,
+                        SL_ARRAY_LEN(v), NULL, NULL, err);
         free(sealed);
         count++;
     }
     for (size_t i = 0; rc == 0 && i < SL_ARRAY_LEN(sealed_columns); i++)
         rc = reseal_column(&dc, &sealed_columns[i], old, new_key, &count, err);
-    rc = db_end(&dc, rc, err);
+    rc = sl_db_end(&dc, rc, err);
     if (rc == 0) {
         sl_store_set_seal_key(st, new_key);
         if (resealed)
             *resealed = count;
     }
 release:
-    db_rows_release(&rows);
-    db_release(&dc);
+    sl_db_rows_release(&rows);
+    sl_db_release(&dc);
     return rc;
 }
 
@@ -295,10 +295,10 @@ int sl_store_seal_key_load(struct sl_store *st, const char *path, bool *created,
         goto out;
     /* a wrong key must stop the start, not give jobs empty secrets later */
     if (n > 0) {
-        rc = db_run(st, false,
-                    "SELECT COALESCE(project_id, 0), value_sealed FROM variables ORDER BY id "
-                    "LIMIT 1",
-                    NULL, 0, &rows, NULL, err);
+        rc = sl_db_run(st, false,
+                       "SELECT COALESCE(project_id, 0), value_sealed FROM variables ORDER BY id "
+                       "LIMIT 1",
+                       NULL, 0, &rows, NULL, err);
         char *plain = NULL;
         const char *purpose = "variable";
         /* no variable: check the first of the other sealed columns that holds a value */
@@ -307,14 +307,14 @@ int sl_store_seal_key_load(struct sl_store *st, const char *path, bool *created,
             char *sql = sl_xasprintf("SELECT %s, %s FROM %s WHERE %s IS NOT NULL ORDER BY %s "
                                      "LIMIT 1",
                                      c->project, c->column, c->table, c->column, c->id);
-            db_rows_release(&rows);
-            rc = db_run(st, false, sql, NULL, 0, &rows, NULL, err);
+            sl_db_rows_release(&rows);
+            rc = sl_db_run(st, false, sql, NULL, 0, &rows, NULL, err);
             free(sql);
             purpose = c->purpose;
         }
         if (rc == 0 && rows.nrows == 1 &&
-            db_unseal_as(key, purpose, db_get_int(&rows, 0, 0), db_cell(&rows, 0, 1), &plain,
-                         NULL) < 0)
+            sl_db_unseal_as(key, purpose, sl_db_get_int(&rows, 0, 0), sl_db_cell(&rows, 0, 1),
+                            &plain, NULL) < 0)
             rc = sl_error_set(err, SL_EINVAL,
                               "the secrets key %s does not open the stored %s values: it is "
                               "not the key they were sealed with",
@@ -330,6 +330,6 @@ int sl_store_seal_key_load(struct sl_store *st, const char *path, bool *created,
         *created = made;
 out:
     sodium_memzero(key, sizeof(key));
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }

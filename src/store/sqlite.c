@@ -145,7 +145,7 @@ static void add_row(struct db_rows *rows, sqlite3_stmt *stmt, size_t *cap)
     size_t ncols = (size_t)sqlite3_column_count(stmt);
     rows->ncols = ncols;
     SL_GROW(rows->cells, *cap, (rows->nrows + 1) * ncols);
-    struct db_cell *row = rows->cells + rows->nrows * ncols;
+    struct sl_db_cell *row = rows->cells + rows->nrows * ncols;
     for (size_t col = 0; col < ncols; col++) {
         int type = sqlite3_column_type(stmt, (int)col);
         if (type == SQLITE_NULL) {
@@ -197,7 +197,7 @@ static int sqlite_exec(void *conn, const char *sql, const struct db_value *param
         got = (struct db_rows){0};
     }
 out:
-    db_rows_release(&got);
+    sl_db_rows_release(&got);
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
     return rc;

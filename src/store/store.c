@@ -28,7 +28,7 @@ struct sl_store {
 
 /* ---- rows ---- */
 
-void db_rows_release(struct db_rows *r)
+void sl_db_rows_release(struct db_rows *r)
 {
     if (!r)
         return;
@@ -38,41 +38,41 @@ void db_rows_release(struct db_rows *r)
     *r = (struct db_rows){0};
 }
 
-const struct db_cell *db_cell(const struct db_rows *r, size_t row, size_t col)
+const struct sl_db_cell *sl_db_cell(const struct db_rows *r, size_t row, size_t col)
 {
     return &r->cells[row * r->ncols + col];
 }
 
-bool db_is_null(const struct db_rows *r, size_t row, size_t col)
+bool sl_db_is_null(const struct db_rows *r, size_t row, size_t col)
 {
-    return db_cell(r, row, col)->data == NULL;
+    return sl_db_cell(r, row, col)->data == NULL;
 }
 
-int64_t db_get_int(const struct db_rows *r, size_t row, size_t col)
+int64_t sl_db_get_int(const struct db_rows *r, size_t row, size_t col)
 {
-    const char *s = db_cell(r, row, col)->data;
+    const char *s = sl_db_cell(r, row, col)->data;
     return s ? strtoll(s, NULL, 10) : 0;
 }
 
-double db_get_real(const struct db_rows *r, size_t row, size_t col)
+double sl_db_get_real(const struct db_rows *r, size_t row, size_t col)
 {
-    const char *s = db_cell(r, row, col)->data;
+    const char *s = sl_db_cell(r, row, col)->data;
     return s ? strtod(s, NULL) : 0;
 }
 
-char *db_get_str(const struct db_rows *r, size_t row, size_t col)
+char *sl_db_get_str(const struct db_rows *r, size_t row, size_t col)
 {
-    const struct db_cell *c = db_cell(r, row, col);
+    const struct sl_db_cell *c = sl_db_cell(r, row, col);
     return c->data ? sl_xstrndup(c->data, c->len) : NULL;
 }
 
-char *db_get_str0(const struct db_rows *r, size_t row, size_t col)
+char *sl_db_get_str0(const struct db_rows *r, size_t row, size_t col)
 {
-    char *s = db_get_str(r, row, col);
+    char *s = sl_db_get_str(r, row, col);
     return s ? s : sl_xstrdup("");
 }
 
-int db_check_text(const char *s, bool required, const char *what, struct sl_error *err)
+int sl_db_check_text(const char *s, bool required, const char *what, struct sl_error *err)
 {
     if (!s)
         return required ? sl_error_set(err, SL_EINVAL, "%s is required", what) : 0;
@@ -81,7 +81,7 @@ int db_check_text(const char *s, bool required, const char *what, struct sl_erro
     return 0;
 }
 
-int db_page_limit(const struct sl_store_page *page)
+int sl_db_page_limit(const struct sl_store_page *page)
 {
     int limit = page ? page->limit : 0;
     return limit <= 0 || limit > SL_STORE_LIST_MAX ? SL_STORE_LIST_MAX : limit;
@@ -89,17 +89,17 @@ int db_page_limit(const struct sl_store_page *page)
 
 /* ---- pool ---- */
 
-const struct sl_store_backend *db_backend(const struct sl_store *st)
+const struct sl_store_backend *sl_db_backend(const struct sl_store *st)
 {
     return st->be;
 }
 
-const struct sl_store_options *db_options(const struct sl_store *st)
+const struct sl_store_options *sl_db_options(const struct sl_store *st)
 {
     return &st->opts;
 }
 
-const unsigned char *db_seal_key(const struct sl_store *st)
+const unsigned char *sl_db_seal_key(const struct sl_store *st)
 {
     return st->has_seal_key ? st->seal_key : NULL;
 }
@@ -122,7 +122,7 @@ static _Thread_local struct {
     int savepoints;
 } tx;
 
-int db_acquire(struct sl_store *st, bool write, struct db_conn *out, struct sl_error *err)
+int sl_db_acquire(struct sl_store *st, bool write, struct db_conn *out, struct sl_error *err)
 {
     void *c;
     int rc = 0;
@@ -179,7 +179,7 @@ int db_acquire(struct sl_store *st, bool write, struct db_conn *out, struct sl_e
     return 0;
 }
 
-void db_release(struct db_conn *dc)
+void sl_db_release(struct db_conn *dc)
 {
     struct sl_store *st = dc->st;
     if (!st)
@@ -197,25 +197,25 @@ void db_release(struct db_conn *dc)
     dc->st = NULL;
 }
 
-int db_exec(struct db_conn *dc, const char *sql, const struct db_value *params, size_t nparams,
-            struct db_rows *rows, int64_t *changes, struct sl_error *err)
+int sl_db_exec(struct db_conn *dc, const char *sql, const struct db_value *params, size_t nparams,
+               struct db_rows *rows, int64_t *changes, struct sl_error *err)
 {
 
     return dc->st->be->exec(dc->c, sql, params, nparams, rows, changes, err);
 }
 
-int db_begin(struct db_conn *dc, struct sl_error *err)
+int sl_db_begin(struct db_conn *dc, struct sl_error *err)
 {
     if (dc->nested) { /* inside the thread's transaction: a savepoint of it */
         char sql[48];
         snprintf(sql, sizeof(sql), "SAVEPOINT sl_%d", ++tx.savepoints);
-        return db_exec(dc, sql, NULL, 0, NULL, NULL, err);
+        return sl_db_exec(dc, sql, NULL, 0, NULL, NULL, err);
     }
     const char *sql = dc->write ? dc->st->be->begin_write : "BEGIN";
-    return db_exec(dc, sql, NULL, 0, NULL, NULL, err);
+    return sl_db_exec(dc, sql, NULL, 0, NULL, NULL, err);
 }
 
-int db_end(struct db_conn *dc, int rc, struct sl_error *err)
+int sl_db_end(struct db_conn *dc, int rc, struct sl_error *err)
 {
     if (dc->nested) {
         char sql[80];
@@ -233,7 +233,7 @@ int db_end(struct db_conn *dc, int rc, struct sl_error *err)
         dc->st->be->exec(dc->c, "ROLLBACK", NULL, 0, NULL, NULL, NULL);
         return rc;
     }
-    return db_exec(dc, "COMMIT", NULL, 0, NULL, NULL, err);
+    return sl_db_exec(dc, "COMMIT", NULL, 0, NULL, NULL, err);
 }
 
 /* ---- open / close ---- */
@@ -340,10 +340,10 @@ int sl_store_open_with(struct sl_store **out, const char *url, const struct sl_s
     if (be == &sl_store_sqlite_backend) {
         struct db_conn dc = {.st = st, .c = st->idle[0]};
         struct sl_error serr = SL_ERROR_INIT;
-        (void)db_exec(&dc, "PRAGMA shrink_memory", NULL, 0, NULL, NULL, &serr);
+        (void)sl_db_exec(&dc, "PRAGMA shrink_memory", NULL, 0, NULL, NULL, &serr);
         sl_error_release(&serr);
     }
-    /* the others open on first need (db_acquire) */
+    /* the others open on first need (sl_db_acquire) */
     *out = st;
     st = NULL;
 out:
@@ -374,22 +374,22 @@ int sl_store_ping(struct sl_store *st, struct sl_error *err)
     struct db_conn dc;
     int rc;
 
-    if ((rc = db_acquire(st, false, &dc, err)) < 0)
+    if ((rc = sl_db_acquire(st, false, &dc, err)) < 0)
         return rc;
-    rc = db_exec(&dc, "SELECT 1", NULL, 0, NULL, NULL, err);
-    db_release(&dc);
+    rc = sl_db_exec(&dc, "SELECT 1", NULL, 0, NULL, NULL, err);
+    sl_db_release(&dc);
     return rc;
 }
 
-int db_run(struct sl_store *st, bool write, const char *sql, const struct db_value *params,
-           size_t nparams, struct db_rows *rows, int64_t *changes, struct sl_error *err)
+int sl_db_run(struct sl_store *st, bool write, const char *sql, const struct db_value *params,
+              size_t nparams, struct db_rows *rows, int64_t *changes, struct sl_error *err)
 {
     struct db_conn dc;
     int rc;
-    if ((rc = db_acquire(st, write, &dc, err)) < 0)
+    if ((rc = sl_db_acquire(st, write, &dc, err)) < 0)
         return rc;
-    rc = db_exec(&dc, sql, params, nparams, rows, changes, err);
-    db_release(&dc);
+    rc = sl_db_exec(&dc, sql, params, nparams, rows, changes, err);
+    sl_db_release(&dc);
     return rc;
 }
 
@@ -401,21 +401,21 @@ int sl_store_tx_begin(struct sl_store *st, int64_t pipeline_id, struct sl_error 
 
     if (tx.st)
         return sl_error_set(err, SL_EBUSY, "store: a transaction is already open here");
-    if ((rc = db_acquire(st, true, &dc, err)) < 0)
+    if ((rc = sl_db_acquire(st, true, &dc, err)) < 0)
         return rc;
-    if ((rc = db_begin(&dc, err)) < 0) {
-        db_release(&dc);
+    if ((rc = sl_db_begin(&dc, err)) < 0) {
+        sl_db_release(&dc);
         return rc;
     }
     char sql[96];
     snprintf(sql, sizeof(sql), "SELECT id FROM pipelines WHERE id = ?%s", st->be->row_lock);
     struct db_value v = db_int(pipeline_id);
-    if ((rc = db_exec(&dc, sql, &v, 1, &rows, NULL, err)) == 0 && rows.nrows == 0)
+    if ((rc = sl_db_exec(&dc, sql, &v, 1, &rows, NULL, err)) == 0 && rows.nrows == 0)
         rc = sl_error_set(err, SL_ENOENT, "pipeline %" PRId64 " does not exist", pipeline_id);
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     if (rc < 0) {
-        db_end(&dc, rc, NULL);
-        db_release(&dc);
+        sl_db_end(&dc, rc, NULL);
+        sl_db_release(&dc);
         return rc;
     }
     tx.st = st;
@@ -430,7 +430,7 @@ int sl_store_tx_end(struct sl_store *st, int rc, struct sl_error *err)
         return rc < 0 ? rc : sl_error_set(err, SL_EINVAL, "store: no transaction is open here");
     struct db_conn dc = tx.dc;
     tx.st = NULL;
-    rc = db_end(&dc, rc, err);
-    db_release(&dc);
+    rc = sl_db_end(&dc, rc, err);
+    sl_db_release(&dc);
     return rc;
 }

@@ -490,7 +490,7 @@ int sl_store_job_token_issue(struct sl_store *st, int64_t id, const char *worker
 int sl_store_job_token_lookup(struct sl_store *st, const char *token, struct sl_store_job *out,
                               struct sl_error *err);
 
-/* ---- audit events (listed newest first) ---- */
+/* ---- sl_audit events (listed newest first) ---- */
 
 struct sl_store_audit {
     int64_t id;

@@ -51,13 +51,13 @@ static bool well_formed(const char *secret)
 
 static void read_token(const struct db_rows *r, size_t row, struct sl_store_token *t)
 {
-    t->id = db_get_int(r, row, 0);
-    t->name = db_get_str0(r, row, 1);
-    t->role = db_get_str0(r, row, 2);
-    t->created_at = db_get_int(r, row, 3);
-    t->last_used_at = db_get_int(r, row, 4);
-    t->revoked = db_get_int(r, row, 5) != 0;
-    t->expires_at = db_get_int(r, row, 6);
+    t->id = sl_db_get_int(r, row, 0);
+    t->name = sl_db_get_str0(r, row, 1);
+    t->role = sl_db_get_str0(r, row, 2);
+    t->created_at = sl_db_get_int(r, row, 3);
+    t->last_used_at = sl_db_get_int(r, row, 4);
+    t->revoked = sl_db_get_int(r, row, 5) != 0;
+    t->expires_at = sl_db_get_int(r, row, 6);
 }
 
 void sl_store_token_generate(char out[SL_STORE_TOKEN_LEN + 1])
@@ -78,8 +78,8 @@ int sl_store_token_add(struct sl_store *st, const char *name, const char *role, 
     bool known = false;
     int rc;
 
-    if ((rc = db_check_text(name, true, "token name", err)) < 0 ||
-        (rc = db_check_text(role, true, "token role", err)) < 0)
+    if ((rc = sl_db_check_text(name, true, "token name", err)) < 0 ||
+        (rc = sl_db_check_text(role, true, "token role", err)) < 0)
         return rc;
     for (size_t i = 0; i < SL_ARRAY_LEN(roles); i++)
         known = known || sl_streq(role, roles[i]);
@@ -91,13 +91,13 @@ int sl_store_token_add(struct sl_store *st, const char *name, const char *role, 
     hash_hex(secret, hash);
     struct db_value v[] = {db_text(name), db_text(role), db_text(hash), db_int(now),
                            db_int_or_null(expires_at)};
-    rc = db_run(st, true,
-                "INSERT INTO tokens (name, role, token_hash, created_at, expires_at) "
-                "VALUES (?, ?, ?, ?, ?) RETURNING id",
-                v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    rc = sl_db_run(st, true,
+                   "INSERT INTO tokens (name, role, token_hash, created_at, expires_at) "
+                   "VALUES (?, ?, ?, ?, ?) RETURNING id",
+                   v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0 && id_out)
-        *id_out = db_get_int(&rows, 0, 0);
-    db_rows_release(&rows);
+        *id_out = sl_db_get_int(&rows, 0, 0);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -125,24 +125,24 @@ int sl_store_token_verify(struct sl_store *st, const char *secret, int64_t now,
         return sl_error_set(err, SL_ENOENT, "invalid token");
     hash_hex(secret, hash);
     struct db_value hv = db_text(hash);
-    rc = db_run(st, false, "SELECT " TOKEN_COLS ", token_hash FROM tokens WHERE token_hash = ?",
-                &hv, 1, &rows, NULL, err);
+    rc = sl_db_run(st, false, "SELECT " TOKEN_COLS ", token_hash FROM tokens WHERE token_hash = ?",
+                   &hv, 1, &rows, NULL, err);
     if (rc < 0)
         goto out;
     /* the lookup found it by equality; the constant-time compare keeps that true even if
      * an index or collation ever matched loosely */
-    if (rows.nrows == 0 || db_cell(&rows, 0, 7)->len != HASH_HEX ||
-        sodium_memcmp(db_cell(&rows, 0, 7)->data, hash, HASH_HEX) != 0 ||
-        db_get_int(&rows, 0, 5) != 0 ||
-        (db_get_int(&rows, 0, 6) && db_get_int(&rows, 0, 6) <= now)) {
+    if (rows.nrows == 0 || sl_db_cell(&rows, 0, 7)->len != HASH_HEX ||
+        sodium_memcmp(sl_db_cell(&rows, 0, 7)->data, hash, HASH_HEX) != 0 ||
+        sl_db_get_int(&rows, 0, 5) != 0 ||
+        (sl_db_get_int(&rows, 0, 6) && sl_db_get_int(&rows, 0, 6) <= now)) {
         rc = sl_error_set(err, SL_ENOENT, "invalid token");
         goto out;
     }
-    int64_t id = db_get_int(&rows, 0, 0);
-    if (db_get_int(&rows, 0, 4) < now - LAST_USED_GRANULARITY_MS) {
+    int64_t id = sl_db_get_int(&rows, 0, 0);
+    if (sl_db_get_int(&rows, 0, 4) < now - LAST_USED_GRANULARITY_MS) {
         struct db_value v[] = {db_int(now), db_int(id)};
-        if ((rc = db_run(st, true, "UPDATE tokens SET last_used_at = ? WHERE id = ?", v,
-                         SL_ARRAY_LEN(v), NULL, NULL, err)) < 0)
+        if ((rc = sl_db_run(st, true, "UPDATE tokens SET last_used_at = ? WHERE id = ?", v,
+                            SL_ARRAY_LEN(v), NULL, NULL, err)) < 0)
             goto out;
     }
     if (out) {
@@ -151,7 +151,7 @@ int sl_store_token_verify(struct sl_store *st, const char *secret, int64_t now,
             out->last_used_at = now;
     }
 out:
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -159,8 +159,8 @@ int sl_store_token_revoke(struct sl_store *st, int64_t id, struct sl_error *err)
 {
     int64_t changes = 0;
     struct db_value v = db_int(id);
-    int rc =
-        db_run(st, true, "UPDATE tokens SET revoked = 1 WHERE id = ?", &v, 1, NULL, &changes, err);
+    int rc = sl_db_run(st, true, "UPDATE tokens SET revoked = 1 WHERE id = ?", &v, 1, NULL,
+                       &changes, err);
     if (rc == 0 && changes == 0)
         rc = sl_error_set(err, SL_ENOENT, "token %" PRId64 " does not exist", id);
     return rc;
@@ -170,9 +170,10 @@ int sl_store_token_list(struct sl_store *st, const struct sl_store_page *page,
                         struct sl_store_token **out, size_t *n, struct sl_error *err)
 {
     struct db_rows rows = {0};
-    struct db_value v[] = {db_int(page ? page->after : 0), db_int(db_page_limit(page))};
-    int rc = db_run(st, false, "SELECT " TOKEN_COLS " FROM tokens WHERE id > ? ORDER BY id LIMIT ?",
-                    v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    struct db_value v[] = {db_int(page ? page->after : 0), db_int(sl_db_page_limit(page))};
+    int rc =
+        sl_db_run(st, false, "SELECT " TOKEN_COLS " FROM tokens WHERE id > ? ORDER BY id LIMIT ?",
+                  v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0) {
         struct sl_store_token *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
         for (size_t i = 0; i < rows.nrows; i++)
@@ -180,6 +181,6 @@ int sl_store_token_list(struct sl_store *st, const struct sl_store_page *page,
         *out = arr;
         *n = rows.nrows;
     }
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }

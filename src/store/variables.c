@@ -38,7 +38,7 @@ void sl_store_variables_free(struct sl_store_variable *arr, size_t n)
 
 static int need_key(struct sl_store *st, struct sl_error *err)
 {
-    if (!db_seal_key(st))
+    if (!sl_db_seal_key(st))
         return sl_error_set(err, SL_EINVAL, "the store has no secrets key: variables are sealed");
     return 0;
 }
@@ -47,23 +47,24 @@ static int read_var(struct sl_store *st, const struct db_rows *r, size_t row, bo
                     struct sl_store_variable *v, struct sl_error *err)
 {
     *v = (struct sl_store_variable){0};
-    v->id = db_get_int(r, row, 0);
-    v->project_id = db_get_int(r, row, 1);
-    v->key = db_get_str0(r, row, 2);
-    v->variable_type = db_get_str0(r, row, 3);
-    v->protected_ = db_get_int(r, row, 4) != 0;
-    v->masked = db_get_int(r, row, 5) != 0;
-    v->hidden = db_get_int(r, row, 6) != 0;
-    v->raw = db_get_int(r, row, 7) != 0;
-    v->environment_scope = db_get_str0(r, row, 8);
-    v->description = db_get_str0(r, row, 9);
-    v->created_at = db_get_int(r, row, 10);
-    v->updated_at = db_get_int(r, row, 11);
+    v->id = sl_db_get_int(r, row, 0);
+    v->project_id = sl_db_get_int(r, row, 1);
+    v->key = sl_db_get_str0(r, row, 2);
+    v->variable_type = sl_db_get_str0(r, row, 3);
+    v->protected_ = sl_db_get_int(r, row, 4) != 0;
+    v->masked = sl_db_get_int(r, row, 5) != 0;
+    v->hidden = sl_db_get_int(r, row, 6) != 0;
+    v->raw = sl_db_get_int(r, row, 7) != 0;
+    v->environment_scope = sl_db_get_str0(r, row, 8);
+    v->description = sl_db_get_str0(r, row, 9);
+    v->created_at = sl_db_get_int(r, row, 10);
+    v->updated_at = sl_db_get_int(r, row, 11);
     if (!with_value)
         return 0;
     int rc = need_key(st, err);
     if (rc == 0)
-        rc = db_unseal(db_seal_key(st), v->project_id, db_cell(r, row, 12), &v->value, err);
+        rc =
+            sl_db_unseal(sl_db_seal_key(st), v->project_id, sl_db_cell(r, row, 12), &v->value, err);
     if (rc < 0)
         sl_store_variable_release(v);
     return rc;
@@ -80,8 +81,8 @@ static int check(const struct sl_store_variable *v, bool need_value, struct sl_e
     if (v->value && strlen(v->value) > SL_STORE_VARIABLE_VALUE_MAX)
         return sl_error_set(err, SL_ELIMIT, "a variable's value is limited to %d bytes",
                             SL_STORE_VARIABLE_VALUE_MAX);
-    if ((rc = db_check_text(v->environment_scope, false, "environment_scope", err)) < 0 ||
-        (rc = db_check_text(v->description, false, "description", err)) < 0)
+    if ((rc = sl_db_check_text(v->environment_scope, false, "environment_scope", err)) < 0 ||
+        (rc = sl_db_check_text(v->description, false, "description", err)) < 0)
         return rc;
     return 0;
 }
@@ -96,7 +97,7 @@ int sl_store_variable_create(struct sl_store *st, const struct sl_store_variable
 
     if ((rc = check(v, true, err)) < 0 || (rc = need_key(st, err)) < 0)
         return rc;
-    db_seal(db_seal_key(st), v->project_id, v->value, strlen(v->value), &sealed, &slen);
+    sl_db_seal(sl_db_seal_key(st), v->project_id, v->value, strlen(v->value), &sealed, &slen);
     struct db_value p[] = {
         db_int_or_null(v->project_id),
         db_text(v->key),
@@ -111,15 +112,16 @@ int sl_store_variable_create(struct sl_store *st, const struct sl_store_variable
         db_int(now),
         db_int(now),
     };
-    rc = db_run(st, true,
-                "INSERT INTO variables (project_id, key, value_sealed, variable_type, protected, "
-                "masked, hidden, raw, environment_scope, description, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                p, SL_ARRAY_LEN(p), &rows, NULL, err);
+    rc =
+        sl_db_run(st, true,
+                  "INSERT INTO variables (project_id, key, value_sealed, variable_type, protected, "
+                  "masked, hidden, raw, environment_scope, description, created_at, updated_at) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                  p, SL_ARRAY_LEN(p), &rows, NULL, err);
     if (rc == 0 && id_out)
-        *id_out = db_get_int(&rows, 0, 0);
+        *id_out = sl_db_get_int(&rows, 0, 0);
     free(sealed);
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -130,11 +132,11 @@ static int find(struct sl_store *st, int64_t project_id, const char *key, const 
     struct db_rows rows = {0};
     int rc;
     struct db_value p[] = {db_int(project_id), db_text(key), db_text(scope)};
-    rc = db_run(st, false,
-                scope ? "SELECT " VAR_COLS " FROM variables WHERE " OWNER
-                        " AND key = ? AND environment_scope = ?"
-                      : "SELECT " VAR_COLS " FROM variables WHERE " OWNER " AND key = ? LIMIT 2",
-                p, scope ? 3 : 2, &rows, NULL, err);
+    rc = sl_db_run(st, false,
+                   scope ? "SELECT " VAR_COLS " FROM variables WHERE " OWNER
+                           " AND key = ? AND environment_scope = ?"
+                         : "SELECT " VAR_COLS " FROM variables WHERE " OWNER " AND key = ? LIMIT 2",
+                   p, scope ? 3 : 2, &rows, NULL, err);
     if (rc < 0)
         goto out;
     if (rows.nrows == 0)
@@ -147,7 +149,7 @@ static int find(struct sl_store *st, int64_t project_id, const char *key, const 
     else
         rc = read_var(st, &rows, 0, with_value, out, err);
 out:
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }
 
@@ -171,7 +173,7 @@ int sl_store_variable_update(struct sl_store *st, const struct sl_store_variable
     if ((rc = find(st, v->project_id, v->key, scope, false, &cur, err)) < 0)
         return rc;
     if (v->value)
-        db_seal(db_seal_key(st), v->project_id, v->value, strlen(v->value), &sealed, &slen);
+        sl_db_seal(sl_db_seal_key(st), v->project_id, v->value, strlen(v->value), &sealed, &slen);
     struct db_value p[] = {
         db_int(v->value != NULL),
         sealed ? db_blob(sealed, slen) : db_blob("", 0),
@@ -185,11 +187,12 @@ int sl_store_variable_update(struct sl_store *st, const struct sl_store_variable
         db_int(now),
         db_int(cur.id),
     };
-    rc = db_run(st, true,
-                "UPDATE variables SET value_sealed = CASE WHEN ? = 1 THEN ? ELSE value_sealed END, "
-                "variable_type = ?, protected = ?, masked = ?, hidden = ?, raw = ?, "
-                "environment_scope = ?, description = ?, updated_at = ? WHERE id = ?",
-                p, SL_ARRAY_LEN(p), NULL, NULL, err);
+    rc = sl_db_run(
+        st, true,
+        "UPDATE variables SET value_sealed = CASE WHEN ? = 1 THEN ? ELSE value_sealed END, "
+        "variable_type = ?, protected = ?, masked = ?, hidden = ?, raw = ?, "
+        "environment_scope = ?, description = ?, updated_at = ? WHERE id = ?",
+        p, SL_ARRAY_LEN(p), NULL, NULL, err);
     free(sealed);
     sl_store_variable_release(&cur);
     return rc;
@@ -202,7 +205,7 @@ int sl_store_variable_delete(struct sl_store *st, int64_t project_id, const char
     int rc = find(st, project_id, key, scope, false, &cur, err);
     if (rc == 0) {
         struct db_value p = db_int(cur.id);
-        rc = db_run(st, true, "DELETE FROM variables WHERE id = ?", &p, 1, NULL, NULL, err);
+        rc = sl_db_run(st, true, "DELETE FROM variables WHERE id = ?", &p, 1, NULL, NULL, err);
     }
     sl_store_variable_release(&cur);
     return rc;
@@ -215,10 +218,10 @@ int sl_store_variable_list(struct sl_store *st, int64_t project_id, bool with_va
     struct sl_store_variable *arr = NULL;
     size_t got = 0;
     struct db_value p[] = {db_int(project_id), db_int(SL_STORE_VARIABLES_MAX)};
-    int rc = db_run(st, false,
-                    "SELECT " VAR_COLS " FROM variables WHERE " OWNER
-                    " ORDER BY key, environment_scope LIMIT ?",
-                    p, SL_ARRAY_LEN(p), &rows, NULL, err);
+    int rc = sl_db_run(st, false,
+                       "SELECT " VAR_COLS " FROM variables WHERE " OWNER
+                       " ORDER BY key, environment_scope LIMIT ?",
+                       p, SL_ARRAY_LEN(p), &rows, NULL, err);
     if (rc < 0)
         goto out;
     arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
@@ -231,6 +234,6 @@ int sl_store_variable_list(struct sl_store *st, int64_t project_id, bool with_va
     got = 0;
 out:
     sl_store_variables_free(arr, got);
-    db_rows_release(&rows);
+    sl_db_rows_release(&rows);
     return rc;
 }

@@ -25,7 +25,7 @@ def check(name, cond, detail=""):
             print("#   " + line)
 
 table = open(os.path.join(src, "src/server/api.c")).read()
-body = table[table.index("const struct route srv_routes[]"):]
+body = table[table.index("const struct route sl_srv_routes[]"):]
 body = body[:body.index("};")]
 routes = set(re.findall(r'\{"([A-Z]+)",\s*"([^"]+)",\s*\w+,\s*(?:NULL|"\w+")\}', body))
 check("the route table was read", len(routes) > 50, len(routes))

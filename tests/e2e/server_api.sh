@@ -425,7 +425,7 @@ if [[ -n ${SL_SOURCE_DIR:-} && -f $SL_SOURCE_DIR/src/server/api.c ]]; then
   table=$(python3 - "$SL_SOURCE_DIR/src/server/api.c" <<'PY'
 import re, sys
 src = open(sys.argv[1]).read()
-body = src[src.index('const struct route srv_routes[]'):]
+body = src[src.index('const struct route sl_srv_routes[]'):]
 body = body[:body.index('};')]
 for m in re.finditer(r'\{\s*"(\w+)",\s*"([^"]+)",\s*\w+,\s*(NULL|"(\w+)")\s*\}', body):
     role = m.group(4) or ('signature' if m.group(2).startswith('/hooks/') else

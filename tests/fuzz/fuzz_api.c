@@ -56,9 +56,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const struct fz_server *s = fz_server();
     size_t nbody = 0;
     const struct route *pick[512];
-    for (size_t i = 0; i < srv_nroutes && nbody < SL_ARRAY_LEN(pick); i++)
-        if (takes_body(&srv_routes[i]))
-            pick[nbody++] = &srv_routes[i];
+    for (size_t i = 0; i < sl_srv_nroutes && nbody < SL_ARRAY_LEN(pick); i++)
+        if (takes_body(&sl_srv_routes[i]))
+            pick[nbody++] = &sl_srv_routes[i];
     const struct route *rt = pick[data[0] % nbody];
 
     struct sl_str path = SL_STR_INIT, headers = SL_STR_INIT;

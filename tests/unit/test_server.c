@@ -14,10 +14,10 @@
 
 TEST(github_signature_of_the_documented_example_verifies)
 {
-    CHECK(srv_webhook_verify(SRV_FORGE_GITHUB, GH_SECRET, "sha256=" GH_SIG, GH_BODY,
-                             strlen(GH_BODY)));
+    CHECK(sl_srv_webhook_verify(SRV_FORGE_GITHUB, GH_SECRET, "sha256=" GH_SIG, GH_BODY,
+                                strlen(GH_BODY)));
     /* hex digits in upper case are the same bytes */
-    CHECK(srv_webhook_verify(
+    CHECK(sl_srv_webhook_verify(
         SRV_FORGE_GITHUB, GH_SECRET,
         "sha256=757107EA0EB2509FC211221CCE984B8A37570B6D7586C22C46F4379C8B043E17", GH_BODY,
         strlen(GH_BODY)));
@@ -37,21 +37,23 @@ TEST(github_forged_or_malformed_signatures_do_not_verify)
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(bad); i++) {
         sl_test_case_begin(bad[i]);
-        CHECK(!srv_webhook_verify(SRV_FORGE_GITHUB, GH_SECRET, bad[i], GH_BODY, strlen(GH_BODY)));
+        CHECK(
+            !sl_srv_webhook_verify(SRV_FORGE_GITHUB, GH_SECRET, bad[i], GH_BODY, strlen(GH_BODY)));
         sl_test_case_end();
     }
     /* the right signature of another body, or with another secret */
-    CHECK(!srv_webhook_verify(SRV_FORGE_GITHUB, GH_SECRET, "sha256=" GH_SIG, "Hello, World?", 13));
-    CHECK(!srv_webhook_verify(SRV_FORGE_GITHUB, "another secret", "sha256=" GH_SIG, GH_BODY,
-                              strlen(GH_BODY)));
-    CHECK(!srv_webhook_verify(SRV_FORGE_GITHUB, GH_SECRET, NULL, GH_BODY, strlen(GH_BODY)));
+    CHECK(
+        !sl_srv_webhook_verify(SRV_FORGE_GITHUB, GH_SECRET, "sha256=" GH_SIG, "Hello, World?", 13));
+    CHECK(!sl_srv_webhook_verify(SRV_FORGE_GITHUB, "another secret", "sha256=" GH_SIG, GH_BODY,
+                                 strlen(GH_BODY)));
+    CHECK(!sl_srv_webhook_verify(SRV_FORGE_GITHUB, GH_SECRET, NULL, GH_BODY, strlen(GH_BODY)));
 }
 
 TEST(gitea_signature_is_the_bare_hex_hmac)
 {
-    CHECK(srv_webhook_verify(SRV_FORGE_GITEA, GH_SECRET, GH_SIG, GH_BODY, strlen(GH_BODY)));
-    CHECK(!srv_webhook_verify(SRV_FORGE_GITEA, GH_SECRET, "sha256=" GH_SIG, GH_BODY,
-                              strlen(GH_BODY)));
+    CHECK(sl_srv_webhook_verify(SRV_FORGE_GITEA, GH_SECRET, GH_SIG, GH_BODY, strlen(GH_BODY)));
+    CHECK(!sl_srv_webhook_verify(SRV_FORGE_GITEA, GH_SECRET, "sha256=" GH_SIG, GH_BODY,
+                                 strlen(GH_BODY)));
 }
 
 TEST(hmac_of_an_empty_body_and_a_long_key)
@@ -62,28 +64,28 @@ TEST(hmac_of_an_empty_body_and_a_long_key)
     memset(key, 0xaa, 131);
     key[131] = '\0';
     const char *msg = "Test Using Larger Than Block-Size Key - Hash Key First";
-    CHECK(srv_webhook_verify(SRV_FORGE_GITEA, key,
-                             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
-                             msg, strlen(msg)));
+    CHECK(sl_srv_webhook_verify(SRV_FORGE_GITEA, key,
+                                "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+                                msg, strlen(msg)));
     /* HMAC-SHA256 with key "key" of the empty message */
-    CHECK(srv_webhook_verify(SRV_FORGE_GITEA, "key",
-                             "5d5d139563c95b5967b9bd9a8c9b233a9dedb45072794cd232dc1b74832607d0", "",
-                             0));
+    CHECK(sl_srv_webhook_verify(SRV_FORGE_GITEA, "key",
+                                "5d5d139563c95b5967b9bd9a8c9b233a9dedb45072794cd232dc1b74832607d0",
+                                "", 0));
 }
 
 TEST(gitlab_token_is_compared_whole)
 {
-    CHECK(srv_webhook_verify(SRV_FORGE_GITLAB, "s3cret-token", "s3cret-token", "{}", 2));
-    CHECK(!srv_webhook_verify(SRV_FORGE_GITLAB, "s3cret-token", "s3cret-toke", "{}", 2));
-    CHECK(!srv_webhook_verify(SRV_FORGE_GITLAB, "s3cret-token", "s3cret-token ", "{}", 2));
-    CHECK(!srv_webhook_verify(SRV_FORGE_GITLAB, "s3cret-token", "", "{}", 2));
+    CHECK(sl_srv_webhook_verify(SRV_FORGE_GITLAB, "s3cret-token", "s3cret-token", "{}", 2));
+    CHECK(!sl_srv_webhook_verify(SRV_FORGE_GITLAB, "s3cret-token", "s3cret-toke", "{}", 2));
+    CHECK(!sl_srv_webhook_verify(SRV_FORGE_GITLAB, "s3cret-token", "s3cret-token ", "{}", 2));
+    CHECK(!sl_srv_webhook_verify(SRV_FORGE_GITLAB, "s3cret-token", "", "{}", 2));
 }
 
 TEST(a_project_without_a_secret_never_verifies)
 {
-    CHECK(!srv_webhook_verify(SRV_FORGE_GITLAB, "", "", "{}", 2));
-    CHECK(!srv_webhook_verify(SRV_FORGE_GITLAB, NULL, "x", "{}", 2));
-    CHECK(!srv_webhook_verify(SRV_FORGE_GITHUB, "", "sha256=" GH_SIG, GH_BODY, strlen(GH_BODY)));
+    CHECK(!sl_srv_webhook_verify(SRV_FORGE_GITLAB, "", "", "{}", 2));
+    CHECK(!sl_srv_webhook_verify(SRV_FORGE_GITLAB, NULL, "x", "{}", 2));
+    CHECK(!sl_srv_webhook_verify(SRV_FORGE_GITHUB, "", "sha256=" GH_SIG, GH_BODY, strlen(GH_BODY)));
 }
 
 TEST(route_table_declares_a_known_role_for_every_route)
@@ -94,8 +96,8 @@ TEST(route_table_declares_a_known_role_for_every_route)
     /* Other protocols bring their own credentials, checked by the handlers: Unleash SDKs
      * Unleash tokens or GitLab instance ids, runners (/api/v4) runner and job tokens */
     const char *unleash_prefixes[] = {"/api/client/", "/api/frontend", "/api/v4/"};
-    for (size_t i = 0; i < srv_nroutes; i++) {
-        const struct route *rt = &srv_routes[i];
+    for (size_t i = 0; i < sl_srv_nroutes; i++) {
+        const struct route *rt = &sl_srv_routes[i];
         sl_test_case_begin(rt->pattern);
         if (rt->role) {
             CHECK(sl_server_role_rank(rt->role) >= 0);
@@ -112,8 +114,8 @@ TEST(route_table_declares_a_known_role_for_every_route)
               !strcmp(rt->method, "PUT") || !strcmp(rt->method, "DELETE") ||
               !strcmp(rt->method, "PATCH") || !strcmp(rt->method, "OPTIONS"));
         for (size_t k = 0; k < i; k++)
-            CHECK(strcmp(srv_routes[k].pattern, rt->pattern) != 0 ||
-                  strcmp(srv_routes[k].method, rt->method) != 0);
+            CHECK(strcmp(sl_srv_routes[k].pattern, rt->pattern) != 0 ||
+                  strcmp(sl_srv_routes[k].method, rt->method) != 0);
         /* writes need at least a developer (lint writes nothing; anyone signs out) */
         if (rt->role && strcmp(rt->method, "GET") != 0 && strcmp(rt->pattern, "/api/v1/lint") &&
             strcmp(rt->pattern, "/api/v1/session"))
@@ -126,22 +128,22 @@ TEST(route_table_declares_a_known_role_for_every_route)
  * one validator; every table names a route that exists. */
 TEST(every_api_write_has_a_request_table)
 {
-    for (size_t i = 0; i < srv_nroutes; i++) {
-        const struct route *rt = &srv_routes[i];
+    for (size_t i = 0; i < sl_srv_nroutes; i++) {
+        const struct route *rt = &sl_srv_routes[i];
         if (!sl_starts_with(rt->pattern, "/api/v1/") || !strcmp(rt->method, "GET") ||
             !strcmp(rt->method, "DELETE"))
             continue;
         sl_test_case_begin(rt->pattern);
-        CHECK(srv_request_spec_of(rt) != NULL);
+        CHECK(sl_srv_request_spec_of(rt) != NULL);
         sl_test_case_end();
     }
-    for (size_t i = 0; i < srv_nrequest_specs; i++) {
-        const struct srv_request_spec *sp = &srv_request_specs[i];
+    for (size_t i = 0; i < sl_srv_nrequest_specs; i++) {
+        const struct srv_request_spec *sp = &sl_srv_request_specs[i];
         sl_test_case_begin(sp->pattern);
         bool found = false;
-        for (size_t k = 0; k < srv_nroutes && !found; k++)
-            found = !strcmp(srv_routes[k].pattern, sp->pattern) &&
-                    !strcmp(srv_routes[k].method, sp->method);
+        for (size_t k = 0; k < sl_srv_nroutes && !found; k++)
+            found = !strcmp(sl_srv_routes[k].pattern, sp->pattern) &&
+                    !strcmp(sl_srv_routes[k].method, sp->method);
         CHECK(found);
         for (size_t f = 0; f < sp->nfields; f++)
             CHECK(sp->fields[f].name && sp->fields[f].type);

@@ -304,14 +304,14 @@ STORE_TEST(projects)
     CHECK_FAILS(SL_EEXISTS, sl_store_project_create(st, &p, 1234, NULL, &e_));
     /* the webhook secret is stored sealed only */
     struct db_rows raw = {0};
-    CHECK_OK(
-        db_run(st, false,
-               "SELECT webhook_secret, CASE WHEN webhook_secret_sealed IS NULL THEN 0 ELSE 1 END "
-               "FROM projects",
-               NULL, 0, &raw, NULL, &e_));
-    CHECK_STR_EQ(db_cell(&raw, 0, 0)->data, "");
-    CHECK_INT_EQ(db_get_int(&raw, 0, 1), 1);
-    db_rows_release(&raw);
+    CHECK_OK(sl_db_run(
+        st, false,
+        "SELECT webhook_secret, CASE WHEN webhook_secret_sealed IS NULL THEN 0 ELSE 1 END "
+        "FROM projects",
+        NULL, 0, &raw, NULL, &e_));
+    CHECK_STR_EQ(sl_db_cell(&raw, 0, 0)->data, "");
+    CHECK_INT_EQ(sl_db_get_int(&raw, 0, 1), 1);
+    sl_db_rows_release(&raw);
     CHECK_OK(sl_store_project_get(st, id, &got, &e_));
     CHECK_STR_EQ(got.name, "web");
     CHECK_STR_EQ(got.repo_url, "https://example.com/web.git");
@@ -335,17 +335,17 @@ STORE_TEST(projects)
     CHECK_FAILS(SL_ENOENT, sl_store_project_update(st, &p, &e_));
 
     /* a secret stored in clear before migration 0010 is sealed when the key is loaded */
-    CHECK_OK(db_run(st, true,
-                    "UPDATE projects SET webhook_secret = 'legacy-s3cret', "
-                    "webhook_secret_sealed = NULL",
-                    NULL, 0, NULL, NULL, &e_));
+    CHECK_OK(sl_db_run(st, true,
+                       "UPDATE projects SET webhook_secret = 'legacy-s3cret', "
+                       "webhook_secret_sealed = NULL",
+                       NULL, 0, NULL, NULL, &e_));
     char *keypath = sl_fs_join(sl_test_tmpdir(), "projects.key");
     CHECK_OK(sl_store_seal_key_write(keypath, key, &e_));
     CHECK_OK(sl_store_seal_key_load(st, keypath, NULL, &e_));
     free(keypath);
-    CHECK_OK(db_run(st, false, "SELECT webhook_secret FROM projects", NULL, 0, &raw, NULL, &e_));
-    CHECK_STR_EQ(db_cell(&raw, 0, 0)->data, "");
-    db_rows_release(&raw);
+    CHECK_OK(sl_db_run(st, false, "SELECT webhook_secret FROM projects", NULL, 0, &raw, NULL, &e_));
+    CHECK_STR_EQ(sl_db_cell(&raw, 0, 0)->data, "");
+    sl_db_rows_release(&raw);
     CHECK_OK(sl_store_project_get(st, id, &got, &e_));
     CHECK_STR_EQ(got.webhook_secret, "legacy-s3cret");
     sl_store_project_release(&got);
@@ -1177,12 +1177,12 @@ STORE_TEST(tokens)
 
     /* only the hash is stored */
     struct db_rows rows = {0};
-    CHECK_OK(
-        db_run(st, false, "SELECT token_hash FROM tokens ORDER BY id", NULL, 0, &rows, NULL, &e_));
+    CHECK_OK(sl_db_run(st, false, "SELECT token_hash FROM tokens ORDER BY id", NULL, 0, &rows, NULL,
+                       &e_));
     CHECK_INT_EQ(rows.nrows, 2);
-    CHECK_INT_EQ(db_cell(&rows, 0, 0)->len, 64);
-    bool leaked = strstr(db_cell(&rows, 0, 0)->data, secret + 4) != NULL;
-    db_rows_release(&rows);
+    CHECK_INT_EQ(sl_db_cell(&rows, 0, 0)->len, 64);
+    bool leaked = strstr(sl_db_cell(&rows, 0, 0)->data, secret + 4) != NULL;
+    sl_db_rows_release(&rows);
     CHECK(!leaked);
 
     char *wrong = sl_xstrdup(secret);
@@ -1229,7 +1229,7 @@ STORE_TEST(tokens)
     free(secret2);
 }
 
-STORE_TEST(audit)
+STORE_TEST(sl_audit)
 {
     for (int i = 0; i < 5; i++) {
         struct sl_store_audit a = {.at = 1000 + i,
@@ -1277,16 +1277,16 @@ static int drop_every_table(struct sl_store *st)
                              "current_schema()";
     for (int round = 0; round < 50; round++) {
         struct db_rows rows = {0};
-        if (db_run(st, false, list, NULL, 0, &rows, NULL, NULL) < 0)
+        if (sl_db_run(st, false, list, NULL, 0, &rows, NULL, NULL) < 0)
             return -1;
         size_t left = rows.nrows;
         for (size_t i = 0; i < rows.nrows; i++) {
             char sql[256];
-            snprintf(sql, sizeof(sql), "DROP TABLE %s", db_cell(&rows, i, 0)->data);
-            if (db_run(st, true, sql, NULL, 0, NULL, NULL, NULL) == 0)
+            snprintf(sql, sizeof(sql), "DROP TABLE %s", sl_db_cell(&rows, i, 0)->data);
+            if (sl_db_run(st, true, sql, NULL, 0, NULL, NULL, NULL) == 0)
                 left--;
         }
-        db_rows_release(&rows);
+        sl_db_rows_release(&rows);
         if (left == 0)
             return 0;
     }
@@ -1323,8 +1323,9 @@ STORE_TEST(migrate_from_older_schema)
     struct sl_store_job j = {0};
     int claimed = sl_store_claim_job(cur, "w", NULL, 0, 10, 100, &j, NULL);
     struct db_rows rows = {0};
-    int rc_rows = db_run(cur, false, "SELECT version, name FROM schema_migrations ORDER BY version",
-                         NULL, 0, &rows, NULL, NULL);
+    int rc_rows =
+        sl_db_run(cur, false, "SELECT version, name FROM schema_migrations ORDER BY version", NULL,
+                  0, &rows, NULL, NULL);
     sl_store_close(cur);
     CHECK_INT_EQ(rc, 0);
     CHECK_INT_EQ(v, sl_store_latest_version());
@@ -1342,19 +1343,19 @@ STORE_TEST(migrate_from_older_schema)
     CHECK_OK(sl_store_migrations("sqlite", &all, &nall, &e_));
     sl_store_migrations_free(all, nall);
     CHECK_INT_EQ(rows.nrows, nall); /* every embedded migration, once */
-    bool names_ok = sl_streq(db_cell(&rows, 0, 1)->data, "init") &&
-                    sl_streq(db_cell(&rows, 1, 1)->data, "artifacts_tokens_audit");
-    db_rows_release(&rows);
+    bool names_ok = sl_streq(sl_db_cell(&rows, 0, 1)->data, "init") &&
+                    sl_streq(sl_db_cell(&rows, 1, 1)->data, "artifacts_tokens_audit");
+    sl_db_rows_release(&rows);
     CHECK(names_ok);
 }
 
 STORE_TEST(newer_schema_refused)
 {
     struct db_value v[] = {db_int(999), db_text("from_the_future"), db_int(1)};
-    CHECK_OK(db_run(st, true,
-                    "INSERT INTO schema_migrations (version, name, applied_at) "
-                    "VALUES (?, ?, ?)",
-                    v, 3, NULL, NULL, &e_));
+    CHECK_OK(sl_db_run(st, true,
+                       "INSERT INTO schema_migrations (version, name, applied_at) "
+                       "VALUES (?, ?, ?)",
+                       v, 3, NULL, NULL, &e_));
     struct sl_store *again = NULL;
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_store_open(&again, url, &err);
