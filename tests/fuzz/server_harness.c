@@ -135,8 +135,13 @@ static int dial(void)
     struct timeval tv = {.tv_sec = FZ_ANSWER_TIMEOUT_S};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-        die("connect", strerror(errno));
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+        close(fd);
+        if (e == EINTR) /* libFuzzer's timers interrupt it: dial again */
+            return dial();
+        die("connect", strerror(e));
+    }
     return fd;
 }
 
