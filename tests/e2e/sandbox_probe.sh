@@ -23,6 +23,9 @@ code() { if [[ $rc == "$2" ]]; then ok "$1"; else bad "$1: exit $rc, want $2" "$
 tmp=$(mktemp -d /var/tmp/sluice-sandbox-probe.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 chmod 711 "$tmp"
+# shellcheck source=lib/nobody.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/nobody.sh"
+bin_for_nobody
 proj=$tmp/project
 mkdir -p "$proj" && cd "$proj" || exit 1
 git init -q -b main .

@@ -19,6 +19,9 @@ trap cleanup EXIT
 # shellcheck source=lib/agents.sh
 . "$src/tests/e2e/lib/agents.sh"
 shared_dir
+# shellcheck source=lib/nobody.sh
+. "$src/tests/e2e/lib/nobody.sh"
+bin_for_nobody
 
 if [[ $(id -u) == 0 ]]; then
   out=$("$bin" serve --listen 127.0.0.1:0 --data "$tmp/refused" --executor sandbox --memory 64m 2>&1)
