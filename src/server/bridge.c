@@ -14,7 +14,9 @@
  * parent pipeline and job (GET /api/v1/pipelines/{id} lists them as `downstream`). Without
  * `strategy: depend` the bridge succeeds once the pipeline exists; with it, the bridge ends
  * when its downstream pipeline ends, with its status. Why a downstream pipeline could not
- * be made is written to the bridge's log. */
+ * be made is written to the bridge's log. A bridge made running waits for its firing under
+ * a lease like any running job (sl_srv_bridge_unfired_lease); a server that stops before
+ * firing it fires it when it starts again (sl_srv_bridges_resume). */
 #include "base/compat.h"
 #include "base/alloc.h"
 #include "base/log.h"
@@ -335,4 +337,39 @@ void sl_srv_bridge_upstream_settle(struct sl_server *s, int64_t pipeline_id)
     }
     sl_store_job_release(&j);
     sl_store_pipeline_release(&down);
+}
+
+int64_t sl_srv_bridge_unfired_lease(const struct sl_server *s, int64_t now)
+{
+    return now + (int64_t)s->lease_s * 1000;
+}
+
+int sl_srv_bridges_resume(struct sl_server *s, struct sl_error *err)
+{
+    struct sl_store_page page = {.after = 0, .limit = SL_STORE_LIST_MAX, .status = "running"};
+    int64_t last_fired = 0;
+    for (;;) {
+        struct sl_store_job *jobs = NULL;
+        size_t n = 0;
+        int rc = sl_store_job_list(s->st, &page, &jobs, &n, err);
+        if (rc < 0)
+            return rc;
+        for (size_t i = 0; i < n; i++) {
+            const struct sl_store_job *j = &jobs[i];
+            /* a fired bridge's runner is "bridge"; one pipeline is fired once */
+            if (j->runner_id || !sl_srv_spec_is_bridge(j->spec) || j->pipeline_id == last_fired)
+                continue;
+            char num[32];
+            snprintf(num, sizeof(num), "%lld", (long long)j->id);
+            sl_log(SL_LOG_INFO, "bridge left unfired by a stop fired now", "job_id", num, "name",
+                   j->name, NULL);
+            sl_srv_bridges_fire(s, j->pipeline_id);
+            last_fired = j->pipeline_id;
+        }
+        if (n)
+            page.after = jobs[n - 1].id;
+        sl_store_jobs_free(jobs, n);
+        if (n < (size_t)page.limit)
+            return 0;
+    }
 }

@@ -338,6 +338,14 @@ void sl_srv_bridge_spec(json_t *spec, const struct sl_config *cfg, const struct 
 bool sl_srv_spec_is_bridge(const char *spec);
 void sl_srv_bridges_fire(struct sl_server *s, int64_t pipeline_id);
 void sl_srv_bridge_upstream_settle(struct sl_server *s, int64_t pipeline_id);
+/* The lease a bridge gets when it is made running, until srv_bridges_fire fires it (after
+ * the transaction that started it): one server lease from NOW, so the sweep of lapsed
+ * jobs leaves it alone meanwhile, however loaded the machine, yet fails it in the end if
+ * the server died before firing it and none fired it since. */
+int64_t sl_srv_bridge_unfired_lease(const struct sl_server *s, int64_t now);
+/* At start-up: fires the bridges a stop or crash left running but not fired (made running
+ * in a transaction whose firing never came). Returns what the store said. */
+int sl_srv_bridges_resume(struct sl_server *s, struct sl_error *err);
 
 /* Polling (poll.c): one thread fetches the repositories of projects with a poll interval
  * when they are due and makes a "push" pipeline when the default branch moved. */

@@ -811,6 +811,8 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
         jobs[i].attempt = 1;
         if (!strcmp(jobs[i].status, "pending"))
             jobs[i].queued_at = now;
+        if (pj->trigger && sl_sched_job_status(m, i) == SL_SCHED_RUNNING)
+            jobs[i].lease_deadline = sl_srv_bridge_unfired_lease(s, now);
         if (sl_sched_job_status(m, i) == SL_SCHED_SCHEDULED)
             jobs[i].due_at = sl_sched_job_due(m, i);
     }

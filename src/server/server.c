@@ -222,7 +222,7 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
         goto out;
     if (opts->sandbox && (rc = sandbox_setup(s, opts->sandbox, err)) < 0)
         goto out;
-    if ((rc = sl_srv_recover(s, err)) < 0)
+    if ((rc = sl_srv_recover(s, err)) < 0 || (rc = sl_srv_bridges_resume(s, err)) < 0)
         goto out;
     if ((rc = sl_srv_workers_start(s, opts->workers < 0 ? 1 : opts->workers, err)) < 0)
         goto out;

@@ -252,6 +252,7 @@ static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, si
     for (size_t i = 0; i < n; i++)
         if (sl_sched_job_status(m, i) == SL_SCHED_PENDING && sl_srv_spec_is_bridge(jobs[i].spec)) {
             sl_sched_job_started(m, i, now, NULL);
+            jobs[i].lease_deadline = sl_srv_bridge_unfired_lease(s, now);
             *fire_bridges = true;
         }
     size_t nch = 0;

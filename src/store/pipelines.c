@@ -96,6 +96,7 @@ static int insert_job(struct db_conn *dc, int64_t project_id, int64_t pipeline_i
         db_int(now),
         db_int_or_null(queued_at),
         db_int_or_null(j->due_at),
+        db_int_or_null(j->lease_deadline), /* a bridge running from the start (bridge.c) */
         db_int_or_null(group),
     };
     /* the column is named only when used: a store held at an older version (migrate_to)
@@ -104,11 +105,12 @@ static int insert_job(struct db_conn *dc, int64_t project_id, int64_t pipeline_i
         dc,
         group ? "INSERT INTO jobs (pipeline_id, position, name, stage, stage_idx, status, "
                 "run_when, allow_failure, attempt, retry, spec, created_at, queued_at, "
-                "due_at, resource_group_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "?, ?) RETURNING id"
+                "due_at, lease_deadline, resource_group_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+                "?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
               : "INSERT INTO jobs (pipeline_id, position, name, stage, stage_idx, status, "
                 "run_when, allow_failure, attempt, retry, spec, created_at, queued_at, "
-                "due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "due_at, lease_deadline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "RETURNING id",
         v, SL_ARRAY_LEN(v) - (group ? 0 : 1), &rows, NULL, err);
     if (rc < 0)
         goto out;

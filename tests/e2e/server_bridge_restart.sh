@@ -2,6 +2,7 @@
 # A `strategy: depend` bridge survives a restart of the server: the bridge waits on its child
 # pipeline (a manual job there), the server stops with SIGTERM and starts again on the same
 # data directory, the child's job is played, and the bridge then ends with its child.
+# A bridge left running but never fired (a crash between the two) is fired at start-up.
 set -u
 . "$(dirname "$0")/lib/skip.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
@@ -57,4 +58,21 @@ expect "the parent passes once its child does" success "$(jget "['status']")" "$
 bridge_status=$(python3 -c "import json,sys; print([j['status'] for j in json.load(sys.stdin)['jobs'] if j['name']=='child'][0])" <<<"$body")
 expect "the bridge mirrors its child" success "$bridge_status" "$body"
 server_stop
+
+# A bridge made running by a transaction whose firing never came (the server died between
+# the two) is fired when the server starts again. The store is set back by hand to that
+# state: the bridge running, never fired (no runner), its pipeline running.
+if [[ -z ${SL_SERVER_DB:-} ]]; then
+  bridge=$(python3 -c "import json,sys; print([j['id'] for j in json.load(sys.stdin)['jobs'] if j['name']=='child'][0])" <<<"$body")
+  sqlite3 "$tmp/data/sluice.db" \
+    "UPDATE jobs SET status = 'running', runner_id = NULL, finished_at = NULL,
+       lease_deadline = $(( $(date +%s) * 1000 + 3600000 )) WHERE id = $bridge;
+     UPDATE pipelines SET status = 'running', finished_at = NULL WHERE id = $pl;" ||
+    bad "the store is set back to an unfired bridge"
+  server_start --workers 1 || exit 1
+  two_children() { req GET /api/v1/pipelines/$pl "$admin"; [[ $(jget "['downstream'].__len__()") -ge 2 ]]; }
+  wait_for 300 two_children || bad "the unfired bridge is fired at start-up" "$body"
+  expect "start-up says it fired it" 1 "$(grep -c 'bridge left unfired by a stop fired now' "$tmp/err")"
+  server_stop
+fi
 finish
