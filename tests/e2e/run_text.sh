@@ -90,9 +90,9 @@ YML
 git add .gitlab-ci.yml && git -c user.name=t -c user.email=t@t commit -qm sleep
 env -u CI "$bin" run --no-color >"$tmp/int.out" 2>&1 </dev/null &
 pid=$!
-for _ in $(seq 100); do grep -q zzz "$tmp/int.out" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 600); do grep -q zzz "$tmp/int.out" 2>/dev/null && break; sleep 0.1; done
 # the job's sleep has started (its odd duration names it among the machine's processes)
-for _ in $(seq 100); do pgrep -f '^sleep 29[.]93$' >/dev/null && break; sleep 0.05; done
+for _ in $(seq 1200); do pgrep -f '^sleep 29[.]93$' >/dev/null && break; sleep 0.05; done
 t0=$(date +%s%3N)
 kill -INT $pid
 for _ in $(seq 200); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done

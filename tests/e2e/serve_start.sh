@@ -15,7 +15,7 @@ python3 -c 'import socket,sys,time
 s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
 print(s.getsockname()[1], flush=True); time.sleep(600)' >"$tmp/port" &
 holder=$!
-for _ in $(seq 100); do [[ -s $tmp/port ]] && break; sleep 0.05; done
+for _ in $(seq 1200); do [[ -s $tmp/port ]] && break; sleep 0.05; done
 port=$(cat "$tmp/port")
 out=$("$bin" serve --listen "127.0.0.1:$port" --data "$tmp/new/data" 2>&1); rc=$?
 [[ $rc == 2 ]] && ok "a port in use exits 2" || bad "a port in use exits 2 (got $rc)"

@@ -45,7 +45,7 @@ git add . && git -c user.email=t@t -c user.name=t commit -qm init) || { echo "ca
 
 "$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" "${db[@]}" >"$tmp/out" 2>"$tmp/err" &
 pid=$!
-for _ in $(seq 100); do grep -q 'listening on' "$tmp/out" && break; sleep 0.05; done
+for _ in $(seq 1200); do grep -q 'listening on' "$tmp/out" && break; sleep 0.05; done
 addr=$(sed -n 's/.*listening on http:\/\///p' "$tmp/out")
 [[ -n $addr ]] || { bad "server starts" "$(cat "$tmp/err")"; exit 1; }
 ok "server starts on a free port ($addr)"
@@ -98,7 +98,7 @@ expect "create a pipeline: 201" 201 "$code" "$body"
 pl=$(jget "['id']")
 expect "the pipeline has 3 jobs" 3 "$(jget "['jobs'].__len__()")"
 status=
-for _ in $(seq 200); do
+for _ in $(seq 600); do
   req GET /api/v1/pipelines/$pl "$viewer"
   status=$(jget "['status']")
   [[ $status == success || $status == failed || $status == canceled ]] && break
@@ -188,7 +188,7 @@ expect "the pipeline lists the newest attempt only" "$rebuild False" "$(attempts
 req GET "/api/v1/pipelines/$pl?include_retried=true" "$viewer"
 expect "?include_retried=true lists both attempts, the retried first" "$build True $rebuild False" \
   "$(attempts)" "$body"
-for _ in $(seq 100); do
+for _ in $(seq 600); do
   req GET /api/v1/pipelines/$pl "$viewer"
   [[ $(jget "['status']") == success ]] && break
   sleep 0.1

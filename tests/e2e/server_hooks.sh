@@ -44,7 +44,7 @@ git_c commit -qam slow && git checkout -q main) || { echo "cannot make a git rep
 
 "$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" "${db[@]}" >"$tmp/out" 2>"$tmp/err" &
 pid=$!
-for _ in $(seq 100); do grep -q 'listening on' "$tmp/out" && break; sleep 0.05; done
+for _ in $(seq 1200); do grep -q 'listening on' "$tmp/out" && break; sleep 0.05; done
 addr=$(sed -n 's/.*listening on http:\/\///p' "$tmp/out")
 [[ -n $addr ]] || { bad "server starts" "$(cat "$tmp/err")"; exit 1; }
 url=http://$addr
@@ -68,7 +68,7 @@ hook() { # hook PATH BODY HEADER... -> $code $body
 }
 hmac() { printf '%s' "$2" | openssl dgst -sha256 -hmac "$1" | sed 's/^.*= *//'; }
 wait_pipeline() { # wait_pipeline ID -> $body of the finished pipeline
-  for _ in $(seq 150); do
+  for _ in $(seq 600); do
     api GET /api/v1/pipelines/$1
     case $(jget "['status']") in success | failed | canceled) return ;; esac
     sleep 0.1
@@ -178,7 +178,7 @@ slow=$(jget "['jobs'][0]['id']")
 curl -sN -m 30 -H "Authorization: Bearer $viewer" "$url/api/v1/jobs/$slow/log/stream" >"$tmp/sse" &
 spid=$!
 # the first stream is open and has sent something before the second starts
-for _ in $(seq 200); do [[ -s $tmp/sse ]] && break; sleep 0.05; done
+for _ in $(seq 1200); do [[ -s $tmp/sse ]] && break; sleep 0.05; done
 curl -sN -m 30 -D "$tmp/sse-headers" -H "Authorization: Bearer $viewer" "$url/api/v1/jobs/$slow/log/stream?offset=3" >"$tmp/sse3" &
 spid3=$!
 # curl's own limit, so a stream that never ends fails the test instead of hanging it
@@ -225,7 +225,7 @@ api POST /api/v1/projects/$proj/pipelines '{"ref":"slow"}'
 slow2=$(jget "['jobs'][0]['id']")
 curl -sN -m 30 -H "Authorization: Bearer $viewer" "$url/api/v1/jobs/$slow2/log/stream" >"$tmp/sse-stop" &
 spid=$!
-for _ in $(seq 200); do [[ -s $tmp/sse-stop ]] && break; sleep 0.05; done
+for _ in $(seq 1200); do [[ -s $tmp/sse-stop ]] && break; sleep 0.05; done
 kill -TERM "$pid"
 wait $spid
 expect "SIGTERM: an open stream gets its end event and a clean end of body" "0 1" \

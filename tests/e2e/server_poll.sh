@@ -39,7 +39,7 @@ start() {
   : >"$tmp/out"
   "$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" "${db[@]}" >"$tmp/out" 2>>"$tmp/err" &
   pid=$!
-  for _ in $(seq 100); do grep -q 'listening on' "$tmp/out" && break; sleep 0.05; done
+  for _ in $(seq 1200); do grep -q 'listening on' "$tmp/out" && break; sleep 0.05; done
   addr=$(sed -n 's/.*listening on http:\/\///p' "$tmp/out")
   [[ -n $addr ]] || { bad "server starts" "$(cat "$tmp/err")"; exit 1; }
   url=http://$addr
@@ -95,7 +95,7 @@ api GET "/api/v1/projects/$proj/pipelines"
 pl=$(jget "[0]['id']")
 expect "for that commit, from a push, on the default branch" "$sha push main" \
   "$(jget "[0]['sha']") $(jget "[0]['source']") $(jget "[0]['ref']")"
-for _ in $(seq 100); do
+for _ in $(seq 600); do
   api GET /api/v1/pipelines/$pl
   case $(jget "['status']") in success | failed | canceled) break ;; esac
   sleep 0.1

@@ -19,7 +19,7 @@ has() { if grep -qi -- "$2" <<<"$3"; then ok "$1"; else bad "$1: no '$2' in: $3"
 
 "$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" >"$tmp/out" 2>"$tmp/err" &
 pid=$!
-for _ in $(seq 200); do grep -q 'listening on' "$tmp/out" && break; sleep 0.05; done
+for _ in $(seq 1200); do grep -q 'listening on' "$tmp/out" && break; sleep 0.05; done
 addr=$(sed -n 's/.*listening on http:\/\///p' "$tmp/out")
 [[ -n $addr ]] || { echo "not ok - server starts"; cat "$tmp/err"; exit 1; }
 u=http://$addr

@@ -22,7 +22,7 @@ expect() { if [[ $2 == "$3" ]]; then ok "$1"; else bad "$1: got '$3', want '$2'"
 start() { # start [ARGS...]: starts the server, sets $url; returns 1 when it exits instead
   "$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" --workers 0 "$@" >"$tmp/out" 2>"$tmp/err" &
   pid=$!
-  for _ in $(seq 200); do
+  for _ in $(seq 1200); do
     grep -q 'listening on' "$tmp/out" && break
     kill -0 "$pid" 2>/dev/null || { wait "$pid"; pid=; return 1; }
     sleep 0.05
