@@ -246,6 +246,8 @@
     every(1500, () => refresh().catch(() => {}));
   }
 
+  const FIRST_LINES = 5000; /* the log's lines fetched on opening a job */
+
   async function job(id) {
     page("Job");
     const head = h("div", { class: "bar" });
@@ -316,23 +318,33 @@
     let jumped = false;
     const maybeJump = () => { if (target && !jumped && view.total >= +target[1]) { jumped = true; view.goto(+target[1] - 1, true); } };
 
-    /* what the log holds, 4 MiB a request (first lines on screen after the first), then
-     * the live tail over SSE */
+    /* The log is never downloaded whole: its first lines (which also tell how many lines
+     * it has), then, when there is more, a placeholder for every line not fetched yet (the
+     * view fetches them by range when they come on screen) and the unfinished last line;
+     * what was written since by offset, then the live tail over SSE. */
     const dec = new TextDecoder();
     let offset = 0, live = true, es = null;
     onLeave(() => { live = false; if (es) es.close(); });
+    const read = async (query) => {
+      const r = await fetch(`/api/v1/jobs/${id}/log?${query}`, { credentials: "same-origin" });
+      if (!r.ok) throw new HttpError(r.status, "log: " + r.statusText);
+      const buf = await r.arrayBuffer();
+      if (!live) throw new HttpError(0, "left");
+      view.append(dec.decode(buf, { stream: true }));
+      offset = +r.headers.get("X-Next-Offset") || offset + buf.byteLength;
+      return { size: buf.byteLength, lines: +r.headers.get("X-Log-Lines"), got: +r.headers.get("X-Log-Line-Count") };
+    };
     try {
-      for (;;) {
-        const r = await fetch(`/api/v1/jobs/${id}/log?offset=${offset}`, { credentials: "same-origin" });
-        if (!r.ok) throw new HttpError(r.status, "log: " + r.statusText);
-        const buf = await r.arrayBuffer();
-        if (!live) return;
-        view.append(dec.decode(buf, { stream: true }));
-        maybeJump();
-        offset = +r.headers.get("X-Next-Offset") || offset + buf.byteLength;
-        if (buf.byteLength < 4 * 1024 * 1024) break;
+      const head = await read(`lines=1-${FIRST_LINES}`);
+      /* X-Log-Lines is -1 for a log stored before the line index: read on by offset */
+      if (head.lines > head.got && !view.partial) {
+        view.reserve(head.lines);
+        await read(`lines=${head.lines + 1}-`);
       }
-    } catch (err) { return fail(err); }
+      maybeJump();
+      for (let n = 4 * 1024 * 1024; n >= 4 * 1024 * 1024; ) n = (await read(`offset=${offset}`)).size;
+      maybeJump();
+    } catch (err) { return live ? fail(err) : undefined; }
     if (!jumped && target) { jumped = true; view.goto(Math.min(+target[1], view.total) - 1, true); }
     if (!FINISHED.has(j.status)) {
       es = new EventSource(`/api/v1/jobs/${id}/log/stream?offset=${offset}`);

@@ -1,10 +1,12 @@
 /* logview.js: a job's log, virtualised. The text is kept as a few large strings (chunks)
  * with an index of where each line starts; only the rows on screen exist in the DOM (about
- * fifty elements, reused), so a log of millions of lines costs 4 bytes a line, never a node
- * a line. The text held is bounded (opts.budget characters): past it, the chunks farthest
- * from the screen drop their text and fetch it again by line range (opts.fetchLines) when
- * scrolled back to, so a 1 GiB log does not take 1 GiB of the tab. Logs taller than a
- * browser can scroll (~33M px) are scrolled proportionally. GitLab's section_start /
+ * fifty elements, reused), never a node a line. A long log is never downloaded whole: the
+ * page tells the view how many lines the log has (reserve), the view keeps a placeholder
+ * chunk per BLOCK lines and fetches a chunk's lines by range (opts.fetchLines) when it comes
+ * on screen, at most two fetches at a time, newest first, skipping chunks scrolled past.
+ * The text held is bounded (opts.budget characters): past it, the chunks farthest from the
+ * screen drop their text again, so a 1 GiB log costs neither 1 GiB of the tab nor of the
+ * wire. Logs taller than a browser can scroll (~33M px) are scrolled proportionally. GitLab's section_start /
  * section_end markers become collapsible rows with their duration; GitLab Runner's
  * per-line timestamps (FF_TIMESTAMPS) are shown in a column of their own. */
 "use strict";
@@ -14,6 +16,8 @@
   const MERGE = 1 << 16; /* small appended chunks (a live tail) are merged up to this */
   const SECTION = /section_(start|end):(\d+):([A-Za-z0-9_.-]+)(\[[^\]]*\])?/;
   const BUDGET = 16 << 20; /* characters of log text held by default */
+  const BLOCK = 5000; /* lines per placeholder chunk (one range request each) */
+  const FETCHES = 2; /* range requests in flight at once */
   /* GitLab Runner's timestamped line: RFC 3339 UTC time, stream number, O/E, + when the line
    * continues the previous one */
   const STAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) [0-9a-f]{2}[OE]\+?(?: |$)/;
@@ -21,7 +25,12 @@
   class LogView {
     constructor(box, opts) {
       this.opts = opts || {};
-      this.chunks = []; /* {text (null when dropped), starts:Uint32Array, first, loading} */
+      /* {first, count, text and starts:Uint32Array (null while not held), loading} */
+      this.chunks = [];
+      this.queue = []; /* chunks to fetch, newest wish last */
+      this.inflight = 0;
+      this.vis = [0, 0]; /* lines on screen [a, b) at the last draw */
+      this.ends = []; /* section ends seen before their start was fetched */
       this.nlines = 0;
       this.held = 0; /* characters of text held */
       this.budget = this.opts.budget || BUDGET;
@@ -72,12 +81,22 @@
         const nl = s.indexOf("\n", i);
         i = nl < 0 ? s.length : nl + 1;
       }
-      const chunk = { text: s, starts: Uint32Array.from(starts), first, loading: false };
+      const chunk = { text: s, starts: Uint32Array.from(starts), first, count: starts.length, loading: false };
       this.chunks.push(chunk);
       this.held += s.length;
       this.nlines = first + starts.length;
       this.scanSections(chunk);
       this.evict();
+      this.changed();
+    }
+
+    /* Makes room for lines up to N (0-based, exclusive) that are not fetched yet: placeholder
+     * chunks of BLOCK lines, fetched when shown. Only between whole lines (no partial). */
+    reserve(n) {
+      if (this.partial || n <= this.nlines) return;
+      for (let first = this.nlines; first < n; first += BLOCK)
+        this.chunks.push({ text: null, starts: null, first, count: Math.min(BLOCK, n - first), loading: false });
+      this.nlines = n;
       this.changed();
     }
 
@@ -90,33 +109,55 @@
         .sort((a, b) => Math.abs(b.first - here) - Math.abs(a.first - here));
       for (const c of order) {
         if (this.held <= this.budget) break;
-        if (c.first <= here && here < c.first + c.starts.length) continue; /* on screen */
+        if (c.first <= here && here < c.first + c.count) continue; /* on screen */
         this.held -= c.text.length;
         c.text = null;
+        c.starts = null;
       }
     }
 
-    /* Fetches a dropped chunk's text again by its line range, then redraws. */
+    /* Asks for a chunk's text (fetched by its line range, then redrawn). The newest wish
+     * goes first; one scrolled off screen before its turn is not fetched. */
     load(c) {
-      if (c.loading || c.text) return;
+      if (c.loading || c.text || !this.opts.fetchLines) return;
+      const k = this.queue.indexOf(c);
+      if (k >= 0) this.queue.splice(k, 1);
+      this.queue.push(c);
+      this.pump();
+    }
+    pump() {
+      while (this.inflight < FETCHES && this.queue.length) {
+        const c = this.queue.pop();
+        if (c.text || c.loading) continue;
+        if (c.first + c.count <= this.vis[0] || c.first >= this.vis[1]) continue; /* scrolled past */
+        this.fetch(c);
+      }
+    }
+    fetch(c) {
       c.loading = true;
-      this.opts.fetchLines(c.first, c.starts.length).then((text) => {
-        c.loading = false;
+      this.inflight++;
+      const done = () => { c.loading = false; this.inflight--; this.pump(); };
+      this.opts.fetchLines(c.first, c.count).then((text) => {
+        done();
         if (c.text) return;
         const starts = [];
-        for (let i = 0; i < text.length && starts.length < c.starts.length; ) {
+        for (let i = 0; i < text.length && starts.length < c.count; ) {
           starts.push(i);
           const nl = text.indexOf("\n", i);
           i = nl < 0 ? text.length : nl + 1;
         }
-        if (starts.length !== c.starts.length) return; /* the server answered other lines */
+        if (starts.length !== c.count) return; /* the server answered other lines */
         c.starts = Uint32Array.from(starts);
         c.text = text;
         this.held += text.length;
+        /* sections found in it may hide lines: the line at the top stays at the top */
+        const top = this.rowToLine(Math.floor(this.topRow())), before = this.nrows;
+        this.scanSections(c);
+        if (this.nrows !== before && !this.follow) this.scrollToRow(this.lineToRow(top), "top");
         this.evict();
         for (const r of this.rows) r.line = -2;
         this.changed();
-      }, () => { c.loading = false; });
+      }, done);
     }
     scanSections(chunk) {
       const t = chunk.text;
@@ -125,18 +166,31 @@
         if (!m) continue;
         const line = chunk.first + this.lineIn(chunk, i);
         if (this.sections.some((x) => x.start === line) || this.open.some((x) => x.start === line)) continue;
+        /* chunks arrive in any order: an end is matched with the nearest open start of its
+         * name above it, a start with the nearest end seen below it */
         if (m[1] === "start") {
-          this.open.push({ name: m[3], start: line, end: -1, t0: +m[2], t1: 0, collapsed: /collapsed=true/.test(m[4] || "") });
+          if (this.sections.some((x) => x.start === line)) continue;
+          const sec = { name: m[3], start: line, end: -1, t0: +m[2], t1: 0, collapsed: /collapsed=true/.test(m[4] || "") };
+          let k = -1;
+          this.ends.forEach((e, i) => { if (e.name === sec.name && e.line > line && (k < 0 || e.line < this.ends[k].line)) k = i; });
+          if (k < 0) { this.open.push(sec); continue; }
+          const e = this.ends.splice(k, 1)[0];
+          this.close(sec, e.line, e.t);
         } else {
-          const k = this.open.map((x) => x.name).lastIndexOf(m[3]);
-          if (k < 0) continue;
-          const sec = this.open.splice(k, 1)[0];
-          sec.end = line;
-          sec.t1 = +m[2];
-          this.sections.push(sec);
-          if (sec.collapsed) this.rehide();
+          if (this.sections.some((x) => x.end === line) || this.ends.some((x) => x.line === line)) continue;
+          let k = -1;
+          this.open.forEach((o, i) => { if (o.name === m[3] && o.start < line && (k < 0 || o.start > this.open[k].start)) k = i; });
+          if (k < 0) { this.ends.push({ name: m[3], line, t: +m[2] }); continue; }
+          this.close(this.open.splice(k, 1)[0], line, +m[2]);
         }
       }
+    }
+
+    close(sec, line, t) {
+      sec.end = line;
+      sec.t1 = t;
+      this.sections.push(sec);
+      if (sec.collapsed) this.rehide();
     }
 
     lineIn(chunk, pos) {
@@ -159,6 +213,7 @@
         if (this.chunks[mid].first <= n) lo = mid; else hi = mid - 1;
       }
       const c = this.chunks[lo], k = n - c.first;
+      if (!c || k >= c.count) return "";
       if (!c.text) { this.load(c); return null; }
       const end = k + 1 < c.starts.length ? c.starts[k + 1] : c.text.length;
       return c.text.slice(c.starts[k], end).replace(/\n$/, "");
@@ -224,7 +279,7 @@
         this.pending = 0;
         const h = this.height(), vh = this.box.clientHeight;
         this.spacer.style.height = Math.max(0, h - vh) + "px";
-        if (this.follow) this.scrollToRow(this.nrows - 1, true);
+        if (this.follow) this.scrollToRow(this.nrows - 1, "bottom");
         this.draw();
         if (this.opts.onChange) this.opts.onChange(this);
       });
@@ -239,9 +294,10 @@
       return max > 0 ? (st / max) * Math.max(0, this.nrows - visible) : 0;
     }
 
-    scrollToRow(row, bottom) {
-      const vh = this.box.clientHeight, visible = vh / LH;
-      let top = bottom ? row - visible + 1 : row - Math.floor(visible / 3);
+    /* Scrolls so that ROW is at the bottom, at the top, or a third down the screen. */
+    scrollToRow(row, where) {
+      const vh = this.box.clientHeight, visible = vh / LH, bottom = where === "bottom";
+      let top = bottom ? row - visible + 1 : where === "top" ? row : row - Math.floor(visible / 3);
       top = Math.max(0, Math.min(top, this.nrows - visible));
       let px;
       if (this.nrows * LH <= MAX_PX) px = top * LH;
@@ -256,7 +312,7 @@
       for (const s of this.sections) if (s.collapsed && n > s.start && n <= s.end) { s.collapsed = false; this.rehide(); }
       this.follow = false;
       if (highlight) this.mark = n;
-      this.scrollToRow(this.lineToRow(n), false);
+      this.scrollToRow(this.lineToRow(n), "third");
       this.draw();
       if (this.opts.onFollow) this.opts.onFollow(false);
     }
@@ -265,6 +321,8 @@
       const top = this.topRow(), first = Math.floor(top), nrows = this.nrows;
       const shift = this.nrows * LH <= MAX_PX ? -(top - first) * LH : 0;
       this.pane.style.transform = `translateY(${shift}px)`;
+      this.vis = [this.rowToLine(first), this.rowToLine(Math.min(nrows, first + this.rows.length))];
+      this.queue = this.queue.filter((c) => !(c.first + c.count <= this.vis[0] || c.first >= this.vis[1]));
       const digits = String(this.total).length;
       this.pane.style.setProperty("--digits", digits + "ch");
       for (let i = 0; i < this.rows.length; i++) {
@@ -328,7 +386,7 @@
         const d = e.key in pages ? pages[e.key] * vis : e.key === "ArrowDown" ? 1 : -1;
         const top = Math.floor(this.topRow()) + d;
         this.follow = false;
-        this.scrollToRow(Math.max(0, top) + Math.floor(vis / 3), false);
+        this.scrollToRow(Math.max(0, top), "top");
         this.draw();
         e.preventDefault();
       }
