@@ -410,18 +410,21 @@
   }
 
   async function audit(q) {
-    const action = q.get("action") || "", actor = q.get("actor") || "", after = q.get("after") || "";
-    /* the action is the API's filter; the actor narrows the page shown (the API has no such filter) */
-    const url = (o) => { const u = new URLSearchParams({ action, actor, after, ...o }); for (const [k, v] of [...u]) if (!v) u.delete(k); return "/admin/audit" + (u.toString() ? "?" + u : ""); };
-    const inp = h("input", { id: "action", value: action, placeholder: "action, e.g. job.play", "aria-label": "action", onchange: () => go(url({ action: inp.value, after: "" })) });
-    const who = h("input", { id: "actor", value: actor, placeholder: "actor, e.g. token:1", "aria-label": "actor", onchange: () => go(url({ actor: who.value, after: "" })) });
-    page("Audit log", h("div", { class: "bar" }, inp, who, after ? link(url({ after: "" }), "Newest") : null));
+    /* every filter is the API's (GET /api/v1/audit?action=&actor=&since=&until=), and the URL's */
+    const f = { action: q.get("action") || "", actor: q.get("actor") || "", since: q.get("since") || "", until: q.get("until") || "" };
+    const after = q.get("after") || "";
+    const query = (o) => { const u = new URLSearchParams({ ...f, after, ...o }); for (const [k, v] of [...u]) if (!v) u.delete(k); return u.toString(); };
+    const url = (o) => { const s = query(o); return "/admin/audit" + (s ? "?" + s : ""); };
+    const field = (k, attrs) => { const el = h("input", { id: k, value: f[k], "aria-label": k, ...attrs, onchange: () => go(url({ [k]: el.value, after: "" })) }); return el; };
+    page("Audit log", h("div", { class: "bar" }, field("action", { placeholder: "action, e.g. job.play" }), field("actor", { placeholder: "actor, e.g. token:1" }),
+      h("label", {}, "from ", field("since", { type: "date", title: "from this day (UTC)" })), h("label", {}, "before ", field("until", { type: "date", title: "before this day (UTC)" })),
+      after ? link(url({ after: "" }), "Newest") : null));
     try {
-      const ev = await api("GET", "/api/v1/audit?limit=100" + (action ? "&action=" + encodeURIComponent(action) : "") + (after ? "&after=" + encodeURIComponent(after) : ""));
-      const shown = actor ? ev.filter((e) => e.actor === actor) : ev;
+      const ev = await api("GET", "/api/v1/audit?" + query({ limit: "100" }));
       main.append(h("table", { class: "grid" }, h("thead", {}, h("tr", {}, ["At", "Actor", "Action", "Target", "From"].map((x) => h("th", {}, x)))),
-        h("tbody", {}, shown.map((e) => h("tr", {}, h("td", {}, ago(e.at)), h("td", {}, e.actor), h("td", {}, e.action), h("td", {}, e.target), h("td", {}, e.remote_addr))))));
-      if (ev.length === 100) main.append(h("p", {}, link(url({ after: ev[ev.length - 1].id }), "Older →")));
+        h("tbody", {}, ev.map((e) => h("tr", {}, h("td", {}, ago(e.at)), h("td", {}, link(url({ actor: e.actor, after: "" }), e.actor)), h("td", {}, e.action), h("td", {}, e.target), h("td", {}, e.remote_addr))))));
+      if (!ev.length) main.append(h("p", { class: "muted" }, "No events."));
+      if (ev.length === 100) main.append(h("p", {}, link(url({ after: String(ev[ev.length - 1].id) }), "Older →")));
     } catch (err) { fail(err); }
   }
 

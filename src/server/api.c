@@ -693,11 +693,24 @@ static void h_audit_list(struct req *r)
     struct sl_store_page page;
     if (!page_args(r, &page))
         return;
-    page.status = sl_query_arg(r, "action");
+    struct sl_store_audit_filter f = {.action = sl_query_arg(r, "action"),
+                                      .actor = sl_query_arg(r, "actor")};
+    const char *since = sl_query_arg(r, "since"), *until = sl_query_arg(r, "until");
+    if ((since && sl_time_parse_iso8601(since, &f.since) < 0) ||
+        (until && sl_time_parse_iso8601(until, &f.until) < 0)) {
+        sl_reply_error(r, 400, "invalid",
+                       "since and until must be ISO 8601 UTC times (2026-12-03T07:00:00Z)");
+        return;
+    }
+    /* an empty filter is no filter (a cleared form field) */
+    if (f.action && !*f.action)
+        f.action = NULL;
+    if (f.actor && !*f.actor)
+        f.actor = NULL;
     struct sl_store_audit *as = NULL;
     size_t n = 0;
     struct sl_error err = SL_ERROR_INIT;
-    int rc = sl_store_audit_list(r->s->st, &page, &as, &n, &err);
+    int rc = sl_store_audit_list(r->s->st, &page, &f, &as, &n, &err);
     if (rc < 0) {
         sl_reply_sl_error(r, rc, &err);
     } else {

@@ -55,26 +55,43 @@ int sl_store_audit_add(struct sl_store *st, const struct sl_store_audit *a, int6
 }
 
 int sl_store_audit_list(struct sl_store *st, const struct sl_store_page *page,
-                        struct sl_store_audit **out, size_t *n, struct sl_error *err)
+                        const struct sl_store_audit_filter *f, struct sl_store_audit **out,
+                        size_t *n, struct sl_error *err)
 {
+    static const struct sl_store_audit_filter none = {0};
     struct db_rows rows = {0};
-    bool filter = page && page->status;
     int rc;
 
-    if (filter && (rc = sl_db_check_text(page->status, false, "action", err)) < 0)
+    if (!f)
+        f = &none;
+    if ((rc = sl_db_check_text(f->action, false, "action", err)) < 0 ||
+        (rc = sl_db_check_text(f->actor, false, "actor", err)) < 0)
         return rc;
-    struct db_value v[3];
+    /* the filters are ANDed; the scan walks ids down from AFTER (the primary key) */
+    char sql[256];
+    struct db_value v[6];
     size_t nv = 0;
+    int len = snprintf(sql, sizeof(sql), "SELECT " AUDIT_COLS " FROM audit_events WHERE id < ?");
     v[nv++] = db_int(page && page->after > 0 ? page->after : INT64_MAX);
-    if (filter)
-        v[nv++] = db_text(page->status);
+    if (f->action) {
+        len += snprintf(sql + len, sizeof(sql) - (size_t)len, " AND action = ?");
+        v[nv++] = db_text(f->action);
+    }
+    if (f->actor) {
+        len += snprintf(sql + len, sizeof(sql) - (size_t)len, " AND actor = ?");
+        v[nv++] = db_text(f->actor);
+    }
+    if (f->since) {
+        len += snprintf(sql + len, sizeof(sql) - (size_t)len, " AND at >= ?");
+        v[nv++] = db_int(f->since);
+    }
+    if (f->until) {
+        len += snprintf(sql + len, sizeof(sql) - (size_t)len, " AND at < ?");
+        v[nv++] = db_int(f->until);
+    }
+    snprintf(sql + len, sizeof(sql) - (size_t)len, " ORDER BY id DESC LIMIT ?");
     v[nv++] = db_int(sl_db_page_limit(page));
-    rc = sl_db_run(st, false,
-                   filter ? "SELECT " AUDIT_COLS " FROM audit_events WHERE id < ? AND action = ? "
-                            "ORDER BY id DESC LIMIT ?"
-                          : "SELECT " AUDIT_COLS " FROM audit_events WHERE id < ? ORDER BY id DESC "
-                            "LIMIT ?",
-                   v, nv, &rows, NULL, err);
+    rc = sl_db_run(st, false, sql, v, nv, &rows, NULL, err);
     if (rc == 0) {
         struct sl_store_audit *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
         for (size_t i = 0; i < rows.nrows; i++) {

@@ -506,9 +506,17 @@ void sl_store_audit_release(struct sl_store_audit *a);
 void sl_store_audits_free(struct sl_store_audit *arr, size_t n);
 int sl_store_audit_add(struct sl_store *st, const struct sl_store_audit *a, int64_t *id_out,
                        struct sl_error *err);
-/* PAGE->status filters on action. */
+/* What an audit listing keeps: each field set narrows it (all of them ANDed). */
+struct sl_store_audit_filter {
+    const char *action; /* exactly this action */
+    const char *actor;  /* exactly this actor ("token:3") */
+    int64_t since;      /* at >= since (ms; 0 = no bound) */
+    int64_t until;      /* at < until (ms; 0 = no bound) */
+};
+/* Events newest first, from below PAGE->after; F may be NULL (all events). */
 int sl_store_audit_list(struct sl_store *st, const struct sl_store_page *page,
-                        struct sl_store_audit **out, size_t *n, struct sl_error *err);
+                        const struct sl_store_audit_filter *f, struct sl_store_audit **out,
+                        size_t *n, struct sl_error *err);
 
 /* ---- environments and deployments (deployments.c) ---- */
 

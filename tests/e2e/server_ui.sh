@@ -84,6 +84,16 @@ expect "the session is gone after sign-out" 401 "$(curl -s -o /dev/null -w '%{ht
 audit=$(curl -s -H "Authorization: Bearer $admin" "$u/api/v1/audit")
 has "sign-in is audited" '"session.create"' "$audit"
 has "token creation is audited" '"token.create"' "$audit"
+# the audit API's filters (the audit page uses them): actor, action, time, ANDed
+actors() { curl -s -H "Authorization: Bearer $admin" "$u/api/v1/audit?$1" |
+  python3 -c 'import json,sys; print(" ".join(sorted({e["actor"] + "/" + e["action"] for e in json.load(sys.stdin)})))'; }
+expect "the audit log by actor and action" "token:$vid/session.create" "$(actors "actor=token:$vid&action=session.create")"
+has "the audit log by actor alone keeps only that actor" "^token:$vid/" "$(actors "actor=token:$vid" | tr ' ' '\n' | sort -u | sed -n 1p)"
+expect "no other actor in it" "" "$(actors "actor=token:$vid" | tr ' ' '\n' | grep -v "^token:$vid/")"
+expect "nothing since tomorrow" "" "$(actors "since=2999-01-01T00:00:00Z")"
+expect "everything before the far future" yes "$([[ -n $(actors "until=2999-01-01") ]] && echo yes)"
+expect "nothing before 1970" "" "$(actors "until=1970-01-02")"
+expect "a bad time is refused" 400 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $admin" "$u/api/v1/audit?since=yesterday")"
 
 kill "$pid"; wait "$pid" 2>/dev/null; pid=
 echo "$pass passed, $fail failed"

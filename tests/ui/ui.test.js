@@ -266,6 +266,12 @@ function rendererPrivateKB(browserPid) {
     await page.waitForSelector("table.grid tbody tr"); /* the page was redrawn empty, then filled */
     const actors = await page.$$eval("table.grid tbody tr td:nth-child(2)", (c) => [...new Set(c.map((x) => x.textContent))]);
     ok(actors.length === 1 && actors[0] === "token:1", `the audit log filters by actor too, with its own URL (${actors})`);
+    /* a day filter is the API's too: nothing before 1970-01-02, and the URL says so */
+    await page.fill("#until", "1970-01-02");
+    await page.press("#until", "Tab");
+    await page.waitForURL(/until=1970-01-02/);
+    await page.waitForSelector("main p.muted:has-text('No events')");
+    ok(page.url().includes("actor=token%3A1"), "the audit log's day filter keeps the actor filter and shows no events before 1970-01-02");
 
     /* runners: online or not, tags, pause */
     const runner = await api("POST", "/api/v1/runners", { name: "linux-1", tags: ["linux", "docker"] });

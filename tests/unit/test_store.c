@@ -1233,7 +1233,7 @@ STORE_TEST(sl_audit)
 {
     for (int i = 0; i < 5; i++) {
         struct sl_store_audit a = {.at = 1000 + i,
-                                   .actor = (char *)"token:1",
+                                   .actor = (char *)(i < 3 ? "token:1" : "webhook:github"),
                                    .action =
                                        (char *)(i % 2 ? "webhook.rejected" : "project.create"),
                                    .target = i ? (char *)"project:1" : NULL,
@@ -1247,22 +1247,42 @@ STORE_TEST(sl_audit)
     struct sl_store_audit *list = NULL;
     size_t n = 0;
     struct sl_store_page page = {.limit = 3};
-    CHECK_OK(sl_store_audit_list(st, &page, &list, &n, &e_));
+    CHECK_OK(sl_store_audit_list(st, &page, NULL, &list, &n, &e_));
     CHECK_INT_EQ(n, 3);
     CHECK_INT_EQ(list[0].at, 1004); /* newest first */
     CHECK_STR_EQ(list[0].detail, "{\"why\":\"bad signature\"}");
     CHECK_STR_EQ(list[0].remote_addr, "127.0.0.1");
     page.after = list[2].id;
     sl_store_audits_free(list, n);
-    CHECK_OK(sl_store_audit_list(st, &page, &list, &n, &e_));
+    CHECK_OK(sl_store_audit_list(st, &page, NULL, &list, &n, &e_));
     CHECK_INT_EQ(n, 2);
     CHECK_INT_EQ(list[1].at, 1000);
     CHECK_STR_EQ(list[1].target, "");
     CHECK_STR_EQ(list[1].detail, "{}");
     sl_store_audits_free(list, n);
-    page = (struct sl_store_page){.status = "webhook.rejected"};
-    CHECK_OK(sl_store_audit_list(st, &page, &list, &n, &e_));
+    page = (struct sl_store_page){0};
+    struct sl_store_audit_filter f = {.action = "webhook.rejected"};
+    CHECK_OK(sl_store_audit_list(st, &page, &f, &list, &n, &e_));
     CHECK_INT_EQ(n, 2);
+    sl_store_audits_free(list, n);
+    /* by actor, and by time (since inclusive, until exclusive), ANDed with the action */
+    f = (struct sl_store_audit_filter){.actor = "token:1"};
+    CHECK_OK(sl_store_audit_list(st, &page, &f, &list, &n, &e_));
+    CHECK_INT_EQ(n, 3);
+    sl_store_audits_free(list, n);
+    f = (struct sl_store_audit_filter){.since = 1001, .until = 1004};
+    CHECK_OK(sl_store_audit_list(st, &page, &f, &list, &n, &e_));
+    CHECK_INT_EQ(n, 3);
+    CHECK_INT_EQ(list[0].at, 1003);
+    CHECK_INT_EQ(list[2].at, 1001);
+    sl_store_audits_free(list, n);
+    f = (struct sl_store_audit_filter){.action = "webhook.rejected", .actor = "token:1"};
+    CHECK_OK(sl_store_audit_list(st, &page, &f, &list, &n, &e_));
+    CHECK_INT_EQ(n, 1);
+    sl_store_audits_free(list, n);
+    f = (struct sl_store_audit_filter){.actor = "nobody"};
+    CHECK_OK(sl_store_audit_list(st, &page, &f, &list, &n, &e_));
+    CHECK_INT_EQ(n, 0);
     sl_store_audits_free(list, n);
 }
 
