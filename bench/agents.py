@@ -11,6 +11,8 @@ Starts `sluice serve --workers 0` (SQLite in a temporary directory) and AGENTS a
   throughput: one pipeline of JOBS jobs (`parallel`, each `true`): jobs/s from the POST to
     the pipeline's success, and the server's CPU time (utime+stime of /proc/PID/stat) per job.
   idle: the server's and the agents' CPU over 10 s while the agents hold their long-polls.
+  per job: the server's CPU for each of the SAMPLES one-job pipelines (the API calls that
+    create and poll it included), and for each job of the JOBS-job pipeline.
 
 Figures only; they go in bench/README.md by hand.
 """
@@ -114,6 +116,7 @@ try:
           f"agents' CPU since start {idle_agents * 1000:.0f} ms in all")
 
     posted, started = {}, {}
+    c0 = cpu_s(srv.pid)
     for i in range(samples):
         t_start = time.time()
         p = api("POST", f"/api/v1/projects/{proj}/pipelines", admin, {"ref": "main"})
@@ -122,6 +125,9 @@ try:
         posted[p["jobs"][0]["id"]] = time.time()
         started[p["jobs"][0]["id"]] = t_start
         wait_pipeline(p["id"], admin)
+    one = (cpu_s(srv.pid) - c0) * 1000 / samples
+    print(f"server CPU per one-job pipeline (created, fetched, planned, dispatched, its trace "
+          f"and end stored, polled every 5 ms until done): {one:.2f} ms")
     got = received_times()
     # the job is queued inside the POST (after the fetch and the plan), so the truth lies
     # between "from the POST's answer" (may even be negative) and "from the POST's start"

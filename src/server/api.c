@@ -384,7 +384,7 @@ static bool allowed_to_fail(const struct sl_store_job *j)
     return ok;
 }
 
-json_t *sl_srv_job_json(const struct sl_store_job *j, bool full)
+json_t *sl_srv_job_json(struct sl_server *s, const struct sl_store_job *j, bool full)
 {
     json_t *o = json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)j->id, "name", j->name, "stage",
                           j->stage, "status", sl_srv_job_status_shown(j));
@@ -398,26 +398,35 @@ json_t *sl_srv_job_json(const struct sl_store_job *j, bool full)
     json_object_set_new(o, "position", json_integer(j->position));
     json_object_set_new(o, "when", json_string(j->when ? j->when : "on_success"));
     json_object_set_new(o, "due_at", time_json(j->due_at));
-    json_t *spec = j->spec ? json_loads(j->spec, 0, NULL) : NULL;
-    json_t *needs = json_object_get(spec, "needs");
-    json_object_set_new(o, "needs", json_is_array(needs) ? json_incref(needs) : json_array());
+    /* the needs and the approval from the job's parsed view (spec_view.c): a pipeline's
+     * GET, polled by the UI and by clients, parses no spec once its jobs were seen */
+    struct srv_spec_view v;
+    json_t *needs = json_array();
+    bool approval = false;
+    if (sl_srv_spec_view_get(s->spec_views, j->id, j->spec, &v, NULL) == 0) {
+        for (size_t i = 0; i < v.sched.nneeds; i++)
+            json_array_append_new(needs, json_integer((json_int_t)v.sched.needs[i]));
+        approval = v.deployment_approval;
+        sl_srv_spec_view_release(&v);
+    }
+    json_object_set_new(o, "needs", needs);
     /* a protected environment's deployment job waits for its approvals, not for a play */
     json_object_set_new(o, "waits_for_approval",
-                        json_boolean(!strcmp(j->status, "manual") &&
-                                     json_is_true(json_object_get(spec, "deployment_approval"))));
+                        json_boolean(!strcmp(j->status, "manual") && approval));
     if (full) {
         /* the names of the job's variables, never their values (which may be secrets) */
-        json_t *names = json_array(), *vars = json_object_get(spec, "variables"), *v;
+        json_t *spec = j->spec ? json_loads(j->spec, 0, NULL) : NULL;
+        json_t *names = json_array(), *vars = json_object_get(spec, "variables"), *var;
         size_t i;
-        json_array_foreach(vars, i, v)
+        json_array_foreach(vars, i, var)
         {
-            json_t *k = json_object_get(v, "key"); /* exec/jobjson's variables */
+            json_t *k = json_object_get(var, "key"); /* exec/jobjson's variables */
             if (json_is_string(k))
                 json_array_append(names, k);
         }
         json_object_set_new(o, "variables", names);
+        json_decref(spec);
     }
-    json_decref(spec);
     if (full) {
         json_object_set_new(o, "pipeline_id", json_integer(j->pipeline_id));
         json_object_set_new(o, "allow_failure", json_boolean(allowed_to_fail(j)));
@@ -453,7 +462,7 @@ static void reply_pipeline(struct req *r, int status, int64_t id)
         json_t *o = sl_pipeline_json(&p);
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(a, sl_srv_job_json(&jobs[i], false));
+            json_array_append_new(a, sl_srv_job_json(r->s, &jobs[i], false));
         json_object_set_new(o, "jobs", a);
         /* the pipelines its bridge jobs made (child and multi-project) */
         struct sl_store_pipeline *ds = NULL;
@@ -585,7 +594,7 @@ static void h_job_get(struct req *r)
     if (rc < 0) {
         sl_reply_sl_error(r, rc, &err);
     } else {
-        json_t *o = sl_srv_job_json(&j, true);
+        json_t *o = sl_srv_job_json(r->s, &j, true);
         /* GitLab's stuck hint: a pending job no online runner can take says why */
         char *why = sl_srv_runner_stuck_reason(r->s, &j, sl_time_now_ms());
         json_object_set_new(o, "stuck", json_boolean(why != NULL));
@@ -637,7 +646,7 @@ static void job_event(struct req *r, enum srv_event ev, const char *what)
         /* a retry answers with the new job it made */
         struct sl_store_job now = {0};
         if (sl_store_job_get_current(r->s->st, r->id, &now, &err) == 0)
-            sl_reply_json(r, 200, sl_srv_job_json(&now, true));
+            sl_reply_json(r, 200, sl_srv_job_json(r->s, &now, true));
         else
             sl_reply_sl_error(r, SL_ESTORE, &err);
         sl_store_job_release(&now);

@@ -80,6 +80,7 @@ struct sl_server {
     struct sessions *sessions;         /* the UI's sign-in sessions (session.c) */
     struct srv_flags *flags;           /* feature flags' cache and SDK metrics (flags_state.c) */
     struct auth_limiter *auth_limiter; /* failed authentications per address (auth_limit.c) */
+    struct srv_spec_views *spec_views; /* parsed views of stored specs (spec_view.c) */
     /* the poller (poll.c) */
     pthread_t poller;
     bool poller_started;
@@ -389,10 +390,32 @@ struct srv_finish {
  * the job is stored failed by recovery but must be fed to the machine as running. */
 int sl_srv_transition(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, size_t job_pos,
                       const struct srv_finish *fin, bool force_running, struct sl_error *err);
-/* Rebuilds the scheduler's view of one stored job from its spec JSON into SJ, with arrays
- * allocated in *ARENA_PTRS (freed by the caller with free_sched_arrays). */
-int sl_srv_sched_job_from_spec(const char *spec, struct sl_sched_job *sj, struct sl_error *err);
+/* The scheduler's view of one job from its spec O (job_spec_json's keys) into SJ, arrays
+ * allocated (sl_srv_sched_job_release frees them; SJ->name is left NULL). */
+int sl_srv_sched_job_from_json(json_t *o, struct sl_sched_job *sj, struct sl_error *err);
 void sl_srv_sched_job_release(struct sl_sched_job *sj);
+
+/* What the server reads again and again of a stored job's spec, parsed once per job id
+ * (spec_view.c): the scheduler's view (name NULL), the pipeline's stage count (0: not
+ * said), whether the job is a bridge, whether it waits for a deployment approval. */
+struct srv_spec_view {
+    struct sl_sched_job sched;
+    size_t nstages;
+    bool bridge;
+    bool deployment_approval;
+};
+struct srv_spec_views *sl_srv_spec_views_new(void);
+void sl_srv_spec_views_free(struct srv_spec_views *c);
+/* The view of job JOB_ID whose stored spec is SPEC, into OUT (the caller's copy: release it
+ * with sl_srv_spec_view_release). SL_EINVAL when SPEC is not a JSON object. */
+int sl_srv_spec_view_get(struct srv_spec_views *c, int64_t job_id, const char *spec,
+                         struct srv_spec_view *out, struct sl_error *err);
+void sl_srv_spec_view_release(struct srv_spec_view *v);
+/* Lookups answered from the cache, parses since the start, and entries held (at most
+ * SL_SRV_SPEC_VIEWS_MAX). */
+#define SL_SRV_SPEC_VIEWS_MAX 16384 /* > SL_STORE_PIPELINE_JOBS_MAX: the largest pipeline fits */
+void sl_srv_spec_views_stats(struct srv_spec_views *c, unsigned long *hits, unsigned long *misses,
+                             size_t *entries);
 
 /* The base environment of a built-in worker's job (jobenv.c): PATH, HOME, SHELL, LANG,
  * USER, LOGNAME of the user jobs run as (S may be NULL: this process's user; HOME_OVERRIDE,
@@ -593,7 +616,7 @@ int sl_srv_ref_protected(struct sl_server *s, int64_t project_id, const char *re
 /* Shared by the handler files (api.c). */
 json_t *sl_srv_time_json(int64_t ms);
 /* A job as the API shows it (FULL: as GET /jobs/{id} does, else as in a pipeline). */
-json_t *sl_srv_job_json(const struct sl_store_job *j, bool full);
+json_t *sl_srv_job_json(struct sl_server *s, const struct sl_store_job *j, bool full);
 /* ?after= and ?limit= into PAGE; answers 400 and returns false when they are bad. */
 bool sl_srv_page_args(struct req *r, struct sl_store_page *page);
 /* An sl_audit event of the request's token on KIND:ID. */

@@ -2,8 +2,8 @@
  * (DATA/repos/<id>, bare, libgit2), check the commit out once into DATA/trees/<sha> (the
  * jobs copy their workspace from it), compile .gitlab-ci.yml there, plan it, and store the
  * pipeline with its jobs. Each job carries the spec its worker needs as JSON; the
- * scheduler's view of the job is rebuilt from that same JSON (sl_srv_sched_job_from_spec), so
- * creation and every later transition agree. */
+ * scheduler's view of the job is read from that same JSON (sl_srv_sched_job_from_json, and
+ * later once per job through spec_view.c), so creation and every later transition agree. */
 #include "base/compat.h"
 #include "base/alloc.h"
 #include "base/diag.h"
@@ -372,15 +372,11 @@ static int int_array(json_t *a, int **out, size_t *n)
     return 0;
 }
 
-int sl_srv_sched_job_from_spec(const char *spec, struct sl_sched_job *sj, struct sl_error *err)
+int sl_srv_sched_job_from_json(json_t *o, struct sl_sched_job *sj, struct sl_error *err)
 {
-    json_error_t je;
-    json_t *o = json_loads(spec, 0, &je);
     memset(sj, 0, sizeof(*sj));
-    if (!json_is_object(o)) {
-        json_decref(o);
-        return sl_error_set(err, SL_EINVAL, "job spec: %s", je.text);
-    }
+    if (!json_is_object(o))
+        return sl_error_set(err, SL_EINVAL, "job spec: not an object");
     sj->stage = (int)json_integer_value(json_object_get(o, "stage_idx"));
     sj->needs_declared = json_is_true(json_object_get(o, "needs_declared"));
     json_t *needs = json_object_get(o, "needs");
@@ -408,7 +404,6 @@ int sl_srv_sched_job_from_spec(const char *spec, struct sl_sched_job *sj, struct
     int_array(json_object_get(o, "retry_exit_codes"), &codes, &n);
     sj->retry_exit_codes = codes;
     sj->nretry_exit_codes = n;
-    json_decref(o);
     return 0;
 }
 
@@ -783,8 +778,9 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
         if (plan->jobs[i].trigger)
             sl_srv_bridge_spec(spec, cfg, &plan->jobs[i], &t);
         jobs[i].spec = json_dumps(spec, JSON_COMPACT);
+        rc = sl_srv_sched_job_from_json(spec, &sj[i], err);
         json_decref(spec);
-        if ((rc = sl_srv_sched_job_from_spec(jobs[i].spec, &sj[i], err)) < 0)
+        if (rc < 0)
             goto out;
         sj[i].name = plan->jobs[i].name;
     }

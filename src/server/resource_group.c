@@ -173,7 +173,7 @@ void sl_h_resource_group_upcoming(struct req *r)
     } else {
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++) {
-            json_t *o = sl_srv_job_json(&jobs[i], false);
+            json_t *o = sl_srv_job_json(r->s, &jobs[i], false);
             json_object_set_new(o, "pipeline_id", json_integer(jobs[i].pipeline_id));
             json_array_append_new(a, o);
         }

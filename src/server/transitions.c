@@ -181,6 +181,7 @@ static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, si
     struct sl_sched_job *sj = NULL;
     struct sl_sched_saved *saved = NULL;
     struct sl_sched *m = NULL;
+    bool *bridge = NULL;
     size_t n = 0, nstages = 1;
     int64_t now = sl_time_now_ms();
     int rc;
@@ -199,21 +200,20 @@ static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, si
     }
     sj = sl_xcalloc(n, sizeof(*sj));
     saved = sl_xcalloc(n, sizeof(*saved));
+    bridge = sl_xcalloc(n, sizeof(*bridge));
     for (size_t i = 0; i < n; i++) {
-        if ((rc = sl_srv_sched_job_from_spec(jobs[i].spec, &sj[i], err)) < 0)
+        struct srv_spec_view v;
+        if ((rc = sl_srv_spec_view_get(s->spec_views, jobs[i].id, jobs[i].spec, &v, err)) < 0)
             goto out;
+        sj[i] = v.sched; /* its arrays are now sj[i]'s */
         sj[i].name = jobs[i].name;
+        bridge[i] = v.bridge;
         saved_from_row(&jobs[i], &saved[i]);
         if (jobs[i].stage_idx + 1 > (int)nstages)
             nstages = (size_t)jobs[i].stage_idx + 1;
-    }
-    {
         /* the spec knows the full stage count (stages without jobs of this ref count too) */
-        json_t *o = json_loads(jobs[0].spec, 0, NULL);
-        size_t ns = (size_t)json_integer_value(json_object_get(o, "nstages"));
-        json_decref(o);
-        if (ns > nstages)
-            nstages = ns;
+        if (v.nstages > nstages)
+            nstages = v.nstages;
     }
     if (force_running && pos < n)
         saved[pos].status = SL_SCHED_RUNNING;
@@ -250,7 +250,7 @@ static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, si
         goto out;
     /* a bridge job that became pending is the server's to run (bridge.c), not a runner's */
     for (size_t i = 0; i < n; i++)
-        if (sl_sched_job_status(m, i) == SL_SCHED_PENDING && sl_srv_spec_is_bridge(jobs[i].spec)) {
+        if (sl_sched_job_status(m, i) == SL_SCHED_PENDING && bridge[i]) {
             sl_sched_job_started(m, i, now, NULL);
             jobs[i].lease_deadline = sl_srv_bridge_unfired_lease(s, now);
             *fire_bridges = true;
@@ -292,6 +292,7 @@ out:
             sl_srv_sched_job_release(&sj[i]);
     free(sj);
     free(saved);
+    free(bridge);
     sl_store_jobs_free(jobs, n);
     sl_store_pipeline_release(&p);
     return rc;

@@ -1,5 +1,6 @@
 /* test_server.c: the server's pure parts: webhook signature verification (with the
- * forges' published example vectors) and the route table's invariants. The HTTP API itself
+ * forges' published example vectors), the route table's invariants and the cache of parsed
+ * job specs. The HTTP API itself
  * is tested against the real binary by tests/e2e/server_*.sh. */
 #include "base/compat.h"
 #include "harness/harness.h"
@@ -160,4 +161,109 @@ TEST(role_ranks_are_ordered)
     CHECK_INT_EQ(sl_server_role_rank("root"), -1);
     CHECK_INT_EQ(sl_server_role_rank(NULL), -1);
     CHECK_INT_EQ(sl_server_role_rank("Admin"), -1);
+}
+
+/* spec_view.c: a stored spec is parsed once per job id; the cache stays bounded. */
+#define SPEC_A                                                                                     \
+    "{\"script\":[\"make\"],\"stage_idx\":2,\"nstages\":5,\"needs_declared\":true,"                \
+    "\"needs\":[0,3],\"when\":\"delayed\",\"start_in_ms\":1500,\"allow_failure\":true,"            \
+    "\"allow_exit_codes\":[3,4],\"retry_max\":2,\"retry_when\":6,\"retry_exit_codes\":[137],"      \
+    "\"deployment_approval\":true}"
+#define SPEC_BRIDGE "{\"name\":\"b\",\"bridge\":{\"trigger\":{}},\"stage_idx\":1}"
+
+TEST(spec_view_reads_the_schedulers_facts_once_per_job)
+{
+    struct srv_spec_views *c = sl_srv_spec_views_new();
+    struct srv_spec_view v;
+    struct sl_error err = SL_ERROR_INIT;
+    unsigned long hits, misses;
+    size_t n;
+    CHECK_INT_EQ(sl_srv_spec_view_get(c, 7, SPEC_A, &v, &err), 0);
+    CHECK_INT_EQ(v.sched.stage, 2);
+    CHECK_INT_EQ((int)v.nstages, 5);
+    CHECK(v.sched.needs_declared);
+    CHECK_INT_EQ((int)v.sched.nneeds, 2);
+    CHECK_INT_EQ((int)v.sched.needs[1], 3);
+    CHECK_INT_EQ(v.sched.when, SL_SCHED_DELAYED);
+    CHECK_INT_EQ((int)v.sched.start_in_ms, 1500);
+    CHECK(v.sched.allow_failure);
+    CHECK_INT_EQ((int)v.sched.nallow_exit_codes, 2);
+    CHECK_INT_EQ(v.sched.allow_exit_codes[1], 4);
+    CHECK_INT_EQ(v.sched.retry_max, 2);
+    CHECK_INT_EQ((int)v.sched.retry_when, 6);
+    CHECK_INT_EQ((int)v.sched.nretry_exit_codes, 1);
+    CHECK_INT_EQ(v.sched.retry_exit_codes[0], 137);
+    CHECK(v.deployment_approval);
+    CHECK(!v.bridge);
+    sl_srv_spec_view_release(&v);
+    /* the same job again comes from the cache: the text is not read (a spec never changes) */
+    CHECK_INT_EQ(sl_srv_spec_view_get(c, 7, "not json", &v, &err), 0);
+    CHECK_INT_EQ((int)v.sched.nneeds, 2);
+    CHECK_INT_EQ(v.sched.retry_exit_codes[0], 137);
+    sl_srv_spec_view_release(&v);
+    sl_srv_spec_views_stats(c, &hits, &misses, &n);
+    CHECK_INT_EQ((int)hits, 1);
+    CHECK_INT_EQ((int)misses, 1);
+    /* a job whose id takes the same slot has its own view */
+    CHECK_INT_EQ(sl_srv_spec_view_get(c, 7 + SL_SRV_SPEC_VIEWS_MAX, SPEC_BRIDGE, &v, &err), 0);
+    CHECK(v.bridge);
+    CHECK_INT_EQ(v.sched.stage, 1);
+    CHECK_INT_EQ((int)v.sched.nneeds, 0);
+    CHECK(v.sched.needs == NULL);
+    sl_srv_spec_view_release(&v);
+    /* ... and the first one, evicted, is parsed again from its text */
+    CHECK_INT_EQ(sl_srv_spec_view_get(c, 7, SPEC_A, &v, &err), 0);
+    CHECK_INT_EQ((int)v.sched.needs[0], 0);
+    sl_srv_spec_view_release(&v);
+    sl_srv_spec_views_stats(c, &hits, &misses, &n);
+    CHECK_INT_EQ((int)misses, 3);
+    CHECK_INT_EQ((int)n, 1);
+    sl_srv_spec_views_free(c);
+}
+
+TEST(spec_view_of_a_corrupt_spec_is_an_error_and_is_not_kept)
+{
+    struct srv_spec_views *c = sl_srv_spec_views_new();
+    struct srv_spec_view v;
+    struct sl_error err = SL_ERROR_INIT;
+    const char *bad[] = {"", "{", "[1,2]", "\"x\"", "{\"needs\":", "null"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        CHECK_INT_EQ(sl_srv_spec_view_get(c, 11, bad[i], &v, &err), SL_EINVAL);
+        CHECK(strstr(sl_error_format(&err), "job spec") != NULL);
+        sl_error_release(&err);
+    }
+    CHECK_INT_EQ(sl_srv_spec_view_get(c, 11, NULL, &v, &err), 0); /* no spec: "{}" */
+    CHECK_INT_EQ(v.sched.stage, 0);
+    sl_srv_spec_view_release(&v);
+    /* wrong types read as absent, never a crash */
+    CHECK_INT_EQ(
+        sl_srv_spec_view_get(c, 12, "{\"needs\":\"x\",\"stage_idx\":[1],\"nstages\":-4}", &v, &err),
+        0);
+    CHECK_INT_EQ((int)v.sched.nneeds, 0);
+    CHECK_INT_EQ((int)v.nstages, 0);
+    sl_srv_spec_view_release(&v);
+    sl_srv_spec_views_free(c);
+}
+
+TEST(spec_view_cache_stays_bounded)
+{
+    struct srv_spec_views *c = sl_srv_spec_views_new();
+    struct srv_spec_view v;
+    unsigned long hits, misses;
+    size_t n;
+    for (int64_t id = 1; id <= 3 * SL_SRV_SPEC_VIEWS_MAX; id++) {
+        CHECK_INT_EQ(sl_srv_spec_view_get(c, id, SPEC_A, &v, NULL), 0);
+        sl_srv_spec_view_release(&v);
+    }
+    sl_srv_spec_views_stats(c, &hits, &misses, &n);
+    CHECK_INT_EQ((int)n, SL_SRV_SPEC_VIEWS_MAX);
+    CHECK_INT_EQ((int)hits, 0);
+    /* the newest jobs (one pipeline's ids are consecutive) are all still there */
+    for (int64_t id = 2 * SL_SRV_SPEC_VIEWS_MAX + 1; id <= 3 * SL_SRV_SPEC_VIEWS_MAX; id++) {
+        CHECK_INT_EQ(sl_srv_spec_view_get(c, id, "not json", &v, NULL), 0);
+        sl_srv_spec_view_release(&v);
+    }
+    sl_srv_spec_views_stats(c, &hits, &misses, &n);
+    CHECK_INT_EQ((int)hits, SL_SRV_SPEC_VIEWS_MAX);
+    sl_srv_spec_views_free(c);
 }
