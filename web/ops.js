@@ -1,7 +1,7 @@
 /* ops.js: the UI's operations pages: environments and their deployments (approve, reject,
  * rollback, stop), feature flags (per-environment toggles, rollout, strategies, history),
- * runners (online or not, tags, pause/resume). Loaded before app.js, which calls
- * window.SluiceOps with its helpers and adds the routes returned. Everything goes through
+ * runners (online or not, what each runs, tags, pause/resume). Loaded before app.js, which
+ * calls window.SluiceOps with its helpers and adds the routes returned. Everything goes through
  * the API of docs/api.md; the buttons show only where the session's role allows. */
 "use strict";
 (function () {
@@ -85,8 +85,11 @@
       page("Runners");
       try {
         const rs = (await api("GET", "/api/v1/runners?limit=100")).runners;
-        main().append(rs.length ? grid(["Runner", "Status", "Tags", "Version", "Last contact", ""], rs.map((r) => h("tr", {},
+        /* what each runner runs: the API's "running" (GET /api/v1/runners) */
+        const running = (r) => (r.running || []).length ? h("ul", { class: "running" }, r.running.map((j) => h("li", {}, link("/jobs/" + j.id, j.name), h("span", { class: "muted" }, ` (#${j.id}, pipeline `), link("/pipelines/" + j.pipeline_id, "#" + j.pipeline_id), h("span", { class: "muted" }, ")")))) : h("span", { class: "muted" }, "idle");
+        main().append(rs.length ? grid(["Runner", "Status", "Running", "Tags", "Version", "Last contact", ""], rs.map((r) => h("tr", {},
           h("td", {}, r.name || r.description || "#" + r.id), h("td", {}, h("span", { class: "st st-" + (online(r) ? "success" : "canceled") }, online(r) ? "online" : "offline"), r.paused ? " · paused" : ""),
+          h("td", {}, running(r)),
           h("td", {}, (r.tags || []).map((t) => h("span", { class: "tag" }, t)), r.run_untagged ? h("span", { class: "muted" }, " + untagged") : null),
           h("td", {}, [r.version, r.executor, r.platform].filter(Boolean).join(" · ")), h("td", {}, ago(r.contacted_at)),
           h("td", {}, r.paused ? act("Resume", () => api("POST", `/api/v1/runners/${r.id}/resume`)) : act("Pause", () => api("POST", `/api/v1/runners/${r.id}/pause`)))))) : h("p", { class: "muted" }, "No runners: sluice runner create makes one."));

@@ -1,10 +1,11 @@
 /* runner_admin.c: runners as the admin manages them, under /api/v1/runners: create one
- * (its token is shown once), list, show, pause, resume, delete (revokes it: its next
- * request gets 403). */
+ * (its token is shown once), list, show (each with the jobs it is running), pause, resume,
+ * delete (revokes it: its next request gets 403). */
 #include "base/compat.h"
 #include "base/alloc.h"
 #include "base/time.h"
 #include "server/runner.h"
+#include <inttypes.h>
 
 json_t *sl_srv_runner_json(const struct sl_store_runner *rn)
 {
@@ -17,6 +18,56 @@ json_t *sl_srv_runner_json(const struct sl_store_runner *rn)
                      rn->paused, "created_at", sl_srv_time_json(rn->created_at), "contacted_at",
                      sl_srv_time_json(rn->contacted_at), "version", rn->version, "platform",
                      rn->platform, "architecture", rn->architecture, "executor", rn->executor);
+}
+
+/* The running jobs of remote runners, by worker id ("runner:N") into *OUT: an object of
+ * arrays of {"id","name","stage","pipeline_id","started_at"}. One indexed walk of the running
+ * jobs (jobs_queue starts with status), however many runners there are. */
+static int running_jobs(struct req *r, json_t **out, struct sl_error *err)
+{
+    struct sl_store_page page = {.limit = SL_STORE_LIST_MAX, .status = "running"};
+    json_t *by = json_object();
+    int rc;
+    for (;;) {
+        struct sl_store_job *js = NULL;
+        size_t n = 0;
+        if ((rc = sl_store_job_list(r->s->st, &page, &js, &n, err)) < 0)
+            break;
+        for (size_t i = 0; i < n; i++) {
+            const struct sl_store_job *j = &js[i];
+            if (!j->runner_id || strncmp(j->runner_id, "runner:", 7) != 0)
+                continue; /* a built-in worker's */
+            json_t *list = json_object_get(by, j->runner_id);
+            if (!list) {
+                list = json_array();
+                json_object_set_new(by, j->runner_id, list);
+            }
+            json_array_append_new(list, json_pack("{s:I,s:s,s:s,s:I,s:o}", "id", (json_int_t)j->id,
+                                                  "name", j->name, "stage", j->stage, "pipeline_id",
+                                                  (json_int_t)j->pipeline_id, "started_at",
+                                                  sl_srv_time_json(j->started_at)));
+        }
+        if (n)
+            page.after = js[n - 1].id;
+        sl_store_jobs_free(js, n);
+        if (n < SL_STORE_LIST_MAX)
+            break;
+    }
+    if (rc < 0)
+        json_decref(by);
+    else
+        *out = by;
+    return rc;
+}
+
+/* RN's JSON with "running": the jobs it runs, from BY (running_jobs). */
+static json_t *runner_with_jobs(const struct sl_store_runner *rn, json_t *by)
+{
+    char key[48];
+    snprintf(key, sizeof(key), "runner:%" PRId64, rn->id);
+    json_t *o = sl_srv_runner_json(rn), *list = json_object_get(by, key);
+    json_object_set_new(o, "running", list ? json_incref(list) : json_array());
+    return o;
 }
 
 void sl_h_runner_create(struct req *r)
@@ -80,17 +131,21 @@ void sl_h_runner_list(struct req *r)
     struct sl_store_runner *arr = NULL;
     size_t n = 0;
     struct sl_error err = SL_ERROR_INIT;
+    json_t *by = NULL;
     if (!sl_srv_page_args(r, &page))
         return;
     int rc = sl_store_runner_list(r->s->st, &page, &arr, &n, &err);
+    if (rc == 0)
+        rc = running_jobs(r, &by, &err);
     if (rc < 0) {
         sl_reply_sl_error(r, rc, &err);
     } else {
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(a, sl_srv_runner_json(&arr[i]));
+            json_array_append_new(a, runner_with_jobs(&arr[i], by));
         sl_reply_json(r, 200, json_pack("{s:o}", "runners", a));
     }
+    json_decref(by);
     sl_store_runners_free(arr, n);
     sl_error_release(&err);
 }
@@ -99,11 +154,15 @@ void sl_h_runner_get(struct req *r)
 {
     struct sl_store_runner rn = {0};
     struct sl_error err = SL_ERROR_INIT;
+    json_t *by = NULL;
     int rc = sl_store_runner_get(r->s->st, r->id, &rn, &err);
+    if (rc == 0)
+        rc = running_jobs(r, &by, &err);
     if (rc < 0)
         sl_reply_sl_error(r, rc, &err);
     else
-        sl_reply_json(r, 200, sl_srv_runner_json(&rn));
+        sl_reply_json(r, 200, runner_with_jobs(&rn, by));
+    json_decref(by);
     sl_store_runner_release(&rn);
     sl_error_release(&err);
 }

@@ -374,6 +374,17 @@ def main_flow(url, admin, regtoken, project):
     ja = job_api(url, admin, job["id"])
     expect("the job API: running on runner:%d" % rn["id"],
            ["running", "runner:%d" % rn["id"]], [ja["status"], ja["runner"]])
+    # --- what each runner runs, in the admin API (the runners page shows it)
+    got = v1(url, admin, "GET", "/api/v1/runners/%d" % rn["id"]).json or {}
+    expect("GET /api/v1/runners/ID: running names the job",
+           [[job["id"], "build", "build", ja["pipeline_id"]]],
+           [[x.get(k) for k in ("id", "name", "stage", "pipeline_id")]
+            for x in got.get("running", [])])
+    expect("and when it started", True, bool((got.get("running") or [{}])[0].get("started_at")))
+    lst = (v1(url, admin, "GET", "/api/v1/runners").json or {}).get("runners", [])
+    expect("GET /api/v1/runners: the job under its runner only",
+           {rn["id"]: [job["id"]]},
+           {x["id"]: [j["id"] for j in x.get("running", [])] for x in lst if x.get("running")})
 
     # --- PUT running, PATCH trace with ranges and a gap, PUT success
     r = update(url, job, "running")
@@ -398,6 +409,9 @@ def main_flow(url, admin, regtoken, project):
     expect("PUT success with more log than received: 412", 412, r.code, r.raw)
     r = update(url, job, "success", output={"checksum": "crc32:0", "bytesize": 12}, exit_code=0)
     expect("PUT success: 200", 200, r.code, r.raw)
+    got = v1(url, admin, "GET", "/api/v1/runners/%d" % rn["id"]).json or {}
+    expect("a finished job is no longer among its runner's running jobs", [],
+           got.get("running"))
     ja = job_api(url, admin, job["id"])
     expect("the job API: success, still says runner:%d" % rn["id"],
            ["success", "runner:%d" % rn["id"]], [ja["status"], ja["runner"]])
