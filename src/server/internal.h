@@ -73,7 +73,9 @@ struct sl_server {
     pthread_t ticker;
     bool ticker_started;
     bool shut;
-    char *worker_prefix; /* "serve@HOST/": this server's workers, for recovery */
+    char *worker_prefix; /* "serve@HOST:ID/": this server's workers (instance.c) */
+    char *instance_file; /* DATA/instances/ID, flock'ed through instance_fd (instance.c) */
+    int instance_fd;
     atomic_ullong next_request_id;
     struct metrics metrics;
     struct streams *streams;           /* log streams (stream.c) */
@@ -436,8 +438,15 @@ void sl_srv_workers_wake(struct sl_server *s);
 void sl_srv_workers_join(struct sl_server *s);
 /* Number of jobs running in this process's workers. */
 int sl_srv_workers_busy(struct sl_server *s);
-/* Start-up recovery (sl_store_recover_jobs fed to the scheduler). */
+/* Start-up recovery (sl_store_recover_jobs fed to the scheduler): the running jobs of the
+ * servers of this data directory that are gone (instance.c) and those whose lease lapsed. */
 int sl_srv_recover(struct sl_server *s, struct sl_error *err);
+/* Instance (instance.c): takes this start's id (S->worker_prefix) and holds its file;
+ * *GONE (NGONE worker-id prefixes; caller frees each and the array) names the servers of
+ * this data directory that stopped or crashed since. SL_EIO when DATA/instances cannot be
+ * used. sl_srv_instance_stop lets the file go (NULL-safe, once or more). */
+int sl_srv_instance_start(struct sl_server *s, char ***gone, size_t *ngone, struct sl_error *err);
+void sl_srv_instance_stop(struct sl_server *s);
 /* Fails running jobs whose lease lapsed (a runner gone or stopped) as runner_system_failure
  * (the ticker, every second). */
 void sl_srv_recover_lapsed(struct sl_server *s);

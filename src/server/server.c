@@ -303,6 +303,7 @@ void sl_server_free(struct sl_server *s)
     free(s->external_url);
     if (s->listen_fd >= 0)
         close(s->listen_fd);
+    sl_srv_instance_stop(s);
     free(s->worker_prefix);
     free(s->run_home);
     free(s->sandbox_hide_dir);

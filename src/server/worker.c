@@ -614,9 +614,6 @@ static void *ticker_main(void *arg)
 
 int sl_srv_workers_start(struct sl_server *s, int n, struct sl_error *err)
 {
-    char host[128] = "localhost";
-    gethostname(host, sizeof(host) - 1);
-    s->worker_prefix = sl_xasprintf("serve@%s/", host);
     s->nworkers = n;
     s->workers = sl_xcalloc((size_t)(n > 0 ? n : 1), sizeof(struct worker));
     for (int i = 0; i < n; i++) {
@@ -710,11 +707,17 @@ static int recover(struct sl_server *s, const char *prefix, const char *why, str
 
 int sl_srv_recover(struct sl_server *s, struct sl_error *err)
 {
-    char host[128] = "localhost";
-    gethostname(host, sizeof(host) - 1);
-    char *prefix = sl_xasprintf("serve@%s/", host);
-    int rc = recover(s, prefix, "job left running by a crash marked failed", err);
-    free(prefix);
+    char **gone = NULL;
+    size_t n = 0;
+    int rc = sl_srv_instance_start(s, &gone, &n, err);
+    if (rc == 0)
+        rc = recover(s, NULL, "job whose lease lapsed marked failed", err);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            rc = recover(s, gone[i], "job left running by a crash marked failed", err);
+        free(gone[i]);
+    }
+    free(gone);
     return rc;
 }
 

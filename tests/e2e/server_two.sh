@@ -5,7 +5,8 @@
 # that comes second sees the first's result: the job that needs both starts exactly once,
 # and every pipeline finishes. Eight rounds. (The race is narrow: with the process-wide
 # mutex of before, 16 rounds did not show it here either; the test holds the property, the
-# transaction makes it hold by construction.)
+# transaction makes it hold by construction.) Then a third server starts while jobs run and
+# must leave them be.
 set -u
 . "$(dirname "$0")/lib/skip.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
@@ -77,6 +78,25 @@ for round in $(seq 8); do
 done
 expect "every pipeline finished" 8 "$finished"
 expect "the job needing both started exactly once each time" 8 "$once"
+
+# A server that starts while the others run jobs takes none of theirs for its own: the
+# workers of each start are named apart (instance.c), on one host and one data directory.
+req POST /api/v1/projects/$project/pipelines "$admin" '{}'
+pl=$(jget "['id']")
+wait_for 60 both_running || bad "a and b run before a third server starts" "$body"
+"$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" --db "$uri" --workers 1 >"$tmp/out3" 2>"$tmp/err3" &
+pid3=$!
+wait_for 30 grep -qs 'listening on' "$tmp/out3" || bad "a third server starts" "$(cat "$tmp/err3")"
+req GET /api/v1/pipelines/$pl "$admin"
+expect "the running jobs stay running when a third server starts" "running running" \
+  "$(jget "['jobs'][0]['status']") $(jget "['jobs'][1]['status']")" "$(cat "$tmp/err3")"
+expect "the third server recovered nothing" 0 "$(grep -c 'marked failed' "$tmp/err3")"
+touch "$tmp/shared/go-$pl"
+wait_for 60 over || true
+expect "that pipeline succeeds" success "$(jget "['status']")" "$body"
+kill -TERM "$pid3" && wait "$pid3"
+expect "the third server stops cleanly" "0 0" "$? $(grep -c Sanitizer "$tmp/err3")"
+
 kill -TERM "$pid2" && wait "$pid2"
 expect "the second server stops cleanly" "0 0" "$? $(grep -c Sanitizer "$tmp/err2")"
 pid2=
