@@ -87,6 +87,8 @@ enum sl_sched_failure {
     SL_SCHED_FAILURE_DOWNSTREAM_CREATION,
     /* a bridge whose trigger:project names a project the server does not have */
     SL_SCHED_FAILURE_DOWNSTREAM_BRIDGE_PROJECT_NOT_FOUND,
+    /* a deployment job whose triggerer may not deploy to its protected environment (deploy.c) */
+    SL_SCHED_FAILURE_PROTECTED_ENVIRONMENT,
     SL_SCHED_FAILURE_COUNT
 };
 

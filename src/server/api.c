@@ -622,9 +622,10 @@ static void job_event(struct req *r, enum srv_event ev, const char *what)
                        (long long)r->id);
         goto out;
     }
-    if (rc == 0 && (ev == SRV_EV_PLAY || ev == SRV_EV_RETRY)) {
-        char actor[48];
-        snprintf(actor, sizeof(actor), "token:%lld", (long long)r->token.id);
+    char actor[48];
+    snprintf(actor, sizeof(actor), "token:%lld", (long long)r->token.id);
+    bool deploys = rc == 0 && (ev == SRV_EV_PLAY || ev == SRV_EV_RETRY);
+    if (deploys) {
         int refused =
             sl_srv_deploy_play_refused(r->s, j.id, actor, r->token.role, ev == SRV_EV_PLAY, &err);
         if (refused < 0) {
@@ -634,8 +635,11 @@ static void job_event(struct req *r, enum srv_event ev, const char *what)
             goto out;
         }
     }
+    /* a play or retry deploys as its caller: the deployment names the token (deploy.c) */
     if (rc == 0)
-        rc = sl_srv_transition(r->s, j.pipeline_id, ev, (size_t)j.position, NULL, false, &err);
+        rc = deploys ? sl_srv_deploy_job_event(r->s, &j, ev, actor, &err)
+                     : sl_srv_transition(r->s, j.pipeline_id, ev, (size_t)j.position, NULL, false,
+                                         &err);
     if (rc == SL_EINVAL) {
         sl_reply_error(r, 409, "conflict", "cannot %s job %lld: it is %s", what, (long long)r->id,
                        j.status);

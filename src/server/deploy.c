@@ -7,10 +7,14 @@
  * follows its job: every change of a job's status (transitions.c, a worker's claim)
  * comes through sl_srv_deploy_job_moved, which is a no-op for jobs without an environment.
  *
- * What GitLab calls "outdated deployment prevention" is checked when a worker claims a
- * deploying job: a job of an older pipeline than the environment's latest successful
- * deployment fails with forward_deployment_failure instead of running over it, unless
- * it is a rollback (GitLab lets a rollback re-run an older job on purpose). */
+ * Two checks run when a worker or an agent claims a deploying job, where GitLab enqueues
+ * it. Deploy access: a job of a protected environment runs only for a token that may
+ * deploy to it (whoever created the pipeline, or played, retried or rolled back the job;
+ * or its approvers when it needed approvals), else it fails with
+ * protected_environment_failure. What GitLab calls "outdated deployment prevention": a job
+ * of an older pipeline than the environment's latest successful deployment fails with
+ * forward_deployment_failure instead of running over it, unless it is a rollback (GitLab
+ * lets a rollback re-run an older job on purpose). */
 #include "base/compat.h"
 #include "base/alloc.h"
 #include "base/arena.h"
@@ -24,6 +28,11 @@
 /* GitLab's wording for forward_deployment_failure (Ci::Build failure reasons) */
 #define FORWARD_DEPLOYMENT_MESSAGE                                                                 \
     "The deployment job is older than the latest deployment, and therefore failed."
+
+/* GitLab's wording for protected_environment_failure (its job failure messages) */
+#define PROTECTED_ENVIRONMENT_MESSAGE                                                              \
+    "The environment this job is deploying to is protected. Only users with permission may "       \
+    "successfully run this job."
 
 /* A job's status as a deployment's: waiting jobs keep the deployment created (or blocked). */
 static const char *deployment_status(const char *job_status)
@@ -87,6 +96,48 @@ static bool may_deploy(const struct sl_store_protected_env *rule, const char *ac
         if (rule->deploy_tokens[i] == id)
             return true;
     return false;
+}
+
+/* The role ACTOR ("token:<id>") has now; NULL when ACTOR is no token (a webhook, the
+ * poller: sluice cannot tell which forge user pushed) or its token was revoked or expired.
+ * Caller frees. */
+static char *actor_role(struct sl_server *s, const char *actor, int64_t now)
+{
+    long long id = 0;
+    struct sl_store_token *t = NULL;
+    size_t n = 0;
+    char *role = NULL;
+    if (!actor || sscanf(actor, "token:%lld", &id) != 1 || id < 1)
+        return NULL;
+    struct sl_store_page page = {.after = (int64_t)id - 1, .limit = 1};
+    if (sl_store_token_list(s->st, &page, &t, &n, NULL) == 0 && n == 1 && t[0].id == id &&
+        !t[0].revoked && (!t[0].expires_at || t[0].expires_at > now))
+        role = sl_xstrdup(t[0].role);
+    sl_store_tokens_free(t, n);
+    return role;
+}
+
+/* Whether deployment D, about to run, has deploy access to what RULE protects: it needed
+ * approvals and has them all (each approver had deploy access, sl_srv_deploy_decide), or
+ * the token that triggered it (made the pipeline, played, retried or rolled back the job)
+ * has deploy access now. */
+static bool deploy_allowed(struct sl_server *s, const struct sl_store_deployment *d,
+                           const struct sl_store_protected_env *rule, int64_t now)
+{
+    if (d->required_approvals > 0) {
+        struct sl_store_approval *list = NULL;
+        size_t n = 0, approved = 0;
+        if (sl_store_approval_list(s->st, d->id, &list, &n, NULL) == 0)
+            for (size_t i = 0; i < n; i++)
+                approved += !strcmp(list[i].status, "approved");
+        sl_store_approvals_free(list, n);
+        if (approved >= (size_t)d->required_approvals)
+            return true;
+    }
+    char *role = actor_role(s, d->triggered_by, now);
+    bool ok = role && may_deploy(rule, d->triggered_by, role);
+    free(role);
+    return ok;
 }
 
 static int approvals_needed(struct sl_server *s, int64_t project_id, const struct sl_plan_job *pj)
@@ -230,8 +281,7 @@ static int follow_start(struct sl_server *s, const struct sl_store_environment_j
     if (ended(d.status) && !ended(want)) {
         struct sl_store_deployment nd = d;
         nd.status = (char *)want;
-        nd.rollback_of = 0;
-        nd.triggered_by = (char *)"retry";
+        nd.rollback_of = 0; /* who triggered it stays: GitLab's retry keeps the job's user */
         rc = sl_store_deployment_create(s->st, &nd, now, NULL, err);
         goto out;
     }
@@ -318,12 +368,13 @@ void sl_srv_deploy_job_retried(struct sl_server *s, int64_t old_id, int64_t new_
         /* never ran (a rollback's, or one waiting for approval): the new job runs it */
         rc = sl_store_deployment_move_job(s->st, d.id, new_id, &err);
     } else {
-        /* as each GitLab retry is a new job with a deployment of its own */
+        /* as each GitLab retry is a new job with a deployment of its own, triggered by
+         * whoever triggered the attempt before (a retry through the API then names its
+         * token: sl_srv_deploy_job_event) */
         struct sl_store_deployment nd = d;
         nd.job_id = new_id;
         nd.status = (char *)"created";
         nd.rollback_of = 0;
-        nd.triggered_by = (char *)"retry";
         rc = sl_store_deployment_create(s->st, &nd, sl_time_now_ms(), NULL, &err);
     }
 out:
@@ -347,14 +398,16 @@ static void fail_unrun(struct sl_server *s, const struct sl_store_job *job, cons
     sl_error_release(&err);
 }
 
-bool sl_srv_deploy_refuse_outdated(struct sl_server *s, const struct sl_store_job *job,
-                                   const char *worker_id)
+bool sl_srv_deploy_refuse(struct sl_server *s, const struct sl_store_job *job,
+                          const char *worker_id)
 {
     struct sl_store_environment_job ej = {0};
     struct sl_store_deployment d = {0}, last = {0};
     struct sl_store_environment e = {0};
+    struct sl_store_protected_env rule = {0};
     struct sl_error err = SL_ERROR_INIT;
     bool refuse = false;
+    char line[512];
 
     if (sl_store_environment_job_get(s->st, job->id, &ej, &err) < 0 || strcmp(ej.action, "start"))
         goto out;
@@ -367,10 +420,21 @@ bool sl_srv_deploy_refuse_outdated(struct sl_server *s, const struct sl_store_jo
                    "ERROR: The deployment was rejected by its approvers.\n");
         goto out;
     }
-    if (d.rollback_of)
+    if (sl_store_environment_get(s->st, ej.environment_id, &e, &err) < 0)
         goto out;
-    if (sl_store_environment_get(s->st, ej.environment_id, &e, &err) < 0 || !e.last_deployment_id ||
-        e.last_deployment_id == d.id)
+    /* GitLab drops a job of a protected environment its user may not deploy to when it
+     * would be enqueued: here when it is claimed, before anything of it runs */
+    if (protection_of(s, d.project_id, e.name, e.tier, &rule) &&
+        !deploy_allowed(s, &d, &rule, sl_time_now_ms())) {
+        refuse = true;
+        snprintf(line, sizeof(line),
+                 "ERROR: " PROTECTED_ENVIRONMENT_MESSAGE " (%s may not deploy to %s: that needs "
+                 "the %s role or a token the protection names)\n",
+                 d.triggered_by, e.name, rule.deploy_role);
+        fail_unrun(s, job, worker_id, SL_SCHED_FAILURE_PROTECTED_ENVIRONMENT, line);
+        goto out;
+    }
+    if (d.rollback_of || !e.last_deployment_id || e.last_deployment_id == d.id)
         goto out;
     if (sl_store_deployment_get(s->st, e.last_deployment_id, &last, &err) < 0)
         goto out;
@@ -383,19 +447,17 @@ bool sl_srv_deploy_refuse_outdated(struct sl_server *s, const struct sl_store_jo
     }
     if (!refuse)
         goto out;
-    char line[512];
-    int len = snprintf(line, sizeof(line),
-                       "ERROR: " FORWARD_DEPLOYMENT_MESSAGE " (%s runs deployment #%lld of "
-                       "pipeline %lld; this job is of pipeline %lld)\n",
-                       e.name, (long long)last.iid, (long long)last.pipeline_id,
-                       (long long)d.pipeline_id);
-    (void)len;
+    snprintf(line, sizeof(line),
+             "ERROR: " FORWARD_DEPLOYMENT_MESSAGE " (%s runs deployment #%lld of "
+             "pipeline %lld; this job is of pipeline %lld)\n",
+             e.name, (long long)last.iid, (long long)last.pipeline_id, (long long)d.pipeline_id);
     fail_unrun(s, job, worker_id, SL_SCHED_FAILURE_FORWARD_DEPLOYMENT, line);
 out:
     sl_store_environment_job_release(&ej);
     sl_store_deployment_release(&d);
     sl_store_deployment_release(&last);
     sl_store_environment_release(&e);
+    sl_store_protected_env_release(&rule);
     sl_error_release(&err);
     return refuse;
 }
@@ -448,16 +510,24 @@ out:
 }
 
 int sl_srv_deploy_rollback(struct sl_server *s, int64_t environment_id, int64_t deployment_id,
-                           const char *actor, int64_t *new_id, struct sl_error *err)
+                           const char *actor, const char *role, int64_t *new_id,
+                           struct sl_error *err)
 {
     struct sl_store_environment e = {0};
     struct sl_store_deployment d = {0};
     struct sl_store_job job = {0};
+    struct sl_store_protected_env rule = {0};
     int64_t now = sl_time_now_ms();
     int rc;
 
     if ((rc = sl_store_environment_get(s->st, environment_id, &e, err)) < 0)
         goto out;
+    /* a rollback deploys as its caller, who needs deploy access as for a retry */
+    if (protection_of(s, e.project_id, e.name, e.tier, &rule) && !may_deploy(&rule, actor, role)) {
+        rc = sl_error_set(err, SL_EPERM, "deploying to %s needs the %s role or a deploy token",
+                          e.name, rule.deploy_role);
+        goto out;
+    }
     if (!deployment_id)
         deployment_id = e.last_deployment_id;
     if (!deployment_id) {
@@ -500,6 +570,7 @@ out:
     sl_store_environment_release(&e);
     sl_store_deployment_release(&d);
     sl_store_job_release(&job);
+    sl_store_protected_env_release(&rule);
     return rc;
 }
 
@@ -547,6 +618,40 @@ int sl_srv_deploy_play_refused(struct sl_server *s, int64_t job_id, const char *
     sl_store_deployment_release(&d);
     sl_store_environment_release(&e);
     sl_store_protected_env_release(&rule);
+    return rc;
+}
+
+int sl_srv_deploy_job_event(struct sl_server *s, const struct sl_store_job *job, enum srv_event ev,
+                            const char *actor, struct sl_error *err)
+{
+    struct sl_store_deployment d = {0};
+    if (sl_store_deployment_get_by_job(s->st, job->id, &d, NULL) < 0) /* deploys nothing */
+        return sl_srv_transition(s, job->pipeline_id, ev, (size_t)job->position, NULL, false, err);
+    sl_store_deployment_release(&d);
+    /* one transaction: no worker claims the job before its deployment names ACTOR, whose
+     * deploy access the claim checks (a transition inside it joins it) */
+    int trc = sl_store_tx_begin(s->st, job->pipeline_id, err);
+    if (trc < 0 && trc != SL_EBUSY)
+        return trc;
+    if (trc == SL_EBUSY)
+        sl_error_release(err);
+    int rc = sl_srv_transition(s, job->pipeline_id, ev, (size_t)job->position, NULL, false, err);
+    struct sl_store_job now = {0};
+    /* the attempt that runs now: the job played, or the new job a retry made */
+    if (rc == 0 && sl_store_job_get_current(s->st, job->id, &now, NULL) == 0 &&
+        sl_store_deployment_get_by_job(s->st, now.id, &d, NULL) == 0 &&
+        !strcmp(d.status, "created") && !d.started_at && strcmp(d.triggered_by, actor))
+        rc = sl_store_deployment_set_triggered_by(s->st, d.id, actor, err);
+    sl_store_job_release(&now);
+    sl_store_deployment_release(&d);
+    if (trc == 0) {
+        rc = sl_store_tx_end(s->st, rc, err);
+        /* what sl_srv_transition leaves to the outermost transaction */
+        if (rc == 0) {
+            sl_srv_resource_groups_kick(s, job->pipeline_id);
+            sl_srv_workers_wake(s);
+        }
+    }
     return rc;
 }
 

@@ -148,8 +148,10 @@ void sl_h_environment_rollback(struct req *r)
     }
     char actor[48];
     snprintf(actor, sizeof(actor), "token:%lld", (long long)r->token.id);
-    int rc = sl_srv_deploy_rollback(r->s, r->id, dep, actor, &new_id, &err);
-    if (rc == SL_EBUSY || rc == SL_EINVAL) {
+    int rc = sl_srv_deploy_rollback(r->s, r->id, dep, actor, r->token.role, &new_id, &err);
+    if (rc == SL_EPERM) {
+        sl_reply_error(r, 403, "forbidden", "%s", sl_error_format(&err));
+    } else if (rc == SL_EBUSY || rc == SL_EINVAL) {
         sl_reply_error(r, rc == SL_EBUSY ? 409 : 400, rc == SL_EBUSY ? "conflict" : "invalid", "%s",
                        sl_error_format(&err));
     } else if (rc < 0) {

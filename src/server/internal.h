@@ -484,18 +484,27 @@ const char *sl_srv_job_status_shown(const struct sl_store_job *j);
  * one did, and has a deployment of its own (a deployment not started yet, such as a
  * rollback's, moves to it). A no-op for jobs without an environment. */
 void sl_srv_deploy_job_retried(struct sl_server *s, int64_t old_id, int64_t new_id);
-/* Called with a job just claimed by WORKER_ID: when it would deploy over a newer successful
- * deployment, fails it (forward_deployment_failure, a line in its log) and returns true;
- * the caller must not run it. */
-bool sl_srv_deploy_refuse_outdated(struct sl_server *s, const struct sl_store_job *job,
-                                   const char *worker_id);
+/* Called with a job just claimed by WORKER_ID: when it deploys to a protected environment
+ * without deploy access (protected_environment_failure), was rejected by its approvers
+ * (deployment_rejected) or would deploy over a newer successful deployment
+ * (forward_deployment_failure), fails it with a line in its log and returns true; the
+ * caller must not run it. */
+bool sl_srv_deploy_refuse(struct sl_server *s, const struct sl_store_job *job,
+                          const char *worker_id);
+/* Plays or retries (EV) JOB for ACTOR ("token:3"), whose deploy access the caller checked
+ * (sl_srv_deploy_play_refused): the transition, and ACTOR as who triggered the deployment
+ * the job (or the retry's new job) now runs, in one transaction. As sl_srv_transition. */
+int sl_srv_deploy_job_event(struct sl_server *s, const struct sl_store_job *job, enum srv_event ev,
+                            const char *actor, struct sl_error *err);
 /* Stops environment ENVIRONMENT_ID: plays (or re-runs) the on_stop job of its latest
  * successful deployment, or stops it at once when there is none. SL_EBUSY when stopped. */
 int sl_srv_deploy_stop(struct sl_server *s, int64_t environment_id, struct sl_error *err);
 /* Re-runs the job of successful deployment DEPLOYMENT_ID (0: the latest successful one) of
- * the environment, as a new deployment that says what it rolls back to. */
+ * the environment for ACTOR of ROLE, as a new deployment that says what it rolls back to.
+ * SL_EPERM when the environment is protected and ACTOR may not deploy to it. */
 int sl_srv_deploy_rollback(struct sl_server *s, int64_t environment_id, int64_t deployment_id,
-                           const char *actor, int64_t *new_id, struct sl_error *err);
+                           const char *actor, const char *role, int64_t *new_id,
+                           struct sl_error *err);
 /* A push deleted BRANCH of PROJECT_ID: stops the environments last deployed from it that
  * have an on_stop job (review apps), as GitLab does; *STOPPED counts them. */
 int sl_srv_deploy_stop_branch(struct sl_server *s, int64_t project_id, const char *branch,

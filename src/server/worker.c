@@ -505,7 +505,7 @@ bool sl_srv_job_claimed(struct sl_server *s, const struct sl_store_job *job, con
                NULL);
     sl_error_release(&serr);
     /* refused first: a rejected deployment must not be taken for a retried one */
-    if (sl_srv_deploy_refuse_outdated(s, job, worker_id))
+    if (sl_srv_deploy_refuse(s, job, worker_id))
         return false;
     sl_srv_deploy_job_moved(s, job->id, "running");
     sl_srv_job_reported(s, job->id);

@@ -386,6 +386,23 @@ int sl_store_deployment_move_job(struct sl_store *st, int64_t id, int64_t job_id
     return rc;
 }
 
+int sl_store_deployment_set_triggered_by(struct sl_store *st, int64_t id, const char *actor,
+                                         struct sl_error *err)
+{
+    int64_t changes = 0;
+    int rc;
+    if ((rc = sl_db_check_text(actor, false, "deployment triggered_by", err)) < 0)
+        return rc;
+    struct db_value v[] = {db_text(actor), db_int(id)};
+    rc = sl_db_run(st, true,
+                   "UPDATE deployments SET triggered_by = ? WHERE id = ? AND started_at IS NULL "
+                   "AND status = 'created'",
+                   v, SL_ARRAY_LEN(v), NULL, &changes, err);
+    if (rc == 0 && changes == 0)
+        rc = sl_error_set(err, SL_EBUSY, "deployment %" PRId64 " is gone, started or blocked", id);
+    return rc;
+}
+
 int sl_store_deployment_list(struct sl_store *st, int64_t environment_id,
                              const struct sl_store_page *page, struct sl_store_deployment **out,
                              size_t *n, struct sl_error *err)

@@ -616,6 +616,11 @@ int sl_store_deployment_get_by_job(struct sl_store *st, int64_t job_id,
  * to run it was retried as JOB_ID. SL_EBUSY when it started or is gone. */
 int sl_store_deployment_move_job(struct sl_store *st, int64_t id, int64_t job_id,
                                  struct sl_error *err);
+/* ACTOR ("token:3") becomes who triggered deployment ID, not started yet and not blocked:
+ * the token that played or retried its job, whose deploy access then counts (GitLab's
+ * deployable user). SL_EBUSY when it started, is blocked or is gone. */
+int sl_store_deployment_set_triggered_by(struct sl_store *st, int64_t id, const char *actor,
+                                         struct sl_error *err);
 /* Deployments of an environment, newest first (keyset on id). PAGE->status filters. */
 int sl_store_deployment_list(struct sl_store *st, int64_t environment_id,
                              const struct sl_store_page *page, struct sl_store_deployment **out,

@@ -53,8 +53,8 @@ pipeline_done() { # pipeline_done ID: its status is final (the manual stop job w
   req GET "/api/v1/pipelines/$1" "$maint"
   [[ $(jget "['status']") =~ ^(success|failed|canceled|manual)$ ]]
 }
-run_pipeline() { # run_pipeline -> $pl, after it finished
-  req POST "/api/v1/projects/$proj/pipelines" "$dev" '{"ref":"main"}'
+run_pipeline() { # run_pipeline [TOKEN] -> $pl, after it finished; made by TOKEN (the developer)
+  req POST "/api/v1/projects/$proj/pipelines" "${1:-$dev}" '{"ref":"main"}'
   pl=$(jget "['id']")
   wait_for 60 pipeline_done "$pl" || bad "pipeline $pl finishes" "$body"
 }
@@ -245,6 +245,55 @@ wait_for 60 done6
 expect "the deployment it approved ran" success "$(jget "['status']")" "$body"
 req POST "/api/v1/jobs/$prod_job5/retry" "$maint"
 expect "a maintainer may not re-run a job of the protected environment: 403" 403 "$code" "$body"
+req POST "/api/v1/environments/$prod/rollback" "$maint"
+expect "nor roll it back: 403" 403 "$code" "$body"
+req DELETE "/api/v1/protected_environments/$rule" "$maint"
+expect "the rule is removed" 204 "$code"
+
+# who may deploy, without approvals: a pipeline made by a token without deploy access does
+# not deploy (GitLab drops the job with protected_environment_failure)
+req POST "/api/v1/projects/$proj/protected_environments" "$maint" \
+  "{\"name\":\"production\",\"deploy_role\":\"maintainer\",\"deploy_tokens\":[$dev2_id]}"
+expect "production: maintainers or the named developer, no approvals" "201 0" \
+  "$code $(jget "['required_approval_count']")" "$body"
+rule=$(jget "['id']")
+req GET "/api/v1/environments/$prod" "$dev"
+before=$(jget "['last_deployment']['id']")
+echo 6 > "$tmp/repo/version" && git_commit six
+run_pipeline "$dev"
+prod_job6=$(job_of production)
+expect "a developer's pipeline: its deployment job fails unrun" \
+  "failed failed protected_environment_failure" \
+  "$(jget "['status']") $(job_field production status) $(job_field production failure_reason)" "$body"
+req GET "/api/v1/jobs/$prod_job6/log" "$dev"
+expect "its log says why, naming the token" "1 0" \
+  "$(grep -c "environment this job is deploying to is protected.*token:[0-9]* may not deploy to production" <<<"$body") \
+$(grep -c "^deploying [0-9a-f]* to production" <<<"$body")" "$body"
+req GET "/api/v1/environments/$prod/deployments" "$dev"
+expect "its deployment failed, production's last deployment is unchanged" "$prod_job6 failed" \
+  "$(jget "[0]['deployable']['id']") $(jget "[0]['status']")" "$body"
+req GET "/api/v1/environments/$prod" "$dev"
+expect "production still runs what it ran" "$before" "$(jget "['last_deployment']['id']")"
+req POST "/api/v1/jobs/$prod_job6/retry" "$maint"
+expect "a maintainer retries it" 200 "$code" "$body"
+prod_job6=$(jget "['id']")
+done6b() { req GET "/api/v1/jobs/$prod_job6" "$dev"; [[ $(jget "['status']") =~ ^(success|failed)$ ]]; }
+wait_for 60 done6b
+expect "the maintainer's retry deploys" success "$(jget "['status']")" "$body"
+req GET /api/v1/session "$maint"
+maint_id=$(jget "['token']['id']")
+req GET "/api/v1/environments/$prod" "$dev"
+expect "production's last deployment is the retry's, triggered by the maintainer" \
+  "$prod_job6 token:$maint_id" \
+  "$(jget "['last_deployment']['deployable']['id']") $(jget "['last_deployment']['triggered_by']")" "$body"
+echo 7 > "$tmp/repo/version" && git_commit seven
+run_pipeline "$dev2"
+expect "the named developer token's pipeline deploys" "success success" \
+  "$(jget "['status']") $(job_field production status)" "$body"
+echo 8 > "$tmp/repo/version" && git_commit eight
+run_pipeline "$maint"
+expect "a maintainer's pipeline deploys" "success success" \
+  "$(jget "['status']") $(job_field production status)" "$body"
 req DELETE "/api/v1/protected_environments/$rule" "$maint"
 expect "the rule is removed" 204 "$code"
 
@@ -284,6 +333,23 @@ expect "sluice env rollback re-deploys the last deployment" 1 "$(grep -c 'rolls 
 expect "a bad id is a usage error" 2 "$?"
 "$bin" env list --url "$url" 2>/dev/null
 expect "no token is a usage error" 2 "$?"
+
+# a forge's push names no token of sluice's: it has no deploy access to a protected environment
+req POST "/api/v1/projects/$proj2/protected_environments" "$maint" '{"name":"production","deploy_role":"developer"}'
+expect "app2's production protected for developers" 201 "$code" "$body"
+git -C "$tmp/repo" checkout -q feature
+echo push > "$tmp/repo/version" && git_commit "feature: pushed"
+pushed=$(git -C "$tmp/repo" rev-parse HEAD)
+git -C "$tmp/repo" checkout -q main
+push="{\"object_kind\":\"push\",\"ref\":\"refs/heads/feature\",\"after\":\"$pushed\",\"project\":{}}"
+code=$(curl -s -o "$tmp/body" -w '%{http_code}' -X POST "$url/hooks/gitlab?project=app2" --data-binary "$push" \
+  -H 'Content-Type: application/json' -H 'X-Gitlab-Event: Push Hook' -H 'X-Gitlab-Token: s3cret-s3cret')
+body=$(cat "$tmp/body")
+expect "the push makes a pipeline" 201 "$code" "$body"
+pushed_pl=$(jget "['id']")
+wait_for 60 pipeline_done "$pushed_pl"
+expect "its production job fails unrun, its review app deploys" "protected_environment_failure success" \
+  "$(job_field production failure_reason) $(job_field review status)" "$body"
 
 # the per-project switch of outdated-deployment prevention (GitLab's ci_forward_deployment_enabled)
 req PUT "/api/v1/projects/$proj" "$maint" '{"ci_forward_deployment_enabled":false}'
