@@ -14,7 +14,7 @@
   const LH = 18; /* px per row; app.css .log .row has the same height */
   const MAX_PX = 8000000; /* tallest scroll area we make */
   const MERGE = 1 << 16; /* small appended chunks (a live tail) are merged up to this */
-  const SECTION = /section_(start|end):(\d+):([A-Za-z0-9_.-]+)(\[[^\]]*\])?/;
+  const SECTION = /^section_(start|end):(\d+):([A-Za-z0-9_.-]+)(\[[^\]]*\])?/;
   const BUDGET = 16 << 20; /* characters of log text held by default */
   const BLOCK = 5000; /* lines per placeholder chunk (one range request each) */
   const FETCHES = 2; /* range requests in flight at once */
@@ -162,7 +162,7 @@
     scanSections(chunk) {
       const t = chunk.text;
       for (let i = t.indexOf("section_"); i >= 0; i = t.indexOf("section_", i + 8)) {
-        const m = SECTION.exec(t.slice(i, i + 300));
+        const m = SECTION.exec(t.slice(i, i + 300)); /* a marker right here, not one further on */
         if (!m) continue;
         const line = chunk.first + this.lineIn(chunk, i);
         if (this.sections.some((x) => x.start === line) || this.open.some((x) => x.start === line)) continue;
@@ -264,9 +264,14 @@
         ts.className = "ts";
         const du = document.createElement("span");
         du.className = "du";
-        row.append(no, ts, tx, du);
+        /* a section's fold, a button so that the keyboard reaches it (Tab, Enter, Space) */
+        const tg = document.createElement("button");
+        tg.type = "button";
+        tg.className = "tg";
+        tg.hidden = true;
+        row.append(no, ts, tg, tx, du);
         this.pane.append(row);
-        this.rows.push({ row, no, ts, tx, du, line: -2, text: null });
+        this.rows.push({ row, no, ts, tg, tx, du, line: -2, text: null });
       }
       this.changed();
     }
@@ -335,6 +340,12 @@
         r.row.classList.toggle("mark", line === this.mark);
         r.row.classList.toggle("sec", !!sec);
         r.row.classList.toggle("closed", !!(sec && sec.collapsed));
+        r.tg.hidden = !sec;
+        if (sec) {
+          r.tg.textContent = sec.collapsed ? "▸" : "▾";
+          r.tg.setAttribute("aria-expanded", String(!sec.collapsed));
+          r.tg.setAttribute("aria-label", (sec.collapsed ? "unfold" : "fold") + " section " + sec.name);
+        }
         if (r.line === line && r.text === text) continue;
         r.line = line;
         r.text = text;

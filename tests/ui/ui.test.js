@@ -101,6 +101,14 @@ function rendererPrivateKB(browserPid) {
     const stamp = await until("stamped line", () => page.$$eval("#log .row", (rows) => rows.map((r) => r.querySelector(".ts").textContent + "|" + r.querySelector(".tx").textContent).find((t) => t.endsWith("|stamped line"))));
     ok(stamp === "20:00:00|stamped line", `a runner's timestamp is shown in its own column (${stamp})`);
     await shot("job-artifacts");
+    /* GitLab's collapsed section: folded on opening, unfolded from the keyboard */
+    const inside = () => page.$$eval("#log .row:not([hidden]) .tx", (t) => t.some((x) => x.textContent === "inside the section"));
+    const fold = await page.waitForSelector("#log .tg[aria-label='unfold section prep']");
+    ok(!(await inside()), "a collapsed=true section starts folded (its lines hidden)");
+    await fold.focus();
+    await page.keyboard.press("Enter");
+    await until("section unfolded", inside, 30000);
+    ok(await page.$("#log .tg[aria-label='fold section prep'][aria-expanded='true']") !== null, "Enter on the section's fold button unfolds it");
 
     /* the full pipeline: a running job's log, a manual job, a failing one, one to cancel */
     const full = await api("POST", `/api/v1/projects/${PROJECT}/pipelines`, { variables: { MODE: "full" } });
@@ -177,7 +185,9 @@ function rendererPrivateKB(browserPid) {
     const cdp = await ctx.newCDPSession(page);
     await cdp.send("Performance.enable");
     await page.goto(URL_ + "/projects");
-    await page.waitForSelector("table.grid");
+    await page.waitForSelector("table.grid td a[href^='/pipelines/']");
+    ok(true, "the projects page shows the default branch's last pipeline");
+    await shot("projects");
     let peakHeap = 0, peakPriv = 0, sampling = true;
     const sampler = (async () => {
       while (sampling) {
@@ -308,6 +318,7 @@ function rendererPrivateKB(browserPid) {
     await page.click("a:has-text('new_checkout')");
     await page.waitForSelector("h2:has-text('History') + table tbody tr");
     ok(true, "a flag's page shows its change history");
+    await shot("flag");
     await page.goBack();
     await page.waitForSelector("input[aria-label='new_checkout in production']");
     ok(true, "Back returns to the flags page");
