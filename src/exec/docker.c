@@ -504,8 +504,7 @@ static void run_after_script(struct job *j, struct sl_exec_result *r)
     const struct sl_exec_spec *spec = j->spec;
     struct phase ph = {.file = "after_script.sh", .cancel_fd = -1, .force_fd = -1};
     struct sl_error err = SL_ERROR_INIT;
-    int64_t tmo = spec->after_script_timeout_ms ? spec->after_script_timeout_ms
-                                                : SL_EXEC_AFTER_SCRIPT_TIMEOUT_MS;
+    int64_t tmo = sl_exec_after_script_timeout_ms(spec);
 
     ph.status = sl_exec_status_name(r->status);
     if (tmo > 0)
@@ -513,26 +512,11 @@ static void run_after_script(struct job *j, struct sl_exec_result *r)
     if (spec->cancel)
         ph.force_fd = sl_exec_cancel_force_fd(spec->cancel);
     sl_exec_output_system(&j->out, "Running after_script");
-    if (run_phase(j, &ph, &err) < 0) {
-        sl_exec_output_system(&j->out,
-                              "WARNING: after_script failed, but job will continue unaffected: %s",
-                              sl_error_format(&err));
-    } else {
-        r->after_script_ran = true;
-        if (ph.timed_out) {
-            r->after_script_timed_out = true;
-            sl_exec_output_system(&j->out, "WARNING: after_script failed, but job will continue "
-                                           "unaffected: execution took too long");
-        } else {
-            r->after_script_exit_code = ph.exit_code;
-            if (ph.exit_code != 0)
-                sl_exec_output_system(
-                    &j->out,
-                    "WARNING: after_script failed, but job will continue unaffected: "
-                    "exit code %d",
-                    ph.exit_code);
-        }
-    }
+    bool started = run_phase(j, &ph, &err) == 0;
+    /* the container's shell reports a signal as 128 + its number */
+    struct sl_exec_phase_end e = {ph.timed_out, ph.canceled, ph.exit_code,
+                                  ph.exit_code > 128 ? ph.exit_code - 128 : 0};
+    sl_exec_after_script_ended(&j->out, r, started ? NULL : sl_error_format(&err), &e, tmo);
     sl_error_release(&err);
 }
 
@@ -723,19 +707,8 @@ int sl_exec_docker_run(const struct sl_exec_spec *spec, struct sl_exec_result *r
     r.exit_code = ph.exit_code;
     if (ph.exit_code > 128)
         r.signal = ph.exit_code - 128;
-    if (ph.timed_out) {
-        r.status = SL_EXEC_TIMEOUT;
-        r.failure = SL_EXEC_JOB_EXECUTION_TIMEOUT;
-    } else if (ph.canceled) {
-        r.status = SL_EXEC_CANCELED;
-    } else if (ph.exit_code != 0) {
-        r.status = SL_EXEC_FAILED;
-        r.failure = SL_EXEC_SCRIPT_FAILURE;
-    } else {
-        r.status = SL_EXEC_SUCCESS;
-    }
-    if (spec->after_script && spec->after_script[0] && r.status != SL_EXEC_TIMEOUT &&
-        !(spec->cancel && sl_exec_cancel_forced(spec->cancel)))
+    sl_exec_result_settle(&r, ph.timed_out, ph.canceled, ph.exit_code);
+    if (sl_exec_after_script_due(spec, &r))
         run_after_script(&j, &r);
 
 done:

@@ -400,8 +400,7 @@ static void run_after_script(struct job *j, struct sl_exec_result *r)
     struct sl_error err = SL_ERROR_INIT;
     const char *const *lists[] = {spec->after_script};
     char *status_var = NULL;
-    int64_t tmo = spec->after_script_timeout_ms ? spec->after_script_timeout_ms
-                                                : SL_EXEC_AFTER_SCRIPT_TIMEOUT_MS;
+    int64_t tmo = sl_exec_after_script_timeout_ms(spec);
 
     ph.script = sl_exec_script_build(j->out.marker, j->is_bash, lists, 1);
     ph.envp = sl_exec_phase_env(spec->env, sl_exec_status_name(r->status), &status_var);
@@ -411,29 +410,13 @@ static void run_after_script(struct job *j, struct sl_exec_result *r)
         ph.force_fd = sl_exec_cancel_force_fd(spec->cancel);
 
     sl_exec_output_system(&j->out, "Running after_script");
-    if (run_phase(j, &ph, &err) < 0) {
-        sl_exec_output_system(&j->out,
-                              "WARNING: after_script failed, but job will continue unaffected: %s",
-                              err.message ? err.message : "cannot start it");
-        goto out;
-    }
-    r->after_script_ran = true;
-    if (ph.timed_out) {
-        r->after_script_timed_out = true;
-        sl_exec_output_system(&j->out,
-                              "WARNING: after_script failed, but job will continue unaffected: "
-                              "execution took longer than %lld.%03lld seconds",
-                              (long long)(tmo / 1000), (long long)(tmo % 1000));
-    } else if (ph.canceled) {
-        sl_exec_output_system(&j->out, "WARNING: after_script was canceled");
-    } else {
-        r->after_script_exit_code = ph.exit_code;
-        if (ph.exit_code != 0)
-            sl_exec_output_system(
-                &j->out, "WARNING: after_script failed, but job will continue unaffected: %s %d",
-                ph.signal ? "killed by signal" : "exit code", ph.signal ? ph.signal : ph.exit_code);
-    }
-out:
+    bool started = run_phase(j, &ph, &err) == 0;
+    struct sl_exec_phase_end e = {ph.timed_out, ph.canceled, ph.exit_code, ph.signal};
+    sl_exec_after_script_ended(&j->out, r,
+                               started       ? NULL
+                               : err.message ? err.message
+                                             : "cannot start it",
+                               &e, tmo);
     sl_exec_output_flush(&j->out);
     free((char *)ph.script);
     free(ph.envp);
@@ -502,20 +485,9 @@ int sl_exec_shell_run(const struct sl_exec_spec *spec, struct sl_exec_result *re
     }
     r.exit_code = ph.exit_code;
     r.signal = ph.signal;
-    if (ph.timed_out) {
-        r.status = SL_EXEC_TIMEOUT;
-        r.failure = SL_EXEC_JOB_EXECUTION_TIMEOUT;
-    } else if (ph.canceled) {
-        r.status = SL_EXEC_CANCELED;
-    } else if (ph.exit_code != 0) {
-        r.status = SL_EXEC_FAILED;
-        r.failure = SL_EXEC_SCRIPT_FAILURE;
-    } else {
-        r.status = SL_EXEC_SUCCESS;
-    }
+    sl_exec_result_settle(&r, ph.timed_out, ph.canceled, ph.exit_code);
 
-    if (spec->after_script && spec->after_script[0] && r.status != SL_EXEC_TIMEOUT &&
-        !(spec->cancel && sl_exec_cancel_forced(spec->cancel)))
+    if (sl_exec_after_script_due(spec, &r))
         run_after_script(&j, &r);
 
 done:
