@@ -1,6 +1,6 @@
-/* banned.h: C library calls the codebase does not use (as git's banned.h): included by
- * compat.h in every room built with SL_BANNED (all but exec for now: docker.c and
- * workspace_manifest.c still use atoi and strcpy).
+/* banned.h: C library calls the codebase does not use (as git's banned.h): included last by
+ * compat.h in everything built with SL_BANNED: every room, the CLI and the sandbox helper
+ * (CMakeLists.txt), so a new use fails the build.
  *
  *  - atoi, atol, atoll: no error, undefined behaviour on overflow; outside input is parsed
  *    with strtol/strtoll and a range, or sl_parse_ll (base/str.h);

@@ -101,8 +101,7 @@ static void sweep(void)
                 const char *pid = json_string_value(json_object_get(labels, LABEL));
                 bool service = json_object_get(labels, "sluice.service") != NULL;
                 char *del;
-                if (!id || !pid || service != (pass == 0) ||
-                    (kill((pid_t)atoi(pid), 0) == 0 || errno == EPERM))
+                if (!id || service != (pass == 0) || !sl_docker_label_owner_gone(pid))
                     continue;
                 del = sl_xasprintf("/containers/%s?force=1&v=1", id);
                 sl_docker_call(sweep_engine, "DELETE", del, NULL, &status, NULL, NULL, NULL);

@@ -94,7 +94,8 @@ static size_t exposed_ports(struct sl_docker_services *s, size_t i, int *ports)
         json_object_foreach(json_object_get(json_object_get(reply, "Config"), "ExposedPorts"), key,
                             v)
         {
-            int port = atoi(key);
+            /* "8080/tcp": the digits before the slash (an engine's text, so checked) */
+            int port = (int)sl_parse_clamp(key, 0, 65536);
             if (port > 0 && port < 65536 && n < 16 && !strstr(key, "/udp"))
                 ports[n++] = port;
         }
@@ -114,7 +115,7 @@ static int healthcheck_port(const struct sl_exec_service *sv, const char *const 
     for (const char *const *e = sv->variables; e && *e; e++)
         if (sl_starts_with(*e, "HEALTHCHECK_TCP_PORT="))
             v = *e + 21;
-    int port = v ? atoi(v) : 0;
+    int port = v ? (int)sl_parse_clamp(v, 0, 65536) : 0;
     return port > 0 && port < 65536 ? port : 0;
 }
 
@@ -457,6 +458,18 @@ void sl_docker_services_remove(struct sl_docker_services *s, bool job_gone)
     }
 }
 
+bool sl_docker_label_owner_gone(const char *pid)
+{
+    char *end;
+    if (!pid || !*pid)
+        return false;
+    errno = 0;
+    long n = strtol(pid, &end, 10);
+    if (*end || errno || n <= 0 || n > INT_MAX)
+        return false;
+    return kill((pid_t)n, 0) < 0 && errno == ESRCH;
+}
+
 void sl_docker_services_sweep(struct sl_docker *d, const char *label)
 {
     json_t *list = NULL, *v;
@@ -473,7 +486,7 @@ void sl_docker_services_sweep(struct sl_docker *d, const char *label)
             const char *name = json_string_value(json_object_get(v, "Name"));
             const char *pid =
                 json_string_value(json_object_get(json_object_get(v, "Labels"), label));
-            if (!name || !pid || (kill((pid_t)atoi(pid), 0) == 0 || errno == EPERM))
+            if (!name || !sl_docker_label_owner_gone(pid))
                 continue;
             char *del = sl_xasprintf("/networks/%s", name);
             sl_docker_call(d, "DELETE", del, NULL, &status, NULL, NULL, NULL);

@@ -69,6 +69,10 @@ void sl_docker_services_logs(struct sl_docker_services *s);
 /* Removes the service containers, then (after the caller removed the job's container)
  * the network: call with JOB_GONE false first, then true. */
 void sl_docker_services_remove(struct sl_docker_services *s, bool job_gone);
+/* True when PID, the value of a container's or network's sluice.pid label (anyone who can
+ * reach the engine can write one), names a process that is gone. A live process, one of
+ * another user (EPERM), or a label that is not a positive pid is never swept. */
+bool sl_docker_label_owner_gone(const char *pid);
 /* Removes networks labelled LABEL whose process is gone. */
 void sl_docker_services_sweep(struct sl_docker *d, const char *label);
 

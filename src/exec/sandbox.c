@@ -18,6 +18,7 @@
 #include "base/compat.h"
 #include "exec/executors.h"
 #include "base/alloc.h"
+#include "base/str.h"
 
 #include <fcntl.h>
 #include <linux/mount.h>
@@ -190,7 +191,7 @@ static bool cg_oom(const struct cg *c)
         close(fd);
         buf[n > 0 ? n : 0] = 0;
         const char *k = strstr(buf, "oom_kill ");
-        if (k && atoll(k + 9) > 0)
+        if (k && sl_parse_ll(k + 9) > 0)
             return true;
     }
     return false;
@@ -204,8 +205,8 @@ static void cg_remove(const struct cg *c)
         /* leave the cgroup first: it can only go once empty */
         snprintf(path, sizeof(path), "%s", c->dir[i]);
         char *slash = strrchr(path, '/');
-        *slash = 0;
-        strcat(path, "/cgroup.procs");
+        size_t len = (size_t)(slash - path);
+        snprintf(slash, sizeof(path) - len, "/cgroup.procs");
         put(path, self);
         for (int t = 0; t < 200 && rmdir(c->dir[i]) < 0 && errno == EBUSY; t++)
             usleep(5000);
@@ -337,6 +338,16 @@ static int init_main(const struct opts *o)
     }
 }
 
+/* V as a whole positive number (a byte or process count), else -1: a typo must not
+ * become an unlimited job (atoll would give 0). */
+static long long positive(const char *v)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    return end != v && !*end && errno == 0 && n > 0 ? n : -1;
+}
+
 static int parse(int argc, char **argv, struct opts *o)
 {
     int i;
@@ -361,14 +372,21 @@ static int parse(int argc, char **argv, struct opts *o)
             o->workspace = v;
         else if (!strcmp(a, "--hide") && o->nhide < MAX_HIDE)
             o->hide[o->nhide++] = v;
-        else if (!strcmp(a, "--memory"))
-            o->memory = atoll(v);
-        else if (!strcmp(a, "--pids"))
-            o->pids = atoll(v);
-        else if (!strcmp(a, "--cpus"))
-            o->cpus = atof(v);
-        else
+        else if (!strcmp(a, "--memory")) {
+            if ((o->memory = positive(v)) < 0)
+                return -1;
+        } else if (!strcmp(a, "--pids")) {
+            if ((o->pids = positive(v)) < 0)
+                return -1;
+        } else if (!strcmp(a, "--cpus")) {
+            char *end;
+            errno = 0;
+            o->cpus = strtod(v, &end);
+            if (end == v || *end || errno || !(o->cpus > 0))
+                return -1;
+        } else {
             return -1;
+        }
     }
     if (i >= argc)
         return -1;

@@ -33,7 +33,7 @@ bool sl_ws_stat_same(const struct ws_stat *a, const struct ws_stat *b)
 void sl_ws_manifest_init(struct ws_manifest *m)
 {
     memset(m, 0, sizeof(*m));
-    strcpy(m->head, "-");
+    snprintf(m->head, sizeof(m->head), "-");
 }
 
 void sl_ws_manifest_release(struct ws_manifest *m)

@@ -33,6 +33,16 @@ export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER
 printf 'job:\n  script: echo ran-the-job\n' >.gitlab-ci.yml
 git add -A && git commit -qm init
 
+# a limit the helper cannot read is a usage error, never an unlimited job (atoll read
+# "64m" or "abc" as 64 or 0 before)
+for lim in "--memory abc" "--memory 64m" "--pids -3" "--pids 0" "--cpus nan" "--cpus 0"; do
+  # shellcheck disable=SC2086 # the option and its value, two words
+  out=$("$bin" __sandbox $lim -- /bin/echo ran-anyway 2>&1)
+  rc=$?
+  code "__sandbox $lim: usage error" 2
+  lacks "__sandbox $lim: nothing ran" "ran-anyway"
+done
+
 # the sandbox works here: the probe lets the run through
 out=$("$bin" run --no-color --executor sandbox --pids 100 2>&1)
 rc=$?
