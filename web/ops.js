@@ -67,12 +67,19 @@
       } catch (err) { fail(err); }
     }
 
+    /* a strategy as a line: its name, its parameters, its constraints (Unleash's form) */
+    const strategy = (st) => {
+      const ps = Object.entries(st.parameters || {}).filter(([k]) => k !== "groupId").map(([k, v]) => `${k} ${v}${k === "rollout" ? "%" : ""}`);
+      const cs = (st.constraints || []).map((c) => `${c.contextName} ${c.operator} ${(c.values || [c.value]).join(", ")}`);
+      return h("span", {}, h("b", {}, st.name), ps.length ? " · " + ps.join(", ") : "", cs.length ? h("span", { class: "muted" }, " when " + cs.join(" and ")) : "");
+    };
+
     async function flag(id, name) {
-      page("Feature flag " + name, tabs(id, ""));
+      page("Feature flag " + name, tabs(id, null)); /* every tab a link: this page is under Feature flags */
       try {
         const f = await api("GET", `/api/v1/projects/${id}/feature_flags/${encodeURIComponent(name)}`);
         main().append(h("p", {}, f.description || "", " ", h("span", { class: "muted" }, f.type + (f.tags && f.tags.length ? " · " + f.tags.join(", ") : ""))));
-        main().append(h("h2", {}, "Environments"), grid(["Environment", "Enabled", "Strategies", "Updated"], f.environments.map((e) => h("tr", {}, h("td", {}, e.environment), h("td", {}, e.enabled ? "on" : "off"), h("td", {}, h("pre", { class: "mono" }, JSON.stringify(e.strategies, null, 1))), h("td", {}, ago(e.updated_at))))));
+        main().append(h("h2", {}, "Environments"), grid(["Environment", "Enabled", "Strategies", "Updated"], f.environments.map((e) => h("tr", {}, h("td", {}, e.environment), h("td", {}, e.enabled ? "on" : "off"), h("td", {}, h("ul", { class: "plain" }, (e.strategies || []).map((st) => h("li", {}, strategy(st))))), h("td", {}, ago(e.updated_at))))));
         const hist = await api("GET", `/api/v1/projects/${id}/feature_flags/${encodeURIComponent(name)}/history?limit=50`);
         main().append(h("h2", {}, "History"), hist.length ? grid(["At", "Who", "Action", "Environment", "From"], hist.map((x) => h("tr", {}, h("td", {}, ago(x.at)), h("td", {}, x.actor), h("td", {}, x.action), h("td", {}, x.environment || ""),
           h("td", {}, x.job_id ? link("/jobs/" + x.job_id, "job #" + x.job_id) : x.pipeline_id ? link("/pipelines/" + x.pipeline_id, "pipeline #" + x.pipeline_id) : "")))) : h("p", { class: "muted" }, "none"));
@@ -86,7 +93,7 @@
       try {
         const rs = (await api("GET", "/api/v1/runners?limit=100")).runners;
         /* what each runner runs: the API's "running" (GET /api/v1/runners) */
-        const running = (r) => (r.running || []).length ? h("ul", { class: "running" }, r.running.map((j) => h("li", {}, link("/jobs/" + j.id, j.name), h("span", { class: "muted" }, ` (#${j.id}, pipeline `), link("/pipelines/" + j.pipeline_id, "#" + j.pipeline_id), h("span", { class: "muted" }, ")")))) : h("span", { class: "muted" }, "idle");
+        const running = (r) => (r.running || []).length ? h("ul", { class: "plain" }, r.running.map((j) => h("li", {}, link("/jobs/" + j.id, j.name), h("span", { class: "muted" }, ` (#${j.id}, pipeline `), link("/pipelines/" + j.pipeline_id, "#" + j.pipeline_id), h("span", { class: "muted" }, ")")))) : h("span", { class: "muted" }, "idle");
         main().append(rs.length ? grid(["Runner", "Status", "Running", "Tags", "Version", "Last contact", ""], rs.map((r) => h("tr", {},
           h("td", {}, r.name || r.description || "#" + r.id), h("td", {}, h("span", { class: "st st-" + (online(r) ? "success" : "canceled") }, online(r) ? "online" : "offline"), r.paused ? " · paused" : ""),
           h("td", {}, running(r)),
