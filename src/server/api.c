@@ -1,6 +1,7 @@
 /* api.c: the route table and its handlers (docs/api.md documents each one). */
 #include "base/compat.h"
 #include "base/alloc.h"
+#include "base/log.h"
 #include "base/diag.h"
 #include "base/time.h"
 #include "config/config.h"
@@ -79,11 +80,12 @@ static void h_metrics(struct req *r)
 
 static json_t *project_json(const struct sl_store_project *p)
 {
-    return json_pack("{s:I,s:s,s:s,s:s,s:i,s:b,s:b,s:o}", "id", (json_int_t)p->id, "name", p->name,
-                     "repo_url", p->repo_url, "default_branch", p->default_branch,
+    return json_pack("{s:I,s:s,s:s,s:s,s:i,s:b,s:b,s:b,s:o}", "id", (json_int_t)p->id, "name",
+                     p->name, "repo_url", p->repo_url, "default_branch", p->default_branch,
                      "poll_interval_s", p->poll_interval_s, "webhook_secret_set",
                      p->webhook_secret && *p->webhook_secret, "ci_forward_deployment_enabled",
-                     !p->outdated_deployments_allowed, "created_at", time_json(p->created_at));
+                     !p->outdated_deployments_allowed, "fork_pipelines_need_approval",
+                     p->fork_pipelines_need_approval, "created_at", time_json(p->created_at));
 }
 
 static bool repo_url_ok(const char *u)
@@ -164,6 +166,13 @@ static bool project_fields(struct req *r, json_t *b, struct sl_store_project *p,
                 return false;
             }
             p->outdated_deployments_allowed = !json_is_true(x);
+        } else if (!strcmp(k, "fork_pipelines_need_approval")) {
+            if (!json_is_boolean(x)) {
+                sl_reply_error(r, 400, "invalid",
+                               "fork_pipelines_need_approval must be true or false");
+                return false;
+            }
+            p->fork_pipelines_need_approval = json_is_true(x);
         } /* no other field gets here (validate.c) */
     }
     if (create && (!p->name || !p->repo_url)) {
@@ -356,6 +365,15 @@ json_t *sl_pipeline_json(const struct sl_store_pipeline *p)
     if (p->parent_pipeline_id) {
         json_object_set_new(o, "parent_pipeline_id", json_integer(p->parent_pipeline_id));
         json_object_set_new(o, "parent_job_id", json_integer(p->parent_job_id));
+    }
+    /* a fork's pipeline held for a maintainer (docs/merge-requests.md "Forks") */
+    json_object_set_new(o, "waits_for_approval",
+                        json_boolean(p->hold_reason != NULL && !p->finished_at));
+    if (p->hold_reason)
+        json_object_set_new(o, "hold_reason", json_string(p->hold_reason));
+    if (p->approved_by) {
+        json_object_set_new(o, "approved_by", json_string(p->approved_by));
+        json_object_set_new(o, "approved_at", time_json(p->approved_at));
     }
     return o;
 }
@@ -584,6 +602,30 @@ static void h_pipeline_retry(struct req *r)
     sl_error_release(&err);
 }
 
+/* A maintainer lets a held pipeline (a fork's merge request, docs/merge-requests.md) run: the
+ * hold is cleared once (compare-and-set in the store) and the pipeline settled, which starts
+ * it as its creation would have. */
+static void h_pipeline_approve(struct req *r)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    char actor[48];
+    snprintf(actor, sizeof(actor), "token:%lld", (long long)r->token.id);
+    int rc = sl_store_pipeline_approve(r->s->st, r->id, actor, sl_time_now_ms(), &err);
+    if (rc == 0) {
+        audit_on(r, "pipeline.approve", "pipeline", r->id);
+        /* a failure here leaves it approved and created: the next settle starts it */
+        struct sl_error terr = SL_ERROR_INIT;
+        if (sl_srv_transition(r->s, r->id, SRV_EV_SETTLE, 0, NULL, false, &terr) < 0)
+            sl_log(SL_LOG_ERROR, "cannot start an approved pipeline", "error",
+                   sl_error_format(&terr), NULL);
+        sl_error_release(&terr);
+        reply_pipeline(r, 200, r->id);
+    } else {
+        sl_reply_sl_error(r, rc, &err);
+    }
+    sl_error_release(&err);
+}
+
 /* --- jobs ----------------------------------------------------------------------------- */
 
 static void h_job_get(struct req *r)
@@ -808,6 +850,7 @@ const struct route sl_srv_routes[] = {
     {"GET", "/api/v1/pipelines/{id}", h_pipeline_get, "viewer"},
     {"POST", "/api/v1/pipelines/{id}/cancel", h_pipeline_cancel, "developer"},
     {"POST", "/api/v1/pipelines/{id}/retry", h_pipeline_retry, "developer"},
+    {"POST", "/api/v1/pipelines/{id}/approve", h_pipeline_approve, "maintainer"},
     {"GET", "/api/v1/pipelines/{id}/test_report", sl_h_pipeline_test_report, "viewer"},
     {"GET", "/api/v1/jobs/{id}", h_job_get, "viewer"},
     {"GET", "/api/v1/jobs/{id}/log", sl_h_job_log, "viewer"},

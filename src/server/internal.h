@@ -574,11 +574,14 @@ struct srv_job_vars {
     struct srv_job_var *vars;
     size_t n;
 };
-/* The variables of project PROJECT_ID for the job PLANNED describes (its environment and
- * CI_COMMIT_REF_PROTECTED come from PLANNED's variables). Release with
- * sl_srv_job_vars_release (values are wiped). */
-int sl_srv_job_variables(struct sl_server *s, int64_t project_id, const struct sl_job_spec *planned,
-                         struct srv_job_vars *out, struct sl_error *err);
+/* The variables of project PROJECT_ID for the job PLANNED describes (its environment from
+ * PLANNED's variables). PROTECTED: whether its pipeline gets protected variables, as stored
+ * on the pipeline (1, 0); -1 for a pipeline made before that was stored, for which
+ * PLANNED's CI_COMMIT_REF_PROTECTED decides. Release with sl_srv_job_vars_release (values
+ * are wiped). */
+int sl_srv_job_variables(struct sl_server *s, int64_t project_id, int protected_,
+                         const struct sl_job_spec *planned, struct srv_job_vars *out,
+                         struct sl_error *err);
 /* The same for a job in ENVIRONMENT (NULL: none, so only rows scoped `*` apply) on a ref
  * that is REF_PROTECTED or not: what pipeline creation hands the planner for rules and
  * include paths (environment NULL). */

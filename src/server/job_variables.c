@@ -6,8 +6,8 @@
  *  - within one level, of the rows of a key whose environment scope applies to the job's
  *    environment (plan/scope.h), the most specific wins: the exact name over a pattern
  *    over `*`; a job without an environment gets only `*` rows;
- *  - a protected variable only reaches pipelines whose ref is protected
- *    (CI_COMMIT_REF_PROTECTED, protected_refs.c);
+ *  - a protected variable only reaches pipelines whose ref is protected (decided when the
+ *    pipeline is made and stored on it, protected_refs.c; a fork's never);
  *  - masked (and hidden) values are masked in the job's log; a file variable's value goes
  *    into a file and the variable holds its path.
  * Pipeline (trigger, API) variables rank above all of this; jobspec applies that. */
@@ -63,12 +63,19 @@ static void pick(struct sl_store_variable *rows, size_t n, const char *environme
     }
 }
 
-int sl_srv_job_variables(struct sl_server *s, int64_t project_id, const struct sl_job_spec *planned,
-                         struct srv_job_vars *out, struct sl_error *err)
+int sl_srv_job_variables(struct sl_server *s, int64_t project_id, int protected_,
+                         const struct sl_job_spec *planned, struct srv_job_vars *out,
+                         struct sl_error *err)
 {
-    const char *prot = planned_var(planned, "CI_COMMIT_REF_PROTECTED");
-    return sl_srv_stored_variables(s, project_id, planned_var(planned, "CI_ENVIRONMENT_NAME"),
-                                   prot && !strcmp(prot, "true"), out, err);
+    /* The pipeline's own decision: a job's CI_COMMIT_REF_PROTECTED is whatever its YAML
+     * (or a fork's) sets it to, so it decides only for pipelines stored before 0061. */
+    bool prot = protected_ > 0;
+    if (protected_ < 0) {
+        const char *v = planned_var(planned, "CI_COMMIT_REF_PROTECTED");
+        prot = v && !strcmp(v, "true");
+    }
+    return sl_srv_stored_variables(s, project_id, planned_var(planned, "CI_ENVIRONMENT_NAME"), prot,
+                                   out, err);
 }
 
 int sl_srv_stored_variables(struct sl_server *s, int64_t project_id, const char *environment,

@@ -9,7 +9,10 @@
  *  - rules:changes compares the head with the merge base of the target branch, as GitLab
  *    compares a merge request's diff, not the last push;
  *  - protected variables only when source and target branches are both protected and the
- *    request is not from a fork (a fork's code never sees the project's secrets).
+ *    request is not from a fork (a fork's code never sees the project's secrets); the
+ *    decision is stored on the pipeline (pipelines.c), and with the project's
+ *    fork_pipelines_need_approval a fork's pipeline is made held until a maintainer
+ *    approves it (api.c h_pipeline_approve, transitions.c).
  * A branch pipeline of a branch with open requests gets CI_OPEN_MERGE_REQUESTS
  * ("group/project!1,group/project!4", at most 4), so the well-known workflow
  * "merge request pipelines, else branch pipelines, never both" makes one pipeline per push.

@@ -689,6 +689,12 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
         rc = sl_srv_mr_open_list(s, proj->id, ref, &t, err);
     if (rc < 0)
         goto out;
+    /* decided once, here: the jobs' variables come from this, not from their own
+     * CI_COMMIT_REF_PROTECTED, which the YAML can set */
+    p.protected_known = true;
+    p.protected_ = is_protected;
+    /* a fork's code waits for a maintainer when the project says so (h_pipeline_approve) */
+    bool held = mr && mr->from_fork && proj->fork_pipelines_need_approval;
     /* rules and include paths see the stored variables, as in GitLab (plan.h) */
     if ((rc = sl_srv_stored_variables(s, proj->id, NULL, is_protected, &stored, err)) < 0)
         goto out;
@@ -784,8 +790,10 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
             goto out;
         sj[i].name = plan->jobs[i].name;
     }
+    /* a held pipeline is not started: its jobs stay created until it is approved, when
+     * the transition that rebuilds the machine settles it (transitions.c) */
     if ((rc = sl_sched_new(&m, sj, njobs, plan->nstages, err)) < 0 ||
-        (rc = sl_sched_start(m, now, err)) < 0)
+        (!held && (rc = sl_sched_start(m, now, err)) < 0))
         goto out;
     /* bridge jobs are the server's own: running at once, never queued for a runner */
     bool bridges = false;
@@ -812,8 +820,10 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
         if (sl_sched_job_status(m, i) == SL_SCHED_SCHEDULED)
             jobs[i].due_at = sl_sched_job_due(m, i);
     }
-    p.status = (char *)sl_sched_status_name(sl_sched_status(m));
-    if (sl_sched_is_finished(m))
+    /* held: GitLab's "manual" (blocked) pipeline status, waiting for someone to act */
+    p.status = held ? (char *)"manual" : (char *)sl_sched_status_name(sl_sched_status(m));
+    p.hold_reason = held ? (char *)"fork" : NULL;
+    if (!held && sl_sched_is_finished(m))
         p.finished_at = now;
     int64_t pid = 0;
     rc = sl_store_pipeline_create(s->st, &p, jobs, njobs, now, &pid, &p.iid, err);

@@ -181,7 +181,8 @@ static int stored_variables(struct sl_server *s, const struct sl_store_pipeline 
                             const struct sl_job_spec *js, json_t *vars, struct sl_error *err)
 {
     struct srv_job_vars jv = {0};
-    int rc = sl_srv_job_variables(s, p->project_id, js, &jv, err);
+    int rc = sl_srv_job_variables(s, p->project_id, !p->protected_known ? -1 : p->protected_, js,
+                                  &jv, err);
     json_t *pipeline_vars = p->variables ? json_loads(p->variables, 0, NULL) : NULL;
     for (size_t i = 0; rc == 0 && i < jv.n; i++) {
         const struct srv_job_var *v = &jv.vars[i];

@@ -190,6 +190,14 @@ static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, si
     memset(&p, 0, sizeof(p));
     if ((rc = sl_store_pipeline_get(s->st, pipeline_id, &p, err)) < 0)
         return rc;
+    if (p.hold_reason && ev != SRV_EV_CANCEL_PIPELINE) {
+        /* held for a maintainer (a fork's merge request): nothing starts before the
+         * approval, whose settle is the first event it takes; cancel still ends it */
+        if (ev != SRV_EV_SETTLE)
+            rc = sl_error_set(err, SL_EBUSY, "pipeline %lld waits for a maintainer's approval",
+                              (long long)pipeline_id);
+        goto out;
+    }
     if ((rc = sl_store_job_list_by_pipeline(s->st, pipeline_id, &jobs, &n, err)) < 0)
         goto out;
     if (n == 0) /* a pipeline that failed to compile: nothing to schedule */

@@ -41,6 +41,7 @@ static const struct srv_field project_fields[] = {
     {"webhook_secret", SRV_F_STRING, SECRET_MAX_LEN, false},
     {"poll_interval_s", SRV_F_INT, 0, false},
     {"ci_forward_deployment_enabled", SRV_F_BOOL, 0, false},
+    {"fork_pipelines_need_approval", SRV_F_BOOL, 0, false},
 };
 /* GitLab's variable attributes; the value's and description's limits are the handler's,
  * which answers them in GitLab's {"message": {FIELD: [...]}} shape */
@@ -81,6 +82,7 @@ const struct srv_request_spec sl_srv_request_specs[] = {
     {"GET", "/api/v1/projects/{id}/pipelines", NO_BODY, .statuses = pipeline_statuses},
     {"POST", "/api/v1/pipelines/{id}/cancel", NO_BODY},
     {"POST", "/api/v1/pipelines/{id}/retry", NO_BODY},
+    {"POST", "/api/v1/pipelines/{id}/approve", NO_BODY},
     {"POST", "/api/v1/jobs/{id}/play", NO_BODY},
     {"POST", "/api/v1/jobs/{id}/retry", NO_BODY},
     {"POST", "/api/v1/jobs/{id}/cancel", NO_BODY},

@@ -301,6 +301,8 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     char *workspace = workspace_take(builds, pl.project_id, job->name);
     if (s->run_as)
         pthread_once(&owner_once, owner_validation_off);
+    /* what the pipeline decided when it was made, not what its YAML says (job_variables.c) */
+    int pl_protected = !pl.protected_known ? -1 : pl.protected_;
     sl_store_pipeline_release(&pl);
     char *pdir = sl_xasprintf("%s/pipelines/%lld", s->data_dir, (long long)job->pipeline_id);
     char *artdir = sl_xasprintf("%s/artifacts/%d", pdir, job->position);
@@ -327,7 +329,7 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     if (brc == 0) {
         job_ctx(w, job, spec, pdir, &ca, &ctx, &project_id);
         /* the project's and instance's CI/CD variables, and the mask of their secrets */
-        brc = sl_srv_job_variables(s, project_id, &planned.spec, &jv, &err);
+        brc = sl_srv_job_variables(s, project_id, pl_protected, &planned.spec, &jv, &err);
         /* CI_JOB_TOKEN: valid while this attempt runs (git over HTTP, artifacts of its
          * dependencies, the API calls that take it), masked in its log */
         char *job_token = NULL;

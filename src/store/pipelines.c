@@ -6,7 +6,7 @@
 #define PIPELINE_COLS                                                                              \
     "id, project_id, iid, status, ref, is_tag, sha, before_sha, source, variables, "               \
     "error_message, yaml_errors, created_at, started_at, finished_at, parent_pipeline_id, "        \
-    "parent_job_id"
+    "parent_job_id, hold_reason, approved_by, approved_at, protected"
 
 void sl_store_pipeline_release(struct sl_store_pipeline *p)
 {
@@ -20,6 +20,8 @@ void sl_store_pipeline_release(struct sl_store_pipeline *p)
     free(p->variables);
     free(p->error_message);
     free(p->yaml_errors);
+    free(p->hold_reason);
+    free(p->approved_by);
     *p = (struct sl_store_pipeline){0};
 }
 
@@ -49,6 +51,11 @@ static void read_pipeline(const struct db_rows *r, size_t row, struct sl_store_p
     p->finished_at = sl_db_get_int(r, row, 14);
     p->parent_pipeline_id = sl_db_get_int(r, row, 15);
     p->parent_job_id = sl_db_get_int(r, row, 16);
+    p->hold_reason = sl_db_get_str(r, row, 17);
+    p->approved_by = sl_db_get_str(r, row, 18);
+    p->approved_at = sl_db_get_int(r, row, 19);
+    p->protected_known = !sl_db_is_null(r, row, 20);
+    p->protected_ = sl_db_get_int(r, row, 20) != 0;
 }
 
 static int check_pipeline(const struct sl_store_pipeline *p, struct sl_error *err)
@@ -61,7 +68,8 @@ static int check_pipeline(const struct sl_store_pipeline *p, struct sl_error *er
         (rc = sl_db_check_text(p->source, true, "source", err)) < 0 ||
         (rc = sl_db_check_text(p->variables, false, "variables", err)) < 0 ||
         (rc = sl_db_check_text(p->error_message, false, "error_message", err)) < 0 ||
-        (rc = sl_db_check_text(p->yaml_errors, false, "yaml_errors", err)) < 0)
+        (rc = sl_db_check_text(p->yaml_errors, false, "yaml_errors", err)) < 0 ||
+        (rc = sl_db_check_text(p->hold_reason, false, "hold_reason", err)) < 0)
         return rc;
     return 0;
 }
@@ -200,6 +208,14 @@ int sl_store_pipeline_create(struct sl_store *st, const struct sl_store_pipeline
     if (rc < 0)
         goto end;
     id = sl_db_get_int(&rows, 0, 0);
+    if (p->hold_reason || p->protected_known) { /* 0061's columns, named only when used */
+        struct db_value hv[] = {db_text(p->hold_reason),
+                                p->protected_known ? db_int(p->protected_) : db_null(), db_int(id)};
+        if ((rc =
+                 sl_db_exec(&dc, "UPDATE pipelines SET hold_reason = ?, protected = ? WHERE id = ?",
+                            hv, SL_ARRAY_LEN(hv), NULL, NULL, err)) < 0)
+            goto end;
+    }
     for (size_t i = 0; i < njobs; i++)
         if ((rc = insert_job(&dc, p->project_id, id, (int)i, &jobs[i], now, err)) < 0)
             goto end;
@@ -275,6 +291,33 @@ int sl_store_pipeline_update(struct sl_store *st, const struct sl_store_pipeline
                    v, SL_ARRAY_LEN(v), NULL, &changes, err);
     if (rc == 0 && changes == 0)
         rc = sl_error_set(err, SL_ENOENT, "pipeline %" PRId64 " does not exist", p->id);
+    return rc;
+}
+
+int sl_store_pipeline_approve(struct sl_store *st, int64_t id, const char *by, int64_t now,
+                              struct sl_error *err)
+{
+    int64_t changes = 0;
+    int rc;
+    if ((rc = sl_db_check_text(by, true, "approved_by", err)) < 0)
+        return rc;
+    struct db_value v[] = {db_text(by), db_int(now), db_int(id)};
+    /* compare-and-set on the hold: of two approvals at once, one lets it run */
+    rc = sl_db_run(st, true,
+                   "UPDATE pipelines SET hold_reason = NULL, approved_by = ?, approved_at = ? "
+                   "WHERE id = ? AND hold_reason IS NOT NULL AND finished_at IS NULL",
+                   v, SL_ARRAY_LEN(v), NULL, &changes, err);
+    if (rc == 0 && changes == 0) {
+        struct sl_store_pipeline p = {0};
+        rc = sl_store_pipeline_get(st, id, &p, err);
+        sl_store_pipeline_release(&p);
+        if (rc == 0)
+            rc = sl_error_set(err, SL_EBUSY,
+                              "pipeline %" PRId64
+                              " does not wait for an approval (it was never held, "
+                              "was approved already or has ended)",
+                              id);
+    }
     return rc;
 }
 

@@ -5,7 +5,7 @@
 
 #define PROJECT_COLS                                                                               \
     "id, name, repo_url, default_branch, poll_interval_s, webhook_secret, created_at, "            \
-    "webhook_secret_sealed, forward_deployment_enabled"
+    "webhook_secret_sealed, forward_deployment_enabled, fork_pipelines_need_approval"
 
 void sl_store_project_release(struct sl_store_project *p)
 {
@@ -37,6 +37,7 @@ static void read_project(struct sl_store *st, const struct db_rows *r, size_t ro
     p->poll_interval_s = (int)sl_db_get_int(r, row, 4);
     p->created_at = sl_db_get_int(r, row, 6);
     p->outdated_deployments_allowed = sl_db_get_int(r, row, 8) == 0;
+    p->fork_pipelines_need_approval = sl_db_get_int(r, row, 9) != 0;
     p->webhook_secret = NULL;
     if (!sl_db_is_null(r, row, 7) && sl_db_seal_key(st))
         sl_db_unseal_as(sl_db_seal_key(st), "webhook", p->id, sl_db_cell(r, row, 7),
@@ -114,6 +115,11 @@ int sl_store_project_create(struct sl_store *st, const struct sl_store_project *
         rc = sl_db_exec(&dc, "UPDATE projects SET forward_deployment_enabled = 0 WHERE id = ?",
                         &idv, 1, NULL, NULL, err);
     }
+    if (rc == 0 && p->fork_pipelines_need_approval) { /* 0061's column, named when used */
+        struct db_value idv = db_int(id);
+        rc = sl_db_exec(&dc, "UPDATE projects SET fork_pipelines_need_approval = 1 WHERE id = ?",
+                        &idv, 1, NULL, NULL, err);
+    }
     rc = sl_db_end(&dc, rc, err);
     if (rc == SL_EEXISTS)
         rc = sl_error_set(err, SL_EEXISTS, "a project named '%s' exists", p->name);
@@ -139,6 +145,7 @@ int sl_store_project_update(struct sl_store *st, const struct sl_store_project *
         db_text(p->default_branch ? p->default_branch : "main"),
         db_int(p->poll_interval_s),
         db_int(!p->outdated_deployments_allowed),
+        db_int(p->fork_pipelines_need_approval),
         db_int(p->id),
     };
     struct db_conn dc;
@@ -148,7 +155,8 @@ int sl_store_project_update(struct sl_store *st, const struct sl_store_project *
         goto release;
     rc = sl_db_exec(&dc,
                     "UPDATE projects SET name = ?, repo_url = ?, default_branch = ?, "
-                    "poll_interval_s = ?, forward_deployment_enabled = ? WHERE id = ?",
+                    "poll_interval_s = ?, forward_deployment_enabled = ?, "
+                    "fork_pipelines_need_approval = ? WHERE id = ?",
                     v, SL_ARRAY_LEN(v), NULL, &changes, err);
     if (rc == 0 && changes == 0)
         rc = sl_error_set(err, SL_ENOENT, "project %" PRId64 " does not exist", p->id);

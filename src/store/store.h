@@ -101,6 +101,8 @@ struct sl_store_project {
     /* GitLab's ci_forward_deployment_enabled switched off: a deployment job of an older
      * pipeline may run over a newer deployment (false, the default: it fails) */
     bool outdated_deployments_allowed;
+    /* merge request pipelines of forks wait for a maintainer's approval (migration 0061) */
+    bool fork_pipelines_need_approval;
     char *webhook_secret; /* "" = none; stored sealed (needs the store's key to write) */
     int64_t created_at;
 };
@@ -111,8 +113,8 @@ void sl_store_projects_free(struct sl_store_project *arr, size_t n);
  * id. SL_EEXISTS when the name is taken. */
 int sl_store_project_create(struct sl_store *st, const struct sl_store_project *p, int64_t now,
                             int64_t *id_out, struct sl_error *err);
-/* Overwrites name, repo_url, default_branch, poll_interval_s, webhook_secret and
- * outdated_deployments_allowed of P->id. */
+/* Overwrites name, repo_url, default_branch, poll_interval_s, webhook_secret,
+ * outdated_deployments_allowed and fork_pipelines_need_approval of P->id. */
 int sl_store_project_update(struct sl_store *st, const struct sl_store_project *p,
                             struct sl_error *err);
 int sl_store_project_get(struct sl_store *st, int64_t id, struct sl_store_project *out,
@@ -149,6 +151,14 @@ struct sl_store_pipeline {
     int64_t created_at, started_at, finished_at;
     /* A downstream pipeline: the pipeline and the bridge job that made it; 0 = none. */
     int64_t parent_pipeline_id, parent_job_id;
+    /* Why the pipeline waits for a maintainer before any job runs ("fork": a merge request
+     * from a fork); NULL = it does not. Once approved: who and when (NULL, 0 before). */
+    char *hold_reason;
+    char *approved_by;
+    int64_t approved_at;
+    /* Its jobs get protected variables (PROTECTED_); PROTECTED_KNOWN false for a pipeline
+     * made before migration 0061 (and on input: the columns of 0061 are not written). */
+    bool protected_known, protected_;
 };
 
 /* A job as the server keeps it. On creation, id/pipeline_id are ignored and only name,
@@ -208,6 +218,10 @@ int sl_store_pipeline_get(struct sl_store *st, int64_t id, struct sl_store_pipel
 /* Overwrites status, error_message, yaml_errors, started_at and finished_at of P->id. */
 int sl_store_pipeline_update(struct sl_store *st, const struct sl_store_pipeline *p,
                              struct sl_error *err);
+/* Lets held pipeline ID run: clears its hold_reason, recording BY and NOW. SL_ENOENT: no
+ * such pipeline; SL_EBUSY: it does not wait (never held, approved already, or ended). */
+int sl_store_pipeline_approve(struct sl_store *st, int64_t id, const char *by, int64_t now,
+                              struct sl_error *err);
 /* The pipelines bridge jobs of pipeline PARENT_ID made, oldest first (at most 1000). */
 int sl_store_pipeline_downstream(struct sl_store *st, int64_t parent_id,
                                  struct sl_store_pipeline **out, size_t *n, struct sl_error *err);

@@ -306,6 +306,7 @@ GET /api/v1/projects/{id}/pipelines viewer
 GET /api/v1/pipelines/{id} viewer
 POST /api/v1/pipelines/{id}/cancel developer
 POST /api/v1/pipelines/{id}/retry developer
+POST /api/v1/pipelines/{id}/approve maintainer
 GET /api/v1/pipelines/{id}/test_report viewer
 GET /api/v1/jobs/{id} viewer
 GET /api/v1/jobs/{id}/log viewer

@@ -5,7 +5,13 @@
 # target branch, not the last push; GitLab's "merge request pipelines, else branch
 # pipelines" workflow makes one pipeline per push (CI_OPEN_MERGE_REQUESTS), and branch
 # pipelines again once the request is closed; a request from a fork gets no protected
-# variable. On SQLite here and on PostgreSQL through server_pg.sh (SL_SERVER_DB).
+# variable, not even when its YAML sets CI_COMMIT_REF_PROTECTED. With the project's
+# fork_pipelines_need_approval, a fork's pipeline (each forge's way of saying fork: GitHub's
+# and Gitea's head.repo unlike base.repo, GitLab's source_project_id unlike
+# target_project_id) is held ("manual", waits_for_approval, no job started) until a
+# maintainer approves it; a developer may not, a held one can be canceled, and the project's
+# own requests are not held. On SQLite here and on PostgreSQL through server_pg.sh
+# (SL_SERVER_DB).
 set -u
 . "$(dirname "$0")/lib/skip.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
@@ -50,6 +56,17 @@ gitc checkout -q --detach "$base"
 echo fork > "$tmp/repo/fork.txt" && gitc add fork.txt && gitc commit -qm fork
 fork=$(gitc rev-parse HEAD)
 gitc update-ref refs/pull/9/head "$fork"
+# a fork whose YAML claims a protected ref: what it says must not buy protected variables
+python3 - "$tmp/repo/.gitlab-ci.yml" <<'PY'
+import sys
+p = sys.argv[1]
+text = open(p).read()
+open(p, "w").write('variables:\n  CI_COMMIT_REF_PROTECTED: "true"\n' + text)
+PY
+gitc commit -qam "fork claims a protected ref"
+fork2=$(gitc rev-parse HEAD)
+for n in 21 22; do gitc update-ref refs/pull/$n/head "$fork2"; done
+gitc update-ref refs/merge-requests/23/head "$fork2"
 gitc checkout -q main
 
 server_start || { bad "server starts"; finish; exit 1; }
@@ -165,13 +182,13 @@ hook gitea pull_request "$(pr synchronized 11 "$head")"
 expect "gitea synchronized: a pipeline" 201 "$code" "$body"
 
 # --- GitLab -----------------------------------------------------------------------------
-gl() { # gl ACTION [OLDREV]
-  python3 - "$1" "${2:-}" "$head" "$tmp/repo" <<'PY'
+gl() { # gl ACTION [OLDREV [IID SHA SOURCE_PROJECT_ID]]
+  python3 - "$1" "${2:-}" "${4:-$head}" "$tmp/repo" "${3:-3}" "${5:-1}" <<'PY'
 import json, sys
-action, oldrev, sha, repo = sys.argv[1:5]
-oa = {"iid": 3, "title": "Draft: docs", "description": "d", "source_branch": "feature",
+action, oldrev, sha, repo, iid, src = sys.argv[1:7]
+oa = {"iid": int(iid), "title": "Draft: docs", "description": "d", "source_branch": "feature",
       "target_branch": "main", "last_commit": {"id": sha}, "action": action, "state": "opened",
-      "draft": True, "source_project_id": 1, "target_project_id": 1}
+      "draft": True, "source_project_id": int(src), "target_project_id": 1}
 if oldrev: oa["oldrev"] = oldrev
 print(json.dumps({"object_kind": "merge_request", "object_attributes": oa,
   "labels": [{"title": "backend"}], "project": {"git_http_url": "file://" + repo}}))
@@ -193,6 +210,68 @@ expect "gitlab update with new commits (oldrev): a pipeline" 201 "$code" "$body"
 hook gitlab "Merge Request Hook" "{\"object_attributes\": {\"iid\": 4}, \"project\": {\"git_http_url\": \"file://$tmp/repo\"}}"
 expect "a request event without its fields: 400 naming what is missing" "400 1" \
   "$code $(grep -c 'lacks' <<<"$body")" "$body"
+
+# --- forks held for a maintainer's approval --------------------------------------------
+req PUT "/api/v1/projects/$proj" "$admin" '{"fork_pipelines_need_approval": true}'
+expect "the project asks for approval of forks' pipelines" "200 True" \
+  "$code $(jget "['fork_pipelines_need_approval']")" "$body"
+held_state() { # held_state PIPELINE -> "STATUS WAITS JOB-STATUSES"
+  req GET "/api/v1/pipelines/$1" "$admin"
+  python3 -c "import json,sys; d=json.load(sys.stdin); print(d['status'], d['waits_for_approval'], ' '.join(sorted(set(j['status'] for j in d['jobs']))))" <<<"$body"
+}
+hook github pull_request "$(pr opened 21 "$fork2" someone/fork)"
+expect "github: head.repo unlike base.repo is a fork: its pipeline is held" \
+  "201 manual True fork" "$code $(jget "['status']") $(jget "['waits_for_approval']") $(jget "['hold_reason']")" "$body"
+held_gh=$(jget "['id']")
+hook gitea pull_request "$(pr opened 22 "$fork2" someone/fork)"
+expect "gitea: head.repo unlike base.repo: held" "201 manual True" \
+  "$code $(jget "['status']") $(jget "['waits_for_approval']")" "$body"
+held_gitea=$(jget "['id']")
+hook gitlab "Merge Request Hook" "$(gl open '' 23 "$fork2" 2)"
+expect "gitlab: source_project_id unlike target_project_id: held" "201 manual True" \
+  "$code $(jget "['status']") $(jget "['waits_for_approval']")" "$body"
+held_gl=$(jget "['id']")
+hook gitlab "Merge Request Hook" "$(gl open)"
+expect "gitlab: the project's own request (same project ids) is not held" "201 False" \
+  "$code $(jget "['waits_for_approval']")" "$body"
+own=$(jget "['id']")
+hook github pull_request "$(pr opened 24 "$head")"
+expect "github: the project's own pull request is not held" "201 False" \
+  "$code $(jget "['waits_for_approval']")" "$body"
+wait_for 120 done_pipeline "$own" || bad "pipeline $own finishes" "$body"
+# the project's own pipelines ran to their end meanwhile; the held ones started nothing
+for pl in $held_gh $held_gitea $held_gl; do
+  expect "held pipeline $pl: still manual, its jobs created" "manual True created" "$(held_state "$pl")"
+done
+req GET "/api/v1/pipelines/$held_gh" "$admin"
+job=$(python3 -c "import json,sys; print(json.load(sys.stdin)['jobs'][0]['id'])" <<<"$body")
+req POST "/api/v1/jobs/$job/retry" "$admin"
+expect "a job of a held pipeline cannot be retried or played around the hold" 409 "$code" "$body"
+req POST /api/v1/tokens "$admin" '{"name":"dev","role":"developer"}'
+dev=$(jget "['token']")
+req POST "/api/v1/pipelines/$held_gh/approve" "$dev"
+expect "a developer may not approve" 403 "$code" "$body"
+req POST "/api/v1/pipelines/$held_gh/approve" "$admin"
+expect "a maintainer approves: it runs" "200 False True" \
+  "$code $(jget "['waits_for_approval']") $(jget "['approved_by'].startswith('token:')")" "$body"
+wait_for 120 done_pipeline "$held_gh" || bad "approved pipeline $held_gh finishes" "$body"
+expect "the approved pipeline succeeded" success "$(jget "['status']")" "$body"
+log_of "$held_gh" show
+expect "approved, a fork still gets no protected variable, whatever its YAML claims" \
+  "prot=[] refprot=true" "$(line prot=)" "$body"
+req POST "/api/v1/pipelines/$held_gh/approve" "$admin"
+expect "approving twice: 409" 409 "$code" "$body"
+req POST "/api/v1/pipelines/$held_gitea/cancel" "$admin"
+expect "a held pipeline can be canceled" "200 canceled False" \
+  "$code $(jget "['status']") $(jget "['waits_for_approval']")" "$body"
+req POST "/api/v1/pipelines/$held_gitea/approve" "$admin"
+expect "a canceled held pipeline cannot be approved" 409 "$code" "$body"
+req POST "/api/v1/pipelines/$held_gl/approve" "$admin"
+wait_for 120 done_pipeline "$held_gl" || bad "approved pipeline $held_gl finishes" "$body"
+log_of "$held_gl" show
+expect "gitlab's fork, approved: no protected variable" "prot=[]" "$(line prot= | cut -d' ' -f1)" "$body"
+req POST "/api/v1/pipelines/999999/approve" "$admin"
+expect "approving no pipeline: 404" 404 "$code" "$body"
 
 server_stop
 finish
