@@ -51,6 +51,12 @@ char **sl_cli_command_words(const struct command *c);
 /* `sluice __man DIR`: the man pages sluice.1 and sluice-COMMAND.1 from the tables (man.c). */
 int sl_cli_man(int argc, char **argv);
 
+/* The store's URL of a command that opens it (db_url.c): DB_ARG (--db, whose password, if
+ * any, is then overwritten in place in the command line, with a warning), else the first
+ * line of DB_FILE (--db-file), else $SLUICE_DB; *OUT NULL when none (the data directory's
+ * SQLite file), else the caller's. -1 with the error printed when both options are given
+ * or the file cannot be read. CMD names the command in messages. */
+int sl_cli_db_url(const char *cmd, char *db_arg, const char *db_file, char **out);
 /* Prints "sluice: MESSAGE" to stderr. */
 void sl_cli_error(const char *fmt, ...) SL_PRINTF(1, 2);
 /* Finds the pipeline file when -f was not given: .gitlab-ci.yml at the root of the git

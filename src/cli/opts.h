@@ -94,7 +94,15 @@ struct sl_cli_spec {
     }
 #define SL_CLI_OPT_DB(id)                                                                          \
     {                                                                                              \
-        (id), 0, "db", "URL", "the store, when the server uses --db", 0                            \
+        (id), 0, "db", "URL",                                                                      \
+            "the store, when the server uses one (or SLUICE_DB; a password here is visible in "    \
+            "ps: use SLUICE_DB or --db-file)",                                                     \
+            0                                                                                      \
+    }
+#define SL_CLI_OPT_DB_FILE(id)                                                                     \
+    {                                                                                              \
+        (id), 0, "db-file", "FILE",                                                                \
+            "the store's URL read from FILE's first line (instead of --db)", 0                     \
     }
 #define SL_CLI_OPT_INIT(id)                                                                        \
     {                                                                                              \

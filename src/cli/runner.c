@@ -17,14 +17,17 @@ static const struct sl_cli_opt runner_opts[] = {
     {'p', 0, "paused", NULL, "made paused: it gets no job until resumed", 0},
     SL_CLI_OPT_DATA('d'),
     SL_CLI_OPT_DB('b'),
+    SL_CLI_OPT_DB_FILE('B'),
     SL_CLI_OPT_INIT('i'),
 };
 
 const struct sl_cli_spec sl_cli_spec_runner = {
     .name = "runner",
-    .forms = (const char *const[]){"create [--tags A,B] [--run-untagged] [--name N] [--locked] "
-                                   "[--paused] [--data DIR | --db URL] [--init]",
-                                   "registration-token [--data DIR | --db URL] [--init]", NULL},
+    .forms =
+        (const char *const[]){
+            "create [--tags A,B] [--run-untagged] [--name N] [--locked] "
+            "[--paused] [--data DIR | --db URL | --db-file FILE] [--init]",
+            "registration-token [--data DIR | --db URL | --db-file FILE] [--init]", NULL},
     .subcommands = "create|registration-token",
     .about = "create: makes a runner and prints its authentication token (glrt-..., shown once)\n"
              "for `sluice agent --token` or `gitlab-runner register --token`.\n"
@@ -51,7 +54,8 @@ static void split_tags(const char *s, struct sl_store_runner *rn)
 
 int sl_cmd_runner(int argc, char **argv)
 {
-    const char *data = "sluice-data", *db = NULL, *tags = NULL, *name = "";
+    const char *data = "sluice-data", *db_file = NULL, *tags = NULL, *name = "";
+    char *db_arg = NULL, *db = NULL;
     bool init = false, untagged = false, locked = false, paused = false;
     int opt, rc;
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -86,7 +90,10 @@ int sl_cmd_runner(int argc, char **argv)
             data = ca.arg;
             break;
         case 'b':
-            db = ca.arg;
+            db_arg = (char *)ca.arg; /* argv's own bytes: its password is scrubbed there */
+            break;
+        case 'B':
+            db_file = ca.arg;
             break;
         case 'i':
             init = true;
@@ -96,6 +103,8 @@ int sl_cmd_runner(int argc, char **argv)
     if (opt < 0)
         return ca.exit;
     if (sl_cli_too_many(&ca, 0))
+        return SL_EXIT_USAGE;
+    if (sl_cli_db_url("runner", db_arg, db_file, &db) < 0)
         return SL_EXIT_USAGE;
     if (!create && (tags || untagged || *name || locked || paused)) {
         sl_cli_error("runner registration-token: takes only --data, --db and --init");
@@ -127,5 +136,6 @@ out:
     sl_store_runner_release(&rn);
     free(token);
     sl_store_close(st);
+    free(db);
     return rc < 0 ? SL_EXIT_USAGE : SL_EXIT_OK;
 }

@@ -12,13 +12,15 @@
 static const struct sl_cli_opt secrets_opts[] = {
     SL_CLI_OPT_DATA('d'),
     SL_CLI_OPT_DB('b'),
+    SL_CLI_OPT_DB_FILE('B'),
     {'k', 0, "secrets-key-file", "FILE", "the key file (default DIR/secrets.key)", 0},
 };
 
 const struct sl_cli_spec sl_cli_spec_secrets = {
     .name = "secrets",
     .forms =
-        (const char *const[]){"rotate-key [--data DIR] [--db URL] [--secrets-key-file FILE]", NULL},
+        (const char *const[]){
+            "rotate-key [--data DIR] [--db URL | --db-file FILE] [--secrets-key-file FILE]", NULL},
     .subcommands = "rotate-key",
     .about = "Makes a new secrets key and re-seals every CI/CD variable under it in one\n"
              "transaction, then replaces the key file. Stop the server first: a running\n"
@@ -66,7 +68,8 @@ out:
 
 int sl_cmd_secrets(int argc, char **argv)
 {
-    const char *data = "sluice-data", *db = NULL, *keyfile = NULL;
+    const char *data = "sluice-data", *db_file = NULL, *keyfile = NULL;
+    char *db_arg = NULL, *db = NULL;
     int opt;
 
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -85,7 +88,10 @@ int sl_cmd_secrets(int argc, char **argv)
             data = ca.arg;
             break;
         case 'b':
-            db = ca.arg;
+            db_arg = (char *)ca.arg; /* argv's own bytes: its password is scrubbed there */
+            break;
+        case 'B':
+            db_file = ca.arg;
             break;
         case 'k':
             keyfile = ca.arg;
@@ -96,9 +102,13 @@ int sl_cmd_secrets(int argc, char **argv)
         return ca.exit;
     if (sl_cli_too_many(&ca, 0))
         return SL_EXIT_USAGE;
+    if (sl_cli_db_url("secrets", db_arg, db_file, &db) < 0)
+        return SL_EXIT_USAGE;
     struct sl_error err = SL_ERROR_INIT;
     int64_t n = 0;
-    if (rotate(data, db, keyfile, &n, &err) < 0) {
+    int rc = rotate(data, db, keyfile, &n, &err);
+    free(db);
+    if (rc < 0) {
         sl_cli_error("secrets rotate-key: %s", sl_error_format(&err));
         sl_error_release(&err);
         return SL_EXIT_USAGE;

@@ -19,7 +19,11 @@ static const struct sl_cli_opt serve_opts[] = {
      "the data directory (default ./sluice-data): the SQLite database, repositories, "
      "workspaces, logs, artifacts",
      0},
-    {'b', 0, "db", "URL", "the store (default sqlite:DIR/sluice.db; postgres://... too)", 0},
+    {'b', 0, "db", "URL",
+     "the store (default DIR/sluice.db; postgres://... too; or SLUICE_DB). A password in it "
+     "is visible to every user in ps until it is scrubbed: use SLUICE_DB or --db-file",
+     0},
+    SL_CLI_OPT_DB_FILE('B'),
     {'w', 0, "workers", "N", "built-in workers, jobs run at once (default 1; 0 = none)", 0},
     {'g', 0, "grace", "SECONDS", "how long running jobs may finish at shutdown (default 30)", 0},
     {'k', 0, "secrets-key-file", "FILE",
@@ -123,6 +127,8 @@ int sl_cmd_serve(int argc, char **argv)
     struct sl_exec_sandbox sandbox = {0};
     bool use_sandbox = false;
     long workers = 1, grace = 30, lease = 60, long_poll = 30;
+    char *db_arg = NULL, *db = NULL;
+    const char *db_file = NULL;
     int opt;
 
     o.listen = "127.0.0.1:8080";
@@ -138,7 +144,10 @@ int sl_cmd_serve(int argc, char **argv)
             o.data_dir = ca.arg;
             break;
         case 'b':
-            o.db_url = ca.arg;
+            db_arg = (char *)ca.arg; /* argv's own bytes: its password is scrubbed there */
+            break;
+        case 'B':
+            db_file = ca.arg;
             break;
         case 'w':
             if (!parse_int(ca.arg, 0, 256, &workers)) {
@@ -272,6 +281,9 @@ int sl_cmd_serve(int argc, char **argv)
     }
     if (sl_cli_too_many(&ca, 0))
         return SL_EXIT_USAGE;
+    if (sl_cli_db_url("serve", db_arg, db_file, &db) < 0)
+        return SL_EXIT_USAGE;
+    o.db_url = db;
     o.workers = (int)workers;
     o.lease_s = (int)lease;
     o.long_poll_s = long_poll > 0 ? (int)long_poll : -1;
@@ -301,6 +313,7 @@ int sl_cmd_serve(int argc, char **argv)
     if (nrc < 0) {
         sl_cli_error("serve: %s", sl_error_format(&err));
         sl_error_release(&err);
+        free(db);
         return use_sandbox && nrc == SL_EPERM ? SL_EXIT_FAIL : SL_EXIT_USAGE;
     }
     if (admin) {
@@ -323,6 +336,7 @@ int sl_cmd_serve(int argc, char **argv)
            NULL);
     sl_server_shutdown(s, (int64_t)grace * 1000);
     sl_server_free(s);
+    free(db);
     sl_log(SL_LOG_INFO, "stopped", NULL);
     return SL_EXIT_OK;
 }

@@ -9,6 +9,7 @@ static const struct sl_cli_opt token_opts[] = {
     {'r', 0, "role", "ROLE", "the token's role (required)", SL_OPT_REQUIRED},
     SL_CLI_OPT_DATA('d'),
     SL_CLI_OPT_DB('b'),
+    SL_CLI_OPT_DB_FILE('B'),
     {'n', 0, "name", "NAME", "a name to recognise it by (default: the role)", 0},
     {'E', 0, "expires-in", "DURATION",
      "the token stops working after DURATION (\"30 days\", \"12h\")", 0},
@@ -19,9 +20,11 @@ static const struct sl_cli_opt token_opts[] = {
 
 const struct sl_cli_spec sl_cli_spec_token = {
     .name = "token",
-    .forms = (const char *const[]){"create --role ROLE [--data DIR] [--db URL] [--name NAME] "
-                                   "[--expires-in DURATION | --expires-at DATE] [--init]",
-                                   NULL},
+    .forms =
+        (const char *const[]){
+            "create --role ROLE [--data DIR] [--db URL | --db-file FILE] [--name NAME] "
+            "[--expires-in DURATION | --expires-at DATE] [--init]",
+            NULL},
     .subcommands = "create",
     .about = "Creates an API token and prints it once on stdout (only its hash is stored); its id\n"
              "goes to stderr.\n"
@@ -33,9 +36,11 @@ const struct sl_cli_spec sl_cli_spec_token = {
 
 int sl_cmd_token(int argc, char **argv)
 {
-    const char *data = "sluice-data", *db = NULL;
+    const char *data = "sluice-data", *db_file = NULL;
+    char *db_arg = NULL, *db = NULL;
     struct sl_server_new_token nt = {0};
     int64_t secs = 0;
+    int rc;
     int opt;
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         sl_cli_help(argc < 2 ? stderr : stdout, &sl_cli_spec_token);
@@ -56,7 +61,10 @@ int sl_cmd_token(int argc, char **argv)
             data = ca.arg;
             break;
         case 'b':
-            db = ca.arg;
+            db_arg = (char *)ca.arg; /* argv's own bytes: its password is scrubbed there */
+            break;
+        case 'B':
+            db_file = ca.arg;
             break;
         case 'n':
             nt.name = ca.arg;
@@ -86,6 +94,8 @@ int sl_cmd_token(int argc, char **argv)
         return ca.exit;
     if (sl_cli_too_many(&ca, 0))
         return SL_EXIT_USAGE;
+    if (sl_cli_db_url("token", db_arg, db_file, &db) < 0)
+        return SL_EXIT_USAGE;
     if (!nt.role) {
         sl_cli_error("token create: --role is required (admin, maintainer, developer, viewer)");
         return SL_EXIT_USAGE;
@@ -93,7 +103,9 @@ int sl_cmd_token(int argc, char **argv)
     struct sl_error err = SL_ERROR_INIT;
     char *secret = NULL;
     int64_t id = 0;
-    if (sl_server_token_create(data, db, &nt, &secret, &id, &err) < 0) {
+    rc = sl_server_token_create(data, db, &nt, &secret, &id, &err);
+    free(db);
+    if (rc < 0) {
         sl_cli_error("token: %s", sl_error_format(&err));
         sl_error_release(&err);
         return SL_EXIT_USAGE;
