@@ -241,7 +241,12 @@
       });
     };
     let last = null;
-    const refresh = async () => { const p = await api("GET", "/api/v1/pipelines/" + id); const key = JSON.stringify(p); if (key !== last) { last = key; draw(p); } return p; };
+    /* why a pending job waits (GitLab's stuck reason: no online runner with its tags) is on
+     * the job's own API object: asked for the first few pending jobs */
+    const stuck = (p) => Promise.all(p.jobs.filter((j) => j.status === "pending").slice(0, 10).map(async (j) => {
+      try { const d = await api("GET", "/api/v1/jobs/" + j.id); j.stuck = d.stuck; j.stuck_reason = d.stuck_reason; } catch (err) { /* shown without */ }
+    }));
+    const refresh = async () => { const p = await api("GET", "/api/v1/pipelines/" + id); await stuck(p); const key = JSON.stringify(p); if (key !== last) { last = key; draw(p); } return p; };
     try { await refresh(); } catch (err) { return fail(err); }
     every(1500, () => refresh().catch(() => {}));
   }

@@ -16,8 +16,11 @@ if [[ -n $missing ]]; then
   exit 77
 fi
 tmp=$(mktemp -d)
-pid=
-cleanup() { [[ -n $pid ]] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; rm -rf "$tmp"; }
+pid= pid2=
+cleanup() {
+  for p in $pid $pid2; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  rm -rf "$tmp"
+}
 trap cleanup EXIT
 
 mkdir "$tmp/repo"
@@ -59,6 +62,12 @@ big:
   rules: [{if: '$MODE == "full"'}]
   needs: [build]
   script: ["seq -f 'line %09.0f' 1 7000000"]
+gpu:
+  stage: test
+  rules: [{if: '$MODE == "stuck"'}]
+  needs: []
+  tags: [gpu]
+  script: [echo no runner has gpu]
 deploy:
   stage: deploy
   needs: [build]
@@ -74,12 +83,19 @@ for _ in $(seq 200); do grep -q 'listening on' "$tmp/out" && break; sleep 0.05; 
 addr=$(sed -n 's/.*listening on http:\/\///p' "$tmp/out")
 [[ -n $addr ]] || { echo "not ok - server starts"; cat "$tmp/err"; exit 1; }
 admin=$(cat "$tmp/data/admin.token")
+# a second server without built-in workers: a tagged job there waits for a runner
+"$bin" serve --listen 127.0.0.1:0 --data "$tmp/data2" --workers 0 >"$tmp/out2" 2>"$tmp/err2" &
+pid2=$!
+for _ in $(seq 200); do grep -q 'listening on' "$tmp/out2" && break; sleep 0.05; done
+addr2=$(sed -n 's/.*listening on http:\/\///p' "$tmp/out2")
+[[ -n $addr2 ]] || { echo "not ok - the second server starts"; cat "$tmp/err2"; exit 1; }
 project=$(curl -s -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
   -d "{\"name\":\"demo\",\"repo_url\":\"$tmp/repo\"}" "http://$addr/api/v1/projects" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 shots=${SL_BUILD_DIR:-$tmp}/ui-screenshots
 mkdir -p "$shots"
 URL=http://$addr ADMIN=$admin PROJECT=$project SHOTS=$shots BENCH_OUT=${BENCH_OUT:-} \
+  URL2=http://$addr2 ADMIN2=$(cat "$tmp/data2/admin.token") REPO=$tmp/repo \
   NODE_PATH=$here/node_modules node "$here/ui.test.js"
 rc=$?
 echo "# screenshots in $shots"

@@ -246,6 +246,28 @@ function rendererPrivateKB(browserPid) {
     ok(nodes < 2000, `only visible rows are in the DOM (${nodes} nodes)`);
     ok(peakHeap < 600 * 1048576, `the JS heap stays bounded (peak ${fig.peak_js_heap_mb} MB; generous bound 600 MB)`);
 
+    /* why a job waits when no runner has its tags: a server without built-in workers, one
+     * online runner tagged linux (GitLab's stuck reason, on the pipeline page and the job's) */
+    {
+      const api2 = async (method, path, body) => (await fetch(process.env.URL2 + path, { method, headers: { Authorization: "Bearer " + process.env.ADMIN2, "Content-Type": "application/json" }, body: body && JSON.stringify(body) })).json();
+      const proj2 = await api2("POST", "/api/v1/projects", { name: "stuck", repo_url: process.env.REPO });
+      const rn = await api2("POST", "/api/v1/runners", { name: "linux-only", tags: ["linux"] });
+      await fetch(process.env.URL2 + "/api/v4/runners/verify", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token: rn.token }) });
+      const pl = await api2("POST", `/api/v1/projects/${proj2.id}/pipelines`, { variables: { MODE: "stuck" } });
+      const ctx2 = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      const p2 = await ctx2.newPage();
+      await p2.goto(process.env.URL2 + "/signin");
+      await p2.fill("#token", process.env.ADMIN2);
+      await p2.click("button[type=submit]");
+      await p2.waitForSelector("table.grid");
+      await p2.goto(`${process.env.URL2}/pipelines/${pl.id}`);
+      const why = await p2.waitForSelector(".stage p.why:has-text('gpu')", { timeout: 60000 });
+      const text = await why.textContent();
+      ok(/stuck: .*runners online or available with any of these tags assigned to them: gpu/.test(text), `the pipeline page says a job waits for a runner with its tags (${text})`);
+      await p2.screenshot({ path: `${SHOTS}/pipeline-stuck.png` });
+      await ctx2.close();
+    }
+
     /* deep link to a line, reload */
     await page.goto(`${URL_}/jobs/${slow.id}#L3`);
     await page.waitForSelector("#log .row.mark");
