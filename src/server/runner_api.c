@@ -372,6 +372,12 @@ void sl_h_v4_job_update(struct req *r)
                                            (size_t)job.position, NULL, false, &err)
                        : sl_srv_transition(s, job.pipeline_id, SRV_EV_FINISHED,
                                            (size_t)job.position, &fin, false, &err);
+    /* the machine keeps a job it was asked to stop running until its end is told, so the
+     * cancel stores the job canceled but leaves the pipeline running (an auto-canceled or
+     * canceled pipeline whose last job was an agent's stayed `running`): settled again from
+     * the rows, it ends */
+    if (rc == 0 && canceling)
+        rc = sl_srv_transition(s, job.pipeline_id, SRV_EV_SETTLE, 0, NULL, false, &err);
     if (rc < 0) {
         sl_reply_sl_error(r, rc, &err);
     } else {

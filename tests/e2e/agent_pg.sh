@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# agent_jobs.sh, agent_failover.sh and agent_restart.sh again with the server on
-# PostgreSQL: each against its own throwaway server on a private unix socket
-# (scripts/pg-test-server.sh), so claims, leases and retries through agents are proven on
-# both stores. Skipped (77, loudly) when PostgreSQL is not installed or cannot start here.
+# agent_jobs.sh, agent_failover.sh, agent_restart.sh and server_deploy_agents.sh again with
+# the server on PostgreSQL: each against its own throwaway server on a private unix socket
+# (scripts/pg-test-server.sh), so claims, leases, retries and the deployment rules through
+# agents are proven on both stores. Skipped (77, loudly) when PostgreSQL is not installed or
+# cannot start here.
 set -u
 : "${SLUICE_BIN:?SLUICE_BIN is not set}"
 src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 pg=$src/scripts/pg-test-server.sh
 status=0
-for t in agent_jobs agent_failover agent_restart; do
+for t in agent_jobs agent_failover agent_restart server_deploy_agents; do
   uri=$("$pg" start --watch $$ 2>"${TMPDIR:-/tmp}/agent_pg.$$.err")
   rc=$?
   why=$(cat "${TMPDIR:-/tmp}/agent_pg.$$.err")

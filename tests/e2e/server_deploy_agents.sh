@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# The deployment rules hold through `sluice agent`s as on the server's own workers: a server
+# without built-in workers and one agent (three jobs at once). A deployment job run by the
+# agent makes its deployment and environment (CI_ENVIRONMENT_* in its log); an older
+# pipeline's deployment job fails unrun (forward_deployment_failure); a job of a protected
+# environment whose pipeline's token may not deploy fails unrun (protected_environment_failure)
+# and deploys when a maintainer retries it; a resource group's jobs of three concurrent
+# pipelines run one at a time on the agent; a new commit's pipeline cancels the older
+# pipeline's interruptible job running on the agent. SL_SERVER_DB: on that store
+# (agent_pg.sh passes PostgreSQL).
+set -u
+bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+for c in curl python3 git; do
+  command -v $c >/dev/null || { echo "SKIPPED: server_deploy_agents needs $c, which is not installed" >&2; exit 77; }
+done
+tmp=$(mktemp -d)
+cleanup() { agents_kill; [[ -n ${pid:-} ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+# shellcheck source=lib/server.sh
+. "$src/tests/e2e/lib/server.sh"
+# shellcheck source=lib/agents.sh
+. "$src/tests/e2e/lib/agents.sh"
+shared_dir
+sh=$tmp/shared
+
+server_start --workers 0 || { bad "server starts"; finish; exit 1; }
+ok "server starts without built-in workers"
+git_repo "stages: [deploy]
+production:
+  stage: deploy
+  rules: [{if: \$KIND == \"deploy\"}]
+  script: [echo \"deploying \$CI_COMMIT_SHA to \$CI_ENVIRONMENT_NAME (\$CI_ENVIRONMENT_SLUG \$CI_ENVIRONMENT_ACTION \$CI_ENVIRONMENT_TIER \$CI_ENVIRONMENT_URL)\"]
+  environment: {name: production, url: https://prod.test}
+locked:
+  stage: deploy
+  rules: [{if: \$KIND == \"lock\"}]
+  resource_group: db
+  script:
+    - echo \"start \$CI_PIPELINE_ID\" >> $sh/group.log
+    - sleep 1
+    - echo \"end \$CI_PIPELINE_ID\" >> $sh/group.log
+slow:
+  stage: deploy
+  rules: [{if: \$KIND == \"slow\"}]
+  interruptible: true
+  script:
+    - echo \"started \$CI_PIPELINE_ID\" >> $sh/slow.log
+    - while [ ! -f $sh/never ]; do sleep 0.1; done"
+commit() { echo "$1" > "$tmp/repo/version" && git -C "$tmp/repo" add version &&
+  git -C "$tmp/repo" -c user.email=t@t -c user.name=t commit -qm "$1"; }
+project_make deploys
+agents_need deploys
+maint=$("$bin" token create --role maintainer --data "$tmp/data" "${db[@]}")
+dev=$("$bin" token create --role developer --data "$tmp/data" "${db[@]}")
+agent_start A "$(runner_token A --run-untagged)" --concurrency 3 --executor shell
+wait_for 30 grep -qs '"agent started"' "$tmp/A.err" || bad "agent A starts" "$(tail -5 "$tmp/A.err")"
+
+run() { # run TOKEN KIND -> $pl, after it ended
+  req POST "/api/v1/projects/$project/pipelines" "$1" "{\"ref\":\"main\",\"variables\":{\"KIND\":\"$2\"}}"
+  [[ $code == 201 ]] || bad "a $2 pipeline is made" "$code $body"
+  pl=$(jget "['id']")
+  pipeline_wait 120 || bad "pipeline $pl ends" "$body$(tail -3 "$tmp/A.err")"
+}
+job_of() { # job_of NAME [FIELD]: FIELD (id) of job NAME in the last pipeline body
+  python3 -c "import json,sys; print([j[sys.argv[2]] for j in json.load(sys.stdin)['jobs'] if j['name'] == sys.argv[1]][0])" "$1" "${2:-id}" <<<"$body"
+}
+job_ended() { req GET "/api/v1/jobs/$1" "$dev"; [[ $(jget "['status']") =~ ^(success|failed|canceled)$ ]]; }
+
+# a deployment through the agent
+run "$dev" deploy
+job1=$(job_of production)
+expect "the deployment job ran on the agent" "success success" "$pstatus $(job_of production status)" "$body"
+req GET "/api/v1/jobs/$job1" "$dev"
+expect "by the agent, not a built-in worker" yes "$([[ $(jget "['runner']") == runner:* ]] && echo yes)" "$body"
+req GET "/api/v1/jobs/$job1/log" "$dev"
+expect "the job saw CI_ENVIRONMENT_*" 1 \
+  "$(grep -c '^deploying [0-9a-f]* to production (production start production https://prod.test)' <<<"$body")" "$body"
+req GET "/api/v1/projects/$project/environments" "$dev"
+env=$(jget "[0]['id']")
+expect "production is available, deployed by that job" "available $job1 success" \
+  "$(jget "[0]['state']") $(jget "[0]['last_deployment']['deployable']['id']") $(jget "[0]['last_deployment']['status']")" "$body"
+
+# outdated deployment prevention on the agent's claim
+commit two
+run "$dev" deploy
+job2=$(job_of production)
+req POST "/api/v1/jobs/$job1/retry" "$dev"
+expect "the older deployment job retried" 200 "$code" "$body"
+job1=$(jget "['id']")
+wait_for 60 job_ended "$job1"
+expect "the agent's claim fails it unrun: forward_deployment_failure" "failed forward_deployment_failure" \
+  "$(jget "['status']") $(jget "['failure_reason']")" "$body"
+req GET "/api/v1/jobs/$job1/log" "$dev"
+expect "its log says why and nothing of it ran" "1 0" \
+  "$(grep -c 'older than the latest deployment' <<<"$body") $(grep -c '^deploying' <<<"$body")" "$body"
+req GET "/api/v1/environments/$env" "$dev"
+expect "production still runs the newer deployment" "$job2" "$(jget "['last_deployment']['deployable']['id']")"
+
+# protected environments on the agent's claim
+req POST "/api/v1/projects/$project/protected_environments" "$maint" '{"name":"production","deploy_role":"maintainer"}'
+expect "production protected for maintainers" 201 "$code" "$body"
+commit three
+run "$dev" deploy
+job3=$(job_of production)
+expect "a developer's pipeline: protected_environment_failure" "failed protected_environment_failure" \
+  "$(job_of production status) $(job_of production failure_reason)" "$body"
+req GET "/api/v1/jobs/$job3/log" "$dev"
+expect "its log says why and nothing of it ran" "1 0" \
+  "$(grep -c 'environment this job is deploying to is protected' <<<"$body") $(grep -c '^deploying' <<<"$body")" "$body"
+req POST "/api/v1/jobs/$job3/retry" "$maint"
+expect "a maintainer retries it" 200 "$code" "$body"
+job3=$(jget "['id']")
+wait_for 60 job_ended "$job3"
+expect "the retry deploys on the agent" success "$(jget "['status']")" "$body"
+req GET "/api/v1/environments/$env" "$dev"
+expect "production runs the retry's deployment" "$job3" "$(jget "['last_deployment']['deployable']['id']")"
+
+# a resource group across three concurrent pipelines, on one agent that runs three jobs at once
+pls=()
+for _ in 1 2 3; do
+  req POST "/api/v1/projects/$project/pipelines" "$dev" '{"ref":"main","variables":{"KIND":"lock"}}'
+  pls+=("$(jget "['id']")")
+done
+waiting() { # one of the pipelines' locked job waits for the group
+  local p
+  for p in "${pls[@]}"; do
+    req GET "/api/v1/pipelines/$p" "$dev"
+    [[ $(job_of locked status) == waiting_for_resource ]] && return 0
+  done
+  return 1
+}
+if wait_for 60 waiting; then ok "a job of the group waits for it (waiting_for_resource)"; else
+  bad "a job of the group waits for it" "$body"; fi
+for p in "${pls[@]}"; do pl=$p; pipeline_wait 120; expect "lock pipeline $p succeeds" success "$pstatus" "$body"; done
+expect "the group's jobs ran one at a time" "start end start end start end" \
+  "$(cut -d' ' -f1 "$sh/group.log" | tr '\n' ' ' | sed 's/ $//')" "$(cat "$sh/group.log")"
+expect "each start followed by its own end" 3 \
+  "$(paste -d' ' - - < "$sh/group.log" | awk '$2 == $4' | wc -l)" "$(cat "$sh/group.log")"
+
+# auto-cancel: a new commit's pipeline cancels the older one's interruptible job on the agent
+req POST "/api/v1/projects/$project/pipelines" "$dev" '{"ref":"main","variables":{"KIND":"slow"}}'
+old=$(jget "['id']")
+started() { grep -qs "started $1" "$sh/slow.log"; }
+wait_for 60 started "$old" || bad "the slow job of pipeline $old starts on the agent" "$(tail -3 "$tmp/A.err")"
+commit four
+req POST "/api/v1/projects/$project/pipelines" "$dev" '{"ref":"main","variables":{"KIND":"slow"}}'
+new=$(jget "['id']")
+pl=$old
+# the agent hears of the cancel at its next update (Job-Status: canceling), then reports
+if pipeline_wait 180 && [[ $pstatus == canceled ]]; then ok "the older pipeline is canceled"; else
+  bad "the older pipeline is canceled" "$body"; fi
+expect "its interruptible job, running on the agent, is canceled" canceled "$(job_of slow status)" "$body"
+wait_for 60 started "$new" || bad "the new pipeline's slow job starts" "$(cat "$sh/slow.log")"
+req POST "/api/v1/pipelines/$new/cancel" "$maint"
+pl=$new
+pipeline_wait 180
+expect "the new pipeline is canceled by hand" canceled "$pstatus" "$body"
+
+agent_stop A
+server_stop
+finish
