@@ -14,17 +14,8 @@ for tool in curl openssl python3 git; do
 done
 tmp=$(mktemp -d)
 # SL_SERVER_DB: run against that store (server_pg.sh passes a PostgreSQL URI)
-db=()
-[[ -n ${SL_SERVER_DB:-} ]] && db=(--db "$SL_SERVER_DB")
-pid=
-cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "not ok - $1"; [[ $# -gt 1 ]] && echo "$2" | sed 's/^/#   /'; }
-expect() { # expect NAME WANT GOT [detail]
-  if [[ $2 == "$3" ]]; then ok "$1"; else bad "$1: got '$3', want '$2'" "${4:-}"; fi
-}
+. "$(dirname "$0")/lib/server.sh"
+trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 git_c() { git -c user.email=t@t -c user.name=t "$@"; }
 mkdir "$tmp/repo"
@@ -42,21 +33,8 @@ slow:
 YML
 git_c commit -qam slow && git checkout -q main) || { echo "cannot make a git repo" >&2; exit 1; }
 
-"$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" "${db[@]}" >"$tmp/out" 2>"$tmp/err" &
-pid=$!
-for _ in $(seq 1200); do grep -q 'listening on' "$tmp/out" && break; sleep 0.05; done
-addr=$(sed -n 's/.*listening on http:\/\///p' "$tmp/out")
-[[ -n $addr ]] || { bad "server starts" "$(cat "$tmp/err")"; exit 1; }
-url=http://$addr
-admin=$(cat "$tmp/data/admin.token")
+server_start || { bad "server starts"; exit 1; }
 
-jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d'+sys.argv[1]))" "$1" <<<"$body"; }
-api() { # api METHOD PATH [BODY] -> $code $body (as admin)
-  local args=(-s -o "$tmp/body" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $admin" "$url$2")
-  [[ $# -ge 3 ]] && args+=(--data-binary "$3")
-  code=$(curl "${args[@]}")
-  body=$(cat "$tmp/body")
-}
 hook() { # hook PATH BODY HEADER... -> $code $body
   local path=$1 data=$2
   shift 2
@@ -233,6 +211,4 @@ expect "SIGTERM: an open stream gets its end event and a clean end of body" "0 1
 wait "$pid"
 expect "SIGTERM: exit 0" 0 "$?"
 pid=
-
-echo "$pass passed, $fail failed"
-((fail == 0))
+finish

@@ -13,17 +13,8 @@ for tool in curl python3 git; do
   fi
 done
 tmp=$(mktemp -d)
-db=()
-[[ -n ${SL_SERVER_DB:-} ]] && db=(--db "$SL_SERVER_DB")
-pid=
-cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "not ok - $1"; [[ $# -gt 1 ]] && echo "$2" | sed 's/^/#   /'; }
-expect() { # expect NAME WANT GOT [detail]
-  if [[ $2 == "$3" ]]; then ok "$1"; else bad "$1: got '$3', want '$2'" "${4:-}"; fi
-}
+. "$(dirname "$0")/lib/server.sh"
+trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 git_c() { git -C "$tmp/repo" -c user.email=t@t -c user.name=t "$@"; }
 mkdir "$tmp/repo"
@@ -35,23 +26,7 @@ job:
 YML
 git_c add . && git_c commit -qm init
 
-start() {
-  : >"$tmp/out"
-  "$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" "${db[@]}" >"$tmp/out" 2>>"$tmp/err" &
-  pid=$!
-  for _ in $(seq 1200); do grep -q 'listening on' "$tmp/out" && break; sleep 0.05; done
-  addr=$(sed -n 's/.*listening on http:\/\///p' "$tmp/out")
-  [[ -n $addr ]] || { bad "server starts" "$(cat "$tmp/err")"; exit 1; }
-  url=http://$addr
-  admin=$(cat "$tmp/data/admin.token")
-}
-jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d'+sys.argv[1]))" "$1" <<<"$body"; }
-api() { # api METHOD PATH [BODY] -> $code $body (as admin)
-  local args=(-s -o "$tmp/body" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $admin" "$url$2")
-  [[ $# -ge 3 ]] && args+=(--data-binary "$3")
-  code=$(curl "${args[@]}")
-  body=$(cat "$tmp/body")
-}
+start() { server_start || { bad "server starts"; exit 1; }; }
 polls() { curl -s -H "Authorization: Bearer $admin" "$url/metrics" | sed -n 's/^sluice_polls_total //p'; }
 # wait_polls N: until the server has done N project polls (sluice_polls_total), 30 s at most
 wait_polls() {
@@ -108,9 +83,7 @@ git -C "$tmp/repo" checkout -q -b topic && git_c commit -q --allow-empty -m topi
 wait_polls $(($(polls) + 2))
 expect "nothing new on the default branch, a commit elsewhere: no pipeline" 1 "$(npipelines)"
 
-kill -TERM "$pid" && wait "$pid"
-expect "SIGTERM with the poller running: exit 0" 0 "$?"
-pid=
+server_stop # SIGTERM with the poller running: exit 0, no sanitizer report
 start
 wait_polls 2
 expect "after a restart the same commit makes no second pipeline" 1 "$(npipelines)"
@@ -144,7 +117,5 @@ expect "the server still answers after the project it polled is gone" 200 \
   "$(curl -s -o /dev/null -w '%{http_code}' "$url/healthz")"
 expect "no poll error logged for it" 0 "$(grep -c 'poll: no pipeline' "$tmp/err")"
 
-kill -TERM "$pid" && wait "$pid"
-pid=
-echo "# $pass passed, $fail failed"
-((fail == 0))
+server_stop
+finish

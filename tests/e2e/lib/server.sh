@@ -6,6 +6,7 @@
 #                            $tmp/data (and SL_SERVER_DB's store when set); sets pid, url,
 #                            admin; returns 1 with the server's stderr when it does not start
 #   req METHOD PATH TOKEN [BODY]   one API call: sets code and body
+#   api METHOD PATH [BODY]   the same as the admin
 #   jget EXPR                Python expression on the last body: jget "['id']"
 #   wait_for SECONDS CMD...  runs CMD every 0.1 s until it succeeds or SECONDS pass
 #   ok / bad / expect        TAP-style checks counted in pass and fail; finish prints the
@@ -78,4 +79,5 @@ req() { # req METHOD PATH TOKEN [BODY] -> $code, $body
   body=$(cat "$tmp/body")
 }
 
+api() { req "$1" "$2" "$admin" "${@:3}"; }
 jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d'+sys.argv[1]))" "$1" <<<"$body"; }
