@@ -532,6 +532,11 @@ int sl_srv_deploy_decide(struct sl_server *s, int64_t deployment_id, const char 
                          const char *actor_role, bool approve, const char *comment,
                          struct sl_error *err);
 void sl_h_environment_list(struct req *r);
+/* The directory of job JOB_ID's artifacts (archive and artifacts.json) under pipeline
+ * PIPELINE_ID's DATA/pipelines/<id>: jobs/<job id>/artifacts, one per attempt (a retry is a
+ * new job), so a retry never overwrites what the attempt before it kept. Caller frees. */
+char *sl_srv_artifacts_dir(const struct sl_server *s, int64_t pipeline_id, int64_t job_id);
+
 /* The sources of claimed JOB (its stored SPEC's source_positions): each earlier job's name,
  * id, artifacts directory under PDIR (DATA/pipelines/<id>; NULL when it left none) and
  * dotenv variables from the store's job_reports, in restore order, allocated in A

@@ -44,12 +44,18 @@ int sl_srv_job_sources(struct sl_server *s, const struct sl_store_job *job, json
         struct sl_jobspec_source *x = &src[ns++];
         x->name = sl_arena_strdup(a, peers[pos].name);
         x->job_id = peers[pos].id;
-        char *store = sl_xasprintf("%s/artifacts/%d", pdir, (int)pos);
-        char *meta = sl_fs_join(store, "artifacts.json");
-        if (sl_fs_exists(meta))
-            x->store_dir = sl_arena_strdup(a, store);
-        free(meta);
-        free(store);
+        /* the newest attempt's own artifacts (sl_srv_artifacts_dir), else, for a pipeline
+         * stored before they were kept per attempt, the position's directory */
+        char *dirs[2] = {sl_xasprintf("%s/jobs/%lld/artifacts", pdir, (long long)peers[pos].id),
+                         sl_xasprintf("%s/artifacts/%d", pdir, (int)pos)};
+        for (size_t d = 0; d < SL_ARRAY_LEN(dirs) && !x->store_dir; d++) {
+            char *meta = sl_fs_join(dirs[d], "artifacts.json");
+            if (sl_fs_exists(meta))
+                x->store_dir = sl_arena_strdup(a, dirs[d]);
+            free(meta);
+        }
+        free(dirs[0]);
+        free(dirs[1]);
         for (size_t r = 0; r < nreps; r++)
             if (reps[r].position == pos)
                 x->dotenv = dotenv_list(a, reps[r].dotenv);
@@ -59,4 +65,10 @@ int sl_srv_job_sources(struct sl_server *s, const struct sl_store_job *job, json
     *out = src;
     *n = ns;
     return rc;
+}
+
+char *sl_srv_artifacts_dir(const struct sl_server *s, int64_t pipeline_id, int64_t job_id)
+{
+    return sl_xasprintf("%s/pipelines/%lld/jobs/%lld/artifacts", s->data_dir,
+                        (long long)pipeline_id, (long long)job_id);
 }

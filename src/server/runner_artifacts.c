@@ -5,7 +5,7 @@
  * takes it) and `artifact_type` / `artifact_format` / `expire_in` as query arguments or
  * fields (gitlab-runner sends them in the query):
  *   archive (zip)         kept where the built-in workers keep a job's artifacts
- *                         (DATA/pipelines/P/artifacts/POS, with its artifacts.json), so any
+ *                         (DATA/pipelines/P/jobs/ID/artifacts, with its artifacts.json), so any
  *                         later job gets them whoever runs it, and recorded as the job's
  *                         artifact row;
  *   dotenv, junit (gzip, or raw)  parsed into the job's stored reports, as a built-in worker
@@ -173,8 +173,7 @@ static int save_report(struct sl_server *s, const struct sl_store_job *job, cons
 static int save_archive(struct sl_server *s, const struct sl_store_job *job, struct req *r,
                         int64_t bytes, int64_t expire_in_s, struct sl_error *err)
 {
-    char *dir = sl_xasprintf("%s/pipelines/%" PRId64 "/artifacts/%d", s->data_dir, job->pipeline_id,
-                             job->position);
+    char *dir = sl_srv_artifacts_dir(s, job->pipeline_id, job->id);
     char *zip = sl_fs_join(dir, "artifacts.zip");
     char *old = sl_fs_join(dir, "artifacts.tar.zst");
     char *tmp = NULL;
@@ -187,7 +186,7 @@ static int save_archive(struct sl_server *s, const struct sl_store_job *job, str
         unlink(tmp);
         goto out;
     }
-    unlink(old); /* an earlier attempt's, packed by a built-in worker */
+    unlink(old); /* a built-in worker's of this job, had one packed it before */
     struct sl_artifacts_meta m = {0};
     m.name = (char *)"artifacts";
     m.archive = zip;

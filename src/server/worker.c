@@ -305,7 +305,7 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     int pl_protected = !pl.protected_known ? -1 : pl.protected_;
     sl_store_pipeline_release(&pl);
     char *pdir = sl_xasprintf("%s/pipelines/%lld", s->data_dir, (long long)job->pipeline_id);
-    char *artdir = sl_xasprintf("%s/artifacts/%d", pdir, job->position);
+    char *artdir = sl_srv_artifacts_dir(s, job->pipeline_id, job->id); /* this attempt's own */
     char *logdir = sl_xasprintf("%s/logs", pdir);
     char *logpath = sl_xasprintf("%s/%lld.log", logdir, (long long)job->id);
     char *varfiles = sl_xasprintf("%s.tmp", workspace); /* file variables, as the runner's */

@@ -2,8 +2,9 @@
 # A job's artifacts browsed over the API against a real `sluice serve` running a real job:
 # the archive's entries (GET .../artifacts/{a}/files), one file out of it as a download
 # (.../file?path=), the whole archive (.../download); unknown artifacts, paths and hostile
-# arguments are clear errors; a file is never served as a page of this origin.
-# SL_SERVER_DB: on that store.
+# arguments are clear errors; a file is never served as a page of this origin. A retried
+# job keeps each attempt's artifacts apart (each downloads its own), and a later job
+# retried after it gets the newest attempt's. SL_SERVER_DB: on that store.
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -60,6 +61,52 @@ expect "an unknown artifact: 404" 404 "$(code "/api/v1/jobs/$job/artifacts/99999
 expect "an artifact id that is no number: 404" 404 "$(code "/api/v1/jobs/$job/artifacts/x1/download")"
 expect "another job's artifact: 404" 404 "$(code "/api/v1/jobs/$((job + 1000))/artifacts/$art/files")"
 expect "without a token: 401" 401 "$(curl -s -o /dev/null -w '%{http_code}' "$url/api/v1/jobs/$job/artifacts/$art/files")"
+
+# --- a retried job: each attempt keeps its own artifacts ----------------------------------
+git_repo 'build:
+  stage: build
+  script:
+    - mkdir -p out && echo "$CI_JOB_ID" > out/id.txt
+  artifacts:
+    paths: [out/]
+use:
+  stage: test
+  script:
+    - echo "got=$(cat out/id.txt)"'
+pipeline_run
+wait_for 300 pipeline_done || bad "the retry pipeline ends" "$body"
+ids() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(" ".join(str(j["id"]) for j in d["jobs"] if j["name"] == sys.argv[1]))' "$1" <<<"$body"; }
+first=$(ids build)
+used=$(ids use)
+req POST "/api/v1/jobs/$first/retry" "$admin"
+expect "the build job is retried as a new job" 201-or-200 "$([[ $code == 20[01] ]] && echo 201-or-200 || echo "$code")" "$body"
+second=$(jget "['id']")
+retried_done() { req GET "/api/v1/jobs/$second" "$admin"; [[ $(jget "['status']") =~ ^(success|failed)$ ]]; }
+wait_for 300 retried_done || bad "the retried attempt ends" "$body"
+expect "the new attempt succeeds as a job of its own" "success yes" "$(jget "['status']") $([[ $second != "$first" ]] && echo yes)" "$body"
+artifact_of() { # artifact_of JOB -> the content of out/id.txt in its downloaded archive
+  req GET "/api/v1/jobs/$1/artifacts" "$admin"
+  local a
+  a=$(jget "[-1]['id']")
+  curl -s -o "$tmp/att" -H "Authorization: Bearer $admin" "$url/api/v1/jobs/$1/artifacts/$a/download"
+  zstd -dc "$tmp/att" | tar -xO out/id.txt 2>/dev/null
+}
+expect "the first attempt's artifacts are still its own" "$first" "$(artifact_of "$first")"
+expect "the second attempt's artifacts are its own" "$second" "$(artifact_of "$second")"
+req GET "/api/v1/jobs/$first/artifacts" "$admin"
+p1=$(jget "[0]['path']")
+req GET "/api/v1/jobs/$second/artifacts" "$admin"
+p2=$(jget "[0]['path']")
+expect "two attempts, two archives on disk" "yes" "$([[ -n $p1 && $p1 != "$p2" && -f $tmp/data/$p1 && -f $tmp/data/$p2 ]] && echo yes)" "$p1 $p2"
+req GET "/api/v1/jobs/$used/log" "$admin"
+expect "the later job got the first attempt's artifacts" "got=$first" "$(grep -o 'got=[0-9]*' <<<"$body" | tail -1)" "$body"
+req POST "/api/v1/jobs/$used/retry" "$admin"
+used2=$(jget "['id']")
+used_done() { req GET "/api/v1/jobs/$used2" "$admin"; [[ $(jget "['status']") =~ ^(success|failed)$ ]]; }
+wait_for 300 used_done || bad "the retried later job ends" "$body"
+req GET "/api/v1/jobs/$used2/log" "$admin"
+expect "a later job retried after it gets the newest attempt's artifacts" "got=$second" \
+  "$(grep -o 'got=[0-9]*' <<<"$body" | tail -1)" "$body"
 
 server_stop
 finish
