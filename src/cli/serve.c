@@ -2,6 +2,7 @@
  * SIGINT or SIGHUP. */
 #include "base/compat.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "cli/cli.h"
 #include "cli/opts.h"
 #include "cli/run_executor.h"
@@ -71,6 +72,10 @@ static const struct sl_cli_opt serve_opts[] = {
      "(STARTTLS required off loopback); user:password@ in the URL to authenticate",
      0},
     {'F', 0, "smtp-from", "ADDR", "the sender address of notification mails", 0},
+    {'T', 0, "session-ttl", "DURATION",
+     "how long a web UI sign-in lasts (default 12h; \"30m\", \"8 hours\", seconds; at most 30 "
+     "days); then the page asks for the token again",
+     0},
 };
 
 const struct sl_cli_spec sl_cli_spec_serve = {
@@ -236,6 +241,17 @@ int sl_cmd_serve(int argc, char **argv)
                 return SL_EXIT_USAGE;
             }
             break;
+        case 'T': {
+            int64_t secs = 0;
+            if (sl_time_parse_duration(ca.arg, &secs) < 0 || secs < 1 || secs > 30 * 86400) {
+                sl_cli_error("serve: --session-ttl takes a duration of 1 second to 30 days "
+                             "(\"12h\", \"30 minutes\"), not '%s'",
+                             ca.arg);
+                return SL_EXIT_USAGE;
+            }
+            o.session_ttl_ms = secs * 1000;
+            break;
+        }
         case 'C':
             if (!parse_size(ca.arg, &o.log_cap)) {
                 sl_cli_error("serve: --log-cap takes 1K to 1T bytes (K, M, G, T suffixes), "

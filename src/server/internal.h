@@ -102,6 +102,7 @@ struct sl_server {
     bool delivery_kick;         /* under delivery_mu: something was queued */
     int64_t delivery_retry_base_ms;
     char *smtp_url, *smtp_from; /* the mail relay (--smtp-url, --smtp-from); NULL: none */
+    int64_t session_ttl_ms;     /* how long a sign-in lasts (--session-ttl) */
 };
 
 /* One request as the handlers see it. */
@@ -650,8 +651,9 @@ void sl_srv_audit_on(struct req *r, const char *action, const char *kind, int64_
 
 /* The delivery queue (delivery.c): statuses and notifications are rows in the store that
  * one thread sends with retries (see the file). */
-#define SRV_DELIVERY_ATTEMPTS 8         /* attempts before a delivery is given up */
-#define SRV_DELIVERY_RETRY_BASE_MS 5000 /* the first retry's wait (--delivery-retry-base) */
+#define SRV_DELIVERY_ATTEMPTS 8                 /* attempts before a delivery is given up */
+#define SRV_DELIVERY_RETRY_BASE_MS 5000         /* the first retry's wait (--delivery-retry-base) */
+#define SRV_SESSION_TTL_MS (12LL * 3600 * 1000) /* a sign-in's life (--session-ttl) */
 #define SRV_DELIVERY_KEEP_MS (30LL * 86400 * 1000) /* finished deliveries are kept 30 days */
 int sl_srv_delivery_start(struct sl_server *s, struct sl_error *err);
 /* Makes the sender look at the queue now. */

@@ -188,6 +188,7 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
     pthread_condattr_destroy(&ca);
     s->delivery_retry_base_ms = opts->delivery_retry_base_ms > 0 ? opts->delivery_retry_base_ms
                                                                  : SRV_DELIVERY_RETRY_BASE_MS;
+    s->session_ttl_ms = opts->session_ttl_ms > 0 ? opts->session_ttl_ms : SRV_SESSION_TTL_MS;
     s->smtp_url = opts->smtp_url ? sl_xstrdup(opts->smtp_url) : NULL;
     s->smtp_from = opts->smtp_from ? sl_xstrdup(opts->smtp_from) : NULL;
     s->lease_s = opts->lease_s > 0 ? opts->lease_s : SRV_LEASE_S;

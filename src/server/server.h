@@ -57,6 +57,8 @@ struct sl_server_options {
     int64_t delivery_retry_base_ms;
     const char *smtp_url;  /* smtp://HOST[:PORT] (STARTTLS off loopback) or smtps://... */
     const char *smtp_from; /* the sender's address */
+    /* how long a web UI sign-in (a session cookie) lasts, in ms; 0 = 12 hours */
+    int64_t session_ttl_ms;
 };
 
 /* Opens (and migrates) the store, creates the admin token on first start (*ADMIN_TOKEN,

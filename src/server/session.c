@@ -18,8 +18,7 @@
 #include <sodium.h>
 
 #define SESSION_COOKIE "sl_session"
-#define SESSION_TTL_MS (12LL * 3600 * 1000) /* signed in for 12 hours at most */
-#define SESSIONS_MAX 4096                   /* live sessions; beyond: 503 */
+#define SESSIONS_MAX 4096 /* live sessions; beyond: 503 */
 #define ID_HEX 64
 
 struct session {
@@ -256,7 +255,7 @@ void sl_h_session_create(struct req *r)
     random_hex(se->id);
     random_hex(se->csrf);
     se->secret = sl_xstrdup(secret);
-    se->expires_at = now + SESSION_TTL_MS;
+    se->expires_at = now + r->s->session_ttl_ms;
     pthread_mutex_lock(&ss->mu);
     sweep(ss, now);
     bool full = ss->n >= SESSIONS_MAX;
@@ -271,7 +270,7 @@ void sl_h_session_create(struct req *r)
         sl_reply_error(r, 503, "unavailable", "too many open sessions (%d)", SESSIONS_MAX);
         goto out;
     }
-    set_cookie(r, se->id, SESSION_TTL_MS / 1000);
+    set_cookie(r, se->id, (r->s->session_ttl_ms + 999) / 1000);
     sl_audit(r, NULL, "session.create", "", NULL);
     sl_reply_json(r, 201, session_json(&r->token, se->csrf, se->expires_at));
 out:

@@ -96,5 +96,24 @@ expect "nothing before 1970" "" "$(actors "until=1970-01-02")"
 expect "a bad time is refused" 400 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $admin" "$u/api/v1/audit?since=yesterday")"
 
 kill "$pid"; wait "$pid" 2>/dev/null; pid=
+
+# session expiry: a server whose sign-ins last 2 s
+"$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" --session-ttl 2 >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+for _ in $(seq 200); do grep -q 'listening on' "$tmp/out" && break; sleep 0.05; done
+u=http://$(sed -n 's/.*listening on http:\/\///p' "$tmp/out" | tail -1)
+hdr=$(curl -s -D - -o /dev/null -c "$tmp/ejar" -H 'Content-Type: application/json' -d "{\"token\":\"$admin\"}" "$u/api/v1/session")
+has "--session-ttl sets the cookie's Max-Age" "Max-Age=2;" "$hdr"
+expect "the new session works" 200 "$(curl -s -o /dev/null -w '%{http_code}' -b "$tmp/ejar" "$u/api/v1/projects")"
+code=200
+for _ in $(seq 600); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -b "$tmp/ejar" "$u/api/v1/projects")
+  [[ $code == 401 ]] && break
+  sleep 0.1
+done
+expect "the session has expired after its 2 s" 401 "$code"
+"$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" --session-ttl 0 >/dev/null 2>"$tmp/err0"
+expect "--session-ttl 0 is refused" 2 "$?"
+kill "$pid"; wait "$pid" 2>/dev/null; pid=
 echo "$pass passed, $fail failed"
 ((fail == 0))
