@@ -217,6 +217,12 @@ req POST "/api/v1/deployments/$dep5/approve" "$dev2"
 expect "a decided deployment takes no more approvals: 409" 409 "$code"
 req GET "/api/v1/audit?action=deployment.approve" "$admin"
 expect "approvals are audited" 2 "$(jget ".__len__()")"
+req GET "/api/v1/audit?action=deployment.reject" "$admin"
+expect "the rejection is audited, with its deployment and comment" "1 deployment:$dep5 not today" \
+  "$(jget ".__len__()") $(jget "[0]['target']") $(jget "[0]['detail']['comment']")" "$body"
+req GET "/api/v1/deployments/$dep5" "$dev"
+expect "and shown on the deployment" "rejected not today" \
+  "$(jget "['approvals'][0]['status']") $(jget "['approvals'][0]['comment']")" "$body"
 req DELETE "/api/v1/protected_environments/$rule" "$maint"
 expect "a rule is removed" 204 "$code"
 req DELETE "/api/v1/protected_environments/$rule" "$maint"
@@ -329,6 +335,13 @@ out=$(SLUICE_URL=$url SLUICE_TOKEN=$dev "$bin" env rollback "$main_env" 2>&1)
 expect "sluice env rollback as a developer: refused, exit 1" "1 1" "$? $(grep -c 'answered 403' <<<"$out")" "$out"
 out=$("$bin" env rollback "$main_env" --url "$url" --token "$maint")
 expect "sluice env rollback re-deploys the last deployment" 1 "$(grep -c 'rolls back to deployment' <<<"$out")" "$out"
+redeployed() { req GET "/api/v1/environments/$main_env/deployments?limit=1" "$dev"; [[ $(jget "[0]['status']") =~ ^(success|failed)$ ]]; }
+wait_for 60 redeployed
+expect "the re-deploy ran" "success True" "$(jget "[0]['status']") $(jget "[0]['rollback_of'] is not None")" "$body"
+out=$("$bin" env stop "$main_env" --url "$url" --token "$dev")
+rc=$?
+req GET "/api/v1/environments/$main_env" "$dev"
+expect "sluice env stop stops it (no on_stop job: at once)" "0 stopped" "$rc $(jget "['state']")" "$out$body"
 "$bin" env approve nope --url "$url" --token "$dev" 2>/dev/null
 expect "a bad id is a usage error" 2 "$?"
 "$bin" env list --url "$url" 2>/dev/null

@@ -2,8 +2,10 @@
 # environment:url filled by the deploying job's own dotenv report, as GitLab's dynamic
 # environment URLs (`url: $DYNAMIC_URL`, the variable written by the job to a reports:dotenv
 # file): the environment's url is expanded once the job has succeeded; a url the job's
-# variables already define is kept as it is. environment:kubernetes is kept and shown. On SQLite here and on PostgreSQL through
-# server_pg.sh.
+# variables already define is kept as it is. environment:kubernetes is kept and shown. The
+# other forms: deployment_tier over the guessed tier, and the actions prepare, verify and
+# access, which use an environment (CI_ENVIRONMENT_ACTION) without deploying to it. On
+# SQLite here and on PostgreSQL through server_pg.sh.
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -36,6 +38,18 @@ static:
     kubernetes:
       agent: group/project:staging-agent
       namespace: staging
+tiered:
+  script: ["true"]
+  environment: {name: customer-portal, deployment_tier: staging}
+prepare:
+  script: [echo "uses $CI_ENVIRONMENT_NAME $CI_ENVIRONMENT_ACTION $CI_ENVIRONMENT_TIER"]
+  environment: {name: production, action: prepare}
+verify:
+  script: [echo "uses $CI_ENVIRONMENT_NAME $CI_ENVIRONMENT_ACTION $CI_ENVIRONMENT_TIER"]
+  environment: {name: production, action: verify}
+access:
+  script: [echo "uses $CI_ENVIRONMENT_NAME $CI_ENVIRONMENT_ACTION $CI_ENVIRONMENT_TIER"]
+  environment: {name: production, action: access}
 YML
 git add . && git -c user.email=t@t -c user.name=t commit -qm one) ||
   { echo "cannot make a git repo" >&2; exit 1; }
@@ -61,6 +75,24 @@ expect "a url the job's variables define" "https://staging.example.test/main" "$
 req GET "/api/v1/projects/$proj/environments" "$maint"
 expect "environment:kubernetes is kept and shown" "group/project:staging-agent staging None" \
   "$(python3 -c "import json,sys; e={e['name']: e for e in json.load(sys.stdin)}; print(e['staging']['kubernetes']['agent'], e['staging']['kubernetes']['namespace'], e['review/main']['kubernetes'])" <<<"$body")" "$body"
+
+env_field() { # env_field NAME FIELD: FIELD of environment NAME in the last body
+  python3 -c "import json,sys; print([e[sys.argv[2]] for e in json.load(sys.stdin) if e['name']==sys.argv[1]][0])" "$1" "$2" <<<"$body"
+}
+expect "deployment_tier is kept over the guessed tier (other)" staging "$(env_field customer-portal tier)"
+expect "prepare, verify and access make the environment, deploy nothing" "production None" \
+  "$(env_field production tier) $(env_field production last_deployment)" "$body"
+prod=$(env_field production id)
+req GET "/api/v1/environments/$prod/deployments" "$maint"
+expect "production has no deployment" "200 0" "$code $(jget ".__len__()")" "$body"
+req GET "/api/v1/pipelines/$pl" "$maint"
+pbody=$body
+for a in prepare verify access; do
+  body=$pbody
+  job=$(python3 -c "import json,sys; print([j['id'] for j in json.load(sys.stdin)['jobs'] if j['name']==sys.argv[1]][0])" "$a" <<<"$body")
+  req GET "/api/v1/jobs/$job/log" "$maint"
+  expect "the $a job sees CI_ENVIRONMENT_ACTION=$a" 1 "$(grep -cx "uses production $a production" <<<"$body")" "$body"
+done
 
 server_stop
 finish
