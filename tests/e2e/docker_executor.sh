@@ -17,21 +17,10 @@ bad() { fail=$((fail + 1)); echo "not ok - $1"; [[ -n ${2:-} ]] && sed 's/^/#   
 has() { if grep -qF -- "$2" <<<"$out"; then ok "$1"; else bad "$1: output lacks '$2'" "$out"; fi; }
 lacks() { if grep -qF -- "$2" <<<"$out"; then bad "$1: output has '$2'" "$out"; else ok "$1"; fi; }
 
-srv=$("$src/scripts/podman-test-server.sh" start --watch $$ 2>"${TMPDIR:-/tmp}/podman-start.$$")
-rc=$?
-if ((rc != 0)); then
-  cat "${TMPDIR:-/tmp}/podman-start.$$" >&2
-  rm -f "${TMPDIR:-/tmp}/podman-start.$$"
-  ((rc == 77)) && skip "podman, runc or busybox-static is not installed"
-  skip "cannot start podman system service (see above)"
-fi
-rm -f "${TMPDIR:-/tmp}/podman-start.$$"
-sock=$srv/podman.sock
-export DOCKER_HOST=unix://$sock
+. "$(dirname "$0")/lib/podman.sh"
+podman_start
 tmp=$(mktemp -d)
-trap '"$src/scripts/podman-test-server.sh" stop "$srv"; rm -rf "$tmp"' EXIT
-api() { curl -s --unix-socket "$sock" "http://d/v1.41$1"; }
-ours() { api '/containers/json?all=1' | grep -o '"sluice.pid":"[0-9]*"' | wc -l; }
+trap 'podman_stop; rm -rf "$tmp"' EXIT
 
 proj=$tmp/project
 mkdir -p "$proj" && cd "$proj" || exit 1
@@ -81,7 +70,7 @@ has "after_script sees failed" "after status=failed"
 has "pull_policy never: image_pull_failure" "ERROR: Job failed (image_pull_failure): failed to pull image localhost/absent:1: image localhost/absent:1 is not present and the pull policy is never"
 lacks "pull_policy never: nothing ran" "must-not-run"
 has "failed pull: the engine's message" "ERROR: Job failed (image_pull_failure): failed to pull image example.invalid/none/img:1:"
-if (($(ours) == 0)); then ok "no container left"; else bad "containers left" "$(api '/containers/json?all=1')"; fi
+if (($(ours) == 0)); then ok "no container left"; else bad "containers left" "$(docker_api '/containers/json?all=1')"; fi
 
 # a timeout kills the job, no after_script
 cat >.gitlab-ci.yml <<'YML'
@@ -123,7 +112,7 @@ rm -f .sluice/builds/long/started
 for _ in $(seq 1 600); do [[ -f .sluice/builds/long/started ]] && break; sleep 0.1; done
 kill -9 $pid
 wait $pid 2>/dev/null
-if (($(ours) == 1)); then ok "kill -9: a container is left behind"; else bad "kill -9: expected one container" "$(api '/containers/json?all=1')"; fi
+if (($(ours) == 1)); then ok "kill -9: a container is left behind"; else bad "kill -9: expected one container" "$(docker_api '/containers/json?all=1')"; fi
 cat >.gitlab-ci.yml <<'YML'
 quick:
   image: localhost/busybox:ci

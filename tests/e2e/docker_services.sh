@@ -10,14 +10,7 @@
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 src=${SL_SOURCE_DIR:?SL_SOURCE_DIR is not set}
-skip() {
-  if [[ ${CI:-} == true ]]; then
-    echo "FAILED (CI=true, nothing may skip): $*" >&2
-    exit 1
-  fi
-  echo "SKIPPED: docker_services.sh: $*" >&2
-  exit 77
-}
+. "$(dirname "$0")/lib/skip.sh"
 command -v git >/dev/null || skip "needs git"
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok - $1"; }
@@ -25,22 +18,10 @@ bad() { fail=$((fail + 1)); echo "not ok - $1"; [[ -n ${2:-} ]] && sed 's/^/#   
 has() { if grep -qF -- "$2" <<<"$out"; then ok "$1"; else bad "$1: output lacks '$2'" "$out"; fi; }
 lacks() { if grep -qF -- "$2" <<<"$out"; then bad "$1: output has '$2'" "$out"; else ok "$1"; fi; }
 
-srv=$("$src/scripts/podman-test-server.sh" start --watch $$ 2>"${TMPDIR:-/tmp}/podman-start.$$")
-rc=$?
-if ((rc != 0)); then
-  cat "${TMPDIR:-/tmp}/podman-start.$$" >&2
-  rm -f "${TMPDIR:-/tmp}/podman-start.$$"
-  ((rc == 77)) && skip "podman, runc or busybox-static is not installed"
-  skip "cannot start podman system service (see above)"
-fi
-rm -f "${TMPDIR:-/tmp}/podman-start.$$"
-sock=$srv/podman.sock
-export DOCKER_HOST=unix://$sock
+. "$(dirname "$0")/lib/podman.sh"
+podman_start
 tmp=$(mktemp -d)
-trap '"$src/scripts/podman-test-server.sh" stop "$srv"; rm -rf "$tmp"' EXIT
-api() { curl -s --unix-socket "$sock" "http://d/v1.41$1"; }
-ours() { api '/containers/json?all=1' | grep -o '"sluice.pid":"[0-9]*"' | wc -l; }
-nets() { api '/networks' | grep -o '"sluice.pid":"[0-9]*"' | wc -l; }
+trap 'podman_stop; rm -rf "$tmp"' EXIT
 
 # the service images: busybox's httpd serving "hello-from-$SVC_NAME" on $PORT (8080 by
 # default, exposed), and one that exposes a port nobody listens on
@@ -129,8 +110,8 @@ has "the warning shows the service's log" "[service:registry.example.com/tools/d
 has "the job runs anyway" "deaf-job-ran"
 has "derived alias with - resolves" "dash-alias-resolves"
 has "pipeline passed" "pipeline passed"
-if (($(ours) == 0)); then ok "no container left"; else bad "containers left" "$(api '/containers/json?all=1')"; fi
-if (($(nets) == 0)); then ok "no network left"; else bad "networks left" "$(api '/networks')"; fi
+if (($(ours) == 0)); then ok "no container left"; else bad "containers left" "$(docker_api '/containers/json?all=1')"; fi
+if (($(nets) == 0)); then ok "no network left"; else bad "networks left" "$(docker_api '/networks')"; fi
 
 # kill -9 of sluice leaves the job's containers and network; the next run removes them
 cat >.gitlab-ci.yml <<'YML'
@@ -145,7 +126,7 @@ pid=$!
 for _ in $(seq 1 600); do [[ -f .sluice/builds/long/started ]] && break; sleep 0.1; done
 kill -9 $pid
 wait $pid 2>/dev/null
-if (($(ours) == 2 && $(nets) == 1)); then ok "kill -9: job and service containers and the network are left"; else bad "kill -9: expected 2 containers and 1 network" "$(api '/containers/json?all=1') $(api '/networks')"; fi
+if (($(ours) == 2 && $(nets) == 1)); then ok "kill -9: job and service containers and the network are left"; else bad "kill -9: expected 2 containers and 1 network" "$(docker_api '/containers/json?all=1') $(docker_api '/networks')"; fi
 cat >.gitlab-ci.yml <<'YML'
 quick:
   image: localhost/busybox:ci
@@ -154,8 +135,8 @@ YML
 git commit -qam quick
 out=$("$bin" run --no-color 2>&1)
 has "next run works" "quick"
-if (($(ours) == 0)); then ok "kill -9: leftover containers removed by the next run"; else bad "kill -9: containers still there" "$(api '/containers/json?all=1')"; fi
-if (($(nets) == 0)); then ok "kill -9: leftover network removed by the next run"; else bad "kill -9: network still there" "$(api '/networks')"; fi
+if (($(ours) == 0)); then ok "kill -9: leftover containers removed by the next run"; else bad "kill -9: containers still there" "$(docker_api '/containers/json?all=1')"; fi
+if (($(nets) == 0)); then ok "kill -9: leftover network removed by the next run"; else bad "kill -9: network still there" "$(docker_api '/networks')"; fi
 
 echo "$pass passed, $fail failed"
 ((fail == 0))

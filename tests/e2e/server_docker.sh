@@ -11,22 +11,11 @@ for tool in curl python3 git; do
   command -v $tool >/dev/null || skip "needs $tool, which is not installed"
 done
 bin=$(realpath "$bin")
-srv=$("$src/scripts/podman-test-server.sh" start --watch $$ 2>"${TMPDIR:-/tmp}/podman-start.$$")
-rc=$?
-if ((rc != 0)); then
-  cat "${TMPDIR:-/tmp}/podman-start.$$" >&2
-  rm -f "${TMPDIR:-/tmp}/podman-start.$$"
-  ((rc == 77)) && skip "podman, runc or busybox-static is not installed"
-  skip "cannot start podman system service (see above)"
-fi
-rm -f "${TMPDIR:-/tmp}/podman-start.$$"
-sock=$srv/podman.sock
-export DOCKER_HOST=unix://$sock
+. "$(dirname "$0")/lib/podman.sh"
+podman_start
 tmp=$(mktemp -d)
 . "$(dirname "$0")/lib/server.sh"
-trap 'server_stop; "$src/scripts/podman-test-server.sh" stop "$srv"; rm -rf "$tmp"' EXIT
-api() { curl -s --unix-socket "$sock" "http://d/v1.41$1"; }
-ours() { api '/containers/json?all=1' | grep -o '"sluice.pid":"[0-9]*"' | wc -l; }
+trap 'server_stop; podman_stop; rm -rf "$tmp"' EXIT
 
 # a service image: busybox's httpd answering on 8080 (exposed)
 export CONTAINERS_CONF=$srv/containers.conf CONTAINERS_STORAGE_CONF=$srv/storage.conf
