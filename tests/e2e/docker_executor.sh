@@ -11,11 +11,7 @@ set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 src=${SL_SOURCE_DIR:?SL_SOURCE_DIR is not set}
 command -v git >/dev/null || skip "needs git"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "not ok - $1"; [[ -n ${2:-} ]] && sed 's/^/#   /' <<<"$2"; }
-has() { if grep -qF -- "$2" <<<"$out"; then ok "$1"; else bad "$1: output lacks '$2'" "$out"; fi; }
-lacks() { if grep -qF -- "$2" <<<"$out"; then bad "$1: output has '$2'" "$out"; else ok "$1"; fi; }
+. "$(dirname "$0")/lib/check.sh"
 
 . "$(dirname "$0")/lib/podman.sh"
 podman_start
@@ -132,5 +128,4 @@ out=$("$bin" run --no-color --executor shell 2>&1)
 has "shell: image ignored warning" "\`image\` is ignored: --executor shell runs jobs on this machine"
 has "shell: job ran on the host" "quick"
 
-echo "# $pass passed, $fail failed"
-((fail == 0))
+finish

@@ -9,11 +9,7 @@ set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 command -v git >/dev/null || skip "needs git"
 probe=$("$bin" __sandbox -- /bin/true 2>&1) || skip "the kernel refuses the sandbox: $probe"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "not ok - $1"; [[ -n ${2:-} ]] && sed 's/^/#   /' <<<"$2"; }
-has() { if grep -qF -- "$2" <<<"$out"; then ok "$1"; else bad "$1: output lacks '$2'" "$out"; fi; }
-lacks() { if grep -qF -- "$2" <<<"$out"; then bad "$1: output has '$2'" "$out"; else ok "$1"; fi; }
+. "$(dirname "$0")/lib/check.sh"
 tmp=$(mktemp -d /var/tmp/sluice-sandbox-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 proj=$tmp/project
@@ -79,5 +75,4 @@ for d in /sys/fs/cgroup/{memory,pids,}/sluice-sandbox-*; do
   kill -0 "$p" 2>/dev/null || mine=$((mine + 1))
 done
 ((mine == 0)) && ok "cgroups removed" || bad "cgroups left: $left"
-echo "# $pass passed, $fail failed"
-((fail == 0))
+finish

@@ -14,11 +14,7 @@ bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 command -v git >/dev/null || skip "needs git"
 command -v unshare >/dev/null || skip "needs unshare (util-linux)"
 probe=$("$bin" __sandbox -- /bin/true 2>&1) || skip "the kernel refuses the sandbox: $probe"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "not ok - $1"; [[ -n ${2:-} ]] && sed 's/^/#   /' <<<"$2"; }
-has() { if grep -qF -- "$2" <<<"$out"; then ok "$1"; else bad "$1: output lacks '$2'" "$out"; fi; }
-lacks() { if grep -qF -- "$2" <<<"$out"; then bad "$1: output has '$2'" "$out"; else ok "$1"; fi; }
+. "$(dirname "$0")/lib/check.sh"
 code() { if [[ $rc == "$2" ]]; then ok "$1"; else bad "$1: exit $rc, want $2" "$out"; fi; }
 tmp=$(mktemp -d /var/tmp/sluice-sandbox-probe.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -107,5 +103,4 @@ else
   echo "# (not root: the delegation case needs a user to switch to; covered in CI as root)"
   [[ ${CI:-} == true ]] && bad "CI=true runs as root: the delegation case must run"
 fi
-echo "# $pass passed, $fail failed"
-((fail == 0))
+finish

@@ -9,23 +9,13 @@
 #   api METHOD PATH [BODY]   the same as the admin
 #   jget EXPR                Python expression on the last body: jget "['id']"
 #   wait_for SECONDS CMD...  runs CMD every 0.1 s until it succeeds or SECONDS pass
-#   ok / bad / expect        TAP-style checks counted in pass and fail; finish prints the
-#                            harness's closing line and exits non-zero on any failure
+#   ok / bad / expect / has / lacks / finish   the checks of lib/check.sh
 #   shared_dir               makes $tmp/shared, where jobs may read and write: a server
 #                            started as root runs jobs as nobody, who cannot enter $tmp
-pass=0 fail=0 pid=
+. "$(dirname "${BASH_SOURCE[0]}")/check.sh"
+pid=
 db=()
 [[ -n ${SL_SERVER_DB:-} ]] && db=(--db "$SL_SERVER_DB")
-
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "not ok - $1"; [[ $# -gt 1 ]] && echo "$2" | sed 's/^/#   /'; }
-expect() { # expect NAME WANT GOT [detail]
-  if [[ $2 == "$3" ]]; then ok "$1"; else bad "$1: got '$3', want '$2'" "${4:-}"; fi
-}
-finish() {
-  echo "$pass passed, $fail failed"
-  ((fail == 0))
-}
 
 shared_dir() {
   chmod 711 "$tmp"
