@@ -2,7 +2,8 @@
 """Loopback receivers for server_notify.sh: an HTTP server that answers as GitHub, GitLab and
 Gitea answer their commit-status APIs (201 with the status, 401 with their error body for a
 wrong token), as Slack's incoming webhooks and Matrix's send-event API do, plus endpoints that
-fail (flaky: three 503s, then as GitHub; deny: always 401; switch: 503 while a file exists),
+fail (flaky: three 503s, then as GitHub; deny: always 401; down: always 503; switch: 503 while
+a file exists),
 and a small SMTP sink. Every request is one JSON line in DIR/http.jsonl (with the time it came),
 every mail one JSON line in DIR/mail.jsonl. The ports go to DIR/ports as JSON.
 
@@ -55,7 +56,7 @@ class H(BaseHTTPRequestHandler):
                 flaky_left[0] -= 1 if fail else 0
             if fail:
                 return self.answer(503, {"message": "Service Unavailable"})
-        if forge == "switch" and os.path.exists(os.path.join(DIR, "down")):
+        if forge == "down" or (forge == "switch" and os.path.exists(os.path.join(DIR, "down"))):
             return self.answer(503, {"message": "Service Unavailable"})
         if forge in TOKENS:
             h, want = TOKENS[forge]

@@ -3,8 +3,9 @@
 # loopback receivers (forge_receiver.py) that answer as GitHub, GitLab and Gitea do: each
 # forge gets a pipeline's statuses in order as it fails and is retried to success; a
 # receiver that fails 3 times gets the status on the 4th attempt after growing waits; one
-# that answers 401 is given up at once as a configuration problem; deliveries pending at a
-# restart are delivered after it. Notifications: a signed webhook (the signature verifies), a
+# that answers 401 is given up at once as a configuration problem; one that always answers
+# 503, and a port nothing listens on, are given up after the attempt limit (8); deliveries
+# pending at a restart are delivered after it. Notifications: a signed webhook (the signature verifies), a
 # Slack-compatible webhook, Matrix and a mail to an SMTP sink with the failed job's last log
 # lines; failed then fixed; sluice notify test.
 set -u
@@ -303,5 +304,39 @@ req DELETE /api/v1/projects/$gh/forge "$admin"
 expect "the connection is deleted" 204 "$code"
 req GET /api/v1/projects/$gh/forge "$admin"
 expect "and is gone" 404 "$code"
+server_stop
+
+# ---- a forge that is always down, and one that is not there: given up after the limit ----
+# (a short base so 8 attempts take about a second and a half: 0.01 * (1 + 2 + ... + 64))
+server_start --workers 2 --delivery-retry-base 0.01 || bad "the server starts a third time"
+closed=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+project down
+dw=$proj
+req PUT /api/v1/projects/$dw/forge "$admin" "{\"kind\":\"github\",\"api_url\":\"$R/down\",\"repository\":\"o/r\",\"token\":\"ghtok\"}"
+project absent
+ab=$proj
+req PUT /api/v1/projects/$ab/forge "$admin" "{\"kind\":\"gitlab\",\"api_url\":\"http://127.0.0.1:$closed/api/v4\",\"repository\":\"1\",\"token\":\"gltok\"}"
+for p in $dw $ab; do
+  req POST /api/v1/projects/$p/pipelines "$admin" '{}'
+  wait_pipeline "$(jget "['id']")"
+done
+for p in $dw $ab; do
+  wait_for 300 settled "$p" || bad "project $p's deliveries settle" "$body"
+done
+given_up_after_limit() { # given_up_after_limit PROJECT ERROR-PREFIX
+  req GET /api/v1/projects/$1/deliveries "$admin"
+  python3 - "$body" "$2" <<'PY'
+import json, sys
+ds = json.loads(sys.argv[1])
+assert ds and all(d["state"] == "given_up" and d["attempts"] == 8 and d["next_attempt_at"] is None
+                  and sys.argv[2] in d["last_error"] for d in ds), ds
+PY
+}
+given_up_after_limit "$dw" "HTTP 503" && ok "a forge answering 503: each status given up after 8 attempts" ||
+  bad "a forge answering 503 is given up after 8 attempts" "$body"
+expect "the down forge was asked 8 times per status" "$(($(jget ".__len__()") * 8))" \
+  "$(grep -c '"path": "/down/' "$tmp/recv/http.jsonl")"
+given_up_after_limit "$ab" "" && ok "a forge nobody listens for (connection refused): given up after 8 attempts" ||
+  bad "a connection error is given up after 8 attempts" "$body"
 server_stop
 finish
