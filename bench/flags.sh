@@ -20,7 +20,8 @@ for _ in $(seq 200); do grep -q 'listening on' "$tmp/out" && break; sleep 0.05; 
 url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$tmp/out")
 admin=$(cat "$tmp/data/admin.token")
 api() { curl -sf -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' "$@"; }
-project=$(api "$url/api/v1/projects" --data '{"name":"bench","repo_url":"https://example.com/b.git"}' |
+git init -q "$tmp/repo" # a project's repo_url must be readable when it is made
+project=$(api "$url/api/v1/projects" --data "{\"name\":\"bench\",\"repo_url\":\"$tmp/repo\"}" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 python3 - "$nflags" >"$tmp/state.json" <<'PY'
 import json, sys

@@ -91,7 +91,8 @@ static json_t *project_json(const struct sl_store_project *p)
 static bool repo_url_ok(const char *u)
 {
     return u[0] == '/' || sl_starts_with(u, "file://") || sl_starts_with(u, "https://") ||
-           sl_starts_with(u, "http://") || sl_starts_with(u, "ssh://") || strchr(u, '@');
+           sl_starts_with(u, "http://") || sl_starts_with(u, "ssh://") ||
+           sl_starts_with(u, "git://") || strchr(u, '@');
 }
 
 /* A webhook secret for a project created without one: 32 random bytes as hex. */
@@ -123,19 +124,24 @@ static bool project_fields(struct req *r, json_t *b, struct sl_store_project *p,
         } else if (!strcmp(k, "repo_url")) {
             if (!s || !*s || strlen(s) > 4096 || !repo_url_ok(s)) {
                 sl_reply_error(r, 400, "invalid",
-                               "repo_url must be an absolute path or a file://, https:// or "
-                               "ssh URL");
+                               "repo_url must be an absolute path or a file://, https://, "
+                               "git:// or ssh URL");
                 return false;
             }
-            /* a repository here that cannot be read is refused now, not at the first
-             * pipeline (sl_srv_repo_check) */
+            /* a repository that cannot be read is refused now, not at the first pipeline
+             * (sl_srv_repo_check; a remote is asked for its refs, waiting 10 s at most) */
             struct sl_error rerr = SL_ERROR_INIT;
-            if (sl_srv_repo_check(s, &rerr) < 0) {
+            int rc = sl_srv_repo_check(s, &rerr);
+            if (rc == SL_EBUSY) {
+                sl_reply_header(r, "Retry-After", "5");
+                sl_reply_error(r, 503, "busy", "%s", sl_error_format(&rerr));
+            } else if (rc < 0) {
                 sl_reply_error(r, 400, "invalid", "repo_url cannot be read: %s",
                                sl_error_format(&rerr));
-                sl_error_release(&rerr);
-                return false;
             }
+            sl_error_release(&rerr);
+            if (rc < 0)
+                return false;
             p->repo_url = (char *)s;
         } else if (!strcmp(k, "default_branch")) {
             if (!s || !*s || strlen(s) > 255) {

@@ -182,13 +182,15 @@ void sl_audit(struct req *r, const char *actor, const char *action, const char *
 
 /* Copies one path segment of U (any byte but '/' and controls: a feature flag's or an
  * environment's name, UTF-8 included) into OUT; the number of bytes taken, 0 when none or
- * too long. */
-static size_t match_segment(const char *u, char out[SRV_KEY_MAX + 1])
+ * too long (then *TOO_LONG is set). */
+static size_t match_segment(const char *u, char out[SRV_KEY_MAX + 1], bool *too_long)
 {
     size_t n = 0;
     while (u[n] && u[n] != '/' && (unsigned char)u[n] >= 0x20 && u[n] != 0x7f) {
-        if (n == SRV_KEY_MAX)
+        if (n == SRV_KEY_MAX) {
+            *too_long = true;
             return 0;
+        }
         out[n] = u[n];
         n++;
     }
@@ -199,15 +201,16 @@ static size_t match_segment(const char *u, char out[SRV_KEY_MAX + 1])
 /* Matches PATH against PATTERN; {id} takes a positive decimal integer, {key} a variable
  * key (letters, digits and '_', up to SRV_KEY_MAX bytes) copied into KEY, {name} and {env}
  * one path segment copied into KEY and KEY2, {ref} (last in a pattern) the rest of the path,
- * any printable bytes (a branch name with its '/'), into KEY. */
+ * any printable bytes (a branch name with its '/'), into KEY. *TOO_LONG is set when PATH
+ * matched as far as a name longer than SRV_KEY_MAX bytes. */
 static bool route_match(const char *pattern, const char *path, int64_t *id,
-                        char key[SRV_KEY_MAX + 1], char key2[SRV_KEY_MAX + 1])
+                        char key[SRV_KEY_MAX + 1], char key2[SRV_KEY_MAX + 1], bool *too_long)
 {
     const char *p = pattern, *u = path;
     while (*p && *u) {
         if (!strncmp(p, "{name}", 6) || !strncmp(p, "{env}", 5)) {
             bool env = p[1] == 'e';
-            size_t n = match_segment(u, env ? key2 : key);
+            size_t n = match_segment(u, env ? key2 : key, too_long);
             if (n == 0)
                 return false;
             u += n;
@@ -217,8 +220,10 @@ static bool route_match(const char *pattern, const char *path, int64_t *id,
         if (!strncmp(p, "{key}", 5)) {
             size_t n = 0;
             while (isalnum((unsigned char)*u) || *u == '_') {
-                if (n == SRV_KEY_MAX)
+                if (n == SRV_KEY_MAX) {
+                    *too_long = true;
                     return false;
+                }
                 key[n++] = *u++;
             }
             if (n == 0)
@@ -229,6 +234,7 @@ static bool route_match(const char *pattern, const char *path, int64_t *id,
         }
         if (!strcmp(p, "{ref}")) { /* the rest of the path: a ref name or pattern, '/' and all */
             size_t n = strlen(u);
+            *too_long |= n > SRV_KEY_MAX;
             if (n == 0 || n > SRV_KEY_MAX)
                 return false;
             for (size_t i = 0; i < n; i++)
@@ -343,10 +349,10 @@ static void authenticate_and_run(struct req *r, const struct route *rt)
 /* Finds the route for R and runs it; returns the route's index, or sl_srv_nroutes. */
 static size_t dispatch(struct req *r)
 {
-    bool path_known = false;
+    bool path_known = false, too_long = false;
     for (size_t i = 0; i < sl_srv_nroutes; i++) {
         int64_t id = 0;
-        if (!route_match(sl_srv_routes[i].pattern, r->path, &id, r->key, r->key2))
+        if (!route_match(sl_srv_routes[i].pattern, r->path, &id, r->key, r->key2, &too_long))
             continue;
         path_known = true;
         if (strcmp(sl_srv_routes[i].method, r->method) != 0)
@@ -361,6 +367,9 @@ static size_t dispatch(struct req *r)
         return sl_srv_nroutes;
     if (path_known)
         sl_reply_error(r, 405, "method_not_allowed", "%s is not allowed on %s", r->method, r->path);
+    else if (too_long) /* a route's path with a name over the documented limit */
+        sl_reply_error(r, 400, "invalid", "a name in the path is too long (at most %d bytes)",
+                       SRV_KEY_MAX);
     else
         sl_reply_error(r, 404, "not_found", "no route for %s", r->path);
     return sl_srv_nroutes;

@@ -359,10 +359,11 @@ void sl_srv_poller_wake(struct sl_server *s);
 /* Stops and joins it (S->stopping must be set). */
 void sl_srv_poller_join(struct sl_server *s);
 
-/* Whether the repository of a project's REPO_URL can be read, when it is on this machine
- * (an absolute path or file://): it must open as a git repository (bare or not). A network
- * URL is not tried here: it is read at the first pipeline, so a request never waits on a
- * forge. Returns 0 or SL_EINVAL with ERR saying why (libgit2's message). */
+/* Whether the repository of a project's REPO_URL can be read (repo_check.c): a path on this
+ * machine (absolute or file://) must open as a git repository (bare or not); a network URL
+ * must answer a fetch's ref listing as the mirror fetch asks it (no credentials), within
+ * 10 s. Returns 0; SL_EINVAL with ERR saying why (libgit2's message, never the URL, which
+ * may hold a password); SL_EBUSY when too many network checks are running already. */
 int sl_srv_repo_check(const char *repo_url, struct sl_error *err);
 /* Polls project P: fetches it and makes a "push" pipeline of its default branch when the
  * branch moved since the commit recorded for it (the first poll only records it). 1 with

@@ -93,21 +93,6 @@ static int git_fail(struct sl_error *err, const char *what)
 
 /* Fetches every branch and tag of URL into REPO, and EXTRA_REF (NULL: none) under its own
  * name: a merge request's head, which a fork's commits are only reachable from. */
-int sl_srv_repo_check(const char *repo_url, struct sl_error *err)
-{
-    const char *path = sl_starts_with(repo_url, "file://") ? repo_url + 7
-                       : repo_url[0] == '/'                ? repo_url
-                                                           : NULL;
-    if (!path)
-        return 0;
-    pthread_once(&git_once, git_init_once);
-    git_repository *repo = NULL;
-    if (git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
-        return git_fail(err, path);
-    git_repository_free(repo);
-    return 0;
-}
-
 static int fetch_all(git_repository *repo, const char *url, const char *extra_ref,
                      struct sl_error *err)
 {

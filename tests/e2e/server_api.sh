@@ -13,7 +13,8 @@ tmp=$(mktemp -d)
 db=()
 [[ -n ${SL_SERVER_DB:-} ]] && db=(--db "$SL_SERVER_DB")
 pid=
-cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
+helpers=() # the loopback git remotes' pids
+cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; kill "${helpers[@]}" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok - $1"; }
@@ -131,6 +132,34 @@ req POST /api/v1/projects "$maint" "{\"name\":\"plain\",\"repo_url\":\"file://$t
 expect "repo_url: a directory that is no git repository: 400" "400 1" "$code $(grep -c 'repo_url cannot be read' <<<"$body")" "$body"
 req PUT /api/v1/projects/$proj "$maint" "{\"repo_url\":\"$tmp/no-such-repo\"}"
 expect "repo_url: the same when a project is changed" 400 "$code" "$body"
+# ... and a network URL too: asked for its refs (a loopback `git http-backend`), not fetched
+# first at the first pipeline
+mkdir "$tmp/remote" && git clone -q --bare "$tmp/repo" "$tmp/remote/app.git"
+python3 "$(dirname "$0")/lib/git_http_backend.py" "$tmp/remote" "$tmp/http.port" &
+backend=$!
+helpers+=("$backend")
+for _ in $(seq 100); do [[ -s $tmp/http.port ]] && break; sleep 0.1; done
+remote=http://127.0.0.1:$(cat "$tmp/http.port")
+req POST /api/v1/projects "$maint" "{\"name\":\"over-http\",\"repo_url\":\"$remote/app.git\"}"
+expect "repo_url: a remote that answers is taken" 201 "$code" "$body"
+req POST /api/v1/projects "$maint" "{\"name\":\"missing\",\"repo_url\":\"$remote/missing.git\"}"
+expect "repo_url: a remote without that repository: 400" "400 1" "$code $(grep -c 'repo_url cannot be read' <<<"$body")" "$body"
+kill "$backend"; wait "$backend" 2>/dev/null
+# a remote that accepts and never answers: the request waits 10 s, not for ever
+python3 "$(dirname "$0")/lib/git_http_backend.py" "$tmp/remote" "$tmp/silent.port" --answer 0 &
+silent=$!
+helpers+=("$silent")
+for _ in $(seq 100); do [[ -s $tmp/silent.port ]] && break; sleep 0.1; done
+req POST /api/v1/projects "$maint" "{\"name\":\"silent\",\"repo_url\":\"http://127.0.0.1:$(cat "$tmp/silent.port")/app.git\"}"
+expect "repo_url: a remote that never answers: 400 once the check gives up" "400 1" "$code $(grep -c 'repo_url cannot be read: no answer within 10 s' <<<"$body")" "$body"
+kill "$silent"; wait "$silent" 2>/dev/null
+# a port nobody listens on (the backend's, now closed), over each network scheme
+for scheme in http git ssh; do
+  req POST /api/v1/projects "$maint" "{\"name\":\"closed-$scheme\",\"repo_url\":\"$scheme://127.0.0.1:$(cat "$tmp/http.port")/app.git\"}"
+  expect "repo_url: $scheme:// to a closed port: 400 with the system's error" "400 1" "$code $(grep -ci 'repo_url cannot be read: .*refused' <<<"$body")" "$body"
+done
+req POST /api/v1/projects "$maint" "{\"name\":\"secret\",\"repo_url\":\"http://u:hunter2@127.0.0.1:$(cat "$tmp/http.port")/app.git\"}"
+expect "repo_url: the answer never repeats a password the URL holds" "400 0" "$code $(grep -c hunter2 <<<"$body")" "$body"
 # ... the same one validator for every route, from its request table (src/server/validate.c)
 req POST /api/v1/tokens "$admin" '{"name":"t","rol":"viewer"}'
 expect "tokens: an unknown field, with the likely one" "400 1" "$code $(grep -c "unknown field 'rol'; did you mean 'role'" <<<"$body")" "$body"
@@ -141,6 +170,22 @@ expect "freeze periods: a number for a cron string" "400 1" "$code $(grep -c 'fr
 long=$(printf 'n%.0s' $(seq 201))
 req POST /api/v1/projects "$maint" "{\"name\":\"$long\",\"repo_url\":\"/x\"}"
 expect "a project name over the documented 200 bytes" "400 1" "$code $(grep -c 'name is too long (at most 200 bytes)' <<<"$body")" "$body"
+# every other name over its documented limit (docs/api.md), one over each
+n256=$(printf 'k%.0s' $(seq 256))
+req POST /api/v1/projects/$proj/variables "$maint" "{\"key\":\"$n256\",\"value\":\"v\"}"
+expect "a variable key over GitLab's 255 characters" "400 1" "$code $(grep -c 'is too long (maximum is 255 characters)' <<<"$body")" "$body"
+req POST /api/v1/projects/$proj/variables "$maint" "{\"key\":\"${n256:1}\",\"value\":\"v\"}"
+expect "... and a key of exactly 255 is taken" 201 "$code" "$body"
+req POST /api/v1/projects/$proj/feature_flags "$maint" "{\"name\":\"$n256\"}"
+expect "a feature flag name over 255 bytes" "400 1" "$code $(grep -c 'name is too long (at most 255 bytes)' <<<"$body")" "$body"
+req POST /api/v1/projects/$proj/protected_environments "$maint" "{\"name\":\"$n256\"}"
+expect "a protected environment name over 255 bytes" "400 1" "$code $(grep -c 'name is too long (at most 255 bytes)' <<<"$body")" "$body"
+req PUT "/api/v1/projects/$proj/feature_flags/environments/$n256/state" "$maint" '{"version":1,"features":[]}'
+expect "an environment name over 255 bytes in a path: 400, not 404" "400 1" "$code $(grep -c 'a name in the path is too long (at most 255 bytes)' <<<"$body")" "$body"
+req POST /api/v1/tokens "$admin" "{\"name\":\"$n256\",\"role\":\"viewer\"}"
+expect "a token name over 255 bytes" "400 1" "$code $(grep -c 'name is too long (at most 255 bytes)' <<<"$body")" "$body"
+req POST /api/v1/runners "$admin" "{\"description\":\"$n256\"}"
+expect "a runner description over 255 bytes" "400 1" "$code $(grep -c 'description is too long (at most 255 bytes)' <<<"$body")" "$body"
 req POST /api/v1/projects/$proj/pipelines "$dev" '{"ref":["main"]}'
 expect "pipelines: ref of the wrong type" "400 1" "$code $(grep -c 'ref must be a string' <<<"$body")" "$body"
 req POST /api/v1/pipelines/999999/cancel "$dev" '{"force":true}'

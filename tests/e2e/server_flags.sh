@@ -23,9 +23,11 @@ req POST /api/v1/tokens "$admin" '{"name":"m","role":"maintainer"}'
 maint=$(jget "['token']")
 req POST /api/v1/tokens "$admin" '{"name":"d","role":"developer"}'
 dev=$(jget "['token']")
-req POST /api/v1/projects "$maint" '{"name":"shop","repo_url":"https://example.com/shop.git"}'
+# the projects' repositories only need to exist (a repo_url is read when a project is made)
+git init -q --bare "$tmp/empty.git"
+req POST /api/v1/projects "$maint" "{\"name\":\"shop\",\"repo_url\":\"$tmp/empty.git\"}"
 a=$(jget "['id']")
-req POST /api/v1/projects "$maint" '{"name":"blog","repo_url":"https://example.com/blog.git"}'
+req POST /api/v1/projects "$maint" "{\"name\":\"blog\",\"repo_url\":\"$tmp/empty.git\"}"
 b=$(jget "['id']")
 F=/api/v1/projects/$a/feature_flags
 
@@ -276,7 +278,7 @@ if ! command -v node >/dev/null || [[ ! -d $mods/unleash-client || ! -d $mods/un
   finish || exit 1
   ((fail == 0)) && exit 77
 fi
-req POST /api/v1/projects "$maint" '{"name":"spec","repo_url":"https://example.com/spec.git"}'
+req POST /api/v1/projects "$maint" "{\"name\":\"spec\",\"repo_url\":\"$tmp/empty.git\"}"
 spec_id=$(jget "['id']")
 NODE_PATH=$mods node "$src/tests/flags/sdk.test.js" "$url" "$maint" "$spec_id" "$src/tests/data/unleash-spec" >"$tmp/sdk.out" 2>&1
 rc=$?

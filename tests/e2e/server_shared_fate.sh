@@ -13,26 +13,20 @@ tmp=$(mktemp -d)
 hang=
 trap '[[ -n $hang ]] && kill "$hang" 2>/dev/null; server_stop; rm -rf "$tmp"' EXIT
 
-# the silent remote: accepts connections, reads, never answers
-python3 - "$tmp/port" <<'PY' &
-import socket, sys, threading
-s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
-open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1]))
-import os; os.rename(sys.argv[1] + ".tmp", sys.argv[1])
-held = []
-while True:
-    c, _ = s.accept()
-    held.append(c)  # kept open, never answered
-PY
-hang=$!
-wait_for 10 test -s "$tmp/port" || { bad "the silent remote listens"; finish; exit 1; }
-
 mkdir "$tmp/repo"
 (cd "$tmp/repo" && git init -q -b main && printf 'job:\n  script: [echo fine]\n' >.gitlab-ci.yml &&
   git add . && git -c user.email=t@t -c user.name=t commit -qm init) || exit 1
+mkdir "$tmp/remote" && git clone -q --bare "$tmp/repo" "$tmp/remote/x.git" || exit 1
+
+# the silent remote: answers the check when the project is made (one request), then accepts
+# connections, reads, and never answers
+python3 "$(dirname "$0")/lib/git_http_backend.py" "$tmp/remote" "$tmp/port" --answer 1 &
+hang=$!
+wait_for 10 test -s "$tmp/port" || { bad "the silent remote listens"; finish; exit 1; }
 
 server_start --workers 1 || exit 1
 req POST /api/v1/projects "$admin" "{\"name\":\"silent\",\"repo_url\":\"http://127.0.0.1:$(cat "$tmp/port")/x.git\"}"
+expect "the project is made while its remote still answers" 201 "$code" "$body"
 silent=$(jget "['id']")
 req POST /api/v1/projects "$admin" "{\"name\":\"fine\",\"repo_url\":\"$tmp/repo\"}"
 fine=$(jget "['id']")
