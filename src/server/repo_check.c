@@ -139,8 +139,7 @@ static int check_remote(const char *url, struct sl_error *err)
     deadline.tv_sec += CHECK_WAIT_S;
     int rc = 0;
     pthread_mutex_lock(&c->mu);
-    while (!c->done &&
-           pthread_cond_timedwait(&c->cv, &c->mu, &deadline) != ETIMEDOUT) {
+    while (!c->done && pthread_cond_timedwait(&c->cv, &c->mu, &deadline) != ETIMEDOUT) {
     }
     if (!c->done)
         rc = sl_error_set(err, SL_EINVAL, "no answer within %d s", CHECK_WAIT_S);
