@@ -605,6 +605,25 @@ int sl_scan_text(const struct sl_scan *s, const char *path, const char *text, si
 
 char *sl_scan_redact(const char *text, const struct sl_scan_finding *f)
 {
+    return sl_scan_redact_among(text, f, f, 1);
+}
+
+/* The finding of ALL[0..N) whose secret starts at I, or one whose secret's bytes are there
+ * again (a copy); NULL when none. */
+static const struct sl_scan_finding *secret_at(const char *text, size_t i, size_t le,
+                                               const struct sl_scan_finding *all, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        size_t len = all[k].end - all[k].start;
+        if (i == all[k].start || (len && len <= le - i && !memcmp(text + i, text + all[k].start, len)))
+            return &all[k];
+    }
+    return NULL;
+}
+
+char *sl_scan_redact_among(const char *text, const struct sl_scan_finding *f,
+                           const struct sl_scan_finding *all, size_t n)
+{
     enum { AROUND = 80 };
     size_t ls = f->line_start, le = f->line_end;
     if (f->start - ls > AROUND)
@@ -612,16 +631,18 @@ char *sl_scan_redact(const char *text, const struct sl_scan_finding *f)
     size_t se = f->end < le ? f->end : le;
     if (le - se > AROUND)
         le = se + AROUND;
-    const char *secret = text + f->start;
-    size_t n = f->end - f->start, keep = n >= 16 ? 4 : 0;
     struct sl_str s = SL_STR_INIT;
-    /* every copy of the secret in the excerpt goes, not only the one found (a line may
-     * hold it twice); the finding's own may run past the line (a private key) */
+    /* every copy of a secret in the excerpt goes, not only the one found (a line may hold
+     * it twice, or another rule's); the finding's own may run past the line (a private key) */
     for (size_t i = ls; i < le;) {
-        if (i == f->start || (n <= le - i && !memcmp(text + i, secret, n))) {
-            sl_str_add(&s, secret, keep);
+        const struct sl_scan_finding *x = secret_at(text, i, le, f, 1);
+        if (!x)
+            x = secret_at(text, i, le, all, n);
+        if (x) {
+            size_t len = x->end - x->start;
+            sl_str_add(&s, text + x->start, len >= 16 ? 4 : 0);
             sl_str_adds(&s, "*****");
-            i += n;
+            i += len;
         } else {
             sl_str_addc(&s, text[i++]);
         }

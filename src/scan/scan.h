@@ -65,6 +65,10 @@ int sl_scan_text(const struct sl_scan *s, const char *path, const char *text, si
  * its first 4 characters are kept when it is at least 16 long (they name the kind: AKIA,
  * ghp_), the rest is `*****`; at most 80 bytes of the line on each side. Caller frees. */
 char *sl_scan_redact(const char *text, const struct sl_scan_finding *f);
+/* As sl_scan_redact, and the secrets of the other findings ALL[0..N) of TEXT are replaced
+ * too where the excerpt shows them (a line with two kinds of secret shows neither). */
+char *sl_scan_redact_among(const char *text, const struct sl_scan_finding *f,
+                           const struct sl_scan_finding *all, size_t n);
 
 /* Shannon entropy of DATA in bits per byte (gitleaks' `entropy`). */
 double sl_scan_entropy(const char *data, size_t len);

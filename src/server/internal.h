@@ -9,6 +9,8 @@
 #include "server/server.h"
 #include "store/store.h"
 
+struct sl_scan;
+
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -103,6 +105,7 @@ struct sl_server {
     int64_t delivery_retry_base_ms;
     char *smtp_url, *smtp_from; /* the mail relay (--smtp-url, --smtp-from); NULL: none */
     int64_t session_ttl_ms;     /* how long a sign-in lasts (--session-ttl) */
+    struct sl_scan *scan;       /* the default secret-detection rules (secret_scan.c) */
 };
 
 /* One request as the handlers see it. */
@@ -692,6 +695,19 @@ void sl_h_notification_list(struct req *r);
 void sl_h_notification_create(struct req *r);
 void sl_h_notification_delete(struct req *r);
 void sl_h_notification_test(struct req *r);
+
+/* Secret detection (secret_scan.c): job logs as they are stored, pushes as they come. */
+#define SRV_SCAN_OVERLAP 8192 /* bytes of a log's earlier text scanned again with a chunk */
+int sl_srv_scan_init(struct sl_server *s, struct sl_error *err);
+void sl_srv_scan_free(struct sl_server *s);
+/* sl_store_log_append, and the new text scanned for secrets (with the end of the text
+ * before it, so a secret split across chunks is found): findings are stored redacted.
+ * Answers what the append answered; scanning errors are logged, never returned. */
+int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, size_t len,
+                      int64_t now, int64_t *end_out, struct sl_error *err);
+void sl_h_secret_finding_list(struct req *r);
+void sl_h_secret_policy_get(struct req *r);
+void sl_h_secret_policy_put(struct req *r);
 
 /* Metrics (metrics.c). */
 void sl_metrics_init(struct metrics *m);

@@ -219,6 +219,8 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
         goto out;
     if ((rc = load_secrets_key(s, opts->secrets_key_file, err)) < 0)
         goto out;
+    if ((rc = sl_srv_scan_init(s, err)) < 0)
+        goto out;
     s->executor = opts->executor;
     if ((rc = sl_srv_run_as_setup(s, opts->run_as, err)) < 0)
         goto out;
@@ -289,6 +291,7 @@ void sl_server_free(struct sl_server *s)
         return;
     sl_server_shutdown(s, 0);
     sl_store_close(s->st);
+    sl_srv_scan_free(s);
     sl_metrics_release(&s->metrics);
     sl_srv_flags_free(s);
     sl_srv_spec_views_free(s->spec_views);

@@ -154,6 +154,8 @@ const struct srv_request_spec sl_srv_request_specs[] = {
             {"events", SRV_F_STRING_ARRAY, 0, false}, {"refs", SRV_F_STRING, NAME_MAX_LEN, false},
             {"secret", SRV_F_STRING, 4096, false})},
     {"POST", "/api/v1/projects/{id}/notifications/test", NO_BODY},
+    {"PUT", "/api/v1/projects/{id}/secret_detection",
+     FIELDS({"policy", SRV_F_STRING, NAME_MAX_LEN, false})},
     {"POST", "/api/v1/runners/{id}/pause", NO_BODY},
     {"POST", "/api/v1/runners/{id}/resume", NO_BODY},
 };

@@ -54,8 +54,8 @@ static void log_flush(struct worker *w)
         return;
     }
     struct sl_error err = SL_ERROR_INIT;
-    int rc = sl_store_log_append(w->s->st, w->log_job, w->logbuf.buf, w->logbuf.len,
-                                 sl_time_now_ms(), NULL, &err);
+    int rc = sl_srv_log_append(w->s, w->log_job, w->logbuf.buf, w->logbuf.len, sl_time_now_ms(),
+                               NULL, &err);
     if (rc == SL_ELIMIT)
         w->log_full = true;
     else if (rc < 0)

@@ -1011,4 +1011,48 @@ int sl_store_delivery_prune(struct sl_store *st, int64_t before, struct sl_error
 int sl_store_ref_status_swap(struct sl_store *st, int64_t project_id, const char *ref,
                              const char *status, int64_t now, char **old_out, struct sl_error *err);
 
+/* ---- secret findings and the project's policy for them (secret_findings.c) ----
+ *
+ * What the server's secret scanning (server/secret_scan.c, with scan/scan.h) found in job
+ * logs and pushed commits. A finding never holds the secret: its excerpt is the line with
+ * the secret masked. */
+
+struct sl_store_secret_finding {
+    int64_t id;
+    int64_t project_id;
+    int64_t pipeline_id; /* 0 = none (a push that made no pipeline) */
+    int64_t job_id;      /* a log finding's job; 0 for a push finding */
+    char *commit_sha;    /* a push finding's commit; "" for a log finding */
+    char *file;          /* a push finding's path; "" for a log finding */
+    char *rule;
+    int64_t line;  /* 1-based line of the log or of the file; 0 = not known */
+    int64_t place; /* log: the secret's byte offset in the log; push: its byte in the line */
+    char *excerpt; /* the line, the secret masked */
+    int64_t created_at;
+};
+
+void sl_store_secret_finding_release(struct sl_store_secret_finding *f);
+void sl_store_secret_findings_free(struct sl_store_secret_finding *arr, size_t n);
+/* Records F (id and created_at ignored). A log finding (F->job_id set) takes its project
+ * and pipeline from the job, so F->project_id and F->pipeline_id may be 0 then. A finding
+ * recorded before (same place, rule, line, job or commit and file) is not added again:
+ * *added_out (may be NULL) says whether it was (neither is a log finding of a job that does
+ * not exist). SL_ENOENT for a push finding of a project that does not exist. */
+int sl_store_secret_finding_add(struct sl_store *st, const struct sl_store_secret_finding *f,
+                                int64_t now, bool *added_out, struct sl_error *err);
+/* A project's findings, newest first (keyset on id). PAGE->status filters: "log" or "push". */
+int sl_store_secret_finding_list(struct sl_store *st, int64_t project_id,
+                                 const struct sl_store_page *page,
+                                 struct sl_store_secret_finding **out, size_t *n,
+                                 struct sl_error *err);
+/* How many findings the jobs of PIPELINE_ID's logs and its commit have. */
+int sl_store_secret_finding_count(struct sl_store *st, int64_t pipeline_id, int64_t *out,
+                                  struct sl_error *err);
+/* A project's policy: "report" (also when none was set), "fail" or "refuse". Caller frees. */
+int sl_store_secret_policy_get(struct sl_store *st, int64_t project_id, char **out,
+                               struct sl_error *err);
+/* SL_EINVAL for another word, SL_ENOENT when the project does not exist. */
+int sl_store_secret_policy_set(struct sl_store *st, int64_t project_id, const char *policy,
+                               int64_t now, struct sl_error *err);
+
 #endif

@@ -452,6 +452,9 @@ POST /api/v1/projects/{id}/notifications maintainer
 POST /api/v1/projects/{id}/notifications/test maintainer
 DELETE /api/v1/projects/{id}/notifications/{key} maintainer
 GET /api/v1/projects/{id}/deliveries maintainer
+GET /api/v1/projects/{id}/secret_findings developer
+GET /api/v1/projects/{id}/secret_detection developer
+PUT /api/v1/projects/{id}/secret_detection maintainer
 POST /api/v4/runners/verify runner
 POST /api/v4/runners runner
 DELETE /api/v4/runners runner

@@ -247,3 +247,44 @@ TEST(entropy)
     double e = sl_scan_entropy("abcdefgh", 8);
     CHECK(e > 2.99 && e < 3.01);
 }
+
+/* A line with two secrets of two rules: each finding's excerpt hides both. */
+struct all_hits {
+    struct sl_scan_finding f[8];
+    size_t n;
+};
+
+static int on_any(void *ctx, const struct sl_scan_finding *f)
+{
+    struct all_hits *h = ctx;
+    if (h->n < 8)
+        h->f[h->n++] = *f;
+    return 0;
+}
+
+TEST(redact_among_hides_every_secret_of_the_line)
+{
+    struct sl_scan *s = NULL;
+    struct sl_error err = SL_ERROR_INIT;
+    CHECK_INT_EQ(sl_scan_default(&s, &err), 0);
+    /* made up here: a GitHub token and a Stripe key on one line */
+    char text[200];
+    snprintf(text, sizeof(text), "a=%s%s b=%s%s\n", "ghp_", "Xq7Lm2Vr9Tz4Kp8Wn3Bc6Hd1Jf5Gs0Ya2ReU",
+             "sk_live_", "4eC39HqLyjWDarjtT1zdp7dc");
+    struct all_hits h = {0};
+    sl_scan_text(s, NULL, text, strlen(text), on_any, &h);
+    CHECK(h.n >= 2);
+    for (size_t i = 0; i < h.n; i++) {
+        char *ex = sl_scan_redact_among(text, &h.f[i], h.f, h.n);
+        CHECK(strstr(ex, "Xq7Lm2Vr9") == NULL);
+        CHECK(strstr(ex, "4eC39HqLy") == NULL);
+        char *one = sl_scan_redact(text, &h.f[i]); /* alone it hides only its own */
+        CHECK(strstr(one, "Xq7Lm2Vr9") == NULL || strstr(one, "4eC39HqLy") == NULL);
+        free(one);
+        free(ex);
+    }
+    char *ex = sl_scan_redact_among(text, &h.f[0], h.f, h.n);
+    CHECK_STR_EQ(ex, "a=ghp_***** b=sk_l*****");
+    free(ex);
+    sl_scan_free(s);
+}

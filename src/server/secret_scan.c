@@ -1,0 +1,263 @@
+/* secret_scan.c: secret detection on the server (scan/scan.h does the finding). Every chunk of
+ * a job's log is scanned as it is stored, whoever stores it (the built-in workers, the
+ * runner API); findings go to the store redacted (store.h, secret_findings).
+ *
+ * A secret may be split across two chunks (a runner sends what the job printed so far, a
+ * worker flushes mid-line), so a chunk is scanned together with the last SRV_SCAN_OVERLAP
+ * bytes before it, read back from the store: a secret that started there is found whole
+ * with the chunk. A finding that lies wholly in those earlier bytes was found with the
+ * chunk before and is skipped; the store's unique index catches the rest. Reading back
+ * instead of keeping each job's tail in memory keeps the runner API stateless (any server
+ * of several may take the next chunk, and a restart loses nothing). */
+#include "base/compat.h"
+#include <inttypes.h>
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/str.h"
+#include "base/time.h"
+#include "scan/scan.h"
+#include "server/internal.h"
+
+int sl_srv_scan_init(struct sl_server *s, struct sl_error *err)
+{
+    return sl_scan_default(&s->scan, err);
+}
+
+void sl_srv_scan_free(struct sl_server *s)
+{
+    sl_scan_free(s->scan);
+    s->scan = NULL;
+}
+
+#define HITS_MAX 256 /* findings kept from one chunk (a log full of keys is not a store's worth) */
+
+struct hits {
+    struct sl_scan_finding f[HITS_MAX];
+    size_t n;
+    size_t skip_before; /* findings ending at or before this byte were found earlier */
+};
+
+static int on_hit(void *ctx, const struct sl_scan_finding *f)
+{
+    struct hits *h = ctx;
+    if (f->end <= h->skip_before)
+        return 0;
+    h->f[h->n++] = *f;
+    return h->n == HITS_MAX;
+}
+
+/* gitleaks' habit: a generic rule's finding of a secret a specific rule found as well is
+ * dropped, the specific one says more */
+#define GENERIC_RULE "generic-secret"
+
+static void drop_generic_overlaps(struct hits *h)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        const struct sl_scan_finding *f = &h->f[i];
+        bool drop = false;
+        for (size_t k = 0; k < h->n && !drop && !strcmp(f->rule_id, GENERIC_RULE); k++)
+            drop = strcmp(h->f[k].rule_id, GENERIC_RULE) && h->f[k].start < f->end &&
+                   f->start < h->f[k].end;
+        if (!drop)
+            h->f[kept++] = *f;
+    }
+    h->n = kept;
+}
+
+static size_t count_newlines(const char *p, size_t n)
+{
+    size_t c = 0;
+    for (const char *e = p + n; (p = memchr(p, '\n', (size_t)(e - p))); p++)
+        c++;
+    return c;
+}
+
+/* Scans TEXT (LEN bytes, the log's bytes from BASE) of job JOB_ID and records what is found
+ * after byte SKIP of it. */
+static void scan_region(struct sl_server *s, int64_t job_id, const char *text, size_t len,
+                        int64_t base, size_t skip)
+{
+    struct hits *h = sl_xcalloc(1, sizeof(*h));
+    struct sl_error err = SL_ERROR_INIT;
+    h->skip_before = skip;
+    sl_scan_text(s->scan, NULL, text, len, on_hit, h);
+    drop_generic_overlaps(h);
+    if (h->n == 0)
+        goto out;
+    /* the log's line of TEXT's first byte: the log's newlines now (this chunk's included)
+     * less those in TEXT; looked up only when something was found */
+    int64_t total = -1, first_line = 0;
+    if (sl_store_log_lines(s->st, job_id, &total, &err) == 0 && total >= 0)
+        first_line = total - (int64_t)count_newlines(text, len) + 1;
+    sl_error_release(&err);
+    for (size_t i = 0; i < h->n; i++) {
+        const struct sl_scan_finding *f = &h->f[i];
+        char *ex = sl_scan_redact_among(text, f, h->f, h->n);
+        struct sl_store_secret_finding row = {
+            .job_id = job_id,
+            .rule = (char *)f->rule_id,
+            .line = first_line > 0 ? first_line + (int64_t)f->line - 1 : 0,
+            .place = base + (int64_t)f->start,
+            .excerpt = ex,
+        };
+        bool added = false;
+        if (sl_store_secret_finding_add(s->st, &row, sl_time_now_ms(), &added, &err) < 0) {
+            sl_log(SL_LOG_ERROR, "cannot record a secret finding", "error",
+                   sl_error_format(&err), NULL);
+        } else if (added) {
+            char job[24], line[24];
+            snprintf(job, sizeof(job), "%" PRId64, job_id);
+            snprintf(line, sizeof(line), "%" PRId64, row.line);
+            sl_log(SL_LOG_WARN, "secret found in a job log", "job_id", job, "rule", f->rule_id,
+                   "line", line, NULL);
+        }
+        sl_error_release(&err);
+        free(ex);
+    }
+out:
+    free(h);
+}
+
+int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, size_t len,
+                      int64_t now, int64_t *end_out, struct sl_error *err)
+{
+    int64_t end = 0;
+    int rc = sl_store_log_append(s->st, job_id, data, len, now, &end, err);
+    if (end_out && (rc == 0 || rc == SL_ELIMIT))
+        *end_out = end;
+    if (!s->scan || (rc < 0 && rc != SL_ELIMIT) || end <= 0)
+        return rc;
+    struct sl_error serr = SL_ERROR_INIT;
+    struct sl_str text = SL_STR_INIT;
+    int64_t start = rc == 0 ? end - (int64_t)len : -1, from, next = 0;
+    if (rc == 0) {
+        /* the chunk in memory, the bytes before it from the store */
+        from = start > SRV_SCAN_OVERLAP ? start - SRV_SCAN_OVERLAP : 0;
+        if (from < start &&
+            sl_store_log_read(s->st, job_id, from, (size_t)(start - from), &text, &next, &serr) < 0)
+            goto fail;
+        if ((int64_t)text.len != start - from) /* the log is not what it was: scan the chunk */
+            sl_str_reset(&text), from = start;
+        sl_str_add(&text, data, len);
+    } else {
+        /* at the cap only part of the chunk was kept (and a note after it): what the log
+         * now ends with is read back */
+        from = end > (int64_t)len + SRV_SCAN_OVERLAP ? end - (int64_t)len - SRV_SCAN_OVERLAP : 0;
+        if (sl_store_log_read(s->st, job_id, from, (size_t)(end - from), &text, &next, &serr) < 0)
+            goto fail;
+        start = from;
+    }
+    scan_region(s, job_id, text.buf ? text.buf : "", text.len, from, (size_t)(start - from));
+    goto out;
+fail:
+    sl_log(SL_LOG_WARN, "cannot scan a log chunk for secrets", "error", sl_error_format(&serr),
+           NULL);
+out:
+    sl_str_release(&text);
+    sl_error_release(&serr);
+    return rc;
+}
+
+/* ---- GET /api/v1/projects/{id}/secret_findings ---- */
+
+static json_t *finding_json(const struct sl_store_secret_finding *f)
+{
+    json_t *o = json_pack("{s:I,s:s,s:s,s:I,s:s}", "id", (json_int_t)f->id, "source",
+                          f->job_id > 0 ? "log" : "push", "rule", f->rule, "line",
+                          (json_int_t)f->line, "excerpt", f->excerpt);
+    json_object_set_new(o, "pipeline_id",
+                        f->pipeline_id ? json_integer(f->pipeline_id) : json_null());
+    json_object_set_new(o, "job_id", f->job_id ? json_integer(f->job_id) : json_null());
+    json_object_set_new(o, "commit", *f->commit_sha ? json_string(f->commit_sha) : json_null());
+    json_object_set_new(o, "file", *f->file ? json_string(f->file) : json_null());
+    json_object_set_new(o, "created_at", sl_srv_time_json(f->created_at));
+    return o;
+}
+
+void sl_h_secret_finding_list(struct req *r)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_store_project proj = {0};
+    struct sl_store_secret_finding *fs = NULL;
+    struct sl_store_page page;
+    size_t n = 0;
+    if (!sl_srv_page_args(r, &page))
+        return;
+    page.status = sl_query_arg(r, "source");
+    if (page.status && strcmp(page.status, "log") != 0 && strcmp(page.status, "push") != 0) {
+        sl_reply_error(r, 400, "invalid", "source must be log or push");
+        return;
+    }
+    int rc = sl_store_project_get(r->s->st, r->id, &proj, &err);
+    if (rc == 0)
+        rc = sl_store_secret_finding_list(r->s->st, r->id, &page, &fs, &n, &err);
+    if (rc < 0) {
+        sl_reply_sl_error(r, rc, &err);
+    } else {
+        json_t *a = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(a, finding_json(&fs[i]));
+        sl_reply_json(r, 200, a);
+    }
+    sl_store_secret_findings_free(fs, n);
+    sl_store_project_release(&proj);
+    sl_error_release(&err);
+}
+
+/* ---- GET/PUT /api/v1/projects/{id}/secret_detection ---- */
+
+static void reply_policy(struct req *r, int status)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    char *policy = NULL;
+    int rc = sl_store_secret_policy_get(r->s->st, r->id, &policy, &err);
+    if (rc < 0)
+        sl_reply_sl_error(r, rc, &err);
+    else
+        sl_reply_json(r, status, json_pack("{s:s}", "policy", policy));
+    free(policy);
+    sl_error_release(&err);
+}
+
+void sl_h_secret_policy_get(struct req *r)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_store_project proj = {0};
+    int rc = sl_store_project_get(r->s->st, r->id, &proj, &err);
+    if (rc < 0)
+        sl_reply_sl_error(r, rc, &err);
+    else
+        reply_policy(r, 200);
+    sl_store_project_release(&proj);
+    sl_error_release(&err);
+}
+
+void sl_h_secret_policy_put(struct req *r)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_store_project proj = {0};
+    json_t *b = sl_body_json(r);
+    if (!b)
+        return;
+    const char *policy = json_string_value(json_object_get(b, "policy"));
+    int rc = sl_store_project_get(r->s->st, r->id, &proj, &err);
+    if (rc < 0) {
+        sl_reply_sl_error(r, rc, &err);
+        goto out;
+    }
+    if (!policy || (strcmp(policy, "report") && strcmp(policy, "fail") && strcmp(policy, "refuse"))) {
+        sl_reply_error(r, 400, "invalid", "policy must be report, fail or refuse");
+        goto out;
+    }
+    if ((rc = sl_store_secret_policy_set(r->s->st, r->id, policy, sl_time_now_ms(), &err)) < 0) {
+        sl_reply_sl_error(r, rc, &err);
+        goto out;
+    }
+    sl_srv_audit_on(r, "secret_detection.update", "project", r->id);
+    reply_policy(r, 200);
+out:
+    json_decref(b);
+    sl_store_project_release(&proj);
+    sl_error_release(&err);
+}

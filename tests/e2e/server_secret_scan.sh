@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Secret detection on a real `sluice serve` (docs/secret-detection.md): job logs are scanned
+# as they are stored.
+#  - a job that prints a token makes a finding with the job, the log's line and a redacted
+#    excerpt, and the token is in no answer of the findings API;
+#  - a private key printed in two parts, the log stored between them, and a token a runner
+#    sends in two trace chunks cut inside it (secrets split across chunks) are found once,
+#    whole;
+#  - the policy API: report by default, fail/refuse set by a maintainer, others refused.
+# SL_SERVER_DB: on that store.
+set -u
+bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+for c in curl python3 git; do
+  command -v $c >/dev/null || { echo "SKIPPED: server_secret_scan needs $c, which is not installed" >&2; exit 77; }
+done
+tmp=$(mktemp -d)
+cleanup() { [[ -n ${pid:-} ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+# shellcheck source=lib/server.sh
+. "$src/tests/e2e/lib/server.sh"
+# shellcheck source=lib/agents.sh
+. "$src/tests/e2e/lib/agents.sh"
+
+server_start --workers 1 || { echo "not ok - server starts"; exit 1; }
+
+# made up here, in two halves so this file holds no token a scanner would flag
+head=ghp_Xq7Lm2Vr9
+tail=Tz4Kp8Wn3Bc6Hd1Jf5Gs0Ya2ReU
+git_repo "leaky:
+  script:
+    - echo before
+    - T1=$head; T2=$tail; echo \"token=\$T1\$T2 done\"
+    - echo after
+split:
+  script:
+    - printf -- '-----BEGIN OPENSSH PRIVATE %s-----\\n' KEY; for i in 1 2 3; do echo b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtz\$i; done
+    - sleep 1
+    - for i in 4 5 6; do echo ZWQyNTUxOQAAACBf6l2VqMvU0sW1Z7oJ5ybA0qhN3qk8gY6oX4JrZ2mHxw\$i; done; printf -- '-----END OPENSSH PRIVATE %s-----\\n' KEY"
+project_make scanned
+pipeline_run
+wait_for 300 pipeline_done || bad "the pipeline ends" "$body"
+expect "the pipeline succeeds (report only: a finding fails nothing)" success "$pstatus"
+req GET /api/v1/pipelines/$pl "$admin"
+leaky=$(python3 -c 'import json,sys; print([j["id"] for j in json.load(sys.stdin)["jobs"] if j["name"]=="leaky"][0])' <<<"$body")
+split=$(python3 -c 'import json,sys; print([j["id"] for j in json.load(sys.stdin)["jobs"] if j["name"]=="split"][0])' <<<"$body")
+
+req GET /api/v1/projects/$project/secret_findings "$admin"
+expect "the findings answer 200" 200 "$code" "$body"
+findings=$body
+count() { python3 -c 'import json,sys; print(len([f for f in json.load(sys.stdin) if f["job_id"]==int(sys.argv[1])]))' "$1" <<<"$findings"; }
+field() { python3 -c 'import json,sys; print([f for f in json.load(sys.stdin) if f["job_id"]==int(sys.argv[1])][0][sys.argv[2]])' "$1" "$2" <<<"$findings"; }
+expect "one finding in the leaky job's log" 1 "$(count "$leaky")" "$findings"
+expect "its rule" github-token "$(field "$leaky" rule)"
+expect "its source" log "$(field "$leaky" source)"
+expect "its excerpt is the line, the token masked" "token=ghp_***** done" "$(field "$leaky" excerpt)"
+line=$(field "$leaky" line)
+logline=$(curl -s -H "Authorization: Bearer $admin" "$url/api/v1/jobs/$leaky/log?lines=$line-$line")
+expect "its line is the log's line with the token" 1 "$(grep -c "^token=$head$tail done" <<<"$logline")" "line $line: $logline"
+expect "the key printed in two parts is found once, across the chunks" 1 "$(count "$split")" "$findings"
+expect "the key's rule" private-key "$(field "$split" rule)"
+expect "the key's excerpt" "----*****" "$(field "$split" excerpt)"
+expect "no answer holds the token" 0 "$(grep -c "$tail" <<<"$findings")"
+req GET "/api/v1/projects/$project/secret_findings?source=push" "$admin"
+expect "?source=push: none yet" "200 []" "$code $body"
+req GET "/api/v1/projects/$project/secret_findings?source=nope" "$admin"
+expect "?source=nope is refused" 400 "$code"
+req GET "/api/v1/projects/$project/secret_findings?limit=1" "$admin"
+first=$(jget "[0]['id']")
+req GET "/api/v1/projects/$project/secret_findings?limit=1&after=$first" "$admin"
+expect "keyset pages: the next page starts after the last id" 1 "$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(int(len(d)==1 and d[0]["id"]<int(sys.argv[1])))' "$first" <<<"$body")"
+req GET /api/v1/projects/999999/secret_findings "$admin"
+expect "findings of an unknown project: 404" 404 "$code"
+
+req GET /api/v1/projects/$project/secret_detection "$admin"
+expect "the policy is report by default" '200 report' "$code $(jget "['policy']")"
+req PUT /api/v1/projects/$project/secret_detection "$admin" '{"policy":"refuse"}'
+expect "a maintainer sets refuse" '200 refuse' "$code $(jget "['policy']")"
+req PUT /api/v1/projects/$project/secret_detection "$admin" '{"policy":"sometimes"}'
+expect "another word is refused" 400 "$code"
+req PUT /api/v1/projects/$project/secret_detection "$admin" '{"policy":7}'
+expect "a number is refused" 400 "$code"
+req GET /api/v1/projects/$project/secret_detection "$admin"
+expect "the policy stays" refuse "$(jget "['policy']")"
+
+server_stop
+
+# a runner's trace chunks are cut where the runner's buffer was, inside a line: no workers
+# here, the test is the runner
+server_start --workers 0 || { echo "not ok - server restarts"; exit 1; }
+req POST /api/v1/runners "$admin" '{"name":"scanner","tags":[],"run_untagged":true}'
+rtoken=$(jget "['token']")
+git_repo "remote:
+  script:
+    - echo hello"
+pipeline_run
+code=$(curl -s -o "$tmp/body" -w '%{http_code}' -X POST "$url/api/v4/jobs/request" -H 'Content-Type: application/json' \
+  --data "{\"token\":\"$rtoken\",\"info\":{\"features\":{\"trace_reset\":true}}}")
+body=$(cat "$tmp/body")
+expect "the runner gets the job" 201 "$code" "$body"
+rjob=$(jget "['id']")
+jtoken=$(jget "['token']")
+patch() { # patch START DATA
+  curl -s -o /dev/null -w '%{http_code}' -X PATCH "$url/api/v4/jobs/$rjob/trace" -H "JOB-TOKEN: $jtoken" \
+    -H "Content-Range: $1-$(($1 + ${#2} - 1))" --data-binary "$2"
+}
+c1=$(printf 'Running\nexport KEY=%s' "${head:0:7}")
+c2=$(printf '%s # set\n' "${head:7}$tail")
+expect "the first chunk is taken" 202 "$(patch 0 "$c1")"
+expect "the second chunk is taken" 202 "$(patch ${#c1} "$c2")"
+req GET "/api/v1/projects/$project/secret_findings?source=log" "$admin"
+findings=$body
+expect "the token cut between two trace chunks is found once" 1 "$(count "$rjob")" "$findings"
+expect "its rule" github-token "$(field "$rjob" rule)"
+expect "its excerpt" "export KEY=ghp_***** # set" "$(field "$rjob" excerpt)"
+expect "its line" 2 "$(field "$rjob" line)"
+server_stop
+finish
