@@ -615,7 +615,8 @@ static const struct sl_scan_finding *secret_at(const char *text, size_t i, size_
 {
     for (size_t k = 0; k < n; k++) {
         size_t len = all[k].end - all[k].start;
-        if (i == all[k].start || (len && len <= le - i && !memcmp(text + i, text + all[k].start, len)))
+        if (i == all[k].start ||
+            (len && len <= le - i && !memcmp(text + i, text + all[k].start, len)))
             return &all[k];
     }
     return NULL;

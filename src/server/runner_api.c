@@ -454,8 +454,7 @@ void sl_h_v4_job_trace(struct req *r)
     if (full) {
         size = end + 1;
     } else if (r->body_len) {
-        int rc =
-            sl_srv_log_append(s, job.id, r->body, r->body_len, sl_time_now_ms(), &size, &err);
+        int rc = sl_srv_log_append(s, job.id, r->body, r->body_len, sl_time_now_ms(), &size, &err);
         /* past the log cap the rest is dropped, as the built-in workers do */
         if (rc < 0 && rc != SL_ELIMIT) {
             sl_reply_sl_error(r, rc, &err);

@@ -29,7 +29,8 @@ void sl_srv_scan_free(struct sl_server *s)
     s->scan = NULL;
 }
 
-#define HITS_MAX 256 /* findings kept from one chunk (a log full of keys is not a store's worth) */
+#define HITS_MAX 256 /* findings kept from one chunk (a log full of keys is not a store's worth)   \
+                      */
 
 struct hits {
     struct sl_scan_finding f[HITS_MAX];
@@ -103,8 +104,8 @@ static void scan_region(struct sl_server *s, int64_t job_id, const char *text, s
         };
         bool added = false;
         if (sl_store_secret_finding_add(s->st, &row, sl_time_now_ms(), &added, &err) < 0) {
-            sl_log(SL_LOG_ERROR, "cannot record a secret finding", "error",
-                   sl_error_format(&err), NULL);
+            sl_log(SL_LOG_ERROR, "cannot record a secret finding", "error", sl_error_format(&err),
+                   NULL);
         } else if (added) {
             char job[24], line[24];
             snprintf(job, sizeof(job), "%" PRId64, job_id);
@@ -246,7 +247,8 @@ void sl_h_secret_policy_put(struct req *r)
         sl_reply_sl_error(r, rc, &err);
         goto out;
     }
-    if (!policy || (strcmp(policy, "report") && strcmp(policy, "fail") && strcmp(policy, "refuse"))) {
+    if (!policy ||
+        (strcmp(policy, "report") && strcmp(policy, "fail") && strcmp(policy, "refuse"))) {
         sl_reply_error(r, 400, "invalid", "policy must be report, fail or refuse");
         goto out;
     }

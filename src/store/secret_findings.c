@@ -101,8 +101,7 @@ int sl_store_secret_finding_list(struct sl_store *st, int64_t project_id,
                        "ELSE 'push' END) = ?) ORDER BY id DESC LIMIT ?",
                        v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0) {
-        struct sl_store_secret_finding *arr =
-            sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
+        struct sl_store_secret_finding *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
         for (size_t i = 0; i < rows.nrows; i++)
             read_finding(&rows, i, &arr[i]);
         *out = arr;
@@ -149,9 +148,10 @@ int sl_store_secret_policy_set(struct sl_store *st, int64_t project_id, const ch
     if (!policy_known(policy))
         return sl_error_set(err, SL_EINVAL, "the policy must be report, fail or refuse");
     struct db_value v[] = {db_int(project_id), db_text(policy), db_int(now)};
-    return sl_db_run(st, true,
-                     "INSERT INTO secret_policies (project_id, policy, updated_at) VALUES (?, ?, ?) "
-                     "ON CONFLICT (project_id) DO UPDATE SET policy = excluded.policy, "
-                     "updated_at = excluded.updated_at",
-                     v, SL_ARRAY_LEN(v), NULL, NULL, err);
+    return sl_db_run(
+        st, true,
+        "INSERT INTO secret_policies (project_id, policy, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (project_id) DO UPDATE SET policy = excluded.policy, "
+        "updated_at = excluded.updated_at",
+        v, SL_ARRAY_LEN(v), NULL, NULL, err);
 }
