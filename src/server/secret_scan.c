@@ -29,8 +29,9 @@ void sl_srv_scan_free(struct sl_server *s)
     s->scan = NULL;
 }
 
-#define HITS_MAX 256 /* findings kept from one chunk (a log full of keys is not a store's worth)   \
-                      */
+#define HITS_MAX                                                                                   \
+    256 /* findings kept from one chunk (a log full of keys is not a store's worth)                \
+         */
 
 struct hits {
     struct sl_scan_finding f[HITS_MAX];
