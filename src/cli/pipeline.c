@@ -1,5 +1,6 @@
 /* pipeline.c: the steps `sluice plan` and `sluice run` share (pipeline.h). */
 #include "base/compat.h"
+#include "base/time.h"
 #include "cli/pipeline.h"
 #include "base/alloc.h"
 #include "base/diag.h"
@@ -103,6 +104,7 @@ int sl_cli_pipeline_prepare(struct cli_pipeline *p, const struct cli_pipeline_ar
 
     memset(p, 0, sizeof(*p));
     sl_trigger_init(&p->trigger);
+    p->trigger.created_at_ms = sl_time_now_ms();
     p->file = args->file ? sl_xstrdup(args->file) : sl_cli_default_ci_file();
     if (!p->file)
         return SL_EXIT_USAGE;

@@ -753,6 +753,7 @@ static struct run_child *child_prepare(void *ctx, struct run_job *jobs, size_t b
     pipe_ops(c);
     sl_trigger_init(&c->trigger);
     struct sl_trigger *ct = &c->trigger;
+    ct->created_at_ms = sl_time_now_ms(); /* the child pipeline is created now */
     ct->ref = sl_xstrdup(parent->trigger.ref);
     ct->tag = parent->trigger.tag;
     free(ct->source);

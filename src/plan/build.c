@@ -856,8 +856,10 @@ int sl_plan_build(struct sl_plan **out, const struct sl_config *cfg, const struc
                             (long long)(t->pipeline_iid ? t->pipeline_iid : t->pipeline_id)),
             false);
     }
-    sl_time_iso8601(sl_time_now_ms(), ts, sizeof(ts));
-    sl_vars_set(&p->variables, "CI_PIPELINE_CREATED_AT", ts, false);
+    if (t->created_at_ms > 0) { /* the trigger's time: the plan reads no clock */
+        sl_time_iso8601(t->created_at_ms, ts, sizeof(ts));
+        sl_vars_set(&p->variables, "CI_PIPELINE_CREATED_AT", ts, false);
+    }
     copy_for_rules(&rule_base, &p->variables);
     struct sl_vars rule_vars = SL_VARS_INIT;
     sl_vars_copy(&rule_vars, &rule_base);

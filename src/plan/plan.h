@@ -42,6 +42,10 @@ struct sl_trigger {
      * store numbers the pipeline): the plan leaves both out, and references to them are
      * expanded when the job starts (jobspec.h) */
     int64_t pipeline_id, pipeline_iid;
+    /* CI_PIPELINE_CREATED_AT, ms since the epoch: the caller's moment of creating the
+     * pipeline (the server's is the stored pipeline's created_at), so planning reads no
+     * clock and one trigger always plans the same; 0: not known, the variable is left out */
+    int64_t created_at_ms;
     /* Files changed by the commit (relative paths). CHANGES_KNOWN false means there is no
      * push event to compare with, and `changes` rules are true, as in GitLab. */
     char **changed;

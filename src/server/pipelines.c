@@ -618,6 +618,7 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
 
     memset(&p, 0, sizeof(p));
     sl_trigger_init(&t);
+    t.created_at_ms = now; /* the stored pipeline's created_at too */
     if (!ref || !*ref)
         ref = proj->default_branch;
     snprintf(mirror, sizeof(mirror), "%s/repos/%lld", s->data_dir, (long long)proj->id);

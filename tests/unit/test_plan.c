@@ -5,6 +5,7 @@
 #include "base/alloc.h"
 #include "base/fs.h"
 #include "base/str.h"
+#include "base/time.h"
 #include "expr/expr.h"
 #include "plan/plan.h"
 
@@ -293,4 +294,43 @@ TEST(pipeline_counter)
     CHECK_INT_EQ(id, 2);
     CHECK(sl_plan_next_pipeline_id(dir, false, &id, NULL) == 0);
     CHECK_INT_EQ(id, 3);
+}
+
+/* Planning reads no clock: CI_PIPELINE_CREATED_AT is the trigger's time, so one trigger
+ * plans the same whenever it is planned (the server's is the stored created_at). */
+TEST(pipeline_created_at_comes_from_the_trigger)
+{
+    const char *dir = sl_test_tmpdir();
+    char *file = sl_fs_join(dir, ".gitlab-ci.yml");
+    FILE *f = fopen(file, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fputs("job:\n  script: [\"true\"]\n", f);
+    fclose(f);
+    struct sl_diag diag = SL_DIAG_INIT;
+    struct sl_config *cfg = NULL;
+    struct sl_config_opts opts = {.project_dir = dir};
+    CHECK(sl_config_load_file(&cfg, file, &opts, &diag) == 0);
+    for (int pass = 0; pass < 2 && cfg; pass++) {
+        struct sl_trigger t;
+        struct sl_plan *p = NULL;
+        sl_trigger_init(&t);
+        CHECK(sl_trigger_from_git(&t, dir, NULL) == 0);
+        t.created_at_ms = pass == 0 ? 1764720000123 : 0;
+        CHECK(sl_plan_build(&p, cfg, &t, NULL) == 0);
+        const char *got = p ? sl_vars_get(&p->variables, "CI_PIPELINE_CREATED_AT") : NULL;
+        if (pass == 0) {
+            char want[40];
+            sl_time_iso8601(1764720000123, want, sizeof(want));
+            CHECK(got != NULL && !strcmp(got, want));
+        } else {
+            CHECK(got == NULL); /* not known: left out, never the planner's clock */
+        }
+        sl_plan_free(p);
+        sl_trigger_release(&t);
+    }
+    sl_config_free(cfg);
+    sl_diag_release(&diag);
+    free(file);
 }
