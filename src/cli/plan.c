@@ -6,7 +6,7 @@
 #include "cli/pipeline.h"
 #include "cli/unacted.h"
 
-#include <jansson.h>
+#include "base/str.h"
 
 static const struct sl_cli_opt plan_opts[] = {
     SL_CLI_OPT_FILE('f'),
@@ -163,11 +163,11 @@ int sl_cmd_plan(int argc, char **argv)
         sl_cli_unacted_print(&u, stderr);
         sl_cli_unacted_release(&u);
         if (json) {
-            json_t *o = sl_plan_to_json(p.plan);
-            char *s = json_dumps(o, JSON_PRESERVE_ORDER);
-            printf("%s\n", s);
-            free(s);
-            json_decref(o);
+            struct sl_str s = SL_STR_INIT;
+            sl_plan_write_json(p.plan, &s);
+            sl_str_addc(&s, '\n');
+            fwrite(s.buf, 1, s.len, stdout);
+            sl_str_release(&s);
         } else {
             print_plan(p.plan, sl_cli_color());
         }

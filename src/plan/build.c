@@ -5,9 +5,9 @@
 #include "base/compat.h"
 #include "plan/internal.h"
 #include "base/alloc.h"
+#include "base/jsonw.h"
 #include "base/str.h"
 #include "base/time.h"
-#include <jansson.h>
 
 struct instance {
     struct sl_plan_job job;
@@ -764,11 +764,12 @@ static int job_variables(struct plan_ctx *c, struct instance *in, const struct s
         }
         const struct sl_node *k8s = sl_node_get(env, "kubernetes");
         if (k8s) {
-            json_t *kj = sl_plan_node_json(k8s);
-            char *text = json_dumps(kj, JSON_COMPACT | JSON_ENCODE_ANY);
-            j->environment_kubernetes = text ? sl_arena_strdup(&c->plan->arena, text) : NULL;
-            free(text);
-            json_decref(kj);
+            struct sl_str text = SL_STR_INIT;
+            struct sl_jsonw w;
+            sl_jsonw_init(&w, &text);
+            sl_plan_node_write_json(&w, k8s);
+            j->environment_kubernetes = sl_arena_strdup(&c->plan->arena, text.buf);
+            sl_str_release(&text);
         }
         const char *tier = sl_node_scalar(sl_node_get(env, "deployment_tier"));
         j->environment_tier = tier ? tier : sl_plan_guess_tier(j->environment);

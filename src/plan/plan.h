@@ -304,14 +304,19 @@ int sl_plan_build(struct sl_plan **out, const struct sl_config *cfg, const struc
                   struct sl_error *err);
 void sl_plan_free(struct sl_plan *p);
 const char *sl_plan_when_name(enum sl_plan_when w);
-/* The plan as `sluice plan --json` prints it (issue 3's shape): a jansson object the caller
- * owns (json_decref). Declared with a forward type so that users of plan.h need not
- * include jansson. */
-struct json_t;
-struct json_t *sl_plan_to_json(const struct sl_plan *p);
+/* Appends the plan to OUT as `sluice plan --json` prints it (issue 3's shape; json.c), one
+ * line without its line break. */
+struct sl_str;
+void sl_plan_write_json(const struct sl_plan *p, struct sl_str *out);
 /* The index of the job called NAME, or SIZE_MAX. */
 size_t sl_plan_find(const struct sl_plan *p, const char *name);
-/* A node as JSON (scalars as strings, booleans as booleans), for a bridge's `trigger`. */
+/* Writes node N as JSON (scalars as strings, booleans as booleans), for a bridge's
+ * `trigger` and an environment's `kubernetes`. */
+struct sl_jsonw;
+void sl_plan_node_write_json(struct sl_jsonw *w, const struct sl_node *n);
+/* The same as a jansson value the caller owns (json_decref), for the server's answers;
+ * forward-declared so that users of plan.h need not include jansson. */
+struct json_t;
 struct json_t *sl_plan_node_json(const struct sl_node *n);
 
 /* bridge.c: what bridge job PJ (triggered by T) passes to its downstream pipeline as

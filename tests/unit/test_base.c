@@ -5,9 +5,11 @@
 #include "base/diag.h"
 #include "base/error.h"
 #include "base/fs.h"
+#include "base/jsonw.h"
 #include "base/map.h"
 #include "base/str.h"
 #include "base/time.h"
+#include <jansson.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -247,4 +249,87 @@ TEST(diag_sorts_and_dedups)
     CHECK_INT_EQ(d.errors, 1);
     CHECK_INT_EQ(d.warnings, 1);
     sl_diag_release(&d);
+}
+
+/* The writer's text is what json_dumps writes for the same value (`sluice plan --json`
+ * moved from a jansson tree to it without a byte of its output changing). */
+TEST(jsonw_writes_as_jansson_dumps)
+{
+    struct sl_str s = SL_STR_INIT;
+    struct sl_jsonw w;
+    const char *odd = "q\"b\\s/\b\f\n\r\t\x01\x1f\x7f é € 𝄞";
+    const char *const v[] = {"a", "", NULL};
+    sl_jsonw_init(&w, &s);
+    sl_jsonw_obj(&w);
+    sl_jsonw_key(&w, "s");
+    sl_jsonw_str(&w, odd);
+    sl_jsonw_key(&w, odd);
+    sl_jsonw_int(&w, -9223372036854775807LL - 1);
+    sl_jsonw_key(&w, "v");
+    sl_jsonw_strv(&w, v);
+    sl_jsonw_key(&w, "none");
+    sl_jsonw_strv(&w, NULL);
+    sl_jsonw_key(&w, "e");
+    sl_jsonw_arr(&w);
+    sl_jsonw_obj(&w);
+    sl_jsonw_end_obj(&w);
+    sl_jsonw_arr(&w);
+    sl_jsonw_end_arr(&w);
+    sl_jsonw_bool(&w, true);
+    sl_jsonw_bool(&w, false);
+    sl_jsonw_str(&w, NULL);
+    sl_jsonw_end_arr(&w);
+    sl_jsonw_end_obj(&w);
+
+    json_t *o = json_pack("{s:s,s:I,s:[s,s],s:n,s:[{},[],b,b,n]}", "s", odd, odd,
+                          (json_int_t)(-9223372036854775807LL - 1), "v", "a", "", "none", "e",
+                          1, 0);
+    CHECK(o != NULL);
+    char *want = json_dumps(o, 0);
+    CHECK_STR_EQ(s.buf, want);
+    free(want);
+    json_decref(o);
+    sl_str_release(&s);
+}
+
+/* Bytes that are not UTF-8 become U+FFFD (jansson would refuse the whole string); valid
+ * sequences next to them are kept, and the text parses. */
+TEST(jsonw_replaces_bytes_that_are_not_utf8)
+{
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"caf\xe9", "\"caf\xef\xbf\xbd\""},                   /* Latin-1 é */
+        {"\xc0\xaf", "\"\xef\xbf\xbd\xef\xbf\xbd\""},         /* overlong '/' */
+        {"\xed\xa0\x80", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""}, /* a surrogate */
+        {"\xf4\x90\x80\x80x", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdx\""},
+        {"\xe2\x82", "\"\xef\xbf\xbd\xef\xbf\xbd\""}, /* cut short by the end */
+        {"\xc3\xa9\xff", "\"\xc3\xa9\xef\xbf\xbd\""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sl_str s = SL_STR_INIT;
+        struct sl_jsonw w;
+        sl_jsonw_init(&w, &s);
+        sl_jsonw_str(&w, cases[i].in);
+        CHECK_STR_EQ(s.buf, cases[i].want);
+        json_t *back = json_loads(s.buf, JSON_DECODE_ANY, NULL);
+        CHECK(back != NULL);
+        json_decref(back);
+        sl_str_release(&s);
+    }
+}
+
+/* Writing after text already in the buffer: no comma before the first value. */
+TEST(jsonw_appends_after_existing_text)
+{
+    struct sl_str s = SL_STR_INIT;
+    struct sl_jsonw w;
+    sl_str_adds(&s, "data: ");
+    sl_jsonw_init(&w, &s);
+    sl_jsonw_arr(&w);
+    sl_jsonw_int(&w, 1);
+    sl_jsonw_int(&w, 2);
+    sl_jsonw_end_arr(&w);
+    CHECK_STR_EQ(s.buf, "data: [1, 2]");
+    sl_str_release(&s);
 }

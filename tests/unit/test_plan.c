@@ -174,7 +174,15 @@ static void run_case(const char *src_dir, const char *name)
         sl_test_fail(__FILE__, __LINE__, "planned, want the error %s", want_error);
         goto out;
     }
-    got = sl_plan_to_json(p);
+    struct sl_str text = SL_STR_INIT;
+    sl_plan_write_json(p, &text);
+    got = json_loads(text.buf, 0, &jerr);
+    if (!got)
+        sl_test_fail(__FILE__, __LINE__, "the plan's JSON does not parse: %s: %.300s", jerr.text,
+                     text.buf);
+    sl_str_release(&text);
+    if (!got)
+        goto out;
     struct sl_str path = SL_STR_INIT;
     if (!subset(want, got, &path)) {
         char *dump = json_dumps(got, JSON_COMPACT);

@@ -1,0 +1,180 @@
+#include "base/compat.h"
+#include "base/jsonw.h"
+
+void sl_jsonw_init(struct sl_jsonw *w, struct sl_str *out)
+{
+    w->out = out;
+    w->start = out->len;
+}
+
+/* A comma before a key or an item unless it opens its container or follows a key (": "). */
+static void sep(struct sl_jsonw *w)
+{
+    struct sl_str *s = w->out;
+    if (s->len == w->start)
+        return;
+    char last = s->buf[s->len - 1];
+    if (last != '{' && last != '[' && last != ' ')
+        sl_str_add(s, ", ", 2);
+}
+
+void sl_jsonw_obj(struct sl_jsonw *w)
+{
+    sep(w);
+    sl_str_addc(w->out, '{');
+}
+
+void sl_jsonw_end_obj(struct sl_jsonw *w)
+{
+    sl_str_addc(w->out, '}');
+}
+
+void sl_jsonw_arr(struct sl_jsonw *w)
+{
+    sep(w);
+    sl_str_addc(w->out, '[');
+}
+
+void sl_jsonw_end_arr(struct sl_jsonw *w)
+{
+    sl_str_addc(w->out, ']');
+}
+
+/* The length of the UTF-8 sequence at P (1 to 4), or 0 when it is not one: the rules of
+ * RFC 3629 as jansson applies them (no overlong forms, no surrogates, nothing past
+ * U+10FFFF). */
+static size_t utf8_len(const unsigned char *p)
+{
+    unsigned c = p[0];
+    size_t n;
+    unsigned cp;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) /* also stops at the NUL */
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+static void add_string(struct sl_str *s, const char *str)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *p = (const unsigned char *)str;
+    sl_str_addc(s, '"');
+    for (;;) {
+        /* the common case: a run of printable ASCII, copied at once */
+        const unsigned char *run = p;
+        while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+            p++;
+        if (p > run)
+            sl_str_add(s, run, (size_t)(p - run));
+        unsigned c = *p;
+        if (!c)
+            break;
+        if (c >= 0x80) {
+            size_t n = utf8_len(p);
+            if (n) {
+                sl_str_add(s, p, n);
+                p += n;
+            } else {
+                sl_str_add(s, "\xef\xbf\xbd", 3); /* U+FFFD for the byte that is not UTF-8 */
+                p++;
+            }
+            continue;
+        }
+        p++;
+        switch (c) {
+        case '"':
+            sl_str_add(s, "\\\"", 2);
+            break;
+        case '\\':
+            sl_str_add(s, "\\\\", 2);
+            break;
+        case '\b':
+            sl_str_add(s, "\\b", 2);
+            break;
+        case '\f':
+            sl_str_add(s, "\\f", 2);
+            break;
+        case '\n':
+            sl_str_add(s, "\\n", 2);
+            break;
+        case '\r':
+            sl_str_add(s, "\\r", 2);
+            break;
+        case '\t':
+            sl_str_add(s, "\\t", 2);
+            break;
+        default: {
+            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            sl_str_add(s, esc, sizeof(esc));
+        }
+        }
+    }
+    sl_str_addc(s, '"');
+}
+
+void sl_jsonw_key(struct sl_jsonw *w, const char *key)
+{
+    sep(w);
+    add_string(w->out, key);
+    sl_str_add(w->out, ": ", 2);
+}
+
+void sl_jsonw_str(struct sl_jsonw *w, const char *s)
+{
+    if (!s) {
+        sl_jsonw_null(w);
+        return;
+    }
+    sep(w);
+    add_string(w->out, s);
+}
+
+void sl_jsonw_int(struct sl_jsonw *w, long long v)
+{
+    sep(w);
+    sl_str_addf(w->out, "%lld", v);
+}
+
+void sl_jsonw_bool(struct sl_jsonw *w, bool v)
+{
+    sep(w);
+    if (v)
+        sl_str_add(w->out, "true", 4);
+    else
+        sl_str_add(w->out, "false", 5);
+}
+
+void sl_jsonw_null(struct sl_jsonw *w)
+{
+    sep(w);
+    sl_str_add(w->out, "null", 4);
+}
+
+void sl_jsonw_strv(struct sl_jsonw *w, const char *const *v)
+{
+    if (!v) {
+        sl_jsonw_null(w);
+        return;
+    }
+    sl_jsonw_arr(w);
+    for (; *v; v++)
+        sl_jsonw_str(w, *v);
+    sl_jsonw_end_arr(w);
+}

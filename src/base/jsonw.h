@@ -1,0 +1,45 @@
+/* jsonw.h: a streaming JSON writer into a struct sl_str, for large answers that would cost
+ * more as a jansson tree than as text (`sluice plan --json` of 1,000 jobs: building,
+ * dumping and freeing the tree was over half the command's instructions).
+ *
+ *   struct sl_str s = SL_STR_INIT;
+ *   struct sl_jsonw w;
+ *   sl_jsonw_init(&w, &s);
+ *   sl_jsonw_obj(&w);
+ *   sl_jsonw_key(&w, "name");
+ *   sl_jsonw_str(&w, "build");
+ *   sl_jsonw_end_obj(&w);          -> {"name": "build"}
+ *
+ * The text is jansson's default layout (", " and ": " separators), so a reader cannot
+ * tell it from json_dumps. Commas are the writer's business: it puts one before a key or
+ * an item that follows another. The caller pairs every open with its end and writes a key
+ * before each member's value; the writer does not check the nesting.
+ *
+ * Strings: NULL is written as null. Bytes that are not UTF-8 (a commit message in Latin-1,
+ * a variable read from the environment) become U+FFFD, where jansson would have refused
+ * the string and dropped the member. */
+#ifndef SL_JSONW_H
+#define SL_JSONW_H
+
+#include "base/compat.h"
+#include "base/str.h"
+
+struct sl_jsonw {
+    struct sl_str *out; /* borrowed */
+    size_t start;       /* where the writing began in OUT: no comma before the first value */
+};
+
+void sl_jsonw_init(struct sl_jsonw *w, struct sl_str *out);
+void sl_jsonw_obj(struct sl_jsonw *w);
+void sl_jsonw_end_obj(struct sl_jsonw *w);
+void sl_jsonw_arr(struct sl_jsonw *w);
+void sl_jsonw_end_arr(struct sl_jsonw *w);
+void sl_jsonw_key(struct sl_jsonw *w, const char *key);
+void sl_jsonw_str(struct sl_jsonw *w, const char *s);
+void sl_jsonw_int(struct sl_jsonw *w, long long v);
+void sl_jsonw_bool(struct sl_jsonw *w, bool v);
+void sl_jsonw_null(struct sl_jsonw *w);
+/* A NULL-ended string vector as an array; NULL itself as null. */
+void sl_jsonw_strv(struct sl_jsonw *w, const char *const *v);
+
+#endif
