@@ -281,9 +281,9 @@ TEST(jsonw_writes_as_jansson_dumps)
     sl_jsonw_end_arr(&w);
     sl_jsonw_end_obj(&w);
 
-    json_t *o = json_pack("{s:s,s:I,s:[s,s],s:n,s:[{},[],b,b,n]}", "s", odd, odd,
-                          (json_int_t)(-9223372036854775807LL - 1), "v", "a", "", "none", "e",
-                          1, 0);
+    json_t *o =
+        json_pack("{s:s,s:I,s:[s,s],s:n,s:[{},[],b,b,n]}", "s", odd, odd,
+                  (json_int_t)(-9223372036854775807LL - 1), "v", "a", "", "none", "e", 1, 0);
     CHECK(o != NULL);
     char *want = json_dumps(o, 0);
     CHECK_STR_EQ(s.buf, want);
@@ -299,8 +299,8 @@ TEST(jsonw_replaces_bytes_that_are_not_utf8)
     static const struct {
         const char *in, *want;
     } cases[] = {
-        {"caf\xe9", "\"caf\xef\xbf\xbd\""},                   /* Latin-1 é */
-        {"\xc0\xaf", "\"\xef\xbf\xbd\xef\xbf\xbd\""},         /* overlong '/' */
+        {"caf\xe9", "\"caf\xef\xbf\xbd\""},                           /* Latin-1 é */
+        {"\xc0\xaf", "\"\xef\xbf\xbd\xef\xbf\xbd\""},                 /* overlong '/' */
         {"\xed\xa0\x80", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""}, /* a surrogate */
         {"\xf4\x90\x80\x80x", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdx\""},
         {"\xe2\x82", "\"\xef\xbf\xbd\xef\xbf\xbd\""}, /* cut short by the end */
