@@ -6,7 +6,9 @@
 # environment whose pipeline's token may not deploy fails unrun (protected_environment_failure)
 # and deploys when a maintainer retries it; a resource group's jobs of three concurrent
 # pipelines run one at a time on the agent; a new commit's pipeline cancels the older
-# pipeline's interruptible job running on the agent. SL_SERVER_DB: on that store
+# pipeline's interruptible job running on the agent, unless the older pipeline says
+# on_new_commit: none; a failed job cancels the rest of its pipeline on the agent with
+# on_job_failure: all, not with the default (none). SL_SERVER_DB: on that store
 # (agent_pg.sh passes PostgreSQL).
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
@@ -24,9 +26,17 @@ trap cleanup EXIT
 shared_dir
 sh=$tmp/shared
 
-server_start --workers 0 || { bad "server starts"; finish; exit 1; }
+# a 9 s lease: the agent updates every 3 s, so it hears of a cancel within seconds
+server_start --workers 0 --lease 9 || { bad "server starts"; finish; exit 1; }
 ok "server starts without built-in workers"
 git_repo "stages: [deploy]
+workflow:
+  rules:
+    - if: \$MODE == \"none\"
+      auto_cancel: {on_new_commit: none}
+    - if: \$FAILFAST
+      auto_cancel: {on_job_failure: all}
+    - when: always
 production:
   stage: deploy
   rules: [{if: \$KIND == \"deploy\"}]
@@ -38,15 +48,20 @@ locked:
   resource_group: db
   script:
     - echo \"start \$CI_PIPELINE_ID\" >> $sh/group.log
+    - while [ ! -f $sh/release ]; do sleep 0.1; done
     - sleep 1
     - echo \"end \$CI_PIPELINE_ID\" >> $sh/group.log
 slow:
   stage: deploy
-  rules: [{if: \$KIND == \"slow\"}]
+  rules: [{if: \$KIND == \"slow\" || \$KIND == \"fail\"}]
   interruptible: true
   script:
     - echo \"started \$CI_PIPELINE_ID\" >> $sh/slow.log
-    - while [ ! -f $sh/never ]; do sleep 0.1; done"
+    - while [ ! -f $sh/never ]; do sleep 0.1; done
+fails:
+  stage: deploy
+  rules: [{if: \$KIND == \"fail\"}]
+  script: [sleep 1, exit 1]"
 commit() { echo "$1" > "$tmp/repo/version" && git -C "$tmp/repo" add version &&
   git -C "$tmp/repo" -c user.email=t@t -c user.name=t commit -qm "$1"; }
 project_make deploys
@@ -130,8 +145,10 @@ waiting() { # one of the pipelines' locked job waits for the group
   done
   return 1
 }
+# the first holder runs until released: the other two wait for the group meanwhile
 if wait_for 60 waiting; then ok "a job of the group waits for it (waiting_for_resource)"; else
   bad "a job of the group waits for it" "$body"; fi
+touch "$sh/release"
 for p in "${pls[@]}"; do pl=$p; pipeline_wait 120; expect "lock pipeline $p succeeds" success "$pstatus" "$body"; done
 expect "the group's jobs ran one at a time" "start end start end start end" \
   "$(cut -d' ' -f1 "$sh/group.log" | tr '\n' ' ' | sed 's/ $//')" "$(cat "$sh/group.log")"
@@ -156,6 +173,38 @@ req POST "/api/v1/pipelines/$new/cancel" "$maint"
 pl=$new
 pipeline_wait 180
 expect "the new pipeline is canceled by hand" canceled "$pstatus" "$body"
+
+# on_new_commit: none (the older pipeline's own setting): nothing of it is canceled
+req POST "/api/v1/projects/$project/pipelines" "$dev" '{"ref":"main","variables":{"KIND":"slow","MODE":"none"}}'
+old=$(jget "['id']")
+wait_for 60 started "$old" || bad "the slow job of pipeline $old starts on the agent" "$(tail -3 "$tmp/A.err")"
+commit five
+req POST "/api/v1/projects/$project/pipelines" "$dev" '{"ref":"main","variables":{"KIND":"slow","MODE":"none"}}'
+new=$(jget "['id']")
+wait_for 60 started "$new" || bad "the slow job of pipeline $new starts on the agent" "$(tail -3 "$tmp/A.err")"
+sleep 4 # an agent update (3 s) later a cancel would have reached the job
+req GET "/api/v1/pipelines/$old" "$dev"
+expect "on_new_commit: none: the older pipeline's interruptible job runs on" "running running" \
+  "$(jget "['status']") $(job_of slow status)" "$body"
+for p in $old $new; do req POST "/api/v1/pipelines/$p/cancel" "$maint"; done
+for p in $old $new; do pl=$p; pipeline_wait 180; expect "pipeline $p canceled by hand" canceled "$pstatus" "$body"; done
+
+# on_job_failure: none (the default) lets the pipeline run on after a failure; all cancels it
+failed_job() { req GET "/api/v1/pipelines/$1" "$dev"; [[ $(job_of fails status) == failed ]]; }
+req POST "/api/v1/projects/$project/pipelines" "$dev" '{"ref":"main","variables":{"KIND":"fail"}}'
+pl=$(jget "['id']")
+wait_for 60 failed_job "$pl" || bad "the failing job of pipeline $pl fails" "$body"
+sleep 4
+req GET "/api/v1/pipelines/$pl" "$dev"
+expect "on_job_failure: none: the rest runs on after a failure" "running running" \
+  "$(jget "['status']") $(job_of slow status)" "$body"
+req POST "/api/v1/pipelines/$pl/cancel" "$maint"
+pipeline_wait 180
+req POST "/api/v1/projects/$project/pipelines" "$dev" '{"ref":"main","variables":{"KIND":"fail","FAILFAST":"1"}}'
+pl=$(jget "['id']")
+pipeline_wait 180
+expect "on_job_failure: all: the failure cancels the agent's running job" "failed failed canceled" \
+  "$pstatus $(job_of fails status) $(job_of slow status)" "$body"
 
 agent_stop A
 server_stop
