@@ -7,6 +7,59 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+/* VAR, or with JOB and VAR unset or empty, JOB_VAR */
+static const char *env_default(const char *var, bool job, const char *job_var)
+{
+    const char *v = getenv(var);
+    return (v && *v) || !job ? v : getenv(job_var);
+}
+
+void sl_cli_api_init(struct sl_cli_api *c, const char *cmd, bool job)
+{
+    *c = (struct sl_cli_api){.url = env_default("SLUICE_URL", job, "CI_SERVER_URL"),
+                             .token = env_default("SLUICE_TOKEN", job, "CI_JOB_TOKEN"),
+                             .project = job ? getenv("CI_PROJECT_ID") : NULL,
+                             .cmd = cmd,
+                             .job = job,
+                             .body = SL_STR_INIT};
+}
+
+bool sl_cli_api_opt(struct sl_cli_api *c, int opt, const char *arg)
+{
+    switch (opt) {
+    case SL_CLI_API_O_URL:
+        c->url = arg;
+        return true;
+    case SL_CLI_API_O_TOKEN:
+        c->token = arg;
+        return true;
+    case SL_CLI_API_O_PROJECT:
+        c->project = arg;
+        return true;
+    default:
+        return false;
+    }
+}
+
+int sl_cli_api_check(const struct sl_cli_api *c, bool project_required)
+{
+    if (!c->url || !*c->url || !c->token || !*c->token) {
+        sl_cli_error("%s: --url and --token (or SLUICE_URL and SLUICE_TOKEN%s) are required",
+                     c->cmd, c->job ? "; in a job CI_SERVER_URL and CI_JOB_TOKEN" : "");
+        return SL_EXIT_USAGE;
+    }
+    const char *p = c->project;
+    if (!p && !project_required)
+        return SL_EXIT_OK;
+    if (!p || !*p || strspn(p, "0123456789") != strlen(p) || strspn(p, "0") == strlen(p) ||
+        strlen(p) > 18) {
+        sl_cli_error("%s: --project takes a project id%s, not '%s'", c->cmd,
+                     c->job ? " (or CI_PROJECT_ID)" : "", p ? p : "");
+        return SL_EXIT_USAGE;
+    }
+    return SL_EXIT_OK;
+}
+
 static size_t collect(char *p, size_t size, size_t n, void *ctx)
 {
     sl_str_add(ctx, p, size * n);

@@ -9,12 +9,10 @@
 
 #include <jansson.h>
 
-enum { O_URL = 1, O_TOKEN, O_PROJECT, O_TO, O_COMMENT };
+enum { O_TO = 1, O_COMMENT };
 
 static const struct sl_cli_opt env_opts[] = {
-    SL_CLI_OPT_URL(O_URL, ""),
-    SL_CLI_OPT_TOKEN(O_TOKEN, ""),
-    {O_PROJECT, 0, "project", "ID", "the project's id (list)", 0},
+    SL_CLI_API_OPTS("", "", "the project's id (list)"),
     {O_TO, 0, "to", "ID", "the deployment to roll back to (rollback)", 0},
     {O_COMMENT, 0, "comment", "TEXT", "a comment on the decision (approve, reject)", 0},
 };
@@ -87,30 +85,23 @@ static long long parse_id(const char *what, const char *arg)
 
 int sl_cmd_env(int argc, char **argv)
 {
-    struct sl_cli_api c = {getenv("SLUICE_URL"), getenv("SLUICE_TOKEN"), "env", SL_STR_INIT};
-    const char *project = NULL, *to = NULL, *comment = NULL;
+    struct sl_cli_api c;
+    sl_cli_api_init(&c, "env", false);
+    const char *to = NULL, *comment = NULL;
     int opt, rc = SL_EXIT_USAGE;
     long status = 0;
     char path[256];
 
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        sl_cli_help(argc < 2 ? stderr : stdout, &sl_cli_spec_env);
-        return argc < 2 ? SL_EXIT_USAGE : SL_EXIT_OK;
-    }
+    int help = sl_cli_subcommand_help(argc, argv, &sl_cli_spec_env);
+    if (help >= 0)
+        return help;
     const char *sub = argv[1];
     struct sl_cli_args ca;
     sl_cli_args_init(&ca, &sl_cli_spec_env, argc - 1, argv + 1);
     while ((opt = sl_cli_next(&ca)) > 0) {
+        if (sl_cli_api_opt(&c, opt, ca.arg))
+            continue;
         switch (opt) {
-        case O_URL:
-            c.url = ca.arg;
-            break;
-        case O_TOKEN:
-            c.token = ca.arg;
-            break;
-        case O_PROJECT:
-            project = ca.arg;
-            break;
         case O_TO:
             to = ca.arg;
             break;
@@ -122,12 +113,10 @@ int sl_cmd_env(int argc, char **argv)
     if (opt < 0)
         return ca.exit;
     const char *arg = ca.nrest > 0 ? ca.rest[0] : NULL;
-    if (!c.url || !c.token) {
-        sl_cli_error("env: --url and --token (or SLUICE_URL and SLUICE_TOKEN) are required");
+    if (sl_cli_api_check(&c, !strcmp(sub, "list")) != SL_EXIT_OK)
         return SL_EXIT_USAGE;
-    }
     if (!strcmp(sub, "list")) {
-        long long pid = parse_id("--project", project);
+        long long pid = parse_id("--project", c.project);
         if (!pid)
             goto out;
         snprintf(path, sizeof(path), "/api/v1/projects/%lld/environments", pid);

@@ -12,12 +12,11 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-enum { O_URL = 1, O_TOKEN, O_PROJECT, O_ENV, O_ROLLOUT };
+enum { O_ENV = 1, O_ROLLOUT };
 
 static const struct sl_cli_opt flag_opts[] = {
-    SL_CLI_OPT_URL(O_URL, ", or CI_SERVER_URL"),
-    SL_CLI_OPT_TOKEN(O_TOKEN, ", or CI_JOB_TOKEN"),
-    {O_PROJECT, 0, "project", "ID", "the project's id (or CI_PROJECT_ID)", 0},
+    SL_CLI_API_OPTS(", or CI_SERVER_URL", ", or CI_JOB_TOKEN",
+                    "the project's id (or CI_PROJECT_ID)"),
     {O_ENV, 0, "env", "E", "the environment", 0},
     {O_ROLLOUT, 0, "rollout", "PERCENT", "0 to 100 (set)", 0},
 };
@@ -39,12 +38,6 @@ const struct sl_cli_spec sl_cli_spec_flag = {
     .opts = flag_opts,
     .nopts = SL_ARRAY_LEN(flag_opts),
 };
-
-static const char *env_or(const char *a, const char *b)
-{
-    const char *v = getenv(a);
-    return v && *v ? v : getenv(b);
-}
 
 static void print_list(const char *text, const char *env)
 {
@@ -83,31 +76,23 @@ static void print_list(const char *text, const char *env)
 
 int sl_cmd_flag(int argc, char **argv)
 {
-    struct sl_cli_api c = {env_or("SLUICE_URL", "CI_SERVER_URL"),
-                           env_or("SLUICE_TOKEN", "CI_JOB_TOKEN"), "flag", SL_STR_INIT};
-    const char *project = getenv("CI_PROJECT_ID"), *env = NULL, *rollout = NULL;
+    struct sl_cli_api c;
+    sl_cli_api_init(&c, "flag", true);
+    const char *env = NULL, *rollout = NULL;
     int opt, rc = SL_EXIT_USAGE;
     long status = 0;
     char *path = NULL, *body = NULL;
 
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        sl_cli_help(argc < 2 ? stderr : stdout, &sl_cli_spec_flag);
-        return argc < 2 ? SL_EXIT_USAGE : SL_EXIT_OK;
-    }
+    int help = sl_cli_subcommand_help(argc, argv, &sl_cli_spec_flag);
+    if (help >= 0)
+        return help;
     const char *sub = argv[1];
     struct sl_cli_args ca;
     sl_cli_args_init(&ca, &sl_cli_spec_flag, argc - 1, argv + 1);
     while ((opt = sl_cli_next(&ca)) > 0) {
+        if (sl_cli_api_opt(&c, opt, ca.arg))
+            continue;
         switch (opt) {
-        case O_URL:
-            c.url = ca.arg;
-            break;
-        case O_TOKEN:
-            c.token = ca.arg;
-            break;
-        case O_PROJECT:
-            project = ca.arg;
-            break;
         case O_ENV:
             env = ca.arg;
             break;
@@ -120,16 +105,9 @@ int sl_cmd_flag(int argc, char **argv)
         return ca.exit;
     char **args = ca.rest;
     int nargs = ca.nrest;
-    if (!c.url || !c.token) {
-        sl_cli_error("flag: --url and --token (or SLUICE_URL and SLUICE_TOKEN; in a job "
-                     "CI_SERVER_URL and CI_JOB_TOKEN) are required");
+    if (sl_cli_api_check(&c, true) != SL_EXIT_OK)
         return SL_EXIT_USAGE;
-    }
-    if (!project || !*project || strspn(project, "0123456789") != strlen(project)) {
-        sl_cli_error("flag: --project takes a project id (or CI_PROJECT_ID), not '%s'",
-                     project ? project : "");
-        return SL_EXIT_USAGE;
-    }
+    const char *project = c.project;
     long pct = -1;
     if (rollout) {
         char *end;

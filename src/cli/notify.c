@@ -10,12 +10,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-enum { O_URL = 1, O_TOKEN, O_PROJECT };
-
 static const struct sl_cli_opt notify_opts[] = {
-    {O_PROJECT, 0, "project", "ID", "the project's id", 0},
-    SL_CLI_OPT_URL(O_URL, ""),
-    SL_CLI_OPT_TOKEN(O_TOKEN, ""),
+    SL_CLI_API_OPTS("", "", "the project's id"),
 };
 
 const struct sl_cli_spec sl_cli_spec_notify = {
@@ -33,47 +29,27 @@ const struct sl_cli_spec sl_cli_spec_notify = {
 
 int sl_cmd_notify(int argc, char **argv)
 {
-    struct sl_cli_api c = {getenv("SLUICE_URL"), getenv("SLUICE_TOKEN"), "notify", SL_STR_INIT};
-    const char *project = NULL;
+    struct sl_cli_api c;
+    sl_cli_api_init(&c, "notify", false);
     int opt, rc = SL_EXIT_USAGE;
     long status = 0;
 
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        sl_cli_help(argc < 2 ? stderr : stdout, &sl_cli_spec_notify);
-        return argc < 2 ? SL_EXIT_USAGE : SL_EXIT_OK;
-    }
+    int help = sl_cli_subcommand_help(argc, argv, &sl_cli_spec_notify);
+    if (help >= 0)
+        return help;
     if (strcmp(argv[1], "test") != 0) {
         sl_cli_error("notify: unknown subcommand '%s'; see 'sluice notify --help'", argv[1]);
         return SL_EXIT_USAGE;
     }
     struct sl_cli_args ca;
     sl_cli_args_init(&ca, &sl_cli_spec_notify, argc - 1, argv + 1);
-    while ((opt = sl_cli_next(&ca)) > 0) {
-        switch (opt) {
-        case O_URL:
-            c.url = ca.arg;
-            break;
-        case O_TOKEN:
-            c.token = ca.arg;
-            break;
-        case O_PROJECT:
-            project = ca.arg;
-            break;
-        }
-    }
+    while ((opt = sl_cli_next(&ca)) > 0)
+        sl_cli_api_opt(&c, opt, ca.arg); /* the table has no other options */
     if (opt < 0)
         return ca.exit;
-    if (sl_cli_too_many(&ca, 0))
+    if (sl_cli_too_many(&ca, 0) || sl_cli_api_check(&c, true) != SL_EXIT_OK)
         return SL_EXIT_USAGE;
-    if (!c.url || !c.token) {
-        sl_cli_error("notify: --url and --token (or SLUICE_URL and SLUICE_TOKEN) are required");
-        return SL_EXIT_USAGE;
-    }
-    if (!project || !*project || strspn(project, "0123456789") != strlen(project)) {
-        sl_cli_error("notify: --project takes a project id");
-        return SL_EXIT_USAGE;
-    }
-    char *path = sl_xasprintf("/api/v1/projects/%s/notifications/test", project);
+    char *path = sl_xasprintf("/api/v1/projects/%s/notifications/test", c.project);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (sl_cli_api_call(&c, "POST", path, "{}", &status) < 0) {
         rc = SL_EXIT_FAIL;

@@ -40,6 +40,14 @@ void sl_cli_args_init(struct sl_cli_args *p, const struct sl_cli_spec *spec, int
     opterr = 0;
 }
 
+int sl_cli_subcommand_help(int argc, char **argv, const struct sl_cli_spec *spec)
+{
+    if (argc >= 2 && strcmp(argv[1], "--help") != 0 && strcmp(argv[1], "-h") != 0)
+        return -1;
+    sl_cli_help(argc < 2 ? stderr : stdout, spec);
+    return argc < 2 ? SL_EXIT_USAGE : SL_EXIT_OK;
+}
+
 /* "did you mean `--list`?" for an unknown long option WORD (--lsit or --lsit=x). */
 static void hint_option(const struct sl_cli_spec *spec, const char *word)
 {

@@ -141,6 +141,10 @@ int sl_cli_next(struct sl_cli_args *p);
  * takes at most MAX of them. */
 bool sl_cli_too_many(const struct sl_cli_args *p, int max);
 
+/* For a command with subcommands, before parsing its options: -1 when ARGV[1] may be a
+ * subcommand; else the command's exit code after its help was printed (missing: on stderr,
+ * SL_EXIT_USAGE; -h or --help: on stdout, SL_EXIT_OK). */
+int sl_cli_subcommand_help(int argc, char **argv, const struct sl_cli_spec *spec);
 /* The usage line(s): "usage: sluice lint [-f FILE] [--json] ...", wrapped. */
 void sl_cli_usage(FILE *f, const struct sl_cli_spec *spec);
 /* The whole --help text: usage, description, options, epilog, docs page. */

@@ -58,10 +58,9 @@ int sl_cmd_runner(int argc, char **argv)
     char *db_arg = NULL, *db = NULL;
     bool init = false, untagged = false, locked = false, paused = false;
     int opt, rc;
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        sl_cli_help(argc < 2 ? stderr : stdout, &sl_cli_spec_runner);
-        return argc < 2 ? SL_EXIT_USAGE : SL_EXIT_OK;
-    }
+    int help = sl_cli_subcommand_help(argc, argv, &sl_cli_spec_runner);
+    if (help >= 0)
+        return help;
     bool create = !strcmp(argv[1], "create");
     if (!create && strcmp(argv[1], "registration-token") != 0) {
         sl_cli_error("runner: unknown subcommand '%s'; see 'sluice runner --help'", argv[1]);

@@ -72,10 +72,9 @@ int sl_cmd_secrets(int argc, char **argv)
     char *db_arg = NULL, *db = NULL;
     int opt;
 
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        sl_cli_help(argc < 2 ? stderr : stdout, &sl_cli_spec_secrets);
-        return argc < 2 ? SL_EXIT_USAGE : SL_EXIT_OK;
-    }
+    int help = sl_cli_subcommand_help(argc, argv, &sl_cli_spec_secrets);
+    if (help >= 0)
+        return help;
     if (strcmp(argv[1], "rotate-key") != 0) {
         sl_cli_error("secrets: unknown subcommand '%s'; see 'sluice secrets --help'", argv[1]);
         return SL_EXIT_USAGE;

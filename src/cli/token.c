@@ -42,10 +42,9 @@ int sl_cmd_token(int argc, char **argv)
     int64_t secs = 0;
     int rc;
     int opt;
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        sl_cli_help(argc < 2 ? stderr : stdout, &sl_cli_spec_token);
-        return argc < 2 ? SL_EXIT_USAGE : SL_EXIT_OK;
-    }
+    int help = sl_cli_subcommand_help(argc, argv, &sl_cli_spec_token);
+    if (help >= 0)
+        return help;
     if (strcmp(argv[1], "create") != 0) {
         sl_cli_error("token: unknown subcommand '%s'; see 'sluice token --help'", argv[1]);
         return SL_EXIT_USAGE;

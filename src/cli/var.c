@@ -9,12 +9,10 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-enum { O_URL = 1, O_TOKEN, O_PROJECT, O_SCOPE, O_DESC };
+enum { O_SCOPE = 1, O_DESC };
 
 static const struct sl_cli_opt var_opts[] = {
-    SL_CLI_OPT_URL(O_URL, ""),
-    SL_CLI_OPT_TOKEN(O_TOKEN, ""),
-    {O_PROJECT, 0, "project", "ID", "the project's id", 0},
+    SL_CLI_API_OPTS("", "", "the project's id"),
     {'m', 0, "masked", NULL, "mask the value in job logs", 0},
     {'H', 0, "hidden", NULL, "masked, and never shown again (only at creation)", 0},
     {'p', 0, "protected", NULL, "only for pipelines on protected refs", 0},
@@ -74,31 +72,24 @@ static void print_list(const char *text)
 
 int sl_cmd_var(int argc, char **argv)
 {
-    struct sl_cli_api c = {getenv("SLUICE_URL"), getenv("SLUICE_TOKEN"), "var", SL_STR_INIT};
-    const char *project = NULL, *scope = NULL, *desc = NULL;
+    struct sl_cli_api c;
+    sl_cli_api_init(&c, "var", false);
+    const char *scope = NULL, *desc = NULL;
     bool masked = false, hidden = false, prot = false, raw = false, file = false;
     int opt, rc = SL_EXIT_USAGE;
     long status = 0;
     char *value = NULL, *path = NULL, *base = NULL, *body_text = NULL;
 
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        sl_cli_help(argc < 2 ? stderr : stdout, &sl_cli_spec_var);
-        return argc < 2 ? SL_EXIT_USAGE : SL_EXIT_OK;
-    }
+    int help = sl_cli_subcommand_help(argc, argv, &sl_cli_spec_var);
+    if (help >= 0)
+        return help;
     const char *sub = argv[1];
     struct sl_cli_args ca;
     sl_cli_args_init(&ca, &sl_cli_spec_var, argc - 1, argv + 1);
     while ((opt = sl_cli_next(&ca)) > 0) {
+        if (sl_cli_api_opt(&c, opt, ca.arg))
+            continue;
         switch (opt) {
-        case O_URL:
-            c.url = ca.arg;
-            break;
-        case O_TOKEN:
-            c.token = ca.arg;
-            break;
-        case O_PROJECT:
-            project = ca.arg;
-            break;
         case O_SCOPE:
             scope = ca.arg;
             break;
@@ -126,16 +117,10 @@ int sl_cmd_var(int argc, char **argv)
         return ca.exit;
     char **args = ca.rest;
     int nargs = ca.nrest;
-    if (!c.url || !c.token) {
-        sl_cli_error("var: --url and --token (or SLUICE_URL and SLUICE_TOKEN) are required");
+    if (sl_cli_api_check(&c, false) != SL_EXIT_OK)
         return SL_EXIT_USAGE;
-    }
-    if (project && strspn(project, "0123456789") != strlen(project)) {
-        sl_cli_error("var: --project takes a project id, not '%s'", project);
-        return SL_EXIT_USAGE;
-    }
-    base = project ? sl_xasprintf("/api/v1/projects/%s/variables", project)
-                   : sl_xstrdup("/api/v1/admin/variables");
+    base = c.project ? sl_xasprintf("/api/v1/projects/%s/variables", c.project)
+                     : sl_xstrdup("/api/v1/admin/variables");
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (!strcmp(sub, "list") && nargs == 0) {
         if (sl_cli_api_call(&c, "GET", base, NULL, &status) < 0)

@@ -43,5 +43,25 @@ has "lint: a missing include is a finding on stdout" "other.yml" "$out"
 run "$bin" lint --json -f bad.yml
 is "lint --json invalid exits 1" "$rc" 1
 has "lint --json on stdout" '"valid": false' "$out"
+# the API commands share their client options (src/cli/api_client.c): the same checks, the
+# same messages, the same exit codes
+closed=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+for form in "var list" "env list" "flag list" "notify test"; do
+  cmd=${form%% *}
+  run env -u SLUICE_URL -u SLUICE_TOKEN -u CI_SERVER_URL -u CI_JOB_TOKEN "$bin" $form --project 1
+  is "$cmd: no --url or --token exits 2" "$rc" 2
+  has "$cmd: ... and says what is required on stderr" "$cmd: --url and --token (or SLUICE_URL and SLUICE_TOKEN" "$err"
+  for bad in x 0 -1; do
+    run "$bin" $form --url http://127.0.0.1:$closed --token t --project=$bad
+    is "$cmd: --project=$bad exits 2" "$rc" 2
+    has "$cmd: --project=$bad is refused by name" "$cmd: --project takes a project id" "$err"
+  done
+  run env SLUICE_URL=http://127.0.0.1:$closed SLUICE_TOKEN=t "$bin" $form --project 1
+  is "$cmd: SLUICE_URL and SLUICE_TOKEN are taken; a server that cannot be reached exits 1" "$rc" 1
+  has "$cmd: ... naming the server on stderr" "$cmd: http://127.0.0.1:$closed:" "$err"
+  is "$cmd: ... and nothing on stdout" "$out" ""
+done
+run env -u SLUICE_URL -u SLUICE_TOKEN CI_SERVER_URL=http://127.0.0.1:$closed CI_JOB_TOKEN=t CI_PROJECT_ID=1 "$bin" flag list
+is "flag: in a job CI_SERVER_URL, CI_JOB_TOKEN and CI_PROJECT_ID are the defaults" "$rc $(grep -c "flag: http://127.0.0.1:$closed:" <<<"$err")" "1 1"
 echo "$pass passed, $fail failed"
 ((fail == 0))
