@@ -4,7 +4,9 @@
 # agent makes its deployment and environment (CI_ENVIRONMENT_* in its log); an older
 # pipeline's deployment job fails unrun (forward_deployment_failure); a job of a protected
 # environment whose pipeline's token may not deploy fails unrun (protected_environment_failure)
-# and deploys when a maintainer retries it; a resource group's jobs of three concurrent
+# and deploys when a maintainer retries it; a deployment job skipped makes a skipped
+# deployment; a review app's stop is `stopping` while its on_stop job runs on the agent,
+# then `stopped`; a resource group's jobs of three concurrent
 # pipelines run one at a time on the agent; a new commit's pipeline cancels the older
 # pipeline's interruptible job running on the agent, unless the older pipeline says
 # on_new_commit: none; a failed job cancels the rest of its pipeline on the agent with
@@ -29,7 +31,7 @@ sh=$tmp/shared
 # a 9 s lease: the agent updates every 3 s, so it hears of a cancel within seconds
 server_start --workers 0 --lease 9 || { bad "server starts"; finish; exit 1; }
 ok "server starts without built-in workers"
-git_repo "stages: [deploy]
+git_repo "stages: [build, deploy, cleanup]
 workflow:
   rules:
     - if: \$MODE == \"none\"
@@ -37,9 +39,13 @@ workflow:
     - if: \$FAILFAST
       auto_cancel: {on_job_failure: all}
     - when: always
+broken:
+  stage: build
+  rules: [{if: \$KIND == \"broken\"}]
+  script: [exit 1]
 production:
   stage: deploy
-  rules: [{if: \$KIND == \"deploy\"}]
+  rules: [{if: \$KIND == \"deploy\" || \$KIND == \"broken\"}]
   script: [echo \"deploying \$CI_COMMIT_SHA to \$CI_ENVIRONMENT_NAME (\$CI_ENVIRONMENT_SLUG \$CI_ENVIRONMENT_ACTION \$CI_ENVIRONMENT_TIER \$CI_ENVIRONMENT_URL)\"]
   environment: {name: production, url: https://prod.test}
 locked:
@@ -61,7 +67,18 @@ slow:
 fails:
   stage: deploy
   rules: [{if: \$KIND == \"fail\"}]
-  script: [sleep 1, exit 1]"
+  script: [sleep 1, exit 1]
+review:
+  stage: deploy
+  rules: [{if: \$KIND == \"review\"}]
+  script: [echo review]
+  environment: {name: review/\$CI_COMMIT_REF_SLUG, on_stop: stop_review}
+stop_review:
+  stage: cleanup
+  rules: [{if: \$KIND == \"review\", when: manual}]
+  script:
+    - while [ ! -f $sh/stop-release ]; do sleep 0.1; done
+  environment: {name: review/\$CI_COMMIT_REF_SLUG, action: stop}"
 commit() { echo "$1" > "$tmp/repo/version" && git -C "$tmp/repo" add version &&
   git -C "$tmp/repo" -c user.email=t@t -c user.name=t commit -qm "$1"; }
 project_make deploys
@@ -130,6 +147,36 @@ wait_for 60 job_ended "$job3"
 expect "the retry deploys on the agent" success "$(jget "['status']")" "$body"
 req GET "/api/v1/environments/$env" "$dev"
 expect "production runs the retry's deployment" "$job3" "$(jget "['last_deployment']['deployable']['id']")"
+
+# a deployment job skipped (an earlier stage failed): its deployment is skipped
+commit broken
+run "$maint" broken
+expect "a failed build skips the deployment job" "failed skipped" "$pstatus $(job_of production status)" "$body"
+skipped_job=$(job_of production)
+req GET "/api/v1/environments/$env/deployments?limit=1" "$dev"
+expect "its deployment is skipped, production's last deployment unchanged" "$skipped_job skipped" \
+  "$(jget "[0]['deployable']['id']") $(jget "[0]['status']")" "$body"
+req GET "/api/v1/environments/$env" "$dev"
+expect "production still runs the retry's deployment" "$job3" "$(jget "['last_deployment']['deployable']['id']")"
+
+# a review app stopped through the API: stopping while its on_stop job runs on the agent
+req POST "/api/v1/projects/$project/pipelines" "$dev" '{"ref":"main","variables":{"KIND":"review"}}'
+pl=$(jget "['id']")
+reviewed() { req GET "/api/v1/pipelines/$pl" "$dev"; [[ $(job_of review status) == success ]]; }
+wait_for 120 reviewed || bad "the review job succeeds" "$body"
+req GET "/api/v1/projects/$project/environments" "$dev"
+review_env=$(python3 -c "import json,sys; print([e['id'] for e in json.load(sys.stdin) if e['name'] == 'review/main'][0])" <<<"$body")
+req POST "/api/v1/environments/$review_env/stop" "$dev"
+expect "stop: the on_stop job is played, the environment is stopping" "200 stopping" \
+  "$code $(jget "['state']")" "$body"
+stop_running() { req GET "/api/v1/pipelines/$pl" "$dev"; [[ $(job_of stop_review status) == running ]]; }
+wait_for 60 stop_running || bad "the on_stop job runs on the agent" "$body"
+req GET "/api/v1/environments/$review_env" "$dev"
+expect "stopping while the on_stop job runs" stopping "$(jget "['state']")" "$body"
+touch "$sh/stop-release"
+review_stopped() { req GET "/api/v1/environments/$review_env" "$dev"; [[ $(jget "['state']") == stopped ]]; }
+if wait_for 60 review_stopped; then ok "stopped once the on_stop job succeeded"; else
+  bad "review/main stops when its on_stop job succeeds" "$body"; fi
 
 # a resource group across three concurrent pipelines, on one agent that runs three jobs at once
 pls=()
