@@ -428,6 +428,16 @@ out:
 static int resolve_commit(git_repository *repo, struct sl_trigger *t, git_commit **out)
 {
     git_object *obj = NULL;
+    if (t->sha && *t->sha) {
+        /* the caller's commit (a merge request's head or merge, on no branch of REPO): the
+         * ref only names it */
+        git_oid oid;
+        if (git_oid_fromstr(&oid, t->sha) < 0 ||
+            git_commit_lookup((git_commit **)&obj, repo, &oid) < 0)
+            return -1;
+        *out = (git_commit *)obj;
+        return 0;
+    }
     if (t->ref) {
         const char *forms[3];
         char *a = sl_xasprintf("refs/tags/%s", t->ref);

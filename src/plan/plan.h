@@ -70,7 +70,9 @@ struct sl_trigger {
 void sl_trigger_init(struct sl_trigger *t);
 void sl_trigger_release(struct sl_trigger *t);
 /* Fills T from the git repository holding PROJECT_DIR through libgit2: HEAD's branch (or
- * T->ref/T->tag when the caller set them first), commit, message, author, parent, changed
+ * T->ref/T->tag when the caller set them first), commit (T->sha when the caller set it: a
+ * commit no branch points at, such as a merge request's, which T->ref then only names;
+ * the commit variables are empty when REPO lacks it), message, author, parent, changed
  * files, default branch (origin/HEAD, init.defaultBranch, else "main"), remote URL and
  * project path, and every predefined variable VARIABLES.md marks MUST or SHOULD that is
  * knowable locally. A directory that is not in a repository, or a repository without a

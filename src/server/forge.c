@@ -108,7 +108,10 @@ static int queue_status(struct sl_server *s, const struct sl_store_forge *f,
 {
     char *repo = fk->encode_repo ? curl_easy_escape(NULL, f->repository, 0) : NULL;
     char *url = sl_xasprintf("%s/%s/%s/statuses/%s", f->api_url, fk->collection,
-                             repo ? repo : f->repository, p->sha);
+                             repo ? repo : f->repository,
+                             /* a merged results pipeline's verdict is on the request's head,
+                              * where the forge shows it, not on its test merge */
+                             p->source_sha ? p->source_sha : p->sha);
     json_t *b = json_pack("{s:s,s:s,s:s}", "state", state, "target_url", link, "description", desc);
     json_object_set_new(b, fk->gitlab_states ? "name" : "context", json_string(ctx));
     if (fk->gitlab_states)

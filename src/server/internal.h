@@ -278,6 +278,10 @@ struct srv_mr {
     const char
         *head_ref; /* the forge's ref of the head: refs/pull/N/head, refs/merge-requests/N/head */
     const char *source_project_path, *source_project_url; /* the fork's, when from one */
+    /* the forge's merge of the request into its target (GitHub's test merge commit, when
+     * its payload says the request is mergeable) and the ref it is fetched from; NULL when
+     * the forge offers none: the pipeline is then a detached one */
+    const char *merge_sha, *merge_ref;
     bool draft, from_fork;
     bool runs; /* the event brings commits: it makes a pipeline */
 };
@@ -289,12 +293,14 @@ int sl_srv_mr_read(enum srv_forge forge, json_t *payload, struct srv_mr *mr, str
 /* Records the request's state (for CI_OPEN_MERGE_REQUESTS). */
 int sl_srv_mr_record(struct sl_server *s, int64_t project_id, const struct srv_mr *mr,
                      struct sl_error *err);
-/* For a merge request pipeline of T (filled by sl_trigger_from_git at MR's head): its
+/* For a merge request pipeline of T (filled by sl_trigger_from_git at its commit): its
  * CI_MERGE_REQUEST_* variables, its changed files against the target branch in MIRROR,
- * and whether it may see protected variables (*PROTECTED_OUT). */
+ * and whether it may see protected variables (*PROTECTED_OUT). MERGED_TARGET: the target's
+ * commit the forge merged the request into when T is that merge (a merged results
+ * pipeline), else NULL (a detached one, T at the request's head). */
 int sl_srv_mr_prepare(struct sl_server *s, int64_t project_id, const struct srv_mr *mr,
-                      const char *mirror, struct sl_trigger *t, bool *protected_out,
-                      struct sl_error *err);
+                      const char *mirror, const char *merged_target, struct sl_trigger *t,
+                      bool *protected_out, struct sl_error *err);
 /* For a branch pipeline of BRANCH: CI_OPEN_MERGE_REQUESTS of its open requests, if any. */
 int sl_srv_mr_open_list(struct sl_server *s, int64_t project_id, const char *branch,
                         struct sl_trigger *t, struct sl_error *err);

@@ -16,9 +16,12 @@
  * A branch pipeline of a branch with open requests gets CI_OPEN_MERGE_REQUESTS
  * ("group/project!1,group/project!4", at most 4), so the well-known workflow
  * "merge request pipelines, else branch pipelines, never both" makes one pipeline per push.
- * Only detached pipelines are made (GitLab's merged results need a merge the forge has
- * not made); forges that send both a push and a pull request event for one push get one
- * pipeline from that workflow, as on GitLab. */
+ * Where the forge made a merge of the request into its target (GitHub's test merge,
+ * refs/pull/N/merge, once the request is mergeable) the pipeline runs on that merge, as
+ * GitLab's merged results pipelines do (CI_MERGE_REQUEST_EVENT_TYPE=merged_result, its
+ * commit statuses on the request's head); otherwise a detached pipeline on the head.
+ * Forges that send both a push and a pull request event for one push get one pipeline
+ * from that workflow, as on GitLab. */
 #include "base/compat.h"
 #include "base/alloc.h"
 #include "base/log.h"
@@ -78,6 +81,15 @@ static bool read_pull_request(json_t *payload, bool gitea, struct srv_mr *mr, st
     mr->source_project_path = hname;
     mr->source_project_url = str(hrepo, "html_url");
     mr->head_ref = sl_arena_printf(a, "refs/pull/%lld/head", (long long)mr->iid);
+    /* GitHub's test merge of the request into its base (refs/pull/N/merge), valid only once
+     * it says `mergeable: true` (null while it is still computing, false on a conflict);
+     * Gitea makes none */
+    const char *merge = str(pr, "merge_commit_sha");
+    if (!gitea && json_is_true(json_object_get(pr, "mergeable")) && merge && strlen(merge) == 40 &&
+        strspn(merge, "0123456789abcdef") == 40) {
+        mr->merge_sha = merge;
+        mr->merge_ref = sl_arena_printf(a, "refs/pull/%lld/merge", (long long)mr->iid);
+    }
     if (!action || !mr->iid || !mr->title || !mr->source_branch || !mr->head_sha ||
         !mr->target_branch) {
         *why = "the pull request event lacks its action, number, title, head or base";
@@ -230,8 +242,8 @@ out:
 }
 
 int sl_srv_mr_prepare(struct sl_server *s, int64_t project_id, const struct srv_mr *mr,
-                      const char *mirror, struct sl_trigger *t, bool *protected_out,
-                      struct sl_error *err)
+                      const char *mirror, const char *merged_target, struct sl_trigger *t,
+                      bool *protected_out, struct sl_error *err)
 {
     /* (the tree and the trigger are already at the request's head: sl_trigger_from_git) */
     git_repository *repo = NULL;
@@ -258,7 +270,12 @@ int sl_srv_mr_prepare(struct sl_server *s, int64_t project_id, const struct srv_
     const char *desc = mr->description ? mr->description : "";
     size_t dlen = strlen(desc);
     char *cut = sl_xstrndup(desc, SL_MIN(dlen, (size_t)MR_DESCRIPTION_MAX));
-    char *ref_path = sl_xasprintf("refs/merge-requests/%lld/head", (long long)mr->iid);
+    /* a merged results pipeline's target is the commit the forge merged into, which the
+     * branch may have moved past since */
+    if (merged_target)
+        snprintf(target_sha, sizeof(target_sha), "%s", merged_target);
+    char *ref_path = sl_xasprintf("refs/merge-requests/%lld/%s", (long long)mr->iid,
+                                  merged_target ? "merge" : "head");
     const struct {
         const char *name, *value;
     } vars[] = {
@@ -276,7 +293,7 @@ int sl_srv_mr_prepare(struct sl_server *s, int64_t project_id, const struct srv_
         {"CI_MERGE_REQUEST_DIFF_BASE_SHA", base_sha},
         {"CI_MERGE_REQUEST_LABELS", mr->labels && *mr->labels ? mr->labels : NULL},
         {"CI_MERGE_REQUEST_DRAFT", mr->draft ? "true" : "false"},
-        {"CI_MERGE_REQUEST_EVENT_TYPE", "detached"},
+        {"CI_MERGE_REQUEST_EVENT_TYPE", merged_target ? "merged_result" : "detached"},
         {"CI_MERGE_REQUEST_REF_PATH", ref_path},
         {"CI_MERGE_REQUEST_PROJECT_ID", pid},
         {"CI_MERGE_REQUEST_PROJECT_PATH", path},

@@ -121,11 +121,42 @@ static int fetch_all(git_repository *repo, const char *url, const char *extra_re
     return rc;
 }
 
+/* The forge's merge of MR into its target, if REPO can have it: fetched from URL's
+ * MR->merge_ref (in a fetch of its own: a ref the forge dropped, as GitHub does on a
+ * conflict, must not fail the pipeline, which then runs on the head) and only if it is a
+ * merge of MR's head into something (its second parent the head), so a stale merge of an
+ * older head is never run. On success MERGE_OUT and TARGET_OUT (41 bytes each) get the
+ * merge and its first parent. */
+static bool merge_resolve(git_repository *repo, const char *url, const struct srv_mr *mr,
+                          char *merge_out, char *target_out)
+{
+    git_object *obj = NULL;
+    git_oid head;
+    bool ok = false;
+    struct sl_error ferr = SL_ERROR_INIT;
+    char *spec = sl_xasprintf("%s^{commit}", mr->merge_sha);
+    fetch_all(repo, url, mr->merge_ref, &ferr);
+    sl_error_release(&ferr);
+    if (git_oid_fromstr(&head, mr->head_sha) == 0 && git_revparse_single(&obj, repo, spec) == 0) {
+        const git_commit *c = (const git_commit *)obj;
+        if (git_commit_parentcount(c) == 2 && git_oid_equal(git_commit_parent_id(c, 1), &head)) {
+            git_oid_tostr(merge_out, GIT_OID_HEXSZ + 1, git_commit_id(c));
+            git_oid_tostr(target_out, GIT_OID_HEXSZ + 1, git_commit_parent_id(c, 0));
+            ok = true;
+        }
+    }
+    git_object_free(obj);
+    free(spec);
+    return ok;
+}
+
 /* Fetches URL into the bare mirror DIR and resolves REF there (a branch first, then a
  * tag). *SHA_OUT (41 bytes) gets the commit, *IS_TAG whether REF was a tag. For a merge
- * request MR (else NULL) the commit is its head, fetched with its forge's head ref. */
+ * request MR (else NULL) the commit is its head, fetched with its forge's head ref, or the
+ * forge's merge of it (merge_resolve), whose target's commit then goes to MERGED_TARGET
+ * (41 bytes; "" for a head). */
 static int mirror_resolve(const char *url, const char *dir, const char *ref,
-                          const struct srv_mr *mr, char *sha_out, bool *is_tag,
+                          const struct srv_mr *mr, char *sha_out, char *merged_target, bool *is_tag,
                           struct sl_error *err)
 {
     git_repository *repo = NULL;
@@ -146,7 +177,7 @@ static int mirror_resolve(const char *url, const char *dir, const char *ref,
                               "the merge request's head %.40s is not in the repository (nor "
                               "in %s)",
                               mr->head_sha, mr->head_ref);
-        else
+        else if (!mr->merge_sha || !merge_resolve(repo, url, mr, sha_out, merged_target))
             git_oid_tostr(sha_out, GIT_OID_HEXSZ + 1, git_object_id(obj));
         free(head);
         goto out;
@@ -599,6 +630,7 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
 {
     bool unchanged = false;
     char mirror[4096], trees[4096], sha[GIT_OID_HEXSZ + 1];
+    char merged_target[GIT_OID_HEXSZ + 1] = ""; /* a merged results pipeline's target commit */
     char *tree = NULL, **ivars = NULL, *cifile = NULL, *vars_text = NULL, **istrs = NULL;
     bool is_tag = false;
     struct sl_trigger t;
@@ -629,7 +661,7 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
         ref = mr->source_branch;
         source = "merge_request_event";
     }
-    rc = mirror_resolve(proj->repo_url, mirror, ref, mr, sha, &is_tag, err);
+    rc = mirror_resolve(proj->repo_url, mirror, ref, mr, sha, merged_target, &is_tag, err);
     if (rc == 0 && !is_tag && !strcmp(source, "push"))
         rc = record_push(s, proj->id, ref, sha, now, only_if_moved, &unchanged, err);
     if (rc == 0 && !unchanged)
@@ -667,10 +699,13 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     t.ref_protected = is_protected && !mr; /* a request's: sl_srv_mr_prepare decides */
     free(t.server_url);
     t.server_url = sl_xasprintf("http://%s", sl_server_address(s));
+    if (mr) /* its commit, not whatever the project's branch of that name is at */
+        t.sha = sl_xstrdup(sha);
     if ((rc = sl_trigger_from_git(&t, tree, err)) < 0)
         goto out;
     if (mr)
-        rc = sl_srv_mr_prepare(s, proj->id, mr, mirror, &t, &is_protected, err);
+        rc = sl_srv_mr_prepare(s, proj->id, mr, mirror, *merged_target ? merged_target : NULL, &t,
+                               &is_protected, err);
     else if (!is_tag)
         rc = sl_srv_mr_open_list(s, proj->id, ref, &t, err);
     if (rc < 0)
@@ -679,6 +714,10 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
      * CI_COMMIT_REF_PROTECTED, which the YAML can set */
     p.protected_known = true;
     p.protected_ = is_protected;
+    if (*merged_target) {
+        p.source_sha = (char *)mr->head_sha;
+        p.target_sha = merged_target;
+    }
     /* a fork's code waits for a maintainer when the project says so (h_pipeline_approve) */
     bool held = mr && mr->from_fork && proj->fork_pipelines_need_approval;
     /* rules and include paths see the stored variables, as in GitLab (plan.h) */

@@ -6,7 +6,7 @@
 #define PIPELINE_COLS                                                                              \
     "id, project_id, iid, status, ref, is_tag, sha, before_sha, source, variables, "               \
     "error_message, yaml_errors, created_at, started_at, finished_at, parent_pipeline_id, "        \
-    "parent_job_id, hold_reason, approved_by, approved_at, protected"
+    "parent_job_id, hold_reason, approved_by, approved_at, protected, source_sha, target_sha"
 
 void sl_store_pipeline_release(struct sl_store_pipeline *p)
 {
@@ -22,6 +22,8 @@ void sl_store_pipeline_release(struct sl_store_pipeline *p)
     free(p->yaml_errors);
     free(p->hold_reason);
     free(p->approved_by);
+    free(p->source_sha);
+    free(p->target_sha);
     *p = (struct sl_store_pipeline){0};
 }
 
@@ -56,6 +58,8 @@ static void read_pipeline(const struct db_rows *r, size_t row, struct sl_store_p
     p->approved_at = sl_db_get_int(r, row, 19);
     p->protected_known = !sl_db_is_null(r, row, 20);
     p->protected_ = sl_db_get_int(r, row, 20) != 0;
+    p->source_sha = sl_db_get_str(r, row, 21);
+    p->target_sha = sl_db_get_str(r, row, 22);
 }
 
 static int check_pipeline(const struct sl_store_pipeline *p, struct sl_error *err)
@@ -69,7 +73,9 @@ static int check_pipeline(const struct sl_store_pipeline *p, struct sl_error *er
         (rc = sl_db_check_text(p->variables, false, "variables", err)) < 0 ||
         (rc = sl_db_check_text(p->error_message, false, "error_message", err)) < 0 ||
         (rc = sl_db_check_text(p->yaml_errors, false, "yaml_errors", err)) < 0 ||
-        (rc = sl_db_check_text(p->hold_reason, false, "hold_reason", err)) < 0)
+        (rc = sl_db_check_text(p->hold_reason, false, "hold_reason", err)) < 0 ||
+        (rc = sl_db_check_text(p->source_sha, false, "source_sha", err)) < 0 ||
+        (rc = sl_db_check_text(p->target_sha, false, "target_sha", err)) < 0)
         return rc;
     return 0;
 }
@@ -214,6 +220,13 @@ int sl_store_pipeline_create(struct sl_store *st, const struct sl_store_pipeline
         if ((rc =
                  sl_db_exec(&dc, "UPDATE pipelines SET hold_reason = ?, protected = ? WHERE id = ?",
                             hv, SL_ARRAY_LEN(hv), NULL, NULL, err)) < 0)
+            goto end;
+    }
+    if (p->source_sha) { /* 0062's columns, likewise */
+        struct db_value mv[] = {db_text(p->source_sha), db_text(p->target_sha), db_int(id)};
+        if ((rc =
+                 sl_db_exec(&dc, "UPDATE pipelines SET source_sha = ?, target_sha = ? WHERE id = ?",
+                            mv, SL_ARRAY_LEN(mv), NULL, NULL, err)) < 0)
             goto end;
     }
     for (size_t i = 0; i < njobs; i++)

@@ -10,7 +10,9 @@
 # and Gitea's head.repo unlike base.repo, GitLab's source_project_id unlike
 # target_project_id) is held ("manual", waits_for_approval, no job started) until a
 # maintainer approves it; a developer may not, a held one can be canceled, and the project's
-# own requests are not held. On SQLite here and on PostgreSQL through server_pg.sh
+# own requests are not held. Where GitHub offers its test merge of a mergeable request
+# (refs/pull/N/merge, a merge of the head), the pipeline runs on it (merged_result, the head
+# in source_sha); a null mergeable, a stale merge and Gitea run on the head. On SQLite here and on PostgreSQL through server_pg.sh
 # (SL_SERVER_DB).
 set -u
 . "$(dirname "$0")/lib/skip.sh"
@@ -67,6 +69,12 @@ gitc commit -qam "fork claims a protected ref"
 fork2=$(gitc rev-parse HEAD)
 for n in 21 22; do gitc update-ref refs/pull/$n/head "$fork2"; done
 gitc update-ref refs/merge-requests/23/head "$fork2"
+# GitHub's test merge of the request into main (refs/pull/N/merge): parents main, then head
+gitc checkout -q --detach main
+gitc merge -q --no-ff -m "Merge feature into main" "$head"
+merged=$(gitc rev-parse HEAD)
+for n in 31 32 33; do gitc update-ref refs/pull/$n/merge "$merged"; done
+gitc update-ref refs/pull/33/head "$fork"
 gitc checkout -q main
 
 server_start || { bad "server starts"; finish; exit 1; }
@@ -94,18 +102,20 @@ hook() {
     -H 'Content-Type: application/json' -H "$ev_header: $2" -H "$sig_header: $sig")
   body=$(cat "$tmp/body")
 }
-# pr ACTION NUMBER HEAD_SHA [FORK] [DRAFT]: a GitHub/Gitea pull_request payload
+# pr ACTION NUMBER HEAD_SHA [FORK] [DRAFT] [MERGE_SHA MERGEABLE]: a GitHub/Gitea
+# pull_request payload (MERGEABLE: true, false or null, as GitHub says it)
 pr() {
   REPO=$tmp/repo python3 - "$@" <<'PY'
 import json, os, sys
-args = sys.argv[1:] + ["", ""]
-action, number, sha, fork, draft = args[:5]
+args = sys.argv[1:] + ["", "", "", ""]
+action, number, sha, fork, draft, merge, mergeable = args[:7]
 head_repo = {"full_name": fork or "t/repo", "html_url": "https://forge.example/" + (fork or "t/repo")}
 print(json.dumps({"action": action, "number": int(number),
   "pull_request": {"number": int(number), "title": "Add docs", "body": "why", "draft": draft == "draft",
     "labels": [{"name": "bug"}, {"name": "ui"}], "merged": False,
     "head": {"ref": "feature", "sha": sha, "repo": head_repo},
-    "base": {"ref": "main", "sha": "", "repo": {"full_name": "t/repo"}}},
+    "base": {"ref": "main", "sha": "", "repo": {"full_name": "t/repo"}},
+    "merge_commit_sha": merge or None, "mergeable": json.loads(mergeable or "null")},
   "repository": {"full_name": "t/repo", "clone_url": "file://" + os.environ["REPO"]}}))
 PY
 }
@@ -166,6 +176,8 @@ pl=$(jget "['id']")
 wait_for 120 done_pipeline "$pl" || bad "pipeline $pl finishes" "$body"
 log_of "$pl" show
 expect "a fork gets no protected variable" "prot=[] refprot=false" "$(line prot=)" "$body"
+expect "a fork's jobs see its commit as CI_COMMIT_SHA, not the project's branch of that name" \
+  "head=$fork sha=$fork" "$(line base= | cut -d' ' -f2-)" "$body"
 
 # --- closed: branch pipelines again -----------------------------------------------------
 hook github pull_request "$(pr closed 7 "$head")"
@@ -210,6 +222,29 @@ expect "gitlab update with new commits (oldrev): a pipeline" 201 "$code" "$body"
 hook gitlab "Merge Request Hook" "{\"object_attributes\": {\"iid\": 4}, \"project\": {\"git_http_url\": \"file://$tmp/repo\"}}"
 expect "a request event without its fields: 400 naming what is missing" "400 1" \
   "$code $(grep -c 'lacks' <<<"$body")" "$body"
+
+# --- merged results: GitHub's test merge, where it offers one --------------------------
+hook github pull_request "$(pr opened 31 "$head" "" "" "$merged" true)"
+expect "github: a mergeable request with its test merge runs on the merge" \
+  "201 $merged $head" "$code $(jget "['sha']") $(jget "['source_sha']")" "$body"
+pl=$(jget "['id']")
+expect "... its target_sha the target's commit merged into" "$base" "$(jget "['target_sha']")" "$body"
+wait_for 120 done_pipeline "$pl" || bad "pipeline $pl finishes" "$body"
+expect "a merged results pipeline sees the request's whole diff (docs job)" "docs show" "$(jobs_of)" "$body"
+log_of "$pl" show
+expect "CI_MERGE_REQUEST_EVENT_TYPE=merged_result, CI_COMMIT_SHA the merge" \
+  "mr=feature>main labels=bug,ui draft=false type=merged_result" "$(line mr=)" "$body"
+expect "... the head and diff base are the request's" "base=$base head=$head sha=$merged" \
+  "$(line base=)" "$body"
+hook github pull_request "$(pr opened 32 "$head" "" "" "$merged" null)"
+expect "mergeable null (GitHub still computing): a detached pipeline on the head" \
+  "201 $head False" "$code $(jget "['sha']") $(jget ".get('source_sha') is not None")" "$body"
+hook github pull_request "$(pr opened 33 "$fork" "" "" "$merged" true)"
+expect "a test merge that is not of the request's head (stale): the head, detached" \
+  "201 $fork" "$code $(jget "['sha']")" "$body"
+hook gitea pull_request "$(pr opened 31 "$head" "" "" "$merged" true)"
+expect "gitea makes no test merge: its request runs on the head" "201 $head" \
+  "$code $(jget "['sha']")" "$body"
 
 # --- forks held for a maintainer's approval --------------------------------------------
 req PUT "/api/v1/projects/$proj" "$admin" '{"fork_pipelines_need_approval": true}'
