@@ -32,6 +32,10 @@ t:
 broken:
   stage: test
   script: [echo "going down", exit 3]
+slow:
+  stage: test
+  timeout: 1s
+  script: [sleep 60]
 YML
 echo "data" > file.txt
 git add -A && git -c user.name=t -c user.email=t@t commit -qm init
@@ -65,6 +69,12 @@ last=$(tail -n1 <<<"$out")
 [[ $(tail -n1 .sluice/pipelines/1/logs/broken.log) == "ERROR: Job failed: exit code 3" ]] \
   && ok "log ends: ERROR: Job failed: exit code 3" \
   || bad "log ends: ERROR: Job failed: exit code 3" "$(cat .sluice/pipelines/1/logs/broken.log)"
+# GitLab Runner's words, Go's duration and all ("execution took longer than 1h0m0s seconds")
+[[ $(tail -n1 .sluice/pipelines/1/logs/slow.log) == "ERROR: Job failed: execution took longer than 1s seconds" ]] \
+  && ok "log ends: ERROR: Job failed: execution took longer than 1s seconds" \
+  || bad "log ends: ERROR: Job failed: execution took longer than 1s seconds" "$(cat .sluice/pipelines/1/logs/slow.log)"
+if grep -qE '^slow +test +failed .*job_execution_timeout' <<<"$out"; then ok "summary row of a job over its timeout"
+else bad "summary row of a job over its timeout" "$out"; fi
 if grep -q $'\e\[' <<<"$out"; then bad "--no-color prints no escape sequences" "$(cat -v <<<"$out")"; else ok "--no-color prints no escape sequences"; fi
 
 # nothing but .sluice/ appears in the project

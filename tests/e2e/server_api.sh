@@ -249,6 +249,25 @@ expect "it carries the lint messages" 1 "$(jget "['yaml_errors'].__len__()>0" | 
 req POST /api/v1/projects/$proj/pipelines "$dev" '{"ref":"no-such-branch"}'
 expect "an unknown ref: 400" 400 "$code"
 
+# a server job log ends with GitLab's outcome line for a failure and a timeout too, as a
+# local one does
+(cd "$tmp/repo" && git checkout -q -b failing main && printf 'fails:\n  script: [exit 3]\nslow:\n  timeout: 1s\n  script: [sleep 60]\n' > .gitlab-ci.yml &&
+  git -c user.email=t@t -c user.name=t commit -qam failing && git checkout -q main)
+req POST /api/v1/projects/$proj/pipelines "$dev" '{"ref":"failing"}'
+fpl=$(jget "['id']")
+for _ in $(seq 300); do
+  req GET /api/v1/pipelines/$fpl "$viewer"
+  [[ $(jget "['status']") == failed ]] && break
+  sleep 0.1
+done
+expect "the failing pipeline fails" failed "$(jget "['status']")" "$body"
+jobid() { python3 -c 'import json,sys; print([j["id"] for j in json.load(sys.stdin)["jobs"] if j["name"] == sys.argv[1]][0])' "$1" <<<"$body"; }
+fails=$(jobid fails) slow=$(jobid slow)
+req GET /api/v1/jobs/$fails/log "$viewer"
+expect "a failed job's server log ends with GitLab's line" "ERROR: Job failed: exit code 3" "$(tail -n1 <<<"$body")" "$body"
+req GET /api/v1/jobs/$slow/log "$viewer"
+expect "a timed-out job's server log ends with GitLab's line" "ERROR: Job failed: execution took longer than 1s seconds" "$(tail -n1 <<<"$body")" "$body"
+
 # inputs fill the spec:inputs of the .gitlab-ci.yml, with their types
 (cd "$tmp/repo" && git checkout -q -b inputs main && printf 'spec:\n  inputs:\n    env:\n      options: [staging, prod]\n    replicas:\n      type: number\n      default: 1\n---\ndeploy-$[[ inputs.env ]]:\n  parallel: $[[ inputs.replicas ]]\n  when: manual\n  script: [echo]\n' > .gitlab-ci.yml &&
   git -c user.email=t@t -c user.name=t commit -qam inputs)
@@ -494,7 +513,7 @@ req GET /metrics "$viewer"
 expect "metrics: jobs by status" 1 "$(grep -c '^sluice_jobs{status="success"} 3' <<<"$body")" "$body"
 expect "metrics: requests by route and code" 1 \
   "$(grep -c '^sluice_http_requests_total{method="GET",route="/api/v1/pipelines/{id}",code="200"}' <<<"$body")"
-expect "metrics: job duration histogram" 1 "$(grep -c '^sluice_job_duration_seconds_count 4' <<<"$body")"
+expect "metrics: job duration histogram" 1 "$(grep -c '^sluice_job_duration_seconds_count 6' <<<"$body")"
 expect "access log is JSON lines with route and status" 1 \
   "$(grep -c '"route":"/api/v1/projects/{id}/pipelines","status":"201"' "$tmp/err" | sed 's/[1-9][0-9]*/1/')"
 
