@@ -303,6 +303,21 @@ expect "a maintainer's pipeline deploys" "success success" \
 req DELETE "/api/v1/protected_environments/$rule" "$maint"
 expect "the rule is removed" 204 "$code"
 
+# a rule by wildcard, then one by tier: the review app's deployment is blocked by each
+for name in 'review/*' development; do
+  req POST "/api/v1/projects/$proj/protected_environments" "$maint" \
+    "{\"name\":\"$name\",\"deploy_role\":\"developer\",\"required_approval_count\":1}"
+  expect "protected: $name" 201 "$code" "$body"
+  rule=$(jget "['id']")
+  echo "$name" > "$tmp/repo/version" && git_commit "rule $name"
+  run_pipeline "$dev"
+  expect "$name: review/main's deployment waits for approval, production deploys" \
+    "manual True success" \
+    "$(job_field review status) $(job_field review waits_for_approval) $(job_field production status)" "$body"
+  req DELETE "/api/v1/protected_environments/$rule" "$maint"
+  expect "the rule is removed" 204 "$code"
+done
+
 # a deleted branch stops its review app (GitLab's push of a branch deletion)
 git -C "$tmp/repo" checkout -qb feature
 sed -i '/auto_stop_in/d' "$tmp/repo/.gitlab-ci.yml" && git_commit "feature: no auto stop"
