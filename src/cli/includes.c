@@ -6,10 +6,10 @@
 #include "base/alloc.h"
 #include "base/fs.h"
 #include "base/include_git.h"
+#include "base/include_http.h"
 #include "base/str.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <git2.h>
 #include <sodium.h>
 
@@ -79,78 +79,6 @@ static bool is_url(const char *s)
     return strstr(s, "://") || sl_starts_with(s, "git@");
 }
 
-/* --- HTTP ------------------------------------------------------------------------------ */
-
-struct body {
-    struct sl_str s;
-    bool too_big;
-};
-
-static size_t collect(char *p, size_t size, size_t n, void *ctx)
-{
-    struct body *b = ctx;
-    if (b->s.len + size * n > SL_INCLUDE_GIT_MAX_BYTES) {
-        b->too_big = true;
-        return 0;
-    }
-    sl_str_add(&b->s, p, size * n);
-    return size * n;
-}
-
-/* GETs URL; 0 with *text, or an error in Remote's wording for WHAT (the URL as written). */
-static int http_get(const char *url, const char *what, char **text, size_t *len,
-                    struct sl_error *err)
-{
-    struct body b = {SL_STR_INIT, false};
-    CURL *h = curl_easy_init();
-    long code = 0;
-    int rc = 0;
-
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#endif
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, CLI_INCLUDE_TIMEOUT_S);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "sluice/" SL_VERSION);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-    CURLcode cc = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-    if (b.too_big)
-        rc = sl_error_set(err, SL_ELIMIT,
-                          "Remote file `%s` could not be fetched: it is larger than %u bytes", what,
-                          SL_INCLUDE_GIT_MAX_BYTES);
-    else if (cc == CURLE_OPERATION_TIMEDOUT)
-        rc =
-            sl_error_set(err, SL_ETIMEOUT,
-                         "Remote file `%s` could not be fetched because of a timeout error!", what);
-    else if (cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_CONNECT ||
-             cc == CURLE_COULDNT_RESOLVE_PROXY)
-        rc = sl_error_set(err, SL_EIO,
-                          "Remote file `%s` could not be fetched because of a socket error!", what);
-    else if (cc != CURLE_OK)
-        rc = sl_error_set(err, SL_EIO,
-                          "Remote file `%s` could not be fetched because of HTTP error! (%s)", what,
-                          curl_easy_strerror(cc));
-    else if (code >= 400)
-        rc = sl_error_set(err, code == 404 ? SL_ENOENT : SL_EIO,
-                          "Remote file `%s` could not be fetched because of HTTP code `%ld` "
-                          "error!",
-                          what, code);
-    curl_easy_cleanup(h);
-    if (rc == 0) {
-        *len = b.s.len;
-        *text = sl_str_detach(&b.s);
-    }
-    sl_str_release(&b.s);
-    return rc;
-}
-
 /* A remote file by URL, through the cache (remote/<hash of URL>): fetched online (the cache
  * then updated), the cached copy offline. */
 static int fetch_url(struct cli_includes *r, const char *url, const char *what, char **text,
@@ -167,7 +95,7 @@ static int fetch_url(struct cli_includes *r, const char *url, const char *what, 
                               what, r->cache);
         goto out;
     }
-    if ((rc = http_get(url, what, text, len, err)) < 0)
+    if ((rc = sl_include_http_get(url, what, NULL, text, len, err)) < 0)
         goto out;
     char *dir = sl_fs_join(r->cache, "remote");
     if (sl_fs_mkdir_p(dir, 0700, NULL) == 0)
@@ -304,7 +232,7 @@ static int project_open(void *ctx, const char *project, struct sl_include_projec
 static int fetch_template(struct cli_includes *r, const struct sl_config_include *inc,
                           struct sl_config_fetched *out, struct sl_error *err)
 {
-    const char *base = r->opts.templates ? r->opts.templates : CLI_INCLUDE_TEMPLATES_URL;
+    const char *base = r->opts.templates ? r->opts.templates : SL_INCLUDE_TEMPLATES_URL;
     const char *name = inc->location;
     int rc;
     if (strstr(name, "..") || name[0] == '/')

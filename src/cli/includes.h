@@ -16,16 +16,12 @@
 #include "base/compat.h"
 #include "config/config.h"
 
-#define CLI_INCLUDE_MAX_BYTES (4u << 20) /* one fetched file */
-#define CLI_INCLUDE_TIMEOUT_S 30L        /* one HTTP request, connection included */
-#define CLI_INCLUDE_TEMPLATES_URL                                                                  \
-    "https://gitlab.com/gitlab-org/gitlab/-/raw/master/lib/gitlab/ci/templates"
 
 /* The options, as the command line gives them (strings borrowed). */
 struct cli_include_opts {
     bool offline;          /* --offline: the cache only */
     const char **projects; /* --include-project PATH=SOURCE, NULL-terminated (or NULL) */
-    const char *templates; /* --template-dir DIR or URL; NULL: CLI_INCLUDE_TEMPLATES_URL */
+    const char *templates; /* --template-dir DIR or URL; NULL: SL_INCLUDE_TEMPLATES_URL */
 };
 
 struct cli_includes {

@@ -76,6 +76,11 @@ static const struct sl_cli_opt serve_opts[] = {
      "how long a web UI sign-in lasts (default 12h; \"30m\", \"8 hours\", seconds; at most 30 "
      "days); then the page asks for the token again",
      0},
+    {'A', 0, "allow-remote-includes", "HOSTS",
+     "fetch include:remote and include:template files from these hosts (comma-separated; "
+     "*.example.com for its subdomains; default: none, the server makes no outside request "
+     "for a configuration)",
+     0},
 };
 
 const struct sl_cli_spec sl_cli_spec_serve = {
@@ -286,6 +291,15 @@ int sl_cmd_serve(int argc, char **argv)
                 return SL_EXIT_USAGE;
             }
             o.smtp_from = ca.arg;
+            break;
+        case 'A':
+            if (!*ca.arg || strpbrk(ca.arg, "/:@\t\r\n") || strspn(ca.arg, ",") == strlen(ca.arg)) {
+                sl_cli_error("serve: --allow-remote-includes takes host names, comma-separated "
+                             "(gitlab.com,*.example.com), not '%s'",
+                             ca.arg);
+                return SL_EXIT_USAGE;
+            }
+            o.remote_include_hosts = ca.arg;
             break;
         }
     }

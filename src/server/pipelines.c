@@ -9,6 +9,7 @@
 #include "base/diag.h"
 #include "base/fs.h"
 #include "base/include_git.h"
+#include "base/include_http.h"
 #include "base/log.h"
 #include "base/time.h"
 #include "config/config.h"
@@ -532,7 +533,8 @@ static char **input_strings(json_t *inputs)
 /* The server's include resolver (includes.md "On the server"): include:project and
  * include:component read from the mirror of a project of this server, named by its name;
  * the mirror is fetched from the project's repository first (under its lock), as GitLab
- * reads the project's current refs. include:remote and include:template are refused: the
+ * reads the project's current refs. include:remote and include:template are fetched only
+ * from the hosts of --allow-remote-includes (redirects checked hop by hop); without it the
  * server makes no outside request for a pipeline's configuration. */
 struct srv_includes {
     struct sl_server *s;
@@ -602,10 +604,29 @@ static int srv_include_fetch(void *ctx, const struct sl_config_include *inc,
     if (!strcmp(inc->kind, "component"))
         return sl_include_git_component(&g, inc->location, &out->text, &out->len, &out->project,
                                         &out->sha, err);
+    bool remote = !strcmp(inc->kind, "remote"), template = !strcmp(inc->kind, "template");
+    if ((remote || template) && ri->s->remote_include_hosts) {
+        const char *const *hosts = (const char *const *)ri->s->remote_include_hosts;
+        if (remote)
+            return sl_include_http_get(inc->location, inc->location, hosts, &out->text,
+                                       &out->len, err);
+        if (strstr(inc->location, "..") || inc->location[0] == '/')
+            return sl_error_set(err, SL_ENOENT, "Included file `%s` is empty or does not exist!",
+                                inc->location);
+        char *url = sl_xasprintf("%s/%s", SL_INCLUDE_TEMPLATES_URL, inc->location);
+        rc = sl_include_http_get(url, url, hosts, &out->text, &out->len, err);
+        if (rc == SL_ENOENT) {
+            sl_error_release(err);
+            rc = sl_error_set(err, rc, "Included file `%s` is empty or does not exist!",
+                              inc->location);
+        }
+        free(url);
+        return rc;
+    }
     return sl_error_set(err, SL_EUNSUPPORTED,
                         "include:%s `%s` is not resolved on this server: it makes no outside "
                         "request for a pipeline's configuration (include the file from a "
-                        "project of the server)",
+                        "project of the server, or start it with --allow-remote-includes HOSTS)",
                         inc->kind, inc->location);
 }
 

@@ -163,6 +163,29 @@ static int sandbox_setup(struct sl_server *s, const struct sl_exec_sandbox *sb,
                      : sl_exec_sandbox_probe(&s->sandbox, err);
 }
 
+/* "a.com, *.b.org" as a NULL-ended list of its non-empty entries; NULL for NULL. */
+static char **split_hosts(const char *list)
+{
+    if (!list)
+        return NULL;
+    size_t n = 0;
+    char **out = sl_xcalloc(strlen(list) / 2 + 2, sizeof(*out));
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        const char *e = p + len;
+        while (p < e && *p == ' ')
+            p++;
+        while (e > p && e[-1] == ' ')
+            e--;
+        if (e > p)
+            out[n++] = sl_xstrndup(p, (size_t)(e - p));
+        p += strcspn(p, ",");
+        if (*p)
+            p++;
+    }
+    return out;
+}
+
 int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, char **admin_token,
                   struct sl_error *err)
 {
@@ -191,6 +214,7 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
     s->session_ttl_ms = opts->session_ttl_ms > 0 ? opts->session_ttl_ms : SRV_SESSION_TTL_MS;
     s->smtp_url = opts->smtp_url ? sl_xstrdup(opts->smtp_url) : NULL;
     s->smtp_from = opts->smtp_from ? sl_xstrdup(opts->smtp_from) : NULL;
+    s->remote_include_hosts = split_hosts(opts->remote_include_hosts);
     s->lease_s = opts->lease_s > 0 ? opts->lease_s : SRV_LEASE_S;
     s->long_poll_s = opts->long_poll_s == 0  ? SRV_LONG_POLL_MAX_S
                      : opts->long_poll_s < 0 ? 0
@@ -303,6 +327,9 @@ void sl_server_free(struct sl_server *s)
     pthread_cond_destroy(&s->delivery_cv);
     free(s->smtp_url);
     free(s->smtp_from);
+    for (char **h = s->remote_include_hosts; h && *h; h++)
+        free(*h);
+    free(s->remote_include_hosts);
     sl_srv_runners_free(s);
     free(s->external_url);
     if (s->listen_fd >= 0)

@@ -59,6 +59,10 @@ struct sl_server_options {
     const char *smtp_from; /* the sender's address */
     /* how long a web UI sign-in (a session cookie) lasts, in ms; 0 = 12 hours */
     int64_t session_ttl_ms;
+    /* --allow-remote-includes: the hosts include:remote and include:template may be
+     * fetched from, comma-separated ("gitlab.com,*.example.com"); NULL: none (the server
+     * then makes no outside request for a pipeline's configuration) */
+    const char *remote_include_hosts;
 };
 
 /* Opens (and migrates) the store, creates the admin token on first start (*ADMIN_TOKEN,

@@ -28,29 +28,17 @@ contains() { # contains NAME TEXT
   else fail=$((fail + 1)); echo "not ok - $1: output lacks '$2'"; echo "$out" | sed 's/^/#   /'; fi
 }
 tmp=$(mktemp -d)
-http_pid=
-trap '[[ -n $http_pid ]] && kill "$http_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib/http_dir.sh"
+trap 'http_dir_stop; rm -rf "$tmp"' EXIT
 export SLUICE_INCLUDE_CACHE=$tmp/cache GIT_CONFIG_NOSYSTEM=1 HOME=$tmp
 g() { git -c user.email=dev@example.com -c user.name=Dev -c commit.gpgsign=false "$@"; }
 
-# a loopback HTTP server on a free port; its port file appears once it listens
+# a loopback HTTP server on a free port (lib/http_dir.sh)
 mkdir -p "$tmp/www"
 printf 'remote_job:\n  script: [echo remote]\n' > "$tmp/www/remote.yml"
 printf 'tpl_remote_job: {script: [echo t]}\n' > "$tmp/www/Remote.gitlab-ci.yml"
-python3 - "$tmp/www" "$tmp/port" <<'EOF' &
-import functools, http.server, os, sys
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
-handler.func.log_message = lambda *a: None
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-with open(sys.argv[2] + ".tmp", "w") as f:
-    f.write(str(srv.server_address[1]))
-os.rename(sys.argv[2] + ".tmp", sys.argv[2])
-srv.serve_forever()
-EOF
-http_pid=$!
-for _ in $(seq 600); do [[ -s $tmp/port ]] && break; sleep 0.1; done
-[[ -s $tmp/port ]] || { echo "not ok - the HTTP server did not start"; exit 1; }
-port=$(cat "$tmp/port")
+http_dir_start "$tmp/www" || { echo "not ok - the HTTP server did not start"; exit 1; }
+port=$http_port
 
 # a library project: a file with a nested local include, and a component with inputs
 lib=$tmp/lib
@@ -99,7 +87,7 @@ check "lint resolves them too" 0 env CI_SERVER_FQDN=gitlab.example.com "$bin" li
 url_map=(--include-project "group/lib=file://$lib" --template-dir "$tmp/templates")
 check "a project from a git URL" 0 "$bin" plan "${url_map[@]}"
 contains "the URL's project's file" "  proj_job "
-kill "$http_pid"; wait "$http_pid" 2>/dev/null; http_pid=
+http_dir_stop
 check "offline from the cache" 0 "$bin" plan --offline "${url_map[@]}"
 contains "offline: the remote file from the cache" "  remote_job "
 contains "offline: the cloned project" "  greet_there "

@@ -5,6 +5,7 @@
 #include "base/diag.h"
 #include "base/error.h"
 #include "base/fs.h"
+#include "base/include_http.h"
 #include "base/jsonw.h"
 #include "base/map.h"
 #include "base/str.h"
@@ -332,4 +333,24 @@ TEST(jsonw_appends_after_existing_text)
     sl_jsonw_end_arr(&w);
     CHECK_STR_EQ(s.buf, "data: [1, 2]");
     sl_str_release(&s);
+}
+
+/* The server's --allow-remote-includes check reads the host as libcurl will connect to it:
+ * user info, ports, case and look-alike suffixes do not fool it. */
+TEST(include_http_host_allow_list)
+{
+    const char *const hosts[] = {"gitlab.com", "*.example.org", "127.0.0.1", "::1", NULL};
+    CHECK(sl_include_http_host_allowed("https://gitlab.com/a.yml", hosts));
+    CHECK(sl_include_http_host_allowed("https://GitLab.COM:8443/a.yml", hosts));
+    CHECK(sl_include_http_host_allowed("http://ci.example.org/x", hosts));
+    CHECK(sl_include_http_host_allowed("http://a.b.example.org/x", hosts));
+    CHECK(sl_include_http_host_allowed("http://127.0.0.1:8080/x", hosts));
+    CHECK(sl_include_http_host_allowed("http://[::1]:8080/x", hosts));
+    CHECK(!sl_include_http_host_allowed("http://example.org/x", hosts)); /* only subdomains */
+    CHECK(!sl_include_http_host_allowed("http://evilexample.org/x", hosts));
+    CHECK(!sl_include_http_host_allowed("https://gitlab.com.evil.net/a.yml", hosts));
+    CHECK(!sl_include_http_host_allowed("https://gitlab.com@evil.net/a.yml", hosts));
+    CHECK(!sl_include_http_host_allowed("https://evil.net/gitlab.com", hosts));
+    CHECK(!sl_include_http_host_allowed("not a url", hosts));
+    CHECK(!sl_include_http_host_allowed("https://gitlab.com/a.yml", NULL));
 }
