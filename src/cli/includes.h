@@ -16,7 +16,6 @@
 #include "base/compat.h"
 #include "config/config.h"
 
-
 /* The options, as the command line gives them (strings borrowed). */
 struct cli_include_opts {
     bool offline;          /* --offline: the cache only */

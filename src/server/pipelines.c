@@ -608,8 +608,8 @@ static int srv_include_fetch(void *ctx, const struct sl_config_include *inc,
     if ((remote || template) && ri->s->remote_include_hosts) {
         const char *const *hosts = (const char *const *)ri->s->remote_include_hosts;
         if (remote)
-            return sl_include_http_get(inc->location, inc->location, hosts, &out->text,
-                                       &out->len, err);
+            return sl_include_http_get(inc->location, inc->location, hosts, &out->text, &out->len,
+                                       err);
         if (strstr(inc->location, "..") || inc->location[0] == '/')
             return sl_error_set(err, SL_ENOENT, "Included file `%s` is empty or does not exist!",
                                 inc->location);
