@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Every option each command's --help lists appears in that command's docs page (its README
 # section or its page in docs/), so the docs and the binary do not drift apart. The words
-# are the ones shell completion uses (sluice completion bash).
+# are the ones shell completion uses (sluice completion bash). And the other way round: a
+# command line the docs show (`sluice CMD ... --opt` in backticks, or a line of a code block
+# starting with `sluice CMD`) names only options CMD has.
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 src=${SL_SOURCE_DIR:?SL_SOURCE_DIR is not set}
@@ -26,5 +28,21 @@ for c in $cmds; do
   [[ -z $missing ]] && ok "$c: every option is in README/docs/${page[$c]}.md" \
     || bad "$c: not in README/docs/${page[$c]}.md:$missing"
 done
+stale=
+nlines=0
+while read -r line; do
+  c=$(awk '{print $2}' <<<"$line")
+  grep -qx -- "$c" <<<"$cmds" || continue # prose that starts with "sluice"
+  nlines=$((nlines + 1))
+  have=$(awk -v c="$c" '$1 == c {$1 = ""; print}' <<<"$words")
+  for o in $(grep -oE -- '(^|[ [(=|])--[a-z][a-z0-9-]*' <<<"$line" | grep -oE -- '--[a-z0-9-]+'); do
+    [[ " $have " == *" $o "* ]] || stale+=$'\n'"  $c has no $o: $line"
+  done
+done < <({ grep -ohE '`sluice [a-z]+[^`]*`' "$src/README.md" "$src"/docs/*.md
+  grep -hE '^[[:space:]]*(\$ )?sluice [a-z]+' "$src/README.md" "$src"/docs/*.md; } |
+  sed 's/`//g; s/^[[:space:]]*\$\{0,1\} *//' | sort -u)
+((nlines > 20)) && ok "the docs show command lines ($nlines)" || bad "the docs show command lines ($nlines)"
+[[ -z $stale ]] && ok "every option a command line in the docs names exists" \
+  || { bad "every option a command line in the docs names exists"; echo "$stale" | sed 's/^/#/'; }
 echo "$pass passed, $fail failed"
 ((fail == 0))
