@@ -712,6 +712,23 @@ void sl_srv_scan_free(struct sl_server *s);
  * Answers what the append answered; scanning errors are logged, never returned. */
 int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, size_t len,
                       int64_t now, int64_t *end_out, struct sl_error *err);
+/* A push's findings (secret_push.c), not stored yet: the pipeline they belong to is made
+ * after them, or refused because of them. */
+struct srv_push_findings {
+    struct sl_store_secret_finding *f;
+    size_t n;
+};
+/* Scans the commits SHA brings to REF in the bare MIRROR (those since OLD_SHA, the ref's last
+ * known commit; NULL: those not on DEFAULT_BRANCH), with the default rules extended by the
+ * rule file of TREE (the commit's checkout). *OUT gets the findings (release with
+ * sl_srv_push_findings_release). SL_EIO when the mirror or SHA cannot be read. */
+int sl_srv_scan_push(struct sl_server *s, const char *mirror, const char *tree, const char *ref,
+                     const char *default_branch, const char *old_sha, const char *sha,
+                     struct srv_push_findings *out, struct sl_error *err);
+/* Stores PF's findings as PROJECT_ID's, of PIPELINE_ID (0: none was made). Errors logged. */
+void sl_srv_push_findings_store(struct sl_server *s, int64_t project_id, int64_t pipeline_id,
+                                const struct srv_push_findings *pf);
+void sl_srv_push_findings_release(struct srv_push_findings *pf);
 void sl_h_secret_finding_list(struct req *r);
 void sl_h_secret_policy_get(struct req *r);
 void sl_h_secret_policy_put(struct req *r);

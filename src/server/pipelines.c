@@ -667,7 +667,9 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     int64_t now = sl_time_now_ms();
     struct sl_store_pipeline p;
     struct srv_job_vars stored = {0};
-    char *plan_error = NULL;
+    char *plan_error = NULL, *old_sha = NULL, *secret_error = NULL;
+    struct srv_push_findings pf = {0};
+    bool scan_push = !strcmp(source, "push") && !mr && !ds;
 
     memset(&p, 0, sizeof(p));
     sl_trigger_init(&t);
@@ -683,10 +685,21 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
         source = "merge_request_event";
     }
     rc = mirror_resolve(proj->repo_url, mirror, ref, mr, sha, merged_target, &is_tag, err);
+    /* the branch's last known commit: what the push brings is what comes after it */
+    if (rc == 0 && scan_push && !is_tag)
+        rc = sl_store_project_ref_get(s->st, proj->id, ref, &old_sha, err);
     if (rc == 0 && !is_tag && !strcmp(source, "push"))
         rc = record_push(s, proj->id, ref, sha, now, only_if_moved, &unchanged, err);
     if (rc == 0 && !unchanged)
         rc = tree_checkout(mirror, trees, sha, &tree, err);
+    if (rc == 0 && !unchanged && scan_push) {
+        struct sl_error serr = SL_ERROR_INIT;
+        if (sl_srv_scan_push(s, mirror, tree, ref, proj->default_branch, old_sha, sha, &pf, &serr) <
+            0)
+            sl_log(SL_LOG_WARN, "cannot scan a push for secrets", "error", sl_error_format(&serr),
+                   NULL);
+        sl_error_release(&serr);
+    }
     repo_unlock(lock);
     if (rc < 0 || unchanged)
         goto out;
@@ -763,6 +776,38 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     vars_text = variables ? json_dumps(variables, JSON_COMPACT) : NULL;
     p.variables = vars_text;
     p.status = (char *)"created";
+    if (pf.n) {
+        /* the project's secret detection policy: report (go on), fail, refuse */
+        char *policy = NULL;
+        struct sl_error perr = SL_ERROR_INIT;
+        if (sl_store_secret_policy_get(s->st, proj->id, &policy, &perr) < 0)
+            sl_log(SL_LOG_ERROR, "cannot read the secret detection policy: report only", "error",
+                   sl_error_format(&perr), NULL);
+        sl_error_release(&perr);
+        const struct sl_store_secret_finding *f0 = &pf.f[0];
+        char *what = sl_xasprintf("the push adds %zu secret%s (%s in %s:%" PRId64 " of %.12s%s)",
+                                  pf.n, pf.n == 1 ? "" : "s", f0->rule, f0->file, f0->line,
+                                  f0->commit_sha, pf.n > 1 ? ", ..." : "");
+        bool refuse = policy && !strcmp(policy, "refuse"), fail = policy && !strcmp(policy, "fail");
+        free(policy);
+        if (refuse) {
+            rc =
+                sl_error_set(err, SL_EINVAL,
+                             "no pipeline: %s and the project's secret detection refuses it", what);
+            free(what);
+            goto out;
+        }
+        if (fail) {
+            p.status = (char *)"failed";
+            p.error_message = secret_error =
+                sl_xasprintf("secret detection: %s; the project's policy fails the pipeline", what);
+            p.finished_at = now;
+            free(what);
+            rc = created_failed(s, &p, now, id_out, err);
+            goto out;
+        }
+        free(what);
+    }
 
     ivars = sl_trigger_include_vars(&t);
     struct sl_config_opts opts = {0};
@@ -893,6 +938,11 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
             sl_srv_bridges_fire(s, pid);
     }
 out:
+    if (pf.n) /* with the pipeline they belong to, or none when it was not made */
+        sl_srv_push_findings_store(s, proj->id, p.id, &pf);
+    sl_srv_push_findings_release(&pf);
+    free(old_sha);
+    free(secret_error);
     free(gated);
     if (jobs)
         for (size_t i = 0; i < njobs; i++) {

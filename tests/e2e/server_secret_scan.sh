@@ -6,7 +6,12 @@
 #  - a private key printed in two parts, the log stored between them, and a token a runner
 #    sends in two trace chunks cut inside it (secrets split across chunks) are found once,
 #    whole;
-#  - the policy API: report by default, fail/refuse set by a maintainer, others refused.
+#  - the policy API: report by default, fail/refuse set by a maintainer, others refused;
+#  - pushes (a signed GitLab push webhook): the lines the new commits add are scanned; a
+#    private key pushed in report-only mode is a finding with its commit, file and line and
+#    the pipeline is made; with "refuse" a push adding a token makes no pipeline (202) and
+#    the finding is kept; with "fail" the pipeline is created failed; the pushed commit's
+#    .gitleaks.toml allowlist suppresses a finding; only new commits are scanned.
 # SL_SERVER_DB: on that store.
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
@@ -114,5 +119,83 @@ expect "the token cut between two trace chunks is found once" 1 "$(count "$rjob"
 expect "its rule" github-token "$(field "$rjob" rule)"
 expect "its excerpt" "export KEY=ghp_***** # set" "$(field "$rjob" excerpt)"
 expect "its line" 2 "$(field "$rjob" line)"
+
+# ---- pushes ----
+secret=push-hook-secret
+mkdir -p "$tmp/pushrepo"
+commit() { # commit MESSAGE: commits what is in $tmp/pushrepo, sets sha
+  (cd "$tmp/pushrepo" && git add -A && git -c user.email=t@t -c user.name=t commit -qm "$1") || exit 1
+  sha=$(git -C "$tmp/pushrepo" rev-parse HEAD)
+}
+push() { # push: the GitLab webhook of main at $sha -> $code, $body
+  local p="{\"object_kind\":\"push\",\"ref\":\"refs/heads/main\",\"after\":\"$sha\",\"project\":{\"git_http_url\":\"$tmp/pushrepo\"}}"
+  code=$(curl -s -o "$tmp/body" -w '%{http_code}' -X POST "$url/hooks/gitlab" -H 'X-Gitlab-Event: Push Hook' \
+    -H "X-Gitlab-Token: $secret" -H 'Content-Type: application/json' --data-binary "$p")
+  body=$(cat "$tmp/body")
+}
+pushed() { # the push findings of commit $1
+  req GET "/api/v1/projects/$pproject/secret_findings?source=push" "$admin"
+  python3 -c 'import json,sys; print(json.dumps([f for f in json.load(sys.stdin) if f["commit"]==sys.argv[1]]))' "$1" <<<"$body"
+}
+fget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(d[0]$1 if d else 'none')" <<<"$f"; }
+pem_key() { # a made-up PEM private key block (not a key), written out in pieces
+  printf -- '-----BEGIN RSA PRIVATE %s-----\n' KEY
+  for i in 1 2 3 4; do printf 'MIIEpAIBAAKCAQEA%s7vQm4pL2xZk9TnR8sWb3HdYc6JfUe1qGa0o5XlViNtKyB\n' "$i"; done
+  printf -- '-----END RSA PRIVATE %s-----\n' KEY
+}
+(cd "$tmp/pushrepo" && git init -q -b main && printf 'job:\n  script: [echo hi]\n' >.gitlab-ci.yml)
+commit "ci"
+req POST /api/v1/projects "$admin" "{\"name\":\"pushed\",\"repo_url\":\"$tmp/pushrepo\",\"default_branch\":\"main\",\"webhook_secret\":\"$secret\"}"
+pproject=$(jget "['id']")
+push
+expect "a clean push makes a pipeline" 201 "$code" "$body"
+expect "and no finding" "[]" "$(pushed "$sha")"
+
+mkdir -p "$tmp/pushrepo/deploy"
+{ echo "# deploy key"; pem_key; } >"$tmp/pushrepo/deploy/id_rsa"
+commit "deploy key"
+key_sha=$sha
+push
+expect "report only: a push with a private key still makes its pipeline" 201 "$code" "$body"
+key_pl=$(jget "['id']")
+f=$(pushed "$key_sha")
+expect "the key is one finding" 1 "$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' <<<"$f")" "$f"
+expect "its rule, file, line and commit" "private-key deploy/id_rsa 2 $key_sha" \
+  "$(fget "['rule']") $(fget "['file']") $(fget "['line']") $(fget "['commit']")"
+expect "its pipeline" "$key_pl" "$(fget "['pipeline_id']")"
+expect "its excerpt hides the key" "----*****" "$(fget "['excerpt']")"
+
+req PUT /api/v1/projects/$pproject/secret_detection "$admin" '{"policy":"refuse"}'
+echo "# nothing new" >>"$tmp/pushrepo/README"
+commit "readme"
+push
+expect "only new commits are scanned: the key pushed before does not refuse this push" 201 "$code" "$body"
+mkdir -p "$tmp/pushrepo/config"
+printf 'A=1\nB=2\nGITHUB_TOKEN=%s%s\n' "$head" "$tail" >"$tmp/pushrepo/config/prod.env"
+commit "token"
+tok_sha=$sha
+push
+expect "refuse: a push adding a token makes no pipeline" "202 no_pipeline" "$code $(jget "['status']")" "$body"
+expect "the answer says why, without the secret" "1 0" \
+  "$(grep -c 'secret detection refuses' <<<"$body") $(grep -c "$tail" <<<"$body")"
+f=$(pushed "$tok_sha")
+expect "the refused push's finding is kept, without a pipeline" "github-token config/prod.env 3 None" \
+  "$(fget "['rule']") $(fget "['file']") $(fget "['line']") $(fget "['pipeline_id']")"
+expect "its excerpt" "GITHUB_TOKEN=ghp_*****" "$(fget "['excerpt']")"
+
+req PUT /api/v1/projects/$pproject/secret_detection "$admin" '{"policy":"fail"}'
+printf 'SLACK=xoxb-%s-%s-%s\n' 2384729384 9823749823 Zq8Lm3Vr7Tz2Kp9Wn4Bc1Hd6 >"$tmp/pushrepo/config/slack.env"
+commit "slack"
+push
+expect "fail: the push's pipeline is created failed" "201 failed" "$code $(jget "['status']")" "$body"
+
+req PUT /api/v1/projects/$pproject/secret_detection "$admin" '{"policy":"refuse"}'
+mkdir -p "$tmp/pushrepo/fixtures"
+pem_key >"$tmp/pushrepo/fixtures/test-key.pem"
+printf "[extend]\nuseDefault = true\n\n[allowlist]\ndescription = 'test keys'\npaths = ['''^fixtures/''']\n" >"$tmp/pushrepo/.gitleaks.toml"
+commit "fixtures"
+push
+expect "the project's .gitleaks.toml allowlist: a fixture key refuses nothing" 201 "$code" "$body"
+expect "and is no finding" "[]" "$(pushed "$sha")"
 server_stop
 finish
