@@ -1,4 +1,4 @@
--- 0062_secret_findings (postgres): secrets found in job logs and pushed commits, and each
+-- 0063_secret_findings (postgres): secrets found in job logs and pushed commits, and each
 -- project's policy for them. A finding never holds the secret: EXCERPT is its line with the
 -- secret masked (scan/scan.h, sl_scan_redact). A log finding has JOB_ID, LINE (1-based, of
 -- the log) and PLACE (the secret's byte offset in the log); a push finding has COMMIT_SHA,
