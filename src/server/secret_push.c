@@ -222,8 +222,8 @@ int sl_srv_scan_push(struct sl_server *s, const char *mirror, const char *tree, 
     size_t commits = 0;
     while (git_revwalk_next(&oid, walk) == 0) {
         if (commits == PUSH_COMMITS_MAX || a.full) {
-            sl_log(SL_LOG_WARN, "a push has more new commits than are scanned for secrets",
-                   "ref", ref, "sha", sha, NULL);
+            sl_log(SL_LOG_WARN, "a push has more new commits than are scanned for secrets", "ref",
+                   ref, "sha", sha, NULL);
             break;
         }
         commits++;
@@ -258,8 +258,8 @@ void sl_srv_push_findings_store(struct sl_server *s, int64_t project_id, int64_t
         } else if (added) {
             char line[24];
             snprintf(line, sizeof(line), "%" PRId64, row.line);
-            sl_log(SL_LOG_WARN, "secret found in a pushed commit", "commit", row.commit_sha,
-                   "file", row.file, "line", line, "rule", row.rule, NULL);
+            sl_log(SL_LOG_WARN, "secret found in a pushed commit", "commit", row.commit_sha, "file",
+                   row.file, "line", line, "rule", row.rule, NULL);
         }
         sl_error_release(&err);
     }
