@@ -25,7 +25,8 @@ tmp=$(mktemp -d)
 chmod 0711 "$tmp" # a root server runs jobs as nobody: the data directory's path must be walkable
 # shellcheck source=lib/server.sh
 . "$src/tests/e2e/lib/server.sh"
-trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+rpid=
+trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; [[ -n $rpid ]] && kill "$rpid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 gitc() { git -C "$tmp/repo" -c user.email=t@t -c user.name=t "$@"; }
 mkdir -p "$tmp/repo"
@@ -224,6 +225,14 @@ expect "a request event without its fields: 400 naming what is missing" "400 1" 
   "$code $(grep -c 'lacks' <<<"$body")" "$body"
 
 # --- merged results: GitHub's test merge, where it offers one --------------------------
+# (with a GitHub connection to a loopback receiver: where the status goes)
+mkdir "$tmp/recv"
+python3 "$src/tests/e2e/forge_receiver.py" "$tmp/recv" 2>"$tmp/recv.err" &
+rpid=$!
+wait_for 60 test -s "$tmp/recv/ports" || bad "the forge receiver starts" "$(cat "$tmp/recv.err")"
+R=http://127.0.0.1:$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['http'])" "$tmp/recv/ports")
+req PUT "/api/v1/projects/$proj/forge" "$admin" "{\"kind\":\"github\",\"api_url\":\"$R/github\",\"repository\":\"o/r\",\"token\":\"ghtok\"}"
+expect "a GitHub connection for the statuses" 200 "$code" "$body"
 hook github pull_request "$(pr opened 31 "$head" "" "" "$merged" true)"
 expect "github: a mergeable request with its test merge runs on the merge" \
   "201 $merged $head" "$code $(jget "['sha']") $(jget "['source_sha']")" "$body"
@@ -236,6 +245,11 @@ expect "CI_MERGE_REQUEST_EVENT_TYPE=merged_result, CI_COMMIT_SHA the merge" \
   "mr=feature>main labels=bug,ui draft=false type=merged_result" "$(line mr=)" "$body"
 expect "... the head and diff base are the request's" "base=$base head=$head sha=$merged" \
   "$(line base=)" "$body"
+delivered() { req GET "/api/v1/projects/$proj/deliveries?state=pending" "$admin"; [[ $code == 200 && $body == "[]" ]]; }
+wait_for 120 delivered || bad "the statuses are delivered" "$body"
+expect "its commit statuses go to the request's head, none to the test merge" "yes 0" \
+  "$(grep -q "/statuses/$head" "$tmp/recv/http.jsonl" && echo yes) $(grep -c "/statuses/$merged" "$tmp/recv/http.jsonl")"
+req DELETE "/api/v1/projects/$proj/forge" "$admin"
 hook github pull_request "$(pr opened 32 "$head" "" "" "$merged" null)"
 expect "mergeable null (GitHub still computing): a detached pipeline on the head" \
   "201 $head False" "$code $(jget "['sha']") $(jget ".get('source_sha') is not None")" "$body"
