@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The front of the binary: --help, --version, unknown commands, exit codes.
+# The front of the binary: --help, --version, unknown commands, exit codes, and a usage line
+# that lists every option of its command (by its short or long form).
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 pass=0 fail=0
@@ -44,6 +45,21 @@ for cmd in $("$bin" --help | awk '/^Commands:/{on=1; next} on && !NF {exit} on {
   check "$cmd --help exits 0" 0 "$bin" "$cmd" --help
   contains "$cmd --help shows usage" "usage: sluice $cmd"
   check "$cmd with a bad option is a usage error" 2 "$bin" "$cmd" --no-such-option
+done
+# the usage line lists every option of the command's table, by its short or long form
+for cmd in $("$bin" --help | awk '/^Commands:/{on=1; next} /^$/{if (on) exit} on {print $1}'); do
+  help=$("$bin" "$cmd" --help 2>&1)
+  usage=$(awk 'NR == 1 || (NR > 1 && $0 != "" && go) {go = 1; print; next} {exit}' <<<"$help")
+  missing= n=0
+  while read -r short long; do # short is "-" when the option has no short form
+    [[ $long == --help ]] && continue
+    n=$((n + 1))
+    forms=$long
+    [[ $short != - ]] && forms="$short|$long"
+    grep -qE -- "(^|[[ |])($forms)([] =|.]|$)" <<<"$usage" || missing+=" $long"
+  done < <(sed -nE 's/^  (-[a-zA-Z]), (--[a-z0-9-]+).*/\1 \2/p; s/^      (--[a-z0-9-]+).*/- \1/p' <<<"$help")
+  if [[ -z $missing ]]; then pass=$((pass + 1)); echo "ok - $cmd: the usage line lists its $n options";
+  else fail=$((fail + 1)); echo "not ok - $cmd: the usage line lacks:$missing ($n options)"; echo "$usage" | sed 's/^/#   /'; fi
 done
 echo "$pass passed, $fail failed"
 ((fail == 0))
