@@ -222,7 +222,7 @@ int sl_store_pipeline_create(struct sl_store *st, const struct sl_store_pipeline
                             hv, SL_ARRAY_LEN(hv), NULL, NULL, err)) < 0)
             goto end;
     }
-    if (p->source_sha) { /* 0063's columns, likewise */
+    if (p->source_sha) { /* 0064's columns, likewise */
         struct db_value mv[] = {db_text(p->source_sha), db_text(p->target_sha), db_int(id)};
         if ((rc =
                  sl_db_exec(&dc, "UPDATE pipelines SET source_sha = ?, target_sha = ? WHERE id = ?",

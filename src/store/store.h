@@ -156,7 +156,7 @@ struct sl_store_pipeline {
     char *hold_reason;
     char *approved_by;
     int64_t approved_at;
-    /* A merged results pipeline (migration 0063): SHA is the forge's merge of the request,
+    /* A merged results pipeline (migration 0064): SHA is the forge's merge of the request,
      * SOURCE_SHA the request's head, TARGET_SHA the target's commit it merged; NULL else. */
     char *source_sha, *target_sha;
     /* Its jobs get protected variables (PROTECTED_); PROTECTED_KNOWN false for a pipeline

@@ -1,4 +1,4 @@
--- 0063_merged_results (postgres): a merge request pipeline that runs on the merge the forge made
+-- 0064_merged_results (sqlite): a merge request pipeline that runs on the merge the forge made
 -- of the request into its target branch (GitHub's refs/pull/N/merge), as GitLab's merged
 -- results pipelines keep it (ci_pipelines.source_sha and target_sha): SHA is that merge,
 -- SOURCE_SHA the request's head (where commit statuses go: the forge shows them on the
