@@ -415,7 +415,8 @@ void sl_srv_sched_job_release(struct sl_sched_job *sj);
 struct srv_spec_view {
     struct sl_sched_job sched;
     size_t nstages;
-    bool bridge;
+    bool bridge;          /* a trigger job the server runs (bridge.c) */
+    bool bridge_declared; /* ... or a `trigger:` job of any kind, which no runner may run */
     bool deployment_approval;
 };
 struct srv_spec_views *sl_srv_spec_views_new(void);

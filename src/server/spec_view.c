@@ -125,7 +125,9 @@ static int view_parse(const char *spec, struct srv_spec_view *out, struct sl_err
     if (rc == 0) {
         json_int_t ns = json_integer_value(json_object_get(o, "nstages"));
         out->nstages = ns > 0 ? (size_t)ns : 0;
-        out->bridge = json_is_object(json_object_get(o, "bridge"));
+        json_t *b = json_object_get(o, "bridge");
+        out->bridge = json_is_object(b);
+        out->bridge_declared = out->bridge || json_is_true(b);
         out->deployment_approval = json_is_true(json_object_get(o, "deployment_approval"));
     }
     json_decref(o);

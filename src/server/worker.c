@@ -255,10 +255,12 @@ static void workspace_give(const char *path)
 
 bool sl_srv_job_settle_bridge(struct sl_server *s, struct sl_store_job *job, const char *worker_id)
 {
-    json_t *spec = json_loads(job->spec, 0, NULL);
-    json_t *b = json_object_get(spec, "bridge");
-    bool bridge = json_is_true(b) || json_is_object(b); /* bridge.c's, never pending */
-    json_decref(spec);
+    /* bridge.c's, never pending; from the parsed view (spec_view.c): every claim asks */
+    struct srv_spec_view v;
+    if (sl_srv_spec_view_get(s->spec_views, job->id, job->spec, &v, NULL) < 0)
+        return false; /* a corrupt spec fails the job where it is decoded */
+    bool bridge = v.bridge_declared;
+    sl_srv_spec_view_release(&v);
     if (!bridge)
         return false;
     static const char line[] =
