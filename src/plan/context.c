@@ -373,8 +373,11 @@ static int peel_ref(git_repository *repo, const char *ref, git_commit **out)
     return 0;
 }
 
-int sl_plan_git_changed_since(const char *project_dir, const char *base_ref, const char *sha,
-                              char ***paths, size_t *npaths, struct sl_error *err)
+/* The files that differ between the merge base of BASE_REF and SHA, and SHA, in the git
+ * repository holding PROJECT_DIR: the trigger's changed_since (rules:changes:compare_to).
+ * SL_EINVAL when BASE_REF names nothing. */
+static int git_changed_between(const char *project_dir, const char *base_ref, const char *sha,
+                               char ***paths, size_t *npaths, struct sl_error *err)
 {
     git_repository *repo = NULL;
     git_commit *base = NULL, *head = NULL, *mb = NULL;
@@ -488,6 +491,13 @@ static char *annotated_tag_message(git_repository *repo, const char *name)
     return out;
 }
 
+static int git_changed_since(const struct sl_trigger *t, const char *ref, char ***paths,
+                             size_t *npaths, struct sl_error *err)
+{
+    return git_changed_between(t->project_dir ? t->project_dir : ".", ref, t->sha, paths, npaths,
+                               err);
+}
+
 int sl_trigger_from_git(struct sl_trigger *t, const char *project_dir, struct sl_error *err)
 {
     git_repository *repo = NULL;
@@ -500,6 +510,7 @@ int sl_trigger_from_git(struct sl_trigger *t, const char *project_dir, struct sl
     int rc = 0;
 
     git_libgit2_init();
+    t->changed_since = git_changed_since;
     if (!abs) {
         rc = sl_error_set_errno(err, SL_ENOENT, "%s", project_dir);
         goto out;

@@ -31,12 +31,6 @@ struct plan_ctx {
     struct sl_error rule_err;
 };
 
-/* The files that differ between the merge base of BASE_REF and SHA, and SHA, in the git
- * repository holding PROJECT_DIR (rules:changes:compare_to). *paths and each path are the
- * caller's to free. SL_EINVAL when BASE_REF names nothing. */
-int sl_plan_git_changed_since(const char *project_dir, const char *base_ref, const char *sha,
-                              char ***paths, size_t *npaths, struct sl_error *err);
-
 /* Frees what C holds (file listing, compare_to diffs, rule error), not C itself. */
 void sl_plan_ctx_release(struct plan_ctx *c);
 

@@ -52,6 +52,12 @@ struct sl_trigger {
     size_t nchanged, capchanged;
     bool changes_known;
     bool changed_by_user; /* --changed: also answers rules:changes:compare_to */
+    /* rules:changes:compare_to: the files that differ between the merge base of REF and the
+     * commit, answered by whoever made the trigger (sl_trigger_from_git sets the git
+     * repository's diff), so rules run no git of their own; *PATHS and each path are the
+     * caller's. NULL: compare_to is an error. Called at most once per ref and plan. */
+    int (*changed_since)(const struct sl_trigger *t, const char *ref, char ***paths, size_t *npaths,
+                         struct sl_error *err);
     /* CI_COMMIT_REF_PROTECTED: -1 (sl_trigger_init) lets sl_trigger_from_git assume what a
      * local run can know (the default branch is protected, as GitLab's default is); 0 or 1
      * is the server's answer from the project's protected branches and tags. */

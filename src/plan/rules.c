@@ -80,8 +80,9 @@ static bool any_pattern(struct plan_ctx *c, const struct sl_node *list, const st
     return false;
 }
 
-/* The files changed since REF's merge base with the commit, diffed once per ref. NULL
- * (and c->rule_rc set) when REF names nothing. */
+/* The files changed since REF's merge base with the commit, asked of the trigger once per
+ * ref (its changed_since: the rules run no git themselves). NULL (and c->rule_rc set) when
+ * REF names nothing. */
 static const struct compare *compare_with(struct plan_ctx *c, const char *ref)
 {
     for (size_t i = 0; i < c->ncompares; i++)
@@ -90,8 +91,11 @@ static const struct compare *compare_with(struct plan_ctx *c, const char *ref)
     char **paths = NULL;
     size_t n = 0;
     struct sl_error e = SL_ERROR_INIT;
-    if (sl_plan_git_changed_since(c->t->project_dir ? c->t->project_dir : ".", ref, c->t->sha,
-                                  &paths, &n, &e) < 0) {
+    int rc = c->t->changed_since
+                 ? c->t->changed_since(c->t, ref, &paths, &n, &e)
+                 : sl_error_set(&e, SL_EINVAL,
+                                "rules:changes:compare_to needs a repository to compare with");
+    if (rc < 0) {
         if (!c->rule_rc) {
             c->rule_rc = SL_EINVAL;
             sl_error_set(&c->rule_err, SL_EINVAL, "%s", e.message);

@@ -342,3 +342,58 @@ TEST(pipeline_created_at_comes_from_the_trigger)
     sl_diag_release(&diag);
     free(file);
 }
+
+/* rules:changes:compare_to asks the trigger for the diff (its changed_since), once per ref:
+ * planning runs no git of its own, and a trigger without one makes compare_to an error. */
+static int compare_calls;
+static int changed_a_only(const struct sl_trigger *t, const char *ref, char ***paths,
+                          size_t *npaths, struct sl_error *err)
+{
+    (void)t;
+    (void)err;
+    compare_calls += strcmp(ref, "refs/heads/main") ? 100 : 1; /* another ref: the count shows it */
+    *paths = sl_xcalloc(1, sizeof(char *));
+    (*paths)[0] = sl_xstrdup("src/a.c");
+    *npaths = 1;
+    return 0;
+}
+
+TEST(compare_to_is_answered_by_the_trigger)
+{
+    const char *dir = sl_test_tmpdir();
+    char *file = sl_fs_join(dir, ".gitlab-ci.yml");
+    FILE *f = fopen(file, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fputs("a:\n  script: [\"true\"]\n  rules:\n    - changes:\n        paths: [\"src/*.c\"]\n"
+          "        compare_to: refs/heads/main\n"
+          "b:\n  script: [\"true\"]\n  rules:\n    - changes:\n        paths: [\"docs/*\"]\n"
+          "        compare_to: refs/heads/main\n",
+          f);
+    fclose(f);
+    struct sl_diag diag = SL_DIAG_INIT;
+    struct sl_config *cfg = NULL;
+    struct sl_config_opts opts = {.project_dir = dir};
+    CHECK(sl_config_load_file(&cfg, file, &opts, &diag) == 0);
+    struct sl_trigger t;
+    struct sl_plan *p = NULL;
+    struct sl_error err = SL_ERROR_INIT;
+    sl_trigger_init(&t);
+    CHECK(sl_trigger_from_git(&t, dir, NULL) == 0);
+    t.changed_since = changed_a_only;
+    CHECK(cfg && sl_plan_build(&p, cfg, &t, &err) == 0);
+    CHECK(p != NULL && p->njobs == 1 && !strcmp(p->jobs[0].name, "a"));
+    CHECK_INT_EQ(compare_calls, 1); /* two jobs, one ref: asked once */
+    sl_plan_free(p);
+    p = NULL;
+    t.changed_since = NULL;
+    CHECK(cfg && sl_plan_build(&p, cfg, &t, &err) < 0);
+    CHECK(strstr(sl_error_format(&err), "compare_to needs a repository") != NULL);
+    sl_plan_free(p);
+    sl_error_release(&err);
+    sl_trigger_release(&t);
+    sl_config_free(cfg);
+    sl_diag_release(&diag);
+    free(file);
+}
