@@ -47,6 +47,7 @@ job:
         touch "$tmp/shared/mark-\$CI_PROJECT_ID"; echo "boom: the first attempt fails"; exit 1
       fi
     - echo fine
+    - if [ -n "\${HOLD_FILE:-}" ]; then touch "\$HOLD_FILE.started"; while [ -e "\$HOLD_FILE" ]; do sleep 0.1; done; fi
 YML
 git add . && git_c commit -qm init) || { echo "cannot make a git repo" >&2; exit 1; }
 sha=$(git -C "$tmp/repo" rev-parse HEAD)
@@ -336,6 +337,28 @@ given_up_after_limit "$dw" "HTTP 503" && ok "a forge answering 503: each status 
   bad "a forge answering 503 is given up after 8 attempts" "$body"
 expect "the down forge was asked 8 times per status" "$(($(jget ".__len__()") * 8))" \
   "$(grep -c '"path": "/down/' "$tmp/recv/http.jsonl")"
+# ---- a canceled pipeline: GitHub's error, GitLab's canceled ----
+for kind in github gitlab; do
+  project "cancel-$kind"
+  cp=$proj
+  if [[ $kind == github ]]; then
+    req PUT /api/v1/projects/$cp/forge "$admin" "{\"kind\":\"github\",\"api_url\":\"$R/github\",\"repository\":\"c/$cp\",\"token\":\"ghtok\"}"
+  else
+    req PUT /api/v1/projects/$cp/forge "$admin" "{\"kind\":\"gitlab\",\"api_url\":\"$R/gitlab/api/v4\",\"repository\":\"c/$cp\",\"token\":\"gltok\"}"
+  fi
+  touch "$tmp/shared/hold-$cp"
+  req POST /api/v1/projects/$cp/pipelines "$admin" "{\"variables\":{\"HOLD_FILE\":\"$tmp/shared/hold-$cp\"}}"
+  cpl=$(jget "['id']")
+  wait_for 300 test -e "$tmp/shared/hold-$cp.started" || bad "the $kind job runs" "$(tail -3 "$tmp/err")"
+  req POST /api/v1/pipelines/$cpl/cancel "$admin"
+  rm -f "$tmp/shared/hold-$cp"
+  wait_pipeline "$cpl"
+  wait_for 300 settled "$cp" || bad "project $cp's deliveries settle" "$body"
+done
+expect "a canceled pipeline is GitHub's error" "pending,error" \
+  "$(states "/github/repos/c/$((cp - 1))/statuses/$sha" state)"
+expect "... and GitLab's canceled" "pending,running,canceled" \
+  "$(states "/gitlab/api/v4/projects/c%2F$cp/statuses/$sha" state)"
 given_up_after_limit "$ab" "" && ok "a forge nobody listens for (connection refused): given up after 8 attempts" ||
   bad "a connection error is given up after 8 attempts" "$body"
 server_stop
