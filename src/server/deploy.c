@@ -516,18 +516,14 @@ int sl_srv_deploy_rollback(struct sl_server *s, int64_t environment_id, int64_t 
     struct sl_store_environment e = {0};
     struct sl_store_deployment d = {0};
     struct sl_store_job job = {0};
-    struct sl_store_protected_env rule = {0};
     int64_t now = sl_time_now_ms();
     int rc;
 
     if ((rc = sl_store_environment_get(s->st, environment_id, &e, err)) < 0)
         goto out;
     /* a rollback deploys as its caller, who needs deploy access as for a retry */
-    if (protection_of(s, e.project_id, e.name, e.tier, &rule) && !may_deploy(&rule, actor, role)) {
-        rc = sl_error_set(err, SL_EPERM, "deploying to %s needs the %s role or a deploy token",
-                          e.name, rule.deploy_role);
+    if ((rc = sl_srv_deploy_access_refused(s, e.id, actor, role, err)) < 0)
         goto out;
-    }
     if (!deployment_id)
         deployment_id = e.last_deployment_id;
     if (!deployment_id) {
@@ -570,7 +566,6 @@ out:
     sl_store_environment_release(&e);
     sl_store_deployment_release(&d);
     sl_store_job_release(&job);
-    sl_store_protected_env_release(&rule);
     return rc;
 }
 
@@ -596,28 +591,39 @@ void sl_srv_deploy_tick(struct sl_server *s, int64_t now)
     sl_error_release(&err);
 }
 
-int sl_srv_deploy_play_refused(struct sl_server *s, int64_t job_id, const char *actor,
-                               const char *role, bool play, struct sl_error *err)
+int sl_srv_deploy_access_refused(struct sl_server *s, int64_t environment_id, const char *actor,
+                                 const char *role, struct sl_error *err)
 {
-    struct sl_store_deployment d = {0};
     struct sl_store_environment e = {0};
     struct sl_store_protected_env rule = {0};
     int rc = 0;
-    if (sl_store_deployment_get_by_job(s->st, job_id, &d, NULL) < 0)
-        return 0;
-    if (play && !strcmp(d.status, "blocked")) {
-        rc = sl_error_set(err, SL_EBUSY, "deployment %lld to %s waits for %d approval(s)",
-                          (long long)d.id, d.environment_name, d.required_approvals);
-    } else if (sl_store_environment_get(s->st, d.environment_id, &e, NULL) == 0 &&
-               protection_of(s, d.project_id, e.name, e.tier, &rule) &&
-               !may_deploy(&rule, actor, role)) {
-        /* GitLab: only who has deploy access runs a job of a protected environment */
+    if (sl_store_environment_get(s->st, environment_id, &e, NULL) == 0 &&
+        protection_of(s, e.project_id, e.name, e.tier, &rule) && !may_deploy(&rule, actor, role))
         rc = sl_error_set(err, SL_EPERM, "deploying to %s needs the %s role or a deploy token",
                           e.name, rule.deploy_role);
-    }
-    sl_store_deployment_release(&d);
     sl_store_environment_release(&e);
     sl_store_protected_env_release(&rule);
+    return rc;
+}
+
+int sl_srv_deploy_play_refused(struct sl_server *s, int64_t job_id, const char *actor,
+                               const char *role, bool play, struct sl_error *err)
+{
+    struct sl_store_environment_job ej = {0};
+    struct sl_store_deployment d = {0};
+    int rc = 0;
+    if (sl_store_environment_job_get(s->st, job_id, &ej, NULL) < 0)
+        return 0; /* uses no environment */
+    if (play && !strcmp(ej.action, "start") &&
+        sl_store_deployment_get_by_job(s->st, job_id, &d, NULL) == 0 &&
+        !strcmp(d.status, "blocked"))
+        rc = sl_error_set(err, SL_EBUSY, "deployment %lld to %s waits for %d approval(s)",
+                          (long long)d.id, d.environment_name, d.required_approvals);
+    else /* GitLab: only who has deploy access runs a job of a protected environment, whatever
+          * its action (a stop job too) */
+        rc = sl_srv_deploy_access_refused(s, ej.environment_id, actor, role, err);
+    sl_store_deployment_release(&d);
+    sl_store_environment_job_release(&ej);
     return rc;
 }
 

@@ -95,8 +95,15 @@ void sl_h_environment_get(struct req *r)
 void sl_h_environment_stop(struct req *r)
 {
     struct sl_error err = SL_ERROR_INIT;
-    int rc = sl_srv_deploy_stop(r->s, r->id, &err);
-    if (rc == SL_EBUSY || rc == SL_EINVAL) {
+    char actor[48];
+    snprintf(actor, sizeof(actor), "token:%lld", (long long)r->token.id);
+    /* a stop runs the on_stop job: of a protected environment, only who may deploy to it */
+    int rc = sl_srv_deploy_access_refused(r->s, r->id, actor, r->token.role, &err);
+    if (rc == 0)
+        rc = sl_srv_deploy_stop(r->s, r->id, &err);
+    if (rc == SL_EPERM) {
+        sl_reply_error(r, 403, "forbidden", "%s", sl_error_format(&err));
+    } else if (rc == SL_EBUSY || rc == SL_EINVAL) {
         sl_reply_error(r, 409, "conflict", "%s", sl_error_format(&err));
     } else if (rc < 0) {
         sl_reply_sl_error(r, rc, &err);

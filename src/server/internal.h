@@ -478,9 +478,13 @@ int sl_srv_deploy_record(struct sl_server *s, const struct sl_store_pipeline *p,
  * (SPEC's "when" and "allow_failure" are rewritten) until its deployment is approved. */
 bool sl_srv_deploy_gate(struct sl_server *s, int64_t project_id, const struct sl_plan_job *pj,
                         json_t *spec);
+/* SL_EPERM (ERR says why) when environment ENVIRONMENT_ID is protected and ACTOR
+ * ("token:<id>") of ROLE may not deploy to it, so may not run its jobs nor stop it; else 0. */
+int sl_srv_deploy_access_refused(struct sl_server *s, int64_t environment_id, const char *actor,
+                                 const char *role, struct sl_error *err);
 /* Why job JOB_ID may not be played (PLAY) or retried by ACTOR ("token:<id>") of ROLE:
- * SL_EBUSY when its deployment waits for approvals (a play), SL_EPERM when its environment
- * is protected and ACTOR may not deploy to it (ERR says so); 0 when it may. */
+ * SL_EBUSY when its deployment waits for approvals (a play), SL_EPERM when it uses a
+ * protected environment (any action) ACTOR may not deploy to (ERR says so); 0 when it may. */
 int sl_srv_deploy_play_refused(struct sl_server *s, int64_t job_id, const char *actor,
                                const char *role, bool play, struct sl_error *err);
 /* Job JOB_ID now has status JOB_STATUS: its deployment and environment follow (a no-op for

@@ -280,6 +280,8 @@ expect "its deployment failed, production's last deployment is unchanged" "$prod
   "$(jget "[0]['deployable']['id']") $(jget "[0]['status']")" "$body"
 req GET "/api/v1/environments/$prod" "$dev"
 expect "production still runs what it ran" "$before" "$(jget "['last_deployment']['id']")"
+req POST "/api/v1/environments/$prod/stop" "$dev"
+expect "nor may the developer stop it" 403 "$code" "$body"
 req POST "/api/v1/jobs/$prod_job6/retry" "$maint"
 expect "a maintainer retries it" 200 "$code" "$body"
 prod_job6=$(jget "['id']")

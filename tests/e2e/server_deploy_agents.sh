@@ -5,8 +5,8 @@
 # pipeline's deployment job fails unrun (forward_deployment_failure); a job of a protected
 # environment whose pipeline's token may not deploy fails unrun (protected_environment_failure)
 # and deploys when a maintainer retries it; a deployment job skipped makes a skipped
-# deployment; a review app's stop is `stopping` while its on_stop job runs on the agent,
-# then `stopped`; a resource group's jobs of three concurrent
+# deployment; a protected review app is stopped only by who may deploy to it, `stopping`
+# while its on_stop job runs on the agent, then `stopped`; a resource group's jobs of three concurrent
 # pipelines run one at a time on the agent; a new commit's pipeline cancels the older
 # pipeline's interruptible job running on the agent, unless the older pipeline says
 # on_new_commit: none; a failed job cancels the rest of its pipeline on the agent with
@@ -166,7 +166,14 @@ reviewed() { req GET "/api/v1/pipelines/$pl" "$dev"; [[ $(job_of review status) 
 wait_for 120 reviewed || bad "the review job succeeds" "$body"
 req GET "/api/v1/projects/$project/environments" "$dev"
 review_env=$(python3 -c "import json,sys; print([e['id'] for e in json.load(sys.stdin) if e['name'] == 'review/main'][0])" <<<"$body")
+req POST "/api/v1/projects/$project/protected_environments" "$maint" '{"name":"review/*","deploy_role":"maintainer"}'
+expect "review apps protected for maintainers" 201 "$code" "$body"
 req POST "/api/v1/environments/$review_env/stop" "$dev"
+expect "a developer may not stop a protected environment" 403 "$code" "$body"
+req GET "/api/v1/pipelines/$pl" "$dev"
+req POST "/api/v1/jobs/$(job_of stop_review)/play" "$dev"
+expect "nor play its on_stop job" 403 "$code" "$body"
+req POST "/api/v1/environments/$review_env/stop" "$maint"
 expect "stop: the on_stop job is played, the environment is stopping" "200 stopping" \
   "$code $(jget "['state']")" "$body"
 stop_running() { req GET "/api/v1/pipelines/$pl" "$dev"; [[ $(job_of stop_review status) == running ]]; }
