@@ -267,3 +267,52 @@ TEST(spec_view_cache_stays_bounded)
     CHECK_INT_EQ((int)hits, SL_SRV_SPEC_VIEWS_MAX);
     sl_srv_spec_views_free(c);
 }
+
+/* Workers, HTTP threads and the ticker share the cache: lookups and evictions from several
+ * threads at once give every caller its own job's view (make check runs this under TSan). */
+struct spec_view_hammer {
+    struct srv_spec_views *c;
+    int seed;
+    int wrong;
+};
+
+static void *spec_view_hammer_run(void *arg)
+{
+    struct spec_view_hammer *h = arg;
+    for (int i = 0; i < 20000; i++) {
+        /* ids that share slots (id and id + SLOTS) so threads evict each other's entries */
+        int64_t id =
+            1 + (int64_t)((i * 7 + h->seed) % 64) + (i % 3 == 0 ? SL_SRV_SPEC_VIEWS_MAX : 0);
+        char spec[96];
+        snprintf(spec, sizeof(spec), "{\"stage_idx\":%d,\"needs\":[%d,%d]}", (int)(id % 1000),
+                 (int)(id % 97), (int)(id % 89));
+        struct srv_spec_view v;
+        if (sl_srv_spec_view_get(h->c, id, spec, &v, NULL) != 0 || v.sched.stage != id % 1000 ||
+            v.sched.nneeds != 2 || v.sched.needs[0] != (size_t)(id % 97) ||
+            v.sched.needs[1] != (size_t)(id % 89))
+            h->wrong++;
+        sl_srv_spec_view_release(&v);
+    }
+    return NULL;
+}
+
+TEST(spec_view_cache_is_shared_by_threads)
+{
+    struct srv_spec_views *c = sl_srv_spec_views_new();
+    pthread_t th[4];
+    struct spec_view_hammer h[4];
+    for (int i = 0; i < 4; i++) {
+        h[i] = (struct spec_view_hammer){c, i * 13, 0};
+        CHECK(pthread_create(&th[i], NULL, spec_view_hammer_run, &h[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_INT_EQ(h[i].wrong, 0);
+    }
+    unsigned long hits, misses;
+    size_t n;
+    sl_srv_spec_views_stats(c, &hits, &misses, &n);
+    CHECK_INT_EQ((int)(hits + misses), 80000);
+    CHECK(n <= 64);
+    sl_srv_spec_views_free(c);
+}
