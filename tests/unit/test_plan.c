@@ -304,22 +304,35 @@ TEST(pipeline_counter)
     CHECK_INT_EQ(id, 3);
 }
 
+/* The configuration YML, written as .gitlab-ci.yml in a fresh directory (*DIR) and loaded;
+ * NULL (the check failed) when it does not load. */
+static struct sl_config *load_yml(const char *yml, const char **dir)
+{
+    *dir = sl_test_tmpdir();
+    char *file = sl_fs_join(*dir, ".gitlab-ci.yml");
+    FILE *f = fopen(file, "w");
+    struct sl_diag diag = SL_DIAG_INIT;
+    struct sl_config *cfg = NULL;
+    struct sl_config_opts opts = {.project_dir = *dir};
+    if (!f) {
+        sl_test_fail(__FILE__, __LINE__, "cannot write %s", file);
+    } else {
+        fputs(yml, f);
+        fclose(f);
+        if (sl_config_load_file(&cfg, file, &opts, &diag) < 0)
+            sl_test_fail(__FILE__, __LINE__, "config: %s", diag.n ? diag.items[0].message : "?");
+    }
+    sl_diag_release(&diag);
+    free(file);
+    return cfg;
+}
+
 /* Planning reads no clock: CI_PIPELINE_CREATED_AT is the trigger's time, so one trigger
  * plans the same whenever it is planned (the server's is the stored created_at). */
 TEST(pipeline_created_at_comes_from_the_trigger)
 {
-    const char *dir = sl_test_tmpdir();
-    char *file = sl_fs_join(dir, ".gitlab-ci.yml");
-    FILE *f = fopen(file, "w");
-    CHECK(f != NULL);
-    if (!f)
-        return;
-    fputs("job:\n  script: [\"true\"]\n", f);
-    fclose(f);
-    struct sl_diag diag = SL_DIAG_INIT;
-    struct sl_config *cfg = NULL;
-    struct sl_config_opts opts = {.project_dir = dir};
-    CHECK(sl_config_load_file(&cfg, file, &opts, &diag) == 0);
+    const char *dir;
+    struct sl_config *cfg = load_yml("job:\n  script: [\"true\"]\n", &dir);
     for (int pass = 0; pass < 2 && cfg; pass++) {
         struct sl_trigger t;
         struct sl_plan *p = NULL;
@@ -339,8 +352,6 @@ TEST(pipeline_created_at_comes_from_the_trigger)
         sl_trigger_release(&t);
     }
     sl_config_free(cfg);
-    sl_diag_release(&diag);
-    free(file);
 }
 
 /* rules:changes:compare_to asks the trigger for the diff (its changed_since), once per ref:
@@ -360,22 +371,13 @@ static int changed_a_only(const struct sl_trigger *t, const char *ref, char ***p
 
 TEST(compare_to_is_answered_by_the_trigger)
 {
-    const char *dir = sl_test_tmpdir();
-    char *file = sl_fs_join(dir, ".gitlab-ci.yml");
-    FILE *f = fopen(file, "w");
-    CHECK(f != NULL);
-    if (!f)
-        return;
-    fputs("a:\n  script: [\"true\"]\n  rules:\n    - changes:\n        paths: [\"src/*.c\"]\n"
-          "        compare_to: refs/heads/main\n"
-          "b:\n  script: [\"true\"]\n  rules:\n    - changes:\n        paths: [\"docs/*\"]\n"
-          "        compare_to: refs/heads/main\n",
-          f);
-    fclose(f);
-    struct sl_diag diag = SL_DIAG_INIT;
-    struct sl_config *cfg = NULL;
-    struct sl_config_opts opts = {.project_dir = dir};
-    CHECK(sl_config_load_file(&cfg, file, &opts, &diag) == 0);
+    const char *dir;
+    struct sl_config *cfg = load_yml(
+        "a:\n  script: [\"true\"]\n  rules:\n    - changes:\n        paths: [\"src/*.c\"]\n"
+        "        compare_to: refs/heads/main\n"
+        "b:\n  script: [\"true\"]\n  rules:\n    - changes:\n        paths: [\"docs/*\"]\n"
+        "        compare_to: refs/heads/main\n",
+        &dir);
     struct sl_trigger t;
     struct sl_plan *p = NULL;
     struct sl_error err = SL_ERROR_INIT;
@@ -394,6 +396,4 @@ TEST(compare_to_is_answered_by_the_trigger)
     sl_error_release(&err);
     sl_trigger_release(&t);
     sl_config_free(cfg);
-    sl_diag_release(&diag);
-    free(file);
 }
