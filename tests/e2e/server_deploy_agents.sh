@@ -4,8 +4,8 @@
 # agent makes its deployment and environment (CI_ENVIRONMENT_* in its log); an older
 # pipeline's deployment job fails unrun (forward_deployment_failure); a job of a protected
 # environment whose pipeline's token may not deploy fails unrun (protected_environment_failure)
-# and deploys when a maintainer retries it; a deployment job skipped makes a skipped
-# deployment; a protected review app is stopped only by who may deploy to it, `stopping`
+# and deploys when a maintainer retries it; a deployment job skipped or canceled makes a
+# skipped or canceled deployment; a protected review app is stopped only by who may deploy to it, `stopping`
 # while its on_stop job runs on the agent, then `stopped`; a resource group's jobs of three concurrent
 # pipelines run one at a time on the agent; a new commit's pipeline cancels the older
 # pipeline's interruptible job running on the agent, unless the older pipeline says
@@ -43,9 +43,15 @@ broken:
   stage: build
   rules: [{if: \$KIND == \"broken\"}]
   script: [exit 1]
+hold:
+  stage: build
+  rules: [{if: \$KIND == \"hold\"}]
+  script:
+    - touch $sh/held
+    - while [ ! -f $sh/never ]; do sleep 0.1; done
 production:
   stage: deploy
-  rules: [{if: \$KIND == \"deploy\" || \$KIND == \"broken\"}]
+  rules: [{if: \$KIND == \"deploy\" || \$KIND == \"broken\" || \$KIND == \"hold\"}]
   script: [echo \"deploying \$CI_COMMIT_SHA to \$CI_ENVIRONMENT_NAME (\$CI_ENVIRONMENT_SLUG \$CI_ENVIRONMENT_ACTION \$CI_ENVIRONMENT_TIER \$CI_ENVIRONMENT_URL)\"]
   environment: {name: production, url: https://prod.test}
 locked:
@@ -158,6 +164,19 @@ expect "its deployment is skipped, production's last deployment unchanged" "$ski
   "$(jget "[0]['deployable']['id']") $(jget "[0]['status']")" "$body"
 req GET "/api/v1/environments/$env" "$dev"
 expect "production still runs the retry's deployment" "$job3" "$(jget "['last_deployment']['deployable']['id']")"
+
+# a pipeline canceled before its deployment job ran: the deployment is canceled
+req POST "/api/v1/projects/$project/pipelines" "$maint" '{"ref":"main","variables":{"KIND":"hold"}}'
+pl=$(jget "['id']")
+wait_for 60 test -f "$sh/held" || bad "the hold job starts on the agent" "$(tail -3 "$tmp/A.err")"
+req POST "/api/v1/pipelines/$pl/cancel" "$maint"
+pipeline_wait 180
+held_job=$(job_of production)
+expect "the canceled pipeline's deployment job is canceled" "canceled canceled" \
+  "$pstatus $(job_of production status)" "$body"
+req GET "/api/v1/environments/$env/deployments?limit=1" "$dev"
+expect "and so is its deployment" "$held_job canceled" \
+  "$(jget "[0]['deployable']['id']") $(jget "[0]['status']")" "$body"
 
 # a review app stopped through the API: stopping while its on_stop job runs on the agent
 req POST "/api/v1/projects/$project/pipelines" "$dev" '{"ref":"main","variables":{"KIND":"review"}}'
