@@ -20,8 +20,9 @@ packages=(
   # the docker executor's tests: a real Podman API service (runc; netavark, aardvark-dns and
   # iptables for per-job networks) and busybox-static for the offline test image
   podman runc netavark aardvark-dns iptables uidmap busybox-static
-  # the web UI's end-to-end test (tests/ui): a real browser, driven by playwright-core
-  chromium
+  # the web UI's end-to-end test (tests/ui): real browsers, driven by playwright-core
+  # (Firefox over WebDriver BiDi)
+  chromium firefox-esr
 )
 if [[ ${1:-} == --bench ]]; then
   packages+=(hyperfine wrk rsync time)

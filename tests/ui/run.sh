@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs ui.test.js: a git repository with a pipeline that exercises the UI, a real
-# `sluice serve` on loopback, Debian's chromium through playwright-core (tests/ui/node_modules,
-# installed by scripts/install-deps.sh). Skips (77) without chromium, node or playwright-core,
-# except in CI, where that is a failure.
+# Runs ui.test.js, then firefox.test.js on the same server: a git repository with a pipeline
+# that exercises the UI, a real `sluice serve` on loopback, Debian's chromium and firefox-esr
+# through playwright-core (tests/ui/node_modules, installed by scripts/install-deps.sh).
+# Skips (77) without chromium, node or playwright-core, and skips the Firefox part without
+# firefox-esr, except in CI, where either is a failure.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
@@ -98,5 +99,16 @@ URL=http://$addr ADMIN=$admin PROJECT=$project SHOTS=$shots BENCH_OUT=${BENCH_OU
   URL2=http://$addr2 ADMIN2=$(cat "$tmp/data2/admin.token") REPO=$tmp/repo \
   NODE_PATH=$here/node_modules node "$here/ui.test.js"
 rc=$?
+# then the same server in Firefox (Debian's firefox-esr over WebDriver BiDi)
+firefox=${FIREFOX:-/usr/bin/firefox-esr}
+if [[ -x $firefox ]]; then
+  URL=http://$addr ADMIN=$admin PROJECT=$project SHOTS=$shots FIREFOX=$firefox \
+    NODE_PATH=$here/node_modules node "$here/firefox.test.js" || rc=1
+elif [[ ${CI:-} == true ]]; then
+  echo "not ok - the Firefox part needs firefox-esr (scripts/install-deps.sh installs it)"
+  rc=1
+else
+  echo "# SKIPPED: the Firefox part needs firefox-esr (scripts/install-deps.sh installs it)"
+fi
 echo "# screenshots in $shots"
 exit $rc

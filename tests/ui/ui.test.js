@@ -10,40 +10,9 @@ const fs = require("fs");
 
 const URL_ = process.env.URL, ADMIN = process.env.ADMIN, PROJECT = process.env.PROJECT;
 const SHOTS = process.env.SHOTS, BENCH_OUT = process.env.BENCH_OUT;
-let pass = 0, fail = 0;
-const ok = (c, name, detail) => { if (c) { pass++; console.log("ok - " + name); } else { fail++; console.log("not ok - " + name + (detail ? ": " + detail : "")); } };
-
-async function api(method, path, body) {
-  const r = await fetch(URL_ + path, { method, headers: { Authorization: "Bearer " + ADMIN, "Content-Type": "application/json" }, body: body && JSON.stringify(body) });
-  return r.status === 204 ? null : r.json();
-}
-async function until(what, fn, ms = 120000) {
-  const t0 = Date.now();
-  for (;;) {
-    try { const v = await fn(); if (v) return v; } catch (e) { /* again */ }
-    if (Date.now() - t0 > ms) throw new Error("timed out waiting for " + what);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-/* page.waitForFunction evaluates a string, which the UI's CSP (no unsafe-eval) refuses:
- * poll page.evaluate instead */
-const waitPage = (page, fn, arg, opts) => until("page condition " + fn.toString().slice(0, 60), () => page.evaluate(fn, arg), (opts && opts.timeout) || 60000);
+const { results, ok, apiOf, until, waitPage, privateKB } = require("./lib.js");
+const api = apiOf(URL_, ADMIN);
 const jobOf = (p, name) => p.jobs.find((j) => j.name === name);
-
-/* the renderer processes' private memory (kB): Private_Clean + Private_Dirty of smaps_rollup */
-function rendererPrivateKB(browserPid) {
-  let total = 0;
-  for (const pid of fs.readdirSync("/proc").filter((x) => /^\d+$/.test(x))) {
-    try {
-      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      if (!cmd.includes("--type=renderer") || !cmd.includes("chromium")) continue;
-      const r = fs.readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
-      const kb = (k) => +((new RegExp(k + ":\\s+(\\d+)").exec(r) || [0, 0])[1]);
-      total = Math.max(total, kb("Private_Clean") + kb("Private_Dirty"));
-    } catch (e) { /* gone */ }
-  }
-  return total;
-}
 
 (async () => {
   const browser = await chromium.launch({
@@ -181,7 +150,6 @@ function rendererPrivateKB(browserPid) {
     /* the 100 MB log */
     const big = jobOf(full, "big");
     await until("big finished", async () => (await api("GET", `/api/v1/jobs/${big.id}`)).status === "success", 600000);
-    const browserPid = null;
     const cdp = await ctx.newCDPSession(page);
     await cdp.send("Performance.enable");
     await page.goto(URL_ + "/projects");
@@ -196,7 +164,7 @@ function rendererPrivateKB(browserPid) {
           const heap = m.metrics.find((x) => x.name === "JSHeapUsedSize").value;
           peakHeap = Math.max(peakHeap, heap);
         } catch (e) { /* navigating */ }
-        peakPriv = Math.max(peakPriv, rendererPrivateKB(browserPid) * 1024);
+        peakPriv = Math.max(peakPriv, privateKB((cmd) => cmd.includes("chromium") && cmd.includes("--type=renderer")) * 1024);
         await new Promise((r) => setTimeout(r, 100));
       }
     })();
@@ -249,7 +217,7 @@ function rendererPrivateKB(browserPid) {
     /* why a job waits when no runner has its tags: a server without built-in workers, one
      * online runner tagged linux (GitLab's stuck reason, on the pipeline page and the job's) */
     {
-      const api2 = async (method, path, body) => (await fetch(process.env.URL2 + path, { method, headers: { Authorization: "Bearer " + process.env.ADMIN2, "Content-Type": "application/json" }, body: body && JSON.stringify(body) })).json();
+      const api2 = apiOf(process.env.URL2, process.env.ADMIN2);
       const proj2 = await api2("POST", "/api/v1/projects", { name: "stuck", repo_url: process.env.REPO });
       const rn = await api2("POST", "/api/v1/runners", { name: "linux-only", tags: ["linux"] });
       await fetch(process.env.URL2 + "/api/v4/runners/verify", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token: rn.token }) });
@@ -377,6 +345,6 @@ function rendererPrivateKB(browserPid) {
     await shot("failure").catch(() => {});
   }
   await browser.close();
-  console.log(`${pass} passed, ${fail} failed`);
-  process.exit(fail ? 1 : 0);
+  console.log(`${results.pass} passed, ${results.fail} failed`);
+  process.exit(results.fail ? 1 : 0);
 })();
