@@ -3,12 +3,13 @@
  * runner API); findings go to the store redacted (store.h, secret_findings).
  *
  * A secret may be split across two chunks (a runner sends what the job printed so far, a
- * worker flushes mid-line), so a chunk is scanned together with the last SRV_SCAN_OVERLAP
- * bytes before it, read back from the store: a secret that started there is found whole
- * with the chunk. A finding that lies wholly in those earlier bytes was found with the
- * chunk before and is skipped; the store's unique index catches the rest. Reading back
- * instead of keeping each job's tail in memory keeps the runner API stateless (any server
- * of several may take the next chunk, and a restart loses nothing). */
+ * worker flushes mid-line), so the last SRV_SCAN_OVERLAP bytes before a chunk are read back
+ * from the store and the chunk is scanned from the start of the line it continues (or of a
+ * PEM block still open there): a secret that started there is found whole with the chunk. A finding
+ * that lies wholly in those earlier bytes was found with the chunk before and is skipped; the
+ * store's unique index catches the rest. Reading back instead of keeping each job's tail in memory
+ * keeps the runner API stateless (any server of several may take the next chunk, and a restart
+ * loses nothing). */
 #include "base/compat.h"
 #include <inttypes.h>
 #include "base/alloc.h"
@@ -121,6 +122,32 @@ out:
     free(h);
 }
 
+/* Where in the earlier bytes T[0..N) scanning must start again so that a secret cut by the
+ * chunk boundary is found whole: the start of the line the boundary cut (at most
+ * LINE_BACK_MAX back: single-line secrets are far shorter), or of the last PEM block begun
+ * there (the one kind of secret that spans lines). Scanning all of them would cost the chunk's
+ * scan again for small chunks (a runner's 4 KiB PATCHes) for nothing. */
+#define LINE_BACK_MAX 1024
+
+static size_t rescan_from(const char *t, size_t n)
+{
+    static const char begin[] = "-----BEGIN";
+    const char *open = NULL;
+    for (const char *p = t; (p = memmem(p, (size_t)(t + n - p), begin, sizeof(begin) - 1)); p++)
+        open = p;
+    if (open) {
+        /* the key a boundary cuts began at the last BEGIN before it (an END after that one
+         * proves nothing: a job echoes its commands, `printf -----END...` included) */
+        while (open > t && open[-1] != '\n')
+            open--;
+        return (size_t)(open - t);
+    }
+    size_t cut = n;
+    while (cut > 0 && n - cut < LINE_BACK_MAX && t[cut - 1] != '\n')
+        cut--;
+    return cut;
+}
+
 int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, size_t len,
                       int64_t now, int64_t *end_out, struct sl_error *err)
 {
@@ -150,7 +177,9 @@ int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, siz
             goto fail;
         start = from;
     }
-    scan_region(s, job_id, text.buf ? text.buf : "", text.len, from, (size_t)(start - from));
+    size_t cut = rescan_from(text.buf ? text.buf : "", (size_t)(start - from));
+    scan_region(s, job_id, text.buf ? text.buf + cut : "", text.len - cut, from + (int64_t)cut,
+                (size_t)(start - from) - cut);
     goto out;
 fail:
     sl_log(SL_LOG_WARN, "cannot scan a log chunk for secrets", "error", sl_error_format(&serr),

@@ -1,0 +1,128 @@
+/* log_scan: what secret scanning adds to the server's log handling. The same log (N MB,
+ * default 32, of build-output lines, a rule's keyword on one line in 40 and a real-looking
+ * token every ~1 MiB) is stored in chunks of 4 KiB (a runner's small trace PATCHes), 64 KiB
+ * and 1 MiB, once with sl_store_log_append alone (what the server did before) and once with
+ * sl_srv_log_append, the server's own path: the append, the log's last 8 KiB read back, the
+ * scan, findings recorded. Each run is a new job of one SQLite store (a file, WAL). Prints the
+ * process's CPU time (the figure that holds on a loaded machine) and wall time of each, and
+ * the overhead.
+ *
+ *   cmake --preset release && cmake --build build/release --target sl_server
+ *   cc -O2 -D_GNU_SOURCE -Isrc bench/log_scan.c build/release/libsl_server.a \
+ *      build/release/libsl_{sched,plan,config,expr,jobspec,exec,store,flags,scan,base}.a \
+ *      $(pkg-config --libs libmicrohttpd libcurl libgit2 sqlite3 libpq libsodium jansson \
+ *      libpcre2-8 libfyaml libarchive) -lm -lpthread -o /tmp/log_scan
+ *   /tmp/log_scan /tmp/log_scan.db [MB]
+ */
+#include "base/compat.h"
+#include "base/alloc.h"
+#include "base/str.h"
+#include "base/time.h"
+#include "scan/scan.h"
+#include "server/internal.h"
+
+#include <time.h>
+#include <unistd.h>
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void make_log(struct sl_str *s, size_t bytes)
+{
+    unsigned long x = 88172645463325252UL;
+    size_t i = 0;
+    while (s->len < bytes) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        if (i % 40 == 0)
+            sl_str_addf(s, "[%zu] fetching token for registry mirror %lu (cached)\n", i, x % 977);
+        else
+            sl_str_addf(s, "[%zu] CC src/module_%lu/file_%lu.o -O2 -Wall -fPIC ok\n", i, x % 97,
+                        x % 1013);
+        if (i % 18000 == 0) /* a made-up token, about every MiB */
+            sl_str_addf(s, "export GITHUB_TOKEN=ghp_%016lx%016lxAbCd\n", x, x * 31);
+        i++;
+    }
+}
+
+static int64_t new_job(struct sl_store *st, int64_t project, struct sl_error *err)
+{
+    struct sl_store_job j = {.name = (char *)"bench",
+                             .stage = (char *)"test",
+                             .status = (char *)"running",
+                             .spec = (char *)"{\"script\":[\"true\"]}"};
+    struct sl_store_pipeline pl = {.project_id = project,
+                                   .status = (char *)"running",
+                                   .ref = (char *)"main",
+                                   .source = (char *)"push"};
+    int64_t pid = 0;
+    if (sl_store_pipeline_create(st, &pl, &j, 1, sl_time_now_ms(), &pid, NULL, err) < 0)
+        return -1;
+    struct sl_store_job *jobs = NULL;
+    size_t n = 0;
+    int64_t id = -1;
+    if (sl_store_job_list_by_pipeline(st, pid, &jobs, &n, err) == 0 && n == 1)
+        id = jobs[0].id;
+    sl_store_jobs_free(jobs, n);
+    return id;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s DB-FILE [MB]\n", argv[0]);
+        return 2;
+    }
+    size_t mb = argc > 2 ? (size_t)atoi(argv[2]) : 32;
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_server s = {0};
+    struct sl_str log = SL_STR_INIT;
+    unlink(argv[1]);
+    if (sl_store_open(&s.st, argv[1], &err) < 0 || sl_scan_default(&s.scan, &err) < 0) {
+        fprintf(stderr, "log_scan: %s\n", sl_error_format(&err));
+        return 1;
+    }
+    struct sl_store_project p = {.name = (char *)"bench-log", .repo_url = (char *)"file:///x"};
+    int64_t project = 0;
+    if (sl_store_project_create(s.st, &p, sl_time_now_ms(), &project, &err) < 0) {
+        fprintf(stderr, "log_scan: %s\n", sl_error_format(&err));
+        return 1;
+    }
+    make_log(&log, mb << 20);
+    printf("%s, a log of %.1f MB\n", sl_store_backend(s.st), (double)log.len / 1048576.0);
+    static const size_t chunks[] = {4096, 65536, 1048576};
+    for (size_t c = 0; c < SL_ARRAY_LEN(chunks); c++) {
+        double cpu[2], wall[2];
+        for (int scan = 0; scan < 2; scan++) {
+            int64_t job = new_job(s.st, project, &err);
+            if (job < 0) {
+                fprintf(stderr, "log_scan: %s\n", sl_error_format(&err));
+                return 1;
+            }
+            double c0 = cpu_now();
+            int64_t w0 = sl_time_mono_ns();
+            for (size_t at = 0; at < log.len; at += chunks[c]) {
+                size_t n = SL_MIN(chunks[c], log.len - at);
+                int rc = scan ? sl_srv_log_append(&s, job, log.buf + at, n, 0, NULL, &err)
+                              : sl_store_log_append(s.st, job, log.buf + at, n, 0, NULL, &err);
+                if (rc < 0) {
+                    fprintf(stderr, "log_scan: %s\n", sl_error_format(&err));
+                    return 1;
+                }
+            }
+            cpu[scan] = cpu_now() - c0;
+            wall[scan] = (double)(sl_time_mono_ns() - w0) / 1e9;
+        }
+        printf("  chunks of %4zu KiB: store only %.3f s CPU (%.3f s wall), with scanning %.3f s "
+               "CPU (%.3f s wall): +%.1f%% CPU, %.0f MB/s of log handled with scanning\n",
+               chunks[c] >> 10, cpu[0], wall[0], cpu[1], wall[1],
+               100.0 * (cpu[1] - cpu[0]) / cpu[0], (double)log.len / 1048576.0 / cpu[1]);
+    }
+    sl_str_release(&log);
+    sl_scan_free(s.scan);
+    sl_store_close(s.st);
+    return 0;
+}
