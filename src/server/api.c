@@ -372,6 +372,8 @@ json_t *sl_pipeline_json(const struct sl_store_pipeline *p)
         json_object_set_new(o, "parent_pipeline_id", json_integer(p->parent_pipeline_id));
         json_object_set_new(o, "parent_job_id", json_integer(p->parent_job_id));
     }
+    if (p->merge_request_iid)
+        json_object_set_new(o, "merge_request_iid", json_integer(p->merge_request_iid));
     if (p->source_sha) { /* a merged results pipeline: SHA is the forge's merge */
         json_object_set_new(o, "source_sha", json_string(p->source_sha));
         json_object_set_new(o, "target_sha", str_or_null(p->target_sha));

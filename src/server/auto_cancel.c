@@ -8,7 +8,9 @@
  *    interruptible (a job that is not interruptible and has started protects it);
  *  - interruptible: cancels only its interruptible jobs, whatever else runs;
  *  - none: leaves it.
- * Tag pipelines and pipelines of other refs are never touched.
+ * Tag pipelines and pipelines of other refs are never touched, nor, for a merge request
+ * pipeline, those of another request or of the branch (and for a branch pipeline, merge
+ * request pipelines): a request's source branch is a name in another repository.
  *
  * on_job_failure: all: a job that fails (not allowed to, no retry left) cancels the rest
  * of its pipeline. */
@@ -117,7 +119,11 @@ void sl_srv_auto_cancel_redundant(struct sl_server *s, const struct sl_store_pip
             continue;
         }
         for (size_t i = 0; i < n; i++)
+            /* GitLab's: a merge request pipeline's redundant ones are its request's, a
+             * branch pipeline's its branch's; a request's source branch is only a name (a
+             * fork's "main" is not the project's main) */
             if (older[i].id < p->id && !older[i].is_tag && !strcmp(older[i].ref, p->ref) &&
+                older[i].merge_request_iid == p->merge_request_iid &&
                 strcmp(older[i].sha, p->sha) && older[i].created_at + AUTO_CANCEL_MAX_AGE_MS > now)
                 cancel_older(s, &older[i]);
         sl_store_pipelines_free(older, n);

@@ -748,6 +748,8 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
      * CI_COMMIT_REF_PROTECTED, which the YAML can set */
     p.protected_known = true;
     p.protected_ = is_protected;
+    if (mr)
+        p.merge_request_iid = mr->iid;
     if (*merged_target) {
         p.source_sha = (char *)mr->head_sha;
         p.target_sha = merged_target;

@@ -6,7 +6,8 @@
 #define PIPELINE_COLS                                                                              \
     "id, project_id, iid, status, ref, is_tag, sha, before_sha, source, variables, "               \
     "error_message, yaml_errors, created_at, started_at, finished_at, parent_pipeline_id, "        \
-    "parent_job_id, hold_reason, approved_by, approved_at, protected, source_sha, target_sha"
+    "parent_job_id, hold_reason, approved_by, approved_at, protected, source_sha, target_sha, "    \
+    "merge_request_iid"
 
 void sl_store_pipeline_release(struct sl_store_pipeline *p)
 {
@@ -60,6 +61,7 @@ static void read_pipeline(const struct db_rows *r, size_t row, struct sl_store_p
     p->protected_ = sl_db_get_int(r, row, 20) != 0;
     p->source_sha = sl_db_get_str(r, row, 21);
     p->target_sha = sl_db_get_str(r, row, 22);
+    p->merge_request_iid = sl_db_get_int(r, row, 23);
 }
 
 static int check_pipeline(const struct sl_store_pipeline *p, struct sl_error *err)
@@ -227,6 +229,12 @@ int sl_store_pipeline_create(struct sl_store *st, const struct sl_store_pipeline
         if ((rc =
                  sl_db_exec(&dc, "UPDATE pipelines SET source_sha = ?, target_sha = ? WHERE id = ?",
                             mv, SL_ARRAY_LEN(mv), NULL, NULL, err)) < 0)
+            goto end;
+    }
+    if (p->merge_request_iid) { /* 0065's column, likewise */
+        struct db_value mv[] = {db_int(p->merge_request_iid), db_int(id)};
+        if ((rc = sl_db_exec(&dc, "UPDATE pipelines SET merge_request_iid = ? WHERE id = ?", mv,
+                             SL_ARRAY_LEN(mv), NULL, NULL, err)) < 0)
             goto end;
     }
     for (size_t i = 0; i < njobs; i++)

@@ -159,6 +159,8 @@ struct sl_store_pipeline {
     /* A merged results pipeline (migration 0064): SHA is the forge's merge of the request,
      * SOURCE_SHA the request's head, TARGET_SHA the target's commit it merged; NULL else. */
     char *source_sha, *target_sha;
+    /* A merge request pipeline's request (its iid in the project, migration 0065); 0 else. */
+    int64_t merge_request_iid;
     /* Its jobs get protected variables (PROTECTED_); PROTECTED_KNOWN false for a pipeline
      * made before migration 0061 (and on input: the columns of 0061 are not written). */
     bool protected_known, protected_;

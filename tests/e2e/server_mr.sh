@@ -13,7 +13,8 @@
 # own requests are not held. Where GitHub offers its test merge of a mergeable request
 # (refs/pull/N/merge, a merge of the head), the pipeline runs on it (merged_result, the head
 # in source_sha); a null mergeable, a stale merge and Gitea run on the head. On SQLite here and on PostgreSQL through server_pg.sh
-# (SL_SERVER_DB).
+# (SL_SERVER_DB). A fork's request from a branch named like one of the project's does not
+# auto-cancel that branch's pipeline.
 set -u
 . "$(dirname "$0")/lib/skip.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
@@ -76,6 +77,12 @@ gitc merge -q --no-ff -m "Merge feature into main" "$head"
 merged=$(gitc rev-parse HEAD)
 for n in 31 32 33; do gitc update-ref refs/pull/$n/merge "$merged"; done
 gitc update-ref refs/pull/33/head "$fork"
+gitc update-ref refs/pull/41/head "$fork"
+# a branch "slow" whose job waits while a file exists (interruptible: auto-cancel may stop it)
+gitc checkout -q -b slow main
+printf 'slow:\n  interruptible: true\n  script:\n    - touch "$HOLD.started"; while [ -e "$HOLD" ]; do sleep 0.1; done\n' \
+  > "$tmp/repo/.gitlab-ci.yml"
+gitc commit -qam slow
 gitc checkout -q main
 
 server_start || { bad "server starts"; finish; exit 1; }
@@ -111,10 +118,11 @@ import json, os, sys
 args = sys.argv[1:] + ["", "", "", ""]
 action, number, sha, fork, draft, merge, mergeable = args[:7]
 head_repo = {"full_name": fork or "t/repo", "html_url": "https://forge.example/" + (fork or "t/repo")}
+branch = os.environ.get("PR_BRANCH", "feature")
 print(json.dumps({"action": action, "number": int(number),
   "pull_request": {"number": int(number), "title": "Add docs", "body": "why", "draft": draft == "draft",
     "labels": [{"name": "bug"}, {"name": "ui"}], "merged": False,
-    "head": {"ref": "feature", "sha": sha, "repo": head_repo},
+    "head": {"ref": branch, "sha": sha, "repo": head_repo},
     "base": {"ref": "main", "sha": "", "repo": {"full_name": "t/repo"}},
     "merge_commit_sha": merge or None, "mergeable": json.loads(mergeable or "null")},
   "repository": {"full_name": "t/repo", "clone_url": "file://" + os.environ["REPO"]}}))
@@ -321,6 +329,23 @@ log_of "$held_gl" show
 expect "gitlab's fork, approved: no protected variable" "prot=[]" "$(line prot= | cut -d' ' -f1)" "$body"
 req POST "/api/v1/pipelines/999999/approve" "$admin"
 expect "approving no pipeline: 404" 404 "$code" "$body"
+
+# --- a request's pipeline cancels only its own request's, never a branch's of that name ---
+mkdir -p "$tmp/shared" && chmod 1777 "$tmp/shared"
+hold=$tmp/shared/hold-slow
+touch "$hold"
+req POST "/api/v1/projects/$proj/pipelines" "$admin" "{\"ref\":\"slow\",\"variables\":{\"HOLD\":\"$hold\"}}"
+slow=$(jget "['id']")
+wait_for 120 test -e "$hold.started" || bad "the slow branch's job runs" "$body"
+PR_BRANCH=slow hook github pull_request "$(PR_BRANCH=slow pr opened 41 "$fork" someone/fork)"
+expect "a fork's request from a branch named like the project's: its pipeline (held)" \
+  "201 slow 41" "$code $(jget "['ref']") $(jget "['merge_request_iid']")" "$body"
+req GET "/api/v1/pipelines/$slow" "$admin"
+expect "... does not auto-cancel the project's branch pipeline of that name" running \
+  "$(jget "['status']")" "$body"
+rm -f "$hold"
+wait_for 120 done_pipeline "$slow" || bad "the slow pipeline finishes" "$body"
+expect "the branch pipeline ends as its job does" success "$(jget "['status']")" "$body"
 
 server_stop
 finish
