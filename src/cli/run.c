@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdarg.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -895,6 +896,21 @@ static int run_lock(const char *sluice_dir)
     return fd;
 }
 
+/* A line about a pipeline that does not run, before there is an output: with --json a
+ * "note" event like the others, so stdout stays JSON lines. */
+static void SL_PRINTF(2, 3) run_note(const struct run_args *a, const char *fmt, ...)
+{
+    struct sl_str msg = SL_STR_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    sl_str_vaddf(&msg, fmt, ap);
+    va_end(ap);
+    struct run_output *o = sl_run_output_new(stdout, a->color, a->json, 0);
+    sl_run_output_note(o, "%s", msg.buf);
+    sl_run_output_free(o);
+    sl_str_release(&msg);
+}
+
 static int run_pipeline(struct run_args *a, const char **changed, bool *canceled)
 {
     int lock_fd = -1;
@@ -912,7 +928,7 @@ static int run_pipeline(struct run_args *a, const char **changed, bool *canceled
         goto out;
     const struct sl_plan *plan = p.plan;
     if (!plan->created) {
-        printf("pipeline skipped: %s\n", plan->reason ? plan->reason : "workflow:rules");
+        run_note(a, "pipeline skipped: %s", plan->reason ? plan->reason : "workflow:rules");
         goto out;
     }
     top.sel = sl_xcalloc(plan->njobs + 1, sizeof(*top.sel));
@@ -928,7 +944,7 @@ static int run_pipeline(struct run_args *a, const char **changed, bool *canceled
     for (size_t i = 0; i < plan->njobs; i++)
         nsel += top.sel[i];
     if (nsel == 0) {
-        printf("pipeline created with no jobs to run\n");
+        run_note(a, "pipeline created with no jobs to run");
         goto out;
     }
     /* a sandbox the kernel refuses stops the run before any job, saying what is missing */

@@ -43,6 +43,15 @@ has "lint: a missing include is a finding on stdout" "other.yml" "$out"
 run "$bin" lint --json -f bad.yml
 is "lint --json invalid exits 1" "$rc" 1
 has "lint --json on stdout" '"valid": false' "$out"
+# run --json: stdout is JSON lines only, even for a pipeline that does not run
+git init -q . 2>/dev/null
+printf 'workflow:\n  rules:\n    - if: $NEVER\njob:\n  script: echo ok\n' >skipped.yml
+run env -u CI "$bin" run --json -f skipped.yml
+is "run --json, a skipped pipeline: exit 0" "$rc" 0
+is "run --json, a skipped pipeline: every stdout line is JSON, a note" "$(python3 -c 'import json,sys; print(" ".join(json.loads(l)["event"] for l in sys.stdin))' <<<"$out" 2>&1)" "note"
+has "run --json, a skipped pipeline: the note says so" "pipeline skipped" "$out"
+run env -u CI "$bin" run -f skipped.yml
+has "run, a skipped pipeline: the same line as text" "pipeline skipped: " "$out"
 # the API commands share their client options (src/cli/api_client.c): the same checks, the
 # same messages, the same exit codes
 closed=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
