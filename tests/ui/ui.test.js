@@ -288,10 +288,37 @@ const jobOf = (p, name) => p.jobs.find((j) => j.name === name);
     await page.goto(`${URL_}/projects/${PROJECT}/environments`);
     const erow = await page.waitForSelector("table.grid tbody tr:has-text('production')");
     ok(/success/.test(await erow.textContent()), "the environments page shows what is deployed where");
+    await shot("environments");
     await page.click("table.grid tbody tr a:has-text('production')");
     await page.waitForSelector("h2:has-text('Deployments') + table tbody tr");
     ok(await page.$("button:has-text('Roll back to this')") !== null, "an environment's deployments offer a rollback to an admin");
     await shot("environment");
+
+    /* a viewer sees the same pages without the buttons its role may not use (the API would
+     * refuse them: the role rules are the API's) */
+    {
+      const vctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      const vp = await vctx.newPage();
+      await vp.goto(URL_ + "/signin");
+      await vp.fill("#token", secret);
+      await vp.click("button[type=submit]");
+      await vp.waitForSelector("table.grid");
+      await vp.goto(`${URL_}/pipelines/${full.id}`);
+      await vp.waitForSelector(".graph .job");
+      ok((await vp.$$(".act")).length === 0, "a viewer's pipeline page has no Play, Retry or Cancel");
+      await vp.goto(`${URL_}/jobs/${flaky.id}`);
+      await vp.waitForSelector("#log .row");
+      ok((await vp.$$(".act")).length === 0, "a viewer's job page has no Retry");
+      ok((await vp.$("a[href='/admin/tokens']")) === null, "a viewer's menu has no admin pages");
+      /* with its own CSRF token, so the refusal is the role's */
+      const denied = await vp.evaluate(async (id) => {
+        const csrf = (await (await fetch("/api/v1/session")).json()).csrf_token;
+        const r = await fetch(`/api/v1/jobs/${id}/retry`, { method: "POST", headers: { "X-CSRF-Token": csrf } });
+        return r.status + " " + ((await r.json()).error || {}).code;
+      }, flaky.id);
+      ok(/^403 (forbidden|role)/.test(denied), `a viewer's retry through the API is refused by its role (${denied})`);
+      await vctx.close();
+    }
 
     /* feature flags: a per-environment toggle and a rollout percentage */
     await api("POST", `/api/v1/projects/${PROJECT}/feature_flags`, { name: "new_checkout", environments: [{ environment: "production", enabled: false }] });
