@@ -393,8 +393,10 @@ static void wait_for_event(struct engine *e)
     int64_t now = sl_time_now_ms();
     if (due <= now)
         return;
+    /* the wait is measured on the monotonic clock (the condition variable's): a wall-clock
+     * step back must not hold a delayed job for that long */
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     int64_t ns = (int64_t)ts.tv_nsec + (due - now) % 1000 * 1000000;
     ts.tv_sec += (time_t)((due - now) / 1000 + ns / 1000000000);
     ts.tv_nsec = (long)(ns % 1000000000);
@@ -434,7 +436,11 @@ int sl_run_engine(struct run_job *jobs, size_t n, size_t nstages, const struct r
     e.opts = opts;
     e.out = out;
     pthread_mutex_init(&e.mu, NULL);
-    pthread_cond_init(&e.cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&e.cv, &ca);
+    pthread_condattr_destroy(&ca);
 
     /* every thread inherits the blocked mask; only the signal thread takes them */
     sigemptyset(&set);

@@ -296,8 +296,9 @@ void sl_server_shutdown(struct sl_server *s, int64_t grace_ms)
     sl_srv_http_stop(s);
     sl_srv_poller_join(s);
     sl_srv_workers_wake(s);
-    int64_t deadline = sl_time_now_ms() + grace_ms;
-    while (s->workers && sl_srv_workers_busy(s) > 0 && sl_time_now_ms() < deadline)
+    /* the monotonic clock: a wall-clock step must not cut the grace short or stretch it */
+    int64_t deadline = sl_time_mono_ns() + grace_ms * 1000000;
+    while (s->workers && sl_srv_workers_busy(s) > 0 && sl_time_mono_ns() < deadline)
         usleep(50 * 1000);
     if (s->workers && sl_srv_workers_busy(s) > 0) {
         sl_log(SL_LOG_WARN, "grace period over: canceling running jobs", NULL);
