@@ -126,7 +126,7 @@
     const body = h("tbody");
     const more = h("p");
     const runBtn = can("developer") ? h("button", { type: "button", onclick: async () => { try { const p = await api("POST", `/api/v1/projects/${id}/pipelines`, ref ? { ref } : {}); go("/pipelines/" + p.id); } catch (e) { fail(e); } } }, "Run pipeline") : null;
-    page("Pipelines", h("div", { class: "bar tabs" }, h("b", {}, "Pipelines"), link(`/projects/${id}/environments`, "Environments"), link(`/projects/${id}/flags`, "Feature flags")), h("div", { class: "bar" }, sel, refIn, runBtn), h("table", { class: "grid" }, h("thead", {}, h("tr", {}, h("th", {}, "Status"), h("th", {}, "Pipeline"), h("th", {}, "Ref"), h("th", {}, "Commit"), h("th", {}, "Source"), h("th", {}, "Created"))), body), more);
+    page("Pipelines", h("div", { class: "bar tabs" }, h("b", {}, "Pipelines"), link(`/projects/${id}/environments`, "Environments"), link(`/projects/${id}/flags`, "Feature flags"), link(`/projects/${id}/secrets`, "Secrets")), h("div", { class: "bar" }, sel, refIn, runBtn), h("table", { class: "grid" }, h("thead", {}, h("tr", {}, h("th", {}, "Status"), h("th", {}, "Pipeline"), h("th", {}, "Ref"), h("th", {}, "Commit"), h("th", {}, "Source"), h("th", {}, "Created"))), body), more);
     try {
       const proj = await api("GET", "/api/v1/projects/" + id);
       main.querySelector("h1").textContent = proj.name + ": pipelines";
@@ -443,6 +443,8 @@
     [/^\/admin\/audit$/, audit],
     /* environments, flags, runners (ops.js) */
     ...(window.SluiceOps ? window.SluiceOps({ h, link, badge, api, page, fail, can, go, ago, every }) : []),
+    /* a project's secret findings and policy (secrets.js) */
+    ...(window.SluiceSecrets ? window.SluiceSecrets({ h, link, api, page, fail, can, go, ago }) : []),
   ];
 
   async function route() {

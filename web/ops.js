@@ -10,7 +10,7 @@
     const short = (sha) => (sha ? sha.slice(0, 8) : "");
     const grid = (heads, rows) => h("table", { class: "grid" }, h("thead", {}, h("tr", {}, heads.map((x) => h("th", {}, x)))), h("tbody", {}, rows));
     const act = (label, fn) => h("button", { type: "button", onclick: async () => { try { await fn(); go(location.pathname + location.search, true); } catch (err) { alert(err.message); } } }, label);
-    const tabs = (id, here) => h("div", { class: "bar tabs" }, [["", "Pipelines"], ["/environments", "Environments"], ["/flags", "Feature flags"]].map(([p, t]) => (p === here ? h("b", {}, t) : link(`/projects/${id}${p}`, t))));
+    const tabs = (id, here) => h("div", { class: "bar tabs" }, [["", "Pipelines"], ["/environments", "Environments"], ["/flags", "Feature flags"], ["/secrets", "Secrets"]].map(([p, t]) => (p === here ? h("b", {}, t) : link(`/projects/${id}${p}`, t))));
 
     async function environments(id) {
       page("Environments", tabs(id, "/environments"));

@@ -69,6 +69,11 @@ gpu:
   needs: []
   tags: [gpu]
   script: [echo no runner has gpu]
+leak:
+  stage: test
+  rules: [{if: '$MODE == "secret"'}]
+  script:
+    - T=ghp_Xq7Lm2Vr9; echo "export DEMO_TOKEN=${T}Tz4Kp8Wn3Bc6Hd1Jf5Gs0Ya2ReU (oops)"
 deploy:
   stage: deploy
   needs: [build]

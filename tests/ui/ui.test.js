@@ -340,6 +340,21 @@ const jobOf = (p, name) => p.jobs.find((j) => j.name === name);
     await page.waitForSelector("input[aria-label='new_checkout in production']");
     ok(true, "Back returns to the flags page");
 
+    /* secrets: a job that prints a token makes a finding; the page shows it redacted */
+    const leaky = await api("POST", `/api/v1/projects/${PROJECT}/pipelines`, { variables: { MODE: "secret" } });
+    await until("leak finished", async () => ["success", "failed"].includes((await api("GET", `/api/v1/pipelines/${leaky.id}`)).status));
+    await page.goto(`${URL_}/projects/${PROJECT}/secrets`);
+    const srow = await page.waitForSelector("table.grid tbody tr:has-text('github-token')");
+    const stext = await srow.textContent();
+    ok(/export DEMO_TOKEN=ghp_\*\*\*\*\* \(oops\)/.test(stext) && /job log/.test(stext), "the secrets page lists the finding with its redacted excerpt");
+    ok(!(await page.content()).includes("Tz4Kp8Wn3Bc6Hd1"), "the page never holds the token");
+    await page.goto(`${URL_}/projects/${PROJECT}/secrets`);
+    await page.selectOption("select[aria-label='secret detection policy']", "refuse");
+    await until("policy refuse", async () => (await api("GET", `/api/v1/projects/${PROJECT}/secret_detection`)).policy === "refuse");
+    ok(true, "a maintainer sets the project's policy from the page");
+    await api("PUT", `/api/v1/projects/${PROJECT}/secret_detection`, { policy: "report" });
+    await shot("secrets");
+
     /* phone width, dark theme */
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: "dark" });
     await phone.addCookies(await ctx.cookies());
