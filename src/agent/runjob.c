@@ -342,7 +342,8 @@ static void report_unreadable(struct sl_agent *a, const char *payload, size_t le
         r.job.id = id;
         r.job.token = token;
         r.dir = sl_xasprintf("%s/jobs/%lld", a->work_dir, (long long)id);
-        sl_fs_mkdir_p(r.dir, 0700, NULL);
+        if (sl_fs_mkdir_p(r.dir, 0700, NULL) < 0) /* the log then goes to the server only */
+            sl_log(SL_LOG_WARN, "cannot make the job's directory", "path", r.dir, NULL);
         r.log_path = sl_xasprintf("%s/job.log", r.dir);
         r.tok_hdr = sl_xasprintf("JOB-TOKEN: %s", token);
         say(&r, "ERROR: the agent cannot run this job: %s", sl_error_format(perr));

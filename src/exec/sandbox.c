@@ -233,7 +233,9 @@ static void mkdir_p(char *path)
             *p = '/';
         }
     }
-    mkdir(path, 0755);
+    /* the parents may exist already; the last one must be there now (its mount follows) */
+    if (mkdir(path, 0755) < 0 && errno != EEXIST)
+        die("cannot make the workspace's mount point");
 }
 
 static void build_view(const struct opts *o)
@@ -248,7 +250,8 @@ static void build_view(const struct opts *o)
         die(root_fd < 0 ? "cannot open the root" : "cannot open the workspace");
     mount_or_die(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL, "a private /");
     mount_or_die("tmpfs", "/tmp", "tmpfs", 0, "mode=0755", "a tmpfs");
-    mkdir(NEWROOT, 0755);
+    if (mkdir(NEWROOT, 0755) < 0 && errno != EEXIST)
+        die("cannot make the new root's mount point");
     snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", root_fd);
     mount_or_die(fdpath, NEWROOT, NULL, MS_BIND | MS_REC, NULL, "the root");
     if (syscall(SYS_mount_setattr, AT_FDCWD, NEWROOT, AT_RECURSIVE, &ro, sizeof(ro)) < 0)
