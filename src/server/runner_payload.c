@@ -125,18 +125,27 @@ static json_t *artifacts_json(const struct sl_job_spec *js)
     return list;
 }
 
-static json_t *cache_json(const struct sl_job_spec *js)
+/* The cache keys as GitLab sends them with "use separate caches for protected branches"
+ * (its default): KEY-protected for a pipeline that gets protected variables, else
+ * KEY-non_protected, so a pipeline of an unprotected branch or a fork's request cannot
+ * write a cache a protected pipeline restores. */
+static json_t *cache_json(const struct sl_job_spec *js, bool protected_)
 {
+    const char *suffix = protected_ ? "-protected" : "-non_protected";
     json_t *list = json_array();
     for (size_t i = 0; i < js->ncaches; i++) {
         const struct sl_cache_spec *c = &js->caches[i];
         unsigned p = (unsigned)c->policy < SL_ARRAY_LEN(cache_policy) ? (unsigned)c->policy : 0;
         unsigned w = (unsigned)c->when < SL_ARRAY_LEN(cache_when) ? (unsigned)c->when : 0;
-        json_array_append_new(
-            list, json_pack("{s:s,s:b,s:s,s:o,s:s,s:o}", "key", c->key ? c->key : "default",
-                            "untracked", c->select.untracked, "policy", cache_policy[p], "paths",
-                            strv_json(c->select.paths), "when", cache_when[w], "fallback_keys",
-                            strv_json(c->fallback_keys)));
+        json_t *fallback = json_array();
+        for (const char *const *f = c->fallback_keys; f && *f; f++)
+            json_array_append_new(fallback, json_sprintf("%s%s", *f, suffix));
+        json_array_append_new(list,
+                              json_pack("{s:o,s:b,s:s,s:o,s:s,s:o}", "key",
+                                        json_sprintf("%s%s", c->key ? c->key : "default", suffix),
+                                        "untracked", c->select.untracked, "policy", cache_policy[p],
+                                        "paths", strv_json(c->select.paths), "when", cache_when[w],
+                                        "fallback_keys", fallback));
     }
     return list;
 }
@@ -331,9 +340,9 @@ int sl_srv_runner_payload(struct sl_server *s, const struct sl_store_job *job,
         "ref_type", p.is_tag ? "tag" : "branch", "refspecs", refspec, "depth", 20, "runner_info",
         "timeout", timeout_s, "variables", vars, "steps", steps, "image",
         js->image ? image_json(js->image, false) : json_null(), "services", services, "artifacts",
-        artifacts_json(js), "cache", cache_json(js), "credentials", "dependencies",
-        dependencies_json(s, job, extra, token), "features", "trace_sections", 1, "failure_reasons",
-        reasons);
+        artifacts_json(js), "cache", cache_json(js, p.protected_known && p.protected_),
+        "credentials", "dependencies", dependencies_json(s, job, extra, token), "features",
+        "trace_sections", 1, "failure_reasons", reasons);
     if (!o) {
         rc = sl_error_set(err, SL_EINVAL, "job %lld: cannot build its payload", (long long)job->id);
         goto out;

@@ -143,7 +143,11 @@ static void job_ctx(struct worker *w, const struct sl_store_job *job, json_t *sp
     if (sl_store_pipeline_get(s->st, job->pipeline_id, &pl, NULL) == 0) {
         *project_id = pl.project_id;
         c->pipeline_iid = pl.iid;
-        c->cache_dir = sl_arena_printf(a, "%s/cache/%lld", s->data_dir, (long long)pl.project_id);
+        /* GitLab's separate caches for protected branches: an unprotected pipeline (a
+         * fork's above all) never writes what a protected one restores (runner_payload.c) */
+        c->cache_dir =
+            sl_arena_printf(a, "%s/cache/%lld/%s", s->data_dir, (long long)pl.project_id,
+                            pl.protected_known && pl.protected_ ? "protected" : "non_protected");
         json_t *vars = pl.variables ? json_loads(pl.variables, 0, NULL) : NULL;
         const char **prot = sl_arena_alloc(a, (json_object_size(vars) + 1) * sizeof(*prot));
         size_t np = 0;

@@ -345,6 +345,11 @@ def main_flow(url, admin, regtoken, project):
     expect("artifacts: one archive entry", ["archive", "zip", ["out/"]],
            [job["artifacts"][0].get(k) for k in ("artifact_type", "artifact_format", "paths")]
            if job["artifacts"] else None)
+    # main is protected by default: GitLab's separate caches for protected branches
+    expect("cache: the key and fallback keys of a protected pipeline end -protected",
+           ["deps-protected", ["deps-old-protected"]],
+           [job["cache"][0].get("key"), job["cache"][0].get("fallback_keys")]
+           if job["cache"] else None)
     # --- the source over git's smart HTTP, with the job token as gitlab-runner fetches it
     env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="/bin/false")
     for proto in ("0", "2"):

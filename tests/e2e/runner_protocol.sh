@@ -29,6 +29,10 @@ build:
   timeout: 10m
   artifacts:
     paths: [out/]
+  cache:
+    key: deps
+    fallback_keys: [deps-old]
+    paths: [.deps/]
 untagged:
   stage: test
   script: [echo untagged]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What a server pipeline shares with `sluice run` (one job spec, src/jobspec): caches kept
-# per project in the data directory across pipelines, with key, fallback and policy rules;
+# per project in the data directory across pipelines, with key, fallback and policy rules,
+# a protected ref's apart from the others';
 # dotenv reports feeding later jobs' variables (below the pipeline's own variables);
 # artifacts:paths with $CI_PROJECT_DIR; JUnit counts in the pipeline's test report and
 # coverage on the job; CI_JOB_URL at the server; a bridge job settled, not refused.
@@ -100,9 +101,9 @@ expect "the test report counts the JUnit cases" "3 1 1 1" \
   "$(jget "['total']['count'], d['total']['success'], d['total']['failed'], d['total']['skipped']" | tr -d '(),')" "$body"
 expect "one suite per job, with its id" "build 1" \
   "$(jget "['test_suites'][0]['name'], len(d['test_suites'][0]['build_ids'])" | tr -d "(),'")" "$body"
-ls "$tmp/data/cache/$project"/deps-main.* >/dev/null 2>&1 &&
-  ok "caches are kept per project in the data directory" ||
-  bad "caches are kept per project in the data directory" "$(find "$tmp/data" -maxdepth 3)"
+ls "$tmp/data/cache/$project/protected"/deps-main.* >/dev/null 2>&1 &&
+  ok "caches are kept per project in the data directory (main, protected by default, in protected/)" ||
+  bad "caches are kept per project in the data directory" "$(find "$tmp/data" -maxdepth 4)"
 
 run_pipeline '{"variables":{"FROM_PIPELINE":"api"}}'
 expect "the second pipeline succeeds" success "$(jget "['status']")" "$body"
@@ -112,6 +113,22 @@ job_log test
 expect "a pipeline variable ranks above dotenv" 1 "$(grep -c '^version=1.2.3 from=api' <<<"$log")" "$log"
 req GET /api/v1/pipelines/999999/test_report "$admin"
 expect "an unknown pipeline's test report is 404" 404 "$code"
+
+# separate caches for protected branches (GitLab's default): an unprotected branch's pipeline
+# (a fork's request alike) writing main's cache key never reaches main's protected pipelines
+git -C "$tmp/repo" branch topic
+run_pipeline '{"ref":"topic","variables":{"CI_COMMIT_REF_SLUG":"main"}}'
+job_log build
+expect "an unprotected pipeline does not restore the protected one's cache, same key" 1 \
+  "$(grep -c '^cache miss' <<<"$log")" "$log"
+topic_job=$(grep -o 'ids=p[0-9]*-i[0-9]*-j[0-9]*' <<<"$log" | sed 's/.*-j//')
+expect "... and keeps what it writes apart" yes \
+  "$(ls "$tmp/data/cache/$project/non_protected"/deps-main.* >/dev/null 2>&1 && echo yes)" "$(find "$tmp/data/cache")"
+run_pipeline '{}'
+job_log build
+got=$(grep -o '^cache hit [0-9]*' <<<"$log" | sed 's/cache hit //')
+expect "main's next pipeline restores its own cache, not the unprotected one's" "yes" \
+  "$([[ -n $got && $got != "$topic_job" ]] && echo yes)" "$log (topic job $topic_job)"
 
 # a bridge (trigger:) runs its child pipeline on the server too (trigger:include: the same
 # commit, its own pipeline), and its log says which
