@@ -560,8 +560,8 @@ int sl_srv_deploy_rollback(struct sl_server *s, int64_t environment_id, int64_t 
     nd.triggered_by = (char *)actor;
     if ((rc = sl_store_deployment_create(s->st, &nd, now, new_id, err)) < 0)
         goto out;
-    rc =
-        sl_srv_transition(s, job.pipeline_id, SRV_EV_RETRY, (size_t)job.position, NULL, false, err);
+    /* a retry as ACTOR's, blocked again when the environment needs approvals */
+    rc = sl_srv_deploy_job_event(s, &job, SRV_EV_RETRY, actor, err);
 out:
     sl_store_environment_release(&e);
     sl_store_deployment_release(&d);
@@ -627,6 +627,38 @@ int sl_srv_deploy_play_refused(struct sl_server *s, int64_t job_id, const char *
     return rc;
 }
 
+/* A deployment that needed approvals, run again (a retry, a rollback): the new attempt JOB
+ * waits for approvals of its own deployment D, as GitLab blocks every deployment to such an
+ * environment. Inside the caller's transaction: JOB back to manual, D blocked, the
+ * pipeline settled. A no-op when the environment needs no approval any more. */
+static int block_again(struct sl_server *s, struct sl_store_job *job,
+                       const struct sl_store_deployment *d, struct sl_error *err)
+{
+    struct sl_store_environment e = {0};
+    struct sl_store_protected_env rule = {0};
+    int rc = 0;
+    if (d->required_approvals <= 0 || strcmp(d->status, "created") || d->started_at ||
+        strcmp(job->status, "pending") ||
+        sl_store_environment_get(s->st, d->environment_id, &e, NULL) < 0)
+        goto out;
+    if (!protection_of(s, e.project_id, e.name, e.tier, &rule) || rule.required_approval_count <= 0)
+        goto out;
+    if ((rc = sl_store_deployment_set_status(s->st, d->id, "blocked", "created", sl_time_now_ms(),
+                                             err)) < 0)
+        goto out;
+    char *was = job->status;
+    job->status = (char *)"manual";
+    job->queued_at = 0;
+    rc = sl_store_job_update(s->st, job, "pending", err);
+    job->status = was;
+    if (rc == 0)
+        rc = sl_srv_transition(s, job->pipeline_id, SRV_EV_SETTLE, 0, NULL, false, err);
+out:
+    sl_store_environment_release(&e);
+    sl_store_protected_env_release(&rule);
+    return rc;
+}
+
 int sl_srv_deploy_job_event(struct sl_server *s, const struct sl_store_job *job, enum srv_event ev,
                             const char *actor, struct sl_error *err)
 {
@@ -646,8 +678,12 @@ int sl_srv_deploy_job_event(struct sl_server *s, const struct sl_store_job *job,
     /* the attempt that runs now: the job played, or the new job a retry made */
     if (rc == 0 && sl_store_job_get_current(s->st, job->id, &now, NULL) == 0 &&
         sl_store_deployment_get_by_job(s->st, now.id, &d, NULL) == 0 &&
-        !strcmp(d.status, "created") && !d.started_at && strcmp(d.triggered_by, actor))
-        rc = sl_store_deployment_set_triggered_by(s->st, d.id, actor, err);
+        !strcmp(d.status, "created") && !d.started_at) {
+        if (strcmp(d.triggered_by, actor))
+            rc = sl_store_deployment_set_triggered_by(s->st, d.id, actor, err);
+        if (rc == 0 && ev == SRV_EV_RETRY)
+            rc = block_again(s, &now, &d, err);
+    }
     sl_store_job_release(&now);
     sl_store_deployment_release(&d);
     if (trc == 0) {

@@ -223,6 +223,28 @@ expect "the rejection is audited, with its deployment and comment" "1 deployment
 req GET "/api/v1/deployments/$dep5" "$dev"
 expect "and shown on the deployment" "rejected not today" \
   "$(jget "['approvals'][0]['status']") $(jget "['approvals'][0]['comment']")" "$body"
+# run again, a deployment that needed approvals needs them again (GitLab blocks every one)
+req POST "/api/v1/jobs/$prod_job3/retry" "$dev2"
+expect "a retry of the approved deployment's job waits for approval" "200 manual True" \
+  "$code $(jget "['status']") $(jget "['waits_for_approval']")" "$body"
+again_job=$(jget "['id']")
+req GET "/api/v1/environments/$prod/deployments?limit=1" "$dev"
+again=$(jget "[0]['id']")
+expect "its new deployment is blocked" "$again_job blocked" "$(jget "[0]['deployable']['id']") $(jget "[0]['status']")" "$body"
+req POST "/api/v1/deployments/$again/approve" "$dev2"
+expect "who retried it cannot approve it: 403" 403 "$code" "$body"
+req POST "/api/v1/deployments/$again/approve" "$maint"
+req POST "/api/v1/deployments/$again/approve" "$dev"
+expect "two other approvals: queued" 200 "$code" "$body"
+again_done() { req GET "/api/v1/deployments/$again" "$dev"; [[ $(jget "['status']") =~ ^(success|failed)$ ]]; }
+wait_for 60 again_done
+expect "the re-run deployed" success "$(jget "['status']")" "$body"
+req POST "/api/v1/environments/$prod/rollback" "$maint" "{\"deployment_id\":$dep4}"
+expect "a rollback waits for approvals too" "201 blocked $dep4" "$code $(jget "['status']") $(jget "['rollback_of']")" "$body"
+back=$(jget "['id']")
+req POST "/api/v1/deployments/$back/reject" "$dev" '{"comment":"no rollback"}'
+back_done() { req GET "/api/v1/deployments/$back" "$dev"; [[ $(jget "['status']") == failed ]]; }
+if wait_for 60 back_done; then ok "a rejected rollback fails"; else bad "a rejected rollback fails" "$body"; fi
 req DELETE "/api/v1/protected_environments/$rule" "$maint"
 expect "a rule is removed" 204 "$code"
 req DELETE "/api/v1/protected_environments/$rule" "$maint"
