@@ -91,14 +91,18 @@ static void count_unacted(struct lint *l)
 }
 
 /* One job's keys through the table. */
-static void check_keys(struct lint *l, const char *loc, const struct sl_node *job, unsigned where)
+/* ONLY (NULL: any): the keys of the table's WHERE that this entry takes, for a bridge job,
+ * whose keys are a subset of a job's; NOT: the ones it does not (NULL: none). */
+static void check_keys(struct lint *l, const char *loc, const struct sl_node *job, unsigned where,
+                       const char *const *only, const char *const *not)
 {
     struct sl_str unknown = SL_STR_INIT;
     const struct sl_pair *first = NULL;
     for (size_t i = 0; i < job->n; i++) {
         const struct sl_pair *p = &job->pairs[i];
         const struct keyword *kw = sl_keyword_find(p->key);
-        if (!kw || !(kw->where & where)) {
+        if (!kw || !(kw->where & where) || (only && !sl_kw_one_of(p->key, only)) ||
+            (not && sl_kw_one_of(p->key, not))) {
             sl_str_addf(&unknown, "%s%s", unknown.len ? ", " : "", p->key);
             if (!first)
                 first = p;
@@ -127,7 +131,9 @@ static void check_keys(struct lint *l, const char *loc, const struct sl_node *jo
         struct sl_suggest s;
         sl_suggest_init(&s, first->key);
         for (size_t i = 0; i < sl_job_keywords_count; i++)
-            if (sl_job_keywords[i].where & where)
+            if ((sl_job_keywords[i].where & where) &&
+                (!only || sl_kw_one_of(sl_job_keywords[i].name, only)) &&
+                (!not || !sl_kw_one_of(sl_job_keywords[i].name, not)))
                 sl_suggest_try(&s, sl_job_keywords[i].name);
         if (s.best)
             sl_diag_hint(l->diag, "did you mean `%s`?", s.best);
@@ -279,6 +285,22 @@ static void check_self_needs(struct lint *l, const struct sl_config_job *j)
     }
 }
 
+/* Whether JOB needs an upstream project's pipeline (`needs: {pipeline: group/project}`,
+ * GitLab's Need::Bridge: `pipeline` without `job`), which a bridge may mirror instead of
+ * triggering anything. */
+static bool bridge_pipeline_need(const struct sl_node *job)
+{
+    const struct sl_node *needs = sl_node_get(job, "needs");
+    if (needs && needs->kind == SL_NODE_MAP)
+        return sl_node_get(needs, "pipeline") && !sl_node_get(needs, "job");
+    for (size_t i = 0; needs && needs->kind == SL_NODE_SEQ && i < needs->n; i++) {
+        const struct sl_node *it = needs->items[i];
+        if (it && it->kind == SL_NODE_MAP && sl_node_get(it, "pipeline") && !sl_node_get(it, "job"))
+            return true;
+    }
+    return false;
+}
+
 /* GitLab's Job entry: `only`, `except` and `start_in` may not be used with a non-null
  * `rules`; a key whose value is null does not count, and the message names the keys
  * present, in the job's order (the disallowed_keys validator with ignore_nil). */
@@ -313,14 +335,57 @@ static void check_job(struct lint *l, const struct sl_config_job *j)
     if (strlen(j->name) > 255)
         sl_lint_error_pos(l, j->pos, "jobs:%s name is too long (maximum is 255 characters)",
                           j->name);
-    check_keys(l, loc, job, KW_JOB);
-    /* shape-only: a job that extends something may get its script from a file not read */
+    /* GitLab's Jobs#find_type: a key with `script` or `run` is a Job (whose keys do not
+     * include `trigger`), else one with `trigger` or `needs` a Bridge (the Processable keys,
+     * `trigger` and `parallel`) */
+    static const char *const job_not[] = {"trigger", NULL};
+    static const char *const bridge_keys[] = {
+        "trigger", "parallel",      "extends",     "stage",          "only",
+        "except",  "rules",         "variables",   "inherit",        "allow_failure",
+        "when",    "needs",         "resource_group", "environment", "interruptible",
+        NULL};
+    bool is_job = sl_node_get(job, "script") || sl_node_get(job, "run");
+    bool is_bridge = !is_job && (sl_node_get(job, "trigger") || sl_node_get(job, "needs"));
+    /* shape-only: a job that extends something may get its script from a file not read;
+     * and GitLab's JSON schema (which --schema follows) takes any job key on either kind,
+     * so there only the old rule applies: script, run or trigger */
     bool maybe_inherited = l->cfg->shape_only && sl_node_get(job, "extends");
-    if (!sl_node_get(job, "script") && !sl_node_get(job, "trigger") && !sl_node_get(job, "run") &&
-        !maybe_inherited)
+    if (l->cfg->shape_only) {
+        is_job = sl_node_get(job, "script") || sl_node_get(job, "run") ||
+                 sl_node_get(job, "trigger") || maybe_inherited;
+        is_bridge = false;
+        check_keys(l, loc, job, KW_JOB, NULL, NULL);
+    } else if (is_bridge) {
+        check_keys(l, loc, job, KW_JOB, bridge_keys, NULL);
+    } else {
+        check_keys(l, loc, job, KW_JOB, NULL, is_job ? job_not : NULL);
+    }
+    if (is_job && !l->cfg->shape_only && sl_node_get(job, "trigger")) {
+        /* Processable's mutually_exclusive_keys: the keys in the job's order */
+        struct sl_str both = SL_STR_INIT;
+        for (size_t i = 0; i < job->n; i++)
+            if (sl_kw_one_of(job->pairs[i].key, (const char *const[]){"script", "run", "trigger", NULL}))
+                sl_str_addf(&both, "%s%s", both.len ? ", " : "", job->pairs[i].key);
+        sl_lint_error_pos(l, j->pos, "%s config these keys cannot be used together: %s", loc,
+                          both.buf);
+        sl_str_release(&both);
+    }
+    if (is_bridge && !sl_node_get(job, "trigger") && !bridge_pipeline_need(job))
+        sl_lint_error_pos(l, j->pos, "%s config should contain either a trigger or a needs:pipeline",
+                          loc);
+    if (!is_job && !is_bridge)
         sl_lint_error_pos(l, j->pos,
                           "jobs %s config should implement the script:, run:, or trigger: keyword",
                           j->name);
+    /* Job's publish validator: only in a pages job (a `pages:` hash, or the job `pages`
+     * unless it says `pages: false`) */
+    const struct sl_node *pages = sl_node_get(job, "pages");
+    bool pages_false = pages && pages->kind == SL_NODE_BOOL && !strcmp(pages->str, "false");
+    bool pages_job = (pages && pages->kind != SL_NODE_NULL && !pages_false) ||
+                     (!strcmp(j->name, "pages") && !pages_false);
+    const struct sl_node *publish = sl_kw_get(job, "publish");
+    if (is_job && !l->cfg->shape_only && publish && !pages_job)
+        sl_lint_error(l, publish, "%s publish can only be used within a `pages` job", loc);
     check_disallowed_with_rules(l, j, loc);
     const char *when = sl_node_scalar(sl_node_get(job, "when"));
     if (when && !strcmp(when, "delayed") && !sl_node_get(job, "start_in") &&
@@ -360,7 +425,7 @@ static void check_default(struct lint *l, const struct sl_node *def)
         sl_lint_error(l, def, "default config should be a hash");
         return;
     }
-    check_keys(l, "default", def, KW_DEFAULT);
+    check_keys(l, "default", def, KW_DEFAULT, NULL, NULL);
 }
 
 static void check_top(struct lint *l, const struct sl_node *root)

@@ -86,7 +86,9 @@ modes = [  # (document, error without --schema or None, error with --schema or N
      "reports:browser_performance config should be a string"),
     ("job: {script: [x], artifacts: {reports: {performance: p.json}}}\n", None,
      "reports config contains unknown keys: performance"),
-    ("job: {script: [x], trigger: {project: group/project}}\n", None, None),
+    # GitLab's Processable: script and trigger are mutually exclusive; the schema has both
+    ("job: {script: [x], trigger: {project: group/project}}\n",
+     "jobs:job config these keys cannot be used together: script, trigger", None),
 ]
 for i, (doc, plain_err, schema_err) in enumerate(modes):
     path = os.path.join(tmp, f"mode{i}.yml")
