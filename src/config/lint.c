@@ -94,7 +94,7 @@ static void count_unacted(struct lint *l)
 /* ONLY (NULL: any): the keys of the table's WHERE that this entry takes, for a bridge job,
  * whose keys are a subset of a job's; NOT: the ones it does not (NULL: none). */
 static void check_keys(struct lint *l, const char *loc, const struct sl_node *job, unsigned where,
-                       const char *const *only, const char *const *not)
+                       const char *const *only, const char *const * not )
 {
     struct sl_str unknown = SL_STR_INIT;
     const struct sl_pair *first = NULL;
@@ -102,7 +102,7 @@ static void check_keys(struct lint *l, const char *loc, const struct sl_node *jo
         const struct sl_pair *p = &job->pairs[i];
         const struct keyword *kw = sl_keyword_find(p->key);
         if (!kw || !(kw->where & where) || (only && !sl_kw_one_of(p->key, only)) ||
-            (not && sl_kw_one_of(p->key, not))) {
+            (not &&sl_kw_one_of(p->key, not ))) {
             sl_str_addf(&unknown, "%s%s", unknown.len ? ", " : "", p->key);
             if (!first)
                 first = p;
@@ -133,7 +133,7 @@ static void check_keys(struct lint *l, const char *loc, const struct sl_node *jo
         for (size_t i = 0; i < sl_job_keywords_count; i++)
             if ((sl_job_keywords[i].where & where) &&
                 (!only || sl_kw_one_of(sl_job_keywords[i].name, only)) &&
-                (!not || !sl_kw_one_of(sl_job_keywords[i].name, not)))
+                (!not || !sl_kw_one_of(sl_job_keywords[i].name, not )))
                 sl_suggest_try(&s, sl_job_keywords[i].name);
         if (s.best)
             sl_diag_hint(l->diag, "did you mean `%s`?", s.best);
@@ -340,10 +340,10 @@ static void check_job(struct lint *l, const struct sl_config_job *j)
      * `trigger` and `parallel`) */
     static const char *const job_not[] = {"trigger", NULL};
     static const char *const bridge_keys[] = {
-        "trigger", "parallel",      "extends",     "stage",          "only",
-        "except",  "rules",         "variables",   "inherit",        "allow_failure",
-        "when",    "needs",         "resource_group", "environment", "interruptible",
-        NULL};
+        "trigger",        "parallel",      "extends",       "stage",
+        "only",           "except",        "rules",         "variables",
+        "inherit",        "allow_failure", "when",          "needs",
+        "resource_group", "environment",   "interruptible", NULL};
     bool is_job = sl_node_get(job, "script") || sl_node_get(job, "run");
     bool is_bridge = !is_job && (sl_node_get(job, "trigger") || sl_node_get(job, "needs"));
     /* shape-only: a job that extends something may get its script from a file not read;
@@ -364,15 +364,16 @@ static void check_job(struct lint *l, const struct sl_config_job *j)
         /* Processable's mutually_exclusive_keys: the keys in the job's order */
         struct sl_str both = SL_STR_INIT;
         for (size_t i = 0; i < job->n; i++)
-            if (sl_kw_one_of(job->pairs[i].key, (const char *const[]){"script", "run", "trigger", NULL}))
+            if (sl_kw_one_of(job->pairs[i].key,
+                             (const char *const[]){"script", "run", "trigger", NULL}))
                 sl_str_addf(&both, "%s%s", both.len ? ", " : "", job->pairs[i].key);
         sl_lint_error_pos(l, j->pos, "%s config these keys cannot be used together: %s", loc,
                           both.buf);
         sl_str_release(&both);
     }
     if (is_bridge && !sl_node_get(job, "trigger") && !bridge_pipeline_need(job))
-        sl_lint_error_pos(l, j->pos, "%s config should contain either a trigger or a needs:pipeline",
-                          loc);
+        sl_lint_error_pos(l, j->pos,
+                          "%s config should contain either a trigger or a needs:pipeline", loc);
     if (!is_job && !is_bridge)
         sl_lint_error_pos(l, j->pos,
                           "jobs %s config should implement the script:, run:, or trigger: keyword",
