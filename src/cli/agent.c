@@ -43,16 +43,6 @@ const struct sl_cli_spec sl_cli_spec_agent = {
     .nopts = SL_ARRAY_LEN(agent_opts),
 };
 
-static bool parse_int(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
 struct sig_ctx {
     struct sl_agent *a;
     sigset_t set;
@@ -97,7 +87,7 @@ int sl_cmd_agent(int argc, char **argv)
             o.name = ca.arg;
             break;
         case 'c':
-            if (!parse_int(ca.arg, 1, 256, &v)) {
+            if (!sl_cli_parse_long(ca.arg, 1, 256, &v)) {
                 sl_cli_error("agent: --concurrency takes 1 to 256, not '%s'", ca.arg);
                 return SL_EXIT_USAGE;
             }
@@ -117,14 +107,14 @@ int sl_cmd_agent(int argc, char **argv)
             o.cache_dir = ca.arg;
             break;
         case 'g':
-            if (!parse_int(ca.arg, 0, 86400, &v)) {
+            if (!sl_cli_parse_long(ca.arg, 0, 86400, &v)) {
                 sl_cli_error("agent: --grace takes seconds (0 to 86400), not '%s'", ca.arg);
                 return SL_EXIT_USAGE;
             }
             o.grace_ms = v ? v * 1000 : -1;
             break;
         case 'l':
-            if (!parse_int(ca.arg, 1, 3600, &v)) {
+            if (!sl_cli_parse_long(ca.arg, 1, 3600, &v)) {
                 sl_cli_error("agent: --long-poll takes seconds (1 to 3600), not '%s'", ca.arg);
                 return SL_EXIT_USAGE;
             }

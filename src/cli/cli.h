@@ -57,6 +57,16 @@ int sl_cli_man(int argc, char **argv);
  * SQLite file), else the caller's. -1 with the error printed when both options are given
  * or the file cannot be read. CMD names the command in messages. */
 int sl_cli_db_url(const char *cmd, char *db_arg, const char *db_file, char **out);
+/* The store options of those commands, --data DIR, --db URL and --db-file FILE, as their
+ * tables give them these ids (SL_CLI_OPT_DATA(SL_CLI_O_DATA), ...): one parsing for all. */
+enum { SL_CLI_O_DATA = 920, SL_CLI_O_DB, SL_CLI_O_DB_FILE };
+struct sl_cli_store_args {
+    const char *data;    /* --data (borrowed); the caller sets the default */
+    char *db_arg;        /* --db: argv's own bytes, so that its password is scrubbed there */
+    const char *db_file; /* --db-file */
+};
+/* Takes option OPT with ARG when it is one of the store options: true; false for others. */
+bool sl_cli_store_opt(struct sl_cli_store_args *s, int opt, const char *arg);
 /* Prints "sluice: MESSAGE" to stderr. */
 void sl_cli_error(const char *fmt, ...) SL_PRINTF(1, 2);
 /* Finds the pipeline file when -f was not given: .gitlab-ci.yml at the root of the git

@@ -53,6 +53,23 @@ static size_t scrub(char *url)
     return blanked;
 }
 
+bool sl_cli_store_opt(struct sl_cli_store_args *s, int opt, const char *arg)
+{
+    switch (opt) {
+    case SL_CLI_O_DATA:
+        s->data = arg;
+        return true;
+    case SL_CLI_O_DB:
+        s->db_arg = (char *)arg; /* argv's own bytes (sl_cli_db_url scrubs the password) */
+        return true;
+    case SL_CLI_O_DB_FILE:
+        s->db_file = arg;
+        return true;
+    default:
+        return false;
+    }
+}
+
 int sl_cli_db_url(const char *cmd, char *db_arg, const char *db_file, char **out)
 {
     *out = NULL;

@@ -4,6 +4,8 @@
 #include "cli/cli.h"
 #include "cli/opts.h"
 
+#include <errno.h>
+
 enum { WIDTH = 80, OPT_COL_MAX = 22, LONG_BASE = 256 };
 
 const struct sl_cli_opt sl_cli_help_opt = {'h', 'h', "help", NULL, "show this help", 0};
@@ -38,6 +40,17 @@ void sl_cli_args_init(struct sl_cli_args *p, const struct sl_cli_spec *spec, int
     *s = '\0';
     optind = 1;
     opterr = 0;
+}
+
+bool sl_cli_parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno == ERANGE || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
 }
 
 int sl_cli_subcommand_help(int argc, char **argv, const struct sl_cli_spec *spec)

@@ -145,6 +145,9 @@ bool sl_cli_too_many(const struct sl_cli_args *p, int max);
  * subcommand; else the command's exit code after its help was printed (missing: on stderr,
  * SL_EXIT_USAGE; -h or --help: on stdout, SL_EXIT_OK). */
 int sl_cli_subcommand_help(int argc, char **argv, const struct sl_cli_spec *spec);
+/* An option's whole-number argument S from LO to HI into *OUT; false when S is anything
+ * else (empty, trailing bytes, out of range). */
+bool sl_cli_parse_long(const char *s, long lo, long hi, long *out);
 /* The usage line(s): "usage: sluice lint [-f FILE] [--json] ...", wrapped. */
 void sl_cli_usage(FILE *f, const struct sl_cli_spec *spec);
 /* The whole --help text: usage, description, options, epilog, docs page. */

@@ -15,9 +15,9 @@ static const struct sl_cli_opt runner_opts[] = {
     {'l', 0, "locked", NULL,
      "locked to its projects (recorded; sluice has no per-project runners yet)", 0},
     {'p', 0, "paused", NULL, "made paused: it gets no job until resumed", 0},
-    SL_CLI_OPT_DATA('d'),
-    SL_CLI_OPT_DB('b'),
-    SL_CLI_OPT_DB_FILE('B'),
+    SL_CLI_OPT_DATA(SL_CLI_O_DATA),
+    SL_CLI_OPT_DB(SL_CLI_O_DB),
+    SL_CLI_OPT_DB_FILE(SL_CLI_O_DB_FILE),
     SL_CLI_OPT_INIT('i'),
 };
 
@@ -54,8 +54,9 @@ static void split_tags(const char *s, struct sl_store_runner *rn)
 
 int sl_cmd_runner(int argc, char **argv)
 {
-    const char *data = "sluice-data", *db_file = NULL, *tags = NULL, *name = "";
-    char *db_arg = NULL, *db = NULL;
+    struct sl_cli_store_args so = {.data = "sluice-data"};
+    const char *tags = NULL, *name = "";
+    char *db = NULL;
     bool init = false, untagged = false, locked = false, paused = false;
     int opt, rc;
     int help = sl_cli_subcommand_help(argc, argv, &sl_cli_spec_runner);
@@ -69,6 +70,8 @@ int sl_cmd_runner(int argc, char **argv)
     struct sl_cli_args ca;
     sl_cli_args_init(&ca, &sl_cli_spec_runner, argc - 1, argv + 1);
     while ((opt = sl_cli_next(&ca)) > 0) {
+        if (sl_cli_store_opt(&so, opt, ca.arg))
+            continue;
         switch (opt) {
         case 't':
             tags = ca.arg;
@@ -85,15 +88,6 @@ int sl_cmd_runner(int argc, char **argv)
         case 'p':
             paused = true;
             break;
-        case 'd':
-            data = ca.arg;
-            break;
-        case 'b':
-            db_arg = (char *)ca.arg; /* argv's own bytes: its password is scrubbed there */
-            break;
-        case 'B':
-            db_file = ca.arg;
-            break;
         case 'i':
             init = true;
             break;
@@ -103,7 +97,7 @@ int sl_cmd_runner(int argc, char **argv)
         return ca.exit;
     if (sl_cli_too_many(&ca, 0))
         return SL_EXIT_USAGE;
-    if (sl_cli_db_url("runner", db_arg, db_file, &db) < 0)
+    if (sl_cli_db_url("runner", so.db_arg, so.db_file, &db) < 0)
         return SL_EXIT_USAGE;
     if (!create && (tags || untagged || *name || locked || paused)) {
         sl_cli_error("runner registration-token: takes only --data, --db and --init");
@@ -113,7 +107,7 @@ int sl_cmd_runner(int argc, char **argv)
     struct sl_store *st = NULL;
     struct sl_store_runner rn = {0};
     char *token = NULL;
-    if ((rc = sl_server_store_open(data, db, init, &st, &err)) < 0)
+    if ((rc = sl_server_store_open(so.data, db, init, &st, &err)) < 0)
         goto out;
     if (create) {
         split_tags(tags, &rn);

@@ -10,9 +10,9 @@
 #include <sodium.h>
 
 static const struct sl_cli_opt secrets_opts[] = {
-    SL_CLI_OPT_DATA('d'),
-    SL_CLI_OPT_DB('b'),
-    SL_CLI_OPT_DB_FILE('B'),
+    SL_CLI_OPT_DATA(SL_CLI_O_DATA),
+    SL_CLI_OPT_DB(SL_CLI_O_DB),
+    SL_CLI_OPT_DB_FILE(SL_CLI_O_DB_FILE),
     {'k', 0, "secrets-key-file", "FILE", "the key file (default DIR/secrets.key)", 0},
 };
 
@@ -68,8 +68,9 @@ out:
 
 int sl_cmd_secrets(int argc, char **argv)
 {
-    const char *data = "sluice-data", *db_file = NULL, *keyfile = NULL;
-    char *db_arg = NULL, *db = NULL;
+    struct sl_cli_store_args so = {.data = "sluice-data"};
+    const char *keyfile = NULL;
+    char *db = NULL;
     int opt;
 
     int help = sl_cli_subcommand_help(argc, argv, &sl_cli_spec_secrets);
@@ -82,16 +83,9 @@ int sl_cmd_secrets(int argc, char **argv)
     struct sl_cli_args ca;
     sl_cli_args_init(&ca, &sl_cli_spec_secrets, argc - 1, argv + 1);
     while ((opt = sl_cli_next(&ca)) > 0) {
+        if (sl_cli_store_opt(&so, opt, ca.arg))
+            continue;
         switch (opt) {
-        case 'd':
-            data = ca.arg;
-            break;
-        case 'b':
-            db_arg = (char *)ca.arg; /* argv's own bytes: its password is scrubbed there */
-            break;
-        case 'B':
-            db_file = ca.arg;
-            break;
         case 'k':
             keyfile = ca.arg;
             break;
@@ -101,11 +95,11 @@ int sl_cmd_secrets(int argc, char **argv)
         return ca.exit;
     if (sl_cli_too_many(&ca, 0))
         return SL_EXIT_USAGE;
-    if (sl_cli_db_url("secrets", db_arg, db_file, &db) < 0)
+    if (sl_cli_db_url("secrets", so.db_arg, so.db_file, &db) < 0)
         return SL_EXIT_USAGE;
     struct sl_error err = SL_ERROR_INIT;
     int64_t n = 0;
-    int rc = rotate(data, db, keyfile, &n, &err);
+    int rc = rotate(so.data, db, keyfile, &n, &err);
     free(db);
     if (rc < 0) {
         sl_cli_error("secrets rotate-key: %s", sl_error_format(&err));

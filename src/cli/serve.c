@@ -16,15 +16,15 @@
 static const struct sl_cli_opt serve_opts[] = {
     {'l', 0, "listen", "ADDR:PORT",
      "where to listen (default 127.0.0.1:8080; port 0 picks a free port, printed on stdout)", 0},
-    {'d', 0, "data", "DIR",
+    {SL_CLI_O_DATA, 0, "data", "DIR",
      "the data directory (default ./sluice-data): the SQLite database, repositories, "
      "workspaces, logs, artifacts",
      0},
-    {'b', 0, "db", "URL",
+    {SL_CLI_O_DB, 0, "db", "URL",
      "the store (default DIR/sluice.db; postgres://... too; or SLUICE_DB). A password in it "
      "is visible to every user in ps until it is scrubbed: use SLUICE_DB or --db-file",
      0},
-    SL_CLI_OPT_DB_FILE('B'),
+    SL_CLI_OPT_DB_FILE(SL_CLI_O_DB_FILE),
     {'w', 0, "workers", "N", "built-in workers, jobs run at once (default 1; 0 = none)", 0},
     {'g', 0, "grace", "SECONDS", "how long running jobs may finish at shutdown (default 30)", 0},
     {'k', 0, "secrets-key-file", "FILE",
@@ -97,16 +97,6 @@ const struct sl_cli_spec sl_cli_spec_serve = {
     .nopts = SL_ARRAY_LEN(serve_opts),
 };
 
-static bool parse_int(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
 /* "1048576", "64M", "1G": a byte count from 1 KiB to 1 TiB */
 static bool parse_size(const char *s, int64_t *out)
 {
@@ -137,36 +127,28 @@ int sl_cmd_serve(int argc, char **argv)
     struct sl_exec_sandbox sandbox = {0};
     bool use_sandbox = false;
     long workers = 1, grace = 30, lease = 60, long_poll = 30;
-    char *db_arg = NULL, *db = NULL;
-    const char *db_file = NULL;
+    struct sl_cli_store_args so = {.data = "sluice-data"};
+    char *db = NULL;
     int opt;
 
     o.listen = "127.0.0.1:8080";
-    o.data_dir = "sluice-data";
     struct sl_cli_args ca;
     sl_cli_args_init(&ca, &sl_cli_spec_serve, argc, argv);
     while ((opt = sl_cli_next(&ca)) > 0) {
+        if (sl_cli_store_opt(&so, opt, ca.arg))
+            continue;
         switch (opt) {
         case 'l':
             o.listen = ca.arg;
             break;
-        case 'd':
-            o.data_dir = ca.arg;
-            break;
-        case 'b':
-            db_arg = (char *)ca.arg; /* argv's own bytes: its password is scrubbed there */
-            break;
-        case 'B':
-            db_file = ca.arg;
-            break;
         case 'w':
-            if (!parse_int(ca.arg, 0, 256, &workers)) {
+            if (!sl_cli_parse_long(ca.arg, 0, 256, &workers)) {
                 sl_cli_error("serve: --workers takes 0 to 256, not '%s'", ca.arg);
                 return SL_EXIT_USAGE;
             }
             break;
         case 'g':
-            if (!parse_int(ca.arg, 0, 86400, &grace)) {
+            if (!sl_cli_parse_long(ca.arg, 0, 86400, &grace)) {
                 sl_cli_error("serve: --grace takes seconds (0 to 86400), not '%s'", ca.arg);
                 return SL_EXIT_USAGE;
             }
@@ -178,13 +160,13 @@ int sl_cmd_serve(int argc, char **argv)
             o.run_as = ca.arg;
             break;
         case 'L':
-            if (!parse_int(ca.arg, 3, 86400, &lease)) {
+            if (!sl_cli_parse_long(ca.arg, 3, 86400, &lease)) {
                 sl_cli_error("serve: --lease takes seconds (3 to 86400), not '%s'", ca.arg);
                 return SL_EXIT_USAGE;
             }
             break;
         case 'P':
-            if (!parse_int(ca.arg, 0, 30, &long_poll)) {
+            if (!sl_cli_parse_long(ca.arg, 0, 30, &long_poll)) {
                 sl_cli_error("serve: --long-poll takes seconds (0 to 30), not '%s'", ca.arg);
                 return SL_EXIT_USAGE;
             }
@@ -311,9 +293,10 @@ int sl_cmd_serve(int argc, char **argv)
     }
     if (sl_cli_too_many(&ca, 0))
         return SL_EXIT_USAGE;
-    if (sl_cli_db_url("serve", db_arg, db_file, &db) < 0)
+    if (sl_cli_db_url("serve", so.db_arg, so.db_file, &db) < 0)
         return SL_EXIT_USAGE;
     o.db_url = db;
+    o.data_dir = so.data;
     o.workers = (int)workers;
     o.lease_s = (int)lease;
     o.long_poll_s = long_poll > 0 ? (int)long_poll : -1;

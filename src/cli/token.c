@@ -7,9 +7,9 @@
 
 static const struct sl_cli_opt token_opts[] = {
     {'r', 0, "role", "ROLE", "the token's role (required)", SL_OPT_REQUIRED},
-    SL_CLI_OPT_DATA('d'),
-    SL_CLI_OPT_DB('b'),
-    SL_CLI_OPT_DB_FILE('B'),
+    SL_CLI_OPT_DATA(SL_CLI_O_DATA),
+    SL_CLI_OPT_DB(SL_CLI_O_DB),
+    SL_CLI_OPT_DB_FILE(SL_CLI_O_DB_FILE),
     {'n', 0, "name", "NAME", "a name to recognise it by (default: the role)", 0},
     {'E', 0, "expires-in", "DURATION",
      "the token stops working after DURATION (\"30 days\", \"12h\")", 0},
@@ -36,8 +36,8 @@ const struct sl_cli_spec sl_cli_spec_token = {
 
 int sl_cmd_token(int argc, char **argv)
 {
-    const char *data = "sluice-data", *db_file = NULL;
-    char *db_arg = NULL, *db = NULL;
+    struct sl_cli_store_args so = {.data = "sluice-data"};
+    char *db = NULL;
     struct sl_server_new_token nt = {0};
     int64_t secs = 0;
     int rc;
@@ -52,18 +52,11 @@ int sl_cmd_token(int argc, char **argv)
     struct sl_cli_args ca;
     sl_cli_args_init(&ca, &sl_cli_spec_token, argc - 1, argv + 1);
     while ((opt = sl_cli_next(&ca)) > 0) {
+        if (sl_cli_store_opt(&so, opt, ca.arg))
+            continue;
         switch (opt) {
         case 'r':
             nt.role = ca.arg;
-            break;
-        case 'd':
-            data = ca.arg;
-            break;
-        case 'b':
-            db_arg = (char *)ca.arg; /* argv's own bytes: its password is scrubbed there */
-            break;
-        case 'B':
-            db_file = ca.arg;
             break;
         case 'n':
             nt.name = ca.arg;
@@ -93,7 +86,7 @@ int sl_cmd_token(int argc, char **argv)
         return ca.exit;
     if (sl_cli_too_many(&ca, 0))
         return SL_EXIT_USAGE;
-    if (sl_cli_db_url("token", db_arg, db_file, &db) < 0)
+    if (sl_cli_db_url("token", so.db_arg, so.db_file, &db) < 0)
         return SL_EXIT_USAGE;
     if (!nt.role) {
         sl_cli_error("token create: --role is required (admin, maintainer, developer, viewer)");
@@ -102,7 +95,7 @@ int sl_cmd_token(int argc, char **argv)
     struct sl_error err = SL_ERROR_INIT;
     char *secret = NULL;
     int64_t id = 0;
-    rc = sl_server_token_create(data, db, &nt, &secret, &id, &err);
+    rc = sl_server_token_create(so.data, db, &nt, &secret, &id, &err);
     free(db);
     if (rc < 0) {
         sl_cli_error("token: %s", sl_error_format(&err));
