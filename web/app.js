@@ -311,7 +311,11 @@
           if (!r.ok) throw new HttpError(r.status, "log: " + r.statusText);
           const n = +r.headers.get("X-Log-Line-Count");
           if (!n) break;
-          text += await r.text();
+          let t = await r.text();
+          /* a line longer than one read (4 MiB) comes cut, alone: kept cut, and the next
+           * request starts at the next line (the server's index skips the rest unread) */
+          if (!t.endsWith("\n")) t = t.slice(0, window.SluiceLogView.LINE_MAX) + window.SluiceLogView.CUT + "\n";
+          text += t;
           got += n;
         }
         return text;
@@ -341,6 +345,8 @@
     };
     try {
       const head = await read(`lines=1-${FIRST_LINES}`);
+      /* a first line longer than one read, with lines after it: cut, as a block's would be */
+      if (view.partial && head.lines > 0 && head.got === 1) view.append(window.SluiceLogView.CUT + "\n");
       /* X-Log-Lines is -1 for a log stored before the line index: read on by offset */
       if (head.lines > head.got && !view.partial) {
         view.reserve(head.lines);

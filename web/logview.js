@@ -18,6 +18,9 @@
   const BUDGET = 16 << 20; /* characters of log text held by default */
   const BLOCK = 5000; /* lines per placeholder chunk (one range request each) */
   const FETCHES = 2; /* range requests in flight at once */
+  const LINE_MAX = 1 << 20; /* characters kept of a line that never ends (the rest dropped) */
+  const SHOW = 8192; /* characters of a line drawn (a row shows far fewer) */
+  const CUT = " … [line cut here: the raw log has all of it]";
   /* GitLab Runner's timestamped line: RFC 3339 UTC time, stream number, O/E, + when the line
    * continues the previous one */
   const STAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) [0-9a-f]{2}[OE]\+?(?: |$)/;
@@ -62,9 +65,20 @@
 
     append(text) {
       if (!text) return;
+      if (this.cutting) { /* the rest of an overlong line is dropped, up to its newline */
+        const nl = text.indexOf("\n");
+        if (nl < 0) return;
+        this.cutting = false;
+        text = text.slice(nl);
+      }
       let s = this.partial + text;
       const cut = s.lastIndexOf("\n");
-      if (cut < 0) { this.partial = s; this.changed(); return; }
+      if (cut < 0) {
+        if (s.length > LINE_MAX) { s = s.slice(0, LINE_MAX) + CUT; this.cutting = true; }
+        this.partial = s;
+        this.changed();
+        return;
+      }
       this.partial = s.slice(cut + 1);
       s = s.slice(0, cut + 1);
       const last = this.chunks[this.chunks.length - 1];
@@ -358,7 +372,7 @@
         r.ts.textContent = st ? st[1].slice(11, 19) : "";
         r.ts.title = st ? st[1] : "";
         if (st) text = text.slice(st[0].length);
-        window.SluiceAnsi.render(text === null ? "…" : text, r.tx);
+        window.SluiceAnsi.render(text === null ? "…" : text.length > SHOW ? text.slice(0, SHOW) + " …" : text, r.tx);
         r.du.textContent = sec && sec.t1 ? fmtDur(sec.t1 - sec.t0) : "";
       }
     }
@@ -412,6 +426,8 @@
     return m < 60 ? `${m}m ${s % 60}s` : `${Math.floor(m / 60)}h ${m % 60}m`;
   }
 
+  LogView.CUT = CUT;
+  LogView.LINE_MAX = LINE_MAX;
   window.SluiceLogView = LogView;
   window.SluiceFmtDur = fmtDur;
 })();
