@@ -89,6 +89,9 @@ enum sl_sched_failure {
     SL_SCHED_FAILURE_DOWNSTREAM_BRIDGE_PROJECT_NOT_FOUND,
     /* a deployment job whose triggerer may not deploy to its protected environment (deploy.c) */
     SL_SCHED_FAILURE_PROTECTED_ENVIRONMENT,
+    /* sluice's own: a job whose log holds a secret, under a project policy that fails it
+     * (server/secret_scan.c) */
+    SL_SCHED_FAILURE_SECRET_DETECTED,
     SL_SCHED_FAILURE_COUNT
 };
 

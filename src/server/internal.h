@@ -734,6 +734,9 @@ int sl_srv_scan_push(struct sl_server *s, const char *mirror, const char *tree, 
 void sl_srv_push_findings_store(struct sl_server *s, int64_t project_id, int64_t pipeline_id,
                                 const struct srv_push_findings *pf);
 void sl_srv_push_findings_release(struct srv_push_findings *pf);
+/* Whether job JOB_ID of PIPELINE_ID (0: any of its jobs), ending well, fails instead: its log
+ * holds a secret and the project's policy is fail or refuse. Errors are logged (false). */
+bool sl_srv_secret_fails_job(struct sl_server *s, int64_t pipeline_id, int64_t job_id);
 void sl_h_secret_finding_list(struct req *r);
 void sl_h_secret_policy_get(struct req *r);
 void sl_h_secret_policy_put(struct req *r);

@@ -190,6 +190,31 @@ out:
     return rc;
 }
 
+bool sl_srv_secret_fails_job(struct sl_server *s, int64_t pipeline_id, int64_t job_id)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_store_pipeline p = {0};
+    char *policy = NULL;
+    int64_t n = 0;
+    bool fails = false;
+    if (sl_store_pipeline_get(s->st, pipeline_id, &p, &err) < 0 ||
+        sl_store_secret_policy_get(s->st, p.project_id, &policy, &err) < 0)
+        goto out;
+    if (strcmp(policy, "fail") != 0 && strcmp(policy, "refuse") != 0)
+        goto out;
+    if (sl_store_secret_finding_count(s->st, pipeline_id, job_id, &n, &err) < 0)
+        goto out;
+    fails = n > 0;
+out:
+    if (err.code)
+        sl_log(SL_LOG_ERROR, "cannot read the secret detection policy: the job ends as it did",
+               "error", sl_error_format(&err), NULL);
+    sl_error_release(&err);
+    sl_store_pipeline_release(&p);
+    free(policy);
+    return fails;
+}
+
 /* ---- GET /api/v1/projects/{id}/secret_findings ---- */
 
 static json_t *finding_json(const struct sl_store_secret_finding *f)

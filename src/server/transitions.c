@@ -315,6 +315,15 @@ int sl_srv_transition(struct sl_server *s, int64_t pipeline_id, enum srv_event e
      * jobs of a pipeline at once take turns, so what they decide is decided once. A
      * transition started from inside another (SL_EBUSY: this thread's transaction is open)
      * runs in that one. */
+    /* a job that printed a secret fails when its project's policy says so (secret_scan.c);
+     * read before the transaction, which holds the pipeline row */
+    struct srv_finish secret_fin;
+    if (ev == SRV_EV_FINISHED && fin && fin->reason == SL_SCHED_FAILURE_NONE &&
+        sl_srv_secret_fails_job(s, pipeline_id, fin->job_id)) {
+        secret_fin = *fin;
+        secret_fin.reason = SL_SCHED_FAILURE_SECRET_DETECTED;
+        fin = &secret_fin;
+    }
     int trc = sl_store_tx_begin(s->st, pipeline_id, err);
     if (trc < 0 && trc != SL_EBUSY)
         return trc;

@@ -111,13 +111,15 @@ int sl_store_secret_finding_list(struct sl_store *st, int64_t project_id,
     return rc;
 }
 
-int sl_store_secret_finding_count(struct sl_store *st, int64_t pipeline_id, int64_t *out,
-                                  struct sl_error *err)
+int sl_store_secret_finding_count(struct sl_store *st, int64_t pipeline_id, int64_t job_id,
+                                  int64_t *out, struct sl_error *err)
 {
     struct db_rows rows = {0};
-    struct db_value v = db_int(pipeline_id);
-    int rc = sl_db_run(st, false, "SELECT COUNT(*) FROM secret_findings WHERE pipeline_id = ?", &v,
-                       1, &rows, NULL, err);
+    struct db_value v[] = {db_int(pipeline_id), db_int(job_id), db_int(job_id)};
+    int rc = sl_db_run(st, false,
+                       "SELECT COUNT(*) FROM secret_findings WHERE pipeline_id = ? AND job_id > 0 "
+                       "AND (CAST(? AS BIGINT) = 0 OR job_id = ?)",
+                       v, SL_ARRAY_LEN(v), &rows, NULL, err);
     if (rc == 0)
         *out = sl_db_get_int(&rows, 0, 0);
     sl_db_rows_release(&rows);

@@ -1050,9 +1050,9 @@ int sl_store_secret_finding_list(struct sl_store *st, int64_t project_id,
                                  const struct sl_store_page *page,
                                  struct sl_store_secret_finding **out, size_t *n,
                                  struct sl_error *err);
-/* How many findings the jobs of PIPELINE_ID's logs and its commit have. */
-int sl_store_secret_finding_count(struct sl_store *st, int64_t pipeline_id, int64_t *out,
-                                  struct sl_error *err);
+/* How many log findings job JOB_ID has (0: any job of PIPELINE_ID). */
+int sl_store_secret_finding_count(struct sl_store *st, int64_t pipeline_id, int64_t job_id,
+                                  int64_t *out, struct sl_error *err);
 /* A project's policy: "report" (also when none was set), "fail" or "refuse". Caller frees. */
 int sl_store_secret_policy_get(struct sl_store *st, int64_t project_id, char **out,
                                struct sl_error *err);

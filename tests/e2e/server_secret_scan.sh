@@ -7,6 +7,7 @@
 #    sends in two trace chunks cut inside it (secrets split across chunks) are found once,
 #    whole;
 #  - the policy API: report by default, fail/refuse set by a maintainer, others refused;
+#    under refuse a job that prints a token fails (secret_detected), and its pipeline;
 #  - pushes (a signed GitLab push webhook): the lines the new commits add are scanned; a
 #    private key pushed in report-only mode is a finding with its commit, file and line and
 #    the pipeline is made; with "refuse" a push adding a token makes no pipeline (202) and
@@ -87,6 +88,13 @@ req PUT /api/v1/projects/$project/secret_detection "$admin" '{"policy":7}'
 expect "a number is refused" 400 "$code"
 req GET /api/v1/projects/$project/secret_detection "$admin"
 expect "the policy stays" refuse "$(jget "['policy']")"
+# with refuse (or fail) a job that prints a secret fails, and so does its pipeline
+pipeline_run
+wait_for 300 pipeline_done || bad "the second pipeline ends" "$body"
+expect "refuse: the pipeline of a job that printed a token fails" failed "$pstatus"
+jstate() { python3 -c 'import json,sys; j=[j for j in json.load(sys.stdin)["jobs"] if j["name"]==sys.argv[1]][0]; print(j["status"], j.get("failure_reason"))' "$1" <<<"$body"; }
+expect "the job that printed it failed: secret_detected" "failed secret_detected" "$(jstate leaky)" "$body"
+req PUT /api/v1/projects/$project/secret_detection "$admin" '{"policy":"report"}'
 
 server_stop
 
