@@ -217,10 +217,17 @@ static void check_bool(struct lint *l, const char *p, const char *k, const struc
         sl_lint_error(l, n, "%s:%s config should be a boolean value", p, k);
 }
 
-static void check_duration(struct lint *l, const char *p, const char *k, const struct sl_node *n)
+/* GitLab's Entry::Timeout: a duration under ChronicDuration.output(Project::MAX_BUILD_TIMEOUT),
+ * one ActiveSupport month (2,629,746 s: "1 mo 10 hrs 29 mins 6 secs"), compared strictly as
+ * LegacyValidationHelpers#validate_duration_limit does. */
+#define KW_TIMEOUT_LIMIT_S 2629746
+static void check_timeout(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    if (!sl_kw_duration_ok(n, NULL))
+    int64_t s;
+    if (!sl_kw_duration_ok(n, &s))
         sl_lint_error(l, n, "%s:%s config should be a duration", p, k);
+    else if (s >= KW_TIMEOUT_LIMIT_S)
+        sl_lint_error(l, n, "%s:%s config should not exceed the limit", p, k);
 }
 
 static void check_strings(struct lint *l, const char *p, const char *k, const struct sl_node *n)
@@ -1233,7 +1240,7 @@ const struct keyword sl_job_keywords[] = {
     {"when", KW_JOB, KW_CORE, check_when},
     {"allow_failure", KW_JOB, KW_CORE, check_allow_failure},
     {"retry", KW_JOB | KW_DEFAULT, KW_CORE, check_retry},
-    {"timeout", KW_JOB | KW_DEFAULT, KW_CORE, check_duration},
+    {"timeout", KW_JOB | KW_DEFAULT, KW_CORE, check_timeout},
     {"extends", KW_JOB, KW_CORE, check_extends},
     {"inherit", KW_JOB, KW_CORE, check_inherit},
     {"parallel", KW_JOB, KW_CORE, check_parallel},
