@@ -373,7 +373,8 @@ void sl_srv_poller_join(struct sl_server *s);
  * machine (absolute or file://) must open as a git repository (bare or not); a network URL
  * must answer a fetch's ref listing as the mirror fetch asks it (no credentials), within
  * 10 s. Returns 0; SL_EINVAL with ERR saying why (libgit2's message, never the URL, which
- * may hold a password); SL_EBUSY when too many network checks are running already. */
+ * may hold a password); SL_EBUSY when another request is waiting on a remote already, or too many
+ * remotes that never answered are still being asked. */
 int sl_srv_repo_check(const char *repo_url, struct sl_error *err);
 /* Polls project P: fetches it and makes a "push" pipeline of its default branch when the
  * branch moved since the commit recorded for it (the first poll only records it). 1 with

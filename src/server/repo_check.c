@@ -7,9 +7,11 @@
  * what the check accepts is what a pipeline can fetch. libgit2 1.5 has no connect or read
  * timeout of its own (a remote that accepts and never answers holds its caller for ever), so
  * the question is asked on a detached thread and the request waits at most CHECK_WAIT_S for
- * it; a thread whose remote never answers is left to end with that connection, and at most
- * CHECKS_MAX of them run at a time, so a hostile URL cannot make the server spend threads
- * without bound. */
+ * it. The request holds one of the HTTP pool's threads (two by default) meanwhile, so only
+ * WAITING_MAX requests wait on remotes at once and the pool always has a thread for the rest;
+ * a check thread whose remote never answers is left to end with that connection, and at most
+ * THREADS_MAX of them live at once, so a hostile URL cannot make the server spend threads
+ * without bound. Past either limit the request is answered 503 (SL_EBUSY). */
 #include "base/compat.h"
 #include "base/alloc.h"
 #include "base/str.h"
@@ -23,11 +25,21 @@
 
 enum {
     CHECK_WAIT_S = 10, /* the longest a project request waits on a remote */
-    CHECKS_MAX = 4,    /* network checks running at once (finished or abandoned ones not) */
+    WAITING_MAX = 1,   /* requests waiting on a remote at once */
+    THREADS_MAX = 8,   /* check threads alive at once, abandoned ones included */
 };
 
 static pthread_once_t git_once = PTHREAD_ONCE_INIT;
-static atomic_int checks_running;
+static atomic_int checks_waiting, check_threads;
+
+/* Takes one of LIMIT places in *COUNT: false when all are taken. */
+static bool take(atomic_int *count, int limit)
+{
+    if (atomic_fetch_add(count, 1) < limit)
+        return true;
+    atomic_fetch_sub(count, 1);
+    return false;
+}
 
 static void git_init_once(void)
 {
@@ -96,7 +108,7 @@ static void *check_thread(void *arg)
     c->done = true;
     pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
-    atomic_fetch_sub(&checks_running, 1);
+    atomic_fetch_sub(&check_threads, 1);
     check_release(c);
     return NULL;
 }
@@ -104,11 +116,15 @@ static void *check_thread(void *arg)
 /* The URL itself stays out of the messages: it may carry a password. */
 static int check_remote(const char *url, struct sl_error *err)
 {
-    if (atomic_fetch_add(&checks_running, 1) >= CHECKS_MAX) {
-        atomic_fetch_sub(&checks_running, 1);
+    if (!take(&checks_waiting, WAITING_MAX))
         return sl_error_set(err, SL_EBUSY,
-                            "%d repositories are being checked already; try again shortly",
-                            CHECKS_MAX);
+                            "another repository is being checked; try again shortly");
+    if (!take(&check_threads, THREADS_MAX)) {
+        atomic_fetch_sub(&checks_waiting, 1);
+        return sl_error_set(err, SL_EBUSY,
+                            "%d repositories that never answered are still being checked; "
+                            "try again later",
+                            THREADS_MAX);
     }
     struct check *c = sl_xcalloc(1, sizeof(*c));
     pthread_mutex_init(&c->mu, NULL);
@@ -127,7 +143,8 @@ static int check_remote(const char *url, struct sl_error *err)
     int e = pthread_create(&t, &attr, check_thread, c);
     pthread_attr_destroy(&attr);
     if (e != 0) {
-        atomic_fetch_sub(&checks_running, 1);
+        atomic_fetch_sub(&check_threads, 1);
+        atomic_fetch_sub(&checks_waiting, 1);
         c->refs = 1;
         check_release(c);
         errno = e;
@@ -146,6 +163,7 @@ static int check_remote(const char *url, struct sl_error *err)
     else if (c->rc < 0)
         rc = sl_error_set(err, SL_EINVAL, "%s", c->msg);
     pthread_mutex_unlock(&c->mu);
+    atomic_fetch_sub(&checks_waiting, 1);
     check_release(c);
     return rc;
 }

@@ -150,8 +150,25 @@ python3 "$(dirname "$0")/lib/git_http_backend.py" "$tmp/remote" "$tmp/silent.por
 silent=$!
 helpers+=("$silent")
 for _ in $(seq 100); do [[ -s $tmp/silent.port ]] && break; sleep 0.1; done
-req POST /api/v1/projects "$maint" "{\"name\":\"silent\",\"repo_url\":\"http://127.0.0.1:$(cat "$tmp/silent.port")/app.git\"}"
-expect "repo_url: a remote that never answers: 400 once the check gives up" "400 1" "$code $(grep -c 'repo_url cannot be read: no answer within 10 s' <<<"$body")" "$body"
+curl -s -o "$tmp/silent.body" -w '%{http_code}' -X POST -H "Authorization: Bearer $maint" \
+  -H 'Content-Type: application/json' "$url/api/v1/projects" \
+  --data-binary "{\"name\":\"silent\",\"repo_url\":\"http://127.0.0.1:$(cat "$tmp/silent.port")/app.git\"}" >"$tmp/silent.code" &
+waiter=$!
+# while that request waits on the silent remote (connected to it), another network check is
+# refused at once: one request at a time holds an HTTP thread on a remote
+for _ in $(seq 300); do
+  ss -tn state established 2>/dev/null | grep -q ":$(cat "$tmp/silent.port") " && break
+  sleep 0.1
+done
+code=$(curl -s -o "$tmp/body" -D "$tmp/headers" -w '%{http_code}' -X POST -H "Authorization: Bearer $maint" \
+  -H 'Content-Type: application/json' "$url/api/v1/projects" \
+  --data-binary "{\"name\":\"second\",\"repo_url\":\"$remote/app.git\"}")
+body=$(cat "$tmp/body")
+expect "repo_url: a second check while one waits: 503 busy with Retry-After" "503 1 1" "$code $(grep -c '"busy"' <<<"$body") $(grep -ci '^retry-after:' "$tmp/headers")" "$body"
+req GET /api/v1/projects "$viewer"
+expect "... and the rest of the API answers meanwhile" 200 "$code"
+wait "$waiter"
+expect "repo_url: a remote that never answers: 400 once the check gives up" "400 1" "$(cat "$tmp/silent.code") $(grep -c 'repo_url cannot be read: no answer within 10 s' "$tmp/silent.body")" "$(cat "$tmp/silent.body")"
 kill "$silent"; wait "$silent" 2>/dev/null
 # a port nobody listens on (the backend's, now closed), over each network scheme
 for scheme in http git ssh; do
