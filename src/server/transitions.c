@@ -16,6 +16,38 @@ static bool terminal(enum sl_sched_status st)
            st == SL_SCHED_SKIPPED;
 }
 
+/* Whether the parsed view V of job I of N fits its pipeline as the scheduler checks it:
+ * a spec that parses but was altered (needs out of range, another stage than its row's, a
+ * retry count the scheduler refuses) must not make every later transition of the pipeline
+ * fail. */
+static bool view_fits(const struct srv_spec_view *v, const struct sl_store_job *row, size_t i,
+                      size_t n)
+{
+    const struct sl_sched_job *sj = &v->sched;
+    if (sj->stage != row->stage_idx || sj->retry_max < 0 || sj->retry_max > SL_SCHED_MAX_RETRY ||
+        (unsigned)sj->when > SL_SCHED_DELAYED || sj->start_in_ms < 0 ||
+        v->nstages > SL_SCHED_MAX_JOBS)
+        return false;
+    for (size_t t = 0; t < sj->nneeds; t++)
+        if (sj->needs[t] >= n || sj->needs[t] == i)
+            return false;
+    return true;
+}
+
+/* The view of a job whose stored spec is corrupt, from its row's own columns (stage, when,
+ * allow_failure): it is scheduled as a job without needs or retries, and fails where its
+ * spec is decoded (a worker, the runner API), instead of wedging its pipeline. */
+static void view_from_row(const struct sl_store_job *row, struct srv_spec_view *v)
+{
+    enum sl_sched_when w = SL_SCHED_ON_SUCCESS;
+    memset(v, 0, sizeof(*v));
+    v->sched.stage = row->stage_idx >= 0 && row->stage_idx < SL_SCHED_MAX_JOBS ? row->stage_idx : 0;
+    if (row->when)
+        sl_sched_when_parse(row->when, &w);
+    v->sched.when = w == SL_SCHED_DELAYED ? SL_SCHED_ON_SUCCESS : w; /* its delay is in the spec */
+    v->sched.allow_failure = row->allow_failure;
+}
+
 static void saved_from_row(const struct sl_store_job *j, struct sl_sched_saved *sv)
 {
     enum sl_sched_status st = SL_SCHED_CREATED;
@@ -211,8 +243,20 @@ static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, si
     bridge = sl_xcalloc(n, sizeof(*bridge));
     for (size_t i = 0; i < n; i++) {
         struct srv_spec_view v;
-        if ((rc = sl_srv_spec_view_get(s->spec_views, jobs[i].id, jobs[i].spec, &v, err)) < 0)
-            goto out;
+        struct sl_error verr = SL_ERROR_INIT;
+        bool fits = sl_srv_spec_view_get(s->spec_views, jobs[i].id, jobs[i].spec, &v, &verr) == 0;
+        if (fits && !view_fits(&v, &jobs[i], i, n)) {
+            sl_srv_spec_view_release(&v);
+            fits = false;
+            sl_error_set(&verr, SL_EINVAL, "job spec: does not fit its pipeline");
+        }
+        if (!fits) {
+            sl_log(SL_LOG_ERROR, "a job's stored spec is corrupt: scheduled from its row", "job",
+                   jobs[i].name, "error", sl_error_format(&verr), NULL);
+            atomic_fetch_add(&s->metrics.store_errors, 1);
+            view_from_row(&jobs[i], &v);
+        }
+        sl_error_release(&verr);
         sj[i] = v.sched; /* its arrays are now sj[i]'s */
         sj[i].name = jobs[i].name;
         bridge[i] = v.bridge;

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# A corrupt row is an error, never a crash: with the server stopped, the stored jobs' specs
+# are overwritten with text that is not the JSON the server wrote (not JSON, an array, keys
+# of the wrong types, an empty string, bytes that are no UTF-8) and a pipeline's variables
+# and lint errors too; then the server starts again (recovery reads those rows), answers
+# the pipeline, its jobs, a retry, a play, a cancel and the metrics (200, or an error
+# status: never a dropped connection), its built-in worker fails the corrupt jobs it claims
+# and the pipeline finishes (a job whose spec cannot be read is scheduled from its row's
+# columns, transitions.c), and it still stops cleanly (exit 0, no sanitizer report).
+set -u
+. "$(dirname "$0")/lib/skip.sh"
+bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+for tool in curl python3 git sqlite3; do
+  command -v $tool >/dev/null || skip "needs $tool, which is not installed"
+done
+tmp=$(mktemp -d)
+. "$(dirname "$0")/lib/server.sh"
+db=() # the rows are corrupted with sqlite3: this script's store is the data directory's
+trap 'server_stop; rm -rf "$tmp"' EXIT
+shared_dir
+
+mkdir "$tmp/repo"
+{
+  printf 'a:\n  script: [echo a]\n'
+  printf 'b:\n  needs: [a]\n  script: [echo b]\n'
+  printf 'c:\n  stage: test\n  script: [echo c]\n'
+  printf 'd:\n  stage: deploy\n  when: manual\n  script: [echo d]\n'
+  printf 'e:\n  stage: deploy\n  script: [echo e]\n'
+  printf 'f:\n  stage: deploy\n  retry: 2\n  script: [echo f]\n'
+} >"$tmp/repo/.gitlab-ci.yml"
+(cd "$tmp/repo" && git init -q -b main && git add . &&
+  git -c user.email=t@t -c user.name=t commit -qm init) || exit 1
+
+server_start --workers 0 || exit 1
+req POST /api/v1/projects "$admin" "{\"name\":\"corrupt\",\"repo_url\":\"$tmp/repo\"}"
+project=$(jget "['id']")
+req POST /api/v1/projects/$project/pipelines "$admin" '{}'
+expect "the pipeline is created" 201 "$code" "$body"
+pipeline=$(jget "['id']")
+server_stop
+
+sqlite3 "$tmp/data/sluice.db" <<SQL || bad "the rows are corrupted with sqlite3"
+UPDATE jobs SET spec = 'not json at all' WHERE name = 'a';
+UPDATE jobs SET spec = '[1, 2, 3]' WHERE name = 'b';
+UPDATE jobs SET spec = '{"needs":"a","stage_idx":[1],"nstages":"x","when":7,"retry_max":{}}' WHERE name = 'c';
+UPDATE jobs SET spec = '' WHERE name = 'd';
+UPDATE jobs SET spec = CAST(X'7B226E65656473223A5BFF' AS TEXT) WHERE name = 'e';
+UPDATE jobs SET spec = '{"needs":[99999999,-1],"allow_exit_codes":"x"}' WHERE name = 'f';
+UPDATE pipelines SET variables = '{{{', yaml_errors = '"x"' WHERE id = $pipeline;
+SQL
+
+alive() {
+  req GET /healthz ""
+  expect "$1: the server still answers" 200 "$code"
+}
+answered() { # NAME: any HTTP status, not a dropped connection (curl's 000)
+  if [[ $code != 000 && -n $code ]]; then ok "$1: answered ($code)"; else bad "$1: no answer"; fi
+}
+
+# recovery at start reads every unfinished job's row
+server_start --workers 0 || { bad "the server starts on corrupt rows"; exit 1; }
+ok "the server starts on corrupt rows"
+req GET /api/v1/pipelines/$pipeline "$admin"
+answered "GET the pipeline"
+req GET "/api/v1/pipelines/$pipeline?include_retried=true" "$admin"
+answered "GET the pipeline with its retried jobs"
+req GET /api/v1/projects/$project/pipelines "$admin"
+answered "GET the project's pipelines"
+for name in a b c d e f; do
+  id=$(sqlite3 "$tmp/data/sluice.db" "SELECT id FROM jobs WHERE name = '$name'")
+  req GET /api/v1/jobs/$id "$admin"
+  answered "GET job $name"
+  req POST /api/v1/jobs/$id/retry "$admin" '{}'
+  answered "retry job $name"
+  req POST /api/v1/jobs/$id/play "$admin" '{}'
+  answered "play job $name"
+done
+req GET /metrics "$admin"
+expect "GET /metrics" 200 "$code"
+alive "after the reads and actions"
+server_stop
+
+# a worker claims what is pending: a job it cannot decode fails, the server goes on
+rm -f "$tmp/err"
+server_start --workers 1 || { bad "the server starts with a worker on corrupt rows"; exit 1; }
+settled() {
+  [[ $(sqlite3 "$tmp/data/sluice.db" "SELECT count(*) FROM jobs WHERE status IN ('pending', 'running')") == 0 ]]
+}
+wait_for 60 settled
+expect "the worker settles every pending corrupt job" 0 \
+  "$(sqlite3 "$tmp/data/sluice.db" "SELECT count(*) FROM jobs WHERE status IN ('pending', 'running')")"
+status_of() { sqlite3 "$tmp/data/sluice.db" "SELECT status FROM jobs WHERE name = '$1' ORDER BY id DESC LIMIT 1"; }
+# a, b and c cannot be decoded into a runnable job: they fail (their pipeline is not wedged
+# on their rows), and what came after them in later stages is skipped
+for name in a b c; do
+  expect "job $name, whose spec is corrupt, failed" failed "$(status_of "$name")"
+done
+expect "no corrupt job passed" 0 \
+  "$(sqlite3 "$tmp/data/sluice.db" "SELECT count(*) FROM jobs WHERE status = 'success'")"
+pstatus=$(sqlite3 "$tmp/data/sluice.db" "SELECT status FROM pipelines WHERE id = $pipeline")
+expect "the pipeline finished failed" failed "$pstatus"
+req POST /api/v1/pipelines/$pipeline/cancel "$admin" '{}'
+answered "cancel the pipeline"
+alive "after the worker and the cancel"
+finish
