@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""log_scan_http: the server's CPU per trace PATCH (a runner sending a job's log in chunks of
+4 KiB), against a real `sluice serve --workers 0` on loopback with SQLite, to put
+bench/log_scan.c's per-chunk cost of secret scanning beside what a whole PATCH costs (HTTP,
+the job token's check, the job's lease renewal, the append, the scan).
+
+    python3 bench/log_scan_http.py build/release/sluice [CHUNKS] [CHUNK_BYTES]
+
+Prints the server's user+system CPU per PATCH (from /proc/PID/stat) and the wall time."""
+import http.client, json, os, subprocess, sys, tempfile, time
+
+bin_, chunks = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 4000
+size = int(sys.argv[3]) if len(sys.argv) > 3 else 4096
+tmp = tempfile.mkdtemp()
+repo = os.path.join(tmp, "repo")
+os.makedirs(repo)
+subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+open(os.path.join(repo, ".gitlab-ci.yml"), "w").write("job:\n  script: [echo hi]\n")
+subprocess.run(["git", "add", "."], cwd=repo, check=True)
+subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "x"], cwd=repo, check=True)
+out = open(os.path.join(tmp, "out"), "w+")
+srv = subprocess.Popen([bin_, "serve", "--listen", "127.0.0.1:0", "--data", os.path.join(tmp, "data"), "--workers", "0"],
+                       stdout=out, stderr=subprocess.DEVNULL)
+addr = None
+for _ in range(300):
+    out.seek(0)
+    t = out.read()
+    if "listening on http://" in t:
+        addr = t.split("listening on http://")[1].split()[0]
+        break
+    time.sleep(0.05)
+host, port = addr.rsplit(":", 1)
+admin = open(os.path.join(tmp, "data", "admin.token")).read().strip()
+c = http.client.HTTPConnection(host, int(port))
+
+
+def call(method, path, body=None, headers=None, raw=None):
+    h = dict(headers or {})
+    data = raw
+    if body is not None:
+        data = json.dumps(body).encode()
+        h["Content-Type"] = "application/json"
+    c.request(method, path, body=data, headers=h)
+    r = c.getresponse()
+    b = r.read()
+    return r.status, (json.loads(b) if b and b[:1] in b"{[" else b)
+
+
+A = {"Authorization": "Bearer " + admin}
+_, p = call("POST", "/api/v1/projects", {"name": "bench", "repo_url": repo}, A)
+_, rn = call("POST", "/api/v1/runners", {"name": "bench", "tags": [], "run_untagged": True}, A)
+call("POST", f"/api/v1/projects/{p['id']}/pipelines", {"ref": "main"}, A)
+_, job = call("POST", "/api/v4/jobs/request", {"token": rn["token"], "info": {"features": {"trace_reset": True}}})
+line = b"[42] CC src/module_17/file_233.o -O2 -Wall -fPIC ok\n"
+lines = [line] * 39 + [b"[43] fetching token for registry mirror 12 (cached)\n"]
+text = b"".join(lines)
+chunk = (text * (size // len(text) + 1))[:size]
+
+
+def cpu():
+    f = open(f"/proc/{srv.pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+c0, w0, at = cpu(), time.monotonic(), 0
+for i in range(chunks):
+    st, _ = call("PATCH", f"/api/v4/jobs/{job['id']}/trace", raw=chunk,
+                 headers={"JOB-TOKEN": job["token"], "Content-Range": f"{at}-{at + size - 1}"})
+    assert st == 202, st
+    at += size
+c1, w1 = cpu(), time.monotonic()
+print(f"{chunks} PATCHes of {size} bytes: server CPU {1e6 * (c1 - c0) / chunks:.0f} us per PATCH, "
+      f"wall {1e6 * (w1 - w0) / chunks:.0f} us per PATCH")
+srv.terminate()
+srv.wait()
