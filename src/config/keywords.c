@@ -217,17 +217,30 @@ static void check_bool(struct lint *l, const char *p, const char *k, const struc
         sl_lint_error(l, n, "%s:%s config should be a boolean value", p, k);
 }
 
-/* GitLab's Entry::Timeout: a duration under ChronicDuration.output(Project::MAX_BUILD_TIMEOUT),
- * one ActiveSupport month (2,629,746 s: "1 mo 10 hrs 29 mins 6 secs"), compared strictly as
- * LegacyValidationHelpers#validate_duration_limit does. */
+/* GitLab's DurationValidator with a limit, for LOC NAME (`jobs:x start in`): a value that is
+ * no duration (or absent: N NULL, reported at AT) fails both of its checks, "should be a
+ * duration" and "should not exceed the limit" (validate_duration_limit is false for what does
+ * not parse); a duration fails the second past LIMIT_S seconds. The limit compares
+ * `value.from_now < limit.from_now`, two clock readings apart, so the limit itself passes. */
+void sl_kw_duration_limit(struct lint *l, const char *loc, const char *name,
+                          const struct sl_node *n, const struct sl_node *at, int64_t limit_s)
+{
+    int64_t s = 0;
+    bool ok = n && sl_kw_duration_ok(n, &s);
+    if (!ok)
+        sl_lint_error(l, n ? n : at, "%s %s should be a duration", loc, name);
+    if (!ok || s > limit_s)
+        sl_lint_error(l, n ? n : at, "%s %s should not exceed the limit", loc, name);
+}
+
+/* GitLab's Entry::Timeout: at most ChronicDuration.output(Project::MAX_BUILD_TIMEOUT), one
+ * ActiveSupport month (2,629,746 s: "1 mo 10 hrs 29 mins 6 secs"). */
 #define KW_TIMEOUT_LIMIT_S 2629746
 static void check_timeout(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    int64_t s;
-    if (!sl_kw_duration_ok(n, &s))
-        sl_lint_error(l, n, "%s:%s config should be a duration", p, k);
-    else if (s >= KW_TIMEOUT_LIMIT_S)
-        sl_lint_error(l, n, "%s:%s config should not exceed the limit", p, k);
+    char *loc = sl_xasprintf("%s:%s", p, k);
+    sl_kw_duration_limit(l, loc, "config", n, n, KW_TIMEOUT_LIMIT_S);
+    free(loc);
 }
 
 static void check_strings(struct lint *l, const char *p, const char *k, const struct sl_node *n)
@@ -556,8 +569,20 @@ static void check_rules_list(struct lint *l, const char *p, const char *k, const
             sl_lint_error(l, x, "%s allow_failure should be a boolean value", loc);
         if ((x = sl_kw_get(r, "interruptible")) && !sl_kw_is_bool(x))
             sl_lint_error(l, x, "%s interruptible should be a boolean value", loc);
-        if ((x = sl_kw_get(r, "start_in")) && !sl_kw_duration_ok(x, NULL))
-            sl_lint_error(l, x, "%s start_in should be a duration", loc);
+        /* Rules::Rule: start_in only with `when: delayed`, and there required (presence,
+         * then the duration validator with its one-week limit) */
+        x = sl_kw_get(r, "start_in");
+        const char *rw = sl_node_scalar(sl_kw_get(r, "when"));
+        bool delayed = rw && !strcmp(rw, "delayed");
+        if (kind == RULES_JOB && x && !delayed)
+            sl_lint_error(l, r, "%s config contains disallowed keys: start_in", loc);
+        if (kind == RULES_JOB && delayed) {
+            if (!x)
+                sl_lint_error(l, r, "%s start in can't be blank", loc);
+            sl_kw_duration_limit(l, loc, "start in", x, r, SL_KW_START_IN_LIMIT_S);
+        } else if (kind != RULES_JOB && x && !sl_kw_duration_ok(x, NULL)) {
+            sl_lint_error(l, x, "%s start in should be a duration", loc);
+        }
         if ((x = sl_kw_get(r, "variables")))
             check_variables(l, loc, "variables", x);
         if ((x = sl_kw_val(l, r, "needs")))
@@ -1117,11 +1142,7 @@ static void check_extends(struct lint *l, const char *p, const char *k, const st
 
 static void check_start_in(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    int64_t s;
-    if (!sl_kw_duration_ok(n, &s))
-        sl_lint_error(l, n, "%s %s should be a duration", p, "start in");
-    else if (s > 7 * 86400)
-        sl_lint_error(l, n, "%s %s should not exceed the limit", p, "start in");
+    sl_kw_duration_limit(l, p, "start in", n, n, SL_KW_START_IN_LIMIT_S);
     (void)k;
 }
 

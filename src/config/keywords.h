@@ -116,6 +116,11 @@ bool sl_kw_strings(const struct sl_node *n);
 bool sl_kw_str_array(const struct sl_node *n);
 bool sl_kw_nested_strings(const struct sl_node *n, int depth);
 bool sl_kw_duration_ok(const struct sl_node *n, int64_t *secs);
+/* GitLab's DurationValidator with a limit (keywords.c): "LOC NAME should be a duration" and
+ * "... should not exceed the limit", N NULL for an absent value (reported at AT). */
+#define SL_KW_START_IN_LIMIT_S (7 * 86400)
+void sl_kw_duration_limit(struct lint *l, const char *loc, const char *name,
+                          const struct sl_node *n, const struct sl_node *at, int64_t limit_s);
 /* Reports keys of MAP not in ALLOWED (NULL-terminated) as "LOC config contains unknown
  * keys: a, b". Returns true when there were none. */
 bool sl_kw_unknown_keys(struct lint *l, const char *loc, const struct sl_node *map,

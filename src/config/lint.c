@@ -390,8 +390,11 @@ static void check_job(struct lint *l, const struct sl_config_job *j)
     check_disallowed_with_rules(l, j, loc);
     const char *when = sl_node_scalar(sl_node_get(job, "when"));
     if (when && !strcmp(when, "delayed") && !sl_node_get(job, "start_in") &&
-        !sl_node_get(job, "rules"))
+        !sl_node_get(job, "rules")) {
+        /* the duration validator's two checks both fail on nil */
         sl_lint_error_pos(l, j->pos, "%s start in should be a duration", loc);
+        sl_lint_error_pos(l, j->pos, "%s start in should not exceed the limit", loc);
+    }
     /* GitLab's Job entry: start_in only for a delayed job without rules */
     const struct sl_node *start_in = sl_kw_get(job, "start_in");
     if (start_in && (!when || strcmp(when, "delayed") || sl_node_get(job, "rules")))
