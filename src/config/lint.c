@@ -285,6 +285,22 @@ static void check_self_needs(struct lint *l, const struct sl_config_job *j)
     }
 }
 
+/* GitLab's MutuallyExclusiveKeysValidator for keys A and B of job J: both present is an
+ * error naming them in the job's order. */
+static void exclusive(struct lint *l, const struct sl_config_job *j, const char *loc, const char *a,
+                      const char *b)
+{
+    const struct sl_node *job = j->node;
+    if (!sl_node_get(job, a) || !sl_node_get(job, b))
+        return;
+    const char *first = NULL;
+    for (size_t i = 0; i < job->n && !first; i++)
+        if (!strcmp(job->pairs[i].key, a) || !strcmp(job->pairs[i].key, b))
+            first = job->pairs[i].key;
+    sl_lint_error_pos(l, j->pos, "%s config these keys cannot be used together: %s, %s", loc, first,
+                      !strcmp(first, a) ? b : a);
+}
+
 /* Whether JOB needs an upstream project's pipeline (`needs: {pipeline: group/project}`,
  * GitLab's Need::Bridge: `pipeline` without `job`), which a bridge may mirror instead of
  * triggering anything. */
@@ -360,16 +376,12 @@ static void check_job(struct lint *l, const struct sl_config_job *j)
     } else {
         check_keys(l, loc, job, KW_JOB, NULL, is_job ? job_not : NULL);
     }
-    if (is_job && !l->cfg->shape_only && sl_node_get(job, "trigger")) {
-        /* Processable's mutually_exclusive_keys: the keys in the job's order */
-        struct sl_str both = SL_STR_INIT;
-        for (size_t i = 0; i < job->n; i++)
-            if (sl_kw_one_of(job->pairs[i].key,
-                             (const char *const[]){"script", "run", "trigger", NULL}))
-                sl_str_addf(&both, "%s%s", both.len ? ", " : "", job->pairs[i].key);
-        sl_lint_error_pos(l, j->pos, "%s config these keys cannot be used together: %s", loc,
-                          both.buf);
-        sl_str_release(&both);
+    if (!l->cfg->shape_only) {
+        /* Processable's mutually_exclusive_keys (script/trigger, run/trigger), then Job's
+         * (script/run) */
+        exclusive(l, j, loc, "script", "trigger");
+        exclusive(l, j, loc, "run", "trigger");
+        exclusive(l, j, loc, "script", "run");
     }
     if (is_bridge && !sl_node_get(job, "trigger") && !bridge_pipeline_need(job))
         sl_lint_error_pos(l, j->pos,
