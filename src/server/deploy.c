@@ -659,6 +659,19 @@ out:
     return rc;
 }
 
+int sl_srv_deploy_auto_retried(struct sl_server *s, int64_t job_id, struct sl_error *err)
+{
+    struct sl_store_job job = {0};
+    struct sl_store_deployment d = {0};
+    int rc = 0;
+    if (sl_store_job_get(s->st, job_id, &job, NULL) == 0 &&
+        sl_store_deployment_get_by_job(s->st, job_id, &d, NULL) == 0)
+        rc = block_again(s, &job, &d, err);
+    sl_store_job_release(&job);
+    sl_store_deployment_release(&d);
+    return rc;
+}
+
 int sl_srv_deploy_job_event(struct sl_server *s, const struct sl_store_job *job, enum srv_event ev,
                             const char *actor, struct sl_error *err)
 {

@@ -509,6 +509,11 @@ void sl_srv_deploy_job_retried(struct sl_server *s, int64_t old_id, int64_t new_
  * caller must not run it. */
 bool sl_srv_deploy_refuse(struct sl_server *s, const struct sl_store_job *job,
                           const char *worker_id);
+/* JOB_ID is the new attempt an automatic retry (retry:) made, inside the transition's
+ * transaction: when its deployment needs approvals it is blocked again and the job waits
+ * for them (manual), as a retry through the API does (sl_srv_deploy_job_event). A no-op
+ * for a job that deploys nothing or to an environment that needs no approval. */
+int sl_srv_deploy_auto_retried(struct sl_server *s, int64_t job_id, struct sl_error *err);
 /* Plays or retries (EV) JOB for ACTOR ("token:3"), whose deploy access the caller checked
  * (sl_srv_deploy_play_refused): the transition, and ACTOR as who triggered the deployment
  * the job (or the retry's new job) now runs, in one transaction. As sl_srv_transition. */

@@ -206,7 +206,8 @@ static int persist_pipeline(struct sl_server *s, struct sl_store_pipeline *p, st
 
 static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, size_t pos,
                  const struct srv_finish *fin, bool force_running, bool *lost_race,
-                 bool *fire_bridges, bool *settle_upstream, bool *groups, struct sl_error *err)
+                 bool *fire_bridges, bool *settle_upstream, bool *groups, int64_t *retried,
+                 struct sl_error *err)
 {
     struct sl_store_pipeline p;
     struct sl_store_job *jobs = NULL;
@@ -315,6 +316,7 @@ static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, si
             kill[ch[k].job] = true;
     for (size_t i = 0; i < n; i++) {
         struct sl_error jerr = SL_ERROR_INIT;
+        int64_t was_id = jobs[i].id;
         int jrc = persist_job(s, m, i, &jobs[i], kill[i],
                               ev == SRV_EV_FINISHED && i == pos ? fin : NULL, now, &jerr);
         if (jrc == SL_EBUSY) {
@@ -328,6 +330,9 @@ static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, si
             woke = true;
         if (jrc == 0 && jobs[i].resource_group_id)
             *groups = true;
+        /* the attempt that ended was retried automatically (retry:): a new job */
+        if (jrc == 0 && ev == SRV_EV_FINISHED && i == pos && jobs[i].id != was_id)
+            *retried = jobs[i].id;
         sl_error_release(&jerr);
     }
     free(kill);
@@ -375,14 +380,20 @@ int sl_srv_transition(struct sl_server *s, int64_t pipeline_id, enum srv_event e
         sl_error_release(err);
     bool fire = false, settle = false, groups = false;
     bool lost = false;
-    rc =
-        apply(s, pipeline_id, ev, job_pos, fin, force_running, &lost, &fire, &settle, &groups, err);
+    int64_t retried = 0;
+    rc = apply(s, pipeline_id, ev, job_pos, fin, force_running, &lost, &fire, &settle, &groups,
+               &retried, err);
     /* A pending job claimed between our read and our write: cancel again so the claimed
      * (now running) job is asked to stop too. */
     for (int tries = 0; rc == 0 && lost && tries < 3 && ev == SRV_EV_CANCEL_PIPELINE; tries++) {
         lost = false;
-        rc = apply(s, pipeline_id, ev, job_pos, fin, false, &lost, &fire, &settle, &groups, err);
+        rc = apply(s, pipeline_id, ev, job_pos, fin, false, &lost, &fire, &settle, &groups,
+                   &retried, err);
     }
+    /* an automatic retry of a deployment that needs approvals waits for them again, in this
+     * transaction: no worker claims the new attempt first */
+    if (rc == 0 && retried)
+        rc = sl_srv_deploy_auto_retried(s, retried, err);
     if (trc == 0)
         rc = sl_store_tx_end(s->st, rc, err);
     /* a job of a resource group moved: the group's resource may go to the next in line (in

@@ -245,6 +245,41 @@ back=$(jget "['id']")
 req POST "/api/v1/deployments/$back/reject" "$dev" '{"comment":"no rollback"}'
 back_done() { req GET "/api/v1/deployments/$back" "$dev"; [[ $(jget "['status']") == failed ]]; }
 if wait_for 60 back_done; then ok "a rejected rollback fails"; else bad "a rejected rollback fails" "$body"; fi
+# an automatic retry (retry:) of an approved deployment that failed is blocked again too
+cp "$tmp/repo/.gitlab-ci.yml" "$tmp/ci.yml"
+sed -i 's|^  script: \[echo "deploying .*|  script: [exit 3]\n  retry: 1|' "$tmp/repo/.gitlab-ci.yml" &&
+  git_commit "deploy fails"
+run_pipeline
+flaky_job=$(job_of production)
+req GET "/api/v1/environments/$prod/deployments?limit=1" "$dev"
+flaky=$(jget "[0]['id']")
+expect "a failing deployment (retry: 1) waits for approval" "$flaky_job blocked" \
+  "$(jget "[0]['deployable']['id']") $(jget "[0]['status']")" "$body"
+req POST "/api/v1/deployments/$flaky/approve" "$maint"
+req POST "/api/v1/deployments/$flaky/approve" "$dev2"
+expect "approved, it runs" 200 "$code" "$body"
+auto_retried() { req GET "/api/v1/environments/$prod/deployments?limit=1" "$dev"; [[ $(jget "[0]['id']") != "$flaky" ]]; }
+wait_for 60 auto_retried || bad "the failed deployment job is retried automatically" "$body"
+retry_dep=$(jget "[0]['id']")
+retry_job=$(jget "[0]['deployable']['id']")
+expect "the automatic retry's deployment is blocked, needing 2 approvals of its own" \
+  "blocked 2 0" "$(jget "[0]['status']") $(jget "[0]['required_approval_count']") \
+$(jget "[0].get('approvals', []).__len__()")" "$body"
+req GET "/api/v1/jobs/$retry_job" "$dev"
+expect "its job, a new one, waits for approval" "yes manual True" \
+  "$([[ $retry_job != "$flaky_job" ]] && echo yes) $(jget "['status']") $(jget "['waits_for_approval']")" "$body"
+req GET "/api/v1/jobs/$flaky_job" "$dev"
+expect "the attempt that failed stays failed" "failed script_failure" \
+  "$(jget "['status']") $(jget "['failure_reason']")" "$body"
+req GET "/api/v1/pipelines/$pl" "$dev"
+expect "the pipeline waits with it" manual "$(jget "['status']")" "$body"
+req POST "/api/v1/deployments/$retry_dep/reject" "$maint" '{"comment":"still broken"}'
+expect "the retry's deployment is rejected" 200 "$code" "$body"
+retry_done() { req GET "/api/v1/jobs/$retry_job" "$dev"; [[ $(jget "['status']") =~ ^(success|failed)$ ]]; }
+wait_for 60 retry_done
+expect "and its job fails, not retried again" "failed deployment_rejected" \
+  "$(jget "['status']") $(jget "['failure_reason']")" "$body"
+cp "$tmp/ci.yml" "$tmp/repo/.gitlab-ci.yml" && git_commit "deploy works again"
 req DELETE "/api/v1/protected_environments/$rule" "$maint"
 expect "a rule is removed" 204 "$code"
 req DELETE "/api/v1/protected_environments/$rule" "$maint"
