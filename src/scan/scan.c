@@ -44,9 +44,22 @@ struct rule {
     size_t nallow;
 };
 
+#define KW_HEADS 1024 /* buckets of keywords by their first two bytes (hashed) */
+
+struct keyword {
+    const char *word; /* borrowed from its rule */
+    size_t wlen;
+    int chain; /* the next keyword of the same bucket, -1: none */
+};
+
 struct sl_scan {
     struct rule *rules;
     size_t nrules;
+    /* every distinct keyword of the rules, indexed once when the rules change: a scan of a
+     * small text (a runner's 4 KiB trace chunk) must not pay for building it */
+    struct keyword *kw;
+    size_t nkw;
+    int kw_head[KW_HEADS];
     struct allowlist *allow; /* global */
     size_t nallow;
     atomic_ulong limit_hits;
@@ -243,6 +256,39 @@ static int rule_read(json_t *o, const char *file, struct rule *r, struct sl_erro
     return allowlists_read(o, "allowlists", "allowlist", name, &r->allow, &r->nallow, err);
 }
 
+static unsigned kw_bucket(const char *w)
+{
+    return ((unsigned)(unsigned char)w[0] << 8 | (unsigned char)w[1]) & (KW_HEADS - 1);
+}
+
+static void index_keywords(struct sl_scan *s)
+{
+    size_t cap = 0;
+    free(s->kw);
+    s->kw = NULL;
+    s->nkw = 0;
+    for (size_t i = 0; i < KW_HEADS; i++)
+        s->kw_head[i] = -1;
+    for (size_t i = 0; i < s->nrules; i++)
+        for (size_t k = 0; k < s->rules[i].nkeywords; k++) {
+            const char *w = s->rules[i].keywords[k];
+            size_t j = 0;
+            while (j < s->nkw && strcmp(s->kw[j].word, w))
+                j++;
+            if (j == s->nkw && *w) {
+                SL_GROW(s->kw, cap, s->nkw + 1);
+                s->kw[s->nkw++] = (struct keyword){.word = w, .wlen = strlen(w), .chain = -1};
+            }
+        }
+    for (size_t j = 0; j < s->nkw; j++) {
+        if (s->kw[j].wlen < 2)
+            continue;
+        unsigned b = kw_bucket(s->kw[j].word);
+        s->kw[j].chain = s->kw_head[b];
+        s->kw_head[b] = (int)j;
+    }
+}
+
 int sl_scan_extend(struct sl_scan *s, const char *toml, size_t len, const char *name,
                    struct sl_error *err)
 {
@@ -286,6 +332,7 @@ int sl_scan_extend(struct sl_scan *s, const char *toml, size_t len, const char *
     }
     rc = allowlists_read(doc, "allowlists", "allowlist", name, &s->allow, &s->nallow, err);
 out:
+    index_keywords(s); /* the rules changed, also when a later one failed */
     json_decref(doc);
     return rc;
 }
@@ -321,6 +368,7 @@ void sl_scan_free(struct sl_scan *s)
     for (size_t i = 0; i < s->nallow; i++)
         allowlist_release(&s->allow[i]);
     free(s->allow);
+    free(s->kw);
     free(s);
 }
 
@@ -421,39 +469,17 @@ struct places {
     size_t wlen;
     size_t *at; /* ascending offsets */
     size_t n, cap;
-    int chain; /* the next keyword with the same first two bytes, -1: none */
 };
 
 static struct places *find_places(const struct sl_scan *s, const char *lowered, size_t len,
                                   size_t *nplaces)
 {
-    struct places *p = NULL;
-    size_t n = 0, cap = 0;
-    for (size_t i = 0; i < s->nrules; i++)
-        for (size_t k = 0; k < s->rules[i].nkeywords; k++) {
-            const char *w = s->rules[i].keywords[k];
-            size_t j = 0;
-            while (j < n && strcmp(p[j].word, w))
-                j++;
-            if (j == n && *w) {
-                SL_GROW(p, cap, n + 1);
-                p[n++] = (struct places){.word = w, .wlen = strlen(w), .chain = -1};
-            }
-        }
-    static const int none = -1;
-    int *head = sl_xmalloc(65536 * sizeof(*head));
-    for (size_t i = 0; i < 65536; i++)
-        head[i] = none;
-    for (size_t j = 0; j < n; j++) {
-        if (p[j].wlen < 2)
-            continue;
-        unsigned key = (unsigned char)p[j].word[0] << 8 | (unsigned char)p[j].word[1];
-        p[j].chain = head[key];
-        head[key] = (int)j;
-    }
+    size_t n = s->nkw;
+    struct places *p = sl_xcalloc(n ? n : 1, sizeof(*p));
+    for (size_t j = 0; j < n; j++)
+        p[j] = (struct places){.word = s->kw[j].word, .wlen = s->kw[j].wlen};
     for (size_t i = 0; i + 1 < len; i++) {
-        unsigned key = (unsigned char)lowered[i] << 8 | (unsigned char)lowered[i + 1];
-        for (int j = head[key]; j != none; j = p[j].chain)
+        for (int j = s->kw_head[kw_bucket(lowered + i)]; j >= 0; j = s->kw[j].chain)
             if (p[j].wlen <= len - i && !memcmp(lowered + i, p[j].word, p[j].wlen)) {
                 SL_GROW(p[j].at, p[j].cap, p[j].n + 1);
                 p[j].at[p[j].n++] = i;
@@ -466,7 +492,6 @@ static struct places *find_places(const struct sl_scan *s, const char *lowered, 
                 SL_GROW(p[j].at, p[j].cap, p[j].n + 1);
                 p[j].at[p[j].n++] = (size_t)(c - lowered);
             }
-    free(head);
     *nplaces = n;
     return p;
 }
