@@ -56,9 +56,10 @@ static void say(void *ctx, const char *fmt, ...)
         sl_agent_trace_notify(r->trace);
 }
 
-static void on_line(void *ctx, enum sl_exec_stream stream, const char *line, size_t len)
+static void on_line(void *ctx, enum sl_exec_stream stream, const char *line, size_t len,
+                    bool ends_line)
 {
-    (void)stream, (void)line, (void)len;
+    (void)stream, (void)line, (void)len, (void)ends_line; /* the trace reads the log file */
     struct run *r = ctx;
     sl_agent_trace_notify(r->trace);
 }

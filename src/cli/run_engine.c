@@ -156,8 +156,12 @@ static char **dotenv_kv(const struct sl_dotenv *d)
     return kv;
 }
 
-static void on_line(void *ctx, enum sl_exec_stream stream, const char *line, size_t len)
+/* On the terminal each piece of an overlong line is shown as a line (the log file keeps the
+ * line whole). */
+static void on_line(void *ctx, enum sl_exec_stream stream, const char *line, size_t len,
+                    bool ends_line)
 {
+    (void)ends_line;
     struct attempt *a = ctx;
     sl_run_output_line(a->e->out, a->e->jobs[a->i].name, a->i, stream, line, len);
 }

@@ -155,10 +155,13 @@ bool sl_exec_cancel_requested(const struct sl_exec_cancel *c);
 
 /* Called for each line, on the thread that called sl_exec_run. LINE has no trailing
  * newline and is NUL-terminated at LINE[LEN] for convenience (it may itself contain NUL
- * bytes written by the job); it is borrowed for the duration of the call. A piece of an
- * overlong line, and a last line without a newline, are delivered like whole lines. */
-typedef void (*sl_exec_line_fn)(void *ctx, enum sl_exec_stream stream, const char *line,
-                                size_t len);
+ * bytes written by the job); it is borrowed for the duration of the call. A line longer
+ * than SL_EXEC_LINE_MAX comes in pieces: each but the last with ENDS_LINE false, so that
+ * a caller keeping the log (the server) joins them back into the line the job printed,
+ * while one showing lines (a terminal) may show each piece as a line. A last line without
+ * a newline ends its line (ENDS_LINE true), as does every echo and system line. */
+typedef void (*sl_exec_line_fn)(void *ctx, enum sl_exec_stream stream, const char *line, size_t len,
+                                bool ends_line);
 
 /* A job spec. Every pointer is borrowed for the duration of sl_exec_run. Command and
  * environment arrays are NULL-terminated; a NULL array means none. Start from

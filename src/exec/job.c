@@ -23,7 +23,7 @@ static void progress(const struct sl_job_spec *spec, const char *fmt, ...)
     sl_str_vaddf(&s, fmt, ap);
     va_end(ap);
     if (spec->exec.on_line)
-        spec->exec.on_line(spec->exec.ctx, SL_EXEC_STREAM_SYSTEM, s.buf, s.len);
+        spec->exec.on_line(spec->exec.ctx, SL_EXEC_STREAM_SYSTEM, s.buf, s.len, true);
     if (spec->exec.log_path) {
         int fd = open(spec->exec.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (fd >= 0) {
@@ -36,13 +36,14 @@ static void progress(const struct sl_job_spec *spec, const char *fmt, ...)
 }
 
 /* Feeds every output line to the coverage matcher on its way to the caller. */
-static void on_line(void *ctx, enum sl_exec_stream stream, const char *line, size_t len)
+static void on_line(void *ctx, enum sl_exec_stream stream, const char *line, size_t len,
+                    bool ends_line)
 {
     struct job_ctx *jc = ctx;
     if (jc->coverage && stream == SL_EXEC_STREAM_OUTPUT)
         sl_coverage_feed(jc->coverage, line, len);
     if (jc->spec->exec.on_line)
-        jc->spec->exec.on_line(jc->spec->exec.ctx, stream, line, len);
+        jc->spec->exec.on_line(jc->spec->exec.ctx, stream, line, len, ends_line);
 }
 
 static void fail(struct sl_job_result *r, const char *reason, const char *fmt, ...) SL_PRINTF(3, 4);

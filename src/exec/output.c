@@ -70,30 +70,32 @@ static void log_append(struct sl_exec_output *o, const char *data, size_t n)
 }
 
 static void deliver_one(struct sl_exec_output *o, enum sl_exec_stream stream, char *line,
-                        size_t len, bool newline);
+                        size_t len, bool newline, bool piece);
 
 /* An echo line starts with the job's marker, but follows on the same line whatever the last
  * command printed without a newline (`printf b64=`, a lone `\r`, binary bytes). The marker
  * is 128 random bits, so wherever it appears it is ours: what comes before it is the job's
  * output (delivered as a line of its own), the rest is the echo without its marker. */
 static void deliver(struct sl_exec_output *o, enum sl_exec_stream stream, char *line, size_t len,
-                    bool newline)
+                    bool newline, bool piece)
 {
     char *m =
         stream == SL_EXEC_STREAM_OUTPUT ? memmem(line, len, o->marker, SL_EXEC_MARKER_LEN) : NULL;
     if (!m) {
-        deliver_one(o, stream, line, len, newline);
+        deliver_one(o, stream, line, len, newline, piece);
         return;
     }
     size_t head = (size_t)(m - line);
     if (head > 0)
-        deliver_one(o, SL_EXEC_STREAM_OUTPUT, line, head, true);
+        deliver_one(o, SL_EXEC_STREAM_OUTPUT, line, head, true, false);
     deliver_one(o, SL_EXEC_STREAM_ECHO, m + SL_EXEC_MARKER_LEN, len - head - SL_EXEC_MARKER_LEN,
-                newline);
+                newline, piece);
 }
 
+/* PIECE: a part of an overlong line that goes on (no newline here, in the log or for the
+ * caller); otherwise NEWLINE says whether the log gets one (the caller's line ends). */
 static void deliver_one(struct sl_exec_output *o, enum sl_exec_stream stream, char *line,
-                        size_t len, bool newline)
+                        size_t len, bool newline, bool piece)
 {
     log_append(o, line, len);
     if (newline)
@@ -104,7 +106,7 @@ static void deliver_one(struct sl_exec_output *o, enum sl_exec_stream stream, ch
     if (o->fn) {
         char saved = line[len];
         line[len] = '\0';
-        o->fn(o->ctx, stream, line, len);
+        o->fn(o->ctx, stream, line, len, !piece);
         line[len] = saved;
     }
 }
@@ -130,7 +132,7 @@ static void feed_lines(void *ctx, const char *data, size_t n)
              * SL_EXEC_LINE_MAX bytes and its newline stay one line. */
             memcpy(o->line + o->len, data, room);
             o->len += room;
-            deliver(o, SL_EXEC_STREAM_OUTPUT, o->line, o->len, false);
+            deliver(o, SL_EXEC_STREAM_OUTPUT, o->line, o->len, false, true);
             o->len = 0;
             o->continued = true;
             data += room;
@@ -141,7 +143,7 @@ static void feed_lines(void *ctx, const char *data, size_t n)
         o->len += take;
         if (!nl)
             return;
-        deliver(o, SL_EXEC_STREAM_OUTPUT, o->line, o->len, true);
+        deliver(o, SL_EXEC_STREAM_OUTPUT, o->line, o->len, true, false);
         o->len = 0;
         o->continued = false;
         data += take + 1;
@@ -153,7 +155,7 @@ void sl_exec_output_end(struct sl_exec_output *o)
 {
     sl_mask_stream_flush(&o->mask);
     if (o->len > 0)
-        deliver(o, SL_EXEC_STREAM_OUTPUT, o->line, o->len, false);
+        deliver(o, SL_EXEC_STREAM_OUTPUT, o->line, o->len, false, false);
     o->len = 0;
     o->continued = false;
 }
@@ -178,11 +180,11 @@ void sl_exec_output_system(struct sl_exec_output *o, const char *fmt, ...)
         return;
     size_t len = SL_MIN((size_t)n, sizeof(buf) - 1);
     if (sl_mask_empty(o->mask.mask)) {
-        deliver(o, SL_EXEC_STREAM_SYSTEM, buf, len, true);
+        deliver(o, SL_EXEC_STREAM_SYSTEM, buf, len, true, false);
         return;
     }
     char *masked = sl_mask_string(o->mask.mask, buf, len, &len);
-    deliver(o, SL_EXEC_STREAM_SYSTEM, masked, len, true);
+    deliver(o, SL_EXEC_STREAM_SYSTEM, masked, len, true, false);
     free(masked);
 }
 

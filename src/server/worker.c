@@ -74,13 +74,17 @@ static void log_flush_quiet(struct worker *w)
     pthread_mutex_unlock(&w->log_mu);
 }
 
-static void on_line(void *ctx, enum sl_exec_stream stream, const char *line, size_t len)
+/* The stored log is what the job printed: the pieces of an overlong line are joined back
+ * (no newline until the line ends). */
+static void on_line(void *ctx, enum sl_exec_stream stream, const char *line, size_t len,
+                    bool ends_line)
 {
     (void)stream;
     struct worker *w = ctx;
     pthread_mutex_lock(&w->log_mu);
     sl_str_add(&w->logbuf, line, len);
-    sl_str_addc(&w->logbuf, '\n');
+    if (ends_line)
+        sl_str_addc(&w->logbuf, '\n');
     if (w->logbuf.len >= LOG_FLUSH_BYTES ||
         sl_time_mono_ns() / 1000000 - w->last_flush >= LOG_FLUSH_MS)
         log_flush(w);
@@ -393,13 +397,13 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     if (job->attempt > 1) {
         char line[96];
         snprintf(line, sizeof(line), "--- attempt %d ---", job->attempt);
-        on_line(w, SL_EXEC_STREAM_SYSTEM, line, strlen(line));
+        on_line(w, SL_EXEC_STREAM_SYSTEM, line, strlen(line), true);
     }
     if (ignored_image) {
         char line[512];
         snprintf(line, sizeof(line), "WARNING: image %s ignored by the sandbox executor",
                  ignored_image);
-        on_line(w, SL_EXEC_STREAM_SYSTEM, line, strlen(line));
+        on_line(w, SL_EXEC_STREAM_SYSTEM, line, strlen(line), true);
     }
     char num[32];
     snprintf(num, sizeof(num), "%lld", (long long)job->id);
@@ -410,7 +414,8 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
         res.success = false;
         res.failure_name = "runner_system_failure";
         res.exit_code = -1;
-        on_line(w, SL_EXEC_STREAM_SYSTEM, sl_error_format(&err), strlen(sl_error_format(&err)));
+        on_line(w, SL_EXEC_STREAM_SYSTEM, sl_error_format(&err), strlen(sl_error_format(&err)),
+                true);
     }
     double secs = (double)(sl_time_mono_ns() - t0) / 1e9;
     sl_metrics_job(&s->metrics, secs);

@@ -6,7 +6,8 @@
 #  - /log/search finds lines (ignoring ASCII case and ANSI colours), bounded by limit with
 #    next_from to go on; hostile arguments are 400;
 #  - a log over the cap is stored up to it and ends with a line saying so; the job still
-#    runs to its end.
+#    runs to its end;
+#  - a line longer than the executor's line buffer is stored whole.
 # SL_SERVER_DB: on that store.
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
@@ -33,7 +34,11 @@ git_repo "numbered:
 huge:
   script:
     - seq -f 'big %07.0f' 1 200000
-    - echo after the cap"
+    - echo after the cap
+wide:
+  script:
+    - head -c 200000 /dev/zero | tr '\\0' x; echo
+    - echo after the wide line"
 project_make logs
 pipeline_run
 wait_for 300 pipeline_done || bad "the pipeline ends" "$body"
@@ -41,6 +46,7 @@ expect "the pipeline succeeds (a capped log fails no job)" success "$pstatus"
 req GET /api/v1/pipelines/$pl "$admin"
 num=$(python3 -c 'import json,sys; print([j["id"] for j in json.load(sys.stdin)["jobs"] if j["name"]=="numbered"][0])' <<<"$body")
 huge=$(python3 -c 'import json,sys; print([j["id"] for j in json.load(sys.stdin)["jobs"] if j["name"]=="huge"][0])' <<<"$body")
+wide=$(python3 -c 'import json,sys; print([j["id"] for j in json.load(sys.stdin)["jobs"] if j["name"]=="wide"][0])' <<<"$body")
 
 lines() { # lines JOB RANGE -> $code, $body, $hdr
   code=$(curl -s -D "$tmp/hdr" -o "$tmp/body" -w '%{http_code}' -H "Authorization: Bearer $admin" "$url/api/v1/jobs/$1/log?lines=$2")
@@ -100,6 +106,13 @@ case $tail in *"after the cap"*) bad "nothing after the cap is stored" "$tail" ;
 req GET "/api/v1/jobs/$huge/log/search?q=reached%20its%20cap" "$admin"
 lines "$huge" "$(jget "['lines'][0]")-"
 case $body in *"sluice serve --log-cap"*) ok "the note is the log's last line by number too" ;; *) bad "the note by line" "$body" ;; esac
+
+# a line longer than the executor's line buffer (64 KiB) is stored as the job printed it:
+# one line, not a line per piece
+wide_log=$(curl -s -H "Authorization: Bearer $admin" "$url/api/v1/jobs/$wide/log/raw")
+expect "a 200,000-byte line is stored whole, as one line" "1 200000" \
+  "$(grep -c '^x*$' <<<"$wide_log" | tr -d ' ') $(grep '^x*$' <<<"$wide_log" | awk '{print length}')"
+expect "and the line after it follows it" 1 "$(grep -cx 'after the wide line' <<<"$wide_log")"
 
 server_stop
 finish

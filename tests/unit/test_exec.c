@@ -17,11 +17,15 @@
 struct lines {
     struct sl_str text; /* "<stream>:<len>:<bytes>\n" per line */
     size_t n;
+    size_t pieces; /* lines that do not end (parts of an overlong line) */
 };
 
-static void collect(void *ctx, enum sl_exec_stream stream, const char *line, size_t len)
+static void collect(void *ctx, enum sl_exec_stream stream, const char *line, size_t len,
+                    bool ends_line)
 {
     struct lines *l = ctx;
+    if (!ends_line)
+        l->pieces++;
     sl_str_addf(&l->text, "%d:%zu:", (int)stream, len);
     if (len <= 64)
         sl_str_add(&l->text, line, len);
@@ -44,7 +48,7 @@ TEST(lines_are_the_same_whatever_the_chunking)
     const size_t steps[] = {0, 1, 2, 3, 7};
 
     for (size_t i = 0; i < SL_ARRAY_LEN(steps); i++) {
-        struct lines l = {SL_STR_INIT, 0};
+        struct lines l = {SL_STR_INIT, 0, 0};
         struct sl_exec_output o;
         char name[32];
         snprintf(name, sizeof(name), "step %zu", steps[i]);
@@ -63,7 +67,7 @@ TEST(lines_are_the_same_whatever_the_chunking)
 
 TEST(echo_marker_is_recognised_across_chunks_wherever_it_is)
 {
-    struct lines l = {SL_STR_INIT, 0};
+    struct lines l = {SL_STR_INIT, 0, 0};
     struct sl_exec_output o;
     struct sl_str in = SL_STR_INIT;
 
@@ -111,7 +115,7 @@ TEST(long_lines_are_cut_at_the_cap)
     memset(buf, 'x', 4 * M);
     for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
         for (size_t step = 0; step <= 4096; step += 4096) {
-            struct lines l = {SL_STR_INIT, 0};
+            struct lines l = {SL_STR_INIT, 0, 0};
             struct sl_exec_output o;
             struct sl_str got = SL_STR_INIT;
             sl_test_case_begin(cases[i].name);
@@ -123,6 +127,11 @@ TEST(long_lines_are_cut_at_the_cap)
             for (const char *p = l.text.buf; *p; p = strchr(p, '\n') + 1)
                 sl_str_addf(&got, "%s%ld", got.len ? "," : "", strtol(p + 2, NULL, 10));
             CHECK_STR_EQ(got.buf, cases[i].want);
+            /* each piece but the last goes on: a caller joins them into the line */
+            size_t commas = 0;
+            for (const char *w = cases[i].want; *w; w++)
+                commas += *w == ',';
+            CHECK_INT_EQ(l.pieces, commas);
             CHECK_INT_EQ(o.bytes, cases[i].len + (cases[i].newline ? 1 : 0));
             sl_str_release(&got);
             sl_exec_output_release(&o);

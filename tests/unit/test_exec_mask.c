@@ -186,8 +186,10 @@ struct lines {
     struct sl_str text;
 };
 
-static void collect(void *ctx, enum sl_exec_stream stream, const char *line, size_t len)
+static void collect(void *ctx, enum sl_exec_stream stream, const char *line, size_t len,
+                    bool ends_line)
 {
+    (void)ends_line;
     struct lines *l = ctx;
     sl_str_addf(&l->text, "%d:", (int)stream);
     sl_str_add(&l->text, line, len);

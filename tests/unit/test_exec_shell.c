@@ -28,14 +28,17 @@ struct capture {
     struct sl_str text;
     bool count_only;
     uint64_t lines, bytes, echo_lines, max_len;
+    uint64_t ended; /* lines delivered as ending (not a piece of a longer one) */
 };
 
-static void on_line(void *ctx, enum sl_exec_stream stream, const char *line, size_t len)
+static void on_line(void *ctx, enum sl_exec_stream stream, const char *line, size_t len,
+                    bool ends_line)
 {
     struct capture *c = ctx;
     static const char tag[] = "OES";
 
     c->lines++;
+    c->ended += ends_line;
     c->bytes += len;
     c->max_len = SL_MAX(c->max_len, len);
     if (stream == SL_EXEC_STREAM_ECHO)
@@ -695,6 +698,8 @@ TEST(long_line_is_split_and_log_keeps_bytes)
     CHECK_INT_EQ(c.max_len, SL_EXEC_LINE_MAX);
     /* 2 echo lines, 200000 = 3 * 65536 + 3392 in 4 pieces, "tail" without newline */
     CHECK_INT_EQ(c.lines, 2 + 4 + 1);
+    /* the three full pieces go on; the long line ends once, with its last piece */
+    CHECK_INT_EQ(c.ended, 2 + 1 + 1);
     char *text = NULL;
     size_t len;
     CHECK(sl_fs_read_file(log, 1 << 20, &text, &len, NULL) == 0);
