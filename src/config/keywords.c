@@ -913,8 +913,11 @@ static void check_cache(struct lint *l, const char *p, const char *k, const stru
 
 static void check_when(struct lint *l, const char *p, const char *k, const struct sl_node *n)
 {
-    static const char *const whens[] = {"on_success", "on_failure", "always",
-                                        "manual",     "delayed",    NULL};
+    static const char *const job_whens[] = {"on_success", "on_failure", "always",
+                                            "manual",     "delayed",    NULL};
+    static const char *const bridge_whens[] = {"on_success", "on_failure", "always", "manual",
+                                               NULL}; /* Bridge::ALLOWED_WHEN */
+    const char *const *whens = l->bridge ? bridge_whens : job_whens;
     if (!sl_kw_one_of(sl_node_scalar(n), whens)) {
         char *all = sl_kw_join(whens);
         sl_lint_error(l, n, "%s %s should be one of: %s", p, k, all);

@@ -40,6 +40,7 @@ struct lint {
     const struct sl_config *cfg;
     struct sl_diag *diag;
     const char *job; /* the job being checked, for logical messages */
+    bool bridge;     /* that job is a Bridge (a trigger job): its keys' rules differ */
     /* Expressions met (rules:if, only/except:variables), checked for misspelt variable
      * names once every variable the file defines is known (lint_vars.c). Heap array of
      * borrowed nodes, freed by sl_lint_expr_names. */

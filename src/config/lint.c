@@ -343,6 +343,7 @@ static void check_job(struct lint *l, const struct sl_config_job *j)
     char *loc = sl_xasprintf("jobs:%s", j->name);
     const struct sl_node *job = j->node;
     l->job = j->name;
+    l->bridge = false;
     if (!job || job->kind != SL_NODE_MAP) {
         sl_lint_error_pos(l, j->pos, "jobs:%s config should be a hash", j->name);
         free(loc);
@@ -366,6 +367,7 @@ static void check_job(struct lint *l, const struct sl_config_job *j)
      * and GitLab's JSON schema (which --schema follows) takes any job key on either kind,
      * so there only the old rule applies: script, run or trigger */
     bool maybe_inherited = l->cfg->shape_only && sl_node_get(job, "extends");
+    l->bridge = is_bridge && !l->cfg->shape_only;
     if (l->cfg->shape_only) {
         is_job = sl_node_get(job, "script") || sl_node_get(job, "run") ||
                  sl_node_get(job, "trigger") || maybe_inherited;
@@ -402,14 +404,14 @@ static void check_job(struct lint *l, const struct sl_config_job *j)
     check_disallowed_with_rules(l, j, loc);
     const char *when = sl_node_scalar(sl_node_get(job, "when"));
     if (when && !strcmp(when, "delayed") && !sl_node_get(job, "start_in") &&
-        !sl_node_get(job, "rules")) {
+        !sl_node_get(job, "rules") && !l->bridge) {
         /* the duration validator's two checks both fail on nil */
         sl_lint_error_pos(l, j->pos, "%s start in should be a duration", loc);
         sl_lint_error_pos(l, j->pos, "%s start in should not exceed the limit", loc);
     }
     /* GitLab's Job entry: start_in only for a delayed job without rules */
     const struct sl_node *start_in = sl_kw_get(job, "start_in");
-    if (start_in && (!when || strcmp(when, "delayed") || sl_node_get(job, "rules")))
+    if (start_in && !l->bridge && (!when || strcmp(when, "delayed") || sl_node_get(job, "rules")))
         sl_lint_error(l, start_in, "%s start in must be blank", loc);
     const char *stage = job_stage(job);
     if (l->cfg->shape_only) {
