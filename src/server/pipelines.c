@@ -539,6 +539,10 @@ static char **input_strings(json_t *inputs)
 struct srv_includes {
     struct sl_server *s;
     const char *const *vars;
+    /* a fork's merge request pipeline: its YAML is not the project's, so it may include
+     * from the project itself (whose repository it forked) but read no other project of
+     * this server, which GitLab would refuse a user without access to */
+    const char *fork_of;
 };
 
 static int srv_include_open(void *ctx, const char *project, struct sl_include_project *out,
@@ -549,6 +553,11 @@ static int srv_include_open(void *ctx, const char *project, struct sl_include_pr
     struct sl_error lookup = SL_ERROR_INIT;
     char dir[4096];
     memset(&proj, 0, sizeof(proj));
+    if (ri->fork_of && strcmp(project, ri->fork_of) != 0)
+        return sl_error_set(err, SL_EPERM,
+                            "a merge request from a fork may include only from project '%s' "
+                            "itself, not from '%s'",
+                            ri->fork_of, project);
     int rc = sl_store_project_get_by_name(ri->s->st, project, &proj, &lookup);
     sl_error_release(&lookup);
     if (rc < 0)
@@ -817,7 +826,7 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     opts.vars = (const char *const *)ivars;
     opts.include_rule = sl_plan_include_rule;
     opts.include_rule_ctx = &t;
-    struct srv_includes ri = {s, opts.vars};
+    struct srv_includes ri = {s, opts.vars, mr && mr->from_fork ? proj->name : NULL};
     opts.fetch = srv_include_fetch;
     opts.fetch_ctx = &ri;
     istrs = inputs ? input_strings(inputs) : NULL;

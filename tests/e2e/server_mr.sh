@@ -14,7 +14,7 @@
 # (refs/pull/N/merge, a merge of the head), the pipeline runs on it (merged_result, the head
 # in source_sha); a null mergeable, a stale merge and Gitea run on the head. On SQLite here and on PostgreSQL through server_pg.sh
 # (SL_SERVER_DB). A fork's request from a branch named like one of the project's does not
-# auto-cancel that branch's pipeline.
+# auto-cancel that branch's pipeline, nor include from another project of the server.
 set -u
 . "$(dirname "$0")/lib/skip.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
@@ -78,6 +78,15 @@ merged=$(gitc rev-parse HEAD)
 for n in 31 32 33; do gitc update-ref refs/pull/$n/merge "$merged"; done
 gitc update-ref refs/pull/33/head "$fork"
 gitc update-ref refs/pull/41/head "$fork"
+# a commit whose YAML includes another project's file
+gitc checkout -q --detach "$base"
+printf 'include:\n  - project: other\n    file: /inc.yml\n' > "$tmp/repo/.gitlab-ci.yml"
+gitc commit -qam "include another project"
+incl=$(gitc rev-parse HEAD)
+for n in 51 52; do gitc update-ref refs/pull/$n/head "$incl"; done
+mkdir -p "$tmp/other" && git -C "$tmp/other" init -q -b main &&
+  printf 'incjob:\n  rules: [{if: $CI_PIPELINE_SOURCE == "merge_request_event"}]\n  script: [echo included]\n' > "$tmp/other/inc.yml" &&
+  git -C "$tmp/other" add . && git -C "$tmp/other" -c user.email=t@t -c user.name=t commit -qm inc
 # a branch "slow" whose job waits while a file exists (interruptible: auto-cancel may stop it)
 gitc checkout -q -b slow main
 printf 'slow:\n  interruptible: true\n  script:\n    - touch "$HOLD.started"; while [ -e "$HOLD" ]; do sleep 0.1; done\n' \
@@ -329,6 +338,17 @@ log_of "$held_gl" show
 expect "gitlab's fork, approved: no protected variable" "prot=[]" "$(line prot= | cut -d' ' -f1)" "$body"
 req POST "/api/v1/pipelines/999999/approve" "$admin"
 expect "approving no pipeline: 404" 404 "$code" "$body"
+
+# --- a fork's YAML may not include from another project of the server --------------------
+req POST /api/v1/projects "$admin" "{\"name\":\"other\",\"repo_url\":\"file://$tmp/other\"}"
+expect "another project" 201 "$code" "$body"
+hook github pull_request "$(pr opened 52 "$incl")"
+c=$code
+req GET "/api/v1/pipelines/$(jget "['id']")" "$admin"
+expect "the project's own request may include from another project" "201 incjob" "$c $(jobs_of)" "$body"
+hook github pull_request "$(pr opened 51 "$incl" someone/fork)"
+expect "a fork's request may not: its pipeline fails, saying why" "201 failed 1" \
+  "$code $(jget "['status']") $(grep -c "from a fork may include only from project" <<<"$body")" "$body"
 
 # --- a request's pipeline cancels only its own request's, never a branch's of that name ---
 mkdir -p "$tmp/shared" && chmod 1777 "$tmp/shared"
