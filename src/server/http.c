@@ -201,7 +201,8 @@ static size_t match_segment(const char *u, char out[SRV_KEY_MAX + 1], bool *too_
 /* Matches PATH against PATTERN; {id} takes a positive decimal integer, {key} a variable
  * key (letters, digits and '_', up to SRV_KEY_MAX bytes) copied into KEY, {name} and {env}
  * one path segment copied into KEY and KEY2, {ref} (last in a pattern) the rest of the path,
- * any printable bytes (a branch name with its '/'), into KEY. *TOO_LONG is set when PATH
+ * any printable bytes (a branch name with its '/'), into KEY; {group} as {ref} but followed
+ * by the pattern's literal tail, if any (no placeholder after it). *TOO_LONG is set when PATH
  * matched as far as a name longer than SRV_KEY_MAX bytes. */
 static bool route_match(const char *pattern, const char *path, int64_t *id,
                         char key[SRV_KEY_MAX + 1], char key2[SRV_KEY_MAX + 1], bool *too_long)
@@ -231,6 +232,24 @@ static bool route_match(const char *pattern, const char *path, int64_t *id,
             key[n] = '\0';
             p += 5;
             continue;
+        }
+        if (!strncmp(p, "{group}", 7)) {
+            /* a resource group's key, '/' and all (GitLab's API takes production%2Feu, which
+             * arrives decoded): the rest of the path up to the pattern's literal tail */
+            const char *tail = p + 7;
+            size_t n = strlen(u), t = strlen(tail);
+            if (strchr(tail, '{') || n <= t || strcmp(u + n - t, tail) != 0)
+                return false;
+            n -= t;
+            *too_long |= n > SRV_KEY_MAX;
+            if (n > SRV_KEY_MAX)
+                return false;
+            for (size_t i = 0; i < n; i++)
+                if ((unsigned char)u[i] < 0x20 || u[i] == 0x7f)
+                    return false;
+            memcpy(key, u, n);
+            key[n] = '\0';
+            return true;
         }
         if (!strcmp(p, "{ref}")) { /* the rest of the path: a ref name or pattern, '/' and all */
             size_t n = strlen(u);

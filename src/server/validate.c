@@ -96,7 +96,7 @@ const struct srv_request_spec sl_srv_request_specs[] = {
             {"deploy_role", SRV_F_STRING, NAME_MAX_LEN, false},
             {"deploy_tokens", SRV_F_ARRAY, 100, false},
             {"required_approval_count", SRV_F_INT, 0, false})},
-    {"PUT", "/api/v1/projects/{id}/resource_groups/{name}",
+    {"PUT", "/api/v1/projects/{id}/resource_groups/{group}",
      FIELDS({"process_mode", SRV_F_STRING, NAME_MAX_LEN, false})},
     {"POST", "/api/v1/projects/{id}/freeze_periods", .fields = freeze_fields,
      .nfields = SL_ARRAY_LEN(freeze_fields)},

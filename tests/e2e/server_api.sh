@@ -341,6 +341,7 @@ while read -r method path need; do
     continue
   fi
   p=${p//\{ref\}/no-such-ref}
+  p=${p//\{group\}/no-such-group}
   if [[ $need == signature ]]; then
     # webhooks: a token is no credential there; without the forge's signature, 401
     for r in "" "${roles[@]}"; do
@@ -428,9 +429,9 @@ GET /api/v1/admin/variables/{key} admin
 PUT /api/v1/admin/variables/{key} admin
 DELETE /api/v1/admin/variables/{key} admin
 GET /api/v1/projects/{id}/resource_groups viewer
-GET /api/v1/projects/{id}/resource_groups/{name} viewer
-PUT /api/v1/projects/{id}/resource_groups/{name} maintainer
-GET /api/v1/projects/{id}/resource_groups/{name}/upcoming_jobs viewer
+GET /api/v1/projects/{id}/resource_groups/{group} viewer
+PUT /api/v1/projects/{id}/resource_groups/{group} maintainer
+GET /api/v1/projects/{id}/resource_groups/{group}/upcoming_jobs viewer
 GET /api/v1/projects/{id}/freeze_periods viewer
 POST /api/v1/projects/{id}/freeze_periods maintainer
 GET /api/v1/freeze_periods/{id} viewer

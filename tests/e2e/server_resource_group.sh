@@ -152,5 +152,24 @@ viewer=$("$bin" token create --role viewer --data "$tmp/data" "${db[@]}" 2>/dev/
 req PUT "/api/v1/projects/$proj/resource_groups/rg-unordered" "$viewer" '{"process_mode":"oldest_first"}'
 expect "a viewer may not change a group" 403 "$code"
 
+# a key with '/' (GitLab allows production/eu): URL-encoded in the path, as GitLab's API
+mkdir -m 1777 "$sh/log-production" # the job (another user) writes log-production/eu
+pipeline production/eu eu ""
+eu_done() { job_is "$pl" deploy success; }
+wait_for 60 eu_done || bad "the job of group production/eu runs" "$body"
+enc=production%2Feu
+req GET "/api/v1/projects/$proj/resource_groups/$enc" "$maint"
+expect "GET resource_groups/production%2Feu" "200 production/eu unordered" \
+  "$code $(jget "['key']") $(jget "['process_mode']")" "$body"
+req PUT "/api/v1/projects/$proj/resource_groups/$enc" "$maint" '{"process_mode":"oldest_first"}'
+expect "PUT resource_groups/production%2Feu sets its mode" "200 production/eu oldest_first" \
+  "$code $(jget "['key']") $(jget "['process_mode']")" "$body"
+req GET "/api/v1/projects/$proj/resource_groups/$enc/upcoming_jobs" "$maint"
+expect "its upcoming jobs: none, the job ran" "200 0" "$code $(jget ".__len__()")" "$body"
+req GET "/api/v1/projects/$proj/resource_groups/production" "$maint"
+expect "its first part is no group: 404" 404 "$code" "$body"
+req GET "/api/v1/projects/$proj/resource_groups/production%2Fus" "$maint"
+expect "nor another key under it: 404" 404 "$code" "$body"
+
 server_stop
 finish
