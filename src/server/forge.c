@@ -135,7 +135,10 @@ static int queue_pipeline_status(struct sl_server *s, const struct sl_store_forg
 {
     char *ctx = status_context(s, p);
     char *link = sl_xasprintf("%s/pipelines/%" PRId64, s->external_url, p->id);
-    char *desc = sl_xasprintf("The pipeline %s", verb(p->status));
+    /* a fork's pipeline held for a maintainer says so on the request */
+    char *desc = p->hold_reason && !p->finished_at
+                     ? sl_xstrdup("The pipeline waits for a maintainer's approval")
+                     : sl_xasprintf("The pipeline %s", verb(p->status));
     int rc = queue_status(s, f, fk, p, state, ctx, link, desc, err);
     free(desc);
     free(link);
@@ -200,8 +203,11 @@ void sl_srv_pipeline_reported(struct sl_server *s, const struct sl_store_pipelin
         const struct forge_kind *fk = forge_kind(f.kind);
         const char *now = fk ? forge_state(fk, p->status) : NULL;
         const char *was = fk ? forge_state(fk, old_status) : NULL;
-        /* running after pending is no news to GitHub: send only what the forge can tell apart */
-        if (now && (!was || strcmp(now, was) != 0))
+        /* running after pending is no news to GitHub: send only what the forge can tell apart,
+         * and what leaving manual says (a held pipeline approved, a blocked one played: its
+         * description was the wait's) */
+        bool left_manual = old_status && !strcmp(old_status, "manual");
+        if (now && (!was || strcmp(now, was) != 0 || left_manual))
             rc = queue_pipeline_status(s, &f, fk, p, now, &err);
     } else if (rc == SL_ENOENT) {
         rc = 0;

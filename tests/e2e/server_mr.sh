@@ -266,7 +266,6 @@ delivered() { req GET "/api/v1/projects/$proj/deliveries?state=pending" "$admin"
 wait_for 120 delivered || bad "the statuses are delivered" "$body"
 expect "its commit statuses go to the request's head, none to the test merge" "yes 0" \
   "$(grep -q "/statuses/$head" "$tmp/recv/http.jsonl" && echo yes) $(grep -c "/statuses/$merged" "$tmp/recv/http.jsonl")"
-req DELETE "/api/v1/projects/$proj/forge" "$admin"
 hook github pull_request "$(pr opened 32 "$head" "" "" "$merged" null)"
 expect "mergeable null (GitHub still computing): a detached pipeline on the head" \
   "201 $head False" "$code $(jget "['sha']") $(jget ".get('source_sha') is not None")" "$body"
@@ -322,6 +321,21 @@ expect "a maintainer approves: it runs" "200 False True" \
   "$code $(jget "['waits_for_approval']") $(jget "['approved_by'].startswith('token:')")" "$body"
 wait_for 120 done_pipeline "$held_gh" || bad "approved pipeline $held_gh finishes" "$body"
 expect "the approved pipeline succeeded" success "$(jget "['status']")" "$body"
+wait_for 120 delivered || bad "the held pipelines' statuses are delivered" "$body"
+expect "the forge is told a held pipeline waits for approval, then how it ran" \
+  "The pipeline waits for a maintainer's approval|The pipeline is waiting|The pipeline passed" \
+  "$(python3 - "$tmp/recv/http.jsonl" "$fork2" <<'PY'
+import json, sys
+seen = []
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if r["path"].endswith("/statuses/" + sys.argv[2]):
+        d = json.loads(r["body"])["description"]
+        if d not in seen:
+            seen.append(d)
+print("|".join(seen))
+PY
+)"
 log_of "$held_gh" show
 expect "approved, a fork still gets no protected variable, whatever its YAML claims" \
   "prot=[] refprot=true" "$(line prot=)" "$body"
