@@ -6,7 +6,9 @@
  *     hint: did you mean `script`?
  *
  * The source line is read again from the file named by the item (the configuration keeps
- * no text); it is left out when the file cannot be read or has no such line. */
+ * no text); it is left out when the file cannot be read or has no such line. The same
+ * items as JSON (sl_cli_diag_json) are what lint --json prints, and plan --json and run
+ * --json when the configuration is refused. */
 #include "base/compat.h"
 #include "cli/pipeline.h"
 #include "base/fs.h"
@@ -80,4 +82,32 @@ void sl_cli_diag_write(FILE *out, const struct sl_diag *d)
     }
     free(src.path);
     free(src.text);
+}
+
+static json_t *items_json(const struct sl_diag *d, enum sl_diag_level level)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < d->n; i++) {
+        const struct sl_diag_item *it = &d->items[i];
+        if (it->level != level)
+            continue;
+        json_t *o = json_object();
+        json_object_set_new(o, "file", it->file ? json_string(it->file) : json_null());
+        json_object_set_new(o, "line", json_integer(it->line));
+        json_object_set_new(o, "column", json_integer(it->column));
+        json_object_set_new(o, "message", json_string(it->message));
+        if (it->hint)
+            json_object_set_new(o, "hint", json_string(it->hint));
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+json_t *sl_cli_diag_json(const struct sl_diag *d, bool valid)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "valid", json_boolean(valid));
+    json_object_set_new(o, "errors", items_json(d, SL_DIAG_ERROR));
+    json_object_set_new(o, "warnings", items_json(d, SL_DIAG_WARNING));
+    return o;
 }

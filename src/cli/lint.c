@@ -32,25 +32,6 @@ const struct sl_cli_spec sl_cli_spec_lint = {
     .nopts = SL_ARRAY_LEN(lint_opts),
 };
 
-static json_t *items_json(const struct sl_diag *d, enum sl_diag_level level)
-{
-    json_t *arr = json_array();
-    for (size_t i = 0; i < d->n; i++) {
-        const struct sl_diag_item *it = &d->items[i];
-        if (it->level != level)
-            continue;
-        json_t *o = json_object();
-        json_object_set_new(o, "file", it->file ? json_string(it->file) : json_null());
-        json_object_set_new(o, "line", json_integer(it->line));
-        json_object_set_new(o, "column", json_integer(it->column));
-        json_object_set_new(o, "message", json_string(it->message));
-        if (it->hint)
-            json_object_set_new(o, "hint", json_string(it->hint));
-        json_array_append_new(arr, o);
-    }
-    return arr;
-}
-
 int sl_cmd_lint(int argc, char **argv)
 {
     const char *file = NULL;
@@ -101,10 +82,7 @@ int sl_cmd_lint(int argc, char **argv)
         ret = SL_EXIT_USAGE;
     } else {
         if (json) {
-            json_t *o = json_object();
-            json_object_set_new(o, "valid", json_boolean(rc == 0 && diag.errors == 0));
-            json_object_set_new(o, "errors", items_json(&diag, SL_DIAG_ERROR));
-            json_object_set_new(o, "warnings", items_json(&diag, SL_DIAG_WARNING));
+            json_t *o = sl_cli_diag_json(&diag, rc == 0 && diag.errors == 0);
             char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
             printf("%s\n", s);
             free(s);

@@ -95,6 +95,29 @@ int sl_cli_load_config(const char *file, bool shape_only, const struct cli_inclu
     return rc;
 }
 
+/* A refused configuration on stdout for --json (the text went to stderr already). */
+static void json_errors(int how, const struct sl_diag *diag)
+{
+    if (how == CLI_JSON_NONE)
+        return;
+    json_t *o = json_object();
+    if (how == CLI_JSON_EVENT) {
+        char ts[40];
+        sl_time_iso8601(sl_time_now_ms(), ts, sizeof(ts));
+        json_object_set_new(o, "time", json_string(ts));
+        json_object_set_new(o, "event", json_string("config"));
+    }
+    json_t *items = sl_cli_diag_json(diag, false);
+    json_object_update(o, items);
+    json_decref(items);
+    char *s = json_dumps(o, JSON_PRESERVE_ORDER |
+                                (how == CLI_JSON_EVENT ? JSON_COMPACT : JSON_INDENT(2)));
+    printf("%s\n", s ? s : "{}");
+    fflush(stdout);
+    free(s);
+    json_decref(o);
+}
+
 int sl_cli_pipeline_prepare(struct cli_pipeline *p, const struct cli_pipeline_args *args)
 {
     struct sl_error err = SL_ERROR_INIT;
@@ -170,6 +193,7 @@ int sl_cli_pipeline_prepare(struct cli_pipeline *p, const struct cli_pipeline_ar
     sl_diag_sort(&diag);
     sl_cli_print_diag(&diag);
     if (rc < 0) {
+        json_errors(args->json_errors, &diag);
         ret = SL_EXIT_USAGE;
         goto out;
     }

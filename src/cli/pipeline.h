@@ -8,6 +8,8 @@
 #include "config/config.h"
 #include "plan/plan.h"
 
+#include <jansson.h>
+
 struct cli_pipeline_args {
     const char *file; /* -f, or NULL for the default */
     const char *ref;  /* --ref */
@@ -17,6 +19,9 @@ struct cli_pipeline_args {
     const char **changed;
     const char **inputs; /* "NAME=VALUE" (--input) for the file's spec:inputs, NULL-terminated */
     struct cli_include_opts includes; /* --offline, --include-project, --template-dir */
+    /* --json: a refused configuration is also said on stdout, as lint --json's object
+     * (CLI_JSON_OBJECT: plan) or as a "config" event line (CLI_JSON_EVENT: run) */
+    enum { CLI_JSON_NONE, CLI_JSON_OBJECT, CLI_JSON_EVENT } json_errors;
 };
 
 struct cli_pipeline {
@@ -54,6 +59,9 @@ void sl_cli_print_diag(const struct sl_diag *diag);
 /* Each item as FILE:LINE:COL: [warning: ]MESSAGE, then the source line with a caret under
  * the column, then "hint: ..." when the item has one (diag_print.c). */
 void sl_cli_diag_write(FILE *out, const struct sl_diag *diag);
+/* DIAG as {"valid": VALID, "errors": [...], "warnings": [...]}, each item with file,
+ * line, column, message and, when it has one, hint (lint --json's shape). A new object. */
+json_t *sl_cli_diag_json(const struct sl_diag *diag, bool valid);
 /* Parses "K=V" into the collection; false (and a message) for a malformed one. */
 bool sl_cli_parse_var(struct sl_vars *vars, const char *kv);
 

@@ -155,6 +155,7 @@ int sl_cmd_plan(int argc, char **argv)
     args.vars = vars;
     args.changed = changed;
     args.inputs = inputs;
+    args.json_errors = json ? CLI_JSON_OBJECT : CLI_JSON_NONE;
     struct cli_pipeline p;
     ret = sl_cli_pipeline_prepare(&p, &args);
     if (ret == SL_EXIT_OK) {

@@ -922,8 +922,10 @@ static int run_pipeline(struct run_args *a, const char **changed, bool *canceled
     int ret;
 
     memset(&p, 0, sizeof(p));
-    struct cli_pipeline_args pa = {a->file, a->ref,  a->tag,    NULL,
-                                   a->vars, changed, a->inputs, a->includes};
+    struct cli_pipeline_args pa = {
+        a->file,   a->ref,      a->tag,
+        NULL,      a->vars,     changed,
+        a->inputs, a->includes, a->json ? CLI_JSON_EVENT : CLI_JSON_NONE};
     if ((ret = sl_cli_pipeline_prepare(&p, &pa)) != SL_EXIT_OK)
         goto out;
     const struct sl_plan *plan = p.plan;

@@ -44,6 +44,21 @@ out=$("$bin" plan 2>&1 >/dev/null)
 has "plan: hint on stderr" "hint: did you mean \`script\`?"
 out=$("$bin" run 2>&1 >/dev/null)
 has "run: hint on stderr" "hint: did you mean \`script\`?"
+# --json: a refused configuration is said on stdout too, with the hint as a field
+out=$("$bin" plan --json 2>/dev/null)
+if python3 -c 'import json,sys
+d = json.load(sys.stdin)
+assert d["valid"] is False, d
+assert any(e.get("hint") == "did you mean `script`?" for e in d["errors"]), d
+' <<<"$out"; then ok "plan --json: the refusal as lint's object, hint field"; else bad "plan --json: the refusal as JSON"; fi
+out=$("$bin" run --json 2>/dev/null)
+if python3 -c 'import json,sys
+lines = sys.stdin.read().splitlines()
+assert len(lines) == 1, lines
+d = json.loads(lines[0])
+assert d["event"] == "config" and d["time"] and d["valid"] is False, d
+assert any(e.get("hint") == "did you mean `script`?" for e in d["errors"]), d
+' <<<"$out"; then ok "run --json: the refusal as one config event, hint field"; else bad "run --json: the refusal as a JSON line"; fi
 # nothing close: no hint
 cat >.gitlab-ci.yml <<'YAML'
 job:
