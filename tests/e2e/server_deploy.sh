@@ -255,9 +255,17 @@ req GET "/api/v1/environments/$prod/deployments?limit=1" "$dev"
 flaky=$(jget "[0]['id']")
 expect "a failing deployment (retry: 1) waits for approval" "$flaky_job blocked" \
   "$(jget "[0]['deployable']['id']") $(jget "[0]['status']")" "$body"
-req POST "/api/v1/deployments/$flaky/approve" "$maint"
-req POST "/api/v1/deployments/$flaky/approve" "$dev2"
-expect "approved, it runs" 200 "$code" "$body"
+# approved through `sluice env approve` (the same API): never by whoever triggered it
+out=$("$bin" env approve "$flaky" --comment "first" --url "$url" --token "$maint")
+expect "sluice env approve: one of two approvals, still blocked" "0 deployment $flaky is blocked" "$? $out"
+out=$("$bin" env approve "$flaky" --url "$url" --token "$dev" 2>&1)
+expect "sluice env approve by whoever triggered it: refused, exit 1" "1 1" "$? $(grep -c 'answered 403' <<<"$out")" "$out"
+out=$("$bin" env approve "$flaky" --url "$url" --token "$dev2")
+expect "sluice env approve by a second token: approved, it runs" "0 1" \
+  "$? $(grep -Ec "^deployment $flaky is (created|running|failed)$" <<<"$out")" "$out"
+req GET "/api/v1/deployments/$flaky" "$dev"
+expect "both approvals recorded, with the comment" "2 first" \
+  "$(jget "['approvals'].__len__()") $(jget "['approvals'][0]['comment']")" "$body"
 auto_retried() { req GET "/api/v1/environments/$prod/deployments?limit=1" "$dev"; [[ $(jget "[0]['id']") != "$flaky" ]]; }
 wait_for 60 auto_retried || bad "the failed deployment job is retried automatically" "$body"
 retry_dep=$(jget "[0]['id']")
@@ -273,8 +281,11 @@ expect "the attempt that failed stays failed" "failed script_failure" \
   "$(jget "['status']") $(jget "['failure_reason']")" "$body"
 req GET "/api/v1/pipelines/$pl" "$dev"
 expect "the pipeline waits with it" manual "$(jget "['status']")" "$body"
-req POST "/api/v1/deployments/$retry_dep/reject" "$maint" '{"comment":"still broken"}'
-expect "the retry's deployment is rejected" 200 "$code" "$body"
+out=$("$bin" env reject "$retry_dep" --comment "still broken" --url "$url" --token "$maint")
+expect "sluice env reject: the retry's deployment is rejected" "0 deployment $retry_dep is failed" "$? $out"
+req GET "/api/v1/deployments/$retry_dep" "$dev"
+expect "the rejection is on the deployment, with its comment" "rejected still broken" \
+  "$(jget "['approvals'][0]['status']") $(jget "['approvals'][0]['comment']")" "$body"
 retry_done() { req GET "/api/v1/jobs/$retry_job" "$dev"; [[ $(jget "['status']") =~ ^(success|failed)$ ]]; }
 wait_for 60 retry_done
 expect "and its job fails, not retried again" "failed deployment_rejected" \
