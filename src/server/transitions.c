@@ -103,6 +103,10 @@ static int retry_as_new_job(struct sl_server *s, struct sl_sched *m, size_t i,
         sl_log(SL_LOG_INFO, "job retried as a new job", "job_id", a, "new_job_id", b, "name",
                j->name, NULL);
         atomic_fetch_add(&s->metrics.jobs_retried, 1);
+        /* an attempt ended by this event (an automatic retry): its deployment ends with it,
+         * or it would stay running */
+        if (!terminal(was))
+            sl_srv_deploy_job_moved(s, j->id, j->status);
         sl_srv_deploy_job_retried(s, j->id, new_id);
         /* the row now stands for the new attempt (pending is what the caller looks for) */
         j->id = new_id;

@@ -279,6 +279,8 @@ expect "its job, a new one, waits for approval" "yes manual True" \
 req GET "/api/v1/jobs/$flaky_job" "$dev"
 expect "the attempt that failed stays failed" "failed script_failure" \
   "$(jget "['status']") $(jget "['failure_reason']")" "$body"
+req GET "/api/v1/deployments/$flaky" "$dev"
+expect "the deployment of the attempt that failed is failed" failed "$(jget "['status']")" "$body"
 req GET "/api/v1/pipelines/$pl" "$dev"
 expect "the pipeline waits with it" manual "$(jget "['status']")" "$body"
 out=$("$bin" env reject "$retry_dep" --comment "still broken" --url "$url" --token "$maint")
