@@ -2,8 +2,8 @@
  * default 32, of build-output lines, a rule's keyword on one line in 40 and a real-looking
  * token every ~1 MiB) is stored in chunks of 4 KiB (a runner's small trace PATCHes), 64 KiB
  * and 1 MiB, once with sl_store_log_append alone (what the server did before) and once with
- * sl_srv_log_append, the server's own path: the append, the log's last 8 KiB read back, the
- * scan, findings recorded. Each run is a new job of one SQLite store (a file, WAL). Prints the
+ * sl_srv_log_append, the server's own path: the append, the log's last 8 KiB (kept in memory
+ * from the chunk before), the scan, findings recorded. Each run is a new job of one SQLite store (a file, WAL). Prints the
  * process's CPU time (the figure that holds on a loaded machine) and wall time of each, and
  * the overhead.
  *
@@ -81,7 +81,7 @@ int main(int argc, char **argv)
     struct sl_server s = {0};
     struct sl_str log = SL_STR_INIT;
     unlink(argv[1]);
-    if (sl_store_open(&s.st, argv[1], &err) < 0 || sl_scan_default(&s.scan, &err) < 0) {
+    if (sl_store_open(&s.st, argv[1], &err) < 0 || sl_srv_scan_init(&s, &err) < 0) {
         fprintf(stderr, "log_scan: %s\n", sl_error_format(&err));
         return 1;
     }
@@ -122,7 +122,7 @@ int main(int argc, char **argv)
                100.0 * (cpu[1] - cpu[0]) / cpu[0], (double)log.len / 1048576.0 / cpu[1]);
     }
     sl_str_release(&log);
-    sl_scan_free(s.scan);
+    sl_srv_scan_free(&s);
     sl_store_close(s.st);
     return 0;
 }

@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #define MATCH_LIMIT 200000 /* PCRE2 backtracking steps per match attempt */
@@ -60,6 +61,9 @@ struct sl_scan {
     struct keyword *kw;
     size_t nkw;
     int kw_head[KW_HEADS];
+    /* which two-byte pairs begin a keyword (65,536 bits): most of a text's bytes begin
+     * none, and the bucket table's hash alone let common letters share chains */
+    uint64_t kw_pairs[1024];
     struct allowlist *allow; /* global */
     size_t nallow;
     atomic_ulong limit_hits;
@@ -261,6 +265,11 @@ static unsigned kw_bucket(const char *w)
     return ((unsigned)(unsigned char)w[0] << 8 | (unsigned char)w[1]) & (KW_HEADS - 1);
 }
 
+static unsigned kw_pair(const char *w)
+{
+    return (unsigned)(unsigned char)w[0] << 8 | (unsigned char)w[1];
+}
+
 static void index_keywords(struct sl_scan *s)
 {
     size_t cap = 0;
@@ -269,6 +278,7 @@ static void index_keywords(struct sl_scan *s)
     s->nkw = 0;
     for (size_t i = 0; i < KW_HEADS; i++)
         s->kw_head[i] = -1;
+    memset(s->kw_pairs, 0, sizeof(s->kw_pairs));
     for (size_t i = 0; i < s->nrules; i++)
         for (size_t k = 0; k < s->rules[i].nkeywords; k++) {
             const char *w = s->rules[i].keywords[k];
@@ -286,6 +296,8 @@ static void index_keywords(struct sl_scan *s)
         unsigned b = kw_bucket(s->kw[j].word);
         s->kw[j].chain = s->kw_head[b];
         s->kw_head[b] = (int)j;
+        unsigned pair = kw_pair(s->kw[j].word);
+        s->kw_pairs[pair >> 6] |= 1ull << (pair & 63);
     }
 }
 
@@ -400,13 +412,59 @@ double sl_scan_entropy(const char *data, size_t len)
     return h;
 }
 
-/* Whether RE matches the LEN bytes at S (anywhere). */
-static bool matches(pcre2_code *re, const char *s, size_t len, pcre2_match_context *mc)
+/* A thread's match context (the limits) and match data, made on its first scan and kept
+ * until it ends: a server scans every 4 KiB trace chunk, and making them per scan and per
+ * rule (and PCRE2's heap frames with the match data) was a good part of a small chunk's
+ * cost. Two match data: a rule's (its ovector is read after the allowlists ran) and the
+ * allowlists'. OVECTOR_PAIRS covers secretGroup's largest (99). */
+#define OVECTOR_PAIRS 100
+
+struct matcher {
+    pcre2_match_context *mc;
+    pcre2_match_data *md, *md_allow;
+};
+
+static pthread_key_t matcher_key;
+static pthread_once_t matcher_once = PTHREAD_ONCE_INIT;
+
+static void matcher_free(void *p)
 {
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
-    int rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, md, mc);
-    pcre2_match_data_free(md);
-    return rc >= 0;
+    struct matcher *m = p;
+    pcre2_match_data_free(m->md);
+    pcre2_match_data_free(m->md_allow);
+    pcre2_match_context_free(m->mc);
+    free(m);
+}
+
+static void matcher_key_make(void)
+{
+    pthread_key_create(&matcher_key, matcher_free);
+}
+
+static struct matcher *matcher_get(void)
+{
+    pthread_once(&matcher_once, matcher_key_make);
+    struct matcher *m = pthread_getspecific(matcher_key);
+    if (m)
+        return m;
+    m = sl_xcalloc(1, sizeof(*m));
+    m->mc = pcre2_match_context_create(NULL);
+    m->md = pcre2_match_data_create(OVECTOR_PAIRS, NULL);
+    m->md_allow = pcre2_match_data_create(OVECTOR_PAIRS, NULL);
+    if (!m->mc || !m->md || !m->md_allow) {
+        fputs("sluice: out of memory\n", stderr); /* alloc.h's rule */
+        abort();
+    }
+    pcre2_set_match_limit(m->mc, MATCH_LIMIT);
+    pcre2_set_depth_limit(m->mc, DEPTH_LIMIT);
+    pthread_setspecific(matcher_key, m);
+    return m;
+}
+
+/* Whether RE matches the LEN bytes at S (anywhere). */
+static bool matches(pcre2_code *re, const char *s, size_t len, const struct matcher *m)
+{
+    return pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, m->md_allow, m->mc) >= 0;
 }
 
 static bool contains_lower(const char *s, size_t len, const char *lowered_word)
@@ -425,7 +483,7 @@ static bool contains_lower(const char *s, size_t len, const char *lowered_word)
 /* Whether allowlist A lets the finding go: PATH, the whole MATCH, the SECRET and its LINE. */
 static bool allowed_by(const struct allowlist *a, const char *path, const char *match,
                        size_t match_len, const char *secret, size_t secret_len, const char *line,
-                       size_t line_len, pcre2_match_context *mc)
+                       size_t line_len, const struct matcher *m)
 {
     int kinds = 0, hits = 0;
     if (a->nregexes) {
@@ -437,7 +495,7 @@ static bool allowed_by(const struct allowlist *a, const char *path, const char *
                     : a->target == TARGET_MATCH ? match_len
                                                 : secret_len;
         for (size_t i = 0; i < a->nregexes; i++)
-            if (matches(a->regexes[i], t, tl, mc)) {
+            if (matches(a->regexes[i], t, tl, m)) {
                 hits++;
                 break;
             }
@@ -453,7 +511,7 @@ static bool allowed_by(const struct allowlist *a, const char *path, const char *
     if (a->npaths) {
         kinds++;
         for (size_t i = 0; path && i < a->npaths; i++)
-            if (matches(a->paths[i], path, strlen(path), mc)) {
+            if (matches(a->paths[i], path, strlen(path), m)) {
                 hits++;
                 break;
             }
@@ -479,6 +537,9 @@ static struct places *find_places(const struct sl_scan *s, const char *lowered, 
     for (size_t j = 0; j < n; j++)
         p[j] = (struct places){.word = s->kw[j].word, .wlen = s->kw[j].wlen};
     for (size_t i = 0; i + 1 < len; i++) {
+        unsigned pair = kw_pair(lowered + i);
+        if (!(s->kw_pairs[pair >> 6] >> (pair & 63) & 1))
+            continue;
         for (int j = s->kw_head[kw_bucket(lowered + i)]; j >= 0; j = s->kw[j].chain)
             if (p[j].wlen <= len - i && !memcmp(lowered + i, p[j].word, p[j].wlen)) {
                 SL_GROW(p[j].at, p[j].cap, p[j].n + 1);
@@ -515,12 +576,11 @@ int sl_scan_text(const struct sl_scan *s, const char *path, const char *text, si
                  sl_scan_hit_fn fn, void *ctx)
 {
     char *lowered = sl_xmalloc(len + 1);
+    /* ASCII letters only, as tolower() of a byte in a UTF-8 locale, without a call a byte */
     for (size_t i = 0; i < len; i++)
-        lowered[i] = (char)tolower((unsigned char)text[i]);
+        lowered[i] = (char)(text[i] >= 'A' && text[i] <= 'Z' ? text[i] + ('a' - 'A') : text[i]);
     lowered[len] = 0;
-    pcre2_match_context *mc = pcre2_match_context_create(NULL);
-    pcre2_set_match_limit(mc, MATCH_LIMIT);
-    pcre2_set_depth_limit(mc, DEPTH_LIMIT);
+    struct matcher *m = matcher_get();
     size_t nplaces = 0;
     struct places *places = find_places(s, lowered, len, &nplaces);
     int stop = 0;
@@ -535,9 +595,9 @@ int sl_scan_text(const struct sl_scan *s, const char *path, const char *text, si
         }
         if (!r->regex || (r->nkeywords && !present))
             continue;
-        if (r->path && (!path || !matches(r->path, path, strlen(path), mc)))
+        if (r->path && (!path || !matches(r->path, path, strlen(path), m)))
             continue;
-        pcre2_match_data *md = pcre2_match_data_create_from_pattern(r->regex, NULL);
+        pcre2_match_data *md = m->md;
         size_t at = 0, counted = 0, line = 1;
         while (at <= len && !stop) {
             /* The regex runs only around the lines that hold a keyword: from the start of
@@ -566,10 +626,10 @@ int sl_scan_text(const struct sl_scan *s, const char *path, const char *text, si
             /* on the line alone first; a match that would go on past it (PARTIAL) is tried
              * again on the window */
             int mrc = pcre2_match(r->regex, (PCRE2_SPTR)text, subject, from,
-                                  r->nkeywords && subject < len ? PCRE2_PARTIAL_SOFT : 0, md, mc);
+                                  r->nkeywords && subject < len ? PCRE2_PARTIAL_SOFT : 0, md, m->mc);
             if (mrc == PCRE2_ERROR_PARTIAL)
                 mrc = pcre2_match(r->regex, (PCRE2_SPTR)text, SL_MIN(len, kw_line_end + WINDOW),
-                                  from, 0, md, mc);
+                                  from, 0, md, m->mc);
             if (mrc == PCRE2_ERROR_MATCHLIMIT || mrc == PCRE2_ERROR_DEPTHLIMIT) {
                 atomic_fetch_add((atomic_ulong *)&s->limit_hits, 1);
                 break;
@@ -603,10 +663,10 @@ int sl_scan_text(const struct sl_scan *s, const char *path, const char *text, si
             bool allowed = false;
             for (size_t k = 0; k < r->nallow && !allowed; k++)
                 allowed = allowed_by(&r->allow[k], path, text + ms, me - ms, text + ss, se - ss,
-                                     text + ls, le - ls, mc);
+                                     text + ls, le - ls, m);
             for (size_t k = 0; k < s->nallow && !allowed; k++)
                 allowed = allowed_by(&s->allow[k], path, text + ms, me - ms, text + ss, se - ss,
-                                     text + ls, le - ls, mc);
+                                     text + ls, le - ls, m);
             if (allowed)
                 continue;
             for (; counted < ss; counted++) /* findings of a rule come in order */
@@ -620,10 +680,8 @@ int sl_scan_text(const struct sl_scan *s, const char *path, const char *text, si
                                         .line_end = le};
             stop = fn(ctx, &f);
         }
-        pcre2_match_data_free(md);
     }
     free_places(places, nplaces);
-    pcre2_match_context_free(mc);
     free(lowered);
     return stop;
 }

@@ -10,6 +10,7 @@
 #include "store/store.h"
 
 struct sl_scan;
+struct srv_log_tails;
 
 #include <jansson.h>
 #include <pthread.h>
@@ -107,6 +108,7 @@ struct sl_server {
     int64_t session_ttl_ms;      /* how long a sign-in lasts (--session-ttl) */
     char **remote_include_hosts; /* --allow-remote-includes, NULL-ended; NULL: none */
     struct sl_scan *scan;        /* the default secret-detection rules (secret_scan.c) */
+    struct srv_log_tails *tails; /* running jobs' log ends, for the next chunk's scan */
 };
 
 /* One request as the handlers see it. */

@@ -7,9 +7,13 @@
  * from the store and the chunk is scanned from the start of the line it continues (or of a
  * PEM block still open there): a secret that started there is found whole with the chunk. A finding
  * that lies wholly in those earlier bytes was found with the chunk before and is skipped; the
- * store's unique index catches the rest. Reading back instead of keeping each job's tail in memory
- * keeps the runner API stateless (any server of several may take the next chunk, and a restart
- * loses nothing). */
+ * store's unique index catches the rest.
+ *
+ * Those earlier bytes come from memory when this server stored the chunk before (the last
+ * SRV_SCAN_OVERLAP bytes of each of the TAILS_MAX jobs that logged last), else from the
+ * store: reading them back on every 4 KiB trace PATCH was a query per chunk, and the store
+ * stays the truth (another server of several took the chunk before, a restart, a job evicted
+ * from the table: the tail kept ends where the log did not, so it is not used). */
 #include "base/compat.h"
 #include <inttypes.h>
 #include "base/alloc.h"
@@ -19,15 +23,92 @@
 #include "scan/scan.h"
 #include "server/internal.h"
 
+#define TAILS_MAX 64 /* jobs whose log end is kept: 64 x 8 KiB */
+
+struct log_tail {
+    int64_t job_id; /* 0: free */
+    int64_t end;    /* the log's length when BUF[0..LEN) was its end */
+    uint64_t used;  /* for evicting the least recently logging job */
+    size_t len;
+    char buf[SRV_SCAN_OVERLAP];
+};
+
+struct srv_log_tails {
+    pthread_mutex_t mu;
+    uint64_t clock;
+    struct log_tail t[TAILS_MAX];
+};
+
 int sl_srv_scan_init(struct sl_server *s, struct sl_error *err)
 {
-    return sl_scan_default(&s->scan, err);
+    int rc = sl_scan_default(&s->scan, err);
+    if (rc < 0)
+        return rc;
+    s->tails = sl_xcalloc(1, sizeof(*s->tails));
+    pthread_mutex_init(&s->tails->mu, NULL);
+    return 0;
 }
 
 void sl_srv_scan_free(struct sl_server *s)
 {
     sl_scan_free(s->scan);
     s->scan = NULL;
+    if (s->tails) {
+        pthread_mutex_destroy(&s->tails->mu);
+        free(s->tails);
+        s->tails = NULL;
+    }
+}
+
+/* Adds to TEXT the log of JOB_ID's bytes [FROM, START) kept in memory; false when they are
+ * not (kept for another end, or not at all). */
+static bool tail_get(struct srv_log_tails *ts, int64_t job_id, int64_t from, int64_t start,
+                     struct sl_str *text)
+{
+    bool got = false;
+    if (!ts)
+        return false;
+    pthread_mutex_lock(&ts->mu);
+    for (size_t i = 0; i < TAILS_MAX; i++) {
+        struct log_tail *t = &ts->t[i];
+        if (t->job_id != job_id)
+            continue;
+        if (t->end == start && start - from <= (int64_t)t->len) {
+            sl_str_add(text, t->buf + t->len - (size_t)(start - from), (size_t)(start - from));
+            t->used = ++ts->clock;
+            got = true;
+        }
+        break;
+    }
+    pthread_mutex_unlock(&ts->mu);
+    return got;
+}
+
+/* Keeps the last bytes of TEXT (LEN of them, the log of JOB_ID up to END) for its next chunk;
+ * only forward (two appends of one job racing: the later end wins). */
+static void tail_put(struct srv_log_tails *ts, int64_t job_id, int64_t end, const char *text,
+                     size_t len)
+{
+    if (!ts)
+        return;
+    size_t n = SL_MIN(len, (size_t)SRV_SCAN_OVERLAP);
+    pthread_mutex_lock(&ts->mu);
+    struct log_tail *t = NULL, *oldest = &ts->t[0];
+    for (size_t i = 0; i < TAILS_MAX && !t; i++) {
+        if (ts->t[i].job_id == job_id)
+            t = &ts->t[i];
+        else if (ts->t[i].used < oldest->used)
+            oldest = &ts->t[i];
+    }
+    if (!t)
+        t = oldest, t->job_id = job_id, t->end = -1;
+    if (end > t->end) {
+        memcpy(t->buf, text + len - n, n);
+        t->len = n;
+        t->end = end;
+    }
+    t->used = ++ts->clock;
+    pthread_mutex_unlock(&ts->mu);
 }
 
 #define HITS_MAX                                                                                   \
@@ -163,7 +244,7 @@ int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, siz
     if (rc == 0) {
         /* the chunk in memory, the bytes before it from the store */
         from = start > SRV_SCAN_OVERLAP ? start - SRV_SCAN_OVERLAP : 0;
-        if (from < start &&
+        if (from < start && !tail_get(s->tails, job_id, from, start, &text) &&
             sl_store_log_read(s->st, job_id, from, (size_t)(start - from), &text, &next, &serr) < 0)
             goto fail;
         if ((int64_t)text.len != start - from) /* the log is not what it was: scan the chunk */
@@ -177,6 +258,8 @@ int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, siz
             goto fail;
         start = from;
     }
+    if (text.len) /* the chunk's end is the log's end (a capped log gets no more) */
+        tail_put(s->tails, job_id, end, text.buf, text.len);
     size_t cut = rescan_from(text.buf ? text.buf : "", (size_t)(start - from));
     scan_region(s, job_id, text.buf ? text.buf + cut : "", text.len - cut, from + (int64_t)cut,
                 (size_t)(start - from) - cut);

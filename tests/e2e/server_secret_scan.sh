@@ -5,7 +5,8 @@
 #    excerpt, and the token is in no answer of the findings API;
 #  - a private key printed in two parts, the log stored between them, and a token a runner
 #    sends in two trace chunks cut inside it (secrets split across chunks) are found once,
-#    whole;
+#    whole; and one cut by a server restart between the chunks (the log's end then comes
+#    from the store, not the server's memory);
 #  - the policy API: report by default, fail/refuse set by a maintainer, others refused;
 #    under refuse a job that prints a token fails (secret_detected), and its pipeline;
 #  - pushes (a signed GitLab push webhook): the lines the new commits add are scanned; a
@@ -127,6 +128,17 @@ expect "the token cut between two trace chunks is found once" 1 "$(count "$rjob"
 expect "its rule" github-token "$(field "$rjob" rule)"
 expect "its excerpt" "export KEY=ghp_***** # set" "$(field "$rjob" excerpt)"
 expect "its line" 2 "$(field "$rjob" line)"
+# the end of the log before a chunk is kept in memory; a server that did not take the chunk
+# before (here: restarted in between) reads it back from the store and still finds the token
+c3=$(printf 'export KEY2=%s' "${head:0:9}")
+expect "the third chunk is taken" 202 "$(patch $((${#c1} + ${#c2})) "$c3")"
+server_stop
+server_start --workers 0 || { echo "not ok - server restarts"; exit 1; }
+c4=$(printf '%s # again\n' "${head:9}$tail")
+expect "the fourth chunk is taken by the restarted server" 202 "$(patch $((${#c1} + ${#c2} + ${#c3})) "$c4")"
+req GET "/api/v1/projects/$project/secret_findings?source=log" "$admin"
+findings=$body
+expect "the token cut by a restart is found from the store's copy" 2 "$(count "$rjob")" "$findings"
 
 # ---- pushes ----
 secret=push-hook-secret
