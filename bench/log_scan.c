@@ -3,9 +3,9 @@
  * token every ~1 MiB) is stored in chunks of 4 KiB (a runner's small trace PATCHes), 64 KiB
  * and 1 MiB, once with sl_store_log_append alone (what the server did before) and once with
  * sl_srv_log_append, the server's own path: the append, the log's last 8 KiB (kept in memory
- * from the chunk before), the scan, findings recorded. Each run is a new job of one SQLite store (a file, WAL). Prints the
- * process's CPU time (the figure that holds on a loaded machine) and wall time of each, and
- * the overhead.
+ * from the chunk before), the scan, findings recorded. Each run is a new job of one SQLite store (a
+ * file, WAL). Prints the process's CPU time (the figure that holds on a loaded machine) and wall
+ * time of each, and the overhead.
  *
  *   cmake --preset release && cmake --build build/release --target sl_server
  *   cc -O2 -D_GNU_SOURCE -Isrc bench/log_scan.c build/release/libsl_server.a \

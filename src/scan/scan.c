@@ -625,8 +625,9 @@ int sl_scan_text(const struct sl_scan *s, const char *path, const char *text, si
             }
             /* on the line alone first; a match that would go on past it (PARTIAL) is tried
              * again on the window */
-            int mrc = pcre2_match(r->regex, (PCRE2_SPTR)text, subject, from,
-                                  r->nkeywords && subject < len ? PCRE2_PARTIAL_SOFT : 0, md, m->mc);
+            int mrc =
+                pcre2_match(r->regex, (PCRE2_SPTR)text, subject, from,
+                            r->nkeywords && subject < len ? PCRE2_PARTIAL_SOFT : 0, md, m->mc);
             if (mrc == PCRE2_ERROR_PARTIAL)
                 mrc = pcre2_match(r->regex, (PCRE2_SPTR)text, SL_MIN(len, kw_line_end + WINDOW),
                                   from, 0, md, m->mc);
