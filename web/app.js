@@ -141,7 +141,7 @@
       const rows = pl.filter((p) => !ref || p.ref === ref);
       body.textContent = "";
       for (const p of rows)
-        body.append(h("tr", {}, h("td", {}, badge(p.status)), h("td", {}, link("/pipelines/" + p.id, "#" + p.iid)), h("td", {}, p.ref), h("td", { class: "mono" }, (p.sha || "").slice(0, 8)), h("td", {}, p.source), h("td", {}, ago(p.created_at))));
+        body.append(h("tr", {}, h("td", {}, badge(p.status), p.waits_for_approval ? h("span", { class: "why held" }, " " + heldWhy(p)) : null), h("td", {}, link("/pipelines/" + p.id, "#" + p.iid)), h("td", {}, p.ref), h("td", { class: "mono" }, (p.sha || "").slice(0, 8)), h("td", {}, p.source), h("td", {}, ago(p.created_at))));
       if (!rows.length) body.append(h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No pipelines.")));
       more.textContent = "";
       if (after) more.append(link(filt({ after: "" }), "Newest"), " ");
@@ -151,6 +151,10 @@
     every(3000, () => load().catch(() => {}));
   }
 
+  /* a pipeline held for a maintainer's approval (a fork's merge request pipeline when the
+   * project sets fork_pipelines_need_approval; docs/merge-requests.md "Forks") */
+  const heldWhy = (p) => (p.waits_for_approval ? "waits for a maintainer's approval" + (p.hold_reason === "fork" ? ": it comes from a fork, and its jobs run only once a maintainer approves it" : p.hold_reason ? " (" + p.hold_reason + ")" : "") : "");
+
   function why(j) {
     if (j.status === "manual" && j.waits_for_approval) return "blocked: its deployment waits for approval (the environment's page has Approve and Reject)";
     if (j.status === "manual") return "manual: waits for someone to play it";
@@ -159,6 +163,7 @@
       return "delayed" + (left != null ? ": starts in " + window.SluiceFmtDur(left) : "");
     }
     if (j.status === "skipped") return j.failure_reason || "skipped: an earlier stage or a needed job did not succeed, or its rules excluded it";
+    if (j.status === "created" && j.held) return "waits for the pipeline's approval";
     if (j.status === "created") return "waits for " + (j.needs.length ? "the jobs it needs" : "the earlier stages");
     if (j.status === "waiting_for_resource") {
       const g = j.resource_group; /* on a job's own page */
@@ -196,16 +201,25 @@
   async function pipeline(id) {
     page("Pipeline");
     const head = h("div", { class: "bar" });
+    const hold = h("div", { class: "held" });
+    const msg = h("p", { class: "error", role: "alert" });
     const graph = h("div", { class: "graph" });
-    main.append(head, graph);
+    main.append(head, hold, msg, graph);
+    /* who may approve is the API's to say (maintainer and up): its refusal is shown here */
+    const approve = (p) => h("button", { type: "button", class: "act act-approve", onclick: async () => {
+      msg.textContent = "";
+      try { await api("POST", `/api/v1/pipelines/${p.id}/approve`); await refresh(); } catch (err) { if (err.status !== 401) msg.textContent = "Approve: " + err.message + (err.status === 403 ? " (approving needs the maintainer role)" : ""); }
+    } }, "Approve");
     const draw = (p) => {
       main.querySelector("h1").textContent = `Pipeline #${p.iid}`;
       head.textContent = "";
       head.append(badge(p.status), h("span", {}, " on ", h("b", {}, p.ref), " ", h("span", { class: "mono" }, (p.sha || "").slice(0, 8))), link("/projects/" + p.project_id, "all pipelines"), ...actions("pipelines", p, refresh));
+      hold.textContent = "";
+      if (p.waits_for_approval) hold.append(h("p", { class: "why held", role: "status" }, "This pipeline " + heldWhy(p) + "."), can("maintainer") ? approve(p) : null);
       if (p.yaml_errors) head.append(h("ul", { class: "error" }, p.yaml_errors.map((e) => h("li", {}, e))));
       graph.textContent = "";
       const stages = [];
-      for (const j of p.jobs) { let s = stages.find((x) => x.name === j.stage); if (!s) stages.push((s = { name: j.stage, jobs: [] })); s.jobs.push(j); }
+      for (const j of p.jobs) { j.held = p.waits_for_approval; let s = stages.find((x) => x.name === j.stage); if (!s) stages.push((s = { name: j.stage, jobs: [] })); s.jobs.push(j); }
       const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
       svg.setAttribute("class", "edges");
       svg.setAttribute("aria-hidden", "true");

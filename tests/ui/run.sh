@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs ui.test.js, then firefox.test.js on the same server: a git repository with a pipeline
-# that exercises the UI, a real `sluice serve` on loopback, Debian's chromium and firefox-esr
-# through playwright-core (tests/ui/node_modules, installed by scripts/install-deps.sh).
+# Runs ui.test.js, fork.test.js, then firefox.test.js on the same server: a git repository
+# with a pipeline that exercises the UI, a real `sluice serve` on loopback, Debian's chromium
+# and firefox-esr through playwright-core (tests/ui/node_modules, installed by scripts/install-deps.sh).
 # Skips (77) without chromium, node or playwright-core, and skips the Firefox part without
 # firefox-esr, except in CI, where either is a failure.
 set -u
@@ -74,6 +74,10 @@ leak:
   rules: [{if: '$MODE == "secret"'}]
   script:
     - T=ghp_Xq7Lm2Vr9; echo "export DEMO_TOKEN=${T}Tz4Kp8Wn3Bc6Hd1Jf5Gs0Ya2ReU (oops)"
+from-fork:
+  stage: test
+  rules: [{if: '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
+  script: [echo a merge request pipeline]
 deploy:
   stage: deploy
   needs: [build]
@@ -81,7 +85,8 @@ deploy:
   environment: production
   script: [echo deployed]
 YML
-git add . && git -c user.email=t@t -c user.name=t commit -qm init) || exit 1
+git add . && git -c user.email=t@t -c user.name=t commit -qm init &&
+  git update-ref refs/pull/5/head HEAD) || exit 1 # a fork's pull request (fork.test.js)
 
 "$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" --workers 6 >"$tmp/out" 2>"$tmp/err" &
 pid=$!
@@ -104,6 +109,9 @@ URL=http://$addr ADMIN=$admin PROJECT=$project SHOTS=$shots BENCH_OUT=${BENCH_OU
   URL2=http://$addr2 ADMIN2=$(cat "$tmp/data2/admin.token") REPO=$tmp/repo \
   NODE_PATH=$here/node_modules node "$here/ui.test.js"
 rc=$?
+# a fork's pipeline held for a maintainer's approval, in its own project of the same server
+URL=http://$addr ADMIN=$admin REPO=$tmp/repo SHOTS=$shots \
+  NODE_PATH=$here/node_modules node "$here/fork.test.js" || rc=1
 # then the same server in Firefox (Debian's firefox-esr over WebDriver BiDi)
 firefox=${FIREFOX:-/usr/bin/firefox-esr}
 if [[ -x $firefox ]]; then
