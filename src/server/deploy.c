@@ -638,7 +638,7 @@ static int block_again(struct sl_server *s, struct sl_store_job *job,
     struct sl_store_protected_env rule = {0};
     int rc = 0;
     if (d->required_approvals <= 0 || strcmp(d->status, "created") || d->started_at ||
-        strcmp(job->status, "pending") ||
+        (strcmp(job->status, "pending") && strcmp(job->status, "waiting_for_resource")) ||
         sl_store_environment_get(s->st, d->environment_id, &e, NULL) < 0)
         goto out;
     if (!protection_of(s, e.project_id, e.name, e.tier, &rule) || rule.required_approval_count <= 0)
@@ -649,7 +649,7 @@ static int block_again(struct sl_server *s, struct sl_store_job *job,
     char *was = job->status;
     job->status = (char *)"manual";
     job->queued_at = 0;
-    rc = sl_store_job_update(s->st, job, "pending", err);
+    rc = sl_store_job_update(s->st, job, was, err); /* pending, or waiting for its group */
     job->status = was;
     if (rc == 0)
         rc = sl_srv_transition(s, job->pipeline_id, SRV_EV_SETTLE, 0, NULL, false, err);

@@ -245,9 +245,11 @@ back=$(jget "['id']")
 req POST "/api/v1/deployments/$back/reject" "$dev" '{"comment":"no rollback"}'
 back_done() { req GET "/api/v1/deployments/$back" "$dev"; [[ $(jget "['status']") == failed ]]; }
 if wait_for 60 back_done; then ok "a rejected rollback fails"; else bad "a rejected rollback fails" "$body"; fi
-# an automatic retry (retry:) of an approved deployment that failed is blocked again too
+# an automatic retry (retry:) of an approved deployment that failed is blocked again too,
+# also when it waits for a resource group first
 cp "$tmp/repo/.gitlab-ci.yml" "$tmp/ci.yml"
-sed -i 's|^  script: \[echo "deploying .*|  script: [exit 3]\n  retry: 1|' "$tmp/repo/.gitlab-ci.yml" &&
+sed -i 's|^  script: \[echo "deploying .*|  script: [exit 3]\n  retry: 1\n  resource_group: production|' \
+  "$tmp/repo/.gitlab-ci.yml" &&
   git_commit "deploy fails"
 run_pipeline
 flaky_job=$(job_of production)
