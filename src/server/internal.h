@@ -725,6 +725,11 @@ void sl_srv_scan_free(struct sl_server *s);
  * Answers what the append answered; scanning errors are logged, never returned. */
 int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, size_t len,
                       int64_t now, int64_t *end_out, struct sl_error *err);
+/* A project's rule files, the first of them that exists is read (secret_push.c). */
+extern const char *const sl_srv_scan_rule_files[2];
+/* The default rules extended by the rule file NAME's TEXT (LEN bytes; NULL: none). A file that
+ * does not load is logged and the defaults scan. NULL only if the defaults do not compile. */
+struct sl_scan *sl_srv_scan_rules(const char *name, const char *text, size_t len);
 /* A push's findings (secret_push.c), not stored yet: the pipeline they belong to is made
  * after them, or refused because of them. */
 struct srv_push_findings {

@@ -33,39 +33,50 @@ void sl_srv_push_findings_release(struct srv_push_findings *pf)
     *pf = (struct srv_push_findings){0};
 }
 
-/* The project's rules: the defaults, extended by the commit's rule file (in TREE). */
-static struct sl_scan *project_rules(struct sl_server *s, const char *tree)
+const char *const sl_srv_scan_rule_files[2] = {".sluice/secret-rules.toml", ".gitleaks.toml"};
+
+struct sl_scan *sl_srv_scan_rules(const char *name, const char *text, size_t len)
 {
-    static const char *const files[] = {".sluice/secret-rules.toml", ".gitleaks.toml"};
     struct sl_scan *sc = NULL;
     struct sl_error err = SL_ERROR_INIT;
     if (sl_scan_default(&sc, &err) < 0) { /* the embedded rules compiled at start-up */
         sl_error_release(&err);
         return NULL;
     }
-    (void)s;
-    for (size_t i = 0; tree && i < SL_ARRAY_LEN(files); i++) {
+    if (text && sl_scan_extend(sc, text, len, name, &err) < 0) {
+        /* extend may have dropped the defaults before it failed: start again from them */
+        sl_log(SL_LOG_WARN, "the project's secret rules do not load: the default rules scan",
+               "file", name, "error", sl_error_format(&err), NULL);
+        sl_scan_free(sc);
+        sc = NULL;
+        sl_scan_default(&sc, NULL);
+    }
+    sl_error_release(&err);
+    return sc;
+}
+
+/* The project's rules: the defaults, extended by the commit's rule file (in TREE). */
+static struct sl_scan *project_rules(const char *tree)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    for (size_t i = 0; tree && i < SL_ARRAY_LEN(sl_srv_scan_rule_files); i++) {
+        const char *file = sl_srv_scan_rule_files[i];
         char *text = NULL;
         size_t len = 0;
-        int rc = sl_fs_read_within(tree, files[i], SL_TOML_SIZE_MAX, &text, &len, &err);
+        int rc = sl_fs_read_within(tree, file, SL_TOML_SIZE_MAX, &text, &len, &err);
         if (rc == SL_ENOENT) {
             sl_error_release(&err);
             continue;
         }
-        if (rc == 0 && (rc = sl_scan_extend(sc, text, len, files[i], &err)) < 0) {
-            /* extend may have dropped the defaults before it failed: start again from them */
-            sl_scan_free(sc);
-            sc = NULL;
-            sl_scan_default(&sc, NULL);
-        }
         if (rc < 0)
             sl_log(SL_LOG_WARN, "the project's secret rules do not load: the default rules scan",
-                   "file", files[i], "error", sl_error_format(&err), NULL);
-        free(text);
+                   "file", file, "error", sl_error_format(&err), NULL);
         sl_error_release(&err);
-        break; /* the first that exists is the project's, as gitleaks reads one */
+        struct sl_scan *sc = sl_srv_scan_rules(file, text, len); /* text NULL: defaults */
+        free(text);
+        return sc; /* the first that exists is the project's, as gitleaks reads one */
     }
-    return sc;
+    return sl_srv_scan_rules(NULL, NULL, 0);
 }
 
 /* One file's added lines, gathered from the diff. */
@@ -214,7 +225,7 @@ int sl_srv_scan_push(struct sl_server *s, const char *mirror, const char *tree, 
         free(head);
     }
     git_error_clear();
-    if (!(sc = project_rules(s, tree))) {
+    if (!(sc = project_rules(tree))) {
         rc = sl_error_set(err, SL_EINVAL, "the default secret rules do not load");
         goto out;
     }

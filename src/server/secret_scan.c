@@ -13,7 +13,12 @@
  * SRV_SCAN_OVERLAP bytes of each of the TAILS_MAX jobs that logged last), else from the
  * store: reading them back on every 4 KiB trace PATCH was a query per chunk, and the store
  * stays the truth (another server of several took the chunk before, a restart, a job evicted
- * from the table: the tail kept ends where the log did not, so it is not used). */
+ * from the table: the tail kept ends where the log did not, so it is not used).
+ *
+ * A log is scanned with its pipeline's rules: the defaults extended by the project's rule
+ * file at the pipeline's commit (secret_push.c reads the same for pushes), read from the
+ * project's mirror once per pipeline and kept for the RULES_MAX pipelines that logged last
+ * (a project without a file costs nothing: the server's default scanner). */
 #include "base/compat.h"
 #include <inttypes.h>
 #include "base/alloc.h"
@@ -21,22 +26,36 @@
 #include "base/str.h"
 #include "base/time.h"
 #include "scan/scan.h"
+#include "scan/toml.h"
 #include "server/internal.h"
+
+#include <git2.h>
 
 #define TAILS_MAX 64 /* jobs whose log end is kept: 64 x 8 KiB */
 
 struct log_tail {
-    int64_t job_id; /* 0: free */
-    int64_t end;    /* the log's length when BUF[0..LEN) was its end */
-    uint64_t used;  /* for evicting the least recently logging job */
+    int64_t job_id;      /* 0: free */
+    int64_t pipeline_id; /* the job's */
+    int64_t end;         /* the log's length when BUF[0..LEN) was its end */
+    uint64_t used;       /* for evicting the least recently logging job */
     size_t len;
     char buf[SRV_SCAN_OVERLAP];
+};
+
+#define RULES_MAX 16 /* pipelines whose rules are kept */
+
+struct pipeline_rules {
+    int64_t pipeline_id; /* 0: free */
+    struct sl_scan *sc;  /* NULL: the project has no rule file (the defaults scan) */
+    int refs;            /* scans using SC now: it is freed by the last of them once evicted */
+    uint64_t used;
 };
 
 struct srv_log_tails {
     pthread_mutex_t mu;
     uint64_t clock;
     struct log_tail t[TAILS_MAX];
+    struct pipeline_rules r[RULES_MAX];
 };
 
 int sl_srv_scan_init(struct sl_server *s, struct sl_error *err)
@@ -54,10 +73,132 @@ void sl_srv_scan_free(struct sl_server *s)
     sl_scan_free(s->scan);
     s->scan = NULL;
     if (s->tails) {
+        for (size_t i = 0; i < RULES_MAX; i++)
+            sl_scan_free(s->tails->r[i].sc);
         pthread_mutex_destroy(&s->tails->mu);
         free(s->tails);
         s->tails = NULL;
     }
+}
+
+/* The rule file of COMMIT in the bare MIRROR, the first of sl_srv_scan_rule_files there, as a
+ * scanner; NULL: none (or the mirror cannot be read: the defaults scan). */
+static struct sl_scan *rules_at(const char *mirror, const char *commit)
+{
+    git_repository *repo = NULL;
+    struct sl_scan *sc = NULL;
+    git_libgit2_init();
+    if (git_repository_open_bare(&repo, mirror) < 0)
+        goto out;
+    for (size_t i = 0; i < SL_ARRAY_LEN(sl_srv_scan_rule_files); i++) {
+        char spec[256];
+        git_object *obj = NULL;
+        snprintf(spec, sizeof(spec), "%s:%s", commit, sl_srv_scan_rule_files[i]);
+        if (git_revparse_single(&obj, repo, spec) < 0)
+            continue;
+        if (git_object_type(obj) == GIT_OBJECT_BLOB) {
+            const git_blob *b = (const git_blob *)obj;
+            size_t len = (size_t)git_blob_rawsize(b);
+            if (len <= SL_TOML_SIZE_MAX)
+                sc = sl_srv_scan_rules(sl_srv_scan_rule_files[i], git_blob_rawcontent(b), len);
+            else
+                sl_log(SL_LOG_WARN,
+                       "the project's secret rules are too big: the default rules scan", "file",
+                       sl_srv_scan_rule_files[i], NULL);
+        }
+        git_object_free(obj);
+        break;
+    }
+out:
+    git_repository_free(repo);
+    git_libgit2_shutdown();
+    return sc;
+}
+
+/* The scanner for JOB_ID's log (its pipeline's rules; with a reference on its slot *SLOT, or
+ * *OWN: a scanner the caller frees, when every slot is in use). Memory only when the job's
+ * pipeline is known from the chunk before; else the job and pipeline are read from the store
+ * and the rule file from the project's mirror. *PIPELINE_ID: the job's, 0 when unknown. */
+static const struct sl_scan *rules_get(struct sl_server *s, int64_t job_id,
+                                       struct pipeline_rules **slot, struct sl_scan **own,
+                                       int64_t *pipeline_id)
+{
+    struct srv_log_tails *ts = s->tails;
+    *slot = NULL;
+    *own = NULL;
+    *pipeline_id = 0;
+    if (!ts)
+        return s->scan;
+    int64_t pid = 0;
+    pthread_mutex_lock(&ts->mu);
+    for (size_t i = 0; i < TAILS_MAX && !pid; i++)
+        if (ts->t[i].job_id == job_id)
+            pid = ts->t[i].pipeline_id;
+    for (size_t i = 0; pid && i < RULES_MAX && !*slot; i++)
+        if (ts->r[i].pipeline_id == pid)
+            *slot = &ts->r[i];
+    if (*slot) {
+        (*slot)->refs++;
+        (*slot)->used = ++ts->clock;
+    }
+    pthread_mutex_unlock(&ts->mu);
+    *pipeline_id = pid;
+    if (*slot)
+        return (*slot)->sc ? (*slot)->sc : s->scan;
+
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_store_job j = {0};
+    struct sl_store_pipeline p = {0};
+    struct sl_scan *sc = NULL;
+    if (!pid && sl_store_job_get(s->st, job_id, &j, &err) == 0)
+        pid = j.pipeline_id;
+    if (pid > 0 && sl_store_pipeline_get(s->st, pid, &p, &err) == 0 && p.sha && *p.sha) {
+        char mirror[4096];
+        snprintf(mirror, sizeof(mirror), "%s/repos/%" PRId64, s->data_dir, p.project_id);
+        sc = rules_at(mirror, p.sha);
+    }
+    sl_error_release(&err);
+    sl_store_job_release(&j);
+    sl_store_pipeline_release(&p);
+    *pipeline_id = pid;
+    if (pid <= 0)
+        return s->scan;
+    pthread_mutex_lock(&ts->mu);
+    struct pipeline_rules *free_slot = NULL;
+    for (size_t i = 0; i < RULES_MAX && !*slot; i++) {
+        struct pipeline_rules *r = &ts->r[i];
+        if (r->pipeline_id == pid) /* another chunk's scan loaded it meanwhile */
+            *slot = r;
+        else if (r->refs == 0 && (!free_slot || r->used < free_slot->used))
+            free_slot = r;
+    }
+    if (!*slot && free_slot) {
+        sl_scan_free(free_slot->sc);
+        *free_slot = (struct pipeline_rules){.pipeline_id = pid, .sc = sc};
+        *slot = free_slot;
+        sc = NULL;
+    }
+    if (*slot) {
+        (*slot)->refs++;
+        (*slot)->used = ++ts->clock;
+    }
+    pthread_mutex_unlock(&ts->mu);
+    if (*slot) {
+        sl_scan_free(sc); /* NULL, or a copy another scan put in the slot first */
+        return (*slot)->sc ? (*slot)->sc : s->scan;
+    }
+    *own = sc;
+    return sc ? sc : s->scan;
+}
+
+static void rules_put(struct sl_server *s, struct pipeline_rules *slot, struct sl_scan *own)
+{
+    sl_scan_free(own);
+    if (!slot)
+        return;
+    pthread_mutex_lock(&s->tails->mu);
+    slot->refs--;
+    pthread_mutex_unlock(&s->tails->mu);
 }
 
 /* Adds to TEXT the log of JOB_ID's bytes [FROM, START) kept in memory; false when they are
@@ -86,8 +227,8 @@ static bool tail_get(struct srv_log_tails *ts, int64_t job_id, int64_t from, int
 
 /* Keeps the last bytes of TEXT (LEN of them, the log of JOB_ID up to END) for its next chunk;
  * only forward (two appends of one job racing: the later end wins). */
-static void tail_put(struct srv_log_tails *ts, int64_t job_id, int64_t end, const char *text,
-                     size_t len)
+static void tail_put(struct srv_log_tails *ts, int64_t job_id, int64_t pipeline_id, int64_t end,
+                     const char *text, size_t len)
 {
     if (!ts)
         return;
@@ -102,6 +243,7 @@ static void tail_put(struct srv_log_tails *ts, int64_t job_id, int64_t end, cons
     }
     if (!t)
         t = oldest, t->job_id = job_id, t->end = -1;
+    t->pipeline_id = pipeline_id;
     if (end > t->end) {
         memcpy(t->buf, text + len - n, n);
         t->len = n;
@@ -159,13 +301,13 @@ static size_t count_newlines(const char *p, size_t n)
 
 /* Scans TEXT (LEN bytes, the log's bytes from BASE) of job JOB_ID and records what is found
  * after byte SKIP of it. */
-static void scan_region(struct sl_server *s, int64_t job_id, const char *text, size_t len,
-                        int64_t base, size_t skip)
+static void scan_region(struct sl_server *s, const struct sl_scan *sc, int64_t job_id,
+                        const char *text, size_t len, int64_t base, size_t skip)
 {
     struct hits *h = sl_xcalloc(1, sizeof(*h));
     struct sl_error err = SL_ERROR_INIT;
     h->skip_before = skip;
-    sl_scan_text(s->scan, NULL, text, len, on_hit, h);
+    sl_scan_text(sc, NULL, text, len, on_hit, h);
     drop_generic_overlaps(h);
     if (h->n == 0)
         goto out;
@@ -258,11 +400,16 @@ int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, siz
             goto fail;
         start = from;
     }
+    struct pipeline_rules *slot;
+    struct sl_scan *own;
+    int64_t pipeline_id;
+    const struct sl_scan *sc = rules_get(s, job_id, &slot, &own, &pipeline_id);
     if (text.len) /* the chunk's end is the log's end (a capped log gets no more) */
-        tail_put(s->tails, job_id, end, text.buf, text.len);
+        tail_put(s->tails, job_id, pipeline_id, end, text.buf, text.len);
     size_t cut = rescan_from(text.buf ? text.buf : "", (size_t)(start - from));
-    scan_region(s, job_id, text.buf ? text.buf + cut : "", text.len - cut, from + (int64_t)cut,
+    scan_region(s, sc, job_id, text.buf ? text.buf + cut : "", text.len - cut, from + (int64_t)cut,
                 (size_t)(start - from) - cut);
+    rules_put(s, slot, own);
     goto out;
 fail:
     sl_log(SL_LOG_WARN, "cannot scan a log chunk for secrets", "error", sl_error_format(&serr),

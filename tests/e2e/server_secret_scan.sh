@@ -6,7 +6,8 @@
 #  - a private key printed in two parts, the log stored between them, and a token a runner
 #    sends in two trace chunks cut inside it (secrets split across chunks) are found once,
 #    whole; and one cut by a server restart between the chunks (the log's end then comes
-#    from the store, not the server's memory);
+#    from the store, not the server's memory); the project's .gitleaks.toml at the
+#    pipeline's commit allowlists a token in a runner's log;
 #  - the policy API: report by default, fail/refuse set by a maintainer, others refused;
 #    under refuse a job that prints a token fails (secret_detected), and its pipeline;
 #  - pushes (a signed GitLab push webhook): the lines the new commits add are scanned; a
@@ -104,6 +105,9 @@ server_stop
 server_start --workers 0 || { echo "not ok - server restarts"; exit 1; }
 req POST /api/v1/runners "$admin" '{"name":"scanner","tags":[],"run_untagged":true}'
 rtoken=$(jget "['token']")
+# the project's rule file at the pipeline's commit applies to its logs: a fixture token
+# (Fixture in it) is allowlisted
+printf "[extend]\nuseDefault = true\n\n[allowlist]\ndescription = 'test tokens'\nregexes = ['''Fixture''']\n" >"$tmp/repo/.gitleaks.toml"
 git_repo "remote:
   script:
     - echo hello"
@@ -128,14 +132,20 @@ expect "the token cut between two trace chunks is found once" 1 "$(count "$rjob"
 expect "its rule" github-token "$(field "$rjob" rule)"
 expect "its excerpt" "export KEY=ghp_***** # set" "$(field "$rjob" excerpt)"
 expect "its line" 2 "$(field "$rjob" line)"
+c_allow=$(printf '\necho %s' "${head}Fixture${tail:0:20}")
+expect "a chunk with an allowlisted token is taken" 202 "$(patch $((${#c1} + ${#c2})) "$c_allow")"
+c_cut=$((${#c1} + ${#c2} + ${#c_allow}))
+req GET "/api/v1/projects/$project/secret_findings?source=log" "$admin"
+findings=$body
+expect "the project's .gitleaks.toml allowlist suppresses a log finding" 1 "$(count "$rjob")" "$findings"
 # the end of the log before a chunk is kept in memory; a server that did not take the chunk
 # before (here: restarted in between) reads it back from the store and still finds the token
-c3=$(printf 'export KEY2=%s' "${head:0:9}")
-expect "the third chunk is taken" 202 "$(patch $((${#c1} + ${#c2})) "$c3")"
+c3=$(printf '\nexport KEY2=%s' "${head:0:9}")
+expect "the third chunk is taken" 202 "$(patch $c_cut "$c3")"
 server_stop
 server_start --workers 0 || { echo "not ok - server restarts"; exit 1; }
 c4=$(printf '%s # again\n' "${head:9}$tail")
-expect "the fourth chunk is taken by the restarted server" 202 "$(patch $((${#c1} + ${#c2} + ${#c3})) "$c4")"
+expect "the fourth chunk is taken by the restarted server" 202 "$(patch $((c_cut + ${#c3})) "$c4")"
 req GET "/api/v1/projects/$project/secret_findings?source=log" "$admin"
 findings=$body
 expect "the token cut by a restart is found from the store's copy" 2 "$(count "$rjob")" "$findings"
