@@ -304,8 +304,9 @@ static size_t count_newlines(const char *p, size_t n)
 static void scan_region(struct sl_server *s, const struct sl_scan *sc, int64_t job_id,
                         const char *text, size_t len, int64_t base, size_t skip)
 {
-    struct hits *h = sl_xcalloc(1, sizeof(*h));
+    struct hits *h = sl_xmalloc(sizeof(*h)); /* 18 KiB: zeroing it cost more than a 4 KiB scan */
     struct sl_error err = SL_ERROR_INIT;
+    h->n = 0;
     h->skip_before = skip;
     sl_scan_text(sc, NULL, text, len, on_hit, h);
     drop_generic_overlaps(h);
