@@ -11,9 +11,9 @@ const { results, ok, apiOf, until } = require("./lib.js");
 const api = apiOf(URL_, ADMIN);
 
 /* a GitHub pull_request "opened" from a fork (head.repo is not base.repo), signed with SECRET */
-async function forkHook(project, secret, sha) {
-  const body = JSON.stringify({ action: "opened", number: 5,
-    pull_request: { number: 5, title: "From a fork", body: "", draft: false, labels: [], merged: false,
+async function forkHook(project, secret, sha, number) {
+  const body = JSON.stringify({ action: "opened", number,
+    pull_request: { number, title: "From a fork", body: "", draft: false, labels: [], merged: false,
       head: { ref: "main", sha, repo: { full_name: "someone/fork", html_url: "https://forge.example/someone/fork" } },
       base: { ref: "main", sha: "", repo: { full_name: "t/repo" } }, merge_commit_sha: null, mergeable: null },
     repository: { full_name: "t/repo", clone_url: REPO } });
@@ -44,7 +44,7 @@ async function signIn(browser, token) {
     const put = await api("PUT", `/api/v1/projects/${proj.id}`, { fork_pipelines_need_approval: true });
     ok(put && put.fork_pipelines_need_approval === true, "a project that holds forks' pipelines");
     const sha = require("child_process").execFileSync("git", ["-C", REPO, "rev-parse", "refs/pull/5/head"]).toString().trim();
-    const [code, held] = await forkHook(proj.id, secret, sha);
+    const [code, held] = await forkHook(proj.id, secret, sha, 5);
     ok(code === 201 && held && held.waits_for_approval === true && held.hold_reason === "fork", `a fork's pull request makes a held pipeline (${code} ${held && held.status} ${held && held.hold_reason})`);
     const dev = await api("POST", "/api/v1/tokens", { name: "ui-dev", role: "developer" });
     const mnt = await api("POST", "/api/v1/tokens", { name: "ui-maintainer", role: "maintainer" });
@@ -84,6 +84,19 @@ async function signIn(browser, token) {
       await page.waitForSelector(".bar .st-success", { timeout: 120000 });
       ok((await page.$("div.held .why.held")) === null, "the page shows the approved pipeline run to success, without the hold's reason");
       ok((await page.$("p.error:not(:empty)")) === null, "no error is shown");
+      /* the API's refusal is the page's message: a held pipeline canceled while its page
+       * is open (the page's polling paused, so it still offers Approve) answers 409 */
+      const [, held2] = await forkHook(proj.id, secret, sha, 6);
+      const p2 = await ctx.newPage();
+      p2.on("pageerror", (e) => errors.push(String(e)));
+      await p2.clock.install();
+      await p2.goto(`${URL_}/pipelines/${held2.id}`);
+      await p2.waitForSelector("div.held .act-approve");
+      await p2.clock.pauseAt(Date.now() + 100);
+      await api("POST", `/api/v1/pipelines/${held2.id}/cancel`);
+      await p2.click("div.held .act-approve");
+      const refused = await (await p2.waitForSelector("p.error:has-text('Approve:')")).textContent();
+      ok(/^Approve: \S/.test(refused), `the API's refusal of an approve is shown on the page (${refused})`);
       await ctx.close();
     }
     ok(errors.length === 0, "no script errors", errors.join(" | "));

@@ -86,7 +86,8 @@ deploy:
   script: [echo deployed]
 YML
 git add . && git -c user.email=t@t -c user.name=t commit -qm init &&
-  git update-ref refs/pull/5/head HEAD) || exit 1 # a fork's pull request (fork.test.js)
+  git update-ref refs/pull/5/head HEAD && git update-ref refs/pull/6/head HEAD) ||
+  exit 1 # refs/pull: forks' pull requests (fork.test.js)
 
 "$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" --workers 6 >"$tmp/out" 2>"$tmp/err" &
 pid=$!
