@@ -78,7 +78,7 @@ load_image() {
   local dir=$1
   shift
   local cache=${SLUICE_PODMAN_CACHE:-${HOME:-/tmp}/.cache/sluice-podman}
-  local tar=$cache/busybox-ci.tar bb
+  local tar=$cache/busybox-ci.tar bb rc
   bb=$(command -v busybox)
   mkdir -p "$cache"
   # tests start services in parallel: one of them makes the cache, the others wait for it
@@ -96,16 +96,18 @@ load_image() {
     echo 'root:x:0:0:root:/root:/bin/sh' >"$rootfs/etc/passwd"
     echo 'root:x:0:' >"$rootfs/etc/group"
     chmod 1777 "$rootfs/tmp"
-    tar -C "$rootfs" -cf "$dir/rootfs.tar" .
-    "$@" image import --change 'CMD ["/bin/sh"]' --change 'ENV PATH=/bin' \
-      "$dir/rootfs.tar" localhost/busybox:ci >/dev/null
-    "$@" image save -o "$tar.$$" localhost/busybox:ci >/dev/null
-    mv "$tar.$$" "$tar"
-    rm -rf "$rootfs" "$dir/rootfs.tar"
+    # each step's failure is the image's: a service without it would fail every job
+    tar -C "$rootfs" -cf "$dir/rootfs.tar" . &&
+      "$@" image import --change 'CMD ["/bin/sh"]' --change 'ENV PATH=/bin' \
+        "$dir/rootfs.tar" localhost/busybox:ci >/dev/null &&
+      "$@" image save -o "$tar.$$" localhost/busybox:ci >/dev/null &&
+      mv "$tar.$$" "$tar"
+    rc=$?
+    rm -rf "$rootfs" "$dir/rootfs.tar" "$tar.$$"
   else
     "$@" image load -i "$tar" >/dev/null
+    rc=$?
   fi
-  local rc=$?
   exec {lock}>&-
   return $rc
 }

@@ -928,12 +928,21 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     if (!held && sl_sched_is_finished(m))
         p.finished_at = now;
     int64_t pid = 0;
+    /* The pipeline, its deployments and its first status report in one transaction: a
+     * worker that takes a job the moment it is visible reports "running" after the
+     * pipeline's "pending", never before it (a forge shows the last status it got), and
+     * finds the job's deployment already there. Nested in a caller's transaction, in it. */
+    int trc = sl_store_tx_begin(s->st, 0, err);
+    if (trc < 0 && trc != SL_EBUSY) {
+        rc = trc;
+        goto out;
+    }
+    if (trc == SL_EBUSY)
+        sl_error_release(err);
     rc = sl_store_pipeline_create(s->st, &p, jobs, njobs, now, &pid, &p.iid, err);
     if (rc == 0) {
         p.id = pid;
         p.created_at = now;
-        if (id_out)
-            *id_out = pid;
         struct sl_error derr = SL_ERROR_INIT;
         if (sl_srv_deploy_record(s, &p, plan, actor, &derr) < 0) {
             atomic_fetch_add(&s->metrics.store_errors, 1);
@@ -942,6 +951,12 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
         }
         sl_error_release(&derr);
         sl_srv_pipeline_reported(s, &p, NULL);
+    }
+    if (trc == 0)
+        rc = sl_store_tx_end(s->st, rc, err);
+    if (rc == 0) {
+        if (id_out)
+            *id_out = pid;
         sl_srv_auto_cancel_redundant(s, &p);
         sl_srv_resource_groups_kick(s, pid);
         sl_srv_workers_wake(s);

@@ -410,7 +410,8 @@ int sl_store_tx_begin(struct sl_store *st, int64_t pipeline_id, struct sl_error 
     char sql[96];
     snprintf(sql, sizeof(sql), "SELECT id FROM pipelines WHERE id = ?%s", st->be->row_lock);
     struct db_value v = db_int(pipeline_id);
-    if ((rc = sl_db_exec(&dc, sql, &v, 1, &rows, NULL, err)) == 0 && rows.nrows == 0)
+    if (pipeline_id != 0 && (rc = sl_db_exec(&dc, sql, &v, 1, &rows, NULL, err)) == 0 &&
+        rows.nrows == 0)
         rc = sl_error_set(err, SL_ENOENT, "pipeline %" PRId64 " does not exist", pipeline_id);
     sl_db_rows_release(&rows);
     if (rc < 0) {

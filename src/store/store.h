@@ -657,7 +657,8 @@ int sl_store_deployment_set_status(struct sl_store *st, int64_t id, const char *
  * same pipeline waits. sl_store_tx_end commits when RC is 0, else rolls back, and returns
  * RC or the commit's error. One open transaction per thread; do not wait there on another
  * thread's store call (on SQLite it would wait for this transaction). SL_ENOENT: no such
- * pipeline. */
+ * pipeline. PIPELINE_ID 0 locks no row: the transaction that makes a pipeline, so that
+ * what is queued with it (its first status report) is committed with it. */
 int sl_store_tx_begin(struct sl_store *st, int64_t pipeline_id, struct sl_error *err);
 int sl_store_tx_end(struct sl_store *st, int rc, struct sl_error *err);
 
