@@ -3,8 +3,9 @@
 # the server on PostgreSQL: each against its own throwaway server on a private unix socket
 # (scripts/pg-test-server.sh), so claims, leases, retries and the deployment rules through
 # agents are proven on both stores. Skipped (77, loudly) when PostgreSQL is not installed or
-# cannot start here.
+# cannot start here; under CI=true that fails instead (lib/skip.sh).
 set -u
+. "$(dirname "$0")/lib/skip.sh"
 : "${SLUICE_BIN:?SLUICE_BIN is not set}"
 src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 pg=$src/scripts/pg-test-server.sh
@@ -14,14 +15,8 @@ for t in agent_jobs agent_failover agent_restart server_deploy_agents; do
   rc=$?
   why=$(cat "${TMPDIR:-/tmp}/agent_pg.$$.err")
   rm -f "${TMPDIR:-/tmp}/agent_pg.$$.err"
-  if ((rc == 77)); then
-    echo "SKIPPED: agent_pg needs PostgreSQL (Debian's postgresql package), which is not installed" >&2
-    exit 77
-  fi
-  if ((rc != 0)); then
-    echo "SKIPPED: agent_pg: PostgreSQL is installed but cannot start here: $why" >&2
-    exit 77
-  fi
+  ((rc == 77)) && skip "needs PostgreSQL (Debian's postgresql package), which is not installed"
+  ((rc != 0)) && skip "PostgreSQL is installed but cannot start here: $why"
   echo "# $t on $uri"
   SL_SERVER_DB=$uri bash "$src/tests/e2e/$t.sh"
   rc=$?

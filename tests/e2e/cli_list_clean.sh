@@ -3,7 +3,8 @@
 # and a pipeline number taken only by a run that started.
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-command -v git >/dev/null || { echo "SKIPPED: cli_list_clean.sh needs git" >&2; exit 77; }
+. "$(dirname "$0")/lib/skip.sh"
+needs git
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok - $1"; }
 bad() { fail=$((fail + 1)); echo "not ok - $1"; echo "$out" | sed 's/^/#   /'; }

@@ -4,7 +4,8 @@
 # Ctrl-C (SIGINT) while waiting ends it with the last run's exit code.
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-command -v git >/dev/null || { echo "SKIPPED: cli_watch.sh needs git" >&2; exit 77; }
+. "$(dirname "$0")/lib/skip.sh"
+needs git
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok - $1"; }
 bad() { fail=$((fail + 1)); echo "not ok - $1"; sed 's/^/#   /' "$dir/out" "$dir/err"; }

@@ -7,12 +7,8 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 : "${SLUICE_BIN:?SLUICE_BIN is not set}"
 export SL_SOURCE_DIR=${SL_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
-for tool in python3 git; do
-  if ! command -v $tool >/dev/null; then
-    echo "SKIPPED: run_cases_server.sh needs $tool, and there is none" >&2
-    exit 77
-  fi
-done
+. "$(dirname "$0")/lib/skip.sh"
+needs python3 git
 verbose=()
 if [[ ${1:-} == -v ]]; then
   verbose=(-v)

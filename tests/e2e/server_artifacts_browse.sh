@@ -8,9 +8,8 @@
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-for c in curl python3 git zstd tar; do
-  command -v $c >/dev/null || { echo "SKIPPED: server_artifacts_browse needs $c, which is not installed" >&2; exit 77; }
-done
+. "$(dirname "$0")/lib/skip.sh"
+needs curl python3 git zstd tar
 tmp=$(mktemp -d)
 cleanup() { [[ -n ${pid:-} ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT

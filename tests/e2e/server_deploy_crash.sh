@@ -10,10 +10,8 @@
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-if ! command -v curl >/dev/null; then
-  echo "SKIPPED: server_deploy_crash needs curl, which is not installed" >&2
-  exit 77
-fi
+. "$(dirname "$0")/lib/skip.sh"
+needs curl
 tmp=$(mktemp -d)
 chmod 0711 "$tmp"
 # shellcheck source=lib/server.sh

@@ -4,6 +4,7 @@
 #                 skipped (SKIP_RETURN_CODE); under CI=true nothing may skip, so it prints
 #                 FAILED and exits 1 instead: a CI without PostgreSQL, Podman or Chromium
 #                 fails rather than passes.
+#   needs TOOL... skips (as above) unless every TOOL is a command here
 skip() {
   local name
   name=$(basename "$0" .sh)
@@ -13,4 +14,10 @@ skip() {
   fi
   echo "SKIPPED: $name: $*" >&2
   exit 77
+}
+needs() {
+  local t
+  for t in "$@"; do
+    command -v "$t" >/dev/null || skip "needs $t, which is not installed"
+  done
 }
