@@ -14,7 +14,8 @@ packages=(
   libsqlite3-dev libpq-dev libgit2-dev libarchive-dev libzstd-dev libsodium-dev
   libxml2-dev zlib1g-dev
   # tests: a real PostgreSQL server, the schema-fixture splitter, tools the e2e tests call
-  postgresql python3 python3-yaml sqlite3 curl procps ca-certificates
+  # (iproute2: ss, which sees a test's connection to a remote that never answers)
+  postgresql python3 python3-yaml sqlite3 curl procps iproute2 ca-certificates
   # tests/e2e/openapi.sh validates the examples of docs/openapi.yaml
   python3-jsonschema
   # the docker executor's tests: a real Podman API service (runc; netavark, aardvark-dns and

@@ -5,9 +5,7 @@
 set -u
 . "$(dirname "$0")/lib/skip.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-if ! command -v curl >/dev/null; then
-  skip "needs curl, which is not installed"
-fi
+needs curl ss
 tmp=$(mktemp -d)
 # SL_SERVER_DB: run against that store (server_pg.sh passes a PostgreSQL URI)
 db=()
