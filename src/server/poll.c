@@ -46,7 +46,11 @@ static void poll_project(struct sl_server *s, const struct sl_store_project *p)
     int64_t id = 0;
     snprintf(num, sizeof(num), "%lld", (long long)p->id);
     int rc = sl_srv_pipeline_poll(s, p, &id, &err);
-    if (rc < 0) {
+    struct sl_store_project now = {0};
+    if (rc < 0 && sl_store_project_get(s->st, p->id, &now, NULL) == SL_ENOENT) {
+        /* deleted after this pass listed it: nothing to poll, nothing went wrong */
+        sl_log(SL_LOG_DEBUG, "poll: project deleted meanwhile", "project_id", num, NULL);
+    } else if (rc < 0) {
         /* a fetch that failed is tried again at the next interval; a push that made no
          * pipeline (workflow:rules, no .gitlab-ci.yml) was recorded and is not */
         sl_log(SL_LOG_WARN, "poll: no pipeline", "project_id", num, "ref", p->default_branch,
@@ -56,6 +60,7 @@ static void poll_project(struct sl_server *s, const struct sl_store_project *p)
         sl_log(SL_LOG_INFO, "poll: pipeline created", "project_id", num, "ref", p->default_branch,
                "pipeline_id", pid, NULL);
     }
+    sl_store_project_release(&now);
     sl_error_release(&err);
     atomic_fetch_add(&s->metrics.polls, 1);
 }
