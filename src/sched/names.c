@@ -43,6 +43,7 @@ static const char *const failure_names[SL_SCHED_FAILURE_COUNT] = {
     [SL_SCHED_FAILURE_DEPLOYMENT_REJECTED] = "deployment_rejected",
     [SL_SCHED_FAILURE_DOWNSTREAM_CREATION] = "downstream_pipeline_creation_failed",
     [SL_SCHED_FAILURE_DOWNSTREAM_BRIDGE_PROJECT_NOT_FOUND] = "downstream_bridge_project_not_found",
+    [SL_SCHED_FAILURE_INSUFFICIENT_BRIDGE_PERMISSIONS] = "insufficient_bridge_permissions",
     [SL_SCHED_FAILURE_PROTECTED_ENVIRONMENT] = "protected_environment_failure",
     [SL_SCHED_FAILURE_SECRET_DETECTED] = "secret_detected",
 };

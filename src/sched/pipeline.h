@@ -87,6 +87,9 @@ enum sl_sched_failure {
     SL_SCHED_FAILURE_DOWNSTREAM_CREATION,
     /* a bridge whose trigger:project names a project the server does not have */
     SL_SCHED_FAILURE_DOWNSTREAM_BRIDGE_PROJECT_NOT_FOUND,
+    /* a bridge whose pipeline may not trigger the project it names (a fork's pipeline:
+     * server/bridge.c) */
+    SL_SCHED_FAILURE_INSUFFICIENT_BRIDGE_PERMISSIONS,
     /* a deployment job whose triggerer may not deploy to its protected environment (deploy.c) */
     SL_SCHED_FAILURE_PROTECTED_ENVIRONMENT,
     /* sluice's own: a job whose log holds a secret, under a project policy that fails it

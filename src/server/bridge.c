@@ -5,10 +5,13 @@
  *   trigger:include   a child pipeline of the same project and commit, its configuration
  *                     the included files (local ones, or one `artifact:` file of an
  *                     earlier job; up to two levels of children, as GitLab allows),
- *                     CI_PIPELINE_SOURCE=parent_pipeline;
+ *                     CI_PIPELINE_SOURCE=parent_pipeline; it keeps its parent's commit,
+ *                     protection (protected variables or none) and merge request, so the
+ *                     child of a fork's pipeline is a fork's pipeline too;
  *   trigger:project   a pipeline of that project when the server has it (by name, or by
  *                     its path's last part), on `branch` or its default branch, source
- *                     `pipeline`; else the bridge fails (downstream_bridge_project_not_found).
+ *                     `pipeline`; else the bridge fails (downstream_bridge_project_not_found);
+ *                     never from a fork's pipeline (insufficient_bridge_permissions).
  *
  * Both get the variables the bridge forwards (sl_plan_bridge_variables) and record their
  * parent pipeline and job (GET /api/v1/pipelines/{id} lists them as `downstream`). Without
@@ -210,13 +213,22 @@ static bool fire_one(struct sl_server *s, const struct sl_store_pipeline *up,
         json_is_string(t) ? json_string_value(t) : json_string_value(json_object_get(t, "project"));
     struct sl_store_project proj = {0};
     struct sl_error err = SL_ERROR_INIT;
-    struct srv_downstream ds = {up->id, j->id, NULL, NULL};
+    struct srv_downstream ds = {up->id, j->id, NULL, NULL, NULL};
     char *yaml = NULL, *name = NULL;
     const char *ref = up->ref, *source = "parent_pipeline";
     int64_t id = 0;
     bool ok = false;
     *reason = SL_SCHED_FAILURE_DOWNSTREAM_CREATION;
 
+    if (project && sl_srv_pipeline_from_fork(s, up)) {
+        /* a fork's code reaches no other project: on GitLab it runs in the fork, whose
+         * members may not create pipelines in another project */
+        *reason = SL_SCHED_FAILURE_INSUFFICIENT_BRIDGE_PERMISSIONS;
+        snprintf(why, whylen,
+                 "trigger:project: a pipeline of a merge request from a fork may not trigger "
+                 "another project's pipeline");
+        goto out;
+    }
     if (project) {
         int rc = sl_store_project_get_by_name(s->st, project, &proj, NULL);
         const char *last = strrchr(project, '/');
@@ -246,6 +258,7 @@ static bool fire_one(struct sl_server *s, const struct sl_store_pipeline *up,
         name = sl_xasprintf("trigger:include of %s", j->name);
         ds.config_yaml = yaml;
         ds.config_name = name;
+        ds.parent = up;
     }
     if (sl_srv_pipeline_create_downstream(s, &proj, ref, json_is_object(vars) ? vars : NULL, source,
                                           &ds, &id, &err) < 0) {

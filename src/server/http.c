@@ -283,7 +283,8 @@ static bool route_match(const char *pattern, const char *path, int64_t *id,
 }
 
 /* Authenticates R by the CI_JOB_TOKEN SECRET of a running job of project R->id; 0, or -1
- * with R answered (401 unknown or finished, 403 another project's job). */
+ * with R answered (401 unknown or finished, 403 another project's job, or a fork's job
+ * asking to change something). */
 static int job_token_auth(struct req *r, const char *secret)
 {
     struct sl_store_job job = {0};
@@ -301,6 +302,10 @@ static int job_token_auth(struct req *r, const char *secret)
         sl_reply_sl_error(r, rc, &err);
     } else if (p.project_id != r->id) {
         sl_reply_error(r, 403, "forbidden", "a job token acts on its own project only");
+        rc = -1;
+    } else if (strcmp(r->method, "GET") != 0 && sl_srv_pipeline_from_fork(r->s, &p)) {
+        sl_reply_error(r, 403, "forbidden",
+                       "a job of a merge request pipeline from a fork may read, not change");
         rc = -1;
     } else {
         r->job_id = job.id;

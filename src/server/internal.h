@@ -304,6 +304,12 @@ int sl_srv_mr_record(struct sl_server *s, int64_t project_id, const struct srv_m
 int sl_srv_mr_prepare(struct sl_server *s, int64_t project_id, const struct srv_mr *mr,
                       const char *mirror, const char *merged_target, struct sl_trigger *t,
                       bool *protected_out, struct sl_error *err);
+/* Whether pipeline P runs a fork's code: a pipeline of a request from a fork, or a child
+ * pipeline of one (a child keeps its parent's request). Its jobs' tokens reach nothing
+ * beyond their own pipeline and its parents (artifacts), change nothing (feature flags),
+ * and it triggers no other project's pipeline. A request the store does not know counts
+ * as a fork: the safe side. */
+bool sl_srv_pipeline_from_fork(struct sl_server *s, const struct sl_store_pipeline *p);
 /* For a branch pipeline of BRANCH: CI_OPEN_MERGE_REQUESTS of its open requests, if any. */
 int sl_srv_mr_open_list(struct sl_server *s, int64_t project_id, const char *branch,
                         struct sl_trigger *t, struct sl_error *err);
@@ -334,6 +340,10 @@ int sl_srv_pipeline_create_by(struct sl_server *s, const struct sl_store_project
  * path in the commit's tree for messages); CONFIG_YAML NULL: the project's .gitlab-ci.yml. */
 struct srv_downstream {
     int64_t parent_pipeline_id, parent_job_id;
+    /* trigger:include: the parent pipeline, whose commit, protection and merge request the
+     * child keeps (never the branch's newest commit, nor the project's branch of that name
+     * for a fork's request); NULL for a trigger:project pipeline */
+    const struct sl_store_pipeline *parent;
     const char *config_yaml;
     const char *config_name;
 };

@@ -312,6 +312,22 @@ int sl_srv_mr_prepare(struct sl_server *s, int64_t project_id, const struct srv_
     return 0;
 }
 
+bool sl_srv_pipeline_from_fork(struct sl_server *s, const struct sl_store_pipeline *p)
+{
+    if (!p->merge_request_iid)
+        return false;
+    bool fork = true;
+    struct sl_error err = SL_ERROR_INIT;
+    if (sl_store_merge_request_from_fork(s->st, p->project_id, p->merge_request_iid, &fork, &err) <
+        0) {
+        sl_log(SL_LOG_WARN, "cannot tell whether a pipeline runs a fork's code: taken as one",
+               "error", sl_error_format(&err), NULL);
+        fork = true;
+    }
+    sl_error_release(&err);
+    return fork;
+}
+
 int sl_srv_mr_open_list(struct sl_server *s, int64_t project_id, const char *branch,
                         struct sl_trigger *t, struct sl_error *err)
 {

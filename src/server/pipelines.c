@@ -200,6 +200,31 @@ out:
     return rc;
 }
 
+/* The commit SHA (a parent pipeline's) of the mirror DIR, into SHA_OUT: a child pipeline
+ * runs on its parent's commit, not on what its branch points at by now, nor, for a fork's
+ * request, on the project's own branch of that name. Nothing is fetched: the parent's
+ * pipeline brought the commit. */
+static int mirror_commit(const char *dir, const char *sha, char *sha_out, struct sl_error *err)
+{
+    git_repository *repo = NULL;
+    git_object *obj = NULL;
+    int rc = 0;
+    pthread_once(&git_once, git_init_once);
+    char *spec = sl_xasprintf("%s^{commit}", sha);
+    if (strlen(sha) != GIT_OID_HEXSZ || git_repository_open_bare(&repo, dir) < 0 ||
+        git_revparse_single(&obj, repo, spec) < 0)
+        rc = sl_error_set(err, SL_EINVAL,
+                          "the parent pipeline's commit %.40s is not in the "
+                          "project's repository",
+                          sha);
+    else
+        git_oid_tostr(sha_out, GIT_OID_HEXSZ + 1, git_object_id(obj));
+    free(spec);
+    git_object_free(obj);
+    git_repository_free(repo);
+    return rc;
+}
+
 /* A tree's files readable by the user jobs run as (--run-as): a job's workspace borrows
  * the tree's objects (objects/info/alternates, workspace.h), so `git` in a job of a root
  * server needs them. The tree is the commit the job gets anyway; trees/ stays 0711, so a
@@ -693,7 +718,15 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
         ref = mr->source_branch;
         source = "merge_request_event";
     }
-    rc = mirror_resolve(proj->repo_url, mirror, ref, mr, sha, merged_target, &is_tag, err);
+    /* a child pipeline is its parent's: its commit, its protection, its request */
+    const struct sl_store_pipeline *parent = ds ? ds->parent : NULL;
+    bool fork = (mr && mr->from_fork) || (parent && sl_srv_pipeline_from_fork(s, parent));
+    if (parent) {
+        rc = mirror_commit(mirror, parent->sha, sha, err);
+        is_tag = parent->is_tag;
+    } else {
+        rc = mirror_resolve(proj->repo_url, mirror, ref, mr, sha, merged_target, &is_tag, err);
+    }
     /* the branch's last known commit: what the push brings is what comes after it */
     if (rc == 0 && scan_push && !is_tag)
         rc = sl_store_project_ref_get(s->st, proj->id, ref, &old_sha, err);
@@ -739,10 +772,12 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     if ((rc = sl_srv_ref_protected(s, proj->id, ref, is_tag, &is_protected, err)) < 0 ||
         (rc = sl_srv_deploy_frozen(s, proj->id, now, &frozen, err)) < 0)
         goto out;
+    if (parent && parent->protected_known)
+        is_protected = parent->protected_;
     t.ref_protected = is_protected && !mr; /* a request's: sl_srv_mr_prepare decides */
     free(t.server_url);
     t.server_url = sl_xasprintf("http://%s", sl_server_address(s));
-    if (mr) /* its commit, not whatever the project's branch of that name is at */
+    if (mr || parent) /* its commit, not whatever the project's branch of that name is at */
         t.sha = sl_xstrdup(sha);
     if ((rc = sl_trigger_from_git(&t, tree, err)) < 0)
         goto out;
@@ -759,6 +794,8 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     p.protected_ = is_protected;
     if (mr)
         p.merge_request_iid = mr->iid;
+    else if (parent)
+        p.merge_request_iid = parent->merge_request_iid;
     if (*merged_target) {
         p.source_sha = (char *)mr->head_sha;
         p.target_sha = merged_target;
@@ -826,7 +863,7 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     opts.vars = (const char *const *)ivars;
     opts.include_rule = sl_plan_include_rule;
     opts.include_rule_ctx = &t;
-    struct srv_includes ri = {s, opts.vars, mr && mr->from_fork ? proj->name : NULL};
+    struct srv_includes ri = {s, opts.vars, fork ? proj->name : NULL};
     opts.fetch = srv_include_fetch;
     opts.fetch_ctx = &ri;
     istrs = inputs ? input_strings(inputs) : NULL;

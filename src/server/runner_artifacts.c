@@ -15,7 +15,8 @@
  * token that is not this running job's), 413 (over the artifact cap).
  *
  * GET /api/v4/jobs/{id}/artifacts: the archive of job {id}, for the JOB-TOKEN of a running
- * job of the same project (GitLab lets any job of the project fetch them). */
+ * job of the same project (GitLab lets any job of the project fetch them), except across
+ * the edge of a fork's pipeline (may_read). */
 #include "base/compat.h"
 #include "base/alloc.h"
 #include "base/fs.h"
@@ -292,8 +293,27 @@ out:
     sl_store_job_release(&job);
 }
 
+/* Whether ANCESTOR is P's parent pipeline, or its parent's (children nest two deep). */
+static bool is_ancestor(struct sl_server *s, const struct sl_store_pipeline *p, int64_t ancestor)
+{
+    int64_t up = p->parent_pipeline_id;
+    for (int depth = 0; up && depth < 8; depth++) {
+        if (up == ancestor)
+            return true;
+        struct sl_store_pipeline q = {0};
+        if (sl_store_pipeline_get(s->st, up, &q, NULL) < 0)
+            return false;
+        up = q.parent_pipeline_id;
+        sl_store_pipeline_release(&q);
+    }
+    return false;
+}
+
 /* Whether the job of TOKEN may read the artifacts of job TARGET: it is running, in the same
- * project. */
+ * project. A fork's pipeline is an island: its jobs read only their own pipeline's
+ * artifacts and their parents' (needs:pipeline of a child), and nothing outside it reads
+ * its artifacts (a fork's code must neither see what a protected branch built nor feed it
+ * an archive). */
 static bool may_read(struct sl_server *s, const char *token, const struct sl_store_job *target)
 {
     struct sl_store_job j = {0};
@@ -309,6 +329,8 @@ static bool may_read(struct sl_server *s, const char *token, const struct sl_sto
     ok = sl_store_pipeline_get(s->st, j.pipeline_id, &a, NULL) == 0 &&
          sl_store_pipeline_get(s->st, target->pipeline_id, &b, NULL) == 0 &&
          a.project_id == b.project_id;
+    if (ok && (sl_srv_pipeline_from_fork(s, &a) || sl_srv_pipeline_from_fork(s, &b)))
+        ok = is_ancestor(s, &a, b.id);
 out:
     sl_store_pipeline_release(&a);
     sl_store_pipeline_release(&b);

@@ -1,6 +1,7 @@
 /* merge_requests.c: the forges' merge (pull) requests as their webhooks last reported
  * them (migration 0069). The server reads which are open for a branch
- * (CI_OPEN_MERGE_REQUESTS); everything else of a request travels with its event. */
+ * (CI_OPEN_MERGE_REQUESTS) and whether a request's pipeline runs a fork's code; everything
+ * else of a request travels with its event. */
 #include "base/compat.h"
 #include "base/alloc.h"
 #include "store/backend.h"
@@ -52,6 +53,23 @@ int sl_store_merge_request_open_iids(struct sl_store *st, int64_t project_id,
                        v, SL_ARRAY_LEN(v), &rows, NULL, err);
     for (size_t i = 0; rc == 0 && i < rows.nrows && i < max; i++)
         iids[(*n)++] = sl_db_get_int(&rows, i, 0);
+    sl_db_rows_release(&rows);
+    return rc;
+}
+
+int sl_store_merge_request_from_fork(struct sl_store *st, int64_t project_id, int64_t iid,
+                                     bool *from_fork, struct sl_error *err)
+{
+    struct db_rows rows = {0};
+    struct db_value v[] = {db_int(project_id), db_int(iid)};
+    int rc = sl_db_run(st, false,
+                       "SELECT from_fork FROM merge_requests WHERE project_id = ? AND iid = ?", v,
+                       SL_ARRAY_LEN(v), &rows, NULL, err);
+    if (rc == 0 && rows.nrows == 0)
+        rc = sl_error_set(err, SL_ENOENT, "project %" PRId64 " has no merge request !%" PRId64,
+                          project_id, iid);
+    if (rc == 0)
+        *from_fork = sl_db_get_int(&rows, 0, 0) != 0;
     sl_db_rows_release(&rows);
     return rc;
 }

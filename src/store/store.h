@@ -838,6 +838,11 @@ int sl_store_merge_request_open_iids(struct sl_store *st, int64_t project_id,
                                      const char *source_branch, int64_t *iids, size_t max,
                                      size_t *n, struct sl_error *err);
 
+/* Whether request IID of the project comes from a fork (*FROM_FORK); SL_ENOENT when the
+ * store has no such request. */
+int sl_store_merge_request_from_fork(struct sl_store *st, int64_t project_id, int64_t iid,
+                                     bool *from_fork, struct sl_error *err);
+
 /* ---- protected branches and tags (protected_refs.c) ---- */
 
 /* NAME: a ref name or a wildcard (`release/` followed by `*`); matching a ref against them is

@@ -10,7 +10,10 @@
 # and Gitea's head.repo unlike base.repo, GitLab's source_project_id unlike
 # target_project_id) is held ("manual", waits_for_approval, no job started) until a
 # maintainer approves it; a developer may not, a held one can be canceled, and the project's
-# own requests are not held. Where GitHub offers its test merge of a mergeable request
+# own requests are not held. A fork's child pipeline keeps the fork's commit and gets no
+# protected variable (from a branch named like a protected one), its job token reads no
+# other pipeline's artifacts and changes no flag, and its trigger:project fails
+# (insufficient_bridge_permissions), where the project's own request's may. Where GitHub offers its test merge of a mergeable request
 # (refs/pull/N/merge, a merge of the head), the pipeline runs on it (merged_result, the head
 # in source_sha); a null mergeable, a stale merge and Gitea run on the head. On SQLite here and on PostgreSQL through server_pg.sh
 # (SL_SERVER_DB). A fork's request from a branch named like one of the project's does not
@@ -363,6 +366,70 @@ expect "the project's own request may include from another project" "201 incjob"
 hook github pull_request "$(pr opened 51 "$incl" someone/fork)"
 expect "a fork's request may not: its pipeline fails, saying why" "201 failed 1" \
   "$code $(jget "['status']") $(grep -c "from a fork may include only from project" <<<"$body")" "$body"
+
+# --- a fork's child pipeline is a fork's pipeline: the fork's commit, no protected variable,
+# no artifact from outside, no change through its job token, no other project triggered ----
+gitc checkout -q -b arts "$base"
+printf 'build:\n  script: [echo built > out.txt]\n  artifacts: {paths: [out.txt]}\n' > "$tmp/repo/.gitlab-ci.yml"
+gitc commit -qam arts
+req POST "/api/v1/projects/$proj/pipelines" "$admin" '{"ref":"arts"}'
+arts=$(jget "['id']")
+wait_for 120 done_pipeline "$arts" || bad "the artifacts pipeline finishes" "$body"
+artjob=$(python3 -c "import json,sys; print(json.load(sys.stdin)['jobs'][0]['id'])" <<<"$body")
+req POST "/api/v1/projects/$proj/feature_flags" "$admin" '{"name":"gate"}'
+gitc checkout -q --detach "$base"
+cat > "$tmp/repo/.gitlab-ci.yml" <<'YML'
+workflow:
+  rules: [{if: $CI_PIPELINE_SOURCE == "merge_request_event"}]
+kid:
+  trigger:
+    include: child.yml
+    strategy: depend
+away:
+  trigger:
+    project: t/other
+YML
+cat > "$tmp/repo/child.yml" <<YML
+childjob:
+  script:
+    - echo "child prot=[\${PROT:-}] sha=\$CI_COMMIT_SHA"
+    - |
+      echo "art=\$(curl -s -o /dev/null -w '%{http_code}' -H "JOB-TOKEN: \$CI_JOB_TOKEN" "\$CI_SERVER_URL/api/v4/jobs/$artjob/artifacts")"
+    - |
+      echo "flag=\$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Authorization: Bearer \$CI_JOB_TOKEN" --data '{"enabled":true}' "\$CI_SERVER_URL/api/v1/projects/$proj/feature_flags/gate/environments/production")"
+YML
+gitc add child.yml && gitc commit -qam "a child pipeline"
+kids=$(gitc rev-parse HEAD)
+for n in 61 62; do gitc update-ref refs/pull/$n/head "$kids"; done
+gitc checkout -q main
+bridge_reason() { # bridge_reason PIPELINE BRIDGE -> its failure_reason
+  req GET "/api/v1/pipelines/$1" "$admin"
+  python3 -c "import json,sys; print([j.get('failure_reason') for j in json.load(sys.stdin)['jobs'] if j['name']==sys.argv[1]][0])" "$2" <<<"$body"
+}
+child_line() { # child_line PIPELINE -> the child job's log line, in $child
+  req GET "/api/v1/pipelines/$1" "$admin"
+  local down
+  down=$(jget "['downstream'][0]['id']")
+  log_of "$down" childjob
+  child="$(line 'child prot=') $(line 'art=') $(line 'flag=')"
+}
+hook github pull_request "$(pr opened 61 "$kids")"
+own=$(jget "['id']")
+wait_for 120 done_pipeline "$own" || bad "the project's own request's pipeline $own finishes" "$body"
+child_line "$own"
+expect "the project's own request: its child runs its commit, protected (both branches are), may read the project's artifacts and roll out a flag" \
+  "child prot=[p] sha=$kids art=200 flag=200" "$child" "$body"
+expect "... and may trigger another project's pipeline (which fails here: it has no .gitlab-ci.yml)" \
+  downstream_pipeline_creation_failed "$(bridge_reason "$own" away)" "$body"
+hook github pull_request "$(pr opened 62 "$kids" someone/fork)"
+forked=$(jget "['id']")
+req POST "/api/v1/pipelines/$forked/approve" "$admin"
+wait_for 120 done_pipeline "$forked" || bad "the fork's pipeline $forked finishes" "$body"
+child_line "$forked"
+expect "a fork's request from a protected branch's name: its child runs the fork's commit, gets no protected variable, reads no artifact of another pipeline, changes no flag" \
+  "child prot=[] sha=$kids art=403 flag=403" "$child" "$body"
+expect "... and may not trigger another project's pipeline" \
+  insufficient_bridge_permissions "$(bridge_reason "$forked" away)" "$body"
 
 # --- a request's pipeline cancels only its own request's, never a branch's of that name ---
 mkdir -p "$tmp/shared" && chmod 1777 "$tmp/shared"
