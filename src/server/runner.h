@@ -51,7 +51,8 @@ char *sl_srv_junit_json(const struct sl_junit_counts *c);
  * with R answered otherwise (403 with Job-Status saying what became of the attempt). On
  * true *JOB is filled (release it). */
 bool sl_srv_runner_job_auth(struct req *r, const char *token, struct sl_store_job *job);
-/* Extends JOB's lease (its runner just spoke) and tells it how often to report. */
+/* Extends JOB's lease (its runner just spoke) when a sixth of it has passed since it was
+ * last set, and tells the runner how often to report (a third of the lease). */
 void sl_srv_runner_renew(struct req *r, const struct sl_store_job *job);
 
 /* /api/v4 (runner_api.c) */

@@ -317,9 +317,14 @@ const char *sl_srv_job_status_shown(const struct sl_store_job *j)
 
 void sl_srv_runner_renew(struct req *r, const struct sl_store_job *job)
 {
-    sl_store_job_renew_lease(r->s->st, job->id, job->runner_id, r->s->lease_s, sl_time_now_ms(),
-                             NULL);
     int every = r->s->lease_s / 3 > 0 ? r->s->lease_s / 3 : 1;
+    /* The lease is written only when a sixth of it has passed since it was last set: a
+     * runner reports every third of it (the header below), so at every report the deadline
+     * is still at least half a lease away, and a short job's patches and end (most jobs)
+     * cost no store write each. */
+    int64_t now = sl_time_now_ms(), lease_ms = (int64_t)r->s->lease_s * 1000;
+    if (job->lease_deadline - now < lease_ms - lease_ms / 6)
+        sl_store_job_renew_lease(r->s->st, job->id, job->runner_id, r->s->lease_s, now, NULL);
     sl_reply_header(r, "X-GitLab-Trace-Update-Interval", "%d", every);
 }
 
