@@ -114,7 +114,8 @@ static bool fetch_is_noop(git_repository *repo, git_remote *rem, const char *ext
         if (len >= 3 && !strcmp(name + len - 3, "^{}"))
             continue;
         git_oid have;
-        if (git_reference_name_to_id(&have, repo, name) < 0 || !git_oid_equal(&have, &heads[i]->oid))
+        if (git_reference_name_to_id(&have, repo, name) < 0 ||
+            !git_oid_equal(&have, &heads[i]->oid))
             return false;
         extra_seen |= extra;
     }
