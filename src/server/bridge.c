@@ -311,15 +311,17 @@ void sl_srv_bridges_fire(struct sl_server *s, int64_t pipeline_id)
         struct sl_store_job *j = &jobs[i];
         if (strcmp(j->status, "running") || j->runner_id || !sl_srv_spec_is_bridge(j->spec))
             continue;
-        /* fired once: the bridge's runner is "bridge" from now on */
-        j->runner_id = sl_xstrdup("bridge");
-        /* no runner renews a bridge's lease: one that never runs out, so the sweep of lost
+        /* fired once: the bridge's runner is "bridge" from now on, taken atomically (another
+         * server starting at the same moment may be firing the same unfired bridge); no
+         * runner renews a bridge's lease: one that never runs out, so the sweep of lost
          * jobs leaves it to its downstream pipeline */
-        j->lease_deadline = sl_time_now_ms() + (int64_t)10 * 365 * 24 * 3600 * 1000;
-        if (!j->started_at)
-            j->started_at = sl_time_now_ms();
-        if (sl_store_job_update(s->st, j, "running", NULL) < 0)
+        int64_t now = sl_time_now_ms();
+        j->lease_deadline = now + (int64_t)10 * 365 * 24 * 3600 * 1000;
+        if (sl_store_job_take_bridge(s->st, j->id, j->lease_deadline, now, NULL) < 0)
             continue;
+        j->runner_id = sl_xstrdup("bridge");
+        if (!j->started_at)
+            j->started_at = now;
         json_t *spec = json_loads(j->spec, 0, NULL);
         char why[1024] = "";
         enum sl_sched_failure reason;

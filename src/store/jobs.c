@@ -404,6 +404,31 @@ int sl_store_job_update(struct sl_store *st, const struct sl_store_job *j,
     return rc;
 }
 
+int sl_store_job_take_bridge(struct sl_store *st, int64_t job_id, int64_t lease_deadline,
+                             int64_t now, struct sl_error *err)
+{
+    struct db_value v[] = {db_int(lease_deadline), db_int(now), db_int(job_id)};
+    int64_t changes = 0;
+    int rc = sl_db_run(st, true,
+                       "UPDATE jobs SET runner_id = 'bridge', lease_deadline = ?, "
+                       "started_at = COALESCE(started_at, ?) "
+                       "WHERE id = ? AND status = 'running' AND runner_id IS NULL",
+                       v, SL_ARRAY_LEN(v), NULL, &changes, err);
+    if (rc == 0 && changes == 0) {
+        struct db_rows rows = {0};
+        struct db_value idv = db_int(job_id);
+        rc =
+            sl_db_run(st, false, "SELECT status FROM jobs WHERE id = ?", &idv, 1, &rows, NULL, err);
+        if (rc == 0)
+            rc = rows.nrows == 0
+                     ? sl_error_set(err, SL_ENOENT, "job %" PRId64 " does not exist", job_id)
+                     : sl_error_set(err, SL_EBUSY, "bridge job %" PRId64 " is taken already",
+                                    job_id);
+        sl_db_rows_release(&rows);
+    }
+    return rc;
+}
+
 int sl_store_claim_job(struct sl_store *st, const char *worker_id, const char *const *tags,
                        size_t ntags, int lease_seconds, int64_t now, struct sl_store_job *out,
                        struct sl_error *err)

@@ -275,6 +275,13 @@ int sl_store_job_list(struct sl_store *st, const struct sl_store_page *page,
 int sl_store_job_update(struct sl_store *st, const struct sl_store_job *j,
                         const char *expect_status, struct sl_error *err);
 
+/* Takes running bridge job JOB_ID for firing, once across threads, processes and servers:
+ * runner_id becomes "bridge", lease_deadline LEASE_DEADLINE, started_at NOW unless set.
+ * SL_EBUSY when it is no longer running or someone took it first (its runner_id is set),
+ * SL_ENOENT when there is no such job. */
+int sl_store_job_take_bridge(struct sl_store *st, int64_t job_id, int64_t lease_deadline,
+                             int64_t now, struct sl_error *err);
+
 /* Atomically takes the oldest pending job (by queued_at, then id) and marks it running
  * under WORKER_ID with a lease of LEASE_SECONDS from NOW: status "running", runner_id,
  * started_at = NOW, lease_deadline. No job is ever handed to two claimers, across threads,

@@ -2,7 +2,8 @@
 # A `strategy: depend` bridge survives a restart of the server: the bridge waits on its child
 # pipeline (a manual job there), the server stops with SIGTERM and starts again on the same
 # data directory, the child's job is played, and the bridge then ends with its child.
-# A bridge left running but never fired (a crash between the two) is fired at start-up.
+# A bridge left running but never fired (a crash between the two) is fired at start-up,
+# once when two servers start on that store at the same moment.
 set -u
 . "$(dirname "$0")/lib/skip.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
@@ -12,7 +13,8 @@ done
 bin=$(realpath "$bin")
 tmp=$(mktemp -d)
 . "$(dirname "$0")/lib/server.sh"
-trap 'server_stop; rm -rf "$tmp"' EXIT
+pid2=
+trap '[[ -n $pid2 ]] && kill -TERM "$pid2" 2>/dev/null; server_stop; rm -rf "$tmp"' EXIT
 
 mkdir "$tmp/repo"
 (cd "$tmp/repo" && git init -q -b main && cat >.gitlab-ci.yml <<'YML'
@@ -73,6 +75,25 @@ if [[ -z ${SL_SERVER_DB:-} ]]; then
   two_children() { req GET /api/v1/pipelines/$pl "$admin"; [[ $(jget "['downstream'].__len__()") -ge 2 ]]; }
   wait_for 300 two_children || bad "the unfired bridge is fired at start-up" "$body"
   expect "start-up says it fired it" 1 "$(grep -c 'bridge left unfired by a stop fired now' "$tmp/err")"
+  server_stop
+
+  # Two servers starting at the same moment on that store both find the unfired bridge:
+  # it is fired once (one more child), not once by each.
+  sqlite3 "$tmp/data/sluice.db" \
+    "UPDATE jobs SET status = 'running', runner_id = NULL, finished_at = NULL,
+       lease_deadline = $(( $(date +%s) * 1000 + 3600000 )) WHERE id = $bridge;
+     UPDATE pipelines SET status = 'running', finished_at = NULL WHERE id = $pl;" ||
+    bad "the store is set back to an unfired bridge again"
+  "$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" --workers 1 >"$tmp/out2" 2>"$tmp/err2" &
+  pid2=$!
+  server_start --workers 1 || exit 1
+  wait_for 30 grep -qs 'listening on' "$tmp/out2" || bad "the second server starts" "$(cat "$tmp/err2")"
+  req GET /api/v1/pipelines/$pl "$admin"
+  expect "both started: the bridge was fired by one of them (three children in all)" 3 \
+    "$(jget "['downstream'].__len__()")" "$body"
+  kill -TERM "$pid2" && wait "$pid2"
+  expect "the second server stops cleanly" "0 0" "$? $(grep -c Sanitizer "$tmp/err2")"
+  pid2=
   server_stop
 fi
 finish

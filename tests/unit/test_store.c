@@ -1469,6 +1469,67 @@ static void check_claimed_once(struct sl_store *st, int64_t *ids, size_t n)
     CHECK(all_running);
 }
 
+/* Four threads try to take each of the RACE_JOBS running bridges (as servers starting at
+ * once on one store, each firing what a stop left unfired): every one is taken once. */
+struct bridge_taker {
+    struct sl_store *st;
+    const int64_t *ids;
+    int taken;
+};
+
+static void *take_bridges(void *arg)
+{
+    struct bridge_taker *t = arg;
+    for (size_t i = 0; i < RACE_JOBS; i++) {
+        struct sl_error err = SL_ERROR_INIT;
+        if (sl_store_job_take_bridge(t->st, t->ids[i], 1000, 500, &err) == 0)
+            t->taken++;
+        sl_error_release(&err);
+    }
+    return NULL;
+}
+
+STORE_TEST(bridge_taken_once)
+{
+    int64_t proj = make_project(st, "bridges");
+    int64_t pl = make_pipeline(st, proj, RACE_JOBS + 1, "created", 0);
+    struct sl_store_job *jobs = NULL;
+    size_t n = 0;
+    CHECK_OK(sl_store_job_list_by_pipeline(st, pl, &jobs, &n, &e_));
+    CHECK_INT_EQ(n, RACE_JOBS + 1);
+    int64_t *ids = sl_xcalloc(RACE_JOBS, sizeof(*ids));
+    for (size_t i = 0; i < RACE_JOBS; i++) { /* running, no runner: unfired */
+        free(jobs[i].status);
+        jobs[i].status = sl_xstrdup("running");
+        CHECK_OK(sl_store_job_update(st, &jobs[i], NULL, &e_));
+        ids[i] = jobs[i].id;
+    }
+    struct bridge_taker t[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        t[i] = (struct bridge_taker){.st = st, .ids = ids};
+        pthread_create(&th[i], NULL, take_bridges, &t[i]);
+    }
+    int taken = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        taken += t[i].taken;
+    }
+    CHECK_INT_EQ(taken, RACE_JOBS);
+    struct sl_store_job got = {0};
+    CHECK_OK(sl_store_job_get(st, ids[0], &got, &e_));
+    CHECK_STR_EQ(got.runner_id, "bridge");
+    CHECK_INT_EQ(got.lease_deadline, 1000);
+    CHECK_INT_EQ(got.started_at, 500);
+    sl_store_job_release(&got);
+    CHECK_FAILS(SL_EBUSY, sl_store_job_take_bridge(st, ids[0], 2000, 600, &e_));
+    /* a job that is not running is no bridge to fire; an unknown one is not found */
+    CHECK_FAILS(SL_EBUSY, sl_store_job_take_bridge(st, jobs[RACE_JOBS].id, 2000, 600, &e_));
+    CHECK_FAILS(SL_ENOENT, sl_store_job_take_bridge(st, jobs[RACE_JOBS].id + 1000, 1, 1, &e_));
+    free(ids);
+    sl_store_jobs_free(jobs, n);
+}
+
 STORE_TEST(claim_race_threads)
 {
     int64_t proj = make_project(st, "race");
