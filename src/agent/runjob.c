@@ -19,6 +19,8 @@
 
 /* How long a finished job's log and outcome are kept trying while the server is away. */
 #define REPORT_DEADLINE_MS (15 * 60 * 1000)
+/* A log of at most this many bytes goes with the job's end (its last patch saved) */
+#define TRACE_WITH_END_MAX (64 * 1024)
 
 /* Variables of the agent's own environment a job gets (never the rest: the agent's
  * environment may hold its token or a cloud credential). */
@@ -257,15 +259,45 @@ static void log_checksum(const char *path, char *buf, size_t size, uint64_t *byt
     snprintf(buf, size, "crc32:%08lx", (unsigned long)crc);
 }
 
-/* The final PUT, retried while the server is away or answers 202 (not yet complete). */
-static void put_final(struct run *r, const char *state, const char *reason, int exit_code)
+/* The whole log at PATH as a JSON string when it is BYTES long and text JSON can carry (UTF-8
+ * without NUL bytes); NULL otherwise. */
+static json_t *log_text(const char *path, uint64_t bytes)
 {
-    char sum[32];
+    char *buf = sl_xmalloc(bytes + 1);
+    json_t *v = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd >= 0 ? read(fd, buf, bytes + 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (got == (ssize_t)bytes && !memchr(buf, 0, bytes))
+        v = json_stringn(buf, bytes);
+    free(buf);
+    return v;
+}
+
+/* The final PUT, retried while the server is away or answers 202 (not yet complete). With
+ * TAIL (sl_agent_trace_finish_short left the rest of the log unsent) the whole log goes in
+ * its "trace"; when it cannot (not text) or the server does not take it (412: it still lacks
+ * bytes), TAIL sends the rest as patches first and the PUT goes without. */
+static void put_final(struct run *r, const char *state, const char *reason, int exit_code,
+                      struct sl_agent_trace *tail)
+{
+    char sum[32], id[32];
     uint64_t bytes;
+    snprintf(id, sizeof(id), "%lld", (long long)r->job.id);
     log_checksum(r->log_path, sum, sizeof(sum), &bytes);
     json_t *o =
         json_pack("{s:s,s:s,s:s,s:{s:s,s:I}}", "token", r->job.token, "state", state, "checksum",
                   sum, "output", "checksum", sum, "bytesize", (json_int_t)bytes);
+    json_t *text = tail ? log_text(r->log_path, bytes) : NULL;
+    if (text)
+        json_object_set_new(o, "trace", text);
+    else if (tail && sl_agent_trace_finish(tail, sl_time_mono_ns() / 1000000 +
+                                                     REPORT_DEADLINE_MS) == SL_ECANCELED) {
+        sl_log(SL_LOG_WARN, "job aborted by the server: outcome not sent", "job", id, NULL);
+        json_decref(o);
+        return;
+    }
     if (reason && *reason)
         json_object_set_new(o, "failure_reason", json_string(reason));
     if (exit_code >= 0)
@@ -283,14 +315,26 @@ static void put_final(struct run *r, const char *state, const char *reason, int 
                                     .body_len = strlen(body),
                                     .timeout_s = 30};
     int64_t deadline = sl_time_mono_ns() / 1000000 + REPORT_DEADLINE_MS, delay = 1000;
-    char id[32];
-    snprintf(id, sizeof(id), "%lld", (long long)r->job.id);
     for (;;) {
         struct sl_agent_http_resp resp;
         struct sl_error err = SL_ERROR_INIT;
         if (sl_agent_http(&req, &resp, &err) == 0) {
             long st = resp.status;
             sl_agent_http_resp_release(&resp);
+            if (st == 412 && text) {
+                /* a server without "trace" (or one that refused it): patches, then again */
+                text = NULL;
+                json_object_del(o, "trace");
+                free(body);
+                body = json_dumps(o, JSON_COMPACT);
+                req.body = body;
+                req.body_len = strlen(body);
+                if (sl_agent_trace_finish(tail, deadline) < 0) {
+                    sl_log(SL_LOG_WARN, "final state refused", "job", id, "status", "412", NULL);
+                    break;
+                }
+                continue;
+            }
             if (st == 200) {
                 sl_log(SL_LOG_INFO, "job finished", "job", id, "state", state, "failure_reason",
                        reason ? reason : "", NULL);
@@ -352,7 +396,7 @@ static void report_unreadable(struct sl_agent *a, const char *payload, size_t le
         r.trace = sl_agent_trace_start(&to);
         sl_agent_trace_finish(r.trace, sl_time_mono_ns() / 1000000 + 60000);
         sl_agent_trace_free(r.trace);
-        put_final(&r, "failed", "runner_system_failure", -1);
+        put_final(&r, "failed", "runner_system_failure", -1, NULL);
         sl_fs_remove_tree(r.dir, NULL);
         free(r.dir);
         free(r.log_path);
@@ -488,12 +532,13 @@ report:
     }
     pthread_mutex_unlock(&a->mu);
     /* at a stop the agent exits soon: a server away then is given a minute, not 15 */
-    int trc = sl_agent_trace_finish(r.trace, sl_time_mono_ns() / 1000000 +
-                                                 (a->stopping ? 60000 : REPORT_DEADLINE_MS));
+    int trc = sl_agent_trace_finish_short(
+        r.trace, sl_time_mono_ns() / 1000000 + (a->stopping ? 60000 : REPORT_DEADLINE_MS),
+        TRACE_WITH_END_MAX);
     if (trc == SL_ECANCELED || sl_agent_trace_aborted(r.trace))
         sl_log(SL_LOG_WARN, "job aborted by the server: outcome not sent", "job", id, NULL);
     else
-        put_final(&r, state, reason, ran ? exit_code : -1);
+        put_final(&r, state, reason, ran ? exit_code : -1, trc == 1 ? r.trace : NULL);
     sl_agent_trace_free(r.trace);
     sl_job_result_release(&res);
     sl_fs_remove_tree(r.dir, NULL);

@@ -21,13 +21,15 @@ struct sl_agent_trace {
     pthread_cond_t cv;
     pthread_t thread;
     bool started;
-    bool dirty;     /* notified since the last look at the file */
-    bool finishing; /* the job is over: send everything, then stop */
-    bool stop;      /* the thread must end now */
-    bool aborted;   /* the server said the job is not ours any more */
-    bool complete;  /* everything up to the file's end at finish was taken */
-    int interval_s; /* the server's latest X-GitLab-Trace-Update-Interval */
-    uint64_t sent;  /* bytes the server has */
+    bool dirty;         /* notified since the last look at the file */
+    bool finishing;     /* the job is over: send everything, then stop */
+    bool stop;          /* the thread must end now */
+    bool aborted;       /* the server said the job is not ours any more */
+    bool complete;      /* everything up to the file's end at finish was taken */
+    bool left;          /* finish stopped with the rest left for the job's end (finish_short) */
+    uint64_t short_max; /* finish_short's MAX; 0: send everything */
+    int interval_s;     /* the server's latest X-GitLab-Trace-Update-Interval */
+    uint64_t sent;      /* bytes the server has */
     int64_t last_contact_ms;
     int64_t deadline_ms;
 };
@@ -163,6 +165,10 @@ static void *sender(void *arg)
         bool due = first || t->finishing || now - last_send >= interval ||
                    size - t->sent >= SL_AGENT_TRACE_CHUNK;
         t->dirty = false;
+        if (pending && t->finishing && size <= t->short_max) {
+            t->left = true;
+            break;
+        }
         if (pending && due) {
             uint64_t start = t->sent;
             pthread_mutex_unlock(&t->mu);
@@ -229,10 +235,12 @@ void sl_agent_trace_notify(struct sl_agent_trace *t)
     pthread_mutex_unlock(&t->mu);
 }
 
-int sl_agent_trace_finish(struct sl_agent_trace *t, int64_t deadline_ms)
+static int finish(struct sl_agent_trace *t, int64_t deadline_ms, uint64_t short_max)
 {
     pthread_mutex_lock(&t->mu);
     t->finishing = true;
+    t->left = false;
+    t->short_max = short_max;
     t->deadline_ms = deadline_ms;
     pthread_cond_signal(&t->cv);
     pthread_mutex_unlock(&t->mu);
@@ -245,7 +253,19 @@ int sl_agent_trace_finish(struct sl_agent_trace *t, int64_t deadline_ms)
     }
     if (t->aborted)
         return SL_ECANCELED;
+    if (t->left)
+        return 1;
     return t->complete ? 0 : SL_ETIMEOUT;
+}
+
+int sl_agent_trace_finish(struct sl_agent_trace *t, int64_t deadline_ms)
+{
+    return finish(t, deadline_ms, 0);
+}
+
+int sl_agent_trace_finish_short(struct sl_agent_trace *t, int64_t deadline_ms, uint64_t max)
+{
+    return finish(t, deadline_ms, max);
 }
 
 bool sl_agent_trace_aborted(const struct sl_agent_trace *t)

@@ -39,6 +39,11 @@ void sl_agent_trace_notify(struct sl_agent_trace *t);
  * scale) when the server is away, and stops the thread. 0 when the server has the whole
  * log; SL_ECANCELED when the job is no longer ours; SL_ETIMEOUT past the deadline. */
 int sl_agent_trace_finish(struct sl_agent_trace *t, int64_t deadline_ms);
+/* As sl_agent_trace_finish, but when the whole log is at most MAX bytes and the server lacks
+ * some of it, that rest is not sent: 1, and the caller sends the log with the job's end (the
+ * "trace" of the final PUT, which saves a request per short job), or calls
+ * sl_agent_trace_finish to send it after all (a server that did not take it). */
+int sl_agent_trace_finish_short(struct sl_agent_trace *t, int64_t deadline_ms, uint64_t max);
 /* True once the server said the job is no longer this agent's (see above). */
 bool sl_agent_trace_aborted(const struct sl_agent_trace *t);
 /* The latest update interval the server asked for, in seconds. */

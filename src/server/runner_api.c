@@ -347,11 +347,36 @@ void sl_h_v4_job_update(struct req *r)
                        state);
         goto out;
     }
+    /* "trace" (GitLab's field: the job's whole log), which `sluice agent` sends with a short
+     * job's end instead of a last PATCH: the part past what the server holds is appended,
+     * as a PATCH from there would append it (the bytes before are the ones the runner sent
+     * then). gitlab-runner sends no trace here and is answered as before. */
+    json_t *tr = json_object_get(body, "trace");
+    int64_t have = 0;
+    bool capped = false;
+    struct sl_error lerr = SL_ERROR_INIT;
+    if (sl_store_log_size(s->st, job.id, &have, &lerr) < 0) {
+        sl_reply_sl_error(r, 500, &lerr);
+        sl_error_release(&lerr);
+        goto out;
+    }
+    if (json_is_string(tr) && (int64_t)json_string_length(tr) > have &&
+        have <= sl_store_log_max(s->st)) {
+        size_t n = json_string_length(tr) - (size_t)have;
+        int rc = sl_srv_log_append(s, job.id, json_string_value(tr) + have, n, sl_time_now_ms(),
+                                   &have, &lerr);
+        /* past the log cap the rest is dropped, as a PATCH's is */
+        if (rc < 0 && rc != SL_ELIMIT) {
+            sl_reply_sl_error(r, rc, &lerr);
+            sl_error_release(&lerr);
+            goto out;
+        }
+        capped = rc == SL_ELIMIT;
+    }
+    sl_error_release(&lerr);
     /* the runner says how much log it sent; when we hold less, it resends (412) */
     json_t *bs = json_object_get(json_object_get(body, "output"), "bytesize");
-    int64_t have = 0;
-    sl_store_log_size(s->st, job.id, &have, NULL);
-    if (json_is_integer(bs) && json_integer_value(bs) > have &&
+    if (!capped && json_is_integer(bs) && json_integer_value(bs) > have &&
         json_integer_value(bs) <= sl_store_log_max(s->st)) {
         sl_reply_header(r, "Job-Status", "%s", sl_srv_job_status_shown(&job));
         sl_reply_json(r, 412, json_pack("{s:s}", "message", "trace validation failed"));

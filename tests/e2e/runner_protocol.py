@@ -454,7 +454,15 @@ def main_flow(url, admin, regtoken, project):
         expect("the pipeline's test report counts the uploaded JUnit cases", [3, 1],
                [(tr or {}).get("total", {}).get("count"), (tr or {}).get("total", {}).get("failed")],
                tr)
-        update(url, nj, "success", exit_code=0)
+        # the end with the log in "trace" (sluice agent's short job): what the server lacks
+        # is appended, what it has is kept, and the bytesize then matches
+        r = patch(url, nj, 0, b"first\n")
+        expect("the first patch of the untagged job: 202", 202, r.code, r.raw)
+        r = update(url, nj, "success", exit_code=0, trace="first\nlast \u00e9\n",
+                   output={"checksum": "crc32:0", "bytesize": 14})
+        expect("PUT success with the whole log in trace: 200", 200, r.code, r.raw)
+        lg = v1(url, admin, "GET", "/api/v1/jobs/%d/log/raw" % nj["id"])
+        expect("the log is the patch and the rest of the trace", "first\nlast \u00e9\n", lg.raw)
     # --- the stuck hint: only the untagged runner is online, the job tagged a waits
     pl = v1(url, admin, "GET", "/api/v1/pipelines/%d" % ja_pipeline(url, admin, job["id"])).json
     tid = [j["id"] for j in (pl or {}).get("jobs", []) if j["name"] == "tagged"]
