@@ -3,6 +3,7 @@
 #include "agent/source.h"
 #include "base/alloc.h"
 #include "base/fs.h"
+#include "base/git_net.h"
 #include "base/str.h"
 
 #include <git2.h>
@@ -135,6 +136,7 @@ int sl_agent_source_fetch(const struct sl_agent_job *job, const char *mirror_dir
 {
     int rc;
     git_libgit2_init();
+    sl_git_net_install(); /* a silent server fails the fetch instead of holding the job */
     pthread_mutex_lock(&fetch_lock);
     rc = fetch(job, mirror_dir, err);
     pthread_mutex_unlock(&fetch_lock);

@@ -76,6 +76,10 @@ static const struct sl_cli_opt serve_opts[] = {
      "how long a web UI sign-in lasts (default 12h; \"30m\", \"8 hours\", seconds; at most 30 "
      "days); then the page asks for the token again",
      0},
+    {'G', 0, "git-timeout", "SECONDS",
+     "how long a fetch of a project's repository waits on a remote that sends nothing "
+     "(between two reads; default 120; to connect, at most 30 of it); then the fetch fails",
+     0},
     {'A', 0, "allow-remote-includes", "HOSTS",
      "fetch include:remote and include:template files from these hosts (comma-separated; "
      "*.example.com for its subdomains; default: none, the server makes no outside request "
@@ -247,6 +251,15 @@ int sl_cmd_serve(int argc, char **argv)
                 return SL_EXIT_USAGE;
             }
             break;
+        case 'G': {
+            long v;
+            if (!sl_cli_parse_long(ca.arg, 1, 86400, &v)) {
+                sl_cli_error("serve: --git-timeout takes seconds (1 to 86400), not '%s'", ca.arg);
+                return SL_EXIT_USAGE;
+            }
+            o.git_timeout_s = (int)v;
+            break;
+        }
         case 'R': {
             char *end;
             double v = strtod(ca.arg, &end);

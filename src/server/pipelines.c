@@ -8,6 +8,7 @@
 #include "base/alloc.h"
 #include "base/diag.h"
 #include "base/fs.h"
+#include "base/git_net.h"
 #include "base/include_git.h"
 #include "base/include_http.h"
 #include "base/log.h"
@@ -84,6 +85,8 @@ static pthread_once_t git_once = PTHREAD_ONCE_INIT;
 static void git_init_once(void)
 {
     git_libgit2_init();
+    if (sl_git_net_install() < 0) /* then fetches have no time limit: say so */
+        sl_log(SL_LOG_WARN, "libgit2 refused the time-limited socket stream", NULL);
 }
 
 static int git_fail(struct sl_error *err, const char *what)

@@ -14,6 +14,7 @@
  * without bound. Past either limit the request is answered 503 (SL_EBUSY). */
 #include "base/compat.h"
 #include "base/alloc.h"
+#include "base/git_net.h"
 #include "base/str.h"
 #include "server/internal.h"
 
@@ -44,6 +45,7 @@ static bool take(atomic_int *count, int limit)
 static void git_init_once(void)
 {
     git_libgit2_init(); /* kept initialised, as pipelines.c keeps it */
+    sl_git_net_install();
 }
 
 /* One network check, shared by the waiting request and the thread asking the remote; the

@@ -2,6 +2,7 @@
 #include "base/compat.h"
 #include "base/alloc.h"
 #include "base/fs.h"
+#include "base/git_net.h"
 #include "base/log.h"
 #include "base/time.h"
 #include "config/config.h"
@@ -250,6 +251,9 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
         goto out;
     if (opts->sandbox && (rc = sandbox_setup(s, opts->sandbox, err)) < 0)
         goto out;
+    /* before any fetch: libgit2 itself is loaded on first use */
+    int git_wait = opts->git_timeout_s > 0 ? opts->git_timeout_s : 120;
+    sl_git_net_set_limits(git_wait < 30 ? git_wait : 30, git_wait);
     if ((rc = sl_srv_recover(s, err)) < 0 || (rc = sl_srv_bridges_resume(s, err)) < 0)
         goto out;
     if ((rc = sl_srv_workers_start(s, opts->workers < 0 ? 1 : opts->workers, err)) < 0)

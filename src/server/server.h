@@ -63,6 +63,9 @@ struct sl_server_options {
      * fetched from, comma-separated ("gitlab.com,*.example.com"); NULL: none (the server
      * then makes no outside request for a pipeline's configuration) */
     const char *remote_include_hosts;
+    /* how long a fetch of a project's repository waits on a silent remote, in seconds: to
+     * connect, and between two reads or writes (base/git_net.h); 0 = 120 */
+    int git_timeout_s;
 };
 
 /* Opens (and migrates) the store, creates the admin token on first start (*ADMIN_TOKEN,

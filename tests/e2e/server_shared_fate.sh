@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # No shared fate between projects: a project whose repository URL never answers (a listener
 # that accepts and says nothing) holds only its own lock while its fetch hangs; another
-# project's pipeline is created and runs meanwhile.
+# project's pipeline is created and runs meanwhile. With --git-timeout, the fetch gives up
+# on a remote silent for that long, and the request gets the error.
 set -u
 . "$(dirname "$0")/lib/skip.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
@@ -56,4 +57,22 @@ hang=
 wait $cpid
 expect "the hung request ends with an error once the remote goes away" 1 \
   "$([[ $(cat "$tmp/silent.code") =~ ^[45] ]] && echo 1 || echo 0)" "$(cat "$tmp/silent.code") $(cat "$tmp/silent.out")"
+
+# a fetch gives up on a remote that stays silent (--git-timeout): the request that made
+# the pipeline gets its error, the HTTP thread is free again, the server stops cleanly
+server_stop
+rm -f "$tmp/port"
+python3 "$(dirname "$0")/lib/git_http_backend.py" "$tmp/remote" "$tmp/port" --answer 1 &
+hang=$!
+wait_for 10 test -s "$tmp/port" || { bad "the silent remote listens again"; finish; exit 1; }
+server_start --workers 1 --git-timeout 2 || exit 1
+req PUT /api/v1/projects/$silent "$admin" "{\"repo_url\":\"http://127.0.0.1:$(cat "$tmp/port")/x.git\"}"
+expect "the project moves to the new remote while it answers" 200 "$code" "$body"
+req POST /api/v1/projects/$silent/pipelines "$admin" '{}'
+expect "a pipeline's fetch from a remote silent for 2 s fails, saying so" "400 1" \
+  "$code $(grep -c "127.0.0.1:$(cat "$tmp/port") sent nothing for 2 s" <<<"$body")" "$body"
+req POST /api/v1/projects/$fine/pipelines "$admin" '{}'
+expect "the server goes on" 201 "$code" "$body"
+req POST /api/v1/projects/$silent/pipelines "$admin" '{}'
+expect "the next try fails the same way (the lock was let go)" 400 "$code" "$body"
 finish
