@@ -187,6 +187,9 @@
       } catch (err) { alert(err.message); }
     } }, label);
     const out = [];
+    /* a held pipeline's jobs take nothing before its approval (the API answers 409): the
+       pipeline's own Approve and Cancel are what a maintainer has */
+    if (kind === "jobs" && obj.held) return out;
     if (kind === "jobs") {
       if ((obj.status === "manual" && !obj.waits_for_approval) || obj.status === "scheduled") out.push(btn("Play", "play"));
       if (FINISHED.has(obj.status) && obj.status !== "skipped" && !obj.retried) out.push(btn("Retry", "retry"));

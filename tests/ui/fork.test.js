@@ -78,6 +78,7 @@ async function signIn(browser, token) {
       await page.goto(`${URL_}/pipelines/${held.id}`);
       await page.waitForSelector("div.held .act-approve");
       await page.screenshot({ path: `${SHOTS}/pipeline-held.png` });
+      ok((await page.$$(".graph .job .act")).length === 0, "a held pipeline's job cards offer no action (its jobs take none before the approval)");
       await page.click("div.held .act-approve");
       const p = await until("approved", async () => { const x = await api("GET", `/api/v1/pipelines/${held.id}`); return !x.waits_for_approval && x; });
       ok(/^token:/.test(p.approved_by || ""), `Approve calls the API with the session and CSRF token (approved_by ${p.approved_by})`);
