@@ -315,13 +315,20 @@ const char *sl_srv_job_status_shown(const struct sl_store_job *j)
     return !strcmp(j->status, "running") && j->cancel_requested_at ? "canceling" : j->status;
 }
 
+/* How often a runner reports on a running job (X-GitLab-Trace-Update-Interval): every 3 s,
+ * GitLab's interval for a job someone watches, since a cancel reaches a runner only in the
+ * answer to a report (Job-Status: canceling); at most a third of the lease, which the
+ * reports renew. A quiet job's report costs the server some 0.1 ms. */
+#define SRV_TRACE_UPDATE_S 3
+
 void sl_srv_runner_renew(struct req *r, const struct sl_store_job *job)
 {
-    int every = r->s->lease_s / 3 > 0 ? r->s->lease_s / 3 : 1;
+    int third = r->s->lease_s / 3 > 0 ? r->s->lease_s / 3 : 1;
+    int every = third < SRV_TRACE_UPDATE_S ? third : SRV_TRACE_UPDATE_S;
     /* The lease is written only when a sixth of it has passed since it was last set: a
-     * runner reports every third of it (the header below), so at every report the deadline
-     * is still at least half a lease away, and a short job's patches and end (most jobs)
-     * cost no store write each. */
+     * runner reports at least every third of it (the header below), so at every report the
+     * deadline is still at least half a lease away, and a short job's patches and end (most
+     * jobs) cost no store write each. */
     int64_t now = sl_time_now_ms(), lease_ms = (int64_t)r->s->lease_s * 1000;
     if (job->lease_deadline - now < lease_ms - lease_ms / 6)
         sl_store_job_renew_lease(r->s->st, job->id, job->runner_id, r->s->lease_s, now, NULL);
