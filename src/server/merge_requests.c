@@ -254,8 +254,10 @@ int sl_srv_mr_prepare(struct sl_server *s, int64_t project_id, const struct srv_
         return sl_error_set(err, SL_EIO, "cannot open the mirror %s", mirror);
     rc = diff_to_target(repo, mr->head_sha, mr->target_branch, target_sha, base_sha, t, err);
     git_repository_free(repo);
+    /* a fork's source branch is the fork's, whatever the project protects under its name */
     if (rc < 0 ||
-        (rc = sl_srv_ref_protected(s, project_id, mr->source_branch, false, &src_prot, err)) < 0 ||
+        (!mr->from_fork && (rc = sl_srv_ref_protected(s, project_id, mr->source_branch, false,
+                                                      &src_prot, err)) < 0) ||
         (rc = sl_srv_ref_protected(s, project_id, mr->target_branch, false, &dst_prot, err)) < 0)
         return rc;
     *protected_out = src_prot && dst_prot && !mr->from_fork;

@@ -47,6 +47,7 @@ show:
     - echo "mr=${CI_MERGE_REQUEST_SOURCE_BRANCH_NAME:-}>${CI_MERGE_REQUEST_TARGET_BRANCH_NAME:-} labels=${CI_MERGE_REQUEST_LABELS:-} draft=${CI_MERGE_REQUEST_DRAFT:-} type=${CI_MERGE_REQUEST_EVENT_TYPE:-}"
     - echo "base=${CI_MERGE_REQUEST_DIFF_BASE_SHA:-} head=${CI_MERGE_REQUEST_SOURCE_BRANCH_SHA:-} sha=$CI_COMMIT_SHA"
     - echo "prot=[${PROT:-}] refprot=$CI_COMMIT_REF_PROTECTED"
+    - echo "srcprot=${CI_MERGE_REQUEST_SOURCE_BRANCH_PROTECTED:-}"
 docs:
   rules:
     - changes: [docs/*]
@@ -178,6 +179,7 @@ expect "the diff base is the merge base; the head is the request's" \
   "base=$base head=$head sha=$head" "$(line base=)" "$body"
 expect "both branches protected, not a fork: protected variables" "prot=[p] refprot=true" \
   "$(line prot=)" "$body"
+expect "... and its source branch says protected" srcprot=true "$(line srcprot=)" "$body"
 
 # --- one pipeline per push while the request is open ---------------------------------------
 hook github push "$(push "$head")"
@@ -197,6 +199,8 @@ pl=$(jget "['id']")
 wait_for 120 done_pipeline "$pl" || bad "pipeline $pl finishes" "$body"
 log_of "$pl" show
 expect "a fork gets no protected variable" "prot=[] refprot=false" "$(line prot=)" "$body"
+expect "a fork's source branch is not the project's protected branch of that name" \
+  srcprot=false "$(line srcprot=)" "$body"
 expect "a fork's jobs see its commit as CI_COMMIT_SHA, not the project's branch of that name" \
   "head=$fork sha=$fork" "$(line base= | cut -d' ' -f2-)" "$body"
 
