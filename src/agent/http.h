@@ -9,7 +9,8 @@
  * the call, the caller reads it.
  *
  * Thread-safe once sl_agent_http_global_init was called (curl_global_init, once per
- * process before threads start). */
+ * process before threads start). Requests share one cache of kept-alive connections (a
+ * curl share), so successive requests to the server reuse a connection. */
 #ifndef SL_AGENT_HTTP_H
 #define SL_AGENT_HTTP_H
 
