@@ -209,6 +209,13 @@ static bool route_match(const char *pattern, const char *path, int64_t *id,
 {
     const char *p = pattern, *u = path;
     while (*p && *u) {
+        /* a literal character: the placeholders below all start with '{' (every request
+         * walks the route table, so this is most of the matching) */
+        if (*p != '{') {
+            if (*p++ != *u++)
+                return false;
+            continue;
+        }
         if (!strncmp(p, "{name}", 6) || !strncmp(p, "{env}", 5)) {
             bool env = p[1] == 'e';
             size_t n = match_segment(u, env ? key2 : key, too_long);
