@@ -407,12 +407,26 @@ static int dec_root(struct dec *d, json_t *o, struct sl_job_spec *spec)
     return 0;
 }
 
-int sl_job_json_decode(struct sl_job_decoded *out, const char *text, size_t len,
-                       struct sl_error *err)
+static void decoded_init(struct sl_job_decoded *out)
 {
     memset(out, 0, sizeof(*out));
     out->arena = (struct sl_arena)SL_ARENA_INIT;
     sl_exec_spec_init(&out->spec.exec);
+}
+
+static int decode_object(struct sl_job_decoded *out, const json_t *o, struct sl_error *err)
+{
+    if (!json_is_object(o))
+        return sl_error_set(err, SL_EINVAL, "job json: expected an object");
+    struct dec d = {&out->arena, err};
+    return dec_root(&d, (json_t *)o, &out->spec) < 0 ? (err && err->code ? err->code : SL_EINVAL)
+                                                     : 0;
+}
+
+int sl_job_json_decode(struct sl_job_decoded *out, const char *text, size_t len,
+                       struct sl_error *err)
+{
+    decoded_init(out);
     if (len > SL_JOB_JSON_MAX_BYTES)
         return sl_error_set(err, SL_ELIMIT, "job json: %zu bytes, over the %d-byte cap", len,
                             SL_JOB_JSON_MAX_BYTES);
@@ -421,15 +435,15 @@ int sl_job_json_decode(struct sl_job_decoded *out, const char *text, size_t len,
     if (!o)
         return sl_error_set(err, SL_EINVAL, "job json: line %d column %d: %s", je.line, je.column,
                             je.text);
-    int rc = 0;
-    if (!json_is_object(o))
-        rc = sl_error_set(err, SL_EINVAL, "job json: expected an object");
-    else {
-        struct dec d = {&out->arena, err};
-        rc = dec_root(&d, o, &out->spec) < 0 ? (err && err->code ? err->code : SL_EINVAL) : 0;
-    }
+    int rc = decode_object(out, o, err);
     json_decref(o);
     return rc;
+}
+
+int sl_job_json_decode_tree(struct sl_job_decoded *out, const json_t *o, struct sl_error *err)
+{
+    decoded_init(out);
+    return decode_object(out, o, err);
 }
 
 void sl_job_decoded_release(struct sl_job_decoded *d)

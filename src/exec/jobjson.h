@@ -25,6 +25,8 @@
 #include "base/error.h"
 #include "exec/job.h"
 
+#include <jansson.h>
+
 #define SL_JOB_JSON_VERSION 1
 /* Caps on hostile input: the document's size and any one list's entries. */
 #define SL_JOB_JSON_MAX_BYTES (16 * 1024 * 1024)
@@ -45,6 +47,10 @@ struct sl_job_decoded {
  * SL_ELIMIT past the caps, SL_EUNSUPPORTED for a missing or newer version. */
 int sl_job_json_decode(struct sl_job_decoded *out, const char *text, size_t len,
                        struct sl_error *err);
+/* The same from a JSON object already parsed (with JSON_REJECT_DUPLICATES, as the text
+ * decoder parses), for a caller that reads the document's other keys too: one parse, not
+ * two. O is borrowed. */
+int sl_job_json_decode_tree(struct sl_job_decoded *out, const json_t *o, struct sl_error *err);
 void sl_job_decoded_release(struct sl_job_decoded *d);
 
 #endif

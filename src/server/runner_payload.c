@@ -251,10 +251,15 @@ int sl_srv_runner_payload(struct sl_server *s, const struct sl_store_job *job,
     if ((rc = sl_store_project_get(s->st, p.project_id, &proj, err)) < 0)
         goto out;
     const char *spec = job->spec ? job->spec : "{}";
-    if ((rc = sl_job_json_decode(&d, spec, strlen(spec), err)) < 0)
+    size_t spec_len = strlen(spec);
+    /* parsed once: the codec's keys decoded from the tree, the server's read beside them */
+    if (spec_len <= SL_JOB_JSON_MAX_BYTES)
+        extra = json_loadb(spec, spec_len, JSON_REJECT_DUPLICATES, NULL);
+    rc = extra ? sl_job_json_decode_tree(&d, extra, err)
+               : sl_job_json_decode(&d, spec, spec_len, err); /* which says what is wrong */
+    if (rc < 0)
         goto out;
     const struct sl_job_spec *js = &d.spec;
-    extra = json_loads(spec, 0, NULL); /* the server's keys beside the codec's */
     /* set once the daemon is bound; a request can only come after that, but never NULL */
     char bound[96];
     snprintf(bound, sizeof(bound), "http://%s", s->address);

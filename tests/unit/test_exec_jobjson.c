@@ -130,6 +130,30 @@ TEST(round_trip_is_exact)
     sl_error_release(&err);
 }
 
+TEST(decoding_a_parsed_tree_is_decoding_its_text)
+{
+    struct sl_job_spec s;
+    full_spec(&s);
+    char *a = encode(&s);
+    json_t *o = json_loads(a, JSON_REJECT_DUPLICATES, NULL);
+    CHECK(o != NULL);
+    struct sl_job_decoded d;
+    struct sl_error err = SL_ERROR_INIT;
+    CHECK_INT_EQ(sl_job_json_decode_tree(&d, o, &err), 0);
+    json_decref(o); /* what was decoded lives in the arena, not in the tree */
+    char *b = encode(&d.spec);
+    CHECK_STR_EQ(a, b);
+    sl_job_decoded_release(&d);
+    json_t *arr = json_array();
+    CHECK_INT_EQ(sl_job_json_decode_tree(&d, arr, &err), SL_EINVAL);
+    CHECK(strstr(sl_error_format(&err), "expected an object") != NULL);
+    sl_job_decoded_release(&d);
+    json_decref(arr);
+    free(a);
+    free(b);
+    sl_error_release(&err);
+}
+
 TEST(minimal_spec_keeps_defaults)
 {
     static const char *const script[] = {"true", NULL};
