@@ -77,7 +77,7 @@ static json_t *cache_json(const struct sl_cache_spec *c)
     return o;
 }
 
-int sl_job_json_encode(char **out, const struct sl_job_spec *spec, struct sl_error *err)
+int sl_job_json_encode_tree(json_t **out, const struct sl_job_spec *spec, struct sl_error *err)
 {
     *out = NULL;
     const struct sl_exec_spec *x = &spec->exec;
@@ -144,7 +144,17 @@ int sl_job_json_encode(char **out, const struct sl_job_spec *spec, struct sl_err
     }
     json_object_set_new(o, "variables", vars);
     set_strv(o, "tags", spec->tags);
+    *out = o;
+    return 0;
+}
 
+int sl_job_json_encode(char **out, const struct sl_job_spec *spec, struct sl_error *err)
+{
+    json_t *o;
+    *out = NULL;
+    int rc = sl_job_json_encode_tree(&o, spec, err);
+    if (rc < 0)
+        return rc;
     *out = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (!*out)

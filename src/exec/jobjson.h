@@ -35,6 +35,9 @@
 /* Encodes SPEC as one JSON object; *OUT (caller frees) is NUL-terminated. SL_EINVAL for a
  * spec without a script. */
 int sl_job_json_encode(char **out, const struct sl_job_spec *spec, struct sl_error *err);
+/* The same object as a tree (*OUT: a new reference), for a caller that adds keys of its own
+ * before it dumps: no dump and parse of the codec's part in between. */
+int sl_job_json_encode_tree(json_t **out, const struct sl_job_spec *spec, struct sl_error *err);
 
 /* A decoded spec and the arena its strings and lists live in. */
 struct sl_job_decoded {

@@ -380,7 +380,6 @@ static int job_spec_json(const struct sl_plan *p, size_t idx, const char *tree, 
 {
     const struct sl_plan_job *pj = &p->jobs[idx];
     struct sl_jobspec js;
-    char *text = NULL;
     json_t *o;
     if (pj->bridge.declared) {
         /* a bridge runs no script, so it has no runnable job: "bridge" tells the workers
@@ -389,14 +388,10 @@ static int job_spec_json(const struct sl_plan *p, size_t idx, const char *tree, 
     } else {
         int rc = sl_jobspec_plan(&js, p, idx, err);
         if (rc == 0)
-            rc = sl_job_json_encode(&text, &js.spec, err);
+            rc = sl_job_json_encode_tree(&o, &js.spec, err);
         sl_jobspec_release(&js);
         if (rc < 0)
             return rc;
-        o = json_loads(text, 0, NULL);
-        free(text);
-        if (!o)
-            return sl_error_set(err, SL_EIO, "job %s: cannot encode its spec", pj->name);
     }
     json_object_set_new(o, "nstages", json_integer((json_int_t)p->nstages));
     /* workflow:name, for what reports the pipeline outside (forge.c's status context) */
