@@ -496,6 +496,7 @@ void sl_agent_run_job(struct agent_slot *slot, const char *payload, size_t len)
     r.job.spec.sources = srcs;
     r.job.spec.nsources = ns;
     r.job.spec.cache_dir = a->cache_dir;
+    r.job.spec.caller_writes_outcome = true;
     say(&r, "Executing \"step_script\" stage of the job script");
     if (sl_job_run(&r.job.spec, &res, &err) < 0) {
         say(&r, "ERROR: %s", sl_error_format(&err));
@@ -508,20 +509,17 @@ void sl_agent_run_job(struct agent_slot *slot, const char *payload, size_t len)
         if (!sl_agent_upload_artifacts(a, &r.job, ws, tmp, res.success, say, &r) && res.success) {
             res.success = false;
             res.failure_name = "unknown_failure";
+            snprintf(res.message, sizeof(res.message), "uploading artifacts failed");
         }
     }
+    sl_job_outcome(&r.job.spec, &res);
     if (res.success) {
-        say(&r, "Job succeeded");
         state = "success";
         reason = NULL;
-    } else if (res.canceled) {
-        say(&r, "ERROR: Job failed: canceled");
+    } else if (res.canceled)
         reason = NULL;
-    } else {
-        say(&r, "ERROR: Job failed: %s%s%s", res.failure_name, *res.message ? ": " : "",
-            res.message);
+    else
         reason = res.failure_name;
-    }
 report:
     pthread_mutex_lock(&a->mu);
     slot->cancel = NULL;

@@ -199,8 +199,7 @@ static void workspace_line(const struct sl_job_spec *spec, const struct sl_works
                  ms);
 }
 
-/* The last line of every job log, in GitLab Runner's words. */
-static void outcome(const struct sl_job_spec *spec, const struct sl_job_result *r)
+void sl_job_outcome(const struct sl_job_spec *spec, const struct sl_job_result *r)
 {
     char d[64];
     if (r->success)
@@ -331,8 +330,8 @@ int sl_job_run(const struct sl_job_spec *spec, struct sl_job_result *r, struct s
             save_caches(spec, keys, r->success);
     }
 out:
-    if (rc == 0)
-        outcome(spec, r);
+    if (rc == 0 && !spec->caller_writes_outcome)
+        sl_job_outcome(spec, r);
     if (keys) {
         for (size_t i = 0; i < spec->ncaches; i++)
             free(keys[i]);

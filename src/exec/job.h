@@ -107,6 +107,11 @@ struct sl_job_spec {
     const struct sl_job_var *variables;
     size_t nvariables;
     const char *const *tags; /* the job's tags (which runner may take it), or NULL */
+
+    /* The caller writes the log's last line itself with sl_job_outcome, because work it
+     * does after sl_job_run can still fail the job (an agent uploads the artifacts to the
+     * server afterwards). */
+    bool caller_writes_outcome;
 };
 
 struct sl_job_result {
@@ -128,5 +133,10 @@ struct sl_job_result {
  * for failures), SL_EINVAL for a spec that cannot be a job (no workspace or script). */
 int sl_job_run(const struct sl_job_spec *spec, struct sl_job_result *result, struct sl_error *err);
 void sl_job_result_release(struct sl_job_result *r);
+
+/* Writes the log's last line for RESULT in GitLab Runner's words ("Job succeeded",
+ * "ERROR: Job failed: exit code 3", ...) through SPEC's line callback and log file, as
+ * sl_job_run does itself unless SPEC->caller_writes_outcome. */
+void sl_job_outcome(const struct sl_job_spec *spec, const struct sl_job_result *result);
 
 #endif

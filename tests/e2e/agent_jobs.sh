@@ -105,8 +105,13 @@ uses=$(python3 -c 'import json,sys; print([j["id"] for j in json.load(sys.stdin)
 req GET /api/v1/jobs/$fails "$admin"
 expect "the failing job: failed, script_failure" "failed script_failure" \
   "$(jget "['status']") $(jget "['failure_reason']")" "$body"
+req GET /api/v1/jobs/$fails/log "$admin"
+expect "a failed agent job's log ends with GitLab's line, once" "ERROR: Job failed: exit code 3|1" \
+  "$(tail -n1 <<<"$body")|$(grep -c 'Job failed' <<<"$body")" "$body"
 req GET /api/v1/jobs/$build/log "$admin"
 expect "the agent's log reached the server" 1 "$(grep -c 'Running with sluice agent' <<<"$body")" "$body"
+expect "an agent job's log ends with 'Job succeeded', once" "Job succeeded|1" \
+  "$(tail -n1 <<<"$body")|$(grep -c 'Job succeeded' <<<"$body")" "$body"
 expect "the masked variable is masked in the log" "1 0" \
   "$(grep -c 'token is \[MASKED\]' <<<"$body") $(grep -c 's3cr3t-value-42' <<<"$body")" "$body"
 if [[ -n $artifacts ]]; then
