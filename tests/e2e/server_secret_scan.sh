@@ -13,14 +13,15 @@
 #  - pushes (a signed GitLab push webhook): the lines the new commits add are scanned; a
 #    private key pushed in report-only mode is a finding with its commit, file and line and
 #    the pipeline is made; with "refuse" a push adding a token makes no pipeline (202) and
-#    the finding is kept; with "fail" the pipeline is created failed; the pushed commit's
+#    the finding is kept, and so for a private key generated with openssl (no pipeline in the
+#    project's list); with "fail" the pipeline is created failed; the pushed commit's
 #    .gitleaks.toml allowlist suppresses a finding; only new commits are scanned.
 # SL_SERVER_DB: on that store.
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$(dirname "$0")/lib/skip.sh"
-needs curl python3 git
+needs curl python3 git openssl
 tmp=$(mktemp -d)
 cleanup() { [[ -n ${pid:-} ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
@@ -211,6 +212,23 @@ f=$(pushed "$tok_sha")
 expect "the refused push's finding is kept, without a pipeline" "github-token config/prod.env 3 None" \
   "$(fget "['rule']") $(fget "['file']") $(fget "['line']") $(fget "['pipeline_id']")"
 expect "its excerpt" "GITHUB_TOKEN=ghp_*****" "$(fget "['excerpt']")"
+pipelines() { req GET "/api/v1/projects/$pproject/pipelines" "$admin"; jget ".__len__()"; }
+# a real private key, generated here: what a developer would push by mistake
+before=$(pipelines)
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/pushrepo/config/tls.key" 2>/dev/null ||
+  bad "openssl makes a key"
+commit "tls key"
+gen_sha=$sha
+push
+expect "refuse: a push adding a generated private key makes no pipeline" "202 no_pipeline" \
+  "$code $(jget "['status']")" "$body"
+expect "the answer names the private key rule" 1 "$(grep -c 'private-key' <<<"$body")" "$body"
+expect "no pipeline was created" "$before" "$(pipelines)"
+f=$(pushed "$gen_sha")
+expect "the generated key is a finding without a pipeline" "private-key config/tls.key 1 None" \
+  "$(fget "['rule']") $(fget "['file']") $(fget "['line']") $(fget "['pipeline_id']")"
+keyline=$(sed -n 2p "$tmp/pushrepo/config/tls.key")
+expect "no answer holds the key's text" 0 "$(grep -c -F -- "$keyline" <<<"$f$body")"
 
 req PUT /api/v1/projects/$pproject/secret_detection "$admin" '{"policy":"fail"}'
 printf 'SLACK=xoxb-%s-%s-%s\n' 2384729384 9823749823 Zq8Lm3Vr7Tz2Kp9Wn4Bc1Hd6 >"$tmp/pushrepo/config/slack.env"
