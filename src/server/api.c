@@ -405,7 +405,7 @@ static bool allowed_to_fail(const struct sl_store_job *j)
 {
     if (!j->allow_failure || !j->spec || !j->has_exit_code || strcmp(j->status, "failed"))
         return j->allow_failure;
-    json_t *spec = json_loads(j->spec, 0, NULL);
+    json_t *spec = sl_srv_stored_json(j->spec, JSON_OBJECT, "job spec", j->id);
     json_t *codes = json_object_get(spec, "allow_exit_codes");
     bool ok = json_array_size(codes) == 0;
     for (size_t i = 0; !ok && i < json_array_size(codes); i++)
@@ -445,7 +445,7 @@ json_t *sl_srv_job_json(struct sl_server *s, const struct sl_store_job *j, bool 
                         json_boolean(!strcmp(j->status, "manual") && approval));
     if (full) {
         /* the names of the job's variables, never their values (which may be secrets) */
-        json_t *spec = j->spec ? json_loads(j->spec, 0, NULL) : NULL;
+        json_t *spec = sl_srv_stored_json(j->spec, JSON_OBJECT, "job spec", j->id);
         json_t *names = json_array(), *vars = json_object_get(spec, "variables"), *var;
         size_t i;
         json_array_foreach(vars, i, var)
@@ -783,7 +783,8 @@ static void h_audit_list(struct req *r)
     } else {
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++) {
-            json_t *d = json_loads(as[i].detail ? as[i].detail : "{}", 0, NULL);
+            json_t *d =
+                sl_srv_stored_json(as[i].detail, JSON_OBJECT, "audit event's detail", as[i].id);
             json_array_append_new(a, json_pack("{s:I,s:o,s:s,s:s,s:s,s:o,s:s}", "id",
                                                (json_int_t)as[i].id, "at", time_json(as[i].at),
                                                "actor", as[i].actor, "action", as[i].action,

@@ -19,9 +19,9 @@
 #include "base/time.h"
 #include "server/internal.h"
 
-static bool spec_flag(const char *spec, const char *key)
+static bool spec_flag(const struct sl_store_job *j, const char *key)
 {
-    json_t *o = spec ? json_loads(spec, 0, NULL) : NULL;
+    json_t *o = sl_srv_stored_json(j->spec, JSON_OBJECT, "job spec", j->id);
     bool v = json_is_true(json_object_get(o, key));
     json_decref(o);
     return v;
@@ -51,7 +51,7 @@ static void log_failure(const char *what, int64_t pipeline_id, struct sl_error *
  * pipelines made before it was). */
 static const char *mode_of(const struct sl_store_job *jobs, size_t n, char *buf, size_t size)
 {
-    json_t *o = n ? json_loads(jobs[0].spec, 0, NULL) : NULL;
+    json_t *o = n ? sl_srv_stored_json(jobs[0].spec, JSON_OBJECT, "job spec", jobs[0].id) : NULL;
     const char *m = json_string_value(json_object_get(o, "auto_cancel_on_new_commit"));
     snprintf(buf, size, "%s", m ? m : "conservative");
     json_decref(o);
@@ -77,7 +77,7 @@ static void cancel_older(struct sl_server *s, const struct sl_store_pipeline *ol
     }
     bool protected_ = false;
     for (size_t i = 0; i < n; i++)
-        if (started(&jobs[i]) && !spec_flag(jobs[i].spec, "interruptible"))
+        if (started(&jobs[i]) && !spec_flag(&jobs[i], "interruptible"))
             protected_ = true;
     char id[32];
     snprintf(id, sizeof(id), "%lld", (long long)old->id);
@@ -88,7 +88,7 @@ static void cancel_older(struct sl_server *s, const struct sl_store_pipeline *ol
             sl_log(SL_LOG_INFO, "auto-canceled a redundant pipeline", "pipeline_id", id, NULL);
     } else if (!whole) {
         for (size_t i = 0; i < n; i++) {
-            if (!active(&jobs[i]) || !spec_flag(jobs[i].spec, "interruptible"))
+            if (!active(&jobs[i]) || !spec_flag(&jobs[i], "interruptible"))
                 continue;
             if (sl_srv_transition(s, old->id, SRV_EV_CANCEL_JOB, (size_t)jobs[i].position, NULL,
                                   false, &err) < 0)
@@ -140,7 +140,7 @@ void sl_srv_auto_cancel_on_failure(struct sl_server *s, int64_t pipeline_id, siz
         return;
     }
     bool cancel = pos < n && !strcmp(jobs[pos].status, "failed") && !jobs[pos].allow_failure &&
-                  spec_flag(jobs[pos].spec, "cancel_pipeline_on_failure");
+                  spec_flag(&jobs[pos], "cancel_pipeline_on_failure");
     bool others = false;
     for (size_t i = 0; cancel && i < n; i++)
         others = others || (i != pos && active(&jobs[i]));

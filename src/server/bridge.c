@@ -322,7 +322,7 @@ void sl_srv_bridges_fire(struct sl_server *s, int64_t pipeline_id)
         j->runner_id = sl_xstrdup("bridge");
         if (!j->started_at)
             j->started_at = now;
-        json_t *spec = json_loads(j->spec, 0, NULL);
+        json_t *spec = sl_srv_stored_json(j->spec, JSON_OBJECT, "job spec", j->id);
         char why[1024] = "";
         enum sl_sched_failure reason;
         bool ok = fire_one(s, &up, j, json_object_get(spec, "bridge"), &reason, why, sizeof(why));

@@ -208,7 +208,7 @@ static void hmac_hex(const char *secret, const char *body, char out[2 * 32 + 1])
 static void attempt(struct sl_server *s, const struct sl_store_delivery *d, struct outcome *o)
 {
     struct sl_error err = SL_ERROR_INIT;
-    json_t *pl = json_loads(d->payload, 0, NULL);
+    json_t *pl = sl_srv_stored_json(d->payload, JSON_OBJECT, "delivery's payload", d->id);
     const char *body = json_string_value(json_object_get(pl, "body"));
     const char *method = json_string_value(json_object_get(pl, "method"));
     char *auth = NULL, *url = NULL;

@@ -243,7 +243,8 @@ static char *dynamic_url(struct sl_server *s, const struct sl_store_environment_
         for (size_t i = 0; i < n; i++) {
             if (reps[i].job_id != ej->job_id || !reps[i].dotenv)
                 continue;
-            json_t *a = json_loads(reps[i].dotenv, 0, NULL);
+            json_t *a = sl_srv_stored_json(reps[i].dotenv, JSON_ARRAY, "job's dotenv report",
+                                           reps[i].job_id);
             size_t k;
             json_t *x;
             json_array_foreach(a, k, x)

@@ -34,7 +34,7 @@ static json_t *environment_json(struct sl_server *s, const struct sl_store_envir
     json_object_set_new(o, "external_url", *e->url ? json_string(e->url) : json_null());
     json_object_set_new(o, "auto_stop_at", sl_srv_time_json(e->auto_stop_at));
     /* environment:kubernetes as the pipeline gave it (GitLab shows its agent and namespace) */
-    json_t *k8s = e->kubernetes ? json_loads(e->kubernetes, JSON_DECODE_ANY, NULL) : NULL;
+    json_t *k8s = sl_srv_stored_json(e->kubernetes, -1, "environment's kubernetes", e->id);
     json_object_set_new(o, "kubernetes", k8s ? k8s : json_null());
     json_object_set_new(o, "created_at", sl_srv_time_json(e->created_at));
     json_object_set_new(o, "updated_at", sl_srv_time_json(e->updated_at));

@@ -90,7 +90,7 @@ static char *status_context(struct sl_server *s, const struct sl_store_pipeline 
     size_t n = 0;
     char *ctx = NULL;
     if (sl_store_job_list_by_pipeline(s->st, p->id, &jobs, &n, NULL) == 0 && n > 0) {
-        json_t *o = json_loads(jobs[0].spec, 0, NULL);
+        json_t *o = sl_srv_stored_json(jobs[0].spec, JSON_OBJECT, "job spec", jobs[0].id);
         const char *name = json_string_value(json_object_get(o, "pipeline_name"));
         if (name && *name)
             ctx = sl_xasprintf("sluice/%.*s", CONTEXT_MAX - 7, name);

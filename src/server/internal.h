@@ -674,6 +674,11 @@ void sl_h_protected_tag_delete(struct req *r);
 int sl_srv_ref_protected(struct sl_server *s, int64_t project_id, const char *ref, bool tag,
                          bool *out, struct sl_error *err);
 
+/* TEXT, JSON the server stored in row ID of WHAT ("job spec"), parsed; NULL when TEXT is
+ * NULL, and NULL with an error logged when it is not JSON or (WANT >= 0) not of json_type
+ * WANT: a corrupt row is never read as an empty one (stored_json.c). Caller decrefs. */
+json_t *sl_srv_stored_json(const char *text, int want, const char *what, int64_t id);
+
 /* Shared by the handler files (api.c). */
 json_t *sl_srv_time_json(int64_t ms);
 /* A job as the API shows it (FULL: as GET /jobs/{id} does, else as in a pipeline). */

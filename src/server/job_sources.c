@@ -8,9 +8,9 @@
 #include "server/internal.h"
 
 /* A stored dotenv report (a JSON array of "KEY=VALUE") as a NULL-terminated list in A. */
-static const char *const *dotenv_list(struct sl_arena *a, const char *text)
+static const char *const *dotenv_list(struct sl_arena *a, const char *text, int64_t job_id)
 {
-    json_t *arr = text ? json_loads(text, 0, NULL) : NULL;
+    json_t *arr = sl_srv_stored_json(text, JSON_ARRAY, "job's dotenv report", job_id);
     if (!json_is_array(arr)) {
         json_decref(arr);
         return NULL;
@@ -58,7 +58,7 @@ int sl_srv_job_sources(struct sl_server *s, const struct sl_store_job *job, json
         free(dirs[1]);
         for (size_t r = 0; r < nreps; r++)
             if (reps[r].position == pos)
-                x->dotenv = dotenv_list(a, reps[r].dotenv);
+                x->dotenv = dotenv_list(a, reps[r].dotenv, reps[r].job_id);
     }
     sl_store_jobs_free(peers, npeers);
     sl_store_job_reports_free(reps, nreps);

@@ -67,7 +67,8 @@ static const char *ref_event(struct sl_server *s, const struct sl_store_pipeline
 
 static bool rule_wants(const struct sl_store_notify_rule *r, const char *event)
 {
-    json_t *a = json_loads(r->events, 0, NULL);
+    /* a rule whose events cannot be read sends nothing (logged), never everything */
+    json_t *a = sl_srv_stored_json(r->events, JSON_ARRAY, "notification rule's events", r->id);
     size_t i;
     json_t *v;
     bool yes = false;
@@ -333,11 +334,15 @@ void sl_srv_notify_pipeline(struct sl_server *s, const struct sl_store_pipeline 
 
 /* ---- the API ---- */
 
+/* NULL when the rule's stored events cannot be read (logged): the caller answers 500 */
 static json_t *rule_json(const struct sl_store_notify_rule *r, bool has_secret)
 {
-    json_t *o = json_pack("{s:I,s:s,s:s,s:o,s:s,s:b}", "id", (json_int_t)r->id, "channel",
-                          r->channel, "target", r->target, "events", json_loads(r->events, 0, NULL),
-                          "refs", r->refs, "has_secret", has_secret);
+    json_t *ev = sl_srv_stored_json(r->events, JSON_ARRAY, "notification rule's events", r->id);
+    if (!ev)
+        return NULL;
+    json_t *o =
+        json_pack("{s:I,s:s,s:s,s:o,s:s,s:b}", "id", (json_int_t)r->id, "channel", r->channel,
+                  "target", r->target, "events", ev, "refs", r->refs, "has_secret", has_secret);
     json_object_set_new(o, "created_at", sl_srv_time_json(r->created_at));
     return o;
 }
@@ -456,9 +461,21 @@ void sl_h_notification_list(struct req *r)
         sl_reply_sl_error(r, rc, &err);
     } else {
         json_t *a = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(a, rule_json(&rules[i], rules[i].secret && *rules[i].secret));
-        sl_reply_json(r, 200, a);
+        for (size_t i = 0; i < n && a; i++) {
+            json_t *o = rule_json(&rules[i], rules[i].secret && *rules[i].secret);
+            if (!o) {
+                sl_reply_error(r, 500, "internal",
+                               "notification rule %lld cannot be read (its stored events are "
+                               "not a JSON array): delete it and create it again",
+                               (long long)rules[i].id);
+                json_decref(a);
+                a = NULL;
+            } else {
+                json_array_append_new(a, o);
+            }
+        }
+        if (a)
+            sl_reply_json(r, 200, a);
     }
     sl_store_notify_rules_free(rules, n);
     sl_store_project_release(&proj);

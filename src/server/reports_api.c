@@ -58,7 +58,8 @@ void sl_h_pipeline_test_report(struct req *r)
     json_t *suites = json_array();
     struct sl_map byname = SL_MAP_INIT; /* group name -> suite (borrowed from SUITES) */
     for (size_t i = 0; i < n; i++) {
-        json_t *j = reps[i].junit ? json_loads(reps[i].junit, 0, NULL) : NULL;
+        json_t *j =
+            sl_srv_stored_json(reps[i].junit, JSON_OBJECT, "job's junit report", reps[i].job_id);
         if (!json_is_object(j)) {
             json_decref(j);
             continue;

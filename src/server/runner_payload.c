@@ -192,7 +192,8 @@ static int stored_variables(struct sl_server *s, const struct sl_store_pipeline 
     struct srv_job_vars jv = {0};
     int rc = sl_srv_job_variables(s, p->project_id, !p->protected_known ? -1 : p->protected_, js,
                                   &jv, err);
-    json_t *pipeline_vars = p->variables ? json_loads(p->variables, 0, NULL) : NULL;
+    json_t *pipeline_vars =
+        sl_srv_stored_json(p->variables, JSON_OBJECT, "pipeline's variables", p->id);
     for (size_t i = 0; rc == 0 && i < jv.n; i++) {
         const struct srv_job_var *v = &jv.vars[i];
         if (json_object_get(pipeline_vars, v->key))
@@ -217,7 +218,8 @@ static void dotenv_variables(struct sl_server *s, const struct sl_store_job *job
     struct sl_jobspec_source *src = NULL;
     size_t n = 0;
     char *pdir = sl_xasprintf("%s/pipelines/%lld", s->data_dir, (long long)job->pipeline_id);
-    json_t *pipeline_vars = p->variables ? json_loads(p->variables, 0, NULL) : NULL;
+    json_t *pipeline_vars =
+        sl_srv_stored_json(p->variables, JSON_OBJECT, "pipeline's variables", p->id);
     sl_srv_job_sources(s, job, spec, pdir, &a, &src, &n);
     for (size_t i = 0; i < n; i++)
         for (const char *const *kv = src[i].dotenv; kv && *kv; kv++) {

@@ -152,7 +152,7 @@ static void job_ctx(struct worker *w, const struct sl_store_job *job, json_t *sp
         c->cache_dir =
             sl_arena_printf(a, "%s/cache/%lld/%s", s->data_dir, (long long)pl.project_id,
                             pl.protected_known && pl.protected_ ? "protected" : "non_protected");
-        json_t *vars = pl.variables ? json_loads(pl.variables, 0, NULL) : NULL;
+        json_t *vars = sl_srv_stored_json(pl.variables, JSON_OBJECT, "pipeline's variables", pl.id);
         const char **prot = sl_arena_alloc(a, (json_object_size(vars) + 1) * sizeof(*prot));
         size_t np = 0;
         const char *k;
@@ -288,7 +288,7 @@ bool sl_srv_job_settle_bridge(struct sl_server *s, struct sl_store_job *job, con
 static void run_claimed(struct worker *w, struct sl_store_job *job)
 {
     struct sl_server *s = w->s;
-    json_t *spec = json_loads(job->spec, 0, NULL);
+    json_t *spec = sl_srv_stored_json(job->spec, JSON_OBJECT, "job spec", job->id);
     struct sl_job_decoded planned;
     struct sl_jobspec bound;
     struct sl_arena ca = SL_ARENA_INIT;

@@ -102,4 +102,48 @@ expect "the pipeline finished failed" failed "$pstatus"
 req POST /api/v1/pipelines/$pipeline/cancel "$admin" '{}'
 answered "cancel the pipeline"
 alive "after the worker and the cancel"
+server_stop
+
+# JSON the server keeps in other rows: a notification rule's events, an audit event's
+# detail. A rule whose events cannot be read is an error the API says (500 naming the
+# rule), it sends nothing (a rule read as "no events" or "all events" would be silent),
+# and the other rule of the project goes on; each unreadable row is logged.
+server_start --workers 1 || { bad "the server starts again"; exit 1; }
+api POST /api/v1/projects/$project/notifications '{"channel":"webhook","target":"http://127.0.0.1:9/good","events":["failed","success"]}'
+expect "a good rule is made" 201 "$code" "$body"
+good=$(jget "['id']")
+api POST /api/v1/projects/$project/notifications '{"channel":"webhook","target":"http://127.0.0.1:9/corrupt","events":["failed","success"]}'
+expect "a rule to corrupt is made" 201 "$code" "$body"
+broken=$(jget "['id']")
+server_stop
+sqlite3 "$tmp/data/sluice.db" <<SQL || bad "the rule and audit rows are corrupted with sqlite3"
+UPDATE notification_rules SET events = '["failed", ' WHERE id = $broken;
+UPDATE audit_events SET detail = '{"project":' WHERE action = 'notification.create';
+SQL
+: >"$tmp/err"
+server_start --workers 1 || { bad "the server starts on a corrupt rule"; exit 1; }
+api GET /api/v1/projects/$project/notifications
+expect "listing rules with a corrupt one answers 500" 500 "$code" "$body"
+out=$body has "the answer names the corrupt rule" "notification rule $broken cannot be read"
+api GET /api/v1/audit
+expect "the audit log answers with corrupt details" 200 "$code" "$body"
+expect "the corrupt details are shown as empty objects" "[{}, {}]" \
+  "$(python3 -c "import json,sys; print([e['detail'] for e in json.load(sys.stdin) if e['action'] == 'notification.create'])" <<<"$body")"
+out=$(cat "$tmp/err") has "the unreadable audit detail is logged" '"row":"audit event'"'"'s detail"'
+api POST /api/v1/projects/$project/pipelines '{}'
+expect "a pipeline to notify about is created" 201 "$code" "$body"
+second=$(jget "['id']")
+finished() {
+  [[ $(sqlite3 "$tmp/data/sluice.db" "SELECT finished_at IS NOT NULL FROM pipelines WHERE id = $second") == 1 ]]
+}
+wait_for 120 finished || bad "pipeline $second finishes"
+queued() { [[ $(sqlite3 "$tmp/data/sluice.db" "SELECT count(*) FROM deliveries WHERE source_id = $good") -ge 1 ]]; }
+wait_for 60 queued
+expect "the good rule queues its message" 1 \
+  "$(sqlite3 "$tmp/data/sluice.db" "SELECT count(*) >= 1 FROM deliveries WHERE source_id = $good")"
+expect "the corrupt rule queues none" 0 \
+  "$(sqlite3 "$tmp/data/sluice.db" "SELECT count(*) FROM deliveries WHERE source_id = $broken")"
+out=$(cat "$tmp/err") has "the unreadable rule is logged with its id" \
+  '"row":"notification rule'"'"'s events","id":"'"$broken"'"'
+alive "after the corrupt rule"
 finish
