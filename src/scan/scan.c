@@ -1,6 +1,6 @@
 /* scan.c: see scan.h. Rules are read from the TOML tree (toml.h) into compiled form once;
- * a scan lowercases the text once for the keyword pre-filter, then runs each rule whose
- * keywords occur. */
+ * a scan finds the keywords in one case-insensitive pass over the text (no lowercased copy
+ * of it), then runs each rule whose keywords occur. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "base/compat.h"
 #include "base/alloc.h"
@@ -9,7 +9,6 @@
 #include "scan/scan.h"
 #include "scan/toml.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <pcre2.h>
 #include <pthread.h>
@@ -92,11 +91,17 @@ static int compile(const char *re, const char *name, const char *what, pcre2_cod
     return 0;
 }
 
+/* ASCII letters only: the keyword filter folds the text's bytes the same way, in place */
+static inline unsigned char fold(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
 static char *lower_dup(const char *s)
 {
     char *d = sl_xstrdup(s);
     for (char *p = d; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
+        *p = (char)fold((unsigned char)*p);
     return d;
 }
 
@@ -259,17 +264,40 @@ static int rule_read(json_t *o, const char *file, struct rule *r, struct sl_erro
         return rc;
     if (r->nkeywords > KEYWORDS_MAX)
         return sl_error_set(err, SL_EINVAL, "%s: more than %d keywords", name, KEYWORDS_MAX);
+    for (size_t k = 0; k < r->nkeywords; k++)
+        if (!*r->keywords[k]) {
+            /* "" is in every text (gitleaks: strings.Contains): the rule is filtered by
+             * nothing, not skipped everywhere as a keyword never found would make it */
+            free_strings(r->keywords, r->nkeywords);
+            r->keywords = NULL;
+            r->nkeywords = 0;
+            break;
+        }
     return allowlists_read(o, "allowlists", "allowlist", name, &r->allow, &r->nallow, err);
 }
 
+/* A keyword's bucket: by its first two bytes folded (a keyword is lowercased, the text's
+ * bytes are folded when they are looked up) */
 static unsigned kw_bucket(const char *w)
 {
-    return ((unsigned)(unsigned char)w[0] << 8 | (unsigned char)w[1]) & (KW_HEADS - 1);
+    return ((unsigned)fold((unsigned char)w[0]) << 8 | fold((unsigned char)w[1])) & (KW_HEADS - 1);
 }
 
 static unsigned kw_pair(const char *w)
 {
     return (unsigned)(unsigned char)w[0] << 8 | (unsigned char)w[1];
+}
+
+static void pair_set(uint64_t *pairs, unsigned char a, unsigned char b)
+{
+    unsigned pair = (unsigned)a << 8 | b;
+    pairs[pair >> 6] |= 1ull << (pair & 63);
+}
+
+/* The other case of an ASCII letter; C itself for any other byte. */
+static unsigned char other_case(unsigned char c)
+{
+    return c >= 'a' && c <= 'z' ? (unsigned char)(c - ('a' - 'A')) : fold(c);
 }
 
 static void index_keywords(struct sl_scan *s)
@@ -302,11 +330,16 @@ static void index_keywords(struct sl_scan *s)
     for (size_t j = 0; j < s->nkw; j++) {
         if (s->kw[j].wlen < 2)
             continue;
-        unsigned b = kw_bucket(s->kw[j].word);
-        s->kw[j].chain = s->kw_head[b];
-        s->kw_head[b] = (int)j;
-        unsigned pair = kw_pair(s->kw[j].word);
-        s->kw_pairs[pair >> 6] |= 1ull << (pair & 63);
+        unsigned bucket = kw_bucket(s->kw[j].word);
+        s->kw[j].chain = s->kw_head[bucket];
+        s->kw_head[bucket] = (int)j;
+        /* every case of the two bytes as the text may hold them: the text is not
+         * lowercased first, its bytes are looked up as they are */
+        unsigned char a = (unsigned char)s->kw[j].word[0], b = (unsigned char)s->kw[j].word[1];
+        pair_set(s->kw_pairs, a, b);
+        pair_set(s->kw_pairs, other_case(a), b);
+        pair_set(s->kw_pairs, a, other_case(b));
+        pair_set(s->kw_pairs, other_case(a), other_case(b));
     }
 }
 
@@ -481,7 +514,7 @@ static bool contains_lower(const char *s, size_t len, const char *lowered_word)
     size_t w = strlen(lowered_word);
     for (size_t i = 0; w && i + w <= len; i++) {
         size_t k = 0;
-        while (k < w && tolower((unsigned char)s[i + k]) == lowered_word[k])
+        while (k < w && fold((unsigned char)s[i + k]) == lowered_word[k])
             k++;
         if (k == w)
             return true;
@@ -528,9 +561,9 @@ static bool allowed_by(const struct allowlist *a, const char *path, const char *
     return kinds && (a->and_ ? hits == kinds : hits > 0);
 }
 
-/* Where each distinct keyword of the rules occurs in the (lowercased) text: found in one
- * pass over it, through a table of the keywords' first two bytes, so that 15 rules with
- * 50 keywords cost one read of the text, not 50. */
+/* Where each distinct keyword of the rules occurs in the text, in any case: found in one
+ * pass over it, through a table of the keywords' first two bytes in each case, so that 15
+ * rules with 50 keywords cost one read of the text, not 50, and no lowercased copy of it. */
 struct places {
     const char *word;
     size_t wlen;
@@ -538,7 +571,16 @@ struct places {
     size_t n, cap;
 };
 
-static struct places *find_places(const struct sl_scan *s, const char *lowered, size_t len,
+/* Whether the WLEN bytes at T are the lowercased WORD, folding T's bytes. */
+static bool same_folded(const char *t, const char *word, size_t wlen)
+{
+    for (size_t k = 0; k < wlen; k++)
+        if (fold((unsigned char)t[k]) != (unsigned char)word[k])
+            return false;
+    return true;
+}
+
+static struct places *find_places(const struct sl_scan *s, const char *text, size_t len,
                                   size_t *nplaces)
 {
     size_t n = s->nkw;
@@ -546,22 +588,22 @@ static struct places *find_places(const struct sl_scan *s, const char *lowered, 
     for (size_t j = 0; j < n; j++)
         p[j] = (struct places){.word = s->kw[j].word, .wlen = s->kw[j].wlen};
     for (size_t i = 0; i + 1 < len; i++) {
-        unsigned pair = kw_pair(lowered + i);
+        unsigned pair = kw_pair(text + i);
         if (!(s->kw_pairs[pair >> 6] >> (pair & 63) & 1))
             continue;
-        for (int j = s->kw_head[kw_bucket(lowered + i)]; j >= 0; j = s->kw[j].chain)
-            if (p[j].wlen <= len - i && !memcmp(lowered + i, p[j].word, p[j].wlen)) {
+        for (int j = s->kw_head[kw_bucket(text + i)]; j >= 0; j = s->kw[j].chain)
+            if (p[j].wlen <= len - i && same_folded(text + i, p[j].word, p[j].wlen)) {
                 SL_GROW(p[j].at, p[j].cap, p[j].n + 1);
                 p[j].at[p[j].n++] = i;
             }
     }
     for (size_t j = 0; j < n; j++) /* one-byte keywords, rare */
         if (p[j].wlen == 1)
-            for (const char *c = lowered;
-                 (c = memchr(c, p[j].word[0], len - (size_t)(c - lowered))); c++) {
-                SL_GROW(p[j].at, p[j].cap, p[j].n + 1);
-                p[j].at[p[j].n++] = (size_t)(c - lowered);
-            }
+            for (size_t i = 0; i < len; i++)
+                if (fold((unsigned char)text[i]) == (unsigned char)p[j].word[0]) {
+                    SL_GROW(p[j].at, p[j].cap, p[j].n + 1);
+                    p[j].at[p[j].n++] = i;
+                }
     *nplaces = n;
     return p;
 }
@@ -576,14 +618,9 @@ static void free_places(struct places *p, size_t n)
 int sl_scan_text(const struct sl_scan *s, const char *path, const char *text, size_t len,
                  sl_scan_hit_fn fn, void *ctx)
 {
-    char *lowered = sl_xmalloc(len + 1);
-    /* ASCII letters only, as tolower() of a byte in a UTF-8 locale, without a call a byte */
-    for (size_t i = 0; i < len; i++)
-        lowered[i] = (char)(text[i] >= 'A' && text[i] <= 'Z' ? text[i] + ('a' - 'A') : text[i]);
-    lowered[len] = 0;
     struct matcher *m = matcher_get();
     size_t nplaces = 0;
-    struct places *places = find_places(s, lowered, len, &nplaces);
+    struct places *places = find_places(s, text, len, &nplaces);
     int stop = 0;
     for (size_t ri = 0; ri < s->nrules && !stop; ri++) {
         const struct rule *r = &s->rules[ri];
@@ -686,7 +723,6 @@ int sl_scan_text(const struct sl_scan *s, const char *path, const char *text, si
         }
     }
     free_places(places, nplaces);
-    free(lowered);
     return stop;
 }
 

@@ -288,3 +288,159 @@ TEST(redact_among_hides_every_secret_of_the_line)
     free(ex);
     sl_scan_free(s);
 }
+
+/* --- the keyword filter -----------------------------------------------------------------
+ * A rule runs only where one of its keywords is (in any case). What the filter could get
+ * wrong is checked against the same rule without keywords, which searches the whole text:
+ * both must find the same secrets at the same places. */
+
+struct places {
+    size_t at[512];
+    size_t n;
+};
+
+struct by_rule {
+    struct places with, without;
+};
+
+static int on_place(void *ctx, const struct sl_scan_finding *f)
+{
+    struct by_rule *b = ctx;
+    struct places *p = strncmp(f->rule_id, "no-kw-", 6) ? &b->with : &b->without;
+    if (p->n < SL_ARRAY_LEN(p->at))
+        p->at[p->n++] = f->start;
+    return 0;
+}
+
+/* Each keyword's rule (regex: the keyword, case-insensitive) twice, with and without it. */
+static const char *filter_keywords[] = {"~", "q~", "key", "kk", "keykey", "akia", "qy~ke"};
+
+static struct sl_scan *filter_scanner(size_t only)
+{
+    struct sl_str t = SL_STR_INIT;
+    sl_str_addf(&t, "[[rules]]\nid = 'kw-%zu'\nregex = '''(?i)%s'''\nkeywords = ['%s']\n", only,
+                filter_keywords[only], filter_keywords[only]);
+    sl_str_addf(&t, "[[rules]]\nid = 'no-kw-%zu'\nregex = '''(?i)%s'''\n", only,
+                filter_keywords[only]);
+    /* the other keywords in the table too: they share its buckets and pairs */
+    for (size_t k = 0; k < SL_ARRAY_LEN(filter_keywords); k++)
+        if (k != only)
+            sl_str_addf(&t, "[[rules]]\nid = 'other-%zu'\nregex = 'zzzz'\nkeywords = ['%s']\n", k,
+                        filter_keywords[k]);
+    struct sl_scan *s = NULL;
+    struct sl_error err = SL_ERROR_INIT;
+    if (sl_scan_load(&s, t.buf, t.len, "filter.toml", &err) < 0)
+        fprintf(stderr, "# %s\n", err.message);
+    sl_error_release(&err);
+    sl_str_release(&t);
+    return s;
+}
+
+static void check_same_places(struct sl_scan *s, const char *text, size_t len)
+{
+    struct by_rule b = {0};
+    sl_scan_text(s, NULL, text, len, on_place, &b);
+    CHECK_INT_EQ(b.with.n, b.without.n);
+    bool same = b.with.n == b.without.n;
+    for (size_t i = 0; same && i < b.with.n; i++)
+        same = b.with.at[i] == b.without.at[i];
+    CHECK(same);
+    if (!same)
+        fprintf(stderr, "# text: %.*s\n", (int)len, text);
+}
+
+TEST(keyword_filter_finds_what_a_whole_text_search_finds)
+{
+    static const char alphabet[] = "kKeEyYqQ~aAiI \n";
+    unsigned long x = 0x9e3779b97f4a7c15UL;
+    for (size_t k = 0; k < SL_ARRAY_LEN(filter_keywords); k++) {
+        struct sl_scan *s = filter_scanner(k);
+        CHECK(s != NULL);
+        if (!s)
+            continue;
+        sl_test_case_begin(filter_keywords[k]);
+        const char *w = filter_keywords[k];
+        size_t wl = strlen(w);
+        char buf[256];
+        /* the keyword alone, at the start, at the end, in upper and mixed case */
+        check_same_places(s, w, wl);
+        snprintf(buf, sizeof(buf), "%s and more", w);
+        check_same_places(s, buf, strlen(buf));
+        snprintf(buf, sizeof(buf), "text then %s", w);
+        check_same_places(s, buf, strlen(buf));
+        for (size_t i = 0; i < wl; i++) /* upper case */
+            buf[i] = (char)(w[i] >= 'a' && w[i] <= 'z' ? w[i] - 32 : w[i]);
+        check_same_places(s, buf, wl);
+        for (size_t i = 0; i < wl; i++) /* mixed: every other letter upper */
+            buf[i] = (char)(i % 2 && w[i] >= 'a' && w[i] <= 'z' ? w[i] - 32 : w[i]);
+        check_same_places(s, buf, wl);
+        check_same_places(s, w, wl - 1); /* cut short of its last byte */
+        check_same_places(s, w + 1, wl - 1);
+        /* random texts of the keywords' letters in both cases: keywords everywhere,
+         * overlapping, split by newlines */
+        for (int round = 0; round < 3000; round++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            size_t len = x % sizeof(buf);
+            for (size_t i = 0; i < len; i++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                buf[i] = alphabet[x % (sizeof(alphabet) - 1)];
+            }
+            if (len > wl && round % 3 == 0) /* a keyword at the very end, a case mixed */
+                for (size_t i = 0; i < wl; i++)
+                    buf[len - wl + i] = (char)(round % 2 && w[i] >= 'a' && w[i] <= 'z' ? w[i] - 32
+                                                                                         : w[i]);
+            check_same_places(s, buf, len);
+        }
+        sl_test_case_end();
+        sl_scan_free(s);
+    }
+}
+
+TEST(keyword_filter_with_the_default_rules_in_any_case)
+{
+    struct sl_scan *s = NULL;
+    struct sl_error err = SL_ERROR_INIT;
+    CHECK_INT_EQ(sl_scan_default(&s, &err), 0);
+    if (!s)
+        return;
+    /* made up here; keywords in upper and mixed case, at the text's start and end */
+    static const char *texts[] = {
+        "GHP_ is not it, but ghp_Xq7Lm2Vr9Tz4Kp8Wn3Bc6Hd1Jf5Gs0Ya2ReU is",
+        "AKIAQ3EGV5YB4UF6PJXN",
+        "id AKIAQ3EGV5YB4UF6PJXN",
+        "PASSWORD=\"Zq8kLm2vR7xTp4Wn9bQ3\"",
+        "Password: Zq8kLm2vR7xTp4Wn9bQ3",
+        "export MY_TOKEN=Zq8kLm2vR7xTp4Wn9bQ3",
+    };
+    static const char *rules[] = {"github-token",   "aws-access-key-id", "aws-access-key-id",
+                                  "generic-secret", "generic-secret",    "generic-secret"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(texts); i++) {
+        sl_test_case_begin(texts[i]);
+        struct hits h = {.want = rules[i]};
+        sl_scan_text(s, NULL, texts[i], strlen(texts[i]), on_hit, &h);
+        CHECK_INT_EQ(h.n, 1);
+        sl_test_case_end();
+    }
+    sl_scan_free(s);
+}
+
+TEST(a_rule_without_keywords_runs_on_every_text)
+{
+    struct sl_scan *s = NULL;
+    struct sl_error err = SL_ERROR_INIT;
+    const char *rules = "[[rules]]\nid = 'any'\nregex = '''[0-9]{4}'''\n"
+                        "[[rules]]\nid = 'empty-kw'\nregex = '''x[0-9]{3}'''\nkeywords = ['']\n";
+    CHECK_INT_EQ(sl_scan_load(&s, rules, strlen(rules), "any.toml", &err), 0);
+    if (!s)
+        return;
+    const char *text = "a 1234\nb\nc 5678 x999";
+    struct hits h = {.want = "any"};
+    sl_scan_text(s, NULL, text, strlen(text), on_hit, &h);
+    CHECK_INT_EQ(h.n, 2);
+    CHECK_INT_EQ(h.last.line, 3);
+    /* an empty keyword is no keyword: the rule is filtered by none and runs everywhere */
+    h = (struct hits){.want = "empty-kw"};
+    sl_scan_text(s, NULL, text, strlen(text), on_hit, &h);
+    CHECK_INT_EQ(h.n, 1);
+    sl_scan_free(s);
+}
