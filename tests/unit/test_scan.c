@@ -387,8 +387,8 @@ TEST(keyword_filter_finds_what_a_whole_text_search_finds)
             }
             if (len > wl && round % 3 == 0) /* a keyword at the very end, a case mixed */
                 for (size_t i = 0; i < wl; i++)
-                    buf[len - wl + i] = (char)(round % 2 && w[i] >= 'a' && w[i] <= 'z' ? w[i] - 32
-                                                                                         : w[i]);
+                    buf[len - wl + i] =
+                        (char)(round % 2 && w[i] >= 'a' && w[i] <= 'z' ? w[i] - 32 : w[i]);
             check_same_places(s, buf, len);
         }
         sl_test_case_end();
