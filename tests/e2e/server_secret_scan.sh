@@ -15,7 +15,9 @@
 #    the pipeline is made; with "refuse" a push adding a token makes no pipeline (202) and
 #    the finding is kept, and so for a private key generated with openssl (no pipeline in the
 #    project's list); with "fail" the pipeline is created failed; the pushed commit's
-#    .gitleaks.toml allowlist suppresses a finding; only new commits are scanned.
+#    .gitleaks.toml allowlist suppresses a finding; only new commits are scanned;
+#  - the store's secret_findings rows, read from the SQLite file (or with psql), hold none of
+#    the secrets nor their base64 in any column, nor does the server's log.
 # SL_SERVER_DB: on that store.
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
@@ -244,5 +246,45 @@ commit "fixtures"
 push
 expect "the project's .gitleaks.toml allowlist: a fixture key refuses nothing" 201 "$code" "$body"
 expect "and is no finding" "[]" "$(pushed "$sha")"
+
+# ---- what the store holds: no finding row holds a secret ----
+# The rows are read from the store itself, not through the API (which could hide a column):
+# every column of every secret_findings row, as text, against each secret found above and its
+# base64, by every 12-byte window past the 4 characters redaction keeps; the PEM keys by
+# their body lines. The server's own log is checked the same way.
+rows() {
+  if [[ -n ${SL_SERVER_DB:-} ]]; then
+    psql "$SL_SERVER_DB" -X -q -At -F $'\t' -c 'SELECT * FROM secret_findings'
+  else
+    python3 -c 'import sqlite3,sys
+for r in sqlite3.connect(sys.argv[1]).execute("SELECT * FROM secret_findings"):
+    print("\t".join("" if v is None else str(v) for v in r))' "$tmp/data/sluice.db"
+  fi
+}
+rows >"$tmp/rows" || bad "the store's finding rows are read" "$(cat "$tmp/rows")"
+expect "the rows hold log and push findings" "yes yes" \
+  "$(grep -qF 'token=ghp_***** done' "$tmp/rows" && echo yes) $(grep -qF "$gen_sha" "$tmp/rows" && echo yes)" \
+  "$(cat "$tmp/rows")"
+{
+  echo "$head$tail"
+  echo "xoxb-2384729384-9823749823-Zq8Lm3Vr7Tz2Kp9Wn4Bc1Hd6"
+  grep -hv -- '-----' "$tmp/pushrepo/config/tls.key" <(pem_key)
+  echo b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtz
+  echo ZWQyNTUxOQAAACBf6l2VqMvU0sW1Z7oJ5ybA0qhN3qk8gY6oX4JrZ2mHxw
+} >"$tmp/secrets"
+held() { # held FILE: the windows of the secrets (and their base64) that FILE holds
+  python3 - "$tmp/secrets" "$1" <<'PYS'
+import base64, sys
+text = open(sys.argv[2], encoding="utf-8", errors="replace").read()
+for s in open(sys.argv[1]).read().split():
+    for form in (s, base64.b64encode(s.encode()).decode()):
+        for i in range(4, len(form) - 11):
+            if form[i:i + 12] in text:
+                print(s[:8] + "...: " + form[i:i + 12])
+                break
+PYS
+}
+expect "no stored finding row holds a secret or its base64, in any column" "" "$(held "$tmp/rows")" "$(cat "$tmp/rows")"
+expect "nor does the server's log" "" "$(held "$tmp/err")"
 server_stop
 finish
