@@ -5,6 +5,7 @@
 #include "base/alloc.h"
 #include "server/flags_api.h"
 #include "server/internal.h"
+#include "server/runner.h"
 
 /* Upper bounds in seconds: HTTP latency and job duration share one scale. */
 static const double latency_bounds[SRV_HIST_N] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -104,6 +105,11 @@ void sl_metrics_render(struct sl_server *s, struct sl_str *out)
                 "# HELP sluice_jobs_running_here Jobs running in this server's workers.\n"
                 "# TYPE sluice_jobs_running_here gauge\nsluice_jobs_running_here %d\n",
                 sl_srv_workers_busy(s));
+    sl_str_addf(out,
+                "# HELP sluice_runner_requests_held Runners' jobs/request long-polls held "
+                "waiting for a job.\n"
+                "# TYPE sluice_runner_requests_held gauge\nsluice_runner_requests_held %zu\n",
+                sl_srv_runners_held(s));
 
     pthread_mutex_lock(&m->mu);
     sl_str_adds(out, "# HELP sluice_http_requests_total HTTP requests by route and code.\n"

@@ -31,6 +31,8 @@ unsigned long sl_srv_runners_gen(struct sl_server *s);
  * passes; false, without suspending, when a wake came after GEN was read (look again). */
 bool sl_srv_runner_hold(struct sl_server *s, struct MHD_Connection *conn, unsigned long gen,
                         int64_t deadline);
+/* How many requests are held now (the sluice_runner_requests_held gauge). */
+size_t sl_srv_runners_held(struct sl_server *s);
 /* Resumes every held request: a job became pending. */
 void sl_srv_runners_wake(struct sl_server *s);
 /* Resumes requests whose deadline passed (the ticker). */

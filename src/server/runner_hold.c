@@ -64,6 +64,16 @@ bool sl_srv_runner_hold(struct sl_server *s, struct MHD_Connection *conn, unsign
     return ok;
 }
 
+size_t sl_srv_runners_held(struct sl_server *s)
+{
+    if (!s->hub)
+        return 0;
+    pthread_mutex_lock(&s->hub->mu);
+    size_t n = s->hub->n;
+    pthread_mutex_unlock(&s->hub->mu);
+    return n;
+}
+
 /* Resumes every held request (ALL: a wake, which also bumps the generation) or those whose
  * deadline is at or before NOW. */
 static void resume_where(struct sl_server *s, int64_t now, bool all)

@@ -10,6 +10,7 @@ usage: runner_protocol.py main URL ADMIN_TOKEN REGISTRATION_TOKEN PROJECT_ID
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -301,7 +302,11 @@ def main_flow(url, admin, regtoken, project):
     th = threading.Thread(target=poll)
     th.start()
     # the request is held (no job yet): make one and the held request must get it
-    time.sleep(0.3)  # not a wait for a condition: gives the request time to be held first
+    def held():
+        m = v1(url, admin, "GET", "/metrics").raw
+        return re.search(r"^sluice_runner_requests_held [1-9]", m, re.M)
+
+    wait_for("the jobs/request long-poll is held", held, 60)
     pid = new_pipeline(url, admin, project)
     th.join(40)
     r = got.get("r")

@@ -254,7 +254,16 @@ commit five
 req POST "/api/v1/projects/$project/pipelines" "$dev" '{"ref":"main","variables":{"KIND":"slow","MODE":"none"}}'
 new=$(jget "['id']")
 wait_for 60 started "$new" || bad "the slow job of pipeline $new starts on the agent" "$(tail -3 "$tmp/A.err")"
-sleep 4 # an agent update (3 s) later a cancel would have reached the job
+# a cancel reaches an agent's job in the answer to its next update (PUT or trace PATCH, one
+# per job every 3 s when quiet, a burst of two at its start): five updates of the two
+# running jobs since the cancel would have been decided hold at least one of the older's
+contacts() {
+  req GET /metrics "$dev"
+  awk '/^sluice_http_requests_total\{method="(PUT|PATCH)",route="\/api\/v4\/jobs\/\{id\}(\/trace)?"/ { n += $2 } END { print n + 0 }' <<<"$body"
+}
+contacted() { (($(contacts) >= $1)); }
+c0=$(contacts)
+wait_for 60 contacted $((c0 + 5)) || bad "the agent updates its running jobs" "$(tail -3 "$tmp/A.err")"
 req GET "/api/v1/pipelines/$old" "$dev"
 expect "on_new_commit: none: the older pipeline's interruptible job runs on" "running running" \
   "$(jget "['status']") $(job_of slow status)" "$body"
@@ -266,7 +275,8 @@ failed_job() { req GET "/api/v1/pipelines/$1" "$dev"; [[ $(job_of fails status) 
 req POST "/api/v1/projects/$project/pipelines" "$dev" '{"ref":"main","variables":{"KIND":"fail"}}'
 pl=$(jget "['id']")
 wait_for 60 failed_job "$pl" || bad "the failing job of pipeline $pl fails" "$body"
-sleep 4
+c0=$(contacts) # the slow job alone runs on: its next update would hear a cancel
+wait_for 60 contacted $((c0 + 2)) || bad "the agent updates its slow job" "$(tail -3 "$tmp/A.err")"
 req GET "/api/v1/pipelines/$pl" "$dev"
 expect "on_job_failure: none: the rest runs on after a failure" "running running" \
   "$(jget "['status']") $(job_of slow status)" "$body"
