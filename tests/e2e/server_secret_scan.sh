@@ -15,7 +15,9 @@
 #    the pipeline is made; with "refuse" a push adding a token makes no pipeline (202) and
 #    the finding is kept, and so for a private key generated with openssl (no pipeline in the
 #    project's list); with "fail" the pipeline is created failed; the pushed commit's
-#    .gitleaks.toml allowlist suppresses a finding; only new commits are scanned;
+#    .gitleaks.toml allowlist suppresses a finding; only new commits are scanned; a
+#    .sluice/secret-rules.toml adds a rule and allows a path, and beside a .gitleaks.toml it
+#    is the one read (the .gitleaks.toml again once it is removed);
 #  - the store's secret_findings rows, read from the SQLite file (or with psql), hold none of
 #    the secrets nor their base64 in any column, nor does the server's log.
 # SL_SERVER_DB: on that store.
@@ -247,7 +249,41 @@ push
 expect "the project's .gitleaks.toml allowlist: a fixture key refuses nothing" 201 "$code" "$body"
 expect "and is no finding" "[]" "$(pushed "$sha")"
 
-# ---- what the store holds: no finding row holds a secret ----
+# .sluice/secret-rules.toml, sluice's own name for the rule file, adds a rule and allows a
+# path; beside a .gitleaks.toml it is the one read (the .gitleaks.toml above allows
+# fixtures/), and once it is gone the .gitleaks.toml is read again
+req PUT /api/v1/projects/$pproject/secret_detection "$admin" '{"policy":"report"}'
+rules_of() { # the rule and file of each push finding of commit $1, sorted
+  pushed "$1" | python3 -c 'import json,sys; print(" ".join(sorted(f["rule"]+":"+f["file"] for f in json.load(sys.stdin))))'
+}
+mkdir -p "$tmp/pushrepo/.sluice" "$tmp/pushrepo/testdata"
+cat >"$tmp/pushrepo/.sluice/secret-rules.toml" <<'TOML'
+[[rules]]
+id = "acme-key"
+description = "ACME internal key"
+regex = '''acme_([0-9a-f]{24})'''
+keywords = ["acme_"]
+
+[allowlist]
+description = "test data"
+paths = ['''^testdata/''']
+TOML
+printf 'ACME=acme_%s\n' 3f9c0a7d51e28b46c9d07e1a >"$tmp/pushrepo/config/acme.env"
+printf 'GH=%s%s\n' "$head" "$tail" >"$tmp/pushrepo/testdata/gh.env"
+pem_key >"$tmp/pushrepo/fixtures/second-key.pem"
+commit "acme rules"
+push
+expect ".sluice/secret-rules.toml: its rule finds, its allowlist allows, .gitleaks.toml is not read" \
+  "acme-key:config/acme.env private-key:fixtures/second-key.pem" "$(rules_of "$sha")"
+git -C "$tmp/pushrepo" rm -rq .sluice
+printf 'ACME=acme_%s\n' 0b8e4d2f6a91c73e5d08b4f2 >"$tmp/pushrepo/config/acme2.env"
+printf 'GH2=%s%s\n' "$head" "${tail:0:15}Mq3Zr7Xv5Nb1" >"$tmp/pushrepo/testdata/gh2.env"
+pem_key | sed 's/7vQm/8wRn/' >"$tmp/pushrepo/fixtures/third-key.pem"
+commit "no sluice rules"
+push
+expect "without it, .gitleaks.toml is read again: no acme rule, fixtures/ allowed, testdata/ not" \
+  "github-token:testdata/gh2.env" "$(rules_of "$sha")"
+: no finding row holds a secret ----
 # The rows are read from the store itself, not through the API (which could hide a column):
 # every column of every secret_findings row, as text, against each secret found above and its
 # base64, by every 12-byte window past the 4 characters redaction keeps; the PEM keys by
@@ -267,7 +303,9 @@ expect "the rows hold log and push findings" "yes yes" \
   "$(cat "$tmp/rows")"
 {
   echo "$head$tail"
+  echo "${head}${tail:0:15}Mq3Zr7Xv5Nb1"
   echo "xoxb-2384729384-9823749823-Zq8Lm3Vr7Tz2Kp9Wn4Bc1Hd6"
+  echo acme_3f9c0a7d51e28b46c9d07e1a
   grep -hv -- '-----' "$tmp/pushrepo/config/tls.key" <(pem_key)
   echo b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtz
   echo ZWQyNTUxOQAAACBf6l2VqMvU0sW1Z7oJ5ybA0qhN3qk8gY6oX4JrZ2mHxw
