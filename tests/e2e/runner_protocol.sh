@@ -17,8 +17,7 @@ trap cleanup EXIT
 # shellcheck source=lib/server.sh
 . "$src/tests/e2e/lib/server.sh"
 
-mkdir "$tmp/repo"
-(cd "$tmp/repo" && git init -q -b main && cat > .gitlab-ci.yml <<'YML'
+repo_ci "$tmp/repo" <<'YML' || exit 1
 stages: [build, test]
 build:
   stage: build
@@ -40,7 +39,6 @@ tagged:
   tags: [a]
   script: [echo tagged]
 YML
-git add . && git -c user.email=t@t -c user.name=t commit -qm init) || { echo "cannot make a git repo" >&2; exit 1; }
 
 project() { # project NAME -> $project
   req POST /api/v1/projects "$admin" "{\"name\":\"$1\",\"repo_url\":\"$tmp/repo\"}"

@@ -4,6 +4,7 @@
 # log, the auth matrix over every route, lint, 404/405/413 errors, and a graceful SIGTERM.
 set -u
 . "$(dirname "$0")/lib/skip.sh"
+. "$(dirname "$0")/lib/repo.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 needs curl ss
 tmp=$(mktemp -d)
@@ -22,8 +23,7 @@ expect() { # expect NAME WANT GOT [detail]
 }
 
 # the repository: two stages, three jobs, an artifact passed from build to test
-mkdir "$tmp/repo"
-(cd "$tmp/repo" && git init -q -b main && cat > .gitlab-ci.yml <<'YML'
+repo_ci "$tmp/repo" <<'YML' || exit 1
 stages: [build, test]
 build:
   stage: build
@@ -40,7 +40,6 @@ lint:
   stage: test
   script: [echo lint ok]
 YML
-git add . && git -c user.email=t@t -c user.name=t commit -qm init) || { echo "cannot make a git repo" >&2; exit 1; }
 
 "$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" "${db[@]}" >"$tmp/out" 2>"$tmp/err" &
 pid=$!

@@ -16,8 +16,7 @@ chmod 0711 "$tmp"
 . "$src/tests/e2e/lib/server.sh"
 trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
-mkdir "$tmp/repo"
-(cd "$tmp/repo" && git init -q -b main && cat > .gitlab-ci.yml <<'YML'
+repo_ci "$tmp/repo" one <<'YML' || exit 1
 workflow:
   rules:
     - if: $MODE == "interruptible"
@@ -36,8 +35,7 @@ fails:
   rules: [{if: $FAILFAST}]
   script: [sleep 1, exit 1]
 YML
-git add . && git -c user.email=t@t -c user.name=t commit -qm one && git branch other) ||
-  { echo "cannot make a git repo" >&2; exit 1; }
+git -C "$tmp/repo" branch other || exit 1
 
 server_start --workers 6 || { bad "server starts"; finish; exit 1; }
 ok "server starts ($url)"

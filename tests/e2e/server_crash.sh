@@ -3,6 +3,7 @@
 # failed with runner_system_failure, retried where `retry` allows, and the pipeline finishes.
 set -u
 . "$(dirname "$0")/lib/skip.sh"
+. "$(dirname "$0")/lib/repo.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 if ! command -v curl >/dev/null; then
   skip "needs curl, which is not installed"
@@ -17,10 +18,9 @@ expect() { # expect NAME WANT GOT [detail]
   else fail=$((fail + 1)); echo "not ok - $1: got '$3', want '$2'"; [[ -n ${4:-} ]] && echo "$4" | sed 's/^/#   /'; fi
 }
 
-mkdir "$tmp/repo"
 # a server started as root runs jobs as nobody: the marker goes where nobody may write
 chmod 711 "$tmp" && mkdir -m 1777 "$tmp/shared"
-(cd "$tmp/repo" && git init -q -b main && cat > .gitlab-ci.yml <<YML
+repo_ci "$tmp/repo" <<YML || exit 1
 stages: [slow, after]
 retried:
   stage: slow
@@ -37,7 +37,6 @@ done:
   stage: after
   script: [echo after the crash]
 YML
-git add . && git -c user.email=t@t -c user.name=t commit -qm init) || exit 1
 
 start() {
   "$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" --workers 2 >"$tmp/out" 2>>"$tmp/err" &

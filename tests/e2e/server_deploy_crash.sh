@@ -19,8 +19,7 @@ chmod 0711 "$tmp"
 trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 shared_dir
 
-mkdir "$tmp/repo"
-(cd "$tmp/repo" && git init -q -b main && cat > .gitlab-ci.yml <<'YML'
+repo_ci "$tmp/repo" one <<'YML' || exit 1
 stages: [deploy, cleanup]
 review:
   stage: deploy
@@ -48,8 +47,6 @@ locked:
     - if [ -n "$HOLD" ]; then while [ ! -f "$SHARED/never" ]; do sleep 0.1; done; fi
     - echo locked
 YML
-git add . && git -c user.email=t@t -c user.name=t commit -qm one) ||
-  { echo "cannot make a git repo" >&2; exit 1; }
 
 server_start --workers 3 --lease 5 || { bad "server starts"; finish; exit 1; }
 ok "server starts ($url)"

@@ -26,8 +26,7 @@ read -r -a P <"$srv/podman-cmd"
     mk localhost/websvc:ci >/dev/null &&
   "${P[@]}" rm mk >/dev/null || skip "cannot build the service image"
 
-mkdir "$tmp/repo"
-(cd "$tmp/repo" && git init -q -b main && cat >.gitlab-ci.yml <<'YML'
+repo_ci "$tmp/repo" <<'YML' || exit 1
 in-container:
   image: localhost/busybox:ci
   services:
@@ -41,7 +40,6 @@ on-host:
   script:
     - echo "host-pwd=$(pwd)"
 YML
-git add . && git -c user.email=t@t -c user.name=t commit -qm init) || exit 1
 
 run_pipeline() { # run_pipeline -> $pl, waits for the end
   req POST /api/v1/projects/$project/pipelines "$admin" '{}'

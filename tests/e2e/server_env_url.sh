@@ -17,8 +17,7 @@ chmod 0711 "$tmp"
 . "$src/tests/e2e/lib/server.sh"
 trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
-mkdir "$tmp/repo"
-(cd "$tmp/repo" && git init -q -b main && cat > .gitlab-ci.yml <<'YML'
+repo_ci "$tmp/repo" one <<'YML' || exit 1
 review:
   script:
     - echo "DYNAMIC_HOST=app-$CI_PIPELINE_IID.example.test" > deploy.env
@@ -49,8 +48,6 @@ access:
   script: [echo "uses $CI_ENVIRONMENT_NAME $CI_ENVIRONMENT_ACTION $CI_ENVIRONMENT_TIER"]
   environment: {name: production, action: access}
 YML
-git add . && git -c user.email=t@t -c user.name=t commit -qm one) ||
-  { echo "cannot make a git repo" >&2; exit 1; }
 
 server_start --workers 2 || { bad "server starts"; finish; exit 1; }
 ok "server starts ($url)"

@@ -27,8 +27,7 @@ expect "the next start's admin token is the one the store knows" 200 "$code" "$b
 
 # -- the job's environment ------------------------------------------------------------------
 shared_dir
-mkdir "$tmp/repo"
-(cd "$tmp/repo" && git init -q -b main && cat >.gitlab-ci.yml <<YML
+repo_ci "$tmp/repo" <<YML || exit 1
 job:
   script:
     - echo "probe=\${SL_ISOLATION_PROBE:-unset} home=\$HOME"
@@ -42,7 +41,6 @@ job:
     - touch "\$HOME/.probe" && echo home-writable || echo home-denied
     - while [ ! -e "$tmp/shared/go" ]; do sleep 0.05; done
 YML
-git add . && git -c user.email=t@t -c user.name=t commit -qm init) || exit 1
 server_stop
 SL_ISOLATION_PROBE=server-secret server_start --workers 1 || exit 1
 req POST /api/v1/projects "$admin" "{\"name\":\"iso\",\"repo_url\":\"$tmp/repo\"}"

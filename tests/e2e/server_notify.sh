@@ -35,8 +35,7 @@ sport=$(python3 -c "import json; print(json.load(open('$tmp/recv/ports'))['smtp'
 R=http://127.0.0.1:$hport
 
 git_c() { git -c user.email=t@t -c user.name=t "$@"; }
-mkdir "$tmp/repo"
-(cd "$tmp/repo" && git init -q -b main && cat > .gitlab-ci.yml <<YML
+repo_ci "$tmp/repo" <<YML || exit 1
 workflow:
   name: '\$PNAME'
 job:
@@ -49,7 +48,6 @@ job:
     - echo fine
     - if [ -n "\${HOLD_FILE:-}" ]; then touch "\$HOLD_FILE.started"; while [ -e "\$HOLD_FILE" ]; do sleep 0.1; done; fi
 YML
-git add . && git_c commit -qm init) || { echo "cannot make a git repo" >&2; exit 1; }
 sha=$(git -C "$tmp/repo" rev-parse HEAD)
 
 base=0.2

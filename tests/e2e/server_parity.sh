@@ -18,8 +18,7 @@ tmp=$(mktemp -d)
 . "$(dirname "$0")/lib/server.sh"
 trap 'server_stop; rm -rf "$tmp"' EXIT
 
-mkdir "$tmp/repo"
-(cd "$tmp/repo" && git init -q -b main && cat >.gitlab-ci.yml <<'YML'
+repo_ci "$tmp/repo" <<'YML' || exit 1
 stages: [build, test]
 variables:
   FROM_PIPELINE: yaml
@@ -58,7 +57,6 @@ test:
     - echo "artifact=$(cat out/app.txt) object=$(ls out/app.o 2>/dev/null || echo none)"
     - if [ -f .deps/stamp ]; then echo "test cache hit"; else echo "test cache miss"; fi
 YML
-git add . && git -c user.email=t@t -c user.name=t commit -qm init) || exit 1
 server_start --workers 2 || exit 1
 req POST /api/v1/projects "$admin" "{\"name\":\"parity\",\"repo_url\":\"$tmp/repo\"}"
 project=$(jget "['id']")
@@ -163,8 +161,7 @@ mkdir -p "$tmp/lib/templates"
   && printf 'nested_lib:\n  script: [echo nested]\n' > nested.yml \
   && printf 'spec:\n  inputs:\n    who: {default: x}\n---\ngreet_$[[ inputs.who ]]:\n  script: [echo hi]\n' > templates/greet.yml \
   && git add . && git -c user.email=t@t -c user.name=t commit -qm init && git tag v1.0.0) || exit 1
-mkdir "$tmp/app"
-(cd "$tmp/app" && git init -q -b main && cat >.gitlab-ci.yml <<'YML'
+repo_ci "$tmp/app" <<'YML' || exit 1
 include:
   - project: lib
     file: ci.yml
@@ -173,7 +170,6 @@ include:
 own:
   script: [echo own]
 YML
-git add . && git -c user.email=t@t -c user.name=t commit -qm init) || exit 1
 req POST /api/v1/projects "$admin" "{\"name\":\"lib\",\"repo_url\":\"$tmp/lib\"}"
 req POST /api/v1/projects "$admin" "{\"name\":\"app\",\"repo_url\":\"$tmp/app\"}"
 project=$(jget "['id']")

@@ -23,8 +23,7 @@ trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 shared_dir
 sh=$tmp/shared
 
-mkdir "$tmp/repo"
-(cd "$tmp/repo" && git init -q -b main && cat > .gitlab-ci.yml <<'YML'
+repo_ci "$tmp/repo" one <<'YML' || exit 1
 stages: [pre, deploy]
 pre:
   stage: pre
@@ -41,8 +40,6 @@ deploy:
     - sleep 0.3
     - echo "end $TAG" >> "$SHARED/log-$GROUP"
 YML
-git add . && git -c user.email=t@t -c user.name=t commit -qm one) ||
-  { echo "cannot make a git repo" >&2; exit 1; }
 
 server_start --workers 6 || { bad "server starts"; finish; exit 1; }
 ok "server starts ($url)"

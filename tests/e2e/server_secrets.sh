@@ -19,13 +19,10 @@ chmod 0711 "$tmp" # a root server runs jobs as nobody: the data directory's path
 trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 gitc() { git -C "$tmp/repo" -c user.email=t@t -c user.name=t "$@"; }
-mkdir "$tmp/repo"
-(cd "$tmp/repo" && git init -q -b main && cat > .gitlab-ci.yml <<'YML'
+repo_ci "$tmp/repo" one <<'YML' || exit 1
 show:
   script: [echo "protected=$CI_COMMIT_REF_PROTECTED ref=$CI_COMMIT_REF_NAME"]
 YML
-git add . && git -c user.email=t@t -c user.name=t commit -qm one) ||
-  { echo "cannot make a git repo" >&2; exit 1; }
 gitc branch release/1.0
 gitc branch feature
 gitc tag v1.0
@@ -99,8 +96,7 @@ expect "protections and unprotections are audit events" "2 1 1 1" \
   "$(grep -o '"protected_branch.create"' <<<"$body" | wc -l) $(grep -o '"protected_branch.delete"' <<<"$body" | wc -l) $(grep -o '"protected_tag.create"' <<<"$body" | wc -l) $(grep -o '"protected_tag.delete"' <<<"$body" | wc -l)" "$body"
 
 # ---- stored CI/CD variables reach jobs, as GitLab chooses them ----
-mkdir "$tmp/vrepo"
-(cd "$tmp/vrepo" && git init -q -b main && cat > .gitlab-ci.yml <<'YML'
+repo_ci "$tmp/vrepo" vars <<'YML' || exit 1
 variables:
   FROM_YAML: yaml
   OVERRIDDEN: yaml-value
@@ -134,8 +130,7 @@ leak:
   after_script:
     - echo "after $SECRET"
 YML
-git add . && git -c user.email=t@t -c user.name=t commit -qm vars && git branch feature) ||
-  { echo "cannot make a git repo" >&2; exit 1; }
+git -C "$tmp/vrepo" branch feature || exit 1
 admin=$("$bin" token create --role admin --data "$tmp/data" "${db[@]}" 2>/dev/null)
 req POST /api/v1/projects "$maint" "{\"name\":\"vars\",\"repo_url\":\"file://$tmp/vrepo\",\"default_branch\":\"main\"}"
 vproj=$(jget "['id']")

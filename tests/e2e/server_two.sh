@@ -29,8 +29,7 @@ verdict=1
 trap '[[ -n $pid2 ]] && { kill -TERM "$pid2"; wait "$pid2"; }; server_stop; "$src/scripts/pg-test-server.sh" stop "$uri" >/dev/null; rm -rf "$tmp"; exit $verdict' EXIT
 shared_dir
 
-mkdir "$tmp/repo"
-(cd "$tmp/repo" && git init -q -b main && cat >.gitlab-ci.yml <<YML
+repo_ci "$tmp/repo" <<YML || exit 1
 stages: [one, two]
 a:
   stage: one
@@ -43,7 +42,6 @@ c:
   needs: [a, b]
   script: [echo c ran]
 YML
-git add . && git -c user.email=t@t -c user.name=t commit -qm init) || exit 1
 
 server_start --workers 1 || exit 1
 url1=$url

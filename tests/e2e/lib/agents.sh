@@ -46,12 +46,7 @@ agents_kill() {
   for n in "${!apid[@]}"; do kill -9 "${apid[$n]}" 2>/dev/null; done
 }
 
-git_repo() {
-  mkdir -p "$tmp/repo"
-  (cd "$tmp/repo" && { [[ -d .git ]] || git init -q -b main; } && printf '%s\n' "$1" > .gitlab-ci.yml &&
-    git add . && git -c user.email=t@t -c user.name=t commit -qm "pipeline $(date +%s%N)") ||
-    { echo "cannot make a git repo" >&2; exit 1; }
-}
+git_repo() { printf '%s\n' "$1" | repo_ci "$tmp/repo" "pipeline $(date +%s%N)" || exit 1; }
 
 project_make() {
   req POST /api/v1/projects "$admin" "{\"name\":\"$1\",\"repo_url\":\"$tmp/repo\",\"default_branch\":\"main\"}"

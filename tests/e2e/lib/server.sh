@@ -10,9 +10,11 @@
 #   jget EXPR                Python expression on the last body: jget "['id']"
 #   wait_for SECONDS CMD...  runs CMD every 0.1 s until it succeeds or SECONDS pass
 #   ok / bad / expect / has / lacks / finish   the checks of lib/check.sh
+#   repo_init / repo_commit / repo_ci          the git repositories of lib/repo.sh
 #   shared_dir               makes $tmp/shared, where jobs may read and write: a server
 #                            started as root runs jobs as nobody, who cannot enter $tmp
 . "$(dirname "${BASH_SOURCE[0]}")/check.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/repo.sh"
 pid=
 db=()
 [[ -n ${SL_SERVER_DB:-} ]] && db=(--db "$SL_SERVER_DB")
