@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Merge (pull) request pipelines on a real `sluice serve`: signed GitHub, Gitea and GitLab
 # request webhooks make pipelines with CI_PIPELINE_SOURCE=merge_request_event and GitLab's
-# CI_MERGE_REQUEST_* variables (no CI_COMMIT_BRANCH); rules:changes compares with the
+# CI_MERGE_REQUEST_* variables (no CI_COMMIT_BRANCH; GitHub's and Gitea's checked value by
+# value: IID, title, branches, SHAs, diff base, labels, draft, event type, ref path);
+# rules:changes compares with the
 # target branch, not the last push; GitLab's "merge request pipelines, else branch
 # pipelines" workflow makes one pipeline per push (CI_OPEN_MERGE_REQUESTS), and branch
 # pipelines again once the request is closed; a request from a fork gets no protected
@@ -48,6 +50,7 @@ show:
     - echo "base=${CI_MERGE_REQUEST_DIFF_BASE_SHA:-} head=${CI_MERGE_REQUEST_SOURCE_BRANCH_SHA:-} sha=$CI_COMMIT_SHA"
     - echo "prot=[${PROT:-}] refprot=$CI_COMMIT_REF_PROTECTED"
     - echo "srcprot=${CI_MERGE_REQUEST_SOURCE_BRANCH_PROTECTED:-}"
+    - echo "target=${CI_MERGE_REQUEST_TARGET_BRANCH_SHA:-} path=${CI_MERGE_REQUEST_REF_PATH:-}"
 docs:
   rules:
     - changes: [docs/*]
@@ -212,9 +215,23 @@ expect "a push once the request is closed: a branch pipeline again (a fork's ope
   "$code $(jget "['source']")" "$body"
 
 # --- Gitea ------------------------------------------------------------------------------
-hook gitea pull_request "$(pr opened 11 "$head")"
+hook gitea pull_request "$(pr opened 11 "$head" "" draft)"
 expect "gitea pull_request opened: a merge request pipeline" "201 merge_request_event" \
   "$code $(jget "['source']")" "$body"
+pl=$(jget "['id']")
+wait_for 120 done_pipeline "$pl" || bad "pipeline $pl finishes" "$body"
+expect "gitea: rules:changes compares with the target branch" "docs show" "$(jobs_of)" "$body"
+log_of "$pl" show
+expect "gitea: CI_MERGE_REQUEST_IID, _TITLE, no CI_COMMIT_BRANCH, the source branch as the ref" \
+  "src=merge_request_event iid=11 title=Add docs branch=[] ref=feature" "$(line src=)" "$body"
+expect "gitea: source and target branches, labels, draft, event type" \
+  "mr=feature>main labels=bug,ui draft=true type=detached" "$(line mr=)" "$body"
+expect "gitea: the diff base is the merge base; the head is the request's" \
+  "base=$base head=$head sha=$head" "$(line base=)" "$body"
+expect "gitea: the target branch's commit, GitLab's ref path" \
+  "target=$base path=refs/merge-requests/11/head" "$(line target=)" "$body"
+expect "gitea: both branches protected, not a fork: protected variables" "prot=[p] refprot=true" \
+  "$(line prot=)" "$body"
 hook gitea pull_request "$(pr synchronized 11 "$head")"
 expect "gitea synchronized: a pipeline" 201 "$code" "$body"
 
