@@ -45,7 +45,8 @@ struct rule {
     size_t nallow;
 };
 
-#define KW_HEADS 1024 /* buckets of keywords by their first two bytes (hashed) */
+#define KW_HEADS 1024    /* buckets of keywords by their first two bytes (hashed) */
+#define KW_SAMPLED_MIN 3 /* keywords this long are found through kw_at, shorter ones by memchr */
 
 struct keyword {
     const char *word; /* borrowed from its rule */
@@ -61,9 +62,11 @@ struct sl_scan {
     struct keyword *kw;
     size_t nkw;
     int kw_head[KW_HEADS];
-    /* which two-byte pairs begin a keyword (65,536 bits): most of a text's bytes begin
-     * none, and the bucket table's hash alone let common letters share chains */
-    uint64_t kw_pairs[1024];
+    /* by the two bytes at a text's even offset, as they are (any case): whether they are a
+     * keyword's first two (PAIR_AT0) or its second and third (PAIR_AT1). A keyword of 3
+     * bytes or more has one of those two pairs at an even offset wherever it is, so a scan
+     * looks at every other pair of the text only; most of them are in no keyword. */
+    uint8_t kw_at[65536];
     struct allowlist *allow; /* global */
     size_t nallow;
     atomic_ulong limit_hits;
@@ -283,15 +286,22 @@ static unsigned kw_bucket(const char *w)
     return ((unsigned)fold((unsigned char)w[0]) << 8 | fold((unsigned char)w[1])) & (KW_HEADS - 1);
 }
 
-static unsigned kw_pair(const char *w)
+#define PAIR_AT0 1
+#define PAIR_AT1 2
+
+/* The index of the two bytes at W in kw_at: the bytes as one 16-bit load reads them, the
+ * same order however the table was filled */
+static inline unsigned kw_pair(const char *w)
 {
-    return (unsigned)(unsigned char)w[0] << 8 | (unsigned char)w[1];
+    uint16_t v;
+    memcpy(&v, w, 2);
+    return v;
 }
 
-static void pair_set(uint64_t *pairs, unsigned char a, unsigned char b)
+static void pair_set(uint8_t *at, unsigned char a, unsigned char b, uint8_t bit)
 {
-    unsigned pair = (unsigned)a << 8 | b;
-    pairs[pair >> 6] |= 1ull << (pair & 63);
+    const char two[2] = {(char)a, (char)b};
+    at[kw_pair(two)] |= bit;
 }
 
 /* The other case of an ASCII letter; C itself for any other byte. */
@@ -308,7 +318,7 @@ static void index_keywords(struct sl_scan *s)
     s->nkw = 0;
     for (size_t i = 0; i < KW_HEADS; i++)
         s->kw_head[i] = -1;
-    memset(s->kw_pairs, 0, sizeof(s->kw_pairs));
+    memset(s->kw_at, 0, sizeof(s->kw_at));
     for (size_t i = 0; i < s->nrules; i++) {
         struct rule *r = &s->rules[i];
         free(r->kw_index);
@@ -328,18 +338,22 @@ static void index_keywords(struct sl_scan *s)
         }
     }
     for (size_t j = 0; j < s->nkw; j++) {
-        if (s->kw[j].wlen < 2)
-            continue;
+        if (s->kw[j].wlen < KW_SAMPLED_MIN)
+            continue; /* found by memchr() on one of its bytes */
         unsigned bucket = kw_bucket(s->kw[j].word);
         s->kw[j].chain = s->kw_head[bucket];
         s->kw_head[bucket] = (int)j;
         /* every case of the two bytes as the text may hold them: the text is not
          * lowercased first, its bytes are looked up as they are */
-        unsigned char a = (unsigned char)s->kw[j].word[0], b = (unsigned char)s->kw[j].word[1];
-        pair_set(s->kw_pairs, a, b);
-        pair_set(s->kw_pairs, other_case(a), b);
-        pair_set(s->kw_pairs, a, other_case(b));
-        pair_set(s->kw_pairs, other_case(a), other_case(b));
+        for (int o = 0; o < 2; o++) {
+            unsigned char a = (unsigned char)s->kw[j].word[o];
+            unsigned char b = (unsigned char)s->kw[j].word[o + 1];
+            uint8_t bit = o ? PAIR_AT1 : PAIR_AT0;
+            pair_set(s->kw_at, a, b, bit);
+            pair_set(s->kw_at, other_case(a), b, bit);
+            pair_set(s->kw_at, a, other_case(b), bit);
+            pair_set(s->kw_at, other_case(a), other_case(b), bit);
+        }
     }
 }
 
@@ -580,6 +594,52 @@ static bool same_folded(const char *t, const char *word, size_t wlen)
     return true;
 }
 
+static void place_add(struct places *p, size_t at)
+{
+    SL_GROW(p->at, p->cap, p->n + 1);
+    p->at[p->n++] = at;
+}
+
+/* The keywords of 3 bytes or more that start at Q (Q + 1 < LEN). */
+static void verify_at(const struct sl_scan *s, struct places *p, const char *text, size_t len,
+                      size_t q)
+{
+    for (int j = s->kw_head[kw_bucket(text + q)]; j >= 0; j = s->kw[j].chain)
+        if (p[j].wlen <= len - q && same_folded(text + q, p[j].word, p[j].wlen))
+            place_add(&p[j], q);
+}
+
+/* The next place at or after FROM of byte C in either case (LEN when none); *LO and *UP
+ * keep the next of each case found so far (SIZE_MAX: not searched yet). */
+static size_t next_either(const char *text, size_t len, size_t from, unsigned char c, size_t *lo,
+                          size_t *up)
+{
+    unsigned char cases[2] = {fold(c), other_case(fold(c))};
+    size_t *next[2] = {lo, up};
+    for (int k = 0; k < (cases[0] == cases[1] ? 1 : 2); k++)
+        if (*next[k] == SIZE_MAX || (*next[k] < from && *next[k] != len)) {
+            const char *h = from < len ? memchr(text + from, cases[k], len - from) : NULL;
+            *next[k] = h ? (size_t)(h - text) : len;
+        }
+    return cases[0] == cases[1] ? *lo : SL_MIN(*lo, *up);
+}
+
+/* The places of a keyword of 1 or 2 bytes (rare: the default rules have one, "q~"): by
+ * memchr() on its last byte, a non-letter if it has one (one case to look for). */
+static void find_short(struct places *p, const char *text, size_t len)
+{
+    size_t w = p->wlen;
+    size_t pick = w == 2 && other_case((unsigned char)p->word[1]) != (unsigned char)p->word[1] &&
+                          other_case((unsigned char)p->word[0]) == (unsigned char)p->word[0]
+                      ? 0
+                      : w - 1;
+    size_t lo = SIZE_MAX, up = SIZE_MAX;
+    for (size_t h = pick;
+         (h = next_either(text, len, h, (unsigned char)p->word[pick], &lo, &up)) < len; h++)
+        if (h - pick + w <= len && same_folded(text + h - pick, p->word, w))
+            place_add(p, h - pick);
+}
+
 static struct places *find_places(const struct sl_scan *s, const char *text, size_t len,
                                   size_t *nplaces)
 {
@@ -587,23 +647,20 @@ static struct places *find_places(const struct sl_scan *s, const char *text, siz
     struct places *p = sl_xcalloc(n ? n : 1, sizeof(*p));
     for (size_t j = 0; j < n; j++)
         p[j] = (struct places){.word = s->kw[j].word, .wlen = s->kw[j].wlen};
-    for (size_t i = 0; i + 1 < len; i++) {
-        unsigned pair = kw_pair(text + i);
-        if (!(s->kw_pairs[pair >> 6] >> (pair & 63) & 1))
+    /* every other pair: a keyword at an odd offset Q has its second and third bytes at Q + 1
+     * (PAIR_AT1), checked before one that may start at Q + 1 itself, so places ascend */
+    for (size_t i = 0; i + 1 < len; i += 2) {
+        unsigned v = s->kw_at[kw_pair(text + i)];
+        if (!v)
             continue;
-        for (int j = s->kw_head[kw_bucket(text + i)]; j >= 0; j = s->kw[j].chain)
-            if (p[j].wlen <= len - i && same_folded(text + i, p[j].word, p[j].wlen)) {
-                SL_GROW(p[j].at, p[j].cap, p[j].n + 1);
-                p[j].at[p[j].n++] = i;
-            }
+        if (v & PAIR_AT1 && i > 0)
+            verify_at(s, p, text, len, i - 1);
+        if (v & PAIR_AT0)
+            verify_at(s, p, text, len, i);
     }
-    for (size_t j = 0; j < n; j++) /* one-byte keywords, rare */
-        if (p[j].wlen == 1)
-            for (size_t i = 0; i < len; i++)
-                if (fold((unsigned char)text[i]) == (unsigned char)p[j].word[0]) {
-                    SL_GROW(p[j].at, p[j].cap, p[j].n + 1);
-                    p[j].at[p[j].n++] = i;
-                }
+    for (size_t j = 0; j < n; j++)
+        if (p[j].wlen < KW_SAMPLED_MIN)
+            find_short(&p[j], text, len);
     *nplaces = n;
     return p;
 }
