@@ -11,7 +11,7 @@ src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 pg=$src/scripts/pg-test-server.sh
 status=0
 for t in server_api server_hooks server_mr server_poll server_deploy server_secrets server_auto_cancel \
-  server_notify server_resource_group server_env_url server_deploy_crash runner_protocol server_flags server_parity \
+  server_notify server_notify_refs server_resource_group server_env_url server_deploy_crash runner_protocol server_flags server_parity \
   server_log_api server_artifacts_browse server_secret_scan; do
   uri=$("$pg" start --watch $$ 2>"${TMPDIR:-/tmp}/server_pg.$$.err")
   rc=$?
