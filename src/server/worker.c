@@ -582,13 +582,31 @@ static void settle_due(struct sl_server *s, int64_t now)
     }
 }
 
+/* The earliest delayed job's due time (0: none waits), or NOW when the store cannot say
+ * (the ticker then settles every second, as it would without it). */
+static int64_t next_due(struct sl_server *s, int64_t now)
+{
+    int64_t due = 0;
+    struct sl_error err = SL_ERROR_INIT;
+    if (sl_store_next_due(s->st, &due, &err) < 0) {
+        atomic_fetch_add(&s->metrics.store_errors, 1);
+        sl_log(SL_LOG_ERROR, "cannot read when delayed jobs are due", "error",
+               sl_error_format(&err), NULL);
+        due = now;
+    }
+    sl_error_release(&err);
+    return due;
+}
+
 /* Every LOG_TICK_MS: stores log lines a quiet job left waiting; every 250 ms renews leases
  * (a refused renewal cancels the job) and cancels everything once the grace period is over;
- * every second settles pipelines with delayed jobs. */
+ * every second reads when the next delayed job is due and does the periodic work of
+ * environments, resource groups and lapsed jobs. Delayed jobs are settled at the first tick
+ * at or after their time, not at the next whole second (a job started up to 1 s late). */
 static void *ticker_main(void *arg)
 {
     struct sl_server *s = arg;
-    int64_t last_settle = 0, last_renew = 0;
+    int64_t last_settle = 0, last_renew = 0, due = 0;
     for (;;) {
         bool stopping = atomic_load(&s->stopping);
         int busy = 0;
@@ -612,10 +630,21 @@ static void *ticker_main(void *arg)
         }
         if (stopping && busy == 0)
             break;
-        if (!stopping && sl_time_now_ms() - last_settle >= 1000) {
-            last_settle = sl_time_now_ms();
-            settle_due(s, last_settle);
-            sl_srv_deploy_tick(s, last_settle);
+        int64_t now = sl_time_now_ms();
+        /* the second's reading also finds jobs made since, due sooner than the last known */
+        if (!stopping && now - last_settle >= 1000)
+            due = next_due(s, now);
+        if (!stopping && due && now >= due) {
+            settle_due(s, now);
+            due = next_due(s, now);
+            /* a due job its pipeline did not take stays scheduled: settled again at the
+             * next second's reading, not at every tick */
+            if (due && due <= now)
+                due = 0;
+        }
+        if (!stopping && now - last_settle >= 1000) {
+            last_settle = now;
+            sl_srv_deploy_tick(s, now);
             sl_srv_resource_groups_kick(s, 0);
             sl_srv_recover_lapsed(s);
         }

@@ -298,6 +298,20 @@ int sl_store_due_pipelines(struct sl_store *st, int64_t now, int64_t after, size
     return rc;
 }
 
+int sl_store_next_due(struct sl_store *st, int64_t *out, struct sl_error *err)
+{
+    struct db_rows rows = {0};
+    int rc = sl_db_run(st, false,
+                       "SELECT MIN(due_at) FROM jobs WHERE status = 'scheduled' AND due_at IS "
+                       "NOT NULL",
+                       NULL, 0, &rows, NULL, err);
+    *out = 0;
+    if (rc == 0 && rows.nrows == 1 && !sl_db_is_null(&rows, 0, 0))
+        *out = sl_db_get_int(&rows, 0, 0);
+    sl_db_rows_release(&rows);
+    return rc;
+}
+
 int sl_store_job_list(struct sl_store *st, const struct sl_store_page *page,
                       struct sl_store_job **out, size_t *n, struct sl_error *err)
 {

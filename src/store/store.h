@@ -264,6 +264,9 @@ int sl_store_job_retry(struct sl_store *st, const struct sl_store_job *old,
  * delayed job due by NOW (status scheduled, due_at <= NOW): what the ticker settles. */
 int sl_store_due_pipelines(struct sl_store *st, int64_t now, int64_t after, size_t max,
                            int64_t **ids, size_t *n, struct sl_error *err);
+/* The earliest due_at of a delayed job (status scheduled) in *OUT, 0 when none waits: when
+ * the ticker settles next. */
+int sl_store_next_due(struct sl_store *st, int64_t *out, struct sl_error *err);
 /* Jobs of every pipeline by id ascending (PAGE->status filters, e.g. the queue). */
 int sl_store_job_list(struct sl_store *st, const struct sl_store_page *page,
                       struct sl_store_job **out, size_t *n, struct sl_error *err);
