@@ -16,8 +16,9 @@ tmp=$(mktemp -d)
 pid2=
 trap '[[ -n $pid2 ]] && kill -TERM "$pid2" 2>/dev/null; server_stop; rm -rf "$tmp"' EXIT
 
-mkdir "$tmp/repo"
-(cd "$tmp/repo" && git init -q -b main && cat >.gitlab-ci.yml <<'YML'
+repo_init "$tmp/repo" || exit 1
+printf 'gate:\n  script: [echo gate]\n  when: manual\n  allow_failure: false\n' >"$tmp/repo/child.yml"
+repo_ci "$tmp/repo" <<'YML' || exit 1
 child:
   trigger:
     include: child.yml
@@ -26,8 +27,6 @@ after:
   stage: deploy
   script: [echo after]
 YML
-printf 'gate:\n  script: [echo gate]\n  when: manual\n  allow_failure: false\n' > child.yml
-git add . && git -c user.email=t@t -c user.name=t commit -qm init) || exit 1
 server_start --workers 1 || exit 1
 req POST /api/v1/projects "$admin" "{\"name\":\"restart\",\"repo_url\":\"$tmp/repo\"}"
 project=$(jget "['id']")

@@ -19,7 +19,6 @@ db=() # the rows are corrupted with sqlite3: this script's store is the data dir
 trap 'server_stop; rm -rf "$tmp"' EXIT
 shared_dir
 
-mkdir "$tmp/repo"
 {
   printf 'a:\n  script: [echo a]\n'
   printf 'b:\n  needs: [a]\n  script: [echo b]\n'
@@ -27,9 +26,7 @@ mkdir "$tmp/repo"
   printf 'd:\n  stage: deploy\n  when: manual\n  script: [echo d]\n'
   printf 'e:\n  stage: deploy\n  script: [echo e]\n'
   printf 'f:\n  stage: deploy\n  retry: 2\n  script: [echo f]\n'
-} >"$tmp/repo/.gitlab-ci.yml"
-(cd "$tmp/repo" && git init -q -b main && git add . &&
-  git -c user.email=t@t -c user.name=t commit -qm init) || exit 1
+} | repo_ci "$tmp/repo" || exit 1
 
 server_start --workers 0 || exit 1
 req POST /api/v1/projects "$admin" "{\"name\":\"corrupt\",\"repo_url\":\"$tmp/repo\"}"

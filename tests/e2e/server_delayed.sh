@@ -13,7 +13,6 @@ tmp=$(mktemp -d)
 . "$(dirname "$0")/lib/server.sh"
 trap 'server_stop; rm -rf "$tmp"' EXIT
 
-mkdir "$tmp/repo"
 {
   # the 30 pipelines are of one branch: no auto-cancel of the older ones (GitLab cancels
   # redundant pipelines' jobs that have not started, delayed ones included)
@@ -22,9 +21,7 @@ mkdir "$tmp/repo"
   for i in 1 2 3 4 5 6 7 8 9; do
     printf 'soon-%s:\n  when: delayed\n  start_in: 2 seconds\n  script: [echo soon]\n' "$i"
   done
-} >"$tmp/repo/.gitlab-ci.yml"
-(cd "$tmp/repo" && git init -q -b main && git add . &&
-  git -c user.email=t@t -c user.name=t commit -qm init) || exit 1
+} | repo_ci "$tmp/repo" || exit 1
 
 # no workers: a due job becomes pending and stays so, which is what is counted
 server_start --workers 0 || exit 1

@@ -16,9 +16,9 @@ tmp=$(mktemp -d)
 . "$src/tests/e2e/lib/server.sh"
 trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
-git_commit() { git -C "$tmp/repo" -c user.email=t@t -c user.name=t commit -qam "$1"; }
-mkdir "$tmp/repo"
-(cd "$tmp/repo" && git init -q -b main && cat > .gitlab-ci.yml <<'YML'
+git_commit() { git -C "$tmp/repo" commit -qam "$1"; }
+repo_init "$tmp/repo" && echo 1 >"$tmp/repo/version" || exit 1
+repo_ci "$tmp/repo" one <<'YML' || exit 1
 stages: [deploy, cleanup]
 review:
   stage: deploy
@@ -38,8 +38,6 @@ production:
   script: [echo "deploying $CI_COMMIT_SHA to $CI_ENVIRONMENT_NAME"]
   environment: {name: production, url: https://prod.test}
 YML
-echo 1 > version && git add . && git -c user.email=t@t -c user.name=t commit -qm one) ||
-  { echo "cannot make a git repo" >&2; exit 1; }
 
 server_start || { bad "server starts"; finish; exit 1; }
 ok "server starts ($url)"

@@ -230,9 +230,7 @@ gl -H "UNLEASH-INSTANCEID: $inst" -H 'UNLEASH-APPNAME: production' "$url/api/v4/
 expect "the old instance id stops working" 401 "$code"
 
 # ---- rollouts from a pipeline: a job's CI_JOB_TOKEN (a job taken over the runner API) ----
-mkdir "$tmp/repo"
-(cd "$tmp/repo" && git init -q -b main && printf 'deploy:\n  script: [echo deploy]\n' >.gitlab-ci.yml &&
-  git add . && git -c user.email=t@t -c user.name=t commit -qm init) || bad "a git repository is made"
+printf 'deploy:\n  script: [echo deploy]\n' | repo_ci "$tmp/repo" || bad "a git repository is made"
 req POST /api/v1/projects "$maint" "{\"name\":\"deployer\",\"repo_url\":\"$tmp/repo\"}"
 d=$(jget "['id']")
 req POST /api/v1/projects/$d/feature_flags "$maint" '{"name":"checkout"}'

@@ -17,21 +17,19 @@ tmp=$(mktemp -d)
 . "$(dirname "$0")/lib/server.sh"
 trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
-git_c() { git -c user.email=t@t -c user.name=t "$@"; }
-mkdir "$tmp/repo"
-(cd "$tmp/repo" && git init -q -b main && cat > .gitlab-ci.yml <<'YML'
+repo_ci "$tmp/repo" <<'YML' || exit 1
 job:
   script:
     - echo "source=$CI_PIPELINE_SOURCE ref=$CI_COMMIT_REF_NAME tag=${CI_COMMIT_TAG:-none}"
 YML
-git add . && git_c commit -qm init && git tag v1.0 &&
-  git checkout -qb slow && cat > .gitlab-ci.yml <<'YML'
+git -C "$tmp/repo" tag v1.0 && git -C "$tmp/repo" checkout -qb slow || exit 1
+repo_ci "$tmp/repo" slow <<'YML' || exit 1
 slow:
   script:
     - for i in 1 2 3 4 5; do printf 'tick %s\r\n' $i; echo "é line $i"; sleep 0.3; done
     - echo done
 YML
-git_c commit -qam slow && git checkout -q main) || { echo "cannot make a git repo" >&2; exit 1; }
+git -C "$tmp/repo" checkout -q main || exit 1
 
 server_start || { bad "server starts"; exit 1; }
 

@@ -34,9 +34,8 @@ chmod 0711 "$tmp" # a root server runs jobs as nobody: the data directory's path
 rpid=
 trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; [[ -n $rpid ]] && kill "$rpid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
-gitc() { git -C "$tmp/repo" -c user.email=t@t -c user.name=t "$@"; }
-mkdir -p "$tmp/repo"
-(cd "$tmp/repo" && git init -q -b main && cat > .gitlab-ci.yml <<'YML'
+gitc() { git -C "$tmp/repo" "$@"; }
+repo_ci "$tmp/repo" <<'YML' || exit 1
 workflow:
   rules:
     - if: $CI_PIPELINE_SOURCE == "merge_request_event"
@@ -56,7 +55,6 @@ docs:
     - changes: [docs/*]
   script: [echo docs]
 YML
-git add . && git -c user.email=t@t -c user.name=t commit -qm init) || { echo "cannot make a repo" >&2; exit 1; }
 base=$(gitc rev-parse main)
 gitc checkout -qb feature
 mkdir -p "$tmp/repo/docs" && echo a > "$tmp/repo/docs/a.md" && gitc add docs && gitc commit -qm docs

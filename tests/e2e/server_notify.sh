@@ -34,7 +34,6 @@ hport=$(python3 -c "import json; print(json.load(open('$tmp/recv/ports'))['http'
 sport=$(python3 -c "import json; print(json.load(open('$tmp/recv/ports'))['smtp'])")
 R=http://127.0.0.1:$hport
 
-git_c() { git -c user.email=t@t -c user.name=t "$@"; }
 repo_ci "$tmp/repo" <<YML || exit 1
 workflow:
   name: '\$PNAME'

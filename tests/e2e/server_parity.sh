@@ -156,11 +156,10 @@ expect "its log names the downstream pipeline" 1 \
 # include:project and include:component from another project of the server (its mirror),
 # a nested include:local read from that project; include:remote refused with one message
 mkdir -p "$tmp/lib/templates"
-(cd "$tmp/lib" && git init -q -b main \
-  && printf 'include: {local: nested.yml}\nfrom_lib:\n  script: [echo from-lib]\n' > ci.yml \
+(cd "$tmp/lib" && printf 'include: {local: nested.yml}\nfrom_lib:\n  script: [echo from-lib]\n' > ci.yml \
   && printf 'nested_lib:\n  script: [echo nested]\n' > nested.yml \
-  && printf 'spec:\n  inputs:\n    who: {default: x}\n---\ngreet_$[[ inputs.who ]]:\n  script: [echo hi]\n' > templates/greet.yml \
-  && git add . && git -c user.email=t@t -c user.name=t commit -qm init && git tag v1.0.0) || exit 1
+  && printf 'spec:\n  inputs:\n    who: {default: x}\n---\ngreet_$[[ inputs.who ]]:\n  script: [echo hi]\n' > templates/greet.yml) || exit 1
+repo_init "$tmp/lib" && repo_commit "$tmp/lib" && git -C "$tmp/lib" tag v1.0.0 || exit 1
 repo_ci "$tmp/app" <<'YML' || exit 1
 include:
   - project: lib

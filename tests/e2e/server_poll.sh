@@ -16,15 +16,12 @@ tmp=$(mktemp -d)
 . "$(dirname "$0")/lib/server.sh"
 trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
-git_c() { git -C "$tmp/repo" -c user.email=t@t -c user.name=t "$@"; }
-mkdir "$tmp/repo"
-git -C "$tmp/repo" init -q -b main || { echo "cannot make a git repo" >&2; exit 1; }
-cat >"$tmp/repo/.gitlab-ci.yml" <<'YML'
+git_c() { git -C "$tmp/repo" "$@"; }
+repo_ci "$tmp/repo" <<'YML' || exit 1
 job:
   script:
     - echo "source=$CI_PIPELINE_SOURCE sha=$CI_COMMIT_SHA"
 YML
-git_c add . && git_c commit -qm init
 
 start() { server_start || { bad "server starts"; exit 1; }; }
 polls() { curl -s -H "Authorization: Bearer $admin" "$url/metrics" | sed -n 's/^sluice_polls_total //p'; }
@@ -97,13 +94,12 @@ expect "a polled project can be deleted" 204 "$code"
 git_c commit -q --allow-empty -m fourth
 
 # a commit a webhook built first is not built again by the next poll
-git init -q -b main "$tmp/repo2" && cp "$tmp/repo/.gitlab-ci.yml" "$tmp/repo2/" &&
-  git -C "$tmp/repo2" add . && git -C "$tmp/repo2" -c user.email=t@t -c user.name=t commit -qm init
+repo_ci "$tmp/repo2" <"$tmp/repo/.gitlab-ci.yml" || exit 1
 base=$(polls)
 api POST /api/v1/projects "{\"name\":\"both\",\"repo_url\":\"$tmp/repo2\",\"poll_interval_s\":4,\"webhook_secret\":\"s\"}"
 both=$(jget "['id']")
 wait_polls $((base + 1)) # the first poll (at once) records the branch; the next is 4 s after it
-git -C "$tmp/repo2" -c user.email=t@t -c user.name=t commit -q --allow-empty -m pushed
+git -C "$tmp/repo2" commit -q --allow-empty -m pushed
 push="{\"ref\":\"refs/heads/main\",\"after\":\"$(git -C "$tmp/repo2" rev-parse main)\"}"
 sig=$(printf '%s' "$push" | python3 -c 'import hmac,hashlib,sys; print(hmac.new(b"s", sys.stdin.buffer.read(), hashlib.sha256).hexdigest())')
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/hooks/github?project=$both" --data-binary "$push" \

@@ -33,9 +33,7 @@ expect "--allow-remote-includes takes host names, not URLs" "2 1" \
 
 server_start --allow-remote-includes "example.org, 127.0.0.1" || { bad "the server starts"; finish; exit; }
 
-mkdir "$tmp/app"
-(cd "$tmp/app" && git init -q -b main && printf 'own:\n  script: [echo own]\n' > .gitlab-ci.yml \
-  && git add . && git -c user.email=t@t -c user.name=t commit -qm init) || exit 1
+printf 'own:\n  script: [echo own]\n' | repo_ci "$tmp/app" || exit 1
 req POST /api/v1/projects "$admin" "{\"name\":\"app\",\"repo_url\":\"$tmp/app\"}"
 project=$(jget "['id']")
 

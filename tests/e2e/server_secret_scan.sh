@@ -158,7 +158,7 @@ expect "the token cut by a restart is found from the store's copy" 2 "$(count "$
 secret=push-hook-secret
 mkdir -p "$tmp/pushrepo"
 commit() { # commit MESSAGE: commits what is in $tmp/pushrepo, sets sha
-  (cd "$tmp/pushrepo" && git add -A && git -c user.email=t@t -c user.name=t commit -qm "$1") || exit 1
+  repo_commit "$tmp/pushrepo" "$1" || exit 1
   sha=$(git -C "$tmp/pushrepo" rev-parse HEAD)
 }
 push() { # push: the GitLab webhook of main at $sha -> $code, $body
@@ -177,7 +177,7 @@ pem_key() { # a made-up PEM private key block (not a key), written out in pieces
   for i in 1 2 3 4; do printf 'MIIEpAIBAAKCAQEA%s7vQm4pL2xZk9TnR8sWb3HdYc6JfUe1qGa0o5XlViNtKyB\n' "$i"; done
   printf -- '-----END RSA PRIVATE %s-----\n' KEY
 }
-(cd "$tmp/pushrepo" && git init -q -b main && printf 'job:\n  script: [echo hi]\n' >.gitlab-ci.yml)
+repo_init "$tmp/pushrepo" && printf 'job:\n  script: [echo hi]\n' >"$tmp/pushrepo/.gitlab-ci.yml" || exit 1
 commit "ci"
 req POST /api/v1/projects "$admin" "{\"name\":\"pushed\",\"repo_url\":\"$tmp/pushrepo\",\"default_branch\":\"main\",\"webhook_secret\":\"$secret\"}"
 pproject=$(jget "['id']")

@@ -18,7 +18,7 @@ chmod 0711 "$tmp" # a root server runs jobs as nobody: the data directory's path
 . "$src/tests/e2e/lib/server.sh"
 trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
-gitc() { git -C "$tmp/repo" -c user.email=t@t -c user.name=t "$@"; }
+gitc() { git -C "$tmp/repo" "$@"; }
 repo_ci "$tmp/repo" one <<'YML' || exit 1
 show:
   script: [echo "protected=$CI_COMMIT_REF_PROTECTED ref=$CI_COMMIT_REF_NAME"]
@@ -239,8 +239,8 @@ fi
 expect "no byte sluice wrote (store, WAL, logs, its own output) holds the secret in clear" "" "$hits"
 
 # ---- rules and include paths see the stored variables; failed pipelines' errors are masked ----
-mkdir -p "$tmp/rrepo/ci/parts"
-(cd "$tmp/rrepo" && git init -q -b main && cat > .gitlab-ci.yml <<'YML'
+mkdir -p "$tmp/rrepo/ci/parts" && printf 'extra:\n  script: [echo extra]\n' >"$tmp/rrepo/ci/parts/extra.yml"
+repo_ci "$tmp/rrepo" rules <<'YML' || exit 1
 include:
   - local: ci/$INC_DIR/extra.yml
 workflow:
@@ -259,12 +259,9 @@ prot_gated:
 plain:
   script: [echo "plain"]
 YML
-printf 'extra:\n  script: [echo extra]\n' > ci/parts/extra.yml
-git add . && git -c user.email=t@t -c user.name=t commit -qm rules && git checkout -qb feature &&
-  git checkout -qb broken &&
-  printf 'include:\n  - local: ci/$HIDDEN_DIR/x.yml\nplain:\n  script: [echo]\n' > .gitlab-ci.yml &&
-  git -c user.email=t@t -c user.name=t commit -qam broken) ||
-  { echo "cannot make a git repo" >&2; exit 1; }
+git -C "$tmp/rrepo" checkout -qb feature && git -C "$tmp/rrepo" checkout -qb broken || exit 1
+printf 'include:\n  - local: ci/$HIDDEN_DIR/x.yml\nplain:\n  script: [echo]\n' |
+  repo_ci "$tmp/rrepo" broken || exit 1
 req POST /api/v1/projects "$maint" "{\"name\":\"rules\",\"repo_url\":\"file://$tmp/rrepo\",\"default_branch\":\"main\"}"
 rproj=$(jget "['id']")
 setvar "/api/v1/projects/$rproj/variables" '{"key":"INC_DIR","value":"parts"}'

@@ -14,9 +14,7 @@ tmp=$(mktemp -d)
 hang=
 trap '[[ -n $hang ]] && kill "$hang" 2>/dev/null; server_stop; rm -rf "$tmp"' EXIT
 
-mkdir "$tmp/repo"
-(cd "$tmp/repo" && git init -q -b main && printf 'job:\n  script: [echo fine]\n' >.gitlab-ci.yml &&
-  git add . && git -c user.email=t@t -c user.name=t commit -qm init) || exit 1
+printf 'job:\n  script: [echo fine]\n' | repo_ci "$tmp/repo" || exit 1
 mkdir "$tmp/remote" && git clone -q --bare "$tmp/repo" "$tmp/remote/x.git" || exit 1
 
 # the silent remote: answers the check when the project is made (one request), then accepts
