@@ -4,6 +4,7 @@
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 . "$(dirname "$0")/lib/skip.sh"
+. "$(dirname "$0")/lib/repo.sh"
 needs git
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok - $1"; }
@@ -13,8 +14,7 @@ eq() { if [[ $2 == "$3" ]]; then ok "$1"; else out="got '$3', want '$2'"; bad "$
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cd "$dir" || exit 1
-git init -q . && git config user.email t@example.com && git config user.name t
-cat >.gitlab-ci.yml <<'YAML'
+repo_ci . <<'YAML' || exit 1
 stages: [build, test]
 build:
   stage: build
@@ -29,7 +29,6 @@ deploy:
   when: manual
   script: echo deployed
 YAML
-git add . && git commit -qm init
 out=$("$bin" run --list 2>&1)
 has "--list: header" "job     stage  when        allow_failure  needs"
 has "--list: needs" "test    test   on_success  true           build"

@@ -4,6 +4,7 @@
 # usage errors and sluice's own diagnostics on stderr.
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+. "$(dirname "$0")/lib/repo.sh"
 pass=0 fail=0
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
@@ -44,7 +45,7 @@ run "$bin" lint --json -f bad.yml
 is "lint --json invalid exits 1" "$rc" 1
 has "lint --json on stdout" '"valid": false' "$out"
 # run --json: stdout is JSON lines only, even for a pipeline that does not run
-git init -q . 2>/dev/null
+repo_init . || exit 1
 printf 'workflow:\n  rules:\n    - if: $NEVER\njob:\n  script: echo ok\n' >skipped.yml
 run env -u CI "$bin" run --json -f skipped.yml
 is "run --json, a skipped pipeline: exit 0" "$rc" 0

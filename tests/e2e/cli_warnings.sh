@@ -5,6 +5,7 @@
 # In lint, plan and run alike.
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+. "$(dirname "$0")/lib/repo.sh"
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok - $1"; }
 bad() { fail=$((fail + 1)); echo "not ok - $1"; echo "$out" | sed 's/^/#   /'; }
@@ -17,8 +18,7 @@ count() { # NAME WANT TEXT: TEXT occurs on exactly WANT lines
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cd "$dir" || exit 1
-git init -q . && git config user.email t@example.com && git config user.name t
-cat >.gitlab-ci.yml <<'YAML'
+repo_ci . <<'YAML' || exit 1
 variables:
   DEPLOY_ENV: prod
 a:
@@ -43,7 +43,6 @@ c:
     variables:
       - $MY_OWN_PROJECT_VARIABLE == "x" || $CI_COMMIT_REF_NAME =~ /$CI_COMMIT_BRNCH/
 YAML
-git add . && git commit -qm init
 out=$("$bin" lint 2>/dev/null)
 has "lint: variable hint" "hint: did you mean \`CI_COMMIT_BRANCH\`?"
 has "lint: defined variable hint" "hint: did you mean \`DEPLOY_ENV\`?"

@@ -5,6 +5,7 @@
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 . "$(dirname "$0")/lib/skip.sh"
+. "$(dirname "$0")/lib/repo.sh"
 needs git
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok - $1"; }
@@ -23,10 +24,9 @@ wait_for() { # RE COUNT FILE
 }
 mkdir -p "$dir/p/docs" "$dir/p/src"
 cd "$dir/p" || exit 1
-git init -q . && git config user.email t@example.com && git config user.name t
 echo a >docs/a.md
 echo b >src/b.c
-cat >.gitlab-ci.yml <<'YAML'
+repo_ci . <<'YAML' || exit 1
 build:
   script: echo building
 docs:
@@ -34,7 +34,6 @@ docs:
     - changes: [docs/**]
   script: echo documenting
 YAML
-git add . && git commit -qm init
 "$bin" run --watch --no-color >"$dir/out" 2>"$dir/err" &
 pid=$!
 wait_for '^sluice: watching 3 tracked files' 1 "$dir/err" && ok "first run, then watching" || bad "first run, then watching"

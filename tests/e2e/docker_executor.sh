@@ -8,6 +8,7 @@
 # and --executor shell ignoring the image with a warning.
 set -u
 . "$(dirname "$0")/lib/skip.sh"
+. "$(dirname "$0")/lib/repo.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 src=${SL_SOURCE_DIR:?SL_SOURCE_DIR is not set}
 command -v git >/dev/null || skip "needs git"
@@ -20,10 +21,7 @@ trap 'podman_stop; rm -rf "$tmp"' EXIT
 
 proj=$tmp/project
 mkdir -p "$proj" && cd "$proj" || exit 1
-git init -q -b main .
-# a fresh machine has no git identity: the test commits as its own
-export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t
-cat >.gitlab-ci.yml <<'YML'
+repo_ci . <<'YML' || exit 1
 by-name:
   image: localhost/busybox:ci
   script:
@@ -50,7 +48,6 @@ pull-fails:
   image: example.invalid/none/img:1
   script: [echo must-not-run]
 YML
-git add -A && git commit -qm init
 out=$("$bin" run --no-color 2>&1)
 has "image by name: job ran in the container" "in /builds/"
 has "workspace bind-mounted" "workspace-mounted"

@@ -11,6 +11,7 @@ set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 src=${SL_SOURCE_DIR:?SL_SOURCE_DIR is not set}
 . "$(dirname "$0")/lib/skip.sh"
+. "$(dirname "$0")/lib/repo.sh"
 command -v git >/dev/null || skip "needs git"
 . "$(dirname "$0")/lib/check.sh"
 
@@ -33,9 +34,7 @@ read -r -a P <"$srv/podman-cmd"
 
 proj=$tmp/project
 mkdir -p "$proj" && cd "$proj" || exit 1
-git init -q -b main .
-export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t
-cat >.gitlab-ci.yml <<'YML'
+repo_ci . <<'YML' || exit 1
 one:
   image: localhost/busybox:ci
   services:
@@ -87,7 +86,6 @@ deaf:
     - nslookup registry.example.com-tools-deaf >/dev/null 2>&1 && echo dash-alias-resolves
     - echo deaf-job-ran
 YML
-git add -A && git commit -qm init
 out=$(SL_HOST_PROBE=leaked "$bin" run --no-color 2>&1)
 has "the host's environment does not reach the container" "probe=unset"
 has "alias: first of a comma-separated alias" "alias1 hello-from-one"

@@ -6,6 +6,7 @@
 # then --offline from the cache, and GitLab's messages for what cannot be resolved.
 set -u
 . "$(dirname "$0")/lib/skip.sh"
+. "$(dirname "$0")/lib/repo.sh"
 bin=$(realpath "${SLUICE_BIN:?SLUICE_BIN is not set}")
 if ! command -v git >/dev/null || ! command -v python3 >/dev/null; then
   skip "needs git and python3"
@@ -31,7 +32,6 @@ tmp=$(mktemp -d)
 . "$(dirname "$0")/lib/http_dir.sh"
 trap 'http_dir_stop; rm -rf "$tmp"' EXIT
 export SLUICE_INCLUDE_CACHE=$tmp/cache GIT_CONFIG_NOSYSTEM=1 HOME=$tmp
-g() { git -c user.email=dev@example.com -c user.name=Dev -c commit.gpgsign=false "$@"; }
 
 # a loopback HTTP server on a free port (lib/http_dir.sh)
 mkdir -p "$tmp/www"
@@ -43,21 +43,21 @@ port=$http_port
 # a library project: a file with a nested local include, and a component with inputs
 lib=$tmp/lib
 mkdir -p "$lib/templates/greet"
-cd "$lib" && git init -q -b main
+repo_init "$lib" && cd "$lib" || exit 1
 printf 'include: {local: nested.yml}\nproj_job: {script: [echo p]}\n' > ci.yml
 printf 'nested_job: {script: [echo n]}\n' > nested.yml
 printf 'spec:\n  inputs:\n    who: {default: world}\n---\ngreet_$[[ inputs.who ]]:\n  script: [echo hi]\n' \
   > templates/greet/template.yml
-g add -A && g commit -qm one && g tag v1.0.0
+repo_commit . one && git tag v1.0.0 || exit 1
 sed -i 's/echo hi/echo hello/' templates/greet/template.yml
 printf 'old_job: {script: [echo o]}\n' > templates/old.yml
-g add -A && g commit -qm two && g tag v1.2.0 && g tag not-a-version
+repo_commit . two && git tag v1.2.0 && git tag not-a-version || exit 1
 
 mkdir -p "$tmp/templates/Jobs"
 printf 'tpl_job: {script: [echo t]}\n' > "$tmp/templates/Jobs/Build.gitlab-ci.yml"
 
 repo=$tmp/repo
-mkdir -p "$repo" && cd "$repo" && git init -q -b main
+repo_init "$repo" && cd "$repo" || exit 1
 git remote add origin "https://gitlab.example.com/me/app.git"
 cat > .gitlab-ci.yml <<EOF
 include:
@@ -71,7 +71,7 @@ include:
   - component: gitlab.example.com/group/lib/old@1
 main_job: {script: [echo m]}
 EOF
-g add -A && g commit -qm init
+repo_commit . || exit 1
 map=(--include-project "group/lib=$lib" --template-dir "$tmp/templates")
 
 check "plan resolves every kind" 0 "$bin" plan "${map[@]}"

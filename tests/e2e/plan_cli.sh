@@ -4,6 +4,7 @@
 # pipeline-creation errors, lint errors as FILE:LINE:COL: message).
 set -u
 . "$(dirname "$0")/lib/skip.sh"
+. "$(dirname "$0")/lib/repo.sh"
 bin=$(realpath "${SLUICE_BIN:?SLUICE_BIN is not set}")
 if ! command -v git >/dev/null || ! command -v python3 >/dev/null; then
   skip "needs git and python3"
@@ -30,10 +31,7 @@ trap 'rm -rf "$tmp"' EXIT
 repo=$tmp/repo
 mkdir -p "$repo/src"
 cd "$repo"
-git init -q -b main
-git config user.email dev@example.com
-git config user.name Dev
-git config commit.gpgsign false
+repo_init . || exit 1
 cat > .gitlab-ci.yml <<'EOF'
 workflow:
   name: "$CI_COMMIT_REF_NAME by $CI_PIPELINE_SOURCE"
@@ -66,12 +64,8 @@ deploy:
     - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH
       when: manual
 EOF
-echo 'int main;' > src/main.c
-git add -A
-git commit -qm "first"
-echo 'int x;' > src/x.c
-git add -A
-git commit -qm "second"
+echo 'int main;' > src/main.c && repo_commit . first || exit 1
+echo 'int x;' > src/x.c && repo_commit . second || exit 1
 git tag v1.0
 
 check "plan: created" 0 "$bin" plan

@@ -4,6 +4,7 @@
 # the second's job starts only after the first's ended.
 set -u
 . "$(dirname "$0")/lib/skip.sh"
+. "$(dirname "$0")/lib/repo.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 command -v git >/dev/null || skip "needs git"
 pass=0 fail=0
@@ -12,16 +13,13 @@ bad() { fail=$((fail + 1)); echo "not ok - $1"; [[ -n ${2:-} ]] && sed 's/^/#   
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
-git init -q -b main .
-export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t
-cat >.gitlab-ci.yml <<YML
+repo_ci . <<YML || exit 1
 job:
   script:
     - echo start >> $tmp/order
     - while [ ! -e $tmp/go ]; do sleep 0.05; done
     - echo end >> $tmp/order
 YML
-git add -A && git commit -qm init
 "$bin" run --no-color >"$tmp/first.out" 2>&1 &
 first=$!
 # the first holds the lock once its job has started

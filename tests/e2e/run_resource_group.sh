@@ -4,14 +4,14 @@
 # holds the group, and jobs of other groups or of none still run in parallel.
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+. "$(dirname "$0")/lib/repo.sh"
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok - $1"; }
 bad() { fail=$((fail + 1)); echo "not ok - $1"; [[ $# -gt 1 ]] && echo "$2" | sed 's/^/#   /'; }
 expect() { if [[ $2 == "$3" ]]; then ok "$1"; else bad "$1: got '$3', want '$2'" "${4:-}"; fi; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" && git init -q -b main
-cat > .gitlab-ci.yml <<'YML'
+repo_ci . one <<'YML' || exit 1
 .hold: &hold
   - mkdir "$LOCKS/$GROUP" || { echo "overlap in $GROUP"; exit 1; }
   - sleep 0.5
@@ -33,7 +33,6 @@ other:
   variables: {GROUP: staging}
   script: *hold
 YML
-git add . && git -c user.email=t@t -c user.name=t commit -qm one
 mkdir "$tmp/locks"
 out=$("$bin" run --no-color -j 4 --var LOCKS="$tmp/locks" 2>&1)
 expect "the pipeline passes: no two jobs of a group overlapped" 0 "$?" "$out"

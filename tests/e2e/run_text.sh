@@ -4,6 +4,7 @@
 # the pipeline semantics are checked by run_cases.sh.)
 set -u
 . "$(dirname "$0")/lib/skip.sh"
+. "$(dirname "$0")/lib/repo.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 command -v git >/dev/null || skip "needs git"
 pass=0 fail=0
@@ -19,8 +20,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 proj=$tmp/project
 mkdir -p "$proj" && cd "$proj" || exit 1
-git init -q -b main .
-cat > .gitlab-ci.yml <<'YML'
+echo "data" > file.txt
+repo_ci . <<'YML' || exit 1
 stages: [build, test]
 build-it:
   stage: build
@@ -37,8 +38,6 @@ slow:
   timeout: 1s
   script: [sleep 60]
 YML
-echo "data" > file.txt
-git add -A && git -c user.name=t -c user.email=t@t commit -qm init
 
 out=$(env -u CI "$bin" run --no-color -j 2 2>&1 </dev/null); rc=$?
 [[ $rc == 1 ]] && ok "failed pipeline exits 1" || bad "failed pipeline exits 1 (got $rc)" "$out"

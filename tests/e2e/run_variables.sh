@@ -5,6 +5,7 @@
 # removed after the run, and clear errors for a bad file.
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+. "$(dirname "$0")/lib/repo.sh"
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok - $1"; }
 bad() { fail=$((fail + 1)); echo "not ok - $1"; [[ $# -gt 1 ]] && echo "$2" | sed 's/^/#   /'; }
@@ -13,8 +14,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export HOME=$tmp/home
 mkdir -p "$HOME/.config/sluice" "$tmp/p/.sluice"
-cd "$tmp/p" && git init -q -b main
-cat > .gitlab-ci.yml <<'YML'
+repo_ci . one <<'YML' || exit 1
 variables:
   FROM_YAML: yaml
   OVERRIDE_ME: yaml
@@ -25,7 +25,6 @@ show:
     - echo "$CERT" > .cert-path
     - echo "token $TOKEN"; printf '%s' "$TOKEN" | base64
 YML
-git add . && git -c user.email=t@t -c user.name=t commit -qm one
 cat > "$HOME/.config/sluice/variables.yml" <<'YML'
 HOME_ONE: from-home
 PROJECT_ONE: home-loses

@@ -6,6 +6,7 @@
 # removed afterwards.
 set -u
 . "$(dirname "$0")/lib/skip.sh"
+. "$(dirname "$0")/lib/repo.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 command -v git >/dev/null || skip "needs git"
 probe=$("$bin" __sandbox -- /bin/true 2>&1) || skip "the kernel refuses the sandbox: $probe"
@@ -14,12 +15,9 @@ tmp=$(mktemp -d /var/tmp/sluice-sandbox-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 proj=$tmp/project
 mkdir -p "$proj" && cd "$proj" || exit 1
-git init -q -b main .
-# a fresh machine has no git identity: the test commits as its own
-export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t
 sleep 600 &
 hostpid=$!
-cat >.gitlab-ci.yml <<YML
+repo_ci . <<YML || exit 1
 views:
   script:
     - echo inside > mine.txt && cat mine.txt
@@ -32,7 +30,6 @@ views:
     - timeout 3 bash -c 'echo > /dev/tcp/10.255.255.53/53' 2>/dev/null || echo no-network
     - ls /tmp | wc -l | sed 's/^/tmp-entries=/'
 YML
-git add -A && git commit -qm init
 mkdir -p .sluice && echo s3cret >.sluice/secret.txt
 out=$("$bin" run --no-color --executor sandbox 2>&1)
 kill $hostpid 2>/dev/null

@@ -10,6 +10,7 @@
 #   - no cgroup delegation: the job's user (nobody) may not create cgroups.
 set -u
 . "$(dirname "$0")/lib/skip.sh"
+. "$(dirname "$0")/lib/repo.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 command -v git >/dev/null || skip "needs git"
 command -v unshare >/dev/null || skip "needs unshare (util-linux)"
@@ -24,10 +25,7 @@ chmod 711 "$tmp"
 bin_for_nobody
 proj=$tmp/project
 mkdir -p "$proj" && cd "$proj" || exit 1
-git init -q -b main .
-export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t
-printf 'job:\n  script: echo ran-the-job\n' >.gitlab-ci.yml
-git add -A && git commit -qm init
+printf 'job:\n  script: echo ran-the-job\n' | repo_ci . || exit 1
 
 # a limit the helper cannot read is a usage error, never an unlimited job (atoll read
 # "64m" or "abc" as 64 or 0 before)

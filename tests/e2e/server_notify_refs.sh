@@ -30,15 +30,13 @@ rpid=$!
 wait_for 60 test -s "$tmp/recv/ports" || { bad "the receivers start" "$(cat "$tmp/recv.err")"; finish; exit 1; }
 R=http://127.0.0.1:$(python3 -c "import json; print(json.load(open('$tmp/recv/ports'))['http'])")
 
-gitc() { git -C "$tmp/repo" -c user.email=t@t -c user.name=t "$@"; }
-mkdir "$tmp/repo"
-(cd "$tmp/repo" && git init -q -b main && cat >.gitlab-ci.yml <<'YML'
+gitc() { git -C "$tmp/repo" "$@"; }
+repo_ci "$tmp/repo" <<'YML' || exit 1
 job:
   script:
     - echo "on $CI_COMMIT_REF_NAME"
     - if [ "${FAIL:-}" = yes ]; then echo "failing as asked"; exit 1; fi
 YML
-git add . && git -c user.email=t@t -c user.name=t commit -qm init) || { echo "cannot make a git repo" >&2; exit 1; }
 gitc branch release
 gitc branch feature
 

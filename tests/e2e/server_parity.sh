@@ -130,8 +130,8 @@ expect "main's next pipeline restores its own cache, not the unprotected one's" 
 
 # a bridge (trigger:) runs its child pipeline on the server too (trigger:include: the same
 # commit, its own pipeline), and its log says which
-mkdir "$tmp/bridge"
-(cd "$tmp/bridge" && git init -q -b main && cat >.gitlab-ci.yml <<'YML'
+mkdir "$tmp/bridge" && printf 'unit:\n  script: [echo unit]\n' >"$tmp/bridge/child.yml"
+repo_ci "$tmp/bridge" <<'YML' || exit 1
 child:
   trigger:
     include: child.yml
@@ -140,8 +140,6 @@ after:
   stage: deploy
   script: [echo after]
 YML
-printf 'unit:\n  script: [echo unit]\n' > child.yml
-git add . && git -c user.email=t@t -c user.name=t commit -qm init) || exit 1
 req POST /api/v1/projects "$admin" "{\"name\":\"bridge\",\"repo_url\":\"$tmp/bridge\"}"
 project=$(jget "['id']")
 run_pipeline '{}'
