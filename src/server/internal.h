@@ -740,6 +740,15 @@ void sl_srv_scan_free(struct sl_server *s);
  * Answers what the append answered; scanning errors are logged, never returned. */
 int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, size_t len,
                       int64_t now, int64_t *end_out, struct sl_error *err);
+/* The log scan's caches: the last SRV_SCAN_OVERLAP bytes of the SRV_SCAN_TAILS_MAX jobs that
+ * logged last, and the rules of the SRV_SCAN_RULES_MAX pipelines that logged last. */
+#define SRV_SCAN_TAILS_MAX 64
+#define SRV_SCAN_RULES_MAX 16
+struct sl_srv_scan_stats {
+    uint64_t tails_read_back; /* chunks whose earlier bytes came from the store, not memory */
+    uint64_t rules_read;      /* rule files looked for in a project's mirror */
+};
+void sl_srv_scan_stats(struct sl_server *s, struct sl_srv_scan_stats *out);
 /* A project's rule files, the first of them that exists is read (secret_push.c). */
 extern const char *const sl_srv_scan_rule_files[2];
 /* The default rules extended by the rule file NAME's TEXT (LEN bytes; NULL: none). A file that

@@ -31,7 +31,7 @@
 
 #include <git2.h>
 
-#define TAILS_MAX 64 /* jobs whose log end is kept: 64 x 8 KiB */
+#define TAILS_MAX SRV_SCAN_TAILS_MAX /* jobs whose log end is kept: 64 x 8 KiB */
 
 struct log_tail {
     int64_t job_id;      /* 0: free */
@@ -42,7 +42,7 @@ struct log_tail {
     char buf[SRV_SCAN_OVERLAP];
 };
 
-#define RULES_MAX 16 /* pipelines whose rules are kept */
+#define RULES_MAX SRV_SCAN_RULES_MAX /* pipelines whose rules are kept */
 
 struct pipeline_rules {
     int64_t pipeline_id; /* 0: free */
@@ -56,6 +56,7 @@ struct srv_log_tails {
     uint64_t clock;
     struct log_tail t[TAILS_MAX];
     struct pipeline_rules r[RULES_MAX];
+    struct sl_srv_scan_stats stats; /* under MU */
 };
 
 int sl_srv_scan_init(struct sl_server *s, struct sl_error *err)
@@ -66,6 +67,25 @@ int sl_srv_scan_init(struct sl_server *s, struct sl_error *err)
     s->tails = sl_xcalloc(1, sizeof(*s->tails));
     pthread_mutex_init(&s->tails->mu, NULL);
     return 0;
+}
+
+void sl_srv_scan_stats(struct sl_server *s, struct sl_srv_scan_stats *out)
+{
+    *out = (struct sl_srv_scan_stats){0};
+    if (!s->tails)
+        return;
+    pthread_mutex_lock(&s->tails->mu);
+    *out = s->tails->stats;
+    pthread_mutex_unlock(&s->tails->mu);
+}
+
+static void count(struct srv_log_tails *ts, uint64_t *counter)
+{
+    if (!ts)
+        return;
+    pthread_mutex_lock(&ts->mu);
+    (*counter)++;
+    pthread_mutex_unlock(&ts->mu);
 }
 
 void sl_srv_scan_free(struct sl_server *s)
@@ -156,6 +176,7 @@ static const struct sl_scan *rules_get(struct sl_server *s, int64_t job_id,
         char mirror[4096];
         snprintf(mirror, sizeof(mirror), "%s/repos/%" PRId64, s->data_dir, p.project_id);
         sc = rules_at(mirror, p.sha);
+        count(ts, &ts->stats.rules_read);
     }
     sl_error_release(&err);
     sl_store_job_release(&j);
@@ -356,9 +377,18 @@ out:
 static size_t rescan_from(const char *t, size_t n)
 {
     static const char begin[] = "-----BEGIN";
+    const size_t blen = sizeof(begin) - 1;
     const char *open = NULL;
-    for (const char *p = t; (p = memmem(p, (size_t)(t + n - p), begin, sizeof(begin) - 1)); p++)
-        open = p;
+    /* the last BEGIN, looked for from the end by its 'B' (memmem() from the start went
+     * through every '-' of a build log's flags, 8 KiB a chunk) */
+    for (size_t end = n; !open && end >= blen;) {
+        const char *b = memrchr(t + 5, 'B', end - 5 - (blen - 6));
+        if (!b)
+            break;
+        if (!memcmp(b - 5, begin, blen))
+            open = b - 5;
+        end = (size_t)(b - t) + (blen - 6); /* the next 'B' looked at is before B */
+    }
     if (open) {
         /* the key a boundary cuts began at the last BEGIN before it (an END after that one
          * proves nothing: a job echoes its commands, `printf -----END...` included) */
@@ -387,9 +417,12 @@ int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, siz
     if (rc == 0) {
         /* the chunk in memory, the bytes before it from the store */
         from = start > SRV_SCAN_OVERLAP ? start - SRV_SCAN_OVERLAP : 0;
-        if (from < start && !tail_get(s->tails, job_id, from, start, &text) &&
-            sl_store_log_read(s->st, job_id, from, (size_t)(start - from), &text, &next, &serr) < 0)
-            goto fail;
+        if (from < start && !tail_get(s->tails, job_id, from, start, &text)) {
+            count(s->tails, s->tails ? &s->tails->stats.tails_read_back : NULL);
+            if (sl_store_log_read(s->st, job_id, from, (size_t)(start - from), &text, &next,
+                                  &serr) < 0)
+                goto fail;
+        }
         if ((int64_t)text.len != start - from) /* the log is not what it was: scan the chunk */
             sl_str_reset(&text), from = start;
         sl_str_add(&text, data, len);
