@@ -18,6 +18,8 @@ packages=(
   postgresql python3 python3-yaml sqlite3 curl procps iproute2 ca-certificates
   # tests/e2e/openapi.sh validates the examples of docs/openapi.yaml
   python3-jsonschema
+  # tests/e2e/server_smtp_tls.sh: SMTP relays with STARTTLS and AUTH
+  python3-aiosmtpd
   # the docker executor's tests: a real Podman API service (runc; netavark, aardvark-dns and
   # iptables for per-job networks) and busybox-static for the offline test image
   podman runc netavark aardvark-dns iptables uidmap busybox-static

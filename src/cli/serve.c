@@ -11,6 +11,7 @@
 
 #include <malloc.h>
 
+#include <errno.h>
 #include <signal.h>
 
 static const struct sl_cli_opt serve_opts[] = {
@@ -72,6 +73,10 @@ static const struct sl_cli_opt serve_opts[] = {
      "(STARTTLS required off loopback); user:password@ in the URL to authenticate",
      0},
     {'F', 0, "smtp-from", "ADDR", "the sender address of notification mails", 0},
+    {'Y', 0, "smtp-ca", "FILE",
+     "the CA certificates (PEM) the mail relay's TLS certificate is checked against "
+     "(default: the system's), for a relay with a private CA or a self-signed certificate",
+     0},
     {'T', 0, "session-ttl", "DURATION",
      "how long a web UI sign-in lasts (default 12h; \"30m\", \"8 hours\", seconds; at most 30 "
      "days); then the page asks for the token again",
@@ -287,6 +292,13 @@ int sl_cmd_serve(int argc, char **argv)
             }
             o.smtp_from = ca.arg;
             break;
+        case 'Y':
+            if (access(ca.arg, R_OK) != 0) {
+                sl_cli_error("serve: --smtp-ca: cannot read '%s': %s", ca.arg, strerror(errno));
+                return SL_EXIT_USAGE;
+            }
+            o.smtp_ca = ca.arg;
+            break;
         case 'A':
             if (!*ca.arg || strpbrk(ca.arg, "/:@\t\r\n") || strspn(ca.arg, ",") == strlen(ca.arg)) {
                 sl_cli_error("serve: --allow-remote-includes takes host names, comma-separated "
@@ -302,6 +314,10 @@ int sl_cmd_serve(int argc, char **argv)
         return ca.exit;
     if (!o.smtp_url != !o.smtp_from) {
         sl_cli_error("serve: --smtp-url and --smtp-from go together");
+        return SL_EXIT_USAGE;
+    }
+    if (o.smtp_ca && !o.smtp_url) {
+        sl_cli_error("serve: --smtp-ca is for the relay of --smtp-url, which is not given");
         return SL_EXIT_USAGE;
     }
     if (sl_cli_too_many(&ca, 0))

@@ -23,6 +23,7 @@
 #include "base/time.h"
 #include "server/internal.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <sodium.h>
 
@@ -130,15 +131,21 @@ static size_t on_read(char *buf, size_t size, size_t n, void *arg)
     return len;
 }
 
-/* Whether URL's host is a loopback address (plain SMTP is allowed only there). */
+/* Whether URL's host is a loopback address (plain SMTP is allowed only there): localhost,
+ * an IPv4 address in 127.0.0.0/8 or [::1]. A name is judged as written, never resolved, and
+ * one that only starts like an address (127.mail.example.com) is no address: DNS says where
+ * it goes. */
 static bool loopback_host(const char *url)
 {
     CURLU *u = curl_url();
     char *host = NULL;
     bool lo = false;
     if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
-        lo = !strcmp(host, "localhost") || !strncmp(host, "127.", 4) || !strcmp(host, "[::1]");
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        struct in_addr a4;
+        lo = !strcmp(host, "localhost") || !strcmp(host, "[::1]") ||
+             (inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127);
+    }
     curl_free(host);
     curl_url_cleanup(u);
     return lo;
@@ -166,6 +173,8 @@ static void send_mail(struct sl_server *s, const char *rcpt, const char *message
     to = curl_slist_append(to, rc_addr);
     curl_easy_setopt(c, CURLOPT_URL, s->smtp_url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    if (s->smtp_ca)
+        curl_easy_setopt(c, CURLOPT_CAINFO, s->smtp_ca);
     /* off loopback, a plain smtp:// relay must speak STARTTLS: no mail in clear on a network */
     if (!strncmp(s->smtp_url, "smtp://", 7) && !loopback_host(s->smtp_url))
         curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
@@ -180,6 +189,16 @@ static void send_mail(struct sl_server *s, const char *rcpt, const char *message
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     if (cc == CURLE_OK) {
         o->ok = true;
+    } else if (cc == CURLE_USE_SSL_FAILED || cc == CURLE_PEER_FAILED_VERIFICATION ||
+               cc == CURLE_SSL_CACERT_BADFILE) {
+        /* the relay, not the network: it will not start offering STARTTLS or change its
+         * certificate by itself, and mail is not sent in clear instead */
+        o->permanent = true;
+        snprintf(o->error, sizeof(o->error), "configuration problem: %s (%s)",
+                 cc == CURLE_USE_SSL_FAILED
+                     ? "the relay offers no STARTTLS, and mail off loopback is never sent in clear"
+                     : "the relay's TLS certificate is not trusted (--smtp-ca names its CA)",
+                 curl_easy_strerror(cc));
     } else {
         /* a 5xx reply (a refused sender or recipient, failed auth) will not change by itself */
         o->permanent = code >= 500 && code < 600;

@@ -105,6 +105,7 @@ struct sl_server {
     bool delivery_kick;         /* under delivery_mu: something was queued */
     int64_t delivery_retry_base_ms;
     char *smtp_url, *smtp_from;  /* the mail relay (--smtp-url, --smtp-from); NULL: none */
+    char *smtp_ca;               /* --smtp-ca: the relay's CA certificates; NULL: the system's */
     int64_t session_ttl_ms;      /* how long a sign-in lasts (--session-ttl) */
     char **remote_include_hosts; /* --allow-remote-includes, NULL-ended; NULL: none */
     struct sl_scan *scan;        /* the default secret-detection rules (secret_scan.c) */

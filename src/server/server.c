@@ -215,6 +215,7 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
     s->session_ttl_ms = opts->session_ttl_ms > 0 ? opts->session_ttl_ms : SRV_SESSION_TTL_MS;
     s->smtp_url = opts->smtp_url ? sl_xstrdup(opts->smtp_url) : NULL;
     s->smtp_from = opts->smtp_from ? sl_xstrdup(opts->smtp_from) : NULL;
+    s->smtp_ca = opts->smtp_ca ? sl_xstrdup(opts->smtp_ca) : NULL;
     s->remote_include_hosts = split_hosts(opts->remote_include_hosts);
     s->lease_s = opts->lease_s > 0 ? opts->lease_s : SRV_LEASE_S;
     s->long_poll_s = opts->long_poll_s == 0  ? SRV_LONG_POLL_MAX_S
@@ -332,6 +333,7 @@ void sl_server_free(struct sl_server *s)
     pthread_cond_destroy(&s->delivery_cv);
     free(s->smtp_url);
     free(s->smtp_from);
+    free(s->smtp_ca);
     for (char **h = s->remote_include_hosts; h && *h; h++)
         free(*h);
     free(s->remote_include_hosts);

@@ -57,6 +57,8 @@ struct sl_server_options {
     int64_t delivery_retry_base_ms;
     const char *smtp_url;  /* smtp://HOST[:PORT] (STARTTLS off loopback) or smtps://... */
     const char *smtp_from; /* the sender's address */
+    const char *smtp_ca;   /* PEM CA certificates the relay's is checked against; NULL: the
+                            * system's */
     /* how long a web UI sign-in (a session cookie) lasts, in ms; 0 = 12 hours */
     int64_t session_ttl_ms;
     /* --allow-remote-includes: the hosts include:remote and include:template may be
