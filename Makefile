@@ -36,13 +36,14 @@ check-asan: build/asan/build.ninja
 
 # The threaded suites under ThreadSanitizer: the store (pool, concurrent claims), exec
 # (cancel from other threads), the server's unit tests and the end-to-end scripts that
-# drive workers, the ticker, log streams, long polls and the poller at once. A subset, so
+# drive workers, the ticker, log streams, long polls and the poller at once, and the
+# agent's (its slots, trace senders and signal thread against a server). A subset, so
 # that make check stays within about 15 minutes on a 2-core machine.
-TSAN_TESTS := ^(unit/test_(store|server|exec.*)|e2e/server_(api|hooks|isolation|delayed|shared_fate|crash|poll|variables))$$
+TSAN_TESTS := ^(unit/test_(store|server|exec.*|agent)|e2e/server_(api|hooks|isolation|delayed|shared_fate|crash|poll|variables)|e2e/agent_(jobs|restart|failover))$$
 
 check-tsan: build/tsan/build.ninja
 	cmake --build build/tsan
-	TSAN_OPTIONS=second_deadlock_stack=1 ctest --test-dir build/tsan --output-on-failure -j2 -R '$(TSAN_TESTS)'
+	TSAN_OPTIONS=second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp ctest --test-dir build/tsan --output-on-failure -j2 -R '$(TSAN_TESTS)'
 
 check: deps format-check
 	$(MAKE) --no-print-directory check-asan

@@ -85,8 +85,8 @@ static size_t on_header(char *line, size_t size, size_t n, void *ctx)
 static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
     (void)dt, (void)dn, (void)ut, (void)un;
-    const volatile int *abort_flag = ctx;
-    return abort_flag && *abort_flag;
+    atomic_int *abort_flag = ctx;
+    return abort_flag && atomic_load(abort_flag);
 }
 
 void sl_agent_http_global_init(void)

@@ -17,6 +17,8 @@
 #include "base/compat.h"
 #include "base/error.h"
 
+#include <stdatomic.h>
+
 /* Cap on an answer held in memory (a job payload is the largest). */
 #define SL_AGENT_HTTP_BODY_MAX (16 * 1024 * 1024)
 
@@ -32,7 +34,7 @@ struct sl_agent_http_req {
     const char *download_path; /* write a 200 answer's body here instead of memory */
     int64_t download_max;      /* cap on that file; 0: no cap */
     long timeout_s;            /* whole request; 0: 60 s */
-    const volatile int *abort; /* the request ends (SL_ECANCELED) once *ABORT is non-zero */
+    atomic_int *abort;         /* the request ends (SL_ECANCELED) once *ABORT is non-zero */
 };
 
 struct sl_agent_http_resp {

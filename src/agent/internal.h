@@ -7,6 +7,7 @@
 #include "exec/exec.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 struct sl_agent;
 
@@ -31,8 +32,8 @@ struct sl_agent {
     char *info_json; /* the runner info object sent with requests (JSON text) */
     char *runner_hdr;
     pthread_mutex_t mu;
-    pthread_cond_t cv;     /* stop, stop_now, a slot ending */
-    volatile int stopping; /* no new jobs; held long-polls end */
+    pthread_cond_t cv;   /* stop, stop_now, a slot ending */
+    atomic_int stopping; /* no new jobs; held long-polls end (read by curl callbacks too) */
     bool stop_now;
     bool refused; /* the server refused the runner token */
     char refused_msg[256];

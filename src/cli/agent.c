@@ -149,7 +149,10 @@ int sl_cmd_agent(int argc, char **argv)
 
     /* every thread inherits the mask, so only the signal thread sees these; SIGPIPE: a
      * server closing early must not kill the agent */
-    struct sig_ctx sc;
+    /* static: the detached signal thread waits on it until the process exits, after this
+     * function has returned and its stack frame is reused (exit handlers' qsort there,
+     * seen by ThreadSanitizer) */
+    static struct sig_ctx sc;
     sigemptyset(&sc.set);
     sigaddset(&sc.set, SIGTERM);
     sigaddset(&sc.set, SIGINT);
