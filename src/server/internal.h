@@ -108,7 +108,7 @@ struct sl_server {
     char *smtp_ca;               /* --smtp-ca: the relay's CA certificates; NULL: the system's */
     int64_t session_ttl_ms;      /* how long a sign-in lasts (--session-ttl) */
     char **remote_include_hosts; /* --allow-remote-includes, NULL-ended; NULL: none */
-    struct sl_scan *scan;        /* the default secret-detection rules (secret_scan.c) */
+    struct sl_scan *scan;        /* the default secret rules, NULL until the first chunk */
     struct srv_log_tails *tails; /* running jobs' log ends, for the next chunk's scan */
 };
 
@@ -734,7 +734,8 @@ void sl_h_notification_test(struct req *r);
 
 /* Secret detection (secret_scan.c): job logs as they are stored, pushes as they come. */
 #define SRV_SCAN_OVERLAP 8192 /* bytes of a log's earlier text scanned again with a chunk */
-int sl_srv_scan_init(struct sl_server *s, struct sl_error *err);
+/* The log tails' table; the default rules are compiled at the first chunk (default_scan). */
+void sl_srv_scan_init(struct sl_server *s);
 void sl_srv_scan_free(struct sl_server *s);
 /* sl_store_log_append, and the new text scanned for secrets (with the end of the text
  * before it, so a secret split across chunks is found): findings are stored redacted.

@@ -39,7 +39,7 @@ struct sl_scan *sl_srv_scan_rules(const char *name, const char *text, size_t len
 {
     struct sl_scan *sc = NULL;
     struct sl_error err = SL_ERROR_INIT;
-    if (sl_scan_default(&sc, &err) < 0) { /* the embedded rules compiled at start-up */
+    if (sl_scan_default(&sc, &err) < 0) { /* the embedded rules (they compile: tests/cases/scan) */
         sl_error_release(&err);
         return NULL;
     }

@@ -59,14 +59,10 @@ struct srv_log_tails {
     struct sl_srv_scan_stats stats; /* under MU */
 };
 
-int sl_srv_scan_init(struct sl_server *s, struct sl_error *err)
+void sl_srv_scan_init(struct sl_server *s)
 {
-    int rc = sl_scan_default(&s->scan, err);
-    if (rc < 0)
-        return rc;
     s->tails = sl_xcalloc(1, sizeof(*s->tails));
     pthread_mutex_init(&s->tails->mu, NULL);
-    return 0;
 }
 
 void sl_srv_scan_stats(struct sl_server *s, struct sl_srv_scan_stats *out)
@@ -99,6 +95,29 @@ void sl_srv_scan_free(struct sl_server *s)
         free(s->tails);
         s->tails = NULL;
     }
+}
+
+/* The server's default scanner, compiled at the first log chunk rather than at start:
+ * compiling the embedded rules loads PCRE2 (about 500 KiB of its pages) and JIT-compiles
+ * their regexes, none of which an idle server needs. Lock-free: two first chunks at once
+ * may both compile, and the loser frees its copy. NULL when they cannot be compiled (out of
+ * memory: logged, and tried again at the next chunk). */
+static const struct sl_scan *default_scan(struct sl_server *s)
+{
+    struct sl_scan *sc = __atomic_load_n(&s->scan, __ATOMIC_ACQUIRE), *mine = NULL;
+    if (sc)
+        return sc;
+    struct sl_error err = SL_ERROR_INIT;
+    if (sl_scan_default(&mine, &err) < 0) {
+        sl_log(SL_LOG_ERROR, "cannot compile the default secret rules: this chunk is not scanned",
+               "error", sl_error_format(&err), NULL);
+        sl_error_release(&err);
+        return NULL;
+    }
+    if (__atomic_compare_exchange_n(&s->scan, &sc, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return mine;
+    sl_scan_free(mine); /* another thread's went in first: SC is it */
+    return sc;
 }
 
 /* The rule file of COMMIT in the bare MIRROR, the first of sl_srv_scan_rule_files there, as a
@@ -148,7 +167,7 @@ static const struct sl_scan *rules_get(struct sl_server *s, int64_t job_id,
     *own = NULL;
     *pipeline_id = 0;
     if (!ts)
-        return s->scan;
+        return default_scan(s);
     int64_t pid = 0;
     pthread_mutex_lock(&ts->mu);
     for (size_t i = 0; i < TAILS_MAX && !pid; i++)
@@ -164,7 +183,7 @@ static const struct sl_scan *rules_get(struct sl_server *s, int64_t job_id,
     pthread_mutex_unlock(&ts->mu);
     *pipeline_id = pid;
     if (*slot)
-        return (*slot)->sc ? (*slot)->sc : s->scan;
+        return (*slot)->sc ? (*slot)->sc : default_scan(s);
 
     struct sl_error err = SL_ERROR_INIT;
     struct sl_store_job j = {0};
@@ -183,7 +202,7 @@ static const struct sl_scan *rules_get(struct sl_server *s, int64_t job_id,
     sl_store_pipeline_release(&p);
     *pipeline_id = pid;
     if (pid <= 0)
-        return s->scan;
+        return default_scan(s);
     pthread_mutex_lock(&ts->mu);
     struct pipeline_rules *free_slot = NULL;
     for (size_t i = 0; i < RULES_MAX && !*slot; i++) {
@@ -206,10 +225,10 @@ static const struct sl_scan *rules_get(struct sl_server *s, int64_t job_id,
     pthread_mutex_unlock(&ts->mu);
     if (*slot) {
         sl_scan_free(sc); /* NULL, or a copy another scan put in the slot first */
-        return (*slot)->sc ? (*slot)->sc : s->scan;
+        return (*slot)->sc ? (*slot)->sc : default_scan(s);
     }
     *own = sc;
-    return sc ? sc : s->scan;
+    return sc ? sc : default_scan(s);
 }
 
 static void rules_put(struct sl_server *s, struct pipeline_rules *slot, struct sl_scan *own)
@@ -409,7 +428,7 @@ int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, siz
     int rc = sl_store_log_append(s->st, job_id, data, len, now, &end, err);
     if (end_out && (rc == 0 || rc == SL_ELIMIT))
         *end_out = end;
-    if (!s->scan || (rc < 0 && rc != SL_ELIMIT) || end <= 0)
+    if ((rc < 0 && rc != SL_ELIMIT) || end <= 0 || !default_scan(s))
         return rc;
     struct sl_error serr = SL_ERROR_INIT;
     struct sl_str text = SL_STR_INIT;

@@ -245,8 +245,7 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
         goto out;
     if ((rc = load_secrets_key(s, opts->secrets_key_file, err)) < 0)
         goto out;
-    if ((rc = sl_srv_scan_init(s, err)) < 0)
-        goto out;
+    sl_srv_scan_init(s);
     s->executor = opts->executor;
     if ((rc = sl_srv_run_as_setup(s, opts->run_as, err)) < 0)
         goto out;

@@ -29,7 +29,8 @@ static bool fixture_open(struct fixture *f)
     char *db = sl_xasprintf("%s/data/sluice.db", f->dir);
     sl_test_write(f->dir, "data/.keep", "");
     struct sl_store_project p = {.name = (char *)"scan", .repo_url = (char *)"file:///none"};
-    bool ok = sl_store_open(&f->s.st, db, &err) == 0 && sl_srv_scan_init(&f->s, &err) == 0 &&
+    sl_srv_scan_init(&f->s);
+    bool ok = sl_store_open(&f->s.st, db, &err) == 0 &&
               sl_store_project_create(f->s.st, &p, sl_time_now_ms(), &f->project, &err) == 0;
     if (!ok)
         fprintf(stderr, "# %s\n", sl_error_format(&err));
