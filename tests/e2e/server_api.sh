@@ -4,23 +4,14 @@
 # log, the auth matrix over every route, lint, 404/405/413 errors, and a graceful SIGTERM.
 set -u
 . "$(dirname "$0")/lib/skip.sh"
-. "$(dirname "$0")/lib/repo.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 needs curl ss
 tmp=$(mktemp -d)
-# SL_SERVER_DB: run against that store (server_pg.sh passes a PostgreSQL URI)
-db=()
-[[ -n ${SL_SERVER_DB:-} ]] && db=(--db "$SL_SERVER_DB")
-pid=
+# lib/server.sh: SL_SERVER_DB runs it against that store (server_pg.sh passes a PostgreSQL URI)
+. "$(dirname "$0")/lib/server.sh"
 helpers=() # the loopback git remotes' pids
 cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; kill "${helpers[@]}" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "not ok - $1"; [[ $# -gt 1 ]] && echo "$2" | sed 's/^/#   /'; }
-expect() { # expect NAME WANT GOT [detail]
-  if [[ $2 == "$3" ]]; then ok "$1"; else bad "$1: got '$3', want '$2'" "${4:-}"; fi
-}
 
 # the repository: two stages, three jobs, an artifact passed from build to test
 repo_ci "$tmp/repo" <<'YML' || exit 1
@@ -41,25 +32,11 @@ lint:
   script: [echo lint ok]
 YML
 
-"$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" "${db[@]}" >"$tmp/out" 2>"$tmp/err" &
-pid=$!
-for _ in $(seq 1200); do grep -q 'listening on' "$tmp/out" && break; sleep 0.05; done
-addr=$(sed -n 's/.*listening on http:\/\///p' "$tmp/out")
-[[ -n $addr ]] || { bad "server starts" "$(cat "$tmp/err")"; exit 1; }
-ok "server starts on a free port ($addr)"
-url=http://$addr
-admin=$(cat "$tmp/data/admin.token")
+server_start || { bad "server starts"; finish; exit 1; }
+ok "server starts on a free port (${url#http://})"
 expect "admin token printed once" 1 "$(grep -c "$admin" "$tmp/out")"
 expect "admin.token is 0600" 600 "$(stat -c %a "$tmp/data/admin.token")"
 
-req() { # req METHOD PATH TOKEN [BODY] -> $code, $body
-  local args=(-s -o "$tmp/body" -w '%{http_code}' -X "$1" "$url$2")
-  [[ -n $3 ]] && args+=(-H "Authorization: Bearer $3")
-  [[ $# -ge 4 ]] && args+=(--data-binary "$4" -H 'Content-Type: application/json')
-  code=$(curl "${args[@]}")
-  body=$(cat "$tmp/body")
-}
-jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d'+sys.argv[1]))" "$1" <<<"$body"; }
 
 req GET /healthz ""
 expect "healthz without a token" 200 "$code"
@@ -564,11 +541,6 @@ expect "delete a project: 204" 204 "$code"
 req GET /api/v1/projects/$proj "$admin"
 expect "it is gone" 404 "$code"
 
-kill -TERM "$pid"
-wait "$pid"
-expect "SIGTERM: exit 0" 0 "$?"
-pid=
+server_stop
 expect "SIGTERM is logged" 1 "$(grep -c '"msg":"stopped"' "$tmp/err")"
-
-echo "$pass passed, $fail failed"
-((fail == 0))
+finish

@@ -11,33 +11,11 @@ if ! command -v curl >/dev/null; then
   skip "needs curl, which is not installed"
 fi
 tmp=$(mktemp -d)
-pid=
+. "$(dirname "$0")/lib/server.sh"
+db=() # the checks read the data directory's SQLite file and its WAL
 cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "not ok - $1"; [[ $# -gt 1 ]] && echo "$2" | sed 's/^/#   /'; }
-expect() { if [[ $2 == "$3" ]]; then ok "$1"; else bad "$1: got '$3', want '$2'" "${4:-}"; fi; }
-
-start() { # start [ARGS...]: starts the server, sets $url; returns 1 when it exits instead
-  "$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" --workers 0 "$@" >"$tmp/out" 2>"$tmp/err" &
-  pid=$!
-  for _ in $(seq 1200); do
-    grep -q 'listening on' "$tmp/out" && break
-    kill -0 "$pid" 2>/dev/null || { wait "$pid"; pid=; return 1; }
-    sleep 0.05
-  done
-  url=http://$(sed -n 's/.*listening on http:\/\///p' "$tmp/out")
-}
-stop() { kill -TERM "$pid"; wait "$pid"; pid=; }
-req() { # req METHOD PATH TOKEN [BODY] -> $code, $body
-  local args=(-s -o "$tmp/body" -w '%{http_code}' -X "$1" "$url$2")
-  [[ -n $3 ]] && args+=(-H "Authorization: Bearer $3")
-  [[ $# -ge 4 ]] && args+=(--data-binary "$4" -H 'Content-Type: application/json')
-  code=$(curl "${args[@]}")
-  body=$(cat "$tmp/body")
-}
-jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d'+sys.argv[1]))" "$1" <<<"$body"; }
+start() { server_start --workers 0 "$@"; } # returns 1 when the server exits instead
 
 secret='Sup3r-s3cret_deploy+key/42'
 hidden='h1dden-value-never-shown'
@@ -47,7 +25,6 @@ start || { bad "server starts" "$(cat "$tmp/err")"; exit 1; }
 ok "server starts"
 expect "secrets.key made on first start, 0600" 600 "$(stat -c %a "$tmp/data/secrets.key" 2>&1)"
 expect "secrets.key holds 64 hex digits" 1 "$(grep -cE '^[0-9a-f]{64}$' "$tmp/data/secrets.key")"
-admin=$(cat "$tmp/data/admin.token")
 dev=$("$bin" token create --role developer --data "$tmp/data")
 maint=$("$bin" token create --role maintainer --data "$tmp/data")
 git init -q --bare "$tmp/p.git" # a project's repository must be readable when it is made
@@ -115,7 +92,7 @@ expect "instance variables need admin: 403" 403 "$code"
 req GET "/api/v1/audit?action=variable.create" "$admin"
 expect "audit events of the creations" 6 "$(jget ".__len__()")"
 grep -q -- "$secret" "$tmp/body" && bad "audit carries no value" || ok "audit carries no value"
-stop
+server_stop
 
 for f in "$tmp/data/sluice.db" "$tmp/data/sluice.db-wal" "$tmp/err" "$tmp/out"; do
   [[ -f $f ]] || continue
@@ -152,16 +129,14 @@ expect "var rm" 0 "$?"
 expect "var rm of a missing key fails" 1 "$?"
 "$bin" var list --url "$url" --token "$dev" >/dev/null 2>&1
 expect "instance variables need admin from the CLI too" 1 "$?"
-stop
+server_stop
 
-start --secrets-key-file "$tmp/old.key" && { bad "the old key is refused"; stop; } ||
+start --secrets-key-file "$tmp/old.key" && { bad "the old key is refused"; server_stop; } ||
   expect "the old key is refused clearly" 1 "$(grep -c 'does not open the stored variable values' "$tmp/err")"
 mv "$tmp/data/secrets.key" "$tmp/saved.key"
-start && { bad "a missing key is refused"; stop; } ||
+start && { bad "a missing key is refused"; server_stop; } ||
   expect "a missing key is refused clearly" 1 "$(grep -c 'sealed variable values but the secrets key' "$tmp/err")"
 [[ -f $tmp/data/secrets.key ]] && bad "no new key is made over sealed values" || ok "no new key is made over sealed values"
 start --secrets-key-file "$tmp/saved.key" || bad "--secrets-key-file works" "$(cat "$tmp/err")"
-[[ -n $pid ]] && ok "--secrets-key-file works" && stop
-
-echo "$pass passed, $fail failed"
-((fail == 0))
+[[ -n $pid ]] && ok "--secrets-key-file works" && server_stop
+finish

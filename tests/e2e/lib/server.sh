@@ -5,6 +5,8 @@
 #   server_start [ARGS...]   starts `sluice serve` on a free loopback port with its data in
 #                            $tmp/data (and SL_SERVER_DB's store when set); sets pid, url,
 #                            admin; returns 1 with the server's stderr when it does not start
+#                            (at once when it exits, as a refused start does: pid is then
+#                            empty); its stdout is in $tmp/out, its stderr added to $tmp/err
 #   req METHOD PATH TOKEN [BODY]   one API call: sets code and body
 #   api METHOD PATH [BODY]   the same as the admin
 #   jget EXPR                Python expression on the last body: jget "['id']"
@@ -31,16 +33,19 @@ server_start() {
   rm -f "$tmp/out"
   "$bin" serve --listen 127.0.0.1:0 --data "$tmp/data" "${db[@]}" "$@" >"$tmp/out" 2>>"$tmp/err" &
   pid=$!
-  wait_for 30 grep -qs 'listening on' "$tmp/out"
+  wait_for 30 server_up
   local addr
   addr=$(sed -n 's/.*listening on http:\/\///p' "$tmp/out")
   if [[ -z $addr ]]; then
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; pid=; }
     cat "$tmp/err" >&2
     return 1
   fi
   url=http://$addr
   admin=$(cat "$tmp/data/admin.token")
 }
+
+server_up() { grep -qs 'listening on' "$tmp/out" || ! kill -0 "$pid" 2>/dev/null; }
 
 server_stop() { # stops the server with SIGTERM: it must exit 0 with no sanitizer report
   [[ -n $pid ]] || return 0
