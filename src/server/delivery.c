@@ -131,11 +131,9 @@ static size_t on_read(char *buf, size_t size, size_t n, void *arg)
     return len;
 }
 
-/* Whether URL's host is a loopback address (plain SMTP is allowed only there): localhost,
- * an IPv4 address in 127.0.0.0/8 or [::1]. A name is judged as written, never resolved, and
- * one that only starts like an address (127.mail.example.com) is no address: DNS says where
- * it goes. */
-static bool loopback_host(const char *url)
+/* (internal.h) A name that only starts like an address (127.mail.example.com) is no
+ * address: DNS says where it goes. */
+bool sl_srv_smtp_loopback(const char *url)
 {
     CURLU *u = curl_url();
     char *host = NULL;
@@ -176,7 +174,7 @@ static void send_mail(struct sl_server *s, const char *rcpt, const char *message
     if (s->smtp_ca)
         curl_easy_setopt(c, CURLOPT_CAINFO, s->smtp_ca);
     /* off loopback, a plain smtp:// relay must speak STARTTLS: no mail in clear on a network */
-    if (!strncmp(s->smtp_url, "smtp://", 7) && !loopback_host(s->smtp_url))
+    if (!strncmp(s->smtp_url, "smtp://", 7) && !sl_srv_smtp_loopback(s->smtp_url))
         curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
     curl_easy_setopt(c, CURLOPT_MAIL_FROM, from);
     curl_easy_setopt(c, CURLOPT_MAIL_RCPT, to);

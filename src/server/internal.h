@@ -708,6 +708,9 @@ int sl_srv_delivery_queue(struct sl_server *s, int64_t project_id, int64_t sourc
                           const char *kind, const char *target, const char *method,
                           const char *body, struct sl_error *err);
 void sl_h_delivery_list(struct req *r);
+/* Whether the host of URL (an smtp:// relay) is loopback, where mail may go in clear:
+ * localhost, an IPv4 address in 127.0.0.0/8 or [::1], judged as written, never resolved. */
+bool sl_srv_smtp_loopback(const char *url);
 
 /* Commit statuses (forge.c). */
 /* The header that authenticates TOKEN on a forge of KIND (caller frees; wipe it). */

@@ -1,6 +1,6 @@
 /* test_server.c: the server's pure parts: webhook signature verification (with the
- * forges' published example vectors), the route table's invariants and the cache of parsed
- * job specs. The HTTP API itself
+ * forges' published example vectors), the route table's invariants, the cache of parsed
+ * job specs and which mail relays count as loopback. The HTTP API itself
  * is tested against the real binary by tests/e2e/server_*.sh. */
 #include "base/compat.h"
 #include "harness/harness.h"
@@ -315,4 +315,25 @@ TEST(spec_view_cache_is_shared_by_threads)
     CHECK_INT_EQ((int)(hits + misses), 80000);
     CHECK(n <= 64);
     sl_srv_spec_views_free(c);
+}
+
+TEST(smtp_loopback_is_judged_by_the_host_as_written)
+{
+    static const char *const lo[] = {"smtp://127.0.0.1",    "smtp://127.0.0.1:2525",
+                                     "smtp://localhost:25", "smtp://u:p@127.1.2.3:587",
+                                     "smtp://[::1]:25",     "smtp://127.255.255.254"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(lo); i++)
+        CHECK(sl_srv_smtp_loopback(lo[i]));
+    /* a name is never resolved: one that starts like a loopback address is DNS's to place */
+    static const char *const not_lo[] = {"smtp://127.mail.example.com",
+                                         "smtp://127.0.0.1.example.com:25",
+                                         "smtp://u:p@127.evil.example:587",
+                                         "smtp://192.0.2.2:25",
+                                         "smtp://128.0.0.1",
+                                         "smtp://localhost.example.com",
+                                         "smtp://[::2]:25",
+                                         "smtp://",
+                                         "not a url"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(not_lo); i++)
+        CHECK(!sl_srv_smtp_loopback(not_lo[i]));
 }
