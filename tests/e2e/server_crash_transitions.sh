@@ -8,17 +8,20 @@
 # pipeline that is not running, no pending or running job in a finished pipeline, a
 # successful pipeline has only passed, skipped or allowed-to-fail jobs, a failed one has a
 # job that failed and was not allowed to. At the end the server runs until every pipeline
-# has finished, and the same holds with nothing left unfinished. SQLite (the store file is
-# read between rounds).
+# has finished, and the same holds with nothing left unfinished. SQLite (the data
+# directory's file, read with sqlite3), or SL_SERVER_DB's PostgreSQL (read with psql;
+# server_pg.sh runs it so).
 set -u
 . "$(dirname "$0")/lib/skip.sh"
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-needs curl python3 git sqlite3
+if [[ -n ${SL_SERVER_DB:-} ]]; then needs curl python3 git psql; else needs curl python3 git sqlite3; fi
 tmp=$(mktemp -d)
 . "$(dirname "$0")/lib/server.sh"
-db=() # the checks read the data directory's SQLite file
 trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 shared_dir
+sql() { # one query on the server's store, rows as a|b|c
+  if [[ -n ${SL_SERVER_DB:-} ]]; then psql -XAtq "$SL_SERVER_DB" -c "$1"; else sqlite3 "$tmp/data/sluice.db" "$1"; fi
+}
 
 mkdir "$tmp/repo"
 {
@@ -38,15 +41,18 @@ mkdir "$tmp/repo"
 
 # prints one line per broken rule; FINAL: nothing may be left unfinished either
 check_store() {
-  python3 - "$tmp/data/sluice.db" "${1:-}" <<'PY'
-import sqlite3, sys
-con = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True, timeout=30)
-final = sys.argv[2] == "final"
-pipelines = dict(con.execute("SELECT id, status FROM pipelines"))
-jobs = {}
-for pid, name, status, allowed in con.execute(
-        "SELECT pipeline_id, name, status, allow_failure FROM jobs WHERE retried_position IS NULL"):
-    jobs.setdefault(pid, []).append((name, status, allowed))
+  { sql "SELECT 'p', id, status FROM pipelines"
+    sql "SELECT 'j', pipeline_id, name, status, allow_failure FROM jobs WHERE retried_position IS NULL"; } |
+    python3 -c '
+import sys
+final = sys.argv[1] == "final"
+pipelines, jobs = {}, {}
+for line in sys.stdin.read().splitlines():
+    f = line.split("|")
+    if f[0] == "p":
+        pipelines[int(f[1])] = f[2]
+    elif f[0] == "j":
+        jobs.setdefault(int(f[1]), []).append((f[2], f[3], f[4] not in ("0", "f")))
 finished = {"success", "failed", "canceled", "skipped"}
 for pid, pst in sorted(pipelines.items()):
     js = jobs.get(pid, [])
@@ -63,7 +69,7 @@ for pid, pst in sorted(pipelines.items()):
         bad("failed without a job that failed")
     if final and pst not in finished:
         bad("not finished")
-PY
+' "${1:-}"
 }
 
 rounds=8
@@ -81,7 +87,7 @@ for round in $(seq $rounds); do
   pid=
   out=$(check_store)
   expect "round $round: the store is consistent after kill -9" "" "$out"
-  caught=$((caught + $(sqlite3 "$tmp/data/sluice.db" "SELECT count(*) FROM jobs WHERE status = 'running'")))
+  caught=$((caught + $(sql "SELECT count(*) FROM jobs WHERE status = 'running'")))
 done
 expect "every pipeline was made" $((2 * rounds)) "$made"
 # the kills fell while jobs ran (else nothing above was tested mid-transition)
@@ -90,16 +96,16 @@ echo "# $caught jobs were running at the $rounds kills"
 
 server_start --workers 4 || { bad "the server starts after the last kill"; finish; exit 1; }
 settled() {
-  [[ $(sqlite3 "$tmp/data/sluice.db" "SELECT count(*) FROM pipelines WHERE status NOT IN ('success', 'failed', 'canceled', 'skipped')") == 0 ]]
+  [[ $(sql "SELECT count(*) FROM pipelines WHERE status NOT IN ('success', 'failed', 'canceled', 'skipped')") == 0 ]]
 }
 wait_for 600 settled || bad "every pipeline finishes after the restarts" \
-  "$(sqlite3 "$tmp/data/sluice.db" "SELECT id, status FROM pipelines")"
+  "$(sql "SELECT id, status FROM pipelines")"
 out=$(check_store final)
 expect "all finished, and consistent" "" "$out"
 expect "no job is left unfinished" 0 \
-  "$(sqlite3 "$tmp/data/sluice.db" "SELECT count(*) FROM jobs WHERE status IN ('created', 'pending', 'running', 'canceling')")"
-ran=$(sqlite3 "$tmp/data/sluice.db" "SELECT count(*) FROM jobs WHERE status = 'success'")
-echo "# pipelines: $(sqlite3 "$tmp/data/sluice.db" "SELECT status || ' ' || count(*) FROM pipelines GROUP BY status" | paste -sd,); jobs failed by the kills: $(sqlite3 "$tmp/data/sluice.db" "SELECT count(*) FROM jobs WHERE failure_reason = 'runner_system_failure'")"
+  "$(sql "SELECT count(*) FROM jobs WHERE status IN ('created', 'pending', 'running', 'canceling')")"
+ran=$(sql "SELECT count(*) FROM jobs WHERE status = 'success'")
+echo "# pipelines: $(sql "SELECT status || ' ' || count(*) FROM pipelines GROUP BY status" | paste -sd,); jobs failed by the kills: $(sql "SELECT count(*) FROM jobs WHERE failure_reason = 'runner_system_failure'")"
 expect "jobs ran across the rounds" yes "$( ((ran > 0)) && echo yes)" "$ran"
 server_stop
 finish
