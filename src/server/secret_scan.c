@@ -17,8 +17,11 @@
  *
  * A log is scanned with its pipeline's rules: the defaults extended by the project's rule
  * file at the pipeline's commit (secret_push.c reads the same for pushes), read from the
- * project's mirror once per pipeline and kept for the RULES_MAX pipelines that logged last
- * (a project without a file costs nothing: the server's default scanner). */
+ * project's mirror once per commit and kept for the RULES_MAX commits whose pipelines logged
+ * last (a commit without a file costs nothing: the server's default scanner). A commit's
+ * file never changes and the defaults are built in, so an entry is never stale: a changed
+ * file is a new commit, a new key. Only a commit the mirror could not show (not fetched yet,
+ * the mirror unreadable) is kept briefly, RULES_UNKNOWN_MS, then looked for again. */
 #include "base/compat.h"
 #include <inttypes.h>
 #include "base/alloc.h"
@@ -33,22 +36,30 @@
 
 #define TAILS_MAX SRV_SCAN_TAILS_MAX /* jobs whose log end is kept: 64 x 8 KiB */
 
+/* Whose rules scan a log: its pipeline's project and commit (project_id 0: not known). */
+struct rules_key {
+    int64_t project_id;
+    char sha[72]; /* SHA-1 or SHA-256 in hex */
+};
+
 struct log_tail {
-    int64_t job_id;      /* 0: free */
-    int64_t pipeline_id; /* the job's */
-    int64_t end;         /* the log's length when BUF[0..LEN) was its end */
-    uint64_t used;       /* for evicting the least recently logging job */
+    int64_t job_id;       /* 0: free */
+    struct rules_key key; /* the job's pipeline's */
+    int64_t end;          /* the log's length when BUF[0..LEN) was its end */
+    uint64_t used;        /* for evicting the least recently logging job */
     size_t len;
     char buf[SRV_SCAN_OVERLAP];
 };
 
-#define RULES_MAX SRV_SCAN_RULES_MAX /* pipelines whose rules are kept */
+#define RULES_MAX SRV_SCAN_RULES_MAX /* commits whose rules are kept */
+#define RULES_UNKNOWN_MS 5000        /* how long a commit the mirror lacked scans by defaults */
 
 struct pipeline_rules {
-    int64_t pipeline_id; /* 0: free */
-    struct sl_scan *sc;  /* NULL: the project has no rule file (the defaults scan) */
-    int refs;            /* scans using SC now: it is freed by the last of them once evicted */
+    struct rules_key key; /* project_id 0: free */
+    struct sl_scan *sc;   /* NULL: the commit has no rule file (the defaults scan) */
+    int refs;             /* scans using SC now: it is freed by the last of them once evicted */
     uint64_t used;
+    int64_t expires_ms; /* 0: never (the commit was read); else when to look again */
 };
 
 struct srv_log_tails {
@@ -121,14 +132,19 @@ static const struct sl_scan *default_scan(struct sl_server *s)
 }
 
 /* The rule file of COMMIT in the bare MIRROR, the first of sl_srv_scan_rule_files there, as a
- * scanner; NULL: none (or the mirror cannot be read: the defaults scan). */
-static struct sl_scan *rules_at(const char *mirror, const char *commit)
+ * scanner; NULL: none (or the mirror cannot be read: the defaults scan). *SEEN: whether the
+ * mirror has the commit (what was found holds for good). */
+static struct sl_scan *rules_at(const char *mirror, const char *commit, bool *seen)
 {
     git_repository *repo = NULL;
+    git_object *c = NULL;
     struct sl_scan *sc = NULL;
+    *seen = false;
     git_libgit2_init();
-    if (git_repository_open_bare(&repo, mirror) < 0)
+    if (git_repository_open_bare(&repo, mirror) < 0 || git_revparse_single(&c, repo, commit) < 0 ||
+        git_object_type(c) != GIT_OBJECT_COMMIT)
         goto out;
+    *seen = true;
     for (size_t i = 0; i < SL_ARRAY_LEN(sl_srv_scan_rule_files); i++) {
         char spec[256];
         git_object *obj = NULL;
@@ -149,72 +165,99 @@ static struct sl_scan *rules_at(const char *mirror, const char *commit)
         break;
     }
 out:
+    git_object_free(c);
     git_repository_free(repo);
     git_libgit2_shutdown();
     return sc;
 }
 
-/* The scanner for JOB_ID's log (its pipeline's rules; with a reference on its slot *SLOT, or
- * *OWN: a scanner the caller frees, when every slot is in use). Memory only when the job's
- * pipeline is known from the chunk before; else the job and pipeline are read from the store
- * and the rule file from the project's mirror. *PIPELINE_ID: the job's, 0 when unknown. */
+static bool key_eq(const struct rules_key *a, const struct rules_key *b)
+{
+    return a->project_id == b->project_id && !strcmp(a->sha, b->sha);
+}
+
+/* The slot of KEY in TS, with a reference taken; NULL when none (or it expired). Under MU. */
+static struct pipeline_rules *slot_find(struct srv_log_tails *ts, const struct rules_key *key,
+                                        int64_t now_ms)
+{
+    for (size_t i = 0; i < RULES_MAX; i++) {
+        struct pipeline_rules *r = &ts->r[i];
+        if (r->key.project_id && key_eq(&r->key, key) &&
+            (!r->expires_ms || now_ms < r->expires_ms)) {
+            r->refs++;
+            r->used = ++ts->clock;
+            return r;
+        }
+    }
+    return NULL;
+}
+
+/* The scanner for JOB_ID's log (its pipeline's commit's rules; with a reference on its slot
+ * *SLOT, or *OWN: a scanner the caller frees, when every slot is in use). Memory only when
+ * the job's pipeline is known from the chunk before and its commit's rules are kept; else
+ * the job and pipeline are read from the store, and the rule file from the project's mirror
+ * when no pipeline of that commit logged lately. *KEY: the job's pipeline's (project_id 0
+ * when unknown). */
 static const struct sl_scan *rules_get(struct sl_server *s, int64_t job_id,
                                        struct pipeline_rules **slot, struct sl_scan **own,
-                                       int64_t *pipeline_id)
+                                       struct rules_key *key)
 {
     struct srv_log_tails *ts = s->tails;
     *slot = NULL;
     *own = NULL;
-    *pipeline_id = 0;
+    memset(key, 0, sizeof(*key));
     if (!ts)
         return default_scan(s);
-    int64_t pid = 0;
+    int64_t now_ms = sl_time_now_ms();
     pthread_mutex_lock(&ts->mu);
-    for (size_t i = 0; i < TAILS_MAX && !pid; i++)
+    for (size_t i = 0; i < TAILS_MAX && !key->project_id; i++)
         if (ts->t[i].job_id == job_id)
-            pid = ts->t[i].pipeline_id;
-    for (size_t i = 0; pid && i < RULES_MAX && !*slot; i++)
-        if (ts->r[i].pipeline_id == pid)
-            *slot = &ts->r[i];
-    if (*slot) {
-        (*slot)->refs++;
-        (*slot)->used = ++ts->clock;
-    }
+            *key = ts->t[i].key;
+    if (key->project_id)
+        *slot = slot_find(ts, key, now_ms);
     pthread_mutex_unlock(&ts->mu);
-    *pipeline_id = pid;
     if (*slot)
         return (*slot)->sc ? (*slot)->sc : default_scan(s);
 
     struct sl_error err = SL_ERROR_INIT;
-    struct sl_store_job j = {0};
-    struct sl_store_pipeline p = {0};
-    struct sl_scan *sc = NULL;
-    if (!pid && sl_store_job_get(s->st, job_id, &j, &err) == 0)
-        pid = j.pipeline_id;
-    if (pid > 0 && sl_store_pipeline_get(s->st, pid, &p, &err) == 0 && p.sha && *p.sha) {
-        char mirror[4096];
-        snprintf(mirror, sizeof(mirror), "%s/repos/%" PRId64, s->data_dir, p.project_id);
-        sc = rules_at(mirror, p.sha);
-        count(ts, &ts->stats.rules_read);
+    if (!key->project_id) {
+        struct sl_store_job j = {0};
+        struct sl_store_pipeline p = {0};
+        if (sl_store_job_get(s->st, job_id, &j, &err) == 0 &&
+            sl_store_pipeline_get(s->st, j.pipeline_id, &p, &err) == 0 && p.sha && *p.sha &&
+            strlen(p.sha) < sizeof(key->sha)) {
+            key->project_id = p.project_id;
+            snprintf(key->sha, sizeof(key->sha), "%s", p.sha);
+        }
+        sl_error_release(&err);
+        sl_store_job_release(&j);
+        sl_store_pipeline_release(&p);
+        if (!key->project_id)
+            return default_scan(s);
+        pthread_mutex_lock(&ts->mu);
+        *slot = slot_find(ts, key, now_ms); /* another pipeline of the commit logged */
+        pthread_mutex_unlock(&ts->mu);
+        if (*slot)
+            return (*slot)->sc ? (*slot)->sc : default_scan(s);
     }
-    sl_error_release(&err);
-    sl_store_job_release(&j);
-    sl_store_pipeline_release(&p);
-    *pipeline_id = pid;
-    if (pid <= 0)
-        return default_scan(s);
+    char mirror[4096];
+    bool seen = false;
+    snprintf(mirror, sizeof(mirror), "%s/repos/%" PRId64, s->data_dir, key->project_id);
+    struct sl_scan *sc = rules_at(mirror, key->sha, &seen);
     pthread_mutex_lock(&ts->mu);
+    ts->stats.rules_read++;
     struct pipeline_rules *free_slot = NULL;
     for (size_t i = 0; i < RULES_MAX && !*slot; i++) {
         struct pipeline_rules *r = &ts->r[i];
-        if (r->pipeline_id == pid) /* another chunk's scan loaded it meanwhile */
-            *slot = r;
+        if (r->key.project_id && key_eq(&r->key, key) && (!r->expires_ms || now_ms < r->expires_ms))
+            *slot = r; /* another chunk's scan loaded it meanwhile */
         else if (r->refs == 0 && (!free_slot || r->used < free_slot->used))
             free_slot = r;
     }
     if (!*slot && free_slot) {
         sl_scan_free(free_slot->sc);
-        *free_slot = (struct pipeline_rules){.pipeline_id = pid, .sc = sc};
+        *free_slot = (struct pipeline_rules){
+            .key = *key, .sc = sc, .expires_ms = seen ? 0 : now_ms + RULES_UNKNOWN_MS};
         *slot = free_slot;
         sc = NULL;
     }
@@ -267,8 +310,8 @@ static bool tail_get(struct srv_log_tails *ts, int64_t job_id, int64_t from, int
 
 /* Keeps the last bytes of TEXT (LEN of them, the log of JOB_ID up to END) for its next chunk;
  * only forward (two appends of one job racing: the later end wins). */
-static void tail_put(struct srv_log_tails *ts, int64_t job_id, int64_t pipeline_id, int64_t end,
-                     const char *text, size_t len)
+static void tail_put(struct srv_log_tails *ts, int64_t job_id, const struct rules_key *key,
+                     int64_t end, const char *text, size_t len)
 {
     if (!ts)
         return;
@@ -283,7 +326,7 @@ static void tail_put(struct srv_log_tails *ts, int64_t job_id, int64_t pipeline_
     }
     if (!t)
         t = oldest, t->job_id = job_id, t->end = -1;
-    t->pipeline_id = pipeline_id;
+    t->key = *key;
     if (end > t->end) {
         memcpy(t->buf, text + len - n, n);
         t->len = n;
@@ -455,10 +498,10 @@ int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, siz
     }
     struct pipeline_rules *slot;
     struct sl_scan *own;
-    int64_t pipeline_id;
-    const struct sl_scan *sc = rules_get(s, job_id, &slot, &own, &pipeline_id);
+    struct rules_key key;
+    const struct sl_scan *sc = rules_get(s, job_id, &slot, &own, &key);
     if (text.len) /* the chunk's end is the log's end (a capped log gets no more) */
-        tail_put(s->tails, job_id, pipeline_id, end, text.buf, text.len);
+        tail_put(s->tails, job_id, &key, end, text.buf, text.len);
     size_t cut = rescan_from(text.buf ? text.buf : "", (size_t)(start - from));
     scan_region(s, sc, job_id, text.buf ? text.buf + cut : "", text.len - cut, from + (int64_t)cut,
                 (size_t)(start - from) - cut);

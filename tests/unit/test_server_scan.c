@@ -10,6 +10,8 @@
 #include "base/time.h"
 #include "server/internal.h"
 
+#include <unistd.h>
+
 /* made up here: a GitHub token, written in two parts so this file holds none */
 #define TOKEN_HEAD "ghp_"
 #define TOKEN_BODY "Xq7Lm2Vr9Tz4Kp8Wn3Bc6Hd1Jf5Gs0Ya2ReU"
@@ -313,6 +315,54 @@ TEST(a_pipeline_whose_rules_were_evicted_reads_them_again_from_its_commit)
     CHECK_INT_EQ(findings(&f, pid_new, job_new), 0); /* that rule is gone in this commit */
     append(&f, job_new, "beta_0123456789abcdef01234567\n");
     CHECK_INT_EQ(findings(&f, pid_new, job_new), 1);
+    free(work);
+    fixture_close(&f);
+}
+
+TEST(pipelines_of_one_commit_share_its_rules_and_a_commit_not_fetched_is_read_again)
+{
+    struct fixture f;
+    bool opened = fixture_open(&f);
+    CHECK(opened);
+    if (!opened)
+        return;
+    char *work = sl_xasprintf("%s/work", f.dir);
+    sl_test_write(f.dir, "work/README", "x\n");
+    char sha[41], later[41];
+    if (!sh(work, "git init -q -b main && " GIT_IDENTITY " && git add README && git commit -qm 0",
+            NULL, 0)) {
+        free(work);
+        fixture_close(&f);
+        SKIP("git is not available to make a repository");
+    }
+    CHECK(commit_rule(work, "gamma", sha));
+    CHECK(mirror(&f, work));
+    int64_t job_a = 0, job_b = 0, job_c = 0;
+    int64_t pa = pipeline(&f, sha, &job_a, 1), pb = pipeline(&f, sha, &job_b, 1);
+    CHECK(pa > 0 && pb > 0);
+    append(&f, job_a, "gamma_0123456789abcdef01234567\n");
+    CHECK_INT_EQ(findings(&f, pa, job_a), 1);
+    CHECK_INT_EQ(stats(&f).rules_read, 1);
+    /* a second pipeline of the commit (a retry, a merge request's): its rules from memory */
+    append(&f, job_b, "gamma_0123456789abcdef01234567\n");
+    CHECK_INT_EQ(findings(&f, pb, job_b), 1);
+    CHECK_INT_EQ(stats(&f).rules_read, 1);
+    /* a commit the mirror does not have yet: the defaults scan, and once it is fetched its
+     * rules are read (after RULES_UNKNOWN_MS: waited for, up to a minute) */
+    CHECK(commit_rule(work, "delta", later));
+    int64_t pc = pipeline(&f, later, &job_c, 1);
+    CHECK(pc > 0);
+    append(&f, job_c, "delta_0123456789abcdef01234567\n");
+    CHECK_INT_EQ(findings(&f, pc, job_c), 0);
+    CHECK_INT_EQ(stats(&f).rules_read, 2);
+    CHECK(mirror(&f, work));
+    int64_t found = 0;
+    for (int i = 0; i < 120 && found == 0; i++) {
+        usleep(500 * 1000);
+        append(&f, job_c, "delta_0123456789abcdef01234567\n"); /* a new place each time */
+        found = findings(&f, pc, job_c);
+    }
+    CHECK(found >= 1);
     free(work);
     fixture_close(&f);
 }
