@@ -215,6 +215,8 @@ void sl_streams_init(struct sl_server *s);
 /* Ends every stream (their clients get the end of the body) before the daemon stops. */
 void sl_streams_stop(struct sl_server *s);
 void sl_streams_free(struct sl_server *s);
+/* Job JOB_ID's log grew: its suspended streams look again now, not at their next poll. */
+void sl_streams_log_grew(struct sl_server *s, int64_t job_id);
 void sl_h_job_log_stream(struct req *r);
 
 /* Log reads (log_api.c): by byte offset or line range, and the server-side search. */

@@ -372,6 +372,8 @@ void sl_h_v4_job_update(struct req *r)
         size_t n = json_string_length(tr) - (size_t)have;
         int rc = sl_srv_log_append(s, job.id, json_string_value(tr) + have, n, sl_time_now_ms(),
                                    &have, &lerr);
+        if (rc == 0 || rc == SL_ELIMIT)
+            sl_streams_log_grew(s, job.id);
         /* past the log cap the rest is dropped, as a PATCH's is */
         if (rc < 0 && rc != SL_ELIMIT) {
             sl_reply_sl_error(r, rc, &lerr);
@@ -492,6 +494,8 @@ void sl_h_v4_job_trace(struct req *r)
         size = end + 1;
     } else if (r->body_len) {
         int rc = sl_srv_log_append(s, job.id, r->body, r->body_len, sl_time_now_ms(), &size, &err);
+        if (rc == 0 || rc == SL_ELIMIT)
+            sl_streams_log_grew(s, job.id);
         /* past the log cap the rest is dropped, as the built-in workers do */
         if (rc < 0 && rc != SL_ELIMIT) {
             sl_reply_sl_error(r, rc, &err);

@@ -3,8 +3,10 @@
  *
  * A stream is a libmicrohttpd response whose content callback reads the log from the store.
  * When there is nothing new it suspends its connection (the pool thread goes on serving
- * others) and one "resumer" thread wakes every suspended stream each POLL_MS to look again.
- * So a stream costs no thread, and a quiet one costs two small queries per poll.
+ * others) and one "resumer" thread wakes every suspended stream each POLL_MS to look again;
+ * a chunk stored in a job's log wakes that job's streams at once (sl_streams_log_grew), so
+ * a line is streamed when it is stored, not up to POLL_MS later. So a stream costs no
+ * thread, and a quiet one costs two small queries per poll.
  *
  * Events: `event: log` with `id:` the byte offset after it (what EventSource sends back as
  * Last-Event-ID on reconnection) and `data: {"offset":N,"text":"..."}` (JSON, because a
@@ -77,6 +79,25 @@ static void *resumer_main(void *arg)
     }
     pthread_mutex_unlock(&ss->mu);
     return NULL;
+}
+
+void sl_streams_log_grew(struct sl_server *s, int64_t job_id)
+{
+    struct streams *ss = s->streams;
+    if (!ss)
+        return;
+    pthread_mutex_lock(&ss->mu);
+    for (struct stream **pp = &ss->suspended; *pp;) {
+        struct stream *st = *pp;
+        if (st->job_id != job_id) {
+            pp = &st->next;
+            continue;
+        }
+        *pp = st->next;
+        st->suspended = false;
+        MHD_resume_connection(st->conn);
+    }
+    pthread_mutex_unlock(&ss->mu);
 }
 
 void sl_streams_init(struct sl_server *s)

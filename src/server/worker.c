@@ -56,6 +56,8 @@ static void log_flush(struct worker *w)
     struct sl_error err = SL_ERROR_INIT;
     int rc = sl_srv_log_append(w->s, w->log_job, w->logbuf.buf, w->logbuf.len, sl_time_now_ms(),
                                NULL, &err);
+    if (rc == 0 || rc == SL_ELIMIT)
+        sl_streams_log_grew(w->s, w->log_job);
     if (rc == SL_ELIMIT)
         w->log_full = true;
     else if (rc < 0)
