@@ -3,18 +3,15 @@
 #include "base/compat.h"
 #include "base/alloc.h"
 #include "base/log.h"
+#include "base/lru.h"
 #include "base/map.h"
+#include "base/str.h"
 #include "server/flags_api.h"
 
 #include <sodium.h>
 
 #define CACHE_SLOTS 256  /* environments kept compiled; the least recently used goes */
 #define SERIES_MAX 20000 /* metric series kept; more are dropped (and counted) */
-
-struct cache_slot {
-    struct srv_flags_snapshot *snap;
-    uint64_t used; /* the cache's clock when last served */
-};
 
 struct counter {
     int64_t project_id;
@@ -24,18 +21,12 @@ struct counter {
 
 struct srv_flags {
     pthread_mutex_t mu;
-    struct cache_slot slots[CACHE_SLOTS];
-    uint64_t clock, builds, hits;
+    struct sl_lru cache; /* "project\x1fenvironment" -> struct srv_flags_snapshot */
+    uint64_t builds, hits;
     /* metrics, under mu too: a bucket arrives every few seconds per SDK instance */
     struct sl_map series; /* key: project \x1f env \x1f flag \x1f variant -> struct counter */
     uint64_t dropped;
 };
-
-void sl_srv_flags_init(struct sl_server *s)
-{
-    s->flags = sl_xcalloc(1, sizeof(*s->flags));
-    pthread_mutex_init(&s->flags->mu, NULL);
-}
 
 static void snapshot_free(struct srv_flags_snapshot *snap)
 {
@@ -47,13 +38,36 @@ static void snapshot_free(struct srv_flags_snapshot *snap)
     free(snap);
 }
 
+/* The cache lets a snapshot go (replaced, evicted, or at the end): freed unless a caller
+ * still holds it, else detached, for the last caller's release to free (under f->mu). */
+static void snapshot_drop(void *value, void *arg)
+{
+    struct srv_flags_snapshot *old = value;
+    (void)arg;
+    if (old->refs <= 1)
+        snapshot_free(old);
+    else
+        old->refs = -(old->refs - 1);
+}
+
+static void cache_key(struct sl_str *key, int64_t project_id, const char *environment)
+{
+    sl_str_addf(key, "%lld\x1f%s", (long long)project_id, environment);
+}
+
+void sl_srv_flags_init(struct sl_server *s)
+{
+    s->flags = sl_xcalloc(1, sizeof(*s->flags));
+    sl_lru_init(&s->flags->cache, CACHE_SLOTS, snapshot_drop, NULL);
+    pthread_mutex_init(&s->flags->mu, NULL);
+}
+
 void sl_srv_flags_free(struct sl_server *s)
 {
     struct srv_flags *f = s->flags;
     if (!f)
         return;
-    for (size_t i = 0; i < CACHE_SLOTS; i++)
-        snapshot_free(f->slots[i].snap);
+    sl_lru_release(&f->cache);
     size_t it = 0;
     const char *k;
     void *v;
@@ -218,58 +232,39 @@ int sl_srv_flags_snapshot_get(struct sl_server *s, int64_t project_id, const cha
 {
     struct srv_flags *f = s->flags;
     struct srv_flags_snapshot *snap = NULL;
+    struct sl_str key = SL_STR_INIT;
     int64_t revision = 0;
     int rc;
 
     if ((rc = sl_store_flag_revision(s->st, project_id, &revision, err)) < 0)
         return rc;
+    cache_key(&key, project_id, environment);
     pthread_mutex_lock(&f->mu);
-    for (size_t i = 0; i < CACHE_SLOTS; i++) {
-        struct srv_flags_snapshot *c = f->slots[i].snap;
-        if (c && c->project_id == project_id && c->revision == revision &&
-            sl_streq(c->environment, environment)) {
-            c->refs++;
-            f->slots[i].used = ++f->clock;
-            f->hits++;
-            snap = c;
-            break;
-        }
+    struct srv_flags_snapshot *c = sl_lru_get(&f->cache, key.buf);
+    if (c && c->revision == revision) {
+        c->refs++;
+        f->hits++;
+        snap = c;
     }
     pthread_mutex_unlock(&f->mu);
     if (snap) {
         *out = snap;
-        return 0;
+        goto out;
     }
     /* built outside the lock: other environments keep being served meanwhile; two threads
      * may build the same one, the later simply replaces the earlier */
     if ((rc = build(s, project_id, environment, revision, &snap, err)) < 0)
-        return rc;
+        goto out;
     pthread_mutex_lock(&f->mu);
-    /* the slot of the same environment, else an empty one, else the least recently used */
-    size_t victim = CACHE_SLOTS, empty = CACHE_SLOTS, oldest = 0;
-    for (size_t i = 0; i < CACHE_SLOTS && victim == CACHE_SLOTS; i++) {
-        struct srv_flags_snapshot *c = f->slots[i].snap;
-        if (c && c->project_id == project_id && sl_streq(c->environment, environment))
-            victim = i;
-        else if (!c && empty == CACHE_SLOTS)
-            empty = i;
-        else if (c && f->slots[i].used < f->slots[oldest].used)
-            oldest = i;
-    }
-    if (victim == CACHE_SLOTS)
-        victim = empty < CACHE_SLOTS ? empty : oldest;
-    struct srv_flags_snapshot *old = f->slots[victim].snap;
-    if (old && old->refs <= 1)
-        snapshot_free(old);
-    else if (old)
-        old->refs = -(old->refs - 1); /* detached: the last caller's release frees it */
-    snap->refs = 2;                   /* the cache's and the caller's */
-    f->slots[victim].snap = snap;
-    f->slots[victim].used = ++f->clock;
+    snap->refs = 2; /* the cache's and the caller's */
+    /* in place of the same environment's older snapshot, else of the least recently used */
+    sl_lru_put(&f->cache, key.buf, snap);
     f->builds++;
     pthread_mutex_unlock(&f->mu);
     *out = snap;
-    return 0;
+out:
+    sl_str_release(&key);
+    return rc;
 }
 
 /* A snapshot's refs: positive while in the cache (the cache holds one), negative once

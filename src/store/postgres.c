@@ -1,6 +1,7 @@
 /* postgres.c: the PostgreSQL backend (libpq, text results, `?` rewritten to `$n`). */
 #include "base/compat.h"
 #include "base/alloc.h"
+#include "base/lru.h"
 #include "base/str.h"
 #include "store/backend.h"
 
@@ -16,16 +17,11 @@
  * as in sqlite.c; the least recently used one is deallocated when the cache is full. */
 #define STMT_CACHE 48
 
-struct stmt_slot {
-    char *sql;
-    char name[16];
-    uint64_t used;
-};
-
 struct pg_conn {
     PGconn *pg;
-    struct stmt_slot cache[STMT_CACHE];
-    uint64_t clock, seq;
+    struct sl_lru stmts; /* SQL text (rewritten) -> the statement's name, a heap string */
+    uint64_t seq;
+    bool closing; /* the connection goes with its statements: no DEALLOCATE each */
 };
 
 static void quiet(void *arg, const char *message)
@@ -44,14 +40,26 @@ static int set_pg_error(int code, const char *what, const char *msg, struct sl_e
     return sl_error_set(err, code, "postgres: %s: %.*s", what, (int)n, msg);
 }
 
+/* An evicted statement is deallocated on the server, which would keep it otherwise. */
+static void deallocate(void *name, void *arg)
+{
+    struct pg_conn *c = arg;
+    if (!c->closing) {
+        char sql[40];
+        snprintf(sql, sizeof(sql), "DEALLOCATE %s", (const char *)name);
+        PQclear(PQexec(c->pg, sql));
+    }
+    free(name);
+}
+
 static void pg_disconnect(void *conn)
 {
     struct pg_conn *c = conn;
     if (!c)
         return;
+    c->closing = true;
+    sl_lru_release(&c->stmts);
     PQfinish(c->pg);
-    for (size_t i = 0; i < STMT_CACHE; i++)
-        free(c->cache[i].sql);
     free(c);
 }
 
@@ -77,6 +85,7 @@ static int pg_connect(void **out, const char *target, const struct sl_store_opti
     PQsetNoticeProcessor(c, quiet, NULL);
     struct pg_conn *conn = sl_xcalloc(1, sizeof(*conn));
     conn->pg = c;
+    sl_lru_init(&conn->stmts, STMT_CACHE, deallocate, conn);
     *out = conn;
     return 0;
 }
@@ -125,35 +134,23 @@ static int map_result_error(PGresult *res, PGconn *c, struct sl_error *err)
 static int prepare(struct pg_conn *c, const char *sql, int nparams, const char **name,
                    struct sl_error *err)
 {
-    struct stmt_slot *victim = &c->cache[0];
-    for (size_t i = 0; i < STMT_CACHE; i++) {
-        struct stmt_slot *s = &c->cache[i];
-        if (s->sql && sl_streq(s->sql, sql)) {
-            s->used = ++c->clock;
-            *name = s->name;
-            return 0;
-        }
-        if (s->used < victim->used)
-            victim = s;
+    char *cached = sl_lru_get(&c->stmts, sql);
+    if (cached) {
+        *name = cached;
+        return 0;
     }
-    if (victim->sql) {
-        char dealloc[40];
-        snprintf(dealloc, sizeof(dealloc), "DEALLOCATE %s", victim->name);
-        PQclear(PQexec(c->pg, dealloc));
-        free(victim->sql);
-        victim->sql = NULL;
-    }
-    snprintf(victim->name, sizeof(victim->name), "sl%" PRIu64, ++c->seq);
-    PGresult *res = PQprepare(c->pg, victim->name, sql, nparams, NULL);
+    char *fresh = sl_xmalloc(24);
+    snprintf(fresh, 24, "sl%" PRIu64, ++c->seq);
+    PGresult *res = PQprepare(c->pg, fresh, sql, nparams, NULL);
     if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
         int rc = map_result_error(res, c->pg, err);
         PQclear(res);
+        free(fresh);
         return rc;
     }
     PQclear(res);
-    victim->sql = sl_xstrdup(sql);
-    victim->used = ++c->clock;
-    *name = victim->name;
+    sl_lru_put(&c->stmts, sql, fresh); /* the least recently used one is deallocated */
+    *name = fresh;
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* sqlite.c: the SQLite backend (WAL, busy timeout, foreign keys, cached statements). */
 #include "base/compat.h"
 #include "base/alloc.h"
+#include "base/lru.h"
 #include "store/backend.h"
 
 #include <pthread.h>
@@ -10,17 +11,9 @@
  * statements over and over. Dynamic SQL (tag filters) is keyed by its text as well. */
 #define STMT_CACHE 48
 
-struct stmt_slot {
-    char *sql;
-    uint64_t hash; /* of sql (sql_hash): the lookup compares texts only when hashes match */
-    sqlite3_stmt *stmt;
-    uint64_t used; /* clock for least-recently-used eviction */
-};
-
 struct sqlite_conn {
     sqlite3 *db;
-    struct stmt_slot cache[STMT_CACHE];
-    uint64_t clock;
+    struct sl_lru stmts; /* SQL text -> sqlite3_stmt, finalized when evicted */
 };
 
 static int map_error(sqlite3 *db, int rc, const char *what, struct sl_error *err)
@@ -37,15 +30,18 @@ static int map_error(sqlite3 *db, int rc, const char *what, struct sl_error *err
     return sl_error_set(err, code, "sqlite: %s: %s", what, sqlite3_errmsg(db));
 }
 
+static void finalize(void *stmt, void *arg)
+{
+    (void)arg;
+    sqlite3_finalize(stmt);
+}
+
 static void sqlite_disconnect(void *conn)
 {
     struct sqlite_conn *c = conn;
     if (!c)
         return;
-    for (size_t i = 0; i < STMT_CACHE; i++) {
-        sqlite3_finalize(c->cache[i].stmt);
-        free(c->cache[i].sql);
-    }
+    sl_lru_release(&c->stmts);
     sqlite3_close_v2(c->db);
     free(c);
 }
@@ -65,6 +61,7 @@ static int sqlite_connect(void **out, const char *target, const struct sl_store_
     static pthread_once_t configured = PTHREAD_ONCE_INIT;
     pthread_once(&configured, sqlite_configure_once);
     struct sqlite_conn *c = sl_xcalloc(1, sizeof(*c));
+    sl_lru_init(&c->stmts, STMT_CACHE, finalize, NULL);
     bool memory = sl_streq(target, ":memory:");
     int rc;
 
@@ -95,43 +92,20 @@ out:
     return rc;
 }
 
-/* FNV-1a: many statements share a long prefix (a table's column list), so comparing the
- * texts of every slot cost more than hashing the one looked up (about 1% of a short job's
- * server CPU in strcmp) */
-static uint64_t sql_hash(const char *sql)
-{
-    uint64_t h = 14695981039346656037ULL;
-    for (const unsigned char *p = (const unsigned char *)sql; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    return h;
-}
-
 static int prepare(struct sqlite_conn *c, const char *sql, sqlite3_stmt **out, struct sl_error *err)
 {
-    struct stmt_slot *victim = &c->cache[0];
-    uint64_t hash = sql_hash(sql);
+    sqlite3_stmt *stmt = sl_lru_get(&c->stmts, sql);
     int rc;
 
-    for (size_t i = 0; i < STMT_CACHE; i++) {
-        struct stmt_slot *s = &c->cache[i];
-        if (s->sql && s->hash == hash && sl_streq(s->sql, sql)) {
-            s->used = ++c->clock;
-            *out = s->stmt;
-            return 0;
-        }
-        if (s->used < victim->used)
-            victim = s;
+    if (stmt) {
+        *out = stmt;
+        return 0;
     }
-    sqlite3_stmt *stmt = NULL;
     rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
     if (rc != SQLITE_OK)
         return map_error(c->db, rc, "prepare", err);
-    sqlite3_finalize(victim->stmt);
-    free(victim->sql);
-    victim->sql = sl_xstrdup(sql);
-    victim->hash = hash;
-    victim->stmt = stmt;
-    victim->used = ++c->clock;
+    if (stmt) /* SQL of only blanks or comments prepares to no statement */
+        sl_lru_put(&c->stmts, sql, stmt);
     *out = stmt;
     return 0;
 }

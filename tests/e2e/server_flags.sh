@@ -159,6 +159,23 @@ expect "after a change the old ETag gets the new state" "200 False" \
   "$code $(jx "[f['enabled'] for f in d['features'] if f['name']=='dark-mode'][0]")"
 grep -q '"path":"/api/client/features".*"status":"304"' "$tmp/err" &&
   ok "the access log shows the 304" || bad "the access log shows the 304" "$(grep client/features "$tmp/err" | tail -3)"
+# the compiled environments are cached: a poll of an unchanged one is a hit, a change of the
+# project compiles it again once
+cache() { # cache -> "BUILDS HITS" from /metrics
+  req GET /metrics "$admin"
+  sed -n 's/^sluice_feature_flag_cache_\(builds\|hits\)_total //p' <<<"$body" | tr '\n' ' '
+}
+read -r b0 h0 <<<"$(cache)"
+q= features "$cprod"
+q= features "$cprod"
+read -r b1 h1 <<<"$(cache)"
+expect "polls of an unchanged environment come from the cache" "$b0 $((h0 + 2))" "$b1 $h1"
+req PUT "$F/dark-mode/environments/production" "$maint" '{"enabled":true}'
+q= features "$cprod"
+q= features "$cprod"
+read -r b2 h2 <<<"$(cache)"
+expect "a change compiles the environment again, once" "$((b1 + 1)) $((h1 + 1))" "$b2 $h2"
+req PUT "$F/dark-mode/environments/production" "$maint" '{"enabled":false}'
 req DELETE "$F/tokens/$ctid" "$maint"
 q= features "$cprod"
 expect "a revoked token: 401" 401 "$code"
