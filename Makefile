@@ -39,7 +39,7 @@ check-asan: build/asan/build.ninja
 # drive workers, the ticker, log streams, long polls and the poller at once, and the
 # agent's (its slots, trace senders and signal thread against a server). A subset, so
 # that make check stays within about 15 minutes on a 2-core machine.
-TSAN_TESTS := ^(unit/test_(store|server|exec.*|agent)|e2e/server_(api|hooks|isolation|delayed|shared_fate|crash|poll|variables)|e2e/agent_(jobs|restart|failover))$$
+TSAN_TESTS := ^(unit/test_(store|server|exec.*|agent)|e2e/server_(api|hooks|isolation|delayed|shared_fate|crash|poll|variables|log_quiet)|e2e/agent_(jobs|restart|failover))$$
 
 check-tsan: build/tsan/build.ninja
 	cmake --build build/tsan

@@ -668,7 +668,8 @@ void sl_srv_http_stop(struct sl_server *s)
         MHD_stop_daemon(s->daemon);
         s->daemon = NULL;
     }
-    sl_streams_free(s);
+    /* the streams' state is freed with the server (sl_server_free), after the workers:
+     * a worker still running a job in the grace period wakes its streams (none are left) */
     sl_sessions_free(s);
     sl_auth_limiter_free(s->auth_limiter);
     s->auth_limiter = NULL;

@@ -319,6 +319,7 @@ void sl_server_free(struct sl_server *s)
     if (!s)
         return;
     sl_server_shutdown(s, 0);
+    sl_streams_free(s);
     sl_store_close(s->st);
     sl_srv_scan_free(s);
     sl_metrics_release(&s->metrics);
