@@ -81,10 +81,11 @@ int main(int argc, char **argv)
     struct sl_server s = {0};
     struct sl_str log = SL_STR_INIT;
     unlink(argv[1]);
-    if (sl_store_open(&s.st, argv[1], &err) < 0 || sl_srv_scan_init(&s, &err) < 0) {
+    if (sl_store_open(&s.st, argv[1], &err) < 0) {
         fprintf(stderr, "log_scan: %s\n", sl_error_format(&err));
         return 1;
     }
+    sl_srv_scan_init(&s);
     struct sl_store_project p = {.name = (char *)"bench-log", .repo_url = (char *)"file:///x"};
     int64_t project = 0;
     if (sl_store_project_create(s.st, &p, sl_time_now_ms(), &project, &err) < 0) {

@@ -754,6 +754,7 @@ int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, siz
 struct sl_srv_scan_stats {
     uint64_t tails_read_back; /* chunks whose earlier bytes came from the store, not memory */
     uint64_t rules_read;      /* rule files looked for in a project's mirror */
+    uint64_t jobs_read;       /* jobs' pipelines looked up in the store for their rules */
 };
 void sl_srv_scan_stats(struct sl_server *s, struct sl_srv_scan_stats *out);
 /* A project's rule files, the first of them that exists is read (secret_push.c). */

@@ -223,11 +223,14 @@ static const struct sl_scan *rules_get(struct sl_server *s, int64_t job_id,
     if (!key->project_id) {
         struct sl_store_job j = {0};
         struct sl_store_pipeline p = {0};
+        count(ts, &ts->stats.jobs_read);
         if (sl_store_job_get(s->st, job_id, &j, &err) == 0 &&
-            sl_store_pipeline_get(s->st, j.pipeline_id, &p, &err) == 0 && p.sha && *p.sha &&
-            strlen(p.sha) < sizeof(key->sha)) {
+            sl_store_pipeline_get(s->st, j.pipeline_id, &p, &err) == 0 && p.project_id > 0) {
+            /* a pipeline without a commit has no rule file: kept as the project's "" key,
+             * or every chunk of its jobs would look the job and pipeline up again */
             key->project_id = p.project_id;
-            snprintf(key->sha, sizeof(key->sha), "%s", p.sha);
+            if (p.sha && strlen(p.sha) < sizeof(key->sha))
+                snprintf(key->sha, sizeof(key->sha), "%s", p.sha);
         }
         sl_error_release(&err);
         sl_store_job_release(&j);
@@ -241,11 +244,13 @@ static const struct sl_scan *rules_get(struct sl_server *s, int64_t job_id,
             return (*slot)->sc ? (*slot)->sc : default_scan(s);
     }
     char mirror[4096];
-    bool seen = false;
+    bool seen = !*key->sha;
+    struct sl_scan *sc = NULL;
     snprintf(mirror, sizeof(mirror), "%s/repos/%" PRId64, s->data_dir, key->project_id);
-    struct sl_scan *sc = rules_at(mirror, key->sha, &seen);
+    if (*key->sha)
+        sc = rules_at(mirror, key->sha, &seen);
     pthread_mutex_lock(&ts->mu);
-    ts->stats.rules_read++;
+    ts->stats.rules_read += *key->sha != 0;
     struct pipeline_rules *free_slot = NULL;
     for (size_t i = 0; i < RULES_MAX && !*slot; i++) {
         struct pipeline_rules *r = &ts->r[i];

@@ -164,6 +164,25 @@ TEST(a_private_key_across_chunks_is_found_from_its_begin_line)
     fixture_close(&f);
 }
 
+TEST(a_job_of_a_pipeline_without_a_commit_is_looked_up_once)
+{
+    struct fixture f;
+    bool opened = fixture_open(&f);
+    CHECK(opened);
+    if (!opened)
+        return;
+    int64_t job = 0;
+    int64_t pid = pipeline(&f, NULL, &job, 1);
+    CHECK(pid > 0);
+    for (int i = 0; i < 3; i++)
+        append(&f, job, "[1] CC src/a.o ok\n");
+    append(&f, job, "cloning with " TOKEN_HEAD TOKEN_BODY "\n"); /* the defaults scan */
+    CHECK_INT_EQ(findings(&f, pid, job), 1);
+    CHECK_INT_EQ(stats(&f).jobs_read, 1); /* no rule file to look for: none looked for */
+    CHECK_INT_EQ(stats(&f).rules_read, 0);
+    fixture_close(&f);
+}
+
 TEST(a_job_whose_log_tail_was_evicted_reads_it_back_from_the_store)
 {
     struct fixture f;
