@@ -179,6 +179,17 @@ void sl_db_token_hash(const char *secret, char out[DB_TOKEN_HASH_HEX + 1]);
 void sl_db_token_generate(const char *prefix, size_t nbytes, char *out);
 /* Whether SECRET is PREFIX followed by exactly LEN - strlen(PREFIX) lowercase hex digits. */
 bool sl_db_token_well_formed(const char *secret, const char *prefix, size_t len);
+/* ROWS read into a new array of structs: *OUT (caller frees; never NULL, an empty answer is
+ * an empty array) gets READ(ROWS, i, &(*OUT)[i]) for each row i, and *N their count. A
+ * macro, so that each READ keeps its own struct type. */
+#define SL_DB_READ_ALL(rows, read, out, n)                                                         \
+    do {                                                                                           \
+        const struct db_rows *rows_ = (rows);                                                      \
+        *(out) = sl_xcalloc(rows_->nrows ? rows_->nrows : 1, sizeof(**(out)));                     \
+        for (size_t i_ = 0; i_ < rows_->nrows; i_++)                                               \
+            read(rows_, i_, &(*(out))[i_]);                                                        \
+        *(n) = rows_->nrows;                                                                       \
+    } while (0)
 /* LIMIT of a page, capped at SL_STORE_LIST_MAX. */
 int sl_db_page_limit(const struct sl_store_page *page);
 

@@ -400,13 +400,8 @@ int sl_store_delivery_list(struct sl_store *st, int64_t project_id,
                   "SELECT " DELIVERY_COLS " FROM deliveries WHERE project_id = ? AND id < ? AND "
                   "(CAST(? AS TEXT) IS NULL OR state = ?) ORDER BY id DESC LIMIT ?",
                   v, SL_ARRAY_LEN(v), &rows, NULL, err);
-    if (rc == 0) {
-        struct sl_store_delivery *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
-        for (size_t i = 0; i < rows.nrows; i++)
-            read_delivery(&rows, i, &arr[i]);
-        *out = arr;
-        *n = rows.nrows;
-    }
+    if (rc == 0)
+        SL_DB_READ_ALL(&rows, read_delivery, out, n);
     sl_db_rows_release(&rows);
     return rc;
 }

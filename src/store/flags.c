@@ -7,7 +7,6 @@
 
 #include <sodium.h>
 
-#define HASH_HEX (crypto_hash_sha256_BYTES * 2)
 #define LAST_USED_GRANULARITY_MS 60000 /* as API tokens: no write per poll */
 
 #define FLAG_COLS                                                                                  \
@@ -363,13 +362,8 @@ int sl_store_flag_list(struct sl_store *st, int64_t project_id, struct sl_store_
                        "SELECT " FLAG_COLS " FROM feature_flags WHERE project_id = ? ORDER BY name "
                        "LIMIT ?",
                        v, 2, &rows, NULL, err);
-    if (rc == 0) {
-        struct sl_store_flag *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
-        for (size_t i = 0; i < rows.nrows; i++)
-            read_flag(&rows, i, &arr[i]);
-        *out = arr;
-        *n = rows.nrows;
-    }
+    if (rc == 0)
+        SL_DB_READ_ALL(&rows, read_flag, out, n);
     sl_db_rows_release(&rows);
     return rc;
 }
@@ -458,13 +452,8 @@ int sl_store_flag_env_list(struct sl_store *st, int64_t project_id, const char *
                                 "ON f.id = e.flag_id WHERE f.project_id = ? ORDER BY f.name, "
                                 "e.environment",
                   v, nv, &rows, NULL, err);
-    if (rc == 0) {
-        struct sl_store_flag_env *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
-        for (size_t i = 0; i < rows.nrows; i++)
-            read_env(&rows, i, &arr[i]);
-        *out = arr;
-        *n = rows.nrows;
-    }
+    if (rc == 0)
+        SL_DB_READ_ALL(&rows, read_env, out, n);
     sl_db_rows_release(&rows);
     return rc;
 }
@@ -680,13 +669,6 @@ void sl_store_flag_tokens_free(struct sl_store_flag_token *arr, size_t n)
     free(arr);
 }
 
-static void hash_hex(const char *secret, char out[HASH_HEX + 1])
-{
-    unsigned char h[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(h, (const unsigned char *)secret, strlen(secret));
-    sodium_bin2hex(out, HASH_HEX + 1, h, sizeof(h));
-}
-
 static void read_ftoken(const struct db_rows *r, size_t i, struct sl_store_flag_token *t)
 {
     t->id = sl_db_get_int(r, i, 0);
@@ -706,7 +688,7 @@ int sl_store_flag_token_create(struct sl_store *st, const struct sl_store_flag_t
 {
     struct db_rows rows = {0};
     unsigned char raw[32];
-    char hex[65], hash[HASH_HEX + 1];
+    char hex[65], hash[DB_TOKEN_HASH_HEX + 1];
     int rc;
 
     if ((rc = check_name(t->environment, "an environment name", err)) < 0 ||
@@ -719,7 +701,7 @@ int sl_store_flag_token_create(struct sl_store *st, const struct sl_store_flag_t
     randombytes_buf(raw, sizeof(raw));
     sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
     char *secret = sl_xasprintf("%s:%s.%s", project_name, t->environment, hex);
-    hash_hex(secret, hash);
+    sl_db_token_hash(secret, hash);
     struct db_value v[] = {db_int(t->project_id),
                            db_text(t->environment),
                            db_text(t->type),
@@ -754,7 +736,7 @@ int sl_store_flag_token_verify(struct sl_store *st, const char *secret, int64_t 
                                struct sl_store_flag_token *out, struct sl_error *err)
 {
     struct db_rows rows = {0};
-    char hash[HASH_HEX + 1];
+    char hash[DB_TOKEN_HASH_HEX + 1];
     int rc;
 
     /* `<project>:<environment>.<64 hex>`: anything else is not one of ours */
@@ -762,7 +744,7 @@ int sl_store_flag_token_verify(struct sl_store *st, const char *secret, int64_t 
     if (len < 67 || len > 2 * SL_STORE_FLAG_NAME_MAX + 66 || secret[len - 65] != '.' ||
         !strchr(secret, ':'))
         return sl_error_set(err, SL_ENOENT, "invalid token");
-    hash_hex(secret, hash);
+    sl_db_token_hash(secret, hash);
     struct db_value hv = db_text(hash);
     rc = sl_db_run(st, false,
                    "SELECT " FTOKEN_COLS
@@ -771,8 +753,8 @@ int sl_store_flag_token_verify(struct sl_store *st, const char *secret, int64_t 
     if (rc < 0)
         goto out;
     const struct sl_db_cell *c = rows.nrows ? sl_db_cell(&rows, 0, 9) : NULL;
-    if (!c || !c->data || c->len != HASH_HEX || sodium_memcmp(c->data, hash, HASH_HEX) != 0 ||
-        sl_db_get_int(&rows, 0, 8) != 0) {
+    if (!c || !c->data || c->len != DB_TOKEN_HASH_HEX ||
+        sodium_memcmp(c->data, hash, DB_TOKEN_HASH_HEX) != 0 || sl_db_get_int(&rows, 0, 8) != 0) {
         rc = sl_error_set(err, SL_ENOENT, "invalid token");
         goto out;
     }
@@ -802,13 +784,8 @@ int sl_store_flag_token_list(struct sl_store *st, int64_t project_id,
                        "SELECT " FTOKEN_COLS " FROM feature_flag_tokens WHERE project_id = ? AND "
                        "revoked = 0 ORDER BY id LIMIT ?",
                        v, 2, &rows, NULL, err);
-    if (rc == 0) {
-        struct sl_store_flag_token *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
-        for (size_t i = 0; i < rows.nrows; i++)
-            read_ftoken(&rows, i, &arr[i]);
-        *out = arr;
-        *n = rows.nrows;
-    }
+    if (rc == 0)
+        SL_DB_READ_ALL(&rows, read_ftoken, out, n);
     sl_db_rows_release(&rows);
     return rc;
 }

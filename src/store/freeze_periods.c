@@ -80,13 +80,8 @@ int sl_store_freeze_period_list(struct sl_store *st, int64_t project_id,
                   "SELECT " FREEZE_COLS " FROM freeze_periods WHERE project_id = ? ORDER BY id "
                   "LIMIT ?",
                   v, SL_ARRAY_LEN(v), &rows, NULL, err);
-    if (rc == 0) {
-        struct sl_store_freeze_period *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
-        for (size_t i = 0; i < rows.nrows; i++)
-            read_row(&rows, i, &arr[i]);
-        *out = arr;
-        *n = rows.nrows;
-    }
+    if (rc == 0)
+        SL_DB_READ_ALL(&rows, read_row, out, n);
     sl_db_rows_release(&rows);
     return rc;
 }

@@ -368,13 +368,8 @@ int sl_store_pipeline_list(struct sl_store *st, int64_t project_id,
         v[nv++] = db_text(page->status);
     v[nv++] = db_int(sl_db_page_limit(page));
     rc = sl_db_run(st, false, sql, v, nv, &rows, NULL, err);
-    if (rc == 0) {
-        struct sl_store_pipeline *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
-        for (size_t i = 0; i < rows.nrows; i++)
-            read_pipeline(&rows, i, &arr[i]);
-        *out = arr;
-        *n = rows.nrows;
-    }
+    if (rc == 0)
+        SL_DB_READ_ALL(&rows, read_pipeline, out, n);
     sl_db_rows_release(&rows);
     return rc;
 }

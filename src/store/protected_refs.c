@@ -71,13 +71,8 @@ int sl_store_protected_ref_list(struct sl_store *st, int64_t project_id, bool ta
                        "SELECT " REF_COLS " FROM protected_refs WHERE project_id = ? AND kind = ? "
                        "ORDER BY name LIMIT ?",
                        v, SL_ARRAY_LEN(v), &rows, NULL, err);
-    if (rc == 0) {
-        struct sl_store_protected_ref *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
-        for (size_t i = 0; i < rows.nrows; i++)
-            read_row(&rows, i, &arr[i]);
-        *out = arr;
-        *n = rows.nrows;
-    }
+    if (rc == 0)
+        SL_DB_READ_ALL(&rows, read_row, out, n);
     sl_db_rows_release(&rows);
     return rc;
 }

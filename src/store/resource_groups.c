@@ -102,12 +102,8 @@ int sl_store_resource_group_list(struct sl_store *st, int64_t project_id,
                   "SELECT " GROUP_COLS " FROM resource_groups WHERE project_id = ? ORDER BY key "
                   "LIMIT ?",
                   v, SL_ARRAY_LEN(v), &rows, NULL, err);
-    if (rc == 0) {
-        *out = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(**out));
-        for (size_t i = 0; i < rows.nrows; i++)
-            read_row(&rows, i, &(*out)[i]);
-        *n = rows.nrows;
-    }
+    if (rc == 0)
+        SL_DB_READ_ALL(&rows, read_row, out, n);
     sl_db_rows_release(&rows);
     return rc;
 }

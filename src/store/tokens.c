@@ -8,7 +8,6 @@
 
 #include <sodium.h>
 
-#define HASH_HEX (crypto_hash_sha256_BYTES * 2)
 /* last_used_at is precise to this: a write per request would serialise every API call */
 #define LAST_USED_GRANULARITY_MS 60000
 
@@ -28,23 +27,6 @@ void sl_store_tokens_free(struct sl_store_token *arr, size_t n)
     for (size_t i = 0; i < n; i++)
         sl_store_token_release(&arr[i]);
     free(arr);
-}
-
-static void hash_hex(const char *secret, char out[HASH_HEX + 1])
-{
-    unsigned char h[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(h, (const unsigned char *)secret, strlen(secret));
-    sodium_bin2hex(out, HASH_HEX + 1, h, sizeof(h));
-}
-
-static bool well_formed(const char *secret)
-{
-    if (strlen(secret) != SL_STORE_TOKEN_LEN || !sl_starts_with(secret, SL_STORE_TOKEN_PREFIX))
-        return false;
-    for (const char *p = secret + strlen(SL_STORE_TOKEN_PREFIX); *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-            return false;
-    return true;
 }
 
 #define TOKEN_COLS "id, name, role, created_at, last_used_at, revoked, expires_at"
@@ -73,7 +55,7 @@ void sl_store_token_generate(char out[SL_STORE_TOKEN_LEN + 1])
 int sl_store_token_add(struct sl_store *st, const char *name, const char *role, const char *secret,
                        int64_t now, int64_t expires_at, int64_t *id_out, struct sl_error *err)
 {
-    char hash[HASH_HEX + 1];
+    char hash[DB_TOKEN_HASH_HEX + 1];
     struct db_rows rows = {0};
     bool known = false;
     int rc;
@@ -88,7 +70,7 @@ int sl_store_token_add(struct sl_store *st, const char *name, const char *role, 
                             "unknown role '%s' (admin, maintainer, developer or viewer)", role);
     if (expires_at && expires_at <= now)
         return sl_error_set(err, SL_EINVAL, "expires_at must be in the future");
-    hash_hex(secret, hash);
+    sl_db_token_hash(secret, hash);
     struct db_value v[] = {db_text(name), db_text(role), db_text(hash), db_int(now),
                            db_int_or_null(expires_at)};
     rc = sl_db_run(st, true,
@@ -117,13 +99,13 @@ int sl_store_token_create(struct sl_store *st, const char *name, const char *rol
 int sl_store_token_verify(struct sl_store *st, const char *secret, int64_t now,
                           struct sl_store_token *out, struct sl_error *err)
 {
-    char hash[HASH_HEX + 1];
+    char hash[DB_TOKEN_HASH_HEX + 1];
     struct db_rows rows = {0};
     int rc;
 
-    if (!secret || !well_formed(secret))
+    if (!secret || !sl_db_token_well_formed(secret, SL_STORE_TOKEN_PREFIX, SL_STORE_TOKEN_LEN))
         return sl_error_set(err, SL_ENOENT, "invalid token");
-    hash_hex(secret, hash);
+    sl_db_token_hash(secret, hash);
     struct db_value hv = db_text(hash);
     rc = sl_db_run(st, false, "SELECT " TOKEN_COLS ", token_hash FROM tokens WHERE token_hash = ?",
                    &hv, 1, &rows, NULL, err);
@@ -131,8 +113,8 @@ int sl_store_token_verify(struct sl_store *st, const char *secret, int64_t now,
         goto out;
     /* the lookup found it by equality; the constant-time compare keeps that true even if
      * an index or collation ever matched loosely */
-    if (rows.nrows == 0 || sl_db_cell(&rows, 0, 7)->len != HASH_HEX ||
-        sodium_memcmp(sl_db_cell(&rows, 0, 7)->data, hash, HASH_HEX) != 0 ||
+    if (rows.nrows == 0 || sl_db_cell(&rows, 0, 7)->len != DB_TOKEN_HASH_HEX ||
+        sodium_memcmp(sl_db_cell(&rows, 0, 7)->data, hash, DB_TOKEN_HASH_HEX) != 0 ||
         sl_db_get_int(&rows, 0, 5) != 0 ||
         (sl_db_get_int(&rows, 0, 6) && sl_db_get_int(&rows, 0, 6) <= now)) {
         rc = sl_error_set(err, SL_ENOENT, "invalid token");
@@ -174,13 +156,8 @@ int sl_store_token_list(struct sl_store *st, const struct sl_store_page *page,
     int rc =
         sl_db_run(st, false, "SELECT " TOKEN_COLS " FROM tokens WHERE id > ? ORDER BY id LIMIT ?",
                   v, SL_ARRAY_LEN(v), &rows, NULL, err);
-    if (rc == 0) {
-        struct sl_store_token *arr = sl_xcalloc(rows.nrows ? rows.nrows : 1, sizeof(*arr));
-        for (size_t i = 0; i < rows.nrows; i++)
-            read_token(&rows, i, &arr[i]);
-        *out = arr;
-        *n = rows.nrows;
-    }
+    if (rc == 0)
+        SL_DB_READ_ALL(&rows, read_token, out, n);
     sl_db_rows_release(&rows);
     return rc;
 }
