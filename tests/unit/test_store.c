@@ -542,6 +542,48 @@ STORE_TEST(pipelines_with_jobs)
     sl_store_pipelines_free(pl, n);
 }
 
+/* When the ticker settles next: the earliest due_at of a scheduled job, whatever the order
+ * of the rows, and only of scheduled jobs; 0 when none waits. */
+STORE_TEST(next_due)
+{
+    int64_t due = -1;
+    CHECK_OK(sl_store_next_due(st, &due, &e_));
+    CHECK(due == 0);
+    int64_t project = make_project(st, "delayed");
+    struct sl_store_pipeline p = {.project_id = project,
+                                  .status = (char *)"scheduled",
+                                  .ref = (char *)"main",
+                                  .sha = (char *)"0123456789abcdef0123456789abcdef01234567",
+                                  .source = (char *)"push"};
+    struct sl_store_job jobs[] = {
+        {.name = (char *)"late",
+         .stage = (char *)"a",
+         .status = (char *)"scheduled",
+         .due_at = 9000},
+        {.name = (char *)"soon",
+         .stage = (char *)"a",
+         .status = (char *)"scheduled",
+         .due_at = 5000},
+        {.name = (char *)"not-delayed",
+         .stage = (char *)"a",
+         .status = (char *)"pending",
+         .due_at = 1000,
+         .queued_at = 1000},
+    };
+    int64_t id = 0;
+    CHECK_OK(sl_store_pipeline_create(st, &p, jobs, SL_ARRAY_LEN(jobs), 2000, &id, NULL, &e_));
+    CHECK_OK(sl_store_next_due(st, &due, &e_));
+    CHECK(due == 5000);
+    int64_t *ids = NULL;
+    size_t n = 0;
+    CHECK_OK(sl_store_due_pipelines(st, 4999, 0, 10, &ids, &n, &e_));
+    CHECK(n == 0);
+    free(ids);
+    CHECK_OK(sl_store_due_pipelines(st, 5000, 0, 10, &ids, &n, &e_));
+    CHECK(n == 1 && ids[0] == id);
+    free(ids);
+}
+
 STORE_TEST(job_reports)
 {
     int64_t project = make_project(st, "reports");
