@@ -95,11 +95,15 @@ void sl_srv_flags_etag(const char *body, size_t len, char out[48])
 
 /* ---- the document ---- */
 
-static json_t *parse_array(const char *text)
+/* TEXT, the JSON array stored as WHAT of row ID; [] when it is NULL, and [] with the
+ * row logged (sl_srv_stored_json) when it is not an array. *UNREADABLE (when given) is set
+ * then: the caller decides what an unreadable row must not turn into. */
+static json_t *parse_array(const char *text, const char *what, int64_t id, bool *unreadable)
 {
-    json_t *v = text ? json_loads(text, 0, NULL) : NULL;
-    if (!json_is_array(v)) {
-        json_decref(v);
+    json_t *v = sl_srv_stored_json(text, JSON_ARRAY, what, id);
+    if (!v) {
+        if (text && unreadable)
+            *unreadable = true;
         v = json_array();
     }
     return v;
@@ -107,7 +111,7 @@ static json_t *parse_array(const char *text)
 
 static bool has_tag(const struct sl_store_flag *fl, const struct srv_flags_filter *flt)
 {
-    json_t *tags = parse_array(fl->tags), *t;
+    json_t *tags = parse_array(fl->tags, "feature flag's tags", fl->id, NULL), *t;
     size_t i;
     bool found = false;
     json_array_foreach(tags, i, t)
@@ -170,12 +174,19 @@ int sl_srv_flags_document(struct sl_server *s, int64_t project_id, const char *e
         if (!keep(fl, p.name, filter))
             continue;
         const struct sl_store_flag_env *e = sl_map_get(&by_name, fl->name);
-        json_t *o = json_pack(
-            "{s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:o,s:o}", "name", fl->name, "description",
-            fl->description, "type", fl->type, "project", p.name, "enabled", e && e->enabled,
-            "stale", fl->stale, "impressionData", fl->impression_data, "strategies",
-            parse_array(e ? e->strategies : NULL), "variants", parse_array(e ? e->variants : NULL));
-        json_t *deps = parse_array(fl->dependencies);
+        /* an enabled flag whose strategies or dependencies cannot be read is sent disabled:
+         * read as [] they would turn it on for everyone (Unleash: no strategy, no parent) */
+        bool unreadable = false;
+        json_t *strategies =
+            parse_array(e ? e->strategies : NULL, "feature flag's strategies", fl->id, &unreadable);
+        json_t *deps =
+            parse_array(fl->dependencies, "feature flag's dependencies", fl->id, &unreadable);
+        json_t *o =
+            json_pack("{s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:o,s:o}", "name", fl->name, "description",
+                      fl->description, "type", fl->type, "project", p.name, "enabled",
+                      e && e->enabled && !unreadable, "stale", fl->stale, "impressionData",
+                      fl->impression_data, "strategies", strategies, "variants",
+                      parse_array(e ? e->variants : NULL, "feature flag's variants", fl->id, NULL));
         if (json_array_size(deps))
             json_object_set_new(o, "dependencies", deps);
         else
@@ -184,9 +195,11 @@ int sl_srv_flags_document(struct sl_server *s, int64_t project_id, const char *e
     }
     json_t *segments = json_array();
     for (size_t i = 0; i < nsegs; i++)
-        json_array_append_new(segments, json_pack("{s:I,s:s,s:o}", "id", (json_int_t)segs[i].id,
-                                                  "name", segs[i].name, "constraints",
-                                                  parse_array(segs[i].constraints)));
+        json_array_append_new(
+            segments,
+            json_pack(
+                "{s:I,s:s,s:o}", "id", (json_int_t)segs[i].id, "name", segs[i].name, "constraints",
+                parse_array(segs[i].constraints, "flag segment's constraints", segs[i].id, NULL)));
     *out = json_pack("{s:i,s:o,s:o}", "version", 2, "features", features, "segments", segments);
 out:
     sl_map_release(&by_name);

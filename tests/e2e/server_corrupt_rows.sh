@@ -143,4 +143,23 @@ expect "the corrupt rule queues none" 0 \
 out=$(cat "$tmp/err") has "the unreadable rule is logged with its id" \
   '"row":"notification rule'"'"'s events","id":"'"$broken"'"'
 alive "after the corrupt rule"
+
+# a feature flag whose stored strategies cannot be read goes to Unleash clients disabled
+# (read as [] they would turn it on for everyone), and the row is logged
+api POST /api/v1/projects/$project/feature_flags '{"name":"guarded","environments":[{"environment":"production","enabled":true,"strategies":[{"name":"default"}]}]}'
+expect "a flag is made" 201 "$code" "$body"
+api POST /api/v1/projects/$project/feature_flags/tokens '{"type":"client","environment":"production"}'
+ctoken=$(jget "['token']")
+flag_enabled() {
+  curl -s -H "Authorization: $ctoken" "$url/api/client/features" |
+    python3 -c "import json,sys; print([f['enabled'] for f in json.load(sys.stdin)['features'] if f['name'] == 'guarded'])"
+}
+expect "the flag is enabled" "[True]" "$(flag_enabled)"
+server_stop
+sqlite3 "$tmp/data/sluice.db" "UPDATE feature_flag_envs SET strategies = '[{\"name\":' WHERE flag_id = (SELECT id FROM feature_flags WHERE name = 'guarded')" ||
+  bad "the flag's strategies are corrupted with sqlite3"
+server_start --workers 0 || { bad "the server starts on a corrupt flag"; exit 1; }
+expect "with its strategies unreadable it is sent disabled" "[False]" "$(flag_enabled)"
+out=$(cat "$tmp/err") has "the unreadable strategies are logged" '"row":"feature flag'"'"'s strategies"'
+alive "after the corrupt flag"
 finish
