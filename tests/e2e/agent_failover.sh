@@ -9,12 +9,8 @@
 #    (the agent says so), and the job keeps its one outcome and its log without them;
 #  - cancel from the API of a job an agent runs: canceling, its after_script runs, canceled.
 # SL_SERVER_DB: on that store (agent_pg.sh passes PostgreSQL).
-set -u
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-. "$(dirname "$0")/lib/skip.sh"
+. "$(dirname "$0")/lib/e2e.sh"
 needs curl python3 git
-tmp=$(mktemp -d)
 cleanup() {
   agents_kill
   # the killed agent's job ran in a session of its own: end it too

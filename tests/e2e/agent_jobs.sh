@@ -5,12 +5,8 @@
 # Also: the log, an artifact passed to a later job through the server, a masked variable,
 # a failing job's exit code and reason, and a clean SIGTERM of each agent. SL_SERVER_DB: on
 # that store (agent_pg.sh passes PostgreSQL).
-set -u
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-. "$(dirname "$0")/lib/skip.sh"
+. "$(dirname "$0")/lib/e2e.sh"
 needs curl python3 git
-tmp=$(mktemp -d)
 cleanup() { agents_kill; [[ -n ${pid:-} ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 # shellcheck source=lib/server.sh

@@ -6,12 +6,8 @@
 # token, late updates refused), and a built-in worker's artifacts downloaded as a zip.
 # SL_SERVER_DB: on that store (server_pg.sh passes
 # PostgreSQL).
-set -u
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-. "$(dirname "$0")/lib/skip.sh"
+. "$(dirname "$0")/lib/e2e.sh"
 needs curl python3 git
-tmp=$(mktemp -d)
 cleanup() { [[ -n ${pid:-} ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 # shellcheck source=lib/server.sh

@@ -5,12 +5,8 @@
 # arguments are clear errors; a file is never served as a page of this origin. A retried
 # job keeps each attempt's artifacts apart (each downloads its own), and a later job
 # retried after it gets the newest attempt's. SL_SERVER_DB: on that store.
-set -u
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-. "$(dirname "$0")/lib/skip.sh"
+. "$(dirname "$0")/lib/e2e.sh"
 needs curl python3 git zstd tar
-tmp=$(mktemp -d)
 cleanup() { [[ -n ${pid:-} ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 # shellcheck source=lib/server.sh

@@ -5,12 +5,8 @@
 # the interruptible jobs of a pipeline that says on_new_commit: interruptible, leaves other
 # branches and pipelines of the same commit alone; on_job_failure: all cancels the
 # rest of a pipeline when a job fails. On SQLite here and on PostgreSQL through server_pg.sh.
-set -u
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-. "$(dirname "$0")/lib/skip.sh"
+. "$(dirname "$0")/lib/e2e.sh"
 needs curl
-tmp=$(mktemp -d)
 chmod 0711 "$tmp"
 # shellcheck source=lib/server.sh
 . "$src/tests/e2e/lib/server.sh"

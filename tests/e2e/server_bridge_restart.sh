@@ -4,14 +4,9 @@
 # data directory, the child's job is played, and the bridge then ends with its child.
 # A bridge left running but never fired (a crash between the two) is fired at start-up,
 # once when two servers start on that store at the same moment.
-set -u
-. "$(dirname "$0")/lib/skip.sh"
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-for tool in curl python3 git; do
-  command -v $tool >/dev/null || skip "needs $tool, which is not installed"
-done
+. "$(dirname "$0")/lib/e2e.sh"
+needs curl python3 git
 bin=$(realpath "$bin")
-tmp=$(mktemp -d)
 . "$(dirname "$0")/lib/server.sh"
 pid2=
 trap '[[ -n $pid2 ]] && kill -TERM "$pid2" 2>/dev/null; server_stop; rm -rf "$tmp"' EXIT

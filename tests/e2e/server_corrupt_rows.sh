@@ -7,13 +7,8 @@
 # status: never a dropped connection), its built-in worker fails the corrupt jobs it claims
 # and the pipeline finishes (a job whose spec cannot be read is scheduled from its row's
 # columns, transitions.c), and it still stops cleanly (exit 0, no sanitizer report).
-set -u
-. "$(dirname "$0")/lib/skip.sh"
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-for tool in curl python3 git sqlite3; do
-  command -v $tool >/dev/null || skip "needs $tool, which is not installed"
-done
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib/e2e.sh"
+needs curl python3 git sqlite3
 . "$(dirname "$0")/lib/server.sh"
 db=() # the rows are corrupted with sqlite3: this script's store is the data directory's
 trap 'server_stop; rm -rf "$tmp"' EXIT

@@ -3,13 +3,8 @@
 # day and the nine after it in two seconds. Every due job starts (becomes pending) although
 # an earlier job of its pipeline is not due and although far more than one page (100) of
 # delayed jobs waits server-wide; the job due tomorrow stays scheduled.
-set -u
-. "$(dirname "$0")/lib/skip.sh"
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-for tool in curl python3 git; do
-  command -v $tool >/dev/null || skip "needs $tool, which is not installed"
-done
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib/e2e.sh"
+needs curl python3 git
 . "$(dirname "$0")/lib/server.sh"
 trap 'server_stop; rm -rf "$tmp"' EXIT
 

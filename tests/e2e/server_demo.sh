@@ -3,16 +3,8 @@
 # as the newcomer check and CI run it: the local run, then sluice serve with the project
 # registered and one pipeline run through the API, the URL and the token's file printed,
 # and the server stopped afterwards. Run twice: the second run reuses the server's data.
-set -u
-. "$(dirname "$0")/lib/skip.sh"
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-for tool in curl python3 git cc; do
-  if ! command -v $tool >/dev/null; then
-    skip "needs $tool, which is not installed"
-  fi
-done
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib/e2e.sh"
+needs curl python3 git cc
 trap 'rm -rf "$tmp"' EXIT
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok - $1"; }

@@ -4,14 +4,8 @@
 # outdated-deployment prevention (forward_deployment_failure), rollback to an earlier
 # deployment, auto_stop_in running the on_stop job, stop and delete. On SQLite here and on
 # PostgreSQL through server_pg.sh (SL_SERVER_DB).
-set -u
-. "$(dirname "$0")/lib/skip.sh"
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-if ! command -v curl >/dev/null; then
-  skip "needs curl, which is not installed"
-fi
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib/e2e.sh"
+needs curl
 # shellcheck source=lib/server.sh
 . "$src/tests/e2e/lib/server.sh"
 trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT

@@ -7,12 +7,8 @@
 # and the group goes to the waiting job, and the review app's timer still fires (its
 # on_stop job runs). Every state is checked through the API. On SQLite here and on
 # PostgreSQL through server_pg.sh.
-set -u
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-. "$(dirname "$0")/lib/skip.sh"
+. "$(dirname "$0")/lib/e2e.sh"
 needs curl
-tmp=$(mktemp -d)
 chmod 0711 "$tmp"
 # shellcheck source=lib/server.sh
 . "$src/tests/e2e/lib/server.sh"

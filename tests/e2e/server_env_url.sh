@@ -6,12 +6,8 @@
 # other forms: deployment_tier over the guessed tier, and the actions prepare, verify and
 # access, which use an environment (CI_ENVIRONMENT_ACTION) without deploying to it. On
 # SQLite here and on PostgreSQL through server_pg.sh.
-set -u
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-. "$(dirname "$0")/lib/skip.sh"
+. "$(dirname "$0")/lib/e2e.sh"
 needs curl
-tmp=$(mktemp -d)
 chmod 0711 "$tmp"
 # shellcheck source=lib/server.sh
 . "$src/tests/e2e/lib/server.sh"

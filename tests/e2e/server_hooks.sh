@@ -4,15 +4,8 @@
 # with CI_PIPELINE_SOURCE=push; forged, unsigned, replayed-on-another-body and
 # wrong-project deliveries are 401 and audited; ping, other events and deleted refs are
 # ignored. Then a running job's log as Server-Sent Events, resumed with Last-Event-ID.
-set -u
-. "$(dirname "$0")/lib/skip.sh"
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-for tool in curl openssl python3 git; do
-  if ! command -v $tool >/dev/null; then
-    skip "needs $tool, which is not installed"
-  fi
-done
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib/e2e.sh"
+needs curl openssl python3 git
 # SL_SERVER_DB: run against that store (server_pg.sh passes a PostgreSQL URI)
 . "$(dirname "$0")/lib/server.sh"
 trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT

@@ -3,16 +3,9 @@
 # state: the job does not inherit the server's environment; a pipeline whose job runs says
 # running with its started_at; a first start that cannot write admin.token stores no admin
 # token (the next start makes one that works).
-set -u
-. "$(dirname "$0")/lib/skip.sh"
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-for tool in curl python3 git; do
-  if ! command -v $tool >/dev/null; then
-    skip "needs $tool, which is not installed"
-  fi
-done
+. "$(dirname "$0")/lib/e2e.sh"
+needs curl python3 git
 bin=$(realpath "$bin")
-tmp=$(mktemp -d)
 . "$(dirname "$0")/lib/server.sh"
 trap 'server_stop; rm -rf "$tmp"' EXIT
 

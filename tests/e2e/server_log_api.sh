@@ -9,12 +9,8 @@
 #    runs to its end;
 #  - a line longer than the executor's line buffer is stored whole.
 # SL_SERVER_DB: on that store.
-set -u
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-. "$(dirname "$0")/lib/skip.sh"
+. "$(dirname "$0")/lib/e2e.sh"
 needs curl python3 git
-tmp=$(mktemp -d)
 cleanup() { [[ -n ${pid:-} ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 # shellcheck source=lib/server.sh

@@ -7,12 +7,8 @@
 # server flushes a quiet job's output every 200 ms (docs/server.md); a line held until the
 # next one or the job's end never shows here and the waits fail. How long a line takes to
 # show is a figure for bench/log_flush.sh, not a bound here. SL_SERVER_DB: on that store.
-set -u
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-. "$(dirname "$0")/lib/skip.sh"
+. "$(dirname "$0")/lib/e2e.sh"
 needs curl python3 git
-tmp=$(mktemp -d)
 spid=
 cleanup() {
   [[ -n $spid ]] && kill "$spid" 2>/dev/null

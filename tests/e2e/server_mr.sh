@@ -20,14 +20,8 @@
 # in source_sha); a null mergeable, a stale merge and Gitea run on the head. On SQLite here and on PostgreSQL through server_pg.sh
 # (SL_SERVER_DB). A fork's request from a branch named like one of the project's does not
 # auto-cancel that branch's pipeline, nor include from another project of the server.
-set -u
-. "$(dirname "$0")/lib/skip.sh"
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-for tool in curl python3 git; do
-  command -v $tool >/dev/null || skip "needs $tool, which is not installed"
-done
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib/e2e.sh"
+needs curl python3 git
 chmod 0711 "$tmp" # a root server runs jobs as nobody: the data directory's path must be walkable
 # shellcheck source=lib/server.sh
 . "$src/tests/e2e/lib/server.sh"

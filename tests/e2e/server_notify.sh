@@ -8,14 +8,8 @@
 # pending at a restart are delivered after it. Notifications: a signed webhook (the signature verifies), a
 # Slack-compatible webhook, Matrix and a mail to an SMTP sink with the failed job's last log
 # lines; failed then fixed; sluice notify test.
-set -u
-. "$(dirname "$0")/lib/skip.sh"
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-for tool in curl python3 git; do
-  command -v $tool >/dev/null || skip "needs $tool, which is not installed"
-done
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib/e2e.sh"
+needs curl python3 git
 rpid=
 cleanup() {
   [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null

@@ -5,16 +5,9 @@
 # dotenv reports feeding later jobs' variables (below the pipeline's own variables);
 # artifacts:paths with $CI_PROJECT_DIR; JUnit counts in the pipeline's test report and
 # coverage on the job; CI_JOB_URL at the server; a bridge job settled, not refused.
-set -u
-. "$(dirname "$0")/lib/skip.sh"
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-for tool in curl python3 git; do
-  if ! command -v $tool >/dev/null; then
-    skip "needs $tool, which is not installed"
-  fi
-done
+. "$(dirname "$0")/lib/e2e.sh"
+needs curl python3 git
 bin=$(realpath "$bin")
-tmp=$(mktemp -d)
 . "$(dirname "$0")/lib/server.sh"
 trap 'server_stop; rm -rf "$tmp"' EXIT
 

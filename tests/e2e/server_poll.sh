@@ -4,15 +4,8 @@
 # (CI_PIPELINE_SOURCE=push, that commit), a commit on another branch or no commit makes
 # none, a restart does not make the same commit's pipeline again, nor does a poll after a
 # webhook built it.
-set -u
-. "$(dirname "$0")/lib/skip.sh"
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-for tool in curl python3 git; do
-  if ! command -v $tool >/dev/null; then
-    skip "needs $tool, which is not installed"
-  fi
-done
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib/e2e.sh"
+needs curl python3 git
 . "$(dirname "$0")/lib/server.sh"
 trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 

@@ -5,16 +5,9 @@
 # hop by hop, each target checked); a redirect within the list is followed. Without the
 # option the server makes no outside request (tests/e2e/server_parity.sh). The files come
 # from a loopback HTTP server (lib/http_dir.sh), never the network.
-set -u
-. "$(dirname "$0")/lib/skip.sh"
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-for tool in curl python3 git; do
-  if ! command -v $tool >/dev/null; then
-    skip "needs $tool, which is not installed"
-  fi
-done
+. "$(dirname "$0")/lib/e2e.sh"
+needs curl python3 git
 bin=$(realpath "$bin")
-tmp=$(mktemp -d)
 . "$(dirname "$0")/lib/server.sh"
 . "$(dirname "$0")/lib/http_dir.sh"
 trap 'server_stop; http_dir_stop; rm -rf "$tmp"' EXIT

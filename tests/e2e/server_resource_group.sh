@@ -10,12 +10,8 @@
 #   newest_first         (late: 3rd)  the newest pipeline's turn waits for it      3 2 1
 #   newest_ready_first   (late: 3rd)  the newest ready one                         2 1 3
 # The API shows the groups as GitLab does. On SQLite here, on PostgreSQL via server_pg.sh.
-set -u
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-. "$(dirname "$0")/lib/skip.sh"
+. "$(dirname "$0")/lib/e2e.sh"
 needs curl
-tmp=$(mktemp -d)
 chmod 0711 "$tmp"
 # shellcheck source=lib/server.sh
 . "$src/tests/e2e/lib/server.sh"

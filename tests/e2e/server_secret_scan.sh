@@ -21,12 +21,8 @@
 #  - the store's secret_findings rows, read from the SQLite file (or with psql), hold none of
 #    the secrets nor their base64 in any column, nor does the server's log.
 # SL_SERVER_DB: on that store.
-set -u
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-. "$(dirname "$0")/lib/skip.sh"
+. "$(dirname "$0")/lib/e2e.sh"
 needs curl python3 git openssl
-tmp=$(mktemp -d)
 cleanup() { [[ -n ${pid:-} ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 # shellcheck source=lib/server.sh

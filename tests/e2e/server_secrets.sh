@@ -5,14 +5,8 @@
 # audit events; tokens with an expiry (API and CLI) that stop working when it passes; and
 # failed authentications rate-limited per address (429 with Retry-After, /metrics).
 # On SQLite here and on PostgreSQL through server_pg.sh (SL_SERVER_DB).
-set -u
-. "$(dirname "$0")/lib/skip.sh"
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-if ! command -v curl >/dev/null; then
-  skip "needs curl, which is not installed"
-fi
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib/e2e.sh"
+needs curl
 chmod 0711 "$tmp" # a root server runs jobs as nobody: the data directory's path must be walkable
 # shellcheck source=lib/server.sh
 . "$src/tests/e2e/lib/server.sh"

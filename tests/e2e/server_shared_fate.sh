@@ -3,13 +3,8 @@
 # that accepts and says nothing) holds only its own lock while its fetch hangs; another
 # project's pipeline is created and runs meanwhile. With --git-timeout, the fetch gives up
 # on a remote silent for that long, and the request gets the error.
-set -u
-. "$(dirname "$0")/lib/skip.sh"
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-for tool in curl python3 git ss; do
-  command -v $tool >/dev/null || skip "needs $tool, which is not installed"
-done
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib/e2e.sh"
+needs curl python3 git ss
 . "$(dirname "$0")/lib/server.sh"
 hang=
 trap '[[ -n $hang ]] && kill "$hang" 2>/dev/null; server_stop; rm -rf "$tmp"' EXIT

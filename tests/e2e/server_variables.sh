@@ -4,13 +4,8 @@
 # value in any answer, a developer sees no value, audit events without values, no value in
 # clear in the SQLite file or its WAL, `sluice secrets rotate-key`, and a start refused
 # without the key (or with the wrong one).
-set -u
-. "$(dirname "$0")/lib/skip.sh"
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-if ! command -v curl >/dev/null; then
-  skip "needs curl, which is not installed"
-fi
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib/e2e.sh"
+needs curl
 . "$(dirname "$0")/lib/server.sh"
 db=() # the checks read the data directory's SQLite file and its WAL
 cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
