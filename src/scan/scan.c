@@ -648,12 +648,15 @@ static struct places *find_places(const struct sl_scan *s, const char *text, siz
     for (size_t j = 0; j < n; j++)
         p[j] = (struct places){.word = s->kw[j].word, .wlen = s->kw[j].wlen};
     /* every other pair: a keyword at an odd offset Q has its second and third bytes at Q + 1
-     * (PAIR_AT1), checked before one that may start at Q + 1 itself, so places ascend */
+     * (PAIR_AT1), checked before one that may start at Q + 1 itself, so places ascend. Q is
+     * verified only when its own pair could begin a keyword too: "ok" (of "token") and
+     * "cc" (of "acca") are most of a build log's pairs in the table, and rarely after "t"
+     * or "a" there (a lookup instead of a bucket's keywords compared) */
     for (size_t i = 0; i + 1 < len; i += 2) {
         unsigned v = s->kw_at[kw_pair(text + i)];
         if (!v)
             continue;
-        if (v & PAIR_AT1 && i > 0)
+        if (v & PAIR_AT1 && i > 0 && s->kw_at[kw_pair(text + i - 1)] & PAIR_AT0)
             verify_at(s, p, text, len, i - 1);
         if (v & PAIR_AT0)
             verify_at(s, p, text, len, i);
