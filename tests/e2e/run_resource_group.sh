@@ -11,6 +11,7 @@ bad() { fail=$((fail + 1)); echo "not ok - $1"; [[ $# -gt 1 ]] && echo "$2" | se
 expect() { if [[ $2 == "$3" ]]; then ok "$1"; else bad "$1: got '$3', want '$2'" "${4:-}"; fi; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
 repo_ci . one <<'YML' || exit 1
 .hold: &hold
   - mkdir "$LOCKS/$GROUP" || { echo "overlap in $GROUP"; exit 1; }

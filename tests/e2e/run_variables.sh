@@ -14,6 +14,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export HOME=$tmp/home
 mkdir -p "$HOME/.config/sluice" "$tmp/p/.sluice"
+cd "$tmp/p" || exit 1
 repo_ci . one <<'YML' || exit 1
 variables:
   FROM_YAML: yaml
