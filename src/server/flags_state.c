@@ -148,6 +148,25 @@ static bool keep(const struct sl_store_flag *fl, const char *project,
     return in_project;
 }
 
+/* Whether a strategy of STRATEGIES names (in its "segments") one of the segment ids IDS. */
+static bool uses_segment(json_t *strategies, json_t *ids)
+{
+    size_t i, k, m;
+    json_t *st, *seg, *id;
+    json_array_foreach(strategies, i, st)
+    {
+        json_array_foreach(json_object_get(st, "segments"), k, seg)
+        {
+            json_array_foreach(ids, m, id)
+            {
+                if (json_integer_value(seg) == json_integer_value(id))
+                    return true;
+            }
+        }
+    }
+    return false;
+}
+
 int sl_srv_flags_document(struct sl_server *s, int64_t project_id, const char *environment,
                           const struct srv_flags_filter *filter, json_t **out, struct sl_error *err)
 {
@@ -168,6 +187,18 @@ int sl_srv_flags_document(struct sl_server *s, int64_t project_id, const char *e
     /* by name, not by a merge of two sorted lists: the databases' collations differ */
     for (size_t i = 0; i < nenvs; i++)
         sl_map_put(&by_name, envs[i].flag, &envs[i]);
+    /* segments first: a segment whose constraints cannot be read would match everyone, so
+     * the flags whose strategies use one are sent disabled below */
+    json_t *segments = json_array(), *bad_segs = json_array();
+    for (size_t i = 0; i < nsegs; i++) {
+        bool unreadable = false;
+        json_t *c =
+            parse_array(segs[i].constraints, "flag segment's constraints", segs[i].id, &unreadable);
+        if (unreadable)
+            json_array_append_new(bad_segs, json_integer(segs[i].id));
+        json_array_append_new(segments, json_pack("{s:I,s:s,s:o}", "id", (json_int_t)segs[i].id,
+                                                  "name", segs[i].name, "constraints", c));
+    }
     json_t *features = json_array();
     for (size_t i = 0; i < nflags; i++) {
         const struct sl_store_flag *fl = &flags[i];
@@ -181,6 +212,8 @@ int sl_srv_flags_document(struct sl_server *s, int64_t project_id, const char *e
             parse_array(e ? e->strategies : NULL, "feature flag's strategies", fl->id, &unreadable);
         json_t *deps =
             parse_array(fl->dependencies, "feature flag's dependencies", fl->id, &unreadable);
+        if (json_array_size(bad_segs))
+            unreadable = unreadable || uses_segment(strategies, bad_segs);
         json_t *o =
             json_pack("{s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:o,s:o}", "name", fl->name, "description",
                       fl->description, "type", fl->type, "project", p.name, "enabled",
@@ -193,13 +226,7 @@ int sl_srv_flags_document(struct sl_server *s, int64_t project_id, const char *e
             json_decref(deps);
         json_array_append_new(features, o);
     }
-    json_t *segments = json_array();
-    for (size_t i = 0; i < nsegs; i++)
-        json_array_append_new(
-            segments,
-            json_pack(
-                "{s:I,s:s,s:o}", "id", (json_int_t)segs[i].id, "name", segs[i].name, "constraints",
-                parse_array(segs[i].constraints, "flag segment's constraints", segs[i].id, NULL)));
+    json_decref(bad_segs);
     *out = json_pack("{s:i,s:o,s:o}", "version", 2, "features", features, "segments", segments);
 out:
     sl_map_release(&by_name);

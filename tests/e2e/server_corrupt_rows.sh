@@ -141,20 +141,29 @@ alive "after the corrupt rule"
 
 # a feature flag whose stored strategies cannot be read goes to Unleash clients disabled
 # (read as [] they would turn it on for everyone), and the row is logged
-api POST /api/v1/projects/$project/feature_flags '{"name":"guarded","environments":[{"environment":"production","enabled":true,"strategies":[{"name":"default"}]}]}'
-expect "a flag is made" 201 "$code" "$body"
+# (a segment read as having no constraints would match everyone: its flags too)
+api PUT /api/v1/projects/$project/feature_flags/environments/production/state '{"version":1,
+  "segments":[{"id":1,"name":"beta","constraints":[{"contextName":"plan","operator":"IN","values":["beta"]}]}],
+  "features":[{"name":"guarded","enabled":true,"strategies":[{"name":"default"}]},
+    {"name":"segmented","enabled":true,"strategies":[{"name":"default","segments":[1]}]},
+    {"name":"plain","enabled":true,"strategies":[{"name":"default"}]}]}'
+expect "flags and a segment are imported" 200 "$code" "$body"
 api POST /api/v1/projects/$project/feature_flags/tokens '{"type":"client","environment":"production"}'
 ctoken=$(jget "['token']")
-flag_enabled() {
+flags_enabled() {
   curl -s -H "Authorization: $ctoken" "$url/api/client/features" |
-    python3 -c "import json,sys; print([f['enabled'] for f in json.load(sys.stdin)['features'] if f['name'] == 'guarded'])"
+    python3 -c "import json,sys; print(sorted((f['name'], f['enabled']) for f in json.load(sys.stdin)['features']))"
 }
-expect "the flag is enabled" "[True]" "$(flag_enabled)"
+expect "the flags are enabled" "[('guarded', True), ('plain', True), ('segmented', True)]" "$(flags_enabled)"
 server_stop
-sqlite3 "$tmp/data/sluice.db" "UPDATE feature_flag_envs SET strategies = '[{\"name\":' WHERE flag_id = (SELECT id FROM feature_flags WHERE name = 'guarded')" ||
-  bad "the flag's strategies are corrupted with sqlite3"
+sqlite3 "$tmp/data/sluice.db" <<SQL || bad "the flag's strategies and the segment are corrupted with sqlite3"
+UPDATE feature_flag_envs SET strategies = '[{"name":' WHERE flag_id = (SELECT id FROM feature_flags WHERE name = 'guarded');
+UPDATE feature_flag_segments SET constraints = '{"contextName"' WHERE segment_id = 1;
+SQL
 server_start --workers 0 || { bad "the server starts on a corrupt flag"; exit 1; }
-expect "with its strategies unreadable it is sent disabled" "[False]" "$(flag_enabled)"
+expect "a flag with unreadable strategies, or using an unreadable segment, is sent disabled" \
+  "[('guarded', False), ('plain', True), ('segmented', False)]" "$(flags_enabled)"
 out=$(cat "$tmp/err") has "the unreadable strategies are logged" '"row":"feature flag'"'"'s strategies"'
+out=$(cat "$tmp/err") has "the unreadable segment is logged" '"row":"flag segment'"'"'s constraints","id":"1"'
 alive "after the corrupt flag"
 finish
