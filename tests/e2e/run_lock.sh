@@ -2,16 +2,10 @@
 # Two `sluice run`s of one project at once: they would share .sluice/builds/<job>, so the
 # second waits for the first (.sluice/run.lock), says so, and then runs; both pass and
 # the second's job starts only after the first's ended.
-set -u
-. "$(dirname "$0")/lib/skip.sh"
+. "$(dirname "$0")/lib/e2e.sh"
+. "$(dirname "$0")/lib/check.sh"
 . "$(dirname "$0")/lib/repo.sh"
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-command -v git >/dev/null || skip "needs git"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "not ok - $1"; [[ -n ${2:-} ]] && sed 's/^/#   /' <<<"$2"; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+needs git
 cd "$tmp" || exit 1
 repo_ci . <<YML || exit 1
 job:
@@ -36,5 +30,4 @@ wait $first && ok "the first run passes" || bad "the first run failed" "$(cat "$
 wait $second && ok "the second run passes" || bad "the second run failed" "$(cat "$tmp/second.out")"
 [[ $(tr '\n' ' ' <"$tmp/order") == "start end start end " ]] && ok "the jobs ran one after the other" ||
   bad "jobs overlapped" "$(cat "$tmp/order")"
-echo "# $pass passed, $fail failed"
-((fail == 0))
+finish

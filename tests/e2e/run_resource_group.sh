@@ -2,15 +2,10 @@
 # `sluice run` and resource_group: jobs of one group never overlap (each holds a lock
 # directory while it runs; a second holder would fail), the waiting job says which job
 # holds the group, and jobs of other groups or of none still run in parallel.
-set -u
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+. "$(dirname "$0")/lib/e2e.sh"
+. "$(dirname "$0")/lib/check.sh"
 . "$(dirname "$0")/lib/repo.sh"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "not ok - $1"; [[ $# -gt 1 ]] && echo "$2" | sed 's/^/#   /'; }
-expect() { if [[ $2 == "$3" ]]; then ok "$1"; else bad "$1: got '$3', want '$2'" "${4:-}"; fi; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+needs git
 cd "$tmp" || exit 1
 repo_ci . one <<'YML' || exit 1
 .hold: &hold
@@ -40,5 +35,4 @@ expect "the pipeline passes: no two jobs of a group overlapped" 0 "$?" "$out"
 expect "a waiting job names the group and its holder" 1 \
   "$(grep -cE "waiting for resource 'production' \(held by deploy_[abc]\)" <<<"$out" | awk '{print ($1 >= 1)}')" "$out"
 expect "the staging job never waited" 0 "$(grep -c "waiting for resource 'staging'" <<<"$out")" "$out"
-echo "$pass passed, $fail failed"
-((fail == 0))
+finish

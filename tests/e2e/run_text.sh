@@ -2,22 +2,10 @@
 # `sluice run` for people: prefixed output lines, the summary table, exit codes, Ctrl-C
 # still printing the summary, and nothing written outside .sluice/. (The JSON events and
 # the pipeline semantics are checked by run_cases.sh.)
-set -u
-. "$(dirname "$0")/lib/skip.sh"
+. "$(dirname "$0")/lib/e2e.sh"
+. "$(dirname "$0")/lib/check.sh"
 . "$(dirname "$0")/lib/repo.sh"
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-command -v git >/dev/null || skip "needs git"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "not ok - $1"; [[ -n ${2:-} ]] && sed 's/^/#   /' <<<"$2"; }
-has() { # has NAME TEXT: $out contains TEXT
-  if grep -qF -- "$2" <<<"$out"; then ok "$1"; else bad "$1: output lacks '$2'" "$out"; fi
-}
-lacks() {
-  if grep -qF -- "$2" <<<"$out"; then bad "$1: output has '$2'" "$out"; else ok "$1"; fi
-}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+needs git
 proj=$tmp/project
 mkdir -p "$proj" && cd "$proj" || exit 1
 echo "data" > file.txt
@@ -116,5 +104,4 @@ out=$(cat "$tmp/int.out")
 if grep -qE '^sleeper +[^ ]+ +canceled' <<<"$out"; then ok "the summary shows the canceled job"
 else bad "the summary shows the canceled job" "$out"; fi
 has "the pipeline is canceled" "pipeline canceled"
-echo "$pass passed, $fail failed"
-((fail == 0))
+finish

@@ -3,15 +3,10 @@
 # --variables-file (YAML or dotenv), their precedence (above the YAML's variables, below
 # --var), masked values masked on screen and in the stored logs, file variables as paths
 # removed after the run, and clear errors for a bad file.
-set -u
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+. "$(dirname "$0")/lib/e2e.sh"
+. "$(dirname "$0")/lib/check.sh"
 . "$(dirname "$0")/lib/repo.sh"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "not ok - $1"; [[ $# -gt 1 ]] && echo "$2" | sed 's/^/#   /'; }
-expect() { if [[ $2 == "$3" ]]; then ok "$1"; else bad "$1: got '$3', want '$2'" "${4:-}"; fi; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+needs git
 export HOME=$tmp/home
 mkdir -p "$HOME/.config/sluice" "$tmp/p/.sluice"
 cd "$tmp/p" || exit 1
@@ -68,5 +63,4 @@ printf 'just some words\n' > "$tmp/bad.env"
 "$bin" run --variables-file "$tmp/bad.env" >"$tmp/out" 2>&1
 expect "neither YAML nor dotenv: 2" "2 1" "$? $(grep -c 'bad.env:1: neither a YAML mapping nor a KEY=value line' "$tmp/out")" "$(cat "$tmp/out")"
 
-echo "$pass passed, $fail failed"
-((fail == 0))
+finish
