@@ -1,6 +1,8 @@
 #include "base/compat.h"
 #include "base/alloc.h"
 
+#include <sys/mman.h>
+
 SL_NORETURN static void oom(size_t n)
 {
     fprintf(stderr, "sluice: out of memory (allocating %zu bytes)\n", n);
@@ -21,6 +23,20 @@ void *sl_xcalloc(size_t count, size_t size)
     if (!p)
         oom(count * size);
     return p;
+}
+
+void *sl_xmap_zeroed(size_t n)
+{
+    void *p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        oom(n);
+    return p;
+}
+
+void sl_xunmap(void *p, size_t n)
+{
+    if (p)
+        munmap(p, n ? n : 1);
 }
 
 void *sl_xrealloc(void *p, size_t n)

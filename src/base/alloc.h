@@ -14,6 +14,11 @@ void *sl_xrealloc(void *p, size_t n);
 void sl_xgrow(void **p, size_t *cap, size_t need, size_t size);
 char *sl_xstrdup(const char *s);
 char *sl_xstrndup(const char *s, size_t n);
+/* N bytes of zeros mapped on their own (mmap), for a big fixed table most of which an idle
+ * process never touches: its pages take no memory until written, where calloc may clear
+ * (and so make resident) reused heap memory. Freed with sl_xunmap(P, N) only. */
+void *sl_xmap_zeroed(size_t n);
+void sl_xunmap(void *p, size_t n);
 /* printf into a new string; caller frees. */
 char *sl_xasprintf(const char *fmt, ...) SL_PRINTF(1, 2);
 char *sl_xvasprintf(const char *fmt, va_list ap) SL_PRINTF(1, 0);
