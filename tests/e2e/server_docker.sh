@@ -3,17 +3,11 @@
 # service` on a private socket: with the default --executor auto a job with an image runs in
 # its container (with a service reached by alias), a job without one on shell; with
 # --executor shell the image is ignored; no container is left.
-set -u
-. "$(dirname "$0")/lib/skip.sh"
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-src=${SL_SOURCE_DIR:?SL_SOURCE_DIR is not set}
-for tool in curl python3 git; do
-  command -v $tool >/dev/null || skip "needs $tool, which is not installed"
-done
+. "$(dirname "$0")/lib/e2e.sh"
+needs curl python3 git
 bin=$(realpath "$bin")
 . "$(dirname "$0")/lib/podman.sh"
 podman_start
-tmp=$(mktemp -d)
 . "$(dirname "$0")/lib/server.sh"
 trap 'server_stop; podman_stop; rm -rf "$tmp"' EXIT
 

@@ -7,20 +7,13 @@
 # mutex of before, 16 rounds did not show it here either; the test holds the property, the
 # transaction makes it hold by construction.) Then a third server starts while jobs run and
 # must leave them be.
-set -u
-. "$(dirname "$0")/lib/skip.sh"
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-src=${SL_SOURCE_DIR:?SL_SOURCE_DIR is not set}
-for tool in curl python3 git; do
-  command -v $tool >/dev/null || skip "needs $tool, which is not installed"
-done
-uri=$("$src/scripts/pg-test-server.sh" start --watch $$ 2>"${TMPDIR:-/tmp}/server_two.$$.err")
+. "$(dirname "$0")/lib/e2e.sh"
+needs curl python3 git
+uri=$("$src/scripts/pg-test-server.sh" start --watch $$ 2>"$tmp/pg.err")
 rc=$?
-why=$(cat "${TMPDIR:-/tmp}/server_two.$$.err")
-rm -f "${TMPDIR:-/tmp}/server_two.$$.err"
+why=$(cat "$tmp/pg.err")
 ((rc == 77)) && skip "needs PostgreSQL (Debian's postgresql package), which is not installed"
 ((rc != 0)) && skip "PostgreSQL is installed but cannot start here: $why"
-tmp=$(mktemp -d)
 SL_SERVER_DB=$uri
 . "$(dirname "$0")/lib/server.sh"
 pid2=
