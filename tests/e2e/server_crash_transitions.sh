@@ -3,8 +3,8 @@
 # transition (a job's end, the next jobs made pending, the pipeline's status) is one store
 # transaction, so whatever instant the server dies at, the store it leaves is consistent.
 # Eight rounds: start, make two pipelines of 18 short jobs (stages, needs, an allowed
-# failure), kill -9 after a random 0.3 to 2.5 s (a kill point, not a time bound); then, with
-# the server down, the SQLite store is read directly and checked: no running job in a
+# failure), kill -9 a random 0 to 0.5 s after jobs run (a kill point, not a time bound);
+# then, with the server down, the store is read directly and checked: no running job in a
 # pipeline that is not running, no pending or running job in a finished pipeline, a
 # successful pipeline has only passed, skipped or allowed-to-fail jobs, a failed one has a
 # job that failed and was not allowed to. At the end the server runs until every pipeline
@@ -72,6 +72,7 @@ for pid, pst in sorted(pipelines.items()):
 ' "${1:-}"
 }
 
+running_now() { (($(sql "SELECT count(*) FROM jobs WHERE status = 'running'") > 0)); }
 rounds=8
 made=0 caught=0
 for round in $(seq $rounds); do
@@ -81,7 +82,10 @@ for round in $(seq $rounds); do
     req POST /api/v1/projects/$project/pipelines "$admin" '{}'
     [[ $code == 201 ]] && made=$((made + 1))
   done
-  sleep "$(python3 -c 'import random; print(round(random.uniform(0.3, 2.5), 2))')"
+  # the kill point: once jobs run (workers claim, finish and transition), a random 0 to
+  # 0.5 s later
+  wait_for 120 running_now || bad "round $round: jobs run"
+  sleep "$(python3 -c 'import random; print(round(random.uniform(0, 0.5), 2))')"
   kill -9 "$pid"
   wait "$pid" 2>/dev/null
   pid=
