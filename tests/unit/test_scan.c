@@ -313,7 +313,8 @@ static int on_place(void *ctx, const struct sl_scan_finding *f)
 }
 
 /* Each keyword's rule (regex: the keyword, case-insensitive) twice, with and without it. */
-static const char *filter_keywords[] = {"~", "q~", "key", "kk", "keykey", "akia", "qy~ke"};
+static const char *filter_keywords[] = {"~",  "e",      "q~",   "~k",   "key",
+                                        "kk", "keykey", "akia", "qy~ke"};
 
 static struct sl_scan *filter_scanner(size_t only)
 {
