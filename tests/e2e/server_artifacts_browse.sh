@@ -7,8 +7,6 @@
 # retried after it gets the newest attempt's. SL_SERVER_DB: on that store.
 . "$(dirname "$0")/lib/e2e.sh"
 needs curl python3 git zstd tar
-cleanup() { [[ -n ${pid:-} ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
 # shellcheck source=lib/server.sh
 . "$src/tests/e2e/lib/server.sh"
 # shellcheck source=lib/agents.sh

@@ -8,7 +8,6 @@
 needs curl
 # shellcheck source=lib/server.sh
 . "$src/tests/e2e/lib/server.sh"
-trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 git_commit() { git -C "$tmp/repo" commit -qam "$1"; }
 repo_init "$tmp/repo" && echo 1 >"$tmp/repo/version" || exit 1

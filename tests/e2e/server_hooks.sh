@@ -8,7 +8,6 @@
 needs curl openssl python3 git
 # SL_SERVER_DB: run against that store (server_pg.sh passes a PostgreSQL URI)
 . "$(dirname "$0")/lib/server.sh"
-trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 repo_ci "$tmp/repo" <<'YML' || exit 1
 job:

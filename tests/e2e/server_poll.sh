@@ -7,7 +7,6 @@
 . "$(dirname "$0")/lib/e2e.sh"
 needs curl python3 git
 . "$(dirname "$0")/lib/server.sh"
-trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 git_c() { git -C "$tmp/repo" "$@"; }
 repo_ci "$tmp/repo" <<'YML' || exit 1

@@ -15,7 +15,6 @@ needs curl
 chmod 0711 "$tmp"
 # shellcheck source=lib/server.sh
 . "$src/tests/e2e/lib/server.sh"
-trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 shared_dir
 sh=$tmp/shared
 

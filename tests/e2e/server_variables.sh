@@ -8,8 +8,6 @@
 needs curl
 . "$(dirname "$0")/lib/server.sh"
 db=() # the checks read the data directory's SQLite file and its WAL
-cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
 start() { server_start --workers 0 "$@"; } # returns 1 when the server exits instead
 
 secret='Sup3r-s3cret_deploy+key/42'

@@ -19,6 +19,8 @@
 . "$(dirname "${BASH_SOURCE[0]}")/repo.sh"
 pid=
 db=()
+# under lib/e2e.sh: a server the script has not stopped is killed at exit
+declare -F at_exit >/dev/null && at_exit '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null'
 [[ -n ${SL_SERVER_DB:-} ]] && db=(--db "$SL_SERVER_DB")
 
 shared_dir() {
