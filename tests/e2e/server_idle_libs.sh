@@ -9,7 +9,6 @@
 needs curl readelf
 [[ -r /proc/self/maps ]] || skip "needs /proc"
 readelf -d "$bin" | grep -q 'NEEDED.*libgit2' && skip "this build links the first-use libraries at start (SL_LAZY_LIBS off)"
-trap '[[ -n ${pid:-} ]] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 # shellcheck source=lib/server.sh
 . "$src/tests/e2e/lib/server.sh"
 
