@@ -4,10 +4,7 @@
 # and --json), plan and run alike.
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "not ok - $1"; echo "$out" | sed 's/^/#   /'; }
-has() { if grep -qF -- "$2" <<<"$out"; then ok "$1"; else bad "$1: lacks '$2'"; fi; }
+. "$(dirname "$0")/lib/check.sh"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cd "$dir" || exit 1
@@ -31,7 +28,7 @@ has "lint: when hint" "hint: did you mean \`manual\`?"
 has "lint: job hint" "hint: did you mean \`compile\`?"
 has "lint: source line" "  scirpt: make"
 # the caret sits under column 3 of "  scirpt: make" (two spaces of indent after the 2 of ours)
-if grep -qx -- '    ^' <<<"$out"; then ok "lint: caret under the column"; else bad "lint: caret"; fi
+if grep -qx -- '    ^' <<<"$out"; then ok "lint: caret under the column"; else bad "lint: caret" "$out"; fi
 out=$("$bin" lint --json 2>/dev/null)
 if python3 -c 'import json,sys
 d = json.load(sys.stdin)
@@ -39,7 +36,7 @@ hints = {e["message"]: e.get("hint") for e in d["errors"]}
 k = [h for m, h in hints.items() if "unknown keys: scirpt" in m]
 assert k == ["did you mean `script`?"], hints
 assert any(h == "did you mean `manual`?" for h in hints.values()), hints
-' <<<"$out"; then ok "lint --json: hint field"; else bad "lint --json: hint field"; fi
+' <<<"$out"; then ok "lint --json: hint field"; else bad "lint --json: hint field" "$out"; fi
 out=$("$bin" plan 2>&1 >/dev/null)
 has "plan: hint on stderr" "hint: did you mean \`script\`?"
 out=$("$bin" run 2>&1 >/dev/null)
@@ -50,7 +47,7 @@ if python3 -c 'import json,sys
 d = json.load(sys.stdin)
 assert d["valid"] is False, d
 assert any(e.get("hint") == "did you mean `script`?" for e in d["errors"]), d
-' <<<"$out"; then ok "plan --json: the refusal as lint's object, hint field"; else bad "plan --json: the refusal as JSON"; fi
+' <<<"$out"; then ok "plan --json: the refusal as lint's object, hint field"; else bad "plan --json: the refusal as JSON" "$out"; fi
 out=$("$bin" run --json 2>/dev/null)
 if python3 -c 'import json,sys
 lines = sys.stdin.read().splitlines()
@@ -58,7 +55,7 @@ assert len(lines) == 1, lines
 d = json.loads(lines[0])
 assert d["event"] == "config" and d["time"] and d["valid"] is False, d
 assert any(e.get("hint") == "did you mean `script`?" for e in d["errors"]), d
-' <<<"$out"; then ok "run --json: the refusal as one config event, hint field"; else bad "run --json: the refusal as a JSON line"; fi
+' <<<"$out"; then ok "run --json: the refusal as one config event, hint field"; else bad "run --json: the refusal as a JSON line" "$out"; fi
 # nothing close: no hint
 cat >.gitlab-ci.yml <<'YAML'
 job:
@@ -66,6 +63,5 @@ job:
   zzzzzzzz: 1
 YAML
 out=$("$bin" lint 2>&1)
-if grep -q "hint:" <<<"$out"; then bad "no hint when nothing is close"; else ok "no hint when nothing is close"; fi
-echo "$pass passed, $fail failed"
-((fail == 0))
+if grep -q "hint:" <<<"$out"; then bad "no hint when nothing is close" "$out"; else ok "no hint when nothing is close"; fi
+finish

@@ -5,15 +5,12 @@
 # In lint, plan and run alike.
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
+. "$(dirname "$0")/lib/check.sh"
 . "$(dirname "$0")/lib/repo.sh"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "not ok - $1"; echo "$out" | sed 's/^/#   /'; }
-has() { if grep -qF -- "$2" <<<"$out"; then ok "$1"; else bad "$1: lacks '$2'"; fi; }
 count() { # NAME WANT TEXT: TEXT occurs on exactly WANT lines
     local n
     n=$(grep -cF -- "$3" <<<"$out")
-    if [ "$n" -eq "$2" ]; then ok "$1"; else bad "$1: '$3' on $n lines, want $2"; fi
+    if [ "$n" -eq "$2" ]; then ok "$1"; else bad "$1: '$3' on $n lines, want $2" "$out"; fi
 }
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
@@ -56,7 +53,7 @@ out=$("$bin" lint --json 2>/dev/null)
 if python3 -c 'import json,sys
 d = json.load(sys.stdin)
 assert any(w.get("hint") == "did you mean `CI_COMMIT_BRANCH`?" for w in d["warnings"]), d
-' <<<"$out"; then ok "lint --json: variable hint field"; else bad "lint --json: variable hint field"; fi
+' <<<"$out"; then ok "lint --json: variable hint field"; else bad "lint --json: variable hint field" "$out"; fi
 out=$("$bin" plan 2>&1 >/dev/null)
 has "plan: variable hint" "hint: did you mean \`CI_COMMIT_BRANCH\`?"
 count "plan: tags warned once" 1 "\`tags\` is ignored"
@@ -69,6 +66,5 @@ count "run: image warned once, not per job" 1 "image"
 has "run: image names the jobs" "\`image\` is ignored: --executor shell runs jobs on this machine (jobs a, b)"
 has "run: the last duplicate value wins" "b-last"
 logs=$(cat .sluice/pipelines/*/logs/*.log)
-if grep -qi "ignored\|warning" <<<"$logs"; then out=$logs; bad "job logs repeat no warning"; else ok "job logs repeat no warning"; fi
-echo "$pass passed, $fail failed"
-((fail == 0))
+if grep -qi "ignored\|warning" <<<"$logs"; then out=$logs; bad "job logs repeat no warning" "$out"; else ok "job logs repeat no warning"; fi
+finish

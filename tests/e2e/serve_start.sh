@@ -3,10 +3,7 @@
 # exit 2, and nothing left behind (no data directory, no admin token nobody was shown).
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "not ok - $1"; echo "$out" | sed 's/^/#   /'; }
-has() { if grep -qF -- "$2" <<<"$out"; then ok "$1"; else bad "$1: lacks '$2'"; fi; }
+. "$(dirname "$0")/lib/check.sh"
 tmp=$(mktemp -d)
 holder=
 trap '[[ -n $holder ]] && kill "$holder" 2>/dev/null; rm -rf "$tmp"' EXIT
@@ -18,16 +15,15 @@ holder=$!
 for _ in $(seq 1200); do [[ -s $tmp/port ]] && break; sleep 0.05; done
 port=$(cat "$tmp/port")
 out=$("$bin" serve --listen "127.0.0.1:$port" --data "$tmp/new/data" 2>&1); rc=$?
-[[ $rc == 2 ]] && ok "a port in use exits 2" || bad "a port in use exits 2 (got $rc)"
+[[ $rc == 2 ]] && ok "a port in use exits 2" || bad "a port in use exits 2 (got $rc)" "$out"
 has "the system's reason" "cannot listen on 127.0.0.1:$port: Address already in use"
-[[ ! -e $tmp/new ]] && ok "no data directory made" || { out=$(find "$tmp/new"); bad "no data directory made"; }
+[[ ! -e $tmp/new ]] && ok "no data directory made" || { out=$(find "$tmp/new"); bad "no data directory made" "$out"; }
 out=$("$bin" serve --listen "127.0.0.1:http" --data "$tmp/new2" 2>&1); rc=$?
-[[ $rc == 2 && ! -e $tmp/new2 ]] && ok "a bad port: exit 2, nothing made" || bad "a bad port: exit 2, nothing made"
+[[ $rc == 2 && ! -e $tmp/new2 ]] && ok "a bad port: exit 2, nothing made" || bad "a bad port: exit 2, nothing made" "$out"
 # a store that cannot be opened: the data directory this start made goes again
 mkdir "$tmp/keep"
 out=$("$bin" serve --listen 127.0.0.1:0 --db "postgres:///none?host=$tmp/nosock" --data "$tmp/keep/d" 2>&1); rc=$?
-[[ $rc == 2 ]] && ok "an unreachable store exits 2" || bad "an unreachable store exits 2 (got $rc)"
+[[ $rc == 2 ]] && ok "an unreachable store exits 2" || bad "an unreachable store exits 2 (got $rc)" "$out"
 [[ -d $tmp/keep && ! -e $tmp/keep/d ]] && ok "the half-made data directory is removed, its parent kept" \
-  || { out=$(find "$tmp/keep"); bad "the half-made data directory is removed, its parent kept"; }
-echo "$pass passed, $fail failed"
-((fail == 0))
+  || { out=$(find "$tmp/keep"); bad "the half-made data directory is removed, its parent kept" "$out"; }
+finish
