@@ -7,8 +7,6 @@
 # that store (agent_pg.sh passes PostgreSQL).
 . "$(dirname "$0")/lib/e2e.sh"
 needs curl python3 git
-cleanup() { agents_kill; [[ -n ${pid:-} ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
 # shellcheck source=lib/server.sh
 . "$src/tests/e2e/lib/server.sh"
 # shellcheck source=lib/agents.sh

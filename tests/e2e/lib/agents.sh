@@ -13,6 +13,8 @@
 #   pipeline_run [BODY]                         a pipeline on main: sets pl
 #   pipeline_wait SECONDS                       until $pl ends: sets pstatus (and body)
 declare -A apid=()
+# under lib/e2e.sh: agents still running are killed at exit (before the server)
+declare -F at_exit >/dev/null && at_exit agents_kill
 
 runner_token() {
   local name=$1
