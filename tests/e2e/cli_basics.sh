@@ -3,32 +3,22 @@
 # that lists every option of its command (by its short or long form).
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-pass=0 fail=0
-check() { # check NAME WANT_EXIT CMD... ; output in $out
-  local name=$1 want=$2; shift 2
-  out=$("$@" 2>&1); local got=$?
-  if [[ $got == "$want" ]]; then pass=$((pass + 1)); echo "ok - $name";
-  else fail=$((fail + 1)); echo "not ok - $name: exit $got, want $want"; echo "$out" | sed 's/^/#   /'; fi
-}
-contains() { # contains NAME TEXT
-  if grep -qF -- "$2" <<<"$out"; then pass=$((pass + 1)); echo "ok - $1";
-  else fail=$((fail + 1)); echo "not ok - $1: output lacks '$2'"; echo "$out" | sed 's/^/#   /'; fi
-}
-check "--help exits 0" 0 "$bin" --help
-contains "--help lists commands" "Commands:"
-check "--version exits 0" 0 "$bin" --version
-contains "--version prints the version" "sluice "
+. "$(dirname "$0")/lib/check.sh"
+runs "--help exits 0" 0 "$bin" --help
+has "--help lists commands" "Commands:"
+runs "--version exits 0" 0 "$bin" --version
+has "--version prints the version" "sluice "
 # the commit built, from git at build time (cmake/commit.cmake); "unknown" outside git
 if grep -qE '\(commit ([0-9a-f]{12}(-dirty)?|unknown)\)$' <<<"$out"; then pass=$((pass + 1)); echo "ok - --version names the commit";
 else fail=$((fail + 1)); echo "not ok - --version names the commit: $out"; fi
-check "no command is a usage error" 2 "$bin"
-check "unknown command is a usage error" 2 "$bin" frobnicate
-contains "unknown command is named" "'frobnicate' is not a sluice command"
-check "a misspelt command is a usage error" 2 "$bin" lnit
-contains "a misspelt command gets a hint" "did you mean \`lint\`?"
-check "help COMMAND exits 0" 0 "$bin" help run
-contains "help COMMAND is the command's --help" "usage: sluice run"
-check "help of an unknown command is a usage error" 2 "$bin" help frobnicate
+runs "no command is a usage error" 2 "$bin"
+runs "unknown command is a usage error" 2 "$bin" frobnicate
+has "unknown command is named" "'frobnicate' is not a sluice command"
+runs "a misspelt command is a usage error" 2 "$bin" lnit
+has "a misspelt command gets a hint" "did you mean \`lint\`?"
+runs "help COMMAND exits 0" 0 "$bin" help run
+has "help COMMAND is the command's --help" "usage: sluice run"
+runs "help of an unknown command is a usage error" 2 "$bin" help frobnicate
 # include:local stays in the project: a `..` path and a symlink out of it name no file
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -36,15 +26,15 @@ mkdir -p "$tmp/project/ci" && printf 'outside: {script: [echo outside]}\n' >"$tm
 ln -s ../../secret.yml "$tmp/project/ci/link.yml"
 printf 'include:\n  - local: ../secret.yml\n  - local: ci/link.yml\njob: {script: [echo in]}\n' \
   >"$tmp/project/.gitlab-ci.yml"
-check "lint refuses includes leaving the project" 1 "$bin" lint -f "$tmp/project/.gitlab-ci.yml"
-contains "a .. path: GitLab's wording" 'Local file `../secret.yml` does not exist!'
-contains "a symlink out of it: GitLab's wording" 'Local file `ci/link.yml` does not exist!'
-check "run refuses them too" 2 "$bin" run -f "$tmp/project/.gitlab-ci.yml"
-contains "run says why" 'Local file `ci/link.yml` does not exist!'
+runs "lint refuses includes leaving the project" 1 "$bin" lint -f "$tmp/project/.gitlab-ci.yml"
+has "a .. path: GitLab's wording" 'Local file `../secret.yml` does not exist!'
+has "a symlink out of it: GitLab's wording" 'Local file `ci/link.yml` does not exist!'
+runs "run refuses them too" 2 "$bin" run -f "$tmp/project/.gitlab-ci.yml"
+has "run says why" 'Local file `ci/link.yml` does not exist!'
 for cmd in $("$bin" --help | awk '/^Commands:/{on=1; next} on && !NF {exit} on {print $1}'); do
-  check "$cmd --help exits 0" 0 "$bin" "$cmd" --help
-  contains "$cmd --help shows usage" "usage: sluice $cmd"
-  check "$cmd with a bad option is a usage error" 2 "$bin" "$cmd" --no-such-option
+  runs "$cmd --help exits 0" 0 "$bin" "$cmd" --help
+  has "$cmd --help shows usage" "usage: sluice $cmd"
+  runs "$cmd with a bad option is a usage error" 2 "$bin" "$cmd" --no-such-option
 done
 # the usage line lists every option of the command's table, by its short or long form
 for cmd in $("$bin" --help | awk '/^Commands:/{on=1; next} /^$/{if (on) exit} on {print $1}'); do
@@ -61,5 +51,4 @@ for cmd in $("$bin" --help | awk '/^Commands:/{on=1; next} /^$/{if (on) exit} on
   if [[ -z $missing ]]; then pass=$((pass + 1)); echo "ok - $cmd: the usage line lists its $n options";
   else fail=$((fail + 1)); echo "not ok - $cmd: the usage line lacks:$missing ($n options)"; echo "$usage" | sed 's/^/#   /'; fi
 done
-echo "$pass passed, $fail failed"
-((fail == 0))
+finish

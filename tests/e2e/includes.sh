@@ -7,6 +7,7 @@
 set -u
 . "$(dirname "$0")/lib/skip.sh"
 . "$(dirname "$0")/lib/repo.sh"
+. "$(dirname "$0")/lib/check.sh"
 bin=$(realpath "${SLUICE_BIN:?SLUICE_BIN is not set}")
 if ! command -v git >/dev/null || ! command -v python3 >/dev/null; then
   skip "needs git and python3"
@@ -17,17 +18,6 @@ fi
 src_dir=$(cd "$(dirname "$0")/../.." && pwd)
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
 export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$src_dir/tests/lsan.supp}"
-pass=0 fail=0
-check() { # check NAME WANT_EXIT CMD... ; stdout+stderr in $out
-  local name=$1 want=$2; shift 2
-  out=$("$@" 2>&1); local got=$?
-  if [[ $got == "$want" ]]; then pass=$((pass + 1)); echo "ok - $name";
-  else fail=$((fail + 1)); echo "not ok - $name: exit $got, want $want"; echo "$out" | sed 's/^/#   /'; fi
-}
-contains() { # contains NAME TEXT
-  if grep -qF -- "$2" <<<"$out"; then pass=$((pass + 1)); echo "ok - $1";
-  else fail=$((fail + 1)); echo "not ok - $1: output lacks '$2'"; echo "$out" | sed 's/^/#   /'; fi
-}
 tmp=$(mktemp -d)
 . "$(dirname "$0")/lib/http_dir.sh"
 trap 'http_dir_stop; rm -rf "$tmp"' EXIT
@@ -74,29 +64,29 @@ EOF
 repo_commit . || exit 1
 map=(--include-project "group/lib=$lib" --template-dir "$tmp/templates")
 
-check "plan resolves every kind" 0 "$bin" plan "${map[@]}"
+runs "plan resolves every kind" 0 "$bin" plan "${map[@]}"
 for j in remote_job proj_job nested_job tpl_job greet_there old_job main_job; do
-  contains "plan has $j" "  $j "
+  has "plan has $j" "  $j "
 done
 # lint and config read no git: CI_SERVER_* come from the environment
-check "config shows the component at its latest version" 0 env CI_SERVER_FQDN=gitlab.example.com "$bin" config "${map[@]}"
-contains "~latest is v1.2.0" "echo hello"
-check "lint resolves them too" 0 env CI_SERVER_FQDN=gitlab.example.com "$bin" lint "${map[@]}"
+runs "config shows the component at its latest version" 0 env CI_SERVER_FQDN=gitlab.example.com "$bin" config "${map[@]}"
+has "~latest is v1.2.0" "echo hello"
+runs "lint resolves them too" 0 env CI_SERVER_FQDN=gitlab.example.com "$bin" lint "${map[@]}"
 
 # a git URL is cloned into the cache; then --offline plans from the cache alone
 url_map=(--include-project "group/lib=file://$lib" --template-dir "$tmp/templates")
-check "a project from a git URL" 0 "$bin" plan "${url_map[@]}"
-contains "the URL's project's file" "  proj_job "
+runs "a project from a git URL" 0 "$bin" plan "${url_map[@]}"
+has "the URL's project's file" "  proj_job "
 http_dir_stop
-check "offline from the cache" 0 "$bin" plan --offline "${url_map[@]}"
-contains "offline: the remote file from the cache" "  remote_job "
-contains "offline: the cloned project" "  greet_there "
-check "online without the server fails" 2 "$bin" plan "${url_map[@]}"
-contains "GitLab's socket error" "Remote file \`http://127.0.0.1:$port/remote.yml\` could not be fetched because of a socket error!"
+runs "offline from the cache" 0 "$bin" plan --offline "${url_map[@]}"
+has "offline: the remote file from the cache" "  remote_job "
+has "offline: the cloned project" "  greet_there "
+runs "online without the server fails" 2 "$bin" plan "${url_map[@]}"
+has "GitLab's socket error" "Remote file \`http://127.0.0.1:$port/remote.yml\` could not be fetched because of a socket error!"
 rm -rf "$tmp/cache"
-check "offline without a cache" 2 "$bin" plan --offline "${url_map[@]}"
-contains "names the include and the cache" "Remote file \`http://127.0.0.1:$port/remote.yml\` could not be fetched: it is not in the include cache ($tmp/cache) and --offline forbids the network"
-contains "the clone is missing too" "file://$lib is not in the include cache"
+runs "offline without a cache" 2 "$bin" plan --offline "${url_map[@]}"
+has "names the include and the cache" "Remote file \`http://127.0.0.1:$port/remote.yml\` could not be fetched: it is not in the include cache ($tmp/cache) and --offline forbids the network"
+has "the clone is missing too" "file://$lib is not in the include cache"
 
 # GitLab's messages for what does not resolve
 cat > .gitlab-ci.yml <<'EOF'
@@ -114,14 +104,13 @@ include:
   - component: gitlab.example.com/other/unknown/x@1.0
 main_job: {script: [echo m]}
 EOF
-check "unresolvable includes" 1 env CI_SERVER_FQDN=gitlab.example.com "$bin" lint "${map[@]}"
-contains "unknown ref" "Project \`group/lib\` reference \`nope\` does not exist!"
-contains "missing file" "Project \`group/lib\` file \`missing.yml\` does not exist!"
-contains "unknown project" "Project \`other/unknown\` not found or access denied! Make sure any includes in the pipeline configuration are correctly defined."
-contains "missing template" "Included file \`Nope.gitlab-ci.yml\` is empty or does not exist!"
-contains "missing component" "Component 'gitlab.example.com/group/lib/missing@v1.0.0' - content not found"
-contains "another instance's component" "Component 'elsewhere.example.com/group/lib/greet@v1.0.0' - the component path is not supported"
-contains "unknown component project" "Component 'gitlab.example.com/other/unknown/x@1.0' - project does not exist or you don't have sufficient permissions"
+runs "unresolvable includes" 1 env CI_SERVER_FQDN=gitlab.example.com "$bin" lint "${map[@]}"
+has "unknown ref" "Project \`group/lib\` reference \`nope\` does not exist!"
+has "missing file" "Project \`group/lib\` file \`missing.yml\` does not exist!"
+has "unknown project" "Project \`other/unknown\` not found or access denied! Make sure any includes in the pipeline configuration are correctly defined."
+has "missing template" "Included file \`Nope.gitlab-ci.yml\` is empty or does not exist!"
+has "missing component" "Component 'gitlab.example.com/group/lib/missing@v1.0.0' - content not found"
+has "another instance's component" "Component 'elsewhere.example.com/group/lib/greet@v1.0.0' - the component path is not supported"
+has "unknown component project" "Component 'gitlab.example.com/other/unknown/x@1.0' - project does not exist or you don't have sufficient permissions"
 
-echo "$pass passed, $fail failed"
-[[ $fail == 0 ]]
+finish
