@@ -15,13 +15,12 @@ static int64_t count_newlines(const char *p, size_t len)
     return n;
 }
 
-/* Inserts one chunk after the log's current END (END_LINE newlines so far; < 0 when the log
- * predates the line index, which then stays unknown for it). */
+/* Inserts one chunk after the log's current END; END_LINE is the newlines up to the chunk's
+ * end (< 0 when the log predates the line index, which then stays unknown for it). */
 static int insert_chunk(struct db_conn *dc, int64_t job_id, int64_t seq, int64_t start,
-                        int64_t start_line, const char *data, size_t len, int64_t now,
+                        int64_t end_line, const char *data, size_t len, int64_t now,
                         struct sl_error *err)
 {
-    int64_t end_line = start_line < 0 ? -1 : start_line + count_newlines(data, len);
     struct db_value v[] = {db_int(job_id),
                            db_int(seq),
                            db_int(start),
@@ -72,11 +71,12 @@ int sl_store_log_append(struct sl_store *st, int64_t job_id, const void *data, s
     }
     size_t take = start + (int64_t)len > max ? (size_t)(max - start) : len;
     if (take > 0) {
+        /* counted once: a chunk is up to a MiB, and this pass is most of an append's CPU */
+        lines = lines < 0 ? -1 : lines + count_newlines(data, take);
         rc = insert_chunk(&dc, job_id, ++seq, start, lines, data, take, now, err);
         if (rc < 0)
             goto end;
         start += (int64_t)take;
-        lines = lines < 0 ? -1 : lines + count_newlines(data, take);
     }
     end = start;
     if (take < len) {
@@ -89,7 +89,9 @@ int sl_store_log_append(struct sl_store *st, int64_t job_id, const void *data, s
                          " bytes (sluice serve --log-cap): the rest of the job's output "
                          "was not stored\033[0m\n",
                          nl ? "\n" : "", max);
-        rc = insert_chunk(&dc, job_id, ++seq, start, lines, note, (size_t)n, now, err);
+        rc = insert_chunk(&dc, job_id, ++seq, start,
+                          lines < 0 ? -1 : lines + count_newlines(note, (size_t)n), note, (size_t)n,
+                          now, err);
         if (rc == 0) {
             end = start + n;
             capped = true;
