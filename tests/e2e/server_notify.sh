@@ -11,12 +11,7 @@
 . "$(dirname "$0")/lib/e2e.sh"
 needs curl python3 git
 rpid=
-cleanup() {
-  [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null
-  [[ -n $rpid ]] && kill "$rpid" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+at_exit '[[ -n $rpid ]] && kill "$rpid" 2>/dev/null'
 . "$(dirname "$0")/lib/server.sh"
 shared_dir
 

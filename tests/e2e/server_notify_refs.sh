@@ -8,19 +8,10 @@
 #    (feature), `default` only for the default branch, `all` for every branch.
 # Pipelines, in order: main, release (protected), feature succeed; feature fails; feature
 # succeeds again (fixed).
-set -u
-. "$(dirname "$0")/lib/skip.sh"
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$(dirname "$0")/lib/e2e.sh"
 needs curl python3 git
-tmp=$(mktemp -d)
 rpid=
-cleanup() {
-  [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null
-  [[ -n $rpid ]] && kill "$rpid" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+at_exit '[[ -n $rpid ]] && kill "$rpid" 2>/dev/null'
 # shellcheck source=lib/server.sh
 . "$src/tests/e2e/lib/server.sh"
 

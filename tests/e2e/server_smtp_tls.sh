@@ -9,10 +9,7 @@
 #  - without --smtp-ca the relay's certificate is not trusted: given up, no mail;
 #  - a wrong password: the relay's 535 is given up as a configuration problem, no mail.
 # serve refuses an --smtp-ca it cannot read, and one without --smtp-url.
-set -u
-. "$(dirname "$0")/lib/skip.sh"
-bin=${SLUICE_BIN:?SLUICE_BIN is not set}
-src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$(dirname "$0")/lib/e2e.sh"
 needs curl python3 git openssl ip
 py=
 for p in python3 /usr/bin/python3; do
@@ -22,14 +19,8 @@ done
 # an address of this machine that is not loopback: sluice sends mail in clear only to loopback
 host=$(ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -1)
 [[ -n $host ]] || skip "this machine has no non-loopback IPv4 address"
-tmp=$(mktemp -d)
 spid=
-cleanup() {
-  [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null
-  [[ -n $spid ]] && kill "$spid" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+at_exit '[[ -n $spid ]] && kill "$spid" 2>/dev/null'
 # shellcheck source=lib/server.sh
 . "$src/tests/e2e/lib/server.sh"
 
