@@ -2,6 +2,7 @@
  * SIGINT or SIGHUP. */
 #include "base/compat.h"
 #include "base/log.h"
+#include "base/resident.h"
 #include "base/time.h"
 #include "cli/cli.h"
 #include "cli/opts.h"
@@ -365,6 +366,8 @@ int sl_cmd_serve(int argc, char **argv)
     /* start-up's passing allocations (migrations, the schema, the first statements) are
      * freed but stay in malloc's heap: hand the free pages back before idling */
     malloc_trim(0);
+    /* and the code pages start-up ran once: an idle server runs a few dozen of them */
+    sl_resident_drop_code();
     printf("sluice serve: listening on http://%s\n", sl_server_address(s));
     fflush(stdout);
     sl_log(SL_LOG_INFO, "listening", "address", sl_server_address(s), NULL);
