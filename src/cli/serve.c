@@ -1,6 +1,7 @@
 /* serve.c: `sluice serve`, the CI server (src/server/) in the foreground until SIGTERM,
  * SIGINT or SIGHUP. */
 #include "base/compat.h"
+#include "base/alloc.h"
 #include "base/log.h"
 #include "base/resident.h"
 #include "base/time.h"
@@ -108,6 +109,28 @@ const struct sl_cli_spec sl_cli_spec_serve = {
 };
 
 /* "1048576", "64M", "1G": a byte count from 1 KiB to 1 TiB */
+/* A password in --smtp-url would show in ps and /proc/PID/cmdline for the server's whole
+ * life. The server keeps a copy and overwrites the password in argv with '*' (as curl
+ * does for -u), so it is visible only between exec and this option's parse. The copy is
+ * kept in a static for the process's life: options are parsed once. */
+static const char *keep_hiding_password(const char *optarg_)
+{
+    static char *kept;
+    free(kept);
+    kept = sl_xstrdup(optarg_);
+    /* getopt's optarg points into the process's argv, whose strings are writable */
+    char *host = strstr((char *)optarg_, "://");
+    if (!host)
+        return kept;
+    host += 3;
+    size_t authority = strcspn(host, "/?#");
+    char *at = memrchr(host, '@', authority);
+    char *colon = at ? memchr(host, ':', (size_t)(at - host)) : NULL;
+    if (colon)
+        memset(colon + 1, '*', (size_t)(at - colon - 1));
+    return kept;
+}
+
 static bool parse_size(const char *s, int64_t *out)
 {
     char *end;
@@ -284,7 +307,7 @@ int sl_cmd_serve(int argc, char **argv)
                              ca.arg);
                 return SL_EXIT_USAGE;
             }
-            o.smtp_url = ca.arg;
+            o.smtp_url = keep_hiding_password(ca.arg);
             break;
         case 'F':
             if (!*ca.arg || !strchr(ca.arg, '@') || strpbrk(ca.arg, " \r\n<>")) {

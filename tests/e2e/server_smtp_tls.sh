@@ -3,7 +3,8 @@
 # `sluice serve` and real SMTP relays (smtp_sink.py, aiosmtpd) on this machine's own
 # non-loopback address, with a self-signed certificate made here by openssl:
 #  - smtp://USER:PASSWORD@HOST with --smtp-ca: the failure mail arrives over STARTTLS, and
-#    the relay saw the AUTH (it requires both);
+#    the relay saw the AUTH (it requires both); the password is starred out of the
+#    server's command line (what ps shows);
 #  - a plain smtp:// relay that offers no STARTTLS gets no mail: the delivery is given up at
 #    once as a configuration problem saying so (mail off loopback is never sent in clear);
 #  - without --smtp-ca the relay's certificate is not trusted: given up, no mail;
@@ -72,6 +73,9 @@ last=0
 
 # ---- STARTTLS and AUTH ----
 start "smtp://mailer:s3cr3t-pw@$host:$tport" --smtp-ca "$tmp/relay.pem"
+cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline")
+expect "the password is not in the server's command line (ps)" "0 1" \
+  "$(grep -c s3cr3t-pw <<<"$cmdline") $(grep -c 'smtp://mailer:\*\*\*\*\*\*\*\*\*@' <<<"$cmdline")" "$cmdline"
 req POST /api/v1/projects "$admin" "{\"name\":\"mailed\",\"repo_url\":\"$tmp/repo\"}"
 proj=$(jget "['id']")
 req POST "/api/v1/projects/$proj/notifications" "$admin" '{"channel":"email","target":"dev@example.test","events":["failed"]}'
