@@ -456,7 +456,7 @@ int sl_store_claim_job_tagged(struct sl_store *st, const char *worker_id, const 
                               struct sl_store_job *out, struct sl_error *err)
 {
     const struct sl_store_backend *be = sl_db_backend(st);
-    struct sl_str sql = SL_STR_INIT;
+    struct sl_str sql = SL_STR_INIT, pick = SL_STR_INIT;
     struct db_value v[3 + SL_STORE_TAGS_MAX];
     struct db_rows rows = {0};
     struct db_conn dc;
@@ -478,28 +478,41 @@ int sl_store_claim_job_tagged(struct sl_store *st, const char *worker_id, const 
      * is still pending. SQLite runs it under BEGIN IMMEDIATE, the database's one writer.
      * A job of a resource group is taken only while it holds the group's one resource
      * (resource_groups.c), so no claimer anywhere runs two jobs of a group at once. */
-    sl_str_adds(&sql, "UPDATE jobs SET status = 'running', runner_id = ?, started_at = ?, "
-                      "lease_deadline = ? WHERE status = 'pending' AND id = (SELECT j.id FROM "
-                      "jobs j WHERE j.status = 'pending' AND (j.resource_group_id IS NULL OR "
-                      "EXISTS (SELECT 1 FROM resource_groups g WHERE g.id = j.resource_group_id "
-                      "AND g.holder_job_id = j.id))");
+    sl_str_adds(&pick, "SELECT j.id FROM jobs j WHERE j.status = 'pending' AND "
+                       "(j.resource_group_id IS NULL OR EXISTS (SELECT 1 FROM resource_groups g "
+                       "WHERE g.id = j.resource_group_id AND g.holder_job_id = j.id))");
     if (tags) {
-        sl_str_adds(&sql, " AND NOT EXISTS (SELECT 1 FROM job_tags t WHERE t.job_id = j.id");
+        sl_str_adds(&pick, " AND NOT EXISTS (SELECT 1 FROM job_tags t WHERE t.job_id = j.id");
         if (ntags) {
-            sl_str_adds(&sql, " AND t.tag NOT IN (");
+            sl_str_adds(&pick, " AND t.tag NOT IN (");
             for (size_t i = 0; i < ntags; i++) {
                 if ((rc = sl_db_check_text(tags[i], true, "worker tag", err)) < 0)
                     goto out;
-                sl_str_adds(&sql, i ? ", ?" : "?");
+                sl_str_adds(&pick, i ? ", ?" : "?");
                 v[nv++] = db_text(tags[i]);
             }
-            sl_str_addc(&sql, ')');
+            sl_str_addc(&pick, ')');
         }
-        sl_str_addc(&sql, ')');
+        sl_str_addc(&pick, ')');
         if (!untagged)
-            sl_str_adds(&sql, " AND EXISTS (SELECT 1 FROM job_tags u WHERE u.job_id = j.id)");
+            sl_str_adds(&pick, " AND EXISTS (SELECT 1 FROM job_tags u WHERE u.job_id = j.id)");
     }
-    sl_str_addf(&sql, " ORDER BY j.queued_at, j.id LIMIT 1%s) RETURNING " JOB_COLS, be->claim_lock);
+    sl_str_adds(&pick, " ORDER BY j.queued_at, j.id LIMIT 1");
+
+    /* Most claims find nothing (every long-poll wake-up of every idle runner asks): a read
+     * answers those without the write lock, which on SQLite is BEGIN IMMEDIATE and a commit
+     * (the journal's sync) for an UPDATE that changes no row. A job committed after this
+     * read is one a claim just before it would have missed too: the claimer asks again at
+     * its next wake-up, which that job's insert causes. */
+    rc = sl_db_run(st, false, pick.buf, v + 3, nv - 3, &rows, NULL, err);
+    if (rc < 0 || rows.nrows == 0)
+        goto out;
+    sl_db_rows_release(&rows);
+
+    sl_str_addf(&sql,
+                "UPDATE jobs SET status = 'running', runner_id = ?, started_at = ?, "
+                "lease_deadline = ? WHERE status = 'pending' AND id = (%s%s) RETURNING " JOB_COLS,
+                pick.buf, be->claim_lock);
 
     if ((rc = sl_db_acquire(st, true, &dc, err)) < 0)
         goto out;
@@ -517,6 +530,7 @@ int sl_store_claim_job_tagged(struct sl_store *st, const char *worker_id, const 
     }
 out:
     sl_db_rows_release(&rows);
+    sl_str_release(&pick);
     sl_str_release(&sql);
     return rc;
 }
