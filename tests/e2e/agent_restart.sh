@@ -16,7 +16,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 git_repo "spanning:
   script:
     - echo before-the-restart
-    - while [ ! -f $tmp/restarted ]; do sleep 0.1; done
+    - while [ -d $tmp ] && [ ! -f $tmp/restarted ]; do sleep 0.1; done
     - echo after-the-restart"
 server_start --workers 0 --lease 20 --listen 127.0.0.1:$port || { echo "not ok - server starts"; exit 1; }
 project_make restart

@@ -47,7 +47,7 @@ hold:
   rules: [{if: \$KIND == \"hold\"}]
   script:
     - touch $sh/held
-    - while [ ! -f $sh/never ]; do sleep 0.1; done
+    - while [ -d $sh ] && [ ! -f $sh/never ]; do sleep 0.1; done
 production:
   stage: deploy
   rules: [{if: \$KIND == \"deploy\" || \$KIND == \"broken\" || \$KIND == \"hold\"}]
@@ -59,7 +59,7 @@ locked:
   resource_group: db
   script:
     - echo \"start \$CI_PIPELINE_ID\" >> $sh/group.log
-    - while [ ! -f $sh/release ]; do sleep 0.1; done
+    - while [ -d $sh ] && [ ! -f $sh/release ]; do sleep 0.1; done
     - sleep 1
     - echo \"end \$CI_PIPELINE_ID\" >> $sh/group.log
 slow:
@@ -68,7 +68,7 @@ slow:
   interruptible: true
   script:
     - echo \"started \$CI_PIPELINE_ID\" >> $sh/slow.log
-    - while [ ! -f $sh/never ]; do sleep 0.1; done
+    - while [ -d $sh ] && [ ! -f $sh/never ]; do sleep 0.1; done
 fails:
   stage: deploy
   rules: [{if: \$KIND == \"fail\"}]
@@ -82,7 +82,7 @@ stop_review:
   stage: cleanup
   rules: [{if: \$KIND == \"review\", when: manual}]
   script:
-    - while [ ! -f $sh/stop-release ]; do sleep 0.1; done
+    - while [ -d $sh ] && [ ! -f $sh/stop-release ]; do sleep 0.1; done
   environment: {name: review/\$CI_COMMIT_REF_SLUG, action: stop}"
 commit() { echo "$1" > "$tmp/repo/version" && git -C "$tmp/repo" add version &&
   git -C "$tmp/repo" -c user.email=t@t -c user.name=t commit -qm "$1"; }

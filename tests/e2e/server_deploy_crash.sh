@@ -39,7 +39,7 @@ locked:
   rules: [{if: $KIND == "lock"}]
   resource_group: db
   script:
-    - if [ -n "$HOLD" ]; then while [ ! -f "$SHARED/never" ]; do sleep 0.1; done; fi
+    - if [ -n "$HOLD" ]; then while [ -d "$SHARED" ] && [ ! -f "$SHARED/never" ]; do sleep 0.1; done; fi
     - echo locked
 YML
 

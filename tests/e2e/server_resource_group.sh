@@ -25,13 +25,13 @@ pre:
   rules:
     - if: $LATE
   script:
-    - while [ ! -f "$SHARED/late-$GROUP" ]; do sleep 0.1; done
+    - while [ -d "$SHARED" ] && [ ! -f "$SHARED/late-$GROUP" ]; do sleep 0.1; done
 deploy:
   stage: deploy
   resource_group: $GROUP
   script:
     - echo "start $TAG" >> "$SHARED/log-$GROUP"
-    - if [ -n "$HOLD" ]; then while [ ! -f "$SHARED/hold-$GROUP" ]; do sleep 0.1; done; fi
+    - if [ -n "$HOLD" ]; then while [ -d "$SHARED" ] && [ ! -f "$SHARED/hold-$GROUP" ]; do sleep 0.1; done; fi
     - sleep 0.3
     - echo "end $TAG" >> "$SHARED/log-$GROUP"
 YML
