@@ -201,8 +201,8 @@ static bool hand_over(struct req *r, const struct sl_store_runner *rn)
          * takes tagged jobs */
         static const char *const no_tags[] = {NULL};
         const char *const *tags = rn->tags ? (const char *const *)rn->tags : no_tags;
-        int rc = sl_store_claim_job_tagged(s->st, wid, tags, rn->ntags, rn->run_untagged,
-                                           s->lease_s, sl_time_now_ms(), &job, &err);
+        int rc = sl_store_claim_job_token(s->st, wid, tags, rn->ntags, rn->run_untagged, s->lease_s,
+                                          sl_time_now_ms(), &job, &token, &err);
         if (rc < 0) {
             sl_reply_sl_error(r, rc, &err);
             handed = true; /* answered */
@@ -212,11 +212,13 @@ static bool hand_over(struct req *r, const struct sl_store_runner *rn)
             goto out;
         if (sl_srv_job_claimed(s, &job, wid) && !sl_srv_job_settle_bridge(s, &job, wid))
             break;
-        /* refused (an outdated deployment) or settled (a bridge runs no script): the next */
+        /* refused (an outdated deployment) or settled (a bridge runs no script): the next;
+         * the token the claim gave it opens nothing once it is no longer running */
         sl_store_job_release(&job);
+        free(token);
+        token = NULL;
     }
-    if (sl_store_job_token_issue(s->st, job.id, wid, &token, &err) < 0 ||
-        sl_srv_runner_payload(s, &job, rn, token, &payload, &err) < 0) {
+    if (sl_srv_runner_payload(s, &job, rn, token, &payload, &err) < 0) {
         /* canceled in between, or unreadable: the job cannot run here; let it end as a
          * system failure rather than hang until its lease lapses */
         sl_log(SL_LOG_WARN, "cannot hand a job over", "error", sl_error_format(&err), NULL);

@@ -5,6 +5,8 @@
 #include "base/time.h"
 #include "store/backend.h"
 
+#include <sodium.h>
+
 #define JOB_COLS                                                                                   \
     "id, pipeline_id, position, name, stage, stage_idx, status, run_when, allow_failure, "         \
     "attempt, retry, spec, failure_reason, exit_code, coverage, created_at, queued_at, "           \
@@ -455,12 +457,21 @@ int sl_store_claim_job_tagged(struct sl_store *st, const char *worker_id, const 
                               size_t ntags, bool untagged, int lease_seconds, int64_t now,
                               struct sl_store_job *out, struct sl_error *err)
 {
+    return sl_store_claim_job_token(st, worker_id, tags, ntags, untagged, lease_seconds, now, out,
+                                    NULL, err);
+}
+
+int sl_store_claim_job_token(struct sl_store *st, const char *worker_id, const char *const *tags,
+                             size_t ntags, bool untagged, int lease_seconds, int64_t now,
+                             struct sl_store_job *out, char **token_out, struct sl_error *err)
+{
     const struct sl_store_backend *be = sl_db_backend(st);
     struct sl_str sql = SL_STR_INIT, pick = SL_STR_INIT;
-    struct db_value v[3 + SL_STORE_TAGS_MAX];
+    struct db_value v[4 + SL_STORE_TAGS_MAX];
     struct db_rows rows = {0};
     struct db_conn dc;
-    size_t nv = 0;
+    size_t nv = 0, nset;
+    char token[SL_STORE_JOB_TOKEN_LEN + 1] = "", hash[DB_TOKEN_HASH_HEX + 1];
     int rc;
 
     if ((rc = check_worker(worker_id, err)) < 0)
@@ -473,6 +484,14 @@ int sl_store_claim_job_tagged(struct sl_store *st, const char *worker_id, const 
     v[nv++] = db_text(worker_id);
     v[nv++] = db_int(now);
     v[nv++] = db_int(now + (int64_t)lease_seconds * 1000);
+    if (token_out) {
+        /* the job token in the claim's own write (sl_store_job_token_issue's, without a
+         * second transaction) */
+        sl_db_token_generate(SL_STORE_JOB_TOKEN_PREFIX, 32, token);
+        sl_db_token_hash(token, hash);
+        v[nv++] = db_text(hash);
+    }
+    nset = nv;
     /* One statement picks and takes the job: the inner SELECT finds the oldest pending job
      * (skipping rows another claimer holds, on PostgreSQL), the outer UPDATE re-checks it
      * is still pending. SQLite runs it under BEGIN IMMEDIATE, the database's one writer.
@@ -504,15 +523,15 @@ int sl_store_claim_job_tagged(struct sl_store *st, const char *worker_id, const 
      * (the journal's sync) for an UPDATE that changes no row. A job committed after this
      * read is one a claim just before it would have missed too: the claimer asks again at
      * its next wake-up, which that job's insert causes. */
-    rc = sl_db_run(st, false, pick.buf, v + 3, nv - 3, &rows, NULL, err);
+    rc = sl_db_run(st, false, pick.buf, v + nset, nv - nset, &rows, NULL, err);
     if (rc < 0 || rows.nrows == 0)
         goto out;
     sl_db_rows_release(&rows);
 
     sl_str_addf(&sql,
                 "UPDATE jobs SET status = 'running', runner_id = ?, started_at = ?, "
-                "lease_deadline = ? WHERE status = 'pending' AND id = (%s%s) RETURNING " JOB_COLS,
-                pick.buf, be->claim_lock);
+                "lease_deadline = ?%s WHERE status = 'pending' AND id = (%s%s) RETURNING " JOB_COLS,
+                token_out ? ", job_token_hash = ?" : "", pick.buf, be->claim_lock);
 
     if ((rc = sl_db_acquire(st, true, &dc, err)) < 0)
         goto out;
@@ -526,9 +545,12 @@ int sl_store_claim_job_tagged(struct sl_store *st, const char *worker_id, const 
     sl_db_release(&dc);
     if (rc == 0 && rows.nrows == 1) {
         read_job(&rows, 0, out);
+        if (token_out)
+            *token_out = sl_xstrdup(token);
         rc = 1;
     }
 out:
+    sodium_memzero(token, sizeof(token));
     sl_db_rows_release(&rows);
     sl_str_release(&pick);
     sl_str_release(&sql);

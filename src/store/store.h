@@ -299,6 +299,11 @@ int sl_store_claim_job(struct sl_store *st, const char *worker_id, const char *c
 int sl_store_claim_job_tagged(struct sl_store *st, const char *worker_id, const char *const *tags,
                               size_t ntags, bool untagged, int lease_seconds, int64_t now,
                               struct sl_store_job *out, struct sl_error *err);
+/* As sl_store_claim_job_tagged, and the claimed job gets a new job token in the same write
+ * (as sl_store_job_token_issue): *TOKEN_OUT (caller frees) when 1 is returned. */
+int sl_store_claim_job_token(struct sl_store *st, const char *worker_id, const char *const *tags,
+                             size_t ntags, bool untagged, int lease_seconds, int64_t now,
+                             struct sl_store_job *out, char **token_out, struct sl_error *err);
 /* Extends the lease of job ID to NOW + LEASE_SECONDS. SL_ECANCELED when the job is no
  * longer running under WORKER_ID (canceled, recovered): the worker should stop it. */
 int sl_store_job_renew_lease(struct sl_store *st, int64_t id, const char *worker_id,

@@ -964,6 +964,20 @@ STORE_TEST(runners_and_job_tokens)
     CHECK_FAILS(SL_ENOENT, sl_store_job_token_lookup(st, jt, &k, &e_));
     sl_store_job_release(&j);
 
+    /* the token in the claim's own write; none when nothing is claimed */
+    char *jt3 = NULL;
+    CHECK_INT_EQ(sl_store_claim_job_token(st, "runner:1", none, 0, true, 60, 1, &j, &jt3, NULL), 0);
+    CHECK(jt3 == NULL);
+    CHECK(make_pipeline(st, proj, 1, "pending", 101) > 0);
+    CHECK_INT_EQ(sl_store_claim_job_token(st, "runner:1", none, 0, true, 60, 1, &j, &jt3, NULL), 1);
+    CHECK(jt3 && sl_starts_with(jt3, "glcbt-"));
+    CHECK_OK(sl_store_job_token_lookup(st, jt3, &k, &e_));
+    CHECK_INT_EQ(k.id, j.id);
+    CHECK_STR_EQ(k.status, "running");
+    sl_store_job_release(&k);
+    sl_store_job_release(&j);
+    free(jt3);
+
     CHECK_OK(sl_store_runner_delete(st, id, &e_));
     CHECK_FAILS(SL_ENOENT, sl_store_runner_verify(st, tok, NULL, &e_));
     free(tok);
