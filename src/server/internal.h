@@ -479,9 +479,14 @@ void sl_srv_instance_stop(struct sl_server *s);
 /* Fails running jobs whose lease lapsed (a runner gone or stopped) as runner_system_failure
  * (the ticker, every second). */
 void sl_srv_recover_lapsed(struct sl_server *s);
-/* Called with JOB just claimed by WORKER_ID (a built-in worker or a remote runner): marks
- * its pipeline running and its deployment started; false when the job was refused (an
- * outdated deployment) and must not run. */
+/* Claims a job for WORKER_ID (a built-in worker: TAGS NULL; a remote runner: its tags,
+ * with TOKEN_OUT for the job token) as sl_store_claim does, with the server's lease, and
+ * marks its pipeline running in the claim's transaction. 1 with *OUT filled, 0 when none
+ * is pending, or an error. */
+int sl_srv_claim(struct sl_server *s, const char *worker_id, const char *const *tags, size_t ntags,
+                 bool untagged, struct sl_store_job *out, char **token_out, struct sl_error *err);
+/* Called with JOB just claimed (sl_srv_claim) by WORKER_ID: marks its deployment started;
+ * false when the job was refused (an outdated deployment) and must not run. */
 bool sl_srv_job_claimed(struct sl_server *s, const struct sl_store_job *job, const char *worker_id);
 
 /* Environments and deployments (deploy.c, deploy_api.c). */

@@ -201,8 +201,7 @@ static bool hand_over(struct req *r, const struct sl_store_runner *rn)
          * takes tagged jobs */
         static const char *const no_tags[] = {NULL};
         const char *const *tags = rn->tags ? (const char *const *)rn->tags : no_tags;
-        int rc = sl_store_claim_job_token(s->st, wid, tags, rn->ntags, rn->run_untagged, s->lease_s,
-                                          sl_time_now_ms(), &job, &token, &err);
+        int rc = sl_srv_claim(s, wid, tags, rn->ntags, rn->run_untagged, &job, &token, &err);
         if (rc < 0) {
             sl_reply_sl_error(r, rc, &err);
             handed = true; /* answered */

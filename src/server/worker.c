@@ -511,14 +511,36 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     json_decref(spec);
 }
 
+/* sl_store_claim's in_claim: the pipeline says running (with its started_at) in the
+ * claim's own transaction, so no instant shows its job running and the pipeline not */
+static int pipeline_runs(void *arg, const struct sl_store_job *job, struct sl_error *err)
+{
+    struct sl_server *s = arg;
+    int rc = sl_srv_transition(s, job->pipeline_id, SRV_EV_SETTLE, 0, NULL, false, err);
+    if (rc < 0) {
+        atomic_fetch_add(&s->metrics.store_errors, 1);
+        sl_log(SL_LOG_WARN, "cannot mark the pipeline running", "error", sl_error_format(err),
+               NULL);
+    }
+    return rc;
+}
+
+int sl_srv_claim(struct sl_server *s, const char *worker_id, const char *const *tags, size_t ntags,
+                 bool untagged, struct sl_store_job *out, char **token_out, struct sl_error *err)
+{
+    struct sl_store_claim c = {.worker_id = worker_id,
+                               .tags = tags,
+                               .ntags = ntags,
+                               .untagged = untagged,
+                               .lease_seconds = s->lease_s,
+                               .now = sl_time_now_ms(),
+                               .in_claim = pipeline_runs,
+                               .arg = s};
+    return sl_store_claim(s->st, &c, out, token_out, err);
+}
+
 bool sl_srv_job_claimed(struct sl_server *s, const struct sl_store_job *job, const char *worker_id)
 {
-    /* the pipeline says running (with its started_at) while its job runs */
-    struct sl_error serr = SL_ERROR_INIT;
-    if (sl_srv_transition(s, job->pipeline_id, SRV_EV_SETTLE, 0, NULL, false, &serr) < 0)
-        sl_log(SL_LOG_WARN, "cannot mark the pipeline running", "error", sl_error_format(&serr),
-               NULL);
-    sl_error_release(&serr);
     /* refused first: a rejected deployment must not be taken for a retried one */
     if (sl_srv_deploy_refuse(s, job, worker_id))
         return false;
@@ -535,8 +557,7 @@ static void *worker_main(void *arg)
         struct sl_store_job job;
         struct sl_error err = SL_ERROR_INIT;
         memset(&job, 0, sizeof(job));
-        int rc =
-            sl_store_claim_job(s->st, w->id, NULL, 0, s->lease_s, sl_time_now_ms(), &job, &err);
+        int rc = sl_srv_claim(s, w->id, NULL, 0, true, &job, NULL, &err);
         if (rc == 1) {
             if (sl_srv_job_claimed(s, &job, w->id) && !sl_srv_job_settle_bridge(s, &job, w->id))
                 run_claimed(w, &job);

@@ -85,7 +85,8 @@ struct sl_store_backend {
     /* Starts a transaction that will write ("BEGIN IMMEDIATE" takes SQLite's write lock at
      * once, so two writers never deadlock upgrading from read). */
     const char *begin_write;
-    /* Appended to the claim's inner SELECT (PostgreSQL: FOR UPDATE SKIP LOCKED). */
+    /* Appended to a queue claim's inner SELECT (PostgreSQL: FOR UPDATE SKIP LOCKED; the
+     * delivery queue's). */
     const char *claim_lock;
     /* Appended to the SELECT that locks a pipeline's row for a transition (PostgreSQL: FOR
      * UPDATE; SQLite: "", its BEGIN IMMEDIATE holds the whole database). */

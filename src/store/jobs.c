@@ -457,103 +457,174 @@ int sl_store_claim_job_tagged(struct sl_store *st, const char *worker_id, const 
                               size_t ntags, bool untagged, int lease_seconds, int64_t now,
                               struct sl_store_job *out, struct sl_error *err)
 {
-    return sl_store_claim_job_token(st, worker_id, tags, ntags, untagged, lease_seconds, now, out,
-                                    NULL, err);
+    struct sl_store_claim c = {.worker_id = worker_id,
+                               .tags = tags,
+                               .ntags = ntags,
+                               .untagged = untagged,
+                               .lease_seconds = lease_seconds,
+                               .now = now};
+    return sl_store_claim(st, &c, out, NULL, err);
 }
 
-int sl_store_claim_job_token(struct sl_store *st, const char *worker_id, const char *const *tags,
-                             size_t ntags, bool untagged, int lease_seconds, int64_t now,
-                             struct sl_store_job *out, char **token_out, struct sl_error *err)
+/* The claim's pick: the oldest pending job C may take, as "SELECT j.id, j.pipeline_id …"
+ * in *SQL with its parameters appended to V (*NV of them). */
+static int claim_pick_sql(const struct sl_store_claim *c, struct sl_str *sql, struct db_value *v,
+                          size_t *nv, struct sl_error *err)
 {
-    const struct sl_store_backend *be = sl_db_backend(st);
-    struct sl_str sql = SL_STR_INIT, pick = SL_STR_INIT;
-    struct db_value v[4 + SL_STORE_TAGS_MAX];
+    int rc;
+    /* A job of a resource group is taken only while it holds the group's one resource
+     * (resource_groups.c), so no claimer anywhere runs two jobs of a group at once. */
+    sl_str_adds(sql, "SELECT j.id, j.pipeline_id FROM jobs j WHERE j.status = 'pending' AND "
+                     "(j.resource_group_id IS NULL OR EXISTS (SELECT 1 FROM resource_groups g "
+                     "WHERE g.id = j.resource_group_id AND g.holder_job_id = j.id))");
+    if (c->tags) {
+        sl_str_adds(sql, " AND NOT EXISTS (SELECT 1 FROM job_tags t WHERE t.job_id = j.id");
+        if (c->ntags) {
+            sl_str_adds(sql, " AND t.tag NOT IN (");
+            for (size_t i = 0; i < c->ntags; i++) {
+                if ((rc = sl_db_check_text(c->tags[i], true, "worker tag", err)) < 0)
+                    return rc;
+                sl_str_adds(sql, i ? ", ?" : "?");
+                v[(*nv)++] = db_text(c->tags[i]);
+            }
+            sl_str_addc(sql, ')');
+        }
+        sl_str_addc(sql, ')');
+        if (!c->untagged)
+            sl_str_adds(sql, " AND EXISTS (SELECT 1 FROM job_tags u WHERE u.job_id = j.id)");
+    }
+    sl_str_adds(sql, " ORDER BY j.queued_at, j.id LIMIT 1");
+    return 0;
+}
+
+/* Takes job JOB_ID when it is still pending (and still holds its resource group's
+ * resource), inside the open transaction: 1 with *OUT filled, 0 when another claimer took
+ * it first. HASH: the new job token's, or NULL. */
+static int claim_take(struct sl_store *st, const struct sl_store_claim *c, int64_t job_id,
+                      const char *hash, struct sl_store_job *out, struct sl_error *err)
+{
+    struct db_value v[5];
     struct db_rows rows = {0};
+    size_t nv = 0;
+    v[nv++] = db_text(c->worker_id);
+    v[nv++] = db_int(c->now);
+    v[nv++] = db_int(c->now + (int64_t)c->lease_seconds * 1000);
+    if (hash)
+        v[nv++] = db_text(hash);
+    v[nv++] = db_int(job_id);
+    int rc = sl_db_run(st, true,
+                       hash ? "UPDATE jobs SET status = 'running', runner_id = ?, started_at = ?, "
+                              "lease_deadline = ?, job_token_hash = ? WHERE id = ? AND status = "
+                              "'pending' AND (resource_group_id IS NULL OR EXISTS (SELECT 1 FROM "
+                              "resource_groups g WHERE g.id = jobs.resource_group_id AND "
+                              "g.holder_job_id = jobs.id)) RETURNING " JOB_COLS
+                            : "UPDATE jobs SET status = 'running', runner_id = ?, started_at = ?, "
+                              "lease_deadline = ? WHERE id = ? AND status = 'pending' AND "
+                              "(resource_group_id IS NULL OR EXISTS (SELECT 1 FROM "
+                              "resource_groups g WHERE g.id = jobs.resource_group_id AND "
+                              "g.holder_job_id = jobs.id)) RETURNING " JOB_COLS,
+                       v, nv, &rows, NULL, err);
+    if (rc == 0 && rows.nrows == 1) {
+        read_job(&rows, 0, out);
+        rc = 1;
+    }
+    sl_db_rows_release(&rows);
+    return rc;
+}
+
+/* Runs C->in_claim on job J, just taken, in a savepoint of the claim's transaction: what it
+ * wrote is rolled back when it fails, and the claim stands (a pipeline that cannot
+ * transition must not hold up the queue behind its job: its job runs, as before its claim
+ * took the pipeline along). 1, or the savepoint's own error. */
+static int claim_then(struct sl_store *st, const struct sl_store_claim *c,
+                      const struct sl_store_job *j, struct sl_error *err)
+{
     struct db_conn dc;
-    size_t nv = 0, nset;
+    int rc;
+    if ((rc = sl_db_acquire(st, true, &dc, err)) < 0)
+        return rc;
+    if ((rc = sl_db_begin(&dc, err)) == 0) {
+        struct sl_error herr = SL_ERROR_INIT;
+        int hrc = c->in_claim(c->arg, j, &herr); /* its failure is its own to report */
+        sl_error_release(&herr);
+        rc = sl_db_end(&dc, hrc < 0 ? hrc : 0, err);
+        if (hrc < 0) /* rolled back to the savepoint: the claim stands */
+            rc = 0;
+    }
+    sl_db_release(&dc);
+    return rc < 0 ? rc : 1;
+}
+
+/* Picks (and retries the pick) this many times when other claimers keep taking the job a
+ * pick found; then the claim answers "none" and the claimer's next wake-up asks again. */
+#define CLAIM_TRIES 8
+
+int sl_store_claim(struct sl_store *st, const struct sl_store_claim *c, struct sl_store_job *out,
+                   char **token_out, struct sl_error *err)
+{
+    struct sl_str pick = SL_STR_INIT;
+    struct db_value v[SL_STORE_TAGS_MAX];
+    struct db_rows rows = {0};
+    size_t nv = 0;
     char token[SL_STORE_JOB_TOKEN_LEN + 1] = "", hash[DB_TOKEN_HASH_HEX + 1];
     int rc;
 
-    if ((rc = check_worker(worker_id, err)) < 0)
+    if ((rc = check_worker(c->worker_id, err)) < 0)
         return rc;
-    if (lease_seconds <= 0)
+    if (c->lease_seconds <= 0)
         return sl_error_set(err, SL_EINVAL, "a lease must be positive");
-    if (tags && ntags > SL_STORE_TAGS_MAX)
-        return sl_error_set(err, SL_ELIMIT, "a worker with %zu tags (max %d)", ntags,
+    if (c->tags && c->ntags > SL_STORE_TAGS_MAX)
+        return sl_error_set(err, SL_ELIMIT, "a worker with %zu tags (max %d)", c->ntags,
                             SL_STORE_TAGS_MAX);
-    v[nv++] = db_text(worker_id);
-    v[nv++] = db_int(now);
-    v[nv++] = db_int(now + (int64_t)lease_seconds * 1000);
+    if ((rc = claim_pick_sql(c, &pick, v, &nv, err)) < 0)
+        goto out;
     if (token_out) {
         /* the job token in the claim's own write (sl_store_job_token_issue's, without a
-         * second transaction) */
+         * transaction of its own) */
         sl_db_token_generate(SL_STORE_JOB_TOKEN_PREFIX, 32, token);
         sl_db_token_hash(token, hash);
-        v[nv++] = db_text(hash);
     }
-    nset = nv;
-    /* One statement picks and takes the job: the inner SELECT finds the oldest pending job
-     * (skipping rows another claimer holds, on PostgreSQL), the outer UPDATE re-checks it
-     * is still pending. SQLite runs it under BEGIN IMMEDIATE, the database's one writer.
-     * A job of a resource group is taken only while it holds the group's one resource
-     * (resource_groups.c), so no claimer anywhere runs two jobs of a group at once. */
-    sl_str_adds(&pick, "SELECT j.id FROM jobs j WHERE j.status = 'pending' AND "
-                       "(j.resource_group_id IS NULL OR EXISTS (SELECT 1 FROM resource_groups g "
-                       "WHERE g.id = j.resource_group_id AND g.holder_job_id = j.id))");
-    if (tags) {
-        sl_str_adds(&pick, " AND NOT EXISTS (SELECT 1 FROM job_tags t WHERE t.job_id = j.id");
-        if (ntags) {
-            sl_str_adds(&pick, " AND t.tag NOT IN (");
-            for (size_t i = 0; i < ntags; i++) {
-                if ((rc = sl_db_check_text(tags[i], true, "worker tag", err)) < 0)
-                    goto out;
-                sl_str_adds(&pick, i ? ", ?" : "?");
-                v[nv++] = db_text(tags[i]);
-            }
-            sl_str_addc(&pick, ')');
+    /* The pick is a read: most claims find nothing (every long-poll wake-up of every idle
+     * runner asks), and a read answers those without the write lock (on SQLite BEGIN
+     * IMMEDIATE and a commit, the journal's sync, for nothing). A job committed after the
+     * read is one a claim just before it would have missed too: its insert wakes the
+     * claimer again. A job found is taken in a transaction that holds its pipeline's row,
+     * the lock every transition of that pipeline takes first (so no lock is ever taken in
+     * the other order), and the UPDATE re-checks that it is still pending: no job is ever
+     * handed to two claimers, and a claimer that lost it picks again. */
+    rc = 0;
+    for (int tries = 0; tries < CLAIM_TRIES && rc == 0; tries++) {
+        if ((rc = sl_db_run(st, false, pick.buf, v, nv, &rows, NULL, err)) < 0 || rows.nrows == 0)
+            break;
+        int64_t job_id = sl_db_get_int(&rows, 0, 0), pipeline_id = sl_db_get_int(&rows, 0, 1);
+        sl_db_rows_release(&rows);
+        int trc = sl_store_tx_begin(st, pipeline_id, err);
+        if (trc == SL_ENOENT) { /* the pipeline was deleted since: pick again */
+            sl_error_release(err);
+            continue;
         }
-        sl_str_addc(&pick, ')');
-        if (!untagged)
-            sl_str_adds(&pick, " AND EXISTS (SELECT 1 FROM job_tags u WHERE u.job_id = j.id)");
+        if (trc < 0) { /* SL_EBUSY: a claim is a transaction of its own, never nested */
+            rc = trc;
+            break;
+        }
+        rc = claim_take(st, c, job_id, token_out ? hash : NULL, out, err);
+        bool taken = rc == 1;
+        if (taken && c->in_claim)
+            rc = claim_then(st, c, out, err);
+        int erc = sl_store_tx_end(st, rc < 0 ? rc : 0, err);
+        if (erc < 0)
+            rc = erc; /* rolled back, or the commit failed */
+        if (taken && rc < 0) {
+            sl_store_job_release(out);
+            memset(out, 0, sizeof(*out));
+        }
     }
-    sl_str_adds(&pick, " ORDER BY j.queued_at, j.id LIMIT 1");
-
-    /* Most claims find nothing (every long-poll wake-up of every idle runner asks): a read
-     * answers those without the write lock, which on SQLite is BEGIN IMMEDIATE and a commit
-     * (the journal's sync) for an UPDATE that changes no row. A job committed after this
-     * read is one a claim just before it would have missed too: the claimer asks again at
-     * its next wake-up, which that job's insert causes. */
-    rc = sl_db_run(st, false, pick.buf, v + nset, nv - nset, &rows, NULL, err);
-    if (rc < 0 || rows.nrows == 0)
-        goto out;
-    sl_db_rows_release(&rows);
-
-    sl_str_addf(&sql,
-                "UPDATE jobs SET status = 'running', runner_id = ?, started_at = ?, "
-                "lease_deadline = ?%s WHERE status = 'pending' AND id = (%s%s) RETURNING " JOB_COLS,
-                token_out ? ", job_token_hash = ?" : "", pick.buf, be->claim_lock);
-
-    if ((rc = sl_db_acquire(st, true, &dc, err)) < 0)
-        goto out;
-    if (be->serialize_writes && (rc = sl_db_begin(&dc, err)) < 0) {
-        sl_db_release(&dc);
-        goto out;
-    }
-    rc = sl_db_exec(&dc, sql.buf, v, nv, &rows, NULL, err);
-    if (be->serialize_writes)
-        rc = sl_db_end(&dc, rc, err);
-    sl_db_release(&dc);
-    if (rc == 0 && rows.nrows == 1) {
-        read_job(&rows, 0, out);
-        if (token_out)
-            *token_out = sl_xstrdup(token);
-        rc = 1;
-    }
+    if (rc == 1 && token_out)
+        *token_out = sl_xstrdup(token);
 out:
     sodium_memzero(token, sizeof(token));
     sl_db_rows_release(&rows);
     sl_str_release(&pick);
-    sl_str_release(&sql);
     return rc;
 }
 

@@ -299,11 +299,34 @@ int sl_store_claim_job(struct sl_store *st, const char *worker_id, const char *c
 int sl_store_claim_job_tagged(struct sl_store *st, const char *worker_id, const char *const *tags,
                               size_t ntags, bool untagged, int lease_seconds, int64_t now,
                               struct sl_store_job *out, struct sl_error *err);
-/* As sl_store_claim_job_tagged, and the claimed job gets a new job token in the same write
- * (as sl_store_job_token_issue): *TOKEN_OUT (caller frees) when 1 is returned. */
-int sl_store_claim_job_token(struct sl_store *st, const char *worker_id, const char *const *tags,
-                             size_t ntags, bool untagged, int lease_seconds, int64_t now,
-                             struct sl_store_job *out, char **token_out, struct sl_error *err);
+/* What a claim asks for (sl_store_claim). */
+struct sl_store_claim {
+    const char *worker_id;
+    const char *const *tags; /* as sl_store_claim_job's TAGS and NTAGS */
+    size_t ntags;
+    bool untagged; /* as sl_store_claim_job_tagged's */
+    int lease_seconds;
+    int64_t now;
+    /* Called with the job just taken, inside the claim's write transaction, which holds
+     * the job's pipeline row (as sl_store_tx_begin): what it writes commits with the claim
+     * (the pipeline's own "running", so that no instant, a crash's included, shows a
+     * running job in a pipeline that is not). A negative return (ERR is the hook's to
+     * report: the store drops it) rolls back what it wrote, in a savepoint, and the claim
+     * stands: a pipeline that cannot transition does not hold up the queue behind its job.
+     * NULL: none. */
+    int (*in_claim)(void *arg, const struct sl_store_job *job, struct sl_error *err);
+    void *arg;
+};
+
+/* The general claim: takes the oldest pending job that C's worker may run, as
+ * sl_store_claim_job does, in a transaction of its pipeline's row, and calls C->in_claim in
+ * it. With TOKEN_OUT the job also gets a new job token in the same write (as
+ * sl_store_job_token_issue): *TOKEN_OUT (caller frees) when 1 is returned. Returns 1 with
+ * *OUT filled (release it), 0 when no job is pending (or other claimers kept taking the
+ * ones found: the caller asks again at its next wake-up), or an error (SL_EBUSY: called
+ * inside this thread's open transaction; a claim is a transaction of its own). */
+int sl_store_claim(struct sl_store *st, const struct sl_store_claim *c, struct sl_store_job *out,
+                   char **token_out, struct sl_error *err);
 /* Extends the lease of job ID to NOW + LEASE_SECONDS. SL_ECANCELED when the job is no
  * longer running under WORKER_ID (canceled, recovered): the worker should stop it. */
 int sl_store_job_renew_lease(struct sl_store *st, int64_t id, const char *worker_id,

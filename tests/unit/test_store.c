@@ -966,10 +966,12 @@ STORE_TEST(runners_and_job_tokens)
 
     /* the token in the claim's own write; none when nothing is claimed */
     char *jt3 = NULL;
-    CHECK_INT_EQ(sl_store_claim_job_token(st, "runner:1", none, 0, true, 60, 1, &j, &jt3, NULL), 0);
+    struct sl_store_claim c = {
+        .worker_id = "runner:1", .tags = none, .untagged = true, .lease_seconds = 60, .now = 1};
+    CHECK_INT_EQ(sl_store_claim(st, &c, &j, &jt3, NULL), 0);
     CHECK(jt3 == NULL);
     CHECK(make_pipeline(st, proj, 1, "pending", 101) > 0);
-    CHECK_INT_EQ(sl_store_claim_job_token(st, "runner:1", none, 0, true, 60, 1, &j, &jt3, NULL), 1);
+    CHECK_INT_EQ(sl_store_claim(st, &c, &j, &jt3, NULL), 1);
     CHECK(jt3 && sl_starts_with(jt3, "glcbt-"));
     CHECK_OK(sl_store_job_token_lookup(st, jt3, &k, &e_));
     CHECK_INT_EQ(k.id, j.id);
@@ -985,6 +987,69 @@ STORE_TEST(runners_and_job_tokens)
     free(reg);
     free(jt);
     free(jt2);
+}
+
+/* in_claim hooks: one that marks the job's pipeline "canceling" (a status no one else sets
+ * here), one that does so and then fails */
+static int mark_pipeline(void *arg, const struct sl_store_job *job, struct sl_error *err)
+{
+    struct sl_store *st = arg;
+    struct sl_store_pipeline p = {0};
+    int rc = sl_store_pipeline_get(st, job->pipeline_id, &p, err);
+    if (rc == 0) {
+        free(p.status);
+        p.status = sl_xstrdup("canceling");
+        rc = sl_store_pipeline_update(st, &p, err);
+    }
+    sl_store_pipeline_release(&p);
+    return rc;
+}
+
+static int mark_pipeline_then_fail(void *arg, const struct sl_store_job *job, struct sl_error *err)
+{
+    int rc = mark_pipeline(arg, job, err);
+    return rc < 0 ? rc : sl_error_set(err, SL_ESTORE, "the hook failed");
+}
+
+static const char *pipeline_status(struct sl_store *st, int64_t id, char buf[32])
+{
+    struct sl_store_pipeline p = {0};
+    snprintf(buf, 32, "%s", sl_store_pipeline_get(st, id, &p, NULL) == 0 ? p.status : "?");
+    sl_store_pipeline_release(&p);
+    return buf;
+}
+
+/* What a claim's in_claim writes commits with the claim; its failure rolls back only what
+ * it wrote (the job is taken, the pipeline as it was); a claim never nests in a
+ * transaction. */
+STORE_TEST(claim_in_its_pipeline_transaction)
+{
+    char buf[32];
+    int64_t proj = make_project(st, "p");
+    int64_t pid = make_pipeline(st, proj, 1, "pending", 100);
+    CHECK(pid > 0);
+    struct sl_store_job j = {0};
+    struct sl_store_claim c = {.worker_id = "w", .lease_seconds = 60, .now = 1, .arg = st};
+
+    c.in_claim = mark_pipeline_then_fail;
+    CHECK_INT_EQ(sl_store_claim(st, &c, &j, NULL, NULL), 1);
+    CHECK_STR_EQ(j.status, "running");
+    CHECK_STR_EQ(pipeline_status(st, pid, buf), "running");
+    sl_store_job_release(&j);
+
+    pid = make_pipeline(st, proj, 1, "pending", 200);
+    CHECK(pid > 0);
+    CHECK_OK(sl_store_tx_begin(st, pid, &e_));
+    c.in_claim = mark_pipeline;
+    CHECK_FAILS(SL_EBUSY, sl_store_claim(st, &c, &j, NULL, &e_));
+    CHECK_OK(sl_store_tx_end(st, 0, &e_));
+
+    CHECK_INT_EQ(sl_store_claim(st, &c, &j, NULL, NULL), 1);
+    CHECK_STR_EQ(j.status, "running");
+    CHECK_INT_EQ(j.pipeline_id, pid);
+    CHECK_STR_EQ(pipeline_status(st, pid, buf), "canceling");
+    sl_store_job_release(&j);
+    CHECK_INT_EQ(sl_store_claim(st, &c, &j, NULL, NULL), 0);
 }
 
 STORE_TEST(leases_finish_and_recovery)
