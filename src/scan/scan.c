@@ -6,6 +6,7 @@
 #include "base/alloc.h"
 #include "base/embedded.h"
 #include "base/str.h"
+#include "scan/kwfilter.h"
 #include "scan/scan.h"
 #include "scan/toml.h"
 
@@ -67,6 +68,10 @@ struct sl_scan {
      * bytes or more has one of those two pairs at an even offset wherever it is, so a scan
      * looks at every other pair of the text only; most of them are in no keyword. */
     uint8_t kw_at[65536];
+    /* in front of kw_at on x86-64: the places where a keyword of 3 bytes or more may start,
+     * 32 at a time (kwfilter.h); PASS is the path asked for, FILTER says what was built */
+    enum sl_kwfilter_path pass;
+    struct sl_kwfilter filter;
     struct allowlist *allow; /* global */
     size_t nallow;
     atomic_ulong limit_hits;
@@ -355,6 +360,20 @@ static void index_keywords(struct sl_scan *s)
             pair_set(s->kw_at, other_case(a), other_case(b), bit);
         }
     }
+    const char **long_words = sl_xcalloc(s->nkw + 1, sizeof(*long_words));
+    size_t nlong = 0;
+    for (size_t j = 0; j < s->nkw; j++)
+        if (s->kw[j].wlen >= KW_SAMPLED_MIN)
+            long_words[nlong++] = s->kw[j].word;
+    sl_kwfilter_build(&s->filter, long_words, nlong, s->pass);
+    free(long_words);
+}
+
+int sl_scan_set_keyword_pass(struct sl_scan *s, int path)
+{
+    s->pass = (enum sl_kwfilter_path)path;
+    index_keywords(s);
+    return (int)s->filter.path;
 }
 
 int sl_scan_extend(struct sl_scan *s, const char *toml, size_t len, const char *name,
@@ -409,6 +428,7 @@ int sl_scan_load(struct sl_scan **out, const char *toml, size_t len, const char 
                  struct sl_error *err)
 {
     struct sl_scan *s = sl_xcalloc(1, sizeof(*s));
+    s->pass = sl_kwfilter_default();
     int rc = sl_scan_extend(s, toml, len, name, err);
     if (rc < 0) {
         sl_scan_free(s);
@@ -640,18 +660,14 @@ static void find_short(struct places *p, const char *text, size_t len)
             place_add(p, h - pick);
 }
 
-static struct places *find_places(const struct sl_scan *s, const char *text, size_t len,
-                                  size_t *nplaces)
+/* The keywords of 3 bytes or more, without the SIMD filter: every other pair of the text
+ * in kw_at. A keyword at an odd offset Q has its second and third bytes at Q + 1
+ * (PAIR_AT1), checked before one that may start at Q + 1 itself, so places ascend. Q is
+ * verified only when its own pair could begin a keyword too: "ok" (of "token") and "cc" (of
+ * "acca") are most of a build log's pairs in the table, and rarely after "t" or "a" there
+ * (a lookup instead of a bucket's keywords compared). */
+static void find_paired(const struct sl_scan *s, struct places *p, const char *text, size_t len)
 {
-    size_t n = s->nkw;
-    struct places *p = sl_xcalloc(n ? n : 1, sizeof(*p));
-    for (size_t j = 0; j < n; j++)
-        p[j] = (struct places){.word = s->kw[j].word, .wlen = s->kw[j].wlen};
-    /* every other pair: a keyword at an odd offset Q has its second and third bytes at Q + 1
-     * (PAIR_AT1), checked before one that may start at Q + 1 itself, so places ascend. Q is
-     * verified only when its own pair could begin a keyword too: "ok" (of "token") and
-     * "cc" (of "acca") are most of a build log's pairs in the table, and rarely after "t"
-     * or "a" there (a lookup instead of a bucket's keywords compared) */
     for (size_t i = 0; i + 1 < len; i += 2) {
         unsigned v = s->kw_at[kw_pair(text + i)];
         if (!v)
@@ -661,6 +677,37 @@ static struct places *find_places(const struct sl_scan *s, const char *text, siz
         if (v & PAIR_AT0)
             verify_at(s, p, text, len, i);
     }
+}
+
+/* The same with the filter (kwfilter.h): the places it lets through, in order, then each
+ * place after its last block; a place is a keyword's start only if its pair is one's first
+ * two bytes (PAIR_AT0). */
+static void find_filtered(const struct sl_scan *s, struct places *p, const char *text, size_t len)
+{
+    size_t end = sl_kwfilter_end(len), q = 0;
+    uint32_t mask;
+    for (; (q = sl_kwfilter_next(&s->filter, text, len, q, &mask)) < end; q += SL_KWFILTER_BLOCK)
+        for (; mask; mask &= mask - 1) {
+            size_t at = q + (size_t)__builtin_ctz(mask);
+            if (s->kw_at[kw_pair(text + at)] & PAIR_AT0)
+                verify_at(s, p, text, len, at);
+        }
+    for (q = end; q + 1 < len; q++)
+        if (s->kw_at[kw_pair(text + q)] & PAIR_AT0)
+            verify_at(s, p, text, len, q);
+}
+
+static struct places *find_places(const struct sl_scan *s, const char *text, size_t len,
+                                  size_t *nplaces)
+{
+    size_t n = s->nkw;
+    struct places *p = sl_xcalloc(n ? n : 1, sizeof(*p));
+    for (size_t j = 0; j < n; j++)
+        p[j] = (struct places){.word = s->kw[j].word, .wlen = s->kw[j].wlen};
+    if (s->filter.path != SL_KWFILTER_SCALAR)
+        find_filtered(s, p, text, len);
+    else
+        find_paired(s, p, text, len);
     for (size_t j = 0; j < n; j++)
         if (p[j].wlen < KW_SAMPLED_MIN)
             find_short(&p[j], text, len);

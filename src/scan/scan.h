@@ -73,6 +73,11 @@ char *sl_scan_redact_among(const char *text, const struct sl_scan_finding *f,
 /* Shannon entropy of DATA in bits per byte (gitleaks' `entropy`). */
 double sl_scan_entropy(const char *data, size_t len);
 
+/* For tests and benches: runs S's keyword pass on PATH (kwfilter.h's enum
+ * sl_kwfilter_path; by default the best the CPU has, or SL_SCAN_KEYWORD_PASS's). Returns the
+ * path it runs on, SCALAR when PATH cannot run here. Findings are the same on every path. */
+int sl_scan_set_keyword_pass(struct sl_scan *s, int path);
+
 /* Texts on which some rule hit PCRE2's match limit (and was skipped there). */
 unsigned long sl_scan_stats_limit_hits(const struct sl_scan *s);
 

@@ -1,0 +1,166 @@
+/* The keyword pass's SIMD filter (scan/kwfilter.h) against the scalar pass: the same
+ * findings, in the same order, for keywords at every offset mod 32 (a filter block), at a
+ * text's ends and across the last block's end, in any case, among random bytes, and with
+ * the default rules on a build log. A path the CPU does not have is skipped. */
+#include "base/compat.h"
+#include "base/str.h"
+#include "harness/harness.h"
+#include "scan/kwfilter.h"
+#include "scan/scan.h"
+
+/* more than 8 distinct first bytes (buckets are shared), non-letters whose | 0x20 is
+ * another byte ('@', '[', '_'), a UTF-8 one, and one of 2 bytes (found by memchr, not the
+ * filter) */
+static const char *const words[] = {
+    "akia", "a3t", "glpat-", "sk_live_",   "private key", "hooks.slack.com",
+    "key",  "eyj", "xoxb-",  "token",      "passw",       "@ab",
+    "[[x",  "__k", "q~",     "cl\xc3\xa9", "secret",      "ghp_",
+    "pwd",  "~~~",
+};
+
+struct found {
+    struct sl_str s; /* "rule start end line\n" each */
+    size_t n;
+};
+
+static int on_found(void *ctx, const struct sl_scan_finding *f)
+{
+    struct found *x = ctx;
+    sl_str_addf(&x->s, "%s %zu %zu %zu\n", f->rule_id, f->start, f->end, f->line);
+    x->n++;
+    return 0;
+}
+
+static struct sl_scan *word_scanner(void)
+{
+    struct sl_str t = SL_STR_INIT;
+    for (size_t k = 0; k < SL_ARRAY_LEN(words); k++)
+        sl_str_addf(&t, "[[rules]]\nid = 'w%zu'\nregex = '''(?i)\\Q%s\\E'''\nkeywords = ['%s']\n",
+                    k, words[k], words[k]);
+    struct sl_scan *s = NULL;
+    struct sl_error err = SL_ERROR_INIT;
+    if (sl_scan_load(&s, t.buf, t.len, "words.toml", &err) < 0)
+        fprintf(stderr, "# %s\n", err.message);
+    sl_error_release(&err);
+    sl_str_release(&t);
+    return s;
+}
+
+/* The findings of TEXT on PATH; *N their number. Caller frees. */
+static char *findings(struct sl_scan *s, int path, const char *text, size_t len, size_t *n)
+{
+    sl_scan_set_keyword_pass(s, path);
+    struct found f = {SL_STR_INIT, 0};
+    sl_scan_text(s, NULL, text, len, on_found, &f);
+    sl_str_add(&f.s, "", 0);
+    *n = f.n;
+    return sl_str_detach(&f.s);
+}
+
+static int failures;
+
+/* Whether PATH finds on TEXT what the scalar pass finds; at least WANT findings */
+static bool same(struct sl_scan *s, int path, const char *text, size_t len, size_t want)
+{
+    size_t n_scalar, n_path;
+    char *a = findings(s, SL_KWFILTER_SCALAR, text, len, &n_scalar);
+    char *b = findings(s, path, text, len, &n_path);
+    bool ok = !strcmp(a, b) && n_scalar >= want;
+    if (!ok && failures++ < 3)
+        fprintf(stderr, "# %zu bytes: scalar found %zu (want %zu or more):\n%s# path %d:\n%s", len,
+                n_scalar, want, a, path, b);
+    free(a);
+    free(b);
+    return ok;
+}
+
+static unsigned long rnd(unsigned long *x)
+{
+    *x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+    return *x;
+}
+
+/* W in the case ROUND picks: lower, upper, every other letter upper */
+static void put_word(char *at, const char *w, int round)
+{
+    for (size_t i = 0; w[i]; i++) {
+        bool up = round % 3 == 1 || (round % 3 == 2 && i % 2);
+        at[i] = (char)(up && w[i] >= 'a' && w[i] <= 'z' ? w[i] - 32 : w[i]);
+    }
+}
+
+static void check_path(int path)
+{
+    if (!sl_kwfilter_available((enum sl_kwfilter_path)path))
+        SKIP("this CPU has no path %d", path);
+    struct sl_scan *s = word_scanner();
+    CHECK(s != NULL);
+    CHECK_INT_EQ(sl_scan_set_keyword_pass(s, path), path);
+    failures = 0;
+    char buf[200];
+    /* each keyword at every offset of two blocks and more, in a text of every length up
+     * to it (across the last block's end, into the scalar tail, at the very end) */
+    for (size_t k = 0; k < SL_ARRAY_LEN(words); k++) {
+        size_t wl = strlen(words[k]);
+        for (size_t off = 0; off < 80; off++)
+            for (size_t len = off + wl; len < off + wl + 40 && len <= sizeof(buf); len++) {
+                memset(buf, '.', len);
+                put_word(buf + off, words[k], (int)(off + len));
+                CHECK(same(s, path, buf, len, 1));
+            }
+    }
+    /* random bytes, every value, with keywords thrown in */
+    unsigned long x = 0x9e3779b97f4a7c15UL;
+    for (int round = 0; round < 20000; round++) {
+        size_t len = rnd(&x) % sizeof(buf);
+        for (size_t i = 0; i < len; i++)
+            buf[i] = (char)rnd(&x);
+        for (int j = 0; len > 16 && j < 4; j++) {
+            const char *w = words[rnd(&x) % SL_ARRAY_LEN(words)];
+            size_t wl = strlen(w), at = rnd(&x) % (len - wl + 1);
+            put_word(buf + at, w, round + j);
+        }
+        CHECK(same(s, path, buf, len, 0));
+    }
+    /* letters of the keywords only, both cases: keywords everywhere, overlapping */
+    static const char alphabet[] = "aAkKiIeEyYtToOsSpP_-@[~3 \n";
+    for (int round = 0; round < 20000; round++) {
+        size_t len = rnd(&x) % sizeof(buf);
+        for (size_t i = 0; i < len; i++)
+            buf[i] = alphabet[rnd(&x) % (sizeof(alphabet) - 1)];
+        CHECK(same(s, path, buf, len, 0));
+    }
+    sl_scan_free(s);
+}
+
+TEST(ssse3_finds_what_the_scalar_pass_finds)
+{
+    check_path(SL_KWFILTER_SSSE3);
+}
+
+TEST(avx2_finds_what_the_scalar_pass_finds)
+{
+    check_path(SL_KWFILTER_AVX2);
+}
+
+TEST(default_rules_on_a_log_on_every_path)
+{
+    struct sl_scan *s = NULL;
+    struct sl_error err = SL_ERROR_INIT;
+    CHECK_INT_EQ(sl_scan_default(&s, &err), 0);
+    struct sl_str log = SL_STR_INIT;
+    for (int i = 0; i < 2000; i++)
+        sl_str_addf(&log, "[%06d] CC src/module_%d.o -O2 (%d ms)%s\n", i, i % 500, i % 90,
+                    i % 40 == 0    ? " cache KEY=deps-v2"
+                    : i % 97 == 0  ? " export GITHUB_TOKEN=ghp_Xq7Lm2Vr9Tz4Kp8Wn3Bc6Hd1Jf5Gs0Ya2ReU"
+                    : i % 131 == 0 ? " id AKIAQ3EGV5YB4UF6PJXN"
+                                   : "");
+    for (int path = SL_KWFILTER_SSSE3; path <= SL_KWFILTER_AVX2; path++) {
+        if (!sl_kwfilter_available((enum sl_kwfilter_path)path))
+            continue;
+        failures = 0;
+        CHECK(same(s, path, log.buf, log.len, 30));
+    }
+    sl_str_release(&log);
+    sl_scan_free(s);
+}
