@@ -343,6 +343,7 @@ static void h_project_delete(struct req *r)
         sl_reply_sl_error(r, rc, &err);
     } else {
         char target[48];
+        sl_srv_mirror_forget(r->s->mirrors, r->id);
         snprintf(target, sizeof(target), "project:%lld", (long long)r->id);
         sl_audit(r, NULL, "project.delete", target, NULL);
         r->status = 204;

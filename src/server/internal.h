@@ -86,6 +86,7 @@ struct sl_server {
     struct srv_flags *flags;           /* feature flags' cache and SDK metrics (flags_state.c) */
     struct auth_limiter *auth_limiter; /* failed authentications per address (auth_limit.c) */
     struct srv_spec_views *spec_views; /* parsed views of stored specs (spec_view.c) */
+    struct srv_mirrors *mirrors;       /* the projects' mirrors kept open (mirror_cache.c) */
     /* the poller (poll.c) */
     pthread_t poller;
     bool poller_started;
@@ -424,6 +425,24 @@ int sl_srv_transition(struct sl_server *s, int64_t pipeline_id, enum srv_event e
  * allocated (sl_srv_sched_job_release frees them; SJ->name is left NULL). */
 int sl_srv_sched_job_from_json(json_t *o, struct sl_sched_job *sj, struct sl_error *err);
 void sl_srv_sched_job_release(struct sl_sched_job *sj);
+
+/* The projects' mirrors (DATA/repos/<id>) kept opened from one pipeline to the next
+ * (mirror_cache.c), a few, least recently used out. */
+struct srv_mirrors *sl_srv_mirrors_new(void);
+void sl_srv_mirrors_free(struct srv_mirrors *c);
+/* Project PROJECT_ID's mirror, the bare repository DIR (made when CREATE and it does not
+ * open), into *OUT for the caller alone: call it holding the project's repository lock
+ * (pipelines.c), and give the repository back with sl_srv_mirror_give before releasing it.
+ * libgit2 must be initialised. -1 when DIR does not open (git_error_last says why). */
+struct git_repository;
+int sl_srv_mirror_take(struct srv_mirrors *c, int64_t project_id, const char *dir, bool create,
+                       struct git_repository **out);
+/* Ends the use of REPO (from sl_srv_mirror_take; NULL: nothing): kept for the next take,
+ * or freed. */
+void sl_srv_mirror_give(struct srv_mirrors *c, int64_t project_id, struct git_repository *repo);
+/* Closes project PROJECT_ID's kept mirror (at once, or when given back): the project is
+ * deleted. */
+void sl_srv_mirror_forget(struct srv_mirrors *c, int64_t project_id);
 
 /* What the server reads again and again of a stored job's spec, parsed once per job id
  * (spec_view.c): the scheduler's view (name NULL), the pipeline's stage count (0: not

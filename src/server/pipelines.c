@@ -85,6 +85,10 @@ static pthread_once_t git_once = PTHREAD_ONCE_INIT;
 static void git_init_once(void)
 {
     git_libgit2_init();
+    /* the objects libgit2 keeps parsed, for all repositories at once: the mirrors stay open
+     * (mirror_cache.c), so their commits and trees would pile up to libgit2's 256 MiB
+     * default; a pipeline looks up a handful */
+    git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)(4 << 20));
     if (sl_git_net_install() < 0) /* then fetches have no time limit: say so */
         sl_log(SL_LOG_WARN, "libgit2 refused the time-limited socket stream", NULL);
 }
@@ -200,20 +204,21 @@ static bool merge_resolve(git_repository *repo, const char *url, const struct sr
     return ok;
 }
 
-/* Fetches URL into the bare mirror DIR and resolves REF there (a branch first, then a
- * tag). *SHA_OUT (41 bytes) gets the commit, *IS_TAG whether REF was a tag. For a merge
- * request MR (else NULL) the commit is its head, fetched with its forge's head ref, or the
+/* Fetches URL into project PROJECT_ID's bare mirror DIR (kept open from one pipeline to the
+ * next: mirror_cache.c; the caller holds the project's repo_lock) and resolves REF there (a branch
+ * first, then a tag). *SHA_OUT (41 bytes) gets the commit, *IS_TAG whether REF was a tag. For a
+ * merge request MR (else NULL) the commit is its head, fetched with its forge's head ref, or the
  * forge's merge of it (merge_resolve), whose target's commit then goes to MERGED_TARGET
  * (41 bytes; "" for a head). */
-static int mirror_resolve(const char *url, const char *dir, const char *ref,
-                          const struct srv_mr *mr, char *sha_out, char *merged_target, bool *is_tag,
-                          struct sl_error *err)
+static int mirror_resolve(struct sl_server *s, int64_t project_id, const char *url, const char *dir,
+                          const char *ref, const struct srv_mr *mr, char *sha_out,
+                          char *merged_target, bool *is_tag, struct sl_error *err)
 {
     git_repository *repo = NULL;
     git_object *obj = NULL;
     int rc = 0;
     pthread_once(&git_once, git_init_once);
-    if (git_repository_open_bare(&repo, dir) < 0 && git_repository_init(&repo, dir, 1) < 0) {
+    if (sl_srv_mirror_take(s->mirrors, project_id, dir, true, &repo) < 0) {
         rc = git_fail(err, dir);
         goto out;
     }
@@ -245,7 +250,7 @@ static int mirror_resolve(const char *url, const char *dir, const char *ref,
         git_oid_tostr(sha_out, GIT_OID_HEXSZ + 1, git_object_id(obj));
 out:
     git_object_free(obj);
-    git_repository_free(repo);
+    sl_srv_mirror_give(s->mirrors, project_id, repo);
     return rc;
 }
 
@@ -253,14 +258,16 @@ out:
  * runs on its parent's commit, not on what its branch points at by now, nor, for a fork's
  * request, on the project's own branch of that name. Nothing is fetched: the parent's
  * pipeline brought the commit. */
-static int mirror_commit(const char *dir, const char *sha, char *sha_out, struct sl_error *err)
+static int mirror_commit(struct sl_server *s, int64_t project_id, const char *dir, const char *sha,
+                         char *sha_out, struct sl_error *err)
 {
     git_repository *repo = NULL;
     git_object *obj = NULL;
     int rc = 0;
     pthread_once(&git_once, git_init_once);
     char *spec = sl_xasprintf("%s^{commit}", sha);
-    if (strlen(sha) != GIT_OID_HEXSZ || git_repository_open_bare(&repo, dir) < 0 ||
+    if (strlen(sha) != GIT_OID_HEXSZ ||
+        sl_srv_mirror_take(s->mirrors, project_id, dir, false, &repo) < 0 ||
         git_revparse_single(&obj, repo, spec) < 0)
         rc = sl_error_set(err, SL_EINVAL,
                           "the parent pipeline's commit %.40s is not in the "
@@ -270,7 +277,7 @@ static int mirror_commit(const char *dir, const char *sha, char *sha_out, struct
         git_oid_tostr(sha_out, GIT_OID_HEXSZ + 1, git_object_id(obj));
     free(spec);
     git_object_free(obj);
-    git_repository_free(repo);
+    sl_srv_mirror_give(s->mirrors, project_id, repo);
     return rc;
 }
 
@@ -766,10 +773,11 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     const struct sl_store_pipeline *parent = ds ? ds->parent : NULL;
     bool fork = (mr && mr->from_fork) || (parent && sl_srv_pipeline_from_fork(s, parent));
     if (parent) {
-        rc = mirror_commit(mirror, parent->sha, sha, err);
+        rc = mirror_commit(s, proj->id, mirror, parent->sha, sha, err);
         is_tag = parent->is_tag;
     } else {
-        rc = mirror_resolve(proj->repo_url, mirror, ref, mr, sha, merged_target, &is_tag, err);
+        rc = mirror_resolve(s, proj->id, proj->repo_url, mirror, ref, mr, sha, merged_target,
+                            &is_tag, err);
     }
     /* the branch's last known commit: what the push brings is what comes after it */
     if (rc == 0 && scan_push && !is_tag)
@@ -821,8 +829,11 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     t.ref_protected = is_protected && !mr; /* a request's: sl_srv_mr_prepare decides */
     free(t.server_url);
     t.server_url = sl_xasprintf("http://%s", sl_server_address(s));
-    if (mr || parent) /* its commit, not whatever the project's branch of that name is at */
-        t.sha = sl_xstrdup(sha);
+    /* the commit resolved in the mirror, not whatever the tree's branch of that name is at:
+     * a tree is checked out once per commit, with the branches of that moment, and a
+     * request's or a parent's commit may be on no branch of that name at all (and a lookup
+     * by id is cheaper than resolving the ref again) */
+    t.sha = sl_xstrdup(sha);
     if ((rc = sl_trigger_from_git(&t, tree, err)) < 0)
         goto out;
     if (mr)

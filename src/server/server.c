@@ -199,6 +199,7 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
     sl_metrics_init(&s->metrics);
     sl_srv_flags_init(s);
     s->spec_views = sl_srv_spec_views_new();
+    s->mirrors = sl_srv_mirrors_new();
     pthread_mutex_init(&s->wake_mu, NULL);
     pthread_mutex_init(&s->poll_mu, NULL);
     /* timed waits on the monotonic clock: a wall-clock step must not stall a worker */
@@ -325,6 +326,7 @@ void sl_server_free(struct sl_server *s)
     sl_metrics_release(&s->metrics);
     sl_srv_flags_free(s);
     sl_srv_spec_views_free(s->spec_views);
+    sl_srv_mirrors_free(s->mirrors);
     pthread_mutex_destroy(&s->wake_mu);
     pthread_cond_destroy(&s->wake_cv);
     pthread_mutex_destroy(&s->poll_mu);
