@@ -7,8 +7,12 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev git
-  # llvm-symbolizer: sanitizer reports with names (the leak suppressions match on them)
-  llvm
+  # llvm-symbolizer: sanitizer reports with names (the leak suppressions match on them);
+  # libc's own symbols, static functions included: tests/tsan.supp's tzset_internal (glibc's
+  # time-zone reload, locked where ThreadSanitizer cannot see) names one, and without them a
+  # fresh machine's make check-tsan reported it in agent_jobs (two slots' artifact
+  # extraction calling localtime at once)
+  llvm libc6-dbg
   # libraries (DESIGN.md §3)
   libfyaml-dev libjansson-dev libpcre2-dev libmicrohttpd-dev libcurl4-openssl-dev
   libsqlite3-dev libpq-dev libgit2-dev libarchive-dev libzstd-dev libsodium-dev
