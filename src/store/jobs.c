@@ -512,18 +512,16 @@ static int claim_take(struct sl_store *st, const struct sl_store_claim *c, int64
     if (hash)
         v[nv++] = db_text(hash);
     v[nv++] = db_int(job_id);
-    int rc = sl_db_run(st, true,
-                       hash ? "UPDATE jobs SET status = 'running', runner_id = ?, started_at = ?, "
-                              "lease_deadline = ?, job_token_hash = ? WHERE id = ? AND status = "
-                              "'pending' AND (resource_group_id IS NULL OR EXISTS (SELECT 1 FROM "
-                              "resource_groups g WHERE g.id = jobs.resource_group_id AND "
-                              "g.holder_job_id = jobs.id)) RETURNING " JOB_COLS
-                            : "UPDATE jobs SET status = 'running', runner_id = ?, started_at = ?, "
-                              "lease_deadline = ? WHERE id = ? AND status = 'pending' AND "
-                              "(resource_group_id IS NULL OR EXISTS (SELECT 1 FROM "
-                              "resource_groups g WHERE g.id = jobs.resource_group_id AND "
-                              "g.holder_job_id = jobs.id)) RETURNING " JOB_COLS,
-                       v, nv, &rows, NULL, err);
+    /* the same statement with and without the token's column (one cached statement each) */
+    struct sl_str sql = SL_STR_INIT;
+    sl_str_addf(&sql,
+                "UPDATE jobs SET status = 'running', runner_id = ?, started_at = ?, "
+                "lease_deadline = ?%s WHERE id = ? AND status = 'pending' AND "
+                "(resource_group_id IS NULL OR EXISTS (SELECT 1 FROM resource_groups g WHERE "
+                "g.id = jobs.resource_group_id AND g.holder_job_id = jobs.id)) RETURNING " JOB_COLS,
+                hash ? ", job_token_hash = ?" : "");
+    int rc = sl_db_run(st, true, sql.buf, v, nv, &rows, NULL, err);
+    sl_str_release(&sql);
     if (rc == 0 && rows.nrows == 1) {
         read_job(&rows, 0, out);
         rc = 1;
