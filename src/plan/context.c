@@ -500,7 +500,13 @@ static int git_changed_since(const struct sl_trigger *t, const char *ref, char *
 
 int sl_trigger_from_git(struct sl_trigger *t, const char *project_dir, struct sl_error *err)
 {
-    git_repository *repo = NULL;
+    return sl_trigger_from_repo(t, project_dir, NULL, err);
+}
+
+int sl_trigger_from_repo(struct sl_trigger *t, const char *project_dir, git_repository *given,
+                         struct sl_error *err)
+{
+    git_repository *repo = given;
     git_commit *commit = NULL;
     git_reference *head = NULL;
     char *abs = realpath(project_dir, NULL);
@@ -528,9 +534,9 @@ int sl_trigger_from_git(struct sl_trigger *t, const char *project_dir, struct sl
         goto out;
     }
 
-    if (git_repository_open_ext(&repo, abs, 0, NULL) == 0) {
-        int hr = git_repository_head(&head, repo);
-        if (!t->ref) {
+    if (repo || git_repository_open_ext(&repo, abs, 0, NULL) == 0) {
+        if (!t->ref) { /* HEAD is read only to name the ref */
+            int hr = git_repository_head(&head, repo);
             if (hr == 0 && git_reference_is_branch(head))
                 t->ref = sl_xstrdup(git_reference_shorthand(head));
             else if (hr == GIT_EUNBORNBRANCH) {
@@ -679,7 +685,8 @@ out:
     free(tag_message);
     git_reference_free(head);
     git_commit_free(commit);
-    git_repository_free(repo);
+    if (repo != given)
+        git_repository_free(repo);
     sl_arena_release(&a);
     git_libgit2_shutdown();
     return rc;

@@ -86,6 +86,15 @@ void sl_trigger_release(struct sl_trigger *t);
  * (docs/plan.md); the ref defaults to "main". SL_EINVAL when the requested ref or tag does
  * not exist. */
 int sl_trigger_from_git(struct sl_trigger *t, const char *project_dir, struct sl_error *err);
+/* sl_trigger_from_git with the repository already open: REPO (a libgit2 git_repository *,
+ * not freed; NULL: PROJECT_DIR's is opened) answers the commit, refs and configuration, and
+ * PROJECT_DIR still gives the project's directory and, without an origin remote, its name
+ * and CI_REPOSITORY_URL. The server passes the project's mirror, which holds every commit
+ * a tree checked out from it has, so that the tree's repository is not opened a second
+ * time. */
+struct git_repository;
+int sl_trigger_from_repo(struct sl_trigger *t, const char *project_dir, struct git_repository *repo,
+                         struct sl_error *err);
 /* The variables `include:local` paths may use (GitLab: the project-level predefined ones,
  * CI_* and GITLAB_*), as "K=V" strings for struct sl_config_opts.vars, NULL-terminated;
  * free each string and the array. */

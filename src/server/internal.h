@@ -440,6 +440,14 @@ int sl_srv_mirror_take(struct srv_mirrors *c, int64_t project_id, const char *di
 /* Ends the use of REPO (from sl_srv_mirror_take; NULL: nothing): kept for the next take,
  * or freed. */
 void sl_srv_mirror_give(struct srv_mirrors *c, int64_t project_id, struct git_repository *repo);
+/* The repository of a project whose URL is the local directory PATH, for the fetch into its
+ * mirror REPO (taken with sl_srv_mirror_take and not yet given back): kept open with the
+ * mirror (opened again when PATH changed), so that a pipeline compares the two
+ * repositories' refs without opening either. *OWNED tells that the caller frees it (REPO
+ * is not a kept mirror). NULL when PATH does not open as a repository. */
+struct git_repository *sl_srv_mirror_source(struct srv_mirrors *c, int64_t project_id,
+                                            struct git_repository *repo, const char *path,
+                                            bool *owned);
 /* Closes project PROJECT_ID's kept mirror (at once, or when given back): the project is
  * deleted. */
 void sl_srv_mirror_forget(struct srv_mirrors *c, int64_t project_id);

@@ -8,7 +8,10 @@
  * write to the directory (libgit2 reads loose refs at each lookup, re-reads packed-refs when
  * it changes, and rescans the packs on a missing object); a directory removed under the
  * server is noticed at the next take. At most SRV_MIRRORS_MAX are kept, the least recently
- * given back evicted first; a project's is closed when the project is deleted. */
+ * given back evicted first; a project's is closed when the project is deleted. A project
+ * whose URL is a local directory has that repository kept open with its mirror too
+ * (sl_srv_mirror_source): listing its refs through a remote connect opened it again, with
+ * its configuration, at every pipeline. */
 #include "base/alloc.h"
 #include "base/fs.h"
 #include "server/internal.h"
@@ -21,9 +24,20 @@ struct mirror {
     int64_t project_id; /* 0: a free slot */
     git_repository *repo;
     bool taken;
-    bool forgotten; /* its project was deleted while taken: freed when given back */
-    uint64_t used;  /* the LRU clock at the last give */
+    bool forgotten;      /* its project was deleted while taken: freed when given back */
+    uint64_t used;       /* the LRU clock at the last give */
+    git_repository *src; /* the project's local repository (NULL: none opened) */
+    char *src_path;      /* the path SRC was opened at */
 };
+
+/* Frees M's repositories (outside the lock) and empties it. */
+static void mirror_clear(struct mirror *m, git_repository **repo, git_repository **src, char **path)
+{
+    *repo = m->repo;
+    *src = m->src;
+    *path = m->src_path;
+    memset(m, 0, sizeof(*m));
+}
 
 struct srv_mirrors {
     pthread_mutex_t mu; /* the slots; never held across a libgit2 call but a free */
@@ -42,8 +56,11 @@ void sl_srv_mirrors_free(struct srv_mirrors *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; i < SRV_MIRRORS_MAX; i++)
+    for (size_t i = 0; i < SRV_MIRRORS_MAX; i++) {
         git_repository_free(c->slot[i].repo);
+        git_repository_free(c->slot[i].src);
+        free(c->slot[i].src_path);
+    }
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -59,7 +76,8 @@ static struct mirror *find(struct srv_mirrors *c, int64_t project_id)
 int sl_srv_mirror_take(struct srv_mirrors *c, int64_t project_id, const char *dir, bool create,
                        git_repository **out)
 {
-    git_repository *stale = NULL;
+    git_repository *stale = NULL, *stale_src = NULL;
+    char *stale_path = NULL;
     *out = NULL;
     pthread_mutex_lock(&c->mu);
     struct mirror *m = find(c, project_id);
@@ -68,12 +86,13 @@ int sl_srv_mirror_take(struct srv_mirrors *c, int64_t project_id, const char *di
             m->taken = true;
             *out = m->repo;
         } else { /* removed under the server: opened (or made) again below */
-            stale = m->repo;
-            memset(m, 0, sizeof(*m));
+            mirror_clear(m, &stale, &stale_src, &stale_path);
         }
     }
     pthread_mutex_unlock(&c->mu);
     git_repository_free(stale);
+    git_repository_free(stale_src);
+    free(stale_path);
     if (*out)
         return 0;
     /* not kept, or (a caller without the project's lock) taken: a repository of its own,
@@ -87,7 +106,8 @@ int sl_srv_mirror_take(struct srv_mirrors *c, int64_t project_id, const char *di
 
 void sl_srv_mirror_give(struct srv_mirrors *c, int64_t project_id, git_repository *repo)
 {
-    git_repository *drop = NULL;
+    git_repository *drop = NULL, *drop_src = NULL;
+    char *drop_path = NULL;
     if (!repo)
         return;
     pthread_mutex_lock(&c->mu);
@@ -96,10 +116,8 @@ void sl_srv_mirror_give(struct srv_mirrors *c, int64_t project_id, git_repositor
     if (m && m->repo == repo) {
         m->taken = false;
         m->used = c->clock;
-        if (m->forgotten) {
-            drop = repo;
-            memset(m, 0, sizeof(*m));
-        }
+        if (m->forgotten)
+            mirror_clear(m, &drop, &drop_src, &drop_path);
     } else if (m) {
         drop = repo; /* the project's is kept already */
     } else {
@@ -114,27 +132,63 @@ void sl_srv_mirror_give(struct srv_mirrors *c, int64_t project_id, git_repositor
                 victim = e;
         }
         if (victim) {
-            drop = victim->repo;
-            *victim = (struct mirror){project_id, repo, false, false, c->clock};
+            mirror_clear(victim, &drop, &drop_src, &drop_path);
+            *victim = (struct mirror){project_id, repo, false, false, c->clock, NULL, NULL};
         } else {
             drop = repo; /* every slot taken */
         }
     }
     pthread_mutex_unlock(&c->mu);
     git_repository_free(drop);
+    git_repository_free(drop_src);
+    free(drop_path);
+}
+
+git_repository *sl_srv_mirror_source(struct srv_mirrors *c, int64_t project_id,
+                                     git_repository *repo, const char *path, bool *owned)
+{
+    git_repository *src = NULL, *old = NULL;
+    char *old_path = NULL;
+    *owned = false;
+    pthread_mutex_lock(&c->mu);
+    struct mirror *m = find(c, project_id);
+    bool kept = m && m->repo == repo && m->taken && !m->forgotten;
+    if (kept && m->src && !strcmp(m->src_path, path))
+        src = m->src;
+    pthread_mutex_unlock(&c->mu);
+    if (src)
+        return src;
+    /* as libgit2's local transport opens it: PATH itself, no search upwards */
+    if (git_repository_open_ext(&src, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
+        return NULL;
+    pthread_mutex_lock(&c->mu);
+    m = kept ? find(c, project_id) : NULL; /* taken by the caller: still the same slot */
+    if (m && m->repo == repo && !m->forgotten) {
+        old = m->src;
+        old_path = m->src_path;
+        m->src = src;
+        m->src_path = sl_xstrdup(path);
+    } else {
+        *owned = true;
+    }
+    pthread_mutex_unlock(&c->mu);
+    git_repository_free(old);
+    free(old_path);
+    return src;
 }
 
 void sl_srv_mirror_forget(struct srv_mirrors *c, int64_t project_id)
 {
-    git_repository *drop = NULL;
+    git_repository *drop = NULL, *drop_src = NULL;
+    char *drop_path = NULL;
     pthread_mutex_lock(&c->mu);
     struct mirror *m = find(c, project_id);
-    if (m && m->taken) {
+    if (m && m->taken)
         m->forgotten = true;
-    } else if (m) {
-        drop = m->repo;
-        memset(m, 0, sizeof(*m));
-    }
+    else if (m)
+        mirror_clear(m, &drop, &drop_src, &drop_path);
     pthread_mutex_unlock(&c->mu);
     git_repository_free(drop);
+    git_repository_free(drop_src);
+    free(drop_path);
 }

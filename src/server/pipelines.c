@@ -130,15 +130,47 @@ static bool fetch_is_noop(git_repository *repo, git_remote *rem, const char *ext
     return extra_seen;
 }
 
+/* fetch_is_noop for a remote that is the local repository SRC, read directly: every branch
+ * and tag of SRC (a symbolic one at what it resolves to, as the local transport lists it) is
+ * in REPO at the same object. False when a ref does not resolve: the fetch then reports
+ * what it reports. */
+static bool local_fetch_is_noop(git_repository *repo, git_repository *src)
+{
+    git_reference_iterator *it = NULL;
+    git_reference *ref = NULL;
+    bool noop = true;
+    if (git_reference_iterator_new(&it, src) < 0)
+        return false;
+    int rc;
+    while (noop && (rc = git_reference_next(&ref, it)) == 0) {
+        const char *name = git_reference_name(ref);
+        if (!strncmp(name, "refs/heads/", 11) || !strncmp(name, "refs/tags/", 10)) {
+            git_oid want, have;
+            noop = git_reference_name_to_id(&want, src, name) == 0 &&
+                   git_reference_name_to_id(&have, repo, name) == 0 && git_oid_equal(&have, &want);
+        }
+        git_reference_free(ref);
+    }
+    if (noop && rc != GIT_ITEROVER)
+        noop = false;
+    git_reference_iterator_free(it);
+    return noop;
+}
+
 /* Fetches every branch and tag of URL into REPO, and EXTRA_REF (NULL: none) under its own
  * name: a merge request's head, which a fork's commits are only reachable from. The remote's
  * refs are listed first, and when REPO already has every one of them (fetch_is_noop) the
  * fetch stops there: most pipelines are made for a ref that has not moved since the last
  * one, and a fetch that changes nothing still negotiates and rewrites FETCH_HEAD (about a
- * tenth of a trivial job's server CPU, bench/README.md). */
+ * tenth of a trivial job's server CPU, bench/README.md). SRC (NULL: none) is URL's repository
+ * when URL is a local directory, already open (sl_srv_mirror_source): its refs are compared
+ * with REPO's directly, without the remote connect that opened it and listed them again
+ * (about a twentieth of a trivial job's server CPU). */
 static int fetch_all(git_repository *repo, const char *url, const char *extra_ref,
-                     struct sl_error *err)
+                     git_repository *src, struct sl_error *err)
 {
+    if (src && !extra_ref && local_fetch_is_noop(repo, src))
+        return 0;
     git_remote *rem = NULL;
     char heads[] = "+refs/heads/*:refs/heads/*", tags[] = "+refs/tags/*:refs/tags/*";
     char *extra = extra_ref ? sl_xasprintf("+%s:%s", extra_ref, extra_ref) : NULL;
@@ -189,7 +221,7 @@ static bool merge_resolve(git_repository *repo, const char *url, const struct sr
     bool ok = false;
     struct sl_error ferr = SL_ERROR_INIT;
     char *spec = sl_xasprintf("%s^{commit}", mr->merge_sha);
-    fetch_all(repo, url, mr->merge_ref, &ferr);
+    fetch_all(repo, url, mr->merge_ref, NULL, &ferr);
     sl_error_release(&ferr);
     if (git_oid_fromstr(&head, mr->head_sha) == 0 && git_revparse_single(&obj, repo, spec) == 0) {
         const git_commit *c = (const git_commit *)obj;
@@ -222,7 +254,16 @@ static int mirror_resolve(struct sl_server *s, int64_t project_id, const char *u
         rc = git_fail(err, dir);
         goto out;
     }
-    if ((rc = fetch_all(repo, url, mr ? mr->head_ref : NULL, err)) < 0)
+    /* a project whose URL is a local directory: its repository, kept open with the mirror
+     * (as libgit2 picks its local transport: a path that is a directory) */
+    bool src_owned = false;
+    git_repository *src = !mr && url[0] == '/' && !strstr(url, "://") && sl_fs_is_dir(url)
+                              ? sl_srv_mirror_source(s->mirrors, project_id, repo, url, &src_owned)
+                              : NULL;
+    rc = fetch_all(repo, url, mr ? mr->head_ref : NULL, src, err);
+    if (src_owned)
+        git_repository_free(src);
+    if (rc < 0)
         goto out;
     *is_tag = false;
     if (mr) {
@@ -324,7 +365,7 @@ static int tree_checkout(const char *mirror, const char *trees, const char *sha,
         sl_xasprintf("%s/.tmp-%s-%d-%u", trees, sha, (int)getpid(), atomic_fetch_add(&tree_seq, 1));
     sl_fs_remove_tree(tmp, NULL);
     git_oid oid;
-    if (git_repository_init(&repo, tmp, 0) < 0 || fetch_all(repo, mirror, NULL, err) < 0 ||
+    if (git_repository_init(&repo, tmp, 0) < 0 || fetch_all(repo, mirror, NULL, NULL, err) < 0 ||
         git_oid_fromstr(&oid, sha) < 0 || git_repository_set_head_detached(repo, &oid) < 0 ||
         git_object_lookup(&commit, repo, &oid, GIT_OBJECT_COMMIT) < 0) {
         rc = err && err->code ? err->code : git_fail(err, "checkout");
@@ -645,7 +686,7 @@ static int srv_include_open(void *ctx, const char *project, struct sl_include_pr
     if (git_repository_open_bare(&repo, dir) < 0 && git_repository_init(&repo, dir, 1) < 0)
         rc = git_fail(err, dir);
     else
-        rc = fetch_all(repo, proj.repo_url, NULL, err);
+        rc = fetch_all(repo, proj.repo_url, NULL, NULL, err);
     if (rc == 0 && proj.default_branch && *proj.default_branch) {
         /* an include without `ref` reads the project's default branch (GitLab's HEAD) */
         char *head = sl_xasprintf("refs/heads/%s", proj.default_branch);
@@ -725,6 +766,33 @@ static int created_failed(struct sl_server *s, struct sl_store_pipeline *p, int6
         p->created_at = now;
         sl_srv_pipeline_reported(s, p, NULL);
     }
+    return rc;
+}
+
+/* sl_trigger_from_git for T (T->sha set) at the tree TREE, read from project PROJECT_ID's
+ * mirror DIR kept open (mirror_cache.c) rather than by opening the tree's repository, its
+ * configuration and its packs again: the tree was fetched from the mirror, so the mirror
+ * has its commit, and it has the tree's branches and tags as they are now (the tree's are
+ * as they were when that commit was first checked out). When the mirror lacks the commit
+ * (made again since), the tree's own repository answers as before. */
+static int trigger_read(struct sl_server *s, int64_t project_id, const char *dir, const char *tree,
+                        struct sl_trigger *t, struct sl_error *err)
+{
+    git_repository *repo = NULL;
+    git_oid oid;
+    git_object *commit = NULL;
+    pthread_once(&git_once, git_init_once);
+    struct repo_lock *lock = repo_lock(project_id);
+    if (sl_srv_mirror_take(s->mirrors, project_id, dir, false, &repo) == 0 &&
+        (git_oid_fromstr(&oid, t->sha) < 0 ||
+         git_object_lookup(&commit, repo, &oid, GIT_OBJECT_COMMIT) < 0)) {
+        sl_srv_mirror_give(s->mirrors, project_id, repo);
+        repo = NULL;
+    }
+    git_object_free(commit);
+    int rc = sl_trigger_from_repo(t, tree, repo, err);
+    sl_srv_mirror_give(s->mirrors, project_id, repo);
+    repo_unlock(lock);
     return rc;
 }
 
@@ -834,7 +902,7 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
      * request's or a parent's commit may be on no branch of that name at all (and a lookup
      * by id is cheaper than resolving the ref again) */
     t.sha = sl_xstrdup(sha);
-    if ((rc = sl_trigger_from_git(&t, tree, err)) < 0)
+    if ((rc = trigger_read(s, proj->id, mirror, tree, &t, err)) < 0)
         goto out;
     if (mr)
         rc = sl_srv_mr_prepare(s, proj->id, mr, mirror, *merged_target ? merged_target : NULL, &t,

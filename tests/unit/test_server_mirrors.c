@@ -2,7 +2,8 @@
  * bare repositories: a mirror given back is the one the next take gets; a second taker of a
  * mirror in use gets one of its own and the kept one is not disturbed; the least recently
  * given back is the one evicted; a deleted project's mirror closes even while taken; a
- * directory removed under the server is not served from the cache. Leaks and frees of a
+ * directory removed under the server is not served from the cache; a project's local source
+ * repository is kept with its mirror and closed with it. Leaks and frees of a
  * repository still in use are ASan's to catch (make check runs this under it). */
 #include "base/compat.h"
 #include "harness/harness.h"
@@ -11,6 +12,7 @@
 
 #include <git2.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 static const char *base; /* this test's directory (each sl_test_tmpdir call makes one) */
 
@@ -121,6 +123,77 @@ TEST(a_deleted_project_and_a_removed_directory)
     sl_srv_mirror_give(c, 8, a);
     free(cmd);
     free(dir);
+    sl_srv_mirrors_free(c);
+    git_libgit2_shutdown();
+}
+
+/* a project's local repository (sl_srv_mirror_source): kept with its mirror from one take to
+ * the next, opened again at another path, the caller's own beside a mirror that is not kept,
+ * NULL for a directory that is no repository, and closed with the mirror (forget, eviction,
+ * the cache's end: ASan reports a leak or a double free) */
+TEST(a_local_source_is_kept_with_its_mirror)
+{
+    git_libgit2_init();
+    base = sl_test_tmpdir();
+    struct srv_mirrors *c = sl_srv_mirrors_new();
+    char *src1 = sl_xasprintf("%s/src1", base), *src2 = sl_xasprintf("%s/src2", base);
+    char *plain = sl_xasprintf("%s/plain", base);
+    git_repository *init = NULL;
+    CHECK(git_repository_init(&init, src1, 0) == 0);
+    git_repository_free(init);
+    CHECK(git_repository_init(&init, src2, 1) == 0);
+    git_repository_free(init);
+    CHECK(mkdir(plain, 0755) == 0);
+
+    bool owned = true;
+    git_repository *a = take(c, 1, true);
+    CHECK(sl_srv_mirror_source(c, 1, a, plain, &owned) == NULL);
+    git_repository *s = sl_srv_mirror_source(c, 1, a, src1, &owned);
+    CHECK(s != NULL && owned); /* a mirror not yet kept (its slot is made at the give) */
+    if (owned)
+        git_repository_free(s);
+    sl_srv_mirror_give(c, 1, a);
+
+    a = take(c, 1, false);
+    s = sl_srv_mirror_source(c, 1, a, src1, &owned);
+    CHECK(s != NULL);
+    if (owned)
+        git_repository_free(s);
+    else
+        mark(s, "s1");
+    sl_srv_mirror_give(c, 1, a);
+    a = take(c, 1, false);
+    s = sl_srv_mirror_source(c, 1, a, src1, &owned);
+    CHECK(!owned && marked(s, "s1")); /* the same repository object again */
+    s = sl_srv_mirror_source(c, 1, a, src2, &owned);
+    CHECK(s != NULL && !owned && !marked(s, "s1") && git_repository_is_bare(s));
+
+    /* a second taker's mirror is not kept: its source is its own to free */
+    git_repository *b = take(c, 1, false);
+    CHECK(b != NULL && b != a);
+    git_repository *t = sl_srv_mirror_source(c, 1, b, src1, &owned);
+    CHECK(t != NULL && owned);
+    git_repository_free(t);
+    sl_srv_mirror_give(c, 1, b);
+    sl_srv_mirror_give(c, 1, a);
+
+    /* forgotten while taken: the source is freed with the mirror at the give */
+    a = take(c, 1, false);
+    CHECK(sl_srv_mirror_source(c, 1, a, src2, &owned) != NULL && !owned);
+    sl_srv_mirror_forget(c, 1);
+    sl_srv_mirror_give(c, 1, a);
+
+    /* evicted: five projects with sources in four slots */
+    for (int p = 2; p <= 6; p++) {
+        a = take(c, p, true);
+        sl_srv_mirror_give(c, p, a);
+        a = take(c, p, false);
+        CHECK(sl_srv_mirror_source(c, p, a, src1, &owned) != NULL && !owned);
+        sl_srv_mirror_give(c, p, a);
+    }
+    free(src1);
+    free(src2);
+    free(plain);
     sl_srv_mirrors_free(c);
     git_libgit2_shutdown();
 }
