@@ -1,4 +1,4 @@
-/* kwfilter.h: the SIMD pre-filter of scan.c's keyword pass. Given the keywords of 3 bytes
+/* kwfilter.h: the SIMD pre-filter of scan.c's keyword pass. Given the keywords of 2 bytes
  * or more (lowercased), it says, for 32 places of a text at once, at which a keyword may
  * start (in any case): scan.c then looks those places up in its exact pair table and
  * verifies them. A place where a keyword starts is never left out (see kwfilter.c for why);
@@ -32,6 +32,7 @@ struct sl_kwfilter {
     /* by offset 0-2, a byte's low and high nibble (of byte | 0x20) to the buckets
      * (one bit each, keywords by their first byte) of the keywords that have it there */
     uint8_t lo[3][16], hi[3][16];
+    bool high; /* a keyword has a byte of 0x80 or more at offset 0-2 */
 };
 
 /* The best path this CPU has, or what SL_SCAN_KEYWORD_PASS (scalar, ssse3, avx2) asks for
@@ -39,7 +40,7 @@ struct sl_kwfilter {
 enum sl_kwfilter_path sl_kwfilter_default(void);
 /* Whether this build and CPU can run PATH. */
 bool sl_kwfilter_available(enum sl_kwfilter_path path);
-/* Builds F for the N keywords WORDS (each lowercased, 3 bytes or more) on PATH. */
+/* Builds F for the N keywords WORDS (each lowercased, 2 bytes or more) on PATH. */
 void sl_kwfilter_build(struct sl_kwfilter *f, const char *const *words, size_t n,
                        enum sl_kwfilter_path path);
 

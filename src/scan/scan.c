@@ -12,6 +12,9 @@
 
 #include <math.h>
 #include <pcre2.h>
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -46,8 +49,11 @@ struct rule {
     size_t nallow;
 };
 
-#define KW_HEADS 1024    /* buckets of keywords by their first two bytes (hashed) */
-#define KW_SAMPLED_MIN 3 /* keywords this long are found through kw_at, shorter ones by memchr */
+#define KW_HEADS 1024 /* buckets of keywords by their first two bytes (hashed) */
+/* keywords this long are found through kw_at (by the SIMD filter's places, or every other
+ * pair of the text), shorter ones by memchr; the filter takes those of 2 bytes too */
+#define KW_SAMPLED_MIN 3
+#define KW_FILTERED_MIN 2
 
 struct keyword {
     const char *word; /* borrowed from its rule */
@@ -72,6 +78,7 @@ struct sl_scan {
      * 32 at a time (kwfilter.h); PASS is the path asked for, FILTER says what was built */
     enum sl_kwfilter_path pass;
     struct sl_kwfilter filter;
+    size_t kw_min; /* the shortest keyword found through kw_at: KW_SAMPLED_MIN or FILTERED */
     struct allowlist *allow; /* global */
     size_t nallow;
     atomic_ulong limit_hits;
@@ -342,15 +349,20 @@ static void index_keywords(struct sl_scan *s)
             r->kw_index[k] = *w ? (int)j : -1;
         }
     }
+    /* the filter's places are each looked up, so a keyword of 2 bytes is found there too;
+     * every other pair of the scalar pass would miss it at an odd offset */
+    s->kw_min = sl_kwfilter_available(s->pass) && s->pass != SL_KWFILTER_SCALAR ? KW_FILTERED_MIN
+                                                                                : KW_SAMPLED_MIN;
     for (size_t j = 0; j < s->nkw; j++) {
-        if (s->kw[j].wlen < KW_SAMPLED_MIN)
+        if (s->kw[j].wlen < s->kw_min)
             continue; /* found by memchr() on one of its bytes */
         unsigned bucket = kw_bucket(s->kw[j].word);
         s->kw[j].chain = s->kw_head[bucket];
         s->kw_head[bucket] = (int)j;
         /* every case of the two bytes as the text may hold them: the text is not
-         * lowercased first, its bytes are looked up as they are */
-        for (int o = 0; o < 2; o++) {
+         * lowercased first, its bytes are looked up as they are (bytes 1-2: the scalar
+         * pass's, of keywords of 3 bytes or more) */
+        for (int o = 0; o < (s->kw[j].wlen >= KW_SAMPLED_MIN ? 2 : 1); o++) {
             unsigned char a = (unsigned char)s->kw[j].word[o];
             unsigned char b = (unsigned char)s->kw[j].word[o + 1];
             uint8_t bit = o ? PAIR_AT1 : PAIR_AT0;
@@ -363,7 +375,7 @@ static void index_keywords(struct sl_scan *s)
     const char **long_words = sl_xcalloc(s->nkw + 1, sizeof(*long_words));
     size_t nlong = 0;
     for (size_t j = 0; j < s->nkw; j++)
-        if (s->kw[j].wlen >= KW_SAMPLED_MIN)
+        if (s->kw[j].wlen >= s->kw_min)
             long_words[nlong++] = s->kw[j].word;
     sl_kwfilter_build(&s->filter, long_words, nlong, s->pass);
     free(long_words);
@@ -495,17 +507,29 @@ double sl_scan_entropy(const char *data, size_t len)
  * allowlists'. OVECTOR_PAIRS covers secretGroup's largest (99). */
 #define OVECTOR_PAIRS 100
 
+struct places;
+
 struct matcher {
     pcre2_match_context *mc;
     pcre2_match_data *md, *md_allow;
+    /* the keywords' places of the thread's last scan, kept with their arrays for the next:
+     * allocating them per scan (and growing each as places were found) was most of what a
+     * scan of a small chunk did besides reading it. BUSY: a scan on the thread is using
+     * them (one run from a finding's callback allocates its own). */
+    struct places *places;
+    size_t nplaces;
+    bool busy;
 };
 
 static pthread_key_t matcher_key;
 static pthread_once_t matcher_once = PTHREAD_ONCE_INIT;
 
+static void places_free(struct places *p, size_t n);
+
 static void matcher_free(void *p)
 {
     struct matcher *m = p;
+    places_free(m->places, m->nplaces);
     pcre2_match_data_free(m->md);
     pcre2_match_data_free(m->md_allow);
     pcre2_match_context_free(m->mc);
@@ -620,7 +644,7 @@ static void place_add(struct places *p, size_t at)
     p->at[p->n++] = at;
 }
 
-/* The keywords of 3 bytes or more that start at Q (Q + 1 < LEN). */
+/* The keywords of S->kw_min bytes or more that start at Q (Q + 1 < LEN). */
 static void verify_at(const struct sl_scan *s, struct places *p, const char *text, size_t len,
                       size_t q)
 {
@@ -644,8 +668,9 @@ static size_t next_either(const char *text, size_t len, size_t from, unsigned ch
     return cases[0] == cases[1] ? *lo : SL_MIN(*lo, *up);
 }
 
-/* The places of a keyword of 1 or 2 bytes (rare: the default rules have one, "q~"): by
- * memchr() on its last byte, a non-letter if it has one (one case to look for). */
+/* The places of a keyword shorter than S->kw_min (1 byte; 2 on the scalar pass: the default
+ * rules have one, "q~"): by memchr() on its last byte, a non-letter if it has one (one case
+ * to look for). */
 static void find_short(struct places *p, const char *text, size_t len)
 {
     size_t w = p->wlen;
@@ -697,37 +722,91 @@ static void find_filtered(const struct sl_scan *s, struct places *p, const char 
             verify_at(s, p, text, len, q);
 }
 
-static struct places *find_places(const struct sl_scan *s, const char *text, size_t len,
-                                  size_t *nplaces)
+/* The places of S's keywords in TEXT, into P (S->nkw of them; their arrays may be kept
+ * from a scan before, and are reused). */
+static void find_places(const struct sl_scan *s, struct places *p, const char *text, size_t len)
 {
     size_t n = s->nkw;
-    struct places *p = sl_xcalloc(n ? n : 1, sizeof(*p));
-    for (size_t j = 0; j < n; j++)
-        p[j] = (struct places){.word = s->kw[j].word, .wlen = s->kw[j].wlen};
+    for (size_t j = 0; j < n; j++) {
+        p[j].word = s->kw[j].word;
+        p[j].wlen = s->kw[j].wlen;
+        p[j].n = 0;
+    }
     if (s->filter.path != SL_KWFILTER_SCALAR)
         find_filtered(s, p, text, len);
     else
         find_paired(s, p, text, len);
     for (size_t j = 0; j < n; j++)
-        if (p[j].wlen < KW_SAMPLED_MIN)
+        if (p[j].wlen < s->kw_min)
             find_short(&p[j], text, len);
-    *nplaces = n;
-    return p;
 }
 
-static void free_places(struct places *p, size_t n)
+static void places_free(struct places *p, size_t n)
 {
     for (size_t j = 0; j < n; j++)
         free(p[j].at);
     free(p);
 }
 
+/* 64 bytes a step in four SSE2 compares (x86-64's baseline), 8 a word elsewhere: a rule's
+ * finding deep in a 1 MiB chunk counted its lines a byte a step, which was a sixth of
+ * scanning such a chunk. */
+size_t sl_scan_newlines(const char *p, size_t n)
+{
+    size_t c = 0, i = 0;
+#if defined(__x86_64__)
+    const __m128i nl = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+    while (n - i >= 64) {
+        /* four sums of 16 lanes, each lane counting to at most 255 */
+        size_t blocks = SL_MIN((n - i) / 64, (size_t)255);
+        __m128i a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+        for (size_t b = 0; b < blocks; b++, i += 64) {
+            const __m128i *q = (const __m128i *)(p + i);
+            a0 = _mm_sub_epi8(a0, _mm_cmpeq_epi8(_mm_loadu_si128(q), nl));
+            a1 = _mm_sub_epi8(a1, _mm_cmpeq_epi8(_mm_loadu_si128(q + 1), nl));
+            a2 = _mm_sub_epi8(a2, _mm_cmpeq_epi8(_mm_loadu_si128(q + 2), nl));
+            a3 = _mm_sub_epi8(a3, _mm_cmpeq_epi8(_mm_loadu_si128(q + 3), nl));
+        }
+        __m128i sum = _mm_add_epi64(_mm_add_epi64(_mm_sad_epu8(a0, zero), _mm_sad_epu8(a1, zero)),
+                                    _mm_add_epi64(_mm_sad_epu8(a2, zero), _mm_sad_epu8(a3, zero)));
+        c += (size_t)_mm_cvtsi128_si64(sum) +
+             (size_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(sum, sum));
+    }
+#else
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    for (; n - i >= 8; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        w ^= ones * '\n'; /* a newline's byte is 0 now: its high bit alone set below */
+        c += (size_t)__builtin_popcountll(~(((w & ~high) + ~high) | w) & high);
+    }
+#endif
+    for (; i < n; i++)
+        c += p[i] == '\n';
+    return c;
+}
+
 int sl_scan_text(const struct sl_scan *s, const char *path, const char *text, size_t len,
                  sl_scan_hit_fn fn, void *ctx)
 {
     struct matcher *m = matcher_get();
-    size_t nplaces = 0;
-    struct places *places = find_places(s, text, len, &nplaces);
+    size_t nplaces = s->nkw;
+    struct places *places;
+    bool own = m->busy;
+    if (own) {
+        places = sl_xcalloc(nplaces ? nplaces : 1, sizeof(*places));
+    } else {
+        if (m->nplaces < nplaces) {
+            m->places = sl_xrealloc(m->places, nplaces * sizeof(*m->places));
+            memset(m->places + m->nplaces, 0, (nplaces - m->nplaces) * sizeof(*m->places));
+            m->nplaces = nplaces;
+        }
+        places = m->places;
+        m->busy = true;
+    }
+    find_places(s, places, text, len);
+    /* a finding's line: counted from the last finding's (of any rule), on or back */
+    size_t line_at = 0, line_no = 1;
     int stop = 0;
     for (size_t ri = 0; ri < s->nrules && !stop; ri++) {
         const struct rule *r = &s->rules[ri];
@@ -745,7 +824,7 @@ int sl_scan_text(const struct sl_scan *s, const char *path, const char *text, si
         if (r->path && (!path || !matches(r->path, path, strlen(path), m)))
             continue;
         pcre2_match_data *md = m->md;
-        size_t at = 0, counted = 0, line = 1;
+        size_t at = 0;
         while (at <= len && !stop) {
             /* The regex runs only around the lines that hold a keyword: from the start of
              * the next such line, taking a match that starts on that line (and may reach
@@ -761,12 +840,10 @@ int sl_scan_text(const struct sl_scan *s, const char *path, const char *text, si
                 }
                 if (k_at == SIZE_MAX)
                     break;
-                from = k_at;
-                while (from > at && text[from - 1] != '\n')
-                    from--;
-                kw_line_end = k_at;
-                while (kw_line_end < len && text[kw_line_end] != '\n')
-                    kw_line_end++;
+                const char *nl = k_at > at ? memrchr(text + at, '\n', k_at - at) : NULL;
+                from = nl ? (size_t)(nl - text) + 1 : at;
+                nl = memchr(text + k_at, '\n', len - k_at);
+                kw_line_end = nl ? (size_t)(nl - text) : len;
                 subject = SL_MIN(len, kw_line_end + 1); /* with its newline: a match that
                                                          * cannot cross it fails there */
             }
@@ -817,11 +894,14 @@ int sl_scan_text(const struct sl_scan *s, const char *path, const char *text, si
                                      text + ls, le - ls, m);
             if (allowed)
                 continue;
-            for (; counted < ss; counted++) /* findings of a rule come in order */
-                line += text[counted] == '\n';
+            if (ss >= line_at)
+                line_no += sl_scan_newlines(text + line_at, ss - line_at);
+            else
+                line_no -= sl_scan_newlines(text + ss, line_at - ss);
+            line_at = ss;
             struct sl_scan_finding f = {.rule_id = r->id,
                                         .description = r->description,
-                                        .line = line,
+                                        .line = line_no,
                                         .start = ss,
                                         .end = se,
                                         .line_start = ls,
@@ -829,7 +909,10 @@ int sl_scan_text(const struct sl_scan *s, const char *path, const char *text, si
             stop = fn(ctx, &f);
         }
     }
-    free_places(places, nplaces);
+    if (own)
+        places_free(places, nplaces);
+    else
+        m->busy = false;
     return stop;
 }
 

@@ -70,6 +70,10 @@ char *sl_scan_redact(const char *text, const struct sl_scan_finding *f);
 char *sl_scan_redact_among(const char *text, const struct sl_scan_finding *f,
                            const struct sl_scan_finding *all, size_t n);
 
+/* The newlines in the N bytes at P (what numbers a finding's line; for callers that number
+ * the lines of a text they scanned). */
+size_t sl_scan_newlines(const char *p, size_t n);
+
 /* Shannon entropy of DATA in bits per byte (gitleaks' `entropy`). */
 double sl_scan_entropy(const char *data, size_t len);
 

@@ -445,3 +445,64 @@ TEST(a_rule_without_keywords_runs_on_every_text)
     CHECK_INT_EQ(h.n, 1);
     sl_scan_free(s);
 }
+
+/* Each finding's line, counted from another rule's finding before or after it (findings come
+ * rule by rule), in a text long enough for the counting's blocks; and a scan run from a
+ * finding's callback (its own keyword places, the outer scan's intact). */
+struct lines {
+    const char *text;
+    struct sl_scan *s;
+    int n, wrong, inner;
+};
+
+static int on_line(void *ctx, const struct sl_scan_finding *f)
+{
+    struct lines *l = ctx;
+    size_t want = 1;
+    for (size_t i = 0; i < f->start; i++)
+        want += l->text[i] == '\n';
+    l->n++;
+    l->wrong += f->line != want;
+    if (l->s) { /* a scan inside the scan: one token on its line 2 */
+        struct hits h = {.want = "github-token"};
+        const char *t = "x\nGITHUB_TOKEN=ghp_bS3rINYahugJR6AH0PkcLNDMT3wTMLS0eF1b\n";
+        sl_scan_text(l->s, NULL, t, strlen(t), on_hit, &h);
+        l->inner += h.n == 1 && h.last.line == 2;
+    }
+    return 0;
+}
+
+TEST(findings_of_several_rules_have_their_lines)
+{
+    struct sl_scan *s = NULL;
+    struct sl_error err = SL_ERROR_INIT;
+    CHECK_INT_EQ(sl_scan_default(&s, &err), 0);
+    if (!s)
+        return;
+    struct sl_str t = SL_STR_INIT;
+    /* an AWS key late (its rule runs first), a GitHub token early, a Slack token between;
+     * lines of every length around them, \r\n ones too */
+    for (int i = 0; i < 3000; i++) {
+        sl_str_addf(&t, "[%d] %.*s%s", i, i % 300, "", i % 7 ? "\n" : "\r\n");
+        if (i == 2500)
+            sl_str_adds(&t, "export AWS_ACCESS_KEY_ID=AKIAKTAIPPAT6CVJJEEV\n");
+        if (i == 17)
+            sl_str_adds(&t, "GITHUB_TOKEN=ghp_bS3rINYahugJR6AH0PkcLNDMT3wTMLS0eF1b\n");
+        if (i == 1200)
+            sl_str_adds(&t, "SLACK_BOT_TOKEN=xoxb-028124351434-N6dK0N0K99B4lO72dQeGSG1b\n");
+        if (i == 2999)
+            sl_str_adds(&t, "and at the end ghp_fXAkLhwnZpdqlpMn6Oo8FHzdMoL7yLZ1o8pi");
+    }
+    sl_str_add(&t, "", 0);
+    struct lines l = {.text = t.buf};
+    sl_scan_text(s, NULL, t.buf, t.len, on_line, &l);
+    CHECK(l.n >= 4);
+    CHECK_INT_EQ(l.wrong, 0);
+    l = (struct lines){.text = t.buf, .s = s};
+    sl_scan_text(s, NULL, t.buf, t.len, on_line, &l);
+    CHECK(l.n >= 4);
+    CHECK_INT_EQ(l.wrong, 0);
+    CHECK_INT_EQ(l.inner, l.n);
+    sl_str_release(&t);
+    sl_scan_free(s);
+}

@@ -9,13 +9,13 @@
 #include "scan/scan.h"
 
 /* more than 8 distinct first bytes (buckets are shared), non-letters whose | 0x20 is
- * another byte ('@', '[', '_'), a UTF-8 one, and one of 2 bytes (found by memchr, not the
- * filter) */
+ * another byte ('@', '[', '_'), UTF-8 ones, and ones of 2 bytes (found by the filter, by
+ * memchr on the scalar pass), one of them a byte of 0x80 and more */
 static const char *const words[] = {
-    "akia", "a3t", "glpat-", "sk_live_",   "private key", "hooks.slack.com",
-    "key",  "eyj", "xoxb-",  "token",      "passw",       "@ab",
-    "[[x",  "__k", "q~",     "cl\xc3\xa9", "secret",      "ghp_",
-    "pwd",  "~~~",
+    "akia", "a3t", "glpat-",   "sk_live_",   "private key", "hooks.slack.com",
+    "key",  "eyj", "xoxb-",    "token",      "passw",       "@ab",
+    "[[x",  "__k", "q~",       "cl\xc3\xa9", "secret",      "ghp_",
+    "pwd",  "~~~", "\xc3\xa9",
 };
 
 struct found {
