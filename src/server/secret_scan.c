@@ -47,8 +47,11 @@ struct log_tail {
     struct rules_key key; /* the job's pipeline's */
     int64_t end;          /* the log's length when BUF[0..LEN) was its end */
     uint64_t used;        /* for evicting the least recently logging job */
+    /* the log's last bytes, at least SRV_SCAN_OVERLAP when it has them: a chunk that
+     * continues them is added at the end, and the buffer slides only when full (twice the
+     * overlap), so a small chunk costs its own bytes, not the overlap's, to keep */
     size_t len;
-    char buf[SRV_SCAN_OVERLAP];
+    char buf[2 * SRV_SCAN_OVERLAP];
 };
 
 #define RULES_MAX SRV_SCAN_RULES_MAX /* commits whose rules are kept */
@@ -289,10 +292,13 @@ static void rules_put(struct sl_server *s, struct pipeline_rules *slot, struct s
     pthread_mutex_unlock(&s->tails->mu);
 }
 
-/* Adds to TEXT the log of JOB_ID's bytes [FROM, START) kept in memory; false when they are
- * not (kept for another end, or not at all). */
+static size_t rescan_from(const char *t, size_t n);
+
+/* Adds to TEXT the log of JOB_ID's bytes [FROM, START) kept in memory, from the place in
+ * them where a chunk's scan starts (rescan_from: only those are copied), its offset in *CUT;
+ * false when they are not kept (kept for another end, or not at all). */
 static bool tail_get(struct srv_log_tails *ts, int64_t job_id, int64_t from, int64_t start,
-                     struct sl_str *text)
+                     struct sl_str *text, size_t *cut)
 {
     bool got = false;
     if (!ts)
@@ -303,7 +309,9 @@ static bool tail_get(struct srv_log_tails *ts, int64_t job_id, int64_t from, int
         if (t->job_id != job_id)
             continue;
         if (t->end == start && start - from <= (int64_t)t->len) {
-            sl_str_add(text, t->buf + t->len - (size_t)(start - from), (size_t)(start - from));
+            const char *before = t->buf + t->len - (size_t)(start - from);
+            *cut = rescan_from(before, (size_t)(start - from));
+            sl_str_add(text, before + *cut, (size_t)(start - from) - *cut);
             t->used = ++ts->clock;
             got = true;
         }
@@ -313,14 +321,15 @@ static bool tail_get(struct srv_log_tails *ts, int64_t job_id, int64_t from, int
     return got;
 }
 
-/* Keeps the last bytes of TEXT (LEN of them, the log of JOB_ID up to END) for its next chunk;
- * only forward (two appends of one job racing: the later end wins). */
+/* Keeps the end of JOB_ID's log, which is END long now, for its next chunk: the chunk DATA
+ * (N bytes) added to what is kept when it continues that, else the last bytes of WHOLE
+ * (WLEN bytes of the log up to END; DATA NULL: WHOLE only). Only forward (two appends of one
+ * job racing: the later end wins). */
 static void tail_put(struct srv_log_tails *ts, int64_t job_id, const struct rules_key *key,
-                     int64_t end, const char *text, size_t len)
+                     int64_t end, const char *data, size_t n, const char *whole, size_t wlen)
 {
     if (!ts)
         return;
-    size_t n = SL_MIN(len, (size_t)SRV_SCAN_OVERLAP);
     pthread_mutex_lock(&ts->mu);
     struct log_tail *t = NULL, *oldest = &ts->t[0];
     for (size_t i = 0; i < TAILS_MAX && !t; i++) {
@@ -330,11 +339,22 @@ static void tail_put(struct srv_log_tails *ts, int64_t job_id, const struct rule
             oldest = &ts->t[i];
     }
     if (!t)
-        t = oldest, t->job_id = job_id, t->end = -1;
+        t = oldest, t->job_id = job_id, t->end = -1, t->len = 0;
     t->key = *key;
     if (end > t->end) {
-        memcpy(t->buf, text + len - n, n);
-        t->len = n;
+        if (data && n < SRV_SCAN_OVERLAP && t->end >= 0 && t->end == end - (int64_t)n) {
+            if (t->len + n > sizeof(t->buf)) { /* slide: the overlap's worth before the chunk */
+                size_t keep = SL_MIN(t->len, (size_t)SRV_SCAN_OVERLAP);
+                memmove(t->buf, t->buf + t->len - keep, keep);
+                t->len = keep;
+            }
+            memcpy(t->buf + t->len, data, n);
+            t->len += n;
+        } else {
+            size_t k = SL_MIN(wlen, (size_t)SRV_SCAN_OVERLAP);
+            memcpy(t->buf, whole + wlen - k, k);
+            t->len = k;
+        }
         t->end = end;
     }
     t->used = ++ts->clock;
@@ -379,14 +399,6 @@ static void drop_generic_overlaps(struct hits *h)
     h->n = kept;
 }
 
-static size_t count_newlines(const char *p, size_t n)
-{
-    size_t c = 0;
-    for (const char *e = p + n; (p = memchr(p, '\n', (size_t)(e - p))); p++)
-        c++;
-    return c;
-}
-
 /* Scans TEXT (LEN bytes, the log's bytes from BASE) of job JOB_ID and records what is found
  * after byte SKIP of it. */
 static void scan_region(struct sl_server *s, const struct sl_scan *sc, int64_t job_id,
@@ -401,10 +413,16 @@ static void scan_region(struct sl_server *s, const struct sl_scan *sc, int64_t j
     if (h->n == 0)
         goto out;
     /* the log's line of TEXT's first byte: the log's newlines now (this chunk's included)
-     * less those in TEXT; looked up only when something was found */
+     * less those in TEXT, which are those before the last finding (its line, counted by
+     * the scan) and after it; looked up only when something was found */
     int64_t total = -1, first_line = 0;
+    const struct sl_scan_finding *last = &h->f[0];
+    for (size_t i = 1; i < h->n; i++)
+        if (h->f[i].start > last->start)
+            last = &h->f[i];
     if (sl_store_log_lines(s->st, job_id, &total, &err) == 0 && total >= 0)
-        first_line = total - (int64_t)count_newlines(text, len) + 1;
+        first_line = total - (int64_t)(last->line - 1) -
+                     (int64_t)sl_scan_newlines(text + last->start, len - last->start) + 1;
     sl_error_release(&err);
     for (size_t i = 0; i < h->n; i++) {
         const struct sl_scan_finding *f = &h->f[i];
@@ -481,18 +499,36 @@ int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, siz
     struct sl_error serr = SL_ERROR_INIT;
     struct sl_str text = SL_STR_INIT;
     int64_t start = rc == 0 ? end - (int64_t)len : -1, from, next = 0;
+    /* what is scanned: SCAN[0..SCAN_LEN), the log's bytes from FROM + CUT, findings that end
+     * before SKIP in it found with the chunk before */
+    const char *scan = NULL;
+    size_t scan_len = 0, cut = 0, skip = 0;
+    const char *whole = NULL; /* the log's last bytes up to END when read back: WHOLE_LEN */
+    size_t whole_len = 0;
     if (rc == 0) {
-        /* the chunk in memory, the bytes before it from the store */
+        /* the chunk in memory, the bytes before it kept by the tail or read from the store */
         from = start > SRV_SCAN_OVERLAP ? start - SRV_SCAN_OVERLAP : 0;
-        if (from < start && !tail_get(s->tails, job_id, from, start, &text)) {
+        if (from < start && !tail_get(s->tails, job_id, from, start, &text, &cut)) {
             count(s->tails, s->tails ? &s->tails->stats.tails_read_back : NULL);
             if (sl_store_log_read(s->st, job_id, from, (size_t)(start - from), &text, &next,
                                   &serr) < 0)
                 goto fail;
+            if ((int64_t)text.len != start - from) { /* the log is not what it was: the chunk */
+                sl_str_reset(&text);
+                from = start;
+            }
+            cut = rescan_from(text.buf ? text.buf : "", text.len);
+            sl_str_add(&text, data, len);
+            whole = text.buf, whole_len = text.len;
+            scan = text.buf + cut, scan_len = text.len - cut;
+        } else if (text.len) { /* the tail's bytes from CUT, then the chunk */
+            sl_str_add(&text, data, len);
+            scan = text.buf, scan_len = text.len;
+        } else { /* nothing before the chunk to scan again: the chunk where it is */
+            cut = (size_t)(start - from);
+            scan = data, scan_len = len;
         }
-        if ((int64_t)text.len != start - from) /* the log is not what it was: scan the chunk */
-            sl_str_reset(&text), from = start;
-        sl_str_add(&text, data, len);
+        skip = (size_t)(start - from) - cut;
     } else {
         /* at the cap only part of the chunk was kept (and a note after it): what the log
          * now ends with is read back */
@@ -500,16 +536,20 @@ int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, siz
         if (sl_store_log_read(s->st, job_id, from, (size_t)(end - from), &text, &next, &serr) < 0)
             goto fail;
         start = from;
+        whole = text.buf, whole_len = text.len;
+        scan = text.buf, scan_len = text.len;
     }
     struct pipeline_rules *slot;
     struct sl_scan *own;
     struct rules_key key;
     const struct sl_scan *sc = rules_get(s, job_id, &slot, &own, &key);
-    if (text.len) /* the chunk's end is the log's end (a capped log gets no more) */
-        tail_put(s->tails, job_id, &key, end, text.buf, text.len);
-    size_t cut = rescan_from(text.buf ? text.buf : "", (size_t)(start - from));
-    scan_region(s, sc, job_id, text.buf ? text.buf + cut : "", text.len - cut, from + (int64_t)cut,
-                (size_t)(start - from) - cut);
+    /* the chunk's end is the log's end (a capped log gets no more); what was read back is
+     * kept whole, a chunk after the tail is added to it */
+    if (whole_len)
+        tail_put(s->tails, job_id, &key, end, NULL, 0, whole, whole_len);
+    else if (rc == 0 && len)
+        tail_put(s->tails, job_id, &key, end, data, len, data, len);
+    scan_region(s, sc, job_id, scan ? scan : "", scan_len, from + (int64_t)cut, skip);
     rules_put(s, slot, own);
     goto out;
 fail:

@@ -164,6 +164,60 @@ TEST(a_private_key_across_chunks_is_found_from_its_begin_line)
     fixture_close(&f);
 }
 
+/* A log of 60 KiB in chunks of 1,000 bytes (cut mid-line): the tail kept in memory slides
+ * many times, and still holds the 8 KiB before each chunk: a private key whose BEGIN is 5 KiB
+ * before its END and tokens cut by a chunk boundary each found once, nothing read back. */
+TEST(a_long_log_in_small_chunks_scans_from_the_tail_it_keeps)
+{
+    struct fixture f;
+    bool opened = fixture_open(&f);
+    CHECK(opened);
+    if (!opened)
+        return;
+    int64_t job = 0;
+    int64_t pid = pipeline(&f, NULL, &job, 1);
+    CHECK(pid > 0);
+    struct sl_str log = SL_STR_INIT;
+    size_t i = 0;
+    for (; log.len < 20000; i++)
+        sl_str_addf(&log, "[%zu] CC src/module_%zu.o -O2 -Wall ok\n", i, i % 97);
+    sl_str_adds(&log, "-----BEGIN RSA PRIVATE KEY-----\n");
+    for (int k = 0; k < 80; k++)
+        sl_str_adds(&log, "i6DPvldcP/w5GsIzSmL4dujeBSRah+GLV6K0F+w0Plsx/YTXzOBn/ZyEG98le8k3\n");
+    sl_str_adds(&log, "-----END RSA PRIVATE KEY-----\n");
+    for (int t = 0; t < 3; t++) {
+        for (size_t end = log.len + 9000 + 77 * (size_t)t; log.len < end; i++)
+            sl_str_addf(&log, "[%zu] CC src/module_%zu.o -O2 -Wall ok\n", i, i % 97);
+        /* each token over a boundary somewhere in it */
+        sl_str_addf(&log, "cloning with " TOKEN_HEAD "%.*s%s\n", t, "XYZ", TOKEN_BODY + t);
+    }
+    struct sl_error err = SL_ERROR_INIT;
+    for (size_t at = 0; at < log.len; at += 1000)
+        CHECK_INT_EQ(sl_srv_log_append(&f.s, job, log.buf + at, SL_MIN((size_t)1000, log.len - at),
+                                       0, NULL, &err),
+                     0);
+    sl_error_release(&err);
+    CHECK_INT_EQ(findings(&f, pid, job), 4);
+    CHECK_INT_EQ(stats(&f).tails_read_back, 0);
+    /* each at its line of the log */
+    struct sl_store_secret_finding *fs = NULL;
+    size_t n = 0, right = 0;
+    struct sl_store_page page = {.limit = 100};
+    CHECK_INT_EQ(sl_store_secret_finding_list(f.s.st, f.project, &page, &fs, &n, &err), 0);
+    for (size_t k = 0; k < n; k++) {
+        int64_t line = 1;
+        for (int64_t b = 0; b < fs[k].place && b < (int64_t)log.len; b++)
+            line += log.buf[b] == '\n';
+        right += fs[k].line == line;
+    }
+    CHECK_INT_EQ(n, 4);
+    CHECK_INT_EQ(right, n);
+    sl_store_secret_findings_free(fs, n);
+    sl_error_release(&err);
+    sl_str_release(&log);
+    fixture_close(&f);
+}
+
 TEST(a_job_of_a_pipeline_without_a_commit_is_looked_up_once)
 {
     struct fixture f;
