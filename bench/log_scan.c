@@ -4,15 +4,18 @@
  * and 1 MiB, once with sl_store_log_append alone (what the server did before) and once with
  * sl_srv_log_append, the server's own path: the append, the log's last 8 KiB (kept in memory
  * from the chunk before), the scan, findings recorded. Each run is a new job of one SQLite store (a
- * file, WAL). Prints the process's CPU time (the figure that holds on a loaded machine) and wall
- * time of each, and the overhead.
+ * file, WAL); the two jobs of a run are appended to chunk by chunk in turn (which first
+ * alternating), each call timed. Prints the process's CPU time (the figure that holds on a
+ * loaded machine) and wall time of each, and the overhead. With ROUNDS (default 1), each chunk
+ * size runs that many pairs of jobs and prints the medians: the store's own noise from run
+ * to run is larger than scanning's part, which is why the two are interleaved.
  *
  *   cmake --preset release && cmake --build build/release --target sl_server
  *   cc -O2 -D_GNU_SOURCE -Isrc bench/log_scan.c build/release/libsl_server.a \
  *      build/release/libsl_{sched,plan,config,expr,jobspec,exec,store,flags,scan,base}.a \
  *      $(pkg-config --libs libmicrohttpd libcurl libgit2 sqlite3 libpq libsodium jansson \
  *      libpcre2-8 libfyaml libarchive) -lm -lpthread -o /tmp/log_scan
- *   /tmp/log_scan /tmp/log_scan.db [MB]
+ *   /tmp/log_scan /tmp/log_scan.db [MB [ROUNDS]]
  */
 #include "base/compat.h"
 #include "base/alloc.h"
@@ -48,6 +51,18 @@ static void make_log(struct sl_str *s, size_t bytes)
     }
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, size_t n)
+{
+    qsort(v, n, sizeof(*v), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 static int64_t new_job(struct sl_store *st, int64_t project, struct sl_error *err)
 {
     struct sl_store_job j = {.name = (char *)"bench",
@@ -77,6 +92,9 @@ int main(int argc, char **argv)
         return 2;
     }
     size_t mb = argc > 2 ? (size_t)atoi(argv[2]) : 32;
+    size_t rounds = argc > 3 && atoi(argv[3]) > 0 ? (size_t)atoi(argv[3]) : 1;
+    if (rounds > 64)
+        rounds = 64;
     struct sl_error err = SL_ERROR_INIT;
     struct sl_server s = {0};
     struct sl_str log = SL_STR_INIT;
@@ -96,31 +114,48 @@ int main(int argc, char **argv)
     printf("%s, a log of %.1f MB\n", sl_store_backend(s.st), (double)log.len / 1048576.0);
     static const size_t chunks[] = {4096, 65536, 1048576};
     for (size_t c = 0; c < SL_ARRAY_LEN(chunks); c++) {
-        double cpu[2], wall[2];
-        for (int scan = 0; scan < 2; scan++) {
-            int64_t job = new_job(s.st, project, &err);
-            if (job < 0) {
-                fprintf(stderr, "log_scan: %s\n", sl_error_format(&err));
-                return 1;
-            }
-            double c0 = cpu_now();
-            int64_t w0 = sl_time_mono_ns();
-            for (size_t at = 0; at < log.len; at += chunks[c]) {
-                size_t n = SL_MIN(chunks[c], log.len - at);
-                int rc = scan ? sl_srv_log_append(&s, job, log.buf + at, n, 0, NULL, &err)
-                              : sl_store_log_append(s.st, job, log.buf + at, n, 0, NULL, &err);
-                if (rc < 0) {
+        double cpu[2][64], wall[2][64], added[64];
+        for (size_t round = 0; round < rounds; round++) {
+            /* the two jobs' appends interleaved chunk by chunk (which goes first alternating),
+             * each timed on its own: the machine's and the store's drift over a run is then
+             * the same for both */
+            int64_t job[2];
+            for (int k = 0; k < 2; k++)
+                if ((job[k] = new_job(s.st, project, &err)) < 0) {
                     fprintf(stderr, "log_scan: %s\n", sl_error_format(&err));
                     return 1;
                 }
+            cpu[0][round] = cpu[1][round] = wall[0][round] = wall[1][round] = 0;
+            size_t i = 0;
+            for (size_t at = 0; at < log.len; at += chunks[c], i++) {
+                size_t n = SL_MIN(chunks[c], log.len - at);
+                for (int k = 0; k < 2; k++) {
+                    int scan = (int)(i + round) % 2 ? !k : k;
+                    double c0 = cpu_now();
+                    int64_t w0 = sl_time_mono_ns();
+                    int rc =
+                        scan ? sl_srv_log_append(&s, job[1], log.buf + at, n, 0, NULL, &err)
+                             : sl_store_log_append(s.st, job[0], log.buf + at, n, 0, NULL, &err);
+                    cpu[scan][round] += cpu_now() - c0;
+                    wall[scan][round] += (double)(sl_time_mono_ns() - w0) / 1e9;
+                    if (rc < 0) {
+                        fprintf(stderr, "log_scan: %s\n", sl_error_format(&err));
+                        return 1;
+                    }
+                }
             }
-            cpu[scan] = cpu_now() - c0;
-            wall[scan] = (double)(sl_time_mono_ns() - w0) / 1e9;
+            added[round] = 100.0 * (cpu[1][round] - cpu[0][round]) / cpu[0][round];
         }
+        double added_median = median(added, rounds), store_cpu = median(cpu[0], rounds),
+               scan_cpu = median(cpu[1], rounds), store_wall = median(wall[0], rounds),
+               scan_wall = median(wall[1], rounds);
         printf("  chunks of %4zu KiB: store only %.3f s CPU (%.3f s wall), with scanning %.3f s "
-               "CPU (%.3f s wall): +%.1f%% CPU, %.0f MB/s of log handled with scanning\n",
-               chunks[c] >> 10, cpu[0], wall[0], cpu[1], wall[1],
-               100.0 * (cpu[1] - cpu[0]) / cpu[0], (double)log.len / 1048576.0 / cpu[1]);
+               "CPU (%.3f s wall): +%.1f%% CPU, %.0f MB/s of log handled with scanning",
+               chunks[c] >> 10, store_cpu, store_wall, scan_cpu, scan_wall,
+               100.0 * (scan_cpu - store_cpu) / store_cpu, (double)log.len / 1048576.0 / scan_cpu);
+        if (rounds > 1)
+            printf(" (medians of %zu rounds; the rounds' own: %+.1f%%)", rounds, added_median);
+        printf("\n");
     }
     sl_str_release(&log);
     sl_srv_scan_free(&s);
