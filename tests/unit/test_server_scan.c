@@ -189,7 +189,7 @@ TEST(a_long_log_in_small_chunks_scans_from_the_tail_it_keeps)
         for (size_t end = log.len + 9000 + 77 * (size_t)t; log.len < end; i++)
             sl_str_addf(&log, "[%zu] CC src/module_%zu.o -O2 -Wall ok\n", i, i % 97);
         /* each token over a boundary somewhere in it */
-        sl_str_addf(&log, "cloning with " TOKEN_HEAD "%.*s%s\n", t, "XYZ", TOKEN_BODY + t);
+        sl_str_addf(&log, "cloning with " TOKEN_HEAD "%.*s%s\n", t, "XYZ", &TOKEN_BODY[t]);
     }
     struct sl_error err = SL_ERROR_INIT;
     for (size_t at = 0; at < log.len; at += 1000)
