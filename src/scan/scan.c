@@ -789,6 +789,12 @@ size_t sl_scan_newlines(const char *p, size_t n)
 int sl_scan_text(const struct sl_scan *s, const char *path, const char *text, size_t len,
                  sl_scan_hit_fn fn, void *ctx)
 {
+    return sl_scan_text_part(s, path, text, len, 0, NULL, fn, ctx);
+}
+
+int sl_scan_text_part(const struct sl_scan *s, const char *path, const char *text, size_t len,
+                      size_t start, bool *more, sl_scan_hit_fn fn, void *ctx)
+{
     struct matcher *m = matcher_get();
     size_t nplaces = s->nkw;
     struct places *places;
@@ -804,7 +810,15 @@ int sl_scan_text(const struct sl_scan *s, const char *path, const char *text, si
         places = m->places;
         m->busy = true;
     }
-    find_places(s, places, text, len);
+    if (start > len)
+        start = len;
+    if (more)
+        *more = false;
+    find_places(s, places, text + start, len - start);
+    if (start)
+        for (size_t j = 0; j < nplaces; j++)
+            for (size_t k = 0; k < places[j].n; k++)
+                places[j].at[k] += start;
     /* a finding's line: counted from the last finding's (of any rule), on or back */
     size_t line_at = 0, line_no = 1;
     int stop = 0;
@@ -823,8 +837,12 @@ int sl_scan_text(const struct sl_scan *s, const char *path, const char *text, si
             continue;
         if (r->path && (!path || !matches(r->path, path, strlen(path), m)))
             continue;
+        if (more && !r->nkeywords) { /* it may match anywhere after LEN too */
+            *more = true;
+            break;
+        }
         pcre2_match_data *md = m->md;
-        size_t at = 0;
+        size_t at = start;
         while (at <= len && !stop) {
             /* The regex runs only around the lines that hold a keyword: from the start of
              * the next such line, taking a match that starts on that line (and may reach
@@ -849,9 +867,14 @@ int sl_scan_text(const struct sl_scan *s, const char *path, const char *text, si
             }
             /* on the line alone first; a match that would go on past it (PARTIAL) is tried
              * again on the window */
-            int mrc =
-                pcre2_match(r->regex, (PCRE2_SPTR)text, subject, from,
-                            r->nkeywords && subject < len ? PCRE2_PARTIAL_SOFT : 0, md, m->mc);
+            int mrc = pcre2_match(r->regex, (PCRE2_SPTR)text, subject, from,
+                                  r->nkeywords && (subject < len || more) ? PCRE2_PARTIAL_SOFT : 0,
+                                  md, m->mc);
+            if (mrc == PCRE2_ERROR_PARTIAL && more && kw_line_end + WINDOW > len) {
+                *more = true; /* the window reaches past LEN: the text after it decides */
+                stop = 1;
+                break;
+            }
             if (mrc == PCRE2_ERROR_PARTIAL)
                 mrc = pcre2_match(r->regex, (PCRE2_SPTR)text, SL_MIN(len, kw_line_end + WINDOW),
                                   from, 0, md, m->mc);
@@ -913,6 +936,8 @@ int sl_scan_text(const struct sl_scan *s, const char *path, const char *text, si
         places_free(places, nplaces);
     else
         m->busy = false;
+    if (more && *more)
+        return 0;
     return stop;
 }
 

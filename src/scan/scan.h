@@ -61,6 +61,19 @@ size_t sl_scan_rule_count(const struct sl_scan *s);
 int sl_scan_text(const struct sl_scan *s, const char *path, const char *text, size_t len,
                  sl_scan_hit_fn fn, void *ctx);
 
+/* As sl_scan_text, for a text met in parts (a job's log in chunks), findings identical to
+ * those of the whole text's scan:
+ * - START: only what starts at or after byte START of TEXT is looked for (a line's start:
+ *   the bytes before it are the text a regex may look back on); places and lines are still
+ *   TEXT's own, counted from byte 0.
+ * - MORE (NULL: TEXT ends at LEN): TEXT goes on past LEN, which ends a line. *MORE is set,
+ *   and the scan stops (findings reported so far are then to be thrown away), when a finding
+ *   could depend on the bytes after LEN: a match on a keyword's line that may go on past the
+ *   line (it can reach 64 KiB past it), or a rule without keywords. Scan a longer text then.
+ * Findings that end at or before LEN are exactly the whole text's otherwise. */
+int sl_scan_text_part(const struct sl_scan *s, const char *path, const char *text, size_t len,
+                      size_t start, bool *more, sl_scan_hit_fn fn, void *ctx);
+
 /* The line of F in TEXT with the secret, and every other copy of it on that line, replaced:
  * its first 4 characters are kept when it is at least 16 long (they name the kind: AKIA,
  * ghp_), the rest is `*****`; at most 80 bytes of the line on each side. Caller frees. */

@@ -384,54 +384,80 @@ static int on_hit(void *ctx, const struct sl_scan_finding *f)
  * dropped, the specific one says more */
 #define GENERIC_RULE "generic-secret"
 
-static void drop_generic_overlaps(struct hits *h)
+/* Of F[0..N), what is kept (moved to the front): the count */
+static size_t drop_generic_overlaps(struct sl_scan_finding *fs, size_t n)
 {
     size_t kept = 0;
-    for (size_t i = 0; i < h->n; i++) {
-        const struct sl_scan_finding *f = &h->f[i];
+    for (size_t i = 0; i < n; i++) {
+        const struct sl_scan_finding *f = &fs[i];
         bool drop = false;
-        for (size_t k = 0; k < h->n && !drop && !strcmp(f->rule_id, GENERIC_RULE); k++)
-            drop = strcmp(h->f[k].rule_id, GENERIC_RULE) && h->f[k].start < f->end &&
-                   f->start < h->f[k].end;
+        for (size_t k = 0; k < n && !drop && !strcmp(f->rule_id, GENERIC_RULE); k++)
+            drop =
+                strcmp(fs[k].rule_id, GENERIC_RULE) && fs[k].start < f->end && f->start < fs[k].end;
         if (!drop)
-            h->f[kept++] = *f;
+            fs[kept++] = *f;
     }
-    h->n = kept;
+    return kept;
 }
 
-/* Scans TEXT (LEN bytes, the log's bytes from BASE) of job JOB_ID and records what is found
- * after byte SKIP of it. */
-static void scan_region(struct sl_server *s, const struct sl_scan *sc, int64_t job_id,
-                        const char *text, size_t len, int64_t base, size_t skip)
+/* One piece of the log scanned: TEXT[0..LEN), the log's bytes from BASE, findings that start
+ * at or after START of it (a line's start), those ending at or before SKIP found before. */
+struct piece {
+    const char *text;
+    size_t len, start, skip;
+    int64_t base;
+    int64_t first_line; /* the log's line of TEXT[0] (0: not known) */
+    size_t from, n;     /* its findings in the hits: [FROM, FROM + N) */
+};
+
+/* Scans P into H (after what H holds). False, with nothing added, when P's findings may
+ * depend on the bytes after it (MORE: P's text goes on past its LEN). */
+static bool scan_piece(const struct sl_scan *sc, struct piece *p, struct hits *h, bool cont)
 {
-    struct hits *h = sl_xmalloc(sizeof(*h)); /* 18 KiB: zeroing it cost more than a 4 KiB scan */
-    struct sl_error err = SL_ERROR_INIT;
-    h->n = 0;
-    h->skip_before = skip;
-    sl_scan_text(sc, NULL, text, len, on_hit, h);
-    drop_generic_overlaps(h);
-    if (h->n == 0)
-        goto out;
-    /* the log's line of TEXT's first byte: the log's newlines now (this chunk's included)
-     * less those in TEXT, which are those before the last finding (its line, counted by
-     * the scan) and after it; looked up only when something was found */
-    int64_t total = -1, first_line = 0;
-    const struct sl_scan_finding *last = &h->f[0];
-    for (size_t i = 1; i < h->n; i++)
+    bool more = false;
+    size_t before = h->n; /* findings go straight in after the earlier pieces' */
+    h->skip_before = p->skip;
+    sl_scan_text_part(sc, NULL, p->text, p->len, p->start, cont ? &more : NULL, on_hit, h);
+    if (more) {
+        h->n = before;
+        return false;
+    }
+    /* gitleaks' habit, within the piece (the pieces' findings lie on different lines) */
+    p->from = before;
+    p->n = drop_generic_overlaps(h->f + before, h->n - before);
+    h->n = before + p->n;
+    return true;
+}
+
+/* The log's line of P's byte 0 from the log's LINES newlines after P's end (which is the
+ * log's end then): those before the last of P's findings (its line, counted by the scan) and
+ * after it; 0 when P has no finding or LINES is not known. */
+static int64_t first_line_at_end(const struct piece *p, const struct hits *h, int64_t lines)
+{
+    if (!p->n || lines < 0)
+        return 0;
+    const struct sl_scan_finding *last = &h->f[p->from];
+    for (size_t i = p->from + 1; i < p->from + p->n; i++)
         if (h->f[i].start > last->start)
             last = &h->f[i];
-    if (sl_store_log_lines(s->st, job_id, &total, &err) == 0 && total >= 0)
-        first_line = total - (int64_t)(last->line - 1) -
-                     (int64_t)sl_scan_newlines(text + last->start, len - last->start) + 1;
-    sl_error_release(&err);
-    for (size_t i = 0; i < h->n; i++) {
-        const struct sl_scan_finding *f = &h->f[i];
-        char *ex = sl_scan_redact_among(text, f, h->f, h->n);
+    return lines - (int64_t)(last->line - 1) -
+           (int64_t)sl_scan_newlines(p->text + last->start, p->len - last->start) + 1;
+}
+
+/* Records P's findings (in H) of job JOB_ID. */
+static void record_piece(struct sl_server *s, int64_t job_id, const struct piece *p,
+                         const struct hits *h)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    const struct sl_scan_finding *all = h->f + p->from;
+    for (size_t i = 0; i < p->n; i++) {
+        const struct sl_scan_finding *f = &all[i];
+        char *ex = sl_scan_redact_among(p->text, f, all, p->n);
         struct sl_store_secret_finding row = {
             .job_id = job_id,
             .rule = (char *)f->rule_id,
-            .line = first_line > 0 ? first_line + (int64_t)f->line - 1 : 0,
-            .place = base + (int64_t)f->start,
+            .line = p->first_line > 0 ? p->first_line + (int64_t)f->line - 1 : 0,
+            .place = p->base + (int64_t)f->start,
             .excerpt = ex,
         };
         bool added = false;
@@ -448,8 +474,60 @@ static void scan_region(struct sl_server *s, const struct sl_scan *sc, int64_t j
         sl_error_release(&err);
         free(ex);
     }
-out:
+}
+
+/* Scans TEXT (LEN bytes, the log's bytes from BASE, ending where the log ends, which has
+ * LINES newlines then: -1 when not known) of job JOB_ID and records what is found after byte
+ * SKIP of it. */
+static void scan_region(struct sl_server *s, const struct sl_scan *sc, int64_t job_id,
+                        const char *text, size_t len, int64_t base, size_t skip, int64_t lines)
+{
+    struct hits *h = sl_xmalloc(sizeof(*h)); /* 18 KiB: zeroing it cost more than a 4 KiB scan */
+    h->n = 0;
+    struct piece p = {.text = text, .len = len, .skip = skip, .base = base};
+    scan_piece(sc, &p, h, false);
+    p.first_line = first_line_at_end(&p, h, lines);
+    record_piece(s, job_id, &p, h);
     free(h);
+}
+
+/* A chunk (DATA, LEN bytes, the log's bytes from BASE to its end, which has LINES newlines
+ * then) that continues CARRIED (CLEN bytes, a line's start up to the chunk, of which the
+ * first SKIP were scanned with the chunk before), scanned without copying the chunk: the
+ * carried bytes and the chunk's first line (the line they continue) in one text, then the
+ * chunk from its second line where it is. The findings are those of the two joined, as long
+ * as nothing found on the joint lines may go on into the chunk's next ones (a private key
+ * begun there, a rule without keywords): then false, nothing recorded, and the caller scans
+ * the two joined. TEXT is the carried bytes, to which the chunk's first line is added. */
+static bool scan_split(struct sl_server *s, const struct sl_scan *sc, int64_t job_id,
+                       struct sl_str *text, size_t skip, int64_t text_base, const char *data,
+                       size_t len, int64_t base, int64_t lines)
+{
+    const char *nl = memchr(data, '\n', len);
+    if (!nl || nl + 1 == data + len)
+        return false;
+    size_t first = (size_t)(nl + 1 - data), clen = text->len;
+    sl_str_add(text, data, first);
+    struct hits *h = sl_xmalloc(sizeof(*h));
+    h->n = 0;
+    struct piece joint = {.text = text->buf, .len = text->len, .skip = skip, .base = text_base};
+    struct piece rest = {.text = data, .len = len, .start = first, .base = base};
+    bool ok = scan_piece(sc, &joint, h, true);
+    if (ok) {
+        scan_piece(sc, &rest, h, false);
+        /* the log's line of the chunk's byte 0: from its last finding, else from its count */
+        int64_t chunk_line = rest.n       ? first_line_at_end(&rest, h, lines)
+                             : lines >= 0 ? lines - (int64_t)sl_scan_newlines(data, len) + 1
+                                          : 0;
+        rest.first_line = chunk_line;
+        joint.first_line =
+            chunk_line > 0 ? chunk_line - (int64_t)sl_scan_newlines(text->buf, clen) : 0;
+        record_piece(s, job_id, &joint, h);
+        record_piece(s, job_id, &rest, h);
+    }
+    sl_str_truncate(text, clen); /* the caller's carried bytes as they were */
+    free(h);
+    return ok;
 }
 
 /* Where in the earlier bytes T[0..N) scanning must start again so that a secret cut by the
@@ -487,11 +565,17 @@ static size_t rescan_from(const char *t, size_t n)
     return cut;
 }
 
+/* A chunk at least this long that continues a kept tail is scanned where it is, only its
+ * first line copied after the tail's bytes (a smaller one is copied: two scans cost more) */
+#define SPLIT_MIN (16u << 10)
+
 int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, size_t len,
                       int64_t now, int64_t *end_out, struct sl_error *err)
 {
-    int64_t end = 0;
-    int rc = sl_store_log_append(s->st, job_id, data, len, now, &end, err);
+    int64_t end = 0, lines = -1;
+    /* the log's newlines after the append, from the count the store makes for its line
+     * index: a finding's line without a query (a restart loses nothing, the store has it) */
+    int rc = sl_store_log_append_lines(s->st, job_id, data, len, now, &end, &lines, err);
     if (end_out && (rc == 0 || rc == SL_ELIMIT))
         *end_out = end;
     if ((rc < 0 && rc != SL_ELIMIT) || end <= 0 || !default_scan(s))
@@ -503,6 +587,7 @@ int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, siz
      * before SKIP in it found with the chunk before */
     const char *scan = NULL;
     size_t scan_len = 0, cut = 0, skip = 0;
+    bool split = false;       /* SCAN is the tail's bytes alone: the chunk is scanned where it is */
     const char *whole = NULL; /* the log's last bytes up to END when read back: WHOLE_LEN */
     size_t whole_len = 0;
     if (rc == 0) {
@@ -522,7 +607,9 @@ int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, siz
             whole = text.buf, whole_len = text.len;
             scan = text.buf + cut, scan_len = text.len - cut;
         } else if (text.len) { /* the tail's bytes from CUT, then the chunk */
-            sl_str_add(&text, data, len);
+            split = len >= SPLIT_MIN;
+            if (!split)
+                sl_str_add(&text, data, len);
             scan = text.buf, scan_len = text.len;
         } else { /* nothing before the chunk to scan again: the chunk where it is */
             cut = (size_t)(start - from);
@@ -549,7 +636,14 @@ int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, siz
         tail_put(s->tails, job_id, &key, end, NULL, 0, whole, whole_len);
     else if (rc == 0 && len)
         tail_put(s->tails, job_id, &key, end, data, len, data, len);
-    scan_region(s, sc, job_id, scan ? scan : "", scan_len, from + (int64_t)cut, skip);
+    if (split &&
+        !scan_split(s, sc, job_id, &text, skip, from + (int64_t)cut, data, len, start, lines)) {
+        sl_str_add(&text, data, len); /* the joint lines may go on into the chunk: joined */
+        split = false;
+        scan = text.buf, scan_len = text.len;
+    }
+    if (!split)
+        scan_region(s, sc, job_id, scan ? scan : "", scan_len, from + (int64_t)cut, skip, lines);
     rules_put(s, slot, own);
     goto out;
 fail:

@@ -37,6 +37,13 @@ static int insert_chunk(struct db_conn *dc, int64_t job_id, int64_t seq, int64_t
 int sl_store_log_append(struct sl_store *st, int64_t job_id, const void *data, size_t len,
                         int64_t now, int64_t *end_out, struct sl_error *err)
 {
+    return sl_store_log_append_lines(st, job_id, data, len, now, end_out, NULL, err);
+}
+
+int sl_store_log_append_lines(struct sl_store *st, int64_t job_id, const void *data, size_t len,
+                              int64_t now, int64_t *end_out, int64_t *lines_out,
+                              struct sl_error *err)
+{
     struct db_conn dc;
     struct db_rows rows = {0};
     int64_t end = 0, max = sl_db_options(st)->max_log_bytes;
@@ -79,6 +86,8 @@ int sl_store_log_append(struct sl_store *st, int64_t job_id, const void *data, s
         start += (int64_t)take;
     }
     end = start;
+    if (lines_out)
+        *lines_out = lines;
     if (take < len) {
         /* the last line says why the log ends here; the log is then longer than the cap,
          * which is how later appends (and the runner API) know it is closed */
@@ -95,6 +104,8 @@ int sl_store_log_append(struct sl_store *st, int64_t job_id, const void *data, s
         if (rc == 0) {
             end = start + n;
             capped = true;
+            if (lines_out)
+                *lines_out = lines < 0 ? -1 : lines + count_newlines(note, (size_t)n);
         }
     }
     if (rc == SL_ENOENT)

@@ -390,6 +390,13 @@ int sl_store_job_reports_by_pipeline(struct sl_store *st, int64_t pipeline_id,
  * than the cap). SL_ENOENT when the job does not exist. */
 int sl_store_log_append(struct sl_store *st, int64_t job_id, const void *data, size_t len,
                         int64_t now, int64_t *end_out, struct sl_error *err);
+/* As sl_store_log_append, and *LINES_OUT (may be NULL) gets what sl_store_log_lines would
+ * answer right after it (the newlines up to the log's end, -1 for a log stored before the
+ * line index), from the count the append makes for the line index anyway: no query. Set
+ * when *END_OUT is. */
+int sl_store_log_append_lines(struct sl_store *st, int64_t job_id, const void *data, size_t len,
+                              int64_t now, int64_t *end_out, int64_t *lines_out,
+                              struct sl_error *err);
 /* Appends up to MAX bytes (capped at SL_STORE_LOG_READ_MAX) of the log from byte OFFSET to
  * OUT; *next_out gets the offset to read from next (OFFSET + bytes read). Reading at or past
  * the end reads nothing. */

@@ -446,6 +446,81 @@ TEST(a_rule_without_keywords_runs_on_every_text)
     sl_scan_free(s);
 }
 
+/* A text scanned in two parts (sl_scan_text_part: the first lines with MORE, then the rest
+ * from its START) gives the whole text's findings, at the whole text's places and lines; a
+ * key begun in the first part, or a rule without keywords, asks for the text after it. */
+struct found {
+    struct sl_scan_finding f[16];
+    size_t n;
+};
+
+static int on_found(void *ctx, const struct sl_scan_finding *f)
+{
+    struct found *h = ctx;
+    if (h->n < 16)
+        h->f[h->n++] = *f;
+    return 0;
+}
+
+static bool found_same(const struct found *a, const struct found *b)
+{
+    size_t same = 0;
+    for (size_t i = 0; i < a->n; i++)
+        for (size_t k = 0; k < b->n; k++)
+            same += !strcmp(a->f[i].rule_id, b->f[k].rule_id) && a->f[i].start == b->f[k].start &&
+                    a->f[i].end == b->f[k].end && a->f[i].line == b->f[k].line;
+    return a->n == b->n && same == a->n;
+}
+
+TEST(a_text_in_two_parts_finds_what_the_whole_finds)
+{
+    struct sl_scan *s = NULL;
+    struct sl_error err = SL_ERROR_INIT;
+    CHECK_INT_EQ(sl_scan_default(&s, &err), 0);
+    if (!s)
+        return;
+    const char *text = "[1] ok\nGITHUB_TOKEN=ghp_bS3rINYahugJR6AH0PkcLNDMT3wTMLS0eF1b\n"
+                       "ghp_fXAkLhwnZpdqlpMn6Oo8FHzdMoL7yLZ1o8pi at a line's start\n[2] ok\n"
+                       "SLACK_BOT_TOKEN=xoxb-028124351434-N6dK0N0K99B4lO72dQeGSG1b\n";
+    size_t len = strlen(text);
+    struct found whole = {0}, parts = {0};
+    sl_scan_text(s, NULL, text, len, on_found, &whole);
+    CHECK(whole.n >= 3); /* the generic rule finds some of them too */
+    /* every cut at a line's end */
+    for (const char *nl = text; (nl = strchr(nl, '\n')) != NULL && nl[1]; nl++) {
+        size_t cut = (size_t)(nl + 1 - text);
+        bool more = true;
+        parts.n = 0;
+        sl_scan_text_part(s, NULL, text, cut, 0, &more, on_found, &parts);
+        CHECK(!more);
+        sl_scan_text_part(s, NULL, text, len, cut, NULL, on_found, &parts);
+        sl_test_case_begin(nl + 1);
+        CHECK(found_same(&whole, &parts));
+        sl_test_case_end();
+    }
+    /* a key begun in the first part goes on past it */
+    const char *key = "x\n-----BEGIN RSA PRIVATE KEY-----\n"
+                      "i6DPvldcP/w5GsIzSmL4dujeBSRah+GLV6K0F+w0Plsx/YTXzOBn/ZyEG98le8k3\n"
+                      "-----END RSA PRIVATE KEY-----\n";
+    bool more = false;
+    parts.n = 0;
+    sl_scan_text_part(s, NULL, key, strlen("x\n-----BEGIN RSA PRIVATE KEY-----\n"), 0, &more,
+                      on_found, &parts);
+    CHECK(more);
+    CHECK_INT_EQ(parts.n, 0);
+    sl_scan_free(s);
+    /* a rule without keywords may match anywhere after the part */
+    const char *rules = "[[rules]]\nid = 'any'\nregex = '''[0-9]{4}'''\n";
+    s = NULL;
+    CHECK_INT_EQ(sl_scan_load(&s, rules, strlen(rules), "any.toml", &err), 0);
+    if (!s)
+        return;
+    more = false;
+    sl_scan_text_part(s, NULL, "a 1234\n", 7, 0, &more, on_found, &parts);
+    CHECK(more);
+    sl_scan_free(s);
+}
+
 /* Each finding's line, counted from another rule's finding before or after it (findings come
  * rule by rule), in a text long enough for the counting's blocks; and a scan run from a
  * finding's callback (its own keyword places, the outer scan's intact). */

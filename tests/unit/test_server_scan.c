@@ -218,6 +218,89 @@ TEST(a_long_log_in_small_chunks_scans_from_the_tail_it_keeps)
     fixture_close(&f);
 }
 
+/* Filler lines up to byte TARGET of LOG, the last one cut to end exactly there. */
+static void pad_to(struct sl_str *log, size_t target, size_t *i)
+{
+    for (; log->len + 80 < target; (*i)++)
+        sl_str_addf(log, "[%zu] CC src/module_%zu.o -O2 -Wall ok\n", *i, *i % 97);
+    size_t n = target - log->len;
+    for (size_t k = 0; k + 1 < n; k++)
+        sl_str_addc(log, k % 10 ? 'x' : ' ');
+    if (n)
+        sl_str_addc(log, '\n');
+}
+
+/* Chunks of 32 KiB, each cut mid-line, so the server scans the carried partial line and the
+ * chunk's first line joined and the chunk's other lines where they are: a token on a chunk's
+ * first line after a carried "cloning with ", one cut inside, one at the start of a chunk's
+ * second line, a private key begun on a chunk's first line and ended lines later (that joint
+ * must be scanned with the chunk), and after a restart of the server's scan state (tails
+ * lost: read back from the store) a token on the first line again: each found once, at its
+ * place and its line of the log, the excerpt the whole line. */
+TEST(big_chunks_cut_mid_line_find_what_the_joined_log_holds_at_its_lines)
+{
+    struct fixture f;
+    bool opened = fixture_open(&f);
+    CHECK(opened);
+    if (!opened)
+        return;
+    int64_t job = 0;
+    int64_t pid = pipeline(&f, NULL, &job, 1);
+    CHECK(pid > 0);
+    const size_t C = 32768;
+    struct sl_str log = SL_STR_INIT;
+    size_t i = 0;
+    pad_to(&log, C - 13, &i); /* chunk 1 ends after "cloning with " */
+    sl_str_adds(&log, "cloning with " TOKEN_HEAD TOKEN_BODY " done\n");
+    pad_to(&log, 2 * C - 20, &i); /* chunk 2 ends inside the token */
+    sl_str_adds(&log, "cloning with " TOKEN_HEAD TOKEN_BODY "\n");
+    pad_to(&log, 3 * C + 10, &i); /* chunk 3 ends mid-line, the token on chunk 4's second */
+    sl_str_addf(&log, "[x] step done\n" TOKEN_HEAD "A%s set\n", &TOKEN_BODY[1]);
+    pad_to(&log, 4 * C - 12, &i); /* chunk 4 ends inside the key's BEGIN line */
+    sl_str_adds(&log, "-----BEGIN RSA PRIVATE KEY-----\n");
+    for (int k = 0; k < 4; k++)
+        sl_str_adds(&log, "i6DPvldcP/w5GsIzSmL4dujeBSRah+GLV6K0F+w0Plsx/YTXzOBn/ZyEG98le8k3\n");
+    sl_str_adds(&log, "-----END RSA PRIVATE KEY-----\n");
+    pad_to(&log, 6 * C - 13, &i); /* chunk 6 (after the restart) ends after "cloning with " */
+    sl_str_addf(&log, "cloning with " TOKEN_HEAD "B%s done\n", &TOKEN_BODY[1]);
+    pad_to(&log, 7 * C + 300, &i);
+    struct sl_error err = SL_ERROR_INIT;
+    for (size_t at = 0; at < log.len; at += C) {
+        if (at == 6 * C) { /* the server restarts: its tails and line counts are gone */
+            sl_srv_scan_free(&f.s);
+            sl_srv_scan_init(&f.s);
+        }
+        CHECK_INT_EQ(
+            sl_srv_log_append(&f.s, job, log.buf + at, SL_MIN(C, log.len - at), 0, NULL, &err), 0);
+    }
+    CHECK_INT_EQ(stats(&f).tails_read_back, 1);
+    struct sl_store_secret_finding *fs = NULL;
+    size_t n = 0, right = 0, whole = 0;
+    struct sl_store_page page = {.limit = 100};
+    CHECK_INT_EQ(sl_store_secret_finding_list(f.s.st, f.project, &page, &fs, &n, &err), 0);
+    for (size_t k = 0; k < n; k++) {
+        int64_t line = 1;
+        for (int64_t b = 0; b < fs[k].place && b < (int64_t)log.len; b++)
+            line += log.buf[b] == '\n';
+        sl_test_case_begin(fs[k].excerpt);
+        CHECK_INT_EQ(fs[k].line, line);
+        sl_test_case_end();
+        right += fs[k].line == line;
+        /* the excerpt starts where the line does: the carried part is in it */
+        const char *ls = log.buf + fs[k].place;
+        while (ls > log.buf && ls[-1] != '\n')
+            ls--;
+        whole += !strncmp(fs[k].excerpt, ls, SL_MIN((size_t)(log.buf + fs[k].place - ls), 12));
+    }
+    CHECK_INT_EQ(n, 5);
+    CHECK_INT_EQ(right, 5);
+    CHECK_INT_EQ(whole, 5);
+    sl_store_secret_findings_free(fs, n);
+    sl_error_release(&err);
+    sl_str_release(&log);
+    fixture_close(&f);
+}
+
 TEST(a_job_of_a_pipeline_without_a_commit_is_looked_up_once)
 {
     struct fixture f;

@@ -1179,8 +1179,11 @@ STORE_TEST(logs)
     CHECK_INT_EQ(rc, 0);
     /* past the cap: what fits is stored, then a last line saying why the log ends there */
     int64_t capped_end = 0;
-    rc = sl_store_log_append(small, job, "abc\nx", 5, 5, &capped_end, NULL);
+    int64_t capped_lines = -1, lines_then = -1;
+    rc = sl_store_log_append_lines(small, job, "abc\nx", 5, 5, &capped_end, &capped_lines, NULL);
     CHECK_INT_EQ(rc, SL_ELIMIT);
+    CHECK_OK(sl_store_log_lines(small, job, &lines_then, &e_));
+    CHECK_INT_EQ(capped_lines, lines_then); /* the note's line counted */
     int rc2 = sl_store_log_append(small, job, "y", 1, 5, NULL, NULL);
     CHECK_INT_EQ(rc2, SL_ELIMIT);
     int64_t capped = 0;
@@ -1213,8 +1216,13 @@ STORE_TEST(log_lines)
     CHECK_OK(sl_store_log_lines(st, job, &lines, &e_));
     CHECK_INT_EQ(lines, 0);
     const char *parts[] = {"one\ntw", "o\n", "thr", "ee", "\nfour\nfive\nsi", "x\n"};
-    for (size_t i = 0; i < SL_ARRAY_LEN(parts); i++)
-        CHECK_OK(sl_store_log_append(st, job, parts[i], strlen(parts[i]), 1, NULL, &e_));
+    static const int64_t after[] = {1, 2, 2, 2, 5, 6}; /* what the append says it holds */
+    for (size_t i = 0; i < SL_ARRAY_LEN(parts); i++) {
+        int64_t told = -1;
+        CHECK_OK(
+            sl_store_log_append_lines(st, job, parts[i], strlen(parts[i]), 1, NULL, &told, &e_));
+        CHECK_INT_EQ(told, after[i]);
+    }
     /* one\ntwo\nthree\nfour\nfive\nsix\n */
     static const int64_t want[] = {0, 0, 4, 8, 14, 19, 24, 28, 28};
     for (int64_t line = 0; line < (int64_t)SL_ARRAY_LEN(want); line++) {
