@@ -46,6 +46,7 @@ struct log_tail {
     int64_t job_id;       /* 0: free */
     struct rules_key key; /* the job's pipeline's */
     int64_t end;          /* the log's length when BUF[0..LEN) was its end */
+    int64_t lines;        /* its newlines up to END (the store's count); -1: not known */
     uint64_t used;        /* for evicting the least recently logging job */
     /* the log's last bytes, at least SRV_SCAN_OVERLAP when it has them: a chunk that
      * continues them is added at the end, and the buffer slides only when full (twice the
@@ -295,10 +296,11 @@ static void rules_put(struct sl_server *s, struct pipeline_rules *slot, struct s
 static size_t rescan_from(const char *t, size_t n);
 
 /* Adds to TEXT the log of JOB_ID's bytes [FROM, START) kept in memory, from the place in
- * them where a chunk's scan starts (rescan_from: only those are copied), its offset in *CUT;
- * false when they are not kept (kept for another end, or not at all). */
+ * them where a chunk's scan starts (rescan_from: only those are copied), its offset in *CUT,
+ * and the log's newlines before START in *LINES (-1: not known); false when they are not kept
+ * (kept for another end, or not at all). */
 static bool tail_get(struct srv_log_tails *ts, int64_t job_id, int64_t from, int64_t start,
-                     struct sl_str *text, size_t *cut)
+                     struct sl_str *text, size_t *cut, int64_t *lines)
 {
     bool got = false;
     if (!ts)
@@ -312,6 +314,7 @@ static bool tail_get(struct srv_log_tails *ts, int64_t job_id, int64_t from, int
             const char *before = t->buf + t->len - (size_t)(start - from);
             *cut = rescan_from(before, (size_t)(start - from));
             sl_str_add(text, before + *cut, (size_t)(start - from) - *cut);
+            *lines = t->lines;
             t->used = ++ts->clock;
             got = true;
         }
@@ -321,12 +324,14 @@ static bool tail_get(struct srv_log_tails *ts, int64_t job_id, int64_t from, int
     return got;
 }
 
-/* Keeps the end of JOB_ID's log, which is END long now, for its next chunk: the chunk DATA
+/* Keeps the end of JOB_ID's log, which is END long now with LINES newlines, for its next
+ * chunk: the chunk DATA
  * (N bytes) added to what is kept when it continues that, else the last bytes of WHOLE
  * (WLEN bytes of the log up to END; DATA NULL: WHOLE only). Only forward (two appends of one
  * job racing: the later end wins). */
 static void tail_put(struct srv_log_tails *ts, int64_t job_id, const struct rules_key *key,
-                     int64_t end, const char *data, size_t n, const char *whole, size_t wlen)
+                     int64_t end, int64_t lines, const char *data, size_t n, const char *whole,
+                     size_t wlen)
 {
     if (!ts)
         return;
@@ -339,7 +344,7 @@ static void tail_put(struct srv_log_tails *ts, int64_t job_id, const struct rule
             oldest = &ts->t[i];
     }
     if (!t)
-        t = oldest, t->job_id = job_id, t->end = -1, t->len = 0;
+        t = oldest, t->job_id = job_id, t->end = -1, t->lines = -1, t->len = 0;
     t->key = *key;
     if (end > t->end) {
         if (data && n < SRV_SCAN_OVERLAP && t->end >= 0 && t->end == end - (int64_t)n) {
@@ -356,6 +361,7 @@ static void tail_put(struct srv_log_tails *ts, int64_t job_id, const struct rule
             t->len = k;
         }
         t->end = end;
+        t->lines = lines;
     }
     t->used = ++ts->clock;
     pthread_mutex_unlock(&ts->mu);
@@ -476,6 +482,26 @@ static void record_piece(struct sl_server *s, int64_t job_id, const struct piece
     }
 }
 
+/* Opens one store transaction for what N findings of a chunk write (one commit instead of N);
+ * false when none was opened (one finding, or this thread is in a transaction already: its
+ * writes go in that one). */
+static bool findings_begin(struct sl_server *s, size_t n)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    bool open = n > 1 && sl_store_tx_begin(s->st, 0, &err) == 0;
+    sl_error_release(&err);
+    return open;
+}
+
+static void findings_end(struct sl_server *s, bool open)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    if (open && sl_store_tx_end(s->st, 0, &err) < 0)
+        sl_log(SL_LOG_ERROR, "cannot record a chunk's secret findings", "error",
+               sl_error_format(&err), NULL);
+    sl_error_release(&err);
+}
+
 /* Scans TEXT (LEN bytes, the log's bytes from BASE, ending where the log ends, which has
  * LINES newlines then: -1 when not known) of job JOB_ID and records what is found after byte
  * SKIP of it. */
@@ -487,21 +513,24 @@ static void scan_region(struct sl_server *s, const struct sl_scan *sc, int64_t j
     struct piece p = {.text = text, .len = len, .skip = skip, .base = base};
     scan_piece(sc, &p, h, false);
     p.first_line = first_line_at_end(&p, h, lines);
+    bool tx = findings_begin(s, h->n);
     record_piece(s, job_id, &p, h);
+    findings_end(s, tx);
     free(h);
 }
 
 /* A chunk (DATA, LEN bytes, the log's bytes from BASE to its end, which has LINES newlines
- * then) that continues CARRIED (CLEN bytes, a line's start up to the chunk, of which the
- * first SKIP were scanned with the chunk before), scanned without copying the chunk: the
- * carried bytes and the chunk's first line (the line they continue) in one text, then the
- * chunk from its second line where it is. The findings are those of the two joined, as long
- * as nothing found on the joint lines may go on into the chunk's next ones (a private key
- * begun there, a rule without keywords): then false, nothing recorded, and the caller scans
- * the two joined. TEXT is the carried bytes, to which the chunk's first line is added. */
+ * then, LINES_BEFORE before the chunk: -1 when not known) that continues CARRIED (CLEN bytes, a
+ * line's start up to the chunk, of which the first SKIP were scanned with the chunk before),
+ * scanned without copying the chunk: the carried bytes and the chunk's first line (the line they
+ * continue) in one text, then the chunk from its second line where it is. The findings are those of
+ * the two joined, as long as nothing found on the joint lines may go on into the chunk's next ones
+ * (a private key begun there, a rule without keywords): then false, nothing recorded, and the
+ * caller scans the two joined. TEXT is the carried bytes, to which the chunk's first line is added.
+ */
 static bool scan_split(struct sl_server *s, const struct sl_scan *sc, int64_t job_id,
                        struct sl_str *text, size_t skip, int64_t text_base, const char *data,
-                       size_t len, int64_t base, int64_t lines)
+                       size_t len, int64_t base, int64_t lines, int64_t lines_before)
 {
     const char *nl = memchr(data, '\n', len);
     if (!nl || nl + 1 == data + len)
@@ -515,15 +544,19 @@ static bool scan_split(struct sl_server *s, const struct sl_scan *sc, int64_t jo
     bool ok = scan_piece(sc, &joint, h, true);
     if (ok) {
         scan_piece(sc, &rest, h, false);
-        /* the log's line of the chunk's byte 0: from its last finding, else from its count */
-        int64_t chunk_line = rest.n       ? first_line_at_end(&rest, h, lines)
-                             : lines >= 0 ? lines - (int64_t)sl_scan_newlines(data, len) + 1
-                                          : 0;
+        /* the log's line of the chunk's byte 0: from the count kept with the tail, else from
+         * the chunk's last finding and the newlines after it, else from the chunk's count */
+        int64_t chunk_line = lines < 0           ? 0
+                             : lines_before >= 0 ? lines_before + 1
+                             : rest.n            ? first_line_at_end(&rest, h, lines)
+                                                 : lines - (int64_t)sl_scan_newlines(data, len) + 1;
         rest.first_line = chunk_line;
         joint.first_line =
             chunk_line > 0 ? chunk_line - (int64_t)sl_scan_newlines(text->buf, clen) : 0;
+        bool tx = findings_begin(s, h->n);
         record_piece(s, job_id, &joint, h);
         record_piece(s, job_id, &rest, h);
+        findings_end(s, tx);
     }
     sl_str_truncate(text, clen); /* the caller's carried bytes as they were */
     free(h);
@@ -572,7 +605,7 @@ static size_t rescan_from(const char *t, size_t n)
 int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, size_t len,
                       int64_t now, int64_t *end_out, struct sl_error *err)
 {
-    int64_t end = 0, lines = -1;
+    int64_t end = 0, lines = -1, lines_before = -1; /* before the chunk: kept with the tail */
     /* the log's newlines after the append, from the count the store makes for its line
      * index: a finding's line without a query (a restart loses nothing, the store has it) */
     int rc = sl_store_log_append_lines(s->st, job_id, data, len, now, &end, &lines, err);
@@ -593,7 +626,7 @@ int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, siz
     if (rc == 0) {
         /* the chunk in memory, the bytes before it kept by the tail or read from the store */
         from = start > SRV_SCAN_OVERLAP ? start - SRV_SCAN_OVERLAP : 0;
-        if (from < start && !tail_get(s->tails, job_id, from, start, &text, &cut)) {
+        if (from < start && !tail_get(s->tails, job_id, from, start, &text, &cut, &lines_before)) {
             count(s->tails, s->tails ? &s->tails->stats.tails_read_back : NULL);
             if (sl_store_log_read(s->st, job_id, from, (size_t)(start - from), &text, &next,
                                   &serr) < 0)
@@ -633,11 +666,11 @@ int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, siz
     /* the chunk's end is the log's end (a capped log gets no more); what was read back is
      * kept whole, a chunk after the tail is added to it */
     if (whole_len)
-        tail_put(s->tails, job_id, &key, end, NULL, 0, whole, whole_len);
+        tail_put(s->tails, job_id, &key, end, lines, NULL, 0, whole, whole_len);
     else if (rc == 0 && len)
-        tail_put(s->tails, job_id, &key, end, data, len, data, len);
-    if (split &&
-        !scan_split(s, sc, job_id, &text, skip, from + (int64_t)cut, data, len, start, lines)) {
+        tail_put(s->tails, job_id, &key, end, lines, data, len, data, len);
+    if (split && !scan_split(s, sc, job_id, &text, skip, from + (int64_t)cut, data, len, start,
+                             lines, lines_before)) {
         sl_str_add(&text, data, len); /* the joint lines may go on into the chunk: joined */
         split = false;
         scan = text.buf, scan_len = text.len;

@@ -301,6 +301,27 @@ TEST(big_chunks_cut_mid_line_find_what_the_joined_log_holds_at_its_lines)
     fixture_close(&f);
 }
 
+/* A chunk with several secrets records them in one transaction: every one is there. */
+TEST(a_chunk_with_several_secrets_records_each)
+{
+    struct fixture f;
+    bool opened = fixture_open(&f);
+    CHECK(opened);
+    if (!opened)
+        return;
+    int64_t job = 0;
+    int64_t pid = pipeline(&f, NULL, &job, 1);
+    CHECK(pid > 0);
+    struct sl_str log = SL_STR_INIT;
+    for (int t = 0; t < 3; t++)
+        sl_str_addf(&log, "[%d] ok\ncloning with " TOKEN_HEAD "%.*s%s\n", t, t, "XYZ",
+                    &TOKEN_BODY[t]);
+    append(&f, job, log.buf);
+    CHECK_INT_EQ(findings(&f, pid, job), 3);
+    sl_str_release(&log);
+    fixture_close(&f);
+}
+
 TEST(a_job_of_a_pipeline_without_a_commit_is_looked_up_once)
 {
     struct fixture f;
