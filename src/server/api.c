@@ -474,6 +474,25 @@ json_t *sl_srv_job_json(struct sl_server *s, const struct sl_store_job *j, bool 
     return o;
 }
 
+/* Whether a pipeline with JOBS (N) may have downstream pipelines: only its bridge jobs make
+ * them (bridge.c), and every attempt of a job has its spec, so a pipeline without a
+ * `trigger:` job has none and its answer needs no query for them. True when a spec does
+ * not read (the query then says). */
+static bool may_have_downstream(struct sl_server *s, const struct sl_store_job *jobs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct srv_spec_view v;
+        if (!jobs[i].spec ||
+            sl_srv_spec_view_get(s->spec_views, jobs[i].id, jobs[i].spec, &v, NULL) < 0)
+            return true;
+        bool bridge = v.bridge || v.bridge_declared;
+        sl_srv_spec_view_release(&v);
+        if (bridge)
+            return true;
+    }
+    return false;
+}
+
 static void reply_pipeline(struct req *r, int status, int64_t id)
 {
     struct sl_store_pipeline p = {0};
@@ -499,7 +518,8 @@ static void reply_pipeline(struct req *r, int status, int64_t id)
         struct sl_store_pipeline *ds = NULL;
         size_t nds = 0;
         json_t *down = json_array();
-        if (sl_store_pipeline_downstream(r->s->st, id, &ds, &nds, NULL) == 0)
+        if (may_have_downstream(r->s, jobs, n) &&
+            sl_store_pipeline_downstream(r->s->st, id, &ds, &nds, NULL) == 0)
             for (size_t i = 0; i < nds; i++)
                 json_array_append_new(down, sl_pipeline_json(&ds[i]));
         sl_store_pipelines_free(ds, nds);
