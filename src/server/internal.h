@@ -469,6 +469,13 @@ void sl_srv_spec_views_free(struct srv_spec_views *c);
 int sl_srv_spec_view_get(struct srv_spec_views *c, int64_t job_id, const char *spec,
                          struct srv_spec_view *out, struct sl_error *err);
 void sl_srv_spec_view_release(struct srv_spec_view *v);
+/* V's fields past the scheduler's view (nstages, bridge, deployment_approval) from the spec
+ * O, as sl_srv_spec_view_get reads them from its text. */
+void sl_srv_spec_view_flags(json_t *o, struct srv_spec_view *v);
+/* Keeps a copy of V (its arrays copied; the name not kept) as job JOB_ID's view: what the
+ * pipeline's creation has parsed already (the spec's tree it stores as text), so the first
+ * GET and transition of a new pipeline parse no spec. */
+void sl_srv_spec_view_put(struct srv_spec_views *c, int64_t job_id, const struct srv_spec_view *v);
 /* Lookups answered from the cache, parses since the start, and entries held (at most
  * SL_SRV_SPEC_VIEWS_MAX). */
 #define SL_SRV_SPEC_VIEWS_MAX 16384 /* > SL_STORE_PIPELINE_JOBS_MAX: the largest pipeline fits */

@@ -814,7 +814,9 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     struct sl_store_job *jobs = NULL;
     struct sl_sched_job *sj = NULL;
     struct sl_sched *m = NULL;
-    bool *gated = NULL; /* jobs waiting for their deployment's approvals */
+    bool *gated = NULL;                 /* jobs waiting for their deployment's approvals */
+    struct srv_spec_view *views = NULL; /* the jobs' spec views (their sched: SJ's) */
+    int64_t *job_ids = NULL;
     size_t njobs = 0;
     int rc = 0;
     int64_t now = sl_time_now_ms();
@@ -1037,6 +1039,8 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     sj = sl_xcalloc(njobs, sizeof(*sj));
     const char *tree_rel = tree + strlen(s->data_dir) + 1;
     gated = sl_xcalloc(njobs, sizeof(*gated));
+    views = sl_xcalloc(njobs, sizeof(*views));
+    job_ids = sl_xcalloc(njobs, sizeof(*job_ids));
     for (size_t i = 0; i < njobs; i++) {
         json_t *spec = NULL;
         if ((rc = job_spec_json(plan, i, tree_rel, &spec, err)) < 0)
@@ -1047,6 +1051,7 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
             sl_srv_bridge_spec(spec, cfg, &plan->jobs[i], &t);
         jobs[i].spec = json_dumps(spec, JSON_COMPACT);
         rc = sl_srv_sched_job_from_json(spec, &sj[i], err);
+        sl_srv_spec_view_flags(spec, &views[i]);
         json_decref(spec);
         if (rc < 0)
             goto out;
@@ -1099,7 +1104,7 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     }
     if (trc == SL_EBUSY)
         sl_error_release(err);
-    rc = sl_store_pipeline_create(s->st, &p, jobs, njobs, now, &pid, &p.iid, err);
+    rc = sl_store_pipeline_create_ids(s->st, &p, jobs, njobs, now, &pid, &p.iid, job_ids, err);
     if (rc == 0) {
         p.id = pid;
         p.created_at = now;
@@ -1117,6 +1122,12 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     if (rc == 0) {
         if (id_out)
             *id_out = pid;
+        /* the views of the specs just stored, from their trees (spec_view.c): the answer's
+         * jobs and the first transitions parse none of them again */
+        for (size_t i = 0; i < njobs; i++) {
+            views[i].sched = sj[i];
+            sl_srv_spec_view_put(s->spec_views, job_ids[i], &views[i]);
+        }
         sl_srv_auto_cancel_redundant(s, &p);
         sl_srv_resource_groups_kick(s, pid);
         sl_srv_workers_wake(s);
@@ -1130,6 +1141,8 @@ out:
     free(old_sha);
     free(secret_error);
     free(gated);
+    free(views);
+    free(job_ids);
     if (jobs)
         for (size_t i = 0; i < njobs; i++) {
             free(jobs[i].spec);

@@ -122,16 +122,20 @@ static int view_parse(const char *spec, struct srv_spec_view *out, struct sl_err
         return sl_error_set(err, SL_EINVAL, "job spec: %s", o ? "not an object" : je.text);
     }
     int rc = sl_srv_sched_job_from_json(o, &out->sched, err);
-    if (rc == 0) {
-        json_int_t ns = json_integer_value(json_object_get(o, "nstages"));
-        out->nstages = ns > 0 ? (size_t)ns : 0;
-        json_t *b = json_object_get(o, "bridge");
-        out->bridge = json_is_object(b);
-        out->bridge_declared = out->bridge || json_is_true(b);
-        out->deployment_approval = json_is_true(json_object_get(o, "deployment_approval"));
-    }
+    if (rc == 0)
+        sl_srv_spec_view_flags(o, out);
     json_decref(o);
     return rc;
+}
+
+void sl_srv_spec_view_flags(json_t *o, struct srv_spec_view *v)
+{
+    json_int_t ns = json_integer_value(json_object_get(o, "nstages"));
+    v->nstages = ns > 0 ? (size_t)ns : 0;
+    json_t *b = json_object_get(o, "bridge");
+    v->bridge = json_is_object(b);
+    v->bridge_declared = v->bridge || json_is_true(b);
+    v->deployment_approval = json_is_true(json_object_get(o, "deployment_approval"));
 }
 
 int sl_srv_spec_view_get(struct srv_spec_views *c, int64_t job_id, const char *spec,
@@ -164,6 +168,23 @@ int sl_srv_spec_view_get(struct srv_spec_views *c, int64_t job_id, const char *s
     pthread_mutex_unlock(&c->mu);
     free(old);
     return 0;
+}
+
+void sl_srv_spec_view_put(struct srv_spec_views *c, int64_t job_id, const struct srv_spec_view *v)
+{
+    if (job_id <= 0)
+        return;
+    size_t slot = (size_t)((uint64_t)job_id % SLOTS);
+    struct entry *ne = entry_new(job_id, v), *old = NULL;
+    pthread_mutex_lock(&c->mu);
+    if (!c->slots)
+        c->slots = sl_xcalloc(SLOTS, sizeof(*c->slots));
+    old = c->slots[slot];
+    c->slots[slot] = ne;
+    if (!old)
+        c->n++;
+    pthread_mutex_unlock(&c->mu);
+    free(old);
 }
 
 void sl_srv_spec_view_release(struct srv_spec_view *v)

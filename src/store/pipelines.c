@@ -83,7 +83,8 @@ static int check_pipeline(const struct sl_store_pipeline *p, struct sl_error *er
 }
 
 static int insert_job(struct db_conn *dc, int64_t project_id, int64_t pipeline_id, int position,
-                      const struct sl_store_job *j, int64_t now, struct sl_error *err)
+                      const struct sl_store_job *j, int64_t now, int64_t *id_out,
+                      struct sl_error *err)
 {
     struct db_rows rows = {0};
     int64_t group = 0;
@@ -131,6 +132,8 @@ static int insert_job(struct db_conn *dc, int64_t project_id, int64_t pipeline_i
     if (rc < 0)
         goto out;
     int64_t job_id = sl_db_get_int(&rows, 0, 0);
+    if (id_out)
+        *id_out = job_id;
     for (size_t t = 0; t < j->ntags; t++) {
         struct db_value tv[] = {db_int(job_id), db_text(j->tags[t])};
         rc = sl_db_exec(dc, "INSERT INTO job_tags (job_id, tag) VALUES (?, ?)", tv,
@@ -148,6 +151,14 @@ out:
 int sl_store_pipeline_create(struct sl_store *st, const struct sl_store_pipeline *p,
                              const struct sl_store_job *jobs, size_t njobs, int64_t now,
                              int64_t *id_out, int64_t *iid_out, struct sl_error *err)
+{
+    return sl_store_pipeline_create_ids(st, p, jobs, njobs, now, id_out, iid_out, NULL, err);
+}
+
+int sl_store_pipeline_create_ids(struct sl_store *st, const struct sl_store_pipeline *p,
+                                 const struct sl_store_job *jobs, size_t njobs, int64_t now,
+                                 int64_t *id_out, int64_t *iid_out, int64_t *job_ids_out,
+                                 struct sl_error *err)
 {
     struct db_conn dc = {0};
     struct db_rows rows = {0};
@@ -238,7 +249,8 @@ int sl_store_pipeline_create(struct sl_store *st, const struct sl_store_pipeline
             goto end;
     }
     for (size_t i = 0; i < njobs; i++)
-        if ((rc = insert_job(&dc, p->project_id, id, (int)i, &jobs[i], now, err)) < 0)
+        if ((rc = insert_job(&dc, p->project_id, id, (int)i, &jobs[i], now,
+                             job_ids_out ? &job_ids_out[i] : NULL, err)) < 0)
             goto end;
 end:
     rc = sl_db_end(&dc, rc, err);

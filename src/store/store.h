@@ -218,6 +218,12 @@ void sl_store_jobs_free(struct sl_store_job *arr, size_t n);
 int sl_store_pipeline_create(struct sl_store *st, const struct sl_store_pipeline *p,
                              const struct sl_store_job *jobs, size_t njobs, int64_t now,
                              int64_t *id_out, int64_t *iid_out, struct sl_error *err);
+/* The same, and JOB_IDS_OUT (NJOBS entries; NULL: not wanted) gets the jobs' ids, in
+ * JOBS' order, when it succeeds. */
+int sl_store_pipeline_create_ids(struct sl_store *st, const struct sl_store_pipeline *p,
+                                 const struct sl_store_job *jobs, size_t njobs, int64_t now,
+                                 int64_t *id_out, int64_t *iid_out, int64_t *job_ids_out,
+                                 struct sl_error *err);
 int sl_store_pipeline_get(struct sl_store *st, int64_t id, struct sl_store_pipeline *out,
                           struct sl_error *err);
 /* Overwrites status, error_message, yaml_errors, started_at and finished_at of P->id. */

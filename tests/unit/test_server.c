@@ -221,6 +221,51 @@ TEST(spec_view_reads_the_schedulers_facts_once_per_job)
     sl_srv_spec_views_free(c);
 }
 
+/* a view kept at the pipeline's creation (sl_srv_spec_view_put, from the spec's tree) is the
+ * one the text would give, and is served without reading the text */
+TEST(spec_view_put_from_the_tree_is_served_as_parsed)
+{
+    struct srv_spec_views *c = sl_srv_spec_views_new();
+    struct srv_spec_view v, put;
+    struct sl_error err = SL_ERROR_INIT;
+    unsigned long hits, misses;
+    size_t n;
+    json_t *o = json_loads(SPEC_A, 0, NULL);
+    memset(&put, 0, sizeof(put));
+    CHECK(o != NULL);
+    CHECK_INT_EQ(sl_srv_sched_job_from_json(o, &put.sched, &err), 0);
+    sl_srv_spec_view_flags(o, &put);
+    sl_srv_spec_view_put(c, 9, &put);
+    sl_srv_sched_job_release(&put.sched); /* the cache keeps copies of the arrays */
+    json_decref(o);
+    CHECK_INT_EQ(sl_srv_spec_view_get(c, 9, "not json", &v, &err), 0);
+    CHECK_INT_EQ(v.sched.stage, 2);
+    CHECK_INT_EQ((int)v.nstages, 5);
+    CHECK_INT_EQ((int)v.sched.nneeds, 2);
+    CHECK_INT_EQ((int)v.sched.needs[1], 3);
+    CHECK_INT_EQ(v.sched.allow_exit_codes[1], 4);
+    CHECK_INT_EQ(v.sched.retry_exit_codes[0], 137);
+    CHECK(v.deployment_approval && !v.bridge && !v.bridge_declared);
+    sl_srv_spec_view_release(&v);
+    sl_srv_spec_views_stats(c, &hits, &misses, &n);
+    CHECK_INT_EQ((int)hits, 1);
+    CHECK_INT_EQ((int)misses, 0);
+    CHECK_INT_EQ((int)n, 1);
+    o = json_loads(SPEC_BRIDGE, 0, NULL);
+    memset(&put, 0, sizeof(put));
+    CHECK_INT_EQ(sl_srv_sched_job_from_json(o, &put.sched, &err), 0);
+    sl_srv_spec_view_flags(o, &put);
+    sl_srv_spec_view_put(c, 9, &put); /* the same id again: replaced, not added */
+    sl_srv_sched_job_release(&put.sched);
+    json_decref(o);
+    CHECK_INT_EQ(sl_srv_spec_view_get(c, 9, "not json", &v, &err), 0);
+    CHECK(v.bridge && v.bridge_declared && v.sched.needs == NULL);
+    sl_srv_spec_view_release(&v);
+    sl_srv_spec_views_stats(c, &hits, &misses, &n);
+    CHECK_INT_EQ((int)n, 1);
+    sl_srv_spec_views_free(c);
+}
+
 TEST(spec_view_of_a_corrupt_spec_is_an_error_and_is_not_kept)
 {
     struct srv_spec_views *c = sl_srv_spec_views_new();
