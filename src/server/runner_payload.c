@@ -18,10 +18,25 @@ static const char *const failure_reasons[] = {
     "job_execution_timeout",    "unmet_prerequisites",
 };
 
+/* {"key", "value", "public", "masked", "file": false, "raw": false}, built directly: a
+ * payload has some eighty, and json_pack parsed its format string for each. NULL, as
+ * json_pack's, when KEY or VALUE is no UTF-8 (the array then does not take it). */
 static json_t *variable(const char *key, const char *value, bool public_, bool masked)
 {
-    return json_pack("{s:s,s:s,s:b,s:b,s:b,s:b}", "key", key, "value", value ? value : "", "public",
-                     public_, "masked", masked, "file", 0, "raw", 0);
+    json_t *k = json_string(key), *v = json_string(value ? value : "");
+    if (!k || !v) {
+        json_decref(k);
+        json_decref(v);
+        return NULL;
+    }
+    json_t *o = json_object();
+    json_object_set_new_nocheck(o, "key", k);
+    json_object_set_new_nocheck(o, "value", v);
+    json_object_set_new_nocheck(o, "public", json_boolean(public_));
+    json_object_set_new_nocheck(o, "masked", json_boolean(masked));
+    json_object_set_new_nocheck(o, "file", json_false());
+    json_object_set_new_nocheck(o, "raw", json_false());
+    return o;
 }
 
 static json_t *strv_json(const char *const *v)
