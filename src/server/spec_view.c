@@ -157,17 +157,9 @@ int sl_srv_spec_view_get(struct srv_spec_views *c, int64_t job_id, const char *s
 
     /* parsed outside the lock; a corrupt spec is an error, and is not kept */
     int rc = view_parse(spec, out, err);
-    if (rc < 0 || job_id <= 0)
-        return rc;
-    struct entry *ne = entry_new(job_id, out), *old = NULL;
-    pthread_mutex_lock(&c->mu);
-    old = c->slots[slot];
-    c->slots[slot] = ne;
-    if (!old)
-        c->n++;
-    pthread_mutex_unlock(&c->mu);
-    free(old);
-    return 0;
+    if (rc == 0)
+        sl_srv_spec_view_put(c, job_id, out);
+    return rc;
 }
 
 void sl_srv_spec_view_put(struct srv_spec_views *c, int64_t job_id, const struct srv_spec_view *v)
