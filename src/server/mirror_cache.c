@@ -30,13 +30,18 @@ struct mirror {
     char *src_path;      /* the path SRC was opened at */
 };
 
-/* Frees M's repositories (outside the lock) and empties it. */
-static void mirror_clear(struct mirror *m, git_repository **repo, git_repository **src, char **path)
+/* Empties M into *OLD, whose repositories mirror_free frees outside the lock. */
+static void mirror_clear(struct mirror *m, struct mirror *old)
 {
-    *repo = m->repo;
-    *src = m->src;
-    *path = m->src_path;
+    *old = *m;
     memset(m, 0, sizeof(*m));
+}
+
+static void mirror_free(struct mirror *old)
+{
+    git_repository_free(old->repo);
+    git_repository_free(old->src);
+    free(old->src_path);
 }
 
 struct srv_mirrors {
@@ -56,11 +61,8 @@ void sl_srv_mirrors_free(struct srv_mirrors *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; i < SRV_MIRRORS_MAX; i++) {
-        git_repository_free(c->slot[i].repo);
-        git_repository_free(c->slot[i].src);
-        free(c->slot[i].src_path);
-    }
+    for (size_t i = 0; i < SRV_MIRRORS_MAX; i++)
+        mirror_free(&c->slot[i]);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -76,8 +78,7 @@ static struct mirror *find(struct srv_mirrors *c, int64_t project_id)
 int sl_srv_mirror_take(struct srv_mirrors *c, int64_t project_id, const char *dir, bool create,
                        git_repository **out)
 {
-    git_repository *stale = NULL, *stale_src = NULL;
-    char *stale_path = NULL;
+    struct mirror stale = {0};
     *out = NULL;
     pthread_mutex_lock(&c->mu);
     struct mirror *m = find(c, project_id);
@@ -86,13 +87,11 @@ int sl_srv_mirror_take(struct srv_mirrors *c, int64_t project_id, const char *di
             m->taken = true;
             *out = m->repo;
         } else { /* removed under the server: opened (or made) again below */
-            mirror_clear(m, &stale, &stale_src, &stale_path);
+            mirror_clear(m, &stale);
         }
     }
     pthread_mutex_unlock(&c->mu);
-    git_repository_free(stale);
-    git_repository_free(stale_src);
-    free(stale_path);
+    mirror_free(&stale);
     if (*out)
         return 0;
     /* not kept, or (a caller without the project's lock) taken: a repository of its own,
@@ -106,8 +105,7 @@ int sl_srv_mirror_take(struct srv_mirrors *c, int64_t project_id, const char *di
 
 void sl_srv_mirror_give(struct srv_mirrors *c, int64_t project_id, git_repository *repo)
 {
-    git_repository *drop = NULL, *drop_src = NULL;
-    char *drop_path = NULL;
+    struct mirror drop = {0};
     if (!repo)
         return;
     pthread_mutex_lock(&c->mu);
@@ -117,9 +115,9 @@ void sl_srv_mirror_give(struct srv_mirrors *c, int64_t project_id, git_repositor
         m->taken = false;
         m->used = c->clock;
         if (m->forgotten)
-            mirror_clear(m, &drop, &drop_src, &drop_path);
+            mirror_clear(m, &drop);
     } else if (m) {
-        drop = repo; /* the project's is kept already */
+        drop.repo = repo; /* the project's is kept already */
     } else {
         struct mirror *victim = NULL;
         for (size_t i = 0; i < SRV_MIRRORS_MAX; i++) {
@@ -132,16 +130,14 @@ void sl_srv_mirror_give(struct srv_mirrors *c, int64_t project_id, git_repositor
                 victim = e;
         }
         if (victim) {
-            mirror_clear(victim, &drop, &drop_src, &drop_path);
+            mirror_clear(victim, &drop);
             *victim = (struct mirror){project_id, repo, false, false, c->clock, NULL, NULL};
         } else {
-            drop = repo; /* every slot taken */
+            drop.repo = repo; /* every slot taken */
         }
     }
     pthread_mutex_unlock(&c->mu);
-    git_repository_free(drop);
-    git_repository_free(drop_src);
-    free(drop_path);
+    mirror_free(&drop);
 }
 
 git_repository *sl_srv_mirror_source(struct srv_mirrors *c, int64_t project_id,
@@ -179,16 +175,13 @@ git_repository *sl_srv_mirror_source(struct srv_mirrors *c, int64_t project_id,
 
 void sl_srv_mirror_forget(struct srv_mirrors *c, int64_t project_id)
 {
-    git_repository *drop = NULL, *drop_src = NULL;
-    char *drop_path = NULL;
+    struct mirror drop = {0};
     pthread_mutex_lock(&c->mu);
     struct mirror *m = find(c, project_id);
     if (m && m->taken)
         m->forgotten = true;
     else if (m)
-        mirror_clear(m, &drop, &drop_src, &drop_path);
+        mirror_clear(m, &drop);
     pthread_mutex_unlock(&c->mu);
-    git_repository_free(drop);
-    git_repository_free(drop_src);
-    free(drop_path);
+    mirror_free(&drop);
 }
