@@ -16,8 +16,12 @@
  *      build/release/libsl_{sched,plan,config,expr,jobspec,exec,store,flags,scan,base}.a \
  *      $(pkg-config --libs libmicrohttpd libcurl libgit2 sqlite3 libpq libsodium jansson \
  *      libpcre2-8 libfyaml libarchive) -lm -lpthread -o /tmp/log_scan
- *   /tmp/log_scan /tmp/log_scan.db [MB [ROUNDS]]
- */
+ *   /tmp/log_scan /tmp/log_scan.db [MB [ROUNDS [CHUNK_KIB]]]
+ *
+ * CHUNK_KIB (4, 64 or 1024) runs that chunk size alone, for a profile of one size:
+ * `perf record --call-graph dwarf` of it, scanning's samples (under sl_srv_log_append, not
+ * under its store append, the findings' inserts counted as scanning's) against those of the
+ * store-only job's appends. */
 #include "base/compat.h"
 #include "base/alloc.h"
 #include "base/str.h"
@@ -89,13 +93,14 @@ static int64_t new_job(struct sl_store *st, int64_t project, struct sl_error *er
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s DB-FILE [MB]\n", argv[0]);
+        fprintf(stderr, "usage: %s DB-FILE [MB [ROUNDS [CHUNK_KIB]]]\n", argv[0]);
         return 2;
     }
     size_t mb = argc > 2 ? (size_t)atoi(argv[2]) : 32;
     size_t rounds = argc > 3 && atoi(argv[3]) > 0 ? (size_t)atoi(argv[3]) : 1;
     if (rounds > 64)
         rounds = 64;
+    size_t only = argc > 4 ? (size_t)atoi(argv[4]) << 10 : 0; /* one chunk size (KiB): perf */
     struct sl_error err = SL_ERROR_INIT;
     struct sl_server s = {0};
     struct sl_str log = SL_STR_INIT;
@@ -115,6 +120,8 @@ int main(int argc, char **argv)
     printf("%s, a log of %.1f MB\n", sl_store_backend(s.st), (double)log.len / 1048576.0);
     static const size_t chunks[] = {4096, 65536, 1048576};
     for (size_t c = 0; c < SL_ARRAY_LEN(chunks); c++) {
+        if (only && chunks[c] != only)
+            continue;
         double cpu[2][64], wall[2][64], added[64];
         for (size_t round = 0; round < rounds; round++) {
             for (int k = 0; k < 2; k++) {

@@ -15,6 +15,13 @@
  * stays the truth (another server of several took the chunk before, a restart, a job evicted
  * from the table: the tail kept ends where the log did not, so it is not used).
  *
+ * A chunk and its findings go into the store in one transaction (sl_store_log_append_findings):
+ * the chunk is scanned first, outside the store's write lock, against the log's end as it was
+ * kept (or read back: its size and last bytes), and the store takes the findings only if the
+ * log still ends there. If not (two appends of one job racing, another server's, the cap
+ * cutting the chunk), it is appended, read back and scanned the way that reads the log after
+ * the append, inside one transaction (the write lock held over that scan).
+ *
  * A log is scanned with its pipeline's rules: the defaults extended by the project's rule
  * file at the pipeline's commit (secret_push.c reads the same for pushes), read from the
  * project's mirror once per commit and kept for the RULES_MAX commits whose pipelines logged
@@ -602,8 +609,10 @@ static size_t rescan_from(const char *t, size_t n)
  * first line copied after the tail's bytes (a smaller one is copied: two scans cost more) */
 #define SPLIT_MIN (16u << 10)
 
-int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, size_t len,
-                      int64_t now, int64_t *end_out, struct sl_error *err)
+/* The chunk appended, then scanned (with the log's end kept or read back) and its findings
+ * recorded: the way before findings went into the append's transaction, and its fallback. */
+static int append_then_scan(struct sl_server *s, int64_t job_id, const void *data, size_t len,
+                            int64_t now, int64_t *end_out, struct sl_error *err)
 {
     int64_t end = 0, lines = -1, lines_before = -1; /* before the chunk: kept with the tail */
     /* the log's newlines after the append, from the count the store makes for its line
@@ -685,6 +694,206 @@ fail:
 out:
     sl_str_release(&text);
     sl_error_release(&serr);
+    return rc;
+}
+
+/* The log's bytes before JOB_ID's next chunk that the chunk is scanned again with, added to
+ * CARRIED (from rescan_from's cut: a line's start, or an open PEM block's), and the log's
+ * length *END, which the chunk's findings then hold for: from the tail kept in memory, else
+ * the store's (the log read back; WHOLE gets the bytes read, for the tail to keep). False
+ * when they cannot be had (the store failed: logged, the chunk goes the way that reads the
+ * log in its transaction). */
+static bool before_chunk(struct sl_server *s, int64_t job_id, struct sl_str *carried,
+                         struct sl_str *whole, int64_t *end)
+{
+    struct srv_log_tails *ts = s->tails;
+    int kept = 0; /* 1: the tail's bytes, -1: a tail too short to use */
+    pthread_mutex_lock(&ts->mu);
+    for (size_t i = 0; i < TAILS_MAX; i++) {
+        struct log_tail *t = &ts->t[i];
+        if (t->job_id != job_id)
+            continue;
+        int64_t from = t->end > SRV_SCAN_OVERLAP ? t->end - SRV_SCAN_OVERLAP : 0;
+        kept = -1;
+        if (t->end >= 0 && t->end - from <= (int64_t)t->len) {
+            size_t n = (size_t)(t->end - from);
+            const char *before = t->buf + t->len - n;
+            size_t cut = rescan_from(before, n);
+            sl_str_add(carried, before + cut, n - cut);
+            *end = t->end;
+            t->used = ++ts->clock;
+            kept = 1;
+        }
+        break;
+    }
+    pthread_mutex_unlock(&ts->mu);
+    if (kept == 1)
+        return true;
+    struct sl_error err = SL_ERROR_INIT;
+    int64_t size = 0, from = 0, next = 0;
+    bool ok = sl_store_log_size(s->st, job_id, &size, &err) == 0; /* a job's first chunk: 0 */
+    if (ok && size > 0) {
+        count(ts, &ts->stats.tails_read_back);
+        from = size > SRV_SCAN_OVERLAP ? size - SRV_SCAN_OVERLAP : 0;
+        ok = sl_store_log_read(s->st, job_id, from, (size_t)(size - from), whole, &next, &err) == 0;
+        /* a log growing meanwhile: the append finds it longer than SIZE and goes the other way */
+    }
+    if (!ok)
+        sl_log(SL_LOG_WARN, "cannot read a log's end to scan its next chunk", "error",
+               sl_error_format(&err), NULL);
+    sl_error_release(&err);
+    if (ok && whole->len) {
+        size_t cut = rescan_from(whole->buf, whole->len);
+        sl_str_add(carried, whole->buf + cut, whole->len - cut);
+    }
+    *end = from + (int64_t)whole->len;
+    return ok;
+}
+
+/* The findings of P (in H) as rows for sl_store_log_append_findings (places and lines against
+ * the chunk: P's text starts at the chunk's byte P->base, on its line P->first_line), added to
+ * ROWS[*N...]. */
+static void rows_of_piece(const struct piece *p, const struct hits *h,
+                          struct sl_store_secret_finding *rows, size_t *n)
+{
+    const struct sl_scan_finding *all = h->f + p->from;
+    for (size_t i = 0; i < p->n; i++)
+        rows[(*n)++] = (struct sl_store_secret_finding){
+            .rule = (char *)all[i].rule_id,
+            .line = p->first_line + (int64_t)all[i].line - 1,
+            .place = p->base + (int64_t)all[i].start,
+            .excerpt = sl_scan_redact_among(p->text, &all[i], all, p->n),
+        };
+}
+
+/* Scans the chunk DATA (LEN bytes) after CARRIED (the log's bytes before it from where it is
+ * scanned again, all of them scanned with the chunk before) into ROWS (HITS_MAX, against the
+ * chunk), as the old joined scan would: the chunk where it is when it is long and the carried
+ * line's findings cannot go on past the chunk's first line (scan_split), else the two joined. */
+static size_t scan_chunk(const struct sl_scan *sc, struct sl_str *carried, const char *data,
+                         size_t len, struct sl_store_secret_finding *rows)
+{
+    struct hits *h = sl_xmalloc(sizeof(*h)); /* 18 KiB: zeroing it cost more than a 4 KiB scan */
+    size_t clen = carried->len, n = 0;
+    int64_t carried_line = 1 - (int64_t)sl_scan_newlines(carried->buf ? carried->buf : "", clen);
+    h->n = 0;
+    if (!clen) { /* nothing to scan again: the chunk where it is */
+        struct piece p = {.text = data, .len = len, .first_line = 1};
+        scan_piece(sc, &p, h, false);
+        rows_of_piece(&p, h, rows, &n);
+        free(h);
+        return n;
+    }
+    const char *nl = len >= SPLIT_MIN ? memchr(data, '\n', len) : NULL;
+    if (nl && nl + 1 < data + len) {
+        size_t first = (size_t)(nl + 1 - data);
+        sl_str_add(carried, data, first);
+        struct piece joint = {.text = carried->buf,
+                              .len = carried->len,
+                              .skip = clen,
+                              .base = -(int64_t)clen,
+                              .first_line = carried_line};
+        struct piece rest = {.text = data, .len = len, .start = first, .first_line = 1};
+        if (scan_piece(sc, &joint, h, true)) {
+            scan_piece(sc, &rest, h, false);
+            rows_of_piece(&joint, h, rows, &n);
+            rows_of_piece(&rest, h, rows, &n);
+            sl_str_truncate(carried, clen);
+            free(h);
+            return n;
+        }
+        sl_str_truncate(carried, clen); /* the joint lines may go on into the chunk: joined */
+    }
+    sl_str_add(carried, data, len);
+    struct piece p = {.text = carried->buf,
+                      .len = carried->len,
+                      .skip = clen,
+                      .base = -(int64_t)clen,
+                      .first_line = carried_line};
+    scan_piece(sc, &p, h, false);
+    rows_of_piece(&p, h, rows, &n);
+    sl_str_truncate(carried, clen);
+    free(h);
+    return n;
+}
+
+/* The chunk appended, then scanned with the log's end read in the same store transaction
+ * (which holds the store's write lock over the scan): for a chunk whose scan before the
+ * append was made for another log than the append found (two appends of one job racing,
+ * another server's), or that the log's cap cuts. */
+static int append_in_tx(struct sl_server *s, int64_t job_id, const void *data, size_t len,
+                        int64_t now, int64_t *end_out, struct sl_error *err)
+{
+    struct sl_error terr = SL_ERROR_INIT;
+    bool tx = sl_store_tx_begin(s->st, 0, &terr) == 0; /* else this thread's is open: in it */
+    sl_error_release(&terr);
+    int rc = append_then_scan(s, job_id, data, len, now, end_out, err);
+    if (tx) {
+        bool stored = rc == 0 || rc == SL_ELIMIT; /* at the cap: what fitted and the note */
+        int r = sl_store_tx_end(s->st, stored ? 0 : rc, stored ? err : NULL);
+        if (stored && r < 0)
+            rc = r;
+    }
+    return rc;
+}
+
+int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, size_t len,
+                      int64_t now, int64_t *end_out, struct sl_error *err)
+{
+    const struct sl_scan *dsc = default_scan(s);
+    if (!dsc || !s->tails || !len)
+        return append_then_scan(s, job_id, data, len, now, end_out, err);
+    /* scanned first, against the log's end as it is kept (or read), outside the store's write
+     * lock; then one transaction appends the chunk and records its findings, provided the log
+     * still ends there */
+    struct sl_str carried = SL_STR_INIT, whole = SL_STR_INIT;
+    int64_t expect = 0, end = 0, lines = -1;
+    if (!before_chunk(s, job_id, &carried, &whole, &expect)) {
+        sl_str_release(&carried);
+        sl_str_release(&whole);
+        return append_in_tx(s, job_id, data, len, now, end_out, err);
+    }
+    struct pipeline_rules *slot;
+    struct sl_scan *own;
+    struct rules_key key;
+    const struct sl_scan *sc = rules_get(s, job_id, &slot, &own, &key);
+    struct sl_store_secret_finding *rows = sl_xmalloc(HITS_MAX * sizeof(*rows));
+    bool added[HITS_MAX];
+    size_t n = scan_chunk(sc, &carried, data, len, rows), failed = 0;
+    int rc = sl_store_log_append_findings(s->st, job_id, data, len, now, expect, rows, n, added,
+                                          &failed, &end, &lines, err);
+    if (rc == 0) {
+        if (end_out)
+            *end_out = end;
+        /* the log's end for the next chunk: the chunk after the tail kept, or what was read */
+        if (whole.len && len < SRV_SCAN_OVERLAP) {
+            sl_str_add(&whole, data, len);
+            tail_put(s->tails, job_id, &key, end, lines, NULL, 0, whole.buf, whole.len);
+        } else {
+            tail_put(s->tails, job_id, &key, end, lines, data, len, data, len);
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (!added[i])
+                continue;
+            char jobs[24], line[24];
+            snprintf(jobs, sizeof(jobs), "%" PRId64, job_id);
+            snprintf(line, sizeof(line), "%" PRId64, rows[i].line); /* the log's now */
+            sl_log(SL_LOG_WARN, "secret found in a job log", "job_id", jobs, "rule", rows[i].rule,
+                   "line", line, NULL);
+        }
+        if (failed)
+            sl_log(SL_LOG_ERROR, "cannot record a secret finding: the store refused it", NULL);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(rows[i].excerpt);
+    free(rows);
+    rules_put(s, slot, own);
+    sl_str_release(&carried);
+    sl_str_release(&whole);
+    if (rc == SL_EBUSY) { /* the log does not end where it was scanned against, or is capped */
+        sl_error_release(err);
+        rc = append_in_tx(s, job_id, data, len, now, end_out, err);
+    }
     return rc;
 }
 

@@ -166,6 +166,9 @@ int sl_db_check_text(const char *s, bool required, const char *what, struct sl_e
  * transaction (resource_groups.c). */
 int sl_db_resource_group_ensure(struct db_conn *dc, int64_t project_id, const char *key,
                                 int64_t now, int64_t *id, struct sl_error *err);
+/* sl_store_secret_finding_add on DC (inside its transaction: secret_findings.c). */
+int sl_db_secret_finding_add(struct db_conn *dc, const struct sl_store_secret_finding *f,
+                             int64_t now, bool *added_out, struct sl_error *err);
 /* Jobs read with "SELECT <every job column> FROM jobs WHERE " TAIL (jobs.c); *out is the
  * caller's (sl_store_jobs_free). */
 int sl_db_jobs_select(struct sl_store *st, const char *tail, const struct db_value *v, size_t nv,

@@ -40,9 +40,49 @@ int sl_store_log_append(struct sl_store *st, int64_t job_id, const void *data, s
     return sl_store_log_append_lines(st, job_id, data, len, now, end_out, NULL, err);
 }
 
-int sl_store_log_append_lines(struct sl_store *st, int64_t job_id, const void *data, size_t len,
-                              int64_t now, int64_t *end_out, int64_t *lines_out,
-                              struct sl_error *err)
+/* A chunk's secret findings, recorded with it (sl_store_log_append_findings). */
+struct chunk_findings {
+    int64_t expect_start;
+    struct sl_store_secret_finding *fs;
+    size_t n;
+    bool *added;
+    size_t *failed;
+};
+
+/* FB's findings, made the log's (the chunk starts at START on the line after LINES_BEFORE
+ * newlines) in place, each in a savepoint of DC's transaction: one the database refuses on its
+ * own (PostgreSQL: an excerpt that is no UTF-8) is left out, the chunk and the others stay. */
+static int insert_findings(struct db_conn *dc, int64_t job_id, int64_t start, int64_t lines_before,
+                           const struct chunk_findings *fb, int64_t now, struct sl_error *err)
+{
+    for (size_t i = 0; i < fb->n; i++) {
+        struct sl_store_secret_finding *row = &fb->fs[i];
+        row->job_id = job_id;
+        row->place += start;
+        row->line = lines_before < 0 ? 0 : lines_before + row->line;
+        bool added = false;
+        int rc = sl_db_exec(dc, "SAVEPOINT sl_finding", NULL, 0, NULL, NULL, err);
+        if (rc < 0)
+            return rc;
+        struct sl_error ferr = SL_ERROR_INIT;
+        if (sl_db_secret_finding_add(dc, row, now, &added, &ferr) < 0) {
+            (*fb->failed)++;
+            rc = sl_db_exec(dc, "ROLLBACK TO SAVEPOINT sl_finding", NULL, 0, NULL, NULL, err);
+        }
+        sl_error_release(&ferr);
+        if (rc == 0)
+            rc = sl_db_exec(dc, "RELEASE SAVEPOINT sl_finding", NULL, 0, NULL, NULL, err);
+        if (rc < 0)
+            return rc;
+        if (fb->added)
+            fb->added[i] = added;
+    }
+    return 0;
+}
+
+static int append(struct sl_store *st, int64_t job_id, const void *data, size_t len, int64_t now,
+                  const struct chunk_findings *fb, int64_t *end_out, int64_t *lines_out,
+                  struct sl_error *err)
 {
     struct db_conn dc;
     struct db_rows rows = {0};
@@ -70,6 +110,16 @@ int sl_store_log_append_lines(struct sl_store *st, int64_t job_id, const void *d
     int64_t seq = first ? 0 : sl_db_get_int(&rows, 0, 0);
     int64_t start = first ? 0 : sl_db_get_int(&rows, 0, 1);
     int64_t lines = first ? 0 : sl_db_is_null(&rows, 0, 2) ? -1 : sl_db_get_int(&rows, 0, 2);
+    int64_t lines_before = lines;
+    if (fb && (start != fb->expect_start || start + (int64_t)len > max)) {
+        /* the findings were made for another log: nothing is stored, the caller scans again */
+        rc = sl_error_set(err, SL_EBUSY,
+                          start != fb->expect_start
+                              ? "the log of job %" PRId64 " is not as long as its findings say"
+                              : "the log of job %" PRId64 " cannot take the chunk whole",
+                          job_id);
+        goto end;
+    }
     if (start > max) { /* only the cap's note goes past the cap: the log is closed */
         rc = sl_error_set(err, SL_ELIMIT,
                           "the log of job %" PRId64 " reached its cap of %" PRId64 " bytes", job_id,
@@ -81,6 +131,8 @@ int sl_store_log_append_lines(struct sl_store *st, int64_t job_id, const void *d
         /* counted once: a chunk is up to a MiB, and this pass is most of an append's CPU */
         lines = lines < 0 ? -1 : lines + count_newlines(data, take);
         rc = insert_chunk(&dc, job_id, ++seq, start, lines, data, take, now, err);
+        if (rc == 0 && fb)
+            rc = insert_findings(&dc, job_id, start, lines_before, fb, now, err);
         if (rc < 0)
             goto end;
         start += (int64_t)take;
@@ -125,6 +177,35 @@ release:
     if ((rc == 0 || capped) && end_out)
         *end_out = end;
     return rc;
+}
+
+int sl_store_log_append_lines(struct sl_store *st, int64_t job_id, const void *data, size_t len,
+                              int64_t now, int64_t *end_out, int64_t *lines_out,
+                              struct sl_error *err)
+{
+    return append(st, job_id, data, len, now, NULL, end_out, lines_out, err);
+}
+
+int sl_store_log_append_findings(struct sl_store *st, int64_t job_id, const void *data, size_t len,
+                                 int64_t now, int64_t expect_start,
+                                 struct sl_store_secret_finding *fs, size_t n, bool *added,
+                                 size_t *failed, int64_t *end_out, int64_t *lines_out,
+                                 struct sl_error *err)
+{
+    size_t failed_here = 0;
+    for (size_t i = 0; i < n; i++) {
+        int rc;
+        if ((rc = sl_db_check_text(fs[i].rule, true, "rule", err)) < 0 ||
+            (rc = sl_db_check_text(fs[i].excerpt, true, "excerpt", err)) < 0)
+            return rc;
+    }
+    struct chunk_findings fb = {.expect_start = expect_start,
+                                .fs = fs,
+                                .n = n,
+                                .added = added,
+                                .failed = failed ? failed : &failed_here};
+    *fb.failed = 0;
+    return append(st, job_id, data, len, now, &fb, end_out, lines_out, err);
 }
 
 int sl_store_log_read(struct sl_store *st, int64_t job_id, int64_t offset, size_t max,

@@ -26,8 +26,8 @@ void sl_store_secret_findings_free(struct sl_store_secret_finding *arr, size_t n
     free(arr);
 }
 
-int sl_store_secret_finding_add(struct sl_store *st, const struct sl_store_secret_finding *f,
-                                int64_t now, bool *added_out, struct sl_error *err)
+int sl_db_secret_finding_add(struct db_conn *dc, const struct sl_store_secret_finding *f,
+                             int64_t now, bool *added_out, struct sl_error *err)
 {
     int64_t changes = 0;
     int rc;
@@ -40,13 +40,13 @@ int sl_store_secret_finding_add(struct sl_store *st, const struct sl_store_secre
         /* the job names its pipeline and project; a job gone meanwhile adds nothing */
         struct db_value v[] = {db_text(f->rule),    db_int(f->line), db_int(f->place),
                                db_text(f->excerpt), db_int(now),     db_int(f->job_id)};
-        rc = sl_db_run(st, true,
-                       "INSERT INTO secret_findings (project_id, pipeline_id, job_id, rule, line, "
-                       "place, excerpt, created_at) SELECT p.project_id, p.id, j.id, "
-                       "CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), "
-                       "CAST(? AS BIGINT) FROM jobs j JOIN pipelines p ON p.id = j.pipeline_id "
-                       "WHERE j.id = ? ON CONFLICT DO NOTHING",
-                       v, SL_ARRAY_LEN(v), NULL, &changes, err);
+        rc = sl_db_exec(dc,
+                        "INSERT INTO secret_findings (project_id, pipeline_id, job_id, rule, line, "
+                        "place, excerpt, created_at) SELECT p.project_id, p.id, j.id, "
+                        "CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), "
+                        "CAST(? AS BIGINT) FROM jobs j JOIN pipelines p ON p.id = j.pipeline_id "
+                        "WHERE j.id = ? ON CONFLICT DO NOTHING",
+                        v, SL_ARRAY_LEN(v), NULL, &changes, err);
     } else {
         struct db_value v[] = {db_int(f->project_id),
                                db_int_or_null(f->pipeline_id),
@@ -57,7 +57,8 @@ int sl_store_secret_finding_add(struct sl_store *st, const struct sl_store_secre
                                db_int(f->place),
                                db_text(f->excerpt),
                                db_int(now)};
-        rc = sl_db_run(st, true,
+        rc =
+            sl_db_exec(dc,
                        "INSERT INTO secret_findings (project_id, pipeline_id, commit_sha, file, "
                        "rule, line, place, excerpt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                        "ON CONFLICT DO NOTHING",
@@ -65,6 +66,18 @@ int sl_store_secret_finding_add(struct sl_store *st, const struct sl_store_secre
     }
     if (rc == 0 && added_out)
         *added_out = changes > 0;
+    return rc;
+}
+
+int sl_store_secret_finding_add(struct sl_store *st, const struct sl_store_secret_finding *f,
+                                int64_t now, bool *added_out, struct sl_error *err)
+{
+    struct db_conn dc;
+    int rc = sl_db_acquire(st, true, &dc, err);
+    if (rc < 0)
+        return rc;
+    rc = sl_db_secret_finding_add(&dc, f, now, added_out, err);
+    sl_db_release(&dc);
     return rc;
 }
 

@@ -403,6 +403,28 @@ int sl_store_log_append(struct sl_store *st, int64_t job_id, const void *data, s
 int sl_store_log_append_lines(struct sl_store *st, int64_t job_id, const void *data, size_t len,
                               int64_t now, int64_t *end_out, int64_t *lines_out,
                               struct sl_error *err);
+struct sl_store_secret_finding;
+/* As sl_store_log_append_lines, with the chunk's secret findings FS[0..N) recorded in the
+ * append's own transaction: the chunk and its findings are stored together or not at all. Each
+ * FS[i] is given against the chunk: its place is the secret's byte offset from the chunk's
+ * first byte (negative: in the log's bytes before the chunk), its line is counted from the
+ * chunk's first line (1: the line the chunk's first byte is on; 0 and less: lines before it);
+ * the store makes them the log's (line 0 for a log stored before the line index) and writes
+ * those back into FS[i] (an answer other than 0 or SL_EBUSY may leave them changed). Its job_id is
+ * ignored (JOB_ID's). ADDED (may be NULL, else N entries) says which were new (as
+ * sl_store_secret_finding_add's *added_out). A finding the database refuses on its own (on
+ * PostgreSQL an excerpt that is not UTF-8) is left out and counted in *FAILED (may be NULL);
+ * the chunk and the other findings are stored.
+ *
+ * Findings hold for the text they were found in, so they are stored only when the log is
+ * EXPECT_START bytes long before the append and the whole chunk fits under the cap: else
+ * nothing is stored and the call answers SL_EBUSY (as for two appends racing), and the caller
+ * appends another way. */
+int sl_store_log_append_findings(struct sl_store *st, int64_t job_id, const void *data, size_t len,
+                                 int64_t now, int64_t expect_start,
+                                 struct sl_store_secret_finding *fs, size_t n, bool *added,
+                                 size_t *failed, int64_t *end_out, int64_t *lines_out,
+                                 struct sl_error *err);
 /* Appends up to MAX bytes (capped at SL_STORE_LOG_READ_MAX) of the log from byte OFFSET to
  * OUT; *next_out gets the offset to read from next (OFFSET + bytes read). Reading at or past
  * the end reads nothing. */

@@ -381,6 +381,20 @@ TEST(a_job_whose_log_tail_was_evicted_reads_it_back_from_the_store)
     uint64_t reads = stats(&f).tails_read_back;
     append(&f, jobs[N - 2], "Vr9Tz4Kp8Wn3Bc6Hd1Jf5Gs0Ya2ReU\n");
     CHECK_INT_EQ(stats(&f).tails_read_back, reads + 1);
+    /* the chunk scanned against the tail went in with no findings made for it: scanned again
+     * with the log as it is, its token found at its place and line */
+    CHECK_INT_EQ(findings(&f, pid, jobs[N - 2]), 1);
+    struct sl_store_secret_finding *fs = NULL;
+    size_t n = 0, here = 0;
+    struct sl_store_page page = {.limit = 100};
+    CHECK_INT_EQ(sl_store_secret_finding_list(f.s.st, f.project, &page, &fs, &n, &err), 0);
+    int64_t want = (int64_t)strlen("step 1\nexport GITHUB_TOKEN=" TOKEN_HEAD "Xq7Lm2Vr9") +
+                   (int64_t)strlen("export GITHUB_TOKEN=");
+    for (size_t k = 0; k < n; k++)
+        here += fs[k].job_id == jobs[N - 2] && fs[k].place == want && fs[k].line == 2;
+    CHECK_INT_EQ(here, 1);
+    sl_store_secret_findings_free(fs, n);
+    sl_error_release(&err);
     fixture_close(&f);
 }
 

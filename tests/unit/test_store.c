@@ -1233,6 +1233,125 @@ STORE_TEST(log_lines)
     CHECK_INT_EQ(lines, 6);
 }
 
+/* A chunk and its secret findings in one transaction: places and lines given against the
+ * chunk become the log's; a log that does not end where the findings were made for, or a cap
+ * that would cut the chunk, stores neither; a rolled-back transaction loses both. */
+STORE_TEST(log_append_findings)
+{
+    int64_t proj = make_project(st, "p");
+    int64_t pl = make_pipeline(st, proj, 1, "running", 0);
+    struct sl_store_job *jobs = NULL;
+    size_t n = 0;
+    CHECK_OK(sl_store_job_list_by_pipeline(st, pl, &jobs, &n, &e_));
+    int64_t job = jobs[0].id;
+    sl_store_jobs_free(jobs, n);
+    CHECK_OK(sl_store_log_append(st, job, "one\ntwo", 7, 1, NULL, &e_));
+    /* the log: one\ntwo\nthree KEY\nfour; a finding on the carried line "two" (4 bytes before
+     * the chunk's end... its place -3) and one on the chunk's second line */
+    static const char chunk[] = "\nthree KEY\nfour";
+    const struct sl_store_secret_finding given[] = {
+        {.job_id = 999, .rule = (char *)"r-two", .line = 1, .place = -3, .excerpt = (char *)"t*"},
+        {.rule = (char *)"r-key", .line = 2, .place = 7, .excerpt = (char *)"three *****"},
+    };
+    struct sl_store_secret_finding fs[2];
+    memcpy(fs, given, sizeof(fs));
+    bool added[2] = {false, false};
+    size_t failed = 9;
+    int64_t end = 0, lines = -1, size = 0, count = -1;
+    /* the log is not 6 bytes long: nothing stored */
+    CHECK_FAILS(SL_EBUSY, sl_store_log_append_findings(st, job, chunk, strlen(chunk), 2, 6, fs, 2,
+                                                       added, &failed, &end, &lines, &e_));
+    CHECK_OK(sl_store_log_size(st, job, &size, &e_));
+    CHECK_INT_EQ(size, 7);
+    CHECK_OK(sl_store_secret_finding_count(st, pl, job, &count, &e_));
+    CHECK_INT_EQ(count, 0);
+    /* a rolled-back transaction: neither the chunk nor its findings */
+    CHECK_OK(sl_store_tx_begin(st, 0, &e_));
+    CHECK_OK(sl_store_log_append_findings(st, job, chunk, strlen(chunk), 2, 7, fs, 2, added,
+                                          &failed, &end, &lines, &e_));
+    CHECK_INT_EQ(end, 7 + (int64_t)strlen(chunk));
+    CHECK(added[0] && added[1]);
+    CHECK_INT_EQ(sl_store_tx_end(st, SL_EIO, NULL), SL_EIO);
+    memcpy(fs, given, sizeof(fs)); /* the call made them the log's */
+    CHECK_OK(sl_store_log_size(st, job, &size, &e_));
+    CHECK_INT_EQ(size, 7);
+    CHECK_OK(sl_store_secret_finding_count(st, pl, job, &count, &e_));
+    CHECK_INT_EQ(count, 0);
+    /* as it should: both, the findings at the log's places and lines */
+    added[0] = added[1] = false;
+    CHECK_OK(sl_store_log_append_findings(st, job, chunk, strlen(chunk), 2, 7, fs, 2, added,
+                                          &failed, &end, &lines, &e_));
+    CHECK(added[0] && added[1]);
+    CHECK_INT_EQ(failed, 0);
+    CHECK_INT_EQ(end, 7 + (int64_t)strlen(chunk));
+    CHECK_INT_EQ(lines, 3);
+    CHECK_INT_EQ(fs[0].place, 4); /* written back as stored */
+    CHECK_INT_EQ(fs[0].line, 2);
+    CHECK_INT_EQ(fs[1].place, 14);
+    CHECK_INT_EQ(fs[1].line, 3);
+    struct sl_str s = SL_STR_INIT;
+    int64_t next = 0;
+    CHECK_OK(sl_store_log_read(st, job, 0, 100, &s, &next, &e_));
+    CHECK_STR_EQ(s.buf, "one\ntwo\nthree KEY\nfour");
+    sl_str_release(&s);
+    struct sl_store_secret_finding *got = NULL;
+    struct sl_store_page page = {0};
+    CHECK_OK(sl_store_secret_finding_list(st, proj, &page, &got, &n, &e_));
+    CHECK_INT_EQ(n, 2);
+    if (n == 2) { /* newest first */
+        CHECK_STR_EQ(got[1].rule, "r-two");
+        CHECK_INT_EQ(got[1].place, 4);
+        CHECK_INT_EQ(got[1].line, 2);
+        CHECK_INT_EQ(got[1].job_id, job);
+        CHECK_INT_EQ(got[1].pipeline_id, pl);
+        CHECK_STR_EQ(got[0].rule, "r-key");
+        CHECK_INT_EQ(got[0].place, 14);
+        CHECK_INT_EQ(got[0].line, 3);
+        CHECK_STR_EQ(got[0].excerpt, "three *****");
+    }
+    sl_store_secret_findings_free(got, n);
+    /* the same finding again, from the next chunk's carried bytes: not added twice */
+    struct sl_store_secret_finding again = {
+        .rule = (char *)"r-key", .line = 0, .place = -8, .excerpt = (char *)"three *****"};
+    CHECK_OK(sl_store_log_append_findings(st, job, "\n", 1, 3, 22, &again, 1, added, &failed, &end,
+                                          &lines, &e_));
+    CHECK(!added[0]);
+    CHECK_INT_EQ(end, 23);
+    CHECK_OK(sl_store_secret_finding_count(st, pl, job, &count, &e_));
+    CHECK_INT_EQ(count, 2);
+    /* an excerpt PostgreSQL cannot take as text (no UTF-8): left out there, the chunk and the
+     * other finding stored; SQLite keeps the bytes */
+    bool pg = sl_starts_with(url, "postgres");
+    struct sl_store_secret_finding bad[] = {
+        {.rule = (char *)"r-bad", .line = 1, .place = 0, .excerpt = (char *)"\xff\xfe *****"},
+        {.rule = (char *)"r-ok", .line = 1, .place = 2, .excerpt = (char *)"ok *****"},
+    };
+    CHECK_OK(sl_store_log_append_findings(st, job, "x y z\n", 6, 4, 23, bad, 2, added, &failed,
+                                          &end, &lines, &e_));
+    CHECK_INT_EQ(failed, pg ? 1 : 0);
+    CHECK(added[0] == !pg && added[1]);
+    CHECK_INT_EQ(end, 29);
+    CHECK_OK(sl_store_secret_finding_count(st, pl, job, &count, &e_));
+    CHECK_INT_EQ(count, pg ? 3 : 4);
+    /* the cap would cut the chunk: nothing stored (the caller appends another way) */
+    struct sl_store *small = NULL;
+    struct sl_store_options opts = {.max_log_bytes = 32, .pool_size = 1};
+    CHECK_OK(sl_store_open_with(&small, url, &opts, &e_));
+    CHECK_FAILS(SL_EBUSY, sl_store_log_append_findings(small, job, "abcdef", 6, 5, 29, bad + 1, 1,
+                                                       added, &failed, &end, &lines, &e_));
+    CHECK_OK(sl_store_log_size(small, job, &size, &e_));
+    CHECK_INT_EQ(size, 29);
+    CHECK_OK(sl_store_secret_finding_count(small, pl, job, &count, &e_));
+    CHECK_INT_EQ(count, pg ? 3 : 4);
+    sl_store_close(small);
+    /* a job that does not exist: neither */
+    memcpy(fs, given, sizeof(fs));
+    CHECK_FAILS(SL_ENOENT, sl_store_log_append_findings(st, job + 1000, "x", 1, 1, 0, fs, 2, added,
+                                                        &failed, &end, &lines, &e_));
+    CHECK_OK(sl_store_secret_finding_count(st, pl, 0, &count, &e_));
+    CHECK_INT_EQ(count, pg ? 3 : 4);
+}
+
 STORE_TEST(artifacts)
 {
     int64_t proj = make_project(st, "p");
