@@ -47,6 +47,7 @@ struct rule {
     int *kw_index; /* each keyword's entry in the scanner's keyword list; -1: none ("") */
     struct allowlist *allow;
     size_t nallow;
+    bool generic; /* the default generic-secret rule's regex and keywords: may_assign() */
 };
 
 #define KW_HEADS 1024 /* buckets of keywords by their first two bytes (hashed) */
@@ -246,6 +247,29 @@ static void rule_release(struct rule *r)
     memset(r, 0, sizeof(*r));
 }
 
+/* The default rules' generic-secret regex and its keywords (default-rules.toml): a keyword's
+ * line can match it only where may_assign() says so, which is checked before the regex runs. A
+ * rule that differs in any of them runs its regex on every keyword line. */
+static const char generic_re[] =
+    "(?i)(?:api[_-]?key|secret|token|passw(?:or)?d|pwd|credential)[a-z0-9_.\\-]{0,20}['\"]?\\s*"
+    "(?:=|:|=>|:=)\\s*['\"]?([A-Za-z0-9+/_=.\\-]{16,128})(?![A-Za-z0-9+/_=.\\-])";
+static const char *const generic_keywords[] = {"key",   "secret", "token",
+                                               "passw", "pwd",    "credential"};
+
+static bool is_generic(const char *re, char **keywords, size_t n)
+{
+    if (!re || strcmp(re, generic_re) || n != SL_ARRAY_LEN(generic_keywords))
+        return false;
+    for (size_t i = 0; i < SL_ARRAY_LEN(generic_keywords); i++) {
+        bool found = false;
+        for (size_t k = 0; k < n && !found; k++)
+            found = !strcmp(keywords[k], generic_keywords[i]);
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
 static int rule_read(json_t *o, const char *file, struct rule *r, struct sl_error *err)
 {
     memset(r, 0, sizeof(*r));
@@ -288,6 +312,7 @@ static int rule_read(json_t *o, const char *file, struct rule *r, struct sl_erro
             r->nkeywords = 0;
             break;
         }
+    r->generic = is_generic(re, r->keywords, r->nkeywords);
     return allowlists_read(o, "allowlists", "allowlist", name, &r->allow, &r->nallow, err);
 }
 
@@ -786,6 +811,56 @@ size_t sl_scan_newlines(const char *p, size_t n)
     return c;
 }
 
+/* Whether the generic rule's regex may match at its keyword WORD (WLEN bytes) found at P of
+ * TEXT, whose bytes up to LIM the regex may look at: a match holds a keyword in its
+ * `api[_-]?key|secret|token|passw(or)?d|pwd|credential`, then at most 20 bytes of
+ * [A-Za-z0-9_.-] (23 after "passw"), an optional quote, white space (newlines too), and `=` or
+ * `:` (of `=`, `:`, `=>`, `:=`). That class, the quotes, the white space and the separators are
+ * none of each other, so the class's run from the keyword's end must be the whole run there.
+ * True (the regex decides) on any byte of 0x80 or more on the way (in UTF mode `(?i)` folds the
+ * Kelvin sign and the long s into the class) and when LIM comes first. */
+static inline bool in_class(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (fold(c) >= 'a' && fold(c) <= 'z') || c == '_' || c == '.' ||
+           c == '-';
+}
+
+static bool may_assign(const char *text, size_t lim, size_t p, const char *word, size_t wlen)
+{
+    if (wlen == 3 && !memcmp(word, "key", 3)) { /* only api[_-]?key */
+        size_t a = p >= 1 && (text[p - 1] == '_' || text[p - 1] == '-') ? p - 1 : p;
+        if (a < 3 || !same_folded(text + a - 3, "api", 3))
+            return false;
+    }
+    size_t q = p + wlen, run = 0;
+    while (q < lim && in_class((unsigned char)text[q])) {
+        if (++run > 23)
+            return false;
+        q++;
+    }
+    if (q < lim && (text[q] == '\'' || text[q] == '"'))
+        q++;
+    while (q < lim && (text[q] == ' ' || (text[q] >= '\t' && text[q] <= '\r')))
+        q++;
+    return q >= lim || text[q] == '=' || text[q] == ':' || (unsigned char)text[q] >= 0x80;
+}
+
+/* Whether any byte of T[0..N) is 0x80 or more. */
+static bool any_high(const char *t, size_t n)
+{
+    size_t i = 0;
+    for (; n - i >= 8; i += 8) {
+        uint64_t w;
+        memcpy(&w, t + i, 8);
+        if (w & 0x8080808080808080u)
+            return true;
+    }
+    for (; i < n; i++)
+        if ((unsigned char)t[i] >= 0x80)
+            return true;
+    return false;
+}
+
 int sl_scan_text(const struct sl_scan *s, const char *path, const char *text, size_t len,
                  sl_scan_hit_fn fn, void *ctx)
 {
@@ -864,6 +939,20 @@ int sl_scan_text_part(const struct sl_scan *s, const char *path, const char *tex
                 kw_line_end = nl ? (size_t)(nl - text) : len;
                 subject = SL_MIN(len, kw_line_end + 1); /* with its newline: a match that
                                                          * cannot cross it fails there */
+                if (r->generic && !any_high(text + from, kw_line_end - from)) {
+                    /* the line's keywords (a match holds one, as it is ASCII): may any of
+                     * them start one? (most lines with `token` or `key` say no) */
+                    size_t lim = SL_MIN(len, kw_line_end + WINDOW);
+                    bool may = false;
+                    for (size_t k = 0; k < r->nkeywords && !may; k++)
+                        for (size_t c = cursor[k];
+                             kp[k] && c < kp[k]->n && kp[k]->at[c] < kw_line_end && !may; c++)
+                            may = may_assign(text, lim, kp[k]->at[c], kp[k]->word, kp[k]->wlen);
+                    if (!may) {
+                        at = kw_line_end + 1;
+                        continue;
+                    }
+                }
             }
             /* on the line alone first; a match that would go on past it (PARTIAL) is tried
              * again on the window */

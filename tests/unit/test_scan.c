@@ -3,6 +3,7 @@
  * allowlists, a project's rules on top of the defaults, redaction, and a hostile regex
  * that stays within its match limit. */
 #include "base/compat.h"
+#include "base/alloc.h"
 #include "base/fs.h"
 #include "base/str.h"
 #include "harness/harness.h"
@@ -580,4 +581,118 @@ TEST(findings_of_several_rules_have_their_lines)
     CHECK_INT_EQ(l.inner, l.n);
     sl_str_release(&t);
     sl_scan_free(s);
+}
+
+/* The generic rule's check before its regex (may_assign in scan.c) skips only lines the regex
+ * cannot match: the default rule, which has the check, finds on generated lines what the same
+ * rule with one keyword more (no check: the regex on every keyword line) finds, at the same
+ * places and lines. The lines mix the rule's words (in any case, after api, api_, api-) with
+ * runs of its class around the 20 it allows, quotes, white space across lines, separators and
+ * not, and bytes a caseless UTF-8 regex folds into its class or words (the Kelvin sign, the
+ * long s). */
+struct all_found {
+    struct sl_scan_finding *f;
+    size_t n, cap;
+};
+
+static int on_each(void *ctx, const struct sl_scan_finding *f)
+{
+    struct all_found *a = ctx;
+    SL_GROW(a->f, a->cap, a->n + 1);
+    a->f[a->n++] = *f;
+    return 0;
+}
+
+static unsigned long next_random(unsigned long *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+TEST(the_generic_rules_check_skips_only_lines_it_cannot_match)
+{
+    char path[4096], *data = NULL;
+    size_t len = 0;
+    struct sl_error err = SL_ERROR_INIT;
+    snprintf(path, sizeof(path), "%s/src/scan/default-rules.toml", sl_test_source_dir());
+    CHECK_INT_EQ(sl_fs_read_file(path, 1u << 20, &data, &len, &err), 0);
+    if (!data)
+        return;
+    char *begin = strstr(data, "[[rules]]\nid = \"generic-secret\"");
+    CHECK(begin != NULL);
+    if (!begin) {
+        free(data);
+        return;
+    }
+    char *end = strstr(begin + 1, "[[rules]]\n");
+    if (end)
+        *end = 0;
+    const char *kw =
+        "keywords = [\"key\", \"secret\", \"token\", \"passw\", \"pwd\", \"credential\"]";
+    char *at = strstr(begin, kw);
+    CHECK(at != NULL);
+    if (!at) {
+        free(data);
+        return;
+    }
+    struct sl_str other = SL_STR_INIT;
+    sl_str_add(&other, begin, (size_t)(at - begin));
+    sl_str_adds(&other, "keywords = [\"key\", \"secret\", \"token\", \"passw\", \"pwd\", "
+                        "\"credential\", \"zq~zq\"]");
+    sl_str_adds(&other, at + strlen(kw));
+    struct sl_scan *checked = NULL, *plain = NULL;
+    CHECK_INT_EQ(sl_scan_load(&checked, begin, strlen(begin), "generic.toml", &err), 0);
+    CHECK_INT_EQ(sl_scan_load(&plain, other.buf, other.len, "generic-plain.toml", &err), 0);
+    static const char *const before[] = {"",  "x ", "api",   "API_",         "api-",   "apI__",
+                                         "ſ", "\"", "api_x", "\xe2\x84\xaa", "export "};
+    static const char *const words[] = {"key",    "secret",     "token",      "passw", "password",
+                                        "passwd", "pwd",        "credential", "Token", "SECRET",
+                                        "ſecret", "to\u212Aen", "passwor"};
+    static const char *const runs[] = {"",
+                                       "_id",
+                                       "S_FOR_THE_REGISTRY_X",
+                                       "S_FOR_THE_REGISTRY_XY",
+                                       "_A-B.c9_d-E.f0_g-H.ij",
+                                       "_A-B.c9_d-E.f0_g-H.ijk",
+                                       "\xe2\x84\xaa",
+                                       "ſ"};
+    static const char *const quotes[] = {"", "'", "\"", "''"};
+    static const char *const spaces[] = {"", " ", "\n", " \n\t ", "\r\n", "\v\f", "\xc2\xa0"};
+    static const char *const seps[] = {"=", ":", "=>", ":=", " ", "-", "is", ""};
+    static const char *const values[] = {"aB3dE5fG7hJ9kL1mN2pQ", "short",
+                                         "\"xY9zW8vU7tS6rR5qP4oN3mM2\"", "${VAR_NAME_X}"};
+    struct sl_str text = SL_STR_INIT;
+    unsigned long x = 88172645463325252UL;
+#define PICK(a) (a)[next_random(&x) % SL_ARRAY_LEN(a)]
+    for (int i = 0; i < 20000; i++) {
+        const char *p[8] = {PICK(before), PICK(words), PICK(runs),   PICK(quotes),
+                            PICK(spaces), PICK(seps),  PICK(spaces), PICK(values)};
+        sl_str_addf(&text, "[%d] %s%s%s%s%s%s%s%s\n", i, p[0], p[1], p[2], p[3], p[4], p[5], p[6],
+                    p[7]);
+        if (i % 7 == 0)
+            sl_str_adds(&text, "[x] fetching token for registry mirror 12 (cached)\n");
+    }
+#undef PICK
+    struct all_found a = {0}, b = {0};
+    if (checked && plain) {
+        sl_scan_text(checked, NULL, text.buf, text.len, on_each, &a);
+        sl_scan_text(plain, NULL, text.buf, text.len, on_each, &b);
+    }
+    CHECK(a.n > 1000); /* many lines match: the check lets them through */
+    CHECK_INT_EQ(a.n, b.n);
+    size_t same = 0;
+    for (size_t i = 0; i < a.n && i < b.n; i++)
+        same +=
+            a.f[i].start == b.f[i].start && a.f[i].end == b.f[i].end && a.f[i].line == b.f[i].line;
+    CHECK_INT_EQ(same, a.n);
+    free(a.f);
+    free(b.f);
+    sl_str_release(&text);
+    sl_str_release(&other);
+    sl_scan_free(checked);
+    sl_scan_free(plain);
+    free(data);
+    sl_error_release(&err);
 }
