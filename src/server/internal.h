@@ -421,6 +421,17 @@ struct srv_finish {
  * the job is stored failed by recovery but must be fed to the machine as running. */
 int sl_srv_transition(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, size_t job_pos,
                       const struct srv_finish *fin, bool force_running, struct sl_error *err);
+/* Runs first in sl_srv_transition_after's transaction (ARG its argument): 0 to go on with
+ * the event, 1 to commit what it wrote without the event, < 0 (ERR set) to roll back all. */
+typedef int (*srv_tx_first_fn)(struct sl_server *s, void *arg, struct sl_error *err);
+/* As sl_srv_transition, with FIRST's writes (a job's last log bytes) in the transition's
+ * transaction: both or neither are stored, for one commit. The secret-policy check of a
+ * FINISHED event then reads after FIRST, in the transaction. What the transition does after
+ * its commit (the resource groups' kick, auto-cancel, bridges) it still does after it; what
+ * FIRST's writes should wake, the caller wakes after this returns. */
+int sl_srv_transition_after(struct sl_server *s, int64_t pipeline_id, enum srv_event ev,
+                            size_t job_pos, const struct srv_finish *fin, bool force_running,
+                            srv_tx_first_fn first, void *arg, struct sl_error *err);
 /* The scheduler's view of one job from its spec O (job_spec_json's keys) into SJ, arrays
  * allocated (sl_srv_sched_job_release frees them; SJ->name is left NULL). */
 int sl_srv_sched_job_from_json(json_t *o, struct sl_sched_job *sj, struct sl_error *err);

@@ -336,6 +336,51 @@ void sl_srv_runner_renew(struct req *r, const struct sl_store_job *job)
     sl_reply_header(r, "X-GitLab-Trace-Update-Interval", "%d", every);
 }
 
+/* The end of a runner's job: what it sends of the log with it, before its transition. */
+struct end_log {
+    const struct sl_store_job *job;
+    json_t *trace;    /* "trace" or NULL */
+    json_t *bytesize; /* "output"."bytesize" or NULL */
+    bool grew;        /* bytes were appended (a stream wakes after the commit) */
+    bool resend;      /* we hold less than BYTESIZE: 412, and no transition */
+};
+
+/* srv_tx_first_fn, in the end's transaction: "trace" (GitLab's field: the job's whole log),
+ * which `sluice agent` sends with a short job's end instead of a last PATCH: the part past
+ * what the server holds is appended, as a PATCH from there would append it (the bytes before
+ * are the ones the runner sent then). gitlab-runner sends no trace here, and nothing is
+ * written. 1 (the append alone is committed) when BYTESIZE says the runner sent more. */
+static int end_log(struct sl_server *s, void *arg, struct sl_error *err)
+{
+    struct end_log *el = arg;
+    int64_t have = 0;
+    bool capped = false;
+    int rc = sl_store_log_size(s->st, el->job->id, &have, err);
+    if (rc < 0)
+        return rc;
+    if (json_is_string(el->trace) && (int64_t)json_string_length(el->trace) > have &&
+        have <= sl_store_log_max(s->st)) {
+        size_t n = json_string_length(el->trace) - (size_t)have;
+        rc = sl_srv_log_append(s, el->job->id, json_string_value(el->trace) + have, n,
+                               sl_time_now_ms(), &have, err);
+        /* past the log cap the rest is dropped, as a PATCH's is */
+        if (rc == SL_ELIMIT) {
+            sl_error_release(err);
+            capped = true;
+            rc = 0;
+        }
+        if (rc < 0)
+            return rc;
+        el->grew = true;
+    }
+    if (!capped && json_is_integer(el->bytesize) && json_integer_value(el->bytesize) > have &&
+        json_integer_value(el->bytesize) <= sl_store_log_max(s->st)) {
+        el->resend = true;
+        return 1;
+    }
+    return 0;
+}
+
 void sl_h_v4_job_update(struct req *r)
 {
     struct sl_server *s = r->s;
@@ -355,43 +400,6 @@ void sl_h_v4_job_update(struct req *r)
                        state);
         goto out;
     }
-    /* "trace" (GitLab's field: the job's whole log), which `sluice agent` sends with a short
-     * job's end instead of a last PATCH: the part past what the server holds is appended,
-     * as a PATCH from there would append it (the bytes before are the ones the runner sent
-     * then). gitlab-runner sends no trace here and is answered as before. */
-    json_t *tr = json_object_get(body, "trace");
-    int64_t have = 0;
-    bool capped = false;
-    struct sl_error lerr = SL_ERROR_INIT;
-    if (sl_store_log_size(s->st, job.id, &have, &lerr) < 0) {
-        sl_reply_sl_error(r, 500, &lerr);
-        sl_error_release(&lerr);
-        goto out;
-    }
-    if (json_is_string(tr) && (int64_t)json_string_length(tr) > have &&
-        have <= sl_store_log_max(s->st)) {
-        size_t n = json_string_length(tr) - (size_t)have;
-        int rc = sl_srv_log_append(s, job.id, json_string_value(tr) + have, n, sl_time_now_ms(),
-                                   &have, &lerr);
-        if (rc == 0 || rc == SL_ELIMIT)
-            sl_streams_log_grew(s, job.id);
-        /* past the log cap the rest is dropped, as a PATCH's is */
-        if (rc < 0 && rc != SL_ELIMIT) {
-            sl_reply_sl_error(r, rc, &lerr);
-            sl_error_release(&lerr);
-            goto out;
-        }
-        capped = rc == SL_ELIMIT;
-    }
-    sl_error_release(&lerr);
-    /* the runner says how much log it sent; when we hold less, it resends (412) */
-    json_t *bs = json_object_get(json_object_get(body, "output"), "bytesize");
-    if (!capped && json_is_integer(bs) && json_integer_value(bs) > have &&
-        json_integer_value(bs) <= sl_store_log_max(s->st)) {
-        sl_reply_header(r, "Job-Status", "%s", sl_srv_job_status_shown(&job));
-        sl_reply_json(r, 412, json_pack("{s:s}", "message", "trace validation failed"));
-        goto out;
-    }
     enum sl_sched_failure f = SL_SCHED_FAILURE_NONE;
     if (!strcmp(state, "failed")) {
         const char *why = json_string_value(json_object_get(body, "failure_reason"));
@@ -408,10 +416,25 @@ void sl_h_v4_job_update(struct req *r)
     bool canceling = job.cancel_requested_at != 0;
     if (canceling)
         state = "canceled";
-    int rc = canceling ? sl_srv_transition(s, job.pipeline_id, SRV_EV_CANCEL_JOB,
-                                           (size_t)job.position, NULL, false, &err)
-                       : sl_srv_transition(s, job.pipeline_id, SRV_EV_FINISHED,
-                                           (size_t)job.position, &fin, false, &err);
+    /* the log's last bytes (end_log) and the end in one transaction */
+    struct end_log el = {.job = &job,
+                         .trace = json_object_get(body, "trace"),
+                         .bytesize = json_object_get(json_object_get(body, "output"), "bytesize")};
+    int rc = canceling
+                 ? sl_srv_transition_after(s, job.pipeline_id, SRV_EV_CANCEL_JOB,
+                                           (size_t)job.position, NULL, false, end_log, &el, &err)
+                 : sl_srv_transition_after(s, job.pipeline_id, SRV_EV_FINISHED,
+                                           (size_t)job.position, &fin, false, end_log, &el, &err);
+    /* the log's streams are woken once it is committed */
+    if (el.grew && rc == 0)
+        sl_streams_log_grew(s, job.id);
+    if (rc == 0 && el.resend) {
+        /* the runner says how much log it sent; when we hold less, it resends (412) */
+        sl_reply_header(r, "Job-Status", "%s", sl_srv_job_status_shown(&job));
+        sl_reply_json(r, 412, json_pack("{s:s}", "message", "trace validation failed"));
+        sl_error_release(&err);
+        goto out;
+    }
     /* the machine keeps a job it was asked to stop running until its end is told, so the
      * cancel stores the job canceled but leaves the pipeline running (an auto-canceled or
      * canceled pipeline whose last job was an agent's stayed `running`): settled again from

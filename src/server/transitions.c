@@ -362,6 +362,14 @@ out:
 int sl_srv_transition(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, size_t job_pos,
                       const struct srv_finish *fin, bool force_running, struct sl_error *err)
 {
+    return sl_srv_transition_after(s, pipeline_id, ev, job_pos, fin, force_running, NULL, NULL,
+                                   err);
+}
+
+int sl_srv_transition_after(struct sl_server *s, int64_t pipeline_id, enum srv_event ev,
+                            size_t job_pos, const struct srv_finish *fin, bool force_running,
+                            srv_tx_first_fn first, void *arg, struct sl_error *err)
+{
     int rc;
     /* One store transaction holding the pipeline's row (store.h): a crash mid-transition
      * leaves pipeline and jobs as they were, and two servers on one PostgreSQL finishing two
@@ -370,8 +378,10 @@ int sl_srv_transition(struct sl_server *s, int64_t pipeline_id, enum srv_event e
      * runs in that one. */
     /* a job that printed a secret fails when its project's policy says so (secret_scan.c);
      * read before the transaction, which holds the pipeline row */
+    /* (with FIRST, whose writes (a log's last bytes) may be what fails the job, read in the
+     * transaction after it) */
     struct srv_finish secret_fin;
-    if (ev == SRV_EV_FINISHED && fin && fin->reason == SL_SCHED_FAILURE_NONE &&
+    if (!first && ev == SRV_EV_FINISHED && fin && fin->reason == SL_SCHED_FAILURE_NONE &&
         sl_srv_secret_fails_job(s, pipeline_id, fin->job_id)) {
         secret_fin = *fin;
         secret_fin.reason = SL_SCHED_FAILURE_SECRET_DETECTED;
@@ -385,8 +395,20 @@ int sl_srv_transition(struct sl_server *s, int64_t pipeline_id, enum srv_event e
     bool fire = false, settle = false, groups = false;
     bool lost = false;
     int64_t retried = 0;
-    rc = apply(s, pipeline_id, ev, job_pos, fin, force_running, &lost, &fire, &settle, &groups,
-               &retried, err);
+    rc = first ? first(s, arg, err) : 0;
+    if (rc == 1) { /* FIRST's writes alone */
+        rc = 0;
+        goto end;
+    }
+    if (rc == 0 && first && ev == SRV_EV_FINISHED && fin && fin->reason == SL_SCHED_FAILURE_NONE &&
+        sl_srv_secret_fails_job(s, pipeline_id, fin->job_id)) {
+        secret_fin = *fin;
+        secret_fin.reason = SL_SCHED_FAILURE_SECRET_DETECTED;
+        fin = &secret_fin;
+    }
+    if (rc == 0)
+        rc = apply(s, pipeline_id, ev, job_pos, fin, force_running, &lost, &fire, &settle, &groups,
+                   &retried, err);
     /* A pending job claimed between our read and our write: cancel again so the claimed
      * (now running) job is asked to stop too. */
     for (int tries = 0; rc == 0 && lost && tries < 3 && ev == SRV_EV_CANCEL_PIPELINE; tries++) {
@@ -398,6 +420,7 @@ int sl_srv_transition(struct sl_server *s, int64_t pipeline_id, enum srv_event e
      * transaction: no worker claims the new attempt first */
     if (rc == 0 && retried)
         rc = sl_srv_deploy_auto_retried(s, retried, err);
+end:
     if (trc == 0)
         rc = sl_store_tx_end(s->st, rc, err);
     /* a job of a resource group moved: the group's resource may go to the next in line (in
