@@ -549,16 +549,15 @@ static void h_pipeline_create(struct req *r)
     }
     char actor[48];
     snprintf(actor, sizeof(actor), "token:%lld", (long long)r->token.id);
-    rc = sl_srv_pipeline_create_by(r->s, &p, ref ? json_string_value(ref) : NULL,
-                                   json_is_object(vars) ? vars : NULL,
-                                   json_is_object(inputs) ? inputs : NULL, "api", actor, &id, &err);
+    rc = sl_srv_pipeline_create_by(
+        r->s, &p, ref ? json_string_value(ref) : NULL, json_is_object(vars) ? vars : NULL,
+        json_is_object(inputs) ? inputs : NULL, "api", actor, r, &id, &err);
     if (rc == SL_EINVAL) {
         sl_reply_error(r, 400, "invalid", "%s", sl_error_format(&err));
     } else if (rc < 0) {
         sl_reply_sl_error(r, rc, &err);
     } else {
-        audit_on(r, "pipeline.create", "pipeline", id);
-        reply_pipeline(r, 201, id);
+        reply_pipeline(r, 201, id); /* the audit event is stored with the pipeline */
     }
 out:
     sl_store_project_release(&p);

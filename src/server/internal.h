@@ -333,11 +333,12 @@ int sl_srv_pipeline_create(struct sl_server *s, const struct sl_store_project *p
 
 /* As sl_srv_pipeline_create, recording ACTOR ("token:3"; NULL: the source) as who triggered
  * the pipeline's deployments, with INPUTS (a JSON object or NULL) for the spec:inputs of
- * the .gitlab-ci.yml. */
+ * the .gitlab-ci.yml. AUDIT (or NULL): the API request whose "pipeline.create" audit event
+ * (sl_srv_audit_on) is stored in the pipeline's transaction, one commit for both. */
 int sl_srv_pipeline_create_by(struct sl_server *s, const struct sl_store_project *p,
                               const char *ref, json_t *variables, json_t *inputs,
-                              const char *source, const char *actor, int64_t *id_out,
-                              struct sl_error *err);
+                              const char *source, const char *actor, struct req *audit,
+                              int64_t *id_out, struct sl_error *err);
 
 /* A downstream pipeline (bridge.c): the pipeline and bridge job that make it, and for a
  * child pipeline its configuration (trigger:include as a main file named CONFIG_NAME, a

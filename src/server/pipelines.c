@@ -756,10 +756,28 @@ static int srv_include_fetch(void *ctx, const struct sl_config_include *inc,
                         inc->kind, inc->location);
 }
 
-static int created_failed(struct sl_server *s, struct sl_store_pipeline *p, int64_t now,
-                          int64_t *id_out, struct sl_error *err)
+/* AUDIT (or NULL): the request whose "pipeline.create" event is stored in the pipeline's
+ * transaction (one commit; an event that cannot be stored is logged, as sl_audit does, and
+ * the pipeline is kept). */
+static void audit_created(struct req *audit, int64_t pipeline_id)
 {
+    if (audit)
+        sl_srv_audit_on(audit, "pipeline.create", "pipeline", pipeline_id);
+}
+
+static int created_failed(struct sl_server *s, struct sl_store_pipeline *p, int64_t now,
+                          struct req *audit, int64_t *id_out, struct sl_error *err)
+{
+    int trc = audit ? sl_store_tx_begin(s->st, 0, err) : SL_EBUSY;
+    if (trc < 0 && trc != SL_EBUSY)
+        return trc;
+    if (audit && trc == SL_EBUSY)
+        sl_error_release(err);
     int rc = sl_store_pipeline_create(s->st, p, NULL, 0, now, &p->id, &p->iid, err);
+    if (rc == 0)
+        audit_created(audit, p->id);
+    if (trc == 0)
+        rc = sl_store_tx_end(s->st, rc, err);
     if (rc == 0) {
         if (id_out)
             *id_out = p->id;
@@ -800,7 +818,7 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
                            const char *ref, json_t *variables, json_t *inputs, const char *source,
                            const char *actor, bool only_if_moved, bool *unchanged_out,
                            const struct srv_downstream *ds, const struct srv_mr *mr,
-                           int64_t *id_out, struct sl_error *err)
+                           struct req *audit, int64_t *id_out, struct sl_error *err)
 {
     bool unchanged = false;
     char mirror[4096], trees[4096], sha[GIT_OID_HEXSZ + 1];
@@ -976,7 +994,7 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
                 sl_xasprintf("secret detection: %s; the project's policy fails the pipeline", what);
             p.finished_at = now;
             free(what);
-            rc = created_failed(s, &p, now, id_out, err);
+            rc = created_failed(s, &p, now, audit, id_out, err);
             goto out;
         }
         free(what);
@@ -1017,14 +1035,14 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
                          : "the configuration is invalid (see yaml_errors)");
         p.yaml_errors = masked(&stored, diag_json(&diag, tree));
         p.finished_at = now;
-        rc = created_failed(s, &p, now, id_out, err);
+        rc = created_failed(s, &p, now, audit, id_out, err);
         goto out;
     }
     struct sl_error perr = SL_ERROR_INIT;
     if (sl_plan_build(&plan, cfg, &t, &perr) < 0) {
         p.status = (char *)"failed";
         p.error_message = plan_error = masked(&stored, sl_xstrdup(sl_error_format(&perr)));
-        rc = created_failed(s, &p, now, id_out, err);
+        rc = created_failed(s, &p, now, audit, id_out, err);
         sl_error_release(&perr);
         goto out;
     }
@@ -1108,6 +1126,7 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     if (rc == 0) {
         p.id = pid;
         p.created_at = now;
+        audit_created(audit, pid);
         struct sl_error derr = SL_ERROR_INIT;
         if (sl_srv_deploy_record(s, &p, plan, actor, &derr) < 0) {
             atomic_fetch_add(&s->metrics.store_errors, 1);
@@ -1182,16 +1201,16 @@ int sl_srv_pipeline_create(struct sl_server *s, const struct sl_store_project *p
                            struct sl_error *err)
 {
     return pipeline_create(s, proj, ref, variables, NULL, source, NULL, false, NULL, NULL, NULL,
-                           id_out, err);
+                           NULL, id_out, err);
 }
 
 int sl_srv_pipeline_create_by(struct sl_server *s, const struct sl_store_project *proj,
                               const char *ref, json_t *variables, json_t *inputs,
-                              const char *source, const char *actor, int64_t *id_out,
-                              struct sl_error *err)
+                              const char *source, const char *actor, struct req *audit,
+                              int64_t *id_out, struct sl_error *err)
 {
     return pipeline_create(s, proj, ref, variables, inputs, source, actor, false, NULL, NULL, NULL,
-                           id_out, err);
+                           audit, id_out, err);
 }
 
 int sl_srv_pipeline_create_downstream(struct sl_server *s, const struct sl_store_project *proj,
@@ -1199,7 +1218,7 @@ int sl_srv_pipeline_create_downstream(struct sl_server *s, const struct sl_store
                                       const struct srv_downstream *ds, int64_t *id_out,
                                       struct sl_error *err)
 {
-    return pipeline_create(s, proj, ref, variables, NULL, source, NULL, false, NULL, ds, NULL,
+    return pipeline_create(s, proj, ref, variables, NULL, source, NULL, false, NULL, ds, NULL, NULL,
                            id_out, err);
 }
 
@@ -1208,7 +1227,7 @@ int sl_srv_pipeline_create_mr(struct sl_server *s, const struct sl_store_project
                               struct sl_error *err)
 {
     return pipeline_create(s, proj, mr->source_branch, NULL, NULL, "merge_request_event", actor,
-                           false, NULL, NULL, mr, id_out, err);
+                           false, NULL, NULL, mr, NULL, id_out, err);
 }
 
 int sl_srv_pipeline_poll(struct sl_server *s, const struct sl_store_project *proj, int64_t *id_out,
@@ -1216,6 +1235,6 @@ int sl_srv_pipeline_poll(struct sl_server *s, const struct sl_store_project *pro
 {
     bool unchanged = false;
     int rc = pipeline_create(s, proj, proj->default_branch, NULL, NULL, "push", NULL, true,
-                             &unchanged, NULL, NULL, id_out, err);
+                             &unchanged, NULL, NULL, NULL, id_out, err);
     return rc < 0 ? rc : unchanged ? 0 : 1;
 }
