@@ -180,6 +180,14 @@ int sl_db_job_check(const struct sl_store_job *j, struct sl_error *err);
  * (room for strlen(PREFIX) + 2*NBYTES + 1). */
 #define DB_TOKEN_HASH_HEX 64
 void sl_db_token_hash(const char *secret, char out[DB_TOKEN_HASH_HEX + 1]);
+/* The API tokens this process verified lately (tokens.c), so that a client's every request
+ * does not read its token's row: made by sl_store_open for SQLite only, NULL otherwise
+ * (several servers share a PostgreSQL store, and a token one of them revokes must be
+ * refused by all at once). */
+struct db_token_cache;
+struct db_token_cache *sl_db_token_cache_new(void);
+void sl_db_token_cache_free(struct db_token_cache *c);
+struct db_token_cache *sl_db_token_cache(struct sl_store *st);
 void sl_db_token_generate(const char *prefix, size_t nbytes, char *out);
 /* Whether SECRET is PREFIX followed by exactly LEN - strlen(PREFIX) lowercase hex digits. */
 bool sl_db_token_well_formed(const char *secret, const char *prefix, size_t len);

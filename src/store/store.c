@@ -24,6 +24,8 @@ struct sl_store {
      * that holds the write lock */
     unsigned char seal_key[SL_STORE_SEAL_KEY_BYTES];
     bool has_seal_key;
+
+    struct db_token_cache *tokens; /* NULL but on SQLite (backend.h) */
 };
 
 /* ---- rows ---- */
@@ -277,7 +279,13 @@ static void store_free(struct sl_store *st)
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->cv);
     pthread_mutex_destroy(&st->write_mu);
+    sl_db_token_cache_free(st->tokens);
     free(st);
+}
+
+struct db_token_cache *sl_db_token_cache(struct sl_store *st)
+{
+    return st->tokens;
 }
 
 int sl_store_open_with(struct sl_store **out, const char *url, const struct sl_store_options *opts,
@@ -316,6 +324,8 @@ int sl_store_open_with(struct sl_store **out, const char *url, const struct sl_s
     pthread_cond_init(&st->cv, NULL);
     pthread_mutex_init(&st->write_mu, NULL);
     st->idle = sl_xcalloc((size_t)st->opts.pool_size, sizeof(*st->idle));
+    if (be == &sl_store_sqlite_backend)
+        st->tokens = sl_db_token_cache_new();
 
     /* the first connection migrates before any other opens, so they see the schema */
     void *c = NULL;

@@ -83,12 +83,12 @@ expect "the pipeline succeeds" success "$status" "$body$(tail -20 "$tmp/err")"
 expect "its jobs all succeeded" "success success success" \
   "$(jget "['jobs'][0]['status']") $(jget "['jobs'][1]['status']") $(jget "['jobs'][2]['status']")"
 expect "pipeline shape: sha, source" "40 api" "$(jget "['sha'].__len__()") $(jget "['source']")"
+build=$(jget "['jobs'][0]['id']")
+unit=$(jget "['jobs'][1]['id']")
 # the creation's audit event, stored in the pipeline's transaction: one, naming the pipeline
 req GET "/api/v1/audit?action=pipeline.create" "$admin"
 expect "the pipeline's creation is audited once" "1 pipeline:$pl" \
   "$(jget ".__len__()") $(jget "[0]['target']")" "$body"
-build=$(jget "['jobs'][0]['id']")
-unit=$(jget "['jobs'][1]['id']")
 # API validation: unknown fields, wrong types, a status outside GitLab's, an empty body
 req POST /api/v1/projects/$proj/pipelines "$dev" '{"ref":"main","varaibles":{}}'
 expect "an unknown body field: 400 naming it" "400 1" "$code $(grep -c "unknown field 'varaibles'" <<<"$body")" "$body"

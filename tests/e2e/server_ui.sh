@@ -69,8 +69,12 @@ curl -s -o "$tmp/vs" -c "$tmp/vjar" -H 'Content-Type: application/json' -d "{\"t
 vcsrf=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["csrf_token"])' "$tmp/vs")
 expect "a viewer's session is refused an admin route" 403 \
   "$(curl -s -o /dev/null -w '%{http_code}' -b "$tmp/vjar" "$u/api/v1/tokens")"
+# the server keeps a token it verified in memory a while (store/tokens.c): used just now, it
+# is refused the moment it is revoked, as a bearer token and through its session
+expect "the viewer token works as a bearer token" 200 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $viewer" "$u/api/v1/projects")"
 expect "revoke the viewer token" 204 "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $admin" "$u/api/v1/tokens/$vid")"
 expect "a revoked token's session ends" 401 "$(curl -s -o /dev/null -w '%{http_code}' -b "$tmp/vjar" "$u/api/v1/projects")"
+expect "a revoked token is refused at once" 401 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $viewer" "$u/api/v1/projects")"
 
 expect "sign-out" 204 "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -b "$tmp/jar" -H "X-CSRF-Token: $csrf" "$u/api/v1/session")"
 expect "the session is gone after sign-out" 401 "$(curl -s -o /dev/null -w '%{http_code}' -b "$tmp/jar" "$u/api/v1/projects")"
