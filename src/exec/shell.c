@@ -373,6 +373,7 @@ out:
         sl_exec_proc_signal_group(&proc, SIGKILL);
         sl_exec_proc_reap(&proc);
     }
+    sl_exec_proc_done(&proc);
     if (proc.pidfd >= 0)
         close(proc.pidfd);
     if (pipefd[0] >= 0)

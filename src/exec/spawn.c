@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -120,8 +121,8 @@ static int spawn_as(pid_t *pidp, const struct sl_exec_spawn_opts *opts, int out_
     return e;
 }
 
-int sl_exec_proc_spawn(struct sl_exec_proc *p, const struct sl_exec_spawn_opts *opts,
-                       struct sl_error *err)
+static int proc_spawn(struct sl_exec_proc *p, const struct sl_exec_spawn_opts *opts,
+                      struct sl_error *err)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
@@ -174,6 +175,156 @@ out:
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     return rc;
+}
+
+/* --- the guard ------------------------------------------------------------------------
+ *
+ * One /bin/sh per process, started with its first job, told the process group of each job
+ * as it starts ("+ PGID") and as it is finished with ("- PGID") over a socket whose other
+ * end only this process holds (close-on-exec, and every child's descriptors above the
+ * ones it is given are closed). When this process is gone, however it died (kill -9
+ * included), the kernel closes that end: the guard reads the end of its input and sends
+ * SIGTERM to every group still listed, then SIGKILL a second later, so that nothing of a
+ * job outlives the server, agent or `sluice run` that ran it, not even a child that
+ * ignores SIGHUP (a sandbox job's group holds its pid namespace's init, so all of the
+ * sandbox goes). The guard is in a session of its own and ignores the signals a terminal
+ * or a service manager's stop sends, so it is there when its input ends. A socket rather
+ * than a pipe: send(MSG_NOSIGNAL) to a guard that is gone is an error, not SIGPIPE. When
+ * it is gone (killed by someone) the next job starts another and tells it every group
+ * still running. A process that left its job's group (setsid, a daemon) is not its job's
+ * any more, here as in the shell executor's end of a job. */
+static const char guard_script[] =
+    "exec 0<&3 3<&-\n"
+    "trap '' HUP INT QUIT TERM PIPE\n"
+    "g=' '\n"
+    "while read -r op pg; do\n"
+    "  case $op in\n"
+    "  +) g=\"$g$pg \" ;;\n"
+    "  -) case $g in *\" $pg \"*) g=\"${g%%\" $pg \"*} ${g#*\" $pg \"}\" ;; esac ;;\n"
+    "  esac\n"
+    "done\n"
+    "[ \"$g\" = ' ' ] && exit 0\n"
+    "for pg in $g; do kill -s TERM -- \"-$pg\"; done 2>/dev/null\n"
+    "sleep 1\n"
+    "for pg in $g; do kill -s KILL -- \"-$pg\"; done 2>/dev/null\n";
+
+static pthread_mutex_t guard_mu = PTHREAD_MUTEX_INITIALIZER;
+static pid_t guard_pid = -1;
+static int guard_fd = -1;
+static pid_t *guarded; /* the groups the guard is to kill, under guard_mu */
+static size_t nguarded, guarded_cap;
+
+static bool guard_send(char op, pid_t pgid)
+{
+    char line[32];
+    int n = snprintf(line, sizeof(line), "%c %d\n", op, (int)pgid);
+    for (int off = 0; off < n;) {
+        ssize_t w = send(guard_fd, line + off, (size_t)(n - off), MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        off += (int)w;
+    }
+    return true;
+}
+
+/* Under guard_mu: a guard that is gone is reaped; then one is started when there is none,
+ * told every group of GUARDED. False when none runs. */
+static bool guard_ready(void)
+{
+    static char *const envp[] = {(char *)"PATH=/usr/local/bin:/usr/bin:/bin", NULL};
+    char *argv[] = {(char *)"sh", (char *)"-c", (char *)guard_script, NULL};
+    struct sl_exec_proc g;
+    int sv[2], null;
+
+    if (guard_fd >= 0)
+        return true;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return false;
+    if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return false;
+    }
+    struct sl_exec_spawn_opts o = {
+        .path = "/bin/sh", .argv = argv, .envp = envp, .out_fd = null, .extra_fd = sv[1]};
+    int rc = proc_spawn(&g, &o, NULL);
+    close(sv[1]);
+    close(null);
+    if (rc < 0) {
+        close(sv[0]);
+        return false;
+    }
+    if (g.pidfd >= 0)
+        close(g.pidfd);
+    guard_pid = g.pid;
+    guard_fd = sv[0];
+    for (size_t i = 0; i < nguarded; i++)
+        if (!guard_send('+', guarded[i]))
+            return false;
+    return true;
+}
+
+/* Under guard_mu: the guard is not listening any more: ended and reaped. */
+static void guard_lost(void)
+{
+    close(guard_fd);
+    guard_fd = -1;
+    kill(guard_pid, SIGKILL);
+    while (waitpid(guard_pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    guard_pid = -1;
+}
+
+/* Lists PGID (ADD) or takes it off the list, and tells the guard (started when there is
+ * none); a guard that cannot start leaves the list to the next one. */
+static void guard_tell(pid_t pgid, bool add)
+{
+    bool told = false;
+    pthread_mutex_lock(&guard_mu);
+    if (add) {
+        if (nguarded == guarded_cap) {
+            guarded_cap = guarded_cap ? 2 * guarded_cap : 8;
+            guarded = sl_xrealloc(guarded, guarded_cap * sizeof(*guarded));
+        }
+        guarded[nguarded++] = pgid;
+    } else {
+        for (size_t i = 0; i < nguarded; i++)
+            if (guarded[i] == pgid) {
+                guarded[i] = guarded[--nguarded];
+                break;
+            }
+    }
+    /* a guard found gone is replaced once: it is told every group, this one included */
+    for (int attempt = 0; attempt < 2 && !told; attempt++) {
+        bool fresh = guard_fd < 0;
+        if (!guard_ready())
+            break;
+        told = fresh || guard_send(add ? '+' : '-', pgid);
+        if (!told)
+            guard_lost();
+    }
+    if (!told && guard_fd >= 0)
+        guard_lost();
+    pthread_mutex_unlock(&guard_mu);
+}
+
+int sl_exec_proc_spawn(struct sl_exec_proc *p, const struct sl_exec_spawn_opts *opts,
+                       struct sl_error *err)
+{
+    int rc = proc_spawn(p, opts, err);
+    p->guarded = rc == 0;
+    if (rc == 0)
+        guard_tell(p->pid, true);
+    return rc;
+}
+
+void sl_exec_proc_done(struct sl_exec_proc *p)
+{
+    if (p->guarded)
+        guard_tell(p->pid, false);
+    p->guarded = false;
 }
 
 static void record_status(struct sl_exec_proc *p, const siginfo_t *si)

@@ -16,7 +16,11 @@
  *    without O_CLOEXEC does not leak into jobs.
  *  - The process is watched through a pidfd (pidfd_open), which a poll loop can wait on,
  *    and waited for by pid only, so other threads' children are never reaped here. When
- *    the kernel has no pidfd_open, pidfd is -1 and the caller polls with a short tick. */
+ *    the kernel has no pidfd_open, pidfd is -1 and the caller polls with a short tick.
+ *  - Each group started here is listed with a guard process (spawn.c) until the caller
+ *    says it is done with it (sl_exec_proc_done); when this process dies, however (kill -9
+ *    of a server, an agent, `sluice run`), the guard kills every group still listed, so a
+ *    job never outlives what ran it. */
 #ifndef SL_EXEC_SPAWN_H
 #define SL_EXEC_SPAWN_H
 
@@ -32,6 +36,7 @@ struct sl_exec_proc {
     bool reaped;
     int exit_code; /* exit code, or 128 + signal; valid once exited */
     int signal;    /* the signal that ended it, or 0; valid once exited */
+    bool guarded;  /* listed with the guard until sl_exec_proc_done */
 };
 
 struct sl_exec_spawn_opts {
@@ -50,7 +55,8 @@ struct sl_exec_spawn_opts {
 };
 
 /* Starts the program of OPTS with stdin on /dev/null in a new session. On success fills
- * *P (release with sl_exec_proc_reap). Fails with SL_ENOENT when the program or the
+ * *P (release with sl_exec_proc_reap, and sl_exec_proc_done once the group is finished
+ * with). Fails with SL_ENOENT when the program or the
  * working directory does not exist, SL_EIO otherwise; ERR says which. */
 int sl_exec_proc_spawn(struct sl_exec_proc *p, const struct sl_exec_spawn_opts *opts,
                        struct sl_error *err);
@@ -62,6 +68,10 @@ int sl_exec_proc_signal_group(const struct sl_exec_proc *p, int sig);
 /* True when no process is left in the group. Only meaningful once reaped: a zombie
  * leader still counts as a member. */
 bool sl_exec_proc_group_empty(const struct sl_exec_proc *p);
+/* Ends the guard's watch of the group: call it once the group is finished with (empty, or
+ * sent SIGKILL), or its id, free again, could be another's when this process dies.
+ * Idempotent; a no-op for a process that never started. */
+void sl_exec_proc_done(struct sl_exec_proc *p);
 /* Waits for the (exited) process to be gone, collecting its status when not yet known,
  * and closes the pidfd. Blocks when the process is still running. Idempotent. */
 void sl_exec_proc_reap(struct sl_exec_proc *p);

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# kill -9 of sluice serve while its built-in worker runs a shell job: nothing of the job may
+# outlive the server, neither its shell, nor the foreground `sleep`, nor a background
+# subshell that ignores SIGHUP and SIGTERM (spawn.c's guard kills each running job's process
+# group when the server is gone, TERM then KILL); the restarted server still marks the job
+# failed with runner_system_failure (worker.c recover). The job's processes are told by a
+# number in their command lines (the shell's and its subshell's hold the script, the
+# sleep's its argument), read from /proc.
+. "$(dirname "$0")/lib/e2e.sh"
+needs curl python3 git
+. "$(dirname "$0")/lib/server.sh"
+. "$(dirname "$0")/lib/nobody.sh"
+[[ -r /proc/self/cmdline ]] || skip "needs /proc"
+# a server started as root runs jobs as nobody, who must reach the binary and its helper
+bin_for_nobody
+shared_dir
+
+mark=9$(date +%s%N | tail -c 9)
+# PIDS: the processes whose command line has the mark (not this script's: its own holds
+# only the script's path)
+marked() {
+  local f a
+  pids=()
+  for f in /proc/[0-9]*/cmdline; do
+    mapfile -d '' -t a 2>/dev/null <"$f" || continue
+    [[ " ${a[*]-} " == *"$mark"* ]] || continue
+    f=${f#/proc/}
+    pids+=("${f%/cmdline}")
+  done
+}
+# whatever a failing run leaves is not left on this machine
+at_exit 'marked; ((${#pids[@]})) && kill -9 "${pids[@]}" 2>/dev/null'
+# the foreground sleep (the shell may have exec'd it: bash runs a script's last command in
+# its own process) and the subshell started before it
+running() {
+  local p a
+  marked
+  ((${#pids[@]} >= 2)) || return 1
+  for p in "${pids[@]}"; do
+    mapfile -d '' -t a 2>/dev/null <"/proc/$p/cmdline" || continue
+    [[ ${a[0]-} == sleep && ${a[1]-} == "$mark" ]] && return 0
+  done
+  return 1
+}
+gone() { marked; ((${#pids[@]} == 0)); }
+show() { for p in "${pids[@]}"; do tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-120; echo; done; }
+
+repo_ci "$tmp/repo" <<YML || exit 1
+job:
+  script:
+    - ( trap '' HUP TERM; while :; do sleep 1; done ) &
+    - sleep $mark
+YML
+
+# round NAME [SERVE ARGS...]: one pipeline of the job on a server started with ARGS,
+# killed with -9 while the job runs, then started again
+round() {
+  local name=$1 status= logged
+  shift
+  server_start --workers 1 "$@" || { bad "$name: the server starts"; return; }
+  [[ -n ${proj:-} ]] || {
+    api POST /api/v1/projects "{\"name\":\"orphans\",\"repo_url\":\"$tmp/repo\"}"
+    expect "the project is made" 201 "$code" "$body"
+    proj=$(jget "['id']")
+  }
+  api POST /api/v1/projects/$proj/pipelines '{"ref":"main"}'
+  expect "$name: the pipeline is made" 201 "$code" "$body"
+  pl=$(jget "['id']")
+
+  if wait_for 120 running; then
+    ok "$name: the job's background subshell and its sleep run (${#pids[@]} processes)"
+  else
+    api GET /api/v1/pipelines/$pl
+    local job=$body
+    api GET "/api/v1/jobs/$(jget "['jobs'][0]['id']")/log"
+    bad "$name: the job's processes run: ${#pids[@]} found" "$job
+$body
+$(show)"
+  fi
+
+  kill -9 "$pid"
+  wait "$pid" 2>/dev/null
+  pid=
+  # generous: the guard gives TERM a second before KILL; a loaded machine may take longer
+  if wait_for 60 gone; then
+    ok "$name: no process of the job is left once the server is gone"
+  else
+    bad "$name: no process of the job is left once the server is gone: ${#pids[@]} are" "$(show)"
+  fi
+
+  logged=$(grep -c 'job left running by a crash marked failed' "$tmp/err")
+  server_start --workers 1 "$@" || { bad "$name: the server starts again"; return; }
+  pipeline_ended() {
+    api GET /api/v1/pipelines/$pl
+    status=$(jget "['status']")
+    [[ $status == success || $status == failed || $status == canceled ]]
+  }
+  wait_for 120 pipeline_ended
+  expect "$name: the pipeline ends after the restart" failed "$status" "$body"
+  expect "$name: the job is failed by the restart's recovery" "failed runner_system_failure" \
+    "$(jget "['jobs'][0]['status']") $(jget "['jobs'][0]['failure_reason']")" "$body"
+  expect "$name: recovery is logged" $((logged + 1)) \
+    "$(grep -c 'job left running by a crash marked failed' "$tmp/err")" \
+    "$(grep 'marked failed' "$tmp/err")"
+  server_stop
+}
+
+round shell
+# the sandbox executor's job runs under its helper, in a pid namespace whose init is in
+# the helper's group: where this kernel allows the sandbox, the same must hold there
+if probe=$("$bin" __sandbox -- /bin/true 2>&1); then
+  round sandbox --executor sandbox
+else
+  echo "# the sandbox round is skipped: the kernel refuses the sandbox: $probe"
+fi
+finish
