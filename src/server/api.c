@@ -338,12 +338,11 @@ static void h_project_get(struct req *r)
 static void h_project_delete(struct req *r)
 {
     struct sl_error err = SL_ERROR_INIT;
-    int rc = sl_store_project_delete(r->s->st, r->id, &err);
+    int rc = sl_srv_project_delete(r->s, r->id, &err);
     if (rc < 0) {
         sl_reply_sl_error(r, rc, &err);
     } else {
         char target[48];
-        sl_srv_mirror_forget(r->s->mirrors, r->id);
         snprintf(target, sizeof(target), "project:%lld", (long long)r->id);
         sl_audit(r, NULL, "project.delete", target, NULL);
         r->status = 204;

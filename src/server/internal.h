@@ -323,6 +323,14 @@ int sl_srv_pipeline_create_mr(struct sl_server *s, const struct sl_store_project
                               struct sl_error *err);
 
 /* Pipelines (pipelines.c). */
+/* Deletes project PROJECT_ID from the store (sl_store_project_delete: SL_ENOENT when there
+ * is none) and its files: its mirror (DATA/repos/<id>, closed first), its caches
+ * (cache/<id>), its workspaces (builds/<id>) and its pipelines' logs and artifacts
+ * (pipelines/<pipeline id>); under the project's repository lock, so that no fetch of it
+ * runs meanwhile, and no later request of it (one that read the project before) makes its
+ * mirror again. The commits' trees (trees/<sha>) are not the project's alone and stay. A
+ * job of the project still running may write its own files afterwards. */
+int sl_srv_project_delete(struct sl_server *s, int64_t project_id, struct sl_error *err);
 /* Plans and stores a pipeline of project P for REF ("" = the default branch) with
  * VARIABLES (a JSON object or NULL) and SOURCE. A configuration that does not compile
  * still gives a pipeline (failed, with its messages); SL_EINVAL only for a request that

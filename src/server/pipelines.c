@@ -42,6 +42,11 @@ struct repo_lock {
 };
 static pthread_mutex_t locks_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct repo_lock *locks;
+/* Projects deleted since this start (sl_srv_project_delete), under locks_mu: a request that
+ * read its project before the deletion and takes the lock after it must not make the mirror
+ * again (ids are never reused, so the list only grows, by one id a deletion). */
+static int64_t *deleted;
+static size_t ndeleted, deleted_cap;
 static atomic_uint tree_seq; /* temporary trees' names, unique across threads */
 
 static struct repo_lock *repo_lock(int64_t project_id)
@@ -76,6 +81,18 @@ static void repo_unlock(struct repo_lock *l)
         free(l);
     }
     pthread_mutex_unlock(&locks_mu);
+}
+
+/* Whether project PROJECT_ID was deleted since this start: asked holding its repo_lock,
+ * before anything that would write its mirror. */
+static bool project_deleted(int64_t project_id)
+{
+    bool found = false;
+    pthread_mutex_lock(&locks_mu);
+    for (size_t i = 0; i < ndeleted && !found; i++)
+        found = deleted[i] == project_id;
+    pthread_mutex_unlock(&locks_mu);
+    return found;
 }
 
 /* libgit2 is initialised on first use, not at start-up: Debian's libgit2 reads the whole
@@ -683,7 +700,9 @@ static int srv_include_open(void *ctx, const char *project, struct sl_include_pr
     pthread_once(&git_once, git_init_once);
     struct repo_lock *lock = repo_lock(proj.id);
     git_repository *repo = NULL;
-    if (git_repository_open_bare(&repo, dir) < 0 && git_repository_init(&repo, dir, 1) < 0)
+    if (project_deleted(proj.id))
+        rc = SL_ENOENT;
+    else if (git_repository_open_bare(&repo, dir) < 0 && git_repository_init(&repo, dir, 1) < 0)
         rc = git_fail(err, dir);
     else
         rc = fetch_all(repo, proj.repo_url, NULL, NULL, err);
@@ -860,7 +879,9 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     /* a child pipeline is its parent's: its commit, its protection, its request */
     const struct sl_store_pipeline *parent = ds ? ds->parent : NULL;
     bool fork = (mr && mr->from_fork) || (parent && sl_srv_pipeline_from_fork(s, parent));
-    if (parent) {
+    if (project_deleted(proj->id)) {
+        rc = sl_error_set(err, SL_ENOENT, "project %lld was deleted", (long long)proj->id);
+    } else if (parent) {
         rc = mirror_commit(s, proj->id, mirror, parent->sha, sha, err);
         is_tag = parent->is_tag;
     } else {
@@ -1237,4 +1258,50 @@ int sl_srv_pipeline_poll(struct sl_server *s, const struct sl_store_project *pro
     int rc = pipeline_create(s, proj, proj->default_branch, NULL, NULL, "push", NULL, true,
                              &unchanged, NULL, NULL, NULL, id_out, err);
     return rc < 0 ? rc : unchanged ? 0 : 1;
+}
+
+/* Removes DIR's tree, logging what it could not remove. */
+static void remove_logged(const char *dir)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    if (sl_fs_remove_tree(dir, &err) < 0)
+        sl_log(SL_LOG_WARN, "cannot remove a deleted project's files", "path", dir, "error",
+               sl_error_format(&err), NULL);
+    sl_error_release(&err);
+}
+
+int sl_srv_project_delete(struct sl_server *s, int64_t project_id, struct sl_error *err)
+{
+    int64_t *pls = NULL;
+    size_t npls = 0;
+    struct repo_lock *lock = repo_lock(project_id);
+    int rc = sl_store_project_pipeline_ids(s->st, project_id, &pls, &npls, err);
+    if (rc == 0)
+        rc = sl_store_project_delete(s->st, project_id, err);
+    if (rc < 0)
+        goto out;
+    pthread_mutex_lock(&locks_mu);
+    if (ndeleted == deleted_cap) {
+        deleted_cap = deleted_cap ? 2 * deleted_cap : 8;
+        deleted = sl_xrealloc(deleted, deleted_cap * sizeof(*deleted));
+    }
+    deleted[ndeleted++] = project_id;
+    pthread_mutex_unlock(&locks_mu);
+    /* nobody has the mirror taken: takers hold this lock */
+    sl_srv_mirror_forget(s->mirrors, project_id);
+    static const char *const per_project[] = {"repos", "cache", "builds"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(per_project); i++) {
+        char *dir = sl_xasprintf("%s/%s/%lld", s->data_dir, per_project[i], (long long)project_id);
+        remove_logged(dir);
+        free(dir);
+    }
+    for (size_t i = 0; i < npls; i++) {
+        char *dir = sl_xasprintf("%s/pipelines/%lld", s->data_dir, (long long)pls[i]);
+        remove_logged(dir);
+        free(dir);
+    }
+out:
+    repo_unlock(lock);
+    free(pls);
+    return rc;
 }

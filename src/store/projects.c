@@ -231,6 +231,24 @@ int sl_store_project_delete(struct sl_store *st, int64_t id, struct sl_error *er
     return rc;
 }
 
+int sl_store_project_pipeline_ids(struct sl_store *st, int64_t project_id, int64_t **out, size_t *n,
+                                  struct sl_error *err)
+{
+    struct db_rows rows = {0};
+    struct db_value v = db_int(project_id);
+    int rc = sl_db_run(st, false, "SELECT id FROM pipelines WHERE project_id = ? ORDER BY id", &v,
+                       1, &rows, NULL, err);
+    if (rc == 0) {
+        int64_t *ids = rows.nrows ? sl_xmalloc(rows.nrows * sizeof(*ids)) : NULL;
+        for (size_t i = 0; i < rows.nrows; i++)
+            ids[i] = sl_db_get_int(&rows, i, 0);
+        *out = ids;
+        *n = rows.nrows;
+    }
+    sl_db_rows_release(&rows);
+    return rc;
+}
+
 int sl_store_project_ref_get(struct sl_store *st, int64_t project_id, const char *ref,
                              char **sha_out, struct sl_error *err)
 {

@@ -126,6 +126,10 @@ int sl_store_project_list(struct sl_store *st, const struct sl_store_page *page,
                           struct sl_store_project **out, size_t *n, struct sl_error *err);
 /* Deletes the project with all its pipelines, jobs, logs and artifact rows. */
 int sl_store_project_delete(struct sl_store *st, int64_t id, struct sl_error *err);
+/* The ids of every pipeline of project PROJECT_ID, into *OUT (caller frees; NULL when none)
+ * and *N: what a deletion of the project leaves on disk is named by them. */
+int sl_store_project_pipeline_ids(struct sl_store *st, int64_t project_id, int64_t **out, size_t *n,
+                                  struct sl_error *err);
 /* The last commit recorded for REF of a project (polling). *sha_out (caller frees) is NULL
  * when none was recorded. */
 int sl_store_project_ref_get(struct sl_store *st, int64_t project_id, const char *ref,
