@@ -86,14 +86,23 @@ async function signIn(browser, token) {
       ok((await page.$("div.held .why.held")) === null, "the page shows the approved pipeline run to success, without the hold's reason");
       ok((await page.$("p.error:not(:empty)")) === null, "no error is shown");
       /* the API's refusal is the page's message: a held pipeline canceled while its page
-       * is open (the page's polling paused, so it still offers Approve) answers 409 */
+       * is open (its polls held unanswered, so it still offers Approve) answers 409. The
+       * polls are held by a route, not by pausing the page's clock: Playwright's pauseAt
+       * takes a time that a loaded machine can have passed before the page gets it. */
       const [, held2] = await forkHook(proj.id, secret, sha, 6);
       const p2 = await ctx.newPage();
       p2.on("pageerror", (e) => errors.push(String(e)));
-      await p2.clock.install();
+      const pollOf = (r) => r.method() === "GET" && new URL(r.url()).pathname === `/api/v1/pipelines/${held2.id}`;
+      let open = 0; /* the page's polls sent and not yet answered, held ones included */
+      p2.on("request", (r) => { if (pollOf(r)) open++; });
+      p2.on("requestfinished", (r) => { if (pollOf(r)) open--; });
+      p2.on("requestfailed", (r) => { if (pollOf(r)) open--; });
       await p2.goto(`${URL_}/pipelines/${held2.id}`);
       await p2.waitForSelector("div.held .act-approve");
-      await p2.clock.pauseAt(Date.now() + 100);
+      const heldPolls = [];
+      await p2.route((u) => u.pathname === `/api/v1/pipelines/${held2.id}`, (route) => (route.request().method() === "GET" ? heldPolls.push(route) : route.continue()));
+      /* once a poll is held and every other one answered, the page's view is frozen */
+      await until("the page's polls held", () => heldPolls.length > 0 && open === heldPolls.length);
       await api("POST", `/api/v1/pipelines/${held2.id}/cancel`);
       await p2.click("div.held .act-approve");
       const refused = await (await p2.waitForSelector("p.error:has-text('Approve:')")).textContent();
