@@ -767,12 +767,15 @@ static void rows_of_piece(const struct piece *p, const struct hits *h,
 }
 
 /* Scans the chunk DATA (LEN bytes) after CARRIED (the log's bytes before it from where it is
- * scanned again, all of them scanned with the chunk before) into ROWS (HITS_MAX, against the
- * chunk), as the old joined scan would: the chunk where it is when it is long and the carried
- * line's findings cannot go on past the chunk's first line (scan_split), else the two joined. */
+ * scanned again, all of them scanned with the chunk before) into rows against the chunk
+ * (*ROWS_OUT, the caller frees; NULL when nothing is found: a chunk without findings allocates
+ * none), their count answered, as the old joined scan would: the chunk where it is when it is long
+ * and the carried line's findings cannot go on past the chunk's first line (scan_split), else the
+ * two joined. */
 static size_t scan_chunk(const struct sl_scan *sc, struct sl_str *carried, const char *data,
-                         size_t len, struct sl_store_secret_finding *rows)
+                         size_t len, struct sl_store_secret_finding **rows_out)
 {
+    struct sl_store_secret_finding *rows = NULL;
     struct hits *h = sl_xmalloc(sizeof(*h)); /* 18 KiB: zeroing it cost more than a 4 KiB scan */
     size_t clen = carried->len, n = 0;
     int64_t carried_line = 1 - (int64_t)sl_scan_newlines(carried->buf ? carried->buf : "", clen);
@@ -780,6 +783,7 @@ static size_t scan_chunk(const struct sl_scan *sc, struct sl_str *carried, const
     if (!clen) { /* nothing to scan again: the chunk where it is */
         struct piece p = {.text = data, .len = len, .first_line = 1};
         scan_piece(sc, &p, h, false);
+        rows = *rows_out = h->n ? sl_xmalloc(h->n * sizeof(*rows)) : NULL;
         rows_of_piece(&p, h, rows, &n);
         free(h);
         return n;
@@ -796,6 +800,7 @@ static size_t scan_chunk(const struct sl_scan *sc, struct sl_str *carried, const
         struct piece rest = {.text = data, .len = len, .start = first, .first_line = 1};
         if (scan_piece(sc, &joint, h, true)) {
             scan_piece(sc, &rest, h, false);
+            rows = *rows_out = h->n ? sl_xmalloc(h->n * sizeof(*rows)) : NULL;
             rows_of_piece(&joint, h, rows, &n);
             rows_of_piece(&rest, h, rows, &n);
             sl_str_truncate(carried, clen);
@@ -811,6 +816,7 @@ static size_t scan_chunk(const struct sl_scan *sc, struct sl_str *carried, const
                       .base = -(int64_t)clen,
                       .first_line = carried_line};
     scan_piece(sc, &p, h, false);
+    rows = *rows_out = h->n ? sl_xmalloc(h->n * sizeof(*rows)) : NULL;
     rows_of_piece(&p, h, rows, &n);
     sl_str_truncate(carried, clen);
     free(h);
@@ -857,9 +863,9 @@ int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, siz
     struct sl_scan *own;
     struct rules_key key;
     const struct sl_scan *sc = rules_get(s, job_id, &slot, &own, &key);
-    struct sl_store_secret_finding *rows = sl_xmalloc(HITS_MAX * sizeof(*rows));
+    struct sl_store_secret_finding *rows = NULL; /* allocated when there are findings */
     bool added[HITS_MAX];
-    size_t n = scan_chunk(sc, &carried, data, len, rows), failed = 0;
+    size_t n = scan_chunk(sc, &carried, data, len, &rows), failed = 0;
     int rc = sl_store_log_append_findings(s->st, job_id, data, len, now, expect, rows, n, added,
                                           &failed, &end, &lines, err);
     if (rc == 0) {
