@@ -55,17 +55,11 @@ YML
 # round NAME [SERVE ARGS...]: one pipeline of the job on a server started with ARGS,
 # killed with -9 while the job runs, then started again
 round() {
-  local name=$1 status= logged
+  local name=$1 logged
   shift
   server_start --workers 1 "$@" || { bad "$name: the server starts"; return; }
-  [[ -n ${proj:-} ]] || {
-    api POST /api/v1/projects "{\"name\":\"orphans\",\"repo_url\":\"$tmp/repo\"}"
-    expect "the project is made" 201 "$code" "$body"
-    proj=$(jget "['id']")
-  }
-  api POST /api/v1/projects/$proj/pipelines '{"ref":"main"}'
-  expect "$name: the pipeline is made" 201 "$code" "$body"
-  pl=$(jget "['id']")
+  [[ -n ${project:-} ]] || project_make orphans
+  pipeline_run
 
   if wait_for 120 running; then
     ok "$name: the job's background subshell and its sleep run (${#pids[@]} processes)"
@@ -90,13 +84,8 @@ $(show)"
 
   logged=$(grep -c 'job left running by a crash marked failed' "$tmp/err")
   server_start --workers 1 "$@" || { bad "$name: the server starts again"; return; }
-  pipeline_ended() {
-    api GET /api/v1/pipelines/$pl
-    status=$(jget "['status']")
-    [[ $status == success || $status == failed || $status == canceled ]]
-  }
-  wait_for 120 pipeline_ended
-  expect "$name: the pipeline ends after the restart" failed "$status" "$body"
+  pipeline_wait 120
+  expect "$name: the pipeline ends after the restart" failed "$pstatus" "$body"
   expect "$name: the job is failed by the restart's recovery" "failed runner_system_failure" \
     "$(jget "['jobs'][0]['status']") $(jget "['jobs'][0]['failure_reason']")" "$body"
   expect "$name: recovery is logged" $((logged + 1)) \

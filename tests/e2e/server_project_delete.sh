@@ -25,18 +25,11 @@ server_start --workers 1 || { bad "the server starts"; exit 1; }
 d=$tmp/data
 # project NAME: makes it, runs one pipeline to its end; sets id and pl
 project() {
-  api POST /api/v1/projects "{\"name\":\"$1\",\"repo_url\":\"$tmp/repo\"}"
-  expect "project $1 is made" 201 "$code" "$body"
-  id=$(jget "['id']")
-  api POST /api/v1/projects/$id/pipelines '{"ref":"main"}'
-  expect "project $1: a pipeline is made" 201 "$code" "$body"
-  pl=$(jget "['id']")
-  done_() {
-    api GET /api/v1/pipelines/$pl
-    [[ $(jget "['status']") == success || $(jget "['status']") == failed ]]
-  }
-  wait_for 120 done_
-  expect "project $1: the pipeline passes" success "$(jget "['status']")" "$body"
+  project_make "$1"
+  id=$project
+  pipeline_run
+  pipeline_wait 120
+  expect "project $1: the pipeline passes" success "$pstatus" "$body"
 }
 # files ID PL: which of the project's directories are there
 files() {

@@ -1,5 +1,6 @@
 # lib/agents.sh: what the `sluice agent` end-to-end scripts share. Source it after
-# lib/server.sh (it uses bin, tmp, db, url, admin, req, jget, wait_for, ok/bad/expect).
+# lib/server.sh (it uses bin, tmp, db, url, admin, req, jget, wait_for, ok/bad/expect,
+# project_make, pipeline_run, pipeline_wait).
 #
 #   runner_token NAME [runner create ARGS...]   a runner in the server's store: its glrt- token
 #   agent_start NAME TOKEN [agent ARGS...]      a `sluice agent` with its work dir in
@@ -9,9 +10,6 @@
 #   agents_kill                                 kill -9 of every agent still running (cleanup)
 #   git_repo FILE                               $tmp/repo as a git repository whose
 #                                               .gitlab-ci.yml is FILE's content (a new commit)
-#   project_make NAME                           a project of $tmp/repo: sets project
-#   pipeline_run [BODY]                         a pipeline on main: sets pl
-#   pipeline_wait SECONDS                       until $pl ends: sets pstatus (and body)
 declare -A apid=()
 # under lib/e2e.sh: agents still running are killed at exit (before the server)
 declare -F at_exit >/dev/null && at_exit agents_kill
@@ -49,31 +47,6 @@ agents_kill() {
 }
 
 git_repo() { printf '%s\n' "$1" | repo_ci "$tmp/repo" "pipeline $(date +%s%N)" || exit 1; }
-
-project_make() {
-  req POST /api/v1/projects "$admin" "{\"name\":\"$1\",\"repo_url\":\"$tmp/repo\",\"default_branch\":\"main\"}"
-  [[ $code == 201 ]] || { bad "project $1 created" "$body"; finish; exit 1; }
-  project=$(jget "['id']")
-}
-
-pipeline_run() {
-  local b=${1:-}
-  [[ -n $b ]] || b='{"ref":"main"}'
-  req POST /api/v1/projects/$project/pipelines "$admin" "$b"
-  [[ $code == 201 ]] || { bad "pipeline created" "$body"; finish; exit 1; }
-  pl=$(jget "['id']")
-}
-
-pipeline_done() {
-  req GET /api/v1/pipelines/$pl "$admin"
-  pstatus=$(jget "['status']" 2>/dev/null)
-  [[ $pstatus == success || $pstatus == failed || $pstatus == canceled ]]
-}
-
-pipeline_wait() {
-  pstatus=
-  wait_for "$1" pipeline_done
-}
 
 # agents_need NAME: skips the script (77) when this server build lacks what agents need:
 # the runner commands and git over HTTP for the job's source (call after project_make).

@@ -10,6 +10,9 @@
 #   req METHOD PATH TOKEN [BODY]   one API call: sets code and body
 #   api METHOD PATH [BODY]   the same as the admin
 #   jget EXPR                Python expression on the last body: jget "['id']"
+#   project_make NAME        a project of $tmp/repo (default branch main): sets project
+#   pipeline_run [BODY]      a pipeline of $project on main (or BODY's): sets pl
+#   pipeline_wait SECONDS    until $pl ends: sets pstatus (and body); pipeline_done once
 #   wait_for SECONDS CMD...  runs CMD every 0.1 s until it succeeds or SECONDS pass
 #   ok / bad / expect / has / lacks / finish   the checks of lib/check.sh
 #   repo_init / repo_commit / repo_ci          the git repositories of lib/repo.sh
@@ -80,3 +83,28 @@ req() { # req METHOD PATH TOKEN [BODY] -> $code, $body
 
 api() { req "$1" "$2" "$admin" "${@:3}"; }
 jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d'+sys.argv[1]))" "$1" <<<"$body"; }
+
+project_make() {
+  req POST /api/v1/projects "$admin" "{\"name\":\"$1\",\"repo_url\":\"$tmp/repo\",\"default_branch\":\"main\"}"
+  [[ $code == 201 ]] || { bad "project $1 created" "$body"; finish; exit 1; }
+  project=$(jget "['id']")
+}
+
+pipeline_run() {
+  local b=${1:-}
+  [[ -n $b ]] || b='{"ref":"main"}'
+  req POST /api/v1/projects/$project/pipelines "$admin" "$b"
+  [[ $code == 201 ]] || { bad "pipeline created" "$body"; finish; exit 1; }
+  pl=$(jget "['id']")
+}
+
+pipeline_done() {
+  req GET /api/v1/pipelines/$pl "$admin"
+  pstatus=$(jget "['status']" 2>/dev/null)
+  [[ $pstatus == success || $pstatus == failed || $pstatus == canceled ]]
+}
+
+pipeline_wait() {
+  pstatus=
+  wait_for "$1" pipeline_done
+}
