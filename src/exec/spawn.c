@@ -248,7 +248,12 @@ static bool guard_ready(void)
         return false;
     }
     struct sl_exec_spawn_opts o = {
-        .path = "/bin/sh", .argv = argv, .envp = envp, .out_fd = null, .extra_fd = sv[1]};
+        .path = "/bin/sh",
+        .argv = argv,
+        .envp = envp,
+        .cwd = "/", /* holds no directory of the server's (a data directory, a mount) busy */
+        .out_fd = null,
+        .extra_fd = sv[1]};
     int rc = proc_spawn(&g, &o, NULL);
     close(sv[1]);
     close(null);
