@@ -302,6 +302,9 @@ int sl_agent_run(struct sl_agent *a, struct sl_error *err)
     snprintf(n, sizeof(n), "%d", a->o.concurrency);
     sl_log(SL_LOG_INFO, "agent started", "name", a->o.name, "url", a->o.url, "concurrency", n,
            "executor", executor_name(a->o.executor), "work_dir", a->work_dir, NULL);
+    /* containers of an agent killed with -9 (see the server's workers) */
+    if (a->o.executor == SL_AGENT_EXEC_AUTO || a->o.executor == SL_AGENT_EXEC_DOCKER)
+        sl_exec_docker_sweep_start();
     a->slots = sl_xcalloc((size_t)a->o.concurrency, sizeof(*a->slots));
     pthread_mutex_lock(&a->mu);
     for (int i = 0; i < a->o.concurrency; i++) {

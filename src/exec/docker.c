@@ -13,8 +13,10 @@
  * Timeout and cancel: `kill -TERM -1` is exec'd in the container (every process but the
  * keep-alive init), then KILL after the grace period; so after_script can still run in
  * the same container after a cancel. The container is then removed (force), always.
- * Containers carry the label sluice.pid=<pid>; the first job of a process removes those
- * whose process is gone (a sluice killed with -9), and the networks of services: the same.
+ * Containers carry the label sluice.pid=<pid>; those whose process is gone (a sluice
+ * killed with -9) are removed, with the networks of services, once per process: by
+ * sl_exec_docker_sweep_start at `sluice serve` and `sluice agent` start, else (the engine
+ * was not there then, or `sluice run`) by the first job.
  * Services (docker_services.h) run beside the job's container, in its network namespace,
  * on a network of their own per job. */
 #include "base/compat.h"
@@ -25,6 +27,7 @@
 #include "exec/output.h"
 #include "base/alloc.h"
 #include "base/fs.h"
+#include "base/log.h"
 #include "base/str.h"
 #include "base/time.h"
 
@@ -72,16 +75,17 @@ struct phase {
 };
 
 static atomic_int counter;
-static pthread_once_t sweep_once = PTHREAD_ONCE_INIT;
-static struct sl_docker *sweep_engine;
+/* held while a sweep runs; SWEPT once one has reached the engine */
+static pthread_mutex_t sweep_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool swept;
 
 static const char *policy_name(unsigned p)
 {
     return p == SL_PULL_ALWAYS ? "always" : p == SL_PULL_NEVER ? "never" : "if-not-present";
 }
 
-/* Removes containers of sluice processes that are gone. */
-static void sweep(void)
+/* Removes containers of sluice processes that are gone, and their networks, from D. */
+static void sweep(struct sl_docker *d)
 {
     json_t *list = NULL, *v;
     long status;
@@ -89,7 +93,7 @@ static void sweep(void)
     char *path, *filters = sl_docker_escape("{\"label\":[\"" LABEL "\"]}");
 
     path = sl_xasprintf("/containers/json?all=1&filters=%s", filters);
-    if (sl_docker_call(sweep_engine, "GET", path, NULL, &status, &list, NULL, NULL) == 0 &&
+    if (sl_docker_call(d, "GET", path, NULL, &status, &list, NULL, NULL) == 0 &&
         json_is_array(list)) {
         /* services first: they live in their job container's network namespace, which
          * the engine will not remove while they exist */
@@ -104,14 +108,55 @@ static void sweep(void)
                 if (!id || service != (pass == 0) || !sl_docker_label_owner_gone(pid))
                     continue;
                 del = sl_xasprintf("/containers/%s?force=1&v=1", id);
-                sl_docker_call(sweep_engine, "DELETE", del, NULL, &status, NULL, NULL, NULL);
+                sl_docker_call(d, "DELETE", del, NULL, &status, NULL, NULL, NULL);
                 free(del);
             }
     }
     json_decref(list);
     free(path);
     free(filters);
-    sl_docker_services_sweep(sweep_engine, LABEL);
+    sl_docker_services_sweep(d, LABEL);
+}
+
+/* The sweep, once per process: the first caller that reaches the engine of HOST does it.
+ * With TRY, a sweep already under way is not waited for (a job need not wait: it is
+ * being done). 0, or the engine's error in ERR (nothing swept: a later call retries). */
+static int sweep_once(const char *host, bool try, struct sl_error *err)
+{
+    struct sl_docker *d;
+    int rc = 0;
+    if (try ? pthread_mutex_trylock(&sweep_lock) != 0 : pthread_mutex_lock(&sweep_lock) != 0)
+        return 0;
+    if (!swept && (rc = sl_docker_open(&d, host, err)) == 0) {
+        sweep(d);
+        sl_docker_close(d);
+        swept = true;
+    }
+    pthread_mutex_unlock(&sweep_lock);
+    return rc;
+}
+
+static void *sweep_main(void *arg)
+{
+    struct sl_error e = SL_ERROR_INIT;
+    (void)arg;
+    if (sweep_once(NULL, false, &e) < 0)
+        sl_log(SL_LOG_WARN, "docker: containers of dead sluice processes not swept", "error",
+               sl_error_format(&e), NULL);
+    sl_error_release(&e);
+    return NULL;
+}
+
+void sl_exec_docker_sweep_start(void)
+{
+    pthread_t t;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &at, sweep_main, NULL) != 0)
+        sl_log(SL_LOG_WARN, "docker: cannot start the sweep of dead sluice processes' containers",
+               NULL);
+    pthread_attr_destroy(&at);
 }
 
 static bool feed(void *ctx, const char *data, size_t n)
@@ -647,8 +692,7 @@ int sl_exec_docker_run(const struct sl_exec_spec *spec, struct sl_exec_result *r
         sl_exec_output_system(&j.out, "ERROR: %s", r.message);
         goto done;
     }
-    if (!sweep_engine && sl_docker_open(&sweep_engine, j.dk->host, NULL) == 0)
-        pthread_once(&sweep_once, sweep);
+    sweep_once(j.dk->host, true, NULL);
     if (!spec->workdir || !sl_fs_is_dir(spec->workdir)) {
         sl_error_set(&e, SL_ENOENT, "working directory %s does not exist",
                      spec->workdir ? spec->workdir : "(none)");

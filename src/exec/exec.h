@@ -243,6 +243,13 @@ void sl_exec_spec_init(struct sl_exec_spec *spec);
 int sl_exec_run(const struct sl_exec_spec *spec, struct sl_exec_result *result,
                 struct sl_error *err);
 
+/* Removes, in a thread of its own (the caller does not wait), the containers and service
+ * networks of docker jobs whose sluice process is gone (killed with -9), from the engine
+ * DOCKER_HOST or the default socket names (docker_api.h): for a server or agent that may
+ * run docker jobs, at start. An engine that cannot be reached is logged as a warning;
+ * the first docker job then tries again. Done once per process. */
+void sl_exec_docker_sweep_start(void);
+
 /* The sandbox helper, `sluice-sandbox OPTIONS -- PROGRAM ARGS...` (or `sluice __sandbox
  * ...`, called with ARGV from "__sandbox" on; sandbox.c): runs PROGRAM in fresh namespaces
  * and cgroups. Called from main() of a fresh process only. */

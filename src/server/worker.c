@@ -690,6 +690,10 @@ int sl_srv_workers_start(struct sl_server *s, int n, struct sl_error *err)
         pthread_mutex_init(&w->log_mu, NULL);
         sl_str_init(&w->logbuf);
     }
+    /* containers a server killed with -9 left running: removed now, not at the first
+     * docker job (in the background: no engine, or a slow one, must not hold the start) */
+    if (n > 0 && !s->use_sandbox && s->executor.kind != SL_EXEC_CHOOSE_SHELL)
+        sl_exec_docker_sweep_start();
     for (int i = 0; i < n; i++) {
         if (pthread_create(&s->workers[i].th, NULL, worker_main, &s->workers[i]) != 0)
             return sl_error_set(err, SL_EIO, "cannot start worker %d", i);

@@ -5,6 +5,7 @@
 # container through an agent (the image's files, the workspace at /builds/<project>, an
 # artifact out of the container reaching the server); a job on a sandbox agent runs on a
 # read-only host view with the agent's own directories hidden and the agent's --pids limit.
+# A docker agent killed with -9 during a job leaves its container: its next start removes it.
 set -u
 bin=${SLUICE_BIN:?SLUICE_BIN is not set}
 src=${SL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -93,6 +94,27 @@ grep -qx forked-100 <<<"$log" && bad "sandbox agent: the fork loop forked 100" "
 rm -f /etc/sluice-escape
 left=$(curl -s --unix-socket "$srv/podman.sock" 'http://d/v1.41/containers/json?all=1' | grep -o '"sluice.pid"' | wc -l)
 expect "docker agent: no container left" 0 "$left"
+
+# kill -9 of the docker agent during a job: the agent's next start removes its containers
+git_repo "long:
+  tags: [docker]
+  image: localhost/busybox:ci
+  script: [touch started, sleep 300]"
+pipeline_run
+started() { [[ -n $(find "$tmp/agent-ctr" -name started -print -quit 2>/dev/null) ]]; }
+wait_for 120 started
+expect "kill -9: the docker agent's job started" 0 "$?" "$(tail -5 "$tmp/ctr.err")"
+dead=${apid[ctr]}
+of_dead() { curl -s --unix-socket "$srv/podman.sock" 'http://d/v1.41/containers/json?all=1' | grep -o "\"sluice.pid\":\"$dead\"" | wc -l; }
+kill -9 "$dead"
+wait "$dead" 2>/dev/null
+unset "apid[ctr]"
+expect "kill -9: the agent's job container is left" 1 "$(of_dead)"
+agent_start ctr "$ctr" --executor docker
+swept() { (($(of_dead) == 0)); }
+wait_for 60 swept
+expect "kill -9: the agent's next start removes the dead agent's container, no job run" 0 "$?" \
+  "$(curl -s --unix-socket "$srv/podman.sock" 'http://d/v1.41/containers/json?all=1')"
 agent_stop ctr
 agent_stop sbx
 server_stop

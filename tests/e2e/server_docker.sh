@@ -2,7 +2,9 @@
 # The server's built-in workers on the docker executor, against a real `podman system
 # service` on a private socket: with the default --executor auto a job with an image runs in
 # its container (with a service reached by alias), a job without one on shell; with
-# --executor shell the image is ignored; no container is left.
+# --executor shell the image is ignored; no container is left. A server killed with -9
+# while a docker job runs leaves its containers and network: the server's next start
+# removes them, with no new job.
 . "$(dirname "$0")/lib/e2e.sh"
 needs curl python3 git
 bin=$(realpath "$bin")
@@ -68,4 +70,31 @@ job_log in-container
 expect "--executor shell: the image is ignored" 1 "$(grep -c "^dir=$tmp/data/" <<<"$body")" "$body"
 "$bin" serve --executor podman --data "$tmp/data2" >/dev/null 2>"$tmp/bad.err"
 expect "--executor with an unknown name is a usage error" 2 "$?" "$(cat "$tmp/bad.err")"
+server_stop
+
+# kill -9 of the server during a docker job (with a service): the next start sweeps
+repo_ci "$tmp/long" <<'YML' || exit 1
+long:
+  image: localhost/busybox:ci
+  services: [localhost/websvc:ci]
+  script: [touch started, sleep 300]
+YML
+server_start --workers 1 || exit 1
+req POST /api/v1/projects "$admin" "{\"name\":\"long\",\"repo_url\":\"$tmp/long\"}"
+req POST /api/v1/projects/$(jget "['id']")/pipelines "$admin" '{}'
+started() { [[ -n $(find "$tmp/data" -name started -print -quit 2>/dev/null) ]]; }
+wait_for 120 started
+expect "kill -9: the docker job started" 0 "$?" "$(cat "$tmp/err")"
+dead=$pid
+of_dead() { docker_api "$1" | grep -o "\"sluice.pid\":\"$dead\"" | wc -l; }
+kill -9 "$dead"
+wait "$dead" 2>/dev/null
+pid=
+expect "kill -9: the job's and its service's containers are left" 2 "$(of_dead '/containers/json?all=1')" "$(docker_api '/containers/json?all=1')"
+expect "kill -9: the service network is left" 1 "$(of_dead /networks)" "$(docker_api /networks)"
+server_start --workers 1 || exit 1
+swept() { (($(of_dead '/containers/json?all=1') == 0 && $(of_dead /networks) == 0)); }
+wait_for 60 swept
+expect "kill -9: the next start removes the dead server's containers and network, no job run" 0 "$?" \
+  "$(docker_api '/containers/json?all=1') $(docker_api /networks)"
 finish
