@@ -140,8 +140,12 @@ static void *sweep_main(void *arg)
 {
     struct sl_error e = SL_ERROR_INIT;
     (void)arg;
-    if (sweep_once(NULL, false, &e) < 0)
-        sl_log(SL_LOG_WARN, "docker: containers of dead sluice processes not swept", "error",
+    /* no engine at all (no socket, no DOCKER_HOST) is the common shell-only machine: not
+     * worth a warning at every start; one that is there but does not answer is */
+    int rc = sweep_once(NULL, false, &e);
+    if (rc < 0)
+        sl_log(rc == SL_ENOENT ? SL_LOG_DEBUG : SL_LOG_WARN,
+               "docker: containers of dead sluice processes not swept", "error",
                sl_error_format(&e), NULL);
     sl_error_release(&e);
     return NULL;
