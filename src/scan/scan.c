@@ -413,6 +413,34 @@ int sl_scan_set_keyword_pass(struct sl_scan *s, int path)
     return (int)s->filter.path;
 }
 
+/* `[extend] disabledRules`: drops S's rules (the ones extended, not the file's own) with
+ * those ids; an id S does not have is no error, as in gitleaks, since the file may name
+ * rules of gitleaks' own default set. */
+static int rules_disable(struct sl_scan *s, const json_t *ids, const char *name,
+                         struct sl_error *err)
+{
+    if (!ids)
+        return 0;
+    size_t i;
+    json_t *id;
+    json_array_foreach(ids, i, id) if (!json_is_string(id)) ids = NULL;
+    if (!json_is_array(ids))
+        return sl_error_set(err, SL_EINVAL, "%s: extend.disabledRules must be an array of rule ids",
+                            name);
+    json_array_foreach(ids, i, id)
+    {
+        size_t k = 0;
+        while (k < s->nrules && strcmp(s->rules[k].id, json_string_value(id)))
+            k++;
+        if (k == s->nrules)
+            continue;
+        rule_release(&s->rules[k]);
+        memmove(&s->rules[k], &s->rules[k + 1], (s->nrules - k - 1) * sizeof(*s->rules));
+        s->nrules--;
+    }
+    return 0;
+}
+
 int sl_scan_extend(struct sl_scan *s, const char *toml, size_t len, const char *name,
                    struct sl_error *err)
 {
@@ -420,12 +448,14 @@ int sl_scan_extend(struct sl_scan *s, const char *toml, size_t len, const char *
     int rc = sl_toml_parse(toml, len, name, &doc, err);
     if (rc < 0)
         return rc;
-    json_t *use_default = json_object_get(json_object_get(doc, "extend"), "useDefault");
-    if (json_is_false(use_default)) {
+    json_t *extend = json_object_get(doc, "extend");
+    if (json_is_false(json_object_get(extend, "useDefault"))) {
         for (size_t i = 0; i < s->nrules; i++)
             rule_release(&s->rules[i]);
         s->nrules = 0;
     }
+    if ((rc = rules_disable(s, json_object_get(extend, "disabledRules"), name, err)) < 0)
+        goto out;
     json_t *rules = json_object_get(doc, "rules");
     if (rules && !json_is_array(rules)) {
         rc = sl_error_set(err, SL_EINVAL, "%s: rules must be [[rules]] tables", name);

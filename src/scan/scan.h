@@ -12,10 +12,10 @@
  * path, and `[[rules.allowlists]]` or the older `[rules.allowlist]`: regexes with
  * regexTarget secret|match|line, stopwords, paths, condition OR|AND) and global
  * `[allowlist]` / `[[allowlists]]`. `[extend] useDefault = false` in a project's file
- * drops the shipped rules. Regexes are PCRE2 (gitleaks' Go syntax is a subset for what
- * rules use), compiled with JIT and run under match and depth limits, so a hostile rule or
- * text costs bounded time. A rule runs only on text holding one of its keywords
- * (case-insensitive): that pre-filter is what keeps scanning cheap.
+ * drops the shipped rules, `[extend] disabledRules = ["id", ...]` some of them. Regexes are PCRE2
+ * (gitleaks' Go syntax is a subset for what rules use), compiled with JIT and run under match and
+ * depth limits, so a hostile rule or text costs bounded time. A rule runs only on text holding one
+ * of its keywords (case-insensitive): that pre-filter is what keeps scanning cheap.
  *
  * Findings are reported with the secret's place in the text; sl_scan_redact makes the
  * excerpt that may be stored. Nothing here stores or logs a secret.
@@ -50,7 +50,8 @@ int sl_scan_default(struct sl_scan **out, struct sl_error *err);
 int sl_scan_load(struct sl_scan **out, const char *toml, size_t len, const char *name,
                  struct sl_error *err);
 /* Adds the rules and allowlists of TOML to S; with `[extend] useDefault = false` S's
- * earlier rules are dropped first. A rule with an id S has replaces it. */
+ * earlier rules are dropped first, with `disabledRules` those of the ids listed (unknown
+ * ids are ignored). A rule with an id S has replaces it. */
 int sl_scan_extend(struct sl_scan *s, const char *toml, size_t len, const char *name,
                    struct sl_error *err);
 void sl_scan_free(struct sl_scan *s);

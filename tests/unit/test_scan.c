@@ -212,6 +212,26 @@ TEST(project_rules_extend_and_allow)
     h = (struct hits){.want = "acme-key"};
     sl_scan_text(s, "test/fixtures/app.conf", text, strlen(text), on_hit, &h);
     CHECK_INT_EQ(h.n, 0); /* the global allowlist's path */
+    /* disabledRules drops the earlier rules named (an unknown id is no error), not the
+     * file's own rule of that id */
+    const char *gh = "GITHUB_TOKEN=ghp_bS3rINYahugJR6AH0PkcLNDMT3wTMLS0eF1b\n";
+    h = (struct hits){.want = "github-token"};
+    sl_scan_text(s, "src/app.conf", gh, strlen(gh), on_hit, &h);
+    CHECK_INT_EQ(h.n, 1);
+    const char *off = "[extend]\ndisabledRules = ['github-token', 'no-such-rule', 'acme-key']\n"
+                      "[[rules]]\nid = 'acme-key'\nregex = 'acme_([0-9a-f]{24})'\n";
+    CHECK_INT_EQ(sl_scan_extend(s, off, strlen(off), "off.toml", &err), 0);
+    CHECK_INT_EQ(sl_scan_rule_count(s), n);
+    h = (struct hits){.want = "github-token"};
+    sl_scan_text(s, "src/app.conf", gh, strlen(gh), on_hit, &h);
+    CHECK_INT_EQ(h.n, 0);
+    h = (struct hits){.want = "acme-key"};
+    sl_scan_text(s, "src/app.conf", text, strlen(text), on_hit, &h);
+    CHECK_INT_EQ(h.n, 1);
+    const char *notlist = "[extend]\ndisabledRules = 'github-token'\n";
+    CHECK(sl_scan_extend(s, notlist, strlen(notlist), "notlist.toml", &err) < 0);
+    CHECK(err.message && strstr(err.message, "notlist.toml: extend.disabledRules must be"));
+    sl_error_release(&err);
     /* useDefault = false keeps only the project's rules */
     const char *only = "[extend]\nuseDefault = false\n[[rules]]\nid = 'x'\nregex = 'x+'\n";
     CHECK_INT_EQ(sl_scan_extend(s, only, strlen(only), "only.toml", &err), 0);
