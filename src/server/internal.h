@@ -328,9 +328,18 @@ int sl_srv_pipeline_create_mr(struct sl_server *s, const struct sl_store_project
  * (cache/<id>), its workspaces (builds/<id>) and its pipelines' logs and artifacts
  * (pipelines/<pipeline id>); under the project's repository lock, so that no fetch of it
  * runs meanwhile, and no later request of it (one that read the project before) makes its
- * mirror again. The commits' trees (trees/<sha>) are not the project's alone and stay. A
- * job of the project still running may write its own files afterwards. */
+ * mirror again. The commits' trees (trees/<sha>) are not the project's alone and stay.
+ * Its unfinished pipelines are canceled first, and this server's workers running their
+ * jobs stopped and waited for (sl_srv_workers_drop); a runner's job is refused from then
+ * on (403, rows gone), and an upload of its under way finishes before the files go
+ * (sl_srv_job_files_begin), so nothing of the project is written after this returns. */
 int sl_srv_project_delete(struct sl_server *s, int64_t project_id, struct sl_error *err);
+/* Around a write of job JOB_ID's files by a request (a runner's artifacts upload): false
+ * when the job is gone (deleted with its project), and then nothing is to be written;
+ * true, and then sl_srv_job_files_end once the files are written, with no deletion of its
+ * project in between. */
+bool sl_srv_job_files_begin(struct sl_server *s, int64_t job_id);
+void sl_srv_job_files_end(void);
 /* Plans and stores a pipeline of project P for REF ("" = the default branch) with
  * VARIABLES (a JSON object or NULL) and SOURCE. A configuration that does not compile
  * still gives a pipeline (failed, with its messages); SL_EINVAL only for a request that
@@ -519,6 +528,11 @@ int sl_srv_workers_start(struct sl_server *s, int n, struct sl_error *err);
 void sl_srv_workers_wake(struct sl_server *s);
 /* Joins them; running jobs are canceled when S->cancel_all is set. */
 void sl_srv_workers_join(struct sl_server *s);
+/* Waits until no worker of this process runs a job of one of PIPELINES (N ids) or does
+ * anything for one (workspace, artifacts, cache, its end), canceling those that do, as a
+ * cancel through the API would (sl_exec_cancel; their jobs' rows canceled first, so that
+ * none is claimed again). For a project's deletion: its files are removed after. */
+void sl_srv_workers_drop(struct sl_server *s, const int64_t *pipelines, size_t n);
 /* Number of jobs running in this process's workers. */
 int sl_srv_workers_busy(struct sl_server *s);
 /* Start-up recovery (sl_store_recover_jobs fed to the scheduler): the running jobs of the

@@ -1270,16 +1270,50 @@ static void remove_logged(const char *dir)
     sl_error_release(&err);
 }
 
+/* Under locks_mu: takes PROJECT_ID off the deleted list (its deletion failed). */
+static void deleted_forget(int64_t project_id)
+{
+    for (size_t i = 0; i < ndeleted; i++)
+        if (deleted[i] == project_id) {
+            deleted[i] = deleted[--ndeleted];
+            break;
+        }
+}
+
+/* Writers of a running job's files from outside its worker (a runner's artifacts upload)
+ * hold this read side while they write; a project's deletion holds the write side while it
+ * removes the rows and the files, so no upload that checked its job before writes after. */
+static pthread_rwlock_t job_files_rw = PTHREAD_RWLOCK_INITIALIZER;
+
+bool sl_srv_job_files_begin(struct sl_server *s, int64_t job_id)
+{
+    struct sl_store_job j;
+    memset(&j, 0, sizeof(j));
+    pthread_rwlock_rdlock(&job_files_rw);
+    bool live = sl_store_job_get(s->st, job_id, &j, NULL) == 0;
+    sl_store_job_release(&j);
+    if (!live)
+        pthread_rwlock_unlock(&job_files_rw);
+    return live;
+}
+
+void sl_srv_job_files_end(void)
+{
+    pthread_rwlock_unlock(&job_files_rw);
+}
+
 int sl_srv_project_delete(struct sl_server *s, int64_t project_id, struct sl_error *err)
 {
     int64_t *pls = NULL;
     size_t npls = 0;
-    struct repo_lock *lock = repo_lock(project_id);
-    int rc = sl_store_project_pipeline_ids(s->st, project_id, &pls, &npls, err);
-    if (rc == 0)
-        rc = sl_store_project_delete(s->st, project_id, err);
+    struct sl_store_project proj;
+    memset(&proj, 0, sizeof(proj));
+    int rc = sl_store_project_get(s->st, project_id, &proj, err);
+    sl_store_project_release(&proj);
     if (rc < 0)
-        goto out;
+        return rc;
+    /* listed deleted first: no pipeline of it is made from here on (one under way when it
+     * is listed finishes first: taking the lock waits for it) */
     pthread_mutex_lock(&locks_mu);
     if (ndeleted == deleted_cap) {
         deleted_cap = deleted_cap ? 2 * deleted_cap : 8;
@@ -1287,6 +1321,41 @@ int sl_srv_project_delete(struct sl_server *s, int64_t project_id, struct sl_err
     }
     deleted[ndeleted++] = project_id;
     pthread_mutex_unlock(&locks_mu);
+    repo_unlock(repo_lock(project_id));
+    /* its unfinished jobs are canceled, as a cancel of each pipeline does: a pending one is
+     * not claimed any more, a runner's is told at its next request (403 once the rows are
+     * gone), and this server's workers are stopped and waited for, so nothing of theirs
+     * writes the project's files after they are removed. Not under the repository lock: a
+     * job's end may make pipelines (bridges) and take repository locks. */
+    rc = sl_store_project_pipeline_ids(s->st, project_id, &pls, &npls, err);
+    for (size_t i = 0; rc == 0 && i < npls; i++) {
+        struct sl_store_pipeline p;
+        memset(&p, 0, sizeof(p));
+        bool open = sl_store_pipeline_get(s->st, pls[i], &p, NULL) == 0 && !p.finished_at;
+        sl_store_pipeline_release(&p);
+        struct sl_error cerr = SL_ERROR_INIT;
+        if (open && sl_srv_transition(s, pls[i], SRV_EV_CANCEL_PIPELINE, 0, NULL, false, &cerr) < 0)
+            sl_log(SL_LOG_WARN, "cannot cancel a pipeline of a deleted project", "error",
+                   sl_error_format(&cerr), NULL);
+        sl_error_release(&cerr);
+    }
+    if (rc == 0)
+        sl_srv_workers_drop(s, pls, npls);
+    free(pls);
+    pls = NULL;
+    npls = 0;
+    struct repo_lock *lock = repo_lock(project_id);
+    pthread_rwlock_wrlock(&job_files_rw);
+    if (rc == 0)
+        rc = sl_store_project_pipeline_ids(s->st, project_id, &pls, &npls, err);
+    if (rc == 0)
+        rc = sl_store_project_delete(s->st, project_id, err);
+    if (rc < 0) {
+        pthread_mutex_lock(&locks_mu);
+        deleted_forget(project_id);
+        pthread_mutex_unlock(&locks_mu);
+        goto out;
+    }
     /* nobody has the mirror taken: takers hold this lock */
     sl_srv_mirror_forget(s->mirrors, project_id);
     static const char *const per_project[] = {"repos", "cache", "builds"};
@@ -1301,6 +1370,7 @@ int sl_srv_project_delete(struct sl_server *s, int64_t project_id, struct sl_err
         free(dir);
     }
 out:
+    pthread_rwlock_unlock(&job_files_rw);
     repo_unlock(lock);
     free(pls);
     return rc;

@@ -179,6 +179,14 @@ static int save_archive(struct sl_server *s, const struct sl_store_job *job, str
     char *old = sl_fs_join(dir, "artifacts.tar.zst");
     char *tmp = NULL;
     int rc;
+    /* the job may have been deleted with its project since it was checked: then nothing of
+     * it is written again (as for any job that is gone: 403) */
+    if (!sl_srv_job_files_begin(s, job->id)) {
+        free(old);
+        free(zip);
+        free(dir);
+        return SL_EPERM;
+    }
     if ((rc = sl_fs_mkdir_p(dir, 0755, err)) < 0)
         goto out;
     tmp = sl_srv_upload_take(r->upload);
@@ -206,6 +214,7 @@ static int save_archive(struct sl_server *s, const struct sl_store_job *job, str
         a.expire_at = a.created_at + expire_in_s * 1000;
     rc = sl_store_artifact_add(s->st, &a, NULL, err);
 out:
+    sl_srv_job_files_end();
     free(tmp);
     free(old);
     free(zip);
@@ -273,6 +282,11 @@ void sl_h_v4_job_artifacts_upload(struct req *r)
     }
     rc = archive ? save_archive(s, &job, r, bytes, expire_in_s, &err)
                  : save_report(s, &job, type, format, path, &err);
+    if (rc == SL_EPERM) {
+        sl_reply_header(r, "Job-Status", "failed");
+        sl_reply_json(r, 403, json_pack("{s:s}", "message", "403 Forbidden"));
+        goto out;
+    }
     if (rc == SL_EINVAL || rc == SL_ELIMIT) {
         sl_reply_json(r, 400, json_pack("{s:s}", "message", sl_error_format(&err)));
         goto out;

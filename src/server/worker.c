@@ -33,9 +33,15 @@ struct worker {
     pthread_t th;
     bool started;
     char id[SL_STORE_WORKER_ID_MAX];
-    pthread_mutex_t mu; /* guards job_id and cancel */
+    pthread_mutex_t mu; /* guards job_id, cancel, pipeline_id, claiming and claims */
     int64_t job_id;     /* 0 when idle */
     struct sl_exec_cancel *cancel;
+    /* the pipeline of the job claimed, from its claim until everything of its run is done
+     * (0: none), and whether a claim is under way (CLAIMS counts those that ended): a
+     * project's deletion waits for both (sl_srv_workers_drop) */
+    int64_t pipeline_id;
+    bool claiming;
+    unsigned claims;
     /* the log being written: on_line (the worker's thread) appends, and the ticker flushes
      * what a quiet job left waiting, so a line is stored within LOG_FLUSH_MS of being
      * printed even when no other line follows it */
@@ -557,10 +563,21 @@ static void *worker_main(void *arg)
         struct sl_store_job job;
         struct sl_error err = SL_ERROR_INIT;
         memset(&job, 0, sizeof(job));
+        pthread_mutex_lock(&w->mu);
+        w->claiming = true;
+        pthread_mutex_unlock(&w->mu);
         int rc = sl_srv_claim(s, w->id, NULL, 0, true, &job, NULL, &err);
+        pthread_mutex_lock(&w->mu);
+        w->claiming = false;
+        w->claims++;
+        w->pipeline_id = rc == 1 ? job.pipeline_id : 0;
+        pthread_mutex_unlock(&w->mu);
         if (rc == 1) {
             if (sl_srv_job_claimed(s, &job, w->id) && !sl_srv_job_settle_bridge(s, &job, w->id))
                 run_claimed(w, &job);
+            pthread_mutex_lock(&w->mu);
+            w->pipeline_id = 0;
+            pthread_mutex_unlock(&w->mu);
             sl_store_job_release(&job);
             continue;
         }
@@ -722,6 +739,34 @@ int sl_srv_workers_busy(struct sl_server *s)
         pthread_mutex_unlock(&s->workers[i].mu);
     }
     return busy;
+}
+
+static bool among(int64_t id, const int64_t *ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == id)
+            return true;
+    return false;
+}
+
+void sl_srv_workers_drop(struct sl_server *s, const int64_t *pipelines, size_t n)
+{
+    for (int i = 0; i < s->nworkers; i++) {
+        struct worker *w = &s->workers[i];
+        pthread_mutex_lock(&w->mu);
+        unsigned seen = w->claims;
+        /* a claim under way when we looked may have taken a job of PIPELINES before they
+         * were canceled; one that starts later finds them canceled */
+        while ((w->claiming && w->claims == seen) ||
+               (w->pipeline_id && among(w->pipeline_id, pipelines, n))) {
+            if (w->cancel && w->pipeline_id && among(w->pipeline_id, pipelines, n))
+                sl_exec_cancel(w->cancel);
+            pthread_mutex_unlock(&w->mu);
+            usleep(10 * 1000);
+            pthread_mutex_lock(&w->mu);
+        }
+        pthread_mutex_unlock(&w->mu);
+    }
 }
 
 void sl_srv_workers_join(struct sl_server *s)
