@@ -121,16 +121,19 @@ static int spawn_as(pid_t *pidp, const struct sl_exec_spawn_opts *opts, int out_
     return e;
 }
 
-static int proc_spawn(struct sl_exec_proc *p, const struct sl_exec_spawn_opts *opts,
+/* IN_FD (>= 0): the child's standard input instead of /dev/null (the guard's script; not
+ * with SET_IDS). */
+static int proc_spawn(struct sl_exec_proc *p, const struct sl_exec_spawn_opts *opts, int in_fd,
                       struct sl_error *err)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     sigset_t all, none;
     pid_t pid;
-    int rc = 0, e, tmp_out, tmp_extra;
+    int rc = 0, e, tmp_out, tmp_extra, tmp_in;
     int out_fd = above_3(opts->out_fd, &tmp_out);
     int extra_fd = above_3(opts->extra_fd, &tmp_extra);
+    in_fd = above_3(in_fd, &tmp_in);
 
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&attr);
@@ -144,7 +147,10 @@ static int proc_spawn(struct sl_exec_proc *p, const struct sl_exec_spawn_opts *o
     posix_spawnattr_setflags(&attr,
                              POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (in_fd >= 0)
+        posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+    else
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
     posix_spawn_file_actions_adddup2(&fa, out_fd, 2);
     if (extra_fd >= 0)
@@ -172,6 +178,8 @@ out:
         close(tmp_out);
     if (tmp_extra >= 0)
         close(tmp_extra);
+    if (tmp_in >= 0)
+        close(tmp_in);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     return rc;
@@ -192,12 +200,13 @@ out:
  * than a pipe: send(MSG_NOSIGNAL) to a guard that is gone is an error, not SIGPIPE. When
  * it is gone (killed by someone) the next job starts another and tells it every group
  * still running. A process that left its job's group (setsid, a daemon) is not its job's
- * any more, here as in the shell executor's end of a job. */
+ * any more, here as in the shell executor's end of a job. Its command line is short,
+ * `sluice-guard -s <pid of this process>` (argv[0] set, the script read from its standard
+ * input, a pipe that holds it all), so that ps shows what it is and whose, not the script. */
 static const char guard_script[] =
-    "exec 0<&3 3<&-\n"
     "trap '' HUP INT QUIT TERM PIPE\n"
     "g=' '\n"
-    "while read -r op pg; do\n"
+    "while read -r op pg <&3; do\n"
     "  case $op in\n"
     "  +) g=\"$g$pg \" ;;\n"
     "  -) case $g in *\" $pg \"*) g=\"${g%%\" $pg \"*} ${g#*\" $pg \"}\" ;; esac ;;\n"
@@ -234,15 +243,26 @@ static bool guard_send(char op, pid_t pgid)
 static bool guard_ready(void)
 {
     static char *const envp[] = {(char *)"PATH=/usr/local/bin:/usr/bin:/bin", NULL};
-    char *argv[] = {(char *)"sh", (char *)"-c", (char *)guard_script, NULL};
+    char self[24];
+    char *argv[] = {(char *)"sluice-guard", (char *)"-s", self, NULL};
     struct sl_exec_proc g;
-    int sv[2], null;
+    int sv[2], script[2], null;
 
     if (guard_fd >= 0)
         return true;
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    snprintf(self, sizeof(self), "%d", (int)getpid());
+    if (pipe2(script, O_CLOEXEC) < 0)
         return false;
+    /* the whole script fits in the pipe's buffer: written now, read by the guard */
+    bool wrote = write(script[1], guard_script, sizeof(guard_script) - 1) ==
+                 (ssize_t)(sizeof(guard_script) - 1);
+    close(script[1]);
+    if (!wrote || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        close(script[0]);
+        return false;
+    }
     if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0) {
+        close(script[0]);
         close(sv[0]);
         close(sv[1]);
         return false;
@@ -254,7 +274,8 @@ static bool guard_ready(void)
         .cwd = "/", /* holds no directory of the server's (a data directory, a mount) busy */
         .out_fd = null,
         .extra_fd = sv[1]};
-    int rc = proc_spawn(&g, &o, NULL);
+    int rc = proc_spawn(&g, &o, script[0], NULL);
+    close(script[0]);
     close(sv[1]);
     close(null);
     if (rc < 0) {
@@ -318,7 +339,7 @@ static void guard_tell(pid_t pgid, bool add)
 int sl_exec_proc_spawn(struct sl_exec_proc *p, const struct sl_exec_spawn_opts *opts,
                        struct sl_error *err)
 {
-    int rc = proc_spawn(p, opts, err);
+    int rc = proc_spawn(p, opts, -1, err);
     p->guarded = rc == 0;
     if (rc == 0)
         guard_tell(p->pid, true);

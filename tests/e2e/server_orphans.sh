@@ -43,7 +43,19 @@ running() {
   return 1
 }
 gone() { marked; ((${#pids[@]} == 0)); }
-show() { for p in "${pids[@]}"; do tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-120; echo; done; }
+# guard_line PID: the command line of the guard among the children of the server PID (its
+# argv: sluice-guard -s PID), or of any child of it whose command line holds the guard's
+# script
+guard_line() {
+  local f st a
+  for f in /proc/[0-9]*/stat; do
+    st=$(cat "$f" 2>/dev/null) || continue
+    st=${st##*) }
+    [[ ${st#* } == "$1 "* ]] || continue
+    mapfile -d '' -t a 2>/dev/null <"${f%stat}cmdline" || continue
+    [[ ${a[0]-} == sluice-guard || " ${a[*]-} " == *"kill -s KILL"* ]] && echo "${a[*]}"
+  done
+}
 
 repo_ci "$tmp/repo" <<YML || exit 1
 job:
@@ -72,6 +84,7 @@ $body
 $(show)"
   fi
 
+  expect "$name: the guard shows a short command line" "sluice-guard -s $pid" "$(guard_line "$pid")"
   kill -9 "$pid"
   wait "$pid" 2>/dev/null
   pid=
