@@ -349,6 +349,7 @@ int sl_agent_run(struct sl_agent *a, struct sl_error *err)
     for (int i = 0; i < a->o.concurrency; i++)
         if (a->slots[i].index >= 0)
             pthread_join(a->slots[i].thread, NULL);
+    sl_exec_docker_sweep_stop(); /* the start's sweep, when still under way */
     if (a->refused)
         return sl_error_set(err, SL_EPERM, "%s", a->refused_msg);
     sl_log(SL_LOG_INFO, "agent stopped", NULL);

@@ -120,21 +120,29 @@ static void sweep(struct sl_docker *d)
 
 /* The sweep, once per process: the first caller that reaches the engine of HOST does it.
  * With TRY, a sweep already under way is not waited for (a job need not wait: it is
- * being done). 0, or the engine's error in ERR (nothing swept: a later call retries). */
-static int sweep_once(const char *host, bool try, struct sl_error *err)
+ * being done). STOP (NULL: none): the engine's calls end when it is set. 0, or the
+ * engine's error in ERR (nothing swept: a later call retries). */
+static int sweep_once(const char *host, bool try, const atomic_bool *stop, struct sl_error *err)
 {
     struct sl_docker *d;
     int rc = 0;
     if (try ? pthread_mutex_trylock(&sweep_lock) != 0 : pthread_mutex_lock(&sweep_lock) != 0)
         return 0;
-    if (!swept && (rc = sl_docker_open(&d, host, err)) == 0) {
+    if (!swept && (rc = sl_docker_open_until(&d, host, stop, err)) == 0) {
         sweep(d);
         sl_docker_close(d);
-        swept = true;
+        /* a sweep cut short by the stop may have missed some: not swept */
+        swept = !stop || !atomic_load(stop);
     }
     pthread_mutex_unlock(&sweep_lock);
     return rc;
 }
+
+/* the start's sweep thread (sl_exec_docker_sweep_start), joined by sl_exec_docker_sweep_stop */
+static pthread_mutex_t sweeper_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t sweeper;
+static bool sweeper_started;
+static atomic_bool sweeper_stop;
 
 static void *sweep_main(void *arg)
 {
@@ -142,8 +150,11 @@ static void *sweep_main(void *arg)
     (void)arg;
     /* no engine at all (no socket, no DOCKER_HOST) is the common shell-only machine: not
      * worth a warning at every start; one that is there but does not answer is */
-    int rc = sweep_once(NULL, false, &e);
-    if (rc < 0)
+    int rc = sweep_once(NULL, false, &sweeper_stop, &e);
+    if (atomic_load(&sweeper_stop))
+        sl_log(SL_LOG_INFO, "docker: sweep of dead sluice processes' containers ended by the stop",
+               "swept", swept ? "yes" : "no", NULL);
+    else if (rc < 0)
         sl_log(rc == SL_ENOENT ? SL_LOG_DEBUG : SL_LOG_WARN,
                "docker: containers of dead sluice processes not swept", "error",
                sl_error_format(&e), NULL);
@@ -153,14 +164,26 @@ static void *sweep_main(void *arg)
 
 void sl_exec_docker_sweep_start(void)
 {
-    pthread_t t;
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &at, sweep_main, NULL) != 0)
-        sl_log(SL_LOG_WARN, "docker: cannot start the sweep of dead sluice processes' containers",
-               NULL);
-    pthread_attr_destroy(&at);
+    pthread_mutex_lock(&sweeper_mu);
+    if (!sweeper_started) {
+        atomic_store(&sweeper_stop, false);
+        sweeper_started = pthread_create(&sweeper, NULL, sweep_main, NULL) == 0;
+        if (!sweeper_started)
+            sl_log(SL_LOG_WARN,
+                   "docker: cannot start the sweep of dead sluice processes' containers", NULL);
+    }
+    pthread_mutex_unlock(&sweeper_mu);
+}
+
+void sl_exec_docker_sweep_stop(void)
+{
+    pthread_mutex_lock(&sweeper_mu);
+    if (sweeper_started) {
+        atomic_store(&sweeper_stop, true);
+        pthread_join(sweeper, NULL);
+        sweeper_started = false;
+    }
+    pthread_mutex_unlock(&sweeper_mu);
 }
 
 static bool feed(void *ctx, const char *data, size_t n)
@@ -696,7 +719,7 @@ int sl_exec_docker_run(const struct sl_exec_spec *spec, struct sl_exec_result *r
         sl_exec_output_system(&j.out, "ERROR: %s", r.message);
         goto done;
     }
-    sweep_once(j.dk->host, true, NULL);
+    sweep_once(j.dk->host, true, NULL, NULL);
     if (!spec->workdir || !sl_fs_is_dir(spec->workdir)) {
         sl_error_set(&e, SL_ENOENT, "working directory %s does not exist",
                      spec->workdir ? spec->workdir : "(none)");

@@ -20,6 +20,7 @@
 
 struct sl_docker {
     char *socket;
+    const atomic_bool *stop; /* sl_docker_open_until's: set, calls under way end */
 };
 
 struct sl_docker_stream {
@@ -80,6 +81,13 @@ static size_t collect(char *data, size_t size, size_t n, void *ctx)
     return len;
 }
 
+static int stop_asked(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                      curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return atomic_load((const atomic_bool *)ctx) ? 1 : 0;
+}
+
 static CURL *new_easy(const struct sl_docker *d, const char *method, const char *path,
                       const char *body, struct curl_slist **headers)
 {
@@ -95,6 +103,11 @@ static CURL *new_easy(const struct sl_docker *d, const char *method, const char 
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    if (d->stop) { /* called at least once a second, answer or not */
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, stop_asked);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)d->stop);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    }
     *headers = curl_slist_append(NULL, "Content-Type: application/json");
     /* no "Expect: 100-continue" round trip on POST bodies */
     *headers = curl_slist_append(*headers, "Expect:");
@@ -194,7 +207,14 @@ static bool is_socket(const char *path)
 
 int sl_docker_open(struct sl_docker **out, const char *host, struct sl_error *err)
 {
+    return sl_docker_open_until(out, host, NULL, err);
+}
+
+int sl_docker_open_until(struct sl_docker **out, const char *host, const atomic_bool *stop,
+                         struct sl_error *err)
+{
     struct sl_docker *d = sl_xcalloc(1, sizeof(*d));
+    d->stop = stop;
     struct sl_error e = SL_ERROR_INIT;
     const char *xdg = getenv("XDG_RUNTIME_DIR");
     char *rootless = xdg ? sl_xasprintf("%s/podman/podman.sock", xdg) : NULL;

@@ -18,6 +18,7 @@
 #include "base/error.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 
 struct sl_docker;
 struct sl_docker_stream;
@@ -25,6 +26,12 @@ struct sl_docker_stream;
 /* Finds the engine's socket as above and pings it. HOST overrides DOCKER_HOST when not
  * NULL. On failure *OUT is NULL and ERR says which sockets were tried and why. */
 int sl_docker_open(struct sl_docker **out, const char *host, struct sl_error *err);
+/* As sl_docker_open, and every call of the client (its ping included) ends within about a
+ * second of *STOP becoming true, as an engine that cannot be reached (SL_EIO): for a call
+ * that must not outlive its caller's stop, from an engine that does not answer. Not for
+ * streams. STOP outlives the client. */
+int sl_docker_open_until(struct sl_docker **out, const char *host, const atomic_bool *stop,
+                         struct sl_error *err);
 void sl_docker_close(struct sl_docker *d);
 /* The socket path in use (borrowed). */
 const char *sl_docker_socket(const struct sl_docker *d);

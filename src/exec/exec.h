@@ -249,6 +249,10 @@ int sl_exec_run(const struct sl_exec_spec *spec, struct sl_exec_result *result,
  * run docker jobs, at start. An engine that cannot be reached is logged as a warning;
  * the first docker job then tries again. Done once per process. */
 void sl_exec_docker_sweep_start(void);
+/* Ends that thread and waits for it, at stop: a call of it to an engine that answers slowly
+ * or not at all is given up within about a second (an INFO line says so). A no-op when
+ * none was started; another start may follow. */
+void sl_exec_docker_sweep_stop(void);
 
 /* The sandbox helper, `sluice-sandbox OPTIONS -- PROGRAM ARGS...` (or `sluice __sandbox
  * ...`, called with ARGV from "__sandbox" on; sandbox.c): runs PROGRAM in fresh namespaces

@@ -311,6 +311,8 @@ void sl_server_shutdown(struct sl_server *s, int64_t grace_ms)
     }
     if (s->workers)
         sl_srv_workers_join(s);
+    /* the start's docker sweep: no thread of it outlives the server */
+    sl_exec_docker_sweep_stop();
     /* after the workers: their last transitions queue statuses, sent at the next start */
     sl_srv_delivery_join(s);
 }
