@@ -270,7 +270,12 @@ int sl_agent_trace_finish_short(struct sl_agent_trace *t, int64_t deadline_ms, u
 
 bool sl_agent_trace_aborted(const struct sl_agent_trace *t)
 {
-    return t->aborted;
+    /* the sender thread sets it (job_state, under MU) while the job's thread asks */
+    struct sl_agent_trace *m = (struct sl_agent_trace *)t;
+    pthread_mutex_lock(&m->mu);
+    bool aborted = t->aborted;
+    pthread_mutex_unlock(&m->mu);
+    return aborted;
 }
 
 int sl_agent_trace_interval(const struct sl_agent_trace *t)
