@@ -249,6 +249,19 @@ int sl_exec_run(const struct sl_exec_spec *spec, struct sl_exec_result *result,
  * run docker jobs, at start. An engine that cannot be reached is logged as a warning;
  * the first docker job then tries again. Done once per process. */
 void sl_exec_docker_sweep_start(void);
+/* The jobs' process groups, for the next start's crash recovery (spawn.c), beside the
+ * guard that kills them when this process dies: with DIR, each group started from now on is
+ * listed, with its leader's start time (/proc/<pid>/stat), in DIR/groups-<pid of this
+ * process> (DIR made when missing) while it runs, so that when the guard was killed too
+ * (kill -9 of both) sl_exec_groups_recover at the next start kills what is left. NULL:
+ * no more recording. */
+void sl_exec_groups_record(const char *dir);
+/* Kills (SIGKILL) the process groups listed in DIR by sluice processes that are gone
+ * (their pid is free, or another process's: start times differ) whose leader is still
+ * the process recorded (same pid and start time, leading its group), and removes their
+ * files; the files of processes still running are theirs. Returns how many groups it
+ * killed. A group whose leader has exited is not killed (its id cannot be checked). */
+int sl_exec_groups_recover(const char *dir);
 /* Ends that thread and waits for it, at stop: a call of it to an engine that answers slowly
  * or not at all is given up within about a second (an INFO line says so). A no-op when
  * none was started; another start may follow. */

@@ -1,6 +1,11 @@
 #include "base/compat.h"
 #include "exec/spawn.h"
 #include "base/alloc.h"
+#include "base/fs.h"
+#include "base/str.h"
+#include "exec/exec.h"
+
+#include <dirent.h>
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -220,8 +225,119 @@ static const char guard_script[] =
 static pthread_mutex_t guard_mu = PTHREAD_MUTEX_INITIALIZER;
 static pid_t guard_pid = -1;
 static int guard_fd = -1;
-static pid_t *guarded; /* the groups the guard is to kill, under guard_mu */
+static pid_t *guarded;           /* the groups the guard is to kill, under guard_mu */
+static long long *guarded_start; /* their leaders' start times (proc_start), -1: unknown */
 static size_t nguarded, guarded_cap;
+static char *record_file; /* sl_exec_groups_record's file, NULL: none; under guard_mu */
+
+/* The start time of process PID (clock ticks after boot, /proc/PID/stat's 22nd field),
+ * which with its pid tells it from a later process given the same pid; *PGRP (when not
+ * NULL) gets its process group. -1 when there is no such process. */
+static long long proc_start(pid_t pid, pid_t *pgrp)
+{
+    char path[48], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the command name may hold anything, ')' included */
+    char state;
+    int pg;
+    unsigned long long start;
+    if (!p ||
+        sscanf(p + 1,
+               " %c %*d %d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+               &state, &pg, &start) != 3)
+        return -1;
+    if (pgrp)
+        *pgrp = pg;
+    return (long long)start;
+}
+
+/* Under guard_mu: writes the list to RECORD_FILE (this process's pid and start time, then
+ * one line per group), or removes it when no group is listed. A new file renamed over the
+ * old, so a crash leaves one or the other. */
+static void record_write(void)
+{
+    if (!record_file)
+        return;
+    if (nguarded == 0) {
+        unlink(record_file);
+        return;
+    }
+    struct sl_str b = SL_STR_INIT;
+    sl_str_addf(&b, "%d %lld\n", (int)getpid(), proc_start(getpid(), NULL));
+    for (size_t i = 0; i < nguarded; i++)
+        sl_str_addf(&b, "%d %lld\n", (int)guarded[i], guarded_start[i]);
+    char *tmp = sl_xasprintf("%s.tmp", record_file);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && write(fd, b.buf, b.len) == (ssize_t)b.len;
+    if (fd >= 0)
+        close(fd);
+    if (!ok || rename(tmp, record_file) < 0)
+        unlink(tmp);
+    free(tmp);
+    sl_str_release(&b);
+}
+
+void sl_exec_groups_record(const char *dir)
+{
+    char *file = NULL;
+    if (dir && sl_fs_mkdir_p(dir, 0700, NULL) == 0)
+        file = sl_xasprintf("%s/groups-%d", dir, (int)getpid());
+    pthread_mutex_lock(&guard_mu);
+    free(record_file);
+    record_file = file;
+    record_write();
+    pthread_mutex_unlock(&guard_mu);
+}
+
+int sl_exec_groups_recover(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int killed = 0;
+    struct dirent *e;
+    if (!d)
+        return 0;
+    while ((e = readdir(d))) {
+        int owner;
+        long long owner_start, start;
+        char end;
+        if (sscanf(e->d_name, "groups-%d%c", &owner, &end) != 1 || owner == (int)getpid())
+            continue;
+        char *path = sl_fs_join(dir, e->d_name);
+        FILE *f = fopen(path, "re");
+        if (!f) {
+            free(path);
+            continue;
+        }
+        /* its sluice still runs: its groups are its own (its guard's) */
+        if (fscanf(f, "%d %lld", &owner, &owner_start) == 2 &&
+            proc_start((pid_t)owner, NULL) == owner_start && owner_start >= 0) {
+            fclose(f);
+            free(path);
+            continue;
+        }
+        int pg;
+        while (fscanf(f, "%d %lld", &pg, &start) == 2) {
+            pid_t pgrp = -1;
+            /* the same process as recorded, still leading its group: a job left behind */
+            if (pg > 1 && start >= 0 && proc_start((pid_t)pg, &pgrp) == start && pgrp == pg &&
+                kill(-(pid_t)pg, SIGKILL) == 0)
+                killed++;
+        }
+        fclose(f);
+        unlink(path);
+        free(path);
+    }
+    closedir(d);
+    return killed;
+}
 
 static bool guard_send(char op, pid_t pgid)
 {
@@ -313,15 +429,19 @@ static void guard_tell(pid_t pgid, bool add)
         if (nguarded == guarded_cap) {
             guarded_cap = guarded_cap ? 2 * guarded_cap : 8;
             guarded = sl_xrealloc(guarded, guarded_cap * sizeof(*guarded));
+            guarded_start = sl_xrealloc(guarded_start, guarded_cap * sizeof(*guarded_start));
         }
+        guarded_start[nguarded] = proc_start(pgid, NULL);
         guarded[nguarded++] = pgid;
     } else {
         for (size_t i = 0; i < nguarded; i++)
             if (guarded[i] == pgid) {
+                guarded_start[i] = guarded_start[nguarded - 1];
                 guarded[i] = guarded[--nguarded];
                 break;
             }
     }
+    record_write();
     /* a guard found gone is replaced once: it is told every group, this one included */
     for (int attempt = 0; attempt < 2 && !told; attempt++) {
         bool fresh = guard_fd < 0;

@@ -255,6 +255,18 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
     /* before any fetch: libgit2 itself is loaded on first use */
     int git_wait = opts->git_timeout_s > 0 ? opts->git_timeout_s : 120;
     sl_git_net_set_limits(git_wait < 30 ? git_wait : 30, git_wait);
+    /* jobs' processes that outlived a server killed with -9 with its guard (spawn.c):
+     * killed before the recovery marks their jobs failed; this server's listed from now */
+    char *groups = sl_fs_join(s->data_dir, "groups");
+    int left = sl_exec_groups_recover(groups);
+    if (left > 0) {
+        char num[16];
+        snprintf(num, sizeof(num), "%d", left);
+        sl_log(SL_LOG_WARN, "processes of jobs left running by a crash killed", "groups", num,
+               NULL);
+    }
+    sl_exec_groups_record(groups);
+    free(groups);
     if ((rc = sl_srv_recover(s, err)) < 0 || (rc = sl_srv_bridges_resume(s, err)) < 0)
         goto out;
     if ((rc = sl_srv_workers_start(s, opts->workers < 0 ? 1 : opts->workers, err)) < 0)
@@ -313,6 +325,7 @@ void sl_server_shutdown(struct sl_server *s, int64_t grace_ms)
         sl_srv_workers_join(s);
     /* the start's docker sweep: no thread of it outlives the server */
     sl_exec_docker_sweep_stop();
+    sl_exec_groups_record(NULL); /* no job runs any more: none listed (spawn.c) */
     /* after the workers: their last transitions queue statuses, sent at the next start */
     sl_srv_delivery_join(s);
 }

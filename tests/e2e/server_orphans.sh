@@ -3,9 +3,11 @@
 # outlive the server, neither its shell, nor the foreground `sleep`, nor a background
 # subshell that ignores SIGHUP and SIGTERM (spawn.c's guard kills each running job's process
 # group when the server is gone, TERM then KILL); the restarted server still marks the job
-# failed with runner_system_failure (worker.c recover). The job's processes are told by a
-# number in their command lines (the shell's and its subshell's hold the script, the
-# sleep's its argument), read from /proc.
+# failed with runner_system_failure (worker.c recover). When the guard was killed with -9
+# too, the restart kills the job's group (recorded in data/groups, spawn.c) before that.
+# Also: the guard's command line is short (sluice-guard -s <server pid>). The job's
+# processes are told by a number in their command lines (the shell's and its subshell's
+# hold the script, the sleep's its argument), read from /proc.
 . "$(dirname "$0")/lib/e2e.sh"
 needs curl python3 git
 . "$(dirname "$0")/lib/server.sh"
@@ -108,10 +110,54 @@ $(show)"
 }
 
 round shell
+
+# the guard itself killed with -9, then the server, before another job starts a new guard:
+# the job's processes outlive both; the next start's recovery kills them (the groups it
+# recorded in data/groups, checked by their leaders' start times)
+guard_pid() {
+  local f a
+  for f in /proc/[0-9]*/cmdline; do
+    mapfile -d '' -t a 2>/dev/null <"$f" || continue
+    [[ ${a[0]-} == sluice-guard && ${a[2]-} == "$1" ]] && echo "${f//[^0-9]/}"
+  done
+}
+# guard_round NAME [SERVE ARGS...]
+guard_round() {
+  local name=$1 g
+  shift
+  server_start --workers 1 "$@" || bad "$name, guard killed: the server starts"
+  pipeline_run
+  if wait_for 120 running; then ok "$name, guard killed: the job runs"; else bad "$name, guard killed: the job runs" "$(show)"; fi
+  g=$(guard_pid "$pid")
+  [[ -n $g ]] && kill -9 "$g"
+  kill -9 "$pid"
+  wait "$pid" 2>/dev/null
+  pid=
+  guard_gone() { [[ -z $(guard_pid "$1") ]]; }
+  wait_for 60 guard_gone "$g"
+  marked
+  if ((${#pids[@]} >= 2)); then ok "$name, guard killed: the job's processes outlive server and guard"; else
+    bad "$name, guard killed: the job's processes outlive server and guard: ${#pids[@]} are" "$(show)"
+  fi
+  local killed
+  killed=$(grep -c 'processes of jobs left running by a crash killed' "$tmp/err")
+  server_start --workers 1 "$@" || bad "$name, guard killed: the server starts again"
+  if wait_for 60 gone; then ok "$name, guard killed: the restart kills what the job left"; else
+    bad "$name, guard killed: the restart kills what the job left: ${#pids[@]} are" "$(show)"
+  fi
+  expect "$name, guard killed: the restart says so" $((killed + 1)) \
+    "$(grep -c 'processes of jobs left running by a crash killed' "$tmp/err")" "$(tail -5 "$tmp/err")"
+  pipeline_wait 120
+  expect "$name, guard killed: the job is failed by the restart's recovery" "failed runner_system_failure" \
+    "$(jget "['jobs'][0]['status']") $(jget "['jobs'][0]['failure_reason']")" "$body"
+  server_stop
+}
+guard_round shell
 # the sandbox executor's job runs under its helper, in a pid namespace whose init is in
 # the helper's group: where this kernel allows the sandbox, the same must hold there
 if probe=$("$bin" __sandbox -- /bin/true 2>&1); then
   round sandbox --executor sandbox
+  guard_round sandbox --executor sandbox
 else
   echo "# the sandbox round is skipped: the kernel refuses the sandbox: $probe"
 fi
