@@ -37,9 +37,10 @@ check-asan: build/asan/build.ninja
 # The threaded suites under ThreadSanitizer: the store (pool, concurrent claims), exec
 # (cancel from other threads), the server's unit tests and the end-to-end scripts that
 # drive workers, the ticker, log streams, long polls and the poller at once, and the
-# agent's (its slots, trace senders and signal thread against a server). A subset, so
+# agent's (its slots, trace senders and signal thread against a server); the docker sweep's
+# stop and a project deleted under running jobs (threads ended, waited for). A subset, so
 # that make check stays within about 15 minutes on a 2-core machine.
-TSAN_TESTS := ^(unit/test_(store|server|exec.*|agent)|e2e/server_(api|hooks|isolation|delayed|shared_fate|crash|poll|variables|log_quiet)|e2e/agent_(jobs|restart|failover))$$
+TSAN_TESTS := ^(unit/test_(store|server|exec.*|agent)|e2e/server_(api|hooks|isolation|delayed|shared_fate|crash|poll|variables|log_quiet|docker_sweep_stop|project_delete_running)|e2e/agent_(jobs|restart|failover))$$
 
 check-tsan: build/tsan/build.ninja
 	cmake --build build/tsan
