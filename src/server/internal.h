@@ -332,8 +332,11 @@ int sl_srv_pipeline_create_mr(struct sl_server *s, const struct sl_store_project
  * Its unfinished pipelines are canceled first, and this server's workers running their
  * jobs stopped and waited for (sl_srv_workers_drop); a runner's job is refused from then
  * on (403, rows gone), and an upload of its under way finishes before the files go
- * (sl_srv_job_files_begin), so nothing of the project is written after this returns. */
+ * (sl_srv_job_files_begin), so nothing of the project is written after this returns.
+ * Under the locks the directories are only moved to DATA/trash/; they are removed after. */
 int sl_srv_project_delete(struct sl_server *s, int64_t project_id, struct sl_error *err);
+/* Removes DATA/trash/, what a deletion cut short by a crash left there: at start. */
+void sl_srv_trash_empty(struct sl_server *s);
 /* Around a write of job JOB_ID's files by a request (a runner's artifacts upload): false
  * when the job is gone (deleted with its project), and then nothing is to be written;
  * true, and then sl_srv_job_files_end once the files are written, with no deletion of its

@@ -22,7 +22,9 @@
 #include "expr/vars.h"
 #include "server/internal.h"
 
+#include <errno.h>
 #include <ftw.h>
+#include <stdatomic.h>
 #include <git2.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -1270,6 +1272,33 @@ static void remove_logged(const char *dir)
     sl_error_release(&err);
 }
 
+/* Moves DIR into the data directory's trash/ and returns where it went (caller frees), so
+ * a deletion's locks are held for a rename, not for removing a tree of any size; NULL when
+ * DIR does not exist, or could not be moved and was removed in place. What a crash leaves
+ * in trash/ goes at the next start (sl_srv_trash_empty). */
+static char *trash_move(struct sl_server *s, const char *dir)
+{
+    static atomic_uint seq;
+    char *trash = sl_fs_join(s->data_dir, "trash");
+    char *to = sl_xasprintf("%s/%ld.%u", trash, (long)getpid(), atomic_fetch_add(&seq, 1));
+    bool moved = (mkdir(trash, 0700) == 0 || errno == EEXIST) && rename(dir, to) == 0;
+    int gone = errno == ENOENT;
+    free(trash);
+    if (moved)
+        return to;
+    free(to);
+    if (!gone)
+        remove_logged(dir);
+    return NULL;
+}
+
+void sl_srv_trash_empty(struct sl_server *s)
+{
+    char *trash = sl_fs_join(s->data_dir, "trash");
+    remove_logged(trash);
+    free(trash);
+}
+
 /* Under locks_mu: takes PROJECT_ID off the deleted list (its deletion failed). */
 static void deleted_forget(int64_t project_id)
 {
@@ -1305,7 +1334,8 @@ void sl_srv_job_files_end(void)
 int sl_srv_project_delete(struct sl_server *s, int64_t project_id, struct sl_error *err)
 {
     int64_t *pls = NULL;
-    size_t npls = 0;
+    size_t npls = 0, ntrashed = 0;
+    char **trashed = NULL;
     struct sl_store_project proj;
     memset(&proj, 0, sizeof(proj));
     int rc = sl_store_project_get(s->st, project_id, &proj, err);
@@ -1359,19 +1389,27 @@ int sl_srv_project_delete(struct sl_server *s, int64_t project_id, struct sl_err
     /* nobody has the mirror taken: takers hold this lock */
     sl_srv_mirror_forget(s->mirrors, project_id);
     static const char *const per_project[] = {"repos", "cache", "builds"};
+    trashed = sl_xcalloc(SL_ARRAY_LEN(per_project) + npls, sizeof(*trashed));
     for (size_t i = 0; i < SL_ARRAY_LEN(per_project); i++) {
         char *dir = sl_xasprintf("%s/%s/%lld", s->data_dir, per_project[i], (long long)project_id);
-        remove_logged(dir);
+        trashed[ntrashed++] = trash_move(s, dir);
         free(dir);
     }
     for (size_t i = 0; i < npls; i++) {
         char *dir = sl_xasprintf("%s/pipelines/%lld", s->data_dir, (long long)pls[i]);
-        remove_logged(dir);
+        trashed[ntrashed++] = trash_move(s, dir);
         free(dir);
     }
 out:
     pthread_rwlock_unlock(&job_files_rw);
     repo_unlock(lock);
+    /* every upload and this project's lock are free again while the trees go */
+    for (size_t i = 0; i < ntrashed; i++) {
+        if (trashed[i])
+            remove_logged(trashed[i]);
+        free(trashed[i]);
+    }
+    free(trashed);
     free(pls);
     return rc;
 }

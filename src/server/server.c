@@ -267,6 +267,7 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
     }
     sl_exec_groups_record(groups);
     free(groups);
+    sl_srv_trash_empty(s);
     if ((rc = sl_srv_recover(s, err)) < 0 || (rc = sl_srv_bridges_resume(s, err)) < 0)
         goto out;
     if ((rc = sl_srv_workers_start(s, opts->workers < 0 ? 1 : opts->workers, err)) < 0)

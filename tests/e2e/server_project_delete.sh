@@ -3,7 +3,7 @@
 # rows (pipelines.c sl_srv_project_delete): its mirror (repos/<id>), its caches
 # (cache/<id>), its workspaces (builds/<id>) and its pipelines' logs and artifacts
 # (pipelines/<id>); another project's stay, and a pipeline asked of the deleted project
-# afterwards makes none of them again.
+# afterwards makes none of them again. They go through trash/, which a start empties.
 . "$(dirname "$0")/lib/e2e.sh"
 needs curl python3 git
 . "$(dirname "$0")/lib/server.sh"
@@ -63,5 +63,15 @@ expect "a pipeline of the deleted project is refused" 404 "$code" "$body"
 expect "and makes none of its files again" "" "$(files "$gid" "$gpl")"
 api DELETE /api/v1/projects/$gid
 expect "deleting it again: 404" 404 "$code" "$body"
+expect "nothing is left in trash/ (where the files were moved before their removal)" "" \
+  "$(ls -A "$d/trash" 2>/dev/null)"
+server_stop
+
+# what a crash left in trash/ (a deletion moved the files, then died) goes at the next start
+mkdir -p "$d/trash/12345.0/logs" && echo left >"$d/trash/12345.0/logs/1.log"
+server_start --workers 0 || { bad "the server starts again"; exit 1; }
+expect "the start empties trash/" "" "$(ls -A "$d/trash" 2>/dev/null)"
+expect "and keeps the other project's files" "repos/$kid cache/$kid builds/$kid pipelines/$kpl" \
+  "$(files "$kid" "$kpl")"
 server_stop
 finish
