@@ -894,11 +894,11 @@ static bool any_high(const char *t, size_t n)
 int sl_scan_text(const struct sl_scan *s, const char *path, const char *text, size_t len,
                  sl_scan_hit_fn fn, void *ctx)
 {
-    return sl_scan_text_part(s, path, text, len, 0, NULL, fn, ctx);
+    return sl_scan_text_part(s, path, text, len, 0, NULL, 0, fn, ctx);
 }
 
 int sl_scan_text_part(const struct sl_scan *s, const char *path, const char *text, size_t len,
-                      size_t start, bool *more, sl_scan_hit_fn fn, void *ctx)
+                      size_t start, bool *more, unsigned flags, sl_scan_hit_fn fn, void *ctx)
 {
     struct matcher *m = matcher_get();
     size_t nplaces = s->nkw;
@@ -1036,7 +1036,9 @@ int sl_scan_text_part(const struct sl_scan *s, const char *path, const char *tex
                                      text + ls, le - ls, m);
             if (allowed)
                 continue;
-            if (ss >= line_at)
+            if (flags & SL_SCAN_NO_LINES)
+                line_no = 0;
+            else if (ss >= line_at)
                 line_no += sl_scan_newlines(text + line_at, ss - line_at);
             else
                 line_no -= sl_scan_newlines(text + ss, line_at - ss);

@@ -71,9 +71,13 @@ int sl_scan_text(const struct sl_scan *s, const char *path, const char *text, si
  *   and the scan stops (findings reported so far are then to be thrown away), when a finding
  *   could depend on the bytes after LEN: a match on a keyword's line that may go on past the
  *   line (it can reach 64 KiB past it), or a rule without keywords. Scan a longer text then.
+ * - FLAGS: SL_SCAN_NO_LINES: findings' lines are not counted (line 0): for a caller that
+ *   numbers them from a newline count of its own (the store's line index), which saves a walk
+ *   over the text up to the last finding.
  * Findings that end at or before LEN are exactly the whole text's otherwise. */
+#define SL_SCAN_NO_LINES 1u
 int sl_scan_text_part(const struct sl_scan *s, const char *path, const char *text, size_t len,
-                      size_t start, bool *more, sl_scan_hit_fn fn, void *ctx);
+                      size_t start, bool *more, unsigned flags, sl_scan_hit_fn fn, void *ctx);
 
 /* The line of F in TEXT with the secret, and every other copy of it on that line, replaced:
  * its first 4 characters are kept when it is at least 16 long (they name the kind: AKIA,

@@ -421,6 +421,7 @@ struct piece {
     int64_t base;
     int64_t first_line; /* the log's line of TEXT[0] (0: not known) */
     size_t from, n;     /* its findings in the hits: [FROM, FROM + N) */
+    bool no_lines;      /* the chunk itself: the store numbers its findings' lines */
 };
 
 /* Scans P into H (after what H holds). False, with nothing added, when P's findings may
@@ -430,7 +431,8 @@ static bool scan_piece(const struct sl_scan *sc, struct piece *p, struct hits *h
     bool more = false;
     size_t before = h->n; /* findings go straight in after the earlier pieces' */
     h->skip_before = p->skip;
-    sl_scan_text_part(sc, NULL, p->text, p->len, p->start, cont ? &more : NULL, on_hit, h);
+    sl_scan_text_part(sc, NULL, p->text, p->len, p->start, cont ? &more : NULL,
+                      p->no_lines ? SL_SCAN_NO_LINES : 0, on_hit, h);
     if (more) {
         h->n = before;
         return false;
@@ -751,8 +753,8 @@ static bool before_chunk(struct sl_server *s, int64_t job_id, struct sl_str *car
 }
 
 /* The findings of P (in H) as rows for sl_store_log_append_findings (places and lines against
- * the chunk: P's text starts at the chunk's byte P->base, on its line P->first_line), added to
- * ROWS[*N...]. */
+ * the chunk: P's text starts at the chunk's byte P->base, on its line P->first_line; the store
+ * numbers the lines of those in the chunk, P->no_lines: not counted), added to ROWS[*N...]. */
 static void rows_of_piece(const struct piece *p, const struct hits *h,
                           struct sl_store_secret_finding *rows, size_t *n)
 {
@@ -760,7 +762,7 @@ static void rows_of_piece(const struct piece *p, const struct hits *h,
     for (size_t i = 0; i < p->n; i++)
         rows[(*n)++] = (struct sl_store_secret_finding){
             .rule = (char *)all[i].rule_id,
-            .line = p->first_line + (int64_t)all[i].line - 1,
+            .line = p->no_lines ? 0 : p->first_line + (int64_t)all[i].line - 1,
             .place = p->base + (int64_t)all[i].start,
             .excerpt = sl_scan_redact_among(p->text, &all[i], all, p->n),
         };
@@ -781,7 +783,7 @@ static size_t scan_chunk(const struct sl_scan *sc, struct sl_str *carried, const
     int64_t carried_line = 1 - (int64_t)sl_scan_newlines(carried->buf ? carried->buf : "", clen);
     h->n = 0;
     if (!clen) { /* nothing to scan again: the chunk where it is */
-        struct piece p = {.text = data, .len = len, .first_line = 1};
+        struct piece p = {.text = data, .len = len, .first_line = 1, .no_lines = true};
         scan_piece(sc, &p, h, false);
         rows = *rows_out = h->n ? sl_xmalloc(h->n * sizeof(*rows)) : NULL;
         rows_of_piece(&p, h, rows, &n);
@@ -797,7 +799,8 @@ static size_t scan_chunk(const struct sl_scan *sc, struct sl_str *carried, const
                               .skip = clen,
                               .base = -(int64_t)clen,
                               .first_line = carried_line};
-        struct piece rest = {.text = data, .len = len, .start = first, .first_line = 1};
+        struct piece rest = {
+            .text = data, .len = len, .start = first, .first_line = 1, .no_lines = true};
         if (scan_piece(sc, &joint, h, true)) {
             scan_piece(sc, &rest, h, false);
             rows = *rows_out = h->n ? sl_xmalloc(h->n * sizeof(*rows)) : NULL;

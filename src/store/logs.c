@@ -49,6 +49,37 @@ struct chunk_findings {
     size_t *failed;
 };
 
+/* Newlines in DATA[0..LEN), as count_newlines, while giving each of FB's findings in the chunk
+ * (place 0 or more) its line from the chunk's first (1: the line of byte 0): the count the line
+ * index needs anyway, taken in pieces at the findings' places, so that the scan need not walk
+ * the chunk again to number them. */
+static int64_t count_newlines_lines(const char *data, size_t len, const struct chunk_findings *fb)
+{
+    size_t order[256], n = 0;
+    for (size_t i = 0; i < fb->n; i++) {
+        int64_t at = fb->fs[i].place;
+        if (at < 0 || at > (int64_t)len)
+            continue;                   /* in the bytes before the chunk: its line was given */
+        if (n == SL_ARRAY_LEN(order)) { /* more than a scan keeps: the rest counted apart */
+            fb->fs[i].line = 1 + count_newlines(data, (size_t)at);
+            continue;
+        }
+        size_t k = n++;
+        for (; k > 0 && fb->fs[order[k - 1]].place > at; k--) /* by place */
+            order[k] = order[k - 1];
+        order[k] = i;
+    }
+    int64_t lines = 0;
+    size_t pos = 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t at = (size_t)fb->fs[order[k]].place;
+        lines += count_newlines(data + pos, at - pos);
+        pos = at;
+        fb->fs[order[k]].line = lines + 1;
+    }
+    return lines + count_newlines(data + pos, len - pos);
+}
+
 /* FB's findings, made the log's (the chunk starts at START on the line after LINES_BEFORE
  * newlines) in place, each in a savepoint of DC's transaction: one the database refuses on its
  * own (PostgreSQL: an excerpt that is no UTF-8) is left out, the chunk and the others stay. */
@@ -129,7 +160,9 @@ static int append(struct sl_store *st, int64_t job_id, const void *data, size_t 
     size_t take = start + (int64_t)len > max ? (size_t)(max - start) : len;
     if (take > 0) {
         /* counted once: a chunk is up to a MiB, and this pass is most of an append's CPU */
-        lines = lines < 0 ? -1 : lines + count_newlines(data, take);
+        int64_t added =
+            fb && fb->n ? count_newlines_lines(data, take, fb) : count_newlines(data, take);
+        lines = lines < 0 ? -1 : lines + added;
         rc = insert_chunk(&dc, job_id, ++seq, start, lines, data, take, now, err);
         if (rc == 0 && fb)
             rc = insert_findings(&dc, job_id, start, lines_before, fb, now, err);

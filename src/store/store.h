@@ -411,11 +411,13 @@ struct sl_store_secret_finding;
 /* As sl_store_log_append_lines, with the chunk's secret findings FS[0..N) recorded in the
  * append's own transaction: the chunk and its findings are stored together or not at all. Each
  * FS[i] is given against the chunk: its place is the secret's byte offset from the chunk's
- * first byte (negative: in the log's bytes before the chunk), its line is counted from the
- * chunk's first line (1: the line the chunk's first byte is on; 0 and less: lines before it);
- * the store makes them the log's (line 0 for a log stored before the line index) and writes
- * those back into FS[i] (an answer other than 0 or SL_EBUSY may leave them changed). Its job_id is
- * ignored (JOB_ID's). ADDED (may be NULL, else N entries) says which were new (as
+ * first byte (negative: in the log's bytes before the chunk). Its line, for a place before the
+ * chunk, is counted from the chunk's first line (1: the line the chunk's first byte is on; 0 and
+ * less: lines before it); for a place in the chunk it is not read: the store numbers it
+ * with the newline count it makes for its line index anyway (so a scan need not walk the chunk
+ * again for it). The store makes them the log's (line 0 for a log stored before the line index) and
+ * writes those back into FS[i] (an answer other than 0 or SL_EBUSY may leave them changed). Its
+ * job_id is ignored (JOB_ID's). ADDED (may be NULL, else N entries) says which were new (as
  * sl_store_secret_finding_add's *added_out). A finding the database refuses on its own (on
  * PostgreSQL an excerpt that is not UTF-8) is left out and counted in *FAILED (may be NULL);
  * the chunk and the other findings are stored.

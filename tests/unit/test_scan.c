@@ -512,9 +512,9 @@ TEST(a_text_in_two_parts_finds_what_the_whole_finds)
         size_t cut = (size_t)(nl + 1 - text);
         bool more = true;
         parts.n = 0;
-        sl_scan_text_part(s, NULL, text, cut, 0, &more, on_found, &parts);
+        sl_scan_text_part(s, NULL, text, cut, 0, &more, 0, on_found, &parts);
         CHECK(!more);
-        sl_scan_text_part(s, NULL, text, len, cut, NULL, on_found, &parts);
+        sl_scan_text_part(s, NULL, text, len, cut, NULL, 0, on_found, &parts);
         sl_test_case_begin(nl + 1);
         CHECK(found_same(&whole, &parts));
         sl_test_case_end();
@@ -525,7 +525,7 @@ TEST(a_text_in_two_parts_finds_what_the_whole_finds)
                       "-----END RSA PRIVATE KEY-----\n";
     bool more = false;
     parts.n = 0;
-    sl_scan_text_part(s, NULL, key, strlen("x\n-----BEGIN RSA PRIVATE KEY-----\n"), 0, &more,
+    sl_scan_text_part(s, NULL, key, strlen("x\n-----BEGIN RSA PRIVATE KEY-----\n"), 0, &more, 0,
                       on_found, &parts);
     CHECK(more);
     CHECK_INT_EQ(parts.n, 0);
@@ -537,7 +537,7 @@ TEST(a_text_in_two_parts_finds_what_the_whole_finds)
     if (!s)
         return;
     more = false;
-    sl_scan_text_part(s, NULL, "a 1234\n", 7, 0, &more, on_found, &parts);
+    sl_scan_text_part(s, NULL, "a 1234\n", 7, 0, &more, 0, on_found, &parts);
     CHECK(more);
     sl_scan_free(s);
 }

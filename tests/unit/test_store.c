@@ -1250,11 +1250,12 @@ STORE_TEST(log_append_findings)
     CHECK(job > 0);
     CHECK_OK(sl_store_log_append(st, job, "one\ntwo", 7, 1, NULL, &e_));
     /* the log: one\ntwo\nthree KEY\nfour; a finding on the carried line "two" (4 bytes before
-     * the chunk's end... its place -3) and one on the chunk's second line */
+     * the chunk's end... its place -3) and one on the chunk's second line, whose line the store
+     * numbers itself (the 99 given is not read) */
     static const char chunk[] = "\nthree KEY\nfour";
     const struct sl_store_secret_finding given[] = {
         {.job_id = 999, .rule = (char *)"r-two", .line = 1, .place = -3, .excerpt = (char *)"t*"},
-        {.rule = (char *)"r-key", .line = 2, .place = 7, .excerpt = (char *)"three *****"},
+        {.rule = (char *)"r-key", .line = 99, .place = 7, .excerpt = (char *)"three *****"},
     };
     struct sl_store_secret_finding fs[2];
     memcpy(fs, given, sizeof(fs));
@@ -1330,10 +1331,13 @@ STORE_TEST(log_append_findings)
         {.rule = (char *)"r-bad", .line = 1, .place = 0, .excerpt = (char *)"\xff\xfe *****"},
         {.rule = (char *)"r-ok", .line = 1, .place = 2, .excerpt = (char *)"ok *****"},
     };
+    bad[0].line = bad[1].line = -5; /* not read: the store numbers them (line 5 of the log) */
     CHECK_OK(sl_store_log_append_findings(st, job, "x y z\n", 6, 4, 23, bad, 2, added, &failed,
                                           &end, &lines, &e_));
     CHECK_INT_EQ(failed, pg ? 1 : 0);
     CHECK(added[0] == !pg && added[1]);
+    CHECK_INT_EQ(bad[0].line, 5);
+    CHECK_INT_EQ(bad[1].line, 5);
     CHECK_INT_EQ(end, 29);
     CHECK_OK(sl_store_secret_finding_count(st, pl, job, &count, &e_));
     CHECK_INT_EQ(count, pg ? 3 : 4);
