@@ -187,14 +187,23 @@ static bool key_eq(const struct rules_key *a, const struct rules_key *b)
     return a->project_id == b->project_id && !strcmp(a->sha, b->sha);
 }
 
+/* The clock, read at the first need (*NOW 0: not yet): only a commit the mirror lacked has an
+ * expiry to compare, and a clock read was a tenth of what a 4 KiB chunk's scan added. */
+static int64_t now_of(int64_t *now)
+{
+    if (!*now)
+        *now = sl_time_now_ms();
+    return *now;
+}
+
 /* The slot of KEY in TS, with a reference taken; NULL when none (or it expired). Under MU. */
 static struct pipeline_rules *slot_find(struct srv_log_tails *ts, const struct rules_key *key,
-                                        int64_t now_ms)
+                                        int64_t *now_ms)
 {
     for (size_t i = 0; i < RULES_MAX; i++) {
         struct pipeline_rules *r = &ts->r[i];
         if (r->key.project_id && key_eq(&r->key, key) &&
-            (!r->expires_ms || now_ms < r->expires_ms)) {
+            (!r->expires_ms || now_of(now_ms) < r->expires_ms)) {
             r->refs++;
             r->used = ++ts->clock;
             return r;
@@ -219,13 +228,13 @@ static const struct sl_scan *rules_get(struct sl_server *s, int64_t job_id,
     memset(key, 0, sizeof(*key));
     if (!ts)
         return default_scan(s);
-    int64_t now_ms = sl_time_now_ms();
+    int64_t now_ms = 0; /* read when needed: now_of() */
     pthread_mutex_lock(&ts->mu);
     for (size_t i = 0; i < TAILS_MAX && !key->project_id; i++)
         if (ts->t[i].job_id == job_id)
             *key = ts->t[i].key;
     if (key->project_id)
-        *slot = slot_find(ts, key, now_ms);
+        *slot = slot_find(ts, key, &now_ms);
     pthread_mutex_unlock(&ts->mu);
     if (*slot)
         return (*slot)->sc ? (*slot)->sc : default_scan(s);
@@ -249,7 +258,7 @@ static const struct sl_scan *rules_get(struct sl_server *s, int64_t job_id,
         if (!key->project_id)
             return default_scan(s);
         pthread_mutex_lock(&ts->mu);
-        *slot = slot_find(ts, key, now_ms); /* another pipeline of the commit logged */
+        *slot = slot_find(ts, key, &now_ms); /* another pipeline of the commit logged */
         pthread_mutex_unlock(&ts->mu);
         if (*slot)
             return (*slot)->sc ? (*slot)->sc : default_scan(s);
@@ -265,7 +274,8 @@ static const struct sl_scan *rules_get(struct sl_server *s, int64_t job_id,
     struct pipeline_rules *free_slot = NULL;
     for (size_t i = 0; i < RULES_MAX && !*slot; i++) {
         struct pipeline_rules *r = &ts->r[i];
-        if (r->key.project_id && key_eq(&r->key, key) && (!r->expires_ms || now_ms < r->expires_ms))
+        if (r->key.project_id && key_eq(&r->key, key) &&
+            (!r->expires_ms || now_of(&now_ms) < r->expires_ms))
             *slot = r; /* another chunk's scan loaded it meanwhile */
         else if (r->refs == 0 && (!free_slot || r->used < free_slot->used))
             free_slot = r;
@@ -273,7 +283,7 @@ static const struct sl_scan *rules_get(struct sl_server *s, int64_t job_id,
     if (!*slot && free_slot) {
         sl_scan_free(free_slot->sc);
         *free_slot = (struct pipeline_rules){
-            .key = *key, .sc = sc, .expires_ms = seen ? 0 : now_ms + RULES_UNKNOWN_MS};
+            .key = *key, .sc = sc, .expires_ms = seen ? 0 : now_of(&now_ms) + RULES_UNKNOWN_MS};
         *slot = free_slot;
         sc = NULL;
     }
