@@ -714,9 +714,10 @@ out:
  * length *END, which the chunk's findings then hold for: from the tail kept in memory, else
  * the store's (the log read back; WHOLE gets the bytes read, for the tail to keep). False
  * when they cannot be had (the store failed: logged, the chunk goes the way that reads the
- * log in its transaction). */
+ * log in its transaction). ROOM: the bytes CARRIED is to take after them (the chunk, when it is
+ * joined to them), allocated with them at once. */
 static bool before_chunk(struct sl_server *s, int64_t job_id, struct sl_str *carried,
-                         struct sl_str *whole, int64_t *end)
+                         struct sl_str *whole, int64_t *end, size_t room)
 {
     struct srv_log_tails *ts = s->tails;
     int kept = 0; /* 1: the tail's bytes, -1: a tail too short to use */
@@ -731,6 +732,8 @@ static bool before_chunk(struct sl_server *s, int64_t job_id, struct sl_str *car
             size_t n = (size_t)(t->end - from);
             const char *before = t->buf + t->len - n;
             size_t cut = rescan_from(before, n);
+            if (n > cut)
+                sl_str_grow(carried, n - cut + room);
             sl_str_add(carried, before + cut, n - cut);
             *end = t->end;
             t->used = ++ts->clock;
@@ -867,7 +870,7 @@ int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, siz
      * still ends there */
     struct sl_str carried = SL_STR_INIT, whole = SL_STR_INIT;
     int64_t expect = 0, end = 0, lines = -1;
-    if (!before_chunk(s, job_id, &carried, &whole, &expect)) {
+    if (!before_chunk(s, job_id, &carried, &whole, &expect, len < SPLIT_MIN ? len : 0)) {
         sl_str_release(&carried);
         sl_str_release(&whole);
         return append_in_tx(s, job_id, data, len, now, end_out, err);
