@@ -1,11 +1,12 @@
 /* kwfilter.c: see kwfilter.h.
  *
  * The filter (Teddy, from Hyperscan, as in Rust's aho-corasick): every keyword goes into
- * one of 8 buckets (a bit each; by its first byte, so that the keywords of a bucket share
- * it). For each offset o of 0-2 two tables of 16 bytes say which buckets have a keyword
- * whose byte o has that low nibble, and which that high nibble (a keyword of 2 bytes: every
- * nibble at offset 2). PSHUFB looks up 16 (32 with AVX2) of the text's bytes in a table at
- * once; a place is in when some bucket has a bit in all six lookups.
+ * one of 8 buckets (a bit each; by its first byte, so that the keywords of a first byte share
+ * one; which first bytes share a bucket is searched for when it is built, assign_buckets). For each
+ * offset o of 0-2 two tables of 16 bytes say which buckets have a keyword whose byte o has that low
+ * nibble, and which that high nibble (a keyword of 2 bytes: every nibble at offset 2). PSHUFB looks
+ * up 16 (32 with AVX2) of the text's bytes in a table at once; a place is in when some bucket has a
+ * bit in all six lookups.
  *
  * Why no place where a keyword starts is left out. A keyword's bytes are lowercased, and a
  * text's byte T is that keyword's byte K when fold(T) == K (fold: A-Z to a-z, scan.c).
@@ -28,50 +29,180 @@
 #define KWF_X86 1
 #endif
 
+/* How often a byte is in a build log, roughly (what a bucket's false places are weighed by):
+ * white space and lowercase letters most, then digits, then the rest of printable ASCII. */
+static unsigned byte_weight(unsigned c)
+{
+    return c == ' '                ? 8
+           : c >= 'a' && c <= 'z'  ? 3
+           : c >= '0' && c <= '9'  ? 2
+           : c >= 0x21 && c < 0x7f ? 1
+                                   : 0;
+}
+
+/* The nibbles a group of keywords (those of one first byte) has at offsets 0-2, as the
+ * tables hold them: bit L of LO[o] for low nibble L, bit H of HI[o] for high nibble H. */
+struct nibbles {
+    uint16_t lo[3], hi[3];
+};
+
+/* What a bucket with nibbles N lets through, by weight: the product over offsets 0-2 of the
+ * weight of the ASCII bytes that pass there (a place passes when all three do). */
+static unsigned weights[8][2][256]; /* by high nibble, of low nibbles 0-7 / 8-15 as a mask */
+static pthread_once_t weights_once = PTHREAD_ONCE_INIT;
+
+static void weights_make(void)
+{
+    for (unsigned h = 0; h < 8; h++)
+        for (unsigned half = 0; half < 2; half++)
+            for (unsigned m = 0; m < 256; m++)
+                for (unsigned l = 0; l < 8; l++)
+                    if (m >> l & 1)
+                        weights[h][half][m] += byte_weight(h << 4 | (half * 8 + l));
+}
+
+static double bucket_cost(const struct nibbles *n)
+{
+    double cost = 1;
+    for (int o = 0; o < 3; o++) {
+        unsigned w = 0;
+        for (unsigned h = 0; h < 8; h++)
+            if (n->hi[o] >> h & 1)
+                w += weights[h][0][n->lo[o] & 0xff] + weights[h][1][n->lo[o] >> 8];
+        cost *= w;
+    }
+    return cost;
+}
+
+/* The nibbles of bucket B: those of the groups IN[] puts there */
+static struct nibbles bucket_of(const struct nibbles *g, int ngroups, const uint8_t *in, int b)
+{
+    struct nibbles n = {{0}, {0}};
+    for (int k = 0; k < ngroups; k++)
+        if (in[k] == b)
+            for (int o = 0; o < 3; o++)
+                n.lo[o] |= g[k].lo[o], n.hi[o] |= g[k].hi[o];
+    return n;
+}
+
+/* A bound on the buckets tried (each costs a few hundred steps): a rule file of hundreds of
+ * first bytes gets a few milliseconds' search, not seconds */
+#define SEARCH_TRIES 20000
+
+/* Which of NSHARED buckets each of NGROUPS groups (G: their nibbles; FIXED: held where IN[]
+ * has them) goes in, IN[] given round robin and improved: a group moved to another bucket or
+ * swapped with one of it while that lowers what the two let through. Sharing a bucket mixes
+ * its groups' nibbles, and which first bytes share one decides how many places of a log pass
+ * that start no keyword: a build log's compile commands passed at one place in 32 with round
+ * robin, one in 180 after this. */
+static void assign_buckets(const struct nibbles *g, int ngroups, const bool *fixed, int nshared,
+                           uint8_t *in)
+{
+    double cost[8];
+    long tries = 0;
+    pthread_once(&weights_once, weights_make);
+    for (int b = 0; b < 8; b++) {
+        struct nibbles n = bucket_of(g, ngroups, in, b);
+        cost[b] = bucket_cost(&n);
+    }
+    for (int better = 1; better && tries < SEARCH_TRIES;) {
+        better = 0;
+        for (int k = 0; k < ngroups && tries < SEARCH_TRIES; k++) {
+            if (fixed[k])
+                continue;
+            for (int b = 0; b < nshared && tries < SEARCH_TRIES; b++) {
+                int a = in[k];
+                if (b == a)
+                    continue;
+                for (int h = -1; h < ngroups && tries < SEARCH_TRIES; h++) { /* -1: a move */
+                    if (h >= 0 && (fixed[h] || in[h] != b))
+                        continue;
+                    in[k] = (uint8_t)b;
+                    if (h >= 0)
+                        in[h] = (uint8_t)a;
+                    struct nibbles na = bucket_of(g, ngroups, in, a),
+                                   nb = bucket_of(g, ngroups, in, b);
+                    double ca = bucket_cost(&na), cb = bucket_cost(&nb);
+                    tries += 2;
+                    if (ca + cb < cost[a] + cost[b] - 1e-9) {
+                        cost[a] = ca, cost[b] = cb;
+                        better = 1;
+                        break;
+                    }
+                    in[k] = (uint8_t)a;
+                    if (h >= 0)
+                        in[h] = (uint8_t)b;
+                }
+            }
+        }
+    }
+}
+
 void sl_kwfilter_build(struct sl_kwfilter *f, const char *const *words, size_t n,
                        enum sl_kwfilter_path path)
 {
     memset(f, 0, sizeof(*f));
     if (!sl_kwfilter_available(path))
         path = SL_KWFILTER_SCALAR;
-    /* a keyword's bucket: its first byte's, 1-8. A keyword of 2 bytes has any byte at
-     * offset 2, so its bucket passes whatever follows its two: such keywords get the last
-     * bucket to themselves (when there are other first bytes to share the other seven),
-     * so that they do not make a 3-byte keyword's bucket pass after its two bytes alone. */
-    uint8_t firsts[256] = {0}, nfirsts = 0, nshared = 7;
+    /* a keyword's bucket (1-8) is its first byte's: the keywords of a first byte share one.
+     * A keyword of 2 bytes has any byte at offset 2, so its bucket passes whatever follows
+     * its two: such keywords get the last bucket to themselves (when there are other first
+     * bytes to share the other seven), so that they do not make a 3-byte keyword's bucket pass
+     * after its two bytes alone. */
     bool any_short = false, any_long = false;
     for (size_t j = 0; j < n; j++)
         if (words[j][2])
             any_long = true;
         else
             any_short = true;
-    if (!any_short || !any_long)
-        nshared = 8;
+    int nshared = any_short && any_long ? 7 : 8;
+    /* the groups (first bytes), in the order they come, their nibbles, and which are held in
+     * the last bucket */
+    int group_of[256], ngroups = 0;
+    struct nibbles g[256];
+    uint8_t in[256];
+    bool fixed[256];
+    for (int c = 0; c < 256; c++)
+        group_of[c] = -1;
     for (size_t j = 0; j < n; j++) {
         const uint8_t *w = (const uint8_t *)words[j];
-        if (!w[2] && nshared == 7 && !firsts[w[0] | 0x20])
-            firsts[w[0] | 0x20] = 8;
-    }
-    for (size_t j = 0; j < n; j++) {
-        const uint8_t *w = (const uint8_t *)words[j];
-        if (!firsts[w[0] | 0x20])
-            firsts[w[0] | 0x20] = (uint8_t)(nfirsts++ % nshared + 1);
-        uint8_t bit = (uint8_t)(1u << (firsts[w[0] | 0x20] - 1));
+        uint8_t c0 = w[0] | 0x20;
+        if (group_of[c0] < 0) {
+            group_of[c0] = ngroups;
+            g[ngroups] = (struct nibbles){{0}, {0}};
+            fixed[ngroups] = false;
+            ngroups++;
+        }
+        struct nibbles *x = &g[group_of[c0]];
+        if (!w[2] && nshared == 7)
+            fixed[group_of[c0]] = true;
         for (int o = 0; o < 3; o++) {
             if (o == 2 && !w[2]) { /* any byte */
-                for (int k = 0; k < 16; k++)
-                    f->lo[o][k] |= bit, f->hi[o][k] |= bit;
+                x->lo[o] = x->hi[o] = 0xffff;
                 break;
             }
             uint8_t c = w[o] | 0x20;
-            f->lo[o][c & 15] |= bit;
+            x->lo[o] |= (uint16_t)(1u << (c & 15));
             /* looked up by the text's byte's own high nibble: T | 0x20 has the nibble
              * (T >> 4) | 2, so both nibbles that give C's are its */
-            f->hi[o][c >> 4] |= bit;
-            f->hi[o][(c >> 4) & ~2] |= bit;
+            x->hi[o] |= (uint16_t)(1u << (c >> 4) | 1u << ((c >> 4) & ~2));
             if (c >= 0x80)
                 f->high = true;
         }
+    }
+    int next = 0;
+    for (int k = 0; k < ngroups; k++)
+        in[k] = fixed[k] ? 7 : (uint8_t)(next++ % nshared);
+    assign_buckets(g, ngroups, fixed, nshared, in);
+    for (int k = 0; k < ngroups; k++) {
+        uint8_t bit = (uint8_t)(1u << in[k]);
+        for (int o = 0; o < 3; o++)
+            for (int v = 0; v < 16; v++) {
+                if (g[k].lo[o] >> v & 1)
+                    f->lo[o][v] |= bit;
+                if (g[k].hi[o] >> v & 1)
+                    f->hi[o][v] |= bit;
+            }
     }
     f->path = path;
 }

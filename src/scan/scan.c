@@ -79,6 +79,10 @@ struct sl_scan {
      * 32 at a time (kwfilter.h); PASS is the path asked for, FILTER says what was built */
     enum sl_kwfilter_path pass;
     struct sl_kwfilter filter;
+    /* the filter as last built for these rules on a SIMD path (SIMD_OK): its buckets' search
+     * is done once per rule set, not again when only the path changes (tests, benches) */
+    struct sl_kwfilter simd;
+    bool simd_ok;
     size_t kw_min; /* the shortest keyword found through kw_at: KW_SAMPLED_MIN or FILTERED */
     struct allowlist *allow; /* global */
     size_t nallow;
@@ -347,8 +351,10 @@ static unsigned char other_case(unsigned char c)
     return c >= 'a' && c <= 'z' ? (unsigned char)(c - ('a' - 'A')) : fold(c);
 }
 
-static void index_keywords(struct sl_scan *s)
+static void index_keywords(struct sl_scan *s, bool rules_changed)
 {
+    if (rules_changed)
+        s->simd_ok = false;
     size_t cap = 0;
     free(s->kw);
     s->kw = NULL;
@@ -402,14 +408,21 @@ static void index_keywords(struct sl_scan *s)
     for (size_t j = 0; j < s->nkw; j++)
         if (s->kw[j].wlen >= s->kw_min)
             long_words[nlong++] = s->kw[j].word;
-    sl_kwfilter_build(&s->filter, long_words, nlong, s->pass);
+    if (s->kw_min == KW_FILTERED_MIN && s->simd_ok) { /* the same words: the same tables */
+        s->filter = s->simd;
+        s->filter.path = s->pass;
+    } else {
+        sl_kwfilter_build(&s->filter, long_words, nlong, s->pass);
+        if (s->filter.path != SL_KWFILTER_SCALAR)
+            s->simd = s->filter, s->simd_ok = true;
+    }
     free(long_words);
 }
 
 int sl_scan_set_keyword_pass(struct sl_scan *s, int path)
 {
     s->pass = (enum sl_kwfilter_path)path;
-    index_keywords(s);
+    index_keywords(s, false);
     return (int)s->filter.path;
 }
 
@@ -486,7 +499,7 @@ int sl_scan_extend(struct sl_scan *s, const char *toml, size_t len, const char *
     }
     rc = allowlists_read(doc, "allowlists", "allowlist", name, &s->allow, &s->nallow, err);
 out:
-    index_keywords(s); /* the rules changed, also when a later one failed */
+    index_keywords(s, true); /* the rules changed, also when a later one failed */
     json_decref(doc);
     return rc;
 }

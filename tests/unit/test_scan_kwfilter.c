@@ -164,3 +164,65 @@ TEST(default_rules_on_a_log_on_every_path)
     sl_str_release(&log);
     sl_scan_free(s);
 }
+
+/* An ordinary build log (a compiler's commands, the lines that made round-robin buckets pass
+ * at one place in 32), secrets and keywords of the default rules put in at random places in
+ * random case: every path finds what the scalar pass finds. */
+TEST(default_rules_on_compile_commands_on_every_path)
+{
+    struct sl_scan *s = NULL;
+    struct sl_error err = SL_ERROR_INIT;
+    CHECK_INT_EQ(sl_scan_default(&s, &err), 0);
+    static const char *const put[] = {
+        "api_key=Zx81QmvR7TkpL2ws9YbN",
+        "PASSWORD: 'q8Lm3Vz7Rt1Kp9Wx2Bc'",
+        "token=ghp_Xq7Lm2Vr9Tz4Kp8Wn3Bc6Hd1Jf5Gs0Ya2ReU",
+        "AKIAQ3EGV5YB4UF6PJXN",
+        "xoxb-1234567890-abcdefghij",
+        "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+        "secret",
+        "credential",
+        "pwd",
+        "glpat-",
+        "hooks.slack.com",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlMTIz",
+        "-----BEGIN RSA PRIVATE KEY-----",
+        "q~",
+    };
+    struct sl_str log = SL_STR_INIT;
+    unsigned long x = 0x2545f4914f6cdd1dUL;
+    size_t puts = 0;
+    struct sl_str line = SL_STR_INIT;
+    for (int i = 0; i < 3000; i++) {
+        sl_str_reset(&line);
+        sl_str_addf(&line,
+                    "/usr/bin/cc -DSL_VERSION=\\\"0.%d\\\" -D_GNU_SOURCE -I/work/src -Ibuild/gen "
+                    "-O2 -g -Wall -Wextra -Wshadow -std=c11 -MD -MT CMakeFiles/sl_%lu.dir/src/"
+                    "store/logs.c.o -MF CMakeFiles/sl_%lu.dir/src/store/logs.c.o.d -o "
+                    "CMakeFiles/sl_%lu.dir/src/store/logs.c.o -c /work/src/store/logs.c\n",
+                    i, rnd(&x) % 50, rnd(&x) % 50, rnd(&x) % 50);
+        size_t p = 0; /* the line as it is, or a word put in at P */
+        if (rnd(&x) % 4 == 0) {
+            const char *w = put[rnd(&x) % SL_ARRAY_LEN(put)];
+            p = rnd(&x) % (line.len - 1);
+            sl_str_add(&log, line.buf, p);
+            sl_str_addc(&log, ' '); /* the line goes on after it */
+            for (size_t k = 0; w[k]; k++)
+                sl_str_addc(&log, rnd(&x) % 3 == 0 && w[k] >= 'a' && w[k] <= 'z' ? (char)(w[k] - 32)
+                                                                                 : w[k]);
+            sl_str_addc(&log, ' ');
+            puts++;
+        }
+        sl_str_add(&log, line.buf + p, line.len - p);
+    }
+    sl_str_release(&line);
+    CHECK(puts > 500);
+    for (int path = SL_KWFILTER_SSSE3; path <= SL_KWFILTER_AVX2; path++) {
+        if (!sl_kwfilter_available((enum sl_kwfilter_path)path))
+            continue;
+        failures = 0;
+        CHECK(same(s, path, log.buf, log.len, 100));
+    }
+    sl_str_release(&log);
+    sl_scan_free(s);
+}
