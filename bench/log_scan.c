@@ -16,7 +16,10 @@
  *      build/release/libsl_{sched,plan,config,expr,jobspec,exec,store,flags,scan,base}.a \
  *      $(pkg-config --libs libmicrohttpd libcurl libgit2 sqlite3 libpq libsodium jansson \
  *      libpcre2-8 libfyaml libarchive) -lm -lpthread -o /tmp/log_scan
- *   /tmp/log_scan /tmp/log_scan.db [MB [ROUNDS [CHUNK_KIB]]]
+ *   /tmp/log_scan /tmp/log_scan.db [MB [ROUNDS [CHUNK_KIB [LOG-FILE]]]]
+ *
+ * LOG-FILE: the log is that file's text repeated (an ordinary build log, say the compiler's
+ * commands of `ninja -t commands`) instead of the generated lines; 0 as CHUNK_KIB: every size.
  *
  * CHUNK_KIB (4, 64 or 1024) runs that chunk size alone, for a profile of one size:
  * `perf record --call-graph dwarf` of it, scanning's samples (under sl_srv_log_append, not
@@ -93,7 +96,7 @@ static int64_t new_job(struct sl_store *st, int64_t project, struct sl_error *er
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s DB-FILE [MB [ROUNDS [CHUNK_KIB]]]\n", argv[0]);
+        fprintf(stderr, "usage: %s DB-FILE [MB [ROUNDS [CHUNK_KIB [LOG-FILE]]]]\n", argv[0]);
         return 2;
     }
     size_t mb = argc > 2 ? (size_t)atoi(argv[2]) : 32;
@@ -116,7 +119,25 @@ int main(int argc, char **argv)
         fprintf(stderr, "log_scan: %s\n", sl_error_format(&err));
         return 1;
     }
-    make_log(&log, mb << 20);
+    if (argc > 5) { /* a log of the file's text, repeated */
+        struct sl_str file = SL_STR_INIT;
+        FILE *fp = fopen(argv[5], "rb");
+        char buf[65536];
+        size_t got;
+        while (fp && (got = fread(buf, 1, sizeof(buf), fp)) > 0)
+            sl_str_add(&file, buf, got);
+        if (fp)
+            fclose(fp);
+        if (!file.len) {
+            fprintf(stderr, "log_scan: cannot read %s\n", argv[5]);
+            return 1;
+        }
+        while (log.len < mb << 20)
+            sl_str_add(&log, file.buf, SL_MIN(file.len, (mb << 20) - log.len));
+        sl_str_release(&file);
+    } else {
+        make_log(&log, mb << 20);
+    }
     printf("%s, a log of %.1f MB\n", sl_store_backend(s.st), (double)log.len / 1048576.0);
     static const size_t chunks[] = {4096, 65536, 1048576};
     for (size_t c = 0; c < SL_ARRAY_LEN(chunks); c++) {
