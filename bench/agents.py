@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench/agents.py SLUICE [AGENTS] [SAMPLES] [JOBS]: jobs through `sluice agent`s.
+"""bench/agents.py SLUICE [AGENTS] [SAMPLES] [JOBS] [wait|poll]: jobs through `sluice agent`s.
 
 Starts `sluice serve --workers 0` (SQLite in a temporary directory) and AGENTS agents
 (default 20, concurrency 1 each, shell executor) long-polling it, then measures:
@@ -14,6 +14,11 @@ Starts `sluice serve --workers 0` (SQLite in a temporary directory) and AGENTS a
   per job: the server's CPU for each of the SAMPLES one-job pipelines (the API calls that
     create and poll it included), and for each job of the JOBS-job pipeline.
 
+The bench waits for a pipeline's end with held GETs (?wait=60, answered when its status
+changes: two or three per pipeline), as `laminarc run` waits without polling; with `poll` it
+polls every 5 ms instead, as before (a server older than ?wait= needs `poll`: it would answer
+the waits at once and the bench would spin).
+
 Figures only; they go in bench/README.md by hand.
 """
 import datetime, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
@@ -22,6 +27,9 @@ sluice = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build/release/sl
 nagents = int(sys.argv[2]) if len(sys.argv) > 2 else 20
 samples = int(sys.argv[3]) if len(sys.argv) > 3 else 100
 njobs = int(sys.argv[4]) if len(sys.argv) > 4 else 200
+mode = sys.argv[5] if len(sys.argv) > 5 else "wait"
+if mode not in ("wait", "poll"):
+    raise SystemExit(f"the mode is wait or poll, not {mode}")
 tmp = tempfile.mkdtemp(prefix="bench-agents-")
 procs = []
 TICK = os.sysconf("SC_CLK_TCK")
@@ -55,10 +63,12 @@ def commit(yml):
 def wait_pipeline(pid_, admin, bound=600):
     end = time.time() + bound
     while time.time() < end:
-        p = api("GET", f"/api/v1/pipelines/{pid_}", admin)
+        p = api("GET", f"/api/v1/pipelines/{pid_}" + ("?wait=60" if mode == "wait" else ""),
+                admin)
         if p["status"] in ("success", "failed", "canceled"):
             return p
-        time.sleep(0.005)
+        if mode == "poll":
+            time.sleep(0.005)
     raise SystemExit("pipeline did not finish")
 
 
@@ -127,7 +137,8 @@ try:
         wait_pipeline(p["id"], admin)
     one = (cpu_s(srv.pid) - c0) * 1000 / samples
     print(f"server CPU per one-job pipeline (created, fetched, planned, dispatched, its trace "
-          f"and end stored, polled every 5 ms until done): {one:.2f} ms")
+          f"and end stored, {'waited for with ?wait=' if mode == 'wait' else 'polled every 5 ms'} "
+          f"until done): {one:.2f} ms")
     got = received_times()
     # the job is queued inside the POST (after the fetch and the plan), so the truth lies
     # between "from the POST's answer" (may even be negative) and "from the POST's start"

@@ -492,23 +492,23 @@ static bool may_have_downstream(struct sl_server *s, const struct sl_store_job *
     return false;
 }
 
-static void reply_pipeline(struct req *r, int status, int64_t id)
+/* Answers pipeline P (read by the caller, who releases it) with its jobs. */
+static void reply_pipeline_of(struct req *r, int status, struct sl_store_pipeline *p)
 {
-    struct sl_store_pipeline p = {0};
     struct sl_store_job *jobs = NULL;
     size_t n = 0;
     struct sl_error err = SL_ERROR_INIT;
-    int rc = sl_store_pipeline_get(r->s->st, id, &p, &err);
+    int64_t id = p->id;
+    int rc;
     /* each attempt is a job of its own: the retried ones only when asked, as in GitLab */
     const char *ir = sl_query_arg(r, "include_retried");
     bool retried = ir && !strcmp(ir, "true");
-    if (rc == 0)
-        rc = retried ? sl_store_job_list_attempts(r->s->st, id, &jobs, &n, &err)
-                     : sl_store_job_list_by_pipeline(r->s->st, id, &jobs, &n, &err);
+    rc = retried ? sl_store_job_list_attempts(r->s->st, id, &jobs, &n, &err)
+                 : sl_store_job_list_by_pipeline(r->s->st, id, &jobs, &n, &err);
     if (rc < 0) {
         sl_reply_sl_error(r, rc, &err);
     } else {
-        json_t *o = sl_pipeline_json(&p);
+        json_t *o = sl_pipeline_json(p);
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(a, sl_srv_job_json(r->s, &jobs[i], false));
@@ -526,6 +526,18 @@ static void reply_pipeline(struct req *r, int status, int64_t id)
         sl_reply_json(r, status, o);
     }
     sl_store_jobs_free(jobs, n);
+    sl_error_release(&err);
+}
+
+static void reply_pipeline(struct req *r, int status, int64_t id)
+{
+    struct sl_store_pipeline p = {0};
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = sl_store_pipeline_get(r->s->st, id, &p, &err);
+    if (rc < 0)
+        sl_reply_sl_error(r, rc, &err);
+    else
+        reply_pipeline_of(r, status, &p);
     sl_store_pipeline_release(&p);
     sl_error_release(&err);
 }
@@ -590,9 +602,75 @@ static void h_pipeline_list(struct req *r)
     sl_error_release(&err);
 }
 
+#define PIPELINE_WAIT_MAX_S 60
+/* A held wait looks again this often even unwoken: a status another server stored (on a
+ * shared PostgreSQL), or one stored inside a caller's transaction (woken before the commit),
+ * is seen this late at the most. */
+#define PIPELINE_WAIT_LOOK_MS 1000
+
+/* sl_sched_is_finished's statuses (docs/pipeline-states.md): a manual-blocked pipeline has
+ * not ended, it waits for a play */
+static bool pipeline_ended(const char *status)
+{
+    return !strcmp(status, "success") || !strcmp(status, "failed") || !strcmp(status, "canceled") ||
+           !strcmp(status, "skipped");
+}
+
+/* GET /api/v1/pipelines/{id}[?wait=N[&status=S]]: with WAIT, held (no thread kept,
+ * runner_hold.c) while the pipeline's status is S, or, without S, is the status it had at
+ * the request when that was not an end; answered at once otherwise, and when N seconds
+ * pass or the server stops. */
 static void h_pipeline_get(struct req *r)
 {
-    reply_pipeline(r, 200, r->id);
+    const char *w = sl_query_arg(r, "wait");
+    if (!w) {
+        reply_pipeline(r, 200, r->id);
+        return;
+    }
+    char *end = NULL;
+    long secs = strtol(w, &end, 10);
+    if (!*w || *end || secs < 1 || secs > PIPELINE_WAIT_MAX_S) {
+        sl_reply_error(r, 400, "invalid", "wait is a number of seconds from 1 to %d, not '%s'",
+                       PIPELINE_WAIT_MAX_S, w);
+        return;
+    }
+    struct sl_server *s = r->s;
+    int64_t now = sl_time_mono_ns() / 1000000;
+    /* resumed after its client went away: nobody reads the answer, spare its reads */
+    if (r->hold_deadline && !sl_srv_conn_alive(r->conn)) {
+        r->status = 204;
+        return;
+    }
+    unsigned long gen = sl_srv_hold_gen(s, r->id); /* before the read: a change after it wakes */
+    struct sl_store_pipeline p = {0};
+    struct sl_error err = SL_ERROR_INIT;
+    int rc = sl_store_pipeline_get(s->st, r->id, &p, &err);
+    if (rc < 0) {
+        sl_reply_sl_error(r, rc, &err);
+        goto out;
+    }
+    if (!r->hold_deadline) { /* the first look */
+        const char *want = sl_query_arg(r, "status");
+        r->hold_deadline = now + secs * 1000;
+        snprintf(r->hold_status, sizeof(r->hold_status), "%s",
+                 want                       ? want
+                 : pipeline_ended(p.status) ? ""
+                                            : p.status);
+    }
+    if (r->hold_status[0] && !strcmp(p.status, r->hold_status) && now < r->hold_deadline &&
+        !r->hold_refused && !atomic_load(&s->stopping)) {
+        r->hold = true;
+        r->hold_key = r->id;
+        r->hold_gen = gen;
+        r->hold_wake_at = now + PIPELINE_WAIT_LOOK_MS < r->hold_deadline
+                              ? now + PIPELINE_WAIT_LOOK_MS
+                              : r->hold_deadline;
+        goto out;
+    }
+    reply_pipeline_of(r, 200, &p);
+out:
+    sl_store_pipeline_release(&p);
+    sl_error_release(&err);
 }
 
 static void h_pipeline_cancel(struct req *r)

@@ -706,6 +706,7 @@ int sl_srv_deploy_job_event(struct sl_server *s, const struct sl_store_job *job,
         if (rc == 0) {
             sl_srv_resource_groups_kick(s, job->pipeline_id);
             sl_srv_workers_wake(s);
+            sl_srv_hold_wake(s, job->pipeline_id);
         }
     }
     return rc;

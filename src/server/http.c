@@ -22,7 +22,9 @@ struct conn_ctx {
     bool too_big;
     bool answered; /* a response is queued: ignore whatever else arrives */
     int64_t t0;
-    int64_t hold_deadline; /* a held long-poll's (req.hold_deadline) */
+    int64_t hold_deadline; /* a held long-poll's (req.hold_deadline, req.hold_status) */
+    char hold_status[32];
+    bool held; /* it was held once: its completion is reported (sl_srv_hold_completed) */
     /* an upload route's body (upload.h); upload_bad: it is not multipart/form-data (the
      * handler gets no upload and answers 400 once the caller is authenticated) */
     struct srv_upload *upload;
@@ -554,13 +556,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         sl_reply_error(&r, 413, "too_large", "the request body is over %d bytes", SRV_BODY_MAX);
     } else {
         r.hold_deadline = cc->hold_deadline;
+        memcpy(r.hold_status, cc->hold_status, sizeof(r.hold_status));
         idx = dispatch(&r);
         /* a long-poll with nothing to hand over yet: suspend the connection until a wake
          * or its deadline resumes it, then this runs again (a wake that came meanwhile:
          * look again now) */
         for (int tries = 0; r.hold; tries++) {
             cc->hold_deadline = r.hold_deadline;
-            if (tries < 3 && sl_srv_runner_hold(s, conn, r.hold_gen, r.hold_deadline)) {
+            memcpy(cc->hold_status, r.hold_status, sizeof(cc->hold_status));
+            if (tries < 3 &&
+                sl_srv_hold(s, conn, r.hold_key, r.hold_gen,
+                            r.hold_wake_at ? r.hold_wake_at : r.hold_deadline, !cc->held)) {
+                cc->held = true;
                 cc->answered = false;
                 sl_str_release(&r.out);
                 return MHD_YES;
@@ -570,6 +577,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 break;
             sl_str_reset(&r.out);
             r.nheaders = 0;
+            r.hold_wake_at = 0;
+            r.hold_refused = tries == 2; /* the last look: answer, do not hold */
             idx = dispatch(&r);
         }
         if (idx < sl_srv_nroutes)
@@ -586,9 +595,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)conn, (void)toe;
+    (void)conn, (void)toe;
     struct conn_ctx *cc = *con_cls;
     if (cc) {
+        if (cc->held)
+            sl_srv_hold_completed(cls);
         sl_str_release(&cc->body);
         sl_srv_upload_free(cc->upload);
         free(cc);

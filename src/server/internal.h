@@ -145,12 +145,36 @@ struct req {
         char value[120];
     } headers[4];
     int nheaders;
-    /* long-poll (runner.h): a handler sets HOLD to be suspended until a wake or
-     * HOLD_DEADLINE (monotonic ms; kept across the resumes of one request, 0 at first) */
+    /* long-poll (runner_hold.c): a handler sets HOLD to be suspended until a wake of
+     * HOLD_KEY (read HOLD_GEN of it first) or HOLD_WAKE_AT (monotonic ms; 0: HOLD_DEADLINE).
+     * HOLD_DEADLINE and HOLD_STATUS are kept across the resumes of one request (0 and ""
+     * at first): the request's end, and what a pipeline's wait waits to see change. */
     bool hold;
+    bool hold_refused; /* set by the HTTP layer: holding failed thrice, answer now */
+    int64_t hold_key;
     unsigned long hold_gen;
+    int64_t hold_wake_at;
     int64_t hold_deadline;
+    char hold_status[32];
 };
+
+/* Held long-polls (runner_hold.c; the runner API's are wrapped in runner.h). KEY is
+ * SRV_HOLD_RUNNERS or a pipeline's id. */
+#define SRV_HOLD_RUNNERS 0
+/* KEY's wake generation: read it before looking, hand it to sl_srv_hold. */
+unsigned long sl_srv_hold_gen(struct sl_server *s, int64_t key);
+/* Suspends CONN until a wake of KEY or WAKE_AT (monotonic ms) passes; false, without
+ * suspending, when KEY was woken after GEN was read (look again) or the server stops. FIRST:
+ * the request's first hold, whose completion the caller then reports once
+ * (sl_srv_hold_completed: the server's stop waits a moment for held requests' answers). */
+bool sl_srv_hold(struct sl_server *s, struct MHD_Connection *conn, int64_t key, unsigned long gen,
+                 int64_t wake_at, bool first);
+void sl_srv_hold_completed(struct sl_server *s);
+/* Resumes the requests held on KEY. A pipeline's: call it after the commit that changed
+ * its status (a waiter woken before it reads the old status and is held again). */
+void sl_srv_hold_wake(struct sl_server *s, int64_t key);
+/* How many pipeline waits are held now (the sluice_pipeline_waits_held gauge). */
+size_t sl_srv_pipeline_waits_held(struct sl_server *s);
 
 typedef void (*route_fn)(struct req *r);
 

@@ -110,6 +110,11 @@ void sl_metrics_render(struct sl_server *s, struct sl_str *out)
                 "waiting for a job.\n"
                 "# TYPE sluice_runner_requests_held gauge\nsluice_runner_requests_held %zu\n",
                 sl_srv_runners_held(s));
+    sl_str_addf(out,
+                "# HELP sluice_pipeline_waits_held GETs of a pipeline with ?wait= held "
+                "waiting for its status to change.\n"
+                "# TYPE sluice_pipeline_waits_held gauge\nsluice_pipeline_waits_held %zu\n",
+                sl_srv_pipeline_waits_held(s));
 
     pthread_mutex_lock(&m->mu);
     sl_str_adds(out, "# HELP sluice_http_requests_total HTTP requests by route and code.\n"

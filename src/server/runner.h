@@ -25,19 +25,18 @@ int sl_srv_runner_payload(struct sl_server *s, const struct sl_store_job *job,
 /* Held jobs/request long-polls (runner_hold.c). */
 void sl_srv_runners_init(struct sl_server *s);
 void sl_srv_runners_free(struct sl_server *s);
-/* The wake generation: read it before looking for a job, hand it to sl_srv_runner_hold. */
+/* The runners' wake generation (sl_srv_hold_gen of SRV_HOLD_RUNNERS): read it before
+ * looking for a job; a request that finds none is held on SRV_HOLD_RUNNERS until
+ * sl_srv_runners_wake or its deadline. */
 unsigned long sl_srv_runners_gen(struct sl_server *s);
-/* Suspends CONN until a job may be pending (sl_srv_runners_wake) or DEADLINE (monotonic ms)
- * passes; false, without suspending, when a wake came after GEN was read (look again). */
-bool sl_srv_runner_hold(struct sl_server *s, struct MHD_Connection *conn, unsigned long gen,
-                        int64_t deadline);
-/* How many requests are held now (the sluice_runner_requests_held gauge). */
+/* How many runner requests are held now (the sluice_runner_requests_held gauge). */
 size_t sl_srv_runners_held(struct sl_server *s);
 /* Resumes every held request: a job became pending. */
 void sl_srv_runners_wake(struct sl_server *s);
-/* Resumes requests whose deadline passed (the ticker). */
+/* Resumes held requests (runners' and pipeline waits) whose wake time passed (the ticker). */
 void sl_srv_runners_tick(struct sl_server *s);
-/* Resumes every held request (before the daemon stops: MHD requires it). */
+/* Resumes every held request (before the daemon stops: MHD requires it) and waits up to a
+ * second for their answers. */
 void sl_srv_runners_release_all(struct sl_server *s);
 /* Whether the client of CONN is still connected (a held request's client may be gone: it
  * must not be handed a job). */

@@ -186,7 +186,7 @@ out:
 }
 
 static int persist_pipeline(struct sl_server *s, struct sl_store_pipeline *p, struct sl_sched *m,
-                            int64_t now, struct sl_error *err)
+                            int64_t now, bool *moved, struct sl_error *err)
 {
     enum sl_sched_status st = sl_sched_status(m);
     const char *name = sl_sched_status_name(st);
@@ -202,8 +202,10 @@ static int persist_pipeline(struct sl_server *s, struct sl_store_pipeline *p, st
     p->finished_at = finished_at;
     int rc = sl_store_pipeline_update(s->st, p, err);
     /* queued in the transition's transaction: a status change and its report are one */
-    if (rc == 0 && strcmp(old, name) != 0)
+    if (rc == 0 && strcmp(old, name) != 0) {
         sl_srv_pipeline_reported(s, p, old);
+        *moved = true;
+    }
     free(old);
     return rc;
 }
@@ -211,7 +213,7 @@ static int persist_pipeline(struct sl_server *s, struct sl_store_pipeline *p, st
 static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, size_t pos,
                  const struct srv_finish *fin, bool force_running, bool *lost_race,
                  bool *fire_bridges, bool *settle_upstream, bool *groups, int64_t *retried,
-                 struct sl_error *err)
+                 bool *moved, struct sl_error *err)
 {
     struct sl_store_pipeline p;
     struct sl_store_job *jobs = NULL;
@@ -341,7 +343,7 @@ static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, si
     }
     free(kill);
     bool was_finished = p.finished_at != 0;
-    rc = persist_pipeline(s, &p, m, now, err);
+    rc = persist_pipeline(s, &p, m, now, moved, err);
     if (rc == 0 && p.parent_job_id && !was_finished && p.finished_at)
         *settle_upstream = true;
 out:
@@ -393,7 +395,7 @@ int sl_srv_transition_after(struct sl_server *s, int64_t pipeline_id, enum srv_e
     if (trc == SL_EBUSY)
         sl_error_release(err);
     bool fire = false, settle = false, groups = false;
-    bool lost = false;
+    bool lost = false, moved = false;
     int64_t retried = 0;
     rc = first ? first(s, arg, err) : 0;
     if (rc == 1) { /* FIRST's writes alone */
@@ -408,13 +410,13 @@ int sl_srv_transition_after(struct sl_server *s, int64_t pipeline_id, enum srv_e
     }
     if (rc == 0)
         rc = apply(s, pipeline_id, ev, job_pos, fin, force_running, &lost, &fire, &settle, &groups,
-                   &retried, err);
+                   &retried, &moved, err);
     /* A pending job claimed between our read and our write: cancel again so the claimed
      * (now running) job is asked to stop too. */
     for (int tries = 0; rc == 0 && lost && tries < 3 && ev == SRV_EV_CANCEL_PIPELINE; tries++) {
         lost = false;
         rc = apply(s, pipeline_id, ev, job_pos, fin, false, &lost, &fire, &settle, &groups,
-                   &retried, err);
+                   &retried, &moved, err);
     }
     /* an automatic retry of a deployment that needs approvals waits for them again, in this
      * transaction: no worker claims the new attempt first */
@@ -423,6 +425,11 @@ int sl_srv_transition_after(struct sl_server *s, int64_t pipeline_id, enum srv_e
 end:
     if (trc == 0)
         rc = sl_store_tx_end(s->st, rc, err);
+    /* the pipeline's status changed: its held waits (api.c) read it again, after the commit
+     * (nested in a caller's transaction, before it: they see it at their next look, or the
+     * caller wakes them, as sl_srv_deploy_job_event does) */
+    if (rc == 0 && moved)
+        sl_srv_hold_wake(s, pipeline_id);
     /* a job of a resource group moved: the group's resource may go to the next in line (in
      * a transaction of its own after ours, so no lock is ever taken in the other order;
      * nested in a caller's transaction, the ticker does it) */

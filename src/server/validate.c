@@ -80,6 +80,7 @@ const struct srv_request_spec sl_srv_request_specs[] = {
      FIELDS({"ref", SRV_F_STRING, REF_MAX_LEN, false}, {"variables", SRV_F_STRING_MAP, 0, true},
             {"inputs", SRV_F_OBJECT, 0, true})},
     {"GET", "/api/v1/projects/{id}/pipelines", NO_BODY, .statuses = pipeline_statuses},
+    {"GET", "/api/v1/pipelines/{id}", NO_BODY, .statuses = pipeline_statuses}, /* ?wait&status */
     {"POST", "/api/v1/pipelines/{id}/cancel", NO_BODY},
     {"POST", "/api/v1/pipelines/{id}/retry", NO_BODY},
     {"POST", "/api/v1/pipelines/{id}/approve", NO_BODY},

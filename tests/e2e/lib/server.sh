@@ -12,7 +12,8 @@
 #   jget EXPR                Python expression on the last body: jget "['id']"
 #   project_make NAME        a project of $tmp/repo (default branch main): sets project
 #   pipeline_run [BODY]      a pipeline of $project on main (or BODY's): sets pl
-#   pipeline_wait SECONDS    until $pl ends: sets pstatus (and body); pipeline_done once
+#   pipeline_wait SECONDS    until $pl ends (held GETs, ?wait=): sets pstatus (and body);
+#                            pipeline_done polls once
 #   wait_for SECONDS CMD...  runs CMD every 0.1 s until it succeeds or SECONDS pass
 #   ok / bad / expect / has / lacks / finish   the checks of lib/check.sh
 #   repo_init / repo_commit / repo_ci          the git repositories of lib/repo.sh
@@ -104,7 +105,18 @@ pipeline_done() {
   [[ $pstatus == success || $pstatus == failed || $pstatus == canceled ]]
 }
 
-pipeline_wait() {
+pipeline_wait() { # held waits (?wait=N, answered when the status changes), not polls
   pstatus=
-  wait_for "$1" pipeline_done
+  local deadline=$((SECONDS + $1)) w
+  while :; do
+    w=$((deadline - SECONDS))
+    ((w > 60)) && w=60
+    ((w < 1)) && w=1
+    req GET "/api/v1/pipelines/$pl?wait=$w" "$admin"
+    pstatus=$(jget "['status']" 2>/dev/null)
+    [[ $pstatus == success || $pstatus == failed || $pstatus == canceled ]] && return 0
+    ((SECONDS >= deadline)) && return 1
+    # an answer that does not hold (an error, no server, a skipped pipeline): not a spin
+    [[ $code == 200 && $pstatus != skipped ]] || sleep 0.1
+  done
 }
