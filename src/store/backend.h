@@ -173,6 +173,10 @@ int sl_db_secret_finding_add(struct db_conn *dc, const struct sl_store_secret_fi
  * caller's (sl_store_jobs_free). */
 int sl_db_jobs_select(struct sl_store *st, const char *tail, const struct db_value *v, size_t nv,
                       struct sl_store_job **out, size_t *n, struct sl_error *err);
+/* The job whose job_token_hash is HASH (64 hex digits), with its tags (jobs.c); SL_ENOENT
+ * "invalid job token" when none. */
+int sl_db_job_get_by_token_hash(struct sl_store *st, const char *hash, struct sl_store_job *out,
+                                struct sl_error *err);
 /* SL_EINVAL/SL_ELIMIT when job J cannot be stored (jobs.c). */
 int sl_db_job_check(const struct sl_store_job *j, struct sl_error *err);
 /* Runner, registration and job tokens (runners.c): SHA-256 of SECRET as 64 lowercase hex

@@ -12,6 +12,7 @@
     "attempt, retry, spec, failure_reason, exit_code, coverage, created_at, queued_at, "           \
     "started_at, finished_at, due_at, runner_id, lease_deadline, retried_position, "               \
     "cancel_requested_at, resource_group_id"
+#define JOB_NCOLS 25 /* JOB_COLS' columns */
 
 void sl_store_job_release(struct sl_store_job *j)
 {
@@ -122,22 +123,29 @@ int sl_db_job_check(const struct sl_store_job *j, struct sl_error *err)
     return 0;
 }
 
-int sl_store_job_get(struct sl_store *st, int64_t id, struct sl_store_job *out,
-                     struct sl_error *err)
+/* The job of SQL's one row (JOB_COLS, then HASH's column when HASH is set, which must hold
+ * HASH) and its tags, on one connection. */
+static int job_get_row(struct sl_store *st, const char *sql, struct db_value v, const char *hash,
+                       struct sl_store_job *out, struct sl_error *err)
 {
     struct db_conn dc;
     struct db_rows rows = {0}, tags = {0};
-    struct db_value v = db_int(id);
     int rc;
 
     if ((rc = sl_db_acquire(st, false, &dc, err)) < 0)
         return rc;
-    rc = sl_db_exec(&dc, "SELECT " JOB_COLS " FROM jobs WHERE id = ?", &v, 1, &rows, NULL, err);
+    rc = sl_db_exec(&dc, sql, &v, 1, &rows, NULL, err);
     if (rc == 0 && rows.nrows == 0)
-        rc = sl_error_set(err, SL_ENOENT, "job %" PRId64 " does not exist", id);
+        rc = hash ? sl_error_set(err, SL_ENOENT, "invalid job token")
+                  : sl_error_set(err, SL_ENOENT, "job %" PRId64 " does not exist", v.i);
+    if (rc == 0 && hash &&
+        (sl_db_cell(&rows, 0, JOB_NCOLS)->len != DB_TOKEN_HASH_HEX ||
+         sodium_memcmp(sl_db_cell(&rows, 0, JOB_NCOLS)->data, hash, DB_TOKEN_HASH_HEX) != 0))
+        rc = sl_error_set(err, SL_ENOENT, "invalid job token");
+    struct db_value id = db_int(rc == 0 ? sl_db_get_int(&rows, 0, 0) : 0);
     if (rc == 0)
-        rc = sl_db_exec(&dc, "SELECT tag FROM job_tags WHERE job_id = ? ORDER BY tag", &v, 1, &tags,
-                        NULL, err);
+        rc = sl_db_exec(&dc, "SELECT tag FROM job_tags WHERE job_id = ? ORDER BY tag", &id, 1,
+                        &tags, NULL, err);
     sl_db_release(&dc);
     if (rc == 0) {
         read_job(&rows, 0, out);
@@ -149,6 +157,20 @@ int sl_store_job_get(struct sl_store *st, int64_t id, struct sl_store_job *out,
     sl_db_rows_release(&rows);
     sl_db_rows_release(&tags);
     return rc;
+}
+
+int sl_store_job_get(struct sl_store *st, int64_t id, struct sl_store_job *out,
+                     struct sl_error *err)
+{
+    return job_get_row(st, "SELECT " JOB_COLS " FROM jobs WHERE id = ?", db_int(id), NULL, out,
+                       err);
+}
+
+int sl_db_job_get_by_token_hash(struct sl_store *st, const char *hash, struct sl_store_job *out,
+                                struct sl_error *err)
+{
+    return job_get_row(st, "SELECT " JOB_COLS ", job_token_hash FROM jobs WHERE job_token_hash = ?",
+                       db_text(hash), hash, out, err);
 }
 
 int sl_db_jobs_select(struct sl_store *st, const char *tail, const struct db_value *v, size_t nv,

@@ -340,19 +340,9 @@ int sl_store_job_token_lookup(struct sl_store *st, const char *token, struct sl_
                               struct sl_error *err)
 {
     char hash[DB_TOKEN_HASH_HEX + 1];
-    struct db_rows rows = {0};
     if (!sl_db_token_well_formed(token, SL_STORE_JOB_TOKEN_PREFIX, SL_STORE_JOB_TOKEN_LEN))
         return sl_error_set(err, SL_ENOENT, "invalid job token");
     sl_db_token_hash(token, hash);
-    struct db_value v = db_text(hash);
-    int rc = sl_db_run(st, false, "SELECT id, job_token_hash FROM jobs WHERE job_token_hash = ?",
-                       &v, 1, &rows, NULL, err);
-    if (rc == 0 && (rows.nrows == 0 || sl_db_cell(&rows, 0, 1)->len != DB_TOKEN_HASH_HEX ||
-                    sodium_memcmp(sl_db_cell(&rows, 0, 1)->data, hash, DB_TOKEN_HASH_HEX) != 0))
-        rc = sl_error_set(err, SL_ENOENT, "invalid job token");
-    int64_t id = rc == 0 ? sl_db_get_int(&rows, 0, 0) : 0;
-    sl_db_rows_release(&rows);
-    if (rc == 0)
-        rc = sl_store_job_get(st, id, out, err);
-    return rc;
+    /* the row read by its token (one statement, not the id and then the row) */
+    return sl_db_job_get_by_token_hash(st, hash, out, err);
 }

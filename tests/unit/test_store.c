@@ -971,7 +971,24 @@ STORE_TEST(runners_and_job_tokens)
     CHECK_FAILS(SL_ECANCELED, sl_store_job_token_issue(st, j.id, "runner:2", &jt2, &e_));
     CHECK_OK(sl_store_job_token_lookup(st, jt, &k, &e_));
     CHECK_INT_EQ(k.id, j.id);
+    /* the whole row, as sl_store_job_get reads it (one statement by the token's hash) */
+    struct sl_store_job g = {0};
+    CHECK_OK(sl_store_job_get(st, j.id, &g, &e_));
+    CHECK_INT_EQ(k.pipeline_id, g.pipeline_id);
+    CHECK_STR_EQ(k.name, g.name);
+    CHECK_STR_EQ(k.status, "running");
+    CHECK_STR_EQ(k.runner_id, "runner:1");
+    CHECK_STR_EQ(k.spec, g.spec);
+    CHECK_INT_EQ(k.lease_deadline, g.lease_deadline);
+    CHECK_INT_EQ(k.ntags, g.ntags);
+    sl_store_job_release(&g);
     sl_store_job_release(&k);
+    /* a well-formed token that no job holds */
+    char *other = sl_xstrdup(jt);
+    size_t olen = strlen(other);
+    other[olen - 1] = other[olen - 1] == '0' ? '1' : '0';
+    CHECK_FAILS(SL_ENOENT, sl_store_job_token_lookup(st, other, &k, &e_));
+    free(other);
     CHECK_OK(sl_store_job_token_issue(st, j.id, "runner:1", &jt2, &e_));
     CHECK_FAILS(SL_ENOENT, sl_store_job_token_lookup(st, jt, &k, &e_));
     sl_store_job_release(&j);
