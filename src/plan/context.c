@@ -247,8 +247,9 @@ static bool ref_at_commit(git_repository *repo, const git_oid *oid, struct sl_tr
     return t->ref != NULL;
 }
 
-/* CI_DEFAULT_BRANCH: origin/HEAD, init.defaultBranch, then a guess (below). */
-static char *default_branch(git_repository *repo)
+/* CI_DEFAULT_BRANCH: origin/HEAD, init.defaultBranch (from CFG, the repository's config
+ * snapshot, NULL: none), then a guess (below). */
+static char *default_branch(git_repository *repo, git_config *cfg)
 {
     git_reference *ref = NULL;
     char *out = NULL;
@@ -258,15 +259,11 @@ static char *default_branch(git_repository *repo)
             out = sl_xstrdup(target + strlen("refs/remotes/origin/"));
         git_reference_free(ref);
     }
-    if (!out) {
-        git_config *cfg = NULL;
+    if (!out && cfg) {
         git_buf buf = {0};
-        if (git_repository_config(&cfg, repo) == 0) {
-            if (git_config_get_string_buf(&buf, cfg, "init.defaultBranch") == 0)
-                out = sl_xstrdup(buf.ptr);
-            git_buf_dispose(&buf);
-            git_config_free(cfg);
-        }
+        if (git_config_get_string_buf(&buf, cfg, "init.defaultBranch") == 0)
+            out = sl_xstrdup(buf.ptr);
+        git_buf_dispose(&buf);
     }
     /* a local repository has no server to say: main, else master, else the current branch */
     static const char *const guesses[] = {"refs/heads/main", "refs/heads/master"};
@@ -284,16 +281,13 @@ static char *default_branch(git_repository *repo)
     return out ? out : sl_xstrdup("main");
 }
 
-static void config_string(git_repository *repo, const char *key, char **out)
+/* KEY of CFG (a config snapshot; NULL: none) into *OUT, when set. */
+static void config_string(git_config *cfg, const char *key, char **out)
 {
-    git_config *cfg = NULL;
     git_buf buf = {0};
-    if (git_repository_config(&cfg, repo) == 0) {
-        if (git_config_get_string_buf(&buf, cfg, key) == 0)
-            *out = sl_xstrdup(buf.ptr);
-        git_buf_dispose(&buf);
-        git_config_free(cfg);
-    }
+    if (cfg && git_config_get_string_buf(&buf, cfg, key) == 0)
+        *out = sl_xstrdup(buf.ptr);
+    git_buf_dispose(&buf);
 }
 
 /* The paths that differ between trees A and B: added, modified, and deleted or renamed
@@ -575,15 +569,21 @@ int sl_trigger_from_repo(struct sl_trigger *t, const char *project_dir, git_repo
             rc = sl_error_set(err, SL_EINVAL, "tag %s does not exist in %s", t->ref, abs);
             goto out;
         }
-        defbranch = default_branch(repo);
+        /* one snapshot for the three keys: each read of the live config stats every
+         * config file again (a server makes a pipeline's trigger here, bench/README.md) */
+        git_config *cfg = NULL;
+        if (git_repository_config_snapshot(&cfg, repo) < 0)
+            cfg = NULL;
+        defbranch = default_branch(repo, cfg);
         git_remote *remote = NULL;
         if (git_remote_lookup(&remote, repo, "origin") == 0) {
             if (git_remote_url(remote))
                 remote_url = sl_xstrdup(git_remote_url(remote));
             git_remote_free(remote);
         }
-        config_string(repo, "user.name", &user_name);
-        config_string(repo, "user.email", &user_email);
+        config_string(cfg, "user.name", &user_name);
+        config_string(cfg, "user.email", &user_email);
+        git_config_free(cfg);
     }
     if (!t->ref)
         t->ref = sl_xstrdup(defbranch ? defbranch : "main");

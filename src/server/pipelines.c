@@ -164,8 +164,13 @@ static bool local_fetch_is_noop(git_repository *repo, git_repository *src)
     while (noop && (rc = git_reference_next(&ref, it)) == 0) {
         const char *name = git_reference_name(ref);
         if (!strncmp(name, "refs/heads/", 11) || !strncmp(name, "refs/tags/", 10)) {
+            /* a direct ref's object is the iterator's, read already; a symbolic one is
+             * resolved */
             git_oid want, have;
-            noop = git_reference_name_to_id(&want, src, name) == 0 &&
+            const git_oid *direct = git_reference_target(ref);
+            if (direct)
+                git_oid_cpy(&want, direct);
+            noop = (direct || git_reference_name_to_id(&want, src, name) == 0) &&
                    git_reference_name_to_id(&have, repo, name) == 0 && git_oid_equal(&have, &want);
         }
         git_reference_free(ref);
