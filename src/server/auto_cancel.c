@@ -104,30 +104,28 @@ static void cancel_older(struct sl_server *s, const struct sl_store_pipeline *ol
 
 void sl_srv_auto_cancel_redundant(struct sl_server *s, const struct sl_store_pipeline *p)
 {
-    static const char *const cancelable[] = {"created", "pending", "running", "scheduled",
-                                             "waiting_for_resource"};
     if (p->is_tag || (p->source && !strcmp(p->source, "parent_pipeline")))
         return; /* GitLab: a child pipeline cancels nothing */
     int64_t now = sl_time_now_ms();
-    for (size_t k = 0; k < SL_ARRAY_LEN(cancelable); k++) {
-        struct sl_store_page page = {0, SL_STORE_LIST_MAX, cancelable[k]};
-        struct sl_store_pipeline *older = NULL;
-        size_t n = 0;
-        struct sl_error err = SL_ERROR_INIT;
-        if (sl_store_pipeline_list(s->st, p->project_id, &page, &older, &n, &err) < 0) {
-            log_failure("auto-cancel: cannot list pipelines", p->id, &err);
-            continue;
-        }
-        for (size_t i = 0; i < n; i++)
-            /* GitLab's: a merge request pipeline's redundant ones are its request's, a
-             * branch pipeline's its branch's; a request's source branch is only a name (a
-             * fork's "main" is not the project's main) */
-            if (older[i].id < p->id && !older[i].is_tag && !strcmp(older[i].ref, p->ref) &&
-                older[i].merge_request_iid == p->merge_request_iid &&
-                strcmp(older[i].sha, p->sha) && older[i].created_at + AUTO_CANCEL_MAX_AGE_MS > now)
-                cancel_older(s, &older[i]);
-        sl_store_pipelines_free(older, n);
+    /* the older ones of its ref that can still be canceled, in one query (not one per
+     * status: each scanned the project's pipelines) */
+    struct sl_store_pipeline *older = NULL;
+    size_t n = 0;
+    struct sl_error err = SL_ERROR_INIT;
+    if (sl_store_pipeline_list_cancelable(s->st, p->project_id, p->ref, p->id, &older, &n, &err) <
+        0) {
+        log_failure("auto-cancel: cannot list pipelines", p->id, &err);
+        return;
     }
+    for (size_t i = 0; i < n; i++)
+        /* GitLab's: a merge request pipeline's redundant ones are its request's, a
+         * branch pipeline's its branch's; a request's source branch is only a name (a
+         * fork's "main" is not the project's main) */
+        if (older[i].id < p->id && !older[i].is_tag && !strcmp(older[i].ref, p->ref) &&
+            older[i].merge_request_iid == p->merge_request_iid && strcmp(older[i].sha, p->sha) &&
+            older[i].created_at + AUTO_CANCEL_MAX_AGE_MS > now)
+            cancel_older(s, &older[i]);
+    sl_store_pipelines_free(older, n);
 }
 
 void sl_srv_auto_cancel_on_failure(struct sl_server *s, int64_t pipeline_id, size_t pos)

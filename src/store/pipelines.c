@@ -192,7 +192,7 @@ int sl_store_pipeline_create_ids(struct sl_store *st, const struct sl_store_pipe
     }
     iid = sl_db_get_int(&rows, 0, 0);
     sl_db_rows_release(&rows);
-    struct db_value v[] = {
+    struct db_value v[21] = {
         db_int(p->project_id),
         db_int(iid),
         db_text(p->status),
@@ -207,47 +207,42 @@ int sl_store_pipeline_create_ids(struct sl_store *st, const struct sl_store_pipe
         db_int(now),
         db_int_or_null(p->started_at),
         db_int_or_null(p->finished_at),
-        db_int_or_null(p->parent_pipeline_id),
-        db_int_or_null(p->parent_job_id),
     };
-    /* the downstream columns only when set: a store at an older schema can still take
-     * ordinary pipelines (tests/unit/test_store.c migrate_from_older_schema) */
-    bool downstream = p->parent_pipeline_id || p->parent_job_id;
-    rc = sl_db_exec(&dc,
-                    downstream
-                        ? "INSERT INTO pipelines (project_id, iid, status, ref, is_tag, sha, "
-                          "before_sha, source, variables, error_message, yaml_errors, created_at, "
-                          "started_at, finished_at, parent_pipeline_id, parent_job_id) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
-                        : "INSERT INTO pipelines (project_id, iid, status, ref, is_tag, sha, "
-                          "before_sha, source, variables, error_message, yaml_errors, created_at, "
-                          "started_at, finished_at) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                    v, SL_ARRAY_LEN(v) - (downstream ? 0 : 2), &rows, NULL, err);
-    if (rc < 0)
+    size_t nv = 14;
+    char cols[256] = "";
+    size_t cl = 0; /* strlen(cols) */
+    /* the later migrations' columns only when set, in the one INSERT: a store at an older
+     * schema can still take ordinary pipelines (tests/unit/test_store.c
+     * migrate_from_older_schema) */
+    if (p->parent_pipeline_id || p->parent_job_id) { /* 0080's */
+        cl += (size_t)snprintf(cols + cl, sizeof(cols) - cl, "%s",
+                               ", parent_pipeline_id, parent_job_id");
+        v[nv++] = db_int_or_null(p->parent_pipeline_id);
+        v[nv++] = db_int_or_null(p->parent_job_id);
+    }
+    if (p->hold_reason || p->protected_known) { /* 0061's */
+        cl += (size_t)snprintf(cols + cl, sizeof(cols) - cl, "%s", ", hold_reason, protected");
+        v[nv++] = db_text(p->hold_reason);
+        v[nv++] = p->protected_known ? db_int(p->protected_) : db_null();
+    }
+    if (p->source_sha) { /* 0064's */
+        cl += (size_t)snprintf(cols + cl, sizeof(cols) - cl, "%s", ", source_sha, target_sha");
+        v[nv++] = db_text(p->source_sha);
+        v[nv++] = db_text(p->target_sha);
+    }
+    if (p->merge_request_iid) { /* 0065's */
+        cl += (size_t)snprintf(cols + cl, sizeof(cols) - cl, "%s", ", merge_request_iid");
+        v[nv++] = db_int(p->merge_request_iid);
+    }
+    char sql[768];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO pipelines (project_id, iid, status, ref, is_tag, sha, before_sha, "
+             "source, variables, error_message, yaml_errors, created_at, started_at, "
+             "finished_at%s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?%.*s) RETURNING id",
+             cols, (int)(3 * (nv - 14)), ", ?, ?, ?, ?, ?, ?, ?");
+    if ((rc = sl_db_exec(&dc, sql, v, nv, &rows, NULL, err)) < 0)
         goto end;
     id = sl_db_get_int(&rows, 0, 0);
-    if (p->hold_reason || p->protected_known) { /* 0061's columns, named only when used */
-        struct db_value hv[] = {db_text(p->hold_reason),
-                                p->protected_known ? db_int(p->protected_) : db_null(), db_int(id)};
-        if ((rc =
-                 sl_db_exec(&dc, "UPDATE pipelines SET hold_reason = ?, protected = ? WHERE id = ?",
-                            hv, SL_ARRAY_LEN(hv), NULL, NULL, err)) < 0)
-            goto end;
-    }
-    if (p->source_sha) { /* 0064's columns, likewise */
-        struct db_value mv[] = {db_text(p->source_sha), db_text(p->target_sha), db_int(id)};
-        if ((rc =
-                 sl_db_exec(&dc, "UPDATE pipelines SET source_sha = ?, target_sha = ? WHERE id = ?",
-                            mv, SL_ARRAY_LEN(mv), NULL, NULL, err)) < 0)
-            goto end;
-    }
-    if (p->merge_request_iid) { /* 0065's column, likewise */
-        struct db_value mv[] = {db_int(p->merge_request_iid), db_int(id)};
-        if ((rc = sl_db_exec(&dc, "UPDATE pipelines SET merge_request_iid = ? WHERE id = ?", mv,
-                             SL_ARRAY_LEN(mv), NULL, NULL, err)) < 0)
-            goto end;
-    }
     for (size_t i = 0; i < njobs; i++)
         if ((rc = insert_job(&dc, p->project_id, id, (int)i, &jobs[i], now,
                              job_ids_out ? &job_ids_out[i] : NULL, err)) < 0)
@@ -351,6 +346,32 @@ int sl_store_pipeline_approve(struct sl_store *st, int64_t id, const char *by, i
                               "was approved already or has ended)",
                               id);
     }
+    return rc;
+}
+
+int sl_store_pipeline_list_cancelable(struct sl_store *st, int64_t project_id, const char *ref,
+                                      int64_t before_id, struct sl_store_pipeline **out, size_t *n,
+                                      struct sl_error *err)
+{
+    struct db_rows rows = {0};
+    int rc;
+    if ((rc = sl_db_check_text(ref, true, "ref", err)) < 0)
+        return rc;
+    struct db_value v[] = {db_int(project_id), db_text(ref), db_int(before_id),
+                           db_int(5 * SL_STORE_LIST_MAX)};
+    /* by the statuses (pipelines_by_status: the few unfinished pipelines), not by the
+     * project: "+project_id" keeps SQLite off pipelines_by_project, whose walk reads every
+     * pipeline the project ever had (7.5 ms a creation at 3000 of them, where this takes
+     * 0.02 ms) */
+    rc = sl_db_run(st, false,
+                   "SELECT " PIPELINE_COLS " FROM pipelines WHERE status IN ('created', "
+                   "'pending', 'running', 'scheduled', 'waiting_for_resource') AND "
+                   "+project_id = ? AND ref = ? AND is_tag = 0 AND id < ? ORDER BY id DESC "
+                   "LIMIT ?",
+                   v, SL_ARRAY_LEN(v), &rows, NULL, err);
+    if (rc == 0)
+        SL_DB_READ_ALL(&rows, read_pipeline, out, n);
+    sl_db_rows_release(&rows);
     return rc;
 }
 

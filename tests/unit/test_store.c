@@ -554,6 +554,89 @@ STORE_TEST(pipelines_with_jobs)
     sl_store_pipelines_free(pl, n);
 }
 
+/* One pipeline of PROJECT on REF (a tag when TAG) in STATUS; 0 when the store fails. */
+static int64_t make_ref_pipeline(struct sl_store *st, int64_t project, const char *ref, bool tag,
+                                 const char *status)
+{
+    struct sl_store_pipeline p = {.project_id = project,
+                                  .status = (char *)status,
+                                  .ref = (char *)ref,
+                                  .is_tag = tag,
+                                  .sha = (char *)"0123456789abcdef0123456789abcdef01234567",
+                                  .source = (char *)"push"};
+    int64_t id = 0;
+    if (sl_store_pipeline_create(st, &p, NULL, 0, 2000, &id, NULL, NULL) < 0)
+        return 0;
+    return id;
+}
+
+/* The auto-cancel's candidates: REF's branch pipelines of the project, older than the one
+ * given, in a status that can still be canceled, newest first; and the later columns
+ * (hold, protected, a merged result's commits, the request) written by the INSERT itself. */
+STORE_TEST(pipeline_list_cancelable)
+{
+    int64_t proj = make_project(st, "p"), other = make_project(st, "o");
+    int64_t created = make_ref_pipeline(st, proj, "main", false, "created");
+    make_ref_pipeline(st, proj, "main", false, "success");
+    make_ref_pipeline(st, proj, "main", false, "canceled");
+    make_ref_pipeline(st, proj, "main", true, "running"); /* a tag named main */
+    make_ref_pipeline(st, proj, "dev", false, "running");
+    make_ref_pipeline(st, other, "main", false, "running");
+    int64_t waiting = make_ref_pipeline(st, proj, "main", false, "waiting_for_resource");
+    int64_t running = make_ref_pipeline(st, proj, "main", false, "running");
+    int64_t pending = make_ref_pipeline(st, proj, "main", false, "pending");
+    int64_t scheduled = make_ref_pipeline(st, proj, "main", false, "scheduled");
+    int64_t newest = make_ref_pipeline(st, proj, "main", false, "running");
+    CHECK(created > 0 && newest > scheduled);
+    struct sl_store_pipeline *pl = NULL;
+    size_t n = 0;
+    CHECK_OK(sl_store_pipeline_list_cancelable(st, proj, "main", newest, &pl, &n, &e_));
+    CHECK_INT_EQ(n, 5);
+    int64_t want[] = {scheduled, pending, running, waiting, created};
+    for (size_t i = 0; i < n && i < SL_ARRAY_LEN(want); i++)
+        CHECK_INT_EQ(pl[i].id, want[i]);
+    sl_store_pipelines_free(pl, n);
+    CHECK_OK(sl_store_pipeline_list_cancelable(st, proj, "main", running, &pl, &n, &e_));
+    CHECK_INT_EQ(n, 2);
+    sl_store_pipelines_free(pl, n);
+    CHECK_OK(sl_store_pipeline_list_cancelable(st, proj, "nope", newest, &pl, &n, &e_));
+    CHECK_INT_EQ(n, 0);
+    sl_store_pipelines_free(pl, n);
+
+    struct sl_store_pipeline p = {.project_id = proj,
+                                  .status = (char *)"manual",
+                                  .ref = (char *)"main",
+                                  .source = (char *)"merge_request_event",
+                                  .hold_reason = (char *)"fork",
+                                  .protected_known = true,
+                                  .protected_ = true,
+                                  .source_sha = (char *)"1111111111111111111111111111111111111111",
+                                  .target_sha = (char *)"2222222222222222222222222222222222222222",
+                                  .merge_request_iid = 7,
+                                  .parent_pipeline_id = newest};
+    int64_t id = 0;
+    CHECK_OK(sl_store_pipeline_create(st, &p, NULL, 0, 3000, &id, NULL, &e_));
+    struct sl_store_pipeline got = {0};
+    CHECK_OK(sl_store_pipeline_get(st, id, &got, &e_));
+    CHECK_STR_EQ(got.hold_reason, "fork");
+    CHECK(got.protected_known && got.protected_);
+    CHECK_STR_EQ(got.source_sha, p.source_sha);
+    CHECK_STR_EQ(got.target_sha, p.target_sha);
+    CHECK_INT_EQ(got.merge_request_iid, 7);
+    CHECK_INT_EQ(got.parent_pipeline_id, newest);
+    sl_store_pipeline_release(&got);
+    p = (struct sl_store_pipeline){.project_id = proj,
+                                   .status = (char *)"pending",
+                                   .ref = (char *)"main",
+                                   .source = (char *)"web"};
+    CHECK_OK(sl_store_pipeline_create(st, &p, NULL, 0, 3000, &id, NULL, &e_));
+    CHECK_OK(sl_store_pipeline_get(st, id, &got, &e_));
+    CHECK(!got.hold_reason && !got.protected_known && !got.source_sha && !got.target_sha);
+    CHECK_INT_EQ(got.merge_request_iid, 0);
+    CHECK_INT_EQ(got.parent_pipeline_id, 0);
+    sl_store_pipeline_release(&got);
+}
+
 /* When the ticker settles next: the earliest due_at of a scheduled job, whatever the order
  * of the rows, and only of scheduled jobs; 0 when none waits. */
 STORE_TEST(next_due)
