@@ -304,14 +304,7 @@ int sl_agent_run(struct sl_agent *a, struct sl_error *err)
            "executor", executor_name(a->o.executor), "work_dir", a->work_dir, NULL);
     /* jobs' processes of an agent killed with -9 with its guard (see the server's start) */
     char *groups = sl_fs_join(a->work_abs ? a->work_abs : a->work_dir, ".groups");
-    int killed = sl_exec_groups_recover(groups);
-    if (killed > 0) {
-        char num[16];
-        snprintf(num, sizeof(num), "%d", killed);
-        sl_log(SL_LOG_WARN, "processes of jobs left running by a crash killed", "groups", num,
-               NULL);
-    }
-    sl_exec_groups_record(groups);
+    sl_exec_groups_take_over(groups);
     free(groups);
     /* containers of an agent killed with -9 (see the server's workers) */
     if (a->o.executor == SL_AGENT_EXEC_AUTO || a->o.executor == SL_AGENT_EXEC_DOCKER)

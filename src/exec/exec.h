@@ -260,8 +260,11 @@ void sl_exec_groups_record(const char *dir);
  * (their pid is free, or another process's: start times differ) whose leader is still
  * the process recorded (same pid and start time, leading its group), and removes their
  * files; the files of processes still running are theirs. Returns how many groups it
- * killed. A group whose leader has exited is not killed (its id cannot be checked). */
+ * killed, which a warning line also says. A group whose leader has exited is not killed
+ * (its id cannot be checked). */
 int sl_exec_groups_recover(const char *dir);
+/* At a serve or agent start: sl_exec_groups_recover(DIR), then sl_exec_groups_record(DIR). */
+void sl_exec_groups_take_over(const char *dir);
 /* Ends that thread and waits for it, at stop: a call of it to an engine that answers slowly
  * or not at all is given up within about a second (an INFO line says so). A no-op when
  * none was started; another start may follow. */

@@ -2,6 +2,7 @@
 #include "exec/spawn.h"
 #include "base/alloc.h"
 #include "base/fs.h"
+#include "base/log.h"
 #include "base/str.h"
 #include "exec/exec.h"
 
@@ -336,7 +337,19 @@ int sl_exec_groups_recover(const char *dir)
         free(path);
     }
     closedir(d);
+    if (killed > 0) {
+        char num[16];
+        snprintf(num, sizeof(num), "%d", killed);
+        sl_log(SL_LOG_WARN, "processes of jobs left running by a crash killed", "groups", num,
+               NULL);
+    }
     return killed;
+}
+
+void sl_exec_groups_take_over(const char *dir)
+{
+    sl_exec_groups_recover(dir);
+    sl_exec_groups_record(dir);
 }
 
 static bool guard_send(char op, pid_t pgid)

@@ -258,14 +258,7 @@ int sl_server_new(struct sl_server **out, const struct sl_server_options *opts, 
     /* jobs' processes that outlived a server killed with -9 with its guard (spawn.c):
      * killed before the recovery marks their jobs failed; this server's listed from now */
     char *groups = sl_fs_join(s->data_dir, "groups");
-    int left = sl_exec_groups_recover(groups);
-    if (left > 0) {
-        char num[16];
-        snprintf(num, sizeof(num), "%d", left);
-        sl_log(SL_LOG_WARN, "processes of jobs left running by a crash killed", "groups", num,
-               NULL);
-    }
-    sl_exec_groups_record(groups);
+    sl_exec_groups_take_over(groups);
     free(groups);
     sl_srv_trash_empty(s);
     if ((rc = sl_srv_recover(s, err)) < 0 || (rc = sl_srv_bridges_resume(s, err)) < 0)

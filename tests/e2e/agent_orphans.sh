@@ -10,30 +10,7 @@ needs curl python3 git
 . "$(dirname "$0")/lib/agents.sh"
 [[ -r /proc/self/cmdline ]] || skip "needs /proc"
 
-mark=9$(date +%s%N | tail -c 9)
-marked() {
-  local f a
-  pids=()
-  for f in /proc/[0-9]*/cmdline; do
-    mapfile -d '' -t a 2>/dev/null <"$f" || continue
-    [[ " ${a[*]-} " == *"$mark"* ]] || continue
-    f=${f#/proc/}
-    pids+=("${f%/cmdline}")
-  done
-}
-at_exit 'marked; ((${#pids[@]})) && kill -9 "${pids[@]}" 2>/dev/null'
-running() {
-  local p a
-  marked
-  ((${#pids[@]} >= 2)) || return 1
-  for p in "${pids[@]}"; do
-    mapfile -d '' -t a 2>/dev/null <"/proc/$p/cmdline" || continue
-    [[ ${a[0]-} == sleep && ${a[1]-} == "$mark" ]] && return 0
-  done
-  return 1
-}
-gone() { marked; ((${#pids[@]} == 0)); }
-show() { for p in "${pids[@]}"; do tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-120; echo; done; }
+. "$(dirname "$0")/lib/marked.sh"
 guard_pid() {
   local f a
   for f in /proc/[0-9]*/cmdline; do

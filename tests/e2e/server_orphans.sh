@@ -17,34 +17,7 @@ needs curl python3 git
 bin_for_nobody
 shared_dir
 
-mark=9$(date +%s%N | tail -c 9)
-# PIDS: the processes whose command line has the mark (not this script's: its own holds
-# only the script's path)
-marked() {
-  local f a
-  pids=()
-  for f in /proc/[0-9]*/cmdline; do
-    mapfile -d '' -t a 2>/dev/null <"$f" || continue
-    [[ " ${a[*]-} " == *"$mark"* ]] || continue
-    f=${f#/proc/}
-    pids+=("${f%/cmdline}")
-  done
-}
-# whatever a failing run leaves is not left on this machine
-at_exit 'marked; ((${#pids[@]})) && kill -9 "${pids[@]}" 2>/dev/null'
-# the foreground sleep (the shell may have exec'd it: bash runs a script's last command in
-# its own process) and the subshell started before it
-running() {
-  local p a
-  marked
-  ((${#pids[@]} >= 2)) || return 1
-  for p in "${pids[@]}"; do
-    mapfile -d '' -t a 2>/dev/null <"/proc/$p/cmdline" || continue
-    [[ ${a[0]-} == sleep && ${a[1]-} == "$mark" ]] && return 0
-  done
-  return 1
-}
-gone() { marked; ((${#pids[@]} == 0)); }
+. "$(dirname "$0")/lib/marked.sh"
 # guard_line PID: the command line of the guard among the children of the server PID (its
 # argv: sluice-guard -s PID), or of any child of it whose command line holds the guard's
 # script

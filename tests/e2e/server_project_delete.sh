@@ -31,21 +31,13 @@ project() {
   pipeline_wait 120
   expect "project $1: the pipeline passes" success "$pstatus" "$body"
 }
-# files ID PL: which of the project's directories are there
-files() {
-  local f have=
-  for f in "repos/$1" "cache/$1" "builds/$1" "pipelines/$2"; do
-    [[ -e $d/$f ]] && have+="$f "
-  done
-  echo "${have% }"
-}
 
 project gone
 gid=$id gpl=$pl
 project kept
 kid=$id kpl=$pl
 expect "the project's files are there before" "repos/$gid cache/$gid builds/$gid pipelines/$gpl" \
-  "$(files "$gid" "$gpl")"
+  "$(project_files "$gid" "$gpl")"
 arts=$(find "$d/pipelines/$gpl" -path '*/artifacts/*' -type f | wc -l)
 caches=$(find "$d/cache/$gid" -type f | wc -l)
 if ((arts > 0 && caches > 0)); then ok "its artifacts and its cache are on disk"; else
@@ -54,13 +46,13 @@ fi
 
 api DELETE /api/v1/projects/$gid
 expect "the project is deleted" 204 "$code" "$body"
-expect "none of its files is left" "" "$(files "$gid" "$gpl")" "$(ls -R "$d" | head -40)"
+expect "none of its files is left" "" "$(project_files "$gid" "$gpl")" "$(ls -R "$d" | head -40)"
 expect "the other project's files stay" "repos/$kid cache/$kid builds/$kid pipelines/$kpl" \
-  "$(files "$kid" "$kpl")"
+  "$(project_files "$kid" "$kpl")"
 
 api POST /api/v1/projects/$gid/pipelines '{"ref":"main"}'
 expect "a pipeline of the deleted project is refused" 404 "$code" "$body"
-expect "and makes none of its files again" "" "$(files "$gid" "$gpl")"
+expect "and makes none of its files again" "" "$(project_files "$gid" "$gpl")"
 api DELETE /api/v1/projects/$gid
 expect "deleting it again: 404" 404 "$code" "$body"
 expect "nothing is left in trash/ (where the files were moved before their removal)" "" \
@@ -72,6 +64,6 @@ mkdir -p "$d/trash/12345.0/logs" && echo left >"$d/trash/12345.0/logs/1.log"
 server_start --workers 0 || { bad "the server starts again"; exit 1; }
 expect "the start empties trash/" "" "$(ls -A "$d/trash" 2>/dev/null)"
 expect "and keeps the other project's files" "repos/$kid cache/$kid builds/$kid pipelines/$kpl" \
-  "$(files "$kid" "$kpl")"
+  "$(project_files "$kid" "$kpl")"
 server_stop
 finish

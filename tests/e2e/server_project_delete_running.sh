@@ -46,14 +46,6 @@ pipeline_run
 tok=$(runner_token rem --tags remote)
 agent_start rem "$tok"
 
-# files ID PL: which of the project's directories are there
-files() {
-  local f have=
-  for f in "repos/$1" "cache/$1" "builds/$1" "pipelines/$2"; do
-    [[ -e $d/$f ]] && have+="$f "
-  done
-  echo "${have% }"
-}
 # group PGID: the processes of that process group, zombies (ended, not reaped yet) aside
 group() {
   local f st
@@ -96,7 +88,7 @@ if [[ -n $left ]]; then
 else
   ok "the built-in worker's job is gone when the delete answers"
 fi
-expect "none of the project's files is left" "" "$(files "$project" "$pl")" "$(ls -R "$d" | head -40)"
+expect "none of the project's files is left" "" "$(project_files "$project" "$pl")" "$(ls -R "$d" | head -40)"
 
 # the agent's job: every request of it is refused now
 trace "$rjob" "$rtok"
@@ -111,7 +103,7 @@ remote_gone() { [[ -z $(PGID=$rpid group) ]]; }
 if wait_for 120 remote_gone; then ok "the agent ends its job"; else
   bad "the agent ends its job" "$(PGID=$rpid group; tail -20 "$tmp/rem.err")"
 fi
-expect "and none of the project's files came back" "" "$(files "$project" "$pl")" \
+expect "and none of the project's files came back" "" "$(project_files "$project" "$pl")" \
   "$(ls -R "$d" | head -40)"
 agent_stop rem
 server_stop

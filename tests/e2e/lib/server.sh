@@ -120,3 +120,13 @@ pipeline_wait() { # held waits (?wait=N, answered when the status changes), not 
     [[ $code == 200 && $pstatus != skipped ]] || sleep 0.1
   done
 }
+
+# project_files ID PL: which of project ID's directories (and pipeline PL's) are in the
+# server's data directory, as a line
+project_files() {
+  local f have=
+  for f in "repos/$1" "cache/$1" "builds/$1" "pipelines/$2"; do
+    [[ -e $tmp/data/$f ]] && have+="$f "
+  done
+  echo "${have% }"
+}
