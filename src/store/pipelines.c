@@ -234,7 +234,7 @@ int sl_store_pipeline_create_ids(struct sl_store *st, const struct sl_store_pipe
         cl += (size_t)snprintf(cols + cl, sizeof(cols) - cl, "%s", ", merge_request_iid");
         v[nv++] = db_int(p->merge_request_iid);
     }
-    char sql[768];
+    char sql[768]; /* a ", ?" (3 bytes) of the placeholders' tail for each value past 14 */
     snprintf(sql, sizeof(sql),
              "INSERT INTO pipelines (project_id, iid, status, ref, is_tag, sha, before_sha, "
              "source, variables, error_message, yaml_errors, created_at, started_at, "

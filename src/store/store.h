@@ -241,13 +241,6 @@ int sl_store_pipeline_approve(struct sl_store *st, int64_t id, const char *by, i
 int sl_store_pipeline_downstream(struct sl_store *st, int64_t parent_id,
                                  struct sl_store_pipeline **out, size_t *n, struct sl_error *err);
 /* The branch pipelines (no tags) of REF in PROJECT_ID older than BEFORE_ID that may still be
- * canceled (created, pending, running, scheduled, waiting_for_resource), in that order of
- * status and newest first within one: at most SL_STORE_LIST_MAX of each status. One query,
- * for the auto-cancel of redundant pipelines (the server's auto_cancel.c). */
-int sl_store_pipeline_list_cancelable(struct sl_store *st, int64_t project_id, const char *ref,
-                                      int64_t before_id, struct sl_store_pipeline **out, size_t *n,
-                                      struct sl_error *err);
-/* The branch pipelines (no tags) of REF in PROJECT_ID older than BEFORE_ID that may still be
  * canceled (created, pending, running, scheduled, waiting_for_resource), newest first, at
  * most 5 * SL_STORE_LIST_MAX: the auto-cancel of redundant pipelines (the server's
  * auto_cancel.c) in one query. */
