@@ -570,12 +570,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 cc->held = true;
                 cc->answered = false;
                 sl_str_release(&r.out);
+                sl_store_token_release(&r.token); /* verified again when it runs again */
                 return MHD_YES;
             }
             r.hold = false;
             if (tries >= 3)
                 break;
             sl_str_reset(&r.out);
+            sl_store_token_release(&r.token);
             r.nheaders = 0;
             r.hold_wake_at = 0;
             r.hold_refused = tries == 2; /* the last look: answer, do not hold */
