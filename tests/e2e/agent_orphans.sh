@@ -11,14 +11,6 @@ needs curl python3 git
 [[ -r /proc/self/cmdline ]] || skip "needs /proc"
 
 . "$(dirname "$0")/lib/marked.sh"
-guard_pid() {
-  local f a
-  for f in /proc/[0-9]*/cmdline; do
-    mapfile -d '' -t a 2>/dev/null <"$f" || continue
-    [[ ${a[0]-} == sluice-guard && ${a[2]-} == "$1" ]] && echo "${f//[^0-9]/}"
-  done
-}
-guard_gone() { [[ -z $(guard_pid "$1") ]]; }
 
 git_repo "job:
   script:

@@ -87,27 +87,21 @@ round shell
 # the guard itself killed with -9, then the server, before another job starts a new guard:
 # the job's processes outlive both; the next start's recovery kills them (the groups it
 # recorded in data/groups, checked by their leaders' start times)
-guard_pid() {
-  local f a
-  for f in /proc/[0-9]*/cmdline; do
-    mapfile -d '' -t a 2>/dev/null <"$f" || continue
-    [[ ${a[0]-} == sluice-guard && ${a[2]-} == "$1" ]] && echo "${f//[^0-9]/}"
-  done
-}
 # guard_round NAME [SERVE ARGS...]
 guard_round() {
-  local name=$1 g
+  local name=$1 g s
   shift
   server_start --workers 1 "$@" || bad "$name, guard killed: the server starts"
   pipeline_run
   if wait_for 120 running; then ok "$name, guard killed: the job runs"; else bad "$name, guard killed: the job runs" "$(show)"; fi
-  g=$(guard_pid "$pid")
+  s=$pid
+  g=$(guard_pid "$s")
+  [[ -n $g ]] || bad "$name, guard killed: the server's guard is found"
   [[ -n $g ]] && kill -9 "$g"
-  kill -9 "$pid"
-  wait "$pid" 2>/dev/null
+  kill -9 "$s"
+  wait "$s" 2>/dev/null
   pid=
-  guard_gone() { [[ -z $(guard_pid "$1") ]]; }
-  wait_for 60 guard_gone "$g"
+  wait_for 60 guard_gone "$s"
   marked
   if ((${#pids[@]} >= 2)); then ok "$name, guard killed: the job's processes outlive server and guard"; else
     bad "$name, guard killed: the job's processes outlive server and guard: ${#pids[@]} are" "$(show)"

@@ -10,6 +10,8 @@
 #                 own process)
 #   gone          none is left
 #   show          their command lines, for a failure's details
+#   guard_pid P   the pid of sluice process P's job guard (spawn.c: `sluice-guard -s P`)
+#   guard_gone P  P has no guard (any more)
 # Whatever a failing run leaves is killed at the test's exit.
 mark=9$(date +%s%N | tail -c 9)
 marked() {
@@ -44,3 +46,11 @@ show() {
     echo
   done
 }
+guard_pid() {
+  local f a
+  for f in /proc/[0-9]*/cmdline; do
+    mapfile -d '' -t a 2>/dev/null <"$f" || continue
+    [[ ${a[0]-} == sluice-guard && ${a[2]-} == "$1" ]] && echo "${f//[^0-9]/}"
+  done
+}
+guard_gone() { [[ -z $(guard_pid "$1") ]]; }
