@@ -728,6 +728,12 @@ bool sl_sched_has_warnings(const struct sl_sched *s)
     return (all_keys(s) & B(K_WARN)) != 0;
 }
 
+bool sl_sched_status_name_ended(const char *name)
+{
+    enum sl_sched_status st;
+    return sl_sched_status_parse(name, &st) == 0 && completed(st);
+}
+
 bool sl_sched_is_finished(const struct sl_sched *s)
 {
     return completed(sl_sched_status(s));

@@ -254,6 +254,9 @@ const char *sl_sched_failure_name(enum sl_sched_failure f);
 /* Parse those names; 0 or SL_EINVAL. sl_sched_retry_when_parse also takes "always" and
  * ORs the bit(s) into *MASK. */
 int sl_sched_status_parse(const char *name, enum sl_sched_status *out);
+/* Whether NAME is a status a job or pipeline ends in (success, failed, canceled, skipped;
+ * not manual: a blocked pipeline waits for a play). False for a name that is no status. */
+bool sl_sched_status_name_ended(const char *name);
 int sl_sched_when_parse(const char *name, enum sl_sched_when *out);
 int sl_sched_failure_parse(const char *name, enum sl_sched_failure *out);
 int sl_sched_retry_when_parse(const char *name, uint32_t *mask);

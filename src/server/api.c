@@ -608,14 +608,6 @@ static void h_pipeline_list(struct req *r)
  * is seen this late at the most. */
 #define PIPELINE_WAIT_LOOK_MS 1000
 
-/* sl_sched_is_finished's statuses (docs/pipeline-states.md): a manual-blocked pipeline has
- * not ended, it waits for a play */
-static bool pipeline_ended(const char *status)
-{
-    return !strcmp(status, "success") || !strcmp(status, "failed") || !strcmp(status, "canceled") ||
-           !strcmp(status, "skipped");
-}
-
 /* GET /api/v1/pipelines/{id}[?wait=N[&status=S]]: with WAIT, held (no thread kept,
  * runner_hold.c) while the pipeline's status is S, or, without S, is the status it had at
  * the request when that was not an end; answered at once otherwise, and when N seconds
@@ -653,9 +645,9 @@ static void h_pipeline_get(struct req *r)
         const char *want = sl_query_arg(r, "status");
         r->hold_deadline = now + secs * 1000;
         snprintf(r->hold_status, sizeof(r->hold_status), "%s",
-                 want                       ? want
-                 : pipeline_ended(p.status) ? ""
-                                            : p.status);
+                 want                                   ? want
+                 : sl_sched_status_name_ended(p.status) ? ""
+                                                        : p.status);
     }
     if (r->hold_status[0] && !strcmp(p.status, r->hold_status) && now < r->hold_deadline &&
         !r->hold_refused && !atomic_load(&s->stopping)) {

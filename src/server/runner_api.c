@@ -297,8 +297,7 @@ bool sl_srv_runner_job_auth(struct req *r, const char *token, struct sl_store_jo
     if (strcmp(job->status, "running") != 0) {
         /* the attempt ended (a retry is a new job with a token of its own: this one's
          * attempt is over whatever the retry does) */
-        bool ended = !strcmp(job->status, "success") || !strcmp(job->status, "failed") ||
-                     !strcmp(job->status, "canceled") || !strcmp(job->status, "skipped");
+        bool ended = sl_sched_status_name_ended(job->status);
         sl_reply_header(r, "Job-Status", "%s", ended ? job->status : "failed");
         forbidden(r);
         return false;

@@ -207,12 +207,6 @@ static size_t utf8_clean(const char *raw, size_t len, bool final, struct sl_str 
     return i;
 }
 
-static bool status_final(const char *st)
-{
-    return !strcmp(st, "success") || !strcmp(st, "failed") || !strcmp(st, "canceled") ||
-           !strcmp(st, "skipped");
-}
-
 static void event_end(struct stream *st, const char *status)
 {
     json_t *o = json_pack("{s:s,s:I}", "status", status, "offset", (json_int_t)st->offset);
@@ -262,7 +256,7 @@ static void fill(struct stream *st)
          * appended between the read above and its end), then end. */
         struct sl_store_job j = {0};
         int rc = sl_store_job_get(st->s->st, st->job_id, &j, &err);
-        if (rc == 0 && status_final(j.status)) {
+        if (rc == 0 && sl_sched_status_name_ended(j.status)) {
             st->job_over = true;
             snprintf(st->status, sizeof(st->status), "%s", j.status);
         }

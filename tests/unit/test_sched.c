@@ -490,6 +490,18 @@ TEST(composite_status_follows_gitlab)
     }
 }
 
+TEST(status_names_that_end)
+{
+    static const char *const ended[] = {"success", "failed", "canceled", "skipped"};
+    static const char *const not_ended[] = {"created",  "pending",   "running",
+                                            "manual",   "scheduled", "waiting_for_resource",
+                                            "nonsense", ""};
+    for (size_t i = 0; i < SL_ARRAY_LEN(ended); i++)
+        CHECK(sl_sched_status_name_ended(ended[i]));
+    for (size_t i = 0; i < SL_ARRAY_LEN(not_ended); i++)
+        CHECK(!sl_sched_status_name_ended(not_ended[i]));
+}
+
 TEST(names_round_trip)
 {
     for (int st = 0; st < SL_SCHED_STATUS_COUNT; st++) {
