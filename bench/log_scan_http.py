@@ -1,16 +1,26 @@
 #!/usr/bin/env python3
 """log_scan_http: the server's CPU per trace PATCH (a runner sending a job's log in chunks of
-4 KiB), against a real `sluice serve --workers 0` on loopback with SQLite, to put
-bench/log_scan.c's per-chunk cost of secret scanning beside what a whole PATCH costs (HTTP,
-the job token's check, the job's lease renewal, the append, the scan).
+4 KiB by default; 64 KiB and 1 MiB PATCHes too), against a real `sluice serve --workers 0` on
+loopback with SQLite, to put bench/log_scan.c's per-chunk cost of secret scanning beside what a
+whole PATCH costs (HTTP, the job token's check, the job's lease renewal, the append, the scan).
 
-    python3 bench/log_scan_http.py build/release/sluice [CHUNKS] [CHUNK_BYTES]
+    python3 bench/log_scan_http.py build/release/sluice [CHUNKS] [CHUNK_BYTES] [PERF-DATA]
 
-Prints the server's user+system CPU per PATCH (from /proc/PID/stat) and the wall time."""
+Prints the server's user+system CPU per PATCH (from /proc/PID/stat) and the wall time. With
+PERF-DATA, `perf record --call-graph dwarf -F 4000` records the server over the PATCHes alone
+into that file and the script prints scanning's share of the server's log handling: the
+samples under sl_srv_log_append not under its store append (the findings' inserts and
+PCRE2's JIT samples, which perf cannot unwind, counted as scanning's) against all the
+server's other samples in that time (HTTP, the token's check, the lease, the append): what
+scanning adds to a job's log handling as the server does it. A server cannot run without its
+scanner, so the share from the profile is the with-and-without figure. One PATCH before the
+measured ones is left out (the server compiles its default rules at its first chunk). CHUNK_BYTES is at most
+1 MiB (the server's body cap); the log (CHUNKS * CHUNK_BYTES) under its 1 GiB default cap."""
 import http.client, json, os, subprocess, sys, tempfile, time
 
 bin_, chunks = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 4000
 size = int(sys.argv[3]) if len(sys.argv) > 3 else 4096
+perf_data = sys.argv[4] if len(sys.argv) > 4 else None
 tmp = tempfile.mkdtemp()
 repo = os.path.join(tmp, "repo")
 os.makedirs(repo)
@@ -62,7 +72,18 @@ def cpu():
     return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 
-c0, w0, at = cpu(), time.monotonic(), 0
+# one PATCH first, not measured: the server compiles its default rules at its first log chunk,
+# once a process
+st, _ = call("PATCH", f"/api/v4/jobs/{job['id']}/trace", raw=chunk,
+             headers={"JOB-TOKEN": job["token"], "Content-Range": f"0-{size - 1}"})
+assert st == 202, st
+perf = None
+if perf_data:
+    perf = subprocess.Popen(["perf", "record", "-q", "-o", perf_data, "--call-graph", "dwarf,16384",
+                             "-F", "4000", "-p", str(srv.pid)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # perf attached before the first PATCH
+c0, w0, at = cpu(), time.monotonic(), size
 for i in range(chunks):
     st, _ = call("PATCH", f"/api/v4/jobs/{job['id']}/trace", raw=chunk,
                  headers={"JOB-TOKEN": job["token"], "Content-Range": f"{at}-{at + size - 1}"})
@@ -71,5 +92,29 @@ for i in range(chunks):
 c1, w1 = cpu(), time.monotonic()
 print(f"{chunks} PATCHes of {size} bytes: server CPU {1e6 * (c1 - c0) / chunks:.0f} us per PATCH, "
       f"wall {1e6 * (w1 - w0) / chunks:.0f} us per PATCH")
+if perf:
+    perf.send_signal(2)
+    perf.wait()
 srv.terminate()
 srv.wait()
+if perf:
+    STORE = {"sl_store_log_append_lines", "sl_store_log_append_findings", "sl_store_log_append"}
+    FIND = {"insert_findings", "sl_db_secret_finding_add", "sl_store_secret_finding_add"}
+    script = subprocess.run(["perf", "script", "-i", perf_data], capture_output=True, text=True).stdout
+    total = scan = jit = 0
+    for sample in script.split("\n\n"):
+        frames = [l.split()[1].split("+0x")[0] for l in sample.split("\n")[1:] if l.strip()
+                  and len(l.split()) > 1]
+        if not frames:
+            continue
+        total += 1
+        if all(f == "[unknown]" for f in frames):
+            jit += 1  # PCRE2's JIT code (nothing else runs unwound so: see the share without it)
+        elif "sl_srv_log_append" in frames:
+            below = frames[:frames.index("sl_srv_log_append")]
+            if not any(f in STORE for f in below) or any(f in FIND for f in below):
+                scan += 1
+    rest = total - scan - jit
+    print(f"perf: {total} server samples, scanning {scan} + {jit} unwound no further: scanning's share "
+          f"of the rest of the server's log handling {100.0 * (scan + jit) / max(rest, 1):.2f}% "
+          f"(without the unwound ones {100.0 * scan / max(rest + jit, 1):.2f}%)")
