@@ -533,11 +533,13 @@ static void reply_pipeline(struct req *r, int status, int64_t id)
 {
     struct sl_store_pipeline p = {0};
     struct sl_error err = SL_ERROR_INIT;
+    sl_store_read_begin(r->s->st); /* the row and its jobs in one read transaction */
     int rc = sl_store_pipeline_get(r->s->st, id, &p, &err);
     if (rc < 0)
         sl_reply_sl_error(r, rc, &err);
     else
         reply_pipeline_of(r, status, &p);
+    sl_store_read_end(r->s->st);
     sl_store_pipeline_release(&p);
     sl_error_release(&err);
 }
@@ -636,6 +638,9 @@ static void h_pipeline_get(struct req *r)
     unsigned long gen = sl_srv_hold_gen(s, r->id); /* before the read: a change after it wakes */
     struct sl_store_pipeline p = {0};
     struct sl_error err = SL_ERROR_INIT;
+    /* the row and its jobs in one read transaction (its snapshot is taken at the first read,
+     * after GEN), ended before the request is held */
+    sl_store_read_begin(s->st);
     int rc = sl_store_pipeline_get(s->st, r->id, &p, &err);
     if (rc < 0) {
         sl_reply_sl_error(r, rc, &err);
@@ -661,6 +666,7 @@ static void h_pipeline_get(struct req *r)
     }
     reply_pipeline_of(r, 200, &p);
 out:
+    sl_store_read_end(s->st);
     sl_store_pipeline_release(&p);
     sl_error_release(&err);
 }

@@ -255,7 +255,12 @@ void sl_h_v4_jobs_request(struct req *r)
         goto out;
     if (rn.paused || atomic_load(&s->stopping))
         goto out;
-    if (hand_over(r, &rn))
+    /* the claim's pick, its transaction and the payload's reads on one connection, the
+     * payload's in one read transaction (the snapshot ends before the request is held) */
+    sl_store_read_begin(s->st);
+    bool handed = hand_over(r, &rn);
+    sl_store_read_end(s->st);
+    if (handed)
         goto out;
     if (s->long_poll_s > 0) {
         if (!r->hold_deadline)
@@ -385,6 +390,8 @@ void sl_h_v4_job_update(struct req *r)
     struct sl_server *s = r->s;
     json_t *body = sl_body_json(r);
     struct sl_store_job job = {0};
+    /* the token's lookup and the end's transaction on one connection (sl_store_read_begin) */
+    sl_store_read_begin(s->st);
     if (!body || !job_auth(r, body, &job))
         goto out;
     sl_srv_runner_renew(r, &job);
@@ -452,6 +459,7 @@ void sl_h_v4_job_update(struct req *r)
     }
     sl_error_release(&err);
 out:
+    sl_store_read_end(s->st);
     sl_store_job_release(&job);
     json_decref(body);
 }
@@ -486,6 +494,9 @@ void sl_h_v4_job_trace(struct req *r)
     struct sl_store_job job = {0};
     int64_t size = 0, start = 0, end = 0;
     struct sl_error err = SL_ERROR_INIT;
+    /* the token's lookup and the log's size in one read transaction, the append after them
+     * on the same connection (sl_store_read_begin) */
+    sl_store_read_begin(s->st);
     if (!job_auth(r, NULL, &job))
         goto out;
     sl_srv_runner_renew(r, &job);
@@ -532,6 +543,7 @@ void sl_h_v4_job_trace(struct req *r)
     sl_reply_header(r, "Job-Status", "%s", sl_srv_job_status_shown(&job));
     sl_reply_json(r, 202, json_object());
 out:
+    sl_store_read_end(s->st);
     sl_error_release(&err);
     sl_store_job_release(&job);
 }

@@ -123,6 +123,9 @@ struct db_conn {
     /* borrowed inside this thread's open transaction (sl_store_tx_begin): release gives
      * nothing back, begin/end are a savepoint */
     bool nested;
+    /* the connection of this thread's read snapshot (sl_store_read_begin), taken for a
+     * write: release gives it back to the snapshot, not to the pool */
+    bool borrowed;
 };
 
 int sl_db_acquire(struct sl_store *st, bool write, struct db_conn *out, struct sl_error *err);

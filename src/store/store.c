@@ -124,19 +124,100 @@ static _Thread_local struct {
     int savepoints;
 } tx;
 
+/* This thread's read snapshot (sl_store_read_begin): its connection, and whether a read
+ * transaction is open on it now (a write ended it; the next read begins one). */
+static _Thread_local struct {
+    struct sl_store *st;
+    void *c;
+    int depth; /* begin/end pairs open, the inert ones (in a transaction, PostgreSQL) too */
+    bool open;
+} rd;
+
+static int pool_take(struct sl_store *st, void **out, struct sl_error *err);
+static void pool_give(struct sl_store *st, void *c);
+
+/* A connection of the thread's read snapshot: for a read, inside its read transaction
+ * (begun now if a write ended the last); for a write, with none open. */
+static int snapshot_conn(bool write, struct db_conn *out, struct sl_error *err)
+{
+    struct sl_store *st = rd.st;
+    int rc;
+    if (write) {
+        if (rd.open) {
+            rd.open = false;
+            if ((rc = st->be->exec(rd.c, "COMMIT", NULL, 0, NULL, NULL, err)) < 0)
+                return rc;
+        }
+        if (st->be->serialize_writes)
+            pthread_mutex_lock(&st->write_mu);
+        *out = (struct db_conn){.st = st, .c = rd.c, .write = true, .borrowed = true};
+        return 0;
+    }
+    if (!rd.open) {
+        if ((rc = st->be->exec(rd.c, "BEGIN", NULL, 0, NULL, NULL, err)) < 0)
+            return rc;
+        rd.open = true;
+    }
+    *out = (struct db_conn){.st = st, .c = rd.c, .nested = true};
+    return 0;
+}
+
+void sl_store_read_begin(struct sl_store *st)
+{
+    if (rd.depth++ > 0 || tx.st == st || st->be != &sl_store_sqlite_backend)
+        return;
+    struct sl_error err = SL_ERROR_INIT;
+    void *c;
+    /* a connection that cannot be had leaves the reads to take their own, as without */
+    if (pool_take(st, &c, &err) == 0) {
+        rd.st = st;
+        rd.c = c;
+        rd.open = false;
+    }
+    sl_error_release(&err);
+}
+
+void sl_store_read_end(struct sl_store *st)
+{
+    if (--rd.depth > 0 || rd.st != st)
+        return;
+    if (rd.open)
+        (void)st->be->exec(rd.c, "COMMIT", NULL, 0, NULL, NULL, NULL);
+    pool_give(st, rd.c);
+    rd.st = NULL;
+    rd.c = NULL;
+    rd.open = false;
+}
+
 int sl_db_acquire(struct sl_store *st, bool write, struct db_conn *out, struct sl_error *err)
 {
     void *c;
-    int rc = 0;
+    int rc;
 
     if (tx.st == st) {
         *out = tx.dc;
         out->nested = true;
         return 0;
     }
-
+    if (rd.st == st)
+        return snapshot_conn(write, out, err);
     if (write && st->be->serialize_writes)
         pthread_mutex_lock(&st->write_mu);
+    if ((rc = pool_take(st, &c, err)) < 0) {
+        if (write && st->be->serialize_writes)
+            pthread_mutex_unlock(&st->write_mu);
+        return rc;
+    }
+    *out = (struct db_conn){.st = st, .c = c, .write = write};
+    return 0;
+}
+
+/* A connection from the pool (a new one while it has fewer than pool_size), checked. */
+static int pool_take(struct sl_store *st, void **out, struct sl_error *err)
+{
+    void *c;
+    int rc = 0;
+
     pthread_mutex_lock(&st->mu);
     while (st->nidle == 0 && st->nconns >= (size_t)st->opts.pool_size)
         pthread_cond_wait(&st->cv, &st->mu);
@@ -151,8 +232,6 @@ int sl_db_acquire(struct sl_store *st, bool write, struct db_conn *out, struct s
             st->nconns--;
             pthread_cond_signal(&st->cv);
             pthread_mutex_unlock(&st->mu);
-            if (write && st->be->serialize_writes)
-                pthread_mutex_unlock(&st->write_mu);
             return rc;
         }
     } else {
@@ -169,16 +248,19 @@ int sl_db_acquire(struct sl_store *st, bool write, struct db_conn *out, struct s
         }
     }
     if (rc < 0) {
-        pthread_mutex_lock(&st->mu);
-        st->idle[st->nidle++] = c;
-        pthread_cond_signal(&st->cv);
-        pthread_mutex_unlock(&st->mu);
-        if (write && st->be->serialize_writes)
-            pthread_mutex_unlock(&st->write_mu);
+        pool_give(st, c);
         return rc;
     }
-    *out = (struct db_conn){.st = st, .c = c, .write = write};
+    *out = c;
     return 0;
+}
+
+static void pool_give(struct sl_store *st, void *c)
+{
+    pthread_mutex_lock(&st->mu);
+    st->idle[st->nidle++] = c;
+    pthread_cond_signal(&st->cv);
+    pthread_mutex_unlock(&st->mu);
 }
 
 void sl_db_release(struct db_conn *dc)
@@ -190,10 +272,8 @@ void sl_db_release(struct db_conn *dc)
         dc->st = NULL;
         return;
     }
-    pthread_mutex_lock(&st->mu);
-    st->idle[st->nidle++] = dc->c;
-    pthread_cond_signal(&st->cv);
-    pthread_mutex_unlock(&st->mu);
+    if (!dc->borrowed) /* else it stays the read snapshot's */
+        pool_give(st, dc->c);
     if (dc->write && st->be->serialize_writes)
         pthread_mutex_unlock(&st->write_mu);
     dc->st = NULL;

@@ -748,6 +748,22 @@ int sl_store_deployment_set_status(struct sl_store *st, int64_t id, const char *
 int sl_store_tx_begin(struct sl_store *st, int64_t pipeline_id, struct sl_error *err);
 int sl_store_tx_end(struct sl_store *st, int rc, struct sl_error *err);
 
+/* ---- a read snapshot: a request's reads in one transaction ----
+ *
+ * Between sl_store_read_begin and sl_store_read_end, this thread's reads on ST share one
+ * connection and one read transaction, so on SQLite they take the WAL's read lock and check
+ * its index once rather than once a statement, and re-read the pages another connection's
+ * commit made stale once. A write in between (or sl_store_tx_begin) first ends the read
+ * transaction and runs on the same connection; the next read begins a new one, so the
+ * thread reads what it wrote. Nests; inside sl_store_tx_begin's transaction it does nothing
+ * (that transaction already reads one snapshot), and nothing on PostgreSQL (there every
+ * statement of a transaction reads the latest commits anyway, and BEGIN and COMMIT would be
+ * two more round trips). It holds a connection out of the pool: keep it to synchronous code
+ * (never across a held request's suspension) and do not wait in it on another thread's
+ * store call. */
+void sl_store_read_begin(struct sl_store *st);
+void sl_store_read_end(struct sl_store *st);
+
 /* ---- sealing (seal.c): values of CI/CD variables are stored only sealed ----
  *
  * XChaCha20-Poly1305 (libsodium) under one 32-byte key, bound to the row's project so a

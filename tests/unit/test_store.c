@@ -2039,6 +2039,78 @@ STORE_TEST(transition_transaction)
     sl_store_project_release(&gp);
 }
 
+/* A read snapshot (sl_store_read_begin): on SQLite the reads share one transaction, so
+ * another store's commit is seen only once the thread writes or the snapshot ends; a write
+ * in it is the thread's to read at once, a transaction in it commits, and it nests. With a
+ * pool of one connection, the writes must run on the snapshot's own (else they would wait
+ * for it forever). On PostgreSQL it changes nothing: every read sees the latest commit. */
+STORE_TEST(read_snapshot)
+{
+    bool sqlite = !strcmp(sl_store_backend(st), "sqlite");
+    int64_t proj = make_project(st, "snap"), pl = make_pipeline(st, proj, 1, "pending", 0), id = 0;
+    struct sl_store *one = NULL;
+    struct sl_store_options opts = {.pool_size = 1};
+    struct sl_store_pipeline got = {0};
+    struct sl_store_project gp = {0};
+    CHECK(pl > 0);
+    CHECK_OK(sl_store_open_with(&one, url, &opts, &e_));
+    if (!one)
+        return;
+
+    sl_store_read_begin(one);
+    CHECK_OK(sl_store_pipeline_get(one, pl, &got, &e_));
+    CHECK_STR_EQ(got.status, "running");
+    /* another store commits */
+    free(got.status);
+    got.status = sl_xstrdup("failed");
+    CHECK_OK(sl_store_pipeline_update(st, &got, &e_));
+    sl_store_pipeline_release(&got);
+    sl_store_read_begin(one); /* nested: the same snapshot */
+    CHECK_OK(sl_store_pipeline_get(one, pl, &got, &e_));
+    CHECK_STR_EQ(got.status, sqlite ? "running" : "failed");
+    sl_store_pipeline_release(&got);
+    sl_store_read_end(one);
+    CHECK_OK(sl_store_pipeline_get(one, pl, &got, &e_));
+    CHECK_STR_EQ(got.status, sqlite ? "running" : "failed");
+    sl_store_pipeline_release(&got);
+    /* a write: read at once, and the snapshot after it is new */
+    struct sl_store_project p = {.name = (char *)"snap-1", .repo_url = (char *)"file:///r"};
+    CHECK_OK(sl_store_project_create(one, &p, 1, &id, &e_));
+    CHECK_OK(sl_store_project_get_by_name(one, "snap-1", &gp, &e_));
+    sl_store_project_release(&gp);
+    CHECK_OK(sl_store_pipeline_get(one, pl, &got, &e_));
+    CHECK_STR_EQ(got.status, "failed");
+    sl_store_pipeline_release(&got);
+    /* a transaction in it commits (the other store sees its row) */
+    p.name = (char *)"snap-2";
+    CHECK_OK(sl_store_tx_begin(one, pl, &e_));
+    CHECK_OK(sl_store_project_create(one, &p, 1, &id, &e_));
+    CHECK_OK(sl_store_tx_end(one, 0, &e_));
+    CHECK_OK(sl_store_project_get_by_name(st, "snap-2", &gp, &e_));
+    sl_store_project_release(&gp);
+    sl_store_read_end(one);
+
+    /* ended: the connection is the pool's again, and reads see the latest */
+    CHECK_OK(sl_store_pipeline_get(st, pl, &got, &e_));
+    free(got.status);
+    got.status = sl_xstrdup("success");
+    CHECK_OK(sl_store_pipeline_update(st, &got, &e_));
+    sl_store_pipeline_release(&got);
+    CHECK_OK(sl_store_pipeline_get(one, pl, &got, &e_));
+    CHECK_STR_EQ(got.status, "success");
+    sl_store_pipeline_release(&got);
+    /* inside a transaction it does nothing (the transaction is the snapshot) */
+    CHECK_OK(sl_store_tx_begin(one, pl, &e_));
+    sl_store_read_begin(one);
+    CHECK_OK(sl_store_pipeline_get(one, pl, &got, &e_));
+    CHECK_STR_EQ(got.status, "success");
+    sl_store_pipeline_release(&got);
+    sl_store_read_end(one);
+    CHECK_OK(sl_store_tx_end(one, 0, &e_));
+    CHECK_OK(sl_store_ping(one, &e_));
+    sl_store_close(one);
+}
+
 STORE_TEST(variables_sealed)
 {
     unsigned char k1[SL_STORE_SEAL_KEY_BYTES], k2[SL_STORE_SEAL_KEY_BYTES];
