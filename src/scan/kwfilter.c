@@ -1,8 +1,10 @@
 /* kwfilter.c: see kwfilter.h.
  *
  * The filter (Teddy, from Hyperscan, as in Rust's aho-corasick): every keyword goes into
- * one of 8 buckets (a bit each; by its first byte, so that the keywords of a first byte share
- * one; which first bytes share a bucket is searched for when it is built, assign_buckets). For each
+ * one of 8 buckets (a bit each). Which keywords share a bucket is searched for when it is built
+ * (assign_buckets): first the first bytes by a weight of the bytes they let through, then the
+ * first bytes and at last each keyword on its own by the places they let through in an
+ * embedded sample of CI output (cost_sample), so a first byte's keywords may split. For each
  * offset o of 0-2 two tables of 16 bytes say which buckets have a keyword whose byte o has that low
  * nibble, and which that high nibble (a keyword of 2 bytes: every nibble at offset 2). PSHUFB looks
  * up 16 (32 with AVX2) of the text's bytes in a table at once; a place is in when some bucket has a
@@ -61,7 +63,7 @@ static void weights_make(void)
                         weights[h][half][m] += byte_weight(h << 4 | (half * 8 + l));
 }
 
-static double bucket_cost(const struct nibbles *n)
+static double weighted_cost(const struct nibbles *n)
 {
     double cost = 1;
     for (int o = 0; o < 3; o++) {
@@ -85,6 +87,129 @@ static struct nibbles bucket_of(const struct nibbles *g, int ngroups, const uint
     return n;
 }
 
+/* A few kinds of CI job output (a runner's preamble, npm, vite, pip, pytest, cmake, a compiler,
+ * go, cargo, docker), written for this: what a bucket's false places are counted on once its
+ * first bytes are placed by weight. bench/kwfilter_buckets.py models the search on other texts:
+ * with this sample an ordinary build log's compile commands pass 944 places in 173 KB by weight
+ * alone, 499 after it (a first byte's keywords split between buckets); bench/log_scan.c's
+ * generated lines the same 968 a MiB (their real `token` lines). */
+static const char cost_sample[] =
+    "Running with gitlab-runner 16.5.0 on docker-runner-3\n"
+    "Preparing the \"docker\" executor\n"
+    "Using Docker executor with image node:20-alpine ...\n"
+    "Pulling docker image node:20-alpine ...\n"
+    "Getting source from Git repository\n"
+    "Fetching changes with git depth set to 20...\n"
+    "Initialized empty Git repository in /builds/group/project/.git/\n"
+    "Created fresh repository.\n"
+    "Checking out 4f2a9c1e as detached HEAD (ref is main)...\n"
+    "Skipping Git submodules setup\n"
+    "Executing \"step_script\" stage of the job script\n"
+    "$ npm ci --prefer-offline\n"
+    "added 1284 packages, and audited 1285 packages in 41s\n"
+    "found 0 vulnerabilities\n"
+    "$ npm run build\n"
+    "> web@2.3.1 build\n"
+    "> vite build --mode production\n"
+    "vite v5.0.10 building for production...\n"
+    "transforming (412) src/components/Table.vue\n"
+    "dist/assets/index-3b9f1c2e.js   412.31 kB | gzip: 131.02 kB\n"
+    "built in 12.84s\n"
+    "$ pip install -r requirements.txt\n"
+    "Collecting requests==2.31.0\n"
+    "  Downloading requests-2.31.0-py3-none-any.whl (62 kB)\n"
+    "Requirement already satisfied: urllib3<3,>=1.21.1 in /usr/lib/python3/dist-packages\n"
+    "Successfully installed certifi-2023.11.17 charset-normalizer-3.3.2 idna-3.6 requests-2.31.0\n"
+    "$ pytest -q tests/\n"
+    "........................................................................ [ 72%]\n"
+    "............................F.......                                     [100%]\n"
+    "FAILED tests/test_api.py::test_list_users - AssertionError: assert 404 == 200\n"
+    "1 failed, 107 passed in 9.31s\n"
+    "$ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release\n"
+    "-- The C compiler identification is GNU 12.2.0\n"
+    "-- Detecting C compiler ABI info - done\n"
+    "-- Looking for pthread.h - found\n"
+    "-- Configuring done (1.2s)\n"
+    "-- Generating done (0.1s)\n"
+    "-- Build files have been written to: /builds/group/project/build\n"
+    "$ cmake --build build -j4\n"
+    "[1/96] Building C object CMakeFiles/core.dir/src/util/buffer.c.o\n"
+    "[2/96] Building C object CMakeFiles/core.dir/src/util/hash.c.o\n"
+    "[3/96] Building CXX object CMakeFiles/app.dir/src/main.cpp.o\n"
+    "[4/96] Linking C static library libcore.a\n"
+    "/usr/bin/cc -O2 -Wall -Wextra -Isrc -Ibuild/gen -c src/net/http.c -o build/obj/net/http.o\n"
+    "/usr/bin/cc -O2 -Wall -Wextra -Isrc -Ibuild/gen -c src/net/tls.c -o build/obj/net/tls.o\n"
+    "src/net/tls.c:214:9: warning: unused variable 'len' [-Wunused-variable]\n"
+    "$ go test ./...\n"
+    "ok      example.com/service/internal/store      0.412s\n"
+    "ok      example.com/service/internal/api        1.093s\n"
+    "?       example.com/service/cmd/server  [no test files]\n"
+    "$ cargo build --release\n"
+    "   Compiling serde v1.0.193\n"
+    "   Compiling tokio v1.35.1\n"
+    "    Finished release [optimized] target(s) in 1m 02s\n"
+    "$ docker build -t registry.example.com/group/project:4f2a9c1e .\n"
+    "Step 4/9 : RUN apk add --no-cache ca-certificates curl\n"
+    " ---> Running in 0d2c7a91be3f\n"
+    "fetch https://dl-cdn.alpinelinux.org/alpine/v3.19/main/x86_64/APKINDEX.tar.gz\n"
+    "OK: 12 MiB in 19 packages\n"
+    "Successfully built 7e1f0c9a2b44\n"
+    "Successfully tagged registry.example.com/group/project:4f2a9c1e\n"
+    "Uploading artifacts for successful job\n"
+    "Uploading artifacts as \"archive\" to coordinator... 201 Created\n"
+    "Cleaning up project directory and file based variables\n"
+    "Job succeeded\n";
+
+/* The sample's distinct byte triples (byte 0 in the low bits) and how often each comes */
+static uint32_t sample_triple[sizeof(cost_sample)], sample_count[sizeof(cost_sample)];
+static size_t sample_n;
+static pthread_once_t sample_once = PTHREAD_ONCE_INIT;
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void sample_make(void)
+{
+    static uint32_t all[sizeof(cost_sample)];
+    size_t len = sizeof(cost_sample) - 1, n = 0;
+    for (size_t i = 0; i + 2 < len; i++)
+        all[n++] = (uint32_t)(uint8_t)cost_sample[i] | (uint32_t)(uint8_t)cost_sample[i + 1] << 8 |
+                   (uint32_t)(uint8_t)cost_sample[i + 2] << 16;
+    qsort(all, n, sizeof(*all), cmp_u32);
+    for (size_t i = 0; i < n; i++) {
+        if (sample_n && sample_triple[sample_n - 1] == all[i]) {
+            sample_count[sample_n - 1]++;
+        } else {
+            sample_triple[sample_n] = all[i];
+            sample_count[sample_n++] = 1;
+        }
+    }
+}
+
+/* The places of the sample a bucket with nibbles N lets through */
+static double sample_cost(const struct nibbles *n)
+{
+    uint8_t pass[3][256];
+    for (int o = 0; o < 3; o++)
+        for (unsigned c = 0; c < 256; c++)
+            pass[o][c] = (uint8_t)(n->lo[o] >> (c & 15) & n->hi[o] >> (c >> 4) & 1);
+    double places = 0;
+    for (size_t i = 0; i < sample_n; i++) {
+        uint32_t t = sample_triple[i];
+        if (pass[0][t & 0xff] & pass[1][t >> 8 & 0xff] & pass[2][t >> 16])
+            places += sample_count[i];
+    }
+    return places;
+}
+
+/* How many buckets are tried by the sample (each costs a pass over its 2,000-odd triples): the
+ * default rules' searches end by themselves before it, the whole build in 6-9 ms (0.04 ms by
+ * weight alone); once per rule set, as the weighted search */
+#define SAMPLE_TRIES 1000
+
 /* A bound on the buckets tried (each costs a few hundred steps): a rule file of hundreds of
  * first bytes gets a few milliseconds' search, not seconds */
 #define SEARCH_TRIES 20000
@@ -94,27 +219,27 @@ static struct nibbles bucket_of(const struct nibbles *g, int ngroups, const uint
  * swapped with one of it while that lowers what the two let through. Sharing a bucket mixes
  * its groups' nibbles, and which first bytes share one decides how many places of a log pass
  * that start no keyword: a build log's compile commands passed at one place in 32 with round
- * robin, one in 180 after this. */
+ * robin, one in 180 after this by weight (BUCKET_COST weighted_cost, BOUND SEARCH_TRIES), one
+ * in 290 after the sample's searches (sample_cost, SAMPLE_TRIES each). */
 static void assign_buckets(const struct nibbles *g, int ngroups, const bool *fixed, int nshared,
-                           uint8_t *in)
+                           uint8_t *in, double (*bucket_cost)(const struct nibbles *), long bound)
 {
     double cost[8];
     long tries = 0;
-    pthread_once(&weights_once, weights_make);
     for (int b = 0; b < 8; b++) {
         struct nibbles n = bucket_of(g, ngroups, in, b);
         cost[b] = bucket_cost(&n);
     }
-    for (int better = 1; better && tries < SEARCH_TRIES;) {
+    for (int better = 1; better && tries < bound;) {
         better = 0;
-        for (int k = 0; k < ngroups && tries < SEARCH_TRIES; k++) {
+        for (int k = 0; k < ngroups && tries < bound; k++) {
             if (fixed[k])
                 continue;
-            for (int b = 0; b < nshared && tries < SEARCH_TRIES; b++) {
+            for (int b = 0; b < nshared && tries < bound; b++) {
                 int a = in[k];
                 if (b == a)
                     continue;
-                for (int h = -1; h < ngroups && tries < SEARCH_TRIES; h++) { /* -1: a move */
+                for (int h = -1; h < ngroups && tries < bound; h++) { /* -1: a move */
                     if (h >= 0 && (fixed[h] || in[h] != b))
                         continue;
                     in[k] = (uint8_t)b;
@@ -138,13 +263,35 @@ static void assign_buckets(const struct nibbles *g, int ngroups, const bool *fix
     }
 }
 
+/* Adds keyword W's bytes at offsets 0-2 to X, as the tables hold them; true: one is 0x80 or more */
+static bool add_word(struct nibbles *x, const uint8_t *w)
+{
+    bool high = false;
+    for (int o = 0; o < 3; o++) {
+        if (o == 2 && !w[2]) { /* any byte */
+            x->lo[o] = x->hi[o] = 0xffff;
+            break;
+        }
+        uint8_t c = w[o] | 0x20;
+        x->lo[o] |= (uint16_t)(1u << (c & 15));
+        /* looked up by the text's byte's own high nibble: T | 0x20 has the nibble
+         * (T >> 4) | 2, so both nibbles that give C's are its */
+        x->hi[o] |= (uint16_t)(1u << (c >> 4) | 1u << ((c >> 4) & ~2));
+        high |= c >= 0x80;
+    }
+    return high;
+}
+
+/* Up to how many keywords are placed one by one (more: by first byte only) */
+#define KEYWORDS_SPLIT 256
+
 void sl_kwfilter_build(struct sl_kwfilter *f, const char *const *words, size_t n,
                        enum sl_kwfilter_path path)
 {
     memset(f, 0, sizeof(*f));
     if (!sl_kwfilter_available(path))
         path = SL_KWFILTER_SCALAR;
-    /* a keyword's bucket (1-8) is its first byte's: the keywords of a first byte share one.
+    /* the search starts from groups of the keywords of a first byte (at most 256 of them).
      * A keyword of 2 bytes has any byte at offset 2, so its bucket passes whatever follows
      * its two: such keywords get the last bucket to themselves (when there are other first
      * bytes to share the other seven), so that they do not make a 3-byte keyword's bucket pass
@@ -159,9 +306,9 @@ void sl_kwfilter_build(struct sl_kwfilter *f, const char *const *words, size_t n
     /* the groups (first bytes), in the order they come, their nibbles, and which are held in
      * the last bucket */
     int group_of[256], ngroups = 0;
-    struct nibbles g[256];
+    struct nibbles g[256] = {{{0}, {0}}};
     uint8_t in[256];
-    bool fixed[256];
+    bool fixed[256] = {false};
     for (int c = 0; c < 256; c++)
         group_of[c] = -1;
     for (size_t j = 0; j < n; j++) {
@@ -173,34 +320,45 @@ void sl_kwfilter_build(struct sl_kwfilter *f, const char *const *words, size_t n
             fixed[ngroups] = false;
             ngroups++;
         }
-        struct nibbles *x = &g[group_of[c0]];
         if (!w[2] && nshared == 7)
             fixed[group_of[c0]] = true;
-        for (int o = 0; o < 3; o++) {
-            if (o == 2 && !w[2]) { /* any byte */
-                x->lo[o] = x->hi[o] = 0xffff;
-                break;
-            }
-            uint8_t c = w[o] | 0x20;
-            x->lo[o] |= (uint16_t)(1u << (c & 15));
-            /* looked up by the text's byte's own high nibble: T | 0x20 has the nibble
-             * (T >> 4) | 2, so both nibbles that give C's are its */
-            x->hi[o] |= (uint16_t)(1u << (c >> 4) | 1u << ((c >> 4) & ~2));
-            if (c >= 0x80)
-                f->high = true;
-        }
+        f->high |= add_word(&g[group_of[c0]], w);
     }
     int next = 0;
     for (int k = 0; k < ngroups; k++)
         in[k] = fixed[k] ? 7 : (uint8_t)(next++ % nshared);
-    assign_buckets(g, ngroups, fixed, nshared, in);
-    for (int k = 0; k < ngroups; k++) {
-        uint8_t bit = (uint8_t)(1u << in[k]);
+    pthread_once(&weights_once, weights_make);
+    assign_buckets(g, ngroups, fixed, nshared, in, weighted_cost, SEARCH_TRIES);
+    /* then by the sample's places: the first bytes, then each keyword on its own (a first
+     * byte's keywords may go to different buckets: `a` has akia, aws, aiza, a3t...) */
+    const struct nibbles *groups = g;
+    const uint8_t *where = in;
+    int nwhere = ngroups;
+    struct nibbles kg[KEYWORDS_SPLIT];
+    uint8_t kin[KEYWORDS_SPLIT];
+    bool kfixed[KEYWORDS_SPLIT];
+    if (path != SL_KWFILTER_SCALAR) {
+        pthread_once(&sample_once, sample_make);
+        assign_buckets(g, ngroups, fixed, nshared, in, sample_cost, SAMPLE_TRIES);
+        if (n <= KEYWORDS_SPLIT) {
+            for (size_t j = 0; j < n; j++) {
+                const uint8_t *w = (const uint8_t *)words[j];
+                kg[j] = (struct nibbles){{0}, {0}};
+                add_word(&kg[j], w);
+                kfixed[j] = !w[2] && nshared == 7;
+                kin[j] = in[group_of[w[0] | 0x20]];
+            }
+            assign_buckets(kg, (int)n, kfixed, nshared, kin, sample_cost, SAMPLE_TRIES);
+            groups = kg, where = kin, nwhere = (int)n;
+        }
+    }
+    for (int k = 0; k < nwhere; k++) {
+        uint8_t bit = (uint8_t)(1u << where[k]);
         for (int o = 0; o < 3; o++)
             for (int v = 0; v < 16; v++) {
-                if (g[k].lo[o] >> v & 1)
+                if (groups[k].lo[o] >> v & 1)
                     f->lo[o][v] |= bit;
-                if (g[k].hi[o] >> v & 1)
+                if (groups[k].hi[o] >> v & 1)
                     f->hi[o][v] |= bit;
             }
     }

@@ -30,7 +30,7 @@ enum sl_kwfilter_path { SL_KWFILTER_SCALAR, SL_KWFILTER_SSSE3, SL_KWFILTER_AVX2 
 struct sl_kwfilter {
     enum sl_kwfilter_path path;
     /* by offset 0-2, a byte's low and high nibble (of byte | 0x20) to the buckets
-     * (one bit each, keywords by their first byte) of the keywords that have it there */
+     * (one bit each; which keywords share one: kwfilter.c) of the keywords that have it there */
     uint8_t lo[3][16], hi[3][16];
     bool high; /* a keyword has a byte of 0x80 or more at offset 0-2 */
 };
