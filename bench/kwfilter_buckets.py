@@ -6,7 +6,8 @@ its 8 buckets. It is for deciding on a bucket search before writing it in C (iss
     python3 bench/kwfilter_buckets.py SAMPLE TRIES TEXT...
 
 The ways:
-  current           kwfilter.c's assign_buckets: the keywords of a first byte share a bucket,
+  current           kwfilter.c's assign_buckets before scan10's sample searches (kwfilter.c now
+                    does all three ways in turn, with its own cost_sample): the keywords of a first byte share a bucket,
                     first bytes moved and swapped while a weighted count of the bytes each
                     bucket lets through goes down (space 8, lowercase 3, digit 2, other 1)
   bytegroups+sample the same groups, from there, moved and swapped while the places passed in
