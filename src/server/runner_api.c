@@ -247,6 +247,10 @@ void sl_h_v4_jobs_request(struct req *r)
     struct sl_store_runner rn = {0};
     unsigned long gen = sl_srv_runners_gen(s);
     int64_t now = sl_time_mono_ns() / 1000000;
+    /* the runner's token, the claim's pick and the payload in one read transaction, the
+     * claim's on the same connection (sl_store_read_begin; its snapshot begins after GEN, so
+     * a job queued after it wakes the request again); it ends before the request is held */
+    sl_store_read_begin(s->st);
     if (!body || !runner_auth(r, body, &rn))
         goto out;
     no_content(r);
@@ -255,12 +259,7 @@ void sl_h_v4_jobs_request(struct req *r)
         goto out;
     if (rn.paused || atomic_load(&s->stopping))
         goto out;
-    /* the claim's pick, its transaction and the payload's reads on one connection, the
-     * payload's in one read transaction (the snapshot ends before the request is held) */
-    sl_store_read_begin(s->st);
-    bool handed = hand_over(r, &rn);
-    sl_store_read_end(s->st);
-    if (handed)
+    if (hand_over(r, &rn))
         goto out;
     if (s->long_poll_s > 0) {
         if (!r->hold_deadline)
@@ -271,6 +270,7 @@ void sl_h_v4_jobs_request(struct req *r)
         }
     }
 out:
+    sl_store_read_end(s->st);
     sl_store_runner_release(&rn);
     json_decref(body);
 }
