@@ -3,6 +3,8 @@
 #include "base/alloc.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <string.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -77,6 +79,65 @@ int sl_fs_resolve_within(const char *root, const char *path, char **resolved, st
 out:
     free(rroot);
     free(rpath);
+    return rc;
+}
+
+int sl_fs_resolve_below(const char *real_root, const char *rel, char **resolved,
+                        struct sl_error *err)
+{
+    char *full = sl_fs_join(real_root, rel);
+    size_t n = strlen(real_root), at = n == 1 ? 0 : n; /* FULL[AT] is the '/' before REL */
+    int rc = 0;
+    /* REL's components, each checked to be no symlink and no "..": then FULL is inside and
+     * is its own real path once "." and doubled slashes are dropped */
+    char *real = sl_xmalloc(strlen(full) + 2), *w = real + at;
+    memcpy(real, full, at);
+    const char *c = full + at;
+    while (*c) {
+        while (*c == '/')
+            c++;
+        size_t len = strcspn(c, "/");
+        if (len == 0)
+            break;
+        if (len == 1 && c[0] == '.') {
+            c += len;
+            continue;
+        }
+        if (len == 2 && c[0] == '.' && c[1] == '.')
+            goto slow;
+        *w++ = '/';
+        memcpy(w, c, len);
+        w += len;
+        *w = '\0';
+        struct stat st;
+        if (lstat(real, &st) < 0) {
+            if (errno != ENOENT && errno != ENOTDIR)
+                goto slow; /* as realpath would say it */
+            rc = sl_error_set_errno(err, SL_ENOENT, "%s", full);
+            goto out;
+        }
+        if (S_ISLNK(st.st_mode))
+            goto slow;
+        c += len;
+        if (*c && !S_ISDIR(st.st_mode)) {
+            errno = ENOTDIR;
+            rc = sl_error_set_errno(err, SL_ENOENT, "%s", full);
+            goto out;
+        }
+    }
+    if (w == real) /* REL was only "." or "": the root itself */
+        *w++ = '/';
+    *w = '\0';
+    if (resolved) {
+        *resolved = real;
+        real = NULL;
+    }
+    goto out;
+slow:
+    rc = sl_fs_resolve_within(real_root, full, resolved, err);
+out:
+    free(real);
+    free(full);
     return rc;
 }
 

@@ -20,6 +20,13 @@ int sl_fs_read_within(const char *root, const char *rel, size_t max, char **out,
  * when it (or ROOT) does not exist. On success *resolved (when not NULL) is PATH's real path
  * (caller frees). */
 int sl_fs_resolve_within(const char *root, const char *path, char **resolved, struct sl_error *err);
+/* sl_fs_resolve_within(REAL_ROOT, REAL_ROOT "/" REL) for a REAL_ROOT that is a real path
+ * already (realpath's: absolute, no symlink, "." or ".." in it), so only REL's components
+ * are looked at: one lstat each, where realpath reads every component of the whole path
+ * again. A REL with a symlink or ".." in it is resolved the slow way. *resolved (when not
+ * NULL) as sl_fs_resolve_within's. */
+int sl_fs_resolve_below(const char *real_root, const char *rel, char **resolved,
+                        struct sl_error *err);
 /* Writes DATA to PATH through a temporary file and rename, so readers never see half. */
 int sl_fs_write_atomic(const char *path, const void *data, size_t len, int mode,
                        struct sl_error *err);

@@ -14,6 +14,7 @@
 
 #include <ctype.h>
 #include <libfyaml.h>
+#include <pthread.h>
 
 struct anchor {
     struct sl_node *node;
@@ -626,6 +627,21 @@ static size_t utf8_invalid_at(const unsigned char *s, size_t len)
     return len;
 }
 
+/* libfyaml's diagnostics configuration, made once: its default asks isatty(stderr) for
+ * colours every time, a system call per parse for output that is never written (errors are
+ * collected, nothing is printed) */
+static struct fy_diag_cfg diag_cfg;
+static pthread_once_t diag_cfg_once = PTHREAD_ONCE_INIT;
+
+static void diag_cfg_init(void)
+{
+    fy_diag_cfg_default(&diag_cfg);
+    diag_cfg.fp = NULL;
+    diag_cfg.output_fn = NULL;
+    diag_cfg.level = FYET_ERROR;
+    diag_cfg.colorize = false;
+}
+
 int sl_yaml_parse(struct sl_arena *a, const char *file, const char *buf, size_t len,
                   const struct sl_yaml_limits *limits, struct sl_node **out,
                   struct sl_node **header, struct sl_diag *diag)
@@ -664,11 +680,8 @@ int sl_yaml_parse(struct sl_arena *a, const char *file, const char *buf, size_t 
                     buf[bad] ? "invalid YAML: the file is not valid UTF-8"
                              : "invalid YAML: the file contains a NUL byte");
     }
-    struct fy_diag_cfg dcfg;
-    fy_diag_cfg_default(&dcfg);
-    dcfg.fp = NULL;
-    dcfg.output_fn = NULL;
-    dcfg.level = FYET_ERROR;
+    pthread_once(&diag_cfg_once, diag_cfg_init);
+    struct fy_diag_cfg dcfg = diag_cfg;
     fdiag = fy_diag_create(&dcfg);
     if (fdiag)
         fy_diag_set_collect_errors(fdiag, true);

@@ -503,7 +503,7 @@ int sl_trigger_from_repo(struct sl_trigger *t, const char *project_dir, git_repo
     git_repository *repo = given;
     git_commit *commit = NULL;
     git_reference *head = NULL;
-    char *abs = realpath(project_dir, NULL);
+    char *abs = t->project_dir_real ? sl_xstrdup(project_dir) : realpath(project_dir, NULL);
     char *defbranch = NULL, *remote_url = NULL, *user_name = NULL, *user_email = NULL;
     char *tag_message = NULL;
     struct sl_arena a = SL_ARENA_INIT;
@@ -575,8 +575,13 @@ int sl_trigger_from_repo(struct sl_trigger *t, const char *project_dir, git_repo
         if (git_repository_config_snapshot(&cfg, repo) < 0)
             cfg = NULL;
         defbranch = default_branch(repo, cfg);
+        /* no remote.origin.url (a server's mirror has no remote): no lookup, which takes a
+         * config snapshot of its own */
         git_remote *remote = NULL;
-        if (git_remote_lookup(&remote, repo, "origin") == 0) {
+        git_buf url = {0};
+        bool has_origin = !cfg || git_config_get_string_buf(&url, cfg, "remote.origin.url") == 0;
+        git_buf_dispose(&url);
+        if (has_origin && git_remote_lookup(&remote, repo, "origin") == 0) {
             if (git_remote_url(remote))
                 remote_url = sl_xstrdup(git_remote_url(remote));
             git_remote_free(remote);
@@ -692,6 +697,18 @@ out:
     return rc;
 }
 
+/* NAME=VALUE, joined without printf's machinery (a server does it for every predefined
+ * variable of every pipeline) */
+static char *name_eq_value(const char *name, const char *value)
+{
+    size_t n = strlen(name), m = strlen(value);
+    char *s = sl_xmalloc(n + m + 2);
+    memcpy(s, name, n);
+    s[n] = '=';
+    memcpy(s + n + 1, value, m + 1);
+    return s;
+}
+
 char **sl_trigger_include_vars(const struct sl_trigger *t)
 {
     size_t n = 0;
@@ -699,15 +716,15 @@ char **sl_trigger_include_vars(const struct sl_trigger *t)
     for (size_t i = 0; i < t->predefined.n; i++) {
         const struct sl_var *x = &t->predefined.v[i];
         if (sl_starts_with(x->name, "CI_") || sl_starts_with(x->name, "GITLAB_"))
-            v[n++] = sl_xasprintf("%s=%s", x->name, x->value);
+            v[n++] = name_eq_value(x->name, x->value);
     }
     /* then the stored variables and the pipeline's own ones (--var, trigger and API
      * variables), which GitLab passes to include and include:rules too */
     v = sl_xrealloc(v, (n + t->stored_vars.n + t->pipeline_vars.n + 1) * sizeof(*v));
     for (size_t i = 0; i < t->stored_vars.n; i++)
-        v[n++] = sl_xasprintf("%s=%s", t->stored_vars.v[i].name, t->stored_vars.v[i].value);
+        v[n++] = name_eq_value(t->stored_vars.v[i].name, t->stored_vars.v[i].value);
     for (size_t i = 0; i < t->pipeline_vars.n; i++)
-        v[n++] = sl_xasprintf("%s=%s", t->pipeline_vars.v[i].name, t->pipeline_vars.v[i].value);
+        v[n++] = name_eq_value(t->pipeline_vars.v[i].name, t->pipeline_vars.v[i].value);
     v[n] = NULL;
     return v;
 }

@@ -31,6 +31,9 @@ struct sl_trigger {
     char *before_sha; /* the parent, or 40 zeros */
     char *source;     /* CI_PIPELINE_SOURCE: push (default), web, api, schedule, ... */
     char *project_dir;
+    /* the project_dir given to sl_trigger_from_repo is a real path already (a server's
+     * tree): not resolved again */
+    bool project_dir_real;
     char *config_path; /* CI_CONFIG_PATH, relative to the project */
     /* CI_SERVER_URL ("http://127.0.0.1:8080"): the server sets its own before
      * sl_trigger_from_git; else derived from the origin remote; NULL: none known */

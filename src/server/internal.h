@@ -60,6 +60,7 @@ struct sl_server {
     pthread_cond_t wake_cv;
     atomic_bool stopping;   /* no more claims */
     atomic_bool cancel_all; /* grace period over: cancel running jobs */
+    atomic_bool trees_open; /* DATA/trees made 0711 since the start (pipelines.c tree_checkout) */
     struct worker *workers;
     int nworkers;
     /* jobs run as this user (sl_srv_run_as_setup); RUN_HOME: its home, NULL when it has none

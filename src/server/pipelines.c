@@ -370,8 +370,8 @@ static void tree_open(const char *trees, const char *dir)
 /* DATA/trees/<sha>: a repository with the mirror's branches and tags and HEAD detached at
  * SHA, checked out. Made under a temporary name and renamed, so a tree that exists is
  * whole. */
-static int tree_checkout(const char *mirror, const char *trees, const char *sha, char **out,
-                         struct sl_error *err)
+static int tree_checkout(const char *mirror, const char *trees, const char *sha,
+                         atomic_bool *trees_open, char **out, struct sl_error *err)
 {
     char *final = sl_xasprintf("%s/%s", trees, sha);
     char *tmp = NULL;
@@ -379,7 +379,9 @@ static int tree_checkout(const char *mirror, const char *trees, const char *sha,
     git_object *commit = NULL;
     int rc = 0;
     if (sl_fs_is_dir(final)) {
-        chmod(trees, 0711); /* a restart closed it (jobenv.c) */
+        /* a restart closed it (jobenv.c): opened again once, not at every pipeline */
+        if (!atomic_load(trees_open) && chmod(trees, 0711) == 0)
+            atomic_store(trees_open, true);
         goto out;
     }
     if ((rc = sl_fs_mkdir_p(trees, 0755, err)) < 0)
@@ -901,7 +903,7 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     if (rc == 0 && !is_tag && !strcmp(source, "push"))
         rc = record_push(s, proj->id, ref, sha, now, only_if_moved, &unchanged, err);
     if (rc == 0 && !unchanged)
-        rc = tree_checkout(mirror, trees, sha, &tree, err);
+        rc = tree_checkout(mirror, trees, sha, &s->trees_open, &tree, err);
     if (rc == 0 && !unchanged && scan_push) {
         struct sl_error serr = SL_ERROR_INIT;
         if (sl_srv_scan_push(s, mirror, tree, ref, proj->default_branch, old_sha, sha, &pf, &serr) <
@@ -950,6 +952,7 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
      * request's or a parent's commit may be on no branch of that name at all (and a lookup
      * by id is cheaper than resolving the ref again) */
     t.sha = sl_xstrdup(sha);
+    t.project_dir_real = true; /* DATA (realpath at start)/trees/<sha> */
     if ((rc = trigger_read(s, proj->id, mirror, tree, &t, err)) < 0)
         goto out;
     if (mr)
@@ -1046,10 +1049,12 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     bool child_config = ds && ds->config_yaml; /* its includes go through the reader */
     cifile = sl_fs_join(tree, child_config ? ds->config_name : ".gitlab-ci.yml");
     /* The main file is read outside include's confined reader: a symlink to the server's own
-     * files (admin.token, the store) must not be read, nor echoed back in yaml_errors. */
+     * files (admin.token, the store) must not be read, nor echoed back in yaml_errors. TREE
+     * is a real path (the data directory's, realpath at start, and the server's own trees/
+     * and <sha> directories), so only the file's name is looked at. */
     int crc = child_config ? sl_config_load_string(&cfg, cifile, ds->config_yaml,
                                                    strlen(ds->config_yaml), &opts, &diag)
-              : sl_fs_resolve_within(tree, cifile, NULL, NULL) == SL_EPERM
+              : sl_fs_resolve_below(tree, ".gitlab-ci.yml", NULL, NULL) == SL_EPERM
                   ? SL_EPERM
                   : sl_config_load_file(&cfg, cifile, &opts, &diag);
     sl_diag_sort(&diag);

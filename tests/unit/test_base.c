@@ -238,6 +238,60 @@ TEST(read_file_respects_limit)
     free(p);
 }
 
+/* sl_fs_resolve_below answers as sl_fs_resolve_within on the joined path: the fast walk
+ * of REL's components and the slow realpath give the same path, the same refusals */
+TEST(resolve_below_agrees_with_resolve_within)
+{
+    char *root = realpath(sl_test_tmpdir(), NULL);
+    CHECK(root != NULL);
+    char *d = sl_fs_join(root, "rb"), *sub = sl_fs_join(d, "sub"), *f = sl_fs_join(sub, "f.yml");
+    CHECK(sl_fs_mkdir_p(sub, 0755, NULL) == 0);
+    CHECK(sl_fs_write_atomic(f, "x", 1, 0644, NULL) == 0);
+    char *in = sl_fs_join(d, "in"), *out = sl_fs_join(d, "out"), *dotdot = sl_fs_join(d, "up");
+    CHECK(symlink("sub/f.yml", in) == 0);
+    CHECK(symlink("/etc/hostname", out) == 0);
+    CHECK(symlink("..", dotdot) == 0);
+    static const char *const rels[] = {"sub/f.yml",
+                                       "./sub//f.yml",
+                                       "sub/./f.yml",
+                                       "in",
+                                       "out",
+                                       "up/rb/in",
+                                       "sub/../sub/f.yml",
+                                       "../rb/in",
+                                       "sub/f.yml/x",
+                                       "nope",
+                                       "sub/nope",
+                                       ".",
+                                       ""};
+    for (size_t i = 0; i < sizeof(rels) / sizeof(rels[0]); i++) {
+        char *full = sl_fs_join(d, rels[i]), *a = NULL, *b = NULL;
+        int ra = sl_fs_resolve_below(d, rels[i], &a, NULL);
+        int rb = sl_fs_resolve_within(d, full, &b, NULL);
+        CHECK(ra == rb);
+        if (ra == 0 && rb == 0)
+            CHECK_STR_EQ(a, b);
+        free(a);
+        free(b);
+        free(full);
+    }
+    char *got = NULL;
+    CHECK(sl_fs_resolve_below(d, "sub/f.yml", &got, NULL) == 0);
+    CHECK_STR_EQ(got, f);
+    free(got);
+    CHECK(sl_fs_resolve_below(d, "in", NULL, NULL) == 0);
+    CHECK(sl_fs_resolve_below(d, "out", NULL, NULL) == SL_EPERM);
+    CHECK(sl_fs_resolve_below(d, "up", NULL, NULL) == SL_EPERM);
+    CHECK(sl_fs_resolve_below(d, "nope", NULL, NULL) == SL_ENOENT);
+    free(in);
+    free(out);
+    free(dotdot);
+    free(f);
+    free(sub);
+    free(d);
+    free(root);
+}
+
 TEST(diag_sorts_and_dedups)
 {
     struct sl_diag d = SL_DIAG_INIT;
