@@ -7,7 +7,9 @@
 # (packed-refs instead of loose files), a tag moved to another commit, an annotated tag
 # made at a commit whose tree was checked out before the tag existed (its message: the
 # tree's repository has the tags of its checkout only), a branch that is a symbolic
-# ref; and the jobs see the commit's title and the tag's message, read from the mirror.
+# ref (a tag and a symbolic branch first while every ref is a loose file, read by
+# loose_noop, then with packed refs, read by libgit2's iterator); and the jobs see the
+# commit's title and the tag's message, read from the mirror.
 . "$(dirname "$0")/lib/e2e.sh"
 needs curl python3 git
 . "$(dirname "$0")/lib/server.sh"
@@ -60,6 +62,18 @@ expect "main rewound to its first commit: that commit" "$first" "$pl_sha"
 git_c branch feature "$second"
 pipeline feature
 expect "a branch made since: its commit" "$second" "$pl_sha"
+
+# all refs loose so far (pipelines.c loose_noop reads the directories): a tag made, then moved
+git_c tag v0 "$first"
+pipeline v0
+expect "a loose tag: its commit" "$first" "$pl_sha"
+git_c tag -f v0 "$second" >/dev/null
+pipeline v0
+expect "the loose tag moved: its new commit" "$second" "$pl_sha"
+git_c symbolic-ref refs/heads/loose-alias refs/heads/feature
+pipeline loose-alias
+expect "a loose symbolic branch: what it points at" "$second" "$pl_sha"
+[[ -e $tmp/repo/.git/packed-refs ]] && bad "no packed-refs yet (the loose walk was tested)"
 
 git_c pack-refs --all
 git_c checkout -q feature
