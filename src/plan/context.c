@@ -32,6 +32,7 @@ void sl_trigger_release(struct sl_trigger *t)
     free(t->source);
     free(t->project_dir);
     free(t->config_path);
+    free(t->default_branch);
     free(t->server_url);
     free(t->warning);
     for (size_t i = 0; i < t->nchanged; i++)
@@ -574,7 +575,7 @@ int sl_trigger_from_repo(struct sl_trigger *t, const char *project_dir, git_repo
         git_config *cfg = NULL;
         if (git_repository_config_snapshot(&cfg, repo) < 0)
             cfg = NULL;
-        defbranch = default_branch(repo, cfg);
+        defbranch = t->default_branch ? sl_xstrdup(t->default_branch) : default_branch(repo, cfg);
         /* no remote.origin.url (a server's mirror has no remote): no lookup, which takes a
          * config snapshot of its own */
         git_remote *remote = NULL;
@@ -593,7 +594,7 @@ int sl_trigger_from_repo(struct sl_trigger *t, const char *project_dir, git_repo
     if (!t->ref)
         t->ref = sl_xstrdup(defbranch ? defbranch : "main");
     if (!defbranch)
-        defbranch = sl_xstrdup("main");
+        defbranch = sl_xstrdup(t->default_branch ? t->default_branch : "main");
     if (!t->sha)
         t->sha = sl_xstrdup("");
     if (!t->before_sha)

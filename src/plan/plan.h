@@ -35,6 +35,9 @@ struct sl_trigger {
      * tree): not resolved again */
     bool project_dir_real;
     char *config_path; /* CI_CONFIG_PATH, relative to the project */
+    /* CI_DEFAULT_BRANCH when the caller knows it (a server's project says it); NULL: the
+     * repository's (origin/HEAD, init.defaultBranch, then main, master or HEAD's branch) */
+    char *default_branch;
     /* CI_SERVER_URL ("http://127.0.0.1:8080"): the server sets its own before
      * sl_trigger_from_git; else derived from the origin remote; NULL: none known */
     char *server_url;

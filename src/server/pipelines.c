@@ -1027,6 +1027,10 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
      * by id is cheaper than resolving the ref again) */
     t.sha = sl_xstrdup(sha);
     t.project_dir_real = true; /* DATA (realpath at start)/trees/<sha> */
+    /* CI_DEFAULT_BRANCH is the project's, as GitLab's: the mirror has no origin/HEAD to say
+     * it, and its guesses (main, master) are wrong for a project whose default is another */
+    if (proj->default_branch && *proj->default_branch)
+        t.default_branch = sl_xstrdup(proj->default_branch);
     if ((rc = trigger_read(s, proj->id, mirror, tree, &t, err)) < 0)
         goto out;
     if (mr)

@@ -9,7 +9,8 @@
 # tree's repository has the tags of its checkout only), a branch that is a symbolic
 # ref (a tag and a symbolic branch first while every ref is a loose file, read by
 # loose_noop, then with packed refs, read by libgit2's iterator); and the jobs see the
-# commit's title and the tag's message, read from the mirror.
+# commit's title and the tag's message, read from the mirror, and CI_DEFAULT_BRANCH is the
+# project's default_branch (the mirror's own guess would say main whenever main exists).
 . "$(dirname "$0")/lib/e2e.sh"
 needs curl python3 git
 . "$(dirname "$0")/lib/server.sh"
@@ -19,6 +20,7 @@ repo_ci "$tmp/repo" <<'YML' || exit 1
 job:
   script:
     - echo "sha=$CI_COMMIT_SHA title=$CI_COMMIT_TITLE tagmsg=${CI_COMMIT_TAG_MESSAGE:-none}"
+    - echo "default=$CI_DEFAULT_BRANCH"
 YML
 
 server_start || { bad "server starts"; exit 1; }
@@ -105,6 +107,15 @@ git_c commit -q --allow-empty -m "fourth commit"
 fourth=$(git_c rev-parse main)
 pipeline alias
 expect "the symbolic ref's target moved: the new commit" "$fourth" "$pl_sha"
+has "CI_DEFAULT_BRANCH: the project's default branch" "default=main"
+
+# a project of the same repository whose default branch is feature, though main exists
+api POST /api/v1/projects "{\"name\":\"d\",\"repo_url\":\"$tmp/repo\",\"default_branch\":\"feature\"}"
+expect "a project whose default branch is feature" 201 "$code" "$body"
+proj=$(jget "['id']")
+pipeline main
+expect "its pipeline for main: main's commit" "$fourth" "$pl_sha"
+has "CI_DEFAULT_BRANCH: feature, the project's, not main" "default=feature"
 
 server_stop
 finish
