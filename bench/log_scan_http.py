@@ -4,7 +4,7 @@
 loopback with SQLite, to put bench/log_scan.c's per-chunk cost of secret scanning beside what a
 whole PATCH costs (HTTP, the job token's check, the job's lease renewal, the append, the scan).
 
-    python3 bench/log_scan_http.py build/release/sluice [CHUNKS] [CHUNK_BYTES] [PERF-DATA]
+    python3 bench/log_scan_http.py build/release/sluice [CHUNKS] [CHUNK_BYTES] [PERF-DATA] [LOG-FILE]
 
 Prints the server's user+system CPU per PATCH (from /proc/PID/stat) and the wall time. With
 PERF-DATA, `perf record --call-graph dwarf -F 4000` records the server over the PATCHes alone
@@ -15,12 +15,17 @@ server's other samples in that time (HTTP, the token's check, the lease, the app
 scanning adds to a job's log handling as the server does it. A server cannot run without its
 scanner, so the share from the profile is the with-and-without figure. One PATCH before the
 measured ones is left out (the server compiles its default rules at its first chunk). CHUNK_BYTES is at most
-1 MiB (the server's body cap); the log (CHUNKS * CHUNK_BYTES) under its 1 GiB default cap."""
+1 MiB (the server's body cap); the log (CHUNKS * CHUNK_BYTES) under its 1 GiB default cap.
+The log's text is a generated compiler line repeated, with a line naming a `token` (a keyword of
+the default rules, so the filter lets it through to its regexes) every 40 lines; with LOG-FILE
+(PERF-DATA may be "-" for none) it is that file's bytes instead, sent in order and from its
+start again at its end, so an ordinary build log can be measured as it is."""
 import http.client, json, os, subprocess, sys, tempfile, time
 
 bin_, chunks = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 4000
 size = int(sys.argv[3]) if len(sys.argv) > 3 else 4096
-perf_data = sys.argv[4] if len(sys.argv) > 4 else None
+perf_data = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] != "-" else None
+log_file = sys.argv[5] if len(sys.argv) > 5 else None
 tmp = tempfile.mkdtemp()
 repo = os.path.join(tmp, "repo")
 os.makedirs(repo)
@@ -63,8 +68,20 @@ call("POST", f"/api/v1/projects/{p['id']}/pipelines", {"ref": "main"}, A)
 _, job = call("POST", "/api/v4/jobs/request", {"token": rn["token"], "info": {"features": {"trace_reset": True}}})
 line = b"[42] CC src/module_17/file_233.o -O2 -Wall -fPIC ok\n"
 lines = [line] * 39 + [b"[43] fetching token for registry mirror 12 (cached)\n"]
-text = b"".join(lines)
-chunk = (text * (size // len(text) + 1))[:size]
+text = open(log_file, "rb").read() if log_file else b"".join(lines)
+if not text:
+    raise SystemExit(f"{log_file} is empty")
+one = len(text)
+text = text * (size // one + 2)  # any chunk's bytes lie in one slice of it
+period = one * ((len(text) - size) // one)  # whole copies: chunk i+1 goes on where i ended
+
+
+def chunk_at(i):
+    o = (i * size) % period
+    return text[o:o + size]
+
+
+chunk = chunk_at(0)
 
 
 def cpu():
@@ -85,7 +102,7 @@ if perf_data:
     time.sleep(1.0)  # perf attached before the first PATCH
 c0, w0, at = cpu(), time.monotonic(), size
 for i in range(chunks):
-    st, _ = call("PATCH", f"/api/v4/jobs/{job['id']}/trace", raw=chunk,
+    st, _ = call("PATCH", f"/api/v4/jobs/{job['id']}/trace", raw=chunk_at(i + 1),
                  headers={"JOB-TOKEN": job["token"], "Content-Range": f"{at}-{at + size - 1}"})
     assert st == 202, st
     at += size
