@@ -31,8 +31,7 @@ check-dev: build/dev/build.ninja
 
 check-asan: build/asan/build.ninja
 	cmake --build build/asan
-	ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
-	  ctest --test-dir build/asan --output-on-failure -j2
+	ctest --test-dir build/asan --output-on-failure -j2
 
 # The threaded suites under ThreadSanitizer: the store (pool, concurrent claims), exec
 # (cancel from other threads), the server's unit tests and the end-to-end scripts that
@@ -44,7 +43,7 @@ TSAN_TESTS := ^(unit/test_(store|server|exec.*|agent)|e2e/server_(api|hooks|isol
 
 check-tsan: build/tsan/build.ninja
 	cmake --build build/tsan
-	TSAN_OPTIONS=second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp ctest --test-dir build/tsan --output-on-failure -j2 -R '$(TSAN_TESTS)'
+	ctest --test-dir build/tsan --output-on-failure -j2 -R '$(TSAN_TESTS)'
 
 check: deps format-check
 	$(MAKE) --no-print-directory check-asan
