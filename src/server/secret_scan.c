@@ -39,6 +39,10 @@
 #include "scan/toml.h"
 #include "server/internal.h"
 
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+
 #include <git2.h>
 
 #define TAILS_MAX SRV_SCAN_TAILS_MAX /* jobs whose log end is kept: 64 x 8 KiB */
@@ -589,32 +593,55 @@ static bool scan_split(struct sl_server *s, const struct sl_scan *sc, int64_t jo
  * scan again for small chunks (a runner's 4 KiB PATCHes) for nothing. */
 #define LINE_BACK_MAX 1024
 
+static const char pem_begin[] = "-----BEGIN";
+#define PEM_BEGIN_LEN (sizeof(pem_begin) - 1)
+
+/* The last "-----BEGIN" wholly in T[0..N), NULL: none. Looked for from the end by its "-B"
+ * (bytes 4-5), 16 places a step on x86-64: a build log has a 'B' every 200 bytes or so, and
+ * a memrchr() per 'B' then a compare was most of what an 8 KiB tail's look cost. */
+static const char *last_pem_begin(const char *t, size_t n)
+{
+    if (n < PEM_BEGIN_LEN)
+        return NULL;
+    size_t o = n - PEM_BEGIN_LEN + 1; /* the starts [0, o) are left to look at */
+#if defined(__x86_64__)
+    const __m128i dash = _mm_set1_epi8('-'), b = _mm_set1_epi8('B');
+    while (o >= 16) { /* the starts [o - 16, o): bytes up to o + 4 < n read */
+        size_t w = o - 16;
+        __m128i x = _mm_loadu_si128((const __m128i *)(t + w + 4));
+        __m128i y = _mm_loadu_si128((const __m128i *)(t + w + 5));
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_and_si128(_mm_cmpeq_epi8(x, dash), _mm_cmpeq_epi8(y, b)));
+        while (m) {
+            unsigned bit = 31u - (unsigned)__builtin_clz(m);
+            if (!memcmp(t + w + bit, pem_begin, PEM_BEGIN_LEN))
+                return t + w + bit;
+            m &= ~(1u << bit);
+        }
+        o = w;
+    }
+#endif
+    while (o > 0) {
+        o--;
+        if (t[o + 5] == 'B' && !memcmp(t + o, pem_begin, PEM_BEGIN_LEN))
+            return t + o;
+    }
+    return NULL;
+}
+
 static size_t rescan_from(const char *t, size_t n)
 {
-    static const char begin[] = "-----BEGIN";
-    const size_t blen = sizeof(begin) - 1;
-    const char *open = NULL;
-    /* the last BEGIN, looked for from the end by its 'B' (memmem() from the start went
-     * through every '-' of a build log's flags, 8 KiB a chunk) */
-    for (size_t end = n; !open && end >= blen;) {
-        const char *b = memrchr(t + 5, 'B', end - 5 - (blen - 6));
-        if (!b)
-            break;
-        if (!memcmp(b - 5, begin, blen))
-            open = b - 5;
-        end = (size_t)(b - t) + (blen - 6); /* the next 'B' looked at is before B */
-    }
+    const char *open = last_pem_begin(t, n);
     if (open) {
         /* the key a boundary cuts began at the last BEGIN before it (an END after that one
          * proves nothing: a job echoes its commands, `printf -----END...` included) */
-        while (open > t && open[-1] != '\n')
-            open--;
-        return (size_t)(open - t);
+        const char *nl = open > t ? memrchr(t, '\n', (size_t)(open - t)) : NULL;
+        return nl ? (size_t)(nl + 1 - t) : 0;
     }
-    size_t cut = n;
-    while (cut > 0 && n - cut < LINE_BACK_MAX && t[cut - 1] != '\n')
-        cut--;
-    return cut;
+    /* the start of the last line, at most LINE_BACK_MAX back */
+    size_t lo = n > LINE_BACK_MAX ? n - LINE_BACK_MAX : 0;
+    const char *nl = n > lo ? memrchr(t + lo, '\n', n - lo) : NULL;
+    return nl ? (size_t)(nl + 1 - t) : lo;
 }
 
 /* A chunk at least this long that continues a kept tail is scanned where it is, only its
@@ -870,7 +897,14 @@ int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, siz
      * still ends there */
     struct sl_str carried = SL_STR_INIT, whole = SL_STR_INIT;
     int64_t expect = 0, end = 0, lines = -1;
-    if (!before_chunk(s, job_id, &carried, &whole, &expect, len < SPLIT_MIN ? len : 0)) {
+    /* the carried bytes get room for what scan_chunk adds to them: the chunk, or its first
+     * line when it is scanned where it is (a realloc of them a chunk otherwise) */
+    size_t room = len;
+    if (len >= SPLIT_MIN) {
+        const char *nl = memchr(data, '\n', len);
+        room = nl ? (size_t)(nl + 1 - (const char *)data) : len;
+    }
+    if (!before_chunk(s, job_id, &carried, &whole, &expect, room)) {
         sl_str_release(&carried);
         sl_str_release(&whole);
         return append_in_tx(s, job_id, data, len, now, end_out, err);

@@ -226,3 +226,71 @@ TEST(default_rules_on_compile_commands_on_every_path)
     sl_str_release(&log);
     sl_scan_free(s);
 }
+
+static bool read_file(const char *rel, struct sl_str *out)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", sl_test_source_dir(), rel);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    char b[8192];
+    size_t n;
+    while ((n = fread(b, 1, sizeof(b), f)) > 0)
+        sl_str_add(out, b, n);
+    fclose(f);
+    return true;
+}
+
+/* Real text, the filter's places checked by their three bytes' hash (scan.c's kw_tri) before
+ * a bucket's keywords are compared, against the scalar pass (no filter, no hash): this
+ * repository's scanning sources, the rules and the true/false-positive corpus (keywords and
+ * secrets in every form the rules know), as they are, with CRLF line ends, with each letter's
+ * case flipped, with bytes of 0x80 and more and other bytes whose | 0x20 is a letter's or a
+ * keyword byte's ('@' '[' '_' '~' DEL, controls) put in; whole and in pieces of many lengths
+ * (every filter block's end and the scalar tail at a piece's end). */
+TEST(default_rules_on_real_text_on_every_path)
+{
+    struct sl_scan *s = NULL;
+    struct sl_error err = SL_ERROR_INIT;
+    CHECK_INT_EQ(sl_scan_default(&s, &err), 0);
+    static const char *const files[] = {
+        "tests/cases/scan/corpus.tsv", "src/scan/default-rules.toml", "src/scan/scan.c",
+        "src/server/secret_scan.c",    "docs/secret-detection.md",
+    };
+    struct sl_str text = SL_STR_INIT;
+    for (size_t i = 0; i < SL_ARRAY_LEN(files); i++)
+        CHECK(read_file(files[i], &text));
+    CHECK(text.len > 50000);
+    struct sl_str v = SL_STR_INIT;
+    unsigned long x = 0x853c49e6748fea9bUL;
+    static const char odd[] = {'@',        '[',        '_',        '~',        0x7f,
+                               0x01,       0x13,       0x1f,       0x00,       '\r',
+                               (char)0x80, (char)0xc3, (char)0xa9, (char)0xff, (char)0xe2};
+    for (int variant = 0; variant < 4; variant++) {
+        sl_str_reset(&v);
+        for (size_t i = 0; i < text.len; i++) {
+            char c = text.buf[i];
+            if (variant == 1 && c == '\n')
+                sl_str_addc(&v, '\r');
+            if (variant == 2 && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+                c ^= 0x20;
+            if (variant == 3 && rnd(&x) % 50 == 0)
+                c = odd[rnd(&x) % sizeof(odd)];
+            sl_str_addc(&v, c);
+        }
+        for (int path = SL_KWFILTER_SSSE3; path <= SL_KWFILTER_AVX2; path++) {
+            if (!sl_kwfilter_available((enum sl_kwfilter_path)path))
+                continue;
+            failures = 0;
+            CHECK(same(s, path, v.buf, v.len, variant < 2 ? 20 : 5));
+            /* pieces: a keyword or a secret cut at a piece's end, the last block's end moved */
+            for (size_t piece = 33; piece < 5000; piece = piece * 3 / 2 + 7)
+                for (size_t at = 0; at < v.len; at += piece)
+                    CHECK(same(s, path, v.buf + at, SL_MIN(piece, v.len - at), 0));
+        }
+    }
+    sl_str_release(&v);
+    sl_str_release(&text);
+    sl_scan_free(s);
+}
