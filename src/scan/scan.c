@@ -821,14 +821,17 @@ static void find_paired(const struct sl_scan *s, struct places *p, const char *t
 static void find_filtered(const struct sl_scan *s, struct places *p, const char *text, size_t len)
 {
     size_t end = sl_kwfilter_end(len), q = 0;
-    uint32_t mask;
+    struct sl_kwfilter_block blocks[64];
     /* a block's places are before END and its 34 bytes read: a place's 3 bytes are in TEXT */
-    for (; (q = sl_kwfilter_next(&s->filter, text, len, q, &mask)) < end; q += SL_KWFILTER_BLOCK)
-        for (; mask; mask &= mask - 1) {
-            size_t at = q + (size_t)__builtin_ctz(mask);
-            if (tri_has(s->kw_tri, text + at))
-                verify_at(s, p, text, len, at);
-        }
+    while (q < end) {
+        size_t n = sl_kwfilter_blocks(&s->filter, text, len, q, blocks, SL_ARRAY_LEN(blocks), &q);
+        for (size_t b = 0; b < n; b++)
+            for (uint32_t mask = blocks[b].mask; mask; mask &= mask - 1) {
+                size_t at = blocks[b].at + (size_t)__builtin_ctz(mask);
+                if (tri_has(s->kw_tri, text + at))
+                    verify_at(s, p, text, len, at);
+            }
+    }
     for (q = end; q + 1 < len; q++)
         if (s->kw_at[kw_pair(text + q)] & PAIR_AT0)
             verify_at(s, p, text, len, q);
