@@ -526,6 +526,9 @@ void sl_srv_spec_views_free(struct srv_spec_views *c);
 int sl_srv_spec_view_get(struct srv_spec_views *c, int64_t job_id, const char *spec,
                          struct srv_spec_view *out, struct sl_error *err);
 void sl_srv_spec_view_release(struct srv_spec_view *v);
+/* The cached view of JOB_ID into OUT (release it with sl_srv_spec_view_release); false, OUT
+ * untouched, when it is not cached (the caller reads the spec and uses sl_srv_spec_view_get). */
+bool sl_srv_spec_view_cached(struct srv_spec_views *c, int64_t job_id, struct srv_spec_view *out);
 /* V's fields past the scheduler's view (nstages, bridge, deployment_approval) from the spec
  * O, as sl_srv_spec_view_get reads them from its text. */
 void sl_srv_spec_view_flags(json_t *o, struct srv_spec_view *v);

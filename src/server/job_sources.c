@@ -31,10 +31,13 @@ int sl_srv_job_sources(struct sl_server *s, const struct sl_store_job *job, json
     struct sl_store_job *peers = NULL;
     struct sl_store_job_report *reps = NULL;
     size_t npeers = 0, nreps = 0;
-    int rc = sl_store_job_list_by_pipeline(s->st, job->pipeline_id, &peers, &npeers, NULL);
-    if (rc == 0)
-        rc = sl_store_job_reports_by_pipeline(s->st, job->pipeline_id, &reps, &nreps, NULL);
     json_t *srcs = json_object_get(spec, "source_positions");
+    int rc = 0;
+    /* no sources (a first stage's job, dependencies: []): nothing of the pipeline's other
+     * jobs to read (all of them, at each of a big pipeline's claims) */
+    if (json_array_size(srcs) && (rc = sl_store_job_list_by_pipeline_no_spec(
+                                      s->st, job->pipeline_id, &peers, &npeers, NULL)) == 0)
+        rc = sl_store_job_reports_by_pipeline(s->st, job->pipeline_id, &reps, &nreps, NULL);
     struct sl_jobspec_source *src = sl_arena_alloc(a, (json_array_size(srcs) + 1) * sizeof(*src));
     size_t ns = 0;
     for (size_t i = 0; rc == 0 && i < json_array_size(srcs); i++) {

@@ -175,7 +175,7 @@ static json_t *dependencies_json(struct sl_server *s, const struct sl_store_job 
         return deps;
     struct sl_store_job *jobs = NULL;
     size_t n = 0;
-    if (sl_store_job_list_by_pipeline(s->st, job->pipeline_id, &jobs, &n, NULL) < 0)
+    if (sl_store_job_list_by_pipeline_no_spec(s->st, job->pipeline_id, &jobs, &n, NULL) < 0)
         return deps;
     for (size_t i = 0; i < json_array_size(srcs); i++) {
         json_int_t pos = json_integer_value(json_array_get(srcs, i));

@@ -162,6 +162,21 @@ int sl_srv_spec_view_get(struct srv_spec_views *c, int64_t job_id, const char *s
     return rc;
 }
 
+bool sl_srv_spec_view_cached(struct srv_spec_views *c, int64_t job_id, struct srv_spec_view *out)
+{
+    size_t slot = (size_t)((uint64_t)job_id % SLOTS);
+    bool hit = false;
+    pthread_mutex_lock(&c->mu);
+    struct entry *e = c->slots ? c->slots[slot] : NULL;
+    if (e && e->job_id == job_id) {
+        c->hits++;
+        view_copy(out, &e->v);
+        hit = true;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return hit;
+}
+
 void sl_srv_spec_view_put(struct srv_spec_views *c, int64_t job_id, const struct srv_spec_view *v)
 {
     if (job_id <= 0)

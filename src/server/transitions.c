@@ -210,6 +210,33 @@ static int persist_pipeline(struct sl_server *s, struct sl_store_pipeline *p, st
     return rc;
 }
 
+/* The specs of the N JOBS (read without them) into their rows, from the pipeline's full
+ * list (in the transition's transaction: the same rows), or one by one if it differs. */
+static int specs_of(struct sl_server *s, int64_t pipeline_id, struct sl_store_job *jobs, size_t n,
+                    struct sl_error *err)
+{
+    struct sl_store_job *full = NULL;
+    size_t nf = 0;
+    int rc = sl_store_job_list_by_pipeline(s->st, pipeline_id, &full, &nf, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (i < nf && full[i].id == jobs[i].id) {
+            free(jobs[i].spec);
+            jobs[i].spec = full[i].spec;
+            full[i].spec = NULL;
+            continue;
+        }
+        struct sl_store_job one = {0};
+        if ((rc = sl_store_job_get(s->st, jobs[i].id, &one, err)) == 0) {
+            free(jobs[i].spec);
+            jobs[i].spec = one.spec;
+            one.spec = NULL;
+        }
+        sl_store_job_release(&one);
+    }
+    sl_store_jobs_free(full, nf);
+    return rc;
+}
+
 static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, size_t pos,
                  const struct srv_finish *fin, bool force_running, bool *lost_race,
                  bool *fire_bridges, bool *settle_upstream, bool *groups, int64_t *retried,
@@ -224,7 +251,7 @@ static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, si
     size_t n = 0, nstages = 1;
     int64_t now = sl_time_now_ms();
     int rc;
-    bool woke = false;
+    bool woke = false, with_specs = false;
 
     memset(&p, 0, sizeof(p));
     if ((rc = sl_store_pipeline_get(s->st, pipeline_id, &p, err)) < 0)
@@ -237,7 +264,10 @@ static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, si
                               (long long)pipeline_id);
         goto out;
     }
-    if ((rc = sl_store_job_list_by_pipeline(s->st, pipeline_id, &jobs, &n, err)) < 0)
+    /* the rows without their specs: a job's parsed view is cached (spec_view.c), and a
+     * pipeline of N jobs would read N specs at each of its N jobs' events; the specs are
+     * read (once, all of them) only when a view is not cached */
+    if ((rc = sl_store_job_list_by_pipeline_no_spec(s->st, pipeline_id, &jobs, &n, err)) < 0)
         goto out;
     if (n == 0) /* a pipeline that failed to compile: nothing to schedule */
         goto out;
@@ -251,7 +281,14 @@ static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, si
     for (size_t i = 0; i < n; i++) {
         struct srv_spec_view v;
         struct sl_error verr = SL_ERROR_INIT;
-        bool fits = sl_srv_spec_view_get(s->spec_views, jobs[i].id, jobs[i].spec, &v, &verr) == 0;
+        bool fits = sl_srv_spec_view_cached(s->spec_views, jobs[i].id, &v);
+        if (!fits && !with_specs) {
+            if ((rc = specs_of(s, pipeline_id, jobs, n, err)) < 0)
+                goto out;
+            with_specs = true;
+        }
+        if (!fits)
+            fits = sl_srv_spec_view_get(s->spec_views, jobs[i].id, jobs[i].spec, &v, &verr) == 0;
         if (fits && !view_fits(&v, &jobs[i], i, n)) {
             sl_srv_spec_view_release(&v);
             fits = false;

@@ -522,6 +522,14 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
 static int pipeline_runs(void *arg, const struct sl_store_job *job, struct sl_error *err)
 {
     struct sl_server *s = arg;
+    /* already running (every claim but a pipeline's first): a settle would read all its
+     * jobs to find that out again (a pipeline of N jobs, N times) */
+    struct sl_store_pipeline p = {0};
+    bool running = sl_store_pipeline_get(s->st, job->pipeline_id, &p, NULL) == 0 &&
+                   !strcmp(p.status, "running") && p.started_at && !p.hold_reason;
+    sl_store_pipeline_release(&p);
+    if (running)
+        return 0;
     int rc = sl_srv_transition(s, job->pipeline_id, SRV_EV_SETTLE, 0, NULL, false, err);
     if (rc < 0) {
         atomic_fetch_add(&s->metrics.store_errors, 1);

@@ -189,21 +189,45 @@ int sl_db_jobs_select(struct sl_store *st, const char *tail, const struct db_val
     return rc;
 }
 
-int sl_store_job_list_by_pipeline(struct sl_store *st, int64_t pipeline_id,
-                                  struct sl_store_job **out, size_t *n, struct sl_error *err)
+/* JOB_COLS with NULL for the spec (kilobytes a job, of which a transition needs none once
+ * its parsed view is cached): read_job makes it "" */
+#define JOB_COLS_NO_SPEC                                                                           \
+    "id, pipeline_id, position, name, stage, stage_idx, status, run_when, allow_failure, "         \
+    "attempt, retry, NULL, failure_reason, exit_code, coverage, created_at, queued_at, "           \
+    "started_at, finished_at, due_at, runner_id, lease_deadline, retried_position, "               \
+    "cancel_requested_at, resource_group_id"
+
+static int list_by_pipeline(struct sl_store *st, const char *sql, int64_t pipeline_id,
+                            struct sl_store_job **out, size_t *n, struct sl_error *err)
 {
     struct db_rows rows = {0};
     struct db_value v = db_int(pipeline_id);
-    int rc = sl_db_run(st, false,
-                       "SELECT " JOB_COLS " FROM jobs WHERE pipeline_id = ? AND retried_position "
-                       "IS NULL ORDER BY position",
-                       &v, 1, &rows, NULL, err);
+    int rc = sl_db_run(st, false, sql, &v, 1, &rows, NULL, err);
     if (rc == 0) {
         *out = read_jobs(&rows);
         *n = rows.nrows;
     }
     sl_db_rows_release(&rows);
     return rc;
+}
+
+int sl_store_job_list_by_pipeline(struct sl_store *st, int64_t pipeline_id,
+                                  struct sl_store_job **out, size_t *n, struct sl_error *err)
+{
+    return list_by_pipeline(st,
+                            "SELECT " JOB_COLS " FROM jobs WHERE pipeline_id = ? AND "
+                            "retried_position IS NULL ORDER BY position",
+                            pipeline_id, out, n, err);
+}
+
+int sl_store_job_list_by_pipeline_no_spec(struct sl_store *st, int64_t pipeline_id,
+                                          struct sl_store_job **out, size_t *n,
+                                          struct sl_error *err)
+{
+    return list_by_pipeline(st,
+                            "SELECT " JOB_COLS_NO_SPEC " FROM jobs WHERE pipeline_id = ? AND "
+                            "retried_position IS NULL ORDER BY position",
+                            pipeline_id, out, n, err);
 }
 
 int sl_store_job_list_attempts(struct sl_store *st, int64_t pipeline_id, struct sl_store_job **out,

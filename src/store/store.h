@@ -264,6 +264,11 @@ int sl_store_job_get_current(struct sl_store *st, int64_t id, struct sl_store_jo
  * of each planned job, never a retried one. Tags not filled. */
 int sl_store_job_list_by_pipeline(struct sl_store *st, int64_t pipeline_id,
                                   struct sl_store_job **out, size_t *n, struct sl_error *err);
+/* As sl_store_job_list_by_pipeline without the jobs' specs (each job's spec is ""): what a
+ * transition reads at each event, whose specs' parsed views are cached (spec_view.c). */
+int sl_store_job_list_by_pipeline_no_spec(struct sl_store *st, int64_t pipeline_id,
+                                          struct sl_store_job **out, size_t *n,
+                                          struct sl_error *err);
 /* As sl_store_job_list_by_pipeline with the retried attempts too, each before the attempts
  * that followed it (by position, then id; at most 4 x SL_STORE_PIPELINE_JOBS_MAX rows). */
 int sl_store_job_list_attempts(struct sl_store *st, int64_t pipeline_id, struct sl_store_job **out,
