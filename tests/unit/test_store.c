@@ -1754,6 +1754,70 @@ STORE_TEST(migrate_from_older_schema)
     CHECK(names_ok);
 }
 
+/* 0081: the jobs' token and resource-group indexes hold only rows that have one. A
+ * database of version 80 with a claimed job (a token) and pending ones (none) migrates; the
+ * token still finds its job, a new claim's does too, two jobs cannot share a token, and both
+ * indexes are partial. */
+STORE_TEST(migrate_partial_job_indexes)
+{
+    CHECK_OK(drop_every_table(st));
+    struct sl_store *old = NULL, *cur = NULL;
+    struct sl_store_options opts = {.migrate_to = 80};
+    CHECK_OK(sl_store_open_with(&old, url, &opts, &e_));
+    int64_t proj = make_project(old, "kept");
+    int64_t pl = make_pipeline(old, proj, 3, "pending", 10);
+    struct sl_store_claim c = {
+        .worker_id = "w", .untagged = true, .lease_seconds = 600, .now = 100};
+    struct sl_store_job j1 = {0}, j2 = {0}, got1 = {0}, got2 = {0};
+    char *tok1 = NULL, *tok2 = NULL;
+    int claimed1 = sl_store_claim(old, &c, &j1, &tok1, NULL);
+    sl_store_close(old);
+    CHECK(pl > 0);
+    CHECK_INT_EQ(claimed1, 1);
+
+    CHECK_OK(sl_store_open(&cur, url, &e_));
+    int v = 0;
+    int rc_v = sl_store_schema_version(cur, &v, NULL);
+    int rc1 = sl_store_job_token_lookup(cur, tok1, &got1, NULL);
+    int claimed2 = sl_store_claim(cur, &c, &j2, &tok2, NULL);
+    int rc2 = claimed2 == 1 ? sl_store_job_token_lookup(cur, tok2, &got2, NULL) : -1;
+    struct db_value dv[] = {db_int(j1.id), db_int(j2.id)};
+    int rc_dup = sl_db_run(cur, true,
+                           "UPDATE jobs SET job_token_hash = (SELECT job_token_hash FROM jobs "
+                           "WHERE id = ?) WHERE id = ?",
+                           dv, 2, NULL, NULL, NULL);
+    bool sqlite = sl_streq(sl_store_backend(cur), "sqlite");
+    const char *q = sqlite ? "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?"
+                           : "SELECT indexdef FROM pg_indexes WHERE indexname = ?";
+    bool partial[2] = {false, false};
+    const char *names[2] = {"jobs_by_token", "jobs_by_resource_group"};
+    for (size_t i = 0; i < 2; i++) {
+        struct db_rows rows = {0};
+        struct db_value nv = db_text(names[i]);
+        if (sl_db_run(cur, false, q, &nv, 1, &rows, NULL, NULL) == 0 && rows.nrows == 1)
+            partial[i] = strstr(sl_db_cell(&rows, 0, 0)->data, "WHERE") != NULL;
+        sl_db_rows_release(&rows);
+    }
+    sl_store_close(cur);
+    CHECK_INT_EQ(rc_v, 0);
+    CHECK_INT_EQ(v, sl_store_latest_version());
+    CHECK_INT_EQ(rc1, 0);
+    CHECK_INT_EQ(got1.id, j1.id);
+    CHECK_INT_EQ(claimed2, 1);
+    CHECK_INT_EQ(rc2, 0);
+    CHECK_INT_EQ(got2.id, j2.id);
+    CHECK(j1.id != j2.id);
+    CHECK_INT_EQ(rc_dup, SL_EEXISTS);
+    CHECK(partial[0]);
+    CHECK(partial[1]);
+    free(tok1);
+    free(tok2);
+    sl_store_job_release(&j1);
+    sl_store_job_release(&j2);
+    sl_store_job_release(&got1);
+    sl_store_job_release(&got2);
+}
+
 STORE_TEST(newer_schema_refused)
 {
     struct db_value v[] = {db_int(999), db_text("from_the_future"), db_int(1)};
