@@ -145,6 +145,16 @@ body=$(cat "$tmp/body")
 expect "repo_url: a second check while one waits: 503 busy with Retry-After" "503 1 1" "$code $(grep -c '"busy"' <<<"$body") $(grep -ci '^retry-after:' "$tmp/headers")" "$body"
 req GET /api/v1/projects "$viewer"
 expect "... and the rest of the API answers meanwhile" 200 "$code"
+# ... on new connections, one after another, while that handler still holds its pool thread
+# (the listen socket is in each pool thread's epoll set exclusive, src/server/http.c: a
+# connection wakes a thread that waits, never only the busy one)
+answered=0
+for _ in $(seq 20); do
+  req GET /healthz ""
+  [[ $code == 200 ]] && answered=$((answered + 1))
+done
+still=$(kill -0 "$waiter" 2>/dev/null && echo waiting || echo done)
+expect "... 20 new connections answered while the slow request still waits" "20 waiting" "$answered $still"
 wait "$waiter"
 expect "repo_url: a remote that never answers: 400 once the check gives up" "400 1" "$(cat "$tmp/silent.code") $(grep -c 'repo_url cannot be read: no answer within 10 s' "$tmp/silent.body")" "$(cat "$tmp/silent.body")"
 kill "$silent"; wait "$silent" 2>/dev/null
