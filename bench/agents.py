@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench/agents.py SLUICE [AGENTS] [SAMPLES] [JOBS] [wait|poll]: jobs through `sluice agent`s.
+"""bench/agents.py SLUICE [AGENTS] [SAMPLES] [JOBS] [wait|poll] [keep|new]: jobs through `sluice agent`s.
 
 Starts `sluice serve --workers 0` (SQLite in a temporary directory) and AGENTS agents
 (default 20, concurrency 1 each, shell executor) long-polling it, then measures:
@@ -19,9 +19,13 @@ changes: two or three per pipeline), as `laminarc run` waits without polling; wi
 polls every 5 ms instead, as before (a server older than ?wait= needs `poll`: it would answer
 the waits at once and the bench would spin).
 
+The client holds one keep-alive connection per pipeline for its POST and its waits (`keep`,
+the default), as `laminarc run` uses one connection per run and the agents keep theirs; `new`
+opens a connection for each request, as the bench did before (Python's urllib).
+
 Figures only; they go in bench/README.md by hand.
 """
-import datetime, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
+import datetime, http.client, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
 
 sluice = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build/release/sluice")
 nagents = int(sys.argv[2]) if len(sys.argv) > 2 else 20
@@ -30,6 +34,9 @@ njobs = int(sys.argv[4]) if len(sys.argv) > 4 else 200
 mode = sys.argv[5] if len(sys.argv) > 5 else "wait"
 if mode not in ("wait", "poll"):
     raise SystemExit(f"the mode is wait or poll, not {mode}")
+conns = sys.argv[6] if len(sys.argv) > 6 else "keep"
+if conns not in ("keep", "new"):
+    raise SystemExit(f"the connections are keep or new, not {conns}")
 tmp = tempfile.mkdtemp(prefix="bench-agents-")
 procs = []
 TICK = os.sysconf("SC_CLK_TCK")
@@ -40,7 +47,18 @@ def cpu_s(pid):
     return (int(f[11]) + int(f[12])) / TICK
 
 
-def api(method, path, token, body=None):
+def api(method, path, token, body=None, conn=None):
+    """One request; on CONN (an http.client.HTTPConnection kept alive) when given, else on a
+    new connection (urllib, which closes it)."""
+    if conn is not None:
+        conn.request(method, path, body=json.dumps(body).encode() if body is not None else None,
+                     headers={"Authorization": "Bearer " + token,
+                              "Content-Type": "application/json"})
+        r = conn.getresponse()
+        data = r.read()
+        if r.status >= 400:
+            raise SystemExit(f"{method} {path}: {r.status} {data!r}")
+        return json.loads(data or b"null")
     req = urllib.request.Request(url + path, method=method,
                                  data=json.dumps(body).encode() if body is not None else None,
                                  headers={"Authorization": "Bearer " + token,
@@ -60,11 +78,19 @@ def commit(yml):
     git("commit", "-qm", "bench")
 
 
-def wait_pipeline(pid_, admin, bound=600):
+def connect():
+    """The connection for one pipeline's requests: kept alive (`keep`), or None (`new`)."""
+    if conns == "new":
+        return None
+    host, port = url.split("//")[1].rsplit(":", 1)
+    return http.client.HTTPConnection(host, int(port))
+
+
+def wait_pipeline(pid_, admin, conn=None, bound=600):
     end = time.time() + bound
     while time.time() < end:
         p = api("GET", f"/api/v1/pipelines/{pid_}" + ("?wait=60" if mode == "wait" else ""),
-                admin)
+                admin, conn=conn)
         if p["status"] in ("success", "failed", "canceled"):
             return p
         if mode == "poll":
@@ -129,16 +155,20 @@ try:
     c0 = cpu_s(srv.pid)
     for i in range(samples):
         t_start = time.time()
-        p = api("POST", f"/api/v1/projects/{proj}/pipelines", admin, {"ref": "main"})
+        conn = connect()
+        p = api("POST", f"/api/v1/projects/{proj}/pipelines", admin, {"ref": "main"}, conn)
         if not p.get("jobs"):
             raise SystemExit(f"no job in the pipeline: {p}")
         posted[p["jobs"][0]["id"]] = time.time()
         started[p["jobs"][0]["id"]] = t_start
-        wait_pipeline(p["id"], admin)
+        wait_pipeline(p["id"], admin, conn)
+        if conn is not None:
+            conn.close()
     one = (cpu_s(srv.pid) - c0) * 1000 / samples
     print(f"server CPU per one-job pipeline (created, fetched, planned, dispatched, its trace "
           f"and end stored, {'waited for with ?wait=' if mode == 'wait' else 'polled every 5 ms'} "
-          f"until done): {one:.2f} ms")
+          f"until done, {'one connection' if conns == 'keep' else 'a connection per request'}"
+          f"): {one:.2f} ms")
     got = received_times()
     # the job is queued inside the POST (after the fetch and the plan), so the truth lies
     # between "from the POST's answer" (may even be negative) and "from the POST's start"
@@ -151,8 +181,11 @@ try:
     commit(f"many:\n  parallel: {njobs}\n  script: ['true']\n")
     c0 = cpu_s(srv.pid)
     t0 = time.time()
-    p = api("POST", f"/api/v1/projects/{proj}/pipelines", admin, {"ref": "main"})
-    p = wait_pipeline(p["id"], admin)
+    conn = connect()
+    p = api("POST", f"/api/v1/projects/{proj}/pipelines", admin, {"ref": "main"}, conn)
+    p = wait_pipeline(p["id"], admin, conn)
+    if conn is not None:
+        conn.close()
     dt = time.time() - t0
     used = cpu_s(srv.pid) - c0
     print(f"throughput: {njobs} jobs on {nagents} agents in {dt:.2f} s = {njobs / dt:.1f} jobs/s "
