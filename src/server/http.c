@@ -14,9 +14,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <dirent.h>
 #include <microhttpd.h>
-#include <sys/epoll.h>
 
 /* Per connection: the body as it arrives. */
 struct conn_ctx {
@@ -658,62 +656,6 @@ int sl_srv_http_bind(struct sl_server *s, const char *where, struct sl_error *er
     return 0;
 }
 
-/* Each of libmicrohttpd's pool threads has its own epoll set, and 0.9.75 puts the listen
- * socket in each without EPOLLEXCLUSIVE: every new connection wakes every idle pool thread,
- * one accepts it and the others find nothing (accept4 EAGAIN) and wait again. This puts the
- * listen socket back in each set exclusive (same events, same data), so that a connection
- * wakes one waiting thread. A thread busy in a handler is not waiting: the kernel then wakes
- * another (an exclusive entry whose set has no waiter does not count as a wake-up), so the
- * pool's concurrency is kept. The sets are found by their fdinfo (the kernel's list of each
- * epoll set's entries: "tfd: FD events: HEX data: HEX"). Anything unexpected leaves a set as
- * it was; a set whose exclusive add is refused (a kernel before 4.5) gets its entry back as
- * before. Returns the number of sets changed. */
-static int listen_exclusive(int listen_fd)
-{
-    DIR *d = opendir("/proc/self/fdinfo");
-    if (!d)
-        return 0;
-    int changed = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        char *end;
-        long fd = strtol(de->d_name, &end, 10);
-        if (*end || end == de->d_name || fd < 0 || fd == listen_fd || fd == dirfd(d))
-            continue;
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/self/fdinfo/%ld", fd);
-        FILE *f = fopen(path, "re");
-        if (!f)
-            continue;
-        char line[256];
-        bool found = false;
-        unsigned events = 0;
-        unsigned long long data = 0;
-        while (!found && fgets(line, sizeof(line), f)) {
-            int tfd;
-            found = sscanf(line, "tfd: %d events: %x data: %llx", &tfd, &events, &data) == 3 &&
-                    tfd == listen_fd;
-        }
-        fclose(f);
-        /* EPOLLIN as libmicrohttpd asked (the kernel shows EPOLLERR and EPOLLHUP with it) */
-        if (!found || (events & ~(unsigned)(EPOLLERR | EPOLLHUP)) != EPOLLIN)
-            continue;
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u64 = data};
-        if (epoll_ctl((int)fd, EPOLL_CTL_DEL, listen_fd, NULL) < 0)
-            continue;
-        if (epoll_ctl((int)fd, EPOLL_CTL_ADD, listen_fd, &ev) == 0) {
-            changed++;
-        } else {
-            ev.events = EPOLLIN;
-            if (epoll_ctl((int)fd, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
-                sl_log(SL_LOG_ERROR, "cannot put the listen socket back in a pool thread's set",
-                       "error", strerror(errno), NULL);
-        }
-    }
-    closedir(d);
-    return changed;
-}
-
 int sl_srv_http_start(struct sl_server *s, int threads, struct sl_error *err)
 {
     sl_streams_init(s);
@@ -727,9 +669,6 @@ int sl_srv_http_start(struct sl_server *s, int threads, struct sl_error *err)
         MHD_OPTION_END);
     if (!s->daemon)
         return sl_error_set(err, SL_EIO, "cannot serve HTTP on %s", s->address);
-    char n[16];
-    snprintf(n, sizeof(n), "%d", listen_exclusive(s->listen_fd));
-    sl_log(SL_LOG_DEBUG, "listen socket exclusive", "threads", n, NULL);
     s->listen_fd = -1; /* the daemon's now: MHD_stop_daemon closes it */
     return 0;
 }

@@ -146,8 +146,7 @@ expect "repo_url: a second check while one waits: 503 busy with Retry-After" "50
 req GET /api/v1/projects "$viewer"
 expect "... and the rest of the API answers meanwhile" 200 "$code"
 # ... on new connections, one after another, while that handler still holds its pool thread
-# (the listen socket is in each pool thread's epoll set exclusive, src/server/http.c: a
-# connection wakes a thread that waits, never only the busy one)
+# (the other pool thread answers them: the pool's concurrency, which a pool of one lacks)
 answered=0
 for _ in $(seq 20); do
   req GET /healthz ""
