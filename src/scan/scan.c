@@ -907,12 +907,43 @@ size_t sl_scan_newlines(const char *p, size_t n)
  * [A-Za-z0-9_.-] (23 after "passw"), an optional quote, white space (newlines too), and `=` or
  * `:` (of `=`, `:`, `=>`, `:=`). That class, the quotes, the white space and the separators are
  * none of each other, so the class's run from the keyword's end must be the whole run there.
+ * After the separator come white space, an optional quote and the value: a run of 16 to 128
+ * bytes of [A-Za-z0-9+/_=.-] that the class does not go on after. The value's place is fixed
+ * by the separator taken (`=>` and `:=` or their first byte alone: a value may start with `=`),
+ * as white space and quotes are not in its class, so a run there of fewer than 16 is no match
+ * (most keyword lines with an assignment say `token_ttl=3600` or `key: ${VAR}`).
  * True (the regex decides) on any byte of 0x80 or more on the way (in UTF mode `(?i)` folds the
- * Kelvin sign and the long s into the class) and when LIM comes first. */
+ * Kelvin sign and the long s into the classes) and when LIM comes first. */
 static inline bool in_class(unsigned char c)
 {
     return (c >= '0' && c <= '9') || (fold(c) >= 'a' && fold(c) <= 'z') || c == '_' || c == '.' ||
            c == '-';
+}
+
+static inline bool in_value(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '+' ||
+           c == '/' || c == '_' || c == '=' || c == '.' || c == '-';
+}
+
+static inline bool is_space(char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* Whether a value of 16 or more may start after the separator's end Q (below LIM). */
+static bool may_value(const char *text, size_t lim, size_t q)
+{
+    while (q < lim && is_space(text[q]))
+        q++;
+    if (q < lim && (text[q] == '\'' || text[q] == '"'))
+        q++;
+    for (size_t run = 0;; run++, q++) {
+        if (q >= lim || (unsigned char)text[q] >= 0x80 || run >= 16)
+            return true;
+        if (!in_value((unsigned char)text[q]))
+            return false;
+    }
 }
 
 static bool may_assign(const char *text, size_t lim, size_t p, const char *word, size_t wlen)
@@ -930,9 +961,15 @@ static bool may_assign(const char *text, size_t lim, size_t p, const char *word,
     }
     if (q < lim && (text[q] == '\'' || text[q] == '"'))
         q++;
-    while (q < lim && (text[q] == ' ' || (text[q] >= '\t' && text[q] <= '\r')))
+    while (q < lim && is_space(text[q]))
         q++;
-    return q >= lim || text[q] == '=' || text[q] == ':' || (unsigned char)text[q] >= 0x80;
+    if (q >= lim || (unsigned char)text[q] >= 0x80)
+        return true;
+    if (text[q] != '=' && text[q] != ':')
+        return false;
+    /* `=` or `:` alone, or `=>` or `:=` */
+    bool two = q + 1 < lim && text[q + 1] == (text[q] == '=' ? '>' : '=');
+    return q + 1 >= lim || may_value(text, lim, q + 1) || (two && may_value(text, lim, q + 2));
 }
 
 /* Whether any byte of T[0..N) is 0x80 or more. */

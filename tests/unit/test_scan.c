@@ -608,8 +608,9 @@ TEST(findings_of_several_rules_have_their_lines)
  * rule with one keyword more (no check: the regex on every keyword line) finds, at the same
  * places and lines. The lines mix the rule's words (in any case, after api, api_, api-) with
  * runs of its class around the 20 it allows, quotes, white space across lines, separators and
- * not, and bytes a caseless UTF-8 regex folds into its class or words (the Kelvin sign, the
- * long s). */
+ * not, values of 15, 16 and over 128 bytes (after `=>` and `:=` too, quoted or not, starting
+ * with `=` or `>`), and bytes a caseless UTF-8 regex folds into its class or words (the
+ * Kelvin sign, the long s). */
 struct all_found {
     struct sl_scan_finding *f;
     size_t n, cap;
@@ -681,12 +682,25 @@ TEST(the_generic_rules_check_skips_only_lines_it_cannot_match)
     static const char *const quotes[] = {"", "'", "\"", "''"};
     static const char *const spaces[] = {"", " ", "\n", " \n\t ", "\r\n", "\v\f", "\xc2\xa0"};
     static const char *const seps[] = {"=", ":", "=>", ":=", " ", "-", "is", ""};
-    static const char *const values[] = {"aB3dE5fG7hJ9kL1mN2pQ", "short",
-                                         "\"xY9zW8vU7tS6rR5qP4oN3mM2\"", "${VAR_NAME_X}"};
+    static const char *const values[] = {"aB3dE5fG7hJ9kL1mN2pQ",
+                                         "short",
+                                         "\"xY9zW8vU7tS6rR5qP4oN3mM2\"",
+                                         "${VAR_NAME_X}",
+                                         "3600",
+                                         "Zq8/Wm+R3v.T_k-9",
+                                         "Zq8/Wm+R3v.T_k-",
+                                         "=Zq8/Wm+R3v.T_k-",
+                                         ">Zq8/Wm+R3v.T_k-9x",
+                                         "'Zq8/Wm+R3v.T_k-9 tail",
+                                         " \"Zq8/Wm+R3v.T_kx",
+                                         "Zq8/Wm+R3v\xe2\x84\xaaT_k-9w",
+                                         "Zq8/Wm+R3v.T_k-9aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                                         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                                         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
     struct sl_str text = SL_STR_INIT;
     unsigned long x = 88172645463325252UL;
 #define PICK(a) (a)[next_random(&x) % SL_ARRAY_LEN(a)]
-    for (int i = 0; i < 20000; i++) {
+    for (int i = 0; i < 40000; i++) {
         const char *p[8] = {PICK(before), PICK(words), PICK(runs),   PICK(quotes),
                             PICK(spaces), PICK(seps),  PICK(spaces), PICK(values)};
         sl_str_addf(&text, "[%d] %s%s%s%s%s%s%s%s\n", i, p[0], p[1], p[2], p[3], p[4], p[5], p[6],
