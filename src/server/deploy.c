@@ -323,19 +323,30 @@ static int follow_stop(struct sl_server *s, const struct sl_store_environment_jo
     return rc;
 }
 
+/* The job of environment job EJ (read by the caller) now has status JOB_STATUS. */
+static void job_moved_of(struct sl_server *s, const struct sl_store_environment_job *ej,
+                         const char *job_status)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    int64_t now = sl_time_now_ms();
+    int rc = 0;
+    if (!strcmp(ej->action, "start"))
+        rc = follow_start(s, ej, job_status, now, &err);
+    else if (!strcmp(ej->action, "stop"))
+        rc = follow_stop(s, ej, job_status, now, &err);
+    if (rc < 0)
+        log_store_error(s, "cannot record a deployment's status", &err);
+    sl_error_release(&err);
+}
+
 void sl_srv_deploy_job_moved(struct sl_server *s, int64_t job_id, const char *job_status)
 {
     struct sl_store_environment_job ej = {0};
     struct sl_error err = SL_ERROR_INIT;
-    int64_t now = sl_time_now_ms();
     int rc = sl_store_environment_job_get(s->st, job_id, &ej, &err);
-    if (rc == SL_ENOENT)
-        rc = 0;
-    else if (rc == 0 && !strcmp(ej.action, "start"))
-        rc = follow_start(s, &ej, job_status, now, &err);
-    else if (rc == 0 && !strcmp(ej.action, "stop"))
-        rc = follow_stop(s, &ej, job_status, now, &err);
-    if (rc < 0)
+    if (rc == 0)
+        job_moved_of(s, &ej, job_status);
+    else if (rc != SL_ENOENT)
         log_store_error(s, "cannot record a deployment's status", &err);
     sl_store_environment_job_release(&ej);
     sl_error_release(&err);
@@ -399,10 +410,11 @@ static void fail_unrun(struct sl_server *s, const struct sl_store_job *job, cons
     sl_error_release(&err);
 }
 
-bool sl_srv_deploy_refuse(struct sl_server *s, const struct sl_store_job *job,
-                          const char *worker_id)
+/* Whether claimed JOB of environment job EJ (a start, read by the caller) is refused
+ * (sl_srv_deploy_claimed), failed then. */
+static bool refuse_of(struct sl_server *s, const struct sl_store_job *job, const char *worker_id,
+                      const struct sl_store_environment_job *ej)
 {
-    struct sl_store_environment_job ej = {0};
     struct sl_store_deployment d = {0}, last = {0};
     struct sl_store_environment e = {0};
     struct sl_store_protected_env rule = {0};
@@ -410,8 +422,6 @@ bool sl_srv_deploy_refuse(struct sl_server *s, const struct sl_store_job *job,
     bool refuse = false;
     char line[512];
 
-    if (sl_store_environment_job_get(s->st, job->id, &ej, &err) < 0 || strcmp(ej.action, "start"))
-        goto out;
     if (sl_store_deployment_get_by_job(s->st, job->id, &d, &err) < 0)
         goto out;
     if (!strcmp(d.status, "failed") && d.required_approvals > 0) {
@@ -421,7 +431,7 @@ bool sl_srv_deploy_refuse(struct sl_server *s, const struct sl_store_job *job,
                    "ERROR: The deployment was rejected by its approvers.\n");
         goto out;
     }
-    if (sl_store_environment_get(s->st, ej.environment_id, &e, &err) < 0)
+    if (sl_store_environment_get(s->st, ej->environment_id, &e, &err) < 0)
         goto out;
     /* GitLab drops a job of a protected environment its user may not deploy to when it
      * would be enqueued: here when it is claimed, before anything of it runs */
@@ -454,11 +464,29 @@ bool sl_srv_deploy_refuse(struct sl_server *s, const struct sl_store_job *job,
              e.name, (long long)last.iid, (long long)last.pipeline_id, (long long)d.pipeline_id);
     fail_unrun(s, job, worker_id, SL_SCHED_FAILURE_FORWARD_DEPLOYMENT, line);
 out:
-    sl_store_environment_job_release(&ej);
     sl_store_deployment_release(&d);
     sl_store_deployment_release(&last);
     sl_store_environment_release(&e);
     sl_store_protected_env_release(&rule);
+    sl_error_release(&err);
+    return refuse;
+}
+
+bool sl_srv_deploy_claimed(struct sl_server *s, const struct sl_store_job *job,
+                           const char *worker_id)
+{
+    struct sl_store_environment_job ej = {0};
+    struct sl_error err = SL_ERROR_INIT;
+    bool refuse = false;
+    int rc = sl_store_environment_job_get(s->st, job->id, &ej, &err);
+    if (rc == 0) {
+        refuse = !strcmp(ej.action, "start") && refuse_of(s, job, worker_id, &ej);
+        if (!refuse)
+            job_moved_of(s, &ej, "running");
+    } else if (rc != SL_ENOENT) {
+        log_store_error(s, "cannot record a deployment's status", &err);
+    }
+    sl_store_environment_job_release(&ej);
     sl_error_release(&err);
     return refuse;
 }

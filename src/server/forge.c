@@ -150,31 +150,52 @@ void sl_srv_job_reported(struct sl_server *s, int64_t job_id)
 {
     struct sl_error err = SL_ERROR_INIT;
     struct sl_store_job j = {0};
-    struct sl_store_pipeline p = {0};
-    struct sl_store_forge f = {0};
     int rc = sl_store_job_get(s->st, job_id, &j, &err);
+    if (rc == 0) {
+        sl_srv_job_reported_of(s, &j, NULL);
+    } else if (rc != SL_ENOENT) {
+        atomic_fetch_add(&s->metrics.store_errors, 1);
+        sl_log(SL_LOG_ERROR, "cannot queue a job's commit status", "error", sl_error_format(&err),
+               NULL);
+    }
+    sl_store_job_release(&j);
+    sl_error_release(&err);
+}
+
+void sl_srv_job_reported_of(struct sl_server *s, const struct sl_store_job *job,
+                            const struct sl_store_pipeline *pipeline)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_store_pipeline read = {0};
+    struct sl_store_forge f = {0};
+    const struct sl_store_job *jp = job;
+    const struct sl_store_pipeline *pp = pipeline;
+    int rc = 0;
+    if (!pp) {
+        rc = sl_store_pipeline_get(s->st, job->pipeline_id, &read, &err);
+        pp = &read;
+    }
     if (rc == 0)
-        rc = sl_store_pipeline_get(s->st, j.pipeline_id, &p, &err);
-    if (rc == 0)
-        rc = sl_store_forge_get(s->st, p.project_id, false, &f, &err);
+        rc = sl_store_forge_get(s->st, pp->project_id, false, &f, &err);
     if (rc == SL_ENOENT) {
         rc = 0;
         goto out;
     }
     const struct forge_kind *fk = rc == 0 ? forge_kind(f.kind) : NULL;
     /* a job that never starts (skipped, manual, created) must not leave the commit pending */
-    bool shown = !strcmp(j.status, "pending") || !strcmp(j.status, "running") ||
-                 !strcmp(j.status, "success") || !strcmp(j.status, "failed") ||
-                 !strcmp(j.status, "canceled");
-    if (rc < 0 || !fk || !f.per_job || !shown || p.parent_pipeline_id || !*p.sha)
+    bool shown = !strcmp(jp->status, "pending") || !strcmp(jp->status, "running") ||
+                 !strcmp(jp->status, "success") || !strcmp(jp->status, "failed") ||
+                 !strcmp(jp->status, "canceled");
+    if (rc < 0 || !fk || !f.per_job || !shown || pp->parent_pipeline_id || !pp->sha || !*pp->sha)
         goto out;
     /* an allowed failure does not fail the commit, as it does not fail the pipeline */
-    bool allowed = !strcmp(j.status, "failed") && j.allow_failure;
-    const char *state = forge_state(fk, allowed ? "success" : j.status);
-    char *ctx = sl_xasprintf("sluice/job/%.*s", CONTEXT_MAX - 11, j.name);
-    char *link = sl_xasprintf("%s/jobs/%" PRId64, s->external_url, j.id);
-    char *desc = sl_xasprintf("The job %s%s", verb(j.status), allowed ? " (allowed to fail)" : "");
-    rc = queue_status(s, &f, fk, &p, state, ctx, link, desc, &err);
+    bool allowed = !strcmp(jp->status, "failed") && jp->allow_failure;
+    const char *state = forge_state(fk, allowed ? "success" : jp->status);
+    char *ctx = sl_xasprintf("sluice/job/%.*s", CONTEXT_MAX - 11, jp->name);
+    char *link = sl_xasprintf("%s/jobs/%" PRId64, s->external_url, jp->id);
+    char *desc =
+        sl_xasprintf("The job %s%s", verb(jp->status), allowed ? " (allowed to fail)" : "");
+    rc = queue_status(s, &f, fk, pp, state, ctx, link, desc, &err);
     free(desc);
     free(link);
     free(ctx);
@@ -185,8 +206,7 @@ out:
                NULL);
     }
     sl_store_forge_release(&f);
-    sl_store_pipeline_release(&p);
-    sl_store_job_release(&j);
+    sl_store_pipeline_release(&read);
     sl_error_release(&err);
 }
 

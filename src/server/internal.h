@@ -625,9 +625,10 @@ void sl_srv_deploy_job_retried(struct sl_server *s, int64_t old_id, int64_t new_
  * without deploy access (protected_environment_failure), was rejected by its approvers
  * (deployment_rejected) or would deploy over a newer successful deployment
  * (forward_deployment_failure), fails it with a line in its log and returns true; the
- * caller must not run it. */
-bool sl_srv_deploy_refuse(struct sl_server *s, const struct sl_store_job *job,
-                          const char *worker_id);
+ * caller must not run it. Else its deployment and environment follow its running (as
+ * sl_srv_deploy_job_moved does), the job's environment row read once. */
+bool sl_srv_deploy_claimed(struct sl_server *s, const struct sl_store_job *job,
+                           const char *worker_id);
 /* JOB_ID is the new attempt an automatic retry (retry:) made, inside the transition's
  * transaction: when its deployment needs approvals it is blocked again and the job waits
  * for them (manual), as a retry through the API does (sl_srv_deploy_job_event). A no-op
@@ -832,6 +833,11 @@ void sl_srv_pipeline_reported(struct sl_server *s, const struct sl_store_pipelin
 /* Job JOB_ID's status changed: when its project's forge connection asks for per-job
  * statuses, queues the job's own (context sluice/job/NAME). Errors are logged. */
 void sl_srv_job_reported(struct sl_server *s, int64_t job_id);
+/* The same for the row JOB as just written (its status, name, allow_failure), of PIPELINE
+ * (read from the store when NULL; only its project, sha, ref and parent are used): the
+ * caller hands down what it read instead of its being read again. */
+void sl_srv_job_reported_of(struct sl_server *s, const struct sl_store_job *job,
+                            const struct sl_store_pipeline *pipeline);
 /* Notifications (notify.c). */
 /* Queues the notifications of finished pipeline P (failed, success, and fixed when its ref
  * had last failed) to every rule of its project that asks for them. */

@@ -70,9 +70,10 @@ static void saved_from_row(const struct sl_store_job *j, struct sl_sched_saved *
 /* A new attempt of row J (GitLab's retry: a new job, Ci::RetryJobService): J keeps the
  * outcome it has, or, still running, the one FIN (the event that ended it; NULL: none
  * known) says, and is marked retried; the copy at its position gets the machine's state. */
-static int retry_as_new_job(struct sl_server *s, struct sl_sched *m, size_t i,
-                            struct sl_store_job *j, enum sl_sched_status st,
-                            const struct srv_finish *fin, int64_t now, struct sl_error *err)
+static int retry_as_new_job(struct sl_server *s, const struct sl_store_pipeline *p,
+                            struct sl_sched *m, size_t i, struct sl_store_job *j,
+                            enum sl_sched_status st, const struct srv_finish *fin, int64_t now,
+                            struct sl_error *err)
 {
     struct sl_store_job next = {0};
     enum sl_sched_status was = SL_SCHED_CREATED;
@@ -113,7 +114,7 @@ static int retry_as_new_job(struct sl_server *s, struct sl_sched *m, size_t i,
         free(j->status);
         j->status = sl_xstrdup(next.status);
         sl_srv_deploy_job_moved(s, new_id, next.status);
-        sl_srv_job_reported(s, new_id);
+        sl_srv_job_reported_of(s, j, p);
     }
     free(old_status);
     return rc;
@@ -121,8 +122,9 @@ static int retry_as_new_job(struct sl_server *s, struct sl_sched *m, size_t i,
 
 /* Writes job I's new state from the machine into row J (read with status OLD). FIN: the
  * end of job I's attempt when that is the event (else NULL). */
-static int persist_job(struct sl_server *s, struct sl_sched *m, size_t i, struct sl_store_job *j,
-                       bool kill, const struct srv_finish *fin, int64_t now, struct sl_error *err)
+static int persist_job(struct sl_server *s, const struct sl_store_pipeline *p, struct sl_sched *m,
+                       size_t i, struct sl_store_job *j, bool kill, const struct srv_finish *fin,
+                       int64_t now, struct sl_error *err)
 {
     enum sl_sched_status st = kill ? SL_SCHED_CANCELED : sl_sched_job_status(m, i);
     int attempt = sl_sched_job_attempt(m, i);
@@ -142,7 +144,7 @@ static int persist_job(struct sl_server *s, struct sl_sched *m, size_t i, struct
         goto out;
     }
     if (attempt != j->attempt && !kill) {
-        rc = retry_as_new_job(s, m, i, j, st, fin, now, err);
+        rc = retry_as_new_job(s, p, m, i, j, st, fin, now, err);
         goto out;
     }
     free(j->status);
@@ -178,7 +180,7 @@ static int persist_job(struct sl_server *s, struct sl_sched *m, size_t i, struct
     rc = sl_store_job_update(s->st, j, old, err);
     if (rc == 0) {
         sl_srv_deploy_job_moved(s, j->id, j->status);
-        sl_srv_job_reported(s, j->id);
+        sl_srv_job_reported_of(s, j, p); /* the row as written, of the transition's pipeline */
     }
 out:
     free(old);
@@ -360,7 +362,7 @@ static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, si
     for (size_t i = 0; i < n; i++) {
         struct sl_error jerr = SL_ERROR_INIT;
         int64_t was_id = jobs[i].id;
-        int jrc = persist_job(s, m, i, &jobs[i], kill[i],
+        int jrc = persist_job(s, &p, m, i, &jobs[i], kill[i],
                               ev == SRV_EV_FINISHED && i == pos ? fin : NULL, now, &jerr);
         if (jrc == SL_EBUSY) {
             *lost_race = true; /* claimed or finished meanwhile */

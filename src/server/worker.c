@@ -556,10 +556,9 @@ int sl_srv_claim(struct sl_server *s, const char *worker_id, const char *const *
 bool sl_srv_job_claimed(struct sl_server *s, const struct sl_store_job *job, const char *worker_id)
 {
     /* refused first: a rejected deployment must not be taken for a retried one */
-    if (sl_srv_deploy_refuse(s, job, worker_id))
+    if (sl_srv_deploy_claimed(s, job, worker_id))
         return false;
-    sl_srv_deploy_job_moved(s, job->id, "running");
-    sl_srv_job_reported(s, job->id);
+    sl_srv_job_reported_of(s, job, NULL); /* the claimed row, as the claim returned it */
     return true;
 }
 
