@@ -180,7 +180,7 @@ int main(int argc, char **argv)
                     struct sl_str body = SL_STR_INIT;
                     for (size_t off = 0; off < n; off += BODY_PIECE)
                         sl_str_add(&body, log.buf + at + off, SL_MIN(BODY_PIECE, n - off));
-                    int rc = scan ? sl_srv_log_append(&s, job, body.buf, n, 0, NULL, &err)
+                    int rc = scan ? sl_srv_log_append(&s, job, 0, body.buf, n, 0, NULL, &err)
                                   : sl_store_log_append(s.st, job, body.buf, n, 0, NULL, &err);
                     sl_str_release(&body);
                     if (rc < 0) {

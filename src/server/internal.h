@@ -585,8 +585,10 @@ void sl_srv_recover_lapsed(struct sl_server *s);
 int sl_srv_claim(struct sl_server *s, const char *worker_id, const char *const *tags, size_t ntags,
                  bool untagged, struct sl_store_job *out, char **token_out, struct sl_error *err);
 /* Called with JOB just claimed (sl_srv_claim) by WORKER_ID: marks its deployment started;
- * false when the job was refused (an outdated deployment) and must not run. */
-bool sl_srv_job_claimed(struct sl_server *s, const struct sl_store_job *job, const char *worker_id);
+ * false when the job was refused (an outdated deployment) and must not run. PIPELINE: the
+ * job's pipeline row when the caller read it (NULL: read when needed). */
+bool sl_srv_job_claimed(struct sl_server *s, const struct sl_store_job *job, const char *worker_id,
+                        const struct sl_store_pipeline *pipeline);
 
 /* Environments and deployments (deploy.c, deploy_api.c). */
 /* Records the environments, environment jobs and deployments of new pipeline P (stored
@@ -854,9 +856,10 @@ void sl_srv_scan_init(struct sl_server *s);
 void sl_srv_scan_free(struct sl_server *s);
 /* sl_store_log_append, and the new text scanned for secrets (with the end of the text
  * before it, so a secret split across chunks is found): findings are stored redacted.
- * Answers what the append answered; scanning errors are logged, never returned. */
-int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, size_t len,
-                      int64_t now, int64_t *end_out, struct sl_error *err);
+ * Answers what the append answered; scanning errors are logged, never returned. PIPELINE_ID
+ * is the job's pipeline when the caller holds its row (0: the job is read for it). */
+int sl_srv_log_append(struct sl_server *s, int64_t job_id, int64_t pipeline_id, const void *data,
+                      size_t len, int64_t now, int64_t *end_out, struct sl_error *err);
 /* The log scan's caches: the last SRV_SCAN_OVERLAP bytes of the SRV_SCAN_TAILS_MAX jobs that
  * logged last, and the rules of the SRV_SCAN_RULES_MAX pipelines that logged last. */
 #define SRV_SCAN_TAILS_MAX 64

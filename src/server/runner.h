@@ -17,8 +17,9 @@
 #define SRV_LONG_POLL_MAX_S 30 /* the longest a jobs/request is held (GitLab's Workhorse: 50) */
 
 /* The job payload of JOB (claimed by RUNNER, whose job token is TOKEN) into *OUT (caller
- * decrefs). */
+ * decrefs). PIPELINE: the job's pipeline row when the caller read it (NULL: read here). */
 int sl_srv_runner_payload(struct sl_server *s, const struct sl_store_job *job,
+                          const struct sl_store_pipeline *pipeline,
                           const struct sl_store_runner *runner, const char *token, json_t **out,
                           struct sl_error *err);
 

@@ -190,10 +190,11 @@ static bool hand_over(struct req *r, const struct sl_store_runner *rn)
 {
     struct sl_server *s = r->s;
     struct sl_store_job job = {0};
+    struct sl_store_pipeline p = {0};
     struct sl_error err = SL_ERROR_INIT;
     char wid[48], *token = NULL;
     json_t *payload = NULL;
-    bool handed = false;
+    bool handed = false, have_p = false;
     worker_id(rn, wid);
     for (;;) {
         /* a runner without tags has rn->tags NULL, which the store reads as "no tag
@@ -209,15 +210,21 @@ static bool hand_over(struct req *r, const struct sl_store_runner *rn)
         }
         if (rc == 0)
             goto out;
-        if (sl_srv_job_claimed(s, &job, wid) && !sl_srv_job_settle_bridge(s, &job, wid))
+        /* the job's pipeline read once, for its commit status and its payload */
+        have_p = sl_store_pipeline_get(s->st, job.pipeline_id, &p, NULL) == 0;
+        if (sl_srv_job_claimed(s, &job, wid, have_p ? &p : NULL) &&
+            !sl_srv_job_settle_bridge(s, &job, wid))
             break;
         /* refused (an outdated deployment) or settled (a bridge runs no script): the next;
          * the token the claim gave it opens nothing once it is no longer running */
+        sl_store_pipeline_release(&p);
+        memset(&p, 0, sizeof(p));
+        have_p = false;
         sl_store_job_release(&job);
         free(token);
         token = NULL;
     }
-    if (sl_srv_runner_payload(s, &job, rn, token, &payload, &err) < 0) {
+    if (sl_srv_runner_payload(s, &job, have_p ? &p : NULL, rn, token, &payload, &err) < 0) {
         /* canceled in between, or unreadable: the job cannot run here; let it end as a
          * system failure rather than hang until its lease lapses */
         sl_log(SL_LOG_WARN, "cannot hand a job over", "error", sl_error_format(&err), NULL);
@@ -235,6 +242,7 @@ static bool hand_over(struct req *r, const struct sl_store_runner *rn)
     handed = true;
 out:
     free(token);
+    sl_store_pipeline_release(&p);
     sl_store_job_release(&job);
     sl_error_release(&err);
     return handed;
@@ -365,8 +373,9 @@ static int end_log(struct sl_server *s, void *arg, struct sl_error *err)
     if (json_is_string(el->trace) && (int64_t)json_string_length(el->trace) > have &&
         have <= sl_store_log_max(s->st)) {
         size_t n = json_string_length(el->trace) - (size_t)have;
-        rc = sl_srv_log_append(s, el->job->id, json_string_value(el->trace) + have, n,
-                               sl_time_now_ms(), &have, err);
+        rc =
+            sl_srv_log_append(s, el->job->id, el->job->pipeline_id,
+                              json_string_value(el->trace) + have, n, sl_time_now_ms(), &have, err);
         /* past the log cap the rest is dropped, as a PATCH's is */
         if (rc == SL_ELIMIT) {
             sl_error_release(err);
@@ -527,7 +536,8 @@ void sl_h_v4_job_trace(struct req *r)
     if (full) {
         size = end + 1;
     } else if (r->body_len) {
-        int rc = sl_srv_log_append(s, job.id, r->body, r->body_len, sl_time_now_ms(), &size, &err);
+        int rc = sl_srv_log_append(s, job.id, job.pipeline_id, r->body, r->body_len,
+                                   sl_time_now_ms(), &size, &err);
         if (rc == 0 || rc == SL_ELIMIT)
             sl_streams_log_grew(s, job.id);
         /* past the log cap the rest is dropped, as the built-in workers do */

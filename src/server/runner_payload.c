@@ -252,10 +252,11 @@ static void dotenv_variables(struct sl_server *s, const struct sl_store_job *job
 }
 
 int sl_srv_runner_payload(struct sl_server *s, const struct sl_store_job *job,
+                          const struct sl_store_pipeline *pipeline,
                           const struct sl_store_runner *runner, const char *token, json_t **out,
                           struct sl_error *err)
 {
-    struct sl_store_pipeline p = {0};
+    struct sl_store_pipeline read = {0};
     struct sl_store_project proj = {0};
     struct sl_job_decoded d;
     json_t *extra = NULL;
@@ -263,9 +264,10 @@ int sl_srv_runner_payload(struct sl_server *s, const struct sl_store_job *job,
     int rc;
 
     memset(&d, 0, sizeof(d));
-    if ((rc = sl_store_pipeline_get(s->st, job->pipeline_id, &p, err)) < 0)
+    if (!pipeline && (rc = sl_store_pipeline_get(s->st, job->pipeline_id, &read, err)) < 0)
         goto out;
-    if ((rc = sl_store_project_get(s->st, p.project_id, &proj, err)) < 0)
+    const struct sl_store_pipeline *pp = pipeline ? pipeline : &read;
+    if ((rc = sl_store_project_get(s->st, pp->project_id, &proj, err)) < 0)
         goto out;
     const char *spec = job->spec ? job->spec : "{}";
     size_t spec_len = strlen(spec);
@@ -298,8 +300,8 @@ int sl_srv_runner_payload(struct sl_server *s, const struct sl_store_job *job,
     for (size_t i = 0; i < js->nvariables; i++)
         json_array_append_new(vars,
                               variable(js->variables[i].key, js->variables[i].value, true, false));
-    dotenv_variables(s, job, extra, &p, vars);
-    if ((rc = stored_variables(s, &p, js, vars, err)) < 0) {
+    dotenv_variables(s, job, extra, pp, vars);
+    if ((rc = stored_variables(s, pp, js, vars, err)) < 0) {
         json_decref(vars);
         goto out;
     }
@@ -345,9 +347,9 @@ int sl_srv_runner_payload(struct sl_server *s, const struct sl_store_job *job,
     for (size_t i = 0; i < SL_ARRAY_LEN(failure_reasons); i++)
         json_array_append_new(reasons, json_string(failure_reasons[i]));
 
-    const char *ref = p.ref ? p.ref : "";
-    refspec = p.is_tag ? sl_xasprintf("+refs/tags/%s:refs/tags/%s", ref, ref)
-                       : sl_xasprintf("+refs/heads/%s:refs/remotes/origin/%s", ref, ref);
+    const char *ref = pp->ref ? pp->ref : "";
+    refspec = pp->is_tag ? sl_xasprintf("+refs/tags/%s:refs/tags/%s", ref, ref)
+                         : sl_xasprintf("+refs/heads/%s:refs/remotes/origin/%s", ref, ref);
     int64_t now = sl_time_now_ms();
     json_t *o = json_pack(
         "{s:I,s:s,s:b,s:{s:I,s:s,s:s,s:I,s:s,s:I},s:{s:s,s:s,s:s,s:s,s:s,s:s,s:[s],s:i},"
@@ -357,12 +359,13 @@ int sl_srv_runner_payload(struct sl_server *s, const struct sl_store_job *job,
         (json_int_t)proj.id, "project_name", proj.name, "time_in_queue_seconds",
         (json_int_t)(job->queued_at && now > job->queued_at ? (now - job->queued_at) / 1000 : 0),
         "git_info", "repo_url", repo, "repo_object_format", "sha1", "ref", ref, "sha",
-        p.sha ? p.sha : "", "before_sha",
-        p.before_sha && *p.before_sha ? p.before_sha : "0000000000000000000000000000000000000000",
-        "ref_type", p.is_tag ? "tag" : "branch", "refspecs", refspec, "depth", 20, "runner_info",
+        pp->sha ? pp->sha : "", "before_sha",
+        pp->before_sha && *pp->before_sha ? pp->before_sha
+                                          : "0000000000000000000000000000000000000000",
+        "ref_type", pp->is_tag ? "tag" : "branch", "refspecs", refspec, "depth", 20, "runner_info",
         "timeout", timeout_s, "variables", vars, "steps", steps, "image",
         js->image ? image_json(js->image, false) : json_null(), "services", services, "artifacts",
-        artifacts_json(js), "cache", cache_json(js, p.protected_known && p.protected_),
+        artifacts_json(js), "cache", cache_json(js, pp->protected_known && pp->protected_),
         "credentials", "dependencies", dependencies_json(s, job, extra, token), "features",
         "trace_sections", 1, "failure_reasons", reasons);
     if (!o) {
@@ -375,7 +378,7 @@ out:
     free(refspec);
     json_decref(extra);
     sl_job_decoded_release(&d);
-    sl_store_pipeline_release(&p);
+    sl_store_pipeline_release(&read);
     sl_store_project_release(&proj);
     return rc;
 }

@@ -222,7 +222,7 @@ static struct pipeline_rules *slot_find(struct srv_log_tails *ts, const struct r
  * the job and pipeline are read from the store, and the rule file from the project's mirror
  * when no pipeline of that commit logged lately. *KEY: the job's pipeline's (project_id 0
  * when unknown). */
-static const struct sl_scan *rules_get(struct sl_server *s, int64_t job_id,
+static const struct sl_scan *rules_get(struct sl_server *s, int64_t job_id, int64_t pipeline_id,
                                        struct pipeline_rules **slot, struct sl_scan **own,
                                        struct rules_key *key)
 {
@@ -248,8 +248,11 @@ static const struct sl_scan *rules_get(struct sl_server *s, int64_t job_id,
         struct sl_store_job j = {0};
         struct sl_store_pipeline p = {0};
         count(ts, &ts->stats.jobs_read);
-        if (sl_store_job_get(s->st, job_id, &j, &err) == 0 &&
-            sl_store_pipeline_get(s->st, j.pipeline_id, &p, &err) == 0 && p.project_id > 0) {
+        /* the job's pipeline as the caller knows it, else the job is read for it */
+        if (!pipeline_id && sl_store_job_get(s->st, job_id, &j, &err) == 0)
+            pipeline_id = j.pipeline_id;
+        if (pipeline_id && sl_store_pipeline_get(s->st, pipeline_id, &p, &err) == 0 &&
+            p.project_id > 0) {
             /* a pipeline without a commit has no rule file: kept as the project's "" key,
              * or every chunk of its jobs would look the job and pipeline up again */
             key->project_id = p.project_id;
@@ -695,8 +698,9 @@ static size_t rescan_from(const char *t, size_t n)
 
 /* The chunk appended, then scanned (with the log's end kept or read back) and its findings
  * recorded: the way before findings went into the append's transaction, and its fallback. */
-static int append_then_scan(struct sl_server *s, int64_t job_id, const void *data, size_t len,
-                            int64_t now, int64_t *end_out, struct sl_error *err)
+static int append_then_scan(struct sl_server *s, int64_t job_id, int64_t pipeline_id,
+                            const void *data, size_t len, int64_t now, int64_t *end_out,
+                            struct sl_error *err)
 {
     int64_t end = 0, lines = -1, lines_before = -1; /* before the chunk: kept with the tail */
     /* the log's newlines after the append, from the count the store makes for its line
@@ -755,7 +759,7 @@ static int append_then_scan(struct sl_server *s, int64_t job_id, const void *dat
     struct pipeline_rules *slot;
     struct sl_scan *own;
     struct rules_key key;
-    const struct sl_scan *sc = rules_get(s, job_id, &slot, &own, &key);
+    const struct sl_scan *sc = rules_get(s, job_id, pipeline_id, &slot, &own, &key);
     /* the chunk's end is the log's end (a capped log gets no more); what was read back is
      * kept whole, a chunk after the tail is added to it */
     if (whole_len)
@@ -915,13 +919,13 @@ static size_t scan_chunk(const struct sl_scan *sc, struct sl_str *carried, const
  * (which holds the store's write lock over the scan): for a chunk whose scan before the
  * append was made for another log than the append found (two appends of one job racing,
  * another server's), or that the log's cap cuts. */
-static int append_in_tx(struct sl_server *s, int64_t job_id, const void *data, size_t len,
-                        int64_t now, int64_t *end_out, struct sl_error *err)
+static int append_in_tx(struct sl_server *s, int64_t job_id, int64_t pipeline_id, const void *data,
+                        size_t len, int64_t now, int64_t *end_out, struct sl_error *err)
 {
     struct sl_error terr = SL_ERROR_INIT;
     bool tx = sl_store_tx_begin(s->st, 0, &terr) == 0; /* else this thread's is open: in it */
     sl_error_release(&terr);
-    int rc = append_then_scan(s, job_id, data, len, now, end_out, err);
+    int rc = append_then_scan(s, job_id, pipeline_id, data, len, now, end_out, err);
     if (tx) {
         bool stored = rc == 0 || rc == SL_ELIMIT; /* at the cap: what fitted and the note */
         int r = sl_store_tx_end(s->st, stored ? 0 : rc, stored ? err : NULL);
@@ -931,12 +935,12 @@ static int append_in_tx(struct sl_server *s, int64_t job_id, const void *data, s
     return rc;
 }
 
-int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, size_t len,
-                      int64_t now, int64_t *end_out, struct sl_error *err)
+int sl_srv_log_append(struct sl_server *s, int64_t job_id, int64_t pipeline_id, const void *data,
+                      size_t len, int64_t now, int64_t *end_out, struct sl_error *err)
 {
     const struct sl_scan *dsc = default_scan(s);
     if (!dsc || !s->tails || !len)
-        return append_then_scan(s, job_id, data, len, now, end_out, err);
+        return append_then_scan(s, job_id, pipeline_id, data, len, now, end_out, err);
     /* scanned first, against the log's end as it is kept (or read), outside the store's write
      * lock; then one transaction appends the chunk and records its findings, provided the log
      * still ends there */
@@ -952,12 +956,12 @@ int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, siz
     if (!before_chunk(s, job_id, &carried, &whole, &expect, room)) {
         sl_str_release(&carried);
         sl_str_release(&whole);
-        return append_in_tx(s, job_id, data, len, now, end_out, err);
+        return append_in_tx(s, job_id, pipeline_id, data, len, now, end_out, err);
     }
     struct pipeline_rules *slot;
     struct sl_scan *own;
     struct rules_key key;
-    const struct sl_scan *sc = rules_get(s, job_id, &slot, &own, &key);
+    const struct sl_scan *sc = rules_get(s, job_id, pipeline_id, &slot, &own, &key);
     struct sl_store_secret_finding *rows = NULL; /* allocated when there are findings */
     bool added[HITS_MAX];
     size_t n = scan_chunk(sc, &carried, data, len, &rows), failed = 0;
@@ -993,7 +997,7 @@ int sl_srv_log_append(struct sl_server *s, int64_t job_id, const void *data, siz
     sl_str_release(&whole);
     if (rc == SL_EBUSY) { /* the log does not end where it was scanned against, or is capped */
         sl_error_release(err);
-        rc = append_in_tx(s, job_id, data, len, now, end_out, err);
+        rc = append_in_tx(s, job_id, pipeline_id, data, len, now, end_out, err);
     }
     return rc;
 }

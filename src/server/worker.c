@@ -60,7 +60,7 @@ static void log_flush(struct worker *w)
         return;
     }
     struct sl_error err = SL_ERROR_INIT;
-    int rc = sl_srv_log_append(w->s, w->log_job, w->logbuf.buf, w->logbuf.len, sl_time_now_ms(),
+    int rc = sl_srv_log_append(w->s, w->log_job, 0, w->logbuf.buf, w->logbuf.len, sl_time_now_ms(),
                                NULL, &err);
     if (rc == 0 || rc == SL_ELIMIT)
         sl_streams_log_grew(w->s, w->log_job);
@@ -553,12 +553,13 @@ int sl_srv_claim(struct sl_server *s, const char *worker_id, const char *const *
     return sl_store_claim(s->st, &c, out, token_out, err);
 }
 
-bool sl_srv_job_claimed(struct sl_server *s, const struct sl_store_job *job, const char *worker_id)
+bool sl_srv_job_claimed(struct sl_server *s, const struct sl_store_job *job, const char *worker_id,
+                        const struct sl_store_pipeline *pipeline)
 {
     /* refused first: a rejected deployment must not be taken for a retried one */
     if (sl_srv_deploy_claimed(s, job, worker_id))
         return false;
-    sl_srv_job_reported_of(s, job, NULL); /* the claimed row, as the claim returned it */
+    sl_srv_job_reported_of(s, job, pipeline); /* the claimed row, as the claim returned it */
     return true;
 }
 
@@ -580,7 +581,8 @@ static void *worker_main(void *arg)
         w->pipeline_id = rc == 1 ? job.pipeline_id : 0;
         pthread_mutex_unlock(&w->mu);
         if (rc == 1) {
-            if (sl_srv_job_claimed(s, &job, w->id) && !sl_srv_job_settle_bridge(s, &job, w->id))
+            if (sl_srv_job_claimed(s, &job, w->id, NULL) &&
+                !sl_srv_job_settle_bridge(s, &job, w->id))
                 run_claimed(w, &job);
             pthread_mutex_lock(&w->mu);
             w->pipeline_id = 0;

@@ -89,7 +89,7 @@ static int64_t pipeline(struct fixture *f, const char *sha, int64_t *jobs, size_
 static void append(struct fixture *f, int64_t job, const char *text)
 {
     struct sl_error err = SL_ERROR_INIT;
-    CHECK_INT_EQ(sl_srv_log_append(&f->s, job, text, strlen(text), 0, NULL, &err), 0);
+    CHECK_INT_EQ(sl_srv_log_append(&f->s, job, 0, text, strlen(text), 0, NULL, &err), 0);
     sl_error_release(&err);
 }
 
@@ -193,8 +193,8 @@ TEST(a_long_log_in_small_chunks_scans_from_the_tail_it_keeps)
     }
     struct sl_error err = SL_ERROR_INIT;
     for (size_t at = 0; at < log.len; at += 1000)
-        CHECK_INT_EQ(sl_srv_log_append(&f.s, job, log.buf + at, SL_MIN((size_t)1000, log.len - at),
-                                       0, NULL, &err),
+        CHECK_INT_EQ(sl_srv_log_append(&f.s, job, 0, log.buf + at,
+                                       SL_MIN((size_t)1000, log.len - at), 0, NULL, &err),
                      0);
     sl_error_release(&err);
     CHECK_INT_EQ(findings(&f, pid, job), 4);
@@ -271,7 +271,8 @@ TEST(big_chunks_cut_mid_line_find_what_the_joined_log_holds_at_its_lines)
             sl_srv_scan_init(&f.s);
         }
         CHECK_INT_EQ(
-            sl_srv_log_append(&f.s, job, log.buf + at, SL_MIN(C, log.len - at), 0, NULL, &err), 0);
+            sl_srv_log_append(&f.s, job, 0, log.buf + at, SL_MIN(C, log.len - at), 0, NULL, &err),
+            0);
     }
     CHECK_INT_EQ(stats(&f).tails_read_back, 1);
     struct sl_store_secret_finding *fs = NULL;
