@@ -1,21 +1,31 @@
 #include "base/compat.h"
 #include "base/jsonw.h"
 
+#include <math.h>
+
 void sl_jsonw_init(struct sl_jsonw *w, struct sl_str *out)
 {
     w->out = out;
     w->start = out->len;
+    w->compact = false;
 }
 
-/* A comma before a key or an item unless it opens its container or follows a key (": "). */
+void sl_jsonw_init_compact(struct sl_jsonw *w, struct sl_str *out)
+{
+    sl_jsonw_init(w, out);
+    w->compact = true;
+}
+
+/* A comma before a key or an item unless it opens its container or follows a key (": ",
+ * or ":" compact: no value ends with a colon or a space). */
 static void sep(struct sl_jsonw *w)
 {
     struct sl_str *s = w->out;
     if (s->len == w->start)
         return;
     char last = s->buf[s->len - 1];
-    if (last != '{' && last != '[' && last != ' ')
-        sl_str_add(s, ", ", 2);
+    if (last != '{' && last != '[' && last != ' ' && last != ':')
+        sl_str_add(s, ", ", w->compact ? 1 : 2);
 }
 
 void sl_jsonw_obj(struct sl_jsonw *w)
@@ -133,7 +143,7 @@ void sl_jsonw_key(struct sl_jsonw *w, const char *key)
 {
     sep(w);
     add_string(w->out, key);
-    sl_str_add(w->out, ": ", 2);
+    sl_str_add(w->out, ": ", w->compact ? 1 : 2);
 }
 
 void sl_jsonw_str(struct sl_jsonw *w, const char *s)
@@ -165,6 +175,48 @@ void sl_jsonw_null(struct sl_jsonw *w)
 {
     sep(w);
     sl_str_add(w->out, "null", 4);
+}
+
+void sl_jsonw_real(struct sl_jsonw *w, double v, int precision)
+{
+    if (!isfinite(v)) {
+        sl_jsonw_null(w);
+        return;
+    }
+    char buf[64];
+    int n = snprintf(buf, sizeof(buf), "%.*g", precision > 0 ? precision : 17, v);
+    if (n < 0 || (size_t)n >= sizeof(buf) - 3) {
+        sl_jsonw_null(w);
+        return;
+    }
+    size_t len = (size_t)n;
+    char *dot = strchr(buf, ','); /* a locale's decimal comma, as jansson turns it back */
+    if (dot)
+        *dot = '.';
+    if (!strchr(buf, '.') && !strchr(buf, 'e')) {
+        memcpy(buf + len, ".0", 3);
+        len += 2;
+    }
+    char *e = strchr(buf, 'e');
+    if (e) { /* "1e+20" -> "1e20", "1e-05" -> "1e-5" */
+        char *start = e + 1, *end = start + 1;
+        if (*start == '-')
+            start++;
+        while (*end == '0')
+            end++;
+        if (end != start) {
+            memmove(start, end, len - (size_t)(end - buf) + 1);
+            len -= (size_t)(end - start);
+        }
+    }
+    sep(w);
+    sl_str_add(w->out, buf, len);
+}
+
+void sl_jsonw_raw(struct sl_jsonw *w, const char *json, size_t len)
+{
+    sep(w);
+    sl_str_add(w->out, json, len);
 }
 
 void sl_jsonw_strv(struct sl_jsonw *w, const char *const *v)

@@ -3,6 +3,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/diag.h"
+#include "base/jsonw.h"
 #include "base/time.h"
 #include "config/config.h"
 #include "server/flags_api.h"
@@ -353,40 +354,110 @@ static void h_project_delete(struct req *r)
 
 /* --- pipelines ------------------------------------------------------------------------ */
 
-json_t *sl_pipeline_json(const struct sl_store_pipeline *p)
+/* The answers of the hot routes (a pipeline's GET and POST, the pipeline list) are written
+ * as text (base/jsonw.h) instead of built as jansson trees and dumped: the tree's
+ * allocations, its hashing and its dump were most of the work of a pipeline's GET. The few
+ * callers that want a tree (a job's GET, which adds to it; the webhook's answer) read the
+ * text back, so each shape is written in one place. */
+
+/* JSON read back from W's text (an object, as the writers below write one). */
+static json_t *json_of_text(const struct sl_str *text)
 {
-    json_t *o = json_pack("{s:I,s:I,s:I,s:s,s:s,s:b,s:s,s:s}", "id", (json_int_t)p->id,
-                          "project_id", (json_int_t)p->project_id, "iid", (json_int_t)p->iid,
-                          "status", p->status, "ref", p->ref, "tag", p->is_tag, "sha",
-                          p->sha ? p->sha : "", "source", p->source ? p->source : "");
-    json_object_set_new(o, "created_at", time_json(p->created_at));
-    json_object_set_new(o, "started_at", time_json(p->started_at));
-    json_object_set_new(o, "finished_at", time_json(p->finished_at));
+    json_t *o = json_loadb(text->buf, text->len, 0, NULL);
+    return o ? o : json_object();
+}
+
+static void time_w(struct sl_jsonw *w, const char *key, int64_t ms)
+{
+    sl_jsonw_key(w, key);
+    if (!ms) {
+        sl_jsonw_null(w);
+        return;
+    }
+    char buf[40];
+    sl_jsonw_str(w, ISO(ms, buf));
+}
+
+static void str_w(struct sl_jsonw *w, const char *key, const char *v)
+{
+    sl_jsonw_key(w, key);
+    sl_jsonw_str(w, v);
+}
+
+static void int_w(struct sl_jsonw *w, const char *key, long long v)
+{
+    sl_jsonw_key(w, key);
+    sl_jsonw_int(w, v);
+}
+
+static void bool_w(struct sl_jsonw *w, const char *key, bool v)
+{
+    sl_jsonw_key(w, key);
+    sl_jsonw_bool(w, v);
+}
+
+/* P's members, in an object W has open. */
+static void pipeline_members_w(struct sl_jsonw *w, const struct sl_store_pipeline *p)
+{
+    int_w(w, "id", p->id);
+    int_w(w, "project_id", p->project_id);
+    int_w(w, "iid", p->iid);
+    str_w(w, "status", p->status);
+    str_w(w, "ref", p->ref);
+    bool_w(w, "tag", p->is_tag);
+    str_w(w, "sha", p->sha ? p->sha : "");
+    str_w(w, "source", p->source ? p->source : "");
+    time_w(w, "created_at", p->created_at);
+    time_w(w, "started_at", p->started_at);
+    time_w(w, "finished_at", p->finished_at);
     if (p->error_message)
-        json_object_set_new(o, "error_message", json_string(p->error_message));
-    if (p->yaml_errors) {
+        str_w(w, "error_message", p->error_message);
+    if (p->yaml_errors) { /* stored as JSON; as its text when it is not */
         json_t *ye = json_loads(p->yaml_errors, 0, NULL);
-        json_object_set_new(o, "yaml_errors", ye ? ye : json_string(p->yaml_errors));
+        char *text = ye ? json_dumps(ye, SL_SRV_JSON_DUMP_FLAGS) : NULL;
+        sl_jsonw_key(w, "yaml_errors");
+        if (text)
+            sl_jsonw_raw(w, text, strlen(text));
+        else
+            sl_jsonw_str(w, p->yaml_errors);
+        free(text);
+        json_decref(ye);
     }
     if (p->parent_pipeline_id) {
-        json_object_set_new(o, "parent_pipeline_id", json_integer(p->parent_pipeline_id));
-        json_object_set_new(o, "parent_job_id", json_integer(p->parent_job_id));
+        int_w(w, "parent_pipeline_id", p->parent_pipeline_id);
+        int_w(w, "parent_job_id", p->parent_job_id);
     }
     if (p->merge_request_iid)
-        json_object_set_new(o, "merge_request_iid", json_integer(p->merge_request_iid));
+        int_w(w, "merge_request_iid", p->merge_request_iid);
     if (p->source_sha) { /* a merged results pipeline: SHA is the forge's merge */
-        json_object_set_new(o, "source_sha", json_string(p->source_sha));
-        json_object_set_new(o, "target_sha", str_or_null(p->target_sha));
+        str_w(w, "source_sha", p->source_sha);
+        str_w(w, "target_sha", p->target_sha);
     }
     /* a fork's pipeline held for a maintainer (docs/merge-requests.md "Forks") */
-    json_object_set_new(o, "waits_for_approval",
-                        json_boolean(p->hold_reason != NULL && !p->finished_at));
+    bool_w(w, "waits_for_approval", p->hold_reason != NULL && !p->finished_at);
     if (p->hold_reason)
-        json_object_set_new(o, "hold_reason", json_string(p->hold_reason));
+        str_w(w, "hold_reason", p->hold_reason);
     if (p->approved_by) {
-        json_object_set_new(o, "approved_by", json_string(p->approved_by));
-        json_object_set_new(o, "approved_at", time_json(p->approved_at));
+        str_w(w, "approved_by", p->approved_by);
+        time_w(w, "approved_at", p->approved_at);
     }
+}
+
+void sl_srv_pipeline_w(struct sl_jsonw *w, const struct sl_store_pipeline *p)
+{
+    sl_jsonw_obj(w);
+    pipeline_members_w(w, p);
+    sl_jsonw_end_obj(w);
+}
+
+json_t *sl_pipeline_json(const struct sl_store_pipeline *p)
+{
+    struct sl_str text = SL_STR_INIT;
+    struct sl_jsonw w;
+    sl_jsonw_init_compact(&w, &text);
+    sl_srv_pipeline_w(&w, p);
+    json_t *o = json_of_text(&text);
+    sl_str_release(&text);
     return o;
 }
 
@@ -414,118 +485,195 @@ static bool allowed_to_fail(const struct sl_store_job *j)
     return ok;
 }
 
-json_t *sl_srv_job_json(struct sl_server *s, const struct sl_store_job *j, bool full)
+/* Job J as the API shows it, its needs and approval from its parsed view V (NULL: its spec
+ * does not read); FULL as GET /jobs/{id} shows it (J then has its spec). */
+static void job_w(struct sl_jsonw *w, const struct sl_store_job *j, const struct srv_spec_view *v,
+                  bool full)
 {
-    json_t *o = json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)j->id, "name", j->name, "stage",
-                          j->stage, "status", sl_srv_job_status_shown(j));
+    sl_jsonw_obj(w);
+    int_w(w, "id", j->id);
+    str_w(w, "name", j->name);
+    str_w(w, "stage", j->stage);
+    str_w(w, "status", sl_srv_job_status_shown(j));
     double d = duration_s(j);
-    json_object_set_new(o, "duration_s", d < 0 ? json_null() : json_real(d));
-    json_object_set_new(o, "failure_reason", str_or_null(j->failure_reason));
+    sl_jsonw_key(w, "duration_s");
+    if (d < 0)
+        sl_jsonw_null(w);
+    else
+        sl_jsonw_real(w, d, 6);
+    str_w(w, "failure_reason", j->failure_reason);
     /* GitLab's: an attempt a later one replaced (listed only with ?include_retried=true) */
-    json_object_set_new(o, "retried", json_boolean(j->retried));
+    bool_w(w, "retried", j->retried);
     /* what the UI draws: the needs graph (positions of the pipeline's jobs) and why a job
      * waits */
-    json_object_set_new(o, "position", json_integer(j->position));
-    json_object_set_new(o, "when", json_string(j->when ? j->when : "on_success"));
-    json_object_set_new(o, "due_at", time_json(j->due_at));
-    /* the needs and the approval from the job's parsed view (spec_view.c): a pipeline's
-     * GET, polled by the UI and by clients, parses no spec once its jobs were seen */
-    struct srv_spec_view v;
-    json_t *needs = json_array();
-    bool approval = false;
-    if (sl_srv_spec_view_get(s->spec_views, j->id, j->spec, &v, NULL) == 0) {
-        for (size_t i = 0; i < v.sched.nneeds; i++)
-            json_array_append_new(needs, json_integer((json_int_t)v.sched.needs[i]));
-        approval = v.deployment_approval;
-        sl_srv_spec_view_release(&v);
-    }
-    json_object_set_new(o, "needs", needs);
+    int_w(w, "position", j->position);
+    str_w(w, "when", j->when ? j->when : "on_success");
+    time_w(w, "due_at", j->due_at);
+    sl_jsonw_key(w, "needs");
+    sl_jsonw_arr(w);
+    for (size_t i = 0; v && i < v->sched.nneeds; i++)
+        sl_jsonw_int(w, (long long)v->sched.needs[i]);
+    sl_jsonw_end_arr(w);
     /* a protected environment's deployment job waits for its approvals, not for a play */
-    json_object_set_new(o, "waits_for_approval",
-                        json_boolean(!strcmp(j->status, "manual") && approval));
+    bool_w(w, "waits_for_approval", !strcmp(j->status, "manual") && v && v->deployment_approval);
     if (full) {
         /* the names of the job's variables, never their values (which may be secrets) */
         json_t *spec = sl_srv_stored_json(j->spec, JSON_OBJECT, "job spec", j->id);
-        json_t *names = json_array(), *vars = json_object_get(spec, "variables"), *var;
+        json_t *vars = json_object_get(spec, "variables"), *var;
         size_t i;
+        sl_jsonw_key(w, "variables");
+        sl_jsonw_arr(w);
         json_array_foreach(vars, i, var)
         {
             json_t *k = json_object_get(var, "key"); /* exec/jobjson's variables */
             if (json_is_string(k))
-                json_array_append(names, k);
+                sl_jsonw_str(w, json_string_value(k));
         }
-        json_object_set_new(o, "variables", names);
+        sl_jsonw_end_arr(w);
         json_decref(spec);
+        int_w(w, "pipeline_id", j->pipeline_id);
+        bool_w(w, "allow_failure", allowed_to_fail(j));
+        int_w(w, "attempt", j->attempt);
+        sl_jsonw_key(w, "exit_code");
+        if (j->has_exit_code)
+            sl_jsonw_int(w, j->exit_code);
+        else
+            sl_jsonw_null(w);
+        sl_jsonw_key(w, "coverage");
+        if (j->has_coverage)
+            sl_jsonw_real(w, j->coverage, 6);
+        else
+            sl_jsonw_null(w);
+        time_w(w, "created_at", j->created_at);
+        time_w(w, "queued_at", j->queued_at);
+        time_w(w, "started_at", j->started_at);
+        time_w(w, "finished_at", j->finished_at);
+        str_w(w, "runner", j->runner_id);
     }
-    if (full) {
-        json_object_set_new(o, "pipeline_id", json_integer(j->pipeline_id));
-        json_object_set_new(o, "allow_failure", json_boolean(allowed_to_fail(j)));
-        json_object_set_new(o, "attempt", json_integer(j->attempt));
-        json_object_set_new(o, "exit_code",
-                            j->has_exit_code ? json_integer(j->exit_code) : json_null());
-        json_object_set_new(o, "coverage", j->has_coverage ? json_real(j->coverage) : json_null());
-        json_object_set_new(o, "created_at", time_json(j->created_at));
-        json_object_set_new(o, "queued_at", time_json(j->queued_at));
-        json_object_set_new(o, "started_at", time_json(j->started_at));
-        json_object_set_new(o, "finished_at", time_json(j->finished_at));
-        json_object_set_new(o, "runner", str_or_null(j->runner_id));
-    }
+    sl_jsonw_end_obj(w);
+}
+
+json_t *sl_srv_job_json(struct sl_server *s, const struct sl_store_job *j, bool full)
+{
+    /* the needs and the approval from the job's parsed view (spec_view.c) */
+    struct srv_spec_view v;
+    bool have = sl_srv_spec_view_get(s->spec_views, j->id, j->spec, &v, NULL) == 0;
+    struct sl_str text = SL_STR_INIT;
+    struct sl_jsonw w;
+    sl_jsonw_init_compact(&w, &text);
+    job_w(&w, j, have ? &v : NULL, full);
+    if (have)
+        sl_srv_spec_view_release(&v);
+    json_t *o = json_of_text(&text);
+    sl_str_release(&text);
     return o;
 }
 
-/* Whether a pipeline with JOBS (N) may have downstream pipelines: only its bridge jobs make
+/* A pipeline's jobs and their parsed views (HAVE[i]: job i's view is VIEWS[i]; a spec that
+ * does not read has none). */
+struct pipeline_jobs {
+    struct sl_store_job *jobs;
+    size_t n;
+    struct srv_spec_view *views;
+    bool *have;
+};
+
+static void pipeline_jobs_release(struct pipeline_jobs *pj)
+{
+    for (size_t i = 0; i < pj->n; i++)
+        if (pj->have[i])
+            sl_srv_spec_view_release(&pj->views[i]);
+    free(pj->views);
+    free(pj->have);
+    sl_store_jobs_free(pj->jobs, pj->n);
+    memset(pj, 0, sizeof(*pj));
+}
+
+/* Pipeline ID's jobs (RETRIED: every attempt) with their views. The newest attempts are
+ * read without their specs: a pipeline's GET, polled by the UI and by clients, needs only
+ * the views, cached once its jobs were seen (spec_view.c); the specs are read, all at once,
+ * only when a view is not cached. */
+static int pipeline_jobs_read(struct sl_server *s, int64_t id, bool retried,
+                              struct pipeline_jobs *pj, struct sl_error *err)
+{
+    memset(pj, 0, sizeof(*pj));
+    int rc = retried ? sl_store_job_list_attempts(s->st, id, &pj->jobs, &pj->n, err)
+                     : sl_store_job_list_by_pipeline_no_spec(s->st, id, &pj->jobs, &pj->n, err);
+    if (rc < 0)
+        return rc;
+    pj->views = sl_xcalloc(pj->n ? pj->n : 1, sizeof(*pj->views));
+    pj->have = sl_xcalloc(pj->n ? pj->n : 1, sizeof(*pj->have));
+    bool all = true;
+    for (size_t i = 0; !retried && i < pj->n; i++)
+        all =
+            (pj->have[i] = sl_srv_spec_view_cached(s->spec_views, pj->jobs[i].id, &pj->views[i])) &&
+            all;
+    if (retried || all)
+        goto views;
+    pipeline_jobs_release(pj);
+    if ((rc = sl_store_job_list_by_pipeline(s->st, id, &pj->jobs, &pj->n, err)) < 0)
+        return rc;
+    pj->views = sl_xcalloc(pj->n ? pj->n : 1, sizeof(*pj->views));
+    pj->have = sl_xcalloc(pj->n ? pj->n : 1, sizeof(*pj->have));
+views:
+    for (size_t i = 0; i < pj->n; i++)
+        if (!pj->have[i])
+            pj->have[i] = pj->jobs[i].spec &&
+                          sl_srv_spec_view_get(s->spec_views, pj->jobs[i].id, pj->jobs[i].spec,
+                                               &pj->views[i], NULL) == 0;
+    return 0;
+}
+
+/* Whether a pipeline with jobs PJ may have downstream pipelines: only its bridge jobs make
  * them (bridge.c), and every attempt of a job has its spec, so a pipeline without a
  * `trigger:` job has none and its answer needs no query for them. True when a spec does
  * not read (the query then says). */
-static bool may_have_downstream(struct sl_server *s, const struct sl_store_job *jobs, size_t n)
+static bool may_have_downstream(const struct pipeline_jobs *pj)
 {
-    for (size_t i = 0; i < n; i++) {
-        struct srv_spec_view v;
-        if (!jobs[i].spec ||
-            sl_srv_spec_view_get(s->spec_views, jobs[i].id, jobs[i].spec, &v, NULL) < 0)
+    for (size_t i = 0; i < pj->n; i++)
+        if (!pj->have[i] || pj->views[i].bridge || pj->views[i].bridge_declared)
             return true;
-        bool bridge = v.bridge || v.bridge_declared;
-        sl_srv_spec_view_release(&v);
-        if (bridge)
-            return true;
-    }
     return false;
 }
 
 /* Answers pipeline P (read by the caller, who releases it) with its jobs. */
 static void reply_pipeline_of(struct req *r, int status, struct sl_store_pipeline *p)
 {
-    struct sl_store_job *jobs = NULL;
-    size_t n = 0;
+    struct pipeline_jobs pj;
     struct sl_error err = SL_ERROR_INIT;
     int64_t id = p->id;
-    int rc;
     /* each attempt is a job of its own: the retried ones only when asked, as in GitLab */
     const char *ir = sl_query_arg(r, "include_retried");
     bool retried = ir && !strcmp(ir, "true");
-    rc = retried ? sl_store_job_list_attempts(r->s->st, id, &jobs, &n, &err)
-                 : sl_store_job_list_by_pipeline(r->s->st, id, &jobs, &n, &err);
+    int rc = pipeline_jobs_read(r->s, id, retried, &pj, &err);
     if (rc < 0) {
         sl_reply_sl_error(r, rc, &err);
-    } else {
-        json_t *o = sl_pipeline_json(p);
-        json_t *a = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(a, sl_srv_job_json(r->s, &jobs[i], false));
-        json_object_set_new(o, "jobs", a);
-        /* the pipelines its bridge jobs made (child and multi-project) */
-        struct sl_store_pipeline *ds = NULL;
-        size_t nds = 0;
-        json_t *down = json_array();
-        if (may_have_downstream(r->s, jobs, n) &&
-            sl_store_pipeline_downstream(r->s->st, id, &ds, &nds, NULL) == 0)
-            for (size_t i = 0; i < nds; i++)
-                json_array_append_new(down, sl_pipeline_json(&ds[i]));
-        sl_store_pipelines_free(ds, nds);
-        json_object_set_new(o, "downstream", down);
-        sl_reply_json(r, status, o);
+        sl_error_release(&err);
+        return;
     }
-    sl_store_jobs_free(jobs, n);
+    struct sl_jsonw w;
+    sl_jsonw_init_compact(&w, sl_reply_json_begin(r));
+    sl_jsonw_obj(&w);
+    pipeline_members_w(&w, p);
+    sl_jsonw_key(&w, "jobs");
+    sl_jsonw_arr(&w);
+    for (size_t i = 0; i < pj.n; i++)
+        job_w(&w, &pj.jobs[i], pj.have[i] ? &pj.views[i] : NULL, false);
+    sl_jsonw_end_arr(&w);
+    /* the pipelines its bridge jobs made (child and multi-project) */
+    struct sl_store_pipeline *ds = NULL;
+    size_t nds = 0;
+    sl_jsonw_key(&w, "downstream");
+    sl_jsonw_arr(&w);
+    if (may_have_downstream(&pj) &&
+        sl_store_pipeline_downstream(r->s->st, id, &ds, &nds, NULL) == 0)
+        for (size_t i = 0; i < nds; i++)
+            sl_srv_pipeline_w(&w, &ds[i]);
+    sl_store_pipelines_free(ds, nds);
+    sl_jsonw_end_arr(&w);
+    sl_jsonw_end_obj(&w);
+    sl_reply_json_end(r, status);
+    pipeline_jobs_release(&pj);
     sl_error_release(&err);
 }
 
@@ -594,10 +742,13 @@ static void h_pipeline_list(struct req *r)
     if (rc < 0) {
         sl_reply_sl_error(r, rc, &err);
     } else {
-        json_t *a = json_array();
+        struct sl_jsonw w;
+        sl_jsonw_init_compact(&w, sl_reply_json_begin(r));
+        sl_jsonw_arr(&w);
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(a, sl_pipeline_json(&ps[i]));
-        sl_reply_json(r, 200, a);
+            sl_srv_pipeline_w(&w, &ps[i]);
+        sl_jsonw_end_arr(&w);
+        sl_reply_json_end(r, 200);
     }
     sl_store_pipelines_free(ps, n);
     sl_store_project_release(&proj);

@@ -29,16 +29,38 @@ struct conn_ctx {
      * handler gets no upload and answers 400 once the caller is authenticated) */
     struct srv_upload *upload;
     bool upload_bad;
+    json_t *body_tree; /* the body parsed (req.body_tree) */
 };
 
 void sl_reply_json(struct req *r, int status, json_t *v)
 {
-    char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    char *s = json_dumps(v, SL_SRV_JSON_DUMP_FLAGS);
     json_decref(v);
     sl_str_reset(&r->out);
     sl_str_adds(&r->out, s ? s : "null");
     sl_str_addc(&r->out, '\n');
     free(s);
+    r->status = status;
+    r->content_type = "application/json";
+}
+
+struct sl_str *sl_reply_json_begin(struct req *r)
+{
+    sl_str_reset(&r->out);
+    return &r->out;
+}
+
+void sl_reply_json_text(struct req *r, int status, struct sl_str *text)
+{
+    sl_str_release(&r->out);
+    r->out = *text;
+    sl_str_init(text);
+    sl_reply_json_end(r, status);
+}
+
+void sl_reply_json_end(struct req *r, int status)
+{
+    sl_str_addc(&r->out, '\n');
     r->status = status;
     r->content_type = "application/json";
 }
@@ -96,6 +118,8 @@ json_t *sl_body_json(struct req *r)
     json_error_t je;
     if (r->body_len == 0)
         return json_object();
+    if (r->body_tree && *r->body_tree)
+        return json_incref(*r->body_tree);
     json_t *v = json_loadb(r->body ? r->body : "", r->body_len, JSON_REJECT_DUPLICATES, &je);
     if (!v || !json_is_object(v)) {
         sl_reply_error(r, 400, "invalid_json", "the body must be a JSON object%s%s", v ? "" : ": ",
@@ -103,6 +127,8 @@ json_t *sl_body_json(struct req *r)
         json_decref(v);
         return NULL;
     }
+    if (r->body_tree)
+        *r->body_tree = json_incref(v);
     return v;
 }
 
@@ -548,6 +574,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     req_init(&r, s, conn, method, url);
     r.body = cc->body.buf;
     r.body_len = cc->body.len;
+    r.body_tree = &cc->body_tree;
     cc->answered = true;
     size_t idx = sl_srv_nroutes;
     const char *route = "";
@@ -604,6 +631,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
             sl_srv_hold_completed(cls);
         sl_str_release(&cc->body);
         sl_srv_upload_free(cc->upload);
+        json_decref(cc->body_tree);
         free(cc);
         *con_cls = NULL;
     }

@@ -126,6 +126,9 @@ struct req {
     char key2[SRV_KEY_MAX + 1];  /* the {env} of the route, when it has one */
     const char *body;
     size_t body_len;
+    /* the body parsed once for the request (sl_body_json): by its check (validate.c), its
+     * handler and the handler's runs after a hold; the request's, NULL: not kept */
+    json_t **body_tree;
     struct srv_upload *upload;   /* an upload route's streamed body (upload.h), else NULL */
     struct sl_store_token token; /* the caller (authenticated routes) */
     /* the answer */
@@ -195,16 +198,29 @@ extern const struct route sl_srv_routes[];
 extern const size_t sl_srv_nroutes;
 
 /* Answers (http.c). reply_json takes ownership of V. */
+#define SL_SRV_JSON_DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6))
 void sl_reply_json(struct req *r, int status, json_t *v);
 void sl_reply_error(struct req *r, int status, const char *code, const char *fmt, ...)
     SL_PRINTF(4, 5);
+/* An answer written as text (base/jsonw.h, sl_jsonw_init_compact: the layout of
+ * sl_reply_json's) instead of built as a tree: begin empties R's answer and gives it to be
+ * written; end answers it with STATUS. An error answer in between replaces it. */
+struct sl_str *sl_reply_json_begin(struct req *r);
+void sl_reply_json_end(struct req *r, int status);
+/* Answers TEXT (JSON so written; taken, TEXT is left empty) with STATUS. */
+void sl_reply_json_text(struct req *r, int status, struct sl_str *text);
+
 /* Maps a store/library error to a status: ENOENT 404, EEXISTS 409, EINVAL/ELIMIT 400,
  * EBUSY 409, anything else 500 (and counted as a store error). */
 void sl_reply_sl_error(struct req *r, int code, const struct sl_error *err);
 /* Adds a header to R's answer (at most 4; more are dropped). */
 void sl_reply_header(struct req *r, const char *name, const char *fmt, ...) SL_PRINTF(3, 4);
 /* Parses the body as a JSON object; answers 400 and returns NULL when it is not one. An
- * empty body is the empty object (routes whose fields are all optional accept it). */
+ * empty body is the empty object (routes whose fields are all optional accept it). The
+ * tree is parsed once per request and shared by every caller (a reference each, to
+ * decref): the route's check, its handler, and the handler's runs after a hold, which
+ * would see a change made before (the held routes, jobs/request and a pipeline's ?wait=,
+ * only read it). */
 json_t *sl_body_json(struct req *r);
 /* True when every field of body B is one of FIELDS (NULL-terminated); else answers 400
  * naming the first unknown one and the known ones. Superseded by the request tables of
@@ -906,7 +922,10 @@ void sl_metrics_request(struct metrics *m, int route, int code, double seconds);
 void sl_metrics_job(struct metrics *m, double seconds);
 void sl_metrics_render(struct sl_server *s, struct sl_str *out);
 
-/* JSON of stored rows (api.c). */
+/* JSON of stored rows (api.c): a pipeline as the API shows it, as a tree or written by W
+ * (a jsonw writer, compact as the answers are). */
 json_t *sl_pipeline_json(const struct sl_store_pipeline *p);
+struct sl_jsonw;
+void sl_srv_pipeline_w(struct sl_jsonw *w, const struct sl_store_pipeline *p);
 
 #endif

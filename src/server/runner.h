@@ -16,12 +16,14 @@
 #define SRV_RUNNER_ONLINE_S 7200
 #define SRV_LONG_POLL_MAX_S 30 /* the longest a jobs/request is held (GitLab's Workhorse: 50) */
 
-/* The job payload of JOB (claimed by RUNNER, whose job token is TOKEN) into *OUT (caller
- * decrefs). PIPELINE: the job's pipeline row when the caller read it (NULL: read here). */
+/* The job payload of JOB (claimed by RUNNER, whose job token is TOKEN) as JSON text (the
+ * layout of the server's answers, sl_reply_json_text) into OUT, which it replaces (caller
+ * releases; untouched on an error). PIPELINE: the job's pipeline row when the caller read it
+ * (NULL: read here). */
 int sl_srv_runner_payload(struct sl_server *s, const struct sl_store_job *job,
                           const struct sl_store_pipeline *pipeline,
-                          const struct sl_store_runner *runner, const char *token, json_t **out,
-                          struct sl_error *err);
+                          const struct sl_store_runner *runner, const char *token,
+                          struct sl_str *out, struct sl_error *err);
 
 /* Held jobs/request long-polls (runner_hold.c). */
 void sl_srv_runners_init(struct sl_server *s);

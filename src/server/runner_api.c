@@ -193,7 +193,7 @@ static bool hand_over(struct req *r, const struct sl_store_runner *rn)
     struct sl_store_pipeline p = {0};
     struct sl_error err = SL_ERROR_INIT;
     char wid[48], *token = NULL;
-    json_t *payload = NULL;
+    struct sl_str payload = SL_STR_INIT;
     bool handed = false, have_p = false;
     worker_id(rn, wid);
     for (;;) {
@@ -238,9 +238,10 @@ static bool hand_over(struct req *r, const struct sl_store_runner *rn)
     snprintf(num, sizeof(num), "%" PRId64, job.id);
     sl_log(SL_LOG_INFO, "job handed to a runner", "job_id", num, "name", job.name, "runner", wid,
            NULL);
-    sl_reply_json(r, 201, payload);
+    sl_reply_json_text(r, 201, &payload);
     handed = true;
 out:
+    sl_str_release(&payload);
     free(token);
     sl_store_pipeline_release(&p);
     sl_store_job_release(&job);

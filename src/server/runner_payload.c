@@ -5,6 +5,7 @@
  * the job may see. */
 #include "base/compat.h"
 #include "base/alloc.h"
+#include "base/jsonw.h"
 #include "base/time.h"
 #include "exec/jobjson.h"
 #include "jobspec/jobspec.h"
@@ -18,33 +19,71 @@ static const char *const failure_reasons[] = {
     "job_execution_timeout",    "unmet_prerequisites",
 };
 
-/* {"key", "value", "public", "masked", "file": false, "raw": false}, built directly: a
- * payload has some eighty, and json_pack parsed its format string for each. NULL, as
- * json_pack's, when KEY or VALUE is no UTF-8 (the array then does not take it). */
-static json_t *variable(const char *key, const char *value, bool public_, bool masked)
+/* The payload is written as text (base/jsonw.h, compact as the server's answers are)
+ * rather than built as a jansson tree and dumped: a payload holds some eighty variables,
+ * and the tree's allocations, its dump and its free were a third of the request's work.
+ * The bytes are the ones json_dumps wrote of that tree (the order of every member is
+ * gitlab-runner's spec.Job's, as before), except that a string that is not UTF-8 has
+ * U+FFFD for its bad bytes, where jansson dropped the variable or the whole payload. */
+
+/* Whether the job's YAML makes KEY a raw variable (variables:KEY:expand: false): the
+ * runner then does not expand it, whoever set it (the runner lets later entries win). */
+static bool raw_in_yaml(const struct sl_job_spec *js, const char *key)
 {
-    json_t *k = json_string(key), *v = json_string(value ? value : "");
-    if (!k || !v) {
-        json_decref(k);
-        json_decref(v);
-        return NULL;
-    }
-    json_t *o = json_object();
-    json_object_set_new_nocheck(o, "key", k);
-    json_object_set_new_nocheck(o, "value", v);
-    json_object_set_new_nocheck(o, "public", json_boolean(public_));
-    json_object_set_new_nocheck(o, "masked", json_boolean(masked));
-    json_object_set_new_nocheck(o, "file", json_false());
-    json_object_set_new_nocheck(o, "raw", json_false());
-    return o;
+    for (size_t k = 0; k < js->nvariables; k++)
+        if (js->variables[k].raw && !strcmp(js->variables[k].key, key))
+            return true;
+    return false;
 }
 
-static json_t *strv_json(const char *const *v)
+static void key_str(struct sl_jsonw *w, const char *key, const char *v)
 {
-    json_t *a = json_array();
+    sl_jsonw_key(w, key);
+    sl_jsonw_str(w, v);
+}
+
+static void key_int(struct sl_jsonw *w, const char *key, long long v)
+{
+    sl_jsonw_key(w, key);
+    sl_jsonw_int(w, v);
+}
+
+static void key_bool(struct sl_jsonw *w, const char *key, bool v)
+{
+    sl_jsonw_key(w, key);
+    sl_jsonw_bool(w, v);
+}
+
+/* A string list; none is the empty list (gitlab-runner's slices). */
+static void key_strv(struct sl_jsonw *w, const char *key, const char *const *v)
+{
+    sl_jsonw_key(w, key);
+    sl_jsonw_arr(w);
     for (size_t i = 0; v && v[i]; i++)
-        json_array_append_new(a, json_string(v[i]));
-    return a;
+        sl_jsonw_str(w, v[i]);
+    sl_jsonw_end_arr(w);
+}
+
+/* {"key", "value", "public", "masked", "file", "raw"}: raw also when the job's YAML says so
+ * (JS; NULL: a service's variables, which the YAML's do not touch). */
+static void variable_w(struct sl_jsonw *w, const struct sl_job_spec *js, const char *key,
+                       const char *value, bool public_, bool masked, bool file, bool raw)
+{
+    sl_jsonw_obj(w);
+    key_str(w, "key", key);
+    key_str(w, "value", value ? value : "");
+    key_bool(w, "public", public_);
+    key_bool(w, "masked", masked);
+    key_bool(w, "file", file);
+    key_bool(w, "raw", raw || (js && raw_in_yaml(js, key)));
+    sl_jsonw_end_obj(w);
+}
+
+/* A public variable of the job, as most are. */
+static void public_w(struct sl_jsonw *w, const struct sl_job_spec *js, const char *key,
+                     const char *value)
+{
+    variable_w(w, js, key, value, true, false, false, false);
 }
 
 /* "http://gitlab-ci-token:TOKEN@HOST/NAME.git" from the external URL BASE. */
@@ -58,183 +97,211 @@ static char *repo_url(const char *base, const char *project, const char *token)
 
 /* An image or service as spec.Image; lists only when given (gitlab-runner's defaults
  * otherwise). */
-static json_t *image_json(const struct sl_job_image *img, bool service)
+static void image_w(struct sl_jsonw *w, const struct sl_job_image *img, bool service)
 {
-    json_t *o = json_pack("{s:s,s:[]}", "name", img->name, "ports");
+    sl_jsonw_obj(w);
+    key_str(w, "name", img->name);
+    key_strv(w, "ports", NULL);
     if (img->entrypoint)
-        json_object_set_new(o, "entrypoint", strv_json(img->entrypoint));
+        key_strv(w, "entrypoint", img->entrypoint);
     if (img->pull_policy)
-        json_object_set_new(o, "pull_policy", strv_json(img->pull_policy));
+        key_strv(w, "pull_policy", img->pull_policy);
     if (service && img->command)
-        json_object_set_new(o, "command", strv_json(img->command));
+        key_strv(w, "command", img->command);
     if (service && img->alias && img->alias[0])
-        json_object_set_new(o, "alias", json_string(img->alias[0]));
+        key_str(w, "alias", img->alias[0]);
     if (service && img->variables) {
-        json_t *vars = json_array();
+        sl_jsonw_key(w, "variables");
+        sl_jsonw_arr(w);
         for (size_t i = 0; img->variables[i]; i++) {
             const char *kv = img->variables[i], *eq = strchr(kv, '=');
             if (!eq)
                 continue;
             char *k = sl_xstrndup(kv, (size_t)(eq - kv));
-            json_array_append_new(vars, variable(k, eq + 1, true, false));
+            public_w(w, NULL, k, eq + 1);
             free(k);
         }
-        json_object_set_new(o, "variables", vars);
+        sl_jsonw_end_arr(w);
     }
     if (img->platform || img->user) {
-        json_t *d = json_object();
+        sl_jsonw_key(w, "executor_opts");
+        sl_jsonw_obj(w);
+        sl_jsonw_key(w, "docker");
+        sl_jsonw_obj(w);
         if (img->platform)
-            json_object_set_new(d, "platform", json_string(img->platform));
+            key_str(w, "platform", img->platform);
         if (img->user)
-            json_object_set_new(d, "user", json_string(img->user));
-        json_object_set_new(o, "executor_opts", json_pack("{s:o}", "docker", d));
+            key_str(w, "user", img->user);
+        sl_jsonw_end_obj(w);
+        sl_jsonw_end_obj(w);
     }
-    return o;
+    sl_jsonw_end_obj(w);
 }
 
 static const char *const art_when[] = {"on_success", "on_failure", "always"};
 static const char *const cache_policy[] = {"pull-push", "pull", "push"};
 static const char *const cache_when[] = {"on_success", "on_failure", "always"};
 
-static json_t *expire_json(int64_t secs)
+static void expire_w(struct sl_jsonw *w, int64_t secs)
 {
-    if (secs == SL_ARTIFACTS_EXPIRE_NEVER)
-        return json_string("never");
-    if (secs <= 0)
-        return json_null();
-    char buf[48];
-    snprintf(buf, sizeof(buf), "%lld sec", (long long)secs);
-    return json_string(buf);
+    sl_jsonw_key(w, "expire_in");
+    if (secs == SL_ARTIFACTS_EXPIRE_NEVER) {
+        sl_jsonw_str(w, "never");
+    } else if (secs <= 0) {
+        sl_jsonw_null(w);
+    } else {
+        char buf[48];
+        snprintf(buf, sizeof(buf), "%lld sec", (long long)secs);
+        sl_jsonw_str(w, buf);
+    }
+}
+
+/* One artifacts upload of the payload's list. */
+static void upload_w(struct sl_jsonw *w, const char *name, bool untracked, const char *const *paths,
+                     const char *const *exclude, const char *when, const char *type,
+                     const char *format, int64_t expire_s)
+{
+    sl_jsonw_obj(w);
+    key_str(w, "name", name);
+    key_bool(w, "untracked", untracked);
+    key_strv(w, "paths", paths);
+    key_strv(w, "exclude", exclude);
+    key_str(w, "when", when);
+    key_str(w, "artifact_type", type);
+    key_str(w, "artifact_format", format);
+    expire_w(w, expire_s);
+    sl_jsonw_end_obj(w);
 }
 
 /* The archive, then each report as an upload of its own type, as GitLab sends them. */
-static json_t *artifacts_json(const struct sl_job_spec *js)
+static void artifacts_w(struct sl_jsonw *w, const struct sl_job_spec *js)
 {
-    json_t *list = json_array();
+    sl_jsonw_key(w, "artifacts");
+    sl_jsonw_arr(w);
     if (js->has_artifacts) {
         const struct sl_artifacts_spec *a = &js->artifacts;
-        unsigned w = (unsigned)js->artifacts_when < SL_ARRAY_LEN(art_when)
-                         ? (unsigned)js->artifacts_when
-                         : 0;
-        json_array_append_new(list,
-                              json_pack("{s:s,s:b,s:o,s:o,s:s,s:s,s:s,s:o}", "name",
-                                        a->name ? a->name : "artifacts", "untracked",
-                                        a->select.untracked, "paths", strv_json(a->select.paths),
-                                        "exclude", strv_json(a->select.exclude), "when",
-                                        art_when[w], "artifact_type", "archive", "artifact_format",
-                                        "zip", "expire_in", expire_json(a->expire_in_s)));
+        unsigned wh = (unsigned)js->artifacts_when < SL_ARRAY_LEN(art_when)
+                          ? (unsigned)js->artifacts_when
+                          : 0;
+        upload_w(w, a->name ? a->name : "artifacts", a->select.untracked, a->select.paths,
+                 a->select.exclude, art_when[wh], "archive", "zip", a->expire_in_s);
     }
     const struct {
         const char *type;
         const char *const *paths;
     } reports[] = {{"dotenv", js->dotenv}, {"junit", js->junit}};
-    for (size_t i = 0; i < SL_ARRAY_LEN(reports); i++) {
-        if (!reports[i].paths || !reports[i].paths[0])
-            continue;
-        json_array_append_new(
-            list, json_pack("{s:s,s:b,s:o,s:[],s:s,s:s,s:s,s:o}", "name", reports[i].type,
-                            "untracked", 0, "paths", strv_json(reports[i].paths), "exclude", "when",
-                            "always", "artifact_type", reports[i].type, "artifact_format", "gzip",
-                            "expire_in", expire_json(js->artifacts.expire_in_s)));
-    }
-    return list;
+    for (size_t i = 0; i < SL_ARRAY_LEN(reports); i++)
+        if (reports[i].paths && reports[i].paths[0])
+            upload_w(w, reports[i].type, false, reports[i].paths, NULL, "always", reports[i].type,
+                     "gzip", js->artifacts.expire_in_s);
+    sl_jsonw_end_arr(w);
+}
+
+/* KEY with SUFFIX, as a string. */
+static void suffixed_w(struct sl_jsonw *w, const char *key, const char *suffix)
+{
+    char *k = sl_xasprintf("%s%s", key, suffix);
+    sl_jsonw_str(w, k);
+    free(k);
 }
 
 /* The cache keys as GitLab sends them with "use separate caches for protected branches"
  * (its default): KEY-protected for a pipeline that gets protected variables, else
  * KEY-non_protected, so a pipeline of an unprotected branch or a fork's request cannot
  * write a cache a protected pipeline restores. */
-static json_t *cache_json(const struct sl_job_spec *js, bool protected_)
+static void cache_w(struct sl_jsonw *w, const struct sl_job_spec *js, bool protected_)
 {
     const char *suffix = protected_ ? "-protected" : "-non_protected";
-    json_t *list = json_array();
+    sl_jsonw_key(w, "cache");
+    sl_jsonw_arr(w);
     for (size_t i = 0; i < js->ncaches; i++) {
         const struct sl_cache_spec *c = &js->caches[i];
         unsigned p = (unsigned)c->policy < SL_ARRAY_LEN(cache_policy) ? (unsigned)c->policy : 0;
-        unsigned w = (unsigned)c->when < SL_ARRAY_LEN(cache_when) ? (unsigned)c->when : 0;
-        json_t *fallback = json_array();
+        unsigned wh = (unsigned)c->when < SL_ARRAY_LEN(cache_when) ? (unsigned)c->when : 0;
+        sl_jsonw_obj(w);
+        sl_jsonw_key(w, "key");
+        suffixed_w(w, c->key ? c->key : "default", suffix);
+        key_bool(w, "untracked", c->select.untracked);
+        key_str(w, "policy", cache_policy[p]);
+        key_strv(w, "paths", c->select.paths);
+        key_str(w, "when", cache_when[wh]);
+        sl_jsonw_key(w, "fallback_keys");
+        sl_jsonw_arr(w);
         for (const char *const *f = c->fallback_keys; f && *f; f++)
-            json_array_append_new(fallback, json_sprintf("%s%s", *f, suffix));
-        json_array_append_new(list,
-                              json_pack("{s:o,s:b,s:s,s:o,s:s,s:o}", "key",
-                                        json_sprintf("%s%s", c->key ? c->key : "default", suffix),
-                                        "untracked", c->select.untracked, "policy", cache_policy[p],
-                                        "paths", strv_json(c->select.paths), "when", cache_when[w],
-                                        "fallback_keys", fallback));
+            suffixed_w(w, *f, suffix);
+        sl_jsonw_end_arr(w);
+        sl_jsonw_end_obj(w);
     }
-    return list;
+    sl_jsonw_end_arr(w);
 }
 
 /* Earlier jobs whose artifacts this one gets: their ids and the archive they uploaded. */
-static json_t *dependencies_json(struct sl_server *s, const struct sl_store_job *job, json_t *spec,
-                                 const char *token)
+static void dependencies_w(struct sl_jsonw *w, struct sl_server *s, const struct sl_store_job *job,
+                           json_t *spec, const char *token)
 {
-    json_t *deps = json_array();
+    sl_jsonw_key(w, "dependencies");
+    sl_jsonw_arr(w);
     json_t *srcs = json_object_get(spec, "source_positions");
-    if (!json_array_size(srcs))
-        return deps;
     struct sl_store_job *jobs = NULL;
     size_t n = 0;
-    if (sl_store_job_list_by_pipeline_no_spec(s->st, job->pipeline_id, &jobs, &n, NULL) < 0)
-        return deps;
-    for (size_t i = 0; i < json_array_size(srcs); i++) {
-        json_int_t pos = json_integer_value(json_array_get(srcs, i));
-        if (pos < 0 || (size_t)pos >= n)
-            continue;
-        const struct sl_store_job *d = &jobs[pos];
-        json_t *o =
-            json_pack("{s:I,s:s,s:s}", "id", (json_int_t)d->id, "name", d->name, "token", token);
-        struct sl_store_artifact *arts = NULL;
-        size_t na = 0;
-        if (sl_store_artifact_list(s->st, d->id, &arts, &na, NULL) == 0 && na > 0)
-            json_object_set_new(o, "artifacts_file",
-                                json_pack("{s:s,s:I}", "filename", "artifacts.zip", "size",
-                                          (json_int_t)arts[0].size));
-        sl_store_artifacts_free(arts, na);
-        json_array_append_new(deps, o);
-    }
+    if (json_array_size(srcs) &&
+        sl_store_job_list_by_pipeline_no_spec(s->st, job->pipeline_id, &jobs, &n, NULL) == 0)
+        for (size_t i = 0; i < json_array_size(srcs); i++) {
+            json_int_t pos = json_integer_value(json_array_get(srcs, i));
+            if (pos < 0 || (size_t)pos >= n)
+                continue;
+            const struct sl_store_job *d = &jobs[pos];
+            sl_jsonw_obj(w);
+            key_int(w, "id", d->id);
+            key_str(w, "name", d->name);
+            key_str(w, "token", token);
+            struct sl_store_artifact *arts = NULL;
+            size_t na = 0;
+            if (sl_store_artifact_list(s->st, d->id, &arts, &na, NULL) == 0 && na > 0) {
+                sl_jsonw_key(w, "artifacts_file");
+                sl_jsonw_obj(w);
+                key_str(w, "filename", "artifacts.zip");
+                key_int(w, "size", arts[0].size);
+                sl_jsonw_end_obj(w);
+            }
+            sl_store_artifacts_free(arts, na);
+            sl_jsonw_end_obj(w);
+        }
     sl_store_jobs_free(jobs, n);
-    return deps;
+    sl_jsonw_end_arr(w);
 }
 
-/* The project's and instance's CI/CD variables the job gets (job_variables.c), appended to
- * VARS so they rank above the YAML's, except the pipeline's own variables, which rank
- * above them and are already in VARS. Masked ones are not public and masked by the runner;
- * file ones are written to a file by it. */
+/* The project's and instance's CI/CD variables the job gets (job_variables.c), written
+ * after the YAML's so they rank above them, except the pipeline's own variables
+ * (PIPELINE_VARS), which rank above them and are written already. Masked ones are not
+ * public and masked by the runner; file ones are written to a file by it. */
 static int stored_variables(struct sl_server *s, const struct sl_store_pipeline *p,
-                            const struct sl_job_spec *js, json_t *vars, struct sl_error *err)
+                            const struct sl_job_spec *js, json_t *pipeline_vars, struct sl_jsonw *w,
+                            struct sl_error *err)
 {
     struct srv_job_vars jv = {0};
     int rc = sl_srv_job_variables(s, p->project_id, !p->protected_known ? -1 : p->protected_, js,
                                   &jv, err);
-    json_t *pipeline_vars =
-        sl_srv_stored_json(p->variables, JSON_OBJECT, "pipeline's variables", p->id);
     for (size_t i = 0; rc == 0 && i < jv.n; i++) {
         const struct srv_job_var *v = &jv.vars[i];
-        if (json_object_get(pipeline_vars, v->key))
-            continue;
-        json_t *o = variable(v->key, v->value, !v->masked, v->masked);
-        json_object_set_new(o, "file", json_boolean(v->file));
-        json_object_set_new(o, "raw", json_boolean(v->raw));
-        json_array_append_new(vars, o);
+        if (!json_object_get(pipeline_vars, v->key))
+            variable_w(w, js, v->key, v->value, !v->masked, v->masked, v->file, v->raw);
     }
-    json_decref(pipeline_vars);
     sl_srv_job_vars_release(&jv);
     return rc;
 }
 
 /* The dotenv variables of the jobs this one receives artifacts from (sl_srv_job_sources),
- * appended to VARS: above the job's YAML variables, below the pipeline's own (which are in
- * VARS already and are skipped), as the built-in workers bind them (jobspec.h). */
+ * written above the job's YAML variables, below the pipeline's own (PIPELINE_VARS, written
+ * already, are skipped), as the built-in workers bind them (jobspec.h). */
 static void dotenv_variables(struct sl_server *s, const struct sl_store_job *job, json_t *spec,
-                             const struct sl_store_pipeline *p, json_t *vars)
+                             const struct sl_job_spec *js, json_t *pipeline_vars,
+                             struct sl_jsonw *w)
 {
     struct sl_arena a = SL_ARENA_INIT;
     struct sl_jobspec_source *src = NULL;
     size_t n = 0;
     char *pdir = sl_xasprintf("%s/pipelines/%lld", s->data_dir, (long long)job->pipeline_id);
-    json_t *pipeline_vars =
-        sl_srv_stored_json(p->variables, JSON_OBJECT, "pipeline's variables", p->id);
     sl_srv_job_sources(s, job, spec, pdir, &a, &src, &n);
     for (size_t i = 0; i < n; i++)
         for (const char *const *kv = src[i].dotenv; kv && *kv; kv++) {
@@ -243,24 +310,55 @@ static void dotenv_variables(struct sl_server *s, const struct sl_store_job *job
                 continue;
             char *k = sl_xstrndup(*kv, (size_t)(eq - *kv));
             if (!json_object_get(pipeline_vars, k))
-                json_array_append_new(vars, variable(k, eq + 1, true, false));
+                public_w(w, js, k, eq + 1);
             free(k);
         }
-    json_decref(pipeline_vars);
     free(pdir);
     sl_arena_release(&a);
 }
 
+/* The steps: before_script and script as one, after_script when there is one. */
+static void steps_w(struct sl_jsonw *w, const struct sl_job_spec *js, long long timeout_s,
+                    long long after_s)
+{
+    sl_jsonw_key(w, "steps");
+    sl_jsonw_arr(w);
+    sl_jsonw_obj(w);
+    key_str(w, "name", "script");
+    sl_jsonw_key(w, "script");
+    sl_jsonw_arr(w);
+    for (const char *const *l = js->exec.before_script; l && *l; l++)
+        sl_jsonw_str(w, *l);
+    for (const char *const *l = js->exec.script; l && *l; l++)
+        sl_jsonw_str(w, *l);
+    sl_jsonw_end_arr(w);
+    key_int(w, "timeout", timeout_s);
+    key_str(w, "when", "on_success");
+    key_bool(w, "allow_failure", false);
+    sl_jsonw_end_obj(w);
+    if (js->exec.after_script && js->exec.after_script[0]) {
+        sl_jsonw_obj(w);
+        key_str(w, "name", "after_script");
+        key_strv(w, "script", js->exec.after_script);
+        key_int(w, "timeout", after_s);
+        key_str(w, "when", "always");
+        key_bool(w, "allow_failure", true);
+        sl_jsonw_end_obj(w);
+    }
+    sl_jsonw_end_arr(w);
+}
+
 int sl_srv_runner_payload(struct sl_server *s, const struct sl_store_job *job,
                           const struct sl_store_pipeline *pipeline,
-                          const struct sl_store_runner *runner, const char *token, json_t **out,
-                          struct sl_error *err)
+                          const struct sl_store_runner *runner, const char *token,
+                          struct sl_str *out, struct sl_error *err)
 {
     struct sl_store_pipeline read = {0};
     struct sl_store_project proj = {0};
     struct sl_job_decoded d;
-    json_t *extra = NULL;
+    json_t *extra = NULL, *pipeline_vars = NULL;
     char *repo = NULL, *refspec = NULL;
+    struct sl_str text = SL_STR_INIT;
     int rc;
 
     memset(&d, 0, sizeof(d));
@@ -284,99 +382,118 @@ int sl_srv_runner_payload(struct sl_server *s, const struct sl_store_job *job,
     snprintf(bound, sizeof(bound), "http://%s", s->address);
     const char *base = s->external_url ? s->external_url : bound;
     repo = repo_url(base, proj.name, token);
-    json_int_t timeout_s = js->exec.timeout_ms > 0 ? js->exec.timeout_ms / 1000 : 3600;
-    json_int_t after_s =
+    long long timeout_s = js->exec.timeout_ms > 0 ? js->exec.timeout_ms / 1000 : 3600;
+    long long after_s =
         js->exec.after_script_timeout_ms > 0 ? js->exec.after_script_timeout_ms / 1000 : 300;
-
-    /* variables: what only the server knows first, then the job's own in precedence order
-     * (the runner lets later entries win) */
-    json_t *vars = json_array();
-    char num[32], pnum[32], url[512];
-    snprintf(num, sizeof(num), "%lld", (long long)job->id);
-    snprintf(pnum, sizeof(pnum), "%lld", (long long)job->pipeline_id);
-    json_array_append_new(vars, variable("CI", "true", true, false));
-    json_array_append_new(vars, variable("GITLAB_CI", "true", true, false));
-    json_array_append_new(vars, variable("CI_SERVER_URL", base, true, false));
-    for (size_t i = 0; i < js->nvariables; i++)
-        json_array_append_new(vars,
-                              variable(js->variables[i].key, js->variables[i].value, true, false));
-    dotenv_variables(s, job, extra, pp, vars);
-    if ((rc = stored_variables(s, pp, js, vars, err)) < 0) {
-        json_decref(vars);
-        goto out;
-    }
-    json_array_append_new(vars, variable("CI_JOB_ID", num, true, false));
-    json_array_append_new(vars, variable("CI_JOB_NAME", job->name, true, false));
-    json_array_append_new(vars, variable("CI_JOB_STAGE", job->stage, true, false));
-    json_array_append_new(vars, variable("CI_JOB_TOKEN", token, false, true));
-    json_array_append_new(vars, variable("CI_PIPELINE_ID", pnum, true, false));
-    snprintf(url, sizeof(url), "%s/jobs/%lld", base, (long long)job->id);
-    json_array_append_new(vars, variable("CI_JOB_URL", url, true, false));
-    snprintf(url, sizeof(url), "%s/pipelines/%lld", base, (long long)job->pipeline_id);
-    json_array_append_new(vars, variable("CI_PIPELINE_URL", url, true, false));
-    json_array_append_new(vars, variable("CI_REPOSITORY_URL", repo, false, true));
-    snprintf(num, sizeof(num), "%d", job->attempt);
-    json_array_append_new(vars, variable("CI_JOB_ATTEMPT", num, true, false));
-    json_array_append_new(vars,
-                          variable("CI_RUNNER_DESCRIPTION", runner->description, true, false));
-    snprintf(num, sizeof(num), "%lld", (long long)runner->id);
-    json_array_append_new(vars, variable("CI_RUNNER_ID", num, true, false));
-    for (size_t i = 0; i < json_array_size(vars); i++) {
-        json_t *v = json_array_get(vars, i);
-        for (size_t k = 0; k < js->nvariables; k++)
-            if (js->variables[k].raw &&
-                !strcmp(js->variables[k].key, json_string_value(json_object_get(v, "key"))))
-                json_object_set_new(v, "raw", json_true());
-    }
-
-    json_t *script = strv_json(js->exec.before_script);
-    json_t *main_script = strv_json(js->exec.script);
-    json_array_extend(script, main_script);
-    json_decref(main_script);
-    json_t *steps = json_pack("[{s:s,s:o,s:I,s:s,s:b}]", "name", "script", "script", script,
-                              "timeout", timeout_s, "when", "on_success", "allow_failure", 0);
-    if (js->exec.after_script && js->exec.after_script[0])
-        json_array_append_new(steps,
-                              json_pack("{s:s,s:o,s:I,s:s,s:b}", "name", "after_script", "script",
-                                        strv_json(js->exec.after_script), "timeout", after_s,
-                                        "when", "always", "allow_failure", 1));
-    json_t *services = json_array();
-    for (size_t i = 0; i < js->nservices; i++)
-        json_array_append_new(services, image_json(&js->services[i], true));
-    json_t *reasons = json_array();
-    for (size_t i = 0; i < SL_ARRAY_LEN(failure_reasons); i++)
-        json_array_append_new(reasons, json_string(failure_reasons[i]));
-
     const char *ref = pp->ref ? pp->ref : "";
     refspec = pp->is_tag ? sl_xasprintf("+refs/tags/%s:refs/tags/%s", ref, ref)
                          : sl_xasprintf("+refs/heads/%s:refs/remotes/origin/%s", ref, ref);
     int64_t now = sl_time_now_ms();
-    json_t *o = json_pack(
-        "{s:I,s:s,s:b,s:{s:I,s:s,s:s,s:I,s:s,s:I},s:{s:s,s:s,s:s,s:s,s:s,s:s,s:[s],s:i},"
-        "s:{s:I},s:o,s:o,s:o,s:o,s:o,s:o,s:[],s:o,s:{s:b,s:o}}",
-        "id", (json_int_t)job->id, "token", token, "allow_git_fetch", 1, "job_info", "id",
-        (json_int_t)job->id, "name", job->name, "stage", job->stage, "project_id",
-        (json_int_t)proj.id, "project_name", proj.name, "time_in_queue_seconds",
-        (json_int_t)(job->queued_at && now > job->queued_at ? (now - job->queued_at) / 1000 : 0),
-        "git_info", "repo_url", repo, "repo_object_format", "sha1", "ref", ref, "sha",
-        pp->sha ? pp->sha : "", "before_sha",
-        pp->before_sha && *pp->before_sha ? pp->before_sha
-                                          : "0000000000000000000000000000000000000000",
-        "ref_type", pp->is_tag ? "tag" : "branch", "refspecs", refspec, "depth", 20, "runner_info",
-        "timeout", timeout_s, "variables", vars, "steps", steps, "image",
-        js->image ? image_json(js->image, false) : json_null(), "services", services, "artifacts",
-        artifacts_json(js), "cache", cache_json(js, pp->protected_known && pp->protected_),
-        "credentials", "dependencies", dependencies_json(s, job, extra, token), "features",
-        "trace_sections", 1, "failure_reasons", reasons);
-    if (!o) {
-        rc = sl_error_set(err, SL_EINVAL, "job %lld: cannot build its payload", (long long)job->id);
+
+    struct sl_jsonw w;
+    sl_jsonw_init_compact(&w, &text);
+    sl_jsonw_obj(&w);
+    key_int(&w, "id", job->id);
+    key_str(&w, "token", token);
+    key_bool(&w, "allow_git_fetch", true);
+    sl_jsonw_key(&w, "job_info");
+    sl_jsonw_obj(&w);
+    key_int(&w, "id", job->id);
+    key_str(&w, "name", job->name);
+    key_str(&w, "stage", job->stage);
+    key_int(&w, "project_id", proj.id);
+    key_str(&w, "project_name", proj.name);
+    key_int(&w, "time_in_queue_seconds",
+            job->queued_at && now > job->queued_at ? (now - job->queued_at) / 1000 : 0);
+    sl_jsonw_end_obj(&w);
+    sl_jsonw_key(&w, "git_info");
+    sl_jsonw_obj(&w);
+    key_str(&w, "repo_url", repo);
+    key_str(&w, "repo_object_format", "sha1");
+    key_str(&w, "ref", ref);
+    key_str(&w, "sha", pp->sha ? pp->sha : "");
+    key_str(&w, "before_sha",
+            pp->before_sha && *pp->before_sha ? pp->before_sha
+                                              : "0000000000000000000000000000000000000000");
+    key_str(&w, "ref_type", pp->is_tag ? "tag" : "branch");
+    sl_jsonw_key(&w, "refspecs");
+    sl_jsonw_arr(&w);
+    sl_jsonw_str(&w, refspec);
+    sl_jsonw_end_arr(&w);
+    key_int(&w, "depth", 20);
+    sl_jsonw_end_obj(&w);
+    sl_jsonw_key(&w, "runner_info");
+    sl_jsonw_obj(&w);
+    key_int(&w, "timeout", timeout_s);
+    sl_jsonw_end_obj(&w);
+
+    /* variables: what only the server knows first, then the job's own in precedence order
+     * (the runner lets later entries win) */
+    char num[32], url[512];
+    sl_jsonw_key(&w, "variables");
+    sl_jsonw_arr(&w);
+    public_w(&w, js, "CI", "true");
+    public_w(&w, js, "GITLAB_CI", "true");
+    public_w(&w, js, "CI_SERVER_URL", base);
+    for (size_t i = 0; i < js->nvariables; i++)
+        variable_w(&w, js, js->variables[i].key, js->variables[i].value, true, false, false, false);
+    pipeline_vars = sl_srv_stored_json(pp->variables, JSON_OBJECT, "pipeline's variables", pp->id);
+    dotenv_variables(s, job, extra, js, pipeline_vars, &w);
+    if ((rc = stored_variables(s, pp, js, pipeline_vars, &w, err)) < 0)
         goto out;
-    }
-    *out = o;
+    snprintf(num, sizeof(num), "%lld", (long long)job->id);
+    public_w(&w, js, "CI_JOB_ID", num);
+    public_w(&w, js, "CI_JOB_NAME", job->name);
+    public_w(&w, js, "CI_JOB_STAGE", job->stage);
+    variable_w(&w, js, "CI_JOB_TOKEN", token, false, true, false, false);
+    snprintf(num, sizeof(num), "%lld", (long long)job->pipeline_id);
+    public_w(&w, js, "CI_PIPELINE_ID", num);
+    snprintf(url, sizeof(url), "%s/jobs/%lld", base, (long long)job->id);
+    public_w(&w, js, "CI_JOB_URL", url);
+    snprintf(url, sizeof(url), "%s/pipelines/%lld", base, (long long)job->pipeline_id);
+    public_w(&w, js, "CI_PIPELINE_URL", url);
+    variable_w(&w, js, "CI_REPOSITORY_URL", repo, false, true, false, false);
+    snprintf(num, sizeof(num), "%d", job->attempt);
+    public_w(&w, js, "CI_JOB_ATTEMPT", num);
+    public_w(&w, js, "CI_RUNNER_DESCRIPTION", runner->description);
+    snprintf(num, sizeof(num), "%lld", (long long)runner->id);
+    public_w(&w, js, "CI_RUNNER_ID", num);
+    sl_jsonw_end_arr(&w);
+
+    steps_w(&w, js, timeout_s, after_s);
+    sl_jsonw_key(&w, "image");
+    if (js->image)
+        image_w(&w, js->image, false);
+    else
+        sl_jsonw_null(&w);
+    sl_jsonw_key(&w, "services");
+    sl_jsonw_arr(&w);
+    for (size_t i = 0; i < js->nservices; i++)
+        image_w(&w, &js->services[i], true);
+    sl_jsonw_end_arr(&w);
+    artifacts_w(&w, js);
+    cache_w(&w, js, pp->protected_known && pp->protected_);
+    key_strv(&w, "credentials", NULL);
+    dependencies_w(&w, s, job, extra, token);
+    sl_jsonw_key(&w, "features");
+    sl_jsonw_obj(&w);
+    key_bool(&w, "trace_sections", true);
+    sl_jsonw_key(&w, "failure_reasons");
+    sl_jsonw_arr(&w);
+    for (size_t i = 0; i < SL_ARRAY_LEN(failure_reasons); i++)
+        sl_jsonw_str(&w, failure_reasons[i]);
+    sl_jsonw_end_arr(&w);
+    sl_jsonw_end_obj(&w);
+    sl_jsonw_end_obj(&w);
+    sl_str_release(out);
+    *out = text; /* the caller's now */
+    sl_str_init(&text);
 out:
+    sl_str_release(&text);
     free(repo);
     free(refspec);
     json_decref(extra);
+    json_decref(pipeline_vars);
     sl_job_decoded_release(&d);
     sl_store_pipeline_release(&read);
     sl_store_project_release(&proj);

@@ -11,6 +11,7 @@
 #include "base/str.h"
 #include "base/time.h"
 #include <jansson.h>
+#include <math.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -386,6 +387,59 @@ TEST(jsonw_appends_after_existing_text)
     sl_jsonw_int(&w, 2);
     sl_jsonw_end_arr(&w);
     CHECK_STR_EQ(s.buf, "data: [1, 2]");
+    sl_str_release(&s);
+}
+
+/* The compact layout is JSON_COMPACT's, reals are JSON_REAL_PRECISION's, byte for byte (the
+ * server's answers are dumped so, http.c), and raw JSON goes in as a value. */
+TEST(jsonw_compact_reals_and_raw_as_jansson_dumps)
+{
+    static const double reals[] = {0.0,      1.0,  -2.5,       0.1,       1234567.0,
+                                   1e20,     1e-5, 3e300,      -7.5e-300, 12.3456789,
+                                   100000.0, 1e6,  0.000123456};
+    for (int prec = 6; prec <= 17; prec += 11)
+        for (size_t i = 0; i < SL_ARRAY_LEN(reals); i++) {
+            struct sl_str s = SL_STR_INIT;
+            struct sl_jsonw w;
+            sl_jsonw_init_compact(&w, &s);
+            sl_jsonw_arr(&w);
+            sl_jsonw_real(&w, reals[i], prec);
+            sl_jsonw_end_arr(&w);
+            json_t *a = json_pack("[f]", reals[i]);
+            char *want = json_dumps(a, JSON_COMPACT | JSON_REAL_PRECISION(prec));
+            CHECK_STR_EQ(s.buf, want);
+            free(want);
+            json_decref(a);
+            sl_str_release(&s);
+        }
+
+    struct sl_str s = SL_STR_INIT;
+    struct sl_jsonw w;
+    const char *const v[] = {"a", "b", NULL};
+    sl_jsonw_init_compact(&w, &s);
+    sl_jsonw_obj(&w);
+    sl_jsonw_key(&w, "k");
+    sl_jsonw_str(&w, "x: y, z");
+    sl_jsonw_key(&w, "v");
+    sl_jsonw_strv(&w, v);
+    sl_jsonw_key(&w, "raw");
+    sl_jsonw_raw(&w, "{\"a\":[1,2]}", 11);
+    sl_jsonw_key(&w, "o");
+    sl_jsonw_obj(&w);
+    sl_jsonw_key(&w, "n");
+    sl_jsonw_int(&w, 7);
+    sl_jsonw_key(&w, "none");
+    sl_jsonw_real(&w, NAN, 6);
+    sl_jsonw_end_obj(&w);
+    sl_jsonw_key(&w, "t");
+    sl_jsonw_bool(&w, true);
+    sl_jsonw_end_obj(&w);
+    json_t *o = json_pack("{s:s,s:[s,s],s:{s:[i,i]},s:{s:i,s:n},s:b}", "k", "x: y, z", "v", "a",
+                          "b", "raw", "a", 1, 2, "o", "n", 7, "none", "t", 1);
+    char *want = json_dumps(o, JSON_COMPACT);
+    CHECK_STR_EQ(s.buf, want);
+    free(want);
+    json_decref(o);
     sl_str_release(&s);
 }
 
