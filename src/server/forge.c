@@ -146,6 +146,17 @@ static int queue_pipeline_status(struct sl_server *s, const struct sl_store_forg
     return rc;
 }
 
+/* The forge connection of P's project (without its token) into *OUT, as sl_store_forge_get;
+ * SL_ENOENT without asking the store when P's row, read with it, says there is none (a
+ * project without a forge reports at each of its jobs' moves: one read saved each). */
+static int forge_of(struct sl_server *s, const struct sl_store_pipeline *p,
+                    struct sl_store_forge *out, struct sl_error *err)
+{
+    if (p->forge_known && !p->has_forge)
+        return SL_ENOENT;
+    return sl_store_forge_get(s->st, p->project_id, false, out, err);
+}
+
 void sl_srv_job_reported(struct sl_server *s, int64_t job_id)
 {
     struct sl_error err = SL_ERROR_INIT;
@@ -176,7 +187,7 @@ void sl_srv_job_reported_of(struct sl_server *s, const struct sl_store_job *job,
         pp = &read;
     }
     if (rc == 0)
-        rc = sl_store_forge_get(s->st, pp->project_id, false, &f, &err);
+        rc = forge_of(s, pp, &f, &err);
     if (rc == SL_ENOENT) {
         rc = 0;
         goto out;
@@ -218,7 +229,7 @@ void sl_srv_pipeline_reported(struct sl_server *s, const struct sl_store_pipelin
     /* a child pipeline is part of its parent's verdict, which the forge gets */
     if (p->parent_pipeline_id || !p->sha || !*p->sha)
         return;
-    int rc = sl_store_forge_get(s->st, p->project_id, false, &f, &err);
+    int rc = forge_of(s, p, &f, &err);
     if (rc == 0) {
         const struct forge_kind *fk = forge_kind(f.kind);
         const char *now = fk ? forge_state(fk, p->status) : NULL;

@@ -1068,6 +1068,10 @@ static int pipeline_create(struct sl_server *s, const struct sl_store_project *p
     sl_vars_set(&t.predefined, "CI_PROJECT_ID", project_id, false);
 
     p.project_id = proj->id;
+    /* the project's row as this request read it says whether its first status report has a
+     * forge to go to (a connection made meanwhile gets the pipeline's next report) */
+    p.forge_known = proj->forge_known;
+    p.has_forge = proj->has_forge;
     p.ref = (char *)ref;
     p.is_tag = is_tag;
     p.sha = sha;

@@ -7,7 +7,8 @@
     "id, project_id, iid, status, ref, is_tag, sha, before_sha, source, variables, "               \
     "error_message, yaml_errors, created_at, started_at, finished_at, parent_pipeline_id, "        \
     "parent_job_id, hold_reason, approved_by, approved_at, protected, source_sha, target_sha, "    \
-    "merge_request_iid"
+    "merge_request_iid, CASE WHEN EXISTS (SELECT 1 FROM forge_connections f WHERE "                \
+    "f.project_id = pipelines.project_id) THEN 1 ELSE 0 END"
 
 void sl_store_pipeline_release(struct sl_store_pipeline *p)
 {
@@ -62,6 +63,8 @@ static void read_pipeline(const struct db_rows *r, size_t row, struct sl_store_p
     p->source_sha = sl_db_get_str(r, row, 21);
     p->target_sha = sl_db_get_str(r, row, 22);
     p->merge_request_iid = sl_db_get_int(r, row, 23);
+    p->forge_known = true;
+    p->has_forge = sl_db_get_int(r, row, 24) != 0;
 }
 
 static int check_pipeline(const struct sl_store_pipeline *p, struct sl_error *err)

@@ -5,7 +5,9 @@
 
 #define PROJECT_COLS                                                                               \
     "id, name, repo_url, default_branch, poll_interval_s, webhook_secret, created_at, "            \
-    "webhook_secret_sealed, forward_deployment_enabled, fork_pipelines_need_approval"
+    "webhook_secret_sealed, forward_deployment_enabled, fork_pipelines_need_approval, "            \
+    "CASE WHEN EXISTS (SELECT 1 FROM forge_connections f WHERE f.project_id = projects.id) "       \
+    "THEN 1 ELSE 0 END"
 
 void sl_store_project_release(struct sl_store_project *p)
 {
@@ -38,6 +40,8 @@ static void read_project(struct sl_store *st, const struct db_rows *r, size_t ro
     p->created_at = sl_db_get_int(r, row, 6);
     p->outdated_deployments_allowed = sl_db_get_int(r, row, 8) == 0;
     p->fork_pipelines_need_approval = sl_db_get_int(r, row, 9) != 0;
+    p->forge_known = true;
+    p->has_forge = sl_db_get_int(r, row, 10) != 0;
     p->webhook_secret = NULL;
     if (!sl_db_is_null(r, row, 7) && sl_db_seal_key(st))
         sl_db_unseal_as(sl_db_seal_key(st), "webhook", p->id, sl_db_cell(r, row, 7),

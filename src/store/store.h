@@ -105,6 +105,9 @@ struct sl_store_project {
     bool fork_pipelines_need_approval;
     char *webhook_secret; /* "" = none; stored sealed (needs the store's key to write) */
     int64_t created_at;
+    /* Whether it has a forge connection, read with the row (as a pipeline's row has it);
+     * FORGE_KNOWN is false on input. */
+    bool forge_known, has_forge;
 };
 
 void sl_store_project_release(struct sl_store_project *p);
@@ -168,6 +171,10 @@ struct sl_store_pipeline {
     /* Its jobs get protected variables (PROTECTED_); PROTECTED_KNOWN false for a pipeline
      * made before migration 0061 (and on input: the columns of 0061 are not written). */
     bool protected_known, protected_;
+    /* Whether its project has a forge connection (sl_store_forge_get), read with the row:
+     * its commit statuses ask for the connection only then. FORGE_KNOWN is false on input
+     * (a row built by its caller): a report asks the store. */
+    bool forge_known, has_forge;
 };
 
 /* A job as the server keeps it. On creation, id/pipeline_id are ignored and only name,

@@ -2572,6 +2572,53 @@ STORE_TEST(forge_and_deliveries)
     CHECK_FAILS(SL_ENOENT, sl_store_forge_delete(st, pid, &e_));
 }
 
+/* A pipeline's row and its project's say whether the project has a forge connection, read
+ * with them: the commit status reports ask the store for the connection only then. */
+STORE_TEST(rows_say_whether_a_forge_is_connected)
+{
+    int64_t pid = make_project(st, "forge-flag"), other = make_project(st, "no-forge");
+    int64_t pl = make_pipeline(st, pid, 1, "pending", 0);
+    int64_t pl2 = make_pipeline(st, other, 1, "pending", 0);
+    struct sl_store_forge f = {.project_id = pid,
+                               .kind = (char *)"gitea",
+                               .api_url = (char *)"http://forge/api/v1",
+                               .repository = (char *)"o/r",
+                               .token = (char *)"t0ken"};
+    struct sl_store_pipeline p = {0};
+    struct sl_store_project proj = {0};
+    unsigned char key[SL_STORE_SEAL_KEY_BYTES];
+    randombytes_buf(key, sizeof(key));
+    sl_store_set_seal_key(st, key);
+    CHECK(pl > 0 && pl2 > 0);
+
+    CHECK_OK(sl_store_pipeline_get(st, pl, &p, &e_));
+    CHECK(p.forge_known && !p.has_forge);
+    sl_store_pipeline_release(&p);
+    CHECK_OK(sl_store_project_get(st, pid, &proj, &e_));
+    CHECK(proj.forge_known && !proj.has_forge);
+    sl_store_project_release(&proj);
+
+    CHECK_OK(sl_store_forge_set(st, &f, 10, &e_));
+    CHECK_OK(sl_store_pipeline_get(st, pl, &p, &e_));
+    CHECK(p.forge_known && p.has_forge);
+    sl_store_pipeline_release(&p);
+    CHECK_OK(sl_store_project_get(st, pid, &proj, &e_));
+    CHECK(proj.forge_known && proj.has_forge);
+    sl_store_project_release(&proj);
+    /* another project's rows are not another's connection */
+    CHECK_OK(sl_store_pipeline_get(st, pl2, &p, &e_));
+    CHECK(p.forge_known && !p.has_forge);
+    sl_store_pipeline_release(&p);
+    CHECK_OK(sl_store_project_get(st, other, &proj, &e_));
+    CHECK(proj.forge_known && !proj.has_forge);
+    sl_store_project_release(&proj);
+
+    CHECK_OK(sl_store_forge_delete(st, pid, &e_));
+    CHECK_OK(sl_store_pipeline_get(st, pl, &p, &e_));
+    CHECK(p.forge_known && !p.has_forge);
+    sl_store_pipeline_release(&p);
+}
+
 /* A store whose only sealed value is a forge token refuses a wrong key at start-up too. */
 STORE_TEST(seal_key_checks_forge_tokens)
 {
