@@ -483,6 +483,11 @@ struct srv_finish {
  * the job is stored failed by recovery but must be fed to the machine as running. */
 int sl_srv_transition(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, size_t job_pos,
                       const struct srv_finish *fin, bool force_running, struct sl_error *err);
+/* As sl_srv_transition (FORCE_RUNNING false), on P: the pipeline's row as the caller read it
+ * in its open transaction (a claim's, sl_srv_claim), used instead of reading it again and
+ * left as the transition wrote it. */
+int sl_srv_transition_of(struct sl_server *s, struct sl_store_pipeline *p, enum srv_event ev,
+                         size_t job_pos, const struct srv_finish *fin, struct sl_error *err);
 /* Runs first in sl_srv_transition_after's transaction (ARG its argument): 0 to go on with
  * the event, 1 to commit what it wrote without the event, < 0 (ERR set) to roll back all. */
 typedef int (*srv_tx_first_fn)(struct sl_server *s, void *arg, struct sl_error *err);
@@ -598,8 +603,12 @@ void sl_srv_recover_lapsed(struct sl_server *s);
  * with TOKEN_OUT for the job token) as sl_store_claim does, with the server's lease, and
  * marks its pipeline running in the claim's transaction. 1 with *OUT filled, 0 when none
  * is pending, or an error. */
+/* *PIPELINE_OUT: the job's pipeline row as the claim's transaction left it (read and
+ * settled in it), with *HAVE_PIPELINE true; false when it could not be read (the caller
+ * reads it if it needs it). The caller releases it. */
 int sl_srv_claim(struct sl_server *s, const char *worker_id, const char *const *tags, size_t ntags,
-                 bool untagged, struct sl_store_job *out, char **token_out, struct sl_error *err);
+                 bool untagged, struct sl_store_job *out, char **token_out,
+                 struct sl_store_pipeline *pipeline_out, bool *have_pipeline, struct sl_error *err);
 /* Called with JOB just claimed (sl_srv_claim) by WORKER_ID: marks its deployment started;
  * false when the job was refused (an outdated deployment) and must not run. PIPELINE: the
  * job's pipeline row when the caller read it (NULL: read when needed). */
@@ -909,8 +918,11 @@ void sl_srv_push_findings_store(struct sl_server *s, int64_t project_id, int64_t
                                 const struct srv_push_findings *pf);
 void sl_srv_push_findings_release(struct srv_push_findings *pf);
 /* Whether job JOB_ID of PIPELINE_ID (0: any of its jobs), ending well, fails instead: its log
- * holds a secret and the project's policy is fail or refuse. Errors are logged (false). */
-bool sl_srv_secret_fails_job(struct sl_server *s, int64_t pipeline_id, int64_t job_id);
+ * holds a secret and the project's policy is fail or refuse. PROJECT_ID: the pipeline's
+ * project when the caller holds its row (0: the pipeline is read for it). Errors are logged
+ * (false). */
+bool sl_srv_secret_fails_job(struct sl_server *s, int64_t pipeline_id, int64_t project_id,
+                             int64_t job_id);
 void sl_h_secret_finding_list(struct req *r);
 void sl_h_secret_policy_get(struct req *r);
 void sl_h_secret_policy_put(struct req *r);

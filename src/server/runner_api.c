@@ -202,7 +202,8 @@ static bool hand_over(struct req *r, const struct sl_store_runner *rn)
          * takes tagged jobs */
         static const char *const no_tags[] = {NULL};
         const char *const *tags = rn->tags ? (const char *const *)rn->tags : no_tags;
-        int rc = sl_srv_claim(s, wid, tags, rn->ntags, rn->run_untagged, &job, &token, &err);
+        int rc = sl_srv_claim(s, wid, tags, rn->ntags, rn->run_untagged, &job, &token, &p, &have_p,
+                              &err);
         if (rc < 0) {
             sl_reply_sl_error(r, rc, &err);
             handed = true; /* answered */
@@ -210,8 +211,7 @@ static bool hand_over(struct req *r, const struct sl_store_runner *rn)
         }
         if (rc == 0)
             goto out;
-        /* the job's pipeline read once, for its commit status and its payload */
-        have_p = sl_store_pipeline_get(s->st, job.pipeline_id, &p, NULL) == 0;
+        /* the job's pipeline as the claim left it, for its commit status and its payload */
         if (sl_srv_job_claimed(s, &job, wid, have_p ? &p : NULL) &&
             !sl_srv_job_settle_bridge(s, &job, wid))
             break;

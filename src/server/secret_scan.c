@@ -1002,15 +1002,17 @@ int sl_srv_log_append(struct sl_server *s, int64_t job_id, int64_t pipeline_id, 
     return rc;
 }
 
-bool sl_srv_secret_fails_job(struct sl_server *s, int64_t pipeline_id, int64_t job_id)
+bool sl_srv_secret_fails_job(struct sl_server *s, int64_t pipeline_id, int64_t project_id,
+                             int64_t job_id)
 {
     struct sl_error err = SL_ERROR_INIT;
     struct sl_store_pipeline p = {0};
     char *policy = NULL;
     int64_t n = 0;
     bool fails = false;
-    if (sl_store_pipeline_get(s->st, pipeline_id, &p, &err) < 0 ||
-        sl_store_secret_policy_get(s->st, p.project_id, &policy, &err) < 0)
+    if (!project_id && sl_store_pipeline_get(s->st, pipeline_id, &p, &err) == 0)
+        project_id = p.project_id;
+    if (err.code || sl_store_secret_policy_get(s->st, project_id, &policy, &err) < 0)
         goto out;
     if (strcmp(policy, "fail") != 0 && strcmp(policy, "refuse") != 0)
         goto out;

@@ -239,12 +239,14 @@ static int specs_of(struct sl_server *s, int64_t pipeline_id, struct sl_store_jo
     return rc;
 }
 
-static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, size_t pos,
+/* Applies EV to pipeline P, its row as read in the transition's transaction (and left as
+ * written). */
+static int apply(struct sl_server *s, struct sl_store_pipeline *p, enum srv_event ev, size_t pos,
                  const struct srv_finish *fin, bool force_running, bool *lost_race,
                  bool *fire_bridges, bool *settle_upstream, bool *groups, int64_t *retried,
                  bool *moved, struct sl_error *err)
 {
-    struct sl_store_pipeline p;
+    int64_t pipeline_id = p->id;
     struct sl_store_job *jobs = NULL;
     struct sl_sched_job *sj = NULL;
     struct sl_sched_saved *saved = NULL;
@@ -252,13 +254,10 @@ static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, si
     bool *bridge = NULL;
     size_t n = 0, nstages = 1;
     int64_t now = sl_time_now_ms();
-    int rc;
+    int rc = 0;
     bool woke = false, with_specs = false;
 
-    memset(&p, 0, sizeof(p));
-    if ((rc = sl_store_pipeline_get(s->st, pipeline_id, &p, err)) < 0)
-        return rc;
-    if (p.hold_reason && ev != SRV_EV_CANCEL_PIPELINE) {
+    if (p->hold_reason && ev != SRV_EV_CANCEL_PIPELINE) {
         /* held for a maintainer (a fork's merge request): nothing starts before the
          * approval, whose settle is the first event it takes; cancel still ends it */
         if (ev != SRV_EV_SETTLE)
@@ -362,7 +361,7 @@ static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, si
     for (size_t i = 0; i < n; i++) {
         struct sl_error jerr = SL_ERROR_INIT;
         int64_t was_id = jobs[i].id;
-        int jrc = persist_job(s, &p, m, i, &jobs[i], kill[i],
+        int jrc = persist_job(s, p, m, i, &jobs[i], kill[i],
                               ev == SRV_EV_FINISHED && i == pos ? fin : NULL, now, &jerr);
         if (jrc == SL_EBUSY) {
             *lost_race = true; /* claimed or finished meanwhile */
@@ -381,9 +380,9 @@ static int apply(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, si
         sl_error_release(&jerr);
     }
     free(kill);
-    bool was_finished = p.finished_at != 0;
-    rc = persist_pipeline(s, &p, m, now, moved, err);
-    if (rc == 0 && p.parent_job_id && !was_finished && p.finished_at)
+    bool was_finished = p->finished_at != 0;
+    rc = persist_pipeline(s, p, m, now, moved, err);
+    if (rc == 0 && p->parent_job_id && !was_finished && p->finished_at)
         *settle_upstream = true;
 out:
     if (woke)
@@ -396,21 +395,18 @@ out:
     free(saved);
     free(bridge);
     sl_store_jobs_free(jobs, n);
-    sl_store_pipeline_release(&p);
     return rc;
 }
 
-int sl_srv_transition(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, size_t job_pos,
-                      const struct srv_finish *fin, bool force_running, struct sl_error *err)
+/* sl_srv_transition_after, on HELD (the pipeline's row as the caller read it in its open
+ * transaction, left as written) or, NULL, on the row of PIPELINE_ID read in the transition's
+ * transaction. */
+static int transition(struct sl_server *s, int64_t pipeline_id, struct sl_store_pipeline *held,
+                      enum srv_event ev, size_t job_pos, const struct srv_finish *fin,
+                      bool force_running, srv_tx_first_fn first, void *arg, struct sl_error *err)
 {
-    return sl_srv_transition_after(s, pipeline_id, ev, job_pos, fin, force_running, NULL, NULL,
-                                   err);
-}
-
-int sl_srv_transition_after(struct sl_server *s, int64_t pipeline_id, enum srv_event ev,
-                            size_t job_pos, const struct srv_finish *fin, bool force_running,
-                            srv_tx_first_fn first, void *arg, struct sl_error *err)
-{
+    struct sl_store_pipeline read = {0};
+    struct sl_store_pipeline *p = held;
     int rc;
     /* One store transaction holding the pipeline's row (store.h): a crash mid-transition
      * leaves pipeline and jobs as they were, and two servers on one PostgreSQL finishing two
@@ -423,7 +419,7 @@ int sl_srv_transition_after(struct sl_server *s, int64_t pipeline_id, enum srv_e
      * transaction after it) */
     struct srv_finish secret_fin;
     if (!first && ev == SRV_EV_FINISHED && fin && fin->reason == SL_SCHED_FAILURE_NONE &&
-        sl_srv_secret_fails_job(s, pipeline_id, fin->job_id)) {
+        sl_srv_secret_fails_job(s, pipeline_id, 0, fin->job_id)) {
         secret_fin = *fin;
         secret_fin.reason = SL_SCHED_FAILURE_SECRET_DETECTED;
         fin = &secret_fin;
@@ -441,27 +437,33 @@ int sl_srv_transition_after(struct sl_server *s, int64_t pipeline_id, enum srv_e
         rc = 0;
         goto end;
     }
+    /* read once, after FIRST's writes: the secret check and the event take it */
+    if (rc == 0 && !p) {
+        rc = sl_store_pipeline_get(s->st, pipeline_id, &read, err);
+        p = &read;
+    }
     if (rc == 0 && first && ev == SRV_EV_FINISHED && fin && fin->reason == SL_SCHED_FAILURE_NONE &&
-        sl_srv_secret_fails_job(s, pipeline_id, fin->job_id)) {
+        sl_srv_secret_fails_job(s, pipeline_id, p->project_id, fin->job_id)) {
         secret_fin = *fin;
         secret_fin.reason = SL_SCHED_FAILURE_SECRET_DETECTED;
         fin = &secret_fin;
     }
     if (rc == 0)
-        rc = apply(s, pipeline_id, ev, job_pos, fin, force_running, &lost, &fire, &settle, &groups,
-                   &retried, &moved, err);
+        rc = apply(s, p, ev, job_pos, fin, force_running, &lost, &fire, &settle, &groups, &retried,
+                   &moved, err);
     /* A pending job claimed between our read and our write: cancel again so the claimed
      * (now running) job is asked to stop too. */
     for (int tries = 0; rc == 0 && lost && tries < 3 && ev == SRV_EV_CANCEL_PIPELINE; tries++) {
         lost = false;
-        rc = apply(s, pipeline_id, ev, job_pos, fin, false, &lost, &fire, &settle, &groups,
-                   &retried, &moved, err);
+        rc = apply(s, p, ev, job_pos, fin, false, &lost, &fire, &settle, &groups, &retried, &moved,
+                   err);
     }
     /* an automatic retry of a deployment that needs approvals waits for them again, in this
      * transaction: no worker claims the new attempt first */
     if (rc == 0 && retried)
         rc = sl_srv_deploy_auto_retried(s, retried, err);
 end:
+    sl_store_pipeline_release(&read);
     if (trc == 0)
         rc = sl_store_tx_end(s->st, rc, err);
     /* the pipeline's status changed: its held waits (api.c) read it again, after the commit
@@ -483,4 +485,23 @@ end:
     if (settle)
         sl_srv_bridge_upstream_settle(s, pipeline_id);
     return rc;
+}
+
+int sl_srv_transition(struct sl_server *s, int64_t pipeline_id, enum srv_event ev, size_t job_pos,
+                      const struct srv_finish *fin, bool force_running, struct sl_error *err)
+{
+    return transition(s, pipeline_id, NULL, ev, job_pos, fin, force_running, NULL, NULL, err);
+}
+
+int sl_srv_transition_of(struct sl_server *s, struct sl_store_pipeline *p, enum srv_event ev,
+                         size_t job_pos, const struct srv_finish *fin, struct sl_error *err)
+{
+    return transition(s, p->id, p, ev, job_pos, fin, false, NULL, NULL, err);
+}
+
+int sl_srv_transition_after(struct sl_server *s, int64_t pipeline_id, enum srv_event ev,
+                            size_t job_pos, const struct srv_finish *fin, bool force_running,
+                            srv_tx_first_fn first, void *arg, struct sl_error *err)
+{
+    return transition(s, pipeline_id, NULL, ev, job_pos, fin, force_running, first, arg, err);
 }

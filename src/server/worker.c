@@ -517,31 +517,47 @@ static void run_claimed(struct worker *w, struct sl_store_job *job)
     json_decref(spec);
 }
 
+/* A claim's in_claim argument: the server, and the claimed job's pipeline row as the claim's
+ * transaction left it (HAVE false: not read, or what the transition wrote rolled back). */
+struct claim_ctx {
+    struct sl_server *s;
+    struct sl_store_pipeline p;
+    bool have;
+};
+
 /* sl_store_claim's in_claim: the pipeline says running (with its started_at) in the
  * claim's own transaction, so no instant shows its job running and the pipeline not */
 static int pipeline_runs(void *arg, const struct sl_store_job *job, struct sl_error *err)
 {
-    struct sl_server *s = arg;
+    struct claim_ctx *c = arg;
+    struct sl_server *s = c->s;
+    sl_store_pipeline_release(&c->p);
+    c->have = false;
+    bool read = sl_store_pipeline_get(s->st, job->pipeline_id, &c->p, NULL) == 0;
     /* already running (every claim but a pipeline's first): a settle would read all its
      * jobs to find that out again (a pipeline of N jobs, N times) */
-    struct sl_store_pipeline p = {0};
-    bool running = sl_store_pipeline_get(s->st, job->pipeline_id, &p, NULL) == 0 &&
-                   !strcmp(p.status, "running") && p.started_at && !p.hold_reason;
-    sl_store_pipeline_release(&p);
-    if (running)
+    if (read && !strcmp(c->p.status, "running") && c->p.started_at && !c->p.hold_reason) {
+        c->have = true;
         return 0;
-    int rc = sl_srv_transition(s, job->pipeline_id, SRV_EV_SETTLE, 0, NULL, false, err);
+    }
+    /* the row just read in this transaction: the settle takes it instead of reading it */
+    int rc = read ? sl_srv_transition_of(s, &c->p, SRV_EV_SETTLE, 0, NULL, err)
+                  : sl_srv_transition(s, job->pipeline_id, SRV_EV_SETTLE, 0, NULL, false, err);
     if (rc < 0) {
         atomic_fetch_add(&s->metrics.store_errors, 1);
         sl_log(SL_LOG_WARN, "cannot mark the pipeline running", "error", sl_error_format(err),
                NULL);
+        return rc;
     }
-    return rc;
+    c->have = read;
+    return 0;
 }
 
 int sl_srv_claim(struct sl_server *s, const char *worker_id, const char *const *tags, size_t ntags,
-                 bool untagged, struct sl_store_job *out, char **token_out, struct sl_error *err)
+                 bool untagged, struct sl_store_job *out, char **token_out,
+                 struct sl_store_pipeline *pipeline_out, bool *have_pipeline, struct sl_error *err)
 {
+    struct claim_ctx ctx = {.s = s};
     struct sl_store_claim c = {.worker_id = worker_id,
                                .tags = tags,
                                .ntags = ntags,
@@ -549,8 +565,15 @@ int sl_srv_claim(struct sl_server *s, const char *worker_id, const char *const *
                                .lease_seconds = s->lease_s,
                                .now = sl_time_now_ms(),
                                .in_claim = pipeline_runs,
-                               .arg = s};
-    return sl_store_claim(s->st, &c, out, token_out, err);
+                               .arg = &ctx};
+    int rc = sl_store_claim(s->st, &c, out, token_out, err);
+    *have_pipeline = rc == 1 && ctx.have;
+    if (*have_pipeline) {
+        *pipeline_out = ctx.p;
+        memset(&ctx.p, 0, sizeof(ctx.p));
+    }
+    sl_store_pipeline_release(&ctx.p);
+    return rc;
 }
 
 bool sl_srv_job_claimed(struct sl_server *s, const struct sl_store_job *job, const char *worker_id,
@@ -574,15 +597,19 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&w->mu);
         w->claiming = true;
         pthread_mutex_unlock(&w->mu);
-        int rc = sl_srv_claim(s, w->id, NULL, 0, true, &job, NULL, &err);
+        struct sl_store_pipeline pl = {0};
+        bool have_pl = false;
+        int rc = sl_srv_claim(s, w->id, NULL, 0, true, &job, NULL, &pl, &have_pl, &err);
         pthread_mutex_lock(&w->mu);
         w->claiming = false;
         w->claims++;
         w->pipeline_id = rc == 1 ? job.pipeline_id : 0;
         pthread_mutex_unlock(&w->mu);
         if (rc == 1) {
-            if (sl_srv_job_claimed(s, &job, w->id, NULL) &&
-                !sl_srv_job_settle_bridge(s, &job, w->id))
+            bool run = sl_srv_job_claimed(s, &job, w->id, have_pl ? &pl : NULL) &&
+                       !sl_srv_job_settle_bridge(s, &job, w->id);
+            sl_store_pipeline_release(&pl);
+            if (run)
                 run_claimed(w, &job);
             pthread_mutex_lock(&w->mu);
             w->pipeline_id = 0;
