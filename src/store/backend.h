@@ -64,6 +64,10 @@ struct sl_db_cell {
 struct db_rows {
     size_t nrows, ncols;
     struct sl_db_cell *cells; /* row-major */
+    /* When not NULL, one allocation per row holds all of the row's cells' bytes (NULL for a
+     * row of NULLs), and the cells own nothing: a row of 25 columns is one malloc, not 25
+     * (a transition reads every job row of its pipeline). */
+    char **blocks;
 };
 
 void sl_db_rows_release(struct db_rows *r);

@@ -159,6 +159,7 @@ static int copy_rows(PGresult *res, struct db_rows *rows)
     size_t nrows = (size_t)PQntuples(res), ncols = (size_t)PQnfields(res);
     rows->nrows = nrows;
     rows->ncols = ncols;
+    rows->blocks = NULL; /* each cell owns its bytes */
     rows->cells = nrows && ncols ? sl_xcalloc(nrows * ncols, sizeof(*rows->cells)) : NULL;
     for (size_t r = 0; r < nrows; r++) {
         for (size_t col = 0; col < ncols; col++) {

@@ -128,29 +128,45 @@ static int bind(sqlite3_stmt *stmt, int i, const struct db_value *v)
     return SQLITE_MISUSE;
 }
 
-static void add_row(struct db_rows *rows, sqlite3_stmt *stmt, size_t *cap)
+/* The current row into ROWS, its cells' bytes in one block (db_rows.blocks): each cell is
+ * measured first (its text or blob asked for before its size, as SQLite wants; a number is
+ * converted to its text then, once), then copied from sqlite3_column_blob, which gives a
+ * converted or text value's bytes as they are (sqlite3_column_type is undefined after a
+ * conversion). CAP, BCAP: the capacities of ROWS' cells and blocks. */
+static void add_row(struct db_rows *rows, sqlite3_stmt *stmt, size_t *cap, size_t *bcap)
 {
-    size_t ncols = (size_t)sqlite3_column_count(stmt);
+    static char not_null; /* a cell to be copied, in the first pass */
+    size_t ncols = (size_t)sqlite3_column_count(stmt), total = 0;
     rows->ncols = ncols;
     SL_GROW(rows->cells, *cap, (rows->nrows + 1) * ncols);
+    SL_GROW(rows->blocks, *bcap, rows->nrows + 1);
     struct sl_db_cell *row = rows->cells + rows->nrows * ncols;
     for (size_t col = 0; col < ncols; col++) {
         int type = sqlite3_column_type(stmt, (int)col);
-        if (type == SQLITE_NULL) {
-            row[col].data = NULL;
-            row[col].len = 0;
+        row[col].data = NULL;
+        row[col].len = 0;
+        if (type == SQLITE_NULL)
             continue;
-        }
-        const void *p = type == SQLITE_BLOB ? sqlite3_column_blob(stmt, (int)col)
-                                            : (const void *)sqlite3_column_text(stmt, (int)col);
-        size_t len = (size_t)sqlite3_column_bytes(stmt, (int)col);
-        row[col].data = sl_xmalloc(len + 1);
-        if (len)
-            memcpy(row[col].data, p, len);
-        row[col].data[len] = '\0';
-        row[col].len = len;
+        if (type == SQLITE_BLOB)
+            (void)sqlite3_column_blob(stmt, (int)col);
+        else
+            (void)sqlite3_column_text(stmt, (int)col);
+        row[col].len = (size_t)sqlite3_column_bytes(stmt, (int)col);
+        row[col].data = &not_null;
+        total += row[col].len + 1;
     }
-    rows->nrows++;
+    char *block = total ? sl_xmalloc(total) : NULL, *at = block;
+    for (size_t col = 0; col < ncols; col++) {
+        if (!row[col].data)
+            continue;
+        size_t len = row[col].len;
+        if (len)
+            memcpy(at, sqlite3_column_blob(stmt, (int)col), len);
+        at[len] = '\0';
+        row[col].data = at;
+        at += len + 1;
+    }
+    rows->blocks[rows->nrows++] = block;
 }
 
 static int sqlite_exec(void *conn, const char *sql, const struct db_value *params, size_t nparams,
@@ -158,7 +174,7 @@ static int sqlite_exec(void *conn, const char *sql, const struct db_value *param
 {
     struct sqlite_conn *c = conn;
     struct db_rows got = {0};
-    size_t cap = 0;
+    size_t cap = 0, bcap = 0;
     sqlite3_stmt *stmt = NULL;
     int rc;
 
@@ -172,7 +188,7 @@ static int sqlite_exec(void *conn, const char *sql, const struct db_value *param
     }
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
         if (rows)
-            add_row(&got, stmt, &cap);
+            add_row(&got, stmt, &cap, &bcap);
     if (rc != SQLITE_DONE) {
         rc = map_error(c->db, rc, "step", err);
         goto out;

@@ -34,8 +34,14 @@ void sl_db_rows_release(struct db_rows *r)
 {
     if (!r)
         return;
-    for (size_t i = 0; i < r->nrows * r->ncols; i++)
-        free(r->cells[i].data);
+    if (r->blocks) {
+        for (size_t i = 0; i < r->nrows; i++)
+            free(r->blocks[i]);
+        free(r->blocks);
+    } else {
+        for (size_t i = 0; i < r->nrows * r->ncols; i++)
+            free(r->cells[i].data);
+    }
     free(r->cells);
     *r = (struct db_rows){0};
 }
