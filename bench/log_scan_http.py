@@ -4,7 +4,7 @@
 loopback with SQLite, to put bench/log_scan.c's per-chunk cost of secret scanning beside what a
 whole PATCH costs (HTTP, the job token's check, the job's lease renewal, the append, the scan).
 
-    python3 bench/log_scan_http.py build/release/sluice [CHUNKS] [CHUNK_BYTES] [PERF-DATA] [LOG-FILE]
+    python3 bench/log_scan_http.py build/release/sluice [CHUNKS] [CHUNK_BYTES] [PERF-DATA] [LOG-FILE|--dense]
 
 Prints the server's user+system CPU per PATCH (from /proc/PID/stat) and the wall time. With
 PERF-DATA, `perf record --call-graph dwarf -F 4000` records the server over the PATCHes alone
@@ -19,9 +19,53 @@ measured ones is left out (the server compiles its default rules at its first ch
 The log's text is a generated compiler line repeated, with a line naming a `token` (a keyword of
 the default rules, so the filter lets it through to its regexes) every 40 lines; with LOG-FILE
 (PERF-DATA may be "-" for none) it is that file's bytes instead, sent in order and from its
-start again at its end, so an ordinary build log can be measured as it is."""
+start again at its end, so an ordinary build log can be measured as it is.
+
+LOG-FILE `--dense` sends a generated keyword-dense log instead (dense_log below): every line
+holds the generic rule's keywords (`key`, `secret`, `token`, `passw`, `pwd`, `credential`) in
+assignments whose values vary line by line (counters, short paths, short ids; `k=v`,
+YAML-ish `key: value` and CLI-ish `--token-file=/x` forms) but are too short (under 16) or of
+the wrong class to be a secret: no finding, and every keyword place goes through the rules'
+per-place checks, the worst case of an ordinary-looking log. `log_scan_http.py --dense-text
+BYTES` prints BYTES of it (for bench/scan_speed.c's LOG-FILE, or bench/log_scan.c's)."""
 import http.client, json, os, subprocess, sys, tempfile, time
 
+
+def dense_log(nbytes):
+    """About NBYTES of log lines, each with assignment-like keywords and no secret (a value
+    of the generic rule's class is at most 15 bytes long, or broken by a byte of another class:
+    `$`, `{`, `,`, `:`, a space)."""
+    x, i, out, n = 88172645463325252, 0, [], 0
+    forms = [
+        "step {i}: key=build/cache/x{a} secret_path=/run/s/{h2} token_ttl={t} auth_mode=none",
+        "  api_key: ${{API_KEY_{a}}}",
+        "  secret_name: db-creds-{a}",
+        "  token: <masked>  # rotated {t}s ago",
+        "+ deploy --token-file=/x/t{a} --secret-env=PROD_{a} --key-id=k{h2}",
+        "[{i:06d}] cache key: deps-v2-{h4} (hit) token_refresh in {t}s",
+        "pwd=/src/g{a}/p{b}",
+        "Using credential helper store for 10.0.{a}.{b}",
+        "password_file=/run/secrets/db{a} password_length={b}",
+        "export SECRET_ID={h4} TOKEN_TYPE=bearer KEY_SIZE={b}",
+        "  passwd: \"{h4}, rotated\"  pwd: /srv/{h2}",
+        "INFO token={h4} expires_in={t} secret={a}:{b} credential_id={h2}",
+    ]
+    while n < nbytes:
+        x ^= (x << 13) & (2**64 - 1)
+        x ^= x >> 7
+        x ^= (x << 17) & (2**64 - 1)
+        f = forms[i % len(forms)] if i % 5 else forms[x % len(forms)]
+        line = f.format(i=i, a=x % 1000, b=(x >> 10) % 97, t=(x >> 20) % 7200,
+                        h2=format((x >> 30) & 0xff, "02x"), h4=format((x >> 40) & 0xffff, "04x")) + "\n"
+        out.append(line)
+        n += len(line)
+        i += 1
+    return "".join(out).encode()
+
+
+if len(sys.argv) == 3 and sys.argv[1] == "--dense-text":
+    sys.stdout.buffer.write(dense_log(int(sys.argv[2])))
+    raise SystemExit(0)
 bin_, chunks = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 4000
 size = int(sys.argv[3]) if len(sys.argv) > 3 else 4096
 perf_data = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] != "-" else None
@@ -68,7 +112,8 @@ call("POST", f"/api/v1/projects/{p['id']}/pipelines", {"ref": "main"}, A)
 _, job = call("POST", "/api/v4/jobs/request", {"token": rn["token"], "info": {"features": {"trace_reset": True}}})
 line = b"[42] CC src/module_17/file_233.o -O2 -Wall -fPIC ok\n"
 lines = [line] * 39 + [b"[43] fetching token for registry mirror 12 (cached)\n"]
-text = open(log_file, "rb").read() if log_file else b"".join(lines)
+text = (dense_log(256 << 10) if log_file == "--dense" else open(log_file, "rb").read()) if log_file \
+    else b"".join(lines)
 if not text:
     raise SystemExit(f"{log_file} is empty")
 one = len(text)
