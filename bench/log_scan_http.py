@@ -45,7 +45,7 @@ def dense_log(nbytes):
         "[{i:06d}] cache key: deps-v2-{h4} (hit) token_refresh in {t}s",
         "pwd=/src/g{a}/p{b}",
         "Using credential helper store for 10.0.{a}.{b}",
-        "password_file=/run/secrets/db{a} password_length={b}",
+        "password_file=/run/sec/db{a} password_length={b}",
         "export SECRET_ID={h4} TOKEN_TYPE=bearer KEY_SIZE={b}",
         "  passwd: \"{h4}, rotated\"  pwd: /srv/{h2}",
         "INFO token={h4} expires_in={t} secret={a}:{b} credential_id={h2}",
