@@ -62,6 +62,14 @@ struct keyword {
     const char *word; /* borrowed from its rule */
     size_t wlen;
     int chain; /* the next keyword of the same bucket, -1: none */
+    /* only generic rules (struct rule's GENERIC) have it: a place of it where may_assign()
+     * says no match can start is of no use to any rule, and is dropped as it is found */
+    bool assign_only;
+    /* its first 8 bytes (fewer: HEAD_MASK has the ones it has) as one load of a text's 8
+     * bytes reads them, and the 0x20 of each that is a letter: a text's 8 bytes T hold the
+     * keyword's head in any case when ((T | HEAD_CASE) & HEAD_MASK) == HEAD (see
+     * keyword_head), one compare instead of a fold a byte */
+    uint64_t head, head_case, head_mask;
 };
 
 struct sl_scan {
@@ -383,6 +391,38 @@ static unsigned char other_case(unsigned char c)
     return c >= 'a' && c <= 'z' ? (unsigned char)(c - ('a' - 'A')) : fold(c);
 }
 
+static pthread_once_t byte_kind_once;
+static void byte_kind_make(void);
+
+/* K's HEAD, HEAD_CASE and HEAD_MASK. A letter's two cases differ in bit 0x20 alone, and
+ * T | 0x20 is a lowercase letter only when T is it or its upper case; any other byte of a
+ * keyword (a digit, `_`, `-`, a space) is compared as it is: the same as fold() a byte. */
+static void keyword_head(struct keyword *k)
+{
+    k->head = k->head_case = k->head_mask = 0;
+    for (size_t i = 0; i < k->wlen && i < 8; i++) {
+        unsigned char c = (unsigned char)k->word[i];
+        int shift = 8 * (int)i;
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        shift = 56 - shift;
+#endif
+        k->head |= (uint64_t)c << shift;
+        k->head_case |= (uint64_t)(c >= 'a' && c <= 'z' ? 0x20 : 0) << shift;
+        k->head_mask |= (uint64_t)0xff << shift;
+    }
+}
+
+/* Marks the keywords that generic rules alone have (kw's ASSIGN_ONLY). */
+static void keywords_mark_assign_only(struct sl_scan *s)
+{
+    for (size_t j = 0; j < s->nkw; j++)
+        s->kw[j].assign_only = true;
+    for (size_t i = 0; i < s->nrules; i++)
+        for (size_t k = 0; k < s->rules[i].nkeywords; k++)
+            if (!s->rules[i].generic && s->rules[i].kw_index[k] >= 0)
+                s->kw[s->rules[i].kw_index[k]].assign_only = false;
+}
+
 static void index_keywords(struct sl_scan *s, bool rules_changed)
 {
     if (rules_changed)
@@ -413,6 +453,10 @@ static void index_keywords(struct sl_scan *s, bool rules_changed)
             r->kw_index[k] = *w ? (int)j : -1;
         }
     }
+    keywords_mark_assign_only(s);
+    pthread_once(&byte_kind_once, byte_kind_make); /* may_assign's table */
+    for (size_t j = 0; j < s->nkw; j++)
+        keyword_head(&s->kw[j]);
     /* the filter's places are each looked up, so a keyword of 2 bytes is found there too;
      * every other pair of the scalar pass would miss it at an odd offset */
     s->kw_min = sl_kwfilter_available(s->pass) && s->pass != SL_KWFILTER_SCALAR ? KW_FILTERED_MIN
@@ -733,9 +777,55 @@ static bool allowed_by(const struct allowlist *a, const char *path, const char *
 struct places {
     const char *word;
     size_t wlen;
-    size_t *at; /* ascending offsets */
+    bool assign_only; /* the keyword's (struct keyword) */
+    size_t *at;       /* ascending offsets */
     size_t n, cap;
 };
+
+/* The text a keyword pass looks at: TEXT[0..LEN), which is WHOLE[START..WHOLE_LEN) (START a
+ * line's start), and what its places of assign-only keywords are checked by. */
+struct find_text {
+    const char *text;
+    size_t len;
+    const char *whole;
+    size_t whole_len, start;
+    /* whether TEXT has a byte of 0x80 or more; and the last line of it looked at for one
+     * (offsets in TEXT, [LINE_START, LINE_END)), whether it had */
+    bool any_high;
+    size_t line_start, line_end;
+    bool line_high;
+};
+
+static bool may_assign(const char *text, size_t lim, size_t p, const char *word, size_t wlen);
+static bool any_high(const char *t, size_t n);
+
+/* Whether the line of T's place Q has a byte of 0x80 or more (places come in ascending order:
+ * a line is looked at once). */
+static bool line_high(struct find_text *t, size_t q)
+{
+    if (!t->any_high)
+        return false;
+    if (q >= t->line_end || q < t->line_start) {
+        const char *nl = memrchr(t->text, '\n', q);
+        t->line_start = nl ? (size_t)(nl - t->text) + 1 : 0;
+        nl = memchr(t->text + q, '\n', t->len - q);
+        t->line_end = nl ? (size_t)(nl - t->text) : t->len;
+        t->line_high = any_high(t->text + t->line_start, t->line_end - t->line_start);
+    }
+    return t->line_high;
+}
+
+/* Whether a generic rule may match from assign-only keyword P found at Q of T: what the rule's
+ * line check (sl_scan_text_part) would say of it, asked once, as it is found. That check looks
+ * at a line's keywords only when the line is ASCII (with a byte of 0x80 or more the regex
+ * decides: a caseless UTF-8 regex folds the Kelvin sign into `token`), so a place on such a
+ * line is kept. may_assign's limit is the whole text's end, not the line's end plus the match
+ * window the rule loop gives it: it says no only at a byte a match would have to hold, so a
+ * place it drops with the farther limit is one no match can start at with the nearer. */
+static bool assign_may(struct find_text *t, const struct places *p, size_t q)
+{
+    return may_assign(t->whole, t->whole_len, t->start + q, p->word, p->wlen) || line_high(t, q);
+}
 
 /* Whether the WLEN bytes at T are the lowercased WORD, folding T's bytes. */
 static bool same_folded(const char *t, const char *word, size_t wlen)
@@ -752,12 +842,28 @@ static void place_add(struct places *p, size_t at)
     p->at[p->n++] = at;
 }
 
-/* The keywords of S->kw_min bytes or more that start at Q (Q + 1 < LEN). */
-static void verify_at(const struct sl_scan *s, struct places *p, const char *text, size_t len,
-                      size_t q)
+/* Whether keyword K is at T, which has AVAIL bytes: its head by one compare of 8 bytes where
+ * they are there, the bytes past 8 folded one by one. */
+static inline bool keyword_at(const struct keyword *k, const char *t, size_t avail)
 {
+    if (k->wlen > avail)
+        return false;
+    if (avail < 8)
+        return same_folded(t, k->word, k->wlen);
+    uint64_t v;
+    memcpy(&v, t, 8);
+    return ((v | k->head_case) & k->head_mask) == k->head &&
+           (k->wlen <= 8 || same_folded(t + 8, k->word + 8, k->wlen - 8));
+}
+
+/* The keywords of S->kw_min bytes or more that start at Q (Q + 1 < T's LEN); of those only
+ * generic rules have, the places where they may match (assign_may). */
+static void verify_at(const struct sl_scan *s, struct places *p, struct find_text *t, size_t q)
+{
+    const char *text = t->text;
     for (int j = s->kw_head[kw_bucket(text + q)]; j >= 0; j = s->kw[j].chain)
-        if (p[j].wlen <= len - q && same_folded(text + q, p[j].word, p[j].wlen))
+        if (keyword_at(&s->kw[j], text + q, t->len - q) &&
+            (!p[j].assign_only || assign_may(t, &p[j], q)))
             place_add(&p[j], q);
 }
 
@@ -799,16 +905,18 @@ static void find_short(struct places *p, const char *text, size_t len)
  * verified only when its own pair could begin a keyword too: "ok" (of "token") and "cc" (of
  * "acca") are most of a build log's pairs in the table, and rarely after "t" or "a" there
  * (a lookup instead of a bucket's keywords compared). */
-static void find_paired(const struct sl_scan *s, struct places *p, const char *text, size_t len)
+static void find_paired(const struct sl_scan *s, struct places *p, struct find_text *t)
 {
+    const char *text = t->text;
+    size_t len = t->len;
     for (size_t i = 0; i + 1 < len; i += 2) {
         unsigned v = s->kw_at[kw_pair(text + i)];
         if (!v)
             continue;
         if (v & PAIR_AT1 && i > 0 && s->kw_at[kw_pair(text + i - 1)] & PAIR_AT0)
-            verify_at(s, p, text, len, i - 1);
+            verify_at(s, p, t, i - 1);
         if (v & PAIR_AT0)
-            verify_at(s, p, text, len, i);
+            verify_at(s, p, t, i);
     }
 }
 
@@ -818,8 +926,10 @@ static void find_paired(const struct sl_scan *s, struct places *p, const char *t
  * LEN, if its pair is one's first two bytes, PAIR_AT0). On an ordinary build log the filter
  * lets through about 590 places in 171 KB, 400 of them with a keyword's pair and 56 keywords:
  * the pair's lookup let 340 of them on to a bucket's compares, kw_tri lets few. */
-static void find_filtered(const struct sl_scan *s, struct places *p, const char *text, size_t len)
+static void find_filtered(const struct sl_scan *s, struct places *p, struct find_text *t)
 {
+    const char *text = t->text;
+    size_t len = t->len;
     size_t end = sl_kwfilter_end(len), q = 0;
     struct sl_kwfilter_block blocks[64];
     /* a block's places are before END and its 34 bytes read: a place's 3 bytes are in TEXT */
@@ -829,31 +939,42 @@ static void find_filtered(const struct sl_scan *s, struct places *p, const char 
             for (uint32_t mask = blocks[b].mask; mask; mask &= mask - 1) {
                 size_t at = blocks[b].at + (size_t)__builtin_ctz(mask);
                 if (tri_has(s->kw_tri, text + at))
-                    verify_at(s, p, text, len, at);
+                    verify_at(s, p, t, at);
             }
     }
     for (q = end; q + 1 < len; q++)
         if (s->kw_at[kw_pair(text + q)] & PAIR_AT0)
-            verify_at(s, p, text, len, q);
+            verify_at(s, p, t, q);
 }
 
-/* The places of S's keywords in TEXT, into P (S->nkw of them; their arrays may be kept
- * from a scan before, and are reused). */
-static void find_places(const struct sl_scan *s, struct places *p, const char *text, size_t len)
+/* The places of S's keywords in TEXT[START..LEN) (START a line's start), offsets from START,
+ * into P (S->nkw of them; their arrays may be kept from a scan before, and are reused). */
+static void find_places(const struct sl_scan *s, struct places *p, const char *whole, size_t len,
+                        size_t start)
 {
     size_t n = s->nkw;
+    bool assign_only = false;
     for (size_t j = 0; j < n; j++) {
         p[j].word = s->kw[j].word;
         p[j].wlen = s->kw[j].wlen;
+        p[j].assign_only = s->kw[j].assign_only;
+        assign_only |= p[j].assign_only;
         p[j].n = 0;
     }
+    const char *text = whole + start;
+    struct find_text t = {.text = text,
+                          .len = len - start,
+                          .whole = whole,
+                          .whole_len = len,
+                          .start = start,
+                          .any_high = assign_only && any_high(text, len - start)};
     if (s->filter.path != SL_KWFILTER_SCALAR)
-        find_filtered(s, p, text, len);
+        find_filtered(s, p, &t);
     else
-        find_paired(s, p, text, len);
+        find_paired(s, p, &t);
     for (size_t j = 0; j < n; j++)
         if (p[j].wlen < s->kw_min)
-            find_short(&p[j], text, len);
+            find_short(&p[j], text, len - start);
 }
 
 static void places_free(struct places *p, size_t n)
@@ -914,36 +1035,51 @@ size_t sl_scan_newlines(const char *p, size_t n)
  * (most keyword lines with an assignment say `token_ttl=3600` or `key: ${VAR}`).
  * True (the regex decides) on any byte of 0x80 or more on the way (in UTF mode `(?i)` folds the
  * Kelvin sign and the long s into the classes) and when LIM comes first. */
-static inline bool in_class(unsigned char c)
+/* A byte's kinds for may_assign, by table (each test a load, not a chain of compares and
+ * branches: it runs at every place of the generic rule's keywords) */
+#define BYTE_CLASS 1 /* [A-Za-z0-9_.-]: what may follow the keyword */
+#define BYTE_VALUE 2 /* [A-Za-z0-9+/_=.-]: a value's */
+#define BYTE_SPACE 4 /* \s */
+#define BYTE_QUOTE 8 /* ' or " */
+#define BYTE_SEP 16  /* = or : */
+#define BYTE_HIGH 32 /* 0x80 or more: the regex decides */
+
+static uint8_t byte_kind[256];
+static pthread_once_t byte_kind_once = PTHREAD_ONCE_INIT; /* made when rules are indexed */
+
+static void byte_kind_make(void)
 {
-    return (c >= '0' && c <= '9') || (fold(c) >= 'a' && fold(c) <= 'z') || c == '_' || c == '.' ||
-           c == '-';
+    for (unsigned c = 0; c < 256; c++) {
+        bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        byte_kind[c] =
+            (uint8_t)((alnum || c == '_' || c == '.' || c == '-' ? BYTE_CLASS : 0) |
+                      (alnum || c == '+' || c == '/' || c == '_' || c == '=' || c == '.' || c == '-'
+                           ? BYTE_VALUE
+                           : 0) |
+                      (c == ' ' || (c >= '\t' && c <= '\r') ? BYTE_SPACE : 0) |
+                      (c == '\'' || c == '"' ? BYTE_QUOTE : 0) |
+                      (c == '=' || c == ':' ? BYTE_SEP : 0) | (c >= 0x80 ? BYTE_HIGH : 0));
+    }
 }
 
-static inline bool in_value(unsigned char c)
+static inline unsigned kind_of(char c)
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '+' ||
-           c == '/' || c == '_' || c == '=' || c == '.' || c == '-';
-}
-
-static inline bool is_space(char c)
-{
-    return c == ' ' || (c >= '\t' && c <= '\r');
+    return byte_kind[(unsigned char)c];
 }
 
 /* Whether a value of 16 or more may start after the separator's end Q (below LIM). */
 static bool may_value(const char *text, size_t lim, size_t q)
 {
-    while (q < lim && is_space(text[q]))
+    while (q < lim && kind_of(text[q]) & BYTE_SPACE)
         q++;
-    if (q < lim && (text[q] == '\'' || text[q] == '"'))
+    if (q < lim && kind_of(text[q]) & BYTE_QUOTE)
         q++;
-    for (size_t run = 0;; run++, q++) {
-        if (q >= lim || (unsigned char)text[q] >= 0x80 || run >= 16)
-            return true;
-        if (!in_value((unsigned char)text[q]))
-            return false;
-    }
+    /* 16 of the class, or LIM first: it may; a byte of another class first: only if it is
+     * 0x80 or more */
+    for (size_t end = SL_MIN(lim, q + 16); q < end; q++)
+        if (!(kind_of(text[q]) & BYTE_VALUE))
+            return kind_of(text[q]) & BYTE_HIGH;
+    return true;
 }
 
 static bool may_assign(const char *text, size_t lim, size_t p, const char *word, size_t wlen)
@@ -953,19 +1089,19 @@ static bool may_assign(const char *text, size_t lim, size_t p, const char *word,
         if (a < 3 || !same_folded(text + a - 3, "api", 3))
             return false;
     }
-    size_t q = p + wlen, run = 0;
-    while (q < lim && in_class((unsigned char)text[q])) {
-        if (++run > 23)
-            return false;
+    /* the class's run after the keyword: 24 or more is too long (23 after "passw") */
+    size_t q = p + wlen, too_long = q + 24;
+    for (size_t end = SL_MIN(lim, too_long); q < end && kind_of(text[q]) & BYTE_CLASS;)
         q++;
-    }
-    if (q < lim && (text[q] == '\'' || text[q] == '"'))
+    if (q == too_long)
+        return false;
+    if (q < lim && kind_of(text[q]) & BYTE_QUOTE)
         q++;
-    while (q < lim && is_space(text[q]))
+    while (q < lim && kind_of(text[q]) & BYTE_SPACE)
         q++;
-    if (q >= lim || (unsigned char)text[q] >= 0x80)
+    if (q >= lim || kind_of(text[q]) & BYTE_HIGH)
         return true;
-    if (text[q] != '=' && text[q] != ':')
+    if (!(kind_of(text[q]) & BYTE_SEP))
         return false;
     /* `=` or `:` alone, or `=>` or `:=` */
     bool two = q + 1 < lim && text[q + 1] == (text[q] == '=' ? '>' : '=');
@@ -1026,7 +1162,7 @@ int sl_scan_text_part(const struct sl_scan *s, const char *path, const char *tex
         start = len;
     if (more)
         *more = false;
-    find_places(s, places, text + start, len - start);
+    find_places(s, places, text, len, start);
     if (start)
         for (size_t j = 0; j < nplaces; j++)
             for (size_t k = 0; k < places[j].n; k++)

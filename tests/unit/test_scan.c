@@ -610,7 +610,9 @@ TEST(findings_of_several_rules_have_their_lines)
  * runs of its class around the 20 it allows, quotes, white space across lines, separators and
  * not, values of 15, 16 and over 128 bytes (after `=>` and `:=` too, quoted or not, starting
  * with `=` or `>`), and bytes a caseless UTF-8 regex folds into its class or words (the
- * Kelvin sign, the long s). */
+ * Kelvin sign, the long s). The same lines without those bytes too (a text with none: the
+ * places the check rejects are dropped as they are found, not only line by line), and in parts
+ * of 4 KiB (sl_scan_text_part's START and LEN: the check's limit is the part's end). */
 struct all_found {
     struct sl_scan_finding *f;
     size_t n, cap;
@@ -622,6 +624,39 @@ static int on_each(void *ctx, const struct sl_scan_finding *f)
     SL_GROW(a->f, a->cap, a->n + 1);
     a->f[a->n++] = *f;
     return 0;
+}
+
+static bool all_same(const struct all_found *a, const struct all_found *b)
+{
+    size_t same = 0;
+    for (size_t i = 0; i < a->n && i < b->n; i++)
+        same += a->f[i].start == b->f[i].start && a->f[i].end == b->f[i].end &&
+                a->f[i].line == b->f[i].line;
+    return a->n == b->n && same == a->n;
+}
+
+static bool all_ascii(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s >= 0x80)
+            return false;
+    return true;
+}
+
+/* TEXT in parts of about 4 KiB ending at a line's end, each scanned by A and by B from the
+ * last one's end to its own, as the text's end (sl_scan_text_part's START and LEN, no MORE:
+ * a match the part cuts ends at LEN), their findings into FA and FB. */
+static void scan_parts(const struct sl_scan *a, const struct sl_scan *b, const char *text,
+                       size_t len, struct all_found *fa, struct all_found *fb)
+{
+    for (size_t start = 0; start < len;) {
+        size_t end = SL_MIN(len, start + 4096);
+        const char *nl = end < len ? memrchr(text + start, '\n', end - start) : NULL;
+        size_t cut = nl ? (size_t)(nl - text) + 1 : len;
+        sl_scan_text_part(a, NULL, text, cut, start, NULL, 0, on_each, fa);
+        sl_scan_text_part(b, NULL, text, cut, start, NULL, 0, on_each, fb);
+        start = cut;
+    }
 }
 
 static unsigned long next_random(unsigned long *x)
@@ -698,35 +733,97 @@ TEST(the_generic_rules_check_skips_only_lines_it_cannot_match)
                                          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
                                          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
     struct sl_str text = SL_STR_INIT;
-    unsigned long x = 88172645463325252UL;
-#define PICK(a) (a)[next_random(&x) % SL_ARRAY_LEN(a)]
-    for (int i = 0; i < 40000; i++) {
-        const char *p[8] = {PICK(before), PICK(words), PICK(runs),   PICK(quotes),
-                            PICK(spaces), PICK(seps),  PICK(spaces), PICK(values)};
-        sl_str_addf(&text, "[%d] %s%s%s%s%s%s%s%s\n", i, p[0], p[1], p[2], p[3], p[4], p[5], p[6],
-                    p[7]);
-        if (i % 7 == 0)
-            sl_str_adds(&text, "[x] fetching token for registry mirror 12 (cached)\n");
+    const char *const *from[8] = {before, words, runs, quotes, spaces, seps, spaces, values};
+    const size_t nfrom[8] = {SL_ARRAY_LEN(before), SL_ARRAY_LEN(words),  SL_ARRAY_LEN(runs),
+                             SL_ARRAY_LEN(quotes), SL_ARRAY_LEN(spaces), SL_ARRAY_LEN(seps),
+                             SL_ARRAY_LEN(spaces), SL_ARRAY_LEN(values)};
+    for (int ascii = 0; ascii < 2; ascii++) {
+        sl_test_case_begin(ascii ? "ASCII lines" : "lines with bytes of 0x80 or more");
+        sl_str_reset(&text);
+        unsigned long x = 88172645463325252UL;
+        for (int i = 0; i < 40000; i++) {
+            const char *p[8];
+            for (int k = 0; k < 8; k++)
+                do
+                    p[k] = from[k][next_random(&x) % nfrom[k]];
+                while (ascii && !all_ascii(p[k]));
+            sl_str_addf(&text, "[%d] %s%s%s%s%s%s%s%s\n", i, p[0], p[1], p[2], p[3], p[4], p[5],
+                        p[6], p[7]);
+            if (i % 7 == 0)
+                sl_str_adds(&text, "[x] fetching token for registry mirror 12 (cached)\n");
+        }
+        struct all_found a = {0}, b = {0}, pa = {0}, pb = {0};
+        if (checked && plain) {
+            sl_scan_text(checked, NULL, text.buf, text.len, on_each, &a);
+            sl_scan_text(plain, NULL, text.buf, text.len, on_each, &b);
+            scan_parts(checked, plain, text.buf, text.len, &pa, &pb);
+        }
+        CHECK(a.n > 1000); /* many lines match: the check lets them through */
+        CHECK(all_same(&a, &b));
+        CHECK(pa.n > 1000);
+        CHECK(all_same(&pa, &pb));
+        free(a.f);
+        free(b.f);
+        free(pa.f);
+        free(pb.f);
+        sl_test_case_end();
     }
-#undef PICK
-    struct all_found a = {0}, b = {0};
-    if (checked && plain) {
-        sl_scan_text(checked, NULL, text.buf, text.len, on_each, &a);
-        sl_scan_text(plain, NULL, text.buf, text.len, on_each, &b);
-    }
-    CHECK(a.n > 1000); /* many lines match: the check lets them through */
-    CHECK_INT_EQ(a.n, b.n);
-    size_t same = 0;
-    for (size_t i = 0; i < a.n && i < b.n; i++)
-        same +=
-            a.f[i].start == b.f[i].start && a.f[i].end == b.f[i].end && a.f[i].line == b.f[i].line;
-    CHECK_INT_EQ(same, a.n);
-    free(a.f);
-    free(b.f);
     sl_str_release(&text);
     sl_str_release(&other);
     sl_scan_free(checked);
     sl_scan_free(plain);
     free(data);
+    sl_error_release(&err);
+}
+
+/* The places of the generic rule's keywords that its check rejects are dropped as they are
+ * found (scan.c's assign_may) only when no other rule has the keyword and the line has no byte
+ * of 0x80 or more: a project's rule with the keyword `token` still finds `token_ttl=3600`,
+ * which the generic rule skips; on a line whose only ASCII keyword cannot start a match, the
+ * Kelvin sign's `toKen` assignment is still found (the regex decides on such a line), as is
+ * the ASCII one on the next, and the line after, with no keyword that may start a match, is
+ * skipped; and a text cut right after `password = ` asks for what follows. */
+TEST(the_generic_rules_rejected_places_are_dropped_only_when_no_rule_needs_them)
+{
+    struct sl_scan *s = NULL;
+    struct sl_error err = SL_ERROR_INIT;
+    CHECK_INT_EQ(sl_scan_default(&s, &err), 0);
+    if (!s)
+        return;
+    const char *ttl = "[7] refresh token_ttl=3600 key=build/cache/x12345678\n";
+    struct hits h = {0};
+    sl_scan_text(s, NULL, ttl, strlen(ttl), on_hit, &h);
+    CHECK_INT_EQ(h.n, 0);
+    const char *rules = "[[rules]]\nid = 'ttl'\nregex = '''token_ttl=([0-9]+)'''\n"
+                        "keywords = ['token']\n";
+    CHECK_INT_EQ(sl_scan_extend(s, rules, strlen(rules), "ttl.toml", &err), 0);
+    h = (struct hits){0};
+    sl_scan_text(s, NULL, ttl, strlen(ttl), on_hit, &h);
+    CHECK_INT_EQ(h.n, 1);
+    CHECK_STR_EQ(h.last.rule_id, "ttl");
+    CHECK_INT_EQ(h.last.start, strlen("[7] refresh token_ttl="));
+    sl_scan_free(s);
+    s = NULL;
+    CHECK_INT_EQ(sl_scan_default(&s, &err), 0);
+    if (!s)
+        return;
+    const char *kelvin = "[1] key=1 to\xe2\x84\xaa"
+                         "en=Zq8/Wm+R3v.T_k-9abc\n"
+                         "[2] key=1 toKen=Zq8/Wm+R3v.T_k-9abc\n"
+                         "[3] key=Zq8/Wm+R3v.T_k-9abc token_ttl=3600 secret: ${X}\n";
+    struct all_found a = {0};
+    sl_scan_text(s, NULL, kelvin, strlen(kelvin), on_each, &a);
+    CHECK_INT_EQ(a.n, 2);
+    if (a.n == 2) {
+        CHECK_INT_EQ(a.f[0].line, 1);
+        CHECK_INT_EQ(a.f[1].line, 2);
+    }
+    free(a.f);
+    const char *cut = "[1] ok\n[2] password = \n";
+    bool more = false;
+    h = (struct hits){0};
+    sl_scan_text_part(s, NULL, cut, strlen(cut) - 1, 0, &more, 0, on_hit, &h);
+    CHECK(more);
+    sl_scan_free(s);
     sl_error_release(&err);
 }
