@@ -789,10 +789,11 @@ struct find_text {
     size_t len;
     const char *whole;
     size_t whole_len, start;
-    /* whether TEXT has a byte of 0x80 or more; and the last line of it looked at for one
-     * (offsets in TEXT, [LINE_START, LINE_END)), whether it had */
-    bool any_high;
-    size_t line_start, line_end;
+    /* whether TEXT has a byte of 0x80 or more (TEXT_UNKNOWN: not looked at yet); the last
+     * line of it looked at for one (offsets in TEXT, [LINE_START, LINE_END)), whether it had,
+     * and how many lines were looked at */
+    enum { TEXT_UNKNOWN, TEXT_HIGH, TEXT_ASCII } text_high;
+    size_t line_start, line_end, lines;
     bool line_high;
 };
 
@@ -800,12 +801,20 @@ static bool may_assign(const char *text, size_t lim, size_t p, const char *word,
 static bool any_high(const char *t, size_t n);
 
 /* Whether the line of T's place Q has a byte of 0x80 or more (places come in ascending order:
- * a line is looked at once). */
+ * a line is looked at once). Line by line while that costs less than looking at the whole
+ * text once (an ordinary log's chunk has a few such places, a log with keywords on every line
+ * thousands), which may then say that no line has one. */
 static bool line_high(struct find_text *t, size_t q)
 {
-    if (!t->any_high)
+    if (t->text_high == TEXT_ASCII)
         return false;
     if (q >= t->line_end || q < t->line_start) {
+        /* a line's look is three calls, some 40 ns: what a look at about 512 bytes costs */
+        if (t->text_high == TEXT_UNKNOWN && ++t->lines > t->len / 512) {
+            t->text_high = any_high(t->text, t->len) ? TEXT_HIGH : TEXT_ASCII;
+            if (t->text_high == TEXT_ASCII)
+                return false;
+        }
         const char *nl = memrchr(t->text, '\n', q);
         t->line_start = nl ? (size_t)(nl - t->text) + 1 : 0;
         nl = memchr(t->text + q, '\n', t->len - q);
@@ -953,21 +962,15 @@ static void find_places(const struct sl_scan *s, struct places *p, const char *w
                         size_t start)
 {
     size_t n = s->nkw;
-    bool assign_only = false;
     for (size_t j = 0; j < n; j++) {
         p[j].word = s->kw[j].word;
         p[j].wlen = s->kw[j].wlen;
         p[j].assign_only = s->kw[j].assign_only;
-        assign_only |= p[j].assign_only;
         p[j].n = 0;
     }
     const char *text = whole + start;
-    struct find_text t = {.text = text,
-                          .len = len - start,
-                          .whole = whole,
-                          .whole_len = len,
-                          .start = start,
-                          .any_high = assign_only && any_high(text, len - start)};
+    struct find_text t = {
+        .text = text, .len = len - start, .whole = whole, .whole_len = len, .start = start};
     if (s->filter.path != SL_KWFILTER_SCALAR)
         find_filtered(s, p, &t);
     else
