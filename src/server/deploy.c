@@ -25,6 +25,10 @@
 #include <fnmatch.h>
 #include <jansson.h>
 
+/* How long an environment whose auto_stop_in is over waits before its stop is tried again when
+ * its on_stop job cannot be played yet (its stage not reached) */
+#define DEPLOY_STOP_RETRY_MS 5000
+
 /* GitLab's wording for forward_deployment_failure (Ci::Build failure reasons) */
 #define FORWARD_DEPLOYMENT_MESSAGE                                                                 \
     "The deployment job is older than the latest deployment, and therefore failed."
@@ -516,6 +520,14 @@ int sl_srv_deploy_stop(struct sl_server *s, int64_t environment_id, struct sl_er
                                 : SRV_EV_RETRY;
         if (!strcmp(stop.status, "running") || !strcmp(stop.status, "pending"))
             goto out; /* already on its way */
+        /* its stage is not reached (an earlier stage waits: a manual gate, approvals): it
+         * cannot be played yet, and nothing is changed */
+        if (!strcmp(stop.status, "created")) {
+            rc = sl_error_set(err, SL_EBUSY,
+                              "the on_stop job %s of environment %s waits for an earlier stage",
+                              stop.name, e.name);
+            goto out;
+        }
         /* the job first: a stop job that cannot be played leaves the environment as it was */
         if ((rc = sl_srv_transition(s, stop.pipeline_id, ev, (size_t)stop.position, NULL, false,
                                     err)) < 0)
@@ -609,12 +621,22 @@ void sl_srv_deploy_tick(struct sl_server *s, int64_t now)
         sl_error_release(&err);
         sl_log(SL_LOG_INFO, "auto_stop_in reached: stopping the environment", "environment",
                due[i].name, NULL);
-        if (sl_srv_deploy_stop(s, due[i].id, &err) < 0) {
+        int rc = sl_srv_deploy_stop(s, due[i].id, &err);
+        if (rc == 0)
+            continue;
+        /* SL_EBUSY: its on_stop job waits for an earlier stage, or another server stopped it
+         * meanwhile; the timer is kept and tried again later (only while the environment is
+         * still in the state read). Any other failure spends it: not again at every tick.
+         * GitLab marks such an environment "stopping" and never plays its stop job once the
+         * stage is reached; here the review app stops when it can. */
+        bool again = rc == SL_EBUSY;
+        if (again)
+            sl_log(SL_LOG_INFO, "auto_stop_in: the environment cannot be stopped yet, again later",
+                   "environment", due[i].name, "reason", sl_error_format(&err), NULL);
+        else
             log_store_error(s, "cannot stop an environment", &err);
-            /* not again at every tick: the timer is spent */
-            sl_store_environment_set_state(s->st, due[i].id, due[i].state, NULL, 0, NULL, now,
-                                           NULL);
-        }
+        sl_store_environment_set_state(s->st, due[i].id, due[i].state, due[i].state,
+                                       again ? now + DEPLOY_STOP_RETRY_MS : 0, NULL, now, NULL);
     }
     sl_store_environments_free(due, n);
     sl_error_release(&err);
@@ -827,8 +849,14 @@ int sl_srv_deploy_stop_branch(struct sl_server *s, int64_t project_id, const cha
                 ej.on_stop_job_id) {
                 sl_log(SL_LOG_INFO, "branch deleted: stopping its environment", "environment",
                        es[i].name, "ref", branch, NULL);
-                if ((rc = sl_srv_deploy_stop(s, es[i].id, err)) == 0)
+                if ((rc = sl_srv_deploy_stop(s, es[i].id, err)) == 0) {
                     (*stopped)++;
+                } else if (rc == SL_EBUSY) { /* its stop job waits for its stage: not now */
+                    sl_log(SL_LOG_INFO, "branch deleted: the environment cannot be stopped yet",
+                           "environment", es[i].name, "reason", sl_error_format(err), NULL);
+                    sl_error_release(err);
+                    rc = 0;
+                }
             }
             sl_store_deployment_release(&d);
             sl_store_environment_job_release(&ej);

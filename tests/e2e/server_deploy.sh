@@ -460,5 +460,49 @@ expect "with the prevention off the older job deploys" success "$(jget "['status
 req PUT "/api/v1/projects/$proj" "$maint" '{"ci_forward_deployment_enabled":true}'
 expect "switched on again" "200 True" "$code $(jget "['ci_forward_deployment_enabled']")" "$body"
 
+# auto_stop_in over while the on_stop job's stage is not reached (a manual gate blocks the
+# pipeline before it): the environment stays available, its timer is kept and tried again,
+# and the review app stops once the gate is played and its stop job can run
+repo_ci "$tmp/gated" one <<'YML' || exit 1
+stages: [deploy, gate, cleanup]
+review:
+  stage: deploy
+  script: [echo review]
+  environment: {name: review/gated, on_stop: stop_review, auto_stop_in: 1 second}
+gate:
+  stage: gate
+  when: manual
+  allow_failure: false
+  script: [echo open]
+stop_review:
+  stage: cleanup
+  when: manual
+  script: [echo stopping]
+  environment: {name: review/gated, action: stop}
+YML
+req POST /api/v1/projects "$maint" "{\"name\":\"gated\",\"repo_url\":\"file://$tmp/gated\",\"default_branch\":\"main\"}"
+gproj=$(jget "['id']")
+req POST "/api/v1/projects/$gproj/pipelines" "$dev" '{"ref":"main"}'
+gpl=$(jget "['id']")
+wait_for 60 pipeline_done "$gpl" || bad "the gated pipeline waits at its gate" "$body"
+expect "the gated pipeline waits for its manual gate" "manual created" \
+  "$(job_field gate status) $(job_field stop_review status)" "$body"
+req GET "/api/v1/projects/$gproj/environments" "$dev"
+genv=$(jget "[0]['id']")
+first_due=$(jget "[0]['auto_stop_at']")
+retried() { req GET "/api/v1/environments/$genv" "$dev"; [[ $(jget "['auto_stop_at']") != "$first_due" ]]; }
+if wait_for 60 retried; then ok "a stop that cannot start yet keeps its timer, moved later"; else
+  bad "the timer of a stop that cannot start is kept" "$body"; fi
+expect "... and the environment is still available" "available False" \
+  "$(jget "['state']") $(jget "['auto_stop_at'] is None")" "$body"
+req GET "/api/v1/pipelines/$gpl" "$dev"
+req POST "/api/v1/jobs/$(job_of gate)/play" "$dev"
+expect "the gate is played" 200 "$code" "$body"
+genv_stopped() { req GET "/api/v1/environments/$genv" "$dev"; [[ $(jget "['state']") == stopped ]]; }
+if wait_for 60 genv_stopped; then ok "once its stage is reached the kept timer runs the stop job"; else
+  bad "the review app stops after its gate" "$body"; fi
+req GET "/api/v1/pipelines/$gpl" "$dev"
+expect "the stop job ran" success "$(job_field stop_review status)" "$body"
+
 server_stop
 finish
