@@ -230,3 +230,27 @@ void sl_jsonw_strv(struct sl_jsonw *w, const char *const *v)
         sl_jsonw_str(w, *v);
     sl_jsonw_end_arr(w);
 }
+
+void sl_jsonw_kstr(struct sl_jsonw *w, const char *key, const char *s)
+{
+    sl_jsonw_key(w, key);
+    sl_jsonw_str(w, s);
+}
+
+void sl_jsonw_kint(struct sl_jsonw *w, const char *key, long long v)
+{
+    sl_jsonw_key(w, key);
+    sl_jsonw_int(w, v);
+}
+
+void sl_jsonw_kbool(struct sl_jsonw *w, const char *key, bool v)
+{
+    sl_jsonw_key(w, key);
+    sl_jsonw_bool(w, v);
+}
+
+void sl_jsonw_kstrv(struct sl_jsonw *w, const char *key, const char *const *v)
+{
+    sl_jsonw_key(w, key);
+    sl_jsonw_strv(w, v);
+}

@@ -52,4 +52,10 @@ void sl_jsonw_raw(struct sl_jsonw *w, const char *json, size_t len);
 /* A NULL-ended string vector as an array; NULL itself as null. */
 void sl_jsonw_strv(struct sl_jsonw *w, const char *const *v);
 
+/* A member: KEY and its value, as sl_jsonw_key and then the value's writer above. */
+void sl_jsonw_kstr(struct sl_jsonw *w, const char *key, const char *s);
+void sl_jsonw_kint(struct sl_jsonw *w, const char *key, long long v);
+void sl_jsonw_kbool(struct sl_jsonw *w, const char *key, bool v);
+void sl_jsonw_kstrv(struct sl_jsonw *w, const char *key, const char *const *v);
+
 #endif

@@ -35,31 +35,6 @@ void sl_plan_node_write_json(struct sl_jsonw *w, const struct sl_node *n)
     }
 }
 
-/* KEY and its value, the pairs every object below is made of */
-static void kstr(struct sl_jsonw *w, const char *key, const char *s)
-{
-    sl_jsonw_key(w, key);
-    sl_jsonw_str(w, s);
-}
-
-static void kstrv(struct sl_jsonw *w, const char *key, const char *const *v)
-{
-    sl_jsonw_key(w, key);
-    sl_jsonw_strv(w, v);
-}
-
-static void kbool(struct sl_jsonw *w, const char *key, bool v)
-{
-    sl_jsonw_key(w, key);
-    sl_jsonw_bool(w, v);
-}
-
-static void kint(struct sl_jsonw *w, const char *key, long long v)
-{
-    sl_jsonw_key(w, key);
-    sl_jsonw_int(w, v);
-}
-
 json_t *sl_plan_node_json(const struct sl_node *n)
 {
     struct sl_str s = SL_STR_INIT;
@@ -74,14 +49,14 @@ json_t *sl_plan_node_json(const struct sl_node *n)
 static void image_json(struct sl_jsonw *w, const struct sl_plan_image *im)
 {
     sl_jsonw_obj(w);
-    kstr(w, "name", im->name);
-    kstrv(w, "entrypoint", im->entrypoint);
-    kstrv(w, "pull_policy", im->pull_policy);
-    kstr(w, "platform", im->platform);
-    kstr(w, "user", im->user);
-    kstr(w, "alias", im->alias);
-    kstrv(w, "command", im->command);
-    kstrv(w, "variables", im->variables);
+    sl_jsonw_kstr(w, "name", im->name);
+    sl_jsonw_kstrv(w, "entrypoint", im->entrypoint);
+    sl_jsonw_kstrv(w, "pull_policy", im->pull_policy);
+    sl_jsonw_kstr(w, "platform", im->platform);
+    sl_jsonw_kstr(w, "user", im->user);
+    sl_jsonw_kstr(w, "alias", im->alias);
+    sl_jsonw_kstrv(w, "command", im->command);
+    sl_jsonw_kstrv(w, "variables", im->variables);
     sl_jsonw_end_obj(w);
 }
 
@@ -92,27 +67,27 @@ static void runner_fields_json(struct sl_jsonw *w, const struct sl_plan_job *j)
     sl_jsonw_key(w, "artifacts");
     if (a->declared) {
         sl_jsonw_obj(w);
-        kstr(w, "name", a->name);
-        kstrv(w, "paths", a->paths);
-        kstrv(w, "exclude", a->exclude);
-        kbool(w, "untracked", a->untracked);
-        kstr(w, "when", a->when ? a->when : "on_success");
-        kstr(w, "expire_in", a->expire_in);
-        kstr(w, "expose_as", a->expose_as);
+        sl_jsonw_kstr(w, "name", a->name);
+        sl_jsonw_kstrv(w, "paths", a->paths);
+        sl_jsonw_kstrv(w, "exclude", a->exclude);
+        sl_jsonw_kbool(w, "untracked", a->untracked);
+        sl_jsonw_kstr(w, "when", a->when ? a->when : "on_success");
+        sl_jsonw_kstr(w, "expire_in", a->expire_in);
+        sl_jsonw_kstr(w, "expose_as", a->expose_as);
         sl_jsonw_key(w, "reports");
         sl_jsonw_obj(w);
-        kstrv(w, "dotenv", a->dotenv);
-        kstrv(w, "junit", a->junit);
+        sl_jsonw_kstrv(w, "dotenv", a->dotenv);
+        sl_jsonw_kstrv(w, "junit", a->junit);
         sl_jsonw_key(w, "coverage_report");
         if (a->coverage_format || a->coverage_path) {
             sl_jsonw_obj(w);
-            kstr(w, "coverage_format", a->coverage_format);
-            kstr(w, "path", a->coverage_path);
+            sl_jsonw_kstr(w, "coverage_format", a->coverage_format);
+            sl_jsonw_kstr(w, "path", a->coverage_path);
             sl_jsonw_end_obj(w);
         } else {
             sl_jsonw_null(w);
         }
-        kstrv(w, "other", a->other_reports);
+        sl_jsonw_kstrv(w, "other", a->other_reports);
         sl_jsonw_end_obj(w);
         sl_jsonw_end_obj(w);
     } else {
@@ -123,15 +98,15 @@ static void runner_fields_json(struct sl_jsonw *w, const struct sl_plan_job *j)
     for (size_t i = 0; i < j->ncaches; i++) {
         const struct sl_plan_cache *c = &j->caches[i];
         sl_jsonw_obj(w);
-        kstr(w, "key", c->key);
-        kstrv(w, "key_files", c->key_files);
-        kstr(w, "key_prefix", c->key_prefix);
-        kstrv(w, "fallback_keys", c->fallback_keys);
-        kstrv(w, "paths", c->paths);
-        kbool(w, "untracked", c->untracked);
-        kbool(w, "unprotect", c->unprotect);
-        kstr(w, "policy", c->policy ? c->policy : "pull-push");
-        kstr(w, "when", c->when ? c->when : "on_success");
+        sl_jsonw_kstr(w, "key", c->key);
+        sl_jsonw_kstrv(w, "key_files", c->key_files);
+        sl_jsonw_kstr(w, "key_prefix", c->key_prefix);
+        sl_jsonw_kstrv(w, "fallback_keys", c->fallback_keys);
+        sl_jsonw_kstrv(w, "paths", c->paths);
+        sl_jsonw_kbool(w, "untracked", c->untracked);
+        sl_jsonw_kbool(w, "unprotect", c->unprotect);
+        sl_jsonw_kstr(w, "policy", c->policy ? c->policy : "pull-push");
+        sl_jsonw_kstr(w, "when", c->when ? c->when : "on_success");
         sl_jsonw_end_obj(w);
     }
     sl_jsonw_end_arr(w);
@@ -145,8 +120,8 @@ static void runner_fields_json(struct sl_jsonw *w, const struct sl_plan_job *j)
     for (size_t i = 0; i < j->nservices; i++)
         image_json(w, &j->services[i]);
     sl_jsonw_end_arr(w);
-    kstr(w, "coverage", j->coverage);
-    kstrv(w, "tags", j->tags);
+    sl_jsonw_kstr(w, "coverage", j->coverage);
+    sl_jsonw_kstrv(w, "tags", j->tags);
 }
 
 /* A job's variables are unique by name (sl_vars_set replaces), so they are written as they
@@ -154,9 +129,9 @@ static void runner_fields_json(struct sl_jsonw *w, const struct sl_plan_job *j)
 static void job_json(struct sl_jsonw *w, const struct sl_plan *p, const struct sl_plan_job *j)
 {
     sl_jsonw_obj(w);
-    kstr(w, "name", j->name);
-    kstr(w, "stage", j->stage);
-    kstr(w, "when", sl_plan_when_name(j->when));
+    sl_jsonw_kstr(w, "name", j->name);
+    sl_jsonw_kstr(w, "stage", j->stage);
+    sl_jsonw_kstr(w, "when", sl_plan_when_name(j->when));
     sl_jsonw_key(w, "allow_failure");
     if (j->nallow_exit_codes) {
         sl_jsonw_obj(w);
@@ -174,9 +149,9 @@ static void job_json(struct sl_jsonw *w, const struct sl_plan *p, const struct s
         sl_jsonw_arr(w);
         for (size_t i = 0; i < j->nneeds; i++) {
             sl_jsonw_obj(w);
-            kstr(w, "job", j->needs[i].job);
-            kbool(w, "artifacts", j->needs[i].artifacts);
-            kbool(w, "optional", j->needs[i].optional);
+            sl_jsonw_kstr(w, "job", j->needs[i].job);
+            sl_jsonw_kbool(w, "artifacts", j->needs[i].artifacts);
+            sl_jsonw_kbool(w, "optional", j->needs[i].optional);
             sl_jsonw_end_obj(w);
         }
         sl_jsonw_end_arr(w);
@@ -195,20 +170,20 @@ static void job_json(struct sl_jsonw *w, const struct sl_plan *p, const struct s
     sl_jsonw_key(w, "variables");
     sl_jsonw_obj(w);
     for (size_t i = 0; i < j->variables.n; i++)
-        kstr(w, j->variables.v[i].name, j->variables.v[i].value);
+        sl_jsonw_kstr(w, j->variables.v[i].name, j->variables.v[i].value);
     sl_jsonw_end_obj(w);
     sl_jsonw_key(w, "parallel");
     if (j->parallel_total) {
         sl_jsonw_obj(w);
-        kint(w, "index", j->parallel_index);
-        kint(w, "total", j->parallel_total);
+        sl_jsonw_kint(w, "index", j->parallel_index);
+        sl_jsonw_kint(w, "total", j->parallel_total);
         sl_jsonw_end_obj(w);
     } else {
         sl_jsonw_null(w);
     }
     sl_jsonw_key(w, "retry");
     sl_jsonw_obj(w);
-    kint(w, "max", j->retry_max);
+    sl_jsonw_kint(w, "max", j->retry_max);
     sl_jsonw_key(w, "when");
     sl_jsonw_arr(w);
     if (j->nretry_when)
@@ -223,12 +198,12 @@ static void job_json(struct sl_jsonw *w, const struct sl_plan *p, const struct s
         sl_jsonw_int(w, j->retry_exit_codes[i]);
     sl_jsonw_end_arr(w);
     sl_jsonw_end_obj(w);
-    kint(w, "timeout_s", j->timeout_s);
-    kstr(w, "environment", j->environment);
-    kstr(w, "resource_group", j->resource_group);
-    kbool(w, "interruptible", j->interruptible);
+    sl_jsonw_kint(w, "timeout_s", j->timeout_s);
+    sl_jsonw_kstr(w, "environment", j->environment);
+    sl_jsonw_kstr(w, "resource_group", j->resource_group);
+    sl_jsonw_kbool(w, "interruptible", j->interruptible);
     if (j->when == SL_PLAN_DELAYED)
-        kint(w, "start_in_s", j->start_in_s);
+        sl_jsonw_kint(w, "start_in_s", j->start_in_s);
     if (j->trigger) {
         sl_jsonw_key(w, "trigger");
         sl_plan_node_write_json(w, j->trigger);
@@ -242,9 +217,9 @@ void sl_plan_write_json(const struct sl_plan *p, struct sl_str *out)
     struct sl_jsonw w;
     sl_jsonw_init(&w, out);
     sl_jsonw_obj(&w);
-    kstr(&w, "pipeline", p->created ? "created" : "skipped");
-    kstr(&w, "reason", p->reason);
-    kstr(&w, "name", p->name);
+    sl_jsonw_kstr(&w, "pipeline", p->created ? "created" : "skipped");
+    sl_jsonw_kstr(&w, "reason", p->reason);
+    sl_jsonw_kstr(&w, "name", p->name);
     sl_jsonw_key(&w, "stages");
     sl_jsonw_arr(&w);
     for (size_t i = 0; i < p->nstages; i++)
@@ -259,8 +234,8 @@ void sl_plan_write_json(const struct sl_plan *p, struct sl_str *out)
     sl_jsonw_arr(&w);
     for (size_t i = 0; i < p->nexcluded; i++) {
         sl_jsonw_obj(&w);
-        kstr(&w, "name", p->excluded[i].name);
-        kstr(&w, "reason", p->excluded[i].reason);
+        sl_jsonw_kstr(&w, "name", p->excluded[i].name);
+        sl_jsonw_kstr(&w, "reason", p->excluded[i].reason);
         sl_jsonw_end_obj(&w);
     }
     sl_jsonw_end_arr(&w);
@@ -271,8 +246,8 @@ void sl_plan_write_json(const struct sl_plan *p, struct sl_str *out)
         const struct sl_plan_var_attr *va = &p->var_attrs[i];
         sl_jsonw_key(&w, va->name);
         sl_jsonw_obj(&w);
-        kstr(&w, "description", va->description);
-        kstrv(&w, "options", va->options);
+        sl_jsonw_kstr(&w, "description", va->description);
+        sl_jsonw_kstrv(&w, "options", va->options);
         sl_jsonw_end_obj(&w);
     }
     sl_jsonw_end_obj(&w);

@@ -378,40 +378,22 @@ static void time_w(struct sl_jsonw *w, const char *key, int64_t ms)
     sl_jsonw_str(w, ISO(ms, buf));
 }
 
-static void str_w(struct sl_jsonw *w, const char *key, const char *v)
-{
-    sl_jsonw_key(w, key);
-    sl_jsonw_str(w, v);
-}
-
-static void int_w(struct sl_jsonw *w, const char *key, long long v)
-{
-    sl_jsonw_key(w, key);
-    sl_jsonw_int(w, v);
-}
-
-static void bool_w(struct sl_jsonw *w, const char *key, bool v)
-{
-    sl_jsonw_key(w, key);
-    sl_jsonw_bool(w, v);
-}
-
 /* P's members, in an object W has open. */
 static void pipeline_members_w(struct sl_jsonw *w, const struct sl_store_pipeline *p)
 {
-    int_w(w, "id", p->id);
-    int_w(w, "project_id", p->project_id);
-    int_w(w, "iid", p->iid);
-    str_w(w, "status", p->status);
-    str_w(w, "ref", p->ref);
-    bool_w(w, "tag", p->is_tag);
-    str_w(w, "sha", p->sha ? p->sha : "");
-    str_w(w, "source", p->source ? p->source : "");
+    sl_jsonw_kint(w, "id", p->id);
+    sl_jsonw_kint(w, "project_id", p->project_id);
+    sl_jsonw_kint(w, "iid", p->iid);
+    sl_jsonw_kstr(w, "status", p->status);
+    sl_jsonw_kstr(w, "ref", p->ref);
+    sl_jsonw_kbool(w, "tag", p->is_tag);
+    sl_jsonw_kstr(w, "sha", p->sha ? p->sha : "");
+    sl_jsonw_kstr(w, "source", p->source ? p->source : "");
     time_w(w, "created_at", p->created_at);
     time_w(w, "started_at", p->started_at);
     time_w(w, "finished_at", p->finished_at);
     if (p->error_message)
-        str_w(w, "error_message", p->error_message);
+        sl_jsonw_kstr(w, "error_message", p->error_message);
     if (p->yaml_errors) { /* stored as JSON; as its text when it is not */
         json_t *ye = json_loads(p->yaml_errors, 0, NULL);
         char *text = ye ? json_dumps(ye, SL_SRV_JSON_DUMP_FLAGS) : NULL;
@@ -424,21 +406,21 @@ static void pipeline_members_w(struct sl_jsonw *w, const struct sl_store_pipelin
         json_decref(ye);
     }
     if (p->parent_pipeline_id) {
-        int_w(w, "parent_pipeline_id", p->parent_pipeline_id);
-        int_w(w, "parent_job_id", p->parent_job_id);
+        sl_jsonw_kint(w, "parent_pipeline_id", p->parent_pipeline_id);
+        sl_jsonw_kint(w, "parent_job_id", p->parent_job_id);
     }
     if (p->merge_request_iid)
-        int_w(w, "merge_request_iid", p->merge_request_iid);
+        sl_jsonw_kint(w, "merge_request_iid", p->merge_request_iid);
     if (p->source_sha) { /* a merged results pipeline: SHA is the forge's merge */
-        str_w(w, "source_sha", p->source_sha);
-        str_w(w, "target_sha", p->target_sha);
+        sl_jsonw_kstr(w, "source_sha", p->source_sha);
+        sl_jsonw_kstr(w, "target_sha", p->target_sha);
     }
     /* a fork's pipeline held for a maintainer (docs/merge-requests.md "Forks") */
-    bool_w(w, "waits_for_approval", p->hold_reason != NULL && !p->finished_at);
+    sl_jsonw_kbool(w, "waits_for_approval", p->hold_reason != NULL && !p->finished_at);
     if (p->hold_reason)
-        str_w(w, "hold_reason", p->hold_reason);
+        sl_jsonw_kstr(w, "hold_reason", p->hold_reason);
     if (p->approved_by) {
-        str_w(w, "approved_by", p->approved_by);
+        sl_jsonw_kstr(w, "approved_by", p->approved_by);
         time_w(w, "approved_at", p->approved_at);
     }
 }
@@ -491,23 +473,23 @@ static void job_w(struct sl_jsonw *w, const struct sl_store_job *j, const struct
                   bool full)
 {
     sl_jsonw_obj(w);
-    int_w(w, "id", j->id);
-    str_w(w, "name", j->name);
-    str_w(w, "stage", j->stage);
-    str_w(w, "status", sl_srv_job_status_shown(j));
+    sl_jsonw_kint(w, "id", j->id);
+    sl_jsonw_kstr(w, "name", j->name);
+    sl_jsonw_kstr(w, "stage", j->stage);
+    sl_jsonw_kstr(w, "status", sl_srv_job_status_shown(j));
     double d = duration_s(j);
     sl_jsonw_key(w, "duration_s");
     if (d < 0)
         sl_jsonw_null(w);
     else
         sl_jsonw_real(w, d, 6);
-    str_w(w, "failure_reason", j->failure_reason);
+    sl_jsonw_kstr(w, "failure_reason", j->failure_reason);
     /* GitLab's: an attempt a later one replaced (listed only with ?include_retried=true) */
-    bool_w(w, "retried", j->retried);
+    sl_jsonw_kbool(w, "retried", j->retried);
     /* what the UI draws: the needs graph (positions of the pipeline's jobs) and why a job
      * waits */
-    int_w(w, "position", j->position);
-    str_w(w, "when", j->when ? j->when : "on_success");
+    sl_jsonw_kint(w, "position", j->position);
+    sl_jsonw_kstr(w, "when", j->when ? j->when : "on_success");
     time_w(w, "due_at", j->due_at);
     sl_jsonw_key(w, "needs");
     sl_jsonw_arr(w);
@@ -515,7 +497,8 @@ static void job_w(struct sl_jsonw *w, const struct sl_store_job *j, const struct
         sl_jsonw_int(w, (long long)v->sched.needs[i]);
     sl_jsonw_end_arr(w);
     /* a protected environment's deployment job waits for its approvals, not for a play */
-    bool_w(w, "waits_for_approval", !strcmp(j->status, "manual") && v && v->deployment_approval);
+    sl_jsonw_kbool(w, "waits_for_approval",
+                   !strcmp(j->status, "manual") && v && v->deployment_approval);
     if (full) {
         /* the names of the job's variables, never their values (which may be secrets) */
         json_t *spec = sl_srv_stored_json(j->spec, JSON_OBJECT, "job spec", j->id);
@@ -531,9 +514,9 @@ static void job_w(struct sl_jsonw *w, const struct sl_store_job *j, const struct
         }
         sl_jsonw_end_arr(w);
         json_decref(spec);
-        int_w(w, "pipeline_id", j->pipeline_id);
-        bool_w(w, "allow_failure", allowed_to_fail(j));
-        int_w(w, "attempt", j->attempt);
+        sl_jsonw_kint(w, "pipeline_id", j->pipeline_id);
+        sl_jsonw_kbool(w, "allow_failure", allowed_to_fail(j));
+        sl_jsonw_kint(w, "attempt", j->attempt);
         sl_jsonw_key(w, "exit_code");
         if (j->has_exit_code)
             sl_jsonw_int(w, j->exit_code);
@@ -548,7 +531,7 @@ static void job_w(struct sl_jsonw *w, const struct sl_store_job *j, const struct
         time_w(w, "queued_at", j->queued_at);
         time_w(w, "started_at", j->started_at);
         time_w(w, "finished_at", j->finished_at);
-        str_w(w, "runner", j->runner_id);
+        sl_jsonw_kstr(w, "runner", j->runner_id);
     }
     sl_jsonw_end_obj(w);
 }

@@ -36,24 +36,6 @@ static bool raw_in_yaml(const struct sl_job_spec *js, const char *key)
     return false;
 }
 
-static void key_str(struct sl_jsonw *w, const char *key, const char *v)
-{
-    sl_jsonw_key(w, key);
-    sl_jsonw_str(w, v);
-}
-
-static void key_int(struct sl_jsonw *w, const char *key, long long v)
-{
-    sl_jsonw_key(w, key);
-    sl_jsonw_int(w, v);
-}
-
-static void key_bool(struct sl_jsonw *w, const char *key, bool v)
-{
-    sl_jsonw_key(w, key);
-    sl_jsonw_bool(w, v);
-}
-
 /* A string list; none is the empty list (gitlab-runner's slices). */
 static void key_strv(struct sl_jsonw *w, const char *key, const char *const *v)
 {
@@ -70,12 +52,12 @@ static void variable_w(struct sl_jsonw *w, const struct sl_job_spec *js, const c
                        const char *value, bool public_, bool masked, bool file, bool raw)
 {
     sl_jsonw_obj(w);
-    key_str(w, "key", key);
-    key_str(w, "value", value ? value : "");
-    key_bool(w, "public", public_);
-    key_bool(w, "masked", masked);
-    key_bool(w, "file", file);
-    key_bool(w, "raw", raw || (js && raw_in_yaml(js, key)));
+    sl_jsonw_kstr(w, "key", key);
+    sl_jsonw_kstr(w, "value", value ? value : "");
+    sl_jsonw_kbool(w, "public", public_);
+    sl_jsonw_kbool(w, "masked", masked);
+    sl_jsonw_kbool(w, "file", file);
+    sl_jsonw_kbool(w, "raw", raw || (js && raw_in_yaml(js, key)));
     sl_jsonw_end_obj(w);
 }
 
@@ -100,7 +82,7 @@ static char *repo_url(const char *base, const char *project, const char *token)
 static void image_w(struct sl_jsonw *w, const struct sl_job_image *img, bool service)
 {
     sl_jsonw_obj(w);
-    key_str(w, "name", img->name);
+    sl_jsonw_kstr(w, "name", img->name);
     key_strv(w, "ports", NULL);
     if (img->entrypoint)
         key_strv(w, "entrypoint", img->entrypoint);
@@ -109,7 +91,7 @@ static void image_w(struct sl_jsonw *w, const struct sl_job_image *img, bool ser
     if (service && img->command)
         key_strv(w, "command", img->command);
     if (service && img->alias && img->alias[0])
-        key_str(w, "alias", img->alias[0]);
+        sl_jsonw_kstr(w, "alias", img->alias[0]);
     if (service && img->variables) {
         sl_jsonw_key(w, "variables");
         sl_jsonw_arr(w);
@@ -129,9 +111,9 @@ static void image_w(struct sl_jsonw *w, const struct sl_job_image *img, bool ser
         sl_jsonw_key(w, "docker");
         sl_jsonw_obj(w);
         if (img->platform)
-            key_str(w, "platform", img->platform);
+            sl_jsonw_kstr(w, "platform", img->platform);
         if (img->user)
-            key_str(w, "user", img->user);
+            sl_jsonw_kstr(w, "user", img->user);
         sl_jsonw_end_obj(w);
         sl_jsonw_end_obj(w);
     }
@@ -162,13 +144,13 @@ static void upload_w(struct sl_jsonw *w, const char *name, bool untracked, const
                      const char *format, int64_t expire_s)
 {
     sl_jsonw_obj(w);
-    key_str(w, "name", name);
-    key_bool(w, "untracked", untracked);
+    sl_jsonw_kstr(w, "name", name);
+    sl_jsonw_kbool(w, "untracked", untracked);
     key_strv(w, "paths", paths);
     key_strv(w, "exclude", exclude);
-    key_str(w, "when", when);
-    key_str(w, "artifact_type", type);
-    key_str(w, "artifact_format", format);
+    sl_jsonw_kstr(w, "when", when);
+    sl_jsonw_kstr(w, "artifact_type", type);
+    sl_jsonw_kstr(w, "artifact_format", format);
     expire_w(w, expire_s);
     sl_jsonw_end_obj(w);
 }
@@ -221,10 +203,10 @@ static void cache_w(struct sl_jsonw *w, const struct sl_job_spec *js, bool prote
         sl_jsonw_obj(w);
         sl_jsonw_key(w, "key");
         suffixed_w(w, c->key ? c->key : "default", suffix);
-        key_bool(w, "untracked", c->select.untracked);
-        key_str(w, "policy", cache_policy[p]);
+        sl_jsonw_kbool(w, "untracked", c->select.untracked);
+        sl_jsonw_kstr(w, "policy", cache_policy[p]);
         key_strv(w, "paths", c->select.paths);
-        key_str(w, "when", cache_when[wh]);
+        sl_jsonw_kstr(w, "when", cache_when[wh]);
         sl_jsonw_key(w, "fallback_keys");
         sl_jsonw_arr(w);
         for (const char *const *f = c->fallback_keys; f && *f; f++)
@@ -252,16 +234,16 @@ static void dependencies_w(struct sl_jsonw *w, struct sl_server *s, const struct
                 continue;
             const struct sl_store_job *d = &jobs[pos];
             sl_jsonw_obj(w);
-            key_int(w, "id", d->id);
-            key_str(w, "name", d->name);
-            key_str(w, "token", token);
+            sl_jsonw_kint(w, "id", d->id);
+            sl_jsonw_kstr(w, "name", d->name);
+            sl_jsonw_kstr(w, "token", token);
             struct sl_store_artifact *arts = NULL;
             size_t na = 0;
             if (sl_store_artifact_list(s->st, d->id, &arts, &na, NULL) == 0 && na > 0) {
                 sl_jsonw_key(w, "artifacts_file");
                 sl_jsonw_obj(w);
-                key_str(w, "filename", "artifacts.zip");
-                key_int(w, "size", arts[0].size);
+                sl_jsonw_kstr(w, "filename", "artifacts.zip");
+                sl_jsonw_kint(w, "size", arts[0].size);
                 sl_jsonw_end_obj(w);
             }
             sl_store_artifacts_free(arts, na);
@@ -324,7 +306,7 @@ static void steps_w(struct sl_jsonw *w, const struct sl_job_spec *js, long long 
     sl_jsonw_key(w, "steps");
     sl_jsonw_arr(w);
     sl_jsonw_obj(w);
-    key_str(w, "name", "script");
+    sl_jsonw_kstr(w, "name", "script");
     sl_jsonw_key(w, "script");
     sl_jsonw_arr(w);
     for (const char *const *l = js->exec.before_script; l && *l; l++)
@@ -332,17 +314,17 @@ static void steps_w(struct sl_jsonw *w, const struct sl_job_spec *js, long long 
     for (const char *const *l = js->exec.script; l && *l; l++)
         sl_jsonw_str(w, *l);
     sl_jsonw_end_arr(w);
-    key_int(w, "timeout", timeout_s);
-    key_str(w, "when", "on_success");
-    key_bool(w, "allow_failure", false);
+    sl_jsonw_kint(w, "timeout", timeout_s);
+    sl_jsonw_kstr(w, "when", "on_success");
+    sl_jsonw_kbool(w, "allow_failure", false);
     sl_jsonw_end_obj(w);
     if (js->exec.after_script && js->exec.after_script[0]) {
         sl_jsonw_obj(w);
-        key_str(w, "name", "after_script");
+        sl_jsonw_kstr(w, "name", "after_script");
         key_strv(w, "script", js->exec.after_script);
-        key_int(w, "timeout", after_s);
-        key_str(w, "when", "always");
-        key_bool(w, "allow_failure", true);
+        sl_jsonw_kint(w, "timeout", after_s);
+        sl_jsonw_kstr(w, "when", "always");
+        sl_jsonw_kbool(w, "allow_failure", true);
         sl_jsonw_end_obj(w);
     }
     sl_jsonw_end_arr(w);
@@ -393,38 +375,38 @@ int sl_srv_runner_payload(struct sl_server *s, const struct sl_store_job *job,
     struct sl_jsonw w;
     sl_jsonw_init_compact(&w, &text);
     sl_jsonw_obj(&w);
-    key_int(&w, "id", job->id);
-    key_str(&w, "token", token);
-    key_bool(&w, "allow_git_fetch", true);
+    sl_jsonw_kint(&w, "id", job->id);
+    sl_jsonw_kstr(&w, "token", token);
+    sl_jsonw_kbool(&w, "allow_git_fetch", true);
     sl_jsonw_key(&w, "job_info");
     sl_jsonw_obj(&w);
-    key_int(&w, "id", job->id);
-    key_str(&w, "name", job->name);
-    key_str(&w, "stage", job->stage);
-    key_int(&w, "project_id", proj.id);
-    key_str(&w, "project_name", proj.name);
-    key_int(&w, "time_in_queue_seconds",
-            job->queued_at && now > job->queued_at ? (now - job->queued_at) / 1000 : 0);
+    sl_jsonw_kint(&w, "id", job->id);
+    sl_jsonw_kstr(&w, "name", job->name);
+    sl_jsonw_kstr(&w, "stage", job->stage);
+    sl_jsonw_kint(&w, "project_id", proj.id);
+    sl_jsonw_kstr(&w, "project_name", proj.name);
+    sl_jsonw_kint(&w, "time_in_queue_seconds",
+                  job->queued_at && now > job->queued_at ? (now - job->queued_at) / 1000 : 0);
     sl_jsonw_end_obj(&w);
     sl_jsonw_key(&w, "git_info");
     sl_jsonw_obj(&w);
-    key_str(&w, "repo_url", repo);
-    key_str(&w, "repo_object_format", "sha1");
-    key_str(&w, "ref", ref);
-    key_str(&w, "sha", pp->sha ? pp->sha : "");
-    key_str(&w, "before_sha",
-            pp->before_sha && *pp->before_sha ? pp->before_sha
-                                              : "0000000000000000000000000000000000000000");
-    key_str(&w, "ref_type", pp->is_tag ? "tag" : "branch");
+    sl_jsonw_kstr(&w, "repo_url", repo);
+    sl_jsonw_kstr(&w, "repo_object_format", "sha1");
+    sl_jsonw_kstr(&w, "ref", ref);
+    sl_jsonw_kstr(&w, "sha", pp->sha ? pp->sha : "");
+    sl_jsonw_kstr(&w, "before_sha",
+                  pp->before_sha && *pp->before_sha ? pp->before_sha
+                                                    : "0000000000000000000000000000000000000000");
+    sl_jsonw_kstr(&w, "ref_type", pp->is_tag ? "tag" : "branch");
     sl_jsonw_key(&w, "refspecs");
     sl_jsonw_arr(&w);
     sl_jsonw_str(&w, refspec);
     sl_jsonw_end_arr(&w);
-    key_int(&w, "depth", 20);
+    sl_jsonw_kint(&w, "depth", 20);
     sl_jsonw_end_obj(&w);
     sl_jsonw_key(&w, "runner_info");
     sl_jsonw_obj(&w);
-    key_int(&w, "timeout", timeout_s);
+    sl_jsonw_kint(&w, "timeout", timeout_s);
     sl_jsonw_end_obj(&w);
 
     /* variables: what only the server knows first, then the job's own in precedence order
@@ -477,7 +459,7 @@ int sl_srv_runner_payload(struct sl_server *s, const struct sl_store_job *job,
     dependencies_w(&w, s, job, extra, token);
     sl_jsonw_key(&w, "features");
     sl_jsonw_obj(&w);
-    key_bool(&w, "trace_sections", true);
+    sl_jsonw_kbool(&w, "trace_sections", true);
     sl_jsonw_key(&w, "failure_reasons");
     sl_jsonw_arr(&w);
     for (size_t i = 0; i < SL_ARRAY_LEN(failure_reasons); i++)
