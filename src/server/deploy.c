@@ -619,8 +619,12 @@ void sl_srv_deploy_tick(struct sl_server *s, int64_t now)
         log_store_error(s, "cannot list environments due to stop", &err);
     for (size_t i = 0; i < n; i++) {
         sl_error_release(&err);
-        sl_log(SL_LOG_INFO, "auto_stop_in reached: stopping the environment", "environment",
-               due[i].name, NULL);
+        /* a retry's own write left its timer DEPLOY_STOP_RETRY_MS after its last change: its
+         * tries are logged once, not every few seconds while a gate waits for days */
+        bool retry = due[i].auto_stop_at - due[i].updated_at == DEPLOY_STOP_RETRY_MS;
+        enum sl_log_level level = retry ? SL_LOG_DEBUG : SL_LOG_INFO;
+        sl_log(level, "auto_stop_in reached: stopping the environment", "environment", due[i].name,
+               NULL);
         int rc = sl_srv_deploy_stop(s, due[i].id, &err);
         if (rc == 0)
             continue;
@@ -631,7 +635,7 @@ void sl_srv_deploy_tick(struct sl_server *s, int64_t now)
          * stage is reached; here the review app stops when it can. */
         bool again = rc == SL_EBUSY;
         if (again)
-            sl_log(SL_LOG_INFO, "auto_stop_in: the environment cannot be stopped yet, again later",
+            sl_log(level, "auto_stop_in: the environment cannot be stopped yet, again later",
                    "environment", due[i].name, "reason", sl_error_format(&err), NULL);
         else
             log_store_error(s, "cannot stop an environment", &err);

@@ -495,6 +495,10 @@ if wait_for 60 retried; then ok "a stop that cannot start yet keeps its timer, m
   bad "the timer of a stop that cannot start is kept" "$body"; fi
 expect "... and the environment is still available" "available False" \
   "$(jget "['state']") $(jget "['auto_stop_at'] is None")" "$body"
+first_due=$(jget "['auto_stop_at']")
+wait_for 60 retried || bad "the stop is tried again" "$body"
+expect "its tries are logged once, not at every retry" 1 \
+  "$(grep 'cannot be stopped yet' "$tmp/err" | grep -c 'review/gated')" "$(grep 'review/gated' "$tmp/err")"
 req GET "/api/v1/pipelines/$gpl" "$dev"
 req POST "/api/v1/jobs/$(job_of gate)/play" "$dev"
 expect "the gate is played" 200 "$code" "$body"
